@@ -1,0 +1,97 @@
+"""Is a debugger attached right now?
+
+Asked when a timeout fires, in the loop's thread: a test stopped at a
+breakpoint must not be cancelled under the person debugging it. The check
+must not mistake a coverage tracer for a debugger, and must notice the
+debuggers that use ``sys.monitoring`` (pdb on 3.14, debugpy on 3.12+) as well
+as the ones that use ``sys.settrace``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Literal
+
+Mode = Literal["auto", "always", "never"]
+MODES: tuple[Mode, ...] = ("auto", "always", "never")
+
+# Modules whose trace functions belong to a debugger. A trace function from
+# anywhere else (coverage.py, profilers) is not one.
+_DEBUGGER_MODULES = (
+    "bdb",
+    "pdb",
+    "pydevd",
+    "_pydevd",
+    "_pydev",
+    "debugpy",
+    "ipdb",
+    "IPython.core.debugger",
+    "pudb",
+    "wdb",
+    "web_pdb",
+)
+
+# Tools that claim sys.monitoring's DEBUGGER_ID without being a debugger.
+_NOT_DEBUGGER_TOOLS = ("datadog", "coverage")
+
+
+def _from_debugger_module(tracer: object) -> bool:
+    if tracer is None:
+        return False
+    owner = getattr(tracer, "__self__", tracer)
+    for candidate in (tracer, owner, type(owner)):
+        module = getattr(candidate, "__module__", None) or ""
+        if any(module == name or module.startswith(name + ".") for name in _DEBUGGER_MODULES):
+            return True
+    return False
+
+
+def _monitoring_debugger() -> bool:
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is None:
+        return False
+    tool = monitoring.get_tool(monitoring.DEBUGGER_ID)
+    if tool is None:
+        return False
+    return not any(word in tool.lower() for word in _NOT_DEBUGGER_TOOLS)
+
+
+def _debugpy_client() -> bool:
+    debugpy = sys.modules.get("debugpy")
+    is_connected = getattr(debugpy, "is_client_connected", None)
+    try:
+        return bool(is_connected()) if is_connected is not None else False
+    except Exception:
+        return False
+
+
+def debugger_attached() -> bool:
+    """Whether a debugger traces or monitors this process now."""
+    return (
+        _from_debugger_module(sys.gettrace())
+        or _from_debugger_module(threading.gettrace())
+        or _monitoring_debugger()
+        or _debugpy_client()
+    )
+
+
+class DebuggerPolicy:
+    """Decides whether a timeout that fired may cancel.
+
+    ``mode`` is the user's override: ``always`` honours timeouts even under a
+    debugger, ``never`` honours none, ``auto`` honours them unless a debugger
+    is attached or pytest entered its debugger during the current test.
+    """
+
+    def __init__(self, mode: Mode, *, pytest_debugging: bool) -> None:
+        self.mode = mode
+        self.pytest_debugging = pytest_debugging  # --pdb or --trace
+        self.entered_pdb = False  # sticky for the current test
+
+    def may_cancel(self) -> bool:
+        if self.mode == "always":
+            return True
+        if self.mode == "never":
+            return False
+        return not (self.pytest_debugging or self.entered_pdb or debugger_attached())

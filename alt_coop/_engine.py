@@ -1,0 +1,195 @@
+"""The engine: pytest hooks that run async fixtures and tests on one loop.
+
+The hooks only decide *what* to run and how pytest should see the outcome;
+running a coroutine on the loop is :func:`alt_coop._runner.run`'s job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+from collections.abc import AsyncGenerator, Generator
+from typing import Any
+
+import greenlet
+import pytest
+
+from . import _coverage_support, _options, _pytest_compat, _session_loop
+from ._debugger import DebuggerPolicy
+from ._runner import current_context, run
+from ._timeouts import DefaultTimeouts, PhaseTimeout
+
+ENGINE_NAME = "alt_coop-engine"
+
+
+class Plugin:
+    """The alt_coop engine, as a pytest plugin object.
+
+    Pass one to ``pytest.main(args, plugins=[alt_coop.Plugin()])``, or list
+    ``alt_coop.enable`` as a plugin, which registers one for you.
+    """
+
+    def __init__(self) -> None:
+        self._session_loop: _session_loop.SessionLoop | None = None
+        self._policy = DebuggerPolicy("auto", pytest_debugging=False)
+        self._defaults = DefaultTimeouts(5.0)
+
+    @classmethod
+    def register_once(cls, config: pytest.Config) -> None:
+        """Register an engine unless one is registered already."""
+        if not any(isinstance(p, cls) for p in config.pluginmanager.get_plugins()):
+            config.pluginmanager.register(cls(), ENGINE_NAME)
+
+    # -- session ------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        engines = [p for p in config.pluginmanager.get_plugins() if isinstance(p, Plugin)]
+        if len(engines) > 1:
+            raise pytest.UsageError(
+                "alt_coop.Plugin is registered more than once; pass a single "
+                "alt_coop.Plugin() to pytest.main (listing alt_coop.enable as well is fine)"
+            )
+        settings = _options.settings(config)
+        self._defaults = DefaultTimeouts(settings.default_timeout)
+        debugging = bool(config.getoption("usepdb", False) or config.getoption("trace", False))
+        self._policy = DebuggerPolicy(settings.debugger_mode, pytest_debugging=debugging)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        loop = _session_loop.new_event_loop()
+        asyncio.set_event_loop(loop)  # for sync code that still asks for "the" loop
+        self._session_loop = _session_loop.SessionLoop(loop, owned=True)
+        self._session_loop.install_sigint_handler()
+        _session_loop.push(self._session_loop)
+        _coverage_support.follow_greenlets()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # trylast: pytest's own sessionfinish has torn the fixtures down by now.
+        session_loop, self._session_loop = self._session_loop, None
+        if session_loop is None:
+            return
+        try:
+            session_loop.close(what="session")
+        finally:
+            session_loop.uninstall_sigint_handler()
+            _session_loop.pop(session_loop)
+            asyncio.set_event_loop(None)
+
+    # -- debugger awareness -------------------------------------------------
+
+    def pytest_runtest_logstart(self) -> None:
+        self._policy.entered_pdb = False
+
+    def pytest_enter_pdb(self) -> None:
+        self._policy.entered_pdb = True
+
+    # -- fixtures -----------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> object:
+        func = fixturedef.func
+        is_gen = inspect.isasyncgenfunction(func)
+        if not (is_gen or inspect.iscoroutinefunction(func)):
+            return None
+        __tracebackhide__ = True
+        kwargs = {name: request.getfixturevalue(name) for name in fixturedef.argnames}
+        function = _pytest_compat.fixture_function(fixturedef, request)
+        label = f"fixture {fixturedef.argname!r}"
+        timeout = self._timeout(request, request.node, fixturedef.scope, label)
+        if "async_timeout" in kwargs:
+            kwargs["async_timeout"] = timeout
+        try:
+            if is_gen:
+                result = self._setup_async_gen(fixturedef, function(**kwargs), timeout)
+            else:
+                result = run(function(**kwargs), timeout, "setup")
+        except _pytest_compat.TEST_OUTCOME as exc:
+            _pytest_compat.cache_fixture_error(fixturedef, request, exc)
+            raise
+        _pytest_compat.cache_fixture_result(fixturedef, request, result)
+        return result
+
+    def _setup_async_gen(
+        self,
+        fixturedef: pytest.FixtureDef[Any],
+        agen: AsyncGenerator[Any, None],
+        timeout: PhaseTimeout,
+    ) -> object:
+        __tracebackhide__ = True
+        name = fixturedef.argname
+        setup_context = current_context()  # teardown runs where setup ran, so tokens reset
+        value = run(_first_value(agen, name), timeout, "setup")
+
+        def finish() -> None:
+            __tracebackhide__ = True
+            run(_no_second_value(agen, name), timeout, "teardown", context=setup_context)
+
+        fixturedef.addfinalizer(finish)
+        return value
+
+    # -- tests --------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> object:
+        func = pyfuncitem.obj
+        if not inspect.iscoroutinefunction(func):
+            if inspect.isasyncgenfunction(func):
+                pytest.fail(
+                    f"{pyfuncitem.nodeid} is an async generator; a test must be a plain "
+                    "`async def` function that does not yield",
+                    pytrace=False,
+                )
+            return None
+        __tracebackhide__ = True
+        kwargs = _pytest_compat.test_arguments(pyfuncitem)
+        request = _pytest_compat.item_request(pyfuncitem)
+        timeout = self._timeout(request, pyfuncitem, "function", pyfuncitem.name)
+        if "async_timeout" in kwargs:
+            kwargs["async_timeout"] = timeout
+        run(func(**kwargs), timeout, "call")
+        return True
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
+        # The test body runs in a copy of the fixtures' context: it sees what
+        # they set, and what it sets itself does not reach the next test.
+        context = contextvars.copy_context()
+        current = greenlet.getcurrent()
+        saved = current.gr_context
+        current.gr_context = context
+        try:
+            return (yield)
+        finally:
+            current.gr_context = saved
+
+    def _timeout(
+        self, request: pytest.FixtureRequest, node: Any, scope: str, label: str
+    ) -> PhaseTimeout:
+        seconds = self._defaults.seconds(request, node, scope)
+        return PhaseTimeout(seconds, label, self._policy)
+
+
+async def _first_value(agen: AsyncGenerator[Any, None], name: str) -> Any:
+    __tracebackhide__ = True
+    try:
+        return await agen.__anext__()
+    except StopAsyncIteration:
+        raise ValueError(f"async generator fixture {name!r} did not yield a value") from None
+
+
+async def _no_second_value(agen: AsyncGenerator[Any, None], name: str) -> None:
+    __tracebackhide__ = True
+    try:
+        await agen.__anext__()
+    except StopAsyncIteration:
+        return
+    await agen.aclose()
+    raise ValueError(
+        f"async generator fixture {name!r} yielded more than once; "
+        "a fixture must yield exactly once"
+    )

@@ -1,0 +1,125 @@
+"""Lanes: synchronous code that awaits through a task driving it from above.
+
+pytest's machinery is synchronous, but the fixtures and tests it calls need to
+await on an event loop. alt_coop never re-enters a running loop to bridge the
+two. Instead, synchronous code runs in a *lane*, a greenlet whose parent is
+the greenlet that runs the loop. A task, the lane's *driver*, switches into
+the lane; when a coroutine stepped inside the lane blocks on a future, the
+lane switches back to the driver with that future, the driver yields it to
+asyncio as if it had awaited it itself, and switches back into the lane with
+the outcome once the future is done.
+
+Because coroutines are stepped *inside* the lane, synchronous code called from
+a coroutine (``request.getfixturevalue`` from an async test, say) can itself
+step another coroutine: the nesting lives on the lane's stack, and the driver
+only ever sees futures. ``asyncio.current_task()`` inside the lane is the
+driver task, so ``asyncio.timeout``, TaskGroup and cancellation behave as they
+do in a plain task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any, Protocol, TypeVar
+
+import greenlet
+
+T = TypeVar("T")
+
+
+class Lane(greenlet.greenlet):  # type: ignore[misc]
+    """A greenlet that runs synchronous code on behalf of a driver task."""
+
+
+class Abandon(BaseException):
+    """Raised by :func:`step` when it stops stepping a coroutine that ignores
+    cancellation; the coroutine never sees it."""
+
+
+class _Reyield:
+    """Hands an object yielded by a coroutine in a lane to the driving task."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        return (yield self.obj)
+
+
+def in_lane() -> bool:
+    """Whether the calling code runs in a lane, so it may step coroutines in place."""
+    return isinstance(greenlet.getcurrent(), Lane)
+
+
+async def drive(run: Callable[..., T], *args: object, context: object = None) -> T:
+    """Run ``run(*args)`` in a new lane, awaiting whatever it blocks on.
+
+    ``context`` is the :class:`contextvars.Context` the lane runs in; ``None``
+    means the context current when the lane starts.
+    """
+    lane = Lane(run, parent=greenlet.getcurrent())
+    if context is not None:
+        lane.gr_context = context
+    yielded = lane.switch(*args)
+    while not lane.dead:
+        try:
+            await _Reyield(yielded)
+        except BaseException as exc:  # cancellation, or Abandon: the lane decides
+            yielded = lane.throw(exc)
+        else:
+            yielded = lane.switch(None)
+    return yielded  # type: ignore[no-any-return]
+
+
+class Watch(Protocol):
+    """What :func:`step` reports to while it runs a coroutine (a timeout)."""
+
+    abandoning: bool
+
+    def on_block(self) -> None:
+        """The coroutine waits for the first time."""
+
+
+def step(coro: Coroutine[Any, Any, T], watch: Watch | None = None) -> T:
+    """Run ``coro`` to completion from inside a lane.
+
+    ``watch.on_block`` is called the first time the coroutine waits, so a
+    timer is only armed for coroutines that wait. Once ``watch.abandoning``
+    is set, an exception thrown in by the driver is not forwarded into the
+    coroutine: :class:`Abandon` is raised instead.
+    """
+    __tracebackhide__ = True
+    driver = greenlet.getcurrent().parent
+    blocked = watch is None
+    value: object = None
+    error: BaseException | None = None
+    while True:
+        try:
+            yielded = coro.send(value) if error is None else coro.throw(error)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            error = None
+        if not blocked:
+            blocked = True
+            watch.on_block()  # type: ignore[union-attr]
+        try:
+            value = driver.switch(yielded)
+        except greenlet.GreenletExit:
+            _close_quietly(coro)
+            raise
+        except BaseException as exc:
+            if watch is not None and watch.abandoning:
+                _close_quietly(coro)
+                raise Abandon from None
+            value, error = None, exc
+
+
+def _close_quietly(coro: Coroutine[Any, Any, Any]) -> None:
+    """Close an abandoned coroutine; one that refuses to close is left to the GC."""
+    try:
+        coro.close()
+    except Exception:  # its cleanup failed or awaited: nothing is left to report it to
+        pass

@@ -1,0 +1,60 @@
+"""Every private pytest name alt_coop touches, in one place.
+
+Checked against pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0, which all agree on
+what is used here; CI runs the suite on the newest 8.x and 9.x. When a new
+pytest release breaks alt_coop, this is the file to read first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from _pytest.fixtures import resolve_fixture_function as _resolve_fixture_function
+from _pytest.outcomes import OutcomeException
+
+#: What pytest caches as a fixture's error rather than letting escape.
+TEST_OUTCOME = (OutcomeException, Exception)
+
+_OWN_FIXTURE_MODULE = "alt_coop.pytest_plugin"
+
+
+def fixture_function(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Any:
+    """The fixture's function, bound to the test's instance when it is a method."""
+    return _resolve_fixture_function(fixturedef, request)  # type: ignore[arg-type]
+
+
+def cache_fixture_result(
+    fixturedef: pytest.FixtureDef[Any], request: Any, result: object
+) -> None:
+    """Record a fixture's value as pytest's own ``pytest_fixture_setup`` does."""
+    fixturedef.cached_result = (result, fixturedef.cache_key(request), None)
+
+
+def cache_fixture_error(
+    fixturedef: pytest.FixtureDef[Any], request: Any, error: BaseException
+) -> None:
+    """Record a fixture's error as pytest's own ``pytest_fixture_setup`` does."""
+    if isinstance(error, pytest.skip.Exception):
+        # Report the skip at the test that requested the fixture, as pytest does.
+        error._use_item_location = True  # type: ignore[attr-defined]
+    fixturedef.cached_result = (None, fixturedef.cache_key(request), (error, error.__traceback__))  # type: ignore[assignment]
+
+
+def test_arguments(item: pytest.Function) -> dict[str, Any]:
+    """The keyword arguments pytest would call ``item``'s function with."""
+    funcargs = item.funcargs
+    return {name: funcargs[name] for name in item._fixtureinfo.argnames}
+
+
+def item_request(item: pytest.Function) -> pytest.FixtureRequest:
+    """The request object of a test item (what its fixtures were looked up with)."""
+    return item._request  # type: ignore[no-any-return]
+
+
+def user_fixture_visible(request: pytest.FixtureRequest, name: str, node: Any) -> bool:
+    """Whether a fixture ``name`` other than alt_coop's own is visible at ``node``."""
+    fixturedefs = request._fixturemanager.getfixturedefs(name, node)
+    if not fixturedefs:
+        return False
+    return getattr(fixturedefs[-1].func, "__module__", None) != _OWN_FIXTURE_MODULE

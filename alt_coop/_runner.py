@@ -1,0 +1,109 @@
+"""Runs one coroutine to completion for pytest's synchronous code.
+
+This is the single place where a fixture phase or a test body meets the
+loop. In a lane (pytest driven from a running loop, or a cooperative test),
+the coroutine is stepped in place. Otherwise the current loop is stopped, and
+it runs until a fresh lane has stepped the coroutine to its end.
+
+Errors are carried back as values and re-raised here, so a traceback shows
+the user's frames and none of asyncio's; alt_coop's own frames are hidden.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import greenlet
+
+from . import _session_loop
+from ._lanes import Abandon, drive, in_lane, step
+from ._timeouts import PhaseTimeout
+from .errors import AltCoopUsageError
+
+T = TypeVar("T")
+
+
+def current_context() -> contextvars.Context:
+    """The context object itself (not a copy) that the caller runs in."""
+    contextvars.copy_context()  # makes sure this thread has one
+    return greenlet.getcurrent().gr_context  # type: ignore[no-any-return]
+
+
+def run(
+    coro: Coroutine[Any, Any, T],
+    timeout: PhaseTimeout | None,
+    phase: str = "call",
+    *,
+    context: contextvars.Context | None = None,
+) -> T:
+    """Run ``coro`` within ``timeout`` and return its result.
+
+    It runs in ``context``, by default the caller's own context object, so
+    the context variables it sets are seen by the caller afterwards.
+    """
+    __tracebackhide__ = True
+    if in_lane():
+        if context is None:
+            return _run_phase(coro, timeout, phase)
+        lane = greenlet.getcurrent()
+        saved, lane.gr_context = lane.gr_context, context
+        try:
+            return _run_phase(coro, timeout, phase)
+        finally:
+            lane.gr_context = saved
+    session_loop = _session_loop.current()
+    if session_loop is None:
+        coro.close()
+        raise AltCoopUsageError(
+            "alt_coop has no loop to run this coroutine on: the alt_coop engine is not "
+            "running (enable it with -p alt_coop.enable or alt_coop.Plugin())"
+        )
+    if session_loop.loop.is_running():
+        coro.close()
+        raise AltCoopUsageError(
+            "alt_coop cannot run a coroutine on a loop that is already running from "
+            "synchronous code; run pytest with `await alt_coop.main(...)` instead"
+        )
+    value, error = session_loop.run(
+        drive(_run_captured, coro, timeout, phase, context=context or current_context())
+    )
+    if error is not None:
+        try:
+            raise error
+        finally:
+            error = None
+    return value
+
+
+def _run_captured(
+    coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase: str
+) -> tuple[T | None, BaseException | None]:
+    __tracebackhide__ = True
+    try:
+        return _run_phase(coro, timeout, phase), None
+    except BaseException as exc:
+        return None, exc
+
+
+def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase: str) -> T:
+    __tracebackhide__ = True
+    if timeout is None:
+        return step(coro)
+    timeout.start(coro, phase)
+    try:
+        result = step(coro, timeout)
+    except Abandon:
+        raise timeout.failure() from None
+    except BaseException as exc:
+        if timeout.fired:
+            cause = None if isinstance(exc, asyncio.CancelledError) else exc
+            raise timeout.failure() from cause
+        raise
+    finally:
+        timeout.stop()
+    if timeout.fired:  # the coroutine swallowed the cancellation
+        raise timeout.failure()
+    return result

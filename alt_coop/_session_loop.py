@@ -1,0 +1,160 @@
+"""The loop async fixtures and tests run on, and how it is started and closed.
+
+A plain ``pytest`` run owns one loop for the whole session. pytest's
+synchronous code runs with that loop *stopped*; each time a fixture or test
+needs to await, the loop runs until that one piece of work is done. Sync
+tests and fixtures therefore see no running loop, exactly as without the
+plugin (``asyncio.run`` inside a sync test keeps working).
+
+The loops alt_coop runs on form a stack: the session's loop at the bottom,
+and on top of it any :class:`alt_coop.Loop` a fixture installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import threading
+import warnings
+from collections.abc import Coroutine, Iterable
+from types import FrameType
+from typing import Any, TypeVar
+
+from .errors import AltCoopWarning
+
+T = TypeVar("T")
+
+#: How long tasks left behind get, after their one cancellation, to finish.
+CANCEL_GRACE_SECONDS = 2.0
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A fresh loop of the platform's default class, without the policy API."""
+    factory = getattr(asyncio, "EventLoop", None)  # 3.13+
+    if factory is None:
+        factory = (
+            asyncio.ProactorEventLoop if sys.platform == "win32" else asyncio.SelectorEventLoop
+        )
+    return factory()  # type: ignore[no-any-return]
+
+
+class SessionLoop:
+    """Runs work to completion on a loop that is not running, interruptibly.
+
+    Ctrl-C while the loop runs cancels the work in progress, lets its
+    ``finally`` blocks and cleanup run, then raises :class:`KeyboardInterrupt`
+    in the synchronous caller. A second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, owned: bool) -> None:
+        self.loop = loop
+        self.owned = owned
+        self._task: asyncio.Task[Any] | None = None
+        self._interrupted = False
+        self._previous_sigint: Any = None
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` as a task until it is done and return its result."""
+        task = self.loop.create_task(coro)
+        self._task, self._interrupted = task, False
+        try:
+            self.loop.run_until_complete(task)
+        finally:
+            self._task = None
+        if self._interrupted:
+            raise KeyboardInterrupt
+        return task.result()
+
+    def install_sigint_handler(self) -> None:
+        """Route Ctrl-C to the running task, where the default handler is in place."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return
+        signal.signal(signal.SIGINT, self._on_sigint)
+        self._previous_sigint = signal.default_int_handler
+
+    def uninstall_sigint_handler(self) -> None:
+        if self._previous_sigint is not None and signal.getsignal(signal.SIGINT) == self._on_sigint:
+            signal.signal(signal.SIGINT, self._previous_sigint)
+        self._previous_sigint = None
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        task = self._task
+        if task is None or task.done() or self._interrupted:
+            raise KeyboardInterrupt
+        self._interrupted = True
+        task.cancel("interrupted (Ctrl-C)")
+        self.loop.call_soon_threadsafe(_wake)
+
+    def close(self, *, what: str = "session") -> None:
+        """Cancel the tasks left behind, naming them, then close the loop if owned."""
+        loop = self.loop
+        if loop.is_closed():
+            return
+        if loop.is_running():
+            raise RuntimeError("alt_coop: cannot close a loop while it is running")
+        cancel_leftover_tasks(loop, asyncio.all_tasks(loop), what=what)
+        if self.owned:
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(
+                    asyncio.wait_for(loop.shutdown_default_executor(), CANCEL_GRACE_SECONDS)
+                )
+            except (TimeoutError, RuntimeError):
+                pass
+            finally:
+                loop.close()
+
+
+def _wake() -> None:
+    """Scheduled from a signal handler so a loop blocked in select() wakes up."""
+
+
+def describe_task(task: asyncio.Task[Any]) -> str:
+    coro = task.get_coro()
+    name = getattr(coro, "__qualname__", None) or repr(coro)
+    return f"{task.get_name()} ({name})"
+
+
+def cancel_leftover_tasks(
+    loop: asyncio.AbstractEventLoop, tasks: Iterable[asyncio.Task[Any]], *, what: str
+) -> None:
+    """Cancel ``tasks`` once, give them a bounded time to clean up, and warn.
+
+    A task that swallows its cancellation is not awaited past the grace
+    period: it is named in the warning as still running.
+    """
+    pending = [task for task in tasks if not task.done()]
+    if not pending:
+        return
+    for task in pending:
+        task.cancel(f"alt_coop: still running at the end of the {what}")
+    _, stubborn = loop.run_until_complete(asyncio.wait(pending, timeout=CANCEL_GRACE_SECONDS))
+    names = ", ".join(sorted(describe_task(task) for task in pending))
+    message = f"alt_coop cancelled {len(pending)} task(s) still pending at the end of the {what}: {names}"
+    if stubborn:
+        stuck = ", ".join(sorted(describe_task(task) for task in stubborn))
+        message += f"; these ignored the cancellation and were abandoned: {stuck}"
+    for task in pending:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            pass  # retrieved, so asyncio does not log it again at garbage collection
+    warnings.warn(AltCoopWarning(message), stacklevel=2)
+
+
+_stack: list[SessionLoop] = []
+
+
+def push(session_loop: SessionLoop) -> None:
+    _stack.append(session_loop)
+
+
+def pop(session_loop: SessionLoop) -> None:
+    if session_loop in _stack:
+        _stack.remove(session_loop)
+
+
+def current() -> SessionLoop | None:
+    """The loop that async fixtures and tests run on right now, if any."""
+    return _stack[-1] if _stack else None

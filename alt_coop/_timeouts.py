@@ -1,0 +1,261 @@
+"""Per-phase timeouts for async fixtures and tests.
+
+Every async fixture setup, async fixture teardown and async test gets one
+:class:`PhaseTimeout`. Its clock starts when the phase starts, but the timer
+is only armed when the coroutine first waits, so work that never waits costs
+nothing. When it fires it asks the debugger policy, records where the
+coroutine was waiting (before cancelling, while the frames still say so),
+and cancels the driving task exactly once. Whatever the coroutine does with
+that cancellation, the phase is reported as timed out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+from collections.abc import Coroutine
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from . import _pytest_compat
+from ._debugger import DebuggerPolicy
+from .errors import NoAsyncTimeoutInSyncFunctions
+
+SCOPES = ("function", "class", "module", "package", "session")
+DEFAULT_FIXTURES = {
+    "function": "default_async_timeout",
+    "class": "class_default_async_timeout",
+    "module": "module_default_async_timeout",
+    "package": "package_default_async_timeout",
+    "session": "session_default_async_timeout",
+}
+BUILTIN_DEFAULT_SECONDS = 5.0
+
+#: Once a timeout has cancelled, how long the coroutine gets to finish
+#: before alt_coop stops stepping it and reports it as abandoned.
+ABANDON_GRACE_SECONDS = 2.0
+
+_ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
+_OWN_DIR = os.path.dirname(__file__)
+
+
+def check_seconds(value: object, source: str) -> float:
+    """``value`` as seconds, or a ValueError that names where it came from."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{source} must be a positive number of seconds, got {value!r}")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{source} must be a positive number of seconds, got {value!r}") from None
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ValueError(f"{source} must be a positive number of seconds, got {value!r}")
+    return seconds
+
+
+def awaiting_frames(coro: object) -> list[FrameType]:
+    """The frames of ``coro``'s await chain, outermost first."""
+    frames: list[FrameType] = []
+    obj: object = coro
+    while obj is not None:
+        frame = (
+            getattr(obj, "cr_frame", None)
+            or getattr(obj, "gi_frame", None)
+            or getattr(obj, "ag_frame", None)
+        )
+        if frame is not None:
+            frames.append(frame)
+        obj = (
+            getattr(obj, "cr_await", None)
+            or getattr(obj, "gi_yieldfrom", None)
+            or getattr(obj, "ag_await", None)
+        )
+    return frames
+
+
+def describe_waiting(coro: object) -> str:
+    """Where ``coro`` is waiting: the innermost frame of user code, and the chain."""
+    frames = [
+        frame
+        for frame in awaiting_frames(coro)
+        if not frame.f_code.co_filename.startswith((_ASYNCIO_DIR, _OWN_DIR))
+    ]
+    if not frames:
+        return "an unknown place"
+    where = [f"{_short(frame)}:{frame.f_lineno} in {frame.f_code.co_name}" for frame in frames]
+    text = where[-1]
+    if len(where) > 1:
+        text += " (await chain: " + " -> ".join(where) + ")"
+    return text
+
+
+def _short(frame: FrameType) -> str:
+    path = frame.f_code.co_filename
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative
+
+
+class PhaseTimeout:
+    """The ``async_timeout`` an async fixture phase or test receives.
+
+    Implements :class:`alt_coop.protocols.AsyncTimeout`.
+    """
+
+    __slots__ = (
+        "_abandon",
+        "_cancels",
+        "_coro",
+        "_handle",
+        "_loop",
+        "_policy",
+        "_started_at",
+        "_task",
+        "abandoning",
+        "fired",
+        "label",
+        "phase",
+        "timeout_seconds",
+        "where",
+    )
+
+    def __init__(self, seconds: float, label: str, policy: DebuggerPolicy) -> None:
+        self.timeout_seconds = seconds
+        self.label = label
+        self.phase = "call"
+        self._policy = policy
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._coro: Coroutine[Any, Any, Any] | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._abandon: asyncio.TimerHandle | None = None
+        self._started_at = 0.0
+        self._cancels = 0
+        self.fired = False
+        self.abandoning = False
+        self.where = ""
+
+    def set_timeout_seconds(self, seconds: float) -> None:
+        self.timeout_seconds = check_seconds(seconds, "set_timeout_seconds()")
+        if self._loop is not None:
+            self._started_at = self._loop.time()
+            if self._handle is not None:
+                self._handle.cancel()
+                self._arm()
+
+    def start(self, coro: Coroutine[Any, Any, Any], phase: str) -> None:
+        """Start the clock for ``coro``; call from inside the driving task."""
+        self.phase = phase
+        self.fired = self.abandoning = False
+        self.where = ""
+        self._coro = coro
+        self._loop = loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task(loop)
+        self._started_at = loop.time()
+
+    def on_block(self) -> None:
+        """The coroutine waits for the first time: arm the timer now."""
+        if self._handle is None and self._task is not None:
+            self._arm()
+
+    def _arm(self) -> None:
+        assert self._loop is not None
+        self._handle = self._loop.call_at(self._started_at + self.timeout_seconds, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        task, loop = self._task, self._loop
+        if task is None or loop is None or task.done() or not self._policy.may_cancel():
+            return
+        self.where = describe_waiting(self._coro)
+        self.fired = True
+        self._cancels += 1
+        task.cancel(self.message())
+        self._abandon = loop.call_later(ABANDON_GRACE_SECONDS, self._give_up)
+
+    def _give_up(self) -> None:
+        """The coroutine ignored the cancellation: stop waiting for it."""
+        self._abandon = None
+        if self._task is not None and not self._task.done():
+            self.where += (
+                f"; it ignored the cancellation for {ABANDON_GRACE_SECONDS:g}s and was abandoned"
+            )
+            self.abandoning = True
+            self._cancels += 1
+            self._task.cancel("alt_coop: abandon")
+
+    def stop(self) -> None:
+        """The phase is over: disarm, and undo the cancellations this timer made."""
+        for handle in (self._handle, self._abandon):
+            if handle is not None:
+                handle.cancel()
+        task = self._task
+        if task is not None:
+            for _ in range(self._cancels):
+                task.uncancel()
+        self._cancels = 0
+        self._handle = self._abandon = None
+        self._task = self._loop = self._coro = None
+
+    def message(self) -> str:
+        seconds = f"{self.timeout_seconds:g}"
+        if self.phase == "call":
+            what = f"{self.label} timed out after {seconds}s (async timeout)"
+        else:
+            what = f"{self.label} timed out after {seconds}s during {self.phase} (async timeout)"
+        return f"{what}; it was waiting at {self.where or 'an unknown place'}"
+
+    def failure(self) -> BaseException:
+        """The exception to report for a phase this timer cut short."""
+        return pytest.fail.Exception(self.message(), pytrace=False)
+
+
+class SyncTimeoutPlaceholder:
+    """What ``async_timeout`` gives synchronous fixtures and tests.
+
+    alt_coop does not time out synchronous code; asking to is a mistake worth
+    an error rather than a silent no-op.
+    """
+
+    timeout_seconds = math.inf
+
+    def set_timeout_seconds(self, seconds: float) -> None:
+        raise NoAsyncTimeoutInSyncFunctions(
+            "async_timeout.set_timeout_seconds() only works in async fixtures and tests; "
+            "alt_coop does not time out synchronous code"
+        )
+
+
+class DefaultTimeouts:
+    """Finds the default timeout for a requester, from its scope upward.
+
+    Which default fixture is visible depends only on where the requester is
+    defined, so the lookup is cached per node; the value is read from the
+    fixture only when a user defined one, otherwise straight from the option.
+    """
+
+    def __init__(self, session_default: float) -> None:
+        self.session_default = session_default
+        self._visible: dict[tuple[str, str], str | None] = {}
+
+    def seconds(self, request: pytest.FixtureRequest, node: pytest.Item | Any, scope: str) -> float:
+        key = (node.nodeid, scope)
+        try:
+            name = self._visible[key]
+        except KeyError:
+            name = self._visible[key] = self._find(request, node, scope)
+        if name is None:
+            return self.session_default
+        return check_seconds(request.getfixturevalue(name), f"fixture {name!r}")
+
+    @staticmethod
+    def _find(request: pytest.FixtureRequest, node: Any, scope: str) -> str | None:
+        for candidate in SCOPES[SCOPES.index(scope) :]:
+            name = DEFAULT_FIXTURES[candidate]
+            if _pytest_compat.user_fixture_visible(request, name, node):
+                return name
+        return None

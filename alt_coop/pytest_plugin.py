@@ -1,0 +1,67 @@
+"""alt_coop's pytest11 entry point: options, fixtures, and the engine-off check.
+
+Installing alt_coop registers this module in every pytest run, but it runs
+nothing by itself: the engine that runs async fixtures and tests is switched
+on with ``-p alt_coop.enable``, ``pytest_plugins = ["alt_coop.enable"]`` or
+``pytest.main(plugins=[alt_coop.Plugin()])``. So a project that uses another
+async plugin is not disturbed by alt_coop being installed.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from . import _options
+from ._timeouts import SyncTimeoutPlaceholder
+from .protocols import AsyncTimeout
+
+ENGINE_OFF_MESSAGE = (
+    "async def test {name} was not run: the alt_coop engine is not enabled. "
+    "Switch it on with `-p alt_coop.enable` on the command line, "
+    '`pytest_plugins = ["alt_coop.enable"]` in your top-level conftest.py, or '
+    "`pytest.main(args, plugins=[alt_coop.Plugin()])`."
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    _options.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _options.settings(config)  # a bad value is a usage error before anything runs
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object:
+    # Reached only when no plugin ran the test (the engine's hook runs first),
+    # so an async function here would otherwise be skipped or failed by pytest
+    # with no word about alt_coop.
+    if inspect.iscoroutinefunction(pyfuncitem.obj) or inspect.isasyncgenfunction(
+        pyfuncitem.obj
+    ):
+        pytest.fail(ENGINE_OFF_MESSAGE.format(name=pyfuncitem.nodeid), pytrace=False)
+    return None
+
+
+@pytest.fixture(scope="session")
+def session_default_async_timeout(pytestconfig: pytest.Config) -> float:
+    """Seconds an async fixture or test may take, when no narrower default says otherwise.
+
+    From ``--default-async-timeout``, else ini ``default_async_timeout``, else 5.
+    Override ``default_async_timeout`` (function scope),
+    ``class_default_async_timeout``, ``module_default_async_timeout`` or
+    ``package_default_async_timeout`` to set narrower defaults.
+    """
+    return _options.settings(pytestconfig).default_timeout
+
+
+@pytest.fixture(scope="session")
+def async_timeout() -> AsyncTimeout:
+    """This async fixture's or test's own timeout: call ``set_timeout_seconds(n)``.
+
+    Synchronous fixtures and tests get an object whose
+    ``set_timeout_seconds`` raises, since alt_coop does not time them out.
+    """
+    return SyncTimeoutPlaceholder()
