@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import errors, protocols
 from ._engine import Plugin
+from .loop import Loop, run_coro_as_main
 from .version import __version__
 
-__all__ = ["Plugin", "__version__", "errors", "protocols"]
+__all__ = ["Loop", "Plugin", "__version__", "errors", "protocols", "run_coro_as_main"]

@@ -88,14 +88,14 @@ class SessionLoop:
         task.cancel("interrupted (Ctrl-C)")
         self.loop.call_soon_threadsafe(_wake)
 
-    def close(self, *, what: str = "session") -> None:
-        """Cancel the tasks left behind, naming them, then close the loop if owned."""
+    def close(self, *, what: str, warn: bool = True) -> None:
+        """Cancel the tasks left behind (naming them if ``warn``), then close the loop if owned."""
         loop = self.loop
         if loop.is_closed():
             return
         if loop.is_running():
             raise RuntimeError("alt_coop: cannot close a loop while it is running")
-        cancel_leftover_tasks(loop, asyncio.all_tasks(loop), what=what)
+        message = cancel_leftover_tasks(loop, asyncio.all_tasks(loop), what=what, warn=warn)
         if self.owned:
             try:
                 loop.run_until_complete(loop.shutdown_asyncgens())
@@ -106,6 +106,8 @@ class SessionLoop:
                 pass
             finally:
                 loop.close()
+        if message:  # last, so that -W error cannot leave the loop open
+            warnings.warn(AltCoopWarning(message), stacklevel=2)
 
 
 def _wake() -> None:
@@ -119,28 +121,32 @@ def describe_task(task: asyncio.Task[Any]) -> str:
 
 
 def cancel_leftover_tasks(
-    loop: asyncio.AbstractEventLoop, tasks: Iterable[asyncio.Task[Any]], *, what: str
-) -> None:
-    """Cancel ``tasks`` once, give them a bounded time to clean up, and warn.
+    loop: asyncio.AbstractEventLoop,
+    tasks: Iterable[asyncio.Task[Any]],
+    *,
+    what: str,
+    warn: bool = True,
+) -> str:
+    """Cancel ``tasks`` once, give them a bounded time to clean up.
 
-    A task that swallows its cancellation is not awaited past the grace
-    period: it is named in the warning as still running.
+    Returns the warning to give, naming them ("" for none). A task that
+    swallows its cancellation is not awaited past the grace period: it is
+    named as abandoned, warning or not.
     """
     pending = [task for task in tasks if not task.done()]
     if not pending:
-        return
+        return ""
     for task in pending:
         task.cancel(f"alt_coop: still running at the end of the {what}")
     _, stubborn = loop.run_until_complete(asyncio.wait(pending, timeout=CANCEL_GRACE_SECONDS))
+    if not (warn or stubborn):
+        return ""
     names = ", ".join(sorted(describe_task(task) for task in pending))
     message = f"alt_coop cancelled {len(pending)} task(s) still pending at the end of the {what}: {names}"
     if stubborn:
         stuck = ", ".join(sorted(describe_task(task) for task in stubborn))
         message += f"; these ignored the cancellation and were abandoned: {stuck}"
-    for task in pending:
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            pass  # retrieved, so asyncio does not log it again at garbage collection
-    warnings.warn(AltCoopWarning(message), stacklevel=2)
+    return message
 
 
 _stack: list[SessionLoop] = []

@@ -242,12 +242,14 @@ class DefaultTimeouts:
         self.session_default = session_default
         self._visible: dict[tuple[str, str], str | None] = {}
 
-    def seconds(self, request: pytest.FixtureRequest, node: pytest.Item | Any, scope: str) -> float:
-        key = (node.nodeid, scope)
+    def seconds(self, request: pytest.FixtureRequest, node: Any, scope: str) -> float:
+        # No fixture is defined on a test item itself, so items share their parent's answer.
+        where = node.parent if isinstance(node, pytest.Item) else node
+        key = (where.nodeid, scope)
         try:
             name = self._visible[key]
         except KeyError:
-            name = self._visible[key] = self._find(request, node, scope)
+            name = self._visible[key] = self._find(request, where, scope)
         if name is None:
             return self.session_default
         return check_seconds(request.getfixturevalue(name), f"fixture {name!r}")

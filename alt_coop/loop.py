@@ -1,0 +1,128 @@
+"""Loops you control: :class:`Loop` for a fresh loop, :func:`run_coro_as_main`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import traceback
+from collections.abc import Coroutine
+from types import TracebackType
+from typing import Any, TypeVar
+
+from . import _session_loop
+from .errors import AltCoopUsageError
+
+T = TypeVar("T")
+
+
+class Loop:
+    """Install a fresh event loop for the code inside the ``with`` block.
+
+    While it is entered, alt_coop runs async fixtures and tests on
+    ``controlled_loop`` instead of the session's loop, so an autouse fixture
+    gives a whole class or module its own loop::
+
+        @pytest.fixture(autouse=True)
+        def own_loop():
+            with alt_coop.Loop() as loop:
+                yield loop
+
+    On exit it cancels the tasks still running on the loop (their ``finally``
+    blocks run), shuts down its async generators, closes it, and puts back
+    the loop that was current before. Enter it from synchronous code only: a
+    loop cannot be swapped under a coroutine that is running on another.
+    """
+
+    def __init__(self, *, new_loop: bool = True) -> None:
+        self.new_loop = new_loop
+        self.controlled_loop: asyncio.AbstractEventLoop | None = None
+        self._session_loop: _session_loop.SessionLoop | None = None
+        self._entered = False
+
+    def __enter__(self) -> Loop:
+        if self._entered:
+            raise AltCoopUsageError("this alt_coop.Loop is already entered; make a new one")
+        if _running_loop() is not None:
+            raise AltCoopUsageError(
+                "alt_coop.Loop must be entered from synchronous code (a sync fixture), "
+                "not while an event loop is running"
+            )
+        self._entered = True
+        if self.new_loop:
+            self.controlled_loop = _session_loop.new_event_loop()
+            self._session_loop = _session_loop.SessionLoop(self.controlled_loop, owned=True)
+            _session_loop.push(self._session_loop)
+        asyncio.set_event_loop(self.controlled_loop)
+        return self
+
+    def run_until_complete(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the controlled loop until it is done, and return its result."""
+        if self._session_loop is None:
+            coro.close()
+            raise AltCoopUsageError(
+                "Loop.run_until_complete needs an entered Loop(new_loop=True)"
+            )
+        return self._session_loop.run(coro)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session_loop, self._session_loop = self._session_loop, None
+        self._entered = False
+        try:
+            if session_loop is not None:
+                session_loop.close(what="alt_coop.Loop block", warn=False)
+        finally:
+            if session_loop is not None:
+                _session_loop.pop(session_loop)
+            previous = _session_loop.current()
+            asyncio.set_event_loop(previous.loop if previous is not None else None)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def run_coro_as_main(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on ``loop`` as the program's main, and return its result.
+
+    If it raises, a short report of the error goes to stderr and the program
+    exits with status 1 (``SystemExit`` raised inside keeps its own status;
+    Ctrl-C exits with 130). Whatever happens, the tasks still running are
+    cancelled (their ``finally`` blocks run), and the loop is closed.
+    """
+    if loop.is_closed():
+        coro.close()
+        raise AltCoopUsageError("run_coro_as_main needs an open loop; this one is closed")
+    session_loop = _session_loop.SessionLoop(loop, owned=True)
+    session_loop.install_sigint_handler()
+    try:
+        return session_loop.run(coro)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        print("Interrupted (Ctrl-C)", file=sys.stderr)
+        raise SystemExit(130) from None
+    except BaseException as error:
+        _report(error)
+        raise SystemExit(1) from None
+    finally:
+        session_loop.uninstall_sigint_handler()
+        session_loop.close(what="main coroutine", warn=False)
+
+
+def _report(error: BaseException) -> None:
+    """A few lines on stderr: where the error came from, and what it says."""
+    frames = traceback.extract_tb(error.__traceback__)
+    print("Error in the main coroutine:", file=sys.stderr)
+    for frame in frames[-3:]:
+        print(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}', file=sys.stderr)
+        if frame.line:
+            print(f"    {frame.line}", file=sys.stderr)
+    print("".join(traceback.format_exception_only(error)).rstrip(), file=sys.stderr)

@@ -1,0 +1,90 @@
+"""Async test functions, methods and parametrized tests run with no marker."""
+
+from __future__ import annotations
+
+
+def test_functions_methods_and_params_run(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def test_function():
+            await asyncio.sleep(0.01)
+            assert asyncio.current_task() is not None
+
+        class TestClass:
+            async def test_method(self):
+                await asyncio.sleep(0)
+
+        @pytest.mark.parametrize("n", [1, 2, 3])
+        async def test_param(n):
+            await asyncio.sleep(0)
+            assert n in (1, 2, 3)
+
+        def test_sync_still_works():
+            assert True
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_function PASSED*",
+            "*::TestClass::test_method PASSED*",
+            "*::test_param[[]1[]] PASSED*",
+        ]
+    )
+
+
+def test_failing_async_test_shows_only_user_frames(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def helper():
+            await asyncio.sleep(0)
+            raise ValueError("boom from helper")
+
+        async def test_fails():
+            await asyncio.sleep(0)
+            await helper()
+        """
+    )
+    result = run_alt("--tb=long")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*await helper()*",
+            '*raise ValueError("boom from helper")*',
+            "E       ValueError: boom from helper",
+        ]
+    )
+    output = result.stdout.str()
+    assert "asyncio" + "/" not in output.replace("import asyncio", "")
+    assert "alt_coop/" not in output
+    assert "greenlet" not in output
+
+
+def test_assertion_diff_in_async_test(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        async def test_compare():
+            assert [1, 2, 3] == [1, 2, 4]
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*At index 2 diff: 3 != 4*"])
+
+
+def test_async_generator_test_is_a_clear_failure(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        async def test_gen():
+            yield 1
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*is an async generator; a test must be*"])
