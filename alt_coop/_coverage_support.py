@@ -24,8 +24,8 @@ import greenlet
 def follow_greenlets() -> None:
     """Make the coverage tracer of this thread (if any) keep a stack per greenlet."""
     for tracer in (sys.gettrace(), threading.gettrace()):
-        owner = getattr(tracer, "__self__", tracer)
+        owner: object = getattr(tracer, "__self__", tracer)
         if owner is None or type(owner).__module__.split(".")[0] != "coverage":
             continue
         if getattr(owner, "concur_id_func", 0) is None:
-            owner.concur_id_func = greenlet.getcurrent
+            setattr(owner, "concur_id_func", greenlet.getcurrent)  # noqa: B010

@@ -19,6 +19,7 @@ do in a plain task.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Protocol, TypeVar
 
@@ -27,7 +28,7 @@ import greenlet
 T = TypeVar("T")
 
 
-class Lane(greenlet.greenlet):  # type: ignore[misc]
+class Lane(greenlet.greenlet):
     """A greenlet that runs synchronous code on behalf of a driver task."""
 
 
@@ -53,7 +54,9 @@ def in_lane() -> bool:
     return isinstance(greenlet.getcurrent(), Lane)
 
 
-async def drive(run: Callable[..., T], *args: object, context: object = None) -> T:
+async def drive(
+    run: Callable[..., T], *args: object, context: contextvars.Context | None = None
+) -> T:
     """Run ``run(*args)`` in a new lane, awaiting whatever it blocks on.
 
     ``context`` is the :class:`contextvars.Context` the lane runs in; ``None``
@@ -92,6 +95,7 @@ def step(coro: Coroutine[Any, Any, T], watch: Watch | None = None) -> T:
     """
     __tracebackhide__ = True
     driver = greenlet.getcurrent().parent
+    assert driver is not None, "step() runs in a lane, which always has a driver"
     blocked = watch is None
     value: object = None
     error: BaseException | None = None

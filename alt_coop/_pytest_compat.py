@@ -21,12 +21,10 @@ _OWN_FIXTURE_MODULE = "alt_coop.pytest_plugin"
 
 def fixture_function(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Any:
     """The fixture's function, bound to the test's instance when it is a method."""
-    return _resolve_fixture_function(fixturedef, request)  # type: ignore[arg-type]
+    return _resolve_fixture_function(fixturedef, request)
 
 
-def cache_fixture_result(
-    fixturedef: pytest.FixtureDef[Any], request: Any, result: object
-) -> None:
+def cache_fixture_result(fixturedef: pytest.FixtureDef[Any], request: Any, result: object) -> None:
     """Record a fixture's value as pytest's own ``pytest_fixture_setup`` does."""
     fixturedef.cached_result = (result, fixturedef.cache_key(request), None)
 
@@ -37,8 +35,8 @@ def cache_fixture_error(
     """Record a fixture's error as pytest's own ``pytest_fixture_setup`` does."""
     if isinstance(error, pytest.skip.Exception):
         # Report the skip at the test that requested the fixture, as pytest does.
-        error._use_item_location = True  # type: ignore[attr-defined]
-    fixturedef.cached_result = (None, fixturedef.cache_key(request), (error, error.__traceback__))  # type: ignore[assignment]
+        error._use_item_location = True
+    fixturedef.cached_result = (None, fixturedef.cache_key(request), (error, error.__traceback__))
 
 
 def test_arguments(item: pytest.Function) -> dict[str, Any]:
@@ -49,7 +47,7 @@ def test_arguments(item: pytest.Function) -> dict[str, Any]:
 
 def item_request(item: pytest.Function) -> pytest.FixtureRequest:
     """The request object of a test item (what its fixtures were looked up with)."""
-    return item._request  # type: ignore[no-any-return]
+    return item._request
 
 
 def user_fixture_visible(request: pytest.FixtureRequest, name: str, node: Any) -> bool:

@@ -28,8 +28,9 @@ T = TypeVar("T")
 
 def current_context() -> contextvars.Context:
     """The context object itself (not a copy) that the caller runs in."""
-    contextvars.copy_context()  # makes sure this thread has one
-    return greenlet.getcurrent().gr_context  # type: ignore[no-any-return]
+    copy = contextvars.copy_context()  # also makes sure this thread has a context
+    context = greenlet.getcurrent().gr_context
+    return copy if context is None else context
 
 
 def run(
@@ -75,7 +76,7 @@ def run(
             raise error
         finally:
             error = None
-    return value
+    return value  # type: ignore[return-value]  # None only when error is set
 
 
 def _run_captured(

@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -31,12 +31,13 @@ CANCEL_GRACE_SECONDS = 2.0
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """A fresh loop of the platform's default class, without the policy API."""
-    factory = getattr(asyncio, "EventLoop", None)  # 3.13+
-    if factory is None:
-        factory = (
-            asyncio.ProactorEventLoop if sys.platform == "win32" else asyncio.SelectorEventLoop
-        )
-    return factory()  # type: ignore[no-any-return]
+    factory: Callable[[], asyncio.AbstractEventLoop] | None = getattr(asyncio, "EventLoop", None)
+    if factory is None:  # before 3.13
+        if sys.platform == "win32":
+            factory = asyncio.ProactorEventLoop
+        else:
+            factory = asyncio.SelectorEventLoop
+    return factory()
 
 
 class SessionLoop:
@@ -76,7 +77,10 @@ class SessionLoop:
         self._previous_sigint = signal.default_int_handler
 
     def uninstall_sigint_handler(self) -> None:
-        if self._previous_sigint is not None and signal.getsignal(signal.SIGINT) == self._on_sigint:
+        if (
+            self._previous_sigint is not None
+            and signal.getsignal(signal.SIGINT) == self._on_sigint
+        ):
             signal.signal(signal.SIGINT, self._previous_sigint)
         self._previous_sigint = None
 

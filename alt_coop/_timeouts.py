@@ -244,7 +244,7 @@ class DefaultTimeouts:
 
     def seconds(self, request: pytest.FixtureRequest, node: Any, scope: str) -> float:
         # No fixture is defined on a test item itself, so items share their parent's answer.
-        where = node.parent if isinstance(node, pytest.Item) else node
+        where = node.parent if isinstance(node, pytest.Item) and node.parent else node
         key = (where.nodeid, scope)
         try:
             name = self._visible[key]

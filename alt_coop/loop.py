@@ -59,9 +59,7 @@ class Loop:
         """Run ``coro`` on the controlled loop until it is done, and return its result."""
         if self._session_loop is None:
             coro.close()
-            raise AltCoopUsageError(
-                "Loop.run_until_complete needs an entered Loop(new_loop=True)"
-            )
+            raise AltCoopUsageError("Loop.run_until_complete needs an entered Loop(new_loop=True)")
         return self._session_loop.run(coro)
 
     def __exit__(

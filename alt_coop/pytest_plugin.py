@@ -38,9 +38,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object:
     # Reached only when no plugin ran the test (the engine's hook runs first),
     # so an async function here would otherwise be skipped or failed by pytest
     # with no word about alt_coop.
-    if inspect.iscoroutinefunction(pyfuncitem.obj) or inspect.isasyncgenfunction(
-        pyfuncitem.obj
-    ):
+    if inspect.iscoroutinefunction(pyfuncitem.obj) or inspect.isasyncgenfunction(pyfuncitem.obj):
         pytest.fail(ENGINE_OFF_MESSAGE.format(name=pyfuncitem.nodeid), pytrace=False)
     return None
 

@@ -75,9 +75,7 @@ def main() -> None:
         root = Path(tmp)
         sync_file = write_suite(root, options.n, is_async=False)
         async_file = write_suite(root, options.n, is_async=True)
-        marked_file = write_suite(
-            root, options.n, is_async=True, decorator="@pytest.mark.anyio"
-        )
+        marked_file = write_suite(root, options.n, is_async=True, decorator="@pytest.mark.anyio")
         (root / "conftest.py").write_text(
             "import pytest\n\n@pytest.fixture\ndef anyio_backend():\n    return 'asyncio'\n"
         )
@@ -93,8 +91,13 @@ def main() -> None:
             ),
             "pytest-asyncio (auto)": (
                 "pytest_asyncio",
-                [*disable_all_but("asyncio"), "-o", "asyncio_mode=auto",
-                 "-o", "asyncio_default_fixture_loop_scope=function"],
+                [
+                    *disable_all_but("asyncio"),
+                    "-o",
+                    "asyncio_mode=auto",
+                    "-o",
+                    "asyncio_default_fixture_loop_scope=function",
+                ],
             ),
         }
         for label, (module, args) in runs.items():
