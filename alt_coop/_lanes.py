@@ -19,6 +19,7 @@ do in a plain task.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Protocol, TypeVar
@@ -123,7 +124,6 @@ def step(coro: Coroutine[Any, Any, T], watch: Watch | None = None) -> T:
 
 def _close_quietly(coro: Coroutine[Any, Any, Any]) -> None:
     """Close an abandoned coroutine; one that refuses to close is left to the GC."""
-    try:
+    # Its cleanup may fail or try to await: nothing is left to report that to.
+    with contextlib.suppress(Exception):
         coro.close()
-    except Exception:  # its cleanup failed or awaited: nothing is left to report it to
-        pass

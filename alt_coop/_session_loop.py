@@ -146,7 +146,10 @@ def cancel_leftover_tasks(
     if not (warn or stubborn):
         return ""
     names = ", ".join(sorted(describe_task(task) for task in pending))
-    message = f"alt_coop cancelled {len(pending)} task(s) still pending at the end of the {what}: {names}"
+    message = (
+        f"alt_coop cancelled {len(pending)} task(s) still pending at the end of the {what}: "
+        + names
+    )
     if stubborn:
         stuck = ", ".join(sorted(describe_task(task) for task in stubborn))
         message += f"; these ignored the cancellation and were abandoned: {stuck}"
