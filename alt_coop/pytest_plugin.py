@@ -18,7 +18,7 @@ from ._timeouts import SyncTimeoutPlaceholder
 from .protocols import AsyncTimeout
 
 ENGINE_OFF_MESSAGE = (
-    "async def test {name} was not run: the alt_coop engine is not enabled. "
+    "async def {what} {name} was not run: the alt_coop engine is not enabled. "
     "Switch it on with `-p alt_coop.enable` on the command line, "
     '`pytest_plugins = ["alt_coop.enable"]` in your top-level conftest.py, or '
     "`pytest.main(args, plugins=[alt_coop.Plugin()])`."
@@ -33,14 +33,29 @@ def pytest_configure(config: pytest.Config) -> None:
     _options.settings(config)  # a bad value is a usage error before anything runs
 
 
-@pytest.hookimpl(trylast=True)
+# The two hooks below are reached only when no plugin ran the async function
+# (the engine's own hooks run first, and other async plugins either run first
+# or hand pytest a synchronous wrapper), so an async function seen here would
+# otherwise be skipped or failed by pytest with no word about alt_coop.
+
+
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object:
-    # Reached only when no plugin ran the test (the engine's hook runs first),
-    # so an async function here would otherwise be skipped or failed by pytest
-    # with no word about alt_coop.
-    if inspect.iscoroutinefunction(pyfuncitem.obj) or inspect.isasyncgenfunction(pyfuncitem.obj):
-        pytest.fail(ENGINE_OFF_MESSAGE.format(name=pyfuncitem.nodeid), pytrace=False)
+    if _is_async(pyfuncitem.obj):
+        pytest.fail(ENGINE_OFF_MESSAGE.format(what="test", name=pyfuncitem.nodeid), pytrace=False)
     return None
+
+
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object]) -> object:
+    if _is_async(fixturedef.func):
+        pytest.fail(
+            ENGINE_OFF_MESSAGE.format(what="fixture", name=repr(fixturedef.argname)),
+            pytrace=False,
+        )
+    return None
+
+
+def _is_async(func: object) -> bool:
+    return inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
 
 
 @pytest.fixture(scope="session")

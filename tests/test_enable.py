@@ -1,0 +1,89 @@
+"""Switching the engine on, and what happens when it is off."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ISOLATE
+
+COUNTING_SUITE = """
+import asyncio
+
+CALLS = []
+
+async def test_counts():
+    CALLS.append(1)
+    await asyncio.sleep(0)
+
+def test_ran_once():
+    assert CALLS == [1]
+"""
+
+
+def test_async_test_fails_when_engine_is_off(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("async def test_async():\n    pass\n")
+    result = pytester.runpytest(*ISOLATE)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*async def test *::test_async was not run: the alt_coop engine is not enabled*"]
+    )
+    assert "-p alt_coop.enable" in result.stdout.str()
+
+
+def test_enable_with_command_line_flag(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(COUNTING_SUITE)
+    pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable").assert_outcomes(passed=2)
+
+
+def test_enable_with_pytest_plugins_in_conftest(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest('pytest_plugins = ["alt_coop.enable"]')
+    pytester.makepyfile(COUNTING_SUITE)
+    pytester.runpytest(*ISOLATE).assert_outcomes(passed=2)
+
+
+def test_enable_with_plugin_object(pytester: pytest.Pytester) -> None:
+    import alt_coop
+
+    pytester.makepyfile(COUNTING_SUITE)
+    result = pytester.inline_run(*ISOLATE, plugins=[alt_coop.Plugin()])
+    result.assertoutcome(passed=2)
+
+
+def test_plugin_object_and_enable_module_together_run_once(pytester: pytest.Pytester) -> None:
+    import alt_coop
+
+    pytester.makepyfile(COUNTING_SUITE)
+    result = pytester.inline_run(*ISOLATE, "-p", "alt_coop.enable", plugins=[alt_coop.Plugin()])
+    result.assertoutcome(passed=2)
+
+
+def test_two_plugin_objects_are_a_usage_error(pytester: pytest.Pytester) -> None:
+    import alt_coop
+
+    pytester.makepyfile(COUNTING_SUITE)
+    result = pytester.runpytest(*ISOLATE, plugins=[alt_coop.Plugin(), alt_coop.Plugin()])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*alt_coop.Plugin is registered more than once*"])
+
+
+def test_installed_but_not_enabled_leaves_sync_suites_alone(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_sync():\n    pass\n")
+    pytester.runpytest(*ISOLATE).assert_outcomes(passed=1)
+
+
+def test_async_fixture_is_not_run_silently_when_engine_is_off(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        async def thing():
+            return 1
+
+        async def test_uses(thing):
+            pass
+        """
+    )
+    result = pytester.runpytest(*ISOLATE)
+    assert result.ret != 0
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the alt_coop engine is not enabled*"])
