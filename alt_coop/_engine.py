@@ -21,6 +21,7 @@ from ._runner import current_context, run
 from ._timeouts import DefaultTimeouts, PhaseTimeout
 
 ENGINE_NAME = "alt_coop-engine"
+_NONE = object()  # stands for a fixture value of None, see pytest_fixture_setup
 
 
 class Plugin:
@@ -112,7 +113,14 @@ class Plugin:
             _pytest_compat.cache_fixture_error(fixturedef, request, exc)
             raise
         _pytest_compat.cache_fixture_result(fixturedef, request, result)
-        return result
+        # pytest_fixture_setup stops at the first non-None result; a fixture
+        # whose value is None would fall through to pytest's own hook.
+        return _NONE if result is None else result
+
+    @pytest.hookimpl(wrapper=True, specname="pytest_fixture_setup")
+    def _fixture_value_none(self) -> Generator[None, object, object]:
+        result = yield
+        return None if result is _NONE else result
 
     def _setup_async_gen(
         self,

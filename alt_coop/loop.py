@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import traceback
 from collections.abc import Coroutine
@@ -117,7 +118,12 @@ def run_coro_as_main(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, 
 
 def _report(error: BaseException) -> None:
     """A few lines on stderr: where the error came from, and what it says."""
-    frames = traceback.extract_tb(error.__traceback__)
+    internal = (os.path.dirname(asyncio.__file__), os.path.dirname(__file__))
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith(internal)
+    ]
     print("Error in the main coroutine:", file=sys.stderr)
     for frame in frames[-3:]:
         print(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}', file=sys.stderr)

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install alt_coop into a virtual environment and run the examples' test
+# suite through the plugin: the README's first command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e .
+cd examples
+exec "../$VENV/bin/python" -m pytest -p no:cacheprovider "$@"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install alt_coop with its test dependencies into a virtual environment and
+# run the whole test suite. This is the README's test command, and what CI
+# runs for every interpreter and pytest major.
+#
+#   PYTHON      interpreter to use (default: python3)
+#   PYTEST_SPEC pip requirement for pytest (default: the newest release)
+#   VENV        where the environment goes (default: .venv)
+# Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+PYTEST_SPEC=${PYTEST_SPEC:-pytest}
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]" "$PYTEST_SPEC"
+"$VENV/bin/python" -m pytest --version
+exec "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"
