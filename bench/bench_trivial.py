@@ -1,11 +1,14 @@
 """Per-test cost of trivial async tests against trivial sync tests.
 
 Generates N trivial ``async def`` tests and N trivial ``def`` tests, times
-each suite as a whole ``pytest`` process (best of several runs), and prints
-the async/sync ratio for alt_coop and for every peer plugin installed in the
-same environment (alt-pytest-asyncio, pytest-asyncio, anyio's plugin).
+each suite as a whole ``pytest`` process (best of several runs, the runs of
+all configurations interleaved so drift on a shared machine hits them alike),
+and prints the per-test cost of each: (time for N tests - time for 1 test) / N.
+The ratio to the sync suite's per-test cost is the figure that matters; it is
+printed for alt_coop and for every peer plugin installed in the same
+environment (alt-pytest-asyncio, pytest-asyncio, anyio's plugin).
 
-    python bench/bench_trivial.py --n 3000 --repeat 5
+    python bench/bench_trivial.py --n 3000 --repeat 7
 
 Install the peers with ``pip install -r bench/requirements.txt``; a missing
 peer is reported and skipped.
@@ -44,21 +47,18 @@ def disable_all_but(keep: str | None) -> list[str]:
     return args
 
 
-def time_run(args: list[str], cwd: Path, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-        )
-        elapsed = time.perf_counter() - started
-        if proc.returncode != 0:
-            raise SystemExit(f"benchmark run failed: {args}\n{proc.stdout[-2000:]}")
-        best = min(best, elapsed)
-    return best
+def time_once(args: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark run failed: {args}\n{proc.stdout[-2000:]}")
+    return elapsed
 
 
 def installed(module: str) -> bool:
@@ -68,29 +68,37 @@ def installed(module: str) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=3000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     options = parser.parse_args()
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        sync_file = write_suite(root, options.n, is_async=False)
-        async_file = write_suite(root, options.n, is_async=True)
-        marked_file = write_suite(root, options.n, is_async=True, decorator="@pytest.mark.anyio")
-        (root / "conftest.py").write_text(
-            "import pytest\n\n@pytest.fixture\ndef anyio_backend():\n    return 'asyncio'\n"
-        )
-        os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+        suites = {}
+        for size in (1, options.n):
+            sub = root / f"n{size}"
+            sub.mkdir()
+            (sub / "conftest.py").write_text(
+                "import pytest\n\n@pytest.fixture\ndef anyio_backend():\n    return 'asyncio'\n"
+            )
+            suites[size] = {
+                "sync": write_suite(sub, size, is_async=False),
+                "async": write_suite(sub, size, is_async=True),
+                "anyio": write_suite(sub, size, is_async=True, decorator="@pytest.mark.anyio"),
+            }
 
-        sync_time = time_run([*disable_all_but(None), sync_file.name], root, options.repeat)
-        rows = [("sync reference", sync_time)]
-        runs = {
-            "alt_coop": ("alt_coop", [*disable_all_but("alt_coop"), "-p", "alt_coop.enable"]),
-            "alt-pytest-asyncio": (
-                "alt_pytest_asyncio",
+        configs: dict[str, tuple[str, list[str]]] = {
+            "sync reference": ("sync", disable_all_but(None)),
+            "alt_coop": ("async", [*disable_all_but("alt_coop"), "-p", "alt_coop.enable"]),
+        }
+        if installed("alt_pytest_asyncio"):
+            configs["alt-pytest-asyncio"] = (
+                "async",
                 [*disable_all_but("alt_pytest_asyncio"), "-p", "alt_pytest_asyncio.enable"],
-            ),
-            "pytest-asyncio (auto)": (
-                "pytest_asyncio",
+            )
+        if installed("pytest_asyncio"):
+            configs["pytest-asyncio (auto)"] = (
+                "async",
                 [
                     *disable_all_but("asyncio"),
                     "-o",
@@ -98,24 +106,33 @@ def main() -> None:
                     "-o",
                     "asyncio_default_fixture_loop_scope=function",
                 ],
-            ),
-        }
-        for label, (module, args) in runs.items():
-            if not installed(module):
-                print(f"{label}: not installed, skipped")
-                continue
-            rows.append((label, time_run([*args, async_file.name], root, options.repeat)))
+            )
         if installed("anyio"):
-            args = [*disable_all_but("anyio"), marked_file.name]
-            rows.append(("anyio", time_run(args, root, options.repeat)))
-        else:
-            print("anyio: not installed, skipped")
+            configs["anyio"] = ("anyio", disable_all_but("anyio"))
+        for peer in ("alt_pytest_asyncio", "pytest_asyncio", "anyio"):
+            if not installed(peer):
+                print(f"{peer}: not installed, skipped (pip install -r bench/requirements.txt)")
 
+        best = {(label, size): float("inf") for label in configs for size in suites}
+        for _ in range(options.repeat):
+            for label, (kind, args) in configs.items():
+                for size, files in suites.items():
+                    path = files[kind]
+                    elapsed = time_once([*args, path.name], path.parent)
+                    best[label, size] = min(best[label, size], elapsed)
+
+    def per_test(label: str) -> float:
+        return (best[label, options.n] - best[label, 1]) / (options.n - 1)
+
+    reference = per_test("sync reference")
     print(f"\n{options.n} trivial tests, best of {options.repeat} whole-process runs")
-    print(f"{'suite':<24}{'wall s':>10}{'us/test':>10}{'vs sync':>10}")
-    for label, seconds in rows:
-        per_test = seconds / options.n * 1e6
-        print(f"{label:<24}{seconds:>10.3f}{per_test:>10.1f}{seconds / sync_time:>9.2f}x")
+    print(f"{'suite':<24}{'wall s':>9}{'us/test':>10}{'vs sync':>10}")
+    for label in configs:
+        cost = per_test(label)
+        print(
+            f"{label:<24}{best[label, options.n]:>9.3f}{cost * 1e6:>10.1f}"
+            f"{cost / reference:>9.2f}x"
+        )
 
 
 if __name__ == "__main__":
