@@ -8,7 +8,10 @@ pytest_plugins = ["pytester"]
 
 #: Other async plugins that may be installed beside alt_coop; kept out of the
 #: sessions under test so each test sees alt_coop alone.
-ISOLATE = ("-p", "no:asyncio", "-p", "no:anyio", "-p", "no:cacheprovider")
+ISOLATE = (
+    *("-p", "no:asyncio", "-p", "no:anyio", "-p", "no:cacheprovider"),
+    *("-p", "no:alt_pytest_asyncio", "-p", "no:asyncio_cooperative"),
+)
 
 
 @pytest.fixture

@@ -1,0 +1,264 @@
+"""Context variables flow from fixtures to what uses them, not between tests."""
+
+from __future__ import annotations
+
+import pytest
+
+SCOPED_SETTERS = """
+import asyncio
+import contextvars
+import pytest
+
+CORO = contextvars.ContextVar("CORO", default="unset")
+AGEN = contextvars.ContextVar("AGEN", default="unset")
+SYNC = contextvars.ContextVar("SYNC", default="unset")
+EXPECTED = ("coro", "agen", "sync")
+
+
+def values():
+    return (CORO.get(), AGEN.get(), SYNC.get())
+
+
+@pytest.fixture(scope={scope!r})
+async def coro_setter():
+    await asyncio.sleep(0)
+    CORO.set("coro")
+    return "coro set"
+
+
+@pytest.fixture(scope={scope!r})
+async def agen_setter():
+    await asyncio.sleep(0)
+    AGEN.set("agen")
+    yield "agen set"
+    assert AGEN.get() == "agen"
+
+
+@pytest.fixture(scope={scope!r})
+def sync_setter():
+    SYNC.set("sync")
+    return "sync set"
+
+
+@pytest.fixture(scope={scope!r})
+async def async_reader(coro_setter, agen_setter, sync_setter):
+    await asyncio.sleep(0)
+    return values()
+
+
+@pytest.fixture(scope={scope!r})
+def sync_reader(coro_setter, agen_setter, sync_setter):
+    return values()
+
+
+@pytest.fixture
+async def function_reader(async_reader, sync_reader):
+    await asyncio.sleep(0)
+    return values()
+
+
+class TestReads:
+    async def test_async(self, async_reader, sync_reader, function_reader):
+        assert async_reader == EXPECTED
+        assert sync_reader == EXPECTED
+        assert function_reader == EXPECTED
+        await asyncio.sleep(0)
+        assert values() == EXPECTED
+
+    def test_sync(self, async_reader, sync_reader, function_reader):
+        assert (async_reader, sync_reader, function_reader) == (EXPECTED,) * 3
+        assert values() == EXPECTED
+
+    async def test_async_again(self, async_reader, sync_reader, function_reader):
+        assert (async_reader, sync_reader, function_reader) == (EXPECTED,) * 3
+        assert values() == EXPECTED
+
+
+async def test_outside_class(async_reader, sync_reader, function_reader):
+    assert (async_reader, sync_reader, function_reader) == (EXPECTED,) * 3
+    assert values() == EXPECTED
+"""
+
+
+@pytest.mark.parametrize("scope", ["function", "class", "module", "session"])
+def test_fixture_context_reaches_dependent_fixtures_and_tests(pytester, run_alt, scope):
+    pytester.makepyfile(SCOPED_SETTERS.format(scope=scope))
+    result = run_alt("-v")
+    result.assert_outcomes(passed=4)
+
+
+def test_session_fixture_context_reaches_other_modules(pytester, run_alt):
+    pytester.makeconftest(
+        """
+        import asyncio
+        import contextvars
+        import pytest
+
+        VAR = contextvars.ContextVar("VAR", default="unset")
+
+        @pytest.fixture(scope="session")
+        async def session_setter():
+            await asyncio.sleep(0)
+            VAR.set("from session")
+            yield "set"
+        """
+    )
+    pytester.makepyfile(
+        test_one="""
+        from conftest import VAR
+
+        async def test_one(session_setter):
+            assert VAR.get() == "from session"
+        """,
+        test_two="""
+        from conftest import VAR
+
+        def test_two_sync(session_setter):
+            assert VAR.get() == "from session"
+
+        async def test_two_async(session_setter):
+            assert VAR.get() == "from session"
+        """,
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=3)
+
+
+def test_value_a_test_sets_does_not_leak_into_the_next_test(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextvars
+        import pytest
+
+        VAR = contextvars.ContextVar("VAR", default="unset")
+
+        @pytest.fixture
+        async def async_reader():
+            await asyncio.sleep(0)
+            return VAR.get()
+
+        @pytest.fixture
+        def sync_reader():
+            return VAR.get()
+
+        def test_1_sync_sets(async_reader, sync_reader):
+            assert (async_reader, sync_reader, VAR.get()) == ("unset",) * 3
+            VAR.set("from sync test")
+
+        async def test_2_async_sees_default_and_sets(async_reader, sync_reader):
+            assert (async_reader, sync_reader, VAR.get()) == ("unset",) * 3
+            VAR.set("from async test")
+            await asyncio.sleep(0)
+            assert VAR.get() == "from async test"
+
+        def test_3_sync_sees_default(async_reader, sync_reader):
+            assert (async_reader, sync_reader, VAR.get()) == ("unset",) * 3
+            VAR.set("from sync test again")
+
+        async def test_4_async_sees_default(async_reader, sync_reader):
+            assert (async_reader, sync_reader, VAR.get()) == ("unset",) * 3
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=4)
+
+
+def test_async_generator_fixture_resets_its_token(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextvars
+        import pytest
+
+        VAR = contextvars.ContextVar("VAR", default="unset")
+        RESETS = []
+
+        @pytest.fixture(scope="module")
+        async def module_value():
+            token = VAR.set("module")
+            yield "module"
+            await asyncio.sleep(0)
+            VAR.reset(token)
+            RESETS.append(("module", VAR.get()))
+
+        @pytest.fixture
+        async def function_value(module_value):
+            await asyncio.sleep(0)
+            token = VAR.set("function")
+            yield "function"
+            await asyncio.sleep(0)
+            VAR.reset(token)
+            RESETS.append(("function", VAR.get()))
+
+        async def test_async(function_value):
+            assert VAR.get() == "function"
+
+        def test_sync(function_value):
+            assert VAR.get() == "function"
+
+        async def test_sets_its_own_value(function_value):
+            VAR.set("the test's own")
+
+        async def test_requested_from_the_test_body(module_value, request):
+            await asyncio.sleep(0)
+            assert request.getfixturevalue("function_value") == "function"
+            assert VAR.get() == "function"
+
+        async def test_module_value_after_function_resets(module_value):
+            assert VAR.get() == "module"
+            assert RESETS == [("function", "module")] * 4
+        """,
+    )
+    pytester.makepyfile(
+        test_zz_after="""
+        import test_async_generator_fixture_resets_its_token as first
+
+        def test_all_reset():
+            assert first.RESETS == [("function", "module")] * 4 + [("module", "unset")]
+            assert first.VAR.get() == "unset"
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=6)
+    assert "ValueError" not in result.stdout.str()
+
+
+def test_context_var_from_async_fixture_reaches_tasks_the_test_creates(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextvars
+        import pytest
+
+        VAR = contextvars.ContextVar("VAR", default="unset")
+
+        @pytest.fixture
+        async def setter():
+            await asyncio.sleep(0)
+            VAR.set("from fixture")
+            yield "set"
+
+        @pytest.fixture(scope="module")
+        async def module_setter():
+            VAR.set("from module fixture")
+            return "set"
+
+        async def read_later():
+            await asyncio.sleep(0)
+            return VAR.get()
+
+        async def test_create_task(setter):
+            assert await asyncio.create_task(read_later()) == "from fixture"
+
+        async def test_task_group(setter):
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(read_later()) for _ in range(3)]
+            assert [t.result() for t in tasks] == ["from fixture"] * 3
+
+        async def test_module_fixture(module_setter):
+            assert await asyncio.create_task(read_later()) == "from module fixture"
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=3)

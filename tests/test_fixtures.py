@@ -1,0 +1,943 @@
+"""Async fixtures: every scope, params, finalizers, overrides and errors.
+
+Fixtures in the sessions under test record what happens as lines in an event
+file under ``pytester.path``; the outer test reads the file back once the
+whole inner session (its teardown included) is over.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+LOG_HELPER = """
+import asyncio
+
+LOG = {path!r}
+LOOPS = []  # keeps every loop seen alive, so two loops cannot share an id
+
+
+def log(event, *, loop=True):
+    if loop:
+        running = asyncio.get_running_loop()
+        LOOPS.append(running)
+        event = f"{{event}} @{{id(running)}}"
+    with open(LOG, "a") as f:
+        f.write(event + "\\n")
+"""
+
+
+def log_conftest(pytester: pytest.Pytester, body: str = "") -> None:
+    """A conftest.py with ``log(event)`` writing to the event file, plus ``body``."""
+    path = str(pytester.path / "events.txt")
+    pytester.makeconftest(LOG_HELPER.format(path=path) + textwrap.dedent(body))
+
+
+def read_events(pytester: pytest.Pytester) -> list[str]:
+    path = pytester.path / "events.txt"
+    if not path.exists():
+        return []
+    return path.read_text().splitlines()
+
+
+def split_loops(events: list[str]) -> tuple[list[str], set[str]]:
+    """The events without their ``@loop-id`` suffix, and the loop ids seen."""
+    names, loops = [], set()
+    for event in events:
+        name, sep, loop = event.rpartition(" @")
+        assert sep, f"event without a loop id: {event!r}"
+        names.append(name)
+        loops.add(loop)
+    return names, loops
+
+
+# -- scopes -------------------------------------------------------------------
+
+SCOPED_FIXTURES = """
+import asyncio
+
+import pytest
+
+{fixtures}
+"""
+
+SCOPE_FIXTURE_TEMPLATE = """
+@pytest.fixture(scope={scope!r})
+async def {prefix}_coro():
+    await asyncio.sleep(0)
+    log("setup {prefix}_coro")
+    return "{prefix}"
+
+
+@pytest.fixture(scope={scope!r})
+async def {prefix}_gen({prefix}_coro):
+    await asyncio.sleep(0)
+    log("setup {prefix}_gen")
+    yield {prefix}_coro + "-gen"
+    await asyncio.sleep(0)
+    log("teardown {prefix}_gen")
+"""
+
+
+def test_async_fixtures_of_every_scope_share_the_session_loop(pytester, run_alt):
+    scopes = [("s", "session"), ("m", "module"), ("c", "class"), ("f", "function")]
+    fixtures = "\n".join(
+        SCOPE_FIXTURE_TEMPLATE.format(prefix=prefix, scope=scope) for prefix, scope in scopes
+    )
+    log_conftest(pytester, SCOPED_FIXTURES.format(fixtures=fixtures))
+    # A package-scoped fixture lives as long as the package that defines it:
+    # each package defines its own, from the same template.
+    package_fixtures = SCOPED_FIXTURES.format(
+        fixtures=SCOPE_FIXTURE_TEMPLATE.format(prefix="p", scope="package")
+    )
+    for package in ("pkg_a", "pkg_b"):
+        pytester.mkpydir(package)
+        pytester.makepyfile(
+            **{f"{package}/conftest": "from conftest import log\n" + package_fixtures}
+        )
+
+    def in_class(name: str) -> str:
+        return f"""
+    async def {name}(self, s_gen, p_gen, m_gen, c_gen, f_gen):
+        assert (s_gen, p_gen, m_gen, c_gen, f_gen) == ("s-gen", "p-gen", "m-gen", "c-gen", "f-gen")
+        log("{name}")
+"""
+
+    def module_level(name: str) -> str:
+        return f"""
+async def {name}(s_gen, p_gen, m_gen, f_gen):
+    assert (s_gen, p_gen, m_gen, f_gen) == ("s-gen", "p-gen", "m-gen", "f-gen")
+    log("{name}")
+"""
+
+    header = "from conftest import log\n"
+    pytester.makepyfile(
+        **{
+            "pkg_a/test_a1": header
+            + "\nclass TestOne:"
+            + in_class("test_1")
+            + in_class("test_2")
+            + "\nclass TestTwo:"
+            + in_class("test_3")
+            + module_level("test_4"),
+            "pkg_a/test_a2": header + module_level("test_5"),
+            "pkg_b/test_b1": header + module_level("test_6"),
+        }
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=6)
+    names, loops = split_loops(read_events(pytester))
+    up = ["setup s_coro", "setup s_gen"]
+    up_p = ["setup p_coro", "setup p_gen"]
+    up_m = ["setup m_coro", "setup m_gen"]
+    up_c = ["setup c_coro", "setup c_gen"]
+    up_f = ["setup f_coro", "setup f_gen"]
+    assert names == [
+        # pkg_a/test_a1.py, class TestOne
+        *up, *up_p, *up_m, *up_c, *up_f, "test_1", "teardown f_gen",
+        *up_f, "test_2", "teardown f_gen", "teardown c_gen",
+        # class TestTwo: a new class instance of the class-scoped fixtures
+        *up_c, *up_f, "test_3", "teardown f_gen", "teardown c_gen",
+        # module-level test, last in the module
+        *up_f, "test_4", "teardown f_gen", "teardown m_gen",
+        # pkg_a/test_a2.py, last module of pkg_a
+        *up_m, *up_f, "test_5", "teardown f_gen", "teardown m_gen", "teardown p_gen",
+        # pkg_b: a new package instance; then the session ends
+        *up_p, *up_m, *up_f, "test_6",
+        "teardown f_gen", "teardown m_gen", "teardown p_gen", "teardown s_gen",
+    ]  # fmt: skip
+    assert len(loops) == 1, f"async fixtures and tests ran on {len(loops)} loops: {loops}"
+
+
+def test_package_scoped_async_fixture_from_package_conftest(pytester, run_alt):
+    log_conftest(pytester)
+    pytester.mkpydir("pkg")
+    pytester.makepyfile(
+        **{
+            "pkg/conftest": """
+                import asyncio
+                import pytest
+                from conftest import log
+
+                @pytest.fixture(scope="package")
+                async def pkg_resource():
+                    await asyncio.sleep(0)
+                    log("setup pkg_resource")
+                    yield "resource"
+                    await asyncio.sleep(0)
+                    log("teardown pkg_resource")
+                """,
+            "pkg/test_one": """
+                from conftest import log
+
+                async def test_one(pkg_resource):
+                    assert pkg_resource == "resource"
+                    log("test_one")
+
+                def test_one_sync(pkg_resource):
+                    assert pkg_resource == "resource"
+                    log("test_one_sync", loop=False)
+                """,
+            "pkg/test_two": """
+                from conftest import log
+
+                async def test_two(pkg_resource):
+                    assert pkg_resource == "resource"
+                    log("test_two")
+                """,
+            "test_outside": """
+                from conftest import log
+
+                async def test_outside():
+                    log("test_outside")
+                """,
+        }
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=4)
+    names, loops = split_loops([e for e in read_events(pytester) if e != "test_one_sync"])
+    assert "test_one_sync" in read_events(pytester)
+    assert names == [
+        "setup pkg_resource",
+        "test_one",
+        "test_two",
+        "teardown pkg_resource",
+        "test_outside",
+    ]
+    assert len(loops) == 1
+
+
+# -- params -------------------------------------------------------------------
+
+
+def test_params_on_async_fixtures(pytester, run_alt):
+    log_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture(params=[1, 2, 3], ids=["one", "two", "three"])
+        async def number(request):
+            await asyncio.sleep(0)
+            return request.param * 10
+
+        @pytest.fixture(params=["x", "y"])
+        async def letter(request):
+            await asyncio.sleep(0)
+            log(f"setup letter {request.param}")
+            yield request.param.upper()
+            log(f"teardown letter {request.param}")
+
+        async def test_number(number):
+            log(f"test_number {number}")
+
+        def test_letter(letter):
+            log(f"test_letter {letter}", loop=False)
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_number[[]one[]] PASSED*",
+            "*::test_number[[]two[]] PASSED*",
+            "*::test_number[[]three[]] PASSED*",
+            "*::test_letter[[]x[]] PASSED*",
+            "*::test_letter[[]y[]] PASSED*",
+        ]
+    )
+    events = [e.partition(" @")[0] for e in read_events(pytester)]
+    assert events == [
+        "test_number 10",
+        "test_number 20",
+        "test_number 30",
+        "setup letter x",
+        "test_letter X",
+        "teardown letter x",
+        "setup letter y",
+        "test_letter Y",
+        "teardown letter y",
+    ]
+
+
+def test_indirect_parametrization_of_async_fixtures(pytester, run_alt):
+    log_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        async def word(request):
+            await asyncio.sleep(0)
+            return request.param.upper()
+
+        @pytest.fixture
+        async def wrapped(request):
+            await asyncio.sleep(0)
+            log(f"setup wrapped {request.param}")
+            yield f"<{request.param}>"
+            log(f"teardown wrapped {request.param}")
+
+        @pytest.mark.parametrize("word", ["a", "b"], indirect=True)
+        async def test_async(word):
+            log(f"test_async {word}")
+
+        @pytest.mark.parametrize("word", ["c"], indirect=True)
+        def test_sync(word):
+            log(f"test_sync {word}", loop=False)
+
+        @pytest.mark.parametrize(("wrapped", "plain"), [("d", 1), ("e", 2)], indirect=["wrapped"])
+        async def test_mixed(wrapped, plain):
+            log(f"test_mixed {wrapped} {plain}")
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["*::test_async[[]a[]] PASSED*", "*::test_mixed[[]e-2[]] PASSED*"])
+    events = [e.partition(" @")[0] for e in read_events(pytester)]
+    assert events == [
+        "test_async A",
+        "test_async B",
+        "test_sync C",
+        "setup wrapped d",
+        "test_mixed <d> 1",
+        "teardown wrapped d",
+        "setup wrapped e",
+        "test_mixed <e> 2",
+        "teardown wrapped e",
+    ]
+
+
+def test_async_fixtures_whose_value_is_none(pytester, run_alt):
+    log_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture(scope="session")
+        async def session_none():
+            await asyncio.sleep(0)
+            log("setup session_none")
+
+        @pytest.fixture
+        async def gen_none():
+            log("setup gen_none")
+            yield
+            log("teardown gen_none")
+
+        async def test_async(session_none, gen_none):
+            assert (session_none, gen_none) == (None, None)
+            log("test_async")
+
+        def test_sync(session_none, gen_none):
+            assert (session_none, gen_none) == (None, None)
+            log("test_sync", loop=False)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=2)
+    events = [e.partition(" @")[0] for e in read_events(pytester)]
+    assert events == [
+        "setup session_none",
+        "setup gen_none",
+        "test_async",
+        "teardown gen_none",
+        "setup gen_none",
+        "test_sync",
+        "teardown gen_none",
+    ]
+
+
+# -- finalizers, autouse, overrides -------------------------------------------
+
+
+def test_addfinalizer_from_async_fixture_runs_at_teardown(pytester, run_alt):
+    log_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        async def coro_fx(request):
+            await asyncio.sleep(0)
+            request.addfinalizer(lambda: log("finalizer coro_fx", loop=False))
+            log("setup coro_fx")
+            return 1
+
+        @pytest.fixture
+        async def agen_fx(request):
+            request.addfinalizer(lambda: log("finalizer agen_fx", loop=False))
+            log("setup agen_fx")
+            yield 2
+            log("teardown agen_fx")
+
+        @pytest.fixture
+        def sync_gen_fx(request):
+            # The sync reference: pytest's own order for a generator fixture.
+            request.addfinalizer(lambda: log("finalizer sync_gen_fx", loop=False))
+            log("setup sync_gen_fx", loop=False)
+            yield 3
+            log("teardown sync_gen_fx", loop=False)
+
+        async def test_coro(coro_fx):
+            log("test_coro")
+
+        async def test_agen(agen_fx):
+            log("test_agen")
+
+        def test_sync_gen(sync_gen_fx):
+            log("test_sync_gen", loop=False)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=3)
+    events = [e.partition(" @")[0] for e in read_events(pytester)]
+    assert events == [
+        "setup coro_fx",
+        "test_coro",
+        "finalizer coro_fx",
+        "setup agen_fx",
+        "test_agen",
+        "teardown agen_fx",
+        "finalizer agen_fx",
+        "setup sync_gen_fx",
+        "test_sync_gen",
+        "teardown sync_gen_fx",
+        "finalizer sync_gen_fx",
+    ]
+
+
+def test_autouse_async_fixtures(pytester, run_alt):
+    log_conftest(
+        pytester,
+        """
+        import pytest
+
+        @pytest.fixture(autouse=True)
+        async def auto_everywhere():
+            log("setup auto_everywhere")
+            yield
+            log("teardown auto_everywhere")
+        """,
+    )
+    pytester.makepyfile(
+        test_auto="""
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture(scope="module", autouse=True)
+        async def auto_module():
+            await asyncio.sleep(0)
+            log("setup auto_module")
+
+        async def test_async():
+            log("test_async")
+
+        def test_sync():
+            log("test_sync", loop=False)
+        """,
+        test_other="""
+        from conftest import log
+
+        async def test_other():
+            log("test_other")
+        """,
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=3)
+    events = [e.partition(" @")[0] for e in read_events(pytester)]
+    assert events == [
+        "setup auto_module",
+        "setup auto_everywhere",
+        "test_async",
+        "teardown auto_everywhere",
+        "setup auto_everywhere",
+        "test_sync",
+        "teardown auto_everywhere",
+        "setup auto_everywhere",
+        "test_other",
+        "teardown auto_everywhere",
+    ]
+
+
+def test_async_fixture_overrides_conftest_fixture(pytester, run_alt):
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def value():
+            await asyncio.sleep(0)
+            return "from conftest"
+
+        @pytest.fixture
+        def sync_value():
+            return "sync from conftest"
+        """
+    )
+    pytester.makepyfile(
+        test_overrides="""
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def value():
+            await asyncio.sleep(0)
+            return "from module"
+
+        @pytest.fixture
+        async def sync_value():
+            await asyncio.sleep(0)
+            yield "async from module"
+
+        async def test_async(value, sync_value):
+            assert value == "from module"
+            assert sync_value == "async from module"
+
+        def test_sync(value, sync_value):
+            assert value == "from module"
+            assert sync_value == "async from module"
+        """,
+        test_plain="""
+        async def test_untouched(value, sync_value):
+            assert value == "from conftest"
+            assert sync_value == "sync from conftest"
+        """,
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=3)
+
+
+def test_async_override_requests_parent_of_same_name(pytester, run_alt):
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def value():
+            await asyncio.sleep(0)
+            yield ["conftest"]
+
+        @pytest.fixture
+        def sync_value():
+            return ["sync conftest"]
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def value(value):
+            await asyncio.sleep(0)
+            return [*value, "module"]
+
+        @pytest.fixture
+        async def sync_value(sync_value):
+            await asyncio.sleep(0)
+            yield [*sync_value, "async module"]
+
+        async def test_async(value, sync_value):
+            assert value == ["conftest", "module"]
+            assert sync_value == ["sync conftest", "async module"]
+
+        class TestNested:
+            @pytest.fixture
+            async def value(self, value):
+                await asyncio.sleep(0)
+                return [*value, "class"]
+
+            async def test_in_class(self, value):
+                assert value == ["conftest", "module", "class"]
+
+            def test_sync_in_class(self, value):
+                assert value == ["conftest", "module", "class"]
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=3)
+
+
+# -- sync and async fixtures together -----------------------------------------
+
+
+def test_sync_and_async_fixtures_depend_on_each_other(pytester, run_alt):
+    log_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        def sync_plain():
+            log("setup sync_plain", loop=False)
+            return ["sync_plain"]
+
+        @pytest.fixture
+        async def async_gen(sync_plain):
+            await asyncio.sleep(0)
+            log("setup async_gen")
+            yield [*sync_plain, "async_gen"]
+            await asyncio.sleep(0)
+            log("teardown async_gen")
+
+        @pytest.fixture
+        def sync_gen(async_gen):
+            log("setup sync_gen", loop=False)
+            yield [*async_gen, "sync_gen"]
+            log("teardown sync_gen", loop=False)
+
+        @pytest.fixture
+        async def async_coro(sync_gen):
+            await asyncio.sleep(0)
+            log("setup async_coro")
+            return [*sync_gen, "async_coro"]
+
+        @pytest.fixture
+        def sync_top(async_coro):
+            log("setup sync_top", loop=False)
+            return [*async_coro, "sync_top"]
+
+        EXPECTED = ["sync_plain", "async_gen", "sync_gen", "async_coro", "sync_top"]
+
+        async def test_async(sync_top):
+            assert sync_top == EXPECTED
+            log("test_async")
+
+        def test_sync(sync_top):
+            assert sync_top == EXPECTED
+            log("test_sync", loop=False)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=2)
+    events = [e.partition(" @")[0] for e in read_events(pytester)]
+    chain = [
+        "setup sync_plain",
+        "setup async_gen",
+        "setup sync_gen",
+        "setup async_coro",
+        "setup sync_top",
+    ]
+    assert events == [
+        *chain,
+        "test_async",
+        "teardown sync_gen",
+        "teardown async_gen",
+        *chain,
+        "test_sync",
+        "teardown sync_gen",
+        "teardown async_gen",
+    ]
+
+
+def test_async_fixtures_as_methods_of_a_test_class(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        SEEN = []
+
+        class TestMethods:
+            @pytest.fixture
+            async def coro_fx(self):
+                await asyncio.sleep(0)
+                self.from_coro = "coro"
+                return self
+
+            @pytest.fixture
+            async def gen_fx(self, coro_fx):
+                await asyncio.sleep(0)
+                self.from_gen = "gen"
+                yield self
+                SEEN.append(("teardown", id(self)))
+
+            async def test_async(self, coro_fx, gen_fx):
+                assert coro_fx is self
+                assert gen_fx is self
+                assert (self.from_coro, self.from_gen) == ("coro", "gen")
+                SEEN.append(("test", id(self)))
+
+            def test_sync(self, coro_fx, gen_fx):
+                assert coro_fx is self
+                assert gen_fx is self
+                assert (self.from_coro, self.from_gen) == ("coro", "gen")
+                SEEN.append(("test", id(self)))
+
+        def test_teardowns_saw_the_test_instance():
+            assert [kind for kind, _ in SEEN] == ["test", "teardown", "test", "teardown"]
+            assert SEEN[0][1] == SEEN[1][1]
+            assert SEEN[2][1] == SEEN[3][1]
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=3)
+
+
+# -- broken generators --------------------------------------------------------
+
+
+def test_async_generator_fixture_yielding_twice_errors_at_teardown(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        async def twice():
+            yield 1
+            yield 2
+
+        async def test_uses_twice(twice):
+            assert twice == 1
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_uses_twice*",
+            "*async generator fixture 'twice' yielded more than once*",
+        ]
+    )
+
+
+def test_async_generator_fixture_never_yielding_errors_at_setup(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        RAN = []
+
+        @pytest.fixture
+        async def never():
+            if False:
+                yield
+
+        async def test_uses_never(never):
+            RAN.append("body")
+
+        def test_body_did_not_run():
+            assert RAN == []
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_uses_never*",
+            "*async generator fixture 'never' did not yield*",
+        ]
+    )
+
+
+# -- failures -----------------------------------------------------------------
+
+
+def test_failing_async_fixture_errors_at_setup_with_user_frames(pytester, run_alt):
+    log_conftest(
+        pytester,
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def session_first():
+            log("setup session_first")
+            yield
+            log("teardown session_first")
+        """,
+    )
+    pytester.makepyfile(
+        test_broken="""
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        async def function_first():
+            log("setup function_first")
+            yield
+            log("teardown function_first")
+
+        async def explode():
+            await asyncio.sleep(0)
+            raise RuntimeError("fixture exploded")
+
+        @pytest.fixture
+        async def broken(session_first, function_first):
+            await asyncio.sleep(0)
+            await explode()
+
+        @pytest.fixture
+        async def after_broken(broken):
+            log("setup after_broken")
+
+        async def test_uses_broken(after_broken):
+            log("test body")
+        """
+    )
+    result = run_alt("--tb=long")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_uses_broken*",
+            "*await explode()*",
+            '*raise RuntimeError("fixture exploded")*',
+            "E       RuntimeError: fixture exploded",
+        ]
+    )
+    output = result.stdout.str()
+    assert "alt_coop/" not in output
+    assert "asyncio/" not in output
+    assert "greenlet" not in output
+    events = [e.partition(" @")[0] for e in read_events(pytester)]
+    assert events == [
+        "setup session_first",
+        "setup function_first",
+        "teardown function_first",
+        "teardown session_first",
+    ]
+
+
+def test_failing_async_generator_teardown_errors_at_teardown(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def fragile():
+            yield "ok"
+            await asyncio.sleep(0)
+            raise RuntimeError("teardown exploded")
+
+        async def test_uses_fragile(fragile):
+            assert fragile == "ok"
+
+        def test_next_runs():
+            pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_uses_fragile*",
+            '*raise RuntimeError("teardown exploded")*',
+            "E       RuntimeError: teardown exploded",
+        ]
+    )
+
+
+# -- getfixturevalue, skip ----------------------------------------------------
+
+
+def test_getfixturevalue_of_async_fixture_from_async_and_sync_tests(pytester, run_alt):
+    log_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        async def lazy_coro():
+            await asyncio.sleep(0)
+            log("setup lazy_coro")
+            return "coro-value"
+
+        @pytest.fixture
+        async def lazy_gen(lazy_coro):
+            await asyncio.sleep(0)
+            log("setup lazy_gen")
+            yield lazy_coro + "+gen"
+            await asyncio.sleep(0)
+            log("teardown lazy_gen")
+
+        async def test_async_body(request):
+            await asyncio.sleep(0)
+            log("test_async_body start")
+            assert request.getfixturevalue("lazy_gen") == "coro-value+gen"
+            assert request.getfixturevalue("lazy_coro") == "coro-value"
+            await asyncio.sleep(0)
+            log("test_async_body end")
+
+        def test_sync_body(request):
+            log("test_sync_body start", loop=False)
+            assert request.getfixturevalue("lazy_gen") == "coro-value+gen"
+            log("test_sync_body end", loop=False)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=2)
+    events = read_events(pytester)
+    async_part, loops = split_loops(events[:5])
+    assert async_part == [
+        "test_async_body start",
+        "setup lazy_coro",
+        "setup lazy_gen",
+        "test_async_body end",
+        "teardown lazy_gen",
+    ]
+    _, sync_loops = split_loops([e for e in events[5:] if " @" in e])
+    assert [e.partition(" @")[0] for e in events[5:]] == [
+        "test_sync_body start",
+        "setup lazy_coro",
+        "setup lazy_gen",
+        "test_sync_body end",
+        "teardown lazy_gen",
+    ]
+    assert len(loops | sync_loops) == 1
+
+
+def test_skip_inside_async_fixture_skips_the_test(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        RAN = []
+
+        @pytest.fixture
+        async def needs_widget():
+            await asyncio.sleep(0)
+            pytest.skip("no widget here")
+
+        @pytest.fixture
+        async def needs_gadget():
+            await asyncio.sleep(0)
+            pytest.skip("no gadget here")
+            yield
+
+        async def test_widget(needs_widget):
+            RAN.append("widget")
+
+        def test_gadget(needs_gadget):
+            RAN.append("gadget")
+
+        def test_bodies_did_not_run():
+            assert RAN == []
+        """
+    )
+    result = run_alt("-rs")
+    result.assert_outcomes(passed=1, skipped=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "SKIPPED [[]1[]] test_skip_inside_async_fixture_skips_the_test.py:*: no widget here",
+            "SKIPPED [[]1[]] test_skip_inside_async_fixture_skips_the_test.py:*: no gadget here",
+        ]
+    )
