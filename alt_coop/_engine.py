@@ -15,10 +15,12 @@ from typing import Any
 import greenlet
 import pytest
 
-from . import _coverage_support, _options, _pytest_compat, _session_loop
+from . import _coverage_support, _nesting, _options, _pytest_compat, _session_loop
 from ._debugger import DebuggerPolicy
+from ._lanes import in_lane
 from ._runner import current_context, run
 from ._timeouts import DefaultTimeouts, PhaseTimeout
+from .errors import AltCoopUsageError
 
 ENGINE_NAME = "alt_coop-engine"
 _NONE = object()  # stands for a fixture value of None, see pytest_fixture_setup
@@ -29,10 +31,22 @@ class Plugin:
 
     Pass one to ``pytest.main(args, plugins=[alt_coop.Plugin()])``, or list
     ``alt_coop.enable`` as a plugin, which registers one for you.
+
+    ``managed_loop`` runs the session on an application's own loop instead of
+    a loop of the plugin's: the loop is used, never closed, and the
+    application's own tasks on it are left alone. Call ``pytest.main`` with
+    it while the loop is not running, or from a coroutine running on it (which
+    runs the loop nested, see README), or use ``await alt_coop.main(...)``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, managed_loop: asyncio.AbstractEventLoop | None = None) -> None:
+        if managed_loop is not None and not isinstance(managed_loop, asyncio.AbstractEventLoop):
+            raise TypeError(
+                f"managed_loop must be an asyncio event loop, got {type(managed_loop).__name__}"
+            )
+        self.managed_loop = managed_loop
         self._session_loop: _session_loop.SessionLoop | None = None
+        self._session_mark: contextvars.Token[bool] | None = None
         self._policy = DebuggerPolicy("auto", pytest_debugging=False)
         self._defaults = DefaultTimeouts(5.0)
 
@@ -52,6 +66,8 @@ class Plugin:
                 "alt_coop.Plugin is registered more than once; pass a single "
                 "alt_coop.Plugin() to pytest.main (listing alt_coop.enable as well is fine)"
             )
+        if self.managed_loop is not None:
+            _check_managed_loop(self.managed_loop)
         settings = _options.settings(config)
         self._defaults = DefaultTimeouts(settings.default_timeout)
         debugging = bool(config.getoption("usepdb", False) or config.getoption("trace", False))
@@ -59,11 +75,20 @@ class Plugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        loop = _session_loop.new_event_loop()
-        asyncio.set_event_loop(loop)  # for sync code that still asks for "the" loop
-        self._session_loop = _session_loop.SessionLoop(loop, owned=True)
-        self._session_loop.install_sigint_handler()
-        _session_loop.push(self._session_loop)
+        loop = self.managed_loop
+        if loop is None:
+            loop = _session_loop.new_event_loop()
+            asyncio.set_event_loop(loop)  # for sync code that still asks for "the" loop
+            session_loop = _session_loop.SessionLoop(loop, owned=True)
+        else:
+            session_loop = _session_loop.SessionLoop(loop, owned=False)
+            # pytest.main() from a coroutine on the loop: pytest_configure patched it.
+            session_loop.nested = loop.is_running() and not in_lane()
+        if not loop.is_running():
+            session_loop.install_sigint_handler()  # a running loop's owner handles Ctrl-C
+        self._session_mark = _session_loop.IN_SESSION.set(True)
+        _session_loop.push(session_loop)
+        self._session_loop = session_loop
         _coverage_support.follow_greenlets()
 
     @pytest.hookimpl(trylast=True)
@@ -73,11 +98,15 @@ class Plugin:
         if session_loop is None:
             return
         try:
-            session_loop.close(what="session")
+            session_loop.close(what="session", wait=lambda coro: run(coro, None))
         finally:
             session_loop.uninstall_sigint_handler()
             _session_loop.pop(session_loop)
-            asyncio.set_event_loop(None)
+            if self._session_mark is not None:
+                _session_loop.IN_SESSION.reset(self._session_mark)
+                self._session_mark = None
+            if session_loop.owned:
+                asyncio.set_event_loop(None)
 
     # -- debugger awareness -------------------------------------------------
 
@@ -180,6 +209,27 @@ class Plugin:
     ) -> PhaseTimeout:
         seconds = self._defaults.seconds(request, node, scope)
         return PhaseTimeout(seconds, label, self._policy)
+
+
+def _check_managed_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """A loop alt_coop cannot use is a usage error now, not a hang later."""
+    if loop.is_closed():
+        raise pytest.UsageError("alt_coop: managed_loop is closed; pass an open event loop")
+    if loop.is_running():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not loop:
+            raise pytest.UsageError(
+                "alt_coop: managed_loop is running in another thread; run pytest in that "
+                "loop's thread, for example `await alt_coop.main(...)` in a coroutine on it"
+            )
+        if not in_lane():
+            try:
+                _nesting.enable(loop)
+            except AltCoopUsageError as exc:
+                raise pytest.UsageError(f"alt_coop: {exc}") from None
 
 
 async def _first_value(agen: AsyncGenerator[Any, None], name: str) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import weakref
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -62,7 +63,7 @@ def run(
             "alt_coop has no loop to run this coroutine on: the alt_coop engine is not "
             "running (enable it with -p alt_coop.enable or alt_coop.Plugin())"
         )
-    if session_loop.loop.is_running():
+    if session_loop.loop.is_running() and not session_loop.nested:
         coro.close()
         raise AltCoopUsageError(
             "alt_coop cannot run a coroutine on a loop that is already running from "
@@ -89,22 +90,48 @@ def _run_captured(
         return None, exc
 
 
+#: Driver tasks whose cancellation became a KeyboardInterrupt in pytest;
+#: ``alt_coop.main`` hands that cancellation back to its caller.
+interrupted_tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+
+
 def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase: str) -> T:
     __tracebackhide__ = True
-    if timeout is None:
-        return step(coro)
-    timeout.start(coro, phase)
+    if timeout is not None:
+        timeout.start(coro, phase)
     try:
         result = step(coro, timeout)
     except Abandon:
+        assert timeout is not None
         raise timeout.failure() from None
     except BaseException as exc:
-        if timeout.fired:
+        if timeout is not None and timeout.fired:
             cause = None if isinstance(exc, asyncio.CancelledError) else exc
             raise timeout.failure() from cause
+        if isinstance(exc, asyncio.CancelledError):
+            _interrupt_if_driver_cancelled()
         raise
     finally:
-        timeout.stop()
-    if timeout.fired:  # the coroutine swallowed the cancellation
+        if timeout is not None:
+            timeout.stop()
+    if timeout is not None and timeout.fired:  # the coroutine swallowed the cancellation
         raise timeout.failure()
     return result
+
+
+def _interrupt_if_driver_cancelled() -> None:
+    """Turn a cancellation of the task driving pytest into an interrupt.
+
+    Someone cancelled the task that drives this session (Ctrl-C, or the
+    caller of ``alt_coop.main`` being cancelled). For pytest that is an
+    interrupt: it stops, tears the fixtures down and reports what ran. The
+    cancellation is taken back from the task so the teardowns can await, and
+    remembered so that ``alt_coop.main`` can re-raise it to its caller.
+    """
+    __tracebackhide__ = True
+    task = asyncio.current_task()
+    if task is None or not task.cancelling():
+        return  # the coroutine raised CancelledError on its own: a plain error
+    task.uncancel()
+    interrupted_tasks.add(task)
+    raise KeyboardInterrupt("the task running pytest was cancelled")

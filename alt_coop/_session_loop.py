@@ -13,6 +13,7 @@ and on top of it any :class:`alt_coop.Loop` a fixture installed.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import signal
 import sys
 import threading
@@ -51,6 +52,7 @@ class SessionLoop:
     def __init__(self, loop: asyncio.AbstractEventLoop, *, owned: bool) -> None:
         self.loop = loop
         self.owned = owned
+        self.nested = False  # may run while already running (patched for nesting)
         self._task: asyncio.Task[Any] | None = None
         self._interrupted = False
         self._previous_sigint: Any = None
@@ -92,14 +94,21 @@ class SessionLoop:
         task.cancel("interrupted (Ctrl-C)")
         self.loop.call_soon_threadsafe(_wake)
 
-    def close(self, *, what: str, warn: bool = True) -> None:
+    def close(
+        self,
+        *,
+        what: str,
+        warn: bool = True,
+        wait: Callable[[Coroutine[Any, Any, Any]], Any] | None = None,
+    ) -> None:
         """Cancel the tasks left behind (naming them if ``warn``), then close the loop if owned."""
         loop = self.loop
         if loop.is_closed():
             return
-        if loop.is_running():
-            raise RuntimeError("alt_coop: cannot close a loop while it is running")
-        message = cancel_leftover_tasks(loop, asyncio.all_tasks(loop), what=what, warn=warn)
+        tasks = asyncio.all_tasks(loop)
+        if not self.owned:  # the application's own tasks are left alone
+            tasks = {task for task in tasks if _created_in_session(task)}
+        message = cancel_leftover_tasks(tasks, wait or self.run, what=what, warn=warn)
         if self.owned:
             try:
                 loop.run_until_complete(loop.shutdown_asyncgens())
@@ -114,6 +123,20 @@ class SessionLoop:
             warnings.warn(AltCoopWarning(message), stacklevel=2)
 
 
+#: Set in the context pytest runs in, so every task a fixture or test creates
+#: carries it, and those are the tasks cancelled at the end of the session.
+IN_SESSION: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "alt_coop_in_session", default=False
+)
+
+
+def _created_in_session(task: asyncio.Task[Any]) -> bool:
+    context = (
+        task.get_context() if hasattr(task, "get_context") else getattr(task, "_context", None)
+    )
+    return context is not None and context.get(IN_SESSION, False)
+
+
 def _wake() -> None:
     """Scheduled from a signal handler so a loop blocked in select() wakes up."""
 
@@ -125,8 +148,8 @@ def describe_task(task: asyncio.Task[Any]) -> str:
 
 
 def cancel_leftover_tasks(
-    loop: asyncio.AbstractEventLoop,
     tasks: Iterable[asyncio.Task[Any]],
+    wait: Callable[[Coroutine[Any, Any, Any]], Any],
     *,
     what: str,
     warn: bool = True,
@@ -142,7 +165,7 @@ def cancel_leftover_tasks(
         return ""
     for task in pending:
         task.cancel(f"alt_coop: still running at the end of the {what}")
-    _, stubborn = loop.run_until_complete(asyncio.wait(pending, timeout=CANCEL_GRACE_SECONDS))
+    _, stubborn = wait(asyncio.wait(pending, timeout=CANCEL_GRACE_SECONDS))
     if not (warn or stubborn):
         return ""
     names = ", ".join(sorted(describe_task(task) for task in pending))

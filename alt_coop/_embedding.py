@@ -1,0 +1,72 @@
+"""``await alt_coop.main(...)``: a pytest session on the running loop.
+
+pytest runs in a lane driven by the calling task, so whenever a fixture or
+test awaits, the caller's task awaits, and the application's other tasks keep
+running. Nothing in asyncio is patched, so this works with any loop class,
+uvloop included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Sequence
+
+import pytest
+
+from ._engine import Plugin
+from ._lanes import drive, in_lane
+from ._runner import interrupted_tasks
+from .errors import AltCoopUsageError
+
+_running_on: set[asyncio.AbstractEventLoop] = set()
+
+
+async def main(
+    args: Sequence[str] | None = None, plugins: Sequence[object] = ()
+) -> int | pytest.ExitCode:
+    """Run a pytest session on the running loop and return its exit code.
+
+    ``args`` and ``plugins`` are as for :func:`pytest.main`. An
+    :class:`alt_coop.Plugin` is added for the running loop unless ``plugins``
+    has one already (which must then have no ``managed_loop``, or this loop).
+    If the awaiting task is cancelled, the running test is cancelled, the
+    fixtures are torn down, the results so far are reported, and the
+    cancellation propagates to the caller.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    if task is None or in_lane():
+        raise AltCoopUsageError("await alt_coop.main(...) from a task, not from inside a test")
+    if loop in _running_on:
+        raise AltCoopUsageError(
+            "a pytest session started by alt_coop.main is already running on this loop; "
+            "wait for it to finish before starting another"
+        )
+    plugins = list(plugins)
+    engines = [plugin for plugin in plugins if isinstance(plugin, Plugin)]
+    for engine in engines:
+        if engine.managed_loop is None:
+            engine.managed_loop = loop
+        elif engine.managed_loop is not loop:
+            raise AltCoopUsageError(
+                "alt_coop.main runs pytest on the running loop, but the Plugin passed to it "
+                "manages another loop; pass Plugin() or Plugin(managed_loop=<this loop>)"
+            )
+    if not engines:
+        plugins.append(Plugin(managed_loop=loop))
+    _running_on.add(loop)
+    try:
+        # pytest's own context variables stay out of the application's context.
+        exit_code = await drive(
+            pytest.main,
+            list(args) if args is not None else None,
+            plugins,
+            context=contextvars.copy_context(),
+        )
+    finally:
+        _running_on.discard(loop)
+    if task in interrupted_tasks:
+        interrupted_tasks.discard(task)
+        raise asyncio.CancelledError("alt_coop.main was cancelled")
+    return exit_code
