@@ -1,0 +1,610 @@
+"""One loop for the session, leftover tasks, ``alt_coop.Loop`` and ``run_coro_as_main``."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+#: As in conftest.py: other async plugins stay out of the sessions under test.
+ISOLATE = ("-p", "no:asyncio", "-p", "no:anyio", "-p", "no:cacheprovider")
+
+# -- one loop for the whole session ------------------------------------------
+
+
+def test_fixtures_of_every_scope_and_tests_share_one_running_loop(pytester, run_alt):
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+
+        SEEN = []
+
+        def record(what):
+            SEEN.append((what, asyncio.get_running_loop()))
+
+        @pytest.fixture(scope="session")
+        async def session_fx():
+            record("session setup")
+            yield asyncio.get_running_loop()
+            record("session teardown")
+
+        @pytest.fixture(scope="package")
+        async def package_fx():
+            record("package setup")
+            yield "package"
+            record("package teardown")
+        """
+    )
+    pytester.makepyfile(
+        test_a="""
+        import asyncio
+        import pytest
+        from conftest import SEEN, record
+
+        @pytest.fixture(scope="module")
+        async def module_fx():
+            record("module a setup")
+            yield "module"
+            await asyncio.sleep(0)
+            record("module a teardown")
+
+        @pytest.fixture(scope="class")
+        async def class_fx():
+            record("class setup")
+            return asyncio.get_running_loop()
+
+        @pytest.fixture
+        async def function_fx():
+            await asyncio.sleep(0.001)
+            record("function setup")
+            yield asyncio.get_running_loop()
+            await asyncio.sleep(0)
+            record("function teardown")
+
+        class TestAll:
+            async def test_one(self, session_fx, package_fx, module_fx, class_fx, function_fx):
+                await asyncio.sleep(0)
+                record("test one")
+                assert asyncio.get_running_loop() is session_fx
+                assert class_fx is session_fx
+                assert function_fx is session_fx
+
+            async def test_two(self, session_fx, class_fx, function_fx):
+                record("test two")
+                assert asyncio.get_running_loop() is session_fx
+        """,
+        test_b="""
+        import asyncio
+        from conftest import SEEN, record
+
+        def test_sync_sees_no_running_loop():
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                pass
+            else:
+                raise AssertionError("a sync test sees a running loop")
+
+        async def test_every_recorded_loop_is_the_same(session_fx, package_fx):
+            record("test b")
+            whats = [what for what, _ in SEEN]
+            for expected in (
+                "session setup", "package setup", "module a setup", "class setup",
+                "function setup", "function teardown", "module a teardown", "test one",
+                "test two",
+            ):
+                assert expected in whats
+            loops = {id(loop) for _, loop in SEEN}
+            assert len(loops) == 1, SEEN
+            assert asyncio.get_running_loop() is session_fx
+            assert not session_fx.is_closed()
+        """,
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_a.py::TestAll::test_one PASSED*",
+            "*test_a.py::TestAll::test_two PASSED*",
+            "*test_b.py::test_sync_sees_no_running_loop PASSED*",
+            "*test_b.py::test_every_recorded_loop_is_the_same PASSED*",
+        ]
+    )
+
+
+def test_async_fixtures_whose_value_is_none_run_once_on_the_session_loop(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        CALLS = []
+
+        @pytest.fixture(scope="session")
+        async def session_loop():
+            return asyncio.get_running_loop()
+
+        @pytest.fixture(scope="module")
+        async def module_none():
+            CALLS.append(("module", asyncio.get_running_loop()))
+
+        @pytest.fixture
+        async def function_none():
+            await asyncio.sleep(0)
+            CALLS.append(("function", asyncio.get_running_loop()))
+            yield
+            CALLS.append(("function teardown", asyncio.get_running_loop()))
+
+        async def test_uses_them(session_loop, module_none, function_none):
+            assert module_none is None
+            assert function_none is None
+            assert [what for what, _ in CALLS] == ["module", "function"]
+            assert all(loop is session_loop for _, loop in CALLS)
+
+        async def test_teardown_ran_on_the_session_loop(session_loop):
+            assert [what for what, _ in CALLS] == ["module", "function", "function teardown"]
+            assert all(loop is session_loop for _, loop in CALLS)
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize(
+    "python_flags", [("-W", "error"), ("-W", "error::DeprecationWarning")], ids=["all", "deprec"]
+)
+def test_no_deprecation_warning_under_w_error(pytester, python_flags):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def session_fx():
+            await asyncio.sleep(0)
+            yield "s"
+            await asyncio.sleep(0)
+
+        @pytest.fixture(scope="module")
+        async def module_fx():
+            return "m"
+
+        @pytest.fixture
+        async def function_fx(session_fx, module_fx):
+            await asyncio.sleep(0.001)
+            yield session_fx + module_fx
+
+        @pytest.fixture
+        def sync_fx():
+            return asyncio.run(asyncio.sleep(0, "sync"))
+
+        async def test_one(function_fx):
+            await asyncio.sleep(0)
+            assert function_fx == "sm"
+
+        async def test_gather(function_fx, sync_fx):
+            results = await asyncio.gather(asyncio.sleep(0, 1), asyncio.sleep(0.001, 2))
+            assert results == [1, 2]
+
+        class TestClass:
+            async def test_method(self, module_fx):
+                task = asyncio.create_task(asyncio.sleep(0, "done"))
+                assert await task == "done"
+
+        def test_sync():
+            assert asyncio.run(asyncio.sleep(0, 3)) == 3
+        """
+    )
+    result = pytester.run(
+        sys.executable,
+        *python_flags,
+        "-m",
+        "pytest",
+        *ISOLATE,
+        "-p",
+        "alt_coop.enable",
+        "-W",
+        "error",
+        "-W",
+        "error::DeprecationWarning",
+        timeout=120,
+    )
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=4)
+    stderr = result.stderr.str()
+    assert "event loop" not in stderr.lower()
+    assert "Warning" not in stderr
+    stdout = result.stdout.str()
+    assert "warnings summary" not in stdout
+    assert "DeprecationWarning" not in stdout
+
+
+def test_tasks_pending_at_session_end_are_cancelled_and_named(pytester, run_alt):
+    marker = pytester.path / "finally-ran.txt"
+    pytester.makepyfile(
+        f"""
+        import asyncio
+
+        KEEP = []
+
+        async def forever():
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                print("LEFTOVER FINALLY RAN")
+                with open({str(marker)!r}, "w") as f:
+                    f.write("cancelled")
+
+        async def test_leaves_a_task_behind():
+            KEEP.append(asyncio.create_task(forever(), name="leftover-worker"))
+            await asyncio.sleep(0)
+
+        async def test_later():
+            await asyncio.sleep(0)
+            assert not KEEP[0].done()
+        """
+    )
+    result = run_alt("-s")
+    result.assert_outcomes(passed=2, warnings=1)
+    assert marker.read_text() == "cancelled"
+    result.stdout.fnmatch_lines(
+        [
+            "*LEFTOVER FINALLY RAN*",
+            "*= warnings summary =*",
+            "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the "
+            "session: leftover-worker (forever)*",
+        ]
+    )
+
+
+def test_sync_test_may_call_asyncio_run(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        LOOPS = []
+
+        async def test_before():
+            LOOPS.append(asyncio.get_running_loop())
+
+        def test_sync_asyncio_run():
+            async def main():
+                await asyncio.sleep(0.001)
+                return asyncio.get_running_loop()
+
+            used = asyncio.run(main())
+            assert used is not LOOPS[0]
+            assert used.is_closed()
+
+        def test_sync_asyncio_run_twice():
+            assert asyncio.run(asyncio.sleep(0, "a")) == "a"
+            assert asyncio.run(asyncio.sleep(0, "b")) == "b"
+
+        async def test_after():
+            await asyncio.sleep(0)
+            assert asyncio.get_running_loop() is LOOPS[0]
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*::test_sync_asyncio_run PASSED*", "*::test_after PASSED*"])
+
+
+# -- alt_coop.Loop -------------------------------------------------------------
+
+
+def test_loop_in_sync_code_runs_cleans_up_and_restores(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+
+        BEFORE = []
+
+        def test_loop_block():
+            before = asyncio.get_event_loop()
+            BEFORE.append(before)
+            events = []
+
+            async def lingering():
+                try:
+                    await asyncio.sleep(3600)
+                finally:
+                    events.append("task finally")
+
+            async def agen():
+                try:
+                    yield 1
+                    yield 2
+                finally:
+                    events.append("agen finally")
+
+            async def main():
+                await asyncio.sleep(0.001)
+                asyncio.create_task(lingering())
+                gen = agen()
+                assert await gen.__anext__() == 1
+                main.gen = gen  # keep it alive, suspended
+                await asyncio.sleep(0)
+                return asyncio.get_running_loop()
+
+            with alt_coop.Loop(new_loop=True) as ctl:
+                loop = ctl.controlled_loop
+                assert loop is not None and loop is not before
+                assert asyncio.get_event_loop() is loop
+                assert ctl.run_until_complete(main()) is loop
+                assert ctl.run_until_complete(asyncio.sleep(0, "again")) == "again"
+                assert events == []
+
+            assert loop.is_closed()
+            assert events == ["task finally", "agen finally"]
+            assert asyncio.get_event_loop() is before
+            assert not before.is_closed()
+
+        def test_nested_loops_put_back_the_previous_one():
+            session = asyncio.get_event_loop()
+            with alt_coop.Loop() as outer:
+                with alt_coop.Loop() as inner:
+                    assert asyncio.get_event_loop() is inner.controlled_loop
+                    assert inner.controlled_loop is not outer.controlled_loop
+                assert inner.controlled_loop.is_closed()
+                assert asyncio.get_event_loop() is outer.controlled_loop
+                assert outer.run_until_complete(asyncio.sleep(0, 5)) == 5
+            assert outer.controlled_loop.is_closed()
+            assert asyncio.get_event_loop() is session
+
+        async def test_session_loop_still_runs_afterwards():
+            await asyncio.sleep(0.001)
+            assert asyncio.get_running_loop() is BEFORE[0]
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=3)
+
+
+def test_loop_in_autouse_class_fixture_is_seen_by_class_only(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import alt_coop
+
+        RECORD = {}
+        CANCELLED = []
+
+        @pytest.fixture(scope="session")
+        async def session_loop():
+            return asyncio.get_running_loop()
+
+        @pytest.fixture
+        async def seen_loop():
+            await asyncio.sleep(0)
+            return asyncio.get_running_loop()
+
+        @pytest.fixture
+        async def gen_loop():
+            setup_loop = asyncio.get_running_loop()
+            yield setup_loop
+            await asyncio.sleep(0)
+            RECORD.setdefault("teardowns", []).append(
+                (setup_loop, asyncio.get_running_loop())
+            )
+
+        async def stray():
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                CANCELLED.append("stray finally")
+
+        async def test_outside_before(session_loop, seen_loop, gen_loop):
+            assert asyncio.get_running_loop() is session_loop
+            assert seen_loop is session_loop
+            assert gen_loop is session_loop
+
+        class TestOwnLoop:
+            @pytest.fixture(autouse=True)
+            def own_loop(self):
+                with alt_coop.Loop(new_loop=True) as ctl:
+                    yield ctl.controlled_loop
+                RECORD.setdefault("closed", []).append(ctl.controlled_loop.is_closed())
+
+            @pytest.fixture
+            async def method_fixture(self):
+                return asyncio.get_running_loop()
+
+            async def test_one(self, own_loop, session_loop, seen_loop, gen_loop, method_fixture):
+                running = asyncio.get_running_loop()
+                assert running is own_loop
+                assert running is not session_loop
+                assert seen_loop is own_loop
+                assert gen_loop is own_loop
+                assert method_fixture is own_loop
+                RECORD["first_own"] = own_loop
+                asyncio.create_task(stray(), name="stray-in-class")
+                await asyncio.sleep(0)
+
+            async def test_two(self, own_loop, seen_loop):
+                assert asyncio.get_running_loop() is own_loop
+                assert seen_loop is own_loop
+                assert own_loop is not RECORD["first_own"]
+                assert RECORD["first_own"].is_closed()
+                assert CANCELLED == ["stray finally"]
+
+        async def test_outside_after(session_loop, seen_loop):
+            assert asyncio.get_running_loop() is session_loop
+            assert seen_loop is session_loop
+            assert not session_loop.is_closed()
+            assert RECORD["closed"] == [True, True]
+            for setup_loop, teardown_loop in RECORD["teardowns"]:
+                assert setup_loop is teardown_loop
+            assert len(RECORD["teardowns"]) == 2
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_outside_before PASSED*",
+            "*::TestOwnLoop::test_one PASSED*",
+            "*::TestOwnLoop::test_two PASSED*",
+            "*::test_outside_after PASSED*",
+        ]
+    )
+    # Tasks cancelled by a Loop block are not warned about.
+    assert "AltCoopWarning" not in result.stdout.str()
+
+
+def test_entering_loop_from_async_code_is_a_clear_error(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import alt_coop
+
+        @pytest.fixture
+        async def swaps_loop():
+            with alt_coop.Loop():
+                yield
+
+        async def test_in_fixture(swaps_loop):
+            pass
+
+        async def test_in_test():
+            with alt_coop.Loop():
+                pass
+
+        async def test_raises_usage_error():
+            with pytest.raises(alt_coop.errors.AltCoopUsageError):
+                with alt_coop.Loop():
+                    pass
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E   *AltCoopUsageError: alt_coop.Loop must be entered from synchronous code "
+            "(a sync fixture), not while an event loop is running",
+        ]
+    )
+    assert result.stdout.str().count("alt_coop.Loop must be entered from synchronous code") >= 2
+
+
+# -- run_coro_as_main ------------------------------------------------------------
+
+
+def run_script(pytester: pytest.Pytester, source: str) -> pytest.RunResult:
+    script = pytester.makepyfile(main_script=source)
+    return pytester.run(sys.executable, str(script), timeout=60)
+
+
+def test_run_coro_as_main_returns_the_value(pytester):
+    result = run_script(
+        pytester,
+        """
+        import asyncio
+        import alt_coop
+
+        loop = asyncio.new_event_loop()
+
+        async def main():
+            await asyncio.sleep(0.001)
+            return asyncio.get_running_loop(), 42
+
+        running, value = alt_coop.run_coro_as_main(loop, main())
+        print("VALUE", value)
+        print("SAME LOOP", running is loop)
+        print("CLOSED", loop.is_closed())
+        """,
+    )
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["VALUE 42", "SAME LOOP True", "CLOSED True"])
+    assert result.stderr.str().strip() == ""
+
+
+def test_run_coro_as_main_reports_an_error_and_exits_non_zero(pytester):
+    result = run_script(
+        pytester,
+        """
+        import asyncio
+        import atexit
+        import alt_coop
+
+        loop = asyncio.new_event_loop()
+        atexit.register(lambda: print("CLOSED AT EXIT", loop.is_closed()))
+
+        async def helper():
+            await asyncio.sleep(0)
+            raise ValueError("main went wrong")
+
+        async def main():
+            await helper()
+
+        alt_coop.run_coro_as_main(loop, main())
+        print("NOT REACHED")
+        """,
+    )
+    assert result.ret not in (0, None)
+    result.stderr.fnmatch_lines(
+        [
+            "*Error in the main coroutine*",
+            '*raise ValueError("main went wrong")*',
+            "ValueError: main went wrong",
+        ]
+    )
+    stderr = result.stderr.str()
+    assert "Traceback (most recent call last)" not in stderr
+    assert len(stderr.strip().splitlines()) <= 12, stderr
+    result.stdout.fnmatch_lines(["CLOSED AT EXIT True"])
+    assert "NOT REACHED" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["returns", "raises"])
+def test_run_coro_as_main_cancels_leftover_tasks_and_closes(pytester, fails):
+    result = run_script(
+        pytester,
+        f"""
+        import asyncio
+        import alt_coop
+
+        loop = asyncio.new_event_loop()
+
+        async def leftover():
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                print("LEFTOVER FINALLY")
+
+        async def agen():
+            try:
+                yield 1
+                yield 2
+            finally:
+                print("AGEN FINALLY")
+
+        async def main():
+            asyncio.create_task(leftover(), name="leftover")
+            gen = agen()
+            await gen.__anext__()
+            main.gen = gen
+            await asyncio.sleep(0.001)
+            if {fails!r}:
+                raise RuntimeError("failing main")
+            return "ok"
+
+        try:
+            print("RESULT", alt_coop.run_coro_as_main(loop, main()))
+        except SystemExit as exit:
+            print("EXIT CODE", exit.code)
+        print("CLOSED", loop.is_closed())
+        """,
+    )
+    assert result.ret == 0, result.stderr.str()
+    expected = "EXIT CODE 1" if fails else "RESULT ok"
+    result.stdout.fnmatch_lines(["LEFTOVER FINALLY", "AGEN FINALLY", expected, "CLOSED True"])
+    if fails:
+        result.stderr.fnmatch_lines(["RuntimeError: failing main"])
+    else:
+        assert result.stderr.str().strip() == ""
