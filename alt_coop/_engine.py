@@ -160,6 +160,7 @@ class Plugin:
         __tracebackhide__ = True
         name = fixturedef.argname
         setup_context = current_context()  # teardown runs where setup ran, so tokens reset
+        timeout.subject = agen
         value = run(_first_value(agen, name), timeout, "setup")
 
         def finish() -> None:

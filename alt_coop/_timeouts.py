@@ -119,6 +119,7 @@ class PhaseTimeout:
         "fired",
         "label",
         "phase",
+        "subject",
         "timeout_seconds",
         "where",
     )
@@ -127,6 +128,9 @@ class PhaseTimeout:
         self.timeout_seconds = seconds
         self.label = label
         self.phase = "call"
+        #: What to describe when it fires, if not the coroutine being run
+        #: (an async generator fixture, rather than the step awaiting it).
+        self.subject: object = None
         self._policy = policy
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
@@ -171,7 +175,7 @@ class PhaseTimeout:
         task, loop = self._task, self._loop
         if task is None or loop is None or task.done() or not self._policy.may_cancel():
             return
-        self.where = describe_waiting(self._coro)
+        self.where = describe_waiting(self.subject or self._coro)
         self.fired = True
         self._cancels += 1
         task.cancel(self.message())

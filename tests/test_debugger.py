@@ -1,0 +1,446 @@
+"""Debugger-aware timeouts: a timeout does not cancel while someone is debugging."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+from conftest import ISOLATE
+
+#: A stand-in for PyCharm's / VS Code's debugger: a trace function from a module
+#: named ``pydevd``.
+FAKE_PYDEVD = """
+def trace(frame, event, arg):
+    return trace
+"""
+
+#: A test module whose tests await past their 0.1 s timeout with ``tracer``
+#: installed (or with none, for ``test_without_tracer``).
+TRACED_TESTS = """
+import asyncio
+import sys
+import threading
+import pytest
+
+@pytest.fixture
+def default_async_timeout():
+    return 0.1
+
+async def test_with_tracer():
+    {setup}
+    old = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        await asyncio.sleep(0.3)
+    finally:
+        sys.settrace(old)
+
+async def test_without_tracer():
+    await asyncio.sleep(0.3)
+"""
+
+
+def traced_tests(setup: str) -> str:
+    return TRACED_TESTS.replace("{setup}", setup)
+
+
+# -- the override option ------------------------------------------------------
+
+
+def test_never_mode_does_not_cancel(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.05
+
+        @pytest.fixture
+        async def slow_fixture():
+            await asyncio.sleep(0.2)
+            yield
+            await asyncio.sleep(0.2)
+
+        async def test_slow(slow_fixture):
+            await asyncio.sleep(0.2)
+        """
+    )
+    result = run_alt("--async-timeouts-under-debugger=never")
+    result.assert_outcomes(passed=1)
+
+
+def test_never_mode_from_ini(pytester, run_alt):
+    pytester.makeini("[pytest]\nasync_timeouts_under_debugger = never\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.05
+
+        async def test_slow():
+            await asyncio.sleep(0.2)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1)
+
+
+def test_cli_mode_beats_ini_mode(pytester, run_alt):
+    pytester.makeini("[pytest]\nasync_timeouts_under_debugger = never\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.05
+
+        async def test_slow():
+            await asyncio.sleep(0.2)
+        """
+    )
+    result = run_alt("--async-timeouts-under-debugger=always")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_slow timed out after 0.05s (async timeout)*"])
+
+
+def test_bad_mode_on_the_command_line_is_a_usage_error(pytester, run_alt):
+    pytester.makepyfile("async def test_any():\n    pass\n")
+    result = run_alt("--async-timeouts-under-debugger=sometimes")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--async-timeouts-under-debugger*invalid choice*sometimes*"])
+
+
+def test_bad_mode_in_ini_is_a_usage_error(pytester, run_alt):
+    pytester.makeini("[pytest]\nasync_timeouts_under_debugger = sometimes\n")
+    pytester.makepyfile("async def test_any():\n    pass\n")
+    result = run_alt()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*ini option async_timeouts_under_debugger must be one of auto, always, never*"]
+    )
+
+
+# -- debuggers that trace -------------------------------------------------------
+
+
+def test_pydevd_tracer_suspends_the_timeout(pytester, run_alt):
+    pytester.makepyfile(pydevd=FAKE_PYDEVD)
+    pytester.makepyfile(
+        test_traced=traced_tests("import pydevd; tracer = pydevd.trace"),
+    )
+    result = run_alt("-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED *::test_with_tracer",
+            "test_without_tracer timed out after 0.1s (async timeout)*",
+        ]
+    )
+
+
+def test_explicit_auto_mode_is_the_default(pytester, run_alt):
+    pytester.makepyfile(pydevd=FAKE_PYDEVD)
+    pytester.makepyfile(
+        test_traced=traced_tests("import pydevd; tracer = pydevd.trace"),
+    )
+    result = run_alt("-rA", "--async-timeouts-under-debugger=auto")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED *::test_with_tracer",
+            "test_without_tracer timed out after 0.1s (async timeout)*",
+        ]
+    )
+
+
+def test_always_mode_cancels_under_a_debugger(pytester, run_alt):
+    pytester.makepyfile(pydevd=FAKE_PYDEVD)
+    pytester.makepyfile(
+        test_traced=traced_tests("import pydevd; tracer = pydevd.trace"),
+    )
+    result = run_alt("--async-timeouts-under-debugger=always")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "test_with_tracer timed out after 0.1s (async timeout)*",
+            "test_without_tracer timed out after 0.1s (async timeout)*",
+        ]
+    )
+
+
+def test_bdb_tracer_suspends_the_timeout(pytester, run_alt):
+    pytester.makepyfile(
+        test_traced=traced_tests(
+            "import bdb; debugger = bdb.Bdb(); debugger.reset(); tracer = debugger.trace_dispatch"
+        ),
+    )
+    result = run_alt("-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED *::test_with_tracer",
+            "test_without_tracer timed out after 0.1s (async timeout)*",
+        ]
+    )
+
+
+def test_tracer_that_is_no_debugger_does_not_suspend(pytester, run_alt):
+    pytester.makepyfile(
+        test_traced=traced_tests(
+            "def tracer(frame, event, arg):\n        return tracer\n",
+        ),
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "test_with_tracer timed out after 0.1s (async timeout)*",
+            "test_without_tracer timed out after 0.1s (async timeout)*",
+        ]
+    )
+
+
+def test_debugger_tracing_new_threads_suspends_the_timeout(pytester, run_alt):
+    pytester.makepyfile(pydevd=FAKE_PYDEVD)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import threading
+        import pytest
+        import pydevd
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        async def test_threading_trace():
+            old = threading.gettrace()
+            threading.settrace(pydevd.trace)
+            try:
+                await asyncio.sleep(0.3)
+            finally:
+                threading.settrace(old)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1)
+
+
+def test_connected_debugpy_client_suspends_the_timeout(pytester, run_alt):
+    pytester.makepyfile(
+        debugpy="""
+        CONNECTED = False
+
+        def is_client_connected():
+            return CONNECTED
+        """
+    )
+    pytester.makepyfile(
+        test_debugpy="""
+        import asyncio
+        import pytest
+        import debugpy
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        async def test_connected():
+            debugpy.CONNECTED = True
+            try:
+                await asyncio.sleep(0.3)
+            finally:
+                debugpy.CONNECTED = False
+
+        async def test_not_connected():
+            await asyncio.sleep(0.3)
+        """
+    )
+    result = run_alt("-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED *::test_connected",
+            "test_not_connected timed out after 0.1s (async timeout)*",
+        ]
+    )
+
+
+# -- debuggers that use sys.monitoring (3.12+) ------------------------------------
+
+MONITORED_TEST = """
+import asyncio
+import sys
+import pytest
+
+@pytest.fixture
+def default_async_timeout():
+    return 0.1
+
+async def test_monitored():
+    monitoring = sys.monitoring
+    monitoring.use_tool_id(monitoring.DEBUGGER_ID, {tool!r})
+    try:
+        await asyncio.sleep(0.3)
+    finally:
+        monitoring.free_tool_id(monitoring.DEBUGGER_ID)
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is new in 3.12")
+def test_monitoring_debugger_suspends_the_timeout(pytester, run_alt):
+    pytester.makepyfile(MONITORED_TEST.replace("{tool!r}", repr("pydevd")))
+    result = run_alt()
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is new in 3.12")
+def test_monitoring_tool_that_is_no_debugger_does_not_suspend(pytester, run_alt):
+    pytester.makepyfile(MONITORED_TEST.replace("{tool!r}", repr("datadog_handled_exceptions")))
+    result = run_alt()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_monitored timed out after 0.1s (async timeout)*"])
+
+
+# -- coverage is not a debugger ----------------------------------------------------
+
+
+def test_coverage_does_not_count_as_a_debugger(pytester, run_alt_subprocess):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import sys
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        def coverage_is_measuring():
+            if sys.gettrace() is not None:
+                return True
+            monitoring = getattr(sys, "monitoring", None)
+            return monitoring is not None and monitoring.get_tool(monitoring.COVERAGE_ID)
+
+        async def test_slow():
+            assert coverage_is_measuring()
+            await asyncio.sleep(0.3)
+        """
+    )
+    result = run_alt_subprocess("--cov", "--cov-report=term", timeout=60)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_slow timed out after 0.1s (async timeout)*",
+            "*coverage: *",
+            "TOTAL*",
+        ]
+    )
+
+
+# -- pytest's own debugger ----------------------------------------------------------
+
+
+def test_pdb_session_suspends_timeouts(pytester, run_alt_subprocess):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.05
+
+        @pytest.fixture
+        async def slow_fixture():
+            await asyncio.sleep(0.2)
+            yield
+            await asyncio.sleep(0.2)
+
+        async def test_slow(slow_fixture):
+            await asyncio.sleep(0.2)
+        """
+    )
+    result = run_alt_subprocess("--pdb", timeout=60)
+    result.assert_outcomes(passed=1)
+
+
+#: A pdb class for ``--pdbcls`` that continues at once, so ``breakpoint()`` goes
+#: through pytest's debugger hooks without anyone at the keyboard.
+CONTINUING_PDB = """
+class ContinuingPdb:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def do_continue(self, arg):
+        return 1
+
+    def set_trace(self, frame=None):
+        self.do_continue("")
+"""
+
+
+def test_breakpoint_suspends_timeouts_for_that_test(pytester, run_alt_subprocess):
+    pytester.makepyfile(continuing_pdb=CONTINUING_PDB)
+    pytester.makepyfile(
+        test_breaks="""
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        async def test_breaks():
+            await asyncio.sleep(0)
+            breakpoint()
+            await asyncio.sleep(0.3)
+
+        async def test_next_test_times_out_again():
+            await asyncio.sleep(0.3)
+        """
+    )
+    result = run_alt_subprocess("-rA", "--pdbcls=continuing_pdb:ContinuingPdb", timeout=60)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED *::test_breaks",
+            "test_next_test_times_out_again timed out after 0.1s (async timeout)*",
+        ]
+    )
+
+
+def test_interactive_breakpoint_suspends_timeouts(pytester):
+    pytest.importorskip("pexpect")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.3
+
+        async def test_breaks():
+            await asyncio.sleep(0)
+            breakpoint()
+            await asyncio.sleep(0.1)
+        """
+    )
+    child = pytester.spawn_pytest(" ".join((*ISOLATE, "-p", "alt_coop.enable")), expect_timeout=30)
+    child.expect(r"\(Pdb\)")
+    time.sleep(0.6)
+    child.sendline("c")
+    child.expect(r"(\d+ \w+,? )+in ")
+    output = child.before.decode() + child.after.decode()
+    child.wait()
+    assert "1 passed in " in output, output
+    assert "timed out" not in output, output

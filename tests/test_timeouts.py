@@ -1,0 +1,882 @@
+"""Scoped per-phase timeouts: messages, async_timeout, defaults, options, cancellation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def line_of(path: Path, marker: str) -> int:
+    """The 1-based number of the only line of ``path`` that contains ``marker``."""
+    lines = [n for n, text in enumerate(path.read_text().splitlines(), 1) if marker in text]
+    assert len(lines) == 1, (marker, lines)
+    return lines[0]
+
+
+# -- what a timeout looks like ------------------------------------------------
+
+
+def test_timed_out_test_fails_naming_timeout_and_waiting_line(pytester, run_alt):
+    path = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        async def test_slow():
+            await asyncio.sleep(0)
+            await asyncio.sleep(10)  # WAIT
+
+        async def test_after():
+            await asyncio.sleep(0.01)
+        """
+    )
+    line = line_of(path, "# WAIT")
+    result = run_alt("-rA")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"test_slow timed out after 0.1s (async timeout); "
+            f"it was waiting at {path.name}:{line} in test_slow",
+            "FAILED *::test_slow*",
+        ]
+    )
+    assert result.duration < 5
+
+
+def test_location_is_the_innermost_helper_coroutine(pytester, run_alt):
+    path = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        async def inner():
+            await asyncio.sleep(10)  # INNER
+
+        async def outer():
+            await inner()  # OUTER
+
+        async def test_nested():
+            await outer()  # TEST
+        """
+    )
+    inner = line_of(path, "# INNER")
+    result = run_alt()
+    result.assert_outcomes(failed=1)
+    expected = f"test_nested timed out after 0.1s (async timeout); it was waiting at {path.name}"
+    result.stdout.fnmatch_lines([f"{expected}:{inner} in inner*"])
+
+
+def test_location_in_decorated_test_is_the_test_body(pytester, run_alt):
+    path = pytester.makepyfile(
+        """
+        import asyncio
+        import functools
+        import pytest
+
+        def decorate(fn):
+            @functools.wraps(fn)
+            async def wrapper(*args, **kwargs):
+                return await fn(*args, **kwargs)  # WRAPPER
+            return wrapper
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        @decorate
+        async def test_decorated():
+            await asyncio.sleep(10)  # BODY
+        """
+    )
+    body = line_of(path, "# BODY")
+    wrapper = line_of(path, "# WRAPPER")
+    result = run_alt()
+    result.assert_outcomes(failed=1)
+    expected = (
+        f"test_decorated timed out after 0.1s (async timeout); it was waiting at {path.name}"
+    )
+    result.stdout.fnmatch_lines([f"{expected}:{body} in test_decorated*"])
+    assert f"it was waiting at {path.name}:{wrapper} " not in result.stdout.str()
+
+
+def test_timed_out_async_fixture_is_a_setup_error_naming_it(pytester, run_alt):
+    path = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        RAN = []
+
+        @pytest.fixture
+        async def slow_resource():
+            await asyncio.sleep(10)  # SETUP
+
+        async def test_uses_it(slow_resource):
+            RAN.append(1)
+
+        def test_body_did_not_run():
+            assert RAN == []
+        """
+    )
+    line = line_of(path, "# SETUP")
+    result = run_alt()
+    result.assert_outcomes(errors=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_uses_it*",
+            f"fixture 'slow_resource' timed out after 0.1s during setup (async timeout); "
+            f"it was waiting at {path.name}:{line} in slow_resource",
+        ]
+    )
+
+
+def test_timed_out_async_fixture_teardown_is_a_teardown_error_naming_it(pytester, run_alt):
+    path = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        @pytest.fixture
+        async def slow_to_close():
+            yield "resource"
+            await asyncio.sleep(10)  # TEARDOWN
+
+        async def test_uses_it(slow_to_close):
+            assert slow_to_close == "resource"
+        """
+    )
+    line = line_of(path, "# TEARDOWN")
+    result = run_alt("-rA")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_uses_it*",
+            "fixture 'slow_to_close' timed out after 0.1s during teardown (async timeout); "
+            f"it was waiting at {path.name}:{line} in slow_to_close",
+        ]
+    )
+
+
+def test_timed_out_async_generator_fixture_setup_names_the_waiting_line(pytester, run_alt):
+    path = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def slow_to_open(async_timeout):
+            async_timeout.set_timeout_seconds(0.1)
+            await asyncio.sleep(10)  # SETUP
+            yield
+
+        async def test_uses_it(slow_to_open):
+            pass
+        """
+    )
+    line = line_of(path, "# SETUP")
+    result = run_alt()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_uses_it*",
+            "fixture 'slow_to_open' timed out after 0.1s during setup (async timeout); "
+            f"it was waiting at {path.name}:{line} in slow_to_open",
+        ]
+    )
+    assert result.duration < 5
+
+
+def test_each_phase_has_its_own_clock(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.3
+
+        @pytest.fixture
+        async def resource():
+            await asyncio.sleep(0.2)
+            yield
+            await asyncio.sleep(0.2)
+
+        async def test_one(resource):
+            await asyncio.sleep(0.2)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1)
+
+
+def test_sync_code_is_never_timed_out(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import time
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.05
+
+        @pytest.fixture
+        def slow_sync_fixture():
+            time.sleep(0.2)
+            yield
+            time.sleep(0.2)
+
+        def test_sync(slow_sync_fixture):
+            time.sleep(0.2)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1)
+
+
+# -- a coroutine that resists cancellation ---------------------------------------
+
+
+def test_swallowing_the_cancellation_still_counts_as_timed_out(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        async def test_swallows():
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                return
+
+        @pytest.fixture
+        async def swallowing_fixture():
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                pass
+            return 1
+
+        async def test_with_fixture(swallowing_fixture):
+            pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*fixture 'swallowing_fixture' timed out after 0.1s during setup (async timeout)*",
+            "*test_swallows timed out after 0.1s (async timeout)*",
+        ]
+    )
+
+
+def test_raising_something_else_on_cancellation_is_still_a_timeout(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        async def test_converts():
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                raise RuntimeError("cleanup failed")
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_converts timed out after 0.1s (async timeout)*"])
+
+
+def test_ignoring_cancellation_forever_is_abandoned_not_hung(pytester, run_alt_subprocess):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        async def test_stubborn():
+            while True:
+                try:
+                    await asyncio.sleep(10)
+                except asyncio.CancelledError:
+                    pass
+
+        async def test_next_one_still_runs():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt_subprocess("-rA", timeout=30)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_stubborn timed out after 0.1s (async timeout)*abandoned*",
+            "PASSED *::test_next_one_still_runs",
+        ]
+    )
+    assert result.duration < 30
+
+
+# -- async_timeout ----------------------------------------------------------------
+
+
+def test_set_timeout_seconds_shortens_the_test_timeout(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_shortened(async_timeout):
+            assert async_timeout.timeout_seconds == 5
+            async_timeout.set_timeout_seconds(0.1)
+            assert async_timeout.timeout_seconds == 0.1
+            await asyncio.sleep(10)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_shortened timed out after 0.1s (async timeout)*"])
+    assert result.duration < 4
+
+
+def test_set_timeout_seconds_lengthens_the_test_timeout(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.05
+
+        async def test_lengthened(async_timeout):
+            async_timeout.set_timeout_seconds(2)
+            await asyncio.sleep(0.2)
+
+        async def test_not_lengthened():
+            await asyncio.sleep(0.2)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_not_lengthened timed out after 0.05s*"])
+
+
+def test_set_timeout_seconds_counts_from_the_call(pytester, run_alt):
+    # 0.2 s spent before the call, 0.15 s after it: within 0.25 s from the call,
+    # beyond 0.25 s from the start of the test.
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_restarted(async_timeout):
+            async_timeout.set_timeout_seconds(1)
+            await asyncio.sleep(0.2)
+            async_timeout.set_timeout_seconds(0.25)
+            await asyncio.sleep(0.15)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1)
+
+
+def test_async_fixture_sets_its_own_timeout_only(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        @pytest.fixture
+        async def patient(async_timeout):
+            async_timeout.set_timeout_seconds(2)
+            await asyncio.sleep(0.2)
+            return "ready"
+
+        @pytest.fixture
+        async def impatient(async_timeout):
+            async_timeout.set_timeout_seconds(0.05)
+            await asyncio.sleep(10)
+
+        async def test_patient_fixture(patient, async_timeout):
+            assert patient == "ready"
+            assert async_timeout.timeout_seconds == 0.1
+            await asyncio.sleep(10)
+
+        async def test_impatient_fixture(impatient):
+            pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*fixture 'impatient' timed out after 0.05s during setup (async timeout)*",
+            "*test_patient_fixture timed out after 0.1s (async timeout)*",
+        ]
+    )
+
+
+def test_set_timeout_seconds_in_sync_code_is_a_clear_error(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import pytest
+        from alt_coop.errors import NoAsyncTimeoutInSyncFunctions
+
+        @pytest.fixture
+        def sync_fixture(async_timeout):
+            async_timeout.set_timeout_seconds(1)
+
+        def test_sync_test(async_timeout):
+            async_timeout.set_timeout_seconds(1)
+
+        def test_sync_fixture(sync_fixture):
+            pass
+
+        def test_the_error_class(async_timeout):
+            with pytest.raises(NoAsyncTimeoutInSyncFunctions):
+                async_timeout.set_timeout_seconds(1)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=1, errors=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_sync_fixture*",
+            "E   *NoAsyncTimeoutInSyncFunctions: async_timeout.set_timeout_seconds() only "
+            "works in async fixtures and tests*",
+            "*test_sync_test*",
+            "E   *NoAsyncTimeoutInSyncFunctions: async_timeout.set_timeout_seconds() only "
+            "works in async fixtures and tests*",
+        ]
+    )
+
+
+def test_set_timeout_seconds_rejects_non_positive_values(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import math
+        import pytest
+
+        @pytest.mark.parametrize("bad", [0, -1, -0.5, math.nan, math.inf, "soon", None])
+        async def test_rejected(async_timeout, bad):
+            before = async_timeout.timeout_seconds
+            with pytest.raises(ValueError, match="positive number of seconds"):
+                async_timeout.set_timeout_seconds(bad)
+            assert async_timeout.timeout_seconds == before
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=7)
+
+
+# -- options ----------------------------------------------------------------------
+
+SLOW_TEST = """
+import asyncio
+
+async def test_slow(async_timeout, session_default_async_timeout):
+    print("timeout_seconds =", async_timeout.timeout_seconds)
+    assert session_default_async_timeout == async_timeout.timeout_seconds
+    await asyncio.sleep(0.3)
+"""
+
+
+def test_builtin_default_is_five_seconds(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        async def test_default(async_timeout, session_default_async_timeout):
+            assert async_timeout.timeout_seconds == 5
+            assert session_default_async_timeout == 5
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1)
+
+
+def test_cli_default_async_timeout(pytester, run_alt):
+    pytester.makepyfile(SLOW_TEST)
+    result = run_alt("--default-async-timeout=0.1")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_slow timed out after 0.1s (async timeout)*"])
+
+
+def test_ini_default_async_timeout(pytester, run_alt):
+    pytester.makeini("[pytest]\ndefault_async_timeout = 0.1\n")
+    pytester.makepyfile(SLOW_TEST)
+    result = run_alt()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_slow timed out after 0.1s (async timeout)*"])
+
+
+def test_cli_beats_ini_when_longer(pytester, run_alt):
+    pytester.makeini("[pytest]\ndefault_async_timeout = 0.1\n")
+    pytester.makepyfile(SLOW_TEST)
+    result = run_alt("--default-async-timeout=2", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*timeout_seconds = 2.0*"])
+
+
+def test_cli_beats_ini_when_shorter(pytester, run_alt):
+    pytester.makeini("[pytest]\ndefault_async_timeout = 4\n")
+    pytester.makepyfile(SLOW_TEST)
+    result = run_alt("--default-async-timeout=0.1")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_slow timed out after 0.1s (async timeout)*"])
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "abc", "nan", "inf", ""])
+def test_bad_cli_value_is_a_usage_error(pytester, run_alt, bad):
+    pytester.makepyfile(SLOW_TEST)
+    result = run_alt(f"--default-async-timeout={bad}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"*--default-async-timeout*must be a positive number of seconds, got {bad!r}*"]
+    )
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "abc", "nan", "inf"])
+def test_bad_ini_value_is_a_usage_error(pytester, run_alt, bad):
+    pytester.makeini(f"[pytest]\ndefault_async_timeout = {bad}\n")
+    pytester.makepyfile(SLOW_TEST)
+    result = run_alt()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"*ini option default_async_timeout must be a positive number of seconds, got {bad!r}*"]
+    )
+
+
+def test_bad_value_from_a_default_fixture_names_the_fixture(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0
+
+        async def test_any():
+            pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*fixture 'default_async_timeout' must be a positive number of seconds, got 0*"]
+    )
+
+
+# -- scoped defaults ----------------------------------------------------------------
+
+
+def test_module_default_applies_to_its_own_module_only(pytester, run_alt):
+    pytester.makepyfile(
+        test_short="""
+            import asyncio
+            import pytest
+
+            @pytest.fixture(scope="module")
+            def module_default_async_timeout():
+                return 0.1
+
+            @pytest.fixture
+            async def slow_fixture():
+                await asyncio.sleep(0.3)
+
+            async def test_short_test():
+                await asyncio.sleep(0.3)
+
+            async def test_short_fixture(slow_fixture):
+                pass
+        """,
+        test_other="""
+            import asyncio
+
+            async def test_other_module(async_timeout):
+                assert async_timeout.timeout_seconds == 5
+                await asyncio.sleep(0.3)
+        """,
+    )
+    result = run_alt("-rA")
+    result.assert_outcomes(failed=1, errors=1, passed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "test_short_test timed out after 0.1s (async timeout)*",
+            "fixture 'slow_fixture' timed out after 0.1s during setup (async timeout)*",
+            "FAILED test_short.py::test_short_test*",
+            "ERROR test_short.py::test_short_fixture*",
+            "PASSED test_other.py::test_other_module",
+        ]
+    )
+
+
+def test_class_default_applies_to_its_class_only(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        class TestShort:
+            @pytest.fixture(scope="class")
+            def class_default_async_timeout(self):
+                return 0.1
+
+            @pytest.fixture
+            async def slow_fixture(self):
+                await asyncio.sleep(0.3)
+
+            async def test_in_class(self):
+                await asyncio.sleep(0.3)
+
+            async def test_fixture_in_class(self, slow_fixture):
+                pass
+
+        class TestOther:
+            async def test_other_class(self, async_timeout):
+                assert async_timeout.timeout_seconds == 5
+                await asyncio.sleep(0.3)
+
+        async def test_outside(async_timeout):
+            assert async_timeout.timeout_seconds == 5
+            await asyncio.sleep(0.3)
+        """
+    )
+    result = run_alt("-rA")
+    result.assert_outcomes(failed=1, errors=1, passed=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "test_in_class timed out after 0.1s (async timeout)*",
+            "fixture 'slow_fixture' timed out after 0.1s during setup (async timeout)*",
+            "FAILED *::TestShort::test_in_class*",
+            "ERROR *::TestShort::test_fixture_in_class*",
+            "PASSED *::TestOther::test_other_class",
+            "PASSED *::test_outside",
+        ]
+    )
+
+
+def test_narrowest_visible_default_wins_for_function_scope(pytester, run_alt):
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def session_default_async_timeout():
+            return 0.5
+        """
+    )
+    pytester.makepyfile(
+        test_module_level="""
+            import pytest
+
+            @pytest.fixture(scope="module")
+            def module_default_async_timeout():
+                return 0.4
+
+            async def test_module_default(async_timeout):
+                assert async_timeout.timeout_seconds == 0.4
+
+            class TestClassLevel:
+                @pytest.fixture(scope="class")
+                def class_default_async_timeout(self):
+                    return 0.3
+
+                async def test_class_default(self, async_timeout):
+                    assert async_timeout.timeout_seconds == 0.3
+
+                class TestFunctionLevel:
+                    @pytest.fixture
+                    def default_async_timeout(self):
+                        return 0.2
+
+                    async def test_function_default(self, async_timeout):
+                        assert async_timeout.timeout_seconds == 0.2
+        """,
+        test_session_level="""
+            async def test_session_default(async_timeout):
+                assert async_timeout.timeout_seconds == 0.5
+        """,
+    )
+    result = run_alt("--default-async-timeout=3")
+    result.assert_outcomes(passed=4)
+
+
+def test_session_default_fixture_overrides_the_option(pytester, run_alt):
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def session_default_async_timeout():
+            return 0.1
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_slow():
+            await asyncio.sleep(0.3)
+        """
+    )
+    result = run_alt("--default-async-timeout=3")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_slow timed out after 0.1s (async timeout)*"])
+
+
+def test_package_default_applies_inside_the_package(pytester, run_alt):
+    pkg = pytester.mkpydir("pkg")
+    (pkg / "conftest.py").write_text(
+        "import pytest\n\n"
+        '@pytest.fixture(scope="package")\n'
+        "def package_default_async_timeout():\n"
+        "    return 0.1\n"
+    )
+    (pkg / "test_inside.py").write_text(
+        "import asyncio\n\nasync def test_inside():\n    await asyncio.sleep(0.3)\n"
+    )
+    pytester.makepyfile(
+        test_outside="""
+            import asyncio
+
+            async def test_outside(async_timeout):
+                assert async_timeout.timeout_seconds == 5
+                await asyncio.sleep(0.3)
+        """
+    )
+    result = run_alt("-rA")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "test_inside timed out after 0.1s (async timeout)*",
+            "FAILED pkg/test_inside.py::test_inside*",
+            "PASSED test_outside.py::test_outside",
+        ]
+    )
+
+
+def test_module_scoped_fixture_takes_module_default_not_function_default(pytester, run_alt):
+    pytester.makepyfile(
+        test_patient="""
+            import asyncio
+            import pytest
+
+            @pytest.fixture
+            def default_async_timeout():
+                return 0.05
+
+            @pytest.fixture(scope="module")
+            def module_default_async_timeout():
+                return 2
+
+            @pytest.fixture(scope="module")
+            async def module_resource(async_timeout):
+                assert async_timeout.timeout_seconds == 2
+                await asyncio.sleep(0.2)
+                return "ready"
+
+            async def test_patient(module_resource):
+                assert module_resource == "ready"
+        """,
+        test_impatient="""
+            import asyncio
+            import pytest
+
+            @pytest.fixture
+            def default_async_timeout():
+                return 2
+
+            @pytest.fixture(scope="module")
+            def module_default_async_timeout():
+                return 0.1
+
+            @pytest.fixture(scope="module")
+            async def module_resource():
+                await asyncio.sleep(0.3)
+
+            async def test_impatient(module_resource):
+                pass
+        """,
+    )
+    result = run_alt("-rA")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED test_patient.py::test_patient",
+            "fixture 'module_resource' timed out after 0.1s during setup (async timeout)*",
+            "ERROR test_impatient.py::test_impatient*",
+        ]
+    )
+
+
+def test_wider_scoped_fixtures_skip_narrower_defaults(pytester, run_alt):
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def session_resource(async_timeout):
+            return async_timeout.timeout_seconds
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        @pytest.fixture(scope="module")
+        def module_default_async_timeout():
+            return 0.2
+
+        class TestClass:
+            @pytest.fixture(scope="class")
+            def class_default_async_timeout(self):
+                return 0.3
+
+            @pytest.fixture(scope="class")
+            async def class_resource(self, async_timeout):
+                return async_timeout.timeout_seconds
+
+            async def test_scopes(self, class_resource, session_resource, async_timeout):
+                assert async_timeout.timeout_seconds == 0.1
+                assert class_resource == 0.3
+                assert session_resource == 4
+        """
+    )
+    result = run_alt("--default-async-timeout=4")
+    result.assert_outcomes(passed=1)
