@@ -46,7 +46,6 @@ class Plugin:
             )
         self.managed_loop = managed_loop
         self._session_loop: _session_loop.SessionLoop | None = None
-        self._session_mark: contextvars.Token[bool] | None = None
         self._policy = DebuggerPolicy("auto", pytest_debugging=False)
         self._defaults = DefaultTimeouts(5.0)
 
@@ -66,6 +65,7 @@ class Plugin:
                 "alt_coop.Plugin is registered more than once; pass a single "
                 "alt_coop.Plugin() to pytest.main (listing alt_coop.enable as well is fine)"
             )
+        _check_no_other_running_loop(self.managed_loop)
         if self.managed_loop is not None:
             _check_managed_loop(self.managed_loop)
         settings = _options.settings(config)
@@ -86,7 +86,6 @@ class Plugin:
             session_loop.nested = loop.is_running() and not in_lane()
         if not loop.is_running():
             session_loop.install_sigint_handler()  # a running loop's owner handles Ctrl-C
-        self._session_mark = _session_loop.IN_SESSION.set(True)
         _session_loop.push(session_loop)
         self._session_loop = session_loop
         _coverage_support.follow_greenlets()
@@ -102,9 +101,6 @@ class Plugin:
         finally:
             session_loop.uninstall_sigint_handler()
             _session_loop.pop(session_loop)
-            if self._session_mark is not None:
-                _session_loop.IN_SESSION.reset(self._session_mark)
-                self._session_mark = None
             if session_loop.owned:
                 asyncio.set_event_loop(None)
 
@@ -210,6 +206,22 @@ class Plugin:
     ) -> PhaseTimeout:
         seconds = self._defaults.seconds(request, node, scope)
         return PhaseTimeout(seconds, label, self._policy)
+
+
+def _check_no_other_running_loop(managed: asyncio.AbstractEventLoop | None) -> None:
+    """pytest.main() from a coroutine on some loop needs to be told about that loop."""
+    if in_lane():
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    if running is not managed:
+        raise pytest.UsageError(
+            "alt_coop: pytest.main() was called from a coroutine while its loop is running; "
+            "use `await alt_coop.main(...)`, or pass "
+            "alt_coop.Plugin(managed_loop=asyncio.get_running_loop())"
+        )
 
 
 def _check_managed_loop(loop: asyncio.AbstractEventLoop) -> None:

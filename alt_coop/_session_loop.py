@@ -13,15 +13,16 @@ and on top of it any :class:`alt_coop.Loop` a fixture installed.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import signal
 import sys
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Coroutine, Iterable
 from types import FrameType
 from typing import Any, TypeVar
 
+from ._lanes import in_lane
 from .errors import AltCoopWarning
 
 T = TypeVar("T")
@@ -53,6 +54,31 @@ class SessionLoop:
         self.loop = loop
         self.owned = owned
         self.nested = False  # may run while already running (patched for nesting)
+        self._session_tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
+        self._app_task_factory: Any = None
+        if not owned:
+            self._follow_session_tasks()
+
+    def _follow_session_tasks(self) -> None:
+        """Tell the tasks the session creates from the application's own.
+
+        A task belongs to the session if a fixture or test created it (that
+        code runs in a lane) or a task of the session did. The application's
+        task factory, if any, still makes the task.
+        """
+        loop, tasks = self.loop, self._session_tasks
+        app_factory = self._app_task_factory = loop.get_task_factory()
+
+        def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+            if app_factory is not None:
+                task = app_factory(loop, coro, **kwargs)
+            else:
+                task = asyncio.Task(coro, loop=loop, **kwargs)
+            if in_lane() or asyncio.current_task(loop) in tasks:
+                tasks.add(task)
+            return task
+
+        loop.set_task_factory(factory)
         self._task: asyncio.Task[Any] | None = None
         self._interrupted = False
         self._previous_sigint: Any = None
@@ -107,7 +133,8 @@ class SessionLoop:
             return
         tasks = asyncio.all_tasks(loop)
         if not self.owned:  # the application's own tasks are left alone
-            tasks = {task for task in tasks if _created_in_session(task)}
+            loop.set_task_factory(self._app_task_factory)
+            tasks = {task for task in tasks if task in self._session_tasks}
         message = cancel_leftover_tasks(tasks, wait or self.run, what=what, warn=warn)
         if self.owned:
             try:
@@ -121,20 +148,6 @@ class SessionLoop:
                 loop.close()
         if message:  # last, so that -W error cannot leave the loop open
             warnings.warn(AltCoopWarning(message), stacklevel=2)
-
-
-#: Set in the context pytest runs in, so every task a fixture or test creates
-#: carries it, and those are the tasks cancelled at the end of the session.
-IN_SESSION: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "alt_coop_in_session", default=False
-)
-
-
-def _created_in_session(task: asyncio.Task[Any]) -> bool:
-    context = (
-        task.get_context() if hasattr(task, "get_context") else getattr(task, "_context", None)
-    )
-    return context is not None and context.get(IN_SESSION, False)
 
 
 def _wake() -> None:

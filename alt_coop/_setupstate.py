@@ -1,0 +1,138 @@
+"""Setting up and tearing down collectors when several tests run at once.
+
+pytest's own SetupState is a stack: one item is set up at a time, and a
+collector (module, class, package) is torn down as soon as the *next* item
+does not need it. With tests in flight together, a collector is shared by
+all of them, so it is torn down when the last test of its *run* (the
+consecutive items that need it, the same ones pytest keeps it alive for)
+has finished its teardown. The per-test part of the stack (the item and its
+finalizers) belongs to the lane running that test.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+
+from . import _lanes
+from ._pytest_compat import TEST_OUTCOME
+
+_Error = tuple[BaseException, types.TracebackType | None]
+
+
+class _Entry:
+    __slots__ = ("error", "finalizers", "node")
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+        self.finalizers: list[Callable[[], object]] = [node.teardown]
+        self.error: _Error | None = None
+
+
+class ConcurrentSetupState:
+    """A drop-in for ``session._setupstate`` while alt_coop runs the items."""
+
+    def __init__(self, items: Sequence[pytest.Item]) -> None:
+        # A collector's *run*: consecutive items that need it, named by the
+        # index of the first. pytest keeps one instance alive per run.
+        self.run_of: dict[tuple[Any, Any], int] = {}
+        self.remaining: dict[tuple[Any, int], int] = {}
+        last_seen: dict[Any, tuple[int, int]] = {}  # collector -> (last index, run)
+        for index, item in enumerate(items):
+            for node in item.listchain()[:-1]:
+                seen = last_seen.get(node)
+                run = seen[1] if seen is not None and seen[0] == index - 1 else index
+                last_seen[node] = (index, run)
+                self.run_of[node, item] = run
+                self.remaining[node, run] = self.remaining.get((node, run), 0) + 1
+        self.collectors: dict[Any, _Entry] = {}
+        self.items: dict[Any, _Entry] = {}  # the item each lane has set up
+
+    # -- what pytest reads -------------------------------------------------
+
+    @property
+    def stack(self) -> dict[Any, Any]:
+        """The nodes set up for the caller: shared collectors plus its own item."""
+        view: dict[Any, Any] = dict.fromkeys(self.collectors)
+        item = self._own_item()
+        if item is not None:
+            view[item] = None
+        return view
+
+    def is_node_active(self, node: Any) -> bool:
+        return node in self.collectors or node is self._own_item()
+
+    # -- what pytest calls -------------------------------------------------
+
+    def setup(self, item: pytest.Item) -> None:
+        for node in item.listchain()[:-1]:
+            entry = self.collectors.get(node)
+            if entry is None:
+                entry = self.collectors[node] = _Entry(node)
+                try:
+                    node.setup()
+                except TEST_OUTCOME as exc:
+                    entry.error = (exc, exc.__traceback__)
+                    raise
+            elif entry.error is not None:
+                raise entry.error[0].with_traceback(entry.error[1])
+        self.items[_lanes.lane_key()] = _Entry(item)
+        item.setup()
+
+    def addfinalizer(self, finalizer: Callable[[], object], node: Any) -> None:
+        assert callable(finalizer)
+        if node is self._own_item():
+            self.items[_lanes.lane_key()].finalizers.append(finalizer)
+        else:
+            assert node in self.collectors, (node, list(self.collectors))
+            self.collectors[node].finalizers.append(finalizer)
+
+    def teardown_exact(self, nextitem: pytest.Item | None) -> None:
+        """Tear down the caller's item, then the collectors no one else will need.
+
+        ``nextitem`` is ignored: which collectors stay up depends on the runs
+        of items still to finish, not on one next item. Outside a lane (at the
+        end of the session, or after an interrupt) everything left is torn down.
+        """
+        errors: list[BaseException] = []
+        entry = self.items.pop(_lanes.lane_key(), None)
+        if entry is not None:
+            item = entry.node
+            _finish(entry, item, errors)
+            for node in reversed(item.listchain()[:-1]):
+                key = (node, self.run_of.get((node, item), 0))
+                left = self.remaining.get(key, 1) - 1
+                self.remaining[key] = left
+                if left <= 0 and node in self.collectors:
+                    _finish(self.collectors.pop(node), node, errors)
+        if nextitem is None and not _lanes.in_lane():
+            for other in list(self.items.values()):
+                _finish(other, other.node, errors)
+            self.items.clear()
+            for node in reversed(list(self.collectors)):
+                _finish(self.collectors.pop(node), node, errors)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise BaseExceptionGroup("errors during test teardown", errors[::-1])
+
+    def _own_item(self) -> Any:
+        entry = self.items.get(_lanes.lane_key())
+        return None if entry is None else entry.node
+
+
+def _finish(entry: _Entry, node: Any, errors: list[BaseException]) -> None:
+    found: list[BaseException] = []
+    while entry.finalizers:
+        finalizer = entry.finalizers.pop()
+        try:
+            finalizer()
+        except TEST_OUTCOME as exc:
+            found.append(exc)
+    if len(found) == 1:
+        errors.extend(found)
+    elif found:
+        errors.append(BaseExceptionGroup(f"errors while tearing down {node!r}", found[::-1]))

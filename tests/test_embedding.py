@@ -1,0 +1,1019 @@
+"""Embedding: pytest run from an application's own event loop, black-box.
+
+Each test writes a small application (``app.py``) and a small test suite into
+``pytester.path``, runs the application in a subprocess, and checks what it
+prints and how it exits. The application calls pytest in one of three modes:
+
+* ``sync``: ``pytest.main(args, plugins=[alt_coop.Plugin(managed_loop=loop)])``
+  from synchronous code while ``loop`` is not running;
+* ``nested``: the same call made synchronously from a coroutine running on
+  ``loop`` (alt_coop runs the loop nested through nest-asyncio2);
+* ``main``: ``await alt_coop.main(args)`` from a coroutine running on ``loop``.
+
+Each mode runs with a standard asyncio loop and, where the mode allows it,
+with uvloop. The suite reaches the application's objects (its loop, a queue,
+a TCP server, a ticking task) through ``import __main__ as app``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import alt_coop
+
+#: As in conftest.py: other async plugins stay out of the sessions under test.
+ISOLATE = [
+    *("-p", "no:asyncio", "-p", "no:anyio", "-p", "no:cacheprovider"),
+    *("-p", "no:alt_pytest_asyncio", "-p", "no:asyncio_cooperative"),
+]
+
+#: (mode, loop class) pairs that must work. ``nested`` cannot use uvloop,
+#: which cannot be run nested (see test_nested_pytest_main_on_uvloop_fails_at_once).
+WORKING_MODES = [
+    pytest.param("sync", "asyncio", id="sync-asyncio"),
+    pytest.param("sync", "uvloop", id="sync-uvloop"),
+    pytest.param("nested", "asyncio", id="nested-asyncio"),
+    pytest.param("main", "asyncio", id="main-asyncio"),
+    pytest.param("main", "uvloop", id="main-uvloop"),
+]
+LOOP_KINDS = ["asyncio", "uvloop"]
+
+
+def uses_uvloop(loop_kind: str) -> None:
+    """Skip when uvloop is wanted but not installed (it is POSIX and CPython only)."""
+    if loop_kind == "uvloop":
+        pytest.importorskip("uvloop")
+
+
+def write(pytester: pytest.Pytester, relpath: str, source: str) -> None:
+    path = pytester.path / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source).lstrip(), encoding="utf-8")
+
+
+def run_app(pytester: pytest.Pytester, *args: str, timeout: float = 60) -> pytest.RunResult:
+    """Run ``app.py`` in a subprocess; a hang is a failure after ``timeout`` seconds."""
+    return pytester.run(sys.executable, "app.py", *args, timeout=timeout)
+
+
+def output_of(result: pytest.RunResult) -> str:
+    return result.stdout.str() + "\n" + result.stderr.str()
+
+
+# -- the application ---------------------------------------------------------
+
+#: An application with a loop, a queue, a TCP echo server and a ticking task of
+#: its own. ``python app.py MODE LOOP_KIND [pytest args...]`` runs one pytest
+#: session in MODE on a loop of LOOP_KIND, then reports on its own objects.
+APP = """
+import asyncio
+import sys
+import threading
+import warnings
+
+import pytest
+
+import alt_coop
+
+MODE, LOOP_KIND = sys.argv[1], sys.argv[2]
+PYTEST_ARGS = [*ISOLATE, *sys.argv[3:]]
+
+LOOP = None
+LOOP_THREAD = threading.get_ident()
+INBOX = None
+PORT = None
+TICKS = 0
+TICKER = None
+SERVER = None
+SEEN = []  # filled by the suite, printed by the app
+
+
+async def ticker():
+    global TICKS
+    while True:
+        TICKS += 1
+        await asyncio.sleep(0.01)
+
+
+async def echo(reader, writer):
+    line = await reader.readline()
+    writer.write(b"pong: " + line)
+    await writer.drain()
+    writer.close()
+
+
+async def start_app():
+    global LOOP, INBOX, PORT, TICKER, SERVER
+    LOOP = asyncio.get_running_loop()
+    INBOX = asyncio.Queue()
+    SERVER = await asyncio.start_server(echo, "127.0.0.1", 0)
+    PORT = SERVER.sockets[0].getsockname()[1]
+    TICKER = asyncio.create_task(ticker(), name="app-ticker")
+    await asyncio.sleep(0)
+
+
+async def after_session(code):
+    print("EXIT CODE", int(code), flush=True)
+    inbox = []
+    while not INBOX.empty():
+        inbox.append(await INBOX.get())
+    print("INBOX", inbox)
+    ticks = TICKS
+    await asyncio.sleep(0.1)
+    print("APP TICKER STILL RUNNING", not TICKER.done() and TICKS > ticks)
+    print("SEEN", SEEN)
+    TICKER.cancel()
+    SERVER.close()
+    await SERVER.wait_closed()
+
+
+def new_loop():
+    if LOOP_KIND == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+loop = new_loop()
+if MODE == "sync":
+    previous = asyncio.new_event_loop()
+    asyncio.set_event_loop(previous)
+    loop.run_until_complete(start_app())
+    code = pytest.main(PYTEST_ARGS, plugins=[alt_coop.Plugin(managed_loop=loop)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        print("PREVIOUS LOOP CURRENT AGAIN", asyncio.get_event_loop() is previous)
+    loop.run_until_complete(after_session(code))
+    previous.close()
+else:
+    async def app_main():
+        await start_app()
+        if MODE == "nested":
+            plugin = alt_coop.Plugin(managed_loop=asyncio.get_running_loop())
+            code = pytest.main(PYTEST_ARGS, plugins=[plugin])
+        else:
+            code = await alt_coop.main(PYTEST_ARGS)
+        await after_session(code)
+
+    loop.run_until_complete(app_main())
+print("APP LOOP CLOSED", loop.is_closed())
+loop.close()
+"""
+
+
+def write_app(pytester: pytest.Pytester, source: str = APP) -> None:
+    write(pytester, "app.py", f"ISOLATE = {ISOLATE!r}\n" + textwrap.dedent(source))
+
+
+#: Tests that use the application's loop and the objects bound to it.
+SUITE_APP_OBJECTS = """
+import asyncio
+import contextvars
+import threading
+
+import pytest
+
+import __main__ as app
+
+REQUEST_ID = contextvars.ContextVar("REQUEST_ID", default="unset")
+
+
+@pytest.fixture
+def sync_fixture_thread():
+    return threading.get_ident()
+
+
+@pytest.fixture
+async def async_fixture_loop():
+    await asyncio.sleep(0)
+    REQUEST_ID.set("set by the fixture")
+    yield asyncio.get_running_loop()
+    await asyncio.sleep(0)
+    app.SEEN.append("async fixture torn down")
+
+
+async def test_runs_on_the_app_loop(async_fixture_loop):
+    await asyncio.sleep(0)
+    assert asyncio.get_running_loop() is app.LOOP
+    assert async_fixture_loop is app.LOOP
+    assert REQUEST_ID.get() == "set by the fixture"
+
+
+def test_sync_code_runs_on_the_loop_thread(sync_fixture_thread):
+    assert sync_fixture_thread == app.LOOP_THREAD
+    assert threading.get_ident() == app.LOOP_THREAD
+
+
+async def test_puts_into_the_app_queue():
+    await app.INBOX.put("from the test")
+
+
+async def test_talks_to_the_app_server():
+    reader, writer = await asyncio.open_connection("127.0.0.1", app.PORT)
+    writer.write(b"ping\\n")
+    await writer.drain()
+    reply = await asyncio.wait_for(reader.readline(), 2)
+    writer.close()
+    await writer.wait_closed()
+    assert reply == b"pong: ping\\n"
+
+
+async def test_app_tasks_run_while_the_test_awaits():
+    before = app.TICKS
+    await asyncio.sleep(1)
+    ticked = app.TICKS - before
+    app.SEEN.append(f"ticks during the test: {ticked}")
+    assert ticked >= 50, f"the app's ticker ticked {ticked} times in one second"
+"""
+
+
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_tests_run_on_the_app_loop_and_use_its_objects(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(pytester, "suite/test_app_objects.py", SUITE_APP_OBJECTS)
+    result = run_app(pytester, mode, loop_kind, "suite", "-v")
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(
+        [
+            "*test_runs_on_the_app_loop PASSED*",
+            "*test_sync_code_runs_on_the_loop_thread PASSED*",
+            "*test_puts_into_the_app_queue PASSED*",
+            "*test_talks_to_the_app_server PASSED*",
+            "*test_app_tasks_run_while_the_test_awaits PASSED*",
+            "*= 5 passed in *",  # and no warning: nothing of the app's was cancelled
+        ]
+    )
+    assert "EXIT CODE 0" in output
+    assert "INBOX ['from the test']" in output
+    assert "'async fixture torn down'" in output
+    # The application's own task was neither cancelled nor warned about.
+    assert "APP TICKER STILL RUNNING True" in output
+    assert "app-ticker" not in output
+    assert "APP LOOP CLOSED False" in output
+    if mode == "sync":
+        assert "PREVIOUS LOOP CURRENT AGAIN True" in output
+
+
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_failures_and_timeouts_read_as_usual(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_failures.py",
+        """
+        import asyncio
+
+
+        async def helper():
+            await asyncio.sleep(0)
+            raise ValueError("boom from the helper")
+
+
+        async def test_fails():
+            await asyncio.sleep(0)
+            await helper()
+
+
+        async def test_times_out(async_timeout):
+            async_timeout.set_timeout_seconds(0.1)
+            await asyncio.sleep(10)
+
+
+        async def test_passes():
+            await asyncio.sleep(0)
+        """,
+    )
+    started = time.monotonic()
+    result = run_app(pytester, mode, loop_kind, "suite", "--tb=long")
+    elapsed = time.monotonic() - started
+    output = output_of(result)
+
+    assert result.ret == 0, output  # the app itself ends normally
+    assert "EXIT CODE 1" in output
+    result.stdout.fnmatch_lines(["*= 2 failed, 1 passed in *"])
+    result.stdout.fnmatch_lines(
+        [
+            "*await helper()*",
+            '*raise ValueError("boom from the helper")*',
+            "E       ValueError: boom from the helper",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*test_times_out timed out after 0.1s (async timeout)*"])
+    pytest_output = result.stdout.str().split("EXIT CODE")[0]
+    assert "asyncio" + "/" not in pytest_output.replace("import asyncio", "")
+    assert "alt_coop/" not in pytest_output
+    assert "greenlet" not in pytest_output
+    assert "nest_asyncio" not in pytest_output
+    assert "uvloop" not in pytest_output
+    assert "APP LOOP CLOSED False" in output
+    assert elapsed < 30, output
+
+
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_tasks_left_by_a_test_are_cancelled_and_named(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_leftover.py",
+        """
+        import asyncio
+
+        import __main__ as app
+
+
+        async def forgotten():
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                app.SEEN.append("leftover finally ran")
+
+
+        async def test_leaves_a_task_running():
+            asyncio.create_task(forgotten(), name="forgotten-by-test")
+            await asyncio.sleep(0)
+        """,
+    )
+    result = run_app(pytester, mode, loop_kind, "suite")
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    assert "EXIT CODE 0" in output
+    result.stdout.fnmatch_lines(
+        [
+            "*= warnings summary =*",
+            "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the "
+            "session: forgotten-by-test (forgotten)*",
+            "*1 passed, 1 warning*",
+        ]
+    )
+    assert "SEEN ['leftover finally ran']" in output
+    # Only the test's task was cancelled; the application's ticker goes on.
+    assert "app-ticker" not in output
+    assert "APP TICKER STILL RUNNING True" in output
+    assert "APP LOOP CLOSED False" in output
+
+
+# -- pytest.main from a coroutine ---------------------------------------------
+
+
+@pytest.mark.parametrize("start", ["uvloop.run", "uvloop.new_event_loop"])
+def test_nested_pytest_main_on_uvloop_fails_at_once(pytester: pytest.Pytester, start: str) -> None:
+    pytest.importorskip("uvloop")
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import sys
+
+        import pytest
+        import uvloop
+
+        import alt_coop
+
+
+        async def app_main():
+            loop = asyncio.get_running_loop()
+            plugin = alt_coop.Plugin(managed_loop=loop)
+            code = pytest.main([*ISOLATE, "suite"], plugins=[plugin])
+            print("EXIT CODE", int(code))
+            await asyncio.sleep(0.01)  # the loop still serves the app
+            print("LOOP CLOSED", loop.is_closed())
+
+
+        if sys.argv[1] == "uvloop.run":
+            uvloop.run(app_main())
+        else:
+            uvloop.new_event_loop().run_until_complete(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_never_runs.py",
+        """
+        import asyncio
+
+        async def test_never_runs():
+            print("TEST RAN")
+            await asyncio.sleep(0)
+        """,
+    )
+    started = time.monotonic()
+    result = run_app(pytester, start, timeout=30)
+    elapsed = time.monotonic() - started
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    assert f"EXIT CODE {int(pytest.ExitCode.USAGE_ERROR)}" in output
+    assert "await alt_coop.main(" in result.stderr.str()
+    assert "cannot be run nested" in result.stderr.str()
+    assert "TEST RAN" not in output
+    assert "LOOP CLOSED False" in output
+    assert elapsed < 20, output
+
+
+def test_nested_pytest_main_leaves_the_calling_task_alone(pytester: pytest.Pytester) -> None:
+    # The task that calls pytest.main is the application's, not a leftover of
+    # the session: it must not be cancelled or named when the session ends.
+    # Two sessions, the second from a task the app creates afterwards (so the
+    # calling task is one of the asyncio.Task class that nesting installs).
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import pytest
+
+        import alt_coop
+
+
+        async def session(n):
+            plugin = alt_coop.Plugin(managed_loop=asyncio.get_running_loop())
+            code = pytest.main([*ISOLATE, "suite", "-q"], plugins=[plugin])
+            await asyncio.sleep(0.01)
+            print(f"APP: session {n} exit code {int(code)}, its task went on", flush=True)
+
+
+        async def app_main():
+            await session(1)
+            await asyncio.create_task(session(2), name="app-session-task")
+            print("APP: done", flush=True)
+
+
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(app_main())
+        print("APP LOOP CLOSED", loop.is_closed())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_quick.py",
+        """
+        import asyncio
+
+        async def test_quick():
+            await asyncio.sleep(0)
+        """,
+    )
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    assert result.stdout.str().count("1 passed in ") == 2, output
+    assert "AltCoopWarning" not in output
+    result.stdout.fnmatch_lines(
+        [
+            "APP: session 1 exit code 0, its task went on",
+            "APP: session 2 exit code 0, its task went on",
+            "APP: done",
+            "APP LOOP CLOSED False",
+        ]
+    )
+
+
+# -- await alt_coop.main: cancellation and Ctrl-C ---------------------------------
+
+#: A suite whose second test blocks until it is cancelled, leaving a marker file.
+SUITE_SLOW = """
+import asyncio
+import pathlib
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def session_resource():
+    yield "session"
+    print("SESSION TEARDOWN", flush=True)
+
+
+@pytest.fixture(scope="module")
+async def module_resource():
+    await asyncio.sleep(0)
+    yield "module"
+    await asyncio.sleep(0)
+    print("MODULE TEARDOWN", flush=True)
+
+
+@pytest.fixture
+async def function_resource():
+    yield "function"
+    await asyncio.sleep(0)
+    print("FUNCTION TEARDOWN", flush=True)
+
+
+async def test_first(session_resource, module_resource):
+    await asyncio.sleep(0)
+
+
+async def test_slow(session_resource, module_resource, function_resource):
+    pathlib.Path("slow-test-started").write_text("started")
+    try:
+        await asyncio.sleep(30)
+    finally:
+        await asyncio.sleep(0)
+        print("TEST FINALLY", flush=True)
+
+
+async def test_never_reached():
+    print("NEVER REACHED", flush=True)
+"""
+
+
+def assert_interrupted_session_reported(output: str) -> None:
+    assert "TEST FINALLY" in output
+    assert "FUNCTION TEARDOWN" in output
+    assert "MODULE TEARDOWN" in output
+    assert "SESSION TEARDOWN" in output
+    assert output.index("TEST FINALLY") < output.index("FUNCTION TEARDOWN")
+    assert output.index("FUNCTION TEARDOWN") < output.index("MODULE TEARDOWN")
+    assert "NEVER REACHED" not in output
+    assert "KeyboardInterrupt" in output
+    assert "1 passed" in output
+
+
+@pytest.mark.parametrize("loop_kind", LOOP_KINDS)
+def test_cancelling_the_task_awaiting_main_interrupts_the_session(
+    pytester: pytest.Pytester, loop_kind: str
+) -> None:
+    uses_uvloop(loop_kind)
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import os
+        import sys
+
+        import alt_coop
+
+        LOOP_KIND = sys.argv[1]
+
+
+        async def app_main():
+            job = asyncio.create_task(alt_coop.main([*ISOLATE, "suite", "-s", "-q"]))
+            while not os.path.exists("slow-test-started"):
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)  # the test is now awaiting
+            job.cancel()
+            try:
+                code = await job
+            except asyncio.CancelledError:
+                print("APP: await job raised CancelledError", flush=True)
+            else:
+                print("APP: job returned", code, flush=True)
+            await asyncio.sleep(0.01)  # the loop goes on serving the app
+            print("APP: still running after the cancellation", flush=True)
+
+
+        if LOOP_KIND == "uvloop":
+            import uvloop
+
+            loop = uvloop.new_event_loop()
+        else:
+            loop = asyncio.new_event_loop()
+        loop.run_until_complete(app_main())
+        print("APP LOOP CLOSED", loop.is_closed())
+        loop.close()
+        """,
+    )
+    write(pytester, "suite/test_slow.py", SUITE_SLOW)
+    started = time.monotonic()
+    result = run_app(pytester, loop_kind, timeout=30)
+    elapsed = time.monotonic() - started
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    assert_interrupted_session_reported(output)
+    assert "APP: await job raised CancelledError" in output
+    assert "APP: still running after the cancellation" in output
+    assert "APP LOOP CLOSED False" in output
+    assert elapsed < 15, output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+@pytest.mark.parametrize("loop_kind", LOOP_KINDS)
+def test_ctrl_c_while_main_runs_a_test(pytester: pytest.Pytester, loop_kind: str) -> None:
+    uses_uvloop(loop_kind)
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import sys
+
+        import alt_coop
+
+
+        async def app_main():
+            code = await alt_coop.main([*ISOLATE, "suite", "-s", "-q"])
+            print("APP: main returned", code, flush=True)
+
+
+        if sys.argv[1] == "uvloop":
+            import uvloop
+
+            uvloop.run(app_main())
+        else:
+            asyncio.run(app_main())
+        print("APP: ended normally", flush=True)
+        """,
+    )
+    write(pytester, "suite/test_slow.py", SUITE_SLOW)
+    marker = pytester.path / "slow-test-started"
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", loop_kind],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        while not marker.exists() and proc.poll() is None and time.monotonic() < started + 20:
+            time.sleep(0.02)
+        assert marker.exists(), "the slow test never started"
+        assert proc.poll() is None, "the app ended before it was interrupted"
+        time.sleep(0.2)  # let the test reach its await
+        interrupted = time.monotonic()
+        os.kill(proc.pid, signal.SIGINT)
+        output, _ = proc.communicate(timeout=10)
+        ended = time.monotonic()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+    assert ended - interrupted < 5, output
+    assert_interrupted_session_reported(output)
+    assert "APP: main returned" not in output
+    assert "APP: ended normally" not in output
+    assert output.rstrip().endswith("KeyboardInterrupt"), output
+    assert proc.returncode != 0, output
+
+
+# -- several sessions ----------------------------------------------------------
+
+SUITE_TWICE = """
+import asyncio
+
+import pytest
+
+import __main__ as app
+
+
+@pytest.fixture(scope="session")
+async def session_resource():
+    app.SETUPS.append(asyncio.get_running_loop())
+    app.VAR_AT_SETUP.append(app.VAR.get())
+    app.VAR.set("set by a session fixture")
+    await asyncio.sleep(0)
+    yield "resource"
+    await asyncio.sleep(0)
+    app.TEARDOWNS.append("session")
+
+
+async def test_one(session_resource):
+    await asyncio.sleep(0.01)
+    assert asyncio.get_running_loop() is app.LOOP
+
+
+async def test_two(session_resource):
+    await asyncio.sleep(0)
+    assert app.SETUPS == [app.LOOP] * app.SESSIONS_STARTED
+
+
+def test_three(session_resource):
+    assert len(app.TEARDOWNS) == app.SESSIONS_STARTED - 1
+"""
+
+
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_two_sessions_in_a_row_on_one_loop(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    uses_uvloop(loop_kind)
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import contextvars
+        import sys
+
+        import pytest
+
+        import alt_coop
+
+        MODE, LOOP_KIND = sys.argv[1], sys.argv[2]
+        ARGS = [*ISOLATE, "suite", "-q", "-p", "no:randomly"]
+        LOOP = None
+        VAR = contextvars.ContextVar("VAR", default="app default")
+        VAR_AT_SETUP = []
+        SETUPS = []
+        TEARDOWNS = []
+        SESSIONS_STARTED = 0
+
+
+        async def session_on_running_loop():
+            global SESSIONS_STARTED
+            SESSIONS_STARTED += 1
+            if MODE == "nested":
+                plugin = alt_coop.Plugin(managed_loop=asyncio.get_running_loop())
+                return pytest.main(ARGS, plugins=[plugin])
+            return await alt_coop.main(ARGS)
+
+
+        async def app_main():
+            global LOOP
+            LOOP = asyncio.get_running_loop()
+            first = await session_on_running_loop()
+            second = await session_on_running_loop()
+            print("EXIT CODES", int(first), int(second))
+
+
+        if LOOP_KIND == "uvloop":
+            import uvloop
+
+            loop = uvloop.new_event_loop()
+        else:
+            loop = asyncio.new_event_loop()
+        if MODE == "sync":
+            LOOP = loop
+            codes = []
+            for _ in range(2):
+                SESSIONS_STARTED += 1
+                codes.append(pytest.main(ARGS, plugins=[alt_coop.Plugin(managed_loop=loop)]))
+            print("EXIT CODES", *map(int, codes))
+        else:
+            loop.run_until_complete(app_main())
+        print("SETUPS", len(SETUPS), "TEARDOWNS", len(TEARDOWNS))
+        print("VAR AT SETUP", VAR_AT_SETUP)
+        print("VAR IN THE APP", VAR.get())
+        print("APP LOOP CLOSED", loop.is_closed())
+        """,
+    )
+    write(pytester, "suite/test_twice.py", SUITE_TWICE)
+    result = run_app(pytester, mode, loop_kind)
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    # Observed: pytest.main imports the test module once per process (it stays
+    # in sys.modules), so a module-level list in it would add up over the two
+    # sessions; the counts are kept in the app instead. Each session must set
+    # the session fixture up once on the app's loop and tear it down once.
+    assert result.stdout.str().count("3 passed in ") == 2, output
+    assert "EXIT CODES 0 0" in output
+    assert "SETUPS 2 TEARDOWNS 2" in output
+    assert "APP LOOP CLOSED False" in output
+    if mode == "main":
+        # alt_coop.main runs each session in a copy of the caller's context:
+        # what a fixture sets reaches neither the app nor the next session.
+        assert "VAR AT SETUP ['app default', 'app default']" in output
+        assert "VAR IN THE APP app default" in output
+    # With pytest.main (sync, nested) fixtures run in the caller's context, as
+    # synchronous fixtures do in plain pytest, so the variable is seen by the
+    # app and by the second session: that is pytest's behaviour, not checked.
+
+
+@pytest.mark.parametrize("loop_kind", LOOP_KINDS)
+def test_second_main_while_one_runs_is_a_usage_error(
+    pytester: pytest.Pytester, loop_kind: str
+) -> None:
+    uses_uvloop(loop_kind)
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import sys
+
+        import alt_coop
+        from alt_coop.errors import AltCoopUsageError
+
+        STARTED = None
+        RELEASE = None
+
+
+        async def app_main():
+            global STARTED, RELEASE
+            STARTED, RELEASE = asyncio.Event(), asyncio.Event()
+            first = asyncio.create_task(alt_coop.main([*ISOLATE, "suite", "-q"]))
+            await asyncio.wait_for(STARTED.wait(), 10)
+            second = asyncio.create_task(alt_coop.main([*ISOLATE, "suite", "-q"]))
+            # The first session captures the output while its test runs: report later.
+            try:
+                outcome = f"no error, exit code {await asyncio.wait_for(second, 10)}"
+            except AltCoopUsageError as exc:
+                outcome = f"{type(exc).__name__}: {exc}"
+            RELEASE.set()
+            first_code = await asyncio.wait_for(first, 10)
+            print("SECOND:", outcome)
+            print("FIRST EXIT CODE", int(first_code))
+
+
+        if sys.argv[1] == "uvloop":
+            import uvloop
+
+            loop = uvloop.new_event_loop()
+        else:
+            loop = asyncio.new_event_loop()
+        loop.run_until_complete(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_waits.py",
+        """
+        import asyncio
+
+        import __main__ as app
+
+
+        async def test_waits_for_the_app():
+            app.STARTED.set()
+            await app.RELEASE.wait()
+        """,
+    )
+    result = run_app(pytester, loop_kind, timeout=30)
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(["SECOND: AltCoopUsageError: *already running*"])
+    assert "FIRST EXIT CODE 0" in output
+    assert result.stdout.str().count("1 passed") == 1, output
+
+
+# -- bad use -------------------------------------------------------------------
+
+
+def test_managed_loop_must_be_an_event_loop() -> None:
+    with pytest.raises(TypeError, match="managed_loop must be an asyncio event loop, got str"):
+        alt_coop.Plugin(managed_loop="not a loop")  # type: ignore[arg-type]
+
+
+BAD_USE_SUITE = """
+import asyncio
+
+async def test_must_not_run():
+    print("TEST RAN")
+    await asyncio.sleep(0)
+"""
+
+
+@pytest.mark.parametrize("loop_kind", LOOP_KINDS)
+def test_closed_managed_loop_is_a_usage_error(pytester: pytest.Pytester, loop_kind: str) -> None:
+    uses_uvloop(loop_kind)
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import sys
+
+        import pytest
+
+        import alt_coop
+
+        if sys.argv[1] == "uvloop":
+            import uvloop
+
+            loop = uvloop.new_event_loop()
+        else:
+            loop = asyncio.new_event_loop()
+        loop.close()
+        code = pytest.main([*ISOLATE, "suite", "-s"], plugins=[alt_coop.Plugin(managed_loop=loop)])
+        print("EXIT CODE", int(code))
+        """,
+    )
+    write(pytester, "suite/test_bad_use.py", BAD_USE_SUITE)
+    result = run_app(pytester, loop_kind, timeout=30)
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    assert f"EXIT CODE {int(pytest.ExitCode.USAGE_ERROR)}" in output
+    result.stderr.fnmatch_lines(["*managed_loop is closed*"])
+    assert "TEST RAN" not in output
+
+
+#: Starts a loop in a thread with run_forever, for the tests below.
+LOOP_IN_A_THREAD = """
+import asyncio
+import sys
+import threading
+
+
+def new_loop():
+    if sys.argv[1] == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+thread_loop = new_loop()
+running = threading.Event()
+thread_loop.call_soon(running.set)
+thread = threading.Thread(target=thread_loop.run_forever, daemon=True)
+thread.start()
+assert running.wait(10)
+
+
+def stop_thread_loop():
+    thread_loop.call_soon_threadsafe(thread_loop.stop)
+    thread.join(10)
+    print("THREAD LOOP CLOSED", thread_loop.is_closed(), "THREAD ALIVE", thread.is_alive())
+"""
+
+
+@pytest.mark.parametrize("loop_kind", LOOP_KINDS)
+def test_managed_loop_running_in_another_thread_is_a_usage_error(
+    pytester: pytest.Pytester, loop_kind: str
+) -> None:
+    uses_uvloop(loop_kind)
+    write_app(
+        pytester,
+        LOOP_IN_A_THREAD
+        + """
+import pytest
+
+import alt_coop
+
+code = pytest.main(
+    [*ISOLATE, "suite", "-s"], plugins=[alt_coop.Plugin(managed_loop=thread_loop)]
+)
+print("EXIT CODE", int(code))
+stop_thread_loop()
+""",
+    )
+    write(pytester, "suite/test_bad_use.py", BAD_USE_SUITE)
+    result = run_app(pytester, loop_kind, timeout=30)
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    assert f"EXIT CODE {int(pytest.ExitCode.USAGE_ERROR)}" in output
+    result.stderr.fnmatch_lines(["*managed_loop is running in another thread*"])
+    assert "TEST RAN" not in output
+    assert "THREAD LOOP CLOSED False THREAD ALIVE False" in output
+
+
+@pytest.mark.parametrize("loop_kind", LOOP_KINDS)
+def test_main_with_a_plugin_for_another_loop_is_a_usage_error(
+    pytester: pytest.Pytester, loop_kind: str
+) -> None:
+    uses_uvloop(loop_kind)
+    write_app(
+        pytester,
+        LOOP_IN_A_THREAD
+        + """
+import alt_coop
+from alt_coop.errors import AltCoopUsageError
+
+stopped_loop = new_loop()
+
+
+async def app_main():
+    for name, other in [("running in a thread", thread_loop), ("not running", stopped_loop)]:
+        try:
+            code = await alt_coop.main(
+                [*ISOLATE, "suite", "-s"], plugins=[alt_coop.Plugin(managed_loop=other)]
+            )
+        except AltCoopUsageError as exc:
+            print(f"{name}: AltCoopUsageError: {exc}", flush=True)
+        else:
+            print(f"{name}: no error, exit code {int(code)}", flush=True)
+
+
+loop = new_loop()
+loop.run_until_complete(app_main())
+print("APP LOOP CLOSED", loop.is_closed(), "OTHER LOOP CLOSED", stopped_loop.is_closed())
+stop_thread_loop()
+""",
+    )
+    write(pytester, "suite/test_bad_use.py", BAD_USE_SUITE)
+    result = run_app(pytester, loop_kind, timeout=30)
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(
+        [
+            "running in a thread: AltCoopUsageError: *manages another loop*",
+            "not running: AltCoopUsageError: *manages another loop*",
+            "APP LOOP CLOSED False OTHER LOOP CLOSED False",
+            "THREAD LOOP CLOSED False THREAD ALIVE False",
+        ]
+    )
+    assert "TEST RAN" not in output
