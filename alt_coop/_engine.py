@@ -8,19 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
+import warnings
 from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
 import greenlet
 import pytest
 
-from . import _coverage_support, _nesting, _options, _pytest_compat, _session_loop
+from . import (
+    _coverage_support,
+    _lane_state,
+    _nesting,
+    _options,
+    _pytest_compat,
+    _scheduler,
+    _session_loop,
+)
 from ._debugger import DebuggerPolicy
 from ._lanes import in_lane
 from ._runner import current_context, run
 from ._timeouts import DefaultTimeouts, PhaseTimeout
-from .errors import AltCoopUsageError
+from .errors import AltCoopUsageError, AltCoopWarning
 
 ENGINE_NAME = "alt_coop-engine"
 _NONE = object()  # stands for a fixture value of None, see pytest_fixture_setup
@@ -48,6 +58,7 @@ class Plugin:
         self._session_loop: _session_loop.SessionLoop | None = None
         self._policy = DebuggerPolicy("auto", pytest_debugging=False)
         self._defaults = DefaultTimeouts(5.0)
+        self._scheduler: _scheduler.Scheduler | None = None
 
     @classmethod
     def register_once(cls, config: pytest.Config) -> None:
@@ -103,6 +114,52 @@ class Plugin:
             _session_loop.pop(session_loop)
             if session_loop.owned:
                 asyncio.set_event_loop(None)
+
+    # -- cooperative tests ----------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> object:
+        config = session.config
+        if session.testsfailed and not config.option.continue_on_collection_errors:
+            return None  # pytest's own loop reports the collection errors
+        if config.option.collectonly:
+            return None
+        settings = _options.settings(config)
+        if not (
+            settings.cooperative
+            or any(item.get_closest_marker(_scheduler.MARK) for item in session.items)
+        ):
+            return None
+        reason = _why_sequential(config)
+        if reason is not None:
+            warnings.warn(
+                AltCoopWarning(f"alt_coop: cooperative tests run sequentially {reason}"),
+                stacklevel=1,
+            )
+            return None
+        self._scheduler = _scheduler.Scheduler(
+            session,
+            all_async=settings.cooperative,
+            max_tasks=settings.max_tasks,
+            task_timeout=settings.task_timeout,
+            block_threshold=settings.block_threshold,
+        )
+        self._scheduler.run()
+        return True
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        for name, seconds in scheduler.blocked:
+            terminalreporter.write_line(
+                f"alt_coop: {name} held the loop for {seconds:.2f}s, delaying every other "
+                "cooperative test (use `await` or run blocking work in a thread)",
+                yellow=True,
+            )
+        line = scheduler.summary_line()
+        if line:
+            terminalreporter.write_line(line)
 
     # -- debugger awareness -------------------------------------------------
 
@@ -178,7 +235,13 @@ class Plugin:
                     "`async def` function that does not yield",
                     pytrace=False,
                 )
-            return None
+            if _lane_state.CURRENT.get() is None:
+                return None
+            # A sync cooperative test: in a worker thread, so the loop keeps going.
+            __tracebackhide__ = True
+            call = functools.partial(func, **_pytest_compat.test_arguments(pyfuncitem))
+            run(_in_thread(contextvars.copy_context(), call), None)
+            return True
         __tracebackhide__ = True
         kwargs = _pytest_compat.test_arguments(pyfuncitem)
         request = _pytest_compat.item_request(pyfuncitem)
@@ -243,6 +306,22 @@ def _check_managed_loop(loop: asyncio.AbstractEventLoop) -> None:
                 _nesting.enable(loop)
             except AltCoopUsageError as exc:
                 raise pytest.UsageError(f"alt_coop: {exc}") from None
+
+
+async def _in_thread(context: contextvars.Context, call: Any) -> None:
+    __tracebackhide__ = True
+    await asyncio.get_running_loop().run_in_executor(None, context.run, call)
+
+
+def _why_sequential(config: pytest.Config) -> str | None:
+    """Set-ups where cooperative tests run one at a time, and why."""
+    if hasattr(config, "workerinput"):
+        return "inside pytest-xdist workers (each worker still runs its share)"
+    if config.getoption("usepdb", False) or config.getoption("trace", False):
+        return "under --pdb/--trace (one debugger prompt at a time)"
+    if (config.getoption("faulthandler_timeout", 0) or 0) > 0:
+        return "with faulthandler_timeout set (its timer wraps the whole test)"
+    return None
 
 
 async def _first_value(agen: AsyncGenerator[Any, None], name: str) -> Any:

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from typing import Any
 
 import pytest
 
 from ._debugger import MODES, Mode
 from ._timeouts import BUILTIN_DEFAULT_SECONDS, check_seconds
 
+#: Tests in flight at once by default: enough for an I/O-bound suite to take
+#: about as long as its slowest tests, few enough to stay well inside the
+#: usual 1024 open files if each test holds a few sockets.
+DEFAULT_MAX_TASKS = 250
+
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
     default_timeout: float
     debugger_mode: Mode
+    cooperative: bool = False
+    max_tasks: int = DEFAULT_MAX_TASKS
+    task_timeout: float | None = None
+    block_threshold: float = 0.5
 
 
 _SETTINGS = pytest.StashKey[Settings]()
@@ -22,7 +32,7 @@ _SETTINGS = pytest.StashKey[Settings]()
 
 def _seconds_argument(text: str) -> float:
     try:
-        return check_seconds(text, "value")
+        return check_seconds(text, "the value")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -59,6 +69,72 @@ def add_options(parser: pytest.Parser) -> None:
     )
 
 
+def add_cooperative_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("alt_coop")
+    group.addoption(
+        "--asyncio-cooperative",
+        action="store_true",
+        default=None,
+        dest="asyncio_cooperative",
+        help="Run every async test cooperatively (concurrently on the session loop).",
+    )
+    parser.addini(
+        "asyncio_cooperative", "Run every async test cooperatively.", type="bool", default=False
+    )
+    group.addoption(
+        "--max-asyncio-tasks",
+        type=_positive_int_argument,
+        default=None,
+        dest="max_asyncio_tasks",
+        help=f"Most cooperative tests in flight at once (default {DEFAULT_MAX_TASKS}).",
+    )
+    parser.addini("max_asyncio_tasks", "Most cooperative tests in flight at once.", default=None)
+    group.addoption(
+        "--asyncio-task-timeout",
+        type=_seconds_argument,
+        default=None,
+        dest="asyncio_task_timeout",
+        help="Seconds a cooperative test may take for its whole run, fixtures included "
+        "(default: no cap beyond the per-phase timeouts).",
+    )
+    parser.addini(
+        "asyncio_task_timeout", "Seconds a cooperative test may take in all.", default=None
+    )
+    group.addoption(
+        "--asyncio-block-threshold",
+        type=_seconds_argument,
+        default=None,
+        dest="asyncio_block_threshold",
+        help="Warn about a cooperative test that holds the loop longer than this "
+        "(default 0.5 seconds).",
+    )
+    parser.addini(
+        "asyncio_block_threshold",
+        "Seconds a cooperative test may hold the loop before a warning names it.",
+        default=None,
+    )
+
+
+def _positive_int_argument(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
+    return value
+
+
+def _from_ini(config: pytest.Config, name: str, convert: Any) -> Any:
+    value = config.getini(name)
+    if value in (None, ""):
+        return None
+    try:
+        return convert(value)
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        raise pytest.UsageError(f"ini option {name}: {exc}") from None
+
+
 def settings(config: pytest.Config) -> Settings:
     """The validated settings; a bad value is a usage error naming its option."""
     try:
@@ -83,5 +159,22 @@ def settings(config: pytest.Config) -> Settings:
                 f"ini option async_timeouts_under_debugger must be one of "
                 f"{', '.join(MODES)}, got {mode!r}"
             )
-    result = config.stash[_SETTINGS] = Settings(seconds, mode)
+    cooperative = config.getoption("asyncio_cooperative") or config.getini("asyncio_cooperative")
+    max_tasks = config.getoption("max_asyncio_tasks") or _from_ini(
+        config, "max_asyncio_tasks", _positive_int_argument
+    )
+    task_timeout = config.getoption("asyncio_task_timeout") or _from_ini(
+        config, "asyncio_task_timeout", _seconds_argument
+    )
+    block = config.getoption("asyncio_block_threshold") or _from_ini(
+        config, "asyncio_block_threshold", _seconds_argument
+    )
+    result = config.stash[_SETTINGS] = Settings(
+        seconds,
+        mode,
+        cooperative=bool(cooperative),
+        max_tasks=max_tasks or DEFAULT_MAX_TASKS,
+        task_timeout=task_timeout,
+        block_threshold=block or 0.5,
+    )
     return result

@@ -18,6 +18,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import greenlet
+import pytest
 
 from . import _session_loop
 from ._lanes import Abandon, drive, in_lane, step
@@ -119,6 +120,17 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     return result
 
 
+#: Cooperative tests' tasks cut short by ``asyncio_task_timeout``, with the cap.
+capped_tasks: weakref.WeakKeyDictionary[asyncio.Task[Any], float] = weakref.WeakKeyDictionary()
+
+
+def cap_task(task: asyncio.Task[Any], seconds: float) -> None:
+    """``asyncio_task_timeout`` expired for the test ``task`` runs: cancel it once."""
+    if not task.done():
+        capped_tasks[task] = seconds
+        task.cancel(f"alt_coop: asyncio_task_timeout of {seconds:g}s")
+
+
 def _interrupt_if_driver_cancelled() -> None:
     """Turn a cancellation of the task driving pytest into an interrupt.
 
@@ -133,5 +145,12 @@ def _interrupt_if_driver_cancelled() -> None:
     if task is None or not task.cancelling():
         return  # the coroutine raised CancelledError on its own: a plain error
     task.uncancel()
+    seconds = capped_tasks.pop(task, None)
+    if seconds is not None:
+        raise pytest.fail.Exception(
+            f"the test exceeded asyncio_task_timeout: {seconds:g}s for its whole run, "
+            "fixtures included",
+            pytrace=False,
+        )
     interrupted_tasks.add(task)
     raise KeyboardInterrupt("the task running pytest was cancelled")

@@ -50,6 +50,8 @@ class ConcurrentSetupState:
                 self.remaining[node, run] = self.remaining.get((node, run), 0) + 1
         self.collectors: dict[Any, _Entry] = {}
         self.items: dict[Any, _Entry] = {}  # the item each lane has set up
+        #: The run each collector is admitted for, until it is torn down.
+        self.live_run: dict[Any, int] = {}
 
     # -- what pytest reads -------------------------------------------------
 
@@ -106,14 +108,17 @@ class ConcurrentSetupState:
                 key = (node, self.run_of.get((node, item), 0))
                 left = self.remaining.get(key, 1) - 1
                 self.remaining[key] = left
-                if left <= 0 and node in self.collectors:
-                    _finish(self.collectors.pop(node), node, errors)
+                if left <= 0:
+                    self.live_run.pop(node, None)
+                    if node in self.collectors:
+                        _finish(self.collectors.pop(node), node, errors)
         if nextitem is None and not _lanes.in_lane():
             for other in list(self.items.values()):
                 _finish(other, other.node, errors)
             self.items.clear()
             for node in reversed(list(self.collectors)):
                 _finish(self.collectors.pop(node), node, errors)
+            self.live_run.clear()
         if len(errors) == 1:
             raise errors[0]
         if errors:

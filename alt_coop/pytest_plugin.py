@@ -27,10 +27,23 @@ ENGINE_OFF_MESSAGE = (
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     _options.add_options(parser)
+    _options.add_cooperative_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     _options.settings(config)  # a bad value is a usage error before anything runs
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+
+
+MARKERS = (
+    "asyncio_cooperative: run this test concurrently with the other cooperative tests "
+    "on the session loop (alt_coop)",
+    "asyncio_sequential: run this test on its own even under --asyncio-cooperative (alt_coop)",
+    "asyncio_resources(*names): cooperative tests that name the same resource never "
+    "overlap (alt_coop)",
+    "asyncio_exclusive: this cooperative test overlaps with no other test (alt_coop)",
+)
 
 
 # The two hooks below are reached only when no plugin ran the async function

@@ -1,0 +1,414 @@
+"""Per-test state of a cooperative test, and pytest's globals made per test.
+
+pytest keeps some state per process that a test's phases write to: captured
+output, log handlers, the assertion-comparison hook, ``PYTEST_CURRENT_TEST``,
+the warnings being recorded, and each fixture's cached value. While several
+tests run at once, each of these is routed to the test whose code is running,
+found through a context variable that its lane sets (and that the threads and
+tasks it starts inherit).
+
+This module is the cooperative half of alt_coop's adapter to pytest's
+internals (the other half is :mod:`alt_coop._pytest_compat`); every private
+name it touches was checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0:
+``FixtureDef.execute``/``_scope``/``cached_result``/``_finalizers``,
+``request._arg2fixturedefs``/``_fixturemanager``, ``get_scope_node``,
+``get_scope_package``, ``CaptureManager.item_capture``/``_method``,
+``LoggingPlugin._runtest_for``/``formatter``/``log_level``,
+``LogCaptureHandler`` and the caplog stash keys, the assertion plugin's
+``pytest_runtest_protocol`` and ``util._reprcompare``/``_assertion_pass``/
+``_config``, ``runner._update_current_test_var``, ``runner.runtestprotocol``
+and ``warnings.catch_warnings_for_item``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import copy
+import io
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable, Generator, Iterator
+from typing import Any, TextIO
+
+import pytest
+from _pytest import runner as _runner_module
+from _pytest.assertion import pytest_runtest_protocol as _assertion_protocol
+from _pytest.assertion import util as _assertion_util
+from _pytest.fixtures import FixtureDef, get_scope_node, get_scope_package
+from _pytest.logging import LogCaptureHandler, caplog_handler_key, caplog_records_key
+from _pytest.scope import Scope
+from _pytest.warnings import catch_warnings_for_item
+
+from . import _runner
+
+
+class LaneState:
+    """What belongs to one cooperative test while it runs."""
+
+    __slots__ = (
+        "assertion",
+        "capturing",
+        "copies",
+        "err",
+        "item",
+        "log_handlers",
+        "out",
+        "warnings",
+    )
+
+    def __init__(self, item: pytest.Item) -> None:
+        self.item = item
+        self.capturing = False
+        self.out = io.StringIO()
+        self.err = io.StringIO()
+        self.log_handlers: tuple[logging.Handler, ...] = ()
+        self.warnings: list[warnings.WarningMessage] = []
+        self.copies: dict[Any, Any] = {}  # function-scoped FixtureDef -> this test's copy
+        self.assertion: tuple[Any, Any] = (None, None)
+
+
+CURRENT: contextvars.ContextVar[LaneState | None] = contextvars.ContextVar(
+    "alt_coop_lane", default=None
+)
+
+
+# -- fixture instances ---------------------------------------------------------
+
+
+class FixtureInstances:
+    """Which FixtureDef object a test's request uses, so tests do not share slots.
+
+    A FixtureDef caches one value. Function-scoped fixtures get a copy per
+    test; class, module and package fixtures a copy per scope node (what a
+    sequential run would set up anew for each); session fixtures are shared.
+    A non-function fixture that one test is setting up is waited for by any
+    other test that asks for it, so it is set up exactly once.
+    """
+
+    def __init__(self) -> None:
+        self.per_node: dict[tuple[Any, Any], Any] = {}
+        self.claims: dict[Any, Any] = {}  # FixtureDef -> future of the test setting it up
+
+    def instance(self, fixturedef: Any, item: pytest.Item, state: LaneState) -> Any:
+        scope = fixturedef._scope
+        if scope is Scope.Session:
+            return fixturedef
+        if scope is Scope.Function:
+            found = state.copies.get(fixturedef)
+            if found is None:
+                found = state.copies[fixturedef] = _fresh_copy(fixturedef)
+            return found
+        if scope is Scope.Package:
+            node = get_scope_package(item, fixturedef)
+        else:
+            node = get_scope_node(item, scope)
+        key = (fixturedef, node)
+        found = self.per_node.get(key)
+        if found is None:
+            found = self.per_node[key] = _fresh_copy(fixturedef)
+        return found
+
+    def install(self, item: pytest.Item, state: LaneState) -> None:
+        """Give ``item``'s request a view of its fixtures that maps to instances."""
+        request = item._request  # type: ignore[attr-defined]
+        request._arg2fixturedefs = _InstanceMap(
+            request._arg2fixturedefs, request._fixturemanager, item, state, self
+        )
+
+
+def _fresh_copy(fixturedef: Any) -> Any:
+    twin = copy.copy(fixturedef)
+    twin.cached_result = None
+    twin._finalizers = []
+    return twin
+
+
+class _InstanceMap(dict):  # type: ignore[type-arg]
+    """``request._arg2fixturedefs``, answering with per-test or per-node instances."""
+
+    def __init__(
+        self,
+        original: dict[str, Any],
+        manager: Any,
+        item: pytest.Item,
+        state: LaneState,
+        instances: FixtureInstances,
+    ) -> None:
+        super().__init__(original)
+        self._manager, self._item, self._state, self._instances = (
+            manager,
+            item,
+            state,
+            instances,
+        )
+        self._mapped: dict[str, Any] = {}
+
+    def get(self, name: str, default: Any = None) -> Any:
+        mapped = self._mapped.get(name)
+        if mapped is not None:
+            return mapped
+        fixturedefs = super().get(name)
+        if fixturedefs is None:  # a dynamic request: look it up as pytest would
+            fixturedefs = self._manager.getfixturedefs(name, self._item)
+            if fixturedefs is None:
+                return default
+        mapped = self._mapped[name] = tuple(
+            self._instances.instance(fd, self._item, self._state) for fd in fixturedefs
+        )
+        return mapped
+
+    def __getitem__(self, name: str) -> Any:
+        found = self.get(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+
+@contextlib.contextmanager
+def setup_once(instances: FixtureInstances) -> Iterator[None]:
+    """While it is active, a shared fixture is set up by one test at a time."""
+    original = FixtureDef.execute
+
+    def execute(self: Any, request: Any) -> Any:
+        __tracebackhide__ = True
+        state = CURRENT.get()
+        if state is None or self._scope is Scope.Function:
+            return original(self, request)
+        claims = instances.claims
+        while (owner := claims.get(self)) is not None and owner[0] is not state:
+            _runner.run(_wait(owner[1]), None)
+        if owner is not None:  # this test is already setting it up (a nested request)
+            return original(self, request)
+        done = asyncio.get_running_loop().create_future()  # a lane runs inside a task
+        claims[self] = (state, done)
+        try:
+            return original(self, request)
+        finally:
+            del claims[self]
+            done.set_result(None)
+
+    FixtureDef.execute = execute  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        FixtureDef.execute = original  # type: ignore[method-assign]
+
+
+async def _wait(future: asyncio.Future[None]) -> None:
+    await asyncio.shield(future)
+
+
+# -- output, logs, assertions, warnings, PYTEST_CURRENT_TEST ---------------------
+
+
+class _Router(io.TextIOBase):
+    """``sys.stdout``/``sys.stderr`` while tests run at once: each test's own buffer."""
+
+    def __init__(self, real: TextIO, which: str) -> None:
+        self._real = real
+        self._which = which
+
+    def write(self, text: str) -> int:
+        state = CURRENT.get()
+        if state is not None and state.capturing:
+            return (state.out if self._which == "out" else state.err).write(text)
+        return self._real.write(text)
+
+    def flush(self) -> None:
+        self._real.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._real, "encoding", "utf-8")
+
+
+class _LogRouter(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        state = CURRENT.get()
+        if state is None:
+            return
+        for handler in state.log_handlers:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+
+
+@contextlib.contextmanager
+def per_test_globals(config: pytest.Config) -> Iterator[None]:
+    """Route pytest's per-process state to the running test, for a cooperative batch."""
+    with contextlib.ExitStack() as stack:
+        capman = config.pluginmanager.getplugin("capturemanager")
+        if capman is not None and capman._method != "no":
+            stack.enter_context(_captured_per_test(capman))
+        logging_plugin = config.pluginmanager.getplugin("logging-plugin")
+        if logging_plugin is not None:
+            stack.enter_context(_logs_per_test(logging_plugin))
+        stack.enter_context(_assertions_per_test())
+        stack.enter_context(_current_test_var_per_test())
+        yield
+
+
+@contextlib.contextmanager
+def _captured_per_test(capman: Any) -> Iterator[None]:
+    original = capman.item_capture
+
+    @contextlib.contextmanager
+    def item_capture(when: str, item: pytest.Item) -> Generator[None]:
+        state = CURRENT.get()
+        if state is None:
+            with original(when, item):
+                yield
+            return
+        state.out, state.err, state.capturing = io.StringIO(), io.StringIO(), True
+        try:
+            yield
+        finally:
+            state.capturing = False
+            item.add_report_section(when, "stdout", state.out.getvalue())
+            item.add_report_section(when, "stderr", state.err.getvalue())
+
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Router(saved[0], "out"), _Router(saved[1], "err")
+    capman.item_capture = item_capture
+    try:
+        yield
+    finally:
+        del capman.item_capture
+        sys.stdout, sys.stderr = saved
+
+
+@contextlib.contextmanager
+def _logs_per_test(plugin: Any) -> Iterator[None]:
+    original = plugin._runtest_for
+
+    @contextlib.contextmanager
+    def runtest_for(item: pytest.Item, when: str) -> Generator[None]:
+        state = CURRENT.get()
+        if state is None:
+            with original(item, when):
+                yield
+            return
+        caplog_handler, report_handler = LogCaptureHandler(), LogCaptureHandler()
+        for handler in (caplog_handler, report_handler):
+            handler.setFormatter(plugin.formatter)
+            handler.setLevel(plugin.log_level if plugin.log_level is not None else 0)
+        state.log_handlers = (caplog_handler, report_handler)
+        item.stash[caplog_records_key][when] = caplog_handler.records
+        item.stash[caplog_handler_key] = caplog_handler
+        try:
+            yield
+        finally:
+            state.log_handlers = ()
+            item.add_report_section(when, "log", report_handler.stream.getvalue().strip())
+
+    router = _LogRouter()
+    root = logging.getLogger()
+    root.addHandler(router)
+    saved_level = root.level
+    if plugin.log_level is not None:
+        root.setLevel(min(saved_level, plugin.log_level))
+    plugin._runtest_for = runtest_for
+    try:
+        yield
+    finally:
+        del plugin._runtest_for
+        root.removeHandler(router)
+        root.setLevel(saved_level)
+
+
+@contextlib.contextmanager
+def _assertions_per_test() -> Iterator[None]:
+    saved = _assertion_util._reprcompare, _assertion_util._assertion_pass, _assertion_util._config
+
+    def reprcompare(op: str, left: object, right: object) -> str | None:
+        state = CURRENT.get()
+        compare = state.assertion[0] if state is not None else None
+        return compare(op, left, right) if compare is not None else None
+
+    def assertion_pass(lineno: int, orig: str, expl: str) -> None:
+        state = CURRENT.get()
+        passed = state.assertion[1] if state is not None else None
+        if passed is not None:
+            passed(lineno, orig, expl)
+
+    _assertion_util._reprcompare = reprcompare
+    _assertion_util._assertion_pass = assertion_pass
+    try:
+        yield
+    finally:
+        _assertion_util._reprcompare, _assertion_util._assertion_pass, _assertion_util._config = (
+            saved
+        )
+
+
+@contextlib.contextmanager
+def assertion_hooks_for(item: pytest.Item, state: LaneState) -> Iterator[None]:
+    """Let pytest's assertion plugin make ``item``'s comparison hooks, keep them per test."""
+    routed = _assertion_util._reprcompare, _assertion_util._assertion_pass
+    hooks = _assertion_protocol(item)
+    next(hooks)
+    state.assertion = (_assertion_util._reprcompare, _assertion_util._assertion_pass)
+    _assertion_util._reprcompare, _assertion_util._assertion_pass = routed
+    try:
+        yield
+    finally:
+        hooks.close()
+        _assertion_util._reprcompare, _assertion_util._assertion_pass = routed
+        _assertion_util._config = item.config
+
+
+@contextlib.contextmanager
+def _current_test_var_per_test() -> Iterator[None]:
+    original: Callable[..., None] = _runner_module._update_current_test_var
+
+    def update(item: pytest.Item, when: str | None) -> None:
+        if when:
+            os.environ["PYTEST_CURRENT_TEST"] = f"{item.nodeid} ({when})".replace("\x00", "(null)")
+        else:
+            os.environ.pop("PYTEST_CURRENT_TEST", None)
+
+    _runner_module._update_current_test_var = update
+    try:
+        yield
+    finally:
+        _runner_module._update_current_test_var = original
+
+
+@contextlib.contextmanager
+def warnings_per_test(config: pytest.Config) -> Iterator[None]:
+    """Record warnings with pytest's filters, each into the test that raised it."""
+    with catch_warnings_for_item(config, config.hook, when="runtest", item=None):
+        showwarning = warnings.showwarning
+
+        def route(message: Any, category: Any, filename: str, lineno: int, *args: Any) -> None:
+            state = CURRENT.get()
+            if state is None:
+                showwarning(message, category, filename, lineno, *args)
+                return
+            state.warnings.append(
+                warnings.WarningMessage(message, category, filename, lineno, *args)
+            )
+
+        warnings.showwarning = route  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            warnings.showwarning = showwarning
+
+
+def report_warnings(state: LaneState) -> None:
+    item = state.item
+    for message in state.warnings:
+        item.ihook.pytest_warning_recorded.call_historic(
+            kwargs=dict(warning_message=message, nodeid=item.nodeid, when="runtest", location=None)
+        )
+    state.warnings.clear()
+
+
+runtestprotocol = _runner_module.runtestprotocol

@@ -1,0 +1,332 @@
+"""The cooperative scheduler: tests marked ``asyncio_cooperative`` run at once.
+
+Each cooperative test runs pytest's own per-test protocol (setup, call,
+teardown, with every plugin's phase hooks) in its own lane, driven by its own
+task, so while one test awaits, the others run. Its reports are then handed
+to pytest in one burst (logstart, the reports, logfinish), which no other
+test can interleave, so the terminal, junitxml and other plugins see one
+test at a time, in completion order.
+
+Items run in collection order. A maximal stretch of consecutive cooperative
+tests is a *batch*: its tests run concurrently, up to ``max_asyncio_tasks``
+at once. Every other test (sync tests, unmarked tests, tests that must run
+alone) runs sequentially, between batches, exactly as pytest would.
+
+Admission into a batch follows the order, and waits (without holding a slot)
+for: a free slot; the resources the test declares, or an empty batch for an
+exclusive test; and for the collectors and parametrized fixtures it needs to
+be the instances pytest would give it (a module still set up for an earlier
+run of tests waits to be torn down before a later run's tests start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import time
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from . import _lane_state, _runner
+from ._lanes import drive
+from ._setupstate import ConcurrentSetupState
+from .errors import AltCoopWarning
+
+MARK = "asyncio_cooperative"
+SEQUENTIAL_MARK = "asyncio_sequential"
+RESOURCES_MARK = "asyncio_resources"
+EXCLUSIVE_MARK = "asyncio_exclusive"
+
+#: Fixtures that change process-wide state, so their tests run alone.
+RUN_ALONE_FIXTURES = frozenset(
+    {"capsys", "capsysbinary", "capfd", "capfdbinary", "monkeypatch", "recwarn"}
+)
+
+#: How long, after an interrupt, running tests get to finish their cancellation.
+INTERRUPT_GRACE_SECONDS = 5.0
+
+
+class Stats:
+    """What the end-of-run line reports."""
+
+    def __init__(self) -> None:
+        self.tests = 0
+        self.most_at_once = 0
+        self.busy_seconds = 0.0
+        self.wall_seconds = 0.0
+
+
+class Scheduler:
+    """Runs the session's items, cooperative ones in concurrent batches."""
+
+    def __init__(
+        self,
+        session: pytest.Session,
+        *,
+        all_async: bool,
+        max_tasks: int,
+        task_timeout: float | None,
+        block_threshold: float,
+    ) -> None:
+        self.session = session
+        self.config = session.config
+        self.all_async = all_async
+        self.max_tasks = max_tasks
+        self.task_timeout = task_timeout
+        self.block_threshold = block_threshold
+        self.stats = Stats()
+        self.instances = _lane_state.FixtureInstances()
+        self.setupstate: ConcurrentSetupState | None = None
+        self.notices: set[str] = set()
+        self.blocked: list[tuple[str, float]] = []
+        self._running: dict[Any, set[pytest.Item]] = {}
+        self._resources: dict[str, int] = {}
+        self._params: dict[str, tuple[Any, int]] = {}
+        self._exclusive_running = False
+        self._interrupted = False
+
+    # -- which tests run cooperatively --------------------------------------
+
+    def cooperative(self, item: pytest.Item) -> bool:
+        if not isinstance(item, pytest.Function):
+            return False
+        marked = item.get_closest_marker(MARK) is not None
+        is_async = _is_async(item.obj)
+        if not (marked or (self.all_async and is_async)):
+            return False
+        if item.get_closest_marker(SEQUENTIAL_MARK) is not None:
+            return False
+        reason = self._must_run_alone(item)
+        if reason is not None:
+            self.notices.add(reason)
+            return False
+        return True
+
+    def _must_run_alone(self, item: pytest.Function) -> str | None:
+        alone = RUN_ALONE_FIXTURES.intersection(item.fixturenames)
+        if alone:
+            return f"tests using {', '.join(sorted(alone))} run alone (process-wide state)"
+        if item.get_closest_marker("filterwarnings") is not None:
+            return "tests marked filterwarnings run alone (warning filters are process-wide)"
+        if item.get_closest_marker("timeout") is not None or self.config.getoption(
+            "timeout", None
+        ):
+            return "pytest-timeout's timeouts wrap the whole test: those tests run sequentially"
+        if item.get_closest_marker("flaky") is not None or self.config.getoption("reruns", 0):
+            return "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially"
+        return None
+
+    # -- the run loop --------------------------------------------------------
+
+    def run(self) -> None:
+        session = self.session
+        items = session.items
+        self.setupstate = ConcurrentSetupState(items)
+        session._setupstate = self.setupstate  # type: ignore[assignment]
+        flags = [self.cooperative(item) for item in items]
+        for notice in sorted(self.notices):
+            warnings.warn(AltCoopWarning(f"alt_coop: {notice}"), stacklevel=1)
+        start = 0
+        with _lane_state.setup_once(self.instances):
+            while start < len(items):
+                end = start
+                while end < len(items) and flags[end] == flags[start]:
+                    end += 1
+                if flags[start]:
+                    self._run_batch(items[start:end])
+                else:
+                    self._run_sequential(items, start, end)
+                if session.shouldfail or session.shouldstop or self._interrupted:
+                    break
+                start = end
+        if session.shouldfail:
+            raise session.Failed(session.shouldfail)
+        if session.shouldstop:
+            raise session.Interrupted(session.shouldstop)
+
+    def _run_sequential(self, items: Sequence[pytest.Item], start: int, end: int) -> None:
+        for index in range(start, end):
+            item = items[index]
+            self.instances.install(item, _lane_state.LaneState(item))
+            nextitem = items[index + 1] if index + 1 < len(items) else None
+            item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            if self.session.shouldfail or self.session.shouldstop:
+                return
+
+    def _run_batch(self, items: Sequence[pytest.Item]) -> None:
+        started = time.perf_counter()
+        with (
+            _lane_state.per_test_globals(self.config),
+            _lane_state.warnings_per_test(self.config),
+        ):
+            try:
+                _runner.run(self._batch(items), None)
+            finally:
+                self.stats.wall_seconds += time.perf_counter() - started
+        if self._interrupted:
+            raise KeyboardInterrupt
+
+    async def _batch(self, items: Sequence[pytest.Item]) -> None:
+        loop = asyncio.get_running_loop()
+        changed = asyncio.Event()
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            for item in items:
+                while not self._may_start(item, len(tasks)):
+                    changed.clear()
+                    await changed.wait()
+                if self._stopping():
+                    break
+                self._admit(item)
+                task = loop.create_task(
+                    drive(self._lane, item, context=contextvars.copy_context())
+                )
+                tasks.add(task)
+                self.stats.most_at_once = max(self.stats.most_at_once, len(tasks))
+                task.add_done_callback(_on_done(self, item, tasks, changed))
+            while tasks:
+                changed.clear()
+                await changed.wait()
+        except asyncio.CancelledError:
+            # Ctrl-C, or the task running pytest was cancelled: cancel every
+            # running test once, give them a bounded time to clean up.
+            self._interrupted = True
+            for task in tasks:
+                task.cancel("interrupted")
+            if tasks:
+                await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
+            raise
+
+    def _stopping(self) -> bool:
+        session = self.session
+        return bool(session.shouldfail or session.shouldstop or self._interrupted)
+
+    def _may_start(self, item: pytest.Item, running: int) -> bool:
+        if self._stopping():
+            return True  # the loop breaks out right away
+        if running >= self.max_tasks or self._exclusive_running:
+            return False
+        if item.get_closest_marker(EXCLUSIVE_MARK) is not None and running:
+            return False
+        if any(self._resources.get(name) for name in _resources(item)):
+            return False
+        setupstate = self.setupstate
+        assert setupstate is not None
+        for node in item.listchain()[:-1]:
+            live = setupstate.live_run.get(node)
+            if live is not None and live != setupstate.run_of[node, item]:
+                return False
+        for name, key in _shared_params(item):
+            live_param = self._params.get(name)
+            if live_param is not None and live_param[0] != key and live_param[1] > 0:
+                return False
+        return True
+
+    def _admit(self, item: pytest.Item) -> None:
+        setupstate = self.setupstate
+        assert setupstate is not None
+        for node in item.listchain()[:-1]:
+            setupstate.live_run[node] = setupstate.run_of[node, item]
+        for name in _resources(item):
+            self._resources[name] = self._resources.get(name, 0) + 1
+        if item.get_closest_marker(EXCLUSIVE_MARK) is not None:
+            self._exclusive_running = True
+        for name, key in _shared_params(item):
+            live = self._params.get(name)
+            count = live[1] if live is not None and live[0] == key else 0
+            self._params[name] = (key, count + 1)
+
+    def _release(self, item: pytest.Item) -> None:
+        for name in _resources(item):
+            self._resources[name] -= 1
+        if item.get_closest_marker(EXCLUSIVE_MARK) is not None:
+            self._exclusive_running = False
+        for name, key in _shared_params(item):
+            live = self._params.get(name)
+            if live is not None and live[0] == key:
+                self._params[name] = (key, live[1] - 1)
+
+    # -- one test, in its own lane -----------------------------------------
+
+    def _lane(self, item: pytest.Item) -> None:
+        state = _lane_state.LaneState(item)
+        _lane_state.CURRENT.set(state)
+        self.instances.install(item, state)
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        cap = None
+        if self.task_timeout is not None and task is not None:
+            cap = loop.call_later(self.task_timeout, _runner.cap_task, task, self.task_timeout)
+        try:
+            with _lane_state.assertion_hooks_for(item, state):
+                reports = _lane_state.runtestprotocol(item, log=False, nextitem=None)
+        except KeyboardInterrupt:
+            self._interrupted = True
+            return
+        finally:
+            if cap is not None:
+                cap.cancel()
+        # One burst, with no switch to another lane inside: pytest's
+        # reporters see this test from start to finish on its own.
+        ihook = item.ihook
+        ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        for report in reports:
+            ihook.pytest_runtest_logreport(report=report)
+            self.stats.busy_seconds += report.duration
+        _lane_state.report_warnings(state)
+        ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        self.stats.tests += 1
+
+    def summary_line(self) -> str | None:
+        stats = self.stats
+        if not stats.tests:
+            return None
+        return (
+            f"alt_coop: {stats.tests} cooperative tests, at most {stats.most_at_once} at once, "
+            f"{stats.busy_seconds:.2f}s of test time in {stats.wall_seconds:.2f}s"
+        )
+
+
+def _on_done(
+    scheduler: Scheduler,
+    item: pytest.Item,
+    tasks: set[asyncio.Task[None]],
+    changed: asyncio.Event,
+) -> Any:
+    def done(task: asyncio.Task[None]) -> None:
+        tasks.discard(task)
+        scheduler._release(item)
+        if not task.cancelled() and task.exception() is not None:
+            scheduler._interrupted = True  # an error in alt_coop itself: stop admitting
+            scheduler.session.shouldstop = f"alt_coop: internal error: {task.exception()!r}"
+        changed.set()
+
+    return done
+
+
+def _is_async(func: object) -> bool:
+    return inspect.iscoroutinefunction(func)
+
+
+def _resources(item: pytest.Item) -> tuple[str, ...]:
+    names: list[str] = []
+    for mark in item.iter_markers(RESOURCES_MARK):
+        names.extend(str(arg) for arg in mark.args)
+    return tuple(names)
+
+
+def _shared_params(item: pytest.Item) -> list[tuple[str, Any]]:
+    """The parametrized fixtures wider than the test that ``item`` uses, with its param."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return []
+    found = []
+    for name, index in callspec.indices.items():
+        scope = callspec._arg2scope.get(name)
+        if scope is not None and scope.value != "function":
+            found.append((name, index))
+    return found
