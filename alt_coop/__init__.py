@@ -12,10 +12,12 @@ from __future__ import annotations
 from . import errors, protocols
 from ._embedding import main
 from ._engine import Plugin
+from .locks import Lock
 from .loop import Loop, run_coro_as_main
 from .version import __version__
 
 __all__ = [
+    "Lock",
     "Loop",
     "Plugin",
     "__version__",

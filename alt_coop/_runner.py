@@ -12,9 +12,10 @@ the user's frames and none of asyncio's; alt_coop's own frames are hidden.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 import greenlet
@@ -96,10 +97,34 @@ def _run_captured(
 interrupted_tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 
 
+#: The timeout of the fixture phase or test running in this context.
+_current_timeout: contextvars.ContextVar[PhaseTimeout | None] = contextvars.ContextVar(
+    "alt_coop_timeout", default=None
+)
+
+
+@contextlib.contextmanager
+def clocks_paused() -> Iterator[None]:
+    """Stop the running phase's clock meanwhile, and start it afresh after.
+
+    Waiting for an alt_coop.Lock is not the waiter's own time.
+    """
+    timeout = _current_timeout.get()
+    if timeout is None:
+        yield
+        return
+    timeout.pause()
+    try:
+        yield
+    finally:
+        timeout.resume()
+
+
 def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase: str) -> T:
     __tracebackhide__ = True
     if timeout is not None:
         timeout.start(coro, phase)
+    token = _current_timeout.set(timeout)
     try:
         result = step(coro, timeout)
     except Abandon:
@@ -113,6 +138,7 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
             _interrupt_if_driver_cancelled()
         raise
     finally:
+        _current_timeout.reset(token)
         if timeout is not None:
             timeout.stop()
     if timeout is not None and timeout.fired:  # the coroutine swallowed the cancellation

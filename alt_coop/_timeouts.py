@@ -112,6 +112,7 @@ class PhaseTimeout:
         "_coro",
         "_handle",
         "_loop",
+        "_paused",
         "_policy",
         "_started_at",
         "_task",
@@ -139,6 +140,7 @@ class PhaseTimeout:
         self._abandon: asyncio.TimerHandle | None = None
         self._started_at = 0.0
         self._cancels = 0
+        self._paused = False
         self.fired = False
         self.abandoning = False
         self.where = ""
@@ -163,7 +165,21 @@ class PhaseTimeout:
 
     def on_block(self) -> None:
         """The coroutine waits for the first time: arm the timer now."""
-        if self._handle is None and self._task is not None:
+        if self._handle is None and self._task is not None and not self._paused:
+            self._arm()
+
+    def pause(self) -> None:
+        """Stop the clock (while waiting for an alt_coop.Lock)."""
+        self._paused = True
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def resume(self) -> None:
+        """Start the clock afresh, with the full timeout."""
+        self._paused = False
+        if self._loop is not None and not self.fired:
+            self._started_at = self._loop.time()
             self._arm()
 
     def _arm(self) -> None:
