@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-OTHERS = ["alt_coop", "asyncio", "anyio", "alt_pytest_asyncio", "asyncio_cooperative"]
+OTHERS = ["alt_coop", "asyncio", "anyio", "alt_pytest_asyncio", "asyncio-cooperative"]
 
 
 def write_suite(directory: Path, n: int, *, is_async: bool, decorator: str = "") -> Path:

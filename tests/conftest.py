@@ -10,7 +10,7 @@ pytest_plugins = ["pytester"]
 #: sessions under test so each test sees alt_coop alone.
 ISOLATE = (
     *("-p", "no:asyncio", "-p", "no:anyio", "-p", "no:cacheprovider"),
-    *("-p", "no:alt_pytest_asyncio", "-p", "no:asyncio_cooperative"),
+    *("-p", "no:alt_pytest_asyncio", "-p", "no:asyncio-cooperative"),
 )
 
 
