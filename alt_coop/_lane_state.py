@@ -294,10 +294,11 @@ def _logs_per_test(plugin: Any) -> Iterator[None]:
             with original(item, when):
                 yield
             return
-        caplog_handler, report_handler = LogCaptureHandler(), LogCaptureHandler()
-        for handler in (caplog_handler, report_handler):
-            handler.setFormatter(plugin.formatter)
-            handler.setLevel(plugin.log_level if plugin.log_level is not None else 0)
+        # Handlers come from a pool: logging keeps every handler ever made in
+        # a list that it searches when one is collected.
+        caplog_handler, report_handler = pool.pop() if pool else _handler_pair(plugin)
+        caplog_handler.reset()
+        report_handler.reset()
         state.log_handlers = (caplog_handler, report_handler)
         item.stash[caplog_records_key][when] = caplog_handler.records
         item.stash[caplog_handler_key] = caplog_handler
@@ -306,7 +307,9 @@ def _logs_per_test(plugin: Any) -> Iterator[None]:
         finally:
             state.log_handlers = ()
             item.add_report_section(when, "log", report_handler.stream.getvalue().strip())
+            pool.append((caplog_handler, report_handler))
 
+    pool: list[tuple[LogCaptureHandler, LogCaptureHandler]] = []
     router = _LogRouter()
     root = logging.getLogger()
     root.addHandler(router)
@@ -320,6 +323,14 @@ def _logs_per_test(plugin: Any) -> Iterator[None]:
         del plugin._runtest_for
         root.removeHandler(router)
         root.setLevel(saved_level)
+
+
+def _handler_pair(plugin: Any) -> tuple[LogCaptureHandler, LogCaptureHandler]:
+    pair = LogCaptureHandler(), LogCaptureHandler()
+    for handler in pair:
+        handler.setFormatter(plugin.formatter)
+        handler.setLevel(plugin.log_level if plugin.log_level is not None else 0)
+    return pair
 
 
 @contextlib.contextmanager
