@@ -614,14 +614,43 @@ def test_caplog_records_are_per_test(pytester, run_alt):
 
         @pytest.mark.parametrize("name", ["p", "q", "r"])
         async def test_records(caplog, name):
-            caplog.set_level(logging.INFO)
-            logger.info(f"{name} before")
+            logger.warning(f"{name} before")
             await meet(ALL)
             await asyncio.sleep(0.01)
-            logger.info(f"{name} after")
+            logger.warning(f"{name} after")
             assert [r.getMessage() for r in caplog.records] == [f"{name} before", f"{name} after"]
             assert caplog.messages == [f"{name} before", f"{name} after"]
             assert [r.getMessage() for r in caplog.get_records("call")] == caplog.messages
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=3)
+    assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("3", "3")
+
+
+def test_caplog_set_level_holds_for_the_whole_test(pytester, run_alt):
+    """``caplog.set_level`` in concurrent tests: each test's level lasts until its own
+    teardown, as in a sequential run (another test's teardown must not undo it)."""
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import pytest
+        from conftest import meet
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        ALL = asyncio.Barrier(3)
+        logger = logging.getLogger("suite")
+
+        @pytest.mark.parametrize(("name", "delay"), [("p", 0.1), ("q", 0.2), ("r", 0.0)])
+        async def test_records(caplog, name, delay):
+            caplog.set_level(logging.INFO)
+            logger.info(f"{name} before")
+            await meet(ALL)
+            await asyncio.sleep(delay)
+            logger.info(f"{name} after")
+            assert caplog.messages == [f"{name} before", f"{name} after"]
         """
     )
     result = run_alt("-v")
