@@ -151,12 +151,6 @@ class Plugin:
         scheduler = self._scheduler
         if scheduler is None:
             return
-        for name, seconds in scheduler.blocked:
-            terminalreporter.write_line(
-                f"alt_coop: {name} held the loop for {seconds:.2f}s, delaying every other "
-                "cooperative test (use `await` or run blocking work in a thread)",
-                yellow=True,
-            )
         line = scheduler.summary_line()
         if line:
             terminalreporter.write_line(line)

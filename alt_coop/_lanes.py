@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import time
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Protocol, TypeVar
 
@@ -61,16 +62,22 @@ def in_lane() -> bool:
 
 
 async def drive(
-    run: Callable[..., T], *args: object, context: contextvars.Context | None = None
+    run: Callable[..., T],
+    *args: object,
+    context: contextvars.Context | None = None,
+    held: Callable[[float], None] | None = None,
 ) -> T:
     """Run ``run(*args)`` in a new lane, awaiting whatever it blocks on.
 
     ``context`` is the :class:`contextvars.Context` the lane runs in; ``None``
-    means the context current when the lane starts.
+    means the context current when the lane starts. ``held``, if given, is
+    told how long each stretch of the lane held the loop.
     """
     lane = Lane(run, parent=greenlet.getcurrent())
     if context is not None:
         lane.gr_context = context
+    if held is not None:
+        return await _drive_timed(lane, args, held)  # type: ignore[no-any-return]
     yielded = lane.switch(*args)
     while not lane.dead:
         try:
@@ -80,6 +87,25 @@ async def drive(
         else:
             yielded = lane.switch(None)
     return yielded  # type: ignore[no-any-return]
+
+
+async def _drive_timed(lane: Lane, args: tuple[object, ...], held: Callable[[float], None]) -> Any:
+    """:func:`drive`, timing each switch into the lane."""
+    clock = time.perf_counter
+    started = clock()
+    yielded = lane.switch(*args)
+    held(clock() - started)
+    while not lane.dead:
+        try:
+            await _Reyield(yielded)
+        except BaseException as exc:
+            started = clock()
+            yielded = lane.throw(exc)
+        else:
+            started = clock()
+            yielded = lane.switch(None)
+        held(clock() - started)
+    return yielded
 
 
 class Watch(Protocol):

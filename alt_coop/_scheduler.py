@@ -82,7 +82,7 @@ class Scheduler:
         self.instances = _lane_state.FixtureInstances()
         self.setupstate: ConcurrentSetupState | None = None
         self.notices: set[str] = set()
-        self.blocked: list[tuple[str, float]] = []
+        self.holds: dict[pytest.Item, float] = {}  # tests that held the loop too long
         self._running: dict[Any, set[pytest.Item]] = {}
         self._resources: dict[str, int] = {}
         self._params: dict[str, tuple[Any, int]] = {}
@@ -167,6 +167,7 @@ class Scheduler:
                 _runner.run(self._batch(items), None)
             finally:
                 self.stats.wall_seconds += time.perf_counter() - started
+                self._warn_about_holds()
         if self._interrupted:
             raise KeyboardInterrupt
 
@@ -183,7 +184,12 @@ class Scheduler:
                     break
                 self._admit(item)
                 task = loop.create_task(
-                    drive(self._lane, item, context=contextvars.copy_context())
+                    drive(
+                        self._lane,
+                        item,
+                        context=contextvars.copy_context(),
+                        held=self._holding(item),
+                    )
                 )
                 tasks.add(task)
                 self.stats.most_at_once = max(self.stats.most_at_once, len(tasks))
@@ -200,6 +206,34 @@ class Scheduler:
             if tasks:
                 await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
             raise
+
+    def _warn_about_holds(self) -> None:
+        """Name the tests that held the loop (known only once their lane is done)."""
+        for item, seconds in self.holds.items():
+            _, lineno, _ = item.location
+            warning = AltCoopWarning(
+                f"{item.nodeid} held the loop for {seconds:.2f}s at a stretch, delaying "
+                "every other cooperative test; await, or run blocking work in a thread"
+            )
+            message = warnings.WarningMessage(
+                warning, AltCoopWarning, str(item.path), (lineno or 0) + 1
+            )
+            item.ihook.pytest_warning_recorded.call_historic(
+                kwargs=dict(
+                    warning_message=message, nodeid=item.nodeid, when="runtest", location=None
+                )
+            )
+        self.holds.clear()
+
+    def _holding(self, item: pytest.Item) -> Any:
+        """How ``drive`` tells this test held the loop too long."""
+        threshold, holds = self.block_threshold, self.holds
+
+        def held(seconds: float) -> None:
+            if seconds > threshold and seconds > holds.get(item, 0.0):
+                holds[item] = seconds
+
+        return held
 
     def _stopping(self) -> bool:
         session = self.session
