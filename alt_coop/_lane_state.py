@@ -45,6 +45,8 @@ from _pytest.warnings import catch_warnings_for_item
 
 from . import _runner
 
+_NO_OUTPUT = io.StringIO()  # until a phase captures; never written to
+
 
 class LaneState:
     """What belongs to one cooperative test while it runs."""
@@ -63,8 +65,8 @@ class LaneState:
     def __init__(self, item: pytest.Item) -> None:
         self.item = item
         self.capturing = False
-        self.out = io.StringIO()
-        self.err = io.StringIO()
+        self.out: io.StringIO = _NO_OUTPUT
+        self.err: io.StringIO = _NO_OUTPUT
         self.log_handlers: tuple[logging.Handler, ...] = ()
         self.warnings: list[warnings.WarningMessage] = []
         self.copies: dict[Any, Any] = {}  # function-scoped FixtureDef -> this test's copy

@@ -177,12 +177,13 @@ class Scheduler:
         tasks: set[asyncio.Task[None]] = set()
         try:
             for item in items:
-                while not self._may_start(item, len(tasks)):
+                needs = _Needs(item, self.setupstate)
+                while not self._may_start(needs, len(tasks)):
                     changed.clear()
                     await changed.wait()
                 if self._stopping():
                     break
-                self._admit(item)
+                self._admit(needs)
                 task = loop.create_task(
                     drive(
                         self._lane,
@@ -193,7 +194,7 @@ class Scheduler:
                 )
                 tasks.add(task)
                 self.stats.most_at_once = max(self.stats.most_at_once, len(tasks))
-                task.add_done_callback(_on_done(self, item, tasks, changed))
+                task.add_done_callback(_on_done(self, needs, tasks, changed))
             while tasks:
                 changed.clear()
                 await changed.wait()
@@ -239,47 +240,47 @@ class Scheduler:
         session = self.session
         return bool(session.shouldfail or session.shouldstop or self._interrupted)
 
-    def _may_start(self, item: pytest.Item, running: int) -> bool:
+    def _may_start(self, needs: _Needs, running: int) -> bool:
         if self._stopping():
             return True  # the loop breaks out right away
         if running >= self.max_tasks or self._exclusive_running:
             return False
-        if item.get_closest_marker(EXCLUSIVE_MARK) is not None and running:
+        if needs.exclusive and running:
             return False
-        if any(self._resources.get(name) for name in _resources(item)):
+        if any(self._resources.get(name) for name in needs.resources):
             return False
         setupstate = self.setupstate
         assert setupstate is not None
-        for node in item.listchain()[:-1]:
+        for node, run in needs.runs:
             live = setupstate.live_run.get(node)
-            if live is not None and live != setupstate.run_of[node, item]:
+            if live is not None and live != run:
                 return False
-        for name, key in _shared_params(item):
+        for name, key in needs.params:
             live_param = self._params.get(name)
             if live_param is not None and live_param[0] != key and live_param[1] > 0:
                 return False
         return True
 
-    def _admit(self, item: pytest.Item) -> None:
+    def _admit(self, needs: _Needs) -> None:
         setupstate = self.setupstate
         assert setupstate is not None
-        for node in item.listchain()[:-1]:
-            setupstate.live_run[node] = setupstate.run_of[node, item]
-        for name in _resources(item):
+        for node, run in needs.runs:
+            setupstate.live_run[node] = run
+        for name in needs.resources:
             self._resources[name] = self._resources.get(name, 0) + 1
-        if item.get_closest_marker(EXCLUSIVE_MARK) is not None:
+        if needs.exclusive:
             self._exclusive_running = True
-        for name, key in _shared_params(item):
+        for name, key in needs.params:
             live = self._params.get(name)
             count = live[1] if live is not None and live[0] == key else 0
             self._params[name] = (key, count + 1)
 
-    def _release(self, item: pytest.Item) -> None:
-        for name in _resources(item):
+    def _release(self, needs: _Needs) -> None:
+        for name in needs.resources:
             self._resources[name] -= 1
-        if item.get_closest_marker(EXCLUSIVE_MARK) is not None:
+        if needs.exclusive:
             self._exclusive_running = False
-        for name, key in _shared_params(item):
+        for name, key in needs.params:
             live = self._params.get(name)
             if live is not None and live[0] == key:
                 self._params[name] = (key, live[1] - 1)
@@ -325,15 +326,28 @@ class Scheduler:
         )
 
 
+class _Needs:
+    """What a test needs before it may start, worked out once."""
+
+    __slots__ = ("exclusive", "params", "resources", "runs")
+
+    def __init__(self, item: pytest.Item, setupstate: ConcurrentSetupState | None) -> None:
+        assert setupstate is not None
+        self.runs = [(node, setupstate.run_of[node, item]) for node in item.listchain()[:-1]]
+        self.resources = _resources(item)
+        self.exclusive = item.get_closest_marker(EXCLUSIVE_MARK) is not None
+        self.params = _shared_params(item)
+
+
 def _on_done(
     scheduler: Scheduler,
-    item: pytest.Item,
+    needs: _Needs,
     tasks: set[asyncio.Task[None]],
     changed: asyncio.Event,
 ) -> Any:
     def done(task: asyncio.Task[None]) -> None:
         tasks.discard(task)
-        scheduler._release(item)
+        scheduler._release(needs)
         if not task.cancelled() and task.exception() is not None:
             scheduler._interrupted = True  # an error in alt_coop itself: stop admitting
             scheduler.session.shouldstop = f"alt_coop: internal error: {task.exception()!r}"
