@@ -26,7 +26,6 @@ import xml.etree.ElementTree as ET
 from itertools import combinations
 
 import pytest
-
 from conftest import ISOLATE
 
 CONFTEST = """
@@ -548,6 +547,10 @@ def test_captured_output_and_logs_belong_to_their_own_test(pytester, run_alt):
         assert captured(section, "stdout teardown") == [f"teardown of {name}"], section
 
 
+# The notice that these tests run alone is a warning raised outside any test,
+# which in-process reaches this session (see
+# test_notice_when_cooperative_tests_run_sequentially for the notice itself).
+@pytest.mark.filterwarnings("ignore::alt_coop.errors.AltCoopWarning")
 def test_capsys_tests_still_work_and_run_alone(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(
@@ -599,6 +602,95 @@ def test_capsys_tests_still_work_and_run_alone(pytester, run_alt):
     assert overlap(spans["c"], spans["d"])
 
 
+RUN_ALONE_BODIES = {
+    "capfd": (
+        "capfd",
+        """
+        print("mine")
+        await asyncio.sleep(0.05)
+        assert capfd.readouterr().out == "mine\\n"
+        """,
+    ),
+    "monkeypatch": (
+        "monkeypatch",
+        """
+        monkeypatch.setenv("ALT_COOP_PROBE", "set")
+        await asyncio.sleep(0.05)
+        assert os.environ["ALT_COOP_PROBE"] == "set"
+        """,
+    ),
+    "recwarn": (
+        "recwarn",
+        """
+        warnings.warn("mine", UserWarning)
+        await asyncio.sleep(0.05)
+        assert [str(w.message) for w in recwarn] == ["mine"]
+        """,
+    ),
+    "filterwarnings": (
+        "",
+        """
+        await asyncio.sleep(0.05)
+        with pytest.raises(UserWarning):
+            warnings.warn("an error here", UserWarning)
+        """,
+    ),
+}
+
+
+@pytest.mark.filterwarnings("ignore::alt_coop.errors.AltCoopWarning")
+@pytest.mark.parametrize("trigger", sorted(RUN_ALONE_BODIES))
+def test_other_process_wide_fixtures_and_marks_run_alone(pytester, run_alt, trigger):
+    events_conftest(pytester)
+    fixture, body = RUN_ALONE_BODIES[trigger]
+    mark = (
+        '@pytest.mark.filterwarnings("error::UserWarning")' if trigger == "filterwarnings" else ""
+    )
+    pytester.makepyfile(
+        textwrap.dedent(
+            """
+            import asyncio
+            import os
+            import warnings
+            import pytest
+            from conftest import span
+
+            pytestmark = pytest.mark.asyncio_cooperative
+
+            async def test_a():
+                async with span("a"):
+                    warnings.warn("from a", UserWarning)
+                    await asyncio.sleep(0.1)
+
+            async def test_b():
+                async with span("b"):
+                    await asyncio.sleep(0.1)
+
+            {mark}
+            async def test_alone({fixture}):
+                async with span("alone"):
+            {body}
+
+            async def test_c():
+                async with span("c"):
+                    warnings.warn("from c", UserWarning)
+                    await asyncio.sleep(0.1)
+
+            async def test_d():
+                async with span("d"):
+                    await asyncio.sleep(0.1)
+            """
+        ).format(mark=mark, fixture=fixture, body=textwrap.indent(textwrap.dedent(body), " " * 8))
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=5)
+    spans = read_spans(pytester)
+    for other in ("a", "b", "c", "d"):
+        assert not overlap(spans["alone"], spans[other]), (other, spans)
+    assert overlap(spans["a"], spans["b"]) and overlap(spans["c"], spans["d"])
+    assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("4", "2")
+
+
 def test_caplog_records_are_per_test(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(
@@ -628,34 +720,59 @@ def test_caplog_records_are_per_test(pytester, run_alt):
     assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("3", "3")
 
 
-def test_caplog_set_level_holds_for_the_whole_test(pytester, run_alt):
-    """``caplog.set_level`` in concurrent tests: each test's level lasts until its own
-    teardown, as in a sequential run (another test's teardown must not undo it)."""
+def test_caplog_set_level_in_a_test_marked_sequential(pytester, run_alt):
+    """Logger levels are process-wide, so (as the README says) a test calling
+    ``caplog.set_level`` is marked ``asyncio_sequential``: it then works as usual
+    between batches, and its level does not reach the tests after it."""
     events_conftest(pytester)
     pytester.makepyfile(
         """
         import asyncio
         import logging
         import pytest
-        from conftest import meet
+        from conftest import meet, span
 
         pytestmark = pytest.mark.asyncio_cooperative
-        ALL = asyncio.Barrier(3)
+        BOTH = asyncio.Barrier(2)
         logger = logging.getLogger("suite")
 
-        @pytest.mark.parametrize(("name", "delay"), [("p", 0.1), ("q", 0.2), ("r", 0.0)])
-        async def test_records(caplog, name, delay):
-            caplog.set_level(logging.INFO)
-            logger.info(f"{name} before")
-            await meet(ALL)
-            await asyncio.sleep(delay)
-            logger.info(f"{name} after")
-            assert caplog.messages == [f"{name} before", f"{name} after"]
+        async def concurrent(caplog, name):
+            async with span(name):
+                logger.info(f"{name} info")
+                logger.warning(f"{name} before")
+                await meet(BOTH)
+                logger.warning(f"{name} after")
+                assert caplog.messages == [f"{name} before", f"{name} after"]
+
+        async def test_p(caplog):
+            await concurrent(caplog, "p")
+
+        async def test_q(caplog):
+            await concurrent(caplog, "q")
+
+        @pytest.mark.asyncio_sequential
+        async def test_set_level(caplog):
+            async with span("set_level"):
+                caplog.set_level(logging.INFO)
+                logger.info("s before")
+                await asyncio.sleep(0.05)
+                logger.info("s after")
+                assert caplog.messages == ["s before", "s after"]
+
+        async def test_r(caplog):
+            await concurrent(caplog, "r")
+
+        async def test_t(caplog):
+            await concurrent(caplog, "t")
         """
     )
     result = run_alt("-v")
-    result.assert_outcomes(passed=3)
-    assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("3", "3")
+    result.assert_outcomes(passed=5)
+    spans = read_spans(pytester)
+    assert overlap(spans["p"], spans["q"]) and overlap(spans["r"], spans["t"])
+    for other in ("p", "q", "r", "t"):
+        assert not overlap(spans["set_level"], spans[other])
+    assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("4", "2")
 
 
 def test_tmp_path_is_distinct_per_test(pytester, run_alt):
@@ -749,8 +866,1408 @@ def test_durations_lists_each_tests_own_time(pytester, run_alt):
     assert overlap(spans["slow"], spans["fast"])
     calls = dict(
         (name, float(seconds))
-        for seconds, name in re.findall(r"^(\d+\.\d+)s call\s+\S+::(test_\w+)$", result.stdout.str(), re.M)
+        for seconds, name in re.findall(
+            r"^(\d+\.\d+)s call\s+\S+::(test_\w+)$", result.stdout.str(), re.M
+        )
     )
     assert set(calls) == {"test_slow", "test_fast"}, result.stdout.str()
     assert calls["test_slow"] >= 0.25
     assert calls["test_fast"] < calls["test_slow"] - 0.1, calls
+
+
+# -- fixtures -------------------------------------------------------------------
+
+
+def test_function_scoped_async_fixtures_are_per_test(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log, meet
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        ALL = asyncio.Barrier(3)
+
+        @pytest.fixture
+        async def token(request):
+            value = {"owner": request.node.name}
+            log("setup", request.node.name, id(value))
+            await asyncio.sleep(0.01)
+            yield value
+            await asyncio.sleep(0.01)
+            assert value == {"owner": request.node.name, "seen": request.node.name}
+            log("teardown", request.node.name, id(value))
+
+        @pytest.fixture
+        async def plain(token):
+            await asyncio.sleep(0)
+            return token
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_own(token, plain, request, n):
+            assert plain is token
+            assert token == {"owner": request.node.name}
+            await meet(ALL)
+            token["seen"] = request.node.name
+            await asyncio.sleep(0.01)
+            assert token == {"owner": request.node.name, "seen": request.node.name}
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=3)
+    setups = [line.split()[1:] for line in read_events(pytester) if line.startswith("setup ")]
+    teardowns = [line.split()[1:] for line in read_events(pytester) if line.startswith("teardown")]
+    assert sorted(name for name, _ in setups) == ["test_own[0]", "test_own[1]", "test_own[2]"]
+    assert sorted(setups) == sorted(teardowns)
+    assert len({value for _, value in setups}) == 3
+
+
+def test_module_fixture_set_up_once_and_torn_down_after_the_last_test(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log, span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            log("setup shared")
+            await asyncio.sleep(0.1)  # the other tests ask for it meanwhile
+            value = object()
+            yield value
+            await asyncio.sleep(0.01)
+            log("teardown shared")
+
+        @pytest.mark.parametrize("n", range(5))
+        async def test_uses(shared, n):
+            async with span(f"test{n}"):
+                log("value", id(shared))
+                await asyncio.sleep(0.02 * (5 - n))
+
+        def test_after_the_module():
+            pass
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=6)
+    events = read_events(pytester)
+    assert events.count("setup shared") == 1
+    assert events.count("teardown shared") == 1
+    assert len({line for line in events if line.startswith("value ")}) == 1
+    spans = read_spans(pytester)
+    assert peak(spans) == 5
+    assert events.index("setup shared") < min(
+        events.index(f"start test{n} {spans[f'test{n}'][0]}") for n in range(5)
+    )
+    # Torn down once, after the last of the tests (not after the first to finish).
+    last_end = max(events.index(f"end test{n} {spans[f'test{n}'][1]}") for n in range(5))
+    assert events.index("teardown shared") > last_end
+
+
+def test_parametrized_module_fixture_each_param_once_and_never_overlapping(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log, span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module", params=[1, 2])
+        async def conn(request):
+            log("setup", request.param)
+            await asyncio.sleep(0.02)
+            yield request.param
+            await asyncio.sleep(0.02)
+            log("teardown", request.param)
+
+        async def test_a(conn):
+            async with span(f"a{conn}"):
+                log("use", conn)
+                await asyncio.sleep(0.05)
+
+        async def test_b(conn):
+            async with span(f"b{conn}"):
+                log("use", conn)
+                await asyncio.sleep(0.05)
+
+        async def test_c(conn):
+            async with span(f"c{conn}"):
+                log("use", conn)
+                await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=6)
+    # "start a1 <time>" -> "start a1"; "setup 1", "use 1", "teardown 1" as they are.
+    tokens = [" ".join(line.split()[:2]) for line in read_events(pytester)]
+
+    def param_run(param: int) -> list[str]:
+        tests = [f"{name}{param}" for name in "abc"]
+        return sorted(
+            [f"setup {param}", f"teardown {param}"]
+            + [f"use {param}"] * 3
+            + [f"{kind} {test}" for test in tests for kind in ("start", "end")]
+        )
+
+    split = tokens.index("teardown 1") + 1
+    first, second = tokens[:split], tokens[split:]
+    # Param 1: set up once, all its tests inside, torn down once after the last
+    # of them; only then anything of param 2, likewise.
+    assert first[0] == "setup 1" and first[-1] == "teardown 1", tokens
+    assert sorted(first) == param_run(1), tokens
+    assert second[0] == "setup 2" and second[-1] == "teardown 2", tokens
+    assert sorted(second) == param_run(2), tokens
+    spans = read_spans(pytester)
+    assert overlap(spans["a1"], spans["b1"]) and overlap(spans["b2"], spans["c2"])
+
+
+def test_class_scoped_fixture_of_tests_outside_a_class_is_per_test(pytester, run_alt):
+    """pytest sets a class-scoped fixture up anew for each test that is not in a
+    class (the test itself is its scope): concurrent tests must not share it."""
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log, meet
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        ALL = asyncio.Barrier(3)
+
+        @pytest.fixture(scope="class")
+        async def per_class(request):
+            value = {"owner": request.node.name, "alive": True}
+            log("setup", request.node.name)
+            yield value
+            value["alive"] = False
+            log("teardown", request.node.name)
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_outside_a_class(per_class, request, n):
+            await meet(ALL)
+            await asyncio.sleep(0.02 * n)
+            assert per_class == {"owner": request.node.name, "alive": True}
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=3)
+    events = read_events(pytester)
+    names = [f"test_outside_a_class[{n}]" for n in range(3)]
+    assert sorted(line for line in events if line.startswith("setup ")) == [
+        f"setup {name}" for name in names
+    ]
+    assert sorted(line for line in events if line.startswith("teardown ")) == [
+        f"teardown {name}" for name in names
+    ]
+
+
+def test_failing_fixture_is_an_error_at_setup_and_earlier_fixtures_are_torn_down(
+    pytester, run_alt
+):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log, meet
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        ALL = asyncio.Barrier(3)
+
+        @pytest.fixture
+        async def first(request):
+            log("setup first", request.node.name)
+            await asyncio.sleep(0.01)
+            yield
+            await asyncio.sleep(0.01)
+            log("teardown first", request.node.name)
+
+        @pytest.fixture
+        async def broken(first):
+            await meet(ALL)
+            raise RuntimeError("the broken fixture failed")
+
+        async def test_broken(first, broken):
+            log("body test_broken")
+
+        async def test_fine_1(first):
+            await meet(ALL)
+            log("body test_fine_1")
+
+        async def test_fine_2(first):
+            await meet(ALL)
+            log("body test_fine_2")
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=2, errors=1)
+    assert verbose_lines(result.stdout.str()) == {
+        "test_broken": ["ERROR"],
+        "test_fine_1": ["PASSED"],
+        "test_fine_2": ["PASSED"],
+    }
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_broken*", "E*the broken fixture failed"])
+    events = read_events(pytester)
+    assert "body test_broken" not in events
+    assert {"body test_fine_1", "body test_fine_2"} <= set(events)
+    for name in ("test_broken", "test_fine_1", "test_fine_2"):
+        assert events.count(f"setup first {name}") == 1
+        assert events.count(f"teardown first {name}") == 1
+
+
+# -- skip, xfail, selection -------------------------------------------------------
+
+
+def test_skip_skipif_and_xfail_marks_at_every_level(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        test_function_marks="""
+        import asyncio
+        import pytest
+        from conftest import log
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.skip(reason="function skip")
+        async def test_skipped():
+            log("ran test_skipped")
+
+        @pytest.mark.skipif(True, reason="function skipif")
+        async def test_skipped_if():
+            log("ran test_skipped_if")
+
+        @pytest.mark.skipif(False, reason="not taken")
+        async def test_not_skipped():
+            await asyncio.sleep(0.01)
+            log("ran test_not_skipped")
+
+        @pytest.mark.xfail(reason="function xfail")
+        async def test_xfailed():
+            await asyncio.sleep(0.01)
+            log("ran test_xfailed")
+            assert False
+
+        @pytest.mark.xfail(reason="passes anyway")
+        async def test_xpassed():
+            await asyncio.sleep(0.01)
+            log("ran test_xpassed")
+
+        @pytest.mark.xfail(reason="strict", strict=True)
+        async def test_xpassed_strict():
+            await asyncio.sleep(0.01)
+            log("ran test_xpassed_strict")
+
+        @pytest.mark.xfail(run=False, reason="not run")
+        async def test_xfail_not_run():
+            log("ran test_xfail_not_run")
+        """,
+        test_class_marks="""
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.skip(reason="class skip")
+        class TestSkipped:
+            async def test_one(self):
+                log("ran TestSkipped")
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.xfail(reason="class xfail")
+        class TestXfailed:
+            async def test_one(self):
+                await asyncio.sleep(0.01)
+                log("ran TestXfailed")
+                raise ValueError
+
+        @pytest.mark.asyncio_cooperative
+        class TestOpen:
+            async def test_one(self):
+                await asyncio.sleep(0.01)
+                log("ran TestOpen")
+        """,
+        test_module_skip="""
+        import pytest
+        from conftest import log
+
+        pytestmark = [pytest.mark.asyncio_cooperative, pytest.mark.skipif(True, reason="module")]
+
+        async def test_one():
+            log("ran module skipped")
+        """,
+        test_module_xfail="""
+        import asyncio
+        import pytest
+        from conftest import log
+
+        pytestmark = [pytest.mark.asyncio_cooperative, pytest.mark.xfail(reason="module")]
+
+        async def test_one():
+            await asyncio.sleep(0.01)
+            log("ran module xfailed")
+            assert 0
+        """,
+    )
+    result = run_alt("-v", "-rsxX")
+    result.assert_outcomes(passed=2, skipped=4, xfailed=4, xpassed=1, failed=1)
+    lines = verbose_lines(result.stdout.str())
+    assert lines["test_xpassed_strict"] == ["FAILED"]
+    assert lines["test_xpassed"] == ["XPASS"]
+    result.stdout.fnmatch_lines_random(
+        [
+            "SKIPPED*function skip",
+            "SKIPPED*function skipif",
+            "SKIPPED*class skip",
+            "SKIPPED*module",
+            "XFAIL*not run*",
+            "*[[]XPASS(strict)[]] strict*",
+        ]
+    )
+    ran = {line.removeprefix("ran ") for line in read_events(pytester)}
+    assert ran == {
+        "test_not_skipped",
+        "test_xfailed",
+        "test_xpassed",
+        "test_xpassed_strict",
+        "TestXfailed",
+        "TestOpen",
+        "module xfailed",
+    }
+    assert SUMMARY.search(result.stdout.str()) is not None
+
+
+def test_skip_xfail_and_fail_called_inside_cooperative_tests(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log, meet
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        ALL = asyncio.Barrier(4)
+
+        async def test_skips():
+            await meet(ALL)
+            pytest.skip("skipped from inside")
+            log("after skip")
+
+        async def test_xfails():
+            await meet(ALL)
+            pytest.xfail("xfailed from inside")
+            log("after xfail")
+
+        async def test_fails():
+            await meet(ALL)
+            pytest.fail("failed from inside")
+            log("after fail")
+
+        async def test_passes():
+            await meet(ALL)
+            log("passes")
+        """
+    )
+    result = run_alt("-v", "-rsx")
+    result.assert_outcomes(passed=1, skipped=1, xfailed=1, failed=1)
+    assert verbose_lines(result.stdout.str()) == {
+        "test_skips": ["SKIPPED"],
+        "test_xfails": ["XFAIL"],
+        "test_fails": ["FAILED"],
+        "test_passes": ["PASSED"],
+    }
+    result.stdout.fnmatch_lines_random(
+        ["SKIPPED*skipped from inside", "XFAIL*xfailed from inside", "*Failed: failed from inside"]
+    )
+    assert read_events(pytester) == ["passes"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("-k", "alpha"), {"test_alpha_1", "test_alpha_2"}),
+        (("-k", "not alpha"), {"test_beta", "test_gamma_slow"}),
+        (("-m", "slow"), {"test_gamma_slow", "test_alpha_2"}),
+        (("-m", "not slow", "-k", "alpha"), {"test_alpha_1"}),
+    ],
+)
+def test_k_and_m_select_cooperative_tests(pytester, run_alt, args, expected):
+    events_conftest(pytester)
+    pytester.makeini("[pytest]\nmarkers =\n    slow: a slow test\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_alpha_1():
+            await asyncio.sleep(0.01)
+            log("test_alpha_1")
+
+        @pytest.mark.slow
+        async def test_alpha_2():
+            await asyncio.sleep(0.01)
+            log("test_alpha_2")
+
+        async def test_beta():
+            await asyncio.sleep(0.01)
+            log("test_beta")
+
+        @pytest.mark.slow
+        async def test_gamma_slow():
+            await asyncio.sleep(0.01)
+            log("test_gamma_slow")
+        """
+    )
+    result = run_alt("-v", *args)
+    result.assert_outcomes(passed=len(expected), deselected=4 - len(expected))
+    assert set(read_events(pytester)) == expected
+    assert set(verbose_lines(result.stdout.str())) == expected
+    assert SUMMARY.search(result.stdout.str()).group(1) == str(len(expected))
+
+
+# -- stopping early -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stop", ["-x", "--maxfail=1"])
+def test_stop_after_first_failure_starts_no_new_test(pytester, run_alt, stop):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_00_fails():
+            log("started test_00_fails")
+            await asyncio.sleep(0.01)
+            assert False, "the first failure"
+
+        @pytest.mark.parametrize("n", range(1, 10))
+        async def test_slow(n):
+            log(f"started test_slow[{n}]")
+            await asyncio.sleep(0.3)
+        """
+    )
+    result = run_alt("-v", "--max-asyncio-tasks=2", stop)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed") == 1, outcomes
+    assert outcomes.get("passed", 0) <= 1, outcomes
+    result.stdout.fnmatch_lines(["*AssertionError: the first failure*", "*stopping after 1 fail*"])
+    started = [line.removeprefix("started ") for line in read_events(pytester)]
+    # The two admitted at once; nothing after the failure.
+    assert started == ["test_00_fails", "test_slow[1]"], started
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+# -- mutual exclusion -----------------------------------------------------------------
+
+LOCKED_SUITE = """
+import asyncio
+import alt_coop
+import pytest
+from conftest import log, span
+
+pytestmark = pytest.mark.asyncio_cooperative
+DB = alt_coop.Lock()
+
+
+@pytest.fixture
+async def locked(request):
+    async with DB():
+        name = request.node.name
+        log("start", f"locked-{{name}}", __import__("time").monotonic())
+        await asyncio.sleep(0.01)
+        yield
+        await asyncio.sleep(0.01)
+        log("end", f"locked-{{name}}", __import__("time").monotonic())
+
+
+@pytest.fixture
+async def after_lock(locked, request):
+    async with span(f"after-setup-{{request.node.name}}"):
+        await asyncio.sleep(0.02)
+    yield
+    async with span(f"after-teardown-{{request.node.name}}"):
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("n", range({locked}))
+async def test_locked(after_lock, n):
+    async with span(f"body-test_locked[{{n}}]"):
+        await asyncio.sleep(0.03)
+
+
+@pytest.mark.parametrize("n", range(2))
+async def test_free(n):
+    async with span(f"free-{{n}}"):
+        await asyncio.sleep(0.1)
+"""
+
+
+def test_lock_in_fixture_covers_later_fixtures_and_the_test(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(LOCKED_SUITE.format(locked=4))
+    result = run_alt("-v")
+    result.assert_outcomes(passed=6)
+    spans = read_spans(pytester)
+    names = [f"test_locked[{n}]" for n in range(4)]
+    for name in names:
+        region = spans[f"locked-{name}"]
+        for part in ("after-setup", "body", "after-teardown"):
+            inner = spans[f"{part}-{name}"]
+            assert region[0] <= inner[0] and inner[1] <= region[1], (name, part, spans)
+    for a, b in combinations(names, 2):
+        assert not overlap(spans[f"locked-{a}"], spans[f"locked-{b}"]), (a, b, spans)
+    # The tests not taking the lock did run alongside the locked ones.
+    assert overlap(spans["free-0"], spans["free-1"])
+    assert any(overlap(spans["free-0"], spans[f"locked-{name}"]) for name in names)
+
+
+@pytest.mark.parametrize("where", ["fixture", "test"])
+def test_waiting_for_the_lock_does_not_count_against_timeouts(pytester, run_alt, where):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        DB = alt_coop.Lock()
+        WHERE = {where!r}
+
+        @pytest.fixture
+        async def hold(request):
+            if WHERE == "fixture":
+                async with DB():
+                    async with span(request.node.name):
+                        await asyncio.sleep(0.15)
+                    yield
+            else:
+                yield
+
+        @pytest.mark.parametrize("n", range(5))
+        async def test_holds(hold, request, n):
+            if WHERE == "test":
+                async with DB():
+                    async with span(request.node.name):
+                        await asyncio.sleep(0.15)
+        """
+    )
+    result = run_alt("-v", "--default-async-timeout=0.3")
+    result.assert_outcomes(passed=5)
+    spans = read_spans(pytester)
+    assert len(spans) == 5
+    assert peak(spans) == 1
+    # The last one waited far longer than its timeout before it got the lock.
+    assert (
+        max(start for start, _ in spans.values()) - min(start for start, _ in spans.values()) > 0.3
+    )
+
+
+@pytest.mark.parametrize("waits_for", ["lock", "resource"])
+def test_waiting_for_a_lock_or_resource_does_not_count_against_the_task_timeout(
+    pytester, run_alt, waits_for
+):
+    """README: "Waiting for a lock, a resource or a slot does not count against a
+    test's timeouts: its clocks start when it starts." Each test here takes 0.1s
+    of its own, well inside --asyncio-task-timeout=0.3, but the last ones wait
+    0.3s or more for the others."""
+    events_conftest(pytester)
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+        from conftest import span
+
+        WAITS_FOR = {waits_for!r}
+        pytestmark = [pytest.mark.asyncio_cooperative]
+        if WAITS_FOR == "resource":
+            pytestmark.append(pytest.mark.asyncio_resources("db"))
+        DB = alt_coop.Lock()
+
+        @pytest.fixture
+        async def hold(request):
+            if WAITS_FOR == "lock":
+                async with DB():
+                    async with span(request.node.name):
+                        await asyncio.sleep(0.1)
+                    yield
+            else:
+                async with span(request.node.name):
+                    await asyncio.sleep(0.1)
+                yield
+
+        @pytest.mark.parametrize("n", range(5))
+        async def test_holds(hold, n):
+            pass
+        """
+    )
+    result = run_alt("-v", "--asyncio-task-timeout=0.3")
+    result.assert_outcomes(passed=5)
+    spans = read_spans(pytester)
+    assert len(spans) == 5 and peak(spans) == 1
+    starts = sorted(start for start, _ in spans.values())
+    assert starts[-1] - starts[0] >= 0.3  # the last one did wait that long
+
+
+def test_tests_sharing_a_resource_never_overlap(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.asyncio_resources("db")
+        async def test_1_db():
+            async with span("1_db"):
+                await asyncio.sleep(0.1)
+
+        @pytest.mark.asyncio_resources("cache")
+        async def test_2_cache():
+            async with span("2_cache"):
+                await asyncio.sleep(0.1)
+
+        async def test_3_none():
+            async with span("3_none"):
+                await asyncio.sleep(0.1)
+
+        @pytest.mark.asyncio_resources("db", "cache")
+        async def test_4_both():
+            async with span("4_both"):
+                await asyncio.sleep(0.1)
+
+        @pytest.mark.asyncio_resources("db")
+        async def test_5_db():
+            async with span("5_db"):
+                await asyncio.sleep(0.1)
+
+        @pytest.mark.asyncio_resources("other")
+        async def test_6_other():
+            async with span("6_other"):
+                await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=6)
+    spans = read_spans(pytester)
+    resources = {
+        "1_db": {"db"},
+        "2_cache": {"cache"},
+        "3_none": set(),
+        "4_both": {"db", "cache"},
+        "5_db": {"db"},
+        "6_other": {"other"},
+    }
+    for a, b in combinations(resources, 2):
+        if resources[a] & resources[b]:
+            assert not overlap(spans[a], spans[b]), (a, b, spans)
+    # Tests with different resources (or none) do run together.
+    assert overlap(spans["1_db"], spans["2_cache"])
+    assert overlap(spans["1_db"], spans["3_none"])
+    assert overlap(spans["5_db"], spans["6_other"])
+
+
+def test_exclusive_test_overlaps_with_no_other(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_before(n):
+            async with span(f"before{n}"):
+                await asyncio.sleep(0.05 * (n + 1))
+
+        @pytest.mark.asyncio_exclusive
+        async def test_alone():
+            async with span("alone"):
+                await asyncio.sleep(0.1)
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_after(n):
+            async with span(f"after{n}"):
+                await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=7)
+    spans = read_spans(pytester)
+    for other in spans.keys() - {"alone"}:
+        assert not overlap(spans["alone"], spans[other]), (other, spans)
+    assert peak({k: v for k, v in spans.items() if k.startswith("before")}) == 3
+    assert peak({k: v for k, v in spans.items() if k.startswith("after")}) == 3
+    assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("7", "3")
+
+
+@pytest.mark.parametrize("how", ["option", "ini"])
+def test_max_asyncio_tasks_caps_tests_in_flight(pytester, run_alt, how):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import span
+
+        IN_FLIGHT = []
+        MOST = []
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(8))
+        async def test_counted(n):
+            async with span(f"t{n}"):
+                IN_FLIGHT.append(n)
+                MOST.append(len(IN_FLIGHT))
+                await asyncio.sleep(0.02 + 0.01 * (n % 3))
+                IN_FLIGHT.remove(n)
+
+        def test_check_after_the_batch():
+            assert len(MOST) == 8
+            assert max(MOST) == 3, MOST
+        """
+    )
+    if how == "option":
+        result = run_alt("-v", "--max-asyncio-tasks=3")
+    else:
+        pytester.makeini("[pytest]\nmax_asyncio_tasks = 3\n")
+        result = run_alt("-v")
+    result.assert_outcomes(passed=9)
+    assert peak(read_spans(pytester)) == 3
+    assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("8", "3")
+
+
+# -- timeouts ---------------------------------------------------------------------------
+
+
+def test_task_timeout_covers_fixtures_and_test_together(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def slow_fixture():
+            await asyncio.sleep(0.15)
+            yield
+            log("teardown slow_fixture")
+
+        @pytest.fixture
+        async def quick_fixture():
+            await asyncio.sleep(0.05)
+
+        async def test_too_slow_in_all(slow_fixture):
+            await asyncio.sleep(0.15)
+            log("body finished")
+
+        async def test_quick_in_all(quick_fixture):
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt("-v", "--asyncio-task-timeout=0.2")
+    result.assert_outcomes(passed=1, failed=1)
+    assert verbose_lines(result.stdout.str()) == {
+        "test_too_slow_in_all": ["FAILED"],
+        "test_quick_in_all": ["PASSED"],
+    }
+    result.stdout.fnmatch_lines(
+        ["*the test exceeded asyncio_task_timeout: 0.2s for its whole run, fixtures included*"]
+    )
+    events = read_events(pytester)
+    assert "body finished" not in events
+    assert events.count("teardown slow_fixture") == 1
+
+
+def test_task_timeout_from_ini(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makeini("[pytest]\nasyncio_task_timeout = 0.2\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def slow_fixture():
+            await asyncio.sleep(0.15)
+
+        async def test_too_slow_in_all(slow_fixture):
+            await asyncio.sleep(0.15)
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the test exceeded asyncio_task_timeout: 0.2s*"])
+
+
+def test_per_phase_timeouts_apply_in_cooperative_runs(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def slow_setup():
+            await asyncio.sleep(0.5)
+
+        @pytest.fixture
+        async def slow_teardown():
+            yield
+            await asyncio.sleep(0.5)
+
+        async def test_slow_body():
+            await asyncio.sleep(0.5)
+
+        async def test_slow_setup(slow_setup):
+            pass
+
+        async def test_slow_teardown(slow_teardown):
+            pass
+
+        async def test_in_time():
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt("-v", "--default-async-timeout=0.2")
+    result.assert_outcomes(passed=2, failed=1, errors=2)
+    assert verbose_lines(result.stdout.str()) == {
+        "test_slow_body": ["FAILED"],
+        "test_slow_setup": ["ERROR"],
+        "test_slow_teardown": ["PASSED", "ERROR"],
+        "test_in_time": ["PASSED"],
+    }
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_slow_body timed out after 0.2s (async timeout)*",
+            "*fixture 'slow_setup' timed out after 0.2s during setup (async timeout)*",
+            "*fixture 'slow_teardown' timed out after 0.2s during teardown (async timeout)*",
+        ]
+    )
+
+
+# -- sync tests in threads --------------------------------------------------------------
+
+
+def test_sync_cooperative_test_runs_in_a_worker_thread_without_blocking(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import threading
+        import pytest
+        from conftest import log, span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        RELEASED = threading.Event()
+
+        @pytest.fixture
+        async def loop_thread():
+            await asyncio.sleep(0)
+            log("fixture thread", threading.get_ident())
+            return threading.get_ident()
+
+        def test_sync_waits(loop_thread):
+            with span("sync"):
+                log("test thread", threading.get_ident())
+                assert threading.get_ident() != loop_thread
+                # Only an async test running on the loop meanwhile can set it.
+                assert RELEASED.wait(2), "the loop was blocked while this test ran"
+
+        async def test_async_releases():
+            async with span("async"):
+                await asyncio.sleep(0.05)
+                log("async thread", threading.get_ident())
+                RELEASED.set()
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=2)
+    threads = dict(line.rsplit(" ", 1) for line in read_events(pytester) if " thread " in line)
+    assert threads["fixture thread"] == threads["async thread"]
+    assert threads["test thread"] != threads["fixture thread"]
+    spans = read_spans(pytester)
+    assert overlap(spans["sync"], spans["async"])
+    assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("2", "2")
+
+
+def test_failing_sync_cooperative_test_shows_its_own_line_and_diff(pytester, run_alt):
+    """As in a sequential run, the failure of a sync test run in a worker thread
+    points at the test's own line, not at a frame of the plugin running it."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        def test_sync_fails():
+            values = [1, 2, 3]
+            assert values == [1, 2, 4]
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(failed=1)
+    section = failure_sections(result.stdout.str())["test_sync_fails"]
+    assert "At index 2 diff: 3 != 4" in section
+    assert ">       assert values == [1, 2, 4]" in section, section
+    assert re.search(r"^test_\w+\.py:6: AssertionError$", section, re.M), section
+    assert "alt_coop" not in section, section
+
+
+# -- the end-of-run line ---------------------------------------------------------------
+
+
+def test_summary_line_counts_cooperative_tests_and_peak(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import meet
+
+        ALL = asyncio.Barrier(3)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_together(n):
+            await meet(ALL)
+            await asyncio.sleep(0.05)
+
+        async def test_not_cooperative():
+            await asyncio.sleep(0)
+
+        def test_sync():
+            pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=5)
+    output = result.stdout.str()
+    assert SUMMARY.search(output).group(1, 2) == ("3", "3")
+    assert len(SUMMARY.findall(output)) == 1
+    busy, wall = map(
+        float, re.search(r"at once, (\d+\.\d\d)s of test time in (\d+\.\d\d)s", output).groups()
+    )
+    assert busy >= 0.15 and wall >= 0.05
+
+
+def test_no_summary_line_without_cooperative_tests(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_plain():
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1)
+    assert "alt_coop: " not in result.stdout.str()
+
+
+# -- Ctrl-C ---------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_ctrl_c_during_a_batch_cleans_up_and_reports_no_failures(pytester):
+    events_conftest(pytester)
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture(scope="module")
+        async def resource():
+            yield
+            await asyncio.sleep(0)
+            log("teardown resource")
+
+        @pytest.fixture
+        async def per_test(request):
+            yield
+            await asyncio.sleep(0)
+            log("teardown per_test", request.node.name)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_quick(resource):
+            await asyncio.sleep(0)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_long(resource, per_test, n):
+            log("started", n)
+            try:
+                await asyncio.sleep(30)
+            finally:
+                log("finally", n)
+
+        def test_never_reached():
+            log("reached")
+        """
+    )
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-v", str(test_file)],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = started + 20
+        while proc.poll() is None and time.monotonic() < deadline:
+            if sum(line.startswith("started ") for line in read_events(pytester)) == 3:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "pytest ended before it was interrupted"
+        assert sum(line.startswith("started ") for line in read_events(pytester)) == 3
+        time.sleep(0.2)  # let the tests reach their await
+        interrupted = time.monotonic()
+        os.kill(proc.pid, signal.SIGINT)
+        output, _ = proc.communicate(timeout=15)
+        ended = time.monotonic()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+    # Promptly: nowhere near the 30s the tests would have slept.
+    assert ended - interrupted < 10, output
+    events = read_events(pytester)
+    for n in range(3):
+        assert events.count(f"finally {n}") == 1, events
+        assert events.count(f"teardown per_test test_long[{n}]") == 1, events
+    assert events.count("teardown resource") == 1, events
+    assert events.index("teardown resource") > max(
+        events.index(f"teardown per_test test_long[{n}]") for n in range(3)
+    )
+    assert "reached" not in events
+    assert "KeyboardInterrupt" in output
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    lines = verbose_lines(output)
+    assert lines.get("test_quick") == ["PASSED"], output
+    assert not any(name.startswith("test_long") for name in lines), output
+    assert re.search(r"\b1 passed\b", output), output
+    assert not re.search(r"\b\d+ (failed|errors?)\b", output), output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal dispositions")
+def test_cooperative_run_with_sigint_ignored_ends_cleanly(pytester):
+    """Started with SIGINT ignored (``nohup``, a background job of a script, some CI
+    runners), pytest cannot be interrupted, but the run itself must still end normally."""
+    events_conftest(pytester)
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("n", range(2))
+        async def test_it(n):
+            async with span(f"t{n}"):
+                await asyncio.sleep(0.05)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert "Traceback" not in proc.stdout, proc.stdout
+    assert re.search(r"\b2 passed\b", proc.stdout), proc.stdout
+    assert proc.returncode == pytest.ExitCode.OK, proc.stdout
+    spans = read_spans(pytester)
+    assert overlap(spans["t0"], spans["t1"])
+
+
+# -- other plugins ----------------------------------------------------------------------
+
+COVERED_LOGIC = """
+import asyncio
+
+
+async def fetch(n, delay=0.01):
+    await asyncio.sleep(delay)
+    if n % 2:
+        kind = "odd"
+    else:
+        kind = "even"
+    await asyncio.sleep(0)
+    return kind
+
+
+async def gather(values):
+    results = await asyncio.gather(*(fetch(v) for v in values))
+    if not results:
+        return None
+    return results
+
+
+def never_called():
+    return "nobody calls me"
+
+
+class Pool:
+    def __init__(self):
+        self.opened = 0
+
+    async def open(self):
+        await asyncio.sleep(0.01)
+        self.opened += 1
+        return self.opened
+
+    async def close(self):
+        await asyncio.sleep(0)
+        if self.opened > 100:
+            print("never printed")
+        self.opened = 0
+"""
+
+COVERED_TESTS = """
+import asyncio
+
+import pytest
+
+from covpkg import logic
+
+
+@pytest.fixture(scope="module")
+async def pool():
+    pool = logic.Pool()
+    await pool.open()
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def opened(pool):
+    value = await pool.open()
+    await asyncio.sleep(0.01)
+    yield value
+    await asyncio.sleep(0)
+
+
+async def test_fetch_odd():
+    assert await logic.fetch(1, 0.05) == "odd"
+
+
+async def test_fetch_even():
+    assert await logic.fetch(2, 0.05) == "even"
+
+
+async def test_gather(opened):
+    assert await logic.gather([1, 2, 3]) == ["odd", "even", "odd"]
+    await asyncio.sleep(0.02)
+
+
+async def test_pool(pool, opened):
+    assert opened >= 2
+    await asyncio.sleep(0.02)
+    assert pool.opened >= opened
+
+
+def test_sync():
+    assert logic.Pool().opened == 0
+"""
+
+
+@pytest.mark.parametrize("core", ["ctrace", "pytrace"])
+def test_coverage_is_the_same_in_cooperative_and_sequential_runs(pytester, monkeypatch, core):
+    pytest.importorskip("pytest_cov")
+    monkeypatch.setenv("COVERAGE_CORE", core)
+    pkg = pytester.mkpydir("covpkg")
+    (pkg / "logic.py").write_text(COVERED_LOGIC.lstrip())
+    checks = pytester.mkdir("checks")
+    (checks / "test_logic.py").write_text(COVERED_TESTS.lstrip())
+
+    def measure(report: str, *extra: str) -> tuple[dict, str]:
+        result = pytester.runpytest_subprocess(
+            *ISOLATE,
+            "-p",
+            "alt_coop.enable",
+            "--cov=covpkg",
+            "--cov=checks",
+            "--cov-branch",
+            f"--cov-report=json:{report}",
+            *extra,
+            "checks",
+            timeout=120,
+        )
+        result.assert_outcomes(passed=5)
+        with open(pytester.path / report) as f:
+            return json.load(f)["files"], result.stdout.str()
+
+    cooperative, output = measure("coop.json", "--asyncio-cooperative")
+    sequential, plain_output = measure("seq.json")
+    # The cooperative run really was concurrent, the other one was not.
+    assert int(SUMMARY.search(output).group(2)) >= 2, output
+    assert "alt_coop: " not in plain_output
+    assert set(cooperative) == set(sequential)
+    logic_file = os.path.join("covpkg", "logic.py")
+    assert logic_file in cooperative
+    for name in sorted(sequential):
+        for key in ("executed_lines", "missing_lines", "executed_branches", "missing_branches"):
+            assert sorted(cooperative[name][key]) == sorted(sequential[name][key]), (name, key)
+    # Not vacuous: lines after suspensions are measured, unused ones are missing.
+    lines = COVERED_LOGIC.lstrip().splitlines()
+    executed = set(cooperative[logic_file]["executed_lines"])
+    missing = set(cooperative[logic_file]["missing_lines"])
+    assert lines.index("    return kind") + 1 in executed
+    assert lines.index("        self.opened = 0") + 1 in executed
+    assert lines.index('    return "nobody calls me"') + 1 in missing
+    assert lines.index('            print("never printed")') + 1 in missing
+
+
+def test_xdist_workers_run_cooperative_tests_sequentially_with_a_notice(pytester):
+    pytest.importorskip("xdist")
+    events_conftest(pytester)
+    module = """
+        import asyncio
+        import os
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            await asyncio.sleep(0.01)
+            yield "shared"
+            await asyncio.sleep(0)
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_it(shared, request, n):
+            async with span(f"{os.getpid()}-{request.node.nodeid}"):
+                assert shared == "shared"
+                await asyncio.sleep(0.05)
+        """
+    pytester.makepyfile(test_one=module, test_two=module)
+    result = pytester.runpytest_subprocess(
+        *ISOLATE, "-p", "alt_coop.enable", "-p", "xdist", "-n", "2", timeout=120
+    )
+    result.assert_outcomes(passed=6)
+    everything = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in everything
+    assert (
+        "AltCoopWarning: alt_coop: cooperative tests run sequentially inside pytest-xdist workers"
+        in everything
+    ), everything
+    spans = read_spans(pytester)
+    assert len(spans) == 6
+    by_worker: dict[str, dict[str, tuple[float, float]]] = {}
+    for name, interval in spans.items():
+        by_worker.setdefault(name.split("-", 1)[0], {})[name] = interval
+    for worker_spans in by_worker.values():
+        assert peak(worker_spans) == 1, worker_spans
+
+
+def test_rerunfailures_reruns_a_flaky_cooperative_test(pytester):
+    pytest.importorskip("pytest_rerunfailures")
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log, span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        ATTEMPTS = []
+
+        async def test_flaky():
+            async with span(f"flaky-{len(ATTEMPTS)}"):
+                ATTEMPTS.append(1)
+                log("attempt", len(ATTEMPTS))
+                await asyncio.sleep(0.05)
+                assert len(ATTEMPTS) > 1, "fails the first time"
+
+        @pytest.mark.parametrize("n", range(2))
+        async def test_steady(n):
+            async with span(f"steady-{n}"):
+                await asyncio.sleep(0.05)
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        *ISOLATE, "-p", "alt_coop.enable", "--reruns", "1", "-v", timeout=120
+    )
+    assert result.parseoutcomes() == {"passed": 3, "rerun": 1}
+    assert [line for line in read_events(pytester) if line.startswith("attempt")] == [
+        "attempt 1",
+        "attempt 2",
+    ]
+    result.stdout.fnmatch_lines(["*::test_flaky RERUN*", "*::test_flaky PASSED*"])
+    # With re-runs on, these tests run one at a time.
+    assert peak(read_spans(pytester)) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "fixture", "notice"),
+    [
+        ((), "capsys", "tests using capsys run alone (process-wide state)"),
+        (
+            ("--reruns", "1"),
+            "request",
+            "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially",
+        ),
+        (
+            ("--timeout", "30"),
+            "request",
+            "pytest-timeout's timeouts wrap the whole test: those tests run sequentially",
+        ),
+    ],
+    ids=["capsys", "reruns", "timeout"],
+)
+def test_notice_when_cooperative_tests_run_sequentially(pytester, args, fixture, notice):
+    """The user is told (an AltCoopWarning) why marked tests did not run concurrently."""
+    if "--reruns" in args:
+        pytest.importorskip("pytest_rerunfailures")
+    if "--timeout" in args:
+        pytest.importorskip("pytest_timeout")
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_one({fixture}):
+            await asyncio.sleep(0.01)
+
+        async def test_two():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = pytester.runpytest_subprocess(*ISOLATE, "-p", "alt_coop.enable", *args, timeout=120)
+    result.assert_outcomes(passed=2)
+    everything = result.stdout.str() + result.stderr.str()
+    assert f"AltCoopWarning: alt_coop: {notice}" in everything, everything
