@@ -10,7 +10,6 @@ import asyncio
 import contextvars
 import functools
 import inspect
-import warnings
 from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
@@ -30,7 +29,7 @@ from ._debugger import DebuggerPolicy
 from ._lanes import in_lane
 from ._runner import current_context, run
 from ._timeouts import DefaultTimeouts, PhaseTimeout
-from .errors import AltCoopUsageError, AltCoopWarning
+from .errors import AltCoopUsageError
 
 ENGINE_NAME = "alt_coop-engine"
 _NONE = object()  # stands for a fixture value of None, see pytest_fixture_setup
@@ -132,10 +131,7 @@ class Plugin:
             return None
         reason = _why_sequential(config)
         if reason is not None:
-            warnings.warn(
-                AltCoopWarning(f"alt_coop: cooperative tests run sequentially {reason}"),
-                stacklevel=1,
-            )
+            _scheduler.notice(config, f"cooperative tests run sequentially {reason}")
             return None
         self._scheduler = _scheduler.Scheduler(
             session,

@@ -107,7 +107,8 @@ class FixtureInstances:
         if scope is Scope.Package:
             node = get_scope_package(item, fixturedef)
         else:
-            node = get_scope_node(item, scope)
+            # A class fixture of a test outside any class is per test, as in pytest.
+            node = get_scope_node(item, scope) or item
         key = (fixturedef, node)
         found = self.per_node.get(key)
         if found is None:

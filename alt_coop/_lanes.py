@@ -83,7 +83,7 @@ async def drive(
         try:
             await _Reyield(yielded)
         except BaseException as exc:  # cancellation, or Abandon: the lane decides
-            yielded = lane.throw(exc)
+            yielded = lane.throw(type(exc), exc, exc.__traceback__)
         else:
             yielded = lane.switch(None)
     return yielded  # type: ignore[no-any-return]
@@ -100,7 +100,7 @@ async def _drive_timed(lane: Lane, args: tuple[object, ...], held: Callable[[flo
             await _Reyield(yielded)
         except BaseException as exc:
             started = clock()
-            yielded = lane.throw(exc)
+            yielded = lane.throw(type(exc), exc, exc.__traceback__)
         else:
             started = clock()
             yielded = lane.switch(None)

@@ -105,19 +105,19 @@ _current_timeout: contextvars.ContextVar[PhaseTimeout | None] = contextvars.Cont
 
 @contextlib.contextmanager
 def clocks_paused() -> Iterator[None]:
-    """Stop the running phase's clock meanwhile, and start it afresh after.
+    """Stop the running phase's clock and the test's cap meanwhile.
 
-    Waiting for an alt_coop.Lock is not the waiter's own time.
+    Waiting for an alt_coop.Lock is not the waiter's own time: the phase's
+    clock starts afresh after it, and the cap goes on where it stopped.
     """
-    timeout = _current_timeout.get()
-    if timeout is None:
-        yield
-        return
-    timeout.pause()
+    clocks = [clock for clock in (_current_timeout.get(), _current_cap.get()) if clock is not None]
+    for clock in clocks:
+        clock.pause()
     try:
         yield
     finally:
-        timeout.resume()
+        for clock in clocks:
+            clock.resume()
 
 
 def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase: str) -> T:
@@ -150,11 +150,47 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
 capped_tasks: weakref.WeakKeyDictionary[asyncio.Task[Any], float] = weakref.WeakKeyDictionary()
 
 
-def cap_task(task: asyncio.Task[Any], seconds: float) -> None:
-    """``asyncio_task_timeout`` expired for the test ``task`` runs: cancel it once."""
-    if not task.done():
-        capped_tasks[task] = seconds
-        task.cancel(f"alt_coop: asyncio_task_timeout of {seconds:g}s")
+class TaskCap:
+    """``asyncio_task_timeout``: the cap on one cooperative test's whole run.
+
+    Started when the test starts; paused while it waits for an alt_coop.Lock.
+    When it expires it cancels the test's task once, and the phase running
+    then fails with a message naming the cap.
+    """
+
+    def __init__(self, task: asyncio.Task[Any], seconds: float) -> None:
+        self.task, self.seconds, self._left = task, seconds, seconds
+        self._loop = task.get_loop()
+        self._since = 0.0
+        self._handle: asyncio.TimerHandle | None = None
+        self.resume()
+        self._token = _current_cap.set(self)
+
+    def pause(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+            self._left -= self._loop.time() - self._since
+
+    def resume(self) -> None:
+        if self._handle is None and not self.task.done():
+            self._since = self._loop.time()
+            self._handle = self._loop.call_later(max(self._left, 0.0), self._expire)
+
+    def stop(self) -> None:
+        self.pause()
+        _current_cap.reset(self._token)
+
+    def _expire(self) -> None:
+        self._handle = None
+        if not self.task.done():
+            capped_tasks[self.task] = self.seconds
+            self.task.cancel(f"alt_coop: asyncio_task_timeout of {self.seconds:g}s")
+
+
+_current_cap: contextvars.ContextVar[TaskCap | None] = contextvars.ContextVar(
+    "alt_coop_task_cap", default=None
+)
 
 
 def _interrupt_if_driver_cancelled() -> None:

@@ -128,8 +128,8 @@ class Scheduler:
         self.setupstate = ConcurrentSetupState(items)
         session._setupstate = self.setupstate  # type: ignore[assignment]
         flags = [self.cooperative(item) for item in items]
-        for notice in sorted(self.notices):
-            warnings.warn(AltCoopWarning(f"alt_coop: {notice}"), stacklevel=1)
+        for text in sorted(self.notices):
+            notice(self.config, text)
         start = 0
         with _lane_state.setup_once(self.instances):
             while start < len(items):
@@ -291,11 +291,10 @@ class Scheduler:
         state = _lane_state.LaneState(item)
         _lane_state.CURRENT.set(state)
         self.instances.install(item, state)
-        loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         cap = None
         if self.task_timeout is not None and task is not None:
-            cap = loop.call_later(self.task_timeout, _runner.cap_task, task, self.task_timeout)
+            cap = _runner.TaskCap(task, self.task_timeout)
         try:
             with _lane_state.assertion_hooks_for(item, state):
                 reports = _lane_state.runtestprotocol(item, log=False, nextitem=None)
@@ -304,7 +303,7 @@ class Scheduler:
             return
         finally:
             if cap is not None:
-                cap.cancel()
+                cap.stop()
         # One burst, with no switch to another lane inside: pytest's
         # reporters see this test from start to finish on its own.
         ihook = item.ihook
@@ -354,6 +353,16 @@ def _on_done(
         changed.set()
 
     return done
+
+
+def notice(config: pytest.Config, text: str) -> None:
+    """A one-line notice, shown in pytest's warnings summary."""
+    message = warnings.WarningMessage(
+        AltCoopWarning(f"alt_coop: {text}"), AltCoopWarning, __file__, 0
+    )
+    config.hook.pytest_warning_recorded.call_historic(
+        kwargs=dict(warning_message=message, nodeid="", when="runtest", location=None)
+    )
 
 
 def _is_async(func: object) -> bool:

@@ -56,6 +56,9 @@ class SessionLoop:
         self.nested = False  # may run while already running (patched for nesting)
         self._session_tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
         self._app_task_factory: Any = None
+        self._task: asyncio.Task[Any] | None = None
+        self._interrupted = False
+        self._previous_sigint: Any = None
         if not owned:
             self._follow_session_tasks()
 
@@ -79,9 +82,6 @@ class SessionLoop:
             return task
 
         loop.set_task_factory(factory)
-        self._task: asyncio.Task[Any] | None = None
-        self._interrupted = False
-        self._previous_sigint: Any = None
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` as a task until it is done and return its result."""
