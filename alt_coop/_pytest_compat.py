@@ -1,8 +1,11 @@
-"""Every private pytest name alt_coop touches, in one place.
+"""Private pytest names the sequential engine touches, in one place.
 
 Checked against pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0, which all agree on
 what is used here; CI runs the suite on the newest 8.x and 9.x. When a new
-pytest release breaks alt_coop, this is the file to read first.
+pytest release breaks alt_coop, this is the file to read first, then its
+cooperative counterpart :mod:`alt_coop._lane_state` (which lists what it
+touches), and the two assignments in :mod:`alt_coop._scheduler`:
+``session._setupstate`` and ``callspec._arg2scope``.
 """
 
 from __future__ import annotations

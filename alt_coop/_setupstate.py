@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from . import _lanes
+from . import _lane_state, _lanes
 from ._pytest_compat import TEST_OUTCOME
 
 _Error = tuple[BaseException, types.TracebackType | None]
@@ -96,8 +96,9 @@ class ConcurrentSetupState:
         """Tear down the caller's item, then the collectors no one else will need.
 
         ``nextitem`` is ignored: which collectors stay up depends on the runs
-        of items still to finish, not on one next item. Outside a lane (at the
-        end of the session, or after an interrupt) everything left is torn down.
+        of items still to finish, not on one next item. Outside a cooperative
+        test (the last sequential item, the end of the session, or after an
+        interrupt) ``nextitem=None`` tears down everything left.
         """
         errors: list[BaseException] = []
         entry = self.items.pop(_lanes.lane_key(), None)
@@ -112,7 +113,7 @@ class ConcurrentSetupState:
                     self.live_run.pop(node, None)
                     if node in self.collectors:
                         _finish(self.collectors.pop(node), node, errors)
-        if nextitem is None and not _lanes.in_lane():
+        if nextitem is None and _lane_state.CURRENT.get() is None:
             for other in list(self.items.values()):
                 _finish(other, other.node, errors)
             self.items.clear()
