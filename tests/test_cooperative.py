@@ -2273,3 +2273,47 @@ def test_notice_when_cooperative_tests_run_sequentially(pytester, args, fixture,
     result.assert_outcomes(passed=2)
     everything = result.stdout.str() + result.stderr.str()
     assert f"AltCoopWarning: alt_coop: {notice}" in everything, everything
+
+
+def test_cooperative_tests_in_a_session_started_by_alt_coop_main(pytester):
+    """Cooperative batches also run when pytest itself runs on the app's loop."""
+    pytester.makepyfile(
+        test_suite="""
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        TOGETHER = asyncio.Barrier(5)
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            print("MODULE SETUP")
+            yield
+            print("MODULE TEARDOWN")
+
+        @pytest.mark.parametrize("i", range(5))
+        async def test_together(shared, i):
+            async with asyncio.timeout(5):
+                await TOGETHER.wait()  # only passes if all five are in flight at once
+        """
+    )
+    pytester.makepyfile(
+        app="""
+        import asyncio
+        import alt_coop
+
+        async def main():
+            code = await alt_coop.main(
+                ["-q", "-s", "-p", "no:asyncio", "-p", "no:cacheprovider", "test_suite.py"]
+            )
+            print("EXIT", int(code))
+
+        asyncio.run(main())
+        """
+    )
+    result = pytester.run(sys.executable, "app.py", timeout=60)
+    output = result.stdout.str()
+    assert "EXIT 0" in output, output
+    assert output.count("MODULE SETUP") == 1
+    assert output.count("MODULE TEARDOWN") == 1
+    result.stdout.fnmatch_lines(["*5 passed*"])
