@@ -224,6 +224,9 @@ class _Router(io.TextIOBase):
     def flush(self) -> None:
         self._real.flush()
 
+    def close(self) -> None:
+        """The real stream is not this router's to close (nor to flush when collected)."""
+
     def isatty(self) -> bool:
         return False
 
