@@ -198,6 +198,10 @@ class Scheduler:
                 tasks.add(task)
                 self.stats.most_at_once = max(self.stats.most_at_once, len(tasks))
                 task.add_done_callback(_on_done(self, needs, tasks, changed))
+                # Let the tests already running take their turn (timers that
+                # are due, results that arrived) between two starts, so a
+                # large batch ramping up does not starve them.
+                await asyncio.sleep(0)
             while tasks:
                 changed.clear()
                 await changed.wait()
