@@ -355,7 +355,7 @@ def _on_done(
         tasks.discard(task)
         scheduler._release(needs)
         if not task.cancelled() and task.exception() is not None:
-            scheduler._interrupted = True  # an error in alt_coop itself: stop admitting
+            # An error in alt_coop itself, outside any test: stop starting tests.
             scheduler.session.shouldstop = f"alt_coop: internal error: {task.exception()!r}"
         changed.set()
 
