@@ -48,6 +48,11 @@ RUN_ALONE_FIXTURES = frozenset(
     {"capsys", "capsysbinary", "capfd", "capfdbinary", "monkeypatch", "recwarn"}
 )
 
+#: Plugins whose pytest_runtest_protocol hook is taken care of: pytest's own
+#: (re-created per test, or only wrapping unittest items), and the two whose
+#: options or marks send the tests they affect to run sequentially.
+_HANDLED_PROTOCOL_PLUGINS = ("_pytest.", "alt_coop", "pytest_rerunfailures", "pytest_timeout")
+
 #: How long, after an interrupt, running tests get to finish their cancellation.
 INTERRUPT_GRACE_SECONDS = 5.0
 
@@ -90,6 +95,7 @@ class Scheduler:
         self._params: dict[str, tuple[Any, int]] = {}
         self._exclusive_running = False
         self._interrupted = False
+        self._wrappers_by_hook: dict[int, tuple[str, ...]] = {}
 
     # -- which tests run cooperatively --------------------------------------
 
@@ -120,7 +126,27 @@ class Scheduler:
             return "pytest-timeout's timeouts wrap the whole test: those tests run sequentially"
         if item.get_closest_marker("flaky") is not None or self.config.getoption("reruns", 0):
             return "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially"
+        wrappers = self._protocol_wrappers(item)
+        if wrappers:
+            return (
+                f"{', '.join(wrappers)} hooks pytest_runtest_protocol, which cooperative tests "
+                "cannot go through: those tests run sequentially"
+            )
         return None
+
+    def _protocol_wrappers(self, item: pytest.Function) -> tuple[str, ...]:
+        """Plugins that hook the whole per-test protocol, other than those handled here."""
+        hook = item.ihook.pytest_runtest_protocol
+        found = self._wrappers_by_hook.get(id(hook))
+        if found is None:
+            found = self._wrappers_by_hook[id(hook)] = tuple(
+                sorted(
+                    impl.plugin_name
+                    for impl in hook.get_hookimpls()
+                    if not _module_of(impl.plugin).startswith(_HANDLED_PROTOCOL_PLUGINS)
+                )
+            )
+        return found
 
     # -- the run loop --------------------------------------------------------
 
@@ -387,6 +413,13 @@ def notice(config: pytest.Config, text: str) -> None:
     config.hook.pytest_warning_recorded.call_historic(
         kwargs=dict(warning_message=message, nodeid="", when="runtest", location=None)
     )
+
+
+def _module_of(plugin: object) -> str:
+    name = getattr(plugin, "__name__", None)
+    if isinstance(name, str) and not isinstance(plugin, type):
+        return name  # a module
+    return type(plugin).__module__
 
 
 def _is_async(func: object) -> bool:

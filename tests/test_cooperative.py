@@ -2317,3 +2317,41 @@ def test_cooperative_tests_in_a_session_started_by_alt_coop_main(pytester):
     assert output.count("MODULE SETUP") == 1
     assert output.count("MODULE TEARDOWN") == 1
     result.stdout.fnmatch_lines(["*5 passed*"])
+
+
+def test_a_plugin_hooking_the_whole_protocol_keeps_its_effect(pytester):
+    """Never a silent loss: such a plugin still wraps each test, which then runs alone."""
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(wrapper=True)
+        def pytest_runtest_protocol(item, nextitem):
+            print(f"WRAPPED {item.name}")
+            return (yield)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_a():
+            await asyncio.sleep(0.01)
+
+        async def test_b():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = pytester.runpytest_subprocess(*ISOLATE, "-p", "alt_coop.enable", "-s")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*WRAPPED test_a*",
+            "*WRAPPED test_b*",
+            "*AltCoopWarning: alt_coop: *conftest.py hooks pytest_runtest_protocol*sequentially",
+        ]
+    )
+    assert "cooperative tests, at most" not in result.stdout.str()
