@@ -117,7 +117,9 @@ class FixtureInstances:
 
     def install(self, item: pytest.Item, state: LaneState) -> None:
         """Give ``item``'s request a view of its fixtures that maps to instances."""
-        request = item._request  # type: ignore[attr-defined]
+        request = getattr(item, "_request", None)
+        if not request:  # an item without fixtures (a plugin's own item type)
+            return
         request._arg2fixturedefs = _InstanceMap(
             request._arg2fixturedefs, request._fixturemanager, item, state, self
         )

@@ -2355,3 +2355,46 @@ def test_a_plugin_hooking_the_whole_protocol_keeps_its_effect(pytester):
         ]
     )
     assert "cooperative tests, at most" not in result.stdout.str()
+
+
+def test_doctests_and_plugin_items_run_beside_cooperative_tests(pytester):
+    """Items that are not test functions run sequentially in a cooperative session."""
+    pytester.makeconftest(
+        """
+        import pytest
+
+        class DataItem(pytest.Item):
+            def runtest(self):
+                print("DATA ITEM RAN")
+
+        class DataFile(pytest.File):
+            def collect(self):
+                yield DataItem.from_parent(self, name="data")
+
+        def pytest_collect_file(parent, file_path):
+            if file_path.suffix == ".data":
+                return DataFile.from_parent(parent, path=file_path)
+        """
+    )
+    pytester.makefile(".data", test_items="anything")
+    pytester.makepyfile(
+        helpers='''
+        def double(x):
+            """
+            >>> double(2)
+            4
+            """
+            return 2 * x
+        ''',
+        test_coop="""
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_cooperative():
+            await asyncio.sleep(0.01)
+        """,
+    )
+    result = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable", "--doctest-modules", "-s")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*DATA ITEM RAN*", "*alt_coop: 1 cooperative tests*"])
