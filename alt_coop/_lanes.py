@@ -76,36 +76,22 @@ async def drive(
     lane = Lane(run, parent=greenlet.getcurrent())
     if context is not None:
         lane.gr_context = context
-    if held is not None:
-        return await _drive_timed(lane, args, held)  # type: ignore[no-any-return]
+    clock: Callable[[], float] = time.perf_counter if held is not None else float  # float() is 0.0
+    started = clock()
     yielded = lane.switch(*args)
-    while not lane.dead:
+    while True:
+        if held is not None:
+            held(clock() - started)
+        if lane.dead:
+            return yielded  # type: ignore[no-any-return]
         try:
             await _Reyield(yielded)
         except BaseException as exc:  # cancellation, or Abandon: the lane decides
-            yielded = lane.throw(type(exc), exc, exc.__traceback__)
-        else:
-            yielded = lane.switch(None)
-    return yielded  # type: ignore[no-any-return]
-
-
-async def _drive_timed(lane: Lane, args: tuple[object, ...], held: Callable[[float], None]) -> Any:
-    """:func:`drive`, timing each switch into the lane."""
-    clock = time.perf_counter
-    started = clock()
-    yielded = lane.switch(*args)
-    held(clock() - started)
-    while not lane.dead:
-        try:
-            await _Reyield(yielded)
-        except BaseException as exc:
             started = clock()
             yielded = lane.throw(type(exc), exc, exc.__traceback__)
         else:
             started = clock()
             yielded = lane.switch(None)
-        held(clock() - started)
-    return yielded
 
 
 class Watch(Protocol):

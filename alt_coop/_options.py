@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -30,18 +31,44 @@ class Settings:
 _SETTINGS = pytest.StashKey[Settings]()
 
 
-def _seconds_argument(text: str) -> float:
+def _positive_int(value: object, source: str) -> int:
     try:
-        return check_seconds(text, "the value")
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"{source} must be a positive whole number, got {value!r}")
+    return number
+
+
+def _argument(convert: Callable[[object, str], Any]) -> Callable[[str], Any]:
+    """An argparse type from a converter: a bad value names the option."""
+
+    def parse(text: str) -> Any:
+        try:
+            return convert(text, "the value")
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def _from_ini(config: pytest.Config, name: str, convert: Callable[[object, str], Any]) -> Any:
+    """The ini value ``name`` converted, ``None`` if unset; a bad one is a usage error."""
+    value = config.getini(name)
+    if value in (None, ""):
+        return None
+    try:
+        return convert(value, f"ini option {name}")
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise pytest.UsageError(str(exc)) from None
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("alt_coop", "alt_coop: asyncio tests on one loop")
     group.addoption(
         "--default-async-timeout",
-        type=_seconds_argument,
+        type=_argument(check_seconds),
         default=None,
         dest="default_async_timeout",
         help="Seconds each async fixture phase and async test may take, unless a "
@@ -83,7 +110,7 @@ def add_cooperative_options(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--max-asyncio-tasks",
-        type=_positive_int_argument,
+        type=_argument(_positive_int),
         default=None,
         dest="max_asyncio_tasks",
         help=f"Most cooperative tests in flight at once (default {DEFAULT_MAX_TASKS}).",
@@ -91,7 +118,7 @@ def add_cooperative_options(parser: pytest.Parser) -> None:
     parser.addini("max_asyncio_tasks", "Most cooperative tests in flight at once.", default=None)
     group.addoption(
         "--asyncio-task-timeout",
-        type=_seconds_argument,
+        type=_argument(check_seconds),
         default=None,
         dest="asyncio_task_timeout",
         help="Seconds a cooperative test may take for its whole run, fixtures included "
@@ -102,7 +129,7 @@ def add_cooperative_options(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--asyncio-block-threshold",
-        type=_seconds_argument,
+        type=_argument(check_seconds),
         default=None,
         dest="asyncio_block_threshold",
         help="Warn about a cooperative test that holds the loop longer than this "
@@ -115,42 +142,17 @@ def add_cooperative_options(parser: pytest.Parser) -> None:
     )
 
 
-def _positive_int_argument(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
-    return value
-
-
-def _from_ini(config: pytest.Config, name: str, convert: Any) -> Any:
-    value = config.getini(name)
-    if value in (None, ""):
-        return None
-    try:
-        return convert(value)
-    except (ValueError, argparse.ArgumentTypeError) as exc:
-        raise pytest.UsageError(f"ini option {name}: {exc}") from None
-
-
 def settings(config: pytest.Config) -> Settings:
     """The validated settings; a bad value is a usage error naming its option."""
     try:
         return config.stash[_SETTINGS]
     except KeyError:
         pass
-    seconds = config.getoption("default_async_timeout")
-    if seconds is None:
-        ini = config.getini("default_async_timeout")
-        if ini in (None, ""):
-            seconds = BUILTIN_DEFAULT_SECONDS
-        else:
-            try:
-                seconds = check_seconds(ini, "ini option default_async_timeout")
-            except ValueError as exc:
-                raise pytest.UsageError(str(exc)) from None
+    seconds = (
+        config.getoption("default_async_timeout")
+        or _from_ini(config, "default_async_timeout", check_seconds)
+        or BUILTIN_DEFAULT_SECONDS
+    )
     mode = config.getoption("async_timeouts_under_debugger")
     if mode is None:
         mode = config.getini("async_timeouts_under_debugger") or "auto"
@@ -161,13 +163,13 @@ def settings(config: pytest.Config) -> Settings:
             )
     cooperative = config.getoption("asyncio_cooperative") or config.getini("asyncio_cooperative")
     max_tasks = config.getoption("max_asyncio_tasks") or _from_ini(
-        config, "max_asyncio_tasks", _positive_int_argument
+        config, "max_asyncio_tasks", _positive_int
     )
     task_timeout = config.getoption("asyncio_task_timeout") or _from_ini(
-        config, "asyncio_task_timeout", _seconds_argument
+        config, "asyncio_task_timeout", check_seconds
     )
     block = config.getoption("asyncio_block_threshold") or _from_ini(
-        config, "asyncio_block_threshold", _seconds_argument
+        config, "asyncio_block_threshold", check_seconds
     )
     result = config.stash[_SETTINGS] = Settings(
         seconds,

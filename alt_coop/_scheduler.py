@@ -103,7 +103,7 @@ class Scheduler:
         if not isinstance(item, pytest.Function):
             return False
         marked = item.get_closest_marker(MARK) is not None
-        is_async = _is_async(item.obj)
+        is_async = inspect.iscoroutinefunction(item.obj)
         if not (marked or (self.all_async and is_async)):
             return False
         if item.get_closest_marker(SEQUENTIAL_MARK) is not None:
@@ -420,10 +420,6 @@ def _module_of(plugin: object) -> str:
     if isinstance(name, str) and not isinstance(plugin, type):
         return name  # a module
     return type(plugin).__module__
-
-
-def _is_async(func: object) -> bool:
-    return inspect.iscoroutinefunction(func)
 
 
 def _resources(item: pytest.Item) -> tuple[str, ...]:

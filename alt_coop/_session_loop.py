@@ -58,7 +58,7 @@ class SessionLoop:
         self._app_task_factory: Any = None
         self._task: asyncio.Task[Any] | None = None
         self._interrupted = False
-        self._previous_sigint: Any = None
+        self._handles_sigint = False
         if not owned:
             self._follow_session_tasks()
 
@@ -102,15 +102,12 @@ class SessionLoop:
         if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
             return
         signal.signal(signal.SIGINT, self._on_sigint)
-        self._previous_sigint = signal.default_int_handler
+        self._handles_sigint = True
 
     def uninstall_sigint_handler(self) -> None:
-        if (
-            self._previous_sigint is not None
-            and signal.getsignal(signal.SIGINT) == self._on_sigint
-        ):
-            signal.signal(signal.SIGINT, self._previous_sigint)
-        self._previous_sigint = None
+        if self._handles_sigint and signal.getsignal(signal.SIGINT) == self._on_sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        self._handles_sigint = False
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         task = self._task
