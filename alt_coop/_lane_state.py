@@ -17,7 +17,8 @@ name it touches was checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0:
 ``LogCaptureHandler`` and the caplog stash keys, the assertion plugin's
 ``pytest_runtest_protocol`` and ``util._reprcompare``/``_assertion_pass``/
 ``_config``, ``runner._update_current_test_var``, ``runner.runtestprotocol``
-and ``warnings.catch_warnings_for_item``.
+and ``warnings.catch_warnings_for_item``. From the standard library, it
+reads ``logging._handlerList`` and ``logging._lock`` (3.11 to 3.13).
 """
 
 from __future__ import annotations
@@ -334,11 +335,31 @@ def _logs_per_test(plugin: Any) -> Iterator[None]:
 
 
 def _handler_pair(plugin: Any) -> tuple[LogCaptureHandler, LogCaptureHandler]:
-    pair = LogCaptureHandler(), LogCaptureHandler()
+    pair = _unlisted_handler(), _unlisted_handler()
     for handler in pair:
         handler.setFormatter(plugin.formatter)
         handler.setLevel(plugin.log_level if plugin.log_level is not None else 0)
     return pair
+
+
+def _unlisted_handler() -> LogCaptureHandler:
+    """A new LogCaptureHandler, left off the list ``logging.shutdown`` flushes.
+
+    logging keeps a weak reference to every handler ever made in one list,
+    and searches it linearly each time a handler is collected: with thousands
+    of tests in flight, dropping their handlers took time quadratic in their
+    number. These handlers only write to memory, so shutdown has nothing to
+    do with them.
+    """
+    refs: list[Any] | None = getattr(logging, "_handlerList", None)
+    lock: Any = getattr(logging, "_lock", None)
+    if refs is None or lock is None:
+        return LogCaptureHandler()
+    with lock:  # so no other thread's handler comes between
+        handler = LogCaptureHandler()
+        if refs and refs[-1]() is handler:
+            refs.pop()
+    return handler
 
 
 @contextlib.contextmanager

@@ -720,6 +720,31 @@ def test_caplog_records_are_per_test(pytester, run_alt):
     assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("3", "3")
 
 
+def test_log_capture_lists_no_handler_per_test(pytester, run_alt):
+    """logging remembers every handler for shutdown in one list, which it
+    searches linearly whenever a handler is collected; the handlers that
+    capture cooperative tests' logs stay off it, or dropping thousands of them
+    would take quadratic time."""
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        ALL = asyncio.Barrier(200)
+
+        @pytest.mark.parametrize("n", range(200))
+        async def test_logs(caplog, n):
+            logging.getLogger("suite").warning("test %d", n)
+            await ALL.wait()  # every test is in flight, with its log capture
+            assert len(logging._handlerList) < 50
+            assert caplog.messages == [f"test {n}"]
+        """
+    )
+    run_alt().assert_outcomes(passed=200)
+
+
 def test_caplog_set_level_in_a_test_marked_sequential(pytester, run_alt):
     """Logger levels are process-wide, so (as the README says) a test calling
     ``caplog.set_level`` is marked ``asyncio_sequential``: it then works as usual
