@@ -46,8 +46,6 @@ from _pytest.warnings import catch_warnings_for_item
 
 from . import _runner
 
-_NO_OUTPUT = io.StringIO()  # until a phase captures; never written to
-
 
 class LaneState:
     """What belongs to one cooperative test while it runs."""
@@ -66,12 +64,24 @@ class LaneState:
     def __init__(self, item: pytest.Item) -> None:
         self.item = item
         self.capturing = False
-        self.out: io.StringIO = _NO_OUTPUT
-        self.err: io.StringIO = _NO_OUTPUT
+        # Captured output of the running phase, made on its first write
+        # (most tests print nothing).
+        self.out: io.StringIO | None = None
+        self.err: io.StringIO | None = None
         self.log_handlers: tuple[logging.Handler, ...] = ()
         self.warnings: list[warnings.WarningMessage] = []
         self.copies: dict[Any, Any] = {}  # function-scoped FixtureDef -> this test's copy
         self.assertion: tuple[Any, Any] = (None, None)
+
+    def captured(self, which: str) -> io.StringIO:
+        """The running phase's buffer for ``"out"`` or ``"err"``."""
+        if which == "out":
+            if self.out is None:
+                self.out = io.StringIO()
+            return self.out
+        if self.err is None:
+            self.err = io.StringIO()
+        return self.err
 
 
 CURRENT: contextvars.ContextVar[LaneState | None] = contextvars.ContextVar(
@@ -221,7 +231,7 @@ class _Router(io.TextIOBase):
     def write(self, text: str) -> int:
         state = CURRENT.get()
         if state is not None and state.capturing:
-            return (state.out if self._which == "out" else state.err).write(text)
+            return state.captured(self._which).write(text)
         return self._real.write(text)
 
     def flush(self) -> None:
@@ -274,13 +284,16 @@ def _captured_per_test(capman: Any) -> Iterator[None]:
             with original(when, item):
                 yield
             return
-        state.out, state.err, state.capturing = io.StringIO(), io.StringIO(), True
+        state.out = state.err = None
+        state.capturing = True
         try:
             yield
         finally:
             state.capturing = False
-            item.add_report_section(when, "stdout", state.out.getvalue())
-            item.add_report_section(when, "stderr", state.err.getvalue())
+            for key, stream in (("stdout", state.out), ("stderr", state.err)):
+                if stream is not None:
+                    item.add_report_section(when, key, stream.getvalue())
+            state.out = state.err = None
 
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _Router(saved[0], "out"), _Router(saved[1], "err")

@@ -95,36 +95,35 @@ class Scheduler:
         self._params: dict[str, tuple[Any, int]] = {}
         self._exclusive_running = False
         self._interrupted = False
-        self._wrappers_by_hook: dict[int, tuple[str, ...]] = {}
+        self._wrappers_by_parent: dict[Any, tuple[str, ...]] = {}
 
     # -- which tests run cooperatively --------------------------------------
 
     def cooperative(self, item: pytest.Item) -> bool:
         if not isinstance(item, pytest.Function):
             return False
-        marked = item.get_closest_marker(MARK) is not None
+        marks = {mark.name for mark in item.iter_markers()}  # one walk up the tree
+        marked = MARK in marks
         is_async = inspect.iscoroutinefunction(item.obj)
         if not (marked or (self.all_async and is_async)):
             return False
-        if item.get_closest_marker(SEQUENTIAL_MARK) is not None:
+        if SEQUENTIAL_MARK in marks:
             return False
-        reason = self._must_run_alone(item)
+        reason = self._must_run_alone(item, marks)
         if reason is not None:
             self.notices.add(reason)
             return False
         return True
 
-    def _must_run_alone(self, item: pytest.Function) -> str | None:
+    def _must_run_alone(self, item: pytest.Function, marks: set[str]) -> str | None:
         alone = RUN_ALONE_FIXTURES.intersection(item.fixturenames)
         if alone:
             return f"tests using {', '.join(sorted(alone))} run alone (process-wide state)"
-        if item.get_closest_marker("filterwarnings") is not None:
+        if "filterwarnings" in marks:
             return "tests marked filterwarnings run alone (warning filters are process-wide)"
-        if item.get_closest_marker("timeout") is not None or self.config.getoption(
-            "timeout", None
-        ):
+        if "timeout" in marks or self.config.getoption("timeout", None):
             return "pytest-timeout's timeouts wrap the whole test: those tests run sequentially"
-        if item.get_closest_marker("flaky") is not None or self.config.getoption("reruns", 0):
+        if "flaky" in marks or self.config.getoption("reruns", 0):
             return "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially"
         wrappers = self._protocol_wrappers(item)
         if wrappers:
@@ -136,10 +135,11 @@ class Scheduler:
 
     def _protocol_wrappers(self, item: pytest.Function) -> tuple[str, ...]:
         """Plugins that hook the whole per-test protocol, other than those handled here."""
-        hook = item.ihook.pytest_runtest_protocol
-        found = self._wrappers_by_hook.get(id(hook))
+        # Which conftests apply depends on the item's directory, shared by its siblings.
+        found = self._wrappers_by_parent.get(item.parent)
         if found is None:
-            found = self._wrappers_by_hook[id(hook)] = tuple(
+            hook = item.ihook.pytest_runtest_protocol
+            found = self._wrappers_by_parent[item.parent] = tuple(
                 sorted(
                     impl.plugin_name
                     for impl in hook.get_hookimpls()
@@ -366,8 +366,11 @@ class _Needs:
     def __init__(self, item: pytest.Item, setupstate: ConcurrentSetupState | None) -> None:
         assert setupstate is not None
         self.runs = [(node, setupstate.run_of[node, item]) for node in item.listchain()[:-1]]
-        self.resources = _resources(item)
-        self.exclusive = item.get_closest_marker(EXCLUSIVE_MARK) is not None
+        marks = list(item.iter_markers())
+        self.resources = tuple(
+            str(arg) for mark in marks if mark.name == RESOURCES_MARK for arg in mark.args
+        )
+        self.exclusive = any(mark.name == EXCLUSIVE_MARK for mark in marks)
         self.params = _shared_params(item)
 
 
@@ -420,13 +423,6 @@ def _module_of(plugin: object) -> str:
     if isinstance(name, str) and not isinstance(plugin, type):
         return name  # a module
     return type(plugin).__module__
-
-
-def _resources(item: pytest.Item) -> tuple[str, ...]:
-    names: list[str] = []
-    for mark in item.iter_markers(RESOURCES_MARK):
-        names.extend(str(arg) for arg in mark.args)
-    return tuple(names)
 
 
 def _shared_params(item: pytest.Item) -> list[tuple[str, Any]]:

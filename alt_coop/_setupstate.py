@@ -106,7 +106,7 @@ class ConcurrentSetupState:
             item = entry.node
             _finish(entry, item, errors)
             for node in reversed(item.listchain()[:-1]):
-                key = (node, self.run_of.get((node, item), 0))
+                key = (node, self.run_of.pop((node, item), 0))
                 left = self.remaining.get(key, 1) - 1
                 self.remaining[key] = left
                 if left <= 0:
