@@ -71,7 +71,7 @@ class LaneState:
         self.log_handlers: tuple[logging.Handler, ...] = ()
         self.warnings: list[warnings.WarningMessage] = []
         self.copies: dict[Any, Any] = {}  # function-scoped FixtureDef -> this test's copy
-        self.assertion: tuple[Any, Any] = (None, None)
+        self.assertion: tuple[Any, Any] | None = None  # made on first use
 
     def captured(self, which: str) -> io.StringIO:
         """The running phase's buffer for ``"out"`` or ``"err"``."""
@@ -145,6 +145,8 @@ def _fresh_copy(fixturedef: Any) -> Any:
 
 class _InstanceMap(dict):  # type: ignore[type-arg]
     """``request._arg2fixturedefs``, answering with per-test or per-node instances."""
+
+    __slots__ = ("_instances", "_item", "_manager", "_mapped", "_state")
 
     def __init__(
         self,
@@ -268,7 +270,7 @@ def per_test_globals(config: pytest.Config) -> Iterator[None]:
         logging_plugin = config.pluginmanager.getplugin("logging-plugin")
         if logging_plugin is not None:
             stack.enter_context(_logs_per_test(logging_plugin))
-        stack.enter_context(_assertions_per_test())
+        stack.enter_context(_assertions_per_test(config))
         stack.enter_context(_current_test_var_per_test())
         yield
 
@@ -376,44 +378,51 @@ def _unlisted_handler() -> LogCaptureHandler:
 
 
 @contextlib.contextmanager
-def _assertions_per_test() -> Iterator[None]:
+def _assertions_per_test(config: pytest.Config) -> Iterator[None]:
     saved = _assertion_util._reprcompare, _assertion_util._assertion_pass, _assertion_util._config
 
     def reprcompare(op: str, left: object, right: object) -> str | None:
         state = CURRENT.get()
-        compare = state.assertion[0] if state is not None else None
+        compare = _assertion_hooks(state)[0] if state is not None else None
         return compare(op, left, right) if compare is not None else None
 
     def assertion_pass(lineno: int, orig: str, expl: str) -> None:
         state = CURRENT.get()
-        passed = state.assertion[1] if state is not None else None
+        passed = _assertion_hooks(state)[1] if state is not None else None
         if passed is not None:
             passed(lineno, orig, expl)
 
-    _assertion_util._reprcompare = reprcompare
-    _assertion_util._assertion_pass = assertion_pass
+    routed = reprcompare, assertion_pass
+
+    def _assertion_hooks(state: LaneState) -> tuple[Any, Any]:
+        """The hooks pytest's assertion plugin makes for the test, made on first use.
+
+        The plugin makes them as the test's protocol starts and keeps its
+        frame suspended until it ends; made only when a comparison asks,
+        thousands of tests in flight keep none.
+        """
+        if state.assertion is None:
+            hooks = _assertion_protocol(state.item)
+            next(hooks)
+            made = _assertion_util._reprcompare, _assertion_util._assertion_pass
+            hooks.close()  # puts the routers back and clears _config
+            _assertion_util._reprcompare, _assertion_util._assertion_pass = routed
+            _assertion_util._config = config
+            # A hook the plugin did not replace is the router itself: none.
+            state.assertion = (
+                None if made[0] is reprcompare else made[0],
+                None if made[1] is assertion_pass else made[1],
+            )
+        return state.assertion
+
+    _assertion_util._reprcompare, _assertion_util._assertion_pass = routed
+    _assertion_util._config = config
     try:
         yield
     finally:
         _assertion_util._reprcompare, _assertion_util._assertion_pass, _assertion_util._config = (
             saved
         )
-
-
-@contextlib.contextmanager
-def assertion_hooks_for(item: pytest.Item, state: LaneState) -> Iterator[None]:
-    """Let pytest's assertion plugin make ``item``'s comparison hooks, keep them per test."""
-    routed = _assertion_util._reprcompare, _assertion_util._assertion_pass
-    hooks = _assertion_protocol(item)
-    next(hooks)
-    state.assertion = (_assertion_util._reprcompare, _assertion_util._assertion_pass)
-    _assertion_util._reprcompare, _assertion_util._assertion_pass = routed
-    try:
-        yield
-    finally:
-        hooks.close()
-        _assertion_util._reprcompare, _assertion_util._assertion_pass = routed
-        _assertion_util._config = item.config
 
 
 @contextlib.contextmanager

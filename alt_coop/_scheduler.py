@@ -22,18 +22,17 @@ run of tests waits to be torn down before a later run's tests start).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
-import gc
 import inspect
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from . import _lane_state, _runner
+from ._garbage import BatchCollection
 from ._lanes import drive
 from ._setupstate import ConcurrentSetupState
 from .errors import AltCoopWarning
@@ -190,17 +189,17 @@ class Scheduler:
         with (
             _lane_state.per_test_globals(self.config),
             _lane_state.warnings_per_test(self.config),
-            _fewer_collections(),
+            BatchCollection(min(len(items), self.max_tasks)) as collection,
         ):
             try:
-                _runner.run(self._batch(items), None)
+                _runner.run(self._batch(items, collection), None)
             finally:
                 self.stats.wall_seconds += time.perf_counter() - started
                 self._warn_about_holds()
         if self._interrupted:
             raise KeyboardInterrupt
 
-    async def _batch(self, items: Sequence[pytest.Item]) -> None:
+    async def _batch(self, items: Sequence[pytest.Item], collection: BatchCollection) -> None:
         loop = asyncio.get_running_loop()
         changed = asyncio.Event()
         tasks: set[asyncio.Task[None]] = set()
@@ -208,6 +207,7 @@ class Scheduler:
             for item in items:
                 needs = _Needs(item, self.setupstate)
                 while not self._may_start(needs, len(tasks)):
+                    collection.ramped_up()
                     changed.clear()
                     await changed.wait()
                 if self._stopping():
@@ -223,11 +223,12 @@ class Scheduler:
                 )
                 tasks.add(task)
                 self.stats.most_at_once = max(self.stats.most_at_once, len(tasks))
-                task.add_done_callback(_on_done(self, needs, tasks, changed))
+                task.add_done_callback(_on_done(self, needs, tasks, changed, collection))
                 # Let the tests already running take their turn (timers that
                 # are due, results that arrived) between two starts, so a
                 # large batch ramping up does not starve them.
                 await asyncio.sleep(0)
+            collection.ramped_up()
             while tasks:
                 changed.clear()
                 await changed.wait()
@@ -329,8 +330,7 @@ class Scheduler:
         if self.task_timeout is not None and task is not None:
             cap = _runner.TaskCap(task, self.task_timeout)
         try:
-            with _lane_state.assertion_hooks_for(item, state):
-                reports = _lane_state.runtestprotocol(item, log=False, nextitem=None)
+            reports = _lane_state.runtestprotocol(item, log=False, nextitem=None)
         except KeyboardInterrupt:
             self._interrupted = True
             return
@@ -379,33 +379,18 @@ def _on_done(
     needs: _Needs,
     tasks: set[asyncio.Task[None]],
     changed: asyncio.Event,
+    collection: BatchCollection,
 ) -> Any:
     def done(task: asyncio.Task[None]) -> None:
         tasks.discard(task)
         scheduler._release(needs)
+        collection.test_finished()
         if not task.cancelled() and task.exception() is not None:
             # An error in alt_coop itself, outside any test: stop starting tests.
             scheduler.session.shouldstop = f"alt_coop: internal error: {task.exception()!r}"
         changed.set()
 
     return done
-
-
-@contextlib.contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Collect garbage less often while a batch runs.
-
-    Thousands of tests in flight keep millions of objects alive, and each of
-    the garbage collector's full passes walks them all while every test
-    waits: at the default thresholds that is a third of the batch's CPU time.
-    The thresholds are put back afterwards.
-    """
-    saved = gc.get_threshold()
-    gc.set_threshold(max(saved[0], 50_000), max(saved[1], 20), max(saved[2], 100))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*saved)
 
 
 def notice(config: pytest.Config, text: str) -> None:

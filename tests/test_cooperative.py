@@ -863,6 +863,72 @@ def test_assertion_diffs_are_shown_for_each_test(pytester, run_alt):
     assert "Differing items" not in sections["test_lists"] + sections["test_strings"]
 
 
+@pytest.mark.parametrize("pass_hook", [True, False])
+def test_assertion_hooks_of_conftests_see_each_test(pytester, run_alt, pass_hook):
+    """pytest_assertrepr_compare and pytest_assertion_pass are called for the
+    test that compares, each in its own directory's conftest; with the pass
+    hook enabled but implemented nowhere, asserts simply pass."""
+    pytester.makeini("[pytest]\nenable_assertion_pass_hook = true\n")
+    pytester.makeconftest(
+        """
+        import pytest
+        PASSED = []
+        """
+        + (
+            """
+        def pytest_assertion_pass(item, lineno, orig, expl):
+            PASSED.append((item.name, orig))
+        """
+            if pass_hook
+            else ""
+        )
+    )
+    for where in ("alpha", "beta"):
+        package = pytester.mkpydir(where)
+        package.joinpath("conftest.py").write_text(
+            textwrap.dedent(
+                f"""
+                def pytest_assertrepr_compare(config, op, left, right):
+                    if op == "==" and isinstance(left, int):
+                        return ["custom explanation from {where}"]
+                """
+            )
+        )
+        package.joinpath(f"test_{where}.py").write_text(
+            textwrap.dedent(
+                f"""
+                import asyncio
+                import pytest
+
+                pytestmark = pytest.mark.asyncio_cooperative
+
+                @pytest.mark.parametrize("n", range(3))
+                async def test_{where}(n):
+                    await asyncio.sleep(0.01 * (3 - n))
+                    assert n + 1 > n
+                    assert n == 1
+                """
+            )
+        )
+    pytester.makepyfile(
+        test_zz_check=f"""
+        from conftest import PASSED
+
+        def test_passes_were_seen():
+            names = [f"test_{{where}}[{{n}}]" for where in ("alpha", "beta") for n in range(3)]
+            expected = [(name, "n + 1 > n") for name in names]
+            expected += [("test_alpha[1]", "n == 1"), ("test_beta[1]", "n == 1")]
+            assert sorted(PASSED) == (sorted(expected) if {pass_hook} else [])
+        """
+    )
+    result = run_alt("-p", "no:randomly")
+    result.assert_outcomes(failed=4, passed=3)
+    sections = failure_sections(result.stdout.str())
+    for where in ("alpha", "beta"):
+        for n in (0, 2):
+            assert f"custom explanation from {where}" in sections[f"test_{where}[{n}]"]
+
+
 def test_durations_lists_each_tests_own_time(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(

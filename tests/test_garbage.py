@@ -1,0 +1,59 @@
+"""The garbage collector around cooperative batches with many tests in flight.
+
+With a thousand tests or more in flight at once, alt_coop pauses the
+collector while it starts them and freezes the objects they hold; the
+process must come out of the batch with the collector as it found it, and
+the garbage the tests made must be collectable once the batch ends.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+BIG_BATCH = """
+import asyncio
+import gc
+import weakref
+import pytest
+
+GONE = []
+
+class Cycle:
+    def __init__(self):
+        self.me = self
+
+@pytest.mark.asyncio_cooperative
+@pytest.mark.parametrize("n", range(1200))
+async def test_many(n):
+    cycle = Cycle()  # garbage once the test ends: only the collector frees it
+    GONE.append(weakref.ref(cycle))
+    await asyncio.sleep(0.2)
+
+def test_after_the_batch():
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == FROZEN_BEFORE
+    gc.collect()
+    assert [ref for ref in GONE if ref() is not None] == []
+"""
+
+
+@pytest.mark.parametrize("frozen_before", [False, True])
+def test_collector_is_left_as_found(pytester, run_alt, frozen_before):
+    pytester.makepyfile(
+        BIG_BATCH.replace("FROZEN_BEFORE", "FROZEN" if frozen_before else "0")
+        + ("FROZEN = gc.get_freeze_count()\n" if frozen_before else "")
+    )
+    threshold = gc.get_threshold()
+    if frozen_before:  # an application froze its objects (say before a fork)
+        gc.freeze()
+    try:
+        result = run_alt("--max-asyncio-tasks=2000", "-p", "no:randomly")
+        frozen_after = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    result.assert_outcomes(passed=1201)
+    assert gc.isenabled()
+    assert gc.get_threshold() == threshold
+    assert (frozen_after > 0) == frozen_before
