@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -58,8 +59,9 @@ def disable_all_but(keep: str | None) -> list[str]:
 ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 
-def measure(args: list[str], cwd: Path) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds and peak RSS in MB of one pytest process."""
+def measure(args: list[str], cwd: Path) -> tuple[float, float, float, int | None]:
+    """Wall seconds, CPU seconds, peak RSS in MB of one pytest process, and the
+    most tests it had in flight at once (from alt_coop's summary line)."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
@@ -74,7 +76,13 @@ def measure(args: list[str], cwd: Path) -> tuple[float, float, float]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"benchmark run failed: {args}\n{output.decode()[-3000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    at_once = re.search(rb"at most (\d+) at once", output)
+    return (
+        wall,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss / 1024,
+        int(at_once.group(1)) if at_once else None,
+    )
 
 
 def write_suites(root: Path, n: int) -> dict[str, Path]:
@@ -109,6 +117,7 @@ def main() -> None:
         print("pytest-asyncio-cooperative not installed: peer skipped")
 
     rows: list[tuple[int, str, float, float, float, float]] = []
+    in_flight: dict[int, int | None] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for n in options.sizes:
@@ -136,8 +145,12 @@ def main() -> None:
                 if n <= options.skip_peer_default_limit_above:
                     configs.append(("p-a-cooperative, limit 100", [*coop, files["coop"].name]))
             for label, args in configs:
-                wall, cpu, rss = reference if label == "sync reference" else measure(args, root)
+                wall, cpu, rss, at_once = (
+                    reference if label == "sync reference" else measure(args, root)
+                )
                 rows.append((n, label, wall, cpu, rss, wall / limit))
+                if label.startswith("alt_coop, limit"):
+                    in_flight[n] = at_once
                 print(
                     f"  {n:>6} {label:<28} {wall:8.2f}s wall {cpu:7.2f}s cpu {rss:7.0f} MB",
                     flush=True,
@@ -155,9 +168,13 @@ def main() -> None:
             f"  {cpu / ref_cpu:7.2f}  {rss / ref_rss:7.2f}"
         )
     for n, label, _, _, rss, _ in rows:
-        if label.startswith("alt_coop, limit"):
-            extra = (rss - references[n][2]) * 1024 / n
-            print(f"alt_coop at N={n}: {extra:.1f} KB of memory per in-flight test")
+        most = in_flight.get(n)
+        if label.startswith("alt_coop, limit") and most:
+            extra = (rss - references[n][2]) * 1024 / most
+            print(
+                f"alt_coop at N={n}: at most {most} tests in flight at once, "
+                f"{extra:.1f} KB of memory each"
+            )
 
 
 if __name__ == "__main__":
