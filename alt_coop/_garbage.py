@@ -15,6 +15,10 @@ the collector is paused waits until then (alt_coop's own machinery makes
 none), so the pause also ends once as many tests have finished in it as may
 be in flight at once: what waits is bounded by the garbage of one batch-full
 of tests, the same order as the memory those tests hold while in flight.
+
+Objects frozen by someone else (an application before it forks; Python
+3.12's runtime, which starts with some frozen) cannot be told from ours when
+unfreezing, so then the batch only raises the thresholds.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ name it touches was checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0:
 ``FixtureDef.execute``/``_scope``/``cached_result``/``_finalizers``,
 ``request._arg2fixturedefs``/``_fixturemanager``, ``get_scope_node``,
 ``get_scope_package``, ``CaptureManager.item_capture``/``_method``,
-``LoggingPlugin._runtest_for``/``formatter``/``log_level``,
+``LoggingPlugin._runtest_for`` (a generator in 8.3, a context manager
+since 8.4)/``formatter``/``log_level``,
 ``LogCaptureHandler`` and the caplog stash keys, the assertion plugin's
 ``pytest_runtest_protocol`` and ``util._reprcompare``/``_assertion_pass``/
 ``_config``, ``runner._update_current_test_var``, ``runner.runtestprotocol``
@@ -27,6 +28,7 @@ import asyncio
 import contextlib
 import contextvars
 import copy
+import inspect
 import io
 import logging
 import os
@@ -310,13 +312,17 @@ def _captured_per_test(capman: Any) -> Iterator[None]:
 @contextlib.contextmanager
 def _logs_per_test(plugin: Any) -> Iterator[None]:
     original = plugin._runtest_for
+    # pytest 8.3 drives it with ``yield from``; 8.4 and later with ``with``.
+    plain_generator = inspect.isgeneratorfunction(original)
 
-    @contextlib.contextmanager
     def runtest_for(item: pytest.Item, when: str) -> Generator[None]:
         state = CURRENT.get()
         if state is None:
-            with original(item, when):
-                yield
+            if plain_generator:
+                yield from original(item, when)
+            else:
+                with original(item, when):
+                    yield
             return
         # Handlers come from a pool: logging keeps every handler ever made in
         # a list that it searches when one is collected.
@@ -340,7 +346,9 @@ def _logs_per_test(plugin: Any) -> Iterator[None]:
     saved_level = root.level
     if plugin.log_level is not None:
         root.setLevel(min(saved_level, plugin.log_level))
-    plugin._runtest_for = runtest_for
+    plugin._runtest_for = (
+        runtest_for if plain_generator else contextlib.contextmanager(runtest_for)
+    )
     try:
         yield
     finally:

@@ -33,27 +33,30 @@ async def test_many(n):
 
 def test_after_the_batch():
     assert gc.isenabled()
-    assert gc.get_freeze_count() == FROZEN_BEFORE
+    assert gc.get_freeze_count() <= FROZEN_BEFORE  # frozen objects may have died since
     gc.collect()
     assert [ref for ref in GONE if ref() is not None] == []
 """
 
 
-@pytest.mark.parametrize("frozen_before", [False, True])
-def test_collector_is_left_as_found(pytester, run_alt, frozen_before):
-    pytester.makepyfile(
-        BIG_BATCH.replace("FROZEN_BEFORE", "FROZEN" if frozen_before else "0")
-        + ("FROZEN = gc.get_freeze_count()\n" if frozen_before else "")
-    )
+@pytest.mark.parametrize("freeze_first", [False, True])
+def test_collector_is_left_as_found(pytester, run_alt, freeze_first):
+    pytester.makepyfile(BIG_BATCH + "FROZEN_BEFORE = gc.get_freeze_count()\n")
     threshold = gc.get_threshold()
-    if frozen_before:  # an application froze its objects (say before a fork)
+    if freeze_first:  # an application froze its objects (say before a fork)
         gc.freeze()
+    # Python 3.12's runtime itself starts with some objects frozen.
+    frozen_before = gc.get_freeze_count()
     try:
         result = run_alt("--max-asyncio-tasks=2000", "-p", "no:randomly")
         frozen_after = gc.get_freeze_count()
     finally:
-        gc.unfreeze()
+        if freeze_first:
+            gc.unfreeze()
     result.assert_outcomes(passed=1201)
     assert gc.isenabled()
     assert gc.get_threshold() == threshold
-    assert (frozen_after > 0) == frozen_before
+    if freeze_first:
+        assert frozen_after > 0  # still frozen: not alt_coop's to unfreeze
+    else:
+        assert frozen_after <= frozen_before
