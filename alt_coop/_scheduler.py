@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
 import time
 import warnings
@@ -218,12 +219,14 @@ class Scheduler:
                         self._lane,
                         item,
                         context=contextvars.copy_context(),
-                        held=self._holding(item),
+                        held=functools.partial(self._held, item),
                     )
                 )
                 tasks.add(task)
                 self.stats.most_at_once = max(self.stats.most_at_once, len(tasks))
-                task.add_done_callback(_on_done(self, needs, tasks, changed, collection))
+                task.add_done_callback(
+                    functools.partial(_test_done, self, needs, tasks, changed, collection)
+                )
                 # Let the tests already running take their turn (timers that
                 # are due, results that arrived) between two starts, so a
                 # large batch ramping up does not starve them.
@@ -260,15 +263,10 @@ class Scheduler:
             )
         self.holds.clear()
 
-    def _holding(self, item: pytest.Item) -> Any:
-        """How ``drive`` tells this test held the loop too long."""
-        threshold, holds = self.block_threshold, self.holds
-
-        def held(seconds: float) -> None:
-            if seconds > threshold and seconds > holds.get(item, 0.0):
-                holds[item] = seconds
-
-        return held
+    def _held(self, item: pytest.Item, seconds: float) -> None:
+        """``drive`` tells ``item`` held the loop for ``seconds`` at a stretch."""
+        if seconds > self.block_threshold and seconds > self.holds.get(item, 0.0):
+            self.holds[item] = seconds
 
     def _stopping(self) -> bool:
         session = self.session
@@ -300,6 +298,7 @@ class Scheduler:
         assert setupstate is not None
         for node, run in needs.runs:
             setupstate.live_run[node] = run
+        needs.runs = []  # only admission needs them; the test holds ``needs`` until done
         for name in needs.resources:
             self._resources[name] = self._resources.get(name, 0) + 1
         if needs.exclusive:
@@ -374,23 +373,23 @@ class _Needs:
         self.params = _shared_params(item)
 
 
-def _on_done(
+def _test_done(
     scheduler: Scheduler,
     needs: _Needs,
     tasks: set[asyncio.Task[None]],
     changed: asyncio.Event,
     collection: BatchCollection,
-) -> Any:
-    def done(task: asyncio.Task[None]) -> None:
-        tasks.discard(task)
-        scheduler._release(needs)
-        collection.test_finished()
-        if not task.cancelled() and task.exception() is not None:
-            # An error in alt_coop itself, outside any test: stop starting tests.
-            scheduler.session.shouldstop = f"alt_coop: internal error: {task.exception()!r}"
-        changed.set()
-
-    return done
+    task: asyncio.Task[None],
+) -> None:
+    """A test's task is done (a partial of it is its done callback: smaller
+    than a closure, for thousands in flight)."""
+    tasks.discard(task)
+    scheduler._release(needs)
+    collection.test_finished()
+    if not task.cancelled() and task.exception() is not None:
+        # An error in alt_coop itself, outside any test: stop starting tests.
+        scheduler.session.shouldstop = f"alt_coop: internal error: {task.exception()!r}"
+    changed.set()
 
 
 def notice(config: pytest.Config, text: str) -> None:
