@@ -10,11 +10,12 @@ So, while a batch runs, the collector runs less often; and when a batch will
 have many tests in flight at once, the collector is paused while the batch
 starts them, then the objects alive at that point (mostly those tests') are
 frozen out of its sight (:func:`gc.freeze`) and it resumes for everything
-newer. They are unfrozen when the batch ends. Garbage that tests make while
-the collector is paused waits until then (alt_coop's own machinery makes
-none), so the pause also ends once as many tests have finished in it as may
-be in flight at once: what waits is bounded by the garbage of one batch-full
-of tests, the same order as the memory those tests hold while in flight.
+newer. They are unfrozen when the batch ends. Garbage made while the
+collector is paused (by tests: alt_coop's own machinery makes none), and any
+the collector had not reached yet when the batch began, waits until then; so
+the pause also ends once as many tests have finished in it as may be in
+flight at once: what waits is bounded by the garbage of one batch-full of
+tests, the same order as the memory those tests hold while in flight.
 
 Objects frozen by someone else (an application before it forks; Python
 3.12's runtime, which starts with some frozen) cannot be told from ours when
@@ -48,7 +49,6 @@ class BatchCollection:
         saved = self._saved
         gc.set_threshold(max(saved[0], 50_000), max(saved[1], 20), max(saved[2], 100))
         if self._freeze:
-            gc.collect()  # so collection's own leftovers are not kept for the whole batch
             gc.disable()
         return self
 

@@ -53,6 +53,9 @@ RUN_ALONE_FIXTURES = frozenset(
 #: options or marks send the tests they affect to run sequentially.
 _HANDLED_PROTOCOL_PLUGINS = ("_pytest.", "alt_coop", "pytest_rerunfailures", "pytest_timeout")
 
+#: How long the batch may go on starting tests before running ones get a turn.
+ADMISSION_SLICE_SECONDS = 0.001
+
 #: How long, after an interrupt, running tests get to finish their cancellation.
 INTERRUPT_GRACE_SECONDS = 5.0
 
@@ -204,6 +207,7 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         changed = asyncio.Event()
         tasks: set[asyncio.Task[None]] = set()
+        turn_due = 0.0
         try:
             for item in items:
                 needs = _Needs(item, self.setupstate)
@@ -228,9 +232,12 @@ class Scheduler:
                     functools.partial(_test_done, self, needs, tasks, changed, collection)
                 )
                 # Let the tests already running take their turn (timers that
-                # are due, results that arrived) between two starts, so a
-                # large batch ramping up does not starve them.
-                await asyncio.sleep(0)
+                # are due, results that arrived) every millisecond or so of
+                # starting tests, so a large batch ramping up does not starve
+                # them; a turn of the loop per start cost more than it gave.
+                if time.perf_counter() >= turn_due:
+                    await asyncio.sleep(0)
+                    turn_due = time.perf_counter() + ADMISSION_SLICE_SECONDS
             collection.ramped_up()
             while tasks:
                 changed.clear()
