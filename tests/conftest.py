@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -34,3 +42,47 @@ def run_alt_subprocess(pytester: pytest.Pytester):
         )
 
     return run
+
+
+class Interrupted(NamedTuple):
+    """A subprocess that got Ctrl-C, and when (``time.monotonic()``)."""
+
+    output: str
+    returncode: int
+    started: float
+    interrupted: float
+    ended: float
+
+
+def interrupt_when(
+    command: list[str],
+    cwd: Path,
+    ready: Callable[[], bool],
+    what: str,
+    *,
+    communicate_timeout: float = 10,
+) -> Interrupted:
+    """Run ``command``, send it SIGINT once ``ready()`` holds, collect its output.
+
+    ``what`` says what readiness means, for the failure message if it never
+    comes (within 20 s) or the process ends first.
+    """
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        while not ready() and proc.poll() is None and time.monotonic() < started + 20:
+            time.sleep(0.02)
+        assert ready(), f"{what}: never happened"
+        assert proc.poll() is None, "the process ended before it was interrupted"
+        time.sleep(0.2)  # let the tests reach their await
+        interrupted = time.monotonic()
+        os.kill(proc.pid, signal.SIGINT)
+        output, _ = proc.communicate(timeout=communicate_timeout)
+        ended = time.monotonic()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return Interrupted(output, proc.returncode, started, interrupted, ended)

@@ -21,12 +21,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import xml.etree.ElementTree as ET
 from itertools import combinations
 
 import pytest
-from conftest import ISOLATE
+from conftest import ISOLATE, interrupt_when
 
 CONFTEST = """
 import asyncio
@@ -2021,31 +2020,13 @@ def test_ctrl_c_during_a_batch_cleans_up_and_reports_no_failures(pytester):
             log("reached")
         """
     )
-    started = time.monotonic()
-    proc = subprocess.Popen(
+    output, returncode, _, interrupted, ended = interrupt_when(
         [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-v", str(test_file)],
-        cwd=pytester.path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        pytester.path,
+        lambda: sum(line.startswith("started ") for line in read_events(pytester)) == 3,
+        "all three long tests started",
+        communicate_timeout=15,
     )
-    try:
-        deadline = started + 20
-        while proc.poll() is None and time.monotonic() < deadline:
-            if sum(line.startswith("started ") for line in read_events(pytester)) == 3:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "pytest ended before it was interrupted"
-        assert sum(line.startswith("started ") for line in read_events(pytester)) == 3
-        time.sleep(0.2)  # let the tests reach their await
-        interrupted = time.monotonic()
-        os.kill(proc.pid, signal.SIGINT)
-        output, _ = proc.communicate(timeout=15)
-        ended = time.monotonic()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
 
     # Promptly: nowhere near the 30s the tests would have slept.
     assert ended - interrupted < 10, output
@@ -2059,7 +2040,7 @@ def test_ctrl_c_during_a_batch_cleans_up_and_reports_no_failures(pytester):
     )
     assert "reached" not in events
     assert "KeyboardInterrupt" in output
-    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
     lines = verbose_lines(output)
     assert lines.get("test_quick") == ["PASSED"], output
     assert not any(name.startswith("test_long") for name in lines), output

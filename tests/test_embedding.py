@@ -17,22 +17,14 @@ a TCP server, a ticking task) through ``import __main__ as app``.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import textwrap
 import time
 
 import pytest
+from conftest import ISOLATE, interrupt_when
 
 import alt_coop
-
-#: As in conftest.py: other async plugins stay out of the sessions under test.
-ISOLATE = [
-    *("-p", "no:asyncio", "-p", "no:anyio", "-p", "no:cacheprovider"),
-    *("-p", "no:alt_pytest_asyncio", "-p", "no:asyncio_cooperative"),
-]
 
 #: (mode, loop class) pairs that must work. ``nested`` cannot use uvloop,
 #: which cannot be run nested (see test_nested_pytest_main_on_uvloop_fails_at_once).
@@ -637,35 +629,19 @@ def test_ctrl_c_while_main_runs_a_test(pytester: pytest.Pytester, loop_kind: str
     )
     write(pytester, "suite/test_slow.py", SUITE_SLOW)
     marker = pytester.path / "slow-test-started"
-    started = time.monotonic()
-    proc = subprocess.Popen(
+    output, returncode, _, interrupted, ended = interrupt_when(
         [sys.executable, "app.py", loop_kind],
-        cwd=pytester.path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        pytester.path,
+        marker.exists,
+        "the slow test started",
     )
-    try:
-        while not marker.exists() and proc.poll() is None and time.monotonic() < started + 20:
-            time.sleep(0.02)
-        assert marker.exists(), "the slow test never started"
-        assert proc.poll() is None, "the app ended before it was interrupted"
-        time.sleep(0.2)  # let the test reach its await
-        interrupted = time.monotonic()
-        os.kill(proc.pid, signal.SIGINT)
-        output, _ = proc.communicate(timeout=10)
-        ended = time.monotonic()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
 
     assert ended - interrupted < 5, output
     assert_interrupted_session_reported(output)
     assert "APP: main returned" not in output
     assert "APP: ended normally" not in output
     assert output.rstrip().endswith("KeyboardInterrupt"), output
-    assert proc.returncode != 0, output
+    assert returncode != 0, output
 
 
 # -- several sessions ----------------------------------------------------------
