@@ -121,8 +121,8 @@ class Plugin:
         config = session.config
         if session.testsfailed and not config.option.continue_on_collection_errors:
             return None  # pytest's own loop reports the collection errors
-        if config.option.collectonly:
-            return None
+        if config.option.collectonly or not session.items:
+            return None  # nothing to run here (pytest-xdist's controller hands items out)
         settings = _options.settings(config)
         if not (
             settings.cooperative
@@ -214,6 +214,18 @@ class Plugin:
         return value
 
     # -- tests --------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        # A cooperative test's reports are logged once it is done; should an
+        # interrupt cut its protocol short, these are the results it had.
+        report = yield
+        state = _lane_state.CURRENT.get()
+        if state is not None and state.item is item:
+            state.reports.append(report)
+        return report
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> object:

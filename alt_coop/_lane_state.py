@@ -60,6 +60,7 @@ class LaneState:
         "item",
         "log_handlers",
         "out",
+        "reports",
         "warnings",
     )
 
@@ -74,6 +75,7 @@ class LaneState:
         self.warnings: list[warnings.WarningMessage] = []
         self.copies: dict[Any, Any] = {}  # function-scoped FixtureDef -> this test's copy
         self.assertion: tuple[Any, Any] | None = None  # made on first use
+        self.reports: list[pytest.TestReport] = []  # as pytest makes them
 
     def captured(self, which: str) -> io.StringIO:
         """The running phase's buffer for ``"out"`` or ``"err"``."""

@@ -143,6 +143,11 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
             timeout.stop()
     if timeout is not None and timeout.fired:  # the coroutine swallowed the cancellation
         raise timeout.failure()
+    if capped_tasks:  # the cap's cancellation may have been swallowed too
+        task = asyncio.current_task()
+        if task is not None and task in capped_tasks:
+            task.uncancel()
+            raise _cap_failure(capped_tasks.pop(task))
     return result
 
 
@@ -209,10 +214,14 @@ def _interrupt_if_driver_cancelled() -> None:
     task.uncancel()
     seconds = capped_tasks.pop(task, None)
     if seconds is not None:
-        raise pytest.fail.Exception(
-            f"the test exceeded asyncio_task_timeout: {seconds:g}s for its whole run, "
-            "fixtures included",
-            pytrace=False,
-        )
+        raise _cap_failure(seconds)
     interrupted_tasks.add(task)
     raise KeyboardInterrupt("the task running pytest was cancelled")
+
+
+def _cap_failure(seconds: float) -> BaseException:
+    return pytest.fail.Exception(
+        f"the test exceeded asyncio_task_timeout: {seconds:g}s for its whole run, "
+        "fixtures included",
+        pytrace=False,
+    )

@@ -295,8 +295,8 @@ class Scheduler:
             if live is not None and live != run:
                 return False
         for name, key in needs.params:
-            live_param = self._params.get(name)
-            if live_param is not None and live_param[0] != key and live_param[1] > 0:
+            held = self._params.get(name)
+            if held is not None and held[1] > 0 and not _same_param(held[0], key):
                 return False
         return True
 
@@ -312,7 +312,7 @@ class Scheduler:
             self._exclusive_running = True
         for name, key in needs.params:
             live = self._params.get(name)
-            count = live[1] if live is not None and live[0] == key else 0
+            count = live[1] if live is not None and _same_param(live[0], key) else 0
             self._params[name] = (key, count + 1)
 
     def _release(self, needs: _Needs) -> None:
@@ -322,7 +322,7 @@ class Scheduler:
             self._exclusive_running = False
         for name, key in needs.params:
             live = self._params.get(name)
-            if live is not None and live[0] == key:
+            if live is not None and _same_param(live[0], key):
                 self._params[name] = (key, live[1] - 1)
 
     # -- one test, in its own lane -----------------------------------------
@@ -339,7 +339,9 @@ class Scheduler:
             reports = _lane_state.runtestprotocol(item, log=False, nextitem=None)
         except KeyboardInterrupt:
             self._interrupted = True
-            return
+            reports = self._cut_short(item, state)
+            if not reports:
+                return
         finally:
             if cap is not None:
                 cap.stop()
@@ -353,6 +355,28 @@ class Scheduler:
         _lane_state.report_warnings(state)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         self.stats.tests += 1
+
+    def _cut_short(
+        self, item: pytest.Item, state: _lane_state.LaneState
+    ) -> list[pytest.TestReport]:
+        """An interrupt cut ``item``'s protocol short: tear its fixtures down
+        here, at once with the other interrupted tests rather than one by one
+        at the end of the session, and return its results, if it had any."""
+        setupstate = self.setupstate
+        assert setupstate is not None
+        if setupstate.holds_item():
+            # Only what the end of the session would do for it: the phase
+            # hooks of its interrupted phase have run their course already.
+            call = pytest.CallInfo.from_call(
+                lambda: setupstate.teardown_exact(None), "teardown", reraise=KeyboardInterrupt
+            )
+            if call.excinfo is not None:  # a teardown error is a result of its own
+                item.ihook.pytest_runtest_makereport(item=item, call=call)
+        reports = state.reports
+        # A passed setup is no result: the test itself was cut short.
+        if all(report.passed and report.when == "setup" for report in reports):
+            return []
+        return reports
 
     def summary_line(self) -> str | None:
         stats = self.stats
@@ -422,8 +446,19 @@ def _shared_params(item: pytest.Item) -> list[tuple[str, Any]]:
     if callspec is None:
         return []
     found = []
-    for name, index in callspec.indices.items():
+    for name, value in callspec.params.items():
         scope = callspec._arg2scope.get(name)
         if scope is not None and scope.value != "function":
-            found.append((name, index))
+            # The value, not its index: pytest keeps an instance for as long as
+            # the param value stays equal, and two parametrize calls can put
+            # different values at the same index.
+            found.append((name, value))
     return found
+
+
+def _same_param(one: object, other: object) -> bool:
+    """Whether pytest would keep a fixture's instance from param ``one`` for ``other``."""
+    try:
+        return bool(one == other)
+    except Exception:  # values whose == is not a truth value (arrays): as pytest does
+        return one is other

@@ -101,18 +101,23 @@ class ConcurrentSetupState:
         interrupt) ``nextitem=None`` tears down everything left.
         """
         errors: list[BaseException] = []
-        entry = self.items.pop(_lanes.lane_key(), None)
+        key = _lanes.lane_key()
+        entry = self.items.get(key)
         if entry is not None:
             item = entry.node
+            # Dropped only once finished: after an interrupt, the rest of
+            # its finalizers still run (see ``holds_item``).
             _finish(entry, item, errors)
+            del self.items[key]
             for node in reversed(item.listchain()[:-1]):
-                key = (node, self.run_of.pop((node, item), 0))
-                left = self.remaining.get(key, 1) - 1
-                self.remaining[key] = left
+                run = (node, self.run_of.pop((node, item), 0))
+                left = self.remaining.get(run, 1) - 1
+                self.remaining[run] = left
                 if left <= 0:
                     self.live_run.pop(node, None)
                     if node in self.collectors:
-                        _finish(self.collectors.pop(node), node, errors)
+                        _finish(self.collectors[node], node, errors)
+                        del self.collectors[node]
         if nextitem is None and _lane_state.CURRENT.get() is None:
             for other in list(self.items.values()):
                 _finish(other, other.node, errors)
@@ -124,6 +129,10 @@ class ConcurrentSetupState:
             raise errors[0]
         if errors:
             raise BaseExceptionGroup("errors during test teardown", errors[::-1])
+
+    def holds_item(self) -> bool:
+        """Whether the calling lane's item has fixtures not yet torn down."""
+        return _lanes.lane_key() in self.items
 
     def _own_item(self) -> Any:
         entry = self.items.get(_lanes.lane_key())

@@ -1058,6 +1058,45 @@ def test_module_fixture_set_up_once_and_torn_down_after_the_last_test(pytester, 
     assert events.index("teardown shared") > last_end
 
 
+def test_indirect_params_with_the_same_index_but_other_values_do_not_overlap(pytester, run_alt):
+    # Two parametrize calls each put their value at index 0: the values differ,
+    # so pytest sets the module fixture up anew for the second, and the first
+    # test must not see its instance torn down or replaced under it.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        async def res(request):
+            state = {"value": request.param, "open": True}
+            yield state
+            state["open"] = False
+
+        @pytest.mark.parametrize("res", [10], indirect=True)
+        async def test_x(res):
+            await asyncio.sleep(0.2)
+            assert res == {"value": 10, "open": True}
+
+        @pytest.mark.parametrize("res", [30], indirect=True)
+        async def test_y(res):
+            assert res == {"value": 30, "open": True}
+
+        @pytest.mark.parametrize("direct", [1], scope="module")
+        async def test_direct_x(direct):
+            await asyncio.sleep(0.2)
+            assert direct == 1
+
+        @pytest.mark.parametrize("direct", [2], scope="module")
+        async def test_direct_y(direct):
+            assert direct == 2
+        """
+    )
+    run_alt().assert_outcomes(passed=4)
+
+
 def test_parametrized_module_fixture_each_param_once_and_never_overlapping(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(
@@ -1790,6 +1829,40 @@ def test_task_timeout_covers_fixtures_and_test_together(pytester, run_alt):
     assert events.count("teardown slow_fixture") == 1
 
 
+def test_task_timeout_swallowed_by_the_test_or_a_fixture_still_fails(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def swallowing_fixture():
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                pass
+            yield
+
+        async def test_swallows():
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                pass
+
+        async def test_fixture_swallows(swallowing_fixture):
+            pass
+        """
+    )
+    result = run_alt("-v", "--asyncio-task-timeout=0.2")
+    assert verbose_lines(result.stdout.str()) == {
+        "test_swallows": ["FAILED"],
+        "test_fixture_swallows": ["ERROR"],
+    }, result.stdout.str()
+    assert result.stdout.str().count("exceeded asyncio_task_timeout: 0.2s") == 2
+
+
 def test_task_timeout_from_ini(pytester, run_alt):
     events_conftest(pytester)
     pytester.makeini("[pytest]\nasyncio_task_timeout = 0.2\n")
@@ -2048,6 +2121,93 @@ def test_ctrl_c_during_a_batch_cleans_up_and_reports_no_failures(pytester):
     assert not re.search(r"\b\d+ (failed|errors?)\b", output), output
 
 
+def test_ctrl_c_keeps_the_results_of_tests_already_in_teardown(pytester):
+    events_conftest(pytester)
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        async def slow_teardown(request):
+            yield
+            log("teardown begins", request.node.name)
+            try:
+                await asyncio.sleep(30)
+            finally:
+                log("teardown cut", request.node.name)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(2))
+        async def test_passes(slow_teardown, n):
+            pass
+
+        @pytest.mark.asyncio_cooperative
+        async def test_fails(slow_teardown):
+            assert 1 == 2
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-v", str(test_file)],
+        pytester.path,
+        lambda: sum(line.startswith("teardown begins") for line in read_events(pytester)) == 3,
+        "all three tests in their teardown",
+        communicate_timeout=15,
+    )
+
+    assert sum(line.startswith("teardown cut") for line in read_events(pytester)) == 3
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    lines = verbose_lines(output)
+    assert lines == {
+        "test_passes[0]": ["PASSED"],
+        "test_passes[1]": ["PASSED"],
+        "test_fails": ["FAILED"],
+    }, output
+    assert "assert 1 == 2" in output
+    assert re.search(r"\b1 failed, 2 passed\b", output), output
+
+
+def test_ctrl_c_tears_interrupted_tests_down_at_once(pytester):
+    events_conftest(pytester)
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        async def resource(request):
+            yield
+            log("teardown begins", request.node.name)
+            await asyncio.sleep(0.2)
+            log("teardown ends", request.node.name)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(4))
+        async def test_long(resource, n):
+            log("started", n)
+            await asyncio.sleep(30)
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        lambda: sum(line.startswith("started ") for line in read_events(pytester)) == 4,
+        "all four tests started",
+        communicate_timeout=15,
+    )
+
+    events = read_events(pytester)
+    begins = [i for i, line in enumerate(events) if line.startswith("teardown begins")]
+    ends = [i for i, line in enumerate(events) if line.startswith("teardown ends")]
+    assert len(begins) == len(ends) == 4, events
+    # Concurrently, as they ran: every teardown began before the first ended.
+    assert max(begins) < min(ends), events
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert not re.search(r"\b\d+ (passed|failed|errors?)\b", output), output
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal dispositions")
 def test_cooperative_run_with_sigint_ignored_ends_cleanly(pytester):
     """Started with SIGINT ignored (``nohup``, a background job of a script, some CI
@@ -2221,7 +2381,8 @@ def test_coverage_is_the_same_in_cooperative_and_sequential_runs(pytester, monke
     assert lines.index('            print("never printed")') + 1 in missing
 
 
-def test_xdist_workers_run_cooperative_tests_sequentially_with_a_notice(pytester):
+@pytest.mark.parametrize("how", ["marker", "option"])
+def test_xdist_workers_run_cooperative_tests_sequentially_with_a_notice(pytester, how):
     pytest.importorskip("xdist")
     events_conftest(pytester)
     module = """
@@ -2230,7 +2391,7 @@ def test_xdist_workers_run_cooperative_tests_sequentially_with_a_notice(pytester
         import pytest
         from conftest import span
 
-        pytestmark = pytest.mark.asyncio_cooperative
+        pytestmark = pytest.mark.asyncio_cooperative if {marked} else []
 
         @pytest.fixture(scope="module")
         async def shared():
@@ -2244,9 +2405,11 @@ def test_xdist_workers_run_cooperative_tests_sequentially_with_a_notice(pytester
                 assert shared == "shared"
                 await asyncio.sleep(0.05)
         """
+    module = module.replace("{marked}", str(how == "marker"))
+    option = ["--asyncio-cooperative"] if how == "option" else []
     pytester.makepyfile(test_one=module, test_two=module)
     result = pytester.runpytest_subprocess(
-        *ISOLATE, "-p", "alt_coop.enable", "-p", "xdist", "-n", "2", timeout=120
+        *ISOLATE, "-p", "alt_coop.enable", "-p", "xdist", "-n", "2", *option, timeout=120
     )
     result.assert_outcomes(passed=6)
     everything = result.stdout.str() + result.stderr.str()
