@@ -321,6 +321,8 @@ def _why_sequential(config: pytest.Config) -> str | None:
         return "inside pytest-xdist workers (each worker still runs its share)"
     if config.getoption("usepdb", False) or config.getoption("trace", False):
         return "under --pdb/--trace (one debugger prompt at a time)"
+    if config.getoption("stepwise", False) or config.getoption("stepwise_skip", False):
+        return "under --sw (it stops at the first failure in collection order)"
     if (config.getoption("faulthandler_timeout", 0) or 0) > 0:
         return "with faulthandler_timeout set (its timer wraps the whole test)"
     return None

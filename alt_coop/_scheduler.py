@@ -25,6 +25,7 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -45,7 +46,16 @@ EXCLUSIVE_MARK = "asyncio_exclusive"
 
 #: Fixtures that change process-wide state, so their tests run alone.
 RUN_ALONE_FIXTURES = frozenset(
-    {"capsys", "capsysbinary", "capfd", "capfdbinary", "monkeypatch", "recwarn"}
+    {
+        "capsys",
+        "capsysbinary",
+        "capfd",
+        "capfdbinary",
+        "capteesys",
+        "monkeypatch",
+        "recwarn",
+        "subtests",  # pytest 9's: it starts and stops capturing per subtest
+    }
 )
 
 #: Plugins whose pytest_runtest_protocol hook is taken care of: pytest's own
@@ -98,12 +108,18 @@ class Scheduler:
         self._params: dict[str, tuple[Any, int]] = {}
         self._exclusive_running = False
         self._interrupted = False
+        self._exit: BaseException | None = None  # pytest.exit() in a cooperative test
         self._wrappers_by_parent: dict[Any, tuple[str, ...]] = {}
 
     # -- which tests run cooperatively --------------------------------------
 
     def cooperative(self, item: pytest.Item) -> bool:
         if not isinstance(item, pytest.Function):
+            return False
+        if _is_unittest(item):
+            # unittest runs its own protocol (IsolatedAsyncioTestCase its own loop).
+            if MARK in {mark.name for mark in item.iter_markers()} or self.all_async:
+                self.notices.add("unittest.TestCase tests run sequentially")
             return False
         marks = {mark.name for mark in item.iter_markers()}  # one walk up the tree
         marked = MARK in marks
@@ -171,9 +187,11 @@ class Scheduler:
                     self._run_batch(items[start:end])
                 else:
                     self._run_sequential(items, start, end)
-                if session.shouldfail or session.shouldstop or self._interrupted:
+                if self._stopping():
                     break
                 start = end
+        if self._exit is not None:
+            raise self._exit
         if session.shouldfail:
             raise session.Failed(session.shouldfail)
         if session.shouldstop:
@@ -277,7 +295,9 @@ class Scheduler:
 
     def _stopping(self) -> bool:
         session = self.session
-        return bool(session.shouldfail or session.shouldstop or self._interrupted)
+        return bool(
+            session.shouldfail or session.shouldstop or self._interrupted or self._exit is not None
+        )
 
     def _may_start(self, needs: _Needs, running: int) -> bool:
         if self._stopping():
@@ -337,8 +357,11 @@ class Scheduler:
             cap = _runner.TaskCap(task, self.task_timeout)
         try:
             reports = _lane_state.runtestprotocol(item, log=False, nextitem=None)
-        except KeyboardInterrupt:
-            self._interrupted = True
+        except (KeyboardInterrupt, pytest.exit.Exception) as stop:
+            if isinstance(stop, KeyboardInterrupt):
+                self._interrupted = True
+            else:
+                self._exit = stop  # raised once the running tests are done, as pytest would
             reports = self._cut_short(item, state)
             if not reports:
                 return
@@ -454,6 +477,15 @@ def _shared_params(item: pytest.Item) -> list[tuple[str, Any]]:
             # different values at the same index.
             found.append((name, value))
     return found
+
+
+def _is_unittest(item: pytest.Function) -> bool:
+    unittest = sys.modules.get("unittest")  # no TestCase without it
+    return (
+        unittest is not None
+        and isinstance(item.cls, type)
+        and issubclass(item.cls, unittest.TestCase)
+    )
 
 
 def _same_param(one: object, other: object) -> bool:

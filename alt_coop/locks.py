@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import weakref
 from types import TracebackType
 from typing import Literal
@@ -60,7 +61,30 @@ class _LoopLock(asyncio.Lock):
     """An asyncio.Lock whose wait does not eat into the waiter's timeout."""
 
     async def acquire(self) -> Literal[True]:
-        if not self.locked():
-            return await super().acquire()
-        with _runner.clocks_paused():
-            return await super().acquire()
+        if self in _held.get():
+            # Waiting would never end, and with the clocks paused no timeout
+            # would end it either.
+            raise RuntimeError(
+                "this alt_coop.Lock is already held by this test or one of its fixtures, "
+                "and it is not re-entrant: take it in one place only"
+            )
+        if self.locked():
+            with _runner.clocks_paused():
+                await super().acquire()
+        else:
+            await super().acquire()
+        _held.set(_held.get() | {self})
+        return True
+
+    def release(self) -> None:
+        super().release()
+        held = _held.get()
+        if self in held:
+            _held.set(held - {self})
+
+
+#: The locks taken in this context: a fixture's reach the test, as its
+#: context variables do.
+_held: contextvars.ContextVar[frozenset[_LoopLock]] = contextvars.ContextVar(
+    "alt_coop_held_locks", default=frozenset()
+)

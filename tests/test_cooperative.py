@@ -637,6 +637,26 @@ RUN_ALONE_BODIES = {
 }
 
 
+PYTEST_VERSION = tuple(int(part) for part in pytest.__version__.split(".")[:2])
+if PYTEST_VERSION >= (8, 4):
+    RUN_ALONE_BODIES["capteesys"] = (
+        "capteesys",
+        """
+        print("mine")
+        await asyncio.sleep(0.05)
+        assert capteesys.readouterr().out == "mine\\n"
+        """,
+    )
+if PYTEST_VERSION >= (9, 0):
+    RUN_ALONE_BODIES["subtests"] = (
+        "subtests",
+        """
+        with subtests.test("one"):
+            await asyncio.sleep(0.05)
+        """,
+    )
+
+
 @pytest.mark.filterwarnings("ignore::alt_coop.errors.AltCoopWarning")
 @pytest.mark.parametrize("trigger", sorted(RUN_ALONE_BODIES))
 def test_other_process_wide_fixtures_and_marks_run_alone(pytester, run_alt, trigger):
@@ -682,12 +702,101 @@ def test_other_process_wide_fixtures_and_marks_run_alone(pytester, run_alt, trig
         ).format(mark=mark, fixture=fixture, body=textwrap.indent(textwrap.dedent(body), " " * 8))
     )
     result = run_alt("-v")
-    result.assert_outcomes(passed=5)
+    assert result.ret == 0, result.stdout.str()
+    assert len(verbose_lines(result.stdout.str())) == 5, result.stdout.str()
     spans = read_spans(pytester)
     for other in ("a", "b", "c", "d"):
         assert not overlap(spans["alone"], spans[other]), (other, spans)
     assert overlap(spans["a"], spans["b"]) and overlap(spans["c"], spans["d"])
     assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("4", "2")
+
+
+def test_unittest_async_test_cases_run_sequentially_even_when_all_async_is_on(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import unittest
+
+        class TestIt(unittest.IsolatedAsyncioTestCase):
+            async def test_one(self):
+                await asyncio.sleep(0)
+
+            async def test_two(self):
+                await asyncio.sleep(0)
+        """
+    )
+    result = run_alt("-v", "--asyncio-cooperative")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*alt_coop: unittest.TestCase tests run sequentially*"])
+
+
+def test_stepwise_runs_cooperative_tests_sequentially_and_keeps_the_first_failure(
+    pytester,
+):
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_a():
+            await asyncio.sleep(0.05)
+            assert False
+
+        async def test_b():
+            await asyncio.sleep(0)
+            assert False
+        """
+    )
+    # ISOLATE without "-p no:cacheprovider": step-wise keeps its state in the cache.
+    isolate = [
+        arg
+        for pair in zip(ISOLATE[::2], ISOLATE[1::2], strict=True)
+        if pair[1] != "no:cacheprovider"
+        for arg in pair
+    ]
+    args = [*isolate, "-p", "alt_coop.enable", "--sw", "-v"]
+    first = pytester.runpytest(*args, str(test_file))
+    assert verbose_lines(first.stdout.str()) == {"test_a": ["FAILED"]}, first.stdout.str()
+    first.stdout.fnmatch_lines(["*cooperative tests run sequentially under --sw*"])
+    second = pytester.runpytest(*args, str(test_file))
+    # Step-wise goes on from the first failure in collection order, test_a.
+    assert verbose_lines(second.stdout.str()) == {"test_a": ["FAILED"]}, second.stdout.str()
+
+
+def test_pytest_exit_in_a_cooperative_test_ends_the_run_with_its_code(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        async def resource():
+            yield
+            log("teardown")
+
+        @pytest.mark.asyncio_cooperative
+        async def test_exits(resource):
+            await asyncio.sleep(0.05)
+            pytest.exit("bye", returncode=3)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_other(resource):
+            await asyncio.sleep(0)
+
+        def test_never_reached():
+            pass
+        """
+    )
+    result = run_alt("-v")
+    assert result.ret == 3, result.stdout.str()
+    result.stdout.fnmatch_lines(["*Exit: bye*"])
+    assert "internal error" not in result.stdout.str()
+    assert "test_never_reached" not in result.stdout.str()
+    assert read_events(pytester).count("teardown") == 2
 
 
 def test_caplog_records_are_per_test(pytester, run_alt):
@@ -1560,6 +1669,39 @@ def test_lock_in_fixture_covers_later_fixtures_and_the_test(pytester, run_alt):
     # The tests not taking the lock did run alongside the locked ones.
     assert overlap(spans["free-0"], spans["free-1"])
     assert any(overlap(spans["free-0"], spans[f"locked-{name}"]) for name in names)
+
+
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+def test_taking_a_held_lock_again_is_an_error_not_a_hang(pytester, run_alt, cooperative):
+    pytester.makepyfile(
+        f"""
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        lock = alt_coop.Lock()
+
+        @pytest.fixture
+        async def locked():
+            async with lock():
+                yield
+
+        async def test_again(locked):
+            async with lock():
+                pass
+
+        async def test_after_release():
+            async with lock():
+                async with alt_coop.Lock()():  # another lock is fine
+                    pass
+        """
+    )
+    result = run_alt("-v")
+    assert verbose_lines(result.stdout.str()) == {
+        "test_again": ["FAILED"],
+        "test_after_release": ["PASSED"],
+    }, result.stdout.str()
+    result.stdout.fnmatch_lines(["*already held by this test or one of its fixtures*"])
 
 
 @pytest.mark.parametrize("where", ["fixture", "test"])
