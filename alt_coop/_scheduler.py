@@ -225,6 +225,8 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         changed = asyncio.Event()
         tasks: set[asyncio.Task[None]] = set()
+        assert self.setupstate is not None
+        self.setupstate.last_of_run = lambda: len(tasks) == 1 and self._run_ends_here()
         turn_due = 0.0
         try:
             for item in items:
@@ -269,6 +271,18 @@ class Scheduler:
             if tasks:
                 await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
             raise
+
+    def _run_ends_here(self) -> bool:
+        """Whether the run stops after the calling lane's test, given its
+        results so far (pytest learns of them only once the test is done)."""
+        if self._stopping():
+            return True
+        state = _lane_state.CURRENT.get()
+        maxfail = self.config.getoption("maxfail", 0)
+        if state is None or not maxfail:
+            return False
+        failed = sum(report.failed and not hasattr(report, "wasxfail") for report in state.reports)
+        return failed > 0 and self.session.testsfailed + failed >= maxfail
 
     def _warn_about_holds(self) -> None:
         """Name the tests that held the loop (known only once their lane is done)."""

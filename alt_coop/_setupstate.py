@@ -52,6 +52,10 @@ class ConcurrentSetupState:
         self.items: dict[Any, _Entry] = {}  # the item each lane has set up
         #: The run each collector is admitted for, until it is torn down.
         self.live_run: dict[Any, int] = {}
+        #: Whether the calling lane is the last one of a run that stops here
+        #: (-x, --maxfail): it tears down everything left, as pytest's last
+        #: item does, so errors are reported at its teardown.
+        self.last_of_run: Callable[[], bool] = _never
 
     # -- what pytest reads -------------------------------------------------
 
@@ -118,7 +122,7 @@ class ConcurrentSetupState:
                     if node in self.collectors:
                         _finish(self.collectors[node], node, errors)
                         del self.collectors[node]
-        if nextitem is None and _lane_state.CURRENT.get() is None:
+        if nextitem is None and (_lane_state.CURRENT.get() is None or self.last_of_run()):
             for other in list(self.items.values()):
                 _finish(other, other.node, errors)
             self.items.clear()
@@ -137,6 +141,10 @@ class ConcurrentSetupState:
     def _own_item(self) -> Any:
         entry = self.items.get(_lanes.lane_key())
         return None if entry is None else entry.node
+
+
+def _never() -> bool:
+    return False
 
 
 def _finish(entry: _Entry, node: Any, errors: list[BaseException]) -> None:

@@ -1574,6 +1574,50 @@ def test_k_and_m_select_cooperative_tests(pytester, run_alt, args, expected):
 # -- stopping early -----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("failing_is_last", [True, False], ids=["failing-last", "other-last"])
+def test_stopping_reports_a_shared_fixture_teardown_error_at_the_last_test(
+    pytester, run_alt, failing_is_last
+):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture(scope="module")
+        async def mod():
+            yield
+            log("teardown mod")
+            raise RuntimeError("module teardown boom")
+
+        @pytest.mark.asyncio_cooperative
+        async def test_slow(mod):
+            await asyncio.sleep(0 if {failing_is_last} else 0.3)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_fails(mod):
+            await asyncio.sleep(0.1)
+            assert 0
+
+        def test_later(mod):
+            pass
+        """
+    )
+    result = run_alt("-x")
+    output = result.stdout.str()
+    # As pytest does: the last test to finish tears the module down, and the
+    # error is that test's teardown error, in the report and the summary.
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    last = "test_fails" if failing_is_last else "test_slow"
+    result.stdout.fnmatch_lines(
+        [f"*ERROR at teardown of {last}*", "*RuntimeError: module teardown boom"]
+    )
+    assert "Traceback (most recent call last)" not in output + result.stderr.str(), output
+    assert "test_later" not in output
+    assert read_events(pytester).count("teardown mod") == 1
+
+
 @pytest.mark.parametrize("stop", ["-x", "--maxfail=1"])
 def test_stop_after_first_failure_starts_no_new_test(pytester, run_alt, stop):
     events_conftest(pytester)
