@@ -233,12 +233,24 @@ class _Router(io.TextIOBase):
     def __init__(self, real: TextIO, which: str) -> None:
         self._real = real
         self._which = which
+        self.buffer = _BytesRouter(self)
 
     def write(self, text: str) -> int:
         state = CURRENT.get()
         if state is not None and state.capturing:
             return state.captured(self._which).write(text)
         return self._real.write(text)
+
+    def write_bytes(self, data: bytes) -> int:
+        state = CURRENT.get()
+        if state is not None and state.capturing:
+            state.captured(self._which).write(data.decode(self.encoding, "replace"))
+            return len(data)
+        real = getattr(self._real, "buffer", None)
+        if real is None:
+            self._real.write(data.decode(self.encoding, "replace"))
+            return len(data)
+        return int(real.write(data))
 
     def flush(self) -> None:
         self._real.flush()
@@ -252,6 +264,25 @@ class _Router(io.TextIOBase):
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self._real, "encoding", "utf-8")
+
+
+class _BytesRouter(io.BufferedIOBase):
+    """``sys.stdout.buffer`` of a :class:`_Router`: bytes go where its text goes."""
+
+    def __init__(self, text: _Router) -> None:
+        self._text = text
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return self._text.write_bytes(bytes(data))
+
+    def flush(self) -> None:
+        self._text.flush()
+
+    def close(self) -> None:
+        """Not this router's to close, as for the text router."""
 
 
 class _LogRouter(logging.Handler):

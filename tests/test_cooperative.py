@@ -516,6 +516,7 @@ def test_captured_output_and_logs_belong_to_their_own_test(pytester, run_alt):
             await asyncio.sleep(0.01)
             logger.warning(f"second record of {name}")
             print(f"third line of {name}")
+            sys.stdout.buffer.write(f"bytes line of {name}\\n".encode())
             assert name == "nobody"
 
         async def test_x(announced):
@@ -537,6 +538,7 @@ def test_captured_output_and_logs_belong_to_their_own_test(pytester, run_alt):
         assert captured(section, "stdout call") == [
             f"first line of {name}",
             f"third line of {name}",
+            f"bytes line of {name}",
         ], section
         assert captured(section, "stderr call") == [f"second line of {name}"], section
         records = captured(section, "log call")
