@@ -64,6 +64,11 @@ async def main(
             plugins,
             context=contextvars.copy_context(),
         )
+    except KeyboardInterrupt:
+        # Cancelled again while pytest tore down after the first cancellation:
+        # pytest lets that interrupt out; the caller gets its cancellation.
+        if task not in interrupted_tasks:
+            raise
     finally:
         _running_on.discard(loop)
     if task in interrupted_tasks:

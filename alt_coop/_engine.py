@@ -103,6 +103,14 @@ class Plugin:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # trylast: pytest's own sessionfinish has torn the fixtures down by now.
+        self._end_session()
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        # When pytest's own sessionfinish ends in an exception (a second
+        # interrupt during the last teardowns), the hooks after it never run.
+        self._end_session()
+
+    def _end_session(self) -> None:
         session_loop, self._session_loop = self._session_loop, None
         if session_loop is None:
             return

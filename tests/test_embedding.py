@@ -600,6 +600,66 @@ def test_cancelling_the_task_awaiting_main_interrupts_the_session(
     assert elapsed < 15, output
 
 
+def test_cancelling_main_again_during_its_teardown_still_hands_back_a_cancellation(
+    pytester: pytest.Pytester,
+) -> None:
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import os
+
+        import alt_coop
+
+
+        async def app_main():
+            job = asyncio.create_task(alt_coop.main([*ISOLATE, "suite", "-q"]))
+            while not os.path.exists("test-started"):
+                await asyncio.sleep(0.01)
+            job.cancel()
+            while not os.path.exists("teardown-started"):
+                await asyncio.sleep(0.01)
+            job.cancel()
+            try:
+                await job
+            except asyncio.CancelledError:
+                print("APP: await job raised CancelledError", flush=True)
+            code = await alt_coop.main([*ISOLATE, "suite", "-q", "-k", "quick"])
+            print("APP: a second session returned", code, flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_teardown.py",
+        """
+        import asyncio
+        import pathlib
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def session_resource():
+            yield
+            pathlib.Path("teardown-started").touch()
+            await asyncio.sleep(30)
+
+        async def test_slow(session_resource):
+            pathlib.Path("test-started").touch()
+            await asyncio.sleep(30)
+
+        async def test_quick():
+            pass
+        """,
+    )
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert "APP: await job raised CancelledError" in output
+    assert "APP: a second session returned 0" in output
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
 @pytest.mark.parametrize("loop_kind", LOOP_KINDS)
 def test_ctrl_c_while_main_runs_a_test(pytester: pytest.Pytester, loop_kind: str) -> None:
