@@ -96,6 +96,10 @@ class Plugin:
             session_loop.nested = loop.is_running() and not in_lane()
         if not loop.is_running():
             session_loop.install_sigint_handler()  # a running loop's owner handles Ctrl-C
+        elif session_loop.nested:
+            # Called from a coroutine on the loop: its owner's handler cannot
+            # act until pytest returns, so this session's takes its place.
+            session_loop.install_sigint_handler(replace=True)
         _session_loop.push(session_loop)
         self._session_loop = session_loop
         _coverage_support.follow_greenlets()

@@ -59,6 +59,7 @@ class SessionLoop:
         self._task: asyncio.Task[Any] | None = None
         self._interrupted = False
         self._handles_sigint = False
+        self._previous_sigint: Any = signal.default_int_handler
         if not owned:
             self._follow_session_tasks()
 
@@ -95,18 +96,23 @@ class SessionLoop:
             raise KeyboardInterrupt
         return task.result()
 
-    def install_sigint_handler(self) -> None:
-        """Route Ctrl-C to the running task, where the default handler is in place."""
+    def install_sigint_handler(self, *, replace: bool = False) -> None:
+        """Route Ctrl-C to the running task, where the default handler is in
+        place, or whatever handler is, with ``replace`` (until uninstalled)."""
         if threading.current_thread() is not threading.main_thread():
             return
-        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is not signal.default_int_handler and not (
+            replace and previous not in (signal.SIG_IGN, None)
+        ):
             return
         signal.signal(signal.SIGINT, self._on_sigint)
         self._handles_sigint = True
+        self._previous_sigint = previous
 
     def uninstall_sigint_handler(self) -> None:
         if self._handles_sigint and signal.getsignal(signal.SIGINT) == self._on_sigint:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGINT, self._previous_sigint)
         self._handles_sigint = False
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:

@@ -704,6 +704,52 @@ def test_ctrl_c_while_main_runs_a_test(pytester: pytest.Pytester, loop_kind: str
     assert returncode != 0, output
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+@pytest.mark.parametrize("runner", ["asyncio.run", "run_until_complete"])
+def test_ctrl_c_while_a_nested_session_runs_a_test(pytester: pytest.Pytester, runner: str) -> None:
+    write_app(
+        pytester,
+        f"""
+        import asyncio
+
+        import pytest
+
+        import alt_coop
+
+
+        async def app_main():
+            loop = asyncio.get_running_loop()
+            code = pytest.main(
+                [*ISOLATE, "suite", "-s", "-q"], plugins=[alt_coop.Plugin(managed_loop=loop)]
+            )
+            print("APP: pytest.main returned", int(code), flush=True)
+            await asyncio.sleep(0)
+            print("APP: still running", flush=True)
+
+
+        if "{runner}" == "asyncio.run":
+            asyncio.run(app_main())
+        else:
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(app_main())
+            loop.close()
+        """,
+    )
+    write(pytester, "suite/test_slow.py", SUITE_SLOW)
+    marker = pytester.path / "slow-test-started"
+    output, returncode, _, interrupted, ended = interrupt_when(
+        [sys.executable, "app.py"], pytester.path, marker.exists, "the slow test started"
+    )
+
+    # The application's own handler cannot act while pytest.main blocks its
+    # task: the session's handles it, as a standalone pytest.main would.
+    assert ended - interrupted < 5, output
+    assert_interrupted_session_reported(output)
+    assert "APP: pytest.main returned 2" in output
+    assert "APP: still running" in output
+    assert returncode == 0, output
+
+
 # -- several sessions ----------------------------------------------------------
 
 SUITE_TWICE = """
