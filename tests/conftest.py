@@ -69,7 +69,14 @@ def interrupt_when(
     """
     started = time.monotonic()
     proc = subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # A shell starts background jobs with SIGINT ignored, and children
+        # inherit that: the command must see Ctrl-C however the suite was run.
+        preexec_fn=_default_sigint,
     )
     try:
         while not ready() and proc.poll() is None and time.monotonic() < started + 20:
@@ -86,3 +93,7 @@ def interrupt_when(
             proc.kill()
             proc.communicate()
     return Interrupted(output, proc.returncode, started, interrupted, ended)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
