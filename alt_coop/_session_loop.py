@@ -42,6 +42,13 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return factory()
 
 
+_STOPPED = (
+    "a fixture or test called loop.stop() on alt_coop's session loop; alt_coop "
+    "kept the loop running so the tests and fixtures in progress could finish. "
+    "Stop only a loop you created (alt_coop.Loop or asyncio.new_event_loop())"
+)
+
+
 class SessionLoop:
     """Runs work to completion on a loop that is not running, interruptibly.
 
@@ -88,10 +95,22 @@ class SessionLoop:
         """Run ``coro`` as a task until it is done and return its result."""
         task = self.loop.create_task(coro)
         self._task, self._interrupted = task, False
+        stopped = False
         try:
-            self.loop.run_until_complete(task)
+            while True:
+                try:
+                    self.loop.run_until_complete(task)
+                    break
+                except RuntimeError:
+                    if task.done():  # the work's own error
+                        raise
+                    # Someone called loop.stop(): the work must still finish,
+                    # or its fixtures are never torn down.
+                    stopped = True
         finally:
             self._task = None
+        if stopped:
+            warnings.warn(AltCoopWarning(_STOPPED), stacklevel=2)
         if self._interrupted:
             raise KeyboardInterrupt
         return task.result()

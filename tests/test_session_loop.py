@@ -291,6 +291,55 @@ def test_sync_test_may_call_asyncio_run(pytester, run_alt):
     result.stdout.fnmatch_lines(["*::test_sync_asyncio_run PASSED*", "*::test_after PASSED*"])
 
 
+@pytest.mark.parametrize("mark", ["", "@pytest.mark.asyncio_cooperative"])
+def test_loop_stop_in_a_test_is_a_warning_and_the_session_goes_on(pytester, run_alt, mark):
+    events = pytester.path / "events.txt"
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        def record(what):
+            with open({str(events)!r}, "a") as f:
+                f.write(what + "\\n")
+
+        @pytest.fixture
+        async def resource():
+            yield
+            await asyncio.sleep(0.01)
+            record("teardown")
+
+        {mark}
+        async def test_stops_the_loop(resource):
+            await asyncio.sleep(0.01)
+            asyncio.get_running_loop().stop()
+            await asyncio.sleep(0.01)
+            record("after stop")
+
+        {mark}
+        async def test_beside(resource):
+            await asyncio.sleep(0.05)
+            record("beside")
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=2, warnings=1)
+    assert "INTERNALERROR" not in result.stdout.str()
+    assert sorted(events.read_text().split()) == [
+        "after",
+        "beside",
+        "stop",
+        "teardown",
+        "teardown",
+    ]
+    result.stdout.fnmatch_lines(
+        [
+            "*= warnings summary =*",
+            "*AltCoopWarning: a fixture or test called loop.stop() on alt_coop's session loop;*",
+        ]
+    )
+
+
 # -- alt_coop.Loop -------------------------------------------------------------
 
 
