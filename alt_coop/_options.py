@@ -64,6 +64,19 @@ def _from_ini(config: pytest.Config, name: str, convert: Callable[[object, str],
         raise pytest.UsageError(str(exc)) from None
 
 
+def _addini_number(parser: pytest.Parser, name: str, help: str, kind: type) -> None:
+    """Register an ini option whose value is a number.
+
+    pytest 9's native ``[tool.pytest]`` table gives numbers as numbers, which a
+    string option refuses; from pytest 9.2 the option accepts both. Strings
+    come first, so that a bad value reaches alt_coop's own check, which names
+    the option and says what it expects. (pytest 9.0 and 9.1 have no such
+    unions: there, quote the number.)
+    """
+    accepted: Any = str | kind if pytest.version_tuple >= (9, 2) else None
+    parser.addini(name, help, type=accepted, default=None)
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("alt_coop", "alt_coop: asyncio tests on one loop")
     group.addoption(
@@ -75,10 +88,11 @@ def add_options(parser: pytest.Parser) -> None:
         "*_default_async_timeout fixture or async_timeout says otherwise "
         "(default: ini default_async_timeout, else 5).",
     )
-    parser.addini(
+    _addini_number(
+        parser,
         "default_async_timeout",
         "Seconds each async fixture phase and async test may take (default 5).",
-        default=None,
+        float,
     )
     group.addoption(
         "--async-timeouts-under-debugger",
@@ -115,7 +129,7 @@ def add_cooperative_options(parser: pytest.Parser) -> None:
         dest="max_asyncio_tasks",
         help=f"Most cooperative tests in flight at once (default {DEFAULT_MAX_TASKS}).",
     )
-    parser.addini("max_asyncio_tasks", "Most cooperative tests in flight at once.", default=None)
+    _addini_number(parser, "max_asyncio_tasks", "Most cooperative tests in flight at once.", int)
     group.addoption(
         "--asyncio-task-timeout",
         type=_argument(check_seconds),
@@ -124,8 +138,8 @@ def add_cooperative_options(parser: pytest.Parser) -> None:
         help="Seconds a cooperative test may take for its whole run, fixtures included "
         "(default: no cap beyond the per-phase timeouts).",
     )
-    parser.addini(
-        "asyncio_task_timeout", "Seconds a cooperative test may take in all.", default=None
+    _addini_number(
+        parser, "asyncio_task_timeout", "Seconds a cooperative test may take in all.", float
     )
     group.addoption(
         "--asyncio-block-threshold",
@@ -135,10 +149,11 @@ def add_cooperative_options(parser: pytest.Parser) -> None:
         help="Warn about a cooperative test that holds the loop longer than this "
         "(default 0.5 seconds).",
     )
-    parser.addini(
+    _addini_number(
+        parser,
         "asyncio_block_threshold",
         "Seconds a cooperative test may hold the loop before a warning names it.",
-        default=None,
+        float,
     )
 
 

@@ -540,6 +540,41 @@ def test_ini_default_async_timeout(pytester, run_alt):
     result.stdout.fnmatch_lines(["*test_slow timed out after 0.1s (async timeout)*"])
 
 
+native_toml = pytest.mark.skipif(
+    pytest.version_tuple < (9, 2), reason="numbers in [tool.pytest] need pytest 9.2"
+)
+
+
+@native_toml
+@pytest.mark.parametrize("value", ["0.1", '"0.1"'])
+def test_native_toml_config_takes_a_number_or_a_string(pytester, run_alt, value):
+    pytester.makepyprojecttoml(
+        f"[tool.pytest]\ndefault_async_timeout = {value}\nasyncio_block_threshold = 2\n"
+        "max_asyncio_tasks = 3\nasyncio_task_timeout = 5\n"
+    )
+    pytester.makepyfile(SLOW_TEST)
+    result = run_alt()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_slow timed out after 0.1s (async timeout)*"])
+
+
+@native_toml
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("default_async_timeout = -2", "default_async_timeout must be a positive number*got -2"),
+        ("max_asyncio_tasks = 0", "max_asyncio_tasks must be a positive whole number, got 0"),
+        ("max_asyncio_tasks = 2.5", "*max_asyncio_tasks*got float: 2.5"),
+    ],
+)
+def test_native_toml_bad_number_is_a_usage_error(pytester, run_alt, setting, message):
+    pytester.makepyprojecttoml(f"[tool.pytest]\n{setting}\n")
+    pytester.makepyfile(SLOW_TEST)
+    result = run_alt()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}*"])
+
+
 def test_cli_beats_ini_when_longer(pytester, run_alt):
     pytester.makeini("[pytest]\ndefault_async_timeout = 0.1\n")
     pytester.makepyfile(SLOW_TEST)
