@@ -420,7 +420,8 @@ class Scheduler:
         if not stats.tests:
             return None
         return (
-            f"alt_coop: {stats.tests} cooperative tests, at most {stats.most_at_once} at once, "
+            f"alt_coop: {stats.tests} cooperative test{'s' if stats.tests != 1 else ''}, "
+            f"at most {stats.most_at_once} at once, "
             f"{stats.busy_seconds:.2f}s of test time in {stats.wall_seconds:.2f}s"
         )
 
