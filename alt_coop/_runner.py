@@ -23,7 +23,7 @@ import pytest
 
 from . import _session_loop
 from ._lanes import Abandon, drive, in_lane, step
-from ._timeouts import PhaseTimeout
+from ._timeouts import PhaseTimeout, cancel_own, cancelled_from_outside, uncancel_own
 from .errors import AltCoopUsageError
 
 T = TypeVar("T")
@@ -131,23 +131,28 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         assert timeout is not None
         raise timeout.failure() from None
     except BaseException as exc:
+        # Whose cancellation this is decides the outcome: the caller's or
+        # Ctrl-C's interrupts the session, even when a timeout fired too;
+        # this phase's timeout fails the phase; the test's cap fails it
+        # naming the cap; an enclosing phase's timeout is left to that phase.
+        if isinstance(exc, asyncio.CancelledError):
+            _interrupt_if_driver_cancelled()
         if timeout is not None and timeout.fired:
             cause = None if isinstance(exc, asyncio.CancelledError) else exc
             raise timeout.failure() from cause
         if isinstance(exc, asyncio.CancelledError):
-            _interrupt_if_driver_cancelled()
+            _fail_if_capped()
         raise
     finally:
         _current_timeout.reset(token)
         if timeout is not None:
             timeout.stop()
-    if timeout is not None and timeout.fired:  # the coroutine swallowed the cancellation
+    # The coroutine swallowed a cancellation. A timeout's or the cap's still
+    # counts; any other is the coroutine's business (it may have cancelled
+    # itself), as asyncio leaves it.
+    if timeout is not None and timeout.fired:
         raise timeout.failure()
-    if capped_tasks:  # the cap's cancellation may have been swallowed too
-        task = asyncio.current_task()
-        if task is not None and task in capped_tasks:
-            task.uncancel()
-            raise _cap_failure(capped_tasks.pop(task))
+    _fail_if_capped()
     return result
 
 
@@ -190,7 +195,7 @@ class TaskCap:
         self._handle = None
         if not self.task.done():
             capped_tasks[self.task] = self.seconds
-            self.task.cancel(f"alt_coop: asyncio_task_timeout of {self.seconds:g}s")
+            cancel_own(self.task, f"alt_coop: asyncio_task_timeout of {self.seconds:g}s")
 
 
 _current_cap: contextvars.ContextVar[TaskCap | None] = contextvars.ContextVar(
@@ -209,14 +214,20 @@ def _interrupt_if_driver_cancelled() -> None:
     """
     __tracebackhide__ = True
     task = asyncio.current_task()
-    if task is None or not task.cancelling():
-        return  # the coroutine raised CancelledError on its own: a plain error
+    if task is None or not cancelled_from_outside(task):
+        return  # raised by the coroutine itself, or a clock of alt_coop's
     task.uncancel()
-    seconds = capped_tasks.pop(task, None)
-    if seconds is not None:
-        raise _cap_failure(seconds)
     interrupted_tasks.add(task)
     raise KeyboardInterrupt("the task running pytest was cancelled")
+
+
+def _fail_if_capped() -> None:
+    """Fail the running phase if the test's cap cancelled it (once)."""
+    __tracebackhide__ = True
+    task = asyncio.current_task()
+    if task is not None and task in capped_tasks:
+        uncancel_own(task)
+        raise _cap_failure(capped_tasks.pop(task))
 
 
 def _cap_failure(seconds: float) -> BaseException:

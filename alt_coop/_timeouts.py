@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import weakref
 from collections.abc import Coroutine
 from types import FrameType
 from typing import Any
@@ -98,6 +99,34 @@ def _short(frame: FrameType) -> str:
     except ValueError:
         return path
     return path if relative.startswith("..") else relative
+
+
+#: Cancellations of each task that alt_coop's own clocks made and have not
+#: taken back. Any beyond these came from outside: Ctrl-C, or the application
+#: cancelling the task that runs pytest.
+_own_cancels: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = weakref.WeakKeyDictionary()
+
+
+def cancel_own(task: asyncio.Task[Any], message: str) -> None:
+    """Cancel ``task`` on behalf of one of alt_coop's clocks."""
+    _own_cancels[task] = _own_cancels.get(task, 0) + 1
+    task.cancel(message)
+
+
+def uncancel_own(task: asyncio.Task[Any], times: int = 1) -> None:
+    """Take back ``times`` cancellations made by :func:`cancel_own`."""
+    for _ in range(times):
+        task.uncancel()
+    left = _own_cancels.get(task, 0) - times
+    if left > 0:
+        _own_cancels[task] = left
+    else:
+        _own_cancels.pop(task, None)
+
+
+def cancelled_from_outside(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` has a cancellation pending that none of alt_coop's clocks made."""
+    return task.cancelling() > _own_cancels.get(task, 0)
 
 
 class PhaseTimeout:
@@ -194,7 +223,7 @@ class PhaseTimeout:
         self.where = describe_waiting(self.subject or self._coro)
         self.fired = True
         self._cancels += 1
-        task.cancel(self.message())
+        cancel_own(task, self.message())
         self._abandon = loop.call_later(ABANDON_GRACE_SECONDS, self._give_up)
 
     def _give_up(self) -> None:
@@ -206,7 +235,7 @@ class PhaseTimeout:
             )
             self.abandoning = True
             self._cancels += 1
-            self._task.cancel("alt_coop: abandon")
+            cancel_own(self._task, "alt_coop: abandon")
 
     def stop(self) -> None:
         """The phase is over: disarm, and undo the cancellations this timer made."""
@@ -214,9 +243,8 @@ class PhaseTimeout:
             if handle is not None:
                 handle.cancel()
         task = self._task
-        if task is not None:
-            for _ in range(self._cancels):
-                task.uncancel()
+        if task is not None and self._cancels:
+            uncancel_own(task, self._cancels)
         self._cancels = 0
         self._handle = self._abandon = None
         self._task = self._loop = self._coro = None

@@ -22,6 +22,26 @@ ISOLATE = (
 )
 
 
+#: A test whose own timeout fires while it waits in ``getfixturevalue`` for a
+#: slower fixture (which has a timeout of its own).
+SUITE_NESTED_TIMEOUT = """
+import asyncio
+import pytest
+
+@pytest.fixture
+async def slow():
+    await asyncio.sleep(10)
+
+async def test_outer(request, async_timeout):
+    async_timeout.set_timeout_seconds(0.3)
+    await asyncio.sleep(0)
+    request.getfixturevalue("slow")
+
+async def test_next():
+    await asyncio.sleep(0)
+"""
+
+
 @pytest.fixture
 def run_alt(pytester: pytest.Pytester):
     """Run pytester in-process with the alt_coop engine enabled."""

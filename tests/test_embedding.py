@@ -22,7 +22,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import ISOLATE, interrupt_when
+from conftest import ISOLATE, SUITE_NESTED_TIMEOUT, interrupt_when
 
 import alt_coop
 
@@ -658,6 +658,90 @@ def test_cancelling_main_again_during_its_teardown_still_hands_back_a_cancellati
     assert result.ret == 0, output
     assert "APP: await job raised CancelledError" in output
     assert "APP: a second session returned 0" in output
+
+
+def test_cancelling_main_while_a_timed_out_test_cleans_up_interrupts_the_session(
+    pytester: pytest.Pytester,
+) -> None:
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import os
+
+        import alt_coop
+
+
+        async def app_main():
+            args = [*ISOLATE, "suite", "-q", "-s", "--default-async-timeout=0.2"]
+            job = asyncio.create_task(alt_coop.main(args))
+            while not os.path.exists("cleanup-started"):
+                await asyncio.sleep(0.01)
+            job.cancel()
+            try:
+                code = await job
+            except asyncio.CancelledError:
+                print("APP: await job raised CancelledError", flush=True)
+            else:
+                print("APP: job returned", code, flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_cleanup.py",
+        """
+        import asyncio
+        import pathlib
+
+        async def test_times_out():
+            try:
+                await asyncio.sleep(30)
+            finally:
+                pathlib.Path("cleanup-started").touch()
+                await asyncio.sleep(1)
+                print("CLEANUP DONE", flush=True)
+
+        async def test_never_reached():
+            print("NEVER REACHED", flush=True)
+        """,
+    )
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert "APP: await job raised CancelledError" in output
+    assert "NEVER REACHED" not in output
+    assert "CLEANUP DONE" not in output  # the cancellation reached the cleanup's await
+
+
+def test_a_test_timing_out_inside_getfixturevalue_does_not_cancel_main(
+    pytester: pytest.Pytester,
+) -> None:
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            code = await alt_coop.main([*ISOLATE, "suite", "-q"])
+            print("APP: job returned", code, flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(pytester, "suite/test_nested.py", SUITE_NESTED_TIMEOUT)
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert "APP: job returned 1" in output
+    assert "1 failed, 1 passed" in output
+    assert "the task running pytest was cancelled" not in output
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import SUITE_NESTED_TIMEOUT
 
 
 def line_of(path: Path, marker: str) -> int:
@@ -915,3 +916,12 @@ def test_wider_scoped_fixtures_skip_narrower_defaults(pytester, run_alt):
     )
     result = run_alt("--default-async-timeout=4")
     result.assert_outcomes(passed=1)
+
+
+def test_a_test_timing_out_inside_getfixturevalue_fails_with_its_own_timeout(pytester, run_alt):
+    pytester.makepyfile(SUITE_NESTED_TIMEOUT)
+    result = run_alt()
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*test_outer timed out after 0.3s (async timeout)*"])
+    assert "the task running pytest was cancelled" not in result.stdout.str()
+    assert "During handling" not in result.stdout.str()
