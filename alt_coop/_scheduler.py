@@ -244,7 +244,8 @@ class Scheduler:
                         item,
                         context=contextvars.copy_context(),
                         held=functools.partial(self._held, item),
-                    )
+                    ),
+                    name=item.nodeid,  # what a warning about it left running shows
                 )
                 tasks.add(task)
                 self.stats.most_at_once = max(self.stats.most_at_once, len(tasks))

@@ -93,7 +93,7 @@ class SessionLoop:
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` as a task until it is done and return its result."""
-        task = self.loop.create_task(coro)
+        task = self.loop.create_task(coro, name="alt_coop")
         self._task, self._interrupted = task, False
         stopped = False
         try:

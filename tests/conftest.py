@@ -81,11 +81,13 @@ def interrupt_when(
     what: str,
     *,
     communicate_timeout: float = 10,
+    again_after: float | None = None,
 ) -> Interrupted:
     """Run ``command``, send it SIGINT once ``ready()`` holds, collect its output.
 
     ``what`` says what readiness means, for the failure message if it never
-    comes (within 20 s) or the process ends first.
+    comes (within 20 s) or the process ends first. With ``again_after``, a
+    second SIGINT follows that many seconds after the first.
     """
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -106,6 +108,10 @@ def interrupt_when(
         time.sleep(0.2)  # let the tests reach their await
         interrupted = time.monotonic()
         os.kill(proc.pid, signal.SIGINT)
+        if again_after is not None:
+            time.sleep(again_after)
+            assert proc.poll() is None, "the process ended before the second interrupt"
+            os.kill(proc.pid, signal.SIGINT)
         output, _ = proc.communicate(timeout=communicate_timeout)
         ended = time.monotonic()
     finally:

@@ -2399,6 +2399,39 @@ def test_ctrl_c_tears_interrupted_tests_down_at_once(pytester):
     assert not re.search(r"\b\d+ (passed|failed|errors?)\b", output), output
 
 
+def test_second_ctrl_c_ends_at_once_and_names_the_tests_left_running(pytester):
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pathlib
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_stubborn(n):
+            pathlib.Path(f"started-{n}").touch()
+            try:
+                await asyncio.sleep(30)
+            finally:
+                await asyncio.sleep(30)  # a slow cleanup, cut short by the second Ctrl-C
+        """
+    )
+    output, returncode, _, interrupted, ended = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        lambda: len(list(pytester.path.glob("started-*"))) == 3,
+        "all three tests started",
+        again_after=0.5,
+        communicate_timeout=20,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert ended - interrupted < 15, output
+    assert "KeyboardInterrupt" in output
+    assert "Traceback" not in output
+    for n in range(3):
+        assert f"test_stubborn[{n}] (drive)" in output, output
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal dispositions")
 def test_cooperative_run_with_sigint_ignored_ends_cleanly(pytester):
     """Started with SIGINT ignored (``nohup``, a background job of a script, some CI
