@@ -102,7 +102,8 @@ class SessionLoop:
                     self.loop.run_until_complete(task)
                     break
                 except RuntimeError:
-                    if task.done():  # the work's own error
+                    # The work's own error, or a loop already running.
+                    if task.done() or (self.loop.is_running() and not self.nested):
                         raise
                     # Someone called loop.stop(): the work must still finish,
                     # or its fixtures are never torn down.
