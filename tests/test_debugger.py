@@ -418,6 +418,8 @@ def test_breakpoint_suspends_timeouts_for_that_test(pytester, run_alt_subprocess
     )
 
 
+# pytester's pty session forks from an xdist worker, which has threads of its own.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_interactive_breakpoint_suspends_timeouts(pytester):
     pytest.importorskip("pexpect")
     pytester.makepyfile(
