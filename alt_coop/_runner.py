@@ -224,6 +224,8 @@ def _interrupt_if_driver_cancelled() -> None:
 def _fail_if_capped() -> None:
     """Fail the running phase if the test's cap cancelled it (once)."""
     __tracebackhide__ = True
+    if not capped_tasks:  # the usual case, and a phase end is hot
+        return
     task = asyncio.current_task()
     if task is not None and task in capped_tasks:
         uncancel_own(task)
