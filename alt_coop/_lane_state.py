@@ -15,7 +15,9 @@ name it touches was checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0:
 ``get_scope_package``, ``CaptureManager.item_capture``/``_method``,
 ``LoggingPlugin._runtest_for`` (a generator in 8.3, a context manager
 since 8.4)/``formatter``/``log_level``,
-``LogCaptureHandler`` and the caplog stash keys, the assertion plugin's
+``LogCaptureHandler`` and the caplog stash keys,
+``LoggingPlugin.log_cli_handler`` and ``_LiveLoggingStreamHandler``'s
+``_when``/``set_when``/``emit``, the assertion plugin's
 ``pytest_runtest_protocol`` and ``util._reprcompare``/``_assertion_pass``/
 ``_config``, ``runner._update_current_test_var``, ``runner.runtestprotocol``
 and ``warnings.catch_warnings_for_item``. From the standard library, it
@@ -42,7 +44,12 @@ from _pytest import runner as _runner_module
 from _pytest.assertion import pytest_runtest_protocol as _assertion_protocol
 from _pytest.assertion import util as _assertion_util
 from _pytest.fixtures import FixtureDef, get_scope_node, get_scope_package
-from _pytest.logging import LogCaptureHandler, caplog_handler_key, caplog_records_key
+from _pytest.logging import (
+    LogCaptureHandler,
+    _LiveLoggingStreamHandler,
+    caplog_handler_key,
+    caplog_records_key,
+)
 from _pytest.scope import Scope
 from _pytest.warnings import catch_warnings_for_item
 
@@ -59,6 +66,7 @@ class LaneState:
         "err",
         "item",
         "log_handlers",
+        "log_when",
         "out",
         "reports",
         "warnings",
@@ -72,6 +80,7 @@ class LaneState:
         self.out: io.StringIO | None = None
         self.err: io.StringIO | None = None
         self.log_handlers: tuple[logging.Handler, ...] = ()
+        self.log_when: str | None = None  # the phase whose records it is capturing
         self.warnings: list[warnings.WarningMessage] = []
         self.copies: dict[Any, Any] = {}  # function-scoped FixtureDef -> this test's copy
         self.assertion: tuple[Any, Any] | None = None  # made on first use
@@ -230,20 +239,24 @@ async def _wait(future: asyncio.Future[None]) -> None:
 class _Router(io.TextIOBase):
     """``sys.stdout``/``sys.stderr`` while tests run at once: each test's own buffer."""
 
-    def __init__(self, real: TextIO, which: str) -> None:
+    def __init__(self, real: TextIO, which: str, *, tee: bool) -> None:
         self._real = real
         self._which = which
+        self._tee = tee  # --capture=tee-sys: captured and shown as it is written
         self.buffer = _BytesRouter(self)
 
     def write(self, text: str) -> int:
         state = CURRENT.get()
         if state is not None and state.capturing:
+            if self._tee:
+                self._real.write(text)
             return state.captured(self._which).write(text)
         return self._real.write(text)
 
     def write_bytes(self, data: bytes) -> int:
         state = CURRENT.get()
         if state is not None and state.capturing:
+            # Captured only, even under tee-sys, as pytest's own capture does.
             state.captured(self._which).write(data.decode(self.encoding, "replace"))
             return len(data)
         real = getattr(self._real, "buffer", None)
@@ -333,7 +346,8 @@ def _captured_per_test(capman: Any) -> Iterator[None]:
             state.out = state.err = None
 
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _Router(saved[0], "out"), _Router(saved[1], "err")
+    tee = capman._method == "tee-sys"
+    sys.stdout, sys.stderr = _Router(saved[0], "out", tee=tee), _Router(saved[1], "err", tee=tee)
     capman.item_capture = item_capture
     try:
         yield
@@ -363,12 +377,13 @@ def _logs_per_test(plugin: Any) -> Iterator[None]:
         caplog_handler.reset()
         report_handler.reset()
         state.log_handlers = (caplog_handler, report_handler)
+        state.log_when = when
         item.stash[caplog_records_key][when] = caplog_handler.records
         item.stash[caplog_handler_key] = caplog_handler
         try:
             yield
         finally:
-            state.log_handlers = ()
+            state.log_handlers, state.log_when = (), None
             item.add_report_section(when, "log", report_handler.stream.getvalue().strip())
             pool.append((caplog_handler, report_handler))
 
@@ -382,12 +397,38 @@ def _logs_per_test(plugin: Any) -> Iterator[None]:
     plugin._runtest_for = (
         runtest_for if plain_generator else contextlib.contextmanager(runtest_for)
     )
+    live = plugin.log_cli_handler
+    labels = isinstance(live, _LiveLoggingStreamHandler)
+    if labels:
+        live.emit = _labelled_live_emit(live)
     try:
         yield
     finally:
+        if labels:
+            del live.emit
         del plugin._runtest_for
         root.removeHandler(router)
         root.setLevel(saved_level)
+
+
+def _labelled_live_emit(live: _LiveLoggingStreamHandler) -> Callable[[logging.LogRecord], None]:
+    """Live logging (``--log-cli-level``) for tests that run at once.
+
+    pytest heads each phase's live records with the phase, set by its hooks
+    for the one test running; here records come from several tests in turn,
+    so each record from a test's phase gets that phase and the test's node id.
+    """
+    emit = live.emit
+
+    def labelled(record: logging.LogRecord) -> None:
+        state = CURRENT.get()
+        if state is not None and state.log_when is not None:
+            label = f"{state.log_when} ({state.item.nodeid})"
+            if live._when != label:
+                live.set_when(label)
+        emit(record)
+
+    return labelled
 
 
 def _handler_pair(plugin: Any) -> tuple[LogCaptureHandler, LogCaptureHandler]:

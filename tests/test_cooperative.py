@@ -548,6 +548,74 @@ def test_captured_output_and_logs_belong_to_their_own_test(pytester, run_alt):
         assert captured(section, "stdout teardown") == [f"teardown of {name}"], section
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_tee_sys_shows_output_live_and_captures_it(pytester, run_alt_subprocess, mode):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import sys
+        import pytest
+
+        @pytest.mark.parametrize("n", range(2))
+        async def test_prints(n):
+            print(f"live out {n}")
+            sys.stdout.buffer.write(f"live bytes {n}\\n".encode())
+            print(f"live err {n}", file=sys.stderr)
+            await asyncio.sleep(0.05)
+            assert n == 0
+        """
+    )
+    flags = ["--asyncio-cooperative"] if mode == "cooperative" else []
+    result = run_alt_subprocess("--capture=tee-sys", *flags)
+    result.assert_outcomes(passed=1, failed=1)
+    output = result.stdout.str() + result.stderr.str()
+    # As pytest shows it: text as it is written, by both tests, and again in
+    # the failure's captured sections; bytes only in those sections.
+    for text, seen in (("live out", (1, 2)), ("live err", (1, 2)), ("live bytes", (0, 1))):
+        assert (output.count(f"{text} 0"), output.count(f"{text} 1")) == seen, output
+
+
+def test_live_log_heads_each_record_with_its_test_and_phase(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import pytest
+        from conftest import meet
+
+        log = logging.getLogger("suite")
+        ALL = asyncio.Barrier(3)
+
+        @pytest.fixture
+        async def resource(request):
+            log.info(f"record setup {request.node.name}")
+            yield
+            await asyncio.sleep(0.01)
+            log.info(f"record teardown {request.node.name}")
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_logs(resource, request, n):
+            log.info(f"record call {request.node.name}")
+            await meet(ALL)  # so the three tests' records interleave
+            await asyncio.sleep(0.01 * n)
+        """
+    )
+    result = run_alt("--log-cli-level=INFO")
+    result.assert_outcomes(passed=3)
+    header = re.compile(r"^-+ live log (\w+) \(test_\w+\.py::(test_logs\[\d\])\) -+$")
+    heading = None
+    seen = 0
+    for line in result.outlines:
+        if match := header.match(line):
+            heading = match.groups()
+        elif match := re.search(r"record (\w+) (test_logs\[\d\])$", line):
+            assert heading == match.groups(), (line, result.stdout.str())
+            seen += 1
+    assert seen == 9, result.stdout.str()
+
+
 # The notice that these tests run alone is a warning raised outside any test,
 # which in-process reaches this session (see
 # test_notice_when_cooperative_tests_run_sequentially for the notice itself).
