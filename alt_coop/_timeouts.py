@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from . import _pytest_compat
+from . import _deadlines, _pytest_compat
 from ._debugger import DebuggerPolicy
 from .errors import NoAsyncTimeoutInSyncFunctions
 
@@ -139,7 +139,7 @@ class PhaseTimeout:
         "_abandon",
         "_cancels",
         "_coro",
-        "_handle",
+        "_deadline",
         "_loop",
         "_paused",
         "_policy",
@@ -165,7 +165,7 @@ class PhaseTimeout:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
         self._coro: Coroutine[Any, Any, Any] | None = None
-        self._handle: asyncio.TimerHandle | None = None
+        self._deadline: _deadlines.Deadline | None = None
         self._abandon: asyncio.TimerHandle | None = None
         self._started_at = 0.0
         self._cancels = 0
@@ -178,8 +178,8 @@ class PhaseTimeout:
         self.timeout_seconds = check_seconds(seconds, "set_timeout_seconds()")
         if self._loop is not None:
             self._started_at = self._loop.time()
-            if self._handle is not None:
-                self._handle.cancel()
+            if self._deadline is not None:
+                self._forget()
                 self._arm()
 
     def start(self, coro: Coroutine[Any, Any, Any], phase: str) -> None:
@@ -194,15 +194,14 @@ class PhaseTimeout:
 
     def on_block(self) -> None:
         """The coroutine waits for the first time: arm the timer now."""
-        if self._handle is None and self._task is not None and not self._paused:
+        if self._deadline is None and self._task is not None and not self._paused:
             self._arm()
 
     def pause(self) -> None:
         """Stop the clock (while waiting for an alt_coop.Lock)."""
         self._paused = True
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        if self._deadline is not None:
+            self._forget()
 
     def resume(self) -> None:
         """Start the clock afresh, with the full timeout."""
@@ -213,10 +212,18 @@ class PhaseTimeout:
 
     def _arm(self) -> None:
         assert self._loop is not None
-        self._handle = self._loop.call_at(self._started_at + self.timeout_seconds, self._fire)
+        loop = self._loop
+        self._deadline = _deadlines.of_loop(loop).call_at(
+            loop, self._started_at + self.timeout_seconds, self._fire
+        )
+
+    def _forget(self) -> None:
+        assert self._deadline is not None
+        self._deadline.cancel()
+        self._deadline = None
 
     def _fire(self) -> None:
-        self._handle = None
+        self._deadline = None
         task, loop = self._task, self._loop
         if task is None or loop is None or task.done() or not self._policy.may_cancel():
             return
@@ -239,14 +246,15 @@ class PhaseTimeout:
 
     def stop(self) -> None:
         """The phase is over: disarm, and undo the cancellations this timer made."""
-        for handle in (self._handle, self._abandon):
-            if handle is not None:
-                handle.cancel()
+        if self._deadline is not None:
+            self._forget()
+        if self._abandon is not None:
+            self._abandon.cancel()
         task = self._task
         if task is not None and self._cancels:
             uncancel_own(task, self._cancels)
         self._cancels = 0
-        self._handle = self._abandon = None
+        self._abandon = None
         self._task = self._loop = self._coro = None
 
     def message(self) -> str:
