@@ -925,3 +925,32 @@ def test_a_test_timing_out_inside_getfixturevalue_fails_with_its_own_timeout(pyt
     result.stdout.fnmatch_lines(["*test_outer timed out after 0.3s (async timeout)*"])
     assert "the task running pytest was cancelled" not in result.stdout.str()
     assert "During handling" not in result.stdout.str()
+
+
+def test_a_shorter_timeout_fires_on_time_beside_longer_ones(pytester, run_alt):
+    """Deadlines share one loop timer: one set after longer ones, and after
+    many that were armed and forgotten, still fires when it is due."""
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("n", range(200))
+        async def test_many_short_phases(n):
+            await asyncio.sleep(0)
+
+        async def test_long_timeout(async_timeout):
+            async_timeout.set_timeout_seconds(30)
+            await asyncio.sleep(1.5)
+
+        async def test_short_timeout(async_timeout):
+            await asyncio.sleep(0.05)  # after the long one is armed
+            async_timeout.set_timeout_seconds(0.2)
+            await asyncio.sleep(1.0)
+        """
+    )
+    result = run_alt("--default-async-timeout=20")
+    result.assert_outcomes(passed=201, failed=1)
+    result.stdout.fnmatch_lines(["*test_short_timeout timed out after 0.2s (async timeout)*"])
