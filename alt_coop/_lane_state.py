@@ -21,7 +21,9 @@ since 8.4)/``formatter``/``log_level``,
 ``pytest_runtest_protocol`` and ``util._reprcompare``/``_assertion_pass``/
 ``_config``, ``runner._update_current_test_var``, ``runner.runtestprotocol``
 and ``warnings.catch_warnings_for_item``. From the standard library, it
-reads ``logging._handlerList`` and ``logging._lock`` (3.11 to 3.13).
+reads ``logging._handlerList`` and ``logging._lock`` (3.11 to 3.13), and
+resets the warning registries with ``warnings._filters_mutated`` (3.11 to
+3.13; ``_filters_mutated_lock_held`` under ``warnings._lock`` from 3.14).
 """
 
 from __future__ import annotations
@@ -538,12 +540,43 @@ def warnings_per_test(config: pytest.Config) -> Iterator[None]:
             state.warnings.append(
                 warnings.WarningMessage(message, category, filename, lineno, *args)
             )
+            global _shown_since_reset
+            _shown_since_reset = True
 
         warnings.showwarning = route  # type: ignore[assignment]
         try:
             yield
         finally:
             warnings.showwarning = showwarning
+
+
+#: Whether a warning was shown since the registries were last reset.
+_shown_since_reset = False
+
+
+def forget_shown_warnings() -> None:
+    """Let every test show a warning that another test has shown already.
+
+    Python shows most warnings once per place, remembering the places in
+    each module's registry, and pytest resets the registries for each test.
+    Tests that run at once take turns instead: after a turn in which a
+    warning was shown, the registries are reset, so that the next test to
+    raise it records it too. (Within one test, a warning repeated across
+    its turns is recorded each time, not once.)
+    """
+    global _shown_since_reset
+    if not _shown_since_reset:
+        return
+    _shown_since_reset = False
+    mutated: Callable[[], None] | None = getattr(warnings, "_filters_mutated", None)
+    if mutated is not None:  # up to 3.13
+        mutated()
+        return
+    held: Callable[[], None] | None = getattr(warnings, "_filters_mutated_lock_held", None)
+    lock: Any = getattr(warnings, "_lock", None)
+    if held is not None and lock is not None:  # 3.14
+        with lock:
+            held()
 
 
 def report_warnings(state: LaneState) -> None:

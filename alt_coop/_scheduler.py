@@ -305,6 +305,7 @@ class Scheduler:
 
     def _held(self, item: pytest.Item, seconds: float) -> None:
         """``drive`` tells ``item`` held the loop for ``seconds`` at a stretch."""
+        _lane_state.forget_shown_warnings()  # the next turn may be another test's
         if seconds > self.block_threshold and seconds > self.holds.get(item, 0.0):
             self.holds[item] = seconds
 

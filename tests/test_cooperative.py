@@ -616,6 +616,30 @@ def test_live_log_heads_each_record_with_its_test_and_phase(pytester, run_alt):
     assert seen == 9, result.stdout.str()
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_warning_shown_by_one_test_is_recorded_for_every_test(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        def helper():
+            warnings.warn("shared warning", UserWarning)
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_warns(n):
+            await asyncio.sleep(0.05 * n)  # run at once, they warn one after another
+            helper()
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=3, warnings=3)
+    for n in range(3):
+        result.stdout.fnmatch_lines([f"*::test_warns[[]{n}[]]"])
+
+
 # The notice that these tests run alone is a warning raised outside any test,
 # which in-process reaches this session (see
 # test_notice_when_cooperative_tests_run_sequentially for the notice itself).
