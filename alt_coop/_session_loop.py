@@ -13,6 +13,7 @@ and on top of it any :class:`alt_coop.Loop` a fixture installed.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import signal
 import sys
 import threading
@@ -67,6 +68,7 @@ class SessionLoop:
         self._interrupted = False
         self._handles_sigint = False
         self._previous_sigint: Any = signal.default_int_handler
+        self._marked: contextvars.Token[bool] | None = None
         if not owned:
             self._follow_session_tasks()
 
@@ -74,9 +76,13 @@ class SessionLoop:
         """Tell the tasks the session creates from the application's own.
 
         A task belongs to the session if a fixture or test created it (that
-        code runs in a lane) or a task of the session did. The application's
-        task factory, if any, still makes the task.
+        code runs in a lane), a task of the session did, or a callback did
+        that the session's code scheduled (a server a test started, say: such
+        callbacks run in a copy of the context they were scheduled from,
+        which the session marks). The application's task factory, if any,
+        still makes the task.
         """
+        self._marked = _IN_SESSION.set(True)
         loop, tasks = self.loop, self._session_tasks
         app_factory = self._app_task_factory = loop.get_task_factory()
 
@@ -85,7 +91,7 @@ class SessionLoop:
                 task = app_factory(loop, coro, **kwargs)
             else:
                 task = asyncio.Task(coro, loop=loop, **kwargs)
-            if in_lane() or asyncio.current_task(loop) in tasks:
+            if in_lane() or _IN_SESSION.get() or asyncio.current_task(loop) in tasks:
                 tasks.add(task)
             return task
 
@@ -115,6 +121,15 @@ class SessionLoop:
         if self._interrupted:
             raise KeyboardInterrupt
         return task.result()
+
+    def _unmark(self) -> None:
+        token, self._marked = self._marked, None
+        if token is None:
+            return
+        try:
+            _IN_SESSION.reset(token)
+        except ValueError:  # closed from another context than the one it began in
+            _IN_SESSION.set(False)
 
     def install_sigint_handler(self, *, replace: bool = False) -> None:
         """Route Ctrl-C to the running task, where the default handler is in
@@ -158,6 +173,7 @@ class SessionLoop:
         if not self.owned:  # the application's own tasks are left alone
             loop.set_task_factory(self._app_task_factory)
             tasks = {task for task in tasks if task in self._session_tasks}
+            self._unmark()
         message = cancel_leftover_tasks(tasks, wait or self.run, what=what, warn=warn)
         if self.owned:
             try:
@@ -171,6 +187,14 @@ class SessionLoop:
                 loop.close()
         if message:  # last, so that -W error cannot leave the loop open
             warnings.warn(AltCoopWarning(message), stacklevel=2)
+
+
+#: Set in the context pytest runs in while a session runs on an application's
+#: loop, and so in every context copied from it: the tests', and those of the
+#: callbacks they schedule.
+_IN_SESSION: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "alt_coop_in_session", default=False
+)
 
 
 def _wake() -> None:

@@ -364,6 +364,53 @@ def test_tasks_left_by_a_test_are_cancelled_and_named(
     assert "APP LOOP CLOSED False" in output
 
 
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_tasks_of_a_server_a_test_started_are_the_sessions(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_server.py",
+        """
+        import asyncio
+
+        import __main__ as app
+
+        KEEP = []
+
+
+        async def handle(reader, writer):
+            try:
+                await reader.read()  # the client never closes
+            finally:
+                app.SEEN.append("handler finally ran")
+
+
+        async def test_starts_a_server():
+            server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            port = server.sockets[0].getsockname()[1]
+            KEEP.extend([server, await asyncio.open_connection("127.0.0.1", port)])
+            await asyncio.sleep(0.1)  # the handler is running
+        """,
+    )
+    result = run_app(pytester, mode, loop_kind, "suite")
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    # The handler task was made by the loop's callback for the server the
+    # test started: the session's, cancelled and named at its end.
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the "
+            "session: *(handle)*",
+        ]
+    )
+    assert "SEEN ['handler finally ran']" in output
+    assert "APP TICKER STILL RUNNING True" in output
+
+
 # -- pytest.main from a coroutine ---------------------------------------------
 
 
