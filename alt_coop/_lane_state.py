@@ -13,7 +13,9 @@ name it touches was checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0:
 ``FixtureDef.execute``/``_scope``/``cached_result``/``_finalizers``,
 ``request._arg2fixturedefs``/``_fixturemanager``, ``get_scope_node``,
 ``get_scope_package``, ``CaptureManager.item_capture``/``_method``,
-``LoggingPlugin._runtest_for`` (a generator in 8.3, a context manager
+``unraisableexception.unraisable_exceptions``/``unraisable_hook``/
+``collect_unraisable`` (8.4 and later), ``LoggingPlugin._runtest_for``
+(a generator in 8.3, a context manager
 since 8.4)/``formatter``/``log_level``,
 ``LogCaptureHandler`` and the caplog stash keys,
 ``LoggingPlugin.log_cli_handler`` and ``_LiveLoggingStreamHandler``'s
@@ -43,6 +45,7 @@ from typing import Any, TextIO
 
 import pytest
 from _pytest import runner as _runner_module
+from _pytest import unraisableexception as _unraisable_module
 from _pytest.assertion import pytest_runtest_protocol as _assertion_protocol
 from _pytest.assertion import util as _assertion_util
 from _pytest.fixtures import FixtureDef, get_scope_node, get_scope_package
@@ -71,6 +74,7 @@ class LaneState:
         "log_when",
         "out",
         "reports",
+        "unraisables",
         "warnings",
     )
 
@@ -87,6 +91,7 @@ class LaneState:
         self.copies: dict[Any, Any] = {}  # function-scoped FixtureDef -> this test's copy
         self.assertion: tuple[Any, Any] | None = None  # made on first use
         self.reports: list[pytest.TestReport] = []  # as pytest makes them
+        self.unraisables: list[Any] = []  # pytest's records of them, not yet handed over
 
     def captured(self, which: str) -> io.StringIO:
         """The running phase's buffer for ``"out"`` or ``"err"``."""
@@ -322,6 +327,7 @@ def per_test_globals(config: pytest.Config) -> Iterator[None]:
             stack.enter_context(_logs_per_test(logging_plugin))
         stack.enter_context(_assertions_per_test(config))
         stack.enter_context(_current_test_var_per_test())
+        stack.enter_context(_unraisables_per_test(config))
         yield
 
 
@@ -524,6 +530,62 @@ def _current_test_var_per_test() -> Iterator[None]:
         yield
     finally:
         _runner_module._update_current_test_var = original
+
+
+def _unraisable_queue(config: pytest.Config) -> Any:
+    """pytest's queue of unraisable exceptions (8.4 and later), else None."""
+    key = getattr(_unraisable_module, "unraisable_exceptions", None)
+    return None if key is None else config.stash.get(key, None)
+
+
+@contextlib.contextmanager
+def _unraisables_per_test(config: pytest.Config) -> Iterator[None]:
+    """Keep each test's unraisable exceptions (an exception in ``__del__``, say)
+    until the end of its own phase.
+
+    From pytest 8.4, the process's unraisable hook queues them and the end of
+    every phase reports what is queued, as warnings of that phase: with tests
+    running at once, that would be whichever test's phase ended next. (pytest
+    8.3 catches them per phase with a hook of its own, left alone.)
+    """
+    queue = _unraisable_queue(config)
+    record: Any = getattr(_unraisable_module, "unraisable_hook", None)
+    if queue is None or record is None:
+        yield
+        return
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        state = CURRENT.get()
+        if state is None:
+            previous(unraisable)
+        else:
+            record(unraisable, append=state.unraisables.append)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
+def unraisables_of_phase(item: pytest.Item) -> Generator[None, object, object]:
+    """The end of a phase of ``item`` (a hook wrapper's body): report the
+    unraisable exceptions its test had, as pytest would at the end of a phase.
+    A phase that fails leaves them to the next, as pytest does."""
+    result = yield
+    state = CURRENT.get()
+    if state is not None and state.unraisables and state.item is item:
+        hand_over_unraisables(item.config, state)
+        _unraisable_module.collect_unraisable(item.config)
+    return result
+
+
+def hand_over_unraisables(config: pytest.Config, state: LaneState) -> None:
+    """Queue ``state``'s unraisable exceptions for pytest to report."""
+    if state.unraisables:
+        _unraisable_queue(config).extend(state.unraisables)
+        state.unraisables.clear()
 
 
 @contextlib.contextmanager

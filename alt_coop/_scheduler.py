@@ -384,6 +384,8 @@ class Scheduler:
         finally:
             if cap is not None:
                 cap.stop()
+            # What its last phase could not report, pytest reports later.
+            _lane_state.hand_over_unraisables(self.config, state)
         # One burst, with no switch to another lane inside: pytest's
         # reporters see this test from start to finish on its own.
         ihook = item.ihook

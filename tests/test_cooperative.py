@@ -640,6 +640,42 @@ def test_a_warning_shown_by_one_test_is_recorded_for_every_test(pytester, run_al
         result.stdout.fnmatch_lines([f"*::test_warns[[]{n}[]]"])
 
 
+def test_an_unraisable_exception_is_reported_for_the_test_that_raised_it(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        class Broken:
+            def __del__(self):
+                raise ValueError("broken in __del__")
+
+        async def test_drops_a_broken_object():
+            Broken()  # its __del__ raises at once, while the others wait
+            await asyncio.sleep(0.1)
+
+        async def test_other_a():
+            await asyncio.sleep(0.05)
+
+        async def test_other_b():
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt("-W", "default::pytest.PytestUnraisableExceptionWarning")
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= warnings summary =*",
+            "*::test_drops_a_broken_object",
+            "*PytestUnraisableExceptionWarning*Broken.__del__*",
+        ]
+    )
+    summary = result.stdout.str().split("warnings summary")[1]
+    assert "test_other" not in summary, result.stdout.str()
+
+
 # The notice that these tests run alone is a warning raised outside any test,
 # which in-process reaches this session (see
 # test_notice_when_cooperative_tests_run_sequentially for the notice itself).
@@ -935,12 +971,14 @@ def test_log_capture_lists_no_handler_per_test(pytester, run_alt):
 
         pytestmark = pytest.mark.asyncio_cooperative
         ALL = asyncio.Barrier(200)
+        # Earlier sessions in the same process may have left handlers there too.
+        LISTED_BEFORE = len(logging._handlerList)
 
         @pytest.mark.parametrize("n", range(200))
         async def test_logs(caplog, n):
             logging.getLogger("suite").warning("test %d", n)
             await ALL.wait()  # every test is in flight, with its log capture
-            assert len(logging._handlerList) < 50
+            assert len(logging._handlerList) - LISTED_BEFORE < 50
             assert caplog.messages == [f"test {n}"]
         """
     )
