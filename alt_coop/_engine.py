@@ -265,14 +265,6 @@ class Plugin:
         run(func(**kwargs), timeout, "call")
         return True
 
-    @pytest.hookimpl(wrapper=True, specname="pytest_runtest_setup")
-    def _unraisables_of_setup(self, item: pytest.Item) -> Generator[None, object, object]:
-        return (yield from _lane_state.unraisables_of_phase(item))
-
-    @pytest.hookimpl(wrapper=True, specname="pytest_runtest_teardown")
-    def _unraisables_of_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
-        return (yield from _lane_state.unraisables_of_phase(item))
-
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
         # The test body runs in a copy of the fixtures' context: it sees what
@@ -282,7 +274,7 @@ class Plugin:
         saved = current.gr_context
         current.gr_context = context
         try:
-            return (yield from _lane_state.unraisables_of_phase(item))
+            return (yield)
         finally:
             current.gr_context = saved
 

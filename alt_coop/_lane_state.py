@@ -563,22 +563,40 @@ def _unraisables_per_test(config: pytest.Config) -> Iterator[None]:
             record(unraisable, append=state.unraisables.append)
 
     sys.unraisablehook = hook
+    reporter = _UnraisablesAtPhaseEnd()
+    config.pluginmanager.register(reporter, "alt_coop-unraisables")
     try:
         yield
     finally:
+        config.pluginmanager.unregister(reporter)
         sys.unraisablehook = previous
 
 
-def unraisables_of_phase(item: pytest.Item) -> Generator[None, object, object]:
-    """The end of a phase of ``item`` (a hook wrapper's body): report the
-    unraisable exceptions its test had, as pytest would at the end of a phase.
-    A phase that fails leaves them to the next, as pytest does."""
-    result = yield
-    state = CURRENT.get()
-    if state is not None and state.unraisables and state.item is item:
-        hand_over_unraisables(item.config, state)
-        _unraisable_module.collect_unraisable(item.config)
-    return result
+class _UnraisablesAtPhaseEnd:
+    """At the end of each phase of a test, report the unraisable exceptions
+    that test had, as pytest does at the end of every phase. A phase that
+    fails leaves them to the next, as in pytest."""
+
+    @staticmethod
+    def _report(item: pytest.Item) -> Generator[None, object, object]:
+        result = yield
+        state = CURRENT.get()
+        if state is not None and state.unraisables and state.item is item:
+            hand_over_unraisables(item.config, state)
+            _unraisable_module.collect_unraisable(item.config)
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
+        return (yield from self._report(item))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
+        return (yield from self._report(item))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
+        return (yield from self._report(item))
 
 
 def hand_over_unraisables(config: pytest.Config, state: LaneState) -> None:
