@@ -123,7 +123,7 @@ def clocks_paused() -> Iterator[None]:
 def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase: str) -> T:
     __tracebackhide__ = True
     if timeout is not None:
-        timeout.start(coro, phase)
+        timeout.start(coro, phase, _current_timeout.get())
     token = _current_timeout.set(timeout)
     try:
         result = step(coro, timeout)

@@ -141,6 +141,7 @@ class PhaseTimeout:
         "_coro",
         "_deadline",
         "_loop",
+        "_outer",
         "_paused",
         "_policy",
         "_started_at",
@@ -170,6 +171,7 @@ class PhaseTimeout:
         self._started_at = 0.0
         self._cancels = 0
         self._paused = False
+        self._outer: PhaseTimeout | None = None
         self.fired = False
         self.abandoning = False
         self.where = ""
@@ -182,9 +184,17 @@ class PhaseTimeout:
                 self._forget()
                 self._arm()
 
-    def start(self, coro: Coroutine[Any, Any, Any], phase: str) -> None:
-        """Start the clock for ``coro``; call from inside the driving task."""
+    def start(
+        self, coro: Coroutine[Any, Any, Any], phase: str, outer: PhaseTimeout | None = None
+    ) -> None:
+        """Start the clock for ``coro``; call from inside the driving task.
+
+        ``outer`` is the timeout of the phase this one runs within (a test
+        calling ``request.getfixturevalue``), whose coroutine waits whenever
+        this one does.
+        """
         self.phase = phase
+        self._outer = outer
         self.fired = self.abandoning = False
         self.where = ""
         self._coro = coro
@@ -196,6 +206,8 @@ class PhaseTimeout:
         """The coroutine waits for the first time: arm the timer now."""
         if self._deadline is None and self._task is not None and not self._paused:
             self._arm()
+        if self._outer is not None:
+            self._outer.on_block()
 
     def pause(self) -> None:
         """Stop the clock (while waiting for an alt_coop.Lock)."""
@@ -255,7 +267,7 @@ class PhaseTimeout:
             uncancel_own(task, self._cancels)
         self._cancels = 0
         self._abandon = None
-        self._task = self._loop = self._coro = None
+        self._task = self._loop = self._coro = self._outer = None
 
     def message(self) -> str:
         seconds = f"{self.timeout_seconds:g}"

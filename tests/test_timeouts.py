@@ -954,3 +954,29 @@ def test_a_shorter_timeout_fires_on_time_beside_longer_ones(pytester, run_alt):
     result = run_alt("--default-async-timeout=20")
     result.assert_outcomes(passed=201, failed=1)
     result.stdout.fnmatch_lines(["*test_short_timeout timed out after 0.2s (async timeout)*"])
+
+
+def test_a_tests_timeout_runs_while_it_waits_in_getfixturevalue(pytester, run_alt):
+    """The test's own clock runs from its start, even when its first wait is
+    inside a fixture it asks for, which has a longer timeout of its own."""
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def slow():
+            await asyncio.sleep(10)
+
+        async def test_outer(request, async_timeout):
+            async_timeout.set_timeout_seconds(0.3)
+            request.getfixturevalue("slow")
+
+        async def test_next():
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt("--default-async-timeout=5")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*test_outer timed out after 0.3s (async timeout)*"])
+    assert "fixture 'slow' timed out" not in result.stdout.str()
