@@ -19,6 +19,7 @@ import pytest
 from . import (
     _coverage_support,
     _lane_state,
+    _lane_warnings,
     _nesting,
     _options,
     _pytest_compat,
@@ -324,7 +325,8 @@ def _check_managed_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 async def _in_thread(context: contextvars.Context, call: Any) -> None:
     __tracebackhide__ = True
-    await asyncio.get_running_loop().run_in_executor(None, context.run, call)
+    with _lane_warnings.bodies_in_threads.one_running():
+        await asyncio.get_running_loop().run_in_executor(None, context.run, call)
 
 
 def _why_sequential(config: pytest.Config) -> str | None:

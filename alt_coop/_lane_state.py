@@ -22,10 +22,9 @@ since 8.4)/``formatter``/``log_level``,
 ``_when``/``set_when``/``emit``, the assertion plugin's
 ``pytest_runtest_protocol`` and ``util._reprcompare``/``_assertion_pass``/
 ``_config``, ``runner._update_current_test_var``, ``runner.runtestprotocol``
-and ``warnings.catch_warnings_for_item``. From the standard library, it
-reads ``logging._handlerList`` and ``logging._lock`` (3.11 to 3.13), and
-resets the warning registries with ``warnings._filters_mutated`` (3.11 to
-3.13; ``_filters_mutated_lock_held`` under ``warnings._lock`` from 3.14).
+and (in :mod:`alt_coop._lane_warnings`) ``warnings.catch_warnings_for_item``.
+From the standard library, it reads ``logging._handlerList`` and
+``logging._lock`` (3.11 to 3.13).
 """
 
 from __future__ import annotations
@@ -56,7 +55,6 @@ from _pytest.logging import (
     caplog_records_key,
 )
 from _pytest.scope import Scope
-from _pytest.warnings import catch_warnings_for_item
 
 from . import _runner
 
@@ -73,7 +71,9 @@ class LaneState:
         "log_handlers",
         "log_when",
         "out",
+        "own_warnings",
         "reports",
+        "shown_warnings",
         "unraisables",
         "warnings",
     )
@@ -87,7 +87,12 @@ class LaneState:
         self.err: io.StringIO | None = None
         self.log_handlers: tuple[logging.Handler, ...] = ()
         self.log_when: str | None = None  # the phase whose records it is capturing
-        self.warnings: list[warnings.WarningMessage] = []
+        self.warnings: list[warnings.WarningMessage] = []  # recorded, not yet reported
+        # The warnings state the test set up and has not undone (its
+        # pytest.warns, say), kept aside between its turns.
+        self.own_warnings: tuple[list[Any], Any, Any] | None = None
+        # Where it was shown warnings Python shows once per place.
+        self.shown_warnings: set[tuple[int, tuple[Any, ...]]] | None = None
         self.copies: dict[Any, Any] = {}  # function-scoped FixtureDef -> this test's copy
         self.assertion: tuple[Any, Any] | None = None  # made on first use
         self.reports: list[pytest.TestReport] = []  # as pytest makes them
@@ -604,68 +609,6 @@ def hand_over_unraisables(config: pytest.Config, state: LaneState) -> None:
     if state.unraisables:
         _unraisable_queue(config).extend(state.unraisables)
         state.unraisables.clear()
-
-
-@contextlib.contextmanager
-def warnings_per_test(config: pytest.Config) -> Iterator[None]:
-    """Record warnings with pytest's filters, each into the test that raised it."""
-    with catch_warnings_for_item(config, config.hook, when="runtest", item=None):
-        showwarning = warnings.showwarning
-
-        def route(message: Any, category: Any, filename: str, lineno: int, *args: Any) -> None:
-            state = CURRENT.get()
-            if state is None:
-                showwarning(message, category, filename, lineno, *args)
-                return
-            state.warnings.append(
-                warnings.WarningMessage(message, category, filename, lineno, *args)
-            )
-            global _shown_since_reset
-            _shown_since_reset = True
-
-        warnings.showwarning = route  # type: ignore[assignment]
-        try:
-            yield
-        finally:
-            warnings.showwarning = showwarning
-
-
-#: Whether a warning was shown since the registries were last reset.
-_shown_since_reset = False
-
-
-def forget_shown_warnings() -> None:
-    """Let every test show a warning that another test has shown already.
-
-    Python shows most warnings once per place, remembering the places in
-    each module's registry, and pytest resets the registries for each test.
-    Tests that run at once take turns instead: after a turn in which a
-    warning was shown, the registries are reset, so that the next test to
-    raise it records it too. (Within one test, a warning repeated across
-    its turns is recorded each time, not once.)
-    """
-    global _shown_since_reset
-    if not _shown_since_reset:
-        return
-    _shown_since_reset = False
-    mutated: Callable[[], None] | None = getattr(warnings, "_filters_mutated", None)
-    if mutated is not None:  # up to 3.13
-        mutated()
-        return
-    held: Callable[[], None] | None = getattr(warnings, "_filters_mutated_lock_held", None)
-    lock: Any = getattr(warnings, "_lock", None)
-    if held is not None and lock is not None:  # 3.14
-        with lock:
-            held()
-
-
-def report_warnings(state: LaneState) -> None:
-    item = state.item
-    for message in state.warnings:
-        item.ihook.pytest_warning_recorded.call_historic(
-            kwargs=dict(warning_message=message, nodeid=item.nodeid, when="runtest", location=None)
-        )
-    state.warnings.clear()
 
 
 runtestprotocol = _runner_module.runtestprotocol

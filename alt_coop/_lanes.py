@@ -66,12 +66,14 @@ async def drive(
     *args: object,
     context: contextvars.Context | None = None,
     held: Callable[[float], None] | None = None,
+    resumed: Callable[[], None] | None = None,
 ) -> T:
     """Run ``run(*args)`` in a new lane, awaiting whatever it blocks on.
 
     ``context`` is the :class:`contextvars.Context` the lane runs in; ``None``
     means the context current when the lane starts. ``held``, if given, is
-    told how long each stretch of the lane held the loop.
+    told how long each stretch of the lane held the loop, as the stretch
+    ends; ``resumed``, if given, is called before each stretch but the first.
     """
     lane = Lane(run, parent=greenlet.getcurrent())
     if context is not None:
@@ -88,9 +90,13 @@ async def drive(
             await _Reyield(yielded)
         except BaseException as exc:  # cancellation, or Abandon: the lane decides
             started = clock()
+            if resumed is not None:
+                resumed()
             yielded = lane.throw(type(exc), exc, exc.__traceback__)
         else:
             started = clock()
+            if resumed is not None:
+                resumed()
             yielded = lane.switch(None)
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from . import _lane_state, _runner
+from . import _lane_state, _lane_warnings, _runner
 from ._garbage import BatchCollection
 from ._lanes import drive
 from ._setupstate import ConcurrentSetupState
@@ -210,18 +210,23 @@ class Scheduler:
         started = time.perf_counter()
         with (
             _lane_state.per_test_globals(self.config),
-            _lane_state.warnings_per_test(self.config),
+            _lane_warnings.warnings_per_test(self.config) as warnings_per_test,
             BatchCollection(min(len(items), self.max_tasks)) as collection,
         ):
             try:
-                _runner.run(self._batch(items, collection), None)
+                _runner.run(self._batch(items, collection, warnings_per_test), None)
             finally:
                 self.stats.wall_seconds += time.perf_counter() - started
                 self._warn_about_holds()
         if self._interrupted:
             raise KeyboardInterrupt
 
-    async def _batch(self, items: Sequence[pytest.Item], collection: BatchCollection) -> None:
+    async def _batch(
+        self,
+        items: Sequence[pytest.Item],
+        collection: BatchCollection,
+        warnings_per_test: _lane_warnings.WarningsPerTest,
+    ) -> None:
         loop = asyncio.get_running_loop()
         changed = asyncio.Event()
         tasks: set[asyncio.Task[None]] = set()
@@ -238,12 +243,14 @@ class Scheduler:
                 if self._stopping():
                     break
                 self._admit(needs)
+                state = _lane_state.LaneState(item)
                 task = loop.create_task(
                     drive(
                         self._lane,
-                        item,
+                        state,
                         context=contextvars.copy_context(),
-                        held=functools.partial(self._held, item),
+                        held=functools.partial(self._held, warnings_per_test, state),
+                        resumed=functools.partial(warnings_per_test.turn_starts, state),
                     ),
                     name=item.nodeid,  # what a warning about it left running shows
                 )
@@ -303,9 +310,15 @@ class Scheduler:
             )
         self.holds.clear()
 
-    def _held(self, item: pytest.Item, seconds: float) -> None:
-        """``drive`` tells ``item`` held the loop for ``seconds`` at a stretch."""
-        _lane_state.forget_shown_warnings()  # the next turn may be another test's
+    def _held(
+        self,
+        warnings_per_test: _lane_warnings.WarningsPerTest,
+        state: _lane_state.LaneState,
+        seconds: float,
+    ) -> None:
+        """``drive`` tells a test's turn held the loop for ``seconds``."""
+        warnings_per_test.turn_ended(state)  # the next turn may be another test's
+        item = state.item
         if seconds > self.block_threshold and seconds > self.holds.get(item, 0.0):
             self.holds[item] = seconds
 
@@ -363,8 +376,8 @@ class Scheduler:
 
     # -- one test, in its own lane -----------------------------------------
 
-    def _lane(self, item: pytest.Item) -> None:
-        state = _lane_state.LaneState(item)
+    def _lane(self, state: _lane_state.LaneState) -> None:
+        item = state.item
         _lane_state.CURRENT.set(state)
         self.instances.install(item, state)
         task = asyncio.current_task()
@@ -393,7 +406,7 @@ class Scheduler:
         for report in reports:
             ihook.pytest_runtest_logreport(report=report)
             self.stats.busy_seconds += report.duration
-        _lane_state.report_warnings(state)
+        _lane_warnings.report_warnings(state)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         self.stats.tests += 1
 

@@ -640,6 +640,101 @@ def test_a_warning_shown_by_one_test_is_recorded_for_every_test(pytester, run_al
         result.stdout.fnmatch_lines([f"*::test_warns[[]{n}[]]"])
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_warning_recorders_and_filters_set_by_a_test_stay_its_own(pytester, run_alt, mode):
+    # pytest.warns, warnings.catch_warnings and warnings.simplefilter change
+    # process-wide state; a test that awaits while they are in effect must not
+    # catch the warnings of the tests that run meanwhile, nor change theirs.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        async def test_expects_a_warning_it_never_gets():
+            with pytest.warns(DeprecationWarning):
+                await asyncio.sleep(0.3)
+
+        async def test_records_its_own():
+            with warnings.catch_warnings(record=True) as log:
+                warnings.simplefilter("always")
+                await asyncio.sleep(0.3)
+                warnings.warn("own", UserWarning)
+            assert [str(w.message) for w in log] == ["own"]
+
+        async def test_turns_warnings_into_errors():
+            warnings.simplefilter("error")
+            await asyncio.sleep(0.3)
+            with pytest.raises(UserWarning):
+                warnings.warn("an error here", UserWarning)
+
+        async def test_noisy():
+            await asyncio.sleep(0.1)
+            warnings.warn("noise", DeprecationWarning)
+            warnings.warn("more noise", UserWarning)
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt("-rf", *(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=3, failed=1, warnings=2)
+    result.stdout.fnmatch_lines(
+        ["FAILED *::test_expects_a_warning_it_never_gets - *DID NOT WARN*"]
+    )
+    summary = result.stdout.str().split("warnings summary")[1].split("short test summary")[0]
+    assert summary.count("::test_noisy") == 2, result.stdout.str()
+    assert "::test_expects" not in summary and "::test_records" not in summary, summary
+
+
+def test_pytest_warns_in_a_sync_cooperative_test_sees_its_own_warning(pytester, run_alt):
+    # Its body runs in a worker thread while the async tests take turns.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import warnings
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        def test_sync_expects_its_warning():
+            with pytest.warns(UserWarning, match="mine"):
+                time.sleep(0.3)
+                warnings.warn("mine", UserWarning)
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_takes_turns(n):
+            for _ in range(5):
+                await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_warning_repeated_across_awaits_is_recorded_once_per_test(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        @pytest.mark.parametrize("n", range(2))
+        async def test_repeats(n):
+            for _ in range(3):
+                warnings.warn("said again", UserWarning)
+                await asyncio.sleep(0.02)
+
+        async def test_repeats_a_deprecation(n=0):
+            for _ in range(2):  # pytest shows DeprecationWarning always
+                warnings.warn("deprecated", DeprecationWarning)
+                await asyncio.sleep(0.02)
+        """
+    )
+    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=3, warnings=4)
+
+
 def test_an_unraisable_exception_is_reported_for_the_test_that_raised_it(pytester, run_alt):
     pytester.makepyfile(
         """

@@ -1,0 +1,196 @@
+"""Warnings while cooperative tests run at once, each test's as if it ran alone.
+
+pytest records a test's warnings by replacing, for that test, the warnings
+module's process-wide state: the filters, and the function that shows a
+warning. A test can replace them again itself (``pytest.warns``,
+``warnings.catch_warnings``, ``warnings.simplefilter``). With tests taking
+turns on one loop, whatever a test sets must hold during its own turns only:
+so at the end of each turn, state the test left changed is put aside in its
+:class:`~alt_coop._lane_state.LaneState` and the batch's is restored; when the
+test's next turn starts, its own is put back.
+
+Python shows most warnings once per place (the module's registry remembers
+where), and pytest starts each test with the registries reset. Here they are
+reset after every turn in which a warning was shown, so the next test to
+raise it records it too; a test's own repeats are recognised by the places it
+has been shown already.
+
+Checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0: ``catch_warnings_for_item``.
+From the standard library: ``warnings._showwarnmsg_impl`` (what
+``catch_warnings(record=True)`` replaces), and ``warnings._filters_mutated``
+(3.11 to 3.13; ``_filters_mutated_lock_held`` under ``warnings._lock`` from
+3.14), which resets the registries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from _pytest.warnings import catch_warnings_for_item
+
+from ._lane_state import CURRENT, LaneState
+
+
+class _BodiesInThreads:
+    """Counts the sync cooperative test bodies running in worker threads.
+
+    While one runs, a change to the warnings state may be its own, and
+    cannot be told apart from a test's on the loop: Python's warnings state
+    is process-wide across threads too, so such changes stay process-wide.
+    """
+
+    def __init__(self) -> None:
+        self.running = 0
+
+    @contextlib.contextmanager
+    def one_running(self) -> Iterator[None]:
+        self.running += 1
+        try:
+            yield
+        finally:
+            self.running -= 1
+
+
+bodies_in_threads = _BodiesInThreads()
+
+
+class WarningsPerTest:
+    """The batch's warnings state, and each test's put aside between its turns."""
+
+    def __init__(self) -> None:
+        self.shown = False  # a warning was shown since the registries were reset
+        self.ended = False  # the batch ended (a test may outlive it, interrupted)
+        self._filters: list[Any] = warnings.filters  # type: ignore[assignment]  # a list in fact
+        self._content = list(self._filters)
+        self._first = self._content[0] if self._content else None
+        self._show = warnings.showwarning
+        self._impl = _record_impl()
+
+    def turn_ended(self, state: LaneState) -> None:
+        """``state``'s test stopped running for now: restore the batch's state."""
+        if self.ended or bodies_in_threads.running:
+            return  # a test body in a thread may have set it: leave it be
+        filters = warnings.filters
+        if (
+            filters is self._filters
+            and warnings.showwarning is self._show
+            and _record_impl() is self._impl
+            and len(filters) == len(self._content)
+            and (not filters or filters[0] is self._first)
+        ):
+            state.own_warnings = None  # the usual case: nothing changed, or undone
+        else:
+            self._put_aside(state)
+            self.shown = True  # other filters were in force: the registries are stale
+        if self.shown:
+            self.shown = False
+            _reset_registries()
+
+    def turn_starts(self, state: LaneState) -> None:
+        """``state``'s test runs again: put back what it had set."""
+        own = state.own_warnings
+        if own is not None and not self.ended:
+            warnings.filters, warnings.showwarning = own[0], own[1]
+            _set_record_impl(own[2])
+            _reset_registries()
+
+    def _put_aside(self, state: LaneState) -> None:
+        own: list[Any] = warnings.filters  # type: ignore[assignment]  # a list in fact
+        if own is self._filters:  # changed in place, as warnings.simplefilter does
+            own = list(own)
+            self._filters[:] = self._content
+        state.own_warnings = (own, warnings.showwarning, _record_impl())
+        warnings.filters = self._filters
+        warnings.showwarning = self._show
+        _set_record_impl(self._impl)
+
+
+@contextlib.contextmanager
+def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
+    """Record warnings with pytest's filters, each into the test that raised it."""
+    with catch_warnings_for_item(config, config.hook, when="runtest", item=None):
+        showwarning = warnings.showwarning
+
+        def route(message: Any, category: Any, filename: str, lineno: int, *args: Any) -> None:
+            state = CURRENT.get()
+            if state is None:
+                showwarning(message, category, filename, lineno, *args)
+                return
+            batch.shown = True
+            if not _shown_here_before(state, message, category, filename, lineno):
+                state.warnings.append(
+                    warnings.WarningMessage(message, category, filename, lineno, *args)
+                )
+
+        warnings.showwarning = route  # type: ignore[assignment]
+        batch = WarningsPerTest()
+        try:
+            yield batch
+        finally:
+            batch.ended = True
+            warnings.showwarning = showwarning
+
+
+def _shown_here_before(
+    state: LaneState, message: Any, category: Any, filename: str, lineno: int
+) -> bool:
+    """Whether ``state``'s test was shown this warning from this place already,
+    in an earlier turn, where Python shows it only once per place.
+
+    Python marks the place in the registry of the module that raised it
+    before it shows the warning, unless it shows it every time. That module
+    is the innermost frame at the place.
+    """
+    frame = sys._getframe(1)
+    while frame is not None and (frame.f_lineno != lineno or frame.f_code.co_filename != filename):
+        frame = frame.f_back  # type: ignore[assignment]
+    registry = frame.f_globals.get("__warningregistry__") if frame is not None else None
+    if not registry:
+        return False
+    text = str(message)
+    places = [key for key in ((text, category, lineno), (text, category, 0)) if registry.get(key)]
+    if not places:
+        return False  # shown every time
+    shown = state.shown_warnings
+    if shown is None:
+        shown = state.shown_warnings = set()
+    seen = any((id(registry), key) in shown for key in places)
+    shown.update((id(registry), key) for key in places)
+    return seen
+
+
+def report_warnings(state: LaneState) -> None:
+    """Hand ``state``'s recorded warnings to pytest, as recorded for its test."""
+    item = state.item
+    for message in state.warnings:
+        item.ihook.pytest_warning_recorded.call_historic(
+            kwargs=dict(warning_message=message, nodeid=item.nodeid, when="runtest", location=None)
+        )
+    state.warnings.clear()
+
+
+def _record_impl() -> Any:
+    return getattr(warnings, "_showwarnmsg_impl", None)
+
+
+def _set_record_impl(impl: Any) -> None:
+    if impl is not None:
+        warnings._showwarnmsg_impl = impl  # type: ignore[attr-defined]
+
+
+def _reset_registries() -> None:
+    """Let every place show its warning again (once)."""
+    mutated: Callable[[], None] | None = getattr(warnings, "_filters_mutated", None)
+    if mutated is not None:  # up to 3.13
+        mutated()
+        return
+    held: Callable[[], None] | None = getattr(warnings, "_filters_mutated_lock_held", None)
+    lock: Any = getattr(warnings, "_lock", None)
+    if held is not None and lock is not None:  # 3.14
+        with lock:
+            held()
