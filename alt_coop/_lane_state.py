@@ -1,8 +1,9 @@
 """Per-test state of a cooperative test, and pytest's globals made per test.
 
 pytest keeps some state per process that a test's phases write to: captured
-output, log handlers, the assertion-comparison hook, ``PYTEST_CURRENT_TEST``,
-the warnings being recorded, and each fixture's cached value. While several
+output, log handlers and the logger levels caplog sets, the
+assertion-comparison hook, ``PYTEST_CURRENT_TEST``, and each fixture's
+cached value (warnings: :mod:`alt_coop._lane_warnings`). While several
 tests run at once, each of these is routed to the test whose code is running,
 found through a context variable that its lane sets (and that the threads and
 tasks it starts inherit).
@@ -17,7 +18,8 @@ name it touches was checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0:
 ``collect_unraisable`` (8.4 and later), ``LoggingPlugin._runtest_for``
 (a generator in 8.3, a context manager
 since 8.4)/``formatter``/``log_level``,
-``LogCaptureHandler`` and the caplog stash keys,
+``LogCaptureHandler`` and the caplog stash keys, ``LogCaptureFixture``'s
+``set_level``/``at_level`` (wrapped, to note the levels they change),
 ``LoggingPlugin.log_cli_handler`` and ``_LiveLoggingStreamHandler``'s
 ``_when``/``set_when``/``emit``, the assertion plugin's
 ``pytest_runtest_protocol`` and ``util._reprcompare``/``_assertion_pass``/
@@ -68,6 +70,7 @@ class LaneState:
         "copies",
         "err",
         "item",
+        "levels",
         "log_handlers",
         "log_when",
         "out",
@@ -87,6 +90,7 @@ class LaneState:
         self.err: io.StringIO | None = None
         self.log_handlers: tuple[logging.Handler, ...] = ()
         self.log_when: str | None = None  # the phase whose records it is capturing
+        self.levels: _Levels | None = None  # logger levels it set through caplog
         self.warnings: list[warnings.WarningMessage] = []  # recorded, not yet reported
         # The warnings state the test set up and has not undone (its
         # pytest.warns, say), kept aside between its turns.
@@ -330,6 +334,7 @@ def per_test_globals(config: pytest.Config) -> Iterator[None]:
         logging_plugin = config.pluginmanager.getplugin("logging-plugin")
         if logging_plugin is not None:
             stack.enter_context(_logs_per_test(logging_plugin))
+            stack.enter_context(_caplog_levels_per_test())
         stack.enter_context(_assertions_per_test(config))
         stack.enter_context(_current_test_var_per_test())
         stack.enter_context(_unraisables_per_test(config))
@@ -422,6 +427,83 @@ def _logs_per_test(plugin: Any) -> Iterator[None]:
         del plugin._runtest_for
         root.removeHandler(router)
         root.setLevel(saved_level)
+
+
+class _Levels:
+    """Logger levels a test set through ``caplog``: those that hold during its
+    turns, and those to restore during the other tests' turns."""
+
+    __slots__ = ("base", "base_disable", "own", "own_disable")
+
+    def __init__(self) -> None:
+        self.base: dict[str | None, int] = {}
+        self.base_disable = logging.root.manager.disable
+        self.own: dict[str | None, int] = {}
+        self.own_disable = self.base_disable
+
+
+def _note_level(logger: str | None) -> None:
+    """``caplog`` is about to change ``logger``'s level for the running test."""
+    state = CURRENT.get()
+    if state is None:
+        return
+    if state.levels is None:
+        state.levels = _Levels()
+    state.levels.base.setdefault(logger, logging.getLogger(logger).level)
+
+
+def levels_turn_ended(state: LaneState) -> None:
+    """Put aside the logger levels ``state``'s test set, for the next test's turn."""
+    levels = state.levels
+    if levels is None:
+        return
+    levels.own.clear()
+    for name, base in levels.base.items():
+        logger = logging.getLogger(name)
+        if logger.level != base:
+            levels.own[name] = logger.level
+            logger.setLevel(base)
+    levels.own_disable = logging.root.manager.disable
+    if levels.own_disable != levels.base_disable:
+        logging.disable(levels.base_disable)
+
+
+def levels_turn_starts(state: LaneState) -> None:
+    """Put back the logger levels ``state``'s test had set."""
+    levels = state.levels
+    if levels is None:
+        return
+    for name, level in levels.own.items():
+        logging.getLogger(name).setLevel(level)
+    if levels.own_disable != levels.base_disable:
+        logging.disable(levels.own_disable)
+
+
+@contextlib.contextmanager
+def _caplog_levels_per_test() -> Iterator[None]:
+    """Logger levels set by ``caplog.set_level``/``at_level`` are the test's own.
+
+    They are process-wide: set by one test, they would decide which records
+    every other test running meanwhile captures. Noted before each change,
+    they are put aside at the end of each of the test's turns.
+    """
+    fixture = pytest.LogCaptureFixture
+    set_level, at_level = fixture.set_level, fixture.at_level
+
+    def noting_set_level(self: Any, level: int | str, logger: str | None = None) -> None:
+        _note_level(logger)
+        set_level(self, level, logger)
+
+    def noting_at_level(self: Any, level: int | str, logger: str | None = None) -> Any:
+        _note_level(logger)
+        return at_level(self, level, logger)
+
+    fixture.set_level = noting_set_level  # type: ignore[method-assign]
+    fixture.at_level = noting_at_level  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        fixture.set_level, fixture.at_level = set_level, at_level  # type: ignore[method-assign]
 
 
 def _labelled_live_emit(live: _LiveLoggingStreamHandler) -> Callable[[logging.LogRecord], None]:

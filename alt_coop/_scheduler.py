@@ -250,7 +250,7 @@ class Scheduler:
                         state,
                         context=contextvars.copy_context(),
                         held=functools.partial(self._held, warnings_per_test, state),
-                        resumed=functools.partial(warnings_per_test.turn_starts, state),
+                        resumed=functools.partial(_turn_starts, warnings_per_test, state),
                     ),
                     name=item.nodeid,  # what a warning about it left running shows
                 )
@@ -317,7 +317,9 @@ class Scheduler:
         seconds: float,
     ) -> None:
         """``drive`` tells a test's turn held the loop for ``seconds``."""
-        warnings_per_test.turn_ended(state)  # the next turn may be another test's
+        # The next turn may be another test's: put this one's settings aside.
+        warnings_per_test.turn_ended(state)
+        _lane_state.levels_turn_ended(state)
         item = state.item
         if seconds > self.block_threshold and seconds > self.holds.get(item, 0.0):
             self.holds[item] = seconds
@@ -457,6 +459,14 @@ class _Needs:
         )
         self.exclusive = any(mark.name == EXCLUSIVE_MARK for mark in marks)
         self.params = _shared_params(item)
+
+
+def _turn_starts(
+    warnings_per_test: _lane_warnings.WarningsPerTest, state: _lane_state.LaneState
+) -> None:
+    """A test's turn starts again: put back the settings it had made."""
+    warnings_per_test.turn_starts(state)
+    _lane_state.levels_turn_starts(state)
 
 
 def _test_done(

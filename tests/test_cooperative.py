@@ -1081,9 +1081,9 @@ def test_log_capture_lists_no_handler_per_test(pytester, run_alt):
 
 
 def test_caplog_set_level_in_a_test_marked_sequential(pytester, run_alt):
-    """Logger levels are process-wide, so (as the README says) a test calling
-    ``caplog.set_level`` is marked ``asyncio_sequential``: it then works as usual
-    between batches, and its level does not reach the tests after it."""
+    """A test calling ``caplog.set_level`` and marked ``asyncio_sequential``
+    works as usual between batches, and its level does not reach the tests
+    after it."""
     events_conftest(pytester)
     pytester.makepyfile(
         """
@@ -1133,6 +1133,59 @@ def test_caplog_set_level_in_a_test_marked_sequential(pytester, run_alt):
     for other in ("p", "q", "r", "t"):
         assert not overlap(spans["set_level"], spans[other])
     assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("4", "2")
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_caplog_levels_are_each_tests_own(pytester, run_alt, mode):
+    # Logger levels are process-wide; those a test sets through caplog must
+    # not decide what the tests running meanwhile capture.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import pytest
+
+        log = logging.getLogger("app")
+        verbose = logging.getLogger("verbose")
+
+        @pytest.fixture(scope="session", autouse=True)
+        def info_disabled():
+            logging.disable(logging.INFO)
+            verbose.setLevel(logging.DEBUG)
+            yield
+            verbose.setLevel(logging.NOTSET)
+            logging.disable(logging.NOTSET)
+
+        async def test_sets_info(caplog):
+            caplog.set_level(logging.INFO, logger="app")  # enables INFO too
+            await asyncio.sleep(0.3)
+            log.info("info from a")
+            assert caplog.messages == ["info from a"]
+
+        async def test_keeps_the_default(caplog):
+            await asyncio.sleep(0.1)
+            log.info("info from b")
+            verbose.info("disabled info from b")
+            await asyncio.sleep(0.3)
+            log.info("more info from b")
+            assert caplog.messages == []
+
+        async def test_errors_only_for_a_while(caplog):
+            with caplog.at_level(logging.ERROR, logger="app"):
+                await asyncio.sleep(0.2)
+                log.warning("warning from c")
+            assert caplog.messages == []
+
+        async def test_warns(caplog):
+            await asyncio.sleep(0.05)
+            log.warning("warning from d")
+            await asyncio.sleep(0.3)
+            log.warning("again from d")
+            assert caplog.messages == ["warning from d", "again from d"]
+        """
+    )
+    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=4)
 
 
 def test_tmp_path_is_distinct_per_test(pytester, run_alt):
