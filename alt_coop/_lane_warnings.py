@@ -136,6 +136,27 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
             warnings.showwarning = showwarning
 
 
+@contextlib.contextmanager
+def marked_filters(item: pytest.Item, state: LaneState) -> Iterator[None]:
+    """Record ``state``'s test's warnings with pytest's own per-test capture.
+
+    For a test marked ``filterwarnings``: the capture pytest gives every test
+    in a sequential run, with the filters of the marks; like any warnings
+    state a test sets, it is in force during the test's own turns only.
+    """
+    with catch_warnings_for_item(item.config, item.ihook, when="runtest", item=item):
+        append = _record_impl()
+
+        def record(message: warnings.WarningMessage) -> None:
+            if not _shown_here_before(
+                state, message.message, message.category, message.filename, message.lineno
+            ):
+                append(message)
+
+        _set_record_impl(record)
+        yield
+
+
 def _shown_here_before(
     state: LaneState, message: Any, category: Any, filename: str, lineno: int
 ) -> bool:

@@ -53,7 +53,6 @@ RUN_ALONE_FIXTURES = frozenset(
         "capfdbinary",
         "capteesys",
         "monkeypatch",
-        "recwarn",
         "subtests",  # pytest 9's: it starts and stops capturing per subtest
     }
 )
@@ -110,6 +109,7 @@ class Scheduler:
         self._interrupted = False
         self._exit: BaseException | None = None  # pytest.exit() in a cooperative test
         self._wrappers_by_parent: dict[Any, tuple[str, ...]] = {}
+        self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
 
     # -- which tests run cooperatively --------------------------------------
 
@@ -128,18 +128,30 @@ class Scheduler:
             return False
         if SEQUENTIAL_MARK in marks:
             return False
-        reason = self._must_run_alone(item, marks)
+        reason = self._must_run_alone(item, marks, is_async)
         if reason is not None:
             self.notices.add(reason)
             return False
+        if "filterwarnings" in marks:
+            self._filtered.add(item)
         return True
 
-    def _must_run_alone(self, item: pytest.Function, marks: set[str]) -> str | None:
+    def _must_run_alone(
+        self, item: pytest.Function, marks: set[str], is_async: bool
+    ) -> str | None:
         alone = RUN_ALONE_FIXTURES.intersection(item.fixturenames)
         if alone:
             return f"tests using {', '.join(sorted(alone))} run alone (process-wide state)"
-        if "filterwarnings" in marks:
-            return "tests marked filterwarnings run alone (warning filters are process-wide)"
+        if not is_async:
+            # The body runs in a thread, while the loop runs other tests: the
+            # warnings state it needs would be in force for theirs too.
+            if "recwarn" in item.fixturenames:
+                return "plain def tests using recwarn run alone (warning state is process-wide)"
+            if "filterwarnings" in marks:
+                return (
+                    "plain def tests marked filterwarnings run alone "
+                    "(warning filters are process-wide)"
+                )
         if "timeout" in marks or self.config.getoption("timeout", None):
             return "pytest-timeout's timeouts wrap the whole test: those tests run sequentially"
         if "flaky" in marks or self.config.getoption("reruns", 0):
@@ -387,7 +399,11 @@ class Scheduler:
         if self.task_timeout is not None and task is not None:
             cap = _runner.TaskCap(task, self.task_timeout)
         try:
-            reports = _lane_state.runtestprotocol(item, log=False, nextitem=None)
+            if item in self._filtered:
+                with _lane_warnings.marked_filters(item, state):
+                    reports = _lane_state.runtestprotocol(item, log=False, nextitem=None)
+            else:
+                reports = _lane_state.runtestprotocol(item, log=False, nextitem=None)
         except (KeyboardInterrupt, pytest.exit.Exception) as stop:
             if isinstance(stop, KeyboardInterrupt):
                 self._interrupted = True

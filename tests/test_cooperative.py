@@ -843,18 +843,20 @@ RUN_ALONE_BODIES = {
         assert os.environ["ALT_COOP_PROBE"] == "set"
         """,
     ),
-    "recwarn": (
+    # A plain def test's body runs in a thread while the loop runs other
+    # tests; these two set warnings state it needs for itself.
+    "recwarn in a def test": (
         "recwarn",
         """
         warnings.warn("mine", UserWarning)
-        await asyncio.sleep(0.05)
+        time.sleep(0.05)
         assert [str(w.message) for w in recwarn] == ["mine"]
         """,
     ),
-    "filterwarnings": (
+    "filterwarnings on a def test": (
         "",
         """
-        await asyncio.sleep(0.05)
+        time.sleep(0.05)
         with pytest.raises(UserWarning):
             warnings.warn("an error here", UserWarning)
         """,
@@ -888,13 +890,15 @@ def test_other_process_wide_fixtures_and_marks_run_alone(pytester, run_alt, trig
     events_conftest(pytester)
     fixture, body = RUN_ALONE_BODIES[trigger]
     mark = (
-        '@pytest.mark.filterwarnings("error::UserWarning")' if trigger == "filterwarnings" else ""
+        '@pytest.mark.filterwarnings("error::UserWarning")' if "filterwarnings" in trigger else ""
     )
+    asynchronous = "" if "def test" in trigger else "async "
     pytester.makepyfile(
         textwrap.dedent(
             """
             import asyncio
             import os
+            import time
             import warnings
             import pytest
             from conftest import span
@@ -911,8 +915,8 @@ def test_other_process_wide_fixtures_and_marks_run_alone(pytester, run_alt, trig
                     await asyncio.sleep(0.1)
 
             {mark}
-            async def test_alone({fixture}):
-                async with span("alone"):
+            {asynchronous}def test_alone({fixture}):
+                {asynchronous}with span("alone"):
             {body}
 
             async def test_c():
@@ -924,7 +928,12 @@ def test_other_process_wide_fixtures_and_marks_run_alone(pytester, run_alt, trig
                 async with span("d"):
                     await asyncio.sleep(0.1)
             """
-        ).format(mark=mark, fixture=fixture, body=textwrap.indent(textwrap.dedent(body), " " * 8))
+        ).format(
+            mark=mark,
+            asynchronous=asynchronous,
+            fixture=fixture,
+            body=textwrap.indent(textwrap.dedent(body), " " * 8),
+        )
     )
     result = run_alt("-v")
     assert result.ret == 0, result.stdout.str()
@@ -934,6 +943,54 @@ def test_other_process_wide_fixtures_and_marks_run_alone(pytester, run_alt, trig
         assert not overlap(spans["alone"], spans[other]), (other, spans)
     assert overlap(spans["a"], spans["b"]) and overlap(spans["c"], spans["d"])
     assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("4", "2")
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_recwarn_and_filterwarnings_marks_hold_for_their_own_test(pytester, run_alt, mode):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+        from conftest import span
+
+        async def test_noisy():
+            async with span("noisy"):
+                await asyncio.sleep(0.05)
+                warnings.warn("from the noisy test", UserWarning)
+                await asyncio.sleep(0.2)
+
+        async def test_recwarn(recwarn):
+            async with span("recwarn"):
+                warnings.warn("mine", UserWarning)
+                await asyncio.sleep(0.15)
+                warnings.warn("mine again", UserWarning)
+                assert [str(w.message) for w in recwarn] == ["mine", "mine again"]
+
+        @pytest.mark.filterwarnings("error::UserWarning")
+        async def test_errors():
+            async with span("errors"):
+                await asyncio.sleep(0.15)
+                with pytest.raises(UserWarning):
+                    warnings.warn("an error here", UserWarning)
+
+        @pytest.mark.filterwarnings("ignore:ignored")
+        async def test_ignores_some():
+            async with span("ignores"):
+                for _ in range(2):
+                    warnings.warn("ignored", UserWarning)
+                    await asyncio.sleep(0.1)
+                    warnings.warn("shown once", UserWarning)
+        """
+    )
+    result = run_alt("-v", *(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=4, warnings=2)
+    summary = result.stdout.str().split("warnings summary")[1]
+    assert "::test_noisy" in summary and "::test_ignores_some" in summary, summary
+    if mode == "cooperative":
+        spans = read_spans(pytester)
+        assert peak(spans) == 4, spans
 
 
 def test_unittest_async_test_cases_run_sequentially_even_when_all_async_is_on(pytester, run_alt):
