@@ -14,8 +14,7 @@ name it touches was checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0:
 ``FixtureDef.execute``/``_scope``/``cached_result``/``_finalizers``,
 ``request._arg2fixturedefs``/``_fixturemanager``, ``get_scope_node``,
 ``get_scope_package``, ``CaptureManager.item_capture``/``_method``,
-``unraisableexception.unraisable_exceptions``/``unraisable_hook``/
-``collect_unraisable`` (8.4 and later), ``LoggingPlugin._runtest_for``
+``LoggingPlugin._runtest_for``
 (a generator in 8.3, a context manager
 since 8.4)/``formatter``/``log_level``,
 ``LogCaptureHandler`` and the caplog stash keys, ``LogCaptureFixture``'s
@@ -46,7 +45,6 @@ from typing import Any, TextIO
 
 import pytest
 from _pytest import runner as _runner_module
-from _pytest import unraisableexception as _unraisable_module
 from _pytest.assertion import pytest_runtest_protocol as _assertion_protocol
 from _pytest.assertion import util as _assertion_util
 from _pytest.fixtures import FixtureDef, get_scope_node, get_scope_package
@@ -77,7 +75,7 @@ class LaneState:
         "own_warnings",
         "reports",
         "shown_warnings",
-        "unraisables",
+        "uncaught",
         "warnings",
     )
 
@@ -100,7 +98,9 @@ class LaneState:
         self.copies: dict[Any, Any] = {}  # function-scoped FixtureDef -> this test's copy
         self.assertion: tuple[Any, Any] | None = None  # made on first use
         self.reports: list[pytest.TestReport] = []  # as pytest makes them
-        self.unraisables: list[Any] = []  # pytest's records of them, not yet handed over
+        # pytest's records of its unraisable and thread exceptions, not yet
+        # queued for pytest; None once the test is over.
+        self.uncaught: list[tuple[Any, Any]] | None = []
 
     def captured(self, which: str) -> io.StringIO:
         """The running phase's buffer for ``"out"`` or ``"err"``."""
@@ -337,7 +337,6 @@ def per_test_globals(config: pytest.Config) -> Iterator[None]:
             stack.enter_context(_caplog_levels_per_test())
         stack.enter_context(_assertions_per_test(config))
         stack.enter_context(_current_test_var_per_test())
-        stack.enter_context(_unraisables_per_test(config))
         yield
 
 
@@ -617,80 +616,6 @@ def _current_test_var_per_test() -> Iterator[None]:
         yield
     finally:
         _runner_module._update_current_test_var = original
-
-
-def _unraisable_queue(config: pytest.Config) -> Any:
-    """pytest's queue of unraisable exceptions (8.4 and later), else None."""
-    key = getattr(_unraisable_module, "unraisable_exceptions", None)
-    return None if key is None else config.stash.get(key, None)
-
-
-@contextlib.contextmanager
-def _unraisables_per_test(config: pytest.Config) -> Iterator[None]:
-    """Keep each test's unraisable exceptions (an exception in ``__del__``, say)
-    until the end of its own phase.
-
-    From pytest 8.4, the process's unraisable hook queues them and the end of
-    every phase reports what is queued, as warnings of that phase: with tests
-    running at once, that would be whichever test's phase ended next. (pytest
-    8.3 catches them per phase with a hook of its own, left alone.)
-    """
-    queue = _unraisable_queue(config)
-    record: Any = getattr(_unraisable_module, "unraisable_hook", None)
-    if queue is None or record is None:
-        yield
-        return
-    previous = sys.unraisablehook
-
-    def hook(unraisable: Any) -> None:
-        state = CURRENT.get()
-        if state is None:
-            previous(unraisable)
-        else:
-            record(unraisable, append=state.unraisables.append)
-
-    sys.unraisablehook = hook
-    reporter = _UnraisablesAtPhaseEnd()
-    config.pluginmanager.register(reporter, "alt_coop-unraisables")
-    try:
-        yield
-    finally:
-        config.pluginmanager.unregister(reporter)
-        sys.unraisablehook = previous
-
-
-class _UnraisablesAtPhaseEnd:
-    """At the end of each phase of a test, report the unraisable exceptions
-    that test had, as pytest does at the end of every phase. A phase that
-    fails leaves them to the next, as in pytest."""
-
-    @staticmethod
-    def _report(item: pytest.Item) -> Generator[None, object, object]:
-        result = yield
-        state = CURRENT.get()
-        if state is not None and state.unraisables and state.item is item:
-            hand_over_unraisables(item.config, state)
-            _unraisable_module.collect_unraisable(item.config)
-        return result
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
-        return (yield from self._report(item))
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
-        return (yield from self._report(item))
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
-        return (yield from self._report(item))
-
-
-def hand_over_unraisables(config: pytest.Config, state: LaneState) -> None:
-    """Queue ``state``'s unraisable exceptions for pytest to report."""
-    if state.unraisables:
-        _unraisable_queue(config).extend(state.unraisables)
-        state.unraisables.clear()
 
 
 runtestprotocol = _runner_module.runtestprotocol

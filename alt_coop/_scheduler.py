@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from . import _lane_state, _lane_warnings, _runner
+from . import _lane_state, _lane_warnings, _runner, _uncaught
 from ._garbage import BatchCollection
 from ._lanes import drive
 from ._setupstate import ConcurrentSetupState
@@ -223,6 +223,7 @@ class Scheduler:
         with (
             _lane_state.per_test_globals(self.config),
             _lane_warnings.warnings_per_test(self.config) as warnings_per_test,
+            _uncaught.uncaught_per_test(self.config),
             BatchCollection(min(len(items), self.max_tasks)) as collection,
         ):
             try:
@@ -416,7 +417,7 @@ class Scheduler:
             if cap is not None:
                 cap.stop()
             # What its last phase could not report, pytest reports later.
-            _lane_state.hand_over_unraisables(self.config, state)
+            _uncaught.hand_over(state, test_over=True)
         # One burst, with no switch to another lane inside: pytest's
         # reporters see this test from start to finish on its own.
         ihook = item.ihook

@@ -27,6 +27,8 @@ from itertools import combinations
 import pytest
 from conftest import ISOLATE, interrupt_when
 
+PYTEST_VERSION = tuple(int(part) for part in pytest.__version__.split(".")[:2])
+
 CONFTEST = """
 import asyncio
 import time
@@ -771,6 +773,54 @@ def test_an_unraisable_exception_is_reported_for_the_test_that_raised_it(pyteste
     assert "test_other" not in summary, result.stdout.str()
 
 
+@pytest.mark.skipif(PYTEST_VERSION < (8, 4), reason="pytest 8.3 catches them per phase itself")
+def test_a_thread_exception_is_reported_for_the_test_that_started_the_thread(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import threading
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        def fail():
+            raise ValueError("failed in a thread")
+
+        async def test_starts_a_failing_thread():
+            thread = threading.Thread(target=fail, name="failing")
+            thread.start()
+            thread.join()  # the others are waiting meanwhile
+            await asyncio.sleep(0.1)
+
+        async def test_other_a():
+            await asyncio.sleep(0.05)
+
+        async def test_other_b():
+            await asyncio.sleep(0.05)
+
+        async def test_leaves_a_thread_behind():
+            threading.Timer(0.1, fail).start()
+
+        async def test_last():
+            await asyncio.sleep(0.3)
+        """
+    )
+    result = run_alt("-W", "default::pytest.PytestUnhandledThreadExceptionWarning")
+    result.assert_outcomes(passed=5, warnings=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*= warnings summary =*",
+            "*::test_starts_a_failing_thread",
+            "*PytestUnhandledThreadExceptionWarning*Exception in thread failing*",
+        ]
+    )
+    summary = result.stdout.str().split("warnings summary")[1]
+    assert "test_other" not in summary, result.stdout.str()
+    # A thread that outlives its test is reported where pytest would: by a
+    # later test's phase.
+    assert "::test_last" in summary, result.stdout.str()
+
+
 # The notice that these tests run alone is a warning raised outside any test,
 # which in-process reaches this session (see
 # test_notice_when_cooperative_tests_run_sequentially for the notice itself).
@@ -864,7 +914,6 @@ RUN_ALONE_BODIES = {
 }
 
 
-PYTEST_VERSION = tuple(int(part) for part in pytest.__version__.split(".")[:2])
 if PYTEST_VERSION >= (8, 4):
     RUN_ALONE_BODIES["capteesys"] = (
         "capteesys",
