@@ -1,9 +1,10 @@
 """Per-test state of a cooperative test, and pytest's globals made per test.
 
 pytest keeps some state per process that a test's phases write to: captured
-output, log handlers and the logger levels caplog sets, the
-assertion-comparison hook, ``PYTEST_CURRENT_TEST``, and each fixture's
-cached value (warnings: :mod:`alt_coop._lane_warnings`). While several
+output, the assertion-comparison hook, ``PYTEST_CURRENT_TEST``, and each
+fixture's cached value (logs, warnings and uncaught exceptions have modules
+of their own: :mod:`alt_coop._lane_logging`, :mod:`alt_coop._lane_warnings`,
+:mod:`alt_coop._uncaught`). While several
 tests run at once, each of these is routed to the test whose code is running,
 found through a context variable that its lane sets (and that the threads and
 tasks it starts inherit).
@@ -13,19 +14,10 @@ internals (the other half is :mod:`alt_coop._pytest_compat`); every private
 name it touches was checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0:
 ``FixtureDef.execute``/``_scope``/``cached_result``/``_finalizers``,
 ``request._arg2fixturedefs``/``_fixturemanager``, ``get_scope_node``,
-``get_scope_package``, ``CaptureManager.item_capture``/``_method``,
-``LoggingPlugin._runtest_for``
-(a generator in 8.3, a context manager
-since 8.4)/``formatter``/``log_level``,
-``LogCaptureHandler`` and the caplog stash keys, ``LogCaptureFixture``'s
-``set_level``/``at_level`` (wrapped, to note the levels they change),
-``LoggingPlugin.log_cli_handler`` and ``_LiveLoggingStreamHandler``'s
-``_when``/``set_when``/``emit``, the assertion plugin's
-``pytest_runtest_protocol`` and ``util._reprcompare``/``_assertion_pass``/
-``_config``, ``runner._update_current_test_var``, ``runner.runtestprotocol``
-and (in :mod:`alt_coop._lane_warnings`) ``warnings.catch_warnings_for_item``.
-From the standard library, it reads ``logging._handlerList`` and
-``logging._lock`` (3.11 to 3.13).
+``get_scope_package``, ``CaptureManager.item_capture``/``_method``, the
+assertion plugin's ``pytest_runtest_protocol`` and ``util._reprcompare``/
+``_assertion_pass``/``_config``, ``runner._update_current_test_var`` and
+``runner.runtestprotocol``.
 """
 
 from __future__ import annotations
@@ -34,7 +26,6 @@ import asyncio
 import contextlib
 import contextvars
 import copy
-import inspect
 import io
 import logging
 import os
@@ -48,12 +39,6 @@ from _pytest import runner as _runner_module
 from _pytest.assertion import pytest_runtest_protocol as _assertion_protocol
 from _pytest.assertion import util as _assertion_util
 from _pytest.fixtures import FixtureDef, get_scope_node, get_scope_package
-from _pytest.logging import (
-    LogCaptureHandler,
-    _LiveLoggingStreamHandler,
-    caplog_handler_key,
-    caplog_records_key,
-)
 from _pytest.scope import Scope
 
 from . import _runner
@@ -68,7 +53,6 @@ class LaneState:
         "copies",
         "err",
         "item",
-        "levels",
         "log_handlers",
         "log_when",
         "out",
@@ -88,7 +72,6 @@ class LaneState:
         self.err: io.StringIO | None = None
         self.log_handlers: tuple[logging.Handler, ...] = ()
         self.log_when: str | None = None  # the phase whose records it is capturing
-        self.levels: _Levels | None = None  # logger levels it set through caplog
         self.warnings: list[warnings.WarningMessage] = []  # recorded, not yet reported
         # The warnings state the test set up and has not undone (its
         # pytest.warns, say), kept aside between its turns.
@@ -314,16 +297,6 @@ class _BytesRouter(io.BufferedIOBase):
         """Not this router's to close, as for the text router."""
 
 
-class _LogRouter(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        state = CURRENT.get()
-        if state is None:
-            return
-        for handler in state.log_handlers:
-            if record.levelno >= handler.level:
-                handler.handle(record)
-
-
 @contextlib.contextmanager
 def per_test_globals(config: pytest.Config) -> Iterator[None]:
     """Route pytest's per-process state to the running test, for a cooperative batch."""
@@ -331,10 +304,6 @@ def per_test_globals(config: pytest.Config) -> Iterator[None]:
         capman = config.pluginmanager.getplugin("capturemanager")
         if capman is not None and capman._method != "no":
             stack.enter_context(_captured_per_test(capman))
-        logging_plugin = config.pluginmanager.getplugin("logging-plugin")
-        if logging_plugin is not None:
-            stack.enter_context(_logs_per_test(logging_plugin))
-            stack.enter_context(_caplog_levels_per_test())
         stack.enter_context(_assertions_per_test(config))
         stack.enter_context(_current_test_var_per_test())
         yield
@@ -371,186 +340,6 @@ def _captured_per_test(capman: Any) -> Iterator[None]:
     finally:
         del capman.item_capture
         sys.stdout, sys.stderr = saved
-
-
-@contextlib.contextmanager
-def _logs_per_test(plugin: Any) -> Iterator[None]:
-    original = plugin._runtest_for
-    # pytest 8.3 drives it with ``yield from``; 8.4 and later with ``with``.
-    plain_generator = inspect.isgeneratorfunction(original)
-
-    def runtest_for(item: pytest.Item, when: str) -> Generator[None]:
-        state = CURRENT.get()
-        if state is None:
-            if plain_generator:
-                yield from original(item, when)
-            else:
-                with original(item, when):
-                    yield
-            return
-        # Handlers come from a pool: logging keeps every handler ever made in
-        # a list that it searches when one is collected.
-        caplog_handler, report_handler = pool.pop() if pool else _handler_pair(plugin)
-        caplog_handler.reset()
-        report_handler.reset()
-        state.log_handlers = (caplog_handler, report_handler)
-        state.log_when = when
-        item.stash[caplog_records_key][when] = caplog_handler.records
-        item.stash[caplog_handler_key] = caplog_handler
-        try:
-            yield
-        finally:
-            state.log_handlers, state.log_when = (), None
-            item.add_report_section(when, "log", report_handler.stream.getvalue().strip())
-            pool.append((caplog_handler, report_handler))
-
-    pool: list[tuple[LogCaptureHandler, LogCaptureHandler]] = []
-    router = _LogRouter()
-    root = logging.getLogger()
-    root.addHandler(router)
-    saved_level = root.level
-    if plugin.log_level is not None:
-        root.setLevel(min(saved_level, plugin.log_level))
-    plugin._runtest_for = (
-        runtest_for if plain_generator else contextlib.contextmanager(runtest_for)
-    )
-    live = plugin.log_cli_handler
-    labels = isinstance(live, _LiveLoggingStreamHandler)
-    if labels:
-        live.emit = _labelled_live_emit(live)
-    try:
-        yield
-    finally:
-        if labels:
-            del live.emit
-        del plugin._runtest_for
-        root.removeHandler(router)
-        root.setLevel(saved_level)
-
-
-class _Levels:
-    """Logger levels a test set through ``caplog``: those that hold during its
-    turns, and those to restore during the other tests' turns."""
-
-    __slots__ = ("base", "base_disable", "own", "own_disable")
-
-    def __init__(self) -> None:
-        self.base: dict[str | None, int] = {}
-        self.base_disable = logging.root.manager.disable
-        self.own: dict[str | None, int] = {}
-        self.own_disable = self.base_disable
-
-
-def _note_level(logger: str | None) -> None:
-    """``caplog`` is about to change ``logger``'s level for the running test."""
-    state = CURRENT.get()
-    if state is None:
-        return
-    if state.levels is None:
-        state.levels = _Levels()
-    state.levels.base.setdefault(logger, logging.getLogger(logger).level)
-
-
-def levels_turn_ended(state: LaneState) -> None:
-    """Put aside the logger levels ``state``'s test set, for the next test's turn."""
-    levels = state.levels
-    if levels is None:
-        return
-    levels.own.clear()
-    for name, base in levels.base.items():
-        logger = logging.getLogger(name)
-        if logger.level != base:
-            levels.own[name] = logger.level
-            logger.setLevel(base)
-    levels.own_disable = logging.root.manager.disable
-    if levels.own_disable != levels.base_disable:
-        logging.disable(levels.base_disable)
-
-
-def levels_turn_starts(state: LaneState) -> None:
-    """Put back the logger levels ``state``'s test had set."""
-    levels = state.levels
-    if levels is None:
-        return
-    for name, level in levels.own.items():
-        logging.getLogger(name).setLevel(level)
-    if levels.own_disable != levels.base_disable:
-        logging.disable(levels.own_disable)
-
-
-@contextlib.contextmanager
-def _caplog_levels_per_test() -> Iterator[None]:
-    """Logger levels set by ``caplog.set_level``/``at_level`` are the test's own.
-
-    They are process-wide: set by one test, they would decide which records
-    every other test running meanwhile captures. Noted before each change,
-    they are put aside at the end of each of the test's turns.
-    """
-    fixture = pytest.LogCaptureFixture
-    set_level, at_level = fixture.set_level, fixture.at_level
-
-    def noting_set_level(self: Any, level: int | str, logger: str | None = None) -> None:
-        _note_level(logger)
-        set_level(self, level, logger)
-
-    def noting_at_level(self: Any, level: int | str, logger: str | None = None) -> Any:
-        _note_level(logger)
-        return at_level(self, level, logger)
-
-    fixture.set_level = noting_set_level  # type: ignore[method-assign]
-    fixture.at_level = noting_at_level  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        fixture.set_level, fixture.at_level = set_level, at_level  # type: ignore[method-assign]
-
-
-def _labelled_live_emit(live: _LiveLoggingStreamHandler) -> Callable[[logging.LogRecord], None]:
-    """Live logging (``--log-cli-level``) for tests that run at once.
-
-    pytest heads each phase's live records with the phase, set by its hooks
-    for the one test running; here records come from several tests in turn,
-    so each record from a test's phase gets that phase and the test's node id.
-    """
-    emit = live.emit
-
-    def labelled(record: logging.LogRecord) -> None:
-        state = CURRENT.get()
-        if state is not None and state.log_when is not None:
-            label = f"{state.log_when} ({state.item.nodeid})"
-            if live._when != label:
-                live.set_when(label)
-        emit(record)
-
-    return labelled
-
-
-def _handler_pair(plugin: Any) -> tuple[LogCaptureHandler, LogCaptureHandler]:
-    pair = _unlisted_handler(), _unlisted_handler()
-    for handler in pair:
-        handler.setFormatter(plugin.formatter)
-        handler.setLevel(plugin.log_level if plugin.log_level is not None else 0)
-    return pair
-
-
-def _unlisted_handler() -> LogCaptureHandler:
-    """A new LogCaptureHandler, left off the list ``logging.shutdown`` flushes.
-
-    logging keeps a weak reference to every handler ever made in one list,
-    and searches it linearly each time a handler is collected: with thousands
-    of tests in flight, dropping their handlers took time quadratic in their
-    number. These handlers only write to memory, so shutdown has nothing to
-    do with them.
-    """
-    refs: list[Any] | None = getattr(logging, "_handlerList", None)
-    lock: Any = getattr(logging, "_lock", None)
-    if refs is None or lock is None:
-        return LogCaptureHandler()
-    with lock:  # so no other thread's handler comes between
-        handler = LogCaptureHandler()
-        if refs and refs[-1]() is handler:
-            refs.pop()
-    return handler
 
 
 @contextlib.contextmanager

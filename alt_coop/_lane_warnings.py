@@ -65,6 +65,7 @@ class WarningsPerTest:
     def __init__(self) -> None:
         self.shown = False  # a warning was shown since the registries were reset
         self.ended = False  # the batch ended (a test may outlive it, interrupted)
+        self.redelivering = False
         self._filters: list[Any] = warnings.filters  # type: ignore[assignment]  # a list in fact
         self._content = list(self._filters)
         self._first = self._content[0] if self._content else None
@@ -99,6 +100,30 @@ class WarningsPerTest:
             _set_record_impl(own[2])
             _reset_registries()
 
+    def redeliver(
+        self,
+        own: tuple[list[Any], Any, Any],
+        message: Any,
+        category: Any,
+        filename: str,
+        lineno: int,
+    ) -> None:
+        """Warn again, with a test's own warnings state in force.
+
+        For a warning from a task (or callback) that a test started, which
+        runs outside the test's turns but in its context: the test's filters
+        decide it (an error raises it there), its recorder records it.
+        """
+        self.redelivering = True
+        warnings.filters, warnings.showwarning = own[0], own[1]
+        _set_record_impl(own[2])
+        try:
+            warnings.warn_explicit(message, category, filename, lineno)
+        finally:
+            warnings.filters, warnings.showwarning = self._filters, self._show
+            _set_record_impl(self._impl)
+            self.redelivering = False
+
     def _put_aside(self, state: LaneState) -> None:
         own: list[Any] = warnings.filters  # type: ignore[assignment]  # a list in fact
         if own is self._filters:  # changed in place, as warnings.simplefilter does
@@ -122,7 +147,10 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
                 showwarning(message, category, filename, lineno, *args)
                 return
             batch.shown = True
-            if not _shown_here_before(state, message, category, filename, lineno):
+            if state.own_warnings is not None and not batch.redelivering:
+                # From a task the test started, run outside the test's turns.
+                batch.redeliver(state.own_warnings, message, category, filename, lineno)
+            elif not _shown_here_before(state, message, category, filename, lineno):
                 state.warnings.append(
                     warnings.WarningMessage(message, category, filename, lineno, *args)
                 )

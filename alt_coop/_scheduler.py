@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from . import _lane_state, _lane_warnings, _runner, _uncaught
+from . import _lane_logging, _lane_state, _lane_warnings, _runner, _uncaught
 from ._garbage import BatchCollection
 from ._lanes import drive
 from ._setupstate import ConcurrentSetupState
@@ -110,6 +110,7 @@ class Scheduler:
         self._exit: BaseException | None = None  # pytest.exit() in a cooperative test
         self._wrappers_by_parent: dict[Any, tuple[str, ...]] = {}
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
+        self._log_levels = _lane_logging.TestLevels()  # the running batch's
 
     # -- which tests run cooperatively --------------------------------------
 
@@ -222,6 +223,7 @@ class Scheduler:
         started = time.perf_counter()
         with (
             _lane_state.per_test_globals(self.config),
+            _lane_logging.logs_per_test(self.config) as self._log_levels,
             _lane_warnings.warnings_per_test(self.config) as warnings_per_test,
             _uncaught.uncaught_per_test(self.config),
             BatchCollection(min(len(items), self.max_tasks)) as collection,
@@ -263,7 +265,7 @@ class Scheduler:
                         state,
                         context=contextvars.copy_context(),
                         held=functools.partial(self._held, warnings_per_test, state),
-                        resumed=functools.partial(_turn_starts, warnings_per_test, state),
+                        resumed=functools.partial(warnings_per_test.turn_starts, state),
                     ),
                     name=item.nodeid,  # what a warning about it left running shows
                 )
@@ -330,9 +332,7 @@ class Scheduler:
         seconds: float,
     ) -> None:
         """``drive`` tells a test's turn held the loop for ``seconds``."""
-        # The next turn may be another test's: put this one's settings aside.
-        warnings_per_test.turn_ended(state)
-        _lane_state.levels_turn_ended(state)
+        warnings_per_test.turn_ended(state)  # the next turn may be another test's
         item = state.item
         if seconds > self.block_threshold and seconds > self.holds.get(item, 0.0):
             self.holds[item] = seconds
@@ -418,6 +418,7 @@ class Scheduler:
                 cap.stop()
             # What its last phase could not report, pytest reports later.
             _uncaught.hand_over(state, test_over=True)
+            self._log_levels.forget(state)
         # One burst, with no switch to another lane inside: pytest's
         # reporters see this test from start to finish on its own.
         ihook = item.ihook
@@ -476,14 +477,6 @@ class _Needs:
         )
         self.exclusive = any(mark.name == EXCLUSIVE_MARK for mark in marks)
         self.params = _shared_params(item)
-
-
-def _turn_starts(
-    warnings_per_test: _lane_warnings.WarningsPerTest, state: _lane_state.LaneState
-) -> None:
-    """A test's turn starts again: put back the settings it had made."""
-    warnings_per_test.turn_starts(state)
-    _lane_state.levels_turn_starts(state)
 
 
 def _test_done(

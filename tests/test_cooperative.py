@@ -714,6 +714,38 @@ def test_pytest_warns_in_a_sync_cooperative_test_sees_its_own_warning(pytester, 
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_warning_recorders_catch_the_warnings_of_tasks_their_test_started(
+    pytester, run_alt, mode
+):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        async def deprecated():
+            await asyncio.sleep(0.05)
+            warnings.warn("deprecated", DeprecationWarning)
+
+        async def test_gathers():
+            with pytest.warns(DeprecationWarning, match="deprecated"):
+                await asyncio.gather(deprecated(), deprecated())
+
+        async def test_records_its_task():
+            with warnings.catch_warnings(record=True) as log:
+                warnings.simplefilter("always")
+                await asyncio.create_task(deprecated())
+            assert [str(w.message) for w in log] == ["deprecated"]
+
+        async def test_other():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_warning_repeated_across_awaits_is_recorded_once_per_test(pytester, run_alt, mode):
     pytester.makepyfile(
         """
@@ -1292,6 +1324,38 @@ def test_caplog_levels_are_each_tests_own(pytester, run_alt, mode):
     )
     result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
     result.assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_caplog_levels_hold_for_tasks_their_test_started(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+
+        log = logging.getLogger("app")
+
+        async def work(n):
+            await asyncio.sleep(0.05)
+            log.debug("debug from task %d", n)
+
+        async def test_gathers(caplog):
+            caplog.set_level(logging.DEBUG, logger="app")
+            await asyncio.gather(work(1), work(2))
+            assert caplog.messages == ["debug from task 1", "debug from task 2"]
+
+        async def test_at_level(caplog):
+            with caplog.at_level(logging.DEBUG, logger="app"):
+                await asyncio.create_task(work(3))
+            assert caplog.messages == ["debug from task 3"]
+
+        async def test_keeps_the_default(caplog):
+            await asyncio.gather(work(4), asyncio.sleep(0.1))
+            assert caplog.messages == []
+        """
+    )
+    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=3)
 
 
 def test_tmp_path_is_distinct_per_test(pytester, run_alt):

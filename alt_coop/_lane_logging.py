@@ -1,0 +1,340 @@
+"""Logging while cooperative tests run at once: each test captures its own.
+
+pytest captures a test's log records with handlers it puts on the root
+logger for each phase (``caplog`` and the "Captured log" report sections).
+During a cooperative batch, one handler on the root logger routes each record
+to the handlers of the test whose code (or whose task, callback or thread)
+logged it, found through the test's context.
+
+Logger levels are process-wide, and decide whether a record is made at all.
+``caplog.set_level`` and ``caplog.at_level`` therefore never set a logger
+less verbose than it was while tests run at once: each logger a test sets is
+made as verbose as the most verbose of those tests asks for, so every record
+any of them wants is made, and then each test captures only the records that
+its own levels let through. The same goes for the ``logging.disable`` level
+that caplog lifts when it must.
+
+Checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0: ``LoggingPlugin.
+_runtest_for`` (a generator in 8.3, a context manager since 8.4)/
+``formatter``/``log_level``/``log_cli_handler``, ``LogCaptureHandler`` and the
+caplog stash keys, ``LogCaptureFixture.set_level``/``at_level``/``handler``/
+``_initial_handler_level`` (replaced during a batch), and
+``_LiveLoggingStreamHandler``'s ``_when``/``set_when``/``emit``. From the
+standard library, it reads ``logging._handlerList`` and ``logging._lock``
+(3.11 to 3.13).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+import pytest
+from _pytest.logging import (
+    LogCaptureHandler,
+    _LiveLoggingStreamHandler,
+    caplog_handler_key,
+    caplog_records_key,
+)
+
+from ._lane_state import CURRENT, LaneState
+
+
+@contextlib.contextmanager
+def logs_per_test(config: pytest.Config) -> Iterator[TestLevels]:
+    """Route log records to the test that made them, for a cooperative batch.
+
+    Yields the levels tests set through caplog: a test's no longer count
+    once it is over (``forget``).
+    """
+    levels = TestLevels()
+    plugin = config.pluginmanager.getplugin("logging-plugin")
+    if plugin is None:  # -p no:logging
+        yield levels
+        return
+    with _handlers_per_test(plugin, levels), _caplog_levels_per_test(levels):
+        yield levels
+
+
+class _LogRouter(logging.Handler):
+    """On the root logger: each record to the handlers of the test that made it."""
+
+    def __init__(self, levels: TestLevels) -> None:
+        super().__init__()
+        self.levels = levels
+
+    def emit(self, record: logging.LogRecord) -> None:
+        state = CURRENT.get()
+        if state is None:
+            return
+        if self.levels.changed and not self.levels.lets_through(state, record):
+            return
+        for handler in state.log_handlers:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+
+
+class TestLevels:
+    """The logger levels cooperative tests set through caplog, per test."""
+
+    def __init__(self) -> None:
+        # Loggers some running test set, with the level each had before.
+        self.base: dict[logging.Logger, int] = {}
+        self.base_disable = logging.root.manager.disable
+        # The running tests' own levels, and their own logging.disable levels.
+        self.tests: dict[LaneState, dict[logging.Logger, int]] = {}
+        self.disables: dict[LaneState, int] = {}
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.tests or self.disables)
+
+    def set(self, state: LaneState, logger: logging.Logger, level: int | None) -> None:
+        """Make ``level`` ``logger``'s level for ``state``'s test (None: none of its own)."""
+        own = self.tests.setdefault(state, {})
+        if level is None:
+            own.pop(logger, None)
+            if not own:
+                del self.tests[state]
+        else:
+            if logger not in self.base:
+                self.base[logger] = logger.level
+            own[logger] = level
+        self._apply(logger)
+
+    def set_disable(self, state: LaneState, level: int | None) -> None:
+        """Make ``level`` the ``logging.disable`` level for ``state``'s test."""
+        if level is None:
+            self.disables.pop(state, None)
+        else:
+            if not self.disables:
+                self.base_disable = logging.root.manager.disable
+            self.disables[state] = level
+        logging.disable(min([self.base_disable, *self.disables.values()]))
+
+    def disable_level(self, state: LaneState) -> int:
+        """The ``logging.disable`` level as ``state``'s test sees it."""
+        if not self.disables:
+            return logging.root.manager.disable
+        return self.disables.get(state, self.base_disable)
+
+    def forget(self, state: LaneState) -> None:
+        """``state``'s test is over: its levels no longer count."""
+        for logger in list(self.tests.get(state, ())):
+            self.set(state, logger, None)
+        if state in self.disables:
+            self.set_disable(state, None)
+
+    def restore(self) -> None:
+        for state in list(self.tests):
+            self.forget(state)
+        for state in list(self.disables):
+            self.set_disable(state, None)
+
+    def lets_through(self, state: LaneState, record: logging.LogRecord) -> bool:
+        """Whether ``record`` gets past the levels as ``state``'s test sees them."""
+        if record.levelno <= self.disable_level(state):
+            return False
+        own = self.tests.get(state, {})
+        node: logging.Logger | None = _logger_named(record.name)
+        while node is not None:
+            level = own.get(node)
+            if level is None:
+                level = self.base.get(node, node.level)
+            if level:
+                return record.levelno >= level
+            node = node.parent
+        return True
+
+    def _apply(self, logger: logging.Logger) -> None:
+        wanted = [own[logger] for own in self.tests.values() if logger in own]
+        base = self.base[logger]
+        if not wanted:
+            del self.base[logger]
+            logger.setLevel(base)
+            return
+        # As verbose as the most verbose test wants, and never less than it was.
+        logger.setLevel(min([*wanted, _effective(logger, base)]))
+
+
+def _effective(logger: logging.Logger, level: int) -> int:
+    """``logger``'s effective level were its own level ``level``."""
+    if level:
+        return level
+    return logger.parent.getEffectiveLevel() if logger.parent is not None else logging.WARNING
+
+
+def _logger_named(name: str) -> logging.Logger | None:
+    if name == logging.root.name:
+        return logging.root
+    found = logging.root.manager.loggerDict.get(name)
+    return found if isinstance(found, logging.Logger) else None
+
+
+def _as_level(level: int | str) -> int:
+    """A level as ``Logger.setLevel`` takes it, as a number."""
+    if isinstance(level, int):
+        return level
+    names = logging.getLevelNamesMapping()
+    if level not in names:
+        raise ValueError(f"Unknown level: {level!r}")
+    return names[level]
+
+
+@contextlib.contextmanager
+def _caplog_levels_per_test(levels: TestLevels) -> Iterator[None]:
+    """``caplog.set_level``/``at_level``, with the levels they set kept per test."""
+    fixture = pytest.LogCaptureFixture
+    set_level, at_level = fixture.set_level, fixture.at_level
+
+    def caplog_set_level(self: Any, level: int | str, logger: str | None = None) -> None:
+        state = CURRENT.get()
+        if state is None:
+            return set_level(self, level, logger)
+        number = _as_level(level)
+        if self._initial_handler_level is None:
+            self._initial_handler_level = self.handler.level
+        self.handler.setLevel(number)
+        _set(state, logging.getLogger(logger), number)
+        return None
+
+    @contextlib.contextmanager
+    def caplog_at_level(self: Any, level: int | str, logger: str | None = None) -> Iterator[None]:
+        state = CURRENT.get()
+        if state is None:
+            with at_level(self, level, logger):
+                yield
+            return
+        number = _as_level(level)
+        logger_obj = logging.getLogger(logger)
+        before = levels.tests.get(state, {}).get(logger_obj)
+        disable_before = levels.disables.get(state)
+        handler_before = self.handler.level
+        self.handler.setLevel(number)
+        _set(state, logger_obj, number)
+        try:
+            yield
+        finally:
+            self.handler.setLevel(handler_before)
+            levels.set(state, logger_obj, before)
+            levels.set_disable(state, disable_before)
+
+    def _set(state: LaneState, logger: logging.Logger, level: int) -> None:
+        levels.set(state, logger, level)
+        # caplog lifts logging.disable as far as this level needs, as pytest's does.
+        if levels.disable_level(state) >= level:
+            levels.set_disable(state, max(level - 10, logging.NOTSET))
+
+    fixture.set_level = caplog_set_level  # type: ignore[method-assign]
+    fixture.at_level = caplog_at_level  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        fixture.set_level, fixture.at_level = set_level, at_level  # type: ignore[method-assign]
+        levels.restore()
+
+
+@contextlib.contextmanager
+def _handlers_per_test(plugin: Any, levels: TestLevels) -> Iterator[None]:
+    original = plugin._runtest_for
+    # pytest 8.3 drives it with ``yield from``; 8.4 and later with ``with``.
+    plain_generator = inspect.isgeneratorfunction(original)
+
+    def runtest_for(item: pytest.Item, when: str) -> Generator[None]:
+        state = CURRENT.get()
+        if state is None:
+            if plain_generator:
+                yield from original(item, when)
+            else:
+                with original(item, when):
+                    yield
+            return
+        # Handlers come from a pool: logging keeps every handler ever made in
+        # a list that it searches when one is collected.
+        caplog_handler, report_handler = pool.pop() if pool else _handler_pair(plugin)
+        caplog_handler.reset()
+        report_handler.reset()
+        state.log_handlers = (caplog_handler, report_handler)
+        state.log_when = when
+        item.stash[caplog_records_key][when] = caplog_handler.records
+        item.stash[caplog_handler_key] = caplog_handler
+        try:
+            yield
+        finally:
+            state.log_handlers, state.log_when = (), None
+            item.add_report_section(when, "log", report_handler.stream.getvalue().strip())
+            pool.append((caplog_handler, report_handler))
+
+    pool: list[tuple[LogCaptureHandler, LogCaptureHandler]] = []
+    router = _LogRouter(levels)
+    root = logging.getLogger()
+    root.addHandler(router)
+    saved_level = root.level
+    if plugin.log_level is not None:
+        root.setLevel(min(saved_level, plugin.log_level))
+    plugin._runtest_for = (
+        runtest_for if plain_generator else contextlib.contextmanager(runtest_for)
+    )
+    live = plugin.log_cli_handler
+    labels = isinstance(live, _LiveLoggingStreamHandler)
+    if labels:
+        live.emit = _labelled_live_emit(live)
+    try:
+        yield
+    finally:
+        if labels:
+            del live.emit
+        del plugin._runtest_for
+        root.removeHandler(router)
+        root.setLevel(saved_level)
+
+
+def _labelled_live_emit(live: _LiveLoggingStreamHandler) -> Callable[[logging.LogRecord], None]:
+    """Live logging (``--log-cli-level``) for tests that run at once.
+
+    pytest heads each phase's live records with the phase, set by its hooks
+    for the one test running; here records come from several tests in turn,
+    so each record from a test's phase gets that phase and the test's node id.
+    """
+    emit = live.emit
+
+    def labelled(record: logging.LogRecord) -> None:
+        state = CURRENT.get()
+        if state is not None and state.log_when is not None:
+            label = f"{state.log_when} ({state.item.nodeid})"
+            if live._when != label:
+                live.set_when(label)
+        emit(record)
+
+    return labelled
+
+
+def _handler_pair(plugin: Any) -> tuple[LogCaptureHandler, LogCaptureHandler]:
+    pair = _unlisted_handler(), _unlisted_handler()
+    for handler in pair:
+        handler.setFormatter(plugin.formatter)
+        handler.setLevel(plugin.log_level if plugin.log_level is not None else 0)
+    return pair
+
+
+def _unlisted_handler() -> LogCaptureHandler:
+    """A new LogCaptureHandler, left off the list ``logging.shutdown`` flushes.
+
+    logging keeps a weak reference to every handler ever made in one list,
+    and searches it linearly each time a handler is collected: with thousands
+    of tests in flight, dropping their handlers took time quadratic in their
+    number. These handlers only write to memory, so shutdown has nothing to
+    do with them.
+    """
+    refs: list[Any] | None = getattr(logging, "_handlerList", None)
+    lock: Any = getattr(logging, "_lock", None)
+    if refs is None or lock is None:
+        return LogCaptureHandler()
+    with lock:  # so no other thread's handler comes between
+        handler = LogCaptureHandler()
+        if refs and refs[-1]() is handler:
+            refs.pop()
+    return handler
