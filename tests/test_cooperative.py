@@ -714,9 +714,7 @@ def test_pytest_warns_in_a_sync_cooperative_test_sees_its_own_warning(pytester, 
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
-def test_warning_recorders_catch_the_warnings_of_tasks_their_test_started(
-    pytester, run_alt, mode
-):
+def test_warning_recorders_catch_the_warnings_of_tasks_their_test_started(pytester, run_alt, mode):
     pytester.makepyfile(
         """
         import asyncio
