@@ -14,7 +14,9 @@ internals (the other half is :mod:`alt_coop._pytest_compat`); every private
 name it touches was checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0:
 ``FixtureDef.execute``/``_scope``/``cached_result``/``_finalizers``,
 ``request._arg2fixturedefs``/``_fixturemanager``, ``get_scope_node``,
-``get_scope_package``, ``CaptureManager.item_capture``/``_method``, the
+``get_scope_package``, ``CaptureManager.item_capture``/``_method``,
+``setuponly._show_fixture_action``, ``runner.show_test_item``,
+``TerminalWriter._file``/``_current_line``, the
 assertion plugin's ``pytest_runtest_protocol`` and ``util._reprcompare``/
 ``_assertion_pass``/``_config``, ``runner._update_current_test_var`` and
 ``runner.runtestprotocol``.
@@ -36,6 +38,7 @@ from typing import Any, TextIO
 
 import pytest
 from _pytest import runner as _runner_module
+from _pytest import setuponly as _setuponly_module
 from _pytest.assertion import pytest_runtest_protocol as _assertion_protocol
 from _pytest.assertion import util as _assertion_util
 from _pytest.fixtures import FixtureDef, get_scope_node, get_scope_package
@@ -59,6 +62,7 @@ class LaneState:
         "own_warnings",
         "reports",
         "shown_warnings",
+        "terminal_lines",
         "uncaught",
         "warnings",
     )
@@ -81,6 +85,9 @@ class LaneState:
         self.copies: dict[Any, Any] = {}  # function-scoped FixtureDef -> this test's copy
         self.assertion: tuple[Any, Any] | None = None  # made on first use
         self.reports: list[pytest.TestReport] = []  # as pytest makes them
+        # What --setup-show wrote for it, each with the number of its reports
+        # made by then: where it goes among them when they are shown.
+        self.terminal_lines: list[tuple[int, str]] | None = None
         # pytest's records of its unraisable and thread exceptions, not yet
         # queued for pytest; None once the test is over.
         self.uncaught: list[tuple[Any, Any]] | None = []
@@ -304,6 +311,8 @@ def per_test_globals(config: pytest.Config) -> Iterator[None]:
         capman = config.pluginmanager.getplugin("capturemanager")
         if capman is not None and capman._method != "no":
             stack.enter_context(_captured_per_test(capman))
+        if config.option.setupshow:
+            stack.enter_context(_setup_show_per_test(config))
         stack.enter_context(_assertions_per_test(config))
         stack.enter_context(_current_test_var_per_test())
         yield
@@ -340,6 +349,57 @@ def _captured_per_test(capman: Any) -> Iterator[None]:
     finally:
         del capman.item_capture
         sys.stdout, sys.stderr = saved
+
+
+@contextlib.contextmanager
+def _setup_show_per_test(config: pytest.Config) -> Iterator[None]:
+    """``--setup-show``: the lines it shows for a test go with its results.
+
+    pytest writes them to the terminal as each fixture is set up or torn
+    down, between the test's results; with tests running at once, they would
+    interleave. Each test's are kept, and written among its results.
+    """
+    terminal = config.get_terminal_writer()
+    originals = _setuponly_module._show_fixture_action, _runner_module.show_test_item
+
+    def kept(original: Callable[..., None]) -> Callable[..., None]:
+        def show(*args: Any, **kwargs: Any) -> None:
+            state = CURRENT.get()
+            if state is None:
+                original(*args, **kwargs)
+                return
+            saved = terminal._file, terminal._current_line, sys.stdout, sys.stderr
+            terminal._file = buffer = io.StringIO()
+            try:
+                original(*args, **kwargs)
+            finally:
+                # It also suspends and resumes pytest's capture, which puts
+                # pytest's streams back in place of the tests' routers.
+                terminal._file, terminal._current_line, sys.stdout, sys.stderr = saved
+            if state.terminal_lines is None:
+                state.terminal_lines = []
+            state.terminal_lines.append((len(state.reports), buffer.getvalue()))
+
+        return show
+
+    _setuponly_module._show_fixture_action = kept(originals[0])
+    _runner_module.show_test_item = kept(originals[1])
+    try:
+        yield
+    finally:
+        _setuponly_module._show_fixture_action, _runner_module.show_test_item = originals
+
+
+def show_terminal_lines(state: LaneState, reports_shown: int) -> None:
+    """Write the ``--setup-show`` lines of ``state``'s test that come before
+    its report number ``reports_shown``."""
+    lines = state.terminal_lines
+    if not lines:
+        return
+    terminal = state.item.config.get_terminal_writer()
+    while lines and lines[0][0] <= reports_shown:
+        terminal.write(lines.pop(0)[1])
+    terminal.flush()
 
 
 @contextlib.contextmanager

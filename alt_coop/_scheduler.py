@@ -423,9 +423,13 @@ class Scheduler:
         # reporters see this test from start to finish on its own.
         ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-        for report in reports:
+        for shown, report in enumerate(reports):
+            if state.terminal_lines:
+                _lane_state.show_terminal_lines(state, shown)
             ihook.pytest_runtest_logreport(report=report)
             self.stats.busy_seconds += report.duration
+        if state.terminal_lines:
+            _lane_state.show_terminal_lines(state, len(reports))
         _lane_warnings.report_warnings(state)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         self.stats.tests += 1

@@ -550,6 +550,54 @@ def test_captured_output_and_logs_belong_to_their_own_test(pytester, run_alt):
         assert captured(section, "stdout teardown") == [f"teardown of {name}"], section
 
 
+@pytest.mark.parametrize("option", ["--setup-show", "--setup-only", "--setup-plan"])
+def test_setup_show_lines_come_with_their_tests_results(pytester, run_alt, option):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            await asyncio.sleep(0.02)
+            yield
+
+        @pytest.fixture
+        async def resource(shared):
+            await asyncio.sleep(0.02)
+            yield
+            await asyncio.sleep(0.02)
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_prints(resource, n):
+            await asyncio.sleep(0.05 * (n + 1))  # they finish in order
+            print(f"printed by {n}")
+            assert n != 1
+        """
+    )
+
+    def shown(result: pytest.RunResult) -> list[str]:
+        """From "collected" up to the first summary line or section."""
+        lines = result.outlines
+        start = next(i for i, line in enumerate(lines) if line.startswith("collected"))
+        end = next(
+            i
+            for i, line in enumerate(lines)
+            if i > start and (line.startswith("=") or line.startswith("alt_coop:"))
+        )
+        return lines[start:end]
+
+    sequential = run_alt(option)
+    cooperative = run_alt(option, "--asyncio-cooperative")
+    assert any("SETUP    M shared" in line for line in shown(sequential)), sequential.outlines
+    assert shown(cooperative) == shown(sequential), cooperative.stdout.str()
+    if option == "--setup-show":
+        cooperative.assert_outcomes(passed=2, failed=1)
+        cooperative.stdout.fnmatch_lines(
+            ["*- Captured stdout call -*", "printed by 1", "*short test summary*"]
+        )
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_tee_sys_shows_output_live_and_captures_it(pytester, run_alt_subprocess, mode):
     pytester.makepyfile(
