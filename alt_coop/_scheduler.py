@@ -22,6 +22,7 @@ run of tests waits to be torn down before a later run's tests start).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -400,10 +401,11 @@ class Scheduler:
         if self.task_timeout is not None and task is not None:
             cap = _runner.TaskCap(task, self.task_timeout)
         try:
-            if item in self._filtered:
-                with _lane_warnings.marked_filters(item, state):
-                    reports = _lane_state.runtestprotocol(item, log=False, nextitem=None)
-            else:
+            with (
+                _lane_warnings.marked_filters(item, state)
+                if item in self._filtered
+                else contextlib.nullcontext()
+            ):
                 reports = _lane_state.runtestprotocol(item, log=False, nextitem=None)
         except (KeyboardInterrupt, pytest.exit.Exception) as stop:
             if isinstance(stop, KeyboardInterrupt):
