@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from ._cancels import take_back_settled
 from ._engine import Plugin
 from ._lanes import drive, in_lane
 from ._runner import interrupted_tasks
@@ -71,6 +72,7 @@ async def main(
             raise
     finally:
         _running_on.discard(loop)
+        take_back_settled(task)  # cancellations the tests swallowed are theirs
     if task in interrupted_tasks:
         interrupted_tasks.discard(task)
         raise asyncio.CancelledError("alt_coop.main was cancelled")

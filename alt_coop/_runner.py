@@ -21,9 +21,10 @@ from typing import Any, TypeVar
 import greenlet
 import pytest
 
-from . import _session_loop
+from . import _cancels, _session_loop
+from ._cancels import cancel_own, uncancel_own
 from ._lanes import Abandon, drive, in_lane, step
-from ._timeouts import PhaseTimeout, cancel_own, cancelled_from_outside, uncancel_own
+from ._timeouts import PhaseTimeout
 from .errors import AltCoopUsageError
 
 T = TypeVar("T")
@@ -136,7 +137,8 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         # this phase's timeout fails the phase; the test's cap fails it
         # naming the cap; an enclosing phase's timeout is left to that phase.
         if isinstance(exc, asyncio.CancelledError):
-            _interrupt_if_driver_cancelled()
+            _interrupt_if_from_outside(exc)
+        _settle()
         if timeout is not None and timeout.fired:
             cause = None if isinstance(exc, asyncio.CancelledError) else exc
             raise timeout.failure() from cause
@@ -150,6 +152,7 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     # The coroutine swallowed a cancellation. A timeout's or the cap's still
     # counts; any other is the coroutine's business (it may have cancelled
     # itself), as asyncio leaves it.
+    _settle()
     if timeout is not None and timeout.fired:
         raise timeout.failure()
     _fail_if_capped()
@@ -203,7 +206,7 @@ _current_cap: contextvars.ContextVar[TaskCap | None] = contextvars.ContextVar(
 )
 
 
-def _interrupt_if_driver_cancelled() -> None:
+def _interrupt_if_from_outside(error: asyncio.CancelledError) -> None:
     """Turn a cancellation of the task driving pytest into an interrupt.
 
     Someone cancelled the task that drives this session (Ctrl-C, or the
@@ -214,11 +217,18 @@ def _interrupt_if_driver_cancelled() -> None:
     """
     __tracebackhide__ = True
     task = asyncio.current_task()
-    if task is None or not cancelled_from_outside(task):
-        return  # raised by the coroutine itself, or a clock of alt_coop's
-    task.uncancel()
+    if task is None or not _cancels.came_from_outside(error):
+        return  # a clock of alt_coop's, or raised by the coroutine itself
+    _cancels.take_interrupt(task)
     interrupted_tasks.add(task)
     raise KeyboardInterrupt("the task running pytest was cancelled")
+
+
+def _settle() -> None:
+    """Cancellations from outside that the phase did not let out, it swallowed."""
+    task = asyncio.current_task()
+    if task is not None:
+        _cancels.settle(task)
 
 
 def _fail_if_capped() -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import weakref
 from collections.abc import Coroutine
 from types import FrameType
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 
 from . import _deadlines, _pytest_compat
+from ._cancels import cancel_own, uncancel_own
 from ._debugger import DebuggerPolicy
 from .errors import NoAsyncTimeoutInSyncFunctions
 
@@ -99,34 +99,6 @@ def _short(frame: FrameType) -> str:
     except ValueError:
         return path
     return path if relative.startswith("..") else relative
-
-
-#: Cancellations of each task that alt_coop's own clocks made and have not
-#: taken back. Any beyond these came from outside: Ctrl-C, or the application
-#: cancelling the task that runs pytest.
-_own_cancels: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = weakref.WeakKeyDictionary()
-
-
-def cancel_own(task: asyncio.Task[Any], message: str) -> None:
-    """Cancel ``task`` on behalf of one of alt_coop's clocks."""
-    _own_cancels[task] = _own_cancels.get(task, 0) + 1
-    task.cancel(message)
-
-
-def uncancel_own(task: asyncio.Task[Any], times: int = 1) -> None:
-    """Take back ``times`` cancellations made by :func:`cancel_own`."""
-    for _ in range(times):
-        task.uncancel()
-    left = _own_cancels.get(task, 0) - times
-    if left > 0:
-        _own_cancels[task] = left
-    else:
-        _own_cancels.pop(task, None)
-
-
-def cancelled_from_outside(task: asyncio.Task[Any]) -> bool:
-    """Whether ``task`` has a cancellation pending that none of alt_coop's clocks made."""
-    return task.cancelling() > _own_cancels.get(task, 0)
 
 
 class PhaseTimeout:

@@ -42,6 +42,24 @@ async def test_next():
 """
 
 
+#: A test that swallows a cancellation of its own, then times out.
+SUITE_SELF_CANCEL_THEN_TIMEOUT = """
+import asyncio
+
+async def test_swallows_its_own_cancellation_then_times_out(async_timeout):
+    asyncio.current_task().cancel()
+    try:
+        await asyncio.sleep(0)
+    except asyncio.CancelledError:
+        pass  # its own business, as asyncio leaves it
+    async_timeout.set_timeout_seconds(0.2)
+    await asyncio.sleep(5)
+
+async def test_after():
+    await asyncio.sleep(0.01)
+"""
+
+
 @pytest.fixture
 def run_alt(pytester: pytest.Pytester):
     """Run pytester in-process with the alt_coop engine enabled."""

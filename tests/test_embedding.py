@@ -22,7 +22,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import ISOLATE, SUITE_NESTED_TIMEOUT, interrupt_when
+from conftest import ISOLATE, SUITE_NESTED_TIMEOUT, SUITE_SELF_CANCEL_THEN_TIMEOUT, interrupt_when
 
 import alt_coop
 
@@ -787,6 +787,36 @@ def test_a_test_timing_out_inside_getfixturevalue_does_not_cancel_main(
     output = output_of(result)
     assert result.ret == 0, output
     assert "APP: job returned 1" in output
+    assert "1 failed, 1 passed" in output
+    assert "the task running pytest was cancelled" not in output
+
+
+def test_a_swallowed_self_cancellation_stays_in_the_session(pytester: pytest.Pytester) -> None:
+    # The test swallowed a cancellation of its own; the task that awaited
+    # main is the application's, and gets back no pending cancellation.
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            code = await alt_coop.main([*ISOLATE, "suite", "-q"])
+            print("APP: job returned", code, flush=True)
+            print("APP: cancelling", asyncio.current_task().cancelling(), flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(pytester, "suite/test_self_cancel.py", SUITE_SELF_CANCEL_THEN_TIMEOUT)
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert "APP: job returned 1" in output
+    assert "APP: cancelling 0" in output
     assert "1 failed, 1 passed" in output
     assert "the task running pytest was cancelled" not in output
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SUITE_NESTED_TIMEOUT
+from conftest import SUITE_NESTED_TIMEOUT, SUITE_SELF_CANCEL_THEN_TIMEOUT
 
 
 def line_of(path: Path, marker: str) -> int:
@@ -291,6 +291,18 @@ def test_swallowing_the_cancellation_still_counts_as_timed_out(pytester, run_alt
             "*test_swallows timed out after 0.1s (async timeout)*",
         ]
     )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_timeout_after_a_swallowed_self_cancellation_is_a_timeout(
+    pytester, run_alt_subprocess, mode
+):
+    # Not an interrupt: the cancellation it swallowed was its own.
+    pytester.makepyfile(SUITE_SELF_CANCEL_THEN_TIMEOUT)
+    result = run_alt_subprocess(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*then_times_out timed out after 0.2s (async timeout)*"])
+    assert "KeyboardInterrupt" not in result.stdout.str()
 
 
 def test_raising_something_else_on_cancellation_is_still_a_timeout(pytester, run_alt):
