@@ -106,12 +106,20 @@ _current_timeout: contextvars.ContextVar[PhaseTimeout | None] = contextvars.Cont
 
 @contextlib.contextmanager
 def clocks_paused() -> Iterator[None]:
-    """Stop the running phase's clock and the test's cap meanwhile.
+    """Stop the running phase's clock (and those of the phases it runs
+    inside, for ``request.getfixturevalue``) and the test's cap meanwhile.
 
     Waiting for an alt_coop.Lock is not the waiter's own time: the phase's
     clock starts afresh after it, and the cap goes on where it stopped.
     """
-    clocks = [clock for clock in (_current_timeout.get(), _current_cap.get()) if clock is not None]
+    clocks: list[PhaseTimeout | TaskCap] = []
+    timeout = _current_timeout.get()
+    while timeout is not None:  # the phase's, and those of the phases it runs inside
+        clocks.append(timeout)
+        timeout = timeout.outer
+    cap = _current_cap.get()
+    if cap is not None:
+        clocks.append(cap)
     for clock in clocks:
         clock.pause()
     try:

@@ -181,6 +181,11 @@ class PhaseTimeout:
         if self._outer is not None:
             self._outer.on_block()
 
+    @property
+    def outer(self) -> PhaseTimeout | None:
+        """The timeout of the phase this one runs inside, if any."""
+        return self._outer
+
     def pause(self) -> None:
         """Stop the clock (while waiting for an alt_coop.Lock)."""
         self._paused = True

@@ -2244,7 +2244,7 @@ def test_taking_a_held_lock_again_is_an_error_not_a_hang(pytester, run_alt, coop
     result.stdout.fnmatch_lines(["*already held by this test or one of its fixtures*"])
 
 
-@pytest.mark.parametrize("where", ["fixture", "test"])
+@pytest.mark.parametrize("where", ["fixture", "test", "getfixturevalue"])
 def test_waiting_for_the_lock_does_not_count_against_timeouts(pytester, run_alt, where):
     events_conftest(pytester)
     pytester.makepyfile(
@@ -2268,12 +2268,22 @@ def test_waiting_for_the_lock_does_not_count_against_timeouts(pytester, run_alt,
             else:
                 yield
 
+        @pytest.fixture
+        async def held_later(request):
+            async with DB():
+                async with span(request.node.name):
+                    await asyncio.sleep(0.15)
+                yield
+
         @pytest.mark.parametrize("n", range(5))
         async def test_holds(hold, request, n):
             if WHERE == "test":
                 async with DB():
                     async with span(request.node.name):
                         await asyncio.sleep(0.15)
+            elif WHERE == "getfixturevalue":
+                await asyncio.sleep(0)  # the test's own clock is running
+                request.getfixturevalue("held_later")  # waits for the lock in there
         """
     )
     result = run_alt("-v", "--default-async-timeout=0.3")
