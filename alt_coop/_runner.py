@@ -24,7 +24,7 @@ import pytest
 from . import _cancels, _session_loop
 from ._cancels import cancel_own, uncancel_own
 from ._lanes import Abandon, drive, in_lane, step
-from ._timeouts import PhaseTimeout
+from ._timeouts import ABANDON_GRACE_SECONDS, IGNORED, PhaseTimeout
 from .errors import AltCoopUsageError
 
 T = TypeVar("T")
@@ -134,10 +134,15 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     if timeout is not None:
         timeout.start(coro, phase, _current_timeout.get())
     token = _current_timeout.set(timeout)
+    cap = _current_cap.get()
+    if cap is not None:  # the cap gives up on the innermost phase running
+        outer_phase, cap.phase = cap.phase, timeout
     try:
         result = step(coro, timeout)
     except Abandon:
         assert timeout is not None
+        if not timeout.fired:
+            _fail_if_capped(abandoned=True)
         raise timeout.failure() from None
     except BaseException as exc:
         # Whose cancellation this is decides the outcome: the caller's or
@@ -155,6 +160,8 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         raise
     finally:
         _current_timeout.reset(token)
+        if cap is not None:
+            cap.phase = outer_phase
         if timeout is not None:
             timeout.stop()
     # The coroutine swallowed a cancellation. A timeout's or the cap's still
@@ -176,7 +183,8 @@ class TaskCap:
 
     Started when the test starts; paused while it waits for an alt_coop.Lock.
     When it expires it cancels the test's task once, and the phase running
-    then fails with a message naming the cap.
+    then fails with a message naming the cap. If that phase goes on as if
+    nothing happened, it is abandoned after the grace period a timeout gives.
     """
 
     def __init__(self, task: asyncio.Task[Any], seconds: float) -> None:
@@ -184,6 +192,8 @@ class TaskCap:
         self._loop = task.get_loop()
         self._since = 0.0
         self._handle: asyncio.TimerHandle | None = None
+        self._abandon: asyncio.TimerHandle | None = None
+        self.phase: PhaseTimeout | None = None  # the clock of the phase running now
         self.resume()
         self._token = _current_cap.set(self)
 
@@ -200,6 +210,8 @@ class TaskCap:
 
     def stop(self) -> None:
         self.pause()
+        if self._abandon is not None:
+            self._abandon.cancel()
         _current_cap.reset(self._token)
 
     def _expire(self) -> None:
@@ -207,6 +219,12 @@ class TaskCap:
         if not self.task.done():
             capped_tasks[self.task] = self.seconds
             cancel_own(self.task, f"alt_coop: asyncio_task_timeout of {self.seconds:g}s")
+            self._abandon = self._loop.call_later(ABANDON_GRACE_SECONDS, self._give_up)
+
+    def _give_up(self) -> None:
+        self._abandon = None
+        if self.phase is not None and self.task in capped_tasks:
+            self.phase.abandon()
 
 
 _current_cap: contextvars.ContextVar[TaskCap | None] = contextvars.ContextVar(
@@ -239,7 +257,7 @@ def _settle() -> None:
         _cancels.settle(task)
 
 
-def _fail_if_capped() -> None:
+def _fail_if_capped(*, abandoned: bool = False) -> None:
     """Fail the running phase if the test's cap cancelled it (once)."""
     __tracebackhide__ = True
     if not capped_tasks:  # the usual case, and a phase end is hot
@@ -247,12 +265,12 @@ def _fail_if_capped() -> None:
     task = asyncio.current_task()
     if task is not None and task in capped_tasks:
         uncancel_own(task)
-        raise _cap_failure(capped_tasks.pop(task))
+        raise _cap_failure(capped_tasks.pop(task), abandoned)
 
 
-def _cap_failure(seconds: float) -> BaseException:
+def _cap_failure(seconds: float, abandoned: bool) -> BaseException:
     return pytest.fail.Exception(
         f"the test exceeded asyncio_task_timeout: {seconds:g}s for its whole run, "
-        "fixtures included",
+        "fixtures included" + (IGNORED if abandoned else ""),
         pytrace=False,
     )

@@ -39,6 +39,9 @@ BUILTIN_DEFAULT_SECONDS = 5.0
 #: before alt_coop stops stepping it and reports it as abandoned.
 ABANDON_GRACE_SECONDS = 2.0
 
+#: How a report says that happened.
+IGNORED = f"; it ignored the cancellation for {ABANDON_GRACE_SECONDS:g}s and was abandoned"
+
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
 _OWN_DIR = os.path.dirname(__file__)
 
@@ -226,9 +229,12 @@ class PhaseTimeout:
         """The coroutine ignored the cancellation: stop waiting for it."""
         self._abandon = None
         if self._task is not None and not self._task.done():
-            self.where += (
-                f"; it ignored the cancellation for {ABANDON_GRACE_SECONDS:g}s and was abandoned"
-            )
+            self.where += IGNORED
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Stop stepping the coroutine, which ignores cancellation, at once."""
+        if self._task is not None and not self._task.done() and not self.abandoning:
             self.abandoning = True
             self._cancels += 1
             cancel_own(self._task, "alt_coop: abandon")

@@ -2558,6 +2558,42 @@ def test_task_timeout_swallowed_by_the_test_or_a_fixture_still_fails(pytester, r
     assert result.stdout.lines.count(message) == 2, result.stdout.str()
 
 
+def test_a_test_that_keeps_ignoring_the_task_timeout_is_abandoned(pytester, run_alt_subprocess):
+    # Its own timeout (30s) is far away: the cap gives up on it after the
+    # grace period a timeout gives (2s), not at that timeout.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_stubborn():
+            while True:
+                try:
+                    await asyncio.sleep(10)
+                except asyncio.CancelledError:
+                    pass
+
+        async def test_other():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt_subprocess(
+        "-v", "--asyncio-task-timeout=0.2", "--default-async-timeout=30", timeout=20
+    )
+    assert verbose_lines(result.stdout.str()) == {
+        "test_stubborn": ["FAILED"],
+        "test_other": ["PASSED"],
+    }, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*the test exceeded asyncio_task_timeout: 0.2s for its whole run, fixtures included"
+            "; it ignored the cancellation for 2s and was abandoned*"
+        ]
+    )
+
+
 def test_task_timeout_from_ini(pytester, run_alt):
     events_conftest(pytester)
     pytester.makeini("[pytest]\nasyncio_task_timeout = 0.2\n")
