@@ -7,7 +7,9 @@ warning. A test can replace them again itself (``pytest.warns``,
 turns on one loop, whatever a test sets must hold during its own turns only:
 so at the end of each turn, state the test left changed is put aside in its
 :class:`~alt_coop._lane_state.LaneState` and the batch's is restored; when the
-test's next turn starts, its own is put back.
+test's next turn starts, its own is put back. A warning from a task or
+callback the test started, which runs outside its turns, is issued again with
+the test's own state in force, so its ``pytest.warns`` catches it too.
 
 Python shows most warnings once per place (the module's registry remembers
 where), and pytest starts each test with the registries reset. Here they are
@@ -71,13 +73,16 @@ class WarningsPerTest:
         self._first = self._content[0] if self._content else None
         self._show = warnings.showwarning
         self._impl = _record_impl()
+        self._base = (self._filters, self._show, self._impl)
 
     def turn_ended(self, state: LaneState) -> None:
         """``state``'s test stopped running for now: restore the batch's state."""
-        if self.ended or bodies_in_threads.running:
-            return  # a test body in a thread may have set it: leave it be
+        if self.ended:
+            return
         filters = warnings.filters
-        if (
+        if bodies_in_threads.running:
+            pass  # a test body in a thread may have set it: leave it be
+        elif (
             filters is self._filters
             and warnings.showwarning is self._show
             and _record_impl() is self._impl
@@ -96,8 +101,7 @@ class WarningsPerTest:
         """``state``'s test runs again: put back what it had set."""
         own = state.own_warnings
         if own is not None and not self.ended:
-            warnings.filters, warnings.showwarning = own[0], own[1]
-            _set_record_impl(own[2])
+            _install(own)
             _reset_registries()
 
     def redeliver(
@@ -115,13 +119,11 @@ class WarningsPerTest:
         decide it (an error raises it there), its recorder records it.
         """
         self.redelivering = True
-        warnings.filters, warnings.showwarning = own[0], own[1]
-        _set_record_impl(own[2])
+        _install(own)
         try:
             warnings.warn_explicit(message, category, filename, lineno)
         finally:
-            warnings.filters, warnings.showwarning = self._filters, self._show
-            _set_record_impl(self._impl)
+            _install(self._base)
             self.redelivering = False
 
     def _put_aside(self, state: LaneState) -> None:
@@ -130,9 +132,7 @@ class WarningsPerTest:
             own = list(own)
             self._filters[:] = self._content
         state.own_warnings = (own, warnings.showwarning, _record_impl())
-        warnings.filters = self._filters
-        warnings.showwarning = self._show
-        _set_record_impl(self._impl)
+        _install(self._base)
 
 
 @contextlib.contextmanager
@@ -230,6 +230,12 @@ def _record_impl() -> Any:
 def _set_record_impl(impl: Any) -> None:
     if impl is not None:
         warnings._showwarnmsg_impl = impl  # type: ignore[attr-defined]
+
+
+def _install(state: tuple[list[Any], Any, Any]) -> None:
+    """Put a warnings state (filters, showwarning, recorder) in force."""
+    warnings.filters, warnings.showwarning = state[0], state[1]
+    _set_record_impl(state[2])
 
 
 def _reset_registries() -> None:
