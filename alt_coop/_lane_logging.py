@@ -108,7 +108,8 @@ class TestLevels:
     def set_disable(self, state: LaneState, level: int | None) -> None:
         """Make ``level`` the ``logging.disable`` level for ``state``'s test."""
         if level is None:
-            self.disables.pop(state, None)
+            if self.disables.pop(state, None) is None:
+                return  # it had none: nothing changes
         else:
             if not self.disables:
                 self.base_disable = logging.root.manager.disable
@@ -151,7 +152,9 @@ class TestLevels:
 
     def _apply(self, logger: logging.Logger) -> None:
         wanted = [own[logger] for own in self.tests.values() if logger in own]
-        base = self.base[logger]
+        base = self.base.get(logger)
+        if base is None:
+            return  # no test set it
         if not wanted:
             del self.base[logger]
             logger.setLevel(base)
