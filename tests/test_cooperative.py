@@ -725,10 +725,10 @@ def test_warning_recorders_and_filters_set_by_a_test_stay_its_own(pytester, run_
             await asyncio.sleep(0.1)
         """
     )
-    result = run_alt("-rf", *(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
     result.assert_outcomes(passed=3, failed=1, warnings=2)
     result.stdout.fnmatch_lines(
-        ["FAILED *::test_expects_a_warning_it_never_gets - *DID NOT WARN*"]
+        ["*_ test_expects_a_warning_it_never_gets _*", "E * DID NOT WARN.*"]
     )
     summary = result.stdout.str().split("warnings summary")[1].split("short test summary")[0]
     assert summary.count("::test_noisy") == 2, result.stdout.str()
