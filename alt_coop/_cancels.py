@@ -75,9 +75,14 @@ def take_interrupt(task: asyncio.Task[Any]) -> None:
     _take(_delivered, task, 1)
 
 
-def settle(task: asyncio.Task[Any]) -> None:
-    """The running code finished without letting the cancellations from
-    outside delivered to it back out: it swallowed them."""
+def settle() -> None:
+    """The code running on the current task finished without letting the
+    cancellations from outside delivered to it back out: it swallowed them."""
+    if not _delivered:  # the usual case, and the end of every phase is hot
+        return
+    task = asyncio.current_task()
+    if task is None:
+        return
     delivered = _delivered.pop(task, 0)
     if delivered:
         _settled[task] = _settled.get(task, 0) + delivered

@@ -151,7 +151,7 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         # naming the cap; an enclosing phase's timeout is left to that phase.
         if isinstance(exc, asyncio.CancelledError):
             _interrupt_if_from_outside(exc)
-        _settle()
+        _cancels.settle()  # what the phase did not let out, it swallowed
         if timeout is not None and timeout.fired:
             cause = None if isinstance(exc, asyncio.CancelledError) else exc
             raise timeout.failure() from cause
@@ -167,7 +167,7 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     # The coroutine swallowed a cancellation. A timeout's or the cap's still
     # counts; any other is the coroutine's business (it may have cancelled
     # itself), as asyncio leaves it.
-    _settle()
+    _cancels.settle()
     if timeout is not None and timeout.fired:
         raise timeout.failure()
     _fail_if_capped()
@@ -248,13 +248,6 @@ def _interrupt_if_from_outside(error: asyncio.CancelledError) -> None:
     _cancels.take_interrupt(task)
     interrupted_tasks.add(task)
     raise KeyboardInterrupt("the task running pytest was cancelled")
-
-
-def _settle() -> None:
-    """Cancellations from outside that the phase did not let out, it swallowed."""
-    task = asyncio.current_task()
-    if task is not None:
-        _cancels.settle(task)
 
 
 def _fail_if_capped(*, abandoned: bool = False) -> None:
