@@ -763,37 +763,14 @@ def test_cancelling_main_while_a_timed_out_test_cleans_up_interrupts_the_session
     assert "CLEANUP DONE" not in output  # the cancellation reached the cleanup's await
 
 
-def test_a_test_timing_out_inside_getfixturevalue_does_not_cancel_main(
-    pytester: pytest.Pytester,
-) -> None:
-    write_app(
-        pytester,
-        """
-        import asyncio
-
-        import alt_coop
-
-
-        async def app_main():
-            code = await alt_coop.main([*ISOLATE, "suite", "-q"])
-            print("APP: job returned", code, flush=True)
-
-
-        asyncio.run(app_main())
-        """,
-    )
-    write(pytester, "suite/test_nested.py", SUITE_NESTED_TIMEOUT)
-    result = run_app(pytester, timeout=30)
-    output = output_of(result)
-    assert result.ret == 0, output
-    assert "APP: job returned 1" in output
-    assert "1 failed, 1 passed" in output
-    assert "the task running pytest was cancelled" not in output
-
-
-def test_a_swallowed_self_cancellation_stays_in_the_session(pytester: pytest.Pytester) -> None:
-    # The test swallowed a cancellation of its own; the task that awaited
-    # main is the application's, and gets back no pending cancellation.
+@pytest.mark.parametrize(
+    "suite",
+    [SUITE_NESTED_TIMEOUT, SUITE_SELF_CANCEL_THEN_TIMEOUT],
+    ids=["timeout_inside_getfixturevalue", "timeout_after_a_swallowed_self_cancellation"],
+)
+def test_a_test_timing_out_does_not_cancel_main(pytester: pytest.Pytester, suite: str) -> None:
+    # Neither is an interrupt. The task that awaited main is the
+    # application's, and gets back no pending cancellation of the tests'.
     write_app(
         pytester,
         """
@@ -811,7 +788,7 @@ def test_a_swallowed_self_cancellation_stays_in_the_session(pytester: pytest.Pyt
         asyncio.run(app_main())
         """,
     )
-    write(pytester, "suite/test_self_cancel.py", SUITE_SELF_CANCEL_THEN_TIMEOUT)
+    write(pytester, "suite/test_times_out.py", suite)
     result = run_app(pytester, timeout=30)
     output = output_of(result)
     assert result.ret == 0, output
