@@ -44,13 +44,13 @@ from ._lane_state import CURRENT, LaneState
 
 
 @contextlib.contextmanager
-def logs_per_test(config: pytest.Config) -> Iterator[TestLevels]:
+def logs_per_test(config: pytest.Config) -> Iterator[CaplogLevels]:
     """Route log records to the test that made them, for a cooperative batch.
 
     Yields the levels tests set through caplog: a test's no longer count
     once it is over (``forget``).
     """
-    levels = TestLevels()
+    levels = CaplogLevels()
     plugin = config.pluginmanager.getplugin("logging-plugin")
     if plugin is None:  # -p no:logging
         yield levels
@@ -62,7 +62,7 @@ def logs_per_test(config: pytest.Config) -> Iterator[TestLevels]:
 class _LogRouter(logging.Handler):
     """On the root logger: each record to the handlers of the test that made it."""
 
-    def __init__(self, levels: TestLevels) -> None:
+    def __init__(self, levels: CaplogLevels) -> None:
         super().__init__()
         self.levels = levels
 
@@ -77,7 +77,7 @@ class _LogRouter(logging.Handler):
                 handler.handle(record)
 
 
-class TestLevels:
+class CaplogLevels:
     """The logger levels cooperative tests set through caplog, per test."""
 
     def __init__(self) -> None:
@@ -188,7 +188,7 @@ def _as_level(level: int | str) -> int:
 
 
 @contextlib.contextmanager
-def _caplog_levels_per_test(levels: TestLevels) -> Iterator[None]:
+def _caplog_levels_per_test(levels: CaplogLevels) -> Iterator[None]:
     """``caplog.set_level``/``at_level``, with the levels they set kept per test."""
     fixture = pytest.LogCaptureFixture
     set_level, at_level = fixture.set_level, fixture.at_level
@@ -241,7 +241,7 @@ def _caplog_levels_per_test(levels: TestLevels) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _handlers_per_test(plugin: Any, levels: TestLevels) -> Iterator[None]:
+def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
     original = plugin._runtest_for
     # pytest 8.3 drives it with ``yield from``; 8.4 and later with ``with``.
     plain_generator = inspect.isgeneratorfunction(original)

@@ -111,7 +111,7 @@ class Scheduler:
         self._exit: BaseException | None = None  # pytest.exit() in a cooperative test
         self._wrappers_by_parent: dict[Any, tuple[str, ...]] = {}
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
-        self._log_levels = _lane_logging.TestLevels()  # the running batch's
+        self._log_levels = _lane_logging.CaplogLevels()  # the running batch's
 
     # -- which tests run cooperatively --------------------------------------
 
