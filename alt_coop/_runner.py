@@ -16,6 +16,7 @@ import contextlib
 import contextvars
 import weakref
 from collections.abc import Coroutine, Iterator
+from types import TracebackType
 from typing import Any, TypeVar
 
 import greenlet
@@ -24,7 +25,7 @@ import pytest
 from . import _cancels, _session_loop
 from ._cancels import cancel_own, uncancel_own
 from ._lanes import Abandon, drive, in_lane, step
-from ._timeouts import ABANDON_GRACE_SECONDS, IGNORED, PhaseTimeout
+from ._timeouts import ABANDON_GRACE_SECONDS, IGNORED, PhaseTimeout, is_user_code
 from .errors import AltCoopUsageError
 
 T = TypeVar("T")
@@ -247,7 +248,32 @@ def _interrupt_if_from_outside(error: asyncio.CancelledError) -> None:
         return  # a clock of alt_coop's, or raised by the coroutine itself
     _cancels.take_interrupt(task)
     interrupted_tasks.add(task)
-    raise KeyboardInterrupt("the task running pytest was cancelled")
+    session_loop = _session_loop.current()
+    if session_loop is not None and session_loop.interrupted_by_sigint:
+        interrupt = KeyboardInterrupt()
+    else:
+        interrupt = KeyboardInterrupt("the task running pytest was cancelled")
+    interrupt = interrupt.with_traceback(_last_user_entry(error.__traceback__))
+    if session_loop is not None and session_loop.interruption is None:
+        session_loop.interruption = interrupt
+    raise interrupt
+
+
+def _last_user_entry(tb: TracebackType | None) -> TracebackType | None:
+    """A traceback of one entry: the innermost of ``tb`` in user code.
+
+    An interrupt raised with it names that line in pytest's report, as when
+    Ctrl-C stops a sync test; asyncio's and alt_coop's frames below it would
+    only hide it.
+    """
+    last = None
+    while tb is not None:
+        if is_user_code(tb.tb_frame):
+            last = tb
+        tb = tb.tb_next
+    if last is None:
+        return None
+    return TracebackType(None, last.tb_frame, last.tb_lasti, last.tb_lineno)
 
 
 def _fail_if_capped(*, abandoned: bool = False) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from . import _lane_logging, _lane_state, _lane_warnings, _runner, _uncaught
+from . import _lane_logging, _lane_state, _lane_warnings, _runner, _session_loop, _uncaught
 from ._garbage import BatchCollection
 from ._lanes import drive
 from ._setupstate import ConcurrentSetupState
@@ -235,7 +235,8 @@ class Scheduler:
                 self.stats.wall_seconds += time.perf_counter() - started
                 self._warn_about_holds()
         if self._interrupted:
-            raise KeyboardInterrupt
+            session_loop = _session_loop.current()
+            raise session_loop.take_interruption() if session_loop else KeyboardInterrupt()
 
     async def _batch(
         self,

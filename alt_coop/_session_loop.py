@@ -66,6 +66,8 @@ class SessionLoop:
         self._app_task_factory: Any = None
         self._task: asyncio.Task[Any] | None = None
         self._interrupted = False
+        #: The first interrupt raised in user code by this run's cancellation.
+        self.interruption: KeyboardInterrupt | None = None
         self._handles_sigint = False
         self._previous_sigint: Any = signal.default_int_handler
         self._marked: contextvars.Token[bool] | None = None
@@ -100,7 +102,7 @@ class SessionLoop:
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` as a task until it is done and return its result."""
         task = self.loop.create_task(coro, name="alt_coop")
-        self._task, self._interrupted = task, False
+        self._task, self._interrupted, self.interruption = task, False, None
         stopped = False
         try:
             while True:
@@ -119,8 +121,19 @@ class SessionLoop:
         if stopped:
             warnings.warn(AltCoopWarning(_STOPPED), stacklevel=2)
         if self._interrupted:
-            raise KeyboardInterrupt
+            raise self.take_interruption()
         return task.result()
+
+    @property
+    def interrupted_by_sigint(self) -> bool:
+        return self._interrupted
+
+    def take_interruption(self) -> KeyboardInterrupt:
+        """The interrupt for pytest: the first one raised in user code, if
+        any, whose traceback ends at the line the user's code was waiting
+        at, so that pytest's one-line report names that line."""
+        interruption, self.interruption = self.interruption, None
+        return interruption or KeyboardInterrupt()
 
     def _unmark(self) -> None:
         token, self._marked = self._marked, None

@@ -46,6 +46,11 @@ _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
 _OWN_DIR = os.path.dirname(__file__)
 
 
+def is_user_code(frame: FrameType) -> bool:
+    """Whether ``frame`` runs the user's code, not asyncio's or alt_coop's."""
+    return not frame.f_code.co_filename.startswith((_ASYNCIO_DIR, _OWN_DIR))
+
+
 def check_seconds(value: object, source: str) -> float:
     """``value`` as seconds, or a ValueError that names where it came from."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -81,11 +86,7 @@ def awaiting_frames(coro: object) -> list[FrameType]:
 
 def describe_waiting(coro: object) -> str:
     """Where ``coro`` is waiting: the innermost frame of user code, and the chain."""
-    frames = [
-        frame
-        for frame in awaiting_frames(coro)
-        if not frame.f_code.co_filename.startswith((_ASYNCIO_DIR, _OWN_DIR))
-    ]
+    frames = [frame for frame in awaiting_frames(coro) if is_user_code(frame)]
     if not frames:
         return "an unknown place"
     where = [f"{_short(frame)}:{frame.f_lineno} in {frame.f_code.co_name}" for frame in frames]
