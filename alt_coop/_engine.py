@@ -19,7 +19,6 @@ import pytest
 from . import (
     _coverage_support,
     _lane_state,
-    _lane_warnings,
     _nesting,
     _options,
     _pytest_compat,
@@ -325,7 +324,7 @@ def _check_managed_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 async def _in_thread(context: contextvars.Context, call: Any) -> None:
     __tracebackhide__ = True
-    with _lane_warnings.bodies_in_threads.one_running():
+    with _lane_state.bodies_in_threads.one_running():
         await asyncio.get_running_loop().run_in_executor(None, context.run, call)
 
 

@@ -54,11 +54,13 @@ class LaneState:
         "assertion",
         "capturing",
         "copies",
+        "current_test_var",
         "err",
         "item",
         "log_handlers",
         "log_when",
         "out",
+        "own_streams",
         "own_warnings",
         "reports",
         "shown_warnings",
@@ -77,6 +79,10 @@ class LaneState:
         self.log_handlers: tuple[logging.Handler, ...] = ()
         self.log_when: str | None = None  # the phase whose records it is capturing
         self.warnings: list[warnings.WarningMessage] = []  # recorded, not yet reported
+        # The sys.stdout/sys.stderr the test installed and has not undone
+        # (contextlib.redirect_stdout across an await), kept aside between its turns.
+        self.own_streams: tuple[TextIO, TextIO] | None = None
+        self.current_test_var: str | None = None  # its PYTEST_CURRENT_TEST
         # The warnings state the test set up and has not undone (its
         # pytest.warns, say), kept aside between its turns.
         self.own_warnings: tuple[list[Any], Any, Any] | None = None
@@ -280,9 +286,24 @@ class _Router(io.TextIOBase):
     def isatty(self) -> bool:
         return False
 
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        """The real stream's: what writes to it directly is not captured (see README)."""
+        return int(self._real.fileno())
+
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self._real, "encoding", "utf-8")
+
+    @property
+    def errors(self) -> str:  # type: ignore[override]
+        return getattr(self._real, "errors", "strict")
+
+    def __getattr__(self, name: str) -> Any:
+        # The rest of a text stream's face (name, mode, line_buffering, ...).
+        return getattr(self._real, name)
 
 
 class _BytesRouter(io.BufferedIOBase):
@@ -294,6 +315,9 @@ class _BytesRouter(io.BufferedIOBase):
     def writable(self) -> bool:
         return True
 
+    def fileno(self) -> int:
+        return self._text.fileno()
+
     def write(self, data: Any) -> int:
         return self._text.write_bytes(bytes(data))
 
@@ -304,8 +328,66 @@ class _BytesRouter(io.BufferedIOBase):
         """Not this router's to close, as for the text router."""
 
 
+class _BodiesInThreads:
+    """Counts the sync cooperative test bodies running in worker threads.
+
+    While one runs, a change to process-wide state (the warnings state,
+    ``sys.stdout``) may be its own, and cannot be told apart from a test's on
+    the loop, so such changes stay process-wide meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self.running = 0
+
+    @contextlib.contextmanager
+    def one_running(self) -> Iterator[None]:
+        self.running += 1
+        try:
+            yield
+        finally:
+            self.running -= 1
+
+
+bodies_in_threads = _BodiesInThreads()
+
+
+class TurnGlobals:
+    """Process-wide state a test may change across its awaits, kept per test.
+
+    ``sys.stdout``/``sys.stderr`` (``contextlib.redirect_stdout`` around an
+    await, say) and ``PYTEST_CURRENT_TEST``: what a test set is put aside
+    when its turn on the loop ends and put back when its next turn starts, so
+    the tests running meanwhile keep the batch's streams and their own value.
+    """
+
+    def __init__(self) -> None:
+        self._streams = sys.stdout, sys.stderr
+        self._test_var: str | None = None  # what this batch last wrote
+
+    def turn_ended(self, state: LaneState) -> None:
+        if sys.stdout is self._streams[0] and sys.stderr is self._streams[1]:
+            state.own_streams = None  # the usual case: nothing changed, or undone
+        elif not bodies_in_threads.running:
+            state.own_streams = sys.stdout, sys.stderr
+            sys.stdout, sys.stderr = self._streams
+
+    def turn_starts(self, state: LaneState) -> None:
+        own = state.own_streams
+        if own is not None:
+            sys.stdout, sys.stderr = own
+        if state.current_test_var != self._test_var:
+            self.show_test_var(state.current_test_var)
+
+    def show_test_var(self, value: str | None) -> None:
+        self._test_var = value
+        if value is None:
+            os.environ.pop("PYTEST_CURRENT_TEST", None)
+        else:
+            os.environ["PYTEST_CURRENT_TEST"] = value
+
+
 @contextlib.contextmanager
-def per_test_globals(config: pytest.Config) -> Iterator[None]:
+def per_test_globals(config: pytest.Config) -> Iterator[TurnGlobals]:
     """Route pytest's per-process state to the running test, for a cooperative batch."""
     with contextlib.ExitStack() as stack:
         capman = config.pluginmanager.getplugin("capturemanager")
@@ -314,8 +396,9 @@ def per_test_globals(config: pytest.Config) -> Iterator[None]:
         if config.option.setupshow:
             stack.enter_context(_setup_show_per_test(config))
         stack.enter_context(_assertions_per_test(config))
-        stack.enter_context(_current_test_var_per_test())
-        yield
+        turns = TurnGlobals()
+        stack.enter_context(_current_test_var_per_test(turns))
+        yield turns
 
 
 @contextlib.contextmanager
@@ -451,14 +534,15 @@ def _assertions_per_test(config: pytest.Config) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _current_test_var_per_test() -> Iterator[None]:
+def _current_test_var_per_test(turns: TurnGlobals) -> Iterator[None]:
     original: Callable[..., None] = _runner_module._update_current_test_var
 
     def update(item: pytest.Item, when: str | None) -> None:
-        if when:
-            os.environ["PYTEST_CURRENT_TEST"] = f"{item.nodeid} ({when})".replace("\x00", "(null)")
-        else:
-            os.environ.pop("PYTEST_CURRENT_TEST", None)
+        value = f"{item.nodeid} ({when})".replace("\x00", "(null)") if when else None
+        state = CURRENT.get()
+        if state is not None:
+            state.current_test_var = value  # put back at each of its turns
+        turns.show_test_var(value)
 
     _runner_module._update_current_test_var = update
     try:

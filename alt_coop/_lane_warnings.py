@@ -35,30 +35,7 @@ from typing import Any
 import pytest
 from _pytest.warnings import catch_warnings_for_item
 
-from ._lane_state import CURRENT, LaneState
-
-
-class _BodiesInThreads:
-    """Counts the sync cooperative test bodies running in worker threads.
-
-    While one runs, a change to the warnings state may be its own, and
-    cannot be told apart from a test's on the loop: Python's warnings state
-    is process-wide across threads too, so such changes stay process-wide.
-    """
-
-    def __init__(self) -> None:
-        self.running = 0
-
-    @contextlib.contextmanager
-    def one_running(self) -> Iterator[None]:
-        self.running += 1
-        try:
-            yield
-        finally:
-            self.running -= 1
-
-
-bodies_in_threads = _BodiesInThreads()
+from ._lane_state import CURRENT, LaneState, bodies_in_threads
 
 
 class WarningsPerTest:

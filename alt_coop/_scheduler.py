@@ -223,14 +223,14 @@ class Scheduler:
     def _run_batch(self, items: Sequence[pytest.Item]) -> None:
         started = time.perf_counter()
         with (
-            _lane_state.per_test_globals(self.config),
+            _lane_state.per_test_globals(self.config) as turn_globals,
             _lane_logging.logs_per_test(self.config) as self._log_levels,
             _lane_warnings.warnings_per_test(self.config) as warnings_per_test,
             _uncaught.uncaught_per_test(self.config),
             BatchCollection(min(len(items), self.max_tasks)) as collection,
         ):
             try:
-                _runner.run(self._batch(items, collection, warnings_per_test), None)
+                _runner.run(self._batch(items, collection, warnings_per_test, turn_globals), None)
             finally:
                 self.stats.wall_seconds += time.perf_counter() - started
                 self._warn_about_holds()
@@ -243,6 +243,7 @@ class Scheduler:
         items: Sequence[pytest.Item],
         collection: BatchCollection,
         warnings_per_test: _lane_warnings.WarningsPerTest,
+        turn_globals: _lane_state.TurnGlobals,
     ) -> None:
         loop = asyncio.get_running_loop()
         changed = asyncio.Event()
@@ -266,8 +267,10 @@ class Scheduler:
                         self._lane,
                         state,
                         context=contextvars.copy_context(),
-                        held=functools.partial(self._held, warnings_per_test, state),
-                        resumed=functools.partial(warnings_per_test.turn_starts, state),
+                        held=functools.partial(self._held, warnings_per_test, turn_globals, state),
+                        resumed=functools.partial(
+                            _turn_starts, warnings_per_test, turn_globals, state
+                        ),
                     ),
                     name=item.nodeid,  # what a warning about it left running shows
                 )
@@ -330,11 +333,14 @@ class Scheduler:
     def _held(
         self,
         warnings_per_test: _lane_warnings.WarningsPerTest,
+        turn_globals: _lane_state.TurnGlobals,
         state: _lane_state.LaneState,
         seconds: float,
     ) -> None:
         """``drive`` tells a test's turn held the loop for ``seconds``."""
-        warnings_per_test.turn_ended(state)  # the next turn may be another test's
+        # The next turn may be another test's.
+        warnings_per_test.turn_ended(state)
+        turn_globals.turn_ended(state)
         item = state.item
         if seconds > self.block_threshold and seconds > self.holds.get(item, 0.0):
             self.holds[item] = seconds
@@ -484,6 +490,16 @@ class _Needs:
         )
         self.exclusive = any(mark.name == EXCLUSIVE_MARK for mark in marks)
         self.params = _shared_params(item)
+
+
+def _turn_starts(
+    warnings_per_test: _lane_warnings.WarningsPerTest,
+    turn_globals: _lane_state.TurnGlobals,
+    state: _lane_state.LaneState,
+) -> None:
+    """A test's next turn on the loop starts: put back what it had set."""
+    warnings_per_test.turn_starts(state)
+    turn_globals.turn_starts(state)
 
 
 def _test_done(

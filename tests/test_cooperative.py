@@ -735,6 +735,82 @@ def test_warning_recorders_and_filters_set_by_a_test_stay_its_own(pytester, run_
     assert "::test_expects" not in summary and "::test_records" not in summary, summary
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_streams_and_current_test_var_set_by_a_test_stay_its_own(pytester, run_alt, mode):
+    # sys.stdout, sys.stderr and PYTEST_CURRENT_TEST are process-wide; a test
+    # that awaits while it has them changed must not change them for the
+    # tests that run meanwhile, even when the changes are undone out of order.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextlib
+        import io
+        import os
+        import sys
+        import pytest
+
+        async def test_redirects_stdout_across_awaits():
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                print("mine")
+                await asyncio.sleep(0.3)
+            assert buf.getvalue() == "mine\\n"
+
+        async def test_redirects_stderr_for_less_time():
+            buf = io.StringIO()
+            with contextlib.redirect_stderr(buf):
+                await asyncio.sleep(0.15)
+            assert buf.getvalue() == ""
+
+        async def test_prints_meanwhile():
+            await asyncio.sleep(0.05)
+            print("printed meanwhile")
+            await asyncio.sleep(0.3)
+            print("printed after")
+            sys.stderr.write("written after\\n")
+            assert 0, "show my output"
+
+        @pytest.mark.parametrize("n", range(2))
+        async def test_current_test_var(request, n):
+            await asyncio.sleep(0.1 * n)  # the other test changes phase in between
+            assert os.environ["PYTEST_CURRENT_TEST"] == f"{request.node.nodeid} (call)"
+            await asyncio.sleep(0.15)
+            assert os.environ["PYTEST_CURRENT_TEST"] == f"{request.node.nodeid} (call)"
+        """
+    )
+    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_prints_meanwhile _*",
+            "*- Captured stdout call -*",
+            "printed meanwhile",
+            "printed after",
+            "*- Captured stderr call -*",
+            "written after",
+        ]
+    )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_stdout_is_a_writable_stream_with_a_file_descriptor(pytester, run_alt_subprocess, mode):
+    pytester.makepyfile(
+        """
+        import subprocess
+        import sys
+
+        async def test_stream():
+            assert sys.stdout.writable() and sys.stderr.writable()
+            assert sys.stdout.buffer.writable()
+            assert isinstance(sys.stdout.fileno(), int)
+            assert sys.stdout.errors and sys.stdout.encoding
+            subprocess.run([sys.executable, "-c", "pass"], stdout=sys.stdout, check=True)
+        """
+    )
+    result = run_alt_subprocess(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=1)
+
+
 def test_pytest_warns_in_a_sync_cooperative_test_sees_its_own_warning(pytester, run_alt):
     # Its body runs in a worker thread while the async tests take turns.
     pytester.makepyfile(
