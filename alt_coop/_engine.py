@@ -181,6 +181,8 @@ class Plugin:
         is_gen = inspect.isasyncgenfunction(func)
         if not (is_gen or inspect.iscoroutinefunction(func)):
             return None
+        if getattr(request.config.option, "setupplan", False):
+            return None  # --setup-plan: pytest's own hook stands in, running nothing
         __tracebackhide__ = True
         kwargs = {name: request.getfixturevalue(name) for name in fixturedef.argnames}
         function = _pytest_compat.fixture_function(fixturedef, request)
@@ -220,7 +222,17 @@ class Plugin:
 
         def finish() -> None:
             __tracebackhide__ = True
-            run(_no_second_value(agen, name), timeout, "teardown", context=setup_context)
+            # A cooperative test may tear down what another set up: its output,
+            # logs and warnings are the tearing-down test's, as in pytest.
+            tearing_down = _lane_state.CURRENT.get()
+            token = None
+            if setup_context.get(_lane_state.CURRENT) is not tearing_down:
+                token = setup_context.run(_lane_state.CURRENT.set, tearing_down)
+            try:
+                run(_no_second_value(agen, name), timeout, "teardown", context=setup_context)
+            finally:
+                if token is not None:
+                    setup_context.run(_lane_state.CURRENT.reset, token)
 
         fixturedef.addfinalizer(finish)
         return value
@@ -269,6 +281,7 @@ class Plugin:
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
         # The test body runs in a copy of the fixtures' context: it sees what
         # they set, and what it sets itself does not reach the next test.
+        __tracebackhide__ = True
         context = contextvars.copy_context()
         current = greenlet.getcurrent()
         saved = current.gr_context

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from . import _lane_logging, _lane_state, _lane_warnings, _runner, _session_loop, _uncaught
+from . import _lane_logging, _lane_state, _lane_warnings, _runner, _uncaught
 from ._garbage import BatchCollection
 from ._lanes import drive
 from ._setupstate import ConcurrentSetupState
@@ -108,7 +108,10 @@ class Scheduler:
         self._params: dict[str, tuple[Any, int]] = {}
         self._exclusive_running = False
         self._interrupted = False
+        self._interruption: KeyboardInterrupt | None = None  # the first a test met
         self._exit: BaseException | None = None  # pytest.exit() in a cooperative test
+        self.error: BaseException | None = None  # raised outside any test's phases
+        self._tasks: set[asyncio.Task[None]] = set()  # the running batch's
         self._wrappers_by_parent: dict[Any, tuple[str, ...]] = {}
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
         self._log_levels = _lane_logging.CaplogLevels()  # the running batch's
@@ -234,9 +237,10 @@ class Scheduler:
             finally:
                 self.stats.wall_seconds += time.perf_counter() - started
                 self._warn_about_holds()
+        if self.error is not None:
+            raise self.error
         if self._interrupted:
-            session_loop = _session_loop.current()
-            raise session_loop.take_interruption() if session_loop else KeyboardInterrupt()
+            raise self._interruption or KeyboardInterrupt()
 
     async def _batch(
         self,
@@ -247,7 +251,7 @@ class Scheduler:
     ) -> None:
         loop = asyncio.get_running_loop()
         changed = asyncio.Event()
-        tasks: set[asyncio.Task[None]] = set()
+        tasks = self._tasks
         assert self.setupstate is not None
         self.setupstate.last_of_run = lambda: len(tasks) == 1 and self._run_ends_here()
         turn_due = 0.0
@@ -348,7 +352,11 @@ class Scheduler:
     def _stopping(self) -> bool:
         session = self.session
         return bool(
-            session.shouldfail or session.shouldstop or self._interrupted or self._exit is not None
+            session.shouldfail
+            or session.shouldstop
+            or self._interrupted
+            or self._exit is not None
+            or self.error is not None
         )
 
     def _may_start(self, needs: _Needs, running: int) -> bool:
@@ -416,7 +424,7 @@ class Scheduler:
                 reports = _lane_state.runtestprotocol(item, log=False, nextitem=None)
         except (KeyboardInterrupt, pytest.exit.Exception) as stop:
             if isinstance(stop, KeyboardInterrupt):
-                self._interrupted = True
+                self._interrupt(stop)
             else:
                 self._exit = stop  # raised once the running tests are done, as pytest would
             reports = self._cut_short(item, state)
@@ -442,6 +450,18 @@ class Scheduler:
         _lane_warnings.report_warnings(state)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         self.stats.tests += 1
+
+    def _interrupt(self, interruption: KeyboardInterrupt) -> None:
+        """A test met an interrupt (Ctrl-C's, or its own ``KeyboardInterrupt``):
+        the batch stops, as a sequential run would, and pytest is told of the
+        first one, which names the line the test was at."""
+        if self._interruption is None:
+            self._interruption = interruption
+        if not self._interrupted:  # a test's own: the others are cancelled too
+            self._interrupted = True
+            for task in self._tasks:
+                if task is not asyncio.current_task():
+                    task.cancel("interrupted")
 
     def _cut_short(
         self, item: pytest.Item, state: _lane_state.LaneState
@@ -515,9 +535,11 @@ def _test_done(
     tasks.discard(task)
     scheduler._release(needs)
     collection.test_finished()
-    if not task.cancelled() and task.exception() is not None:
-        # An error in alt_coop itself, outside any test: stop starting tests.
-        scheduler.session.shouldstop = f"alt_coop: internal error: {task.exception()!r}"
+    if not task.cancelled() and task.exception() is not None and scheduler.error is None:
+        # Raised outside any test's phases (a plugin's reporting hook, say):
+        # start no further test, and raise it once the running ones are done,
+        # for pytest to report as the internal error it is.
+        scheduler.error = task.exception()
     changed.set()
 
 

@@ -138,6 +138,7 @@ class _AtPhaseEnd:
 
     @staticmethod
     def _report(item: pytest.Item) -> Generator[None, object, object]:
+        __tracebackhide__ = True
         result = yield
         state = CURRENT.get()
         if state is not None and state.uncaught and state.item is item:
@@ -147,12 +148,15 @@ class _AtPhaseEnd:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
+        __tracebackhide__ = True
         return (yield from self._report(item))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
+        __tracebackhide__ = True
         return (yield from self._report(item))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
+        __tracebackhide__ = True
         return (yield from self._report(item))

@@ -1250,6 +1250,155 @@ def test_stepwise_runs_cooperative_tests_sequentially_and_keeps_the_first_failur
     assert verbose_lines(second.stdout.str()) == {"test_a": ["FAILED"]}, second.stdout.str()
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_wide_fixture_torn_down_by_another_test_reports_there(pytester, run_alt, mode):
+    # The module fixture is set up by test_first and torn down after
+    # test_last: its teardown's output, logs and warnings are test_last's.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import warnings
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def resource():
+            yield
+            await asyncio.sleep(0)
+            print("teardown output")
+            logging.getLogger("resource").warning("teardown record")
+            warnings.warn("teardown warning")
+
+        async def test_first(resource):
+            await asyncio.sleep(0.05)
+
+        async def test_last(resource):
+            await asyncio.sleep(0.3)
+        """
+    )
+    sections = pytester.path / "sections.txt"
+    pytester.makeconftest(
+        f"""
+        def pytest_runtest_logreport(report):
+            with open({str(sections)!r}, "a") as f:
+                for title, content in report.sections:
+                    test = report.nodeid.split("::")[-1]
+                    f.write(f"{{test}} {{report.when}} {{title}}: {{content.strip()}}\\n")
+        """
+    )
+    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=2, warnings=1)
+    lines = sections.read_text().splitlines()
+    assert "test_last teardown Captured stdout teardown: teardown output" in lines, lines
+    assert any(
+        line.startswith("test_last teardown Captured log teardown: WARNING") and "record" in line
+        for line in lines
+    ), lines
+    assert not any(line.startswith("test_first") for line in lines), lines
+    summary = result.stdout.str().split("warnings summary")[1]
+    assert "::test_last" in summary.split("teardown warning")[0], summary
+    assert "teardown output" not in result.stdout.str(), result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_error_in_a_reporting_hook_is_an_internal_error(pytester, run_alt_subprocess, mode):
+    pytester.makeconftest(
+        """
+        def pytest_runtest_logreport(report):
+            if report.when == "call" and "boom" in report.nodeid:
+                raise RuntimeError("logreport boom")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_boom():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt_subprocess(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR, result.stdout.str()
+    result.stdout.fnmatch_lines(["INTERNALERROR>*RuntimeError: logreport boom"])
+    result.stdout.no_fnmatch_line("*Interrupted*")
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_keyboard_interrupt_raised_by_a_test_stops_the_run(pytester, run_alt_subprocess, mode):
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_interrupts():
+            await asyncio.sleep(0.05)
+            raise KeyboardInterrupt
+
+        async def test_long():
+            await asyncio.sleep(30)
+        """
+    )
+    result = run_alt_subprocess(
+        "-v", *(["--asyncio-cooperative"] if mode == "cooperative" else []), timeout=20
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    result.stdout.fnmatch_lines([f"*{test_file.name}:5: KeyboardInterrupt"])
+    result.stdout.no_fnmatch_line("*test_long PASSED*")
+    assert result.duration < 15, result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_setup_plan_runs_no_async_fixture(pytester, run_alt, mode):
+    ran = pytester.path / "ran.txt"
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.fixture
+        async def resource():
+            open({str(ran)!r}, "a").write("ran")
+            yield
+
+        async def test_uses(resource):
+            pass
+        """
+    )
+    result = run_alt("--setup-plan", *(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*SETUP    F resource*", "*TEARDOWN F resource*"])
+    assert not ran.exists()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_errors_in_hooks_show_no_alt_coop_frames(pytester, run_alt, mode):
+    pytester.makeconftest(
+        """
+        import pytest
+
+        def pytest_runtest_setup(item):
+            if "bad_setup" in item.name:
+                raise RuntimeError("setup hook boom")
+
+        def pytest_runtest_teardown(item, nextitem):
+            if "bad_teardown" in item.name:
+                pytest.fail("teardown hook fail")
+        """
+    )
+    pytester.makepyfile(
+        """
+        async def test_bad_setup():
+            pass
+
+        async def test_bad_teardown():
+            pass
+        """
+    )
+    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(["*RuntimeError: setup hook boom", "*Failed: teardown hook fail"])
+    errors = result.stdout.str().split("= ERRORS =")[1]
+    assert "alt_coop/" not in errors and "alt_coop." not in errors, errors
+
+
 def test_pytest_exit_in_a_cooperative_test_ends_the_run_with_its_code(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(
