@@ -32,6 +32,33 @@ _settled: _Counts = weakref.WeakKeyDictionary()
 #: Set on a CancelledError thrown while requests from outside were pending.
 _FROM_OUTSIDE = "_alt_coop_from_outside"
 
+#: Tasks alt_coop made to run pytest or a cooperative test on. Only alt_coop
+#: interrupts them (on Ctrl-C, or when their batch stops), so any other
+#: cancellation of theirs is the running code's own doing (a test cancelling
+#: its own task, or another test's), which fails that code like any error.
+_made_here: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+#: Those of them alt_coop interrupted.
+_interrupted: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+
+
+def made_here(task: asyncio.Task[Any]) -> None:
+    """``task`` runs pytest or a cooperative test for alt_coop (see ``_made_here``)."""
+    _made_here.add(task)
+
+
+def interrupt(task: asyncio.Task[Any], message: str) -> None:
+    """Cancel ``task`` to interrupt the session (Ctrl-C, or its batch stopping)."""
+    _interrupted.add(task)
+    task.cancel(message)
+
+
+def is_interrupt(task: asyncio.Task[Any], error: BaseException) -> bool:
+    """Whether ``error``, a CancelledError coming out of the code running on
+    ``task``, interrupts the session rather than failing that code."""
+    if task in _made_here:
+        return task in _interrupted
+    return came_from_outside(error)
+
 
 def cancel_own(task: asyncio.Task[Any], message: str) -> None:
     """Cancel ``task`` on behalf of one of alt_coop's clocks."""
@@ -84,8 +111,12 @@ def settle() -> None:
     if task is None:
         return
     delivered = _delivered.pop(task, 0)
-    if delivered:
-        _settled[task] = _settled.get(task, 0) + delivered
+    # What the code took back itself (asyncio.timeout and TaskGroup uncancel
+    # the cancellations they make) was not swallowed: it no longer counts.
+    settled = _settled.get(task, 0)
+    swallowed = min(delivered, task.cancelling() - _own.get(task, 0) - settled)
+    if swallowed > 0:
+        _settled[task] = settled + swallowed
 
 
 def take_back_settled(task: asyncio.Task[Any]) -> None:

@@ -244,7 +244,7 @@ def _interrupt_if_from_outside(error: asyncio.CancelledError) -> None:
     """
     __tracebackhide__ = True
     task = asyncio.current_task()
-    if task is None or not _cancels.came_from_outside(error):
+    if task is None or not _cancels.is_interrupt(task, error):
         return  # a clock of alt_coop's, or raised by the coroutine itself
     _cancels.take_interrupt(task)
     interrupted_tasks.add(task)

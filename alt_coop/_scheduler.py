@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from . import _lane_logging, _lane_state, _lane_warnings, _runner, _uncaught
+from . import _cancels, _lane_logging, _lane_state, _lane_warnings, _runner, _uncaught
 from ._garbage import BatchCollection
 from ._lanes import drive
 from ._setupstate import ConcurrentSetupState
@@ -278,6 +278,7 @@ class Scheduler:
                     ),
                     name=item.nodeid,  # what a warning about it left running shows
                 )
+                _cancels.made_here(task)
                 tasks.add(task)
                 self.stats.most_at_once = max(self.stats.most_at_once, len(tasks))
                 task.add_done_callback(
@@ -299,7 +300,7 @@ class Scheduler:
             # running test once, give them a bounded time to clean up.
             self._interrupted = True
             for task in tasks:
-                task.cancel("interrupted")
+                _cancels.interrupt(task, "interrupted")
             if tasks:
                 await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
             raise
@@ -461,7 +462,7 @@ class Scheduler:
             self._interrupted = True
             for task in self._tasks:
                 if task is not asyncio.current_task():
-                    task.cancel("interrupted")
+                    _cancels.interrupt(task, "interrupted")
 
     def _cut_short(
         self, item: pytest.Item, state: _lane_state.LaneState

@@ -23,6 +23,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from types import FrameType
 from typing import Any, TypeVar
 
+from . import _cancels
 from ._lanes import in_lane
 from .errors import AltCoopWarning
 
@@ -102,6 +103,7 @@ class SessionLoop:
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` as a task until it is done and return its result."""
         task = self.loop.create_task(coro, name="alt_coop")
+        _cancels.made_here(task)
         self._task, self._interrupted, self.interruption = task, False, None
         stopped = False
         try:
@@ -168,7 +170,7 @@ class SessionLoop:
         if task is None or task.done() or self._interrupted:
             raise KeyboardInterrupt
         self._interrupted = True
-        task.cancel("interrupted (Ctrl-C)")
+        _cancels.interrupt(task, "interrupted (Ctrl-C)")
         self.loop.call_soon_threadsafe(_wake)
 
     def close(

@@ -1399,6 +1399,43 @@ def test_errors_in_hooks_show_no_alt_coop_frames(pytester, run_alt, mode):
     assert "alt_coop/" not in errors and "alt_coop." not in errors, errors
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_test_cancelling_a_task_of_a_test_fails_that_test(pytester, run_alt, mode):
+    # Cancelling its own task, or (cooperative) another test's, is that
+    # code's own doing: the cancelled test fails, and the run goes on.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def test_cancels_itself():
+            asyncio.current_task().cancel()
+            await asyncio.sleep(0.1)
+
+        async def test_victim():
+            await asyncio.sleep(0.5)
+
+        async def test_cancels_the_victim():
+            await asyncio.sleep(0.05)
+            for task in asyncio.all_tasks():
+                if task.get_name().endswith("::test_victim"):
+                    task.cancel()
+
+        async def test_after():
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt("-v", *(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    outcomes = {"passed": 3, "failed": 1} if mode == "sequential" else {"passed": 2, "failed": 2}
+    result.assert_outcomes(**outcomes)
+    result.stdout.fnmatch_lines(["*test_cancels_itself FAILED*"])
+    result.stdout.fnmatch_lines(["*test_after PASSED*"])
+    if mode == "cooperative":
+        result.stdout.fnmatch_lines(["*test_victim FAILED*"])
+    result.stdout.no_fnmatch_line("*KeyboardInterrupt*")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
 def test_pytest_exit_in_a_cooperative_test_ends_the_run_with_its_code(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(

@@ -55,3 +55,51 @@ def test_ctrl_c_during_async_test_runs_finally_and_teardown(pytester: pytest.Pyt
     assert "assert 'resource' == 'something else'" in output
     assert output.index("TEST FINALLY") < output.index("FIXTURE TEARDOWN")
     assert returncode == pytest.ExitCode.INTERRUPTED, output
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_ctrl_c_after_a_test_took_back_its_own_cancellations(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # asyncio.timeout and TaskGroup cancel the test's task and take the
+    # cancellation back; Ctrl-C afterwards is still an interrupt.
+    marker = pytester.path / "test-started.txt"
+    test_file = pytester.makepyfile(
+        f"""
+        import asyncio
+
+        async def fail_soon():
+            await asyncio.sleep(0.01)
+            raise ValueError("child failed")
+
+        async def test_times_out_then_sleeps():
+            try:
+                async with asyncio.timeout(0.01):
+                    await asyncio.sleep(1)
+            except TimeoutError:
+                pass
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(fail_soon())
+                    await asyncio.sleep(1)
+            except* ValueError:
+                pass
+            with open({str(marker)!r}, "w") as f:
+                f.write("started")
+            await asyncio.sleep(30)
+        """
+    )
+    output, returncode, _, interrupted, ended = interrupt_when(
+        [
+            *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)),
+            *(["--asyncio-cooperative"] if mode == "cooperative" else []),
+        ],
+        pytester.path,
+        marker.exists,
+        "the test reached its long sleep",
+    )
+    assert ended - interrupted < 5, output
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "CancelledError" not in output and "failed" not in output, output
+    sleep_line = test_file.read_text().splitlines().index("    await asyncio.sleep(30)") + 1
+    assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
