@@ -1,9 +1,11 @@
 """``await alt_coop.main(...)``: a pytest session on the running loop.
 
-pytest runs in a lane driven by the calling task, so whenever a fixture or
-test awaits, the caller's task awaits, and the application's other tasks keep
-running. Nothing in asyncio is patched, so this works with any loop class,
-uvloop included.
+pytest runs in a lane driven by a task of the session's own, which the
+caller awaits: whenever a fixture or test awaits, that task awaits, and the
+application's other tasks keep running. Nothing in asyncio is patched, so
+this works with any loop class, uvloop included. A task of its own, rather
+than the caller's, because the tests may cancel the task they run on: that
+must fail the test, while cancelling the caller interrupts the session.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from ._cancels import take_back_settled
+from . import _cancels
 from ._engine import Plugin
 from ._lanes import drive, in_lane
-from ._runner import interrupted_tasks
 from .errors import AltCoopUsageError
 
 _running_on: set[asyncio.AbstractEventLoop] = set()
@@ -57,23 +58,37 @@ async def main(
     if not engines:
         plugins.append(Plugin(managed_loop=loop))
     _running_on.add(loop)
-    try:
+    session = loop.create_task(
+        _session(list(args) if args is not None else None, plugins),
+        name="alt_coop.main",
         # pytest's own context variables stay out of the application's context.
-        exit_code = await drive(
-            pytest.main,
-            list(args) if args is not None else None,
-            plugins,
-            context=contextvars.copy_context(),
-        )
-    except KeyboardInterrupt:
-        # Cancelled again while pytest tore down after the first cancellation:
-        # pytest lets that interrupt out; the caller gets its cancellation.
-        if task not in interrupted_tasks:
-            raise
+        context=contextvars.copy_context(),
+    )
+    _cancels.made_here(session)
+    cancelled = False
+    try:
+        while True:
+            try:
+                exit_code = await asyncio.shield(session)
+                break
+            except asyncio.CancelledError:
+                if session.done():
+                    raise
+                # The caller was cancelled: interrupt the session, which tears
+                # down and reports; cancelled again meanwhile, interrupt it again.
+                cancelled = True
+                _cancels.interrupt(session, "alt_coop.main was cancelled")
     finally:
         _running_on.discard(loop)
-        take_back_settled(task)  # cancellations the tests swallowed are theirs
-    if task in interrupted_tasks:
-        interrupted_tasks.discard(task)
+    if cancelled:
         raise asyncio.CancelledError("alt_coop.main was cancelled")
     return exit_code
+
+
+async def _session(args: list[str] | None, plugins: list[object]) -> int | pytest.ExitCode:
+    try:
+        return await drive(pytest.main, args, plugins)
+    except KeyboardInterrupt:
+        # Interrupted again while pytest tore down after an interrupt: pytest
+        # lets that one out (and a task must not, or it stops the loop).
+        return pytest.ExitCode.INTERRUPTED

@@ -27,8 +27,6 @@ from typing import Any, Protocol, TypeVar
 
 import greenlet
 
-from . import _cancels
-
 T = TypeVar("T")
 
 
@@ -144,7 +142,6 @@ def step(coro: Coroutine[Any, Any, T], watch: Watch | None = None) -> T:
             if watch is not None and watch.abandoning:
                 _close_quietly(coro)
                 raise Abandon from None
-            _cancels.delivering(exc)
             value, error = None, exc
 
 

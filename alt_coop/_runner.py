@@ -94,11 +94,6 @@ def _run_captured(
         return None, exc
 
 
-#: Driver tasks whose cancellation became a KeyboardInterrupt in pytest;
-#: ``alt_coop.main`` hands that cancellation back to its caller.
-interrupted_tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
-
-
 #: The timeout of the fixture phase or test running in this context.
 _current_timeout: contextvars.ContextVar[PhaseTimeout | None] = contextvars.ContextVar(
     "alt_coop_timeout", default=None
@@ -152,7 +147,6 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         # naming the cap; an enclosing phase's timeout is left to that phase.
         if isinstance(exc, asyncio.CancelledError):
             _interrupt_if_from_outside(exc)
-        _cancels.settle()  # what the phase did not let out, it swallowed
         if timeout is not None and timeout.fired:
             cause = None if isinstance(exc, asyncio.CancelledError) else exc
             raise timeout.failure() from cause
@@ -168,7 +162,6 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     # The coroutine swallowed a cancellation. A timeout's or the cap's still
     # counts; any other is the coroutine's business (it may have cancelled
     # itself), as asyncio leaves it.
-    _cancels.settle()
     if timeout is not None and timeout.fired:
         raise timeout.failure()
     _fail_if_capped()
@@ -234,20 +227,18 @@ _current_cap: contextvars.ContextVar[TaskCap | None] = contextvars.ContextVar(
 
 
 def _interrupt_if_from_outside(error: asyncio.CancelledError) -> None:
-    """Turn a cancellation of the task driving pytest into an interrupt.
+    """Turn an interrupt of the task running pytest into a KeyboardInterrupt.
 
-    Someone cancelled the task that drives this session (Ctrl-C, or the
-    caller of ``alt_coop.main`` being cancelled). For pytest that is an
-    interrupt: it stops, tears the fixtures down and reports what ran. The
-    cancellation is taken back from the task so the teardowns can await, and
-    remembered so that ``alt_coop.main`` can re-raise it to its caller.
+    alt_coop interrupted the task (Ctrl-C, the caller of ``alt_coop.main``
+    being cancelled, the batch stopping). For pytest that is an interrupt: it
+    stops, tears the fixtures down and reports what ran. The cancellation is
+    taken back from the task so the teardowns can await.
     """
     __tracebackhide__ = True
     task = asyncio.current_task()
-    if task is None or not _cancels.is_interrupt(task, error):
-        return  # a clock of alt_coop's, or raised by the coroutine itself
+    if task is None or not _cancels.is_interrupt(task):
+        return  # a clock of alt_coop's, or the code's own doing
     _cancels.take_interrupt(task)
-    interrupted_tasks.add(task)
     session_loop = _session_loop.current()
     if session_loop is not None and session_loop.interrupted_by_sigint:
         interrupt = KeyboardInterrupt()

@@ -22,7 +22,12 @@ import textwrap
 import time
 
 import pytest
-from conftest import ISOLATE, SUITE_NESTED_TIMEOUT, SUITE_SELF_CANCEL_THEN_TIMEOUT, interrupt_when
+from conftest import (
+    ISOLATE,
+    SUITE_NESTED_TIMEOUT,
+    SUITE_SELF_CANCEL_THEN_TIMEOUT,
+    interrupt_when,
+)
 
 import alt_coop
 
@@ -559,11 +564,29 @@ async def function_resource():
     print("FUNCTION TEARDOWN", flush=True)
 
 
+async def _fail_soon():
+    await asyncio.sleep(0.01)
+    raise ValueError("child failed")
+
+
 async def test_first(session_resource, module_resource):
     await asyncio.sleep(0)
 
 
 async def test_slow(session_resource, module_resource, function_resource):
+    # asyncio.timeout and TaskGroup cancel the test's task and take that back:
+    # a cancellation of main's caller afterwards is still an interrupt.
+    try:
+        async with asyncio.timeout(0.01):
+            await asyncio.sleep(1)
+    except TimeoutError:
+        pass
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_fail_soon())
+            await asyncio.sleep(1)
+    except* ValueError:
+        pass
     pathlib.Path("slow-test-started").write_text("started")
     try:
         await asyncio.sleep(30)
@@ -574,6 +597,18 @@ async def test_slow(session_resource, module_resource, function_resource):
 
 async def test_never_reached():
     print("NEVER REACHED", flush=True)
+"""
+
+
+SUITE_CANCELS_ITSELF = """
+import asyncio
+
+async def test_cancels_its_own_task():
+    asyncio.current_task().cancel()
+    await asyncio.sleep(1)
+
+async def test_after():
+    await asyncio.sleep(0.01)
 """
 
 
@@ -765,11 +800,15 @@ def test_cancelling_main_while_a_timed_out_test_cleans_up_interrupts_the_session
 
 @pytest.mark.parametrize(
     "suite",
-    [SUITE_NESTED_TIMEOUT, SUITE_SELF_CANCEL_THEN_TIMEOUT],
-    ids=["timeout_inside_getfixturevalue", "timeout_after_a_swallowed_self_cancellation"],
+    [SUITE_NESTED_TIMEOUT, SUITE_SELF_CANCEL_THEN_TIMEOUT, SUITE_CANCELS_ITSELF],
+    ids=[
+        "timeout_inside_getfixturevalue",
+        "timeout_after_a_swallowed_self_cancellation",
+        "a_test_cancelling_its_own_task",
+    ],
 )
 def test_a_test_timing_out_does_not_cancel_main(pytester: pytest.Pytester, suite: str) -> None:
-    # Neither is an interrupt. The task that awaited main is the
+    # None is an interrupt: the test fails. The task that awaited main is the
     # application's, and gets back no pending cancellation of the tests'.
     write_app(
         pytester,
