@@ -338,7 +338,14 @@ def _check_managed_loop(loop: asyncio.AbstractEventLoop) -> None:
 async def _in_thread(context: contextvars.Context, call: Any) -> None:
     __tracebackhide__ = True
     with _lane_state.bodies_in_threads.one_running():
-        await asyncio.get_running_loop().run_in_executor(None, context.run, call)
+        body = asyncio.get_running_loop().run_in_executor(None, context.run, call)
+        try:
+            await asyncio.shield(body)
+        except asyncio.CancelledError:
+            # A thread cannot be stopped: its fixtures are torn down only once
+            # its body has returned. Cancelled again meanwhile, it stops waiting.
+            await asyncio.wait([body])
+            raise
 
 
 def _why_sequential(config: pytest.Config) -> str | None:

@@ -137,9 +137,8 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         result = step(coro, timeout)
     except Abandon:
         assert timeout is not None
-        if not timeout.fired:
-            _fail_if_capped(abandoned=True)
-        raise timeout.failure() from None
+        capped = None if timeout.fired else _capped(abandoned=True)
+        raise (capped or timeout.failure()) from None
     except BaseException as exc:
         # Whose cancellation this is decides the outcome: the caller's or
         # Ctrl-C's interrupts the session, even when a timeout fired too;
@@ -150,8 +149,8 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         if timeout is not None and timeout.fired:
             cause = None if isinstance(exc, asyncio.CancelledError) else exc
             raise timeout.failure() from cause
-        if isinstance(exc, asyncio.CancelledError):
-            _fail_if_capped()
+        if isinstance(exc, asyncio.CancelledError) and (capped := _capped()) is not None:
+            raise capped from None
         raise
     finally:
         _current_timeout.reset(token)
@@ -164,12 +163,13 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     # itself), as asyncio leaves it.
     if timeout is not None and timeout.fired:
         raise timeout.failure()
-    _fail_if_capped()
+    if (capped := _capped()) is not None:
+        raise capped
     return result
 
 
 #: Cooperative tests' tasks cut short by ``asyncio_task_timeout``, with the cap.
-capped_tasks: weakref.WeakKeyDictionary[asyncio.Task[Any], float] = weakref.WeakKeyDictionary()
+capped_tasks: weakref.WeakKeyDictionary[asyncio.Task[Any], TaskCap] = weakref.WeakKeyDictionary()
 
 
 class TaskCap:
@@ -188,6 +188,8 @@ class TaskCap:
         self._handle: asyncio.TimerHandle | None = None
         self._abandon: asyncio.TimerHandle | None = None
         self.phase: PhaseTimeout | None = None  # the clock of the phase running now
+        self.where = ""  # where that phase waited when the cap expired
+        self.waited_at: TracebackType | None = None  # that line, as a traceback
         self.resume()
         self._token = _current_cap.set(self)
 
@@ -211,7 +213,9 @@ class TaskCap:
     def _expire(self) -> None:
         self._handle = None
         if not self.task.done():
-            capped_tasks[self.task] = self.seconds
+            if self.phase is not None:
+                self.where, self.waited_at = self.phase.waiting_at()
+            capped_tasks[self.task] = self
             cancel_own(self.task, f"alt_coop: asyncio_task_timeout of {self.seconds:g}s")
             self._abandon = self._loop.call_later(ABANDON_GRACE_SECONDS, self._give_up)
 
@@ -267,20 +271,18 @@ def _last_user_entry(tb: TracebackType | None) -> TracebackType | None:
     return TracebackType(None, last.tb_frame, last.tb_lasti, last.tb_lineno)
 
 
-def _fail_if_capped(*, abandoned: bool = False) -> None:
-    """Fail the running phase if the test's cap cancelled it (once)."""
-    __tracebackhide__ = True
+def _capped(*, abandoned: bool = False) -> BaseException | None:
+    """The failure of the running phase, if the test's cap cancelled it (once)."""
     if not capped_tasks:  # the usual case, and a phase end is hot
-        return
+        return None
     task = asyncio.current_task()
-    if task is not None and task in capped_tasks:
-        uncancel_own(task)
-        raise _cap_failure(capped_tasks.pop(task), abandoned)
-
-
-def _cap_failure(seconds: float, abandoned: bool) -> BaseException:
+    if task is None or task not in capped_tasks:
+        return None
+    uncancel_own(task)
+    cap = capped_tasks.pop(task)
+    where = f"; it was waiting at {cap.where}" if cap.where else ""
     return pytest.fail.Exception(
-        f"the test exceeded asyncio_task_timeout: {seconds:g}s for its whole run, "
-        "fixtures included" + (IGNORED if abandoned else ""),
+        f"the test exceeded asyncio_task_timeout: {cap.seconds:g}s for its whole run, "
+        f"fixtures included{where}" + (IGNORED if abandoned else ""),
         pytrace=False,
-    )
+    ).with_traceback(cap.waited_at)

@@ -15,7 +15,7 @@ import asyncio
 import math
 import os
 from collections.abc import Coroutine
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import Any
 
 import pytest
@@ -84,6 +84,19 @@ def awaiting_frames(coro: object) -> list[FrameType]:
     return frames
 
 
+def waiting_line(coro: object) -> TracebackType | None:
+    """A traceback of one entry, the line of user code ``coro`` is waiting at.
+
+    A failure raised with it names that line in pytest's report rather than
+    saying that every entry of its traceback (alt_coop's) is hidden.
+    """
+    frames = [frame for frame in awaiting_frames(coro) if is_user_code(frame)]
+    if not frames:
+        return None
+    frame = frames[-1]
+    return TracebackType(None, frame, frame.f_lasti, frame.f_lineno)
+
+
 def describe_waiting(coro: object) -> str:
     """Where ``coro`` is waiting: the innermost frame of user code, and the chain."""
     frames = [frame for frame in awaiting_frames(coro) if is_user_code(frame)]
@@ -128,6 +141,7 @@ class PhaseTimeout:
         "phase",
         "subject",
         "timeout_seconds",
+        "waited_at",
         "where",
     )
 
@@ -151,6 +165,7 @@ class PhaseTimeout:
         self.fired = False
         self.abandoning = False
         self.where = ""
+        self.waited_at: TracebackType | None = None  # the line self.where names
 
     def set_timeout_seconds(self, seconds: float) -> None:
         self.timeout_seconds = check_seconds(seconds, "set_timeout_seconds()")
@@ -173,6 +188,7 @@ class PhaseTimeout:
         self._outer = outer
         self.fired = self.abandoning = False
         self.where = ""
+        self.waited_at = None
         self._coro = coro
         self._loop = loop = asyncio.get_running_loop()
         self._task = asyncio.current_task(loop)
@@ -220,11 +236,16 @@ class PhaseTimeout:
         task, loop = self._task, self._loop
         if task is None or loop is None or task.done() or not self._policy.may_cancel():
             return
-        self.where = describe_waiting(self.subject or self._coro)
+        self.where, self.waited_at = self.waiting_at()
         self.fired = True
         self._cancels += 1
         cancel_own(task, self.message())
         self._abandon = loop.call_later(ABANDON_GRACE_SECONDS, self._give_up)
+
+    def waiting_at(self) -> tuple[str, TracebackType | None]:
+        """Where the phase's coroutine is waiting now, described and as a traceback."""
+        coro = self.subject or self._coro
+        return describe_waiting(coro), waiting_line(coro)
 
     def _give_up(self) -> None:
         """The coroutine ignored the cancellation: stop waiting for it."""
@@ -263,7 +284,7 @@ class PhaseTimeout:
 
     def failure(self) -> BaseException:
         """The exception to report for a phase this timer cut short."""
-        return pytest.fail.Exception(self.message(), pytrace=False)
+        return pytest.fail.Exception(self.message(), pytrace=False).with_traceback(self.waited_at)
 
 
 class SyncTimeoutPlaceholder:

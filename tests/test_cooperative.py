@@ -2775,12 +2775,45 @@ def test_task_timeout_covers_fixtures_and_test_together(pytester, run_alt):
         "test_too_slow_in_all": ["FAILED"],
         "test_quick_in_all": ["PASSED"],
     }
+    # It names the line the test was waiting at, and nothing else comes with it.
     result.stdout.fnmatch_lines(
-        ["*the test exceeded asyncio_task_timeout: 0.2s for its whole run, fixtures included*"]
+        [
+            "*_ test_too_slow_in_all _*",
+            "the test exceeded asyncio_task_timeout: 0.2s for its whole run, fixtures included"
+            "; it was waiting at test_*.py:18 in test_too_slow_in_all",
+        ]
     )
+    result.stdout.no_fnmatch_line("*During handling*")
+    result.stdout.no_fnmatch_line("*All traceback entries are hidden*")
     events = read_events(pytester)
     assert "body finished" not in events
     assert events.count("teardown slow_fixture") == 1
+
+
+def test_a_sync_test_body_ends_before_its_fixtures_are_torn_down(pytester, run_alt):
+    # A thread cannot be stopped: when the cap expires, teardown waits for it.
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import time
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        async def resource():
+            yield
+            log("teardown")
+
+        @pytest.mark.asyncio_cooperative
+        def test_sync_body(resource):
+            time.sleep(0.6)
+            log("body done")
+        """
+    )
+    result = run_alt("--asyncio-task-timeout=0.2")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the test exceeded asyncio_task_timeout: 0.2s*"])
+    assert read_events(pytester) == ["body done", "teardown"]
 
 
 def test_task_timeout_swallowed_by_the_test_or_a_fixture_still_fails(pytester, run_alt):
@@ -2817,7 +2850,10 @@ def test_task_timeout_swallowed_by_the_test_or_a_fixture_still_fails(pytester, r
     # One report section per test; the short summary repeats the message, in
     # full or cut to the terminal's width depending on pytest's CI detection.
     message = "the test exceeded asyncio_task_timeout: 0.2s for its whole run, fixtures included"
-    assert result.stdout.lines.count(message) == 2, result.stdout.str()
+    sections = sorted(line for line in result.stdout.lines if line.startswith(message))
+    assert len(sections) == 2, result.stdout.str()
+    assert sections[0].endswith(".py:16 in test_swallows"), sections
+    assert sections[1].endswith(".py:9 in swallowing_fixture"), sections
 
 
 def test_a_test_that_keeps_ignoring_the_task_timeout_is_abandoned(pytester, run_alt_subprocess):
@@ -2851,6 +2887,7 @@ def test_a_test_that_keeps_ignoring_the_task_timeout_is_abandoned(pytester, run_
     result.stdout.fnmatch_lines(
         [
             "*the test exceeded asyncio_task_timeout: 0.2s for its whole run, fixtures included"
+            "; it was waiting at test_*.py:9 in test_stubborn"
             "; it ignored the cancellation for 2s and was abandoned*"
         ]
     )

@@ -46,6 +46,8 @@ def test_timed_out_test_fails_naming_timeout_and_waiting_line(pytester, run_alt)
             "FAILED *::test_slow*",
         ]
     )
+    # The message alone: no note that alt_coop's frames are hidden.
+    result.stdout.no_fnmatch_line("*traceback entries are hidden*")
     assert result.duration < 5
 
 
