@@ -30,6 +30,7 @@ from ._lanes import in_lane
 from ._runner import current_context, run
 from ._timeouts import DefaultTimeouts, PhaseTimeout
 from .errors import AltCoopUsageError
+from .locks import setting_up
 
 ENGINE_NAME = "alt_coop-engine"
 _NONE = object()  # stands for a fixture value of None, see pytest_fixture_setup
@@ -190,6 +191,8 @@ class Plugin:
         timeout = self._timeout(request, request.node, fixturedef.scope, label)
         if "async_timeout" in kwargs:
             kwargs["async_timeout"] = timeout
+        # A lock it takes is held through this fixture (see alt_coop.locks).
+        token = setting_up.set((fixturedef.argname, fixturedef.scope, request.node.nodeid))
         try:
             if is_gen:
                 result = self._setup_async_gen(fixturedef, function(**kwargs), timeout)
@@ -198,6 +201,8 @@ class Plugin:
         except _pytest_compat.TEST_OUTCOME as exc:
             _pytest_compat.cache_fixture_error(fixturedef, request, exc)
             raise
+        finally:
+            setting_up.reset(token)
         _pytest_compat.cache_fixture_result(fixturedef, request, result)
         # pytest_fixture_setup stops at the first non-None result; a fixture
         # whose value is None would fall through to pytest's own hook.

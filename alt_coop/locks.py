@@ -9,6 +9,8 @@ from types import TracebackType
 from typing import Literal
 
 from . import _runner
+from ._lane_state import CURRENT, LaneState
+from ._lanes import in_lane
 
 
 class Lock:
@@ -58,30 +60,108 @@ class Lock:
 
 
 class _LoopLock(asyncio.Lock):
-    """An asyncio.Lock whose wait does not eat into the waiter's timeout."""
+    """An asyncio.Lock whose wait does not eat into the waiter's timeout, and
+    that says so when waiting for it could never end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._holder: _Holder | None = None
 
     async def acquire(self) -> Literal[True]:
-        if self in _held.get():
-            # Waiting would never end, and with the clocks paused no timeout
-            # would end it either.
+        __tracebackhide__ = True
+        # Only a fixture's or test's own code (run in a lane) pauses clocks
+        # and can wait on itself; a task it started is like any other task.
+        own_code = in_lane()
+        if own_code and self in _held.get():
             raise RuntimeError(
                 "this alt_coop.Lock is already held by this test or one of its fixtures, "
                 "and it is not re-entrant: take it in one place only"
             )
-        if self.locked():
-            with _runner.clocks_paused():
-                await super().acquire()
+        state = CURRENT.get()
+        if self.locked() and own_code:
+            # Waiting would never end, and with the clocks paused no timeout
+            # would end it either.
+            if state is not None:
+                _check_wait(self, state)
+                _waiting_for[state] = self
+            try:
+                with _runner.clocks_paused():
+                    await super().acquire()
+            finally:
+                if state is not None:
+                    _waiting_for.pop(state, None)
         else:
             await super().acquire()
-        _held.set(_held.get() | {self})
+        self._holder = None if state is None else _Holder(state, setting_up.get())
+        if own_code:
+            _held.set(_held.get() | {self})
         return True
+
+    async def __aenter__(self) -> None:
+        __tracebackhide__ = True  # a failure names the user's `async with` line
+        await self.acquire()
 
     def release(self) -> None:
         super().release()
+        self._holder = None
         held = _held.get()
         if self in held:
             _held.set(held - {self})
 
+
+class _Holder:
+    """Which cooperative test holds a lock, and through which wider fixture."""
+
+    __slots__ = ("fixture", "state")
+
+    def __init__(self, state: LaneState, fixture: tuple[str, str, str] | None) -> None:
+        self.state = state
+        self.fixture = fixture  # (name, scope, node id of its scope) if a fixture took it
+
+
+def _check_wait(lock: _LoopLock, waiter: LaneState) -> None:
+    """Raise if ``waiter`` (a cooperative test) waiting for ``lock`` would never end.
+
+    Either a chain of tests each waiting for a lock the next holds comes back
+    to ``waiter``, or a fixture ``waiter`` uses holds it until its teardown,
+    which comes after ``waiter``.
+    """
+    __tracebackhide__ = True
+    seen: list[LaneState] = []
+    holder = lock._holder
+    while holder is not None and holder.state not in seen:
+        fixture = holder.fixture
+        item = waiter.item
+        if (
+            fixture is not None
+            and fixture[1] != "function"
+            and fixture[0] in getattr(item, "fixturenames", ())
+            and (item.nodeid + "::").startswith(fixture[2] + "::" if fixture[2] else "")
+        ):
+            raise RuntimeError(
+                f"this alt_coop.Lock is held by the {fixture[1]} fixture {fixture[0]!r}, "
+                f"which {item.nodeid} uses: it is released only at that fixture's teardown, "
+                "after this test. Take it in one place only"
+            )
+        if holder.state is waiter:
+            chain = " -> ".join(state.item.nodeid for state in [waiter, *seen, waiter])
+            raise RuntimeError(
+                f"waiting for this alt_coop.Lock would never end: these tests each wait "
+                f"for a lock the next one holds: {chain}. Take locks in one order everywhere"
+            )
+        seen.append(holder.state)
+        next_lock = _waiting_for.get(holder.state)
+        holder = None if next_lock is None else next_lock._holder
+
+
+#: The lock each cooperative test is waiting for, if any.
+_waiting_for: dict[LaneState, _LoopLock] = {}
+
+#: The fixture whose setup is running in this context: (name, scope, node id
+#: of its scope), set by the engine around an async fixture's setup.
+setting_up: contextvars.ContextVar[tuple[str, str, str] | None] = contextvars.ContextVar(
+    "alt_coop_fixture_setting_up", default=None
+)
 
 #: The locks taken in this context: a fixture's reach the test, as its
 #: context variables do.

@@ -2506,6 +2506,104 @@ def test_taking_a_held_lock_again_is_an_error_not_a_hang(pytester, run_alt, coop
     result.stdout.fnmatch_lines(["*already held by this test or one of its fixtures*"])
 
 
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+def test_a_task_a_test_started_waits_for_its_lock_like_any_task(pytester, run_alt, cooperative):
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        lock = alt_coop.Lock()
+
+        async def worker(order):
+            async with lock():
+                order.append("worker")
+
+        async def test_started_while_held():
+            order = []
+            async with lock():
+                task = asyncio.create_task(worker(order))
+                await asyncio.sleep(0.05)
+                order.append("test")
+            await task
+            assert order == ["test", "worker"]
+        """
+    )
+    run_alt().assert_outcomes(passed=1)
+
+
+def test_tests_waiting_on_each_others_locks_fail_rather_than_hang(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        a, b = alt_coop.Lock(), alt_coop.Lock()
+
+        async def test_ab():
+            async with a():
+                await asyncio.sleep(0.1)
+                async with b():
+                    pass
+
+        async def test_ba():
+            async with b():
+                await asyncio.sleep(0.1)
+                async with a():
+                    pass
+        """
+    )
+    result = run_alt("-v", "--asyncio-task-timeout=10")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E * waiting for this alt_coop.Lock would never end: these tests each wait for a "
+            "lock the next one holds: *::test_b? -> *::test_a? -> *::test_b?. "
+            "Take locks in one order everywhere"
+        ]
+    )
+    assert result.duration < 5
+
+
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+def test_a_lock_held_by_a_wider_fixture_the_test_uses_is_an_error(pytester, run_alt, cooperative):
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        db = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def holds_db():
+            async with db():
+                yield
+
+        async def test_one(holds_db):
+            await asyncio.sleep(0.1)
+
+        async def test_two(holds_db):
+            async with db():
+                pass
+        """
+    )
+    result = run_alt("-v", "--asyncio-task-timeout=10")
+    assert verbose_lines(result.stdout.str()) == {
+        "test_one": ["PASSED"],
+        "test_two": ["FAILED"],
+    }, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["E * RuntimeError: this alt_coop.Lock is*held by *", "test_*.py:17: RuntimeError"]
+    )
+    assert result.duration < 5
+
+
 @pytest.mark.parametrize("where", ["fixture", "test", "getfixturevalue"])
 def test_waiting_for_the_lock_does_not_count_against_timeouts(pytester, run_alt, where):
     events_conftest(pytester)
