@@ -257,7 +257,11 @@ class Scheduler:
         turn_due = 0.0
         try:
             for item in items:
-                needs = _Needs(item, self.setupstate)
+                try:
+                    needs = _Needs(item, self.setupstate)
+                except pytest.UsageError as error:
+                    self.error = error  # raised once the running tests are done
+                    break
                 while not self._may_start(needs, len(tasks)):
                     collection.ramped_up()
                     changed.clear()
@@ -507,10 +511,32 @@ class _Needs:
         self.runs = [(node, setupstate.run_of[node, item]) for node in item.listchain()[:-1]]
         marks = list(item.iter_markers())
         self.resources = tuple(
-            str(arg) for mark in marks if mark.name == RESOURCES_MARK for arg in mark.args
+            name
+            for mark in marks
+            if mark.name == RESOURCES_MARK
+            for name in _resources(mark, item)
         )
-        self.exclusive = any(mark.name == EXCLUSIVE_MARK for mark in marks)
+        self.exclusive = False
+        for mark in marks:
+            if mark.name == EXCLUSIVE_MARK:
+                if mark.args or mark.kwargs:
+                    raise pytest.UsageError(
+                        f"@pytest.mark.{EXCLUSIVE_MARK} on {item.nodeid} takes no arguments; "
+                        f'to share a named resource, use @pytest.mark.{RESOURCES_MARK}("name")'
+                    )
+                self.exclusive = True
         self.params = _shared_params(item)
+
+
+def _resources(mark: pytest.Mark, item: pytest.Item) -> tuple[str, ...]:
+    """The resource names an ``asyncio_resources`` mark gives, checked."""
+    if mark.kwargs or not mark.args or not all(isinstance(arg, str) and arg for arg in mark.args):
+        given = ", ".join([*map(repr, mark.args), *(f"{k}={v!r}" for k, v in mark.kwargs.items())])
+        raise pytest.UsageError(
+            f"@pytest.mark.{RESOURCES_MARK}({given}) on {item.nodeid}: give one or more "
+            f'resource names as strings, as in @pytest.mark.{RESOURCES_MARK}("db", "cache")'
+        )
+    return mark.args
 
 
 def _turn_starts(

@@ -2704,6 +2704,38 @@ def test_waiting_for_a_lock_or_resource_does_not_count_against_the_task_timeout(
     assert starts[-1] - starts[0] >= 0.3  # the last one did wait that long
 
 
+@pytest.mark.parametrize(
+    ("mark", "expected"),
+    [
+        ('asyncio_resources(["db"])', "asyncio_resources(['db'])"),
+        ('asyncio_resources(name="db")', "asyncio_resources(name='db')"),
+        ("asyncio_resources()", "asyncio_resources()"),
+        ('asyncio_exclusive("db")', "asyncio_exclusive on"),
+    ],
+)
+def test_bad_resource_marks_are_usage_errors(pytester, run_alt, mark, expected):
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_fine():
+            pass
+
+        @pytest.mark.{mark}
+        async def test_bad():
+            pass
+        """
+    )
+    result = run_alt()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    assert any(
+        line.startswith(f"ERROR: @pytest.mark.{expected}") and "::test_bad" in line
+        for line in result.stderr.lines
+    ), result.stderr.str()
+
+
 def test_tests_sharing_a_resource_never_overlap(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(
