@@ -7,10 +7,11 @@ running a coroutine on the loop is :func:`alt_coop._runner.run`'s job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from typing import Any
 
 import greenlet
@@ -271,7 +272,8 @@ class Plugin:
             # A sync cooperative test: in a worker thread, so the loop keeps going.
             __tracebackhide__ = True
             call = functools.partial(func, **_pytest_compat.test_arguments(pyfuncitem))
-            run(_in_thread(contextvars.copy_context(), call), None)
+            with _refused_in_thread(_pytest_compat.item_request(pyfuncitem)):
+                run(_in_thread(contextvars.copy_context(), call), None)
             return True
         __tracebackhide__ = True
         kwargs = _pytest_compat.test_arguments(pyfuncitem)
@@ -351,6 +353,34 @@ async def _in_thread(context: contextvars.Context, call: Any) -> None:
             # its body has returned. Cancelled again meanwhile, it stops waiting.
             await asyncio.wait([body])
             raise
+
+
+@contextlib.contextmanager
+def _refused_in_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """What a test's ``request`` cannot do from a worker thread says so.
+
+    Setting a fixture up or registering a finalizer needs pytest's state of
+    the test, which lives on the loop's thread.
+    """
+
+    def refuse(what: str) -> Callable[..., Any]:
+        def refused(*args: object, **kwargs: object) -> Any:
+            raise AltCoopUsageError(
+                f"request.{what} cannot be called from a plain def cooperative test, "
+                "whose body runs in a worker thread: ask for the fixture as an argument "
+                "(a fixture of your own can call it), or make the test async"
+            )
+
+        return refused
+
+    names = ("getfixturevalue", "addfinalizer")
+    for name in names:
+        setattr(request, name, refuse(name))
+    try:
+        yield
+    finally:
+        for name in names:
+            delattr(request, name)
 
 
 def _why_sequential(config: pytest.Config) -> str | None:

@@ -3097,6 +3097,45 @@ def test_per_phase_timeouts_apply_in_cooperative_runs(pytester, run_alt):
 # -- sync tests in threads --------------------------------------------------------------
 
 
+def test_a_sync_cooperative_test_cannot_set_up_fixtures_from_its_thread(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def resource():
+            await asyncio.sleep(0)
+            return 5
+
+        def test_getfixturevalue(request):
+            request.getfixturevalue("resource")
+
+        def test_addfinalizer(request):
+            request.addfinalizer(lambda: None)
+
+        def test_as_an_argument(resource, request):
+            assert resource == 5
+            assert request.node.name == "test_as_an_argument"
+        """
+    )
+    result = run_alt("-v")
+    assert verbose_lines(result.stdout.str()) == {
+        "test_getfixturevalue": ["FAILED"],
+        "test_addfinalizer": ["FAILED"],
+        "test_as_an_argument": ["PASSED"],
+    }, result.stdout.str()
+    for what in ("getfixturevalue", "addfinalizer"):
+        result.stdout.fnmatch_lines(
+            [
+                f"E * request.{what} cannot be called from a plain def cooperative test, "
+                "whose body runs in a worker thread: ask for the fixture as an argument*"
+            ]
+        )
+
+
 def test_sync_cooperative_test_runs_in_a_worker_thread_without_blocking(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(
