@@ -48,6 +48,7 @@ class _Reyield:
         self.obj = obj
 
     def __await__(self) -> Generator[Any, Any, Any]:
+        __tracebackhide__ = True  # what is thrown in here is the lane's
         return (yield self.obj)
 
 
@@ -75,6 +76,7 @@ async def drive(
     told how long each stretch of the lane held the loop, as the stretch
     ends; ``resumed``, if given, is called before each stretch but the first.
     """
+    __tracebackhide__ = True  # what is thrown in here is the lane's
     lane = Lane(run, parent=greenlet.getcurrent())
     if context is not None:
         lane.gr_context = context

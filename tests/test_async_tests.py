@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_functions_methods_and_params_run(pytester, run_alt):
     pytester.makepyfile(
@@ -64,6 +66,32 @@ def test_failing_async_test_shows_only_user_frames(pytester, run_alt):
     assert "asyncio" + "/" not in output.replace("import asyncio", "")
     assert "alt_coop/" not in output
     assert "greenlet" not in output
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_awaiting_a_failed_task_shows_only_user_frames(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def boom():
+            await asyncio.sleep(0.01)
+            raise ValueError("boom from a task")
+
+        async def test_awaits_a_task():
+            await asyncio.create_task(boom())
+        """
+    )
+    result = run_alt("--tb=long", *(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*await asyncio.create_task(boom())*",
+            '*raise ValueError("boom from a task")*',
+            "E       ValueError: boom from a task",
+        ]
+    )
+    assert "alt_coop/" not in result.stdout.str()
 
 
 def test_assertion_diff_in_async_test(pytester, run_alt):
