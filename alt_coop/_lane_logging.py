@@ -103,7 +103,7 @@ class CaplogLevels:
             if logger not in self.base:
                 self.base[logger] = logger.level
             own[logger] = level
-        self._apply(logger)
+        self._apply()
 
     def set_disable(self, state: LaneState, level: int | None) -> None:
         """Make ``level`` the ``logging.disable`` level for ``state``'s test."""
@@ -139,28 +139,35 @@ class CaplogLevels:
         """Whether ``record`` gets past the levels as ``state``'s test sees them."""
         if record.levelno <= self.disable_level(state):
             return False
-        own = self.tests.get(state, {})
-        node: logging.Logger | None = _logger_named(record.name)
+        logger = _logger_named(record.name)
+        if logger is None:
+            return True
+        return record.levelno >= self._seen_by(self.tests.get(state, {}), logger)
+
+    def _seen_by(self, own: dict[logging.Logger, int], logger: logging.Logger) -> int:
+        """``logger``'s effective level for a test whose own levels are ``own``."""
+        node: logging.Logger | None = logger
         while node is not None:
             level = own.get(node)
             if level is None:
                 level = self.base.get(node, node.level)
             if level:
-                return record.levelno >= level
+                return level
             node = node.parent
-        return True
+        return logging.NOTSET
 
-    def _apply(self, logger: logging.Logger) -> None:
-        wanted = [own[logger] for own in self.tests.values() if logger in own]
-        base = self.base.get(logger)
-        if base is None:
-            return  # no test set it
-        if not wanted:
-            del self.base[logger]
-            logger.setLevel(base)
-            return
-        # As verbose as the most verbose test wants, and never less than it was.
-        logger.setLevel(min([*wanted, _effective(logger, base)]))
+    def _apply(self) -> None:
+        """Set each logger a test set as verbose as the most verbose running
+        test sees it (a level one set on a parent counts below it), and never
+        less verbose than it was; put back those no test sets any more."""
+        for logger, base in list(self.base.items()):
+            if not any(logger in own for own in self.tests.values()):
+                del self.base[logger]
+                logger.setLevel(base)
+        for logger, base in self.base.items():
+            wanted = [self._seen_by(own, logger) for own in self.tests.values()]
+            # Level 0 would mean "as the parent": 1 lets everything through.
+            logger.setLevel(max(1, min([*wanted, _effective(logger, base)])))
 
 
 def _effective(logger: logging.Logger, level: int) -> int:

@@ -1635,6 +1635,42 @@ def test_caplog_levels_are_each_tests_own(pytester, run_alt, mode):
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_caplog_level_on_a_parent_holds_below_another_tests_child_level(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+
+        async def test_child_info(caplog):
+            caplog.set_level(logging.INFO, logger="app.sub")
+            await asyncio.sleep(0.2)
+            logging.getLogger("app.sub").debug("not for the child test")
+            assert caplog.messages == []
+
+        async def test_parent_debug(caplog):
+            await asyncio.sleep(0.05)
+            caplog.set_level(logging.DEBUG, logger="app")
+            logging.getLogger("app.sub").debug("hello")
+            assert caplog.messages == ["hello"]
+
+        async def test_root_info(caplog):
+            await asyncio.sleep(0.05)
+            caplog.set_level(logging.INFO)
+            logging.getLogger("app.sub").info("from below")
+            assert caplog.messages == ["from below"]
+
+        async def test_noisy_warning_only(caplog):
+            caplog.set_level(logging.WARNING, logger="app.sub")
+            await asyncio.sleep(0.2)
+            logging.getLogger("app.sub").info("not for the noisy test")
+            assert caplog.messages == []
+        """
+    )
+    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_caplog_levels_hold_for_tasks_their_test_started(pytester, run_alt, mode):
     pytester.makepyfile(
         """
