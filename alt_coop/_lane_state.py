@@ -25,14 +25,18 @@ assertion plugin's ``pytest_runtest_protocol`` and ``util._reprcompare``/
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import contextvars
 import copy
+import functools
 import io
 import logging
 import os
 import sys
+import threading
 import warnings
+import weakref
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, TextIO
 
@@ -396,9 +400,57 @@ def per_test_globals(config: pytest.Config) -> Iterator[TurnGlobals]:
         if config.option.setupshow:
             stack.enter_context(_setup_show_per_test(config))
         stack.enter_context(_assertions_per_test(config))
+        stack.enter_context(_threads_follow_their_test())
         turns = TurnGlobals()
         stack.enter_context(_current_test_var_per_test(turns))
         yield turns
+
+
+@contextlib.contextmanager
+def _threads_follow_their_test() -> Iterator[None]:
+    """Threads a test starts, and work it hands to a thread pool
+    (``loop.run_in_executor``), run as that test's: their output, log records
+    and uncaught exceptions are its own, as in a sequential run.
+
+    A thread starts with a context of its own, so the test is carried over
+    by hand; a pool's worker gets it per piece of work, as one worker serves
+    many tests. Through ``Context.run``, which adds no frame to tracebacks.
+    """
+    start, submit = threading.Thread.start, concurrent.futures.ThreadPoolExecutor.submit
+
+    def start_as_test(thread: threading.Thread) -> None:
+        state = CURRENT.get()
+        if state is not None:
+            started_by[thread] = state
+            thread.run = functools.partial(_context_of(state).run, thread.run)  # type: ignore[method-assign]
+        start(thread)
+
+    def submit_as_test(
+        executor: concurrent.futures.ThreadPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any
+    ) -> Any:
+        state = CURRENT.get()
+        if state is not None:
+            fn = functools.partial(_context_of(state).run, fn)
+        return submit(executor, fn, *args, **kwargs)
+
+    threading.Thread.start = start_as_test  # type: ignore[method-assign, assignment]
+    concurrent.futures.ThreadPoolExecutor.submit = submit_as_test  # type: ignore[method-assign, assignment]
+    try:
+        yield
+    finally:
+        threading.Thread.start = start  # type: ignore[method-assign]
+        concurrent.futures.ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
+
+
+#: The test that started each thread started during a batch.
+started_by: weakref.WeakKeyDictionary[threading.Thread, LaneState] = weakref.WeakKeyDictionary()
+
+
+def _context_of(state: LaneState) -> contextvars.Context:
+    """A fresh context, as a thread starts with, in which ``state``'s test runs."""
+    context = contextvars.Context()
+    context.run(CURRENT.set, state)
+    return context
 
 
 @contextlib.contextmanager

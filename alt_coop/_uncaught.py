@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-import weakref
 from collections.abc import Callable, Generator, Iterator
 from types import ModuleType
 from typing import Any
@@ -31,7 +30,7 @@ import pytest
 from _pytest import threadexception as _thread_module
 from _pytest import unraisableexception as _unraisable_module
 
-from ._lane_state import CURRENT, LaneState
+from ._lane_state import CURRENT, LaneState, started_by
 
 
 class _Queue:
@@ -80,8 +79,6 @@ def uncaught_per_test(config: pytest.Config) -> Iterator[None]:
         return
     previous_unraisable_hook = sys.unraisablehook
     previous_thread_hook = threading.excepthook
-    start = threading.Thread.start
-    starters: weakref.WeakKeyDictionary[threading.Thread, LaneState] = weakref.WeakKeyDictionary()
 
     def unraisable_hook(unraisable: Any) -> None:
         state = CURRENT.get()
@@ -90,14 +87,8 @@ def uncaught_per_test(config: pytest.Config) -> Iterator[None]:
         else:
             unraisables.keep(state, unraisable)
 
-    def start_noted(thread: threading.Thread) -> None:
-        state = CURRENT.get()
-        if state is not None:
-            starters[thread] = state
-        start(thread)
-
     def thread_hook(args: Any) -> None:
-        state = None if args.thread is None else starters.get(args.thread)
+        state = None if args.thread is None else started_by.get(args.thread)
         if state is None:
             previous_thread_hook(args)
         else:
@@ -105,14 +96,12 @@ def uncaught_per_test(config: pytest.Config) -> Iterator[None]:
 
     sys.unraisablehook = unraisable_hook
     threading.excepthook = thread_hook
-    threading.Thread.start = start_noted  # type: ignore[method-assign, assignment]
     reporter = _AtPhaseEnd()
     config.pluginmanager.register(reporter, "alt_coop-uncaught")
     try:
         yield
     finally:
         config.pluginmanager.unregister(reporter)
-        threading.Thread.start = start  # type: ignore[method-assign]
         threading.excepthook = previous_thread_hook
         sys.unraisablehook = previous_unraisable_hook
 

@@ -1635,6 +1635,49 @@ def test_caplog_levels_are_each_tests_own(pytester, run_alt, mode):
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_threads_and_pool_work_a_test_starts_are_captured_as_its_own(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import threading
+
+        def work(n):
+            print(f"printed in thread {n}")
+            logging.getLogger("app").warning(f"logged in thread {n}")
+
+        async def test_starts_threads(caplog):
+            await asyncio.sleep(0.05)
+            thread = threading.Thread(target=work, args=(1,))
+            thread.start()
+            thread.join()
+            await asyncio.get_running_loop().run_in_executor(None, work, 2)
+            assert caplog.messages == ["logged in thread 1", "logged in thread 2"]
+            assert 0, "show my output"
+
+        async def test_meanwhile(caplog):
+            await asyncio.get_running_loop().run_in_executor(None, print, "pool work of mine")
+            await asyncio.sleep(0.2)
+            assert caplog.messages == []
+        """
+    )
+    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E * show my output",
+            "*- Captured stdout call -*",
+            "printed in thread 1",
+            "printed in thread 2",
+            "*- Captured log call -*",
+            "WARNING *logged in thread 1",
+            "WARNING *logged in thread 2",
+        ]
+    )
+    assert "pool work of mine" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_caplog_level_on_a_parent_holds_below_another_tests_child_level(pytester, run_alt, mode):
     pytester.makepyfile(
         """
