@@ -19,7 +19,8 @@ _runtest_for`` (a generator in 8.3, a context manager since 8.4)/
 ``formatter``/``log_level``/``log_cli_handler``, ``LogCaptureHandler`` and the
 caplog stash keys, ``LogCaptureFixture.set_level``/``at_level``/``handler``/
 ``_initial_handler_level`` (replaced during a batch), and
-``_LiveLoggingStreamHandler``'s ``_when``/``set_when``/``emit``. From the
+``_LiveLoggingStreamHandler``'s ``_when``/``set_when``/``emit``/``stream``
+(the terminal reporter, whose ``_tw._current_line`` it reads). From the
 standard library, it reads ``logging._handlerList`` and ``logging._lock``
 (3.11 to 3.13).
 """
@@ -317,6 +318,11 @@ def _labelled_live_emit(live: _LiveLoggingStreamHandler) -> Callable[[logging.Lo
             label = f"{state.log_when} ({state.item.nodeid})"
             if live._when != label:
                 live.set_when(label)
+                # Its header goes on a line of its own, not after a result
+                # pytest wrote for the tests before the batch.
+                writer = getattr(live.stream, "_tw", None)
+                if getattr(writer, "_current_line", ""):
+                    live.stream.write("\n")
         emit(record)
 
     return labelled

@@ -666,6 +666,24 @@ def test_live_log_heads_each_record_with_its_test_and_phase(pytester, run_alt):
     assert seen == 9, result.stdout.str()
 
 
+def test_live_log_headers_start_a_line_of_their_own(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import logging
+
+        def test_sync():
+            logging.getLogger("t").warning("from sync")
+
+        async def test_async():
+            logging.getLogger("t").warning("from async")
+        """
+    )
+    result = run_alt("--asyncio-cooperative", "--log-cli-level=WARNING")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["-* live log call (*::test_async) -*"])
+    assert not [line for line in result.outlines if "PASSED" in line and "live log" in line]
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_warning_shown_by_one_test_is_recorded_for_every_test(pytester, run_alt, mode):
     pytester.makepyfile(
