@@ -255,6 +255,7 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
     plain_generator = inspect.isgeneratorfunction(original)
 
     def runtest_for(item: pytest.Item, when: str) -> Generator[None]:
+        __tracebackhide__ = True
         state = CURRENT.get()
         if state is None:
             if plain_generator:

@@ -13,6 +13,7 @@ This module is the cooperative half of alt_coop's adapter to pytest's
 internals (the other half is :mod:`alt_coop._pytest_compat`); every private
 name it touches was checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0:
 ``FixtureDef.execute``/``_scope``/``cached_result``/``_finalizers``,
+``CallSpec2._arg2scope``,
 ``request._arg2fixturedefs``/``_fixturemanager``, ``get_scope_node``,
 ``get_scope_package``, ``CaptureManager.item_capture``/``_method``,
 ``setuponly._show_fixture_action``, ``runner.show_test_item``,
@@ -137,6 +138,9 @@ class FixtureInstances:
 
     def instance(self, fixturedef: Any, item: pytest.Item, state: LaneState) -> Any:
         scope = fixturedef._scope
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None:  # parametrize(..., scope=...) decides, as in pytest
+            scope = callspec._arg2scope.get(fixturedef.argname, scope)
         if scope is Scope.Session:
             return fixturedef
         if scope is Scope.Function:

@@ -218,6 +218,8 @@ class Scheduler:
         for index in range(start, end):
             item = items[index]
             self.instances.install(item, _lane_state.LaneState(item))
+            assert self.setupstate is not None
+            self.setupstate.begin(item)
             nextitem = items[index + 1] if index + 1 < len(items) else None
             item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             if self.session.shouldfail or self.session.shouldstop:
@@ -407,7 +409,8 @@ class Scheduler:
             self._exclusive_running = False
         for name, key in needs.params:
             live = self._params.get(name)
-            if live is not None and _same_param(live[0], key):
+            # Its own value (``is``): a param not equal to itself (NaN) too.
+            if live is not None and (live[0] is key or _same_param(live[0], key)):
                 self._params[name] = (key, live[1] - 1)
 
     # -- one test, in its own lane -----------------------------------------
@@ -416,6 +419,8 @@ class Scheduler:
         item = state.item
         _lane_state.CURRENT.set(state)
         self.instances.install(item, state)
+        assert self.setupstate is not None
+        self.setupstate.begin(item)
         task = asyncio.current_task()
         cap = None
         if self.task_timeout is not None and task is not None:

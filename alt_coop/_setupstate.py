@@ -50,6 +50,9 @@ class ConcurrentSetupState:
                 self.remaining[node, run] = self.remaining.get((node, run), 0) + 1
         self.collectors: dict[Any, _Entry] = {}
         self.items: dict[Any, _Entry] = {}  # the item each lane has set up
+        #: The item whose protocol each lane runs, set up or not (a skip mark
+        #: stops it before setup): its teardown counts down its collectors' runs.
+        self.running: dict[Any, pytest.Item] = {}
         #: The run each collector is admitted for, until it is torn down.
         self.live_run: dict[Any, int] = {}
         #: Whether the calling lane is the last one of a run that stops here
@@ -70,6 +73,10 @@ class ConcurrentSetupState:
 
     def is_node_active(self, node: Any) -> bool:
         return node in self.collectors or node is self._own_item()
+
+    def begin(self, item: pytest.Item) -> None:
+        """The calling lane starts ``item``'s protocol (alt_coop's scheduler calls this)."""
+        self.running[_lanes.lane_key()] = item
 
     # -- what pytest calls -------------------------------------------------
 
@@ -108,11 +115,12 @@ class ConcurrentSetupState:
         key = _lanes.lane_key()
         entry = self.items.get(key)
         if entry is not None:
-            item = entry.node
             # Dropped only once finished: after an interrupt, the rest of
             # its finalizers still run (see ``holds_item``).
-            _finish(entry, item, errors)
+            _finish(entry, entry.node, errors)
             del self.items[key]
+        item = self.running.pop(key, None) or (entry.node if entry is not None else None)
+        if item is not None:
             for node in reversed(item.listchain()[:-1]):
                 run = (node, self.run_of.pop((node, item), 0))
                 left = self.remaining.get(run, 1) - 1

@@ -1454,6 +1454,95 @@ def test_a_test_cancelling_a_task_of_a_test_fails_that_test(pytester, run_alt, m
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_tests_skipped_before_setup_let_their_collectors_go(pytester, run_alt, mode):
+    # A skip mark (or a hook that skips) stops a test before its setup: its
+    # module and class still count it as done, or the run waits for it.
+    events_conftest(pytester)
+    pytester.makepyfile(
+        test_m1="""
+        import pytest
+        from conftest import log
+
+        @pytest.fixture(scope="module", params=[1, 2])
+        async def resource(request):
+            log("setup", request.param)
+            yield
+            log("teardown", request.param)
+
+        class TestA:
+            @pytest.mark.skip(reason="not today")
+            async def test_skipped(self, resource):
+                pass
+
+        class TestB:
+            async def test_b(self, resource):
+                pass
+        """,
+        test_m2="""
+        from conftest import log
+
+        def test_sync():
+            log("m2 sync")
+        """,
+    )
+    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=3, skipped=2)
+    assert read_events(pytester) == [
+        "setup 1",
+        "teardown 1",
+        "setup 2",
+        "teardown 2",
+        "m2 sync",
+    ]
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_param_not_equal_to_itself_runs_its_tests(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        import math
+        import pytest
+
+        @pytest.fixture(scope="module", params=[1.0, math.nan])
+        def value(request):
+            return request.param
+
+        async def test_one(value):
+            pass
+
+        async def test_two(value):
+            pass
+        """
+    )
+    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_parametrize_scope_narrows_a_wider_fixture(pytester, run_alt, mode):
+    # indirect=True with scope="function": each test has its own instance.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def conn(request):
+            state = {"param": request.param, "open": True}
+            yield state
+            state["open"] = False
+
+        @pytest.mark.parametrize("conn", ["db1", "db2"], indirect=True, scope="function")
+        async def test_query(conn):
+            await asyncio.sleep(0.05)
+            assert conn["open"], f"{conn['param']} was closed under the running test"
+        """
+    )
+    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result.assert_outcomes(passed=2)
+
+
 def test_pytest_exit_in_a_cooperative_test_ends_the_run_with_its_code(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(
