@@ -499,6 +499,7 @@ def _setup_show_per_test(config: pytest.Config) -> Iterator[None]:
     interleave. Each test's are kept, and written among its results.
     """
     terminal = config.get_terminal_writer()
+    capman = config.pluginmanager.getplugin("capturemanager")
     originals = _setuponly_module._show_fixture_action, _runner_module.show_test_item
 
     def kept(original: Callable[..., None]) -> Callable[..., None]:
@@ -512,8 +513,12 @@ def _setup_show_per_test(config: pytest.Config) -> Iterator[None]:
             try:
                 original(*args, **kwargs)
             finally:
-                # It also suspends and resumes pytest's capture, which puts
-                # pytest's streams back in place of the tests' routers.
+                # It also suspends and resumes pytest's global capture, which
+                # stays suspended during a batch (or fd-level capture would
+                # swallow the terminal's output), and puts pytest's streams
+                # back in place of the tests' routers.
+                if capman is not None and original is originals[0]:
+                    capman.suspend_global_capture()
                 terminal._file, terminal._current_line, sys.stdout, sys.stderr = saved
             if state.terminal_lines is None:
                 state.terminal_lines = []

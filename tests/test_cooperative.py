@@ -684,6 +684,50 @@ def test_live_log_headers_start_a_line_of_their_own(pytester, run_alt):
     assert not [line for line in result.outlines if "PASSED" in line and "live log" in line]
 
 
+@pytest.mark.parametrize("option", ["--setup-show", "--setup-plan", "--setup-only"])
+def test_setup_show_leaves_the_terminal_to_the_tests_after_a_batch(
+    pytester, run_alt_subprocess, option
+):
+    # Shown from a batch, a fixture line must not leave pytest's fd-level
+    # capture on: the batch's results and the next tests' would vanish.
+    pytester.makepyfile(
+        test_a="""
+        import pytest
+
+        @pytest.fixture
+        async def afix():
+            yield
+
+        async def test_async(afix):
+            pass
+        """,
+        test_b="""
+        import pytest
+
+        @pytest.fixture
+        def sfix():
+            yield
+
+        def test_sync(sfix):
+            pass
+        """,
+    )
+    result = run_alt_subprocess(option, "--asyncio-cooperative")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "test_a.py *",
+            "*SETUP    F afix",
+            "*test_a.py::test_async (fixtures used: afix)*",
+            "*TEARDOWN F afix",
+            "test_b.py *",
+            "*SETUP    F sfix",
+            "*test_b.py::test_sync (fixtures used: sfix)*",
+            "*TEARDOWN F sfix",
+        ]
+    )
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_warning_shown_by_one_test_is_recorded_for_every_test(pytester, run_alt, mode):
     pytester.makepyfile(
