@@ -136,7 +136,7 @@ def _check_wait(lock: _LoopLock, waiter: LaneState) -> None:
             fixture is not None
             and fixture[1] != "function"
             and fixture[0] in getattr(item, "fixturenames", ())
-            and (item.nodeid + "::").startswith(fixture[2] + "::" if fixture[2] else "")
+            and _within(item.nodeid, fixture[2])
         ):
             raise RuntimeError(
                 f"this alt_coop.Lock is held by the {fixture[1]} fixture {fixture[0]!r}, "
@@ -152,6 +152,12 @@ def _check_wait(lock: _LoopLock, waiter: LaneState) -> None:
         seen.append(holder.state)
         next_lock = _waiting_for.get(holder.state)
         holder = None if next_lock is None else next_lock._holder
+
+
+def _within(nodeid: str, scope_id: str) -> bool:
+    """Whether the test ``nodeid`` is under the node ``scope_id`` (a module, a
+    class, a package directory, or the session's empty id)."""
+    return not scope_id or nodeid.startswith((f"{scope_id}::", f"{scope_id}/"))
 
 
 #: The lock each cooperative test is waiting for, if any.
