@@ -60,6 +60,11 @@ async def test_after():
 """
 
 
+def mode_args(mode: str) -> list[str]:
+    """The options that run a suite in ``mode``: "sequential" or "cooperative"."""
+    return ["--asyncio-cooperative"] if mode == "cooperative" else []
+
+
 @pytest.fixture
 def run_alt(pytester: pytest.Pytester):
     """Run pytester in-process with the alt_coop engine enabled."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import mode_args
 
 
 def test_functions_methods_and_params_run(pytester, run_alt):
@@ -82,7 +83,7 @@ def test_awaiting_a_failed_task_shows_only_user_frames(pytester, run_alt, mode):
             await asyncio.create_task(boom())
         """
     )
-    result = run_alt("--tb=long", *(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt("--tb=long", *mode_args(mode))
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [

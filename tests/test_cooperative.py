@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ET
 from itertools import combinations
 
 import pytest
-from conftest import ISOLATE, interrupt_when
+from conftest import ISOLATE, interrupt_when, mode_args
 
 PYTEST_VERSION = tuple(int(part) for part in pytest.__version__.split(".")[:2])
 
@@ -615,7 +615,7 @@ def test_tee_sys_shows_output_live_and_captures_it(pytester, run_alt_subprocess,
             assert n == 0
         """
     )
-    flags = ["--asyncio-cooperative"] if mode == "cooperative" else []
+    flags = mode_args(mode)
     result = run_alt_subprocess("--capture=tee-sys", *flags)
     result.assert_outcomes(passed=1, failed=1)
     output = result.stdout.str() + result.stderr.str()
@@ -746,7 +746,7 @@ def test_a_warning_shown_by_one_test_is_recorded_for_every_test(pytester, run_al
             await asyncio.sleep(0.01)
         """
     )
-    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=3, warnings=3)
     for n in range(3):
         result.stdout.fnmatch_lines([f"*::test_warns[[]{n}[]]"])
@@ -787,7 +787,7 @@ def test_warning_recorders_and_filters_set_by_a_test_stay_its_own(pytester, run_
             await asyncio.sleep(0.1)
         """
     )
-    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=3, failed=1, warnings=2)
     result.stdout.fnmatch_lines(
         ["*_ test_expects_a_warning_it_never_gets _*", "E * DID NOT WARN.*"]
@@ -840,7 +840,7 @@ def test_streams_and_current_test_var_set_by_a_test_stay_its_own(pytester, run_a
             assert os.environ["PYTEST_CURRENT_TEST"] == f"{request.node.nodeid} (call)"
         """
     )
-    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -869,7 +869,7 @@ def test_stdout_is_a_writable_stream_with_a_file_descriptor(pytester, run_alt_su
             subprocess.run([sys.executable, "-c", "pass"], stdout=sys.stdout, check=True)
         """
     )
-    result = run_alt_subprocess(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt_subprocess(*mode_args(mode))
     result.assert_outcomes(passed=1)
 
 
@@ -925,7 +925,7 @@ def test_warning_recorders_catch_the_warnings_of_tasks_their_test_started(pytest
             await asyncio.sleep(0.1)
         """
     )
-    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=3)
 
 
@@ -949,7 +949,7 @@ def test_a_warning_repeated_across_awaits_is_recorded_once_per_test(pytester, ru
                 await asyncio.sleep(0.02)
         """
     )
-    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=3, warnings=4)
 
 
@@ -1249,7 +1249,7 @@ def test_recwarn_and_filterwarnings_marks_hold_for_their_own_test(pytester, run_
                     warnings.warn("shown once", UserWarning)
         """
     )
-    result = run_alt("-v", *(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt("-v", *mode_args(mode))
     result.assert_outcomes(passed=4, warnings=2)
     summary = result.stdout.str().split("warnings summary")[1]
     assert "::test_noisy" in summary and "::test_ignores_some" in summary, summary
@@ -1348,7 +1348,7 @@ def test_a_wide_fixture_torn_down_by_another_test_reports_there(pytester, run_al
                     f.write(f"{{test}} {{report.when}} {{title}}: {{content.strip()}}\\n")
         """
     )
-    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=2, warnings=1)
     lines = sections.read_text().splitlines()
     assert "test_last teardown Captured stdout teardown: teardown output" in lines, lines
@@ -1379,7 +1379,7 @@ def test_an_error_in_a_reporting_hook_is_an_internal_error(pytester, run_alt_sub
             await asyncio.sleep(0.01)
         """
     )
-    result = run_alt_subprocess(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt_subprocess(*mode_args(mode))
     assert result.ret == pytest.ExitCode.INTERNAL_ERROR, result.stdout.str()
     result.stdout.fnmatch_lines(["INTERNALERROR>*RuntimeError: logreport boom"])
     result.stdout.no_fnmatch_line("*Interrupted*")
@@ -1399,9 +1399,7 @@ def test_a_keyboard_interrupt_raised_by_a_test_stops_the_run(pytester, run_alt_s
             await asyncio.sleep(30)
         """
     )
-    result = run_alt_subprocess(
-        "-v", *(["--asyncio-cooperative"] if mode == "cooperative" else []), timeout=20
-    )
+    result = run_alt_subprocess("-v", *mode_args(mode), timeout=20)
     assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
     result.stdout.fnmatch_lines([f"*{test_file.name}:5: KeyboardInterrupt"])
     result.stdout.no_fnmatch_line("*test_long PASSED*")
@@ -1424,7 +1422,7 @@ def test_setup_plan_runs_no_async_fixture(pytester, run_alt, mode):
             pass
         """
     )
-    result = run_alt("--setup-plan", *(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt("--setup-plan", *mode_args(mode))
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*SETUP    F resource*", "*TEARDOWN F resource*"])
     assert not ran.exists()
@@ -1454,7 +1452,7 @@ def test_errors_in_hooks_show_no_alt_coop_frames(pytester, run_alt, mode):
             pass
         """
     )
-    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=1, errors=2)
     result.stdout.fnmatch_lines(["*RuntimeError: setup hook boom", "*Failed: teardown hook fail"])
     errors = result.stdout.str().split("= ERRORS =")[1]
@@ -1487,7 +1485,7 @@ def test_a_test_cancelling_a_task_of_a_test_fails_that_test(pytester, run_alt, m
             await asyncio.sleep(0)
         """
     )
-    result = run_alt("-v", *(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt("-v", *mode_args(mode))
     outcomes = {"passed": 3, "failed": 1} if mode == "sequential" else {"passed": 2, "failed": 2}
     result.assert_outcomes(**outcomes)
     result.stdout.fnmatch_lines(["*test_cancels_itself FAILED*"])
@@ -1530,7 +1528,7 @@ def test_tests_skipped_before_setup_let_their_collectors_go(pytester, run_alt, m
             log("m2 sync")
         """,
     )
-    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=3, skipped=2)
     assert read_events(pytester) == [
         "setup 1",
@@ -1559,7 +1557,7 @@ def test_a_param_not_equal_to_itself_runs_its_tests(pytester, run_alt, mode):
             pass
         """
     )
-    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=4)
 
 
@@ -1583,7 +1581,7 @@ def test_parametrize_scope_narrows_a_wider_fixture(pytester, run_alt, mode):
             assert conn["open"], f"{conn['param']} was closed under the running test"
         """
     )
-    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=2)
 
 
@@ -1781,7 +1779,7 @@ def test_caplog_levels_are_each_tests_own(pytester, run_alt, mode):
             assert caplog.messages == ["warning from d", "again from d"]
         """
     )
-    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=4)
 
 
@@ -1812,7 +1810,7 @@ def test_threads_and_pool_work_a_test_starts_are_captured_as_its_own(pytester, r
             assert caplog.messages == []
         """
     )
-    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -1860,7 +1858,7 @@ def test_caplog_level_on_a_parent_holds_below_another_tests_child_level(pytester
             assert caplog.messages == []
         """
     )
-    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=4)
 
 
@@ -1892,7 +1890,7 @@ def test_caplog_levels_hold_for_tasks_their_test_started(pytester, run_alt, mode
             assert caplog.messages == []
         """
     )
-    result = run_alt(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=3)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import ISOLATE, interrupt_when
+from conftest import ISOLATE, interrupt_when, mode_args
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
 
@@ -92,7 +92,7 @@ def test_ctrl_c_after_a_test_took_back_its_own_cancellations(
     output, returncode, _, interrupted, ended = interrupt_when(
         [
             *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)),
-            *(["--asyncio-cooperative"] if mode == "cooperative" else []),
+            *mode_args(mode),
         ],
         pytester.path,
         marker.exists,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SUITE_NESTED_TIMEOUT, SUITE_SELF_CANCEL_THEN_TIMEOUT
+from conftest import SUITE_NESTED_TIMEOUT, SUITE_SELF_CANCEL_THEN_TIMEOUT, mode_args
 
 
 def line_of(path: Path, marker: str) -> int:
@@ -301,7 +301,7 @@ def test_a_timeout_after_a_swallowed_self_cancellation_is_a_timeout(
 ):
     # Not an interrupt: the cancellation it swallowed was its own.
     pytester.makepyfile(SUITE_SELF_CANCEL_THEN_TIMEOUT)
-    result = run_alt_subprocess(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    result = run_alt_subprocess(*mode_args(mode))
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(["*then_times_out timed out after 0.2s (async timeout)*"])
     assert "KeyboardInterrupt" not in result.stdout.str()
