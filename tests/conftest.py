@@ -60,6 +60,32 @@ async def test_after():
 """
 
 
+#: Test code: ``await take_back_own_cancellations()`` lets asyncio.timeout and
+#: a TaskGroup each cancel the running task and take the cancellation back.
+TAKE_BACK_OWN_CANCELLATIONS = """
+import asyncio as _asyncio
+
+
+async def _fail_soon():
+    await _asyncio.sleep(0.01)
+    raise ValueError("child failed")
+
+
+async def take_back_own_cancellations():
+    try:
+        async with _asyncio.timeout(0.01):
+            await _asyncio.sleep(1)
+    except TimeoutError:
+        pass
+    try:
+        async with _asyncio.TaskGroup() as group:
+            group.create_task(_fail_soon())
+            await _asyncio.sleep(1)
+    except* ValueError:
+        pass
+"""
+
+
 def mode_args(mode: str) -> list[str]:
     """The options that run a suite in ``mode``: "sequential" or "cooperative"."""
     return ["--asyncio-cooperative"] if mode == "cooperative" else []

@@ -26,6 +26,7 @@ from conftest import (
     ISOLATE,
     SUITE_NESTED_TIMEOUT,
     SUITE_SELF_CANCEL_THEN_TIMEOUT,
+    TAKE_BACK_OWN_CANCELLATIONS,
     interrupt_when,
 )
 
@@ -536,7 +537,8 @@ def test_nested_pytest_main_leaves_the_calling_task_alone(pytester: pytest.Pytes
 # -- await alt_coop.main: cancellation and Ctrl-C ---------------------------------
 
 #: A suite whose second test blocks until it is cancelled, leaving a marker file.
-SUITE_SLOW = """
+SUITE_SLOW = (
+    """
 import asyncio
 import pathlib
 
@@ -564,29 +566,13 @@ async def function_resource():
     print("FUNCTION TEARDOWN", flush=True)
 
 
-async def _fail_soon():
-    await asyncio.sleep(0.01)
-    raise ValueError("child failed")
-
-
 async def test_first(session_resource, module_resource):
     await asyncio.sleep(0)
 
 
 async def test_slow(session_resource, module_resource, function_resource):
-    # asyncio.timeout and TaskGroup cancel the test's task and take that back:
-    # a cancellation of main's caller afterwards is still an interrupt.
-    try:
-        async with asyncio.timeout(0.01):
-            await asyncio.sleep(1)
-    except TimeoutError:
-        pass
-    try:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(_fail_soon())
-            await asyncio.sleep(1)
-    except* ValueError:
-        pass
+    # A cancellation of main's caller after these is still an interrupt.
+    await take_back_own_cancellations()
     pathlib.Path("slow-test-started").write_text("started")
     try:
         await asyncio.sleep(30)
@@ -598,6 +584,8 @@ async def test_slow(session_resource, module_resource, function_resource):
 async def test_never_reached():
     print("NEVER REACHED", flush=True)
 """
+    + TAKE_BACK_OWN_CANCELLATIONS
+)
 
 
 SUITE_CANCELS_ITSELF = """

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 
 import pytest
-from conftest import ISOLATE, interrupt_when, mode_args
+from conftest import ISOLATE, TAKE_BACK_OWN_CANCELLATIONS, interrupt_when, mode_args
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
 
@@ -65,29 +66,18 @@ def test_ctrl_c_after_a_test_took_back_its_own_cancellations(
     # cancellation back; Ctrl-C afterwards is still an interrupt.
     marker = pytester.path / "test-started.txt"
     test_file = pytester.makepyfile(
-        f"""
-        import asyncio
+        textwrap.dedent(
+            f"""
+            import asyncio
 
-        async def fail_soon():
-            await asyncio.sleep(0.01)
-            raise ValueError("child failed")
-
-        async def test_times_out_then_sleeps():
-            try:
-                async with asyncio.timeout(0.01):
-                    await asyncio.sleep(1)
-            except TimeoutError:
-                pass
-            try:
-                async with asyncio.TaskGroup() as group:
-                    group.create_task(fail_soon())
-                    await asyncio.sleep(1)
-            except* ValueError:
-                pass
-            with open({str(marker)!r}, "w") as f:
-                f.write("started")
-            await asyncio.sleep(30)
-        """
+            async def test_times_out_then_sleeps():
+                await take_back_own_cancellations()
+                with open({str(marker)!r}, "w") as f:
+                    f.write("started")
+                await asyncio.sleep(30)
+            """
+        )
+        + TAKE_BACK_OWN_CANCELLATIONS
     )
     output, returncode, _, interrupted, ended = interrupt_when(
         [
