@@ -65,7 +65,7 @@ class LaneState:
         "log_handlers",
         "log_when",
         "out",
-        "own_streams",
+        "own_globals",
         "own_warnings",
         "reports",
         "shown_warnings",
@@ -84,9 +84,9 @@ class LaneState:
         self.log_handlers: tuple[logging.Handler, ...] = ()
         self.log_when: str | None = None  # the phase whose records it is capturing
         self.warnings: list[warnings.WarningMessage] = []  # recorded, not yet reported
-        # The sys.stdout/sys.stderr the test installed and has not undone
-        # (contextlib.redirect_stdout across an await), kept aside between its turns.
-        self.own_streams: tuple[TextIO, TextIO] | None = None
+        # The sys.stdout/sys.stderr and uncaught-exception hooks the test set
+        # and has not undone (see TurnGlobals), kept aside between its turns.
+        self.own_globals: tuple[Any, Any, Any, Any] | None = None
         self.current_test_var: str | None = None  # its PYTEST_CURRENT_TEST
         # The warnings state the test set up and has not undone (its
         # pytest.warns, say), kept aside between its turns.
@@ -363,26 +363,43 @@ class TurnGlobals:
     """Process-wide state a test may change across its awaits, kept per test.
 
     ``sys.stdout``/``sys.stderr`` (``contextlib.redirect_stdout`` around an
-    await, say) and ``PYTEST_CURRENT_TEST``: what a test set is put aside
-    when its turn on the loop ends and put back when its next turn starts, so
-    the tests running meanwhile keep the batch's streams and their own value.
+    await, say), the hooks for uncaught exceptions (pytest 8.3 swaps them
+    around each phase) and ``PYTEST_CURRENT_TEST``: what a test set is put
+    aside when its turn on the loop ends and put back when its next turn
+    starts, so the tests running meanwhile keep the batch's and their own.
     """
 
     def __init__(self) -> None:
-        self._streams = sys.stdout, sys.stderr
+        self.record()
         self._test_var: str | None = None  # what this batch last wrote
 
+    def record(self) -> None:
+        """Take the current values as the batch's (once it is set up)."""
+        self._out, self._err = sys.stdout, sys.stderr
+        self._unraisable, self._thread_hook = sys.unraisablehook, threading.excepthook
+
     def turn_ended(self, state: LaneState) -> None:
-        if sys.stdout is self._streams[0] and sys.stderr is self._streams[1]:
-            state.own_streams = None  # the usual case: nothing changed, or undone
+        if (
+            sys.stdout is self._out
+            and sys.stderr is self._err
+            and sys.unraisablehook is self._unraisable
+            and threading.excepthook is self._thread_hook
+        ):
+            state.own_globals = None  # the usual case: nothing changed, or undone
         elif not bodies_in_threads.running:
-            state.own_streams = sys.stdout, sys.stderr
-            sys.stdout, sys.stderr = self._streams
+            state.own_globals = (
+                sys.stdout,
+                sys.stderr,
+                sys.unraisablehook,
+                threading.excepthook,
+            )
+            sys.stdout, sys.stderr = self._out, self._err
+            sys.unraisablehook, threading.excepthook = self._unraisable, self._thread_hook
 
     def turn_starts(self, state: LaneState) -> None:
-        own = state.own_streams
+        own = state.own_globals
         if own is not None:
-            sys.stdout, sys.stderr = own
+            sys.stdout, sys.stderr, sys.unraisablehook, threading.excepthook = own
         if state.current_test_var != self._test_var:
             self.show_test_var(state.current_test_var)
 

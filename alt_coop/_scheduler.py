@@ -252,6 +252,7 @@ class Scheduler:
         turn_globals: _lane_state.TurnGlobals,
     ) -> None:
         loop = asyncio.get_running_loop()
+        turn_globals.record()  # what the batch's set-up installed is the batch's
         changed = asyncio.Event()
         tasks = self._tasks
         assert self.setupstate is not None

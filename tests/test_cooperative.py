@@ -989,6 +989,41 @@ def test_an_unraisable_exception_is_reported_for_the_test_that_raised_it(pyteste
     assert "test_other" not in summary, result.stdout.str()
 
 
+def test_an_unraisable_hook_a_test_sets_across_an_await_stays_its_own(pytester, run_alt):
+    # As pytest 8.3 does around each phase, or a test catching them itself.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import sys
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        class Broken:
+            def __del__(self):
+                raise ValueError("broken in __del__")
+
+        async def test_catches_its_own():
+            caught = []
+            saved, sys.unraisablehook = sys.unraisablehook, caught.append
+            try:
+                await asyncio.sleep(0.2)
+                Broken()
+            finally:
+                sys.unraisablehook = saved
+            assert len(caught) == 1
+
+        async def test_drops_a_broken_object():
+            await asyncio.sleep(0.05)
+            Broken()
+        """
+    )
+    result = run_alt("-W", "default::pytest.PytestUnraisableExceptionWarning")
+    result.assert_outcomes(passed=2, warnings=1)
+    summary = result.stdout.str().split("warnings summary")[1]
+    assert "::test_drops_a_broken_object" in summary, result.stdout.str()
+
+
 @pytest.mark.skipif(PYTEST_VERSION < (8, 4), reason="pytest 8.3 catches them per phase itself")
 def test_a_thread_exception_is_reported_for_the_test_that_started_the_thread(pytester, run_alt):
     pytester.makepyfile(
