@@ -19,8 +19,8 @@ from typing import Any
 
 #: Tasks alt_coop made to run pytest or a cooperative test on.
 _made_here: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
-#: Those of them alt_coop interrupted.
-_interrupted: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+#: Interrupts of those tasks not yet taken back (each counts once).
+_pending: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = weakref.WeakKeyDictionary()
 
 
 def made_here(task: asyncio.Task[Any]) -> None:
@@ -30,7 +30,7 @@ def made_here(task: asyncio.Task[Any]) -> None:
 
 def interrupt(task: asyncio.Task[Any], message: str) -> None:
     """Cancel ``task`` to interrupt the session (Ctrl-C, or its batch stopping)."""
-    _interrupted.add(task)
+    _pending[task] = _pending.get(task, 0) + 1
     task.cancel(message)
 
 
@@ -39,7 +39,12 @@ def is_interrupt(task: asyncio.Task[Any]) -> bool:
     interrupts the session rather than failing that code."""
     # A task of someone else's running a phase is beyond what alt_coop
     # supports; an interrupt is the outcome that loses least.
-    return task in _interrupted or task not in _made_here
+    return task in _pending or task not in _made_here
+
+
+def interrupt_pending(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` has an interrupt the code running on it swallowed."""
+    return bool(_pending) and task in _pending
 
 
 def cancel_own(task: asyncio.Task[Any], message: str) -> None:
@@ -54,6 +59,12 @@ def uncancel_own(task: asyncio.Task[Any], times: int = 1) -> None:
 
 
 def take_interrupt(task: asyncio.Task[Any]) -> None:
-    """An interrupt came back out: take it back from the task, so that the
-    teardowns that follow can await."""
+    """An interrupt came back out (or was swallowed): take it back from the
+    task, so that the teardowns that follow can await, and later
+    cancellations of the task are judged afresh."""
     task.uncancel()
+    left = _pending.get(task, 0) - 1
+    if left > 0:
+        _pending[task] = left
+    else:
+        _pending.pop(task, None)

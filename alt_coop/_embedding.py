@@ -57,23 +57,23 @@ async def main(
             )
     if not engines:
         plugins.append(Plugin(managed_loop=loop))
-    _running_on.add(loop)
-    session = loop.create_task(
-        _session(list(args) if args is not None else None, plugins),
-        name="alt_coop.main",
-        # pytest's own context variables stay out of the application's context.
-        context=contextvars.copy_context(),
-    )
+    # In a copy of the caller's context: pytest's own context variables stay
+    # out of the application's. (Not ``create_task(context=)``, which an
+    # application's task factory may not take.)
+    coro = _session(list(args) if args is not None else None, plugins)
+    try:
+        session = contextvars.copy_context().run(loop.create_task, coro, name="alt_coop.main")
+    except BaseException:
+        coro.close()
+        raise
     _cancels.made_here(session)
+    _running_on.add(loop)
     cancelled = False
     try:
-        while True:
+        while not session.done():
             try:
-                exit_code = await asyncio.shield(session)
-                break
+                await asyncio.wait([session])
             except asyncio.CancelledError:
-                if session.done():
-                    raise
                 # The caller was cancelled: interrupt the session, which tears
                 # down and reports; cancelled again meanwhile, interrupt it again.
                 cancelled = True
@@ -81,8 +81,11 @@ async def main(
     finally:
         _running_on.discard(loop)
     if cancelled:
-        raise asyncio.CancelledError("alt_coop.main was cancelled")
-    return exit_code
+        # The caller gets its cancellation, with what went wrong on the way
+        # (a teardown that failed after the interrupt, say) as its cause.
+        error = None if session.cancelled() else session.exception()
+        raise asyncio.CancelledError("alt_coop.main was cancelled") from error
+    return session.result()
 
 
 async def _session(args: list[str] | None, plugins: list[object]) -> int | pytest.ExitCode:

@@ -386,7 +386,9 @@ class TurnGlobals:
             and threading.excepthook is self._thread_hook
         ):
             state.own_globals = None  # the usual case: nothing changed, or undone
-        elif not bodies_in_threads.running:
+        elif bodies_in_threads.running:
+            state.own_globals = None  # left in force, process-wide (see README)
+        else:
             state.own_globals = (
                 sys.stdout,
                 sys.stderr,
@@ -450,9 +452,11 @@ def _threads_follow_their_test() -> Iterator[None]:
         executor: concurrent.futures.ThreadPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any
     ) -> Any:
         state = CURRENT.get()
-        if state is not None:
-            fn = functools.partial(_context_of(state).run, fn)
-        return submit(executor, fn, *args, **kwargs)
+        if state is None:
+            return submit(executor, fn, *args, **kwargs)
+        fn = functools.partial(_context_of(state).run, fn)
+        # Outside the test: a worker this starts serves every test after it.
+        return contextvars.Context().run(submit, executor, fn, *args, **kwargs)
 
     threading.Thread.start = start_as_test  # type: ignore[method-assign, assignment]
     concurrent.futures.ThreadPoolExecutor.submit = submit_as_test  # type: ignore[method-assign, assignment]

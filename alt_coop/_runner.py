@@ -137,8 +137,8 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         result = step(coro, timeout)
     except Abandon:
         assert timeout is not None
-        capped = None if timeout.fired else _capped(abandoned=True)
-        raise (capped or timeout.failure()) from None
+        capped = _capped(abandoned=not timeout.fired)
+        raise (timeout.failure() if timeout.fired else capped or timeout.failure()) from None
     except BaseException as exc:
         # Whose cancellation this is decides the outcome: the caller's or
         # Ctrl-C's interrupts the session, even when a timeout fired too;
@@ -147,6 +147,7 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         if isinstance(exc, asyncio.CancelledError):
             _interrupt_if_from_outside(exc)
         if timeout is not None and timeout.fired:
+            _capped()  # the cap fired too: the timeout's failure says it
             cause = None if isinstance(exc, asyncio.CancelledError) else exc
             raise timeout.failure() from cause
         if isinstance(exc, asyncio.CancelledError) and (capped := _capped()) is not None:
@@ -158,12 +159,14 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
             cap.phase = outer_phase
         if timeout is not None:
             timeout.stop()
-    # The coroutine swallowed a cancellation. A timeout's or the cap's still
-    # counts; any other is the coroutine's business (it may have cancelled
-    # itself), as asyncio leaves it.
+    # The coroutine swallowed a cancellation. An interrupt's, a timeout's or
+    # the cap's still counts; any other is the coroutine's business (it may
+    # have cancelled itself), as asyncio leaves it.
+    _interrupt_if_swallowed()
+    capped = _capped()
     if timeout is not None and timeout.fired:
         raise timeout.failure()
-    if (capped := _capped()) is not None:
+    if capped is not None:
         raise capped
     return result
 
@@ -252,6 +255,16 @@ def _interrupt_if_from_outside(error: asyncio.CancelledError) -> None:
     if session_loop is not None and session_loop.interruption is None:
         session_loop.interruption = interrupt
     raise interrupt
+
+
+def _interrupt_if_swallowed() -> None:
+    """The phase ended normally though alt_coop interrupted its task: the
+    session stops all the same."""
+    __tracebackhide__ = True
+    task = asyncio.current_task()
+    if task is not None and _cancels.interrupt_pending(task):
+        _cancels.take_interrupt(task)
+        raise KeyboardInterrupt
 
 
 def _last_user_entry(tb: TracebackType | None) -> TracebackType | None:

@@ -438,10 +438,15 @@ class Scheduler:
                 self._interrupt(stop)
             else:
                 self._exit = stop  # raised once the running tests are done, as pytest would
-            reports = self._cut_short(item, state)
+            try:
+                reports = self._cut_short(item, state)
+            except KeyboardInterrupt as again:  # Ctrl-C again: it must not leave the task
+                self._interrupt(again)
+                reports = self._cut_short_reports(state)
             if not reports:
                 return
         finally:
+            self.setupstate.end()
             if cap is not None:
                 cap.stop()
             # What its last phase could not report, pytest reports later.
@@ -490,6 +495,10 @@ class Scheduler:
             )
             if call.excinfo is not None:  # a teardown error is a result of its own
                 item.ihook.pytest_runtest_makereport(item=item, call=call)
+        return self._cut_short_reports(state)
+
+    @staticmethod
+    def _cut_short_reports(state: _lane_state.LaneState) -> list[pytest.TestReport]:
         reports = state.reports
         # A passed setup is no result: the test itself was cut short.
         if all(report.passed and report.when == "setup" for report in reports):

@@ -78,6 +78,10 @@ class ConcurrentSetupState:
         """The calling lane starts ``item``'s protocol (alt_coop's scheduler calls this)."""
         self.running[_lanes.lane_key()] = item
 
+    def end(self) -> None:
+        """The calling lane is done with its item, torn down or cut short."""
+        self.running.pop(_lanes.lane_key(), None)
+
     # -- what pytest calls -------------------------------------------------
 
     def setup(self, item: pytest.Item) -> None:

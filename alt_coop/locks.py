@@ -92,7 +92,8 @@ class _LoopLock(asyncio.Lock):
                     _waiting_for.pop(state, None)
         else:
             await super().acquire()
-        self._holder = None if state is None else _Holder(state, setting_up.get())
+        # A task the test started holds it for itself, not for the test.
+        self._holder = _Holder(state, setting_up.get()) if own_code and state else None
         if own_code:
             _held.set(_held.get() | {self})
         return True

@@ -2832,6 +2832,64 @@ def test_tests_waiting_on_each_others_locks_fail_rather_than_hang(pytester, run_
     assert result.duration < 5
 
 
+def test_waiting_for_a_lock_a_task_of_the_test_holds_is_no_deadlock(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        lock = alt_coop.Lock()
+
+        async def hold_a_while():
+            async with lock():
+                await asyncio.sleep(0.1)
+
+        async def test_waits_for_its_own_task():
+            task = asyncio.create_task(hold_a_while())
+            await asyncio.sleep(0)
+            async with lock():
+                pass
+            await task
+        """
+    )
+    run_alt().assert_outcomes(passed=1)
+
+
+def test_after_an_interrupt_a_teardown_timeout_is_a_timeout(pytester, run_alt_subprocess):
+    # The interrupt counts once: the timeout of a teardown that follows is
+    # that teardown's failure, not a second interrupt.
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def slow_teardown():
+            yield
+            await asyncio.sleep(5)
+
+        async def test_other(slow_teardown):
+            await asyncio.sleep(0.1)
+
+        async def test_stop():
+            await asyncio.sleep(0.05)
+            raise KeyboardInterrupt
+        """
+    )
+    result = run_alt_subprocess("--default-async-timeout=0.5", timeout=30)
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*fixture 'slow_teardown' timed out after 0.5s during teardown*",
+            f"*{test_file.name}:16: KeyboardInterrupt",
+        ]
+    )
+
+
 @pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
 def test_a_lock_held_by_a_wider_fixture_the_test_uses_is_an_error(pytester, run_alt, cooperative):
     pytester.makepyfile(

@@ -1264,3 +1264,85 @@ stop_thread_loop()
         ]
     )
     assert "TEST RAN" not in output
+
+
+def test_main_works_with_an_application_task_factory_of_two_arguments(
+    pytester: pytest.Pytester,
+) -> None:
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        def factory(loop, coro):  # the form asyncio documents first
+            return asyncio.Task(coro, loop=loop)
+
+
+        async def app_main():
+            asyncio.get_running_loop().set_task_factory(factory)
+            for _ in range(2):
+                print("APP: job returned", await alt_coop.main([*ISOLATE, "suite", "-q"]))
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(pytester, "suite/test_quick.py", "async def test_quick():\n    pass\n")
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert output.count("APP: job returned 0") == 2, output
+
+
+def test_a_test_swallowing_the_interrupt_still_stops_the_session(
+    pytester: pytest.Pytester,
+) -> None:
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import os
+
+        import alt_coop
+
+
+        async def app_main():
+            job = asyncio.create_task(alt_coop.main([*ISOLATE, "suite", "-q", "-s"]))
+            while not os.path.exists("swallowing"):
+                await asyncio.sleep(0.01)
+            job.cancel()
+            try:
+                await job
+            except asyncio.CancelledError:
+                print("APP: await job raised CancelledError", flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_swallow.py",
+        """
+        import asyncio
+        import pathlib
+
+        async def test_swallows():
+            pathlib.Path("swallowing").touch()
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                pass
+
+        async def test_never_reached():
+            print("NEVER REACHED", flush=True)
+        """,
+    )
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert "APP: await job raised CancelledError" in output
+    assert "NEVER REACHED" not in output
