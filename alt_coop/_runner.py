@@ -133,6 +133,8 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     cap = _current_cap.get()
     if cap is not None:  # the cap gives up on the innermost phase running
         outer_phase, cap.phase = cap.phase, timeout
+    task = asyncio.current_task()
+    cancels_before = task.cancelling() if task is not None else 0
     try:
         result = step(coro, timeout)
     except Abandon:
@@ -168,7 +170,25 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         raise timeout.failure()
     if capped is not None:
         raise capped
+    if task is not None and task.cancelling() > cancels_before:
+        _deliver_own_cancellation(task, timeout.label if timeout is not None else "the test")
     return result
+
+
+def _deliver_own_cancellation(task: asyncio.Task[Any], label: str) -> None:
+    """The code cancelled its own task. Swallowed, that is its business; but
+    if it returned before asyncio delivered it, asyncio would deliver it at the
+    task's next await, in the next fixture or test: it fails this phase."""
+    __tracebackhide__ = True
+    try:
+        step(asyncio.sleep(0))
+    except asyncio.CancelledError:
+        task.uncancel()
+        raise pytest.fail.Exception(
+            f"{label} cancelled its own task and returned before the cancellation "
+            "reached it; asyncio would deliver it to the next code awaiting on the task",
+            pytrace=False,
+        ) from None
 
 
 #: Cooperative tests' tasks cut short by ``asyncio_task_timeout``, with the cap.

@@ -1532,6 +1532,50 @@ def test_a_test_cancelling_a_task_of_a_test_fails_that_test(pytester, run_alt, m
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_code_returning_before_its_own_cancellation_arrives_fails(pytester, run_alt, mode):
+    # asyncio would deliver it at the task's next await: in another fixture.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def cancels_and_returns():
+            asyncio.current_task().cancel()
+
+        @pytest.fixture
+        async def innocent():
+            await asyncio.sleep(0)
+            yield
+            await asyncio.sleep(0)
+
+        async def test_cancels_and_returns(innocent):
+            asyncio.current_task().cancel()
+
+        async def test_uses_the_fixture(cancels_and_returns, innocent):
+            await asyncio.sleep(0)
+
+        async def test_innocent(innocent):
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt("-v", *mode_args(mode))
+    assert verbose_lines(result.stdout.str()) == {
+        "test_cancels_and_returns": ["FAILED"],
+        "test_uses_the_fixture": ["ERROR"],
+        "test_innocent": ["PASSED"],
+    }, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*test_cancels_and_returns cancelled its own task and returned before the "
+            "cancellation reached it*",
+            "*fixture 'cancels_and_returns' cancelled its own task*",
+        ],
+        consecutive=False,
+    )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_tests_skipped_before_setup_let_their_collectors_go(pytester, run_alt, mode):
     # A skip mark (or a hook that skips) stops a test before its setup: its
     # module and class still count it as done, or the run waits for it.

@@ -588,6 +588,16 @@ async def test_never_reached():
 )
 
 
+SUITE_CANCELS_ITSELF_AND_RETURNS = """
+import asyncio
+
+async def test_cancels_its_own_task_and_returns():
+    asyncio.current_task().cancel()
+
+async def test_after():
+    await asyncio.sleep(0.01)
+"""
+
 SUITE_CANCELS_ITSELF = """
 import asyncio
 
@@ -788,11 +798,17 @@ def test_cancelling_main_while_a_timed_out_test_cleans_up_interrupts_the_session
 
 @pytest.mark.parametrize(
     "suite",
-    [SUITE_NESTED_TIMEOUT, SUITE_SELF_CANCEL_THEN_TIMEOUT, SUITE_CANCELS_ITSELF],
+    [
+        SUITE_NESTED_TIMEOUT,
+        SUITE_SELF_CANCEL_THEN_TIMEOUT,
+        SUITE_CANCELS_ITSELF,
+        SUITE_CANCELS_ITSELF_AND_RETURNS,
+    ],
     ids=[
         "timeout_inside_getfixturevalue",
         "timeout_after_a_swallowed_self_cancellation",
         "a_test_cancelling_its_own_task",
+        "a_test_returning_before_its_own_cancellation_arrives",
     ],
 )
 def test_a_test_timing_out_does_not_cancel_main(pytester: pytest.Pytester, suite: str) -> None:
