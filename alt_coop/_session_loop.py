@@ -118,6 +118,17 @@ class SessionLoop:
                     # Someone called loop.stop(): the work must still finish,
                     # or its fixtures are never torn down.
                     stopped = True
+                except BaseException:
+                    # Raised into the loop while the work waited, by a signal
+                    # handler (pytest-timeout's, say): the work is cancelled
+                    # and its cleanup runs before the exception goes on, or it
+                    # would run on into the tests after it.
+                    if not task.done():
+                        task.cancel("alt_coop: stopped by an exception raised into the loop")
+                        self.loop.run_until_complete(
+                            asyncio.wait([task], timeout=CANCEL_GRACE_SECONDS)
+                        )
+                    raise
         finally:
             self._task = None
         if stopped:

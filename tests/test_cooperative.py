@@ -4234,3 +4234,44 @@ def test_doctests_and_plugin_items_run_beside_cooperative_tests(pytester):
     result.stdout.fnmatch_lines(
         ["*DATA ITEM RAN*", "*alt_coop: 1 cooperative test, at most 1 at once*"]
     )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_pytest_timeout_stops_the_async_test_it_fails(pytester, run_alt_subprocess, mode):
+    # pytest-timeout raises from a signal handler, wherever Python is: in the
+    # loop, while the test waits. The test must stop there and clean up,
+    # not run on into the tests after it.
+    pytest.importorskip("pytest_timeout")
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        async def resource():
+            yield
+            log("teardown")
+
+        @pytest.mark.timeout(0.5)
+        async def test_times_out(resource):
+            try:
+                while True:
+                    await asyncio.sleep(0.05)
+                    log("tick")
+            finally:
+                log("finally")
+
+        async def test_after():
+            log("after starts")
+            await asyncio.sleep(0.3)
+            log("after ends")
+        """
+    )
+    result = run_alt_subprocess(*mode_args(mode), timeout=60)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*Timeout (>0.5s) from pytest-timeout*"])
+    events = read_events(pytester)
+    ticks_done = events.index("finally")
+    assert events[ticks_done:] == ["finally", "teardown", "after starts", "after ends"], events
