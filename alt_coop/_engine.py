@@ -60,6 +60,7 @@ class Plugin:
         self._policy = DebuggerPolicy("auto", pytest_debugging=False)
         self._defaults = DefaultTimeouts(5.0)
         self._scheduler: _scheduler.Scheduler | None = None
+        self._end_error: Warning | None = None  # see pytest_sessionfinish
 
     @classmethod
     def register_once(cls, config: pytest.Config) -> None:
@@ -109,7 +110,15 @@ class Plugin:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # trylast: pytest's own sessionfinish has torn the fixtures down by now.
-        self._end_session()
+        try:
+            self._end_session()
+        except Warning as error:
+            # The tasks-left-behind warning, made an error (-W error): raised
+            # here, it would stop pytest before it reports the results. It
+            # fails the run and is shown after them instead.
+            self._end_error = error
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # When pytest's own sessionfinish ends in an exception (a second
@@ -159,11 +168,13 @@ class Plugin:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         scheduler = self._scheduler
-        if scheduler is None:
-            return
-        line = scheduler.summary_line()
+        line = scheduler.summary_line() if scheduler is not None else None
         if line:
             terminalreporter.write_line(line)
+        if self._end_error is not None:
+            terminalreporter.write_sep("=", "error at the end of the session", red=True)
+            terminalreporter.write_line(f"{type(self._end_error).__name__}: {self._end_error}")
+            self._end_error = None
 
     # -- debugger awareness -------------------------------------------------
 

@@ -610,6 +610,35 @@ def test_run_coro_as_main_reports_an_error_and_exits_non_zero(pytester):
     assert "NOT REACHED" not in result.stdout.str()
 
 
+def test_tasks_pending_at_session_end_under_w_error_fail_the_run_after_the_results(
+    pytester, run_alt_subprocess
+):
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_leaves_a_task_behind():
+            asyncio.create_task(asyncio.sleep(3600), name="leftover")
+            await asyncio.sleep(0)
+
+        def test_fails():
+            assert 1 == 2
+        """
+    )
+    result = run_alt_subprocess("-W", "error")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*= FAILURES =*",
+            "E       assert 1 == 2",
+            "*= error at the end of the session =*",
+            "AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the "
+            "session: leftover (sleep)",
+            "*1 failed, 1 passed*",
+        ]
+    )
+
+
 @pytest.mark.parametrize("fails", [False, True], ids=["returns", "raises"])
 def test_run_coro_as_main_cancels_leftover_tasks_and_closes(pytester, fails):
     result = run_script(
