@@ -52,11 +52,6 @@ class _Reyield:
         return (yield self.obj)
 
 
-def lane_key() -> object:
-    """What identifies the running lane (the main greenlet outside any lane)."""
-    return greenlet.getcurrent()
-
-
 def in_lane() -> bool:
     """Whether the calling code runs in a lane, so it may step coroutines in place."""
     return isinstance(greenlet.getcurrent(), Lane)

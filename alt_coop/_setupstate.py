@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from . import _lane_state, _lanes
+from . import _lane_state
 from ._pytest_compat import TEST_OUTCOME
 
 _Error = tuple[BaseException, types.TracebackType | None]
@@ -76,11 +76,11 @@ class ConcurrentSetupState:
 
     def begin(self, item: pytest.Item) -> None:
         """The calling lane starts ``item``'s protocol (alt_coop's scheduler calls this)."""
-        self.running[_lanes.lane_key()] = item
+        self.running[_test_key()] = item
 
     def end(self) -> None:
         """The calling lane is done with its item, torn down or cut short."""
-        self.running.pop(_lanes.lane_key(), None)
+        self.running.pop(_test_key(), None)
 
     # -- what pytest calls -------------------------------------------------
 
@@ -96,13 +96,13 @@ class ConcurrentSetupState:
                     raise
             elif entry.error is not None:
                 raise entry.error[0].with_traceback(entry.error[1])
-        self.items[_lanes.lane_key()] = _Entry(item)
+        self.items[_test_key()] = _Entry(item)
         item.setup()
 
     def addfinalizer(self, finalizer: Callable[[], object], node: Any) -> None:
         assert callable(finalizer)
         if node is self._own_item():
-            self.items[_lanes.lane_key()].finalizers.append(finalizer)
+            self.items[_test_key()].finalizers.append(finalizer)
         else:
             assert node in self.collectors, (node, list(self.collectors))
             self.collectors[node].finalizers.append(finalizer)
@@ -116,7 +116,7 @@ class ConcurrentSetupState:
         interrupt) ``nextitem=None`` tears down everything left.
         """
         errors: list[BaseException] = []
-        key = _lanes.lane_key()
+        key = _test_key()
         entry = self.items.get(key)
         if entry is not None:
             # Dropped only once finished: after an interrupt, the rest of
@@ -148,11 +148,18 @@ class ConcurrentSetupState:
 
     def holds_item(self) -> bool:
         """Whether the calling lane's item has fixtures not yet torn down."""
-        return _lanes.lane_key() in self.items
+        return _test_key() in self.items
 
     def _own_item(self) -> Any:
-        entry = self.items.get(_lanes.lane_key())
+        entry = self.items.get(_test_key())
         return None if entry is None else entry.node
+
+
+def _test_key() -> object:
+    """Whose item the caller is working on: a cooperative test's (its lane
+    state, also seen by the coroutines its phases step), or else the one
+    sequential test's (``None``), whichever greenlet a phase runs in."""
+    return _lane_state.CURRENT.get()
 
 
 def _never() -> bool:

@@ -1575,6 +1575,39 @@ def test_code_returning_before_its_own_cancellation_arrives_fails(pytester, run_
     )
 
 
+def test_getfixturevalue_in_a_sequential_tests_async_fixture_beside_a_batch(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def base():
+            return "b"
+
+        @pytest.fixture(scope="module")
+        def wide():
+            return "w"
+
+        @pytest.fixture
+        async def inner(request):
+            return request.getfixturevalue("base") + request.getfixturevalue("wide")
+
+        @pytest.mark.asyncio_sequential
+        async def test_sequential(inner):
+            assert inner == "bw"
+
+        def test_sync(inner):
+            assert inner == "bw"
+
+        @pytest.mark.asyncio_cooperative
+        async def test_cooperative(inner):
+            assert inner == "bw"
+        """
+    )
+    result = run_alt("-W", "error::DeprecationWarning")
+    result.assert_outcomes(passed=3)
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_tests_skipped_before_setup_let_their_collectors_go(pytester, run_alt, mode):
     # A skip mark (or a hook that skips) stops a test before its setup: its
