@@ -115,6 +115,15 @@ class WarningsPerTest:
 @contextlib.contextmanager
 def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
     """Record warnings with pytest's filters, each into the test that raised it."""
+    if not config.pluginmanager.has_plugin("warnings"):
+        # -p no:warnings: pytest records none, so neither does alt_coop; a
+        # test's own warnings state is still its own.
+        batch = WarningsPerTest()
+        try:
+            yield batch
+        finally:
+            batch.ended = True
+        return
     with catch_warnings_for_item(config, config.hook, when="runtest", item=None):
         showwarning = warnings.showwarning
 
@@ -149,6 +158,9 @@ def marked_filters(item: pytest.Item, state: LaneState) -> Iterator[None]:
     in a sequential run, with the filters of the marks; like any warnings
     state a test sets, it is in force during the test's own turns only.
     """
+    if not item.config.pluginmanager.has_plugin("warnings"):
+        yield  # -p no:warnings: pytest applies no marks either
+        return
     with catch_warnings_for_item(item.config, item.ihook, when="runtest", item=item):
         append = _record_impl()
 

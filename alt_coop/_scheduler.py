@@ -192,6 +192,17 @@ class Scheduler:
         self.setupstate = ConcurrentSetupState(items)
         session._setupstate = self.setupstate  # type: ignore[assignment]
         flags = [self.cooperative(item) for item in items]
+        # An item listed twice (by a plugin) would run twice at once, sharing
+        # its per-test state: each of its runs is sequential.
+        seen: set[pytest.Item] = set()
+        repeated: set[pytest.Item] = set()
+        for item in items:
+            (repeated if item in seen else seen).add(item)
+        if repeated:
+            flags = [
+                flag and item not in repeated for flag, item in zip(flags, items, strict=True)
+            ]
+            self.notices.add("tests listed more than once run sequentially")
         for text in sorted(self.notices):
             notice(self.config, text)
         start = 0

@@ -4308,3 +4308,51 @@ def test_a_pytest_timeout_stops_the_async_test_it_fails(pytester, run_alt_subpro
     events = read_events(pytester)
     ticks_done = events.index("finally")
     assert events[ticks_done:] == ["finally", "teardown", "after starts", "after ends"], events
+
+
+def test_warnings_plugin_off_means_no_warnings_recorded_or_marks_applied(
+    pytester, run_alt_subprocess
+):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.filterwarnings("error")
+        async def test_marked():
+            await asyncio.sleep(0)
+            warnings.warn(UserWarning("no error under -p no:warnings"))
+
+        async def test_warns():
+            await asyncio.sleep(0)
+            warnings.warn(UserWarning("not recorded"))
+        """
+    )
+    result = run_alt_subprocess("-p", "no:warnings")
+    result.assert_outcomes(passed=2)
+    assert "warnings summary" not in result.stdout.str()
+
+
+def test_an_item_listed_twice_runs_twice_one_after_the_other(pytester, run_alt):
+    pytester.makeconftest(
+        """
+        def pytest_collection_modifyitems(items):
+            items[:] = items + items
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_twice():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt("-rA")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*tests listed more than once run sequentially*"])
