@@ -36,6 +36,11 @@ from .locks import setting_up
 ENGINE_NAME = "alt_coop-engine"
 _NONE = object()  # stands for a fixture value of None, see pytest_fixture_setup
 
+#: Set in the copy of the context a test's body runs in.
+_IN_TEST_BODY: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "alt_coop_in_test_body", default=False
+)
+
 
 class Plugin:
     """The alt_coop engine, as a pytest plugin object.
@@ -220,9 +225,20 @@ class Plugin:
         # whose value is None would fall through to pytest's own hook.
         return _NONE if result is None else result
 
+    # pytest registers only methods named pytest_*: this one by its specname.
     @pytest.hookimpl(wrapper=True, specname="pytest_fixture_setup")
-    def _fixture_value_none(self) -> Generator[None, object, object]:
-        result = yield
+    def pytest_fixture_setup_wrapper(
+        self, fixturedef: pytest.FixtureDef[Any]
+    ) -> Generator[None, object, object]:
+        if not _IN_TEST_BODY.get():
+            result = yield
+        else:
+            # Set up from a test's body (request.getfixturevalue), which runs
+            # in a copy of the context: its teardown must run in that copy
+            # too, or a context variable token it resets is foreign there.
+            since = _pytest_compat.finalizer_count(fixturedef)
+            result = yield
+            _pytest_compat.run_finalizers_in(fixturedef, since, current_context())
         return None if result is _NONE else result
 
     def _setup_async_gen(
@@ -301,6 +317,7 @@ class Plugin:
         # they set, and what it sets itself does not reach the next test.
         __tracebackhide__ = True
         context = contextvars.copy_context()
+        context.run(_IN_TEST_BODY.set, True)
         current = greenlet.getcurrent()
         saved = current.gr_context
         current.gr_context = context

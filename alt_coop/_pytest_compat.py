@@ -10,6 +10,8 @@ touches), and the two assignments in :mod:`alt_coop._scheduler`:
 
 from __future__ import annotations
 
+import contextvars
+import functools
 from typing import Any
 
 import pytest
@@ -59,3 +61,17 @@ def user_fixture_visible(request: pytest.FixtureRequest, name: str, node: Any) -
     if not fixturedefs:
         return False
     return getattr(fixturedefs[-1].func, "__module__", None) != _OWN_FIXTURE_MODULE
+
+
+def finalizer_count(fixturedef: pytest.FixtureDef[Any]) -> int:
+    """How many finalizers ``fixturedef`` has (its teardown among them, once set up)."""
+    return len(fixturedef._finalizers)
+
+
+def run_finalizers_in(
+    fixturedef: pytest.FixtureDef[Any], since: int, context: contextvars.Context
+) -> None:
+    """Make the finalizers ``fixturedef`` got after the first ``since`` run in ``context``."""
+    finalizers = fixturedef._finalizers
+    for index in range(since, len(finalizers)):
+        finalizers[index] = functools.partial(context.run, finalizers[index])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import mode_args
 
 SCOPED_SETTERS = """
 import asyncio
@@ -261,4 +262,48 @@ def test_context_var_from_async_fixture_reaches_tasks_the_test_creates(pytester,
         """
     )
     result = run_alt("-v")
+    result.assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_fixtures_a_test_body_asks_for_tear_down_in_its_context(pytester, run_alt, mode):
+    # The body runs in a copy of the context: a fixture it sets up resets its
+    # token in that copy.
+    pytester.makepyfile(
+        """
+        import contextvars
+        import pytest
+
+        var = contextvars.ContextVar("var", default=None)
+
+        @pytest.fixture
+        def sync_sets():
+            token = var.set("sync")
+            yield
+            var.reset(token)
+
+        @pytest.fixture
+        async def async_sets():
+            token = var.set("async")
+            yield
+            var.reset(token)
+
+        def test_sync_body(request):
+            request.getfixturevalue("sync_sets")
+            assert var.get() == "sync"
+
+        async def test_async_body(request):
+            request.getfixturevalue("sync_sets")
+            request.getfixturevalue("async_sets")
+            assert var.get() == "async"
+
+        @pytest.fixture
+        async def returns_none():
+            return None
+
+        async def test_none(returns_none):
+            assert returns_none is None
+        """
+    )
+    result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=3)
