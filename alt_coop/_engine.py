@@ -19,6 +19,7 @@ import pytest
 
 from . import (
     _coverage_support,
+    _hypothesis,
     _lane_state,
     _nesting,
     _options,
@@ -287,6 +288,24 @@ class Plugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> object:
         func = pyfuncitem.obj
+        inner = _hypothesis.async_inner_test(func)
+        if inner is not None:
+            __tracebackhide__ = True
+            kwargs = _pytest_compat.test_arguments(pyfuncitem)
+            timeout = self._timeout(
+                _pytest_compat.item_request(pyfuncitem), pyfuncitem, "function", pyfuncitem.name
+            )
+            if "async_timeout" in kwargs:
+                kwargs["async_timeout"] = timeout
+
+            @functools.wraps(inner)  # Hypothesis names a failing example by it
+            def run_example(*args: Any, **example_kwargs: Any) -> None:
+                __tracebackhide__ = True
+                run(inner(*args, **example_kwargs), timeout, "call")  # the timeout is per example
+
+            with _hypothesis.examples_run_by(func, run_example):
+                func(**kwargs)
+            return True
         if not inspect.iscoroutinefunction(func):
             if inspect.isasyncgenfunction(func):
                 pytest.fail(

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from . import _cancels, _lane_logging, _lane_state, _lane_warnings, _runner, _uncaught
+from . import _cancels, _hypothesis, _lane_logging, _lane_state, _lane_warnings, _runner, _uncaught
 from ._garbage import BatchCollection
 from ._lanes import drive
 from ._setupstate import ConcurrentSetupState
@@ -128,7 +128,9 @@ class Scheduler:
             return False
         marks = {mark.name for mark in item.iter_markers()}  # one walk up the tree
         marked = MARK in marks
-        is_async = inspect.iscoroutinefunction(item.obj)
+        is_async = inspect.iscoroutinefunction(item.obj) or bool(
+            _hypothesis.async_inner_test(item.obj)
+        )
         if not (marked or (self.all_async and is_async)):
             return False
         if SEQUENTIAL_MARK in marks:

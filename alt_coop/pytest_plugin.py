@@ -13,7 +13,7 @@ import inspect
 
 import pytest
 
-from . import _options
+from . import _hypothesis, _options
 from ._timeouts import SyncTimeoutPlaceholder
 from .protocols import AsyncTimeout
 
@@ -53,7 +53,7 @@ MARKERS = (
 
 
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object:
-    if _is_async(pyfuncitem.obj):
+    if _is_async(pyfuncitem.obj) or _hypothesis.async_inner_test(pyfuncitem.obj):
         pytest.fail(ENGINE_OFF_MESSAGE.format(what="test", name=pyfuncitem.nodeid), pytrace=False)
     return None
 

@@ -117,3 +117,36 @@ def test_async_generator_test_is_a_clear_failure(pytester, run_alt):
     result = run_alt()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*is an async generator; a test must be*"])
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_hypothesis_given_runs_each_example_of_an_async_test(pytester, run_alt, mode):
+    pytest.importorskip("hypothesis")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from hypothesis import given, settings, strategies as st
+
+        @pytest.fixture(scope="module")
+        async def offset():
+            await asyncio.sleep(0)
+            return 10
+
+        @given(st.integers(min_value=0, max_value=1000))
+        @settings(max_examples=20, deadline=None)
+        async def test_holds(offset, x):
+            await asyncio.sleep(0)
+            assert x + offset >= 10
+
+        @given(st.integers(min_value=0, max_value=1000))
+        @settings(max_examples=50, deadline=None)
+        async def test_fails_from_five(x):
+            await asyncio.sleep(0)
+            assert x < 5
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=1, failed=1)
+    # "Falsifying example:" or "Failing test case:", by Hypothesis's version.
+    result.stdout.fnmatch_lines(["*: test_fails_from_five(", "*x=5,"])
