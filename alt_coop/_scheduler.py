@@ -101,7 +101,8 @@ class Scheduler:
         self.stats = Stats()
         self.instances = _lane_state.FixtureInstances()
         self.setupstate: ConcurrentSetupState | None = None
-        self.notices: set[str] = set()
+        #: One-line notices, each with the first test it concerns.
+        self.notices: dict[str, pytest.Item | None] = {}
         self.holds: dict[pytest.Item, float] = {}  # tests that held the loop too long
         self._running: dict[Any, set[pytest.Item]] = {}
         self._resources: dict[str, int] = {}
@@ -124,7 +125,7 @@ class Scheduler:
         if _is_unittest(item):
             # unittest runs its own protocol (IsolatedAsyncioTestCase its own loop).
             if MARK in {mark.name for mark in item.iter_markers()} or self.all_async:
-                self.notices.add("unittest.TestCase tests run sequentially")
+                self.notices.setdefault("unittest.TestCase tests run sequentially", item)
             return False
         marks = {mark.name for mark in item.iter_markers()}  # one walk up the tree
         marked = MARK in marks
@@ -137,7 +138,7 @@ class Scheduler:
             return False
         reason = self._must_run_alone(item, marks, is_async)
         if reason is not None:
-            self.notices.add(reason)
+            self.notices.setdefault(reason, item)
             return False
         if "filterwarnings" in marks:
             self._filtered.add(item)
@@ -204,9 +205,10 @@ class Scheduler:
             flags = [
                 flag and item not in repeated for flag, item in zip(flags, items, strict=True)
             ]
-            self.notices.add("tests listed more than once run sequentially")
+            first = next(item for item in items if item in repeated)
+            self.notices.setdefault("tests listed more than once run sequentially", first)
         for text in sorted(self.notices):
-            notice(self.config, text)
+            notice(self.config, text, self.notices[text])
         start = 0
         with _lane_state.setup_once(self.instances):
             while start < len(items):
@@ -598,13 +600,18 @@ def _test_done(
     changed.set()
 
 
-def notice(config: pytest.Config, text: str) -> None:
-    """A one-line notice, shown in pytest's warnings summary."""
+def notice(config: pytest.Config, text: str, item: pytest.Item | None = None) -> None:
+    """A one-line notice, shown in pytest's warnings summary, at the first
+    test it concerns if any."""
+    filename, lineno, nodeid = __file__, 0, ""
+    if item is not None:
+        path, line, _ = item.location
+        filename, lineno, nodeid = str(config.rootpath / path), (line or 0) + 1, item.nodeid
     message = warnings.WarningMessage(
-        AltCoopWarning(f"alt_coop: {text}"), AltCoopWarning, __file__, 0
+        AltCoopWarning(f"alt_coop: {text}"), AltCoopWarning, filename, lineno
     )
     config.hook.pytest_warning_recorded.call_historic(
-        kwargs=dict(warning_message=message, nodeid="", when="runtest", location=None)
+        kwargs=dict(warning_message=message, nodeid=nodeid, when="runtest", location=None)
     )
 
 

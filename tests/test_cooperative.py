@@ -4140,6 +4140,8 @@ def test_notice_when_cooperative_tests_run_sequentially(pytester, args, fixture,
     result.assert_outcomes(passed=2)
     everything = result.stdout.str() + result.stderr.str()
     assert f"AltCoopWarning: alt_coop: {notice}" in everything, everything
+    # Shown at the test it concerns, not at a line of alt_coop's.
+    result.stdout.fnmatch_lines(["*::test_one", "*test_*.py:6: AltCoopWarning: alt_coop: *"])
 
 
 def test_cooperative_tests_in_a_session_started_by_alt_coop_main(pytester):
