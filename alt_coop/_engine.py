@@ -288,25 +288,8 @@ class Plugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> object:
         func = pyfuncitem.obj
-        inner = _hypothesis.async_inner_test(func)
-        if inner is not None:
-            __tracebackhide__ = True
-            kwargs = _pytest_compat.test_arguments(pyfuncitem)
-            timeout = self._timeout(
-                _pytest_compat.item_request(pyfuncitem), pyfuncitem, "function", pyfuncitem.name
-            )
-            if "async_timeout" in kwargs:
-                kwargs["async_timeout"] = timeout
-
-            @functools.wraps(inner)  # Hypothesis names a failing example by it
-            def run_example(*args: Any, **example_kwargs: Any) -> None:
-                __tracebackhide__ = True
-                run(inner(*args, **example_kwargs), timeout, "call")  # the timeout is per example
-
-            with _hypothesis.examples_run_by(func, run_example):
-                func(**kwargs)
-            return True
-        if not inspect.iscoroutinefunction(func):
+        inner = _hypothesis.async_inner_test(func)  # @given on an async def test
+        if inner is None and not inspect.iscoroutinefunction(func):
             if inspect.isasyncgenfunction(func):
                 pytest.fail(
                     f"{pyfuncitem.nodeid} is an async generator; a test must be a plain "
@@ -327,7 +310,17 @@ class Plugin:
         timeout = self._timeout(request, pyfuncitem, "function", pyfuncitem.name)
         if "async_timeout" in kwargs:
             kwargs["async_timeout"] = timeout
-        run(func(**kwargs), timeout, "call")
+        if inner is None:
+            run(func(**kwargs), timeout, "call")
+            return True
+
+        @functools.wraps(inner)  # Hypothesis names a failing example by it
+        def run_example(*args: Any, **example_kwargs: Any) -> None:
+            __tracebackhide__ = True
+            run(inner(*args, **example_kwargs), timeout, "call")  # the timeout is per example
+
+        with _hypothesis.examples_run_by(func, run_example):
+            func(**kwargs)
         return True
 
     @pytest.hookimpl(wrapper=True)
