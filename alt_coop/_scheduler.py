@@ -150,6 +150,11 @@ class Scheduler:
         alone = RUN_ALONE_FIXTURES.intersection(item.fixturenames)
         if alone:
             return f"tests using {', '.join(sorted(alone))} run alone (process-wide state)"
+        if _hypothesis.async_inner_test(item.obj):
+            return (
+                "Hypothesis tests run alone (Hypothesis keeps the running test's state "
+                "per thread, and times each example)"
+            )
         if not is_async:
             # The body runs in a thread, while the loop runs other tests: the
             # warnings state it needs would be in force for theirs too.

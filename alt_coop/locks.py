@@ -124,25 +124,20 @@ def _check_wait(lock: _LoopLock, waiter: LaneState) -> None:
     """Raise if ``waiter`` (a cooperative test) waiting for ``lock`` would never end.
 
     Either a chain of tests each waiting for a lock the next holds comes back
-    to ``waiter``, or a fixture ``waiter`` uses holds it until its teardown,
-    which comes after ``waiter``.
+    to ``waiter``, or a wider fixture holds it until its teardown, which
+    comes after every test in its scope, ``waiter`` among them.
     """
     __tracebackhide__ = True
     seen: list[LaneState] = []
     holder = lock._holder
+    nodeid = waiter.item.nodeid
     while holder is not None and holder.state not in seen:
         fixture = holder.fixture
-        item = waiter.item
-        if (
-            fixture is not None
-            and fixture[1] != "function"
-            and fixture[0] in getattr(item, "fixturenames", ())
-            and _within(item.nodeid, fixture[2])
-        ):
+        if fixture is not None and fixture[1] != "function" and _within(nodeid, fixture[2]):
             raise RuntimeError(
                 f"this alt_coop.Lock is held by the {fixture[1]} fixture {fixture[0]!r}, "
-                f"which {item.nodeid} uses: it is released only at that fixture's teardown, "
-                "after this test. Take it in one place only"
+                f"which releases it at its teardown, after every test of its {fixture[1]}, "
+                f"{nodeid} included. Take it in one place only"
             )
         if holder.state is waiter:
             chain = " -> ".join(state.item.nodeid for state in [waiter, *seen, waiter])

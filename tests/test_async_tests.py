@@ -144,9 +144,37 @@ def test_hypothesis_given_runs_each_example_of_an_async_test(pytester, run_alt, 
         async def test_fails_from_five(x):
             await asyncio.sleep(0)
             assert x < 5
+
         """
     )
     result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=1, failed=1)
     # "Falsifying example:" or "Failing test case:", by Hypothesis's version.
     result.stdout.fnmatch_lines(["*: test_fails_from_five(", "*x=5,"])
+
+
+def test_hypothesis_tests_do_not_interleave(pytester, run_alt_subprocess):
+    # Hypothesis keeps the running test's state per thread: two of them
+    # drawing across awaits at once would corrupt each other's.
+    pytest.importorskip("hypothesis")
+    pytester.makepyfile(
+        """
+        import asyncio
+        from hypothesis import given, strategies as st
+
+        @given(st.data())
+        async def test_a(data):
+            for _ in range(3):
+                await asyncio.sleep(0)
+                data.draw(st.integers())
+
+        @given(st.data())
+        async def test_b(data):
+            for _ in range(3):
+                await asyncio.sleep(0)
+                data.draw(st.integers())
+        """
+    )
+    result = run_alt_subprocess("--asyncio-cooperative")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(["*AltCoopWarning: alt_coop: Hypothesis tests run alone*"])

@@ -2989,12 +2989,18 @@ def test_a_lock_held_by_a_wider_fixture_the_test_uses_is_an_error(pytester, run_
         async def test_two(holds_db):
             async with db():
                 pass
+
+        async def test_three():  # in its module: torn down after this test too
+            await asyncio.sleep(0.05)
+            async with db():
+                pass
         """
     )
     result = run_alt("-v", "--asyncio-task-timeout=10")
     assert verbose_lines(result.stdout.str()) == {
         "test_one": ["PASSED"],
         "test_two": ["FAILED"],
+        "test_three": ["FAILED"],
     }, result.stdout.str()
     result.stdout.fnmatch_lines(
         ["E * RuntimeError: this alt_coop.Lock is*held by *", "test_*.py:17: RuntimeError"]
