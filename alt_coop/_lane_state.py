@@ -39,7 +39,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Generator, Iterator
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import pytest
 from _pytest import runner as _runner_module
@@ -359,6 +359,11 @@ class _BodiesInThreads:
 bodies_in_threads = _BodiesInThreads()
 
 
+class _Turns(Protocol):
+    def turn_ended(self, state: LaneState) -> None: ...
+    def turn_starts(self, state: LaneState) -> None: ...
+
+
 class TurnGlobals:
     """Process-wide state a test may change across its awaits, kept per test.
 
@@ -367,18 +372,24 @@ class TurnGlobals:
     around each phase) and ``PYTEST_CURRENT_TEST``: what a test set is put
     aside when its turn on the loop ends and put back when its next turn
     starts, so the tests running meanwhile keep the batch's and their own.
+    It is the batch's one per-turn hook: the warnings state's swap (see
+    :mod:`alt_coop._lane_warnings`) rides on it.
     """
 
     def __init__(self) -> None:
-        self.record()
+        self.record(None)
         self._test_var: str | None = None  # what this batch last wrote
 
-    def record(self) -> None:
-        """Take the current values as the batch's (once it is set up)."""
+    def record(self, warnings_state: _Turns | None) -> None:
+        """Take the current values as the batch's (once it is set up), and
+        hand each turn on to ``warnings_state`` (the warnings' own swap)."""
+        self._warnings = warnings_state
         self._out, self._err = sys.stdout, sys.stderr
         self._unraisable, self._thread_hook = sys.unraisablehook, threading.excepthook
 
     def turn_ended(self, state: LaneState) -> None:
+        if self._warnings is not None:
+            self._warnings.turn_ended(state)
         if (
             sys.stdout is self._out
             and sys.stderr is self._err
@@ -399,6 +410,8 @@ class TurnGlobals:
             sys.unraisablehook, threading.excepthook = self._unraisable, self._thread_hook
 
     def turn_starts(self, state: LaneState) -> None:
+        if self._warnings is not None:
+            self._warnings.turn_starts(state)
         own = state.own_globals
         if own is not None:
             sys.stdout, sys.stderr, sys.unraisablehook, threading.excepthook = own

@@ -164,7 +164,8 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     # The coroutine swallowed a cancellation. An interrupt's, a timeout's or
     # the cap's still counts; any other is the coroutine's business (it may
     # have cancelled itself), as asyncio leaves it.
-    _interrupt_if_swallowed()
+    if task is not None:
+        _interrupt_if_swallowed(task)
     capped = _capped()
     if timeout is not None and timeout.fired:
         raise timeout.failure()
@@ -277,12 +278,11 @@ def _interrupt_if_from_outside(error: asyncio.CancelledError) -> None:
     raise interrupt
 
 
-def _interrupt_if_swallowed() -> None:
+def _interrupt_if_swallowed(task: asyncio.Task[Any]) -> None:
     """The phase ended normally though alt_coop interrupted its task: the
     session stops all the same."""
     __tracebackhide__ = True
-    task = asyncio.current_task()
-    if task is not None and _cancels.interrupt_pending(task):
+    if _cancels.interrupt_pending(task):
         _cancels.take_interrupt(task)
         raise KeyboardInterrupt
 

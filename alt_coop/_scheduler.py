@@ -255,7 +255,8 @@ class Scheduler:
             BatchCollection(min(len(items), self.max_tasks)) as collection,
         ):
             try:
-                _runner.run(self._batch(items, collection, warnings_per_test, turn_globals), None)
+                turn_globals.record(warnings_per_test)  # what the set-up installed is the batch's
+                _runner.run(self._batch(items, collection, turn_globals), None)
             finally:
                 self.stats.wall_seconds += time.perf_counter() - started
                 self._warn_about_holds()
@@ -268,11 +269,9 @@ class Scheduler:
         self,
         items: Sequence[pytest.Item],
         collection: BatchCollection,
-        warnings_per_test: _lane_warnings.WarningsPerTest,
         turn_globals: _lane_state.TurnGlobals,
     ) -> None:
         loop = asyncio.get_running_loop()
-        turn_globals.record()  # what the batch's set-up installed is the batch's
         changed = asyncio.Event()
         tasks = self._tasks
         assert self.setupstate is not None
@@ -298,10 +297,8 @@ class Scheduler:
                         self._lane,
                         state,
                         context=contextvars.copy_context(),
-                        held=functools.partial(self._held, warnings_per_test, turn_globals, state),
-                        resumed=functools.partial(
-                            _turn_starts, warnings_per_test, turn_globals, state
-                        ),
+                        held=functools.partial(self._held, turn_globals, state),
+                        resumed=functools.partial(turn_globals.turn_starts, state),
                     ),
                     name=item.nodeid,  # what a warning about it left running shows
                 )
@@ -364,15 +361,12 @@ class Scheduler:
 
     def _held(
         self,
-        warnings_per_test: _lane_warnings.WarningsPerTest,
         turn_globals: _lane_state.TurnGlobals,
         state: _lane_state.LaneState,
         seconds: float,
     ) -> None:
         """``drive`` tells a test's turn held the loop for ``seconds``."""
-        # The next turn may be another test's.
-        warnings_per_test.turn_ended(state)
-        turn_globals.turn_ended(state)
+        turn_globals.turn_ended(state)  # the next turn may be another test's
         item = state.item
         if seconds > self.block_threshold and seconds > self.holds.get(item, 0.0):
             self.holds[item] = seconds
@@ -572,16 +566,6 @@ def _resources(mark: pytest.Mark, item: pytest.Item) -> tuple[str, ...]:
             f'resource names as strings, as in @pytest.mark.{RESOURCES_MARK}("db", "cache")'
         )
     return mark.args
-
-
-def _turn_starts(
-    warnings_per_test: _lane_warnings.WarningsPerTest,
-    turn_globals: _lane_state.TurnGlobals,
-    state: _lane_state.LaneState,
-) -> None:
-    """A test's next turn on the loop starts: put back what it had set."""
-    warnings_per_test.turn_starts(state)
-    turn_globals.turn_starts(state)
 
 
 def _test_done(
