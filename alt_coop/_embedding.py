@@ -16,12 +16,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from . import _cancels
+from . import _cancels, _session_loop
 from ._engine import Plugin
 from ._lanes import drive, in_lane
 from .errors import AltCoopUsageError
-
-_running_on: set[asyncio.AbstractEventLoop] = set()
 
 
 async def main(
@@ -40,46 +38,54 @@ async def main(
     task = asyncio.current_task()
     if task is None or in_lane():
         raise AltCoopUsageError("await alt_coop.main(...) from a task, not from inside a test")
-    if loop in _running_on:
-        raise AltCoopUsageError(
-            "a pytest session started by alt_coop.main is already running on this loop; "
-            "wait for it to finish before starting another"
-        )
     plugins = list(plugins)
     engines = [plugin for plugin in plugins if isinstance(plugin, Plugin)]
-    for engine in engines:
-        if engine.managed_loop is None:
-            engine.managed_loop = loop
-        elif engine.managed_loop is not loop:
-            raise AltCoopUsageError(
-                "alt_coop.main runs pytest on the running loop, but the Plugin passed to it "
-                "manages another loop; pass Plugin() or Plugin(managed_loop=<this loop>)"
-            )
+    if any(engine.managed_loop not in (None, loop) for engine in engines):
+        raise AltCoopUsageError(
+            "alt_coop.main runs pytest on the running loop, but the Plugin passed to it "
+            "manages another loop; pass Plugin() or Plugin(managed_loop=<this loop>)"
+        )
+    if not _session_loop.claim(loop):
+        raise AltCoopUsageError(
+            "a pytest session is already running on this loop; "
+            "wait for it to finish before starting another"
+        )
+    # A Plugin of the caller's manages this loop for this session only.
+    lent = [engine for engine in engines if engine.managed_loop is None]
+    for engine in lent:
+        engine.managed_loop = loop
     if not engines:
         plugins.append(Plugin(managed_loop=loop))
+    try:
+        return await _awaited_session(loop, list(args) if args is not None else None, plugins)
+    finally:
+        for engine in lent:
+            engine.managed_loop = None
+        _session_loop.release(loop)
+
+
+async def _awaited_session(
+    loop: asyncio.AbstractEventLoop, args: list[str] | None, plugins: list[object]
+) -> int | pytest.ExitCode:
     # In a copy of the caller's context: pytest's own context variables stay
     # out of the application's. (Not ``create_task(context=)``, which an
     # application's task factory may not take.)
-    coro = _session(list(args) if args is not None else None, plugins)
+    coro = _session(args, plugins)
     try:
         session = contextvars.copy_context().run(loop.create_task, coro, name="alt_coop.main")
     except BaseException:
         coro.close()
         raise
     _cancels.made_here(session)
-    _running_on.add(loop)
     cancelled = False
-    try:
-        while not session.done():
-            try:
-                await asyncio.wait([session])
-            except asyncio.CancelledError:
-                # The caller was cancelled: interrupt the session, which tears
-                # down and reports; cancelled again meanwhile, interrupt it again.
-                cancelled = True
-                _cancels.interrupt(session, "alt_coop.main was cancelled")
-    finally:
-        _running_on.discard(loop)
+    while not session.done():
+        try:
+            await asyncio.wait([session])
+        except asyncio.CancelledError:
+            # The caller was cancelled: interrupt the session, which tears
+            # down and reports; cancelled again meanwhile, interrupt it again.
+            cancelled = True
+            _cancels.interrupt(session, "alt_coop.main was cancelled")
     if cancelled:
         # The caller gets its cancellation, with what went wrong on the way
         # (a teardown that failed after the interrupt, say) as its cause.

@@ -67,6 +67,7 @@ class Plugin:
         self._defaults = DefaultTimeouts(5.0)
         self._scheduler: _scheduler.Scheduler | None = None
         self._end_error: Warning | None = None  # see pytest_sessionfinish
+        self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_configure
 
     @classmethod
     def register_once(cls, config: pytest.Config) -> None:
@@ -85,7 +86,15 @@ class Plugin:
                 "alt_coop.Plugin() to pytest.main (listing alt_coop.enable as well is fine)"
             )
         _check_no_other_running_loop(self.managed_loop)
+        self._scheduler = None  # a Plugin passed to several sessions reports each its own
         if self.managed_loop is not None:
+            if not in_lane():  # a session run by a test of another is nested in it
+                if not _session_loop.claim(self.managed_loop):
+                    raise pytest.UsageError(
+                        "alt_coop: a pytest session is already running on managed_loop; "
+                        "wait for it to finish before starting another"
+                    )
+                self._claimed = self.managed_loop
             _check_managed_loop(self.managed_loop)
         settings = _options.settings(config)
         self._defaults = DefaultTimeouts(settings.default_timeout)
@@ -129,7 +138,12 @@ class Plugin:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # When pytest's own sessionfinish ends in an exception (a second
         # interrupt during the last teardowns), the hooks after it never run.
-        self._end_session()
+        try:
+            self._end_session()
+        finally:
+            if self._claimed is not None:
+                _session_loop.release(self._claimed)
+                self._claimed = None
 
     def _end_session(self) -> None:
         session_loop, self._session_loop = self._session_loop, None

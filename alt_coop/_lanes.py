@@ -67,14 +67,14 @@ async def drive(
     """Run ``run(*args)`` in a new lane, awaiting whatever it blocks on.
 
     ``context`` is the :class:`contextvars.Context` the lane runs in; ``None``
-    means the context current when the lane starts. ``held``, if given, is
+    means a copy of the caller's (a new greenlet would otherwise start in an
+    empty context). ``held``, if given, is
     told how long each stretch of the lane held the loop, as the stretch
     ends; ``resumed``, if given, is called before each stretch but the first.
     """
     __tracebackhide__ = True  # what is thrown in here is the lane's
     lane = Lane(run, parent=greenlet.getcurrent())
-    if context is not None:
-        lane.gr_context = context
+    lane.gr_context = context if context is not None else contextvars.copy_context()
     clock: Callable[[], float] = time.perf_counter if held is not None else float  # float() is 0.0
     started = clock()
     yielded = lane.switch(*args)

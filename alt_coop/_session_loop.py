@@ -33,6 +33,27 @@ T = TypeVar("T")
 CANCEL_GRACE_SECONDS = 2.0
 
 
+#: Loops a session runs on that it does not own (``alt_coop.main``, ``managed_loop``).
+_claimed: set[asyncio.AbstractEventLoop] = set()
+
+
+def claim(loop: asyncio.AbstractEventLoop) -> bool:
+    """Note that a session runs on the application's ``loop``; False if one already does.
+
+    Two sessions at once on one loop would share its task factory, signal
+    handler and capture; a session run by a test of another (pytester, say)
+    is nested in it instead, and claims nothing.
+    """
+    if loop in _claimed:
+        return False
+    _claimed.add(loop)
+    return True
+
+
+def release(loop: asyncio.AbstractEventLoop) -> None:
+    _claimed.discard(loop)
+
+
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """A fresh loop of the platform's default class, without the policy API."""
     factory: Callable[[], asyncio.AbstractEventLoop] | None = getattr(asyncio, "EventLoop", None)
@@ -65,6 +86,7 @@ class SessionLoop:
         self.nested = False  # may run while already running (patched for nesting)
         self._session_tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
         self._app_task_factory: Any = None
+        self._task_factory: Any = None  # ours, while the session follows its tasks
         self._task: asyncio.Task[Any] | None = None
         self._interrupted = False
         #: The first interrupt raised in user code by this run's cancellation.
@@ -99,6 +121,7 @@ class SessionLoop:
             return task
 
         loop.set_task_factory(factory)
+        self._task_factory = factory
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` as a task until it is done and return its result."""
@@ -197,16 +220,20 @@ class SessionLoop:
             return
         tasks = asyncio.all_tasks(loop)
         if not self.owned:  # the application's own tasks are left alone
-            loop.set_task_factory(self._app_task_factory)
+            if loop.get_task_factory() is self._task_factory:  # else the app set its own since
+                loop.set_task_factory(self._app_task_factory)
             tasks = {task for task in tasks if task in self._session_tasks}
             self._unmark()
         message = cancel_leftover_tasks(tasks, wait or self.run, what=what, warn=warn)
         if self.owned:
             try:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.run_until_complete(
-                    asyncio.wait_for(loop.shutdown_default_executor(), CANCEL_GRACE_SECONDS)
-                )
+                # A session run by a test of another (pytester, say) ran its
+                # work on the outer session's running loop, not on this one.
+                if asyncio._get_running_loop() is None:
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                    loop.run_until_complete(
+                        asyncio.wait_for(loop.shutdown_default_executor(), CANCEL_GRACE_SECONDS)
+                    )
             except (TimeoutError, RuntimeError):
                 pass
             finally:

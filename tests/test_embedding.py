@@ -1121,6 +1121,248 @@ def test_second_main_while_one_runs_is_a_usage_error(
     assert result.stdout.str().count("1 passed") == 1, output
 
 
+@pytest.mark.parametrize("first", ["main", "nested"])
+def test_a_second_session_on_the_loop_in_another_mode_is_a_usage_error(
+    pytester: pytest.Pytester, first: str
+) -> None:
+    # alt_coop.main and a nested pytest.main(managed_loop=loop) started by two
+    # tasks of one loop would share its task factory and capture: whichever
+    # comes second is refused, and the first runs on untouched.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import sys
+
+        import pytest
+
+        import alt_coop
+
+        STARTED = None
+        RELEASE = None
+
+
+        def nested_session(loop):
+            return pytest.main(
+                [*ISOLATE, "suite", "-q"], plugins=[alt_coop.Plugin(managed_loop=loop)]
+            )
+
+
+        async def second_session():
+            await asyncio.wait_for(STARTED.wait(), 10)
+            try:
+                if sys.argv[1] == "main":  # the first is alt_coop.main
+                    outcome = f"exit code {int(nested_session(asyncio.get_running_loop()))}"
+                else:
+                    outcome = f"exit code {int(await alt_coop.main([*ISOLATE, 'suite', '-q']))}"
+            except Exception as exc:
+                outcome = f"{type(exc).__name__}: {exc}"
+            RELEASE.set()
+            return outcome
+
+
+        async def app_main():
+            global STARTED, RELEASE
+            STARTED, RELEASE = asyncio.Event(), asyncio.Event()
+            second = asyncio.create_task(second_session())
+            if sys.argv[1] == "main":
+                first = int(await alt_coop.main([*ISOLATE, "suite", "-q"]))
+            else:
+                await asyncio.sleep(0)
+                first = int(nested_session(asyncio.get_running_loop()))
+            print("SECOND:", await second)
+            print("FIRST EXIT CODE", first)
+            print("STDOUT OPEN", not sys.stdout.closed)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_waits.py",
+        """
+        import asyncio
+
+        import pytest
+
+        import __main__ as app
+
+
+        @pytest.mark.asyncio_cooperative
+        async def test_waits_for_the_app():
+            app.STARTED.set()
+            await asyncio.wait_for(app.RELEASE.wait(), 10)
+
+
+        @pytest.mark.asyncio_cooperative
+        async def test_beside_it():
+            await asyncio.sleep(0.2)
+        """,
+    )
+    result = run_app(pytester, first, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    if first == "main":  # pytest reports the usage error itself
+        result.stderr.fnmatch_lines(["*a pytest session is already running on managed_loop*"])
+        result.stdout.fnmatch_lines(["SECOND: exit code 4"])
+    else:
+        result.stdout.fnmatch_lines(["SECOND: AltCoopUsageError: *already running on this loop*"])
+    assert "FIRST EXIT CODE 0" in output
+    assert "STDOUT OPEN True" in output
+    assert result.stdout.str().count("2 passed") == 1, output
+
+
+@pytest.mark.parametrize("cooperative", [False, True], ids=["sequential", "cooperative"])
+def test_main_runs_the_tests_in_a_copy_of_the_callers_context(
+    pytester: pytest.Pytester, cooperative: bool
+) -> None:
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import contextvars
+        import sys
+
+        import alt_coop
+
+        REQUEST_ID = contextvars.ContextVar("REQUEST_ID", default="unset")
+
+
+        async def app_main():
+            REQUEST_ID.set("the app's")
+            print("EXIT CODE", int(await alt_coop.main([*ISOLATE, "suite", "-q", *sys.argv[1:]])))
+            print("IN THE APP AFTER", REQUEST_ID.get())
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_context.py",
+        """
+        import pytest
+
+        import __main__ as app
+
+
+        @pytest.fixture
+        def sync_sees():
+            return app.REQUEST_ID.get()
+
+
+        @pytest.fixture
+        async def async_sees():
+            seen = app.REQUEST_ID.get()
+            app.REQUEST_ID.set("the fixture's")
+            return seen
+
+
+        async def test_sees_the_apps_value(sync_sees, async_sees):
+            assert (sync_sees, async_sees) == ("the app's", "the app's")
+            assert app.REQUEST_ID.get() == "the fixture's"
+        """,
+    )
+    result = run_app(pytester, *(["--asyncio-cooperative"] if cooperative else []), timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(["*1 passed*", "EXIT CODE 0", "IN THE APP AFTER the app's"])
+
+
+def test_a_task_factory_the_application_sets_during_a_session_stays(
+    pytester: pytest.Pytester,
+) -> None:
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        def factory(loop, coro, **kwargs):
+            return asyncio.Task(coro, loop=loop, **kwargs)
+
+
+        async def set_it_later():
+            await asyncio.sleep(0.05)
+            asyncio.get_running_loop().set_task_factory(factory)
+
+
+        async def app_main():
+            later = asyncio.create_task(set_it_later())
+            print("EXIT CODE", int(await alt_coop.main([*ISOLATE, "suite", "-q"])))
+            await later
+            print("FACTORY KEPT", asyncio.get_running_loop().get_task_factory() is factory)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_slow.py",
+        "import asyncio\n\nasync def test_slow():\n    await asyncio.sleep(0.3)\n",
+    )
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(["EXIT CODE 0", "FACTORY KEPT True"])
+
+
+def test_a_plugin_passed_to_several_sessions_reports_each_its_own(
+    pytester: pytest.Pytester,
+) -> None:
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            plugin = alt_coop.Plugin()
+            for suite in ("suite/test_cooperative.py", "suite/test_sequential.py"):
+                code = await alt_coop.main([*ISOLATE, suite, "-q"], plugins=[plugin])
+                print("EXIT CODE", int(code), "MANAGED LOOP", plugin.managed_loop)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_cooperative.py",
+        """
+        import asyncio
+
+        import pytest
+
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", [1, 2])
+        async def test_cooperative(n):
+            await asyncio.sleep(0.05)
+        """,
+    )
+    write(pytester, "suite/test_sequential.py", "async def test_sequential():\n    pass\n")
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(
+        [
+            "alt_coop: 2 cooperative tests, at most 2 at once*",
+            "*2 passed*",
+            "EXIT CODE 0 MANAGED LOOP None",
+            "*1 passed*",
+            "EXIT CODE 0 MANAGED LOOP None",
+        ]
+    )
+    assert output.count("cooperative tests, at most") == 1, output
+
+
 # -- bad use -------------------------------------------------------------------
 
 

@@ -258,6 +258,37 @@ def test_tasks_pending_at_session_end_are_cancelled_and_named(pytester, run_alt)
     )
 
 
+def test_a_session_run_in_process_by_an_async_test_ends_cleanly(pytester, run_alt_subprocess):
+    # The inner session's tests run on the outer session's running loop; the
+    # loop the inner session made is closed without being run.
+    pytester.makeconftest('pytest_plugins = ["pytester"]')
+    pytester.makepyfile(
+        f"""
+        import asyncio
+
+        import pytest
+
+        @pytest.mark.parametrize("mark", ["plain", "cooperative"])
+        async def test_runs_pytest_in_process(pytester, mark):
+            if mark == "cooperative":
+                pytester.makeconftest(
+                    "import pytest\\n"
+                    "def pytest_collection_modifyitems(items):\\n"
+                    "    for item in items:\\n"
+                    "        item.add_marker(pytest.mark.asyncio_cooperative)\\n"
+                )
+            pytester.makepyfile(
+                "import asyncio\\nasync def test_inner():\\n    await asyncio.sleep(0.01)\\n"
+            )
+            result = pytester.runpytest_inprocess(*{ISOLATE!r}, "-p", "alt_coop.enable")
+            result.assert_outcomes(passed=1, warnings=0)
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt_subprocess()
+    result.assert_outcomes(passed=2)
+
+
 def test_sync_test_may_call_asyncio_run(pytester, run_alt):
     pytester.makepyfile(
         """
