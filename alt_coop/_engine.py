@@ -12,7 +12,7 @@ import contextvars
 import functools
 import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import greenlet
 import pytest
@@ -33,6 +33,8 @@ from ._runner import current_context, run
 from ._timeouts import DefaultTimeouts, PhaseTimeout
 from .errors import AltCoopUsageError
 from .locks import setting_up
+
+T = TypeVar("T")
 
 ENGINE_NAME = "alt_coop-engine"
 _NONE = object()  # stands for a fixture value of None, see pytest_fixture_setup
@@ -310,14 +312,7 @@ class Plugin:
                     "`async def` function that does not yield",
                     pytrace=False,
                 )
-            if _lane_state.CURRENT.get() is None:
-                return None
-            # A sync cooperative test: in a worker thread, so the loop keeps going.
-            __tracebackhide__ = True
-            call = functools.partial(func, **_pytest_compat.test_arguments(pyfuncitem))
-            with _refused_in_thread(_pytest_compat.item_request(pyfuncitem)):
-                run(_in_thread(contextvars.copy_context(), call), None)
-            return True
+            return None  # pytest's own (a cooperative one's body ran in a thread)
         __tracebackhide__ = True
         kwargs = _pytest_compat.test_arguments(pyfuncitem)
         request = _pytest_compat.item_request(pyfuncitem)
@@ -336,6 +331,31 @@ class Plugin:
         with _hypothesis.examples_run_by(func, run_example):
             func(**kwargs)
         return True
+
+    @pytest.hookimpl(wrapper=True, specname="pytest_pyfunc_call")
+    def pytest_pyfunc_call_in_thread(
+        self, pyfuncitem: pytest.Function
+    ) -> Generator[None, object, object]:
+        """A plain ``def`` cooperative test runs in a worker thread, so the loop
+        keeps going; pytest's own hook then sees what it returned (and warns
+        about a value, or fails on a coroutine, as for any test)."""
+        func = pyfuncitem.obj
+        if (
+            _lane_state.CURRENT.get() is None
+            or inspect.iscoroutinefunction(func)
+            or inspect.isasyncgenfunction(func)
+            or _hypothesis.async_inner_test(func) is not None
+        ):
+            return (yield)
+        __tracebackhide__ = True
+        call = functools.partial(func, **_pytest_compat.test_arguments(pyfuncitem))
+        with _refused_in_thread(_pytest_compat.item_request(pyfuncitem)):
+            result = run(_in_thread(contextvars.copy_context(), call), None)
+        pyfuncitem.obj = lambda **kwargs: result
+        try:
+            return (yield)
+        finally:
+            pyfuncitem.obj = func
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
@@ -396,12 +416,12 @@ def _check_managed_loop(loop: asyncio.AbstractEventLoop) -> None:
                 raise pytest.UsageError(f"alt_coop: {exc}") from None
 
 
-async def _in_thread(context: contextvars.Context, call: Any) -> None:
+async def _in_thread(context: contextvars.Context, call: Callable[[], T]) -> T:
     __tracebackhide__ = True
     with _lane_state.bodies_in_threads.one_running():
         body = asyncio.get_running_loop().run_in_executor(None, context.run, call)
         try:
-            await asyncio.shield(body)
+            return await asyncio.shield(body)
         except asyncio.CancelledError:
             # A thread cannot be stopped: its fixtures are torn down only once
             # its body has returned. Cancelled again meanwhile, it stops waiting.

@@ -3582,6 +3582,45 @@ def test_sync_cooperative_test_runs_in_a_worker_thread_without_blocking(pytester
     assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("2", "2")
 
 
+def test_what_a_plain_def_test_returns_is_checked_by_pytest(pytester, run_alt):
+    # The body runs in a worker thread in a batch; pytest's own check of the
+    # returned value still applies, as in a sequential run (a warning for a
+    # value; for a coroutine, a failure from pytest 8.4, a skip before).
+    pytester.makeconftest(
+        """
+        import pytest
+
+        def pytest_collection_modifyitems(items):
+            if "--asyncio-cooperative" in items[0].config.invocation_params.args:
+                for item in items:
+                    item.add_marker(pytest.mark.asyncio_cooperative)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        def test_returns_a_value():
+            return 5
+
+        def test_returns_a_coroutine():
+            return asyncio.sleep(0)
+
+        def test_returns_none():
+            return None
+        """
+    )
+    outcomes = {}
+    for mode in ("sequential", "cooperative"):
+        result = run_alt("-v", "-rs", "-W", "ignore:coroutine:RuntimeWarning", *mode_args(mode))
+        outcomes[mode] = verbose_lines(result.stdout.str())
+        result.stdout.fnmatch_lines(["*PytestReturnNotNoneWarning*test_returns_a_value*"])
+        assert result.stdout.str().count("async def functions are not natively supported") == 1
+    assert outcomes["cooperative"] == outcomes["sequential"]
+    assert outcomes["sequential"]["test_returns_a_value"] == ["PASSED"]
+    assert outcomes["sequential"]["test_returns_a_coroutine"] in (["FAILED"], ["SKIPPED"])
+
+
 def test_failing_sync_cooperative_test_shows_its_own_line_and_diff(pytester, run_alt):
     """As in a sequential run, the failure of a sync test run in a worker thread
     points at the test's own line, not at a frame of the plugin running it."""
