@@ -169,14 +169,14 @@ class Plugin:
         if config.option.collectonly or not session.items:
             return None  # nothing to run here (pytest-xdist's controller hands items out)
         settings = _options.settings(config)
-        if not (
-            settings.cooperative
-            or any(item.get_closest_marker(_scheduler.MARK) for item in session.items)
-        ):
+        marked = next(
+            (item for item in session.items if item.get_closest_marker(_scheduler.MARK)), None
+        )
+        if not (settings.cooperative or marked):
             return None
         reason = _why_sequential(config)
         if reason is not None:
-            _scheduler.notice(config, f"cooperative tests run sequentially {reason}")
+            _scheduler.notice(config, f"cooperative tests run sequentially {reason}", marked)
             return None
         self._scheduler = _scheduler.Scheduler(
             session,
@@ -465,9 +465,16 @@ def _why_sequential(config: pytest.Config) -> str | None:
         return "under --pdb/--trace (one debugger prompt at a time)"
     if config.getoption("stepwise", False) or config.getoption("stepwise_skip", False):
         return "under --sw (it stops at the first failure in collection order)"
-    if (config.getoption("faulthandler_timeout", 0) or 0) > 0:
+    if _faulthandler_timeout(config) > 0:
         return "with faulthandler_timeout set (its timer wraps the whole test)"
     return None
+
+
+def _faulthandler_timeout(config: pytest.Config) -> float:
+    try:
+        return float(config.getini("faulthandler_timeout") or 0)
+    except ValueError:  # an ini key only, unknown when pytest's faulthandler plugin is off
+        return 0.0
 
 
 async def _first_value(agen: AsyncGenerator[Any, None], name: str) -> Any:

@@ -116,6 +116,7 @@ class Scheduler:
         self._wrappers_by_parent: dict[Any, tuple[str, ...]] = {}
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
         self._log_levels = _lane_logging.CaplogLevels()  # the running batch's
+        self._timeout_for_all = bool(_pytest_timeout_default(self.config))
 
     # -- which tests run cooperatively --------------------------------------
 
@@ -124,7 +125,9 @@ class Scheduler:
             return False
         if _is_unittest(item):
             # unittest runs its own protocol (IsolatedAsyncioTestCase its own loop).
-            if MARK in {mark.name for mark in item.iter_markers()} or self.all_async:
+            if MARK in {mark.name for mark in item.iter_markers()} or (
+                self.all_async and inspect.iscoroutinefunction(item.obj)
+            ):
                 self.notices.setdefault("unittest.TestCase tests run sequentially", item)
             return False
         marks = {mark.name for mark in item.iter_markers()}  # one walk up the tree
@@ -165,9 +168,9 @@ class Scheduler:
                     "plain def tests marked filterwarnings run alone "
                     "(warning filters are process-wide)"
                 )
-        if "timeout" in marks or self.config.getoption("timeout", None):
+        if "timeout" in marks or self._timeout_for_all:
             return "pytest-timeout's timeouts wrap the whole test: those tests run sequentially"
-        if "flaky" in marks or self.config.getoption("reruns", 0):
+        if "flaky" in marks or _reruns(item):
             return "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially"
         wrappers = self._protocol_wrappers(item)
         if wrappers:
@@ -602,6 +605,26 @@ def notice(config: pytest.Config, text: str, item: pytest.Item | None = None) ->
     config.hook.pytest_warning_recorded.call_historic(
         kwargs=dict(warning_message=message, nodeid=nodeid, when="runtest", location=None)
     )
+
+
+def _pytest_timeout_default(config: pytest.Config) -> float | None:
+    """pytest-timeout's timeout for tests without a mark, from its option, ini
+    key or environment variable, as it reads them itself."""
+    plugin = config.pluginmanager.get_plugin("timeout")
+    settings = getattr(plugin, "get_env_settings", None)
+    if settings is None:
+        return config.getoption("timeout", None)  # type: ignore[no-any-return]
+    return settings(config).timeout  # type: ignore[no-any-return]
+
+
+def _reruns(item: pytest.Item) -> bool:
+    """Whether pytest-rerunfailures may re-run ``item``: as it decides itself
+    (a ``--reruns`` option, ``reruns`` ini key, ``--force-reruns``)."""
+    plugin = item.config.pluginmanager.get_plugin("rerunfailures")
+    count = getattr(plugin, "get_reruns_count", None)
+    if count is None:
+        return bool(item.config.getoption("reruns", 0))
+    return bool(count(item))
 
 
 def _module_of(plugin: object) -> str:

@@ -1312,6 +1312,22 @@ def test_unittest_async_test_cases_run_sequentially_even_when_all_async_is_on(py
     result.stdout.fnmatch_lines(["*alt_coop: unittest.TestCase tests run sequentially*"])
 
 
+def test_sync_unittest_test_cases_get_no_notice_when_all_async_is_on(pytester, run_alt):
+    # Only async tests are made cooperative by --asyncio-cooperative: a sync
+    # TestCase was never going to be, so there is nothing to tell.
+    pytester.makepyfile(
+        """
+        import unittest
+
+        class TestIt(unittest.TestCase):
+            def test_one(self):
+                pass
+        """
+    )
+    result = run_alt("-v", "--asyncio-cooperative")
+    result.assert_outcomes(passed=1, warnings=0)
+
+
 def test_stepwise_runs_cooperative_tests_sequentially_and_keeps_the_first_failure(
     pytester,
 ):
@@ -4144,29 +4160,49 @@ def test_rerunfailures_reruns_a_flaky_cooperative_test(pytester):
     assert peak(read_spans(pytester)) == 1
 
 
+RERUNS_NOTICE = "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially"
+TIMEOUT_NOTICE = "pytest-timeout's timeouts wrap the whole test: those tests run sequentially"
+
+
 @pytest.mark.parametrize(
-    ("args", "fixture", "notice"),
+    ("args", "ini", "fixture", "notice"),
     [
-        ((), "capsys", "tests using capsys run alone (process-wide state)"),
+        ((), "", "capsys", "tests using capsys run alone (process-wide state)"),
+        (("--reruns", "1"), "", "request", RERUNS_NOTICE),
+        ((), "reruns = 1", "request", RERUNS_NOTICE),
+        (("--timeout", "30"), "", "request", TIMEOUT_NOTICE),
+        ((), "timeout = 30", "request", TIMEOUT_NOTICE),
+        ((), "env PYTEST_TIMEOUT=30", "request", TIMEOUT_NOTICE),
         (
-            ("--reruns", "1"),
+            (),
+            "faulthandler_timeout = 30",
             "request",
-            "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially",
-        ),
-        (
-            ("--timeout", "30"),
-            "request",
-            "pytest-timeout's timeouts wrap the whole test: those tests run sequentially",
+            "cooperative tests run sequentially with faulthandler_timeout set",
         ),
     ],
-    ids=["capsys", "reruns", "timeout"],
+    ids=[
+        "capsys",
+        "reruns",
+        "reruns-ini",
+        "timeout",
+        "timeout-ini",
+        "timeout-env",
+        "faulthandler-ini",
+    ],
 )
-def test_notice_when_cooperative_tests_run_sequentially(pytester, args, fixture, notice):
-    """The user is told (an AltCoopWarning) why marked tests did not run concurrently."""
-    if "--reruns" in args:
+def test_notice_when_cooperative_tests_run_sequentially(
+    pytester, monkeypatch, args, ini, fixture, notice
+):
+    """The user is told (an AltCoopWarning) why marked tests did not run
+    concurrently, however the plugin concerned was configured."""
+    if "reruns" in " ".join([*args, ini]):
         pytest.importorskip("pytest_rerunfailures")
-    if "--timeout" in args:
+    if "-timeout" in " ".join(args) or ini.startswith(("timeout", "env")):
         pytest.importorskip("pytest_timeout")
+    if ini.startswith("env "):
+        monkeypatch.setenv(*ini.removeprefix("env ").split("="))
+    elif ini:
+        pytester.makeini(f"[pytest]\n{ini}\n")
     pytester.makepyfile(
         f"""
         import asyncio
