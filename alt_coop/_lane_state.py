@@ -159,11 +159,22 @@ class FixtureInstances:
             found = self.per_node[key] = _fresh_copy(fixturedef)
         return found
 
+    def forget_errors(self, item: pytest.Item, state: LaneState) -> None:
+        """Let the instances of ``item``'s fixtures that failed be set up again."""
+        info = getattr(item, "_fixtureinfo", None)
+        for fixturedefs in info.name2fixturedefs.values() if info is not None else ():
+            for fixturedef in fixturedefs:
+                instance = self.instance(fixturedef, item, state)
+                cached = instance.cached_result
+                if cached is not None and cached[2] is not None:
+                    instance.cached_result = None
+                    instance._finalizers.clear()
+
     def install(self, item: pytest.Item, state: LaneState) -> None:
         """Give ``item``'s request a view of its fixtures that maps to instances."""
         request = getattr(item, "_request", None)
-        if not request:  # an item without fixtures (a plugin's own item type)
-            return
+        if not request or isinstance(request._arg2fixturedefs, _InstanceMap):
+            return  # an item without fixtures (a plugin's own item type), or done
         request._arg2fixturedefs = _InstanceMap(
             request._arg2fixturedefs, request._fixturemanager, item, state, self
         )

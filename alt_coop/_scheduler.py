@@ -117,6 +117,7 @@ class Scheduler:
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
         self._log_levels = _lane_logging.CaplogLevels()  # the running batch's
         self._timeout_for_all = bool(_pytest_timeout_default(self.config))
+        self._set_up: set[pytest.Item] = set()
 
     # -- which tests run cooperatively --------------------------------------
 
@@ -201,6 +202,7 @@ class Scheduler:
         session = self.session
         items = session.items
         self.setupstate = ConcurrentSetupState(items)
+        self.setupstate.prepare = self._install_instances
         session._setupstate = self.setupstate  # type: ignore[assignment]
         flags = [self.cooperative(item) for item in items]
         # An item listed twice (by a plugin) would run twice at once, sharing
@@ -236,6 +238,16 @@ class Scheduler:
             raise session.Failed(session.shouldfail)
         if session.shouldstop:
             raise session.Interrupted(session.shouldstop)
+
+    def _install_instances(self, item: pytest.Item) -> None:
+        state = _lane_state.CURRENT.get() or _lane_state.LaneState(item)
+        if item in self._set_up:
+            # Set up again: a re-run (pytest-rerunfailures), which retries the
+            # fixtures that failed. It clears their errors on pytest's
+            # fixture definitions; these are alt_coop's instances of them.
+            self.instances.forget_errors(item, state)
+        self._set_up.add(item)
+        self.instances.install(item, state)
 
     def _run_sequential(self, items: Sequence[pytest.Item], start: int, end: int) -> None:
         for index in range(start, end):

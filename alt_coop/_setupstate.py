@@ -12,7 +12,7 @@ finalizers) belongs to the lane running that test.
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pytest
@@ -59,13 +59,19 @@ class ConcurrentSetupState:
         #: (-x, --maxfail): it tears down everything left, as pytest's last
         #: item does, so errors are reported at its teardown.
         self.last_of_run: Callable[[], bool] = _never
+        #: Called as an item is set up; pytest-rerunfailures gives each
+        #: attempt a new request, which needs its fixture instances again.
+        self.prepare: Callable[[pytest.Item], None] = _ignore
+        #: Collectors a plugin took off the stack to keep them up across a
+        #: re-run of the sequential item (pytest-rerunfailures does).
+        self.held: set[Any] = set()
 
     # -- what pytest reads -------------------------------------------------
 
     @property
     def stack(self) -> dict[Any, Any]:
         """The nodes set up for the caller: shared collectors plus its own item."""
-        view: dict[Any, Any] = dict.fromkeys(self.collectors)
+        view = _StackView(self, (node for node in self.collectors if node not in self.held))
         item = self._own_item()
         if item is not None:
             view[item] = None
@@ -97,6 +103,7 @@ class ConcurrentSetupState:
             elif entry.error is not None:
                 raise entry.error[0].with_traceback(entry.error[1])
         self.items[_test_key()] = _Entry(item)
+        self.prepare(item)
         item.setup()
 
     def addfinalizer(self, finalizer: Callable[[], object], node: Any) -> None:
@@ -126,6 +133,9 @@ class ConcurrentSetupState:
         item = self.running.pop(key, None) or (entry.node if entry is not None else None)
         if item is not None:
             for node in reversed(item.listchain()[:-1]):
+                if node in self.held:  # kept up for a re-run: counted down after it
+                    self.running[key] = item
+                    continue
                 run = (node, self.run_of.pop((node, item), 0))
                 left = self.remaining.get(run, 1) - 1
                 self.remaining[run] = left
@@ -139,7 +149,8 @@ class ConcurrentSetupState:
                 _finish(other, other.node, errors)
             self.items.clear()
             for node in reversed(list(self.collectors)):
-                _finish(self.collectors.pop(node), node, errors)
+                if node not in self.held:
+                    _finish(self.collectors.pop(node), node, errors)
             self.live_run.clear()
         if len(errors) == 1:
             raise errors[0]
@@ -164,6 +175,30 @@ def _test_key() -> object:
 
 def _never() -> bool:
     return False
+
+
+def _ignore(item: pytest.Item) -> None:
+    pass
+
+
+class _StackView(dict):  # type: ignore[type-arg]
+    """``SetupState.stack`` as a plugin sees it: a copy, except that taking a
+    collector off it holds the collector up across a re-run, and putting it
+    back (``update``) lets it go again."""
+
+    def __init__(self, state: ConcurrentSetupState, nodes: Iterable[Any]) -> None:
+        super().__init__(dict.fromkeys(nodes))
+        self._state = state
+
+    def __delitem__(self, node: Any) -> None:
+        super().__delitem__(node)
+        if node in self._state.collectors:
+            self._state.held.add(node)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        back = dict(*args, **kwargs)
+        super().update(back)
+        self._state.held.difference_update(back)
 
 
 def _finish(entry: _Entry, node: Any, errors: list[BaseException]) -> None:

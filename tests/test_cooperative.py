@@ -4160,6 +4160,89 @@ def test_rerunfailures_reruns_a_flaky_cooperative_test(pytester):
     assert peak(read_spans(pytester)) == 1
 
 
+@pytest.mark.parametrize("scope", ["module", "session"])
+def test_a_rerun_keeps_the_wider_fixtures_of_its_test_up(pytester, scope):
+    # The flaky test runs sequentially, re-run by pytest-rerunfailures, which
+    # keeps the wider fixtures up across its attempts: set up once, torn down
+    # once after the last test that uses them, as in a run without alt_coop's
+    # batches.
+    pytest.importorskip("pytest_rerunfailures")
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        EVENTS = []
+
+        @pytest.fixture(scope="{scope}")
+        async def resource():
+            EVENTS.append("setup")
+            yield
+            EVENTS.append("teardown")
+
+        def pytest_sessionfinish():
+            print("\\nEVENTS AT THE END", EVENTS)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import EVENTS
+
+        ATTEMPTS = []
+
+        async def test_before(resource):
+            await asyncio.sleep(0.01)
+
+        @pytest.mark.flaky(reruns=2)
+        async def test_flaky(resource):
+            ATTEMPTS.append(1)
+            assert EVENTS == ["setup"]
+            assert len(ATTEMPTS) > 1, "fails the first time"
+
+        async def test_after(resource):
+            await asyncio.sleep(0.01)
+            assert EVENTS == ["setup"]
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        *ISOLATE, "-p", "alt_coop.enable", "--asyncio-cooperative", "-v", "-s", timeout=120
+    )
+    assert result.parseoutcomes() == {"passed": 3, "rerun": 1, "warnings": 1}
+    result.stdout.fnmatch_lines(["EVENTS AT THE END ['setup', 'teardown']"])
+
+
+def test_a_rerun_retries_a_wider_fixture_that_failed(pytester):
+    # pytest-rerunfailures retries the fixtures that failed on a re-run; so
+    # it does beside cooperative tests, which use alt_coop's instances.
+    pytest.importorskip("pytest_rerunfailures")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        SETUPS = []
+
+        @pytest.fixture(scope="module")
+        async def resource():
+            SETUPS.append(1)
+            if len(SETUPS) == 1:
+                raise RuntimeError("the first setup fails")
+            yield
+
+        @pytest.mark.flaky(reruns=1)
+        async def test_flaky(resource):
+            pass
+
+        @pytest.mark.asyncio_cooperative
+        async def test_cooperative():
+            await asyncio.sleep(0)
+        """
+    )
+    result = pytester.runpytest_subprocess(*ISOLATE, "-p", "alt_coop.enable", timeout=120)
+    assert result.parseoutcomes() == {"passed": 2, "rerun": 1}
+
+
 RERUNS_NOTICE = "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially"
 TIMEOUT_NOTICE = "pytest-timeout's timeouts wrap the whole test: those tests run sequentially"
 
