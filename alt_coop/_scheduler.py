@@ -447,6 +447,8 @@ class Scheduler:
 
     def _lane(self, state: _lane_state.LaneState) -> None:
         item = state.item
+        if self._stopping():
+            return  # stopped (-x, --maxfail) between its admission and its first turn
         _lane_state.CURRENT.set(state)
         self.instances.install(item, state)
         assert self.setupstate is not None

@@ -2765,6 +2765,46 @@ def test_stop_after_first_failure_starts_no_new_test(pytester, run_alt, stop):
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.mark.parametrize("stop", ["-x", "--maxfail=1"])
+def test_a_test_admitted_but_not_yet_started_when_the_run_stops_does_not_start(
+    pytester, run_alt, stop
+):
+    # All three are admitted at once; the first fails at its first turn after
+    # starting, before the others have had a turn: they never start.
+    pytester.makeconftest(
+        """
+        STARTED = []
+
+        def pytest_runtest_setup(item):
+            STARTED.append(item.name)
+
+        def pytest_terminal_summary(terminalreporter):
+            terminalreporter.write_line(f"STARTED {STARTED}")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_a():
+            await asyncio.sleep(0)
+            assert False
+
+        async def test_b():
+            pass
+
+        async def test_c():
+            pass
+        """
+    )
+    result = run_alt(stop)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["STARTED ['test_a']"])
+
+
 # -- mutual exclusion -----------------------------------------------------------------
 
 LOCKED_SUITE = """
