@@ -139,8 +139,15 @@ class FixtureInstances:
     def instance(self, fixturedef: Any, item: pytest.Item, state: LaneState) -> Any:
         scope = fixturedef._scope
         callspec = getattr(item, "callspec", None)
-        if callspec is not None:  # parametrize(..., scope=...) decides, as in pytest
-            scope = callspec._arg2scope.get(fixturedef.argname, scope)
+        if callspec is not None:
+            # As pytest caches it: a parametrize scope of "function" gives each
+            # test its instance; a wider one than the fixture's shares it
+            # wider. A narrower one keeps one instance per the fixture's own
+            # scope, set up anew when the param changes (the scheduler runs
+            # tests with different params of it one after the other).
+            given = callspec._arg2scope.get(fixturedef.argname)
+            if given is not None and (given is Scope.Function or scope < given):
+                scope = given
         if scope is Scope.Session:
             return fixturedef
         if scope is Scope.Function:
@@ -238,7 +245,9 @@ def setup_once(instances: FixtureInstances) -> Iterator[None]:
     def execute(self: Any, request: Any) -> Any:
         __tracebackhide__ = True
         state = CURRENT.get()
-        if state is None or self._scope is Scope.Function:
+        # The request's scope, not the fixture's: a parametrize scope wider
+        # than the fixture's makes its instance shared, as in pytest.
+        if state is None or request._scope is Scope.Function:
             return original(self, request)
         claims = instances.claims
         while (owner := claims.get(self)) is not None and owner[0] is not state:

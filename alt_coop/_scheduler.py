@@ -292,10 +292,11 @@ class Scheduler:
         assert self.setupstate is not None
         self.setupstate.last_of_run = lambda: len(tasks) == 1 and self._run_ends_here()
         turn_due = 0.0
+        parametrized = {name for item in items for name, _ in _shared_params(item)}
         try:
             for item in items:
                 try:
-                    needs = _Needs(item, self.setupstate)
+                    needs = _Needs(item, self.setupstate, parametrized)
                 except pytest.UsageError as error:
                     self.error = error  # raised once the running tests are done
                     break
@@ -552,7 +553,12 @@ class _Needs:
 
     __slots__ = ("exclusive", "params", "resources", "runs")
 
-    def __init__(self, item: pytest.Item, setupstate: ConcurrentSetupState | None) -> None:
+    def __init__(
+        self,
+        item: pytest.Item,
+        setupstate: ConcurrentSetupState | None,
+        parametrized: set[str],
+    ) -> None:
         assert setupstate is not None
         self.runs = [(node, setupstate.run_of[node, item]) for node in item.listchain()[:-1]]
         marks = list(item.iter_markers())
@@ -572,6 +578,15 @@ class _Needs:
                     )
                 self.exclusive = True
         self.params = _shared_params(item)
+        if parametrized:
+            # A fixture other tests of the batch parametrize, used without a
+            # param: its instance is unparametrized, a value of its own.
+            given = {name for name, _ in self.params}
+            self.params += [
+                (name, _NO_PARAM)
+                for name in parametrized.intersection(item.fixturenames)  # type: ignore[attr-defined]
+                if name not in given and name not in _function_params(item)
+            ]
 
 
 def _resources(mark: pytest.Mark, item: pytest.Item) -> tuple[str, ...]:
@@ -646,6 +661,22 @@ def _module_of(plugin: object) -> str:
     if isinstance(name, str) and not isinstance(plugin, type):
         return name  # a module
     return type(plugin).__module__
+
+
+#: The param key of a test that uses a parametrized fixture's name without a param.
+_NO_PARAM = object()
+
+
+def _function_params(item: pytest.Item) -> set[str]:
+    """The params ``item`` gives per test (an instance of its own each)."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return set()
+    return {
+        name
+        for name in callspec.params
+        if (scope := callspec._arg2scope.get(name)) is None or scope.value == "function"
+    }
 
 
 def _shared_params(item: pytest.Item) -> list[tuple[str, Any]]:

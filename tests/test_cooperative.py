@@ -2320,6 +2320,100 @@ def test_indirect_params_with_the_same_index_but_other_values_do_not_overlap(pyt
     run_alt().assert_outcomes(passed=4)
 
 
+@pytest.mark.parametrize("scope", ["session", "module", "class"])
+def test_a_test_without_the_param_does_not_overlap_one_with_it(pytester, run_alt, scope):
+    # test_b parametrizes the wider fixture, test_a and test_c use it plain:
+    # three instances one after the other, as in a sequential run, and none
+    # torn down under a test still using it.
+    events_conftest(
+        pytester,
+        f"""
+        import pytest
+
+        @pytest.fixture(scope="{scope}")
+        def shared(request):
+            state = {{"param": getattr(request, "param", "-"), "open": True}}
+            log("setup", state["param"])
+            yield state
+            state["open"] = False
+            log("teardown", state["param"])
+        """,
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        class TestIt:
+            async def test_a(self, shared):
+                await asyncio.sleep(0.05)
+                assert shared == {"param": "-", "open": True}
+
+            @pytest.mark.parametrize("shared", [10], indirect=True)
+            async def test_b(self, shared):
+                await asyncio.sleep(0.01)
+                assert shared == {"param": 10, "open": True}
+
+            async def test_c(self, shared):
+                assert shared == {"param": "-", "open": True}
+        """
+    )
+    run_alt().assert_outcomes(passed=3)
+    assert read_events(pytester) == [
+        "setup -",
+        "teardown -",
+        "setup 10",
+        "teardown 10",
+        "setup -",
+        "teardown -",
+    ]
+
+
+@pytest.mark.parametrize("scope", ["module", "class"])
+def test_a_function_override_of_a_parametrized_wider_fixture_is_shared_as_in_pytest(
+    pytester, run_alt, scope
+):
+    # The param's scope is the parent's, so pytest caches the override for
+    # as long as the param stays the same: set up once per param, here too,
+    # by one test while the other waits.
+    events_conftest(
+        pytester,
+        f"""
+        import pytest
+
+        @pytest.fixture(scope="{scope}", params=["a", "b"])
+        def parent(request):
+            return request.param
+        """,
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def parent(parent):
+            log("override", parent)
+            await asyncio.sleep(0.01)
+            return parent
+
+        class TestIt:
+            async def test_a(self, parent):
+                pass
+
+            async def test_b(self, parent):
+                pass
+        """
+    )
+    run_alt().assert_outcomes(passed=4)
+    assert read_events(pytester) == ["override a", "override b"]
+
+
 def test_parametrized_module_fixture_each_param_once_and_never_overlapping(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(
@@ -3654,13 +3748,15 @@ def test_what_a_plain_def_test_returns_is_checked_by_pytest(pytester, run_alt):
     )
     pytester.makepyfile(
         """
-        import asyncio
+        class Awaitable:  # as a coroutine is, to pytest, without the never-awaited warning
+            def __await__(self):
+                yield
 
         def test_returns_a_value():
             return 5
 
         def test_returns_a_coroutine():
-            return asyncio.sleep(0)
+            return Awaitable()
 
         def test_returns_none():
             return None
@@ -3668,7 +3764,7 @@ def test_what_a_plain_def_test_returns_is_checked_by_pytest(pytester, run_alt):
     )
     outcomes = {}
     for mode in ("sequential", "cooperative"):
-        result = run_alt("-v", "-rs", "-W", "ignore:coroutine:RuntimeWarning", *mode_args(mode))
+        result = run_alt("-v", "-rs", *mode_args(mode))
         outcomes[mode] = verbose_lines(result.stdout.str())
         result.stdout.fnmatch_lines(["*PytestReturnNotNoneWarning*test_returns_a_value*"])
         assert result.stdout.str().count("async def functions are not natively supported") == 1
