@@ -11,12 +11,19 @@ This sets ``concur_id_func`` on the tracer object, the attribute coverage.py
 itself sets for ``concurrency = greenlet`` (checked on coverage 7.4 to 7.17,
 C and Python tracers). The sys.monitoring core (3.12+) records lines per code
 object and needs nothing.
+
+coverage.py's dynamic context (pytest-cov's ``--cov-context=test`` switches
+it to the running test's phase) is process-wide too: in a cooperative batch,
+each test's is put back at each of its turns on the loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import greenlet
 
@@ -29,3 +36,42 @@ def follow_greenlets() -> None:
             continue
         if getattr(owner, "concur_id_func", 0) is None:
             setattr(owner, "concur_id_func", greenlet.getcurrent)  # noqa: B010
+
+
+class TestContexts:
+    """The dynamic context each cooperative test switched coverage.py to."""
+
+    def __init__(self, cov: Any, current_test: Callable[[], Any]) -> None:
+        self._switch: Callable[[str | None], None] = cov.switch_context
+        self._current_test = current_test
+        self._shown: str | None = None
+
+    def switch(self, new_context: str | None) -> None:
+        """In place of ``Coverage.switch_context``: the context is the calling test's."""
+        state = self._current_test()
+        if state is not None:
+            state.coverage_context = new_context
+        self._shown = new_context
+        self._switch(new_context)
+
+    def turn_starts(self, state: Any) -> None:
+        context = state.coverage_context
+        if context is not None and context != self._shown:
+            self._shown = context
+            self._switch(context)
+
+
+@contextlib.contextmanager
+def contexts_per_test(current_test: Callable[[], Any]) -> Iterator[TestContexts | None]:
+    """While a batch runs, coverage.py's context follows the test whose turn it is."""
+    coverage = sys.modules.get("coverage")
+    cov = coverage.Coverage.current() if coverage is not None else None
+    if cov is None:
+        yield None
+        return
+    contexts = TestContexts(cov, current_test)
+    cov.switch_context = contexts.switch
+    try:
+        yield contexts
+    finally:
+        del cov.switch_context  # the method again

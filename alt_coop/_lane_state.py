@@ -49,7 +49,7 @@ from _pytest.assertion import util as _assertion_util
 from _pytest.fixtures import FixtureDef, get_scope_node, get_scope_package
 from _pytest.scope import Scope
 
-from . import _runner
+from . import _coverage_support, _runner
 
 
 class LaneState:
@@ -59,6 +59,7 @@ class LaneState:
         "assertion",
         "capturing",
         "copies",
+        "coverage_context",
         "current_test_var",
         "err",
         "item",
@@ -88,6 +89,7 @@ class LaneState:
         # and has not undone (see TurnGlobals), kept aside between its turns.
         self.own_globals: tuple[Any, Any, Any, Any] | None = None
         self.current_test_var: str | None = None  # its PYTEST_CURRENT_TEST
+        self.coverage_context: str | None = None  # the coverage.py context it switched to
         # The warnings state the test set up and has not undone (its
         # pytest.warns, say), kept aside between its turns.
         self.own_warnings: tuple[list[Any], Any, Any] | None = None
@@ -399,6 +401,7 @@ class TurnGlobals:
     def __init__(self) -> None:
         self.record(None)
         self._test_var: str | None = None  # what this batch last wrote
+        self.coverage: _coverage_support.TestContexts | None = None
 
     def record(self, warnings_state: _Turns | None) -> None:
         """Take the current values as the batch's (once it is set up), and
@@ -437,6 +440,8 @@ class TurnGlobals:
             sys.stdout, sys.stderr, sys.unraisablehook, threading.excepthook = own
         if state.current_test_var != self._test_var:
             self.show_test_var(state.current_test_var)
+        if self.coverage is not None:
+            self.coverage.turn_starts(state)
 
     def show_test_var(self, value: str | None) -> None:
         self._test_var = value
@@ -459,6 +464,7 @@ def per_test_globals(config: pytest.Config) -> Iterator[TurnGlobals]:
         stack.enter_context(_threads_follow_their_test())
         turns = TurnGlobals()
         stack.enter_context(_current_test_var_per_test(turns))
+        turns.coverage = stack.enter_context(_coverage_support.contexts_per_test(CURRENT.get))
         yield turns
 
 

@@ -236,3 +236,63 @@ def test_executed_lines_match_pytest_asyncio(pytester, monkeypatch, core):
     assert test_lines.index("    module_counter.count += 10") + 1 in set(
         alt[tests_file]["executed_lines"]
     )
+
+
+CONTEXT_MODULE = """
+def used_by_a():
+    return "a"
+
+
+def used_by_b():
+    return "b"
+"""
+
+CONTEXT_TESTS = """
+import asyncio
+
+import contextmod
+
+
+async def test_a():
+    await asyncio.sleep(0.1)
+    assert contextmod.used_by_a() == "a"
+
+
+async def test_b():
+    await asyncio.sleep(0.01)
+    assert contextmod.used_by_b() == "b"
+"""
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_test_contexts_name_the_test_that_ran_each_line(pytester, monkeypatch, core):
+    # pytest-cov's --cov-context=test: in a batch, each line is credited to
+    # the test whose turn it was, as in a sequential run.
+    coverage = pytest.importorskip("coverage")
+    if core is None:
+        monkeypatch.delenv("COVERAGE_CORE", raising=False)
+    else:
+        monkeypatch.setenv("COVERAGE_CORE", core)
+    pytester.makepyfile(contextmod=CONTEXT_MODULE, test_contexts=CONTEXT_TESTS)
+    contexts = {}
+    for mode in ("sequential", "cooperative"):
+        result = pytester.runpytest_subprocess(
+            "-p",
+            "no:cacheprovider",
+            *ALT_COOP,
+            *(["--asyncio-cooperative"] if mode == "cooperative" else []),
+            "--cov=contextmod",
+            "--cov-context=test",
+            "--cov-report=",
+            timeout=120,
+        )
+        result.assert_outcomes(passed=2)
+        data = coverage.CoverageData(basename=str(pytester.path / ".coverage"))
+        data.read()
+        by_line = data.contexts_by_lineno(str(pytester.path / "contextmod.py"))
+        contexts[mode] = {line: sorted(names) for line, names in by_line.items()}
+    assert contexts["cooperative"] == contexts["sequential"]
+    lines = (pytester.path / "contextmod.py").read_text().splitlines()
+    a_line, b_line = lines.index('    return "a"') + 1, lines.index('    return "b"') + 1
+    assert contexts["sequential"][a_line] == ["test_contexts.py::test_a|run"]
+    assert contexts["sequential"][b_line] == ["test_contexts.py::test_b|run"]
