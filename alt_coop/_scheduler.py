@@ -272,6 +272,9 @@ class Scheduler:
             try:
                 turn_globals.record(warnings_per_test)  # what the set-up installed is the batch's
                 _runner.run(self._batch(items, collection, turn_globals), None)
+            except KeyboardInterrupt as interrupt:
+                # The batch's own names no line of the user's; a test's does.
+                raise self._interruption or interrupt  # noqa: B904
             finally:
                 self.stats.wall_seconds += time.perf_counter() - started
                 self._warn_about_holds()

@@ -28,6 +28,7 @@ from conftest import (
     SUITE_SELF_CANCEL_THEN_TIMEOUT,
     TAKE_BACK_OWN_CANCELLATIONS,
     interrupt_when,
+    mode_args,
 )
 
 import alt_coop
@@ -622,9 +623,10 @@ def assert_interrupted_session_reported(output: str) -> None:
     assert "1 passed" in output
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 @pytest.mark.parametrize("loop_kind", LOOP_KINDS)
 def test_cancelling_the_task_awaiting_main_interrupts_the_session(
-    pytester: pytest.Pytester, loop_kind: str
+    pytester: pytest.Pytester, loop_kind: str, mode: str
 ) -> None:
     uses_uvloop(loop_kind)
     write_app(
@@ -640,7 +642,8 @@ def test_cancelling_the_task_awaiting_main_interrupts_the_session(
 
 
         async def app_main():
-            job = asyncio.create_task(alt_coop.main([*ISOLATE, "suite", "-s", "-q"]))
+            args = [*ISOLATE, "suite", "-s", "-q", *sys.argv[2:]]
+            job = asyncio.create_task(alt_coop.main(args))
             while not os.path.exists("slow-test-started"):
                 await asyncio.sleep(0.01)
             await asyncio.sleep(0.1)  # the test is now awaiting
@@ -668,12 +671,19 @@ def test_cancelling_the_task_awaiting_main_interrupts_the_session(
     )
     write(pytester, "suite/test_slow.py", SUITE_SLOW)
     started = time.monotonic()
-    result = run_app(pytester, loop_kind, timeout=30)
+    result = run_app(pytester, loop_kind, *mode_args(mode), timeout=30)
     elapsed = time.monotonic() - started
     output = output_of(result)
 
     assert result.ret == 0, output
-    assert_interrupted_session_reported(output)
+    if mode == "sequential":
+        assert_interrupted_session_reported(output)
+    else:  # the other tests ran beside the slow one
+        assert output.index("TEST FINALLY") < output.index("MODULE TEARDOWN"), output
+        assert "2 passed" in output
+    # pytest's one line about the interrupt names where the test waited.
+    waited = SUITE_SLOW.lstrip().splitlines().index("        await asyncio.sleep(30)") + 1
+    result.stdout.fnmatch_lines([f"*suite/test_slow.py:{waited}: KeyboardInterrupt*"])
     assert "APP: await job raised CancelledError" in output
     assert "APP: still running after the cancellation" in output
     assert "APP LOOP CLOSED False" in output
