@@ -310,17 +310,12 @@ class Scheduler:
                 if self._stopping():
                     break
                 self._admit(needs)
-                state = _lane_state.LaneState(item)
-                task = loop.create_task(
-                    drive(
-                        self._lane,
-                        state,
-                        context=contextvars.copy_context(),
-                        held=functools.partial(self._held, turn_globals, state),
-                        resumed=functools.partial(turn_globals.turn_starts, state),
-                    ),
-                    name=item.nodeid,  # what a warning about it left running shows
-                )
+                try:
+                    task = self._start(loop, item, turn_globals)
+                except Exception as error:  # an application's task factory failed, say
+                    self._release(needs)
+                    self.error = error  # raised once the running tests are done
+                    break
                 _cancels.made_here(task)
                 tasks.add(task)
                 self.stats.most_at_once = max(self.stats.most_at_once, len(tasks))
@@ -346,6 +341,28 @@ class Scheduler:
                 _cancels.interrupt(task, "interrupted")
             if tasks:
                 await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
+            raise
+
+    def _start(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        item: pytest.Item,
+        turn_globals: _lane_state.TurnGlobals,
+    ) -> asyncio.Task[None]:
+        """The task that runs ``item``'s protocol in a lane of its own."""
+        state = _lane_state.LaneState(item)
+        lane = drive(
+            self._lane,
+            state,
+            context=contextvars.copy_context(),
+            held=functools.partial(self._held, turn_globals, state),
+            resumed=functools.partial(turn_globals.turn_starts, state),
+        )
+        try:
+            # Named by the test: what a warning about it left running shows.
+            return loop.create_task(lane, name=item.nodeid)
+        except BaseException:
+            lane.close()
             raise
 
     def _run_ends_here(self) -> bool:

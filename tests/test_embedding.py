@@ -1280,6 +1280,83 @@ def test_main_runs_the_tests_in_a_copy_of_the_callers_context(
     result.stdout.fnmatch_lines(["*1 passed*", "EXIT CODE 0", "IN THE APP AFTER the app's"])
 
 
+def test_a_task_factory_failing_to_start_a_test_is_an_internal_error_after_the_others(
+    pytester: pytest.Pytester,
+) -> None:
+    # The tests already running finish and are reported; no further test
+    # starts; pytest reports the factory's error as the internal error it is.
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        BROKEN = False
+
+
+        def factory(loop, coro, **kwargs):
+            if BROKEN:
+                coro.close()
+                raise RuntimeError("the application's task factory broke")
+            return asyncio.Task(coro, loop=loop, **kwargs)
+
+
+        async def app_main():
+            asyncio.get_running_loop().set_task_factory(factory)
+            global BROKEN
+            args = [*ISOLATE, "suite", "-v", "--asyncio-cooperative", "--max-asyncio-tasks=2"]
+            code = await alt_coop.main(args)
+            BROKEN = False
+            print("EXIT CODE", int(code))
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_three.py",
+        """
+        import asyncio
+
+        import __main__ as app
+
+
+        async def test_a():
+            await asyncio.sleep(0.05)
+            app.BROKEN = True  # test_c's task is made once test_a is done
+
+
+        async def test_b():
+            await asyncio.sleep(0.2)
+
+
+        async def test_c():
+            print("TEST C RAN")
+
+
+        async def test_d():
+            print("TEST D RAN")
+        """,
+    )
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_a PASSED*",
+            "*::test_b PASSED*",
+            "INTERNALERROR*RuntimeError: the application's task factory broke",
+        ],
+        consecutive=False,
+    )
+    assert "EXIT CODE 3" in output
+    assert "TEST C RAN" not in output and "TEST D RAN" not in output
+    assert "still running" not in output
+
+
 def test_a_task_factory_the_application_sets_during_a_session_stays(
     pytester: pytest.Pytester,
 ) -> None:
