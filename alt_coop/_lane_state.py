@@ -189,6 +189,34 @@ class FixtureInstances:
         )
 
 
+def params_of(item: pytest.Item) -> tuple[list[tuple[str, Any]], set[str]]:
+    """The params ``item`` gives its fixtures, as the scheduler must keep them apart.
+
+    First, ``(name, key)`` for each param whose instance tests may share: keyed
+    by the value (pytest keeps an instance while the value stays equal, and
+    two parametrize calls can put different values at one index), and by the
+    node of the param's scope too when that is narrower than the fixture's:
+    the fixture's one instance is then set up anew for each such node, whose
+    teardown finishes it. Second, the names whose params give each test an
+    instance of its own (``scope="function"``).
+    """
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return [], set()
+    shared: list[tuple[str, Any]] = []
+    own: set[str] = set()
+    fixturedefs = item._fixtureinfo.name2fixturedefs  # type: ignore[attr-defined]
+    for name, value in callspec.params.items():
+        scope = callspec._arg2scope.get(name)
+        if scope is None or scope is Scope.Function:
+            own.add(name)
+        elif scope < max((fd._scope for fd in fixturedefs.get(name, ())), default=scope):
+            shared.append((name, (value, get_scope_node(item, scope))))
+        else:
+            shared.append((name, value))
+    return shared, own
+
+
 def _fresh_copy(fixturedef: Any) -> Any:
     twin = copy.copy(fixturedef)
     twin.cached_result = None

@@ -295,7 +295,7 @@ class Scheduler:
         assert self.setupstate is not None
         self.setupstate.last_of_run = lambda: len(tasks) == 1 and self._run_ends_here()
         turn_due = 0.0
-        parametrized = {name for item in items for name, _ in _shared_params(item)}
+        parametrized = {name for item in items for name, _ in _lane_state.params_of(item)[0]}
         try:
             for item in items:
                 try:
@@ -597,7 +597,7 @@ class _Needs:
                         f'to share a named resource, use @pytest.mark.{RESOURCES_MARK}("name")'
                     )
                 self.exclusive = True
-        self.params = _shared_params(item)
+        self.params, own = _lane_state.params_of(item)
         if parametrized:
             # A fixture other tests of the batch parametrize, used without a
             # param: its instance is unparametrized, a value of its own.
@@ -605,7 +605,7 @@ class _Needs:
             self.params += [
                 (name, _NO_PARAM)
                 for name in parametrized.intersection(item.fixturenames)  # type: ignore[attr-defined]
-                if name not in given and name not in _function_params(item)
+                if name not in given and name not in own
             ]
 
 
@@ -685,34 +685,6 @@ def _module_of(plugin: object) -> str:
 
 #: The param key of a test that uses a parametrized fixture's name without a param.
 _NO_PARAM = object()
-
-
-def _function_params(item: pytest.Item) -> set[str]:
-    """The params ``item`` gives per test (an instance of its own each)."""
-    callspec = getattr(item, "callspec", None)
-    if callspec is None:
-        return set()
-    return {
-        name
-        for name in callspec.params
-        if (scope := callspec._arg2scope.get(name)) is None or scope.value == "function"
-    }
-
-
-def _shared_params(item: pytest.Item) -> list[tuple[str, Any]]:
-    """The parametrized fixtures wider than the test that ``item`` uses, with its param."""
-    callspec = getattr(item, "callspec", None)
-    if callspec is None:
-        return []
-    found = []
-    for name, value in callspec.params.items():
-        scope = callspec._arg2scope.get(name)
-        if scope is not None and scope.value != "function":
-            # The value, not its index: pytest keeps an instance for as long as
-            # the param value stays equal, and two parametrize calls can put
-            # different values at the same index.
-            found.append((name, value))
-    return found
 
 
 def _is_unittest(item: pytest.Function) -> bool:

@@ -2371,6 +2371,39 @@ def test_a_test_without_the_param_does_not_overlap_one_with_it(pytester, run_alt
     ]
 
 
+def test_a_param_narrower_than_its_fixture_keeps_its_nodes_apart(pytester, run_alt):
+    # A class-scoped param of a module fixture: pytest sets the fixture's one
+    # instance up anew for each class and finishes it with the class, so the
+    # classes run one after the other even with the same param value.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        def res(request):
+            state = {"param": request.param, "open": True}
+            yield state
+            state["open"] = False
+
+        @pytest.mark.parametrize("res", ["p"], indirect=True, scope="class")
+        class TestA:
+            async def test_a(self, res):
+                await asyncio.sleep(0.01)
+                assert res == {"param": "p", "open": True}
+
+        @pytest.mark.parametrize("res", ["p"], indirect=True, scope="class")
+        class TestB:
+            async def test_b(self, res):
+                await asyncio.sleep(0.2)
+                assert res == {"param": "p", "open": True}
+        """
+    )
+    run_alt().assert_outcomes(passed=2)
+
+
 @pytest.mark.parametrize("scope", ["module", "class"])
 def test_a_function_override_of_a_parametrized_wider_fixture_is_shared_as_in_pytest(
     pytester, run_alt, scope
