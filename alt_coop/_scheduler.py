@@ -118,6 +118,8 @@ class Scheduler:
         self._log_levels = _lane_logging.CaplogLevels()  # the running batch's
         self._timeout_for_all = bool(_pytest_timeout_default(self.config))
         self._set_up: set[pytest.Item] = set()
+        self._lanes_running = 0  # lanes past their start, not yet done with their protocol
+        self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
 
     # -- which tests run cooperatively --------------------------------------
 
@@ -293,7 +295,7 @@ class Scheduler:
         changed = asyncio.Event()
         tasks = self._tasks
         assert self.setupstate is not None
-        self.setupstate.last_of_run = lambda: len(tasks) == 1 and self._run_ends_here()
+        self.setupstate.last_of_run = self._last_of_run
         turn_due = 0.0
         parametrized = {name for item in items for name, _ in _lane_state.params_of(item)[0]}
         try:
@@ -364,6 +366,14 @@ class Scheduler:
         except BaseException:
             lane.close()
             raise
+
+    def _last_of_run(self) -> bool:
+        """Whether the calling lane, tearing down, is the last of a run that
+        stops after it: it then tears down everything left, as pytest's last
+        item does, and no test admitted meanwhile starts after it."""
+        if self._lanes_running == 1 and self._run_ends_here():
+            self._torn_down_all = True
+        return self._torn_down_all
 
     def _run_ends_here(self) -> bool:
         """Whether the run stops after the calling lane's test, given its
@@ -468,7 +478,7 @@ class Scheduler:
 
     def _lane(self, state: _lane_state.LaneState) -> None:
         item = state.item
-        if self._stopping():
+        if self._stopping() or self._torn_down_all:
             return  # stopped (-x, --maxfail) between its admission and its first turn
         _lane_state.CURRENT.set(state)
         self.instances.install(item, state)
@@ -478,6 +488,7 @@ class Scheduler:
         cap = None
         if self.task_timeout is not None and task is not None:
             cap = _runner.TaskCap(task, self.task_timeout)
+        self._lanes_running += 1
         try:
             with (
                 _lane_warnings.marked_filters(item, state)
@@ -498,6 +509,7 @@ class Scheduler:
             if not reports:
                 return
         finally:
+            self._lanes_running -= 1
             self.setupstate.end()
             if cap is not None:
                 cap.stop()

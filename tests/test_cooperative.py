@@ -2916,20 +2916,34 @@ def test_a_test_admitted_but_not_yet_started_when_the_run_stops_does_not_start(
 
         pytestmark = pytest.mark.asyncio_cooperative
 
-        async def test_a():
+        @pytest.fixture(scope="module")
+        def shared():
+            yield
+            raise RuntimeError("module teardown boom")
+
+        async def test_a(shared):
             await asyncio.sleep(0)
             assert False
 
-        async def test_b():
+        async def test_b(shared):
             pass
 
-        async def test_c():
+        async def test_c(shared):
             pass
         """
     )
     result = run_alt(stop)
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["STARTED ['test_a']"])
+    # test_a is the last test to run: the module is torn down at its
+    # teardown, whose error is reported there, as pytest does.
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_a*",
+            "*RuntimeError: module teardown boom",
+            "STARTED ['test_a']",
+        ],
+        consecutive=False,
+    )
 
 
 # -- mutual exclusion -----------------------------------------------------------------
