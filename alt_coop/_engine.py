@@ -90,7 +90,7 @@ class Plugin:
         _check_no_other_running_loop(self.managed_loop)
         self._scheduler = None  # a Plugin passed to several sessions reports each its own
         if self.managed_loop is not None:
-            if not in_lane():  # a session run by a test of another is nested in it
+            if not _session_loop.in_session():  # one run by a test of another is nested
                 if not _session_loop.claim(self.managed_loop):
                     raise pytest.UsageError(
                         "alt_coop: a pytest session is already running on managed_loop; "

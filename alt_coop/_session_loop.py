@@ -34,7 +34,7 @@ CANCEL_GRACE_SECONDS = 2.0
 
 
 #: Loops a session runs on that it does not own (``alt_coop.main``, ``managed_loop``).
-_claimed: set[asyncio.AbstractEventLoop] = set()
+_claimed: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
 
 def claim(loop: asyncio.AbstractEventLoop) -> bool:
@@ -52,6 +52,12 @@ def claim(loop: asyncio.AbstractEventLoop) -> bool:
 
 def release(loop: asyncio.AbstractEventLoop) -> None:
     _claimed.discard(loop)
+
+
+def in_session() -> bool:
+    """Whether the caller is a session's code (a test of it, say): a session
+    it starts is nested in that one, not a second one beside it."""
+    return in_lane() or _IN_SESSION.get()
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

@@ -1223,6 +1223,60 @@ def test_a_second_session_on_the_loop_in_another_mode_is_a_usage_error(
     assert result.stdout.str().count("2 passed") == 1, output
 
 
+@pytest.mark.parametrize("mode", ["sync", "main"])
+def test_a_session_run_by_a_test_on_the_same_loop_is_nested_not_refused(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # pytester.runpytest_inprocess(plugins=[Plugin(managed_loop=<the app's loop>)])
+    # from a sync test: a session inside the running one, not one beside it.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import sys
+
+        import pytest
+
+        import alt_coop
+
+        LOOP = asyncio.new_event_loop()
+        ARGS = [*ISOLATE, "-p", "pytester", "suite", "-q", "-s"]
+
+
+        async def main_mode():
+            return await alt_coop.main(ARGS)
+
+
+        if sys.argv[1] == "sync":
+            code = pytest.main(ARGS, plugins=[alt_coop.Plugin(managed_loop=LOOP)])
+        else:
+            code = LOOP.run_until_complete(main_mode())
+        print("EXIT CODE", int(code))
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_outer.py",
+        """
+        import alt_coop
+
+        import __main__ as app
+
+
+        def test_runs_a_session_on_the_apps_loop(pytester):
+            pytester.makepyfile("async def test_inner():\\n    pass\\n")
+            result = pytester.runpytest_inprocess(
+                *app.ISOLATE, plugins=[alt_coop.Plugin(managed_loop=app.LOOP)]
+            )
+            result.assert_outcomes(passed=1)
+        """,
+    )
+    result = run_app(pytester, mode, timeout=60)
+    output = output_of(result)
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(["*1 passed*", "EXIT CODE 0"])
+
+
 @pytest.mark.parametrize("cooperative", [False, True], ids=["sequential", "cooperative"])
 def test_main_runs_the_tests_in_a_copy_of_the_callers_context(
     pytester: pytest.Pytester, cooperative: bool
