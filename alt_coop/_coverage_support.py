@@ -38,7 +38,7 @@ def follow_greenlets() -> None:
             setattr(owner, "concur_id_func", greenlet.getcurrent)  # noqa: B010
 
 
-class TestContexts:
+class CoverageContexts:
     """The dynamic context each cooperative test switched coverage.py to."""
 
     def __init__(self, cov: Any, current_test: Callable[[], Any]) -> None:
@@ -62,16 +62,20 @@ class TestContexts:
 
 
 @contextlib.contextmanager
-def contexts_per_test(current_test: Callable[[], Any]) -> Iterator[TestContexts | None]:
+def contexts_per_test(current_test: Callable[[], Any]) -> Iterator[CoverageContexts | None]:
     """While a batch runs, coverage.py's context follows the test whose turn it is."""
     coverage = sys.modules.get("coverage")
     cov = coverage.Coverage.current() if coverage is not None else None
     if cov is None:
         yield None
         return
-    contexts = TestContexts(cov, current_test)
+    contexts = CoverageContexts(cov, current_test)
+    before = vars(cov).get("switch_context")  # a batch's of a session running this one
     cov.switch_context = contexts.switch
     try:
         yield contexts
     finally:
-        del cov.switch_context  # the method again
+        if before is None:
+            del cov.switch_context  # the method again
+        else:
+            cov.switch_context = before

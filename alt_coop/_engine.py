@@ -176,7 +176,11 @@ class Plugin:
             return None
         reason = _why_sequential(config)
         if reason is not None:
-            _scheduler.notice(config, f"cooperative tests run sequentially {reason}", marked)
+            first = marked or next(
+                (item for item in session.items if inspect.iscoroutinefunction(_obj_of(item))),
+                None,
+            )
+            _scheduler.notice(config, f"cooperative tests run sequentially {reason}", first)
             return None
         self._scheduler = _scheduler.Scheduler(
             session,
@@ -332,7 +336,8 @@ class Plugin:
             func(**kwargs)
         return True
 
-    @pytest.hookimpl(wrapper=True, specname="pytest_pyfunc_call")
+    # trylast: the other plugins' wrappers wrap the real body, not the replay.
+    @pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_pyfunc_call")
     def pytest_pyfunc_call_in_thread(
         self, pyfuncitem: pytest.Function
     ) -> Generator[None, object, object]:
@@ -468,6 +473,10 @@ def _why_sequential(config: pytest.Config) -> str | None:
     if _faulthandler_timeout(config) > 0:
         return "with faulthandler_timeout set (its timer wraps the whole test)"
     return None
+
+
+def _obj_of(item: pytest.Item) -> object:
+    return getattr(item, "obj", None)
 
 
 def _faulthandler_timeout(config: pytest.Config) -> float:

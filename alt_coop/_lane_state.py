@@ -13,7 +13,8 @@ This module is the cooperative half of alt_coop's adapter to pytest's
 internals (the other half is :mod:`alt_coop._pytest_compat`); every private
 name it touches was checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0:
 ``FixtureDef.execute``/``_scope``/``cached_result``/``_finalizers``,
-``CallSpec2._arg2scope``,
+``CallSpec2._arg2scope``, ``Function._fixtureinfo.name2fixturedefs``,
+``Scope`` (ordered), ``SubRequest._scope``,
 ``request._arg2fixturedefs``/``_fixturemanager``, ``get_scope_node``,
 ``get_scope_package``, ``CaptureManager.item_capture``/``_method``,
 ``setuponly._show_fixture_action``, ``runner.show_test_item``,
@@ -429,7 +430,7 @@ class TurnGlobals:
     def __init__(self) -> None:
         self.record(None)
         self._test_var: str | None = None  # what this batch last wrote
-        self.coverage: _coverage_support.TestContexts | None = None
+        self.coverage: _coverage_support.CoverageContexts | None = None
 
     def record(self, warnings_state: _Turns | None) -> None:
         """Take the current values as the batch's (once it is set up), and

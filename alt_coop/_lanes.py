@@ -68,9 +68,9 @@ async def drive(
 
     ``context`` is the :class:`contextvars.Context` the lane runs in; ``None``
     means a copy of the caller's (a new greenlet would otherwise start in an
-    empty context). ``held``, if given, is
-    told how long each stretch of the lane held the loop, as the stretch
-    ends; ``resumed``, if given, is called before each stretch but the first.
+    empty context). ``held``, if given, is told how long each stretch of the
+    lane held the loop, as the stretch ends; ``resumed``, if given, is called
+    before each stretch but the first.
     """
     __tracebackhide__ = True  # what is thrown in here is the lane's
     lane = Lane(run, parent=greenlet.getcurrent())

@@ -117,7 +117,6 @@ class Scheduler:
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
         self._log_levels = _lane_logging.CaplogLevels()  # the running batch's
         self._timeout_for_all = bool(_pytest_timeout_default(self.config))
-        self._set_up: set[pytest.Item] = set()
         self._lanes_running = 0  # lanes past their start, not yet done with their protocol
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
 
@@ -243,12 +242,11 @@ class Scheduler:
 
     def _install_instances(self, item: pytest.Item) -> None:
         state = _lane_state.CURRENT.get() or _lane_state.LaneState(item)
-        if item in self._set_up:
-            # Set up again: a re-run (pytest-rerunfailures), which retries the
-            # fixtures that failed. It clears their errors on pytest's
-            # fixture definitions; these are alt_coop's instances of them.
+        if getattr(item, "execution_count", 1) > 1:
+            # A re-run: pytest-rerunfailures counts the attempts on the item,
+            # and retries the fixtures that failed. It clears their errors on
+            # pytest's fixture definitions; these are alt_coop's instances.
             self.instances.forget_errors(item, state)
-        self._set_up.add(item)
         self.instances.install(item, state)
 
     def _run_sequential(self, items: Sequence[pytest.Item], start: int, end: int) -> None:
@@ -612,7 +610,9 @@ class _Needs:
         self.params, own = _lane_state.params_of(item)
         if parametrized:
             # A fixture other tests of the batch parametrize, used without a
-            # param: its instance is unparametrized, a value of its own.
+            # param: its instance is unparametrized, a value of its own. By
+            # name: a fixture of the same name elsewhere (another module's,
+            # an override in another directory) waits too, needlessly but safely.
             given = {name for name, _ in self.params}
             self.params += [
                 (name, _NO_PARAM)

@@ -54,6 +54,14 @@ def release(loop: asyncio.AbstractEventLoop) -> None:
     _claimed.discard(loop)
 
 
+def _a_loop_runs() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def in_session() -> bool:
     """Whether the caller is a session's code (a test of it, say): a session
     it starts is nested in that one, not a second one beside it."""
@@ -233,13 +241,13 @@ class SessionLoop:
         message = cancel_leftover_tasks(tasks, wait or self.run, what=what, warn=warn)
         if self.owned:
             try:
-                # A session run by a test of another (pytester, say) ran its
-                # work on the outer session's running loop, not on this one.
-                if asyncio._get_running_loop() is None:
+                if not _a_loop_runs():
                     loop.run_until_complete(loop.shutdown_asyncgens())
                     loop.run_until_complete(
                         asyncio.wait_for(loop.shutdown_default_executor(), CANCEL_GRACE_SECONDS)
                     )
+                # else a session run by a test of another (pytester, say): its
+                # work ran on the outer session's running loop, not on this one.
             except (TimeoutError, RuntimeError):
                 pass
             finally:
