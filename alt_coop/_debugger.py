@@ -81,17 +81,26 @@ class DebuggerPolicy:
 
     ``mode`` is the user's override: ``always`` honours timeouts even under a
     debugger, ``never`` honours none, ``auto`` honours them unless a debugger
-    is attached or pytest entered its debugger during the current test.
+    is attached or pytest entered its debugger during the test the timeout
+    is of. Tests are told apart by a key of the caller's choosing (several
+    run at once in a cooperative batch): the debugging of one does not stop
+    the timeouts of the others.
     """
 
     def __init__(self, mode: Mode, *, pytest_debugging: bool) -> None:
         self.mode = mode
         self.pytest_debugging = pytest_debugging  # --pdb or --trace
-        self.entered_pdb = False  # sticky for the current test
+        self._entered_pdb: set[object] = set()  # the tests that did, until they are done
 
-    def may_cancel(self) -> bool:
+    def entered_pdb(self, test: object) -> None:
+        self._entered_pdb.add(test)
+
+    def test_done(self, test: object) -> None:
+        self._entered_pdb.discard(test)
+
+    def may_cancel(self, test: object) -> bool:
         if self.mode == "always":
             return True
         if self.mode == "never":
             return False
-        return not (self.pytest_debugging or self.entered_pdb or debugger_attached())
+        return not (self.pytest_debugging or test in self._entered_pdb or debugger_attached())

@@ -205,10 +205,12 @@ class Plugin:
     # -- debugger awareness -------------------------------------------------
 
     def pytest_runtest_logstart(self) -> None:
-        self._policy.entered_pdb = False
+        # A sequential test's logstart comes before it runs; a cooperative
+        # test's, once it is done (its lane state is still current then).
+        self._policy.test_done(_lane_state.CURRENT.get())
 
     def pytest_enter_pdb(self) -> None:
-        self._policy.entered_pdb = True
+        self._policy.entered_pdb(_lane_state.CURRENT.get())
 
     # -- fixtures -----------------------------------------------------------
 
@@ -381,7 +383,7 @@ class Plugin:
         self, request: pytest.FixtureRequest, node: Any, scope: str, label: str
     ) -> PhaseTimeout:
         seconds = self._defaults.seconds(request, node, scope)
-        return PhaseTimeout(seconds, label, self._policy)
+        return PhaseTimeout(seconds, label, self._policy, test=_lane_state.CURRENT.get())
 
 
 def _check_no_other_running_loop(managed: asyncio.AbstractEventLoop | None) -> None:

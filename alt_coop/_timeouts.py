@@ -135,6 +135,7 @@ class PhaseTimeout:
         "_policy",
         "_started_at",
         "_task",
+        "_test",
         "abandoning",
         "fired",
         "label",
@@ -145,8 +146,11 @@ class PhaseTimeout:
         "where",
     )
 
-    def __init__(self, seconds: float, label: str, policy: DebuggerPolicy) -> None:
+    def __init__(
+        self, seconds: float, label: str, policy: DebuggerPolicy, *, test: object = None
+    ) -> None:
         self.timeout_seconds = seconds
+        self._test = test  # whose it is, for the debugger policy
         self.label = label
         self.phase = "call"
         #: What to describe when it fires, if not the coroutine being run
@@ -234,7 +238,7 @@ class PhaseTimeout:
     def _fire(self) -> None:
         self._deadline = None
         task, loop = self._task, self._loop
-        if task is None or loop is None or task.done() or not self._policy.may_cancel():
+        if task is None or loop is None or task.done() or not self._policy.may_cancel(self._test):
             return
         self.where, self.waited_at = self.waiting_at()
         self.fired = True

@@ -418,6 +418,46 @@ def test_breakpoint_suspends_timeouts_for_that_test(pytester, run_alt_subprocess
     )
 
 
+def test_breakpoint_in_a_cooperative_test_suspends_only_that_tests_timeouts(
+    pytester, run_alt_subprocess
+):
+    # Tests run at once: the one that entered the debugger is not cancelled,
+    # even after another finishes; the others' timeouts still fire.
+    pytester.makepyfile(continuing_pdb=CONTINUING_PDB)
+    pytester.makepyfile(
+        test_breaks="""
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.3
+
+        async def test_breaks():
+            await asyncio.sleep(0.05)
+            breakpoint()
+            await asyncio.sleep(0.6)
+
+        async def test_finishes_meanwhile():
+            await asyncio.sleep(0.1)
+
+        async def test_times_out_meanwhile():
+            await asyncio.sleep(2)
+        """
+    )
+    result = run_alt_subprocess("-rA", "--pdbcls=continuing_pdb:ContinuingPdb", timeout=60)
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED *::test_breaks",
+            "PASSED *::test_finishes_meanwhile",
+            "*test_times_out_meanwhile timed out after 0.3s (async timeout)*",
+        ]
+    )
+
+
 # pytester's pty session forks from an xdist worker, which has threads of its own.
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_interactive_breakpoint_suspends_timeouts(pytester):
