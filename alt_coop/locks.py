@@ -6,7 +6,7 @@ import asyncio
 import contextvars
 import weakref
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 from . import _runner
 from ._lane_state import CURRENT, LaneState
@@ -78,7 +78,7 @@ class _LoopLock(asyncio.Lock):
                 "and it is not re-entrant: take it in one place only"
             )
         state = CURRENT.get()
-        if self.locked() and own_code:
+        if own_code and self._must_wait():
             # Waiting would never end, and with the clocks paused no timeout
             # would end it either.
             if state is not None:
@@ -97,6 +97,15 @@ class _LoopLock(asyncio.Lock):
         if own_code:
             _held.set(_held.get() | {self})
         return True
+
+    def _must_wait(self) -> bool:
+        """Whether ``acquire`` waits: the lock is held, or it was just
+        released to a waiter that has not taken it yet (asyncio's
+        ``Lock._waiters``, checked on Python 3.11 to 3.14)."""
+        waiters: Any = self._waiters
+        return self.locked() or (
+            waiters is not None and any(not waiter.cancelled() for waiter in waiters)
+        )
 
     async def __aenter__(self) -> None:
         __tracebackhide__ = True  # a failure names the user's `async with` line

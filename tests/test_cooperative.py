@@ -2991,6 +2991,38 @@ async def test_free(n):
 """
 
 
+def test_waiting_for_a_lock_handed_over_to_another_test_pauses_the_clocks(pytester, run_alt):
+    # test_a releases the lock to test_b, which has not taken it yet when
+    # test_a asks again: test_a waits, out of its timeout, like any wait.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        LOCK = alt_coop.Lock()
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 1.0
+
+        async def test_a():
+            async with LOCK():
+                await asyncio.sleep(0.3)
+            async with LOCK():
+                await asyncio.sleep(0.1)
+
+        async def test_b(async_timeout):
+            async_timeout.set_timeout_seconds(10)
+            await asyncio.sleep(0.1)
+            async with LOCK():
+                await asyncio.sleep(1.5)
+        """
+    )
+    run_alt().assert_outcomes(passed=2)
+
+
 def test_lock_in_fixture_covers_later_fixtures_and_the_test(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(LOCKED_SUITE.format(locked=4))
