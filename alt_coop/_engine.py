@@ -241,6 +241,12 @@ class Plugin:
         except _pytest_compat.TEST_OUTCOME as exc:
             _pytest_compat.cache_fixture_error(fixturedef, request, exc)
             raise
+        except asyncio.CancelledError:
+            # Cancelled from outside (the timeout of the test that asked for
+            # it), not failed: left as if never set up, for the next test to
+            # set up afresh.
+            _pytest_compat.forget_setup(fixturedef)
+            raise
         finally:
             setting_up.reset(token)
         _pytest_compat.cache_fixture_result(fixturedef, request, result)

@@ -10,6 +10,7 @@ touches), and the two assignments in :mod:`alt_coop._scheduler`:
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 from typing import Any
@@ -42,6 +43,21 @@ def cache_fixture_error(
         # Report the skip at the test that requested the fixture, as pytest does.
         error._use_item_location = True
     fixturedef.cached_result = (None, fixturedef.cache_key(request), (error, error.__traceback__))
+
+
+def forget_setup(fixturedef: pytest.FixtureDef[Any]) -> None:
+    """Leave a fixture whose setup was cut short as if it was never set up.
+
+    pytest registers its post-finalizer before the setup runs, and clears it
+    only when finishing a fixture that has a cached result or error: a setup
+    that ends in neither (cancelled from outside) would leave it behind,
+    and the next setup of the fixture fails on pytest's assertion that none
+    is left. It is run (so plugins hear of the fixture's end) and dropped.
+    """
+    finalizers = fixturedef._finalizers
+    while finalizers:
+        with contextlib.suppress(Exception):  # nothing is left to report it to
+            finalizers.pop()()
 
 
 def test_arguments(item: pytest.Function) -> dict[str, Any]:

@@ -994,3 +994,41 @@ def test_a_tests_timeout_runs_while_it_waits_in_getfixturevalue(pytester, run_al
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(["*test_outer timed out after 0.3s (async timeout)*"])
     assert "fixture 'slow' timed out" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_wider_fixture_cut_short_by_its_requesters_timeout_is_set_up_afresh(
+    pytester, run_alt, mode
+):
+    """The test that asked for it timed out; the fixture itself did not fail:
+    the next test that needs it sets it up anew."""
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        SETUPS = []
+
+        @pytest.fixture(scope="module")
+        def module_default_async_timeout():
+            return 5.0
+
+        @pytest.fixture(scope="module")
+        async def slow_module_fixture():
+            SETUPS.append(1)
+            await asyncio.sleep(0.6)
+            return "ready"
+
+        @pytest.mark.asyncio_sequential
+        async def test_asks_and_times_out(request, async_timeout):
+            async_timeout.set_timeout_seconds(0.2)
+            request.getfixturevalue("slow_module_fixture")
+
+        async def test_needs_it(slow_module_fixture):
+            assert slow_module_fixture == "ready"
+            assert len(SETUPS) == 2
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*test_asks_and_times_out timed out after 0.2s (async timeout)*"])
