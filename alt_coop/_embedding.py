@@ -11,7 +11,6 @@ must fail the test, while cancelling the caller interrupts the session.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import Sequence
 
 import pytest
@@ -67,12 +66,11 @@ async def main(
 async def _awaited_session(
     loop: asyncio.AbstractEventLoop, args: list[str] | None, plugins: list[object]
 ) -> int | pytest.ExitCode:
-    # In a copy of the caller's context: pytest's own context variables stay
-    # out of the application's. (Not ``create_task(context=)``, which an
-    # application's task factory may not take.)
+    # A task runs in a copy of the context it was made in: the tests see the
+    # caller's context variables, and pytest's own stay out of the caller's.
     coro = _session(args, plugins)
     try:
-        session = contextvars.copy_context().run(loop.create_task, coro, name="alt_coop.main")
+        session = loop.create_task(coro, name="alt_coop.main")
     except BaseException:
         coro.close()
         raise
