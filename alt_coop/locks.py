@@ -72,6 +72,10 @@ class _LoopLock(asyncio.Lock):
         # Only a fixture's or test's own code (run in a lane) pauses clocks
         # and can wait on itself; a task it started is like any other task.
         own_code = in_lane()
+        if own_code and self in _held.get() and not self.locked():
+            # Released in another context than this one, which copied it while
+            # held: a fixture torn down where it was set up, by another test.
+            _held.set(_held.get() - {self})
         if own_code and self in _held.get():
             raise RuntimeError(
                 "this alt_coop.Lock is already held by this test or one of its fixtures, "

@@ -3023,6 +3023,35 @@ def test_waiting_for_a_lock_handed_over_to_another_test_pauses_the_clocks(pytest
     run_alt().assert_outcomes(passed=2)
 
 
+def test_a_lock_released_by_a_teardown_in_another_context_can_be_taken_again(pytester, run_alt):
+    # A sequential test sets the module fixture up with a param, holding the
+    # lock; the cooperative test's other param tears it down (where it was
+    # set up) and sets it up again, taking the lock again: no false
+    # "already held" error.
+    pytester.makepyfile(
+        """
+        import alt_coop
+        import pytest
+
+        LOCK = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def res(request):
+            async with LOCK():
+                yield getattr(request, "param", None)
+
+        @pytest.mark.parametrize("res", [1], indirect=True)
+        def test_sequential(res):
+            assert res == 1
+
+        @pytest.mark.asyncio_cooperative
+        async def test_cooperative(res):
+            assert res is None
+        """
+    )
+    run_alt().assert_outcomes(passed=2)
+
+
 def test_lock_in_fixture_covers_later_fixtures_and_the_test(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(LOCKED_SUITE.format(locked=4))
