@@ -267,8 +267,10 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
         # Handlers come from a pool: logging keeps every handler ever made in
         # a list that it searches when one is collected.
         caplog_handler, report_handler = pool.pop() if pool else _handler_pair(plugin)
-        caplog_handler.reset()
-        report_handler.reset()
+        for handler in (caplog_handler, report_handler):
+            handler.reset()
+            # As a new one's: caplog.set_level in an earlier phase set its level.
+            handler.setLevel(level)
         state.log_handlers = (caplog_handler, report_handler)
         state.log_when = when
         item.stash[caplog_records_key][when] = caplog_handler.records
@@ -281,6 +283,7 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
             pool.append((caplog_handler, report_handler))
 
     pool: list[tuple[LogCaptureHandler, LogCaptureHandler]] = []
+    level = plugin.log_level if plugin.log_level is not None else logging.NOTSET
     router = _LogRouter(levels)
     root = logging.getLogger()
     root.addHandler(router)
@@ -333,7 +336,6 @@ def _handler_pair(plugin: Any) -> tuple[LogCaptureHandler, LogCaptureHandler]:
     pair = _unlisted_handler(), _unlisted_handler()
     for handler in pair:
         handler.setFormatter(plugin.formatter)
-        handler.setLevel(plugin.log_level if plugin.log_level is not None else 0)
     return pair
 
 

@@ -74,6 +74,7 @@ class LaneState:
         "terminal_lines",
         "uncaught",
         "warnings",
+        "warnings_reported",
     )
 
     def __init__(self, item: pytest.Item) -> None:
@@ -86,6 +87,7 @@ class LaneState:
         self.log_handlers: tuple[logging.Handler, ...] = ()
         self.log_when: str | None = None  # the phase whose records it is capturing
         self.warnings: list[warnings.WarningMessage] = []  # recorded, not yet reported
+        self.warnings_reported = False  # its test is over: later ones are no test's
         # The sys.stdout/sys.stderr and uncaught-exception hooks the test set
         # and has not undone (see TurnGlobals), kept aside between its turns.
         self.own_globals: tuple[Any, Any, Any, Any] | None = None

@@ -51,9 +51,12 @@ class WarningsPerTest:
         self._show = warnings.showwarning
         self._impl = _record_impl()
         self._base = (self._filters, self._show, self._impl)
+        #: The test whose turn on the loop it is, once it has had one before.
+        self.turn: LaneState | None = None
 
     def turn_ended(self, state: LaneState) -> None:
         """``state``'s test stopped running for now: restore the batch's state."""
+        self.turn = None
         if self.ended:
             return
         filters = warnings.filters
@@ -76,6 +79,7 @@ class WarningsPerTest:
 
     def turn_starts(self, state: LaneState) -> None:
         """``state``'s test runs again: put back what it had set."""
+        self.turn = state
         own = state.own_warnings
         if own is not None and not self.ended:
             _install(own)
@@ -129,11 +133,16 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
 
         def route(message: Any, category: Any, filename: str, lineno: int, *args: Any) -> None:
             state = CURRENT.get()
-            if state is None:
+            if state is None or state.warnings_reported:
+                # No test's, or from a task that outlived its test: the batch's.
                 showwarning(message, category, filename, lineno, *args)
                 return
             batch.shown = True
-            if state.own_warnings is not None and not batch.redelivering:
+            if (
+                state.own_warnings is not None
+                and batch.turn is not state
+                and not batch.redelivering
+            ):
                 # From a task the test started, run outside the test's turns.
                 batch.redeliver(state.own_warnings, message, category, filename, lineno)
             elif not _shown_here_before(state, message, category, filename, lineno):
@@ -210,6 +219,7 @@ def report_warnings(state: LaneState) -> None:
             kwargs=dict(warning_message=message, nodeid=item.nodeid, when="runtest", location=None)
         )
     state.warnings.clear()
+    state.warnings_reported = True
 
 
 def _record_impl() -> Any:

@@ -729,6 +729,76 @@ def test_setup_show_leaves_the_terminal_to_the_tests_after_a_batch(
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_warnings_state_a_test_undid_is_out_of_force_for_the_rest_of_its_turn(
+    pytester, run_alt, mode
+):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+
+        import pytest
+
+        async def test_error_filter_undone():
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                await asyncio.sleep(0)
+            warnings.warn("after the error filter", UserWarning)
+
+        async def test_recorder_undone():
+            with pytest.warns(UserWarning):
+                await asyncio.sleep(0)
+                warnings.warn("inside", UserWarning)
+            warnings.warn("after pytest.warns", UserWarning)
+
+        async def test_a_task_outliving_the_test_warns():
+            async def late():
+                await asyncio.sleep(0.05)
+                warnings.warn("from a task that outlived its test", UserWarning)
+
+            asyncio.get_running_loop().create_task(late())
+
+        async def test_still_running_meanwhile():
+            await asyncio.sleep(0.2)
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=4, warnings=3)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*UserWarning: after the error filter",
+            "*UserWarning: after pytest.warns",
+            "*UserWarning: from a task that outlived its test",
+        ]
+    )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_caplog_levels_set_in_a_phase_end_with_it_under_log_level(pytester, run_alt, mode):
+    pytester.makeini("[pytest]\nlog_level = WARNING\n")
+    pytester.makepyfile(
+        """
+        import logging
+
+        import pytest
+
+        log = logging.getLogger("app")
+
+        @pytest.fixture
+        async def verbose_setup(caplog):
+            caplog.set_level(logging.INFO)
+            yield
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_call_captures_at_log_level(verbose_setup, caplog, n):
+            log.info("an info record")
+            assert caplog.records == []
+        """
+    )
+    run_alt(*mode_args(mode)).assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_warning_shown_by_one_test_is_recorded_for_every_test(pytester, run_alt, mode):
     pytester.makepyfile(
         """
