@@ -14,7 +14,8 @@ any of them wants is made, and then each test captures only the records that
 its own levels let through. The same goes for the ``logging.disable`` level
 that caplog lifts when it must.
 
-Checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0: ``LoggingPlugin.
+Checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0 (``catching_logs.__slots__``
+tells whether pytest also captures non-propagating loggers): ``LoggingPlugin.
 _runtest_for`` (a generator in 8.3, a context manager since 8.4)/
 ``formatter``/``log_level``/``log_cli_handler``, ``LogCaptureHandler`` and the
 caplog stash keys, ``LogCaptureFixture.set_level``/``at_level``/``handler``/
@@ -39,6 +40,7 @@ from _pytest.logging import (
     _LiveLoggingStreamHandler,
     caplog_handler_key,
     caplog_records_key,
+    catching_logs,
 )
 
 from ._lane_state import CURRENT, LaneState
@@ -286,7 +288,9 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
     level = plugin.log_level if plugin.log_level is not None else logging.NOTSET
     router = _LogRouter(levels)
     root = logging.getLogger()
-    root.addHandler(router)
+    attached = [root, *_non_propagating_loggers()]
+    for logger in attached:
+        logger.addHandler(router)
     saved_level = root.level
     if plugin.log_level is not None:
         root.setLevel(min(saved_level, plugin.log_level))
@@ -303,7 +307,8 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
         if labels:
             del live.emit
         del plugin._runtest_for
-        root.removeHandler(router)
+        for logger in attached:
+            logger.removeHandler(router)
         root.setLevel(saved_level)
 
 
@@ -330,6 +335,20 @@ def _labelled_live_emit(live: _LiveLoggingStreamHandler) -> Callable[[logging.Lo
         emit(record)
 
     return labelled
+
+
+def _non_propagating_loggers() -> list[logging.Logger]:
+    """The loggers whose records never reach the root, where pytest captures
+    them too (from pytest 9: ``catching_logs`` attaches its handler to them
+    as each phase starts; alt_coop attaches its router as the batch starts)."""
+    if "attached_loggers" not in getattr(catching_logs, "__slots__", ()):
+        return []  # pytest 8: it captures from the root only
+    root = logging.getLogger()
+    return [
+        logger
+        for logger in list(root.manager.loggerDict.values())
+        if isinstance(logger, logging.Logger) and not logger.propagate and logger is not root
+    ]
 
 
 def _handler_pair(plugin: Any) -> tuple[LogCaptureHandler, LogCaptureHandler]:

@@ -773,6 +773,30 @@ def test_a_warnings_state_a_test_undid_is_out_of_force_for_the_rest_of_its_turn(
     )
 
 
+def test_records_of_non_propagating_loggers_are_captured_as_pytest_does(pytester, run_alt):
+    # pytest 9 captures them too; pytest 8 does not: the same in both modes.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+
+        log = logging.getLogger("apart")
+        log.propagate = False
+
+        async def test_logs_apart(caplog):
+            await asyncio.sleep(0)
+            log.warning("from a non-propagating logger")
+            print("CAPLOG SAW", [record.getMessage() for record in caplog.records])
+        """
+    )
+    seen = {}
+    for mode in ("sequential", "cooperative"):
+        result = run_alt("-rA", *mode_args(mode))
+        result.assert_outcomes(passed=1)
+        seen[mode] = [line for line in result.stdout.lines if "non-propagating" in line]
+    assert seen["cooperative"] == seen["sequential"]
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_caplog_levels_set_in_a_phase_end_with_it_under_log_level(pytester, run_alt, mode):
     pytester.makeini("[pytest]\nlog_level = WARNING\n")
