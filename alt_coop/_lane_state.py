@@ -16,7 +16,8 @@ name it touches was checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0:
 ``CallSpec2._arg2scope``, ``Function._fixtureinfo.name2fixturedefs``,
 ``Scope`` (ordered), ``SubRequest._scope``,
 ``request._arg2fixturedefs``/``_fixturemanager``, ``get_scope_node``,
-``get_scope_package``, ``CaptureManager.item_capture``/``_method``,
+``get_scope_package``, ``CaptureManager.item_capture``/``_method``/
+``_global_capturing`` (its ``out``/``err`` captures' ``tmpfile``),
 ``setuponly._show_fixture_action``, ``runner.show_test_item``,
 ``TerminalWriter._file``/``_current_line``, the
 assertion plugin's ``pytest_runtest_protocol`` and ``util._reprcompare``/
@@ -573,12 +574,41 @@ def _captured_per_test(capman: Any) -> Iterator[None]:
     saved = sys.stdout, sys.stderr
     tee = capman._method == "tee-sys"
     sys.stdout, sys.stderr = _Router(saved[0], "out", tee=tee), _Router(saved[1], "err", tee=tee)
+    # Code that kept pytest's own capture streams from before the batch (a
+    # logging.StreamHandler made at import, say) writes to them: routed too.
+    capturing = capman._global_capturing
+    routed = [
+        stream
+        for which in ("out", "err")
+        if (stream := getattr(getattr(capturing, which, None), "tmpfile", None)) is not None
+        and _route(stream, which)
+    ]
     capman.item_capture = item_capture
     try:
         yield
     finally:
         del capman.item_capture
         sys.stdout, sys.stderr = saved
+        for stream in routed:
+            del stream.write
+
+
+def _route(stream: TextIO, which: str) -> bool:
+    """Send what is written to ``stream`` to the running test's ``which``
+    output while it captures; False if ``stream`` cannot be routed."""
+    original = stream.write
+
+    def write(text: str) -> int:
+        state = CURRENT.get()
+        if state is not None and state.capturing:
+            return state.captured(which).write(text)
+        return original(text)
+
+    try:
+        stream.write = write  # type: ignore[method-assign]
+    except AttributeError:  # a stream of C's own, with no instance attributes
+        return False
+    return True
 
 
 @contextlib.contextmanager

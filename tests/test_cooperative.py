@@ -773,6 +773,40 @@ def test_a_warnings_state_a_test_undid_is_out_of_force_for_the_rest_of_its_turn(
     )
 
 
+@pytest.mark.parametrize("capture", ["fd", "sys"])
+def test_output_to_a_capture_stream_kept_from_import_is_the_tests_own(pytester, run_alt, capture):
+    # A StreamHandler made at import holds pytest's capture stream of that
+    # moment: what it writes is the writing test's output, in both modes.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import sys
+
+        KEPT = sys.stdout
+        log = logging.getLogger("app")
+        log.addHandler(logging.StreamHandler())
+
+        async def test_a():
+            await asyncio.sleep(0)
+            log.warning("warning from a")
+            print("printed by a", file=KEPT)
+            assert 0
+
+        async def test_b():
+            await asyncio.sleep(0.05)
+            assert 0
+        """
+    )
+    for mode in ("sequential", "cooperative"):
+        result = run_alt(f"--capture={capture}", *mode_args(mode))
+        result.assert_outcomes(failed=2)
+        section = failure_sections(result.stdout.str())["test_a"]
+        assert "Captured stderr call" in section and "warning from a" in section, section
+        assert "Captured stdout call" in section and "printed by a" in section, section
+        assert "printed by a" not in failure_sections(result.stdout.str())["test_b"]
+
+
 def test_records_of_non_propagating_loggers_are_captured_as_pytest_does(pytester, run_alt):
     # pytest 9 captures them too; pytest 8 does not: the same in both modes.
     pytester.makepyfile(
