@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Literal
+import weakref
+from collections.abc import Callable
+from typing import Any, Literal
 
 Mode = Literal["auto", "always", "never"]
 MODES: tuple[Mode, ...] = ("auto", "always", "never")
@@ -87,20 +89,38 @@ class DebuggerPolicy:
     the timeouts of the others.
     """
 
-    def __init__(self, mode: Mode, *, pytest_debugging: bool) -> None:
+    def __init__(
+        self,
+        mode: Mode,
+        *,
+        pytest_debugging: bool,
+        current_test: Callable[[], object] = lambda: None,
+    ) -> None:
         self.mode = mode
         self.pytest_debugging = pytest_debugging  # --pdb or --trace
-        self._entered_pdb: set[object] = set()  # the tests that did, until they are done
+        #: The key of the test the caller's code belongs to (None: the sequential one).
+        self.current_test = current_test
+        # The tests that entered pytest's debugger, until they are done; held
+        # weakly, as a test cut short never says it is done.
+        self._entered_pdb: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._sequential_entered_pdb = False
 
     def entered_pdb(self, test: object) -> None:
-        self._entered_pdb.add(test)
+        if test is None:
+            self._sequential_entered_pdb = True
+        else:
+            self._entered_pdb.add(test)
 
     def test_done(self, test: object) -> None:
-        self._entered_pdb.discard(test)
+        if test is None:
+            self._sequential_entered_pdb = False
+        else:
+            self._entered_pdb.discard(test)
 
     def may_cancel(self, test: object) -> bool:
         if self.mode == "always":
             return True
         if self.mode == "never":
             return False
-        return not (self.pytest_debugging or test in self._entered_pdb or debugger_attached())
+        entered = self._sequential_entered_pdb if test is None else test in self._entered_pdb
+        return not (self.pytest_debugging or entered or debugger_attached())

@@ -101,7 +101,11 @@ class Plugin:
         settings = _options.settings(config)
         self._defaults = DefaultTimeouts(settings.default_timeout)
         debugging = bool(config.getoption("usepdb", False) or config.getoption("trace", False))
-        self._policy = DebuggerPolicy(settings.debugger_mode, pytest_debugging=debugging)
+        self._policy = DebuggerPolicy(
+            settings.debugger_mode,
+            pytest_debugging=debugging,
+            current_test=_lane_state.CURRENT.get,
+        )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -210,7 +214,7 @@ class Plugin:
         self._policy.test_done(_lane_state.CURRENT.get())
 
     def pytest_enter_pdb(self) -> None:
-        self._policy.entered_pdb(_lane_state.CURRENT.get())
+        self._policy.entered_pdb(self._policy.current_test())
 
     # -- fixtures -----------------------------------------------------------
 
@@ -241,12 +245,6 @@ class Plugin:
         except _pytest_compat.TEST_OUTCOME as exc:
             _pytest_compat.cache_fixture_error(fixturedef, request, exc)
             raise
-        except asyncio.CancelledError:
-            # Cancelled from outside (the timeout of the test that asked for
-            # it), not failed: left as if never set up, for the next test to
-            # set up afresh.
-            _pytest_compat.forget_setup(fixturedef)
-            raise
         finally:
             setting_up.reset(token)
         _pytest_compat.cache_fixture_result(fixturedef, request, result)
@@ -259,15 +257,23 @@ class Plugin:
     def pytest_fixture_setup_wrapper(
         self, fixturedef: pytest.FixtureDef[Any]
     ) -> Generator[None, object, object]:
-        if not _IN_TEST_BODY.get():
-            result = yield
-        else:
-            # Set up from a test's body (request.getfixturevalue), which runs
-            # in a copy of the context: its teardown must run in that copy
-            # too, or a context variable token it resets is foreign there.
-            since = _pytest_compat.finalizer_count(fixturedef)
-            result = yield
-            _pytest_compat.run_finalizers_in(fixturedef, since, current_context())
+        try:
+            if not _IN_TEST_BODY.get():
+                result = yield
+            else:
+                # Set up from a test's body (request.getfixturevalue), which runs
+                # in a copy of the context: its teardown must run in that copy
+                # too, or a context variable token it resets is foreign there.
+                since = _pytest_compat.finalizer_count(fixturedef)
+                result = yield
+                _pytest_compat.run_finalizers_in(fixturedef, since, current_context())
+        except asyncio.CancelledError:
+            # Cancelled from outside (the timeout of the test that asked for
+            # it, through this fixture or one it asked for), not failed: left
+            # as if never set up, for the next test to set up afresh.
+            if fixturedef.cached_result is None:
+                _pytest_compat.forget_setup(fixturedef)
+            raise
         return None if result is _NONE else result
 
     def _setup_async_gen(
@@ -389,7 +395,7 @@ class Plugin:
         self, request: pytest.FixtureRequest, node: Any, scope: str, label: str
     ) -> PhaseTimeout:
         seconds = self._defaults.seconds(request, node, scope)
-        return PhaseTimeout(seconds, label, self._policy, test=_lane_state.CURRENT.get())
+        return PhaseTimeout(seconds, label, self._policy)
 
 
 def _check_no_other_running_loop(managed: asyncio.AbstractEventLoop | None) -> None:

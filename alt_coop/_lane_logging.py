@@ -2,9 +2,10 @@
 
 pytest captures a test's log records with handlers it puts on the root
 logger for each phase (``caplog`` and the "Captured log" report sections).
-During a cooperative batch, one handler on the root logger routes each record
-to the handlers of the test whose code (or whose task, callback or thread)
-logged it, found through the test's context.
+During a cooperative batch, one handler on the root logger (and, on pytest
+9, on each logger that does not propagate to it, as the batch starts)
+routes each record to the handlers of the test whose code (or whose task,
+callback or thread) logged it, found through the test's context.
 
 Logger levels are process-wide, and decide whether a record is made at all.
 ``caplog.set_level`` and ``caplog.at_level`` therefore never set a logger
@@ -63,7 +64,8 @@ def logs_per_test(config: pytest.Config) -> Iterator[CaplogLevels]:
 
 
 class _LogRouter(logging.Handler):
-    """On the root logger: each record to the handlers of the test that made it."""
+    """On the root logger (and non-propagating ones): each record to the
+    handlers of the test that made it."""
 
     def __init__(self, levels: CaplogLevels) -> None:
         super().__init__()

@@ -17,7 +17,8 @@ name it touches was checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0:
 ``Scope`` (ordered), ``SubRequest._scope``,
 ``request._arg2fixturedefs``/``_fixturemanager``, ``get_scope_node``,
 ``get_scope_package``, ``CaptureManager.item_capture``/``_method``/
-``_global_capturing`` (its ``out``/``err`` captures' ``tmpfile``),
+``_global_capturing`` (its ``out``/``err`` captures' ``tmpfile``, and a
+tee's ``_other``),
 ``setuponly._show_fixture_action``, ``runner.show_test_item``,
 ``TerminalWriter._file``/``_current_line``, the
 assertion plugin's ``pytest_runtest_protocol`` and ``util._reprcompare``/
@@ -58,6 +59,7 @@ class LaneState:
     """What belongs to one cooperative test while it runs."""
 
     __slots__ = (
+        "__weakref__",  # the debugger policy keeps the tests that entered pdb weakly
         "assertion",
         "capturing",
         "copies",
@@ -577,38 +579,39 @@ def _captured_per_test(capman: Any) -> Iterator[None]:
     # Code that kept pytest's own capture streams from before the batch (a
     # logging.StreamHandler made at import, say) writes to them: routed too.
     capturing = capman._global_capturing
-    routed = [
-        stream
+    kept = [
+        (stream, which)
         for which in ("out", "err")
         if (stream := getattr(getattr(capturing, which, None), "tmpfile", None)) is not None
-        and _route(stream, which)
     ]
     capman.item_capture = item_capture
     try:
+        for stream, which in kept:
+            _route(stream, which, tee=tee)
         yield
     finally:
         del capman.item_capture
         sys.stdout, sys.stderr = saved
-        for stream in routed:
-            del stream.write
+        for stream, _ in kept:
+            vars(stream).pop("write", None)
 
 
-def _route(stream: TextIO, which: str) -> bool:
-    """Send what is written to ``stream`` to the running test's ``which``
-    output while it captures; False if ``stream`` cannot be routed."""
+def _route(stream: Any, which: str, *, tee: bool) -> None:
+    """Send what is written to pytest's capture ``stream`` to the running
+    test's ``which`` output while it captures (under tee-sys, shown as well,
+    on the terminal stream pytest's tee writes to)."""
     original = stream.write
+    echo = getattr(stream, "_other", None) if tee else None
 
     def write(text: str) -> int:
         state = CURRENT.get()
-        if state is not None and state.capturing:
-            return state.captured(which).write(text)
-        return original(text)
+        if state is None or not state.capturing:
+            return int(original(text))
+        if echo is not None:
+            echo.write(text)
+        return state.captured(which).write(text)
 
-    try:
-        stream.write = write  # type: ignore[method-assign]
-    except AttributeError:  # a stream of C's own, with no instance attributes
-        return False
-    return True
+    stream.write = write
 
 
 @contextlib.contextmanager

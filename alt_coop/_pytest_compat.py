@@ -48,15 +48,16 @@ def cache_fixture_error(
 def forget_setup(fixturedef: pytest.FixtureDef[Any]) -> None:
     """Leave a fixture whose setup was cut short as if it was never set up.
 
-    pytest registers its post-finalizer before the setup runs, and clears it
-    only when finishing a fixture that has a cached result or error: a setup
-    that ends in neither (cancelled from outside) would leave it behind,
-    and the next setup of the fixture fails on pytest's assertion that none
-    is left. It is run (so plugins hear of the fixture's end) and dropped.
+    From pytest 8.4, pytest registers its post-finalizer before the setup
+    runs, and clears it only when finishing a fixture that has a cached
+    result or error: a setup that ends in neither (cancelled from outside)
+    would leave it behind, and the next setup of the fixture fails on
+    pytest's assertion that none is left. Its finalizers so far (that one,
+    and on 8.3 those a ``request.addfinalizer`` made) are run and dropped.
     """
     finalizers = fixturedef._finalizers
     while finalizers:
-        with contextlib.suppress(Exception):  # nothing is left to report it to
+        with contextlib.suppress(BaseException):  # the cancellation goes on, not these
             finalizers.pop()()
 
 

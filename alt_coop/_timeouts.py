@@ -146,11 +146,9 @@ class PhaseTimeout:
         "where",
     )
 
-    def __init__(
-        self, seconds: float, label: str, policy: DebuggerPolicy, *, test: object = None
-    ) -> None:
+    def __init__(self, seconds: float, label: str, policy: DebuggerPolicy) -> None:
         self.timeout_seconds = seconds
-        self._test = test  # whose it is, for the debugger policy
+        self._test: object = None  # whose phase it times, for the debugger policy
         self.label = label
         self.phase = "call"
         #: What to describe when it fires, if not the coroutine being run
@@ -190,6 +188,8 @@ class PhaseTimeout:
         """
         self.phase = phase
         self._outer = outer
+        # A fixture's teardown may be another test's doing than its setup.
+        self._test = self._policy.current_test()
         self.fired = self.abandoning = False
         self.where = ""
         self.waited_at = None

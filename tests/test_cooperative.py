@@ -773,7 +773,7 @@ def test_a_warnings_state_a_test_undid_is_out_of_force_for_the_rest_of_its_turn(
     )
 
 
-@pytest.mark.parametrize("capture", ["fd", "sys"])
+@pytest.mark.parametrize("capture", ["fd", "sys", "tee-sys"])
 def test_output_to_a_capture_stream_kept_from_import_is_the_tests_own(pytester, run_alt, capture):
     # A StreamHandler made at import holds pytest's capture stream of that
     # moment: what it writes is the writing test's output, in both modes.
@@ -805,6 +805,10 @@ def test_output_to_a_capture_stream_kept_from_import_is_the_tests_own(pytester, 
         assert "Captured stderr call" in section and "warning from a" in section, section
         assert "Captured stdout call" in section and "printed by a" in section, section
         assert "printed by a" not in failure_sections(result.stdout.str())["test_b"]
+        if capture == "tee-sys":  # shown as it is written too, before the results
+            assert result.stdout.str().index("printed by a") < result.stdout.str().index(
+                "= FAILURES ="
+            )
 
 
 def test_records_of_non_propagating_loggers_are_captured_as_pytest_does(pytester, run_alt):

@@ -458,6 +458,40 @@ def test_breakpoint_in_a_cooperative_test_suspends_only_that_tests_timeouts(
     )
 
 
+def test_breakpoint_in_a_teardown_another_test_runs_suspends_its_timeout(
+    pytester, run_alt_subprocess
+):
+    # The sequential test set the module fixture up; the cooperative test's
+    # other param tears it down, and that teardown enters the debugger.
+    pytester.makepyfile(continuing_pdb=CONTINUING_PDB)
+    pytester.makepyfile(
+        test_breaks="""
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def module_default_async_timeout():
+            return 0.3
+
+        @pytest.fixture(scope="module")
+        async def res(request):
+            yield getattr(request, "param", None)
+            breakpoint()
+            await asyncio.sleep(0.6)
+
+        @pytest.mark.parametrize("res", [1], indirect=True)
+        def test_sequential(res):
+            assert res == 1
+
+        @pytest.mark.asyncio_cooperative
+        async def test_cooperative(res):
+            assert res is None
+        """
+    )
+    result = run_alt_subprocess("--pdbcls=continuing_pdb:ContinuingPdb", timeout=60)
+    result.assert_outcomes(passed=2)
+
+
 # pytester's pty session forks from an xdist worker, which has threads of its own.
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_interactive_breakpoint_suspends_timeouts(pytester):

@@ -997,13 +997,15 @@ def test_a_tests_timeout_runs_while_it_waits_in_getfixturevalue(pytester, run_al
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("asked", ["slow_module_fixture", "sync_module_fixture"])
 def test_a_wider_fixture_cut_short_by_its_requesters_timeout_is_set_up_afresh(
-    pytester, run_alt, mode
+    pytester, run_alt, mode, asked
 ):
-    """The test that asked for it timed out; the fixture itself did not fail:
-    the next test that needs it sets it up anew."""
+    """The test that asked for it (directly, or through a sync fixture that
+    asks for it) timed out; the fixture itself did not fail: the next test
+    that needs it sets it up anew."""
     pytester.makepyfile(
-        """
+        f"""
         import asyncio
         import pytest
 
@@ -1019,13 +1021,17 @@ def test_a_wider_fixture_cut_short_by_its_requesters_timeout_is_set_up_afresh(
             await asyncio.sleep(0.6)
             return "ready"
 
+        @pytest.fixture(scope="module")
+        def sync_module_fixture(request):
+            return request.getfixturevalue("slow_module_fixture")
+
         @pytest.mark.asyncio_sequential
         async def test_asks_and_times_out(request, async_timeout):
             async_timeout.set_timeout_seconds(0.2)
-            request.getfixturevalue("slow_module_fixture")
+            request.getfixturevalue("{asked}")
 
-        async def test_needs_it(slow_module_fixture):
-            assert slow_module_fixture == "ready"
+        async def test_needs_it({asked}):
+            assert {asked} == "ready"
             assert len(SETUPS) == 2
         """
     )
