@@ -72,16 +72,17 @@ class _LoopLock(asyncio.Lock):
         # Only a fixture's or test's own code (run in a lane) pauses clocks
         # and can wait on itself; a task it started is like any other task.
         own_code = in_lane()
-        if own_code and self in _held.get() and not self.locked():
-            # Released in another context than this one, which copied it while
-            # held: a fixture torn down where it was set up, by another test.
-            _held.set(_held.get() - {self})
-        if own_code and self in _held.get():
-            raise RuntimeError(
-                "this alt_coop.Lock is already held by this test or one of its fixtures, "
-                "and it is not re-entrant: take it in one place only"
-            )
         state = CURRENT.get()
+        if own_code and self in _held.get():
+            holder = self._holder
+            if self.locked() and holder is not None and holder.state is state:
+                raise RuntimeError(
+                    "this alt_coop.Lock is already held by this test or one of its fixtures, "
+                    "and it is not re-entrant: take it in one place only"
+                )
+            # This context was copied from one that held it (a lane's, made
+            # while a fixture held it): not this test's to hold.
+            _held.set(_held.get() - {self})
         if own_code and self._must_wait():
             # Waiting would never end, and with the clocks paused no timeout
             # would end it either.
@@ -97,7 +98,7 @@ class _LoopLock(asyncio.Lock):
         else:
             await super().acquire()
         # A task the test started holds it for itself, not for the test.
-        self._holder = _Holder(state, setting_up.get()) if own_code and state else None
+        self._holder = _Holder(state, setting_up.get()) if own_code else None
         if own_code:
             _held.set(_held.get() | {self})
         return True
@@ -124,11 +125,11 @@ class _LoopLock(asyncio.Lock):
 
 
 class _Holder:
-    """Which cooperative test holds a lock, and through which wider fixture."""
+    """Which test holds a lock (None: the sequential one), and through which wider fixture."""
 
     __slots__ = ("fixture", "state")
 
-    def __init__(self, state: LaneState, fixture: tuple[str, str, str] | None) -> None:
+    def __init__(self, state: LaneState | None, fixture: tuple[str, str, str] | None) -> None:
         self.state = state
         self.fixture = fixture  # (name, scope, node id of its scope) if a fixture took it
 
@@ -158,6 +159,8 @@ def _check_wait(lock: _LoopLock, waiter: LaneState) -> None:
                 f"waiting for this alt_coop.Lock would never end: these tests each wait "
                 f"for a lock the next one holds: {chain}. Take locks in one order everywhere"
             )
+        if holder.state is None:
+            return  # the sequential test's: it waits for nothing of a batch's
         seen.append(holder.state)
         next_lock = _waiting_for.get(holder.state)
         holder = None if next_lock is None else next_lock._holder

@@ -3184,6 +3184,74 @@ def test_a_lock_released_by_a_teardown_in_another_context_can_be_taken_again(pyt
     run_alt().assert_outcomes(passed=2)
 
 
+def test_a_lock_a_sequential_tests_class_fixture_holds_is_waited_for_by_other_tests(
+    pytester, run_alt
+):
+    # The class fixture took the lock in the sequential test's context, which
+    # the batch's tests copied: test_other waits for it, it does not hold it.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        LOCK = alt_coop.Lock()
+
+        @pytest.fixture(scope="class")
+        async def holds():
+            async with LOCK():
+                yield
+
+        class TestA:
+            def test_sequential(self, holds):
+                pass
+
+            @pytest.mark.asyncio_cooperative
+            async def test_cooperative(self, holds):
+                await asyncio.sleep(0.05)
+
+        @pytest.fixture
+        async def takes():
+            async with LOCK():
+                yield
+
+        @pytest.mark.asyncio_cooperative
+        async def test_other(takes):
+            pass
+        """
+    )
+    run_alt().assert_outcomes(passed=3)
+
+
+def test_waiting_for_a_lock_a_sequential_tests_module_fixture_holds_is_an_error(pytester, run_alt):
+    # The module fixture releases it after every test of the module, this one
+    # included: waiting could never end.
+    pytester.makepyfile(
+        """
+        import alt_coop
+        import pytest
+
+        LOCK = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def holds():
+            async with LOCK():
+                yield
+
+        def test_sequential(holds):
+            pass
+
+        @pytest.mark.asyncio_cooperative
+        async def test_takes_it():
+            async with LOCK():
+                pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*held by the module fixture 'holds'*"])
+
+
 def test_lock_in_fixture_covers_later_fixtures_and_the_test(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(LOCKED_SUITE.format(locked=4))
