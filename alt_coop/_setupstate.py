@@ -39,6 +39,9 @@ class ConcurrentSetupState:
         # A collector's *run*: consecutive items that need it, named by the
         # index of the first. pytest keeps one instance alive per run.
         self.run_of: dict[tuple[Any, Any], int] = {}
+        #: The runs of the later listings of an item a plugin listed twice,
+        #: each taking the place of the one before in ``run_of`` as it ends.
+        self._later_runs: dict[tuple[Any, Any], list[int]] = {}
         self.remaining: dict[tuple[Any, int], int] = {}
         last_seen: dict[Any, tuple[int, int]] = {}  # collector -> (last index, run)
         for index, item in enumerate(items):
@@ -46,7 +49,10 @@ class ConcurrentSetupState:
                 seen = last_seen.get(node)
                 run = seen[1] if seen is not None and seen[0] == index - 1 else index
                 last_seen[node] = (index, run)
-                self.run_of[node, item] = run
+                if (node, item) in self.run_of:
+                    self._later_runs.setdefault((node, item), []).append(run)
+                else:
+                    self.run_of[node, item] = run
                 self.remaining[node, run] = self.remaining.get((node, run), 0) + 1
         self.collectors: dict[Any, _Entry] = {}
         self.items: dict[Any, _Entry] = {}  # the item each lane has set up
@@ -136,7 +142,7 @@ class ConcurrentSetupState:
                 if node in self.held:  # kept up for a re-run: counted down after it
                     self.running[key] = item
                     continue
-                run = (node, self.run_of.pop((node, item), 0))
+                run = (node, self._end_of_run(node, item))
                 left = self.remaining.get(run, 1) - 1
                 self.remaining[run] = left
                 if left <= 0:
@@ -156,6 +162,14 @@ class ConcurrentSetupState:
             raise errors[0]
         if errors:
             raise BaseExceptionGroup("errors during test teardown", errors[::-1])
+
+    def _end_of_run(self, node: Any, item: pytest.Item) -> int:
+        """The run of ``node`` that ``item``'s listing now ending was in."""
+        run = self.run_of.pop((node, item), 0)
+        later = self._later_runs.get((node, item))
+        if later:
+            self.run_of[node, item] = later.pop(0)
+        return run
 
     def holds_item(self) -> bool:
         """Whether the calling lane's item has fixtures not yet torn down."""

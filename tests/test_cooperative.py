@@ -4966,3 +4966,51 @@ def test_an_item_listed_twice_runs_twice_one_after_the_other(pytester, run_alt):
     result = run_alt("-rA")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*tests listed more than once run sequentially*"])
+
+
+def test_an_item_listed_again_later_keeps_its_module_runs_apart(pytester, run_alt_subprocess):
+    # a::test_1 is listed again after test_b: test_a's module fixture has two
+    # runs, each set up and torn down once, and no test waits forever for one.
+    pytester.makeconftest(
+        """
+        def pytest_collection_modifyitems(items):
+            a1, a2, a3, b1 = items
+            items[:] = [a1, a2, b1, a3, a1]
+        """
+    )
+    pytester.makepyfile(
+        test_a="""
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        EVENTS = []
+
+        @pytest.fixture(scope="module")
+        def seen():
+            EVENTS.append("setup")
+            yield []
+            EVENTS.append("teardown")
+
+        async def test_1(seen):
+            seen.append(1)
+            assert seen == [1]
+
+        async def test_2(seen):
+            seen.append(2)
+            assert seen == [1, 2]
+
+        async def test_3(seen):
+            assert seen == []
+            print("EVENTS BEFORE test_3", EVENTS)
+        """,
+        test_b="""
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_1():
+            pass
+        """,
+    )
+    result = run_alt_subprocess("-s", timeout=60)
+    result.assert_outcomes(passed=5)  # the last a::test_1 shares test_3's instance
+    result.stdout.fnmatch_lines(["*EVENTS BEFORE test_3 ['setup', 'teardown', 'setup']"])
