@@ -236,6 +236,8 @@ class TaskCap:
 
     def _expire(self) -> None:
         self._handle = None
+        if self.phase is not None and not self.phase.may_cancel():
+            return  # under a debugger, as the phase's own timeout would be
         if not self.task.done():
             if self.phase is not None:
                 self.where, self.waited_at = self.phase.waiting_at()

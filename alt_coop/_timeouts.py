@@ -235,10 +235,14 @@ class PhaseTimeout:
         self._deadline.cancel()
         self._deadline = None
 
+    def may_cancel(self) -> bool:
+        """Whether the debugger policy lets a clock of this phase cancel it now."""
+        return self._policy.may_cancel(self._test)
+
     def _fire(self) -> None:
         self._deadline = None
         task, loop = self._task, self._loop
-        if task is None or loop is None or task.done() or not self._policy.may_cancel(self._test):
+        if task is None or loop is None or task.done() or not self.may_cancel():
             return
         self.where, self.waited_at = self.waiting_at()
         self.fired = True

@@ -458,6 +458,33 @@ def test_breakpoint_in_a_cooperative_test_suspends_only_that_tests_timeouts(
     )
 
 
+def test_breakpoint_in_a_cooperative_test_suspends_its_task_cap(pytester, run_alt_subprocess):
+    pytester.makepyfile(continuing_pdb=CONTINUING_PDB)
+    pytester.makepyfile(
+        test_breaks="""
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_breaks():
+            await asyncio.sleep(0.05)
+            breakpoint()
+            await asyncio.sleep(0.6)
+
+        async def test_capped():
+            await asyncio.sleep(2)
+        """
+    )
+    result = run_alt_subprocess(
+        "-rA", "--asyncio-task-timeout=0.3", "--pdbcls=continuing_pdb:ContinuingPdb", timeout=60
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines_random(
+        ["PASSED *::test_breaks", "FAILED *::test_capped*asyncio_task_timeout*"]
+    )
+
+
 def test_breakpoint_in_a_teardown_another_test_runs_suspends_its_timeout(
     pytester, run_alt_subprocess
 ):
