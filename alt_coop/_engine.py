@@ -257,6 +257,7 @@ class Plugin:
     def pytest_fixture_setup_wrapper(
         self, fixturedef: pytest.FixtureDef[Any]
     ) -> Generator[None, object, object]:
+        __tracebackhide__ = True
         try:
             if not _IN_TEST_BODY.get():
                 result = yield

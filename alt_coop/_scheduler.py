@@ -318,7 +318,6 @@ class Scheduler:
                     break
                 _cancels.made_here(task)
                 tasks.add(task)
-                self.stats.most_at_once = max(self.stats.most_at_once, len(tasks))
                 task.add_done_callback(
                     functools.partial(_test_done, self, needs, tasks, changed, collection)
                 )
@@ -487,6 +486,7 @@ class Scheduler:
         if self.task_timeout is not None and task is not None:
             cap = _runner.TaskCap(task, self.task_timeout)
         self._lanes_running += 1
+        self.stats.most_at_once = max(self.stats.most_at_once, self._lanes_running)
         try:
             with (
                 _lane_warnings.marked_filters(item, state)
@@ -525,8 +525,9 @@ class Scheduler:
             self.stats.busy_seconds += report.duration
         if state.terminal_lines:
             _lane_state.show_terminal_lines(state, len(reports))
-        _lane_warnings.report_warnings(state)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        # After logfinish, as pytest's warnings plugin hands them over.
+        _lane_warnings.report_warnings(state)
         self.stats.tests += 1
 
     def _interrupt(self, interruption: KeyboardInterrupt) -> None:

@@ -97,6 +97,7 @@ class ConcurrentSetupState:
     # -- what pytest calls -------------------------------------------------
 
     def setup(self, item: pytest.Item) -> None:
+        __tracebackhide__ = True  # as pytest's own SetupState is, in an error's traceback
         for node in item.listchain()[:-1]:
             entry = self.collectors.get(node)
             if entry is None:
@@ -128,6 +129,7 @@ class ConcurrentSetupState:
         test (the last sequential item, the end of the session, or after an
         interrupt) ``nextitem=None`` tears down everything left.
         """
+        __tracebackhide__ = True
         errors: list[BaseException] = []
         key = _test_key()
         entry = self.items.get(key)
@@ -216,6 +218,7 @@ class _StackView(dict):  # type: ignore[type-arg]
 
 
 def _finish(entry: _Entry, node: Any, errors: list[BaseException]) -> None:
+    __tracebackhide__ = True
     found: list[BaseException] = []
     while entry.finalizers:
         finalizer = entry.finalizers.pop()

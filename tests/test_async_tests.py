@@ -95,6 +95,57 @@ def test_awaiting_a_failed_task_shows_only_user_frames(pytester, run_alt, mode):
     assert "alt_coop/" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("tb", ["long", "auto"])
+def test_conftest_fixture_errors_show_only_user_frames(pytester, run_alt, mode, tb):
+    # pytest cuts a fixture error's traceback to the test module only when
+    # the fixture is defined there; one from a conftest keeps every frame
+    # that is not hidden.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def sync_setup_fails():
+            raise RuntimeError("sync setup failed")
+
+        @pytest.fixture
+        def sync_teardown_fails():
+            yield
+            raise RuntimeError("sync teardown failed")
+
+        @pytest.fixture
+        async def async_setup_fails():
+            raise RuntimeError("async setup failed")
+        """
+    )
+    pytester.makepyfile(
+        """
+        async def test_sync_setup(sync_setup_fails):
+            pass
+
+        async def test_sync_teardown(sync_teardown_fails):
+            pass
+
+        async def test_async_setup(async_setup_fails):
+            pass
+
+        def test_plain(sync_setup_fails):
+            pass
+        """
+    )
+    result = run_alt(f"--tb={tb}", *mode_args(mode))
+    result.assert_outcomes(passed=1, errors=4)
+    result.stdout.fnmatch_lines_random(
+        [
+            '*raise RuntimeError("sync setup failed")*',
+            '*raise RuntimeError("sync teardown failed")*',
+            '*raise RuntimeError("async setup failed")*',
+        ]
+    )
+    assert "alt_coop/" not in result.stdout.str()
+
+
 def test_assertion_diff_in_async_test(pytester, run_alt):
     pytester.makepyfile(
         """

@@ -885,6 +885,48 @@ def test_a_warning_shown_by_one_test_is_recorded_for_every_test(pytester, run_al
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_tests_warnings_reach_plugins_after_its_logfinish(pytester, run_alt, mode):
+    # pytest's warnings plugin hands a test's warnings over once its whole
+    # protocol, logfinish included, is done.
+    pytester.makeconftest(
+        """
+        EVENTS = []
+
+        def pytest_runtest_logstart(nodeid):
+            EVENTS.append(f"logstart {nodeid.rpartition(':')[2]}")
+
+        def pytest_runtest_logfinish(nodeid):
+            EVENTS.append(f"logfinish {nodeid.rpartition(':')[2]}")
+
+        def pytest_warning_recorded(warning_message, nodeid):
+            EVENTS.append(f"warning {nodeid.rpartition(':')[2]}: {warning_message.message}")
+
+        def pytest_terminal_summary(terminalreporter):
+            for event in EVENTS:
+                terminalreporter.write_line(f"EVENT {event}")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import warnings
+
+        async def test_warns():
+            warnings.warn("from the test", UserWarning)
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "EVENT logstart test_warns",
+            "EVENT logfinish test_warns",
+            "EVENT warning test_warns: from the test",
+        ],
+        consecutive=True,
+    )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_warning_recorders_and_filters_set_by_a_test_stay_its_own(pytester, run_alt, mode):
     # pytest.warns, warnings.catch_warnings and warnings.simplefilter change
     # process-wide state; a test that awaits while they are in effect must not
@@ -3076,6 +3118,8 @@ def test_a_test_admitted_but_not_yet_started_when_the_run_stops_does_not_start(
         ],
         consecutive=False,
     )
+    # The tests that never started did not run at once with it.
+    result.stdout.fnmatch_lines(["alt_coop: 1 cooperative test, at most 1 at once, *"])
 
 
 # -- mutual exclusion -----------------------------------------------------------------
