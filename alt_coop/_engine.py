@@ -206,6 +206,12 @@ class Plugin:
             terminalreporter.write_line(f"{type(self._end_error).__name__}: {self._end_error}")
             self._end_error = None
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        problem = _scheduler.mark_problem(item)
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
+
     # -- debugger awareness -------------------------------------------------
 
     def pytest_runtest_logstart(self) -> None:

@@ -298,11 +298,7 @@ class Scheduler:
         parametrized = {name for item in items for name, _ in _lane_state.params_of(item)[0]}
         try:
             for item in items:
-                try:
-                    needs = _Needs(item, self.setupstate, parametrized)
-                except pytest.UsageError as error:
-                    self.error = error  # raised once the running tests are done
-                    break
+                needs = _Needs(item, self.setupstate, parametrized)
                 while not self._may_start(needs, len(tasks)):
                     collection.ramped_up()
                     changed.clear()
@@ -596,18 +592,10 @@ class _Needs:
         self.resources = tuple(
             name
             for mark in marks
-            if mark.name == RESOURCES_MARK
-            for name in _resources(mark, item)
+            if mark.name == RESOURCES_MARK and _names_resources(mark)  # else its setup fails
+            for name in mark.args
         )
-        self.exclusive = False
-        for mark in marks:
-            if mark.name == EXCLUSIVE_MARK:
-                if mark.args or mark.kwargs:
-                    raise pytest.UsageError(
-                        f"@pytest.mark.{EXCLUSIVE_MARK} on {item.nodeid} takes no arguments; "
-                        f'to share a named resource, use @pytest.mark.{RESOURCES_MARK}("name")'
-                    )
-                self.exclusive = True
+        self.exclusive = any(mark.name == EXCLUSIVE_MARK for mark in marks)
         self.params, own = _lane_state.params_of(item)
         if parametrized:
             # A fixture other tests of the batch parametrize, used without a
@@ -622,15 +610,32 @@ class _Needs:
             ]
 
 
-def _resources(mark: pytest.Mark, item: pytest.Item) -> tuple[str, ...]:
-    """The resource names an ``asyncio_resources`` mark gives, checked."""
-    if mark.kwargs or not mark.args or not all(isinstance(arg, str) and arg for arg in mark.args):
-        given = ", ".join([*map(repr, mark.args), *(f"{k}={v!r}" for k, v in mark.kwargs.items())])
-        raise pytest.UsageError(
-            f"@pytest.mark.{RESOURCES_MARK}({given}) on {item.nodeid}: give one or more "
-            f'resource names as strings, as in @pytest.mark.{RESOURCES_MARK}("db", "cache")'
-        )
-    return mark.args
+def mark_problem(item: pytest.Item) -> str | None:
+    """What is wrong with the arguments of ``item``'s alt_coop marks, if
+    anything: its setup fails with that (its own error, as pytest gives a
+    ``skipif`` with a bad condition, so no other test's result is lost)."""
+    for mark in item.iter_markers():
+        if mark.name == RESOURCES_MARK and not _names_resources(mark):
+            return (
+                f"@pytest.mark.{RESOURCES_MARK}({_arguments(mark)}): give one or more "
+                f'resource names as strings, as in @pytest.mark.{RESOURCES_MARK}("db", "cache")'
+            )
+        if mark.name in (MARK, SEQUENTIAL_MARK, EXCLUSIVE_MARK) and (mark.args or mark.kwargs):
+            hint = (
+                f'; to share a named resource, use @pytest.mark.{RESOURCES_MARK}("name")'
+                if mark.name == EXCLUSIVE_MARK
+                else ""
+            )
+            return f"@pytest.mark.{mark.name}({_arguments(mark)}) takes no arguments{hint}"
+    return None
+
+
+def _names_resources(mark: pytest.Mark) -> bool:
+    return bool(mark.args and not mark.kwargs and all(isinstance(a, str) and a for a in mark.args))
+
+
+def _arguments(mark: pytest.Mark) -> str:
+    return ", ".join([*map(repr, mark.args), *(f"{k}={v!r}" for k, v in mark.kwargs.items())])
 
 
 def _test_done(

@@ -3616,12 +3616,50 @@ def test_waiting_for_a_lock_or_resource_does_not_count_against_the_task_timeout(
         ('asyncio_resources(["db"])', "asyncio_resources(['db'])"),
         ('asyncio_resources(name="db")', "asyncio_resources(name='db')"),
         ("asyncio_resources()", "asyncio_resources()"),
-        ('asyncio_exclusive("db")', "asyncio_exclusive on"),
+        ('asyncio_exclusive("db")', "asyncio_exclusive('db')"),
+        ("asyncio_cooperative(5)", "asyncio_cooperative(5)"),
+        ("asyncio_sequential(reason='x')", "asyncio_sequential(reason='x')"),
     ],
 )
-def test_bad_resource_marks_are_usage_errors(pytester, run_alt, mark, expected):
+@pytest.mark.parametrize("cooperative", [True, False])
+def test_a_bad_alt_coop_mark_is_an_error_of_its_test(
+    pytester, run_alt, mark, expected, cooperative
+):
+    # As pytest does with a skipif of a bad condition: that test errors, in
+    # every mode, and no other test's result is lost (the one before it is
+    # in the same batch).
+    events_conftest(pytester)
     pytester.makepyfile(
         f"""
+        import asyncio
+        import pytest
+        from conftest import log
+
+        {"pytestmark = pytest.mark.asyncio_cooperative" if cooperative else ""}
+
+        def test_sequential():
+            log("ran test_sequential")
+
+        async def test_fine():
+            await asyncio.sleep(0.1)
+            log("ran test_fine")
+
+        @pytest.mark.{mark}
+        async def test_bad():
+            log("ran test_bad")
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_bad*"])
+    assert f"@pytest.mark.{expected}" in result.stdout.str(), result.stdout.str()
+    assert sorted(read_events(pytester)) == ["ran test_fine", "ran test_sequential"]
+
+
+def test_a_bad_alt_coop_mark_is_an_error_of_its_test_under_xdist(pytester):
+    pytest.importorskip("xdist")
+    pytester.makepyfile(
+        """
         import pytest
 
         pytestmark = pytest.mark.asyncio_cooperative
@@ -3629,17 +3667,17 @@ def test_bad_resource_marks_are_usage_errors(pytester, run_alt, mark, expected):
         async def test_fine():
             pass
 
-        @pytest.mark.{mark}
+        @pytest.mark.asyncio_resources()
         async def test_bad():
             pass
         """
     )
-    result = run_alt()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
-    assert any(
-        line.startswith(f"ERROR: @pytest.mark.{expected}") and "::test_bad" in line
-        for line in result.stderr.lines
-    ), result.stderr.str()
+    result = pytester.runpytest_subprocess(
+        *ISOLATE, "-p", "alt_coop.enable", "-p", "xdist", "-n", "2", timeout=120
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*give one or more resource names*"])
 
 
 def test_tests_sharing_a_resource_never_overlap(pytester, run_alt):
