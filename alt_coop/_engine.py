@@ -30,11 +30,13 @@ from . import (
 from ._debugger import DebuggerPolicy
 from ._lanes import in_lane
 from ._runner import current_context, run
-from ._timeouts import DefaultTimeouts, PhaseTimeout
+from ._timeouts import DEFAULT_FIXTURES, DefaultTimeouts, PhaseTimeout
 from .errors import AltCoopUsageError
 from .locks import setting_up
 
 T = TypeVar("T")
+
+_DEFAULT_FIXTURE_NAMES = frozenset(DEFAULT_FIXTURES.values())
 
 ENGINE_NAME = "alt_coop-engine"
 _NONE = object()  # stands for a fixture value of None, see pytest_fixture_setup
@@ -235,6 +237,15 @@ class Plugin:
         if getattr(request.config.option, "setupplan", False):
             return None  # --setup-plan: pytest's own hook stands in, running nothing
         __tracebackhide__ = True
+        if fixturedef.argname in _DEFAULT_FIXTURE_NAMES:
+            # Its value is the timeout of async fixtures: it cannot be one.
+            error = pytest.fail.Exception(
+                f"fixture {fixturedef.argname!r} gives the timeout of async fixtures and "
+                "tests, so it cannot be async itself: make it a plain def fixture",
+                pytrace=False,
+            )
+            _pytest_compat.cache_fixture_error(fixturedef, request, error)
+            raise error
         kwargs = {name: request.getfixturevalue(name) for name in fixturedef.argnames}
         function = _pytest_compat.fixture_function(fixturedef, request)
         label = f"fixture {fixturedef.argname!r}"

@@ -647,6 +647,44 @@ def test_bad_value_from_a_default_fixture_names_the_fixture(pytester, run_alt):
     )
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_async_default_fixture_says_it_must_be_plain(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def module_default_async_timeout():
+            return 2
+
+        @pytest.fixture
+        async def value():
+            return 1
+
+        async def test_with_an_async_fixture(value):
+            pass
+
+        async def test_alone():
+            pass
+
+        def test_sync():
+            pass
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    # The test's own timeout is looked up as its body starts, as with a bad
+    # value from a plain default fixture.
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    message = (
+        "fixture 'module_default_async_timeout' gives the timeout of async fixtures and "
+        "tests, so it cannot be async itself: make it a plain def fixture"
+    )
+    result.stdout.fnmatch_lines(
+        ["*ERROR at setup of test_with_an_async_fixture*", message, "*test_alone*", message]
+    )
+    assert "recursive" not in result.stdout.str()
+
+
 # -- scoped defaults ----------------------------------------------------------------
 
 
