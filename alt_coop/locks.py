@@ -75,7 +75,7 @@ class _LoopLock(asyncio.Lock):
         state = CURRENT.get()
         if own_code and self in _held.get():
             holder = self._holder
-            if self.locked() and holder is not None and holder.state is state:
+            if self.locked() and holder is not None and holder.own and holder.state is state:
                 raise RuntimeError(
                     "this alt_coop.Lock is already held by this test or one of its fixtures, "
                     "and it is not re-entrant: take it in one place only"
@@ -83,6 +83,9 @@ class _LoopLock(asyncio.Lock):
             # This context was copied from one that held it (a lane's, made
             # while a fixture held it): not this test's to hold.
             _held.set(_held.get() - {self})
+        holder = self._holder
+        if holder is not None and holder.outlived is not None and self.locked():
+            raise RuntimeError(holder.outlived)
         if own_code and self._must_wait():
             # Waiting would never end, and with the clocks paused no timeout
             # would end it either.
@@ -91,17 +94,26 @@ class _LoopLock(asyncio.Lock):
                 _waiting_for[state] = self
             try:
                 with _runner.clocks_paused():
-                    await super().acquire()
+                    await self._wait()
             finally:
                 if state is not None:
                     _waiting_for.pop(state, None)
         else:
-            await super().acquire()
+            await self._wait()
         # A task the test started holds it for itself, not for the test.
-        self._holder = _Holder(state, setting_up.get()) if own_code else None
+        self._holder = _Holder(state, setting_up.get(), own_code)
+        _locked.add(self)
         if own_code:
             _held.set(_held.get() | {self})
         return True
+
+    async def _wait(self) -> None:
+        __tracebackhide__ = True
+        try:
+            await super().acquire()
+        except _Outlived as outlived:
+            # Raised here, not in asyncio's frame that was waiting.
+            raise RuntimeError(*outlived.args) from None
 
     def _must_wait(self) -> bool:
         """Whether ``acquire`` waits: the lock is held, or it was just
@@ -119,19 +131,61 @@ class _LoopLock(asyncio.Lock):
     def release(self) -> None:
         super().release()
         self._holder = None
+        _locked.discard(self)
         held = _held.get()
         if self in held:
             _held.set(held - {self})
 
 
 class _Holder:
-    """Which test holds a lock (None: the sequential one), and through which wider fixture."""
+    """Which test holds a lock (None: the sequential one), through which wider
+    fixture, whether its own code or a task it started does, and, once that
+    test is over with the lock still held, why no wait for it would end."""
 
-    __slots__ = ("fixture", "state")
+    __slots__ = ("fixture", "outlived", "own", "state")
 
-    def __init__(self, state: LaneState | None, fixture: tuple[str, str, str] | None) -> None:
+    def __init__(
+        self, state: LaneState | None, fixture: tuple[str, str, str] | None, own: bool
+    ) -> None:
         self.state = state
         self.fixture = fixture  # (name, scope, node id of its scope) if a fixture took it
+        self.own = own
+        self.outlived: str | None = None
+
+
+def test_over(state: LaneState | None, nodeid: str) -> None:
+    """The test ``nodeid`` (``state``'s, or the sequential one) is torn down:
+    a lock it or a task it started still holds, other than through a wider
+    fixture, would never be released. Whoever waits for it fails, now or
+    when they come to wait, rather than wait forever with the clocks paused."""
+    for lock in list(_locked):
+        holder = lock._holder
+        if (
+            holder is None
+            or holder.state is not state
+            or holder.outlived is not None
+            or (holder.fixture is not None and holder.fixture[1] != "function")
+            # A task outside any cooperative test may be the application's,
+            # or a session fixture's: not known to be this test's.
+            or (not holder.own and state is None)
+        ):
+            continue
+        if holder.own:
+            taker, remedy = nodeid, "release it within the test (async with lock(): ...)"
+        else:
+            taker = f"a task that {nodeid} started"
+            remedy = "await or cancel that task in the test"
+        holder.outlived = (
+            f"this alt_coop.Lock was taken by {taker} and is still held after that test "
+            f"ended: waiting for it would never end; {remedy}"
+        )
+        for waiter in list(lock._waiters or ()):
+            if not waiter.done():
+                waiter.set_exception(_Outlived(holder.outlived))
+
+
+class _Outlived(RuntimeError):
+    """Thrown into those waiting for a lock whose holder's test is over."""
 
 
 def _check_wait(lock: _LoopLock, waiter: LaneState) -> None:
@@ -145,7 +199,8 @@ def _check_wait(lock: _LoopLock, waiter: LaneState) -> None:
     seen: list[LaneState] = []
     holder = lock._holder
     nodeid = waiter.item.nodeid
-    while holder is not None and holder.state not in seen:
+    # A task's hold (``own`` false) ends when the task lets go, whatever the tests do.
+    while holder is not None and holder.own and holder.state not in seen:
         fixture = holder.fixture
         if fixture is not None and fixture[1] != "function" and _within(nodeid, fixture[2]):
             raise RuntimeError(
@@ -171,6 +226,9 @@ def _within(nodeid: str, scope_id: str) -> bool:
     class, a package directory, or the session's empty id)."""
     return not scope_id or nodeid.startswith((f"{scope_id}::", f"{scope_id}/"))
 
+
+#: The locks held now, each with its holder.
+_locked: weakref.WeakSet[_LoopLock] = weakref.WeakSet()
 
 #: The lock each cooperative test is waiting for, if any.
 _waiting_for: dict[LaneState, _LoopLock] = {}

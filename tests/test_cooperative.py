@@ -3349,6 +3349,89 @@ def test_taking_a_held_lock_again_is_an_error_not_a_hang(pytester, run_alt, coop
 
 
 @pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+def test_a_lock_a_test_never_released_is_an_error_for_its_waiters_not_a_hang(
+    pytester, run_alt_subprocess, cooperative
+):
+    # Waiting pauses the clocks, so no timeout would end these waits. In a
+    # cooperative run test_waits is already waiting when test_leaks ends.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        lock = alt_coop.Lock()
+
+        async def test_leaks():
+            await lock().acquire()
+            await asyncio.sleep(0.2)
+
+        async def test_waits():
+            await asyncio.sleep(0.05)
+            async with lock():
+                pass
+
+        async def test_comes_later():
+            await asyncio.sleep(0.5)
+            async with lock():
+                pass
+        """
+    )
+    result = run_alt_subprocess("-v", "--asyncio-task-timeout=5", timeout=60)
+    assert verbose_lines(result.stdout.str()) == {
+        "test_leaks": ["PASSED"],
+        "test_waits": ["FAILED"],
+        "test_comes_later": ["FAILED"],
+    }, result.stdout.str()
+    message = (
+        "E       RuntimeError: this alt_coop.Lock was taken by "
+        "test_a_lock_a_test_never_released_is_an_error_for_its_waiters_not_a_hang.py::test_leaks "
+        "and is still held after that test ended: waiting for it would never end; "
+        "release it within the test (async with lock(): ...)"
+    )
+    assert result.stdout.lines.count(message) == 2, result.stdout.str()
+    assert "alt_coop/" not in result.stdout.str() and "asyncio/" not in result.stdout.str()
+
+
+def test_a_lock_a_task_holds_after_its_test_is_an_error_for_its_waiters(
+    pytester, run_alt_subprocess
+):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        lock = alt_coop.Lock()
+
+        async def hold_forever():
+            async with lock():
+                await asyncio.Event().wait()
+
+        async def test_leaves_a_task():
+            asyncio.create_task(hold_forever())
+            await asyncio.sleep(0.05)
+
+        async def test_waits():
+            await asyncio.sleep(0.01)
+            async with lock():
+                pass
+        """
+    )
+    result = run_alt_subprocess("-v", timeout=60)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E       RuntimeError: this alt_coop.Lock was taken by a task that "
+            "*::test_leaves_a_task started and is still held after that test ended: "
+            "waiting for it would never end; await or cancel that task in the test"
+        ]
+    )
+
+
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
 def test_a_task_a_test_started_waits_for_its_lock_like_any_task(pytester, run_alt, cooperative):
     pytester.makepyfile(
         f"""
