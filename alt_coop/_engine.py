@@ -32,7 +32,7 @@ from ._lanes import in_lane
 from ._runner import current_context, run
 from ._timeouts import DEFAULT_FIXTURES, DefaultTimeouts, PhaseTimeout
 from .errors import AltCoopUsageError
-from .locks import setting_up, test_over
+from .locks import after_test, setting_up
 
 T = TypeVar("T")
 
@@ -223,7 +223,7 @@ class Plugin:
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         # Its teardown is over (a cooperative test's lane state is still current).
-        test_over(_lane_state.CURRENT.get(), nodeid)
+        after_test(_lane_state.CURRENT.get(), nodeid)
 
     def pytest_enter_pdb(self) -> None:
         self._policy.entered_pdb(self._policy.current_test())

@@ -153,7 +153,7 @@ class _Holder:
         self.outlived: str | None = None
 
 
-def test_over(state: LaneState | None, nodeid: str) -> None:
+def after_test(state: LaneState | None, nodeid: str) -> None:
     """The test ``nodeid`` (``state``'s, or the sequential one) is torn down:
     a lock it or a task it started still holds, other than through a wider
     fixture, would never be released. Whoever waits for it fails, now or
