@@ -11,6 +11,7 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import warnings
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from typing import Any, TypeVar
 
@@ -360,7 +361,7 @@ class Plugin:
         if "async_timeout" in kwargs:
             kwargs["async_timeout"] = timeout
         if inner is None:
-            run(func(**kwargs), timeout, "call")
+            _check_returned(pyfuncitem, run(func(**kwargs), timeout, "call"))
             return True
 
         @functools.wraps(inner)  # Hypothesis names a failing example by it
@@ -455,6 +456,29 @@ def _check_managed_loop(loop: asyncio.AbstractEventLoop) -> None:
                 _nesting.enable(loop)
             except AltCoopUsageError as exc:
                 raise pytest.UsageError(f"alt_coop: {exc}") from None
+
+
+def _check_returned(item: pytest.Function, result: object) -> None:
+    """What pytest's own hook does with what a test returned, for an async test."""
+    __tracebackhide__ = True
+    if hasattr(result, "__await__") or hasattr(result, "__aiter__"):
+        if inspect.iscoroutine(result):
+            result.close()  # the failure says it: no "never awaited" warning too
+        pytest.fail(
+            f"{item.nodeid} returned {type(result).__name__!r} object without awaiting "
+            "it; did you mean `return await ...`, or no return at all?",
+            pytrace=False,
+        )
+    if result is not None:
+        warning = pytest.PytestReturnNotNoneWarning(
+            f"Test functions should return None, but {item.nodeid} returned "
+            f"{type(result)!r}.\nDid you mean to use `assert` instead of `return`?"
+        )
+        code = getattr(inspect.unwrap(item.function), "__code__", None)
+        if code is None:
+            warnings.warn(warning, stacklevel=1)
+        else:  # pointing at the test, not at alt_coop
+            warnings.warn_explicit(warning, type(warning), code.co_filename, code.co_firstlineno)
 
 
 async def _in_thread(context: contextvars.Context, call: Callable[[], T]) -> T:

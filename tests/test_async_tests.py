@@ -146,6 +146,38 @@ def test_conftest_fixture_errors_show_only_user_frames(pytester, run_alt, mode, 
     assert "alt_coop/" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_what_an_async_test_returns_is_checked_as_pytest_checks_a_tests(pytester, run_alt, mode):
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+
+        async def helper():
+            await asyncio.sleep(0)
+
+        async def test_returns_a_value():
+            return 5
+
+        async def test_returns_a_coroutine():
+            return helper()
+
+        async def test_returns_none():
+            return None
+        """
+    )
+    result = run_alt("-W", "error::RuntimeWarning", *mode_args(mode))
+    result.assert_outcomes(passed=2, failed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"{test_file.name}::test_returns_a_coroutine returned 'coroutine' object without "
+            "awaiting it; did you mean `return await ...`, or no return at all?",
+            f"*{test_file.name}:6: PytestReturnNotNoneWarning: Test functions should return "
+            f"None, but {test_file.name}::test_returns_a_value returned <class 'int'>.",
+        ]
+    )
+    assert "never awaited" not in result.stdout.str()
+
+
 def test_assertion_diff_in_async_test(pytester, run_alt):
     pytester.makepyfile(
         """
