@@ -129,7 +129,7 @@ class ConcurrentSetupState:
         test (the last sequential item, the end of the session, or after an
         interrupt) ``nextitem=None`` tears down everything left.
         """
-        __tracebackhide__ = True
+        __tracebackhide__ = _unless_a_group
         errors: list[BaseException] = []
         key = _test_key()
         entry = self.items.get(key)
@@ -180,6 +180,13 @@ class ConcurrentSetupState:
     def _own_item(self) -> Any:
         entry = self.items.get(_test_key())
         return None if entry is None else entry.node
+
+
+def _unless_a_group(excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:
+    """Hide ``teardown_exact`` from a traceback, unless it raised an exception
+    group there: a group's traceback must keep one frame (pytest 8.4 fails
+    with an internal error on a group whose every frame is hidden)."""
+    return excinfo is None or not isinstance(excinfo.value, BaseExceptionGroup)
 
 
 def _test_key() -> object:

@@ -147,6 +147,39 @@ def test_conftest_fixture_errors_show_only_user_frames(pytester, run_alt, mode, 
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_two_teardown_errors_of_one_test_are_reported_as_a_group(pytester, run_alt, mode):
+    # Raised by alt_coop's setup state in a cooperative session; pytest 8.4
+    # fails internally on a group whose every traceback frame is hidden.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def first():
+            yield
+            raise RuntimeError("first teardown failed")
+
+        @pytest.fixture
+        def second():
+            yield
+            raise ValueError("second teardown failed")
+
+        async def test_two_teardown_errors(first, second):
+            pass
+
+        def test_after():
+            pass
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines_random(
+        ["*RuntimeError: first teardown failed", "*ValueError: second teardown failed"]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_what_an_async_test_returns_is_checked_as_pytest_checks_a_tests(pytester, run_alt, mode):
     test_file = pytester.makepyfile(
         """
