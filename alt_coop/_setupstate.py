@@ -148,10 +148,14 @@ class ConcurrentSetupState:
                 left = self.remaining.get(run, 1) - 1
                 self.remaining[run] = left
                 if left <= 0:
-                    self.live_run.pop(node, None)
-                    if node in self.collectors:
-                        _finish(self.collectors[node], node, errors)
-                        del self.collectors[node]
+                    try:
+                        if node in self.collectors:
+                            _finish(self.collectors[node], node, errors)
+                            del self.collectors[node]
+                    finally:
+                        # Only now may a test of the node's next run start: while
+                        # an async teardown awaits, it would find the node set up.
+                        self.live_run.pop(node, None)
         if nextitem is None and (_lane_state.CURRENT.get() is None or self.last_of_run()):
             for other in list(self.items.values()):
                 _finish(other, other.node, errors)

@@ -5133,6 +5133,57 @@ def test_an_item_listed_twice_runs_twice_one_after_the_other(pytester, run_alt):
     result.stdout.fnmatch_lines(["*tests listed more than once run sequentially*"])
 
 
+def test_a_modules_next_run_waits_for_the_async_teardown_of_its_last(pytester, run_alt):
+    # A session param splits test_a's module into three runs. test_y, of the
+    # last, must not start while the second run's teardown awaits: it would
+    # find the module set up, and use the fixture being torn down.
+    events_conftest(
+        pytester,
+        """
+        import pytest
+
+        @pytest.fixture(scope="session", params=[1, 2])
+        def sp(request):
+            return request.param
+        """,
+    )
+    pytester.makepyfile(
+        test_a="""
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture(scope="module")
+        async def res():
+            log("res setup")
+            state = {"open": True}
+            yield state
+            await asyncio.sleep(0.3)
+            state["open"] = False
+            log("res teardown")
+
+        async def test_x(sp, res):
+            assert res["open"]
+
+        async def test_y(res):
+            log("test_y body")
+            await asyncio.sleep(0.5)
+            assert res["open"], "the module fixture was torn down under this test"
+        """,
+        test_b="""
+        import asyncio
+
+        async def test_z(sp):
+            await asyncio.sleep(0.1)
+        """,
+    )
+    result = run_alt("--asyncio-cooperative")
+    result.assert_outcomes(passed=5)
+    events = read_events(pytester)
+    assert events.count("res setup") == events.count("res teardown") == 3, events
+    assert events.index("test_y body") > events.index("res teardown"), events
+
+
 def test_an_item_listed_again_later_keeps_its_module_runs_apart(pytester, run_alt_subprocess):
     # a::test_1 is listed again after test_b: test_a's module fixture has two
     # runs, each set up and torn down once, and no test waits forever for one.
