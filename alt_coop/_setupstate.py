@@ -97,7 +97,7 @@ class ConcurrentSetupState:
     # -- what pytest calls -------------------------------------------------
 
     def setup(self, item: pytest.Item) -> None:
-        __tracebackhide__ = True  # as pytest's own SetupState is, in an error's traceback
+        __tracebackhide__ = _hidden
         for node in item.listchain()[:-1]:
             entry = self.collectors.get(node)
             if entry is None:
@@ -129,7 +129,7 @@ class ConcurrentSetupState:
         test (the last sequential item, the end of the session, or after an
         interrupt) ``nextitem=None`` tears down everything left.
         """
-        __tracebackhide__ = _unless_a_group
+        __tracebackhide__ = _hidden
         errors: list[BaseException] = []
         key = _test_key()
         entry = self.items.get(key)
@@ -186,11 +186,19 @@ class ConcurrentSetupState:
         return None if entry is None else entry.node
 
 
-def _unless_a_group(excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:
-    """Hide ``teardown_exact`` from a traceback, unless it raised an exception
-    group there: a group's traceback must keep one frame (pytest 8.4 fails
-    with an internal error on a group whose every frame is hidden)."""
-    return excinfo is None or not isinstance(excinfo.value, BaseExceptionGroup)
+def _hidden(excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:
+    """Whether this step is hidden from an error's traceback, as pytest's own
+    SetupState is. It stays when it would be the last frame left: for an
+    exception group (pytest 8.4 fails with an internal error on a group
+    whose every frame is hidden), and for ``pytest.fail(..., pytrace=False)``
+    (shown as its message only, but with an "all traceback entries are
+    hidden" line when no frame is left)."""
+    if excinfo is None:
+        return True
+    error = excinfo.value
+    if isinstance(error, BaseExceptionGroup):
+        return False
+    return not (isinstance(error, pytest.fail.Exception) and not error.pytrace)
 
 
 def _test_key() -> object:

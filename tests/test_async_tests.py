@@ -147,6 +147,40 @@ def test_conftest_fixture_errors_show_only_user_frames(pytester, run_alt, mode, 
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_pytests_own_fixture_errors_read_as_without_alt_coop(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def yields_twice():
+            yield
+            yield
+
+        @pytest.fixture
+        def narrow():
+            pass
+
+        @pytest.fixture(scope="module")
+        def wide(narrow):
+            pass
+
+        async def test_teardown(yields_twice):
+            pass
+
+        async def test_scope_mismatch(wide):
+            pass
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines_random(
+        ["fixture function has more than one 'yield':", "ScopeMismatch: You tried to access*"]
+    )
+    assert "All traceback entries are hidden" not in result.stdout.str(), result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_two_teardown_errors_of_one_test_are_reported_as_a_group(pytester, run_alt, mode):
     # Raised by alt_coop's setup state in a cooperative session; pytest 8.4
     # fails internally on a group whose every traceback frame is hidden.
