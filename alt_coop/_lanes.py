@@ -73,6 +73,11 @@ async def drive(
     before each stretch but the first.
     """
     __tracebackhide__ = True  # what is thrown in here is the lane's
+    if in_lane():
+        # Started eagerly (an eager task factory) by a lane's code: the new
+        # lane's parent must be the greenlet running the loop, which steps
+        # this task from its next turn on.
+        await _Reyield(None)
     lane = Lane(run, parent=greenlet.getcurrent())
     lane.gr_context = context if context is not None else contextvars.copy_context()
     clock: Callable[[], float] = time.perf_counter if held is not None else float  # float() is 0.0

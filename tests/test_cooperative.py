@@ -5133,6 +5133,37 @@ def test_an_item_listed_twice_runs_twice_one_after_the_other(pytester, run_alt):
     result.stdout.fnmatch_lines(["*tests listed more than once run sequentially*"])
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="asyncio.eager_task_factory is 3.12+")
+def test_cooperative_tests_run_under_an_eager_task_factory_a_test_set(
+    pytester, run_alt_subprocess
+):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        def test_installs_an_eager_factory():
+            asyncio.get_event_loop().set_task_factory(asyncio.eager_task_factory)
+
+        @pytest.fixture
+        async def resource():
+            await asyncio.sleep(0.01)
+            yield
+            await asyncio.sleep(0.01)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_cooperative(resource, n):
+            task = asyncio.create_task(asyncio.sleep(0, n))
+            await asyncio.sleep(0.01)
+            assert await task == n
+        """
+    )
+    result = run_alt_subprocess(timeout=60)
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["alt_coop: 3 cooperative tests, at most 3 at once, *"])
+
+
 def test_a_modules_next_run_waits_for_the_async_teardown_of_its_last(pytester, run_alt):
     # A session param splits test_a's module into three runs. test_y, of the
     # last, must not start while the second run's teardown awaits: it would

@@ -1696,6 +1696,53 @@ def test_main_works_with_an_application_task_factory_of_two_arguments(
     assert output.count("APP: job returned 0") == 2, output
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="asyncio.eager_task_factory is 3.12+")
+def test_main_runs_cooperative_tests_under_an_eager_task_factory(
+    pytester: pytest.Pytester,
+) -> None:
+    # An eager task starts running inside create_task: a test's task is then
+    # started from the batch's own lane, not from the loop.
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            loop = asyncio.get_running_loop()
+            loop.set_task_factory(asyncio.eager_task_factory)
+            code = await alt_coop.main([*ISOLATE, "suite", "-q", "--asyncio-cooperative"])
+            print("APP: job returned", code)
+            print("APP: factory kept", loop.get_task_factory() is asyncio.eager_task_factory)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_eager.py",
+        """
+        import asyncio
+
+        async def test_one():
+            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)
+
+        async def test_two():
+            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)
+        """,
+    )
+    result = run_app(pytester, timeout=60)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert "2 passed" in output and "INTERNALERROR" not in output, output
+    assert "APP: job returned 0" in output and "APP: factory kept True" in output, output
+
+
 def test_a_test_swallowing_the_interrupt_still_stops_the_session(
     pytester: pytest.Pytester,
 ) -> None:
