@@ -25,7 +25,12 @@ import pytest
 from . import _cancels, _session_loop
 from ._cancels import cancel_own, uncancel_own
 from ._lanes import Abandon, drive, in_lane, step
-from ._timeouts import ABANDON_GRACE_SECONDS, IGNORED, PhaseTimeout, is_user_code
+from ._timeouts import (
+    ABANDON_GRACE_SECONDS,
+    IGNORED,
+    PhaseTimeout,
+    is_user_code,
+)
 from .errors import AltCoopUsageError
 
 T = TypeVar("T")
@@ -154,6 +159,7 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
             raise timeout.failure() from cause
         if isinstance(exc, asyncio.CancelledError) and (capped := _capped()) is not None:
             raise capped from None
+        _drop_asyncio_tails(exc)
         raise
     finally:
         _current_timeout.reset(token)
@@ -287,6 +293,31 @@ def _interrupt_if_swallowed(task: asyncio.Task[Any]) -> None:
     if _cancels.interrupt_pending(task):
         _cancels.take_interrupt(task)
         raise KeyboardInterrupt
+
+
+def _drop_asyncio_tails(error: BaseException) -> None:
+    """Cut the innermost traceback entries that are asyncio's own (the
+    ``await future`` in ``asyncio.sleep`` a cancellation ends at, say), so the
+    report ends at the user's line, as for an error raised there; and the
+    whole traceback of an exception it chains that asyncio raised and caught
+    itself (the CancelledError behind ``wait_for``'s TimeoutError)."""
+    seen: set[int] = set()
+    chained: BaseException | None = error
+    while chained is not None and id(chained) not in seen:
+        seen.add(id(chained))
+        last_user = None
+        tb = chained.__traceback__
+        while tb is not None:
+            if is_user_code(tb.tb_frame):
+                last_user = tb
+            tb = tb.tb_next
+        if last_user is not None:
+            last_user.tb_next = None  # what follows is asyncio's, or alt_coop's own (hidden)
+        elif chained is not error:
+            chained.__traceback__ = None
+        chained = chained.__cause__ or (
+            None if chained.__suppress_context__ else chained.__context__
+        )
 
 
 def _last_user_entry(tb: TracebackType | None) -> TracebackType | None:

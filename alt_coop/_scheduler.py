@@ -29,7 +29,7 @@ import inspect
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -275,6 +275,13 @@ class Scheduler:
             except KeyboardInterrupt as interrupt:
                 # The batch's own names no line of the user's; a test's does.
                 raise self._interruption or interrupt  # noqa: B904
+            except SystemExit as stop:
+                # Raised out of the loop by a task or callback, none of the
+                # tests' own code: which test's it is, nothing tells.
+                raise self.session.Interrupted(
+                    f"{stop!r} was raised into the event loop by a task or callback during "
+                    "a cooperative batch; the tests running were cut short"
+                ) from stop
             finally:
                 self.stats.wall_seconds += time.perf_counter() - started
                 self._warn_about_holds()
@@ -302,7 +309,7 @@ class Scheduler:
                 while not self._may_start(needs, len(tasks)):
                     collection.ramped_up()
                     changed.clear()
-                    await changed.wait()
+                    await _unless_interrupted(changed.wait)
                 if self._stopping():
                     break
                 self._admit(needs)
@@ -322,12 +329,12 @@ class Scheduler:
                 # starting tests, so a large batch ramping up does not starve
                 # them; a turn of the loop per start cost more than it gave.
                 if time.perf_counter() >= turn_due:
-                    await asyncio.sleep(0)
+                    await _unless_interrupted(asyncio.sleep, 0)
                     turn_due = time.perf_counter() + ADMISSION_SLICE_SECONDS
             collection.ramped_up()
             while tasks:
                 changed.clear()
-                await changed.wait()
+                await _unless_interrupted(changed.wait)
         except asyncio.CancelledError:
             # Ctrl-C, or the task running pytest was cancelled: cancel every
             # running test once, give them a bounded time to clean up.
@@ -636,6 +643,22 @@ def _names_resources(mark: pytest.Mark) -> bool:
 
 def _arguments(mark: pytest.Mark) -> str:
     return ", ".join([*map(repr, mark.args), *(f"{k}={v!r}" for k, v in mark.kwargs.items())])
+
+
+async def _unless_interrupted(wait: Callable[..., Awaitable[object]], *args: object) -> None:
+    """Await ``wait(*args)`` on the batch's task. A cancellation of that task
+    other than alt_coop's interrupt (a test cancelling every task but its
+    own, say) is taken back: the batch goes on, and the tests cancelled with
+    it fail on their own, as a sequential run's would."""
+    task = asyncio.current_task()
+    while True:
+        try:
+            await wait(*args)
+            return
+        except asyncio.CancelledError:
+            if task is None or _cancels.cancelled_here(task) or not task.cancelling():
+                raise
+            task.uncancel()
 
 
 def _test_done(

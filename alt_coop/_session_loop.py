@@ -161,7 +161,9 @@ class SessionLoop:
                     # and its cleanup runs before the exception goes on, or it
                     # would run on into the tests after it.
                     if not task.done():
-                        task.cancel("alt_coop: stopped by an exception raised into the loop")
+                        _cancels.stop(
+                            task, "alt_coop: stopped by an exception raised into the loop"
+                        )
                         self.loop.run_until_complete(
                             asyncio.wait([task], timeout=CANCEL_GRACE_SECONDS)
                         )

@@ -245,6 +245,33 @@ def test_what_an_async_test_returns_is_checked_as_pytest_checks_a_tests(pytester
     assert "never awaited" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_error_raised_inside_asyncio_ends_at_the_users_line(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_wait_for_times_out():
+            await asyncio.wait_for(asyncio.sleep(1), 0.01)
+
+        async def test_cancels_itself():
+            asyncio.current_task().cancel()
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt("--tb=long", *mode_args(mode))
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            ">       await asyncio.wait_for(asyncio.sleep(1), 0.01)",
+            "E       TimeoutError",
+            ">       await asyncio.sleep(0.1)",
+            "E       asyncio.exceptions.CancelledError",
+        ]
+    )
+    assert "asyncio/" not in result.stdout.str(), result.stdout.str()
+
+
 def test_assertion_diff_in_async_test(pytester, run_alt):
     pytester.makepyfile(
         """

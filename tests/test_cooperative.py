@@ -1722,6 +1722,85 @@ def test_a_test_cancelling_a_task_of_a_test_fails_that_test(pytester, run_alt, m
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_fixture_cancelling_every_other_task_leaves_the_run_going(pytester, run_alt, mode):
+    # A common clean-up fixture. In a batch, "every other task" includes the
+    # one alt_coop runs the batch on, and the other tests'.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(autouse=True)
+        async def cancel_leftover_tasks():
+            yield
+            me = asyncio.current_task()
+            for task in asyncio.all_tasks():
+                if task is not me:
+                    task.cancel()
+
+        async def test_quick():
+            await asyncio.sleep(0.01)
+
+        async def test_slower():
+            await asyncio.sleep(0.2)
+
+        def test_sync_after():
+            pass
+        """
+    )
+    result = run_alt("-v", *mode_args(mode))
+    if mode == "sequential":
+        result.assert_outcomes(passed=3)
+    else:  # test_slower was cancelled by test_quick's fixture: its own failure
+        result.assert_outcomes(passed=2, failed=1)
+        result.stdout.fnmatch_lines(
+            ["*test_slower FAILED*", ">       await asyncio.sleep(0.2)", "E       *CancelledError"]
+        )
+    result.stdout.fnmatch_lines(["*test_sync_after PASSED*"])
+    output = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in output and "asyncio/" not in output, output
+
+
+def test_system_exit_raised_into_the_loop_during_a_batch_interrupts_it(
+    pytester, run_alt_subprocess
+):
+    # Raised out of the loop by a task, it names no test; in a sequential
+    # run the test whose phase was running fails with it.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import sys
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_passes():
+            pass
+
+        async def test_exits_in_a_task():
+            async def worker():
+                sys.exit(5)
+
+            asyncio.create_task(worker())
+            await asyncio.sleep(0.5)
+
+        async def test_other():
+            await asyncio.sleep(0.5)
+        """
+    )
+    result = run_alt_subprocess("-v", timeout=60)
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*test_passes PASSED*",
+            "*Interrupted: SystemExit(5) was raised into the event loop by a task or callback "
+            "during a cooperative batch; the tests running were cut short*",
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_code_returning_before_its_own_cancellation_arrives_fails(pytester, run_alt, mode):
     # asyncio would deliver it at the task's next await: in another fixture.
     pytester.makepyfile(
