@@ -23,13 +23,15 @@ caplog stash keys, ``LogCaptureFixture.set_level``/``at_level``/``handler``/
 ``_initial_handler_level`` (replaced during a batch), and
 ``_LiveLoggingStreamHandler``'s ``_when``/``set_when``/``emit``/``stream``
 (the terminal reporter, whose ``_tw._current_line`` it reads). From the
-standard library, it reads ``logging._handlerList`` and ``logging._lock``
-(3.11 to 3.13).
+standard library, it reads ``logging._handlerList`` and ``logging._lock``,
+and asyncio's ``Handle._context`` and ``Task._context`` (3.11 to 3.13).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import inspect
 import logging
 from collections.abc import Callable, Generator, Iterator
@@ -61,6 +63,43 @@ def logs_per_test(config: pytest.Config) -> Iterator[CaplogLevels]:
         return
     with _handlers_per_test(plugin, levels), _caplog_levels_per_test(levels):
         yield levels
+
+
+@contextlib.contextmanager
+def loop_errors_logged_for_their_test(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """asyncio logs the errors nobody caught (an exception in a callback, a
+    task's exception never retrieved) from the loop itself, where no test's
+    context is current: each is logged for the test whose callback or task
+    it concerns, found through that handle's or task's context (asyncio's
+    ``Handle._context`` and, on 3.11, ``Task._context``)."""
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        state = _test_of(context)
+        token = CURRENT.set(state) if state is not None else None
+        try:
+            if previous is None:
+                loop.default_exception_handler(context)
+            else:
+                previous(loop, context)
+        finally:
+            if token is not None:
+                CURRENT.reset(token)
+
+    loop.set_exception_handler(handler)
+    try:
+        yield
+    finally:
+        if loop.get_exception_handler() is handler:  # else a test set its own since
+            loop.set_exception_handler(previous)
+
+
+def _test_of(context: dict[str, Any]) -> LaneState | None:
+    """The test of the callback or task an asyncio error report is about."""
+    owner: Any = context.get("handle") or context.get("task") or context.get("future")
+    get_context = getattr(owner, "get_context", None)  # a task's, on 3.12+
+    found = get_context() if get_context is not None else getattr(owner, "_context", None)
+    return found.get(CURRENT) if isinstance(found, contextvars.Context) else None
 
 
 class _LogRouter(logging.Handler):

@@ -303,47 +303,48 @@ class Scheduler:
         self.setupstate.last_of_run = self._last_of_run
         turn_due = 0.0
         parametrized = {name for item in items for name, _ in _lane_state.params_of(item)[0]}
-        try:
-            for item in items:
-                needs = _Needs(item, self.setupstate, parametrized)
-                while not self._may_start(needs, len(tasks)):
-                    collection.ramped_up()
+        with _lane_logging.loop_errors_logged_for_their_test(loop):
+            try:
+                for item in items:
+                    needs = _Needs(item, self.setupstate, parametrized)
+                    while not self._may_start(needs, len(tasks)):
+                        collection.ramped_up()
+                        changed.clear()
+                        await _unless_interrupted(changed.wait)
+                    if self._stopping():
+                        break
+                    self._admit(needs)
+                    try:
+                        task = self._start(loop, item, turn_globals)
+                    except Exception as error:  # an application's task factory failed, say
+                        self._release(needs)
+                        self.error = error  # raised once the running tests are done
+                        break
+                    _cancels.made_here(task)
+                    tasks.add(task)
+                    task.add_done_callback(
+                        functools.partial(_test_done, self, needs, tasks, changed, collection)
+                    )
+                    # Let the tests already running take their turn (timers that
+                    # are due, results that arrived) every millisecond or so of
+                    # starting tests, so a large batch ramping up does not starve
+                    # them; a turn of the loop per start cost more than it gave.
+                    if time.perf_counter() >= turn_due:
+                        await _unless_interrupted(asyncio.sleep, 0)
+                        turn_due = time.perf_counter() + ADMISSION_SLICE_SECONDS
+                collection.ramped_up()
+                while tasks:
                     changed.clear()
                     await _unless_interrupted(changed.wait)
-                if self._stopping():
-                    break
-                self._admit(needs)
-                try:
-                    task = self._start(loop, item, turn_globals)
-                except Exception as error:  # an application's task factory failed, say
-                    self._release(needs)
-                    self.error = error  # raised once the running tests are done
-                    break
-                _cancels.made_here(task)
-                tasks.add(task)
-                task.add_done_callback(
-                    functools.partial(_test_done, self, needs, tasks, changed, collection)
-                )
-                # Let the tests already running take their turn (timers that
-                # are due, results that arrived) every millisecond or so of
-                # starting tests, so a large batch ramping up does not starve
-                # them; a turn of the loop per start cost more than it gave.
-                if time.perf_counter() >= turn_due:
-                    await _unless_interrupted(asyncio.sleep, 0)
-                    turn_due = time.perf_counter() + ADMISSION_SLICE_SECONDS
-            collection.ramped_up()
-            while tasks:
-                changed.clear()
-                await _unless_interrupted(changed.wait)
-        except asyncio.CancelledError:
-            # Ctrl-C, or the task running pytest was cancelled: cancel every
-            # running test once, give them a bounded time to clean up.
-            self._interrupted = True
-            for task in tasks:
-                _cancels.interrupt(task, "interrupted")
-            if tasks:
-                await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
-            raise
+            except asyncio.CancelledError:
+                # Ctrl-C, or the task running pytest was cancelled: cancel every
+                # running test once, give them a bounded time to clean up.
+                self._interrupted = True
+                for task in tasks:
+                    _cancels.interrupt(task, "interrupted")
+                if tasks:
+                    await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
+                raise
 
     def _start(
         self,

@@ -625,6 +625,44 @@ def test_tee_sys_shows_output_live_and_captures_it(pytester, run_alt_subprocess,
         assert (output.count(f"{text} 0"), output.count(f"{text} 1")) == seen, output
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_asyncios_own_error_logs_belong_to_the_test_of_the_callback_or_task(
+    pytester, run_alt, mode
+):
+    # asyncio logs them from the loop, outside any test's context.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import gc
+
+        async def test_callback_fails(caplog):
+            asyncio.get_running_loop().call_soon(lambda: 1 / 0)
+            await asyncio.sleep(0.05)
+            assert "Exception in callback" in caplog.text
+            assert False, "to show the captured log"
+
+        async def test_task_error_never_retrieved(caplog):
+            async def fails():
+                raise ValueError("nobody looked")
+
+            task = asyncio.create_task(fails())
+            await asyncio.sleep(0.01)
+            del task
+            gc.collect()
+            await asyncio.sleep(0.01)
+            assert "Task exception was never retrieved" in caplog.text
+
+        async def test_quiet(caplog):
+            await asyncio.sleep(0.1)
+            assert caplog.text == ""
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=2, failed=1)
+    failure = result.stdout.str().split("_ test_callback_fails _")[1]
+    assert "Captured log call" in failure and "Exception in callback" in failure, failure
+
+
 def test_live_log_heads_each_record_with_its_test_and_phase(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(
