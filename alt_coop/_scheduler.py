@@ -55,6 +55,12 @@ RUN_ALONE_FIXTURES = frozenset(
         "capteesys",
         "monkeypatch",
         "subtests",  # pytest 9's: it starts and stops capturing per subtest
+        # pytest-mock's: they patch module attributes, seen by every test.
+        "mocker",
+        "class_mocker",
+        "module_mocker",
+        "package_mocker",
+        "session_mocker",
     }
 )
 
@@ -155,6 +161,9 @@ class Scheduler:
         alone = RUN_ALONE_FIXTURES.intersection(item.fixturenames)
         if alone:
             return f"tests using {', '.join(sorted(alone))} run alone (process-wide state)"
+        if getattr(item.obj, "patchings", None):
+            # unittest.mock.patch decorators patch for the whole test, for every test.
+            return "tests decorated with unittest.mock.patch run alone (process-wide state)"
         if _hypothesis.async_inner_test(item.obj):
             return (
                 "Hypothesis tests run alone (Hypothesis keeps the running test's state "

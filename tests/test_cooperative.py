@@ -1396,6 +1396,72 @@ if PYTEST_VERSION >= (9, 0):
     )
 
 
+@pytest.mark.parametrize("how", ["mock.patch", "mocker"])
+def test_patching_module_attributes_runs_alone(pytester, run_alt, how):
+    # A patch is seen by every test: the tests beside it would see the mock.
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import os
+        from unittest import mock
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        def mocker():  # pytest-mock's, in miniature
+            patchers = []
+
+            class Mocker:
+                def patch(self, target, **kwargs):
+                    patcher = mock.patch(target, **kwargs)
+                    patchers.append(patcher)
+                    return patcher.start()
+
+            yield Mocker()
+            for patcher in patchers:
+                patcher.stop()
+
+        async def test_a():
+            async with span("a"):
+                await asyncio.sleep(0.1)
+                assert os.getcwd() != "/patched"
+
+        async def test_b():
+            async with span("b"):
+                await asyncio.sleep(0.1)
+                assert os.getcwd() != "/patched"
+
+        if "HOW" == "mocker":
+            async def test_alone(mocker):
+                mocker.patch("os.getcwd", return_value="/patched")
+                async with span("alone"):
+                    await asyncio.sleep(0.1)
+                    assert os.getcwd() == "/patched"
+        else:
+            @mock.patch("os.getcwd", return_value="/patched")
+            async def test_alone(getcwd):
+                async with span("alone"):
+                    await asyncio.sleep(0.1)
+                    assert os.getcwd() == "/patched"
+
+        async def test_c():
+            async with span("c"):
+                await asyncio.sleep(0.1)
+                assert os.getcwd() != "/patched"
+        """.replace("HOW", how)
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=4, warnings=1)
+    result.stdout.fnmatch_lines(["*run alone (process-wide state)*"])
+    spans = read_spans(pytester)
+    for other in ("a", "b", "c"):
+        assert not overlap(spans["alone"], spans[other]), (other, spans)
+    assert overlap(spans["a"], spans["b"])
+
+
 @pytest.mark.filterwarnings("ignore::alt_coop.errors.AltCoopWarning")
 @pytest.mark.parametrize("trigger", sorted(RUN_ALONE_BODIES))
 def test_other_process_wide_fixtures_and_marks_run_alone(pytester, run_alt, trigger):
