@@ -30,6 +30,11 @@ def made_here(task: asyncio.Task[Any]) -> None:
     _made_here.add(task)
 
 
+def is_made_here(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` runs pytest or a cooperative test for alt_coop."""
+    return task in _made_here
+
+
 def interrupt(task: asyncio.Task[Any], message: str) -> None:
     """Cancel ``task`` to interrupt the session (Ctrl-C, or its batch stopping)."""
     _pending[task] = _pending.get(task, 0) + 1

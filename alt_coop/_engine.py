@@ -25,6 +25,7 @@ from . import (
     _nesting,
     _options,
     _pytest_compat,
+    _runner,
     _scheduler,
     _session_loop,
 )
@@ -33,7 +34,7 @@ from ._lanes import in_lane
 from ._runner import current_context, run
 from ._timeouts import DEFAULT_FIXTURES, DefaultTimeouts, PhaseTimeout
 from .errors import AltCoopUsageError
-from .locks import after_test, setting_up
+from .locks import release_left_held, setting_up
 
 T = TypeVar("T")
 
@@ -91,6 +92,7 @@ class Plugin:
                 "alt_coop.Plugin() to pytest.main (listing alt_coop.enable as well is fine)"
             )
         _check_no_other_running_loop(self.managed_loop)
+        _runner.trim_asyncio_frames = not config.getoption("fulltrace", False)
         self._scheduler = None  # a Plugin passed to several sessions reports each its own
         if self.managed_loop is not None:
             if not _session_loop.in_session():  # one run by a test of another is nested
@@ -215,16 +217,24 @@ class Plugin:
         if problem is not None:
             pytest.fail(problem, pytrace=False)
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
+        __tracebackhide__ = _pytest_compat.hidden_unless_alone
+        try:
+            result = yield
+        except BaseException:
+            with contextlib.suppress(pytest.fail.Exception):  # the teardown's own error goes on
+                release_left_held(_lane_state.CURRENT.get(), item.nodeid)
+            raise
+        release_left_held(_lane_state.CURRENT.get(), item.nodeid)
+        return result
+
     # -- debugger awareness -------------------------------------------------
 
     def pytest_runtest_logstart(self) -> None:
         # A sequential test's logstart comes before it runs; a cooperative
         # test's, once it is done (its lane state is still current then).
         self._policy.test_done(_lane_state.CURRENT.get())
-
-    def pytest_runtest_logfinish(self, nodeid: str) -> None:
-        # Its teardown is over (a cooperative test's lane state is still current).
-        after_test(_lane_state.CURRENT.get(), nodeid)
 
     def pytest_enter_pdb(self) -> None:
         self._policy.entered_pdb(self._policy.current_test())

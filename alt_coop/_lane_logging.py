@@ -24,7 +24,7 @@ caplog stash keys, ``LogCaptureFixture.set_level``/``at_level``/``handler``/
 ``_LiveLoggingStreamHandler``'s ``_when``/``set_when``/``emit``/``stream``
 (the terminal reporter, whose ``_tw._current_line`` it reads). From the
 standard library, it reads ``logging._handlerList`` and ``logging._lock``,
-and asyncio's ``Handle._context`` and ``Task._context`` (3.11 to 3.13).
+and asyncio's ``Handle._context`` (3.11 to 3.13).
 """
 
 from __future__ import annotations
@@ -70,8 +70,12 @@ def loop_errors_logged_for_their_test(loop: asyncio.AbstractEventLoop) -> Iterat
     """asyncio logs the errors nobody caught (an exception in a callback, a
     task's exception never retrieved) from the loop itself, where no test's
     context is current: each is logged for the test whose callback or task
-    it concerns, found through that handle's or task's context (asyncio's
-    ``Handle._context`` and, on 3.11, ``Task._context``)."""
+    it concerns, found through that callback's context (asyncio's
+    ``Handle._context``) or, on Python 3.12 and later, that task's
+    (``Task.get_context()``; 3.11's tasks do not tell theirs).
+
+    While a batch runs, ``loop.get_exception_handler()`` returns this
+    handler, which calls the one set before it."""
     previous = loop.get_exception_handler()
 
     def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -97,7 +101,7 @@ def loop_errors_logged_for_their_test(loop: asyncio.AbstractEventLoop) -> Iterat
 def _test_of(context: dict[str, Any]) -> LaneState | None:
     """The test of the callback or task an asyncio error report is about."""
     owner: Any = context.get("handle") or context.get("task") or context.get("future")
-    get_context = getattr(owner, "get_context", None)  # a task's, on 3.12+
+    get_context = getattr(owner, "get_context", None)  # a handle's or a task's, on 3.12+
     found = get_context() if get_context is not None else getattr(owner, "_context", None)
     return found.get(CURRENT) if isinstance(found, contextvars.Context) else None
 

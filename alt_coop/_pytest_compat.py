@@ -92,3 +92,18 @@ def run_finalizers_in(
     finalizers = fixturedef._finalizers
     for index in range(since, len(finalizers)):
         finalizers[index] = functools.partial(context.run, finalizers[index])
+
+
+def hidden_unless_alone(excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:
+    """A ``__tracebackhide__`` for alt_coop's frames that pytest may have to
+    show: hidden, as pytest's own frames are, except for what pytest needs
+    one frame of. For an exception group (pytest 8.4 fails with an internal
+    error on a group whose every frame is hidden), and for a
+    ``pytest.fail(..., pytrace=False)``, shown as its message alone but with
+    an "all traceback entries are hidden" line when no frame is left."""
+    if excinfo is None:
+        return True
+    error = excinfo.value
+    if isinstance(error, BaseExceptionGroup):
+        return False
+    return not (isinstance(error, pytest.fail.Exception) and not error.pytrace)

@@ -25,12 +25,7 @@ import pytest
 from . import _cancels, _session_loop
 from ._cancels import cancel_own, uncancel_own
 from ._lanes import Abandon, drive, in_lane, step
-from ._timeouts import (
-    ABANDON_GRACE_SECONDS,
-    IGNORED,
-    PhaseTimeout,
-    is_user_code,
-)
+from ._timeouts import ABANDON_GRACE_SECONDS, IGNORED, PhaseTimeout, is_user_code
 from .errors import AltCoopUsageError
 
 T = TypeVar("T")
@@ -159,7 +154,8 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
             raise timeout.failure() from cause
         if isinstance(exc, asyncio.CancelledError) and (capped := _capped()) is not None:
             raise capped from None
-        _drop_asyncio_tails(exc)
+        if trim_asyncio_frames:
+            _drop_asyncio_tails(exc)
         raise
     finally:
         _current_timeout.reset(token)
@@ -293,6 +289,10 @@ def _interrupt_if_swallowed(task: asyncio.Task[Any]) -> None:
     if _cancels.interrupt_pending(task):
         _cancels.take_interrupt(task)
         raise KeyboardInterrupt
+
+
+#: Off under ``--full-trace``, which shows every frame.
+trim_asyncio_frames = True
 
 
 def _drop_asyncio_tails(error: BaseException) -> None:

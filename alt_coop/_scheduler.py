@@ -61,6 +61,11 @@ RUN_ALONE_FIXTURES = frozenset(
         "module_mocker",
         "package_mocker",
         "session_mocker",
+        # pytest-benchmark's: timed against the whole process.
+        "benchmark",
+        "benchmark_weave",
+        # pytest-cov's: it pauses coverage for the whole process.
+        "no_cover",
     }
 )
 
@@ -123,6 +128,7 @@ class Scheduler:
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
         self._log_levels = _lane_logging.CaplogLevels()  # the running batch's
         self._timeout_for_all = bool(_pytest_timeout_default(self.config))
+        self._session_timeout = _pytest_timeout_session(self.config)
         self._lanes_running = 0  # lanes past their start, not yet done with their protocol
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
 
@@ -181,6 +187,18 @@ class Scheduler:
                 )
         if "timeout" in marks or self._timeout_for_all:
             return "pytest-timeout's timeouts wrap the whole test: those tests run sequentially"
+        if self._session_timeout:
+            return (
+                "pytest-timeout checks its session timeout between tests: "
+                "cooperative tests run sequentially"
+            )
+        if "no_cover" in marks:
+            return "tests marked no_cover run alone (pytest-cov pauses coverage process-wide)"
+        if "order" in marks or "dependency" in marks:
+            return (
+                "tests ordered by pytest-order or pytest-dependency run sequentially "
+                "(their order may be a dependency on the tests before them)"
+            )
         if "flaky" in marks or _reruns(item):
             return "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially"
         wrappers = self._protocol_wrappers(item)
@@ -668,7 +686,8 @@ async def _unless_interrupted(wait: Callable[..., Awaitable[object]], *args: obj
         except asyncio.CancelledError:
             if task is None or _cancels.cancelled_here(task) or not task.cancelling():
                 raise
-            task.uncancel()
+            while task.cancelling():  # each test's cancel_all counts one
+                task.uncancel()
 
 
 def _test_done(
@@ -715,6 +734,15 @@ def _pytest_timeout_default(config: pytest.Config) -> float | None:
     if settings is None:
         return config.getoption("timeout", None)  # type: ignore[no-any-return]
     return settings(config).timeout  # type: ignore[no-any-return]
+
+
+def _pytest_timeout_session(config: pytest.Config) -> bool:
+    """Whether pytest-timeout has a session timeout to check between tests."""
+    plugin = config.pluginmanager.get_plugin("timeout")
+    key = getattr(plugin, "SESSION_TIMEOUT_KEY", None)
+    if key is None:
+        return bool(config.getoption("session_timeout", None))
+    return bool(config.stash.get(key, 0))
 
 
 def _reruns(item: pytest.Item) -> bool:

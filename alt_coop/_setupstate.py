@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from . import _lane_state
-from ._pytest_compat import TEST_OUTCOME
+from ._pytest_compat import TEST_OUTCOME, hidden_unless_alone
 
 _Error = tuple[BaseException, types.TracebackType | None]
 
@@ -97,7 +97,7 @@ class ConcurrentSetupState:
     # -- what pytest calls -------------------------------------------------
 
     def setup(self, item: pytest.Item) -> None:
-        __tracebackhide__ = _hidden
+        __tracebackhide__ = hidden_unless_alone
         for node in item.listchain()[:-1]:
             entry = self.collectors.get(node)
             if entry is None:
@@ -129,7 +129,7 @@ class ConcurrentSetupState:
         test (the last sequential item, the end of the session, or after an
         interrupt) ``nextitem=None`` tears down everything left.
         """
-        __tracebackhide__ = _hidden
+        __tracebackhide__ = hidden_unless_alone
         errors: list[BaseException] = []
         key = _test_key()
         entry = self.items.get(key)
@@ -184,21 +184,6 @@ class ConcurrentSetupState:
     def _own_item(self) -> Any:
         entry = self.items.get(_test_key())
         return None if entry is None else entry.node
-
-
-def _hidden(excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:
-    """Whether this step is hidden from an error's traceback, as pytest's own
-    SetupState is. It stays when it would be the last frame left: for an
-    exception group (pytest 8.4 fails with an internal error on a group
-    whose every frame is hidden), and for ``pytest.fail(..., pytrace=False)``
-    (shown as its message only, but with an "all traceback entries are
-    hidden" line when no frame is left)."""
-    if excinfo is None:
-        return True
-    error = excinfo.value
-    if isinstance(error, BaseExceptionGroup):
-        return False
-    return not (isinstance(error, pytest.fail.Exception) and not error.pytrace)
 
 
 def _test_key() -> object:

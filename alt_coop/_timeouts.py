@@ -42,8 +42,8 @@ ABANDON_GRACE_SECONDS = 2.0
 #: How a report says that happened.
 IGNORED = f"; it ignored the cancellation for {ABANDON_GRACE_SECONDS:g}s and was abandoned"
 
-_ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
-_OWN_DIR = os.path.dirname(__file__)
+_ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
+_OWN_DIR = os.path.dirname(__file__) + os.sep
 
 
 def is_user_code(frame: FrameType) -> bool:

@@ -8,9 +8,13 @@ import weakref
 from types import TracebackType
 from typing import Any, Literal
 
+import pytest
+
 from . import _runner
+from ._cancels import is_made_here
 from ._lane_state import CURRENT, LaneState
 from ._lanes import in_lane
+from ._pytest_compat import hidden_unless_alone
 
 
 class Lock:
@@ -69,13 +73,16 @@ class _LoopLock(asyncio.Lock):
 
     async def acquire(self) -> Literal[True]:
         __tracebackhide__ = True
-        # Only a fixture's or test's own code (run in a lane) pauses clocks
-        # and can wait on itself; a task it started is like any other task.
-        own_code = in_lane()
+        # Only a fixture's or test's own code (run in a lane, on the task
+        # alt_coop runs it on) pauses clocks and can wait on itself; a task it
+        # started is like any other task, even while an eager task factory
+        # runs that task's first step inside the lane.
+        task = asyncio.current_task()
+        own_code = in_lane() and task is not None and is_made_here(task)
         state = CURRENT.get()
         if own_code and self in _held.get():
             holder = self._holder
-            if self.locked() and holder is not None and holder.own and holder.state is state:
+            if self.locked() and holder is not None and holder.state is state:
                 raise RuntimeError(
                     "this alt_coop.Lock is already held by this test or one of its fixtures, "
                     "and it is not re-entrant: take it in one place only"
@@ -83,9 +90,6 @@ class _LoopLock(asyncio.Lock):
             # This context was copied from one that held it (a lane's, made
             # while a fixture held it): not this test's to hold.
             _held.set(_held.get() - {self})
-        holder = self._holder
-        if holder is not None and holder.outlived is not None and self.locked():
-            raise RuntimeError(holder.outlived)
         if own_code and self._must_wait():
             # Waiting would never end, and with the clocks paused no timeout
             # would end it either.
@@ -94,26 +98,18 @@ class _LoopLock(asyncio.Lock):
                 _waiting_for[state] = self
             try:
                 with _runner.clocks_paused():
-                    await self._wait()
+                    await super().acquire()
             finally:
                 if state is not None:
                     _waiting_for.pop(state, None)
         else:
-            await self._wait()
+            await super().acquire()
         # A task the test started holds it for itself, not for the test.
-        self._holder = _Holder(state, setting_up.get(), own_code)
-        _locked.add(self)
+        self._holder = _Holder(state, setting_up.get()) if own_code else None
         if own_code:
             _held.set(_held.get() | {self})
+            _held_by_tests.add(self)
         return True
-
-    async def _wait(self) -> None:
-        __tracebackhide__ = True
-        try:
-            await super().acquire()
-        except _Outlived as outlived:
-            # Raised here, not in asyncio's frame that was waiting.
-            raise RuntimeError(*outlived.args) from None
 
     def _must_wait(self) -> bool:
         """Whether ``acquire`` waits: the lock is held, or it was just
@@ -131,61 +127,49 @@ class _LoopLock(asyncio.Lock):
     def release(self) -> None:
         super().release()
         self._holder = None
-        _locked.discard(self)
+        _held_by_tests.discard(self)
         held = _held.get()
         if self in held:
             _held.set(held - {self})
 
 
 class _Holder:
-    """Which test holds a lock (None: the sequential one), through which wider
-    fixture, whether its own code or a task it started does, and, once that
-    test is over with the lock still held, why no wait for it would end."""
+    """Which test holds a lock (None: the sequential one), and through which wider fixture."""
 
-    __slots__ = ("fixture", "outlived", "own", "state")
+    __slots__ = ("fixture", "state")
 
-    def __init__(
-        self, state: LaneState | None, fixture: tuple[str, str, str] | None, own: bool
-    ) -> None:
+    def __init__(self, state: LaneState | None, fixture: tuple[str, str, str] | None) -> None:
         self.state = state
         self.fixture = fixture  # (name, scope, node id of its scope) if a fixture took it
-        self.own = own
-        self.outlived: str | None = None
 
 
-def after_test(state: LaneState | None, nodeid: str) -> None:
-    """The test ``nodeid`` (``state``'s, or the sequential one) is torn down:
-    a lock it or a task it started still holds, other than through a wider
-    fixture, would never be released. Whoever waits for it fails, now or
-    when they come to wait, rather than wait forever with the clocks paused."""
-    for lock in list(_locked):
-        holder = lock._holder
-        if (
-            holder is None
-            or holder.state is not state
-            or holder.outlived is not None
-            or (holder.fixture is not None and holder.fixture[1] != "function")
-            # A task outside any cooperative test may be the application's,
-            # or a session fixture's: not known to be this test's.
-            or (not holder.own and state is None)
-        ):
-            continue
-        if holder.own:
-            taker, remedy = nodeid, "release it within the test (async with lock(): ...)"
-        else:
-            taker = f"a task that {nodeid} started"
-            remedy = "await or cancel that task in the test"
-        holder.outlived = (
-            f"this alt_coop.Lock was taken by {taker} and is still held after that test "
-            f"ended: waiting for it would never end; {remedy}"
-        )
-        for waiter in list(lock._waiters or ()):
-            if not waiter.done():
-                waiter.set_exception(_Outlived(holder.outlived))
+def release_left_held(state: LaneState | None, nodeid: str) -> None:
+    """Release the locks the test ``nodeid`` (``state``'s, or the sequential
+    one), just torn down, still holds through its own code or a function
+    fixture, and raise an error saying so.
 
-
-class _Outlived(RuntimeError):
-    """Thrown into those waiting for a lock whose holder's test is over."""
+    Nothing else would release them: those waiting for them would wait
+    forever, with their clocks paused. A wider fixture's lock is released
+    at that fixture's teardown; a task's, whenever the task lets it go.
+    """
+    __tracebackhide__ = hidden_unless_alone
+    left = [
+        lock
+        for lock in list(_held_by_tests)
+        if lock._holder is not None
+        and lock._holder.state is state
+        and (lock._holder.fixture is None or lock._holder.fixture[1] == "function")
+    ]
+    if not left:
+        return
+    for lock in left:
+        lock.release()
+    pytest.fail(
+        f"{nodeid} ended still holding {len(left)} alt_coop.Lock(s) it took and never "
+        "released (an acquire() without a release()); alt_coop released them for the "
+        "tests waiting. Take a lock with `async with lock():`",
+        pytrace=False,
+    )
 
 
 def _check_wait(lock: _LoopLock, waiter: LaneState) -> None:
@@ -199,8 +183,7 @@ def _check_wait(lock: _LoopLock, waiter: LaneState) -> None:
     seen: list[LaneState] = []
     holder = lock._holder
     nodeid = waiter.item.nodeid
-    # A task's hold (``own`` false) ends when the task lets go, whatever the tests do.
-    while holder is not None and holder.own and holder.state not in seen:
+    while holder is not None and holder.state not in seen:
         fixture = holder.fixture
         if fixture is not None and fixture[1] != "function" and _within(nodeid, fixture[2]):
             raise RuntimeError(
@@ -227,8 +210,8 @@ def _within(nodeid: str, scope_id: str) -> bool:
     return not scope_id or nodeid.startswith((f"{scope_id}::", f"{scope_id}/"))
 
 
-#: The locks held now, each with its holder.
-_locked: weakref.WeakSet[_LoopLock] = weakref.WeakSet()
+#: The locks a test's or fixture's own code holds now.
+_held_by_tests: weakref.WeakSet[_LoopLock] = weakref.WeakSet()
 
 #: The lock each cooperative test is waiting for, if any.
 _waiting_for: dict[LaneState, _LoopLock] = {}

@@ -118,7 +118,7 @@ def run_coro_as_main(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, 
 
 def _report(error: BaseException) -> None:
     """A few lines on stderr: where the error came from, and what it says."""
-    internal = (os.path.dirname(asyncio.__file__), os.path.dirname(__file__))
+    internal = (os.path.dirname(asyncio.__file__) + os.sep, os.path.dirname(__file__) + os.sep)
     frames = [
         frame
         for frame in traceback.extract_tb(error.__traceback__)

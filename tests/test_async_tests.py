@@ -270,6 +270,9 @@ def test_an_error_raised_inside_asyncio_ends_at_the_users_line(pytester, run_alt
         ]
     )
     assert "asyncio/" not in result.stdout.str(), result.stdout.str()
+    # --full-trace shows every frame, asyncio's too.
+    full = run_alt("--full-trace", *mode_args(mode)).stdout.str()
+    assert "asyncio/tasks.py" in full, full
 
 
 def test_assertion_diff_in_async_test(pytester, run_alt):

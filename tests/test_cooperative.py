@@ -1396,6 +1396,64 @@ if PYTEST_VERSION >= (9, 0):
     )
 
 
+@pytest.mark.parametrize(
+    ("fixture", "mark", "notice"),
+    [
+        ("benchmark", "", "tests using benchmark run alone (process-wide state)"),
+        ("no_cover", "", "tests using no_cover run alone (process-wide state)"),
+        ("", "no_cover", "tests marked no_cover run alone (pytest-cov pauses coverage"),
+        ("", "order(after='test_a')", "tests ordered by pytest-order or pytest-dependency"),
+        ("", "dependency(depends=['test_a'])", "tests ordered by pytest-order or pytest-"),
+    ],
+    ids=["benchmark", "no_cover-fixture", "no_cover-mark", "order", "dependency"],
+)
+def test_plugins_whose_state_is_process_wide_run_alone(pytester, run_alt, fixture, mark, notice):
+    # Stand-ins for pytest-benchmark's and pytest-cov's fixtures and the
+    # marks of pytest-cov, pytest-order and pytest-dependency: alt_coop knows
+    # them by name.
+    events_conftest(
+        pytester,
+        f"""
+        import pytest
+
+        @pytest.fixture
+        def {fixture or "unused"}():
+            return None
+
+        def pytest_configure(config):
+            for name in ("no_cover", "order", "dependency"):
+                config.addinivalue_line("markers", name)
+        """,
+    )
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_a():
+            async with span("a"):
+                await asyncio.sleep(0.1)
+
+        {f"@pytest.mark.{mark}" if mark else ""}
+        async def test_alone({fixture}):
+            async with span("alone"):
+                await asyncio.sleep(0.1)
+
+        async def test_b():
+            async with span("b"):
+                await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=3, warnings=1)
+    assert notice in result.stdout.str(), result.stdout.str()
+    spans = read_spans(pytester)
+    assert not overlap(spans["alone"], spans["a"]) and not overlap(spans["alone"], spans["b"])
+
+
 @pytest.mark.parametrize("how", ["mock.patch", "mocker"])
 def test_patching_module_attributes_runs_alone(pytester, run_alt, how):
     # A patch is seen by every test: the tests beside it would see the mock.
@@ -3532,10 +3590,10 @@ def test_taking_a_held_lock_again_is_an_error_not_a_hang(pytester, run_alt, coop
 
 
 @pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
-def test_a_lock_a_test_never_released_is_an_error_for_its_waiters_not_a_hang(
+def test_a_lock_a_test_never_released_is_released_at_its_end_with_an_error(
     pytester, run_alt_subprocess, cooperative
 ):
-    # Waiting pauses the clocks, so no timeout would end these waits. In a
+    # Waiting pauses the clocks, so no timeout would end a wait for it. In a
     # cooperative run test_waits is already waiting when test_leaks ends.
     pytester.makepyfile(
         f"""
@@ -3562,24 +3620,20 @@ def test_a_lock_a_test_never_released_is_an_error_for_its_waiters_not_a_hang(
         """
     )
     result = run_alt_subprocess("-v", "--asyncio-task-timeout=5", timeout=60)
-    assert verbose_lines(result.stdout.str()) == {
-        "test_leaks": ["PASSED"],
-        "test_waits": ["FAILED"],
-        "test_comes_later": ["FAILED"],
-    }, result.stdout.str()
-    message = (
-        "E       RuntimeError: this alt_coop.Lock was taken by "
-        "test_a_lock_a_test_never_released_is_an_error_for_its_waiters_not_a_hang.py::test_leaks "
-        "and is still held after that test ended: waiting for it would never end; "
-        "release it within the test (async with lock(): ...)"
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_leaks*",
+            "*::test_leaks ended still holding 1 alt_coop.Lock(s) it took and never released "
+            "(an acquire() without a release()); alt_coop released them for the tests "
+            "waiting. Take a lock with `async with lock():`",
+            "*= short test summary info =*",
+        ]
     )
-    assert result.stdout.lines.count(message) == 2, result.stdout.str()
-    assert "alt_coop/" not in result.stdout.str() and "asyncio/" not in result.stdout.str()
+    assert "alt_coop/" not in result.stdout.str()
 
 
-def test_a_lock_a_task_holds_after_its_test_is_an_error_for_its_waiters(
-    pytester, run_alt_subprocess
-):
+def test_a_lock_a_task_holds_past_its_tests_end_is_waited_for(pytester, run_alt):
     pytester.makepyfile(
         """
         import asyncio
@@ -3588,30 +3642,58 @@ def test_a_lock_a_task_holds_after_its_test_is_an_error_for_its_waiters(
 
         pytestmark = pytest.mark.asyncio_cooperative
         lock = alt_coop.Lock()
+        background = []
 
-        async def hold_forever():
+        async def hold_briefly():
             async with lock():
-                await asyncio.Event().wait()
+                await asyncio.sleep(0.3)
 
-        async def test_leaves_a_task():
-            asyncio.create_task(hold_forever())
-            await asyncio.sleep(0.05)
+        async def test_leaves_a_task_holding_it():
+            background.append(asyncio.create_task(hold_briefly()))
+            await asyncio.sleep(0.01)
 
         async def test_waits():
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
             async with lock():
                 pass
         """
     )
-    result = run_alt_subprocess("-v", timeout=60)
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(
-        [
-            "E       RuntimeError: this alt_coop.Lock was taken by a task that "
-            "*::test_leaves_a_task started and is still held after that test ended: "
-            "waiting for it would never end; await or cancel that task in the test"
-        ]
+    run_alt("--default-async-timeout=2").assert_outcomes(passed=2)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="asyncio.eager_task_factory is 3.12+")
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+def test_a_task_started_eagerly_holds_a_lock_for_itself(pytester, run_alt, cooperative):
+    # Its first step runs inside the test's lane: the lock is still the task's.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        lock = alt_coop.Lock()
+
+        @pytest.fixture
+        def eager():
+            loop = asyncio.get_running_loop() if {cooperative} else asyncio.get_event_loop()
+            old = loop.get_task_factory()
+            loop.set_task_factory(asyncio.eager_task_factory)
+            yield
+            loop.set_task_factory(old)
+
+        async def worker():
+            async with lock():
+                await asyncio.sleep(0.05)
+
+        async def test_waits_for_its_task(eager):
+            task = asyncio.create_task(worker())
+            async with lock():
+                pass
+            await task
+        """
     )
+    run_alt().assert_outcomes(passed=1)
 
 
 @pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
@@ -5037,6 +5119,9 @@ def test_a_rerun_retries_a_wider_fixture_that_failed(pytester):
 
 RERUNS_NOTICE = "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially"
 TIMEOUT_NOTICE = "pytest-timeout's timeouts wrap the whole test: those tests run sequentially"
+SESSION_TIMEOUT_NOTICE = (
+    "pytest-timeout checks its session timeout between tests: cooperative tests run sequentially"
+)
 
 
 @pytest.mark.parametrize(
@@ -5054,6 +5139,8 @@ TIMEOUT_NOTICE = "pytest-timeout's timeouts wrap the whole test: those tests run
             "request",
             "cooperative tests run sequentially with faulthandler_timeout set",
         ),
+        (("--session-timeout", "60"), "", "request", SESSION_TIMEOUT_NOTICE),
+        ((), "session_timeout = 60", "request", SESSION_TIMEOUT_NOTICE),
     ],
     ids=[
         "capsys",
@@ -5063,6 +5150,8 @@ TIMEOUT_NOTICE = "pytest-timeout's timeouts wrap the whole test: those tests run
         "timeout-ini",
         "timeout-env",
         "faulthandler-ini",
+        "session-timeout",
+        "session-timeout-ini",
     ],
 )
 def test_notice_when_cooperative_tests_run_sequentially(
@@ -5072,7 +5161,7 @@ def test_notice_when_cooperative_tests_run_sequentially(
     concurrently, however the plugin concerned was configured."""
     if "reruns" in " ".join([*args, ini]):
         pytest.importorskip("pytest_rerunfailures")
-    if "-timeout" in " ".join(args) or ini.startswith(("timeout", "env")):
+    if "-timeout" in " ".join(args) or ini.startswith(("timeout", "env", "session_timeout")):
         pytest.importorskip("pytest_timeout")
     if ini.startswith("env "):
         monkeypatch.setenv(*ini.removeprefix("env ").split("="))
