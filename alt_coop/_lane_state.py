@@ -37,6 +37,7 @@ import functools
 import io
 import logging
 import os
+import random
 import sys
 import threading
 import warnings
@@ -72,6 +73,7 @@ class LaneState:
         "out",
         "own_globals",
         "own_warnings",
+        "random_state",
         "reports",
         "shown_warnings",
         "terminal_lines",
@@ -99,6 +101,9 @@ class LaneState:
         # The warnings state the test set up and has not undone (its
         # pytest.warns, say), kept aside between its turns.
         self.own_warnings: tuple[list[Any], Any, Any] | None = None
+        # Its ``random`` module state between its turns, when pytest-randomly
+        # seeds it per test (see TurnGlobals).
+        self.random_state: object = None
         # Where it was shown warnings Python shows once per place.
         self.shown_warnings: set[tuple[int, tuple[Any, ...]]] | None = None
         self.copies: dict[Any, Any] = {}  # function-scoped FixtureDef -> this test's copy
@@ -436,6 +441,9 @@ class TurnGlobals:
         self.record(None)
         self._test_var: str | None = None  # what this batch last wrote
         self.coverage: _coverage_support.CoverageContexts | None = None
+        # pytest-randomly seeds the ``random`` module for each test, so that a
+        # test's draws repeat: the state is then each test's, turn by turn.
+        self.random_per_test = False
 
     def record(self, warnings_state: _Turns | None) -> None:
         """Take the current values as the batch's (once it is set up), and
@@ -447,6 +455,8 @@ class TurnGlobals:
     def turn_ended(self, state: LaneState) -> None:
         if self._warnings is not None:
             self._warnings.turn_ended(state)
+        if self.random_per_test:
+            state.random_state = random.getstate()
         if (
             sys.stdout is self._out
             and sys.stderr is self._err
@@ -476,6 +486,8 @@ class TurnGlobals:
             self.show_test_var(state.current_test_var)
         if self.coverage is not None:
             self.coverage.turn_starts(state)
+        if state.random_state is not None:
+            random.setstate(state.random_state)  # type: ignore[arg-type]
 
     def show_test_var(self, value: str | None) -> None:
         self._test_var = value
@@ -497,6 +509,9 @@ def per_test_globals(config: pytest.Config) -> Iterator[TurnGlobals]:
         stack.enter_context(_assertions_per_test(config))
         stack.enter_context(_threads_follow_their_test())
         turns = TurnGlobals()
+        turns.random_per_test = config.pluginmanager.has_plugin("randomly") and bool(
+            config.getoption("randomly_reset_seed", False)
+        )
         stack.enter_context(_current_test_var_per_test(turns))
         turns.coverage = stack.enter_context(_coverage_support.contexts_per_test(CURRENT.get))
         yield turns

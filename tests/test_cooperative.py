@@ -1454,6 +1454,47 @@ def test_plugins_whose_state_is_process_wide_run_alone(pytester, run_alt, fixtur
     assert not overlap(spans["alone"], spans["a"]) and not overlap(spans["alone"], spans["b"])
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_test_seeded_per_test_draws_its_own_random_numbers(pytester, run_alt, mode):
+    # pytest-randomly, in miniature: it seeds the random module with a seed
+    # of the test's at each phase, so that the test's draws repeat.
+    pytester.makeconftest(
+        """
+        import random
+        import zlib
+
+        class Randomly:
+            def pytest_runtest_setup(self, item):
+                random.seed(zlib.crc32(item.nodeid.encode()))
+
+        def pytest_addoption(parser):
+            parser.addoption("--randomly-dont-reset-seed", action="store_false",
+                             dest="randomly_reset_seed", default=True)
+
+        def pytest_configure(config):
+            config.pluginmanager.register(Randomly(), "randomly")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import random
+        import zlib
+        import pytest
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_draws(request, n):
+            expected = random.Random(zlib.crc32(request.node.nodeid.encode()))
+            assert random.random() == expected.random()
+            await asyncio.sleep(0.01 * (3 - n))
+            assert random.random() == expected.random()
+            await asyncio.sleep(0.01 * n)
+            assert random.random() == expected.random()
+        """
+    )
+    run_alt(*mode_args(mode)).assert_outcomes(passed=3)
+
+
 @pytest.mark.parametrize("how", ["mock.patch", "mocker"])
 def test_patching_module_attributes_runs_alone(pytester, run_alt, how):
     # A patch is seen by every test: the tests beside it would see the mock.
