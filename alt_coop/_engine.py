@@ -91,6 +91,7 @@ class Plugin:
                 "alt_coop.Plugin is registered more than once; pass a single "
                 "alt_coop.Plugin() to pytest.main (listing alt_coop.enable as well is fine)"
             )
+        _check_no_other_runner(config)
         _check_no_other_running_loop(self.managed_loop)
         _runner.trim_asyncio_frames = not config.getoption("fulltrace", False)
         self._scheduler = None  # a Plugin passed to several sessions reports each its own
@@ -429,6 +430,25 @@ class Plugin:
     ) -> PhaseTimeout:
         seconds = self._defaults.seconds(request, node, scope)
         return PhaseTimeout(seconds, label, self._policy)
+
+
+def _check_no_other_runner(config: pytest.Config) -> None:
+    """Two plugins running the same async tests, each on its own loop, fail
+    in confusing ways: a usage error says which to switch off. That is
+    pytest-asyncio in auto mode (in strict mode it runs only what is marked
+    for it) and pytest-asyncio-cooperative (whose mark is alt_coop's)."""
+    other = None
+    if config.pluginmanager.has_plugin("asyncio-cooperative"):
+        other = ("pytest-asyncio-cooperative", "asyncio-cooperative")
+    elif config.pluginmanager.has_plugin("asyncio"):
+        mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
+        if mode == "auto":
+            other = ("pytest-asyncio in auto mode", "asyncio")
+    if other is not None:
+        raise pytest.UsageError(
+            f"alt_coop and {other[0]} both run async tests; switch the other off "
+            f"with -p no:{other[1]} (on the command line, or in addopts)"
+        )
 
 
 def _check_no_other_running_loop(managed: asyncio.AbstractEventLoop | None) -> None:

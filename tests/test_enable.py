@@ -65,6 +65,54 @@ def test_two_plugin_objects_are_a_usage_error(pytester: pytest.Pytester) -> None
     result.stderr.fnmatch_lines(["*alt_coop.Plugin is registered more than once*"])
 
 
+def _without(name: str) -> list[str]:
+    """ISOLATE, minus its switching off of plugin ``name``."""
+    args = list(ISOLATE)
+    at = args.index(f"no:{name}")
+    del args[at - 1 : at + 1]
+    return args
+
+
+def test_pytest_asyncio_in_auto_mode_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    # Both would run every async test, each on its own loop.
+    pytest.importorskip("pytest_asyncio")
+    pytester.makepyfile(COUNTING_SUITE)
+    result = pytester.runpytest(
+        *_without("asyncio"), "-p", "alt_coop.enable", "-o", "asyncio_mode=auto"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: alt_coop and pytest-asyncio in auto mode both run async tests; switch the "
+            "other off with -p no:asyncio (on the command line, or in addopts)"
+        ]
+    )
+
+
+def test_pytest_asyncio_in_strict_mode_leaves_unmarked_tests_to_alt_coop(
+    pytester: pytest.Pytester,
+) -> None:
+    pytest.importorskip("pytest_asyncio")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(COUNTING_SUITE)
+    result = pytester.runpytest(*_without("asyncio"), "-p", "alt_coop.enable")
+    result.assert_outcomes(passed=2)
+
+
+def test_pytest_asyncio_cooperative_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    # Its mark is alt_coop's. A stand-in registered under its plugin name.
+    pytester.makeconftest(
+        """
+        def pytest_addoption(parser, pluginmanager):
+            pluginmanager.register(object(), "asyncio-cooperative")
+        """
+    )
+    pytester.makepyfile(COUNTING_SUITE)
+    result = pytester.runpytest(*_without("asyncio-cooperative"), "-p", "alt_coop.enable")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*alt_coop and pytest-asyncio-cooperative both run async tests*"])
+
+
 def test_installed_but_not_enabled_leaves_sync_suites_alone(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_sync():\n    pass\n")
     pytester.runpytest(*ISOLATE).assert_outcomes(passed=1)
