@@ -11,6 +11,7 @@ and the loop is woken only when the earliest deadline still wanted is due.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
 import itertools
 import math
@@ -31,6 +32,9 @@ class Deadline:
     def cancel(self) -> None:
         if self.wanted:
             self.wanted = False
+            # Its entry may stay in the heap a while: it must not keep the
+            # phase (and the test) its callback belongs to alive.
+            self.callback = _nothing
             self._owner.forgot_one()
 
 
@@ -67,7 +71,9 @@ class Deadlines:
         if self._timer is not None:
             self._timer.cancel()
         self._timer_at = when
-        self._timer = loop.call_at(when, self._expire, loop)
+        # In a context of its own: it would keep the context of the code that
+        # armed it (a test's, with what its fixtures set) alive, re-arming.
+        self._timer = loop.call_at(when, self._expire, loop, context=contextvars.Context())
 
     def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
         # The loop runs a timer up to its clock resolution early.
@@ -89,6 +95,10 @@ class Deadlines:
                 loop.call_exception_handler(
                     {"message": "alt_coop deadline callback failed", "exception": exc}
                 )
+
+
+def _nothing() -> None:
+    pass
 
 
 _of_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Deadlines] = (

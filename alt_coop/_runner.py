@@ -228,7 +228,11 @@ class TaskCap:
     def resume(self) -> None:
         if self._handle is None and not self.task.done():
             self._since = self._loop.time()
-            self._handle = self._loop.call_later(max(self._left, 0.0), self._expire)
+            # A context of its own: a cancelled handle waits in the loop's
+            # heap until due, and would keep the test's context alive.
+            self._handle = self._loop.call_later(
+                max(self._left, 0.0), self._expire, context=contextvars.Context()
+            )
 
     def stop(self) -> None:
         self.pause()
@@ -245,7 +249,9 @@ class TaskCap:
                 self.where, self.waited_at = self.phase.waiting_at()
             capped_tasks[self.task] = self
             cancel_own(self.task, f"alt_coop: asyncio_task_timeout of {self.seconds:g}s")
-            self._abandon = self._loop.call_later(ABANDON_GRACE_SECONDS, self._give_up)
+            self._abandon = self._loop.call_later(
+                ABANDON_GRACE_SECONDS, self._give_up, context=contextvars.Context()
+            )
 
     def _give_up(self) -> None:
         self._abandon = None

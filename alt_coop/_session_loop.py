@@ -167,6 +167,8 @@ class SessionLoop:
                         self.loop.run_until_complete(
                             asyncio.wait([task], timeout=CANCEL_GRACE_SECONDS)
                         )
+                    if task.done() and not task.cancelled():
+                        task.exception()  # retrieved: the exception raised into the loop wins
                     raise
         finally:
             self._task = None
@@ -244,13 +246,25 @@ class SessionLoop:
         if self.owned:
             try:
                 if not _a_loop_runs():
-                    loop.run_until_complete(loop.shutdown_asyncgens())
-                    loop.run_until_complete(
-                        asyncio.wait_for(loop.shutdown_default_executor(), CANCEL_GRACE_SECONDS)
-                    )
+                    # Each bounded: an async generator's cleanup, or a thread,
+                    # may go on forever.
+                    for shutdown, whose in (
+                        (loop.shutdown_asyncgens, "async generators left open"),
+                        (loop.shutdown_default_executor, "the default executor's threads"),
+                    ):
+                        try:
+                            loop.run_until_complete(
+                                asyncio.wait_for(shutdown(), CANCEL_GRACE_SECONDS)
+                            )
+                        except TimeoutError:
+                            message += (
+                                f"{' ' if message else ''}alt_coop stopped waiting for the "
+                                f"cleanup of {whose} at the end of the {what}, after "
+                                f"{CANCEL_GRACE_SECONDS:g}s."
+                            )
                 # else a session run by a test of another (pytester, say): its
                 # work ran on the outer session's running loop, not on this one.
-            except (TimeoutError, RuntimeError):
+            except RuntimeError:
                 pass
             finally:
                 loop.close()

@@ -12,6 +12,7 @@ that cancellation, the phase is reported as timed out.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 import os
 from collections.abc import Coroutine
@@ -248,7 +249,10 @@ class PhaseTimeout:
         self.fired = True
         self._cancels += 1
         cancel_own(task, self.message())
-        self._abandon = loop.call_later(ABANDON_GRACE_SECONDS, self._give_up)
+        # A context of its own, as the deadline's (see _deadlines).
+        self._abandon = loop.call_later(
+            ABANDON_GRACE_SECONDS, self._give_up, context=contextvars.Context()
+        )
 
     def waiting_at(self) -> tuple[str, TracebackType | None]:
         """Where the phase's coroutine is waiting now, described and as a traceback."""
@@ -280,7 +284,7 @@ class PhaseTimeout:
             uncancel_own(task, self._cancels)
         self._cancels = 0
         self._abandon = None
-        self._task = self._loop = self._coro = self._outer = None
+        self._task = self._loop = self._coro = self._outer = self._test = None
 
     def message(self) -> str:
         seconds = f"{self.timeout_seconds:g}"

@@ -60,3 +60,48 @@ def test_collector_is_left_as_found(pytester, run_alt, freeze_first):
         assert frozen_after > 0  # still frozen: not alt_coop's to unfreeze
     else:
         assert frozen_after <= frozen_before
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_what_a_finished_test_set_is_collectable_while_later_tests_run(pytester, run_alt, mode):
+    # A timer armed during a test (its phase timeouts, its cap) must not keep
+    # its context, and with it what its fixtures set, alive after it.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextvars
+        import gc
+        import weakref
+        import pytest
+
+        VALUE = contextvars.ContextVar("value")
+        GONE = []
+
+        class Big:
+            pass
+
+        @pytest.fixture
+        async def big():
+            value = Big()
+            GONE.append(weakref.ref(value))
+            token = VALUE.set(value)
+            await asyncio.sleep(0)
+            yield value
+            VALUE.reset(token)
+
+        async def test_first(big):
+            await asyncio.sleep(0)
+
+        @pytest.mark.parametrize("n", range(20))
+        async def test_later(n):
+            await asyncio.sleep(0.05)
+
+        async def test_checks():
+            await asyncio.sleep(0.3)
+            gc.collect()
+            assert [ref for ref in GONE if ref() is not None] == []
+        """
+    )
+    args = ("--default-async-timeout=30", "--max-asyncio-tasks=4")
+    coop = ("--asyncio-cooperative", "--asyncio-task-timeout=60") if mode == "cooperative" else ()
+    run_alt(*args, *coop).assert_outcomes(passed=22)

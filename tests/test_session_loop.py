@@ -258,6 +258,38 @@ def test_tasks_pending_at_session_end_are_cancelled_and_named(pytester, run_alt)
     )
 
 
+def test_an_async_generator_whose_cleanup_never_ends_does_not_hang_the_end(
+    pytester, run_alt_subprocess
+):
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        KEEP = []
+
+        async def numbers():
+            try:
+                yield 1
+                yield 2
+            finally:
+                await asyncio.Event().wait()  # never set
+
+        async def test_leaves_a_generator_open():
+            numbers_left_open = numbers()
+            KEEP.append(numbers_left_open)
+            assert await numbers_left_open.__anext__() == 1
+        """
+    )
+    result = run_alt_subprocess(timeout=60)
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop stopped waiting for the cleanup of async generators left "
+            "open at the end of the session, after 2s.*"
+        ]
+    )
+
+
 def test_a_session_run_in_process_by_an_async_test_ends_cleanly(pytester, run_alt_subprocess):
     # The inner session's tests run on the outer session's running loop; the
     # loop the inner session made is closed without being run.
@@ -639,6 +671,33 @@ def test_run_coro_as_main_reports_an_error_and_exits_non_zero(pytester):
     assert len(stderr.strip().splitlines()) <= 12, stderr
     result.stdout.fnmatch_lines(["CLOSED AT EXIT True"])
     assert "NOT REACHED" not in result.stdout.str()
+
+
+def test_run_coro_as_main_stopped_by_system_exit_leaves_no_unretrieved_error(pytester):
+    # The main coroutine fails while it is stopped for a SystemExit a
+    # callback raised: the SystemExit wins, and asyncio logs nothing.
+    result = run_script(
+        pytester,
+        """
+        import asyncio
+        import sys
+        import alt_coop
+
+        def stop():
+            sys.exit(3)
+
+        async def main():
+            asyncio.get_running_loop().call_later(0.05, stop)
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                raise ValueError("cleanup failed") from None
+
+        alt_coop.run_coro_as_main(asyncio.new_event_loop(), main())
+        """,
+    )
+    assert result.ret == 3, result.stderr.str()
+    assert "never retrieved" not in result.stderr.str(), result.stderr.str()
 
 
 def test_tasks_pending_at_session_end_under_w_error_fail_the_run_after_the_results(
