@@ -46,7 +46,9 @@ class Loop:
         if _running_loop() is not None:
             raise AltCoopUsageError(
                 "alt_coop.Loop must be entered from synchronous code (a sync fixture), "
-                "not while an event loop is running"
+                "not while an event loop is running. The sync fixtures of cooperative "
+                "tests, and of a session on an application's running loop, run while "
+                "one runs: mark the tests that use it asyncio_sequential"
             )
         self._entered = True
         if self.new_loop:

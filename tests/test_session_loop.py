@@ -567,6 +567,34 @@ def test_loop_in_autouse_class_fixture_is_seen_by_class_only(pytester, run_alt):
     assert "AltCoopWarning" not in result.stdout.str()
 
 
+def test_entering_loop_in_a_cooperative_tests_fixture_says_what_to_do(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        class TestOnAFreshLoop:
+            @pytest.fixture(autouse=True)
+            def fresh_loop(self):
+                with alt_coop.Loop() as loop:
+                    yield loop
+
+            async def test_it(self, fresh_loop):
+                assert asyncio.get_running_loop() is fresh_loop.controlled_loop
+
+            @pytest.mark.asyncio_sequential
+            async def test_marked_sequential(self, fresh_loop):
+                assert asyncio.get_running_loop() is fresh_loop.controlled_loop
+        """
+    )
+    result = run_alt("--asyncio-cooperative")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*not while an event loop is running. The sync fixtures of cooperative tests*"]
+    )
+
+
 def test_entering_loop_from_async_code_is_a_clear_error(pytester, run_alt):
     pytester.makepyfile(
         """
@@ -598,7 +626,9 @@ def test_entering_loop_from_async_code_is_a_clear_error(pytester, run_alt):
     result.stdout.fnmatch_lines(
         [
             "E   *AltCoopUsageError: alt_coop.Loop must be entered from synchronous code "
-            "(a sync fixture), not while an event loop is running",
+            "(a sync fixture), not while an event loop is running. The sync fixtures of "
+            "cooperative tests, and of a session on an application's running loop, run while "
+            "one runs: mark the tests that use it asyncio_sequential",
         ]
     )
     assert result.stdout.str().count("alt_coop.Loop must be entered from synchronous code") >= 2
