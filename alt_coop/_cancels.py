@@ -21,8 +21,6 @@ from typing import Any
 _made_here: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 #: Interrupts of those tasks not yet taken back (each counts once).
 _pending: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = weakref.WeakKeyDictionary()
-#: Those tasks cancelled to stop their work (see :func:`stop`).
-_stopped: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 
 
 def made_here(task: asyncio.Task[Any]) -> None:
@@ -39,19 +37,6 @@ def interrupt(task: asyncio.Task[Any], message: str) -> None:
     """Cancel ``task`` to interrupt the session (Ctrl-C, or its batch stopping)."""
     _pending[task] = _pending.get(task, 0) + 1
     task.cancel(message)
-
-
-def stop(task: asyncio.Task[Any], message: str) -> None:
-    """Cancel ``task`` so that its work stops and cleans up before an
-    exception raised into the loop goes on to the caller."""
-    _stopped.add(task)
-    task.cancel(message)
-
-
-def cancelled_here(task: asyncio.Task[Any]) -> bool:
-    """Whether ``task`` has a cancellation of alt_coop's session in progress
-    (an interrupt or a stop), rather than one some test's code made."""
-    return task in _pending or task in _stopped
 
 
 def is_interrupt(task: asyncio.Task[Any]) -> bool:

@@ -34,7 +34,7 @@ from ._lanes import in_lane
 from ._runner import current_context, run
 from ._timeouts import DEFAULT_FIXTURES, DefaultTimeouts, PhaseTimeout
 from .errors import AltCoopUsageError
-from .locks import release_left_held, setting_up
+from .locks import release_left_held, setting_up, test_item
 
 T = TypeVar("T")
 
@@ -74,6 +74,7 @@ class Plugin:
         self._scheduler: _scheduler.Scheduler | None = None
         self._end_error: Warning | None = None  # see pytest_sessionfinish
         self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_configure
+        self._trimmed_before = True  # the trimming of asyncio frames before this session
 
     @classmethod
     def register_once(cls, config: pytest.Config) -> None:
@@ -93,6 +94,8 @@ class Plugin:
             )
         _check_no_other_runner(config)
         _check_no_other_running_loop(self.managed_loop)
+        # Put back at unconfigure: a session a test runs (pytester) has its own.
+        self._trimmed_before = _runner.trim_asyncio_frames
         _runner.trim_asyncio_frames = not config.getoption("fulltrace", False)
         self._scheduler = None  # a Plugin passed to several sessions reports each its own
         if self.managed_loop is not None:
@@ -153,6 +156,7 @@ class Plugin:
         try:
             self._end_session()
         finally:
+            _runner.trim_asyncio_frames = self._trimmed_before
             if self._claimed is not None:
                 _session_loop.release(self._claimed)
                 self._claimed = None
@@ -214,6 +218,7 @@ class Plugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        test_item.set(item)  # whose locks its code takes (see release_left_held)
         problem = _scheduler.mark_problem(item)
         if problem is not None:
             pytest.fail(problem, pytrace=False)
@@ -225,9 +230,9 @@ class Plugin:
             result = yield
         except BaseException:
             with contextlib.suppress(pytest.fail.Exception):  # the teardown's own error goes on
-                release_left_held(_lane_state.CURRENT.get(), item.nodeid)
+                release_left_held(item)
             raise
-        release_left_held(_lane_state.CURRENT.get(), item.nodeid)
+        release_left_held(item)
         return result
 
     # -- debugger awareness -------------------------------------------------

@@ -29,7 +29,7 @@ import inspect
 import sys
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -309,6 +309,16 @@ class Scheduler:
                     f"{stop!r} was raised into the event loop by a task or callback during "
                     "a cooperative batch; the tests running were cut short"
                 ) from stop
+            except asyncio.CancelledError:
+                # Not an interrupt of alt_coop's: a test cancelled the task
+                # the batch runs on, cancelling every task but its own, say.
+                # Taken back, the batch could deadlock with a test awaiting
+                # the task it cancelled; stopped, it reports what finished.
+                raise self.session.Interrupted(
+                    "a cooperative test cancelled the task alt_coop runs the batch on "
+                    "(cancelling every task but its own?); the tests running were cut short. "
+                    "Cancel only your own tasks, or mark that test asyncio_sequential"
+                ) from None
             finally:
                 self.stats.wall_seconds += time.perf_counter() - started
                 self._warn_about_holds()
@@ -337,7 +347,7 @@ class Scheduler:
                     while not self._may_start(needs, len(tasks)):
                         collection.ramped_up()
                         changed.clear()
-                        await _unless_interrupted(changed.wait)
+                        await changed.wait()
                     if self._stopping():
                         break
                     self._admit(needs)
@@ -357,12 +367,12 @@ class Scheduler:
                     # starting tests, so a large batch ramping up does not starve
                     # them; a turn of the loop per start cost more than it gave.
                     if time.perf_counter() >= turn_due:
-                        await _unless_interrupted(asyncio.sleep, 0)
+                        await asyncio.sleep(0)
                         turn_due = time.perf_counter() + ADMISSION_SLICE_SECONDS
                 collection.ramped_up()
                 while tasks:
                     changed.clear()
-                    await _unless_interrupted(changed.wait)
+                    await changed.wait()
             except asyncio.CancelledError:
                 # Ctrl-C, or the task running pytest was cancelled: cancel every
                 # running test once, give them a bounded time to clean up.
@@ -671,23 +681,6 @@ def _names_resources(mark: pytest.Mark) -> bool:
 
 def _arguments(mark: pytest.Mark) -> str:
     return ", ".join([*map(repr, mark.args), *(f"{k}={v!r}" for k, v in mark.kwargs.items())])
-
-
-async def _unless_interrupted(wait: Callable[..., Awaitable[object]], *args: object) -> None:
-    """Await ``wait(*args)`` on the batch's task. A cancellation of that task
-    other than alt_coop's interrupt (a test cancelling every task but its
-    own, say) is taken back: the batch goes on, and the tests cancelled with
-    it fail on their own, as a sequential run's would."""
-    task = asyncio.current_task()
-    while True:
-        try:
-            await wait(*args)
-            return
-        except asyncio.CancelledError:
-            if task is None or _cancels.cancelled_here(task) or not task.cancelling():
-                raise
-            while task.cancelling():  # each test's cancel_all counts one
-                task.uncancel()
 
 
 def _test_done(

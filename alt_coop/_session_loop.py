@@ -13,6 +13,7 @@ and on top of it any :class:`alt_coop.Loop` a fixture installed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import signal
 import sys
@@ -161,9 +162,7 @@ class SessionLoop:
                     # and its cleanup runs before the exception goes on, or it
                     # would run on into the tests after it.
                     if not task.done():
-                        _cancels.stop(
-                            task, "alt_coop: stopped by an exception raised into the loop"
-                        )
+                        task.cancel("alt_coop: stopped by an exception raised into the loop")
                         self.loop.run_until_complete(
                             asyncio.wait([task], timeout=CANCEL_GRACE_SECONDS)
                         )
@@ -252,11 +251,11 @@ class SessionLoop:
                         (loop.shutdown_asyncgens, "async generators left open"),
                         (loop.shutdown_default_executor, "the default executor's threads"),
                     ):
-                        try:
-                            loop.run_until_complete(
-                                asyncio.wait_for(shutdown(), CANCEL_GRACE_SECONDS)
-                            )
-                        except TimeoutError:
+                        # Not wait_for: it waits on for a cancelled cleanup to end.
+                        task = loop.create_task(shutdown())
+                        loop.run_until_complete(asyncio.wait([task], timeout=CANCEL_GRACE_SECONDS))
+                        if not task.done():
+                            task.cancel()  # once; it is not waited for again
                             message += (
                                 f"{' ' if message else ''}alt_coop stopped waiting for the "
                                 f"cleanup of {whose} at the end of the {what}, after "
@@ -307,7 +306,9 @@ def cancel_leftover_tasks(
     if not pending:
         return ""
     for task in pending:
-        task.cancel(f"alt_coop: still running at the end of the {what}")
+        # Tasks gathering each other make asyncio's cancel recurse through them.
+        with contextlib.suppress(RecursionError):
+            task.cancel(f"alt_coop: still running at the end of the {what}")
     _, stubborn = wait(asyncio.wait(pending, timeout=CANCEL_GRACE_SECONDS))
     if not (warn or stubborn):
         return ""

@@ -105,7 +105,7 @@ class _LoopLock(asyncio.Lock):
         else:
             await super().acquire()
         # A task the test started holds it for itself, not for the test.
-        self._holder = _Holder(state, setting_up.get()) if own_code else None
+        self._holder = _Holder(state, setting_up.get(), test_item.get()) if own_code else None
         if own_code:
             _held.set(_held.get() | {self})
             _held_by_tests.add(self)
@@ -134,30 +134,35 @@ class _LoopLock(asyncio.Lock):
 
 
 class _Holder:
-    """Which test holds a lock (None: the sequential one), and through which wider fixture."""
+    """Which test holds a lock (its lane state, None for the sequential one,
+    and its item), and through which wider fixture."""
 
-    __slots__ = ("fixture", "state")
+    __slots__ = ("fixture", "item", "state")
 
-    def __init__(self, state: LaneState | None, fixture: tuple[str, str, str] | None) -> None:
+    def __init__(
+        self, state: LaneState | None, fixture: tuple[str, str, str] | None, item: object
+    ) -> None:
         self.state = state
         self.fixture = fixture  # (name, scope, node id of its scope) if a fixture took it
+        self.item = item
 
 
-def release_left_held(state: LaneState | None, nodeid: str) -> None:
-    """Release the locks the test ``nodeid`` (``state``'s, or the sequential
-    one), just torn down, still holds through its own code or a function
-    fixture, and raise an error saying so.
+def release_left_held(item: pytest.Item) -> None:
+    """Release the locks that ``item``'s code or function fixtures took and
+    still hold now that it is torn down, and raise an error saying so.
 
     Nothing else would release them: those waiting for them would wait
-    forever, with their clocks paused. A wider fixture's lock is released
-    at that fixture's teardown; a task's, whenever the task lets it go.
+    forever, with their clocks paused. (A wider fixture's lock is its own
+    business until that fixture's teardown; a task's, until the task lets
+    it go.) Known by the item, not the lane: a session run by a test of
+    another (pytester) runs its tests in that test's lane.
     """
     __tracebackhide__ = hidden_unless_alone
     left = [
         lock
         for lock in list(_held_by_tests)
         if lock._holder is not None
-        and lock._holder.state is state
+        and lock._holder.item is item
         and (lock._holder.fixture is None or lock._holder.fixture[1] == "function")
     ]
     if not left:
@@ -165,7 +170,7 @@ def release_left_held(state: LaneState | None, nodeid: str) -> None:
     for lock in left:
         lock.release()
     pytest.fail(
-        f"{nodeid} ended still holding {len(left)} alt_coop.Lock(s) it took and never "
+        f"{item.nodeid} ended still holding {len(left)} alt_coop.Lock(s) it took and never "
         "released (an acquire() without a release()); alt_coop released them for the "
         "tests waiting. Take a lock with `async with lock():`",
         pytrace=False,
@@ -209,6 +214,11 @@ def _within(nodeid: str, scope_id: str) -> bool:
     class, a package directory, or the session's empty id)."""
     return not scope_id or nodeid.startswith((f"{scope_id}::", f"{scope_id}/"))
 
+
+#: The test whose protocol runs in this context (set as its setup starts).
+test_item: contextvars.ContextVar[pytest.Item | None] = contextvars.ContextVar(
+    "alt_coop_test_item", default=None
+)
 
 #: The locks a test's or fixture's own code holds now.
 _held_by_tests: weakref.WeakSet[_LoopLock] = weakref.WeakSet()
