@@ -14,6 +14,7 @@ from counts that ``asyncio.timeout`` and ``TaskGroup`` change behind our back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from typing import Any
 
@@ -36,7 +37,7 @@ def is_made_here(task: asyncio.Task[Any]) -> bool:
 def interrupt(task: asyncio.Task[Any], message: str) -> None:
     """Cancel ``task`` to interrupt the session (Ctrl-C, or its batch stopping)."""
     _pending[task] = _pending.get(task, 0) + 1
-    task.cancel(message)
+    cancel(task, message)
 
 
 def is_interrupt(task: asyncio.Task[Any]) -> bool:
@@ -54,7 +55,16 @@ def interrupt_pending(task: asyncio.Task[Any]) -> bool:
 
 def cancel_own(task: asyncio.Task[Any], message: str) -> None:
     """Cancel ``task`` on behalf of one of alt_coop's clocks."""
-    task.cancel(message)
+    cancel(task, message)
+
+
+def cancel(task: asyncio.Task[Any], message: str) -> None:
+    """``task.cancel(message)``, once. Tasks that gather each other (each
+    test's clean-up fixture gathering every other task, say) make asyncio's
+    cancel recurse through them without end: such a task is left to the
+    bounded waits that follow, which give up on it."""
+    with contextlib.suppress(RecursionError):
+        task.cancel(message)
 
 
 def uncancel_own(task: asyncio.Task[Any], times: int = 1) -> None:

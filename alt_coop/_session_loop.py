@@ -13,7 +13,6 @@ and on top of it any :class:`alt_coop.Loop` a fixture installed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import signal
 import sys
@@ -162,7 +161,9 @@ class SessionLoop:
                     # and its cleanup runs before the exception goes on, or it
                     # would run on into the tests after it.
                     if not task.done():
-                        task.cancel("alt_coop: stopped by an exception raised into the loop")
+                        _cancels.cancel(
+                            task, "alt_coop: stopped by an exception raised into the loop"
+                        )
                         self.loop.run_until_complete(
                             asyncio.wait([task], timeout=CANCEL_GRACE_SECONDS)
                         )
@@ -306,9 +307,7 @@ def cancel_leftover_tasks(
     if not pending:
         return ""
     for task in pending:
-        # Tasks gathering each other make asyncio's cancel recurse through them.
-        with contextlib.suppress(RecursionError):
-            task.cancel(f"alt_coop: still running at the end of the {what}")
+        _cancels.cancel(task, f"alt_coop: still running at the end of the {what}")
     _, stubborn = wait(asyncio.wait(pending, timeout=CANCEL_GRACE_SECONDS))
     if not (warn or stubborn):
         return ""
