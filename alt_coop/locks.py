@@ -158,6 +158,8 @@ def release_left_held(item: pytest.Item) -> None:
     another (pytester) runs its tests in that test's lane.
     """
     __tracebackhide__ = hidden_unless_alone
+    if not _held_by_tests:
+        return  # the usual case, at every test's teardown
     left = [
         lock
         for lock in list(_held_by_tests)
