@@ -370,9 +370,11 @@ class Scheduler:
                         await asyncio.sleep(0)
                         turn_due = time.perf_counter() + ADMISSION_SLICE_SECONDS
                 collection.ramped_up()
-                while tasks:
+                while tasks and not self._interrupted:
                     changed.clear()
                     await changed.wait()
+                if tasks:  # a test met an interrupt, which cancelled the others
+                    await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
             except asyncio.CancelledError:
                 # Ctrl-C, or the task running pytest was cancelled: cancel every
                 # running test once, give them a bounded time to clean up.

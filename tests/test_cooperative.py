@@ -3900,6 +3900,39 @@ def test_after_an_interrupt_a_teardown_timeout_is_a_timeout(pytester, run_alt_su
     )
 
 
+def test_a_tests_own_interrupt_gives_the_others_a_bounded_grace(pytester, run_alt_subprocess):
+    # As after Ctrl-C: a test that swallows the interrupt's cancellation and
+    # goes on waiting is given up on, whatever its timeout, not waited for.
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_stubborn():
+            for _ in range(30):
+                try:
+                    await asyncio.sleep(4)
+                except asyncio.CancelledError:
+                    print("SWALLOWED", flush=True)
+
+        async def test_stop():
+            await asyncio.sleep(0.05)
+            raise KeyboardInterrupt
+        """
+    )
+    result = run_alt_subprocess("-s", "--default-async-timeout=1000", timeout=60)
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "SWALLOWED",
+            "*these ignored the cancellation and were abandoned: *test_stubborn*",
+            f"*{test_file.name}:15: KeyboardInterrupt",
+        ]
+    )
+
+
 @pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
 def test_a_lock_held_by_a_wider_fixture_the_test_uses_is_an_error(pytester, run_alt, cooperative):
     pytester.makepyfile(
