@@ -32,7 +32,7 @@ from . import (
 from ._debugger import DebuggerPolicy
 from ._lanes import in_lane
 from ._runner import current_context, run
-from ._timeouts import DEFAULT_FIXTURES, DefaultTimeouts, PhaseTimeout
+from ._timeouts import BUILTIN_DEFAULT_SECONDS, DEFAULT_FIXTURES, DefaultTimeouts, PhaseTimeout
 from .errors import AltCoopUsageError
 from .locks import release_left_held, setting_up, test_item
 
@@ -70,7 +70,7 @@ class Plugin:
         self.managed_loop = managed_loop
         self._session_loop: _session_loop.SessionLoop | None = None
         self._policy = DebuggerPolicy("auto", pytest_debugging=False)
-        self._defaults = DefaultTimeouts(5.0)
+        self._defaults = DefaultTimeouts(BUILTIN_DEFAULT_SECONDS)
         self._scheduler: _scheduler.Scheduler | None = None
         self._end_error: Warning | None = None  # see pytest_sessionfinish
         self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_configure

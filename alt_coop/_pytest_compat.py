@@ -1,11 +1,15 @@
 """Private pytest names the sequential engine touches, in one place.
 
 Checked against pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0, which all agree on
-what is used here; CI runs the suite on the newest 8.x and 9.x. When a new
-pytest release breaks alt_coop, this is the file to read first, then its
-cooperative counterpart :mod:`alt_coop._lane_state` (which lists what it
-touches), and the two assignments in :mod:`alt_coop._scheduler`:
-``session._setupstate`` and ``callspec._arg2scope``.
+what is used here; CI runs the suite on the newest 8.x and 9.x and on 8.3.
+When a new pytest release breaks alt_coop, this is the file to read first.
+Running tests cooperatively needs more of pytest's internals, kept per test:
+each module that touches them lists what, and the versions it was checked on
+(:mod:`alt_coop._lane_state`: fixture instances, capture, assertion hooks;
+:mod:`alt_coop._lane_logging`, :mod:`alt_coop._lane_warnings` and
+:mod:`alt_coop._uncaught`: pytest's per-item logging, warnings and uncaught
+exception catchers). :mod:`alt_coop._setupstate` stands in for
+``session._setupstate``, which :mod:`alt_coop._scheduler` assigns.
 """
 
 from __future__ import annotations

@@ -115,7 +115,6 @@ class Scheduler:
         #: One-line notices, each with the first test it concerns.
         self.notices: dict[str, pytest.Item | None] = {}
         self.holds: dict[pytest.Item, float] = {}  # tests that held the loop too long
-        self._running: dict[Any, set[pytest.Item]] = {}
         self._resources: dict[str, int] = {}
         self._params: dict[str, tuple[Any, int]] = {}
         self._exclusive_running = False

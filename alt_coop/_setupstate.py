@@ -84,6 +84,8 @@ class ConcurrentSetupState:
         return view
 
     def is_node_active(self, node: Any) -> bool:
+        """pytest 9.1+ asks this before ``request.getfixturevalue`` (to warn
+        about it during teardown)."""
         return node in self.collectors or node is self._own_item()
 
     def begin(self, item: pytest.Item) -> None:

@@ -6,7 +6,9 @@ is only armed when the coroutine first waits, so work that never waits costs
 nothing. When it fires it asks the debugger policy, records where the
 coroutine was waiting (before cancelling, while the frames still say so),
 and cancels the driving task exactly once. Whatever the coroutine does with
-that cancellation, the phase is reported as timed out.
+that cancellation, the phase is reported as timed out; one that ignores it
+for :data:`ABANDON_GRACE_SECONDS` is abandoned (one more cancellation, which
+the coroutine never sees).
 """
 
 from __future__ import annotations

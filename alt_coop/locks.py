@@ -1,4 +1,8 @@
-"""Mutual exclusion between cooperative tests: :class:`Lock`."""
+"""Mutual exclusion between cooperative tests: :class:`Lock`.
+
+:class:`Lock` is the public name here; the functions and context variables
+below it are the engine's, which tells the locks what test and fixture run.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from ._cancels import is_made_here
 from ._lane_state import CURRENT, LaneState
 from ._lanes import in_lane
 from ._pytest_compat import hidden_unless_alone
+
+__all__ = ["Lock"]
 
 
 class Lock:
@@ -40,7 +46,12 @@ class Lock:
             weakref.WeakKeyDictionary()
         )
 
-    def __call__(self) -> _LoopLock:
+    def __call__(self) -> asyncio.Lock:
+        """The lock for the running loop, as ``async with db():`` takes it.
+
+        One per loop, so a lock made at import serves every session that
+        imports it (a pytester run inside a test, an application's loop).
+        """
         loop = asyncio.get_running_loop()
         lock = self._locks.get(loop)
         if lock is None:

@@ -32,6 +32,9 @@ class Loop:
     blocks run), shuts down its async generators, closes it, and puts back
     the loop that was current before. Enter it from synchronous code only: a
     loop cannot be swapped under a coroutine that is running on another.
+
+    ``Loop(new_loop=False)`` makes no loop: inside it no loop is current, for
+    code that must find none (``run_until_complete`` is then an error).
     """
 
     def __init__(self, *, new_loop: bool = True) -> None:

@@ -475,6 +475,33 @@ def test_loop_in_sync_code_runs_cleans_up_and_restores(pytester, run_alt):
     result.assert_outcomes(passed=3)
 
 
+def test_loop_without_a_new_loop_leaves_none_current(pytester, run_alt):
+    # alt-pytest-asyncio's Loop(new_loop=False), for code that must find no loop.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        def test_no_loop_inside():
+            session = asyncio.get_event_loop()
+            with alt_coop.Loop(new_loop=False) as ctl:
+                assert ctl.controlled_loop is None
+                with pytest.raises(RuntimeError, match="no current event loop"):
+                    asyncio.get_event_loop()
+                coro = asyncio.sleep(0)
+                with pytest.raises(alt_coop.errors.AltCoopUsageError, match="new_loop=True"):
+                    ctl.run_until_complete(coro)
+                assert coro.cr_frame is None  # closed, never "never awaited"
+            assert asyncio.get_event_loop() is session
+
+        async def test_session_loop_runs_afterwards():
+            await asyncio.sleep(0.001)
+        """
+    )
+    run_alt("-W", "error").assert_outcomes(passed=2)
+
+
 def test_loop_in_autouse_class_fixture_is_seen_by_class_only(pytester, run_alt):
     pytester.makepyfile(
         """
