@@ -460,11 +460,8 @@ def _check_no_other_running_loop(managed: asyncio.AbstractEventLoop | None) -> N
     """pytest.main() from a coroutine on some loop needs to be told about that loop."""
     if in_lane():
         return
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    if running is not managed:
+    running = _session_loop.running_loop()
+    if running is not None and running is not managed:
         raise pytest.UsageError(
             "alt_coop: pytest.main() was called from a coroutine while its loop is running; "
             "use `await alt_coop.main(...)`, or pass "
@@ -477,11 +474,7 @@ def _check_managed_loop(loop: asyncio.AbstractEventLoop) -> None:
     if loop.is_closed():
         raise pytest.UsageError("alt_coop: managed_loop is closed; pass an open event loop")
     if loop.is_running():
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is not loop:
+        if _session_loop.running_loop() is not loop:
             raise pytest.UsageError(
                 "alt_coop: managed_loop is running in another thread; run pytest in that "
                 "loop's thread, for example `await alt_coop.main(...)` in a coroutine on it"

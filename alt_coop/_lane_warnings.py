@@ -215,11 +215,17 @@ def report_warnings(state: LaneState) -> None:
     """Hand ``state``'s recorded warnings to pytest, as recorded for its test."""
     item = state.item
     for message in state.warnings:
-        item.ihook.pytest_warning_recorded.call_historic(
-            kwargs=dict(warning_message=message, nodeid=item.nodeid, when="runtest", location=None)
-        )
+        record_warning(item.ihook, message, item.nodeid)
     state.warnings.clear()
     state.warnings_reported = True
+
+
+def record_warning(hook: Any, message: warnings.WarningMessage, nodeid: str) -> None:
+    """Hand one warning to pytest (its summary, junitxml, other plugins), as
+    pytest's warnings plugin does for the test ``nodeid``."""
+    hook.pytest_warning_recorded.call_historic(
+        kwargs=dict(warning_message=message, nodeid=nodeid, when="runtest", location=None)
+    )
 
 
 def _record_impl() -> Any:

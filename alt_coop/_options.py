@@ -16,16 +16,17 @@ from ._timeouts import BUILTIN_DEFAULT_SECONDS, check_seconds
 #: about as long as its slowest tests, few enough to stay well inside the
 #: usual 1024 open files if each test holds a few sockets.
 DEFAULT_MAX_TASKS = 250
+DEFAULT_BLOCK_THRESHOLD_SECONDS = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
     default_timeout: float
     debugger_mode: Mode
-    cooperative: bool = False
-    max_tasks: int = DEFAULT_MAX_TASKS
-    task_timeout: float | None = None
-    block_threshold: float = 0.5
+    cooperative: bool
+    max_tasks: int
+    task_timeout: float | None
+    block_threshold: float
 
 
 _SETTINGS = pytest.StashKey[Settings]()
@@ -147,7 +148,7 @@ def add_cooperative_options(parser: pytest.Parser) -> None:
         default=None,
         dest="asyncio_block_threshold",
         help="Warn about a cooperative test that holds the loop longer than this "
-        "(default 0.5 seconds).",
+        f"(default {DEFAULT_BLOCK_THRESHOLD_SECONDS:g} seconds).",
     )
     _addini_number(
         parser,
@@ -192,6 +193,6 @@ def settings(config: pytest.Config) -> Settings:
         cooperative=bool(cooperative),
         max_tasks=max_tasks or DEFAULT_MAX_TASKS,
         task_timeout=task_timeout,
-        block_threshold=block or 0.5,
+        block_threshold=block or DEFAULT_BLOCK_THRESHOLD_SECONDS,
     )
     return result

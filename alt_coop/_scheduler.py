@@ -437,11 +437,7 @@ class Scheduler:
             message = warnings.WarningMessage(
                 warning, AltCoopWarning, str(item.path), (lineno or 0) + 1
             )
-            item.ihook.pytest_warning_recorded.call_historic(
-                kwargs=dict(
-                    warning_message=message, nodeid=item.nodeid, when="runtest", location=None
-                )
-            )
+            _lane_warnings.record_warning(item.ihook, message, item.nodeid)
         self.holds.clear()
 
     def _held(
@@ -715,9 +711,7 @@ def notice(config: pytest.Config, text: str, item: pytest.Item | None = None) ->
     message = warnings.WarningMessage(
         AltCoopWarning(f"alt_coop: {text}"), AltCoopWarning, filename, lineno
     )
-    config.hook.pytest_warning_recorded.call_historic(
-        kwargs=dict(warning_message=message, nodeid=nodeid, when="runtest", location=None)
-    )
+    _lane_warnings.record_warning(config.hook, message, nodeid)
 
 
 def _pytest_timeout_default(config: pytest.Config) -> float | None:

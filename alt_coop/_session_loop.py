@@ -54,12 +54,12 @@ def release(loop: asyncio.AbstractEventLoop) -> None:
     _claimed.discard(loop)
 
 
-def _a_loop_runs() -> bool:
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop running in this thread, if any."""
     try:
-        asyncio.get_running_loop()
+        return asyncio.get_running_loop()
     except RuntimeError:
-        return False
-    return True
+        return None
 
 
 def in_session() -> bool:
@@ -245,7 +245,7 @@ class SessionLoop:
         message = cancel_leftover_tasks(tasks, wait or self.run, what=what, warn=warn)
         if self.owned:
             try:
-                if not _a_loop_runs():
+                if running_loop() is None:
                     # Each bounded: an async generator's cleanup, or a thread,
                     # may go on forever.
                     for shutdown, whose in (

@@ -46,7 +46,7 @@ class Loop:
     def __enter__(self) -> Loop:
         if self._entered:
             raise AltCoopUsageError("this alt_coop.Loop is already entered; make a new one")
-        if _running_loop() is not None:
+        if _session_loop.running_loop() is not None:
             raise AltCoopUsageError(
                 "alt_coop.Loop must be entered from synchronous code (a sync fixture), "
                 "not while an event loop is running. The sync fixtures of cooperative "
@@ -84,13 +84,6 @@ class Loop:
                 _session_loop.pop(session_loop)
             previous = _session_loop.current()
             asyncio.set_event_loop(previous.loop if previous is not None else None)
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def run_coro_as_main(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
