@@ -1,38 +1,29 @@
 """Per-test state of a cooperative test, and pytest's globals made per test.
 
 pytest keeps some state per process that a test's phases write to: captured
-output, the assertion-comparison hook, ``PYTEST_CURRENT_TEST``, and each
-fixture's cached value (logs, warnings and uncaught exceptions have modules
-of their own: :mod:`alt_coop._lane_logging`, :mod:`alt_coop._lane_warnings`,
-:mod:`alt_coop._uncaught`). While several
+output, the assertion-comparison hook and ``PYTEST_CURRENT_TEST`` (fixture
+instances, logs, warnings and uncaught exceptions have modules of their own:
+:mod:`alt_coop._fixture_instances`, :mod:`alt_coop._lane_logging`,
+:mod:`alt_coop._lane_warnings`, :mod:`alt_coop._uncaught`). While several
 tests run at once, each of these is routed to the test whose code is running,
 found through a context variable that its lane sets (and that the threads and
 tasks it starts inherit).
 
-This module is the cooperative half of alt_coop's adapter to pytest's
-internals (the other half is :mod:`alt_coop._pytest_compat`); every private
-name it touches was checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0:
-``FixtureDef.execute``/``_scope``/``cached_result``/``_finalizers``,
-``CallSpec2._arg2scope``, ``Function._fixtureinfo.name2fixturedefs``,
-``Scope`` (ordered), ``SubRequest._scope``,
-``request._arg2fixturedefs``/``_fixturemanager``, ``get_scope_node``,
-``get_scope_package``, ``CaptureManager.item_capture``/``_method``/
-``_global_capturing`` (its ``out``/``err`` captures' ``tmpfile``, and a
-tee's ``_other``),
+Private pytest names used here, checked on pytest 8.3.5, 8.4.2, 9.0.3 and
+9.2.0: ``CaptureManager.item_capture``/``_method``/``_global_capturing``
+(its ``out``/``err`` captures' ``tmpfile``, and a tee's ``_other``),
 ``setuponly._show_fixture_action``, ``runner.show_test_item``,
-``TerminalWriter._file``/``_current_line``, the
-assertion plugin's ``pytest_runtest_protocol`` and ``util._reprcompare``/
-``_assertion_pass``/``_config``, ``runner._update_current_test_var`` and
+``TerminalWriter._file``/``_current_line``, the assertion plugin's
+``pytest_runtest_protocol`` and ``util._reprcompare``/``_assertion_pass``/
+``_config``, ``runner._update_current_test_var`` and
 ``runner.runtestprotocol``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
-import copy
 import functools
 import io
 import logging
@@ -50,10 +41,8 @@ from _pytest import runner as _runner_module
 from _pytest import setuponly as _setuponly_module
 from _pytest.assertion import pytest_runtest_protocol as _assertion_protocol
 from _pytest.assertion import util as _assertion_util
-from _pytest.fixtures import FixtureDef, get_scope_node, get_scope_package
-from _pytest.scope import Scope
 
-from . import _coverage_support, _runner
+from . import _coverage_support
 
 
 class LaneState:
@@ -130,188 +119,6 @@ class LaneState:
 CURRENT: contextvars.ContextVar[LaneState | None] = contextvars.ContextVar(
     "alt_coop_lane", default=None
 )
-
-
-# -- fixture instances ---------------------------------------------------------
-
-
-class FixtureInstances:
-    """Which FixtureDef object a test's request uses, so tests do not share slots.
-
-    A FixtureDef caches one value. Function-scoped fixtures get a copy per
-    test; class, module and package fixtures a copy per scope node (what a
-    sequential run would set up anew for each); session fixtures are shared.
-    A non-function fixture that one test is setting up is waited for by any
-    other test that asks for it, so it is set up exactly once.
-    """
-
-    def __init__(self) -> None:
-        self.per_node: dict[tuple[Any, Any], Any] = {}
-        self.claims: dict[Any, Any] = {}  # FixtureDef -> future of the test setting it up
-
-    def instance(self, fixturedef: Any, item: pytest.Item, state: LaneState) -> Any:
-        scope = fixturedef._scope
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None:
-            # As pytest caches it: a parametrize scope of "function" gives each
-            # test its instance; a wider one than the fixture's shares it
-            # wider. A narrower one keeps one instance per the fixture's own
-            # scope, set up anew when the param changes (the scheduler runs
-            # tests with different params of it one after the other).
-            given = callspec._arg2scope.get(fixturedef.argname)
-            if given is not None and (given is Scope.Function or scope < given):
-                scope = given
-        if scope is Scope.Session:
-            return fixturedef
-        if scope is Scope.Function:
-            found = state.copies.get(fixturedef)
-            if found is None:
-                found = state.copies[fixturedef] = _fresh_copy(fixturedef)
-            return found
-        if scope is Scope.Package:
-            node = get_scope_package(item, fixturedef)
-        else:
-            # A class fixture of a test outside any class is per test, as in pytest.
-            node = get_scope_node(item, scope) or item
-        key = (fixturedef, node)
-        found = self.per_node.get(key)
-        if found is None:
-            found = self.per_node[key] = _fresh_copy(fixturedef)
-        return found
-
-    def forget_errors(self, item: pytest.Item, state: LaneState) -> None:
-        """Let the instances of ``item``'s fixtures that failed be set up again."""
-        info = getattr(item, "_fixtureinfo", None)
-        for fixturedefs in info.name2fixturedefs.values() if info is not None else ():
-            for fixturedef in fixturedefs:
-                instance = self.instance(fixturedef, item, state)
-                cached = instance.cached_result
-                if cached is not None and cached[2] is not None:
-                    instance.cached_result = None
-                    instance._finalizers.clear()
-
-    def install(self, item: pytest.Item, state: LaneState) -> None:
-        """Give ``item``'s request a view of its fixtures that maps to instances."""
-        request = getattr(item, "_request", None)
-        if not request or isinstance(request._arg2fixturedefs, _InstanceMap):
-            return  # an item without fixtures (a plugin's own item type), or done
-        request._arg2fixturedefs = _InstanceMap(
-            request._arg2fixturedefs, request._fixturemanager, item, state, self
-        )
-
-
-def params_of(item: pytest.Item) -> tuple[list[tuple[str, Any]], set[str]]:
-    """The params ``item`` gives its fixtures, as the scheduler must keep them apart.
-
-    First, ``(name, key)`` for each param whose instance tests may share: keyed
-    by the value (pytest keeps an instance while the value stays equal, and
-    two parametrize calls can put different values at one index), and by the
-    node of the param's scope too when that is narrower than the fixture's:
-    the fixture's one instance is then set up anew for each such node, whose
-    teardown finishes it. Second, the names whose params give each test an
-    instance of its own (``scope="function"``).
-    """
-    callspec = getattr(item, "callspec", None)
-    if callspec is None:
-        return [], set()
-    shared: list[tuple[str, Any]] = []
-    own: set[str] = set()
-    fixturedefs = item._fixtureinfo.name2fixturedefs  # type: ignore[attr-defined]
-    for name, value in callspec.params.items():
-        scope = callspec._arg2scope.get(name)
-        if scope is None or scope is Scope.Function:
-            own.add(name)
-        elif scope < max((fd._scope for fd in fixturedefs.get(name, ())), default=scope):
-            shared.append((name, (value, get_scope_node(item, scope))))
-        else:
-            shared.append((name, value))
-    return shared, own
-
-
-def _fresh_copy(fixturedef: Any) -> Any:
-    twin = copy.copy(fixturedef)
-    twin.cached_result = None
-    twin._finalizers = []
-    return twin
-
-
-class _InstanceMap(dict):  # type: ignore[type-arg]
-    """``request._arg2fixturedefs``, answering with per-test or per-node instances."""
-
-    __slots__ = ("_instances", "_item", "_manager", "_mapped", "_state")
-
-    def __init__(
-        self,
-        original: dict[str, Any],
-        manager: Any,
-        item: pytest.Item,
-        state: LaneState,
-        instances: FixtureInstances,
-    ) -> None:
-        super().__init__(original)
-        self._manager, self._item, self._state, self._instances = (
-            manager,
-            item,
-            state,
-            instances,
-        )
-        self._mapped: dict[str, Any] = {}
-
-    def get(self, name: str, default: Any = None) -> Any:
-        mapped = self._mapped.get(name)
-        if mapped is not None:
-            return mapped
-        fixturedefs = super().get(name)
-        if fixturedefs is None:  # a dynamic request: look it up as pytest would
-            fixturedefs = self._manager.getfixturedefs(name, self._item)
-            if fixturedefs is None:
-                return default
-        mapped = self._mapped[name] = tuple(
-            self._instances.instance(fd, self._item, self._state) for fd in fixturedefs
-        )
-        return mapped
-
-    def __getitem__(self, name: str) -> Any:
-        found = self.get(name)
-        if found is None:
-            raise KeyError(name)
-        return found
-
-
-@contextlib.contextmanager
-def setup_once(instances: FixtureInstances) -> Iterator[None]:
-    """While it is active, a shared fixture is set up by one test at a time."""
-    original = FixtureDef.execute
-
-    def execute(self: Any, request: Any) -> Any:
-        __tracebackhide__ = True
-        state = CURRENT.get()
-        # The request's scope, not the fixture's: a parametrize scope wider
-        # than the fixture's makes its instance shared, as in pytest.
-        if state is None or request._scope is Scope.Function:
-            return original(self, request)
-        claims = instances.claims
-        while (owner := claims.get(self)) is not None and owner[0] is not state:
-            _runner.run(_wait(owner[1]), None)
-        if owner is not None:  # this test is already setting it up (a nested request)
-            return original(self, request)
-        done = asyncio.get_running_loop().create_future()  # a lane runs inside a task
-        claims[self] = (state, done)
-        try:
-            return original(self, request)
-        finally:
-            del claims[self]
-            done.set_result(None)
-
-    FixtureDef.execute = execute  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        FixtureDef.execute = original  # type: ignore[method-assign]
-
-
-async def _wait(future: asyncio.Future[None]) -> None:
-    await asyncio.shield(future)
 
 
 # -- output, logs, assertions, warnings, PYTEST_CURRENT_TEST ---------------------

@@ -3,13 +3,15 @@
 Checked against pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0, which all agree on
 what is used here; CI runs the suite on the newest 8.x and 9.x and on 8.3.
 When a new pytest release breaks alt_coop, this is the file to read first.
-Running tests cooperatively needs more of pytest's internals, kept per test:
-each module that touches them lists what, and the versions it was checked on
-(:mod:`alt_coop._lane_state`: fixture instances, capture, assertion hooks;
-:mod:`alt_coop._lane_logging`, :mod:`alt_coop._lane_warnings` and
-:mod:`alt_coop._uncaught`: pytest's per-item logging, warnings and uncaught
-exception catchers). :mod:`alt_coop._setupstate` stands in for
-``session._setupstate``, which :mod:`alt_coop._scheduler` assigns.
+Running tests cooperatively needs more of pytest's internals, kept per test.
+Each module that touches them lists what, and the versions it was checked
+on: :mod:`alt_coop._fixture_instances` (fixture instances),
+:mod:`alt_coop._lane_state` (capture, assertion hooks,
+``PYTEST_CURRENT_TEST``), :mod:`alt_coop._lane_logging`,
+:mod:`alt_coop._lane_warnings` and :mod:`alt_coop._uncaught` (pytest's
+per-item logging, warnings and uncaught-exception catchers), and
+:mod:`alt_coop._setupstate`, which stands in for ``session._setupstate``
+(assigned by :mod:`alt_coop._scheduler`).
 """
 
 from __future__ import annotations

@@ -34,7 +34,16 @@ from typing import Any
 
 import pytest
 
-from . import _cancels, _hypothesis, _lane_logging, _lane_state, _lane_warnings, _runner, _uncaught
+from . import (
+    _cancels,
+    _fixture_instances,
+    _hypothesis,
+    _lane_logging,
+    _lane_state,
+    _lane_warnings,
+    _runner,
+    _uncaught,
+)
 from ._garbage import BatchCollection
 from ._lanes import drive
 from ._setupstate import ConcurrentSetupState
@@ -110,7 +119,7 @@ class Scheduler:
         self.task_timeout = task_timeout
         self.block_threshold = block_threshold
         self.stats = Stats()
-        self.instances = _lane_state.FixtureInstances()
+        self.instances = _fixture_instances.FixtureInstances()
         self.setupstate: ConcurrentSetupState | None = None
         #: One-line notices, each with the first test it concerns.
         self.notices: dict[str, pytest.Item | None] = {}
@@ -247,7 +256,7 @@ class Scheduler:
         for text in sorted(self.notices):
             notice(self.config, text, self.notices[text])
         start = 0
-        with _lane_state.setup_once(self.instances):
+        with _fixture_instances.setup_once(self.instances):
             while start < len(items):
                 end = start
                 while end < len(items) and flags[end] == flags[start]:
@@ -338,7 +347,9 @@ class Scheduler:
         assert self.setupstate is not None
         self.setupstate.last_of_run = self._last_of_run
         turn_due = 0.0
-        parametrized = {name for item in items for name, _ in _lane_state.params_of(item)[0]}
+        parametrized = {
+            name for item in items for name, _ in _fixture_instances.params_of(item)[0]
+        }
         with _lane_logging.loop_errors_logged_for_their_test(loop):
             try:
                 for item in items:
@@ -638,7 +649,7 @@ class _Needs:
             for name in mark.args
         )
         self.exclusive = any(mark.name == EXCLUSIVE_MARK for mark in marks)
-        self.params, own = _lane_state.params_of(item)
+        self.params, own = _fixture_instances.params_of(item)
         if parametrized:
             # A fixture other tests of the batch parametrize, used without a
             # param: its instance is unparametrized, a value of its own. By
