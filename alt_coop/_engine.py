@@ -25,9 +25,9 @@ from . import (
     _nesting,
     _options,
     _pytest_compat,
-    _runner,
     _scheduler,
     _session_loop,
+    _tracebacks,
 )
 from ._debugger import DebuggerPolicy
 from ._lanes import in_lane
@@ -95,8 +95,8 @@ class Plugin:
         _check_no_other_runner(config)
         _check_no_other_running_loop(self.managed_loop)
         # Put back at unconfigure: a session a test runs (pytester) has its own.
-        self._trimmed_before = _runner.trim_asyncio_frames
-        _runner.trim_asyncio_frames = not config.getoption("fulltrace", False)
+        self._trimmed_before = _tracebacks.trim_asyncio_frames
+        _tracebacks.trim_asyncio_frames = not config.getoption("fulltrace", False)
         self._scheduler = None  # a Plugin passed to several sessions reports each its own
         if self.managed_loop is not None:
             if not _session_loop.in_session():  # one run by a test of another is nested
@@ -156,7 +156,7 @@ class Plugin:
         try:
             self._end_session()
         finally:
-            _runner.trim_asyncio_frames = self._trimmed_before
+            _tracebacks.trim_asyncio_frames = self._trimmed_before
             if self._claimed is not None:
                 _session_loop.release(self._claimed)
                 self._claimed = None

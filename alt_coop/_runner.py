@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 import greenlet
 import pytest
 
-from . import _cancels, _session_loop
+from . import _cancels, _session_loop, _tracebacks
 from ._cancels import cancel_own, uncancel_own
 from ._lanes import Abandon, drive, in_lane, step
-from ._timeouts import ABANDON_GRACE_SECONDS, IGNORED, PhaseTimeout, is_user_code
+from ._timeouts import ABANDON_GRACE_SECONDS, IGNORED, PhaseTimeout
 from .errors import AltCoopUsageError
 
 T = TypeVar("T")
@@ -154,8 +154,8 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
             raise timeout.failure() from cause
         if isinstance(exc, asyncio.CancelledError) and (capped := _capped()) is not None:
             raise capped from None
-        if trim_asyncio_frames:
-            _drop_asyncio_tails(exc)
+        if _tracebacks.trim_asyncio_frames:
+            _tracebacks.drop_asyncio_tails(exc)
         raise
     finally:
         _current_timeout.reset(token)
@@ -282,7 +282,7 @@ def _interrupt_if_from_outside(error: asyncio.CancelledError) -> None:
         interrupt = KeyboardInterrupt()
     else:
         interrupt = KeyboardInterrupt("the task running pytest was cancelled")
-    interrupt = interrupt.with_traceback(_last_user_entry(error.__traceback__))
+    interrupt = interrupt.with_traceback(_tracebacks.last_user_entry(error.__traceback__))
     if session_loop is not None and session_loop.interruption is None:
         session_loop.interruption = interrupt
     raise interrupt
@@ -295,52 +295,6 @@ def _interrupt_if_swallowed(task: asyncio.Task[Any]) -> None:
     if _cancels.interrupt_pending(task):
         _cancels.take_interrupt(task)
         raise KeyboardInterrupt
-
-
-#: Off under ``--full-trace``, which shows every frame.
-trim_asyncio_frames = True
-
-
-def _drop_asyncio_tails(error: BaseException) -> None:
-    """Cut the innermost traceback entries that are asyncio's own (the
-    ``await future`` in ``asyncio.sleep`` a cancellation ends at, say), so the
-    report ends at the user's line, as for an error raised there; and the
-    whole traceback of an exception it chains that asyncio raised and caught
-    itself (the CancelledError behind ``wait_for``'s TimeoutError)."""
-    seen: set[int] = set()
-    chained: BaseException | None = error
-    while chained is not None and id(chained) not in seen:
-        seen.add(id(chained))
-        last_user = None
-        tb = chained.__traceback__
-        while tb is not None:
-            if is_user_code(tb.tb_frame):
-                last_user = tb
-            tb = tb.tb_next
-        if last_user is not None:
-            last_user.tb_next = None  # what follows is asyncio's, or alt_coop's own (hidden)
-        elif chained is not error:
-            chained.__traceback__ = None
-        chained = chained.__cause__ or (
-            None if chained.__suppress_context__ else chained.__context__
-        )
-
-
-def _last_user_entry(tb: TracebackType | None) -> TracebackType | None:
-    """A traceback of one entry: the innermost of ``tb`` in user code.
-
-    An interrupt raised with it names that line in pytest's report, as when
-    Ctrl-C stops a sync test; asyncio's and alt_coop's frames below it would
-    only hide it.
-    """
-    last = None
-    while tb is not None:
-        if is_user_code(tb.tb_frame):
-            last = tb
-        tb = tb.tb_next
-    if last is None:
-        return None
-    return TracebackType(None, last.tb_frame, last.tb_lasti, last.tb_lineno)
 
 
 def _capped(*, abandoned: bool = False) -> BaseException | None:

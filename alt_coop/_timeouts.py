@@ -16,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import math
-import os
 from collections.abc import Coroutine
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any
 
 import pytest
@@ -26,6 +25,7 @@ import pytest
 from . import _deadlines, _pytest_compat
 from ._cancels import cancel_own, uncancel_own
 from ._debugger import DebuggerPolicy
+from ._tracebacks import describe_waiting, waiting_line
 from .errors import NoAsyncTimeoutInSyncFunctions
 
 SCOPES = ("function", "class", "module", "package", "session")
@@ -45,14 +45,6 @@ ABANDON_GRACE_SECONDS = 2.0
 #: How a report says that happened.
 IGNORED = f"; it ignored the cancellation for {ABANDON_GRACE_SECONDS:g}s and was abandoned"
 
-_ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
-_OWN_DIR = os.path.dirname(__file__) + os.sep
-
-
-def is_user_code(frame: FrameType) -> bool:
-    """Whether ``frame`` runs the user's code, not asyncio's or alt_coop's."""
-    return not frame.f_code.co_filename.startswith((_ASYNCIO_DIR, _OWN_DIR))
-
 
 def check_seconds(value: object, source: str) -> float:
     """``value`` as seconds, or a ValueError that names where it came from."""
@@ -65,60 +57,6 @@ def check_seconds(value: object, source: str) -> float:
     if not (seconds > 0 and math.isfinite(seconds)):
         raise ValueError(f"{source} must be a positive number of seconds, got {value!r}")
     return seconds
-
-
-def awaiting_frames(coro: object) -> list[FrameType]:
-    """The frames of ``coro``'s await chain, outermost first."""
-    frames: list[FrameType] = []
-    obj: object = coro
-    while obj is not None:
-        frame = (
-            getattr(obj, "cr_frame", None)
-            or getattr(obj, "gi_frame", None)
-            or getattr(obj, "ag_frame", None)
-        )
-        if frame is not None:
-            frames.append(frame)
-        obj = (
-            getattr(obj, "cr_await", None)
-            or getattr(obj, "gi_yieldfrom", None)
-            or getattr(obj, "ag_await", None)
-        )
-    return frames
-
-
-def waiting_line(coro: object) -> TracebackType | None:
-    """A traceback of one entry, the line of user code ``coro`` is waiting at.
-
-    A failure raised with it names that line in pytest's report rather than
-    saying that every entry of its traceback (alt_coop's) is hidden.
-    """
-    frames = [frame for frame in awaiting_frames(coro) if is_user_code(frame)]
-    if not frames:
-        return None
-    frame = frames[-1]
-    return TracebackType(None, frame, frame.f_lasti, frame.f_lineno)
-
-
-def describe_waiting(coro: object) -> str:
-    """Where ``coro`` is waiting: the innermost frame of user code, and the chain."""
-    frames = [frame for frame in awaiting_frames(coro) if is_user_code(frame)]
-    if not frames:
-        return "an unknown place"
-    where = [f"{_short(frame)}:{frame.f_lineno} in {frame.f_code.co_name}" for frame in frames]
-    text = where[-1]
-    if len(where) > 1:
-        text += " (await chain: " + " -> ".join(where) + ")"
-    return text
-
-
-def _short(frame: FrameType) -> str:
-    path = frame.f_code.co_filename
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if relative.startswith("..") else relative
 
 
 class PhaseTimeout:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import traceback
 from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
-from . import _session_loop
+from . import _session_loop, _tracebacks
 from .errors import AltCoopUsageError
 
 T = TypeVar("T")
@@ -116,11 +115,10 @@ def run_coro_as_main(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, 
 
 def _report(error: BaseException) -> None:
     """A few lines on stderr: where the error came from, and what it says."""
-    internal = (os.path.dirname(asyncio.__file__) + os.sep, os.path.dirname(__file__) + os.sep)
     frames = [
         frame
         for frame in traceback.extract_tb(error.__traceback__)
-        if not frame.filename.startswith(internal)
+        if _tracebacks.is_user_file(frame.filename)
     ]
     print("Error in the main coroutine:", file=sys.stderr)
     for frame in frames[-3:]:

@@ -1,0 +1,125 @@
+"""Where the user's code is in a traceback or an await chain.
+
+A failure's report should end at the user's line, as for an error raised in
+a plain test: asyncio's frames below it (the ``await future`` inside
+``asyncio.sleep``) and alt_coop's own say nothing to the user. Timeouts name
+the line a coroutine was waiting at; interrupts, the line a test was at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from types import FrameType, TracebackType
+
+_ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
+_OWN_DIR = os.path.dirname(__file__) + os.sep
+
+#: Off under ``--full-trace``, which shows every frame.
+trim_asyncio_frames = True
+
+
+def is_user_file(filename: str) -> bool:
+    """Whether code in ``filename`` is the user's, not asyncio's or alt_coop's."""
+    return not filename.startswith((_ASYNCIO_DIR, _OWN_DIR))
+
+
+def is_user_code(frame: FrameType) -> bool:
+    """Whether ``frame`` runs the user's code, not asyncio's or alt_coop's."""
+    return is_user_file(frame.f_code.co_filename)
+
+
+def awaiting_frames(coro: object) -> list[FrameType]:
+    """The frames of ``coro``'s await chain, outermost first."""
+    frames: list[FrameType] = []
+    obj: object = coro
+    while obj is not None:
+        frame = (
+            getattr(obj, "cr_frame", None)
+            or getattr(obj, "gi_frame", None)
+            or getattr(obj, "ag_frame", None)
+        )
+        if frame is not None:
+            frames.append(frame)
+        obj = (
+            getattr(obj, "cr_await", None)
+            or getattr(obj, "gi_yieldfrom", None)
+            or getattr(obj, "ag_await", None)
+        )
+    return frames
+
+
+def waiting_line(coro: object) -> TracebackType | None:
+    """A traceback of one entry, the line of user code ``coro`` is waiting at.
+
+    A failure raised with it names that line in pytest's report rather than
+    saying that every entry of its traceback (alt_coop's) is hidden.
+    """
+    frames = [frame for frame in awaiting_frames(coro) if is_user_code(frame)]
+    if not frames:
+        return None
+    frame = frames[-1]
+    return TracebackType(None, frame, frame.f_lasti, frame.f_lineno)
+
+
+def describe_waiting(coro: object) -> str:
+    """Where ``coro`` is waiting: the innermost frame of user code, and the chain."""
+    frames = [frame for frame in awaiting_frames(coro) if is_user_code(frame)]
+    if not frames:
+        return "an unknown place"
+    where = [f"{_short(frame)}:{frame.f_lineno} in {frame.f_code.co_name}" for frame in frames]
+    text = where[-1]
+    if len(where) > 1:
+        text += " (await chain: " + " -> ".join(where) + ")"
+    return text
+
+
+def _short(frame: FrameType) -> str:
+    path = frame.f_code.co_filename
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative
+
+
+def _innermost_user_entry(tb: TracebackType | None) -> TracebackType | None:
+    last = None
+    while tb is not None:
+        if is_user_code(tb.tb_frame):
+            last = tb
+        tb = tb.tb_next
+    return last
+
+
+def drop_asyncio_tails(error: BaseException) -> None:
+    """Cut the innermost traceback entries that are asyncio's own (the
+    ``await future`` in ``asyncio.sleep`` a cancellation ends at, say), so the
+    report ends at the user's line, as for an error raised there; and the
+    whole traceback of an exception it chains that asyncio raised and caught
+    itself (the CancelledError behind ``wait_for``'s TimeoutError)."""
+    seen: set[int] = set()
+    chained: BaseException | None = error
+    while chained is not None and id(chained) not in seen:
+        seen.add(id(chained))
+        last_user = _innermost_user_entry(chained.__traceback__)
+        if last_user is not None:
+            last_user.tb_next = None  # what follows is asyncio's, or alt_coop's own (hidden)
+        elif chained is not error:
+            chained.__traceback__ = None
+        chained = chained.__cause__ or (
+            None if chained.__suppress_context__ else chained.__context__
+        )
+
+
+def last_user_entry(tb: TracebackType | None) -> TracebackType | None:
+    """A traceback of one entry: the innermost of ``tb`` in user code.
+
+    An interrupt raised with it names that line in pytest's report, as when
+    Ctrl-C stops a sync test; asyncio's and alt_coop's frames below it would
+    only hide it.
+    """
+    last = _innermost_user_entry(tb)
+    if last is None:
+        return None
+    return TracebackType(None, last.tb_frame, last.tb_lasti, last.tb_lineno)
