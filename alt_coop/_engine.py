@@ -32,7 +32,8 @@ from . import (
 from ._debugger import DebuggerPolicy
 from ._lanes import in_lane
 from ._runner import current_context, run
-from ._timeouts import BUILTIN_DEFAULT_SECONDS, DEFAULT_FIXTURES, DefaultTimeouts, PhaseTimeout
+from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
+from ._timeouts import BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopUsageError
 from .locks import release_left_held, setting_up, test_item
 

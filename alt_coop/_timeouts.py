@@ -22,20 +22,11 @@ from typing import Any
 
 import pytest
 
-from . import _deadlines, _pytest_compat
+from . import _deadlines
 from ._cancels import cancel_own, uncancel_own
 from ._debugger import DebuggerPolicy
 from ._tracebacks import describe_waiting, waiting_line
-from .errors import NoAsyncTimeoutInSyncFunctions
 
-SCOPES = ("function", "class", "module", "package", "session")
-DEFAULT_FIXTURES = {
-    "function": "default_async_timeout",
-    "class": "class_default_async_timeout",
-    "module": "module_default_async_timeout",
-    "package": "package_default_async_timeout",
-    "session": "session_default_async_timeout",
-}
 BUILTIN_DEFAULT_SECONDS = 5.0
 
 #: Once a timeout has cancelled, how long the coroutine gets to finish
@@ -237,52 +228,3 @@ class PhaseTimeout:
     def failure(self) -> BaseException:
         """The exception to report for a phase this timer cut short."""
         return pytest.fail.Exception(self.message(), pytrace=False).with_traceback(self.waited_at)
-
-
-class SyncTimeoutPlaceholder:
-    """What ``async_timeout`` gives synchronous fixtures and tests.
-
-    alt_coop does not time out synchronous code; asking to is a mistake worth
-    an error rather than a silent no-op.
-    """
-
-    timeout_seconds = math.inf
-
-    def set_timeout_seconds(self, seconds: float) -> None:
-        raise NoAsyncTimeoutInSyncFunctions(
-            "async_timeout.set_timeout_seconds() only works in async fixtures and tests; "
-            "alt_coop does not time out synchronous code"
-        )
-
-
-class DefaultTimeouts:
-    """Finds the default timeout for a requester, from its scope upward.
-
-    Which default fixture is visible depends only on where the requester is
-    defined, so the lookup is cached per node; the value is read from the
-    fixture only when a user defined one, otherwise straight from the option.
-    """
-
-    def __init__(self, session_default: float) -> None:
-        self.session_default = session_default
-        self._visible: dict[tuple[str, str], str | None] = {}
-
-    def seconds(self, request: pytest.FixtureRequest, node: Any, scope: str) -> float:
-        # No fixture is defined on a test item itself, so items share their parent's answer.
-        where = node.parent if isinstance(node, pytest.Item) and node.parent else node
-        key = (where.nodeid, scope)
-        try:
-            name = self._visible[key]
-        except KeyError:
-            name = self._visible[key] = self._find(request, where, scope)
-        if name is None:
-            return self.session_default
-        return check_seconds(request.getfixturevalue(name), f"fixture {name!r}")
-
-    @staticmethod
-    def _find(request: pytest.FixtureRequest, node: Any, scope: str) -> str | None:
-        for candidate in SCOPES[SCOPES.index(scope) :]:
-            name = DEFAULT_FIXTURES[candidate]
-            if _pytest_compat.user_fixture_visible(request, name, node):
-                return name
-        return None

@@ -14,7 +14,7 @@ import inspect
 import pytest
 
 from . import _hypothesis, _options
-from ._timeouts import SyncTimeoutPlaceholder
+from ._timeout_defaults import SyncTimeoutPlaceholder
 from .protocols import AsyncTimeout
 
 ENGINE_OFF_MESSAGE = (
