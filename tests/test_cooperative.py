@@ -5649,3 +5649,190 @@ def test_an_item_listed_again_later_keeps_its_module_runs_apart(pytester, run_al
     result = run_alt_subprocess("-s", timeout=60)
     result.assert_outcomes(passed=5)  # the last a::test_1 shares test_3's instance
     assert "EVENTS BEFORE test_3 ['setup', 'teardown', 'setup']" in result.stdout.str()
+
+
+def test_a_test_holding_the_loop_past_the_threshold_is_named(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_blocks():
+            await asyncio.sleep(0)
+            time.sleep(0.1)
+            await asyncio.sleep(0)
+            time.sleep(0.3)  # the longest stretch is the one named
+
+        async def test_awaits():
+            await asyncio.sleep(0.5)
+        """
+    )
+    result = run_alt("--asyncio-block-threshold=0.2")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= warnings summary =*",
+            "*::test_blocks held the loop for *s at a stretch, delaying every other "
+            "cooperative test; await, or run blocking work in a thread",
+        ]
+    )
+    held = re.search(r"test_blocks held the loop for ([0-9.]+)s", result.stdout.str())
+    assert held is not None and float(held.group(1)) >= 0.3, result.stdout.str()
+    assert "test_awaits held the loop" not in result.stdout.str()
+
+
+def test_a_test_under_the_threshold_is_not_named(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_blocks_briefly():
+            await asyncio.sleep(0)
+            time.sleep(0.1)
+        """
+    )
+    result = run_alt("--asyncio-block-threshold=2")
+    result.assert_outcomes(passed=1)
+    assert "held the loop" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_lock_a_function_fixture_never_released_is_released_with_an_error(
+    pytester, run_alt, mode
+):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        LOCK = alt_coop.Lock()
+
+        @pytest.fixture
+        async def takes_and_keeps():
+            await LOCK().acquire()  # never released
+            yield
+
+        async def test_holder(takes_and_keeps):
+            await asyncio.sleep(0)
+
+        async def test_next():
+            async with asyncio.timeout(10):  # not a hang, if it is never released
+                async with LOCK():
+                    pass
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_holder*",
+            "*test_holder ended still holding 1 alt_coop.Lock(s) it took and never released*",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("mark", "advice"),
+    [
+        (
+            'asyncio_exclusive("db")',
+            "takes no arguments; to share a named resource, "
+            'use @pytest.mark.asyncio_resources("name")',
+        ),
+        (
+            "asyncio_resources()",
+            "give one or more resource names as strings, "
+            'as in @pytest.mark.asyncio_resources("db", "cache")',
+        ),
+        ("asyncio_cooperative(5)", "@pytest.mark.asyncio_cooperative(5) takes no arguments"),
+    ],
+)
+@pytest.mark.parametrize("cooperative", [True, False])
+def test_a_bad_mark_says_what_to_write(pytester, run_alt, mark, advice, cooperative):
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        {"pytestmark = pytest.mark.asyncio_cooperative" if cooperative else ""}
+
+        @pytest.mark.{mark}
+        async def test_bad():
+            pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(errors=1)
+    assert advice in result.stdout.str(), result.stdout.str()
+
+
+# Stand-ins for pytest-mock's and pytest-benchmark's fixtures (alt_coop knows
+# them by name); capsysbinary and capfdbinary are pytest's own.
+RUN_ALONE_STAND_INS = {
+    "mocker": "function",
+    "class_mocker": "class",
+    "module_mocker": "module",
+    "package_mocker": "package",
+    "session_mocker": "session",
+    "benchmark_weave": "function",
+}
+
+
+@pytest.mark.parametrize("fixture", ["capsysbinary", "capfdbinary", *RUN_ALONE_STAND_INS], ids=str)
+def test_every_process_wide_fixture_makes_its_test_run_alone(pytester, run_alt, fixture):
+    stand_in = RUN_ALONE_STAND_INS.get(fixture)
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        @pytest.fixture(scope={stand_in!r})
+        def {fixture}():
+            return None
+        """
+        if stand_in
+        else ""
+    )
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import time
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        SPANS = {{}}
+
+        async def test_a():
+            SPANS["a"] = [time.monotonic()]
+            await asyncio.sleep(0.2)
+            SPANS["a"].append(time.monotonic())
+
+        async def test_alone({fixture}):
+            SPANS["alone"] = [time.monotonic()]
+            await asyncio.sleep(0.2)
+            SPANS["alone"].append(time.monotonic())
+
+        async def test_b():
+            SPANS["b"] = [time.monotonic()]
+            await asyncio.sleep(0.2)
+            SPANS["b"].append(time.monotonic())
+
+        @pytest.mark.asyncio_sequential
+        def test_check():
+            alone = SPANS["alone"]
+            for other in ("a", "b"):
+                start, end = SPANS[other]
+                assert not (alone[0] < end and start < alone[1]), (other, SPANS)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=4, warnings=1)
+    assert f"tests using {fixture} run alone (process-wide state)" in result.stdout.str(), (
+        result.stdout.str()
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from conftest import mode_args
 
 LOG_HELPER = """
 import asyncio
@@ -941,3 +942,32 @@ def test_skip_inside_async_fixture_skips_the_test(pytester, run_alt):
             "SKIPPED [[]1[]] test_skip_inside_async_fixture_skips_the_test.py:*: no gadget here",
         ]
     )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_fixture_yielding_twice_is_closed_at_its_teardown(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        EVENTS = []
+
+        @pytest.fixture
+        async def twice():
+            try:
+                yield 1
+                yield 2
+            finally:
+                EVENTS.append("closed")
+
+        async def test_uses_it(twice):
+            pass
+
+        @pytest.mark.asyncio_sequential
+        def test_after():
+            assert EVENTS == ["closed"]
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*async generator fixture 'twice' yielded more than once*"])

@@ -1076,3 +1076,81 @@ def test_a_wider_fixture_cut_short_by_its_requesters_timeout_is_set_up_afresh(
     result = run_alt(*mode_args(mode))
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(["*test_asks_and_times_out timed out after 0.2s (async timeout)*"])
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_timeout_fires_after_an_earlier_one_was_disarmed(pytester, run_alt, mode):
+    # The fixture's short timeout is armed, then disarmed as its setup ends;
+    # the test's longer one, armed after it, must still fire on time.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def quick(async_timeout):
+            async_timeout.set_timeout_seconds(0.2)
+            await asyncio.sleep(0.01)
+
+        async def test_slow(quick, async_timeout):
+            async_timeout.set_timeout_seconds(0.5)
+            await asyncio.sleep(3)
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_slow timed out after 0.5s (async timeout)*"])
+
+
+def test_each_cooperative_tests_timeout_fires_after_anothers_fired(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_first(async_timeout):
+            async_timeout.set_timeout_seconds(0.2)
+            await asyncio.sleep(3)
+
+        async def test_second(async_timeout):
+            async_timeout.set_timeout_seconds(0.5)
+            await asyncio.sleep(3)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_first timed out after 0.2s (async timeout)*",
+            "*test_second timed out after 0.5s (async timeout)*",
+        ]
+    )
+
+
+def test_a_timeout_names_the_await_chain_it_was_waiting_in(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def inner():
+            await asyncio.sleep(5)
+
+        async def outer():
+            await inner()
+
+        async def test_nested(async_timeout):
+            async_timeout.set_timeout_seconds(0.2)
+            await outer()
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_nested timed out after 0.2s (async timeout); it was waiting at "
+            "test_a_timeout_names_the_await_chain_it_was_waiting_in.py:4 in inner "
+            "(await chain: *:11 in test_nested -> *:7 in outer -> *:4 in inner)*"
+        ]
+    )
