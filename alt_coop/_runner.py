@@ -14,18 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import weakref
 from collections.abc import Coroutine, Iterator
-from types import TracebackType
 from typing import Any, TypeVar
 
 import greenlet
 import pytest
 
 from . import _cancels, _session_loop, _tracebacks
-from ._cancels import cancel_own, uncancel_own
+from ._cancels import uncancel_own
 from ._lanes import Abandon, drive, in_lane, step
-from ._timeouts import ABANDON_GRACE_SECONDS, IGNORED, PhaseTimeout
+from ._timeouts import IGNORED, PhaseTimeout, TaskCap, capped_tasks, current_cap
 from .errors import AltCoopUsageError
 
 T = TypeVar("T")
@@ -113,7 +111,7 @@ def clocks_paused() -> Iterator[None]:
     while timeout is not None:  # the phase's, and those of the phases it runs inside
         clocks.append(timeout)
         timeout = timeout.outer
-    cap = _current_cap.get()
+    cap = current_cap.get()
     if cap is not None:
         clocks.append(cap)
     for clock in clocks:
@@ -130,7 +128,7 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     if timeout is not None:
         timeout.start(coro, phase, _current_timeout.get())
     token = _current_timeout.set(timeout)
-    cap = _current_cap.get()
+    cap = current_cap.get()
     if cap is not None:  # the cap gives up on the innermost phase running
         outer_phase, cap.phase = cap.phase, timeout
     task = asyncio.current_task()
@@ -195,75 +193,6 @@ def _deliver_own_cancellation(task: asyncio.Task[Any], label: str) -> None:
 
 
 #: Cooperative tests' tasks cut short by ``asyncio_task_timeout``, with the cap.
-capped_tasks: weakref.WeakKeyDictionary[asyncio.Task[Any], TaskCap] = weakref.WeakKeyDictionary()
-
-
-class TaskCap:
-    """``asyncio_task_timeout``: the cap on one cooperative test's whole run.
-
-    Started when the test starts; paused while it waits for an alt_coop.Lock.
-    When it expires it cancels the test's task once, and the phase running
-    then fails with a message naming the cap. If that phase goes on as if
-    nothing happened, it is abandoned after the grace period a timeout gives.
-    """
-
-    def __init__(self, task: asyncio.Task[Any], seconds: float) -> None:
-        self.task, self.seconds, self._left = task, seconds, seconds
-        self._loop = task.get_loop()
-        self._since = 0.0
-        self._handle: asyncio.TimerHandle | None = None
-        self._abandon: asyncio.TimerHandle | None = None
-        self.phase: PhaseTimeout | None = None  # the clock of the phase running now
-        self.where = ""  # where that phase waited when the cap expired
-        self.waited_at: TracebackType | None = None  # that line, as a traceback
-        self.resume()
-        self._token = _current_cap.set(self)
-
-    def pause(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-            self._left -= self._loop.time() - self._since
-
-    def resume(self) -> None:
-        if self._handle is None and not self.task.done():
-            self._since = self._loop.time()
-            # A context of its own: a cancelled handle waits in the loop's
-            # heap until due, and would keep the test's context alive.
-            self._handle = self._loop.call_later(
-                max(self._left, 0.0), self._expire, context=contextvars.Context()
-            )
-
-    def stop(self) -> None:
-        self.pause()
-        if self._abandon is not None:
-            self._abandon.cancel()
-        _current_cap.reset(self._token)
-
-    def _expire(self) -> None:
-        self._handle = None
-        if self.phase is not None and not self.phase.may_cancel():
-            return  # under a debugger, as the phase's own timeout would be
-        if not self.task.done():
-            if self.phase is not None:
-                self.where, self.waited_at = self.phase.waiting_at()
-            capped_tasks[self.task] = self
-            cancel_own(self.task, f"alt_coop: asyncio_task_timeout of {self.seconds:g}s")
-            self._abandon = self._loop.call_later(
-                ABANDON_GRACE_SECONDS, self._give_up, context=contextvars.Context()
-            )
-
-    def _give_up(self) -> None:
-        self._abandon = None
-        if self.phase is not None and self.task in capped_tasks:
-            self.phase.abandon()
-
-
-_current_cap: contextvars.ContextVar[TaskCap | None] = contextvars.ContextVar(
-    "alt_coop_task_cap", default=None
-)
-
-
 def _interrupt_if_from_outside(error: asyncio.CancelledError) -> None:
     """Turn an interrupt of the task running pytest into a KeyboardInterrupt.
 

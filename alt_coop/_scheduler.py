@@ -42,6 +42,7 @@ from . import (
     _lane_state,
     _lane_warnings,
     _runner,
+    _timeouts,
     _uncaught,
 )
 from ._garbage import BatchCollection
@@ -533,7 +534,7 @@ class Scheduler:
         task = asyncio.current_task()
         cap = None
         if self.task_timeout is not None and task is not None:
-            cap = _runner.TaskCap(task, self.task_timeout)
+            cap = _timeouts.TaskCap(task, self.task_timeout)
         self._lanes_running += 1
         self.stats.most_at_once = max(self.stats.most_at_once, self._lanes_running)
         try:

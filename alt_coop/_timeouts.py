@@ -8,7 +8,8 @@ coroutine was waiting (before cancelling, while the frames still say so),
 and cancels the driving task exactly once. Whatever the coroutine does with
 that cancellation, the phase is reported as timed out; one that ignores it
 for :data:`ABANDON_GRACE_SECONDS` is abandoned (one more cancellation, which
-the coroutine never sees).
+the coroutine never sees). :class:`TaskCap` is the clock on a cooperative
+test's whole run (``--asyncio-task-timeout``), above its phases' clocks.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import math
+import weakref
 from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any
@@ -228,3 +230,72 @@ class PhaseTimeout:
     def failure(self) -> BaseException:
         """The exception to report for a phase this timer cut short."""
         return pytest.fail.Exception(self.message(), pytrace=False).with_traceback(self.waited_at)
+
+
+capped_tasks: weakref.WeakKeyDictionary[asyncio.Task[Any], TaskCap] = weakref.WeakKeyDictionary()
+
+
+class TaskCap:
+    """``asyncio_task_timeout``: the cap on one cooperative test's whole run.
+
+    Started when the test starts; paused while it waits for an alt_coop.Lock.
+    When it expires it cancels the test's task once, and the phase running
+    then fails with a message naming the cap. If that phase goes on as if
+    nothing happened, it is abandoned after the grace period a timeout gives.
+    """
+
+    def __init__(self, task: asyncio.Task[Any], seconds: float) -> None:
+        self.task, self.seconds, self._left = task, seconds, seconds
+        self._loop = task.get_loop()
+        self._since = 0.0
+        self._deadline: _deadlines.Deadline | None = None
+        self._abandon: _deadlines.Deadline | None = None
+        self.phase: PhaseTimeout | None = None  # the clock of the phase running now
+        self.where = ""  # where that phase waited when the cap expired
+        self.waited_at: TracebackType | None = None  # that line, as a traceback
+        self.resume()
+        self._token = current_cap.set(self)
+
+    def pause(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+            self._left -= self._loop.time() - self._since
+
+    def resume(self) -> None:
+        if self._deadline is None and not self.task.done():
+            loop = self._loop
+            self._since = loop.time()
+            self._deadline = _deadlines.of_loop(loop).call_at(
+                loop, self._since + max(self._left, 0.0), self._expire
+            )
+
+    def stop(self) -> None:
+        self.pause()
+        if self._abandon is not None:
+            self._abandon.cancel()
+        current_cap.reset(self._token)
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if self.phase is not None and not self.phase.may_cancel():
+            return  # under a debugger, as the phase's own timeout would be
+        if not self.task.done():
+            if self.phase is not None:
+                self.where, self.waited_at = self.phase.waiting_at()
+            capped_tasks[self.task] = self
+            cancel_own(self.task, f"alt_coop: asyncio_task_timeout of {self.seconds:g}s")
+            loop = self._loop
+            self._abandon = _deadlines.of_loop(loop).call_at(
+                loop, loop.time() + ABANDON_GRACE_SECONDS, self._give_up
+            )
+
+    def _give_up(self) -> None:
+        self._abandon = None
+        if self.phase is not None and self.task in capped_tasks:
+            self.phase.abandon()
+
+
+current_cap: contextvars.ContextVar[TaskCap | None] = contextvars.ContextVar(
+    "alt_coop_task_cap", default=None
+)
