@@ -192,7 +192,6 @@ def _deliver_own_cancellation(task: asyncio.Task[Any], label: str) -> None:
         ) from None
 
 
-#: Cooperative tests' tasks cut short by ``asyncio_task_timeout``, with the cap.
 def _interrupt_if_from_outside(error: asyncio.CancelledError) -> None:
     """Turn an interrupt of the task running pytest into a KeyboardInterrupt.
 

@@ -232,6 +232,7 @@ class PhaseTimeout:
         return pytest.fail.Exception(self.message(), pytrace=False).with_traceback(self.waited_at)
 
 
+#: Cooperative tests' tasks cut short by ``asyncio_task_timeout``, with the cap.
 capped_tasks: weakref.WeakKeyDictionary[asyncio.Task[Any], TaskCap] = weakref.WeakKeyDictionary()
 
 
@@ -296,6 +297,7 @@ class TaskCap:
             self.phase.abandon()
 
 
+#: The cap of the cooperative test running in this context, if it has one.
 current_cap: contextvars.ContextVar[TaskCap | None] = contextvars.ContextVar(
     "alt_coop_task_cap", default=None
 )
