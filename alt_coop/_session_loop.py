@@ -13,7 +13,10 @@ and on top of it any :class:`alt_coop.Loop` a fixture installed.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import contextvars
+import functools
 import signal
 import sys
 import threading
@@ -248,9 +251,14 @@ class SessionLoop:
                 if running_loop() is None:
                     # Each bounded: an async generator's cleanup, or a thread,
                     # may go on forever.
-                    for shutdown, whose in (
-                        (loop.shutdown_asyncgens, "async generators left open"),
-                        (loop.shutdown_default_executor, "the default executor's threads"),
+                    for shutdown, whose, consequence in (
+                        (loop.shutdown_asyncgens, "async generators left open", ""),
+                        (
+                            functools.partial(_shutdown_default_executor, loop),
+                            "the default executor's threads",
+                            " A thread still running a job keeps the process from exiting "
+                            "until the job returns.",
+                        ),
                     ):
                         # Not wait_for: it waits on for a cancelled cleanup to end.
                         task = loop.create_task(shutdown())
@@ -260,7 +268,7 @@ class SessionLoop:
                             message += (
                                 f"{' ' if message else ''}alt_coop stopped waiting for the "
                                 f"cleanup of {whose} at the end of the {what}, after "
-                                f"{CANCEL_GRACE_SECONDS:g}s."
+                                f"{CANCEL_GRACE_SECONDS:g}s.{consequence}"
                             )
                 # else a session run by a test of another (pytester, say): its
                 # work ran on the outer session's running loop, not on this one.
@@ -270,6 +278,38 @@ class SessionLoop:
                 loop.close()
         if message:  # last, so that -W error cannot leave the loop open
             warnings.warn(AltCoopWarning(message), stacklevel=2)
+
+
+async def _shutdown_default_executor(loop: asyncio.AbstractEventLoop) -> None:
+    """``loop.shutdown_default_executor()``, but one that can be given up on.
+
+    asyncio's joins its helper thread when cancelled (``finally:
+    thread.join()``, without a timeout before 3.13), so a job that never
+    returns would block the end of the session in that join. Here the join
+    happens in a daemon thread, and cancelling stops only the waiting.
+    """
+    # CPython's selector and proactor loops keep it here (3.11 to 3.14); a
+    # loop without it uses its own shutdown, as asyncio.run would.
+    if not hasattr(loop, "_default_executor"):
+        await loop.shutdown_default_executor()
+        return
+    executor: concurrent.futures.Executor | None = loop._default_executor
+    if executor is None:
+        return
+    joined = loop.create_future()
+
+    def join() -> None:
+        executor.shutdown(wait=True)
+        with contextlib.suppress(RuntimeError):  # the loop closed first: given up on
+            loop.call_soon_threadsafe(_resolve, joined)
+
+    threading.Thread(target=join, name="alt_coop executor shutdown", daemon=True).start()
+    await joined
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 #: Set in the context pytest runs in while a session runs on an application's

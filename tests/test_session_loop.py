@@ -833,3 +833,45 @@ def test_run_coro_as_main_cancels_leftover_tasks_and_closes(pytester, fails):
         result.stderr.fnmatch_lines(["RuntimeError: failing main"])
     else:
         assert result.stderr.str().strip() == ""
+
+
+def test_an_executor_job_that_outlives_the_session_does_not_hold_back_the_report(
+    pytester, run_alt_subprocess
+):
+    # asyncio's shutdown_default_executor joins its thread even when given
+    # up on: the end of the session waited for the job, the report with it.
+    done = pytester.path / "job-done"
+    pytester.makeconftest(
+        f"""
+        import os
+
+        def pytest_terminal_summary(terminalreporter):
+            ended = os.path.exists({str(done)!r})
+            terminalreporter.write_line(f"JOB ENDED BEFORE THE REPORT: {{ended}}")
+        """
+    )
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import time
+
+        def job():
+            time.sleep(8)
+            open({str(done)!r}, "w").close()
+
+        async def test_waits_for_a_slow_job(async_timeout):
+            async_timeout.set_timeout_seconds(0.5)
+            await asyncio.get_running_loop().run_in_executor(None, job)
+        """
+    )
+    result = run_alt_subprocess(timeout=60)
+    result.assert_outcomes(failed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_waits_for_a_slow_job timed out after 0.5s*",
+            "*alt_coop stopped waiting for the cleanup of the default executor's threads at "
+            "the end of the session, after 2s. A thread still running a job keeps the process "
+            "from exiting until the job returns.*",
+            "JOB ENDED BEFORE THE REPORT: False",
+        ]
+    )
