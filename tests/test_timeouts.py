@@ -1154,3 +1154,34 @@ def test_a_timeout_names_the_await_chain_it_was_waiting_in(pytester, run_alt):
             "(await chain: *:11 in test_nested -> *:7 in outer -> *:4 in inner)*"
         ]
     )
+
+
+def test_no_timer_of_alt_coops_is_left_on_the_loop_between_tests(pytester, run_alt):
+    # A common conftest check (aiohttp's, Home Assistant's): no timer left
+    # scheduled after a test. alt_coop's timeouts must not trip it.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(autouse=True)
+        async def no_lingering_timers():
+            loop = asyncio.get_running_loop()
+            yield
+            lingering = [h for h in loop._scheduled if not h.cancelled()]
+            assert not lingering, f"lingering timers: {lingering!r}"
+
+        @pytest.fixture
+        async def waits_in_teardown():
+            await asyncio.sleep(0.01)
+            yield
+            await asyncio.sleep(0.01)
+
+        async def test_sleeps(waits_in_teardown):
+            await asyncio.sleep(0.01)
+
+        async def test_sleeps_again():
+            await asyncio.sleep(0.01)
+        """
+    )
+    run_alt().assert_outcomes(passed=2)
