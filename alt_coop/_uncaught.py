@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -122,30 +122,26 @@ def hand_over(state: LaneState, *, test_over: bool = False) -> set[_Queue]:
 
 class _AtPhaseEnd:
     """At the end of each phase of a test, report the uncaught exceptions that
-    test had, as pytest does at the end of every phase. A phase that fails
-    leaves them to the next, as in pytest."""
+    test had, as pytest does at the end of every phase: in a last hook of the
+    phase, which a phase that fails never reaches, leaving them to the next.
+    Not a wrapper: its frame would then be in the traceback of every error of
+    the phase, where pytest does not expect it."""
 
     @staticmethod
-    def _report(item: pytest.Item) -> Generator[None, object, object]:
-        __tracebackhide__ = True
-        result = yield
+    def _report(item: pytest.Item) -> None:
         state = CURRENT.get()
         if state is not None and state.uncaught and state.item is item:
             for queue in hand_over(state):
                 queue.collect(item.config)
-        return result
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
-        __tracebackhide__ = True
-        return (yield from self._report(item))
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._report(item)
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
-        __tracebackhide__ = True
-        return (yield from self._report(item))
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        self._report(item)
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
-        __tracebackhide__ = True
-        return (yield from self._report(item))
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        self._report(item)

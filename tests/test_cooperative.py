@@ -5836,3 +5836,42 @@ def test_every_process_wide_fixture_makes_its_test_run_alone(pytester, run_alt, 
     assert f"tests using {fixture} run alone (process-wide state)" in result.stdout.str(), (
         result.stdout.str()
     )
+
+
+@pytest.mark.skipif(
+    PYTEST_VERSION < (8, 4),
+    reason="pytest 8.3 drives its logging per phase with `yield from`, through alt_coop's "
+    "per-test logging, whose frame then stands in the traceback (a known limit)",
+)
+def test_an_error_raised_by_pytests_own_phase_hooks_reads_as_in_a_sequential_run(
+    pytester, run_alt
+):
+    # xfail(run=False) raises from pytest's setup hook: alt_coop's hooks of
+    # the phase must not leave frames pytest then finds all hidden.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.xfail(run=False, reason="not run")
+        async def test_not_run():
+            raise AssertionError("never")
+
+        async def test_other():
+            await asyncio.sleep(0.01)
+        """
+    )
+
+    def xfailures(*args: str) -> list[str]:
+        lines = run_alt("--xfail-tb", "-rx", *args).outlines
+        start = next(i for i, line in enumerate(lines) if "XFAILURES" in line)
+        end = next(i for i, line in enumerate(lines) if "short test summary" in line)
+        return [
+            re.sub(r" at 0x[0-9a-f]+", "", line)  # pytest 8 shows its own frames' locals
+            for line in lines[start:end]
+            if not line.startswith("alt_coop:")
+        ]
+
+    sequential = xfailures()
+    assert "[NOTRUN] not run" in "\n".join(sequential)
+    assert xfailures("--asyncio-cooperative") == sequential
