@@ -17,7 +17,8 @@ reset after every turn in which a warning was shown, so the next test to
 raise it records it too; a test's own repeats are recognised by the places it
 has been shown already.
 
-Checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0: ``catch_warnings_for_item``.
+Checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0: ``catch_warnings_for_item``
+and ``config.apply_warning_filters``.
 From the standard library: ``warnings._showwarnmsg_impl`` (what
 ``catch_warnings(record=True)`` replaces), and ``warnings._filters_mutated``
 (3.11 to 3.13; ``_filters_mutated_lock_held`` under ``warnings._lock`` from
@@ -33,6 +34,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from _pytest.config import apply_warning_filters
 from _pytest.warnings import catch_warnings_for_item
 
 from ._lane_state import CURRENT, LaneState, bodies_in_threads
@@ -218,6 +220,29 @@ def report_warnings(state: LaneState) -> None:
         record_warning(item.ihook, message, item.nodeid)
     state.warnings.clear()
     state.warnings_reported = True
+
+
+def record_notice(
+    config: pytest.Config, hook: Any, warning: Warning, filename: str, lineno: int, nodeid: str
+) -> None:
+    """Hand one of alt_coop's own warnings, issued outside any test's code,
+    to pytest as one of ``nodeid``'s (at ``filename:lineno``), as filtered by
+    ``-W`` and ``filterwarnings``. An ``error`` filter shows it rather than
+    raising it: it tells how the run was arranged, mid-run, and a blanket
+    ``filterwarnings = error`` must not stop the run over it."""
+    if config.pluginmanager.is_blocked("warnings"):
+        return  # -p no:warnings: pytest records no warning at all
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always", type(warning))
+        apply_warning_filters(
+            config.getini("filterwarnings"), config.known_args_namespace.pythonwarnings or []
+        )
+        try:
+            warnings.warn_explicit(warning, type(warning), filename, lineno)
+        except type(warning):
+            records.append(warnings.WarningMessage(warning, type(warning), filename, lineno))
+    for message in records:
+        record_warning(hook, message, nodeid)
 
 
 def record_warning(hook: Any, message: warnings.WarningMessage, nodeid: str) -> None:

@@ -28,7 +28,6 @@ import functools
 import inspect
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -443,13 +442,12 @@ class Scheduler:
         for item, seconds in self.holds.items():
             _, lineno, _ = item.location
             warning = AltCoopWarning(
-                f"{item.nodeid} held the loop for {seconds:.2f}s at a stretch, delaying "
+                f"alt_coop: {item.nodeid} held the loop for {seconds:.2f}s at a stretch, delaying "
                 "every other cooperative test; await, or run blocking work in a thread"
             )
-            message = warnings.WarningMessage(
-                warning, AltCoopWarning, str(item.path), (lineno or 0) + 1
+            _lane_warnings.record_notice(
+                self.config, item.ihook, warning, str(item.path), (lineno or 0) + 1, item.nodeid
             )
-            _lane_warnings.record_warning(item.ihook, message, item.nodeid)
         self.holds.clear()
 
     def _held(
@@ -720,10 +718,9 @@ def notice(config: pytest.Config, text: str, item: pytest.Item | None = None) ->
     if item is not None:
         path, line, _ = item.location
         filename, lineno, nodeid = str(config.rootpath / path), (line or 0) + 1, item.nodeid
-    message = warnings.WarningMessage(
-        AltCoopWarning(f"alt_coop: {text}"), AltCoopWarning, filename, lineno
+    _lane_warnings.record_notice(
+        config, config.hook, AltCoopWarning(f"alt_coop: {text}"), filename, lineno, nodeid
     )
-    _lane_warnings.record_warning(config.hook, message, nodeid)
 
 
 def _pytest_timeout_default(config: pytest.Config) -> float | None:

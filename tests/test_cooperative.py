@@ -5875,3 +5875,51 @@ def test_an_error_raised_by_pytests_own_phase_hooks_reads_as_in_a_sequential_run
     sequential = xfailures()
     assert "[NOTRUN] not run" in "\n".join(sequential)
     assert xfailures("--asyncio-cooperative") == sequential
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-W", "ignore::alt_coop.errors.AltCoopWarning"],
+        ["-o", "filterwarnings=ignore:alt_coop"],
+        ["-p", "no:warnings"],
+    ],
+    ids=["-W", "ini", "no-warnings-plugin"],
+)
+def test_notices_follow_the_warning_filters(pytester, run_alt, args):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_alone(capsys):
+            print("hi")
+            assert capsys.readouterr().out == "hi\\n"
+
+        async def test_blocks():
+            await asyncio.sleep(0)
+            __import__("time").sleep(0.3)
+        """
+    )
+    result = run_alt("--asyncio-block-threshold=0.1", *args)
+    result.assert_outcomes(passed=2)
+    assert "AltCoopWarning" not in result.stdout.str(), result.stdout.str()
+
+
+def test_an_error_filter_shows_notices_without_stopping_the_run(pytester, run_alt):
+    # A blanket `filterwarnings = error` is common; a notice says how the run
+    # was arranged, which is no reason to stop it midway.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_alone(capsys):
+            pass
+        """
+    )
+    result = run_alt("-W", "error")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*AltCoopWarning: alt_coop: tests using capsys run alone*"])
