@@ -94,6 +94,10 @@ class Plugin:
                 "alt_coop.Plugin() to pytest.main (listing alt_coop.enable as well is fine)"
             )
         _check_no_other_runner(config)
+        if not config.pluginmanager.has_plugin("asyncio"):
+            # Suites moving from pytest-asyncio keep its mark for a while; it
+            # must not fail them under --strict-markers.
+            config.addinivalue_line("markers", PYTEST_ASYNCIO_MARKER)
         _check_no_other_running_loop(self.managed_loop)
         # Put back at unconfigure: a session a test runs (pytester) has its own.
         self._trimmed_before = _tracebacks.trim_asyncio_frames
@@ -436,6 +440,12 @@ class Plugin:
     ) -> PhaseTimeout:
         seconds = self._defaults.seconds(request, node, scope)
         return PhaseTimeout(seconds, label, self._policy)
+
+
+PYTEST_ASYNCIO_MARKER = (
+    "asyncio: pytest-asyncio's mark, accepted and ignored: alt_coop runs every async test "
+    "on its session loop (alt_coop)"
+)
 
 
 def _check_no_other_runner(config: pytest.Config) -> None:

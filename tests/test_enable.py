@@ -99,6 +99,31 @@ def test_pytest_asyncio_in_strict_mode_leaves_unmarked_tests_to_alt_coop(
     result.assert_outcomes(passed=2)
 
 
+@pytest.mark.parametrize("cooperative", [False, True], ids=["sequential", "cooperative"])
+def test_pytest_asyncios_mark_is_accepted_without_it(
+    pytester: pytest.Pytester, cooperative: bool
+) -> None:
+    # A suite moving from pytest-asyncio keeps its marks: under
+    # --strict-markers they must not be unknown, and they change nothing.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_marked():
+            await asyncio.sleep(0)
+
+        @pytest.mark.asyncio(loop_scope="module")
+        async def test_marked_with_a_scope():
+            await asyncio.sleep(0)
+        """
+    )
+    args = ["--asyncio-cooperative"] if cooperative else []
+    result = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable", "--strict-markers", *args)
+    result.assert_outcomes(passed=2)
+
+
 def test_pytest_asyncio_cooperative_is_a_usage_error(pytester: pytest.Pytester) -> None:
     # Its mark is alt_coop's. A stand-in registered under its plugin name.
     pytester.makeconftest(
