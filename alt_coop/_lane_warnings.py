@@ -18,7 +18,7 @@ raise it records it too; a test's own repeats are recognised by the places it
 has been shown already.
 
 Checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0: ``catch_warnings_for_item``
-and ``config.apply_warning_filters``.
+and ``config.apply_warning_filters``/``parse_warning_filter``.
 From the standard library: ``warnings._showwarnmsg_impl`` (what
 ``catch_warnings(record=True)`` replaces), and ``warnings._filters_mutated``
 (3.11 to 3.13; ``_filters_mutated_lock_held`` under ``warnings._lock`` from
@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from _pytest.config import apply_warning_filters
+from _pytest.config import apply_warning_filters, parse_warning_filter
 from _pytest.warnings import catch_warnings_for_item
 
 from ._lane_state import CURRENT, LaneState, bodies_in_threads
@@ -222,25 +222,34 @@ def report_warnings(state: LaneState) -> None:
     state.warnings_reported = True
 
 
-def record_notice(
-    config: pytest.Config, hook: Any, warning: Warning, filename: str, lineno: int, nodeid: str
-) -> None:
-    """Hand one of alt_coop's own warnings, issued outside any test's code,
-    to pytest as one of ``nodeid``'s (at ``filename:lineno``), as filtered by
-    ``-W`` and ``filterwarnings``. An ``error`` filter shows it rather than
-    raising it: it tells how the run was arranged, mid-run, and a blanket
-    ``filterwarnings = error`` must not stop the run over it."""
+def record_notice(config: pytest.Config, warning: Warning, item: pytest.Item | None) -> None:
+    """Hand one of alt_coop's own warnings, issued outside any test's code, to
+    pytest as one of ``item``'s (at its line, from its module), as filtered
+    by ``-W``, ``filterwarnings`` and the item's ``filterwarnings`` marks.
+    An ``error`` filter shows it rather than raising it: it tells how the run
+    was arranged, mid-run, and a blanket ``filterwarnings = error`` must not
+    stop the run over it."""
     if config.pluginmanager.is_blocked("warnings"):
         return  # -p no:warnings: pytest records no warning at all
+    filename, lineno, nodeid, module, hook = __file__, 0, "", "alt_coop", config.hook
+    if item is not None:
+        path, line, _ = item.location
+        filename, lineno, nodeid = str(config.rootpath / path), (line or 0) + 1, item.nodeid
+        module = getattr(getattr(item, "module", None), "__name__", module)
+        hook = item.ihook
+    category = type(warning)
     with warnings.catch_warnings(record=True) as records:
-        warnings.simplefilter("always", type(warning))
+        warnings.simplefilter("always", category)
         apply_warning_filters(
             config.getini("filterwarnings"), config.known_args_namespace.pythonwarnings or []
         )
+        for mark in item.iter_markers(name="filterwarnings") if item is not None else ():
+            for arg in mark.args:
+                warnings.filterwarnings(*parse_warning_filter(arg, escape=False))
         try:
-            warnings.warn_explicit(warning, type(warning), filename, lineno)
-        except type(warning):
-            records.append(warnings.WarningMessage(warning, type(warning), filename, lineno))
+            warnings.warn_explicit(warning, category, filename, lineno, module)
+        except category:
+            records.append(warnings.WarningMessage(warning, category, filename, lineno))
     for message in records:
         record_warning(hook, message, nodeid)
 

@@ -440,14 +440,11 @@ class Scheduler:
     def _warn_about_holds(self) -> None:
         """Name the tests that held the loop (known only once their lane is done)."""
         for item, seconds in self.holds.items():
-            _, lineno, _ = item.location
             warning = AltCoopWarning(
                 f"alt_coop: {item.nodeid} held the loop for {seconds:.2f}s at a stretch, delaying "
                 "every other cooperative test; await, or run blocking work in a thread"
             )
-            _lane_warnings.record_notice(
-                self.config, item.ihook, warning, str(item.path), (lineno or 0) + 1, item.nodeid
-            )
+            _lane_warnings.record_notice(self.config, warning, item)
         self.holds.clear()
 
     def _held(
@@ -714,13 +711,7 @@ def _test_done(
 def notice(config: pytest.Config, text: str, item: pytest.Item | None = None) -> None:
     """A one-line notice, shown in pytest's warnings summary, at the first
     test it concerns if any."""
-    filename, lineno, nodeid = __file__, 0, ""
-    if item is not None:
-        path, line, _ = item.location
-        filename, lineno, nodeid = str(config.rootpath / path), (line or 0) + 1, item.nodeid
-    _lane_warnings.record_notice(
-        config, config.hook, AltCoopWarning(f"alt_coop: {text}"), filename, lineno, nodeid
-    )
+    _lane_warnings.record_notice(config, AltCoopWarning(f"alt_coop: {text}"), item)
 
 
 def _pytest_timeout_default(config: pytest.Config) -> float | None:

@@ -129,6 +129,7 @@ class _AtPhaseEnd:
 
     @staticmethod
     def _report(item: pytest.Item) -> None:
+        __tracebackhide__ = True  # what pytest reports raises the error (-W error)
         state = CURRENT.get()
         if state is not None and state.uncaught and state.item is item:
             for queue in hand_over(state):
@@ -136,12 +137,15 @@ class _AtPhaseEnd:
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        __tracebackhide__ = True
         self._report(item)
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
+        __tracebackhide__ = True
         self._report(item)
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        __tracebackhide__ = True
         self._report(item)

@@ -5883,8 +5883,9 @@ def test_an_error_raised_by_pytests_own_phase_hooks_reads_as_in_a_sequential_run
         ["-W", "ignore::alt_coop.errors.AltCoopWarning"],
         ["-o", "filterwarnings=ignore:alt_coop"],
         ["-p", "no:warnings"],
+        ["-W", "ignore::alt_coop.errors.AltCoopWarning:test_notices_follow_the_warning_filters"],
     ],
-    ids=["-W", "ini", "no-warnings-plugin"],
+    ids=["-W", "ini", "no-warnings-plugin", "by-module"],
 )
 def test_notices_follow_the_warning_filters(pytester, run_alt, args):
     pytester.makepyfile(
@@ -5923,3 +5924,33 @@ def test_an_error_filter_shows_notices_without_stopping_the_run(pytester, run_al
     result = run_alt("-W", "error")
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(["*AltCoopWarning: alt_coop: tests using capsys run alone*"])
+
+
+@pytest.mark.skipif(PYTEST_VERSION < (8, 4), reason="pytest 8.3 catches them per phase itself")
+def test_an_uncaught_exception_made_an_error_shows_no_alt_coop_frames(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import gc
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        class Bad:
+            def __del__(self):
+                raise ValueError("in del")
+
+        async def test_unraisable():
+            Bad()
+            gc.collect()
+            await asyncio.sleep(0.05)
+
+        async def test_other():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt("-W", "error::pytest.PytestUnraisableExceptionWarning")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*ValueError: in del*"])
+    output = result.stdout.str()
+    assert "_uncaught.py" not in output and "self._report" not in output, output
