@@ -1261,11 +1261,18 @@ def test_a_thread_exception_is_reported_for_the_test_that_started_the_thread(pyt
         async def test_other_b():
             await asyncio.sleep(0.05)
 
+        LEFT_BEHIND = []
+        STARTED = asyncio.Event()
+
         async def test_leaves_a_thread_behind():
-            threading.Timer(0.1, fail).start()
+            LEFT_BEHIND.append(threading.Timer(0.1, fail))
+            LEFT_BEHIND[0].start()
+            STARTED.set()
 
         async def test_last():
-            await asyncio.sleep(0.3)
+            await STARTED.wait()
+            # Until the thread is over, its exception reported to Python's hook.
+            await asyncio.to_thread(LEFT_BEHIND[0].join)
         """
     )
     result = run_alt("-W", "default::pytest.PytestUnhandledThreadExceptionWarning")
