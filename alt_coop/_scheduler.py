@@ -388,9 +388,7 @@ class Scheduler:
             except asyncio.CancelledError:
                 # Ctrl-C, or the task running pytest was cancelled: cancel every
                 # running test once, give them a bounded time to clean up.
-                self._interrupted = True
-                for task in tasks:
-                    _cancels.interrupt(task, "interrupted")
+                self._interrupt_all()
                 if tasks:
                     await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
                 raise
@@ -581,11 +579,17 @@ class Scheduler:
         first one, which names the line the test was at."""
         if self._interruption is None:
             self._interruption = interruption
-        if not self._interrupted:  # a test's own: the others are cancelled too
-            self._interrupted = True
-            for task in self._tasks:
-                if task is not asyncio.current_task():
-                    _cancels.interrupt(task, "interrupted")
+        self._interrupt_all()  # a test's own: the others are cancelled too
+
+    def _interrupt_all(self) -> None:
+        """Stop the batch: cancel each running test once, the caller's own aside."""
+        if self._interrupted:
+            return
+        self._interrupted = True
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                _cancels.interrupt(task, "interrupted")
 
     def _cut_short(
         self, item: pytest.Item, state: _lane_state.LaneState
