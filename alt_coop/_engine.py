@@ -49,6 +49,10 @@ _IN_TEST_BODY: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "alt_coop_in_test_body", default=False
 )
 
+#: The test a test's setup found running in its context (one whose body runs
+#: a pytest session), given back at its teardown.
+_OUTER_TEST_ITEM = pytest.StashKey["pytest.Item | None"]()
+
 
 class Plugin:
     """The alt_coop engine, as a pytest plugin object.
@@ -165,6 +169,8 @@ class Plugin:
             if self._claimed is not None:
                 _session_loop.release(self._claimed)
                 self._claimed = None
+            if self.managed_loop is not None:
+                _nesting.settle(self.managed_loop)
 
     def _end_session(self) -> None:
         session_loop, self._session_loop = self._session_loop, None
@@ -223,6 +229,7 @@ class Plugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        item.stash[_OUTER_TEST_ITEM] = test_item.get()
         test_item.set(item)  # whose locks its code takes (see release_left_held)
         problem = _scheduler.mark_problem(item)
         if problem is not None:
@@ -237,8 +244,14 @@ class Plugin:
             with contextlib.suppress(pytest.fail.Exception):  # the teardown's own error goes on
                 release_left_held(item)
             raise
-        release_left_held(item)
-        return result
+        else:
+            release_left_held(item)
+            return result
+        finally:
+            # pytest.main on a managed loop runs the protocol in the caller's
+            # context: the last test must not stay referenced from there, and
+            # a session run by a test hands that test back its own.
+            test_item.set(item.stash.get(_OUTER_TEST_ITEM, None))
 
     # -- debugger awareness -------------------------------------------------
 

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import sys
+import types
+import weakref
 
 from .errors import AltCoopUsageError
 
@@ -38,4 +41,44 @@ def enable(loop: asyncio.AbstractEventLoop) -> None:
             "pytest.main() was called from a coroutine running its managed_loop; running "
             f"it nested needs the nest-asyncio2 package (pip install nest-asyncio2), or {USE_MAIN}"
         ) from None
+    if loop.is_running():
+        # The loop's own ``_run_once`` is below us, part way through a batch:
+        # it counted the handles ready when the batch began and pops that
+        # many, whatever the nested runs took meanwhile. At most the handles
+        # ready now are still to come (asyncio's private ``_ready`` deque,
+        # checked on Python 3.11 to 3.13).
+        run_once = getattr(getattr(type(loop), "_run_once", None), "__code__", None)
+        if run_once is not None:
+            _owed[loop] = (run_once, len(loop._ready))  # type: ignore[attr-defined]
     nest_asyncio2.apply(loop)
+
+
+#: Loops patched while running: the code of the unpatched ``_run_once`` that
+#: was running then, and how many handles it may still pop.
+_owed: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[types.CodeType, int]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def settle(loop: asyncio.AbstractEventLoop) -> None:
+    """Before pytest.main returns to the coroutine that called it: if the
+    batch that was running when ``loop`` was patched is still running below,
+    leave it at least the handles it will pop, or it pops from an empty deque
+    and the application's loop dies of an IndexError. A handle that does
+    nothing, run in the next batch instead, costs nothing."""
+    owed = _owed.get(loop)
+    if owed is None:
+        return
+    run_once, handles = owed
+    frame = sys._getframe()
+    while frame is not None and frame.f_code is not run_once:
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        del _owed[loop]  # that batch is over; the loop runs patched from now on
+        return
+    for _ in range(handles - len(loop._ready)):  # type: ignore[attr-defined]
+        loop.call_soon(_nothing)
+
+
+def _nothing() -> None:
+    pass

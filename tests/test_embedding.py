@@ -535,6 +535,137 @@ def test_nested_pytest_main_leaves_the_calling_task_alone(pytester: pytest.Pytes
     )
 
 
+def test_first_nested_pytest_main_leaves_the_running_batch_of_handles_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    # The loop's unpatched _run_once is part way through the batch that woke
+    # the app, and pops as many handles as that batch had; the nested runs
+    # took the ones behind the app's. It must not pop from an empty deque
+    # (IndexError out of the app's run_until_complete).
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import pytest
+
+        import alt_coop
+
+
+        async def app_main():
+            loop = asyncio.get_running_loop()
+            woken = loop.create_future()
+
+            def wake_the_app_and_others():
+                woken.set_result(None)  # the app's wake-up, then more handles in its batch
+                for _ in range(20):
+                    loop.call_soon(lambda: None)
+
+            loop.call_soon(wake_the_app_and_others)
+            await woken
+            plugin = alt_coop.Plugin(managed_loop=loop)
+            code = pytest.main([*ISOLATE, "suite", "-q"], plugins=[plugin])
+            print("EXIT CODE", int(code))
+
+
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(app_main())
+        print("APP DONE")
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_one.py",
+        """
+        import asyncio
+
+
+        async def test_one():
+            await asyncio.sleep(0)
+        """,
+    )
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    assert "IndexError" not in output, output
+    assert "EXIT CODE 0" in output
+    assert "APP DONE" in output
+
+
+# -- 2. pytest.main(managed_loop) leaves a context variable set ---------------
+
+
+@pytest.mark.parametrize("mode", ["sync", "nested"])
+def test_pytest_main_on_a_managed_loop_leaves_no_context_variable_set(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # pytest.main on a managed loop runs the protocol in the caller's context:
+    # alt_coop's own variables must not keep the last test alive there, nor be
+    # copied into every task the application makes afterwards.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import contextvars
+        import sys
+
+        import pytest
+
+        import alt_coop
+
+        MODE = sys.argv[1]
+
+
+        def ours():
+            return sorted(
+                (var.name, repr(value))
+                for var, value in contextvars.copy_context().items()
+                if var.name.startswith("alt_coop") and value not in (None, False)
+            )
+
+
+        def session(loop):
+            plugin = alt_coop.Plugin(managed_loop=loop)
+            return pytest.main([*ISOLATE, "suite", "-q"], plugins=[plugin])
+
+
+        loop = asyncio.new_event_loop()
+        if MODE == "sync":
+            code = session(loop)
+            left = ours()
+        else:
+            async def app_main():
+                return session(asyncio.get_running_loop()), ours()
+
+            code, left = loop.run_until_complete(app_main())
+        print("EXIT CODE", int(code))
+        print("LEFT IN THE CALLER'S CONTEXT", left)
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_two.py",
+        """
+        import asyncio
+
+
+        async def test_first():
+            await asyncio.sleep(0)
+
+
+        def test_last():
+            pass
+        """,
+    )
+    result = run_app(pytester, mode, timeout=30)
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    assert "EXIT CODE 0" in output
+    assert "LEFT IN THE CALLER'S CONTEXT []" in output, output
+
+
 # -- await alt_coop.main: cancellation and Ctrl-C ---------------------------------
 
 #: A suite whose second test blocks until it is cancelled, leaving a marker file.
