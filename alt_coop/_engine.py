@@ -25,6 +25,7 @@ from . import (
     _nesting,
     _options,
     _pytest_compat,
+    _run_alone,
     _scheduler,
     _session_loop,
     _tracebacks,
@@ -269,6 +270,15 @@ class Plugin:
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> object:
+        lane = _lane_state.CURRENT.get()
+        if lane is not None and fixturedef.argname in _run_alone.RUN_ALONE_FIXTURES:
+            # Asked for while the test runs beside others (getfixturevalue):
+            # too late to run it alone.
+            error = pytest.fail.Exception(
+                _run_alone.dynamic_request_problem(fixturedef.argname, lane.item), pytrace=False
+            )
+            _pytest_compat.cache_fixture_error(fixturedef, request, error)
+            raise error
         func = fixturedef.func
         is_gen = inspect.isasyncgenfunction(func)
         if not (is_gen or inspect.iscoroutinefunction(func)):

@@ -40,6 +40,7 @@ from . import (
     _lane_logging,
     _lane_state,
     _lane_warnings,
+    _run_alone,
     _runner,
     _timeouts,
     _uncaught,
@@ -53,35 +54,6 @@ MARK = "asyncio_cooperative"
 SEQUENTIAL_MARK = "asyncio_sequential"
 RESOURCES_MARK = "asyncio_resources"
 EXCLUSIVE_MARK = "asyncio_exclusive"
-
-#: Fixtures that change process-wide state, so their tests run alone.
-RUN_ALONE_FIXTURES = frozenset(
-    {
-        "capsys",
-        "capsysbinary",
-        "capfd",
-        "capfdbinary",
-        "capteesys",
-        "monkeypatch",
-        "subtests",  # pytest 9's: it starts and stops capturing per subtest
-        # pytest-mock's: they patch module attributes, seen by every test.
-        "mocker",
-        "class_mocker",
-        "module_mocker",
-        "package_mocker",
-        "session_mocker",
-        # pytest-benchmark's: timed against the whole process.
-        "benchmark",
-        "benchmark_weave",
-        # pytest-cov's: it pauses coverage for the whole process.
-        "no_cover",
-    }
-)
-
-#: Plugins whose pytest_runtest_protocol hook is taken care of: pytest's own
-#: (re-created per test, or only wrapping unittest items), and the two whose
-#: options or marks send the tests they affect to run sequentially.
-_HANDLED_PROTOCOL_PLUGINS = ("_pytest.", "alt_coop", "pytest_rerunfailures", "pytest_timeout")
 
 #: How long the batch may go on starting tests before running ones get a turn.
 ADMISSION_SLICE_SECONDS = 0.001
@@ -132,11 +104,9 @@ class Scheduler:
         self._exit: BaseException | None = None  # pytest.exit() in a cooperative test
         self.error: BaseException | None = None  # raised outside any test's phases
         self._tasks: set[asyncio.Task[None]] = set()  # the running batch's
-        self._wrappers_by_parent: dict[Any, tuple[str, ...]] = {}
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
         self._log_levels = _lane_logging.CaplogLevels()  # the running batch's
-        self._timeout_for_all = bool(_pytest_timeout_default(self.config))
-        self._session_timeout = _pytest_timeout_session(self.config)
+        self._run_alone = _run_alone.RunAlone(self.config)
         self._lanes_running = 0  # lanes past their start, not yet done with their protocol
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
 
@@ -161,76 +131,13 @@ class Scheduler:
             return False
         if SEQUENTIAL_MARK in marks:
             return False
-        reason = self._must_run_alone(item, marks, is_async)
+        reason = self._run_alone.reason(item, marks, is_async)
         if reason is not None:
             self.notices.setdefault(reason, item)
             return False
         if "filterwarnings" in marks:
             self._filtered.add(item)
         return True
-
-    def _must_run_alone(
-        self, item: pytest.Function, marks: set[str], is_async: bool
-    ) -> str | None:
-        alone = RUN_ALONE_FIXTURES.intersection(item.fixturenames)
-        if alone:
-            return f"tests using {', '.join(sorted(alone))} run alone (process-wide state)"
-        if getattr(item.obj, "patchings", None):
-            # unittest.mock.patch decorators patch for the whole test, for every test.
-            return "tests decorated with unittest.mock.patch run alone (process-wide state)"
-        if _hypothesis.async_inner_test(item.obj):
-            return (
-                "Hypothesis tests run alone (Hypothesis keeps the running test's state "
-                "per thread, and times each example)"
-            )
-        if not is_async:
-            # The body runs in a thread, while the loop runs other tests: the
-            # warnings state it needs would be in force for theirs too.
-            if "recwarn" in item.fixturenames:
-                return "plain def tests using recwarn run alone (warning state is process-wide)"
-            if "filterwarnings" in marks:
-                return (
-                    "plain def tests marked filterwarnings run alone "
-                    "(warning filters are process-wide)"
-                )
-        if "timeout" in marks or self._timeout_for_all:
-            return "pytest-timeout's timeouts wrap the whole test: those tests run sequentially"
-        if self._session_timeout:
-            return (
-                "pytest-timeout checks its session timeout between tests: "
-                "cooperative tests run sequentially"
-            )
-        if "no_cover" in marks:
-            return "tests marked no_cover run alone (pytest-cov pauses coverage process-wide)"
-        if "order" in marks or "dependency" in marks:
-            return (
-                "tests ordered by pytest-order or pytest-dependency run sequentially "
-                "(their order may be a dependency on the tests before them)"
-            )
-        if "flaky" in marks or _reruns(item):
-            return "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially"
-        wrappers = self._protocol_wrappers(item)
-        if wrappers:
-            return (
-                f"{', '.join(wrappers)} hooks pytest_runtest_protocol, which cooperative tests "
-                "cannot go through: those tests run sequentially"
-            )
-        return None
-
-    def _protocol_wrappers(self, item: pytest.Function) -> tuple[str, ...]:
-        """Plugins that hook the whole per-test protocol, other than those handled here."""
-        # Which conftests apply depends on the item's directory, shared by its siblings.
-        found = self._wrappers_by_parent.get(item.parent)
-        if found is None:
-            hook = item.ihook.pytest_runtest_protocol
-            found = self._wrappers_by_parent[item.parent] = tuple(
-                sorted(
-                    impl.plugin_name
-                    for impl in hook.get_hookimpls()
-                    if not _module_of(impl.plugin).startswith(_HANDLED_PROTOCOL_PLUGINS)
-                )
-            )
-        return found
 
     # -- the run loop --------------------------------------------------------
 
@@ -716,42 +623,6 @@ def notice(config: pytest.Config, text: str, item: pytest.Item | None = None) ->
     """A one-line notice, shown in pytest's warnings summary, at the first
     test it concerns if any."""
     _lane_warnings.record_notice(config, AltCoopWarning(f"alt_coop: {text}"), item)
-
-
-def _pytest_timeout_default(config: pytest.Config) -> float | None:
-    """pytest-timeout's timeout for tests without a mark, from its option, ini
-    key or environment variable, as it reads them itself."""
-    plugin = config.pluginmanager.get_plugin("timeout")
-    settings = getattr(plugin, "get_env_settings", None)
-    if settings is None:
-        return config.getoption("timeout", None)  # type: ignore[no-any-return]
-    return settings(config).timeout  # type: ignore[no-any-return]
-
-
-def _pytest_timeout_session(config: pytest.Config) -> bool:
-    """Whether pytest-timeout has a session timeout to check between tests."""
-    plugin = config.pluginmanager.get_plugin("timeout")
-    key = getattr(plugin, "SESSION_TIMEOUT_KEY", None)
-    if key is None:
-        return bool(config.getoption("session_timeout", None))
-    return bool(config.stash.get(key, 0))
-
-
-def _reruns(item: pytest.Item) -> bool:
-    """Whether pytest-rerunfailures may re-run ``item``: as it decides itself
-    (a ``--reruns`` option, ``reruns`` ini key, ``--force-reruns``)."""
-    plugin = item.config.pluginmanager.get_plugin("rerunfailures")
-    count = getattr(plugin, "get_reruns_count", None)
-    if count is None:
-        return bool(item.config.getoption("reruns", 0))
-    return bool(count(item))
-
-
-def _module_of(plugin: object) -> str:
-    name = getattr(plugin, "__name__", None)
-    if isinstance(name, str) and not isinstance(plugin, type):
-        return name  # a module
-    return type(plugin).__module__
 
 
 #: The param key of a test that uses a parametrized fixture's name without a param.

@@ -20,6 +20,7 @@ import functools
 import signal
 import sys
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Callable, Coroutine, Iterable
@@ -72,14 +73,26 @@ def in_session() -> bool:
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
-    """A fresh loop of the platform's default class, without the policy API."""
+    """A fresh loop of the platform's default class, without the policy API,
+    whose clock is the real monotonic clock (see ``_REAL_CLOCK``)."""
     factory: Callable[[], asyncio.AbstractEventLoop] | None = getattr(asyncio, "EventLoop", None)
     if factory is None:  # before 3.13
         if sys.platform == "win32":
             factory = asyncio.ProactorEventLoop
         else:
             factory = asyncio.SelectorEventLoop
-    return factory()
+    loop = factory()
+    loop.time = _REAL_CLOCK[0]  # type: ignore[method-assign]
+    return loop
+
+
+#: ``time.monotonic`` as it was at import, which is what asyncio's loops read.
+#: A test that freezes time (freezegun replaces ``time.monotonic``, and every
+#: module attribute bound to it) would otherwise move the session loop's clock
+#: decades on and back: every timeout fires at once, and sleeps scheduled on
+#: the frozen clock never end. Held in a tuple, which freezegun leaves alone;
+#: the same as ``freeze_time(real_asyncio=True)``, for the loop alt_coop owns.
+_REAL_CLOCK = (time.monotonic,)
 
 
 _STOPPED = (

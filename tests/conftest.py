@@ -19,6 +19,14 @@ pytest_plugins = ["pytester"]
 ISOLATE = (
     *("-p", "no:asyncio", "-p", "no:anyio", "-p", "no:cacheprovider"),
     *("-p", "no:alt_pytest_asyncio", "-p", "no:asyncio-cooperative"),
+    # Plugins of the test extras that a test loads itself when it needs one
+    # (``-p pytest_socket``, say).
+    *("-p", "no:socket", "-p", "no:time_machine", "-p", "no:respx"),
+    *("-p", "no:pytest_httpserver", "-p", "no:pytest_mock", "-p", "no:pytest_jsonreport"),
+    *(
+        "-p",
+        "no:metadata",
+    ),
 )
 
 

@@ -1,0 +1,245 @@
+"""Which cooperative tests must run alone, and the one-line reason why.
+
+A test runs concurrently with others only if nothing it uses is state of the
+whole process that it would change for the tests running beside it: fixtures
+that patch modules or capture file descriptors, decorators that patch for the
+whole test, plugins that wrap the whole per-test protocol or switch something
+process-wide at each test's setup and teardown. Such a test runs alone,
+between batches, exactly as in a sequential run; the reason becomes a notice.
+What cannot be seen before the test starts (a fixture asked for through
+``request.getfixturevalue``) is refused when asked for: see
+:func:`dynamic_request_problem`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+from . import _hypothesis
+
+#: Fixtures that change process-wide state, so their tests run alone.
+RUN_ALONE_FIXTURES = frozenset(
+    {
+        "capsys",
+        "capsysbinary",
+        "capfd",
+        "capfdbinary",
+        "capteesys",
+        "monkeypatch",
+        "subtests",  # pytest 9's: it starts and stops capturing per subtest
+        # pytest-mock's: they patch module attributes, seen by every test.
+        "mocker",
+        "class_mocker",
+        "module_mocker",
+        "package_mocker",
+        "session_mocker",
+        # pytest-benchmark's: timed against the whole process.
+        "benchmark",
+        "benchmark_weave",
+        # pytest-cov's: it pauses coverage for the whole process.
+        "no_cover",
+        # time-machine's, pytest-freezer's: the clock and date of the process.
+        "time_machine",
+        "freezer",
+        # respx's: the one global router; pytest-httpserver's: one shared
+        # server whose handlers each test's setup clears.
+        "respx_mock",
+        "httpserver",
+        "httpserver_ipv4",
+        "httpserver_ipv6",
+        # pytest-socket's: they switch socket.socket for the process.
+        "socket_enabled",
+        "socket_disabled",
+    }
+)
+
+#: Marks of plugins that patch the process for the test they mark.
+_RUN_ALONE_MARKS = {
+    "freeze_time": "pytest-freezer",
+    "enable_socket": "pytest-socket",
+    "disable_socket": "pytest-socket",
+    "allow_hosts": "pytest-socket",
+}
+
+#: Packages whose test decorators patch the process for the whole test (the
+#: clock, the date, an HTTP client's transport), as unittest.mock.patch does.
+_PATCHING_DECORATORS = ("freezegun", "time_machine", "respx")
+
+#: Plugins whose pytest_runtest_protocol hook is taken care of: pytest's own
+#: (re-created per test, or only wrapping unittest items), and the two whose
+#: options or marks send the tests they affect to run sequentially.
+_HANDLED_PROTOCOL_PLUGINS = ("_pytest.", "alt_coop", "pytest_rerunfailures", "pytest_timeout")
+
+
+class RunAlone:
+    """Decides, per cooperative test, whether it must run alone and why."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self._timeout_for_all = bool(_pytest_timeout_default(config))
+        self._session_timeout = _pytest_timeout_session(config)
+        self._sockets_blocked = _pytest_socket_restricts_all(config)
+        self._wrappers_by_parent: dict[Any, tuple[str, ...]] = {}
+
+    def reason(self, item: pytest.Function, marks: set[str], is_async: bool) -> str | None:
+        """Why ``item`` (marked ``marks``) must run alone, or None if it may not."""
+        alone = RUN_ALONE_FIXTURES.intersection(item.fixturenames)
+        if alone:
+            return f"tests using {', '.join(sorted(alone))} run alone (process-wide state)"
+        if getattr(item.obj, "patchings", None):
+            # unittest.mock.patch decorators patch for the whole test, for every test.
+            return "tests decorated with unittest.mock.patch run alone (process-wide state)"
+        patcher = _patching_decorator(item.obj)
+        if patcher is not None:
+            return f"tests decorated by {patcher} run alone (process-wide state)"
+        plugin_marks = sorted(_RUN_ALONE_MARKS.keys() & marks)
+        if plugin_marks:
+            return (
+                f"tests marked {', '.join(plugin_marks)} run alone "
+                f"({_RUN_ALONE_MARKS[plugin_marks[0]]} patches process-wide state)"
+            )
+        if _hypothesis.async_inner_test(item.obj):
+            return (
+                "Hypothesis tests run alone (Hypothesis keeps the running test's state "
+                "per thread, and times each example)"
+            )
+        if not is_async:
+            # The body runs in a thread, while the loop runs other tests: the
+            # warnings state it needs would be in force for theirs too.
+            if "recwarn" in item.fixturenames:
+                return "plain def tests using recwarn run alone (warning state is process-wide)"
+            if "filterwarnings" in marks:
+                return (
+                    "plain def tests marked filterwarnings run alone "
+                    "(warning filters are process-wide)"
+                )
+        if "timeout" in marks or self._timeout_for_all:
+            return "pytest-timeout's timeouts wrap the whole test: those tests run sequentially"
+        if self._session_timeout:
+            return (
+                "pytest-timeout checks its session timeout between tests: "
+                "cooperative tests run sequentially"
+            )
+        if self._sockets_blocked:
+            return (
+                "pytest-socket blocks and unblocks sockets for the whole process at each "
+                "test's setup and teardown: cooperative tests run sequentially"
+            )
+        if "no_cover" in marks:
+            return "tests marked no_cover run alone (pytest-cov pauses coverage process-wide)"
+        if "order" in marks or "dependency" in marks:
+            return (
+                "tests ordered by pytest-order or pytest-dependency run sequentially "
+                "(their order may be a dependency on the tests before them)"
+            )
+        if "flaky" in marks or _reruns(item):
+            return "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially"
+        wrappers = self._protocol_wrappers(item)
+        if wrappers:
+            return (
+                f"{', '.join(wrappers)} hooks pytest_runtest_protocol, which cooperative tests "
+                "cannot go through: those tests run sequentially"
+            )
+        return None
+
+    def _protocol_wrappers(self, item: pytest.Function) -> tuple[str, ...]:
+        """Plugins that hook the whole per-test protocol, other than those handled here."""
+        # Which conftests apply depends on the item's directory, shared by its siblings.
+        found = self._wrappers_by_parent.get(item.parent)
+        if found is None:
+            hook = item.ihook.pytest_runtest_protocol
+            found = self._wrappers_by_parent[item.parent] = tuple(
+                sorted(
+                    _name_of(impl.plugin, impl.plugin_name)
+                    for impl in hook.get_hookimpls()
+                    if not _module_of(impl.plugin).startswith(_HANDLED_PROTOCOL_PLUGINS)
+                )
+            )
+        return found
+
+
+def dynamic_request_problem(name: str, item: pytest.Item) -> str:
+    """The failure for a cooperative test asking for a run-alone fixture
+    while it runs: too late to run it alone, and its patches would reach the
+    tests running beside it."""
+    return (
+        f"alt_coop: {item.nodeid} asked for the fixture {name!r} through "
+        f"request.getfixturevalue while running cooperatively; {name} changes "
+        "process-wide state, so the tests using it run alone. Ask for it as an "
+        "argument of the test (or of one of its fixtures), or mark the test "
+        "asyncio_sequential"
+    )
+
+
+def _patching_decorator(function: object) -> str | None:
+    """The package of a decorator on ``function`` that patches the process,
+    if any (a wrapper's globals are those of the module that defines it)."""
+    seen = 0
+    while function is not None and seen < 100:  # a __wrapped__ loop ends too
+        module = str(getattr(function, "__globals__", {}).get("__name__", ""))
+        package = module.partition(".")[0]
+        if package in _PATCHING_DECORATORS:
+            return package
+        function = getattr(function, "__wrapped__", None)
+        seen += 1
+    return None
+
+
+def _pytest_timeout_default(config: pytest.Config) -> float | None:
+    """pytest-timeout's timeout for tests without a mark, from its option, ini
+    key or environment variable, as it reads them itself."""
+    plugin = config.pluginmanager.get_plugin("timeout")
+    settings = getattr(plugin, "get_env_settings", None)
+    if settings is None:
+        return config.getoption("timeout", None)  # type: ignore[no-any-return]
+    return settings(config).timeout  # type: ignore[no-any-return]
+
+
+def _pytest_timeout_session(config: pytest.Config) -> bool:
+    """Whether pytest-timeout has a session timeout to check between tests."""
+    plugin = config.pluginmanager.get_plugin("timeout")
+    key = getattr(plugin, "SESSION_TIMEOUT_KEY", None)
+    if key is None:
+        return bool(config.getoption("session_timeout", None))
+    return bool(config.stash.get(key, 0))
+
+
+def _pytest_socket_restricts_all(config: pytest.Config) -> bool:
+    """Whether pytest-socket blocks or restricts sockets in every test
+    (``--disable-socket`` or ``--allow-hosts``, not overridden by
+    ``--force-enable-socket``)."""
+    plugin = sys.modules.get("pytest_socket")
+    if plugin is None or not config.pluginmanager.is_registered(plugin):
+        return False
+    if config.getoption("force_enable_socket", False):
+        return False
+    return bool(config.getoption("disable_socket", False) or config.getoption("allow_hosts", None))
+
+
+def _reruns(item: pytest.Item) -> bool:
+    """Whether pytest-rerunfailures may re-run ``item``: as it decides itself
+    (a ``--reruns`` option, ``reruns`` ini key, ``--force-reruns``)."""
+    plugin = item.config.pluginmanager.get_plugin("rerunfailures")
+    count = getattr(plugin, "get_reruns_count", None)
+    if count is None:
+        return bool(item.config.getoption("reruns", 0))
+    return bool(count(item))
+
+
+def _module_of(plugin: object) -> str:
+    name = getattr(plugin, "__name__", None)
+    if isinstance(name, str) and not isinstance(plugin, type):
+        return name  # a module
+    return type(plugin).__module__
+
+
+def _name_of(plugin: object, registered: str) -> str:
+    """A plugin's name for a notice: the name it was registered under, or,
+    registered without one (pluggy then uses its id), where it comes from."""
+    if not registered.isdigit():
+        return registered
+    if isinstance(getattr(plugin, "__name__", None), str) and not isinstance(plugin, type):
+        return _module_of(plugin)
+    return f"{_module_of(plugin)}.{type(plugin).__qualname__}"

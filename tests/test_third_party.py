@@ -1,0 +1,373 @@
+"""Plugins and libraries that patch the whole process, beside cooperative tests.
+
+Each of these changes something every running test sees (the clock and the
+date, socket.socket, an HTTP client's transport, a shared server's handlers,
+module attributes): a test using one runs alone, with a notice, and the
+tests around it run as they would in a sequential run. Each test loads the
+plugin it needs (conftest's ISOLATE keeps them out otherwise) and skips when
+it is not installed.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ISOLATE
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        *ISOLATE, "-p", "alt_coop.enable", "-p", "no:randomly", *args, timeout=120
+    )
+
+
+def test_a_frozen_clock_leaves_the_loop_on_real_time(pytester: pytest.Pytester) -> None:
+    # freezegun replaces time.monotonic, which asyncio's loops read: frozen in
+    # 2024, the loop's clock would jump decades on, firing every timeout at
+    # once, and a sleep would never end. The session loop keeps real time, so
+    # sleeps end and timeouts fire when they are due.
+    pytest.importorskip("freezegun")
+    pytester.makepyfile(
+        """
+        import asyncio, datetime
+        from freezegun import freeze_time
+
+        @freeze_time("2024-01-01")
+        async def test_frozen():
+            await asyncio.sleep(0)
+            await asyncio.sleep(0.05)
+            assert datetime.date.today() == datetime.date(2024, 1, 1)
+
+        @freeze_time("2024-01-01")
+        async def test_frozen_times_out(async_timeout):
+            async_timeout.set_timeout_seconds(0.3)
+            await asyncio.sleep(30)
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_frozen_times_out timed out after 0.3s*waiting at test_a_frozen_clock*.py:13 in test_frozen_times_out*"
+        ]
+    )
+
+
+def test_a_test_frozen_by_freezegun_runs_alone(pytester: pytest.Pytester) -> None:
+    # Run beside another, the frozen test's date would be the other's too,
+    # and the other's sleep, scheduled on the frozen clock, would never end.
+    pytest.importorskip("freezegun")
+    pytester.makepyfile(
+        """
+        import asyncio, datetime
+        import pytest
+        from freezegun import freeze_time
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @freeze_time("2000-01-01")
+        async def test_frozen():
+            for _ in range(20):
+                await asyncio.sleep(0)
+            assert datetime.date.today().year == 2000
+
+        async def test_other():
+            await asyncio.sleep(0.1)
+            assert datetime.date.today().year > 2020
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*AltCoopWarning: alt_coop: tests decorated by freezegun run alone (process-wide state)"]
+    )
+
+
+def test_time_machine_travels_run_alone(pytester: pytest.Pytester) -> None:
+    # time-machine moves the date of the whole process: a travel, through
+    # its fixture or its decorator, would be every running test's.
+    pytest.importorskip("time_machine")
+    pytester.makepyfile(
+        """
+        import asyncio, datetime
+        import pytest
+        import time_machine
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_fixture_travel(time_machine):
+            time_machine.move_to(datetime.datetime(2000, 1, 1), tick=False)
+            await asyncio.sleep(0.2)
+            assert datetime.date.today().year == 2000
+
+        async def test_plain():
+            await asyncio.sleep(0.1)
+            assert datetime.date.today().year > 2020
+
+        @time_machine.travel(datetime.datetime(2010, 1, 1), tick=False)
+        async def test_decorated():
+            await asyncio.sleep(0.3)
+            assert datetime.date.today().year == 2010
+        """
+    )
+    result = run(pytester, "-p", "time_machine")
+    result.assert_outcomes(passed=3, warnings=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*AltCoopWarning: alt_coop: tests using time_machine run alone (process-wide state)",
+            "*AltCoopWarning: alt_coop: tests decorated by time_machine run alone*",
+        ]
+    )
+
+
+def test_pytest_socket_restrictions_hold_for_every_test(pytester: pytest.Pytester) -> None:
+    # pytest-socket blocks socket.socket at each test's setup and lifts the
+    # block at each teardown, for the whole process: in a batch, the first
+    # test to finish would lift it for the others.
+    pytest.importorskip("pytest_socket")
+    pytester.makepyfile(
+        """
+        import asyncio, socket
+        import pytest
+        from pytest_socket import SocketBlockedError
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_short():
+            await asyncio.sleep(0.05)
+
+        async def test_blocked():
+            await asyncio.sleep(0.2)
+            with pytest.raises(SocketBlockedError):
+                socket.socket()
+
+        @pytest.mark.enable_socket
+        async def test_needs_network():
+            await asyncio.sleep(0.1)
+            socket.socket().close()
+        """
+    )
+    result = run(pytester, "-p", "pytest_socket", "--disable-socket")
+    # The third warning is pytest-socket's own, for the blocked attempt.
+    result.assert_outcomes(passed=3, warnings=3)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*AltCoopWarning: alt_coop: pytest-socket blocks and unblocks sockets for the whole"
+            " process at each test's setup and teardown: cooperative tests run sequentially",
+            "*AltCoopWarning: alt_coop: tests marked enable_socket run alone*",
+        ]
+    )
+
+
+def test_pytest_socket_marks_alone_leave_the_others_cooperative(
+    pytester: pytest.Pytester,
+) -> None:
+    pytest.importorskip("pytest_socket")
+    pytester.makepyfile(
+        """
+        import asyncio, socket
+        import pytest
+        from pytest_socket import SocketBlockedError
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.disable_socket
+        async def test_blocked():
+            await asyncio.sleep(0.1)
+            with pytest.raises(SocketBlockedError):
+                socket.socket()
+
+        async def test_one():
+            await asyncio.sleep(0.1)
+            socket.socket().close()
+
+        async def test_two():
+            await asyncio.sleep(0.1)
+            socket.socket().close()
+        """
+    )
+    result = run(pytester, "-p", "pytest_socket")
+    # The second warning is pytest-socket's own, for the blocked attempt.
+    result.assert_outcomes(passed=3, warnings=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: tests marked disable_socket run alone"
+            " (pytest-socket patches process-wide state)",
+            "alt_coop: 2 cooperative tests, at most 2 at once*",
+        ]
+    )
+
+
+def test_respx_mock_runs_alone(pytester: pytest.Pytester) -> None:
+    # respx_mock is one router for the process: the first test to finish
+    # would reset the routes of the others.
+    pytest.importorskip("respx")
+    pytest.importorskip("httpx")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import httpx
+        import pytest
+        import respx
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_users(respx_mock):
+            respx_mock.get("https://api.example.com/users").mock(
+                return_value=httpx.Response(200, json=["ann"])
+            )
+            await asyncio.sleep(0.05)
+            async with httpx.AsyncClient() as client:
+                response = await client.get("https://api.example.com/users")
+            assert response.json() == ["ann"]
+
+        async def test_items(respx_mock):
+            respx_mock.get("https://api.example.com/items").mock(
+                return_value=httpx.Response(200, json=[1])
+            )
+            await asyncio.sleep(0.1)
+            async with httpx.AsyncClient() as client:
+                response = await client.get("https://api.example.com/items")
+            assert response.json() == [1]
+
+        @respx.mock
+        async def test_decorated():
+            respx.get("https://api.example.com/other").mock(return_value=httpx.Response(204))
+            await asyncio.sleep(0.05)
+            async with httpx.AsyncClient() as client:
+                response = await client.get("https://api.example.com/other")
+            assert response.status_code == 204
+        """
+    )
+    result = run(pytester, "-p", "respx")
+    result.assert_outcomes(passed=3, warnings=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*AltCoopWarning: alt_coop: tests using respx_mock run alone (process-wide state)",
+            "*AltCoopWarning: alt_coop: tests decorated by respx run alone (process-wide state)",
+        ]
+    )
+
+
+def test_pytest_httpserver_runs_alone(pytester: pytest.Pytester) -> None:
+    # httpserver is one server for the session, whose handlers each test's
+    # setup clears: a test starting in the batch would wipe the others'.
+    pytest.importorskip("pytest_httpserver")
+    pytest.importorskip("httpx")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import httpx
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_users(httpserver):
+            httpserver.expect_request("/users").respond_with_json(["ann"])
+            await asyncio.sleep(0.2)
+            async with httpx.AsyncClient() as client:
+                response = await client.get(httpserver.url_for("/users"))
+            assert response.status_code == 200, response.text
+
+        async def test_items(httpserver):
+            httpserver.expect_request("/items").respond_with_json([1])
+            async with httpx.AsyncClient() as client:
+                response = await client.get(httpserver.url_for("/items"))
+            assert response.status_code == 200, response.text
+        """
+    )
+    result = run(pytester, "-p", "pytest_httpserver")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*AltCoopWarning: alt_coop: tests using httpserver run alone (process-wide state)"]
+    )
+
+
+@pytest.mark.parametrize("fixture", ["mocker", "monkeypatch"])
+def test_a_run_alone_fixture_asked_for_while_running_fails_the_test(
+    pytester: pytest.Pytester, fixture: str
+) -> None:
+    # Asked for through request.getfixturevalue, the fixture is not seen
+    # before the test starts beside others: too late to run it alone, and
+    # its patch would reach them. The test fails saying what to do instead.
+    if fixture == "mocker":
+        pytest.importorskip("pytest_mock")
+    pytester.makepyfile(
+        helper_mod="""
+        def value():
+            return "real"
+        """
+    )
+    pytester.makepyfile(
+        test_dynamic=f"""
+        import asyncio
+        import pytest
+        import helper_mod
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_patches(request):
+            patcher = request.getfixturevalue({fixture!r})
+            if {fixture!r} == "monkeypatch":
+                patcher.setattr(helper_mod, "value", lambda: "patched")
+            else:
+                patcher.patch.object(helper_mod, "value", return_value="patched")
+            await asyncio.sleep(0.1)
+
+        async def test_real():
+            await asyncio.sleep(0.05)
+            assert helper_mod.value() == "real"
+
+        @pytest.mark.asyncio_sequential
+        async def test_sequential(request):
+            request.getfixturevalue({fixture!r})
+        """
+    )
+    result = run(pytester, "-p", "pytest_mock", "-rA")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"alt_coop: test_dynamic.py::test_patches asked for the fixture '{fixture}' through"
+            f" request.getfixturevalue while running cooperatively; {fixture} changes"
+            " process-wide state, so the tests using it run alone. Ask for it as an argument"
+            " of the test (or of one of its fixtures), or mark the test asyncio_sequential",
+        ]
+    )
+    result.stdout.fnmatch_lines_random(
+        ["PASSED test_dynamic.py::test_real", "PASSED test_dynamic.py::test_sequential"]
+    )
+
+
+def test_a_plugin_registered_without_a_name_is_named_by_its_class(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest-json-report registers its plugin object without a name (pluggy
+    # then names it by its id): the notice names where it comes from.
+    pytest.importorskip("pytest_jsonreport")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_one():
+            await asyncio.sleep(0)
+        """
+    )
+    result = run(
+        pytester,
+        "-p",
+        "metadata",
+        "-p",
+        "pytest_jsonreport",
+        "--json-report",
+        "--json-report-file=report.json",
+    )
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: pytest_jsonreport.plugin.JSONReport hooks"
+            " pytest_runtest_protocol, which cooperative tests cannot go through: those tests"
+            " run sequentially",
+        ]
+    )
