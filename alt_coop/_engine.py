@@ -22,6 +22,7 @@ from . import (
     _coverage_support,
     _hypothesis,
     _lane_state,
+    _migration,
     _nesting,
     _options,
     _pytest_compat,
@@ -102,7 +103,7 @@ class Plugin:
         if not config.pluginmanager.has_plugin("asyncio"):
             # Suites moving from pytest-asyncio keep its mark for a while; it
             # must not fail them under --strict-markers.
-            config.addinivalue_line("markers", PYTEST_ASYNCIO_MARKER)
+            config.addinivalue_line("markers", _migration.MARKER)
         _check_no_other_running_loop(self.managed_loop)
         # Put back at unconfigure: a session a test runs (pytester) has its own.
         self._trimmed_before = _tracebacks.trim_asyncio_frames
@@ -184,6 +185,11 @@ class Plugin:
             _session_loop.pop(session_loop)
             if session_loop.owned:
                 asyncio.set_event_loop(None)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if not session.config.pluginmanager.has_plugin("asyncio"):
+            for name, item in _migration.unused_loop_fixtures(session):
+                _scheduler.notice(session.config, _migration.notice_text(name), item)
 
     # -- cooperative tests ----------------------------------------------------
 
@@ -425,6 +431,7 @@ class Plugin:
         """A plain ``def`` cooperative test runs in a worker thread, so the loop
         keeps going; pytest's own hook then sees what it returned (and warns
         about a value, or fails on a coroutine, as for any test)."""
+        __tracebackhide__ = True
         func = pyfuncitem.obj
         if (
             _lane_state.CURRENT.get() is None
@@ -433,7 +440,6 @@ class Plugin:
             or _hypothesis.async_inner_test(func) is not None
         ):
             return (yield)
-        __tracebackhide__ = True
         call = functools.partial(func, **_pytest_compat.test_arguments(pyfuncitem))
         with _refused_in_thread(_pytest_compat.item_request(pyfuncitem)):
             result = run(_in_thread(contextvars.copy_context(), call), None)
@@ -463,12 +469,6 @@ class Plugin:
     ) -> PhaseTimeout:
         seconds = self._defaults.seconds(request, node, scope)
         return PhaseTimeout(seconds, label, self._policy)
-
-
-PYTEST_ASYNCIO_MARKER = (
-    "asyncio: pytest-asyncio's mark, accepted and ignored: alt_coop runs every async test "
-    "on its session loop (alt_coop)"
-)
 
 
 def _check_no_other_runner(config: pytest.Config) -> None:

@@ -22,6 +22,7 @@ import functools
 from typing import Any
 
 import pytest
+from _pytest.fixtures import getfixturemarker as _getfixturemarker
 from _pytest.fixtures import resolve_fixture_function as _resolve_fixture_function
 from _pytest.outcomes import OutcomeException
 
@@ -29,6 +30,14 @@ from _pytest.outcomes import OutcomeException
 TEST_OUTCOME = (OutcomeException, Exception)
 
 _OWN_FIXTURE_MODULE = "alt_coop.pytest_plugin"
+
+
+def is_fixture(obj: object) -> bool:
+    """Whether ``obj`` is a fixture definition (what ``@pytest.fixture`` made)."""
+    try:
+        return _getfixturemarker(obj) is not None
+    except Exception:  # an object whose attribute lookup fails is no fixture
+        return False
 
 
 def fixture_function(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Any:

@@ -65,6 +65,14 @@ def run(
             "alt_coop has no loop to run this coroutine on: the alt_coop engine is not "
             "running (enable it with -p alt_coop.enable or alt_coop.Plugin())"
         )
+    if session_loop.loop.is_closed():
+        coro.close()
+        raise AltCoopUsageError(
+            "alt_coop's session loop was closed by a fixture or test; it must stay open "
+            "for the whole session. Close only loops you created (alt_coop.Loop, "
+            "asyncio.new_event_loop()); an `event_loop` fixture kept from pytest-asyncio "
+            "that closes asyncio.get_event_loop() does this: remove it"
+        )
     if session_loop.loop.is_running() and not session_loop.nested:
         coro.close()
         raise AltCoopUsageError(

@@ -155,7 +155,11 @@ class SessionLoop:
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` as a task until it is done and return its result."""
-        task = self.loop.create_task(coro, name="alt_coop")
+        try:
+            task = self.loop.create_task(coro, name="alt_coop")
+        except BaseException:
+            coro.close()  # no "never awaited" warning at exit
+            raise
         _cancels.made_here(task)
         self._task, self._interrupted, self.interruption = task, False, None
         stopped = False
@@ -171,7 +175,15 @@ class SessionLoop:
                     # Someone called loop.stop(): the work must still finish,
                     # or its fixtures are never torn down.
                     stopped = True
-                except BaseException:
+                except BaseException as error:
+                    if (
+                        self._interrupted
+                        and isinstance(error, asyncio.CancelledError)
+                        and task.cancelled()
+                    ):
+                        # Ctrl-C's cancellation came out of the work itself (a
+                        # main coroutine that let it propagate): an interrupt.
+                        raise self.take_interruption() from None
                     # Raised into the loop while the work waited, by a signal
                     # handler (pytest-timeout's, say): the work is cancelled
                     # and its cleanup runs before the exception goes on, or it

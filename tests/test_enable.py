@@ -124,6 +124,62 @@ def test_pytest_asyncios_mark_is_accepted_without_it(
     result.assert_outcomes(passed=2)
 
 
+def test_pytest_asyncios_loop_fixtures_left_in_a_suite_are_named(
+    pytester: pytest.Pytester,
+) -> None:
+    # They chose the loop under pytest-asyncio; alt_coop never uses them, and
+    # says so once each, at the first test they apply to. A module attribute
+    # of the same name that is no fixture is not one of them.
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(params=["default", "other"])
+        def event_loop_policy(request):
+            return asyncio.DefaultEventLoopPolicy()
+        """
+    )
+    pytester.makepyfile(
+        test_a="""
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def event_loop():
+            loop = asyncio.new_event_loop()
+            yield loop
+            loop.close()
+
+        async def test_one():
+            await asyncio.sleep(0)
+
+        async def test_two(event_loop):
+            assert event_loop is not asyncio.get_running_loop()
+        """,
+        test_b="""
+        import asyncio
+
+        event_loop = None
+
+        async def test_three():
+            await asyncio.sleep(0)
+        """,
+    )
+    result = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable")
+    result.assert_outcomes(passed=3, warnings=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_a.py:10: AltCoopWarning: alt_coop: pytest-asyncio's event_loop fixture is not"
+            " used: every async test runs on alt_coop's session loop. To choose the loop class,"
+            " run the session on a loop of yours:"
+            " pytest.main(args, plugins=?alt_coop.Plugin(managed_loop=loop)?)",
+            "*test_a.py:10: AltCoopWarning: alt_coop: pytest-asyncio's event_loop_policy fixture"
+            " is not used*",
+        ]
+    )
+
+
 def test_pytest_asyncio_cooperative_is_a_usage_error(pytester: pytest.Pytester) -> None:
     # Its mark is alt_coop's. A stand-in registered under its plugin name.
     pytester.makeconftest(

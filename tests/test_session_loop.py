@@ -661,6 +661,39 @@ def test_entering_loop_from_async_code_is_a_clear_error(pytester, run_alt):
     assert result.stdout.str().count("alt_coop.Loop must be entered from synchronous code") >= 2
 
 
+def test_a_closed_session_loop_fails_later_async_tests_saying_so(pytester, run_alt_subprocess):
+    # The pytest-asyncio < 0.23 pattern closes "the" loop, which is alt_coop's:
+    # the tests after it fail saying so, not with a bare "Event loop is
+    # closed" blamed on them, and leave no coroutine never awaited.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        @pytest.fixture
+        def event_loop():  # kept from pytest-asyncio < 0.23
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                loop = asyncio.get_event_loop()
+            yield loop
+            loop.close()
+
+        async def test_one(event_loop):
+            await asyncio.sleep(0)
+
+        async def test_two():
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt_subprocess()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*session loop was closed by a fixture or test*"])
+    output = result.stdout.str() + result.stderr.str()
+    assert "Event loop is closed" not in output
+    assert "never awaited" not in output
+
+
 # -- run_coro_as_main ------------------------------------------------------------
 
 
@@ -875,3 +908,63 @@ def test_an_executor_job_that_outlives_the_session_does_not_hold_back_the_report
             "JOB ENDED BEFORE THE REPORT: False",
         ]
     )
+
+
+def test_run_coro_as_main_exits_130_on_ctrl_c(pytester):
+    result = run_script(
+        pytester,
+        """
+        import asyncio
+        import os
+        import signal
+        import alt_coop
+
+        # A shell starts background jobs with SIGINT ignored: see it anyway.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.1, os.kill, os.getpid(), signal.SIGINT)  # Ctrl-C
+            try:
+                await asyncio.sleep(10)
+            finally:
+                print("FINALLY RAN")
+
+        alt_coop.run_coro_as_main(asyncio.new_event_loop(), main())
+        print("NOT REACHED")
+        """,
+    )
+    assert result.ret == 130, (result.stdout.str(), result.stderr.str())
+    result.stdout.fnmatch_lines(["FINALLY RAN"])
+    assert "NOT REACHED" not in result.stdout.str()
+    stderr = result.stderr.str()
+    assert "Interrupted (Ctrl-C)" in stderr
+    assert "Error in the main coroutine" not in stderr
+    assert "CancelledError" not in stderr
+
+
+def test_run_coro_as_main_ctrl_c_swallowed_by_main_still_exits_130(pytester):
+    # A main coroutine that swallows the cancellation: still an interrupt.
+    result = run_script(
+        pytester,
+        """
+        import asyncio
+        import os
+        import signal
+        import alt_coop
+
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.1, os.kill, os.getpid(), signal.SIGINT)
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                return "swallowed"
+
+        alt_coop.run_coro_as_main(asyncio.new_event_loop(), main())
+        """,
+    )
+    assert result.ret == 130, (result.stdout.str(), result.stderr.str())
+    assert "Interrupted (Ctrl-C)" in result.stderr.str()

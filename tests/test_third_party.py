@@ -47,7 +47,8 @@ def test_a_frozen_clock_leaves_the_loop_on_real_time(pytester: pytest.Pytester) 
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*test_frozen_times_out timed out after 0.3s*waiting at test_a_frozen_clock*.py:13 in test_frozen_times_out*"
+            "*test_frozen_times_out timed out after 0.3s*"
+            "waiting at test_a_frozen_clock*.py:13 in test_frozen_times_out*"
         ]
     )
 
