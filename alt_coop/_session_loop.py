@@ -270,6 +270,7 @@ class SessionLoop:
                 loop.set_task_factory(self._app_task_factory)
             tasks = {task for task in tasks if task in self._session_tasks}
             self._unmark()
+        where = _where_written(tasks)
         message = cancel_leftover_tasks(tasks, wait or self.run, what=what, warn=warn)
         if self.owned:
             try:
@@ -302,7 +303,22 @@ class SessionLoop:
             finally:
                 loop.close()
         if message:  # last, so that -W error cannot leave the loop open
-            warnings.warn(AltCoopWarning(message), stacklevel=2)
+            if where is None:
+                warnings.warn(AltCoopWarning(message), stacklevel=2)
+            else:
+                warnings.warn_explicit(AltCoopWarning(message), AltCoopWarning, *where)
+
+
+def _where_written(tasks: Iterable[asyncio.Task[Any]]) -> tuple[str, int] | None:
+    """Where the code of the first leftover task the warning names is written
+    (file, line): the warning points there, not at alt_coop."""
+    pending = [task for task in tasks if not task.done()]
+    if not pending:
+        return None
+    code = getattr(min(pending, key=describe_task).get_coro(), "cr_code", None)
+    if code is None:  # not a coroutine of Python code
+        return None
+    return code.co_filename, code.co_firstlineno
 
 
 async def _shutdown_default_executor(loop: asyncio.AbstractEventLoop) -> None:

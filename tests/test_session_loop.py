@@ -252,8 +252,11 @@ def test_tasks_pending_at_session_end_are_cancelled_and_named(pytester, run_alt)
         [
             "*LEFTOVER FINALLY RAN*",
             "*= warnings summary =*",
-            "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the "
+            # Where the task's code is, not where alt_coop noticed it.
+            "*test_tasks_pending_at_session_end_are_cancelled_and_named.py:5: AltCoopWarning:"
+            " alt_coop cancelled 1 task(s) still pending at the end of the "
             "session: leftover-worker (forever)*",
+            "    async def forever():",
         ]
     )
 
