@@ -26,7 +26,8 @@ USE_MAIN = (
 
 
 def enable(loop: asyncio.AbstractEventLoop) -> None:
-    """Make ``loop`` runnable while it runs, or fail at once saying what to do."""
+    """Make ``loop``, running below the caller, runnable again, or fail at
+    once saying what to do."""
     if getattr(type(loop), "_nest_patched", False):
         return
     if not isinstance(loop, asyncio.BaseEventLoop):
@@ -41,15 +42,14 @@ def enable(loop: asyncio.AbstractEventLoop) -> None:
             "pytest.main() was called from a coroutine running its managed_loop; running "
             f"it nested needs the nest-asyncio2 package (pip install nest-asyncio2), or {USE_MAIN}"
         ) from None
-    if loop.is_running():
-        # The loop's own ``_run_once`` is below us, part way through a batch:
-        # it counted the handles ready when the batch began and pops that
-        # many, whatever the nested runs took meanwhile. At most the handles
-        # ready now are still to come (asyncio's private ``_ready`` deque,
-        # checked on Python 3.11 to 3.13).
-        run_once = getattr(getattr(type(loop), "_run_once", None), "__code__", None)
-        if run_once is not None:
-            _owed[loop] = (run_once, len(loop._ready))  # type: ignore[attr-defined]
+    # The loop's own ``_run_once`` is below us, part way through a batch: it
+    # counted the handles ready when the batch began and pops that many,
+    # whatever the nested runs take meanwhile. At most the handles ready now
+    # are still to come (asyncio's private ``_ready`` deque, checked on
+    # Python 3.11 to 3.13).
+    run_once = getattr(getattr(type(loop), "_run_once", None), "__code__", None)
+    if run_once is not None:
+        _owed[loop] = (run_once, len(loop._ready))  # type: ignore[attr-defined]
     nest_asyncio2.apply(loop)
 
 
