@@ -53,6 +53,12 @@ RUN_ALONE_FIXTURES = frozenset(
         # pytest-socket's: they switch socket.socket for the process.
         "socket_enabled",
         "socket_disabled",
+        # pytest-httpx's, requests-mock's, pytest-aioresponses' and
+        # pytest-recording's: they patch an HTTP client for the process.
+        "httpx_mock",
+        "requests_mock",
+        "aioresponses",
+        "vcr",
     }
 )
 
@@ -62,11 +68,12 @@ _RUN_ALONE_MARKS = {
     "enable_socket": "pytest-socket",
     "disable_socket": "pytest-socket",
     "allow_hosts": "pytest-socket",
+    "vcr": "pytest-recording",
 }
 
 #: Packages whose test decorators patch the process for the whole test (the
 #: clock, the date, an HTTP client's transport), as unittest.mock.patch does.
-_PATCHING_DECORATORS = ("freezegun", "time_machine", "respx")
+_PATCHING_DECORATORS = ("freezegun", "time_machine", "respx", "aioresponses", "responses")
 
 #: Plugins whose pytest_runtest_protocol hook is taken care of: pytest's own
 #: (re-created per test, or only wrapping unittest items), and the two whose

@@ -1411,13 +1411,27 @@ if PYTEST_VERSION >= (9, 0):
         ("", "no_cover", "tests marked no_cover run alone (pytest-cov pauses coverage"),
         ("", "order(after='test_a')", "tests ordered by pytest-order or pytest-dependency"),
         ("", "dependency(depends=['test_a'])", "tests ordered by pytest-order or pytest-"),
+        ("httpx_mock", "", "tests using httpx_mock run alone (process-wide state)"),
+        ("requests_mock", "", "tests using requests_mock run alone (process-wide state)"),
+        ("aioresponses", "", "tests using aioresponses run alone (process-wide state)"),
+        ("", "vcr", "tests marked vcr run alone (pytest-recording patches process-wide"),
     ],
-    ids=["benchmark", "no_cover-fixture", "no_cover-mark", "order", "dependency"],
+    ids=[
+        "benchmark",
+        "no_cover-fixture",
+        "no_cover-mark",
+        "order",
+        "dependency",
+        "httpx_mock",
+        "requests_mock",
+        "aioresponses",
+        "vcr",
+    ],
 )
 def test_plugins_whose_state_is_process_wide_run_alone(pytester, run_alt, fixture, mark, notice):
-    # Stand-ins for pytest-benchmark's and pytest-cov's fixtures and the
-    # marks of pytest-cov, pytest-order and pytest-dependency: alt_coop knows
-    # them by name.
+    # Stand-ins for the fixtures of pytest-benchmark, pytest-cov and the HTTP
+    # mocking plugins, and the marks of pytest-cov, pytest-order,
+    # pytest-dependency and pytest-recording: alt_coop knows them by name.
     events_conftest(
         pytester,
         f"""
@@ -1428,7 +1442,7 @@ def test_plugins_whose_state_is_process_wide_run_alone(pytester, run_alt, fixtur
             return None
 
         def pytest_configure(config):
-            for name in ("no_cover", "order", "dependency"):
+            for name in ("no_cover", "order", "dependency", "vcr"):
                 config.addinivalue_line("markers", name)
         """,
     )
@@ -1457,6 +1471,65 @@ def test_plugins_whose_state_is_process_wide_run_alone(pytester, run_alt, fixtur
     result = run_alt()
     result.assert_outcomes(passed=3, warnings=1)
     assert notice in result.stdout.str(), result.stdout.str()
+    spans = read_spans(pytester)
+    assert not overlap(spans["alone"], spans["a"]) and not overlap(spans["alone"], spans["b"])
+
+
+@pytest.mark.parametrize("package", ["aioresponses", "responses"])
+def test_a_test_decorated_by_a_patching_library_runs_alone(pytester, run_alt, package):
+    # A stand-in for the library, by its package name: alt_coop knows a
+    # decorator by the module that defines its wrapper, however deep under
+    # other decorators it sits.
+    pytester.makepyfile(
+        **{
+            package: """
+            import functools
+
+            def activate(test):
+                @functools.wraps(test)
+                async def wrapper(*args, **kwargs):
+                    return await test(*args, **kwargs)
+                return wrapper
+            """
+        }
+    )
+    events_conftest(pytester)
+    pytester.makepyfile(
+        test_decorated=f"""
+        import asyncio
+        import functools
+        import pytest
+        from conftest import span
+        from {package} import activate
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        def outer(test):
+            @functools.wraps(test)
+            async def wrapper(*args, **kwargs):
+                return await test(*args, **kwargs)
+            return wrapper
+
+        async def test_a():
+            async with span("a"):
+                await asyncio.sleep(0.1)
+
+        @outer
+        @activate
+        async def test_alone():
+            async with span("alone"):
+                await asyncio.sleep(0.1)
+
+        async def test_b():
+            async with span("b"):
+                await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        [f"*AltCoopWarning: alt_coop: tests decorated by {package} run alone (process-wide state)"]
+    )
     spans = read_spans(pytester)
     assert not overlap(spans["alone"], spans["a"]) and not overlap(spans["alone"], spans["b"])
 
