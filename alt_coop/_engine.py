@@ -33,6 +33,7 @@ from . import (
 )
 from ._debugger import DebuggerPolicy
 from ._lanes import in_lane
+from ._marks import MARK
 from ._runner import current_context, run
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_SECONDS, PhaseTimeout
@@ -201,9 +202,7 @@ class Plugin:
         if config.option.collectonly or not session.items:
             return None  # nothing to run here (pytest-xdist's controller hands items out)
         settings = _options.settings(config)
-        marked = next(
-            (item for item in session.items if item.get_closest_marker(_scheduler.MARK)), None
-        )
+        marked = next((item for item in session.items if item.get_closest_marker(MARK)), None)
         if not (settings.cooperative or marked):
             return None
         reason = _why_sequential(config)
@@ -276,15 +275,12 @@ class Plugin:
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> object:
-        lane = _lane_state.CURRENT.get()
-        if lane is not None and fixturedef.argname in _run_alone.RUN_ALONE_FIXTURES:
-            # Asked for while the test runs beside others (getfixturevalue):
-            # too late to run it alone.
-            error = pytest.fail.Exception(
-                _run_alone.dynamic_request_problem(fixturedef.argname, lane.item), pytrace=False
-            )
-            _pytest_compat.cache_fixture_error(fixturedef, request, error)
-            raise error
+        problem = _run_alone.dynamic_request_problem(fixturedef.argname, request)
+        if problem is not None:
+            # Not cached as the fixture's error: asked for as an argument, by
+            # a test that runs alone, a wider fixture must still work.
+            _pytest_compat.forget_setup(fixturedef)
+            raise pytest.fail.Exception(problem, pytrace=False)
         func = fixturedef.func
         is_gen = inspect.isasyncgenfunction(func)
         if not (is_gen or inspect.iscoroutinefunction(func)):

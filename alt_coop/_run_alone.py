@@ -13,12 +13,13 @@ What cannot be seen before the test starts (a fixture asked for through
 
 from __future__ import annotations
 
-import sys
+from types import ModuleType
 from typing import Any
 
 import pytest
 
-from . import _hypothesis
+from . import _hypothesis, _lane_state
+from ._marks import EXCLUSIVE_MARK
 
 #: Fixtures that change process-wide state, so their tests run alone.
 RUN_ALONE_FIXTURES = frozenset(
@@ -53,12 +54,12 @@ RUN_ALONE_FIXTURES = frozenset(
         # pytest-socket's: they switch socket.socket for the process.
         "socket_enabled",
         "socket_disabled",
-        # pytest-httpx's, requests-mock's, pytest-aioresponses' and
-        # pytest-recording's: they patch an HTTP client for the process.
+        # pytest-httpx's, requests-mock's and pytest-aioresponses': they
+        # patch an HTTP client for the process. (pytest-recording's ``vcr``
+        # and ``block_network`` are autouse, in every test: their marks tell.)
         "httpx_mock",
         "requests_mock",
         "aioresponses",
-        "vcr",
     }
 )
 
@@ -69,6 +70,7 @@ _RUN_ALONE_MARKS = {
     "disable_socket": "pytest-socket",
     "allow_hosts": "pytest-socket",
     "vcr": "pytest-recording",
+    "block_network": "pytest-recording",
 }
 
 #: Packages whose test decorators patch the process for the whole test (the
@@ -87,7 +89,7 @@ class RunAlone:
     def __init__(self, config: pytest.Config) -> None:
         self._timeout_for_all = bool(_pytest_timeout_default(config))
         self._session_timeout = _pytest_timeout_session(config)
-        self._sockets_blocked = _pytest_socket_restricts_all(config)
+        self._network_blocker = _blocks_network_for_all(config)
         self._wrappers_by_parent: dict[Any, tuple[str, ...]] = {}
 
     def reason(self, item: pytest.Function, marks: set[str], is_async: bool) -> str | None:
@@ -103,9 +105,11 @@ class RunAlone:
             return f"tests decorated by {patcher} run alone (process-wide state)"
         plugin_marks = sorted(_RUN_ALONE_MARKS.keys() & marks)
         if plugin_marks:
+            plugins = sorted({_RUN_ALONE_MARKS[mark] for mark in plugin_marks})
             return (
                 f"tests marked {', '.join(plugin_marks)} run alone "
-                f"({_RUN_ALONE_MARKS[plugin_marks[0]]} patches process-wide state)"
+                f"({' and '.join(plugins)} patch{'es' if len(plugins) == 1 else ''} "
+                "process-wide state)"
             )
         if _hypothesis.async_inner_test(item.obj):
             return (
@@ -129,10 +133,10 @@ class RunAlone:
                 "pytest-timeout checks its session timeout between tests: "
                 "cooperative tests run sequentially"
             )
-        if self._sockets_blocked:
+        if self._network_blocker is not None:
             return (
-                "pytest-socket blocks and unblocks sockets for the whole process at each "
-                "test's setup and teardown: cooperative tests run sequentially"
+                f"{self._network_blocker} blocks and unblocks the network for the whole "
+                "process at each test's setup and teardown: cooperative tests run sequentially"
             )
         if "no_cover" in marks:
             return "tests marked no_cover run alone (pytest-cov pauses coverage process-wide)"
@@ -167,12 +171,20 @@ class RunAlone:
         return found
 
 
-def dynamic_request_problem(name: str, item: pytest.Item) -> str:
-    """The failure for a cooperative test asking for a run-alone fixture
-    while it runs: too late to run it alone, and its patches would reach the
-    tests running beside it."""
+def dynamic_request_problem(name: str, request: pytest.FixtureRequest) -> str | None:
+    """The failure for a test running beside others that asks for a run-alone
+    fixture (through ``request.getfixturevalue``: too late to run it alone,
+    and its patches would reach the other tests), or None."""
+    lane = _lane_state.CURRENT.get()
+    if (
+        name not in RUN_ALONE_FIXTURES
+        or lane is None
+        or request.session is not lane.item.session  # a session the test runs
+        or lane.item.get_closest_marker(EXCLUSIVE_MARK) is not None  # no test beside it
+    ):
+        return None
     return (
-        f"alt_coop: {item.nodeid} asked for the fixture {name!r} through "
+        f"alt_coop: {lane.item.nodeid} asked for the fixture {name!r} through "
         f"request.getfixturevalue while running cooperatively; {name} changes "
         "process-wide state, so the tests using it run alone. Ask for it as an "
         "argument of the test (or of one of its fixtures), or mark the test "
@@ -182,15 +194,16 @@ def dynamic_request_problem(name: str, item: pytest.Item) -> str:
 
 def _patching_decorator(function: object) -> str | None:
     """The package of a decorator on ``function`` that patches the process,
-    if any (a wrapper's globals are those of the module that defines it)."""
-    seen = 0
-    while function is not None and seen < 100:  # a __wrapped__ loop ends too
+    if any. A wrapper's globals are those of the module that defines it (the
+    test's own are not looked at: its package may have any name)."""
+    for _ in range(100):  # a __wrapped__ loop ends too
+        wrapped = getattr(function, "__wrapped__", None)
+        if wrapped is None:
+            return None
         module = str(getattr(function, "__globals__", {}).get("__name__", ""))
-        package = module.partition(".")[0]
-        if package in _PATCHING_DECORATORS:
-            return package
-        function = getattr(function, "__wrapped__", None)
-        seen += 1
+        if module.partition(".")[0] in _PATCHING_DECORATORS:
+            return module.partition(".")[0]
+        function = wrapped
     return None
 
 
@@ -213,16 +226,18 @@ def _pytest_timeout_session(config: pytest.Config) -> bool:
     return bool(config.stash.get(key, 0))
 
 
-def _pytest_socket_restricts_all(config: pytest.Config) -> bool:
-    """Whether pytest-socket blocks or restricts sockets in every test
-    (``--disable-socket`` or ``--allow-hosts``, not overridden by
-    ``--force-enable-socket``)."""
-    plugin = sys.modules.get("pytest_socket")
-    if plugin is None or not config.pluginmanager.is_registered(plugin):
-        return False
-    if config.getoption("force_enable_socket", False):
-        return False
-    return bool(config.getoption("disable_socket", False) or config.getoption("allow_hosts", None))
+def _blocks_network_for_all(config: pytest.Config) -> str | None:
+    """The plugin that blocks or restricts the network in every test, if any:
+    pytest-socket's ``--disable-socket`` or ``--allow-hosts`` (unless
+    ``--force-enable-socket``), pytest-recording's ``--block-network``. Their
+    options exist only while they are loaded."""
+    if (
+        config.getoption("disable_socket", False) or config.getoption("allow_hosts", None)
+    ) and not config.getoption("force_enable_socket", False):
+        return "pytest-socket"
+    if config.getoption("block_network", False):
+        return "pytest-recording"
+    return None
 
 
 def _reruns(item: pytest.Item) -> bool:
@@ -247,6 +262,6 @@ def _name_of(plugin: object, registered: str) -> str:
     registered without one (pluggy then uses its id), where it comes from."""
     if not registered.isdigit():
         return registered
-    if isinstance(getattr(plugin, "__name__", None), str) and not isinstance(plugin, type):
-        return _module_of(plugin)
-    return f"{_module_of(plugin)}.{type(plugin).__qualname__}"
+    if isinstance(plugin, ModuleType):
+        return plugin.__name__
+    return f"{type(plugin).__module__}.{type(plugin).__qualname__}"

@@ -47,13 +47,9 @@ from . import (
 )
 from ._garbage import BatchCollection
 from ._lanes import drive
+from ._marks import EXCLUSIVE_MARK, MARK, RESOURCES_MARK, SEQUENTIAL_MARK
 from ._setupstate import ConcurrentSetupState
 from .errors import AltCoopWarning
-
-MARK = "asyncio_cooperative"
-SEQUENTIAL_MARK = "asyncio_sequential"
-RESOURCES_MARK = "asyncio_resources"
-EXCLUSIVE_MARK = "asyncio_exclusive"
 
 #: How long the batch may go on starting tests before running ones get a turn.
 ADMISSION_SLICE_SECONDS = 0.001

@@ -67,17 +67,20 @@ def test_a_test_frozen_by_freezegun_runs_alone(pytester: pytest.Pytester) -> Non
 
         @freeze_time("2000-01-01")
         async def test_frozen():
-            for _ in range(20):
-                await asyncio.sleep(0)
+            await asyncio.sleep(0.3)
             assert datetime.date.today().year == 2000
 
         async def test_other():
             await asyncio.sleep(0.1)
             assert datetime.date.today().year > 2020
+
+        async def test_another():
+            await asyncio.sleep(0.2)
+            assert datetime.date.today().year > 2020
         """
     )
     result = run(pytester)
-    result.assert_outcomes(passed=2, warnings=1)
+    result.assert_outcomes(passed=3, warnings=1)
     result.stdout.fnmatch_lines(
         ["*AltCoopWarning: alt_coop: tests decorated by freezegun run alone (process-wide state)"]
     )
@@ -152,8 +155,9 @@ def test_pytest_socket_restrictions_hold_for_every_test(pytester: pytest.Pyteste
     result.assert_outcomes(passed=3, warnings=3)
     result.stdout.fnmatch_lines_random(
         [
-            "*AltCoopWarning: alt_coop: pytest-socket blocks and unblocks sockets for the whole"
-            " process at each test's setup and teardown: cooperative tests run sequentially",
+            "*AltCoopWarning: alt_coop: pytest-socket blocks and unblocks the network for the"
+            " whole process at each test's setup and teardown: cooperative tests run"
+            " sequentially",
             "*AltCoopWarning: alt_coop: tests marked enable_socket run alone*",
         ]
     )
@@ -336,6 +340,166 @@ def test_a_run_alone_fixture_asked_for_while_running_fails_the_test(
     result.stdout.fnmatch_lines_random(
         ["PASSED test_dynamic.py::test_real", "PASSED test_dynamic.py::test_sequential"]
     )
+
+
+def test_a_wider_run_alone_fixture_refused_once_still_works_when_asked_for_properly(
+    pytester: pytest.Pytester,
+) -> None:
+    # The refusal is the asking test's failure, not the fixture's: a later
+    # test that asks for the session-wide fixture as an argument gets it.
+    pytest.importorskip("pytest_mock")
+    pytester.makepyfile(
+        test_session_mocker="""
+        import asyncio
+        import os
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_dynamic(request):
+            await asyncio.sleep(0)
+            request.getfixturevalue("session_mocker")
+
+        @pytest.mark.asyncio_cooperative
+        async def test_static(session_mocker):
+            session_mocker.patch("os.getcwd", return_value="/patched")
+            assert os.getcwd() == "/patched"
+        """
+    )
+    result = run(pytester, "-p", "pytest_mock", "-rA")
+    result.assert_outcomes(passed=1, failed=1, warnings=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "FAILED test_session_mocker.py::test_dynamic - Failed: alt_coop: "
+            "test_session_mocker.py::test_dynamic asked for the fixture 'session_mocker'*",
+            "PASSED test_session_mocker.py::test_static",
+        ]
+    )
+
+
+def test_a_run_alone_fixture_asked_for_where_no_test_runs_beside_is_given(
+    pytester: pytest.Pytester,
+) -> None:
+    # An exclusive test overlaps no other, and a session that a cooperative
+    # test runs is its own: neither is refused.
+    inner = pytester.mkdir("inner")
+    (inner / "test_inner.py").write_text(
+        "def test_patches(monkeypatch):\n    monkeypatch.setenv('ALT_COOP_INNER', '1')\n"
+    )
+    pytester.makepyfile(
+        test_outer=f"""
+        import asyncio
+        import pytest
+        import alt_coop
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.asyncio_exclusive
+        async def test_exclusive(request):
+            await asyncio.sleep(0)
+            request.getfixturevalue("monkeypatch").setenv("ALT_COOP_OUTER", "1")
+
+        async def test_runs_a_session():
+            await asyncio.sleep(0)
+            code = pytest.main(
+                [*{ISOLATE!r}, "-p", "no:randomly", "-q", {str(inner)!r},
+                 "--rootdir", {str(inner)!r}],
+                plugins=[alt_coop.Plugin()],
+            )
+            assert code == 0
+
+        async def test_other():
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run(pytester, "-rA", "test_outer.py")
+    result.assert_outcomes(passed=3)
+    assert "asked for the fixture" not in result.stdout.str()
+
+
+def test_autouse_fixtures_of_pytest_recording_leave_tests_cooperative(
+    pytester: pytest.Pytester,
+) -> None:
+    # Stand-ins: pytest-recording's vcr and block_network fixtures are
+    # autouse, in every test, and do something only for tests with their
+    # marks, or under --block-network (which blocks the network for the
+    # whole process at each test's setup).
+    pytester.makeconftest(
+        """
+        import pytest
+
+        def pytest_addoption(parser):
+            parser.addoption("--block-network", action="store_true")
+
+        def pytest_configure(config):
+            config.addinivalue_line("markers", "vcr")
+            config.addinivalue_line("markers", "block_network")
+
+        @pytest.fixture(autouse=True)
+        def vcr():
+            yield
+
+        @pytest.fixture(autouse=True)
+        def block_network():
+            yield
+        """
+    )
+    pytester.makepyfile(
+        test_recorded="""
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_one():
+            await asyncio.sleep(0.1)
+
+        async def test_two():
+            await asyncio.sleep(0.1)
+
+        @pytest.mark.vcr
+        @pytest.mark.block_network
+        async def test_recorded():
+            await asyncio.sleep(0)
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: tests marked block_network, vcr run alone"
+            " (pytest-recording patches process-wide state)",
+            "alt_coop: 2 cooperative tests, at most 2 at once*",
+        ]
+    )
+    result = run(pytester, "--block-network")
+    result.assert_outcomes(passed=3, warnings=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*AltCoopWarning: alt_coop: pytest-recording blocks and unblocks the network for"
+            " the whole process at each test's setup and teardown: cooperative tests run"
+            " sequentially",
+            "*AltCoopWarning: alt_coop: tests marked block_network, vcr run alone*",
+        ]
+    )
+
+
+def test_a_test_package_named_like_a_patching_library_stays_cooperative(
+    pytester: pytest.Pytester,
+) -> None:
+    # Only decorators are looked at, not the package the test is in.
+    package = pytester.mkpydir("responses")
+    (package / "test_api.py").write_text(
+        "import asyncio\n"
+        "import pytest\n"
+        "pytestmark = pytest.mark.asyncio_cooperative\n"
+        "async def test_one():\n"
+        "    await asyncio.sleep(0.1)\n"
+        "async def test_two():\n"
+        "    await asyncio.sleep(0.1)\n"
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["alt_coop: 2 cooperative tests, at most 2 at once*"])
 
 
 def test_a_plugin_registered_without_a_name_is_named_by_its_class(
