@@ -188,9 +188,13 @@ class Plugin:
                 asyncio.set_event_loop(None)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if not session.config.pluginmanager.has_plugin("asyncio"):
-            for name, item in _migration.unused_loop_fixtures(session):
-                _scheduler.notice(session.config, _migration.notice_text(name), item)
+        config = session.config
+        marked = _migration.left_to_pytest_asyncio(session)
+        if marked is not None:
+            _scheduler.notice(config, _migration.LEFT_TO_PYTEST_ASYNCIO, marked)
+        elif not config.pluginmanager.has_plugin("asyncio"):
+            for name, item, where in _migration.unused_loop_fixtures(session):
+                _scheduler.notice(config, _migration.unused_loop_fixture_text(name), item, where)
 
     # -- cooperative tests ----------------------------------------------------
 

@@ -222,13 +222,18 @@ def report_warnings(state: LaneState) -> None:
     state.warnings_reported = True
 
 
-def record_notice(config: pytest.Config, warning: Warning, item: pytest.Item | None) -> None:
+def record_notice(
+    config: pytest.Config,
+    warning: Warning,
+    item: pytest.Item | None,
+    where: tuple[str, int] | None = None,
+) -> None:
     """Hand one of alt_coop's own warnings, issued outside any test's code, to
     pytest as one of ``item``'s (at its line, from its module), as filtered
     by ``-W``, ``filterwarnings`` and the item's ``filterwarnings`` marks.
     An ``error`` filter shows it rather than raising it: it tells how the run
     was arranged, mid-run, and a blanket ``filterwarnings = error`` must not
-    stop the run over it."""
+    stop the run over it. ``where`` (file, line) places it elsewhere."""
     if config.pluginmanager.is_blocked("warnings"):
         return  # -p no:warnings: pytest records no warning at all
     filename, lineno, nodeid, module, hook = __file__, 0, "", "alt_coop", config.hook
@@ -237,6 +242,8 @@ def record_notice(config: pytest.Config, warning: Warning, item: pytest.Item | N
         filename, lineno, nodeid = str(config.rootpath / path), (line or 0) + 1, item.nodeid
         module = getattr(getattr(item, "module", None), "__name__", module)
         hook = item.ihook
+    if where is not None:  # the line it is about, rather than the test's
+        filename, lineno = where
     category = type(warning)
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always", category)

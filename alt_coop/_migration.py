@@ -9,6 +9,7 @@ a test asking for ``event_loop``, holding a loop that is not the running one).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -25,9 +26,11 @@ MARKER = (
 LOOP_FIXTURES = ("event_loop", "event_loop_policy")
 
 
-def unused_loop_fixtures(session: pytest.Session) -> Iterator[tuple[str, pytest.Item]]:
+def unused_loop_fixtures(
+    session: pytest.Session,
+) -> Iterator[tuple[str, pytest.Item, tuple[str, int] | None]]:
     """Each loop fixture of pytest-asyncio's that the suite defines, with the
-    first test it applies to (in a test module or a conftest above it)."""
+    first test it applies to and where it is written (file, line), if known."""
     conftests = [
         (Path(module.__file__).parent, module)
         for module in session.config.pluginmanager.get_plugins()
@@ -44,12 +47,17 @@ def unused_loop_fixtures(session: pytest.Session) -> Iterator[tuple[str, pytest.
         modules.add(module)
         above = [conftest for root, conftest in conftests if item.path.is_relative_to(root)]
         for name in LOOP_FIXTURES:
-            if name not in found and any(_defines_fixture(m, name) for m in [module, *above]):
-                found.add(name)
-                yield name, item
+            if name in found:
+                continue
+            for owner in [module, *above]:
+                definition = getattr(owner, name, None)
+                if _pytest_compat.is_fixture(definition):
+                    found.add(name)
+                    yield name, item, _written_at(definition)
+                    break
 
 
-def notice_text(name: str) -> str:
+def unused_loop_fixture_text(name: str) -> str:
     return (
         f"pytest-asyncio's {name} fixture is not used: every async test runs on alt_coop's "
         "session loop. To choose the loop class, run the session on a loop of yours: "
@@ -57,5 +65,21 @@ def notice_text(name: str) -> str:
     )
 
 
-def _defines_fixture(module: ModuleType, name: str) -> bool:
-    return _pytest_compat.is_fixture(getattr(module, name, None))
+def left_to_pytest_asyncio(session: pytest.Session) -> pytest.Item | None:
+    """The first test marked ``asyncio`` while pytest-asyncio (in strict mode)
+    runs beside alt_coop: such tests are its, not alt_coop's."""
+    if not session.config.pluginmanager.has_plugin("asyncio"):
+        return None
+    return next((item for item in session.items if item.get_closest_marker("asyncio")), None)
+
+
+LEFT_TO_PYTEST_ASYNCIO = (
+    "tests marked asyncio are run by pytest-asyncio (on, in strict mode), on its own loop, "
+    "without alt_coop's timeouts or cooperative runs; to run them with alt_coop, switch "
+    "pytest-asyncio off (-p no:asyncio, in addopts)"
+)
+
+
+def _written_at(definition: object) -> tuple[str, int] | None:
+    code = getattr(inspect.unwrap(definition), "__code__", None)  # type: ignore[arg-type]
+    return None if code is None else (code.co_filename, code.co_firstlineno)

@@ -615,10 +615,15 @@ def _test_done(
     changed.set()
 
 
-def notice(config: pytest.Config, text: str, item: pytest.Item | None = None) -> None:
+def notice(
+    config: pytest.Config,
+    text: str,
+    item: pytest.Item | None = None,
+    where: tuple[str, int] | None = None,
+) -> None:
     """A one-line notice, shown in pytest's warnings summary, at the first
-    test it concerns if any."""
-    _lane_warnings.record_notice(config, AltCoopWarning(f"alt_coop: {text}"), item)
+    test it concerns if any (or at ``where``, a file and line)."""
+    _lane_warnings.record_notice(config, AltCoopWarning(f"alt_coop: {text}"), item, where)
 
 
 #: The param key of a test that uses a parametrized fixture's name without a param.

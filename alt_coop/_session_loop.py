@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from . import _cancels
 from ._lanes import in_lane
+from ._tracebacks import is_user_file
 from .errors import AltCoopWarning
 
 T = TypeVar("T")
@@ -310,15 +311,17 @@ class SessionLoop:
 
 
 def _where_written(tasks: Iterable[asyncio.Task[Any]]) -> tuple[str, int] | None:
-    """Where the code of the first leftover task the warning names is written
-    (file, line): the warning points there, not at alt_coop."""
-    pending = [task for task in tasks if not task.done()]
-    if not pending:
-        return None
-    code = getattr(min(pending, key=describe_task).get_coro(), "cr_code", None)
-    if code is None:  # not a coroutine of Python code
-        return None
-    return code.co_filename, code.co_firstlineno
+    """Where the code of a leftover task is written (file, line), the user's
+    if any is (asyncio's own ``Queue.get``, made a task, says little): the
+    warning points there, not at alt_coop."""
+    places = [
+        (code.co_filename, code.co_firstlineno)
+        for task in sorted((task for task in tasks if not task.done()), key=describe_task)
+        if (code := getattr(task.get_coro(), "cr_code", None)) is not None
+    ]
+    return next((place for place in places if is_user_file(place[0])), None) or next(
+        iter(places), None
+    )
 
 
 async def _shutdown_default_executor(loop: asyncio.AbstractEventLoop) -> None:

@@ -535,6 +535,68 @@ def test_nested_pytest_main_leaves_the_calling_task_alone(pytester: pytest.Pytes
     )
 
 
+def test_the_apps_objects_reach_the_tests_as_fixtures_of_a_plugin_object(
+    pytester: pytest.Pytester,
+) -> None:
+    # The README's way: a plugin object passed to alt_coop.main, whose
+    # fixture methods hand the tests the application's live objects.
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import pytest
+
+        import alt_coop
+
+
+        class LiveObjects:
+            def __init__(self, server):
+                self._server = server
+
+            @pytest.fixture
+            def server(self):
+                return self._server
+
+
+        async def handle(reader, writer):
+            writer.write((await reader.readline()).upper())
+            await writer.drain()
+            writer.close()
+
+
+        async def app_main():
+            server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            code = await alt_coop.main([*ISOLATE, "suite", "-q"], plugins=[LiveObjects(server)])
+            server.close()
+            await server.wait_closed()
+            print("EXIT CODE", int(code))
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_live.py",
+        """
+        import asyncio
+
+        async def test_talks_to_the_live_server(server):
+            host, port = server.sockets[0].getsockname()[:2]
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(b"ping\\n")
+            assert await reader.readline() == b"PING\\n"
+            writer.close()
+            await writer.wait_closed()
+        """,
+    )
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(["1 passed in *", "EXIT CODE 0"])
+
+
 def test_first_nested_pytest_main_leaves_the_running_batch_of_handles_alone(
     pytester: pytest.Pytester,
 ) -> None:

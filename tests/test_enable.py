@@ -99,6 +99,37 @@ def test_pytest_asyncio_in_strict_mode_leaves_unmarked_tests_to_alt_coop(
     result.assert_outcomes(passed=2)
 
 
+def test_tests_left_to_pytest_asyncio_in_strict_mode_are_named(
+    pytester: pytest.Pytester,
+) -> None:
+    # Its marked tests are its own, without alt_coop's timeout: one that
+    # waits forever would hang the run with no word about why.
+    pytest.importorskip("pytest_asyncio")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def test_alt_coops():
+            await asyncio.sleep(0)
+
+        @pytest.mark.asyncio
+        async def test_pytest_asyncios():
+            await asyncio.sleep(0)
+        """
+    )
+    result = pytester.runpytest(*_without("asyncio"), "-p", "alt_coop.enable")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*:7: AltCoopWarning: alt_coop: tests marked asyncio are run by pytest-asyncio (on,"
+            " in strict mode), on its own loop, without alt_coop's timeouts or cooperative runs;"
+            " to run them with alt_coop, switch pytest-asyncio off (-p no:asyncio, in addopts)",
+        ]
+    )
+
+
 @pytest.mark.parametrize("cooperative", [False, True], ids=["sequential", "cooperative"])
 def test_pytest_asyncios_mark_is_accepted_without_it(
     pytester: pytest.Pytester, cooperative: bool
@@ -168,13 +199,14 @@ def test_pytest_asyncios_loop_fixtures_left_in_a_suite_are_named(
     )
     result = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable")
     result.assert_outcomes(passed=3, warnings=2)
+    # Each at the line that defines it.
     result.stdout.fnmatch_lines_random(
         [
-            "*test_a.py:10: AltCoopWarning: alt_coop: pytest-asyncio's event_loop fixture is not"
+            "*test_a.py:4: AltCoopWarning: alt_coop: pytest-asyncio's event_loop fixture is not"
             " used: every async test runs on alt_coop's session loop. To choose the loop class,"
             " run the session on a loop of yours:"
             " pytest.main(args, plugins=?alt_coop.Plugin(managed_loop=loop)?)",
-            "*test_a.py:10: AltCoopWarning: alt_coop: pytest-asyncio's event_loop_policy fixture"
+            "*conftest.py:4: AltCoopWarning: alt_coop: pytest-asyncio's event_loop_policy fixture"
             " is not used*",
         ]
     )

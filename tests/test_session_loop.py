@@ -261,6 +261,34 @@ def test_tasks_pending_at_session_end_are_cancelled_and_named(pytester, run_alt)
     )
 
 
+def test_the_leftover_tasks_warning_points_at_the_users_code(pytester, run_alt):
+    # A task of asyncio's own coroutine (Queue.get) comes first by name, but
+    # its code says nothing of where the test left it: the user's does.
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def ticker():
+            await asyncio.sleep(3600)
+
+        async def test_leaves_tasks_behind():
+            asyncio.create_task(asyncio.Queue().get(), name="a-getter")
+            asyncio.create_task(ticker(), name="b-ticker")
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_the_leftover_tasks_warning_points_at_the_users_code.py:3: AltCoopWarning:"
+            " alt_coop cancelled 2 task(s) still pending at the end of the session:"
+            " a-getter (Queue.get), b-ticker (ticker)",
+            "    async def ticker():",
+        ]
+    )
+
+
 def test_an_async_generator_whose_cleanup_never_ends_does_not_hang_the_end(
     pytester, run_alt_subprocess
 ):
