@@ -101,7 +101,7 @@ class Plugin:
                 "alt_coop.Plugin() to pytest.main (listing alt_coop.enable as well is fine)"
             )
         _check_no_other_runner(config)
-        if not config.pluginmanager.has_plugin("asyncio"):
+        if not _migration.pytest_asyncio_on(config):
             # Suites moving from pytest-asyncio keep its mark for a while; it
             # must not fail them under --strict-markers.
             config.addinivalue_line("markers", _migration.MARKER)
@@ -189,10 +189,11 @@ class Plugin:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         config = session.config
-        marked = _migration.left_to_pytest_asyncio(session)
-        if marked is not None:
-            _scheduler.notice(config, _migration.LEFT_TO_PYTEST_ASYNCIO, marked)
-        elif not config.pluginmanager.has_plugin("asyncio"):
+        if _migration.pytest_asyncio_on(config):
+            marked = next(filter(_migration.left_to_pytest_asyncio, session.items), None)
+            if marked is not None:
+                _scheduler.notice(config, _migration.LEFT_TO_PYTEST_ASYNCIO, marked)
+        else:
             for name, item, where in _migration.unused_loop_fixtures(session):
                 _scheduler.notice(config, _migration.unused_loop_fixture_text(name), item, where)
 
@@ -479,7 +480,7 @@ def _check_no_other_runner(config: pytest.Config) -> None:
     other = None
     if config.pluginmanager.has_plugin("asyncio-cooperative"):
         other = ("pytest-asyncio-cooperative", "asyncio-cooperative")
-    elif config.pluginmanager.has_plugin("asyncio"):
+    elif _migration.pytest_asyncio_on(config):
         mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
         if mode == "auto":
             other = ("pytest-asyncio in auto mode", "asyncio")

@@ -226,14 +226,14 @@ def record_notice(
     config: pytest.Config,
     warning: Warning,
     item: pytest.Item | None,
-    where: tuple[str, int] | None = None,
+    where: tuple[str, int, str] | None = None,
 ) -> None:
     """Hand one of alt_coop's own warnings, issued outside any test's code, to
     pytest as one of ``item``'s (at its line, from its module), as filtered
     by ``-W``, ``filterwarnings`` and the item's ``filterwarnings`` marks.
     An ``error`` filter shows it rather than raising it: it tells how the run
     was arranged, mid-run, and a blanket ``filterwarnings = error`` must not
-    stop the run over it. ``where`` (file, line) places it elsewhere."""
+    stop the run over it. ``where`` (file, line, module) places it elsewhere."""
     if config.pluginmanager.is_blocked("warnings"):
         return  # -p no:warnings: pytest records no warning at all
     filename, lineno, nodeid, module, hook = __file__, 0, "", "alt_coop", config.hook
@@ -243,14 +243,20 @@ def record_notice(
         module = getattr(getattr(item, "module", None), "__name__", module)
         hook = item.ihook
     if where is not None:  # the line it is about, rather than the test's
-        filename, lineno = where
+        filename, lineno, module = where
     category = type(warning)
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always", category)
         apply_warning_filters(
             config.getini("filterwarnings"), config.known_args_namespace.pythonwarnings or []
         )
-        for mark in item.iter_markers(name="filterwarnings") if item is not None else ():
+        # A notice placed elsewhere is not the test's: its marks do not apply.
+        marks = (
+            item.iter_markers(name="filterwarnings")
+            if item is not None and where is None
+            else iter(())
+        )
+        for mark in marks:
             for arg in mark.args:
                 warnings.filterwarnings(*parse_warning_filter(arg, escape=False))
         try:

@@ -10,6 +10,7 @@ a test asking for ``event_loop``, holding a loop that is not the running one).
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -28,9 +29,10 @@ LOOP_FIXTURES = ("event_loop", "event_loop_policy")
 
 def unused_loop_fixtures(
     session: pytest.Session,
-) -> Iterator[tuple[str, pytest.Item, tuple[str, int] | None]]:
+) -> Iterator[tuple[str, pytest.Item, tuple[str, int, str] | None]]:
     """Each loop fixture of pytest-asyncio's that the suite defines, with the
-    first test it applies to and where it is written (file, line), if known."""
+    first test it applies to and where it is written (file, line, module),
+    if known."""
     conftests = [
         (Path(module.__file__).parent, module)
         for module in session.config.pluginmanager.get_plugins()
@@ -53,7 +55,7 @@ def unused_loop_fixtures(
                 definition = getattr(owner, name, None)
                 if _pytest_compat.is_fixture(definition):
                     found.add(name)
-                    yield name, item, _written_at(definition)
+                    yield name, item, _written_at(definition, owner)
                     break
 
 
@@ -65,12 +67,21 @@ def unused_loop_fixture_text(name: str) -> str:
     )
 
 
-def left_to_pytest_asyncio(session: pytest.Session) -> pytest.Item | None:
-    """The first test marked ``asyncio`` while pytest-asyncio (in strict mode)
-    runs beside alt_coop: such tests are its, not alt_coop's."""
-    if not session.config.pluginmanager.has_plugin("asyncio"):
-        return None
-    return next((item for item in session.items if item.get_closest_marker("asyncio")), None)
+def pytest_asyncio_on(config: pytest.Config) -> bool:
+    """Whether pytest-asyncio is loaded, by its entry point or by module
+    (``-p pytest_asyncio.plugin``)."""
+    if config.pluginmanager.has_plugin("asyncio"):
+        return True
+    module = sys.modules.get("pytest_asyncio.plugin")
+    return module is not None and config.pluginmanager.is_registered(module)
+
+
+def left_to_pytest_asyncio(item: pytest.Item) -> bool:
+    """Whether pytest-asyncio (on, in strict mode) runs ``item``: an async
+    test marked for it. It is then not alt_coop's to time or run cooperatively."""
+    return item.get_closest_marker("asyncio") is not None and inspect.iscoroutinefunction(
+        getattr(item, "obj", None)
+    )
 
 
 LEFT_TO_PYTEST_ASYNCIO = (
@@ -80,6 +91,6 @@ LEFT_TO_PYTEST_ASYNCIO = (
 )
 
 
-def _written_at(definition: object) -> tuple[str, int] | None:
+def _written_at(definition: object, module: ModuleType) -> tuple[str, int, str] | None:
     code = getattr(inspect.unwrap(definition), "__code__", None)  # type: ignore[arg-type]
-    return None if code is None else (code.co_filename, code.co_firstlineno)
+    return None if code is None else (code.co_filename, code.co_firstlineno, module.__name__)

@@ -75,7 +75,15 @@ _RUN_ALONE_MARKS = {
 
 #: Packages whose test decorators patch the process for the whole test (the
 #: clock, the date, an HTTP client's transport), as unittest.mock.patch does.
-_PATCHING_DECORATORS = ("freezegun", "time_machine", "respx", "aioresponses", "responses")
+_PATCHING_DECORATORS = (
+    "freezegun",
+    "time_machine",
+    "respx",
+    "aioresponses",
+    "responses",
+    "requests_mock",
+    "vcr",
+)
 
 #: Plugins whose pytest_runtest_protocol hook is taken care of: pytest's own
 #: (re-created per test, or only wrapping unittest items), and the two whose
@@ -200,7 +208,13 @@ def _patching_decorator(function: object) -> str | None:
         wrapped = getattr(function, "__wrapped__", None)
         if wrapped is None:
             return None
-        module = str(getattr(function, "__globals__", {}).get("__name__", ""))
+        # A wrapt-made wrapper (vcrpy's) has the globals of what it wraps;
+        # its decorator, kept beside it, has the module that made it.
+        decorator = getattr(function, "_self_wrapper", None)
+        if decorator is not None:
+            module = str(getattr(decorator, "__module__", "") or "")
+        else:
+            module = str(getattr(function, "__globals__", {}).get("__name__", ""))
         if module.partition(".")[0] in _PATCHING_DECORATORS:
             return module.partition(".")[0]
         function = wrapped

@@ -40,6 +40,7 @@ from . import (
     _lane_logging,
     _lane_state,
     _lane_warnings,
+    _migration,
     _run_alone,
     _runner,
     _timeouts,
@@ -103,6 +104,7 @@ class Scheduler:
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
         self._log_levels = _lane_logging.CaplogLevels()  # the running batch's
         self._run_alone = _run_alone.RunAlone(self.config)
+        self._pytest_asyncio_on = _migration.pytest_asyncio_on(self.config)
         self._lanes_running = 0  # lanes past their start, not yet done with their protocol
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
 
@@ -127,6 +129,8 @@ class Scheduler:
             return False
         if SEQUENTIAL_MARK in marks:
             return False
+        if self._pytest_asyncio_on and _migration.left_to_pytest_asyncio(item):
+            return False  # pytest-asyncio's test, on its loop (a notice said so)
         reason = self._run_alone.reason(item, marks, is_async)
         if reason is not None:
             self.notices.setdefault(reason, item)
@@ -619,10 +623,10 @@ def notice(
     config: pytest.Config,
     text: str,
     item: pytest.Item | None = None,
-    where: tuple[str, int] | None = None,
+    where: tuple[str, int, str] | None = None,
 ) -> None:
     """A one-line notice, shown in pytest's warnings summary, at the first
-    test it concerns if any (or at ``where``, a file and line)."""
+    test it concerns if any (or at ``where``: file, line and module)."""
     _lane_warnings.record_notice(config, AltCoopWarning(f"alt_coop: {text}"), item, where)
 
 

@@ -19,6 +19,7 @@ import contextvars
 import functools
 import signal
 import sys
+import sysconfig
 import threading
 import time
 import warnings
@@ -311,17 +312,25 @@ class SessionLoop:
 
 
 def _where_written(tasks: Iterable[asyncio.Task[Any]]) -> tuple[str, int] | None:
-    """Where the code of a leftover task is written (file, line), the user's
-    if any is (asyncio's own ``Queue.get``, made a task, says little): the
-    warning points there, not at alt_coop."""
+    """Where the code of a leftover task is written (file, line): the suite's
+    if any is, else a library's, else asyncio's own (``Queue.get`` made a
+    task says little). The warning points there, not at alt_coop."""
     places = [
         (code.co_filename, code.co_firstlineno)
         for task in sorted((task for task in tasks if not task.done()), key=describe_task)
         if (code := getattr(task.get_coro(), "cr_code", None)) is not None
     ]
-    return next((place for place in places if is_user_file(place[0])), None) or next(
-        iter(places), None
-    )
+    return min(places, key=lambda place: _remoteness(place[0]), default=None)
+
+
+#: Where installed code lives: a file under one is a library's, not the suite's.
+_INSTALLED = tuple({sysconfig.get_path(name) for name in ("purelib", "platlib", "stdlib")})
+
+
+def _remoteness(filename: str) -> int:
+    if not is_user_file(filename):
+        return 2
+    return 1 if filename.startswith(_INSTALLED) else 0
 
 
 async def _shutdown_default_executor(loop: asyncio.AbstractEventLoop) -> None:

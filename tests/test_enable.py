@@ -111,8 +111,17 @@ def test_tests_left_to_pytest_asyncio_in_strict_mode_are_named(
         import asyncio
         import pytest
 
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.asyncio
+        def test_sync_but_marked():  # pytest-asyncio leaves it alone too
+            pass
+
         async def test_alt_coops():
-            await asyncio.sleep(0)
+            await asyncio.sleep(0.1)
+
+        async def test_alt_coops_too():
+            await asyncio.sleep(0.1)
 
         @pytest.mark.asyncio
         async def test_pytest_asyncios():
@@ -120,12 +129,14 @@ def test_tests_left_to_pytest_asyncio_in_strict_mode_are_named(
         """
     )
     result = pytester.runpytest(*_without("asyncio"), "-p", "alt_coop.enable")
-    result.assert_outcomes(passed=2, warnings=1)
+    result.assert_outcomes(passed=4, warnings=2)  # the other is pytest-asyncio's own
     result.stdout.fnmatch_lines(
         [
-            "*:7: AltCoopWarning: alt_coop: tests marked asyncio are run by pytest-asyncio (on,"
+            "*:16: AltCoopWarning: alt_coop: tests marked asyncio are run by pytest-asyncio (on,"
             " in strict mode), on its own loop, without alt_coop's timeouts or cooperative runs;"
             " to run them with alt_coop, switch pytest-asyncio off (-p no:asyncio, in addopts)",
+            # Not among alt_coop's cooperative tests either (the sync one is).
+            "alt_coop: 3 cooperative tests, at most 3 at once*",
         ]
     )
 
@@ -197,6 +208,11 @@ def test_pytest_asyncios_loop_fixtures_left_in_a_suite_are_named(
             await asyncio.sleep(0)
         """,
     )
+    # Filtered as warnings of the module that defines it.
+    result = pytester.runpytest(
+        *ISOLATE, "-p", "alt_coop.enable", "-W", "ignore::alt_coop.errors.AltCoopWarning:conftest"
+    )
+    result.assert_outcomes(passed=3, warnings=1)
     result = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable")
     result.assert_outcomes(passed=3, warnings=2)
     # Each at the line that defines it.

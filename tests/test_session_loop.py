@@ -262,18 +262,22 @@ def test_tasks_pending_at_session_end_are_cancelled_and_named(pytester, run_alt)
 
 
 def test_the_leftover_tasks_warning_points_at_the_users_code(pytester, run_alt):
-    # A task of asyncio's own coroutine (Queue.get) comes first by name, but
-    # its code says nothing of where the test left it: the user's does.
+    # Tasks of asyncio's own coroutine (Queue.get) and of an installed
+    # library's (anyio's sleep) come first by name, but their code says
+    # nothing of where the test left them: the suite's does.
+    pytest.importorskip("anyio")
     pytester.makepyfile(
         """
         import asyncio
+        import anyio
 
         async def ticker():
             await asyncio.sleep(3600)
 
         async def test_leaves_tasks_behind():
             asyncio.create_task(asyncio.Queue().get(), name="a-getter")
-            asyncio.create_task(ticker(), name="b-ticker")
+            asyncio.create_task(anyio.sleep(3600), name="b-library")
+            asyncio.create_task(ticker(), name="c-ticker")
             await asyncio.sleep(0)
         """
     )
@@ -281,9 +285,9 @@ def test_the_leftover_tasks_warning_points_at_the_users_code(pytester, run_alt):
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(
         [
-            "*test_the_leftover_tasks_warning_points_at_the_users_code.py:3: AltCoopWarning:"
-            " alt_coop cancelled 2 task(s) still pending at the end of the session:"
-            " a-getter (Queue.get), b-ticker (ticker)",
+            "*test_the_leftover_tasks_warning_points_at_the_users_code.py:4: AltCoopWarning:"
+            " alt_coop cancelled 3 task(s) still pending at the end of the session:"
+            " a-getter (Queue.get), b-library (sleep), c-ticker (ticker)",
             "    async def ticker():",
         ]
     )

@@ -342,6 +342,59 @@ def test_a_run_alone_fixture_asked_for_while_running_fails_the_test(
     )
 
 
+def test_vcrpy_and_requests_mock_decorators_run_alone(pytester: pytest.Pytester) -> None:
+    # vcrpy's cassettes patch every HTTP client of the process for the whole
+    # test (its decorator is made by wrapt, whose wrapper has the test's own
+    # globals), as requests-mock's Mocker patches requests.
+    pytest.importorskip("vcr")
+    pytest.importorskip("requests_mock")
+    pytester.makepyfile(
+        test_decorated="""
+        import asyncio
+        import functools
+        import pytest
+        import requests_mock
+        import vcr
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        def mine(test):
+            @functools.wraps(test)
+            async def wrapper(*args, **kwargs):
+                return await test(*args, **kwargs)
+            return wrapper
+
+        @vcr.use_cassette("cassettes/a.yaml")
+        async def test_cassette():
+            await asyncio.sleep(0.05)
+
+        @mine
+        @vcr.VCR(record_mode="none").use_cassette("cassettes/b.yaml")
+        async def test_cassette_under_another_decorator():
+            await asyncio.sleep(0.05)
+
+        @requests_mock.Mocker(kw="mock")
+        def test_requests_mocked(**kwargs):
+            pass
+
+        async def test_one():
+            await asyncio.sleep(0.1)
+
+        async def test_two():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=5, warnings=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*AltCoopWarning: alt_coop: tests decorated by vcr run alone (process-wide state)",
+            "*AltCoopWarning: alt_coop: tests decorated by requests_mock run alone*",
+            "alt_coop: 2 cooperative tests, at most 2 at once*",
+        ]
+    )
+
+
 def test_a_wider_run_alone_fixture_refused_once_still_works_when_asked_for_properly(
     pytester: pytest.Pytester,
 ) -> None:
