@@ -945,10 +945,13 @@ def test_an_executor_job_that_outlives_the_session_does_not_hold_back_the_report
     )
 
 
-def test_run_coro_as_main_exits_130_on_ctrl_c(pytester):
+@pytest.mark.parametrize("swallowed", [False, True], ids=["propagated", "swallowed"])
+def test_run_coro_as_main_exits_130_on_ctrl_c(pytester, swallowed):
+    # Whether the main coroutine lets Ctrl-C's cancellation out or swallows
+    # it, the program was interrupted: 130, and no error of the coroutine.
     result = run_script(
         pytester,
-        """
+        f"""
         import asyncio
         import os
         import signal
@@ -962,6 +965,10 @@ def test_run_coro_as_main_exits_130_on_ctrl_c(pytester):
             loop.call_later(0.1, os.kill, os.getpid(), signal.SIGINT)  # Ctrl-C
             try:
                 await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                if {swallowed}:
+                    return "swallowed"
+                raise
             finally:
                 print("FINALLY RAN")
 
@@ -976,30 +983,3 @@ def test_run_coro_as_main_exits_130_on_ctrl_c(pytester):
     assert "Interrupted (Ctrl-C)" in stderr
     assert "Error in the main coroutine" not in stderr
     assert "CancelledError" not in stderr
-
-
-def test_run_coro_as_main_ctrl_c_swallowed_by_main_still_exits_130(pytester):
-    # A main coroutine that swallows the cancellation: still an interrupt.
-    result = run_script(
-        pytester,
-        """
-        import asyncio
-        import os
-        import signal
-        import alt_coop
-
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-        async def main():
-            loop = asyncio.get_running_loop()
-            loop.call_later(0.1, os.kill, os.getpid(), signal.SIGINT)
-            try:
-                await asyncio.sleep(10)
-            except asyncio.CancelledError:
-                return "swallowed"
-
-        alt_coop.run_coro_as_main(asyncio.new_event_loop(), main())
-        """,
-    )
-    assert result.ret == 130, (result.stdout.str(), result.stderr.str())
-    assert "Interrupted (Ctrl-C)" in result.stderr.str()
