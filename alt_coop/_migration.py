@@ -1,10 +1,13 @@
-"""What suites moving from pytest-asyncio keep, while pytest-asyncio is off.
+"""What suites moving from pytest-asyncio keep, and how it is told.
 
-Its mark stays in suites for a while: registered, so ``--strict-markers``
-accepts it. Its loop fixtures (``event_loop``, ``event_loop_policy``) choose
-a loop that alt_coop never uses: a suite that defines them is told so once,
-rather than running silently on another loop than the one it chose (or, for
-a test asking for ``event_loop``, holding a loop that is not the running one).
+While pytest-asyncio is off, its mark stays in suites for a while:
+registered, so ``--strict-markers`` accepts it. Its loop fixtures
+(``event_loop``, ``event_loop_policy``) choose a loop that alt_coop never
+uses: a suite that defines them is told so once, rather than running
+silently on another loop than the one it chose (or, for a test asking for
+``event_loop``, holding a loop that is not the running one). While it is on,
+in strict mode, the async tests marked for it are its own: they are told
+apart, and a notice says so.
 """
 
 from __future__ import annotations
