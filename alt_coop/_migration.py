@@ -20,7 +20,7 @@ from types import ModuleType
 
 import pytest
 
-from . import _pytest_compat
+from . import _hypothesis, _pytest_compat
 
 MARKER = (
     "asyncio: pytest-asyncio's mark, accepted and ignored: alt_coop runs every async test "
@@ -81,10 +81,12 @@ def pytest_asyncio_on(config: pytest.Config) -> bool:
 
 def left_to_pytest_asyncio(item: pytest.Item) -> bool:
     """Whether pytest-asyncio (on, in strict mode) runs ``item``: an async
-    test marked for it. It is then not alt_coop's to time or run cooperatively."""
-    return item.get_closest_marker("asyncio") is not None and inspect.iscoroutinefunction(
-        getattr(item, "obj", None)
-    )
+    test (Hypothesis's included) marked for it. It is then not alt_coop's to
+    time or run cooperatively."""
+    if item.get_closest_marker("asyncio") is None:
+        return False
+    test = getattr(item, "obj", None)
+    return inspect.iscoroutinefunction(test) or _hypothesis.async_inner_test(test) is not None
 
 
 LEFT_TO_PYTEST_ASYNCIO = (
@@ -94,6 +96,12 @@ LEFT_TO_PYTEST_ASYNCIO = (
 )
 
 
-def _written_at(definition: object, module: ModuleType) -> tuple[str, int, str] | None:
-    code = getattr(inspect.unwrap(definition), "__code__", None)  # type: ignore[arg-type]
-    return None if code is None else (code.co_filename, code.co_firstlineno, module.__name__)
+def _written_at(definition: object, found_in: ModuleType) -> tuple[str, int, str] | None:
+    """File, line and module of the function that defines a fixture (a
+    conftest may import it from elsewhere)."""
+    function = inspect.unwrap(definition)  # type: ignore[arg-type]
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return None
+    module = getattr(function, "__module__", None) or found_in.__name__
+    return code.co_filename, code.co_firstlineno, module

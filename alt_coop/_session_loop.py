@@ -17,6 +17,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import functools
+import os
 import signal
 import sys
 import sysconfig
@@ -25,6 +26,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable, Coroutine, Iterable
+from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -323,14 +325,20 @@ def _where_written(tasks: Iterable[asyncio.Task[Any]]) -> tuple[str, int] | None
     return min(places, key=lambda place: _remoteness(place[0]), default=None)
 
 
-#: Where installed code lives: a file under one is a library's, not the suite's.
-_INSTALLED = tuple({sysconfig.get_path(name) for name in ("purelib", "platlib", "stdlib")})
+#: Where the standard library lives (with a separator: not its siblings).
+_STDLIB = os.path.join(sysconfig.get_path("stdlib"), "")
 
 
 def _remoteness(filename: str) -> int:
+    """0 for the suite's code, 1 for installed code (the standard library,
+    site-packages of any kind), 2 for asyncio's or alt_coop's."""
     if not is_user_file(filename):
         return 2
-    return 1 if filename.startswith(_INSTALLED) else 0
+    parts = Path(filename).parts
+    installed = (
+        filename.startswith(_STDLIB) or "site-packages" in parts or "dist-packages" in parts
+    )
+    return 1 if installed else 0
 
 
 async def _shutdown_default_executor(loop: asyncio.AbstractEventLoop) -> None:

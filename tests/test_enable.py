@@ -228,6 +228,78 @@ def test_pytest_asyncios_loop_fixtures_left_in_a_suite_are_named(
     )
 
 
+def test_a_loop_fixture_imported_into_a_conftest_is_named_where_it_is_written(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        loop_helpers="""
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def event_loop_policy():
+            return asyncio.DefaultEventLoopPolicy()
+        """
+    )
+    pytester.makeconftest("from loop_helpers import event_loop_policy\n")
+    pytester.makepyfile(
+        test_one="""
+        import asyncio
+
+        async def test_one():
+            await asyncio.sleep(0)
+        """
+    )
+    result = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*loop_helpers.py:4: AltCoopWarning: alt_coop: pytest-asyncio's*"]
+    )
+    # Filtered as a warning of that module, as it is shown.
+    result = pytester.runpytest(
+        *ISOLATE,
+        "-p",
+        "alt_coop.enable",
+        "-W",
+        "ignore::alt_coop.errors.AltCoopWarning:loop_helpers",
+    )
+    result.assert_outcomes(passed=1, warnings=0)
+
+
+def test_a_hypothesis_test_marked_for_pytest_asyncio_is_its_own(
+    pytester: pytest.Pytester,
+) -> None:
+    pytest.importorskip("pytest_asyncio")
+    pytest.importorskip("hypothesis")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from hypothesis import given, settings, strategies as st
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.asyncio
+        @settings(max_examples=3)
+        @given(st.integers())
+        async def test_property(n):
+            await asyncio.sleep(0)
+
+        async def test_alt_coops():
+            await asyncio.sleep(0)
+        """
+    )
+    result = pytester.runpytest(*_without("asyncio"), "-p", "alt_coop.enable")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: tests marked asyncio are run by pytest-asyncio*",
+            "alt_coop: 1 cooperative test, at most 1 at once*",
+        ]
+    )
+
+
 def test_pytest_asyncio_cooperative_is_a_usage_error(pytester: pytest.Pytester) -> None:
     # Its mark is alt_coop's. A stand-in registered under its plugin name.
     pytester.makeconftest(
