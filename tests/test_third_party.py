@@ -422,8 +422,9 @@ def test_a_wider_run_alone_fixture_refused_once_still_works_when_asked_for_prope
     result.assert_outcomes(passed=1, failed=1, warnings=1)
     result.stdout.fnmatch_lines_random(
         [
-            "FAILED test_session_mocker.py::test_dynamic - Failed: alt_coop: "
-            "test_session_mocker.py::test_dynamic asked for the fixture 'session_mocker'*",
+            "alt_coop: test_session_mocker.py::test_dynamic asked for the fixture"
+            " 'session_mocker' through request.getfixturevalue*",
+            "FAILED test_session_mocker.py::test_dynamic*",
             "PASSED test_session_mocker.py::test_static",
         ]
     )
