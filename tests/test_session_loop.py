@@ -271,13 +271,15 @@ def test_the_leftover_tasks_warning_points_at_the_users_code(pytester, run_alt):
         import asyncio
         import anyio
 
+        KEEP = []  # asyncio holds tasks weakly: a task waiting on a queue no one holds may go
+
         async def ticker():
             await asyncio.sleep(3600)
 
         async def test_leaves_tasks_behind():
-            asyncio.create_task(asyncio.Queue().get(), name="a-getter")
-            asyncio.create_task(anyio.sleep(3600), name="b-library")
-            asyncio.create_task(ticker(), name="c-ticker")
+            KEEP.append(asyncio.create_task(asyncio.Queue().get(), name="a-getter"))
+            KEEP.append(asyncio.create_task(anyio.sleep(3600), name="b-library"))
+            KEEP.append(asyncio.create_task(ticker(), name="c-ticker"))
             await asyncio.sleep(0)
         """
     )
@@ -285,7 +287,7 @@ def test_the_leftover_tasks_warning_points_at_the_users_code(pytester, run_alt):
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(
         [
-            "*test_the_leftover_tasks_warning_points_at_the_users_code.py:4: AltCoopWarning:"
+            "*test_the_leftover_tasks_warning_points_at_the_users_code.py:6: AltCoopWarning:"
             " alt_coop cancelled 3 task(s) still pending at the end of the session:"
             " a-getter (Queue.get), b-library (sleep), c-ticker (ticker)",
             "    async def ticker():",
