@@ -280,12 +280,13 @@ class Plugin:
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> object:
-        problem = _run_alone.dynamic_request_problem(fixturedef.argname, request)
-        if problem is not None:
-            # Not cached as the fixture's error: asked for as an argument, by
-            # a test that runs alone, a wider fixture must still work.
-            _pytest_compat.forget_setup(fixturedef)
-            raise pytest.fail.Exception(problem, pytrace=False)
+        if fixturedef.argname in _run_alone.RUN_ALONE_FIXTURES:  # rare: checked first
+            problem = _run_alone.dynamic_request_problem(fixturedef.argname, request)
+            if problem is not None:
+                # Not cached as the fixture's error: asked for as an argument,
+                # by a test that runs alone, a wider fixture must still work.
+                _pytest_compat.forget_setup(fixturedef)
+                raise pytest.fail.Exception(problem, pytrace=False)
         func = fixturedef.func
         is_gen = inspect.isasyncgenfunction(func)
         if not (is_gen or inspect.iscoroutinefunction(func)):

@@ -129,7 +129,11 @@ class Scheduler:
             return False
         if SEQUENTIAL_MARK in marks:
             return False
-        if self._pytest_asyncio_on and _migration.left_to_pytest_asyncio(item):
+        if (
+            self._pytest_asyncio_on
+            and "asyncio" in marks
+            and _migration.left_to_pytest_asyncio(item)
+        ):
             return False  # pytest-asyncio's test, on its loop (a notice said so)
         reason = self._run_alone.reason(item, marks, is_async)
         if reason is not None:
