@@ -630,7 +630,15 @@ def notice(
     where: tuple[str, int, str] | None = None,
 ) -> None:
     """A one-line notice, shown in pytest's warnings summary, at the first
-    test it concerns if any (or at ``where``: file, line and module)."""
+    test it concerns if any (or at ``where``: file, line and module).
+
+    Under pytest-xdist only the first worker gives it: every worker collects
+    the same tests and would say the same, and the controller shows every
+    worker's warnings. (Cooperative tests run sequentially in workers, so the
+    notices about how a test ran are not given there.)"""
+    worker = getattr(config, "workerinput", None)
+    if worker is not None and worker.get("workerid", "gw0") != "gw0":
+        return
     _lane_warnings.record_notice(config, AltCoopWarning(f"alt_coop: {text}"), item, where)
 
 
