@@ -5,6 +5,8 @@ breakpoint must not be cancelled under the person debugging it. The check
 must not mistake a coverage tracer for a debugger, and must notice the
 debuggers that use ``sys.monitoring`` (pdb on 3.14, debugpy on 3.12+) as well
 as the ones that use ``sys.settrace``.
+
+Also here: stepping into an async test for pytest's ``--trace``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import sys
 import threading
 import weakref
-from collections.abc import Callable
-from typing import Any, Literal
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T")
 
 Mode = Literal["auto", "always", "never"]
 MODES: tuple[Mode, ...] = ("auto", "always", "never")
@@ -124,3 +128,23 @@ class DebuggerPolicy:
             return False
         entered = self._sequential_entered_pdb if test is None else test in self._entered_pdb
         return not (self.pytest_debugging or entered or debugger_attached())
+
+
+async def stepping_into(debugger: Any, coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` with ``debugger`` (a ``bdb.Bdb``) stopping at its first
+    line, as ``Bdb.runcall`` does for a function: what ``--trace`` does for a
+    test, whose wrapper only creates an async test's coroutine.
+
+    The trace function is set while the coroutine runs, from inside the task
+    that runs it: the first frame entered after it is the test's. A quit that
+    raises ``BdbQuit`` (a custom ``--pdbcls``; pytest's own exits the run)
+    fails the test rather than passing it, as nothing ran to its end.
+    """
+    __tracebackhide__ = True
+    debugger.reset()
+    sys.settrace(debugger.trace_dispatch)
+    try:
+        return await coro
+    finally:
+        debugger.quitting = True
+        sys.settrace(None)

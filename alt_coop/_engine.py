@@ -12,7 +12,7 @@ import contextvars
 import functools
 import inspect
 import warnings
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterator
 from typing import Any, TypeVar
 
 import greenlet
@@ -31,7 +31,7 @@ from . import (
     _session_loop,
     _tracebacks,
 )
-from ._debugger import DebuggerPolicy
+from ._debugger import DebuggerPolicy, stepping_into
 from ._lanes import in_lane
 from ._marks import MARK
 from ._runner import current_context, run
@@ -396,7 +396,13 @@ class Plugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> object:
-        func = pyfuncitem.obj
+        func, debugger = pyfuncitem.obj, None
+        traced = _pytest_compat.traced_test(func)  # --trace wrapped it to step into it
+        if traced is not None and (
+            inspect.iscoroutinefunction(traced[0])
+            or _hypothesis.async_inner_test(traced[0]) is not None
+        ):
+            func, debugger = traced
         inner = _hypothesis.async_inner_test(func)  # @given on an async def test
         if inner is None and not inspect.iscoroutinefunction(func):
             if inspect.isasyncgenfunction(func):
@@ -412,14 +418,19 @@ class Plugin:
         timeout = self._timeout(request, pyfuncitem, "function", pyfuncitem.name)
         if "async_timeout" in kwargs:
             kwargs["async_timeout"] = timeout
+
+        def stepped(coro: Coroutine[Any, Any, Any]) -> Coroutine[Any, Any, Any]:
+            return coro if debugger is None else stepping_into(debugger, coro)
+
         if inner is None:
-            _check_returned(pyfuncitem, run(func(**kwargs), timeout, "call"))
+            _check_returned(pyfuncitem, run(stepped(func(**kwargs)), timeout, "call"))
             return True
 
         @functools.wraps(inner)  # Hypothesis names a failing example by it
         def run_example(*args: Any, **example_kwargs: Any) -> None:
             __tracebackhide__ = True
-            run(inner(*args, **example_kwargs), timeout, "call")  # the timeout is per example
+            # The timeout is per example.
+            run(stepped(inner(*args, **example_kwargs)), timeout, "call")
 
         with _hypothesis.examples_run_by(func, run_example):
             func(**kwargs)

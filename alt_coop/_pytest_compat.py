@@ -122,3 +122,23 @@ def hidden_unless_alone(excinfo: pytest.ExceptionInfo[BaseException] | None) -> 
     if isinstance(error, BaseExceptionGroup):
         return False
     return not (isinstance(error, pytest.fail.Exception) and not error.pytrace)
+
+
+def traced_test(func: object) -> tuple[Any, Any] | None:
+    """The test function and pytest's debugger, when ``func`` is the wrapper
+    ``--trace`` put in its place (``wrapper`` in
+    ``_pytest.debugging.wrap_pytest_function_for_tracing``, whose closure holds
+    them as ``testfunction`` and ``_pdb``); else None."""
+    code = getattr(func, "__code__", None)
+    closure = getattr(func, "__closure__", None)
+    if (
+        code is None
+        or not closure
+        or code.co_qualname != "wrap_pytest_function_for_tracing.<locals>.wrapper"
+    ):
+        return None
+    cells = dict(zip(code.co_freevars, closure, strict=True))
+    try:
+        return cells["testfunction"].cell_contents, cells["_pdb"].cell_contents
+    except (KeyError, ValueError):  # another shape: left to pytest
+        return None

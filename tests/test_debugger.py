@@ -373,6 +373,56 @@ def test_pdb_session_suspends_timeouts(pytester, run_alt_subprocess):
     result.assert_outcomes(passed=1)
 
 
+@pytest.mark.parametrize("cooperative", [False, True])
+def test_trace_stops_at_the_first_line_of_an_async_test(pytester, cooperative):
+    # --trace wraps the test function in a synchronous one that steps into
+    # it: for an async test that only made the coroutine, which never ran.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def base():
+            await asyncio.sleep(0)
+            return 40
+
+        async def test_steps(base):
+            total = base + 1
+            await asyncio.sleep(0.01)
+            total += 1
+            assert total == 43, "stopped short"
+        """
+    )
+    option = ["--asyncio-cooperative"] if cooperative else []
+    result = pytester.run(
+        sys.executable,
+        "-m",
+        "pytest",
+        *ISOLATE,
+        "-p",
+        "alt_coop.enable",
+        "--trace",
+        *option,
+        stdin=b"p base * 10\nn\nn\nn\np total\nc\n",
+        timeout=60,
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*>*test_trace_stops_at_the_first_line_of_an_async_test.py(10)test_steps()",
+            "-> total = base + 1",
+            "(Pdb) 400",
+            "*-> await asyncio.sleep(0.01)",
+            "*-> total += 1",
+            "*-> assert total == 43*",
+            "(Pdb) 42",
+        ]
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: stopped short*"])
+    assert "never awaited" not in result.stdout.str() + result.stderr.str()
+
+
 #: A pdb class for ``--pdbcls`` that continues at once, so ``breakpoint()`` goes
 #: through pytest's debugger hooks without anyone at the keyboard.
 CONTINUING_PDB = """
