@@ -10,7 +10,8 @@ found through a context variable that its lane sets (and that the threads and
 tasks it starts inherit).
 
 Private pytest names used here, checked on pytest 8.3.5, 8.4.2, 9.0.3 and
-9.2.0: ``CaptureManager.item_capture``/``_method``/``_global_capturing``
+9.2.0: ``CaptureManager.item_capture``/``suspend``/``resume`` (called by
+pytest's debugger only)/``_method``/``_global_capturing``
 (its ``out``/``err`` captures' ``tmpfile``, and a tee's ``_other``),
 ``setuponly._show_fixture_action``, ``runner.show_test_item``,
 ``TerminalWriter._file``/``_current_line``, the assertion plugin's
@@ -395,6 +396,31 @@ def _captured_per_test(capman: Any) -> Iterator[None]:
                     item.add_report_section(when, key, stream.getvalue())
             state.out = state.err = None
 
+    # pytest's debugger (breakpoint(), pytest.set_trace()) suspends capture to
+    # talk to the terminal, and resumes it on continue: the test's own
+    # capture pauses too, and pytest's global capture, suspended through a
+    # batch, is suspended again (resumed, fd-level capture would swallow the
+    # terminal's output and pytest's streams would replace the routers).
+    paused: dict[LaneState | None, tuple[bool, Any, Any]] = {}
+
+    def suspend(in_: bool = False) -> None:
+        state = CURRENT.get()
+        if state not in paused:
+            paused[state] = (state is not None and state.capturing, sys.stdout, sys.stderr)
+        if state is not None:
+            state.capturing = False
+        capman_suspend(in_)
+
+    def resume() -> None:
+        state = CURRENT.get()
+        capman_resume()
+        capman.suspend_global_capture()
+        if state in paused:
+            capturing, sys.stdout, sys.stderr = paused.pop(state)
+            if state is not None:
+                state.capturing = capturing
+
+    capman_suspend, capman_resume = capman.suspend, capman.resume
     saved = sys.stdout, sys.stderr
     tee = capman._method == "tee-sys"
     sys.stdout, sys.stderr = _Router(saved[0], "out", tee=tee), _Router(saved[1], "err", tee=tee)
@@ -406,13 +432,13 @@ def _captured_per_test(capman: Any) -> Iterator[None]:
         for which in ("out", "err")
         if (stream := getattr(getattr(capturing, which, None), "tmpfile", None)) is not None
     ]
-    capman.item_capture = item_capture
+    capman.item_capture, capman.suspend, capman.resume = item_capture, suspend, resume
     try:
         for stream, which in kept:
             _route(stream, which, tee=tee)
         yield
     finally:
-        del capman.item_capture
+        del capman.item_capture, capman.suspend, capman.resume
         sys.stdout, sys.stderr = saved
         for stream, _ in kept:
             vars(stream).pop("write", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 
 import pytest
@@ -421,6 +422,71 @@ def test_trace_stops_at_the_first_line_of_an_async_test(pytester, cooperative):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*AssertionError: stopped short*"])
     assert "never awaited" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize("body", ["async", "thread"])
+def test_breakpoint_in_a_cooperative_test_talks_to_the_terminal(pytester, body):
+    # The debugger's output went into the test's captured output: at a
+    # terminal, a bare prompt answered nothing.
+    test = (
+        """
+        @pytest.mark.asyncio_cooperative
+        async def test_debugged():
+            await asyncio.sleep(0.05)
+            x = 41
+            print("before")
+            breakpoint()
+            print("after")
+            assert x == 40
+        """
+        if body == "async"
+        else """
+        @pytest.mark.asyncio_cooperative
+        def test_debugged():
+            x = 41
+            print("before")
+            breakpoint()
+            print("after")
+            assert x == 40
+        """
+    )
+    pytester.makepyfile(
+        "import asyncio\nimport pytest\n"
+        + textwrap.dedent(test)
+        + textwrap.dedent(
+            """
+            @pytest.mark.asyncio_cooperative
+            async def test_beside():
+                print("beside")
+                await asyncio.sleep(0.2)
+                print("beside again")
+                assert False
+            """
+        )
+    )
+    result = pytester.run(
+        sys.executable,
+        "-m",
+        "pytest",
+        *ISOLATE,
+        "-p",
+        "alt_coop.enable",
+        "--asyncio-block-threshold=1000",
+        stdin=b"p x + 1\nc\n",
+        timeout=60,
+    )
+    result.assert_outcomes(failed=2)
+    output = result.stdout.str()
+    before_failures = output.split("= FAILURES =")[0]
+    assert "(Pdb) 42" in before_failures, output
+    assert '-> print("after")' in before_failures, output
+    for test, printed in (
+        ("test_debugged", "before\nafter\n"),
+        ("test_beside", "beside\nbeside again\n"),
+    ):
+        section = output.split(f"_ {test} _", 1)[1]
+        assert f" Captured stdout call -----------------------------\n{printed}" in section
+    assert output.count("(Pdb)") == 2, output  # the prompt, and its answer's line
 
 
 #: A pdb class for ``--pdbcls`` that continues at once, so ``breakpoint()`` goes
