@@ -130,6 +130,22 @@ class SessionLoop:
         self._marked: contextvars.Token[bool] | None = None
         if not owned:
             self._follow_session_tasks()
+        else:
+            # A loop class whose instances take no attributes (uvloop's) is
+            # still covered, after the fact, by run().
+            with contextlib.suppress(AttributeError):
+                loop.stop = self._stop_unless_working  # type: ignore[method-assign]
+
+    def _stop_unless_working(self) -> None:
+        """``loop.stop()`` on the loop alt_coop created: refused while work
+        runs on it, or a fixture's or test's call would cut the tests in
+        progress short. The warning is given at the caller's line, in its
+        context: it is that test's, as any warning its code gives."""
+        task = self._task
+        if task is not None and not task.done():
+            warnings.warn(AltCoopWarning(_STOPPED), stacklevel=2)
+            return
+        type(self.loop).stop(self.loop)
 
     def _follow_session_tasks(self) -> None:
         """Tell the tasks the session creates from the application's own.

@@ -435,7 +435,53 @@ def test_loop_stop_in_a_test_is_a_warning_and_the_session_goes_on(pytester, run_
     result.stdout.fnmatch_lines(
         [
             "*= warnings summary =*",
-            "*AltCoopWarning: a fixture or test called loop.stop() on alt_coop's session loop;*",
+            "*::test_stops_the_loop",
+            "*.py:17: AltCoopWarning: a fixture or test called loop.stop() on alt_coop's "
+            "session loop;*",
+            "    asyncio.get_running_loop().stop()",
+        ]
+    )
+
+
+@pytest.mark.parametrize("mark", ["", "@pytest.mark.asyncio_cooperative"])
+def test_loop_stop_under_warnings_as_errors_fails_the_test_that_called_it(pytester, run_alt, mark):
+    # In a batch the warning was raised after the batch, out of pytest's
+    # run loop: an INTERNALERROR, and the tests after it never ran.
+    test_file = pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        torn_down = []
+
+        @pytest.fixture
+        async def resource():
+            yield
+            await asyncio.sleep(0.01)
+            torn_down.append(1)
+
+        {mark}
+        async def test_stops_the_loop(resource):
+            await asyncio.sleep(0.01)
+            asyncio.get_running_loop().stop()
+
+        {mark}
+        async def test_beside(resource):
+            await asyncio.sleep(0.05)
+
+        async def test_after():
+            assert len(torn_down) == 2
+        """
+    )
+    result = run_alt("-W", "error::alt_coop.errors.AltCoopWarning")
+    assert "INTERNALERROR" not in result.stdout.str()
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_stops_the_loop _*",
+            "*asyncio.get_running_loop().stop()",
+            "E*AltCoopWarning: a fixture or test called loop.stop() on alt_coop's session loop;*",
+            f"{test_file.name}:15: AltCoopWarning",
         ]
     )
 
