@@ -30,6 +30,7 @@ from . import (
     _scheduler,
     _session_loop,
     _tracebacks,
+    pytest_plugin,
 )
 from ._debugger import DebuggerPolicy, stepping_into
 from ._lanes import in_lane
@@ -83,6 +84,13 @@ class Plugin:
         self._end_error: Warning | None = None  # see pytest_sessionfinish
         self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_configure
         self._trimmed_before = True  # the trimming of asyncio frames before this session
+
+    # The options and fixtures the engine needs, should pytest not load them.
+    def pytest_addhooks(self, pluginmanager: pytest.PytestPluginManager) -> None:
+        pytest_plugin.register_unless_loaded(pluginmanager, early=True)
+
+    def pytest_load_initial_conftests(self, early_config: pytest.Config) -> None:
+        pytest_plugin.register_unless_loaded(early_config.pluginmanager, early=False)
 
     @classmethod
     def register_once(cls, config: pytest.Config) -> None:

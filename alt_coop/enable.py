@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import pytest
 
+from . import pytest_plugin
 from ._engine import Plugin
+
+
+# The options and fixtures the engine needs, should pytest not load them.
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pytest_plugin.register_unless_loaded(pluginmanager, early=True)
+
+
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    pytest_plugin.register_unless_loaded(early_config.pluginmanager, early=False)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -9,7 +9,10 @@ async plugin is not disturbed by alt_coop being installed.
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
+import os
+import sys
 
 import pytest
 
@@ -23,6 +26,44 @@ ENGINE_OFF_MESSAGE = (
     '`pytest_plugins = ["alt_coop.enable"]` in your top-level conftest.py, or '
     "`pytest.main(args, plugins=[alt_coop.Plugin()])`."
 )
+
+
+#: The name pytest registers this module under, from its entry point.
+ENTRY_POINT_NAME = "alt_coop"
+
+
+def register_unless_loaded(pluginmanager: pytest.PytestPluginManager, *, early: bool) -> None:
+    """Register this module as its entry point does, if pytest does not.
+
+    With plugin autoloading off, or alt_coop importable but not installed,
+    pytest loads no entry point, yet the engine needs the options and
+    fixtures defined here. Called as the engine is registered (``early``,
+    which may be before pytest loads the entry points: then only if it
+    will not), and again once they are loaded.
+    """
+    module = sys.modules[__name__]
+    if (
+        pluginmanager.is_registered(module)
+        or pluginmanager.has_plugin(ENTRY_POINT_NAME)
+        or pluginmanager.is_blocked(ENTRY_POINT_NAME)
+        or (early and _entry_point_will_load(pluginmanager))
+    ):
+        return
+    pluginmanager.register(module, ENTRY_POINT_NAME)
+
+
+def _entry_point_will_load(pluginmanager: pytest.PytestPluginManager) -> bool:
+    # The early-parsed options exist once pytest reads the command line (-p
+    # and conftest.py plugins; not yet for pytest.main's).
+    early_options = getattr(pluginmanager.get_plugin("pytestconfig"), "known_args_namespace", None)
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") or getattr(
+        early_options, "disable_plugin_autoload", False
+    ):
+        return False
+    return any(
+        entry_point.value == __name__
+        for entry_point in importlib.metadata.entry_points(group="pytest11", name=ENTRY_POINT_NAME)
+    )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

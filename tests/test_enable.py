@@ -48,6 +48,41 @@ def test_enable_with_plugin_object(pytester: pytest.Pytester) -> None:
     result.assertoutcome(passed=2)
 
 
+@pytest.mark.parametrize("how", ["enable", "conftest", "plugin object"])
+def test_enable_with_plugin_autoload_off(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    # pytest then loads no entry point, alt_coop's options and fixtures
+    # included (as when alt_coop is importable but not installed): the engine
+    # brings them itself. It was an INTERNALERROR: no option named ...
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(
+        COUNTING_SUITE
+        + """
+async def test_timeout_fixture(async_timeout):
+    assert async_timeout.timeout_seconds == 2.5
+"""
+    )
+    pytester.makeini("[pytest]\ndefault_async_timeout = 2.5\n")
+    if how == "enable":
+        result = pytester.runpytest_subprocess("-p", "alt_coop.enable")
+    elif how == "conftest":
+        pytester.makeconftest('pytest_plugins = ["alt_coop.enable"]')
+        result = pytester.runpytest_subprocess()
+    else:
+        pytester.makepyfile(
+            run="""
+            import sys
+            import alt_coop
+            import pytest
+
+            sys.exit(pytest.main([], plugins=[alt_coop.Plugin()]))
+            """
+        )
+        result = pytester.runpython(pytester.path / "run.py")
+    result.assert_outcomes(passed=3)
+
+
 def test_plugin_object_and_enable_module_together_run_once(pytester: pytest.Pytester) -> None:
     import alt_coop
 
