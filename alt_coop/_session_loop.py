@@ -136,6 +136,11 @@ class SessionLoop:
             with contextlib.suppress(AttributeError):
                 loop.stop = self._stop_unless_working  # type: ignore[method-assign]
 
+    def _ours(self, tasks: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
+        """Those of ``tasks`` the session made (on an application's loop, its
+        own tasks are left alone)."""
+        return tasks if self.owned else {task for task in tasks if task in self._session_tasks}
+
     def _stop_unless_working(self) -> None:
         """``loop.stop()`` on the loop alt_coop created: refused while work
         runs on it, or a fixture's or test's call would cut the tests in
@@ -284,14 +289,15 @@ class SessionLoop:
         loop = self.loop
         if loop.is_closed():
             return
-        tasks = asyncio.all_tasks(loop)
-        if not self.owned:  # the application's own tasks are left alone
+        wait = wait or self.run
+        wait(_generators_closed(self._ours))
+        tasks = self._ours(asyncio.all_tasks(loop))
+        if not self.owned:
             if loop.get_task_factory() is self._task_factory:  # else the app set its own since
                 loop.set_task_factory(self._app_task_factory)
-            tasks = {task for task in tasks if task in self._session_tasks}
             self._unmark()
         where = _where_written(tasks)
-        message = cancel_leftover_tasks(tasks, wait or self.run, what=what, warn=warn)
+        message = cancel_leftover_tasks(tasks, wait, what=what, warn=warn)
         if self.owned:
             try:
                 if running_loop() is None:
@@ -327,6 +333,26 @@ class SessionLoop:
                 warnings.warn(AltCoopWarning(message), stacklevel=2)
             else:
                 warnings.warn_explicit(AltCoopWarning(message), AltCoopWarning, *where)
+
+
+async def _generators_closed(
+    ours: Callable[[set[asyncio.Task[Any]]], set[asyncio.Task[Any]]],
+) -> None:
+    """Let the async generators dropped in the last turns close.
+
+    asyncio closes a dropped async generator in a task that a callback makes:
+    made in the session's last turns, such a task would be taken for one left
+    behind, and cancelled before its ``finally`` could run. One turn lets the
+    callbacks make their tasks; they are then given the grace period to end.
+    """
+    await asyncio.sleep(0)
+    closing = [
+        task
+        for task in ours(asyncio.all_tasks())
+        if type(task.get_coro()).__name__ == "async_generator_athrow"
+    ]
+    if closing:
+        await asyncio.wait(closing, timeout=CANCEL_GRACE_SECONDS)
 
 
 def _where_written(tasks: Iterable[asyncio.Task[Any]]) -> tuple[str, int] | None:

@@ -261,6 +261,41 @@ def test_tasks_pending_at_session_end_are_cancelled_and_named(pytester, run_alt)
     )
 
 
+@pytest.mark.parametrize("mark", ["", "@pytest.mark.asyncio_cooperative"])
+def test_an_async_generator_dropped_by_the_last_test_closes_before_the_session_ends(
+    pytester, run_alt, mark
+):
+    # asyncio closes a dropped async generator in a task it makes from a
+    # callback: made in the last turns, that task was counted as left behind
+    # and cancelled before its ``finally`` could finish.
+    marker = pytester.path / "closed.txt"
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        async def numbers():
+            try:
+                yield 1
+                yield 2
+            finally:
+                await asyncio.sleep(0.01)
+                with open({str(marker)!r}, "w") as f:
+                    f.write("closed")
+
+        {mark}
+        async def test_breaks_out():
+            async for n in numbers():
+                break
+        """
+    )
+    result = run_alt("-W", "error::alt_coop.errors.AltCoopWarning")
+    result.assert_outcomes(passed=1)
+    assert result.ret == 0
+    assert "AltCoopWarning" not in result.stdout.str()
+    assert marker.read_text() == "closed"
+
+
 def test_the_leftover_tasks_warning_points_at_the_users_code(pytester, run_alt):
     # Tasks of asyncio's own coroutine (Queue.get) and of an installed
     # library's (anyio's sleep) come first by name, but their code says
