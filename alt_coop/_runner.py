@@ -160,6 +160,8 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
             raise timeout.failure() from cause
         if isinstance(exc, asyncio.CancelledError) and (capped := _capped()) is not None:
             raise capped from None
+        if task is not None and _taken_back_but_pending(task, cancels_before):
+            _drop_pending_cancellation()
         if _tracebacks.trim_asyncio_frames:
             _tracebacks.drop_asyncio_tails(exc)
         raise
@@ -181,7 +183,24 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         raise capped
     if task is not None and task.cancelling() > cancels_before:
         _deliver_own_cancellation(task, timeout.label if timeout is not None else "the test")
+    elif task is not None and _taken_back_but_pending(task, cancels_before):
+        _drop_pending_cancellation()
     return result
+
+
+def _taken_back_but_pending(task: asyncio.Task[Any], cancels_before: int) -> bool:
+    """The code cancelled its task and took it back with ``uncancel()`` (as a
+    TaskGroup does), and the cancellation is pending still: Python 3.11 and
+    3.12 keep it (``Task._must_cancel``), to be delivered at the next await
+    or in place of the result; 3.13 drops it. asyncio would hand it to the
+    next fixture or test."""
+    return task.cancelling() <= cancels_before and bool(getattr(task, "_must_cancel", False))
+
+
+def _drop_pending_cancellation() -> None:
+    """Let the pending cancellation arrive, and drop it, as 3.13 does."""
+    with contextlib.suppress(asyncio.CancelledError):
+        step(asyncio.sleep(0))
 
 
 def _deliver_own_cancellation(task: asyncio.Task[Any], label: str) -> None:

@@ -2140,6 +2140,47 @@ def test_code_returning_before_its_own_cancellation_arrives_fails(pytester, run_
     result.stdout.fnmatch_lines(["*fixture 'cancels_and_returns' cancelled its own task*"])
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_cancellation_taken_back_with_uncancel_is_not_delivered_later(pytester, run_alt, mode):
+    # Python 3.11 and 3.12 keep it pending after uncancel(): it replaced the
+    # test's own error (sequential) or failed the next teardown (cooperative).
+    # A TaskGroup whose child fails before the group awaits does the same.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def resource():
+            yield
+            await asyncio.sleep(0)
+
+        def cancel_and_take_back():
+            task = asyncio.current_task()
+            task.cancel()
+            task.uncancel()
+
+        async def test_fails(resource):
+            cancel_and_take_back()
+            raise ValueError("the real failure")
+
+        async def test_passes(resource):
+            cancel_and_take_back()
+
+        async def test_after(resource):
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt("-v", *mode_args(mode))
+    assert verbose_lines(result.stdout.str()) == {
+        "test_fails": ["FAILED"],
+        "test_passes": ["PASSED"],
+        "test_after": ["PASSED"],
+    }, result.stdout.str()
+    result.stdout.fnmatch_lines(["E       ValueError: the real failure"])
+    assert "CancelledError" not in result.stdout.str()
+
+
 def test_getfixturevalue_in_a_sequential_tests_async_fixture_beside_a_batch(pytester, run_alt):
     pytester.makepyfile(
         """
