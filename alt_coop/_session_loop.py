@@ -121,6 +121,7 @@ class SessionLoop:
         self._session_tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
         self._app_task_factory: Any = None
         self._task_factory: Any = None  # ours, while the session follows its tasks
+        self._before_session: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._task: asyncio.Task[Any] | None = None
         self._interrupted = False
         #: The first interrupt raised in user code by this run's cancellation.
@@ -138,8 +139,20 @@ class SessionLoop:
 
     def _ours(self, tasks: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
         """Those of ``tasks`` the session made (on an application's loop, its
-        own tasks are left alone)."""
-        return tasks if self.owned else {task for task in tasks if task in self._session_tasks}
+        own tasks are left alone). Those a task factory of the session's code
+        made in place of alt_coop's are known by their context (3.12+)."""
+        if self.owned:
+            return tasks
+        return {
+            task
+            for task in tasks
+            if task in self._session_tasks
+            or (
+                hasattr(task, "get_context")
+                and task.get_context().get(_IN_SESSION, False)
+                and task not in self._before_session
+            )
+        }
 
     def _stop_unless_working(self) -> None:
         """``loop.stop()`` on the loop alt_coop created: refused while work
@@ -164,6 +177,9 @@ class SessionLoop:
         """
         self._marked = _IN_SESSION.set(True)
         loop, tasks = self.loop, self._session_tasks
+        # Not the session's, whatever their context says: the one that runs
+        # pytest nested shares the context the session marks.
+        self._before_session = weakref.WeakSet(asyncio.all_tasks(loop))
         app_factory = self._app_task_factory = loop.get_task_factory()
 
         def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:

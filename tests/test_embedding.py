@@ -1645,6 +1645,62 @@ def test_a_task_factory_the_application_sets_during_a_session_stays(
     result.stdout.fnmatch_lines(["EXIT CODE 0", "FACTORY KEPT True"])
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 12), reason="a task's context is known from Python 3.12 on"
+)
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_tasks_left_by_a_test_through_a_factory_a_fixture_set_are_cancelled(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    # alt_coop follows the session's tasks through the task factory it sets:
+    # those made while a fixture's factory replaced it were left running.
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_factory.py",
+        """
+        import asyncio
+
+        import pytest
+
+        import __main__ as app
+
+
+        @pytest.fixture(scope="session", autouse=True)
+        async def own_task_factory():
+            loop = asyncio.get_running_loop()
+            before = loop.get_task_factory()
+            loop.set_task_factory(lambda loop, coro, **kw: asyncio.Task(coro, loop=loop, **kw))
+            yield
+            loop.set_task_factory(before)
+
+
+        async def forgotten():
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                app.SEEN.append("leftover finally ran")
+
+
+        async def test_leaves_a_task_running():
+            asyncio.create_task(forgotten(), name="forgotten-by-test")
+            await asyncio.sleep(0)
+        """,
+    )
+    result = run_app(pytester, mode, loop_kind, "suite")
+    output = output_of(result)
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the "
+            "session: forgotten-by-test (forgotten)*",
+        ]
+    )
+    assert "SEEN ['leftover finally ran']" in output
+    assert "APP TICKER STILL RUNNING True" in output
+
+
 def test_a_plugin_passed_to_several_sessions_reports_each_its_own(
     pytester: pytest.Pytester,
 ) -> None:
