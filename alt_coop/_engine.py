@@ -239,7 +239,8 @@ class Plugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         scheduler = self._scheduler
         line = scheduler.summary_line() if scheduler is not None else None
-        if line:
+        quiet = terminalreporter.config.option.no_summary or terminalreporter.verbosity < -1
+        if line and not quiet:  # --no-summary, -qq
             terminalreporter.write_line(line)
         if self._end_error is not None:
             terminalreporter.write_sep("=", "error at the end of the session", red=True)

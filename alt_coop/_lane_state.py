@@ -312,7 +312,7 @@ def per_test_globals(config: pytest.Config) -> Iterator[TurnGlobals]:
         capman = config.pluginmanager.getplugin("capturemanager")
         if capman is not None and capman._method != "no":
             stack.enter_context(_captured_per_test(capman))
-        if config.option.setupshow:
+        if getattr(config.option, "setupshow", False):  # -p no:setuponly: no option
             stack.enter_context(_setup_show_per_test(config))
         stack.enter_context(_assertions_per_test(config))
         stack.enter_context(_threads_follow_their_test())

@@ -85,6 +85,7 @@ def add_options(parser: pytest.Parser) -> None:
         type=_argument(check_seconds),
         default=None,
         dest="default_async_timeout",
+        metavar="SECONDS",
         help="Seconds each async fixture phase and async test may take, unless a "
         "*_default_async_timeout fixture or async_timeout says otherwise "
         "(default: ini default_async_timeout, else 5).",
@@ -128,6 +129,7 @@ def add_cooperative_options(parser: pytest.Parser) -> None:
         type=_argument(_positive_int),
         default=None,
         dest="max_asyncio_tasks",
+        metavar="N",
         help=f"Most cooperative tests in flight at once (default {DEFAULT_MAX_TASKS}).",
     )
     _addini_number(parser, "max_asyncio_tasks", "Most cooperative tests in flight at once.", int)
@@ -136,6 +138,7 @@ def add_cooperative_options(parser: pytest.Parser) -> None:
         type=_argument(check_seconds),
         default=None,
         dest="asyncio_task_timeout",
+        metavar="SECONDS",
         help="Seconds a cooperative test may take for its whole run, fixtures included "
         "(default: no cap beyond the per-phase timeouts).",
     )
@@ -147,6 +150,7 @@ def add_cooperative_options(parser: pytest.Parser) -> None:
         type=_argument(check_seconds),
         default=None,
         dest="asyncio_block_threshold",
+        metavar="SECONDS",
         help="Warn about a cooperative test that holds the loop longer than this "
         f"(default {DEFAULT_BLOCK_THRESHOLD_SECONDS:g} seconds).",
     )

@@ -234,6 +234,30 @@ def test_pytestmark_on_module_or_class_makes_tests_cooperative(pytester, run_alt
     assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("2", "2")
 
 
+@pytest.mark.parametrize("option", ["--no-summary", "-qq", "-pno:setuponly"])
+def test_the_summary_line_follows_how_much_pytest_is_told_to_say(pytester, run_alt, option):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_one():
+            await asyncio.sleep(0)
+
+        async def test_two():
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt(option)
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*..*[[]100%[]]"])  # -qq says no more than that
+    assert "INTERNALERROR" not in result.stdout.str()
+    shown = SUMMARY.search(result.stdout.str())
+    assert (shown is not None) == (option == "-pno:setuponly"), result.stdout.str()
+
+
 UNMARKED_ASYNC = """
 import asyncio
 import pytest
