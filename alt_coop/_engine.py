@@ -635,7 +635,13 @@ async def _first_value(agen: AsyncGenerator[Any, None], name: str) -> Any:
     try:
         return await agen.__anext__()
     except StopAsyncIteration:
-        raise ValueError(f"async generator fixture {name!r} did not yield a value") from None
+        pass  # failed below, not as raised while handling it
+    # None of its frames is left to show: where it is written. (This frame
+    # shown, pytest does not say all were hidden; pytrace=False prints no line of it.)
+    __tracebackhide__ = False
+    code = getattr(agen, "ag_code", None)
+    where = f"\n{code.co_filename}:{code.co_firstlineno}" if code is not None else ""
+    pytest.fail(f"async generator fixture {name!r} did not yield a value{where}", pytrace=False)
 
 
 async def _no_second_value(agen: AsyncGenerator[Any, None], name: str) -> None:
@@ -644,8 +650,12 @@ async def _no_second_value(agen: AsyncGenerator[Any, None], name: str) -> None:
         await agen.__anext__()
     except StopAsyncIteration:
         return
+    __tracebackhide__ = False  # as in _first_value
+    frame = getattr(agen, "ag_frame", None)  # stopped at its second yield, until closed
+    where = f"\n{frame.f_code.co_filename}:{frame.f_lineno}: its second yield" if frame else ""
     await agen.aclose()
-    raise ValueError(
+    pytest.fail(
         f"async generator fixture {name!r} yielded more than once; "
-        "a fixture must yield exactly once"
+        f"a fixture must yield exactly once{where}",
+        pytrace=False,
     )

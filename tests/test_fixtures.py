@@ -709,12 +709,15 @@ def test_async_generator_fixture_yielding_twice_errors_at_teardown(pytester, run
     )
     result = run_alt()
     result.assert_outcomes(passed=1, errors=1)
+    # Where, as pytest says for a plain fixture; not "all traceback entries are hidden".
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_uses_twice*",
             "*async generator fixture 'twice' yielded more than once*",
+            "*test_async_generator_fixture_yielding_twice*.py:6: its second yield",
         ]
     )
+    assert "hidden" not in result.stdout.str()
 
 
 def test_async_generator_fixture_never_yielding_errors_at_setup(pytester, run_alt):
@@ -742,8 +745,11 @@ def test_async_generator_fixture_never_yielding_errors_at_setup(pytester, run_al
         [
             "*ERROR at setup of test_uses_never*",
             "*async generator fixture 'never' did not yield*",
+            "*test_async_generator_fixture_never_yielding_errors_at_setup.py:5",
         ]
     )
+    assert "hidden" not in result.stdout.str()
+    assert "StopAsyncIteration" not in result.stdout.str()
 
 
 # -- failures -----------------------------------------------------------------
