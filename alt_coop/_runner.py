@@ -80,7 +80,9 @@ def run(
             "synchronous code; run pytest with `await alt_coop.main(...)` instead"
         )
     value, error = session_loop.run(
-        drive(_run_captured, coro, timeout, phase, context=context or current_context())
+        drive(_run_captured, coro, timeout, phase, context=context or current_context()),
+        # What asyncio's debug mode names when the task holds the loop too long.
+        f"alt_coop: {timeout.label} ({phase})" if timeout is not None else "alt_coop",
     )
     if error is not None:
         try:

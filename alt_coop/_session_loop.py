@@ -194,10 +194,10 @@ class SessionLoop:
         loop.set_task_factory(factory)
         self._task_factory = factory
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` as a task until it is done and return its result."""
+    def run(self, coro: Coroutine[Any, Any, T], name: str = "alt_coop") -> T:
+        """Run ``coro`` as a task named ``name`` until it is done and return its result."""
         try:
-            task = self.loop.create_task(coro, name="alt_coop")
+            task = self.loop.create_task(coro, name=name)
         except BaseException:
             coro.close()  # no "never awaited" warning at exit
             raise

@@ -521,6 +521,36 @@ def test_loop_stop_under_warnings_as_errors_fails_the_test_that_called_it(pytest
     )
 
 
+def test_asyncio_debug_mode_names_the_phase_that_held_the_loop(
+    pytester, run_alt_subprocess, monkeypatch
+):
+    monkeypatch.setenv("PYTHONASYNCIODEBUG", "1")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        @pytest.fixture
+        async def slow_setup():
+            time.sleep(0.2)
+            yield
+
+        async def test_slow(slow_setup):
+            time.sleep(0.2)
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt_subprocess("-rA")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*Executing <Task * name=?alt_coop: fixture 'slow_setup' (setup)? * took 0.2* seconds",
+            "*Executing <Task * name=?alt_coop: test_slow (call)? * took 0.2* seconds",
+        ]
+    )
+
+
 # -- alt_coop.Loop -------------------------------------------------------------
 
 
