@@ -282,6 +282,9 @@ class Plugin:
 
     def pytest_enter_pdb(self) -> None:
         self._policy.entered_pdb(self._policy.current_test())
+        state = _lane_state.CURRENT.get()
+        if state is not None:
+            state.debugged = True
 
     # -- fixtures -----------------------------------------------------------
 

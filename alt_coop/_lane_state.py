@@ -56,6 +56,7 @@ class LaneState:
         "copies",
         "coverage_context",
         "current_test_var",
+        "debugged",
         "err",
         "item",
         "log_handlers",
@@ -75,6 +76,7 @@ class LaneState:
     def __init__(self, item: pytest.Item) -> None:
         self.item = item
         self.capturing = False
+        self.debugged = False  # pytest's debugger was entered during the test
         # Captured output of the running phase, made on its first write
         # (most tests print nothing).
         self.out: io.StringIO | None = None

@@ -365,7 +365,11 @@ class Scheduler:
         """``drive`` tells a test's turn held the loop for ``seconds``."""
         turn_globals.turn_ended(state)  # the next turn may be another test's
         item = state.item
-        if seconds > self.block_threshold and seconds > self.holds.get(item, 0.0):
+        if (
+            seconds > self.block_threshold
+            and seconds > self.holds.get(item, 0.0)
+            and not state.debugged  # the time at the prompt is not its code's
+        ):
             self.holds[item] = seconds
 
     def _stopping(self) -> bool:

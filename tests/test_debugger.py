@@ -489,6 +489,48 @@ def test_breakpoint_in_a_cooperative_test_talks_to_the_terminal(pytester, body):
     assert output.count("(Pdb)") == 2, output  # the prompt, and its answer's line
 
 
+def test_time_at_a_breakpoint_is_not_a_hold_of_the_loop(pytester, run_alt_subprocess):
+    # The person at the prompt held the loop, not the test: no warning says so.
+    pytester.makepyfile(
+        slow_pdb="""
+        import time
+
+        class SlowPdb:
+            def __init__(self, *args, **kwargs):
+                pass
+
+            def set_trace(self, frame=None):
+                time.sleep(0.4)  # someone reading the prompt
+        """
+    )
+    pytester.makepyfile(
+        test_holds="""
+        import asyncio
+        import time
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_debugged():
+            await asyncio.sleep(0)
+            breakpoint()
+
+        async def test_blocks():
+            await asyncio.sleep(0)
+            time.sleep(0.4)
+
+        async def test_beside():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt_subprocess(
+        "--pdbcls=slow_pdb:SlowPdb", "--asyncio-block-threshold=0.2", timeout=60
+    )
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(["*test_holds.py::test_blocks held the loop for 0.4*"])
+    assert "test_debugged held the loop" not in result.stdout.str()
+
+
 #: A pdb class for ``--pdbcls`` that continues at once, so ``breakpoint()`` goes
 #: through pytest's debugger hooks without anyone at the keyboard.
 CONTINUING_PDB = """
