@@ -380,14 +380,10 @@ class Plugin:
             # A cooperative test may tear down what another set up: its output,
             # logs and warnings are the tearing-down test's, as in pytest.
             tearing_down = _lane_state.CURRENT.get()
-            token = None
+            closing = _no_second_value(agen, name)
             if setup_context.get(_lane_state.CURRENT) is not tearing_down:
-                token = setup_context.run(_lane_state.CURRENT.set, tearing_down)
-            try:
-                run(_no_second_value(agen, name), timeout, "teardown", context=setup_context)
-            finally:
-                if token is not None:
-                    setup_context.run(_lane_state.CURRENT.reset, token)
+                closing = _as_lane_of(tearing_down, closing)
+            run(closing, timeout, "teardown", context=setup_context)
 
         fixturedef.addfinalizer(finish)
         return value
@@ -645,6 +641,20 @@ async def _first_value(agen: AsyncGenerator[Any, None], name: str) -> Any:
     code = getattr(agen, "ag_code", None)
     where = f"\n{code.co_filename}:{code.co_firstlineno}" if code is not None else ""
     pytest.fail(f"async generator fixture {name!r} did not yield a value{where}", pytrace=False)
+
+
+async def _as_lane_of(state: _lane_state.LaneState | None, coro: Coroutine[Any, Any, T]) -> T:
+    """``coro``, run as ``state``'s test's code (in the context it runs in).
+
+    Set from inside the run, not by entering that context: it may be entered
+    already, up the stack (the application's task that runs pytest nested).
+    """
+    __tracebackhide__ = True
+    token = _lane_state.CURRENT.set(state)
+    try:
+        return await coro
+    finally:
+        _lane_state.CURRENT.reset(token)
 
 
 async def _no_second_value(agen: AsyncGenerator[Any, None], name: str) -> None:

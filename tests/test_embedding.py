@@ -1701,6 +1701,49 @@ def test_tasks_left_by_a_test_through_a_factory_a_fixture_set_are_cancelled(
     assert "APP TICKER STILL RUNNING True" in output
 
 
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_a_fixture_a_sequential_test_set_up_is_torn_down_by_a_cooperative_one(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    # Nested, the sequential test ran in the application task's own context,
+    # which is entered while pytest runs: the teardown could not enter it.
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_shared.py",
+        """
+        import asyncio
+
+        import pytest
+
+        import __main__ as app
+
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            yield
+            await asyncio.sleep(0)
+            app.SEEN.append("torn down")
+
+
+        def test_sequential(shared):
+            pass
+
+
+        @pytest.mark.asyncio_cooperative
+        async def test_cooperative(shared):
+            await asyncio.sleep(0)
+        """,
+    )
+    result = run_app(pytester, mode, loop_kind, "suite")
+    output = output_of(result)
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(["*2 passed*", "EXIT CODE 0"])
+    assert "SEEN ['torn down']" in output
+    assert "destroyed" not in output
+
+
 def test_a_plugin_passed_to_several_sessions_reports_each_its_own(
     pytester: pytest.Pytester,
 ) -> None:
