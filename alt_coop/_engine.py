@@ -380,10 +380,14 @@ class Plugin:
             # A cooperative test may tear down what another set up: its output,
             # logs and warnings are the tearing-down test's, as in pytest.
             tearing_down = _lane_state.CURRENT.get()
-            closing = _no_second_value(agen, name)
+            token = None
             if setup_context.get(_lane_state.CURRENT) is not tearing_down:
-                closing = _as_lane_of(tearing_down, closing)
-            run(closing, timeout, "teardown", context=setup_context)
+                token = _in_context(setup_context, _lane_state.CURRENT.set, tearing_down)
+            try:
+                run(_no_second_value(agen, name), timeout, "teardown", context=setup_context)
+            finally:
+                if token is not None:
+                    _in_context(setup_context, _lane_state.CURRENT.reset, token)
 
         fixturedef.addfinalizer(finish)
         return value
@@ -643,18 +647,16 @@ async def _first_value(agen: AsyncGenerator[Any, None], name: str) -> Any:
     pytest.fail(f"async generator fixture {name!r} did not yield a value{where}", pytrace=False)
 
 
-async def _as_lane_of(state: _lane_state.LaneState | None, coro: Coroutine[Any, Any, T]) -> T:
-    """``coro``, run as ``state``'s test's code (in the context it runs in).
-
-    Set from inside the run, not by entering that context: it may be entered
-    already, up the stack (the application's task that runs pytest nested).
-    """
-    __tracebackhide__ = True
-    token = _lane_state.CURRENT.set(state)
+def _in_context(context: contextvars.Context, func: Callable[..., T], *args: Any) -> T:
+    """``func(*args)`` in ``context``, entered elsewhere or not: ``Context.run``
+    refuses one entered up the stack (the application's task that runs
+    pytest nested), where this only makes it the greenlet's for the call."""
+    current = greenlet.getcurrent()
+    saved, current.gr_context = current.gr_context, context
     try:
-        return await coro
+        return func(*args)
     finally:
-        _lane_state.CURRENT.reset(token)
+        current.gr_context = saved
 
 
 async def _no_second_value(agen: AsyncGenerator[Any, None], name: str) -> None:

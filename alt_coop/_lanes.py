@@ -62,7 +62,7 @@ async def drive(
     *args: object,
     context: contextvars.Context | None = None,
     held: Callable[[float], None] | None = None,
-    resumed: Callable[[], None] | None = None,
+    resumed: Callable[[], BaseException | Leave | None] | None = None,
 ) -> T:
     """Run ``run(*args)`` in a new lane, awaiting whatever it blocks on.
 
@@ -70,7 +70,9 @@ async def drive(
     means a copy of the caller's (a new greenlet would otherwise start in an
     empty context). ``held``, if given, is told how long each stretch of the
     lane held the loop, as the stretch ends; ``resumed``, if given, is called
-    before each stretch but the first.
+    before each stretch but the first, and may return an exception to raise
+    in the lane instead of what it waited for, or :data:`LEAVE`: the lane is
+    then never resumed, and ``drive`` returns None.
     """
     __tracebackhide__ = True  # what is thrown in here is the lane's
     if in_lane():
@@ -88,18 +90,33 @@ async def drive(
             held(clock() - started)
         if lane.dead:
             return yielded  # type: ignore[no-any-return]
+        thrown: BaseException | None = None
         try:
             await _Reyield(yielded)
         except BaseException as exc:  # cancellation, or Abandon: the lane decides
-            started = clock()
-            if resumed is not None:
-                resumed()
-            yielded = lane.throw(type(exc), exc, exc.__traceback__)
-        else:
-            started = clock()
-            if resumed is not None:
-                resumed()
+            thrown = exc
+        started = clock()
+        instead = resumed() if resumed is not None else None
+        if isinstance(instead, Leave):
+            _left_suspended.append(lane)
+            return None  # type: ignore[return-value]
+        thrown = instead or thrown
+        if thrown is None:
             yielded = lane.switch(None)
+        else:
+            yielded = lane.throw(type(thrown), thrown, thrown.__traceback__)
+
+
+class Leave:
+    """What ``resumed`` returns for a lane to be left where it waits."""
+
+
+#: Leave the lane suspended where it waits (see :func:`drive`).
+LEAVE = Leave()
+
+#: Lanes left suspended: never resumed, and kept, since collecting a
+#: suspended greenlet unwinds its code (it is killed) at whatever moment.
+_left_suspended: list[Lane] = []
 
 
 class Watch(Protocol):

@@ -47,7 +47,7 @@ from . import (
     _uncaught,
 )
 from ._garbage import BatchCollection
-from ._lanes import drive
+from ._lanes import LEAVE, Leave, drive
 from ._marks import EXCLUSIVE_MARK, MARK, RESOURCES_MARK, SEQUENTIAL_MARK
 from ._setupstate import ConcurrentSetupState
 from .errors import AltCoopWarning
@@ -57,6 +57,8 @@ ADMISSION_SLICE_SECONDS = 0.001
 
 #: How long, after an interrupt, running tests get to finish their cancellation.
 INTERRUPT_GRACE_SECONDS = 5.0
+#: How long tests given up on have to unwind (see Scheduler._give_up).
+GIVE_UP_SECONDS = 1.0
 
 
 class Stats:
@@ -107,6 +109,10 @@ class Scheduler:
         self._pytest_asyncio_on = _migration.pytest_asyncio_on(self.config)
         self._lanes_running = 0  # lanes past their start, not yet done with their protocol
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
+        # The batch gives up on the tests still running after an interrupt's
+        # grace (see _give_up), then leaves those that still wait.
+        self._giving_up = False
+        self._left = False
 
     # -- which tests run cooperatively --------------------------------------
 
@@ -298,11 +304,16 @@ class Scheduler:
                     await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
             except asyncio.CancelledError:
                 # Ctrl-C, or the task running pytest was cancelled: cancel every
-                # running test once, give them a bounded time to clean up.
+                # running test once, give them a bounded time to clean up
+                # (once: Ctrl-C again during that time ends it).
+                again = self._interrupted
                 self._interrupt_all()
-                if tasks:
+                if tasks and not again:
                     await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
                 raise
+            finally:
+                if tasks:
+                    await self._give_up(tasks)
 
     def _start(
         self,
@@ -317,7 +328,7 @@ class Scheduler:
             state,
             context=contextvars.copy_context(),
             held=functools.partial(self._held, turn_globals, state),
-            resumed=functools.partial(turn_globals.turn_starts, state),
+            resumed=functools.partial(self._resumed, turn_globals, state),
         )
         try:
             # Named by the test: what a warning about it left running shows.
@@ -363,6 +374,8 @@ class Scheduler:
         seconds: float,
     ) -> None:
         """``drive`` tells a test's turn held the loop for ``seconds``."""
+        if self._left:
+            return  # the batch's per-test globals are gone
         turn_globals.turn_ended(state)  # the next turn may be another test's
         item = state.item
         if (
@@ -371,6 +384,40 @@ class Scheduler:
             and not state.debugged  # the time at the prompt is not its code's
         ):
             self.holds[item] = seconds
+
+    def _resumed(
+        self, turn_globals: _lane_state.TurnGlobals, state: _lane_state.LaneState
+    ) -> BaseException | Leave | None:
+        """``drive`` is about to resume a test's lane: see :meth:`_give_up`."""
+        if self._left:
+            return LEAVE
+        turn_globals.turn_starts(state)
+        return KeyboardInterrupt() if self._giving_up else None
+
+    async def _give_up(self, tasks: set[asyncio.Task[None]]) -> None:
+        """The tests still running after an interrupt's grace (a second Ctrl-C
+        ends it) are stopped where they wait, by an interrupt raised there:
+        their ``finally`` blocks run, and their protocol unwinds, reporting
+        nothing and tearing nothing down (the session's teardown does, as
+        for any test cut short). Those that wait on even so are left where
+        they wait, never resumed, and named: pytest goes on to tear the
+        session down, and their per-test state ends with the batch."""
+        self._giving_up = True
+        given_up = ", ".join(sorted(task.get_name() for task in tasks))
+        message = (
+            f"alt_coop stopped waiting for {len(tasks)} cooperative test(s) after the "
+            f"interrupt, and interrupted them where they waited: {given_up}"
+        )
+        try:
+            for task in tasks:
+                _cancels.cancel(task, "alt_coop: given up on after the interrupt")
+            await asyncio.wait(tasks, timeout=GIVE_UP_SECONDS)
+        finally:
+            self._left = True
+            if tasks:
+                left = ", ".join(sorted(task.get_name() for task in tasks))
+                message += f"; these went on waiting, and were left where they waited: {left}"
+            _lane_warnings.record_notice(self.config, AltCoopWarning(message), None)
 
     def _stopping(self) -> bool:
         session = self.session
@@ -453,6 +500,8 @@ class Scheduler:
             ):
                 reports = _lane_state.runtestprotocol(item, log=False, nextitem=None)
         except (KeyboardInterrupt, pytest.exit.Exception) as stop:
+            if self._giving_up:
+                return  # see _give_up
             if isinstance(stop, KeyboardInterrupt):
                 self._interrupt(stop)
             else:
@@ -472,6 +521,8 @@ class Scheduler:
             # What its last phase could not report, pytest reports later.
             _uncaught.hand_over(state, test_over=True)
             self._log_levels.forget(state)
+        if self._giving_up:
+            return  # see _give_up
         # One burst, with no switch to another lane inside: pytest's
         # reporters see this test from start to finish on its own.
         ihook = item.ihook

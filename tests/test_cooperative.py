@@ -4072,7 +4072,8 @@ def test_a_tests_own_interrupt_gives_the_others_a_bounded_grace(pytester, run_al
     result.stdout.fnmatch_lines(
         [
             "SWALLOWED",
-            "*these ignored the cancellation and were abandoned: *test_stubborn*",
+            "*stopped waiting for 1 cooperative test(s) after the interrupt, and interrupted "
+            "them where they waited: *test_stubborn",
             f"*{test_file.name}:15: KeyboardInterrupt",
         ]
     )
@@ -5017,7 +5018,11 @@ def test_second_ctrl_c_ends_at_once_and_names_the_tests_left_running(pytester):
             try:
                 await asyncio.sleep(30)
             finally:
-                await asyncio.sleep(30)  # a slow cleanup, cut short by the second Ctrl-C
+                try:
+                    await asyncio.sleep(30)  # a slow cleanup, cut short by the second Ctrl-C
+                finally:
+                    if n:
+                        await asyncio.sleep(30)  # and one that goes on even so
         """
     )
     output, returncode, _, interrupted, ended = interrupt_when(
@@ -5032,8 +5037,108 @@ def test_second_ctrl_c_ends_at_once_and_names_the_tests_left_running(pytester):
     assert ended - interrupted < 15, output
     assert "KeyboardInterrupt" in output
     assert "Traceback" not in output
-    for n in range(3):
-        assert f"test_stubborn[{n}] (drive)" in output, output
+    # The tests left running are named; the session's teardown did not wait
+    # for them, nor did they touch it, or report anything.
+    names = ", ".join(f"{test_file.name}::test_stubborn[{n}]" for n in range(3))
+    assert "after the interrupt, and interrupted them where they waited: " + names in output
+    left = ", ".join(f"{test_file.name}::test_stubborn[{n}]" for n in (1, 2))
+    assert "these went on waiting, and were left where they waited: " + left in output
+    assert not re.search(r"^(ERROR|FAILED) ", output, re.M), output
+
+
+def test_tests_left_running_after_a_second_ctrl_c_report_nothing_and_touch_nothing(pytester):
+    # They went on stepping their protocol during the session's teardown: they
+    # were reported as errors (KeyError from the shared set-up state).
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pathlib
+        import pytest
+
+        def log(what):
+            with open("events.txt", "a") as f:
+                f.write(what + "\\n")
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            yield
+            await asyncio.sleep(1)
+            log("teardown shared")
+
+        class TestK:
+            @pytest.fixture(scope="class")
+            async def per_class(self, shared):
+                yield
+                await asyncio.sleep(1)
+                log("teardown per_class")
+
+            @pytest.fixture
+            async def slow(self, per_class):
+                yield
+                await asyncio.sleep(0.5)
+
+            @pytest.mark.asyncio_cooperative
+            @pytest.mark.parametrize("i", range(3))
+            async def test_a(self, slow, i):
+                pathlib.Path(f"started-{i}").touch()
+                await asyncio.sleep(3)
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        lambda: len(list(pytester.path.glob("started-*"))) == 3,
+        "all three tests started",
+        again_after=0.2,
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "KeyError" not in output
+    assert not re.search(r"\b\d+ (passed|failed|errors?)\b", output), output
+    assert not re.search(r"^(ERROR|FAILED) ", output, re.M), output
+    events = (pytester.path / "events.txt").read_text().split("\n")
+    assert events.count("teardown per_class") <= 1 and events.count("teardown shared") <= 1
+
+
+def test_a_thread_test_outliving_the_grace_after_ctrl_c_is_left_alone(pytester):
+    # Its lane went on with pytest's protocol once the thread returned, after
+    # the session had torn everything down: a KeyError from pytest's own
+    # session teardown, or, with -s, an AssertionError from its capture.
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pathlib
+        import time
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def session_wide():
+            yield
+            print("teardown session_wide")
+
+        @pytest.fixture(scope="module")
+        async def shared(session_wide):
+            yield
+            await asyncio.sleep(0.1)
+
+        @pytest.mark.asyncio_cooperative
+        def test_thread(shared):
+            pathlib.Path("started").touch()
+            time.sleep(7)
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-s", str(test_file)],
+        pytester.path,
+        lambda: (pytester.path / "started").exists(),
+        "the thread test started",
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "KeyError" not in output
+    assert "AssertionError" not in output
+    assert not re.search(r"^(ERROR|FAILED) ", output, re.M), output
+    assert output.count("teardown session_wide") == 1, output
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal dispositions")
