@@ -25,6 +25,7 @@ from . import (
     _migration,
     _nesting,
     _options,
+    _plugin_state,
     _pytest_compat,
     _run_alone,
     _scheduler,
@@ -619,7 +620,7 @@ def _why_sequential(config: pytest.Config) -> str | None:
         return "under --sw (it stops at the first failure in collection order)"
     if _faulthandler_timeout(config) > 0:
         return "with faulthandler_timeout set (its timer wraps the whole test)"
-    return None
+    return _plugin_state.sequential_reason()
 
 
 def _obj_of(item: pytest.Item) -> object:

@@ -60,6 +60,9 @@ RUN_ALONE_FIXTURES = frozenset(
         "httpx_mock",
         "requests_mock",
         "aioresponses",
+        # pytest-html's: one list of extras for the session, swapped per test.
+        "extras",
+        "extra",
     }
 )
 

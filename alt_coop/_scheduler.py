@@ -41,6 +41,7 @@ from . import (
     _lane_state,
     _lane_warnings,
     _migration,
+    _plugin_state,
     _run_alone,
     _runner,
     _timeouts,
@@ -483,6 +484,7 @@ class Scheduler:
         if self._stopping() or self._torn_down_all:
             return  # stopped (-x, --maxfail) between its admission and its first turn
         _lane_state.CURRENT.set(state)
+        _plugin_state.fresh_per_test()
         self.instances.install(item, state)
         assert self.setupstate is not None
         self.setupstate.begin(item)

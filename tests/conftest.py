@@ -23,10 +23,7 @@ ISOLATE = (
     # (``-p pytest_socket``, say).
     *("-p", "no:socket", "-p", "no:time_machine", "-p", "no:respx"),
     *("-p", "no:pytest_httpserver", "-p", "no:pytest_mock", "-p", "no:pytest_jsonreport"),
-    *(
-        "-p",
-        "no:metadata",
-    ),
+    *("-p", "no:metadata", "-p", "no:check"),
 )
 
 

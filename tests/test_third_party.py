@@ -590,3 +590,108 @@ def test_a_plugin_registered_without_a_name_is_named_by_its_class(
             " run sequentially",
         ]
     )
+
+
+def test_pytest_check_soft_failures_stay_with_their_test(pytester: pytest.Pytester) -> None:
+    # pytest-check 3 keeps them in a context variable whose value it makes
+    # once for the session: every lane shared it, and the first test to
+    # report took the others' failures (they passed; a clean test failed).
+    pytest.importorskip("pytest_check")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from pytest_check import check
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("i", range(3))
+        async def test_soft(i):
+            await asyncio.sleep(0.01 * (3 - i))
+            check.equal(i, -1, f"SOFT-{i}")
+            await asyncio.sleep(0.05)
+
+        async def test_clean():
+            await asyncio.sleep(0.035)
+        """
+    )
+    result = run(pytester, "-p", "pytest_check.plugin", "-rA")
+    result.assert_outcomes(passed=1, failed=3)
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED *::test_clean",
+            "FAILED *::test_soft[[]0[]]*",
+            "FAILED *::test_soft[[]1[]]*",
+            "FAILED *::test_soft[[]2[]]*",
+        ]
+    )
+    for i in range(3):
+        section = result.stdout.str().split(f"_ test_soft[{i}] _")[1]
+        section = section.split("\n_")[0].split("\n=")[0]
+        assert f"SOFT-{i}" in section
+        assert all(f"SOFT-{j}" not in section for j in range(3) if j != i)
+
+
+def test_tests_using_pytest_htmls_extras_run_alone(pytester: pytest.Pytester) -> None:
+    # pytest-html's ``extras`` is one list for the session, swapped at each
+    # test's setup and read at its report: here, a stand-in that works alike.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        SHARED = {}
+
+        @pytest.fixture
+        def extras(request):
+            SHARED["list"] = mine = []
+            yield mine
+            assert SHARED["list"] is mine, "another test's setup swapped the list"
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("i", range(3))
+        async def test_extra(extras, i):
+            await asyncio.sleep(0.02)
+            extras.append(i)
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*AltCoopWarning: alt_coop: tests using extras run alone (process-wide state)"]
+    )
+
+
+def test_pytest_check_before_3_makes_cooperative_tests_run_sequentially(
+    pytester: pytest.Pytester,
+) -> None:
+    # Its failures were module globals: a stand-in of its shape.
+    pytester.mkpydir("pytest_check")
+    pytester.path.joinpath("pytest_check", "check_log.py").write_text("_failures = []\n")
+    pytester.makeconftest("import pytest_check.check_log")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("i", range(2))
+        async def test_it(i):
+            await asyncio.sleep(0)
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: cooperative tests run sequentially with pytest-check "
+            "before 3.0 (one list of soft-check failures for all tests)"
+        ]
+    )
