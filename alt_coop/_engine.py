@@ -417,7 +417,7 @@ class Plugin:
         ):
             func, debugger = traced
         inner = _hypothesis.async_inner_test(func)  # @given on an async def test
-        if inner is None and not inspect.iscoroutinefunction(func):
+        if inner is None and not (inspect.iscoroutinefunction(func) or _wraps_async(func)):
             if inspect.isasyncgenfunction(func):
                 pytest.fail(
                     f"{pyfuncitem.nodeid} is an async generator; a test must be a plain "
@@ -436,7 +436,10 @@ class Plugin:
             return coro if debugger is None else stepping_into(debugger, coro)
 
         if inner is None:
-            _check_returned(pyfuncitem, run(stepped(func(**kwargs)), timeout, "call"))
+            called = func(**kwargs)  # a plain wrapper of an async test returns its coroutine
+            if inspect.iscoroutine(called):
+                called = run(stepped(called), timeout, "call")
+            _check_returned(pyfuncitem, called)
             return True
 
         @functools.wraps(inner)  # Hypothesis names a failing example by it
@@ -462,6 +465,7 @@ class Plugin:
         if (
             _lane_state.CURRENT.get() is None
             or inspect.iscoroutinefunction(func)
+            or _wraps_async(func)
             or inspect.isasyncgenfunction(func)
             or _hypothesis.async_inner_test(func) is not None
         ):
@@ -544,6 +548,16 @@ def _check_managed_loop(loop: asyncio.AbstractEventLoop) -> None:
                 _nesting.enable(loop)
             except AltCoopUsageError as exc:
                 raise pytest.UsageError(f"alt_coop: {exc}") from None
+
+
+def _wraps_async(func: object) -> bool:
+    """Whether ``func`` is a plain function wrapping an async one (a decorator
+    written for plain functions, through ``functools.wraps``): calling it
+    returns the async function's coroutine."""
+    try:
+        return inspect.iscoroutinefunction(inspect.unwrap(func))  # type: ignore[arg-type]
+    except ValueError:  # a __wrapped__ cycle
+        return False
 
 
 def _check_returned(item: pytest.Function, result: object) -> None:

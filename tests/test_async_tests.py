@@ -358,3 +358,43 @@ def test_hypothesis_tests_do_not_interleave(pytester, run_alt_subprocess):
     result = run_alt_subprocess("--asyncio-cooperative")
     result.assert_outcomes(passed=2, warnings=1)
     result.stdout.fnmatch_lines(["*AltCoopWarning: alt_coop: Hypothesis tests run alone*"])
+
+
+@pytest.mark.parametrize("mark", ["", "@pytest.mark.asyncio_cooperative"])
+def test_an_async_test_behind_a_plain_wrapper_runs(pytester, run_alt, mark):
+    # A decorator written for plain functions returns the test's coroutine:
+    # pytest 8 skipped such a test ("no async plugin"), pytest 9 failed it.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import functools
+        import pytest
+
+        def logged(func):
+            @functools.wraps(func)
+            def wrapper(*args, **kwargs):
+                return func(*args, **kwargs)
+            return wrapper
+
+        @pytest.fixture
+        async def base():
+            return 40
+
+        {mark}
+        @logged
+        async def test_fails(base):
+            await asyncio.sleep(0.01)
+            assert base == 41, "the body ran"
+
+        {mark}
+        @logged
+        async def test_passes(base):
+            await asyncio.sleep(0.01)
+            assert base == 40
+        """
+    )
+    result = run_alt("-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines_random(["PASSED *::test_passes", "FAILED *::test_fails*"])
+    result.stdout.fnmatch_lines(["E * the body ran*"])
+    assert "never awaited" not in result.stdout.str()
