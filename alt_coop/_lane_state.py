@@ -11,7 +11,8 @@ tasks it starts inherit).
 
 Private pytest names used here, checked on pytest 8.3.5, 8.4.2, 9.0.3 and
 9.2.0: ``CaptureManager.item_capture``/``suspend``/``resume`` (called by
-pytest's debugger only)/``_method``/``_global_capturing``
+pytest's debugger only)/``_method``/``_global_capturing`` (with
+``MultiCapture.in_``/``_in_suspended``)
 (its ``out``/``err`` captures' ``tmpfile``, and a tee's ``_other``),
 ``setuponly._show_fixture_action``, ``runner.show_test_item``,
 ``TerminalWriter._file``/``_current_line``, the assertion plugin's
@@ -399,30 +400,37 @@ def _captured_per_test(capman: Any) -> Iterator[None]:
             state.out = state.err = None
 
     # pytest's debugger (breakpoint(), pytest.set_trace()) suspends capture to
-    # talk to the terminal, and resumes it on continue: the test's own
-    # capture pauses too, and pytest's global capture, suspended through a
-    # batch, is suspended again (resumed, fd-level capture would swallow the
-    # terminal's output and pytest's streams would replace the routers).
-    paused: dict[LaneState | None, tuple[bool, Any, Any]] = {}
+    # talk to the terminal, and resumes it on continue. The debugged test's
+    # own capture pauses meanwhile. pytest's global capture of output stays
+    # suspended, as through the whole batch: resumed, even for a moment, it
+    # would swallow the terminal's output and put pytest's streams in place of
+    # the routers, under the other tests (still running when the debugger is
+    # in a worker thread). Only stdin, which the debugger reads, is resumed.
+    paused: dict[LaneState | None, bool] = {}
 
     def suspend(in_: bool = False) -> None:
         state = CURRENT.get()
         if state not in paused:
-            paused[state] = (state is not None and state.capturing, sys.stdout, sys.stderr)
+            paused[state] = state is not None and state.capturing
         if state is not None:
             state.capturing = False
+        routers = sys.stdout, sys.stderr
         capman_suspend(in_)
+        sys.stdout, sys.stderr = routers  # --capture=sys put pytest's streams back
 
     def resume() -> None:
+        capturing = capman._global_capturing
+        if capturing is not None and capturing._in_suspended and capturing.in_ is not None:
+            capturing.in_.resume()
+            capturing._in_suspended = False
+        capman.resume_fixture()
         state = CURRENT.get()
-        capman_resume()
-        capman.suspend_global_capture()
         if state in paused:
-            capturing, sys.stdout, sys.stderr = paused.pop(state)
+            capturing_before = paused.pop(state)
             if state is not None:
-                state.capturing = capturing
+                state.capturing = capturing_before
 
-    capman_suspend, capman_resume = capman.suspend, capman.resume
+    capman_suspend = capman.suspend
     saved = sys.stdout, sys.stderr
     tee = capman._method == "tee-sys"
     sys.stdout, sys.stderr = _Router(saved[0], "out", tee=tee), _Router(saved[1], "err", tee=tee)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 import time
@@ -479,7 +480,8 @@ def test_breakpoint_in_a_cooperative_test_talks_to_the_terminal(pytester, body):
     output = result.stdout.str()
     before_failures = output.split("= FAILURES =")[0]
     assert "(Pdb) 42" in before_failures, output
-    assert '-> print("after")' in before_failures, output
+    # pdb stops after breakpoint() up to 3.12, at it from 3.13.
+    assert re.search(r'^-> (breakpoint\(\)|print\("after"\))$', before_failures, re.M), output
     for test, printed in (
         ("test_debugged", "before\nafter\n"),
         ("test_beside", "beside\nbeside again\n"),
