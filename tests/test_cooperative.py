@@ -1262,16 +1262,40 @@ def test_an_unraisable_hook_a_test_sets_across_an_await_stays_its_own(pytester, 
 
 @pytest.mark.skipif(PYTEST_VERSION < (8, 4), reason="pytest 8.3 catches them per phase itself")
 def test_a_thread_exception_is_reported_for_the_test_that_started_the_thread(pytester, run_alt):
+    # The thread left behind fails once every other test has been reported,
+    # whatever the machine's load: then only test_last is still running.
+    pytester.makeconftest(
+        """
+        import threading
+
+        OTHERS_REPORTED = threading.Event()
+        OTHERS = {
+            "test_starts_a_failing_thread", "test_other_a", "test_other_b",
+            "test_leaves_a_thread_behind",
+        }
+
+        def pytest_runtest_logreport(report):
+            if report.when == "teardown":
+                OTHERS.discard(report.nodeid.rpartition("::")[2])
+                if not OTHERS:
+                    OTHERS_REPORTED.set()
+        """
+    )
     pytester.makepyfile(
         """
         import asyncio
         import threading
         import pytest
+        from conftest import OTHERS_REPORTED
 
         pytestmark = pytest.mark.asyncio_cooperative
 
         def fail():
             raise ValueError("failed in a thread")
+
+        def fail_once_the_others_are_reported():
+            OTHERS_REPORTED.wait(10)
+            fail()
 
         async def test_starts_a_failing_thread():
             thread = threading.Thread(target=fail, name="failing")
@@ -1289,7 +1313,7 @@ def test_a_thread_exception_is_reported_for_the_test_that_started_the_thread(pyt
         STARTED = asyncio.Event()
 
         async def test_leaves_a_thread_behind():
-            LEFT_BEHIND.append(threading.Timer(0.1, fail))
+            LEFT_BEHIND.append(threading.Thread(target=fail_once_the_others_are_reported))
             LEFT_BEHIND[0].start()
             STARTED.set()
 
