@@ -31,6 +31,7 @@ from . import (
     _scheduler,
     _session_loop,
     _tracebacks,
+    _unawaited,
     pytest_plugin,
 )
 from ._debugger import DebuggerPolicy, stepping_into
@@ -252,7 +253,7 @@ class Plugin:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         item.stash[_OUTER_TEST_ITEM] = test_item.get()
         test_item.set(item)  # whose locks its code takes (see release_left_held)
-        problem = _scheduler.mark_problem(item)
+        problem = _scheduler.mark_problem(item) or _unawaited.problem(item)
         if problem is not None:
             pytest.fail(problem, pytrace=False)
 
@@ -342,19 +343,12 @@ class Plugin:
     # pytest registers only methods named pytest_*: this one by its specname.
     @pytest.hookimpl(wrapper=True, specname="pytest_fixture_setup")
     def pytest_fixture_setup_wrapper(
-        self, fixturedef: pytest.FixtureDef[Any]
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, object, object]:
         __tracebackhide__ = True
+        since = _pytest_compat.finalizer_count(fixturedef)
         try:
-            if not _IN_TEST_BODY.get():
-                result = yield
-            else:
-                # Set up from a test's body (request.getfixturevalue), which runs
-                # in a copy of the context: its teardown must run in that copy
-                # too, or a context variable token it resets is foreign there.
-                since = _pytest_compat.finalizer_count(fixturedef)
-                result = yield
-                _pytest_compat.run_finalizers_in(fixturedef, since, current_context())
+            result = yield
         except asyncio.CancelledError:
             # Cancelled from outside (the timeout of the test that asked for
             # it, through this fixture or one it asked for), not failed: left
@@ -362,7 +356,52 @@ class Plugin:
             if fixturedef.cached_result is None:
                 _pytest_compat.forget_setup(fixturedef)
             raise
+        if _pytest_compat.finalizer_count(fixturedef) > since:
+            self._adapt_finalizers(fixturedef, request, since)
         return None if result is _NONE else result
+
+    def _adapt_finalizers(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, since: int
+    ) -> None:
+        """Make what ``fixturedef``'s setup added with ``request.addfinalizer``
+        work on the loop: an async function's coroutine is run there (pytest
+        would drop it unawaited), and each runs in the context the setup ran
+        in (one test's body asking for the fixture runs in a copy of the
+        context: a context variable token reset there is foreign elsewhere)."""
+        setup_context = current_context()
+        in_test_body = _IN_TEST_BODY.get()
+
+        def adapted(finalizer: Callable[[], object]) -> Callable[[], object]:
+            if inspect.iscoroutinefunction(finalizer):
+                name = getattr(finalizer, "__qualname__", None) or repr(finalizer)
+                label = f"finalizer {name} of fixture {fixturedef.argname!r}"
+                timeout = self._timeout(request, request.node, fixturedef.scope, label)
+                return functools.partial(self._run_teardown, finalizer, timeout, setup_context)
+            if in_test_body:
+                return functools.partial(setup_context.run, finalizer)
+            return finalizer
+
+        _pytest_compat.replace_finalizers(fixturedef, since, adapted)
+
+    @staticmethod
+    def _run_teardown(
+        teardown: Callable[[], Coroutine[Any, Any, object]],
+        timeout: PhaseTimeout,
+        setup_context: contextvars.Context,
+    ) -> None:
+        """Run a fixture's async teardown where its setup ran (so its tokens
+        reset). A cooperative test may tear down what another set up: its
+        output, logs and warnings are the tearing-down test's, as in pytest."""
+        __tracebackhide__ = True
+        tearing_down = _lane_state.CURRENT.get()
+        token = None
+        if setup_context.get(_lane_state.CURRENT) is not tearing_down:
+            token = _in_context(setup_context, _lane_state.CURRENT.set, tearing_down)
+        try:
+            run(teardown(), timeout, "teardown", context=setup_context)
+        finally:
+            if token is not None:
+                _in_context(setup_context, _lane_state.CURRENT.reset, token)
 
     def _setup_async_gen(
         self,
@@ -372,25 +411,16 @@ class Plugin:
     ) -> object:
         __tracebackhide__ = True
         name = fixturedef.argname
-        setup_context = current_context()  # teardown runs where setup ran, so tokens reset
         timeout.subject = agen
         value = run(_first_value(agen, name), timeout, "setup")
-
-        def finish() -> None:
-            __tracebackhide__ = True
-            # A cooperative test may tear down what another set up: its output,
-            # logs and warnings are the tearing-down test's, as in pytest.
-            tearing_down = _lane_state.CURRENT.get()
-            token = None
-            if setup_context.get(_lane_state.CURRENT) is not tearing_down:
-                token = _in_context(setup_context, _lane_state.CURRENT.set, tearing_down)
-            try:
-                run(_no_second_value(agen, name), timeout, "teardown", context=setup_context)
-            finally:
-                if token is not None:
-                    _in_context(setup_context, _lane_state.CURRENT.reset, token)
-
-        fixturedef.addfinalizer(finish)
+        fixturedef.addfinalizer(
+            functools.partial(
+                self._run_teardown,
+                functools.partial(_no_second_value, agen, name),
+                timeout,
+                current_context(),
+            )
+        )
         return value
 
     # -- tests --------------------------------------------------------------

@@ -17,8 +17,7 @@ per-item logging, warnings and uncaught-exception catchers), and
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import functools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -100,13 +99,16 @@ def finalizer_count(fixturedef: pytest.FixtureDef[Any]) -> int:
     return len(fixturedef._finalizers)
 
 
-def run_finalizers_in(
-    fixturedef: pytest.FixtureDef[Any], since: int, context: contextvars.Context
+def replace_finalizers(
+    fixturedef: pytest.FixtureDef[Any],
+    since: int,
+    replace: Callable[[Callable[[], object]], Callable[[], object]],
 ) -> None:
-    """Make the finalizers ``fixturedef`` got after the first ``since`` run in ``context``."""
+    """Put ``replace(finalizer)`` in place of each finalizer ``fixturedef`` got
+    after the first ``since``."""
     finalizers = fixturedef._finalizers
     for index in range(since, len(finalizers)):
-        finalizers[index] = functools.partial(context.run, finalizers[index])
+        finalizers[index] = replace(finalizers[index])
 
 
 def hidden_unless_alone(excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:

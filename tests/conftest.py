@@ -91,6 +91,13 @@ async def take_back_own_cancellations():
 """
 
 
+def line_of(path: Path, marker: str) -> int:
+    """The 1-based number of the only line of ``path`` that contains ``marker``."""
+    lines = [n for n, text in enumerate(path.read_text().splitlines(), 1) if marker in text]
+    assert len(lines) == 1, (marker, lines)
+    return lines[0]
+
+
 def mode_args(mode: str) -> list[str]:
     """The options that run a suite in ``mode``: "sequential" or "cooperative"."""
     return ["--asyncio-cooperative"] if mode == "cooperative" else []

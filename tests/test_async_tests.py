@@ -398,3 +398,128 @@ def test_an_async_test_behind_a_plain_wrapper_runs(pytester, run_alt, mark):
     result.stdout.fnmatch_lines_random(["PASSED *::test_passes", "FAILED *::test_fails*"])
     result.stdout.fnmatch_lines(["E * the body ran*"])
     assert "never awaited" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_async_functions_pytest_or_unittest_would_not_await_fail_their_tests(
+    pytester, run_alt, mode
+):
+    # Without alt_coop's check, each of these tests passes, its async setup
+    # or body never run, with only a "never awaited" warning.
+    pytester.makepyfile(
+        test_module="""
+        async def setup_module():
+            raise RuntimeError("never runs")
+
+        async def test_in_module():
+            pass
+        """,
+        test_functions="""
+        def setup_module():
+            pass
+
+        async def teardown_function():
+            pass
+
+        async def test_function():
+            pass
+
+        class TestNotAFunction:
+            async def test_method(self):
+                pass
+        """,
+        test_classes="""
+        class TestSetupClass:
+            @classmethod
+            async def setup_class(cls):
+                pass
+
+            async def test_method(self):
+                pass
+
+        class TestSetupMethod:
+            async def setup_method(self, method):
+                pass
+
+            async def test_method(self):
+                pass
+        """,
+        test_unittest="""
+        import unittest
+
+        class Plain(unittest.TestCase):
+            async def test_async(self):
+                raise RuntimeError("never runs")
+
+            def test_sync(self):
+                pass
+
+        class PlainAsyncSetUp(unittest.TestCase):
+            async def setUp(self):
+                pass
+
+            def test_sync(self):
+                pass
+
+        class Isolated(unittest.IsolatedAsyncioTestCase):
+            async def asyncSetUp(self):
+                self.value = 1
+
+            async def test_async(self):
+                assert self.value == 1
+
+        class IsolatedAsyncSetUp(unittest.IsolatedAsyncioTestCase):
+            async def setUp(self):
+                pass
+
+            async def test_async(self):
+                pass
+        """,
+    )
+    result = run_alt(*mode_args(mode), "-rA", "-p", "no:warnings")
+    result.assert_outcomes(passed=3, errors=7)
+    errors = [
+        "test_classes.py::TestSetupClass::test_method",
+        "test_classes.py::TestSetupMethod::test_method",
+        "test_functions.py::test_function",
+        "test_module.py::test_in_module",
+        "test_unittest.py::Plain::test_async",
+        "test_unittest.py::PlainAsyncSetUp::test_sync",
+        "test_unittest.py::IsolatedAsyncSetUp::test_async",
+    ]
+    result.stdout.fnmatch_lines_random([f"ERROR {test} - Failed: *" for test in errors])
+    xunit = (
+        "{} is async def, but pytest calls xunit-style {} without awaiting it, so it would "
+        'never run: use an autouse async fixture instead, as in @pytest.fixture(scope="{}", '
+        "autouse=True) with its teardown after a yield"
+    )
+    unittest_setup = (
+        "{}.setUp is async def, but unittest calls it without awaiting it, so it would never "
+        "run: {}name it asyncSetUp"
+    )
+    result.stdout.fnmatch_lines_random(
+        [
+            xunit.format("TestSetupClass.setup_class", "setup_class", "class"),
+            xunit.format("TestSetupMethod.setup_method", "setup_method", "function"),
+            xunit.format("test_functions.teardown_function", "teardown_function", "function"),
+            xunit.format("test_module.setup_module", "setup_module", "module"),
+            "Plain.test_async is async def, but a unittest.TestCase calls its tests without "
+            "awaiting them, so it would never run: derive Plain from "
+            "unittest.IsolatedAsyncioTestCase, or make it a plain test class (no TestCase "
+            "base) to run it on alt_coop's loop",
+            unittest_setup.format(
+                "PlainAsyncSetUp",
+                "derive PlainAsyncSetUp from unittest.IsolatedAsyncioTestCase and ",
+            ),
+            unittest_setup.format("IsolatedAsyncSetUp", ""),
+        ]
+    )
+    output = result.stdout.str()
+    assert "never runs" not in output  # failed before any of them was called
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED test_functions.py::TestNotAFunction::test_method",
+            "PASSED test_unittest.py::Plain::test_sync",
+            "PASSED test_unittest.py::Isolated::test_async",
+        ]
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from conftest import mode_args
+from conftest import line_of, mode_args
 
 LOG_HELPER = """
 import asyncio
@@ -415,6 +415,110 @@ def test_addfinalizer_from_async_fixture_runs_at_teardown(pytester, run_alt):
         "teardown sync_gen_fx",
         "finalizer sync_gen_fx",
     ]
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_async_finalizers_run_on_the_loop_where_the_setup_ran(pytester, run_alt, mode):
+    # pytest calls a finalizer and drops what it returns: an async one would
+    # never run, and its test pass.
+    log_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextvars
+        import pytest
+        from conftest import log
+
+        VAR = contextvars.ContextVar("var", default="unset")
+
+        class Connection:
+            async def aclose(self):
+                await asyncio.sleep(0)
+                log("aclose")
+
+        @pytest.fixture(scope="module")
+        def module_fx(request):
+            VAR.set("module_fx")
+
+            async def close():
+                await asyncio.sleep(0)
+                log(f"finalizer module_fx sees {VAR.get()}")
+
+            request.addfinalizer(close)
+
+        @pytest.fixture
+        async def async_fx(request):
+            request.addfinalizer(Connection().aclose)
+            yield
+            log("teardown async_fx")
+
+        async def test_first(module_fx, async_fx):
+            log("test_first")
+
+        async def test_second(module_fx):
+            log("test_second")
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=2)
+    assert "never awaited" not in result.stdout.str()
+    events, loops = split_loops(read_events(pytester))
+    assert len(loops) == 1
+    assert sorted(events) == sorted(
+        [
+            "test_first",
+            "teardown async_fx",
+            "aclose",
+            "test_second",
+            "finalizer module_fx sees module_fx",
+        ]
+    )
+    assert events.index("teardown async_fx") < events.index("aclose")
+    assert events[-1] == "finalizer module_fx sees module_fx"
+
+
+def test_a_failing_or_hanging_async_finalizer_is_an_error_at_teardown(pytester, run_alt):
+    path = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def failing(request):
+            async def boom():
+                raise ValueError("boom in a finalizer")
+            request.addfinalizer(boom)
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        @pytest.fixture
+        def hanging(request):
+            async def hang():
+                await asyncio.sleep(10)  # HANG
+            request.addfinalizer(hang)
+
+        async def test_failing(failing):
+            pass
+
+        async def test_hanging(hanging):
+            pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=2, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_failing*",
+            '>       raise ValueError("boom in a finalizer")',
+            "E       ValueError: boom in a finalizer",
+            "*ERROR at teardown of test_hanging*",
+            "finalizer hanging.<locals>.hang of fixture 'hanging' timed out after 0.1s during "
+            f"teardown (async timeout); it was waiting at {path.name}:{line_of(path, '# HANG')} "
+            "in hang",
+        ]
+    )
 
 
 def test_autouse_async_fixtures(pytester, run_alt):

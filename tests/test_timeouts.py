@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from conftest import SUITE_NESTED_TIMEOUT, SUITE_SELF_CANCEL_THEN_TIMEOUT, mode_args
-
-
-def line_of(path: Path, marker: str) -> int:
-    """The 1-based number of the only line of ``path`` that contains ``marker``."""
-    lines = [n for n, text in enumerate(path.read_text().splitlines(), 1) if marker in text]
-    assert len(lines) == 1, (marker, lines)
-    return lines[0]
-
+from conftest import SUITE_NESTED_TIMEOUT, SUITE_SELF_CANCEL_THEN_TIMEOUT, line_of, mode_args
 
 # -- what a timeout looks like ------------------------------------------------
 

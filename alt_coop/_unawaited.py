@@ -1,0 +1,137 @@
+"""Async functions pytest or unittest would call without awaiting them.
+
+pytest calls xunit-style setup and teardown functions (``setup_module``,
+``setup_method``...), and unittest calls a ``TestCase``'s ``setUp``, tests
+and ``tearDown``, without awaiting what they return: written ``async def``,
+they never run, and their tests pass with only a "never awaited" warning.
+Each test such a function applies to fails at its setup instead, before
+pytest calls any of them, with what to write in its place.
+"""
+
+from __future__ import annotations
+
+import inspect
+import unittest
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from . import _pytest_compat
+
+# The names pytest looks for, the first found of each group taken (as pytest's
+# ``_get_first_non_fixture_func`` does), with the scope each works at.
+_Groups = tuple[tuple[tuple[str, ...], str], ...]
+_MODULE_FUNCTIONS: _Groups = (
+    (("setUpModule", "setup_module"), "module"),
+    (("tearDownModule", "teardown_module"), "module"),
+)
+_FUNCTION_FUNCTIONS: _Groups = (
+    (("setup_function",), "function"),
+    (("teardown_function",), "function"),
+)
+_CLASS_FUNCTIONS: _Groups = (
+    (("setup_class",), "class"),
+    (("teardown_class",), "class"),
+    (("setup_method",), "function"),
+    (("teardown_method",), "function"),
+)
+_UNITTEST_CLASS_FUNCTIONS: _Groups = (
+    (("setUpClass",), "class"),
+    (("tearDownClass",), "class"),
+    (("setup_method",), "function"),
+    (("teardown_method",), "function"),
+)
+# unittest's own per-test methods, and what IsolatedAsyncioTestCase awaits instead.
+_UNITTEST_METHODS = {"setUp": "asyncSetUp", "tearDown": "asyncTearDown"}
+
+# Found once per module and class: every test of a large module asks. A
+# module's: (for its test functions, for all its tests).
+_of_modules: weakref.WeakKeyDictionary[Any, tuple[str | None, str | None]] = (
+    weakref.WeakKeyDictionary()
+)
+_of_classes: weakref.WeakKeyDictionary[type, str | None] = weakref.WeakKeyDictionary()
+
+
+def problem(item: pytest.Item) -> str | None:
+    """Why ``item`` cannot run as written, if an async function it needs
+    would be called without being awaited; else None."""
+    if not isinstance(item, pytest.Function):
+        return None
+    module = item.module
+    try:
+        for_functions, for_all = _of_modules[module]
+    except KeyError:
+        for_functions = _xunit_problem(module, _FUNCTION_FUNCTIONS)
+        for_all = _xunit_problem(module, _MODULE_FUNCTIONS)
+        _of_modules[module] = (for_functions, for_all)
+    cls = item.cls
+    if cls is None:
+        return for_functions or for_all
+    try:
+        found = _of_classes[cls]
+    except KeyError:
+        found = _of_classes[cls] = _class_problem(cls)
+    if found is None and _unawaited_unittest_test(cls, item.originalname):
+        found = (
+            f"{cls.__qualname__}.{item.originalname} is async def, but a "
+            "unittest.TestCase calls its tests without awaiting them, so it would "
+            f"never run: derive {cls.__qualname__} from "
+            "unittest.IsolatedAsyncioTestCase, or make it a plain test class "
+            "(no TestCase base) to run it on alt_coop's loop"
+        )
+    return found or for_all
+
+
+def _unawaited_unittest_test(cls: type, name: str) -> bool:
+    return (
+        issubclass(cls, unittest.TestCase)
+        and not issubclass(cls, unittest.IsolatedAsyncioTestCase)
+        and inspect.iscoroutinefunction(getattr(cls, name, None))
+    )
+
+
+def _class_problem(cls: type) -> str | None:
+    if not issubclass(cls, unittest.TestCase):
+        return _xunit_problem(cls, _CLASS_FUNCTIONS)
+    for name, async_name in _UNITTEST_METHODS.items():
+        if inspect.iscoroutinefunction(getattr(cls, name, None)):
+            where = (
+                f"name it {async_name}"
+                if issubclass(cls, unittest.IsolatedAsyncioTestCase)
+                else f"derive {cls.__qualname__} from unittest.IsolatedAsyncioTestCase "
+                f"and name it {async_name}"
+            )
+            return (
+                f"{cls.__qualname__}.{name} is async def, but unittest calls it without "
+                f"awaiting it, so it would never run: {where}"
+            )
+    return _xunit_problem(cls, _UNITTEST_CLASS_FUNCTIONS)
+
+
+def _xunit_problem(owner: Any, groups: _Groups) -> str | None:
+    for name, function, scope in _first_found(owner, groups):
+        if inspect.iscoroutinefunction(function):
+            return (
+                f"{_name_of(owner)}.{name} is async def, but pytest calls xunit-style "
+                f"{name} without awaiting it, so it would never run: use an autouse "
+                f'async fixture instead, as in @pytest.fixture(scope="{scope}", autouse=True) '
+                "with its teardown after a yield"
+            )
+    return None
+
+
+def _first_found(owner: Any, groups: _Groups) -> Iterator[tuple[str, Any, str]]:
+    for names, scope in groups:
+        for name in names:
+            function = getattr(owner, name, None)
+            if function is not None and not _pytest_compat.is_fixture(function):
+                yield name, function, scope
+                break
+
+
+def _name_of(owner: Any) -> str:
+    if isinstance(owner, type):
+        return owner.__qualname__
+    return str(getattr(owner, "__name__", owner))
