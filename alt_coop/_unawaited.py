@@ -45,13 +45,22 @@ _UNITTEST_CLASS_FUNCTIONS: _Groups = (
 )
 # unittest's own per-test methods, and what IsolatedAsyncioTestCase awaits instead.
 _UNITTEST_METHODS = {"setUp": "asyncSetUp", "tearDown": "asyncTearDown"}
+# How unittest runs a test: a class overriding none of these runs its tests as
+# unittest.TestCase (or IsolatedAsyncioTestCase) does. Other frameworks'
+# bases (Django's SimpleTestCase, aiounittest's AsyncTestCase) override one
+# to await async tests their own way, and are left to them.
+_RUNNERS = (
+    "run", "debug", "__call__", "__getattribute__",
+    "_callSetUp", "_callTestMethod", "_callTearDown",
+)  # fmt: skip
 
 # Found once per module and class: every test of a large module asks. A
-# module's: (for its test functions, for all its tests).
+# module's: (for its test functions, for all its tests); a class's: (for all
+# its tests, whether unittest calls its tests without awaiting them).
 _of_modules: weakref.WeakKeyDictionary[Any, tuple[str | None, str | None]] = (
     weakref.WeakKeyDictionary()
 )
-_of_classes: weakref.WeakKeyDictionary[type, str | None] = weakref.WeakKeyDictionary()
+_of_classes: weakref.WeakKeyDictionary[type, tuple[str | None, bool]] = weakref.WeakKeyDictionary()
 
 
 def problem(item: pytest.Item) -> str | None:
@@ -70,10 +79,14 @@ def problem(item: pytest.Item) -> str | None:
     if cls is None:
         return for_functions or for_all
     try:
-        found = _of_classes[cls]
+        found, tests_unawaited = _of_classes[cls]
     except KeyError:
-        found = _of_classes[cls] = _class_problem(cls)
-    if found is None and _unawaited_unittest_test(cls, item.originalname):
+        found, tests_unawaited = _of_classes[cls] = _class_problem(cls)
+    if (
+        found is None
+        and tests_unawaited
+        and inspect.iscoroutinefunction(getattr(cls, item.originalname, None))
+    ):
         found = (
             f"{cls.__qualname__}.{item.originalname} is async def, but a "
             "unittest.TestCase calls its tests without awaiting them, so it would "
@@ -84,30 +97,34 @@ def problem(item: pytest.Item) -> str | None:
     return found or for_all
 
 
-def _unawaited_unittest_test(cls: type, name: str) -> bool:
-    return (
-        issubclass(cls, unittest.TestCase)
-        and not issubclass(cls, unittest.IsolatedAsyncioTestCase)
-        and inspect.iscoroutinefunction(getattr(cls, name, None))
-    )
-
-
-def _class_problem(cls: type) -> str | None:
+def _class_problem(cls: type) -> tuple[str | None, bool]:
     if not issubclass(cls, unittest.TestCase):
-        return _xunit_problem(cls, _CLASS_FUNCTIONS)
+        return _xunit_problem(cls, _CLASS_FUNCTIONS), False
+    runner = _runs_as(cls)
     for name, async_name in _UNITTEST_METHODS.items():
-        if inspect.iscoroutinefunction(getattr(cls, name, None)):
+        if runner is not None and inspect.iscoroutinefunction(getattr(cls, name, None)):
             where = (
                 f"name it {async_name}"
-                if issubclass(cls, unittest.IsolatedAsyncioTestCase)
+                if runner is unittest.IsolatedAsyncioTestCase
                 else f"derive {cls.__qualname__} from unittest.IsolatedAsyncioTestCase "
                 f"and name it {async_name}"
             )
-            return (
+            found = (
                 f"{cls.__qualname__}.{name} is async def, but unittest calls it without "
                 f"awaiting it, so it would never run: {where}"
             )
-    return _xunit_problem(cls, _UNITTEST_CLASS_FUNCTIONS)
+            return found, False
+    return _xunit_problem(cls, _UNITTEST_CLASS_FUNCTIONS), runner is unittest.TestCase
+
+
+def _runs_as(cls: type) -> type | None:
+    """The one of unittest's bases that runs ``cls``'s tests unchanged, if any."""
+    for base in (unittest.IsolatedAsyncioTestCase, unittest.TestCase):
+        if issubclass(cls, base):
+            if all(getattr(cls, name, None) is getattr(base, name, None) for name in _RUNNERS):
+                return base
+            return None
+    return None
 
 
 def _xunit_problem(owner: Any, groups: _Groups) -> str | None:

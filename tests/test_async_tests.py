@@ -445,6 +445,7 @@ def test_async_functions_pytest_or_unittest_would_not_await_fail_their_tests(
                 pass
         """,
         test_unittest="""
+        import asyncio
         import unittest
 
         class Plain(unittest.TestCase):
@@ -460,6 +461,18 @@ def test_async_functions_pytest_or_unittest_would_not_await_fail_their_tests(
 
             def test_sync(self):
                 pass
+
+        class AwaitingItsTests(unittest.TestCase):
+            # As Django's SimpleTestCase or aiounittest's AsyncTestCase do.
+            def _callTestMethod(self, method):
+                result = method()
+                if asyncio.iscoroutine(result):
+                    asyncio.run(result)
+
+        class Framework(AwaitingItsTests):
+            async def test_async(self):
+                await asyncio.sleep(0)
+                raise RuntimeError("ran the framework's way")
 
         class Isolated(unittest.IsolatedAsyncioTestCase):
             async def asyncSetUp(self):
@@ -477,7 +490,10 @@ def test_async_functions_pytest_or_unittest_would_not_await_fail_their_tests(
         """,
     )
     result = run_alt(*mode_args(mode), "-rA", "-p", "no:warnings")
-    result.assert_outcomes(passed=3, errors=7)
+    result.assert_outcomes(passed=3, errors=7, failed=1)
+    result.stdout.fnmatch_lines(
+        ["FAILED test_unittest.py::Framework::test_async - RuntimeError: ran the framew*"]
+    )
     errors = [
         "test_classes.py::TestSetupClass::test_method",
         "test_classes.py::TestSetupMethod::test_method",
