@@ -35,6 +35,7 @@ from . import (
     pytest_plugin,
 )
 from ._debugger import DebuggerPolicy, stepping_into
+from ._finalizers import AsyncFinalizers, run_teardown
 from ._lanes import in_lane
 from ._marks import MARK
 from ._runner import current_context, run
@@ -253,6 +254,11 @@ class Plugin:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         item.stash[_OUTER_TEST_ITEM] = test_item.get()
         test_item.set(item)  # whose locks its code takes (see release_left_held)
+
+    # After pytest's skip and xfail marks (tryfirst), before its fixtures:
+    # a skipped test is skipped whatever else is wrong with it.
+    @pytest.hookimpl(specname="pytest_runtest_setup")
+    def pytest_runtest_setup_checks(self, item: pytest.Item) -> None:
         problem = _scheduler.mark_problem(item) or _unawaited.problem(item)
         if problem is not None:
             pytest.fail(problem, pytrace=False)
@@ -323,6 +329,9 @@ class Plugin:
         timeout = self._timeout(request, request.node, fixturedef.scope, label)
         if "async_timeout" in kwargs:
             kwargs["async_timeout"] = timeout
+        finalizers = getattr(request.addfinalizer, "__self__", None)
+        if isinstance(finalizers, AsyncFinalizers):
+            finalizers.fixture_timeout = timeout
         # A lock it takes is held through this fixture (see alt_coop.locks).
         token = setting_up.set((fixturedef.argname, fixturedef.scope, request.node.nodeid))
         try:
@@ -346,6 +355,13 @@ class Plugin:
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, object, object]:
         __tracebackhide__ = True
+        setup_context = current_context()
+        AsyncFinalizers(
+            request,
+            setup_context,
+            lambda: self._defaults.seconds(request, request.node, fixturedef.scope),
+            self._policy,
+        )
         since = _pytest_compat.finalizer_count(fixturedef)
         try:
             result = yield
@@ -356,52 +372,16 @@ class Plugin:
             if fixturedef.cached_result is None:
                 _pytest_compat.forget_setup(fixturedef)
             raise
-        if _pytest_compat.finalizer_count(fixturedef) > since:
-            self._adapt_finalizers(fixturedef, request, since)
+        if _IN_TEST_BODY.get():
+            # Set up from a test's body (request.getfixturevalue), which runs
+            # in a copy of the context: its teardown must run in that copy
+            # too, or a context variable token it resets is foreign there.
+            _pytest_compat.replace_finalizers(
+                fixturedef,
+                since,
+                lambda finalizer: functools.partial(setup_context.run, finalizer),
+            )
         return None if result is _NONE else result
-
-    def _adapt_finalizers(
-        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, since: int
-    ) -> None:
-        """Make what ``fixturedef``'s setup added with ``request.addfinalizer``
-        work on the loop: an async function's coroutine is run there (pytest
-        would drop it unawaited), and each runs in the context the setup ran
-        in (one test's body asking for the fixture runs in a copy of the
-        context: a context variable token reset there is foreign elsewhere)."""
-        setup_context = current_context()
-        in_test_body = _IN_TEST_BODY.get()
-
-        def adapted(finalizer: Callable[[], object]) -> Callable[[], object]:
-            if inspect.iscoroutinefunction(finalizer):
-                name = getattr(finalizer, "__qualname__", None) or repr(finalizer)
-                label = f"finalizer {name} of fixture {fixturedef.argname!r}"
-                timeout = self._timeout(request, request.node, fixturedef.scope, label)
-                return functools.partial(self._run_teardown, finalizer, timeout, setup_context)
-            if in_test_body:
-                return functools.partial(setup_context.run, finalizer)
-            return finalizer
-
-        _pytest_compat.replace_finalizers(fixturedef, since, adapted)
-
-    @staticmethod
-    def _run_teardown(
-        teardown: Callable[[], Coroutine[Any, Any, object]],
-        timeout: PhaseTimeout,
-        setup_context: contextvars.Context,
-    ) -> None:
-        """Run a fixture's async teardown where its setup ran (so its tokens
-        reset). A cooperative test may tear down what another set up: its
-        output, logs and warnings are the tearing-down test's, as in pytest."""
-        __tracebackhide__ = True
-        tearing_down = _lane_state.CURRENT.get()
-        token = None
-        if setup_context.get(_lane_state.CURRENT) is not tearing_down:
-            token = _in_context(setup_context, _lane_state.CURRENT.set, tearing_down)
-        try:
-            run(teardown(), timeout, "teardown", context=setup_context)
-        finally:
-            if token is not None:
-                _in_context(setup_context, _lane_state.CURRENT.reset, token)
 
     def _setup_async_gen(
         self,
@@ -413,13 +393,9 @@ class Plugin:
         name = fixturedef.argname
         timeout.subject = agen
         value = run(_first_value(agen, name), timeout, "setup")
+        teardown = functools.partial(_no_second_value, agen, name)
         fixturedef.addfinalizer(
-            functools.partial(
-                self._run_teardown,
-                functools.partial(_no_second_value, agen, name),
-                timeout,
-                current_context(),
-            )
+            functools.partial(run_teardown, teardown, timeout, current_context())
         )
         return value
 
@@ -461,6 +437,9 @@ class Plugin:
         timeout = self._timeout(request, pyfuncitem, "function", pyfuncitem.name)
         if "async_timeout" in kwargs:
             kwargs["async_timeout"] = timeout
+        finalizers = getattr(request.addfinalizer, "__self__", None)
+        if isinstance(finalizers, AsyncFinalizers):
+            finalizers.fixture_timeout = timeout
 
         def stepped(coro: Coroutine[Any, Any, Any]) -> Coroutine[Any, Any, Any]:
             return coro if debugger is None else stepping_into(debugger, coro)
@@ -690,18 +669,6 @@ async def _first_value(agen: AsyncGenerator[Any, None], name: str) -> Any:
     code = getattr(agen, "ag_code", None)
     where = f"\n{code.co_filename}:{code.co_firstlineno}" if code is not None else ""
     pytest.fail(f"async generator fixture {name!r} did not yield a value{where}", pytrace=False)
-
-
-def _in_context(context: contextvars.Context, func: Callable[..., T], *args: Any) -> T:
-    """``func(*args)`` in ``context``, entered elsewhere or not: ``Context.run``
-    refuses one entered up the stack (the application's task that runs
-    pytest nested), where this only makes it the greenlet's for the call."""
-    current = greenlet.getcurrent()
-    saved, current.gr_context = current.gr_context, context
-    try:
-        return func(*args)
-    finally:
-        current.gr_context = saved
 
 
 async def _no_second_value(agen: AsyncGenerator[Any, None], name: str) -> None:

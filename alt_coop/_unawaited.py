@@ -14,6 +14,7 @@ import inspect
 import unittest
 import weakref
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -69,19 +70,14 @@ def problem(item: pytest.Item) -> str | None:
     if not isinstance(item, pytest.Function):
         return None
     module = item.module
-    try:
-        for_functions, for_all = _of_modules[module]
-    except KeyError:
-        for_functions = _xunit_problem(module, _FUNCTION_FUNCTIONS)
-        for_all = _xunit_problem(module, _MODULE_FUNCTIONS)
-        _of_modules[module] = (for_functions, for_all)
+    for_functions, for_all = (None, None) if module is None else _module_problems(module)
     cls = item.cls
     if cls is None:
         return for_functions or for_all
-    try:
-        found, tests_unawaited = _of_classes[cls]
-    except KeyError:
-        found, tests_unawaited = _of_classes[cls] = _class_problem(cls)
+    found, tests_unawaited = _class_problems(cls)
+    if found is None:  # an outer class's setup_class and setup_method apply here too
+        outer = (_class_problems(node.obj)[0] for node in _outer_classes(item))
+        found = next(filter(None, outer), None)
     if (
         found is None
         and tests_unawaited
@@ -95,6 +91,34 @@ def problem(item: pytest.Item) -> str | None:
             "(no TestCase base) to run it on alt_coop's loop"
         )
     return found or for_all
+
+
+def _module_problems(module: ModuleType) -> tuple[str | None, str | None]:
+    try:
+        return _of_modules[module]
+    except KeyError:
+        found = (
+            _xunit_problem(module, _FUNCTION_FUNCTIONS),
+            _xunit_problem(module, _MODULE_FUNCTIONS),
+        )
+        _of_modules[module] = found
+        return found
+
+
+def _class_problems(cls: type) -> tuple[str | None, bool]:
+    try:
+        return _of_classes[cls]
+    except KeyError:
+        found = _of_classes[cls] = _class_problem(cls)
+        return found
+
+
+def _outer_classes(item: pytest.Item) -> Iterator[pytest.Class]:
+    node = item.parent.parent if item.parent is not None else None
+    while node is not None and not isinstance(node, pytest.Module):
+        if isinstance(node, pytest.Class):
+            yield node
+        node = node.parent
 
 
 def _class_problem(cls: type) -> tuple[str | None, bool]:
@@ -114,7 +138,14 @@ def _class_problem(cls: type) -> tuple[str | None, bool]:
                 f"awaiting it, so it would never run: {where}"
             )
             return found, False
-    return _xunit_problem(cls, _UNITTEST_CLASS_FUNCTIONS), runner is unittest.TestCase
+    advice = None
+    if issubclass(cls, unittest.IsolatedAsyncioTestCase):
+        # A fixture would run on alt_coop's loop, the tests on the case's own.
+        advice = (
+            "make it a plain def, and do the async part in asyncSetUp or asyncTearDown "
+            "(an IsolatedAsyncioTestCase runs its tests on a loop of its own)"
+        )
+    return _xunit_problem(cls, _UNITTEST_CLASS_FUNCTIONS, advice), runner is unittest.TestCase
 
 
 def _runs_as(cls: type) -> type | None:
@@ -127,14 +158,18 @@ def _runs_as(cls: type) -> type | None:
     return None
 
 
-def _xunit_problem(owner: Any, groups: _Groups) -> str | None:
+def _xunit_problem(owner: Any, groups: _Groups, advice: str | None = None) -> str | None:
     for name, function, scope in _first_found(owner, groups):
         if inspect.iscoroutinefunction(function):
+            if advice is None:
+                advice = (
+                    "use an autouse async fixture instead, as in "
+                    f'@pytest.fixture(scope="{scope}", autouse=True) with its teardown after '
+                    "a yield"
+                )
             return (
                 f"{_name_of(owner)}.{name} is async def, but pytest calls xunit-style "
-                f"{name} without awaiting it, so it would never run: use an autouse "
-                f'async fixture instead, as in @pytest.fixture(scope="{scope}", autouse=True) '
-                "with its teardown after a yield"
+                f"{name} without awaiting it, so it would never run: {advice}"
             )
     return None
 

@@ -539,3 +539,81 @@ def test_async_functions_pytest_or_unittest_would_not_await_fail_their_tests(
             "PASSED test_unittest.py::Isolated::test_async",
         ]
     )
+
+
+def test_unawaited_async_setup_is_checked_after_skip_marks_and_in_nested_classes(
+    pytester, run_alt
+):
+    pytester.makeconftest(
+        """
+        import pytest
+
+        def check():
+            pass
+
+        class ChecksFile(pytest.File):
+            def collect(self):  # a test function outside any module
+                yield pytest.Function.from_parent(self, name="check", callobj=check)
+
+        def pytest_collect_file(parent, file_path):
+            if file_path.suffix == ".checks":
+                return ChecksFile.from_parent(parent, path=file_path)
+        """
+    )
+    pytester.makefile(".checks", anything="")
+    pytester.makepyfile(
+        test_marks="""
+        import pytest
+
+        class TestSkipped:
+            async def setup_method(self, method):
+                pass
+
+            @pytest.mark.skip(reason="not now")
+            def test_skipped(self):
+                pass
+
+            @pytest.mark.xfail(run=False, reason="broken")
+            def test_not_run(self):
+                pass
+
+            @pytest.mark.xfail(reason="broken")
+            def test_xfail(self):
+                pass
+
+        class TestOuter:
+            @classmethod
+            async def setup_class(cls):
+                pass
+
+            class TestInner:
+                def test_inner(self):
+                    pass
+        """,
+        test_isolated="""
+        import unittest
+
+        class Isolated(unittest.IsolatedAsyncioTestCase):
+            @classmethod
+            async def setUpClass(cls):
+                pass
+
+            async def test_async(self):
+                pass
+        """,
+    )
+    result = run_alt("-rA", "-p", "no:warnings")
+    result.assert_outcomes(passed=1, skipped=1, xfailed=2, errors=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED anything.checks::check",
+            "SKIPPED * not now",
+            "ERROR test_marks.py::TestOuter::TestInner::test_inner - Failed: *",
+            "TestOuter.setup_class is async def, but pytest calls xunit-style setup_class "
+            "without awaiting it, *",
+            "Isolated.setUpClass is async def, but pytest calls xunit-style setUpClass without "
+            "awaiting it, so it would never run: make it a plain def, and do the async part in "
+            "asyncSetUp or asyncTearDown (an IsolatedAsyncioTestCase runs its tests on a loop "
+            "of its own)",
+        ]
+    )

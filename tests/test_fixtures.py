@@ -477,10 +477,100 @@ def test_async_finalizers_run_on_the_loop_where_the_setup_ran(pytester, run_alt,
     assert events[-1] == "finalizer module_fx sees module_fx"
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_async_finalizers_run_whenever_they_were_added(pytester, run_alt, mode):
+    log_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import functools
+        import pytest
+        from conftest import log
+
+        async def close(what):
+            await asyncio.sleep(0)
+            log(f"closed {what}")
+
+        class Closer:
+            async def __call__(self):
+                await close("by a callable object")
+
+        @pytest.fixture
+        def fails_after(request):
+            request.addfinalizer(functools.partial(close, "before a failed setup"))
+            raise RuntimeError("setup failed")
+
+        @pytest.fixture
+        async def skips_after(request):
+            request.addfinalizer(Closer())
+            pytest.skip("skipped in setup")
+
+        @pytest.fixture
+        def make_connection(request):
+            async def make(name):
+                request.addfinalizer(functools.partial(close, name))
+            return make
+
+        @pytest.fixture
+        def adds_in_teardown(request):
+            yield
+            request.addfinalizer(functools.partial(close, "added in teardown"))
+
+        async def test_setup_fails(fails_after):
+            pass
+
+        async def test_setup_skips(skips_after):
+            pass
+
+        async def test_factory(make_connection, adds_in_teardown):
+            await make_connection("made by a factory")
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=1, skipped=1, errors=1)
+    assert "never awaited" not in result.stdout.str()
+    events, loops = split_loops(read_events(pytester))
+    assert len(loops) == 1
+    assert sorted(events) == [
+        "closed added in teardown",
+        "closed before a failed setup",
+        "closed by a callable object",
+        "closed made by a factory",
+    ]
+
+
+def test_an_async_finalizer_has_its_fixtures_timeout(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import functools
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.1
+
+        async def wait(seconds):
+            await asyncio.sleep(seconds)
+
+        @pytest.fixture
+        async def given_more_time(request, async_timeout):
+            request.addfinalizer(functools.partial(wait, 0.3))
+            async_timeout.set_timeout_seconds(5)  # holds for its finalizers too
+
+        async def test_given_more_time(given_more_time):
+            pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1)
+
+
 def test_a_failing_or_hanging_async_finalizer_is_an_error_at_teardown(pytester, run_alt):
     path = pytester.makepyfile(
         """
         import asyncio
+        import functools
         import pytest
 
         @pytest.fixture
@@ -493,11 +583,15 @@ def test_a_failing_or_hanging_async_finalizer_is_an_error_at_teardown(pytester, 
         def default_async_timeout():
             return 0.1
 
+        class Unprintable:
+            def __repr__(self):
+                raise RuntimeError("no repr")
+
         @pytest.fixture
         def hanging(request):
-            async def hang():
+            async def hang(resource):
                 await asyncio.sleep(10)  # HANG
-            request.addfinalizer(hang)
+            request.addfinalizer(functools.partial(hang, Unprintable()))
 
         async def test_failing(failing):
             pass
