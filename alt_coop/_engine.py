@@ -254,6 +254,13 @@ class Plugin:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         item.stash[_OUTER_TEST_ITEM] = test_item.get()
         test_item.set(item)  # whose locks its code takes (see release_left_held)
+        # Only a test with "request" among its fixtures (its own, or one of
+        # its fixtures') can call request.addfinalizer or request.node's.
+        if isinstance(item, pytest.Function) and "request" in item.fixturenames:
+            request = _pytest_compat.item_request(item)
+            AsyncFinalizers.of_test(
+                item, lambda: self._defaults.seconds(request, item, "function"), self._policy
+            )
 
     # After pytest's skip and xfail marks (tryfirst), before its fixtures:
     # a skipped test is skipped whatever else is wrong with it.
@@ -329,9 +336,7 @@ class Plugin:
         timeout = self._timeout(request, request.node, fixturedef.scope, label)
         if "async_timeout" in kwargs:
             kwargs["async_timeout"] = timeout
-        finalizers = getattr(request.addfinalizer, "__self__", None)
-        if isinstance(finalizers, AsyncFinalizers):
-            finalizers.fixture_timeout = timeout
+        AsyncFinalizers.timed_by(request, timeout)
         # A lock it takes is held through this fixture (see alt_coop.locks).
         token = setting_up.set((fixturedef.argname, fixturedef.scope, request.node.nodeid))
         try:
@@ -356,12 +361,13 @@ class Plugin:
     ) -> Generator[None, object, object]:
         __tracebackhide__ = True
         setup_context = current_context()
-        AsyncFinalizers(
-            request,
-            setup_context,
-            lambda: self._defaults.seconds(request, request.node, fixturedef.scope),
-            self._policy,
-        )
+        if "request" in fixturedef.argnames:  # only then can it call request.addfinalizer
+            AsyncFinalizers.of_fixture(
+                request,
+                setup_context,
+                lambda: self._defaults.seconds(request, request.node, fixturedef.scope),
+                self._policy,
+            )
         since = _pytest_compat.finalizer_count(fixturedef)
         try:
             result = yield
@@ -437,9 +443,6 @@ class Plugin:
         timeout = self._timeout(request, pyfuncitem, "function", pyfuncitem.name)
         if "async_timeout" in kwargs:
             kwargs["async_timeout"] = timeout
-        finalizers = getattr(request.addfinalizer, "__self__", None)
-        if isinstance(finalizers, AsyncFinalizers):
-            finalizers.fixture_timeout = timeout
 
         def stepped(coro: Coroutine[Any, Any, Any]) -> Coroutine[Any, Any, Any]:
             return coro if debugger is None else stepping_into(debugger, coro)

@@ -21,7 +21,7 @@ import greenlet
 import pytest
 
 from . import _lane_state
-from ._runner import run
+from ._runner import current_context, run
 from ._timeouts import PhaseTimeout
 
 
@@ -59,41 +59,71 @@ def in_context(context: contextvars.Context, func: Callable[..., Any], *args: An
 
 
 class AsyncFinalizers:
-    """Stands in for one fixture's ``request.addfinalizer``, for as long as
-    the request lives: async functions become teardowns run on the loop."""
+    """Stands in for the ``addfinalizer`` of one fixture's ``request``, or of
+    a test item (what the test's own ``request.addfinalizer`` calls), for as
+    long as it lives: async functions become teardowns run on the loop."""
 
     def __init__(
         self,
-        request: pytest.FixtureRequest,
-        setup_context: contextvars.Context,
+        add: Callable[[Callable[[], object]], None],
+        owner: str,
+        setup_context: contextvars.Context | None,
         default_seconds: Callable[[], float],
         policy: Any,
     ) -> None:
-        self._add = request.addfinalizer  # pytest's own, bound to the request
-        self._argname = request.fixturename
-        self._setup_context = setup_context
+        self._add = add  # pytest's own
+        self._owner = owner
+        self._setup_context = setup_context  # None: the context it is added in
         self._default_seconds = default_seconds
         self._policy = policy
         #: The async fixture's own timeout, once known: what the fixture sets
         #: with ``async_timeout.set_timeout_seconds`` holds for these too.
         self.fixture_timeout: PhaseTimeout | None = None
-        request.addfinalizer = self.add  # type: ignore[method-assign]
+
+    @classmethod
+    def of_fixture(
+        cls,
+        request: pytest.FixtureRequest,
+        setup_context: contextvars.Context,
+        default_seconds: Callable[[], float],
+        policy: Any,
+    ) -> None:
+        """Take over the ``addfinalizer`` of a fixture's ``request``."""
+        owner = f"fixture {request.fixturename!r}"
+        finalizers = cls(request.addfinalizer, owner, setup_context, default_seconds, policy)
+        request.addfinalizer = finalizers.add  # type: ignore[method-assign]
+
+    @classmethod
+    def of_test(cls, item: pytest.Item, default_seconds: Callable[[], float], policy: Any) -> None:
+        """Take over a test item's ``addfinalizer``."""
+        finalizers = cls(item.addfinalizer, item.name, None, default_seconds, policy)
+        item.addfinalizer = finalizers.add  # type: ignore[method-assign,assignment]
+
+    @staticmethod
+    def timed_by(request: pytest.FixtureRequest, timeout: PhaseTimeout) -> None:
+        """Let the async fixture of ``request`` give its finalizers its timeout."""
+        finalizers = getattr(request.addfinalizer, "__self__", None)
+        if isinstance(finalizers, AsyncFinalizers):
+            finalizers.fixture_timeout = timeout
 
     def add(self, finalizer: Callable[[], object]) -> None:
-        """What ``request.addfinalizer`` does, async functions included."""
+        """What ``addfinalizer`` does, async functions included."""
         if _is_async(finalizer):
             # The default is looked up now, while its fixture can still be set up.
             seconds = None if self.fixture_timeout is not None else self._default_seconds()
-            finalizer = functools.partial(self._run, finalizer, seconds)
+            context = self._setup_context or current_context()
+            finalizer = functools.partial(self._run, finalizer, seconds, context)
         self._add(finalizer)
 
-    def _run(self, finalizer: Callable[[], Any], seconds: float | None) -> None:
+    def _run(
+        self, finalizer: Callable[[], Any], seconds: float | None, context: contextvars.Context
+    ) -> None:
         __tracebackhide__ = True
         if seconds is None:
             assert self.fixture_timeout is not None
             seconds = self.fixture_timeout.timeout_seconds
-        label = f"finalizer {_name_of(finalizer)} of fixture {self._argname!r}"
-        run_teardown(finalizer, PhaseTimeout(seconds, label, self._policy), self._setup_context)
+        label = f"finalizer {_name_of(finalizer)} of {self._owner}"
+        run_teardown(finalizer, PhaseTimeout(seconds, label, self._policy), context)
 
 
 def _is_async(finalizer: object) -> bool:

@@ -483,6 +483,7 @@ def test_async_finalizers_run_whenever_they_were_added(pytester, run_alt, mode):
     pytester.makepyfile(
         """
         import asyncio
+        import contextvars
         import functools
         import pytest
         from conftest import log
@@ -524,10 +525,25 @@ def test_async_finalizers_run_whenever_they_were_added(pytester, run_alt, mode):
 
         async def test_factory(make_connection, adds_in_teardown):
             await make_connection("made by a factory")
+
+        @pytest.fixture
+        def adds_to_the_test(request):
+            request.node.addfinalizer(functools.partial(close, "by the test's node"))
+
+        VAR = contextvars.ContextVar("var", default="unset")
+
+        async def test_its_own(request, adds_to_the_test):
+            token = VAR.set("the test's value")
+
+            async def reset():
+                await close(f"by the test's own request, seeing {VAR.get()}")
+                VAR.reset(token)  # a token of the test body's context
+
+            request.addfinalizer(reset)
         """
     )
     result = run_alt(*mode_args(mode))
-    result.assert_outcomes(passed=1, skipped=1, errors=1)
+    result.assert_outcomes(passed=2, skipped=1, errors=1)
     assert "never awaited" not in result.stdout.str()
     events, loops = split_loops(read_events(pytester))
     assert len(loops) == 1
@@ -535,6 +551,8 @@ def test_async_finalizers_run_whenever_they_were_added(pytester, run_alt, mode):
         "closed added in teardown",
         "closed before a failed setup",
         "closed by a callable object",
+        "closed by the test's node",
+        "closed by the test's own request, seeing the test's value",
         "closed made by a factory",
     ]
 
