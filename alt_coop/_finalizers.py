@@ -1,12 +1,13 @@
-"""Fixture teardowns that are coroutines, run on the loop.
+"""Teardowns that are coroutines, run on the loop.
 
-pytest calls what ``request.addfinalizer`` was given and drops what it
-returns: an ``async`` function's coroutine would never run. A fixture's
-``request`` hands such a function over as a teardown of its own, run on the
-loop in the context the fixture's setup ran in, within a timeout: whether it
-was added during the setup, before the setup failed, or later (by a factory
-the fixture returned). An async generator fixture's code after its
-``yield`` runs the same way.
+pytest calls what ``addfinalizer`` was given and drops what it returns: an
+``async`` function's coroutine would never run. A fixture's ``request``
+hands such a function over as a teardown of its own, run on the loop in the
+context the fixture's setup ran in, within a timeout: whether it was added
+during the setup, before the setup failed, or later (by a factory the
+fixture returned, or during its teardown). A test item does the same for
+the test's own ``request.addfinalizer`` and ``request.node.addfinalizer``.
+An async generator fixture's code after its ``yield`` runs the same way.
 """
 
 from __future__ import annotations
