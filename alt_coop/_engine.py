@@ -35,7 +35,7 @@ from . import (
     pytest_plugin,
 )
 from ._debugger import DebuggerPolicy, stepping_into
-from ._finalizers import AsyncFinalizers, run_teardown
+from ._finalizers import IN_WORKER_THREAD, AsyncFinalizers, run_teardown
 from ._lanes import in_lane
 from ._marks import MARK
 from ._runner import current_context, run
@@ -257,10 +257,7 @@ class Plugin:
         # Only a test with "request" among its fixtures (its own, or one of
         # its fixtures') can call request.addfinalizer or request.node's.
         if isinstance(item, pytest.Function) and "request" in item.fixturenames:
-            request = _pytest_compat.item_request(item)
-            AsyncFinalizers.of_test(
-                item, lambda: self._defaults.seconds(request, item, "function"), self._policy
-            )
+            AsyncFinalizers(item, item.name, None, self._test_default_seconds, self._policy)
 
     # After pytest's skip and xfail marks (tryfirst), before its fixtures:
     # a skipped test is skipped whatever else is wrong with it.
@@ -283,6 +280,7 @@ class Plugin:
             release_left_held(item)
             return result
         finally:
+            AsyncFinalizers.give_back(item)
             # pytest.main on a managed loop runs the protocol in the caller's
             # context: the last test must not stay referenced from there, and
             # a session run by a test hands that test back its own.
@@ -362,10 +360,12 @@ class Plugin:
         __tracebackhide__ = True
         setup_context = current_context()
         if "request" in fixturedef.argnames:  # only then can it call request.addfinalizer
-            AsyncFinalizers.of_fixture(
+            scope = fixturedef.scope
+            AsyncFinalizers(
                 request,
+                f"fixture {fixturedef.argname!r}",
                 setup_context,
-                lambda: self._defaults.seconds(request, request.node, fixturedef.scope),
+                lambda request: self._defaults.seconds(request, request.node, scope),
                 self._policy,
             )
         since = _pytest_compat.finalizer_count(fixturedef)
@@ -506,6 +506,10 @@ class Plugin:
         finally:
             current.gr_context = saved
 
+    def _test_default_seconds(self, item: pytest.Item) -> float:
+        request = _pytest_compat.item_request(item)  # type: ignore[arg-type]
+        return self._defaults.seconds(request, item, "function")
+
     def _timeout(
         self, request: pytest.FixtureRequest, node: Any, scope: str, label: str
     ) -> PhaseTimeout:
@@ -598,6 +602,7 @@ def _check_returned(item: pytest.Function, result: object) -> None:
 async def _in_thread(context: contextvars.Context, call: Callable[[], T]) -> T:
     __tracebackhide__ = True
     with _lane_state.bodies_in_threads.one_running():
+        context.run(IN_WORKER_THREAD.set, True)
         body = asyncio.get_running_loop().run_in_executor(None, context.run, call)
         try:
             return await asyncio.shield(body)

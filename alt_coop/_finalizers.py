@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -24,6 +25,7 @@ import pytest
 from . import _lane_state
 from ._runner import current_context, run
 from ._timeouts import PhaseTimeout
+from .errors import AltCoopUsageError
 
 
 def run_teardown(
@@ -59,46 +61,38 @@ def in_context(context: contextvars.Context, func: Callable[..., Any], *args: An
         current.gr_context = saved
 
 
+#: Set in the context a plain def cooperative test's body runs in, in a worker thread.
+IN_WORKER_THREAD: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "alt_coop_in_worker_thread", default=False
+)
+
+_Owner = pytest.FixtureRequest | pytest.Item
+
+
 class AsyncFinalizers:
     """Stands in for the ``addfinalizer`` of one fixture's ``request``, or of
-    a test item (what the test's own ``request.addfinalizer`` calls), for as
-    long as it lives: async functions become teardowns run on the loop."""
+    a test item (what the test's own ``request.addfinalizer`` calls): async
+    functions become teardowns run on the loop. It holds its owner weakly,
+    so that the owner (which holds it) is freed as soon as it is unused."""
 
     def __init__(
         self,
-        add: Callable[[Callable[[], object]], None],
-        owner: str,
+        owner: _Owner,
+        name: str,
         setup_context: contextvars.Context | None,
-        default_seconds: Callable[[], float],
+        default_seconds: Callable[[Any], float],
         policy: Any,
     ) -> None:
-        self._add = add  # pytest's own
-        self._owner = owner
+        self._owner: weakref.ref[_Owner] = weakref.ref(owner)
+        self._add: Callable[[Any, Callable[[], object]], None] = type(owner).addfinalizer
+        self._name = name
         self._setup_context = setup_context  # None: the context it is added in
         self._default_seconds = default_seconds
         self._policy = policy
         #: The async fixture's own timeout, once known: what the fixture sets
         #: with ``async_timeout.set_timeout_seconds`` holds for these too.
         self.fixture_timeout: PhaseTimeout | None = None
-
-    @classmethod
-    def of_fixture(
-        cls,
-        request: pytest.FixtureRequest,
-        setup_context: contextvars.Context,
-        default_seconds: Callable[[], float],
-        policy: Any,
-    ) -> None:
-        """Take over the ``addfinalizer`` of a fixture's ``request``."""
-        owner = f"fixture {request.fixturename!r}"
-        finalizers = cls(request.addfinalizer, owner, setup_context, default_seconds, policy)
-        request.addfinalizer = finalizers.add  # type: ignore[method-assign]
-
-    @classmethod
-    def of_test(cls, item: pytest.Item, default_seconds: Callable[[], float], policy: Any) -> None:
-        """Take over a test item's ``addfinalizer``."""
-        finalizers = cls(item.addfinalizer, item.name, None, default_seconds, policy)
-        item.addfinalizer = finalizers.add  # type: ignore[method-assign,assignment]
+        owner.addfinalizer = self.add  # type: ignore[method-assign]
 
     @staticmethod
     def timed_by(request: pytest.FixtureRequest, timeout: PhaseTimeout) -> None:
@@ -107,14 +101,28 @@ class AsyncFinalizers:
         if isinstance(finalizers, AsyncFinalizers):
             finalizers.fixture_timeout = timeout
 
+    @staticmethod
+    def give_back(item: pytest.Item) -> None:
+        """Give ``item`` its own ``addfinalizer`` back, once its test is over."""
+        vars(item).pop("addfinalizer", None)
+
     def add(self, finalizer: Callable[[], object]) -> None:
         """What ``addfinalizer`` does, async functions included."""
+        owner = self._owner()
+        assert owner is not None  # its caller holds it
         if _is_async(finalizer):
+            if IN_WORKER_THREAD.get():
+                # The default timeout is a fixture's value: set up on the loop's thread only.
+                raise AltCoopUsageError(
+                    f"an async finalizer ({_name_of(finalizer)}) cannot be added from a plain "
+                    "def cooperative test, whose body runs in a worker thread: add it in a "
+                    "fixture's setup, or make the test async"
+                )
             # The default is looked up now, while its fixture can still be set up.
-            seconds = None if self.fixture_timeout is not None else self._default_seconds()
+            seconds = None if self.fixture_timeout is not None else self._default_seconds(owner)
             context = self._setup_context or current_context()
             finalizer = functools.partial(self._run, finalizer, seconds, context)
-        self._add(finalizer)
+        self._add(owner, finalizer)
 
     def _run(
         self, finalizer: Callable[[], Any], seconds: float | None, context: contextvars.Context
@@ -123,7 +131,7 @@ class AsyncFinalizers:
         if seconds is None:
             assert self.fixture_timeout is not None
             seconds = self.fixture_timeout.timeout_seconds
-        label = f"finalizer {_name_of(finalizer)} of {self._owner}"
+        label = f"finalizer {_name_of(finalizer)} of {self._name}"
         run_teardown(finalizer, PhaseTimeout(seconds, label, self._policy), context)
 
 

@@ -557,6 +557,74 @@ def test_async_finalizers_run_whenever_they_were_added(pytester, run_alt, mode):
     ]
 
 
+@pytest.mark.parametrize("user_default", [False, True])
+def test_an_async_finalizer_from_a_worker_thread_is_refused(pytester, run_alt, user_default):
+    # A plain def cooperative test's body runs in a worker thread, where the
+    # finalizer's default timeout (a fixture's value) cannot be looked up.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        if USER_DEFAULT:
+            @pytest.fixture
+            def default_async_timeout():
+                return 2
+
+        async def close():
+            pass
+
+        @pytest.fixture
+        def factory(request):
+            return lambda: request.addfinalizer(close)
+
+        @pytest.mark.asyncio_cooperative
+        def test_by_its_node(request):
+            request.node.addfinalizer(close)
+
+        @pytest.mark.asyncio_cooperative
+        def test_by_a_factory(factory):
+            factory()
+        """.replace("USER_DEFAULT", str(user_default))
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=2)
+    message = (
+        "*AltCoopUsageError: an async finalizer (close) cannot be added from a plain def "
+        "cooperative test, whose body runs in a worker thread: add it in a fixture's setup, "
+        "or make the test async"
+    )
+    result.stdout.fnmatch_lines([message, message])
+    assert "never awaited" not in result.stdout.str()
+
+
+def test_a_fixtures_request_is_freed_without_the_cycle_collector(pytester, run_alt_subprocess):
+    # In a subprocess: in-process, pytester's own session holds objects too.
+    pytester.makepyfile(
+        """
+        import gc
+        import weakref
+        import pytest
+
+        REQUESTS = []
+
+        @pytest.fixture
+        def keeps(request):
+            REQUESTS.append(weakref.ref(request))
+
+        def test_sets_up(keeps):
+            gc.disable()
+
+        def test_freed():  # as without alt_coop: freed once its fixture is torn down
+            try:
+                assert [ref() for ref in REQUESTS] == [None]
+            finally:
+                gc.enable()
+        """
+    )
+    result = run_alt_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+
+
 def test_an_async_finalizer_has_its_fixtures_timeout(pytester, run_alt):
     pytester.makepyfile(
         """
