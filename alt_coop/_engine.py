@@ -358,13 +358,12 @@ class Plugin:
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, object, object]:
         __tracebackhide__ = True
-        setup_context = current_context()
         if "request" in fixturedef.argnames:  # only then can it call request.addfinalizer
             scope = fixturedef.scope
             AsyncFinalizers(
                 request,
                 f"fixture {fixturedef.argname!r}",
-                setup_context,
+                current_context(),
                 lambda request: self._defaults.seconds(request, request.node, scope),
                 self._policy,
             )
@@ -382,6 +381,7 @@ class Plugin:
             # Set up from a test's body (request.getfixturevalue), which runs
             # in a copy of the context: its teardown must run in that copy
             # too, or a context variable token it resets is foreign there.
+            setup_context = current_context()
             _pytest_compat.replace_finalizers(
                 fixturedef,
                 since,
@@ -506,9 +506,8 @@ class Plugin:
         finally:
             current.gr_context = saved
 
-    def _test_default_seconds(self, item: pytest.Item) -> float:
-        request = _pytest_compat.item_request(item)  # type: ignore[arg-type]
-        return self._defaults.seconds(request, item, "function")
+    def _test_default_seconds(self, item: pytest.Function) -> float:
+        return self._defaults.seconds(_pytest_compat.item_request(item), item, "function")
 
     def _timeout(
         self, request: pytest.FixtureRequest, node: Any, scope: str, label: str
