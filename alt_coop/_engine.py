@@ -254,6 +254,9 @@ class Plugin:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         item.stash[_OUTER_TEST_ITEM] = test_item.get()
         test_item.set(item)  # whose locks its code takes (see release_left_held)
+        problem = _scheduler.mark_problem(item)
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
         # Only a test with "request" among its fixtures (its own, or one of
         # its fixtures') can call request.addfinalizer or request.node's.
         if isinstance(item, pytest.Function) and "request" in item.fixturenames:
@@ -262,8 +265,8 @@ class Plugin:
     # After pytest's skip and xfail marks (tryfirst), before its fixtures:
     # a skipped test is skipped whatever else is wrong with it.
     @pytest.hookimpl(specname="pytest_runtest_setup")
-    def pytest_runtest_setup_checks(self, item: pytest.Item) -> None:
-        problem = _scheduler.mark_problem(item) or _unawaited.problem(item)
+    def pytest_runtest_setup_unawaited(self, item: pytest.Item) -> None:
+        problem = _unawaited.problem(item)
         if problem is not None:
             pytest.fail(problem, pytrace=False)
 
@@ -359,12 +362,11 @@ class Plugin:
     ) -> Generator[None, object, object]:
         __tracebackhide__ = True
         if "request" in fixturedef.argnames:  # only then can it call request.addfinalizer
-            scope = fixturedef.scope
             AsyncFinalizers(
                 request,
                 f"fixture {fixturedef.argname!r}",
                 current_context(),
-                lambda request: self._defaults.seconds(request, request.node, scope),
+                self._fixture_default_seconds,
                 self._policy,
             )
         since = _pytest_compat.finalizer_count(fixturedef)
@@ -505,6 +507,9 @@ class Plugin:
             return (yield)
         finally:
             current.gr_context = saved
+
+    def _fixture_default_seconds(self, request: pytest.FixtureRequest) -> float:
+        return self._defaults.seconds(request, request.node, request.scope)
 
     def _test_default_seconds(self, item: pytest.Function) -> float:
         return self._defaults.seconds(_pytest_compat.item_request(item), item, "function")

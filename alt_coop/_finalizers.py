@@ -8,6 +8,12 @@ during the setup, before the setup failed, or later (by a factory the
 fixture returned, or during its teardown). A test item does the same for
 the test's own ``request.addfinalizer`` and ``request.node.addfinalizer``.
 An async generator fixture's code after its ``yield`` runs the same way.
+
+It relies on how pytest wires these, checked on pytest 8.3.5, 8.4.2, 9.0.3
+and 9.2.0: the ``request`` a fixture function gets is the ``SubRequest``
+that ``pytest_fixture_setup`` gets, and a test's own request's
+``addfinalizer`` calls its item's ``addfinalizer`` when called (so an
+instance attribute stands in for either).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import greenlet
 import pytest
 
 from . import _lane_state
+from ._debugger import DebuggerPolicy
 from ._runner import current_context, run
 from ._timeouts import PhaseTimeout
 from .errors import AltCoopUsageError
@@ -41,15 +48,15 @@ def run_teardown(
     tearing_down = _lane_state.CURRENT.get()
     token = None
     if setup_context.get(_lane_state.CURRENT) is not tearing_down:
-        token = in_context(setup_context, _lane_state.CURRENT.set, tearing_down)
+        token = _in_context(setup_context, _lane_state.CURRENT.set, tearing_down)
     try:
         run(teardown(), timeout, "teardown", context=setup_context)
     finally:
         if token is not None:
-            in_context(setup_context, _lane_state.CURRENT.reset, token)
+            _in_context(setup_context, _lane_state.CURRENT.reset, token)
 
 
-def in_context(context: contextvars.Context, func: Callable[..., Any], *args: Any) -> Any:
+def _in_context(context: contextvars.Context, func: Callable[..., Any], *args: Any) -> Any:
     """``func(*args)`` in ``context``, entered elsewhere or not: ``Context.run``
     refuses one entered up the stack (the application's task that runs
     pytest nested), where this only makes it the greenlet's for the call."""
@@ -81,7 +88,7 @@ class AsyncFinalizers:
         name: str,
         setup_context: contextvars.Context | None,
         default_seconds: Callable[[Any], float],
-        policy: Any,
+        policy: DebuggerPolicy,
     ) -> None:
         self._owner: weakref.ref[_Owner] = weakref.ref(owner)
         self._add: Callable[[Any, Callable[[], object]], None] = type(owner).addfinalizer
@@ -113,9 +120,10 @@ class AsyncFinalizers:
         if _is_async(finalizer):
             if IN_WORKER_THREAD.get():
                 # The default timeout is a fixture's value: set up on the loop's thread only.
+                name = _finalizer_name(finalizer)
                 raise AltCoopUsageError(
-                    f"an async finalizer ({_name_of(finalizer)}) cannot be added from a plain "
-                    "def cooperative test, whose body runs in a worker thread: add it in a "
+                    f"an async finalizer ({name}) cannot be added from a plain def "
+                    "cooperative test, whose body runs in a worker thread: add it in a "
                     "fixture's setup, or make the test async"
                 )
             # The default is looked up now, while its fixture can still be set up.
@@ -131,7 +139,7 @@ class AsyncFinalizers:
         if seconds is None:
             assert self.fixture_timeout is not None
             seconds = self.fixture_timeout.timeout_seconds
-        label = f"finalizer {_name_of(finalizer)} of {self._name}"
+        label = f"finalizer {_finalizer_name(finalizer)} of {self._name}"
         run_teardown(finalizer, PhaseTimeout(seconds, label, self._policy), context)
 
 
@@ -142,7 +150,7 @@ def _is_async(finalizer: object) -> bool:
     )
 
 
-def _name_of(finalizer: object) -> str:
+def _finalizer_name(finalizer: object) -> str:
     while isinstance(finalizer, functools.partial):
         finalizer = finalizer.func
     name = getattr(finalizer, "__qualname__", None)

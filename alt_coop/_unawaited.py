@@ -4,8 +4,15 @@ pytest calls xunit-style setup and teardown functions (``setup_module``,
 ``setup_method``...), and unittest calls a ``TestCase``'s ``setUp``, tests
 and ``tearDown``, without awaiting what they return: written ``async def``,
 they never run, and their tests pass with only a "never awaited" warning.
-Each test such a function applies to fails at its setup instead, before
-pytest calls any of them, with what to write in its place.
+Each test such a function applies to fails at its setup instead (once its
+skip and xfail marks are evaluated, before pytest calls any of them), with
+what to write in its place.
+
+Which names pytest calls, and in which order it takes the first found,
+mirror ``_pytest.python`` (``_get_first_non_fixture_func`` and the xunit
+fixtures of Module, Class and Package) and ``_pytest.unittest``, checked on
+pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0. A package's ``__init__.py`` is not
+checked: pytest imports it only at the package's setup.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ _CLASS_FUNCTIONS: _Groups = (
     (("setup_method",), "function"),
     (("teardown_method",), "function"),
 )
+_OUTER_CLASS_FUNCTIONS = _CLASS_FUNCTIONS[:2]
 _UNITTEST_CLASS_FUNCTIONS: _Groups = (
     (("setUpClass",), "class"),
     (("tearDownClass",), "class"),
@@ -75,8 +83,8 @@ def problem(item: pytest.Item) -> str | None:
     if cls is None:
         return for_functions or for_all
     found, tests_unawaited = _class_problems(cls)
-    if found is None:  # an outer class's setup_class and setup_method apply here too
-        outer = (_class_problems(node.obj)[0] for node in _outer_classes(item))
+    if found is None:  # an outer class's setup_class applies here too (its setup_method not)
+        outer = (_xunit_problem(node.obj, _OUTER_CLASS_FUNCTIONS) for node in _outer_classes(item))
         found = next(filter(None, outer), None)
     if (
         found is None
@@ -168,7 +176,7 @@ def _xunit_problem(owner: Any, groups: _Groups, advice: str | None = None) -> st
                     "a yield"
                 )
             return (
-                f"{_name_of(owner)}.{name} is async def, but pytest calls xunit-style "
+                f"{_owner_name(owner)}.{name} is async def, but pytest calls xunit-style "
                 f"{name} without awaiting it, so it would never run: {advice}"
             )
     return None
@@ -183,7 +191,7 @@ def _first_found(owner: Any, groups: _Groups) -> Iterator[tuple[str, Any, str]]:
                 break
 
 
-def _name_of(owner: Any) -> str:
+def _owner_name(owner: Any) -> str:
     if isinstance(owner, type):
         return owner.__qualname__
     return str(getattr(owner, "__name__", owner))

@@ -589,6 +589,17 @@ def test_unawaited_async_setup_is_checked_after_skip_marks_and_in_nested_classes
             class TestInner:
                 def test_inner(self):
                     pass
+
+        class TestOuterMethod:
+            async def setup_method(self, method):  # pytest calls it for its own tests only
+                pass
+
+            class TestInner:
+                def setup_method(self, method):
+                    pass
+
+                def test_inner(self):
+                    pass
         """,
         test_isolated="""
         import unittest
@@ -603,10 +614,11 @@ def test_unawaited_async_setup_is_checked_after_skip_marks_and_in_nested_classes
         """,
     )
     result = run_alt("-rA", "-p", "no:warnings")
-    result.assert_outcomes(passed=1, skipped=1, xfailed=2, errors=2)
+    result.assert_outcomes(passed=2, skipped=1, xfailed=2, errors=2)
     result.stdout.fnmatch_lines_random(
         [
             "PASSED anything.checks::check",
+            "PASSED test_marks.py::TestOuterMethod::TestInner::test_inner",
             "SKIPPED * not now",
             "ERROR test_marks.py::TestOuter::TestInner::test_inner - Failed: *",
             "TestOuter.setup_class is async def, but pytest calls xunit-style setup_class "

@@ -626,30 +626,49 @@ def test_a_fixtures_request_is_freed_without_the_cycle_collector(pytester, run_a
 
 
 def test_an_async_finalizer_has_its_fixtures_timeout(pytester, run_alt):
+    log_conftest(pytester)
     pytester.makepyfile(
         """
         import asyncio
         import functools
         import pytest
+        from conftest import log
 
         @pytest.fixture
         def default_async_timeout():
             return 0.1
 
-        async def wait(seconds):
-            await asyncio.sleep(seconds)
+        async def wait(name):
+            await asyncio.sleep(0.3)
+            log(f"{name} waited")
 
         @pytest.fixture
         async def given_more_time(request, async_timeout):
-            request.addfinalizer(functools.partial(wait, 0.3))
+            request.addfinalizer(functools.partial(wait, "given_more_time"))
             async_timeout.set_timeout_seconds(5)  # holds for its finalizers too
 
+        @pytest.fixture
+        async def given_the_default(request):
+            request.addfinalizer(functools.partial(wait, "given_the_default"))
+
         async def test_given_more_time(given_more_time):
+            pass
+
+        async def test_given_the_default(given_the_default):
             pass
         """
     )
     result = run_alt()
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_given_the_default*",
+            "finalizer wait of fixture 'given_the_default' timed out after 0.1s during "
+            "teardown (async timeout)*",
+        ]
+    )
+    events, _ = split_loops(read_events(pytester))
+    assert events == ["given_more_time waited"]
 
 
 def test_a_failing_or_hanging_async_finalizer_is_an_error_at_teardown(pytester, run_alt):
