@@ -622,7 +622,10 @@ def _refused_in_thread(request: pytest.FixtureRequest) -> Iterator[None]:
     """What a test's ``request`` cannot do from a worker thread says so.
 
     Setting a fixture up or registering a finalizer needs pytest's state of
-    the test, which lives on the loop's thread.
+    the test, which lives on the loop's thread. (``request.node.addfinalizer``
+    only appends to the test's own list, which nothing else touches while
+    its body runs; an async finalizer is refused by :mod:`alt_coop._finalizers`,
+    its default timeout being a fixture's value.)
     """
 
     def refuse(what: str) -> Callable[..., Any]:
