@@ -369,7 +369,8 @@ class Plugin:
                 self._fixture_default_seconds,
                 self._policy,
             )
-        since = _pytest_compat.finalizer_count(fixturedef)
+        in_test_body = _IN_TEST_BODY.get()
+        since = _pytest_compat.finalizer_count(fixturedef) if in_test_body else 0
         try:
             result = yield
         except asyncio.CancelledError:
@@ -379,16 +380,11 @@ class Plugin:
             if fixturedef.cached_result is None:
                 _pytest_compat.forget_setup(fixturedef)
             raise
-        if _IN_TEST_BODY.get():
+        if in_test_body:
             # Set up from a test's body (request.getfixturevalue), which runs
             # in a copy of the context: its teardown must run in that copy
             # too, or a context variable token it resets is foreign there.
-            setup_context = current_context()
-            _pytest_compat.replace_finalizers(
-                fixturedef,
-                since,
-                lambda finalizer: functools.partial(setup_context.run, finalizer),
-            )
+            _pytest_compat.run_finalizers_in(fixturedef, since, current_context())
         return None if result is _NONE else result
 
     def _setup_async_gen(

@@ -19,7 +19,8 @@ functions, as each says.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import contextvars
+import functools
 from typing import Any
 
 import pytest
@@ -101,16 +102,13 @@ def finalizer_count(fixturedef: pytest.FixtureDef[Any]) -> int:
     return len(fixturedef._finalizers)
 
 
-def replace_finalizers(
-    fixturedef: pytest.FixtureDef[Any],
-    since: int,
-    replace: Callable[[Callable[[], object]], Callable[[], object]],
+def run_finalizers_in(
+    fixturedef: pytest.FixtureDef[Any], since: int, context: contextvars.Context
 ) -> None:
-    """Put ``replace(finalizer)`` in place of each finalizer ``fixturedef`` got
-    after the first ``since``."""
+    """Make the finalizers ``fixturedef`` got after the first ``since`` run in ``context``."""
     finalizers = fixturedef._finalizers
     for index in range(since, len(finalizers)):
-        finalizers[index] = replace(finalizers[index])
+        finalizers[index] = functools.partial(context.run, finalizers[index])
 
 
 def hidden_unless_alone(excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:

@@ -133,8 +133,8 @@ def _class_problem(cls: type) -> tuple[str | None, bool]:
     if not issubclass(cls, unittest.TestCase):
         return _xunit_problem(cls, _CLASS_FUNCTIONS), False
     runner = _runs_as(cls)
-    for name, async_name in _UNITTEST_METHODS.items():
-        if runner is not None and inspect.iscoroutinefunction(getattr(cls, name, None)):
+    for name, async_name in _UNITTEST_METHODS.items() if runner is not None else ():
+        if inspect.iscoroutinefunction(getattr(cls, name, None)):
             where = (
                 f"name it {async_name}"
                 if runner is unittest.IsolatedAsyncioTestCase
