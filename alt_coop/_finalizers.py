@@ -8,6 +8,7 @@ during the setup, before the setup failed, or later (by a factory the
 fixture returned, or during its teardown). A test item does the same for
 the test's own ``request.addfinalizer`` and ``request.node.addfinalizer``.
 An async generator fixture's code after its ``yield`` runs the same way.
+A plain function that returns a coroutine fails its teardown, saying so.
 
 It relies on how pytest wires these, checked on pytest 8.3.5, 8.4.2, 9.0.3
 and 9.2.0: the ``request`` a fixture function gets is the ``SubRequest``
@@ -130,6 +131,8 @@ class AsyncFinalizers:
             seconds = None if self.fixture_timeout is not None else self._default_seconds(owner)
             context = self._setup_context or current_context()
             finalizer = functools.partial(self._run, finalizer, seconds, context)
+        else:
+            finalizer = functools.partial(self._run_sync, finalizer)
         self._add(owner, finalizer)
 
     def _run(
@@ -141,6 +144,26 @@ class AsyncFinalizers:
             seconds = self.fixture_timeout.timeout_seconds
         label = f"finalizer {_finalizer_name(finalizer)} of {self._name}"
         run_teardown(finalizer, PhaseTimeout(seconds, label, self._policy), context)
+
+    def _run_sync(self, finalizer: Callable[[], object]) -> None:
+        # pytest would drop the coroutine a plain function returns (a lambda
+        # calling an async close): its teardown would silently never run.
+        # Not run here either: its timeout, a fixture's value, can no longer
+        # be looked up safely at teardown.
+        __tracebackhide__ = True
+        result = finalizer()
+        if inspect.iscoroutine(result):
+            result.close()
+            name = _finalizer_name(finalizer)
+            code = getattr(finalizer, "__code__", None)
+            if code is not None:
+                name += f" ({code.co_filename}:{code.co_firstlineno})"
+            raise AltCoopUsageError(
+                f"finalizer {name} of {self._name} returned a coroutine, which pytest "
+                "never awaits: give addfinalizer the async function itself "
+                "(request.addfinalizer(conn.aclose), or a functools.partial of it), "
+                "not a function that calls it"
+            )
 
 
 def _is_async(finalizer: object) -> bool:

@@ -557,6 +557,54 @@ def test_async_finalizers_run_whenever_they_were_added(pytester, run_alt, mode):
     ]
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_finalizer_returning_a_coroutine_fails_its_teardown(pytester, run_alt, mode):
+    # pytest drops what a finalizer returns: a lambda calling an async close
+    # would leave it never run, and the test passing.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        class Connection:
+            async def aclose(self):
+                print("closed")
+
+        @pytest.fixture
+        def conn(request):
+            conn = Connection()
+            request.addfinalizer(lambda: conn.aclose())
+            return conn
+
+        async def test_fixture(conn):
+            pass
+
+        async def test_its_own(request):
+            request.addfinalizer(lambda: Connection().aclose())
+
+        def test_plain_finalizers_still_run(request):
+            request.addfinalizer(lambda: print("plain finalizer ran"))
+        """
+    )
+    result = run_alt("-s", *mode_args(mode))
+    result.assert_outcomes(passed=3, errors=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*ERROR at teardown of test_fixture *",
+            "*ERROR at teardown of test_its_own *",
+            "*AltCoopUsageError: finalizer conn.<locals>.<lambda> (*test_a_finalizer_*.py:10) "
+            "of fixture 'conn' returned a coroutine, "
+            "which pytest never awaits: give addfinalizer the async function itself "
+            "(request.addfinalizer(conn.aclose), or a functools.partial of it), not a "
+            "function that calls it",
+            "*AltCoopUsageError: finalizer test_its_own.<locals>.<lambda> (*.py:17) of "
+            "test_its_own returned a coroutine*",
+            "*plain finalizer ran*",
+        ]
+    )
+    assert "closed" not in result.stdout.str()
+    assert "never awaited" not in result.stdout.str()
+
+
 @pytest.mark.parametrize("user_default", [False, True])
 def test_an_async_finalizer_from_a_worker_thread_is_refused(pytester, run_alt, user_default):
     # A plain def cooperative test's body runs in a worker thread, where the
