@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import ctypes
+import sys
 import time
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Protocol, TypeVar
@@ -165,7 +167,26 @@ def step(coro: Coroutine[Any, Any, T], watch: Watch | None = None) -> T:
 
 
 def _close_quietly(coro: Coroutine[Any, Any, Any]) -> None:
-    """Close an abandoned coroutine; one that refuses to close is left to the GC."""
+    """Close an abandoned coroutine; one that refuses to close is kept forever."""
     # Its cleanup may fail or try to await: nothing is left to report that to.
     with contextlib.suppress(Exception):
         coro.close()
+    if getattr(coro, "cr_frame", None) is not None:
+        # Still suspended: it caught GeneratorExit and awaited again, as a
+        # retry loop with a bare ``except`` does. Closed again by the garbage
+        # collector once no loop runs (between batches, at exit), its await
+        # would fail at once with "no running event loop", which it would
+        # catch too, forever: the run would never end.
+        _keep_forever(coro)
+
+
+def _keep_forever(obj: object) -> None:
+    """Make sure ``obj`` is never finalized, not even at interpreter exit
+    (which empties module globals, so a list there would not do)."""
+    if sys.implementation.name == "cpython":
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+    else:
+        _kept_forever.append(obj)
+
+
+_kept_forever: list[object] = []

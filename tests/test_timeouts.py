@@ -351,6 +351,39 @@ def test_ignoring_cancellation_forever_is_abandoned_not_hung(pytester, run_alt_s
     assert result.duration < 30
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_ignoring_generator_exit_too_does_not_hang_the_run(pytester, run_alt_subprocess, mode):
+    # A bare except swallows GeneratorExit as well: closed by the garbage
+    # collector once no loop runs, such a coroutine would await and fail
+    # ("no running event loop"), catch that, and loop forever.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import gc
+
+        async def test_retry_loop(async_timeout):
+            async_timeout.set_timeout_seconds(0.1)
+            while True:
+                try:
+                    await asyncio.sleep(10)
+                except:
+                    pass
+
+        async def test_next_one_still_runs():
+            await asyncio.sleep(0.01)
+            gc.collect()
+        """
+    )
+    result = run_alt_subprocess("-rA", *mode_args(mode), timeout=60)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_retry_loop timed out after 0.1s (async timeout)*abandoned*",
+            "PASSED *::test_next_one_still_runs",
+        ]
+    )
+
+
 # -- async_timeout ----------------------------------------------------------------
 
 
