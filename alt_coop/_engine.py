@@ -105,6 +105,7 @@ class Plugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: pytest.Config) -> None:
+        pytest_plugin.check_not_blocked(config)
         engines = [p for p in config.pluginmanager.get_plugins() if isinstance(p, Plugin)]
         if len(engines) > 1:
             raise pytest.UsageError(

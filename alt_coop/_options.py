@@ -56,13 +56,26 @@ def _argument(convert: Callable[[object, str], Any]) -> Callable[[str], Any]:
 
 def _from_ini(config: pytest.Config, name: str, convert: Callable[[object, str], Any]) -> Any:
     """The ini value ``name`` converted, ``None`` if unset; a bad one is a usage error."""
-    value = config.getini(name)
+    value = _getini(config, name)
     if value in (None, ""):
         return None
     try:
         return convert(value, f"ini option {name}")
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def _getini(config: pytest.Config, name: str) -> Any:
+    """``config.getini(name)``, where pytest's own refusal of a value (a bool
+    option's "maybe", a native TOML number where a string is expected) is a
+    usage error naming the option, not an internal error."""
+    try:
+        return config.getini(name)
+    except (TypeError, ValueError, pytest.UsageError) as exc:
+        hint = ""
+        if isinstance(exc, TypeError) and pytest.version_tuple < (9, 2):
+            hint = " (pytest before 9.2 reads it as a string: quote the value)"
+        raise pytest.UsageError(f"ini option {name}: {exc}{hint}") from None
 
 
 def _addini_number(parser: pytest.Parser, name: str, help: str, kind: type) -> None:
@@ -163,11 +176,30 @@ def add_cooperative_options(parser: pytest.Parser) -> None:
 
 
 def settings(config: pytest.Config) -> Settings:
-    """The validated settings; a bad value is a usage error naming its option."""
+    """The validated settings; a bad value is a usage error naming its option
+    (except under ``--help``, which shows how to set it right: the defaults
+    stand in)."""
     try:
         return config.stash[_SETTINGS]
     except KeyError:
         pass
+    try:
+        result = config.stash[_SETTINGS] = _read(config)
+    except pytest.UsageError:
+        if not config.option.help:
+            raise
+        result = Settings(
+            BUILTIN_DEFAULT_SECONDS,
+            "auto",
+            cooperative=False,
+            max_tasks=DEFAULT_MAX_TASKS,
+            task_timeout=None,
+            block_threshold=DEFAULT_BLOCK_THRESHOLD_SECONDS,
+        )
+    return result
+
+
+def _read(config: pytest.Config) -> Settings:
     seconds = (
         config.getoption("default_async_timeout")
         or _from_ini(config, "default_async_timeout", check_seconds)
@@ -175,13 +207,15 @@ def settings(config: pytest.Config) -> Settings:
     )
     mode = config.getoption("async_timeouts_under_debugger")
     if mode is None:
-        mode = config.getini("async_timeouts_under_debugger") or "auto"
+        mode = _getini(config, "async_timeouts_under_debugger") or "auto"
         if mode not in MODES:
             raise pytest.UsageError(
                 f"ini option async_timeouts_under_debugger must be one of "
                 f"{', '.join(MODES)}, got {mode!r}"
             )
-    cooperative = config.getoption("asyncio_cooperative") or config.getini("asyncio_cooperative")
+    cooperative = config.getoption("asyncio_cooperative")
+    if cooperative is None:
+        cooperative = _getini(config, "asyncio_cooperative")
     max_tasks = config.getoption("max_asyncio_tasks") or _from_ini(
         config, "max_asyncio_tasks", _positive_int
     )
@@ -191,7 +225,7 @@ def settings(config: pytest.Config) -> Settings:
     block = config.getoption("asyncio_block_threshold") or _from_ini(
         config, "asyncio_block_threshold", check_seconds
     )
-    result = config.stash[_SETTINGS] = Settings(
+    return Settings(
         seconds,
         mode,
         cooperative=bool(cooperative),
@@ -199,4 +233,3 @@ def settings(config: pytest.Config) -> Settings:
         task_timeout=task_timeout,
         block_threshold=block or DEFAULT_BLOCK_THRESHOLD_SECONDS,
     )
-    return result

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from . import _hypothesis, _options
+from . import _hypothesis, _options, _pytest_compat
 from ._timeout_defaults import SyncTimeoutPlaceholder
 from .protocols import AsyncTimeout
 
@@ -44,12 +44,28 @@ def register_unless_loaded(pluginmanager: pytest.PytestPluginManager, *, early: 
     module = sys.modules[__name__]
     if (
         pluginmanager.is_registered(module)
-        or pluginmanager.has_plugin(ENTRY_POINT_NAME)
         or pluginmanager.is_blocked(ENTRY_POINT_NAME)
         or (early and _entry_point_will_load(pluginmanager))
     ):
         return
-    pluginmanager.register(module, ENTRY_POINT_NAME)
+    # ``pytest_plugins = ["alt_coop"]`` with autoloading off registers the
+    # package itself under the entry point's name (before pytest 9.2).
+    taken = pluginmanager.has_plugin(ENTRY_POINT_NAME)
+    pluginmanager.register(module, __name__ if taken else ENTRY_POINT_NAME)
+
+
+def check_not_blocked(config: pytest.Config) -> None:
+    """The engine needs this module's options and fixtures: ``-p no:alt_coop``
+    beside it is a contradiction, told as a usage error."""
+    pluginmanager = config.pluginmanager
+    if pluginmanager.is_blocked(ENTRY_POINT_NAME) and not pluginmanager.is_registered(
+        sys.modules[__name__]
+    ):
+        raise pytest.UsageError(
+            "alt_coop's engine is switched on (alt_coop.enable or alt_coop.Plugin), but "
+            "-p no:alt_coop blocks the options and fixtures it needs: drop -p no:alt_coop, "
+            "or drop alt_coop.enable to leave alt_coop off"
+        )
 
 
 def _entry_point_will_load(pluginmanager: pytest.PytestPluginManager) -> bool:
@@ -99,12 +115,18 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object:
     return None
 
 
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object]) -> object:
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[object], request: pytest.FixtureRequest
+) -> object:
     if _is_async(fixturedef.func):
-        pytest.fail(
+        error = pytest.fail.Exception(
             ENGINE_OFF_MESSAGE.format(what="fixture", name=repr(fixturedef.argname)),
             pytrace=False,
         )
+        # Cached as pytest caches a fixture's error, for the next test to get
+        # it too (pytest 9.1 and later assert on a fixture left uncached).
+        _pytest_compat.cache_fixture_error(fixturedef, request, error)
+        raise error
     return None
 
 

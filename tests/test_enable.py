@@ -29,6 +29,41 @@ def test_async_test_fails_when_engine_is_off(pytester: pytest.Pytester) -> None:
     assert "-p alt_coop.enable" in result.stdout.str()
 
 
+def test_async_fixture_fails_every_test_using_it_when_engine_is_off(
+    pytester: pytest.Pytester,
+) -> None:
+    # From pytest 9.1, a fixture error not cached by the hook that raised it
+    # failed the next test asking for the fixture with a bare AssertionError.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        async def connection():
+            yield 1
+
+        async def test_one(connection):
+            pass
+
+        async def test_two(connection):
+            pass
+
+        def test_sync(connection):
+            pass
+        """
+    )
+    result = pytester.runpytest(*ISOLATE)
+    result.assert_outcomes(errors=3)
+    for name in ("test_one", "test_two", "test_sync"):
+        result.stdout.fnmatch_lines(
+            [
+                f"*ERROR at setup of {name}*",
+                "*async def fixture 'connection' was not run: the alt_coop engine is not enabled*",
+            ]
+        )
+    assert "AssertionError" not in result.stdout.str()
+
+
 def test_enable_with_command_line_flag(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(COUNTING_SUITE)
     pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable").assert_outcomes(passed=2)
@@ -81,6 +116,36 @@ async def test_timeout_fixture(async_timeout):
         )
         result = pytester.runpython(pytester.path / "run.py")
     result.assert_outcomes(passed=3)
+
+
+def test_autoload_off_with_the_package_listed_as_a_plugin(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before pytest 9.2, pytest_plugins = ["alt_coop"] registers the package
+    # itself under the entry point's name: it was an INTERNALERROR (no option
+    # named 'default_async_timeout').
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makeconftest('pytest_plugins = ["alt_coop", "alt_coop.enable"]')
+    pytester.makepyfile(
+        COUNTING_SUITE
+        + """
+async def test_timeout_fixture(async_timeout):
+    assert async_timeout.timeout_seconds == 2.5
+"""
+    )
+    pytester.makeini("[pytest]\ndefault_async_timeout = 2.5\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=3)
+
+
+def test_blocking_alt_coop_beside_its_engine_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    # It was an INTERNALERROR: no option named 'default_async_timeout'.
+    pytester.makepyfile(COUNTING_SUITE)
+    result = pytester.runpytest(*ISOLATE, "-p", "no:alt_coop", "-p", "alt_coop.enable")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*-p no:alt_coop blocks the options and fixtures it needs: drop -p no:alt_coop*"]
+    )
 
 
 def test_plugin_object_and_enable_module_together_run_once(pytester: pytest.Pytester) -> None:

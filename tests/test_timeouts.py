@@ -613,6 +613,39 @@ def test_native_toml_bad_number_is_a_usage_error(pytester, run_alt, setting, mes
     result.stderr.fnmatch_lines([f"*{message}*"])
 
 
+@pytest.mark.skipif(
+    not (9, 0) <= pytest.version_tuple < (9, 2), reason="pytest 9.0 and 9.1 read them as strings"
+)
+def test_native_toml_number_before_pytest_9_2_says_to_quote_it(pytester, run_alt):
+    # pytest itself refused it with an INTERNALERROR (a TypeError).
+    pytester.makepyprojecttoml("[tool.pytest]\nmax_asyncio_tasks = 500\n")
+    pytester.makepyfile(SLOW_TEST)
+    result = run_alt()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*ini option max_asyncio_tasks: *500*(pytest before 9.2 reads it as a string: quote*"]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_bad_boolean_ini_value_is_a_usage_error(pytester, run_alt, value):
+    # pytest 8 raised an INTERNALERROR (ValueError: invalid truth value); 9.2 named no option.
+    pytester.makeini(f"[pytest]\nasyncio_cooperative = {value}\n")
+    pytester.makepyfile(SLOW_TEST)
+    result = run_alt()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*ini option asyncio_cooperative: *{value}*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_help_is_shown_despite_a_bad_ini_value(pytester, run_alt):
+    pytester.makeini("[pytest]\nmax_asyncio_tasks = 0\n")
+    result = run_alt("--help")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*--max-asyncio-tasks=N*"])
+
+
 def test_cli_beats_ini_when_longer(pytester, run_alt):
     pytester.makeini("[pytest]\ndefault_async_timeout = 0.1\n")
     pytester.makepyfile(SLOW_TEST)
