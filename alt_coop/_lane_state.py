@@ -344,7 +344,7 @@ def _threads_follow_their_test() -> Iterator[None]:
         state = CURRENT.get()
         if state is not None:
             started_by[thread] = state
-            thread.run = functools.partial(_context_of(state).run, thread.run)  # type: ignore[method-assign]
+            thread.run = functools.partial(context_of(state).run, thread.run)  # type: ignore[method-assign]
         start(thread)
 
     def submit_as_test(
@@ -353,7 +353,7 @@ def _threads_follow_their_test() -> Iterator[None]:
         state = CURRENT.get()
         if state is None:
             return submit(executor, fn, *args, **kwargs)
-        fn = functools.partial(_context_of(state).run, fn)
+        fn = functools.partial(context_of(state).run, fn)
         # Outside the test: a worker this starts serves every test after it.
         return contextvars.Context().run(submit, executor, fn, *args, **kwargs)
 
@@ -370,7 +370,7 @@ def _threads_follow_their_test() -> Iterator[None]:
 started_by: weakref.WeakKeyDictionary[threading.Thread, LaneState] = weakref.WeakKeyDictionary()
 
 
-def _context_of(state: LaneState) -> contextvars.Context:
+def context_of(state: LaneState) -> contextvars.Context:
     """A fresh context, as a thread starts with, in which ``state``'s test runs."""
     context = contextvars.Context()
     context.run(CURRENT.set, state)

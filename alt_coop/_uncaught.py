@@ -8,8 +8,10 @@ that would be whichever test's phase ended next. During a cooperative batch,
 each is kept with its test instead (an unraisable exception's is the test
 running when it was raised; a thread's, the test that started the thread)
 and queued for pytest at the end of that test's phase. A thread that outlives
-its test goes to pytest's queue, as in a sequential run. pytest 8.3 catches
-them per phase with hooks of its own, left alone.
+its test goes to pytest's queue, as in a sequential run. With one of pytest's
+two catchers switched off (``-p no:threadexception``), the other kind is still
+kept per test, and Python's own hook prints a thread's into its test's
+output. pytest 8.3 catches them per phase with hooks of its own, left alone.
 
 Checked on pytest 8.4.2, 9.0.3 and 9.2.0: ``unraisableexception.``
 ``unraisable_exceptions``/``unraisable_hook``/``collect_unraisable`` and
@@ -30,7 +32,7 @@ import pytest
 from _pytest import threadexception as _thread_module
 from _pytest import unraisableexception as _unraisable_module
 
-from ._lane_state import CURRENT, LaneState, started_by
+from ._lane_state import CURRENT, LaneState, context_of, started_by
 
 
 class _Queue:
@@ -74,15 +76,16 @@ def uncaught_per_test(config: pytest.Config) -> Iterator[None]:
         _thread_module,
         ("thread_exceptions", "thread_exception_hook", "collect_thread_exception"),
     )
-    if unraisables is None or threads is None:
+    if not hasattr(_thread_module, "thread_exceptions"):  # pytest 8.3: left alone
         yield
         return
+    # Each independently: ``-p no:unraisableexception`` leaves the other one.
     previous_unraisable_hook = sys.unraisablehook
     previous_thread_hook = threading.excepthook
 
     def unraisable_hook(unraisable: Any) -> None:
         state = CURRENT.get()
-        if state is None:
+        if state is None or unraisables is None:
             previous_unraisable_hook(unraisable)
         else:
             unraisables.keep(state, unraisable)
@@ -91,10 +94,15 @@ def uncaught_per_test(config: pytest.Config) -> Iterator[None]:
         state = None if args.thread is None else started_by.get(args.thread)
         if state is None:
             previous_thread_hook(args)
+        elif threads is None:
+            # Python's own hook prints the traceback, after the thread's run
+            # (and so out of its test's context): into its test's output.
+            context_of(state).run(previous_thread_hook, args)
         else:
             threads.keep(state, args)
 
-    sys.unraisablehook = unraisable_hook
+    if unraisables is not None:
+        sys.unraisablehook = unraisable_hook
     threading.excepthook = thread_hook
     reporter = _AtPhaseEnd()
     config.pluginmanager.register(reporter, "alt_coop-uncaught")

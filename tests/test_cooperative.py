@@ -1225,6 +1225,67 @@ def test_an_unraisable_exception_is_reported_for_the_test_that_raised_it(pyteste
     assert "test_other" not in summary, result.stdout.str()
 
 
+@pytest.mark.skipif(PYTEST_VERSION < (8, 4), reason="pytest 8.3 catches them per phase itself")
+@pytest.mark.parametrize("off", ["unraisableexception", "threadexception"])
+def test_uncaught_exceptions_stay_per_test_with_the_other_kind_switched_off(
+    pytester, run_alt_subprocess, off
+):
+    # Switching off pytest's catcher of one kind sent the other kind to
+    # whichever test's phase ended next. (In a subprocess: in-process, the
+    # outer session's hooks would be Python's.)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import threading
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        class Broken:
+            def __del__(self):
+                raise RuntimeError("broken in __del__")
+
+        async def test_unraisable():
+            await asyncio.sleep(0.01)
+            Broken()
+            await asyncio.sleep(0.1)
+
+        async def test_thread():
+            def fail():
+                raise KeyError("failed in a thread")
+            thread = threading.Thread(target=fail)
+            thread.start()
+            thread.join()
+            await asyncio.sleep(0.1)
+
+        async def test_bystander():
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt_subprocess(
+        "-p",
+        f"no:{off}",
+        "-rA",
+        "-W",
+        "error::pytest.PytestUnraisableExceptionWarning",
+        "-W",
+        "error::pytest.PytestUnhandledThreadExceptionWarning",
+    )
+    failing = "test_thread" if off == "unraisableexception" else "test_unraisable"
+    passing = {"test_thread", "test_unraisable"} - {failing}
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines_random(
+        [f"FAILED *::{failing}", f"PASSED *::{passing.pop()}", "PASSED *::test_bystander"]
+    )
+    if off == "threadexception":
+        # Python's own hook prints it: into the test's captured output.
+        result.stdout.fnmatch_lines(
+            ["*- Captured stderr call -*", "Exception in thread*", "*KeyError*failed in a thread*"]
+        )
+        before_progress = result.stdout.str().split("test_uncaught_exceptions")[0]
+        assert "Exception in thread" not in before_progress
+
+
 def test_an_unraisable_hook_a_test_sets_across_an_await_stays_its_own(pytester, run_alt):
     # As pytest 8.3 does around each phase, or a test catching them itself.
     pytester.makepyfile(
