@@ -24,7 +24,8 @@ caplog stash keys, ``LogCaptureFixture.set_level``/``at_level``/``handler``/
 ``_LiveLoggingStreamHandler``'s ``_when``/``set_when``/``emit``/``stream``
 (the terminal reporter, whose ``_tw._current_line`` it reads). From the
 standard library, it reads ``logging._handlerList`` and ``logging._lock``,
-and asyncio's ``Handle._context`` (3.11 to 3.13).
+and asyncio's ``Handle._context`` (3.11 to 3.13) and, in debug mode,
+``BaseEventLoop._current_handle``.
 """
 
 from __future__ import annotations
@@ -106,6 +107,24 @@ def _test_of(context: dict[str, Any]) -> LaneState | None:
     return found.get(CURRENT) if isinstance(found, contextvars.Context) else None
 
 
+def _test_of_record(record: logging.LogRecord) -> LaneState | None:
+    """The test whose code (or callback, or task) made ``record``.
+
+    In debug mode, asyncio logs a callback that took too long ("Executing
+    <Task ...> took 0.2 seconds") from the loop, once the callback is over,
+    but while ``loop._current_handle`` is still that callback: it is the
+    record of the test whose callback (a step of its task) it was."""
+    state = CURRENT.get()
+    if state is not None or record.name != "asyncio":
+        return state
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    handle = getattr(loop, "_current_handle", None)
+    return None if handle is None else _test_of({"handle": handle})
+
+
 class _LogRouter(logging.Handler):
     """On the root logger (and non-propagating ones): each record to the
     handlers of the test that made it."""
@@ -115,7 +134,7 @@ class _LogRouter(logging.Handler):
         self.levels = levels
 
     def emit(self, record: logging.LogRecord) -> None:
-        state = CURRENT.get()
+        state = _test_of_record(record)
         if state is None:
             return
         if self.levels.changed and not self.levels.lets_through(state, record):
@@ -367,7 +386,7 @@ def _labelled_live_emit(live: _LiveLoggingStreamHandler) -> Callable[[logging.Lo
     emit = live.emit
 
     def labelled(record: logging.LogRecord) -> None:
-        state = CURRENT.get()
+        state = _test_of_record(record)
         if state is not None and state.log_when is not None:
             label = f"{state.log_when} ({state.item.nodeid})"
             if live._when != label:

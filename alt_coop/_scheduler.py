@@ -331,9 +331,13 @@ class Scheduler:
             held=functools.partial(self._held, turn_globals, state),
             resumed=functools.partial(self._resumed, turn_globals, state),
         )
+        # The task's own context names its test too: what asyncio reports
+        # about one of its steps (a slow one, in debug mode) is the test's.
+        task_context = contextvars.copy_context()
+        task_context.run(_lane_state.CURRENT.set, state)
         try:
             # Named by the test: what a warning about it left running shows.
-            return loop.create_task(lane, name=item.nodeid)
+            return task_context.run(loop.create_task, lane, name=item.nodeid)
         except BaseException:
             lane.close()
             raise
