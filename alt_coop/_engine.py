@@ -87,6 +87,7 @@ class Plugin:
         self._end_error: Warning | None = None  # see pytest_sessionfinish
         self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_configure
         self._trimmed_before = True  # the trimming of asyncio frames before this session
+        self._test_item_before: tuple[pytest.Item | None] | None = None  # see pytest_configure
 
     # The options and fixtures the engine needs, should pytest not load them.
     def pytest_addhooks(self, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -105,6 +106,9 @@ class Plugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: pytest.Config) -> None:
+        # Put back at unconfigure: an interrupted test skips the teardown that
+        # would, and the caller's context would keep it (and its session).
+        self._test_item_before = (test_item.get(),)
         pytest_plugin.check_not_blocked(config)
         engines = [p for p in config.pluginmanager.get_plugins() if isinstance(p, Plugin)]
         if len(engines) > 1:
@@ -180,6 +184,10 @@ class Plugin:
         try:
             self._end_session()
         finally:
+            self._scheduler = None  # which holds the session, until the next one
+            if self._test_item_before is not None:
+                test_item.set(self._test_item_before[0])
+                self._test_item_before = None
             _tracebacks.trim_asyncio_frames = self._trimmed_before
             if self._claimed is not None:
                 _session_loop.release(self._claimed)

@@ -728,6 +728,55 @@ def test_pytest_main_on_a_managed_loop_leaves_no_context_variable_set(
     assert "LEFT IN THE CALLER'S CONTEXT []" in output, output
 
 
+def test_finished_sessions_are_freed_however_they_ended(pytester: pytest.Pytester) -> None:
+    # An application running pytest again and again: a test interrupted
+    # (KeyboardInterrupt, pytest.exit) kept its session alive in the caller's
+    # context, one more each time; a Plugin kept its last cooperative session.
+    write_app(
+        pytester,
+        """
+        import gc
+        import sys
+        import weakref
+
+        import pytest
+
+        import alt_coop
+
+        SESSIONS = []
+
+
+        class Track:
+            def pytest_sessionfinish(self, session):
+                SESSIONS.append(weakref.ref(session))
+
+
+        # pytest's first session is kept by the plugin modules it imports.
+        pytest.main([*ISOLATE, "cooperative", "-q", "--co"])
+        ENGINE = alt_coop.Plugin()  # kept by the application across sessions
+        for suite in ["interrupted", "exits", "cooperative", "interrupted"]:
+            plugins = [ENGINE if suite == "cooperative" else alt_coop.Plugin(), Track()]
+            pytest.main([*ISOLATE, suite, "-q", "--asyncio-cooperative"], plugins=plugins)
+            for name in [name for name in sys.modules if name.startswith("test_")]:
+                del sys.modules[name]  # pytest's own module cache, not alt_coop's
+            sys.last_value = sys.last_traceback = sys.last_exc = None  # Python's, likewise
+            gc.collect()
+            print("ALIVE AFTER", suite, sum(ref() is not None for ref in SESSIONS))
+        """,
+    )
+    suites = {
+        "interrupted/test_interrupted.py": "def test_it():\n    raise KeyboardInterrupt\n",
+        "exits/test_exits.py": "import pytest\n\ndef test_it():\n    pytest.exit('bye')\n",
+        "cooperative/test_coop.py": "async def test_it():\n    pass\n",
+    }
+    for relpath, source in suites.items():
+        write(pytester, relpath, source)
+    result = run_app(pytester, timeout=60)
+    output = output_of(result)
+    for suite in ["interrupted", "exits", "cooperative", "interrupted"]:
+        assert f"ALIVE AFTER {suite} 0" in output, output
+
+
 # -- await alt_coop.main: cancellation and Ctrl-C ---------------------------------
 
 #: A suite whose second test blocks until it is cancelled, leaving a marker file.
