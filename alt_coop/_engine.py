@@ -530,10 +530,13 @@ def _check_no_other_runner(config: pytest.Config) -> None:
     """Two plugins running the same async tests, each on its own loop, fail
     in confusing ways: a usage error says which to switch off. That is
     pytest-asyncio in auto mode (in strict mode it runs only what is marked
-    for it) and pytest-asyncio-cooperative (whose mark is alt_coop's)."""
+    for it), pytest-asyncio-cooperative (whose mark is alt_coop's) and
+    alt-pytest-asyncio (which runs every async test)."""
     other = None
     if config.pluginmanager.has_plugin("asyncio-cooperative"):
         other = ("pytest-asyncio-cooperative", "asyncio-cooperative")
+    elif config.pluginmanager.has_plugin("alt_pytest_asyncio"):
+        other = ("alt-pytest-asyncio", "alt_pytest_asyncio")
     elif _migration.pytest_asyncio_on(config):
         mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
         if mode == "auto":

@@ -91,24 +91,11 @@ def _addini_number(parser: pytest.Parser, name: str, help: str, kind: type) -> N
     parser.addini(name, help, type=accepted, default=None)
 
 
-def add_options(parser: pytest.Parser) -> None:
+def add_options(parser: pytest.Parser, taken: frozenset[str] = frozenset()) -> None:
+    """alt_coop's options, but for those ``taken`` (by name) by another plugin."""
     group = parser.getgroup("alt_coop", "alt_coop: asyncio tests on one loop")
-    group.addoption(
-        "--default-async-timeout",
-        type=_argument(check_seconds),
-        default=None,
-        dest="default_async_timeout",
-        metavar="SECONDS",
-        help="Seconds each async fixture phase and async test may take, unless a "
-        "*_default_async_timeout fixture or async_timeout says otherwise "
-        "(default: ini default_async_timeout, else 5).",
-    )
-    _addini_number(
-        parser,
-        "default_async_timeout",
-        "Seconds each async fixture phase and async test may take (default 5).",
-        float,
-    )
+    if "default_async_timeout" not in taken:
+        _add_default_async_timeout(parser, group)
     group.addoption(
         "--async-timeouts-under-debugger",
         choices=MODES,
@@ -125,7 +112,27 @@ def add_options(parser: pytest.Parser) -> None:
     )
 
 
-def add_cooperative_options(parser: pytest.Parser) -> None:
+def _add_default_async_timeout(parser: pytest.Parser, group: Any) -> None:
+    group.addoption(
+        "--default-async-timeout",
+        type=_argument(check_seconds),
+        default=None,
+        dest="default_async_timeout",
+        metavar="SECONDS",
+        help="Seconds each async fixture phase and async test may take, unless a "
+        "*_default_async_timeout fixture or async_timeout says otherwise "
+        "(default: ini default_async_timeout, else 5).",
+    )
+    _addini_number(
+        parser,
+        "default_async_timeout",
+        "Seconds each async fixture phase and async test may take (default 5).",
+        float,
+    )
+
+
+def add_cooperative_options(parser: pytest.Parser, taken: frozenset[str] = frozenset()) -> None:
+    """The cooperative scheduler's options, but for those ``taken`` by another plugin."""
     group = parser.getgroup("alt_coop")
     group.addoption(
         "--asyncio-cooperative",
@@ -137,27 +144,10 @@ def add_cooperative_options(parser: pytest.Parser) -> None:
     parser.addini(
         "asyncio_cooperative", "Run every async test cooperatively.", type="bool", default=False
     )
-    group.addoption(
-        "--max-asyncio-tasks",
-        type=_argument(_positive_int),
-        default=None,
-        dest="max_asyncio_tasks",
-        metavar="N",
-        help=f"Most cooperative tests in flight at once (default {DEFAULT_MAX_TASKS}).",
-    )
-    _addini_number(parser, "max_asyncio_tasks", "Most cooperative tests in flight at once.", int)
-    group.addoption(
-        "--asyncio-task-timeout",
-        type=_argument(check_seconds),
-        default=None,
-        dest="asyncio_task_timeout",
-        metavar="SECONDS",
-        help="Seconds a cooperative test may take for its whole run, fixtures included "
-        "(default: no cap beyond the per-phase timeouts).",
-    )
-    _addini_number(
-        parser, "asyncio_task_timeout", "Seconds a cooperative test may take in all.", float
-    )
+    if "max_asyncio_tasks" not in taken:
+        _add_max_asyncio_tasks(parser, group)
+    if "asyncio_task_timeout" not in taken:
+        _add_asyncio_task_timeout(parser, group)
     group.addoption(
         "--asyncio-block-threshold",
         type=_argument(check_seconds),
@@ -172,6 +162,33 @@ def add_cooperative_options(parser: pytest.Parser) -> None:
         "asyncio_block_threshold",
         "Seconds a cooperative test may hold the loop before a warning names it.",
         float,
+    )
+
+
+def _add_max_asyncio_tasks(parser: pytest.Parser, group: Any) -> None:
+    group.addoption(
+        "--max-asyncio-tasks",
+        type=_argument(_positive_int),
+        default=None,
+        dest="max_asyncio_tasks",
+        metavar="N",
+        help=f"Most cooperative tests in flight at once (default {DEFAULT_MAX_TASKS}).",
+    )
+    _addini_number(parser, "max_asyncio_tasks", "Most cooperative tests in flight at once.", int)
+
+
+def _add_asyncio_task_timeout(parser: pytest.Parser, group: Any) -> None:
+    group.addoption(
+        "--asyncio-task-timeout",
+        type=_argument(check_seconds),
+        default=None,
+        dest="asyncio_task_timeout",
+        metavar="SECONDS",
+        help="Seconds a cooperative test may take for its whole run, fixtures included "
+        "(default: no cap beyond the per-phase timeouts).",
+    )
+    _addini_number(
+        parser, "asyncio_task_timeout", "Seconds a cooperative test may take in all.", float
     )
 
 

@@ -13,6 +13,7 @@ import importlib.metadata
 import inspect
 import os
 import sys
+from collections.abc import Iterable
 
 import pytest
 
@@ -68,7 +69,9 @@ def check_not_blocked(config: pytest.Config) -> None:
         )
 
 
-def _entry_point_will_load(pluginmanager: pytest.PytestPluginManager) -> bool:
+def _entry_point_will_load(
+    pluginmanager: pytest.PytestPluginManager, name: str = ENTRY_POINT_NAME, value: str = __name__
+) -> bool:
     # The early-parsed options exist once pytest reads the command line (-p
     # and conftest.py plugins; not yet for pytest.main's).
     early_options = getattr(pluginmanager.get_plugin("pytestconfig"), "known_args_namespace", None)
@@ -77,18 +80,44 @@ def _entry_point_will_load(pluginmanager: pytest.PytestPluginManager) -> bool:
     ):
         return False
     return any(
-        entry_point.value == __name__
-        for entry_point in importlib.metadata.entry_points(group="pytest11", name=ENTRY_POINT_NAME)
+        not value or entry_point.value == value
+        for entry_point in importlib.metadata.entry_points(group="pytest11", name=name)
     )
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    _options.add_options(parser)
-    _options.add_cooperative_options(parser)
+#: The plugins whose options alt_coop's share names with (so that their users'
+#: settings carry over), by the name pytest registers each under.
+PEER_OPTIONS = {
+    "asyncio-cooperative": frozenset({"max_asyncio_tasks", "asyncio_task_timeout"}),
+    "alt_pytest_asyncio": frozenset({"default_async_timeout"}),
+}
+
+
+def _peer_loads(pluginmanager: pytest.PytestPluginManager, name: str) -> bool:
+    if pluginmanager.has_plugin(name):
+        return True
+    if pluginmanager.is_blocked(name):
+        return False
+    early_options = getattr(pluginmanager.get_plugin("pytestconfig"), "known_args_namespace", None)
+    return name in (getattr(early_options, "plugins", None) or ()) or _entry_point_will_load(
+        pluginmanager, name, ""
+    )
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # Installed beside a peer, whose options would clash with these, alt_coop
+    # leaves it its own: every run would fail otherwise, alt_coop on or off.
+    # (Switched on beside it, alt_coop stops the run with a usage error.)
+    taken = frozenset().union(
+        *(names for peer, names in PEER_OPTIONS.items() if _peer_loads(pluginmanager, peer))
+    )
+    _options.add_options(parser, taken)
+    _options.add_cooperative_options(parser, taken)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    _options.settings(config)  # a bad value is a usage error before anything runs
+    if not _other_async_plugin(config, PEER_OPTIONS):  # whose option values these may be
+        _options.settings(config)  # a bad value is a usage error before anything runs
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
 
@@ -109,7 +138,18 @@ MARKERS = (
 # otherwise be skipped or failed by pytest with no word about alt_coop.
 
 
+#: Plugins that run async tests, by the name pytest registers each under. When
+#: one is loaded, the async tests it leaves alone are its to tell about.
+OTHER_ASYNC_PLUGINS = ("asyncio", *PEER_OPTIONS)
+
+
+def _other_async_plugin(config: pytest.Config, names: Iterable[str]) -> bool:
+    return any(config.pluginmanager.has_plugin(name) for name in names)
+
+
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object:
+    if _other_async_plugin(pyfuncitem.config, OTHER_ASYNC_PLUGINS):
+        return None
     if _is_async(pyfuncitem.obj) or _hypothesis.async_inner_test(pyfuncitem.obj):
         pytest.fail(ENGINE_OFF_MESSAGE.format(what="test", name=pyfuncitem.nodeid), pytrace=False)
     return None
@@ -118,7 +158,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object:
 def pytest_fixture_setup(
     fixturedef: pytest.FixtureDef[object], request: pytest.FixtureRequest
 ) -> object:
-    if _is_async(fixturedef.func):
+    if _is_async(fixturedef.func) and not _other_async_plugin(request.config, OTHER_ASYNC_PLUGINS):
         error = pytest.fail.Exception(
             ENGINE_OFF_MESSAGE.format(what="fixture", name=repr(fixturedef.argname)),
             pytrace=False,

@@ -165,11 +165,12 @@ def test_two_plugin_objects_are_a_usage_error(pytester: pytest.Pytester) -> None
     result.stderr.fnmatch_lines(["*alt_coop.Plugin is registered more than once*"])
 
 
-def _without(name: str) -> list[str]:
-    """ISOLATE, minus its switching off of plugin ``name``."""
+def _without(*names: str) -> list[str]:
+    """ISOLATE, minus its switching off of the plugins ``names``."""
     args = list(ISOLATE)
-    at = args.index(f"no:{name}")
-    del args[at - 1 : at + 1]
+    for name in names:
+        at = args.index(f"no:{name}")
+        del args[at - 1 : at + 1]
     return args
 
 
@@ -412,6 +413,91 @@ def test_pytest_asyncio_cooperative_is_a_usage_error(pytester: pytest.Pytester) 
     result = pytester.runpytest(*_without("asyncio-cooperative"), "-p", "alt_coop.enable")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*alt_coop and pytest-asyncio-cooperative both run async tests*"])
+
+
+def install_peers(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stand-ins for pytest-asyncio-cooperative and alt-pytest-asyncio, installed
+    (found by their entry points) with the options alt_coop shares names with."""
+    pytester.makepyfile(
+        fake_cooperative="""
+        def pytest_addoption(parser):
+            parser.addoption("--max-asyncio-tasks", action="store", default=None)
+            parser.addini("max_asyncio_tasks", "its own", default=100)
+            parser.addoption("--asyncio-task-timeout", action="store", default=None)
+            parser.addini("asyncio_task_timeout", "its own", default=600)
+
+        def pytest_report_header(config):
+            return f"peer max tasks {config.getoption('max_asyncio_tasks')}"
+        """,
+        fake_alt_pytest_asyncio="""
+        def pytest_addoption(parser):
+            group = parser.getgroup("alt-pytest-asyncio")
+            group.addoption("--default-async-timeout", type=float, dest="default_async_timeout")
+            parser.addini("default_async_timeout", "its own")
+        """,
+    )
+    dist_info = pytester.mkdir("fake_peers-1.0.dist-info")
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-peers\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text(
+        "[pytest11]\nasyncio-cooperative = fake_cooperative\n"
+        "alt_pytest_asyncio = fake_alt_pytest_asyncio\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+
+
+def test_installed_beside_peers_sharing_its_option_names(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every pytest run failed at startup (argparse: conflicting option
+    # string), with alt_coop switched off too.
+    install_peers(pytester, monkeypatch)
+    pytester.makepyfile("def test_sync():\n    pass\n")
+    args = _without("asyncio-cooperative", "alt_pytest_asyncio")
+
+    off = pytester.runpytest_subprocess(
+        *args, "--max-asyncio-tasks=7", "--default-async-timeout=3"
+    )
+    off.assert_outcomes(passed=1)
+    off.stdout.fnmatch_lines(["peer max tasks 7"])
+
+    on = pytester.runpytest_subprocess(*args, "-p", "alt_coop.enable")
+    assert on.ret == pytest.ExitCode.USAGE_ERROR
+    on.stderr.fnmatch_lines(
+        [
+            "*alt_coop and pytest-asyncio-cooperative both run async tests; switch the other "
+            "off with -p no:asyncio-cooperative*"
+        ]
+    )
+
+    alone = pytester.runpytest_subprocess(
+        *args,
+        *("-p", "no:asyncio-cooperative", "-p", "no:alt_pytest_asyncio", "-p", "alt_coop.enable"),
+        "--max-asyncio-tasks=0",
+    )
+    assert alone.ret == pytest.ExitCode.USAGE_ERROR
+    alone.stderr.fnmatch_lines(["*--max-asyncio-tasks*must be a positive whole number*"])
+
+
+def test_engine_off_leaves_pytest_asyncios_projects_to_pytest(pytester: pytest.Pytester) -> None:
+    # An async test pytest-asyncio (strict mode) was not asked to run: what
+    # pytest says about it stands, not advice to switch alt_coop on.
+    pytest.importorskip("pytest_asyncio")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        async def test_unmarked():
+            pass
+
+        @pytest.mark.asyncio
+        async def test_marked():
+            pass
+        """
+    )
+    result = pytester.runpytest(*_without("asyncio"), "-o", "asyncio_mode=strict", "-rA")
+    assert "alt_coop engine" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*async def functions are not natively supported*"])
+    result.stdout.fnmatch_lines(["PASSED *::test_marked"])
 
 
 def test_installed_but_not_enabled_leaves_sync_suites_alone(pytester: pytest.Pytester) -> None:
