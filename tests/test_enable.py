@@ -494,7 +494,10 @@ def test_engine_off_leaves_pytest_asyncios_projects_to_pytest(pytester: pytest.P
             pass
         """
     )
-    result = pytester.runpytest(*_without("asyncio"), "-o", "asyncio_mode=strict", "-rA")
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    result = pytester.runpytest(*_without("asyncio"), "-rA")
     assert "alt_coop engine" not in result.stdout.str()
     result.stdout.fnmatch_lines(["*async def functions are not natively supported*"])
     result.stdout.fnmatch_lines(["PASSED *::test_marked"])
