@@ -83,13 +83,15 @@ def test_enable_with_plugin_object(pytester: pytest.Pytester) -> None:
     result.assertoutcome(passed=2)
 
 
-@pytest.mark.parametrize("how", ["enable", "conftest", "plugin object"])
+@pytest.mark.parametrize("how", ["enable", "conftest", "package in conftest", "plugin object"])
 def test_enable_with_plugin_autoload_off(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     # pytest then loads no entry point, alt_coop's options and fixtures
     # included (as when alt_coop is importable but not installed): the engine
-    # brings them itself. It was an INTERNALERROR: no option named ...
+    # brings them itself. It was an INTERNALERROR: no option named ... (and,
+    # before pytest 9.2, still was with the package itself listed as a plugin:
+    # pytest registered it under the entry point's name).
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(
         COUNTING_SUITE
@@ -104,6 +106,9 @@ async def test_timeout_fixture(async_timeout):
     elif how == "conftest":
         pytester.makeconftest('pytest_plugins = ["alt_coop.enable"]')
         result = pytester.runpytest_subprocess()
+    elif how == "package in conftest":
+        pytester.makeconftest('pytest_plugins = ["alt_coop", "alt_coop.enable"]')
+        result = pytester.runpytest_subprocess()
     else:
         pytester.makepyfile(
             run="""
@@ -115,26 +120,6 @@ async def test_timeout_fixture(async_timeout):
             """
         )
         result = pytester.runpython(pytester.path / "run.py")
-    result.assert_outcomes(passed=3)
-
-
-def test_autoload_off_with_the_package_listed_as_a_plugin(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Before pytest 9.2, pytest_plugins = ["alt_coop"] registers the package
-    # itself under the entry point's name: it was an INTERNALERROR (no option
-    # named 'default_async_timeout').
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    pytester.makeconftest('pytest_plugins = ["alt_coop", "alt_coop.enable"]')
-    pytester.makepyfile(
-        COUNTING_SUITE
-        + """
-async def test_timeout_fixture(async_timeout):
-    assert async_timeout.timeout_seconds == 2.5
-"""
-    )
-    pytester.makeini("[pytest]\ndefault_async_timeout = 2.5\n")
-    result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=3)
 
 
