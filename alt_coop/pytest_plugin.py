@@ -148,9 +148,9 @@ def _other_async_plugin(config: pytest.Config, names: Iterable[str]) -> bool:
 
 
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object:
-    if _other_async_plugin(pyfuncitem.config, OTHER_ASYNC_PLUGINS):
-        return None
-    if _is_async(pyfuncitem.obj) or _hypothesis.async_inner_test(pyfuncitem.obj):
+    if (
+        _is_async(pyfuncitem.obj) or _hypothesis.async_inner_test(pyfuncitem.obj)
+    ) and not _other_async_plugin(pyfuncitem.config, OTHER_ASYNC_PLUGINS):
         pytest.fail(ENGINE_OFF_MESSAGE.format(what="test", name=pyfuncitem.nodeid), pytrace=False)
     return None
 
