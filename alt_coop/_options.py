@@ -91,11 +91,44 @@ def _addini_number(parser: pytest.Parser, name: str, help: str, kind: type) -> N
     parser.addini(name, help, type=accepted, default=None)
 
 
+def _add_number_option(
+    parser: pytest.Parser,
+    group: Any,
+    taken: frozenset[str],
+    name: str,
+    kind: type,
+    help: str,
+    ini_help: str,
+) -> None:
+    """``--name`` (SECONDS, or N for whole numbers) and ini ``name``, unless
+    another plugin has ``taken`` the name."""
+    if name in taken:
+        return
+    group.addoption(
+        "--" + name.replace("_", "-"),
+        type=_argument(_positive_int if kind is int else check_seconds),
+        default=None,
+        dest=name,
+        metavar="N" if kind is int else "SECONDS",
+        help=help,
+    )
+    _addini_number(parser, name, ini_help, kind)
+
+
 def add_options(parser: pytest.Parser, taken: frozenset[str] = frozenset()) -> None:
     """alt_coop's options, but for those ``taken`` (by name) by another plugin."""
     group = parser.getgroup("alt_coop", "alt_coop: asyncio tests on one loop")
-    if "default_async_timeout" not in taken:
-        _add_default_async_timeout(parser, group)
+    _add_number_option(
+        parser,
+        group,
+        taken,
+        "default_async_timeout",
+        float,
+        "Seconds each async fixture phase and async test may take, unless a "
+        "*_default_async_timeout fixture or async_timeout says otherwise "
+        "(default: ini default_async_timeout, else 5).",
+        "Seconds each async fixture phase and async test may take (default 5).",
+    )
     group.addoption(
         "--async-timeouts-under-debugger",
         choices=MODES,
@@ -112,25 +145,6 @@ def add_options(parser: pytest.Parser, taken: frozenset[str] = frozenset()) -> N
     )
 
 
-def _add_default_async_timeout(parser: pytest.Parser, group: Any) -> None:
-    group.addoption(
-        "--default-async-timeout",
-        type=_argument(check_seconds),
-        default=None,
-        dest="default_async_timeout",
-        metavar="SECONDS",
-        help="Seconds each async fixture phase and async test may take, unless a "
-        "*_default_async_timeout fixture or async_timeout says otherwise "
-        "(default: ini default_async_timeout, else 5).",
-    )
-    _addini_number(
-        parser,
-        "default_async_timeout",
-        "Seconds each async fixture phase and async test may take (default 5).",
-        float,
-    )
-
-
 def add_cooperative_options(parser: pytest.Parser, taken: frozenset[str] = frozenset()) -> None:
     """The cooperative scheduler's options, but for those ``taken`` by another plugin."""
     group = parser.getgroup("alt_coop")
@@ -144,51 +158,34 @@ def add_cooperative_options(parser: pytest.Parser, taken: frozenset[str] = froze
     parser.addini(
         "asyncio_cooperative", "Run every async test cooperatively.", type="bool", default=False
     )
-    if "max_asyncio_tasks" not in taken:
-        _add_max_asyncio_tasks(parser, group)
-    if "asyncio_task_timeout" not in taken:
-        _add_asyncio_task_timeout(parser, group)
-    group.addoption(
-        "--asyncio-block-threshold",
-        type=_argument(check_seconds),
-        default=None,
-        dest="asyncio_block_threshold",
-        metavar="SECONDS",
-        help="Warn about a cooperative test that holds the loop longer than this "
-        f"(default {DEFAULT_BLOCK_THRESHOLD_SECONDS:g} seconds).",
-    )
-    _addini_number(
+    _add_number_option(
         parser,
-        "asyncio_block_threshold",
-        "Seconds a cooperative test may hold the loop before a warning names it.",
+        group,
+        taken,
+        "max_asyncio_tasks",
+        int,
+        f"Most cooperative tests in flight at once (default {DEFAULT_MAX_TASKS}).",
+        "Most cooperative tests in flight at once.",
+    )
+    _add_number_option(
+        parser,
+        group,
+        taken,
+        "asyncio_task_timeout",
         float,
-    )
-
-
-def _add_max_asyncio_tasks(parser: pytest.Parser, group: Any) -> None:
-    group.addoption(
-        "--max-asyncio-tasks",
-        type=_argument(_positive_int),
-        default=None,
-        dest="max_asyncio_tasks",
-        metavar="N",
-        help=f"Most cooperative tests in flight at once (default {DEFAULT_MAX_TASKS}).",
-    )
-    _addini_number(parser, "max_asyncio_tasks", "Most cooperative tests in flight at once.", int)
-
-
-def _add_asyncio_task_timeout(parser: pytest.Parser, group: Any) -> None:
-    group.addoption(
-        "--asyncio-task-timeout",
-        type=_argument(check_seconds),
-        default=None,
-        dest="asyncio_task_timeout",
-        metavar="SECONDS",
-        help="Seconds a cooperative test may take for its whole run, fixtures included "
+        "Seconds a cooperative test may take for its whole run, fixtures included "
         "(default: no cap beyond the per-phase timeouts).",
+        "Seconds a cooperative test may take in all.",
     )
-    _addini_number(
-        parser, "asyncio_task_timeout", "Seconds a cooperative test may take in all.", float
+    _add_number_option(
+        parser,
+        group,
+        taken,
+        "asyncio_block_threshold",
+        float,
+        "Warn about a cooperative test that holds the loop longer than this "
+        f"(default {DEFAULT_BLOCK_THRESHOLD_SECONDS:g} seconds).",
+        "Seconds a cooperative test may hold the loop before a warning names it.",
     )
 
 

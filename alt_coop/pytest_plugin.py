@@ -72,9 +72,7 @@ def check_not_blocked(config: pytest.Config) -> None:
 def _entry_point_will_load(
     pluginmanager: pytest.PytestPluginManager, name: str = ENTRY_POINT_NAME, value: str = __name__
 ) -> bool:
-    # The early-parsed options exist once pytest reads the command line (-p
-    # and conftest.py plugins; not yet for pytest.main's).
-    early_options = getattr(pluginmanager.get_plugin("pytestconfig"), "known_args_namespace", None)
+    early_options = _early_options(pluginmanager)
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") or getattr(
         early_options, "disable_plugin_autoload", False
     ):
@@ -83,6 +81,12 @@ def _entry_point_will_load(
         not value or entry_point.value == value
         for entry_point in importlib.metadata.entry_points(group="pytest11", name=name)
     )
+
+
+def _early_options(pluginmanager: pytest.PytestPluginManager) -> object:
+    # They exist once pytest reads the command line (-p and conftest.py
+    # plugins; not yet for pytest.main's).
+    return getattr(pluginmanager.get_plugin("pytestconfig"), "known_args_namespace", None)
 
 
 #: The plugins whose options alt_coop's share names with (so that their users'
@@ -98,7 +102,7 @@ def _peer_loads(pluginmanager: pytest.PytestPluginManager, name: str) -> bool:
         return True
     if pluginmanager.is_blocked(name):
         return False
-    early_options = getattr(pluginmanager.get_plugin("pytestconfig"), "known_args_namespace", None)
+    early_options = _early_options(pluginmanager)
     return name in (getattr(early_options, "plugins", None) or ()) or _entry_point_will_load(
         pluginmanager, name, ""
     )
