@@ -270,6 +270,16 @@ class Plugin:
         # its fixtures') can call request.addfinalizer or request.node's.
         if isinstance(item, pytest.Function) and "request" in item.fixturenames:
             AsyncFinalizers(item, item.name, None, self._test_default_seconds, self._policy)
+            # A wider fixture's request.node is one of the collectors above.
+            for node in item.listchain()[:-1]:
+                if isinstance(node, pytest.Collector) and "addfinalizer" not in vars(node):
+                    AsyncFinalizers(
+                        node,
+                        _collector_label(node),
+                        None,
+                        self._collector_default_seconds,
+                        self._policy,
+                    )
 
     # After pytest's skip and xfail marks (tryfirst), before its fixtures:
     # a skipped test is skipped whatever else is wrong with it.
@@ -519,11 +529,36 @@ class Plugin:
     def _test_default_seconds(self, item: pytest.Function) -> float:
         return self._defaults.seconds(_pytest_compat.item_request(item), item, "function")
 
+    def _collector_default_seconds(self, node: pytest.Collector) -> float:
+        # Looked up with the request of the test whose fixture adds the finalizer.
+        item = test_item.get()
+        if not isinstance(item, pytest.Function):
+            return self._defaults.session_default
+        request = _pytest_compat.item_request(item)
+        return self._defaults.seconds(request, node, _collector_scope(node))
+
     def _timeout(
         self, request: pytest.FixtureRequest, node: Any, scope: str, label: str
     ) -> PhaseTimeout:
         seconds = self._defaults.seconds(request, node, scope)
         return PhaseTimeout(seconds, label, self._policy)
+
+
+def _collector_scope(node: pytest.Collector) -> str:
+    """The fixture scope ``node`` is torn down with."""
+    if isinstance(node, pytest.Class):
+        return "class"
+    if isinstance(node, pytest.File):
+        return "module"
+    if isinstance(node, pytest.Session):
+        return "session"
+    return "package"
+
+
+def _collector_label(node: pytest.Collector) -> str:
+    if isinstance(node, pytest.Session):
+        return "the session"
+    return f"{_collector_scope(node)} {node.nodeid}"
 
 
 def _check_no_other_runner(config: pytest.Config) -> None:

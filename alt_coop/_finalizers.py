@@ -6,7 +6,9 @@ hands such a function over as a teardown of its own, run on the loop in the
 context the fixture's setup ran in, within a timeout: whether it was added
 during the setup, before the setup failed, or later (by a factory the
 fixture returned, or during its teardown). A test item does the same for
-the test's own ``request.addfinalizer`` and ``request.node.addfinalizer``.
+the test's own ``request.addfinalizer`` and ``request.node.addfinalizer``,
+and so does each collector above it, for a wider fixture's
+``request.node.addfinalizer`` (run at the collector's teardown).
 An async generator fixture's code after its ``yield`` runs the same way.
 A plain function that returns a coroutine fails its teardown, saying so.
 
@@ -74,12 +76,13 @@ IN_WORKER_THREAD: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "alt_coop_in_worker_thread", default=False
 )
 
-_Owner = pytest.FixtureRequest | pytest.Item
+_Owner = pytest.FixtureRequest | pytest.Item | pytest.Collector
 
 
 class AsyncFinalizers:
-    """Stands in for the ``addfinalizer`` of one fixture's ``request``, or of
-    a test item (what the test's own ``request.addfinalizer`` calls): async
+    """Stands in for the ``addfinalizer`` of one fixture's ``request``, of
+    a test item (what the test's own ``request.addfinalizer`` calls) or of a
+    collector: async
     functions become teardowns run on the loop. It holds its owner weakly,
     so that the owner (which holds it) is freed as soon as it is unused."""
 

@@ -11,13 +11,14 @@ what to write in its place.
 Which names pytest calls, and in which order it takes the first found,
 mirror ``_pytest.python`` (``_get_first_non_fixture_func`` and the xunit
 fixtures of Module, Class and Package) and ``_pytest.unittest``, checked on
-pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0. A package's ``__init__.py`` is not
-checked: pytest imports it only at the package's setup.
+pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0. A package's ``__init__.py`` is found
+among the modules already imported (its test modules' import imports it).
 """
 
 from __future__ import annotations
 
 import inspect
+import sys
 import unittest
 import weakref
 from collections.abc import Iterator
@@ -63,13 +64,15 @@ _RUNNERS = (
     "_callSetUp", "_callTestMethod", "_callTearDown",
 )  # fmt: skip
 
-# Found once per module and class: every test of a large module asks. A
-# module's: (for its test functions, for all its tests); a class's: (for all
-# its tests, whether unittest calls its tests without awaiting them).
+# Found once per module, class and package: every test of a large module
+# asks. A module's: (for its test functions, for all its tests, its packages'
+# included); a class's: (for all its tests, whether unittest calls its tests
+# without awaiting them); a package's.
 _of_modules: weakref.WeakKeyDictionary[Any, tuple[str | None, str | None]] = (
     weakref.WeakKeyDictionary()
 )
 _of_classes: weakref.WeakKeyDictionary[type, tuple[str | None, bool]] = weakref.WeakKeyDictionary()
+_of_packages: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
 
 
 def problem(item: pytest.Item) -> str | None:
@@ -78,7 +81,7 @@ def problem(item: pytest.Item) -> str | None:
     if not isinstance(item, pytest.Function):
         return None
     module = item.module
-    for_functions, for_all = (None, None) if module is None else _module_problems(module)
+    for_functions, for_all = (None, None) if module is None else _module_problems(module, item)
     cls = item.cls
     if cls is None:
         return for_functions or for_all
@@ -101,16 +104,39 @@ def problem(item: pytest.Item) -> str | None:
     return found or for_all
 
 
-def _module_problems(module: ModuleType) -> tuple[str | None, str | None]:
+def _module_problems(module: ModuleType, item: pytest.Item) -> tuple[str | None, str | None]:
     try:
         return _of_modules[module]
     except KeyError:
+        packages = (_package_problem(node) for node in reversed(item.listchain()))
         found = (
             _xunit_problem(module, _FUNCTION_FUNCTIONS),
-            _xunit_problem(module, _MODULE_FUNCTIONS),
+            _xunit_problem(module, _MODULE_FUNCTIONS) or next(filter(None, packages), None),
         )
         _of_modules[module] = found
         return found
+
+
+def _package_problem(node: Any) -> str | None:
+    if not isinstance(node, pytest.Package):
+        return None
+    try:
+        return _of_packages[node]
+    except KeyError:
+        found = _of_packages[node] = _init_problem(str(node.path / "__init__.py"))
+        return found
+
+
+def _init_problem(init: str) -> str | None:
+    for module in list(sys.modules.values()):
+        if getattr(module, "__file__", None) == init:
+            # Autouse fixtures in __init__.py are not used (pytest #4085).
+            advice = (
+                'use an autouse async fixture instead, as in @pytest.fixture(scope="package", '
+                "autouse=True) in the package's conftest.py, with its teardown after a yield"
+            )
+            return _xunit_problem(module, _MODULE_FUNCTIONS, advice)
+    return None
 
 
 def _class_problems(cls: type) -> tuple[str | None, bool]:

@@ -541,6 +541,42 @@ def test_async_functions_pytest_or_unittest_would_not_await_fail_their_tests(
     )
 
 
+@pytest.mark.parametrize("import_mode", ["prepend", "importlib"])
+def test_an_async_setup_module_in_a_packages_init_fails_its_tests(pytester, run_alt, import_mode):
+    # pytest calls it at the package's setup without awaiting it.
+    pytester.makepyfile(
+        **{
+            "pkg/__init__.py": """
+            async def setup_module():
+                raise RuntimeError("never runs")
+            """,
+            "pkg/sub/__init__.py": "",
+            "pkg/sub/test_deep.py": "async def test_deep():\n    pass\n",
+            "pkg/test_a.py": "async def test_a():\n    pass\n",
+            "other/__init__.py": "def setup_module():\n    pass\n",
+            "other/test_b.py": "async def test_b():\n    pass\n",
+        }
+    )
+    result = run_alt(f"--import-mode={import_mode}", "-rA", "-p", "no:warnings")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "ERROR pkg/test_a.py::test_a - Failed: *",
+            "ERROR pkg/sub/test_deep.py::test_deep - Failed: *",
+            "PASSED other/test_b.py::test_b",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*pkg.setup_module is async def, but pytest calls xunit-style setup_module "
+            "without awaiting it, so it would never run: use an autouse async fixture "
+            'instead, as in @pytest.fixture(scope="package", autouse=True) in the '
+            "package's conftest.py, with its teardown after a yield"
+        ]
+    )
+    assert "never runs" not in result.stdout.str()
+
+
 def test_unawaited_async_setup_is_checked_after_skip_marks_and_in_nested_classes(
     pytester, run_alt
 ):

@@ -558,6 +558,96 @@ def test_async_finalizers_run_whenever_they_were_added(pytester, run_alt, mode):
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_async_finalizers_of_wider_nodes_run_at_their_teardown(pytester, run_alt, mode):
+    # request.node of a module, class or session fixture is that collector:
+    # pytest would call an async finalizer given to it without awaiting it,
+    # and the cleanup would never run, with only a "never awaited" warning.
+    log_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import functools
+        import pytest
+        from conftest import log
+
+        async def close(what):
+            await asyncio.sleep(0)
+            log(f"closed {what}")
+
+        @pytest.fixture(scope="session")
+        def session_fx(request):
+            request.node.addfinalizer(functools.partial(close, "the session"))
+
+        @pytest.fixture(scope="module")
+        def module_fx(request, session_fx):
+            request.node.addfinalizer(functools.partial(close, "the module"))
+
+        @pytest.fixture(scope="module")
+        def fails_to_close(request):
+            async def fail():
+                await asyncio.sleep(0)
+                raise RuntimeError("module cleanup failed")
+            request.node.addfinalizer(fail)
+
+        @pytest.fixture(scope="class")
+        def class_fx(request, module_fx):
+            request.node.addfinalizer(functools.partial(close, "the class"))
+
+        class TestClass:
+            async def test_one(self, class_fx):
+                log("test_one")
+
+            async def test_two(self, class_fx):
+                log("test_two")
+
+        async def test_last(module_fx, fails_to_close):
+            log("test_last")
+        """
+    )
+    result = run_alt("-p", "no:randomly", *mode_args(mode))
+    result.assert_outcomes(passed=3, errors=1)
+    # The module's last test to finish tears it down (test_last, when sequential).
+    last = "test_last" if mode == "sequential" else "*"
+    result.stdout.fnmatch_lines(
+        [f"*ERROR at teardown of {last} *", "*RuntimeError: module cleanup failed"]
+    )
+    assert "never awaited" not in result.stdout.str()
+    events, _ = split_loops(read_events(pytester))
+    tests = ["test_one", "test_two", "test_last"]
+    closed = ["closed the class", "closed the module", "closed the session"]
+    assert sorted(events) == sorted([*tests, *closed])
+    assert events.index("closed the class") > max(map(events.index, tests[:2]))
+    assert events[-2:] == ["closed the module", "closed the session"]
+
+
+def test_an_async_finalizer_of_a_module_has_the_modules_default_timeout(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def module_default_async_timeout():
+            return 0.2
+
+        @pytest.fixture(scope="module")
+        def slow_to_close(request):
+            async def close():
+                await asyncio.sleep(5)
+            request.node.addfinalizer(close)
+
+        async def test_it(slow_to_close):
+            pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ERROR at teardown of test_it*", "*finalizer *close of module *timed out after 0.2*"]
+    )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_finalizer_returning_a_coroutine_fails_its_teardown(pytester, run_alt, mode):
     # pytest drops what a finalizer returns: a lambda calling an async close
     # would leave it never run, and the test passing.
