@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import ctypes
 import sys
 import time
 from collections.abc import Callable, Coroutine, Generator
@@ -184,6 +183,8 @@ def _keep_forever(obj: object) -> None:
     """Make sure ``obj`` is never finalized, not even at interpreter exit
     (which empties module globals, so a list there would not do)."""
     if sys.implementation.name == "cpython":
+        import ctypes  # rarely needed: not imported with every run
+
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
     else:
         _kept_forever.append(obj)

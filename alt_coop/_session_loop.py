@@ -20,7 +20,6 @@ import functools
 import os
 import signal
 import sys
-import sysconfig
 import threading
 import time
 import warnings
@@ -383,8 +382,12 @@ def _where_written(tasks: Iterable[asyncio.Task[Any]]) -> tuple[str, int] | None
     return min(places, key=lambda place: _remoteness(place[0]), default=None)
 
 
-#: Where the standard library lives (with a separator: not its siblings).
-_STDLIB = os.path.join(sysconfig.get_path("stdlib"), "")
+@functools.cache
+def _stdlib() -> str:
+    """Where the standard library lives (with a separator: not its siblings)."""
+    import sysconfig  # needed only for a leftover-task warning
+
+    return os.path.join(sysconfig.get_path("stdlib"), "")
 
 
 def _remoteness(filename: str) -> int:
@@ -394,7 +397,7 @@ def _remoteness(filename: str) -> int:
         return 2
     parts = Path(filename).parts
     installed = (
-        filename.startswith(_STDLIB) or "site-packages" in parts or "dist-packages" in parts
+        filename.startswith(_stdlib()) or "site-packages" in parts or "dist-packages" in parts
     )
     return 1 if installed else 0
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import inspect
 import sys
-import unittest
 import weakref
 from collections.abc import Iterator
 from types import ModuleType
@@ -156,9 +155,10 @@ def _outer_classes(item: pytest.Item) -> Iterator[pytest.Class]:
 
 
 def _class_problem(cls: type) -> tuple[str | None, bool]:
-    if not issubclass(cls, unittest.TestCase):
+    unittest = sys.modules.get("unittest")  # no TestCase without it (pytest does the same)
+    if unittest is None or not issubclass(cls, unittest.TestCase):
         return _xunit_problem(cls, _CLASS_FUNCTIONS), False
-    runner = _runs_as(cls)
+    runner = _runs_as(cls, unittest)
     for name, async_name in _UNITTEST_METHODS.items() if runner is not None else ():
         if inspect.iscoroutinefunction(getattr(cls, name, None)):
             where = (
@@ -182,9 +182,10 @@ def _class_problem(cls: type) -> tuple[str | None, bool]:
     return _xunit_problem(cls, _UNITTEST_CLASS_FUNCTIONS, advice), runner is unittest.TestCase
 
 
-def _runs_as(cls: type) -> type | None:
+def _runs_as(cls: type, unittest: ModuleType) -> type | None:
     """The one of unittest's bases that runs ``cls``'s tests unchanged, if any."""
-    for base in (unittest.IsolatedAsyncioTestCase, unittest.TestCase):
+    bases: tuple[type, ...] = (unittest.IsolatedAsyncioTestCase, unittest.TestCase)
+    for base in bases:
         if issubclass(cls, base):
             if all(getattr(cls, name, None) is getattr(base, name, None) for name in _RUNNERS):
                 return base
