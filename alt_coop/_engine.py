@@ -353,13 +353,15 @@ class Plugin:
         kwargs = {name: request.getfixturevalue(name) for name in fixturedef.argnames}
         function = _pytest_compat.fixture_function(fixturedef, request)
         label = f"fixture {fixturedef.argname!r}"
-        timeout = self._timeout(request, request.node, fixturedef.scope, label)
-        if "async_timeout" in kwargs:
-            kwargs["async_timeout"] = timeout
-        AsyncFinalizers.timed_by(request, timeout)
         # A lock it takes is held through this fixture (see alt_coop.locks).
         token = setting_up.set((fixturedef.argname, fixturedef.scope, request.node.nodeid))
+        # Every error is cached as the fixture's, as pytest does: one left
+        # uncached (a bad default timeout) would break its next setup.
         try:
+            timeout = self._timeout(request, request.node, fixturedef.scope, label)
+            if "async_timeout" in kwargs:
+                kwargs["async_timeout"] = timeout
+            AsyncFinalizers.timed_by(request, timeout)
             if is_gen:
                 result = self._setup_async_gen(fixturedef, function(**kwargs), timeout)
             else:

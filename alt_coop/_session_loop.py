@@ -104,6 +104,12 @@ _STOPPED = (
     "Stop only a loop you created (alt_coop.Loop or asyncio.new_event_loop())"
 )
 
+_STOPPED_IDLE = (
+    "a fixture or test called loop.stop() on alt_coop's session loop while it was not "
+    "running; alt_coop ignored the call, which would have cut the next async fixture or "
+    "test short. Stop only a loop you created (alt_coop.Loop or asyncio.new_event_loop())"
+)
+
 
 class SessionLoop:
     """Runs work to completion on a loop that is not running, interruptibly.
@@ -156,11 +162,17 @@ class SessionLoop:
     def _stop_unless_working(self) -> None:
         """``loop.stop()`` on the loop alt_coop created: refused while work
         runs on it, or a fixture's or test's call would cut the tests in
-        progress short. The warning is given at the caller's line, in its
-        context: it is that test's, as any warning its code gives."""
+        progress short, and while it is not running (a sync test's call),
+        or the next async fixture or test would be cut short. The warning is
+        given at the caller's line, in its context: it is that test's, as
+        any warning its code gives."""
+        __tracebackhide__ = True  # under -W error: the caller's line is the error's
         task = self._task
         if task is not None and not task.done():
             warnings.warn(AltCoopWarning(_STOPPED), stacklevel=2)
+            return
+        if not self.loop.is_running():
+            warnings.warn(AltCoopWarning(_STOPPED_IDLE), stacklevel=2)
             return
         type(self.loop).stop(self.loop)
 

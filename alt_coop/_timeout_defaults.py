@@ -65,7 +65,10 @@ class DefaultTimeouts:
             name = self._visible[key] = self._find(request, where, scope)
         if name is None:
             return self.session_default
-        return check_seconds(request.getfixturevalue(name), f"fixture {name!r}")
+        try:
+            return check_seconds(request.getfixturevalue(name), f"fixture {name!r}")
+        except ValueError as error:  # the user's mistake: none of alt_coop's frames
+            raise pytest.fail.Exception(str(error), pytrace=False) from None
 
     @staticmethod
     def _find(request: pytest.FixtureRequest, node: Any, scope: str) -> str | None:

@@ -683,7 +683,8 @@ def test_bad_ini_value_is_a_usage_error(pytester, run_alt, bad):
     )
 
 
-def test_bad_value_from_a_default_fixture_names_the_fixture(pytester, run_alt):
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_bad_value_from_a_default_fixture_names_the_fixture(pytester, run_alt, mode):
     pytester.makepyfile(
         """
         import pytest
@@ -692,15 +693,31 @@ def test_bad_value_from_a_default_fixture_names_the_fixture(pytester, run_alt):
         def default_async_timeout():
             return 0
 
+        @pytest.fixture
+        async def conn():
+            return 1
+
         async def test_any():
+            pass
+
+        async def test_one(conn):
+            pass
+
+        async def test_two(conn):  # the fixture's error again, not pytest's AssertionError
             pass
         """
     )
-    result = run_alt()
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        ["*fixture 'default_async_timeout' must be a positive number of seconds, got 0*"]
+    result = run_alt(*mode_args(mode), "-rA")
+    result.assert_outcomes(failed=1, errors=2)
+    message = "fixture 'default_async_timeout' must be a positive number of seconds, got 0"
+    result.stdout.fnmatch_lines_random(
+        [
+            f"FAILED *::test_any - Failed: {message}",
+            f"ERROR *::test_one - Failed: {message}",
+            f"ERROR *::test_two - Failed: {message}",
+        ]
     )
+    assert "_timeout_defaults.py" not in result.stdout.str()
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
