@@ -263,9 +263,6 @@ class Plugin:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         item.stash[_OUTER_TEST_ITEM] = test_item.get()
         test_item.set(item)  # whose locks its code takes (see release_left_held)
-        problem = _scheduler.mark_problem(item)
-        if problem is not None:
-            pytest.fail(problem, pytrace=False)
         # Only a test with "request" among its fixtures (its own, or one of
         # its fixtures') can call request.addfinalizer or request.node's.
         if isinstance(item, pytest.Function) and "request" in item.fixturenames:
@@ -284,8 +281,8 @@ class Plugin:
     # After pytest's skip and xfail marks (tryfirst), before its fixtures:
     # a skipped test is skipped whatever else is wrong with it.
     @pytest.hookimpl(specname="pytest_runtest_setup")
-    def pytest_runtest_setup_unawaited(self, item: pytest.Item) -> None:
-        problem = _unawaited.problem(item)
+    def pytest_runtest_setup_problems(self, item: pytest.Item) -> None:
+        problem = _scheduler.mark_problem(item) or _unawaited.problem(item)
         if problem is not None:
             pytest.fail(problem, pytrace=False)
 

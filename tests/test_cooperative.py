@@ -6132,10 +6132,15 @@ def test_a_bad_mark_says_what_to_write(pytester, run_alt, mark, advice, cooperat
         @pytest.mark.{mark}
         async def test_bad():
             pass
+
+        @pytest.mark.skip(reason="not now")  # skipped whatever else is wrong with it
+        @pytest.mark.{mark}
+        async def test_skipped():
+            pass
         """
     )
     result = run_alt()
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(errors=1, skipped=1)
     assert advice in result.stdout.str(), result.stdout.str()
 
 
