@@ -35,7 +35,7 @@ from . import (
     pytest_plugin,
 )
 from ._debugger import DebuggerPolicy, stepping_into
-from ._finalizers import IN_WORKER_THREAD, AsyncFinalizers, run_teardown
+from ._finalizers import IN_WORKER_THREAD, AsyncFinalizers, refuse_async_cleanups, run_teardown
 from ._lanes import in_lane
 from ._marks import MARK
 from ._runner import current_context, run
@@ -122,6 +122,7 @@ class Plugin:
             # must not fail them under --strict-markers.
             config.addinivalue_line("markers", _migration.MARKER)
         _check_no_other_running_loop(self.managed_loop)
+        refuse_async_cleanups(config)
         # Put back at unconfigure: a session a test runs (pytester) has its own.
         self._trimmed_before = _tracebacks.trim_asyncio_frames
         _tracebacks.trim_asyncio_frames = not config.getoption("fulltrace", False)

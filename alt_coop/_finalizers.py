@@ -169,6 +169,24 @@ class AsyncFinalizers:
             )
 
 
+def refuse_async_cleanups(config: pytest.Config) -> None:
+    """Make ``config.add_cleanup`` refuse an async function: pytest calls its
+    cleanups after the session loop is closed, and would drop the coroutine."""
+    add_cleanup = config.add_cleanup
+
+    def add(func: Callable[[], None]) -> None:
+        if _is_async(func):
+            name = _finalizer_name(func)
+            raise AltCoopUsageError(
+                f"config.add_cleanup() runs its functions once alt_coop's loop is closed, "
+                f"so the async {name} would never run: use a session-scoped fixture with "
+                f"its cleanup after a yield, or request.session.addfinalizer({name})"
+            )
+        add_cleanup(func)
+
+    config.add_cleanup = add  # type: ignore[method-assign]
+
+
 def _is_async(finalizer: object) -> bool:
     return inspect.iscoroutinefunction(finalizer) or (
         not inspect.isroutine(finalizer)

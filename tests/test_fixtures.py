@@ -620,6 +620,50 @@ def test_async_finalizers_of_wider_nodes_run_at_their_teardown(pytester, run_alt
     assert events[-2:] == ["closed the module", "closed the session"]
 
 
+def test_an_async_config_cleanup_is_refused_with_what_to_do_instead(pytester, run_alt):
+    # pytest runs config.add_cleanup's functions after the session (and its
+    # loop) ended: an async one would be dropped with a "never awaited" warning.
+    log_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        async def stop():
+            await asyncio.sleep(0)
+            log("stopped")
+
+        @pytest.fixture(scope="session")
+        async def server(pytestconfig):
+            pytestconfig.add_cleanup(stop)
+
+        @pytest.fixture(scope="session")
+        async def server_done_right(request, pytestconfig):
+            pytestconfig.add_cleanup(lambda: print("a plain cleanup still runs"))
+            request.session.addfinalizer(stop)
+
+        async def test_refused(server):
+            pass
+
+        async def test_advice_works(server_done_right):
+            pass
+        """
+    )
+    result = run_alt("-p", "no:randomly", "-s")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopUsageError: config.add_cleanup() runs its functions once alt_coop's loop "
+            "is closed, so the async stop would never run: use a session-scoped fixture with "
+            "its cleanup after a yield, or request.session.addfinalizer(stop)"
+        ]
+    )
+    assert "never awaited" not in result.stdout.str()
+    assert split_loops(read_events(pytester))[0] == ["stopped"]
+    result.stdout.fnmatch_lines(["*a plain cleanup still runs*"])
+
+
 def test_an_async_finalizer_of_a_module_has_the_modules_default_timeout(pytester, run_alt):
     pytester.makepyfile(
         """
