@@ -24,12 +24,15 @@ _Error = tuple[BaseException, types.TracebackType | None]
 
 
 class _Entry:
-    __slots__ = ("error", "finalizers", "node")
+    __slots__ = ("error", "finalizers", "finishing", "node")
 
     def __init__(self, node: Any) -> None:
         self.node = node
         self.finalizers: list[Callable[[], object]] = [node.teardown]
         self.error: _Error | None = None
+        #: Its finalizers are running: as pytest pops a node off its stack
+        #: before running them, it no longer counts as set up.
+        self.finishing = False
 
 
 class ConcurrentSetupState:
@@ -77,7 +80,7 @@ class ConcurrentSetupState:
     @property
     def stack(self) -> dict[Any, Any]:
         """The nodes set up for the caller: shared collectors plus its own item."""
-        view = _StackView(self, (node for node in self.collectors if node not in self.held))
+        view = _StackView(self, (node for node in self._active() if node not in self.held))
         item = self._own_item()
         if item is not None:
             view[item] = None
@@ -86,7 +89,8 @@ class ConcurrentSetupState:
     def is_node_active(self, node: Any) -> bool:
         """pytest 9.1+ asks this before ``request.getfixturevalue`` (to warn
         about it during teardown)."""
-        return node in self.collectors or node is self._own_item()
+        entry = self.collectors.get(node)
+        return (entry is not None and not entry.finishing) or node is self._own_item()
 
     def begin(self, item: pytest.Item) -> None:
         """The calling lane starts ``item``'s protocol (alt_coop's scheduler calls this)."""
@@ -120,8 +124,9 @@ class ConcurrentSetupState:
         if node is self._own_item():
             self.items[_test_key()].finalizers.append(finalizer)
         else:
-            assert node in self.collectors, (node, list(self.collectors))
-            self.collectors[node].finalizers.append(finalizer)
+            entry = self.collectors.get(node)
+            assert entry is not None and not entry.finishing, (node, self.stack)
+            entry.finalizers.append(finalizer)
 
     def teardown_exact(self, nextitem: pytest.Item | None) -> None:
         """Tear down the caller's item, then the collectors no one else will need.
@@ -185,7 +190,10 @@ class ConcurrentSetupState:
 
     def _own_item(self) -> Any:
         entry = self.items.get(_test_key())
-        return None if entry is None else entry.node
+        return None if entry is None or entry.finishing else entry.node
+
+    def _active(self) -> Iterable[Any]:
+        return (node for node, entry in self.collectors.items() if not entry.finishing)
 
 
 def _test_key() -> object:
@@ -226,6 +234,7 @@ class _StackView(dict):  # type: ignore[type-arg]
 def _finish(entry: _Entry, node: Any, errors: list[BaseException]) -> None:
     __tracebackhide__ = True
     found: list[BaseException] = []
+    entry.finishing = True
     while entry.finalizers:
         finalizer = entry.finalizers.pop()
         try:

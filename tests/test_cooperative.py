@@ -5918,6 +5918,46 @@ def test_cooperative_tests_run_under_an_eager_task_factory_a_test_set(
     result.stdout.fnmatch_lines(["alt_coop: 3 cooperative tests, at most 3 at once, *"])
 
 
+def test_what_pytest_refuses_during_teardown_is_refused_in_a_cooperative_run(pytester, run_alt):
+    # pytest takes a node off its stack before running its finalizers: a
+    # fixture asked for anew, or a finalizer added to it, then is an error.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        async def late():
+            yield
+
+        @pytest.fixture
+        async def asks_late(request):
+            yield
+            request.getfixturevalue("late")  # not asked for before
+
+        async def test_asks_late_in_teardown(asks_late):
+            pass
+
+        async def test_adds_a_finalizer_in_a_finalizer(request):
+            async def inner():
+                pass
+
+            async def outer():
+                request.addfinalizer(inner)
+
+            request.addfinalizer(outer)
+        """
+    )
+    sequential = run_alt("-rA")
+    cooperative = run_alt("-rA", "--asyncio-cooperative")
+    sequential.assert_outcomes(passed=2, errors=2)
+    cooperative.assert_outcomes(passed=2, errors=2)
+    errors = [
+        "ERROR *::test_asks_late_in_teardown*",
+        "ERROR *::test_adds_a_finalizer_in_a_finalizer - AssertionError*",
+    ]
+    cooperative.stdout.fnmatch_lines_random(errors)
+
+
 def test_a_modules_next_run_waits_for_the_async_teardown_of_its_last(pytester, run_alt):
     # A session param splits test_a's module into three runs. test_y, of the
     # last, must not start while the second run's teardown awaits: it would

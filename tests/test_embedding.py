@@ -2133,3 +2133,38 @@ def test_a_test_swallowing_the_interrupt_still_stops_the_session(
     assert result.ret == 0, output
     assert "APP: await job raised CancelledError" in output
     assert "NEVER REACHED" not in output
+
+
+def test_main_takes_its_arguments_as_pytest_main_does(pytester: pytest.Pytester) -> None:
+    # A string was split into one argument per character ("file or directory
+    # not found: t"); a path, which pytest.main takes, was not iterable.
+    write(pytester, "suite/test_it.py", "async def test_it():\n    pass\n")
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import os
+        import pathlib
+        import alt_coop
+
+        async def run():
+            try:
+                await alt_coop.main("suite")
+            except TypeError as error:
+                print("REFUSED", error)
+            os.environ["PYTEST_ADDOPTS"] = " ".join([*ISOLATE, "-q"])
+            code = await alt_coop.main(pathlib.Path("suite"))
+            print("EXIT CODE", int(code))
+
+        asyncio.run(run())
+        """,
+    )
+    result = run_app(pytester)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert (
+        "REFUSED alt_coop.main takes its arguments as a list of strings (or one path), "
+        "as pytest.main does; got 'suite'" in output
+    )
+    assert "EXIT CODE 0" in output
+    assert "1 passed" in output
