@@ -11,6 +11,7 @@ must fail the test, while cancelling the caller interrupts the session.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
 
 import pytest
@@ -22,7 +23,7 @@ from .errors import AltCoopUsageError
 
 
 async def main(
-    args: Sequence[str] | None = None, plugins: Sequence[object] = ()
+    args: Sequence[str] | os.PathLike[str] | None = None, plugins: Sequence[object] = ()
 ) -> int | pytest.ExitCode:
     """Run a pytest session on the running loop and return its exit code.
 
@@ -33,6 +34,7 @@ async def main(
     fixtures are torn down, the results so far are reported, and the
     cancellation propagates to the caller.
     """
+    args = _as_pytest_args(args)
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     if task is None or in_lane():
@@ -56,11 +58,25 @@ async def main(
     if not engines:
         plugins.append(Plugin(managed_loop=loop))
     try:
-        return await _awaited_session(loop, list(args) if args is not None else None, plugins)
+        return await _awaited_session(loop, args, plugins)
     finally:
         for engine in lent:
             engine.managed_loop = None
         _session_loop.release(loop)
+
+
+def _as_pytest_args(args: Sequence[str] | os.PathLike[str] | None) -> list[str] | None:
+    """``args`` as ``pytest.main`` takes them: a list of strings, or one path."""
+    if args is None:
+        return None
+    if isinstance(args, os.PathLike):
+        return [os.fspath(args)]
+    if isinstance(args, str | bytes) or not isinstance(args, Sequence):
+        raise TypeError(
+            "alt_coop.main takes its arguments as a list of strings (or one path), as "
+            f"pytest.main does; got {args!r}"
+        )
+    return list(args)
 
 
 async def _awaited_session(
