@@ -28,7 +28,7 @@ import functools
 import inspect
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -242,8 +242,9 @@ class Scheduler:
                 # the task it cancelled; stopped, it reports what finished.
                 raise self.session.Interrupted(
                     "a cooperative test cancelled the task alt_coop runs the batch on "
-                    "(cancelling every task but its own?); the tests running were cut short. "
-                    "Cancel only your own tasks, or mark that test asyncio_sequential"
+                    "(cancelling every task but its own?); the tests it cancelled failed, "
+                    "the others running were cut short. Cancel only your own tasks, or mark "
+                    "that test asyncio_sequential"
                 ) from None
             finally:
                 self.stats.wall_seconds += time.perf_counter() - started
@@ -308,8 +309,19 @@ class Scheduler:
                 # running test once, give them a bounded time to clean up
                 # (once: Ctrl-C again during that time ends it).
                 again = self._interrupted
-                self._interrupt_all()
-                if tasks and not again:
+                batch = asyncio.current_task()
+                if batch is None or again or _cancels.interrupt_pending(batch):
+                    self._interrupt_all()
+                    if tasks and not again:
+                        await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
+                    raise
+                # Not alt_coop's interrupt: a test cancelled every task but its
+                # own, this one among them. The tests it cancelled fail as any
+                # test another cancelled does, given the time to; the others
+                # are cut short, and the batch stops.
+                batch.uncancel()
+                self._interrupt_all(spare=lambda task: task.cancelling() > 0)
+                if tasks:
                     await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
                 raise
             finally:
@@ -553,14 +565,15 @@ class Scheduler:
             self._interruption = interruption
         self._interrupt_all()  # a test's own: the others are cancelled too
 
-    def _interrupt_all(self) -> None:
-        """Stop the batch: cancel each running test once, the caller's own aside."""
+    def _interrupt_all(self, spare: Callable[[asyncio.Task[None]], bool] | None = None) -> None:
+        """Stop the batch: cancel each running test once, the caller's own
+        and those ``spare`` picks aside."""
         if self._interrupted:
             return
         self._interrupted = True
         current = asyncio.current_task()
         for task in self._tasks:
-            if task is not current:
+            if task is not current and not (spare is not None and spare(task)):
                 _cancels.interrupt(task, "interrupted")
 
     def _cut_short(
