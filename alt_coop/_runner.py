@@ -74,10 +74,14 @@ def run(
             "that closes asyncio.get_event_loop() does this: remove it"
         )
     if session_loop.loop.is_running() and not session_loop.nested:
+        # pytest.main() from a running loop is refused at configure: this is
+        # a session's own code, run from outside its lanes.
         coro.close()
         raise AltCoopUsageError(
-            "alt_coop cannot run a coroutine on a loop that is already running from "
-            "synchronous code; run pytest with `await alt_coop.main(...)` instead"
+            "alt_coop can run a coroutine for pytest (an async fixture asked for with "
+            "request.getfixturevalue, say) only from the code of a test or fixture itself, "
+            "not from a thread, a loop callback or another task while the loop runs: call it "
+            "from the test or fixture, or ask for the fixture as an argument"
         )
     value, error = session_loop.run(
         drive(_run_captured, coro, timeout, phase, context=context or current_context()),

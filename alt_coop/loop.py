@@ -46,11 +46,21 @@ class Loop:
         if self._entered:
             raise AltCoopUsageError("this alt_coop.Loop is already entered; make a new one")
         if _session_loop.running_loop() is not None:
+            session = _session_loop.current()
+            if session is not None and not session.owned:
+                where = (
+                    "In a session on an application's loop (alt_coop.main, managed_loop), "
+                    "that loop runs throughout, so alt_coop.Loop cannot be used there: run "
+                    "the tests that need it in a plain pytest run"
+                )
+            else:
+                where = (
+                    "The sync fixtures of cooperative tests run while one runs: mark the "
+                    "tests that use it asyncio_sequential"
+                )
             raise AltCoopUsageError(
                 "alt_coop.Loop must be entered from synchronous code (a sync fixture), "
-                "not while an event loop is running. The sync fixtures of cooperative "
-                "tests, and of a session on an application's running loop, run while "
-                "one runs: mark the tests that use it asyncio_sequential"
+                f"not while an event loop is running. {where}"
             )
         self._entered = True
         if self.new_loop:

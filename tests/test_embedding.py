@@ -2168,3 +2168,49 @@ def test_main_takes_its_arguments_as_pytest_main_does(pytester: pytest.Pytester)
     )
     assert "EXIT CODE 0" in output
     assert "1 passed" in output
+
+
+def test_alt_coop_loop_in_a_session_on_the_apps_loop_says_it_cannot_be_used(
+    pytester: pytest.Pytester,
+) -> None:
+    # Marking the test asyncio_sequential, as the message said, did not help:
+    # the application's loop runs throughout the session.
+    write(
+        pytester,
+        "suite/test_it.py",
+        """
+        import alt_coop
+        import pytest
+
+        @pytest.fixture
+        def fresh_loop():
+            with alt_coop.Loop() as loop:
+                yield loop
+
+        @pytest.mark.asyncio_sequential
+        async def test_it(fresh_loop):
+            pass
+        """,
+    )
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import alt_coop
+
+        async def run():
+            code = await alt_coop.main([*ISOLATE, "suite", "-q"])
+            print("EXIT CODE", int(code))
+
+        asyncio.run(run())
+        """,
+    )
+    result = run_app(pytester)
+    output = output_of(result)
+    assert "EXIT CODE 1" in output, output
+    assert (
+        "alt_coop.Loop must be entered from synchronous code (a sync fixture), not while an "
+        "event loop is running. In a session on an application's loop (alt_coop.main, "
+        "managed_loop), that loop runs throughout, so alt_coop.Loop cannot be used there: "
+        "run the tests that need it in a plain pytest run" in output
+    )

@@ -664,6 +664,55 @@ def test_an_async_config_cleanup_is_refused_with_what_to_do_instead(pytester, ru
     result.stdout.fnmatch_lines(["*a plain cleanup still runs*"])
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_async_fixture_asked_for_outside_the_tests_own_code_says_where_to_ask(
+    pytester, run_alt, mode
+):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def value():
+            return 1
+
+        async def test_from_a_thread(request):
+            await asyncio.to_thread(request.getfixturevalue, "value")
+
+        async def test_from_a_task(request):
+            async def ask():
+                return request.getfixturevalue("value")
+            await asyncio.create_task(ask())
+
+        async def test_from_a_callback(request):
+            done = asyncio.get_running_loop().create_future()
+
+            def ask():
+                try:
+                    done.set_result(request.getfixturevalue("value"))
+                except Exception as error:
+                    done.set_exception(error)
+
+            asyncio.get_running_loop().call_soon(ask)
+            await done
+
+        async def test_from_its_own_code(request):
+            assert request.getfixturevalue("value") == 1
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=1, failed=3)
+    message = (
+        "*AltCoopUsageError: alt_coop can run a coroutine for pytest (an async fixture asked "
+        "for with request.getfixturevalue, say) only from the code of a test or fixture "
+        "itself, not from a thread, a loop callback or another task while the loop runs: "
+        "call it from the test or fixture, or ask for the fixture as an argument"
+    )
+    result.stdout.fnmatch_lines([message] * 3)
+    assert "alt_coop.main" not in result.stdout.str()
+
+
 def test_an_async_finalizer_of_a_module_has_the_modules_default_timeout(pytester, run_alt):
     pytester.makepyfile(
         """

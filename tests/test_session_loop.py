@@ -853,8 +853,8 @@ def test_entering_loop_from_async_code_is_a_clear_error(pytester, run_alt):
         [
             "E   *AltCoopUsageError: alt_coop.Loop must be entered from synchronous code "
             "(a sync fixture), not while an event loop is running. The sync fixtures of "
-            "cooperative tests, and of a session on an application's running loop, run while "
-            "one runs: mark the tests that use it asyncio_sequential",
+            "cooperative tests run while one runs: mark the tests that use it "
+            "asyncio_sequential",
         ]
     )
     assert result.stdout.str().count("alt_coop.Loop must be entered from synchronous code") >= 2
