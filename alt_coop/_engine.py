@@ -434,6 +434,12 @@ class Plugin:
         state = _lane_state.CURRENT.get()
         if state is not None and state.item is item:
             state.reports.append(report)
+            if report.failed and not hasattr(report, "wasxfail"):
+                # Counted now, as pytest counts a sequential test's failure
+                # before its teardown (which may keep a database for a failed
+                # run, say); taken back just before its reports are logged.
+                item.session.testsfailed += 1
+                state.failures_counted += 1
         return report
 
     @pytest.hookimpl(tryfirst=True)

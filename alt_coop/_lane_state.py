@@ -59,6 +59,7 @@ class LaneState:
         "current_test_var",
         "debugged",
         "err",
+        "failures_counted",
         "item",
         "log_handlers",
         "log_when",
@@ -102,6 +103,8 @@ class LaneState:
         self.copies: dict[Any, Any] = {}  # function-scoped FixtureDef -> this test's copy
         self.assertion: tuple[Any, Any] | None = None  # made on first use
         self.reports: list[pytest.TestReport] = []  # as pytest makes them
+        #: Its failures counted in ``session.testsfailed`` ahead of their reports.
+        self.failures_counted = 0
         # What --setup-show wrote for it, each with the number of its reports
         # made by then: where it goes among them when they are shown.
         self.terminal_lines: list[tuple[int, str]] | None = None

@@ -371,8 +371,7 @@ class Scheduler:
         maxfail = self.config.getoption("maxfail", 0)
         if state is None or not maxfail:
             return False
-        failed = sum(report.failed and not hasattr(report, "wasxfail") for report in state.reports)
-        return failed > 0 and self.session.testsfailed + failed >= maxfail
+        return state.failures_counted > 0 and self.session.testsfailed >= maxfail
 
     def _warn_about_holds(self) -> None:
         """Name the tests that held the loop (known only once their lane is done)."""
@@ -532,6 +531,9 @@ class Scheduler:
             if not reports:
                 return
         finally:
+            # Its reports, logged below, count its failures again.
+            self.session.testsfailed -= state.failures_counted
+            state.failures_counted = 0
             self._lanes_running -= 1
             self.setupstate.end()
             if cap is not None:

@@ -5925,6 +5925,62 @@ def test_cooperative_tests_run_under_an_eager_task_factory_a_test_set(
     result.stdout.fnmatch_lines(["alt_coop: 3 cooperative tests, at most 3 at once, *"])
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_teardown_sees_the_failures_so_far_as_in_a_sequential_run(pytester, run_alt, mode):
+    # "Keep the database if anything failed": a cooperative test's reports
+    # are logged after its teardown, and the failure it had was not counted.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def database(request):
+            yield
+            print("KEEPING" if request.session.testsfailed else "DROPPING")
+
+        @pytest.fixture
+        async def own(request):
+            yield
+            print(f"{request.node.name} sees {request.session.testsfailed} failed")
+
+        async def test_ok(database):
+            await asyncio.sleep(0.01)
+
+        async def test_broken_last(database, own):  # the session's last teardown is its own
+            await asyncio.sleep(0.2)
+            assert False
+        """
+    )
+    result = run_alt("-s", "-p", "no:randomly", *mode_args(mode))
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_broken_last sees 1 failed*", "*KEEPING*"])
+    assert "DROPPING" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("maxfail", [1, 2])
+def test_maxfail_counts_each_failure_once(pytester, run_alt, maxfail):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("n", range(4))
+        async def test_fails(n):
+            await asyncio.sleep(0.05 * n)
+            assert False
+        """
+    )
+    result = run_alt(f"--maxfail={maxfail}", "-p", "no:randomly")
+    # The tests already running finish: pytest's message counts them all, once.
+    failed = result.parseoutcomes()["failed"]
+    assert failed >= maxfail
+    result.stdout.fnmatch_lines([f"*stopping after {failed} failures*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
 def test_what_pytest_refuses_during_teardown_is_refused_in_a_cooperative_run(pytester, run_alt):
     # pytest takes a node off its stack before running its finalizers: a
     # fixture asked for anew, or a finalizer added to it, then is an error.
