@@ -635,9 +635,14 @@ def _check_returned(item: pytest.Function, result: object) -> None:
     if hasattr(result, "__await__") or hasattr(result, "__aiter__"):
         if inspect.iscoroutine(result):
             result.close()  # the failure says it: no "never awaited" warning too
+        awaitable = hasattr(result, "__await__")
         pytest.fail(
-            f"{item.nodeid} returned {type(result).__name__!r} object without awaiting "
-            "it; did you mean `return await ...`, or no return at all?",
+            f"{item.nodeid} returned {type(result).__name__!r} object without "
+            + (
+                "awaiting it; did you mean `return await ...`, or no return at all?"
+                if awaitable
+                else "iterating it; did you mean to iterate it with `async for`?"
+            ),
             pytrace=False,
         )
     if result is not None:
@@ -677,23 +682,25 @@ def _refused_in_thread(request: pytest.FixtureRequest) -> Iterator[None]:
     its default timeout being a fixture's value.)
     """
 
-    def refuse(what: str) -> Callable[..., Any]:
+    def refuse(what: str, instead: str) -> Callable[..., Any]:
         def refused(*args: object, **kwargs: object) -> Any:
             raise AltCoopUsageError(
                 f"request.{what} cannot be called from a plain def cooperative test, "
-                "whose body runs in a worker thread: ask for the fixture as an argument "
-                "(a fixture of your own can call it), or make the test async"
+                f"whose body runs in a worker thread: {instead}, or make the test async"
             )
 
         return refused
 
-    names = ("getfixturevalue", "addfinalizer")
-    for name in names:
-        setattr(request, name, refuse(name))
+    refusals = {
+        "getfixturevalue": "ask for the fixture as an argument",
+        "addfinalizer": "add the finalizer in a fixture of your own, which the test asks for",
+    }
+    for name, instead in refusals.items():
+        setattr(request, name, refuse(name, instead))
     try:
         yield
     finally:
-        for name in names:
+        for name in refusals:
             delattr(request, name)
 
 

@@ -230,14 +230,22 @@ def test_what_an_async_test_returns_is_checked_as_pytest_checks_a_tests(pytester
 
         async def test_returns_none():
             return None
+
+        async def numbers():
+            yield 1
+
+        async def test_returns_an_async_generator():
+            return numbers()
         """
     )
     result = run_alt("-W", "error::RuntimeWarning", *mode_args(mode))
-    result.assert_outcomes(passed=2, failed=1, warnings=1)
-    result.stdout.fnmatch_lines(
+    result.assert_outcomes(passed=2, failed=2, warnings=1)
+    result.stdout.fnmatch_lines_random(
         [
             f"{test_file.name}::test_returns_a_coroutine returned 'coroutine' object without "
             "awaiting it; did you mean `return await ...`, or no return at all?",
+            f"{test_file.name}::test_returns_an_async_generator returned 'async_generator' "
+            "object without iterating it; did you mean to iterate it with `async for`?",
             f"*{test_file.name}:6: PytestReturnNotNoneWarning: Test functions should return "
             f"None, but {test_file.name}::test_returns_a_value returned <class 'int'>.",
         ]

@@ -4804,11 +4804,14 @@ def test_a_sync_cooperative_test_cannot_set_up_fixtures_from_its_thread(pytester
         "test_addfinalizer": ["FAILED"],
         "test_as_an_argument": ["PASSED"],
     }, result.stdout.str()
-    for what in ("getfixturevalue", "addfinalizer"):
+    for what, instead in (
+        ("getfixturevalue", "ask for the fixture as an argument"),
+        ("addfinalizer", "add the finalizer in a fixture of your own, which the test asks for"),
+    ):
         result.stdout.fnmatch_lines(
             [
                 f"E * request.{what} cannot be called from a plain def cooperative test, "
-                "whose body runs in a worker thread: ask for the fixture as an argument*"
+                f"whose body runs in a worker thread: {instead}, or make the test async"
             ]
         )
 
