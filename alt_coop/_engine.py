@@ -237,7 +237,8 @@ class Plugin:
                 (item for item in session.items if inspect.iscoroutinefunction(_obj_of(item))),
                 None,
             )
-            _scheduler.notice(config, f"cooperative tests run sequentially {reason}", first)
+            if first is not None:  # else there is no cooperative test to speak of
+                _scheduler.notice(config, f"cooperative tests run sequentially {reason}", first)
             return None
         self._scheduler = _scheduler.Scheduler(
             session,

@@ -5609,6 +5609,14 @@ def test_a_rerun_retries_a_wider_fixture_that_failed(pytester):
     assert result.parseoutcomes() == {"passed": 2, "rerun": 1}
 
 
+def test_no_sequential_notice_without_a_cooperative_test(pytester, run_alt):
+    pytester.makeini("[pytest]\nasyncio_cooperative = true\nfaulthandler_timeout = 30\n")
+    pytester.makepyfile("def test_sync():\n    pass\n")
+    result = run_alt("-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    assert "warnings summary" not in result.stdout.str()
+
+
 RERUNS_NOTICE = "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially"
 TIMEOUT_NOTICE = "pytest-timeout's timeouts wrap the whole test: those tests run sequentially"
 SESSION_TIMEOUT_NOTICE = (
