@@ -433,7 +433,10 @@ class Scheduler:
             if tasks:
                 left = ", ".join(sorted(task.get_name() for task in tasks))
                 message += f"; these went on waiting, and were left where they waited: {left}"
-            _lane_warnings.record_notice(self.config, AltCoopWarning(message), None)
+            # Shown as the first of those tests' (tasks are named by their test).
+            first = given_up.partition(", ")[0]
+            item = next((item for item in self.session.items if item.nodeid == first), None)
+            _lane_warnings.record_notice(self.config, AltCoopWarning(message), item)
 
     def _stopping(self) -> bool:
         session = self.session

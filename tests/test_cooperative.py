@@ -4195,8 +4195,9 @@ def test_a_tests_own_interrupt_gives_the_others_a_bounded_grace(pytester, run_al
     result.stdout.fnmatch_lines(
         [
             "SWALLOWED",
-            "*stopped waiting for 1 cooperative test(s) after the interrupt, and interrupted "
-            "them where they waited: *test_stubborn",
+            f"{test_file.name}::test_stubborn",  # in the warnings summary, as its warning
+            f"  *{test_file.name}:6: AltCoopWarning: alt_coop stopped waiting for 1 cooperative "
+            "test(s) after the interrupt, and interrupted them where they waited: *test_stubborn",
             f"*{test_file.name}:15: KeyboardInterrupt",
         ]
     )
