@@ -94,9 +94,14 @@ class _LoopLock(asyncio.Lock):
         if own_code and self in _held.get():
             holder = self._holder
             if self.locked() and holder is not None and holder.state is state:
+                fixture = holder.fixture
+                if fixture is not None and fixture[1] != "function":
+                    where = f"the {fixture[1]} fixture {fixture[0]!r}, set up before this test"
+                else:
+                    where = "this test or one of its fixtures"
                 raise RuntimeError(
-                    "this alt_coop.Lock is already held by this test or one of its fixtures, "
-                    "and it is not re-entrant: take it in one place only"
+                    f"this alt_coop.Lock is already held by {where}, and it is not "
+                    "re-entrant: take it in one place only"
                 )
             # This context was copied from one that held it (a lane's, made
             # while a fixture held it): not this test's to hold.

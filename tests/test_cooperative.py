@@ -4239,7 +4239,10 @@ def test_a_lock_held_by_a_wider_fixture_the_test_uses_is_an_error(pytester, run_
         "test_three": ["FAILED"],
     }, result.stdout.str()
     result.stdout.fnmatch_lines(
-        ["E * RuntimeError: this alt_coop.Lock is*held by *", "test_*.py:17: RuntimeError"]
+        [
+            "E * RuntimeError: this alt_coop.Lock is*held by the module fixture 'holds_db'*",
+            "test_*.py:17: RuntimeError",
+        ]
     )
     assert result.duration < 5
 
