@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from . import _cancels
 from ._lanes import in_lane
-from ._tracebacks import is_user_file
+from ._tracebacks import is_user_code, is_user_file
 from .errors import AltCoopWarning
 
 T = TypeVar("T")
@@ -104,12 +104,6 @@ _STOPPED = (
     "Stop only a loop you created (alt_coop.Loop or asyncio.new_event_loop())"
 )
 
-_STOPPED_IDLE = (
-    "a fixture or test called loop.stop() on alt_coop's session loop while it was not "
-    "running; alt_coop ignored the call, which would have cut the next async fixture or "
-    "test short. Stop only a loop you created (alt_coop.Loop or asyncio.new_event_loop())"
-)
-
 
 class SessionLoop:
     """Runs work to completion on a loop that is not running, interruptibly.
@@ -129,6 +123,8 @@ class SessionLoop:
         self._before_session: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._task: asyncio.Task[Any] | None = None
         self._interrupted = False
+        #: ``loop.stop()`` was called while the loop was idle (see _stop_unless_working).
+        self._stopped_idle = False
         #: The first interrupt raised in user code by this run's cancellation.
         self.interruption: KeyboardInterrupt | None = None
         self._handles_sigint = False
@@ -162,18 +158,23 @@ class SessionLoop:
     def _stop_unless_working(self) -> None:
         """``loop.stop()`` on the loop alt_coop created: refused while work
         runs on it, or a fixture's or test's call would cut the tests in
-        progress short, and while it is not running (a sync test's call),
-        or the next async fixture or test would be cut short. The warning is
-        given at the caller's line, in its context: it is that test's, as
-        any warning its code gives."""
+        progress short. The warning is given at the caller's line, in its
+        context: it is that test's, as any warning its code gives.
+
+        Called while the loop is idle (by a sync test), it stops the next
+        ``run_forever`` after one turn, as asyncio documents: the caller's
+        own ``run_forever`` then, or else alt_coop's next run, which goes on
+        with its work as if nothing happened, and blames no test for it."""
         __tracebackhide__ = True  # under -W error: the caller's line is the error's
         task = self._task
         if task is not None and not task.done():
-            warnings.warn(AltCoopWarning(_STOPPED), stacklevel=2)
+            # Not asyncio's own call: a run_until_complete's callback left over
+            # from a run cut short by such a stop.
+            if is_user_code(sys._getframe(1)):
+                warnings.warn(AltCoopWarning(_STOPPED), stacklevel=2)
             return
         if not self.loop.is_running():
-            warnings.warn(AltCoopWarning(_STOPPED_IDLE), stacklevel=2)
-            return
+            self._stopped_idle = True
         type(self.loop).stop(self.loop)
 
     def _follow_session_tasks(self) -> None:
@@ -252,7 +253,8 @@ class SessionLoop:
                     raise
         finally:
             self._task = None
-        if stopped:
+            stopped_idle, self._stopped_idle = self._stopped_idle, False
+        if stopped and not stopped_idle:
             warnings.warn(AltCoopWarning(_STOPPED), stacklevel=2)
         if self._interrupted:
             raise self.take_interruption()
