@@ -6025,15 +6025,17 @@ def test_what_pytest_refuses_during_teardown_is_refused_in_a_cooperative_run(pyt
             request.addfinalizer(outer)
         """
     )
-    sequential = run_alt("-rA")
-    cooperative = run_alt("-rA", "--asyncio-cooperative")
+    sequential = run_alt()
+    cooperative = run_alt("--asyncio-cooperative")
     sequential.assert_outcomes(passed=2, errors=2)
     cooperative.assert_outcomes(passed=2, errors=2)
-    errors = [
-        "ERROR *::test_asks_late_in_teardown*",
-        "ERROR *::test_adds_a_finalizer_in_a_finalizer - AssertionError*",
-    ]
-    cooperative.stdout.fnmatch_lines_random(errors)
+    cooperative.stdout.fnmatch_lines_random(
+        [
+            "*_ ERROR at teardown of test_asks_late_in_teardown _*",
+            "*_ ERROR at teardown of test_adds_a_finalizer_in_a_finalizer _*",
+            "E * AssertionError: (<Function test_adds_a_finalizer_in_a_finalizer>, *",
+        ]
+    )
 
 
 def test_a_modules_next_run_waits_for_the_async_teardown_of_its_last(pytester, run_alt):
