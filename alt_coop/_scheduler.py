@@ -28,7 +28,7 @@ import functools
 import inspect
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -320,9 +320,8 @@ class Scheduler:
                 # test another cancelled does, given the time to; the others
                 # are cut short, and the batch stops.
                 batch.uncancel()
-                self._interrupt_all(spare=lambda task: task.cancelling() > 0)
-                if tasks:
-                    await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
+                self._interrupt_all(spare_cancelled=True)
+                await _grace_despite_cancels(batch, tasks)
                 raise
             finally:
                 if tasks:
@@ -419,22 +418,28 @@ class Scheduler:
         they wait, never resumed, and named: pytest goes on to tear the
         session down, and their per-test state ends with the batch."""
         self._giving_up = True
-        given_up = ", ".join(sorted(task.get_name() for task in tasks))
+        # Not those done already (their reports are in), whose done callbacks
+        # have yet to take them out of ``tasks``.
+        running = sorted((task for task in tasks if not task.done()), key=asyncio.Task.get_name)
+        if not running:
+            self._left = True
+            return
+        names = ", ".join(task.get_name() for task in running)
         message = (
-            f"alt_coop stopped waiting for {len(tasks)} cooperative test(s) after the "
-            f"interrupt, and interrupted them where they waited: {given_up}"
+            f"alt_coop stopped waiting for {len(running)} cooperative test(s) after the "
+            f"interrupt, and interrupted them where they waited: {names}"
         )
         try:
-            for task in tasks:
+            for task in running:
                 _cancels.cancel(task, "alt_coop: given up on after the interrupt")
-            await asyncio.wait(tasks, timeout=GIVE_UP_SECONDS)
+            await asyncio.wait(running, timeout=GIVE_UP_SECONDS)
         finally:
             self._left = True
-            if tasks:
-                left = ", ".join(sorted(task.get_name() for task in tasks))
+            left = ", ".join(task.get_name() for task in running if not task.done())
+            if left:
                 message += f"; these went on waiting, and were left where they waited: {left}"
             # Shown as the first of those tests' (tasks are named by their test).
-            first = given_up.partition(", ")[0]
+            first = running[0].get_name()
             item = next((item for item in self.session.items if item.nodeid == first), None)
             _lane_warnings.record_notice(self.config, AltCoopWarning(message), item)
 
@@ -570,15 +575,15 @@ class Scheduler:
             self._interruption = interruption
         self._interrupt_all()  # a test's own: the others are cancelled too
 
-    def _interrupt_all(self, spare: Callable[[asyncio.Task[None]], bool] | None = None) -> None:
+    def _interrupt_all(self, *, spare_cancelled: bool = False) -> None:
         """Stop the batch: cancel each running test once, the caller's own
-        and those ``spare`` picks aside."""
+        aside, and those with a cancellation pending if ``spare_cancelled``."""
         if self._interrupted:
             return
         self._interrupted = True
         current = asyncio.current_task()
         for task in self._tasks:
-            if task is not current and not (spare is not None and spare(task)):
+            if task is not current and not (spare_cancelled and task.cancelling()):
                 _cancels.interrupt(task, "interrupted")
 
     def _cut_short(
@@ -679,6 +684,22 @@ def _names_resources(mark: pytest.Mark) -> bool:
 
 def _arguments(mark: pytest.Mark) -> str:
     return ", ".join([*map(repr, mark.args), *(f"{k}={v!r}" for k, v in mark.kwargs.items())])
+
+
+async def _grace_despite_cancels(batch: asyncio.Task[Any], tasks: set[asyncio.Task[None]]) -> None:
+    """Give the running tests their grace, though they cancel ``batch`` (the
+    caller's task) again as they end, each one's teardown cancelling every
+    other task, say. Only an interrupt cuts it short."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + INTERRUPT_GRACE_SECONDS
+    while tasks:
+        try:
+            await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()))
+            return
+        except asyncio.CancelledError:
+            if _cancels.interrupt_pending(batch):
+                raise
+            batch.uncancel()
 
 
 def _test_done(

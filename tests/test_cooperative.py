@@ -2204,6 +2204,41 @@ def test_a_fixture_cancelling_every_other_task_is_no_internal_error_nor_hang(
     assert "test_sync_after" not in result.stdout.str()
 
 
+def test_tests_cancelled_by_every_teardown_in_turn_are_all_reported(pytester, run_alt):
+    # Each test's teardown cancels every other task, the batch's among them:
+    # the batch's grace must outlast the cancellations that come with it, or
+    # the tests still ending are cut short and reported nowhere.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(autouse=True)
+        async def cancel_leftover_tasks():
+            yield
+            await asyncio.sleep(0.05)  # some async clean-up first
+            me = asyncio.current_task()
+            for task in asyncio.all_tasks():
+                if task is not me:
+                    task.cancel()
+
+        async def test_quick():
+            await asyncio.sleep(0.01)
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_slow(n):
+            await asyncio.sleep(2)
+        """
+    )
+    result = run_alt("-p", "no:randomly")
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] == 1 and outcomes["failed"] == 3, result.stdout.str()
+    assert "stopped waiting" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*Interrupted: a cooperative test cancelled the task*"])
+
+
 def test_system_exit_raised_into_the_loop_during_a_batch_interrupts_it(
     pytester, run_alt_subprocess
 ):
