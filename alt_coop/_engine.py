@@ -281,12 +281,15 @@ class Plugin:
                     )
 
     # After pytest's skip and xfail marks (tryfirst), before its fixtures:
-    # a skipped test is skipped whatever else is wrong with it.
+    # a skipped test is skipped whatever else is wrong with it (an xfail
+    # mark does not hide it: see pytest_runtest_makereport).
     @pytest.hookimpl(specname="pytest_runtest_setup")
     def pytest_runtest_setup_problems(self, item: pytest.Item) -> None:
         problem = _scheduler.mark_problem(item) or _unawaited.problem(item)
         if problem is not None:
-            pytest.fail(problem, pytrace=False)
+            error = pytest.fail.Exception(problem, pytrace=False)
+            error.alt_coop_written_wrong = True  # type: ignore[attr-defined]
+            raise error
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
@@ -432,6 +435,13 @@ class Plugin:
         # A cooperative test's reports are logged once it is done; should an
         # interrupt cut its protocol short, these are the results it had.
         report = yield
+        if (
+            call.excinfo is not None
+            and hasattr(report, "wasxfail")
+            and getattr(call.excinfo.value, "alt_coop_written_wrong", False)
+        ):
+            del report.wasxfail  # a test written wrong is not an expected failure
+            report.outcome = "failed"
         state = _lane_state.CURRENT.get()
         if state is not None and state.item is item:
             state.reports.append(report)

@@ -663,7 +663,8 @@ def test_unawaited_async_setup_is_checked_after_skip_marks_and_in_nested_classes
         """,
     )
     result = run_alt("-rA", "-p", "no:warnings")
-    result.assert_outcomes(passed=2, skipped=1, xfailed=2, errors=2)
+    # test_xfail is an error: its xfail mark does not hide the mistake.
+    result.assert_outcomes(passed=2, skipped=1, xfailed=1, errors=3)
     result.stdout.fnmatch_lines_random(
         [
             "PASSED anything.checks::check",

@@ -6292,10 +6292,15 @@ def test_a_bad_mark_says_what_to_write(pytester, run_alt, mark, advice, cooperat
         @pytest.mark.{mark}
         async def test_skipped():
             pass
+
+        @pytest.mark.xfail(reason="broken")  # not an expected failure: an error
+        @pytest.mark.{mark}
+        async def test_xfail():
+            pass
         """
     )
     result = run_alt()
-    result.assert_outcomes(errors=1, skipped=1)
+    result.assert_outcomes(errors=2, skipped=1)
     assert advice in result.stdout.str(), result.stdout.str()
 
 
