@@ -105,6 +105,10 @@ class Plugin:
     # -- session ------------------------------------------------------------
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_cmdline_main(self, config: pytest.Config) -> None:
+        refuse_async_cleanups(config)  # before any plugin's pytest_configure
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: pytest.Config) -> None:
         # Put back at unconfigure: an interrupted test skips the teardown that
         # would, and the caller's context would keep it (and its session).

@@ -171,13 +171,16 @@ class AsyncFinalizers:
 
 def refuse_async_cleanups(config: pytest.Config) -> None:
     """Make ``config.add_cleanup`` refuse an async function: pytest calls its
-    cleanups after the session loop is closed, and would drop the coroutine."""
+    cleanups after the session loop is closed, and would drop the coroutine.
+    (A usage error: from a ``pytest_configure`` hook, pytest reports it as one.)"""
+    if "add_cleanup" in vars(config):
+        return  # done already, as early as the engine could
     add_cleanup = config.add_cleanup
 
     def add(func: Callable[[], None]) -> None:
         if _is_async(func):
             name = _finalizer_name(func)
-            raise AltCoopUsageError(
+            raise pytest.UsageError(
                 f"config.add_cleanup() runs its functions once alt_coop's loop is closed, "
                 f"so the async {name} would never run: use a session-scoped fixture with "
                 f"its cleanup after a yield, or request.session.addfinalizer({name})"

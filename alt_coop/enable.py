@@ -11,6 +11,7 @@ import pytest
 
 from . import pytest_plugin
 from ._engine import Plugin
+from ._finalizers import refuse_async_cleanups
 
 
 # The options and fixtures the engine needs, should pytest not load them.
@@ -20,6 +21,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     pytest_plugin.register_unless_loaded(early_config.pluginmanager, early=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    refuse_async_cleanups(config)  # before any plugin's pytest_configure
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -654,7 +654,7 @@ def test_an_async_config_cleanup_is_refused_with_what_to_do_instead(pytester, ru
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*AltCoopUsageError: config.add_cleanup() runs its functions once alt_coop's loop "
+            "*UsageError: config.add_cleanup() runs its functions once alt_coop's loop "
             "is closed, so the async stop would never run: use a session-scoped fixture with "
             "its cleanup after a yield, or request.session.addfinalizer(stop)"
         ]
@@ -711,6 +711,31 @@ def test_an_async_fixture_asked_for_outside_the_tests_own_code_says_where_to_ask
     )
     result.stdout.fnmatch_lines([message] * 3)
     assert "alt_coop.main" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("tryfirst", [False, True])
+def test_an_async_config_cleanup_from_a_configure_hook_is_a_usage_error(
+    pytester, run_alt, tryfirst
+):
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        async def stop():
+            pass
+
+        @pytest.hookimpl(tryfirst={tryfirst})
+        def pytest_configure(config):
+            config.add_cleanup(stop)
+        """
+    )
+    pytester.makepyfile("def test_it():\n    pass\n")
+    result = run_alt()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: config.add_cleanup() runs its functions once alt_coop's loop is closed*"]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
 def test_an_async_finalizer_of_a_module_has_the_modules_default_timeout(pytester, run_alt):
