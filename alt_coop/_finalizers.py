@@ -82,9 +82,9 @@ _Owner = pytest.FixtureRequest | pytest.Item | pytest.Collector
 class AsyncFinalizers:
     """Stands in for the ``addfinalizer`` of one fixture's ``request``, of
     a test item (what the test's own ``request.addfinalizer`` calls) or of a
-    collector: async
-    functions become teardowns run on the loop. It holds its owner weakly,
-    so that the owner (which holds it) is freed as soon as it is unused."""
+    collector: async functions become teardowns run on the loop. It holds
+    its owner weakly, so that the owner (which holds it) is freed as soon as
+    it is unused."""
 
     def __init__(
         self,
