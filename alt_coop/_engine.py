@@ -366,7 +366,7 @@ class Plugin:
         try:
             timeout = self._timeout(request, request.node, fixturedef.scope, label)
             if "async_timeout" in kwargs:
-                kwargs["async_timeout"] = timeout
+                kwargs["async_timeout"] = _own_timeout(request, request.node, timeout)
             AsyncFinalizers.timed_by(request, timeout)
             if is_gen:
                 result = self._setup_async_gen(fixturedef, function(**kwargs), timeout)
@@ -480,7 +480,7 @@ class Plugin:
         request = _pytest_compat.item_request(pyfuncitem)
         timeout = self._timeout(request, pyfuncitem, "function", pyfuncitem.name)
         if "async_timeout" in kwargs:
-            kwargs["async_timeout"] = timeout
+            kwargs["async_timeout"] = _own_timeout(request, pyfuncitem, timeout)
 
         def stepped(coro: Coroutine[Any, Any, Any]) -> Coroutine[Any, Any, Any]:
             return coro if debugger is None else stepping_into(debugger, coro)
@@ -563,6 +563,20 @@ class Plugin:
     ) -> PhaseTimeout:
         seconds = self._defaults.seconds(request, node, scope)
         return PhaseTimeout(seconds, label, self._policy)
+
+
+def _own_timeout(request: pytest.FixtureRequest, node: Any, timeout: PhaseTimeout) -> PhaseTimeout:
+    """What an async fixture or test asking for ``async_timeout`` gets: its
+    own timeout, never a fixture of the user's by that name, which says so."""
+    if _pytest_compat.user_fixture_visible(request, "async_timeout", node):
+        raise pytest.fail.Exception(
+            "fixture 'async_timeout' is alt_coop's: each async fixture and test gets its "
+            "own timeout through it, so a fixture of your own by that name would be "
+            "ignored. Rename yours; to change timeouts, override default_async_timeout "
+            "(or a scoped *_default_async_timeout fixture)",
+            pytrace=False,
+        )
+    return timeout
 
 
 def _collector_scope(node: pytest.Collector) -> str:

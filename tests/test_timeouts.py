@@ -1253,3 +1253,45 @@ def test_no_timer_of_alt_coops_is_left_on_the_loop_between_tests(pytester, run_a
         """
     )
     run_alt().assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_fixture_of_your_own_named_async_timeout_is_an_error_not_ignored(
+    pytester, run_alt, mode
+):
+    # alt-pytest-asyncio let an override stand; alt_coop would hand async code
+    # its own timeout in its place, silently.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        SENTINEL = object()
+
+        @pytest.fixture(scope="session")
+        def async_timeout():
+            return SENTINEL
+
+        @pytest.fixture
+        async def resource(async_timeout):
+            return async_timeout
+
+        async def test_async(async_timeout):
+            assert async_timeout is SENTINEL
+
+        async def test_through_a_fixture(resource):
+            assert resource is SENTINEL
+
+        def test_sync(async_timeout):  # the user's own fixture, for sync code
+            assert async_timeout is SENTINEL
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    message = (
+        "fixture 'async_timeout' is alt_coop's: each async fixture and test gets its own "
+        "timeout through it, so a fixture of your own by that name would be ignored. Rename "
+        "yours; to change timeouts, override default_async_timeout (or a scoped "
+        "*_default_async_timeout fixture)"
+    )
+    result.stdout.fnmatch_lines(["*_ test_async _*", message])
+    result.stdout.fnmatch_lines(["*_ ERROR at setup of test_through_a_fixture _*", message])
