@@ -156,8 +156,13 @@ class RunAlone:
                 "tests ordered by pytest-order or pytest-dependency run sequentially "
                 "(their order may be a dependency on the tests before them)"
             )
-        if "flaky" in marks or _reruns(item):
+        if _reruns(item):
             return "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially"
+        if "flaky" in marks:
+            return (
+                "tests marked flaky run sequentially: a plugin re-running them (flaky, "
+                "pytest-retry, pytest-rerunfailures) wraps the whole test"
+            )
         wrappers = self._protocol_wrappers(item)
         if wrappers:
             return (

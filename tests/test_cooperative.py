@@ -5648,6 +5648,30 @@ def test_a_rerun_retries_a_wider_fixture_that_failed(pytester):
     assert result.parseoutcomes() == {"passed": 2, "rerun": 1}
 
 
+def test_a_flaky_mark_without_rerunfailures_names_no_plugin_that_is_off(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.flaky
+        async def test_flaky():
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt("-p", "no:rerunfailures", "-W", "ignore::pytest.PytestUnknownMarkWarning")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*tests marked flaky run sequentially: a plugin re-running them (flaky, "
+            "pytest-retry, pytest-rerunfailures) wraps the whole test*"
+        ]
+    )
+    assert "pytest-rerunfailures re-runs" not in result.stdout.str()
+
+
 def test_no_sequential_notice_without_a_cooperative_test(pytester, run_alt):
     pytester.makeini("[pytest]\nasyncio_cooperative = true\nfaulthandler_timeout = 30\n")
     pytester.makepyfile("def test_sync():\n    pass\n")
