@@ -446,13 +446,17 @@ class Plugin:
         # A cooperative test's reports are logged once it is done; should an
         # interrupt cut its protocol short, these are the results it had.
         report = yield
-        if (
-            call.excinfo is not None
-            and hasattr(report, "wasxfail")
-            and getattr(call.excinfo.value, "alt_coop_written_wrong", False)
-        ):
-            del report.wasxfail  # a test written wrong is not an expected failure
-            report.outcome = "failed"
+        if call.excinfo is not None:
+            error = call.excinfo.value
+            if hasattr(report, "wasxfail") and getattr(error, "alt_coop_written_wrong", False):
+                del report.wasxfail  # a test written wrong is not an expected failure
+                report.outcome = "failed"
+            notes = getattr(error, "__notes__", None)
+            if notes and isinstance(error, pytest.fail.Exception) and not error.pytrace:
+                # pytest shows such a failure (an alt_coop timeout's, say) by its
+                # message alone: the notes Hypothesis adds (its falsifying
+                # example) would be lost.
+                report.sections.append(("Notes", "\n".join(map(str, notes))))
         state = _lane_state.CURRENT.get()
         if state is not None and state.item is item:
             state.reports.append(report)

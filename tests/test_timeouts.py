@@ -1295,3 +1295,27 @@ def test_a_fixture_of_your_own_named_async_timeout_is_an_error_not_ignored(
     )
     result.stdout.fnmatch_lines(["*_ test_async _*", message])
     result.stdout.fnmatch_lines(["*_ ERROR at setup of test_through_a_fixture _*", message])
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_timed_out_hypothesis_test_shows_its_failing_example(pytester, run_alt, mode):
+    # A timeout fails with its message alone (pytrace=False), which dropped
+    # the notes Hypothesis adds to the error: its falsifying example.
+    pytester.makepyfile(
+        """
+        import asyncio
+        from hypothesis import given, settings, strategies as st
+
+        @given(x=st.integers(min_value=0, max_value=10))
+        @settings(max_examples=30, deadline=None, database=None)
+        async def test_slow_for_big(async_timeout, x):
+            async_timeout.set_timeout_seconds(0.1)
+            if x > 5:
+                await asyncio.sleep(1)
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*test_slow_for_big timed out after 0.1s*", "*- Notes -*", "*x=6,*"]
+    )
