@@ -389,20 +389,13 @@ class Plugin:
     ) -> Generator[None, object, object]:
         __tracebackhide__ = True
         if "request" in fixturedef.argnames:  # only then can it call request.addfinalizer
-            finalizers = AsyncFinalizers(
+            AsyncFinalizers(
                 request,
                 f"fixture {fixturedef.argname!r}",
                 current_context(),
                 self._fixture_default_seconds,
                 self._policy,
             )
-            func = fixturedef.func
-            if not (inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)):
-                # A sync fixture may add one in its teardown, when a default
-                # fixture can no longer be set up: looked up now. (Should the
-                # lookup fail, it fails again where an async finalizer needs it.)
-                with contextlib.suppress(*_pytest_compat.TEST_OUTCOME):
-                    finalizers.default_seconds = self._fixture_default_seconds(request)
         in_test_body = _IN_TEST_BODY.get()
         since = _pytest_compat.finalizer_count(fixturedef) if in_test_body else 0
         try:

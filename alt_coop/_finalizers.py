@@ -103,8 +103,6 @@ class AsyncFinalizers:
         #: The async fixture's own timeout, once known: what the fixture sets
         #: with ``async_timeout.set_timeout_seconds`` holds for these too.
         self.fixture_timeout: PhaseTimeout | None = None
-        #: The default timeout, if looked up ahead (see its uses).
-        self.default_seconds: float | None = None
         owner.addfinalizer = self.add  # type: ignore[method-assign]
 
     @staticmethod
@@ -132,12 +130,8 @@ class AsyncFinalizers:
                     "cooperative test, whose body runs in a worker thread: add it in a "
                     "fixture's setup, or make the test async"
                 )
-            # Else the default is looked up now, while its fixture can still be set up.
-            seconds = (
-                None
-                if self.fixture_timeout is not None
-                else self.default_seconds or self._default_seconds(owner)
-            )
+            # The default is looked up now, while its fixture can still be set up.
+            seconds = None if self.fixture_timeout is not None else self._default_seconds(owner)
             context = self._setup_context or current_context()
             finalizer = functools.partial(self._run, finalizer, seconds, context)
         else:

@@ -881,46 +881,6 @@ def test_a_fixtures_request_is_freed_without_the_cycle_collector(pytester, run_a
     result.assert_outcomes(passed=2)
 
 
-@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
-def test_an_async_finalizer_added_in_teardown_gets_a_user_default_timeout(pytester, run_alt, mode):
-    # Its default was looked up as it was added, during teardown, when the
-    # default fixture can no longer be set up: an error, in both modes.
-    pytester.makepyfile(
-        """
-        import asyncio
-        import pytest
-
-        @pytest.fixture
-        def default_async_timeout():
-            return 0.2
-
-        @pytest.fixture
-        def sync_fx(request):
-            yield
-
-            async def late():
-                await asyncio.sleep(1)  # longer than the user's default
-
-            request.addfinalizer(late)
-
-        def test_sync(sync_fx):
-            pass
-
-        async def test_async(sync_fx):
-            pass
-        """
-    )
-    result = run_alt("-p", "no:randomly", *mode_args(mode))
-    result.assert_outcomes(passed=2, errors=2)
-    for test in ("test_sync", "test_async"):
-        result.stdout.fnmatch_lines(
-            [
-                f"*_ ERROR at teardown of {test} _*",
-                "*finalizer *late of fixture 'sync_fx' timed out after 0.2s*",
-            ]
-        )
-
-
 def test_an_async_finalizer_has_its_fixtures_timeout(pytester, run_alt):
     log_conftest(pytester)
     pytester.makepyfile(
