@@ -21,29 +21,17 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-from types import ModuleType
 from typing import Any
 
 import pytest
 from _pytest.fixtures import getfixturemarker as _getfixturemarker
 from _pytest.fixtures import resolve_fixture_function as _resolve_fixture_function
 from _pytest.outcomes import OutcomeException
-from _pytest.python import importtestmodule as _importtestmodule
 
 #: What pytest caches as a fixture's error rather than letting escape.
 TEST_OUTCOME = (OutcomeException, Exception)
 
 _OWN_FIXTURE_MODULE = "alt_coop.pytest_plugin"
-
-
-def package_init(package: pytest.Package) -> ModuleType | None:
-    """The module of ``package``'s ``__init__.py``, imported as pytest imports
-    it at the package's setup (the same module: pytest's import finds it
-    imported); None if the import fails, which pytest then reports."""
-    try:
-        return _importtestmodule(package.path / "__init__.py", package.config)  # type: ignore[no-any-return]
-    except Exception:
-        return None
 
 
 def is_fixture(obj: object) -> bool:

@@ -11,8 +11,8 @@ what to write in its place.
 Which names pytest calls, and in which order it takes the first found,
 mirror ``_pytest.python`` (``_get_first_non_fixture_func`` and the xunit
 fixtures of Module, Class and Package) and ``_pytest.unittest``, checked on
-pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0. A package's ``__init__.py`` is
-imported as pytest imports it at the package's setup, which comes next.
+pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0. A package's ``__init__.py`` is found
+among the modules already imported (its test modules' import imports it).
 """
 
 from __future__ import annotations
@@ -122,15 +122,20 @@ def _package_problem(node: Any) -> str | None:
     try:
         return _of_packages[node]
     except KeyError:
-        init = _pytest_compat.package_init(node)
-        # Autouse fixtures in __init__.py are not used (pytest #4085).
-        advice = (
-            'use an autouse async fixture instead, as in @pytest.fixture(scope="package", '
-            "autouse=True) in the package's conftest.py, with its teardown after a yield"
-        )
-        found = None if init is None else _xunit_problem(init, _MODULE_FUNCTIONS, advice)
-        _of_packages[node] = found
+        found = _of_packages[node] = _init_problem(str(node.path / "__init__.py"))
         return found
+
+
+def _init_problem(init: str) -> str | None:
+    for module in list(sys.modules.values()):
+        if getattr(module, "__file__", None) == init:
+            # Autouse fixtures in __init__.py are not used (pytest #4085).
+            advice = (
+                'use an autouse async fixture instead, as in @pytest.fixture(scope="package", '
+                "autouse=True) in the package's conftest.py, with its teardown after a yield"
+            )
+            return _xunit_problem(module, _MODULE_FUNCTIONS, advice)
+    return None
 
 
 def _class_problems(cls: type) -> tuple[str | None, bool]:
