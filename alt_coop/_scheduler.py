@@ -700,6 +700,8 @@ async def _grace_despite_cancels(batch: asyncio.Task[Any], tasks: set[asyncio.Ta
             if _cancels.interrupt_pending(batch):
                 raise
             batch.uncancel()
+            if loop.time() >= deadline:  # cancelled every turn: the grace is over
+                return
 
 
 def _test_done(

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from . import _cancels
 from ._lanes import in_lane
-from ._tracebacks import is_user_code, is_user_file
+from ._tracebacks import is_user_file
 from .errors import AltCoopWarning
 
 T = TypeVar("T")
@@ -105,6 +105,12 @@ _STOPPED = (
 )
 
 
+#: What calls ``loop.stop()`` when a ``run_until_complete`` future is done.
+_RUN_UNTIL_COMPLETE_CB = getattr(
+    getattr(asyncio.base_events, "_run_until_complete_cb", None), "__code__", None
+)
+
+
 class SessionLoop:
     """Runs work to completion on a loop that is not running, interruptibly.
 
@@ -168,9 +174,9 @@ class SessionLoop:
         __tracebackhide__ = True  # under -W error: the caller's line is the error's
         task = self._task
         if task is not None and not task.done():
-            # Not asyncio's own call: a run_until_complete's callback left over
-            # from a run cut short by such a stop.
-            if is_user_code(sys._getframe(1)):
+            # Silent for asyncio's own call only: a run_until_complete's callback
+            # left over from a run cut short by such a stop.
+            if sys._getframe(1).f_code is not _RUN_UNTIL_COMPLETE_CB:
                 warnings.warn(AltCoopWarning(_STOPPED), stacklevel=2)
             return
         if not self.loop.is_running():
