@@ -248,6 +248,10 @@ class SessionLoop:
                     # and its cleanup runs before the exception goes on, or it
                     # would run on into the tests after it.
                     if not task.done():
+                        # No longer the work: the grace wait's own stop of the
+                        # loop must not be refused, or a task that swallows its
+                        # cancellation would hold the run for ever.
+                        self._task = None
                         _cancels.cancel(
                             task, "alt_coop: stopped by an exception raised into the loop"
                         )

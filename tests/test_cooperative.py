@@ -5920,6 +5920,36 @@ def test_a_pytest_timeout_stops_the_async_test_it_fails(pytester, run_alt_subpro
     assert events[ticks_done:] == ["finally", "teardown", "after starts", "after ends"], events
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_pytest_timeout_on_a_test_that_swallows_cancellation_does_not_hang(
+    pytester, run_alt_subprocess, mode
+):
+    # The test is cancelled once and given the grace period; one that
+    # swallows its cancellation must not hold the run for ever.
+    pytest.importorskip("pytest_timeout")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.timeout(0.5)
+        async def test_stubborn():
+            while True:
+                try:
+                    await asyncio.sleep(0.05)
+                except asyncio.CancelledError:
+                    pass
+
+        async def test_after():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt_subprocess(*mode_args(mode), timeout=60)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*Timeout (>0.5s) from pytest-timeout*"])
+    assert "test_stubborn" in result.stdout.str().split("Timeout (>0.5s)")[-1]
+
+
 def test_warnings_plugin_off_means_no_warnings_recorded_or_marks_applied(
     pytester, run_alt_subprocess
 ):
