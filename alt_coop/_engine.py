@@ -291,9 +291,8 @@ class Plugin:
     def pytest_runtest_setup_problems(self, item: pytest.Item) -> None:
         problem = _scheduler.mark_problem(item) or _unawaited.problem(item)
         if problem is not None:
-            error = pytest.fail.Exception(problem, pytrace=False)
-            error.alt_coop_written_wrong = True  # type: ignore[attr-defined]
-            raise error
+            raise _unawaited.written_wrong(problem)
+        _unawaited.guard_packages(item)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:

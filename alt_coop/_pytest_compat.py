@@ -21,12 +21,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 from _pytest.fixtures import getfixturemarker as _getfixturemarker
 from _pytest.fixtures import resolve_fixture_function as _resolve_fixture_function
 from _pytest.outcomes import OutcomeException
+from _pytest.python import importtestmodule as _importtestmodule
 
 #: What pytest caches as a fixture's error rather than letting escape.
 TEST_OUTCOME = (OutcomeException, Exception)
@@ -40,6 +43,14 @@ def is_fixture(obj: object) -> bool:
         return _getfixturemarker(obj) is not None
     except Exception:  # an object whose attribute lookup fails is no fixture
         return False
+
+
+def import_test_module(path: Path, config: pytest.Config) -> ModuleType:
+    """Import ``path`` as pytest imports a test module (and a package's
+    ``__init__.py`` at its setup): with the run's import mode, an import
+    error or module-level skip raised as pytest raises it."""
+    module: ModuleType = _importtestmodule(path, config)
+    return module
 
 
 def fixture_function(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Any:

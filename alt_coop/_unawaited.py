@@ -6,21 +6,22 @@ and ``tearDown``, without awaiting what they return: written ``async def``,
 they never run, and their tests pass with only a "never awaited" warning.
 Each test such a function applies to fails at its setup instead (once its
 skip and xfail marks are evaluated, before pytest calls any of them), with
-what to write in its place.
+what to write in its place. A package's ``__init__.py`` is checked at the
+package's own setup, where pytest imports it: no test module need import it.
 
 Which names pytest calls, and in which order it takes the first found,
 mirror ``_pytest.python`` (``_get_first_non_fixture_func`` and the xunit
 fixtures of Module, Class and Package) and ``_pytest.unittest``, checked on
-pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0. A package's ``__init__.py`` is found
-among the modules already imported (its test modules' import imports it).
+pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -63,15 +64,51 @@ _RUNNERS = (
     "_callSetUp", "_callTestMethod", "_callTearDown",
 )  # fmt: skip
 
-# Found once per module, class and package: every test of a large module
-# asks. A module's: (for its test functions, for all its tests, its packages'
-# included); a class's: (for all its tests, whether unittest calls its tests
-# without awaiting them); a package's.
+# Found once per module and class: every test of a large module asks. A
+# module's: (for its test functions, for all its tests); a class's: (for all
+# its tests, whether unittest calls its tests without awaiting them).
 _of_modules: weakref.WeakKeyDictionary[Any, tuple[str | None, str | None]] = (
     weakref.WeakKeyDictionary()
 )
 _of_classes: weakref.WeakKeyDictionary[type, tuple[str | None, bool]] = weakref.WeakKeyDictionary()
-_of_packages: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
+# The parents of the tests whose packages are guarded (see guard_packages).
+_guarded_parents: weakref.WeakSet[Any] = weakref.WeakSet()
+# Autouse fixtures in __init__.py are not used (pytest #4085).
+_PACKAGE_ADVICE = (
+    'use an autouse async fixture instead, as in @pytest.fixture(scope="package", '
+    "autouse=True) in the package's conftest.py, with its teardown after a yield"
+)
+
+
+def written_wrong(problem: str) -> BaseException:
+    """The error failing a test that cannot run as written. It is marked so
+    that an ``xfail`` mark does not take it for the expected failure."""
+    error = pytest.fail.Exception(problem, pytrace=False)
+    error.alt_coop_written_wrong = True  # type: ignore[attr-defined]
+    return error
+
+
+def guard_packages(item: pytest.Item) -> None:
+    """Check the ``__init__.py`` of each package above ``item`` at the
+    package's setup, before pytest calls its xunit functions."""
+    parent = item.parent
+    if parent is None or parent in _guarded_parents:
+        return
+    _guarded_parents.add(parent)
+    for node in parent.listchain():
+        if isinstance(node, pytest.Package) and "setup" not in vars(node):
+            node.setup = functools.partial(_set_up_package, node, node.setup)  # type: ignore[method-assign]
+
+
+def _set_up_package(package: pytest.Package, setup: Callable[[], None]) -> None:
+    # The import pytest's own setup does next, done first: it finds the module
+    # imported, and an import error or skip is raised once, from here, as it
+    # would have been from there.
+    init = _pytest_compat.import_test_module(package.path / "__init__.py", package.config)
+    found = _xunit_problem(init, _MODULE_FUNCTIONS, _PACKAGE_ADVICE)
+    if found is not None:
+        raise written_wrong(found)
+    setup()
 
 
 def problem(item: pytest.Item) -> str | None:
@@ -80,7 +117,7 @@ def problem(item: pytest.Item) -> str | None:
     if not isinstance(item, pytest.Function):
         return None
     module = item.module
-    for_functions, for_all = (None, None) if module is None else _module_problems(module, item)
+    for_functions, for_all = (None, None) if module is None else _module_problems(module)
     cls = item.cls
     if cls is None:
         return for_functions or for_all
@@ -103,39 +140,15 @@ def problem(item: pytest.Item) -> str | None:
     return found or for_all
 
 
-def _module_problems(module: ModuleType, item: pytest.Item) -> tuple[str | None, str | None]:
+def _module_problems(module: ModuleType) -> tuple[str | None, str | None]:
     try:
         return _of_modules[module]
     except KeyError:
-        packages = (_package_problem(node) for node in reversed(item.listchain()))
-        found = (
+        found = _of_modules[module] = (
             _xunit_problem(module, _FUNCTION_FUNCTIONS),
-            _xunit_problem(module, _MODULE_FUNCTIONS) or next(filter(None, packages), None),
+            _xunit_problem(module, _MODULE_FUNCTIONS),
         )
-        _of_modules[module] = found
         return found
-
-
-def _package_problem(node: Any) -> str | None:
-    if not isinstance(node, pytest.Package):
-        return None
-    try:
-        return _of_packages[node]
-    except KeyError:
-        found = _of_packages[node] = _init_problem(str(node.path / "__init__.py"))
-        return found
-
-
-def _init_problem(init: str) -> str | None:
-    for module in list(sys.modules.values()):
-        if getattr(module, "__file__", None) == init:
-            # Autouse fixtures in __init__.py are not used (pytest #4085).
-            advice = (
-                'use an autouse async fixture instead, as in @pytest.fixture(scope="package", '
-                "autouse=True) in the package's conftest.py, with its teardown after a yield"
-            )
-            return _xunit_problem(module, _MODULE_FUNCTIONS, advice)
-    return None
 
 
 def _class_problems(cls: type) -> tuple[str | None, bool]:

@@ -585,6 +585,58 @@ def test_an_async_setup_module_in_a_packages_init_fails_its_tests(pytester, run_
     assert "never runs" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_async_setup_module_is_found_at_its_packages_setup(pytester, run_alt, mode):
+    # The tests sit in a directory without __init__.py: no test module
+    # imports the package. Its __init__.py is imported once, at its setup,
+    # after the outer package's setup_module, as pytest does.
+    pytester.makepyfile(
+        **{
+            "outer/__init__.py": """
+            def setup_module():
+                print("OUTER SETUP")
+            """,
+            "outer/inner/__init__.py": """
+            print("INNER IMPORTED")
+
+            async def teardown_module():
+                raise RuntimeError("never runs")
+            """,
+            "outer/inner/tests/test_deep.py": """
+            import pytest
+
+            @pytest.mark.asyncio_cooperative
+            async def test_one():
+                pass
+
+            @pytest.mark.asyncio_cooperative
+            async def test_two():
+                pass
+            """,
+            "skipped/__init__.py": """
+            import pytest
+            print("SKIPPED IMPORTED")
+            pytest.skip("not here", allow_module_level=True)
+            """,
+            "skipped/tests/test_skipped.py": "def test_one():\n    pass\n"
+            "\n\ndef test_two():\n    pass\n",
+        }
+    )
+    result = run_alt("-s", "-rA", "-p", "no:warnings", *mode_args(mode))
+    result.assert_outcomes(errors=2, skipped=2)
+    output = result.stdout.str()
+    assert output.count("INNER IMPORTED") == 1, output
+    assert output.count("SKIPPED IMPORTED") == 1, output
+    assert output.index("OUTER SETUP") < output.index("INNER IMPORTED"), output
+    result.stdout.fnmatch_lines(
+        [
+            "*outer.inner.teardown_module is async def, but pytest calls xunit-style "
+            "teardown_module without awaiting it, so it would never run*"
+        ]
+    )
+    assert "never runs" not in output
+
+
 def test_unawaited_async_setup_is_checked_after_skip_marks_and_in_nested_classes(
     pytester, run_alt
 ):
