@@ -59,6 +59,8 @@ _IN_TEST_BODY: contextvars.ContextVar[bool] = contextvars.ContextVar(
 #: The test a test's setup found running in its context (one whose body runs
 #: a pytest session), given back at its teardown.
 _OUTER_TEST_ITEM = pytest.StashKey["pytest.Item | None"]()
+#: Set on a test item while its teardown phase runs.
+_TEARING_DOWN = pytest.StashKey[bool]()
 
 
 class Plugin:
@@ -297,6 +299,7 @@ class Plugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
         __tracebackhide__ = _pytest_compat.hidden_unless_alone
+        item.stash[_TEARING_DOWN] = True
         try:
             result = yield
         except BaseException:
@@ -307,6 +310,7 @@ class Plugin:
             release_left_held(item)
             return result
         finally:
+            del item.stash[_TEARING_DOWN]  # a test run again is set up again
             AsyncFinalizers.give_back(item)
             # pytest.main on a managed loop runs the protocol in the caller's
             # context: the last test must not stay referenced from there, and
@@ -547,11 +551,13 @@ class Plugin:
         finally:
             current.gr_context = saved
 
+    # The defaults of async finalizers, looked up as each is added.
+
     def _fixture_default_seconds(self, request: pytest.FixtureRequest) -> float:
-        return self._defaults.seconds(request, request.node, request.scope)
+        return self._finalizer_default(request, request.node, request.scope)
 
     def _test_default_seconds(self, item: pytest.Function) -> float:
-        return self._defaults.seconds(_pytest_compat.item_request(item), item, "function")
+        return self._finalizer_default(_pytest_compat.item_request(item), item, "function")
 
     def _collector_default_seconds(self, node: pytest.Collector) -> float:
         # Looked up with the request of the test whose fixture adds the finalizer.
@@ -559,7 +565,12 @@ class Plugin:
         if not isinstance(item, pytest.Function):
             return self._defaults.session_default
         request = _pytest_compat.item_request(item)
-        return self._defaults.seconds(request, node, _collector_scope(node))
+        return self._finalizer_default(request, node, _collector_scope(node))
+
+    def _finalizer_default(self, request: pytest.FixtureRequest, node: Any, scope: str) -> float:
+        item = test_item.get()
+        tearing_down = item is not None and item.stash.get(_TEARING_DOWN, False)
+        return self._defaults.seconds(request, node, scope, tearing_down=tearing_down)
 
     def _timeout(
         self, request: pytest.FixtureRequest, node: Any, scope: str, label: str

@@ -34,6 +34,7 @@ import pytest
 from . import _lane_state
 from ._debugger import DebuggerPolicy
 from ._runner import current_context, run
+from ._timeout_defaults import DefaultUnavailable
 from ._timeouts import PhaseTimeout
 from .errors import AltCoopUsageError
 
@@ -119,6 +120,7 @@ class AsyncFinalizers:
 
     def add(self, finalizer: Callable[[], object]) -> None:
         """What ``addfinalizer`` does, async functions included."""
+        __tracebackhide__ = True  # a refusal is shown at the caller's line
         owner = self._owner()
         assert owner is not None  # its caller holds it
         if _is_async(finalizer):
@@ -131,7 +133,18 @@ class AsyncFinalizers:
                     "fixture's setup, or make the test async"
                 )
             # The default is looked up now, while its fixture can still be set up.
-            seconds = None if self.fixture_timeout is not None else self._default_seconds(owner)
+            try:
+                seconds = (
+                    None if self.fixture_timeout is not None else self._default_seconds(owner)
+                )
+            except DefaultUnavailable as error:
+                raise AltCoopUsageError(
+                    f"async finalizer {_finalizer_name(finalizer)} added during the teardown "
+                    f"of {self._name} needs the default timeout, fixture {error.fixture!r}, "
+                    f"which cannot be set up during teardown: ask for {error.fixture} in the "
+                    "arguments of the fixture that adds the finalizer, or add the finalizer "
+                    "before that fixture's yield"
+                ) from None
             context = self._setup_context or current_context()
             finalizer = functools.partial(self._run, finalizer, seconds, context)
         else:

@@ -43,6 +43,20 @@ class SyncTimeoutPlaceholder:
         )
 
 
+#: The default timeouts a node's requesters were given, by scope: what a
+#: lookup during teardown falls back on (see DefaultTimeouts.seconds).
+_GIVEN = pytest.StashKey[dict[str, float]]()
+
+
+class DefaultUnavailable(Exception):
+    """The default timeout is a fixture's value that can no longer be had:
+    looked up during teardown, when it was torn down or never set up."""
+
+    def __init__(self, fixture: str) -> None:
+        super().__init__(fixture)
+        self.fixture = fixture
+
+
 class DefaultTimeouts:
     """Finds the default timeout for a requester, from its scope upward.
 
@@ -55,7 +69,14 @@ class DefaultTimeouts:
         self.session_default = session_default
         self._visible: dict[tuple[str, str], str | None] = {}
 
-    def seconds(self, request: pytest.FixtureRequest, node: Any, scope: str) -> float:
+    def seconds(
+        self, request: pytest.FixtureRequest, node: Any, scope: str, *, tearing_down: bool = False
+    ) -> float:
+        """The default for a requester of ``scope`` on ``node``. During a
+        test's teardown (an async finalizer added then), the default fixture
+        may be torn down already, or pytest refuse to set it up: the value it
+        gave this node's requesters earlier is used, or else
+        :class:`DefaultUnavailable` raised."""
         # No fixture is defined on a test item itself, so items share their parent's answer.
         where = node.parent if isinstance(node, pytest.Item) and node.parent else node
         key = (where.nodeid, scope)
@@ -65,10 +86,20 @@ class DefaultTimeouts:
             name = self._visible[key] = self._find(request, where, scope)
         if name is None:
             return self.session_default
+        given = node.stash.setdefault(_GIVEN, {})
+        if tearing_down and scope in given:
+            return given[scope]
         try:
-            return check_seconds(request.getfixturevalue(name), f"fixture {name!r}")
+            value = request.getfixturevalue(name)
+        except (AssertionError, pytest.FixtureLookupError):
+            if tearing_down:  # pytest's own errors for a fixture that cannot be had then
+                raise DefaultUnavailable(name) from None
+            raise
+        try:
+            seconds = given[scope] = check_seconds(value, f"fixture {name!r}")
         except ValueError as error:  # the user's mistake: none of alt_coop's frames
             raise pytest.fail.Exception(str(error), pytrace=False) from None
+        return seconds
 
     @staticmethod
     def _find(request: pytest.FixtureRequest, node: Any, scope: str) -> str | None:

@@ -927,6 +927,61 @@ def test_an_async_finalizer_has_its_fixtures_timeout(pytester, run_alt):
     assert events == ["given_more_time waited"]
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_async_finalizer_added_during_teardown_has_the_users_default_timeout(
+    pytester, run_alt, mode
+):
+    # The default was looked up during the test, and is torn down by the
+    # time the finalizer is added: the value it gave is used. A test that
+    # never looked it up is told what to do (it cannot be set up then).
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.2
+
+        @pytest.fixture
+        def late(request):
+            yield
+            async def slow_cleanup():
+                await asyncio.sleep(3)
+            request.addfinalizer(slow_cleanup)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_async(late):
+            pass
+
+        @pytest.mark.asyncio_cooperative
+        def test_sync(late):
+            pass
+        """
+    )
+    result = run_alt("-p", "no:randomly", *mode_args(mode))
+    result.assert_outcomes(passed=2, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_async*",
+            "finalizer *slow_cleanup of fixture 'late' timed out after 0.2s during teardown*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_sync*",
+            ">       request.addfinalizer(slow_cleanup)",
+            "*async finalizer *slow_cleanup added during the teardown of fixture 'late' "
+            "needs the default timeout, fixture 'default_async_timeout', which cannot be set "
+            "up during teardown: ask for default_async_timeout in the arguments of the "
+            "fixture that adds the finalizer, or add the finalizer before that fixture's "
+            "yield*",
+        ]
+    )
+    assert "is not available" not in result.stdout.str()
+    assert "AssertionError" not in result.stdout.str()
+
+
 def test_a_failing_or_hanging_async_finalizer_is_an_error_at_teardown(pytester, run_alt):
     path = pytester.makepyfile(
         """
