@@ -24,7 +24,12 @@ ISOLATE = (
     *("-p", "no:socket", "-p", "no:time_machine", "-p", "no:respx"),
     *("-p", "no:pytest_httpserver", "-p", "no:pytest_mock", "-p", "no:pytest_jsonreport"),
     *("-p", "no:metadata", "-p", "no:check"),
+    # Importing Hypothesis's plugin takes most of a subprocess's start-up;
+    # the tests of Hypothesis tests load it (``-p hypothesispytest``).
+    *("-p", "no:hypothesispytest"),
 )
+#: Undoes the ``no:hypothesispytest`` of ISOLATE, for a suite of Hypothesis tests.
+WITH_HYPOTHESIS = ("-p", "hypothesispytest")
 
 
 #: A test whose own timeout fires while it waits in ``getfixturevalue`` for a

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import mode_args
+from conftest import WITH_HYPOTHESIS, mode_args
 
 
 def test_functions_methods_and_params_run(pytester, run_alt):
@@ -335,7 +335,7 @@ def test_hypothesis_given_runs_each_example_of_an_async_test(pytester, run_alt, 
 
         """
     )
-    result = run_alt(*mode_args(mode))
+    result = run_alt(*WITH_HYPOTHESIS, *mode_args(mode))
     result.assert_outcomes(passed=1, failed=1)
     # "Falsifying example:" or "Failing test case:", by Hypothesis's version.
     result.stdout.fnmatch_lines(["*: test_fails_from_five(", "*x=5,"])
@@ -363,7 +363,7 @@ def test_hypothesis_tests_do_not_interleave(pytester, run_alt_subprocess):
                 data.draw(st.integers())
         """
     )
-    result = run_alt_subprocess("--asyncio-cooperative")
+    result = run_alt_subprocess(*WITH_HYPOTHESIS, "--asyncio-cooperative")
     result.assert_outcomes(passed=2, warnings=1)
     result.stdout.fnmatch_lines(["*AltCoopWarning: alt_coop: Hypothesis tests run alone*"])
 

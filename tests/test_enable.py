@@ -376,7 +376,7 @@ def test_a_hypothesis_test_marked_for_pytest_asyncio_is_its_own(
             await asyncio.sleep(0)
         """
     )
-    result = pytester.runpytest(*_without("asyncio"), "-p", "alt_coop.enable")
+    result = pytester.runpytest(*_without("asyncio", "hypothesispytest"), "-p", "alt_coop.enable")
     result.assert_outcomes(passed=2, warnings=1)
     result.stdout.fnmatch_lines(
         [

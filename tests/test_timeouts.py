@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SUITE_NESTED_TIMEOUT, SUITE_SELF_CANCEL_THEN_TIMEOUT, line_of, mode_args
+from conftest import (
+    SUITE_NESTED_TIMEOUT,
+    SUITE_SELF_CANCEL_THEN_TIMEOUT,
+    WITH_HYPOTHESIS,
+    line_of,
+    mode_args,
+)
 
 # -- what a timeout looks like ------------------------------------------------
 
@@ -1314,7 +1320,7 @@ def test_a_timed_out_hypothesis_test_shows_its_failing_example(pytester, run_alt
                 await asyncio.sleep(1)
         """
     )
-    result = run_alt(*mode_args(mode))
+    result = run_alt(*WITH_HYPOTHESIS, *mode_args(mode))
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         ["*test_slow_for_big timed out after 0.1s*", "*- Notes -*", "*x=6,*"]
