@@ -234,6 +234,7 @@ class SessionLoop:
                     # Someone called loop.stop(): the work must still finish,
                     # or its fixtures are never torn down.
                     stopped = True
+                    self._forget_stop()
                 except BaseException as error:
                     if (
                         self._interrupted
@@ -269,6 +270,16 @@ class SessionLoop:
         if self._interrupted:
             raise self.take_interruption()
         return task.result()
+
+    def _forget_stop(self) -> None:
+        """Clear the stop that cut a run short. asyncio's run_until_complete
+        does (its run_forever clears it); nest-asyncio2's, which an embedded
+        session leaves on the loop's class, does not, and every later run
+        would stop after each turn and start again: the loop would spin the
+        CPU while the tests wait. A stop run_forever honours is cleared, after
+        one turn of the loop."""
+        type(self.loop).stop(self.loop)
+        self.loop.run_forever()
 
     @property
     def interrupted_by_sigint(self) -> bool:

@@ -578,6 +578,48 @@ def test_loop_stop_from_a_sync_test_keeps_asyncio_semantics_and_blames_no_one(
     result.stdout.fnmatch_lines(["*cancelled 1 task*"])
 
 
+def test_loop_stop_from_a_sync_test_on_a_loop_class_patched_by_nest_asyncio2(
+    pytester, run_alt_subprocess
+):
+    # An embedded session nested through nest-asyncio2 leaves its patches on
+    # the loop's class, whose run_until_complete never clears a stop: every
+    # later run stopped after each turn, blaming (and under -W error,
+    # failing) each async test after it, the loop spinning while they waited.
+    pytest.importorskip("nest_asyncio2")
+    pytester.makeconftest(
+        """
+        import asyncio
+        import nest_asyncio2
+
+        loop = asyncio.new_event_loop()
+        nest_asyncio2.apply(loop)  # patches its class
+        loop.close()
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def session_loop():
+            return asyncio.get_running_loop()
+
+        def test_stops_the_idle_loop(session_loop):
+            session_loop.stop()
+
+        async def test_waits():
+            await asyncio.sleep(0.05)
+
+        async def test_waits_again():
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt_subprocess("-p", "no:randomly", "-W", "error::alt_coop.errors.AltCoopWarning")
+    assert "loop.stop()" not in result.stdout.str()
+    result.assert_outcomes(passed=3)
+
+
 def test_asyncio_debug_mode_names_the_phase_that_held_the_loop(
     pytester, run_alt_subprocess, monkeypatch
 ):
