@@ -86,7 +86,7 @@ class DefaultTimeouts:
             name = self._visible[key] = self._find(request, where, scope)
         if name is None:
             return self.session_default
-        given = node.stash.setdefault(_GIVEN, {})
+        given: dict[str, float] = node.stash.setdefault(_GIVEN, {})
         if tearing_down and scope in given:
             return given[scope]
         try:
