@@ -225,6 +225,8 @@ class SessionLoop:
         try:
             while True:
                 try:
+                    if stopped:
+                        self._forget_stop()
                     self.loop.run_until_complete(task)
                     break
                 except RuntimeError:
@@ -234,7 +236,6 @@ class SessionLoop:
                     # Someone called loop.stop(): the work must still finish,
                     # or its fixtures are never torn down.
                     stopped = True
-                    self._forget_stop()
                 except BaseException as error:
                     if (
                         self._interrupted
