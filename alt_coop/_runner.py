@@ -84,7 +84,14 @@ def run(
             "from the test or fixture, or ask for the fixture as an argument"
         )
     value, error = session_loop.run(
-        drive(_run_captured, coro, timeout, phase, context=context or current_context()),
+        drive(
+            _run_captured,
+            coro,
+            timeout,
+            phase,
+            context=context or current_context(),
+            resumed=session_loop.resumed,
+        ),
         # What asyncio's debug mode names when the task holds the loop too long.
         f"alt_coop: {timeout.label} ({phase})" if timeout is not None else "alt_coop",
     )

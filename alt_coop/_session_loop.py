@@ -30,7 +30,7 @@ from types import FrameType
 from typing import Any, TypeVar
 
 from . import _cancels
-from ._lanes import in_lane
+from ._lanes import LEAVE, Leave, in_lane
 from ._tracebacks import is_user_file
 from .errors import AltCoopWarning
 
@@ -128,6 +128,7 @@ class SessionLoop:
         self._task_factory: Any = None  # ours, while the session follows its tasks
         self._before_session: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._task: asyncio.Task[Any] | None = None
+        self._given_up: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._interrupted = False
         #: ``loop.stop()`` was called while the loop was idle (see _stop_unless_working).
         self._stopped_idle = False
@@ -260,6 +261,15 @@ class SessionLoop:
                         self.loop.run_until_complete(
                             asyncio.wait([task], timeout=CANCEL_GRACE_SECONDS)
                         )
+                        if not task.done():
+                            # Never resumed (see resumed): it would run on into
+                            # the tests after it, its output, logs and errors
+                            # theirs.
+                            self._given_up.add(task)
+                            error.add_note(
+                                "alt_coop: the test ignored the cancellation for "
+                                f"{CANCEL_GRACE_SECONDS:g}s and was abandoned"
+                            )
                     if task.done() and not task.cancelled():
                         task.exception()  # retrieved: the exception raised into the loop wins
                     raise
@@ -271,6 +281,14 @@ class SessionLoop:
         if self._interrupted:
             raise self.take_interruption()
         return task.result()
+
+    def resumed(self) -> Leave | None:
+        """For :func:`alt_coop._lanes.drive`, as the work ``run`` was given
+        resumes: a task given up on after an exception raised into the loop
+        is left where it waits."""
+        if self._given_up and asyncio.current_task(self.loop) in self._given_up:
+            return LEAVE
+        return None
 
     def _forget_stop(self) -> None:
         """Clear the stop that cut a run short. asyncio's run_until_complete

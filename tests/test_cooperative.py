@@ -5925,29 +5925,43 @@ def test_a_pytest_timeout_on_a_test_that_swallows_cancellation_does_not_hang(
     pytester, run_alt_subprocess, mode
 ):
     # The test is cancelled once and given the grace period; one that
-    # swallows its cancellation must not hold the run for ever.
+    # swallows its cancellation must not hold the run for ever, nor run on
+    # into the tests after it (its output, logs and errors theirs).
     pytest.importorskip("pytest_timeout")
+    events_conftest(pytester)
     pytester.makepyfile(
         """
         import asyncio
+        import logging
         import pytest
+        from conftest import log
 
         @pytest.mark.timeout(0.5)
         async def test_stubborn():
-            while True:
+            for _ in range(40):  # 4s, past the timeout's 0.5s and the 2s grace
                 try:
-                    await asyncio.sleep(0.05)
+                    await asyncio.sleep(0.1)
                 except asyncio.CancelledError:
-                    pass
+                    log("swallowed")
+            log("ran on")
+            logging.getLogger("stubborn").error("STUBBORN RECORD")
+            raise RuntimeError("STUBBORN LATE ERROR")
 
-        async def test_after():
-            await asyncio.sleep(0.01)
+        async def test_after():  # while the test would run on
+            await asyncio.sleep(4)
         """
     )
-    result = run_alt_subprocess(*mode_args(mode), timeout=60)
+    result = run_alt_subprocess(*mode_args(mode), "-rA", timeout=60)
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*Timeout (>0.5s) from pytest-timeout*"])
-    assert "test_stubborn" in result.stdout.str().split("Timeout (>0.5s)")[-1]
+    result.stdout.fnmatch_lines(
+        [
+            "*Timeout (>0.5s) from pytest-timeout*",
+            "*alt_coop: the test ignored the cancellation for 2s and was abandoned*",
+        ]
+    )
+    output = result.stdout.str()
+    assert "STUBBORN" not in output
+    assert read_events(pytester) == ["swallowed"]
 
 
 def test_warnings_plugin_off_means_no_warnings_recorded_or_marks_applied(
