@@ -49,6 +49,7 @@ def import_test_module(path: Path, config: pytest.Config) -> ModuleType:
     """Import ``path`` as pytest imports a test module (and a package's
     ``__init__.py`` at its setup): with the run's import mode, an import
     error or module-level skip raised as pytest raises it."""
+    __tracebackhide__ = True
     module: ModuleType = _importtestmodule(path, config)
     return module
 

@@ -42,11 +42,14 @@ def run(
     phase: str = "call",
     *,
     context: contextvars.Context | None = None,
+    alone: bool = True,
 ) -> T:
     """Run ``coro`` within ``timeout`` and return its result.
 
     It runs in ``context``, by default the caller's own context object, so
-    the context variables it sets are seen by the caller afterwards.
+    the context variables it sets are seen by the caller afterwards. Not
+    ``alone`` (a batch of cooperative tests), an exception raised inside a
+    callback is left to asyncio (see :meth:`SessionLoop.run`).
     """
     __tracebackhide__ = True
     if in_lane():
@@ -73,6 +76,14 @@ def run(
             "asyncio.new_event_loop()); an `event_loop` fixture kept from pytest-asyncio "
             "that closes asyncio.get_event_loop() does this: remove it"
         )
+    running = _session_loop.running_loop()
+    if running is not None and running is not session_loop.loop:
+        coro.close()
+        raise AltCoopUsageError(
+            "alt_coop cannot run this coroutine (an async fixture asked for with "
+            "request.getfixturevalue, say) while another event loop runs in this thread: "
+            "ask for the fixture before starting that loop, or as an argument"
+        )
     if session_loop.loop.is_running() and not session_loop.nested:
         # pytest.main() from a running loop is refused at configure: this is
         # a session's own code, run from outside its lanes.
@@ -94,6 +105,7 @@ def run(
         ),
         # What asyncio's debug mode names when the task holds the loop too long.
         f"alt_coop: {timeout.label} ({phase})" if timeout is not None else "alt_coop",
+        alone=alone,
     )
     if error is not None:
         try:

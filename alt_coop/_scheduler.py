@@ -224,7 +224,7 @@ class Scheduler:
         ):
             try:
                 turn_globals.record(warnings_per_test)  # what the set-up installed is the batch's
-                _runner.run(self._batch(items, collection, turn_globals), None)
+                _runner.run(self._batch(items, collection, turn_globals), None, alone=False)
             except KeyboardInterrupt as interrupt:
                 # The batch's own names no line of the user's; a test's does.
                 raise self._interruption or interrupt  # noqa: B904

@@ -24,10 +24,10 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from . import _cancels
 from ._lanes import LEAVE, Leave, in_lane
@@ -213,8 +213,16 @@ class SessionLoop:
         loop.set_task_factory(factory)
         self._task_factory = factory
 
-    def run(self, coro: Coroutine[Any, Any, T], name: str = "alt_coop") -> T:
-        """Run ``coro`` as a task named ``name`` until it is done and return its result."""
+    def run(
+        self, coro: Coroutine[Any, Any, T], name: str = "alt_coop", *, alone: bool = False
+    ) -> T:
+        """Run ``coro`` as a task named ``name`` until it is done and return its result.
+
+        With ``alone`` (one test's phase, nothing else running), an exception
+        that a signal handler (pytest-timeout's) raises inside one of
+        asyncio's own callbacks, which asyncio would log and lose, is raised
+        into the loop all the same: landing in the task's own step, it leaves
+        the task with nothing to run it, and the run would wait for ever."""
         try:
             task = self.loop.create_task(coro, name=name)
         except BaseException:
@@ -223,56 +231,39 @@ class SessionLoop:
         _cancels.made_here(task)
         self._task, self._interrupted, self.interruption = task, False, None
         stopped = False
+        lost: list[BaseException] = []
+        catching: contextlib.AbstractContextManager[None] = (
+            _catching_lost_exceptions(self.loop, lost) if alone else contextlib.nullcontext()
+        )
         try:
-            while True:
-                try:
-                    if stopped:
-                        self._forget_stop()
-                    self.loop.run_until_complete(task)
-                    break
-                except RuntimeError:
-                    # The work's own error, or a loop already running.
-                    if task.done() or (self.loop.is_running() and not self.nested):
-                        raise
-                    # Someone called loop.stop(): the work must still finish,
-                    # or its fixtures are never torn down.
-                    stopped = True
-                except BaseException as error:
-                    if (
-                        self._interrupted
-                        and isinstance(error, asyncio.CancelledError)
-                        and task.cancelled()
-                    ):
-                        # Ctrl-C's cancellation came out of the work itself (a
-                        # main coroutine that let it propagate): an interrupt.
-                        raise self.take_interruption() from None
-                    # Raised into the loop while the work waited, by a signal
-                    # handler (pytest-timeout's, say): the work is cancelled
-                    # and its cleanup runs before the exception goes on, or it
-                    # would run on into the tests after it.
-                    if not task.done():
-                        # No longer the work: the grace wait's own stop of the
-                        # loop must not be refused, or a task that swallows its
-                        # cancellation would hold the run for ever.
-                        self._task = None
-                        _cancels.cancel(
-                            task, "alt_coop: stopped by an exception raised into the loop"
-                        )
-                        self.loop.run_until_complete(
-                            asyncio.wait([task], timeout=CANCEL_GRACE_SECONDS)
-                        )
-                        if not task.done():
-                            # Never resumed (see resumed): it would run on into
-                            # the tests after it, its output, logs and errors
-                            # theirs.
-                            self._given_up.add(task)
-                            error.add_note(
-                                "alt_coop: the test ignored the cancellation for "
-                                f"{CANCEL_GRACE_SECONDS:g}s and was abandoned"
-                            )
-                    if task.done() and not task.cancelled():
-                        task.exception()  # retrieved: the exception raised into the loop wins
-                    raise
+            with catching:
+                while True:
+                    try:
+                        if stopped:
+                            self._forget_stop()
+                        self.loop.run_until_complete(task)
+                        if lost:  # in the turn the work ended
+                            self._stop_work(task, lost[0])
+                        break
+                    except RuntimeError as error:
+                        if lost:
+                            self._stop_work(task, lost[0], error)
+                        # The work's own error, or a loop already running.
+                        if task.done() or (self.loop.is_running() and not self.nested):
+                            raise
+                        # Someone called loop.stop(): the work must still finish,
+                        # or its fixtures are never torn down.
+                        stopped = True
+                    except BaseException as error:
+                        if (
+                            self._interrupted
+                            and isinstance(error, asyncio.CancelledError)
+                            and task.cancelled()
+                        ):
+                            # Ctrl-C's cancellation came out of the work itself (a
+                            # main coroutine that let it propagate): an interrupt.
+                            raise self.take_interruption() from None
+                        self._stop_work(task, error)
         finally:
             self._task = None
             stopped_idle, self._stopped_idle = self._stopped_idle, False
@@ -281,6 +272,35 @@ class SessionLoop:
         if self._interrupted:
             raise self.take_interruption()
         return task.result()
+
+    def _stop_work(
+        self, task: asyncio.Task[Any], error: BaseException, context: BaseException | None = None
+    ) -> NoReturn:
+        """Raised into the loop while the work waited, by a signal handler
+        (pytest-timeout's, say): the work is cancelled and its cleanup runs
+        before the exception goes on, or it would run on into the tests after
+        it. One that ignores the cancellation is given up on."""
+        __tracebackhide__ = True
+        if not task.done():
+            # No longer the work: the grace wait's own stop of the loop must
+            # not be refused, or a task that swallows its cancellation would
+            # hold the run for ever.
+            self._task = None
+            _cancels.cancel(task, "alt_coop: stopped by an exception raised into the loop")
+            self.loop.run_until_complete(asyncio.wait([task], timeout=CANCEL_GRACE_SECONDS))
+            if not task.done():
+                # Never resumed (see resumed): it would run on into the tests
+                # after it, its output, logs and errors theirs.
+                self._given_up.add(task)
+                error.add_note(
+                    f"alt_coop: the fixture or test did not end within {CANCEL_GRACE_SECONDS:g}s "
+                    "of being cancelled, and was abandoned"
+                )
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: the exception raised into the loop wins
+        if context is None:
+            raise error
+        raise error from None
 
     def resumed(self) -> Leave | None:
         """For :func:`alt_coop._lanes.drive`, as the work ``run`` was given
@@ -359,8 +379,11 @@ class SessionLoop:
         if loop.is_closed():
             return
         wait = wait or self.run
+        given_up = set(self._given_up)
+        for task in given_up:  # each failed saying so: left where it waits, unnamed here
+            task.cancel()
         wait(_generators_closed(self._ours))
-        tasks = self._ours(asyncio.all_tasks(loop))
+        tasks = self._ours(asyncio.all_tasks(loop)) - given_up
         if not self.owned:
             if loop.get_task_factory() is self._task_factory:  # else the app set its own since
                 loop.set_task_factory(self._app_task_factory)
@@ -498,6 +521,38 @@ _IN_SESSION: contextvars.ContextVar[bool] = contextvars.ContextVar(
 
 def _wake() -> None:
     """Scheduled from a signal handler so a loop blocked in select() wakes up."""
+
+
+@contextlib.contextmanager
+def _catching_lost_exceptions(
+    loop: asyncio.AbstractEventLoop, lost: list[BaseException]
+) -> Iterator[None]:
+    """Put in ``lost``, and stop the loop for, an exception that is no
+    error of the code (pytest's outcomes, raised by a signal handler) raised
+    inside a callback, which asyncio would log and go on. Others go to the
+    handler set before, as while a batch runs (see _lane_logging)."""
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        if isinstance(error, BaseException) and not isinstance(
+            error, (Exception, asyncio.CancelledError)
+        ):
+            if not lost:
+                lost.append(error)
+                type(loop).stop(loop)
+            return
+        if previous is None:
+            loop.default_exception_handler(context)
+        else:
+            previous(loop, context)
+
+    loop.set_exception_handler(handler)
+    try:
+        yield
+    finally:
+        if loop.get_exception_handler() is handler:  # else the code set its own since
+            loop.set_exception_handler(previous)
 
 
 def describe_task(task: asyncio.Task[Any]) -> str:

@@ -49,8 +49,8 @@ _GIVEN = pytest.StashKey[dict[str, float]]()
 
 
 class DefaultUnavailable(Exception):
-    """The default timeout is a fixture's value that can no longer be had:
-    looked up during teardown, when it was torn down or never set up."""
+    """The default timeout is a fixture's value not to be had: looked up
+    during teardown, for a node whose requesters never asked for it."""
 
     def __init__(self, fixture: str) -> None:
         super().__init__(fixture)
@@ -74,8 +74,8 @@ class DefaultTimeouts:
     ) -> float:
         """The default for a requester of ``scope`` on ``node``. During a
         test's teardown (an async finalizer added then), the default fixture
-        may be torn down already, or pytest refuse to set it up: the value it
-        gave this node's requesters earlier is used, or else
+        may be torn down already, and pytest deprecates setting one up: the
+        value it gave this node's requesters earlier is used, or else
         :class:`DefaultUnavailable` raised."""
         # No fixture is defined on a test item itself, so items share their parent's answer.
         where = node.parent if isinstance(node, pytest.Item) and node.parent else node
@@ -87,16 +87,16 @@ class DefaultTimeouts:
         if name is None:
             return self.session_default
         given: dict[str, float] = node.stash.setdefault(_GIVEN, {})
-        if tearing_down and scope in given:
-            return given[scope]
+        if tearing_down:
+            # Not asked of pytest: it may set the fixture up anew (8.x), or
+            # refuse with a deprecation warning (9.1+).
+            if scope in given:
+                return given[scope]
+            raise DefaultUnavailable(name)
         try:
-            value = request.getfixturevalue(name)
-        except (AssertionError, pytest.FixtureLookupError):
-            if tearing_down:  # pytest's own errors for a fixture that cannot be had then
-                raise DefaultUnavailable(name) from None
-            raise
-        try:
-            seconds = given[scope] = check_seconds(value, f"fixture {name!r}")
+            seconds = given[scope] = check_seconds(
+                request.getfixturevalue(name), f"fixture {name!r}"
+            )
         except ValueError as error:  # the user's mistake: none of alt_coop's frames
             raise pytest.fail.Exception(str(error), pytrace=False) from None
         return seconds

@@ -101,6 +101,7 @@ def guard_packages(item: pytest.Item) -> None:
 
 
 def _set_up_package(package: pytest.Package, setup: Callable[[], None]) -> None:
+    __tracebackhide__ = True  # an import error is shown from the user's code
     # The import pytest's own setup does next, done first: it finds the module
     # imported, and an import error or skip is raised once, from here, as it
     # would have been from there.

@@ -5956,12 +5956,56 @@ def test_a_pytest_timeout_on_a_test_that_swallows_cancellation_does_not_hang(
     result.stdout.fnmatch_lines(
         [
             "*Timeout (>0.5s) from pytest-timeout*",
-            "*alt_coop: the test ignored the cancellation for 2s and was abandoned*",
+            "*alt_coop: the fixture or test did not end within 2s of being cancelled, "
+            "and was abandoned*",
         ]
     )
     output = result.stdout.str()
     assert "STUBBORN" not in output
+    assert "still pending at the end of the session" not in output  # told once, above
     assert read_events(pytester) == ["swallowed"]
+
+
+def test_an_outcome_raised_inside_an_asyncio_callback_fails_the_test_not_hangs(
+    pytester, run_alt_subprocess
+):
+    # As pytest-timeout's signal does when it lands in the task's own step
+    # (in its call_soon of the next step, here made to raise): asyncio logs
+    # the exception and the task is left with nothing to run it. The run
+    # must not wait for it for ever.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def test_orphaned():
+            loop = asyncio.get_running_loop()
+            call_soon = loop.call_soon
+
+            def lands_here(*args, **kwargs):
+                loop.call_soon = call_soon
+                pytest.fail("as from a signal handler")
+
+            loop.call_soon = lands_here
+            await asyncio.sleep(0)  # the task's step calls loop.call_soon for its next
+            pytest.fail("never resumed")
+
+        async def test_after():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt_subprocess("-p", "no:randomly", timeout=60)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E * Failed: as from a signal handler",
+            "E * alt_coop: the fixture or test did not end within 2s of being cancelled, "
+            "and was abandoned",
+        ]
+    )
+    output = result.stdout.str()
+    assert "never resumed" not in output
+    assert "Exception in callback" not in output
 
 
 def test_warnings_plugin_off_means_no_warnings_recorded_or_marks_applied(

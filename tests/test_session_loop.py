@@ -620,6 +620,39 @@ def test_loop_stop_from_a_sync_test_on_a_loop_class_patched_by_nest_asyncio2(
     result.assert_outcomes(passed=3)
 
 
+def test_an_async_fixture_asked_for_while_another_loop_runs_is_refused(pytester, run_alt):
+    # Its coroutine cannot run on the session loop from inside another
+    # running loop: the run waited for ever.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def resource():
+            return 1
+
+        def test_inside_another_loop(request):
+            async def main():
+                return request.getfixturevalue("resource")
+
+            asyncio.run(main())
+
+        async def test_after(resource):
+            assert resource == 1
+        """
+    )
+    result = run_alt("-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopUsageError: alt_coop cannot run this coroutine (an async fixture asked "
+            "for with request.getfixturevalue, say) while another event loop runs in this "
+            "thread: ask for the fixture before starting that loop, or as an argument"
+        ]
+    )
+
+
 def test_asyncio_debug_mode_names_the_phase_that_held_the_loop(
     pytester, run_alt_subprocess, monkeypatch
 ):
