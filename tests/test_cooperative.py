@@ -5796,6 +5796,73 @@ def test_cooperative_tests_in_a_session_started_by_alt_coop_main(pytester):
     result.stdout.fnmatch_lines(["*5 passed*"])
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_old_style_hookwrappers_around_each_phase_see_their_own_test(pytester, run_alt, mode):
+    # pluggy's hookwrapper=True wrappers (as Hypothesis's plugin has) around
+    # the call and the report: each pairs with its own test, though the
+    # tests' phases interleave.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        SEEN = []
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_call(item):
+            SEEN.append(("call starts", item.name))
+            outcome = yield
+            failed = outcome.excinfo is not None
+            SEEN.append(("call ends", item.name, "failed" if failed else "passed"))
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_makereport(item, call):
+            outcome = yield
+            report = outcome.get_result()
+            if report.when == "call":
+                report.sections.append(("wrapped", f"{item.name} {report.outcome}"))
+
+        def pytest_sessionfinish(session):
+            starts = [entry[1] for entry in SEEN if entry[0] == "call starts"]
+            ends = {entry[1]: entry[2] for entry in SEEN if entry[0] == "call ends"}
+            print("STARTS", *sorted(starts))
+            print("ENDS", *(f"{name}={how}" for name, how in sorted(ends.items())))
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_a():
+            await asyncio.sleep(0.05)
+
+        async def test_b():
+            await asyncio.sleep(0.02)
+            assert False
+
+        async def test_c():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt("-rA", "-s", *mode_args(mode))
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*STARTS test_a test_b test_c",
+            "ENDS test_a=passed test_b=failed test_c=passed",
+        ]
+    )
+    result.stdout.fnmatch_lines_random(
+        [
+            "*- wrapped -*",
+            "test_a passed",
+            "test_b failed",
+            "test_c passed",
+        ]
+    )
+    if mode == "cooperative":
+        result.stdout.fnmatch_lines(["alt_coop: 3 cooperative tests, at most 3 at once*"])
+
+
 def test_a_plugin_hooking_the_whole_protocol_keeps_its_effect(pytester):
     """Never a silent loss: such a plugin still wraps each test, which then runs alone."""
     pytester.makeconftest(
