@@ -245,9 +245,9 @@ class SessionLoop:
                         if lost:  # in the turn the work ended
                             self._stop_work(task, lost[0])
                         break
-                    except RuntimeError as error:
+                    except RuntimeError:
                         if lost:
-                            self._stop_work(task, lost[0], error)
+                            self._stop_work(task, lost[0], while_handling=True)
                         # The work's own error, or a loop already running.
                         if task.done() or (self.loop.is_running() and not self.nested):
                             raise
@@ -274,7 +274,7 @@ class SessionLoop:
         return task.result()
 
     def _stop_work(
-        self, task: asyncio.Task[Any], error: BaseException, context: BaseException | None = None
+        self, task: asyncio.Task[Any], error: BaseException, *, while_handling: bool = False
     ) -> NoReturn:
         """Raised into the loop while the work waited, by a signal handler
         (pytest-timeout's, say): the work is cancelled and its cleanup runs
@@ -298,9 +298,9 @@ class SessionLoop:
                 )
         if task.done() and not task.cancelled():
             task.exception()  # retrieved: the exception raised into the loop wins
-        if context is None:
-            raise error
-        raise error from None
+        if while_handling:  # the loop's "stopped before Future completed" says nothing
+            raise error from None
+        raise error
 
     def resumed(self) -> Leave | None:
         """For :func:`alt_coop._lanes.drive`, as the work ``run`` was given
