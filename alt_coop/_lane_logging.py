@@ -48,6 +48,7 @@ from _pytest.logging import (
 )
 
 from ._lane_state import CURRENT, LaneState
+from ._session_loop import exception_handler_in_front
 
 
 @contextlib.contextmanager
@@ -73,30 +74,20 @@ def loop_errors_logged_for_their_test(loop: asyncio.AbstractEventLoop) -> Iterat
     context is current: each is logged for the test whose callback or task
     it concerns, found through that callback's context (asyncio's
     ``Handle._context``) or, on Python 3.12 and later, that task's
-    (``Task.get_context()``; 3.11's tasks do not tell theirs).
+    (``Task.get_context()``; 3.11's tasks do not tell theirs). The handler
+    set before still gets each."""
 
-    While a batch runs, ``loop.get_exception_handler()`` returns this
-    handler, which calls the one set before it."""
-    previous = loop.get_exception_handler()
-
-    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    def handler(context: dict[str, Any], pass_on: Callable[[dict[str, Any]], None]) -> None:
         state = _test_of(context)
         token = CURRENT.set(state) if state is not None else None
         try:
-            if previous is None:
-                loop.default_exception_handler(context)
-            else:
-                previous(loop, context)
+            pass_on(context)
         finally:
             if token is not None:
                 CURRENT.reset(token)
 
-    loop.set_exception_handler(handler)
-    try:
+    with exception_handler_in_front(loop, handler):
         yield
-    finally:
-        if loop.get_exception_handler() is handler:  # else a test set its own since
-            loop.set_exception_handler(previous)
 
 
 def _test_of(context: dict[str, Any]) -> LaneState | None:

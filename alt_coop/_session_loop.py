@@ -523,17 +523,14 @@ def _wake() -> None:
     """Scheduled from a signal handler so a loop blocked in select() wakes up."""
 
 
-@contextlib.contextmanager
 def _catching_lost_exceptions(
     loop: asyncio.AbstractEventLoop, lost: list[BaseException]
-) -> Iterator[None]:
+) -> contextlib.AbstractContextManager[None]:
     """Put in ``lost``, and stop the loop for, an exception that is no
     error of the code (pytest's outcomes, raised by a signal handler) raised
-    inside a callback, which asyncio would log and go on. Others go to the
-    handler set before, as while a batch runs (see _lane_logging)."""
-    previous = loop.get_exception_handler()
+    inside a callback, which asyncio would log and go on. Others go on."""
 
-    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    def handler(context: dict[str, Any], pass_on: Callable[[dict[str, Any]], None]) -> None:
         error = context.get("exception")
         if isinstance(error, BaseException) and not isinstance(
             error, (Exception, asyncio.CancelledError)
@@ -542,16 +539,37 @@ def _catching_lost_exceptions(
                 lost.append(error)
                 type(loop).stop(loop)
             return
+        pass_on(context)
+
+    return exception_handler_in_front(loop, handler)
+
+
+@contextlib.contextmanager
+def exception_handler_in_front(
+    loop: asyncio.AbstractEventLoop,
+    handler: Callable[[dict[str, Any], Callable[[dict[str, Any]], None]], None],
+) -> Iterator[None]:
+    """Within the block, asyncio's error reports (an exception in a
+    callback, a task's never retrieved) go to ``handler`` first, with a
+    function that passes one on to the handler set before (or asyncio's
+    default): ``loop.get_exception_handler()`` returns alt_coop's meanwhile.
+    The one before is put back at the end, unless the code set its own."""
+    previous = loop.get_exception_handler()
+
+    def pass_on(context: dict[str, Any]) -> None:
         if previous is None:
             loop.default_exception_handler(context)
         else:
             previous(loop, context)
 
-    loop.set_exception_handler(handler)
+    def in_front(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        handler(context, pass_on)
+
+    loop.set_exception_handler(in_front)
     try:
         yield
     finally:
-        if loop.get_exception_handler() is handler:  # else the code set its own since
+        if loop.get_exception_handler() is in_front:  # else the code set its own since
             loop.set_exception_handler(previous)
 
 
