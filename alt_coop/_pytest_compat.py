@@ -1,7 +1,8 @@
 """Private pytest names the sequential engine touches, in one place.
 
-Checked against pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0, which all agree on
-what is used here; CI runs the suite on the newest 8.x and 9.x and on 8.3.
+Checked against pytest 8.3.0, 8.3.5, 8.4.2, 9.0.3 and 9.2.0, which all
+agree on what is used here (8.3.0 with the lowest pluggy and greenlet that
+alt_coop allows); CI runs the suite on the newest 8.x and 9.x and on 8.3.
 When a new pytest release breaks alt_coop, this is the file to read first.
 Running tests cooperatively needs more of pytest's internals, kept per test.
 Each module that touches them lists what, and the versions it was checked
