@@ -35,6 +35,7 @@ import contextlib
 import contextvars
 import inspect
 import logging
+from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
@@ -145,6 +146,13 @@ class CaplogLevels:
         # The running tests' own levels, and their own logging.disable levels.
         self.tests: dict[LaneState, dict[logging.Logger, int]] = {}
         self.disables: dict[LaneState, int] = {}
+        # For each logger in base: how many running tests see it at each
+        # level (each test's view counted in is kept, to be counted out
+        # exactly), and how many set it. Kept as each test's levels change, so
+        # a change costs the same with thousands of tests running as with one.
+        self._seen: dict[logging.Logger, Counter[int]] = {}
+        self._views: dict[LaneState, dict[logging.Logger, int]] = {}
+        self._setters: Counter[logging.Logger] = Counter()
 
     @property
     def changed(self) -> bool:
@@ -152,15 +160,31 @@ class CaplogLevels:
 
     def set(self, state: LaneState, logger: logging.Logger, level: int | None) -> None:
         """Make ``level`` ``logger``'s level for ``state``'s test (None: none of its own)."""
-        own = self.tests.setdefault(state, {})
+        own = self.tests.get(state, {})
+        if level is None and logger not in own:
+            return  # it had none: nothing changes
+        if level is not None and logger not in self.base:
+            self.base[logger] = logger.level
+            self._seen[logger] = Counter()
+            for theirs, views in self._views.items():
+                views[logger] = self._seen_by(self.tests[theirs], logger)
+                self._seen[logger][views[logger]] += 1
+        for counted, view in self._views.pop(state, {}).items():
+            self._seen[counted][view] -= 1
         if level is None:
-            own.pop(logger, None)
-            if not own:
-                del self.tests[state]
+            del own[logger]
+            self._setters[logger] -= 1
         else:
-            if logger not in self.base:
-                self.base[logger] = logger.level
+            self._setters[logger] += logger not in own
             own[logger] = level
+        if own:
+            self.tests[state] = own
+            views = self._views[state] = {}
+            for counted, seen in self._seen.items():
+                views[counted] = self._seen_by(own, counted)
+                seen[views[counted]] += 1
+        else:
+            self.tests.pop(state, None)
         self._apply()
 
     def set_disable(self, state: LaneState, level: int | None) -> None:
@@ -219,11 +243,13 @@ class CaplogLevels:
         test sees it (a level one set on a parent counts below it), and never
         less verbose than it was; put back those no test sets any more."""
         for logger, base in list(self.base.items()):
-            if not any(logger in own for own in self.tests.values()):
-                del self.base[logger]
+            if not self._setters[logger]:
+                del self.base[logger], self._seen[logger], self._setters[logger]
+                for views in self._views.values():
+                    del views[logger]
                 logger.setLevel(base)
         for logger, base in self.base.items():
-            wanted = [self._seen_by(own, logger) for own in self.tests.values()]
+            wanted = [level for level, count in self._seen[logger].items() if count]
             # Level 0 would mean "as the parent": 1 lets everything through.
             logger.setLevel(max(1, min([*wanted, _effective(logger, base)])))
 
