@@ -2,13 +2,14 @@
 
 Hypothesis writes small random suites: fixtures of every scope and kind
 (coroutine, async generator, sync generator), depending on one another, that
-may fail at setup or at teardown or swallow a cancellation of their own task;
-tests in one or two modules, inside classes or not, async or sync, that pass,
-fail, skip or swallow a cancellation. Each suite runs once sequentially and
+may fail at setup or at teardown or swallow a cancellation of their own task,
+some parametrized; tests in one or two modules, inside classes or not, async
+or sync, that pass, fail, skip or swallow a cancellation, some declaring a
+shared resource or an exclusive turn. Each suite runs once sequentially and
 once with every test marked ``asyncio_cooperative``. Both runs must give each
 test the same setup and call outcomes, report the same fixture teardown
 errors, run the same test bodies, and set up and tear down each fixture
-instance (a fixture and the node it lives on) the same number of times.
+instance (a fixture, the node it lives on and its param) the same number of times.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Fixture:
     swallow: bool
     sleep: float
     deps: list[str] = field(default_factory=list)
+    params: int = 0  # a parametrized fixture: one instance per param, 0 to params - 1
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Case:
     outcome: str  # pass, fail, skip, swallow
     sleep: float
     uses: list[str]
+    mark: str | None = None  # None, "resource" or "exclusive"
 
 
 @dataclass
@@ -71,6 +74,7 @@ def suites(draw: st.DrawFn) -> Suite:
                 swallow=draw(st.booleans()),
                 sleep=draw(st.sampled_from([0, 0.01])),
                 deps=draw(st.lists(st.sampled_from(wider), unique=True)) if wider else [],
+                params=draw(st.sampled_from([0, 0, 0, 2])),
             )
         )
     names = [f.name for f in fixtures]
@@ -85,6 +89,7 @@ def suites(draw: st.DrawFn) -> Suite:
             outcome=draw(st.sampled_from(outcomes)),
             sleep=draw(st.sampled_from([0, 0.01, 0.03])),
             uses=draw(st.lists(st.sampled_from(names), unique=True)),
+            mark=draw(st.sampled_from([None, None, None, "resource", "exclusive"])),
         )
 
     modules = []
@@ -130,12 +135,15 @@ def fixture_source(fixture: Fixture) -> str:
     args = ", ".join(["request", *fixture.deps])
     asynchronous = fixture.kind != "sync"
     wait = f"await asyncio.sleep({fixture.sleep})" if asynchronous else "time.sleep(0)"
-    lines = [f"@pytest.fixture(scope={fixture.scope!r})"]
+    params = f", params={list(range(fixture.params))}" if fixture.params else ""
+    lines = [f"@pytest.fixture(scope={fixture.scope!r}{params})"]
     lines.append(f"{'async ' if asynchronous else ''}def {fixture.name}({args}):")
     lines.append(f"    {wait}")
     if fixture.swallow and asynchronous:
         lines.append("    await swallow_own_cancellation()")
-    lines.append("    node = node_of(request)")
+    lines.append(
+        "    node = node_of(request)" + (" + f'[{request.param}]'" if fixture.params else "")
+    )
     if fixture.fail == "setup":
         lines.append(f"    log('setup-failed {fixture.name}', node)")
         lines.append(f"    raise RuntimeError('{fixture.name} setup')")
@@ -158,7 +166,12 @@ def fixture_source(fixture: Fixture) -> str:
 def case_source(test: Case, method: bool) -> str:
     args = ", ".join((["self"] if method else []) + test.uses)
     asynchronous = test.kind == "async"
-    lines = [f"{'async ' if asynchronous else ''}def {test.name}({args}):"]
+    lines = {
+        None: [],
+        "resource": ["@pytest.mark.asyncio_resources('r')"],
+        "exclusive": ["@pytest.mark.asyncio_exclusive"],
+    }[test.mark]
+    lines.append(f"{'async ' if asynchronous else ''}def {test.name}({args}):")
     lines.append(f"    log('body {test.name}')")
     for name in test.uses:
         lines.append(f"    assert {name} == {name!r}")
@@ -277,7 +290,8 @@ def test_cooperative_run_matches_sequential_run(pytester, run_alt, suite):
         for cls, cases in units
         for case in cases
     }
-    assert set(sequential.phases) == expected  # every test ran: the suite is valid
+    # Every test ran (each of its params, if a fixture it asks for has them): the suite is valid.
+    assert {re.sub(r"\[.*\]$", "", test) for test in sequential.phases} == expected
     assert sequential.cooperative_line is None
     assert cooperative.cooperative_line is not None
     assert cooperative.phases == sequential.phases
