@@ -3,9 +3,10 @@
 Hypothesis writes small random suites: fixtures of every scope and kind
 (coroutine, async generator, sync generator), depending on one another, that
 may fail at setup or at teardown or swallow a cancellation of their own task,
-some parametrized; tests in one or two modules, inside classes or not, async
-or sync, that pass, fail, skip or swallow a cancellation, some declaring a
-shared resource or an exclusive turn. Each suite runs once sequentially and
+some parametrized, some holding an ``alt_coop.Lock``; tests in one or two
+modules, inside classes or not, async or sync, that pass, fail, skip or
+swallow a cancellation, some declaring a shared resource or an exclusive
+turn, some taking the lock. Each suite runs once sequentially and
 once with every test marked ``asyncio_cooperative``. Both runs must give each
 test the same setup and call outcomes, report the same fixture teardown
 errors, run the same test bodies, and set up and tear down each fixture
@@ -40,6 +41,7 @@ class Fixture:
     sleep: float
     deps: list[str] = field(default_factory=list)
     params: int = 0  # a parametrized fixture: one instance per param, 0 to params - 1
+    lock: bool = False  # holds LOCK (an alt_coop.Lock) from its setup to its teardown
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Case:
     sleep: float
     uses: list[str]
     mark: str | None = None  # None, "resource" or "exclusive"
+    lock: bool = False  # holds LOCK while it waits
 
 
 @dataclass
@@ -64,17 +67,21 @@ def suites(draw: st.DrawFn) -> Suite:
     fixtures: list[Fixture] = []
     for index in range(draw(st.integers(1, 4))):
         scope = draw(st.sampled_from(SCOPES))
+        kind = draw(st.sampled_from(["coro", "agen", "sync"]))
         wider = [f.name for f in fixtures if SCOPES.index(f.scope) >= SCOPES.index(scope)]
         fixtures.append(
             Fixture(
                 name=f"f{index}",
                 scope=scope,
-                kind=draw(st.sampled_from(["coro", "agen", "sync"])),
+                kind=kind,
                 fail=draw(st.sampled_from([None, None, None, "setup", "teardown"])),
                 swallow=draw(st.booleans()),
                 sleep=draw(st.sampled_from([0, 0.01])),
                 deps=draw(st.lists(st.sampled_from(wider), unique=True)) if wider else [],
                 params=draw(st.sampled_from([0, 0, 0, 2])),
+                # Only a function fixture's: a wider one would hold it over the
+                # tests of its scope, which could never take it (an error).
+                lock=scope == "function" and kind == "agen" and draw(st.booleans()),
             )
         )
     names = [f.name for f in fixtures]
@@ -90,6 +97,7 @@ def suites(draw: st.DrawFn) -> Suite:
             sleep=draw(st.sampled_from([0, 0.01, 0.03])),
             uses=draw(st.lists(st.sampled_from(names), unique=True)),
             mark=draw(st.sampled_from([None, None, None, "resource", "exclusive"])),
+            lock=kind == "async" and draw(st.booleans()),
         )
 
     modules = []
@@ -107,9 +115,11 @@ HEADER = """
 import asyncio
 import time
 
+import alt_coop
 import pytest
 
 EVENTS = {events!r}
+LOCK = alt_coop.Lock()
 
 
 def log(*parts):
@@ -157,7 +167,11 @@ def fixture_source(fixture: Fixture) -> str:
         lines.append("    request.addfinalizer(finish)")
         lines.append(f"    return {fixture.name!r}")
     else:
-        lines.append(f"    yield {fixture.name!r}")
+        if fixture.lock:
+            lines.append("    async with LOCK():")
+            lines.append(f"        yield {fixture.name!r}")
+        else:
+            lines.append(f"    yield {fixture.name!r}")
         lines.append(f"    {wait}")
         lines.extend(f"    {line}" for line in teardown)
     return "\n".join(lines) + "\n"
@@ -175,7 +189,10 @@ def case_source(test: Case, method: bool) -> str:
     lines.append(f"    log('body {test.name}')")
     for name in test.uses:
         lines.append(f"    assert {name} == {name!r}")
-    if asynchronous:
+    if test.lock:
+        lines.append("    async with LOCK():")
+        lines.append(f"        await asyncio.sleep({test.sleep})")
+    elif asynchronous:
         lines.append(f"    await asyncio.sleep({test.sleep})")
     else:
         lines.append(f"    time.sleep({test.sleep})")
@@ -194,7 +211,7 @@ import time
 
 import pytest
 
-from conftest import log, swallow_own_cancellation
+from conftest import LOCK, log, swallow_own_cancellation
 
 pytestmark = {mark}
 """
