@@ -2,15 +2,16 @@
 
 Hypothesis writes small random suites: fixtures of every scope and kind
 (coroutine, async generator, sync generator), depending on one another, that
-may fail at setup or at teardown or swallow a cancellation of their own task,
-some parametrized, some holding an ``alt_coop.Lock``; tests in one or two
-modules, inside classes or not, async or sync, that pass, fail, skip or
-swallow a cancellation, some declaring a shared resource or an exclusive
-turn, some taking the lock. Each suite runs once sequentially and
-once with every test marked ``asyncio_cooperative``. Both runs must give each
-test the same setup and call outcomes, report the same fixture teardown
+may fail or time out at setup or at teardown or swallow a cancellation of
+their own task, some parametrized, some holding an ``alt_coop.Lock``; tests
+in one or two modules, inside classes or not, async or sync, that pass, fail,
+skip, time out or swallow a cancellation, some declaring a shared resource or
+an exclusive turn, some taking the lock. Each suite runs once sequentially
+and once with every test marked ``asyncio_cooperative``. Both runs must give
+each test the same setup and call outcomes, report the same fixture teardown
 errors, run the same test bodies, and set up and tear down each fixture
-instance (a fixture, the node it lives on and its param) the same number of times.
+instance (a fixture, the node it lives on and its param) the same number of
+times.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Fixture:
     name: str
     scope: str
     kind: str  # coro, agen, sync
-    fail: str | None  # None, "setup", "teardown"
+    fail: str | None  # None, "setup", "teardown", "setup-timeout", "teardown-timeout"
     swallow: bool
     sleep: float
     deps: list[str] = field(default_factory=list)
@@ -74,7 +75,13 @@ def suites(draw: st.DrawFn) -> Suite:
                 name=f"f{index}",
                 scope=scope,
                 kind=kind,
-                fail=draw(st.sampled_from([None, None, None, "setup", "teardown"])),
+                fail=draw(
+                    st.sampled_from(
+                        [None, None, None, "setup", "teardown"]
+                        + (["setup-timeout"] if kind != "sync" else [])
+                        + (["teardown-timeout"] if kind == "agen" else [])
+                    )
+                ),
                 swallow=draw(st.booleans()),
                 sleep=draw(st.sampled_from([0, 0.01])),
                 deps=draw(st.lists(st.sampled_from(wider), unique=True)) if wider else [],
@@ -89,7 +96,9 @@ def suites(draw: st.DrawFn) -> Suite:
 
     def test() -> Case:
         kind = draw(st.sampled_from(["async", "async", "sync"]))
-        outcomes = ["pass", "pass", "fail", "skip"] + (["swallow"] if kind == "async" else [])
+        outcomes = ["pass", "pass", "fail", "skip"]
+        if kind == "async":
+            outcomes += ["swallow", "timeout"]
         return Case(
             name=f"test_t{next(counter)}",
             kind=kind,
@@ -141,8 +150,13 @@ async def swallow_own_cancellation():
 """
 
 
+#: Lines that time out: the phase's timeout is made short, and the wait long.
+TIME_OUT = ("async_timeout.set_timeout_seconds(0.05)", "await asyncio.sleep(3)")
+
+
 def fixture_source(fixture: Fixture) -> str:
-    args = ", ".join(["request", *fixture.deps])
+    timed_out = fixture.fail in ("setup-timeout", "teardown-timeout")
+    args = ", ".join(["request", *(["async_timeout"] if timed_out else []), *fixture.deps])
     asynchronous = fixture.kind != "sync"
     wait = f"await asyncio.sleep({fixture.sleep})" if asynchronous else "time.sleep(0)"
     params = f", params={list(range(fixture.params))}" if fixture.params else ""
@@ -157,10 +171,15 @@ def fixture_source(fixture: Fixture) -> str:
     if fixture.fail == "setup":
         lines.append(f"    log('setup-failed {fixture.name}', node)")
         lines.append(f"    raise RuntimeError('{fixture.name} setup')")
+    if fixture.fail == "setup-timeout":
+        lines.append(f"    log('setup-timeout {fixture.name}', node)")
+        lines.extend(f"    {line}" for line in TIME_OUT)
     lines.append(f"    log('setup {fixture.name}', node)")
     teardown = [f"log('teardown {fixture.name}', node)"]
     if fixture.fail == "teardown":
         teardown.append(f"raise RuntimeError('{fixture.name} teardown')")
+    elif fixture.fail == "teardown-timeout":
+        teardown.extend(TIME_OUT)
     if fixture.kind == "coro":
         lines.append("    def finish():")
         lines.extend(f"        {line}" for line in teardown)
@@ -178,7 +197,8 @@ def fixture_source(fixture: Fixture) -> str:
 
 
 def case_source(test: Case, method: bool) -> str:
-    args = ", ".join((["self"] if method else []) + test.uses)
+    timed_out = ["async_timeout"] if test.outcome == "timeout" else []
+    args = ", ".join((["self"] if method else []) + timed_out + test.uses)
     asynchronous = test.kind == "async"
     lines = {
         None: [],
@@ -202,6 +222,9 @@ def case_source(test: Case, method: bool) -> str:
         lines.append(f"    pytest.skip('{test.name} skips')")
     elif test.outcome == "swallow":
         lines.append("    await swallow_own_cancellation()")
+    elif test.outcome == "timeout":
+        lines.extend(f"    {line}" for line in TIME_OUT)
+        lines.append(f"    log('not timed out {test.name}')")
     source = "\n".join(lines) + "\n"
     return textwrap.indent(source, "    ") if method else source
 
@@ -254,6 +277,10 @@ def observe(directory, result: pytest.RunResult) -> Observed:
         elif report.outcome != "passed":
             text = str(report.longrepr)
             teardown_errors.update(set(re.findall(r"RuntimeError: (f\d+ teardown)", text)))
+            timeouts = re.findall(
+                r"fixture '(f\d+)' timed out after [\d.]+s during teardown", text
+            )
+            teardown_errors.update({f"{name} teardown timeout" for name in timeouts})
     path = directory / "events.txt"
     events = Counter(path.read_text().splitlines() if path.exists() else [])
     line = re.search(r"^alt_coop: .*$", result.stdout.str(), re.M)
