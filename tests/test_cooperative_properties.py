@@ -49,7 +49,7 @@ class Fixture:
 class Case:
     name: str
     kind: str  # async, sync
-    outcome: str  # pass, fail, skip, swallow
+    outcome: str  # pass, fail, skip, swallow, timeout
     sleep: float
     uses: list[str]
     mark: str | None = None  # None, "resource" or "exclusive"
@@ -171,7 +171,7 @@ def fixture_source(fixture: Fixture) -> str:
     if fixture.fail == "setup":
         lines.append(f"    log('setup-failed {fixture.name}', node)")
         lines.append(f"    raise RuntimeError('{fixture.name} setup')")
-    if fixture.fail == "setup-timeout":
+    elif fixture.fail == "setup-timeout":
         lines.append(f"    log('setup-timeout {fixture.name}', node)")
         lines.extend(f"    {line}" for line in TIME_OUT)
     lines.append(f"    log('setup {fixture.name}', node)")
