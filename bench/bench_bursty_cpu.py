@@ -20,10 +20,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from bench_cooperative import disable_all_but, measure
+from bench_cooperative import SYNC_TEST, disable_all_but, measure
 
-BUSY = "def test_{i}():\n    pass\n"
-BURSTY = "def test_{i}():\n    time.sleep({gap})\n"
+BURSTY_TEST = "def test_{i}():\n    time.sleep({gap})\n"
 
 
 def main() -> None:
@@ -35,26 +34,25 @@ def main() -> None:
     n, gap = options.n, options.gap
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        suites = {
-            "busy": root / "test_busy.py",
-            "bursty": root / "test_bursty.py",
-        }
-        suites["busy"].write_text("\n".join(BUSY.format(i=i) for i in range(n)))
-        suites["bursty"].write_text(
-            "import time\n\n" + "\n".join(BURSTY.format(i=i, gap=gap) for i in range(n))
+        busy, bursty = root / "test_busy.py", root / "test_bursty.py"
+        busy.write_text("\n".join(SYNC_TEST.format(i=i) for i in range(n)))
+        bursty.write_text(
+            "import time\n\n" + "\n".join(BURSTY_TEST.format(i=i, gap=gap) for i in range(n))
         )
+        suites = {f"{n} tests": busy, f"{n} tests, {gap:g} s sleep each": bursty}
         plain = disable_all_but(None)
         for path in suites.values():  # warm: collected and compiled once beforehand
             measure([*plain, "--collect-only", path.name], root)
         cpu: dict[str, list[float]] = {name: [] for name in suites}
-        print(f"{'suite':<28} {'wall s':>7} {'CPU s':>6}")
+        width = max(map(len, suites))
+        print(f"{'suite':<{width}} {'wall s':>7} {'CPU s':>6}")
         for _ in range(options.repeat):
             for name, path in suites.items():  # alternated, so a slow spell hits both
                 wall, seconds, _, _ = measure([*plain, path.name], root)
                 cpu[name].append(seconds)
-                label = f"{n} tests" if name == "busy" else f"{n} tests, {gap:g} s sleep each"
-                print(f"{label:<28} {wall:>7.2f} {seconds:>6.2f}")
-    ratio = statistics.median(cpu["bursty"]) / statistics.median(cpu["busy"])
+                print(f"{name:<{width}} {wall:>7.2f} {seconds:>6.2f}")
+    busy_cpu, bursty_cpu = cpu.values()
+    ratio = statistics.median(bursty_cpu) / statistics.median(busy_cpu)
     print(f"CPU time with the sleeps / without (medians): {ratio:.2f}x")
 
 
