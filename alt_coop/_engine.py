@@ -11,6 +11,7 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import threading
 import warnings
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterator
 from typing import Any, TypeVar
@@ -529,8 +530,10 @@ class Plugin:
             return (yield)
         call = functools.partial(func, **_pytest_compat.test_arguments(pyfuncitem))
         with _refused_in_thread(_pytest_compat.item_request(pyfuncitem)):
-            result = run(_in_thread(contextvars.copy_context(), call), None)
-        pyfuncitem.obj = lambda **kwargs: result
+            body = _in_thread(contextvars.copy_context(), call, f"alt_coop: {pyfuncitem.nodeid}")
+            result, error = run(body, None)
+        # pytest's own hook calls the body's stand-in, as it would the test.
+        pyfuncitem.obj = _replay(result, error)
         try:
             return (yield)
         finally:
@@ -700,18 +703,58 @@ def _check_returned(item: pytest.Function, result: object) -> None:
             warnings.warn_explicit(warning, type(warning), code.co_filename, code.co_firstlineno)
 
 
-async def _in_thread(context: contextvars.Context, call: Callable[[], T]) -> T:
+async def _in_thread(
+    context: contextvars.Context, call: Callable[[], object], name: str
+) -> tuple[object, BaseException | None]:
+    """Run a sync cooperative test's body in a thread of its own; what it
+    returned, or what it raised.
+
+    Not in the loop's default executor: its few workers (``min(32, CPUs + 4)``)
+    would queue the bodies beyond them, their wait counted as test time and
+    against ``--asyncio-task-timeout``, and they would starve the pool work
+    of the tests on the loop. The in-flight limit bounds the threads.
+    """
     __tracebackhide__ = True
+    loop = asyncio.get_running_loop()
+    returned = loop.create_future()
+    # Kept out of the future, which refuses a StopIteration.
+    outcome: list[tuple[object, BaseException | None]] = []
+
+    def run_body() -> None:
+        try:
+            outcome.append((context.run(call), None))
+        except BaseException as exc:  # the test's outcome, raised where pytest calls it
+            outcome.append((None, exc))
+        # The loop is closed once Ctrl-C's grace ran out: nothing waits then.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(returned.set_result, None)
+
     with _lane_state.bodies_in_threads.one_running():
         context.run(IN_WORKER_THREAD.set, True)
-        body = asyncio.get_running_loop().run_in_executor(None, context.run, call)
+        # Not a daemon: the process ends once the body returns, as pytest's would.
+        threading.Thread(target=run_body, name=name).start()
         try:
-            return await asyncio.shield(body)
+            await asyncio.shield(returned)
         except asyncio.CancelledError:
             # A thread cannot be stopped: its fixtures are torn down only once
             # its body has returned. Cancelled again meanwhile, it stops waiting.
-            await asyncio.wait([body])
+            await asyncio.wait([returned])
             raise
+    return outcome[0]
+
+
+def _replay(result: object, error: BaseException | None) -> Callable[..., object]:
+    """A stand-in for a test whose body ran in a thread: it returns what the
+    body returned, or raises what it raised (a StopIteration too, which no
+    coroutine or generator could pass on)."""
+
+    def replay(**kwargs: object) -> object:
+        __tracebackhide__ = True
+        if error is not None:
+            raise error
+        return result
+
+    return replay
 
 
 @contextlib.contextmanager

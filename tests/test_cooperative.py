@@ -4960,6 +4960,62 @@ def test_failing_sync_cooperative_test_shows_its_own_line_and_diff(pytester, run
     assert "alt_coop" not in section, section
 
 
+def test_sync_cooperative_tests_each_get_a_thread_of_their_own(pytester, run_alt):
+    """More sync bodies than the loop's default executor has workers (32 at
+    most) run at once, and the pool work of an async test is not queued
+    behind them: all 41 parties meet at the barrier."""
+    pytester.makepyfile(
+        """
+        import asyncio
+        import threading
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        ALL = threading.Barrier(41, timeout=10)
+
+        @pytest.mark.parametrize("n", range(40))
+        def test_sync_body(n, request):
+            ALL.wait()
+            assert threading.current_thread().name == f"alt_coop: {request.node.nodeid}"
+
+        async def test_pool_work():
+            await asyncio.to_thread(ALL.wait)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=41)
+    assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("41", "41")
+
+
+def test_a_sync_cooperative_test_raising_stopiteration_fails_as_it_would_alone(pytester, run_alt):
+    # asyncio refuses a StopIteration as a future's exception, and a coroutine
+    # or generator passing one on turns it into a RuntimeError.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        def test_cooperative_stops():
+            raise StopIteration("stopped early")
+
+        def test_sequential_stops():
+            raise StopIteration("stopped early")
+
+        @pytest.mark.asyncio_cooperative
+        def test_returns():
+            pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=2, passed=1)
+    sections = failure_sections(result.stdout.str())
+    for name in ("test_cooperative_stops", "test_sequential_stops"):
+        section = sections[name]
+        assert '>       raise StopIteration("stopped early")' in section, section
+        assert "E       StopIteration: stopped early" in section, section
+        assert "alt_coop" not in section, section
+
+
 # -- the end-of-run line ---------------------------------------------------------------
 
 
