@@ -4987,6 +4987,60 @@ def test_sync_cooperative_tests_each_get_a_thread_of_their_own(pytester, run_alt
     assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("41", "41")
 
 
+def test_the_pool_work_of_tests_in_flight_is_not_queued(pytester, run_alt):
+    """The session loop's default executor has a worker for each test that
+    may be in flight, beyond asyncio's 32 at most: all 40 meet."""
+    pytester.makepyfile(
+        """
+        import asyncio
+        import threading
+        import pytest
+
+        ALL = threading.Barrier(40, timeout=10)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(40))
+        async def test_pool_work(n):
+            await asyncio.to_thread(ALL.wait)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=40)
+
+
+def test_an_applications_loop_keeps_its_own_default_executor(pytester):
+    pytester.makepyfile(
+        test_pool="""
+        import asyncio
+        import threading
+
+        async def test_pool_work_runs_in_the_apps_pool():
+            name = await asyncio.to_thread(lambda: threading.current_thread().name)
+            assert name.startswith("app-pool"), name
+        """
+    )
+    script = pytester.makepyfile(
+        app=f"""
+        import asyncio
+        import concurrent.futures
+        import sys
+        import pytest
+        import alt_coop
+
+        loop = asyncio.new_event_loop()
+        loop.set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="app-pool")
+        )
+        args = {[*ISOLATE, "test_pool.py"]!r}
+        code = pytest.main(args, plugins=[alt_coop.Plugin(managed_loop=loop)])
+        loop.close()
+        sys.exit(code)
+        """
+    )
+    result = pytester.runpython(script)
+    result.assert_outcomes(passed=1)
+
+
 def test_a_sync_cooperative_test_raising_stopiteration_fails_as_it_would_alone(pytester, run_alt):
     # asyncio refuses a StopIteration as a future's exception, and a coroutine
     # or generator passing one on turns it into a RuntimeError.
