@@ -7,12 +7,10 @@ running a coroutine on the loop is :func:`alt_coop._runner.run`'s job.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import contextvars
 import functools
 import inspect
-import os
 import threading
 import warnings
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterator
@@ -159,7 +157,8 @@ class Plugin:
         loop = self.managed_loop
         if loop is None:
             loop = _session_loop.new_event_loop()
-            loop.set_default_executor(_pool_for(_options.settings(session.config).max_tasks))
+            max_tasks = _options.settings(session.config).max_tasks
+            loop.set_default_executor(_session_loop.default_executor(max_tasks))
             asyncio.set_event_loop(loop)  # for sync code that still asks for "the" loop
             session_loop = _session_loop.SessionLoop(loop, owned=True)
         else:
@@ -704,20 +703,6 @@ def _check_returned(item: pytest.Function, result: object) -> None:
             warnings.warn(warning, stacklevel=1)
         else:  # pointing at the test, not at alt_coop
             warnings.warn_explicit(warning, type(warning), code.co_filename, code.co_firstlineno)
-
-
-def _pool_for(max_tasks: int) -> concurrent.futures.ThreadPoolExecutor:
-    """The default executor of the session loop alt_coop creates.
-
-    Cooperative tests in flight share it (``asyncio.to_thread``,
-    ``run_in_executor(None, ...)``): with asyncio's few workers
-    (``min(32, CPUs + 4)``), their work would queue, the wait counted against
-    their timeouts. Workers start only when work finds none idle.
-    """
-    return concurrent.futures.ThreadPoolExecutor(
-        max_workers=max(min(32, (os.cpu_count() or 1) + 4), max_tasks),
-        thread_name_prefix="asyncio",
-    )
 
 
 async def _in_thread(

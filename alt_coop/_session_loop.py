@@ -89,6 +89,20 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+def default_executor(max_tasks: int) -> concurrent.futures.ThreadPoolExecutor:
+    """The default executor of the session loop alt_coop creates.
+
+    Cooperative tests in flight share it (``asyncio.to_thread``,
+    ``run_in_executor(None, ...)``): with asyncio's few workers
+    (``min(32, CPUs + 4)``), their work would queue, the wait counted against
+    their timeouts. A worker starts only when work finds none idle.
+    """
+    return concurrent.futures.ThreadPoolExecutor(
+        max_workers=max(min(32, (os.cpu_count() or 1) + 4), max_tasks),
+        thread_name_prefix="asyncio",
+    )
+
+
 #: ``time.monotonic`` as it was at import, which is what asyncio's loops read.
 #: A test that freezes time (freezegun replaces ``time.monotonic``, and every
 #: module attribute bound to it) would otherwise move the session loop's clock
