@@ -174,7 +174,9 @@ def fixture_source(fixture: Fixture) -> str:
     elif fixture.fail == "setup-timeout":
         lines.append(f"    log('setup-timeout {fixture.name}', node)")
         lines.extend(f"    {line}" for line in TIME_OUT)
-    lines.append(f"    log('setup {fixture.name}', node)")
+    setup_done = f"log('setup {fixture.name}', node)"
+    if not fixture.lock:
+        lines.append(f"    {setup_done}")
     teardown = [f"log('teardown {fixture.name}', node)"]
     if fixture.fail == "teardown":
         teardown.append(f"raise RuntimeError('{fixture.name} teardown')")
@@ -187,7 +189,10 @@ def fixture_source(fixture: Fixture) -> str:
         lines.append(f"    return {fixture.name!r}")
     else:
         if fixture.lock:
+            # Set up once it holds the lock: taking it again under a fixture
+            # that holds it (one it depends on) fails its setup, in both runs.
             lines.append("    async with LOCK():")
+            lines.append(f"        {setup_done}")
             lines.append(f"        yield {fixture.name!r}")
         else:
             lines.append(f"    yield {fixture.name!r}")
