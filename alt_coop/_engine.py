@@ -718,31 +718,31 @@ async def _in_thread(
     """
     __tracebackhide__ = True
     loop = asyncio.get_running_loop()
-    returned = loop.create_future()
-    # Kept out of the future, which refuses a StopIteration.
-    outcome: list[tuple[object, BaseException | None]] = []
+    # The outcome is the future's result, never its exception: asyncio
+    # refuses a StopIteration as one.
+    returned: asyncio.Future[tuple[object, BaseException | None]] = loop.create_future()
 
     def run_body() -> None:
+        outcome: tuple[object, BaseException | None]
         try:
-            outcome.append((context.run(call), None))
+            outcome = (context.run(call), None)
         except BaseException as exc:  # the test's outcome, raised where pytest calls it
-            outcome.append((None, exc))
+            outcome = (None, exc)
         # The loop is closed once Ctrl-C's grace ran out: nothing waits then.
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(returned.set_result, None)
+            loop.call_soon_threadsafe(returned.set_result, outcome)
 
     with _lane_state.bodies_in_threads.one_running():
         context.run(IN_WORKER_THREAD.set, True)
         # Not a daemon: the process ends once the body returns, as pytest's would.
         threading.Thread(target=run_body, name=name).start()
         try:
-            await asyncio.shield(returned)
+            return await asyncio.shield(returned)
         except asyncio.CancelledError:
             # A thread cannot be stopped: its fixtures are torn down only once
             # its body has returned. Cancelled again meanwhile, it stops waiting.
             await asyncio.wait([returned])
             raise
-    return outcome[0]
 
 
 def _replay(result: object, error: BaseException | None) -> Callable[..., object]:
