@@ -23,7 +23,9 @@ ISOLATE = (
     # (``-p pytest_socket``, say).
     *("-p", "no:socket", "-p", "no:time_machine", "-p", "no:respx"),
     *("-p", "no:pytest_httpserver", "-p", "no:pytest_mock", "-p", "no:pytest_jsonreport"),
-    *("-p", "no:metadata", "-p", "no:check"),
+    *("-p", "no:metadata", "-p", "no:check", "-p", "no:requests_mock"),
+    # platformdirs, which jupyter_core needs, brings a plugin of its own.
+    *("-p", "no:platformdirs"),
     # Importing Hypothesis's plugin takes most of a subprocess's start-up;
     # the tests of Hypothesis tests load it (``-p hypothesispytest``).
     *("-p", "no:hypothesispytest"),
