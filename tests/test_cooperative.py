@@ -5070,6 +5070,34 @@ def test_a_sync_cooperative_test_raising_stopiteration_fails_as_it_would_alone(p
         assert "alt_coop" not in section, section
 
 
+def test_main_thread_only_code_needs_a_sync_test_to_opt_out(pytester, run_alt):
+    # The README's advice for a plain def test that sets a signal handler.
+    pytester.makepyfile(
+        """
+        import signal
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        def test_in_its_thread():
+            signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+
+        @pytest.mark.asyncio_sequential
+        def test_opted_out():
+            signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+        """
+    )
+    result = run_alt("-rA")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E       ValueError: signal only works in main thread*",
+            "PASSED *::test_opted_out",
+            "FAILED *::test_in_its_thread*",
+        ]
+    )
+
+
 # -- the end-of-run line ---------------------------------------------------------------
 
 
