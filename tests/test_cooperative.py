@@ -5079,12 +5079,16 @@ def test_main_thread_only_code_needs_a_sync_test_to_opt_out(pytester, run_alt):
 
         pytestmark = pytest.mark.asyncio_cooperative
 
+        def set_and_restore_a_handler():
+            previous = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+            signal.signal(signal.SIGUSR1, previous)
+
         def test_in_its_thread():
-            signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+            set_and_restore_a_handler()
 
         @pytest.mark.asyncio_sequential
         def test_opted_out():
-            signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+            set_and_restore_a_handler()
         """
     )
     result = run_alt("-rA")
