@@ -11,9 +11,8 @@ import contextlib
 import contextvars
 import functools
 import inspect
-import threading
 import warnings
-from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterator
+from collections.abc import AsyncGenerator, Coroutine, Generator
 from typing import Any, TypeVar
 
 import greenlet
@@ -31,18 +30,19 @@ from . import (
     _run_alone,
     _scheduler,
     _session_loop,
+    _startup_checks,
+    _thread_bodies,
     _tracebacks,
     _unawaited,
     pytest_plugin,
 )
 from ._debugger import DebuggerPolicy, stepping_into
-from ._finalizers import IN_WORKER_THREAD, AsyncFinalizers, refuse_async_cleanups, run_teardown
+from ._finalizers import AsyncFinalizers, refuse_async_cleanups, run_teardown
 from ._lanes import in_lane
 from ._marks import MARK
 from ._runner import current_context, run
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_SECONDS, PhaseTimeout
-from .errors import AltCoopUsageError
 from .locks import release_left_held, setting_up, test_item
 
 T = TypeVar("T")
@@ -123,12 +123,12 @@ class Plugin:
                 "alt_coop.Plugin is registered more than once; pass a single "
                 "alt_coop.Plugin() to pytest.main (listing alt_coop.enable as well is fine)"
             )
-        _check_no_other_runner(config)
+        _startup_checks.no_other_runner(config)
         if not _migration.pytest_asyncio_on(config):
             # Suites moving from pytest-asyncio keep its mark for a while; it
             # must not fail them under --strict-markers.
             config.addinivalue_line("markers", _migration.MARKER)
-        _check_no_other_running_loop(self.managed_loop)
+        _startup_checks.no_other_running_loop(self.managed_loop)
         refuse_async_cleanups(config)
         # Put back at unconfigure: a session a test runs (pytester) has its own.
         self._trimmed_before = _tracebacks.trim_asyncio_frames
@@ -142,7 +142,7 @@ class Plugin:
                         "wait for it to finish before starting another"
                     )
                 self._claimed = self.managed_loop
-            _check_managed_loop(self.managed_loop)
+            _startup_checks.usable_managed_loop(self.managed_loop)
         settings = _options.settings(config)
         self._defaults = DefaultTimeouts(settings.default_timeout)
         debugging = bool(config.getoption("usepdb", False) or config.getoption("trace", False))
@@ -530,12 +530,8 @@ class Plugin:
             or _hypothesis.async_inner_test(func) is not None
         ):
             return (yield)
-        call = functools.partial(func, **_pytest_compat.test_arguments(pyfuncitem))
-        with _refused_in_thread(_pytest_compat.item_request(pyfuncitem)):
-            body = _in_thread(contextvars.copy_context(), call, f"alt_coop: {pyfuncitem.nodeid}")
-            result, error = run(body, None)
         # pytest's own hook calls the body's stand-in, as it would the test.
-        pyfuncitem.obj = _replay(result, error)
+        pyfuncitem.obj = _thread_bodies.run_body(pyfuncitem)
         try:
             return (yield)
         finally:
@@ -615,58 +611,6 @@ def _collector_label(node: pytest.Collector) -> str:
     return f"{_collector_scope(node)} {node.nodeid}"
 
 
-def _check_no_other_runner(config: pytest.Config) -> None:
-    """Two plugins running the same async tests, each on its own loop, fail
-    in confusing ways: a usage error says which to switch off. That is
-    pytest-asyncio in auto mode (in strict mode it runs only what is marked
-    for it), pytest-asyncio-cooperative (whose mark is alt_coop's) and
-    alt-pytest-asyncio (which runs every async test)."""
-    other = None
-    if config.pluginmanager.has_plugin("asyncio-cooperative"):
-        other = ("pytest-asyncio-cooperative", "asyncio-cooperative")
-    elif config.pluginmanager.has_plugin("alt_pytest_asyncio"):
-        other = ("alt-pytest-asyncio", "alt_pytest_asyncio")
-    elif _migration.pytest_asyncio_on(config):
-        mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
-        if mode == "auto":
-            other = ("pytest-asyncio in auto mode", "asyncio")
-    if other is not None:
-        raise pytest.UsageError(
-            f"alt_coop and {other[0]} both run async tests; switch the other off "
-            f"with -p no:{other[1]} (on the command line, or in addopts)"
-        )
-
-
-def _check_no_other_running_loop(managed: asyncio.AbstractEventLoop | None) -> None:
-    """pytest.main() from a coroutine on some loop needs to be told about that loop."""
-    if in_lane():
-        return
-    running = _session_loop.running_loop()
-    if running is not None and running is not managed:
-        raise pytest.UsageError(
-            "alt_coop: pytest.main() was called from a coroutine while its loop is running; "
-            "use `await alt_coop.main(...)`, or pass "
-            "alt_coop.Plugin(managed_loop=asyncio.get_running_loop())"
-        )
-
-
-def _check_managed_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """A loop alt_coop cannot use is a usage error now, not a hang later."""
-    if loop.is_closed():
-        raise pytest.UsageError("alt_coop: managed_loop is closed; pass an open event loop")
-    if loop.is_running():
-        if _session_loop.running_loop() is not loop:
-            raise pytest.UsageError(
-                "alt_coop: managed_loop is running in another thread; run pytest in that "
-                "loop's thread, for example `await alt_coop.main(...)` in a coroutine on it"
-            )
-        if not in_lane():
-            try:
-                _nesting.enable(loop)
-            except AltCoopUsageError as exc:
-                raise pytest.UsageError(f"alt_coop: {exc}") from None
-
-
 def _wraps_async(func: object) -> bool:
     """Whether ``func`` is a plain function wrapping an async one (a decorator
     written for plain functions, through ``functools.wraps``): calling it
@@ -703,93 +647,6 @@ def _check_returned(item: pytest.Function, result: object) -> None:
             warnings.warn(warning, stacklevel=1)
         else:  # pointing at the test, not at alt_coop
             warnings.warn_explicit(warning, type(warning), code.co_filename, code.co_firstlineno)
-
-
-async def _in_thread(
-    context: contextvars.Context, call: Callable[[], object], name: str
-) -> tuple[object, BaseException | None]:
-    """Run a sync cooperative test's body in a thread of its own; what it
-    returned, or what it raised.
-
-    Not in the loop's default executor: its few workers (``min(32, CPUs + 4)``)
-    would queue the bodies beyond them, their wait counted as test time and
-    against ``--asyncio-task-timeout``, and they would starve the pool work
-    of the tests on the loop. The in-flight limit bounds the threads.
-    """
-    __tracebackhide__ = True
-    loop = asyncio.get_running_loop()
-    # The outcome is the future's result, never its exception: asyncio
-    # refuses a StopIteration as one.
-    returned: asyncio.Future[tuple[object, BaseException | None]] = loop.create_future()
-
-    def run_body() -> None:
-        outcome: tuple[object, BaseException | None]
-        try:
-            outcome = (context.run(call), None)
-        except BaseException as exc:  # the test's outcome, raised where pytest calls it
-            outcome = (None, exc)
-        # The loop is closed once Ctrl-C's grace ran out: nothing waits then.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(returned.set_result, outcome)
-
-    with _lane_state.bodies_in_threads.one_running():
-        context.run(IN_WORKER_THREAD.set, True)
-        # Not a daemon: the process ends once the body returns, as pytest's would.
-        threading.Thread(target=run_body, name=name).start()
-        try:
-            return await asyncio.shield(returned)
-        except asyncio.CancelledError:
-            # A thread cannot be stopped: its fixtures are torn down only once
-            # its body has returned. Cancelled again meanwhile, it stops waiting.
-            await asyncio.wait([returned])
-            raise
-
-
-def _replay(result: object, error: BaseException | None) -> Callable[..., object]:
-    """A stand-in for a test whose body ran in a thread: it returns what the
-    body returned, or raises what it raised (a StopIteration too, which no
-    coroutine or generator could pass on)."""
-
-    def replay(**kwargs: object) -> object:
-        __tracebackhide__ = True
-        if error is not None:
-            raise error
-        return result
-
-    return replay
-
-
-@contextlib.contextmanager
-def _refused_in_thread(request: pytest.FixtureRequest) -> Iterator[None]:
-    """What a test's ``request`` cannot do from a worker thread says so.
-
-    Setting a fixture up or registering a finalizer needs pytest's state of
-    the test, which lives on the loop's thread. (``request.node.addfinalizer``
-    only appends to the test's own list, which nothing else touches while
-    its body runs; an async finalizer is refused by :mod:`alt_coop._finalizers`,
-    its default timeout being a fixture's value.)
-    """
-
-    def refuse(what: str, instead: str) -> Callable[..., Any]:
-        def refused(*args: object, **kwargs: object) -> Any:
-            raise AltCoopUsageError(
-                f"request.{what} cannot be called from a plain def cooperative test, "
-                f"whose body runs in a worker thread: {instead}, or make the test async"
-            )
-
-        return refused
-
-    refusals = {
-        "getfixturevalue": "ask for the fixture as an argument",
-        "addfinalizer": "add the finalizer in a fixture of your own, which the test asks for",
-    }
-    for name, instead in refusals.items():
-        setattr(request, name, refuse(name, instead))
-    try:
-        yield
-    finally:
-        for name in refusals:
-            delattr(request, name)
 
 
 def _why_sequential(config: pytest.Config) -> str | None:

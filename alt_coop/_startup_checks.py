@@ -1,0 +1,68 @@
+"""Set-ups alt_coop refuses when the session starts.
+
+Each is a usage error that says what to do instead, raised before any test
+runs, where otherwise two runners or two loops would fail later and in
+confusing ways (or hang).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from . import _migration, _nesting, _session_loop
+from ._lanes import in_lane
+from .errors import AltCoopUsageError
+
+
+def no_other_runner(config: pytest.Config) -> None:
+    """Two plugins running the same async tests, each on its own loop, fail
+    in confusing ways: a usage error says which to switch off. That is
+    pytest-asyncio in auto mode (in strict mode it runs only what is marked
+    for it), pytest-asyncio-cooperative (whose mark is alt_coop's) and
+    alt-pytest-asyncio (which runs every async test)."""
+    other = None
+    if config.pluginmanager.has_plugin("asyncio-cooperative"):
+        other = ("pytest-asyncio-cooperative", "asyncio-cooperative")
+    elif config.pluginmanager.has_plugin("alt_pytest_asyncio"):
+        other = ("alt-pytest-asyncio", "alt_pytest_asyncio")
+    elif _migration.pytest_asyncio_on(config):
+        mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
+        if mode == "auto":
+            other = ("pytest-asyncio in auto mode", "asyncio")
+    if other is not None:
+        raise pytest.UsageError(
+            f"alt_coop and {other[0]} both run async tests; switch the other off "
+            f"with -p no:{other[1]} (on the command line, or in addopts)"
+        )
+
+
+def no_other_running_loop(managed: asyncio.AbstractEventLoop | None) -> None:
+    """pytest.main() from a coroutine on some loop needs to be told about that loop."""
+    if in_lane():
+        return
+    running = _session_loop.running_loop()
+    if running is not None and running is not managed:
+        raise pytest.UsageError(
+            "alt_coop: pytest.main() was called from a coroutine while its loop is running; "
+            "use `await alt_coop.main(...)`, or pass "
+            "alt_coop.Plugin(managed_loop=asyncio.get_running_loop())"
+        )
+
+
+def usable_managed_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """A loop alt_coop cannot use is a usage error now, not a hang later."""
+    if loop.is_closed():
+        raise pytest.UsageError("alt_coop: managed_loop is closed; pass an open event loop")
+    if loop.is_running():
+        if _session_loop.running_loop() is not loop:
+            raise pytest.UsageError(
+                "alt_coop: managed_loop is running in another thread; run pytest in that "
+                "loop's thread, for example `await alt_coop.main(...)` in a coroutine on it"
+            )
+        if not in_lane():
+            try:
+                _nesting.enable(loop)
+            except AltCoopUsageError as exc:
+                raise pytest.UsageError(f"alt_coop: {exc}") from None

@@ -1,0 +1,122 @@
+"""Plain ``def`` cooperative tests: their bodies run in worker threads.
+
+A sync body would hold the loop, and with it every other test in flight, for
+as long as it runs; in a thread of its own it holds only its lane. Its
+fixtures still run on the loop, and pytest's own ``pytest_pyfunc_call`` then
+sees what the body returned, through a stand-in (:func:`run_body`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from . import _lane_state, _pytest_compat
+from ._finalizers import IN_WORKER_THREAD
+from ._runner import run
+from .errors import AltCoopUsageError
+
+
+def run_body(item: pytest.Function) -> Callable[..., object]:
+    """Run ``item``'s body in a worker thread, from its lane; a stand-in for
+    the body, which returns what it returned or raises what it raised."""
+    __tracebackhide__ = True
+    call = functools.partial(item.obj, **_pytest_compat.test_arguments(item))
+    with _refused_in_thread(_pytest_compat.item_request(item)):
+        body = _body_in_thread(contextvars.copy_context(), call, f"alt_coop: {item.nodeid}")
+        result, error = run(body, None)
+    return _replay(result, error)
+
+
+async def _body_in_thread(
+    context: contextvars.Context, call: Callable[[], object], name: str
+) -> tuple[object, BaseException | None]:
+    """Run a sync cooperative test's body in a thread of its own; what it
+    returned, or what it raised.
+
+    Not in the loop's default executor: its few workers (``min(32, CPUs + 4)``)
+    would queue the bodies beyond them, their wait counted as test time and
+    against ``--asyncio-task-timeout``, and they would starve the pool work
+    of the tests on the loop. The in-flight limit bounds the threads.
+    """
+    __tracebackhide__ = True
+    loop = asyncio.get_running_loop()
+    # The outcome is the future's result, never its exception: asyncio
+    # refuses a StopIteration as one.
+    returned: asyncio.Future[tuple[object, BaseException | None]] = loop.create_future()
+
+    def in_thread() -> None:
+        outcome: tuple[object, BaseException | None]
+        try:
+            outcome = (context.run(call), None)
+        except BaseException as exc:  # the test's outcome, raised where pytest calls it
+            outcome = (None, exc)
+        # The loop is closed once Ctrl-C's grace ran out: nothing waits then.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(returned.set_result, outcome)
+
+    with _lane_state.bodies_in_threads.one_running():
+        context.run(IN_WORKER_THREAD.set, True)
+        # Not a daemon: the process ends once the body returns, as pytest's would.
+        threading.Thread(target=in_thread, name=name).start()
+        try:
+            return await asyncio.shield(returned)
+        except asyncio.CancelledError:
+            # A thread cannot be stopped: its fixtures are torn down only once
+            # its body has returned. Cancelled again meanwhile, it stops waiting.
+            await asyncio.wait([returned])
+            raise
+
+
+def _replay(result: object, error: BaseException | None) -> Callable[..., object]:
+    """A stand-in for a test whose body ran in a thread: it returns what the
+    body returned, or raises what it raised (a StopIteration too, which no
+    coroutine or generator could pass on)."""
+
+    def replay(**kwargs: object) -> object:
+        __tracebackhide__ = True
+        if error is not None:
+            raise error
+        return result
+
+    return replay
+
+
+@contextlib.contextmanager
+def _refused_in_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """What a test's ``request`` cannot do from a worker thread says so.
+
+    Setting a fixture up or registering a finalizer needs pytest's state of
+    the test, which lives on the loop's thread. (``request.node.addfinalizer``
+    only appends to the test's own list, which nothing else touches while
+    its body runs; an async finalizer is refused by :mod:`alt_coop._finalizers`,
+    its default timeout being a fixture's value.)
+    """
+
+    def refuse(what: str, instead: str) -> Callable[..., Any]:
+        def refused(*args: object, **kwargs: object) -> Any:
+            raise AltCoopUsageError(
+                f"request.{what} cannot be called from a plain def cooperative test, "
+                f"whose body runs in a worker thread: {instead}, or make the test async"
+            )
+
+        return refused
+
+    refusals = {
+        "getfixturevalue": "ask for the fixture as an argument",
+        "addfinalizer": "add the finalizer in a fixture of your own, which the test asks for",
+    }
+    for name, instead in refusals.items():
+        setattr(request, name, refuse(name, instead))
+    try:
+        yield
+    finally:
+        for name in refusals:
+            delattr(request, name)
