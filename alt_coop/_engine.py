@@ -19,6 +19,7 @@ import greenlet
 import pytest
 
 from . import (
+    _admission,
     _coverage_support,
     _hypothesis,
     _lane_state,
@@ -294,7 +295,7 @@ class Plugin:
     # mark does not hide it: see pytest_runtest_makereport).
     @pytest.hookimpl(specname="pytest_runtest_setup")
     def pytest_runtest_setup_problems(self, item: pytest.Item) -> None:
-        problem = _scheduler.mark_problem(item) or _unawaited.problem(item)
+        problem = _admission.mark_problem(item) or _unawaited.problem(item)
         if problem is not None:
             raise _unawaited.written_wrong(problem)
         _unawaited.guard_packages(item)

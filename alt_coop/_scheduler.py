@@ -12,11 +12,8 @@ tests is a *batch*: its tests run concurrently, up to ``max_asyncio_tasks``
 at once. Every other test (sync tests, unmarked tests, tests that must run
 alone) runs sequentially, between batches, exactly as pytest would.
 
-Admission into a batch follows the order, and waits (without holding a slot)
-for: a free slot; the resources the test declares, or an empty batch for an
-exclusive test; and for the collectors and parametrized fixtures it needs to
-be the instances pytest would give it (a module still set up for an earlier
-run of tests waits to be torn down before a later run's tests start).
+Tests are admitted into a batch in that order, each once
+:mod:`alt_coop._admission` says it may start.
 """
 
 from __future__ import annotations
@@ -47,9 +44,10 @@ from . import (
     _timeouts,
     _uncaught,
 )
+from ._admission import Admission, Needs
 from ._garbage import BatchCollection
 from ._lanes import LEAVE, Leave, drive
-from ._marks import EXCLUSIVE_MARK, MARK, RESOURCES_MARK, SEQUENTIAL_MARK
+from ._marks import MARK, SEQUENTIAL_MARK
 from ._setupstate import ConcurrentSetupState
 from .errors import AltCoopWarning
 
@@ -96,9 +94,6 @@ class Scheduler:
         #: One-line notices, each with the first test it concerns.
         self.notices: dict[str, pytest.Item | None] = {}
         self.holds: dict[pytest.Item, float] = {}  # tests that held the loop too long
-        self._resources: dict[str, int] = {}
-        self._params: dict[str, tuple[Any, int]] = {}
-        self._exclusive_running = False
         self._interrupted = False
         self._interruption: KeyboardInterrupt | None = None  # the first a test met
         self._exit: BaseException | None = None  # pytest.exit() in a cooperative test
@@ -266,30 +261,31 @@ class Scheduler:
         assert self.setupstate is not None
         self.setupstate.last_of_run = self._last_of_run
         turn_due = 0.0
-        parametrized = {
-            name for item in items for name, _ in _fixture_instances.params_of(item)[0]
-        }
+        admission = Admission(items, self.max_tasks, self.setupstate)
         with _lane_logging.loop_errors_logged_for_their_test(loop):
             try:
                 for item in items:
-                    needs = _Needs(item, self.setupstate, parametrized)
-                    while not self._may_start(needs, len(tasks)):
+                    needs = admission.needs_of(item)
+                    # A run that stops starts no further test: it breaks out below.
+                    while not (self._stopping() or admission.may_start(needs, len(tasks))):
                         collection.ramped_up()
                         changed.clear()
                         await changed.wait()
                     if self._stopping():
                         break
-                    self._admit(needs)
+                    admission.admit(needs)
                     try:
                         task = self._start(loop, item, turn_globals)
                     except Exception as error:  # an application's task factory failed, say
-                        self._release(needs)
+                        admission.release(needs)
                         self.error = error  # raised once the running tests are done
                         break
                     _cancels.made_here(task)
                     tasks.add(task)
                     task.add_done_callback(
-                        functools.partial(_test_done, self, needs, tasks, changed, collection)
+                        functools.partial(
+                            _test_done, self, admission, needs, tasks, changed, collection
+                        )
                     )
                     # Let the tests already running take their turn (timers that
                     # are due, results that arrived) every millisecond or so of
@@ -453,53 +449,6 @@ class Scheduler:
             or self.error is not None
         )
 
-    def _may_start(self, needs: _Needs, running: int) -> bool:
-        if self._stopping():
-            return True  # the loop breaks out right away
-        if running >= self.max_tasks or self._exclusive_running:
-            return False
-        if needs.exclusive and running:
-            return False
-        if any(self._resources.get(name) for name in needs.resources):
-            return False
-        setupstate = self.setupstate
-        assert setupstate is not None
-        for node, run in needs.runs:
-            live = setupstate.live_run.get(node)
-            if live is not None and live != run:
-                return False
-        for name, key in needs.params:
-            held = self._params.get(name)
-            if held is not None and held[1] > 0 and not _same_param(held[0], key):
-                return False
-        return True
-
-    def _admit(self, needs: _Needs) -> None:
-        setupstate = self.setupstate
-        assert setupstate is not None
-        for node, run in needs.runs:
-            setupstate.live_run[node] = run
-        needs.runs = []  # only admission needs them; the test holds ``needs`` until done
-        for name in needs.resources:
-            self._resources[name] = self._resources.get(name, 0) + 1
-        if needs.exclusive:
-            self._exclusive_running = True
-        for name, key in needs.params:
-            live = self._params.get(name)
-            count = live[1] if live is not None and _same_param(live[0], key) else 0
-            self._params[name] = (key, count + 1)
-
-    def _release(self, needs: _Needs) -> None:
-        for name in needs.resources:
-            self._resources[name] -= 1
-        if needs.exclusive:
-            self._exclusive_running = False
-        for name, key in needs.params:
-            live = self._params.get(name)
-            # Its own value (``is``): a param not equal to itself (NaN) too.
-            if live is not None and (live[0] is key or _same_param(live[0], key)):
-                self._params[name] = (key, live[1] - 1)
-
     # -- one test, in its own lane -----------------------------------------
 
     def _lane(self, state: _lane_state.LaneState) -> None:
@@ -623,69 +572,6 @@ class Scheduler:
         )
 
 
-class _Needs:
-    """What a test needs before it may start, worked out once."""
-
-    __slots__ = ("exclusive", "params", "resources", "runs")
-
-    def __init__(
-        self,
-        item: pytest.Item,
-        setupstate: ConcurrentSetupState | None,
-        parametrized: set[str],
-    ) -> None:
-        assert setupstate is not None
-        self.runs = [(node, setupstate.run_of[node, item]) for node in item.listchain()[:-1]]
-        marks = list(item.iter_markers())
-        self.resources = tuple(
-            name
-            for mark in marks
-            if mark.name == RESOURCES_MARK and _names_resources(mark)  # else its setup fails
-            for name in mark.args
-        )
-        self.exclusive = any(mark.name == EXCLUSIVE_MARK for mark in marks)
-        self.params, own = _fixture_instances.params_of(item)
-        if parametrized:
-            # A fixture other tests of the batch parametrize, used without a
-            # param: its instance is unparametrized, a value of its own. By
-            # name: a fixture of the same name elsewhere (another module's,
-            # an override in another directory) waits too, needlessly but safely.
-            given = {name for name, _ in self.params}
-            self.params += [
-                (name, _NO_PARAM)
-                for name in parametrized.intersection(item.fixturenames)  # type: ignore[attr-defined]
-                if name not in given and name not in own
-            ]
-
-
-def mark_problem(item: pytest.Item) -> str | None:
-    """What is wrong with the arguments of ``item``'s alt_coop marks, if
-    anything: its setup fails with that (its own error, as pytest gives a
-    ``skipif`` with a bad condition, so no other test's result is lost)."""
-    for mark in item.iter_markers():
-        if mark.name == RESOURCES_MARK and not _names_resources(mark):
-            return (
-                f"@pytest.mark.{RESOURCES_MARK}({_arguments(mark)}): give one or more "
-                f'resource names as strings, as in @pytest.mark.{RESOURCES_MARK}("db", "cache")'
-            )
-        if mark.name in (MARK, SEQUENTIAL_MARK, EXCLUSIVE_MARK) and (mark.args or mark.kwargs):
-            hint = (
-                f'; to share a named resource, use @pytest.mark.{RESOURCES_MARK}("name")'
-                if mark.name == EXCLUSIVE_MARK
-                else ""
-            )
-            return f"@pytest.mark.{mark.name}({_arguments(mark)}) takes no arguments{hint}"
-    return None
-
-
-def _names_resources(mark: pytest.Mark) -> bool:
-    return bool(mark.args and not mark.kwargs and all(isinstance(a, str) and a for a in mark.args))
-
-
-def _arguments(mark: pytest.Mark) -> str:
-    return ", ".join([*map(repr, mark.args), *(f"{k}={v!r}" for k, v in mark.kwargs.items())])
-
-
 async def _grace_despite_cancels(batch: asyncio.Task[Any], tasks: set[asyncio.Task[None]]) -> None:
     """Give the running tests their grace, though they cancel ``batch`` (the
     caller's task) again as they end, each one's teardown cancelling every
@@ -706,7 +592,8 @@ async def _grace_despite_cancels(batch: asyncio.Task[Any], tasks: set[asyncio.Ta
 
 def _test_done(
     scheduler: Scheduler,
-    needs: _Needs,
+    admission: Admission,
+    needs: Needs,
     tasks: set[asyncio.Task[None]],
     changed: asyncio.Event,
     collection: BatchCollection,
@@ -715,7 +602,7 @@ def _test_done(
     """A test's task is done (a partial of it is its done callback: smaller
     than a closure, for thousands in flight)."""
     tasks.discard(task)
-    scheduler._release(needs)
+    admission.release(needs)
     collection.test_finished()
     if not task.cancelled() and task.exception() is not None and scheduler.error is None:
         # Raised outside any test's phases (a plugin's reporting hook, say):
@@ -744,10 +631,6 @@ def notice(
     _lane_warnings.record_notice(config, AltCoopWarning(f"alt_coop: {text}"), item, where)
 
 
-#: The param key of a test that uses a parametrized fixture's name without a param.
-_NO_PARAM = object()
-
-
 def _is_unittest(item: pytest.Function) -> bool:
     unittest = sys.modules.get("unittest")  # no TestCase without it
     return (
@@ -755,11 +638,3 @@ def _is_unittest(item: pytest.Function) -> bool:
         and isinstance(item.cls, type)
         and issubclass(item.cls, unittest.TestCase)
     )
-
-
-def _same_param(one: object, other: object) -> bool:
-    """Whether pytest would keep a fixture's instance from param ``one`` for ``other``."""
-    try:
-        return bool(one == other)
-    except Exception:  # values whose == is not a truth value (arrays): as pytest does
-        return one is other
