@@ -24,21 +24,16 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Coroutine, Iterable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Coroutine, Iterator
 from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
-from . import _cancels
+from . import _cancels, _leftover_tasks
 from ._lanes import LEAVE, Leave, in_lane
-from ._tracebacks import is_user_file
+from ._leftover_tasks import CANCEL_GRACE_SECONDS
 from .errors import AltCoopWarning
 
 T = TypeVar("T")
-
-#: How long tasks left behind get, after their one cancellation, to finish.
-CANCEL_GRACE_SECONDS = 2.0
-
 
 #: Loops a session runs on that it does not own (``alt_coop.main``, ``managed_loop``).
 _claimed: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
@@ -396,14 +391,14 @@ class SessionLoop:
         given_up = set(self._given_up)
         for task in given_up:  # each failed saying so: left where it waits, unnamed here
             task.cancel()
-        wait(_generators_closed(self._ours))
+        wait(_leftover_tasks.generators_closed(self._ours))
         tasks = self._ours(asyncio.all_tasks(loop)) - given_up
         if not self.owned:
             if loop.get_task_factory() is self._task_factory:  # else the app set its own since
                 loop.set_task_factory(self._app_task_factory)
             self._unmark()
-        where = _where_written(tasks)
-        message = cancel_leftover_tasks(tasks, wait, what=what, warn=warn)
+        where = _leftover_tasks.where_written(tasks)
+        message = _leftover_tasks.cancel(tasks, wait, what=what, warn=warn)
         if self.owned:
             try:
                 if running_loop() is None:
@@ -439,58 +434,6 @@ class SessionLoop:
                 warnings.warn(AltCoopWarning(message), stacklevel=2)
             else:
                 warnings.warn_explicit(AltCoopWarning(message), AltCoopWarning, *where)
-
-
-async def _generators_closed(
-    ours: Callable[[set[asyncio.Task[Any]]], set[asyncio.Task[Any]]],
-) -> None:
-    """Let the async generators dropped in the last turns close.
-
-    asyncio closes a dropped async generator in a task that a callback makes:
-    made in the session's last turns, such a task would be taken for one left
-    behind, and cancelled before its ``finally`` could run. One turn lets the
-    callbacks make their tasks; they are then given the grace period to end.
-    """
-    await asyncio.sleep(0)
-    closing = [
-        task
-        for task in ours(asyncio.all_tasks())
-        if type(task.get_coro()).__name__ == "async_generator_athrow"
-    ]
-    if closing:
-        await asyncio.wait(closing, timeout=CANCEL_GRACE_SECONDS)
-
-
-def _where_written(tasks: Iterable[asyncio.Task[Any]]) -> tuple[str, int] | None:
-    """Where the code of a leftover task is written (file, line): the suite's
-    if any is, else a library's, else asyncio's own (``Queue.get`` made a
-    task says little). The warning points there, not at alt_coop."""
-    places = [
-        (code.co_filename, code.co_firstlineno)
-        for task in sorted((task for task in tasks if not task.done()), key=describe_task)
-        if (code := getattr(task.get_coro(), "cr_code", None)) is not None
-    ]
-    return min(places, key=lambda place: _remoteness(place[0]), default=None)
-
-
-@functools.cache
-def _stdlib() -> str:
-    """Where the standard library lives (with a separator: not its siblings)."""
-    import sysconfig  # needed only for a leftover-task warning
-
-    return os.path.join(sysconfig.get_path("stdlib"), "")
-
-
-def _remoteness(filename: str) -> int:
-    """0 for the suite's code, 1 for installed code (the standard library,
-    site-packages of any kind), 2 for asyncio's or alt_coop's."""
-    if not is_user_file(filename):
-        return 2
-    parts = Path(filename).parts
-    installed = (
-        filename.startswith(_stdlib()) or "site-packages" in parts or "dist-packages" in parts
-    )
-    return 1 if installed else 0
 
 
 async def _shutdown_default_executor(loop: asyncio.AbstractEventLoop) -> None:
@@ -585,44 +528,6 @@ def exception_handler_in_front(
     finally:
         if loop.get_exception_handler() is in_front:  # else the code set its own since
             loop.set_exception_handler(previous)
-
-
-def describe_task(task: asyncio.Task[Any]) -> str:
-    coro = task.get_coro()
-    name = getattr(coro, "__qualname__", None) or repr(coro)
-    return f"{task.get_name()} ({name})"
-
-
-def cancel_leftover_tasks(
-    tasks: Iterable[asyncio.Task[Any]],
-    wait: Callable[[Coroutine[Any, Any, Any]], Any],
-    *,
-    what: str,
-    warn: bool = True,
-) -> str:
-    """Cancel ``tasks`` once, give them a bounded time to clean up.
-
-    Returns the warning to give, naming them ("" for none). A task that
-    swallows its cancellation is not awaited past the grace period: it is
-    named as abandoned, warning or not.
-    """
-    pending = [task for task in tasks if not task.done()]
-    if not pending:
-        return ""
-    for task in pending:
-        _cancels.cancel(task, f"alt_coop: still running at the end of the {what}")
-    _, stubborn = wait(asyncio.wait(pending, timeout=CANCEL_GRACE_SECONDS))
-    if not (warn or stubborn):
-        return ""
-    names = ", ".join(sorted(describe_task(task) for task in pending))
-    message = (
-        f"alt_coop cancelled {len(pending)} task(s) still pending at the end of the {what}: "
-        + names
-    )
-    if stubborn:
-        stuck = ", ".join(sorted(describe_task(task) for task in stubborn))
-        message += f"; these ignored the cancellation and were abandoned: {stuck}"
-    return message
 
 
 _stack: list[SessionLoop] = []

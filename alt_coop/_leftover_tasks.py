@@ -1,0 +1,112 @@
+"""Tasks still running when a session, or a loop a fixture installed, ends.
+
+Each is cancelled once and given a bounded grace to clean up; one that
+swallows its cancellation is abandoned, never awaited without a bound. A
+warning names them all, and points at the code that made them: the suite's
+if any is, rather than alt_coop's or asyncio's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from collections.abc import Callable, Coroutine, Iterable
+from pathlib import Path
+from typing import Any
+
+from . import _cancels
+from ._tracebacks import is_user_file
+
+#: How long tasks left behind get, after their one cancellation, to finish.
+CANCEL_GRACE_SECONDS = 2.0
+
+
+async def generators_closed(
+    ours: Callable[[set[asyncio.Task[Any]]], set[asyncio.Task[Any]]],
+) -> None:
+    """Let the async generators dropped in the last turns close.
+
+    asyncio closes a dropped async generator in a task that a callback makes:
+    made in the session's last turns, such a task would be taken for one left
+    behind, and cancelled before its ``finally`` could run. One turn lets the
+    callbacks make their tasks; they are then given the grace period to end.
+    """
+    await asyncio.sleep(0)
+    closing = [
+        task
+        for task in ours(asyncio.all_tasks())
+        if type(task.get_coro()).__name__ == "async_generator_athrow"
+    ]
+    if closing:
+        await asyncio.wait(closing, timeout=CANCEL_GRACE_SECONDS)
+
+
+def where_written(tasks: Iterable[asyncio.Task[Any]]) -> tuple[str, int] | None:
+    """Where the code of a leftover task is written (file, line): the suite's
+    if any is, else a library's, else asyncio's own (``Queue.get`` made a
+    task says little). The warning points there, not at alt_coop."""
+    places = [
+        (code.co_filename, code.co_firstlineno)
+        for task in sorted((task for task in tasks if not task.done()), key=describe)
+        if (code := getattr(task.get_coro(), "cr_code", None)) is not None
+    ]
+    return min(places, key=lambda place: _remoteness(place[0]), default=None)
+
+
+@functools.cache
+def _stdlib() -> str:
+    """Where the standard library lives (with a separator: not its siblings)."""
+    import sysconfig  # needed only for a leftover-task warning
+
+    return os.path.join(sysconfig.get_path("stdlib"), "")
+
+
+def _remoteness(filename: str) -> int:
+    """0 for the suite's code, 1 for installed code (the standard library,
+    site-packages of any kind), 2 for asyncio's or alt_coop's."""
+    if not is_user_file(filename):
+        return 2
+    parts = Path(filename).parts
+    installed = (
+        filename.startswith(_stdlib()) or "site-packages" in parts or "dist-packages" in parts
+    )
+    return 1 if installed else 0
+
+
+def describe(task: asyncio.Task[Any]) -> str:
+    coro = task.get_coro()
+    name = getattr(coro, "__qualname__", None) or repr(coro)
+    return f"{task.get_name()} ({name})"
+
+
+def cancel(
+    tasks: Iterable[asyncio.Task[Any]],
+    wait: Callable[[Coroutine[Any, Any, Any]], Any],
+    *,
+    what: str,
+    warn: bool = True,
+) -> str:
+    """Cancel ``tasks`` once, give them a bounded time to clean up.
+
+    Returns the warning to give, naming them ("" for none). A task that
+    swallows its cancellation is not awaited past the grace period: it is
+    named as abandoned, warning or not.
+    """
+    pending = [task for task in tasks if not task.done()]
+    if not pending:
+        return ""
+    for task in pending:
+        _cancels.cancel(task, f"alt_coop: still running at the end of the {what}")
+    _, stubborn = wait(asyncio.wait(pending, timeout=CANCEL_GRACE_SECONDS))
+    if not (warn or stubborn):
+        return ""
+    names = ", ".join(sorted(describe(task) for task in pending))
+    message = (
+        f"alt_coop cancelled {len(pending)} task(s) still pending at the end of the {what}: "
+        + names
+    )
+    if stubborn:
+        stuck = ", ".join(sorted(describe(task) for task in stubborn))
+        message += f"; these ignored the cancellation and were abandoned: {stuck}"
+    return message
