@@ -1,0 +1,423 @@
+"""Cooperative tests and fixtures: instances per test and per scope, set up
+once and torn down once, errors at setup."""
+
+from __future__ import annotations
+
+import pytest
+from cooperative_support import (
+    events_conftest,
+    overlap,
+    peak,
+    read_events,
+    read_spans,
+    verbose_lines,
+)
+
+
+def test_function_scoped_async_fixtures_are_per_test(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log, meet
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        ALL = asyncio.Barrier(3)
+
+        @pytest.fixture
+        async def token(request):
+            value = {"owner": request.node.name}
+            log("setup", request.node.name, id(value))
+            await asyncio.sleep(0.01)
+            yield value
+            await asyncio.sleep(0.01)
+            assert value == {"owner": request.node.name, "seen": request.node.name}
+            log("teardown", request.node.name, id(value))
+
+        @pytest.fixture
+        async def plain(token):
+            await asyncio.sleep(0)
+            return token
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_own(token, plain, request, n):
+            assert plain is token
+            assert token == {"owner": request.node.name}
+            await meet(ALL)
+            token["seen"] = request.node.name
+            await asyncio.sleep(0.01)
+            assert token == {"owner": request.node.name, "seen": request.node.name}
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=3)
+    setups = [line.split()[1:] for line in read_events(pytester) if line.startswith("setup ")]
+    teardowns = [line.split()[1:] for line in read_events(pytester) if line.startswith("teardown")]
+    assert sorted(name for name, _ in setups) == ["test_own[0]", "test_own[1]", "test_own[2]"]
+    assert sorted(setups) == sorted(teardowns)
+    assert len({value for _, value in setups}) == 3
+
+
+def test_module_fixture_set_up_once_and_torn_down_after_the_last_test(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log, span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            log("setup shared")
+            await asyncio.sleep(0.1)  # the other tests ask for it meanwhile
+            value = object()
+            yield value
+            await asyncio.sleep(0.01)
+            log("teardown shared")
+
+        @pytest.mark.parametrize("n", range(5))
+        async def test_uses(shared, n):
+            async with span(f"test{n}"):
+                log("value", id(shared))
+                await asyncio.sleep(0.02 * (5 - n))
+
+        def test_after_the_module():
+            pass
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=6)
+    events = read_events(pytester)
+    assert events.count("setup shared") == 1
+    assert events.count("teardown shared") == 1
+    assert len({line for line in events if line.startswith("value ")}) == 1
+    spans = read_spans(pytester)
+    assert peak(spans) == 5
+    assert events.index("setup shared") < min(
+        events.index(f"start test{n} {spans[f'test{n}'][0]}") for n in range(5)
+    )
+    # Torn down once, after the last of the tests (not after the first to finish).
+    last_end = max(events.index(f"end test{n} {spans[f'test{n}'][1]}") for n in range(5))
+    assert events.index("teardown shared") > last_end
+
+
+def test_indirect_params_with_the_same_index_but_other_values_do_not_overlap(pytester, run_alt):
+    # Two parametrize calls each put their value at index 0: the values differ,
+    # so pytest sets the module fixture up anew for the second, and the first
+    # test must not see its instance torn down or replaced under it.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        async def res(request):
+            state = {"value": request.param, "open": True}
+            yield state
+            state["open"] = False
+
+        @pytest.mark.parametrize("res", [10], indirect=True)
+        async def test_x(res):
+            await asyncio.sleep(0.2)
+            assert res == {"value": 10, "open": True}
+
+        @pytest.mark.parametrize("res", [30], indirect=True)
+        async def test_y(res):
+            assert res == {"value": 30, "open": True}
+
+        @pytest.mark.parametrize("direct", [1], scope="module")
+        async def test_direct_x(direct):
+            await asyncio.sleep(0.2)
+            assert direct == 1
+
+        @pytest.mark.parametrize("direct", [2], scope="module")
+        async def test_direct_y(direct):
+            assert direct == 2
+        """
+    )
+    run_alt().assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize("scope", ["session", "module", "class"])
+def test_a_test_without_the_param_does_not_overlap_one_with_it(pytester, run_alt, scope):
+    # test_b parametrizes the wider fixture, test_a and test_c use it plain:
+    # three instances one after the other, as in a sequential run, and none
+    # torn down under a test still using it.
+    events_conftest(
+        pytester,
+        f"""
+        import pytest
+
+        @pytest.fixture(scope="{scope}")
+        def shared(request):
+            state = {{"param": getattr(request, "param", "-"), "open": True}}
+            log("setup", state["param"])
+            yield state
+            state["open"] = False
+            log("teardown", state["param"])
+        """,
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        class TestIt:
+            async def test_a(self, shared):
+                await asyncio.sleep(0.05)
+                assert shared == {"param": "-", "open": True}
+
+            @pytest.mark.parametrize("shared", [10], indirect=True)
+            async def test_b(self, shared):
+                await asyncio.sleep(0.01)
+                assert shared == {"param": 10, "open": True}
+
+            async def test_c(self, shared):
+                assert shared == {"param": "-", "open": True}
+        """
+    )
+    run_alt().assert_outcomes(passed=3)
+    assert read_events(pytester) == [
+        "setup -",
+        "teardown -",
+        "setup 10",
+        "teardown 10",
+        "setup -",
+        "teardown -",
+    ]
+
+
+def test_a_param_narrower_than_its_fixture_keeps_its_nodes_apart(pytester, run_alt):
+    # A class-scoped param of a module fixture: pytest sets the fixture's one
+    # instance up anew for each class and finishes it with the class, so the
+    # classes run one after the other even with the same param value.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        def res(request):
+            state = {"param": request.param, "open": True}
+            yield state
+            state["open"] = False
+
+        @pytest.mark.parametrize("res", ["p"], indirect=True, scope="class")
+        class TestA:
+            async def test_a(self, res):
+                await asyncio.sleep(0.01)
+                assert res == {"param": "p", "open": True}
+
+        @pytest.mark.parametrize("res", ["p"], indirect=True, scope="class")
+        class TestB:
+            async def test_b(self, res):
+                await asyncio.sleep(0.2)
+                assert res == {"param": "p", "open": True}
+        """
+    )
+    run_alt().assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("scope", ["module", "class"])
+def test_a_function_override_of_a_parametrized_wider_fixture_is_shared_as_in_pytest(
+    pytester, run_alt, scope
+):
+    # The param's scope is the parent's, so pytest caches the override for
+    # as long as the param stays the same: set up once per param, here too,
+    # by one test while the other waits.
+    events_conftest(
+        pytester,
+        f"""
+        import pytest
+
+        @pytest.fixture(scope="{scope}", params=["a", "b"])
+        def parent(request):
+            return request.param
+        """,
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def parent(parent):
+            log("override", parent)
+            await asyncio.sleep(0.01)
+            return parent
+
+        class TestIt:
+            async def test_a(self, parent):
+                pass
+
+            async def test_b(self, parent):
+                pass
+        """
+    )
+    run_alt().assert_outcomes(passed=4)
+    assert read_events(pytester) == ["override a", "override b"]
+
+
+def test_parametrized_module_fixture_each_param_once_and_never_overlapping(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log, span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module", params=[1, 2])
+        async def conn(request):
+            log("setup", request.param)
+            await asyncio.sleep(0.02)
+            yield request.param
+            await asyncio.sleep(0.02)
+            log("teardown", request.param)
+
+        async def test_a(conn):
+            async with span(f"a{conn}"):
+                log("use", conn)
+                await asyncio.sleep(0.05)
+
+        async def test_b(conn):
+            async with span(f"b{conn}"):
+                log("use", conn)
+                await asyncio.sleep(0.05)
+
+        async def test_c(conn):
+            async with span(f"c{conn}"):
+                log("use", conn)
+                await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=6)
+    # "start a1 <time>" -> "start a1"; "setup 1", "use 1", "teardown 1" as they are.
+    tokens = [" ".join(line.split()[:2]) for line in read_events(pytester)]
+
+    def param_run(param: int) -> list[str]:
+        tests = [f"{name}{param}" for name in "abc"]
+        return sorted(
+            [f"setup {param}", f"teardown {param}"]
+            + [f"use {param}"] * 3
+            + [f"{kind} {test}" for test in tests for kind in ("start", "end")]
+        )
+
+    split = tokens.index("teardown 1") + 1
+    first, second = tokens[:split], tokens[split:]
+    # Param 1: set up once, all its tests inside, torn down once after the last
+    # of them; only then anything of param 2, likewise.
+    assert first[0] == "setup 1" and first[-1] == "teardown 1", tokens
+    assert sorted(first) == param_run(1), tokens
+    assert second[0] == "setup 2" and second[-1] == "teardown 2", tokens
+    assert sorted(second) == param_run(2), tokens
+    spans = read_spans(pytester)
+    assert overlap(spans["a1"], spans["b1"]) and overlap(spans["b2"], spans["c2"])
+
+
+def test_class_scoped_fixture_of_tests_outside_a_class_is_per_test(pytester, run_alt):
+    """pytest sets a class-scoped fixture up anew for each test that is not in a
+    class (the test itself is its scope): concurrent tests must not share it."""
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log, meet
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        ALL = asyncio.Barrier(3)
+
+        @pytest.fixture(scope="class")
+        async def per_class(request):
+            value = {"owner": request.node.name, "alive": True}
+            log("setup", request.node.name)
+            yield value
+            value["alive"] = False
+            log("teardown", request.node.name)
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_outside_a_class(per_class, request, n):
+            await meet(ALL)
+            await asyncio.sleep(0.02 * n)
+            assert per_class == {"owner": request.node.name, "alive": True}
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=3)
+    events = read_events(pytester)
+    names = [f"test_outside_a_class[{n}]" for n in range(3)]
+    assert sorted(line for line in events if line.startswith("setup ")) == [
+        f"setup {name}" for name in names
+    ]
+    assert sorted(line for line in events if line.startswith("teardown ")) == [
+        f"teardown {name}" for name in names
+    ]
+
+
+def test_failing_fixture_is_an_error_at_setup_and_earlier_fixtures_are_torn_down(
+    pytester, run_alt
+):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log, meet
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        ALL = asyncio.Barrier(3)
+
+        @pytest.fixture
+        async def first(request):
+            log("setup first", request.node.name)
+            await asyncio.sleep(0.01)
+            yield
+            await asyncio.sleep(0.01)
+            log("teardown first", request.node.name)
+
+        @pytest.fixture
+        async def broken(first):
+            await meet(ALL)
+            raise RuntimeError("the broken fixture failed")
+
+        async def test_broken(first, broken):
+            log("body test_broken")
+
+        async def test_fine_1(first):
+            await meet(ALL)
+            log("body test_fine_1")
+
+        async def test_fine_2(first):
+            await meet(ALL)
+            log("body test_fine_2")
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=2, errors=1)
+    assert verbose_lines(result.stdout.str()) == {
+        "test_broken": ["ERROR"],
+        "test_fine_1": ["PASSED"],
+        "test_fine_2": ["PASSED"],
+    }
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_broken*", "E*the broken fixture failed"])
+    events = read_events(pytester)
+    assert "body test_broken" not in events
+    assert {"body test_fine_1", "body test_fine_2"} <= set(events)
+    for name in ("test_broken", "test_fine_1", "test_fine_2"):
+        assert events.count(f"setup first {name}") == 1
+        assert events.count(f"teardown first {name}") == 1

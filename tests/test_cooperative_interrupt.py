@@ -1,0 +1,399 @@
+"""Cooperative tests: the end-of-run line, and Ctrl-C."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+from conftest import ISOLATE, interrupt_when
+from cooperative_support import (
+    SUMMARY,
+    events_conftest,
+    overlap,
+    read_events,
+    read_spans,
+    verbose_lines,
+)
+
+# -- the end-of-run line ---------------------------------------------------------------
+
+
+def test_summary_line_counts_cooperative_tests_and_peak(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import meet
+
+        ALL = asyncio.Barrier(3)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_together(n):
+            await meet(ALL)
+            await asyncio.sleep(0.05)
+
+        async def test_not_cooperative():
+            await asyncio.sleep(0)
+
+        def test_sync():
+            pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=5)
+    output = result.stdout.str()
+    assert SUMMARY.search(output).group(1, 2) == ("3", "3")
+    assert len(SUMMARY.findall(output)) == 1
+    busy, wall = map(
+        float, re.search(r"at once, (\d+\.\d\d)s of test time in (\d+\.\d\d)s", output).groups()
+    )
+    assert busy >= 0.15 and wall >= 0.05
+
+
+def test_no_summary_line_without_cooperative_tests(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_plain():
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1)
+    assert "alt_coop: " not in result.stdout.str()
+
+
+# -- Ctrl-C ---------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_ctrl_c_during_a_batch_cleans_up_and_reports_no_failures(pytester):
+    events_conftest(pytester)
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture(scope="module")
+        async def resource():
+            yield
+            await asyncio.sleep(0)
+            log("teardown resource")
+
+        @pytest.fixture
+        async def per_test(request):
+            yield
+            await asyncio.sleep(0)
+            log("teardown per_test", request.node.name)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_quick(resource):
+            await asyncio.sleep(0)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_long(resource, per_test, n):
+            log("started", n)
+            try:
+                await asyncio.sleep(30)
+            finally:
+                log("finally", n)
+
+        def test_never_reached():
+            log("reached")
+        """
+    )
+    output, returncode, _, interrupted, ended = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-v", str(test_file)],
+        pytester.path,
+        lambda: sum(line.startswith("started ") for line in read_events(pytester)) == 3,
+        "all three long tests started",
+        communicate_timeout=15,
+    )
+
+    # Promptly: nowhere near the 30s the tests would have slept.
+    assert ended - interrupted < 10, output
+    events = read_events(pytester)
+    for n in range(3):
+        assert events.count(f"finally {n}") == 1, events
+        assert events.count(f"teardown per_test test_long[{n}]") == 1, events
+    assert events.count("teardown resource") == 1, events
+    assert events.index("teardown resource") > max(
+        events.index(f"teardown per_test test_long[{n}]") for n in range(3)
+    )
+    assert "reached" not in events
+    # pytest's one line names the user's waiting line, as for a sync test.
+    sleep_line = test_file.read_text().splitlines().index("        await asyncio.sleep(30)") + 1
+    assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    lines = verbose_lines(output)
+    assert lines.get("test_quick") == ["PASSED"], output
+    assert not any(name.startswith("test_long") for name in lines), output
+    assert re.search(r"\b1 passed\b", output), output
+    assert not re.search(r"\b\d+ (failed|errors?)\b", output), output
+
+
+def test_ctrl_c_keeps_the_results_of_tests_already_in_teardown(pytester):
+    events_conftest(pytester)
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        async def slow_teardown(request):
+            yield
+            log("teardown begins", request.node.name)
+            try:
+                await asyncio.sleep(30)
+            finally:
+                log("teardown cut", request.node.name)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(2))
+        async def test_passes(slow_teardown, n):
+            pass
+
+        @pytest.mark.asyncio_cooperative
+        async def test_fails(slow_teardown):
+            assert 1 == 2
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-v", str(test_file)],
+        pytester.path,
+        lambda: sum(line.startswith("teardown begins") for line in read_events(pytester)) == 3,
+        "all three tests in their teardown",
+        communicate_timeout=15,
+    )
+
+    assert sum(line.startswith("teardown cut") for line in read_events(pytester)) == 3
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    lines = verbose_lines(output)
+    assert lines == {
+        "test_passes[0]": ["PASSED"],
+        "test_passes[1]": ["PASSED"],
+        "test_fails": ["FAILED"],
+    }, output
+    assert "assert 1 == 2" in output
+    assert re.search(r"\b1 failed, 2 passed\b", output), output
+
+
+def test_ctrl_c_tears_interrupted_tests_down_at_once(pytester):
+    events_conftest(pytester)
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        async def resource(request):
+            yield
+            log("teardown begins", request.node.name)
+            await asyncio.sleep(0.2)
+            log("teardown ends", request.node.name)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(4))
+        async def test_long(resource, n):
+            log("started", n)
+            await asyncio.sleep(30)
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        lambda: sum(line.startswith("started ") for line in read_events(pytester)) == 4,
+        "all four tests started",
+        communicate_timeout=15,
+    )
+
+    events = read_events(pytester)
+    begins = [i for i, line in enumerate(events) if line.startswith("teardown begins")]
+    ends = [i for i, line in enumerate(events) if line.startswith("teardown ends")]
+    assert len(begins) == len(ends) == 4, events
+    # Concurrently, as they ran: every teardown began before the first ended.
+    assert max(begins) < min(ends), events
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert not re.search(r"\b\d+ (passed|failed|errors?)\b", output), output
+
+
+def test_second_ctrl_c_ends_at_once_and_names_the_tests_left_running(pytester):
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pathlib
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_stubborn(n):
+            pathlib.Path(f"started-{n}").touch()
+            try:
+                await asyncio.sleep(30)
+            finally:
+                try:
+                    await asyncio.sleep(30)  # a slow cleanup, cut short by the second Ctrl-C
+                finally:
+                    if n:
+                        await asyncio.sleep(30)  # and one that goes on even so
+        """
+    )
+    output, returncode, _, interrupted, ended = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        lambda: len(list(pytester.path.glob("started-*"))) == 3,
+        "all three tests started",
+        again_after=0.5,
+        communicate_timeout=20,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert ended - interrupted < 15, output
+    assert "KeyboardInterrupt" in output
+    assert "Traceback" not in output
+    # The tests left running are named; the session's teardown did not wait
+    # for them, nor did they touch it, or report anything.
+    names = ", ".join(f"{test_file.name}::test_stubborn[{n}]" for n in range(3))
+    assert "after the interrupt, and interrupted them where they waited: " + names in output
+    left = ", ".join(f"{test_file.name}::test_stubborn[{n}]" for n in (1, 2))
+    assert "these went on waiting, and were left where they waited: " + left in output
+    assert not re.search(r"^(ERROR|FAILED) ", output, re.M), output
+
+
+def test_tests_left_running_after_a_second_ctrl_c_report_nothing_and_touch_nothing(pytester):
+    # They went on stepping their protocol during the session's teardown: they
+    # were reported as errors (KeyError from the shared set-up state).
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pathlib
+        import pytest
+
+        def log(what):
+            with open("events.txt", "a") as f:
+                f.write(what + "\\n")
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            yield
+            await asyncio.sleep(1)
+            log("teardown shared")
+
+        class TestK:
+            @pytest.fixture(scope="class")
+            async def per_class(self, shared):
+                yield
+                await asyncio.sleep(1)
+                log("teardown per_class")
+
+            @pytest.fixture
+            async def slow(self, per_class):
+                yield
+                await asyncio.sleep(0.5)
+
+            @pytest.mark.asyncio_cooperative
+            @pytest.mark.parametrize("i", range(3))
+            async def test_a(self, slow, i):
+                pathlib.Path(f"started-{i}").touch()
+                await asyncio.sleep(3)
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        lambda: len(list(pytester.path.glob("started-*"))) == 3,
+        "all three tests started",
+        again_after=0.2,
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "KeyError" not in output
+    assert not re.search(r"\b\d+ (passed|failed|errors?)\b", output), output
+    assert not re.search(r"^(ERROR|FAILED) ", output, re.M), output
+    events = (pytester.path / "events.txt").read_text().split("\n")
+    assert events.count("teardown per_class") <= 1 and events.count("teardown shared") <= 1
+
+
+def test_a_thread_test_outliving_the_grace_after_ctrl_c_is_left_alone(pytester):
+    # Its lane went on with pytest's protocol once the thread returned, after
+    # the session had torn everything down: a KeyError from pytest's own
+    # session teardown, or, with -s, an AssertionError from its capture.
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pathlib
+        import time
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def session_wide():
+            yield
+            print("teardown session_wide")
+
+        @pytest.fixture(scope="module")
+        async def shared(session_wide):
+            yield
+            await asyncio.sleep(0.1)
+
+        @pytest.mark.asyncio_cooperative
+        def test_thread(shared):
+            pathlib.Path("started").touch()
+            time.sleep(7)
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-s", str(test_file)],
+        pytester.path,
+        lambda: (pytester.path / "started").exists(),
+        "the thread test started",
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "KeyError" not in output
+    assert "AssertionError" not in output
+    assert not re.search(r"^(ERROR|FAILED) ", output, re.M), output
+    assert output.count("teardown session_wide") == 1, output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal dispositions")
+def test_cooperative_run_with_sigint_ignored_ends_cleanly(pytester):
+    """Started with SIGINT ignored (``nohup``, a background job of a script, some CI
+    runners), pytest cannot be interrupted, but the run itself must still end normally."""
+    events_conftest(pytester)
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("n", range(2))
+        async def test_it(n):
+            async with span(f"t{n}"):
+                await asyncio.sleep(0.05)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert "Traceback" not in proc.stdout, proc.stdout
+    assert re.search(r"\b2 passed\b", proc.stdout), proc.stdout
+    assert proc.returncode == pytest.ExitCode.OK, proc.stdout
+    spans = read_spans(pytester)
+    assert overlap(spans["t0"], spans["t1"])

@@ -1,0 +1,879 @@
+"""Cooperative tests: mutual exclusion, by alt_coop.Lock and by marks."""
+
+from __future__ import annotations
+
+import sys
+from itertools import combinations
+
+import pytest
+from conftest import ISOLATE
+from cooperative_support import (
+    SUMMARY,
+    events_conftest,
+    overlap,
+    peak,
+    read_events,
+    read_spans,
+    verbose_lines,
+)
+
+LOCKED_SUITE = """
+import asyncio
+import alt_coop
+import pytest
+from conftest import log, span
+
+pytestmark = pytest.mark.asyncio_cooperative
+DB = alt_coop.Lock()
+
+
+@pytest.fixture
+async def locked(request):
+    async with DB():
+        name = request.node.name
+        log("start", f"locked-{{name}}", __import__("time").monotonic())
+        await asyncio.sleep(0.01)
+        yield
+        await asyncio.sleep(0.01)
+        log("end", f"locked-{{name}}", __import__("time").monotonic())
+
+
+@pytest.fixture
+async def after_lock(locked, request):
+    async with span(f"after-setup-{{request.node.name}}"):
+        await asyncio.sleep(0.02)
+    yield
+    async with span(f"after-teardown-{{request.node.name}}"):
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("n", range({locked}))
+async def test_locked(after_lock, n):
+    async with span(f"body-test_locked[{{n}}]"):
+        await asyncio.sleep(0.03)
+
+
+@pytest.mark.parametrize("n", range(2))
+async def test_free(n):
+    async with span(f"free-{{n}}"):
+        await asyncio.sleep(0.1)
+"""
+
+
+def test_waiting_for_a_lock_handed_over_to_another_test_pauses_the_clocks(pytester, run_alt):
+    # test_a releases the lock to test_b, which has not taken it yet when
+    # test_a asks again: test_a waits, out of its timeout, like any wait.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        LOCK = alt_coop.Lock()
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 1.0
+
+        async def test_a():
+            async with LOCK():
+                await asyncio.sleep(0.3)
+            async with LOCK():
+                await asyncio.sleep(0.1)
+
+        async def test_b(async_timeout):
+            async_timeout.set_timeout_seconds(10)
+            await asyncio.sleep(0.1)
+            async with LOCK():
+                await asyncio.sleep(1.5)
+        """
+    )
+    run_alt().assert_outcomes(passed=2)
+
+
+def test_a_lock_released_by_a_teardown_in_another_context_can_be_taken_again(pytester, run_alt):
+    # A sequential test sets the module fixture up with a param, holding the
+    # lock; the cooperative test's other param tears it down (where it was
+    # set up) and sets it up again, taking the lock again: no false
+    # "already held" error.
+    pytester.makepyfile(
+        """
+        import alt_coop
+        import pytest
+
+        LOCK = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def res(request):
+            async with LOCK():
+                yield getattr(request, "param", None)
+
+        @pytest.mark.parametrize("res", [1], indirect=True)
+        def test_sequential(res):
+            assert res == 1
+
+        @pytest.mark.asyncio_cooperative
+        async def test_cooperative(res):
+            assert res is None
+        """
+    )
+    run_alt().assert_outcomes(passed=2)
+
+
+def test_a_lock_a_sequential_tests_class_fixture_holds_is_waited_for_by_other_tests(
+    pytester, run_alt
+):
+    # The class fixture took the lock in the sequential test's context, which
+    # the batch's tests copied: test_other waits for it, it does not hold it.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        LOCK = alt_coop.Lock()
+
+        @pytest.fixture(scope="class")
+        async def holds():
+            async with LOCK():
+                yield
+
+        class TestA:
+            def test_sequential(self, holds):
+                pass
+
+            @pytest.mark.asyncio_cooperative
+            async def test_cooperative(self, holds):
+                await asyncio.sleep(0.05)
+
+        @pytest.fixture
+        async def takes():
+            async with LOCK():
+                yield
+
+        @pytest.mark.asyncio_cooperative
+        async def test_other(takes):
+            pass
+        """
+    )
+    run_alt().assert_outcomes(passed=3)
+
+
+def test_waiting_for_a_lock_a_sequential_tests_module_fixture_holds_is_an_error(pytester, run_alt):
+    # The module fixture releases it after every test of the module, this one
+    # included: waiting could never end.
+    pytester.makepyfile(
+        """
+        import alt_coop
+        import pytest
+
+        LOCK = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def holds():
+            async with LOCK():
+                yield
+
+        def test_sequential(holds):
+            pass
+
+        @pytest.mark.asyncio_cooperative
+        async def test_takes_it():
+            async with LOCK():
+                pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*held by the module fixture 'holds'*"])
+
+
+def test_lock_in_fixture_covers_later_fixtures_and_the_test(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(LOCKED_SUITE.format(locked=4))
+    result = run_alt("-v")
+    result.assert_outcomes(passed=6)
+    spans = read_spans(pytester)
+    names = [f"test_locked[{n}]" for n in range(4)]
+    for name in names:
+        region = spans[f"locked-{name}"]
+        for part in ("after-setup", "body", "after-teardown"):
+            inner = spans[f"{part}-{name}"]
+            assert region[0] <= inner[0] and inner[1] <= region[1], (name, part, spans)
+    for a, b in combinations(names, 2):
+        assert not overlap(spans[f"locked-{a}"], spans[f"locked-{b}"]), (a, b, spans)
+    # The tests not taking the lock did run alongside the locked ones.
+    assert overlap(spans["free-0"], spans["free-1"])
+    assert any(overlap(spans["free-0"], spans[f"locked-{name}"]) for name in names)
+
+
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+def test_taking_a_held_lock_again_is_an_error_not_a_hang(pytester, run_alt, cooperative):
+    pytester.makepyfile(
+        f"""
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        lock = alt_coop.Lock()
+
+        @pytest.fixture
+        async def locked():
+            async with lock():
+                yield
+
+        async def test_again(locked):
+            async with lock():
+                pass
+
+        async def test_after_release():
+            async with lock():
+                async with alt_coop.Lock()():  # another lock is fine
+                    pass
+        """
+    )
+    result = run_alt("-v")
+    assert verbose_lines(result.stdout.str()) == {
+        "test_again": ["FAILED"],
+        "test_after_release": ["PASSED"],
+    }, result.stdout.str()
+    result.stdout.fnmatch_lines(["*already held by this test or one of its fixtures*"])
+
+
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+def test_a_lock_a_test_never_released_is_released_at_its_end_with_an_error(
+    pytester, run_alt_subprocess, cooperative
+):
+    # Waiting pauses the clocks, so no timeout would end a wait for it. In a
+    # cooperative run test_waits is already waiting when test_leaks ends.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        lock = alt_coop.Lock()
+
+        async def test_leaks():
+            await lock().acquire()
+            await asyncio.sleep(0.2)
+
+        async def test_waits():
+            await asyncio.sleep(0.05)
+            async with lock():
+                pass
+
+        async def test_comes_later():
+            await asyncio.sleep(0.5)
+            async with lock():
+                pass
+        """
+    )
+    result = run_alt_subprocess("-v", "--asyncio-task-timeout=5", timeout=60)
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_leaks*",
+            "*::test_leaks ended still holding 1 alt_coop.Lock(s) it took and never released "
+            "(an acquire() without a release()); alt_coop released them for the tests "
+            "waiting. Take a lock with `async with lock():`",
+            "*= short test summary info =*",
+        ]
+    )
+    assert "alt_coop/" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+def test_a_session_run_by_a_test_leaves_that_tests_lock_alone(pytester, run_alt, cooperative):
+    # The inner session's tests run in the outer test's lane and context.
+    pytester.makepyfile(
+        f"""
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        db = alt_coop.Lock()
+
+        @pytest.fixture
+        async def exclusive_db():
+            async with db():
+                yield
+
+        async def test_outer(pytester, exclusive_db):
+            pytester.makepyfile("def test_inner():\\n    pass\\n")
+            inner = pytester.runpytest_inprocess(
+                "-p", "alt_coop.enable", "-p", "no:asyncio", "-p", "no:anyio",
+                "-p", "no:cacheprovider",
+            )
+            inner.assert_outcomes(passed=1)
+            assert db().locked()
+        """
+    )
+    run_alt("-p", "pytester").assert_outcomes(passed=1)
+
+
+def test_a_lock_a_task_holds_past_its_tests_end_is_waited_for(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        lock = alt_coop.Lock()
+        background = []
+
+        async def hold_briefly():
+            async with lock():
+                await asyncio.sleep(0.3)
+
+        async def test_leaves_a_task_holding_it():
+            background.append(asyncio.create_task(hold_briefly()))
+            await asyncio.sleep(0.01)
+
+        async def test_waits():
+            await asyncio.sleep(0.1)
+            async with lock():
+                pass
+        """
+    )
+    run_alt("--default-async-timeout=2").assert_outcomes(passed=2)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="asyncio.eager_task_factory is 3.12+")
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+def test_a_task_started_eagerly_holds_a_lock_for_itself(pytester, run_alt, cooperative):
+    # Its first step runs inside the test's lane: the lock is still the task's.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        lock = alt_coop.Lock()
+
+        @pytest.fixture
+        def eager():
+            loop = asyncio.get_running_loop() if {cooperative} else asyncio.get_event_loop()
+            old = loop.get_task_factory()
+            loop.set_task_factory(asyncio.eager_task_factory)
+            yield
+            loop.set_task_factory(old)
+
+        async def worker():
+            async with lock():
+                await asyncio.sleep(0.05)
+
+        async def test_waits_for_its_task(eager):
+            task = asyncio.create_task(worker())
+            async with lock():
+                pass
+            await task
+        """
+    )
+    run_alt().assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+def test_a_task_a_test_started_waits_for_its_lock_like_any_task(pytester, run_alt, cooperative):
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        lock = alt_coop.Lock()
+
+        async def worker(order):
+            async with lock():
+                order.append("worker")
+
+        async def test_started_while_held():
+            order = []
+            async with lock():
+                task = asyncio.create_task(worker(order))
+                await asyncio.sleep(0.05)
+                order.append("test")
+            await task
+            assert order == ["test", "worker"]
+        """
+    )
+    run_alt().assert_outcomes(passed=1)
+
+
+def test_tests_waiting_on_each_others_locks_fail_rather_than_hang(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        a, b = alt_coop.Lock(), alt_coop.Lock()
+
+        async def test_ab():
+            async with a():
+                await asyncio.sleep(0.1)
+                async with b():
+                    pass
+
+        async def test_ba():
+            async with b():
+                await asyncio.sleep(0.1)
+                async with a():
+                    pass
+        """
+    )
+    result = run_alt("-v", "--asyncio-task-timeout=10")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E * waiting for this alt_coop.Lock would never end: these tests each wait for a "
+            "lock the next one holds: *::test_b? -> *::test_a? -> *::test_b?. "
+            "Take locks in one order everywhere"
+        ]
+    )
+    assert result.duration < 5
+
+
+def test_waiting_for_a_lock_a_task_of_the_test_holds_is_no_deadlock(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        lock = alt_coop.Lock()
+
+        async def hold_a_while():
+            async with lock():
+                await asyncio.sleep(0.1)
+
+        async def test_waits_for_its_own_task():
+            task = asyncio.create_task(hold_a_while())
+            await asyncio.sleep(0)
+            async with lock():
+                pass
+            await task
+        """
+    )
+    run_alt().assert_outcomes(passed=1)
+
+
+def test_after_an_interrupt_a_teardown_timeout_is_a_timeout(pytester, run_alt_subprocess):
+    # The interrupt counts once: the timeout of a teardown that follows is
+    # that teardown's failure, not a second interrupt.
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def slow_teardown():
+            yield
+            await asyncio.sleep(5)
+
+        async def test_other(slow_teardown):
+            await asyncio.sleep(0.1)
+
+        async def test_stop():
+            await asyncio.sleep(0.05)
+            raise KeyboardInterrupt
+        """
+    )
+    result = run_alt_subprocess("--default-async-timeout=0.5", timeout=30)
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*fixture 'slow_teardown' timed out after 0.5s during teardown*",
+            f"*{test_file.name}:16: KeyboardInterrupt",
+        ]
+    )
+
+
+def test_a_tests_own_interrupt_gives_the_others_a_bounded_grace(pytester, run_alt_subprocess):
+    # As after Ctrl-C: a test that swallows the interrupt's cancellation and
+    # goes on waiting is given up on, whatever its timeout, not waited for.
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_stubborn():
+            for _ in range(30):
+                try:
+                    await asyncio.sleep(4)
+                except asyncio.CancelledError:
+                    print("SWALLOWED", flush=True)
+
+        async def test_stop():
+            await asyncio.sleep(0.05)
+            raise KeyboardInterrupt
+        """
+    )
+    result = run_alt_subprocess("-s", "--default-async-timeout=1000", timeout=60)
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "SWALLOWED",
+            f"{test_file.name}::test_stubborn",  # in the warnings summary, as its warning
+            f"  *{test_file.name}:6: AltCoopWarning: alt_coop stopped waiting for 1 cooperative "
+            "test(s) after the interrupt, and interrupted them where they waited: *test_stubborn",
+            f"*{test_file.name}:15: KeyboardInterrupt",
+        ]
+    )
+
+
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+def test_a_lock_held_by_a_wider_fixture_the_test_uses_is_an_error(pytester, run_alt, cooperative):
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        db = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def holds_db():
+            async with db():
+                yield
+
+        async def test_one(holds_db):
+            await asyncio.sleep(0.1)
+
+        async def test_two(holds_db):
+            async with db():
+                pass
+
+        async def test_three():  # in its module: torn down after this test too
+            await asyncio.sleep(0.05)
+            async with db():
+                pass
+        """
+    )
+    result = run_alt("-v", "--asyncio-task-timeout=10")
+    assert verbose_lines(result.stdout.str()) == {
+        "test_one": ["PASSED"],
+        "test_two": ["FAILED"],
+        "test_three": ["FAILED"],
+    }, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "E * RuntimeError: this alt_coop.Lock is*held by the module fixture 'holds_db'*",
+            "test_*.py:17: RuntimeError",
+        ]
+    )
+    assert result.duration < 5
+
+
+@pytest.mark.parametrize("where", ["fixture", "test", "getfixturevalue"])
+def test_waiting_for_the_lock_does_not_count_against_timeouts(pytester, run_alt, where):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        DB = alt_coop.Lock()
+        WHERE = {where!r}
+
+        @pytest.fixture
+        async def hold(request):
+            if WHERE == "fixture":
+                async with DB():
+                    async with span(request.node.name):
+                        await asyncio.sleep(0.15)
+                    yield
+            else:
+                yield
+
+        @pytest.fixture
+        async def held_later(request):
+            async with DB():
+                async with span(request.node.name):
+                    await asyncio.sleep(0.15)
+                yield
+
+        @pytest.mark.parametrize("n", range(5))
+        async def test_holds(hold, request, n):
+            if WHERE == "test":
+                async with DB():
+                    async with span(request.node.name):
+                        await asyncio.sleep(0.15)
+            elif WHERE == "getfixturevalue":
+                await asyncio.sleep(0)  # the test's own clock is running
+                request.getfixturevalue("held_later")  # waits for the lock in there
+        """
+    )
+    result = run_alt("-v", "--default-async-timeout=0.3")
+    result.assert_outcomes(passed=5)
+    spans = read_spans(pytester)
+    assert len(spans) == 5
+    assert peak(spans) == 1
+    # The last one waited far longer than its timeout before it got the lock.
+    assert (
+        max(start for start, _ in spans.values()) - min(start for start, _ in spans.values()) > 0.3
+    )
+
+
+@pytest.mark.parametrize("waits_for", ["lock", "resource"])
+def test_waiting_for_a_lock_or_resource_does_not_count_against_the_task_timeout(
+    pytester, run_alt, waits_for
+):
+    """README: "Waiting for a lock, a resource or a slot does not count against a
+    test's timeouts: its clocks start when it starts." Each test here takes 0.1s
+    of its own, well inside --asyncio-task-timeout=0.3, but the last ones wait
+    0.3s or more for the others."""
+    events_conftest(pytester)
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+        from conftest import span
+
+        WAITS_FOR = {waits_for!r}
+        pytestmark = [pytest.mark.asyncio_cooperative]
+        if WAITS_FOR == "resource":
+            pytestmark.append(pytest.mark.asyncio_resources("db"))
+        DB = alt_coop.Lock()
+
+        @pytest.fixture
+        async def hold(request):
+            if WAITS_FOR == "lock":
+                async with DB():
+                    async with span(request.node.name):
+                        await asyncio.sleep(0.1)
+                    yield
+            else:
+                async with span(request.node.name):
+                    await asyncio.sleep(0.1)
+                yield
+
+        @pytest.mark.parametrize("n", range(5))
+        async def test_holds(hold, n):
+            pass
+        """
+    )
+    result = run_alt("-v", "--asyncio-task-timeout=0.3")
+    result.assert_outcomes(passed=5)
+    spans = read_spans(pytester)
+    assert len(spans) == 5 and peak(spans) == 1
+    starts = sorted(start for start, _ in spans.values())
+    assert starts[-1] - starts[0] >= 0.3  # the last one did wait that long
+
+
+@pytest.mark.parametrize(
+    ("mark", "expected"),
+    [
+        ('asyncio_resources(["db"])', "asyncio_resources(['db'])"),
+        ('asyncio_resources(name="db")', "asyncio_resources(name='db')"),
+        ("asyncio_resources()", "asyncio_resources()"),
+        ('asyncio_exclusive("db")', "asyncio_exclusive('db')"),
+        ("asyncio_cooperative(5)", "asyncio_cooperative(5)"),
+        ("asyncio_sequential(reason='x')", "asyncio_sequential(reason='x')"),
+    ],
+)
+@pytest.mark.parametrize("cooperative", [True, False])
+def test_a_bad_alt_coop_mark_is_an_error_of_its_test(
+    pytester, run_alt, mark, expected, cooperative
+):
+    # As pytest does with a skipif of a bad condition: that test errors, in
+    # every mode, and no other test's result is lost (the one before it is
+    # in the same batch).
+    events_conftest(pytester)
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+        from conftest import log
+
+        {"pytestmark = pytest.mark.asyncio_cooperative" if cooperative else ""}
+
+        def test_sequential():
+            log("ran test_sequential")
+
+        async def test_fine():
+            await asyncio.sleep(0.1)
+            log("ran test_fine")
+
+        @pytest.mark.{mark}
+        async def test_bad():
+            log("ran test_bad")
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_bad*"])
+    assert f"@pytest.mark.{expected}" in result.stdout.str(), result.stdout.str()
+    assert sorted(read_events(pytester)) == ["ran test_fine", "ran test_sequential"]
+
+
+def test_a_bad_alt_coop_mark_is_an_error_of_its_test_under_xdist(pytester):
+    pytest.importorskip("xdist")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_fine():
+            pass
+
+        @pytest.mark.asyncio_resources()
+        async def test_bad():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        *ISOLATE, "-p", "alt_coop.enable", "-p", "xdist", "-n", "2", timeout=120
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*give one or more resource names*"])
+
+
+def test_tests_sharing_a_resource_never_overlap(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.asyncio_resources("db")
+        async def test_1_db():
+            async with span("1_db"):
+                await asyncio.sleep(0.1)
+
+        @pytest.mark.asyncio_resources("cache")
+        async def test_2_cache():
+            async with span("2_cache"):
+                await asyncio.sleep(0.1)
+
+        async def test_3_none():
+            async with span("3_none"):
+                await asyncio.sleep(0.1)
+
+        @pytest.mark.asyncio_resources("db", "cache")
+        async def test_4_both():
+            async with span("4_both"):
+                await asyncio.sleep(0.1)
+
+        @pytest.mark.asyncio_resources("db")
+        async def test_5_db():
+            async with span("5_db"):
+                await asyncio.sleep(0.1)
+
+        @pytest.mark.asyncio_resources("other")
+        async def test_6_other():
+            async with span("6_other"):
+                await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=6)
+    spans = read_spans(pytester)
+    resources = {
+        "1_db": {"db"},
+        "2_cache": {"cache"},
+        "3_none": set(),
+        "4_both": {"db", "cache"},
+        "5_db": {"db"},
+        "6_other": {"other"},
+    }
+    for a, b in combinations(resources, 2):
+        if resources[a] & resources[b]:
+            assert not overlap(spans[a], spans[b]), (a, b, spans)
+    # Tests with different resources (or none) do run together.
+    assert overlap(spans["1_db"], spans["2_cache"])
+    assert overlap(spans["1_db"], spans["3_none"])
+    assert overlap(spans["5_db"], spans["6_other"])
+
+
+def test_exclusive_test_overlaps_with_no_other(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_before(n):
+            async with span(f"before{n}"):
+                await asyncio.sleep(0.05 * (n + 1))
+
+        @pytest.mark.asyncio_exclusive
+        async def test_alone():
+            async with span("alone"):
+                await asyncio.sleep(0.1)
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_after(n):
+            async with span(f"after{n}"):
+                await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=7)
+    spans = read_spans(pytester)
+    for other in spans.keys() - {"alone"}:
+        assert not overlap(spans["alone"], spans[other]), (other, spans)
+    assert peak({k: v for k, v in spans.items() if k.startswith("before")}) == 3
+    assert peak({k: v for k, v in spans.items() if k.startswith("after")}) == 3
+    assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("7", "3")
+
+
+@pytest.mark.parametrize("how", ["option", "ini"])
+def test_max_asyncio_tasks_caps_tests_in_flight(pytester, run_alt, how):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import span
+
+        IN_FLIGHT = []
+        MOST = []
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(8))
+        async def test_counted(n):
+            async with span(f"t{n}"):
+                IN_FLIGHT.append(n)
+                MOST.append(len(IN_FLIGHT))
+                await asyncio.sleep(0.02 + 0.01 * (n % 3))
+                IN_FLIGHT.remove(n)
+
+        def test_check_after_the_batch():
+            assert len(MOST) == 8
+            assert max(MOST) == 3, MOST
+        """
+    )
+    if how == "option":
+        result = run_alt("-v", "--max-asyncio-tasks=3")
+    else:
+        pytester.makeini("[pytest]\nmax_asyncio_tasks = 3\n")
+        result = run_alt("-v")
+    result.assert_outcomes(passed=9)
+    assert peak(read_spans(pytester)) == 3
+    assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("8", "3")

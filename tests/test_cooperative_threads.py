@@ -1,0 +1,305 @@
+"""Cooperative tests written as plain ``def``: their bodies run in threads."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import ISOLATE, mode_args
+from cooperative_support import (
+    SUMMARY,
+    events_conftest,
+    failure_sections,
+    overlap,
+    read_events,
+    read_spans,
+    verbose_lines,
+)
+
+
+def test_a_sync_cooperative_test_cannot_set_up_fixtures_from_its_thread(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def resource():
+            await asyncio.sleep(0)
+            return 5
+
+        def test_getfixturevalue(request):
+            request.getfixturevalue("resource")
+
+        def test_addfinalizer(request):
+            request.addfinalizer(lambda: None)
+
+        def test_as_an_argument(resource, request):
+            assert resource == 5
+            assert request.node.name == "test_as_an_argument"
+        """
+    )
+    result = run_alt("-v")
+    assert verbose_lines(result.stdout.str()) == {
+        "test_getfixturevalue": ["FAILED"],
+        "test_addfinalizer": ["FAILED"],
+        "test_as_an_argument": ["PASSED"],
+    }, result.stdout.str()
+    for what, instead in (
+        ("getfixturevalue", "ask for the fixture as an argument"),
+        ("addfinalizer", "add the finalizer in a fixture of your own, which the test asks for"),
+    ):
+        result.stdout.fnmatch_lines(
+            [
+                f"E * request.{what} cannot be called from a plain def cooperative test, "
+                f"whose body runs in a worker thread: {instead}, or make the test async"
+            ]
+        )
+
+
+def test_sync_cooperative_test_runs_in_a_worker_thread_without_blocking(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import threading
+        import pytest
+        from conftest import log, span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        RELEASED = threading.Event()
+
+        @pytest.fixture
+        async def loop_thread():
+            await asyncio.sleep(0)
+            log("fixture thread", threading.get_ident())
+            return threading.get_ident()
+
+        def test_sync_waits(loop_thread):
+            with span("sync"):
+                log("test thread", threading.get_ident())
+                assert threading.get_ident() != loop_thread
+                # Only an async test running on the loop meanwhile can set it.
+                assert RELEASED.wait(2), "the loop was blocked while this test ran"
+
+        async def test_async_releases():
+            async with span("async"):
+                await asyncio.sleep(0.05)
+                log("async thread", threading.get_ident())
+                RELEASED.set()
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=2)
+    threads = dict(line.rsplit(" ", 1) for line in read_events(pytester) if " thread " in line)
+    assert threads["fixture thread"] == threads["async thread"]
+    assert threads["test thread"] != threads["fixture thread"]
+    spans = read_spans(pytester)
+    assert overlap(spans["sync"], spans["async"])
+    assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("2", "2")
+
+
+def test_what_a_plain_def_test_returns_is_checked_by_pytest(pytester, run_alt):
+    # The body runs in a worker thread in a batch; pytest's own check of the
+    # returned value still applies, as in a sequential run (a warning for a
+    # value; for a coroutine, a failure from pytest 8.4, a skip before).
+    pytester.makeconftest(
+        """
+        import pytest
+
+        def pytest_collection_modifyitems(items):
+            if "--asyncio-cooperative" in items[0].config.invocation_params.args:
+                for item in items:
+                    item.add_marker(pytest.mark.asyncio_cooperative)
+        """
+    )
+    pytester.makepyfile(
+        """
+        class Awaitable:  # as a coroutine is, to pytest, without the never-awaited warning
+            def __await__(self):
+                yield
+
+        def test_returns_a_value():
+            return 5
+
+        def test_returns_a_coroutine():
+            return Awaitable()
+
+        def test_returns_none():
+            return None
+        """
+    )
+    outcomes = {}
+    for mode in ("sequential", "cooperative"):
+        result = run_alt("-v", "-rs", *mode_args(mode))
+        outcomes[mode] = verbose_lines(result.stdout.str())
+        result.stdout.fnmatch_lines(["*PytestReturnNotNoneWarning*test_returns_a_value*"])
+        assert result.stdout.str().count("async def functions are not natively supported") == 1
+    assert outcomes["cooperative"] == outcomes["sequential"]
+    assert outcomes["sequential"]["test_returns_a_value"] == ["PASSED"]
+    assert outcomes["sequential"]["test_returns_a_coroutine"] in (["FAILED"], ["SKIPPED"])
+
+
+def test_failing_sync_cooperative_test_shows_its_own_line_and_diff(pytester, run_alt):
+    """As in a sequential run, the failure of a sync test run in a worker thread
+    points at the test's own line, not at a frame of the plugin running it."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        def test_sync_fails():
+            values = [1, 2, 3]
+            assert values == [1, 2, 4]
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(failed=1)
+    section = failure_sections(result.stdout.str())["test_sync_fails"]
+    assert "At index 2 diff: 3 != 4" in section
+    assert ">       assert values == [1, 2, 4]" in section, section
+    assert re.search(r"^test_\w+\.py:6: AssertionError$", section, re.M), section
+    assert "alt_coop" not in section, section
+
+
+def test_sync_cooperative_tests_each_get_a_thread_of_their_own(pytester, run_alt):
+    """More sync bodies than the loop's default executor has workers (32 at
+    most) run at once, and the pool work of an async test is not queued
+    behind them: all 41 parties meet at the barrier."""
+    pytester.makepyfile(
+        """
+        import asyncio
+        import threading
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        ALL = threading.Barrier(41, timeout=10)
+
+        @pytest.mark.parametrize("n", range(40))
+        def test_sync_body(n, request):
+            ALL.wait()
+            assert threading.current_thread().name == f"alt_coop: {request.node.nodeid}"
+
+        async def test_pool_work():
+            await asyncio.to_thread(ALL.wait)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=41)
+    assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("41", "41")
+
+
+def test_the_pool_work_of_tests_in_flight_is_not_queued(pytester, run_alt):
+    """The session loop's default executor has a worker for each test that
+    may be in flight, beyond asyncio's 32 at most: all 40 meet."""
+    pytester.makepyfile(
+        """
+        import asyncio
+        import threading
+        import pytest
+
+        ALL = threading.Barrier(40, timeout=10)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(40))
+        async def test_pool_work(n):
+            await asyncio.to_thread(ALL.wait)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=40)
+
+
+def test_an_applications_loop_keeps_its_own_default_executor(pytester):
+    pytester.makepyfile(
+        test_pool="""
+        import asyncio
+        import threading
+
+        async def test_pool_work_runs_in_the_apps_pool():
+            name = await asyncio.to_thread(lambda: threading.current_thread().name)
+            assert name.startswith("app-pool"), name
+        """
+    )
+    script = pytester.makepyfile(
+        app=f"""
+        import asyncio
+        import concurrent.futures
+        import sys
+        import pytest
+        import alt_coop
+
+        loop = asyncio.new_event_loop()
+        loop.set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="app-pool")
+        )
+        args = {[*ISOLATE, "test_pool.py"]!r}
+        code = pytest.main(args, plugins=[alt_coop.Plugin(managed_loop=loop)])
+        loop.close()
+        sys.exit(code)
+        """
+    )
+    result = pytester.runpython(script)
+    result.assert_outcomes(passed=1)
+
+
+def test_a_sync_cooperative_test_raising_stopiteration_fails_as_it_would_alone(pytester, run_alt):
+    # asyncio refuses a StopIteration as a future's exception, and a coroutine
+    # or generator passing one on turns it into a RuntimeError.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        def test_cooperative_stops():
+            raise StopIteration("stopped early")
+
+        def test_sequential_stops():
+            raise StopIteration("stopped early")
+
+        @pytest.mark.asyncio_cooperative
+        def test_returns():
+            pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=2, passed=1)
+    sections = failure_sections(result.stdout.str())
+    for name in ("test_cooperative_stops", "test_sequential_stops"):
+        section = sections[name]
+        assert '>       raise StopIteration("stopped early")' in section, section
+        assert "E       StopIteration: stopped early" in section, section
+        assert "alt_coop" not in section, section
+
+
+def test_main_thread_only_code_needs_a_sync_test_to_opt_out(pytester, run_alt):
+    # The README's advice for a plain def test that sets a signal handler.
+    pytester.makepyfile(
+        """
+        import signal
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        def set_and_restore_a_handler():
+            previous = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+            signal.signal(signal.SIGUSR1, previous)
+
+        def test_in_its_thread():
+            set_and_restore_a_handler()
+
+        @pytest.mark.asyncio_sequential
+        def test_opted_out():
+            set_and_restore_a_handler()
+        """
+    )
+    result = run_alt("-rA")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E       ValueError: signal only works in main thread*",
+            "PASSED *::test_opted_out",
+            "FAILED *::test_in_its_thread*",
+        ]
+    )

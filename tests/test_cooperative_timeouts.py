@@ -1,0 +1,232 @@
+"""Cooperative tests: timeouts per phase and per test (--asyncio-task-timeout)."""
+
+from __future__ import annotations
+
+from cooperative_support import (
+    events_conftest,
+    read_events,
+    verbose_lines,
+)
+
+
+def test_task_timeout_covers_fixtures_and_test_together(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def slow_fixture():
+            await asyncio.sleep(0.15)
+            yield
+            log("teardown slow_fixture")
+
+        @pytest.fixture
+        async def quick_fixture():
+            await asyncio.sleep(0.05)
+
+        async def test_too_slow_in_all(slow_fixture):
+            await asyncio.sleep(0.15)
+            log("body finished")
+
+        async def test_quick_in_all(quick_fixture):
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt("-v", "--asyncio-task-timeout=0.2")
+    result.assert_outcomes(passed=1, failed=1)
+    assert verbose_lines(result.stdout.str()) == {
+        "test_too_slow_in_all": ["FAILED"],
+        "test_quick_in_all": ["PASSED"],
+    }
+    # It names the line the test was waiting at, and nothing else comes with it.
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_too_slow_in_all _*",
+            "the test exceeded asyncio_task_timeout: 0.2s for its whole run, fixtures included"
+            "; it was waiting at test_*.py:18 in test_too_slow_in_all",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*During handling*")
+    result.stdout.no_fnmatch_line("*All traceback entries are hidden*")
+    events = read_events(pytester)
+    assert "body finished" not in events
+    assert events.count("teardown slow_fixture") == 1
+
+
+def test_a_sync_test_body_ends_before_its_fixtures_are_torn_down(pytester, run_alt):
+    # A thread cannot be stopped: when the cap expires, teardown waits for it.
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import time
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        async def resource():
+            yield
+            log("teardown")
+
+        @pytest.mark.asyncio_cooperative
+        def test_sync_body(resource):
+            time.sleep(0.6)
+            log("body done")
+        """
+    )
+    result = run_alt("--asyncio-task-timeout=0.2")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the test exceeded asyncio_task_timeout: 0.2s*"])
+    assert read_events(pytester) == ["body done", "teardown"]
+
+
+def test_task_timeout_swallowed_by_the_test_or_a_fixture_still_fails(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def swallowing_fixture():
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                pass
+            yield
+
+        async def test_swallows():
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                pass
+
+        async def test_fixture_swallows(swallowing_fixture):
+            pass
+        """
+    )
+    result = run_alt("-v", "--asyncio-task-timeout=0.2")
+    assert verbose_lines(result.stdout.str()) == {
+        "test_swallows": ["FAILED"],
+        "test_fixture_swallows": ["ERROR"],
+    }, result.stdout.str()
+    # One report section per test; the short summary repeats the message, in
+    # full or cut to the terminal's width depending on pytest's CI detection.
+    message = "the test exceeded asyncio_task_timeout: 0.2s for its whole run, fixtures included"
+    sections = sorted(line for line in result.stdout.lines if line.startswith(message))
+    assert len(sections) == 2, result.stdout.str()
+    assert sections[0].endswith(".py:16 in test_swallows"), sections
+    assert sections[1].endswith(".py:9 in swallowing_fixture"), sections
+
+
+def test_a_test_that_keeps_ignoring_the_task_timeout_is_abandoned(pytester, run_alt_subprocess):
+    # Its own timeout (30s) is far away: the cap gives up on it after the
+    # grace period a timeout gives (2s), not at that timeout.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_stubborn():
+            while True:
+                try:
+                    await asyncio.sleep(10)
+                except asyncio.CancelledError:
+                    pass
+
+        async def test_other():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt_subprocess(
+        "-v", "--asyncio-task-timeout=0.2", "--default-async-timeout=30", timeout=20
+    )
+    assert verbose_lines(result.stdout.str()) == {
+        "test_stubborn": ["FAILED"],
+        "test_other": ["PASSED"],
+    }, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*the test exceeded asyncio_task_timeout: 0.2s for its whole run, fixtures included"
+            "; it was waiting at test_*.py:9 in test_stubborn"
+            "; it ignored the cancellation for 2s and was abandoned*"
+        ]
+    )
+
+
+def test_task_timeout_from_ini(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makeini("[pytest]\nasyncio_task_timeout = 0.2\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def slow_fixture():
+            await asyncio.sleep(0.15)
+
+        async def test_too_slow_in_all(slow_fixture):
+            await asyncio.sleep(0.15)
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the test exceeded asyncio_task_timeout: 0.2s*"])
+
+
+def test_per_phase_timeouts_apply_in_cooperative_runs(pytester, run_alt):
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def slow_setup():
+            await asyncio.sleep(0.5)
+
+        @pytest.fixture
+        async def slow_teardown():
+            yield
+            await asyncio.sleep(0.5)
+
+        async def test_slow_body():
+            await asyncio.sleep(0.5)
+
+        async def test_slow_setup(slow_setup):
+            pass
+
+        async def test_slow_teardown(slow_teardown):
+            pass
+
+        async def test_in_time():
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt("-v", "--default-async-timeout=0.2")
+    result.assert_outcomes(passed=2, failed=1, errors=2)
+    assert verbose_lines(result.stdout.str()) == {
+        "test_slow_body": ["FAILED"],
+        "test_slow_setup": ["ERROR"],
+        "test_slow_teardown": ["PASSED", "ERROR"],
+        "test_in_time": ["PASSED"],
+    }
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_slow_body timed out after 0.2s (async timeout)*",
+            "*fixture 'slow_setup' timed out after 0.2s during setup (async timeout)*",
+            "*fixture 'slow_teardown' timed out after 0.2s during teardown (async timeout)*",
+        ]
+    )
