@@ -7,8 +7,10 @@ cooperative test's cap) fail the phase; alt_coop's interrupts (Ctrl-C, the
 caller of ``alt_coop.main`` being cancelled, a batch stopping) interrupt the
 session; any other (a test cancelling its own task, or another test's) is the
 running code's own doing, and fails that code like any error. The first two
-are made here, so they are known by the tasks they were made for, not guessed
-from counts that ``asyncio.timeout`` and ``TaskGroup`` change behind our back.
+are made here, and recorded where they are made (an interrupt by its task,
+here; a clock's by the clock, which knows it fired: see
+:mod:`alt_coop._timeouts`), not guessed from counts that ``asyncio.timeout``
+and ``TaskGroup`` change behind our back.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ def interrupt_pending(task: asyncio.Task[Any]) -> bool:
 
 
 def cancel_own(task: asyncio.Task[Any], message: str) -> None:
-    """Cancel ``task`` on behalf of one of alt_coop's clocks."""
+    """Cancel ``task`` on behalf of one of alt_coop's clocks (which records
+    that it fired; unlike :func:`interrupt`, nothing is recorded here)."""
     cancel(task, message)
 
 

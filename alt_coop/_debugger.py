@@ -72,7 +72,7 @@ def _debugpy_client() -> bool:
         return False
 
 
-def debugger_attached() -> bool:
+def _debugger_attached() -> bool:
     """Whether a debugger traces or monitors this process now."""
     return (
         _from_debugger_module(sys.gettrace())
@@ -127,7 +127,7 @@ class DebuggerPolicy:
         if self.mode == "never":
             return False
         entered = self._sequential_entered_pdb if test is None else test in self._entered_pdb
-        return not (self.pytest_debugging or entered or debugger_attached())
+        return not (self.pytest_debugging or entered or _debugger_attached())
 
 
 async def stepping_into(debugger: Any, coro: Coroutine[Any, Any, T]) -> T:

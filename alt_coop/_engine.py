@@ -13,9 +13,8 @@ import functools
 import inspect
 import warnings
 from collections.abc import AsyncGenerator, Coroutine, Generator
-from typing import Any, TypeVar
+from typing import Any
 
-import greenlet
 import pytest
 
 from . import (
@@ -39,14 +38,15 @@ from . import (
 )
 from ._debugger import DebuggerPolicy, stepping_into
 from ._finalizers import AsyncFinalizers, refuse_async_cleanups, run_teardown
-from ._lanes import in_lane
+from ._hypothesis import is_async_test
+from ._lane_warnings import notice
+from ._lanes import in_context, in_lane
 from ._marks import MARK
 from ._runner import current_context, run
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_SECONDS, PhaseTimeout
+from .errors import AltCoopUsageError
 from .locks import release_left_held, setting_up, test_item
-
-T = TypeVar("T")
 
 _DEFAULT_FIXTURE_NAMES = frozenset(DEFAULT_FIXTURES.values())
 
@@ -144,6 +144,13 @@ class Plugin:
                     )
                 self._claimed = self.managed_loop
             _startup_checks.usable_managed_loop(self.managed_loop)
+            if self.managed_loop.is_running() and not in_lane():
+                # pytest.main() from a coroutine on that loop: nothing above
+                # pytest can drive it, so it must run nested.
+                try:
+                    _nesting.enable(self.managed_loop)
+                except AltCoopUsageError as exc:
+                    raise pytest.UsageError(f"alt_coop: {exc}") from None
         settings = _options.settings(config)
         self._defaults = DefaultTimeouts(settings.default_timeout)
         debugging = bool(config.getoption("usepdb", False) or config.getoption("trace", False))
@@ -223,10 +230,10 @@ class Plugin:
         if _migration.pytest_asyncio_on(config):
             marked = next(filter(_migration.left_to_pytest_asyncio, session.items), None)
             if marked is not None:
-                _scheduler.notice(config, _migration.LEFT_TO_PYTEST_ASYNCIO, marked)
+                notice(config, _migration.LEFT_TO_PYTEST_ASYNCIO, marked)
         else:
             for name, item, where in _migration.unused_loop_fixtures(session):
-                _scheduler.notice(config, _migration.unused_loop_fixture_text(name), item, where)
+                notice(config, _migration.unused_loop_fixture_text(name), item, where)
 
     # -- cooperative tests ----------------------------------------------------
 
@@ -244,11 +251,11 @@ class Plugin:
         reason = _why_sequential(config)
         if reason is not None:
             first = marked or next(
-                (item for item in session.items if inspect.iscoroutinefunction(_obj_of(item))),
+                (item for item in session.items if is_async_test(getattr(item, "obj", None))),
                 None,
             )
             if first is not None:  # else there is no cooperative test to speak of
-                _scheduler.notice(config, f"cooperative tests run sequentially {reason}", first)
+                notice(config, f"cooperative tests run sequentially {reason}", first)
             return None
         self._scheduler = _scheduler.Scheduler(
             session,
@@ -472,10 +479,7 @@ class Plugin:
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> object:
         func, debugger = pyfuncitem.obj, None
         traced = _pytest_compat.traced_test(func)  # --trace wrapped it to step into it
-        if traced is not None and (
-            inspect.iscoroutinefunction(traced[0])
-            or _hypothesis.async_inner_test(traced[0]) is not None
-        ):
+        if traced is not None and is_async_test(traced[0]):
             func, debugger = traced
         inner = _hypothesis.async_inner_test(func)  # @given on an async def test
         if inner is None and not (inspect.iscoroutinefunction(func) or _wraps_async(func)):
@@ -525,10 +529,9 @@ class Plugin:
         func = pyfuncitem.obj
         if (
             _lane_state.CURRENT.get() is None
-            or inspect.iscoroutinefunction(func)
+            or is_async_test(func)
             or _wraps_async(func)
             or inspect.isasyncgenfunction(func)
-            or _hypothesis.async_inner_test(func) is not None
         ):
             return (yield)
         # pytest's own hook calls the body's stand-in, as it would the test.
@@ -545,13 +548,8 @@ class Plugin:
         __tracebackhide__ = True
         context = contextvars.copy_context()
         context.run(_IN_TEST_BODY.set, True)
-        current = greenlet.getcurrent()
-        saved = current.gr_context
-        current.gr_context = context
-        try:
+        with in_context(context):
             return (yield)
-        finally:
-            current.gr_context = saved
 
     # The defaults of async finalizers, looked up as each is added.
 
@@ -661,10 +659,6 @@ def _why_sequential(config: pytest.Config) -> str | None:
     if _faulthandler_timeout(config) > 0:
         return "with faulthandler_timeout set (its timer wraps the whole test)"
     return _plugin_state.sequential_reason()
-
-
-def _obj_of(item: pytest.Item) -> object:
-    return getattr(item, "obj", None)
 
 
 def _faulthandler_timeout(config: pytest.Config) -> float:

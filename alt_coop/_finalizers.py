@@ -28,11 +28,11 @@ import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import greenlet
 import pytest
 
 from . import _lane_state
 from ._debugger import DebuggerPolicy
+from ._lanes import in_context
 from ._runner import current_context, run
 from ._timeout_defaults import DefaultUnavailable
 from ._timeouts import PhaseTimeout
@@ -52,24 +52,14 @@ def run_teardown(
     tearing_down = _lane_state.CURRENT.get()
     token = None
     if setup_context.get(_lane_state.CURRENT) is not tearing_down:
-        token = _in_context(setup_context, _lane_state.CURRENT.set, tearing_down)
+        with in_context(setup_context):
+            token = _lane_state.CURRENT.set(tearing_down)
     try:
         run(teardown(), timeout, "teardown", context=setup_context)
     finally:
         if token is not None:
-            _in_context(setup_context, _lane_state.CURRENT.reset, token)
-
-
-def _in_context(context: contextvars.Context, func: Callable[..., Any], *args: Any) -> Any:
-    """``func(*args)`` in ``context``, entered elsewhere or not: ``Context.run``
-    refuses one entered up the stack (the application's task that runs
-    pytest nested), where this only makes it the greenlet's for the call."""
-    current = greenlet.getcurrent()
-    saved, current.gr_context = current.gr_context, context
-    try:
-        return func(*args)
-    finally:
-        current.gr_context = saved
+            with in_context(setup_context):
+                _lane_state.CURRENT.reset(token)
 
 
 #: Set in the context a plain def cooperative test's body runs in, in a worker thread.

@@ -14,6 +14,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 
+def is_async_test(func: object) -> bool:
+    """Whether ``func`` is an async test: an ``async def`` function, or
+    Hypothesis's test of one."""
+    return inspect.iscoroutinefunction(func) or async_inner_test(func) is not None
+
+
 def async_inner_test(func: object) -> Callable[..., Any] | None:
     """The ``async def`` function a Hypothesis test calls per example, if any."""
     inner = getattr(getattr(func, "hypothesis", None), "inner_test", None)

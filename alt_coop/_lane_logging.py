@@ -49,7 +49,7 @@ from _pytest.logging import (
 )
 
 from ._lane_state import CURRENT, LaneState
-from ._session_loop import exception_handler_in_front
+from ._session_loop import exception_handler_in_front, running_loop
 
 
 @contextlib.contextmanager
@@ -109,11 +109,7 @@ def _test_of_record(record: logging.LogRecord) -> LaneState | None:
     state = CURRENT.get()
     if state is not None or record.name != "asyncio":
         return state
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-    handle = getattr(loop, "_current_handle", None)
+    handle = getattr(running_loop(), "_current_handle", None)
     return None if handle is None else _test_of({"handle": handle})
 
 

@@ -38,6 +38,7 @@ from _pytest.config import apply_warning_filters, parse_warning_filter
 from _pytest.warnings import catch_warnings_for_item
 
 from ._lane_state import CURRENT, LaneState, bodies_in_threads
+from .errors import AltCoopWarning
 
 
 class WarningsPerTest:
@@ -217,9 +218,28 @@ def report_warnings(state: LaneState) -> None:
     """Hand ``state``'s recorded warnings to pytest, as recorded for its test."""
     item = state.item
     for message in state.warnings:
-        record_warning(item.ihook, message, item.nodeid)
+        _record_warning(item.ihook, message, item.nodeid)
     state.warnings.clear()
     state.warnings_reported = True
+
+
+def notice(
+    config: pytest.Config,
+    text: str,
+    item: pytest.Item | None = None,
+    where: tuple[str, int, str] | None = None,
+) -> None:
+    """A one-line notice, shown in pytest's warnings summary, at the first
+    test it concerns if any (or at ``where``: file, line and module).
+
+    Under pytest-xdist only the first worker gives it: every worker collects
+    the same tests and would say the same, and the controller shows every
+    worker's warnings. (Cooperative tests run sequentially in workers, so the
+    notices about how a test ran are not given there.)"""
+    worker = getattr(config, "workerinput", None)
+    if worker is not None and worker.get("workerid", "gw0") != "gw0":
+        return
+    record_notice(config, AltCoopWarning(f"alt_coop: {text}"), item, where)
 
 
 def record_notice(
@@ -264,10 +284,10 @@ def record_notice(
         except category:
             records.append(warnings.WarningMessage(warning, category, filename, lineno))
     for message in records:
-        record_warning(hook, message, nodeid)
+        _record_warning(hook, message, nodeid)
 
 
-def record_warning(hook: Any, message: warnings.WarningMessage, nodeid: str) -> None:
+def _record_warning(hook: Any, message: warnings.WarningMessage, nodeid: str) -> None:
     """Hand one warning to pytest (its summary, junitxml, other plugins), as
     pytest's warnings plugin does for the test ``nodeid``."""
     hook.pytest_warning_recorded.call_historic(

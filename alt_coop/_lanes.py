@@ -53,6 +53,28 @@ class _Reyield:
         return (yield self.obj)
 
 
+class in_context:
+    """Within the block, ``context`` is the calling greenlet's context.
+
+    ``Context.run`` refuses a context entered anywhere up the stack (a
+    fixture's setup context, entered again for its teardown; the
+    application's task that runs pytest nested); this only makes it the
+    greenlet's for the block, and puts the one before back.
+    """
+
+    __slots__ = ("_context", "_greenlet", "_saved")
+
+    def __init__(self, context: contextvars.Context) -> None:
+        self._context = context
+
+    def __enter__(self) -> None:
+        self._greenlet = current = greenlet.getcurrent()
+        self._saved, current.gr_context = current.gr_context, self._context
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._greenlet.gr_context = self._saved
+
+
 def in_lane() -> bool:
     """Whether the calling code runs in a lane, so it may step coroutines in place."""
     return isinstance(greenlet.getcurrent(), Lane)

@@ -48,7 +48,7 @@ def where_written(tasks: Iterable[asyncio.Task[Any]]) -> tuple[str, int] | None:
     task says little). The warning points there, not at alt_coop."""
     places = [
         (code.co_filename, code.co_firstlineno)
-        for task in sorted((task for task in tasks if not task.done()), key=describe)
+        for task in sorted((task for task in tasks if not task.done()), key=_describe)
         if (code := getattr(task.get_coro(), "cr_code", None)) is not None
     ]
     return min(places, key=lambda place: _remoteness(place[0]), default=None)
@@ -74,7 +74,7 @@ def _remoteness(filename: str) -> int:
     return 1 if installed else 0
 
 
-def describe(task: asyncio.Task[Any]) -> str:
+def _describe(task: asyncio.Task[Any]) -> str:
     coro = task.get_coro()
     name = getattr(coro, "__qualname__", None) or repr(coro)
     return f"{task.get_name()} ({name})"
@@ -101,12 +101,12 @@ def cancel(
     _, stubborn = wait(asyncio.wait(pending, timeout=CANCEL_GRACE_SECONDS))
     if not (warn or stubborn):
         return ""
-    names = ", ".join(sorted(describe(task) for task in pending))
+    names = ", ".join(sorted(_describe(task) for task in pending))
     message = (
         f"alt_coop cancelled {len(pending)} task(s) still pending at the end of the {what}: "
         + names
     )
     if stubborn:
-        stuck = ", ".join(sorted(describe(task) for task in stubborn))
+        stuck = ", ".join(sorted(_describe(task) for task in stubborn))
         message += f"; these ignored the cancellation and were abandoned: {stuck}"
     return message

@@ -86,7 +86,7 @@ def left_to_pytest_asyncio(item: pytest.Item) -> bool:
     if item.get_closest_marker("asyncio") is None:
         return False
     test = getattr(item, "obj", None)
-    return inspect.iscoroutinefunction(test) or _hypothesis.async_inner_test(test) is not None
+    return _hypothesis.is_async_test(test)
 
 
 LEFT_TO_PYTEST_ASYNCIO = (

@@ -115,7 +115,7 @@ def _add_number_option(
     _addini_number(parser, name, ini_help, kind)
 
 
-def add_options(parser: pytest.Parser, taken: frozenset[str] = frozenset()) -> None:
+def add_options(parser: pytest.Parser, taken: frozenset[str]) -> None:
     """alt_coop's options, but for those ``taken`` (by name) by another plugin."""
     group = parser.getgroup("alt_coop", "alt_coop: asyncio tests on one loop")
     _add_number_option(
@@ -143,11 +143,7 @@ def add_options(parser: pytest.Parser, taken: frozenset[str] = frozenset()) -> N
         "auto, always or never: whether timeouts cancel while a debugger is attached.",
         default=None,
     )
-
-
-def add_cooperative_options(parser: pytest.Parser, taken: frozenset[str] = frozenset()) -> None:
-    """The cooperative scheduler's options, but for those ``taken`` by another plugin."""
-    group = parser.getgroup("alt_coop")
+    # The cooperative scheduler's.
     group.addoption(
         "--asyncio-cooperative",
         action="store_true",

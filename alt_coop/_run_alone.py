@@ -191,7 +191,7 @@ def dynamic_request_problem(name: str, request: pytest.FixtureRequest) -> str | 
     """The failure for a test running beside others that asks for a run-alone
     fixture (through ``request.getfixturevalue``: too late to run it alone,
     and its patches would reach the other tests), or None."""
-    lane = _lane_state.CURRENT.get() if name in RUN_ALONE_FIXTURES else None
+    lane = _lane_state.CURRENT.get()
     if (
         lane is None
         or request.session is not lane.item.session  # a session the test runs

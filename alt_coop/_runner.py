@@ -22,7 +22,7 @@ import pytest
 
 from . import _cancels, _session_loop, _tracebacks
 from ._cancels import uncancel_own
-from ._lanes import Abandon, drive, in_lane, step
+from ._lanes import Abandon, drive, in_context, in_lane, step
 from ._timeouts import IGNORED, PhaseTimeout, TaskCap, capped_tasks, current_cap
 from .errors import AltCoopUsageError
 
@@ -55,12 +55,8 @@ def run(
     if in_lane():
         if context is None:
             return _run_phase(coro, timeout, phase)
-        lane = greenlet.getcurrent()
-        saved, lane.gr_context = lane.gr_context, context
-        try:
+        with in_context(context):
             return _run_phase(coro, timeout, phase)
-        finally:
-            lane.gr_context = saved
     session_loop = _session_loop.current()
     if session_loop is None:
         coro.close()

@@ -9,8 +9,9 @@ test at a time, in completion order.
 
 Items run in collection order. A maximal stretch of consecutive cooperative
 tests is a *batch*: its tests run concurrently, up to ``max_asyncio_tasks``
-at once. Every other test (sync tests, unmarked tests, tests that must run
-alone) runs sequentially, between batches, exactly as pytest would.
+at once (a plain ``def`` one with its body in a worker thread). Every other
+test (unmarked sync tests, async tests not made cooperative, tests that must
+run alone) runs sequentially, between batches, exactly as pytest would.
 
 Tests are admitted into a batch in that order, each once
 :mod:`alt_coop._admission` says it may start.
@@ -22,7 +23,6 @@ import asyncio
 import contextlib
 import contextvars
 import functools
-import inspect
 import sys
 import time
 from collections.abc import Sequence
@@ -33,7 +33,6 @@ import pytest
 from . import (
     _cancels,
     _fixture_instances,
-    _hypothesis,
     _lane_logging,
     _lane_state,
     _lane_warnings,
@@ -46,6 +45,7 @@ from . import (
 )
 from ._admission import Admission, Needs
 from ._garbage import BatchCollection
+from ._hypothesis import is_async_test
 from ._lanes import LEAVE, Leave, drive
 from ._marks import MARK, SEQUENTIAL_MARK
 from ._setupstate import ConcurrentSetupState
@@ -115,18 +115,14 @@ class Scheduler:
     def cooperative(self, item: pytest.Item) -> bool:
         if not isinstance(item, pytest.Function):
             return False
-        if _is_unittest(item):
-            # unittest runs its own protocol (IsolatedAsyncioTestCase its own loop).
-            if MARK in {mark.name for mark in item.iter_markers()} or (
-                self.all_async and inspect.iscoroutinefunction(item.obj)
-            ):
-                self.notices.setdefault("unittest.TestCase tests run sequentially", item)
-            return False
         marks = {mark.name for mark in item.iter_markers()}  # one walk up the tree
         marked = MARK in marks
-        is_async = inspect.iscoroutinefunction(item.obj) or bool(
-            _hypothesis.async_inner_test(item.obj)
-        )
+        is_async = is_async_test(item.obj)
+        if _is_unittest(item):
+            # unittest runs its own protocol (IsolatedAsyncioTestCase its own loop).
+            if marked or (self.all_async and is_async):
+                self.notices.setdefault("unittest.TestCase tests run sequentially", item)
+            return False
         if not (marked or (self.all_async and is_async)):
             return False
         if SEQUENTIAL_MARK in marks:
@@ -167,7 +163,7 @@ class Scheduler:
             first = next(item for item in items if item in repeated)
             self.notices.setdefault("tests listed more than once run sequentially", first)
         for text in sorted(self.notices):
-            notice(self.config, text, self.notices[text])
+            _lane_warnings.notice(self.config, text, self.notices[text])
         start = 0
         with _fixture_instances.setup_once(self.instances):
             while start < len(items):
@@ -610,25 +606,6 @@ def _test_done(
         # for pytest to report as the internal error it is.
         scheduler.error = task.exception()
     changed.set()
-
-
-def notice(
-    config: pytest.Config,
-    text: str,
-    item: pytest.Item | None = None,
-    where: tuple[str, int, str] | None = None,
-) -> None:
-    """A one-line notice, shown in pytest's warnings summary, at the first
-    test it concerns if any (or at ``where``: file, line and module).
-
-    Under pytest-xdist only the first worker gives it: every worker collects
-    the same tests and would say the same, and the controller shows every
-    worker's warnings. (Cooperative tests run sequentially in workers, so the
-    notices about how a test ran are not given there.)"""
-    worker = getattr(config, "workerinput", None)
-    if worker is not None and worker.get("workerid", "gw0") != "gw0":
-        return
-    _lane_warnings.record_notice(config, AltCoopWarning(f"alt_coop: {text}"), item, where)
 
 
 def _is_unittest(item: pytest.Function) -> bool:

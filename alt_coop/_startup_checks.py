@@ -11,9 +11,8 @@ import asyncio
 
 import pytest
 
-from . import _migration, _nesting, _session_loop
+from . import _migration, _session_loop
 from ._lanes import in_lane
-from .errors import AltCoopUsageError
 
 
 def no_other_runner(config: pytest.Config) -> None:
@@ -55,14 +54,8 @@ def usable_managed_loop(loop: asyncio.AbstractEventLoop) -> None:
     """A loop alt_coop cannot use is a usage error now, not a hang later."""
     if loop.is_closed():
         raise pytest.UsageError("alt_coop: managed_loop is closed; pass an open event loop")
-    if loop.is_running():
-        if _session_loop.running_loop() is not loop:
-            raise pytest.UsageError(
-                "alt_coop: managed_loop is running in another thread; run pytest in that "
-                "loop's thread, for example `await alt_coop.main(...)` in a coroutine on it"
-            )
-        if not in_lane():
-            try:
-                _nesting.enable(loop)
-            except AltCoopUsageError as exc:
-                raise pytest.UsageError(f"alt_coop: {exc}") from None
+    if loop.is_running() and _session_loop.running_loop() is not loop:
+        raise pytest.UsageError(
+            "alt_coop: managed_loop is running in another thread; run pytest in that "
+            "loop's thread, for example `await alt_coop.main(...)` in a coroutine on it"
+        )

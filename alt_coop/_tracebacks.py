@@ -24,12 +24,12 @@ def is_user_file(filename: str) -> bool:
     return not filename.startswith((_ASYNCIO_DIR, _OWN_DIR))
 
 
-def is_user_code(frame: FrameType) -> bool:
+def _is_user_code(frame: FrameType) -> bool:
     """Whether ``frame`` runs the user's code, not asyncio's or alt_coop's."""
     return is_user_file(frame.f_code.co_filename)
 
 
-def awaiting_frames(coro: object) -> list[FrameType]:
+def _awaiting_frames(coro: object) -> list[FrameType]:
     """The frames of ``coro``'s await chain, outermost first."""
     frames: list[FrameType] = []
     obj: object = coro
@@ -55,7 +55,7 @@ def waiting_line(coro: object) -> TracebackType | None:
     A failure raised with it names that line in pytest's report rather than
     saying that every entry of its traceback (alt_coop's) is hidden.
     """
-    frames = [frame for frame in awaiting_frames(coro) if is_user_code(frame)]
+    frames = [frame for frame in _awaiting_frames(coro) if _is_user_code(frame)]
     if not frames:
         return None
     frame = frames[-1]
@@ -64,7 +64,7 @@ def waiting_line(coro: object) -> TracebackType | None:
 
 def describe_waiting(coro: object) -> str:
     """Where ``coro`` is waiting: the innermost frame of user code, and the chain."""
-    frames = [frame for frame in awaiting_frames(coro) if is_user_code(frame)]
+    frames = [frame for frame in _awaiting_frames(coro) if _is_user_code(frame)]
     if not frames:
         return "an unknown place"
     where = [f"{_short(frame)}:{frame.f_lineno} in {frame.f_code.co_name}" for frame in frames]
@@ -86,7 +86,7 @@ def _short(frame: FrameType) -> str:
 def _innermost_user_entry(tb: TracebackType | None) -> TracebackType | None:
     last = None
     while tb is not None:
-        if is_user_code(tb.tb_frame):
+        if _is_user_code(tb.tb_frame):
             last = tb
         tb = tb.tb_next
     return last

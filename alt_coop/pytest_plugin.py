@@ -116,7 +116,6 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         *(names for peer, names in PEER_OPTIONS.items() if _peer_loads(pluginmanager, peer))
     )
     _options.add_options(parser, taken)
-    _options.add_cooperative_options(parser, taken)
 
 
 def pytest_configure(config: pytest.Config) -> None:
