@@ -7,8 +7,9 @@ When a new pytest release breaks alt_coop, this is the file to read first.
 Running tests cooperatively needs more of pytest's internals, kept per test.
 Each module that touches them lists what, and the versions it was checked
 on: :mod:`alt_coop._fixture_instances` (fixture instances),
-:mod:`alt_coop._lane_state` (capture, assertion hooks,
-``PYTEST_CURRENT_TEST``), :mod:`alt_coop._lane_logging`,
+:mod:`alt_coop._lane_output` (capture, ``--setup-show``),
+:mod:`alt_coop._lane_globals` (assertion hooks, ``PYTEST_CURRENT_TEST``, the
+run protocol), :mod:`alt_coop._lane_logging`,
 :mod:`alt_coop._lane_warnings` and :mod:`alt_coop._uncaught` (pytest's
 per-item logging, warnings and uncaught-exception catchers), and
 :mod:`alt_coop._setupstate`, which stands in for ``session._setupstate``

@@ -33,7 +33,9 @@ import pytest
 from . import (
     _cancels,
     _fixture_instances,
+    _lane_globals,
     _lane_logging,
+    _lane_output,
     _lane_state,
     _lane_warnings,
     _migration,
@@ -207,7 +209,7 @@ class Scheduler:
     def _run_batch(self, items: Sequence[pytest.Item]) -> None:
         started = time.perf_counter()
         with (
-            _lane_state.per_test_globals(self.config) as turn_globals,
+            _lane_globals.per_test_globals(self.config) as turn_globals,
             _lane_logging.logs_per_test(self.config) as self._log_levels,
             _lane_warnings.warnings_per_test(self.config) as warnings_per_test,
             _uncaught.uncaught_per_test(self.config),
@@ -249,7 +251,7 @@ class Scheduler:
         self,
         items: Sequence[pytest.Item],
         collection: BatchCollection,
-        turn_globals: _lane_state.TurnGlobals,
+        turn_globals: _lane_globals.TurnGlobals,
     ) -> None:
         loop = asyncio.get_running_loop()
         changed = asyncio.Event()
@@ -323,7 +325,7 @@ class Scheduler:
         self,
         loop: asyncio.AbstractEventLoop,
         item: pytest.Item,
-        turn_globals: _lane_state.TurnGlobals,
+        turn_globals: _lane_globals.TurnGlobals,
     ) -> asyncio.Task[None]:
         """The task that runs ``item``'s protocol in a lane of its own."""
         state = _lane_state.LaneState(item)
@@ -376,7 +378,7 @@ class Scheduler:
 
     def _held(
         self,
-        turn_globals: _lane_state.TurnGlobals,
+        turn_globals: _lane_globals.TurnGlobals,
         state: _lane_state.LaneState,
         seconds: float,
     ) -> None:
@@ -393,7 +395,7 @@ class Scheduler:
             self.holds[item] = seconds
 
     def _resumed(
-        self, turn_globals: _lane_state.TurnGlobals, state: _lane_state.LaneState
+        self, turn_globals: _lane_globals.TurnGlobals, state: _lane_state.LaneState
     ) -> BaseException | Leave | None:
         """``drive`` is about to resume a test's lane: see :meth:`_give_up`."""
         if self._left:
@@ -468,7 +470,7 @@ class Scheduler:
                 if item in self._filtered
                 else contextlib.nullcontext()
             ):
-                reports = _lane_state.runtestprotocol(item, log=False, nextitem=None)
+                reports = _lane_globals.runtestprotocol(item, log=False, nextitem=None)
         except (KeyboardInterrupt, pytest.exit.Exception) as stop:
             if self._giving_up:
                 return  # see _give_up
@@ -502,11 +504,11 @@ class Scheduler:
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         for shown, report in enumerate(reports):
             if state.terminal_lines:
-                _lane_state.show_terminal_lines(state, shown)
+                _lane_output.show_terminal_lines(state, shown)
             ihook.pytest_runtest_logreport(report=report)
             self.stats.busy_seconds += report.duration
         if state.terminal_lines:
-            _lane_state.show_terminal_lines(state, len(reports))
+            _lane_output.show_terminal_lines(state, len(reports))
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         # After logfinish, as pytest's warnings plugin hands them over.
         _lane_warnings.report_warnings(state)

@@ -1,0 +1,243 @@
+"""pytest's process-wide state, made per test while cooperative tests run at once.
+
+:func:`per_test_globals` sets up, for a batch, every router that makes one
+of pytest's per-process states the running test's: output
+(:mod:`alt_coop._lane_output`), the assertion-comparison hooks,
+``PYTEST_CURRENT_TEST``, the test that threads and pool work belong to, and
+coverage.py's context; :class:`TurnGlobals` swaps what a test changed of the
+rest as its turns on the loop start and end. (Fixture instances, logs,
+warnings and uncaught exceptions have modules of their own:
+:mod:`alt_coop._fixture_instances`, :mod:`alt_coop._lane_logging`,
+:mod:`alt_coop._lane_warnings`, :mod:`alt_coop._uncaught`.)
+
+Private pytest names used here, checked on pytest 8.3.5, 8.4.2, 9.0.3 and
+9.2.0: the assertion plugin's ``pytest_runtest_protocol`` and
+``util._reprcompare``/``_assertion_pass``/``_config``,
+``runner._update_current_test_var`` and ``runner.runtestprotocol``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import contextvars
+import functools
+import os
+import random
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import pytest
+from _pytest import runner as _runner_module
+from _pytest.assertion import pytest_runtest_protocol as _assertion_protocol
+from _pytest.assertion import util as _assertion_util
+
+from . import _coverage_support
+from ._lane_output import captured_per_test, setup_show_per_test
+from ._lane_state import CURRENT, LaneState, bodies_in_threads, context_of, started_by
+
+
+class _Turns(Protocol):
+    def turn_ended(self, state: LaneState) -> None: ...
+    def turn_starts(self, state: LaneState) -> None: ...
+
+
+class TurnGlobals:
+    """Process-wide state a test may change across its awaits, kept per test.
+
+    ``sys.stdout``/``sys.stderr`` (``contextlib.redirect_stdout`` around an
+    await, say), the hooks for uncaught exceptions (pytest 8.3 swaps them
+    around each phase) and ``PYTEST_CURRENT_TEST``: what a test set is put
+    aside when its turn on the loop ends and put back when its next turn
+    starts, so the tests running meanwhile keep the batch's and their own.
+    It is the batch's one per-turn hook: the warnings state's swap (see
+    :mod:`alt_coop._lane_warnings`) rides on it.
+    """
+
+    def __init__(self) -> None:
+        self.record(None)
+        self._test_var: str | None = None  # what this batch last wrote
+        self.coverage: _coverage_support.CoverageContexts | None = None
+        # pytest-randomly seeds the ``random`` module for each test, so that a
+        # test's draws repeat: the state is then each test's, turn by turn.
+        self.random_per_test = False
+
+    def record(self, warnings_state: _Turns | None) -> None:
+        """Take the current values as the batch's (once it is set up), and
+        hand each turn on to ``warnings_state`` (the warnings' own swap)."""
+        self._warnings = warnings_state
+        self._out, self._err = sys.stdout, sys.stderr
+        self._unraisable, self._thread_hook = sys.unraisablehook, threading.excepthook
+
+    def turn_ended(self, state: LaneState) -> None:
+        if self._warnings is not None:
+            self._warnings.turn_ended(state)
+        if self.random_per_test:
+            state.random_state = random.getstate()
+        if (
+            sys.stdout is self._out
+            and sys.stderr is self._err
+            and sys.unraisablehook is self._unraisable
+            and threading.excepthook is self._thread_hook
+        ):
+            state.own_globals = None  # the usual case: nothing changed, or undone
+        elif bodies_in_threads.running:
+            state.own_globals = None  # left in force, process-wide (see README)
+        else:
+            state.own_globals = (
+                sys.stdout,
+                sys.stderr,
+                sys.unraisablehook,
+                threading.excepthook,
+            )
+            sys.stdout, sys.stderr = self._out, self._err
+            sys.unraisablehook, threading.excepthook = self._unraisable, self._thread_hook
+
+    def turn_starts(self, state: LaneState) -> None:
+        if self._warnings is not None:
+            self._warnings.turn_starts(state)
+        own = state.own_globals
+        if own is not None:
+            sys.stdout, sys.stderr, sys.unraisablehook, threading.excepthook = own
+        if state.current_test_var != self._test_var:
+            self.show_test_var(state.current_test_var)
+        if self.coverage is not None:
+            self.coverage.turn_starts(state)
+        if state.random_state is not None:
+            random.setstate(state.random_state)  # type: ignore[arg-type]
+
+    def show_test_var(self, value: str | None) -> None:
+        self._test_var = value
+        if value is None:
+            os.environ.pop("PYTEST_CURRENT_TEST", None)
+        else:
+            os.environ["PYTEST_CURRENT_TEST"] = value
+
+
+@contextlib.contextmanager
+def per_test_globals(config: pytest.Config) -> Iterator[TurnGlobals]:
+    """Route pytest's per-process state to the running test, for a cooperative batch."""
+    with contextlib.ExitStack() as stack:
+        capman = config.pluginmanager.getplugin("capturemanager")
+        if capman is not None and capman._method != "no":
+            stack.enter_context(captured_per_test(capman))
+        if getattr(config.option, "setupshow", False):  # -p no:setuponly: no option
+            stack.enter_context(setup_show_per_test(config))
+        stack.enter_context(_assertions_per_test(config))
+        stack.enter_context(_threads_follow_their_test())
+        turns = TurnGlobals()
+        turns.random_per_test = config.pluginmanager.has_plugin("randomly") and bool(
+            config.getoption("randomly_reset_seed", False)
+        )
+        stack.enter_context(_current_test_var_per_test(turns))
+        turns.coverage = stack.enter_context(_coverage_support.contexts_per_test(CURRENT.get))
+        yield turns
+
+
+@contextlib.contextmanager
+def _threads_follow_their_test() -> Iterator[None]:
+    """Threads a test starts, and work it hands to a thread pool
+    (``loop.run_in_executor``), run as that test's: their output, log records
+    and uncaught exceptions are its own, as in a sequential run.
+
+    A thread starts with a context of its own, so the test is carried over
+    by hand; a pool's worker gets it per piece of work, as one worker serves
+    many tests. Through ``Context.run``, which adds no frame to tracebacks.
+    """
+    start, submit = threading.Thread.start, concurrent.futures.ThreadPoolExecutor.submit
+
+    def start_as_test(thread: threading.Thread) -> None:
+        state = CURRENT.get()
+        if state is not None:
+            started_by[thread] = state
+            thread.run = functools.partial(context_of(state).run, thread.run)  # type: ignore[method-assign]
+        start(thread)
+
+    def submit_as_test(
+        executor: concurrent.futures.ThreadPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any
+    ) -> Any:
+        state = CURRENT.get()
+        if state is None:
+            return submit(executor, fn, *args, **kwargs)
+        fn = functools.partial(context_of(state).run, fn)
+        # Outside the test: a worker this starts serves every test after it.
+        return contextvars.Context().run(submit, executor, fn, *args, **kwargs)
+
+    threading.Thread.start = start_as_test  # type: ignore[method-assign, assignment]
+    concurrent.futures.ThreadPoolExecutor.submit = submit_as_test  # type: ignore[method-assign, assignment]
+    try:
+        yield
+    finally:
+        threading.Thread.start = start  # type: ignore[method-assign]
+        concurrent.futures.ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def _assertions_per_test(config: pytest.Config) -> Iterator[None]:
+    saved = _assertion_util._reprcompare, _assertion_util._assertion_pass, _assertion_util._config
+
+    def reprcompare(op: str, left: object, right: object) -> str | None:
+        state = CURRENT.get()
+        compare = _assertion_hooks(state)[0] if state is not None else None
+        return compare(op, left, right) if compare is not None else None
+
+    def assertion_pass(lineno: int, orig: str, expl: str) -> None:
+        state = CURRENT.get()
+        passed = _assertion_hooks(state)[1] if state is not None else None
+        if passed is not None:
+            passed(lineno, orig, expl)
+
+    routed = reprcompare, assertion_pass
+
+    def _assertion_hooks(state: LaneState) -> tuple[Any, Any]:
+        """The hooks pytest's assertion plugin makes for the test, made on first use.
+
+        The plugin makes them as the test's protocol starts and keeps its
+        frame suspended until it ends; made only when a comparison asks,
+        thousands of tests in flight keep none.
+        """
+        if state.assertion is None:
+            hooks = _assertion_protocol(state.item)
+            next(hooks)
+            made = _assertion_util._reprcompare, _assertion_util._assertion_pass
+            hooks.close()  # puts the routers back and clears _config
+            _assertion_util._reprcompare, _assertion_util._assertion_pass = routed
+            _assertion_util._config = config
+            # A hook the plugin did not replace is the router itself: none.
+            state.assertion = (
+                None if made[0] is reprcompare else made[0],
+                None if made[1] is assertion_pass else made[1],
+            )
+        return state.assertion
+
+    _assertion_util._reprcompare, _assertion_util._assertion_pass = routed
+    _assertion_util._config = config
+    try:
+        yield
+    finally:
+        _assertion_util._reprcompare, _assertion_util._assertion_pass, _assertion_util._config = (
+            saved
+        )
+
+
+@contextlib.contextmanager
+def _current_test_var_per_test(turns: TurnGlobals) -> Iterator[None]:
+    original: Callable[..., None] = _runner_module._update_current_test_var
+
+    def update(item: pytest.Item, when: str | None) -> None:
+        value = f"{item.nodeid} ({when})".replace("\x00", "(null)") if when else None
+        state = CURRENT.get()
+        if state is not None:
+            state.current_test_var = value  # put back at each of its turns
+        turns.show_test_var(value)
+
+    _runner_module._update_current_test_var = update
+    try:
+        yield
+    finally:
+        _runner_module._update_current_test_var = original
+
+
+runtestprotocol = _runner_module.runtestprotocol

@@ -1,0 +1,261 @@
+"""A cooperative test's output: what it prints, and ``--setup-show``'s lines.
+
+While tests run at once, ``sys.stdout`` and ``sys.stderr`` are routers that
+write to the buffer of the test whose code is running (found through
+:data:`alt_coop._lane_state.CURRENT`), and pytest's per-test capture hands
+each phase's buffer to its report, as it would its own capture's. The lines
+``--setup-show`` writes for a test are kept and shown among its results.
+
+Private pytest names used here, checked on pytest 8.3.5, 8.4.2, 9.0.3 and
+9.2.0: ``CaptureManager.item_capture``/``suspend``/``resume`` (called by
+pytest's debugger only)/``_method``/``_global_capturing`` (with
+``MultiCapture.in_``/``_in_suspended``)
+(its ``out``/``err`` captures' ``tmpfile``, and a tee's ``_other``),
+``setuponly._show_fixture_action``, ``runner.show_test_item`` and
+``TerminalWriter._file``/``_current_line``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+from collections.abc import Callable, Generator, Iterator
+from typing import Any, TextIO
+
+import pytest
+from _pytest import runner as _runner_module
+from _pytest import setuponly as _setuponly_module
+
+from ._lane_state import CURRENT, LaneState
+
+
+class _Router(io.TextIOBase):
+    """``sys.stdout``/``sys.stderr`` while tests run at once: each test's own buffer."""
+
+    def __init__(self, real: TextIO, which: str, *, tee: bool) -> None:
+        self._real = real
+        self._which = which
+        self._tee = tee  # --capture=tee-sys: captured and shown as it is written
+        self.buffer = _BytesRouter(self)
+
+    def write(self, text: str) -> int:
+        state = CURRENT.get()
+        if state is not None and state.capturing:
+            if self._tee:
+                self._real.write(text)
+            return state.captured(self._which).write(text)
+        return self._real.write(text)
+
+    def write_bytes(self, data: bytes) -> int:
+        state = CURRENT.get()
+        if state is not None and state.capturing:
+            # Captured only, even under tee-sys, as pytest's own capture does.
+            state.captured(self._which).write(data.decode(self.encoding, "replace"))
+            return len(data)
+        real = getattr(self._real, "buffer", None)
+        if real is None:
+            self._real.write(data.decode(self.encoding, "replace"))
+            return len(data)
+        return int(real.write(data))
+
+    def flush(self) -> None:
+        self._real.flush()
+
+    def close(self) -> None:
+        """The real stream is not this router's to close (nor to flush when collected)."""
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        """The real stream's: what writes to it directly is not captured (see README)."""
+        return int(self._real.fileno())
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._real, "encoding", "utf-8")
+
+    @property
+    def errors(self) -> str:  # type: ignore[override]
+        return getattr(self._real, "errors", "strict")
+
+    def __getattr__(self, name: str) -> Any:
+        # The rest of a text stream's face (name, mode, line_buffering, ...).
+        return getattr(self._real, name)
+
+
+class _BytesRouter(io.BufferedIOBase):
+    """``sys.stdout.buffer`` of a :class:`_Router`: bytes go where its text goes."""
+
+    def __init__(self, text: _Router) -> None:
+        self._text = text
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._text.fileno()
+
+    def write(self, data: Any) -> int:
+        return self._text.write_bytes(bytes(data))
+
+    def flush(self) -> None:
+        self._text.flush()
+
+    def close(self) -> None:
+        """Not this router's to close, as for the text router."""
+
+
+@contextlib.contextmanager
+def captured_per_test(capman: Any) -> Iterator[None]:
+    original = capman.item_capture
+
+    @contextlib.contextmanager
+    def item_capture(when: str, item: pytest.Item) -> Generator[None]:
+        state = CURRENT.get()
+        if state is None:
+            with original(when, item):
+                yield
+            return
+        state.out = state.err = None
+        state.capturing = True
+        try:
+            yield
+        finally:
+            state.capturing = False
+            for key, stream in (("stdout", state.out), ("stderr", state.err)):
+                if stream is not None:
+                    item.add_report_section(when, key, stream.getvalue())
+            state.out = state.err = None
+
+    # pytest's debugger (breakpoint(), pytest.set_trace()) suspends capture to
+    # talk to the terminal, and resumes it on continue. The debugged test's
+    # own capture pauses meanwhile. pytest's global capture of output stays
+    # suspended, as through the whole batch: resumed, even for a moment, it
+    # would swallow the terminal's output and put pytest's streams in place of
+    # the routers, under the other tests (still running when the debugger is
+    # in a worker thread). Only stdin, which the debugger reads, is resumed.
+    paused: dict[LaneState | None, bool] = {}
+
+    def suspend(in_: bool = False) -> None:
+        state = CURRENT.get()
+        if state not in paused:
+            paused[state] = state is not None and state.capturing
+        if state is not None:
+            state.capturing = False
+        routers = sys.stdout, sys.stderr
+        capman_suspend(in_)
+        sys.stdout, sys.stderr = routers  # --capture=sys put pytest's streams back
+
+    def resume() -> None:
+        capturing = capman._global_capturing
+        if capturing is not None and capturing._in_suspended and capturing.in_ is not None:
+            capturing.in_.resume()
+            capturing._in_suspended = False
+        capman.resume_fixture()
+        state = CURRENT.get()
+        if state in paused:
+            capturing_before = paused.pop(state)
+            if state is not None:
+                state.capturing = capturing_before
+
+    capman_suspend = capman.suspend
+    saved = sys.stdout, sys.stderr
+    tee = capman._method == "tee-sys"
+    sys.stdout, sys.stderr = _Router(saved[0], "out", tee=tee), _Router(saved[1], "err", tee=tee)
+    # Code that kept pytest's own capture streams from before the batch (a
+    # logging.StreamHandler made at import, say) writes to them: routed too.
+    capturing = capman._global_capturing
+    kept = [
+        (stream, which)
+        for which in ("out", "err")
+        if (stream := getattr(getattr(capturing, which, None), "tmpfile", None)) is not None
+    ]
+    capman.item_capture, capman.suspend, capman.resume = item_capture, suspend, resume
+    try:
+        for stream, which in kept:
+            _route(stream, which, tee=tee)
+        yield
+    finally:
+        del capman.item_capture, capman.suspend, capman.resume
+        sys.stdout, sys.stderr = saved
+        for stream, _ in kept:
+            vars(stream).pop("write", None)
+
+
+def _route(stream: Any, which: str, *, tee: bool) -> None:
+    """Send what is written to pytest's capture ``stream`` to the running
+    test's ``which`` output while it captures (under tee-sys, shown as well,
+    on the terminal stream pytest's tee writes to)."""
+    original = stream.write
+    echo = getattr(stream, "_other", None) if tee else None
+
+    def write(text: str) -> int:
+        state = CURRENT.get()
+        if state is None or not state.capturing:
+            return int(original(text))
+        if echo is not None:
+            echo.write(text)
+        return state.captured(which).write(text)
+
+    stream.write = write
+
+
+@contextlib.contextmanager
+def setup_show_per_test(config: pytest.Config) -> Iterator[None]:
+    """``--setup-show``: the lines it shows for a test go with its results.
+
+    pytest writes them to the terminal as each fixture is set up or torn
+    down, between the test's results; with tests running at once, they would
+    interleave. Each test's are kept, and written among its results.
+    """
+    terminal = config.get_terminal_writer()
+    capman = config.pluginmanager.getplugin("capturemanager")
+    originals = _setuponly_module._show_fixture_action, _runner_module.show_test_item
+
+    def kept(original: Callable[..., None]) -> Callable[..., None]:
+        def show(*args: Any, **kwargs: Any) -> None:
+            state = CURRENT.get()
+            if state is None:
+                original(*args, **kwargs)
+                return
+            saved = terminal._file, terminal._current_line, sys.stdout, sys.stderr
+            terminal._file = buffer = io.StringIO()
+            try:
+                original(*args, **kwargs)
+            finally:
+                # It also suspends and resumes pytest's global capture, which
+                # stays suspended during a batch (or fd-level capture would
+                # swallow the terminal's output), and puts pytest's streams
+                # back in place of the tests' routers.
+                if capman is not None and original is originals[0]:
+                    capman.suspend_global_capture()
+                terminal._file, terminal._current_line, sys.stdout, sys.stderr = saved
+            if state.terminal_lines is None:
+                state.terminal_lines = []
+            state.terminal_lines.append((len(state.reports), buffer.getvalue()))
+
+        return show
+
+    _setuponly_module._show_fixture_action = kept(originals[0])
+    _runner_module.show_test_item = kept(originals[1])
+    try:
+        yield
+    finally:
+        _setuponly_module._show_fixture_action, _runner_module.show_test_item = originals
+
+
+def show_terminal_lines(state: LaneState, reports_shown: int) -> None:
+    """Write the ``--setup-show`` lines of ``state``'s test that come before
+    its report number ``reports_shown``."""
+    lines = state.terminal_lines
+    if not lines:
+        return
+    terminal = state.item.config.get_terminal_writer()
+    while lines and lines[0][0] <= reports_shown:
+        terminal.write(lines.pop(0)[1])
+    terminal.flush()
