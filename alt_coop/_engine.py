@@ -25,7 +25,6 @@ from . import (
     _migration,
     _nesting,
     _options,
-    _plugin_state,
     _pytest_compat,
     _run_alone,
     _scheduler,
@@ -248,7 +247,7 @@ class Plugin:
         marked = next((item for item in session.items if item.get_closest_marker(MARK)), None)
         if not (settings.cooperative or marked):
             return None
-        reason = _why_sequential(config)
+        reason = _run_alone.session_reason(config)
         if reason is not None:
             first = marked or next(
                 (item for item in session.items if is_async_test(getattr(item, "obj", None))),
@@ -646,26 +645,6 @@ def _check_returned(item: pytest.Function, result: object) -> None:
             warnings.warn(warning, stacklevel=1)
         else:  # pointing at the test, not at alt_coop
             warnings.warn_explicit(warning, type(warning), code.co_filename, code.co_firstlineno)
-
-
-def _why_sequential(config: pytest.Config) -> str | None:
-    """Set-ups where cooperative tests run one at a time, and why."""
-    if hasattr(config, "workerinput"):
-        return "inside pytest-xdist workers (each worker still runs its share)"
-    if config.getoption("usepdb", False) or config.getoption("trace", False):
-        return "under --pdb/--trace (one debugger prompt at a time)"
-    if config.getoption("stepwise", False) or config.getoption("stepwise_skip", False):
-        return "under --sw (it stops at the first failure in collection order)"
-    if _faulthandler_timeout(config) > 0:
-        return "with faulthandler_timeout set (its timer wraps the whole test)"
-    return _plugin_state.sequential_reason()
-
-
-def _faulthandler_timeout(config: pytest.Config) -> float:
-    try:
-        return float(config.getini("faulthandler_timeout") or 0)
-    except ValueError:  # an ini key only, unknown when pytest's faulthandler plugin is off
-        return 0.0
 
 
 async def _first_value(agen: AsyncGenerator[Any, None], name: str) -> Any:

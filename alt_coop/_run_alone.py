@@ -8,7 +8,9 @@ process-wide at each test's setup and teardown. Such a test runs alone,
 between batches, exactly as in a sequential run; the reason becomes a notice.
 What cannot be seen before the test starts (a fixture asked for through
 ``request.getfixturevalue``) is refused when asked for: see
-:func:`dynamic_request_problem`.
+:func:`dynamic_request_problem`. Some set-ups of the whole session (xdist
+workers, a debugger, ``--sw``) make every cooperative test run sequentially:
+see :func:`session_reason`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from . import _hypothesis, _lane_state
+from . import _hypothesis, _lane_state, _plugin_state
 from ._marks import EXCLUSIVE_MARK
 
 #: Fixtures that change process-wide state, so their tests run alone.
@@ -185,6 +187,27 @@ class RunAlone:
                 )
             )
         return found
+
+
+def session_reason(config: pytest.Config) -> str | None:
+    """Why every cooperative test of the session runs sequentially, if a
+    set-up of the whole session means they cannot run at once."""
+    if hasattr(config, "workerinput"):
+        return "inside pytest-xdist workers (each worker still runs its share)"
+    if config.getoption("usepdb", False) or config.getoption("trace", False):
+        return "under --pdb/--trace (one debugger prompt at a time)"
+    if config.getoption("stepwise", False) or config.getoption("stepwise_skip", False):
+        return "under --sw (it stops at the first failure in collection order)"
+    if _faulthandler_timeout(config) > 0:
+        return "with faulthandler_timeout set (its timer wraps the whole test)"
+    return _plugin_state.sequential_reason()
+
+
+def _faulthandler_timeout(config: pytest.Config) -> float:
+    try:
+        return float(config.getini("faulthandler_timeout") or 0)
+    except ValueError:  # an ini key only, unknown when pytest's faulthandler plugin is off
+        return 0.0
 
 
 def dynamic_request_problem(name: str, request: pytest.FixtureRequest) -> str | None:

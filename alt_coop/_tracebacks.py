@@ -49,13 +49,18 @@ def _awaiting_frames(coro: object) -> list[FrameType]:
     return frames
 
 
+def _user_frames(coro: object) -> list[FrameType]:
+    """The frames of user code in ``coro``'s await chain, outermost first."""
+    return [frame for frame in _awaiting_frames(coro) if _is_user_code(frame)]
+
+
 def waiting_line(coro: object) -> TracebackType | None:
     """A traceback of one entry, the line of user code ``coro`` is waiting at.
 
     A failure raised with it names that line in pytest's report rather than
     saying that every entry of its traceback (alt_coop's) is hidden.
     """
-    frames = [frame for frame in _awaiting_frames(coro) if _is_user_code(frame)]
+    frames = _user_frames(coro)
     if not frames:
         return None
     frame = frames[-1]
@@ -64,7 +69,7 @@ def waiting_line(coro: object) -> TracebackType | None:
 
 def describe_waiting(coro: object) -> str:
     """Where ``coro`` is waiting: the innermost frame of user code, and the chain."""
-    frames = [frame for frame in _awaiting_frames(coro) if _is_user_code(frame)]
+    frames = _user_frames(coro)
     if not frames:
         return "an unknown place"
     where = [f"{_short(frame)}:{frame.f_lineno} in {frame.f_code.co_name}" for frame in frames]
