@@ -34,6 +34,7 @@ from . import _lane_state
 from ._debugger import DebuggerPolicy
 from ._lanes import in_context
 from ._runner import current_context, run
+from ._thread_bodies import IN_WORKER_THREAD
 from ._timeout_defaults import DefaultUnavailable
 from ._timeouts import PhaseTimeout
 from .errors import AltCoopUsageError
@@ -61,11 +62,6 @@ def run_teardown(
             with in_context(setup_context):
                 _lane_state.CURRENT.reset(token)
 
-
-#: Set in the context a plain def cooperative test's body runs in, in a worker thread.
-IN_WORKER_THREAD: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "alt_coop_in_worker_thread", default=False
-)
 
 _Owner = pytest.FixtureRequest | pytest.Item | pytest.Collector
 

@@ -19,9 +19,13 @@ from typing import Any
 import pytest
 
 from . import _lane_state, _pytest_compat
-from ._finalizers import IN_WORKER_THREAD
 from ._runner import run
 from .errors import AltCoopUsageError
+
+#: Set in the context a plain def cooperative test's body runs in, in a worker thread.
+IN_WORKER_THREAD: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "alt_coop_in_worker_thread", default=False
+)
 
 
 def run_body(item: pytest.Function) -> Callable[..., object]:
