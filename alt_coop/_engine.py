@@ -91,6 +91,7 @@ class Plugin:
         self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_configure
         self._trimmed_before = True  # the trimming of asyncio frames before this session
         self._test_item_before: tuple[pytest.Item | None] | None = None  # see pytest_configure
+        self._anyio_on = False  # anyio's plugin runs the tests using its anyio_backend
 
     # The options and fixtures the engine needs, should pytest not load them.
     def pytest_addhooks(self, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -134,6 +135,7 @@ class Plugin:
         self._trimmed_before = _tracebacks.trim_asyncio_frames
         _tracebacks.trim_asyncio_frames = not config.getoption("fulltrace", False)
         self._scheduler = None  # a Plugin passed to several sessions reports each its own
+        self._anyio_on = _migration.anyio_on(config)
         if self.managed_loop is not None:
             if not _session_loop.in_session():  # one run by a test of another is nested
                 if not _session_loop.claim(self.managed_loop):
@@ -233,6 +235,10 @@ class Plugin:
         else:
             for name, item, where in _migration.unused_loop_fixtures(session):
                 notice(config, _migration.unused_loop_fixture_text(name), item, where)
+        if self._anyio_on:
+            anyios = next(filter(_migration.left_to_anyio, session.items), None)
+            if anyios is not None:
+                notice(config, _migration.LEFT_TO_ANYIO, anyios)
 
     # -- cooperative tests ----------------------------------------------------
 
@@ -476,6 +482,8 @@ class Plugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> object:
+        if self._anyio_on and "anyio_backend" in pyfuncitem.fixturenames:
+            return None  # anyio's, run on the backend it names (see _migration.left_to_anyio)
         func, debugger = pyfuncitem.obj, None
         traced = _pytest_compat.traced_test(func)  # --trace wrapped it to step into it
         if traced is not None and is_async_test(traced[0]):

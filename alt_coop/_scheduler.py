@@ -105,6 +105,7 @@ class Scheduler:
         self._log_levels = _lane_logging.CaplogLevels()  # the running batch's
         self._run_alone = _run_alone.RunAlone(self.config)
         self._pytest_asyncio_on = _migration.pytest_asyncio_on(self.config)
+        self._anyio_on = _migration.anyio_on(self.config)
         self._lanes_running = 0  # lanes past their start, not yet done with their protocol
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
         # The batch gives up on the tests still running after an interrupt's
@@ -135,6 +136,8 @@ class Scheduler:
             and _migration.left_to_pytest_asyncio(item)
         ):
             return False  # pytest-asyncio's test, on its loop (a notice said so)
+        if self._anyio_on and is_async and "anyio_backend" in item.fixturenames:
+            return False  # anyio's, on its backend (a notice said so)
         reason = self._run_alone.reason(item, marks, is_async)
         if reason is not None:
             self.notices.setdefault(reason, item)

@@ -19,8 +19,9 @@ def no_other_runner(config: pytest.Config) -> None:
     """Two plugins running the same async tests, each on its own loop, fail
     in confusing ways: a usage error says which to switch off. That is
     pytest-asyncio in auto mode (in strict mode it runs only what is marked
-    for it), pytest-asyncio-cooperative (whose mark is alt_coop's) and
-    alt-pytest-asyncio (which runs every async test)."""
+    for it), pytest-asyncio-cooperative (whose mark is alt_coop's),
+    alt-pytest-asyncio (which runs every async test) and anyio's plugin in
+    auto mode (else it runs only the tests using its ``anyio_backend``)."""
     other = None
     if config.pluginmanager.has_plugin("asyncio-cooperative"):
         other = ("pytest-asyncio-cooperative", "asyncio-cooperative")
@@ -30,6 +31,8 @@ def no_other_runner(config: pytest.Config) -> None:
         mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
         if mode == "auto":
             other = ("pytest-asyncio in auto mode", "asyncio")
+    if other is None and _migration.anyio_on(config) and _migration.anyio_auto_mode(config):
+        other = ("anyio's plugin in auto mode", "anyio")
     if other is not None:
         raise pytest.UsageError(
             f"alt_coop and {other[0]} both run async tests; switch the other off "

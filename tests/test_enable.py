@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ISOLATE
+from conftest import ISOLATE, mode_args
 
 COUNTING_SUITE = """
 import asyncio
@@ -382,6 +382,71 @@ def test_a_hypothesis_test_marked_for_pytest_asyncio_is_its_own(
         [
             "*AltCoopWarning: alt_coop: tests marked asyncio are run by pytest-asyncio*",
             "alt_coop: 1 cooperative test, at most 1 at once*",
+        ]
+    )
+
+
+ANYIO_SUITE = """
+import asyncio
+import pytest
+
+LOOPS = {}
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+@pytest.fixture
+async def fixture_loop():
+    return asyncio.get_running_loop()
+
+@pytest.mark.anyio
+async def test_anyios(fixture_loop):
+    LOOPS["anyio"] = asyncio.get_running_loop()
+    assert fixture_loop is LOOPS["anyio"]
+
+async def test_alt_coops():
+    LOOPS["alt_coop"] = asyncio.get_running_loop()
+
+def test_each_ran_on_its_own_loop():
+    assert LOOPS["anyio"] is not LOOPS["alt_coop"]
+"""
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_tests_using_anyio_backend_are_anyios(pytester: pytest.Pytester, mode: str) -> None:
+    # anyio's plugin, on wherever anyio is installed, runs them on the
+    # backend anyio_backend names: taken onto alt_coop's loop, a trio test
+    # would pass without ever running on trio.
+    pytest.importorskip("anyio")
+    pytester.makepyfile(ANYIO_SUITE)
+    result = pytester.runpytest(*_without("anyio"), "-p", "alt_coop.enable", *mode_args(mode))
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*:14: AltCoopWarning: alt_coop: tests using anyio's anyio_backend fixture (those "
+            "marked anyio) are run by anyio's plugin, on the backend it names (asyncio on a loop "
+            "of its own, or trio), without alt_coop's timeouts or cooperative runs; to run them "
+            "with alt_coop, drop the anyio mark and switch anyio's plugin off (-p no:anyio, in "
+            "addopts)",
+        ]
+    )
+    if mode == "cooperative":  # the anyio test is not among them
+        result.stdout.fnmatch_lines(["alt_coop: 1 cooperative test, at most 1 at once*"])
+
+
+def test_anyio_in_auto_mode_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    # It would take every async test, leaving alt_coop none.
+    pytest.importorskip("anyio")
+    pytester.makepyfile(COUNTING_SUITE)
+    result = pytester.runpytest(
+        *_without("anyio"), "-p", "alt_coop.enable", "-o", "anyio_mode=auto"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: alt_coop and anyio's plugin in auto mode both run async tests; switch the "
+            "other off with -p no:anyio (on the command line, or in addopts)"
         ]
     )
 
