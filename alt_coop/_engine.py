@@ -41,6 +41,7 @@ from ._hypothesis import is_async_test
 from ._lane_warnings import notice
 from ._lanes import in_context, in_lane
 from ._marks import MARK
+from ._other_runners import OtherRunners
 from ._runner import current_context, run
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_SECONDS, PhaseTimeout
@@ -91,7 +92,7 @@ class Plugin:
         self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_configure
         self._trimmed_before = True  # the trimming of asyncio frames before this session
         self._test_item_before: tuple[pytest.Item | None] | None = None  # see pytest_configure
-        self._anyio_on = False  # anyio's plugin runs the tests using its anyio_backend
+        self._others = OtherRunners()  # the plugins running some async tests themselves
 
     # The options and fixtures the engine needs, should pytest not load them.
     def pytest_addhooks(self, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -135,7 +136,7 @@ class Plugin:
         self._trimmed_before = _tracebacks.trim_asyncio_frames
         _tracebacks.trim_asyncio_frames = not config.getoption("fulltrace", False)
         self._scheduler = None  # a Plugin passed to several sessions reports each its own
-        self._anyio_on = _migration.anyio_on(config)
+        self._others = OtherRunners.of(config)
         if self.managed_loop is not None:
             if not _session_loop.in_session():  # one run by a test of another is nested
                 if not _session_loop.claim(self.managed_loop):
@@ -228,17 +229,17 @@ class Plugin:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         config = session.config
-        if _migration.pytest_asyncio_on(config):
-            marked = next(filter(_migration.left_to_pytest_asyncio, session.items), None)
-            if marked is not None:
-                notice(config, _migration.LEFT_TO_PYTEST_ASYNCIO, marked)
-        else:
+        if not self._others.pytest_asyncio:
             for name, item, where in _migration.unused_loop_fixtures(session):
                 notice(config, _migration.unused_loop_fixture_text(name), item, where)
-        if self._anyio_on:
-            anyios = next(filter(_migration.left_to_anyio, session.items), None)
-            if anyios is not None:
-                notice(config, _migration.LEFT_TO_ANYIO, anyios)
+        # Each other plugin running tests is named once, at its first.
+        first_of: dict[str, pytest.Item] = {}
+        for item in session.items:
+            runner = self._others.runner_of(item)
+            if runner is not None:
+                first_of.setdefault(runner, item)
+        for text, item in first_of.items():
+            notice(config, text, item)
 
     # -- cooperative tests ----------------------------------------------------
 
@@ -363,6 +364,8 @@ class Plugin:
         is_gen = inspect.isasyncgenfunction(func)
         if not (is_gen or inspect.iscoroutinefunction(func)):
             return None
+        if self._others.runs_fixture(fixturedef, request):
+            return None  # another plugin's (see alt_coop._other_runners)
         if getattr(request.config.option, "setupplan", False):
             return None  # --setup-plan: pytest's own hook stands in, running nothing
         __tracebackhide__ = True
@@ -482,8 +485,8 @@ class Plugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> object:
-        if self._anyio_on and "anyio_backend" in pyfuncitem.fixturenames:
-            return None  # anyio's, run on the backend it names (see _migration.left_to_anyio)
+        if self._others.runs_test(pyfuncitem):
+            return None  # another plugin's (see alt_coop._other_runners)
         func, debugger = pyfuncitem.obj, None
         traced = _pytest_compat.traced_test(func)  # --trace wrapped it to step into it
         if traced is not None and is_async_test(traced[0]):

@@ -1,5 +1,4 @@
-"""What suites moving from pytest-asyncio keep, the tests other plugins run,
-and how it is told.
+"""What suites moving from pytest-asyncio keep, and how it is told.
 
 While pytest-asyncio is off, its mark stays in suites for a while:
 registered, so ``--strict-markers`` accepts it. Its loop fixtures
@@ -7,11 +6,8 @@ registered, so ``--strict-markers`` accepts it. Its loop fixtures
 uses: a suite that defines them is told so once, rather than running
 silently on another loop than the one it chose (or, for a test asking for
 ``event_loop``, holding a loop that is not the running one). While it is on,
-in strict mode, the async tests marked for it are its own: they are told
-apart, and a notice says so. So are the async tests that use the
-``anyio_backend`` fixture (those marked ``anyio``) while anyio's plugin is on
-(it is whenever anyio is installed): anyio runs them on the backend the
-fixture names, asyncio on a loop of its own or trio.
+in strict mode, the async tests marked for it are its own (see
+:mod:`alt_coop._other_runners`).
 """
 
 from __future__ import annotations
@@ -24,7 +20,7 @@ from types import ModuleType
 
 import pytest
 
-from . import _hypothesis, _pytest_compat
+from . import _pytest_compat
 
 MARKER = (
     "asyncio: pytest-asyncio's mark, accepted and ignored: alt_coop runs every async test "
@@ -81,55 +77,6 @@ def pytest_asyncio_on(config: pytest.Config) -> bool:
         return True
     module = sys.modules.get("pytest_asyncio.plugin")
     return module is not None and config.pluginmanager.is_registered(module)
-
-
-def left_to_pytest_asyncio(item: pytest.Item) -> bool:
-    """Whether pytest-asyncio (on, in strict mode) runs ``item``: an async
-    test (Hypothesis's included) marked for it. It is then not alt_coop's to
-    time or run cooperatively."""
-    if item.get_closest_marker("asyncio") is None:
-        return False
-    test = getattr(item, "obj", None)
-    return _hypothesis.is_async_test(test)
-
-
-def anyio_on(config: pytest.Config) -> bool:
-    """Whether anyio's pytest plugin is loaded."""
-    return config.pluginmanager.has_plugin("anyio")
-
-
-def anyio_auto_mode(config: pytest.Config) -> bool:
-    """Whether anyio's plugin runs every async test (its ``anyio_mode = auto``)."""
-    if config.getoption("anyio_mode", None) == "auto":
-        return True
-    try:
-        return bool(config.getini("anyio_mode") == "auto")
-    except ValueError:  # an anyio before its auto mode: no such key
-        return False
-
-
-def left_to_anyio(item: pytest.Item) -> bool:
-    """Whether anyio's plugin (on) runs ``item``: an async test (Hypothesis's
-    included) that uses its ``anyio_backend`` fixture, as its mark makes a
-    test do. Run on that backend, it is not alt_coop's to time or run
-    cooperatively."""
-    return "anyio_backend" in getattr(item, "fixturenames", ()) and _hypothesis.is_async_test(
-        getattr(item, "obj", None)
-    )
-
-
-LEFT_TO_ANYIO = (
-    "tests using anyio's anyio_backend fixture (those marked anyio) are run by anyio's plugin, "
-    "on the backend it names (asyncio on a loop of its own, or trio), without alt_coop's "
-    "timeouts or cooperative runs; to run them with alt_coop, drop the anyio mark and switch "
-    "anyio's plugin off (-p no:anyio, in addopts)"
-)
-
-LEFT_TO_PYTEST_ASYNCIO = (
-    "tests marked asyncio are run by pytest-asyncio (on, in strict mode), on its own loop, "
-    "without alt_coop's timeouts or cooperative runs; to run them with alt_coop, switch "
-    "pytest-asyncio off (-p no:asyncio, in addopts)"
-)
 
 
 def _written_at(definition: object, found_in: ModuleType) -> tuple[str, int, str] | None:

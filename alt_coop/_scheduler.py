@@ -38,7 +38,7 @@ from . import (
     _lane_output,
     _lane_state,
     _lane_warnings,
-    _migration,
+    _other_runners,
     _plugin_state,
     _run_alone,
     _runner,
@@ -104,8 +104,7 @@ class Scheduler:
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
         self._log_levels = _lane_logging.CaplogLevels()  # the running batch's
         self._run_alone = _run_alone.RunAlone(self.config)
-        self._pytest_asyncio_on = _migration.pytest_asyncio_on(self.config)
-        self._anyio_on = _migration.anyio_on(self.config)
+        self._others = _other_runners.OtherRunners.of(self.config)
         self._lanes_running = 0  # lanes past their start, not yet done with their protocol
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
         # The batch gives up on the tests still running after an interrupt's
@@ -130,14 +129,8 @@ class Scheduler:
             return False
         if SEQUENTIAL_MARK in marks:
             return False
-        if (
-            self._pytest_asyncio_on
-            and "asyncio" in marks
-            and _migration.left_to_pytest_asyncio(item)
-        ):
-            return False  # pytest-asyncio's test, on its loop (a notice said so)
-        if self._anyio_on and is_async and "anyio_backend" in item.fixturenames:
-            return False  # anyio's, on its backend (a notice said so)
+        if self._others.runner_of(item) is not None:
+            return False  # another plugin's test (a notice said so)
         reason = self._run_alone.reason(item, marks, is_async)
         if reason is not None:
             self.notices.setdefault(reason, item)

@@ -11,7 +11,7 @@ import asyncio
 
 import pytest
 
-from . import _migration, _session_loop
+from . import _other_runners, _session_loop
 from ._lanes import in_lane
 
 
@@ -20,19 +20,15 @@ def no_other_runner(config: pytest.Config) -> None:
     in confusing ways: a usage error says which to switch off. That is
     pytest-asyncio in auto mode (in strict mode it runs only what is marked
     for it), pytest-asyncio-cooperative (whose mark is alt_coop's),
-    alt-pytest-asyncio (which runs every async test) and anyio's plugin in
-    auto mode (else it runs only the tests using its ``anyio_backend``)."""
+    alt-pytest-asyncio (which runs every async test), anyio's plugin in auto
+    mode and pytest-trio in trio mode (see :mod:`alt_coop._other_runners`)."""
     other = None
     if config.pluginmanager.has_plugin("asyncio-cooperative"):
         other = ("pytest-asyncio-cooperative", "asyncio-cooperative")
     elif config.pluginmanager.has_plugin("alt_pytest_asyncio"):
         other = ("alt-pytest-asyncio", "alt_pytest_asyncio")
-    elif _migration.pytest_asyncio_on(config):
-        mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
-        if mode == "auto":
-            other = ("pytest-asyncio in auto mode", "asyncio")
-    if other is None and _migration.anyio_on(config) and _migration.anyio_auto_mode(config):
-        other = ("anyio's plugin in auto mode", "anyio")
+    else:
+        other = _other_runners.runs_every_async_test(config)
     if other is not None:
         raise pytest.UsageError(
             f"alt_coop and {other[0]} both run async tests; switch the other off "

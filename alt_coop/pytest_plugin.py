@@ -18,6 +18,7 @@ from collections.abc import Iterable
 import pytest
 
 from . import _hypothesis, _options, _pytest_compat
+from ._other_runners import OtherRunners
 from ._timeout_defaults import SyncTimeoutPlaceholder
 from .protocols import AsyncTimeout
 
@@ -161,7 +162,12 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object:
 def pytest_fixture_setup(
     fixturedef: pytest.FixtureDef[object], request: pytest.FixtureRequest
 ) -> object:
-    if _is_async(fixturedef.func) and not _other_async_plugin(request.config, OTHER_ASYNC_PLUGINS):
+    if (
+        _is_async(fixturedef.func)
+        and not _other_async_plugin(request.config, OTHER_ASYNC_PLUGINS)
+        # pytest-trio's, for its tests (anyio's plugin hands over plain functions).
+        and not OtherRunners.of(request.config).runs_fixture(fixturedef, request)
+    ):
         error = pytest.fail.Exception(
             ENGINE_OFF_MESSAGE.format(what="fixture", name=repr(fixturedef.argname)),
             pytrace=False,

@@ -26,6 +26,8 @@ ISOLATE = (
     *("-p", "no:metadata", "-p", "no:check", "-p", "no:requests_mock"),
     # platformdirs, which jupyter_core needs, brings a plugin of its own.
     *("-p", "no:platformdirs"),
+    # pytest-trio's: each test that wants it loads it (it imports trio).
+    *("-p", "no:trio"),
     # Importing Hypothesis's plugin takes most of a subprocess's start-up;
     # the tests of Hypothesis tests load it (``-p hypothesispytest``).
     *("-p", "no:hypothesispytest"),

@@ -451,6 +451,65 @@ def test_anyio_in_auto_mode_is_a_usage_error(pytester: pytest.Pytester) -> None:
     )
 
 
+TRIO_SUITE = """
+import asyncio
+import pytest
+import trio
+
+@pytest.fixture
+async def trio_fixture():
+    await trio.sleep(0)
+    yield "set up on trio"
+    await trio.sleep(0)
+
+@pytest.fixture
+async def asyncio_fixture():
+    await asyncio.sleep(0)
+    return "set up on asyncio"
+
+@pytest.mark.trio
+async def test_trios(trio_fixture):
+    await trio.sleep(0.01)
+    assert trio_fixture == "set up on trio"
+
+async def test_alt_coops(asyncio_fixture):
+    await asyncio.sleep(0.01)
+    assert asyncio_fixture == "set up on asyncio"
+"""
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_tests_marked_trio_are_pytest_trios(pytester: pytest.Pytester, mode: str) -> None:
+    # pytest-trio runs them, and their async fixtures, with trio.run: set up
+    # on alt_coop's loop, a fixture awaiting trio fails.
+    pytest.importorskip("pytest_trio")
+    pytester.makepyfile(TRIO_SUITE)
+    result = pytester.runpytest(*_without("trio"), "-p", "alt_coop.enable", *mode_args(mode))
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*:16: AltCoopWarning: alt_coop: tests marked trio are run by pytest-trio, with their "
+            "async fixtures, on trio, without alt_coop's timeouts or cooperative runs",
+        ]
+    )
+    if mode == "cooperative":  # the trio test is not among them
+        result.stdout.fnmatch_lines(["alt_coop: 1 cooperative test, at most 1 at once*"])
+
+
+def test_pytest_trio_in_trio_mode_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    # It would take every async test, leaving alt_coop none.
+    pytest.importorskip("pytest_trio")
+    pytester.makepyfile(COUNTING_SUITE)
+    result = pytester.runpytest(*_without("trio"), "-p", "alt_coop.enable", "-o", "trio_mode=true")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: alt_coop and pytest-trio in trio mode both run async tests; switch the "
+            "other off with -p no:trio (on the command line, or in addopts)"
+        ]
+    )
+
+
 def test_pytest_asyncio_cooperative_is_a_usage_error(pytester: pytest.Pytester) -> None:
     # Its mark is alt_coop's. A stand-in registered under its plugin name.
     pytester.makeconftest(

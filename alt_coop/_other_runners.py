@@ -1,0 +1,116 @@
+"""Async tests that other plugins run themselves, beside alt_coop.
+
+Three plugins may stay on beside alt_coop, each running the async tests it is
+asked to in its own way; alt_coop leaves those tests, and their async
+fixtures, to it:
+
+- pytest-asyncio in strict mode: the tests marked ``asyncio``, on its own
+  loop (it makes them, and its own fixtures, plain functions itself);
+- anyio's plugin, loaded wherever anyio is installed: the tests that use its
+  ``anyio_backend`` fixture, as those marked ``anyio`` do, on the backend that
+  fixture names (it wraps their async fixtures in plain functions itself);
+- pytest-trio: the tests marked ``trio``, and every async fixture they use,
+  with ``trio.run``.
+
+Such a test is not alt_coop's to time or run cooperatively, and a notice says
+so at the first of them. In the modes where one of these plugins runs every
+async test (pytest-asyncio's and anyio's auto modes, pytest-trio's
+``trio_mode``), alt_coop would be left none: a usage error says so (see
+:mod:`alt_coop._startup_checks`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from ._hypothesis import is_async_test
+from ._migration import pytest_asyncio_on
+
+LEFT_TO_PYTEST_ASYNCIO = (
+    "tests marked asyncio are run by pytest-asyncio (on, in strict mode), on its own loop, "
+    "without alt_coop's timeouts or cooperative runs; to run them with alt_coop, switch "
+    "pytest-asyncio off (-p no:asyncio, in addopts)"
+)
+LEFT_TO_ANYIO = (
+    "tests using anyio's anyio_backend fixture (those marked anyio) are run by anyio's plugin, "
+    "on the backend it names (asyncio on a loop of its own, or trio), without alt_coop's "
+    "timeouts or cooperative runs; to run them with alt_coop, drop the anyio mark and switch "
+    "anyio's plugin off (-p no:anyio, in addopts)"
+)
+LEFT_TO_TRIO = (
+    "tests marked trio are run by pytest-trio, with their async fixtures, on trio, without "
+    "alt_coop's timeouts or cooperative runs"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class OtherRunners:
+    """Which of those plugins are on in a session (none, by default)."""
+
+    pytest_asyncio: bool = False
+    anyio: bool = False
+    trio: bool = False
+
+    @classmethod
+    def of(cls, config: pytest.Config) -> OtherRunners:
+        manager = config.pluginmanager
+        return cls(
+            pytest_asyncio_on(config), manager.has_plugin("anyio"), manager.has_plugin("trio")
+        )
+
+    def runner_of(self, item: pytest.Item) -> str | None:
+        """The notice naming the other plugin that runs ``item``, if one does."""
+        if not (self.pytest_asyncio or self.anyio or self.trio):
+            return None  # the usual case: checked first
+        if not is_async_test(getattr(item, "obj", None)):
+            return None
+        if self.pytest_asyncio and item.get_closest_marker("asyncio") is not None:
+            return LEFT_TO_PYTEST_ASYNCIO
+        if self.anyio and "anyio_backend" in getattr(item, "fixturenames", ()):
+            return LEFT_TO_ANYIO
+        if self.trio and item.get_closest_marker("trio") is not None:
+            return LEFT_TO_TRIO
+        return None
+
+    def runs_test(self, item: pytest.Function) -> bool:
+        """Whether another plugin's ``pytest_pyfunc_call`` runs ``item``'s
+        body (pytest-asyncio and pytest-trio make it a plain function first)."""
+        return self.anyio and "anyio_backend" in item.fixturenames
+
+    def runs_fixture(
+        self, fixturedef: pytest.FixtureDef[object], request: pytest.FixtureRequest
+    ) -> bool:
+        """Whether another plugin sets up this async fixture for ``request``:
+        pytest-trio, for a trio test or a fixture it made (``trio_fixture``),
+        which it refuses for other tests."""
+        return self.trio and (
+            request.node.get_closest_marker("trio") is not None
+            or getattr(fixturedef.func, "_force_trio_fixture", False)
+        )
+
+
+def runs_every_async_test(config: pytest.Config) -> tuple[str, str] | None:
+    """The other plugin, and its ``-p no:`` name, that is set to run every
+    async test, if one is."""
+    manager = config.pluginmanager
+    if pytest_asyncio_on(config):
+        mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
+        if mode == "auto":
+            return "pytest-asyncio in auto mode", "asyncio"
+    if manager.has_plugin("anyio") and _ini_or_option(config, "anyio_mode") == "auto":
+        return "anyio's plugin in auto mode", "anyio"
+    if manager.has_plugin("trio") and _ini_or_option(config, "trio_mode") is True:
+        return "pytest-trio in trio mode", "trio"
+    return None
+
+
+def _ini_or_option(config: pytest.Config, name: str) -> object:
+    value = config.getoption(name, None)
+    if value is not None:
+        return value
+    try:
+        return config.getini(name)
+    except ValueError:  # a version of the plugin without that key
+        return None
