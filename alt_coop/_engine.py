@@ -126,7 +126,8 @@ class Plugin:
                 "alt_coop.Plugin() to pytest.main (listing alt_coop.enable as well is fine)"
             )
         _startup_checks.no_other_runner(config)
-        if not _migration.pytest_asyncio_on(config):
+        self._others = OtherRunners.of(config)
+        if not self._others.pytest_asyncio:
             # Suites moving from pytest-asyncio keep its mark for a while; it
             # must not fail them under --strict-markers.
             config.addinivalue_line("markers", _migration.MARKER)
@@ -136,7 +137,6 @@ class Plugin:
         self._trimmed_before = _tracebacks.trim_asyncio_frames
         _tracebacks.trim_asyncio_frames = not config.getoption("fulltrace", False)
         self._scheduler = None  # a Plugin passed to several sessions reports each its own
-        self._others = OtherRunners.of(config)
         if self.managed_loop is not None:
             if not _session_loop.in_session():  # one run by a test of another is nested
                 if not _session_loop.claim(self.managed_loop):
@@ -269,6 +269,7 @@ class Plugin:
             max_tasks=settings.max_tasks,
             task_timeout=settings.task_timeout,
             block_threshold=settings.block_threshold,
+            others=self._others,
         )
         self._scheduler.run()
         return True

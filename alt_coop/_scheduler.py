@@ -38,7 +38,6 @@ from . import (
     _lane_output,
     _lane_state,
     _lane_warnings,
-    _other_runners,
     _plugin_state,
     _run_alone,
     _runner,
@@ -50,6 +49,7 @@ from ._garbage import BatchCollection
 from ._hypothesis import is_async_test
 from ._lanes import LEAVE, Leave, drive
 from ._marks import MARK, SEQUENTIAL_MARK
+from ._other_runners import OtherRunners
 from ._setupstate import ConcurrentSetupState
 from .errors import AltCoopWarning
 
@@ -83,6 +83,7 @@ class Scheduler:
         max_tasks: int,
         task_timeout: float | None,
         block_threshold: float,
+        others: OtherRunners,
     ) -> None:
         self.session = session
         self.config = session.config
@@ -104,7 +105,7 @@ class Scheduler:
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
         self._log_levels = _lane_logging.CaplogLevels()  # the running batch's
         self._run_alone = _run_alone.RunAlone(self.config)
-        self._others = _other_runners.OtherRunners.of(self.config)
+        self._others = others  # the plugins that run some async tests themselves
         self._lanes_running = 0  # lanes past their start, not yet done with their protocol
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
         # The batch gives up on the tests still running after an interrupt's
