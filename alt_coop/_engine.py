@@ -43,10 +43,11 @@ from ._lanes import in_context, in_lane
 from ._marks import MARK
 from ._other_runners import OtherRunners
 from ._runner import current_context, run
+from ._running_now import setting_up, test_item
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopUsageError
-from .locks import release_left_held, setting_up, test_item
+from .locks import release_left_held
 
 _DEFAULT_FIXTURE_NAMES = frozenset(DEFAULT_FIXTURES.values())
 

@@ -1,7 +1,8 @@
 """Mutual exclusion between cooperative tests: :class:`Lock`.
 
-:class:`Lock` is the public name here; the functions and context variables
-below it are the engine's, which tells the locks what test and fixture run.
+:class:`Lock` is the public name here; the functions below it are the
+engine's. What test and fixture run, the locks learn from
+:mod:`alt_coop._running_now`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ._cancels import is_made_here
 from ._lane_state import CURRENT, LaneState
 from ._lanes import in_lane
 from ._pytest_compat import hidden_unless_alone
+from ._running_now import setting_up, test_item
 
 __all__ = ["Lock"]
 
@@ -233,22 +235,11 @@ def _within(nodeid: str, scope_id: str) -> bool:
     return not scope_id or nodeid.startswith((f"{scope_id}::", f"{scope_id}/"))
 
 
-#: The test whose protocol runs in this context (set as its setup starts).
-test_item: contextvars.ContextVar[pytest.Item | None] = contextvars.ContextVar(
-    "alt_coop_test_item", default=None
-)
-
 #: The locks a test's or fixture's own code holds now.
 _held_by_tests: weakref.WeakSet[_LoopLock] = weakref.WeakSet()
 
 #: The lock each cooperative test is waiting for, if any.
 _waiting_for: dict[LaneState, _LoopLock] = {}
-
-#: The fixture whose setup is running in this context: (name, scope, node id
-#: of its scope), set by the engine around an async fixture's setup.
-setting_up: contextvars.ContextVar[tuple[str, str, str] | None] = contextvars.ContextVar(
-    "alt_coop_fixture_setting_up", default=None
-)
 
 #: The locks taken in this context: a fixture's reach the test, as its
 #: context variables do.
