@@ -288,6 +288,7 @@ class Plugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._current_again()
         item.stash[_OUTER_TEST_ITEM] = test_item.get()
         test_item.set(item)  # whose locks its code takes (see release_left_held)
         # Only a test with "request" among its fixtures (its own, or one of
@@ -318,6 +319,7 @@ class Plugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
         __tracebackhide__ = _pytest_compat.hidden_unless_alone
+        self._current_again()
         item.stash[_TEARING_DOWN] = True
         try:
             result = yield
@@ -335,6 +337,11 @@ class Plugin:
             # context: the last test must not stay referenced from there, and
             # a session run by a test hands that test back its own.
             test_item.set(item.stash.get(_OUTER_TEST_ITEM, None))
+
+    def _current_again(self) -> None:
+        # Before each phase and fixture: sync code may have run asyncio.run().
+        if self._session_loop is not None:
+            self._session_loop.current_again()
 
     # -- debugger awareness -------------------------------------------------
 
@@ -355,6 +362,7 @@ class Plugin:
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> object:
+        self._current_again()  # after a sync fixture's asyncio.run(), say
         if fixturedef.argname in _run_alone.RUN_ALONE_FIXTURES:  # rare: checked first
             problem = _run_alone.dynamic_request_problem(fixturedef.argname, request)
             if problem is not None:
@@ -558,6 +566,7 @@ class Plugin:
         # The test body runs in a copy of the fixtures' context: it sees what
         # they set, and what it sets itself does not reach the next test.
         __tracebackhide__ = True
+        self._current_again()
         context = contextvars.copy_context()
         context.run(_IN_TEST_BODY.set, True)
         with in_context(context):

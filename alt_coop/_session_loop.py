@@ -154,6 +154,15 @@ class SessionLoop:
             with contextlib.suppress(AttributeError):
                 loop.stop = self._stop_unless_working  # type: ignore[method-assign]
 
+    def current_again(self) -> None:
+        """Make the session's own loop the thread's current one again, while
+        it is stopped: ``asyncio.run()`` in sync code leaves no loop current
+        when it ends, and sync code after it that asks for "the" loop
+        (``asyncio.get_event_loop()``) would fail. An application's loop is
+        the application's to make current."""
+        if self.owned and not self.loop.is_running():
+            asyncio.set_event_loop(self.loop)
+
     def _ours(self, tasks: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
         """Those of ``tasks`` the session made (on an application's loop, its
         own tasks are left alone). Those a task factory of the session's code

@@ -426,6 +426,48 @@ def test_sync_test_may_call_asyncio_run(pytester, run_alt):
     result.stdout.fnmatch_lines(["*::test_sync_asyncio_run PASSED*", "*::test_after PASSED*"])
 
 
+def test_the_session_loop_is_current_again_after_asyncio_run_in_sync_code(pytester, run_alt):
+    # asyncio.run() leaves no loop current when it ends: sync code after it
+    # (a later fixture or test) that asks for "the" loop gets the session's.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        LOOPS = []
+
+        async def test_before():
+            LOOPS.append(asyncio.get_running_loop())
+
+        def test_sync_asyncio_run():
+            assert asyncio.run(asyncio.sleep(0, "a")) == "a"
+
+        def test_sync_after_it():
+            assert asyncio.get_event_loop() is LOOPS[0]
+
+        @pytest.fixture
+        def ran():
+            asyncio.run(asyncio.sleep(0))
+            yield
+            asyncio.run(asyncio.sleep(0))
+
+        @pytest.fixture
+        def loop_then(ran):
+            yield asyncio.get_event_loop()
+            assert asyncio.get_event_loop() is LOOPS[0], "in the teardown"
+
+        def test_sync_fixture_after_one_that_ran(loop_then):
+            assert loop_then is LOOPS[0]
+            asyncio.run(asyncio.sleep(0))
+
+        def test_and_the_next_test():
+            assert asyncio.get_event_loop() is LOOPS[0]
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=5)
+
+
 @pytest.mark.parametrize("mark", ["", "@pytest.mark.asyncio_cooperative"])
 def test_loop_stop_in_a_test_is_a_warning_and_the_session_goes_on(pytester, run_alt, mark):
     events = pytester.path / "events.txt"
