@@ -129,11 +129,12 @@ def mark_problem(item: pytest.Item) -> str | None:
                 f'resource names as strings, as in @pytest.mark.{RESOURCES_MARK}("db", "cache")'
             )
         if mark.name in (MARK, SEQUENTIAL_MARK, EXCLUSIVE_MARK) and (mark.args or mark.kwargs):
-            hint = (
-                f'; to share a named resource, use @pytest.mark.{RESOURCES_MARK}("name")'
-                if mark.name == EXCLUSIVE_MARK
-                else ""
-            )
+            if mark.name == EXCLUSIVE_MARK:
+                hint = f'; to share a named resource, use @pytest.mark.{RESOURCES_MARK}("name")'
+            else:
+                hint = f": write @pytest.mark.{mark.name}"
+                if mark.name == MARK:
+                    hint += " (a time limit is --asyncio-task-timeout's or async_timeout's)"
             return f"@pytest.mark.{mark.name}({_arguments(mark)}) takes no arguments{hint}"
     return None
 

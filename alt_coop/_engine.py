@@ -170,7 +170,7 @@ class Plugin:
             loop = _session_loop.new_event_loop()
             max_tasks = _options.settings(session.config).max_tasks
             loop.set_default_executor(_session_loop.default_executor(max_tasks))
-            asyncio.set_event_loop(loop)  # for sync code that still asks for "the" loop
+            _session_loop.make_current(loop)  # for sync code that still asks for "the" loop
             session_loop = _session_loop.SessionLoop(loop, owned=True)
         else:
             session_loop = _session_loop.SessionLoop(loop, owned=False)
@@ -226,6 +226,7 @@ class Plugin:
             session_loop.uninstall_sigint_handler()
             _session_loop.pop(session_loop)
             if session_loop.owned:
+                _session_loop.unmake_current(session_loop.loop)
                 asyncio.set_event_loop(None)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -288,7 +289,7 @@ class Plugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        self._current_again()
+        _session_loop.current_again()
         item.stash[_OUTER_TEST_ITEM] = test_item.get()
         test_item.set(item)  # whose locks its code takes (see release_left_held)
         # Only a test with "request" among its fixtures (its own, or one of
@@ -319,7 +320,7 @@ class Plugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
         __tracebackhide__ = _pytest_compat.hidden_unless_alone
-        self._current_again()
+        _session_loop.current_again()
         item.stash[_TEARING_DOWN] = True
         try:
             result = yield
@@ -337,11 +338,6 @@ class Plugin:
             # context: the last test must not stay referenced from there, and
             # a session run by a test hands that test back its own.
             test_item.set(item.stash.get(_OUTER_TEST_ITEM, None))
-
-    def _current_again(self) -> None:
-        # Before each phase and fixture: sync code may have run asyncio.run().
-        if self._session_loop is not None:
-            self._session_loop.current_again()
 
     # -- debugger awareness -------------------------------------------------
 
@@ -362,7 +358,7 @@ class Plugin:
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> object:
-        self._current_again()  # after a sync fixture's asyncio.run(), say
+        _session_loop.current_again()  # after a sync fixture's asyncio.run(), say
         if fixturedef.argname in _run_alone.RUN_ALONE_FIXTURES:  # rare: checked first
             problem = _run_alone.dynamic_request_problem(fixturedef.argname, request)
             if problem is not None:
@@ -566,7 +562,7 @@ class Plugin:
         # The test body runs in a copy of the fixtures' context: it sees what
         # they set, and what it sets itself does not reach the next test.
         __tracebackhide__ = True
-        self._current_again()
+        _session_loop.current_again()
         context = contextvars.copy_context()
         context.run(_IN_TEST_BODY.set, True)
         with in_context(context):

@@ -32,7 +32,8 @@ def enable(loop: asyncio.AbstractEventLoop) -> None:
         return
     if not isinstance(loop, asyncio.BaseEventLoop):
         raise AltCoopUsageError(
-            f"pytest.main() was called from a coroutine running on a {type(loop).__name__}, "
+            "pytest.main() was called from a coroutine running on a "
+            f"{type(loop).__module__}.{type(loop).__qualname__}, "
             f"which cannot be run nested; {USE_MAIN}"
         )
     try:

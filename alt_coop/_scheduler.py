@@ -145,9 +145,8 @@ class Scheduler:
     def run(self) -> None:
         session = self.session
         items = session.items
-        self.setupstate = ConcurrentSetupState(items)
+        self.setupstate = ConcurrentSetupState.installed(session)
         self.setupstate.prepare = self._install_instances
-        session._setupstate = self.setupstate  # type: ignore[assignment]
         flags = [self.cooperative(item) for item in items]
         # An item listed twice (by a plugin) would run twice at once, sharing
         # its per-test state: each of its runs is sequential.

@@ -154,15 +154,6 @@ class SessionLoop:
             with contextlib.suppress(AttributeError):
                 loop.stop = self._stop_unless_working  # type: ignore[method-assign]
 
-    def current_again(self) -> None:
-        """Make the session's own loop the thread's current one again, while
-        it is stopped: ``asyncio.run()`` in sync code leaves no loop current
-        when it ends, and sync code after it that asks for "the" loop
-        (``asyncio.get_event_loop()``) would fail. An application's loop is
-        the application's to make current."""
-        if self.owned and not self.loop.is_running():
-            asyncio.set_event_loop(self.loop)
-
     def _ours(self, tasks: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
         """Those of ``tasks`` the session made (on an application's loop, its
         own tasks are left alone). Those a task factory of the session's code
@@ -540,6 +531,47 @@ def exception_handler_in_front(
 
 
 _stack: list[SessionLoop] = []
+
+
+class _MadeCurrent(threading.local):
+    """The loops alt_coop made this thread's current one, innermost last:
+    a session's own loop, an :class:`alt_coop.Loop`'s (None for
+    ``Loop(new_loop=False)``, whose code must find none)."""
+
+    def __init__(self) -> None:
+        self.loops: list[asyncio.AbstractEventLoop | None] = []
+
+
+_made_current = _MadeCurrent()
+
+
+def make_current(loop: asyncio.AbstractEventLoop | None) -> None:
+    """Make ``loop`` the thread's current one until :func:`unmake_current`."""
+    _made_current.loops.append(loop)
+    asyncio.set_event_loop(loop)
+
+
+def unmake_current(loop: asyncio.AbstractEventLoop | None) -> None:
+    """``loop``'s time as the current one is over; its caller says which
+    loop is current now."""
+    loops = _made_current.loops
+    for index in range(len(loops) - 1, -1, -1):
+        if loops[index] is loop:
+            del loops[index]
+            return
+
+
+def current_again() -> None:
+    """Make the loop alt_coop made current the current one again, while it
+    is stopped: ``asyncio.run()`` in sync code leaves no loop current when it
+    ends, and sync code after it that asks for "the" loop
+    (``asyncio.get_event_loop()``) would fail. An application's loop is the
+    application's to make current."""
+    loops = _made_current.loops
+    if loops:
+        loop = loops[-1]
+        if loop is not None and not loop.is_running() and not loop.is_closed():
+            asyncio.set_event_loop(loop)
 
 
 def push(session_loop: SessionLoop) -> None:

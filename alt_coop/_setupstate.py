@@ -38,6 +38,14 @@ class _Entry:
 class ConcurrentSetupState:
     """A drop-in for ``session._setupstate`` while alt_coop runs the items."""
 
+    @classmethod
+    def installed(cls, session: pytest.Session) -> ConcurrentSetupState:
+        """One for the session's items, in the place of pytest's own (its
+        private ``session._setupstate``, which pytest's runner uses)."""
+        state = cls(session.items)
+        session._setupstate = state  # type: ignore[assignment]
+        return state
+
     def __init__(self, items: Sequence[pytest.Item]) -> None:
         # A collector's *run*: consecutive items that need it, named by the
         # index of the first. pytest keeps one instance alive per run.

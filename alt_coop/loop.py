@@ -67,7 +67,7 @@ class Loop:
             self.controlled_loop = _session_loop.new_event_loop()
             self._session_loop = _session_loop.SessionLoop(self.controlled_loop, owned=True)
             _session_loop.push(self._session_loop)
-        asyncio.set_event_loop(self.controlled_loop)
+        _session_loop.make_current(self.controlled_loop)
         return self
 
     def run_until_complete(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -85,6 +85,7 @@ class Loop:
     ) -> None:
         session_loop, self._session_loop = self._session_loop, None
         self._entered = False
+        _session_loop.unmake_current(self.controlled_loop)
         try:
             if session_loop is not None:
                 session_loop.close(what="alt_coop.Loop block", warn=False)

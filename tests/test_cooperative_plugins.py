@@ -1128,7 +1128,17 @@ def test_a_lock_a_function_fixture_never_released_is_released_with_an_error(
             "give one or more resource names as strings, "
             'as in @pytest.mark.asyncio_resources("db", "cache")',
         ),
-        ("asyncio_cooperative(5)", "@pytest.mark.asyncio_cooperative(5) takes no arguments"),
+        (
+            "asyncio_cooperative(5)",
+            "@pytest.mark.asyncio_cooperative(5) takes no arguments: write "
+            "@pytest.mark.asyncio_cooperative (a time limit is --asyncio-task-timeout's "
+            "or async_timeout's)",
+        ),
+        (
+            "asyncio_sequential(True)",
+            "@pytest.mark.asyncio_sequential(True) takes no arguments: write "
+            "@pytest.mark.asyncio_sequential",
+        ),
     ],
 )
 @pytest.mark.parametrize("cooperative", [True, False])

@@ -432,6 +432,7 @@ def test_the_session_loop_is_current_again_after_asyncio_run_in_sync_code(pytest
     pytester.makepyfile(
         """
         import asyncio
+        import alt_coop
         import pytest
 
         LOOPS = []
@@ -453,8 +454,9 @@ def test_the_session_loop_is_current_again_after_asyncio_run_in_sync_code(pytest
 
         @pytest.fixture
         def loop_then(ran):
-            yield asyncio.get_event_loop()
-            assert asyncio.get_event_loop() is LOOPS[0], "in the teardown"
+            loop = asyncio.get_event_loop()
+            yield loop
+            assert asyncio.get_event_loop() is loop, "in the teardown"
 
         def test_sync_fixture_after_one_that_ran(loop_then):
             assert loop_then is LOOPS[0]
@@ -462,10 +464,35 @@ def test_the_session_loop_is_current_again_after_asyncio_run_in_sync_code(pytest
 
         def test_and_the_next_test():
             assert asyncio.get_event_loop() is LOOPS[0]
+
+        class TestOnAFreshLoop:
+            @pytest.fixture(autouse=True)
+            def fresh(self):
+                with alt_coop.Loop() as ctl:
+                    yield ctl.controlled_loop
+
+            def test_its_loop_is_current_again(self, fresh, loop_then):
+                assert loop_then is fresh
+                asyncio.run(asyncio.sleep(0))
+
+            def test_and_in_the_next_test(self, fresh):
+                assert asyncio.get_event_loop() is fresh
+
+        @pytest.fixture
+        def no_loop():
+            with alt_coop.Loop(new_loop=False):
+                yield
+
+        def test_a_loop_without_a_new_loop_still_leaves_none(no_loop, ran):
+            with pytest.raises(RuntimeError, match="no current event loop"):
+                asyncio.get_event_loop()
+
+        def test_after_all_that():
+            assert asyncio.get_event_loop() is LOOPS[0]
         """
     )
     result = run_alt("-v")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=9)
 
 
 @pytest.mark.parametrize("mark", ["", "@pytest.mark.asyncio_cooperative"])
