@@ -304,12 +304,13 @@ def test_pytest_asyncios_loop_fixtures_left_in_a_suite_are_named(
     # Each at the line that defines it.
     result.stdout.fnmatch_lines_random(
         [
-            "*test_a.py:4: AltCoopWarning: alt_coop: pytest-asyncio's event_loop fixture is not"
-            " used: every async test runs on alt_coop's session loop. To choose the loop class,"
+            "*test_a.py:4: AltCoopWarning: alt_coop: the event_loop fixture (pytest-asyncio's"
+            " name) chooses no loop: every async test runs on alt_coop's session loop."
+            " To choose the loop class,"
             " run the session on a loop of yours:"
             " pytest.main(args, plugins=?alt_coop.Plugin(managed_loop=loop)?)",
-            "*conftest.py:4: AltCoopWarning: alt_coop: pytest-asyncio's event_loop_policy fixture"
-            " is not used*",
+            "*conftest.py:4: AltCoopWarning: alt_coop: the event_loop_policy fixture"
+            " (pytest-asyncio's name) chooses no loop*",
         ]
     )
 
@@ -339,7 +340,10 @@ def test_a_loop_fixture_imported_into_a_conftest_is_named_where_it_is_written(
     result = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable", "-p", "no:randomly")
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(
-        ["*loop_helpers.py:4: AltCoopWarning: alt_coop: pytest-asyncio's*"]
+        [
+            "*loop_helpers.py:4: AltCoopWarning: alt_coop: the event_loop_policy fixture"
+            " (pytest-asyncio's name) chooses no loop*"
+        ]
     )
     # Filtered as a warning of that module, as it is shown.
     result = pytester.runpytest(
