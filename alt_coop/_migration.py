@@ -66,8 +66,7 @@ def unused_loop_fixture_text(name: str) -> str:
     return (
         f"the {name} fixture (pytest-asyncio's name) chooses no loop: every async test runs "
         "on alt_coop's session loop. To choose the loop class, run the session on a loop of "
-        "yours: "
-        "pytest.main(args, plugins=[alt_coop.Plugin(managed_loop=loop)])"
+        "yours: pytest.main(args, plugins=[alt_coop.Plugin(managed_loop=loop)])"
     )
 
 
