@@ -410,7 +410,8 @@ class SessionLoop:
                             functools.partial(_shutdown_default_executor, loop),
                             "the default executor's threads",
                             " A thread still running a job keeps the process from exiting "
-                            "until the job returns.",
+                            "until the job returns: give the blocking calls in jobs a "
+                            "timeout, so that they end with the test that waited for them.",
                         ),
                     ):
                         # Not wait_for: it waits on for a cancelled cleanup to end.

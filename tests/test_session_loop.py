@@ -1253,7 +1253,8 @@ def test_an_executor_job_that_outlives_the_session_does_not_hold_back_the_report
             "*test_waits_for_a_slow_job timed out after 0.5s*",
             "*alt_coop stopped waiting for the cleanup of the default executor's threads at "
             "the end of the session, after 2s. A thread still running a job keeps the process "
-            "from exiting until the job returns.*",
+            "from exiting until the job returns: give the blocking calls in jobs a timeout, so "
+            "that they end with the test that waited for them.*",
             "JOB ENDED BEFORE THE REPORT: False",
         ]
     )
