@@ -159,18 +159,28 @@ def _without(*names: str) -> list[str]:
     return args
 
 
-def test_pytest_asyncio_in_auto_mode_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    # Both would run every async test, each on its own loop.
-    pytest.importorskip("pytest_asyncio")
+@pytest.mark.parametrize(
+    ("module", "plugin", "setting", "who"),
+    [
+        ("pytest_asyncio", "asyncio", "asyncio_mode=auto", "pytest-asyncio in auto mode"),
+        ("anyio", "anyio", "anyio_mode=auto", "anyio's plugin in auto mode"),
+        ("pytest_trio", "trio", "trio_mode=true", "pytest-trio in trio mode"),
+    ],
+    ids=["pytest-asyncio", "anyio", "pytest-trio"],
+)
+def test_another_plugin_taking_every_async_test_is_a_usage_error(
+    pytester: pytest.Pytester, module: str, plugin: str, setting: str, who: str
+) -> None:
+    # It would take every async test, leaving alt_coop none (pytest-asyncio
+    # would run them on a loop of its own).
+    pytest.importorskip(module)
     pytester.makepyfile(COUNTING_SUITE)
-    result = pytester.runpytest(
-        *_without("asyncio"), "-p", "alt_coop.enable", "-o", "asyncio_mode=auto"
-    )
+    result = pytester.runpytest(*_without(plugin), "-p", "alt_coop.enable", "-o", setting)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            "ERROR: alt_coop and pytest-asyncio in auto mode both run async tests; switch the "
-            "other off with -p no:asyncio (on the command line, or in addopts)"
+            f"ERROR: alt_coop and {who} both run async tests; switch the "
+            f"other off with -p no:{plugin} (on the command line, or in addopts)"
         ]
     )
 
@@ -439,22 +449,6 @@ def test_tests_using_anyio_backend_are_anyios(pytester: pytest.Pytester, mode: s
         result.stdout.fnmatch_lines(["alt_coop: 1 cooperative test, at most 1 at once*"])
 
 
-def test_anyio_in_auto_mode_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    # It would take every async test, leaving alt_coop none.
-    pytest.importorskip("anyio")
-    pytester.makepyfile(COUNTING_SUITE)
-    result = pytester.runpytest(
-        *_without("anyio"), "-p", "alt_coop.enable", "-o", "anyio_mode=auto"
-    )
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "ERROR: alt_coop and anyio's plugin in auto mode both run async tests; switch the "
-            "other off with -p no:anyio (on the command line, or in addopts)"
-        ]
-    )
-
-
 TRIO_SUITE = """
 import asyncio
 import pytest
@@ -498,20 +492,6 @@ def test_tests_marked_trio_are_pytest_trios(pytester: pytest.Pytester, mode: str
     )
     if mode == "cooperative":  # the trio test is not among them
         result.stdout.fnmatch_lines(["alt_coop: 1 cooperative test, at most 1 at once*"])
-
-
-def test_pytest_trio_in_trio_mode_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    # It would take every async test, leaving alt_coop none.
-    pytest.importorskip("pytest_trio")
-    pytester.makepyfile(COUNTING_SUITE)
-    result = pytester.runpytest(*_without("trio"), "-p", "alt_coop.enable", "-o", "trio_mode=true")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "ERROR: alt_coop and pytest-trio in trio mode both run async tests; switch the "
-            "other off with -p no:trio (on the command line, or in addopts)"
-        ]
-    )
 
 
 def test_pytest_asyncio_cooperative_is_a_usage_error(pytester: pytest.Pytester) -> None:
