@@ -66,7 +66,8 @@ class Stats:
     """What the end-of-run line reports."""
 
     def __init__(self) -> None:
-        self.tests = 0
+        self.started = 0  # reported, or cut short with nothing to report
+        self.tests = 0  # reported
         self.most_at_once = 0
         self.busy_seconds = 0.0
         self.wall_seconds = 0.0
@@ -216,7 +217,7 @@ class Scheduler:
                 _runner.run(self._batch(items, collection, turn_globals), None, alone=False)
             except KeyboardInterrupt as interrupt:
                 # The batch's own names no line of the user's; a test's does.
-                raise self._interruption or interrupt  # noqa: B904
+                raise self._exit or self._interruption or interrupt  # noqa: B904
             except SystemExit as stop:
                 # Raised out of the loop by a task or callback, none of the
                 # tests' own code: which test's it is, nothing tells.
@@ -241,7 +242,7 @@ class Scheduler:
         if self.error is not None:
             raise self.error
         if self._interrupted:
-            raise self._interruption or KeyboardInterrupt()
+            raise self._exit or self._interruption or KeyboardInterrupt()
 
     async def _batch(
         self,
@@ -459,6 +460,7 @@ class Scheduler:
         if self.task_timeout is not None and task is not None:
             cap = _timeouts.TaskCap(task, self.task_timeout)
         self._lanes_running += 1
+        self.stats.started += 1
         self.stats.most_at_once = max(self.stats.most_at_once, self._lanes_running)
         try:
             with (
@@ -472,8 +474,11 @@ class Scheduler:
                 return  # see _give_up
             if isinstance(stop, KeyboardInterrupt):
                 self._interrupt(stop)
-            else:
-                self._exit = stop  # raised once the running tests are done, as pytest would
+            elif self._exit is None and not self._interrupted:
+                # Raised once the running tests are done, as pytest would. The
+                # first stop ends the run: in a sequential run, no test runs
+                # after it to exit, or interrupt, with another.
+                self._exit = stop
             try:
                 reports = self._cut_short(item, state)
             except KeyboardInterrupt as again:  # Ctrl-C again: it must not leave the task
@@ -557,10 +562,12 @@ class Scheduler:
 
     def summary_line(self) -> str | None:
         stats = self.stats
-        if not stats.tests:
+        if not stats.started:
             return None
+        cut_short = stats.started - stats.tests
         return (
-            f"alt_coop: {stats.tests} cooperative test{'s' if stats.tests != 1 else ''}, "
+            f"alt_coop: {stats.started} cooperative test{'s' if stats.started != 1 else ''}"
+            f"{f' ({cut_short} cut short)' if cut_short else ''}, "
             f"at most {stats.most_at_once} at once, "
             f"{stats.busy_seconds:.2f}s of test time in {stats.wall_seconds:.2f}s"
         )

@@ -30,6 +30,7 @@ from typing import Any, NoReturn, TypeVar
 
 from . import _cancels, _leftover_tasks
 from ._lanes import LEAVE, Leave, in_lane
+from ._pytest_compat import hidden_unless_alone
 from ._leftover_tasks import CANCEL_GRACE_SECONDS
 from .errors import AltCoopWarning
 
@@ -232,6 +233,9 @@ class SessionLoop:
         asyncio's own callbacks, which asyncio would log and lose, is raised
         into the loop all the same: landing in the task's own step, it leaves
         the task with nothing to run it, and the run would wait for ever."""
+        # What comes out of the loop (a pytest.fail() in a callback, say) is
+        # shown from where it was raised, not from here.
+        __tracebackhide__ = hidden_unless_alone
         try:
             task = self.loop.create_task(coro, name=name)
         except BaseException:
@@ -369,6 +373,8 @@ class SessionLoop:
         self._handles_sigint = False
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        # pytest's one-line report names the line the user's code was at.
+        __tracebackhide__ = True
         task = self._task
         if task is None or task.done() or self._interrupted:
             raise KeyboardInterrupt

@@ -69,6 +69,25 @@ def test_failing_async_test_shows_only_user_frames(pytester, run_alt):
     assert "greenlet" not in output
 
 
+def test_pytest_fail_as_a_loop_callback_fails_the_test_with_no_alt_coop_frame(pytester, run_alt):
+    # No line of the test file is in its traceback, so pytest cuts none of
+    # the frames it went through: alt_coop's must hide themselves.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def test_fails_in_a_callback():
+            asyncio.get_running_loop().call_soon(pytest.fail, "failed in a callback")
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt("--tb=long")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["E * failed in a callback"])
+    assert "alt_coop/" not in result.stdout.str()
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_awaiting_a_failed_task_shows_only_user_frames(pytester, run_alt, mode):
     pytester.makepyfile(

@@ -2386,6 +2386,48 @@ def test_pytest_exit_in_a_cooperative_test_ends_the_run_with_its_code(pytester, 
     assert read_events(pytester).count("teardown") == 2
 
 
+@pytest.mark.parametrize(
+    "second", ["pytest.exit('second exit', returncode=6)", "raise KeyboardInterrupt"]
+)
+def test_the_first_pytest_exit_ends_the_run_though_a_running_test_stops_it_again(
+    pytester, run_alt, second
+):
+    # Sequentially no test runs after pytest.exit(); cooperatively, the tests
+    # already running finish, and what one of them stops the run with later
+    # must not replace the exit that came first.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_first():
+            await asyncio.sleep(0.01)
+            pytest.exit("first exit", returncode=4)
+
+        async def test_second():
+            await asyncio.sleep(0.3)
+            {second}
+
+        async def test_third():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt("-v")
+    output = result.stdout.str()
+    assert result.ret == 4, output
+    result.stdout.fnmatch_lines(["*Exit: first exit*"])
+    assert "second exit" not in output
+    assert "KeyboardInterrupt" not in output
+    # test_third passed; test_first and test_second were cut short, and the
+    # end-of-run line counts them with the tests that ran at once.
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["alt_coop: 3 cooperative tests (2 cut short), at most 3 at once, *"]
+    )
+
+
 def test_caplog_records_are_per_test(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(

@@ -58,6 +58,31 @@ def test_ctrl_c_during_async_test_runs_finally_and_teardown(pytester: pytest.Pyt
     assert returncode == pytest.ExitCode.INTERRUPTED, output
 
 
+def test_ctrl_c_during_a_sync_test_names_the_tests_line(pytester: pytest.Pytester) -> None:
+    marker = pytester.path / "test-started.txt"
+    test_file = pytester.makepyfile(
+        f"""
+        import time
+
+        def test_sleeps():
+            with open({str(marker)!r}, "w") as f:
+                f.write("started")
+            time.sleep(30)
+        """
+    )
+    output, returncode, _, interrupted, ended = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        marker.exists,
+        "the test started",
+    )
+    assert ended - interrupted < 5, output
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    sleep_line = test_file.read_text().splitlines().index("    time.sleep(30)") + 1
+    assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
+    assert "alt_coop/" not in output, output
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_ctrl_c_after_a_test_took_back_its_own_cancellations(
     pytester: pytest.Pytester, mode: str
