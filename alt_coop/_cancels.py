@@ -86,3 +86,47 @@ def take_interrupt(task: asyncio.Task[Any]) -> None:
         _pending[task] = left
     else:
         _pending.pop(task, None)
+
+
+class _CallerWatch:
+    """The cancellations of ``alt_coop.main``'s caller that its session task
+    has been told of, or has taken at a teardown's start."""
+
+    def __init__(self, caller: asyncio.Task[Any]) -> None:
+        self.caller = caller
+        self.told = caller.cancelling()
+
+    def news(self) -> int:
+        """How many cancellations of the caller came since last asked."""
+        new = self.caller.cancelling() - self.told
+        self.told += max(new, 0)
+        return new
+
+
+#: ``alt_coop.main``'s session tasks, and their callers.
+_callers: weakref.WeakKeyDictionary[asyncio.Task[Any], _CallerWatch] = weakref.WeakKeyDictionary()
+
+
+def watch_caller(session: asyncio.Task[Any], caller: asyncio.Task[Any]) -> None:
+    """``session`` runs ``alt_coop.main`` for ``caller``."""
+    _callers[session] = _CallerWatch(caller)
+
+
+def caller_cancelled(session: asyncio.Task[Any]) -> bool:
+    """Whether ``session``'s caller was cancelled since last asked: each
+    cancellation counts once, here or at :func:`caller_cancelled_meanwhile`."""
+    watch = _callers.get(session)
+    return watch is not None and watch.news() > 0
+
+
+def caller_cancelled_meanwhile() -> bool:
+    """Whether the caller of ``alt_coop.main`` running this code was
+    cancelled while sync code ran (a sync test, or asyncio.run's Ctrl-C
+    handler meanwhile), with nothing awaited since to deliver it."""
+    if not _callers:
+        return False
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no loop running in this thread: no alt_coop.main either
+        return False
+    return task is not None and caller_cancelled(task)

@@ -58,7 +58,7 @@ async def main(
     if not engines:
         plugins.append(Plugin(managed_loop=loop))
     try:
-        return await _awaited_session(loop, args, plugins)
+        return await _awaited_session(loop, task, args, plugins)
     finally:
         for engine in lent:
             engine.managed_loop = None
@@ -80,7 +80,10 @@ def _as_pytest_args(args: Sequence[str] | os.PathLike[str] | None) -> list[str] 
 
 
 async def _awaited_session(
-    loop: asyncio.AbstractEventLoop, args: list[str] | None, plugins: list[object]
+    loop: asyncio.AbstractEventLoop,
+    caller: asyncio.Task[object],
+    args: list[str] | None,
+    plugins: list[object],
 ) -> int | pytest.ExitCode:
     # A task runs in a copy of the context it was made in: the tests see the
     # caller's context variables, and pytest's own stay out of the caller's.
@@ -91,6 +94,7 @@ async def _awaited_session(
         coro.close()
         raise
     _cancels.made_here(session)
+    _cancels.watch_caller(session, caller)
     cancelled = False
     while not session.done():
         try:
@@ -98,8 +102,10 @@ async def _awaited_session(
         except asyncio.CancelledError:
             # The caller was cancelled: interrupt the session, which tears
             # down and reports; cancelled again meanwhile, interrupt it again.
+            # Not if the session took it already, at a teardown's start.
             cancelled = True
-            _cancels.interrupt(session, "alt_coop.main was cancelled")
+            if _cancels.caller_cancelled(session):
+                _cancels.interrupt(session, "alt_coop.main was cancelled")
     if cancelled:
         # The caller gets its cancellation, with what went wrong on the way
         # (a teardown that failed after the interrupt, say) as its cause.

@@ -19,6 +19,7 @@ import pytest
 
 from . import (
     _admission,
+    _cancels,
     _coverage_support,
     _hypothesis,
     _lane_state,
@@ -321,6 +322,11 @@ class Plugin:
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
         __tracebackhide__ = _pytest_compat.hidden_unless_alone
         _session_loop.current_again()
+        if _cancels.caller_cancelled_meanwhile():
+            # Delivered at the teardown's first await, it would cut the
+            # teardown short: the run stops after it instead, as after Ctrl-C
+            # in sync code, and tears the rest down.
+            item.session.shouldstop = "alt_coop.main was cancelled"
         item.stash[_TEARING_DOWN] = True
         try:
             result = yield

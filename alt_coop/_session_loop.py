@@ -30,8 +30,8 @@ from typing import Any, NoReturn, TypeVar
 
 from . import _cancels, _leftover_tasks
 from ._lanes import LEAVE, Leave, in_lane
-from ._pytest_compat import hidden_unless_alone
 from ._leftover_tasks import CANCEL_GRACE_SECONDS
+from ._pytest_compat import hidden_unless_alone
 from .errors import AltCoopWarning
 
 T = TypeVar("T")

@@ -9,7 +9,7 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
-from . import _session_loop, _tracebacks
+from . import _lane_state, _session_loop, _tracebacks
 from .errors import AltCoopUsageError
 
 T = TypeVar("T")
@@ -53,6 +53,8 @@ class Loop:
                     "that loop runs throughout, so alt_coop.Loop cannot be used there: run "
                     "the tests that need it in a plain pytest run"
                 )
+            elif _lane_state.CURRENT.get() is None:  # an async fixture or test's own code
+                where = "Enter it in a sync fixture, which the async tests that need it ask for"
             else:
                 where = (
                     "The sync fixtures of cooperative tests run while one runs: mark the "

@@ -992,6 +992,71 @@ def test_cancelling_main_again_during_its_teardown_still_hands_back_a_cancellati
     assert "APP: a second session returned 0" in output
 
 
+def test_main_cancelled_while_a_sync_test_runs_stops_after_its_full_teardown(
+    pytester: pytest.Pytester,
+) -> None:
+    # Sync code holds the loop: nothing delivers the cancellation until some
+    # code awaits, the next async teardown. It must not cut that teardown
+    # short; the run stops after it, as a normal run stops on Ctrl-C.
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            try:
+                await alt_coop.main([*ISOLATE, "suite", "-q", "-s"])
+            except asyncio.CancelledError:
+                print("APP: main raised CancelledError", flush=True)
+
+
+        async def outer():
+            await asyncio.create_task(app_main(), name="app")
+
+
+        asyncio.run(outer())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_sync_cancels.py",
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def resource():
+            yield
+            print("TEARDOWN STARTED", flush=True)
+            await asyncio.sleep(0.05)
+            print("TEARDOWN ENDED", flush=True)
+
+        def test_sync(resource):
+            # What asyncio.run's Ctrl-C handler does, from sync code.
+            (app,) = [t for t in asyncio.all_tasks() if t.get_name() == "app"]
+            app.cancel()
+
+        def test_never_runs():
+            print("NEVER RUNS")
+        """,
+    )
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert "TEARDOWN ENDED" in output
+    assert "NEVER RUNS" not in output
+    result.stdout.fnmatch_lines(
+        [
+            "*Interrupted: alt_coop.main was cancelled*",
+            "*1 passed*",
+            "APP: main raised CancelledError",
+        ]
+    )
+
+
 def test_cancelling_main_while_a_timed_out_test_cleans_up_interrupts_the_session(
     pytester: pytest.Pytester,
 ) -> None:

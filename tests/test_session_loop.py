@@ -1002,9 +1002,8 @@ def test_entering_loop_from_async_code_is_a_clear_error(pytester, run_alt):
     result.stdout.fnmatch_lines(
         [
             "E   *AltCoopUsageError: alt_coop.Loop must be entered from synchronous code "
-            "(a sync fixture), not while an event loop is running. The sync fixtures of "
-            "cooperative tests run while one runs: mark the tests that use it "
-            "asyncio_sequential",
+            "(a sync fixture), not while an event loop is running. Enter it in a sync "
+            "fixture, which the async tests that need it ask for",
         ]
     )
     assert result.stdout.str().count("alt_coop.Loop must be entered from synchronous code") >= 2
