@@ -92,6 +92,15 @@ def forget_setup(fixturedef: pytest.FixtureDef[Any]) -> None:
             finalizers.pop()()
 
 
+def fixture_functions(item: pytest.Function) -> dict[str, list[Any]]:
+    """The functions of the fixtures ``item`` uses, by name (an overridden
+    one's too: ``request.getfixturevalue`` of its name from the override)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return {}
+    return {name: [d.func for d in defs] for name, defs in info.name2fixturedefs.items()}
+
+
 def test_arguments(item: pytest.Function) -> dict[str, Any]:
     """The keyword arguments pytest would call ``item``'s function with."""
     funcargs = item.funcargs

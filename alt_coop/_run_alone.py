@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from . import _hypothesis, _lane_state, _plugin_state
+from . import _hypothesis, _lane_state, _plugin_state, _pytest_compat
 from ._marks import EXCLUSIVE_MARK
+from ._migration import pytest_asyncio_on
 
 #: Fixtures that change process-wide state, so their tests run alone.
 RUN_ALONE_FIXTURES = frozenset(
@@ -104,6 +105,7 @@ class RunAlone:
         self._session_timeout = _pytest_timeout_session(config)
         self._network_blocker = _blocks_network_for_all(config)
         self._wrappers_by_parent: dict[Any, tuple[str, ...]] = {}
+        self._pytest_asyncio = pytest_asyncio_on(config)
 
     def reason(self, item: pytest.Function, marks: set[str], is_async: bool) -> str | None:
         """Why ``item`` (marked ``marks``) must run alone, or None if it may not."""
@@ -124,6 +126,15 @@ class RunAlone:
                 f"({' and '.join(plugins)} patch{'es' if len(plugins) == 1 else ''} "
                 "process-wide state)"
             )
+        if self._pytest_asyncio:
+            theirs = _pytest_asyncio_fixtures(item)
+            if theirs:
+                return (
+                    f"tests using pytest-asyncio's fixtures ({', '.join(theirs)}) run alone "
+                    "(pytest-asyncio sets them up on a loop of its own, which cannot start "
+                    "while alt_coop's runs); to run them cooperatively, make them plain "
+                    "@pytest.fixture fixtures and switch pytest-asyncio off (-p no:asyncio)"
+                )
         if _hypothesis.async_inner_test(item.obj):
             return (
                 "Hypothesis tests run alone (Hypothesis keeps the running test's state "
@@ -309,3 +320,15 @@ def _name_of(plugin: object, registered: str) -> str:
     if isinstance(plugin, ModuleType):
         return plugin.__name__
     return f"{type(plugin).__module__}.{type(plugin).__qualname__}"
+
+
+def _pytest_asyncio_fixtures(item: pytest.Function) -> list[str]:
+    """The fixtures of ``item`` made with ``@pytest_asyncio.fixture``, which
+    marks their functions (``_force_asyncio_fixture``, since its 0.17)."""
+    return sorted(
+        name
+        for name, functions in _pytest_compat.fixture_functions(item).items()
+        if any(
+            getattr(getattr(f, "__func__", f), "_force_asyncio_fixture", False) for f in functions
+        )
+    )

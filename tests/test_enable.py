@@ -237,6 +237,56 @@ def test_tests_left_to_pytest_asyncio_in_strict_mode_are_named(
     )
 
 
+def test_cooperative_tests_using_pytest_asyncios_fixtures_run_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest-asyncio sets its fixtures up with a loop of its own, which
+    # cannot start while alt_coop's runs a batch: such tests run alone.
+    pytest.importorskip("pytest_asyncio")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import pytest_asyncio
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest_asyncio.fixture
+        async def theirs():
+            yield "theirs"
+
+        @pytest.fixture
+        def through_theirs(theirs):
+            return theirs
+
+        async def test_direct(theirs):
+            await asyncio.sleep(0.01)
+            assert theirs == "theirs"
+
+        async def test_through_a_fixture(through_theirs):
+            assert through_theirs == "theirs"
+
+        def test_plain_def(theirs):
+            assert theirs == "theirs"
+
+        async def test_still_cooperative():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = pytester.runpytest(*_without("asyncio"), "-p", "alt_coop.enable")
+    result.assert_outcomes(passed=4, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: tests using pytest-asyncio's fixtures (theirs) run "
+            "alone (pytest-asyncio sets them up on a loop of its own, which cannot start while "
+            "alt_coop's runs); to run them cooperatively, make them plain @pytest.fixture "
+            "fixtures and switch pytest-asyncio off (-p no:asyncio)",
+            "alt_coop: 1 cooperative test, at most 1 at once*",
+        ]
+    )
+
+
 @pytest.mark.parametrize("cooperative", [False, True], ids=["sequential", "cooperative"])
 def test_pytest_asyncios_mark_is_accepted_without_it(
     pytester: pytest.Pytester, cooperative: bool
