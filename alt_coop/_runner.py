@@ -90,19 +90,33 @@ def run(
             "not from a thread, a loop callback or another task while the loop runs: call it "
             "from the test or fixture, or ask for the fixture as an argument"
         )
-    value, error = session_loop.run(
-        drive(
-            _run_captured,
-            coro,
-            timeout,
-            phase,
-            context=context or current_context(),
-            resumed=session_loop.resumed,
-        ),
-        # What asyncio's debug mode names when the task holds the loop too long.
-        f"alt_coop: {timeout.label} ({phase})" if timeout is not None else "alt_coop",
-        alone=alone,
-    )
+    cut_short: list[BaseException] = []
+    try:
+        value, error = session_loop.run(
+            drive(
+                _run_captured,
+                coro,
+                timeout,
+                phase,
+                cut_short,
+                context=context or current_context(),
+                resumed=session_loop.resumed,
+            ),
+            # What asyncio's debug mode names when the task holds the loop too long.
+            f"alt_coop: {timeout.label} ({phase})" if timeout is not None else "alt_coop",
+            alone=alone,
+        )
+    except BaseException as raised:
+        # Raised into the loop while the code waited (pytest-timeout's failure,
+        # from its signal handler, in the loop's select): its traceback is the
+        # loop's. The code was cut short where it waited: the report names that.
+        if not cut_short or raised is cut_short[0] or not _tracebacks.trim_asyncio_frames:
+            raise
+        waited = cut_short[0].__traceback__
+        where = _tracebacks.last_user_entry(waited)
+        if where is None or _tracebacks.shares_frames(raised.__traceback__, waited):
+            raise  # raised by the code itself, where it stands
+        raise raised.with_traceback(where) from raised.__cause__
     if error is not None:
         try:
             raise error
@@ -112,12 +126,16 @@ def run(
 
 
 def _run_captured(
-    coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase: str
+    coro: Coroutine[Any, Any, T],
+    timeout: PhaseTimeout | None,
+    phase: str,
+    cut_short: list[BaseException],
 ) -> tuple[T | None, BaseException | None]:
     __tracebackhide__ = True
     try:
         return _run_phase(coro, timeout, phase), None
     except BaseException as exc:
+        cut_short.append(exc)  # for an exception raised into the loop meanwhile, see run()
         return None, exc
 
 

@@ -117,6 +117,19 @@ def drop_asyncio_tails(error: BaseException) -> None:
         )
 
 
+def shares_frames(tb: TracebackType | None, other: TracebackType | None) -> bool:
+    """Whether the two tracebacks go through a frame in common."""
+    frames = set()
+    while other is not None:
+        frames.add(other.tb_frame)
+        other = other.tb_next
+    while tb is not None:
+        if tb.tb_frame in frames:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def last_user_entry(tb: TracebackType | None) -> TracebackType | None:
     """A traceback of one entry: the innermost of ``tb`` in user code.
 

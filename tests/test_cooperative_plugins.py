@@ -664,6 +664,37 @@ def test_a_pytest_timeout_stops_the_async_test_it_fails(pytester, run_alt_subpro
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_pytest_timeout_failure_names_the_line_the_test_waited_at(
+    pytester, run_alt_subprocess, mode
+):
+    # pytest-timeout raises in the loop's select, while the test waits: the
+    # report ends at the test's line, not in asyncio's or selectors' code.
+    pytest.importorskip("pytest_timeout")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.timeout(0.5)
+        async def test_waits():
+            await asyncio.sleep(30)
+        """
+    )
+    result = run_alt_subprocess(*mode_args(mode), timeout=60)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            ">       await asyncio.sleep(30)",
+            "E       Failed: Timeout (>0.5s) from pytest-timeout.",
+            "test_a_pytest_timeout_failure_names_the_line_the_test_waited_at.py:6: Failed",
+        ]
+    )
+    output = result.stdout.str()
+    assert "selectors.py" not in output and "base_events.py" not in output, output
+    assert "alt_coop/" not in output, output
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_pytest_timeout_on_a_test_that_swallows_cancellation_does_not_hang(
     pytester, run_alt_subprocess, mode
 ):
