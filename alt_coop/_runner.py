@@ -110,7 +110,11 @@ def run(
         # Raised into the loop while the code waited (pytest-timeout's failure,
         # from its signal handler, in the loop's select): its traceback is the
         # loop's. The code was cut short where it waited: the report names that.
-        if not cut_short or raised is cut_short[0] or not _tracebacks.trim_asyncio_frames:
+        if (
+            not (alone and cut_short and _tracebacks.trim_asyncio_frames)
+            or raised is cut_short[0]
+            or isinstance(raised, KeyboardInterrupt)  # names the user's line already
+        ):
             raise
         waited = cut_short[0].__traceback__
         where = _tracebacks.last_user_entry(waited)
