@@ -9,14 +9,11 @@ if any is, rather than alt_coop's or asyncio's.
 from __future__ import annotations
 
 import asyncio
-import functools
-import os
 from collections.abc import Callable, Coroutine, Iterable
-from pathlib import Path
 from typing import Any
 
 from . import _cancels
-from ._tracebacks import is_user_file
+from ._tracebacks import remoteness
 
 #: How long tasks left behind get, after their one cancellation, to finish.
 CANCEL_GRACE_SECONDS = 2.0
@@ -51,27 +48,7 @@ def where_written(tasks: Iterable[asyncio.Task[Any]]) -> tuple[str, int] | None:
         for task in sorted((task for task in tasks if not task.done()), key=_describe)
         if (code := getattr(task.get_coro(), "cr_code", None)) is not None
     ]
-    return min(places, key=lambda place: _remoteness(place[0]), default=None)
-
-
-@functools.cache
-def _stdlib() -> str:
-    """Where the standard library lives (with a separator: not its siblings)."""
-    import sysconfig  # needed only for a leftover-task warning
-
-    return os.path.join(sysconfig.get_path("stdlib"), "")
-
-
-def _remoteness(filename: str) -> int:
-    """0 for the suite's code, 1 for installed code (the standard library,
-    site-packages of any kind), 2 for asyncio's or alt_coop's."""
-    if not is_user_file(filename):
-        return 2
-    parts = Path(filename).parts
-    installed = (
-        filename.startswith(_stdlib()) or "site-packages" in parts or "dist-packages" in parts
-    )
-    return 1 if installed else 0
+    return min(places, key=lambda place: remoteness(place[0]), default=None)
 
 
 def _describe(task: asyncio.Task[Any]) -> str:

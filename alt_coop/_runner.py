@@ -116,10 +116,9 @@ def run(
             or isinstance(raised, KeyboardInterrupt)  # names the user's line already
         ):
             raise
-        waited = cut_short[0].__traceback__
-        where = _tracebacks.last_user_entry(waited)
-        if where is None or _tracebacks.shares_frames(raised.__traceback__, waited):
-            raise  # raised by the code itself, where it stands
+        where = _tracebacks.last_user_entry(cut_short[0].__traceback__)
+        if where is None or _tracebacks.in_suite_code(raised.__traceback__):
+            raise  # raised in the suite's code (a callback of its own): that line says more
         raise raised.with_traceback(where) from raised.__cause__
     if error is not None:
         try:

@@ -9,7 +9,9 @@ the line a coroutine was waiting at; interrupts, the line a test was at.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+from pathlib import Path
 from types import FrameType, TracebackType
 
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
@@ -117,14 +119,30 @@ def drop_asyncio_tails(error: BaseException) -> None:
         )
 
 
-def shares_frames(tb: TracebackType | None, other: TracebackType | None) -> bool:
-    """Whether the two tracebacks go through a frame in common."""
-    frames = set()
-    while other is not None:
-        frames.add(other.tb_frame)
-        other = other.tb_next
+@functools.cache
+def _stdlib() -> str:
+    """Where the standard library lives (with a separator: not its siblings)."""
+    import sysconfig  # needed only for a warning or a failure's report
+
+    return os.path.join(sysconfig.get_path("stdlib"), "")
+
+
+def remoteness(filename: str) -> int:
+    """0 for the suite's code, 1 for installed code (the standard library,
+    site-packages of any kind), 2 for asyncio's or alt_coop's."""
+    if not is_user_file(filename):
+        return 2
+    parts = Path(filename).parts
+    installed = (
+        filename.startswith(_stdlib()) or "site-packages" in parts or "dist-packages" in parts
+    )
+    return 1 if installed else 0
+
+
+def in_suite_code(tb: TracebackType | None) -> bool:
+    """Whether ``tb`` goes through the suite's own code."""
     while tb is not None:
-        if tb.tb_frame in frames:
+        if remoteness(tb.tb_frame.f_code.co_filename) == 0:
             return True
         tb = tb.tb_next
     return False

@@ -88,6 +88,28 @@ def test_pytest_fail_as_a_loop_callback_fails_the_test_with_no_alt_coop_frame(py
     assert "alt_coop/" not in result.stdout.str()
 
 
+def test_pytest_fail_in_a_callback_of_the_suites_own_names_the_callbacks_line(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        def check():
+            pytest.fail("failed in a callback")
+
+        async def test_fails_in_a_callback():
+            asyncio.get_running_loop().call_soon(check)
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt("--tb=short")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ['    pytest.fail("failed in a callback")', "E   Failed: failed in a callback"]
+    )
+    assert "alt_coop/" not in result.stdout.str()
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_awaiting_a_failed_task_shows_only_user_frames(pytester, run_alt, mode):
     pytester.makepyfile(
