@@ -166,6 +166,7 @@ class Plugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        _startup_checks.no_alt_pytest_asyncio_engine(session.config)
         loop = self.managed_loop
         if loop is None:
             loop = _session_loop.new_event_loop()

@@ -8,6 +8,7 @@ confusing ways (or hang).
 from __future__ import annotations
 
 import asyncio
+from types import ModuleType
 
 import pytest
 
@@ -34,6 +35,23 @@ def no_other_runner(config: pytest.Config) -> None:
             f"alt_coop and {other[0]} both run async tests; switch the other off "
             f"with -p no:{other[1]} (on the command line, or in addopts)"
         )
+    no_alt_pytest_asyncio_engine(config)
+
+
+def no_alt_pytest_asyncio_engine(config: pytest.Config) -> None:
+    """alt-pytest-asyncio's engine, registered by ``alt_pytest_asyncio.enable``
+    (listed in ``-p``, addopts or ``pytest_plugins``, as its README says)
+    rather than by its entry point, which ``-p no:alt_pytest_asyncio`` blocks.
+    That module registers it in its own ``pytest_configure``, which may come
+    after alt_coop's: the engine checks again when the session starts."""
+    for plugin in config.pluginmanager.get_plugins():
+        module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
+        if module.partition(".")[0] == "alt_pytest_asyncio":
+            raise pytest.UsageError(
+                "alt_coop and alt-pytest-asyncio both run async tests; remove "
+                "alt_pytest_asyncio.enable (from -p options, addopts and pytest_plugins) "
+                "and switch its plugin off with -p no:alt_pytest_asyncio"
+            )
 
 
 def no_other_running_loop(managed: asyncio.AbstractEventLoop | None) -> None:

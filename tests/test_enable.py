@@ -621,6 +621,42 @@ def test_installed_beside_peers_sharing_its_option_names(
     alone.stderr.fnmatch_lines(["*--max-asyncio-tasks*must be a positive whole number*"])
 
 
+@pytest.mark.parametrize("listed_in", ["-p", "pytest_plugins"])
+def test_alt_pytest_asyncios_engine_from_its_enable_module_is_refused(
+    pytester: pytest.Pytester, listed_in: str
+) -> None:
+    # alt-pytest-asyncio's README has suites list alt_pytest_asyncio.enable,
+    # which registers its engine in its own pytest_configure: -p
+    # no:alt_pytest_asyncio (what the error said) did not stop it, and every
+    # async test failed inside alt-pytest-asyncio.
+    pytester.syspathinsert()
+    package = pytester.mkpydir("alt_pytest_asyncio")
+    (package / "enable.py").write_text(
+        "class AltPytestAsyncioPlugin:\n"
+        "    def pytest_pyfunc_call(self, pyfuncitem):\n"
+        "        raise AssertionError('alt-pytest-asyncio ran the test')\n"
+        "\n"
+        "def pytest_configure(config):\n"
+        "    config.pluginmanager.register(AltPytestAsyncioPlugin())\n"
+    )
+    pytester.makepyfile("async def test_async():\n    pass\n")
+    args = [*ISOLATE, "-p", "alt_coop.enable"]
+    if listed_in == "-p":
+        args += ["-p", "alt_pytest_asyncio.enable"]
+    else:
+        pytester.makeconftest("pytest_plugins = ['alt_pytest_asyncio.enable']")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: alt_coop and alt-pytest-asyncio both run async tests; remove "
+            "alt_pytest_asyncio.enable (from -p options, addopts and pytest_plugins) and "
+            "switch its plugin off with -p no:alt_pytest_asyncio"
+        ]
+    )
+    result.stdout.no_fnmatch_line("*alt-pytest-asyncio ran the test*")
+
+
 def test_engine_off_leaves_pytest_asyncios_projects_to_pytest(pytester: pytest.Pytester) -> None:
     # An async test pytest-asyncio (strict mode) was not asked to run: what
     # pytest says about it stands, not advice to switch alt_coop on.
