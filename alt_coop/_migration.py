@@ -33,28 +33,41 @@ LOOP_FIXTURES = ("event_loop", "event_loop_policy")
 def unused_loop_fixtures(
     session: pytest.Session,
 ) -> Iterator[tuple[str, pytest.Item, tuple[str, int, str] | None]]:
-    """Each loop fixture of pytest-asyncio's that the suite defines, with the
-    first test it applies to and where it is written (file, line, module),
-    if known."""
-    conftests = [
-        (Path(module.__file__).parent, module)
+    """Each loop fixture of pytest-asyncio's that the suite defines (in a
+    test class, a test module, a conftest or a plugin module it loads), with
+    the first test it applies to and where it is written (file, line,
+    module), if known."""
+    modules = [
+        module
         for module in session.config.pluginmanager.get_plugins()
         if isinstance(module, ModuleType)
         and module.__file__ is not None
-        and module.__file__.endswith("conftest.py")
+        and module.__name__.partition(".")[0] != "pytest_asyncio"
     ]
+    conftests = [
+        (Path(module.__file__).parent, module)
+        for module in modules
+        if module.__file__ is not None and module.__file__.endswith("conftest.py")
+    ]
+    plugins = [module for module in modules if not any(module is c for _, c in conftests)]
     found: set[str] = set()
-    modules: set[ModuleType] = set()
+    parents: set[object] = set()
     for item in session.items:
-        module = getattr(item, "module", None)
-        if not isinstance(module, ModuleType) or module in modules:
+        if item.parent in parents:
             continue
-        modules.add(module)
+        parents.add(item.parent)
+        # The test's classes, innermost first, then its module.
+        owners: list[object] = [
+            node.obj for node in reversed(item.listchain()) if isinstance(node, pytest.Class)
+        ]
+        module = getattr(item, "module", None)
+        if isinstance(module, ModuleType):
+            owners.append(module)
         above = [conftest for root, conftest in conftests if item.path.is_relative_to(root)]
         for name in LOOP_FIXTURES:
             if name in found:
                 continue
-            for owner in [module, *above]:
+            for owner in [*owners, *above, *plugins]:
                 definition = getattr(owner, name, None)
                 if _pytest_compat.is_fixture(definition):
                     found.add(name)
@@ -79,12 +92,17 @@ def pytest_asyncio_on(config: pytest.Config) -> bool:
     return module is not None and config.pluginmanager.is_registered(module)
 
 
-def _written_at(definition: object, found_in: ModuleType) -> tuple[str, int, str] | None:
+def _written_at(definition: object, found_in: object) -> tuple[str, int, str] | None:
     """File, line and module of the function that defines a fixture (a
     conftest may import it from elsewhere)."""
     function = inspect.unwrap(definition)  # type: ignore[arg-type]
     code = getattr(function, "__code__", None)
     if code is None:
         return None
-    module = getattr(function, "__module__", None) or found_in.__name__
-    return code.co_filename, code.co_firstlineno, module
+    # A class's module, or the module itself (which has no __module__).
+    module = (
+        getattr(function, "__module__", None)
+        or getattr(found_in, "__module__", None)
+        or getattr(found_in, "__name__", "")
+    )
+    return code.co_filename, code.co_firstlineno, str(module)

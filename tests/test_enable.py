@@ -416,6 +416,58 @@ def test_a_loop_fixture_imported_into_a_conftest_is_named_where_it_is_written(
     result.assert_outcomes(passed=1, warnings=0)
 
 
+@pytest.mark.parametrize("where", ["class", "plugin module"])
+def test_a_loop_fixture_in_a_class_or_a_plugin_module_is_named(
+    pytester: pytest.Pytester, where: str
+) -> None:
+    # Only test modules and conftests were looked at: the test failed on
+    # the loop it had not chosen, and nothing said why.
+    if where == "class":
+        pytester.makepyfile(
+            test_one="""
+            import asyncio
+            import pytest
+
+            class TestOne:
+                @pytest.fixture(scope="class")
+                def event_loop_policy(self):
+                    return asyncio.DefaultEventLoopPolicy()
+
+                async def test_one(self):
+                    await asyncio.sleep(0)
+            """
+        )
+        written = "test_one.py:5"
+    else:
+        pytester.makepyfile(
+            loop_fixtures="""
+            import asyncio
+            import pytest
+
+            @pytest.fixture(scope="session")
+            def event_loop_policy():
+                return asyncio.DefaultEventLoopPolicy()
+            """,
+            test_one="""
+            import asyncio
+
+            async def test_one():
+                await asyncio.sleep(0)
+            """,
+        )
+        pytester.makeconftest("pytest_plugins = ['loop_fixtures']\n")
+        pytester.syspathinsert()
+        written = "loop_fixtures.py:4"
+    result = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*{written}: AltCoopWarning: alt_coop: the event_loop_policy fixture"
+            " (pytest-asyncio's name) chooses no loop*"
+        ]
+    )
+
+
 def test_a_hypothesis_test_marked_for_pytest_asyncio_is_its_own(
     pytester: pytest.Pytester,
 ) -> None:
