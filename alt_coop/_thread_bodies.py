@@ -106,6 +106,7 @@ def _refused_in_thread(request: pytest.FixtureRequest) -> Iterator[None]:
 
     def refuse(what: str, instead: str) -> Callable[..., Any]:
         def refused(*args: object, **kwargs: object) -> Any:
+            __tracebackhide__ = True
             raise AltCoopUsageError(
                 f"request.{what} cannot be called from a plain def cooperative test, "
                 f"whose body runs in a worker thread: {instead}, or make the test async"

@@ -37,6 +37,7 @@ class SyncTimeoutPlaceholder:
     timeout_seconds = math.inf
 
     def set_timeout_seconds(self, seconds: float) -> None:
+        __tracebackhide__ = True
         raise NoAsyncTimeoutInSyncFunctions(
             "async_timeout.set_timeout_seconds() only works in async fixtures and tests; "
             "alt_coop does not time out synchronous code"

@@ -41,6 +41,7 @@ IGNORED = f"; it ignored the cancellation for {ABANDON_GRACE_SECONDS:g}s and was
 
 def check_seconds(value: object, source: str) -> float:
     """``value`` as seconds, or a ValueError that names where it came from."""
+    __tracebackhide__ = True
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"{source} must be a positive number of seconds, got {value!r}")
     try:

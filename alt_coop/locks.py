@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import pytest
 
-from . import _runner
+from . import _runner, _session_loop
 from ._cancels import is_made_here
 from ._lane_state import CURRENT, LaneState
 from ._lanes import in_lane
@@ -53,8 +53,19 @@ class Lock:
 
         One per loop, so a lock made at import serves every session that
         imports it (a pytester run inside a test, an application's loop).
+        Called while no loop runs (a sync fixture of a sequential test that
+        returns it for async tests to take), it is the session loop's.
         """
-        loop = asyncio.get_running_loop()
+        __tracebackhide__ = True
+        loop = _session_loop.running_loop()
+        if loop is None:
+            session_loop = _session_loop.current()
+            if session_loop is None:
+                raise RuntimeError(
+                    "alt_coop.Lock() needs alt_coop's session loop or a running event loop: "
+                    "call it in a fixture or test of a session alt_coop runs"
+                )
+            loop = session_loop.loop
         lock = self._locks.get(loop)
         if lock is None:
             lock = self._locks[loop] = _LoopLock()

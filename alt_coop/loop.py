@@ -43,6 +43,7 @@ class Loop:
         self._entered = False
 
     def __enter__(self) -> Loop:
+        __tracebackhide__ = True  # a refusal is shown at the caller's line
         if self._entered:
             raise AltCoopUsageError("this alt_coop.Loop is already entered; make a new one")
         if _session_loop.running_loop() is not None:
@@ -74,6 +75,7 @@ class Loop:
 
     def run_until_complete(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the controlled loop until it is done, and return its result."""
+        __tracebackhide__ = True
         if self._session_loop is None:
             coro.close()
             raise AltCoopUsageError("Loop.run_until_complete needs an entered Loop(new_loop=True)")
@@ -106,6 +108,7 @@ def run_coro_as_main(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, 
     Ctrl-C exits with 130). Whatever happens, the tasks still running are
     cancelled (their ``finally`` blocks run), and the loop is closed.
     """
+    __tracebackhide__ = True
     if loop.is_closed():
         coro.close()
         raise AltCoopUsageError("run_coro_as_main needs an open loop; this one is closed")

@@ -877,3 +877,41 @@ def test_max_asyncio_tasks_caps_tests_in_flight(pytester, run_alt, how):
     result.assert_outcomes(passed=9)
     assert peak(read_spans(pytester)) == 3
     assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("8", "3")
+
+
+def test_a_lock_called_in_a_sync_fixture_serves_sequential_and_cooperative_tests(
+    pytester, run_alt
+):
+    # pytest-asyncio-cooperative's Lock can be called anywhere; alt_coop's
+    # raised "no running event loop" in a sequential test's sync fixture.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from alt_coop import Lock
+
+        lock = Lock()
+        inside = []
+
+        @pytest.fixture
+        def db_lock():
+            return lock()
+
+        async def exclusive(db_lock):
+            async with db_lock:
+                inside.append(1)
+                assert len(inside) == 1
+                await asyncio.sleep(0.05)
+                inside.pop()
+
+        async def test_sequential(db_lock):
+            await exclusive(db_lock)
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(3))
+        async def test_cooperative(db_lock, n):
+            await exclusive(db_lock)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=4)

@@ -1009,6 +1009,49 @@ def test_entering_loop_from_async_code_is_a_clear_error(pytester, run_alt):
     assert result.stdout.str().count("alt_coop.Loop must be entered from synchronous code") >= 2
 
 
+def test_refusals_in_sync_code_are_shown_at_the_callers_line(pytester, run_alt):
+    # Raised from sync code, they showed alt_coop's own source (its raise
+    # statement, at alt_coop/...py:N) as the place of the error.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        @pytest.fixture
+        def fresh_loop():
+            with alt_coop.Loop() as loop:
+                yield loop
+
+        @pytest.mark.asyncio_cooperative
+        async def test_loop_in_a_cooperative_tests_fixture(fresh_loop):
+            pass
+
+        def test_timeout_in_sync_code(async_timeout):
+            async_timeout.set_timeout_seconds(1)
+
+        def test_loop_not_entered():
+            alt_coop.Loop().run_until_complete(asyncio.sleep(0))
+
+        @pytest.mark.asyncio_cooperative
+        def test_getfixturevalue_in_a_thread(request):
+            request.getfixturevalue("tmp_path")
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=3, errors=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "test_refusals_in_sync_code_are_shown_at_the_callers_line.py:7: AltCoopUsageError",
+            "test_refusals_in_sync_code_are_shown_at_the_callers_line.py:15: "
+            "NoAsyncTimeoutInSyncFunctions",
+            "test_refusals_in_sync_code_are_shown_at_the_callers_line.py:18: AltCoopUsageError",
+            "test_refusals_in_sync_code_are_shown_at_the_callers_line.py:22: AltCoopUsageError",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*alt_coop/*.py:*")
+
+
 def test_a_closed_session_loop_fails_later_async_tests_saying_so(pytester, run_alt_subprocess):
     # The pytest-asyncio < 0.23 pattern closes "the" loop, which is alt_coop's:
     # the tests after it fail saying so, not with a bare "Event loop is
