@@ -236,12 +236,20 @@ class Plugin:
         if not self._others.pytest_asyncio:
             for name, item, where in _migration.unused_loop_fixtures(session):
                 notice(config, _migration.unused_loop_fixture_text(name), item, where)
-        # Each other plugin running tests is named once, at its first.
+        # Each other plugin running tests is named once, at its first; each
+        # pytest-asyncio fixture alt_coop's async tests use, at the first of them.
         first_of: dict[str, pytest.Item] = {}
         for item in session.items:
             runner = self._others.runner_of(item)
             if runner is not None:
                 first_of.setdefault(runner, item)
+            elif (
+                self._others.pytest_asyncio
+                and isinstance(item, pytest.Function)
+                and is_async_test(item.obj)
+            ):
+                for name in _migration.pytest_asyncio_fixtures(item):
+                    first_of.setdefault(_migration.on_another_loop_text(name), item)
         for text, item in first_of.items():
             notice(config, text, item)
 

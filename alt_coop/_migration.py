@@ -92,6 +92,28 @@ def pytest_asyncio_on(config: pytest.Config) -> bool:
     return module is not None and config.pluginmanager.is_registered(module)
 
 
+def pytest_asyncio_fixtures(item: pytest.Function) -> list[str]:
+    """The fixtures of ``item`` made with ``@pytest_asyncio.fixture``, which
+    marks their functions (``_force_asyncio_fixture``, since its 0.17)."""
+    return sorted(
+        name
+        for name, functions in _pytest_compat.fixture_functions(item).items()
+        if any(
+            getattr(getattr(f, "__func__", f), "_force_asyncio_fixture", False) for f in functions
+        )
+    )
+
+
+def on_another_loop_text(name: str) -> str:
+    return (
+        f"pytest-asyncio's fixture {name!r} is set up on a loop of pytest-asyncio's, not on "
+        "the session loop the async tests using it run on (those not marked asyncio): what "
+        "it holds that belongs to its loop (a server, a connection, a task) does not work "
+        "in them. Mark those tests asyncio to leave them to pytest-asyncio, or make it a "
+        "plain @pytest.fixture and switch pytest-asyncio off (-p no:asyncio)"
+    )
+
+
 def _written_at(definition: object, found_in: object) -> tuple[str, int, str] | None:
     """File, line and module of the function that defines a fixture (a
     conftest may import it from elsewhere)."""

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from . import _hypothesis, _lane_state, _plugin_state, _pytest_compat
+from . import _hypothesis, _lane_state, _plugin_state
 from ._marks import EXCLUSIVE_MARK
-from ._migration import pytest_asyncio_on
+from ._migration import pytest_asyncio_fixtures, pytest_asyncio_on
 
 #: Fixtures that change process-wide state, so their tests run alone.
 RUN_ALONE_FIXTURES = frozenset(
@@ -127,7 +127,7 @@ class RunAlone:
                 "process-wide state)"
             )
         if self._pytest_asyncio:
-            theirs = _pytest_asyncio_fixtures(item)
+            theirs = pytest_asyncio_fixtures(item)
             if theirs:
                 return (
                     f"tests using pytest-asyncio's fixtures ({', '.join(theirs)}) run alone "
@@ -320,15 +320,3 @@ def _name_of(plugin: object, registered: str) -> str:
     if isinstance(plugin, ModuleType):
         return plugin.__name__
     return f"{type(plugin).__module__}.{type(plugin).__qualname__}"
-
-
-def _pytest_asyncio_fixtures(item: pytest.Function) -> list[str]:
-    """The fixtures of ``item`` made with ``@pytest_asyncio.fixture``, which
-    marks their functions (``_force_asyncio_fixture``, since its 0.17)."""
-    return sorted(
-        name
-        for name, functions in _pytest_compat.fixture_functions(item).items()
-        if any(
-            getattr(getattr(f, "__func__", f), "_force_asyncio_fixture", False) for f in functions
-        )
-    )

@@ -275,7 +275,8 @@ def test_cooperative_tests_using_pytest_asyncios_fixtures_run_alone(
         """
     )
     result = pytester.runpytest(*_without("asyncio"), "-p", "alt_coop.enable")
-    result.assert_outcomes(passed=4, warnings=1)
+    # The other warning: the fixture is on pytest-asyncio's loop (the next test).
+    result.assert_outcomes(passed=4, warnings=2)
     result.stdout.fnmatch_lines(
         [
             "*AltCoopWarning: alt_coop: tests using pytest-asyncio's fixtures (theirs) run "
@@ -285,6 +286,52 @@ def test_cooperative_tests_using_pytest_asyncios_fixtures_run_alone(
             "alt_coop: 1 cooperative test, at most 1 at once*",
         ]
     )
+
+
+def test_async_tests_using_pytest_asyncios_fixtures_are_told_it_is_on_its_loop(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest-asyncio on, in strict mode: an async test it is not asked to run
+    # is alt_coop's, on the session loop, while pytest-asyncio sets the
+    # fixture up on its own. A server made there never answered the test,
+    # which timed out with nothing saying why.
+    pytest.importorskip("pytest_asyncio")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture(scope="module", loop_scope="module")
+        async def loop_of_fixture():
+            yield asyncio.get_running_loop()
+
+        async def test_alt_coops(loop_of_fixture):
+            assert loop_of_fixture is not asyncio.get_running_loop()
+
+        async def test_alt_coops_too(loop_of_fixture):
+            pass
+
+        @pytest.mark.asyncio(loop_scope="module")
+        async def test_pytest_asyncios(loop_of_fixture):
+            assert loop_of_fixture is asyncio.get_running_loop()
+        """
+    )
+    result = pytester.runpytest(*_without("asyncio"), "-p", "alt_coop.enable")
+    result.assert_outcomes(passed=3, warnings=2)  # and: tests marked asyncio are its own
+    result.stdout.fnmatch_lines(
+        [
+            "*test_alt_coops*",
+            "*AltCoopWarning: alt_coop: pytest-asyncio's fixture 'loop_of_fixture' is set up on "
+            "a loop of pytest-asyncio's, not on the session loop the async tests using it run "
+            "on (those not marked asyncio): what it holds that belongs to its loop (a server, "
+            "a connection, a task) does not work in them. Mark those tests asyncio to leave "
+            "them to pytest-asyncio, or make it a plain @pytest.fixture and switch "
+            "pytest-asyncio off (-p no:asyncio)",
+        ]
+    )
+    assert result.stdout.str().count("fixture 'loop_of_fixture' is set up on") == 1
 
 
 @pytest.mark.parametrize("cooperative", [False, True], ids=["sequential", "cooperative"])
