@@ -691,7 +691,11 @@ async def _first_value(agen: AsyncGenerator[Any, None], name: str) -> Any:
     __tracebackhide__ = False
     code = getattr(agen, "ag_code", None)
     where = f"\n{code.co_filename}:{code.co_firstlineno}" if code is not None else ""
-    pytest.fail(f"async generator fixture {name!r} did not yield a value{where}", pytrace=False)
+    pytest.fail(
+        f"async generator fixture {name!r} did not yield a value; a generator fixture must "
+        f"yield once (yield None if it has no value){where}",
+        pytrace=False,
+    )
 
 
 async def _no_second_value(agen: AsyncGenerator[Any, None], name: str) -> None:

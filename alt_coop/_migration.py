@@ -7,7 +7,8 @@ uses: a suite that defines them is told so once, rather than running
 silently on another loop than the one it chose (or, for a test asking for
 ``event_loop``, holding a loop that is not the running one). While it is on,
 in strict mode, the async tests marked for it are its own (see
-:mod:`alt_coop._other_runners`).
+:mod:`alt_coop._other_runners`), and its own fixtures are set up on its loop:
+the async tests alt_coop runs that use them are told so.
 """
 
 from __future__ import annotations

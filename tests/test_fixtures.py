@@ -1359,7 +1359,8 @@ def test_async_generator_fixture_never_yielding_errors_at_setup(pytester, run_al
     result.stdout.fnmatch_lines(
         [
             "*ERROR at setup of test_uses_never*",
-            "*async generator fixture 'never' did not yield*",
+            "*async generator fixture 'never' did not yield a value; a generator fixture must "
+            "yield once (yield None if it has no value)",
             "*test_async_generator_fixture_never_yielding_errors_at_setup.py:5",
         ]
     )
