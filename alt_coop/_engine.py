@@ -47,7 +47,7 @@ from ._runner import current_context, run
 from ._running_now import setting_up, test_item
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_SECONDS, PhaseTimeout
-from .errors import AltCoopUsageError
+from .errors import AltCoopError, AltCoopUsageError
 from .locks import release_left_held
 
 _DEFAULT_FIXTURE_NAMES = frozenset(DEFAULT_FIXTURES.values())
@@ -90,7 +90,7 @@ class Plugin:
         self._policy = DebuggerPolicy("auto", pytest_debugging=False)
         self._defaults = DefaultTimeouts(BUILTIN_DEFAULT_SECONDS)
         self._scheduler: _scheduler.Scheduler | None = None
-        self._end_error: Warning | None = None  # see pytest_sessionfinish
+        self._end_error: Warning | AltCoopError | None = None  # see pytest_sessionfinish
         self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_configure
         self._trimmed_before = True  # the trimming of asyncio frames before this session
         self._test_item_before: tuple[pytest.Item | None] | None = None  # see pytest_configure
@@ -193,10 +193,11 @@ class Plugin:
         # trylast: pytest's own sessionfinish has torn the fixtures down by now.
         try:
             self._end_session()
-        except Warning as error:
-            # The tasks-left-behind warning, made an error (-W error): raised
-            # here, it would stop pytest before it reports the results. It
-            # fails the run and is shown after them instead.
+        except (Warning, AltCoopError) as error:
+            # The tasks-left-behind warning, made an error (-W error), or what
+            # such a task raised as it ended: raised here, it would stop
+            # pytest before it reports the results. It fails the run and is
+            # shown after them instead.
             self._end_error = error
             if session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED

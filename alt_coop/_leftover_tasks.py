@@ -9,6 +9,7 @@ if any is, rather than alt_coop's or asyncio's.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
@@ -17,6 +18,50 @@ from ._tracebacks import remoteness
 
 #: How long tasks left behind get, after their one cancellation, to finish.
 CANCEL_GRACE_SECONDS = 2.0
+
+#: What a task that raises it as it ends raises out of the loop as well
+#: (asyncio's Task re-raises them from its step), cutting the waiting short.
+LOOP_ENDING = (SystemExit, KeyboardInterrupt)
+
+Wait = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+def waiting_through_exits(
+    wait: Wait, interrupted: Callable[[], bool], raised: list[BaseException]
+) -> Callable[[Callable[[], Coroutine[Any, Any, Any]]], Any]:
+    """``wait`` for the coroutines a function makes, on through what a task
+    left behind raises out of the loop as it ends (``sys.exit()`` in its
+    ``finally``): that goes in ``raised``, for the session to report after
+    its results, and the waiting goes on with a fresh coroutine, so that the
+    other tasks still get their cleanup. Ctrl-C meanwhile still stops it."""
+
+    def through(make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+        # Each round ends a task; bounded all the same, for a callback that
+        # reschedules itself and raises every time.
+        for _ in range(100):
+            coro = make()
+            try:
+                return wait(coro)
+            except LOOP_ENDING as exc:
+                if interrupted():
+                    raise
+                raised.append(exc)
+            finally:
+                if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+                    coro.close()  # cut short before it began: not "never awaited"
+        return wait(make())
+
+    return through
+
+
+def exits_text(raised: list[BaseException], what: str) -> str:
+    """What the session reports, after its results, for ``raised``."""
+    exits = ", ".join(repr(exc) for exc in raised)
+    return (
+        f"code left running (a task, or an async generator left open) raised {exits} "
+        f"as alt_coop ended it at the end of the {what}; end such tasks and generators "
+        "within the test that starts them"
+    )
 
 
 async def generators_closed(
@@ -59,23 +104,39 @@ def _describe(task: asyncio.Task[Any]) -> str:
 
 def cancel(
     tasks: Iterable[asyncio.Task[Any]],
-    wait: Callable[[Coroutine[Any, Any, Any]], Any],
+    wait: Callable[[Callable[[], Coroutine[Any, Any, Any]]], Any],
     *,
     what: str,
     warn: bool = True,
 ) -> str:
     """Cancel ``tasks`` once, give them a bounded time to clean up.
 
-    Returns the warning to give, naming them ("" for none). A task that
-    swallows its cancellation is not awaited past the grace period: it is
-    named as abandoned, warning or not.
+    ``wait`` runs the coroutines a function makes (see
+    :func:`waiting_through_exits`). Returns the warning to give, naming the
+    tasks ("" for none). A task that swallows its cancellation is not
+    awaited past the grace period: it is named as abandoned, warning or not.
     """
     pending = [task for task in tasks if not task.done()]
     if not pending:
         return ""
     for task in pending:
         _cancels.cancel(task, f"alt_coop: still running at the end of the {what}")
-    _, stubborn = wait(asyncio.wait(pending, timeout=CANCEL_GRACE_SECONDS))
+    loop = pending[0].get_loop()
+    deadline = loop.time() + CANCEL_GRACE_SECONDS
+    stubborn = wait(lambda: _still_pending(pending, deadline))
+    for task in pending:
+        if task.done() and not task.cancelled():
+            error = task.exception()
+            # SystemExit and KeyboardInterrupt the session reports (see
+            # waiting_through_exits); others as asyncio would, unretrieved.
+            if not isinstance(error, LOOP_ENDING):
+                task.get_loop().call_exception_handler(
+                    {
+                        "message": "Task exception was never retrieved",
+                        "exception": error,
+                        "future": task,
+                    }
+                )
     if not (warn or stubborn):
         return ""
     names = ", ".join(sorted(_describe(task) for task in pending))
@@ -87,3 +148,15 @@ def cancel(
         stuck = ", ".join(sorted(_describe(task) for task in stubborn))
         message += f"; these ignored the cancellation and were abandoned: {stuck}"
     return message
+
+
+async def _still_pending(
+    tasks: list[asyncio.Task[Any]], deadline: float
+) -> set[asyncio.Task[Any]]:
+    """The tasks not done by ``deadline`` (on the loop's clock)."""
+    left = [task for task in tasks if not task.done()]
+    if not left:
+        return set()
+    timeout = max(0.0, deadline - asyncio.get_running_loop().time())
+    _, pending = await asyncio.wait(left, timeout=timeout)
+    return pending

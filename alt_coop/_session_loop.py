@@ -32,7 +32,7 @@ from . import _cancels, _leftover_tasks
 from ._lanes import LEAVE, Leave, in_lane
 from ._leftover_tasks import CANCEL_GRACE_SECONDS
 from ._pytest_compat import hidden_unless_alone
-from .errors import AltCoopWarning
+from .errors import AltCoopError, AltCoopWarning
 
 T = TypeVar("T")
 
@@ -140,6 +140,7 @@ class SessionLoop:
         self._task: asyncio.Task[Any] | None = None
         self._given_up: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._interrupted = False
+        self._sigints = 0  # Ctrl-Cs seen, whatever ran then
         #: ``loop.stop()`` was called while the loop was idle (see _stop_unless_working).
         self._stopped_idle = False
         #: The first interrupt raised in user code by this run's cancellation.
@@ -375,6 +376,7 @@ class SessionLoop:
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         # pytest's one-line report names the line the user's code was at.
         __tracebackhide__ = True
+        self._sigints += 1
         task = self._task
         if task is None or task.done() or self._interrupted:
             raise KeyboardInterrupt
@@ -393,18 +395,22 @@ class SessionLoop:
         loop = self.loop
         if loop.is_closed():
             return
-        wait = wait or self.run
+        raised: list[BaseException] = []
+        sigints = self._sigints
+        through = _leftover_tasks.waiting_through_exits(
+            wait or self.run, lambda: self._sigints > sigints, raised
+        )
         given_up = set(self._given_up)
         for task in given_up:  # each failed saying so: left where it waits, unnamed here
             task.cancel()
-        wait(_leftover_tasks.generators_closed(self._ours))
+        through(lambda: _leftover_tasks.generators_closed(self._ours))
         tasks = self._ours(asyncio.all_tasks(loop)) - given_up
         if not self.owned:
             if loop.get_task_factory() is self._task_factory:  # else the app set its own since
                 loop.set_task_factory(self._app_task_factory)
             self._unmark()
         where = _leftover_tasks.where_written(tasks)
-        message = _leftover_tasks.cancel(tasks, wait, what=what, warn=warn)
+        message = _leftover_tasks.cancel(tasks, through, what=what, warn=warn)
         if self.owned:
             try:
                 if running_loop() is None:
@@ -422,7 +428,9 @@ class SessionLoop:
                     ):
                         # Not wait_for: it waits on for a cancelled cleanup to end.
                         task = loop.create_task(shutdown())
-                        loop.run_until_complete(asyncio.wait([task], timeout=CANCEL_GRACE_SECONDS))
+                        _leftover_tasks.waiting_through_exits(
+                            loop.run_until_complete, lambda: self._sigints > sigints, raised
+                        )(functools.partial(asyncio.wait, [task], timeout=CANCEL_GRACE_SECONDS))
                         if not task.done():
                             task.cancel()  # once; it is not waited for again
                             message += (
@@ -441,6 +449,8 @@ class SessionLoop:
                 warnings.warn(AltCoopWarning(message), stacklevel=2)
             else:
                 warnings.warn_explicit(AltCoopWarning(message), AltCoopWarning, *where)
+        if raised:
+            raise AltCoopError(_leftover_tasks.exits_text(raised, what)) from raised[0]
 
 
 async def _shutdown_default_executor(loop: asyncio.AbstractEventLoop) -> None:

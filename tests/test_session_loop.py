@@ -1210,6 +1210,71 @@ def test_tasks_pending_at_session_end_under_w_error_fail_the_run_after_the_resul
     )
 
 
+@pytest.mark.parametrize("cooperative", [False, True], ids=["sequential", "cooperative"])
+@pytest.mark.parametrize("ending", ["sys.exit(0)", "raise KeyboardInterrupt"])
+def test_a_leftover_that_exits_as_it_is_ended_fails_the_run_after_the_results(
+    pytester, run_alt_subprocess, ending, cooperative
+):
+    # SystemExit or KeyboardInterrupt raised by a task's or an async
+    # generator's cleanup at the session's end came out of pytest's
+    # sessionfinish: no failure report, no summary line, and exit code 0.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import sys
+
+        CLEANED = []
+        kept = []
+
+        async def leftover(name):
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                print(f"{{name}} cleaned up")
+
+        async def exits():
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                {ending}
+
+        async def generator():
+            try:
+                yield
+                await asyncio.sleep(3600)
+            finally:
+                {ending}
+
+        async def test_leaves_tasks_and_a_generator():
+            asyncio.create_task(leftover("before"), name="before")
+            asyncio.create_task(exits(), name="exits")
+            asyncio.create_task(leftover("after"), name="after")
+            kept.append(generator())
+            await kept[-1].__anext__()
+
+        def test_fails():
+            assert 1 == 2
+        """
+    )
+    result = run_alt_subprocess("-s", *(["--asyncio-cooperative"] if cooperative else []))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    exit_repr = "SystemExit(0)" if "sys.exit" in ending else "KeyboardInterrupt()"
+    result.stdout.fnmatch_lines(
+        [
+            "*= FAILURES =*",
+            "E       assert 1 == 2",
+            "*= error at the end of the session =*",
+            "AltCoopError: code left running (a task, or an async generator left open) raised "
+            f"{exit_repr}, {exit_repr} as alt_coop ended it at the end of the session; end such "
+            "tasks and generators within the test that starts them",
+            "*1 failed, 1 passed, 1 warning*",
+        ]
+    )
+    # The other tasks got their cleanup all the same.
+    result.stdout.fnmatch_lines_random(["*before cleaned up*", "*after cleaned up*"])
+    assert "never retrieved" not in result.stdout.str() + result.stderr.str()
+
+
 @pytest.mark.parametrize("fails", [False, True], ids=["returns", "raises"])
 def test_run_coro_as_main_cancels_leftover_tasks_and_closes(pytester, fails):
     result = run_script(
