@@ -338,6 +338,7 @@ class Plugin:
             # in sync code, and tears the rest down.
             item.session.shouldstop = "alt_coop.main was cancelled"
         item.stash[_TEARING_DOWN] = True
+        was_open = self._loop_open()
         try:
             result = yield
         except BaseException:
@@ -346,6 +347,7 @@ class Plugin:
             raise
         else:
             release_left_held(item)
+            self._still_open(was_open, "a fixture's teardown")
             return result
         finally:
             del item.stash[_TEARING_DOWN]  # a test run again is set up again
@@ -581,8 +583,27 @@ class Plugin:
         _session_loop.current_again()
         context = contextvars.copy_context()
         context.run(_IN_TEST_BODY.set, True)
+        was_open = self._loop_open()
         with in_context(context):
-            return (yield)
+            result = yield
+        self._still_open(was_open, "this test")
+        return result
+
+    def _loop_open(self) -> bool:
+        session_loop = self._session_loop
+        return session_loop is not None and not session_loop.loop.is_closed()
+
+    def _still_open(self, was_open: bool, who: str) -> None:
+        """Sync code that closes the session loop (``asyncio.get_event_loop()
+        .close()``, kept from pytest-asyncio's day) fails where it did it,
+        not only in the async code after it."""
+        __tracebackhide__ = True
+        if was_open and not self._loop_open():
+            raise AltCoopUsageError(
+                f"{who} closed alt_coop's session loop, which must stay open for the whole "
+                "session: the async fixtures and tests after it fail. Close only loops you "
+                "created (alt_coop.Loop, asyncio.new_event_loop())"
+            )
 
     # The defaults of async finalizers, looked up as each is added.
 

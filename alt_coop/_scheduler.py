@@ -41,6 +41,7 @@ from . import (
     _plugin_state,
     _run_alone,
     _runner,
+    _session_loop,
     _timeouts,
     _uncaught,
 )
@@ -169,7 +170,7 @@ class Scheduler:
                 end = start
                 while end < len(items) and flags[end] == flags[start]:
                     end += 1
-                if flags[start]:
+                if flags[start] and not _loop_closed():
                     self._run_batch(items[start:end])
                 else:
                     self._run_sequential(items, start, end)
@@ -620,3 +621,11 @@ def _is_unittest(item: pytest.Function) -> bool:
         and isinstance(item.cls, type)
         and issubclass(item.cls, unittest.TestCase)
     )
+
+
+def _loop_closed() -> bool:
+    """Whether sync code closed the session loop: the tests of a batch then
+    run one by one, each failing saying so, where the batch itself could
+    not start."""
+    session_loop = _session_loop.current()
+    return session_loop is not None and session_loop.loop.is_closed()

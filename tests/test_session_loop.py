@@ -1078,11 +1078,73 @@ def test_a_closed_session_loop_fails_later_async_tests_saying_so(pytester, run_a
         """
     )
     result = run_alt_subprocess()
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*session loop was closed by a fixture or test*"])
+    # The fixture that closed it errs at its teardown.
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_one*",
+            "E   *AltCoopUsageError: a fixture's teardown closed alt_coop's session loop, which "
+            "must stay open for the whole session: the async fixtures and tests after it fail. "
+            "Close only loops you created (alt_coop.Loop, asyncio.new_event_loop())",
+            "*session loop was closed by a fixture or test*",
+        ]
+    )
     output = result.stdout.str() + result.stderr.str()
     assert "Event loop is closed" not in output
     assert "never awaited" not in output
+
+
+@pytest.mark.parametrize("cooperative", [False, True], ids=["sequential", "cooperative"])
+def test_a_sync_test_closing_the_session_loop_fails_itself(
+    pytester, run_alt_subprocess, cooperative
+):
+    # The test that closed it passed, and the next async test was blamed; in
+    # a cooperative run, the next batch could not start: INTERNALERROR, and
+    # its tests were never reported. Closed by the last test, nothing said so.
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_before():
+            await asyncio.sleep(0)
+
+        def test_closes():
+            asyncio.get_event_loop().close()
+
+        async def test_after():
+            await asyncio.sleep(0)
+
+        async def test_after_too():
+            await asyncio.sleep(0)
+
+        def test_after_sync():
+            pass
+        """
+    )
+    result = run_alt_subprocess("-rA", *(["--asyncio-cooperative"] if cooperative else []))
+    result.assert_outcomes(passed=2, failed=3)
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED *::test_before",
+            "FAILED *::test_closes*",
+            "FAILED *::test_after",
+            "FAILED *::test_after_too",
+            "PASSED *::test_after_sync",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_closes _*",
+            "E   *AltCoopUsageError: this test closed alt_coop's session loop*",
+            "*_ test_after _*",
+            "E   *AltCoopUsageError: alt_coop's session loop was closed by a fixture or test*",
+            "*_ test_after_too _*",
+            "E   *AltCoopUsageError: alt_coop's session loop was closed by a fixture or test*",
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    closes_last = run_alt_subprocess("-k", "before or closes")
+    closes_last.assert_outcomes(passed=1, failed=1)
 
 
 # -- run_coro_as_main ------------------------------------------------------------
