@@ -86,6 +86,20 @@ class Lock:
         """Whether the lock is held on the running loop."""
         return self().locked()
 
+    def __enter__(self) -> None:
+        __tracebackhide__ = True
+        _refuse_sync_with()
+
+    def __exit__(self, *exc_info: object) -> None:  # never entered
+        pass
+
+
+def _refuse_sync_with() -> None:
+    __tracebackhide__ = True
+    raise TypeError(
+        "an alt_coop.Lock is taken with `async with lock():`, in an async fixture or test"
+    )
+
 
 class _LoopLock(asyncio.Lock):
     """An asyncio.Lock whose wait does not eat into the waiter's timeout, and
@@ -94,6 +108,13 @@ class _LoopLock(asyncio.Lock):
     def __init__(self) -> None:
         super().__init__()
         self._holder: _Holder | None = None
+
+    def __enter__(self) -> None:
+        __tracebackhide__ = True
+        _refuse_sync_with()
+
+    def __exit__(self, *exc_info: object) -> None:  # never entered
+        pass
 
     async def acquire(self) -> Literal[True]:
         __tracebackhide__ = True

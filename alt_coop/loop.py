@@ -109,6 +109,11 @@ def run_coro_as_main(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, 
     cancelled (their ``finally`` blocks run), and the loop is closed.
     """
     __tracebackhide__ = True
+    if not asyncio.iscoroutine(coro):
+        raise TypeError(
+            f"run_coro_as_main needs a coroutine, got {coro!r}: call the async function "
+            "(run_coro_as_main(loop, main()), not main)"
+        )
     if loop.is_closed():
         coro.close()
         raise AltCoopUsageError("run_coro_as_main needs an open loop; this one is closed")

@@ -915,3 +915,31 @@ def test_a_lock_called_in_a_sync_fixture_serves_sequential_and_cooperative_tests
     )
     result = run_alt()
     result.assert_outcomes(passed=4)
+
+
+def test_a_lock_taken_with_a_plain_with_says_to_use_async_with(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import alt_coop
+
+        lock = alt_coop.Lock()
+
+        def test_called():
+            with lock():
+                pass
+
+        def test_itself():
+            with lock:
+                pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "E   *TypeError: an alt_coop.Lock is taken with `async with lock():`, in an async "
+            "fixture or test",
+        ]
+        * 2
+    )
+    result.stdout.no_fnmatch_line("*alt_coop/*.py:*")

@@ -1337,6 +1337,31 @@ def test_a_leftover_that_exits_as_it_is_ended_fails_the_run_after_the_results(
     assert "never retrieved" not in result.stdout.str() + result.stderr.str()
 
 
+def test_run_coro_as_main_given_no_coroutine_says_to_call_the_function(pytester):
+    # It reported "Error in the main coroutine: AttributeError: 'function'
+    # object has no attribute 'close'", as if the coroutine had raised it.
+    result = run_script(
+        pytester,
+        """
+        import asyncio
+        import alt_coop
+
+        async def main():
+            return 5
+
+        alt_coop.run_coro_as_main(asyncio.new_event_loop(), main)
+        """,
+    )
+    assert result.ret == 1
+    result.stderr.fnmatch_lines(
+        [
+            "TypeError: run_coro_as_main needs a coroutine, got <function main at *>: call the "
+            "async function (run_coro_as_main(loop, main()), not main)"
+        ]
+    )
+    assert "Error in the main coroutine" not in result.stderr.str()
+
+
 @pytest.mark.parametrize("fails", [False, True], ids=["returns", "raises"])
 def test_run_coro_as_main_cancels_leftover_tasks_and_closes(pytester, fails):
     result = run_script(
