@@ -217,6 +217,11 @@ class Scheduler:
                 turn_globals.record(warnings_per_test)  # what the set-up installed is the batch's
                 _runner.run(self._batch(items, collection, turn_globals), None, alone=False)
             except KeyboardInterrupt as interrupt:
+                session_loop = _session_loop.current()
+                if session_loop is not None and interrupt is session_loop.raised_into_loop:
+                    # A task's or callback's own, raised out of the loop: the
+                    # tests it cut short met only the batch stopping.
+                    raise self._exit or interrupt  # noqa: B904
                 # The batch's own names no line of the user's; a test's does.
                 raise self._exit or self._interruption or interrupt  # noqa: B904
             except SystemExit as stop:

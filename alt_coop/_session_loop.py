@@ -141,6 +141,8 @@ class SessionLoop:
         self._given_up: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._interrupted = False
         self._sigints = 0  # Ctrl-Cs seen, whatever ran then
+        #: The last exception raised into the loop while the work waited (see _stop_work).
+        self.raised_into_loop: BaseException | None = None
         #: ``loop.stop()`` was called while the loop was idle (see _stop_unless_working).
         self._stopped_idle = False
         #: The first interrupt raised in user code by this run's cancellation.
@@ -244,6 +246,7 @@ class SessionLoop:
             raise
         _cancels.made_here(task)
         self._task, self._interrupted, self.interruption = task, False, None
+        self.raised_into_loop = None
         stopped = False
         lost: list[BaseException] = []
         catching: contextlib.AbstractContextManager[None] = (
@@ -295,6 +298,7 @@ class SessionLoop:
         before the exception goes on, or it would run on into the tests after
         it. One that ignores the cancellation is given up on."""
         __tracebackhide__ = True
+        self.raised_into_loop = error
         if not task.done():
             # No longer the work: the grace wait's own stop of the loop must
             # not be refused, or a task that swallows its cancellation would

@@ -2146,6 +2146,34 @@ def test_system_exit_raised_into_the_loop_during_a_batch_interrupts_it(
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_keyboard_interrupt_raised_into_the_loop_by_a_task_names_its_line(
+    pytester, run_alt_subprocess, mode
+):
+    # In a batch it was reported as "KeyboardInterrupt: the task running
+    # pytest was cancelled", at a test's line: nothing was cancelled.
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_interrupts_in_a_task():
+            async def worker():
+                raise KeyboardInterrupt
+            asyncio.create_task(worker())
+            await asyncio.sleep(0.5)
+
+        async def test_other():
+            await asyncio.sleep(0.5)
+        """
+    )
+    result = run_alt_subprocess(*(["--asyncio-cooperative"] if mode == "cooperative" else []))
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["*!!! KeyboardInterrupt !!!*", "*test_keyboard_interrupt_raised*.py:5: KeyboardInterrupt"]
+    )
+    assert "was cancelled" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_code_returning_before_its_own_cancellation_arrives_fails(pytester, run_alt, mode):
     # asyncio would deliver it at the task's next await: in another fixture.
     pytester.makepyfile(
