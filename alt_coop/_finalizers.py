@@ -156,16 +156,22 @@ class AsyncFinalizers:
         result = finalizer()
         if inspect.iscoroutine(result):
             result.close()
-            name = _finalizer_name(finalizer)
-            code = getattr(finalizer, "__code__", None)
-            if code is not None:
-                name += f" ({code.co_filename}:{code.co_firstlineno})"
-            raise AltCoopUsageError(
-                f"finalizer {name} of {self._name} returned a coroutine, which pytest "
-                "never awaits: give addfinalizer the async function itself "
-                "(request.addfinalizer(conn.aclose), or a functools.partial of it), "
-                "not a function that calls it"
-            )
+            what = "a coroutine, which pytest never awaits"
+        elif inspect.isawaitable(result):
+            what = "an awaitable, which pytest never awaits"
+        elif inspect.isasyncgen(result):
+            what = "an async generator, which pytest never runs"
+        else:
+            return
+        name = _finalizer_name(finalizer)
+        code = getattr(finalizer, "__code__", None)
+        if code is not None:
+            name += f" ({code.co_filename}:{code.co_firstlineno})"
+        raise AltCoopUsageError(
+            f"finalizer {name} of {self._name} returned {what}: give addfinalizer the "
+            "async function itself (request.addfinalizer(conn.aclose), or a "
+            "functools.partial of it), not a function that calls it"
+        )
 
 
 def refuse_async_cleanups(config: pytest.Config) -> None:

@@ -765,6 +765,41 @@ def test_an_async_finalizer_of_a_module_has_the_modules_default_timeout(pytester
     )
 
 
+def test_a_finalizer_returning_another_awaitable_or_an_async_generator_fails(pytester, run_alt):
+    # Dropped by pytest as a coroutine is: the cleanup never ran, and the
+    # test passed.
+    pytester.makepyfile(
+        """
+        class Closing:
+            def __await__(self):
+                print("closed")
+                yield
+
+        async def closes():
+            print("closed")
+            yield
+
+        async def test_awaitable(request):
+            request.addfinalizer(lambda: Closing())
+
+        async def test_async_generator(request):
+            request.addfinalizer(closes)
+        """
+    )
+    result = run_alt("-s")
+    result.assert_outcomes(passed=2, errors=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*AltCoopUsageError: finalizer test_awaitable.<locals>.<lambda> (*.py:11) of "
+            "test_awaitable returned an awaitable, which pytest never awaits: give "
+            "addfinalizer the async function itself*",
+            "*AltCoopUsageError: finalizer closes (*.py:6) of test_async_generator returned an "
+            "async generator, which pytest never runs*",
+        ]
+    )
+    assert "closed" not in result.stdout.str()
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_finalizer_returning_a_coroutine_fails_its_teardown(pytester, run_alt, mode):
     # pytest drops what a finalizer returns: a lambda calling an async close
