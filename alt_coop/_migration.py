@@ -65,6 +65,8 @@ def unused_loop_fixtures(
         if isinstance(module, ModuleType):
             owners.append(module)
         above = [conftest for root, conftest in conftests if item.path.is_relative_to(root)]
+        if len(parents) > 1:
+            plugins = []  # the same for every test: looked at for the first
         for name in LOOP_FIXTURES:
             if name in found:
                 continue
