@@ -183,6 +183,7 @@ def refuse_async_cleanups(config: pytest.Config) -> None:
     add_cleanup = config.add_cleanup
 
     def add(func: Callable[[], None]) -> None:
+        __tracebackhide__ = True
         if _is_async(func):
             name = _finalizer_name(func)
             raise pytest.UsageError(

@@ -1036,12 +1036,23 @@ def test_refusals_in_sync_code_are_shown_at_the_callers_line(pytester, run_alt):
         @pytest.mark.asyncio_cooperative
         def test_getfixturevalue_in_a_thread(request):
             request.getfixturevalue("tmp_path")
+
+        async def stop():
+            pass
+
+        @pytest.fixture
+        def async_cleanup(pytestconfig):
+            pytestconfig.add_cleanup(stop)
+
+        def test_async_cleanup(async_cleanup):
+            pass
         """
     )
     result = run_alt()
-    result.assert_outcomes(failed=3, errors=1)
+    result.assert_outcomes(failed=3, errors=2)
     result.stdout.fnmatch_lines_random(
         [
+            "test_refusals_in_sync_code_are_shown_at_the_callers_line.py:29: UsageError",
             "test_refusals_in_sync_code_are_shown_at_the_callers_line.py:7: AltCoopUsageError",
             "test_refusals_in_sync_code_are_shown_at_the_callers_line.py:15: "
             "NoAsyncTimeoutInSyncFunctions",
