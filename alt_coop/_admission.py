@@ -6,6 +6,8 @@ declared exclusive; and for the collectors and parametrized fixtures it
 needs to be the instances pytest would give it (a module still set up for an
 earlier run of tests waits to be torn down before a later run's tests start,
 and a parametrized fixture's instance serves one param at a time).
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

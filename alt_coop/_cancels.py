@@ -11,6 +11,8 @@ are made here, and recorded where they are made (an interrupt by its task,
 here; a clock's by the clock, which knows it fired: see
 :mod:`alt_coop._timeouts`), not guessed from counts that ``asyncio.timeout``
 and ``TaskGroup`` change behind our back.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

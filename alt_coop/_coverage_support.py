@@ -15,6 +15,8 @@ object and needs nothing.
 coverage.py's dynamic context (pytest-cov's ``--cov-context=test`` switches
 it to the running test's phase) is process-wide too: in a cooperative batch,
 each test's is put back at each of its turns on the loop.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ worth: the loop's heap compares its handles in Python, and a cancelled handle
 stays in the heap until the loop gets round to it. Here a deadline is an
 entry in a heap of tuples (compared in C); cancelling one only forgets it;
 and the loop is woken only when the earliest deadline still wanted is due.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

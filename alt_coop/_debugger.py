@@ -7,6 +7,8 @@ debuggers that use ``sys.monitoring`` (pdb on 3.14, debugpy on 3.12+) as well
 as the ones that use ``sys.settrace``.
 
 Also here: stepping into an async test for pytest's ``--trace``.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

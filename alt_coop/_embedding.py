@@ -6,6 +6,8 @@ application's other tasks keep running. Nothing in asyncio is patched, so
 this works with any loop class, uvloop included. A task of its own, rather
 than the caller's, because the tests may cancel the task they run on: that
 must fail the test, while cancelling the caller interrupts the session.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

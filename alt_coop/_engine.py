@@ -2,6 +2,8 @@
 
 The hooks only decide *what* to run and how pytest should see the outcome;
 running a coroutine on the loop is :func:`alt_coop._runner.run`'s job.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ and 9.2.0: the ``request`` a fixture function gets is the ``SubRequest``
 that ``pytest_fixture_setup`` gets, and a test's own request's
 ``addfinalizer`` calls its item's ``addfinalizer`` when called (so an
 instance attribute stands in for either).
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

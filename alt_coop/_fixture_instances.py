@@ -12,6 +12,8 @@ Private pytest names used here, checked on pytest 8.3.5, 8.4.2, 9.0.3 and
 ``Scope`` (ordered), ``SubRequest._scope``,
 ``request._arg2fixturedefs``/``_fixturemanager``, ``get_scope_node`` and
 ``get_scope_package``.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ tests, the same order as the memory those tests hold while in flight.
 Objects frozen by someone else (an application before it forks; Python
 3.12's runtime, which starts with some frozen) cannot be told from ours when
 unfreezing, so then the batch only raises the thresholds.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@
 per example; Hypothesis keeps that function as ``test.hypothesis.inner_test``
 and lets a plugin replace it with a synchronous one. alt_coop's steps each
 example's coroutine on the loop, as it runs any async test body.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

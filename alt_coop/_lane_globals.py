@@ -14,6 +14,8 @@ Private pytest names used here, checked on pytest 8.3.5, 8.4.2, 9.0.3 and
 9.2.0: the assertion plugin's ``pytest_runtest_protocol`` and
 ``util._reprcompare``/``_assertion_pass``/``_config``,
 ``runner._update_current_test_var`` and ``runner.runtestprotocol``.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

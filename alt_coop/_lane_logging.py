@@ -26,6 +26,8 @@ caplog stash keys, ``LogCaptureFixture.set_level``/``at_level``/``handler``/
 standard library, it reads ``logging._handlerList`` and ``logging._lock``,
 and asyncio's ``Handle._context`` (3.11 to 3.13) and, in debug mode,
 ``BaseEventLoop._current_handle``.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

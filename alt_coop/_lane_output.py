@@ -13,6 +13,8 @@ pytest's debugger only)/``_method``/``_global_capturing`` (with
 (its ``out``/``err`` captures' ``tmpfile``, and a tee's ``_other``),
 ``setuponly._show_fixture_action``, ``runner.show_test_item`` and
 ``TerminalWriter._file``/``_current_line``.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ per-process state through it: :mod:`alt_coop._lane_globals` (assertions,
 :mod:`alt_coop._lane_logging`,
 :mod:`alt_coop._lane_warnings`, :mod:`alt_coop._uncaught` and
 :mod:`alt_coop._fixture_instances`.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

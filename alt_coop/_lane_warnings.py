@@ -23,6 +23,8 @@ From the standard library: ``warnings._showwarnmsg_impl`` (what
 ``catch_warnings(record=True)`` replaces), and ``warnings._filters_mutated``
 (3.11 to 3.13; ``_filters_mutated_lock_held`` under ``warnings._lock`` from
 3.14), which resets the registries.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ step another coroutine: the nesting lives on the lane's stack, and the driver
 only ever sees futures. ``asyncio.current_task()`` inside the lane is the
 driver task, so ``asyncio.timeout``, TaskGroup and cancellation behave as they
 do in a plain task.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Each is cancelled once and given a bounded grace to clean up; one that
 swallows its cancellation is abandoned, never awaited without a bound. A
 warning names them all, and points at the code that made them: the suite's
 if any is, rather than alt_coop's or asyncio's.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""The names of alt_coop's marks, shared by the modules that read them."""
+"""The names of alt_coop's marks, shared by the modules that read them.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
+"""
 
 MARK = "asyncio_cooperative"
 SEQUENTIAL_MARK = "asyncio_sequential"

@@ -9,6 +9,8 @@ silently on another loop than the one it chose (or, for a test asking for
 in strict mode, the async tests marked for it are its own (see
 :mod:`alt_coop._other_runners`), and its own fixtures are set up on its loop:
 the async tests alt_coop runs that use them are told so.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

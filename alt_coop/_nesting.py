@@ -7,6 +7,8 @@ nested. That takes patching asyncio, which alt_coop does through the
 maintained nest-asyncio2 fork, only for this case and only when it happens.
 ``await alt_coop.main(...)`` needs none of it and is the way for loops that
 cannot be patched (uvloop, other loop classes).
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

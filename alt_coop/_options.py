@@ -1,4 +1,7 @@
-"""alt_coop's command-line options and ini keys, and their validated values."""
+"""alt_coop's command-line options and ini keys, and their validated values.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
+"""
 
 from __future__ import annotations
 

@@ -17,6 +17,8 @@ so at the first of them. In the modes where one of these plugins runs every
 async test (pytest-asyncio's and anyio's auto modes, pytest-trio's
 ``trio_mode``), alt_coop would be left none: a usage error says so (see
 :mod:`alt_coop._startup_checks`).
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

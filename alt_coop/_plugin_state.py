@@ -8,6 +8,8 @@ every test's failures. Each lane gets a state of its own instead, through
 pytest-check 3.0.3). Before 3.0, pytest-check kept the failures in module
 globals, which cannot be made per test: cooperative tests then run
 sequentially (see :func:`sequential_reason`).
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

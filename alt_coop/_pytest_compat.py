@@ -16,6 +16,8 @@ per-item logging, warnings and uncaught-exception catchers), and
 (and puts itself in its place). :mod:`alt_coop._finalizers` and
 :mod:`alt_coop._unawaited` rely on how pytest calls finalizers and xunit
 functions, as each says.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

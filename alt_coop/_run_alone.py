@@ -11,6 +11,8 @@ What cannot be seen before the test starts (a fixture asked for through
 :func:`dynamic_request_problem`. Some set-ups of the whole session (xdist
 workers, a debugger, ``--sw``) make every cooperative test run sequentially:
 see :func:`session_reason`.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

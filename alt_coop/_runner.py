@@ -7,6 +7,8 @@ it runs until a fresh lane has stepped the coroutine to its end.
 
 Errors are carried back as values and re-raised here, so a traceback shows
 the user's frames and none of asyncio's; alt_coop's own frames are hidden.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

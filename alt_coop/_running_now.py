@@ -4,6 +4,8 @@ The engine sets them as a test's set-up and an async fixture's set-up start;
 the locks read them, to tell whose code takes a lock, and the finalizers'
 timeouts, to look up the test's defaults. Context variables, so each
 cooperative test's lane sees its own.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

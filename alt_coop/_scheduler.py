@@ -15,6 +15,8 @@ run alone) runs sequentially, between batches, exactly as pytest would.
 
 Tests are admitted into a batch in that order, each once
 :mod:`alt_coop._admission` says it may start.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

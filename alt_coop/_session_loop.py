@@ -8,6 +8,8 @@ plugin (``asyncio.run`` inside a sync test keeps working).
 
 The loops alt_coop runs on form a stack: the session's loop at the bottom,
 and on top of it any :class:`alt_coop.Loop` a fixture installed.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

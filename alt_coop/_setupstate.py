@@ -7,6 +7,8 @@ all of them, so it is torn down when the last test of its *run* (the
 consecutive items that need it, the same ones pytest keeps it alive for)
 has finished its teardown. The per-test part of the stack (the item and its
 finalizers) belongs to the lane running that test.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

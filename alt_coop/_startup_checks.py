@@ -3,6 +3,8 @@
 Each is a usage error that says what to do instead, raised before any test
 runs, where otherwise two runners or two loops would fail later and in
 confusing ways (or hang).
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ A sync body would hold the loop, and with it every other test in flight, for
 as long as it runs; in a thread of its own it holds only its lane. Its
 fixtures still run on the loop, and pytest's own ``pytest_pyfunc_call`` then
 sees what the body returned, through a stand-in (:func:`run_body`).
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

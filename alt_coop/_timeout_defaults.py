@@ -4,6 +4,8 @@
 The clocks themselves (:mod:`alt_coop._timeouts`) know nothing of pytest's
 fixtures: the engine's hooks look the default up here and hand a clock its
 seconds.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

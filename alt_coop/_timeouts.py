@@ -10,6 +10,8 @@ that cancellation, the phase is reported as timed out; one that ignores it
 for :data:`ABANDON_GRACE_SECONDS` is abandoned (one more cancellation, which
 the coroutine never sees). :class:`TaskCap` is the clock on a cooperative
 test's whole run (``--asyncio-task-timeout``), above its phases' clocks.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

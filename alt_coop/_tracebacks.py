@@ -4,6 +4,8 @@ A failure's report should end at the user's line, as for an error raised in
 a plain test: asyncio's frames below it (the ``await future`` inside
 ``asyncio.sleep``) and alt_coop's own say nothing to the user. Timeouts name
 the line a coroutine was waiting at; interrupts, the line a test was at.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ Which names pytest calls, and in which order it takes the first found,
 mirror ``_pytest.python`` (``_get_first_non_fixture_func`` and the xunit
 fixtures of Module, Class and Package) and ``_pytest.unittest``, checked on
 pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

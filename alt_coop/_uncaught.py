@@ -17,6 +17,8 @@ Checked on pytest 8.4.2, 9.0.3 and 9.2.0: ``unraisableexception.``
 ``unraisable_exceptions``/``unraisable_hook``/``collect_unraisable`` and
 ``threadexception.thread_exceptions``/``thread_exception_hook``/
 ``collect_thread_exception``.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Listing this module registers one :class:`alt_coop.Plugin` for the session,
 unless one is registered already (for example passed to ``pytest.main``): then
 listing it as well is a no-op, so nothing ever runs twice.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Exceptions and warnings that alt_coop raises."""
+"""Exceptions and warnings that alt_coop raises.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 :class:`Lock` is the public name here; the functions below it are the
 engine's. What test and fixture run, the locks learn from
 :mod:`alt_coop._running_now`.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

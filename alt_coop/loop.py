@@ -1,4 +1,7 @@
-"""Loops you control: :class:`Loop` for a fresh loop, :func:`run_coro_as_main`."""
+"""Loops you control: :class:`Loop` for a fresh loop, :func:`run_coro_as_main`.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
+"""
 
 from __future__ import annotations
 

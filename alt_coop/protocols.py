@@ -1,4 +1,7 @@
-"""Public protocols, for annotating what alt_coop's fixtures hand you."""
+"""Public protocols, for annotating what alt_coop's fixtures hand you.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
+"""
 
 from __future__ import annotations
 

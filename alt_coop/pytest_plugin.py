@@ -5,6 +5,8 @@ nothing by itself: the engine that runs async fixtures and tests is switched
 on with ``-p alt_coop.enable``, ``pytest_plugins = ["alt_coop.enable"]`` or
 ``pytest.main(plugins=[alt_coop.Plugin()])``. So a project that uses another
 async plugin is not disturbed by alt_coop being installed.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import WITH_HYPOTHESIS, mode_args
+from conftest import ISOLATE, WITH_HYPOTHESIS, mode_args
 
 
 def test_functions_methods_and_params_run(pytester, run_alt):
@@ -767,3 +767,46 @@ def test_unawaited_async_setup_is_checked_after_skip_marks_and_in_nested_classes
             "of its own)",
         ]
     )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_the_assertion_pass_hook_sees_only_the_tests_own_asserts(pytester, monkeypatch, mode):
+    # pytest rewrote alt_coop's modules (a plugin loaded by entry point):
+    # its internal asserts reached the hook as the test's, more of them in a
+    # cooperative run.
+    pytester.makeini("[pytest]\nenable_assertion_pass_hook = true\n")
+    pytester.makeconftest(
+        """
+        def pytest_assertion_pass(item, lineno, orig, expl):
+            print(f"\\nPASSED ASSERT {item.name}:{lineno}: {orig}")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def resource():
+            await asyncio.sleep(0.01)
+            yield 2
+            await asyncio.sleep(0.01)
+
+        async def test_one(resource):
+            await asyncio.sleep(0.01)
+            assert 1 + 1 == resource
+        """
+    )
+    # What pytest does for a plugin installed from a wheel (an editable
+    # install lists no modules for it to mark), with no rewritten module
+    # cached from a run without the hook.
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(pytester.path / "pycache"))
+    pytester.makepyfile(
+        rewrite_alt_coop="import pytest\npytest.register_assert_rewrite('alt_coop')\n"
+    )
+    result = pytester.runpytest_subprocess(
+        *ISOLATE, "-p", "rewrite_alt_coop", "-p", "alt_coop.enable", "-s", *mode_args(mode)
+    )
+    result.assert_outcomes(passed=1)
+    lines = [line for line in result.outlines if "PASSED ASSERT" in line]
+    assert lines == ["PASSED ASSERT test_one:12: 1 + 1 == resource"], lines
