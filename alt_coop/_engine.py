@@ -34,6 +34,7 @@ from . import (
     _session_loop,
     _startup_checks,
     _thread_bodies,
+    _timeout_plugin,
     _tracebacks,
     _unawaited,
     pytest_plugin,
@@ -93,6 +94,8 @@ class Plugin:
         self._defaults = DefaultTimeouts(BUILTIN_DEFAULT_SECONDS)
         self._scheduler: _scheduler.Scheduler | None = None
         self._end_error: Warning | AltCoopError | None = None  # see pytest_sessionfinish
+        #: The task an awaited session (alt_coop.main) runs on; see pytest_timeout_set_timer.
+        self._awaited_task: asyncio.Task[Any] | None = None
         self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_configure
         self._trimmed_before = True  # the trimming of asyncio frames before this session
         self._test_item_before: tuple[pytest.Item | None] | None = None  # see pytest_configure
@@ -180,6 +183,8 @@ class Plugin:
             session_loop = _session_loop.SessionLoop(loop, owned=False)
             # pytest.main() from a coroutine on the loop: pytest_configure patched it.
             session_loop.nested = loop.is_running() and not in_lane()
+            if loop.is_running() and in_lane():  # await alt_coop.main: the app runs the loop
+                self._awaited_task = asyncio.current_task()
         if not loop.is_running():
             session_loop.install_sigint_handler()  # a running loop's owner handles Ctrl-C
         elif session_loop.nested:
@@ -358,6 +363,15 @@ class Plugin:
             # context: the last test must not stay referenced from there, and
             # a session run by a test hands that test back its own.
             test_item.set(item.stash.get(_OUTER_TEST_ITEM, None))
+
+    @pytest.hookimpl(optionalhook=True, tryfirst=True)
+    def pytest_timeout_set_timer(self, item: pytest.Item, settings: Any) -> bool | None:
+        """pytest-timeout's signal, in a session the application's loop runs
+        (see :mod:`alt_coop._timeout_plugin`); None leaves it to pytest-timeout."""
+        task = self._awaited_task
+        if task is None or not _timeout_plugin.set_timer(item, settings, task):
+            return None
+        return True
 
     # -- debugger awareness -------------------------------------------------
 

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import greenlet
 import pytest
 
-from . import _cancels, _session_loop, _tracebacks
+from . import _cancels, _session_loop, _timeout_plugin, _tracebacks
 from ._cancels import uncancel_own
 from ._lanes import Abandon, drive, in_context, in_lane, step
 from ._timeouts import IGNORED, PhaseTimeout, TaskCap, capped_tasks, current_cap
@@ -198,6 +198,10 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         # naming the cap; an enclosing phase's timeout is left to that phase.
         if isinstance(exc, asyncio.CancelledError):
             _interrupt_if_from_outside(exc)
+            if task is not None and (failure := _timeout_plugin.take_failure(task)) is not None:
+                # pytest-timeout's, fired while the code waited: shown where it waited.
+                where = _tracebacks.last_user_entry(exc.__traceback__)
+                raise failure.with_traceback(where) from None
         if timeout is not None and timeout.fired:
             _capped()  # the cap fired too: the timeout's failure says it
             cause = None if isinstance(exc, asyncio.CancelledError) else exc
@@ -220,6 +224,8 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     # have cancelled itself), as asyncio leaves it.
     if task is not None:
         _interrupt_if_swallowed(task)
+        if (failure := _timeout_plugin.take_failure(task)) is not None:
+            raise failure
     capped = _capped()
     if timeout is not None and timeout.fired:
         raise timeout.failure()

@@ -131,9 +131,12 @@ def _stdlib() -> str:
 
 def remoteness(filename: str) -> int:
     """0 for the suite's code, 1 for installed code (the standard library,
-    site-packages of any kind), 2 for asyncio's or alt_coop's."""
+    site-packages of any kind, compiled code naming its source relatively, as
+    uvloop's ``uvloop/loop.pyx`` does), 2 for asyncio's or alt_coop's."""
     if not is_user_file(filename):
         return 2
+    if not os.path.isabs(filename):
+        return 1
     parts = Path(filename).parts
     installed = (
         filename.startswith(_stdlib()) or "site-packages" in parts or "dist-packages" in parts

@@ -267,6 +267,55 @@ def test_tests_run_on_the_app_loop_and_use_its_objects(
 
 
 @pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_pytest_timeout_fails_the_test_and_leaves_the_app_running(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    # Under alt_coop.main the application runs the loop: pytest-timeout's
+    # failure, raised in its select while the test waited, left the app's
+    # run_until_complete and ended the application (on uvloop, it was logged
+    # and lost, and the test ran on).
+    pytest.importorskip("pytest_timeout")
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_hangs.py",
+        """
+        import asyncio
+        import time
+        import pytest
+
+        @pytest.mark.timeout(0.5)
+        async def test_async_hang():
+            await asyncio.sleep(30)
+
+        @pytest.mark.timeout(0.5)
+        def test_sync_hang():
+            time.sleep(30)
+
+        async def test_after():
+            await asyncio.sleep(0)
+        """,
+    )
+    result = run_app(pytester, mode, loop_kind, "suite", "-v", "-p", "timeout", timeout=25)
+    output = output_of(result)
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(
+        [
+            "*test_async_hang FAILED*",
+            "*test_sync_hang FAILED*",
+            "*test_after PASSED*",
+            "suite/test_hangs.py:7: Failed",
+            "suite/test_hangs.py:11: Failed",
+            "*2 failed, 1 passed*",
+        ]
+    )
+    assert output.count("Failed: Timeout (>0.5s) from pytest-timeout.") == 2, output
+    assert "EXIT CODE 1" in output
+    assert "APP TICKER STILL RUNNING True" in output
+
+
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
 def test_failures_and_timeouts_read_as_usual(
     pytester: pytest.Pytester, mode: str, loop_kind: str
 ) -> None:
