@@ -14,6 +14,8 @@ So in such a session alt_coop arms the timer itself (pytest-timeout's
 pytest-timeout's handler raises there as usual; when it fires elsewhere, the
 failure is kept for the session's task, which is cancelled once, and the
 phase waiting there fails with it (see :func:`alt_coop._runner.run`).
+pytest-timeout's own handler, ``timeout_sigalrm``, makes the failure and
+dumps the stacks either way (checked on pytest-timeout 2.4).
 
 PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
