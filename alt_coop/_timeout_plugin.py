@@ -47,16 +47,17 @@ def set_timer(item: pytest.Item, settings: Any, task: asyncio.Task[Any]) -> bool
     if settings.method != "signal" or threading.current_thread() is not threading.main_thread():
         return False
     pytest_timeout = item.config.pluginmanager.get_plugin("timeout")  # its hook calls this
-    if pytest_timeout is None:
+    fire = getattr(pytest_timeout, "timeout_sigalrm", None)
+    if fire is None:  # another version: its own arming, as outside such sessions
         return False
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
         __tracebackhide__ = True
         if in_lane():  # the test's code (sync, or a step of its coroutine): as pytest-timeout does
-            pytest_timeout.timeout_sigalrm(item, settings)
+            fire(item, settings)
             return
         try:
-            pytest_timeout.timeout_sigalrm(item, settings)  # dumps the stacks, then raises
+            fire(item, settings)  # dumps the stacks, then raises
         except BaseException as failure:  # delivered to the test, below
             if not task.done() and task not in _failures:
                 _failures[task] = failure
