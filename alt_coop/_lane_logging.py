@@ -51,6 +51,7 @@ from _pytest.logging import (
 )
 
 from ._lane_state import CURRENT, LaneState
+from ._lane_warnings import notice
 from ._session_loop import exception_handler_in_front, running_loop
 
 
@@ -66,8 +67,48 @@ def logs_per_test(config: pytest.Config) -> Iterator[CaplogLevels]:
     if plugin is None:  # -p no:logging
         yield levels
         return
-    with _handlers_per_test(plugin, levels), _caplog_levels_per_test(levels):
+    with (
+        _handlers_per_test(plugin, levels),
+        _caplog_levels_per_test(levels),
+        _log_path_told(plugin, config),
+    ):
         yield levels
+
+
+_LOG_PATH_TOLD = pytest.StashKey[bool]()
+
+
+@contextlib.contextmanager
+def _log_path_told(plugin: Any, config: pytest.Config) -> Iterator[None]:
+    """``set_log_path`` (pytest's way to give a test a log file of its own,
+    called from a hook) during a batch: the file handler is the process's, so
+    the records of all the tests running go to the file set last. Not known
+    before a test calls it: a notice says so, once."""
+    set_log_path = plugin.set_log_path
+
+    def told(fname: str) -> None:
+        state = CURRENT.get()
+        if state is not None and not config.stash.get(_LOG_PATH_TOLD, False):
+            config.stash[_LOG_PATH_TOLD] = True
+            notice(
+                config,
+                "the logging plugin's set_log_path was called while cooperative tests ran: "
+                "the log file is one for the process, so the records of every test running "
+                "then go to the file set last. Run the tests that need a log file of their "
+                "own sequentially (asyncio_sequential)",
+                state.item,
+            )
+        set_log_path(fname)
+
+    own = vars(plugin).get("set_log_path")  # set on the plugin by someone else, if not None
+    plugin.set_log_path = told
+    try:
+        yield
+    finally:
+        if own is None:
+            del plugin.set_log_path  # the method again
+        else:
+            plugin.set_log_path = own
 
 
 @contextlib.contextmanager

@@ -2895,3 +2895,48 @@ def test_durations_lists_each_tests_own_time(pytester, run_alt):
     assert set(calls) == {"test_slow", "test_fast"}, result.stdout.str()
     assert calls["test_slow"] >= 0.25
     assert calls["test_fast"] < calls["test_slow"] - 0.1, calls
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_log_path_set_while_cooperative_tests_run_is_told(pytester, run_alt, mode):
+    # The logging plugin's set_log_path (a log file per test, from a hook)
+    # sent every running test's records to the file set last, silently.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtest_setup(item):
+            plugin = item.config.pluginmanager.get_plugin("logging-plugin")
+            plugin.set_log_path(f"logs/{item.name}.log")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import pytest
+
+        @pytest.mark.parametrize("n", [1, 2, 3])
+        async def test_logs(n):
+            for _ in range(3):
+                logging.getLogger("app").warning("record of %s", n)
+                await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt("--log-file=logs/main.log", "--log-file-level=WARNING", *mode_args(mode))
+    if mode == "sequential":
+        result.assert_outcomes(passed=3)
+        for n in (1, 2, 3):
+            text = (pytester.path / "logs" / f"test_logs[{n}].log").read_text()
+            assert text.count(f"record of {n}") == 3, text
+        return
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: the logging plugin's set_log_path was called while "
+            "cooperative tests ran: the log file is one for the process, so the records of "
+            "every test running then go to the file set last. Run the tests that need a log "
+            "file of their own sequentially (asyncio_sequential)",
+        ]
+    )
