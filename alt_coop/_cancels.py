@@ -121,6 +121,37 @@ def caller_cancelled(session: asyncio.Task[Any]) -> bool:
     return watch is not None and watch.news() > 0
 
 
+def in_awaited_session() -> bool:
+    """Whether this code runs on ``alt_coop.main``'s session task."""
+    if not _callers:
+        return False
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no loop running in this thread: no alt_coop.main either
+        return False
+    return task is not None and task in _callers
+
+
+async def held_back_callbacks_run() -> bool:
+    """Let the loop run what sync code held back (a signal handler the
+    application added, an ``asyncio.timeout`` whose deadline passed), which
+    may cancel the caller of ``alt_coop.main``. Three turns, each running
+    what the one before queued behind this task: the signal's wake-up is
+    read in the first, its handler (or a due timer's callback) runs in the
+    second, and this task sees what it did in the third. True if the
+    caller's cancellation reached this task meanwhile (taken back here)."""
+    task = asyncio.current_task()
+    try:
+        for _ in range(3):
+            await asyncio.sleep(0)
+    except asyncio.CancelledError:
+        if task is None or not interrupt_pending(task):
+            raise
+        take_interrupt(task)
+        return True
+    return False
+
+
 def caller_cancelled_meanwhile() -> bool:
     """Whether the caller of ``alt_coop.main`` running this code was
     cancelled while sync code ran (a sync test, or asyncio.run's Ctrl-C

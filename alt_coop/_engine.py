@@ -339,9 +339,12 @@ class Plugin:
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
         __tracebackhide__ = _pytest_compat.hidden_unless_alone
         _session_loop.current_again()
-        if _cancels.caller_cancelled_meanwhile():
-            # Delivered at the teardown's first await, it would cut the
-            # teardown short: the run stops after it instead, as after Ctrl-C
+        if _cancels.in_awaited_session() and (
+            run(_cancels.held_back_callbacks_run(), None) or _cancels.caller_cancelled_meanwhile()
+        ):
+            # The caller of alt_coop.main was cancelled while sync code ran:
+            # delivered at the teardown's first await, it would cut the
+            # teardown short. The run stops after it instead, as after Ctrl-C
             # in sync code, and tears the rest down.
             item.session.shouldstop = "alt_coop.main was cancelled"
         item.stash[_TEARING_DOWN] = True

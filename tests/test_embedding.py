@@ -1106,6 +1106,82 @@ def test_main_cancelled_while_a_sync_test_runs_stops_after_its_full_teardown(
     )
 
 
+@pytest.mark.parametrize("how", ["signal handler", "asyncio.timeout"])
+def test_main_cancelled_by_a_loop_callback_during_a_sync_test_tears_it_down_in_full(
+    pytester: pytest.Pytester, how: str
+) -> None:
+    # The cancellation comes from a callback the loop runs only once some
+    # code awaits (a signal handler added with loop.add_signal_handler, an
+    # asyncio.timeout whose deadline passed while the sync test ran): it ran
+    # at the teardown's first await, and cut the teardown short.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import signal
+        import sys
+
+        import alt_coop
+
+
+        async def app_main():
+            loop = asyncio.get_running_loop()
+            try:
+                if sys.argv[1] == "signal handler":
+                    loop.add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
+                    await alt_coop.main([*ISOLATE, "suite", "-q", "-s"])
+                else:
+                    async with asyncio.timeout(0.2):
+                        await alt_coop.main([*ISOLATE, "suite", "-q", "-s"])
+            except (asyncio.CancelledError, TimeoutError) as error:
+                print(f"APP: main raised {type(error).__name__}", flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_sync_cancels.py",
+        """
+        import asyncio
+        import os
+        import signal
+        import sys
+        import time
+        import pytest
+
+        @pytest.fixture
+        async def resource():
+            yield
+            print("TEARDOWN STARTED", flush=True)
+            await asyncio.sleep(0.05)
+            print("TEARDOWN ENDED", flush=True)
+
+        def test_sync(resource):
+            if sys.argv[1] == "signal handler":
+                os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.4)
+
+        def test_never_runs():
+            print("NEVER RUNS")
+        """,
+    )
+    result = run_app(pytester, how, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert "TEARDOWN ENDED" in output
+    assert "NEVER RUNS" not in output
+    expected = "CancelledError" if how == "signal handler" else "TimeoutError"
+    result.stdout.fnmatch_lines(
+        [
+            "*Interrupted: alt_coop.main was cancelled*",
+            "*1 passed*",
+            f"APP: main raised {expected}",
+        ]
+    )
+
+
 def test_cancelling_main_while_a_timed_out_test_cleans_up_interrupts_the_session(
     pytester: pytest.Pytester,
 ) -> None:
