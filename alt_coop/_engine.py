@@ -49,7 +49,7 @@ from ._other_runners import OtherRunners
 from ._runner import current_context, run
 from ._running_now import setting_up, test_item
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
-from ._timeouts import BUILTIN_DEFAULT_SECONDS, PhaseTimeout
+from ._timeouts import BUILTIN_DEFAULT_HINT, BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopError, AltCoopUsageError
 from .locks import release_left_held
 
@@ -161,7 +161,9 @@ class Plugin:
                 except AltCoopUsageError as exc:
                     raise pytest.UsageError(f"alt_coop: {exc}") from None
         settings = _options.settings(config)
-        self._defaults = DefaultTimeouts(settings.default_timeout)
+        self._defaults = DefaultTimeouts(
+            settings.default_timeout, builtin=settings.builtin_timeout
+        )
         debugging = bool(config.getoption("usepdb", False) or config.getoption("trace", False))
         self._policy = DebuggerPolicy(
             settings.debugger_mode,
@@ -649,7 +651,10 @@ class Plugin:
         self, request: pytest.FixtureRequest, node: Any, scope: str, label: str
     ) -> PhaseTimeout:
         seconds = self._defaults.seconds(request, node, scope)
-        return PhaseTimeout(seconds, label, self._policy)
+        timeout = PhaseTimeout(seconds, label, self._policy)
+        if self._defaults.builtin_for(node, scope):
+            timeout.hint = BUILTIN_DEFAULT_HINT
+        return timeout
 
 
 def _own_timeout(request: pytest.FixtureRequest, node: Any, timeout: PhaseTimeout) -> PhaseTimeout:

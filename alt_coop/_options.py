@@ -30,6 +30,8 @@ class Settings:
     max_tasks: int
     task_timeout: float | None
     block_threshold: float
+    #: No --default-async-timeout nor ini key: the timeout fixtures do not override is alt_coop's.
+    builtin_timeout: bool = False
 
 
 _SETTINGS = pytest.StashKey[Settings]()
@@ -213,11 +215,10 @@ def settings(config: pytest.Config) -> Settings:
 
 
 def _read(config: pytest.Config) -> Settings:
-    seconds = (
-        config.getoption("default_async_timeout")
-        or _from_ini(config, "default_async_timeout", check_seconds)
-        or BUILTIN_DEFAULT_SECONDS
+    given = config.getoption("default_async_timeout") or _from_ini(
+        config, "default_async_timeout", check_seconds
     )
+    seconds = given or BUILTIN_DEFAULT_SECONDS
     mode = config.getoption("async_timeouts_under_debugger")
     if mode is None:
         mode = _getini(config, "async_timeouts_under_debugger") or "auto"
@@ -245,4 +246,5 @@ def _read(config: pytest.Config) -> Settings:
         max_tasks=max_tasks or DEFAULT_MAX_TASKS,
         task_timeout=task_timeout,
         block_threshold=block or DEFAULT_BLOCK_THRESHOLD_SECONDS,
+        builtin_timeout=not given,
     )

@@ -68,8 +68,9 @@ class DefaultTimeouts:
     fixture only when a user defined one, otherwise straight from the option.
     """
 
-    def __init__(self, session_default: float) -> None:
+    def __init__(self, session_default: float, *, builtin: bool = False) -> None:
         self.session_default = session_default
+        self.builtin = builtin  # alt_coop's own, no option or ini key given
         self._visible: dict[tuple[str, str], str | None] = {}
 
     def seconds(
@@ -103,6 +104,14 @@ class DefaultTimeouts:
         except ValueError as error:  # the user's mistake: none of alt_coop's frames
             raise pytest.fail.Exception(str(error), pytrace=False) from None
         return seconds
+
+    def builtin_for(self, node: Any, scope: str) -> bool:
+        """Whether :meth:`seconds`, asked for the same requester, gave alt_coop's
+        own default: no option, ini key or default fixture says otherwise."""
+        if not self.builtin:
+            return False
+        where = node.parent if isinstance(node, pytest.Item) and node.parent else node
+        return self._visible.get((where.nodeid, scope), "") is None
 
     @staticmethod
     def _find(request: pytest.FixtureRequest, node: Any, scope: str) -> str | None:

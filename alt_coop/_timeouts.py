@@ -33,6 +33,14 @@ from ._tracebacks import describe_waiting, waiting_line
 
 BUILTIN_DEFAULT_SECONDS = 5.0
 
+#: What a timeout report adds when that default fired: the first one a suite
+#: moving from another plugin meets, with nothing in it saying where it is set.
+BUILTIN_DEFAULT_HINT = (
+    f". {BUILTIN_DEFAULT_SECONDS:g}s is alt_coop's default: give one fixture or test more with "
+    "async_timeout.set_timeout_seconds(), or change the default (default_async_timeout in "
+    "the ini file, --default-async-timeout, or a *_default_async_timeout fixture)"
+)
+
 #: Once a timeout has cancelled, how long the coroutine gets to finish
 #: before alt_coop stops stepping it and reports it as abandoned.
 ABANDON_GRACE_SECONDS = 2.0
@@ -75,6 +83,7 @@ class PhaseTimeout:
         "_test",
         "abandoning",
         "fired",
+        "hint",
         "label",
         "phase",
         "subject",
@@ -87,6 +96,7 @@ class PhaseTimeout:
         self.timeout_seconds = seconds
         self._test: object = None  # whose phase it times, for the debugger policy
         self.label = label
+        self.hint = ""  # said after the report (see BUILTIN_DEFAULT_HINT)
         self.phase = "call"
         #: What to describe when it fires, if not the coroutine being run
         #: (an async generator fixture, rather than the step awaiting it).
@@ -108,6 +118,7 @@ class PhaseTimeout:
 
     def set_timeout_seconds(self, seconds: float) -> None:
         self.timeout_seconds = check_seconds(seconds, "set_timeout_seconds()")
+        self.hint = ""
         if self._loop is not None:
             self._started_at = self._loop.time()
             if self._deadline is not None:
@@ -228,7 +239,7 @@ class PhaseTimeout:
             what = f"{self.label} timed out after {seconds}s (async timeout)"
         else:
             what = f"{self.label} timed out after {seconds}s during {self.phase} (async timeout)"
-        return f"{what}; it was waiting at {self.where or 'an unknown place'}"
+        return f"{what}; it was waiting at {self.where or 'an unknown place'}{self.hint}"
 
     def failure(self) -> BaseException:
         """The exception to report for a phase this timer cut short."""

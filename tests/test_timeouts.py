@@ -652,6 +652,46 @@ def test_help_is_shown_despite_a_bad_ini_value(pytester, run_alt):
     result.stdout.fnmatch_lines(["*--max-asyncio-tasks=N*"])
 
 
+def test_the_builtin_default_says_where_to_change_it(pytester, run_alt):
+    # A suite moving from another plugin meets it first; the report said
+    # nothing of where the 5 s came from.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def slow_db():
+            await asyncio.sleep(30)
+            yield
+
+        async def test_uses_db(slow_db):
+            pass
+
+        async def test_sets_its_own(async_timeout):
+            async_timeout.set_timeout_seconds(0.1)
+            await asyncio.sleep(30)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "fixture 'slow_db' timed out after 5s during setup (async timeout); it was "
+            "waiting at *.py:6 in slow_db. 5s is alt_coop's default: give one fixture or test "
+            "more with async_timeout.set_timeout_seconds(), or change the default "
+            "(default_async_timeout in the ini file, --default-async-timeout, or a "
+            "*_default_async_timeout fixture)",
+        ]
+    )
+    # Set by the test, or by the option: nothing to add.
+    result.stdout.fnmatch_lines(["test_sets_its_own timed out after 0.1s *in test_sets_its_own"])
+    assert result.stdout.str().count("is alt_coop's default") == 1
+    result = run_alt("--default-async-timeout=0.2", "-k", "uses_db")
+    result.assert_outcomes(errors=1)
+    assert "alt_coop's default" not in result.stdout.str()
+
+
 def test_cli_beats_ini_when_longer(pytester, run_alt):
     pytester.makeini("[pytest]\ndefault_async_timeout = 0.1\n")
     pytester.makepyfile(SLOW_TEST)
