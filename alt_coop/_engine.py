@@ -246,6 +246,9 @@ class Plugin:
         if not self._others.pytest_asyncio:
             for name, item, where in _migration.unused_loop_fixtures(session):
                 notice(config, _migration.unused_loop_fixture_text(name), item, where)
+            for where in _migration.unused_loop_factories(session) if session.items else ():
+                text = "the pytest_asyncio_loop_factories hook (pytest-asyncio's)"
+                notice(config, _migration.unused_loop_choice_text(text), session.items[0], where)
         # Each other plugin running tests is named once, at its first; each
         # pytest-asyncio fixture alt_coop's async tests use, at the first of them.
         first_of: dict[str, pytest.Item] = {}

@@ -80,11 +80,24 @@ def unused_loop_fixtures(
                     break
 
 
+def unused_loop_factories(session: pytest.Session) -> Iterator[tuple[str, int, str] | None]:
+    """Where the suite implements pytest-asyncio's ``pytest_asyncio_loop_factories``
+    hook (file, line, module, if known), if it does: the loops it names (for
+    its mark's ``loop_factories``) are never made."""
+    hook = getattr(session.config.hook, "pytest_asyncio_loop_factories", None)
+    for impl in hook.get_hookimpls()[:1] if hook is not None else ():
+        yield _written_at(impl.function, impl.plugin)
+
+
 def unused_loop_fixture_text(name: str) -> str:
+    return unused_loop_choice_text(f"the {name} fixture (pytest-asyncio's name)")
+
+
+def unused_loop_choice_text(what: str) -> str:
     return (
-        f"the {name} fixture (pytest-asyncio's name) chooses no loop: every async test runs "
-        "on alt_coop's session loop. To choose the loop class, run the session on a loop of "
-        "yours: pytest.main(args, plugins=[alt_coop.Plugin(managed_loop=loop)])"
+        f"{what} chooses no loop: every async test runs on alt_coop's session loop. To choose "
+        "the loop class, run the session on a loop of yours: "
+        "pytest.main(args, plugins=[alt_coop.Plugin(managed_loop=loop)])"
     )
 
 

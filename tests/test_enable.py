@@ -515,6 +515,44 @@ def test_a_loop_fixture_in_a_class_or_a_plugin_module_is_named(
     )
 
 
+def test_pytest_asyncios_loop_factories_hook_left_in_a_suite_is_named(
+    pytester: pytest.Pytester,
+) -> None:
+    # Its loops, which pytest-asyncio's mark chose by name, are never made:
+    # the tests failed on the loop they had not chosen, with nothing said.
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+
+        class MyLoop(asyncio.SelectorEventLoop):
+            pass
+
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_asyncio_loop_factories(config, item):
+            return {"mine": MyLoop}
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio(loop_factories=["mine"])
+        async def test_marked():
+            pass
+        """
+    )
+    result = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*conftest.py:7: AltCoopWarning: alt_coop: the pytest_asyncio_loop_factories hook "
+            "(pytest-asyncio's) chooses no loop: every async test runs on alt_coop's session "
+            "loop. To choose the loop class, run the session on a loop of yours*"
+        ]
+    )
+
+
 def test_a_hypothesis_test_marked_for_pytest_asyncio_is_its_own(
     pytester: pytest.Pytester,
 ) -> None:
