@@ -218,6 +218,7 @@ class Plugin:
             self._end_session()
         finally:
             self._scheduler = None  # which holds the session, until the next one
+            self._awaited_task = None  # a Plugin may serve another session after
             if self._test_item_before is not None:
                 test_item.set(self._test_item_before[0])
                 self._test_item_before = None
@@ -233,7 +234,9 @@ class Plugin:
         if session_loop is None:
             return
         try:
-            session_loop.close(what="session", wait=lambda coro: run(coro, None))
+            session_loop.close(
+                what="session", wait=lambda coro: run(coro, None), report_exits=True
+            )
         finally:
             session_loop.uninstall_sigint_handler()
             _session_loop.pop(session_loop)
@@ -344,24 +347,32 @@ class Plugin:
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
         __tracebackhide__ = _pytest_compat.hidden_unless_alone
         _session_loop.current_again()
-        if _cancels.in_awaited_session() and (
-            run(_cancels.held_back_callbacks_run(), None) or _cancels.caller_cancelled_meanwhile()
-        ):
-            # The caller of alt_coop.main was cancelled while sync code ran:
-            # delivered at the teardown's first await, it would cut the
-            # teardown short. The run stops after it instead, as after Ctrl-C
-            # in sync code, and tears the rest down.
-            item.session.shouldstop = "alt_coop.main was cancelled"
+        held_back: BaseException | None = None
+        if _cancels.in_awaited_session():
+            try:
+                stop = run(_cancels.held_back_callbacks_run(), None)
+            except _pytest_compat.TEST_OUTCOME as error:  # pytest-timeout's, say: torn down first
+                held_back, stop = error, False
+            if stop or _cancels.caller_cancelled_meanwhile():
+                # The caller of alt_coop.main was cancelled while sync code
+                # ran: delivered at the teardown's first await, it would cut
+                # the teardown short. The run stops after it instead, as after
+                # Ctrl-C in sync code, and tears the rest down.
+                item.session.shouldstop = "alt_coop.main was cancelled"
         item.stash[_TEARING_DOWN] = True
         was_open = self._loop_open()
         try:
             result = yield
-        except BaseException:
+        except BaseException as error:
             with contextlib.suppress(pytest.fail.Exception):  # the teardown's own error goes on
                 release_left_held(item)
+            if held_back is not None:
+                raise held_back from error
             raise
         else:
             release_left_held(item)
+            if held_back is not None:
+                raise held_back
             self._still_open(was_open, "a fixture's teardown")
             return result
         finally:
@@ -374,10 +385,16 @@ class Plugin:
 
     @pytest.hookimpl(optionalhook=True, tryfirst=True)
     def pytest_timeout_set_timer(self, item: pytest.Item, settings: Any) -> bool | None:
-        """pytest-timeout's signal, in a session the application's loop runs
-        (see :mod:`alt_coop._timeout_plugin`); None leaves it to pytest-timeout."""
-        task = self._awaited_task
-        if task is None or not _timeout_plugin.set_timer(item, settings, task):
+        """pytest-timeout's signal, delivered to the phase running, wherever it
+        lands (see :mod:`alt_coop._timeout_plugin`); None leaves it to pytest-timeout."""
+        session_loop = self._session_loop
+        # Nested (pytest.main from a coroutine on the loop), sync code runs
+        # while the loop counts as running: pytest-timeout's own handler.
+        if (
+            session_loop is None
+            or session_loop.nested
+            or not _timeout_plugin.set_timer(item, settings, session_loop.loop, self._awaited_task)
+        ):
             return None
         return True
 

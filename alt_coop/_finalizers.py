@@ -23,6 +23,7 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import inspect
@@ -159,7 +160,8 @@ class AsyncFinalizers:
         if inspect.iscoroutine(result):
             result.close()
             what = "a coroutine, which pytest never awaits"
-        elif inspect.isawaitable(result):
+        elif inspect.isawaitable(result) and not asyncio.isfuture(result):
+            # (A future's work is scheduled already: a task, run_in_executor's.)
             what = "an awaitable, which pytest never awaits"
         elif inspect.isasyncgen(result):
             what = "an async generator, which pytest never runs"

@@ -29,13 +29,13 @@ Wait = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
 def waiting_through_exits(
-    wait: Wait, interrupted: Callable[[], bool], raised: list[BaseException]
+    wait: Wait, is_exit: Callable[[BaseException], bool], raised: list[BaseException]
 ) -> Callable[[Callable[[], Coroutine[Any, Any, Any]]], Any]:
     """``wait`` for the coroutines a function makes, on through what a task
     left behind raises out of the loop as it ends (``sys.exit()`` in its
-    ``finally``): that goes in ``raised``, for the session to report after
-    its results, and the waiting goes on with a fresh coroutine, so that the
-    other tasks still get their cleanup. Ctrl-C meanwhile still stops it."""
+    ``finally``), which ``is_exit`` tells from an interrupt: that goes in
+    ``raised``, and the waiting goes on with a fresh coroutine, so that the
+    other tasks still get their cleanup."""
 
     def through(make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
         # Each round ends a task; bounded all the same, for a callback that
@@ -45,7 +45,7 @@ def waiting_through_exits(
             try:
                 return wait(coro)
             except LOOP_ENDING as exc:
-                if interrupted():
+                if not is_exit(exc):
                     raise
                 raised.append(exc)
             finally:
@@ -127,18 +127,16 @@ def cancel(
     deadline = loop.time() + CANCEL_GRACE_SECONDS
     stubborn = wait(lambda: _still_pending(pending, deadline))
     for task in pending:
-        if task.done() and not task.cancelled():
-            error = task.exception()
-            # SystemExit and KeyboardInterrupt the session reports (see
-            # waiting_through_exits); others as asyncio would, unretrieved.
-            if not isinstance(error, LOOP_ENDING):
-                task.get_loop().call_exception_handler(
-                    {
-                        "message": "Task exception was never retrieved",
-                        "exception": error,
-                        "future": task,
-                    }
-                )
+        # One that ended raising SystemExit or KeyboardInterrupt out of the
+        # loop is the session's to report (see waiting_through_exits):
+        # retrieved, so that asyncio does not log it again. Any other
+        # exception is left to asyncio's log, unretrieved. (asyncio's
+        # ``_log_traceback``: set while an exception nobody retrieved is
+        # kept, on Python 3.11 to 3.14.)
+        if getattr(task, "_log_traceback", False) and isinstance(
+            getattr(task, "_exception", None), LOOP_ENDING
+        ):
+            task.exception()
     if not (warn or stubborn):
         return ""
     names = ", ".join(sorted(_describe(task) for task in pending))

@@ -189,6 +189,8 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         result = step(coro, timeout)
     except Abandon:
         assert timeout is not None
+        if task is not None:
+            _timeout_plugin.take_failure(task)  # alt_coop's own clock gave up: its failure says it
         capped = _capped(abandoned=not timeout.fired)
         raise (timeout.failure() if timeout.fired else capped or timeout.failure()) from None
     except BaseException as exc:
@@ -196,12 +198,12 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         # Ctrl-C's interrupts the session, even when a timeout fired too;
         # this phase's timeout fails the phase; the test's cap fails it
         # naming the cap; an enclosing phase's timeout is left to that phase.
+        alarm = _timeout_plugin.take_failure(task) if task is not None else None
         if isinstance(exc, asyncio.CancelledError):
             _interrupt_if_from_outside(exc)
-            if task is not None and (failure := _timeout_plugin.take_failure(task)) is not None:
-                # pytest-timeout's, fired while the code waited: shown where it waited.
-                where = _tracebacks.last_user_entry(exc.__traceback__)
-                raise failure.with_traceback(where) from None
+        if alarm is not None:
+            # pytest-timeout's, fired while the code waited: shown where it waited.
+            raise alarm.with_traceback(_tracebacks.last_user_entry(exc.__traceback__)) from None
         if timeout is not None and timeout.fired:
             _capped()  # the cap fired too: the timeout's failure says it
             cause = None if isinstance(exc, asyncio.CancelledError) else exc
@@ -223,9 +225,10 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     # the cap's still counts; any other is the coroutine's business (it may
     # have cancelled itself), as asyncio leaves it.
     if task is not None:
+        alarm = _timeout_plugin.take_failure(task)
         _interrupt_if_swallowed(task)
-        if (failure := _timeout_plugin.take_failure(task)) is not None:
-            raise failure
+        if alarm is not None:
+            raise alarm
     capped = _capped()
     if timeout is not None and timeout.fired:
         raise timeout.failure()

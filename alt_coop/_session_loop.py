@@ -396,16 +396,30 @@ class SessionLoop:
         what: str,
         warn: bool = True,
         wait: Callable[[Coroutine[Any, Any, Any]], Any] | None = None,
+        report_exits: bool = False,
     ) -> None:
-        """Cancel the tasks left behind (naming them if ``warn``), then close the loop if owned."""
+        """Cancel the tasks left behind (naming them if ``warn``), then close the loop if owned.
+
+        A ``SystemExit`` or ``KeyboardInterrupt`` a leftover raises as it ends
+        does not stop the others' cleanup; it is raised at the end, or, with
+        ``report_exits`` (a pytest session, which reports it after its
+        results), an :class:`AltCoopError` that names it."""
         loop = self.loop
         if loop.is_closed():
             return
         raised: list[BaseException] = []
         sigints = self._sigints
-        through = _leftover_tasks.waiting_through_exits(
-            wait or self.run, lambda: self._sigints > sigints, raised
-        )
+
+        def no_ctrl_c(exc: BaseException) -> bool:
+            return self._sigints == sigints
+
+        def raised_by_a_task(exc: BaseException) -> bool:
+            # Out of the loop while the work waited (see _stop_work), not an
+            # interrupt of the work's own; in a lane (alt_coop.main), a
+            # task's would have left the application's loop instead.
+            return exc is self.raised_into_loop and no_ctrl_c(exc)
+
+        through = _leftover_tasks.waiting_through_exits(wait or self.run, raised_by_a_task, raised)
         given_up = set(self._given_up)
         for task in given_up:  # each failed saying so: left where it waits, unnamed here
             task.cancel()
@@ -435,7 +449,7 @@ class SessionLoop:
                         # Not wait_for: it waits on for a cancelled cleanup to end.
                         task = loop.create_task(shutdown())
                         _leftover_tasks.waiting_through_exits(
-                            loop.run_until_complete, lambda: self._sigints > sigints, raised
+                            loop.run_until_complete, no_ctrl_c, raised
                         )(functools.partial(asyncio.wait, [task], timeout=CANCEL_GRACE_SECONDS))
                         if not task.done():
                             task.cancel()  # once; it is not waited for again
@@ -455,8 +469,10 @@ class SessionLoop:
                 warnings.warn(AltCoopWarning(message), stacklevel=2)
             else:
                 warnings.warn_explicit(AltCoopWarning(message), AltCoopWarning, *where)
-        if raised:
+        if raised and report_exits:
             raise AltCoopError(_leftover_tasks.exits_text(raised, what)) from raised[0]
+        if raised:
+            raise raised[0]
 
 
 async def _shutdown_default_executor(loop: asyncio.AbstractEventLoop) -> None:

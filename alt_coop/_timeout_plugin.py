@@ -1,19 +1,25 @@
-"""pytest-timeout's signal method in a session on an application's running loop.
+"""pytest-timeout's signal method, delivered to the phase it times.
 
 pytest-timeout arms ``SIGALRM`` and, when it fires, raises its failure in
-whatever Python code runs then. In a session alt_coop drives (its own loop,
-or a managed one it runs), that code is the test's, or the loop alt_coop
-runs, which hands the failure to the test (see
-:meth:`alt_coop._session_loop.SessionLoop.run`). Under ``await
-alt_coop.main``, the application runs the loop: while an async test waits,
-the signal lands in the application's ``select``, and the failure would
-leave the application's ``asyncio.run`` (or, on uvloop, be logged and lost).
+whatever Python code runs then: the test's own (what it means to stop), but
+also a task the test started, which the failure would end instead of the
+test, or, under ``await alt_coop.main``, the application's loop, whose
+``asyncio.run`` it would leave (on uvloop: logged and lost).
 
-So in such a session alt_coop arms the timer itself (pytest-timeout's
-``pytest_timeout_set_timer`` hook): when it fires in the test's own code,
-pytest-timeout's handler raises there as usual; when it fires elsewhere, the
-failure is kept for the session's task, which is cancelled once, and the
-phase waiting there fails with it (see :func:`alt_coop._runner.run`).
+So alt_coop arms the timer itself (pytest-timeout's ``pytest_timeout_set_timer``
+hook) and, when it fires while the loop runs something other than the
+test's own code, hands the failure on:
+
+- on a loop alt_coop runs, it is raised in a loop callback, where alt_coop
+  takes pytest's outcomes for the phase running (see
+  :meth:`alt_coop._session_loop.SessionLoop.run`), which is cancelled, given
+  the grace period, and fails with it;
+- under ``await alt_coop.main``, it is kept for the session's task, which is
+  cancelled once, and the phase waiting there fails with it (see
+  :func:`alt_coop._runner.run`).
+
+A session run from a coroutine on its loop (nested) runs sync code while the
+loop counts as running: pytest-timeout arms its own timer there.
 pytest-timeout's own handler, ``timeout_sigalrm``, makes the failure and
 dumps the stacks either way (checked on pytest-timeout 2.4).
 
@@ -41,29 +47,47 @@ _failures: weakref.WeakKeyDictionary[asyncio.Task[Any], BaseException] = (
 )
 
 
-def set_timer(item: pytest.Item, settings: Any, task: asyncio.Task[Any]) -> bool:
-    """Arm pytest-timeout's timer for ``item``, whose phases run on ``task``.
-    False where pytest-timeout's own arming serves (its thread method)."""
-    if settings.method != "signal" or threading.current_thread() is not threading.main_thread():
+def set_timer(
+    item: pytest.Item,
+    settings: Any,
+    loop: asyncio.AbstractEventLoop,
+    awaited: asyncio.Task[Any] | None,
+) -> bool:
+    """Arm pytest-timeout's timer for ``item``, run on ``loop`` (by the
+    application, with its phases on the task ``awaited``, under ``await
+    alt_coop.main``). False where pytest-timeout's own arming serves (its
+    thread method)."""
+    if (
+        settings.method != "signal"
+        or threading.current_thread() is not threading.main_thread()
+        or (awaited is not None and awaited.done())
+    ):
         return False
     pytest_timeout = item.config.pluginmanager.get_plugin("timeout")  # its hook calls this
     fire = getattr(pytest_timeout, "timeout_sigalrm", None)
-    if fire is None:  # another version: its own arming, as outside such sessions
+    if fire is None:  # another version: its own arming
         return False
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
         __tracebackhide__ = True
-        if in_lane():  # the test's code (sync, or a step of its coroutine): as pytest-timeout does
-            fire(item, settings)
+        if in_lane() or not loop.is_running():
+            fire(item, settings)  # in the test's own code: as pytest-timeout does
+            return
+        if awaited is None:
+            # In the loop, or in a task the test started: raised there, it
+            # would end that task. Raised in a callback instead, where
+            # alt_coop's loop hands pytest's outcomes to the phase running
+            # (see SessionLoop.run). call_soon_threadsafe ends the loop's wait.
+            loop.call_soon_threadsafe(fire, item, settings)
             return
         try:
             fire(item, settings)  # dumps the stacks, then raises
         except BaseException as failure:  # delivered to the test, below
-            if not task.done() and task not in _failures:
-                _failures[task] = failure
-                _cancels.cancel_own(task, "alt_coop: pytest-timeout's timeout")
+            if not awaited.done() and awaited not in _failures:
+                _failures[awaited] = failure
+                _cancels.cancel_own(awaited, "alt_coop: pytest-timeout's timeout")
                 # The loop may be in select, which the signal does not end.
-                task.get_loop().call_soon_threadsafe(_wake)
+                loop.call_soon_threadsafe(_wake)
 
     def cancel() -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)

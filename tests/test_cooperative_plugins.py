@@ -695,6 +695,47 @@ def test_a_pytest_timeout_failure_names_the_line_the_test_waited_at(
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_pytest_timeout_landing_in_a_task_the_test_started_fails_the_test(
+    pytester, run_alt_subprocess, mode
+):
+    # Raised in whatever code ran when the signal came, pytest-timeout's
+    # failure ended a busy task of the test's, and the test waited on until
+    # alt_coop's own timeout.
+    pytest.importorskip("pytest_timeout")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        async def spinner():
+            while True:
+                busy_until = time.monotonic() + 0.05
+                while time.monotonic() < busy_until:
+                    pass
+                await asyncio.sleep(0)
+
+        @pytest.mark.timeout(0.5)
+        async def test_waits(async_timeout):
+            async_timeout.set_timeout_seconds(20)
+            task = asyncio.create_task(spinner())
+            try:
+                await asyncio.sleep(30)
+            finally:
+                task.cancel()
+                await asyncio.wait([task])
+                print("SPINNER", "cancelled" if task.cancelled() else repr(task.exception()))
+        """
+    )
+    result = run_alt_subprocess("-s", *mode_args(mode), timeout=60)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*SPINNER cancelled*", "E  *Failed: Timeout (>0.5s) from pytest-timeout."]
+    )
+    assert "async timeout" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_pytest_timeout_on_a_test_that_swallows_cancellation_does_not_hang(
     pytester, run_alt_subprocess, mode
 ):
