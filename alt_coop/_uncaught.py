@@ -106,12 +106,14 @@ def uncaught_per_test(config: pytest.Config) -> Iterator[None]:
     if unraisables is not None:
         sys.unraisablehook = unraisable_hook
     threading.excepthook = thread_hook
-    reporter = _AtPhaseEnd()
-    config.pluginmanager.register(reporter, "alt_coop-uncaught")
+    # Registered once, for the session's batches: registering costs more
+    # than a batch of one test (pytest looks each new plugin over for
+    # fixtures), and outside a batch its hooks find no test's state.
+    if not config.pluginmanager.has_plugin(_REPORTER):
+        config.pluginmanager.register(_AtPhaseEnd(), _REPORTER)
     try:
         yield
     finally:
-        config.pluginmanager.unregister(reporter)
         threading.excepthook = previous_thread_hook
         sys.unraisablehook = previous_unraisable_hook
 
@@ -128,6 +130,9 @@ def hand_over(state: LaneState, *, test_over: bool = False) -> set[_Queue]:
     for queue, record in taken:
         queue.records.append(record)
     return {queue for queue, _ in taken}
+
+
+_REPORTER = "alt_coop-uncaught"
 
 
 class _AtPhaseEnd:
