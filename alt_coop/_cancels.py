@@ -121,15 +121,20 @@ def caller_cancelled(session: asyncio.Task[Any]) -> bool:
     return watch is not None and watch.news() > 0
 
 
-def in_awaited_session() -> bool:
-    """Whether this code runs on ``alt_coop.main``'s session task."""
+def _awaited_session_task() -> asyncio.Task[Any] | None:
+    """``alt_coop.main``'s session task, if this code runs on one."""
     if not _callers:
-        return False
+        return None
     try:
         task = asyncio.current_task()
     except RuntimeError:  # no loop running in this thread: no alt_coop.main either
-        return False
-    return task is not None and task in _callers
+        return None
+    return task if task is not None and task in _callers else None
+
+
+def in_awaited_session() -> bool:
+    """Whether this code runs on ``alt_coop.main``'s session task."""
+    return _awaited_session_task() is not None
 
 
 async def held_back_callbacks_run() -> bool:
@@ -156,10 +161,5 @@ def caller_cancelled_meanwhile() -> bool:
     """Whether the caller of ``alt_coop.main`` running this code was
     cancelled while sync code ran (a sync test, or asyncio.run's Ctrl-C
     handler meanwhile), with nothing awaited since to deliver it."""
-    if not _callers:
-        return False
-    try:
-        task = asyncio.current_task()
-    except RuntimeError:  # no loop running in this thread: no alt_coop.main either
-        return False
+    task = _awaited_session_task()
     return task is not None and caller_cancelled(task)
