@@ -58,6 +58,7 @@ def unused_loop_fixtures(
     for item in session.items:
         if item.parent in parents:
             continue
+        first = not parents
         parents.add(item.parent)
         # The test's classes, innermost first, then its module.
         owners: list[object] = [
@@ -67,12 +68,11 @@ def unused_loop_fixtures(
         if isinstance(module, ModuleType):
             owners.append(module)
         above = [conftest for root, conftest in conftests if item.path.is_relative_to(root)]
-        if len(parents) > 1:
-            plugins = []  # the same for every test: looked at for the first
         for name in LOOP_FIXTURES:
             if name in found:
                 continue
-            for owner in [*owners, *above, *plugins]:
+            # Plugin modules apply to every test alike: looked at for the first.
+            for owner in [*owners, *above, *(plugins if first else ())]:
                 definition = getattr(owner, name, None)
                 if _pytest_compat.is_fixture(definition):
                     found.add(name)

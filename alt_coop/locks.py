@@ -27,7 +27,20 @@ from ._running_now import setting_up, test_item
 __all__ = ["Lock"]
 
 
-class Lock:
+class _AsyncWithOnly:
+    """A plain ``with`` says what to write instead."""
+
+    def __enter__(self) -> None:
+        __tracebackhide__ = True
+        raise TypeError(
+            "an alt_coop.Lock is taken with `async with lock():`, in an async fixture or test"
+        )
+
+    def __exit__(self, *exc_info: object) -> None:  # never entered
+        pass
+
+
+class Lock(_AsyncWithOnly):
     """A lock cooperative tests share, made once at module level.
 
     ::
@@ -88,35 +101,14 @@ class Lock:
         """Whether the lock is held on the running loop."""
         return self().locked()
 
-    def __enter__(self) -> None:
-        __tracebackhide__ = True
-        _refuse_sync_with()
 
-    def __exit__(self, *exc_info: object) -> None:  # never entered
-        pass
-
-
-def _refuse_sync_with() -> None:
-    __tracebackhide__ = True
-    raise TypeError(
-        "an alt_coop.Lock is taken with `async with lock():`, in an async fixture or test"
-    )
-
-
-class _LoopLock(asyncio.Lock):
+class _LoopLock(_AsyncWithOnly, asyncio.Lock):
     """An asyncio.Lock whose wait does not eat into the waiter's timeout, and
     that says so when waiting for it could never end."""
 
     def __init__(self) -> None:
         super().__init__()
         self._holder: _Holder | None = None
-
-    def __enter__(self) -> None:
-        __tracebackhide__ = True
-        _refuse_sync_with()
-
-    def __exit__(self, *exc_info: object) -> None:  # never entered
-        pass
 
     async def acquire(self) -> Literal[True]:
         __tracebackhide__ = True
