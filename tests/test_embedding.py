@@ -310,7 +310,9 @@ def test_pytest_timeout_fails_the_test_and_leaves_the_app_running(
             "*2 failed, 1 passed*",
         ]
     )
-    assert output.count("Failed: Timeout (>0.5s) from pytest-timeout.") == 2, output
+    # Once per failure; the short summary repeats it when pytest runs on CI.
+    failures = output.split("short test summary info")[0]
+    assert failures.count("Failed: Timeout (>0.5s) from pytest-timeout.") == 2, output
     assert "EXIT CODE 1" in output
     assert "APP TICKER STILL RUNNING True" in output
 
