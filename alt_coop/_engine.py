@@ -388,12 +388,8 @@ class Plugin:
         """pytest-timeout's signal, delivered to the phase running, wherever it
         lands (see :mod:`alt_coop._timeout_plugin`); None leaves it to pytest-timeout."""
         session_loop = self._session_loop
-        # Nested (pytest.main from a coroutine on the loop), sync code runs
-        # while the loop counts as running: pytest-timeout's own handler.
-        if (
-            session_loop is None
-            or session_loop.nested
-            or not _timeout_plugin.set_timer(item, settings, session_loop.loop, self._awaited_task)
+        if session_loop is None or not _timeout_plugin.set_timer(
+            item, settings, session_loop, self._awaited_task
         ):
             return None
         return True

@@ -266,6 +266,8 @@ class SessionLoop:
                         break
                     except RuntimeError:
                         if lost:
+                            if self.nested:  # see _forget_stop: the grace wait needs the loop
+                                self._forget_stop()
                             self._stop_work(task, lost[0], while_handling=True)
                         # The work's own error, or a loop already running.
                         if task.done() or (self.loop.is_running() and not self.nested):
@@ -291,6 +293,14 @@ class SessionLoop:
         if self._interrupted:
             raise self.take_interruption()
         return task.result()
+
+    def runs_code(self) -> bool:
+        """Whether the loop is running code of its own now, rather than
+        pytest's sync code: a test's sync code runs while a loop the session
+        is nested in counts as running, but ``run`` is not at work."""
+        if self.nested:
+            return self._task is not None
+        return self.loop.is_running()
 
     def _stop_work(
         self, task: asyncio.Task[Any], error: BaseException, *, while_handling: bool = False

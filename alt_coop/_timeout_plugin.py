@@ -18,8 +18,6 @@ test's own code, hands the failure on:
   cancelled once, and the phase waiting there fails with it (see
   :func:`alt_coop._runner.run`).
 
-A session run from a coroutine on its loop (nested) runs sync code while the
-loop counts as running: pytest-timeout arms its own timer there.
 pytest-timeout's own handler, ``timeout_sigalrm``, makes the failure and
 dumps the stacks either way (checked on pytest-timeout 2.4).
 
@@ -39,6 +37,7 @@ import pytest
 
 from . import _cancels
 from ._lanes import in_lane
+from ._session_loop import SessionLoop
 
 #: The failure pytest-timeout raised outside the test's code, by the task it
 #: is delivered to.
@@ -50,13 +49,14 @@ _failures: weakref.WeakKeyDictionary[asyncio.Task[Any], BaseException] = (
 def set_timer(
     item: pytest.Item,
     settings: Any,
-    loop: asyncio.AbstractEventLoop,
+    session_loop: SessionLoop,
     awaited: asyncio.Task[Any] | None,
 ) -> bool:
-    """Arm pytest-timeout's timer for ``item``, run on ``loop`` (by the
-    application, with its phases on the task ``awaited``, under ``await
+    """Arm pytest-timeout's timer for ``item``, run on ``session_loop`` (by
+    the application, with its phases on the task ``awaited``, under ``await
     alt_coop.main``). False where pytest-timeout's own arming serves (its
     thread method)."""
+    loop = session_loop.loop
     if (
         settings.method != "signal"
         or threading.current_thread() is not threading.main_thread()
@@ -70,7 +70,7 @@ def set_timer(
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
         __tracebackhide__ = True
-        if in_lane() or not loop.is_running():
+        if in_lane() or not session_loop.runs_code():
             fire(item, settings)  # in the test's own code: as pytest-timeout does
             return
         if awaited is None:

@@ -273,7 +273,9 @@ def test_pytest_timeout_fails_the_test_and_leaves_the_app_running(
     # Under alt_coop.main the application runs the loop: pytest-timeout's
     # failure, raised in its select while the test waited, left the app's
     # run_until_complete and ended the application (on uvloop, it was logged
-    # and lost, and the test ran on).
+    # and lost, and the test ran on). Nested, it landed in whatever ran, a
+    # busy task of the test's (which it ended) most of all, and the test
+    # waited on until alt_coop's own timeout.
     pytest.importorskip("pytest_timeout")
     uses_uvloop(loop_kind)
     write_app(pytester)
@@ -285,9 +287,23 @@ def test_pytest_timeout_fails_the_test_and_leaves_the_app_running(
         import time
         import pytest
 
+        async def spinner():
+            while True:
+                busy_until = time.monotonic() + 0.05
+                while time.monotonic() < busy_until:
+                    pass
+                await asyncio.sleep(0)
+
         @pytest.mark.timeout(0.5)
-        async def test_async_hang():
-            await asyncio.sleep(30)
+        async def test_async_hang(async_timeout):
+            async_timeout.set_timeout_seconds(20)
+            task = asyncio.create_task(spinner())
+            try:
+                await asyncio.sleep(30)
+            finally:
+                task.cancel()
+                await asyncio.wait([task])
+                print("SPINNER", "cancelled" if task.cancelled() else repr(task.exception()))
 
         @pytest.mark.timeout(0.5)
         def test_sync_hang():
@@ -305,14 +321,16 @@ def test_pytest_timeout_fails_the_test_and_leaves_the_app_running(
             "*test_async_hang FAILED*",
             "*test_sync_hang FAILED*",
             "*test_after PASSED*",
-            "suite/test_hangs.py:7: Failed",
-            "suite/test_hangs.py:11: Failed",
+            "suite/test_hangs.py:17: Failed",
+            "suite/test_hangs.py:25: Failed",
             "*2 failed, 1 passed*",
         ]
     )
     # Once per failure; the short summary repeats it when pytest runs on CI.
     failures = output.split("short test summary info")[0]
     assert failures.count("Failed: Timeout (>0.5s) from pytest-timeout.") == 2, output
+    assert "SPINNER cancelled" in failures, output
+    assert "async timeout" not in output, output
     assert "EXIT CODE 1" in output
     assert "APP TICKER STILL RUNNING True" in output
 
