@@ -182,9 +182,10 @@ class Plugin:
             _session_loop.make_current(loop)  # for sync code that still asks for "the" loop
             session_loop = _session_loop.SessionLoop(loop, owned=True)
         else:
-            session_loop = _session_loop.SessionLoop(loop, owned=False)
             # pytest.main() from a coroutine on the loop: pytest_configure patched it.
-            session_loop.nested = loop.is_running() and not in_lane()
+            session_loop = _session_loop.SessionLoop(
+                loop, owned=False, nested=loop.is_running() and not in_lane()
+            )
             if loop.is_running() and in_lane():  # await alt_coop.main: the app runs the loop
                 self._awaited_task = asyncio.current_task()
         if not loop.is_running():

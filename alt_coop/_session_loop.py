@@ -115,6 +115,12 @@ _STOPPED = (
     "kept the loop running so the tests and fixtures in progress could finish. "
     "Stop only a loop you created (alt_coop.Loop or asyncio.new_event_loop())"
 )
+_STOPPED_NESTED = (
+    "loop.stop() was called on the application's loop while a pytest session ran "
+    "nested on it; alt_coop kept the loop running so the tests and fixtures in "
+    "progress could finish, and passes the stop on to the application's run of "
+    "the loop when the session ends"
+)
 
 
 #: What calls ``loop.stop()`` when a ``run_until_complete`` future is done.
@@ -131,10 +137,14 @@ class SessionLoop:
     in the synchronous caller. A second Ctrl-C interrupts at once.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, owned: bool) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, *, owned: bool, nested: bool = False
+    ) -> None:
         self.loop = loop
         self.owned = owned
-        self.nested = False  # may run while already running (patched for nesting)
+        #: Run by a session that a coroutine on the loop started: alt_coop
+        #: runs the loop while it already runs (patched for nesting).
+        self.nested = nested
         self._session_tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
         self._app_task_factory: Any = None
         self._task_factory: Any = None  # ours, while the session follows its tasks
@@ -147,6 +157,9 @@ class SessionLoop:
         self.raised_into_loop: BaseException | None = None
         #: ``loop.stop()`` was called while the loop was idle (see _stop_unless_working).
         self._stopped_idle = False
+        #: Nested: a ``loop.stop()`` meant for the application's run of the
+        #: loop, passed on when the session ends (see close).
+        self._stop_held_back = False
         #: The first interrupt raised in user code by this run's cancellation.
         self.interruption: KeyboardInterrupt | None = None
         self._handles_sigint = False
@@ -154,7 +167,7 @@ class SessionLoop:
         self._marked: contextvars.Token[bool] | None = None
         if not owned:
             self._follow_session_tasks()
-        else:
+        if owned or nested:
             # A loop class whose instances take no attributes (uvloop's) is
             # still covered, after the fact, by run().
             with contextlib.suppress(AttributeError):
@@ -186,13 +199,24 @@ class SessionLoop:
         Called while the loop is idle (by a sync test), it stops the next
         ``run_forever`` after one turn, as asyncio documents: the caller's
         own ``run_forever`` then, or else alt_coop's next run, which goes on
-        with its work as if nothing happened, and blames no test for it."""
+        with its work as if nothing happened, and blames no test for it.
+
+        On an application's loop that the session runs nested, the loop
+        always runs: the application's run of it, which every call may be
+        meant for (the application's own, too), gets it when the session
+        ends."""
         __tracebackhide__ = True  # under -W error: the caller's line is the error's
+        # Silent for asyncio's own call only: a run_until_complete's callback
+        # (left over from a run cut short by such a stop).
+        asyncios_own = sys._getframe(1).f_code is _RUN_UNTIL_COMPLETE_CB
+        if self.nested:
+            self._stop_held_back = True
+            if not asyncios_own:
+                warnings.warn(AltCoopWarning(_STOPPED_NESTED), stacklevel=2)
+            return
         task = self._task
         if task is not None and not task.done():
-            # Silent for asyncio's own call only: a run_until_complete's callback
-            # left over from a run cut short by such a stop.
-            if sys._getframe(1).f_code is not _RUN_UNTIL_COMPLETE_CB:
+            if not asyncios_own:
                 warnings.warn(AltCoopWarning(_STOPPED), stacklevel=2)
             return
         if not self.loop.is_running():
@@ -289,7 +313,10 @@ class SessionLoop:
             self._task = None
             stopped_idle, self._stopped_idle = self._stopped_idle, False
         if stopped and not stopped_idle:
-            warnings.warn(AltCoopWarning(_STOPPED), stacklevel=2)
+            self._stop_held_back |= self.nested
+            warnings.warn(
+                AltCoopWarning(_STOPPED_NESTED if self.nested else _STOPPED), stacklevel=2
+            )
         if self._interrupted:
             raise self.take_interruption()
         return task.result()
@@ -441,6 +468,11 @@ class SessionLoop:
             self._unmark()
         where = _leftover_tasks.where_written(tasks)
         message = _leftover_tasks.cancel(tasks, through, what=what, warn=warn)
+        if self.nested:  # the loop runs no more for the session
+            if getattr(loop, "__dict__", {}).get("stop") == self._stop_unless_working:
+                del loop.stop
+            if self._stop_held_back:
+                loop.stop()
         if self.owned:
             try:
                 if running_loop() is None:

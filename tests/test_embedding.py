@@ -604,6 +604,87 @@ def test_nested_pytest_main_leaves_the_calling_task_alone(pytester: pytest.Pytes
     )
 
 
+@pytest.mark.parametrize("who", ["application", "async test", "sync test"])
+def test_a_stop_during_a_nested_session_reaches_the_applications_run(
+    pytester: pytest.Pytester, who: str
+) -> None:
+    # alt_coop kept the loop running for the tests and then dropped the stop:
+    # an application stopping itself (a shutdown timer, its Ctrl-C handler)
+    # never did, and the warning blamed a test at alt_coop's own line.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import sys
+
+        import pytest
+
+        import alt_coop
+
+        WHO = sys.argv[1]
+
+
+        async def app_main():
+            loop = asyncio.get_running_loop()
+            if WHO == "application":
+                loop.call_later(0.3, lambda: loop.stop())
+            plugin = alt_coop.Plugin(managed_loop=loop)
+            code = pytest.main([*ISOLATE, "suite", "-q", "-rA"], plugins=[plugin])
+            print("APP: exit code", int(code), flush=True)
+            await asyncio.sleep(10)
+            print("APP: still running after the session", flush=True)
+
+
+        loop = asyncio.new_event_loop()
+        loop.create_task(app_main())
+        loop.run_forever()
+        print("APP: run_forever returned", flush=True)
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_stops.py",
+        """
+        import asyncio
+        import sys
+
+        WHO = sys.argv[1]
+
+        async def test_waits():
+            if WHO == "async test":
+                asyncio.get_running_loop().stop()
+            await asyncio.sleep(1)
+
+        def test_sync():
+            if WHO == "sync test":
+                asyncio.get_running_loop().stop()
+
+        async def test_after():
+            await asyncio.sleep(0.1)
+        """,
+    )
+    result = run_app(pytester, who, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(
+        [
+            {
+                "application": "*/app.py:16: AltCoopWarning: loop.stop() was called on the "
+                "application's loop while a pytest session ran nested on it; *",
+                "async test": "*/suite/test_stops.py:8: AltCoopWarning: loop.stop() was called *",
+                "sync test": "*/suite/test_stops.py:13: AltCoopWarning: loop.stop() was called *",
+            }[who],
+            "PASSED suite/test_stops.py::test_waits",
+            "PASSED suite/test_stops.py::test_sync",
+            "PASSED suite/test_stops.py::test_after",
+            "*3 passed, 1 warning*",
+            "APP: exit code 0",
+            "APP: run_forever returned",
+        ]
+    )
+    assert "still running" not in output, output
+
+
 def test_the_apps_objects_reach_the_tests_as_fixtures_of_a_plugin_object(
     pytester: pytest.Pytester,
 ) -> None:
