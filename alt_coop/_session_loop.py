@@ -167,6 +167,8 @@ class SessionLoop:
         self._marked: contextvars.Token[bool] | None = None
         if not owned:
             self._follow_session_tasks()
+        #: Nested: the application's own ``loop.stop`` attribute, if it set one.
+        self._apps_stop: Callable[[], None] | None = getattr(loop, "__dict__", {}).get("stop")
         if owned or nested:
             # A loop class whose instances take no attributes (uvloop's) is
             # still covered, after the fact, by run().
@@ -189,6 +191,18 @@ class SessionLoop:
                 and task not in self._before_session
             )
         }
+
+    def _give_back_stop(self) -> None:
+        """Nested: the application's ``loop.stop`` as it was, and the stop
+        held back from its run of the loop, passed on."""
+        if getattr(self.loop, "__dict__", {}).get("stop") == self._stop_unless_working:
+            if self._apps_stop is None:
+                del self.loop.stop
+            else:
+                self.loop.stop = self._apps_stop  # type: ignore[method-assign]
+        if self._stop_held_back:
+            self._stop_held_back = False
+            self.loop.stop()
 
     def _stop_unless_working(self) -> None:
         """``loop.stop()`` on the loop alt_coop created: refused while work
@@ -460,19 +474,22 @@ class SessionLoop:
         given_up = set(self._given_up)
         for task in given_up:  # each failed saying so: left where it waits, unnamed here
             task.cancel()
-        through(lambda: _leftover_tasks.generators_closed(self._ours))
-        tasks = self._ours(asyncio.all_tasks(loop)) - given_up
-        if not self.owned:
-            if loop.get_task_factory() is self._task_factory:  # else the app set its own since
-                loop.set_task_factory(self._app_task_factory)
-            self._unmark()
-        where = _leftover_tasks.where_written(tasks)
-        message = _leftover_tasks.cancel(tasks, through, what=what, warn=warn)
-        if self.nested:  # the loop runs no more for the session
-            if getattr(loop, "__dict__", {}).get("stop") == self._stop_unless_working:
-                del loop.stop
-            if self._stop_held_back:
-                loop.stop()
+        # What the session changed on an application's loop is put back even
+        # when Ctrl-C cuts the cleanup short.
+        try:
+            try:
+                through(lambda: _leftover_tasks.generators_closed(self._ours))
+                tasks = self._ours(asyncio.all_tasks(loop)) - given_up
+            finally:
+                if not self.owned:
+                    if loop.get_task_factory() is self._task_factory:  # else the app's since
+                        loop.set_task_factory(self._app_task_factory)
+                    self._unmark()
+            where = _leftover_tasks.where_written(tasks)
+            message = _leftover_tasks.cancel(tasks, through, what=what, warn=warn)
+        finally:
+            if self.nested:  # the loop runs no more for the session
+                self._give_back_stop()
         if self.owned:
             try:
                 if running_loop() is None:

@@ -604,13 +604,24 @@ def test_nested_pytest_main_leaves_the_calling_task_alone(pytester: pytest.Pytes
     )
 
 
-@pytest.mark.parametrize("who", ["application", "async test", "sync test"])
+@pytest.mark.parametrize(
+    "who",
+    [
+        "application",
+        "async test",
+        "sync test",
+        "application, its own loop.stop",
+        "application, Ctrl-C at the session's end",
+    ],
+)
 def test_a_stop_during_a_nested_session_reaches_the_applications_run(
     pytester: pytest.Pytester, who: str
 ) -> None:
     # alt_coop kept the loop running for the tests and then dropped the stop:
     # an application stopping itself (a shutdown timer, its Ctrl-C handler)
-    # never did, and the warning blamed a test at alt_coop's own line.
+    # never did, and the warning blamed a test at alt_coop's own line. The
+    # application's loop.stop is its own again after the session, even one
+    # it set itself, and even when Ctrl-C cuts the session's cleanup short.
     write_app(
         pytester,
         """
@@ -624,13 +635,25 @@ def test_a_stop_during_a_nested_session_reaches_the_applications_run(
         WHO = sys.argv[1]
 
 
+        def own_stop():
+            print("APP: its own stop", flush=True)
+            type(loop).stop(loop)
+
+
         async def app_main():
             loop = asyncio.get_running_loop()
-            if WHO == "application":
+            if WHO == "application, its own loop.stop":
+                loop.stop = own_stop
+            if WHO.startswith("application"):
                 loop.call_later(0.3, lambda: loop.stop())
             plugin = alt_coop.Plugin(managed_loop=loop)
-            code = pytest.main([*ISOLATE, "suite", "-q", "-rA"], plugins=[plugin])
-            print("APP: exit code", int(code), flush=True)
+            try:
+                code = pytest.main([*ISOLATE, "suite", "-q", "-rA"], plugins=[plugin])
+                print("APP: exit code", int(code), flush=True)
+            except KeyboardInterrupt:
+                print("APP: pytest.main raised KeyboardInterrupt", flush=True)
+            stop = vars(loop).get("stop")
+            print("APP: loop.stop is", "its own" if stop is own_stop else stop, flush=True)
             await asyncio.sleep(10)
             print("APP: still running after the session", flush=True)
 
@@ -646,7 +669,11 @@ def test_a_stop_during_a_nested_session_reaches_the_applications_run(
         "suite/test_stops.py",
         """
         import asyncio
+        import os
+        import signal
         import sys
+
+        import pytest
 
         WHO = sys.argv[1]
 
@@ -659,29 +686,46 @@ def test_a_stop_during_a_nested_session_reaches_the_applications_run(
             if WHO == "sync test":
                 asyncio.get_running_loop().stop()
 
-        async def test_after():
+        async def left_running():
+            try:
+                await asyncio.sleep(100)
+            finally:  # alt_coop cancels it at the session's end
+                os.kill(os.getpid(), signal.SIGINT)
+                await asyncio.sleep(1)
+
+        @pytest.fixture(scope="session")
+        async def background():
+            if WHO == "application, Ctrl-C at the session's end":
+                asyncio.get_running_loop().create_task(left_running())
+
+        async def test_after(background):
             await asyncio.sleep(0.1)
         """,
     )
     result = run_app(pytester, who, timeout=30)
     output = output_of(result)
     assert result.ret == 0, output
-    result.stdout.fnmatch_lines(
-        [
-            {
-                "application": "*/app.py:16: AltCoopWarning: loop.stop() was called on the "
-                "application's loop while a pytest session ran nested on it; *",
-                "async test": "*/suite/test_stops.py:8: AltCoopWarning: loop.stop() was called *",
-                "sync test": "*/suite/test_stops.py:13: AltCoopWarning: loop.stop() was called *",
-            }[who],
+    expected = {
+        "application": "*/app.py:23: AltCoopWarning: loop.stop() was called on the "
+        "application's loop while a pytest session ran nested on it; *",
+        "async test": "*/suite/test_stops.py:12: AltCoopWarning: loop.stop() was called *",
+        "sync test": "*/suite/test_stops.py:17: AltCoopWarning: loop.stop() was called *",
+    }
+    if who == "application, Ctrl-C at the session's end":
+        tail = ["*APP: pytest.main raised KeyboardInterrupt", "APP: loop.stop is None"]
+    else:
+        tail = [
+            # The stop passed on as the session ends, before pytest's summary.
+            *(["*APP: its own stop"] if "its own" in who else []),
+            expected.get(who, expected["application"]),
             "PASSED suite/test_stops.py::test_waits",
             "PASSED suite/test_stops.py::test_sync",
             "PASSED suite/test_stops.py::test_after",
             "*3 passed, 1 warning*",
             "APP: exit code 0",
-            "APP: run_forever returned",
+            f"APP: loop.stop is {'its own' if 'its own' in who else None}",
         ]
-    )
+    result.stdout.fnmatch_lines([*tail, "APP: run_forever returned"])
     assert "still running" not in output, output
 
 
