@@ -182,13 +182,11 @@ class Plugin:
             _session_loop.make_current(loop)  # for sync code that still asks for "the" loop
             session_loop = _session_loop.SessionLoop(loop, owned=True)
         else:
-            # pytest.main() from a coroutine on the loop: pytest_configure patched
-            # it. await alt_coop.main: the application runs the loop.
-            awaited = loop.is_running() and in_lane()
+            # pytest.main() from a coroutine on the loop: pytest_configure patched it.
             session_loop = _session_loop.SessionLoop(
-                loop, owned=False, nested=loop.is_running() and not awaited, awaited=awaited
+                loop, owned=False, nested=loop.is_running() and not in_lane()
             )
-            if awaited:
+            if loop.is_running() and in_lane():  # await alt_coop.main: the app runs the loop
                 self._awaited_task = asyncio.current_task()
         if not loop.is_running():
             session_loop.install_sigint_handler()  # a running loop's owner handles Ctrl-C

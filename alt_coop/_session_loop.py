@@ -115,11 +115,11 @@ _STOPPED = (
     "kept the loop running so the tests and fixtures in progress could finish. "
     "Stop only a loop you created (alt_coop.Loop or asyncio.new_event_loop())"
 )
-_STOPPED_UNKNOWN = (
-    "loop.stop() was called on the application's loop during the pytest session, "
-    "by the application or by a fixture or test; alt_coop kept the loop running so "
-    "the tests and fixtures in progress could finish, and passes the stop on to the "
-    "application's run of the loop when the session ends"
+_STOPPED_NESTED = (
+    "loop.stop() was called on the application's loop while a pytest session ran "
+    "nested on it; alt_coop kept the loop running so the tests and fixtures in "
+    "progress could finish, and passes the stop on to the application's run of "
+    "the loop when the session ends"
 )
 
 
@@ -138,21 +138,13 @@ class SessionLoop:
     """
 
     def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        *,
-        owned: bool,
-        nested: bool = False,
-        awaited: bool = False,
+        self, loop: asyncio.AbstractEventLoop, *, owned: bool, nested: bool = False
     ) -> None:
         self.loop = loop
         self.owned = owned
         #: Run by a session that a coroutine on the loop started: alt_coop
         #: runs the loop while it already runs (patched for nesting).
         self.nested = nested
-        #: An application's loop that the session runs while the application
-        #: waits for pytest.main (nested or not; not under alt_coop.main).
-        self.borrowed = not owned and not awaited
         self._session_tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
         self._app_task_factory: Any = None
         self._task_factory: Any = None  # ours, while the session follows its tasks
@@ -165,8 +157,8 @@ class SessionLoop:
         self.raised_into_loop: BaseException | None = None
         #: ``loop.stop()`` was called while the loop was idle (see _stop_unless_working).
         self._stopped_idle = False
-        #: Borrowed: a ``loop.stop()`` meant for the application's run of
-        #: the loop, passed on when the session ends (see close).
+        #: Nested: a ``loop.stop()`` meant for the application's run of the
+        #: loop, passed on when the session ends (see close).
         self._stop_held_back = False
         #: The first interrupt raised in user code by this run's cancellation.
         self.interruption: KeyboardInterrupt | None = None
@@ -175,10 +167,10 @@ class SessionLoop:
         self._marked: contextvars.Token[bool] | None = None
         if not owned:
             self._follow_session_tasks()
-        #: Borrowed: the application's own ``loop.stop`` attribute, if it set one.
+        #: Nested: the application's own ``loop.stop`` attribute, if it set one.
         self._apps_stop: Callable[[], None] | None = getattr(loop, "__dict__", {}).get("stop")
-        if owned or self.borrowed:
-            # A loop class whose instances take no attributes (one written in C) is
+        if owned or nested:
+            # A loop class whose instances take no attributes (uvloop's) is
             # still covered, after the fact, by run().
             with contextlib.suppress(AttributeError):
                 loop.stop = self._stop_unless_working  # type: ignore[method-assign]
@@ -201,7 +193,7 @@ class SessionLoop:
         }
 
     def _give_back_stop(self) -> None:
-        """Borrowed: the application's ``loop.stop`` as it was, and the stop
+        """Nested: the application's ``loop.stop`` as it was, and the stop
         held back from its run of the loop, passed on."""
         if getattr(self.loop, "__dict__", {}).get("stop") == self._stop_unless_working:
             if self._apps_stop is None:
@@ -213,33 +205,32 @@ class SessionLoop:
             self.loop.stop()
 
     def _stop_unless_working(self) -> None:
-        """``loop.stop()`` on the session loop by a fixture or test: refused
-        while work runs on it, or it would cut the tests in progress short.
-        The warning is given at the caller's line, in its context: it is that
-        test's, as any warning its code gives.
+        """``loop.stop()`` on the loop alt_coop created: refused while work
+        runs on it, or a fixture's or test's call would cut the tests in
+        progress short. The warning is given at the caller's line, in its
+        context: it is that test's, as any warning its code gives.
 
         Called while the loop is idle (by a sync test), it stops the next
         ``run_forever`` after one turn, as asyncio documents: the caller's
         own ``run_forever`` then, or else alt_coop's next run, which goes on
         with its work as if nothing happened, and blames no test for it.
 
-        On an application's loop, the application's own call (a timer of
-        its, its signal handler, made outside the session's context) is
-        meant for its run of the loop, which gets it when the session ends."""
+        On an application's loop that the session runs nested, the loop
+        always runs: the application's run of it, which every call may be
+        meant for (the application's own, too), gets it when the session
+        ends."""
         __tracebackhide__ = True  # under -W error: the caller's line is the error's
-        task = self._task
-        if task is not None and task.done():
-            # The work's run ending: run_until_complete stops the loop
-            # through this attribute (uvloop's too, unseen as a frame).
-            type(self.loop).stop(self.loop)
-            return
-        if self.borrowed and not in_session():
+        # Silent for asyncio's own call only: a run_until_complete's callback
+        # (left over from a run cut short by such a stop).
+        asyncios_own = sys._getframe(1).f_code is _RUN_UNTIL_COMPLETE_CB
+        if self.nested:
             self._stop_held_back = True
+            if not asyncios_own:
+                warnings.warn(AltCoopWarning(_STOPPED_NESTED), stacklevel=2)
             return
-        if self.nested or task is not None:
-            # Silent for asyncio's own call only: a run_until_complete's
-            # callback left over from a run cut short by such a stop.
-            if sys._getframe(1).f_code is not _RUN_UNTIL_COMPLETE_CB:
+        task = self._task
+        if task is not None and not task.done():
+            if not asyncios_own:
                 warnings.warn(AltCoopWarning(_STOPPED), stacklevel=2)
             return
         if not self.loop.is_running():
@@ -336,12 +327,9 @@ class SessionLoop:
             self._task = None
             stopped_idle, self._stopped_idle = self._stopped_idle, False
         if stopped and not stopped_idle:
-            # Seen only now (a loop that takes no attributes, or a stop bound
-            # before the session): whoever made it, the application's run
-            # of its loop may be what it is meant for.
-            self._stop_held_back |= self.borrowed
+            self._stop_held_back |= self.nested
             warnings.warn(
-                AltCoopWarning(_STOPPED_UNKNOWN if self.borrowed else _STOPPED), stacklevel=2
+                AltCoopWarning(_STOPPED_NESTED if self.nested else _STOPPED), stacklevel=2
             )
         if self._interrupted:
             raise self.take_interruption()
@@ -500,7 +488,7 @@ class SessionLoop:
             where = _leftover_tasks.where_written(tasks)
             message = _leftover_tasks.cancel(tasks, through, what=what, warn=warn)
         finally:
-            if self.borrowed:  # the loop runs no more for the session
+            if self.nested:  # the loop runs no more for the session
                 self._give_back_stop()
         if self.owned:
             try:
