@@ -170,7 +170,7 @@ class SessionLoop:
         #: Nested: the application's own ``loop.stop`` attribute, if it set one.
         self._apps_stop: Callable[[], None] | None = getattr(loop, "__dict__", {}).get("stop")
         if owned or nested:
-            # A loop class whose instances take no attributes (uvloop's) is
+            # A loop class whose instances take no attributes (one written in C) is
             # still covered, after the fact, by run().
             with contextlib.suppress(AttributeError):
                 loop.stop = self._stop_unless_working  # type: ignore[method-assign]
