@@ -220,17 +220,17 @@ class SessionLoop:
         meant for (the application's own, too), gets it when the session
         ends."""
         __tracebackhide__ = True  # under -W error: the caller's line is the error's
-        # Silent for asyncio's own call only: a run_until_complete's callback
-        # (left over from a run cut short by such a stop).
-        asyncios_own = sys._getframe(1).f_code is _RUN_UNTIL_COMPLETE_CB
         if self.nested:
+            # nest-asyncio2's run_until_complete stops no loop: every call is
+            # someone's.
             self._stop_held_back = True
-            if not asyncios_own:
-                warnings.warn(AltCoopWarning(_STOPPED_NESTED), stacklevel=2)
+            warnings.warn(AltCoopWarning(_STOPPED_NESTED), stacklevel=2)
             return
         task = self._task
         if task is not None and not task.done():
-            if not asyncios_own:
+            # Silent for asyncio's own call only: a run_until_complete's callback
+            # left over from a run cut short by such a stop.
+            if sys._getframe(1).f_code is not _RUN_UNTIL_COMPLETE_CB:
                 warnings.warn(AltCoopWarning(_STOPPED), stacklevel=2)
             return
         if not self.loop.is_running():
