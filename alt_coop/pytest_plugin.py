@@ -68,7 +68,8 @@ def check_not_blocked(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "alt_coop's engine is switched on (alt_coop.enable or alt_coop.Plugin), but "
             "-p no:alt_coop blocks the options and fixtures it needs: drop -p no:alt_coop, "
-            "or drop alt_coop.enable to leave alt_coop off"
+            "or leave alt_coop off: drop alt_coop.enable, or the alt_coop.Plugin passed to "
+            "pytest.main"
         )
 
 

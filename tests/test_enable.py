@@ -129,7 +129,24 @@ def test_blocking_alt_coop_beside_its_engine_is_a_usage_error(pytester: pytest.P
     result = pytester.runpytest(*ISOLATE, "-p", "no:alt_coop", "-p", "alt_coop.enable")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*-p no:alt_coop blocks the options and fixtures it needs: drop -p no:alt_coop*"]
+        [
+            "*-p no:alt_coop blocks the options and fixtures it needs: drop -p no:alt_coop, "
+            "or leave alt_coop off: drop alt_coop.enable, or the alt_coop.Plugin passed to "
+            "pytest.main"
+        ]
+    )
+
+
+def test_blocking_alt_coop_beside_a_plugin_object_is_a_usage_error(
+    pytester: pytest.Pytester,
+) -> None:
+    import alt_coop
+
+    pytester.makepyfile(COUNTING_SUITE)
+    result = pytester.runpytest(*ISOLATE, "-p", "no:alt_coop", plugins=[alt_coop.Plugin()])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*leave alt_coop off: drop alt_coop.enable, or the alt_coop.Plugin passed to pytest.main"]
     )
 
 
