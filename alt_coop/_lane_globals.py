@@ -24,6 +24,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import functools
+import operator
 import os
 import random
 import sys
@@ -38,7 +39,7 @@ from _pytest.assertion import util as _assertion_util
 
 from . import _coverage_support
 from ._lane_output import captured_per_test, setup_show_per_test
-from ._lane_state import CURRENT, LaneState, bodies_in_threads, context_of, started_by
+from ._lane_state import CURRENT, LaneState, bodies_in_threads, started_by
 
 
 class _Turns(Protocol):
@@ -144,9 +145,11 @@ def _threads_follow_their_test() -> Iterator[None]:
     (``loop.run_in_executor``), run as that test's: their output, log records
     and uncaught exceptions are its own, as in a sequential run.
 
-    A thread starts with a context of its own, so the test is carried over
-    by hand; a pool's worker gets it per piece of work, as one worker serves
-    many tests. Through ``Context.run``, which adds no frame to tracebacks.
+    A thread is marked in the context it runs in, not moved to one of
+    alt_coop's: another wrapper of ``Thread.start`` (pytest-check 3's) may
+    have put the test's state of its own there. A pool's worker serves many
+    tests, so each piece of work runs in a copy of its submitter's context,
+    as ``asyncio.to_thread`` runs it.
     """
     start, submit = threading.Thread.start, concurrent.futures.ThreadPoolExecutor.submit
 
@@ -154,16 +157,15 @@ def _threads_follow_their_test() -> Iterator[None]:
         state = CURRENT.get()
         if state is not None:
             started_by[thread] = state
-            thread.run = functools.partial(context_of(state).run, thread.run)  # type: ignore[method-assign]
+            thread.run = _after(functools.partial(CURRENT.set, state), thread.run)  # type: ignore[method-assign, assignment]
         start(thread)
 
     def submit_as_test(
         executor: concurrent.futures.ThreadPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any
     ) -> Any:
-        state = CURRENT.get()
-        if state is None:
+        if CURRENT.get() is None:
             return submit(executor, fn, *args, **kwargs)
-        fn = functools.partial(context_of(state).run, fn)
+        fn = functools.partial(contextvars.copy_context().run, fn)
         # Outside the test: a worker this starts serves every test after it.
         return contextvars.Context().run(submit, executor, fn, *args, **kwargs)
 
@@ -174,6 +176,17 @@ def _threads_follow_their_test() -> Iterator[None]:
     finally:
         threading.Thread.start = start  # type: ignore[method-assign]
         concurrent.futures.ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
+
+
+def _after(first: Callable[[], object], then: Callable[[], object]) -> Callable[[], object]:
+    """``then`` called after ``first``, in the same context, dropping what
+    ``then`` returns.
+
+    Through C functions alone: a thread's uncaught exception is printed with
+    its traceback, which then shows no frame of alt_coop's. (``all`` goes on
+    past ``first``, whose result is a token, always true.)
+    """
+    return functools.partial(all, map(operator.call, (first, then)))
 
 
 @contextlib.contextmanager

@@ -632,6 +632,63 @@ def test_pytest_check_soft_failures_stay_with_their_test(pytester: pytest.Pytest
         assert all(f"SOFT-{j}" not in section for j in range(3) if j != i)
 
 
+def test_pytest_check_soft_failures_in_a_tests_threads_stay_with_it(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest-check 3 hands a test's threads its state through their context;
+    # alt_coop ran them in a fresh one of its own, and their failures were
+    # lost: the tests passed.
+    pytest.importorskip("pytest_check")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import concurrent.futures
+        import threading
+        import time
+        import pytest
+        from pytest_check import check
+
+        async def test_thread():
+            thread = threading.Thread(target=check.equal, args=(1, 2, "IN-THREAD"))
+            thread.start()
+            await asyncio.sleep(0.05)
+            thread.join()
+
+        async def test_pool():
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                await asyncio.wrap_future(pool.submit(check.equal, 3, 4, "IN-POOL"))
+            await asyncio.sleep(0.05)
+
+        async def test_executor():
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, check.equal, 5, 6, "IN-EXECUTOR")
+            await asyncio.sleep(0.05)
+
+        @pytest.mark.asyncio_cooperative
+        def test_sync_body_thread():
+            thread = threading.Thread(target=check.equal, args=(7, 8, "SYNC-THREAD"))
+            thread.start()
+            thread.join()
+            time.sleep(0.05)
+
+        async def test_clean():
+            await asyncio.sleep(0.05)
+        """
+    )
+    for mode in ((), ("--asyncio-cooperative",)):
+        result = run(pytester, "-p", "pytest_check.plugin", "-rA", *mode)
+        result.assert_outcomes(passed=1, failed=4)
+        for name, message in (
+            ("test_thread", "IN-THREAD"),
+            ("test_pool", "IN-POOL"),
+            ("test_executor", "IN-EXECUTOR"),
+            ("test_sync_body_thread", "SYNC-THREAD"),
+        ):
+            section = result.stdout.str().split(f"_ {name} _")[1]
+            assert message in section.split("\n_")[0].split("\n=")[0]
+        result.stdout.fnmatch_lines(["PASSED *::test_clean"])
+
+
 def test_tests_using_pytest_htmls_extras_run_alone(pytester: pytest.Pytester) -> None:
     # pytest-html's ``extras`` is one list for the session, swapped at each
     # test's setup and read at its report: here, a stand-in that works alike.
