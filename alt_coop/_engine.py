@@ -51,7 +51,7 @@ from ._running_now import setting_up, test_item
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_HINT, BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopError, AltCoopUsageError
-from .locks import release_left_held
+from .locks import release_left_held, release_left_held_by_fixture
 
 _DEFAULT_FIXTURE_NAMES = frozenset(DEFAULT_FIXTURES.values())
 
@@ -444,7 +444,11 @@ class Plugin:
         function = _pytest_compat.fixture_function(fixturedef, request)
         label = f"fixture {fixturedef.argname!r}"
         # A lock it takes is held through this fixture (see alt_coop.locks).
-        token = setting_up.set((fixturedef.argname, fixturedef.scope, request.node.nodeid))
+        holder = (fixturedef.argname, fixturedef.scope, request.node.nodeid)
+        if fixturedef.scope != "function":  # a test's teardown checks a function fixture's
+            # Added first, it runs last: after the fixture's own teardown.
+            fixturedef.addfinalizer(functools.partial(release_left_held_by_fixture, holder))
+        token = setting_up.set(holder)
         # Every error is cached as the fixture's, as pytest does: one left
         # uncached (a bad default timeout) would break its next setup.
         try:

@@ -223,6 +223,35 @@ def release_left_held(item: pytest.Item) -> None:
     )
 
 
+def release_left_held_by_fixture(fixture: tuple[str, str, str]) -> None:
+    """Release the locks a wider fixture (``fixture``: its name, scope and
+    scope's node id) took and still holds once it is torn down, and raise an
+    error saying so.
+
+    Run after that fixture's own teardown: nothing else would release them,
+    and the tests waiting for them would wait forever, their clocks paused.
+    """
+    __tracebackhide__ = True
+    if not _held_by_tests:
+        return
+    left = [
+        lock
+        for lock in list(_held_by_tests)
+        if lock._holder is not None and lock._holder.fixture == fixture
+    ]
+    if not left:
+        return
+    for lock in left:
+        lock.release()
+    name, scope, _ = fixture
+    pytest.fail(
+        f"the {scope} fixture {name!r} ended still holding {len(left)} alt_coop.Lock(s) it "
+        "took and never released (an acquire() without a release()); alt_coop released "
+        "them for the tests waiting. Take a lock with `async with lock():`",
+        pytrace=False,
+    )
+
+
 def _check_wait(lock: _LoopLock, waiter: LaneState) -> None:
     """Raise if ``waiter`` (a cooperative test) waiting for ``lock`` would never end.
 

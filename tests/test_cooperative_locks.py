@@ -286,6 +286,80 @@ def test_a_lock_a_test_never_released_is_released_at_its_end_with_an_error(
 
 
 @pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+@pytest.mark.parametrize("scope", ["class", "module"])
+def test_a_lock_a_wider_fixture_never_released_is_released_at_its_teardown_with_an_error(
+    pytester, run_alt_subprocess, cooperative, scope
+):
+    # It hung: the tests after the fixture's scope waited for ever, their
+    # clocks paused. (Sequentially, the first one to wait failed, blaming
+    # the fixture as if it were still set up.)
+    pytester.makeconftest(
+        """
+        import alt_coop
+
+        lock = alt_coop.Lock()
+        """
+    )
+    holders = {
+        "class": """
+        @pytest.fixture(scope="class")
+        async def grabs():
+            await lock().acquire()
+            yield
+
+        class TestA:
+            async def test_a(self, grabs):
+                await asyncio.sleep(0.1)
+        """,
+        "module": """
+        @pytest.fixture(scope="module")
+        async def grabs():
+            await lock().acquire()
+            yield
+
+        async def test_a(grabs):
+            await asyncio.sleep(0.1)
+        """,
+    }
+    pytester.makepyfile(
+        test_a=f"""
+        import asyncio
+        import pytest
+        from conftest import lock
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        """
+        + holders[scope]
+    )
+    pytester.makepyfile(
+        test_b=f"""
+        import asyncio
+        import pytest
+        from conftest import lock
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+
+        async def test_b():
+            await asyncio.sleep(0.3)
+            async with lock():
+                pass
+        """
+    )
+    result = run_alt_subprocess("-v", "--asyncio-task-timeout=5", timeout=60)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of *test_a*",
+            f"*the {scope} fixture 'grabs' ended still holding 1 alt_coop.Lock(s) it took and "
+            "never released (an acquire() without a release()); alt_coop released them for "
+            "the tests waiting. Take a lock with `async with lock():`",
+            "*= short test summary info =*",
+        ]
+    )
+    assert "alt_coop/" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
 def test_a_session_run_by_a_test_leaves_that_tests_lock_alone(pytester, run_alt, cooperative):
     # The inner session's tests run in the outer test's lane and context.
     pytester.makepyfile(
