@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from . import _hypothesis, _lane_state, _plugin_state
+from . import _hypothesis, _lane_state, _plugin_state, _pytest_compat
 from ._marks import EXCLUSIVE_MARK
 from ._migration import pytest_asyncio_fixtures, pytest_asyncio_on
 
@@ -91,6 +91,7 @@ _PATCHING_DECORATORS = (
     "responses",
     "requests_mock",
     "vcr",
+    "unittest.mock",  # patch.dict's wrapper (patch's own are marked: ``patchings``)
 )
 
 #: Plugins whose pytest_runtest_protocol hook is taken care of: pytest's own
@@ -108,6 +109,7 @@ class RunAlone:
         self._network_blocker = _blocks_network_for_all(config)
         self._wrappers_by_parent: dict[Any, tuple[str, ...]] = {}
         self._pytest_asyncio = pytest_asyncio_on(config)
+        self._patchers: dict[object, str | None] = {}
 
     def reason(self, item: pytest.Function, marks: set[str], is_async: bool) -> str | None:
         """Why ``item`` (marked ``marks``) must run alone, or None if it may not."""
@@ -120,6 +122,13 @@ class RunAlone:
         patcher = _patching_decorator(item.obj)
         if patcher is not None:
             return f"tests decorated by {patcher} run alone (process-wide state)"
+        patching_fixture = self._patching_fixture(item)
+        if patching_fixture is not None:
+            name, patcher = patching_fixture
+            return (
+                f"tests using the fixture {name!r}, decorated by {patcher}, run alone "
+                "(process-wide state)"
+            )
         plugin_marks = sorted(_RUN_ALONE_MARKS.keys() & marks)
         if plugin_marks:
             plugins = sorted({_RUN_ALONE_MARKS[mark] for mark in plugin_marks})
@@ -184,6 +193,25 @@ class RunAlone:
                 f"{', '.join(wrappers)} hooks pytest_runtest_protocol, which cooperative tests "
                 "cannot go through: those tests run sequentially"
             )
+        return None
+
+    def _patching_fixture(self, item: pytest.Function) -> tuple[str, str] | None:
+        """A fixture of ``item``'s whose function a patching decorator wraps
+        (it patches while the fixture sets up or tears down, with the tests
+        beside it running), and that decorator's package."""
+        for name, functions in _pytest_compat.fixture_functions(item).items():
+            for function in functions:
+                function = getattr(function, "__func__", function)  # a class's fixture
+                try:
+                    patcher = self._patchers[function]
+                except KeyError:
+                    patcher = self._patchers[function] = (
+                        "unittest.mock.patch"
+                        if getattr(function, "patchings", None)
+                        else _patching_decorator(function)
+                    )
+                if patcher is not None:
+                    return name, patcher
         return None
 
     def _protocol_wrappers(self, item: pytest.Function) -> tuple[str, ...]:
@@ -258,8 +286,9 @@ def _patching_decorator(function: object) -> str | None:
             module = str(getattr(decorator, "__module__", "") or "")
         else:
             module = str(getattr(function, "__globals__", {}).get("__name__", ""))
-        if module.partition(".")[0] in _PATCHING_DECORATORS:
-            return module.partition(".")[0]
+        for package in _PATCHING_DECORATORS:
+            if module == package or module.startswith(f"{package}."):
+                return package
         function = wrapped
     return None
 

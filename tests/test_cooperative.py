@@ -1541,6 +1541,83 @@ def test_a_test_decorated_by_a_patching_library_runs_alone(pytester, run_alt, pa
     assert not overlap(spans["alone"], spans["a"]) and not overlap(spans["alone"], spans["b"])
 
 
+@pytest.mark.parametrize(
+    ("decorator", "on", "notice"),
+    [
+        ("mock.patch.dict(os.environ, X='1')", "test", "tests decorated by unittest.mock"),
+        (
+            "mock.patch.dict(os.environ, X='1')",
+            "fixture",
+            "tests using the fixture 'patched', decorated by unittest.mock,",
+        ),
+        (
+            "mock.patch.object(os, 'sep', '!')",
+            "fixture",
+            "tests using the fixture 'patched', decorated by unittest.mock.patch,",
+        ),
+        ("activate", "fixture", "tests using the fixture 'patched', decorated by responses,"),
+    ],
+    ids=["patch.dict-test", "patch.dict-fixture", "patch-fixture", "library-fixture"],
+)
+def test_a_patching_decorator_on_a_test_or_its_fixture_makes_the_test_run_alone(
+    pytester, run_alt, decorator, on, notice
+):
+    # Each patches while the test or fixture it decorates runs, with the
+    # tests beside it running: only the test itself was looked at, and
+    # patch.dict (which marks nothing) not even there.
+    pytester.makepyfile(
+        responses="""
+        import functools
+
+        def activate(function):
+            @functools.wraps(function)
+            async def wrapper(*args, **kwargs):
+                return await function(*args, **kwargs)
+            return wrapper
+        """
+    )
+    events_conftest(pytester)
+    test_decorator = f"@{decorator}" if on == "test" else ""
+    fixture_decorator = f"@{decorator}" if on == "fixture" else ""
+    pytester.makepyfile(
+        test_decorated=f"""
+        import asyncio
+        import os
+        from unittest import mock
+        import pytest
+        from conftest import span
+        from responses import activate
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        {fixture_decorator}
+        async def patched():
+            await asyncio.sleep(0.05)
+
+        async def test_a():
+            async with span("a"):
+                await asyncio.sleep(0.1)
+
+        {test_decorator}
+        async def test_alone(patched):
+            async with span("alone"):
+                await asyncio.sleep(0.1)
+
+        async def test_b():
+            async with span("b"):
+                await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        [f"*AltCoopWarning: alt_coop: {notice} run alone (process-wide state)"]
+    )
+    spans = read_spans(pytester)
+    assert not overlap(spans["alone"], spans["a"]) and not overlap(spans["alone"], spans["b"])
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_test_seeded_per_test_draws_its_own_random_numbers(pytester, run_alt, mode):
     # pytest-randomly, in miniature: it seeds the random module with a seed
