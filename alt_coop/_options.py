@@ -70,6 +70,10 @@ def _from_ini(config: pytest.Config, name: str, convert: Callable[[object, str],
         raise pytest.UsageError(str(exc)) from None
 
 
+#: The ini options registered with ``type="bool"``.
+_BOOL_INI = frozenset({"asyncio_cooperative"})
+
+
 def _getini(config: pytest.Config, name: str) -> Any:
     """``config.getini(name)``, where pytest's own refusal of a value (a bool
     option's "maybe", a native TOML number where a string is expected) is a
@@ -79,7 +83,11 @@ def _getini(config: pytest.Config, name: str) -> Any:
     except (TypeError, ValueError, pytest.UsageError) as exc:
         hint = ""
         if isinstance(exc, TypeError) and pytest.version_tuple < (9, 2):
-            hint = " (pytest before 9.2 reads it as a string: quote the value)"
+            hint = (
+                " (write true or false, unquoted)"
+                if name in _BOOL_INI
+                else " (pytest before 9.2 reads it as a string: quote the value)"
+            )
         raise pytest.UsageError(f"ini option {name}: {exc}{hint}") from None
 
 

@@ -56,7 +56,7 @@ def check_seconds(value: object, source: str) -> float:
         raise ValueError(f"{source} must be a positive number of seconds, got {value!r}")
     try:
         seconds = float(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an int too large for a float
         raise ValueError(f"{source} must be a positive number of seconds, got {value!r}") from None
     if not (seconds > 0 and math.isfinite(seconds)):
         raise ValueError(f"{source} must be a positive number of seconds, got {value!r}")

@@ -533,7 +533,7 @@ def test_set_timeout_seconds_rejects_non_positive_values(pytester, run_alt):
         import math
         import pytest
 
-        @pytest.mark.parametrize("bad", [0, -1, -0.5, math.nan, math.inf, "soon", None])
+        @pytest.mark.parametrize("bad", [0, -1, -0.5, math.nan, math.inf, "soon", None, 10**400])
         async def test_rejected(async_timeout, bad):
             before = async_timeout.timeout_seconds
             with pytest.raises(ValueError, match="positive number of seconds"):
@@ -542,7 +542,7 @@ def test_set_timeout_seconds_rejects_non_positive_values(pytester, run_alt):
         """
     )
     result = run_alt()
-    result.assert_outcomes(passed=7)
+    result.assert_outcomes(passed=8)
 
 
 # -- options ----------------------------------------------------------------------
@@ -632,6 +632,21 @@ def test_native_toml_number_before_pytest_9_2_says_to_quote_it(pytester, run_alt
         ["*ini option max_asyncio_tasks: *500*(pytest before 9.2 reads it as a string: quote*"]
     )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.skipif(
+    not (9, 0) <= pytest.version_tuple < (9, 2), reason="pytest 9.0 and 9.1 want a TOML bool"
+)
+@pytest.mark.parametrize("value", ['"true"', "1"])
+def test_native_toml_bool_before_pytest_9_2_says_to_write_it_unquoted(pytester, run_alt, value):
+    # The hint said to quote it, as for a number.
+    pytester.makepyprojecttoml(f"[tool.pytest]\nasyncio_cooperative = {value}\n")
+    pytester.makepyfile(SLOW_TEST)
+    result = run_alt()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*ini option asyncio_cooperative: *(write true or false, unquoted)"]
+    )
 
 
 @pytest.mark.parametrize("value", ["maybe", "2"])
