@@ -110,6 +110,8 @@ class RunAlone:
         self._wrappers_by_parent: dict[Any, tuple[str, ...]] = {}
         self._pytest_asyncio = pytest_asyncio_on(config)
         self._patchers: dict[object, str | None] = {}
+        # pytest-order's: marks named by it and a digit order tests as ``order`` does.
+        self._order_prefix = config.getoption("order_marker_prefix", None) or None
 
     def reason(self, item: pytest.Function, marks: set[str], is_async: bool) -> str | None:
         """Why ``item`` (marked ``marks``) must run alone, or None if it may not."""
@@ -175,7 +177,7 @@ class RunAlone:
             )
         if "no_cover" in marks:
             return "tests marked no_cover run alone (pytest-cov pauses coverage process-wide)"
-        if "order" in marks or "dependency" in marks:
+        if "order" in marks or "dependency" in marks or self._ordered_by_prefix(marks):
             return (
                 "tests ordered by pytest-order or pytest-dependency run sequentially "
                 "(their order may be a dependency on the tests before them)"
@@ -194,6 +196,13 @@ class RunAlone:
                 "cannot go through: those tests run sequentially"
             )
         return None
+
+    def _ordered_by_prefix(self, marks: set[str]) -> bool:
+        prefix = self._order_prefix
+        return prefix is not None and any(
+            mark.startswith(prefix) and mark[len(prefix) : len(prefix) + 1].isdigit()
+            for mark in marks
+        )
 
     def _patching_fixture(self, item: pytest.Function) -> tuple[str, str] | None:
         """A fixture of ``item``'s whose function a patching decorator wraps
@@ -241,6 +250,11 @@ def session_reason(config: pytest.Config) -> str | None:
         return "under --sw (it stops at the first failure in collection order)"
     if _faulthandler_timeout(config) > 0:
         return "with faulthandler_timeout set (its timer wraps the whole test)"
+    if _automarks_dependencies(config):
+        return (
+            "with pytest-dependency's automark_dependency set (any test may call depends() "
+            "on the tests before it)"
+        )
     return _plugin_state.sequential_reason()
 
 
@@ -249,6 +263,15 @@ def _faulthandler_timeout(config: pytest.Config) -> float:
         return float(config.getini("faulthandler_timeout") or 0)
     except ValueError:  # an ini key only, unknown when pytest's faulthandler plugin is off
         return 0.0
+
+
+def _automarks_dependencies(config: pytest.Config) -> bool:
+    if not config.pluginmanager.has_plugin("dependency"):
+        return False
+    try:
+        return bool(config.getini("automark_dependency"))
+    except ValueError:  # an ini key of its own, unknown to an older or other "dependency"
+        return False
 
 
 def dynamic_request_problem(name: str, request: pytest.FixtureRequest) -> str | None:

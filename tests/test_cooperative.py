@@ -1541,6 +1541,97 @@ def test_a_test_decorated_by_a_patching_library_runs_alone(pytester, run_alt, pa
     assert not overlap(spans["alone"], spans["a"]) and not overlap(spans["alone"], spans["b"])
 
 
+def test_a_test_ordered_by_pytest_orders_marker_prefix_runs_sequentially(pytester, run_alt):
+    # pytest-order's --order-marker-prefix=m makes m1, m2, ... order marks.
+    # A stand-in for its option; the order of the marks is not at issue here.
+    events_conftest(
+        pytester,
+        """
+        def pytest_addoption(parser):
+            parser.addoption("--order-marker-prefix", dest="order_marker_prefix")
+
+        def pytest_configure(config):
+            config.addinivalue_line("markers", "m1")
+            config.addinivalue_line("markers", "mark_me")
+        """,
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_a():
+            async with span("a"):
+                await asyncio.sleep(0.1)
+
+        @pytest.mark.mark_me  # the prefix and no digit: no order mark
+        async def test_b():
+            async with span("b"):
+                await asyncio.sleep(0.1)
+
+        @pytest.mark.m1
+        async def test_alone():
+            async with span("alone"):
+                await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt("--order-marker-prefix=m")
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*AltCoopWarning: alt_coop: tests ordered by pytest-order or pytest-dependency run*"]
+    )
+    spans = read_spans(pytester)
+    assert not overlap(spans["alone"], spans["a"]) and not overlap(spans["alone"], spans["b"])
+    assert overlap(spans["a"], spans["b"])
+
+
+def test_pytest_dependencys_automark_makes_cooperative_tests_run_sequentially(pytester, run_alt):
+    # With it, any test may call depends(request, [...]) at run time on a test
+    # before it, which has to have finished: a stand-in for the plugin.
+    events_conftest(
+        pytester,
+        """
+        def pytest_addoption(parser):
+            parser.addini("automark_dependency", "", type="bool", default=False)
+
+        def pytest_configure(config):
+            config.pluginmanager.register(object(), "dependency")
+        """,
+    )
+    pytester.makeini("[pytest]\nautomark_dependency = true\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_a():
+            async with span("a"):
+                await asyncio.sleep(0.1)
+
+        async def test_b():
+            async with span("b"):
+                await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: cooperative tests run sequentially with "
+            "pytest-dependency's automark_dependency set (any test may call depends() on the "
+            "tests before it)"
+        ]
+    )
+    spans = read_spans(pytester)
+    assert not overlap(spans["a"], spans["b"])
+
+
 @pytest.mark.parametrize(
     ("decorator", "on", "notice"),
     [
