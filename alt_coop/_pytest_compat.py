@@ -122,6 +122,12 @@ def user_fixture_visible(request: pytest.FixtureRequest, name: str, node: Any) -
     return getattr(fixturedefs[-1].func, "__module__", None) != _OWN_FIXTURE_MODULE
 
 
+def user_fixture_parametrized(request: pytest.FixtureRequest, name: str, node: Any) -> bool:
+    """Whether the fixture ``name`` visible at ``node`` has ``params``."""
+    fixturedefs = request._fixturemanager.getfixturedefs(name, node)
+    return fixturedefs is not None and bool(fixturedefs) and fixturedefs[-1].params is not None
+
+
 def finalizer_count(fixturedef: pytest.FixtureDef[Any]) -> int:
     """How many finalizers ``fixturedef`` has (its teardown among them, once set up)."""
     return len(fixturedef._finalizers)

@@ -98,9 +98,20 @@ class DefaultTimeouts:
                 return given[scope]
             raise DefaultUnavailable(name)
         try:
-            seconds = given[scope] = check_seconds(
-                request.getfixturevalue(name), f"fixture {name!r}"
-            )
+            value = request.getfixturevalue(name)
+        except pytest.fail.Exception:
+            # pytest's "has no parameter defined", pointing into alt_coop.
+            if not _pytest_compat.user_fixture_parametrized(request, name, where):
+                raise
+            raise pytest.fail.Exception(
+                f"fixture {name!r} gives the default timeout of async fixtures and tests, so "
+                "it cannot be parametrized: only the tests that ask for it would have a "
+                "value. Give it one value (override it in a module or class for another), "
+                "or set a test's own with async_timeout.set_timeout_seconds()",
+                pytrace=False,
+            ) from None
+        try:
+            seconds = given[scope] = check_seconds(value, f"fixture {name!r}")
         except ValueError as error:  # the user's mistake: none of alt_coop's frames
             raise pytest.fail.Exception(str(error), pytrace=False) from None
         return seconds

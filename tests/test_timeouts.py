@@ -779,6 +779,39 @@ def test_bad_value_from_a_default_fixture_names_the_fixture(pytester, run_alt, m
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_parametrized_default_fixture_says_it_cannot_be(pytester, run_alt, mode):
+    # pytest's own failure said "no parameter defined", requested at alt_coop's line.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(params=[1, 2])
+        def default_async_timeout(request):
+            return request.param
+
+        async def test_unaware():
+            await asyncio.sleep(0)
+
+        async def test_asks(default_async_timeout, async_timeout):
+            assert async_timeout.timeout_seconds == default_async_timeout
+        """
+    )
+    result = run_alt(*mode_args(mode), "-p", "no:randomly")
+    result.assert_outcomes(failed=1, passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_unaware _*",
+            "fixture 'default_async_timeout' gives the default timeout of async fixtures and "
+            "tests, so it cannot be parametrized: only the tests that ask for it would have a "
+            "value. Give it one value (override it in a module or class for another), or set "
+            "a test's own with async_timeout.set_timeout_seconds()",
+        ]
+    )
+    assert "_timeout_defaults.py" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_an_async_default_fixture_says_it_must_be_plain(pytester, run_alt, mode):
     pytester.makepyfile(
         """
