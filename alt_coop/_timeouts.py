@@ -117,7 +117,10 @@ class PhaseTimeout:
         self.waited_at: TracebackType | None = None  # the line self.where names
 
     def set_timeout_seconds(self, seconds: float) -> None:
-        self.timeout_seconds = check_seconds(seconds, "set_timeout_seconds()")
+        seconds = check_seconds(seconds, "set_timeout_seconds()")
+        if self.fired:
+            return  # too late, and the report says what the phase had when it fired
+        self.timeout_seconds = seconds
         self.hint = ""
         if self._loop is not None:
             self._started_at = self._loop.time()

@@ -24,7 +24,9 @@ class AsyncTimeout(Protocol):
     def set_timeout_seconds(self, seconds: float) -> None:
         """Give this fixture or test ``seconds`` from now to finish.
 
-        Raises :class:`ValueError` unless ``seconds`` is a positive number, and
+        Once its timeout has fired (called while it handles the cancellation,
+        say), it changes nothing. Raises :class:`ValueError` unless ``seconds``
+        is a positive number, and
         :class:`alt_coop.errors.NoAsyncTimeoutInSyncFunctions` when called from
         a synchronous fixture or test, which alt_coop never times out.
         """

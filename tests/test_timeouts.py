@@ -527,6 +527,25 @@ def test_set_timeout_seconds_in_sync_code_is_a_clear_error(pytester, run_alt):
     )
 
 
+def test_set_timeout_seconds_after_the_timeout_fired_changes_nothing(pytester, run_alt):
+    # The report said the new value ("after 5s"), though the test was cut at 0.3s.
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_sets_it_too_late(async_timeout):
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                async_timeout.set_timeout_seconds(5)
+                await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt("--default-async-timeout=0.3")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_sets_it_too_late timed out after 0.3s (async timeout)*"])
+
+
 def test_set_timeout_seconds_rejects_non_positive_values(pytester, run_alt):
     pytester.makepyfile(
         """
