@@ -446,8 +446,9 @@ class Plugin:
         # A lock it takes is held through this fixture (see alt_coop.locks).
         holder = (fixturedef.argname, fixturedef.scope, request.node.nodeid)
         if fixturedef.scope != "function":  # a test's teardown checks a function fixture's
-            # Added first, it runs last: after the fixture's own teardown.
-            fixturedef.addfinalizer(functools.partial(release_left_held_by_fixture, holder))
+            # Added first, it runs last: after the fixture's own teardown and
+            # the finalizers it gives its scope's node (which may release it).
+            request.node.addfinalizer(functools.partial(release_left_held_by_fixture, holder))
         token = setting_up.set(holder)
         # Every error is cached as the fixture's, as pytest does: one left
         # uncached (a bad default timeout) would break its next setup.

@@ -269,9 +269,12 @@ def _automarks_dependencies(config: pytest.Config) -> bool:
     if not config.pluginmanager.has_plugin("dependency"):
         return False
     try:
-        return bool(config.getini("automark_dependency"))
+        value = config.getini("automark_dependency")
     except ValueError:  # an ini key of its own, unknown to an older or other "dependency"
         return False
+    if isinstance(value, str):  # before its 0.6, a string it reads itself, as here
+        return value.strip().lower() in {"1", "yes", "y", "true", "t", "on"}
+    return bool(value)
 
 
 def dynamic_request_problem(name: str, request: pytest.FixtureRequest) -> str | None:

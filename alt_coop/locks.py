@@ -224,12 +224,13 @@ def release_left_held(item: pytest.Item) -> None:
 
 
 def release_left_held_by_fixture(fixture: tuple[str, str, str]) -> None:
-    """Release the locks a wider fixture (``fixture``: its name, scope and
-    scope's node id) took and still holds once it is torn down, and raise an
-    error saying so.
+    """Release the locks one set-up of a wider fixture took and still holds
+    once its scope is torn down, and raise an error saying so.
 
-    Run after that fixture's own teardown: nothing else would release them,
-    and the tests waiting for them would wait forever, their clocks paused.
+    ``fixture`` is what that set-up held its locks through (see
+    ``_Holder.fixture``): the same object, since an overriding fixture of
+    the same name and scope has an equal one. Nothing else would release
+    them, and the tests waiting would wait forever, their clocks paused.
     """
     __tracebackhide__ = True
     if not _held_by_tests:
@@ -237,7 +238,7 @@ def release_left_held_by_fixture(fixture: tuple[str, str, str]) -> None:
     left = [
         lock
         for lock in list(_held_by_tests)
-        if lock._holder is not None and lock._holder.fixture == fixture
+        if lock._holder is not None and lock._holder.fixture is fixture
     ]
     if not left:
         return

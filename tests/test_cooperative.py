@@ -1588,20 +1588,26 @@ def test_a_test_ordered_by_pytest_orders_marker_prefix_runs_sequentially(pyteste
     assert overlap(spans["a"], spans["b"])
 
 
-def test_pytest_dependencys_automark_makes_cooperative_tests_run_sequentially(pytester, run_alt):
-    # With it, any test may call depends(request, [...]) at run time on a test
-    # before it, which has to have finished: a stand-in for the plugin.
-    events_conftest(
-        pytester,
-        """
-        def pytest_addoption(parser):
-            parser.addini("automark_dependency", "", type="bool", default=False)
+AUTOMARK_PLUGIN = """
+def pytest_addoption(parser):
+    parser.addini("automark_dependency", "", {kind}default=False)
 
-        def pytest_configure(config):
-            config.pluginmanager.register(object(), "dependency")
-        """,
+def pytest_configure(config):
+    config.pluginmanager.register(object(), "dependency")
+"""
+
+
+@pytest.mark.parametrize(("kind", "value"), [("bool", "true"), ("str", "Yes")])
+def test_pytest_dependencys_automark_makes_cooperative_tests_run_sequentially(
+    pytester, run_alt, kind, value
+):
+    # With it, any test may call depends(request, [...]) at run time on a test
+    # before it, which has to have finished: a stand-in for the plugin (a
+    # string before its 0.6).
+    events_conftest(
+        pytester, AUTOMARK_PLUGIN.format(kind='type="bool", ' if kind == "bool" else "")
     )
-    pytester.makeini("[pytest]\nautomark_dependency = true\n")
+    pytester.makeini(f"[pytest]\nautomark_dependency = {value}\n")
     pytester.makepyfile(
         """
         import asyncio
@@ -1630,6 +1636,37 @@ def test_pytest_dependencys_automark_makes_cooperative_tests_run_sequentially(py
     )
     spans = read_spans(pytester)
     assert not overlap(spans["a"], spans["b"])
+
+
+@pytest.mark.parametrize(("kind", "value"), [("bool", "false"), ("str", "false")])
+def test_pytest_dependencys_automark_off_leaves_cooperative_tests_cooperative(
+    pytester, run_alt, kind, value
+):
+    events_conftest(
+        pytester, AUTOMARK_PLUGIN.format(kind='type="bool", ' if kind == "bool" else "")
+    )
+    pytester.makeini(f"[pytest]\nautomark_dependency = {value}\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_a():
+            async with span("a"):
+                await asyncio.sleep(0.1)
+
+        async def test_b():
+            async with span("b"):
+                await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=2)
+    spans = read_spans(pytester)
+    assert overlap(spans["a"], spans["b"])
 
 
 @pytest.mark.parametrize(

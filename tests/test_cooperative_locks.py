@@ -360,6 +360,66 @@ def test_a_lock_a_wider_fixture_never_released_is_released_at_its_teardown_with_
 
 
 @pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+@pytest.mark.parametrize(
+    "test_module",
+    [
+        # An override of the same name and scope, torn down first, is not the
+        # fixture that holds the lock.
+        """
+        @pytest.fixture(scope="module")
+        async def res(res):
+            return res + "+x"
+        """,
+        # Released by a finalizer the fixture gave its scope's node, which
+        # runs after the fixture's own teardown.
+        """
+        @pytest.fixture(scope="module")
+        async def other(request):
+            await lock().acquire()
+            request.node.addfinalizer(lock().release)
+            yield
+
+        @pytest.fixture
+        def res(other):
+            return "db+x"
+        """,
+    ],
+    ids=["override", "node-finalizer"],
+)
+def test_a_lock_a_wider_fixture_releases_in_its_own_way_is_no_error(
+    pytester, run_alt, cooperative, test_module
+):
+    pytester.makeconftest(
+        """
+        import alt_coop
+        import pytest
+
+        lock = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def res():
+            async with lock():
+                yield "db"
+        """
+    )
+    pytester.makepyfile(
+        f"""
+        import pytest
+        from conftest import lock
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        """
+        + test_module
+        + """
+        async def test_a(res):
+            assert res == "db+x"
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
 def test_a_session_run_by_a_test_leaves_that_tests_lock_alone(pytester, run_alt, cooperative):
     # The inner session's tests run in the outer test's lane and context.
     pytester.makepyfile(

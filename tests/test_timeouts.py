@@ -830,6 +830,34 @@ def test_a_parametrized_default_fixture_says_it_cannot_be(pytester, run_alt, mod
     assert "_timeout_defaults.py" not in result.stdout.str()
 
 
+def test_a_parametrized_default_fixtures_own_failure_is_its_own(pytester, run_alt):
+    # Its test asks for it, so has its param: the fixture's failure is not
+    # about parametrizing it.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(params=[1.0, 2.0])
+        def default_async_timeout(request):
+            if request.param > 1.5:
+                pytest.fail("NOT-CONFIGURED: 2s timeouts need the slow service")
+            return request.param
+
+        @pytest.fixture
+        async def af():
+            return 1
+
+        async def test_asks(af, default_async_timeout):
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt("-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*NOT-CONFIGURED: 2s timeouts need the slow service*"])
+    assert "cannot be parametrized" not in result.stdout.str()
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_an_async_default_fixture_says_it_must_be_plain(pytester, run_alt, mode):
     pytester.makepyfile(
