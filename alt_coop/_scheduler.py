@@ -53,14 +53,13 @@ from ._hypothesis import is_async_test
 from ._lanes import LEAVE, Leave, drive
 from ._marks import MARK, SEQUENTIAL_MARK
 from ._other_runners import OtherRunners
+from ._session_loop import INTERRUPT_GRACE_SECONDS
 from ._setupstate import ConcurrentSetupState
 from .errors import AltCoopWarning
 
 #: How long the batch may go on starting tests before running ones get a turn.
 ADMISSION_SLICE_SECONDS = 0.001
 
-#: How long, after an interrupt, running tests get to finish their cancellation.
-INTERRUPT_GRACE_SECONDS = 5.0
 #: How long tests given up on have to unwind (see Scheduler._give_up).
 GIVE_UP_SECONDS = 1.0
 

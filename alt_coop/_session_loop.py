@@ -36,6 +36,9 @@ from ._leftover_tasks import CANCEL_GRACE_SECONDS
 from ._pytest_compat import hidden_unless_alone
 from .errors import AltCoopError, AltCoopWarning
 
+#: How long, after Ctrl-C, the work running gets to finish its cancellation.
+INTERRUPT_GRACE_SECONDS = 5.0
+
 T = TypeVar("T")
 
 #: Loops a session runs on that it does not own (``alt_coop.main``, ``managed_loop``).
@@ -153,6 +156,8 @@ class SessionLoop:
         self._given_up: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._interrupted = False
         self._sigints = 0  # Ctrl-Cs seen, whatever ran then
+        self._alone = False  # the run's (see run)
+        self._interrupt_grace: asyncio.TimerHandle | None = None
         #: The last exception raised into the loop while the work waited (see _stop_work).
         self.raised_into_loop: BaseException | None = None
         #: ``loop.stop()`` was called while the loop was idle (see _stop_unless_working).
@@ -286,6 +291,7 @@ class SessionLoop:
             raise
         _cancels.made_here(task)
         self._task, self._interrupted, self.interruption = task, False, None
+        self._alone = alone
         self.raised_into_loop = None
         stopped = False
         lost: list[BaseException] = []
@@ -325,6 +331,9 @@ class SessionLoop:
                         self._stop_work(task, error)
         finally:
             self._task = None
+            if self._interrupt_grace is not None:
+                self._interrupt_grace.cancel()
+                self._interrupt_grace = None
             stopped_idle, self._stopped_idle = self._stopped_idle, False
         if stopped and not stopped_idle:
             self._stop_held_back |= self.nested
@@ -352,7 +361,21 @@ class SessionLoop:
         it. One that ignores the cancellation is given up on."""
         __tracebackhide__ = True
         self.raised_into_loop = error
-        if not task.done():
+        if (
+            self._alone
+            and self._interrupted
+            and isinstance(error, KeyboardInterrupt)
+            and not task.done()
+        ):
+            # A second Ctrl-C, or the first one's grace over: one test's phase
+            # had its cancellation and goes on. Given up at once, as a batch's
+            # tests are (a batch gives them up itself, once cancelled).
+            self._given_up.add(task)
+            error.add_note(
+                "alt_coop: the fixture or test was still running after Ctrl-C cancelled it, "
+                "and was abandoned"
+            )
+        elif not task.done():
             # No longer the work: the grace wait's own stop of the loop must
             # not be refused, or a task that swallows its cancellation would
             # hold the run for ever.
@@ -439,7 +462,25 @@ class SessionLoop:
             raise KeyboardInterrupt
         self._interrupted = True
         _cancels.interrupt(task, "interrupted (Ctrl-C)")
-        self.loop.call_soon_threadsafe(_wake)
+        if self._alone:
+            # One test's phase: bounded as a batch's tests are. (Scheduled from
+            # the loop: this handler may have cut into its own scheduling.)
+            self.loop.call_soon_threadsafe(self._start_interrupt_grace, task)
+        else:
+            self.loop.call_soon_threadsafe(_wake)
+
+    def _start_interrupt_grace(self, task: asyncio.Task[Any]) -> None:
+        if self._task is task and not task.done():
+            self._interrupt_grace = self.loop.call_later(
+                INTERRUPT_GRACE_SECONDS, self._interrupt_grace_over, task
+            )
+
+    def _interrupt_grace_over(self, task: asyncio.Task[Any]) -> None:
+        """The interrupted work ignores its cancellation: stop waiting for it,
+        as a second Ctrl-C would."""
+        self._interrupt_grace = None
+        if self._task is task and not task.done():
+            raise KeyboardInterrupt
 
     def close(
         self,

@@ -118,3 +118,52 @@ def test_ctrl_c_after_a_test_took_back_its_own_cancellations(
     assert "CancelledError" not in output and "failed" not in output, output
     sleep_line = test_file.read_text().splitlines().index("    await asyncio.sleep(30)") + 1
     assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
+
+
+SWALLOWS_FOREVER = """
+import asyncio
+import pytest
+
+@pytest.fixture
+async def resource():
+    yield
+    print("FIXTURE TEARDOWN", flush=True)
+
+async def test_swallows(resource, async_timeout):
+    async_timeout.set_timeout_seconds(60)
+    with open({marker!r}, "w") as f:
+        f.write("started")
+    while True:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            print("SWALLOWED", flush=True)
+"""
+
+
+@pytest.mark.parametrize("second", [None, 1.0], ids=["one Ctrl-C", "two Ctrl-Cs"])
+def test_ctrl_c_gives_a_test_that_ignores_it_a_bounded_grace(
+    pytester: pytest.Pytester, second: float | None
+) -> None:
+    # One Ctrl-C waited for the test's own timeout (here a minute); a second
+    # one waited 2 s more. Now the first waits 5 s, as for cooperative tests,
+    # and the second gives up at once; the fixtures are torn down either way.
+    marker = pytester.path / "test-started.txt"
+    test_file = pytester.makepyfile(SWALLOWS_FOREVER.format(marker=str(marker)))
+    output, returncode, _, interrupted, ended = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-s", str(test_file)],
+        pytester.path,
+        marker.exists,
+        "the test started",
+        again_after=second,
+        communicate_timeout=40,
+    )
+    assert ended - interrupted < 30, output
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "SWALLOWED" in output and "FIXTURE TEARDOWN" in output, output
+    assert (
+        "alt_coop: the fixture or test was still running after Ctrl-C cancelled it, and was "
+        "abandoned" in output
+    ), output
+    assert "did not end within" not in output, output
+    assert "failed" not in output, output
