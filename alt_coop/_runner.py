@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 from collections.abc import Coroutine, Iterator
+from types import TracebackType
 from typing import Any, TypeVar
 
 import greenlet
@@ -107,6 +109,7 @@ def run(
             # What asyncio's debug mode names when the task holds the loop too long.
             f"alt_coop: {timeout.label} ({phase})" if timeout is not None else "alt_coop",
             alone=alone,
+            waiting_at=functools.partial(_waiting_line, coro, timeout),
         )
     except BaseException as raised:
         # Raised into the loop while the code waited (pytest-timeout's failure,
@@ -128,6 +131,15 @@ def run(
         finally:
             error = None
     return value  # type: ignore[return-value]  # None only when error is set
+
+
+def _waiting_line(
+    coro: Coroutine[Any, Any, Any], timeout: PhaseTimeout | None
+) -> TracebackType | None:
+    """The user's line the phase waits at (an async generator fixture's own,
+    not that of the step awaiting it)."""
+    subject = timeout.subject if timeout is not None else None
+    return _tracebacks.waiting_line(subject or coro)
 
 
 def _run_captured(

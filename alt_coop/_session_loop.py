@@ -27,7 +27,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable, Coroutine, Iterator
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import Any, NoReturn, TypeVar
 
 from . import _cancels, _leftover_tasks
@@ -157,6 +157,7 @@ class SessionLoop:
         self._interrupted = False
         self._sigints = 0  # Ctrl-Cs seen, whatever ran then
         self._alone = False  # the run's (see run)
+        self._waiting_at: Callable[[], TracebackType | None] | None = None
         self._interrupt_grace: asyncio.TimerHandle | None = None
         #: The last exception raised into the loop while the work waited (see _stop_work).
         self.raised_into_loop: BaseException | None = None
@@ -272,7 +273,12 @@ class SessionLoop:
         self._task_factory = factory
 
     def run(
-        self, coro: Coroutine[Any, Any, T], name: str = "alt_coop", *, alone: bool = False
+        self,
+        coro: Coroutine[Any, Any, T],
+        name: str = "alt_coop",
+        *,
+        alone: bool = False,
+        waiting_at: Callable[[], TracebackType | None] | None = None,
     ) -> T:
         """Run ``coro`` as a task named ``name`` until it is done and return its result.
 
@@ -280,7 +286,9 @@ class SessionLoop:
         that a signal handler (pytest-timeout's) raises inside one of
         asyncio's own callbacks, which asyncio would log and lose, is raised
         into the loop all the same: landing in the task's own step, it leaves
-        the task with nothing to run it, and the run would wait for ever."""
+        the task with nothing to run it, and the run would wait for ever.
+        ``waiting_at`` gives the user's line the work waits at, for the
+        interrupt of work abandoned after Ctrl-C."""
         # What comes out of the loop (a pytest.fail() in a callback, say) is
         # shown from where it was raised, not from here.
         __tracebackhide__ = hidden_unless_alone
@@ -291,7 +299,7 @@ class SessionLoop:
             raise
         _cancels.made_here(task)
         self._task, self._interrupted, self.interruption = task, False, None
-        self._alone = alone
+        self._alone, self._waiting_at = alone, waiting_at
         self.raised_into_loop = None
         stopped = False
         lost: list[BaseException] = []
@@ -375,6 +383,9 @@ class SessionLoop:
                 "alt_coop: the fixture or test was still running after Ctrl-C cancelled it, "
                 "and was abandoned"
             )
+            where = self._waiting_at() if self._waiting_at is not None else None
+            if where is not None:  # pytest's one line names it, as for an interrupt it let out
+                error = error.with_traceback(where)
         elif not task.done():
             # No longer the work: the grace wait's own stop of the loop must
             # not be refused, or a task that swallows its cancellation would

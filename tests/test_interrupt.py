@@ -167,3 +167,8 @@ def test_ctrl_c_gives_a_test_that_ignores_it_a_bounded_grace(
     ), output
     assert "did not end within" not in output, output
     assert "failed" not in output, output
+    # pytest's one line names where the test waited, not alt_coop's line.
+    sleep_line = (
+        test_file.read_text().splitlines().index("            await asyncio.sleep(10)") + 1
+    )
+    assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
