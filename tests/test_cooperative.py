@@ -1597,13 +1597,21 @@ def pytest_configure(config):
 """
 
 
-@pytest.mark.parametrize(("kind", "value"), [("bool", "true"), ("str", "Yes")])
+@pytest.mark.parametrize(
+    ("kind", "value", "on"),
+    [
+        ("bool", "true", True),
+        ("str", "Yes", True),
+        ("bool", "false", False),
+        ("str", "false", False),
+    ],
+)
 def test_pytest_dependencys_automark_makes_cooperative_tests_run_sequentially(
-    pytester, run_alt, kind, value
+    pytester, run_alt, kind, value, on
 ):
     # With it, any test may call depends(request, [...]) at run time on a test
     # before it, which has to have finished: a stand-in for the plugin (a
-    # string before its 0.6).
+    # string before its 0.6, which it reads itself).
     events_conftest(
         pytester, AUTOMARK_PLUGIN.format(kind='type="bool", ' if kind == "bool" else "")
     )
@@ -1626,47 +1634,19 @@ def test_pytest_dependencys_automark_makes_cooperative_tests_run_sequentially(
         """
     )
     result = run_alt()
-    result.assert_outcomes(passed=2, warnings=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*AltCoopWarning: alt_coop: cooperative tests run sequentially with "
-            "pytest-dependency's automark_dependency set (any test may call depends() on the "
-            "tests before it)"
-        ]
-    )
+    result.assert_outcomes(passed=2, warnings=1 if on else 0)
     spans = read_spans(pytester)
-    assert not overlap(spans["a"], spans["b"])
-
-
-@pytest.mark.parametrize(("kind", "value"), [("bool", "false"), ("str", "false")])
-def test_pytest_dependencys_automark_off_leaves_cooperative_tests_cooperative(
-    pytester, run_alt, kind, value
-):
-    events_conftest(
-        pytester, AUTOMARK_PLUGIN.format(kind='type="bool", ' if kind == "bool" else "")
-    )
-    pytester.makeini(f"[pytest]\nautomark_dependency = {value}\n")
-    pytester.makepyfile(
-        """
-        import asyncio
-        import pytest
-        from conftest import span
-
-        pytestmark = pytest.mark.asyncio_cooperative
-
-        async def test_a():
-            async with span("a"):
-                await asyncio.sleep(0.1)
-
-        async def test_b():
-            async with span("b"):
-                await asyncio.sleep(0.1)
-        """
-    )
-    result = run_alt()
-    result.assert_outcomes(passed=2)
-    spans = read_spans(pytester)
-    assert overlap(spans["a"], spans["b"])
+    if on:
+        result.stdout.fnmatch_lines(
+            [
+                "*AltCoopWarning: alt_coop: cooperative tests run sequentially with "
+                "pytest-dependency's automark_dependency set (any test may call depends() on "
+                "the tests before it)"
+            ]
+        )
+        assert not overlap(spans["a"], spans["b"])
+    else:
+        assert overlap(spans["a"], spans["b"])
 
 
 @pytest.mark.parametrize(
