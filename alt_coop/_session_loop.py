@@ -338,7 +338,7 @@ class SessionLoop:
                             raise self.take_interruption() from None
                         self._stop_work(task, error)
         finally:
-            self._task = None
+            self._task, self._waiting_at = None, None
             if self._interrupt_grace is not None:
                 self._interrupt_grace.cancel()
                 self._interrupt_grace = None
