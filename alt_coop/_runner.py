@@ -219,7 +219,9 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         if timeout is not None and timeout.fired:
             _capped()  # the cap fired too: the timeout's failure says it
             cause = None if isinstance(exc, asyncio.CancelledError) else exc
-            raise timeout.failure() from cause
+            if cause is not None and _tracebacks.trim_asyncio_frames:
+                _tracebacks.drop_asyncio_tails(cause)
+            raise timeout.failure(cause) from cause
         if isinstance(exc, asyncio.CancelledError) and (capped := _capped()) is not None:
             raise capped from None
         if task is not None and _taken_back_but_pending(task, cancels_before):

@@ -244,9 +244,18 @@ class PhaseTimeout:
             what = f"{self.label} timed out after {seconds}s during {self.phase} (async timeout)"
         return f"{what}; it was waiting at {self.where or 'an unknown place'}{self.hint}"
 
-    def failure(self) -> BaseException:
-        """The exception to report for a phase this timer cut short."""
-        return pytest.fail.Exception(self.message(), pytrace=False).with_traceback(self.waited_at)
+    def failure(self, cause: BaseException | None = None) -> BaseException:
+        """The exception to report for a phase this timer cut short; ``cause``
+        is what the code raised instead of its cancellation.
+
+        With a cause, the report shows tracebacks (pytest shows those of a
+        chain in the style of its last exception): the cause's, then the line
+        the code waited at, where the timeout cut in.
+        """
+        failure = pytest.fail.Exception(self.message(), pytrace=cause is not None)
+        if cause is not None:
+            cause.__suppress_context__ = True  # the cancellation: the failure says it
+        return failure.with_traceback(self.waited_at)
 
 
 #: Cooperative tests' tasks cut short by ``asyncio_task_timeout``, with the cap.

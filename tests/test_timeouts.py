@@ -527,6 +527,45 @@ def test_set_timeout_seconds_in_sync_code_is_a_clear_error(pytester, run_alt):
     )
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_error_raised_when_cancelled_by_the_timeout_is_shown_with_its_traceback(
+    pytester, run_alt, mode
+):
+    # It was shown as its bare message, without its type or line, and the
+    # timeout's message came twice (once as the cancellation's).
+    pytester.makepyfile(
+        test_raises_instead="""
+        import asyncio
+
+        async def clean_up():
+            raise RuntimeError("CLEANUP-FAILED")
+
+        async def test_raises_instead():
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                await clean_up()
+        """
+    )
+    result = run_alt(*mode_args(mode), "--default-async-timeout=0.3")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            '>       raise RuntimeError("CLEANUP-FAILED")',
+            "E       RuntimeError: CLEANUP-FAILED",
+            "*test_raises_instead.py:4: RuntimeError",
+            "The above exception was the direct cause of the following exception:",
+            ">           await asyncio.sleep(10)",
+            "E           Failed: test_raises_instead timed out after 0.3s (async timeout); it was"
+            " waiting at test_raises_instead.py:8 in test_raises_instead",
+        ]
+    )
+    failures = result.stdout.str().split("short test summary info")[0]
+    assert failures.count("timed out after 0.3s") == 1, failures
+    assert "During handling" not in failures
+    assert "alt_coop/" not in failures and "asyncio/" not in failures, failures
+
+
 def test_set_timeout_seconds_after_the_timeout_fired_changes_nothing(pytester, run_alt):
     # The report said the new value ("after 5s"), though the test was cut at 0.3s.
     pytester.makepyfile(
