@@ -218,12 +218,14 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
             raise alarm.with_traceback(_tracebacks.last_user_entry(exc.__traceback__)) from None
         if timeout is not None and timeout.fired:
             _capped()  # the cap fired too: the timeout's failure says it
-            cause = None if isinstance(exc, asyncio.CancelledError) else exc
-            if cause is not None and _tracebacks.trim_asyncio_frames:
-                _tracebacks.drop_asyncio_tails(cause)
+            cause = _raised_instead(exc)
             raise timeout.failure(cause) from cause
-        if isinstance(exc, asyncio.CancelledError) and (capped := _capped()) is not None:
-            raise capped from None
+        if capped_tasks and task is not None and task in capped_tasks:
+            # The cap cancelled it (what it raised instead is the cause).
+            cause = _raised_instead(exc)
+            capped = _capped(cause)
+            assert capped is not None
+            raise capped from cause
         if task is not None and _taken_back_but_pending(task, cancels_before):
             _drop_pending_cancellation()
         if _tracebacks.trim_asyncio_frames:
@@ -319,8 +321,21 @@ def _interrupt_if_swallowed(task: asyncio.Task[Any]) -> None:
         raise KeyboardInterrupt
 
 
-def _capped(*, abandoned: bool = False) -> BaseException | None:
-    """The failure of the running phase, if the test's cap cancelled it (once)."""
+def _raised_instead(error: BaseException) -> BaseException | None:
+    """What the code raised instead of the cancellation alt_coop's clock
+    made, readied to be shown as the cause of the clock's failure."""
+    if isinstance(error, asyncio.CancelledError):
+        return None
+    if _tracebacks.trim_asyncio_frames:
+        _tracebacks.raised_instead_of_cancellation(error)
+    return error
+
+
+def _capped(
+    cause: BaseException | None = None, *, abandoned: bool = False
+) -> BaseException | None:
+    """The failure of the running phase, if the test's cap cancelled it (once);
+    ``cause`` is what the code raised instead (see PhaseTimeout.failure)."""
     if not capped_tasks:  # the usual case, and a phase end is hot
         return None
     task = asyncio.current_task()
@@ -332,5 +347,5 @@ def _capped(*, abandoned: bool = False) -> BaseException | None:
     return pytest.fail.Exception(
         f"the test exceeded asyncio_task_timeout: {cap.seconds:g}s for its whole run, "
         f"fixtures included{where}" + (IGNORED if abandoned else ""),
-        pytrace=False,
+        pytrace=cause is not None,
     ).with_traceback(cap.waited_at)

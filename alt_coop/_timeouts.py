@@ -253,8 +253,6 @@ class PhaseTimeout:
         the code waited at, where the timeout cut in.
         """
         failure = pytest.fail.Exception(self.message(), pytrace=cause is not None)
-        if cause is not None:
-            cause.__suppress_context__ = True  # the cancellation: the failure says it
         return failure.with_traceback(self.waited_at)
 
 

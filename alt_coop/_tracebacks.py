@@ -121,6 +121,30 @@ def drop_asyncio_tails(error: BaseException) -> None:
         )
 
 
+def raised_instead_of_cancellation(error: BaseException) -> None:
+    """Ready ``error``, raised by code handling its cancellation (a timeout's),
+    to be shown as the cause of the timeout's failure: asyncio's frames cut
+    (see :func:`drop_asyncio_tails`), and the cancellation it was raised
+    while handling hidden, since the failure says it; the code's own errors
+    on the way are kept. The same for each error of a group (a TaskGroup's
+    children cancelled with the code)."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        raised = pending.pop()
+        if id(raised) in seen:
+            continue
+        seen.add(id(raised))
+        drop_asyncio_tails(raised)
+        link: BaseException | None = raised
+        while link is not None and not isinstance(link.__context__, asyncio.CancelledError):
+            link = link.__context__ if id(link.__context__) not in seen else None
+        if link is not None:
+            link.__suppress_context__ = True
+        if isinstance(raised, BaseExceptionGroup):
+            pending.extend(raised.exceptions)
+
+
 @functools.cache
 def _stdlib() -> str:
     """Where the standard library lives (with a separator: not its siblings)."""

@@ -230,3 +230,39 @@ def test_per_phase_timeouts_apply_in_cooperative_runs(pytester, run_alt):
             "*fixture 'slow_teardown' timed out after 0.2s during teardown (async timeout)*",
         ]
     )
+
+
+def test_a_test_raising_when_the_cap_cancels_it_fails_naming_the_cap(pytester, run_alt):
+    # The cap's cancellation was left on the task: the test's own error was
+    # its failure, and the fixture's teardown after it failed naming the cap.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def resource():
+            yield
+            await asyncio.sleep(0.01)
+            print("TEARDOWN-DONE")
+
+        async def test_raises_instead(resource):
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                raise RuntimeError("RAISED-ON-CAP")
+        """
+    )
+    result = run_alt("--asyncio-task-timeout=0.3", "-s")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E           RuntimeError: RAISED-ON-CAP",
+            "The above exception was the direct cause of the following exception:",
+            "E           Failed: the test exceeded asyncio_task_timeout: 0.3s for its whole run*",
+        ]
+    )
+    assert "TEARDOWN-DONE" in result.stdout.str()
+    assert "exceptions.CancelledError" not in result.stdout.str()  # its source line has it

@@ -545,10 +545,19 @@ def test_an_error_raised_when_cancelled_by_the_timeout_is_shown_with_its_traceba
                 await asyncio.sleep(10)
             except asyncio.CancelledError:
                 await clean_up()
+
+        async def test_raises_on_the_way():
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                try:
+                    {}["MISSING-KEY"]
+                except KeyError:
+                    raise RuntimeError("LOOKUP-FAILED")
         """
     )
-    result = run_alt(*mode_args(mode), "--default-async-timeout=0.3")
-    result.assert_outcomes(failed=1)
+    result = run_alt(*mode_args(mode), "--default-async-timeout=0.3", "-p", "no:randomly")
+    result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(
         [
             '>       raise RuntimeError("CLEANUP-FAILED")',
@@ -560,9 +569,20 @@ def test_an_error_raised_when_cancelled_by_the_timeout_is_shown_with_its_traceba
             " waiting at test_raises_instead.py:8 in test_raises_instead",
         ]
     )
+    # The code's own errors on the way are kept; the cancellation is not shown.
+    result.stdout.fnmatch_lines(
+        [
+            "E               KeyError: 'MISSING-KEY'",
+            "During handling of the above exception, another exception occurred:",
+            "E               RuntimeError: LOOKUP-FAILED",
+            "The above exception was the direct cause of the following exception:",
+            "E           Failed: test_raises_on_the_way timed out after 0.3s*",
+        ]
+    )
     failures = result.stdout.str().split("short test summary info")[0]
-    assert failures.count("timed out after 0.3s") == 1, failures
-    assert "During handling" not in failures
+    assert failures.count("timed out after 0.3s") == 2, failures
+    assert failures.count("During handling") == 1, failures
+    assert "exceptions.CancelledError" not in failures, failures  # its source line has it
     assert "alt_coop/" not in failures and "asyncio/" not in failures, failures
 
 
