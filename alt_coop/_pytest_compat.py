@@ -116,16 +116,24 @@ def item_request(item: pytest.Function) -> pytest.FixtureRequest:
 
 def user_fixture_visible(request: pytest.FixtureRequest, name: str, node: Any) -> bool:
     """Whether a fixture ``name`` other than alt_coop's own is visible at ``node``."""
-    fixturedefs = request._fixturemanager.getfixturedefs(name, node)
-    if not fixturedefs:
-        return False
-    return getattr(fixturedefs[-1].func, "__module__", None) != _OWN_FIXTURE_MODULE
+    fixturedef = _visible_fixture(request, name, node)
+    return fixturedef is not None and (
+        getattr(fixturedef.func, "__module__", None) != _OWN_FIXTURE_MODULE
+    )
 
 
 def user_fixture_parametrized(request: pytest.FixtureRequest, name: str, node: Any) -> bool:
     """Whether the fixture ``name`` visible at ``node`` has ``params``."""
+    fixturedef = _visible_fixture(request, name, node)
+    return fixturedef is not None and fixturedef.params is not None
+
+
+def _visible_fixture(
+    request: pytest.FixtureRequest, name: str, node: Any
+) -> pytest.FixtureDef[Any] | None:
+    """The definition of the fixture ``name`` that ``node`` would get."""
     fixturedefs = request._fixturemanager.getfixturedefs(name, node)
-    return fixturedefs is not None and bool(fixturedefs) and fixturedefs[-1].params is not None
+    return fixturedefs[-1] if fixturedefs else None
 
 
 def finalizer_count(fixturedef: pytest.FixtureDef[Any]) -> int:

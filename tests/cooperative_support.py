@@ -150,3 +150,9 @@ SUMMARY = re.compile(
     r"\d+\.\d\ds of test time in \d+\.\d\ds$",
     re.M,
 )
+
+
+def assert_ran_alone(pytester: pytest.Pytester) -> None:
+    """The spans of the "a / alone / b" suites: ``alone`` overlapped neither."""
+    spans = read_spans(pytester)
+    assert not overlap(spans["alone"], spans["a"]) and not overlap(spans["alone"], spans["b"])

@@ -16,6 +16,7 @@ from conftest import ISOLATE, mode_args
 from cooperative_support import (
     PYTEST_VERSION,
     SUMMARY,
+    assert_ran_alone,
     captured,
     events_conftest,
     failure_sections,
@@ -1478,8 +1479,7 @@ def test_plugins_whose_state_is_process_wide_run_alone(pytester, run_alt, fixtur
     result = run_alt()
     result.assert_outcomes(passed=3, warnings=1)
     assert notice in result.stdout.str(), result.stdout.str()
-    spans = read_spans(pytester)
-    assert not overlap(spans["alone"], spans["a"]) and not overlap(spans["alone"], spans["b"])
+    assert_ran_alone(pytester)
 
 
 @pytest.mark.parametrize("package", ["aioresponses", "responses"])
@@ -1537,8 +1537,7 @@ def test_a_test_decorated_by_a_patching_library_runs_alone(pytester, run_alt, pa
     result.stdout.fnmatch_lines(
         [f"*AltCoopWarning: alt_coop: tests decorated by {package} run alone (process-wide state)"]
     )
-    spans = read_spans(pytester)
-    assert not overlap(spans["alone"], spans["a"]) and not overlap(spans["alone"], spans["b"])
+    assert_ran_alone(pytester)
 
 
 def test_a_test_ordered_by_pytest_orders_marker_prefix_runs_sequentially(pytester, run_alt):
@@ -1583,8 +1582,8 @@ def test_a_test_ordered_by_pytest_orders_marker_prefix_runs_sequentially(pyteste
     result.stdout.fnmatch_lines(
         ["*AltCoopWarning: alt_coop: tests ordered by pytest-order or pytest-dependency run*"]
     )
+    assert_ran_alone(pytester)
     spans = read_spans(pytester)
-    assert not overlap(spans["alone"], spans["a"]) and not overlap(spans["alone"], spans["b"])
     assert overlap(spans["a"], spans["b"])
 
 
@@ -1722,8 +1721,7 @@ def test_a_patching_decorator_on_a_test_or_its_fixture_makes_the_test_run_alone(
     result.stdout.fnmatch_lines(
         [f"*AltCoopWarning: alt_coop: {notice} run alone (process-wide state)"]
     )
-    spans = read_spans(pytester)
-    assert not overlap(spans["alone"], spans["a"]) and not overlap(spans["alone"], spans["b"])
+    assert_ran_alone(pytester)
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
