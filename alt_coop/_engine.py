@@ -40,7 +40,7 @@ from . import (
     pytest_plugin,
 )
 from ._debugger import DebuggerPolicy, stepping_into
-from ._finalizers import AsyncFinalizers, refuse_async_cleanups, run_teardown
+from ._finalizers import AsyncFinalizers, in_setup_context, refuse_async_cleanups, run_teardown
 from ._hypothesis import is_async_test
 from ._lane_warnings import notice
 from ._lanes import in_context, in_lane
@@ -500,7 +500,9 @@ class Plugin:
             # Set up from a test's body (request.getfixturevalue), which runs
             # in a copy of the context: its teardown must run in that copy
             # too, or a context variable token it resets is foreign there.
-            _pytest_compat.run_finalizers_in(fixturedef, since, current_context())
+            _pytest_compat.run_finalizers_by(
+                fixturedef, since, functools.partial(in_setup_context, current_context())
+            )
         return None if result is _NONE else result
 
     def _setup_async_gen(

@@ -66,6 +66,27 @@ def run_teardown(
                 _lane_state.CURRENT.reset(token)
 
 
+def in_setup_context(
+    setup_context: contextvars.Context, finalizer: Callable[[], object]
+) -> object:
+    """Run the teardown of a fixture set up from a test's body
+    (``request.getfixturevalue``) in the copy of the context that body ran
+    in, so the context variable tokens it resets are its own; its output,
+    logs and warnings are those of the test tearing it down, as for
+    :func:`run_teardown`."""
+    __tracebackhide__ = True
+    return setup_context.run(_as_test, _lane_state.CURRENT.get(), finalizer)
+
+
+def _as_test(state: _lane_state.LaneState | None, finalizer: Callable[[], object]) -> object:
+    __tracebackhide__ = True
+    token = _lane_state.CURRENT.set(state)
+    try:
+        return finalizer()
+    finally:
+        _lane_state.CURRENT.reset(token)
+
+
 _Owner = pytest.FixtureRequest | pytest.Item | pytest.Collector
 
 

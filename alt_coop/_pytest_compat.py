@@ -23,8 +23,8 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -141,13 +141,16 @@ def finalizer_count(fixturedef: pytest.FixtureDef[Any]) -> int:
     return len(fixturedef._finalizers)
 
 
-def run_finalizers_in(
-    fixturedef: pytest.FixtureDef[Any], since: int, context: contextvars.Context
+def run_finalizers_by(
+    fixturedef: pytest.FixtureDef[Any],
+    since: int,
+    runner: Callable[[Callable[[], object]], object],
 ) -> None:
-    """Make the finalizers ``fixturedef`` got after the first ``since`` run in ``context``."""
+    """Make the finalizers ``fixturedef`` got after the first ``since`` run
+    as ``runner(finalizer)``."""
     finalizers = fixturedef._finalizers
     for index in range(since, len(finalizers)):
-        finalizers[index] = functools.partial(context.run, finalizers[index])
+        finalizers[index] = functools.partial(runner, finalizers[index])
 
 
 def hidden_unless_alone(excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:

@@ -2011,28 +2011,36 @@ def test_stepwise_runs_cooperative_tests_sequentially_and_keeps_the_first_failur
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
-def test_a_wide_fixture_torn_down_by_another_test_reports_there(pytester, run_alt, mode):
+@pytest.mark.parametrize("kind", ["async", "sync"])
+@pytest.mark.parametrize("asked", ["as an argument", "by getfixturevalue in a test"])
+def test_a_wide_fixture_torn_down_by_another_test_reports_there(
+    pytester, run_alt, mode, kind, asked
+):
     # The module fixture is set up by test_first and torn down after
     # test_last: its teardown's output, logs and warnings are test_last's.
+    # Set up from test_first's body, its teardown runs in the context that
+    # body ran in, and is still test_last's.
+    by_argument = asked == "as an argument"
     pytester.makepyfile(
-        """
+        f"""
         import asyncio
         import logging
         import warnings
         import pytest
 
         @pytest.fixture(scope="module")
-        async def resource():
+        {"async def" if kind == "async" else "def"} resource():
             yield
-            await asyncio.sleep(0)
+            {"await asyncio.sleep(0)" if kind == "async" else ""}
             print("teardown output")
             logging.getLogger("resource").warning("teardown record")
             warnings.warn("teardown warning")
 
-        async def test_first(resource):
+        async def test_first({"resource" if by_argument else "request"}):
+            {"" if by_argument else 'request.getfixturevalue("resource")'}
             await asyncio.sleep(0.05)
 
-        async def test_last(resource):
+        async def test_last({"resource" if by_argument else ""}):
             await asyncio.sleep(0.3)
         """
     )
