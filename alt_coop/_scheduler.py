@@ -94,6 +94,7 @@ class Scheduler:
         self.max_tasks = max_tasks
         self.task_timeout = task_timeout
         self.block_threshold = block_threshold
+        self._maxfail: int = self.config.getoption("maxfail", 0) or 0  # -x is 1
         self.stats = Stats()
         self.instances = _fixture_instances.FixtureInstances()
         self.setupstate: ConcurrentSetupState | None = None
@@ -355,20 +356,9 @@ class Scheduler:
         """Whether the calling lane, tearing down, is the last of a run that
         stops after it: it then tears down everything left, as pytest's last
         item does, and no test admitted meanwhile starts after it."""
-        if self._lanes_running == 1 and self._run_ends_here():
+        if self._lanes_running == 1 and self._stopping():
             self._torn_down_all = True
         return self._torn_down_all
-
-    def _run_ends_here(self) -> bool:
-        """Whether the run stops after the calling lane's test, given its
-        results so far (pytest learns of them only once the test is done)."""
-        if self._stopping():
-            return True
-        state = _lane_state.CURRENT.get()
-        maxfail = self.config.getoption("maxfail", 0)
-        if state is None or not maxfail:
-            return False
-        return state.failures_counted > 0 and self.session.testsfailed >= maxfail
 
     def _warn_about_holds(self) -> None:
         """Name the tests that held the loop (known only once their lane is done)."""
@@ -449,6 +439,11 @@ class Scheduler:
             or self._interrupted
             or self._exit is not None
             or self.error is not None
+            # pytest stops at the failure that reaches --maxfail once its
+            # reports are logged, which for a cooperative test is after its
+            # teardown; its failures are counted as they happen (see
+            # pytest_runtest_makereport), so none starts meanwhile.
+            or 0 < self._maxfail <= session.testsfailed
         )
 
     # -- one test, in its own lane -----------------------------------------

@@ -146,7 +146,7 @@ class ConcurrentSetupState:
         test (the last sequential item, the end of the session, or after an
         interrupt) ``nextitem=None`` tears down everything left.
         """
-        __tracebackhide__ = hidden_unless_alone
+        __tracebackhide__: Callable[..., bool] | bool = hidden_unless_alone
         errors: list[BaseException] = []
         key = _test_key()
         entry = self.items.get(key)
@@ -181,6 +181,10 @@ class ConcurrentSetupState:
                 if node not in self.held:
                     _finish(self.collectors.pop(node), node, errors)
             self.live_run.clear()
+        if errors and _lane_state.CURRENT.get() is not None:
+            # A cooperative test's teardown: alt_coop's teardown hook, above,
+            # is the one frame pytest shows of a group, as in a sequential run.
+            __tracebackhide__ = True
         if len(errors) == 1:
             raise errors[0]
         if errors:

@@ -357,3 +357,56 @@ def test_a_test_admitted_but_not_yet_started_when_the_run_stops_does_not_start(
     )
     # The tests that never started did not run at once with it.
     result.stdout.fnmatch_lines(["alt_coop: 1 cooperative test, at most 1 at once, *"])
+
+
+@pytest.mark.parametrize("stop", ["-x", "--maxfail=1"])
+@pytest.mark.parametrize("freed", ["slot", "resource"])
+def test_no_test_starts_after_the_limit_while_the_failed_test_tears_down(
+    pytester, run_alt, stop, freed
+):
+    # test_a has failed, but its fixture is still tearing down when test_b
+    # finishes and frees the slot (or the resource) the others wait for:
+    # pytest stops the run at test_a's failure, so they never start.
+    events_conftest(pytester)
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+        from conftest import log
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        if {freed == "resource"}:
+            waits = pytest.mark.asyncio_resources("db")
+        else:
+            waits = lambda test: test
+
+        @pytest.fixture
+        async def slow_teardown():
+            yield
+            await asyncio.sleep(0.3)
+
+        async def test_a(slow_teardown):
+            log("started test_a")
+            await asyncio.sleep(0.01)  # test_b starts
+            assert False, "the first failure"
+
+        @waits
+        async def test_b():
+            log("started test_b")
+            await asyncio.sleep(0.05)
+
+        @waits
+        async def test_c():
+            log("started test_c")
+
+        @waits
+        async def test_d():
+            log("started test_d")
+        """
+    )
+    result = run_alt("-p", "no:randomly", "--max-asyncio-tasks=2", stop)
+    started = [line.removeprefix("started ") for line in read_events(pytester)]
+    assert started == ["test_a", "test_b"], started
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: the first failure*", "*stopping after 1 fail*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
