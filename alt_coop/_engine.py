@@ -45,7 +45,7 @@ from ._hypothesis import is_async_test
 from ._lane_warnings import notice
 from ._lanes import in_context, in_lane
 from ._marks import MARK
-from ._other_runners import OtherRunners
+from ._other_runners import LEFT_TO_ANYIO, LEFT_TO_PYTEST_ASYNCIO, NO_SECOND_LOOP, OtherRunners
 from ._runner import current_context, run
 from ._running_now import setting_up, test_item
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
@@ -267,7 +267,10 @@ class Plugin:
             ):
                 for name in _migration.pytest_asyncio_fixtures(item):
                     first_of.setdefault(_migration.on_another_loop_text(name), item)
+        on_a_running_loop = self._session_loop is not None and self._session_loop.loop.is_running()
         for text, item in first_of.items():
+            if on_a_running_loop and text in (LEFT_TO_PYTEST_ASYNCIO, LEFT_TO_ANYIO):
+                text += NO_SECOND_LOOP
             notice(config, text, item)
 
     # -- cooperative tests ----------------------------------------------------

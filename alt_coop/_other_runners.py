@@ -41,6 +41,11 @@ LEFT_TO_ANYIO = (
     "timeouts or cooperative runs; to run them with alt_coop, drop the anyio mark and switch "
     "anyio's plugin off (-p no:anyio, in addopts)"
 )
+#: Added to the two above on an application's running loop.
+NO_SECOND_LOOP = (
+    "; on an application's running loop (await alt_coop.main, or pytest.main from a "
+    "coroutine) a second asyncio loop cannot start, and the tests that need one fail"
+)
 LEFT_TO_TRIO = (
     "tests marked trio are run by pytest-trio, with their async fixtures, on trio, without "
     "alt_coop's timeouts or cooperative runs"

@@ -33,7 +33,9 @@ from typing import Any, NoReturn, TypeVar
 from . import _cancels, _leftover_tasks
 from ._lanes import LEAVE, Leave, in_lane
 from ._leftover_tasks import CANCEL_GRACE_SECONDS
+from ._leftover_timers import TimersFollowed
 from ._pytest_compat import hidden_unless_alone
+from ._tracebacks import remoteness
 from .errors import AltCoopError, AltCoopWarning
 
 #: How long, after Ctrl-C, the work running gets to finish its cancellation.
@@ -151,6 +153,7 @@ class SessionLoop:
         self._session_tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
         self._app_task_factory: Any = None
         self._task_factory: Any = None  # ours, while the session follows its tasks
+        self._timers: TimersFollowed | None = None  # while it follows its timers
         self._before_session: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._task: asyncio.Task[Any] | None = None
         self._given_up: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
@@ -260,17 +263,23 @@ class SessionLoop:
         self._before_session = weakref.WeakSet(asyncio.all_tasks(loop))
         app_factory = self._app_task_factory = loop.get_task_factory()
 
+        def made_by_the_session() -> bool:
+            return in_lane() or _IN_SESSION.get() or asyncio.current_task(loop) in tasks
+
         def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
             if app_factory is not None:
                 task = app_factory(loop, coro, **kwargs)
             else:
                 task = asyncio.Task(coro, loop=loop, **kwargs)
-            if in_lane() or _IN_SESSION.get() or asyncio.current_task(loop) in tasks:
+            if made_by_the_session():
                 tasks.add(task)
             return task
 
         loop.set_task_factory(factory)
         self._task_factory = factory
+        self._timers = TimersFollowed(
+            loop, made_by_the_session, lambda context: context.get(_IN_SESSION, False)
+        )
 
     def run(
         self,
@@ -533,12 +542,22 @@ class SessionLoop:
                 through(lambda: _leftover_tasks.generators_closed(self._ours))
                 tasks = self._ours(asyncio.all_tasks(loop)) - given_up
             finally:
+                timers = self._timers.end() if self._timers is not None else []
+                self._timers = None
                 if not self.owned:
                     if loop.get_task_factory() is self._task_factory:  # else the app's since
                         loop.set_task_factory(self._app_task_factory)
                     self._unmark()
             where = _leftover_tasks.where_written(tasks)
             message = _leftover_tasks.cancel(tasks, through, what=what, warn=warn)
+            if timers and warn:
+                message += (
+                    f"{' ' if message else ''}alt_coop cancelled {len(timers)} callback(s) the "
+                    f"session's code scheduled on the application's loop, which had not run "
+                    f"at the end of the {what}: " + ", ".join(name for name, _ in timers)
+                )
+                places = [place for _, place in timers if place is not None]
+                where = where or min(places, key=lambda place: remoteness(place[0]), default=None)
         finally:
             if self.nested:  # the loop runs no more for the session
                 self._give_back_stop()

@@ -92,6 +92,7 @@ TICKS = 0
 TICKER = None
 SERVER = None
 SEEN = []  # filled by the suite, printed by the app
+LINGER = 0.0  # how long the app runs on after the session, before it reports
 
 
 async def ticker():
@@ -127,7 +128,10 @@ async def after_session(code):
     ticks = TICKS
     await asyncio.sleep(0.1)
     print("APP TICKER STILL RUNNING", not TICKER.done() and TICKS > ticks)
+    await asyncio.sleep(LINGER)
     print("SEEN", SEEN)
+    others = asyncio.all_tasks() - {asyncio.current_task(), TICKER}
+    print("OTHER TASKS", sorted(task.get_name() for task in others))
     TICKER.cancel()
     SERVER.close()
     await SERVER.wait_closed()
@@ -485,6 +489,158 @@ def test_tasks_of_a_server_a_test_started_are_the_sessions(
     )
     assert "SEEN ['handler finally ran']" in output
     assert "APP TICKER STILL RUNNING True" in output
+
+
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_callbacks_a_test_scheduled_do_not_outlive_the_session(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_callbacks.py",
+        """
+        import asyncio
+
+        import pytest
+
+        import __main__ as app
+
+        app.LINGER = 1.5
+
+
+        def note_ran(who):
+            app.SEEN.append(f"{who}'s callback ran")
+
+
+        async def forever():
+            await asyncio.sleep(3600)
+
+
+        def start_task(loop, name):
+            loop.create_task(forever(), name=name)
+
+
+        def schedule(who):
+            loop = asyncio.get_running_loop()
+            when = loop.time() + 1.0
+            loop.call_at(when, note_ran, who)
+            loop.call_at(when, note_ran, who)  # equal to the first, as asyncio compares timers
+            loop.call_later(1.0, start_task, loop, f"made-by-{who}-callback")
+            done = loop.call_later(0, note_ran, f"{who} (at once)")
+            cancelled = loop.call_later(0.01, note_ran, f"{who} (cancelled)")
+            cancelled.cancel()
+            return done
+
+
+        async def test_sequential():
+            schedule("sequential")
+            await asyncio.sleep(0.05)
+
+
+        @pytest.mark.asyncio_cooperative
+        async def test_cooperative():
+            schedule("cooperative")
+            await asyncio.sleep(0.05)
+        """,
+    )
+    result = run_app(pytester, mode, loop_kind, "suite", "-p", "no:randomly")
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    # Those still waiting to run when the session ends are cancelled and
+    # named; the application's own timers (its ticker's sleeps) are not.
+    result.stdout.fnmatch_lines(
+        [
+            "*test_callbacks.py:10: AltCoopWarning: alt_coop cancelled 6 callback(s) the "
+            "session's code scheduled on the application's loop, which had not run at the "
+            "end of the session: note_ran (test_callbacks.py:10), note_ran "
+            "(test_callbacks.py:10), note_ran (test_callbacks.py:10), note_ran "
+            "(test_callbacks.py:10), start_task (test_callbacks.py:18), start_task "
+            "(test_callbacks.py:18)*",
+            "*2 passed, 1 warning*",
+        ]
+    )
+    assert (
+        'SEEN ["sequential (at once)\'s callback ran", "cooperative (at once)\'s callback ran"]'
+    ) in output
+    assert "OTHER TASKS []" in output
+    assert "APP TICKER STILL RUNNING True" in output
+
+
+OTHER_RUNNERS_SUITES = {
+    "asyncio": """
+        import pytest
+
+
+        @pytest.mark.asyncio
+        async def test_theirs():
+            pass
+
+
+        async def test_ours():
+            pass
+        """,
+    "anyio": """
+        import pytest
+
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+
+        @pytest.mark.anyio
+        async def test_theirs():
+            pass
+
+
+        async def test_ours():
+            pass
+        """,
+}
+
+
+@pytest.mark.parametrize("other", ["asyncio", "anyio"])
+def test_other_plugins_tests_on_the_apps_running_loop_are_said_to_fail(
+    pytester: pytest.Pytester, other: str
+) -> None:
+    """pytest-asyncio and anyio start a loop of their own for the tests they
+    keep, which cannot start while the application's runs: the notice that
+    they run those tests says so."""
+    pytest.importorskip("pytest_asyncio" if other == "asyncio" else "anyio")
+    write(
+        pytester,
+        "app.py",
+        f"""
+        import asyncio
+
+        import alt_coop
+
+        ISOLATE = {list(ISOLATE)!r}
+
+
+        async def app_main():
+            return await alt_coop.main([*ISOLATE, "-p", {other!r}, "-p", "no:randomly", "suite"])
+
+
+        print("EXIT CODE", int(asyncio.run(app_main())))
+        """,
+    )
+    write(pytester, "suite/test_other.py", OTHER_RUNNERS_SUITES[other])
+    result = run_app(pytester)
+    output = output_of(result)
+
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: tests * are run by *; on an application's running "
+            "loop (await alt_coop.main, or pytest.main from a coroutine) a second asyncio "
+            "loop cannot start, and the tests that need one fail",
+            "*1 failed, 1 passed*",
+        ]
+    )
+    assert "EXIT CODE 1" in output
 
 
 # -- pytest.main from a coroutine ---------------------------------------------
