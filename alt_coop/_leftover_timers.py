@@ -5,10 +5,13 @@ On a loop alt_coop creates, they go with the loop when it closes. On an
 application's loop they would run after the session, outside it: their
 output and errors nobody's, the tasks they start never cancelled. Each
 ``loop.call_later`` and ``loop.call_at`` made while the session runs is
-watched (asyncio has no public way to list a loop's timers); those the
-session's code made, and which are still pending at its end, are cancelled
-and named. asyncio's own timers (a sleep's, a timeout's) belong to tasks and
-futures, which end with the tasks the session cancels: they are left alone.
+watched (asyncio has no public way to list a loop's timers); those that the
+suite's own code (tests, conftests, the application's modules) scheduled in
+the session, and which are still pending at its end, are cancelled and
+named. Timers that installed code schedules are left alone: asyncio's (a
+sleep's, a timeout's) belong to tasks and futures, which end with the tasks
+the session cancels, and a library's serve its objects (a connection pool's
+clean-up, say), which the application may go on using after the session.
 
 PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
@@ -20,18 +23,18 @@ import contextlib
 import contextvars
 import functools
 import os
+import sys
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
-#: Modules whose timers are someone else's to end (see the module's docstring).
-_NOT_THE_SUITES = ("asyncio.", "alt_coop.")
+from ._tracebacks import remoteness
 
 
 class TimersFollowed:
-    """The timers set on ``loop`` from construction until :meth:`end` by the
-    session's code: where ``ours()`` is true, or, for a timer given a context
-    to run in, where ``ours_in(context)`` is."""
+    """The timers the suite's code sets on ``loop`` from construction until
+    :meth:`end`, in the session: where ``ours()`` is true, or, for a timer
+    given a context to run in, where ``ours_in(context)`` is."""
 
     def __init__(
         self,
@@ -42,10 +45,9 @@ class TimersFollowed:
         self._loop = loop
         #: By identity: asyncio's timers are equal when their time, callback
         #: and arguments are, so a weak dictionary would keep one of twins.
-        #: Each entry goes when its timer does (it ran, or was cancelled).
-        self._callbacks: dict[
-            int, tuple[weakref.ref[asyncio.TimerHandle], Callable[..., object]]
-        ] = {}
+        #: Each entry goes when its timer is freed (the loop lets go of it
+        #: once it has run, or been cancelled).
+        self._timers: dict[int, _Timer] = {}
         attributes = getattr(loop, "__dict__", {})
         #: The application's own replacements, if it set any, put back at the end.
         self._apps = {name: attributes.get(name) for name in ("call_later", "call_at")}
@@ -63,25 +65,29 @@ class TimersFollowed:
         ours: Callable[[], bool],
         ours_in: Callable[[contextvars.Context], bool],
     ) -> Callable[..., asyncio.TimerHandle]:
-        callbacks = self._callbacks
+        timers = self._timers
 
         @functools.wraps(scheduler)
         def schedule(*args: Any, **kwargs: Any) -> asyncio.TimerHandle:
             handle = scheduler(*args, **kwargs)
             context = kwargs.get("context")
             if ours() if context is None else ours_in(context):
-                key = id(handle)
-                callbacks[key] = (
-                    weakref.ref(handle, lambda _: callbacks.pop(key, None)),
-                    args[1] if len(args) > 1 else kwargs["callback"],
-                )
+                caller = sys._getframe(1)
+                filename = caller.f_code.co_filename
+                if _the_suites(filename):
+                    key = id(handle)
+                    timers[key] = _Timer(
+                        weakref.ref(handle, lambda _: timers.pop(key, None)),
+                        args[1] if len(args) > 1 else kwargs["callback"],
+                        (filename, caller.f_lineno),
+                    )
             return handle
 
         return schedule
 
-    def end(self) -> list[tuple[str, tuple[str, int] | None]]:
+    def end(self) -> list[tuple[str, tuple[str, int]]]:
         """Stop watching; cancel the suite's timers still pending, and name
-        them, each with where its callback is written.
+        them, each with where it was scheduled.
 
         Called just after the loop ran: a timer due by then has run (one that
         ran is still here only if code holds on to it), or falls due in the
@@ -96,31 +102,35 @@ class TimersFollowed:
                     setattr(self._loop, name, self._apps[name])
         now = self._loop.time()
         cancelled = []
-        for ref, callback in list(self._callbacks.values()):
-            handle = ref()
+        for timer in list(self._timers.values()):
+            handle = timer.handle()
             if handle is None or handle.cancelled() or handle.when() <= now:
                 continue
-            described = _described(callback)
-            if described is not None:
-                handle.cancel()
-                cancelled.append(described)
-        self._callbacks.clear()
-        return sorted(cancelled, key=lambda described: described[0])
+            handle.cancel()
+            filename, line = timer.scheduled_at
+            cancelled.append(
+                (
+                    f"{_name(timer.callback)} (scheduled at {os.path.basename(filename)}:{line})",
+                    timer.scheduled_at,
+                )
+            )
+        self._timers.clear()
+        return sorted(cancelled)
 
 
-def _described(callback: Callable[..., object]) -> tuple[str, tuple[str, int] | None] | None:
-    """``name (file:line)`` for a callback of the suite's, and where it is
-    written; None for asyncio's or alt_coop's."""
+class _Timer(NamedTuple):
+    handle: weakref.ref[asyncio.TimerHandle]
+    callback: Callable[..., object]
+    scheduled_at: tuple[str, int]
+
+
+@functools.lru_cache(maxsize=512)
+def _the_suites(filename: str) -> bool:
+    return remoteness(filename) == 0
+
+
+def _name(callback: Callable[..., object]) -> str:
     target: Any = callback
     while isinstance(target, functools.partial):
         target = target.func
-    function = getattr(target, "__func__", target)
-    module = getattr(function, "__module__", None) or ""
-    if module in ("asyncio", "alt_coop") or module.startswith(_NOT_THE_SUITES):
-        return None
-    name = getattr(function, "__qualname__", None) or repr(target)
-    code = getattr(function, "__code__", None)
-    if code is None:
-        return name, None
-    place = (code.co_filename, code.co_firstlineno)
-    return f"{name} ({os.path.basename(code.co_filename)}:{code.co_firstlineno})", place
+    return getattr(target, "__qualname__", None) or repr(target)

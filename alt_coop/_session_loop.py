@@ -35,7 +35,6 @@ from ._lanes import LEAVE, Leave, in_lane
 from ._leftover_tasks import CANCEL_GRACE_SECONDS
 from ._leftover_timers import TimersFollowed
 from ._pytest_compat import hidden_unless_alone
-from ._tracebacks import remoteness
 from .errors import AltCoopError, AltCoopWarning
 
 #: How long, after Ctrl-C, the work running gets to finish its cancellation.
@@ -556,8 +555,7 @@ class SessionLoop:
                     f"session's code scheduled on the application's loop, which had not run "
                     f"at the end of the {what}: " + ", ".join(name for name, _ in timers)
                 )
-                places = [place for _, place in timers if place is not None]
-                where = where or min(places, key=lambda place: remoteness(place[0]), default=None)
+                where = where or timers[0][1]
         finally:
             if self.nested:  # the loop runs no more for the session
                 self._give_back_stop()

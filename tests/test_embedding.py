@@ -499,13 +499,26 @@ def test_callbacks_a_test_scheduled_do_not_outlive_the_session(
     write_app(pytester)
     write(
         pytester,
+        "site-packages/timer_lib.py",
+        """
+        def remind_later(loop, seen):
+            loop.call_later(1.0, seen.append, "the library's callback ran")
+        """,
+    )
+    write(
+        pytester,
         "suite/test_callbacks.py",
         """
         import asyncio
+        import pathlib
+        import sys
 
         import pytest
 
         import __main__ as app
+
+        sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "site-packages"))
+        import timer_lib  # noqa: E402
 
         app.LINGER = 1.5
 
@@ -528,19 +541,20 @@ def test_callbacks_a_test_scheduled_do_not_outlive_the_session(
             loop.call_at(when, note_ran, who)
             loop.call_at(when, note_ran, who)  # equal to the first, as asyncio compares timers
             loop.call_later(1.0, start_task, loop, f"made-by-{who}-callback")
-            done = loop.call_later(0, note_ran, f"{who} (at once)")
-            cancelled = loop.call_later(0.01, note_ran, f"{who} (cancelled)")
-            cancelled.cancel()
-            return done
+            loop.call_later(0, note_ran, f"{who} (at once)")
+            loop.call_later(0.01, note_ran, f"{who} (cancelled)").cancel()
 
 
         async def test_sequential():
             schedule("sequential")
+            timer_lib.remind_later(asyncio.get_running_loop(), app.SEEN)
             await asyncio.sleep(0.05)
 
 
         @pytest.mark.asyncio_cooperative
         async def test_cooperative():
+            loop = asyncio.get_running_loop()
+            loop.call_later(1.0, lambda: app.SEEN.append("the test's lambda ran"))
             schedule("cooperative")
             await asyncio.sleep(0.05)
         """,
@@ -549,21 +563,26 @@ def test_callbacks_a_test_scheduled_do_not_outlive_the_session(
     output = output_of(result)
 
     assert result.ret == 0, output
-    # Those still waiting to run when the session ends are cancelled and
-    # named; the application's own timers (its ticker's sleeps) are not.
+    # Those the suite scheduled and still waiting to run when the session
+    # ends are cancelled and named, with where they were scheduled.
     result.stdout.fnmatch_lines(
         [
-            "*test_callbacks.py:10: AltCoopWarning: alt_coop cancelled 6 callback(s) the "
+            "*test_callbacks.py:30: AltCoopWarning: alt_coop cancelled 7 callback(s) the "
             "session's code scheduled on the application's loop, which had not run at the "
-            "end of the session: note_ran (test_callbacks.py:10), note_ran "
-            "(test_callbacks.py:10), note_ran (test_callbacks.py:10), note_ran "
-            "(test_callbacks.py:10), start_task (test_callbacks.py:18), start_task "
-            "(test_callbacks.py:18)*",
+            "end of the session: note_ran (scheduled at test_callbacks.py:30), note_ran "
+            "(scheduled at test_callbacks.py:30), note_ran (scheduled at "
+            "test_callbacks.py:31), note_ran (scheduled at test_callbacks.py:31), start_task "
+            "(scheduled at test_callbacks.py:32), start_task (scheduled at "
+            "test_callbacks.py:32), test_cooperative.<locals>.<lambda> (scheduled at "
+            "test_callbacks.py:46)",
             "*2 passed, 1 warning*",
         ]
     )
+    # A library's timer serves its objects, which the application may keep
+    # using: it runs; so do the application's own (its ticker's sleeps).
     assert (
-        'SEEN ["sequential (at once)\'s callback ran", "cooperative (at once)\'s callback ran"]'
+        'SEEN ["sequential (at once)\'s callback ran", '
+        '"cooperative (at once)\'s callback ran", "the library\'s callback ran"]'
     ) in output
     assert "OTHER TASKS []" in output
     assert "APP TICKER STILL RUNNING True" in output
