@@ -54,33 +54,36 @@ class TimersFollowed:
         self._ours: dict[str, Callable[..., asyncio.TimerHandle]] = {}
         for name in self._apps:
             # Both: asyncio's call_later calls call_at, uvloop's does not.
-            replacement = self._watching(getattr(loop, name), ours, ours_in)
+            replacement = self._watching(name, ours, ours_in)
             with contextlib.suppress(AttributeError):  # a loop whose instances take no attributes
                 setattr(loop, name, replacement)
                 self._ours[name] = replacement
 
     def _watching(
         self,
-        scheduler: Callable[..., asyncio.TimerHandle],
+        name: str,
         ours: Callable[[], bool],
         ours_in: Callable[[contextvars.Context], bool],
     ) -> Callable[..., asyncio.TimerHandle]:
-        timers = self._timers
+        timers, loop, apps = self._timers, self._loop, self._apps[name]
 
-        @functools.wraps(scheduler)
+        @functools.wraps(getattr(loop, name))
         def schedule(*args: Any, **kwargs: Any) -> asyncio.TimerHandle:
-            handle = scheduler(*args, **kwargs)
+            # Looked up at each call: code may patch the loop's class meanwhile.
+            handle = (apps or _of_the_class(loop, name))(*args, **kwargs)
             context = kwargs.get("context")
             if ours() if context is None else ours_in(context):
                 caller = sys._getframe(1)
                 filename = caller.f_code.co_filename
                 if _the_suites(filename):
                     key = id(handle)
-                    timers[key] = _Timer(
-                        weakref.ref(handle, lambda _: timers.pop(key, None)),
-                        args[1] if len(args) > 1 else kwargs["callback"],
-                        (filename, caller.f_lineno),
-                    )
+                    # A loop whose handles take no weak reference: not followed.
+                    with contextlib.suppress(TypeError):
+                        timers[key] = _Timer(
+                            weakref.ref(handle, lambda _: timers.pop(key, None)),
+                            args[1] if len(args) > 1 else kwargs["callback"],
+                            (filename, caller.f_lineno),
+                        )
             return handle
 
         return schedule
@@ -104,7 +107,10 @@ class TimersFollowed:
         cancelled = []
         for timer in list(self._timers.values()):
             handle = timer.handle()
-            if handle is None or handle.cancelled() or handle.when() <= now:
+            # A loop may give a plain handle for a timer due at once (uvloop
+            # does, under half a millisecond): one without a time, due by now.
+            when = getattr(handle, "when", None)
+            if handle is None or handle.cancelled() or when is None or when() <= now:
                 continue
             handle.cancel()
             filename, line = timer.scheduled_at
@@ -122,6 +128,19 @@ class _Timer(NamedTuple):
     handle: weakref.ref[asyncio.TimerHandle]
     callback: Callable[..., object]
     scheduled_at: tuple[str, int]
+
+
+def _of_the_class(
+    loop: asyncio.AbstractEventLoop, name: str
+) -> Callable[..., asyncio.TimerHandle]:
+    """``loop``'s method ``name`` as its class has it now, bound as
+    attribute access binds it."""
+    method = getattr(type(loop), name)
+    bind = getattr(type(method), "__get__", None)
+    bound: Callable[..., asyncio.TimerHandle] = (
+        method if bind is None else bind(method, loop, type(loop))
+    )
+    return bound
 
 
 @functools.lru_cache(maxsize=512)

@@ -541,12 +541,12 @@ class SessionLoop:
                 through(lambda: _leftover_tasks.generators_closed(self._ours))
                 tasks = self._ours(asyncio.all_tasks(loop)) - given_up
             finally:
-                timers = self._timers.end() if self._timers is not None else []
-                self._timers = None
                 if not self.owned:
                     if loop.get_task_factory() is self._task_factory:  # else the app's since
                         loop.set_task_factory(self._app_task_factory)
                     self._unmark()
+                followed, self._timers = self._timers, None
+                timers = followed.end() if followed is not None else []
             where = _leftover_tasks.where_written(tasks)
             message = _leftover_tasks.cancel(tasks, through, what=what, warn=warn)
             if timers and warn:

@@ -556,6 +556,7 @@ def test_callbacks_a_test_scheduled_do_not_outlive_the_session(
             loop = asyncio.get_running_loop()
             loop.call_later(1.0, lambda: app.SEEN.append("the test's lambda ran"))
             schedule("cooperative")
+            app.KEPT = loop.call_later(0, int)  # on uvloop, a handle without a when()
             await asyncio.sleep(0.05)
         """,
     )
@@ -586,6 +587,41 @@ def test_callbacks_a_test_scheduled_do_not_outlive_the_session(
     ) in output
     assert "OTHER TASKS []" in output
     assert "APP TICKER STILL RUNNING True" in output
+
+
+@pytest.mark.parametrize("mode", ["sync", "nested", "main"])
+def test_a_test_patching_the_loops_class_sees_its_patch(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    """alt_coop's watch over the timers a session sets (see the test above)
+    goes through the loop's class as it is at each call."""
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_patch.py",
+        """
+        import asyncio
+
+
+        async def test_spies_on_the_loops_timers(monkeypatch):
+            loop = asyncio.get_running_loop()
+            delays = []
+            call_at = type(loop).call_at
+
+            def spy(self, when, *args, **kwargs):
+                delays.append(round(when - self.time(), 1))
+                return call_at(self, when, *args, **kwargs)
+
+            monkeypatch.setattr(type(loop), "call_at", spy)
+            await asyncio.sleep(0.5)
+            assert 0.5 in delays, delays
+        """,
+    )
+    result = run_app(pytester, mode, "asyncio", "suite", "-p", "no:randomly")
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(["*1 passed in*"])
 
 
 OTHER_RUNNERS_SUITES = {
