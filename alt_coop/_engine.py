@@ -247,6 +247,8 @@ class Plugin:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         config = session.config
+        if self._session_loop is not None and not self._session_loop.owned:
+            self._session_loop.count_as_the_suites(_suite_files(session))
         if not self._others.pytest_asyncio:
             for name, item, where in _migration.unused_loop_fixtures(session):
                 notice(config, _migration.unused_loop_fixture_text(name), item, where)
@@ -786,3 +788,16 @@ async def _no_second_value(agen: AsyncGenerator[Any, None], name: str) -> None:
         f"a fixture must yield exactly once{where}",
         pytrace=False,
     )
+
+
+def _suite_files(session: pytest.Session) -> set[str]:
+    """The files of the session's test modules and conftests."""
+    modules = {getattr(item, "module", None) for item in session.items}
+    modules.update(
+        plugin
+        for plugin in session.config.pluginmanager.get_plugins()
+        if (getattr(plugin, "__name__", None) or "").rpartition(".")[2] == "conftest"
+    )
+    files = {str(item.path) for item in session.items}
+    files.update(file for module in modules if (file := getattr(module, "__file__", None)))
+    return files

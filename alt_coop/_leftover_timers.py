@@ -25,7 +25,8 @@ import functools
 import os
 import sys
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from types import CodeType
 from typing import Any, NamedTuple
 
 from ._tracebacks import remoteness
@@ -48,6 +49,9 @@ class TimersFollowed:
         #: Each entry goes when its timer is freed (the loop lets go of it
         #: once it has run, or been cancelled).
         self._timers: dict[int, _Timer] = {}
+        #: The test modules and conftests, wherever they are (an installed
+        #: package's tests, say): the suite's code, not a library's.
+        self._suite_files: frozenset[str] = frozenset()
         attributes = getattr(loop, "__dict__", {})
         #: The application's own replacements, if it set any, put back at the end.
         self._apps = {name: attributes.get(name) for name in ("call_later", "call_at")}
@@ -58,6 +62,13 @@ class TimersFollowed:
             with contextlib.suppress(AttributeError):  # a loop whose instances take no attributes
                 setattr(loop, name, replacement)
                 self._ours[name] = replacement
+
+    def count_as_the_suites(self, filenames: Iterable[str]) -> None:
+        """The test modules and conftests of the session, once collected."""
+        self._suite_files = frozenset(filenames)
+
+    def _the_suites(self, filename: str) -> bool:
+        return filename in self._suite_files or _not_installed(filename)
 
     def _watching(
         self,
@@ -72,25 +83,37 @@ class TimersFollowed:
             # Looked up at each call: code may patch the loop's class meanwhile.
             handle = (apps or _of_the_class(loop, name))(*args, **kwargs)
             context = kwargs.get("context")
-            if ours() if context is None else ours_in(context):
-                caller = sys._getframe(1)
-                filename = caller.f_code.co_filename
-                if _the_suites(filename):
-                    key = id(handle)
-                    # A loop whose handles take no weak reference: not followed.
-                    with contextlib.suppress(TypeError):
-                        timers[key] = _Timer(
-                            weakref.ref(handle, lambda _: timers.pop(key, None)),
-                            args[1] if len(args) > 1 else kwargs["callback"],
-                            (filename, caller.f_lineno),
-                        )
+            if not (ours() if context is None else ours_in(context)):
+                return handle
+            callback = args[1] if len(args) > 1 else kwargs["callback"]
+            caller = sys._getframe(1)
+            # A callback the loop runs outside any task (a test's
+            # loop.call_soon(loop.call_later, ...), or its thread's
+            # call_soon_threadsafe) has no caller to go by: uvloop's frame
+            # below it is the code that runs the loop.
+            by_the_loop = loop.is_running() and asyncio.current_task(loop) is None
+            if not by_the_loop and self._the_suites(caller.f_code.co_filename):
+                how, where = "scheduled at", (caller.f_code.co_filename, caller.f_lineno)
+            else:
+                # The suite's if its callback is (a library may set a timer
+                # for it, too); else a library's, for its own objects.
+                code = _code_of(callback)
+                if code is None or not self._the_suites(code.co_filename):
+                    return handle
+                how, where = "written at", (code.co_filename, code.co_firstlineno)
+            key = id(handle)
+            # A loop whose handles take no weak reference: not followed.
+            with contextlib.suppress(TypeError):
+                timers[key] = _Timer(
+                    weakref.ref(handle, lambda _: timers.pop(key, None)), callback, how, where
+                )
             return handle
 
         return schedule
 
     def end(self) -> list[tuple[str, tuple[str, int]]]:
         """Stop watching; cancel the suite's timers still pending, and name
-        them, each with where it was scheduled.
+        them, each with where it was scheduled (or its callback is written).
 
         Called just after the loop ran: a timer due by then has run (one that
         ran is still here only if code holds on to it), or falls due in the
@@ -113,13 +136,9 @@ class TimersFollowed:
             if handle is None or handle.cancelled() or when is None or when() <= now:
                 continue
             handle.cancel()
-            filename, line = timer.scheduled_at
-            cancelled.append(
-                (
-                    f"{_name(timer.callback)} (scheduled at {os.path.basename(filename)}:{line})",
-                    timer.scheduled_at,
-                )
-            )
+            filename, line = timer.where
+            named = f"{_name(timer.callback)} ({timer.how} {os.path.basename(filename)}:{line})"
+            cancelled.append((named, timer.where))
         self._timers.clear()
         return sorted(cancelled)
 
@@ -127,7 +146,8 @@ class TimersFollowed:
 class _Timer(NamedTuple):
     handle: weakref.ref[asyncio.TimerHandle]
     callback: Callable[..., object]
-    scheduled_at: tuple[str, int]
+    how: str  # "scheduled at" or "written at"
+    where: tuple[str, int]
 
 
 def _of_the_class(
@@ -144,12 +164,23 @@ def _of_the_class(
 
 
 @functools.lru_cache(maxsize=512)
-def _the_suites(filename: str) -> bool:
+def _not_installed(filename: str) -> bool:
     return remoteness(filename) == 0
 
 
-def _name(callback: Callable[..., object]) -> str:
+def _unwrapped(callback: Callable[..., object]) -> Any:
     target: Any = callback
     while isinstance(target, functools.partial):
         target = target.func
+    return target
+
+
+def _code_of(callback: Callable[..., object]) -> CodeType | None:
+    target = _unwrapped(callback)
+    code: CodeType | None = getattr(getattr(target, "__func__", target), "__code__", None)
+    return code
+
+
+def _name(callback: Callable[..., object]) -> str:
+    target = _unwrapped(callback)
     return getattr(target, "__qualname__", None) or repr(target)

@@ -37,6 +37,10 @@ from ._leftover_timers import TimersFollowed
 from ._pytest_compat import hidden_unless_alone
 from .errors import AltCoopError, AltCoopWarning
 
+#: How many times, at the end, the tasks the session left are cancelled: then
+#: those their clean-up started, and so on.
+_CLEAN_UP_ROUNDS = 3
+
 #: How long, after Ctrl-C, the work running gets to finish its cancellation.
 INTERRUPT_GRACE_SECONDS = 5.0
 
@@ -279,6 +283,12 @@ class SessionLoop:
         self._timers = TimersFollowed(
             loop, made_by_the_session, lambda context: context.get(_IN_SESSION, False)
         )
+
+    def count_as_the_suites(self, filenames: set[str]) -> None:
+        """The session's test modules and conftests, once collected: the
+        timers they set are the session's even where they are installed."""
+        if self._timers is not None:
+            self._timers.count_as_the_suites(filenames)
 
     def run(
         self,
@@ -535,11 +545,21 @@ class SessionLoop:
         for task in given_up:  # each failed saying so: left where it waits, unnamed here
             task.cancel()
         # What the session changed on an application's loop is put back even
-        # when Ctrl-C cuts the cleanup short.
+        # when Ctrl-C cuts the cleanup short; not before the tasks left behind
+        # are cancelled, though: what their clean-up starts is the session's.
+        messages: list[str] = []
+        where = None
         try:
             try:
                 through(lambda: _leftover_tasks.generators_closed(self._ours))
-                tasks = self._ours(asyncio.all_tasks(loop)) - given_up
+                ended = set(given_up)
+                for _ in range(_CLEAN_UP_ROUNDS):
+                    tasks = self._ours(asyncio.all_tasks(loop)) - ended
+                    if not tasks:
+                        break
+                    where = where or _leftover_tasks.where_written(tasks)
+                    messages.append(_leftover_tasks.cancel(tasks, through, what=what, warn=warn))
+                    ended |= tasks
             finally:
                 if not self.owned:
                     if loop.get_task_factory() is self._task_factory:  # else the app's since
@@ -547,15 +567,14 @@ class SessionLoop:
                     self._unmark()
                 followed, self._timers = self._timers, None
                 timers = followed.end() if followed is not None else []
-            where = _leftover_tasks.where_written(tasks)
-            message = _leftover_tasks.cancel(tasks, through, what=what, warn=warn)
             if timers and warn:
-                message += (
-                    f"{' ' if message else ''}alt_coop cancelled {len(timers)} callback(s) the "
-                    f"session's code scheduled on the application's loop, which had not run "
-                    f"at the end of the {what}: " + ", ".join(name for name, _ in timers)
+                messages.append(
+                    f"alt_coop cancelled {len(timers)} callback(s) the session's code "
+                    f"scheduled on the application's loop, which had not run at the end of "
+                    f"the {what}: " + ", ".join(name for name, _ in timers)
                 )
                 where = where or timers[0][1]
+            message = " ".join(part for part in messages if part)
         finally:
             if self.nested:  # the loop runs no more for the session
                 self._give_back_stop()

@@ -589,6 +589,151 @@ def test_callbacks_a_test_scheduled_do_not_outlive_the_session(
     assert "APP TICKER STILL RUNNING True" in output
 
 
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_what_leftover_tasks_start_as_they_are_cancelled_is_cancelled_too(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_cleanup.py",
+        """
+        import asyncio
+
+        import __main__ as app
+
+        app.LINGER = 1.0
+
+
+        def note(what):
+            app.SEEN.append(what)
+
+
+        async def forever():
+            await asyncio.sleep(3600)
+
+
+        async def worker():
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                loop = asyncio.get_running_loop()
+                loop.call_later(0.5, note, "the clean-up's timer ran")
+                loop.create_task(forever(), name="started-by-the-clean-up")
+
+
+        async def test_starts_a_worker():
+            asyncio.create_task(worker(), name="worker")
+            await asyncio.sleep(0)
+        """,
+    )
+    result = run_app(pytester, mode, loop_kind, "suite", "-p", "no:randomly")
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the "
+            "session: worker (worker) alt_coop cancelled 1 task(s) still pending at the end "
+            "of the session: started-by-the-clean-up (forever) alt_coop cancelled 1 "
+            "callback(s) the session's code scheduled on the application's loop, which had "
+            "not run at the end of the session: note (scheduled at test_cleanup.py:21)",
+            "*1 passed, 1 warning*",
+        ]
+    )
+    assert "SEEN []" in output
+    assert "OTHER TASKS []" in output
+
+
+@pytest.mark.parametrize(
+    ("mode", "loop_kind"),
+    [
+        pytest.param("sync", "asyncio", id="sync-asyncio"),
+        pytest.param("main", "asyncio", id="main-asyncio"),
+        pytest.param("main", "uvloop", id="main-uvloop"),
+    ],
+)
+def test_timers_a_test_sets_through_a_callback_or_a_thread_are_followed(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_indirect.py",
+        """
+        import asyncio
+
+        import __main__ as app
+
+
+        def note(what):
+            app.SEEN.append(what)
+
+
+        async def test_sets_timers_indirectly():
+            loop = asyncio.get_running_loop()
+            loop.call_soon(loop.call_later, 30, note, "through a callback")
+            await asyncio.to_thread(
+                loop.call_soon_threadsafe, loop.call_later, 30, note, "from a thread"
+            )
+            await asyncio.sleep(0.05)
+        """,
+    )
+    result = run_app(pytester, mode, loop_kind, "suite", "-p", "no:randomly")
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    # Set by asyncio running a callback: named where the timer's callback is written.
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop cancelled 2 callback(s) the session's code scheduled "
+            "on the application's loop, which had not run at the end of the session: note "
+            "(written at test_indirect.py:6), note (written at test_indirect.py:6)",
+            "*1 passed, 1 warning*",
+        ]
+    )
+
+
+def test_timers_of_tests_in_an_installed_package_are_followed(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tests shipped in an installed package (``--pyargs``, or a service's
+    self-tests) are the suite's code, wherever they are installed."""
+    write_app(pytester)
+    write(pytester, "site-packages/selftested/__init__.py", "")
+    write(pytester, "site-packages/selftested/tests/__init__.py", "")
+    write(
+        pytester,
+        "site-packages/selftested/tests/test_installed.py",
+        """
+        import asyncio
+
+
+        def note():
+            pass
+
+
+        async def test_sets_a_timer():
+            asyncio.get_running_loop().call_later(30, note)
+        """,
+    )
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "site-packages"))
+    result = run_app(pytester, "main", "asyncio", "--pyargs", "selftested.tests")
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop cancelled 1 callback(s) the session's code scheduled "
+            "on the application's loop, which had not run at the end of the session: note "
+            "(scheduled at test_installed.py:9)",
+            "*1 passed, 1 warning*",
+        ]
+    )
+
+
 @pytest.mark.parametrize("mode", ["sync", "nested", "main"])
 def test_a_test_patching_the_loops_class_sees_its_patch(
     pytester: pytest.Pytester, mode: str
