@@ -330,6 +330,43 @@ def test_the_leftover_tasks_warning_points_at_the_users_code(pytester, run_alt):
     )
 
 
+def test_tasks_the_clean_up_of_leftover_tasks_starts_are_cancelled_too(
+    pytester, run_alt_subprocess
+):
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def forever():
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                print("the clean-up's task cleaned up")
+
+        async def worker():
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                asyncio.get_running_loop().create_task(forever(), name="started-by-the-clean-up")
+
+        async def test_starts_a_worker():
+            asyncio.create_task(worker(), name="worker")
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt_subprocess("-s")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the"
+            " session: worker (worker) alt_coop cancelled 1 task(s) still pending at the end"
+            " of the session: started-by-the-clean-up (forever)",
+        ]
+    )
+    assert "the clean-up's task cleaned up" in result.stdout.str()
+    assert "Task was destroyed" not in result.stdout.str() + result.stderr.str()
+
+
 def test_an_async_generator_whose_cleanup_never_ends_does_not_hang_the_end(
     pytester, run_alt_subprocess
 ):
