@@ -19,6 +19,7 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import functools
@@ -111,9 +112,10 @@ class TimersFollowed:
 
         return schedule
 
-    def end(self) -> list[tuple[str, tuple[str, int]]]:
-        """Stop watching; cancel the suite's timers still pending, and name
-        them, each with where it was scheduled (or its callback is written).
+    def end(self, what: str) -> tuple[str, tuple[str, int] | None]:
+        """Stop watching; cancel the suite's timers still pending. Returns
+        the warning that names them, each with where it was scheduled (or
+        its callback is written), and where to give it ("" and None for none).
 
         Called just after the loop ran: a timer due by then has run (one that
         ran is still here only if code holds on to it), or falls due in the
@@ -127,7 +129,7 @@ class TimersFollowed:
                 else:
                     setattr(self._loop, name, self._apps[name])
         now = self._loop.time()
-        cancelled = []
+        cancelled: collections.Counter[tuple[str, tuple[str, int]]] = collections.Counter()
         for timer in list(self._timers.values()):
             handle = timer.handle()
             # A loop may give a plain handle for a timer due at once (uvloop
@@ -137,10 +139,21 @@ class TimersFollowed:
                 continue
             handle.cancel()
             filename, line = timer.where
-            named = f"{_name(timer.callback)} ({timer.how} {os.path.basename(filename)}:{line})"
-            cancelled.append((named, timer.where))
+            place = f"{timer.how} {os.path.basename(filename)}:{line}"
+            cancelled[f"{_name(timer.callback)} ({place}", timer.where] += 1
         self._timers.clear()
-        return sorted(cancelled)
+        if not cancelled:
+            return "", None
+        # One line setting the same timer for each of a thousand tests is named once.
+        names = ", ".join(
+            f"{named}{f', {count} times' if count > 1 else ''})"
+            for (named, _), count in sorted(cancelled.items())
+        )
+        message = (
+            f"alt_coop cancelled {cancelled.total()} callback(s) the session's code scheduled "
+            f"on the application's loop, which had not run at the end of the {what}: {names}"
+        )
+        return message, min(cancelled)[1]
 
 
 class _Timer(NamedTuple):

@@ -566,14 +566,10 @@ class SessionLoop:
                         loop.set_task_factory(self._app_task_factory)
                     self._unmark()
                 followed, self._timers = self._timers, None
-                timers = followed.end() if followed is not None else []
-            if timers and warn:
-                messages.append(
-                    f"alt_coop cancelled {len(timers)} callback(s) the session's code "
-                    f"scheduled on the application's loop, which had not run at the end of "
-                    f"the {what}: " + ", ".join(name for name, _ in timers)
-                )
-                where = where or timers[0][1]
+                timers, timers_where = followed.end(what) if followed is not None else ("", None)
+            if warn:
+                messages.append(timers)
+                where = where or timers_where
             message = " ".join(part for part in messages if part)
         finally:
             if self.nested:  # the loop runs no more for the session

@@ -570,12 +570,10 @@ def test_callbacks_a_test_scheduled_do_not_outlive_the_session(
         [
             "*test_callbacks.py:30: AltCoopWarning: alt_coop cancelled 7 callback(s) the "
             "session's code scheduled on the application's loop, which had not run at the "
-            "end of the session: note_ran (scheduled at test_callbacks.py:30), note_ran "
-            "(scheduled at test_callbacks.py:30), note_ran (scheduled at "
-            "test_callbacks.py:31), note_ran (scheduled at test_callbacks.py:31), start_task "
-            "(scheduled at test_callbacks.py:32), start_task (scheduled at "
-            "test_callbacks.py:32), test_cooperative.<locals>.<lambda> (scheduled at "
-            "test_callbacks.py:46)",
+            "end of the session: note_ran (scheduled at test_callbacks.py:30, 2 times), "
+            "note_ran (scheduled at test_callbacks.py:31, 2 times), start_task (scheduled "
+            "at test_callbacks.py:32, 2 times), test_cooperative.<locals>.<lambda> "
+            "(scheduled at test_callbacks.py:46)",
             "*2 passed, 1 warning*",
         ]
     )
@@ -690,7 +688,7 @@ def test_timers_a_test_sets_through_a_callback_or_a_thread_are_followed(
         [
             "*AltCoopWarning: alt_coop cancelled 2 callback(s) the session's code scheduled "
             "on the application's loop, which had not run at the end of the session: note "
-            "(written at test_indirect.py:6), note (written at test_indirect.py:6)",
+            "(written at test_indirect.py:6, 2 times)",
             "*1 passed, 1 warning*",
         ]
     )
