@@ -7,11 +7,12 @@ output and errors nobody's, the tasks they start never cancelled. Each
 ``loop.call_later`` and ``loop.call_at`` made while the session runs is
 watched (asyncio has no public way to list a loop's timers); those that the
 suite's own code (tests, conftests, the application's modules) scheduled in
-the session, and which are still pending at its end, are cancelled and
-named. Timers that installed code schedules are left alone: asyncio's (a
-sleep's, a timeout's) belong to tasks and futures, which end with the tasks
-the session cancels, and a library's serve its objects (a connection pool's
-clean-up, say), which the application may go on using after the session.
+the session, or that were set for a callback of its, and which are still
+pending at its end, are cancelled and named. Timers that installed code sets
+for its own callbacks are left alone: asyncio's (a sleep's, a timeout's)
+belong to tasks and futures, which end with the tasks the session cancels,
+and a library's serve its objects (a connection pool's clean-up, say), which
+the application may go on using after the session.
 
 PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
