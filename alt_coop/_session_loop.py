@@ -553,9 +553,11 @@ class SessionLoop:
             try:
                 through(lambda: _leftover_tasks.generators_closed(self._ours))
                 ended = set(given_up)
-                for _ in range(_CLEAN_UP_ROUNDS):
+                for round_ in range(_CLEAN_UP_ROUNDS):
                     tasks = self._ours(asyncio.all_tasks(loop)) - ended
-                    if not tasks:
+                    # No round after an exit or a Ctrl-C (in a Loop block,
+                    # which has no Ctrl-C handler, that is an exit too).
+                    if not tasks or (round_ and (raised or self._sigints != sigints)):
                         break
                     where = where or _leftover_tasks.where_written(tasks)
                     messages.append(_leftover_tasks.cancel(tasks, through, what=what, warn=warn))
@@ -570,7 +572,7 @@ class SessionLoop:
             if warn:
                 messages.append(timers)
                 where = where or timers_where
-            message = " ".join(part for part in messages if part)
+            message = "; ".join(part for part in messages if part)
         finally:
             if self.nested:  # the loop runs no more for the session
                 self._give_back_stop()

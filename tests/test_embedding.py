@@ -633,8 +633,8 @@ def test_what_leftover_tasks_start_as_they_are_cancelled_is_cancelled_too(
     result.stdout.fnmatch_lines(
         [
             "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the "
-            "session: worker (worker) alt_coop cancelled 1 task(s) still pending at the end "
-            "of the session: started-by-the-clean-up (forever) alt_coop cancelled 1 "
+            "session: worker (worker); alt_coop cancelled 1 task(s) still pending at the end "
+            "of the session: started-by-the-clean-up (forever); alt_coop cancelled 1 "
             "callback(s) the session's code scheduled on the application's loop, which had "
             "not run at the end of the session: note (scheduled at test_cleanup.py:21)",
             "*1 passed, 1 warning*",

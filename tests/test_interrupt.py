@@ -172,3 +172,67 @@ def test_ctrl_c_gives_a_test_that_ignores_it_a_bounded_grace(
         test_file.read_text().splitlines().index("            await asyncio.sleep(10)") + 1
     )
     assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
+
+
+def test_ctrl_c_while_a_loop_blocks_leftovers_clean_up_starts_no_further_round(
+    pytester: pytest.Pytester,
+) -> None:
+    """The tasks a leftover's clean-up starts are cancelled in a further
+    round; after a Ctrl-C, none starts (each round waits its grace)."""
+    marker = pytester.path / "clean-up-started.txt"
+    test_file = pytester.makepyfile(
+        f"""
+        import asyncio
+
+        import pytest
+
+        import alt_coop
+
+
+        async def stubborn(name, then=None):
+            while True:
+                try:
+                    await asyncio.sleep(100)
+                except asyncio.CancelledError:
+                    print(name, "ignores its cancellation", flush=True)
+                    if then is not None:
+                        asyncio.ensure_future(then())
+                        then = None
+
+
+        async def third():
+            await stubborn("THIRD")
+
+
+        async def second():
+            await stubborn("SECOND", then=third)
+
+
+        async def leftover():
+            try:
+                await asyncio.sleep(100)
+            finally:
+                asyncio.ensure_future(second())
+                with open({str(marker)!r}, "w") as f:
+                    f.write("started")
+
+
+        @pytest.fixture
+        def fresh_loop():
+            with alt_coop.Loop() as loop:
+                yield loop
+
+
+        async def test_leaves_a_task(fresh_loop):
+            asyncio.ensure_future(leftover())
+            await asyncio.sleep(0)
+        """
+    )
+    output, *_ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-s", str(test_file)],
+        pytester.path,
+        marker.exists,
+        "the leftover's clean-up started a task",
+    )
+    assert "SECOND ignores its cancellation" in output, output
+    assert "THIRD ignores its cancellation" not in output, output

@@ -359,7 +359,7 @@ def test_tasks_the_clean_up_of_leftover_tasks_starts_are_cancelled_too(
     result.stdout.fnmatch_lines(
         [
             "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the"
-            " session: worker (worker) alt_coop cancelled 1 task(s) still pending at the end"
+            " session: worker (worker); alt_coop cancelled 1 task(s) still pending at the end"
             " of the session: started-by-the-clean-up (forever)",
         ]
     )
