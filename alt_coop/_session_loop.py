@@ -609,13 +609,19 @@ class SessionLoop:
                 pass
             finally:
                 loop.close()
+        also = ""
         if message:  # last, so that -W error cannot leave the loop open
-            if where is None:
-                warnings.warn(AltCoopWarning(message), stacklevel=2)
-            else:
-                warnings.warn_explicit(AltCoopWarning(message), AltCoopWarning, *where)
+            try:
+                if where is None:
+                    warnings.warn(AltCoopWarning(message), stacklevel=2)
+                else:
+                    warnings.warn_explicit(AltCoopWarning(message), AltCoopWarning, *where)
+            except Warning as error:  # -W error: the exits' report, if any, says both
+                if not (raised and report_exits):
+                    raise
+                also = f"; and {type(error).__name__}: {error}"
         if raised and report_exits:
-            raise AltCoopError(_leftover_tasks.exits_text(raised, what)) from raised[0]
+            raise AltCoopError(_leftover_tasks.exits_text(raised, what) + also) from raised[0]
         if raised:
             raise raised[0]
 

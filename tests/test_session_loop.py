@@ -1386,6 +1386,37 @@ def test_a_leftover_that_exits_as_it_is_ended_fails_the_run_after_the_results(
     assert "never retrieved" not in result.stdout.str() + result.stderr.str()
 
 
+def test_a_leftover_that_exits_is_reported_under_w_error_too(pytester, run_alt_subprocess):
+    # The warning, an error under -W error, took the report's place.
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def exits():
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                raise SystemExit(3)
+
+        async def test_leaves_a_task():
+            asyncio.create_task(exits(), name="exits")
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt_subprocess("-W", "error::alt_coop.errors.AltCoopWarning")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*= error at the end of the session =*",
+            "AltCoopError: code left running (a task, or an async generator left open) raised "
+            "SystemExit(3) as alt_coop ended it at the end of the session; end such tasks and "
+            "generators within the test that starts them; and AltCoopWarning: alt_coop "
+            "cancelled 1 task(s) still pending at the end of the session: exits (exits)",
+            "*1 passed*",
+        ]
+    )
+
+
 def test_run_coro_as_main_given_no_coroutine_says_to_call_the_function(pytester):
     # It reported "Error in the main coroutine: AttributeError: 'function'
     # object has no attribute 'close'", as if the coroutine had raised it.
