@@ -40,6 +40,7 @@ from ._runner import current_context, run
 from ._thread_bodies import IN_WORKER_THREAD
 from ._timeout_defaults import DefaultUnavailable
 from ._timeouts import PhaseTimeout
+from ._tracebacks import callable_name
 from .errors import AltCoopUsageError
 
 
@@ -136,7 +137,7 @@ class AsyncFinalizers:
         if _is_async(finalizer):
             if IN_WORKER_THREAD.get():
                 # The default timeout is a fixture's value: set up on the loop's thread only.
-                name = _finalizer_name(finalizer)
+                name = callable_name(finalizer)
                 raise AltCoopUsageError(
                     f"an async finalizer ({name}) cannot be added from a plain def "
                     "cooperative test, whose body runs in a worker thread: add it in a "
@@ -149,7 +150,7 @@ class AsyncFinalizers:
                 )
             except DefaultUnavailable as error:
                 raise AltCoopUsageError(
-                    f"async finalizer {_finalizer_name(finalizer)} added during the teardown "
+                    f"async finalizer {callable_name(finalizer)} added during the teardown "
                     f"of {self._name} needs the default timeout, fixture {error.fixture!r}, "
                     f"which cannot be set up during teardown: ask for {error.fixture} in the "
                     "arguments of the fixture that adds the finalizer, or add the finalizer "
@@ -168,7 +169,7 @@ class AsyncFinalizers:
         if seconds is None:
             assert self.fixture_timeout is not None
             seconds = self.fixture_timeout.timeout_seconds
-        label = f"finalizer {_finalizer_name(finalizer)} of {self._name}"
+        label = f"finalizer {callable_name(finalizer)} of {self._name}"
         run_teardown(finalizer, PhaseTimeout(seconds, label, self._policy), context)
 
     def _run_sync(self, finalizer: Callable[[], object]) -> None:
@@ -188,7 +189,7 @@ class AsyncFinalizers:
             what = "an async generator, which pytest never runs"
         else:
             return
-        name = _finalizer_name(finalizer)
+        name = callable_name(finalizer)
         code = getattr(finalizer, "__code__", None)
         if code is not None:
             name += f" ({code.co_filename}:{code.co_firstlineno})"
@@ -210,7 +211,7 @@ def refuse_async_cleanups(config: pytest.Config) -> None:
     def add(func: Callable[[], None]) -> None:
         __tracebackhide__ = True
         if _is_async(func):
-            name = _finalizer_name(func)
+            name = callable_name(func)
             raise pytest.UsageError(
                 f"config.add_cleanup() runs its functions once alt_coop's loop is closed, "
                 f"so the async {name} would never run: use a session-scoped fixture with "
@@ -226,12 +227,3 @@ def _is_async(finalizer: object) -> bool:
         not inspect.isroutine(finalizer)
         and inspect.iscoroutinefunction(getattr(finalizer, "__call__", None))  # noqa: B004
     )
-
-
-def _finalizer_name(finalizer: object) -> str:
-    while isinstance(finalizer, functools.partial):
-        finalizer = finalizer.func
-    name = getattr(finalizer, "__qualname__", None)
-    if isinstance(name, str):
-        return name
-    return type(finalizer).__qualname__

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from types import CodeType
 from typing import Any, NamedTuple
 
-from ._tracebacks import remoteness
+from ._tracebacks import callable_name, remoteness
 
 
 class TimersFollowed:
@@ -141,7 +141,7 @@ class TimersFollowed:
             handle.cancel()
             filename, line = timer.where
             place = f"{timer.how} {os.path.basename(filename)}:{line}"
-            cancelled[f"{_name(timer.callback)} ({place}", timer.where] += 1
+            cancelled[f"{callable_name(timer.callback)} ({place}", timer.where] += 1
         self._timers.clear()
         if not cancelled:
             return "", None
@@ -182,19 +182,9 @@ def _not_installed(filename: str) -> bool:
     return remoteness(filename) == 0
 
 
-def _unwrapped(callback: Callable[..., object]) -> Any:
+def _code_of(callback: Callable[..., object]) -> CodeType | None:
     target: Any = callback
     while isinstance(target, functools.partial):
         target = target.func
-    return target
-
-
-def _code_of(callback: Callable[..., object]) -> CodeType | None:
-    target = _unwrapped(callback)
     code: CodeType | None = getattr(getattr(target, "__func__", target), "__code__", None)
     return code
-
-
-def _name(callback: Callable[..., object]) -> str:
-    target = _unwrapped(callback)
-    return getattr(target, "__qualname__", None) or repr(target)

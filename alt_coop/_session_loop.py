@@ -569,7 +569,7 @@ class SessionLoop:
                     self._unmark()
                 followed, self._timers = self._timers, None
                 timers, timers_where = followed.end(what) if followed is not None else ("", None)
-            if warn:
+            if warn:  # timers: the warning that names them
                 messages.append(timers)
                 where = where or timers_where
             message = "; ".join(part for part in messages if part)

@@ -188,3 +188,13 @@ def last_user_entry(tb: TracebackType | None) -> TracebackType | None:
     if last is None:
         return None
     return TracebackType(None, last.tb_frame, last.tb_lasti, last.tb_lineno)
+
+
+def callable_name(function: object) -> str:
+    """A function's name, through ``functools.partial``; else its class's."""
+    while isinstance(function, functools.partial):
+        function = function.func
+    name = getattr(function, "__qualname__", None)
+    if isinstance(name, str):
+        return name
+    return type(function).__qualname__
