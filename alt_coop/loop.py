@@ -43,7 +43,7 @@ class Loop:
     code that must find none (``run_until_complete`` is then an error).
     """
 
-    def __init__(self, *, new_loop: bool = True) -> None:
+    def __init__(self, new_loop: bool = True) -> None:
         self.new_loop = new_loop
         self.controlled_loop: asyncio.AbstractEventLoop | None = None
         self._session_loop: _session_loop.SessionLoop | None = None

@@ -3,12 +3,7 @@
 # suite through the plugin: the README's first command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
-VENV=${VENV:-.venv}
-
-if [ ! -x "$VENV/bin/python" ]; then
-    "$PYTHON" -m venv "$VENV"
-fi
+. scripts/venv.sh
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e .
 cd examples
 exec "../$VENV/bin/python" -m pytest -p no:cacheprovider "$@"

@@ -9,8 +9,6 @@
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
-VENV=${VENV:-.venv}
 PYTEST_SPEC=${PYTEST_SPEC:-pytest}
 # The suite starts a few hundred Python processes. Without cached bytecode,
 # pytest in each one rewrites and compiles alt_coop's modules again (as it
@@ -18,9 +16,7 @@ PYTEST_SPEC=${PYTEST_SPEC:-pytest}
 # times as long.
 unset PYTHONDONTWRITEBYTECODE
 
-if [ ! -x "$VENV/bin/python" ]; then
-    "$PYTHON" -m venv "$VENV"
-fi
+. scripts/venv.sh
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]" "$PYTEST_SPEC"
 "$VENV/bin/python" -m pytest --version

@@ -881,11 +881,18 @@ def test_loop_without_a_new_loop_leaves_none_current(pytester, run_alt):
                 assert coro.cr_frame is None  # closed, never "never awaited"
             assert asyncio.get_event_loop() is session
 
+        def test_new_loop_given_positionally():
+            # As alt-pytest-asyncio's Loop took it: code moved from it runs unchanged.
+            with alt_coop.Loop(False) as ctl:
+                assert ctl.controlled_loop is None
+            with alt_coop.Loop(True) as ctl:
+                assert asyncio.get_event_loop() is ctl.controlled_loop
+
         async def test_session_loop_runs_afterwards():
             await asyncio.sleep(0.001)
         """
     )
-    run_alt("-W", "error").assert_outcomes(passed=2)
+    run_alt("-W", "error").assert_outcomes(passed=3)
 
 
 def test_loop_in_autouse_class_fixture_is_seen_by_class_only(pytester, run_alt):
