@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import inspect
 import logging
 from collections import Counter
@@ -50,7 +49,7 @@ from _pytest.logging import (
     catching_logs,
 )
 
-from ._lane_state import CURRENT, LaneState
+from ._lane_state import CURRENT, LaneState, test_of_loop_error
 from ._lane_warnings import notice
 from ._session_loop import exception_handler_in_front, running_loop
 
@@ -116,13 +115,11 @@ def loop_errors_logged_for_their_test(loop: asyncio.AbstractEventLoop) -> Iterat
     """asyncio logs the errors nobody caught (an exception in a callback, a
     task's exception never retrieved) from the loop itself, where no test's
     context is current: each is logged for the test whose callback or task
-    it concerns, found through that callback's context (asyncio's
-    ``Handle._context``) or, on Python 3.12 and later, that task's
-    (``Task.get_context()``; 3.11's tasks do not tell theirs). The handler
-    set before still gets each."""
+    it concerns (see :func:`alt_coop._lane_state.test_of_loop_error`). The
+    handler set before still gets each."""
 
     def handler(context: dict[str, Any], pass_on: Callable[[dict[str, Any]], None]) -> None:
-        state = _test_of(context)
+        state = test_of_loop_error(context)
         token = CURRENT.set(state) if state is not None else None
         try:
             pass_on(context)
@@ -132,14 +129,6 @@ def loop_errors_logged_for_their_test(loop: asyncio.AbstractEventLoop) -> Iterat
 
     with exception_handler_in_front(loop, handler):
         yield
-
-
-def _test_of(context: dict[str, Any]) -> LaneState | None:
-    """The test of the callback or task an asyncio error report is about."""
-    owner: Any = context.get("handle") or context.get("task") or context.get("future")
-    get_context = getattr(owner, "get_context", None)  # a handle's or a task's, on 3.12+
-    found = get_context() if get_context is not None else getattr(owner, "_context", None)
-    return found.get(CURRENT) if isinstance(found, contextvars.Context) else None
 
 
 def _test_of_record(record: logging.LogRecord) -> LaneState | None:
@@ -153,7 +142,7 @@ def _test_of_record(record: logging.LogRecord) -> LaneState | None:
     if state is not None or record.name != "asyncio":
         return state
     handle = getattr(running_loop(), "_current_handle", None)
-    return None if handle is None else _test_of({"handle": handle})
+    return None if handle is None else test_of_loop_error({"handle": handle})
 
 
 class _LogRouter(logging.Handler):

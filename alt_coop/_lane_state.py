@@ -16,6 +16,7 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import io
@@ -51,6 +52,7 @@ class LaneState:
         "random_state",
         "reports",
         "shown_warnings",
+        "task",
         "terminal_lines",
         "uncaught",
         "warnings",
@@ -59,6 +61,7 @@ class LaneState:
 
     def __init__(self, item: pytest.Item) -> None:
         self.item = item
+        self.task: asyncio.Task[Any] | None = None  # the one running its protocol, meanwhile
         self.capturing = False
         self.debugged = False  # pytest's debugger was entered during the test
         # Captured output of the running phase, made on its first write
@@ -108,6 +111,17 @@ class LaneState:
 CURRENT: contextvars.ContextVar[LaneState | None] = contextvars.ContextVar(
     "alt_coop_lane", default=None
 )
+
+
+def test_of_loop_error(context: dict[str, Any]) -> LaneState | None:
+    """The test of the callback or task an asyncio error report is about,
+    found through that callback's context (asyncio's ``Handle._context``)
+    or, on Python 3.12 and later, that task's (``Task.get_context()``;
+    3.11's tasks do not tell theirs)."""
+    owner: Any = context.get("handle") or context.get("task") or context.get("future")
+    get_context = getattr(owner, "get_context", None)  # a handle's or a task's, on 3.12+
+    found = get_context() if get_context is not None else getattr(owner, "_context", None)
+    return found.get(CURRENT) if isinstance(found, contextvars.Context) else None
 
 
 class _BodiesInThreads:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import greenlet
 import pytest
 
-from . import _cancels, _session_loop, _timeout_plugin, _tracebacks
+from . import _cancels, _delivered, _session_loop, _tracebacks
 from ._cancels import uncancel_own
 from ._lanes import Abandon, drive, in_context, in_lane, step
 from ._timeouts import IGNORED, PhaseTimeout, TaskCap, capped_tasks, current_cap
@@ -202,7 +202,7 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     except Abandon:
         assert timeout is not None
         if task is not None:
-            _timeout_plugin.take_failure(task)  # alt_coop's own clock gave up: its failure says it
+            _delivered.take(task)  # alt_coop's own clock gave up: its failure says it
         capped = _capped(abandoned=not timeout.fired)
         raise (timeout.failure() if timeout.fired else capped or timeout.failure()) from None
     except BaseException as exc:
@@ -210,12 +210,11 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         # Ctrl-C's interrupts the session, even when a timeout fired too;
         # this phase's timeout fails the phase; the test's cap fails it
         # naming the cap; an enclosing phase's timeout is left to that phase.
-        alarm = _timeout_plugin.take_failure(task) if task is not None else None
+        delivered = _delivered.take(task, exc) if task is not None else None
         if isinstance(exc, asyncio.CancelledError):
             _interrupt_if_from_outside(exc)
-        if alarm is not None:
-            # pytest-timeout's, fired while the code waited: shown where it waited.
-            raise alarm.with_traceback(_tracebacks.last_user_entry(exc.__traceback__)) from None
+        if delivered is not None:  # pytest-timeout's failure, or an outcome from a callback
+            raise delivered from None
         if timeout is not None and timeout.fired:
             _capped()  # the cap fired too: the timeout's failure says it
             cause = _raised_instead(exc)
@@ -241,10 +240,10 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     # the cap's still counts; any other is the coroutine's business (it may
     # have cancelled itself), as asyncio leaves it.
     if task is not None:
-        alarm = _timeout_plugin.take_failure(task)
+        delivered = _delivered.take(task)
         _interrupt_if_swallowed(task)
-        if alarm is not None:
-            raise alarm
+        if delivered is not None:
+            raise delivered
     capped = _capped()
     if timeout is not None and timeout.fired:
         raise timeout.failure()

@@ -34,6 +34,7 @@ import pytest
 
 from . import (
     _cancels,
+    _delivered,
     _fixture_instances,
     _lane_globals,
     _lane_logging,
@@ -265,7 +266,10 @@ class Scheduler:
         self.setupstate.last_of_run = self._last_of_run
         turn_due = 0.0
         admission = Admission(items, self.max_tasks, self.setupstate)
-        with _lane_logging.loop_errors_logged_for_their_test(loop):
+        with (
+            _lane_logging.loop_errors_logged_for_their_test(loop),
+            _delivered.outcomes_to_their_test(loop),  # in front: those are no errors to log
+        ):
             try:
                 for item in items:
                     needs = admission.needs_of(item)
@@ -457,7 +461,7 @@ class Scheduler:
         self.instances.install(item, state)
         assert self.setupstate is not None
         self.setupstate.begin(item)
-        task = asyncio.current_task()
+        task = state.task = asyncio.current_task()
         cap = None
         if self.task_timeout is not None and task is not None:
             cap = _timeouts.TaskCap(task, self.task_timeout)
@@ -493,6 +497,7 @@ class Scheduler:
             self.session.testsfailed -= state.failures_counted
             state.failures_counted = 0
             self._lanes_running -= 1
+            state.task = None
             self.setupstate.end()
             if cap is not None:
                 cap.stop()

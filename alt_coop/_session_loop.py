@@ -679,9 +679,8 @@ def _catching_lost_exceptions(
 
     def handler(context: dict[str, Any], pass_on: Callable[[dict[str, Any]], None]) -> None:
         error = context.get("exception")
-        if isinstance(error, BaseException) and not isinstance(
-            error, (Exception, asyncio.CancelledError)
-        ):
+        if lost_to_asyncio(error):
+            assert isinstance(error, BaseException)
             if not lost:
                 lost.append(error)
                 type(loop).stop(loop)
@@ -689,6 +688,15 @@ def _catching_lost_exceptions(
         pass_on(context)
 
     return exception_handler_in_front(loop, handler)
+
+
+def lost_to_asyncio(error: object) -> bool:
+    """Whether ``error``, in an asyncio error report, is no error of the code
+    but would be lost all the same: pytest's outcomes (``pytest.fail()`` in
+    a callback, say) and what a signal handler raises there."""
+    return isinstance(error, BaseException) and not isinstance(
+        error, (Exception, asyncio.CancelledError)
+    )
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ test's own code, hands the failure on:
   the grace period, and fails with it;
 - under ``await alt_coop.main``, it is kept for the session's task, which is
   cancelled once, and the phase waiting there fails with it (see
-  :func:`alt_coop._runner.run`).
+  :mod:`alt_coop._delivered`).
 
 pytest-timeout's own handler, ``timeout_sigalrm``, makes the failure and
 dumps the stacks either way (checked on pytest-timeout 2.4).
@@ -29,21 +29,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-import weakref
 from types import FrameType
 from typing import Any
 
 import pytest
 
-from . import _cancels
+from . import _delivered
 from ._lanes import in_lane
 from ._session_loop import SessionLoop
-
-#: The failure pytest-timeout raised outside the test's code, by the task it
-#: is delivered to.
-_failures: weakref.WeakKeyDictionary[asyncio.Task[Any], BaseException] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def set_timer(
@@ -83,9 +76,9 @@ def set_timer(
         try:
             fire(item, settings)  # dumps the stacks, then raises
         except BaseException as failure:  # delivered to the test, below
-            if not awaited.done() and awaited not in _failures:
-                _failures[awaited] = failure
-                _cancels.cancel_own(awaited, "alt_coop: pytest-timeout's timeout")
+            if _delivered.deliver(
+                awaited, failure, "alt_coop: pytest-timeout's timeout", where_waiting=True
+            ):
                 # The loop may be in select, which the signal does not end.
                 loop.call_soon_threadsafe(_wake)
 
@@ -101,14 +94,3 @@ def set_timer(
 
 def _wake() -> None:
     """Nothing: called to end the loop's wait."""
-
-
-def take_failure(task: asyncio.Task[Any]) -> BaseException | None:
-    """pytest-timeout's failure kept for ``task``, if any (once): its
-    cancellation is taken back from the task."""
-    if not _failures:  # the usual case: checked at every phase's end
-        return None
-    failure = _failures.pop(task, None)
-    if failure is not None:
-        _cancels.uncancel_own(task)
-    return failure

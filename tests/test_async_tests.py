@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from conftest import ISOLATE, WITH_HYPOTHESIS, mode_args
 
@@ -108,6 +110,119 @@ def test_pytest_fail_in_a_callback_of_the_suites_own_names_the_callbacks_line(py
         ['    pytest.fail("failed in a callback")', "E   Failed: failed in a callback"]
     )
     assert "alt_coop/" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_pytest_outcomes_raised_in_callbacks_and_tasks_are_the_tests(pytester, run_alt, mode):
+    # asyncio logs and goes on from an exception in a callback or in a task
+    # nobody awaits; pytest's outcomes there are the test's all the same, in
+    # a batch too, and only the test they belong to, while others run beside.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        def check():
+            pytest.fail("failed in a callback")
+
+        @pytest.fixture
+        async def checked_at_setup():
+            asyncio.get_running_loop().call_soon(check)
+            await asyncio.sleep(0.05)
+            yield
+
+        async def test_fail_in_callback():
+            asyncio.get_running_loop().call_soon(check)
+            try:
+                await asyncio.sleep(5)
+            finally:
+                print("CLEANED UP")
+            print("NOT REACHED")
+
+        async def test_skip_in_callback():
+            asyncio.get_running_loop().call_soon(pytest.skip, "skipped in a callback")
+            await asyncio.sleep(5)
+
+        async def test_xfail_in_callback():
+            asyncio.get_running_loop().call_later(0.01, pytest.xfail, "xfailed in a callback")
+            await asyncio.sleep(5)
+
+        async def test_error_in_fixture_callback(checked_at_setup):
+            print("BODY RAN")
+
+        async def test_beside_them():
+            await asyncio.sleep(0.2)
+        """
+    )
+    result = run_alt("-rA", "-s", *mode_args(mode))
+    result.assert_outcomes(failed=1, skipped=1, xfailed=1, errors=1, passed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "FAILED *::test_fail_in_callback*",
+            "SKIPPED [[]1] *: skipped in a callback",
+            "XFAIL *::test_xfail_in_callback - xfailed in a callback",
+            "ERROR *::test_error_in_fixture_callback*",
+            "PASSED *::test_beside_them",
+        ]
+    )
+    errors = [line for line in result.stdout.lines if line.startswith("E  ")]
+    assert errors == [
+        "E       Failed: failed in a callback",  # the fixture's, in the ERRORS section
+        "E       Failed: failed in a callback",
+    ]
+    output = result.stdout.str()
+    assert "CLEANED UP" in output
+    assert "NOT REACHED" not in output
+    assert "BODY RAN" not in output
+    assert "Exception in callback" not in output
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "sequential",
+        pytest.param(
+            "cooperative",
+            marks=pytest.mark.skipif(
+                sys.version_info < (3, 12),
+                reason="3.11's tasks do not tell their context: found only when the test "
+                "itself lets go of the task, which its garbage may delay",
+            ),
+        ),
+    ],
+)
+def test_pytest_outcomes_raised_in_tasks_nobody_awaits_are_the_tests(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def helper():
+            await asyncio.sleep(0.01)
+            pytest.fail("failed in a task nobody awaited")
+
+        async def test_fail_in_unawaited_task():
+            task = asyncio.create_task(helper())
+            await asyncio.sleep(0.05)
+
+        async def test_fail_in_task_let_go_of_midway():
+            task = asyncio.create_task(helper())
+            await asyncio.sleep(0.05)
+            del task
+            await asyncio.sleep(5)
+            print("NOT REACHED")
+
+        async def test_beside_them():
+            await asyncio.sleep(0.2)
+        """
+    )
+    result = run_alt("-rA", "-s", *mode_args(mode))
+    result.assert_outcomes(failed=2, passed=1)
+    errors = [line for line in result.stdout.lines if line.startswith("E  ")]
+    assert errors == ["E       Failed: failed in a task nobody awaited"] * 2
+    output = result.stdout.str()
+    assert "NOT REACHED" not in output
+    assert "never retrieved" not in output
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])

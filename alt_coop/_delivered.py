@@ -1,0 +1,111 @@
+"""Exceptions that belong to a running phase but are raised outside its code.
+
+Two kinds reach a fixture phase or test from outside the code it runs:
+
+- pytest-timeout's failure, raised by its signal handler in whatever the
+  loop runs then (see :mod:`alt_coop._timeout_plugin`);
+- a pytest outcome (``pytest.fail()``, ``pytest.skip()``, ``pytest.xfail()``)
+  raised in a loop callback, or in a task nobody awaits, which asyncio would
+  log and go on from (see :func:`outcomes_to_their_test`). A run with one
+  test at a time takes those for its phase (see
+  :meth:`alt_coop._session_loop.SessionLoop.run`); in a cooperative batch,
+  each is the test's whose callback or task it is.
+
+Each is kept here for the task running the phase, which is cancelled once
+(its ``finally`` blocks run), and the phase ends with it in place of the
+cancellation (see :func:`alt_coop._runner._run_phase`). The first one kept
+wins, as the first stops the work in a run of one test at a time.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from . import _cancels, _tracebacks
+from ._lane_state import CURRENT, test_of_loop_error
+from ._session_loop import exception_handler_in_front, lost_to_asyncio
+
+
+class _Kept:
+    __slots__ = ("cancelled", "error", "where_waiting")
+
+    def __init__(self, error: BaseException, where_waiting: bool) -> None:
+        self.error = error
+        #: Shown at the user's line the phase waited at (pytest-timeout's:
+        #: where the signal struck says nothing), not where it was raised.
+        self.where_waiting = where_waiting
+        self.cancelled = False  # the task was cancelled for it (taken back with it)
+
+
+_kept: weakref.WeakKeyDictionary[asyncio.Task[Any], _Kept] = weakref.WeakKeyDictionary()
+
+
+def deliver(
+    task: asyncio.Task[Any], error: BaseException, reason: str, *, where_waiting: bool = False
+) -> bool:
+    """Keep ``error`` for the phase running on ``task`` and cancel the task
+    once. False if the task is done or has one kept already."""
+    if task.done() or task in _kept:
+        return False
+    _kept[task] = _Kept(error, where_waiting)
+    loop = task.get_loop()
+    if task is asyncio.current_task(loop):
+        # Raised by the task's own code (dropping a task it started): a
+        # cancellation now would be the code's own, so it comes at the
+        # loop's next turn, unless the phase is over by then.
+        loop.call_soon(_cancel, task, reason)
+    else:
+        _cancel(task, reason)
+    return True
+
+
+def _cancel(task: asyncio.Task[Any], reason: str) -> None:
+    kept = _kept.get(task)
+    if kept is not None and not kept.cancelled and not task.done():
+        kept.cancelled = True
+        _cancels.cancel_own(task, reason)
+
+
+def take(task: asyncio.Task[Any], came_out: BaseException | None = None) -> BaseException | None:
+    """The exception kept for ``task``, if any (once), its cancellation taken
+    back; ``came_out`` is what came out of the phase instead, if anything."""
+    if not _kept:  # the usual case: checked at every phase's end
+        return None
+    kept = _kept.pop(task, None)
+    if kept is None:
+        return None
+    if kept.cancelled:
+        _cancels.uncancel_own(task)
+    if kept.where_waiting and came_out is not None:
+        return kept.error.with_traceback(_tracebacks.last_user_entry(came_out.__traceback__))
+    return kept.error
+
+
+@contextlib.contextmanager
+def outcomes_to_their_test(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """For a cooperative batch: a pytest outcome raised in a callback or a
+    task nobody awaits goes to the test whose callback or task it is, found
+    through its context (or, for a task dropped by the test's own code, the
+    test running). One whose test is not found, or is over, is left to
+    asyncio, which logs it."""
+
+    def handler(context: dict[str, Any], pass_on: Callable[[dict[str, Any]], None]) -> None:
+        error = context.get("exception")
+        if lost_to_asyncio(error):
+            assert isinstance(error, BaseException)
+            state = test_of_loop_error(context) or CURRENT.get()
+            task = state.task if state is not None else None
+            if task is not None and deliver(
+                task, error, "alt_coop: a pytest outcome raised in a callback or task of the test"
+            ):
+                return
+        pass_on(context)
+
+    with exception_handler_in_front(loop, handler):
+        yield
