@@ -52,7 +52,9 @@ class TurnGlobals:
 
     ``sys.stdout``/``sys.stderr`` (``contextlib.redirect_stdout`` around an
     await, say), the hooks for uncaught exceptions (pytest 8.3 swaps them
-    around each phase) and ``PYTEST_CURRENT_TEST``: what a test set is put
+    around each phase), ``PYTEST_CURRENT_TEST``, and the failure pytest keeps
+    in ``sys.last_value`` and its kin for post-mortem debugging (which a
+    teardown may read to tell whether its test failed): what a test set is put
     aside when its turn on the loop ends and put back when its next turn
     starts, so the tests running meanwhile keep the batch's and their own.
     It is the batch's one per-turn hook: the warnings state's swap (see
@@ -73,12 +75,18 @@ class TurnGlobals:
         self._warnings = warnings_state
         self._out, self._err = sys.stdout, sys.stderr
         self._unraisable, self._thread_hook = sys.unraisablehook, threading.excepthook
+        self._last = _last_failure()
 
     def turn_ended(self, state: LaneState) -> None:
         if self._warnings is not None:
             self._warnings.turn_ended(state)
         if self.random_per_test:
             state.random_state = random.getstate()
+        if getattr(sys, "last_value", None) is self._last[1] or bodies_in_threads.running:
+            state.own_last_failure = None  # the usual case, or left process-wide (see below)
+        else:
+            state.own_last_failure = _last_failure()
+            _set_last_failure(self._last)
         if (
             sys.stdout is self._out
             and sys.stderr is self._err
@@ -104,6 +112,8 @@ class TurnGlobals:
         own = state.own_globals
         if own is not None:
             sys.stdout, sys.stderr, sys.unraisablehook, threading.excepthook = own
+        if state.own_last_failure is not None:
+            _set_last_failure(state.own_last_failure)
         if state.current_test_var != self._test_var:
             self.show_test_var(state.current_test_var)
         if self.coverage is not None:
@@ -117,6 +127,23 @@ class TurnGlobals:
             os.environ.pop("PYTEST_CURRENT_TEST", None)
         else:
             os.environ["PYTEST_CURRENT_TEST"] = value
+
+
+#: Where pytest keeps a test's failure for post-mortem debugging (as Python
+#: does for an uncaught exception), cleared as a test's call starts.
+_LAST_FAILURE = ("last_type", "last_value", "last_traceback", "last_exc")
+
+
+def _last_failure() -> tuple[Any, ...]:
+    return tuple(getattr(sys, name, None) for name in _LAST_FAILURE)
+
+
+def _set_last_failure(values: tuple[Any, ...]) -> None:
+    for name, value in zip(_LAST_FAILURE, values, strict=True):
+        if value is not None:
+            setattr(sys, name, value)
+        elif hasattr(sys, name):
+            delattr(sys, name)
 
 
 @contextlib.contextmanager

@@ -48,6 +48,7 @@ class LaneState:
         "log_when",
         "out",
         "own_globals",
+        "own_last_failure",
         "own_warnings",
         "random_state",
         "reports",
@@ -75,6 +76,7 @@ class LaneState:
         # The sys.stdout/sys.stderr and uncaught-exception hooks the test set
         # and has not undone (see TurnGlobals), kept aside between its turns.
         self.own_globals: tuple[Any, Any, Any, Any] | None = None
+        self.own_last_failure: tuple[Any, ...] | None = None  # likewise its sys.last_value, ...
         self.current_test_var: str | None = None  # its PYTEST_CURRENT_TEST
         self.coverage_context: str | None = None  # the coverage.py context it switched to
         # The warnings state the test set up and has not undone (its

@@ -933,6 +933,66 @@ def test_warning_recorders_and_filters_set_by_a_test_stay_its_own(pytester, run_
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_the_last_failure_pytest_keeps_for_post_mortems_is_each_tests_own(pytester, mode):
+    # pytest keeps a test's failure in sys.last_value (and last_type,
+    # last_traceback, on 3.12 last_exc) for post-mortem debugging, and clears
+    # it as the next test's call starts; a teardown may read it to tell
+    # whether its test failed. Tests failing meanwhile must not change it.
+    pytester.makeconftest(
+        """
+        import asyncio
+        import sys
+        import pytest
+
+        @pytest.fixture
+        async def report_last(request):
+            yield
+            await asyncio.sleep(0.05)
+            names = ["last_type", "last_value", "last_traceback"]
+            if sys.version_info >= (3, 12):
+                names.append("last_exc")
+            seen = [getattr(sys, name, None) for name in names]
+            print(f"TEARDOWN {request.node.name} sees {seen[1]!r}")
+            if seen[1] is not None:
+                assert seen[0] is type(seen[1])
+                tb, names = seen[2], []
+                while tb is not None:
+                    names.append(tb.tb_frame.f_code.co_name)
+                    tb = tb.tb_next
+                assert request.node.name in names
+                assert seen[3:] in ([], [seen[1]])
+            else:
+                assert seen == [None] * len(names)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_a(report_last):
+            await asyncio.sleep(0.02)
+            raise ValueError("A failed")
+
+        async def test_b(report_last):
+            await asyncio.sleep(0.03)
+
+        async def test_c(report_last):
+            await asyncio.sleep(0.04)
+            raise KeyError("C failed")
+        """
+    )
+    result = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable", "-s", *mode_args(mode))
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*TEARDOWN test_a sees ValueError('A failed')",
+            "*TEARDOWN test_b sees None",
+            "*TEARDOWN test_c sees KeyError('C failed')",
+        ]
+    )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_streams_and_current_test_var_set_by_a_test_stay_its_own(pytester, run_alt, mode):
     # sys.stdout, sys.stderr and PYTEST_CURRENT_TEST are process-wide; a test
     # that awaits while it has them changed must not change them for the
