@@ -121,7 +121,7 @@ def caller_cancelled(session: asyncio.Task[Any]) -> bool:
     return watch is not None and watch.news() > 0
 
 
-def _awaited_session_task() -> asyncio.Task[Any] | None:
+def awaited_session_task() -> asyncio.Task[Any] | None:
     """``alt_coop.main``'s session task, if this code runs on one."""
     if not _callers:
         return None
@@ -134,7 +134,7 @@ def _awaited_session_task() -> asyncio.Task[Any] | None:
 
 def in_awaited_session() -> bool:
     """Whether this code runs on ``alt_coop.main``'s session task."""
-    return _awaited_session_task() is not None
+    return awaited_session_task() is not None
 
 
 async def held_back_callbacks_run() -> bool:
@@ -161,5 +161,5 @@ def caller_cancelled_meanwhile() -> bool:
     """Whether the caller of ``alt_coop.main`` running this code was
     cancelled while sync code ran (a sync test, or asyncio.run's Ctrl-C
     handler meanwhile), with nothing awaited since to deliver it."""
-    task = _awaited_session_task()
+    task = awaited_session_task()
     return task is not None and caller_cancelled(task)

@@ -82,25 +82,58 @@ def take(task: asyncio.Task[Any], came_out: BaseException | None = None) -> Base
         return None
     if kept.cancelled:
         _cancels.uncancel_own(task)
-    if kept.where_waiting and came_out is not None:
-        return kept.error.with_traceback(_tracebacks.last_user_entry(came_out.__traceback__))
-    return kept.error
+    error, raised_at = kept.error, kept.error.__traceback__
+    # Shown as a run of one test at a time shows it (see alt_coop._runner.run):
+    # from the suite's own code that raised it, without asyncio's frames that
+    # ran the callback; else at the user's line the phase waited at (where
+    # pytest-timeout's signal struck says nothing).
+    if not kept.where_waiting and _tracebacks.in_suite_code(raised_at):
+        while raised_at is not None and _tracebacks.remoteness(
+            raised_at.tb_frame.f_code.co_filename
+        ):
+            raised_at = raised_at.tb_next
+        return error.with_traceback(raised_at)
+    if came_out is None:
+        return error
+    where = _tracebacks.last_user_entry(came_out.__traceback__)
+    return error if where is None and not kept.where_waiting else error.with_traceback(where)
 
 
-@contextlib.contextmanager
-def outcomes_to_their_test(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+def outcomes_to_their_test(
+    loop: asyncio.AbstractEventLoop,
+) -> contextlib.AbstractContextManager[None]:
     """For a cooperative batch: a pytest outcome raised in a callback or a
     task nobody awaits goes to the test whose callback or task it is, found
     through its context (or, for a task dropped by the test's own code, the
     test running). One whose test is not found, or is over, is left to
     asyncio, which logs it."""
 
+    def task_of(context: dict[str, Any]) -> asyncio.Task[Any] | None:
+        state = test_of_loop_error(context) or CURRENT.get()
+        return state.task if state is not None else None
+
+    return _outcomes_to(loop, task_of)
+
+
+def outcomes_to_the_phase(task: asyncio.Task[Any]) -> contextlib.AbstractContextManager[None]:
+    """For a phase of one test at a time run on ``task``, in a lane (under
+    ``await alt_coop.main``, where the loop is the application's to run): a
+    pytest outcome raised in a callback or a task nobody awaits is the
+    phase's, as :meth:`alt_coop._session_loop.SessionLoop.run` makes it
+    where alt_coop runs the loop."""
+    return _outcomes_to(task.get_loop(), lambda context: task)
+
+
+@contextlib.contextmanager
+def _outcomes_to(
+    loop: asyncio.AbstractEventLoop,
+    task_of: Callable[[dict[str, Any]], asyncio.Task[Any] | None],
+) -> Iterator[None]:
     def handler(context: dict[str, Any], pass_on: Callable[[dict[str, Any]], None]) -> None:
         error = context.get("exception")
         if lost_to_asyncio(error):
             assert isinstance(error, BaseException)
-            state = test_of_loop_error(context) or CURRENT.get()
-            task = state.task if state is not None else None
+            task = task_of(context)
             if task is not None and deliver(
                 task, error, "alt_coop: a pytest outcome raised in a callback or task of the test"
             ):

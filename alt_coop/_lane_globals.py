@@ -82,8 +82,10 @@ class TurnGlobals:
             self._warnings.turn_ended(state)
         if self.random_per_test:
             state.random_state = random.getstate()
-        if getattr(sys, "last_value", None) is self._last[1] or bodies_in_threads.running:
-            state.own_last_failure = None  # the usual case, or left process-wide (see below)
+        # pytest sets these in the lane's turn (a plain def test's included: only
+        # its body runs in a thread), so unlike the rest they are swapped always.
+        if getattr(sys, "last_value", None) is self._last[1]:
+            state.own_last_failure = None  # the usual case
         else:
             state.own_last_failure = _last_failure()
             _set_last_failure(self._last)

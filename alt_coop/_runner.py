@@ -52,14 +52,19 @@ def run(
 
     It runs in ``context``, by default the caller's own context object, so
     the context variables it sets are seen by the caller afterwards. Not
-    ``alone`` (a batch of cooperative tests), an exception raised inside a
-    callback is left to asyncio (see :meth:`SessionLoop.run`).
+    ``alone`` (a batch of cooperative tests), a pytest outcome raised inside
+    a callback is left to the batch (see :mod:`alt_coop._delivered`);
+    ``alone``, it is the phase's (see :meth:`SessionLoop.run`).
     """
     __tracebackhide__ = True
     if in_lane():
-        if context is None:
-            return _run_phase(coro, timeout, phase)
-        with in_context(context):
+        session_task = _cancels.awaited_session_task() if alone else None
+        with (
+            _delivered.outcomes_to_the_phase(session_task)
+            if session_task is not None
+            else contextlib.nullcontext(),
+            in_context(context) if context is not None else contextlib.nullcontext(),
+        ):
             return _run_phase(coro, timeout, phase)
     session_loop = _session_loop.current()
     if session_loop is None:
@@ -214,6 +219,7 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         if isinstance(exc, asyncio.CancelledError):
             _interrupt_if_from_outside(exc)
         if delivered is not None:  # pytest-timeout's failure, or an outcome from a callback
+            _capped()  # the cap fired too: the first to come says it
             raise delivered from None
         if timeout is not None and timeout.fired:
             _capped()  # the cap fired too: the timeout's failure says it

@@ -71,9 +71,13 @@ def test_failing_async_test_shows_only_user_frames(pytester, run_alt):
     assert "greenlet" not in output
 
 
-def test_pytest_fail_as_a_loop_callback_fails_the_test_with_no_alt_coop_frame(pytester, run_alt):
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_pytest_fail_as_a_loop_callback_fails_the_test_with_no_alt_coop_frame(
+    pytester, run_alt, mode
+):
     # No line of the test file is in its traceback, so pytest cuts none of
-    # the frames it went through: alt_coop's must hide themselves.
+    # the frames it went through: alt_coop's must hide themselves, and it is
+    # shown at the line the test waited at.
     pytester.makepyfile(
         """
         import asyncio
@@ -84,13 +88,19 @@ def test_pytest_fail_as_a_loop_callback_fails_the_test_with_no_alt_coop_frame(py
             await asyncio.sleep(0.05)
         """
     )
-    result = run_alt("--tb=long")
+    result = run_alt("--tb=long", *mode_args(mode))
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["E * failed in a callback"])
+    result.stdout.fnmatch_lines(
+        [">       await asyncio.sleep(0.05)", "E       Failed: failed in a callback"]
+    )
     assert "alt_coop/" not in result.stdout.str()
+    assert "events.py" not in result.stdout.str()
 
 
-def test_pytest_fail_in_a_callback_of_the_suites_own_names_the_callbacks_line(pytester, run_alt):
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_pytest_fail_in_a_callback_of_the_suites_own_names_the_callbacks_line(
+    pytester, run_alt, mode
+):
     pytester.makepyfile(
         """
         import asyncio
@@ -104,12 +114,13 @@ def test_pytest_fail_in_a_callback_of_the_suites_own_names_the_callbacks_line(py
             await asyncio.sleep(0.05)
         """
     )
-    result = run_alt("--tb=short")
+    result = run_alt("--tb=short", *mode_args(mode))
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         ['    pytest.fail("failed in a callback")', "E   Failed: failed in a callback"]
     )
     assert "alt_coop/" not in result.stdout.str()
+    assert "events.py" not in result.stdout.str()
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])

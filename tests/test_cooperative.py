@@ -968,6 +968,8 @@ def test_the_last_failure_pytest_keeps_for_post_mortems_is_each_tests_own(pytest
     pytester.makepyfile(
         """
         import asyncio
+        import time
+        import pytest
 
         async def test_a(report_last):
             await asyncio.sleep(0.02)
@@ -979,14 +981,19 @@ def test_the_last_failure_pytest_keeps_for_post_mortems_is_each_tests_own(pytest
         async def test_c(report_last):
             await asyncio.sleep(0.04)
             raise KeyError("C failed")
+
+        @pytest.mark.asyncio_cooperative
+        def test_d_in_a_thread(report_last):  # while its body runs, A and C fail
+            time.sleep(0.1)
         """
     )
     result = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable", "-s", *mode_args(mode))
-    result.assert_outcomes(passed=1, failed=2)
+    result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines_random(
         [
             "*TEARDOWN test_a sees ValueError('A failed')",
             "*TEARDOWN test_b sees None",
+            "*TEARDOWN test_d_in_a_thread sees None",
             "*TEARDOWN test_c sees KeyError('C failed')",
         ]
     )

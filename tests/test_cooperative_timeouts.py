@@ -266,3 +266,36 @@ def test_a_test_raising_when_the_cap_cancels_it_fails_naming_the_cap(pytester, r
     )
     assert "TEARDOWN-DONE" in result.stdout.str()
     assert "exceptions.CancelledError" not in result.stdout.str()  # its source line has it
+
+
+def test_an_outcome_from_a_callback_then_the_cap_is_one_failure(pytester, run_alt):
+    # The outcome came first; the cap, fired while the test cleaned up after
+    # it, says nothing more, and is not left to fail the teardown after it.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def resource():
+            yield
+            await asyncio.sleep(0.01)
+            print("TEARDOWN RAN")
+
+        def fail():
+            pytest.fail("delivered first")
+
+        async def test_delivered_then_capped(resource):
+            asyncio.get_running_loop().call_later(0.1, fail)
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                await asyncio.sleep(1)  # a clean-up outlasting the cap
+                raise
+        """
+    )
+    result = run_alt("-s", "--asyncio-cooperative", "--asyncio-task-timeout=0.5")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["E   *Failed: delivered first"])
+    assert "asyncio_task_timeout" not in result.stdout.str()
+    assert "TEARDOWN RAN" in result.stdout.str()

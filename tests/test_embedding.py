@@ -2903,3 +2903,58 @@ def test_alt_coop_loop_in_a_session_on_the_apps_loop_says_it_cannot_be_used(
         "managed_loop), that loop runs throughout, so alt_coop.Loop cannot be used there: "
         "run the tests that need it in a plain pytest run" in output
     )
+
+
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_pytest_outcomes_raised_in_callbacks_are_the_tests_on_the_apps_loop(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    # asyncio (and uvloop) log an exception in a callback and go on; a
+    # pytest outcome there is the test's, sequential or cooperative, as in a
+    # plain run: under await alt_coop.main the sequential one passed.
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_outcomes.py",
+        """
+        import asyncio
+
+        import pytest
+
+
+        def check():
+            pytest.fail("failed in a callback")
+
+
+        async def test_sequential():
+            asyncio.get_running_loop().call_later(0.01, check)
+            await asyncio.sleep(1)
+
+
+        @pytest.mark.asyncio_cooperative
+        async def test_cooperative():
+            asyncio.get_running_loop().call_later(0.01, pytest.skip, "skipped in a callback")
+            await asyncio.sleep(1)
+
+
+        @pytest.mark.asyncio_cooperative
+        async def test_cooperative_beside_it():
+            await asyncio.sleep(0.1)
+        """,
+    )
+    result = run_app(pytester, mode, loop_kind, "suite", "-rA")
+    output = output_of(result)
+
+    assert "EXIT CODE 1" in output, output
+    result.stdout.fnmatch_lines_random(
+        [
+            "FAILED suite/test_outcomes.py::test_sequential*",
+            "SKIPPED [[]1] *: skipped in a callback",
+            "PASSED suite/test_outcomes.py::test_cooperative_beside_it",
+            "*1 failed, 1 passed, 1 skipped in *",
+        ]
+    )
+    assert "E       Failed: failed in a callback" in output
+    assert "Exception in callback" not in output
+    assert "APP TICKER STILL RUNNING True" in output
