@@ -171,7 +171,7 @@ def test_pytest_outcomes_raised_in_callbacks_and_tasks_are_the_tests(pytester, r
         [
             "FAILED *::test_fail_in_callback*",
             "SKIPPED [[]1] *: skipped in a callback",
-            "XFAIL *::test_xfail_in_callback - xfailed in a callback",
+            "XFAIL *::test_xfail_in_callback - *xfailed in a callback",  # 8.3: "reason: "
             "ERROR *::test_error_in_fixture_callback*",
             "PASSED *::test_beside_them",
         ]
