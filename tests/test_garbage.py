@@ -105,3 +105,36 @@ def test_what_a_finished_test_set_is_collectable_while_later_tests_run(pytester,
     args = ("--default-async-timeout=30", "--max-asyncio-tasks=4")
     coop = ("--asyncio-cooperative", "--asyncio-task-timeout=60") if mode == "cooperative" else ()
     run_alt(*args, *coop).assert_outcomes(passed=22)
+
+
+def test_a_tests_own_gc_collect_frees_what_it_let_go_of_in_a_big_batch(pytester, run_alt):
+    # What the tests hold as the batch has started them is frozen out of the
+    # collector's passes; a test that collects (to check that something it
+    # let go of is freed, say) must still find it freed, as in a small batch.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import gc
+        import weakref
+        import pytest
+
+        class Cycle:
+            def __init__(self):
+                self.me = self
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(1200))
+        async def test_many(n):
+            cycle = Cycle()
+            finalized = []
+            weakref.finalize(cycle, finalized.append, n)
+            await asyncio.sleep(1.0)  # meanwhile, the batch starts the others
+            if n % 300 == 0:
+                del cycle
+                gc.collect()
+                assert finalized == [n]
+        """
+    )
+    result = run_alt("--max-asyncio-tasks=2000", "-p", "no:randomly")
+    result.assert_outcomes(passed=1200)
+    assert gc.isenabled()
