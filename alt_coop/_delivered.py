@@ -27,9 +27,12 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from . import _cancels, _tracebacks
+import pytest
+
+from . import _cancels, _lane_warnings, _tracebacks
 from ._lane_state import CURRENT, test_of_loop_error
 from ._session_loop import exception_handler_in_front, lost_to_asyncio
+from .errors import AltCoopWarning
 
 
 class _Kept:
@@ -105,14 +108,34 @@ def outcomes_to_their_test(
     """For a cooperative batch: a pytest outcome raised in a callback or a
     task nobody awaits goes to the test whose callback or task it is, found
     through its context (or, for a task dropped by the test's own code, the
-    test running). One whose test is not found, or is over, is left to
+    test running). One whose test is over is named in a warning, as that
+    test's: it is no test's outcome. One whose test is not found is left to
     asyncio, which logs it."""
 
     def task_of(context: dict[str, Any]) -> asyncio.Task[Any] | None:
         state = test_of_loop_error(context) or CURRENT.get()
+        if state is not None and state.task is None:
+            _too_late(state.item, context["exception"])
         return state.task if state is not None else None
 
     return _outcomes_to(loop, task_of)
+
+
+def _too_late(item: pytest.Item, error: BaseException) -> None:
+    """``error`` was raised in a callback or task of ``item`` after it ended."""
+    warning = AltCoopWarning(
+        f"alt_coop: {type(error).__name__}: {error} was raised in a callback or task of "
+        f"{item.nodeid} after that "
+        "test had ended, so it is no test's outcome: have the test await what it starts, "
+        "or cancel it before the test ends"
+    )
+    where, tb = None, error.__traceback__
+    while tb is not None:  # at the suite's innermost line that raised it
+        if not _tracebacks.remoteness(tb.tb_frame.f_code.co_filename):
+            globals_ = tb.tb_frame.f_globals
+            where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno, globals_.get("__name__", ""))
+        tb = tb.tb_next
+    _lane_warnings.record_notice(item.config, warning, item, where)
 
 
 def outcomes_to_the_phase(task: asyncio.Task[Any]) -> contextlib.AbstractContextManager[None]:

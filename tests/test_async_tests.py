@@ -188,6 +188,37 @@ def test_pytest_outcomes_raised_in_callbacks_and_tasks_are_the_tests(pytester, r
     assert "Exception in callback" not in output
 
 
+def test_an_outcome_a_callback_raises_after_its_test_ended_is_named(pytester, run_alt):
+    # In a batch, it is no test's outcome (a sequential run gives it to the
+    # test running then); it must not go unseen.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        def check():
+            pytest.fail("too late")
+
+        async def test_arms_and_ends():
+            asyncio.get_running_loop().call_later(0.05, check)
+
+        async def test_runs_on():
+            await asyncio.sleep(0.2)
+        """
+    )
+    result = run_alt("--asyncio-cooperative", "-rA")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_an_outcome_a_callback_raises_after_its_test_ended_is_named.py:5: "
+            "AltCoopWarning: alt_coop: Failed: too late was raised in a callback or task "
+            "of *::test_arms_and_ends after that test had ended, so it is no test's outcome: "
+            "have the test await what it starts, or cancel it before the test ends",
+            "PASSED *::test_arms_and_ends",
+        ]
+    )
+
+
 @pytest.mark.parametrize(
     "mode",
     [
