@@ -103,31 +103,36 @@ def take(task: asyncio.Task[Any], came_out: BaseException | None = None) -> Base
 
 
 def outcomes_to_their_test(
-    loop: asyncio.AbstractEventLoop,
+    loop: asyncio.AbstractEventLoop, config: pytest.Config
 ) -> contextlib.AbstractContextManager[None]:
     """For a cooperative batch: a pytest outcome raised in a callback or a
     task nobody awaits goes to the test whose callback or task it is, found
     through its context (or, for a task dropped by the test's own code, the
-    test running). One whose test is over is named in a warning, as that
-    test's: it is no test's outcome. One whose test is not found is left to
-    asyncio, which logs it."""
+    test running). One whose test is over, or not found, is no test's
+    outcome: a warning names it (and its test, if known)."""
 
     def task_of(context: dict[str, Any]) -> asyncio.Task[Any] | None:
         state = test_of_loop_error(context) or CURRENT.get()
-        if state is not None and state.task is None:
-            _too_late(state.item, context["exception"])
-        return state.task if state is not None else None
+        if state is None or state.task is None:
+            _no_tests(config, context["exception"], state.item if state is not None else None)
+            return None
+        return state.task
 
     return _outcomes_to(loop, task_of)
 
 
-def _too_late(item: pytest.Item, error: BaseException) -> None:
-    """``error`` was raised in a callback or task of ``item`` after it ended."""
+def _no_tests(config: pytest.Config, error: BaseException, item: pytest.Item | None) -> None:
+    """``error`` was raised in a callback or task of ``item`` after it ended,
+    or of no test alt_coop can tell."""
+    whose = (
+        f"of {item.nodeid} after that test had ended"
+        if item is not None
+        else "alt_coop could not tie to a test"
+    )
     warning = AltCoopWarning(
-        f"alt_coop: {type(error).__name__}: {error} was raised in a callback or task of "
-        f"{item.nodeid} after that "
-        "test had ended, so it is no test's outcome: have the test await what it starts, "
-        "or cancel it before the test ends"
+        f"alt_coop: {type(error).__name__}: {error} was raised in a callback or task {whose}, "
+        "so it is no test's outcome: have the test await what it starts"
+        + (", or cancel it before the test ends" if item is not None else "")
     )
     where, tb = None, error.__traceback__
     while tb is not None:  # at the suite's innermost line that raised it
@@ -135,7 +140,7 @@ def _too_late(item: pytest.Item, error: BaseException) -> None:
             globals_ = tb.tb_frame.f_globals
             where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno, globals_.get("__name__", ""))
         tb = tb.tb_next
-    _lane_warnings.record_notice(item.config, warning, item, where)
+    _lane_warnings.record_notice(config, warning, item, where)
 
 
 def outcomes_to_the_phase(task: asyncio.Task[Any]) -> contextlib.AbstractContextManager[None]:

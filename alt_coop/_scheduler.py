@@ -268,7 +268,8 @@ class Scheduler:
         admission = Admission(items, self.max_tasks, self.setupstate)
         with (
             _lane_logging.loop_errors_logged_for_their_test(loop),
-            _delivered.outcomes_to_their_test(loop),  # in front: those are no errors to log
+            # In front: those are no errors to log.
+            _delivered.outcomes_to_their_test(loop, self.config),
         ):
             try:
                 for item in items:

@@ -188,6 +188,35 @@ def test_pytest_outcomes_raised_in_callbacks_and_tasks_are_the_tests(pytester, r
     assert "Exception in callback" not in output
 
 
+def test_an_outcome_raised_where_no_test_is_found_is_named(pytester, run_alt):
+    # A callback scheduled in a fresh context (or, on 3.11, a task freed
+    # outside its test's code) tells no test: the outcome must not go unseen.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextvars
+        import pytest
+
+        def check():
+            pytest.fail("whose?")
+
+        async def test_arms_in_a_fresh_context():
+            loop = asyncio.get_running_loop()
+            loop.call_soon(check, context=contextvars.Context())
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt("--asyncio-cooperative", "-rA")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_an_outcome_raised_where_no_test_is_found_is_named.py:6: AltCoopWarning: "
+            "alt_coop: Failed: whose? was raised in a callback or task alt_coop could not "
+            "tie to a test, so it is no test's outcome: have the test await what it starts",
+        ]
+    )
+
+
 def test_an_outcome_a_callback_raises_after_its_test_ended_is_named(pytester, run_alt):
     # In a batch, it is no test's outcome (a sequential run gives it to the
     # test running then); it must not go unseen.
