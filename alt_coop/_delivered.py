@@ -85,16 +85,13 @@ def take(task: asyncio.Task[Any], came_out: BaseException | None = None) -> Base
         return None
     if kept.cancelled:
         _cancels.uncancel_own(task)
-    error, raised_at = kept.error, kept.error.__traceback__
+    error = kept.error
     # Shown as a run of one test at a time shows it (see alt_coop._runner.run):
     # from the suite's own code that raised it, without asyncio's frames that
     # ran the callback; else at the user's line the phase waited at (where
     # pytest-timeout's signal struck says nothing).
-    if not kept.where_waiting and _tracebacks.in_suite_code(raised_at):
-        while raised_at is not None and _tracebacks.remoteness(
-            raised_at.tb_frame.f_code.co_filename
-        ):
-            raised_at = raised_at.tb_next
+    raised_at = None if kept.where_waiting else _tracebacks.from_suite_code(error.__traceback__)
+    if raised_at is not None:
         return error.with_traceback(raised_at)
     if came_out is None:
         return error
@@ -134,12 +131,12 @@ def _no_tests(config: pytest.Config, error: BaseException, item: pytest.Item | N
         "so it is no test's outcome: have the test await what it starts"
         + (", or cancel it before the test ends" if item is not None else "")
     )
-    where, tb = None, error.__traceback__
-    while tb is not None:  # at the suite's innermost line that raised it
-        if not _tracebacks.remoteness(tb.tb_frame.f_code.co_filename):
-            globals_ = tb.tb_frame.f_globals
-            where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno, globals_.get("__name__", ""))
-        tb = tb.tb_next
+    raised_at = _tracebacks.from_suite_code(error.__traceback__)  # its line, shown
+    where = None
+    if raised_at is not None:
+        frame = raised_at.tb_frame
+        module = frame.f_globals.get("__name__", "")
+        where = (frame.f_code.co_filename, raised_at.tb_lineno, module)
     _lane_warnings.record_notice(config, warning, item, where)
 
 

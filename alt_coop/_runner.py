@@ -129,7 +129,7 @@ def run(
         ):
             raise
         where = _tracebacks.last_user_entry(cut_short[0].__traceback__)
-        if where is None or _tracebacks.in_suite_code(raised.__traceback__):
+        if where is None or _tracebacks.from_suite_code(raised.__traceback__) is not None:
             raise  # raised in the suite's code (a callback of its own): that line says more
         raise raised.with_traceback(where) from raised.__cause__
     if error is not None:

@@ -168,13 +168,12 @@ def remoteness(filename: str) -> int:
     return 1 if installed else 0
 
 
-def in_suite_code(tb: TracebackType | None) -> bool:
-    """Whether ``tb`` goes through the suite's own code."""
-    while tb is not None:
-        if remoteness(tb.tb_frame.f_code.co_filename) == 0:
-            return True
+def from_suite_code(tb: TracebackType | None) -> TracebackType | None:
+    """``tb`` from its first entry in the suite's own code (asyncio's frames
+    that ran a callback dropped), or None if it never goes through it."""
+    while tb is not None and remoteness(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
-    return False
+    return tb
 
 
 def last_user_entry(tb: TracebackType | None) -> TracebackType | None:
