@@ -18,6 +18,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
+Config = pytest.importorskip("traitlets.config").Config
 
 #: A kernel name of our own, so no kernelspec installed on the machine is used.
 KERNEL_NAME = "alt-coop-test-python"
@@ -148,11 +149,16 @@ def test_pytest_in_notebook_cells(
     notebook = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell(textwrap.dedent(source)) for source in cells]
     )
+    # Over IPC, not TCP: ports the client picks for the kernel can be taken by
+    # another process (the suite's other workers) before the kernel binds them.
+    config = Config()
+    config.KernelManager.transport = "ipc"
     client = nbclient.NotebookClient(
         notebook,
         kernel_name=KERNEL_NAME,
         timeout=60,
         resources={"metadata": {"path": str(pytester.path)}},
+        config=config,
     )
     client.execute()
     _, main_cell, sync_cell, after_cell = (text_of(cell) for cell in notebook.cells)
