@@ -137,8 +137,8 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
         if own_code and self._must_wait():
             # Waiting would never end, and with the clocks paused no timeout
             # would end it either.
+            _check_wait(self, state)
             if state is not None:
-                _check_wait(self, state)
                 _waiting_for[state] = self
             try:
                 with _runner.clocks_paused():
@@ -253,17 +253,22 @@ def release_left_held_by_fixture(fixture: tuple[str, str, str]) -> None:
     )
 
 
-def _check_wait(lock: _LoopLock, waiter: LaneState) -> None:
-    """Raise if ``waiter`` (a cooperative test) waiting for ``lock`` would never end.
+def _check_wait(lock: _LoopLock, waiter: LaneState | None) -> None:
+    """Raise if the running test (``waiter``, its lane's state, None for a
+    test run outside a batch) waiting for ``lock`` would never end.
 
-    Either a chain of tests each waiting for a lock the next holds comes back
-    to ``waiter``, or a wider fixture holds it until its teardown, which
-    comes after every test in its scope, ``waiter`` among them.
+    Either a wider fixture holds it until its teardown, which comes after
+    every test in its scope, the waiter among them, or (for a cooperative
+    test) a chain of tests each waiting for a lock the next holds comes back
+    to ``waiter``.
     """
     __tracebackhide__ = True
+    item = test_item.get() if waiter is None else waiter.item
+    if item is None:
+        return
     seen: list[LaneState] = []
     holder = lock._holder
-    nodeid = waiter.item.nodeid
+    nodeid = item.nodeid
     while holder is not None and holder.state not in seen:
         fixture = holder.fixture
         if fixture is not None and fixture[1] != "function" and _within(nodeid, fixture[2]):
@@ -272,14 +277,16 @@ def _check_wait(lock: _LoopLock, waiter: LaneState) -> None:
                 f"which releases it at its teardown, after every test of its {fixture[1]}, "
                 f"{nodeid} included. Take it in one place only"
             )
+        if waiter is None or holder.state is None:
+            # A test outside a batch waits for no test of one (none runs),
+            # and a batch's test for nothing of the test outside it.
+            return
         if holder.state is waiter:
             chain = " -> ".join(state.item.nodeid for state in [waiter, *seen, waiter])
             raise RuntimeError(
                 f"waiting for this alt_coop.Lock would never end: these tests each wait "
                 f"for a lock the next one holds: {chain}. Take locks in one order everywhere"
             )
-        if holder.state is None:
-            return  # the sequential test's: it waits for nothing of a batch's
         seen.append(holder.state)
         next_lock = _waiting_for.get(holder.state)
         holder = None if next_lock is None else next_lock._holder

@@ -189,6 +189,53 @@ def test_waiting_for_a_lock_a_sequential_tests_module_fixture_holds_is_an_error(
     result.stdout.fnmatch_lines(["*held by the module fixture 'holds'*"])
 
 
+@pytest.mark.parametrize(
+    "waiter",
+    [
+        "",
+        "@pytest.mark.asyncio_cooperative\n@pytest.mark.asyncio_sequential",
+        "@pytest.mark.asyncio_cooperative",  # alone: it asks for monkeypatch
+    ],
+    ids=["sequential", "marked-sequential", "alone"],
+)
+def test_waiting_for_a_lock_a_module_fixture_a_cooperative_test_set_up_holds_is_an_error(
+    pytester, run_alt_subprocess, waiter
+):
+    # The waiter runs outside any batch, after the batch that set the module
+    # fixture up: its wait could never end either (it hung, no clock running).
+    waiter = waiter.replace("\n", "\n        ")  # as indented as the text it goes in
+    pytester.makepyfile(
+        f"""
+        import alt_coop
+        import pytest
+
+        LOCK = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def holds():
+            async with LOCK():
+                yield
+
+        @pytest.mark.asyncio_cooperative
+        async def test_sets_it_up(holds):
+            pass
+
+        {waiter}
+        async def test_waits(holds, monkeypatch):
+            async with LOCK():
+                pass
+        """
+    )
+    result = run_alt_subprocess("-v", timeout=60)
+    assert verbose_lines(result.stdout.str()) == {
+        "test_sets_it_up": ["PASSED"],
+        "test_waits": ["FAILED"],
+    }, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["*held by the module fixture 'holds'*test_waits included. Take it in one place only"]
+    )
+
+
 def test_lock_in_fixture_covers_later_fixtures_and_the_test(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(LOCKED_SUITE.format(locked=4))
