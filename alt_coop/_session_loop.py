@@ -46,12 +46,12 @@ INTERRUPT_GRACE_SECONDS = 5.0
 
 T = TypeVar("T")
 
-#: Loops a session runs on that it does not own (``alt_coop.main``, ``managed_loop``).
+#: Loops a session runs on: its own, or an application's (``alt_coop.main``, ``managed_loop``).
 _claimed: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
 
 def claim(loop: asyncio.AbstractEventLoop) -> bool:
-    """Note that a session runs on the application's ``loop``; False if one already does.
+    """Note that a session runs on ``loop``; False if one already does.
 
     Two sessions at once on one loop would share its task factory, signal
     handler and capture; a session run by a test of another (pytester, say)

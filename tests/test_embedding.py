@@ -2958,3 +2958,34 @@ def test_pytest_outcomes_raised_in_callbacks_are_the_tests_on_the_apps_loop(
     assert "E       Failed: failed in a callback" in output
     assert "Exception in callback" not in output
     assert "APP TICKER STILL RUNNING True" in output
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_main_from_a_test_or_a_task_it_started_is_refused(pytester, run_alt, mode):
+    # Run beside the session on its own loop, it cancelled that session's
+    # tasks at its end (a task of another test running then, say).
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        import pytest
+
+        import alt_coop
+        from alt_coop.errors import AltCoopUsageError
+
+        async def test_awaits_main():
+            with pytest.raises(AltCoopUsageError, match="not from inside a test"):
+                await alt_coop.main(["--co"])
+
+        async def test_main_in_a_task():
+            with pytest.raises(AltCoopUsageError, match="already running on this loop"):
+                await asyncio.create_task(alt_coop.main(["--co"]))
+
+        async def test_beside_them():
+            worker = asyncio.create_task(asyncio.sleep(0.3))
+            await asyncio.sleep(0.2)
+            assert not worker.cancelled()
+            await worker
+        """
+    )
+    run_alt(*mode_args(mode)).assert_outcomes(passed=3)
