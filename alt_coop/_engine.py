@@ -462,9 +462,10 @@ class Plugin:
         # Every error is cached as the fixture's, as pytest does: one left
         # uncached (a bad default timeout) would break its next setup.
         try:
-            timeout = self._timeout(request, request.node, fixturedef.scope, label)
+            where = _defined_at(request.node, fixturedef)
+            timeout = self._timeout(request, where, fixturedef.scope, label)
             if "async_timeout" in kwargs:
-                kwargs["async_timeout"] = _own_timeout(request, request.node, timeout)
+                kwargs["async_timeout"] = _own_timeout(request, where, timeout)
             AsyncFinalizers.timed_by(request, timeout)
             if is_gen:
                 result = self._setup_async_gen(fixturedef, function(**kwargs), timeout)
@@ -491,7 +492,7 @@ class Plugin:
                 request,
                 f"fixture {fixturedef.argname!r}",
                 current_context(),
-                self._fixture_default_seconds,
+                functools.partial(self._fixture_default_seconds, fixturedef),
                 self._policy,
             )
         in_test_body = _IN_TEST_BODY.get()
@@ -661,8 +662,11 @@ class Plugin:
 
     # The defaults of async finalizers, looked up as each is added.
 
-    def _fixture_default_seconds(self, request: pytest.FixtureRequest) -> float:
-        return self._finalizer_default(request, request.node, request.scope)
+    def _fixture_default_seconds(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> float:
+        where = _defined_at(request.node, fixturedef)
+        return self._finalizer_default(request, where, request.scope)
 
     def _test_default_seconds(self, item: pytest.Function) -> float:
         return self._finalizer_default(_pytest_compat.item_request(item), item, "function")
@@ -702,6 +706,27 @@ def _own_timeout(request: pytest.FixtureRequest, node: Any, timeout: PhaseTimeou
             pytrace=False,
         )
     return timeout
+
+
+def _defined_at(node: Any, fixturedef: pytest.FixtureDef[Any]) -> Any:
+    """Where a fixture set up for ``node`` (its scope's) looks its default
+    timeout up: there, or where it is defined if that is narrower.
+
+    A session fixture defined in a test module or a package's conftest sees
+    the default fixtures defined beside it, as pytest would give it them:
+    pytest resolves a fixture's arguments from the test that asks for it,
+    and only the tests there can.
+    """
+    baseid = fixturedef.baseid
+    if isinstance(node, pytest.Item) or baseid == node.nodeid:
+        return node  # the usual case: nothing narrower
+    item = test_item.get()
+    chain = [] if item is None else item.listchain()
+    if node in chain:  # only a node under ``node`` is narrower
+        for candidate in chain[chain.index(node) + 1 :]:
+            if candidate.nodeid == baseid:
+                return candidate
+    return node
 
 
 def _collector_scope(node: pytest.Collector) -> str:

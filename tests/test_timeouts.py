@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 from conftest import (
     SUITE_NESTED_TIMEOUT,
@@ -1111,6 +1113,80 @@ def test_session_default_fixture_overrides_the_option(pytester, run_alt):
     result = run_alt("--default-async-timeout=3")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*test_slow timed out after 0.1s (async timeout)*"])
+
+
+@pytest.mark.parametrize("where", ["module", "package conftest"])
+@pytest.mark.parametrize("scope", ["session", "package"])
+def test_a_wider_fixture_takes_the_default_defined_beside_it(pytester, run_alt, where, scope):
+    # Defined in a test module or a package's conftest, a session or package
+    # fixture sees the default fixtures defined there, as a test there does
+    # (they were looked up at its scope's node, the session, and missed). A
+    # wider root conftest's default, shorter, does not win over them.
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        @pytest.fixture(scope="{scope}")
+        def {scope}_default_async_timeout():
+            return 0.01
+        """
+    )
+    definitions = textwrap.dedent(
+        f"""
+        import asyncio
+
+        import pytest
+
+        @pytest.fixture(scope="{scope}")
+        def {scope}_default_async_timeout():
+            return 0.1
+
+        @pytest.fixture(scope="{scope}")
+        async def slow():
+            await asyncio.sleep(0.5)
+        """
+    )
+    test = "async def test_uses_it(slow):\n    pass\n"
+    pkg = pytester.mkpydir("pkg")
+    if where == "module":
+        (pkg / "test_it.py").write_text(definitions + "\n\n" + test)
+    else:
+        (pkg / "conftest.py").write_text(definitions)
+        (pkg / "test_it.py").write_text(test)
+    result = run_alt()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'slow' timed out after 0.1s*"])
+
+
+def test_a_module_fixture_of_a_conftest_takes_the_default_of_the_module_using_it(
+    pytester, run_alt
+):
+    pytester.makeconftest(
+        """
+        import asyncio
+
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def slow():
+            await asyncio.sleep(0.5)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def module_default_async_timeout():
+            return 0.1
+
+        async def test_uses_it(slow):
+            pass
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'slow' timed out after 0.1s*"])
 
 
 def test_package_default_applies_inside_the_package(pytester, run_alt):
