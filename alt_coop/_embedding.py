@@ -25,7 +25,7 @@ from .errors import AltCoopUsageError
 
 
 async def main(
-    args: Sequence[str] | os.PathLike[str] | None = None, plugins: Sequence[object] = ()
+    args: Sequence[str] | os.PathLike[str] | None = None, plugins: Sequence[object] | None = None
 ) -> int | pytest.ExitCode:
     """Run a pytest session on the running loop and return its exit code.
 
@@ -41,7 +41,7 @@ async def main(
     task = asyncio.current_task()
     if task is None or in_lane():
         raise AltCoopUsageError("await alt_coop.main(...) from a task, not from inside a test")
-    plugins = list(plugins)
+    plugins = [] if plugins is None else list(plugins)
     engines = [plugin for plugin in plugins if isinstance(plugin, Plugin)]
     if any(engine.managed_loop not in (None, loop) for engine in engines):
         raise AltCoopUsageError(

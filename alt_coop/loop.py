@@ -6,9 +6,10 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sys
 import traceback
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -80,13 +81,23 @@ class Loop:
         _session_loop.make_current(self.controlled_loop)
         return self
 
-    def run_until_complete(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the controlled loop until it is done, and return its result."""
+    def run_until_complete(self, coro: Awaitable[T]) -> T:
+        """Run ``coro`` (a coroutine, or a task or future of the controlled
+        loop) on the controlled loop until it is done, and return its result."""
         __tracebackhide__ = True
+        if inspect.iscoroutine(coro):
+            main: Coroutine[Any, Any, T] = coro
+        elif inspect.isawaitable(coro):
+            main = _awaiting(coro)
+        else:
+            raise TypeError(
+                "Loop.run_until_complete takes a coroutine or another awaitable (a task, a "
+                f"future), not {type(coro).__name__}"
+            )
         if self._session_loop is None:
-            coro.close()
+            main.close()
             raise AltCoopUsageError("Loop.run_until_complete needs an entered Loop(new_loop=True)")
-        return self._session_loop.run(coro)
+        return self._session_loop.run(main)
 
     def __exit__(
         self,
@@ -105,6 +116,10 @@ class Loop:
                 _session_loop.pop(session_loop)
             previous = _session_loop.current()
             asyncio.set_event_loop(previous.loop if previous is not None else None)
+
+
+async def _awaiting(awaitable: Awaitable[T]) -> T:
+    return await awaitable
 
 
 def run_coro_as_main(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:

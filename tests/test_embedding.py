@@ -163,7 +163,7 @@ else:
             plugin = alt_coop.Plugin(managed_loop=asyncio.get_running_loop())
             code = pytest.main(PYTEST_ARGS, plugins=[plugin])
         else:
-            code = await alt_coop.main(PYTEST_ARGS)
+            code = await alt_coop.main(PYTEST_ARGS, plugins=None)  # as pytest.main takes it
         await after_session(code)
 
     loop.run_until_complete(app_main())

@@ -797,6 +797,7 @@ def test_loop_in_sync_code_runs_cleans_up_and_restores(pytester, run_alt):
         """
         import asyncio
         import alt_coop
+        import pytest
 
         BEFORE = []
 
@@ -833,6 +834,13 @@ def test_loop_in_sync_code_runs_cleans_up_and_restores(pytester, run_alt):
                 assert asyncio.get_event_loop() is loop
                 assert ctl.run_until_complete(main()) is loop
                 assert ctl.run_until_complete(asyncio.sleep(0, "again")) == "again"
+                # Any awaitable, as asyncio's run_until_complete takes futures.
+                task = loop.create_task(asyncio.sleep(0, "task"))
+                assert ctl.run_until_complete(task) == "task"
+                both = asyncio.gather(asyncio.sleep(0, 1), asyncio.sleep(0, 2))
+                assert ctl.run_until_complete(both) == [1, 2]
+                with pytest.raises(TypeError, match="takes a coroutine or another awaitable"):
+                    ctl.run_until_complete(42)
                 assert events == []
 
             assert loop.is_closed()
