@@ -348,7 +348,11 @@ class Plugin:
     # mark does not hide it: see pytest_runtest_makereport).
     @pytest.hookimpl(specname="pytest_runtest_setup")
     def pytest_runtest_setup_problems(self, item: pytest.Item) -> None:
-        problem = _admission.mark_problem(item) or _unawaited.problem(item)
+        problem = (
+            _admission.mark_problem(item)
+            or _unawaited.problem(item)
+            or self._others.fixture_problem(item)
+        )
         if problem is not None:
             raise _unawaited.written_wrong(problem)
         _unawaited.guard_packages(item)

@@ -122,6 +122,40 @@ def pytest_asyncio_fixtures(item: pytest.Function) -> list[str]:
     )
 
 
+def plain_async_fixtures(item: pytest.Function) -> list[str]:
+    """The async fixtures of ``item`` that alt_coop sets up (on its own loop):
+    those neither pytest-asyncio's nor pytest-trio's."""
+
+    def plain_async(function: object) -> bool:
+        function = getattr(function, "__func__", function)
+        return (
+            inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
+        ) and not (
+            getattr(function, "_force_asyncio_fixture", False)
+            or getattr(function, "_force_trio_fixture", False)
+        )
+
+    return sorted(
+        name
+        for name, functions in _pytest_compat.fixture_functions(item).items()
+        if functions and plain_async(functions[-1])
+    )
+
+
+def run_elsewhere_text(names: list[str], test: str) -> str:
+    """Why a test pytest-asyncio runs cannot use the plain async fixtures ``names``."""
+    which = (
+        f"fixture {names[0]!r} is a plain async fixture"
+        if len(names) == 1
+        else (f"fixtures {', '.join(map(repr, names))} are plain async fixtures")
+    )
+    return (
+        f"{which}, which alt_coop sets up on its own loop, but {test} is run by "
+        "pytest-asyncio on another loop. Make it a @pytest_asyncio.fixture, or let alt_coop "
+        "run the test (drop its asyncio mark)"
+    )
+
+
 def on_another_loop_text(name: str) -> str:
     return (
         f"pytest-asyncio's fixture {name!r} is set up on a loop of pytest-asyncio's, not on "

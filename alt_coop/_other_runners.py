@@ -28,7 +28,7 @@ import dataclasses
 import pytest
 
 from ._hypothesis import is_async_test
-from ._migration import pytest_asyncio_on
+from ._migration import plain_async_fixtures, pytest_asyncio_on, run_elsewhere_text
 
 LEFT_TO_PYTEST_ASYNCIO = (
     "tests marked asyncio are run by pytest-asyncio (on, in strict mode), on its own loop, "
@@ -80,6 +80,16 @@ class OtherRunners:
         if self.trio and item.get_closest_marker("trio") is not None:
             return LEFT_TO_TRIO
         return None
+
+    def fixture_problem(self, item: pytest.Item) -> str | None:
+        """What is wrong with a test pytest-asyncio runs that uses async
+        fixtures alt_coop sets up: on alt_coop's loop, what they hold (a
+        server, a connection) does not work on pytest-asyncio's."""
+        if not self.pytest_asyncio or self.runner_of(item) is not LEFT_TO_PYTEST_ASYNCIO:
+            return None
+        assert isinstance(item, pytest.Function)
+        names = plain_async_fixtures(item)
+        return run_elsewhere_text(names, item.name) if names else None
 
     def runs_test(self, item: pytest.Function) -> bool:
         """Whether another plugin's ``pytest_pyfunc_call`` runs ``item``'s

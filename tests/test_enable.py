@@ -254,6 +254,54 @@ def test_tests_left_to_pytest_asyncio_in_strict_mode_are_named(
     )
 
 
+def test_a_plain_async_fixture_of_a_test_pytest_asyncio_runs_is_an_error(
+    pytester: pytest.Pytester,
+) -> None:
+    # alt_coop set it up on its loop, and pytest-asyncio ran the test on its
+    # own: a server the fixture started never answered, and the test hung.
+    pytest.importorskip("pytest_asyncio")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import pytest_asyncio
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            yield asyncio.get_running_loop()
+
+        async def test_alt_coops(shared):
+            assert shared is asyncio.get_running_loop()
+
+        @pytest_asyncio.fixture
+        async def theirs():
+            yield asyncio.get_running_loop()
+
+        @pytest.mark.asyncio
+        async def test_pytest_asyncios(shared):
+            pass
+
+        @pytest.mark.asyncio
+        async def test_pytest_asyncios_with_its_own(theirs):
+            assert theirs is asyncio.get_running_loop()
+
+        async def test_alt_coops_after(shared):
+            assert shared is asyncio.get_running_loop()
+        """
+    )
+    result = pytester.runpytest(*_without("asyncio"), "-p", "alt_coop.enable", "-v")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_pytest_asyncios ERROR*",
+            "fixture 'shared' is a plain async fixture, which alt_coop sets up on its"
+            " own loop, but test_pytest_asyncios is run by pytest-asyncio on another loop. Make"
+            " it a @pytest_asyncio.fixture, or let alt_coop run the test (drop its asyncio mark)",
+        ]
+    )
+
+
 def test_cooperative_tests_using_pytest_asyncios_fixtures_run_alone(
     pytester: pytest.Pytester,
 ) -> None:
