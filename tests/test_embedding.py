@@ -2989,3 +2989,62 @@ def test_main_from_a_test_or_a_task_it_started_is_refused(pytester, run_alt, mod
         """
     )
     run_alt(*mode_args(mode)).assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_lock_the_application_holds_around_main_is_an_error_not_a_hang(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # The task awaiting alt_coop.main releases it only once main returns: a
+    # test waiting for it (its clocks paused) waited for ever.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import sys
+
+        import alt_coop
+
+        DB = alt_coop.Lock()
+
+
+        async def app_main():
+            async with DB():
+                code = await alt_coop.main([*ISOLATE, "suite", "-q", *sys.argv[1:]])
+            async with DB():  # released, and free again
+                print("EXIT CODE", int(code))
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_db.py",
+        """
+        import __main__ as app
+
+
+        async def test_takes_it():
+            async with app.DB():
+                pass
+
+
+        async def test_other():
+            pass
+        """,
+    )
+    result = run_app(pytester, *mode_args(mode), timeout=60)
+    output = output_of(result)
+    (
+        result.stdout.fnmatch_lines(
+            [
+                "*RuntimeError: this alt_coop.Lock is held by the task awaiting alt_coop.main,"
+                " which releases it only after the session: take it in the tests or fixtures,"
+                " or outside the session",
+                "*1 failed, 1 passed*",
+                "EXIT CODE 1",
+            ]
+        ),
+        output,
+    )
