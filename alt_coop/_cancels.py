@@ -121,11 +121,6 @@ def caller_cancelled(session: asyncio.Task[Any]) -> bool:
     return watch is not None and watch.news() > 0
 
 
-def awaits_a_session(task: asyncio.Task[Any]) -> bool:
-    """Whether ``task`` is awaiting ``alt_coop.main`` now."""
-    return any(watch.caller is task for watch in _callers.values())
-
-
 def awaited_session_task() -> asyncio.Task[Any] | None:
     """``alt_coop.main``'s session task, if this code runs on one."""
     if not _callers:

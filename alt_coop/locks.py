@@ -18,7 +18,7 @@ from typing import Any, Literal
 import pytest
 
 from . import _runner, _session_loop
-from ._cancels import awaits_a_session, is_made_here
+from ._cancels import is_made_here
 from ._lane_state import CURRENT, LaneState
 from ._lanes import in_lane
 from ._pytest_compat import hidden_unless_alone
@@ -109,7 +109,6 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
     def __init__(self) -> None:
         super().__init__()
         self._holder: _Holder | None = None
-        self._task: asyncio.Task[Any] | None = None  # the task holding it
 
     async def acquire(self) -> Literal[True]:
         __tracebackhide__ = True
@@ -151,7 +150,6 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
             await super().acquire()
         # A task the test started holds it for itself, not for the test.
         self._holder = _Holder(state, setting_up.get(), test_item.get()) if own_code else None
-        self._task = task
         if own_code:
             _held.set(_held.get() | {self})
             _held_by_tests.add(self)
@@ -173,7 +171,6 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
     def release(self) -> None:
         super().release()
         self._holder = None
-        self._task = None
         _held_by_tests.discard(self)
         held = _held.get()
         if self in held:
@@ -260,19 +257,12 @@ def _check_wait(lock: _LoopLock, waiter: LaneState | None) -> None:
     """Raise if the running test (``waiter``, its lane's state, None for a
     test run outside a batch) waiting for ``lock`` would never end.
 
-    Either the task awaiting ``alt_coop.main`` holds it (until the session
-    ends), or a wider fixture holds it until its teardown, which comes after
+    Either a wider fixture holds it until its teardown, which comes after
     every test in its scope, the waiter among them, or (for a cooperative
     test) a chain of tests each waiting for a lock the next holds comes back
     to ``waiter``.
     """
     __tracebackhide__ = True
-    if lock._task is not None and awaits_a_session(lock._task):
-        raise RuntimeError(
-            "this alt_coop.Lock is held by the task awaiting alt_coop.main, which releases "
-            "it only after the session: take it in the tests or fixtures, or outside the "
-            "session"
-        )
     item = test_item.get() if waiter is None else waiter.item
     if item is None:
         return
