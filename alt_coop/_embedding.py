@@ -53,6 +53,12 @@ async def main(
             "a pytest session is already running on this loop; "
             "wait for it to finish before starting another"
         )
+    if _session_loop.at_work_on(loop):  # a plain run's own loop, which it does not claim
+        _session_loop.release(loop)
+        raise AltCoopUsageError(
+            "alt_coop.main from a task a test started would run a second session beside "
+            "the running one, on its loop: run a session inside a test with pytester instead"
+        )
     # A Plugin of the caller's manages this loop for this session only.
     lent = [engine for engine in engines if engine.managed_loop is None]
     for engine in lent:

@@ -96,7 +96,7 @@ class Plugin:
         self._end_error: Warning | AltCoopError | None = None  # see pytest_sessionfinish
         #: The task an awaited session (alt_coop.main) runs on; see pytest_timeout_set_timer.
         self._awaited_task: asyncio.Task[Any] | None = None
-        self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_sessionstart
+        self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_configure
         self._trimmed_before = True  # the trimming of asyncio frames before this session
         self._test_item_before: tuple[pytest.Item | None] | None = None  # see pytest_configure
         self._others = OtherRunners()  # the plugins running some async tests themselves
@@ -180,10 +180,6 @@ class Plugin:
             max_tasks = _options.settings(session.config).max_tasks
             loop.set_default_executor(_session_loop.default_executor(max_tasks))
             _session_loop.make_current(loop)  # for sync code that still asks for "the" loop
-            # Taken, as an application's is: alt_coop.main from a task of a
-            # test would run a second session on it (pytester's nest instead).
-            _session_loop.claim(loop)
-            self._claimed = loop
             session_loop = _session_loop.SessionLoop(loop, owned=True)
         else:
             # pytest.main() from a coroutine on the loop: pytest_configure patched it.

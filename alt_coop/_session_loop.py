@@ -46,12 +46,12 @@ INTERRUPT_GRACE_SECONDS = 5.0
 
 T = TypeVar("T")
 
-#: Loops a session runs on: its own, or an application's (``alt_coop.main``, ``managed_loop``).
+#: Loops a session runs on that it does not own (``alt_coop.main``, ``managed_loop``).
 _claimed: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
 
 def claim(loop: asyncio.AbstractEventLoop) -> bool:
-    """Note that a session runs on ``loop``; False if one already does.
+    """Note that a session runs on the application's ``loop``; False if one already does.
 
     Two sessions at once on one loop would share its task factory, signal
     handler and capture; a session run by a test of another (pytester, say)
@@ -370,12 +370,16 @@ class SessionLoop:
             raise self.take_interruption()
         return task.result()
 
+    def runs_work(self) -> bool:
+        """Whether :meth:`run` is running work now."""
+        return self._task is not None
+
     def runs_code(self) -> bool:
         """Whether the loop is running code of its own now, rather than
         pytest's sync code: a test's sync code runs while a loop the session
         is nested in counts as running, but ``run`` is not at work."""
         if self.nested:
-            return self._task is not None
+            return self.runs_work()
         return self.loop.is_running()
 
     def _stop_work(
@@ -779,6 +783,14 @@ def push(session_loop: SessionLoop) -> None:
 def pop(session_loop: SessionLoop) -> None:
     if session_loop in _stack:
         _stack.remove(session_loop)
+
+
+def at_work_on(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether a session runs its work on ``loop`` now (a phase of a test, a
+    batch): a session started there then, by a task a test started, would
+    run beside it. (One started from a sync test, which runs while the
+    session's work does not, is nested in it.)"""
+    return any(session_loop.loop is loop and session_loop.runs_work() for session_loop in _stack)
 
 
 def current() -> SessionLoop | None:

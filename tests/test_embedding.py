@@ -2963,29 +2963,60 @@ def test_pytest_outcomes_raised_in_callbacks_are_the_tests_on_the_apps_loop(
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_main_from_a_test_or_a_task_it_started_is_refused(pytester, run_alt, mode):
     # Run beside the session on its own loop, it cancelled that session's
-    # tasks at its end (a task of another test running then, say).
+    # tasks at its end (a task of another test running then, say). A session
+    # a sync test runs on that loop, while the session's work waits, is
+    # nested in it: not refused.
+    pytester.makepyfile(
+        inner="""
+        async def test_inner():
+            pass
+        """
+    )
     pytester.makepyfile(
         """
         import asyncio
+        import warnings
 
         import pytest
 
         import alt_coop
         from alt_coop.errors import AltCoopUsageError
 
+        ARGS = ["-p", "no:cacheprovider", "-p", "no:asyncio", "inner.py"]
+
         async def test_awaits_main():
             with pytest.raises(AltCoopUsageError, match="not from inside a test"):
-                await alt_coop.main(["--co"])
+                await alt_coop.main(ARGS)
 
         async def test_main_in_a_task():
-            with pytest.raises(AltCoopUsageError, match="already running on this loop"):
-                await asyncio.create_task(alt_coop.main(["--co"]))
+            with pytest.raises(AltCoopUsageError, match="beside the running one.*pytester"):
+                await asyncio.create_task(alt_coop.main(ARGS))
 
         async def test_beside_them():
             worker = asyncio.create_task(asyncio.sleep(0.3))
             await asyncio.sleep(0.2)
             assert not worker.cancelled()
             await worker
+
+        def session_loop():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return asyncio.get_event_loop()
+
+        def test_a_sync_test_runs_main_on_the_session_loop():
+            assert session_loop().run_until_complete(alt_coop.main(ARGS)) == 0
+
+        def test_a_sync_test_runs_a_session_on_the_session_loop(pytester):
+            pytester.makepyfile("async def test_a():\\n    pass\\n")
+            result = pytester.runpytest_inprocess(
+                "-p", "no:asyncio", plugins=[alt_coop.Plugin(managed_loop=session_loop())]
+            )
+            result.assert_outcomes(passed=1)
         """
     )
-    run_alt(*mode_args(mode)).assert_outcomes(passed=3)
+    run_alt(
+        "-p",
+        "pytester",
+        *mode_args(mode),
+        "test_main_from_a_test_or_a_task_it_started_is_refused.py",
+    ).assert_outcomes(passed=5)
