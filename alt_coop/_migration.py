@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import inspect
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -135,23 +136,30 @@ def plain_async_fixtures(item: pytest.Function) -> list[str]:
             or getattr(function, "_force_trio_fixture", False)
         )
 
+    def used(definitions: Sequence[pytest.FixtureDef[Any]]) -> Iterator[pytest.FixtureDef[Any]]:
+        # The one the test gets, and each it overrides and asks for by name.
+        for definition in reversed(definitions):
+            yield definition
+            if definition.argname not in definition.argnames:
+                return
+
     return sorted(
         name
-        for name, functions in _pytest_compat.fixture_functions(item).items()
-        if functions and plain_async(functions[-1])
+        for name, definitions in _pytest_compat.fixture_definitions(item).items()
+        if any(plain_async(definition.func) for definition in used(definitions))
     )
 
 
 def run_elsewhere_text(names: list[str], test: str) -> str:
     """Why a test pytest-asyncio runs cannot use the plain async fixtures ``names``."""
-    which = (
-        f"fixture {names[0]!r} is a plain async fixture"
+    which, it = (
+        (f"fixture {names[0]!r} is a plain async fixture", "it a")
         if len(names) == 1
-        else (f"fixtures {', '.join(map(repr, names))} are plain async fixtures")
+        else (f"fixtures {', '.join(map(repr, names))} are plain async fixtures", "each a")
     )
     return (
         f"{which}, which alt_coop sets up on its own loop, but {test} is run by "
-        "pytest-asyncio on another loop. Make it a @pytest_asyncio.fixture, or let alt_coop "
+        f"pytest-asyncio on another loop. Make {it} @pytest_asyncio.fixture, or let alt_coop "
         "run the test (drop its asyncio mark)"
     )
 

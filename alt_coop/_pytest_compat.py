@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -97,10 +97,14 @@ def forget_setup(fixturedef: pytest.FixtureDef[Any]) -> None:
 def fixture_functions(item: pytest.Function) -> dict[str, list[Any]]:
     """The functions of the fixtures ``item`` uses, by name (an overridden
     one's too: ``request.getfixturevalue`` of its name from the override)."""
+    return {name: [d.func for d in defs] for name, defs in fixture_definitions(item).items()}
+
+
+def fixture_definitions(item: pytest.Function) -> dict[str, Sequence[pytest.FixtureDef[Any]]]:
+    """The definitions of the fixtures ``item`` uses, by name: the one it
+    gets last, after those it overrides."""
     info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return {}
-    return {name: [d.func for d in defs] for name, defs in info.name2fixturedefs.items()}
+    return {} if info is None else dict(info.name2fixturedefs)
 
 
 def test_arguments(item: pytest.Function) -> dict[str, Any]:

@@ -286,18 +286,36 @@ def test_a_plain_async_fixture_of_a_test_pytest_asyncio_runs_is_an_error(
         async def test_pytest_asyncios_with_its_own(theirs):
             assert theirs is asyncio.get_running_loop()
 
+        class TestOverridden:
+            @pytest_asyncio.fixture
+            async def shared(self, shared):  # it still asks for the plain one
+                yield shared
+
+            @pytest.fixture
+            async def other(self):
+                yield
+
+            @pytest.mark.asyncio
+            async def test_pytest_asyncios_overriding_it(self, shared, other):
+                pass
+
         async def test_alt_coops_after(shared):
             assert shared is asyncio.get_running_loop()
         """
     )
     result = pytester.runpytest(*_without("asyncio"), "-p", "alt_coop.enable", "-v")
-    result.assert_outcomes(passed=3, errors=1)
+    result.assert_outcomes(passed=3, errors=2)
     result.stdout.fnmatch_lines(
         [
             "*::test_pytest_asyncios ERROR*",
+            "*::TestOverridden::test_pytest_asyncios_overriding_it ERROR*",
             "fixture 'shared' is a plain async fixture, which alt_coop sets up on its"
             " own loop, but test_pytest_asyncios is run by pytest-asyncio on another loop. Make"
             " it a @pytest_asyncio.fixture, or let alt_coop run the test (drop its asyncio mark)",
+            "fixtures 'other', 'shared' are plain async fixtures, which alt_coop sets up on its"
+            " own loop, but test_pytest_asyncios_overriding_it is run by pytest-asyncio on"
+            " another loop. Make each a @pytest_asyncio.fixture, or let alt_coop run the test"
+            " (drop its asyncio mark)",
         ]
     )
 
