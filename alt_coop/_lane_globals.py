@@ -177,10 +177,14 @@ def _threads_follow_their_test() -> Iterator[None]:
     A thread is marked in the context it runs in, not moved to one of
     alt_coop's: another wrapper of ``Thread.start`` (pytest-check 3's) may
     have put the test's state of its own there. A pool's worker serves many
-    tests, so each piece of work runs in a copy of its submitter's context,
-    as ``asyncio.to_thread`` runs it.
+    tests, so each piece of work is marked as its submitter's while it runs,
+    in the worker's own context, as asyncio runs it (in a copy of the test's
+    if such a wrapper is on).
     """
     start, submit = threading.Thread.start, concurrent.futures.ThreadPoolExecutor.submit
+    # A plugin that starts threads in their starter's context (pytest-check
+    # 3, which keeps its per-test state there) has pool work see its test's.
+    in_a_copy = getattr(start, "__module__", "threading") != "threading"
 
     def start_as_test(thread: threading.Thread) -> None:
         state = CURRENT.get()
@@ -192,9 +196,12 @@ def _threads_follow_their_test() -> Iterator[None]:
     def submit_as_test(
         executor: concurrent.futures.ThreadPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any
     ) -> Any:
-        if CURRENT.get() is None:
+        state = CURRENT.get()
+        if state is None:
             return submit(executor, fn, *args, **kwargs)
-        fn = functools.partial(contextvars.copy_context().run, fn)
+        fn = functools.partial(_as_test, state, fn)
+        if in_a_copy:
+            fn = functools.partial(contextvars.copy_context().run, fn)
         # Outside the test: a worker this starts serves every test after it.
         return contextvars.Context().run(submit, executor, fn, *args, **kwargs)
 
@@ -205,6 +212,18 @@ def _threads_follow_their_test() -> Iterator[None]:
     finally:
         threading.Thread.start = start  # type: ignore[method-assign]
         concurrent.futures.ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
+
+
+def _as_test(state: LaneState, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """``fn`` run as ``state``'s test in the worker thread's own context: as
+    asyncio runs pool work, not in a copy of the test's (a sqlite connection
+    or a decimal context the test keeps there is not the worker's)."""
+    __tracebackhide__ = True
+    token = CURRENT.set(state)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        CURRENT.reset(token)
 
 
 def _after(first: Callable[[], object], then: Callable[[], object]) -> Callable[[], object]:

@@ -2922,6 +2922,53 @@ def test_threads_and_pool_work_a_test_starts_are_captured_as_its_own(pytester, r
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_pool_work_runs_in_its_worker_threads_own_context(pytester, run_alt_subprocess, mode):
+    # As asyncio runs it (loop.run_in_executor does not copy the context): a
+    # batch ran it in a copy of the test's, so a sqlite connection a fixture
+    # kept in a context variable reached another thread, and a worker
+    # setting the precision of the decimal context it found changed the
+    # test's own.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextvars
+        import decimal
+
+        import pytest
+
+        CONNECTION = contextvars.ContextVar("CONNECTION", default="the worker's own")
+
+        @pytest.fixture
+        async def connection():
+            CONNECTION.set("the test's")
+            yield
+
+        def in_the_pool():
+            decimal.getcontext().prec = 3
+            print("pool work's output")
+            return CONNECTION.get()
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_pool_work(connection, n):
+            await asyncio.sleep(0.05)
+            found = await asyncio.get_running_loop().run_in_executor(None, in_the_pool)
+            assert found == "the worker's own"
+            assert decimal.getcontext().prec == 28
+            assert 0, "show my output"
+
+        def test_after():
+            assert decimal.getcontext().prec == 28
+        """
+    )
+    # In a process of its own: pytest-check, loaded in this one, makes
+    # threads start in their starter's context.
+    result = run_alt_subprocess(*mode_args(mode))
+    result.assert_outcomes(passed=1, failed=3)
+    assert result.stdout.str().count("E       AssertionError: show my output") == 3
+    assert result.stdout.str().count("pool work's output") == 3  # each in its test's section
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_caplog_level_on_a_parent_holds_below_another_tests_child_level(pytester, run_alt, mode):
     pytester.makepyfile(
         """
