@@ -85,9 +85,12 @@ class OtherRunners:
         """What is wrong with a test pytest-asyncio runs that uses async
         fixtures alt_coop sets up: on alt_coop's loop, what they hold (a
         server, a connection) does not work on pytest-asyncio's."""
-        if not self.pytest_asyncio or self.runner_of(item) is not LEFT_TO_PYTEST_ASYNCIO:
+        if (
+            not self.pytest_asyncio
+            or not isinstance(item, pytest.Function)  # no fixtures of its own to check
+            or self.runner_of(item) is not LEFT_TO_PYTEST_ASYNCIO
+        ):
             return None
-        assert isinstance(item, pytest.Function)
         names = plain_async_fixtures(item)
         return run_elsewhere_text(names, item.name) if names else None
 
