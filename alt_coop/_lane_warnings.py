@@ -90,14 +90,7 @@ class WarningsPerTest:
             _install(own)
             _reset_registries()
 
-    def redeliver(
-        self,
-        own: tuple[list[Any], Any, Any],
-        message: Any,
-        category: Any,
-        filename: str,
-        lineno: int,
-    ) -> None:
+    def redeliver(self, own: tuple[list[Any], Any, Any], message: warnings.WarningMessage) -> None:
         """Warn again, with a test's own warnings state in force.
 
         For a warning from a task (or callback) that a test started, which
@@ -107,7 +100,13 @@ class WarningsPerTest:
         self.redelivering = True
         _install(own)
         try:
-            warnings.warn_explicit(message, category, filename, lineno)
+            warnings.warn_explicit(
+                message.message,
+                message.category,
+                message.filename,
+                message.lineno,
+                source=message.source,
+            )
         finally:
             _install(self._base)
             self.redelivering = False
@@ -134,13 +133,16 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
             batch.ended = True
         return
     with catch_warnings_for_item(config, config.hook, when="runtest", item=None):
-        showwarning = warnings.showwarning
+        # What pytest's recording replaced (not ``showwarning``, whose callers
+        # are not given the warning's source object, and so no allocation
+        # traceback).
+        record = _record_impl()
 
-        def route(message: Any, category: Any, filename: str, lineno: int, *args: Any) -> None:
+        def route(message: warnings.WarningMessage) -> None:
             state = CURRENT.get()
             if state is None or state.warnings_reported:
                 # No test's, or from a task that outlived its test: the batch's.
-                showwarning(message, category, filename, lineno, *args)
+                record(message)
                 return
             batch.shown = True
             if (
@@ -149,19 +151,19 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
                 and not batch.redelivering
             ):
                 # From a task the test started, run outside the test's turns.
-                batch.redeliver(state.own_warnings, message, category, filename, lineno)
-            elif not _shown_here_before(state, message, category, filename, lineno):
-                state.warnings.append(
-                    warnings.WarningMessage(message, category, filename, lineno, *args)
-                )
+                batch.redeliver(state.own_warnings, message)
+            elif not _shown_here_before(
+                state, message.message, message.category, message.filename, message.lineno
+            ):
+                state.warnings.append(message)
 
-        warnings.showwarning = route  # type: ignore[assignment]
+        _set_record_impl(route)
         batch = WarningsPerTest()
         try:
             yield batch
         finally:
             batch.ended = True
-            warnings.showwarning = showwarning
+            _set_record_impl(record)
 
 
 @contextlib.contextmanager

@@ -888,6 +888,60 @@ def test_a_tests_warnings_reach_plugins_after_its_logfinish(pytester, run_alt, m
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_warnings_allocation_traceback_is_shown(pytester, run_alt_subprocess, monkeypatch, mode):
+    # A warning given the object it is about (``source=``, as an unclosed
+    # resource's ResourceWarning is) shows where that object was allocated
+    # when tracemalloc runs; so also a warning a task of the test gives, and
+    # one recorded by the test's own pytest.warns.
+    monkeypatch.setenv("PYTHONTRACEMALLOC", "5")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        class Handle:
+            __slots__ = ("name",)  # on 3.11 tracemalloc finds no other object
+
+        def allocate_in_the_test():
+            return Handle()
+
+        def allocate_in_a_task():
+            return Handle()
+
+        def leak(handle, text):
+            warnings.warn(text, ResourceWarning, source=handle)
+
+        async def test_leaks():
+            handle = allocate_in_the_test()
+            await asyncio.sleep(0.1)
+            leak(handle, "leaked by the test")
+
+        async def test_leaks_in_a_task():
+            await asyncio.sleep(0.05)
+            handle = allocate_in_a_task()
+            with pytest.warns(ResourceWarning) as caught:
+                await asyncio.create_task(asyncio.to_thread(leak, handle, "leaked in a task"))
+            assert caught[0].source is handle
+        """
+    )
+    result = run_alt_subprocess("-W", "always::ResourceWarning", *mode_args(mode))
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_leaks",
+            "*ResourceWarning: leaked by the test",
+            "*",
+            "*Object allocated at:",
+            "*",
+            "*handle = allocate_in_the_test()",
+            "*",
+            "*return Handle()",
+        ]
+    )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_warning_recorders_and_filters_set_by_a_test_stay_its_own(pytester, run_alt, mode):
     # pytest.warns, warnings.catch_warnings and warnings.simplefilter change
     # process-wide state; a test that awaits while they are in effect must not
