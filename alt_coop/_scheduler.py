@@ -338,6 +338,9 @@ class Scheduler:
         turn_globals: _lane_globals.TurnGlobals,
     ) -> asyncio.Task[None]:
         """The task that runs ``item``'s protocol in a lane of its own."""
+        session_loop = _session_loop.current()
+        if session_loop is not None:  # a test of the batch may have removed its handler
+            session_loop.keep_handling_sigint()
         state = _lane_state.LaneState(item)
         lane = drive(
             self._lane,

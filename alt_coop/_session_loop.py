@@ -310,6 +310,7 @@ class SessionLoop:
         # What comes out of the loop (a pytest.fail() in a callback, say) is
         # shown from where it was raised, not from here.
         __tracebackhide__ = hidden_unless_alone
+        self.keep_handling_sigint()
         try:
             task = self.loop.create_task(coro, name=name)
         except BaseException:
@@ -485,6 +486,19 @@ class SessionLoop:
         if self._handles_sigint and signal.getsignal(signal.SIGINT) == self._on_sigint:
             signal.signal(signal.SIGINT, self._previous_sigint)
         self._handles_sigint = False
+
+    def keep_handling_sigint(self) -> None:
+        """Take Ctrl-C back from Python's default handler, which asyncio's
+        ``remove_signal_handler`` puts in place of what was there: a test that
+        added and removed a handler of its own would leave the rest of the
+        session with the default one, whose interrupt pytest reports at a
+        line of asyncio's rather than at the user's."""
+        if (
+            self._handles_sigint
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            and threading.current_thread() is threading.main_thread()
+        ):
+            signal.signal(signal.SIGINT, self._on_sigint)
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         # pytest's one-line report names the line the user's code was at.

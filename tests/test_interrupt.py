@@ -236,3 +236,47 @@ def test_ctrl_c_while_a_loop_blocks_leftovers_clean_up_starts_no_further_round(
     )
     assert "SECOND ignores its cancellation" in output, output
     assert "THIRD ignores its cancellation" not in output, output
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_ctrl_c_after_a_test_removed_its_own_sigint_handler(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # asyncio's remove_signal_handler puts Python's default handler back, not
+    # the one that was there: Ctrl-C in a later test is still handled as
+    # usual, its finally blocks run and pytest names its line.
+    marker = pytester.path / "test-started.txt"
+    test_file = pytester.makepyfile(
+        f"""
+        import asyncio
+        import signal
+
+        async def test_handles_ctrl_c_itself():
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGINT, print, "own handler")
+            loop.remove_signal_handler(signal.SIGINT)
+
+        async def test_sleeps():
+            await asyncio.sleep(0.1)
+            with open({str(marker)!r}, "w") as f:
+                f.write("started")
+            try:
+                await asyncio.sleep(30)
+            finally:
+                print("TEST FINALLY", flush=True)
+        """
+    )
+    output, returncode, _, interrupted, ended = interrupt_when(
+        [
+            *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-s"),
+            *(str(test_file), *mode_args(mode)),
+        ],
+        pytester.path,
+        marker.exists,
+        "the second test started",
+    )
+    assert ended - interrupted < 5, output
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "TEST FINALLY" in output, output
+    sleep_line = test_file.read_text().splitlines().index("        await asyncio.sleep(30)") + 1
+    assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
