@@ -174,8 +174,8 @@ def clocks_paused() -> Iterator[None]:
     """Stop the running phase's clock (and those of the phases it runs
     inside, for ``request.getfixturevalue``) and the test's cap meanwhile.
 
-    Waiting for an alt_coop.Lock is not the waiter's own time: the phase's
-    clock starts afresh after it, and the cap goes on where it stopped.
+    Waiting for an alt_coop.Lock is not the waiter's own time: each clock
+    goes on where it stopped.
     """
     clocks: list[PhaseTimeout | TaskCap] = []
     timeout = _current_timeout.get()

@@ -77,6 +77,7 @@ class PhaseTimeout:
         "_loop",
         "_outer",
         "_paused",
+        "_paused_at",
         "_policy",
         "_started_at",
         "_task",
@@ -110,6 +111,7 @@ class PhaseTimeout:
         self._started_at = 0.0
         self._cancels = 0
         self._paused = False
+        self._paused_at = 0.0
         self._outer: PhaseTimeout | None = None
         self.fired = False
         self.abandoning = False
@@ -164,14 +166,16 @@ class PhaseTimeout:
     def pause(self) -> None:
         """Stop the clock (while waiting for an alt_coop.Lock)."""
         self._paused = True
+        if self._loop is not None:
+            self._paused_at = self._loop.time()
         if self._deadline is not None:
             self._forget()
 
     def resume(self) -> None:
-        """Start the clock afresh, with the full timeout."""
+        """Start the clock again where it stopped."""
         self._paused = False
         if self._loop is not None and not self.fired:
-            self._started_at = self._loop.time()
+            self._started_at += max(self._loop.time() - self._paused_at, 0.0)
             self._arm()
 
     def _arm(self) -> None:

@@ -92,6 +92,35 @@ def test_waiting_for_a_lock_handed_over_to_another_test_pauses_the_clocks(pytest
     run_alt().assert_outcomes(passed=2)
 
 
+@pytest.mark.parametrize("contended", [True, False], ids=["lock held", "lock free"])
+def test_a_phases_clock_goes_on_after_a_lock_wait_where_it_stopped(pytester, run_alt, contended):
+    # The time before the wait and the time after it add up, whether or not
+    # the test had to wait: 0.4 s + 0.4 s is over a 0.6 s timeout.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        LOCK = alt_coop.Lock()
+
+        async def test_holder():
+            async with LOCK():
+                await asyncio.sleep(0.6)
+
+        async def test_waiter(async_timeout):
+            async_timeout.set_timeout_seconds(0.6)
+            await asyncio.sleep(0.4)
+            async with LOCK():
+                await asyncio.sleep(0.4)
+        """
+    )
+    result = run_alt("-k", "holder or waiter" if contended else "waiter")
+    result.assert_outcomes(passed=1 if contended else 0, failed=1)
+    result.stdout.fnmatch_lines(["*test_waiter timed out after 0.6s (async timeout)*"])
+
+
 def test_a_lock_released_by_a_teardown_in_another_context_can_be_taken_again(pytester, run_alt):
     # A sequential test sets the module fixture up with a param, holding the
     # lock; the cooperative test's other param tears it down (where it was
