@@ -107,6 +107,13 @@ def fixture_definitions(item: pytest.Function) -> dict[str, Sequence[pytest.Fixt
     return {} if info is None else dict(info.name2fixturedefs)
 
 
+def requested_by_the_test(item: pytest.Function) -> Sequence[str]:
+    """The fixtures ``item`` asks for itself: its arguments, its
+    ``usefixtures``, and the autouse fixtures it gets."""
+    info = getattr(item, "_fixtureinfo", None)
+    return () if info is None else info.initialnames
+
+
 def test_arguments(item: pytest.Function) -> dict[str, Any]:
     """The keyword arguments pytest would call ``item``'s function with."""
     funcargs = item.funcargs

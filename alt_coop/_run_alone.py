@@ -71,6 +71,49 @@ RUN_ALONE_FIXTURES = frozenset(
     }
 )
 
+#: Plugins' fixtures that change state shared by every running test, known by
+#: the module that defines them (their names are common words, or the
+#: plugin's factories choose them): which of them (None: all), and what they do.
+_PLUGIN_FIXTURES: dict[str, tuple[frozenset[str] | None, str]] = {
+    "faker.contrib.pytest.plugin": (
+        frozenset({"faker"}),
+        "Faker re-seeds one generator of the session at each test's setup",
+    ),
+    "pytest_subprocess.fixtures": (
+        None,
+        "pytest-subprocess fakes subprocess and asyncio's subprocesses for the process",
+    ),
+    "pytest_mockito.plugin": (None, "pytest-mockito removes every stub at each test's end"),
+    "pytest_redis.factories.client": (
+        None,
+        "pytest-redis empties the shared server at each test's teardown",
+    ),
+    "pytest_redis.factories.client_async": (
+        None,
+        "pytest-redis empties the shared server at each test's teardown",
+    ),
+    "pytest_postgresql.factories.client": (
+        None,
+        "pytest-postgresql creates and drops one database of that name per test",
+    ),
+}
+
+#: pytest-memray's marks: it tracks the test's allocations, the process's.
+_MEMRAY_MARKS = frozenset({"limit_memory", "limit_leaks", "limit_leaked_objects"})
+
+#: Plugins that change something for every test, from each test's setup to its
+#: teardown or call, so that no two tests can run at once: by module.
+_SEQUENTIAL_PLUGINS = {
+    "pytest_responses": (
+        "with pytest-responses (it mocks requests for the whole process from each "
+        "test's setup to its teardown)"
+    ),
+    "pytest_assume.plugin": (
+        "with pytest-assume (one list of failed assumptions for all tests, checked after "
+        "each test's call; -p no:assume switches it off where the suite does not use it)"
+    ),
+}
+
 #: Marks of plugins that patch the process for the test they mark.
 _RUN_ALONE_MARKS = {
     "freeze_time": "pytest-freezer",
@@ -117,7 +160,11 @@ class RunAlone:
         """Why ``item`` (marked ``marks``) must run alone, or None if it may not."""
         alone = RUN_ALONE_FIXTURES.intersection(item.fixturenames)
         if alone:
-            return f"tests using {', '.join(sorted(alone))} run alone (process-wide state)"
+            names = ", ".join(_through(item, name) for name in sorted(alone))
+            return f"tests using {names} run alone (process-wide state)"
+        plugin_fixture = _plugin_fixture(item)
+        if plugin_fixture is not None:
+            return plugin_fixture
         if getattr(item.obj, "patchings", None):
             # unittest.mock.patch decorators patch for the whole test, for every test.
             return "tests decorated with unittest.mock.patch run alone (process-wide state)"
@@ -130,6 +177,12 @@ class RunAlone:
             return (
                 f"tests using the fixture {name!r}, decorated by {patcher}, run alone "
                 "(process-wide state)"
+            )
+        memray_marks = sorted(_MEMRAY_MARKS & marks)
+        if memray_marks:
+            return (
+                f"tests marked {', '.join(memray_marks)} run alone (pytest-memray tracks "
+                "the allocations of the whole process)"
             )
         plugin_marks = sorted(_RUN_ALONE_MARKS.keys() & marks)
         if plugin_marks:
@@ -255,7 +308,53 @@ def session_reason(config: pytest.Config) -> str | None:
             "with pytest-dependency's automark_dependency set (any test may call depends() "
             "on the tests before it)"
         )
+    if _memray_for_all(config):
+        return "under pytest-memray's --memray (one allocation tracker for the process)"
+    for plugin in config.pluginmanager.get_plugins():
+        reason = _SEQUENTIAL_PLUGINS.get(str(getattr(plugin, "__name__", "")))
+        if reason is not None:
+            return reason
     return _plugin_state.sequential_reason()
+
+
+def _memray_for_all(config: pytest.Config) -> bool:
+    """Whether pytest-memray tracks every test (``--memray``, or its ini key),
+    as it decides itself."""
+    if config.getoption("memray", False):
+        return True
+    try:
+        return bool(config.getini("memray"))
+    except ValueError:  # an ini key of its own, unknown while it is not loaded
+        return False
+
+
+def _through(item: pytest.Function, name: str) -> str:
+    """``name``, with the fixture ``item`` uses it through if the test itself
+    does not ask for it (an autouse fixture of a plugin, say)."""
+    if name in _pytest_compat.requested_by_the_test(item):
+        return name
+    for other, defs in _pytest_compat.fixture_definitions(item).items():
+        if other != name and defs and name in defs[-1].argnames:
+            return f"{name} (through {other})"
+    return name
+
+
+def _plugin_fixture(item: pytest.Function) -> str | None:
+    """Why ``item`` runs alone, if it uses one of :data:`_PLUGIN_FIXTURES`, or
+    a ``caplog`` that is not pytest's own."""
+    for name, defs in _pytest_compat.fixture_definitions(item).items():
+        if not defs:
+            continue
+        module = getattr(defs[-1].func, "__module__", None) or ""
+        if name == "caplog" and module != "_pytest.logging":
+            return (
+                f"tests using caplog as {module} overrides it run alone (an override may "
+                "send a log sink of the whole process, loguru's say, to each test's caplog)"
+            )
+        known = _PLUGIN_FIXTURES.get(module)
+        if known is not None and (known[0] is None or name in known[0]):
+            return f"tests using {_through(item, name)} run alone ({known[1]})"
+    return None
 
 
 def _faulthandler_timeout(config: pytest.Config) -> float:

@@ -24,6 +24,8 @@ ISOLATE = (
     *("-p", "no:socket", "-p", "no:time_machine", "-p", "no:respx"),
     *("-p", "no:pytest_httpserver", "-p", "no:pytest_mock", "-p", "no:pytest_jsonreport"),
     *("-p", "no:metadata", "-p", "no:check", "-p", "no:requests_mock"),
+    *("-p", "no:faker", "-p", "no:pytest-subprocess", "-p", "no:mockito"),
+    *("-p", "no:pytest-responses", "-p", "no:assume", "-p", "no:memray"),
     # platformdirs, which jupyter_core needs, brings a plugin of its own.
     *("-p", "no:platformdirs"),
     # pytest-trio's: each test that wants it loads it (it imports trio).

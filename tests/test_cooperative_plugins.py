@@ -451,14 +451,14 @@ def test_cooperative_tests_in_a_session_started_by_alt_coop_main(pytester):
         """
     )
     pytester.makepyfile(
-        app="""
+        app=f"""
         import asyncio
         import alt_coop
 
+        ISOLATE = {ISOLATE!r}
+
         async def main():
-            code = await alt_coop.main(
-                ["-q", "-s", "-p", "no:asyncio", "-p", "no:cacheprovider", "test_suite.py"]
-            )
+            code = await alt_coop.main(["-q", "-s", *ISOLATE, "test_suite.py"])
             print("EXIT", int(code))
 
         asyncio.run(main())

@@ -5,9 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-
-#: As in conftest.py: other async plugins stay out of the sessions under test.
-ISOLATE = ("-p", "no:asyncio", "-p", "no:anyio", "-p", "no:cacheprovider")
+from conftest import ISOLATE
 
 # -- one loop for the whole session ------------------------------------------
 

@@ -10,6 +10,8 @@ it is not installed.
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 from conftest import ISOLATE
 
@@ -750,5 +752,371 @@ def test_pytest_check_before_3_makes_cooperative_tests_run_sequentially(
         [
             "*AltCoopWarning: alt_coop: cooperative tests run sequentially with pytest-check "
             "before 3.0 (one list of soft-check failures for all tests)"
+        ]
+    )
+
+
+def test_fakers_fixture_runs_alone(pytester: pytest.Pytester) -> None:
+    # Faker's ``faker`` fixture is one generator for the session, re-seeded
+    # at each test's setup: beside another test, a test's draws would be
+    # interleaved with the other's and its unique values cleared. Its autouse
+    # fixture of the session leaves the other tests cooperative.
+    pytest.importorskip("faker")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("i", range(3))
+        async def test_seeded(faker, i):
+            first = faker.name()
+            await asyncio.sleep(0.05)
+            assert (first, faker.name()) == ("Norma Fisher", "Jorge Sullivan")
+
+        @pytest.mark.parametrize("i", range(2))
+        async def test_unique(faker, i):
+            seen = []
+            for _ in range(3):
+                seen.append(faker.unique.random_int(1, 3))
+                await asyncio.sleep(0.05)
+            assert sorted(seen) == [1, 2, 3]
+
+        @pytest.mark.parametrize("i", range(2))
+        async def test_without_faker(i):
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run(pytester, "-p", "faker.contrib.pytest.plugin")
+    result.assert_outcomes(passed=7, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: tests using faker run alone "
+            "(Faker re-seeds one generator of the session at each test's setup)",
+            "alt_coop: 2 cooperative tests, at most 2 at once*",
+        ]
+    )
+
+
+def test_pytest_subprocess_fakes_run_alone(pytester: pytest.Pytester) -> None:
+    # ``fp`` fakes subprocess.Popen and asyncio's subprocesses for the
+    # process: a test beside it starting a real one would get a fake.
+    pytest.importorskip("pytest_subprocess")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import subprocess
+        import sys
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_faked(fp):
+            fp.register(["git", "status"], stdout="faked output")
+            await asyncio.sleep(0.2)
+            result = subprocess.run(["git", "status"], capture_output=True, text=True)
+            assert result.stdout == "faked output"
+
+        async def test_real():
+            await asyncio.sleep(0.05)
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", "print('real')", stdout=asyncio.subprocess.PIPE
+            )
+            assert (await process.communicate())[0].strip() == b"real"
+        """
+    )
+    result = run(pytester, "-p", "pytest_subprocess.fixtures")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: tests using fp run alone (pytest-subprocess fakes "
+            "subprocess and asyncio's subprocesses for the process)"
+        ]
+    )
+
+
+def test_pytest_mockito_stubs_run_alone(pytester: pytest.Pytester) -> None:
+    # pytest-mockito removes every stub at the end of each test's call, and
+    # checks that the stubs were used: another test's end would remove this
+    # one's stub, and blame it for this one's.
+    pytest.importorskip("pytest_mockito")
+    pytester.makepyfile(
+        app="""
+        def now():
+            return "real-now"
+
+        def user():
+            return "real-user"
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import app
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_stub_now(when):
+            when(app).now().thenReturn("fake-now")
+            await asyncio.sleep(0.2)
+            assert app.now() == "fake-now"
+
+        async def test_stub_user(when):
+            when(app).user().thenReturn("fake-user")
+            await asyncio.sleep(0.05)
+            assert app.user() == "fake-user"
+
+        async def test_plain():
+            await asyncio.sleep(0.1)
+            assert app.now() == "real-now"
+        """
+    )
+    result = run(pytester, "-p", "pytest_mockito.plugin")
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: tests using when run alone "
+            "(pytest-mockito removes every stub at each test's end)"
+        ]
+    )
+
+
+def test_a_client_fixture_of_pytest_redis_runs_alone(pytester: pytest.Pytester) -> None:
+    # pytest-redis's client fixtures, made by its factory under any name,
+    # empty the shared server at each test's teardown: here, a stand-in of
+    # its module whose fixtures do alike to a dict.
+    pytester.mkpydir("pytest_redis")
+    pytester.mkpydir("pytest_redis/factories")
+    pytester.path.joinpath("pytest_redis", "factories", "client.py").write_text(
+        textwrap.dedent(
+            """
+            import pytest
+
+            SERVER = {}
+
+            def redisdb(process_fixture_name):
+                @pytest.fixture
+                def redisdb_factory():
+                    yield SERVER
+                    SERVER.clear()
+
+                return redisdb_factory
+            """
+        )
+    )
+    pytester.makeconftest(
+        """
+        from pytest_redis.factories.client import redisdb
+
+        cache = redisdb("redis_proc")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_cart(cache):
+            cache["cart"] = "apple"
+            await asyncio.sleep(0.2)
+            assert cache.get("cart") == "apple"
+
+        async def test_empty(cache):
+            await asyncio.sleep(0.05)
+            assert not cache
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: tests using cache run alone "
+            "(pytest-redis empties the shared server at each test's teardown)"
+        ]
+    )
+
+
+def test_a_caplog_override_sending_loguru_records_runs_alone(pytester: pytest.Pytester) -> None:
+    # loguru's documented recipe: its sinks are the process's, so every
+    # running test's caplog would get every test's records.
+    pytest.importorskip("loguru")
+    pytester.makeconftest(
+        """
+        import pytest
+        from loguru import logger
+
+        @pytest.fixture
+        def caplog(caplog):
+            handler_id = logger.add(caplog.handler, format="{message}")
+            yield caplog
+            logger.remove(handler_id)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from loguru import logger
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("i", range(3))
+        async def test_logs(caplog, i):
+            logger.info(f"start {i}")
+            await asyncio.sleep(0.05 * (3 - i))
+            logger.info(f"end {i}")
+            assert caplog.messages == [f"start {i}", f"end {i}"]
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*AltCoopWarning: alt_coop: tests using caplog as conftest overrides it run alone*"]
+    )
+
+
+@pytest.mark.parametrize("how", ["mark", "option"])
+def test_pytest_memray_tracking_runs_alone(pytester: pytest.Pytester, how: str) -> None:
+    # pytest-memray tracks a test's allocations with one tracker for the
+    # process: a second test tracked at the same time fails to start its own.
+    pytest.importorskip("pytest_memray")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("i", range(2))
+        @pytest.mark.limit_memory("20 MB")
+        async def test_limited(i):
+            data = [bytes(1000) for _ in range(100)]
+            await asyncio.sleep(0.1)
+            assert data
+
+        async def test_plain():
+            await asyncio.sleep(0.1)
+        """
+    )
+    args = ["--memray"] if how == "option" else []
+    result = run(pytester, "-p", "pytest_memray.plugin", *args)
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: tests marked limit_memory run alone "
+            "(pytest-memray tracks the allocations of the whole process)"
+            if how == "mark"
+            else "*AltCoopWarning: alt_coop: cooperative tests run sequentially under "
+            "pytest-memray's --memray (one allocation tracker for the process)"
+        ]
+    )
+
+
+def test_pytest_responses_makes_cooperative_tests_run_sequentially(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest-responses mocks requests from each test's setup to its
+    # teardown, for the process: a test ending would stop another's mock,
+    # and that test would reach the real network.
+    pytest.importorskip("pytest_responses")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import requests
+        import responses
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_a():
+            responses.add(responses.GET, "http://api.test/a", json={"status": "a"})
+            await asyncio.sleep(0.2)
+            assert requests.get("http://api.test/a").json() == {"status": "a"}
+
+        async def test_b():
+            responses.add(responses.GET, "http://api.test/b", json={"status": "b"})
+            await asyncio.sleep(0.05)
+            assert requests.get("http://api.test/b").json() == {"status": "b"}
+        """
+    )
+    result = run(pytester, "-p", "pytest_responses")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: cooperative tests run sequentially with "
+            "pytest-responses (it mocks requests for the whole process*"
+        ]
+    )
+
+
+def test_pytest_assume_makes_cooperative_tests_run_sequentially(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest-assume keeps failed assumptions in one list, which the next test
+    # to end its call would take as its own.
+    pytest.importorskip("pytest_assume")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_soft_fails():
+            pytest.assume(1 == 2, "first soft failure")
+            await asyncio.sleep(0.2)
+
+        async def test_clean():
+            await asyncio.sleep(0.05)
+            pytest.assume(2 == 2)
+        """
+    )
+    result = run(pytester, "-p", "pytest_assume.plugin")
+    # The other warning is pytest-assume's own, from pluggy, as in any run.
+    result.assert_outcomes(passed=1, failed=1, warnings=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: cooperative tests run sequentially with "
+            "pytest-assume (one list of failed assumptions for all tests*",
+            "FAILED *::test_soft_fails*",
+        ]
+    )
+
+
+def test_a_run_alone_fixture_a_test_gets_through_another_is_named_with_it(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest-django's autouse fixtures ask for monkeypatch: the notice names
+    # the fixture the test gets it through, which the test never mentions.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(autouse=True)
+        def _settings_marker(monkeypatch):
+            yield
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_plain():
+            await asyncio.sleep(0)
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: tests using monkeypatch (through _settings_marker) "
+            "run alone (process-wide state)"
         ]
     )
