@@ -524,11 +524,18 @@ class Plugin:
         __tracebackhide__ = True
         name = fixturedef.argname
         timeout.subject = agen
-        value = run(_first_value(agen, name), timeout, "setup")
-        teardown = functools.partial(_no_second_value, agen, name)
-        fixturedef.addfinalizer(
-            functools.partial(run_teardown, teardown, timeout, current_context())
-        )
+        yielded: list[object] = []
+        try:
+            value = run(_first_value(agen, name, yielded), timeout, "setup")
+        finally:
+            # Also when the setup failed after the yield (it swallowed its
+            # timeout's cancellation): what it holds is released when its
+            # scope ends, as a finalizer added before a setup fails is.
+            if yielded:
+                teardown = functools.partial(_no_second_value, agen, name)
+                fixturedef.addfinalizer(
+                    functools.partial(run_teardown, teardown, timeout, current_context())
+                )
         return value
 
     # -- tests --------------------------------------------------------------
@@ -784,12 +791,17 @@ def _check_returned(item: pytest.Function, result: object) -> None:
             warnings.warn_explicit(warning, type(warning), code.co_filename, code.co_firstlineno)
 
 
-async def _first_value(agen: AsyncGenerator[Any, None], name: str) -> Any:
+async def _first_value(agen: AsyncGenerator[Any, None], name: str, yielded: list[object]) -> Any:
+    """The value ``agen`` yields, also put in ``yielded``: that it yielded
+    counts even when its setup is failed afterwards."""
     __tracebackhide__ = True
     try:
-        return await agen.__anext__()
+        value = await agen.__anext__()
     except StopAsyncIteration:
         pass  # failed below, not as raised while handling it
+    else:
+        yielded.append(value)
+        return value
     # None of its frames is left to show: where it is written. (This frame
     # shown, pytest does not say all were hidden; pytrace=False prints no line of it.)
     __tracebackhide__ = False

@@ -305,6 +305,54 @@ def test_a_timeout_after_a_swallowed_self_cancellation_is_a_timeout(
     assert "KeyboardInterrupt" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("scope", ["function", "module"])
+def test_a_fixture_that_swallows_its_setup_timeout_and_yields_is_torn_down_with_its_scope(
+    pytester, run_alt_subprocess, mode, scope
+):
+    # It yielded, so it holds what it set up: as for a finalizer added before
+    # a setup fails, pytest tears it down when its scope ends. Its teardown
+    # ran at the session's end instead, when asyncio closed the generator
+    # (and was cut after 2 s there, under a warning not naming it).
+    path = pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="{scope}")
+        async def swallow_then_yield(async_timeout):
+            async_timeout.set_timeout_seconds(0.2)
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                pass
+            yield
+            await asyncio.sleep(10)  # in teardown
+
+        async def test_first(swallow_then_yield):
+            pass
+
+        async def test_last():
+            await asyncio.sleep(0.3)
+        """
+    )
+    result = run_alt_subprocess(*mode_args(mode))
+    result.assert_outcomes(passed=1, errors=2)
+    torn_down_by = "test_first" if scope == "function" else "test_last"
+    teardown_line = line_of(path, "# in teardown")
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at setup of test_first _*",
+            "*fixture 'swallow_then_yield' timed out after 0.2s during setup (async timeout)*",
+            f"*_ ERROR at teardown of {torn_down_by} _*",
+            "*fixture 'swallow_then_yield' timed out after 0.2s during teardown (async timeout); "
+            f"it was waiting at *.py:{teardown_line} in swallow_then_yield",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*asynchronous generator*")
+    result.stdout.no_fnmatch_line("*AltCoopWarning*")
+
+
 def test_raising_something_else_on_cancellation_is_still_a_timeout(pytester, run_alt):
     pytester.makepyfile(
         """
