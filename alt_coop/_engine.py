@@ -302,6 +302,7 @@ class Plugin:
             all_async=settings.cooperative,
             max_tasks=settings.max_tasks,
             task_timeout=settings.task_timeout,
+            policy=self._policy,
             block_threshold=settings.block_threshold,
             others=self._others,
         )

@@ -49,6 +49,7 @@ from . import (
     _uncaught,
 )
 from ._admission import Admission, Needs
+from ._debugger import DebuggerPolicy
 from ._garbage import BatchCollection
 from ._hypothesis import is_async_test
 from ._lanes import LEAVE, Leave, drive
@@ -86,6 +87,7 @@ class Scheduler:
         all_async: bool,
         max_tasks: int,
         task_timeout: float | None,
+        policy: DebuggerPolicy,
         block_threshold: float,
         others: OtherRunners,
     ) -> None:
@@ -94,6 +96,7 @@ class Scheduler:
         self.all_async = all_async
         self.max_tasks = max_tasks
         self.task_timeout = task_timeout
+        self.policy = policy  # whether the cap may cancel a test being debugged
         self.block_threshold = block_threshold
         self._maxfail: int = self.config.getoption("maxfail", 0) or 0  # -x is 1
         self.stats = Stats()
@@ -468,7 +471,7 @@ class Scheduler:
         task = state.task = asyncio.current_task()
         cap = None
         if self.task_timeout is not None and task is not None:
-            cap = _timeouts.TaskCap(task, self.task_timeout)
+            cap = _timeouts.TaskCap(task, self.task_timeout, self.policy)
         self._lanes_running += 1
         self.stats.started += 1
         self.stats.most_at_once = max(self.stats.most_at_once, self._lanes_running)

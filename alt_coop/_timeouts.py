@@ -268,13 +268,17 @@ class TaskCap:
     """``asyncio_task_timeout``: the cap on one cooperative test's whole run.
 
     Started when the test starts; paused while it waits for an alt_coop.Lock.
-    When it expires it cancels the test's task once, and the phase running
+    When it expires (and the debugger policy lets a clock of that test
+    cancel) it cancels the test's task once, and the phase running
     then fails with a message naming the cap. If that phase goes on as if
     nothing happened, it is abandoned after the grace period a timeout gives.
     """
 
-    def __init__(self, task: asyncio.Task[Any], seconds: float) -> None:
+    def __init__(self, task: asyncio.Task[Any], seconds: float, policy: DebuggerPolicy) -> None:
+        """Call from inside the test's lane, which keys it for ``policy``."""
         self.task, self.seconds, self._left = task, seconds, seconds
+        self._policy = policy
+        self._test = policy.current_test()
         self._loop = task.get_loop()
         self._since = 0.0
         self._deadline: _deadlines.Deadline | None = None
@@ -307,7 +311,9 @@ class TaskCap:
 
     def _expire(self) -> None:
         self._deadline = None
-        if self.phase is not None and not self.phase.may_cancel():
+        # Asked of the test, not of the phase running: a plain def test's
+        # body, in a worker thread, runs outside any phase.
+        if not self._policy.may_cancel(self._test):
             return  # under a debugger, as the phase's own timeout would be
         if not self.task.done():
             if self.phase is not None:

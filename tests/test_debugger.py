@@ -644,6 +644,41 @@ def test_breakpoint_in_a_cooperative_test_suspends_its_task_cap(pytester, run_al
     result.stdout.fnmatch_lines(["*exceeded asyncio_task_timeout: 0.3s*test_capped"])
 
 
+def test_breakpoint_in_a_cooperative_thread_body_suspends_its_task_cap(
+    pytester, run_alt_subprocess
+):
+    # A plain def test's body runs in a worker thread, outside any phase of
+    # its own: the cap fired under the person at the prompt all the same.
+    pytester.makepyfile(continuing_pdb=CONTINUING_PDB)
+    pytester.makepyfile(
+        test_breaks="""
+        import time
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        def test_breaks():
+            time.sleep(0.05)
+            breakpoint()
+            time.sleep(0.6)
+
+        def test_capped():
+            time.sleep(0.6)
+        """
+    )
+    result = run_alt_subprocess(
+        "-rA", "--asyncio-task-timeout=0.3", "--pdbcls=continuing_pdb:ContinuingPdb", timeout=60
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines_random(["PASSED *::test_breaks", "FAILED *::test_capped*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_capped _*",
+            "the test exceeded asyncio_task_timeout: 0.3s for its whole run, fixtures included",
+        ]
+    )
+
+
 def test_breakpoint_in_a_teardown_another_test_runs_suspends_its_timeout(
     pytester, run_alt_subprocess
 ):
