@@ -328,7 +328,7 @@ class Plugin:
         # Only a test with "request" among its fixtures (its own, or one of
         # its fixtures') can call request.addfinalizer or request.node's.
         if isinstance(item, pytest.Function) and "request" in item.fixturenames:
-            AsyncFinalizers(item, item.name, None, self._test_default_seconds, self._policy)
+            AsyncFinalizers(item, item.name, None, self._test_default, self._policy)
             # A wider fixture's request.node is one of the collectors above.
             for node in item.listchain()[:-1]:
                 if isinstance(node, pytest.Collector) and "addfinalizer" not in vars(node):
@@ -336,7 +336,7 @@ class Plugin:
                         node,
                         _collector_label(node),
                         None,
-                        self._collector_default_seconds,
+                        self._collector_default,
                         self._policy,
                     )
 
@@ -493,7 +493,7 @@ class Plugin:
                 request,
                 f"fixture {fixturedef.argname!r}",
                 current_context(),
-                functools.partial(self._fixture_default_seconds, fixturedef),
+                functools.partial(self._fixture_default, fixturedef),
                 self._policy,
             )
         in_test_body = _IN_TEST_BODY.get()
@@ -668,37 +668,46 @@ class Plugin:
                 "created (alt_coop.Loop, asyncio.new_event_loop())"
             )
 
-    # The defaults of async finalizers, looked up as each is added.
+    # The defaults of async finalizers, looked up as each is added: seconds,
+    # and what a report of them adds.
 
-    def _fixture_default_seconds(
+    def _fixture_default(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
-    ) -> float:
+    ) -> tuple[float, str]:
         where = _defined_at(request.node, fixturedef)
         return self._finalizer_default(request, where, request.scope)
 
-    def _test_default_seconds(self, item: pytest.Function) -> float:
+    def _test_default(self, item: pytest.Function) -> tuple[float, str]:
         return self._finalizer_default(_pytest_compat.item_request(item), item, "function")
 
-    def _collector_default_seconds(self, node: pytest.Collector) -> float:
+    def _collector_default(self, node: pytest.Collector) -> tuple[float, str]:
         # Looked up with the request of the test whose fixture adds the finalizer.
         item = test_item.get()
         if not isinstance(item, pytest.Function):
-            return self._defaults.session_default
+            return self._defaults.session_default, self._hint(self._defaults.builtin)
         request = _pytest_compat.item_request(item)
         return self._finalizer_default(request, node, _collector_scope(node))
 
-    def _finalizer_default(self, request: pytest.FixtureRequest, node: Any, scope: str) -> float:
+    def _finalizer_default(
+        self, request: pytest.FixtureRequest, node: Any, scope: str
+    ) -> tuple[float, str]:
         item = test_item.get()
         tearing_down = item is not None and item.stash.get(_TEARING_DOWN, False)
-        return self._defaults.seconds(request, node, scope, tearing_down=tearing_down)
+        seconds = self._defaults.seconds(request, node, scope, tearing_down=tearing_down)
+        return seconds, self._hint(self._defaults.builtin_for(node, scope))
+
+    @staticmethod
+    def _hint(builtin: bool) -> str:
+        """What a timeout report adds: where to change alt_coop's own default,
+        if that is what applied."""
+        return BUILTIN_DEFAULT_HINT if builtin else ""
 
     def _timeout(
         self, request: pytest.FixtureRequest, node: Any, scope: str, label: str
     ) -> PhaseTimeout:
         seconds = self._defaults.seconds(request, node, scope)
         timeout = PhaseTimeout(seconds, label, self._policy)
-        if self._defaults.builtin_for(node, scope):
-            timeout.hint = BUILTIN_DEFAULT_HINT
+        timeout.hint = self._hint(self._defaults.builtin_for(node, scope))
         return timeout
 
 

@@ -103,14 +103,16 @@ class AsyncFinalizers:
         owner: _Owner,
         name: str,
         setup_context: contextvars.Context | None,
-        default_seconds: Callable[[Any], float],
+        default_timeout: Callable[[Any], tuple[float, str]],
         policy: DebuggerPolicy,
     ) -> None:
+        """``default_timeout`` gives, for the owner, the default's seconds
+        and what a report of it adds (see BUILTIN_DEFAULT_HINT)."""
         self._owner: weakref.ref[_Owner] = weakref.ref(owner)
         self._add: Callable[[Any, Callable[[], object]], None] = type(owner).addfinalizer
         self._name = name
         self._setup_context = setup_context  # None: the context it is added in
-        self._default_seconds = default_seconds
+        self._default_timeout = default_timeout
         self._policy = policy
         #: The async fixture's own timeout, once known: what the fixture sets
         #: with ``async_timeout.set_timeout_seconds`` holds for these too.
@@ -145,8 +147,8 @@ class AsyncFinalizers:
                 )
             # The default is looked up now, while its fixture can still be set up.
             try:
-                seconds = (
-                    None if self.fixture_timeout is not None else self._default_seconds(owner)
+                default = (
+                    None if self.fixture_timeout is not None else self._default_timeout(owner)
                 )
             except DefaultUnavailable as error:
                 raise AltCoopUsageError(
@@ -157,20 +159,27 @@ class AsyncFinalizers:
                     "before that fixture's yield"
                 ) from None
             context = self._setup_context or current_context()
-            finalizer = functools.partial(self._run, finalizer, seconds, context)
+            finalizer = functools.partial(self._run, finalizer, default, context)
         else:
             finalizer = functools.partial(self._run_sync, finalizer)
         self._add(owner, finalizer)
 
     def _run(
-        self, finalizer: Callable[[], Any], seconds: float | None, context: contextvars.Context
+        self,
+        finalizer: Callable[[], Any],
+        default: tuple[float, str] | None,
+        context: contextvars.Context,
     ) -> None:
         __tracebackhide__ = True
-        if seconds is None:
+        if default is None:
+            # The fixture's, as it stands now: a set_timeout_seconds() dropped its hint.
             assert self.fixture_timeout is not None
-            seconds = self.fixture_timeout.timeout_seconds
+            default = self.fixture_timeout.timeout_seconds, self.fixture_timeout.hint
+        seconds, hint = default
         label = f"finalizer {callable_name(finalizer)} of {self._name}"
-        run_teardown(finalizer, PhaseTimeout(seconds, label, self._policy), context)
+        timeout = PhaseTimeout(seconds, label, self._policy)
+        timeout.hint = hint
+        run_teardown(finalizer, timeout, context)
 
     def _run_sync(self, finalizer: Callable[[], object]) -> None:
         # pytest would drop the coroutine a plain function returns (a lambda

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 from conftest import (
@@ -834,6 +835,119 @@ def test_the_builtin_default_says_where_to_change_it(pytester, run_alt):
     assert failures.count("is alt_coop's default") == 1
     result = run_alt("--default-async-timeout=0.2", "-k", "uses_db")
     result.assert_outcomes(errors=1)
+    assert "alt_coop's default" not in result.stdout.str()
+
+
+#: Async finalizers of each kind that outlast a 5 s timeout, a module's
+#: apart so that its teardown is a test's only error.
+SLOW_FINALIZERS = """
+import asyncio
+import pytest
+
+async def own_cleanup():
+    await asyncio.sleep(30)  # own
+
+async def sync_fixture_cleanup():
+    await asyncio.sleep(30)  # sync fixture's
+
+async def async_fixture_cleanup():
+    await asyncio.sleep(30)  # async fixture's
+
+async def test_own(request):
+    request.addfinalizer(own_cleanup)
+
+@pytest.fixture
+def sync_fixture(request):
+    request.addfinalizer(sync_fixture_cleanup)
+
+async def test_sync_fixture(sync_fixture):
+    pass
+
+@pytest.fixture
+async def async_fixture(request):
+    request.addfinalizer(async_fixture_cleanup)
+
+async def test_async_fixture(async_fixture):
+    pass
+"""
+SLOW_MODULE_FINALIZER = """
+import asyncio
+import pytest
+
+async def module_cleanup():
+    await asyncio.sleep(30)  # module's
+
+@pytest.fixture(scope="module")
+def module_fixture(request):
+    request.node.addfinalizer(module_cleanup)
+
+async def test_module_fixture(module_fixture):
+    pass
+"""
+#: What SLOW_FINALIZERS and SLOW_MODULE_FINALIZER add to give themselves 5 s.
+FIVE_SECONDS_BY_FIXTURES = """
+@pytest.fixture
+def default_async_timeout():
+    return 5
+
+@pytest.fixture(scope="module")
+def module_default_async_timeout():
+    return 5
+"""
+
+
+def slow_finalizer_reports(functions: Path, module: Path) -> list[str]:
+    """The report of each finalizer of SLOW_FINALIZERS in ``functions``
+    and of SLOW_MODULE_FINALIZER in ``module``, up to the line it waited at."""
+
+    def at(path: Path, marker: str) -> str:
+        return f"{path.name}:{line_of(path, marker)}"
+
+    return [
+        "finalizer own_cleanup of test_own timed out after 5s during teardown "
+        f"(async timeout); it was waiting at {at(functions, '# own')} in own_cleanup",
+        "finalizer sync_fixture_cleanup of fixture 'sync_fixture' timed out after 5s during "
+        "teardown (async timeout); it was waiting at "
+        f"{at(functions, '# sync')} in sync_fixture_cleanup",
+        "finalizer async_fixture_cleanup of fixture 'async_fixture' timed out after 5s during "
+        "teardown (async timeout); it was waiting at "
+        f"{at(functions, '# async')} in async_fixture_cleanup",
+        f"finalizer module_cleanup of module {module.name} timed out after 5s during teardown "
+        f"(async timeout); it was waiting at {at(module, '# module')} in module_cleanup",
+    ]
+
+
+def test_the_builtin_default_of_an_async_finalizer_says_where_to_change_it(pytester, run_alt):
+    # Its report lacked the hint that fixtures' and tests' had. It says so only
+    # when alt_coop's default applied, not when a fixture or the option gave 5 s.
+    pytester.makepyfile(
+        test_builtin=SLOW_FINALIZERS,
+        test_builtin_module=SLOW_MODULE_FINALIZER,
+        test_set_by_fixtures=SLOW_FINALIZERS + FIVE_SECONDS_BY_FIXTURES,
+        test_set_by_fixtures_module=SLOW_MODULE_FINALIZER + FIVE_SECONDS_BY_FIXTURES,
+    )
+    hint = (
+        ". 5s is alt_coop's default: give one fixture or test more with "
+        "async_timeout.set_timeout_seconds(), or change the default (default_async_timeout "
+        "in the ini file, --default-async-timeout, or a *_default_async_timeout fixture)"
+    )
+    path = pytester.path
+    builtin = slow_finalizer_reports(path / "test_builtin.py", path / "test_builtin_module.py")
+    set_by_fixtures = slow_finalizer_reports(
+        path / "test_set_by_fixtures.py", path / "test_set_by_fixtures_module.py"
+    )
+    # Cooperative: the finalizers wait their 5 s together.
+    result = run_alt("--asyncio-cooperative")
+    result.assert_outcomes(passed=8, errors=8)
+    result.stdout.fnmatch_lines_random([report + hint for report in builtin] + set_by_fixtures)
+    result = run_alt(
+        "--asyncio-cooperative",
+        "--default-async-timeout=5",
+        "test_builtin.py",
+        "test_builtin_module.py",
+    )
+    result.assert_outcomes(passed=4, errors=4)
+    result.stdout.fnmatch_lines_random(builtin)
     assert "alt_coop's default" not in result.stdout.str()
 
 
