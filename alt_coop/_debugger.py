@@ -44,15 +44,49 @@ _DEBUGGER_MODULES = (
 _NOT_DEBUGGER_TOOLS = ("datadog", "coverage")
 
 
+def _is_debugger_module(module: str) -> bool:
+    return any(module == name or module.startswith(name + ".") for name in _DEBUGGER_MODULES)
+
+
 def _from_debugger_module(tracer: object) -> bool:
     if tracer is None:
         return False
     owner = getattr(tracer, "__self__", tracer)
     for candidate in (tracer, owner, type(owner)):
-        module = getattr(candidate, "__module__", None) or ""
-        if any(module == name or module.startswith(name + ".") for name in _DEBUGGER_MODULES):
+        if _is_debugger_module(getattr(candidate, "__module__", None) or ""):
             return True
     return False
+
+
+#: The policies of the sessions of this process, told of the debuggers that
+#: go around pytest's hooks (see _on_audit).
+_watching: weakref.WeakSet[DebuggerPolicy] = weakref.WeakSet()
+_audit_hooked = False
+
+
+def _watch_for_debuggers(policy: DebuggerPolicy) -> None:
+    global _audit_hooked
+    _watching.add(policy)
+    if not _audit_hooked:
+        # Audit hooks stay for the life of the process: this one returns at
+        # once for every other event, and when no session runs.
+        sys.addaudithook(_on_audit)
+        _audit_hooked = True
+
+
+def _on_audit(event: str, args: tuple[object, ...]) -> None:
+    """A debugger that pytest does not know of (``pdb.Pdb().set_trace()``,
+    ipdb's, pudb's) starts tracing at its breakpoint, and stops when its user
+    continues, before the loop runs again: a timeout that became due while
+    the user sat at the prompt, and fires only then, would find no debugger.
+    So the test that called ``sys.settrace`` from a debugger's code counts
+    as one that entered the debugger, as ``pytest_enter_pdb`` makes it."""
+    if event != "sys.settrace" or not _watching:
+        return
+    caller = sys._getframe(1)  # the code that called sys.settrace
+    if _is_debugger_module(str(caller.f_globals.get("__name__", ""))):
+        for policy in list(_watching):
+            policy.entered_pdb(policy.current_test())
 
 
 def _monitoring_debugger() -> bool:
@@ -110,6 +144,8 @@ class DebuggerPolicy:
         # weakly, as a test cut short never says it is done.
         self._entered_pdb: weakref.WeakSet[Any] = weakref.WeakSet()
         self._sequential_entered_pdb = False
+        if mode == "auto":
+            _watch_for_debuggers(self)
 
     def entered_pdb(self, test: object) -> None:
         if test is None:

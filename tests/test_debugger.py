@@ -8,7 +8,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import ISOLATE
+from conftest import ISOLATE, mode_args
 
 #: A stand-in for PyCharm's / VS Code's debugger: a trace function from a module
 #: named ``pydevd``.
@@ -546,6 +546,53 @@ class ContinuingPdb:
     def set_trace(self, frame=None):
         self.do_continue("")
 """
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_debugger_pytest_does_not_know_suspends_timeouts_for_that_test(
+    pytester, run_alt_subprocess, mode
+):
+    # pdb.Pdb().set_trace() (ipdb's and pudb's alike) goes around pytest's
+    # debugger hooks. While its user sits at the prompt the loop is blocked;
+    # by the time the overdue timeout fires, the user has typed "c" and the
+    # debugger has stopped tracing. The test is not cancelled all the same.
+    pytester.makepyfile(
+        test_breaks="""
+        import asyncio
+        import pdb
+        import time
+        import pytest
+
+        class AtThePrompt(pdb.Pdb):
+            \"""Someone at the prompt for a while, who then continues.\"""
+
+            def interaction(self, frame, traceback):
+                time.sleep(0.5)
+                self.set_continue()
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.2
+
+        async def test_breaks():
+            await asyncio.sleep(0)
+            AtThePrompt().set_trace()
+            await asyncio.sleep(0.05)
+
+        async def test_blocks_without_a_debugger():
+            await asyncio.sleep(0)
+            time.sleep(0.5)
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt_subprocess("-rA", "-p", "no:randomly", *mode_args(mode), timeout=60)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED *::test_breaks",
+            "*test_blocks_without_a_debugger timed out after 0.2s (async timeout)*",
+        ]
+    )
 
 
 def test_breakpoint_suspends_timeouts_for_that_test(pytester, run_alt_subprocess):
