@@ -71,6 +71,8 @@ RUN_ALONE_FIXTURES = frozenset(
     }
 )
 
+_EMPTIES_REDIS = "pytest-redis empties the shared server at each test's teardown"
+
 #: Plugins' fixtures that change state shared by every running test, known by
 #: the module that defines them (their names are common words, or the
 #: plugin's factories choose them): which of them (None: all), and what they do.
@@ -84,14 +86,8 @@ _PLUGIN_FIXTURES: dict[str, tuple[frozenset[str] | None, str]] = {
         "pytest-subprocess fakes subprocess and asyncio's subprocesses for the process",
     ),
     "pytest_mockito.plugin": (None, "pytest-mockito removes every stub at each test's end"),
-    "pytest_redis.factories.client": (
-        None,
-        "pytest-redis empties the shared server at each test's teardown",
-    ),
-    "pytest_redis.factories.client_async": (
-        None,
-        "pytest-redis empties the shared server at each test's teardown",
-    ),
+    "pytest_redis.factories.client": (None, _EMPTIES_REDIS),
+    "pytest_redis.factories.client_async": (None, _EMPTIES_REDIS),
     "pytest_postgresql.factories.client": (
         None,
         "pytest-postgresql creates and drops one database of that name per test",
@@ -341,19 +337,19 @@ def _through(item: pytest.Function, name: str) -> str:
 
 def _plugin_fixture(item: pytest.Function) -> str | None:
     """Why ``item`` runs alone, if it uses one of :data:`_PLUGIN_FIXTURES`, or
-    a ``caplog`` that is not pytest's own."""
+    a ``caplog`` that is not pytest's own. An override of a plugin's fixture
+    counts as the plugin's: it may ask for what it overrides."""
     for name, defs in _pytest_compat.fixture_definitions(item).items():
-        if not defs:
-            continue
-        module = getattr(defs[-1].func, "__module__", None) or ""
-        if name == "caplog" and module != "_pytest.logging":
+        modules = [str(getattr(definition.func, "__module__", "")) for definition in defs]
+        if name == "caplog" and modules and modules[-1] != "_pytest.logging":
             return (
-                f"tests using caplog as {module} overrides it run alone (an override may "
-                "send a log sink of the whole process, loguru's say, to each test's caplog)"
+                f"tests using caplog as {modules[-1]} overrides it run alone (an override "
+                "may send a log sink of the whole process, loguru's say, to each test's caplog)"
             )
-        known = _PLUGIN_FIXTURES.get(module)
-        if known is not None and (known[0] is None or name in known[0]):
-            return f"tests using {_through(item, name)} run alone ({known[1]})"
+        for module in modules:
+            known = _PLUGIN_FIXTURES.get(module)
+            if known is not None and (known[0] is None or name in known[0]):
+                return f"tests using {_through(item, name)} run alone ({known[1]})"
     return None
 
 

@@ -756,12 +756,24 @@ def test_pytest_check_before_3_makes_cooperative_tests_run_sequentially(
     )
 
 
-def test_fakers_fixture_runs_alone(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("overridden", [False, True], ids=["plugin's", "overridden"])
+def test_fakers_fixture_runs_alone(pytester: pytest.Pytester, overridden: bool) -> None:
     # Faker's ``faker`` fixture is one generator for the session, re-seeded
     # at each test's setup: beside another test, a test's draws would be
     # interleaved with the other's and its unique values cleared. Its autouse
-    # fixture of the session leaves the other tests cooperative.
+    # fixture of the session leaves the other tests cooperative. A conftest's
+    # override that asks for it is the plugin's fixture all the same.
     pytest.importorskip("faker")
+    if overridden:
+        pytester.makeconftest(
+            """
+            import pytest
+
+            @pytest.fixture
+            def faker(faker):
+                return faker
+            """
+        )
     pytester.makepyfile(
         """
         import asyncio
