@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import signal
 import warnings
 from collections.abc import AsyncGenerator, Coroutine, Generator
 from typing import Any
@@ -66,6 +67,8 @@ _IN_TEST_BODY: contextvars.ContextVar[bool] = contextvars.ContextVar(
 #: The test a test's setup found running in its context (one whose body runs
 #: a pytest session), given back at its teardown.
 _OUTER_TEST_ITEM = pytest.StashKey["pytest.Item | None"]()
+#: The Ctrl-C handler a test run alone found as it started.
+_SIGINT_HANDLER = pytest.StashKey[object]()
 #: Set on a test item while its teardown phase runs.
 _TEARING_DOWN = pytest.StashKey[bool]()
 
@@ -323,6 +326,8 @@ class Plugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         _session_loop.current_again()
+        if _lane_state.CURRENT.get() is None:  # run alone: see pytest_runtest_teardown
+            item.stash[_SIGINT_HANDLER] = signal.getsignal(signal.SIGINT)
         item.stash[_OUTER_TEST_ITEM] = test_item.get()
         test_item.set(item)  # whose locks its code takes (see release_left_held)
         # Only a test with "request" among its fixtures (its own, or one of
@@ -389,6 +394,11 @@ class Plugin:
         finally:
             del item.stash[_TEARING_DOWN]  # a test run again is set up again
             AsyncFinalizers.give_back(item)
+            seen = item.stash.get(_SIGINT_HANDLER, None)
+            if seen is not None:
+                del item.stash[_SIGINT_HANDLER]
+                if self._session_loop is not None:
+                    self._session_loop.take_back_sigint(seen)
             # pytest.main on a managed loop runs the protocol in the caller's
             # context: the last test must not stay referenced from there, and
             # a session run by a test hands that test back its own.

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -212,6 +213,8 @@ class Scheduler:
 
     def _run_batch(self, items: Sequence[pytest.Item]) -> None:
         started = time.perf_counter()
+        session_loop = _session_loop.current()
+        sigint_handler = signal.getsignal(signal.SIGINT)
         with (
             _lane_globals.per_test_globals(self.config) as turn_globals,
             _lane_logging.logs_per_test(self.config) as self._log_levels,
@@ -251,6 +254,8 @@ class Scheduler:
             finally:
                 self.stats.wall_seconds += time.perf_counter() - started
                 self._warn_about_holds()
+                if session_loop is not None:
+                    session_loop.take_back_sigint(sigint_handler)
         if self.error is not None:
             raise self.error
         if self._interrupted:
@@ -341,9 +346,6 @@ class Scheduler:
         turn_globals: _lane_globals.TurnGlobals,
     ) -> asyncio.Task[None]:
         """The task that runs ``item``'s protocol in a lane of its own."""
-        session_loop = _session_loop.current()
-        if session_loop is not None:  # a test of the batch may have removed its handler
-            session_loop.keep_handling_sigint()
         state = _lane_state.LaneState(item)
         lane = drive(
             self._lane,

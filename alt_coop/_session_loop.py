@@ -310,7 +310,6 @@ class SessionLoop:
         # What comes out of the loop (a pytest.fail() in a callback, say) is
         # shown from where it was raised, not from here.
         __tracebackhide__ = hidden_unless_alone
-        self.keep_handling_sigint()
         try:
             task = self.loop.create_task(coro, name=name)
         except BaseException:
@@ -487,14 +486,17 @@ class SessionLoop:
             signal.signal(signal.SIGINT, self._previous_sigint)
         self._handles_sigint = False
 
-    def keep_handling_sigint(self) -> None:
-        """Take Ctrl-C back from Python's default handler, which asyncio's
-        ``remove_signal_handler`` puts in place of what was there: a test that
-        added and removed a handler of its own would leave the rest of the
-        session with the default one, whose interrupt pytest reports at a
-        line of asyncio's rather than at the user's."""
+    def take_back_sigint(self, seen: object) -> None:
+        """Take Ctrl-C back from Python's default handler, left in place of
+        this session's by a test (or a batch of them) that found it as
+        ``seen``: asyncio's ``remove_signal_handler`` puts the default back,
+        not what was there, and the rest of the session would have Ctrl-C
+        reported at a line of asyncio's rather than at the user's. Taken back
+        only once that test is over: while it runs, a handler it sets on
+        purpose stays."""
         if (
             self._handles_sigint
+            and seen == self._on_sigint
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler
             and threading.current_thread() is threading.main_thread()
         ):

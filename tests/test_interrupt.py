@@ -243,8 +243,8 @@ def test_ctrl_c_after_a_test_removed_its_own_sigint_handler(
     pytester: pytest.Pytester, mode: str
 ) -> None:
     # asyncio's remove_signal_handler puts Python's default handler back, not
-    # the one that was there: Ctrl-C in a later test is still handled as
-    # usual, its finally blocks run and pytest names its line.
+    # the one that was there: Ctrl-C in a later test (of a later batch) is
+    # still handled as usual, its finally blocks run and pytest names its line.
     marker = pytester.path / "test-started.txt"
     test_file = pytester.makepyfile(
         f"""
@@ -255,6 +255,9 @@ def test_ctrl_c_after_a_test_removed_its_own_sigint_handler(
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGINT, print, "own handler")
             loop.remove_signal_handler(signal.SIGINT)
+
+        def test_between_batches():
+            pass
 
         async def test_sleeps():
             await asyncio.sleep(0.1)
@@ -280,3 +283,60 @@ def test_ctrl_c_after_a_test_removed_its_own_sigint_handler(
     assert "TEST FINALLY" in output, output
     sleep_line = test_file.read_text().splitlines().index("        await asyncio.sleep(30)") + 1
     assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_sigint_handler_a_test_sets_on_purpose_stays_while_it_runs(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # Code that handles KeyboardInterrupt itself, tested with Python's own
+    # handler in place (set by a fixture, or by the test, with other tests
+    # starting meanwhile): its signal is its own, not the session's Ctrl-C.
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import os
+        import signal
+        import time
+        import pytest
+
+        def cli_main():
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+            except KeyboardInterrupt:
+                return "stopped"
+
+        @pytest.fixture
+        def python_handler():
+            old = signal.signal(signal.SIGINT, signal.default_int_handler)
+            yield
+            signal.signal(signal.SIGINT, old)
+
+        async def test_fixture_sets_it(python_handler):
+            await asyncio.sleep(0)
+            assert cli_main() == "stopped"
+
+        async def test_sets_it_itself():
+            old = signal.signal(signal.SIGINT, signal.default_int_handler)
+            try:
+                await asyncio.sleep(0.2)
+                assert cli_main() == "stopped"
+            finally:
+                signal.signal(signal.SIGINT, old)
+
+        @pytest.mark.parametrize("i", range(2))
+        async def test_starts_meanwhile(i):
+            await asyncio.sleep(0.05 * (i + 1))
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        *ISOLATE,
+        "-p",
+        "alt_coop.enable",
+        str(test_file),
+        *mode_args(mode),
+        "--max-asyncio-tasks=2",
+        timeout=60,
+    )
+    result.assert_outcomes(passed=4)
