@@ -337,8 +337,8 @@ def _through(item: pytest.Function, name: str) -> str:
 
 def _plugin_fixture(item: pytest.Function) -> str | None:
     """Why ``item`` runs alone, if it uses one of :data:`_PLUGIN_FIXTURES`, or
-    a ``caplog`` that is not pytest's own. An override of a plugin's fixture
-    counts as the plugin's: it may ask for what it overrides."""
+    a ``caplog`` that is not pytest's own. An override that asks for the
+    plugin's fixture it overrides counts as the plugin's."""
     for name, defs in _pytest_compat.fixture_definitions(item).items():
         modules = [str(getattr(definition.func, "__module__", "")) for definition in defs]
         if name == "caplog" and modules and modules[-1] != "_pytest.logging":
@@ -346,10 +346,12 @@ def _plugin_fixture(item: pytest.Function) -> str | None:
                 f"tests using caplog as {modules[-1]} overrides it run alone (an override "
                 "may send a log sink of the whole process, loguru's say, to each test's caplog)"
             )
-        for module in modules:
+        for definition, module in zip(reversed(defs), reversed(modules), strict=True):
             known = _PLUGIN_FIXTURES.get(module)
             if known is not None and (known[0] is None or name in known[0]):
                 return f"tests using {_through(item, name)} run alone ({known[1]})"
+            if name not in definition.argnames:
+                break  # an override of its own, which never uses what it overrides
     return None
 
 

@@ -756,6 +756,47 @@ def test_pytest_check_before_3_makes_cooperative_tests_run_sequentially(
     )
 
 
+def test_a_fixture_of_the_users_named_like_a_plugins_stays_cooperative(
+    pytester: pytest.Pytester,
+) -> None:
+    # Defined in the suite's conftest without asking for the plugin's of
+    # that name, it is the user's own.
+    pytest.importorskip("faker")
+    pytest.importorskip("pytest_subprocess")
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def faker():
+            return "the user's"
+
+        @pytest.fixture
+        def fp():
+            return "a file path"
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_faker(faker):
+            await asyncio.sleep(0.1)
+            assert faker == "the user's"
+
+        async def test_fp(fp):
+            await asyncio.sleep(0.1)
+            assert fp == "a file path"
+        """
+    )
+    result = run(pytester, "-p", "faker.contrib.pytest.plugin", "-p", "pytest_subprocess.fixtures")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["alt_coop: 2 cooperative tests, at most 2 at once*"])
+
+
 @pytest.mark.parametrize("overridden", [False, True], ids=["plugin's", "overridden"])
 def test_fakers_fixture_runs_alone(pytester: pytest.Pytester, overridden: bool) -> None:
     # Faker's ``faker`` fixture is one generator for the session, re-seeded
