@@ -83,10 +83,10 @@ def _on_audit(event: str, args: tuple[object, ...]) -> None:
     as one that entered the debugger, as ``pytest_enter_pdb`` makes it."""
     if event != "sys.settrace" or not _watching:
         return
-    caller = sys._getframe(1)  # the code that called sys.settrace
-    if _is_debugger_module(str(caller.f_globals.get("__name__", ""))):
+    caller = sys._getframe().f_back  # the code that called sys.settrace, if any
+    if caller is not None and _is_debugger_module(str(caller.f_globals.get("__name__", ""))):
         for policy in list(_watching):
-            policy.entered_pdb(policy.current_test())
+            policy.entered_debugger()
 
 
 def _monitoring_debugger() -> bool:
@@ -135,11 +135,13 @@ class DebuggerPolicy:
         *,
         pytest_debugging: bool,
         current_test: Callable[[], object] = lambda: None,
+        when_entered: Callable[[object], None] = lambda test: None,
     ) -> None:
         self.mode = mode
         self.pytest_debugging = pytest_debugging  # --pdb or --trace
         #: The key of the test the caller's code belongs to (None: the sequential one).
         self.current_test = current_test
+        self._when_entered = when_entered  # told of a test that entered a debugger
         # The tests that entered pytest's debugger, until they are done; held
         # weakly, as a test cut short never says it is done.
         self._entered_pdb: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -147,11 +149,19 @@ class DebuggerPolicy:
         if mode == "auto":
             _watch_for_debuggers(self)
 
-    def entered_pdb(self, test: object) -> None:
+    def entered_debugger(self) -> None:
+        """The code running now entered a debugger: its test's timeouts are
+        suspended until the test is done."""
+        test = self.current_test()
         if test is None:
             self._sequential_entered_pdb = True
         else:
             self._entered_pdb.add(test)
+            self._when_entered(test)
+
+    def stop_watching(self) -> None:
+        """The session is over: the audit hook no longer tells this policy."""
+        _watching.discard(self)
 
     def test_done(self, test: object) -> None:
         if test is None:

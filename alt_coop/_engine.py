@@ -172,6 +172,7 @@ class Plugin:
             settings.debugger_mode,
             pytest_debugging=debugging,
             current_test=_lane_state.CURRENT.get,
+            when_entered=_debugged,
         )
 
     @pytest.hookimpl(tryfirst=True)
@@ -221,6 +222,7 @@ class Plugin:
         try:
             self._end_session()
         finally:
+            self._policy.stop_watching()
             self._scheduler = None  # which holds the session, until the next one
             self._awaited_task = None  # a Plugin may serve another session after
             if self._test_item_before is not None:
@@ -423,10 +425,7 @@ class Plugin:
         self._policy.test_done(_lane_state.CURRENT.get())
 
     def pytest_enter_pdb(self) -> None:
-        self._policy.entered_pdb(self._policy.current_test())
-        state = _lane_state.CURRENT.get()
-        if state is not None:
-            state.debugged = True
+        self._policy.entered_debugger()
 
     # -- fixtures -----------------------------------------------------------
 
@@ -781,6 +780,13 @@ def _wraps_async(func: object) -> bool:
         return inspect.iscoroutinefunction(inspect.unwrap(func))  # type: ignore[arg-type]
     except ValueError:  # a __wrapped__ cycle
         return False
+
+
+def _debugged(state: object) -> None:
+    """A cooperative test entered a debugger: the time at its prompt is not
+    its code holding the loop."""
+    if isinstance(state, _lane_state.LaneState):
+        state.debugged = True
 
 
 def _check_returned(item: pytest.Function, result: object) -> None:

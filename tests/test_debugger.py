@@ -585,7 +585,9 @@ def test_a_debugger_pytest_does_not_know_suspends_timeouts_for_that_test(
             await asyncio.sleep(0.05)
         """
     )
-    result = run_alt_subprocess("-rA", "-p", "no:randomly", *mode_args(mode), timeout=60)
+    result = run_alt_subprocess(
+        "-rA", "--asyncio-block-threshold=0.3", *mode_args(mode), timeout=60
+    )
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines_random(
         [
@@ -593,6 +595,30 @@ def test_a_debugger_pytest_does_not_know_suspends_timeouts_for_that_test(
             "*test_blocks_without_a_debugger timed out after 0.2s (async timeout)*",
         ]
     )
+    # The time at the prompt is not the test's code holding the loop.
+    assert "test_breaks held the loop" not in result.stdout.str()
+
+
+def test_sys_settrace_called_from_no_python_code_is_no_debugger(pytester, run_alt_subprocess):
+    # A thread started on sys.settrace itself has no Python caller to look at.
+    pytester.makepyfile(
+        """
+        import _thread
+        import asyncio
+        import sys
+        import time
+
+        async def test_traces_in_a_thread(async_timeout):
+            async_timeout.set_timeout_seconds(0.3)
+            _thread.start_new_thread(sys.settrace, (None,))
+            time.sleep(0.1)
+            await asyncio.sleep(1)
+        """
+    )
+    result = run_alt_subprocess("-W", "error::pytest.PytestUnraisableExceptionWarning")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_traces_in_a_thread timed out after 0.3s*"])
+    assert "ValueError" not in result.stdout.str()
 
 
 def test_breakpoint_suspends_timeouts_for_that_test(pytester, run_alt_subprocess):
