@@ -122,20 +122,21 @@ class WarningsPerTest:
 
 @contextlib.contextmanager
 def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
-    """Record warnings with pytest's filters, each into the test that raised it."""
-    if not config.pluginmanager.has_plugin("warnings"):
-        # -p no:warnings: pytest records none, so neither does alt_coop; a
-        # test's own warnings state is still its own.
-        batch = WarningsPerTest()
-        try:
-            yield batch
-        finally:
-            batch.ended = True
-        return
-    with catch_warnings_for_item(config, config.hook, when="runtest", item=None):
-        # What pytest's recording replaced (not ``showwarning``, whose callers
-        # are not given the warning's source object, and so no allocation
-        # traceback).
+    """Record warnings with pytest's filters, each into the test that raised it.
+
+    With ``-p no:warnings`` pytest records none, so neither does alt_coop:
+    they are shown as Python shows them. A test's own warnings state (its
+    ``pytest.warns``) is still its own, and still gets what its tasks warn.
+    """
+    recording = config.pluginmanager.has_plugin("warnings")
+    with (
+        catch_warnings_for_item(config, config.hook, when="runtest", item=None)
+        if recording
+        else contextlib.nullcontext()
+    ):
+        # What pytest's recording replaced, or Python's own: not
+        # ``showwarning``, whose callers are not given the warning's source
+        # object, and so no allocation traceback.
         record = _record_impl()
 
         def route(message: warnings.WarningMessage) -> None:
@@ -143,19 +144,22 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
             if state is None or state.warnings_reported:
                 # No test's, or from a task that outlived its test: the batch's.
                 record(message)
-                return
-            batch.shown = True
-            if (
+            elif (
                 state.own_warnings is not None
                 and batch.turn is not state
                 and not batch.redelivering
             ):
                 # From a task the test started, run outside the test's turns.
+                batch.shown = recording
                 batch.redeliver(state.own_warnings, message)
-            elif not _shown_here_before(
-                state, message.message, message.category, message.filename, message.lineno
-            ):
-                state.warnings.append(message)
+            elif not recording:
+                record(message)
+            else:
+                batch.shown = True
+                if not _shown_here_before(
+                    state, message.message, message.category, message.filename, message.lineno
+                ):
+                    state.warnings.append(message)
 
         _set_record_impl(route)
         batch = WarningsPerTest()

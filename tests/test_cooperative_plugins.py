@@ -849,6 +849,35 @@ def test_warnings_plugin_off_means_no_warnings_recorded_or_marks_applied(
     assert "warnings summary" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_warnings_plugin_off_a_tests_recorder_still_catches_its_tasks_warnings(
+    pytester, run_alt_subprocess, mode
+):
+    # Without pytest's warnings plugin, a test's own pytest.warns still
+    # catches what a task it started warns, as in a sequential run.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        async def warn_later():
+            await asyncio.sleep(0.05)
+            warnings.warn("from a task", UserWarning)
+
+        async def test_task_in_warns():
+            with pytest.warns(UserWarning, match="from a task"):
+                await asyncio.create_task(warn_later())
+
+        async def test_beside():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt_subprocess("-p", "no:warnings", *mode_args(mode))
+    result.assert_outcomes(passed=2)
+    assert "from a task" not in result.stdout.str() + result.stderr.str()
+
+
 def test_an_item_listed_twice_runs_twice_one_after_the_other(pytester, run_alt):
     pytester.makeconftest(
         """
