@@ -125,8 +125,8 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
     """Record warnings with pytest's filters, each into the test that raised it.
 
     With ``-p no:warnings`` pytest records none, so neither does alt_coop:
-    they are shown as Python shows them. A test's own warnings state (its
-    ``pytest.warns``) is still its own, and still gets what its tasks warn.
+    Python shows them. A test's own warnings state (its ``pytest.warns``) is
+    still its own, and still gets what its tasks warn.
     """
     recording = config.pluginmanager.has_plugin("warnings")
     with (

@@ -50,6 +50,13 @@ T = TypeVar("T")
 _claimed: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
 
+#: The signal handler asyncio's ``add_signal_handler`` installs (its private
+#: ``unix_events._sighandler_noop``, 3.11 to 3.13; None where there is none).
+_ASYNCIO_SIGNAL_HANDLER: object = getattr(
+    getattr(asyncio, "unix_events", None), "_sighandler_noop", None
+)
+
+
 def claim(loop: asyncio.AbstractEventLoop) -> bool:
     """Note that a session runs on the application's ``loop``; False if one already does.
 
@@ -492,11 +499,13 @@ class SessionLoop:
         ``seen``: asyncio's ``remove_signal_handler`` puts the default back,
         not what was there, and the rest of the session would have Ctrl-C
         reported at a line of asyncio's rather than at the user's. Taken back
-        only once that test is over: while it runs, a handler it sets on
-        purpose stays."""
+        only once that test is over (while it runs, a handler it sets on
+        purpose stays), and only if it found alt_coop's handler, or asyncio's
+        of a wider fixture (which that fixture's teardown in the test's
+        removed): not if it found Python's default already, set on purpose."""
         if (
             self._handles_sigint
-            and seen == self._on_sigint
+            and (seen == self._on_sigint or seen is _ASYNCIO_SIGNAL_HANDLER is not None)
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler
             and threading.current_thread() is threading.main_thread()
         ):

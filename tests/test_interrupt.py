@@ -238,26 +238,47 @@ def test_ctrl_c_while_a_loop_blocks_leftovers_clean_up_starts_no_further_round(
     assert "THIRD ignores its cancellation" not in output, output
 
 
+@pytest.mark.parametrize("where", ["test", "module fixture"])
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_ctrl_c_after_a_test_removed_its_own_sigint_handler(
-    pytester: pytest.Pytester, mode: str
+    pytester: pytest.Pytester, mode: str, where: str
 ) -> None:
     # asyncio's remove_signal_handler puts Python's default handler back, not
     # the one that was there: Ctrl-C in a later test (of a later batch) is
     # still handled as usual, its finally blocks run and pytest names its line.
     marker = pytester.path / "test-started.txt"
-    test_file = pytester.makepyfile(
-        f"""
+    pytester.makepyfile(
+        test_a_handler=f"""
         import asyncio
         import signal
 
-        async def test_handles_ctrl_c_itself():
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def handles_ctrl_c():
             loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGINT, print, "own handler")
-            loop.remove_signal_handler(signal.SIGINT)
+            if {where!r} == "module fixture":
+                loop.add_signal_handler(signal.SIGINT, print, "own handler")
+            yield
+            if {where!r} == "module fixture":
+                loop.remove_signal_handler(signal.SIGINT)
+
+        async def test_handles_ctrl_c_itself(handles_ctrl_c):
+            loop = asyncio.get_running_loop()
+            if {where!r} == "test":
+                loop.add_signal_handler(signal.SIGINT, print, "own handler")
+                loop.remove_signal_handler(signal.SIGINT)
+
+        async def test_last_of_the_module(handles_ctrl_c):
+            pass
 
         def test_between_batches():
             pass
+        """
+    )
+    test_file = pytester.makepyfile(
+        test_b_sleeps=f"""
+        import asyncio
 
         async def test_sleeps():
             await asyncio.sleep(0.1)
@@ -272,11 +293,11 @@ def test_ctrl_c_after_a_test_removed_its_own_sigint_handler(
     output, returncode, _, interrupted, ended = interrupt_when(
         [
             *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-s"),
-            *(str(test_file), *mode_args(mode)),
+            *mode_args(mode),
         ],
         pytester.path,
         marker.exists,
-        "the second test started",
+        "the sleeping test started",
     )
     assert ended - interrupted < 5, output
     assert returncode == pytest.ExitCode.INTERRUPTED, output
