@@ -146,8 +146,7 @@ class DebuggerPolicy:
         # weakly, as a test cut short never says it is done.
         self._entered_pdb: weakref.WeakSet[Any] = weakref.WeakSet()
         self._sequential_entered_pdb = False
-        if mode == "auto":
-            _watch_for_debuggers(self)
+        _watch_for_debuggers(self)  # in every mode: a test at a prompt holds no loop
 
     def entered_debugger(self) -> None:
         """The code running now entered a debugger: its test's timeouts are
