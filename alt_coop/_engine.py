@@ -328,8 +328,6 @@ class Plugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         _session_loop.current_again()
-        if _lane_state.CURRENT.get() is None:  # run alone: see pytest_runtest_teardown
-            item.stash[_SIGINT_HANDLER] = signal.getsignal(signal.SIGINT)
         item.stash[_OUTER_TEST_ITEM] = test_item.get()
         test_item.set(item)  # whose locks its code takes (see release_left_held)
         # Only a test with "request" among its fixtures (its own, or one of
@@ -346,6 +344,17 @@ class Plugin:
                         self._collector_default,
                         self._policy,
                     )
+
+    @pytest.hookimpl(wrapper=True, specname="pytest_runtest_setup")
+    def pytest_runtest_setup_sigint(self, item: pytest.Item) -> Generator[None, object, object]:
+        # The handler a test run alone found once its fixtures were set up
+        # (see pytest_runtest_teardown): one a wider fixture set on purpose
+        # is then what the test found, and stays.
+        try:
+            return (yield)
+        finally:
+            if _lane_state.CURRENT.get() is None:
+                item.stash[_SIGINT_HANDLER] = signal.getsignal(signal.SIGINT)
 
     # After pytest's skip and xfail marks (tryfirst), before its fixtures:
     # a skipped test is skipped whatever else is wrong with it (an xfail

@@ -501,8 +501,9 @@ class SessionLoop:
         reported at a line of asyncio's rather than at the user's. Taken back
         only once that test is over (while it runs, a handler it sets on
         purpose stays), and only if it found alt_coop's handler, or asyncio's
-        of a wider fixture (which that fixture's teardown in the test's
-        removed): not if it found Python's default already, set on purpose."""
+        of one of its fixtures (which that fixture's teardown removed): not
+        if it found Python's default already, set on purpose. A test run
+        alone looks once its fixtures are set up; a batch, as it starts."""
         if (
             self._handles_sigint
             and (seen == self._on_sigint or seen is _ASYNCIO_SIGNAL_HANDLER is not None)

@@ -361,3 +361,30 @@ def test_a_sigint_handler_a_test_sets_on_purpose_stays_while_it_runs(
         timeout=60,
     )
     result.assert_outcomes(passed=4)
+
+
+def test_a_session_fixtures_own_sigint_handler_stays_for_the_tests_after(
+    pytester: pytest.Pytester,
+) -> None:
+    # A session-wide fixture that gives Ctrl-C back to Python on purpose: the
+    # tests after the first (run one at a time) still find Python's handler.
+    pytester.makepyfile(
+        """
+        import signal
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def python_handler():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            yield
+
+        @pytest.mark.parametrize("i", range(3))
+        async def test_finds_pythons_handler(python_handler, i):
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+        def test_sync_too(python_handler):
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        """
+    )
+    result = pytester.runpytest_subprocess(*ISOLATE, "-p", "alt_coop.enable", timeout=60)
+    result.assert_outcomes(passed=4)
