@@ -350,6 +350,7 @@ class Plugin:
         # The handler a test run alone found once its fixtures were set up
         # (see pytest_runtest_teardown): one a wider fixture set on purpose
         # is then what the test found, and stays.
+        __tracebackhide__ = True
         try:
             return (yield)
         finally:
