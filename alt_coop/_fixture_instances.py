@@ -50,13 +50,14 @@ class FixtureInstances:
         scope = fixturedef._scope
         callspec = getattr(item, "callspec", None)
         if callspec is not None:
-            # As pytest caches it: a parametrize scope of "function" gives each
-            # test its instance; a wider one than the fixture's shares it
-            # wider. A narrower one keeps one instance per the fixture's own
-            # scope, set up anew when the param changes (the scheduler runs
-            # tests with different params of it one after the other).
+            # As pytest caches it: a parametrize scope wider than the
+            # fixture's shares its instance wider. A narrower one keeps one
+            # instance per the fixture's own scope, set up anew when the param
+            # changes (the scheduler runs tests with different params of it
+            # one after the other): "function" too, whose instance pytest
+            # then tears down with the test, after finishing the shared one.
             given = callspec._arg2scope.get(fixturedef.argname)
-            if given is not None and (given is Scope.Function or scope < given):
+            if given is not None and scope < given:
                 scope = given
         if scope is Scope.Session:
             return fixturedef
@@ -105,8 +106,10 @@ def params_of(item: pytest.Item) -> tuple[list[tuple[str, Any]], set[str]]:
     two parametrize calls can put different values at one index), and by the
     node of the param's scope too when that is narrower than the fixture's:
     the fixture's one instance is then set up anew for each such node, whose
-    teardown finishes it. Second, the names whose params give each test an
-    instance of its own (``scope="function"``).
+    teardown finishes it. A param of function scope (``scope="function"``, or
+    only some argnames indirect) of a wider fixture is keyed by the test: its
+    instance is that test's alone, but still the fixture's one instance.
+    Second, the names whose params give each test an instance of its own.
     """
     callspec = getattr(item, "callspec", None)
     if callspec is None:
@@ -118,6 +121,9 @@ def params_of(item: pytest.Item) -> tuple[list[tuple[str, Any]], set[str]]:
         scope = callspec._arg2scope.get(name)
         if scope is None or scope is Scope.Function:
             own.add(name)
+            used = fixturedefs.get(name)
+            if used and used[-1]._scope is not Scope.Function:
+                shared.append((name, object()))  # equal to no other test's
         elif scope < max((fd._scope for fd in fixturedefs.get(name, ())), default=scope):
             shared.append((name, (value, get_scope_node(item, scope))))
         else:

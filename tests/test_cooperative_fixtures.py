@@ -4,6 +4,7 @@ once and torn down once, errors at setup."""
 from __future__ import annotations
 
 import pytest
+from conftest import mode_args
 from cooperative_support import (
     events_conftest,
     overlap,
@@ -189,6 +190,72 @@ def test_a_test_without_the_param_does_not_overlap_one_with_it(pytester, run_alt
         "teardown -",
         "setup 10",
         "teardown 10",
+        "setup -",
+        "teardown -",
+    ]
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize(
+    ("parametrize", "arguments"),
+    [
+        ('"shared,expected", [(10, 1), (20, 2)], indirect=["shared"]', "shared, expected"),
+        ('"shared", [10, 20], indirect=True, scope="function"', "shared, expected=None"),
+    ],
+    ids=["some-indirect", "scope-function"],
+)
+def test_a_wider_fixture_with_a_param_per_test_has_one_instance_at_a_time(
+    pytester, run_alt, parametrize, arguments, mode
+):
+    # A param of function scope (what pytest gives when only some argnames are
+    # indirect): pytest sets the module fixture up for that test alone and
+    # tears it down after, the shared instance first. Instances that take a
+    # fixed port or file must never be alive at once.
+    events_conftest(
+        pytester,
+        """
+        import pytest
+
+        LIVE = set()
+
+        @pytest.fixture(scope="module")
+        def shared(request):
+            param = getattr(request, "param", "-")
+            assert not LIVE, f"setting up {param} with {LIVE} still alive"
+            LIVE.add(param)
+            log("setup", param)
+            yield param
+            LIVE.discard(param)
+            log("teardown", param)
+        """,
+    )
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+        from conftest import LIVE
+
+        async def test_a(shared):
+            await asyncio.sleep(0.05)
+            assert LIVE == {{"-"}}
+
+        @pytest.mark.parametrize({parametrize})
+        async def test_b({arguments}):
+            await asyncio.sleep(0.05)
+            assert LIVE == {{shared}} and expected in (None, shared // 10)
+
+        async def test_c(shared):
+            assert LIVE == {{"-"}}
+        """
+    )
+    run_alt(*mode_args(mode)).assert_outcomes(passed=4)
+    assert read_events(pytester) == [
+        "setup -",
+        "teardown -",
+        "setup 10",
+        "teardown 10",
+        "setup 20",
+        "teardown 20",
         "setup -",
         "teardown -",
     ]
