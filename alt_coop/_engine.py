@@ -350,7 +350,7 @@ class Plugin:
         # The handler a test run alone found once its fixtures were set up
         # (see pytest_runtest_teardown): one a wider fixture set on purpose
         # is then what the test found, and stays.
-        __tracebackhide__ = True
+        __tracebackhide__ = _pytest_compat.hidden_unless_alone
         try:
             return (yield)
         finally:
