@@ -127,7 +127,7 @@ def test_of_loop_error(context: dict[str, Any]) -> LaneState | None:
 
 
 class _BodiesInThreads:
-    """Counts the sync cooperative test bodies running in worker threads.
+    """The sync cooperative test bodies running in worker threads.
 
     While one runs, a change to process-wide state (the warnings state,
     ``sys.stdout``) may be its own, and cannot be told apart from a test's on
@@ -135,15 +135,20 @@ class _BodiesInThreads:
     """
 
     def __init__(self) -> None:
-        self.running = 0
+        #: The tests whose bodies run in threads now.
+        self.nodeids: list[str] = []
+
+    @property
+    def running(self) -> int:
+        return len(self.nodeids)
 
     @contextlib.contextmanager
-    def one_running(self) -> Iterator[None]:
-        self.running += 1
+    def one_running(self, nodeid: str) -> Iterator[None]:
+        self.nodeids.append(nodeid)
         try:
             yield
         finally:
-            self.running -= 1
+            self.nodeids.remove(nodeid)
 
 
 bodies_in_threads = _BodiesInThreads()

@@ -58,6 +58,9 @@ class WarningsPerTest:
         self._base = (self._filters, self._show, self._impl)
         #: The test whose turn on the loop it is, once it has had one before.
         self.turn: LaneState | None = None
+        #: The first test that ended a turn with the warnings state changed
+        #: while plain def tests' bodies ran in threads, and those tests.
+        self.mixed: tuple[LaneState, list[str]] | None = None
 
     def turn_ended(self, state: LaneState) -> None:
         """``state``'s test stopped running for now: restore the batch's state."""
@@ -65,15 +68,19 @@ class WarningsPerTest:
         if self.ended:
             return
         filters = warnings.filters
-        if bodies_in_threads.running:
-            pass  # a test body in a thread may have set it: leave it be
-        elif (
+        unchanged = (
             filters is self._filters
             and warnings.showwarning is self._show
             and _record_impl() is self._impl
             and len(filters) == len(self._content)
             and (not filters or filters[0] is self._first)
-        ):
+        )
+        if bodies_in_threads.running:
+            # A test body in a thread may have set it: leave it be, and say
+            # so once, as it then holds for every test's warnings.
+            if not unchanged and self.mixed is None:
+                self.mixed = (state, list(bodies_in_threads.nodeids))
+        elif unchanged:
             state.own_warnings = None  # the usual case: nothing changed, or undone
         else:
             self._put_aside(state)
@@ -168,6 +175,23 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
         finally:
             batch.ended = True
             _set_record_impl(record)
+        if batch.mixed is not None:
+            _notice_mixed(config, *batch.mixed)
+
+
+def _notice_mixed(config: pytest.Config, state: LaneState, in_threads: list[str]) -> None:
+    others = [nodeid for nodeid in in_threads if nodeid != state.item.nodeid]
+    threads = ", ".join(others) or "a plain def cooperative test"
+    notice(
+        config,
+        f"the warnings state was changed (pytest.warns, recwarn, warnings.catch_warnings "
+        f"or simplefilter) across an await of {state.item.nodeid} while {threads} ran in "
+        "a worker thread: Python's warnings state is process-wide across threads, so "
+        "meanwhile it applied to every test's warnings, and a warning may have been "
+        "recorded by, or raised as an error in, the wrong test. Mark one of them "
+        "asyncio_sequential",
+        state.item,
+    )
 
 
 @contextlib.contextmanager

@@ -36,13 +36,13 @@ def run_body(item: pytest.Function) -> Callable[..., object]:
     __tracebackhide__ = True
     call = functools.partial(item.obj, **_pytest_compat.test_arguments(item))
     with _refused_in_thread(_pytest_compat.item_request(item)):
-        body = _body_in_thread(contextvars.copy_context(), call, f"alt_coop: {item.nodeid}")
+        body = _body_in_thread(contextvars.copy_context(), call, item.nodeid)
         result, error = run(body, None)
     return _replay(result, error)
 
 
 async def _body_in_thread(
-    context: contextvars.Context, call: Callable[[], object], name: str
+    context: contextvars.Context, call: Callable[[], object], nodeid: str
 ) -> tuple[object, BaseException | None]:
     """Run a sync cooperative test's body in a thread of its own; what it
     returned, or what it raised.
@@ -68,10 +68,10 @@ async def _body_in_thread(
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(returned.set_result, outcome)
 
-    with _lane_state.bodies_in_threads.one_running():
+    with _lane_state.bodies_in_threads.one_running(nodeid):
         context.run(IN_WORKER_THREAD.set, True)
         # Not a daemon: the process ends once the body returns, as pytest's would.
-        threading.Thread(target=in_thread, name=name).start()
+        threading.Thread(target=in_thread, name=f"alt_coop: {nodeid}").start()
         try:
             return await asyncio.shield(returned)
         except asyncio.CancelledError:

@@ -303,3 +303,71 @@ def test_main_thread_only_code_needs_a_sync_test_to_opt_out(pytester, run_alt):
             "FAILED *::test_in_its_thread*",
         ]
     )
+
+
+def test_a_warnings_state_changed_beside_a_thread_body_is_named_in_a_notice(pytester, run_alt):
+    # Python's warnings state is process-wide across threads: while a plain
+    # def test's body runs in its thread, what another test sets holds for
+    # every test (README). Its outcome may then be wrong: the run says so.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import warnings
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_warns():
+            with pytest.warns(UserWarning, match="mine"):
+                await asyncio.sleep(0.01)
+                warnings.warn("mine", UserWarning)
+                await asyncio.sleep(0.05)
+
+        async def test_plain():
+            await asyncio.sleep(0.02)
+
+        def test_in_thread():
+            time.sleep(0.1)
+        """
+    )
+    result = run_alt("-W", "always::UserWarning")
+    result.assert_outcomes(passed=3)
+    result.stdout.re_match_lines(
+        [
+            r"test_a_warnings_state_changed_beside_a_thread_body_is_named_in_a_notice.py::"
+            r"test_warns$",
+            r".*AltCoopWarning: alt_coop: the warnings state was changed \(pytest.warns, .*\) "
+            r"across an await of \S+::test_warns while \S+::test_in_thread ran in a worker "
+            r"thread: Python's warnings state is process-wide across threads, .* Mark one of "
+            r"them asyncio_sequential",
+        ]
+    )
+    assert result.stdout.str().count("the warnings state was changed") == 1
+
+
+def test_warnings_beside_a_thread_body_give_no_notice_when_no_test_changes_the_state(
+    pytester, run_alt
+):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import warnings
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_warns_plainly():
+            await asyncio.sleep(0.01)
+            warnings.warn("plain", UserWarning)
+            await asyncio.sleep(0.05)
+
+        def test_in_thread():
+            time.sleep(0.1)
+            warnings.warn("from the thread", UserWarning)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=2, warnings=2)
+    assert "the warnings state was changed" not in result.stdout.str()
