@@ -3,7 +3,7 @@
 pytest captures a test's log records with handlers it puts on the root
 logger for each phase (``caplog`` and the "Captured log" report sections).
 During a cooperative batch, one handler on the root logger (and, on pytest
-9, on each logger that does not propagate to it, as the batch starts)
+9, on each logger that does not propagate to it, as each test's phase starts)
 routes each record to the handlers of the test whose code (or whose task,
 callback or thread) logged it, found through the test's context.
 
@@ -375,6 +375,7 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
                 with original(item, when):
                     yield
             return
+        _attach(router, attached, also_non_propagating)
         # Handlers come from a pool: logging keeps every handler ever made in
         # a list that it searches when one is collected.
         caplog_handler, report_handler = pool.pop() if pool else _handler_pair(plugin)
@@ -397,9 +398,9 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
     level = plugin.log_level if plugin.log_level is not None else logging.NOTSET
     router = _LogRouter(levels)
     root = logging.getLogger()
-    attached = [root, *_non_propagating_loggers()]
-    for logger in attached:
-        logger.addHandler(router)
+    attached: set[logging.Logger] = set()
+    also_non_propagating = _captures_non_propagating()
+    _attach(router, attached, also_non_propagating)
     saved_level = root.level
     if plugin.log_level is not None:
         root.setLevel(min(saved_level, plugin.log_level))
@@ -416,7 +417,7 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
         if labels:
             del live.emit
         del plugin._runtest_for
-        for logger in attached:
+        for logger in (root, *attached):
             logger.removeHandler(router)
         root.setLevel(saved_level)
 
@@ -446,18 +447,36 @@ def _labelled_live_emit(live: _LiveLoggingStreamHandler) -> Callable[[logging.Lo
     return labelled
 
 
-def _non_propagating_loggers() -> list[logging.Logger]:
-    """The loggers whose records never reach the root, where pytest captures
-    them too (from pytest 9: ``catching_logs`` attaches its handler to them
-    as each phase starts; alt_coop attaches its router as the batch starts)."""
-    if "attached_loggers" not in getattr(catching_logs, "__slots__", ()):
-        return []  # pytest 8: it captures from the root only
+def _captures_non_propagating() -> bool:
+    """Whether pytest captures the loggers whose records never reach the
+    root too (from pytest 9: ``catching_logs`` attaches its handler to them as
+    each phase starts); pytest 8 captures from the root only."""
+    return "attached_loggers" in getattr(catching_logs, "__slots__", ())
+
+
+def _attach(
+    router: logging.Handler, attached: set[logging.Logger], also_non_propagating: bool
+) -> None:
+    """Have ``router`` on the root logger and, with ``also_non_propagating``,
+    on the loggers that do not propagate now and no others (``attached``), as
+    pytest's handlers are at each phase's start. A fixture may configure
+    logging mid-batch: ``dictConfig`` removes the handlers of each logger it
+    configures, the root's included, and may make a logger non-propagating; a
+    test's fixture may make one propagate (a record would be routed twice)."""
     root = logging.getLogger()
-    return [
-        logger
-        for logger in list(root.manager.loggerDict.values())
-        if isinstance(logger, logging.Logger) and not logger.propagate and logger is not root
-    ]
+    if router not in root.handlers:
+        root.addHandler(router)
+    if not also_non_propagating:
+        return
+    for logger in list(root.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger) and logger is not root:
+            if not logger.propagate:
+                if router not in logger.handlers:
+                    logger.addHandler(router)
+                attached.add(logger)
+            elif logger in attached:
+                logger.removeHandler(router)
+                attached.discard(logger)
 
 
 def _handler_pair(plugin: Any) -> tuple[LogCaptureHandler, LogCaptureHandler]:

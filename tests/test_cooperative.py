@@ -796,6 +796,68 @@ def test_records_of_non_propagating_loggers_are_captured_as_pytest_does(pytester
     assert seen["cooperative"] == seen["sequential"]
 
 
+def test_loggers_made_non_propagating_or_propagating_mid_run_are_captured_as_pytest_does(
+    pytester, run_alt
+):
+    # A session fixture configures logging (dictConfig: the root's handlers
+    # replaced, a logger apart from the root), a function fixture lets a
+    # non-propagating logger propagate (the usual recipe for caplog and a
+    # library's logger): each record is captured once for its test, as
+    # pytest 9 does at each phase's start (and pytest 8 not from
+    # non-propagating loggers: the same in both modes).
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import logging.config
+        import pytest
+
+        library = logging.getLogger("library")
+        library.propagate = False
+
+        @pytest.fixture(scope="session", autouse=True)
+        def configure_logging():
+            logging.config.dictConfig({
+                "version": 1,
+                "disable_existing_loggers": False,
+                "handlers": {"null": {"class": "logging.NullHandler"}},
+                "loggers": {"svc": {"handlers": ["null"], "propagate": False, "level": "INFO"}},
+                "root": {"handlers": ["null"], "level": "INFO"},
+            })
+
+        @pytest.fixture
+        def propagating():
+            library.propagate = True
+            yield
+            library.propagate = False
+
+        @pytest.mark.parametrize("n", range(2))
+        async def test_svc(caplog, n):
+            await asyncio.sleep(0.01)
+            logging.getLogger("svc").warning("svc record %s", n)
+            print("CAPLOG SAW", n, [record.getMessage() for record in caplog.records])
+
+        async def test_library(propagating, caplog):
+            await asyncio.sleep(0.01)
+            library.warning("library record")
+            print("CAPLOG SAW", [record.getMessage() for record in caplog.records])
+
+        async def test_app(caplog):
+            await asyncio.sleep(0.01)
+            logging.getLogger("app").warning("app record")
+            print("CAPLOG SAW", [record.getMessage() for record in caplog.records])
+        """
+    )
+    seen = {}
+    for mode in ("sequential", "cooperative"):
+        result = run_alt("-rA", *mode_args(mode))
+        result.assert_outcomes(passed=4)
+        seen[mode] = sorted(line for line in result.stdout.lines if " record" in line)
+    assert seen["cooperative"] == seen["sequential"]
+    assert "CAPLOG SAW ['app record']" in seen["sequential"]
+    assert "CAPLOG SAW ['library record']" in seen["sequential"]
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_caplog_levels_set_in_a_phase_end_with_it_under_log_level(pytester, run_alt, mode):
     pytester.makeini("[pytest]\nlog_level = WARNING\n")
