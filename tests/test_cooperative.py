@@ -797,14 +797,15 @@ def test_records_of_non_propagating_loggers_are_captured_as_pytest_does(pytester
 
 
 def test_loggers_made_non_propagating_or_propagating_mid_run_are_captured_as_pytest_does(
-    pytester, run_alt
+    pytester, run_alt_subprocess
 ):
     # A session fixture configures logging (dictConfig: the root's handlers
     # replaced, a logger apart from the root), a function fixture lets a
     # non-propagating logger propagate (the usual recipe for caplog and a
     # library's logger): each record is captured once for its test, as
     # pytest 9 does at each phase's start (and pytest 8 not from
-    # non-propagating loggers: the same in both modes).
+    # non-propagating loggers: the same in both modes). In a subprocess: it
+    # configures logging for the whole process.
     pytester.makepyfile(
         """
         import asyncio
@@ -850,7 +851,7 @@ def test_loggers_made_non_propagating_or_propagating_mid_run_are_captured_as_pyt
     )
     seen = {}
     for mode in ("sequential", "cooperative"):
-        result = run_alt("-rA", *mode_args(mode))
+        result = run_alt_subprocess("-rA", *mode_args(mode))
         result.assert_outcomes(passed=4)
         seen[mode] = sorted(line for line in result.stdout.lines if " record" in line)
     assert seen["cooperative"] == seen["sequential"]
