@@ -24,6 +24,7 @@ from . import (
     _admission,
     _cancels,
     _coverage_support,
+    _fixture_instances,
     _hypothesis,
     _lane_state,
     _migration,
@@ -406,6 +407,7 @@ class Plugin:
         finally:
             del item.stash[_TEARING_DOWN]  # a test run again is set up again
             AsyncFinalizers.give_back(item)
+            _fixture_instances.release(item)
             seen = item.stash.get(_SIGINT_HANDLER, None)
             if seen is not None:
                 del item.stash[_SIGINT_HANDLER]
@@ -500,6 +502,10 @@ class Plugin:
         # pytest_fixture_setup stops at the first non-None result; a fixture
         # whose value is None would fall through to pytest's own hook.
         return _NONE if result is None else result
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_fixture_post_finalizer(self, request: pytest.FixtureRequest) -> None:
+        AsyncFinalizers.give_back(request)
 
     # pytest registers only methods named pytest_*: this one by its specname.
     @pytest.hookimpl(wrapper=True, specname="pytest_fixture_setup")

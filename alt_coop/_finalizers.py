@@ -127,9 +127,11 @@ class AsyncFinalizers:
             finalizers.fixture_timeout = timeout
 
     @staticmethod
-    def give_back(item: pytest.Item) -> None:
-        """Give ``item`` its own ``addfinalizer`` back, once its test is over."""
-        vars(item).pop("addfinalizer", None)
+    def give_back(owner: _Owner) -> None:
+        """Give ``owner`` its own ``addfinalizer`` back, once its test is over
+        (an item) or its fixture finished (a request, which pytest may keep
+        until the session's end: this one holds the context it was set up in)."""
+        vars(owner).pop("addfinalizer", None)
 
     def add(self, finalizer: Callable[[], object]) -> None:
         """What ``addfinalizer`` does, async functions included."""

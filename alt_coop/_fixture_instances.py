@@ -98,6 +98,18 @@ class FixtureInstances:
         )
 
 
+def release(item: pytest.Item) -> None:
+    """Let go of ``item``'s own instances once its test is torn down.
+
+    pytest keeps the request of a fixture that used a wider one until that
+    one is finished (``tmp_path``'s, until the session's end): the view that
+    request shares must not keep the test's state and values as long.
+    """
+    mapping = getattr(getattr(item, "_request", None), "_arg2fixturedefs", None)
+    if isinstance(mapping, _InstanceMap):
+        mapping.release()
+
+
 def params_of(item: pytest.Item) -> tuple[list[tuple[str, Any]], set[str]]:
     """The params ``item`` gives its fixtures, as the scheduler must keep them apart.
 
@@ -152,6 +164,7 @@ class _InstanceMap(dict):  # type: ignore[type-arg]
         instances: FixtureInstances,
     ) -> None:
         super().__init__(original)
+        self._state: LaneState | None
         self._manager, self._item, self._state, self._instances = (
             manager,
             item,
@@ -164,6 +177,8 @@ class _InstanceMap(dict):  # type: ignore[type-arg]
         mapped = self._mapped.get(name)
         if mapped is not None:
             return mapped
+        if self._state is None:  # its test is over (see release)
+            return super().get(name, default)
         fixturedefs = super().get(name)
         if fixturedefs is None:  # a dynamic request: look it up as pytest would
             fixturedefs = self._manager.getfixturedefs(name, self._item)
@@ -173,6 +188,20 @@ class _InstanceMap(dict):  # type: ignore[type-arg]
             self._instances.instance(fd, self._item, self._state) for fd in fixturedefs
         )
         return mapped
+
+    def release(self) -> None:
+        """Keep only what wider fixtures map to: their instances outlive the
+        test (a module fixture's teardown may ask its request for another)."""
+        state = self._state
+        if state is None:
+            return
+        own = {id(copy) for copy in state.copies.values()}
+        self._mapped = {
+            name: found
+            for name, found in self._mapped.items()
+            if not any(id(fixturedef) in own for fixturedef in found)
+        }
+        self._state = None
 
     def __getitem__(self, name: str) -> Any:
         found = self.get(name)

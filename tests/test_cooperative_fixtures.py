@@ -488,3 +488,61 @@ def test_failing_fixture_is_an_error_at_setup_and_earlier_fixtures_are_torn_down
     for name in ("test_broken", "test_fine_1", "test_fine_2"):
         assert events.count(f"setup first {name}") == 1
         assert events.count(f"teardown first {name}") == 1
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_finished_tests_state_is_not_kept_for_the_session(pytester, run_alt, mode):
+    # pytest keeps the request of a fixture that uses a wider one (tmp_path's
+    # of tmp_path_factory) until that one is finished, at the session's end:
+    # what a test set in its context, and the warnings it recorded, must not
+    # be kept with it for every test (memory growing with the suite).
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextvars
+        import gc
+        import time
+        import warnings
+        import weakref
+        import pytest
+
+        ALIVE = weakref.WeakSet()
+        VAR = contextvars.ContextVar("VAR")
+
+        class Payload:
+            def __init__(self):
+                ALIVE.add(self)
+
+        class PayloadWarning(UserWarning):
+            def __init__(self):
+                super().__init__("payload")
+                self.payload = Payload()
+
+        @pytest.fixture(scope="session")
+        def engine():
+            return object()
+
+        @pytest.fixture
+        def per_test(request, engine):
+            VAR.set(Payload())  # not reset: a sequential run keeps the last one
+
+        @pytest.mark.parametrize("i", range(30))
+        async def test_context(i, per_test, tmp_path):
+            await asyncio.sleep(0.01)
+
+        @pytest.mark.parametrize("i", range(30))
+        async def test_recorded(i, recwarn, tmp_path):
+            warnings.warn(PayloadWarning())
+            await asyncio.sleep(0.05)
+
+        @pytest.mark.asyncio_cooperative
+        def test_in_a_thread():
+            time.sleep(0.1)
+
+        @pytest.mark.asyncio_sequential
+        def test_zz_after_the_others():
+            gc.collect()
+            assert len(ALIVE) <= 1, f"{len(ALIVE)} payloads of finished tests kept"
+        """
+    )
+    run_alt(*mode_args(mode), "--max-asyncio-tasks=8").assert_outcomes(passed=62)
