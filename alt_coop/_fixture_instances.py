@@ -46,7 +46,7 @@ class FixtureInstances:
         self.per_node: dict[tuple[Any, Any], Any] = {}
         self.claims: dict[Any, Any] = {}  # FixtureDef -> future of the test setting it up
 
-    def instance(self, fixturedef: Any, item: pytest.Item, state: LaneState) -> Any:
+    def instance(self, fixturedef: Any, item: pytest.Item, state: LaneState | None) -> Any:
         scope = fixturedef._scope
         callspec = getattr(item, "callspec", None)
         if callspec is not None:
@@ -62,6 +62,8 @@ class FixtureInstances:
         if scope is Scope.Session:
             return fixturedef
         if scope is Scope.Function:
+            if state is None:  # asked for after its test (see _InstanceMap.release)
+                return fixturedef
             found = state.copies.get(fixturedef)
             if found is None:
                 found = state.copies[fixturedef] = _fresh_copy(fixturedef)
@@ -177,8 +179,6 @@ class _InstanceMap(dict):  # type: ignore[type-arg]
         mapped = self._mapped.get(name)
         if mapped is not None:
             return mapped
-        if self._state is None:  # its test is over (see release)
-            return super().get(name, default)
         fixturedefs = super().get(name)
         if fixturedefs is None:  # a dynamic request: look it up as pytest would
             fixturedefs = self._manager.getfixturedefs(name, self._item)
@@ -191,7 +191,7 @@ class _InstanceMap(dict):  # type: ignore[type-arg]
 
     def release(self) -> None:
         """Keep only what wider fixtures map to: their instances outlive the
-        test (a module fixture's teardown may ask its request for another)."""
+        test (a module fixture may ask its request for another later on)."""
         state = self._state
         if state is None:
             return

@@ -546,3 +546,37 @@ def test_a_finished_tests_state_is_not_kept_for_the_session(pytester, run_alt, m
         """
     )
     run_alt(*mode_args(mode), "--max-asyncio-tasks=8").assert_outcomes(passed=62)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_wider_fixture_asking_its_request_later_gets_the_shared_instance(
+    pytester, run_alt, mode
+):
+    # A module fixture handing out a getter: its request asks for another
+    # module fixture once the test that set it up is over.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        SETUPS = []
+
+        @pytest.fixture(scope="module")
+        def thing():
+            SETUPS.append(1)
+            yield object()
+
+        @pytest.fixture(scope="module")
+        def getter(request):
+            return lambda: request.getfixturevalue("thing")
+
+        async def test_a(getter):
+            pass
+
+        async def test_b(getter, thing):
+            await asyncio.sleep(0.1)
+            assert getter() is thing
+            assert len(SETUPS) == 1
+        """
+    )
+    run_alt(*mode_args(mode)).assert_outcomes(passed=2)
