@@ -36,6 +36,8 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import threading
+import weakref
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
@@ -152,8 +154,15 @@ class _LogRouter(logging.Handler):
     def __init__(self, levels: CaplogLevels) -> None:
         super().__init__()
         self.levels = levels
+        self._last = threading.local()
 
     def emit(self, record: logging.LogRecord) -> None:
+        # On a logger made to propagate since the phase started, the router
+        # meets the record again at the root, in the same call.
+        last = getattr(self._last, "record", None)
+        if last is not None and last() is record:
+            return
+        self._last.record = weakref.ref(record)
         state = _test_of_record(record)
         if state is None:
             return
@@ -375,7 +384,7 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
                 with original(item, when):
                     yield
             return
-        _attach(router, attached, also_non_propagating)
+        places.refresh()
         # Handlers come from a pool: logging keeps every handler ever made in
         # a list that it searches when one is collected.
         caplog_handler, report_handler = pool.pop() if pool else _handler_pair(plugin)
@@ -398,9 +407,8 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
     level = plugin.log_level if plugin.log_level is not None else logging.NOTSET
     router = _LogRouter(levels)
     root = logging.getLogger()
-    attached: set[logging.Logger] = set()
-    also_non_propagating = _captures_non_propagating()
-    _attach(router, attached, also_non_propagating)
+    places = _RouterPlaces(router)
+    places.refresh()
     saved_level = root.level
     if plugin.log_level is not None:
         root.setLevel(min(saved_level, plugin.log_level))
@@ -417,8 +425,7 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
         if labels:
             del live.emit
         del plugin._runtest_for
-        for logger in (root, *attached):
-            logger.removeHandler(router)
+        places.remove()
         root.setLevel(saved_level)
 
 
@@ -447,36 +454,58 @@ def _labelled_live_emit(live: _LiveLoggingStreamHandler) -> Callable[[logging.Lo
     return labelled
 
 
-def _captures_non_propagating() -> bool:
-    """Whether pytest captures the loggers whose records never reach the
-    root too (from pytest 9: ``catching_logs`` attaches its handler to them as
-    each phase starts); pytest 8 captures from the root only."""
-    return "attached_loggers" in getattr(catching_logs, "__slots__", ())
+#: Whether pytest captures the loggers whose records never reach the root
+#: too (from pytest 9: ``catching_logs`` attaches its handler to them as each
+#: phase starts); pytest 8 captures from the root only.
+_CAPTURES_NON_PROPAGATING = "attached_loggers" in getattr(catching_logs, "__slots__", ())
 
 
-def _attach(
-    router: logging.Handler, attached: set[logging.Logger], also_non_propagating: bool
-) -> None:
-    """Have ``router`` on the root logger and, with ``also_non_propagating``,
-    on the loggers that do not propagate now and no others (``attached``), as
-    pytest's handlers are at each phase's start. A fixture may configure
-    logging mid-batch: ``dictConfig`` removes the handlers of each logger it
-    configures, the root's included, and may make a logger non-propagating; a
-    test's fixture may make one propagate (a record would be routed twice)."""
-    root = logging.getLogger()
-    if router not in root.handlers:
-        root.addHandler(router)
-    if not also_non_propagating:
-        return
-    for logger in list(root.manager.loggerDict.values()):
-        if isinstance(logger, logging.Logger) and logger is not root:
+class _RouterPlaces:
+    """Keeps the router on the root logger and, where pytest captures them,
+    on the loggers that do not propagate now and no others, as pytest's
+    handlers are at each phase's start. A fixture may configure logging
+    mid-batch: ``dictConfig`` removes the handlers of each logger it
+    configures, the root's included, and may make a logger non-propagating;
+    a test's fixture may make one propagate (and back)."""
+
+    def __init__(self, router: logging.Handler) -> None:
+        self._router = router
+        self._attached: set[logging.Logger] = set()
+        # The loggers, listed again when loggers or handlers come or go (a
+        # dictConfig's sign), rather than walking the registry every phase.
+        self._loggers: list[logging.Logger] = []
+        self._listed_at = (-1, -1)
+
+    def refresh(self) -> None:
+        root = logging.getLogger()
+        router = self._router
+        if router not in root.handlers:
+            root.addHandler(router)
+            self._listed_at = (-1, -1)
+        if not _CAPTURES_NON_PROPAGATING:
+            return
+        registry = root.manager.loggerDict
+        sizes = (len(registry), len(logging._handlerList))  # type: ignore[attr-defined]
+        if sizes != self._listed_at:
+            self._listed_at = sizes
+            self._loggers = [
+                logger
+                for logger in list(registry.values())
+                if isinstance(logger, logging.Logger) and logger is not root
+            ]
+        attached = self._attached
+        for logger in self._loggers:
             if not logger.propagate:
-                if router not in logger.handlers:
+                if router not in logger.handlers:  # dictConfig may have removed it
                     logger.addHandler(router)
                 attached.add(logger)
             elif logger in attached:
                 logger.removeHandler(router)
                 attached.discard(logger)
+
+    def remove(self) -> None:
+        for logger in (logging.getLogger(), *self._attached):
+            logger.removeHandler(self._router)
 
 
 def _handler_pair(plugin: Any) -> tuple[LogCaptureHandler, LogCaptureHandler]:

@@ -802,10 +802,10 @@ def test_loggers_made_non_propagating_or_propagating_mid_run_are_captured_as_pyt
     # A session fixture configures logging (dictConfig: the root's handlers
     # replaced, a logger apart from the root), a function fixture lets a
     # non-propagating logger propagate (the usual recipe for caplog and a
-    # library's logger): each record is captured once for its test, as
-    # pytest 9 does at each phase's start (and pytest 8 not from
-    # non-propagating loggers: the same in both modes). In a subprocess: it
-    # configures logging for the whole process.
+    # library's logger), another makes one propagate again as it ends: each
+    # record is captured once for its test, as pytest 9 does at each phase's
+    # start (and pytest 8 not from non-propagating loggers: the same in both
+    # modes). In a subprocess: it configures logging for the whole process.
     pytester.makepyfile(
         """
         import asyncio
@@ -847,15 +847,30 @@ def test_loggers_made_non_propagating_or_propagating_mid_run_are_captured_as_pyt
             await asyncio.sleep(0.01)
             logging.getLogger("app").warning("app record")
             print("CAPLOG SAW", [record.getMessage() for record in caplog.records])
+
+        @pytest.fixture
+        def quiet_worker():
+            logging.getLogger("worker").propagate = False
+            yield
+            logging.getLogger("worker").propagate = True
+
+        async def test_quiet(quiet_worker):
+            await asyncio.sleep(0.01)
+
+        async def test_worker_after(caplog):
+            await asyncio.sleep(0.1)  # test_quiet is over: "worker" propagates
+            logging.getLogger("worker").warning("worker record")
+            print("CAPLOG SAW", [record.getMessage() for record in caplog.records])
         """
     )
     seen = {}
     for mode in ("sequential", "cooperative"):
         result = run_alt_subprocess("-rA", *mode_args(mode))
-        result.assert_outcomes(passed=4)
+        result.assert_outcomes(passed=6)
         seen[mode] = sorted(line for line in result.stdout.lines if " record" in line)
     assert seen["cooperative"] == seen["sequential"]
     assert "CAPLOG SAW ['app record']" in seen["sequential"]
+    assert "CAPLOG SAW ['worker record']" in seen["sequential"]
     assert "CAPLOG SAW ['library record']" in seen["sequential"]
 
 
