@@ -96,7 +96,7 @@ class TurnGlobals:
             and threading.excepthook is self._thread_hook
         ):
             state.own_globals = None  # the usual case: nothing changed, or undone
-        elif bodies_in_threads.running:
+        elif bodies_in_threads.nodeids:
             state.own_globals = None  # left in force, process-wide (see README)
         else:
             state.own_globals = (

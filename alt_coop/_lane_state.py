@@ -138,10 +138,6 @@ class _BodiesInThreads:
         #: The tests whose bodies run in threads now.
         self.nodeids: list[str] = []
 
-    @property
-    def running(self) -> int:
-        return len(self.nodeids)
-
     @contextlib.contextmanager
     def one_running(self, nodeid: str) -> Iterator[None]:
         self.nodeids.append(nodeid)

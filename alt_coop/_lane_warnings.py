@@ -75,11 +75,13 @@ class WarningsPerTest:
             and len(filters) == len(self._content)
             and (not filters or filters[0] is self._first)
         )
-        if bodies_in_threads.running:
+        if bodies_in_threads.nodeids:
             # A test body in a thread may have set it: leave it be, and say
             # so once, as it then holds for every test's warnings.
-            if not unchanged and self.mixed is None:
-                self.mixed = (state, list(bodies_in_threads.nodeids))
+            in_threads = bodies_in_threads.nodeids
+            others = [nodeid for nodeid in in_threads if nodeid != state.item.nodeid]
+            if not unchanged and others and self.mixed is None:
+                self.mixed = (state, others)
         elif unchanged:
             state.own_warnings = None  # the usual case: nothing changed, or undone
         else:
@@ -180,13 +182,11 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
 
 
 def _notice_mixed(config: pytest.Config, state: LaneState, in_threads: list[str]) -> None:
-    others = [nodeid for nodeid in in_threads if nodeid != state.item.nodeid]
-    threads = ", ".join(others) or "a plain def cooperative test"
     notice(
         config,
-        f"the warnings state was changed (pytest.warns, recwarn, warnings.catch_warnings "
-        f"or simplefilter) across an await of {state.item.nodeid} while {threads} ran in "
-        "a worker thread: Python's warnings state is process-wide across threads, so "
+        f"the warnings state changed (pytest.warns, recwarn, warnings.catch_warnings or "
+        f"simplefilter) while {', '.join(in_threads)} ran in a worker thread, beside "
+        f"{state.item.nodeid}: Python's warnings state is process-wide across threads, so "
         "meanwhile it applied to every test's warnings, and a warning may have been "
         "recorded by, or raised as an error in, the wrong test. Mark one of them "
         "asyncio_sequential",
