@@ -348,15 +348,19 @@ class Plugin:
 
     @pytest.hookimpl(wrapper=True, specname="pytest_runtest_setup")
     def pytest_runtest_setup_sigint(self, item: pytest.Item) -> Generator[None, object, object]:
-        # The handler a test run alone found once its fixtures were set up
-        # (see pytest_runtest_teardown): one a wider fixture set on purpose
-        # is then what the test found, and stays.
+        # The handler a test run alone found (see pytest_runtest_teardown):
+        # Python's own, if its fixtures set that up on purpose (a wider one's
+        # stays for the tests after it), else the one before its fixtures (a
+        # fixture's own handler, reset to Python's as it ends, is no purpose).
         __tracebackhide__ = _pytest_compat.hidden_unless_alone
+        found = signal.getsignal(signal.SIGINT)
         try:
             return (yield)
         finally:
             if _lane_state.CURRENT.get() is None:
-                item.stash[_SIGINT_HANDLER] = signal.getsignal(signal.SIGINT)
+                if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                    found = signal.default_int_handler
+                item.stash[_SIGINT_HANDLER] = found
 
     # After pytest's skip and xfail marks (tryfirst), before its fixtures:
     # a skipped test is skipped whatever else is wrong with it (an xfail

@@ -388,3 +388,30 @@ def test_a_session_fixtures_own_sigint_handler_stays_for_the_tests_after(
     )
     result = pytester.runpytest_subprocess(*ISOLATE, "-p", "alt_coop.enable", timeout=60)
     result.assert_outcomes(passed=4)
+
+
+def test_a_fixtures_own_sigint_handler_reset_to_pythons_as_it_ends_is_taken_back(
+    pytester: pytest.Pytester,
+) -> None:
+    # A function fixture with a handler of its own, which it resets to
+    # Python's default as it ends: the tests after it have alt_coop's again.
+    pytester.makepyfile(
+        """
+        import signal
+        import pytest
+
+        @pytest.fixture
+        def own_handler():
+            signal.signal(signal.SIGINT, lambda *args: None)
+            yield
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        async def test_a(own_handler):
+            pass
+
+        async def test_b():
+            assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        """
+    )
+    result = pytester.runpytest_subprocess(*ISOLATE, "-p", "alt_coop.enable", timeout=60)
+    result.assert_outcomes(passed=2)
