@@ -503,7 +503,8 @@ class SessionLoop:
         purpose stays), and only if it found alt_coop's handler, or asyncio's
         of one of its fixtures (which that fixture's teardown removed): not
         if it found Python's default already, set on purpose. A test run
-        alone looks once its fixtures are set up; a batch, as it starts."""
+        alone looks before its fixtures are set up (and finds Python's if they
+        set it); a batch, as it starts."""
         if (
             self._handles_sigint
             and (seen == self._on_sigint or seen is _ASYNCIO_SIGNAL_HANDLER is not None)
