@@ -123,7 +123,8 @@ def params_of(item: pytest.Item) -> tuple[list[tuple[str, Any]], set[str]]:
     teardown finishes it. A param of function scope (``scope="function"``, or
     only some argnames indirect) of a wider fixture is keyed by the test: its
     instance is that test's alone, but still the fixture's one instance.
-    Second, the names whose params give each test an instance of its own.
+    Second, the names given a param of function scope (whose tests never wait
+    as tests using the fixture without a param do).
     """
     callspec = getattr(item, "callspec", None)
     if callspec is None:
