@@ -36,8 +36,6 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import threading
-import weakref
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
@@ -154,15 +152,8 @@ class _LogRouter(logging.Handler):
     def __init__(self, levels: CaplogLevels) -> None:
         super().__init__()
         self.levels = levels
-        self._last = threading.local()
 
     def emit(self, record: logging.LogRecord) -> None:
-        # On a logger made to propagate since the phase started, the router
-        # meets the record again at the root, in the same call.
-        last = getattr(self._last, "record", None)
-        if last is not None and last() is record:
-            return
-        self._last.record = weakref.ref(record)
         state = _test_of_record(record)
         if state is None:
             return
@@ -462,50 +453,55 @@ _CAPTURES_NON_PROPAGATING = "attached_loggers" in getattr(catching_logs, "__slot
 
 class _RouterPlaces:
     """Keeps the router on the root logger and, where pytest captures them,
-    on the loggers that do not propagate now and no others, as pytest's
-    handlers are at each phase's start. A fixture may configure logging
-    mid-batch: ``dictConfig`` removes the handlers of each logger it
+    a relay to it on the loggers that do not propagate now and no others, as
+    pytest's handlers are at each phase's start. A fixture may configure
+    logging mid-batch: ``dictConfig`` removes the handlers of each logger it
     configures, the root's included, and may make a logger non-propagating;
     a test's fixture may make one propagate (and back)."""
 
     def __init__(self, router: logging.Handler) -> None:
         self._router = router
-        self._attached: set[logging.Logger] = set()
-        # The loggers, listed again when loggers or handlers come or go (a
-        # dictConfig's sign), rather than walking the registry every phase.
-        self._loggers: list[logging.Logger] = []
-        self._listed_at = (-1, -1)
+        self._relays: dict[logging.Logger, _Relay] = {}
 
     def refresh(self) -> None:
         root = logging.getLogger()
-        router = self._router
-        if router not in root.handlers:
-            root.addHandler(router)
-            self._listed_at = (-1, -1)
+        if self._router not in root.handlers:
+            root.addHandler(self._router)
         if not _CAPTURES_NON_PROPAGATING:
             return
-        registry = root.manager.loggerDict
-        sizes = (len(registry), len(logging._handlerList))  # type: ignore[attr-defined]
-        if sizes != self._listed_at:
-            self._listed_at = sizes
-            self._loggers = [
-                logger
-                for logger in list(registry.values())
-                if isinstance(logger, logging.Logger) and logger is not root
-            ]
-        attached = self._attached
-        for logger in self._loggers:
+        relays = self._relays
+        for logger in list(root.manager.loggerDict.values()):
+            if not isinstance(logger, logging.Logger) or logger is root:
+                continue  # a PlaceHolder: a name only some logger's parent has
             if not logger.propagate:
-                if router not in logger.handlers:  # dictConfig may have removed it
-                    logger.addHandler(router)
-                attached.add(logger)
-            elif logger in attached:
-                logger.removeHandler(router)
-                attached.discard(logger)
+                relay = relays.get(logger)
+                if relay is None:
+                    relay = relays[logger] = _Relay(self._router, logger)
+                if relay not in logger.handlers:  # dictConfig may have removed it
+                    logger.addHandler(relay)
+            elif logger in relays:
+                logger.removeHandler(relays.pop(logger))
 
     def remove(self) -> None:
-        for logger in (logging.getLogger(), *self._attached):
-            logger.removeHandler(self._router)
+        logging.getLogger().removeHandler(self._router)
+        for logger, relay in self._relays.items():
+            logger.removeHandler(relay)
+
+
+class _Relay(logging.Handler):
+    """The router's stand-in on a logger that did not propagate as a phase
+    started: the logger's records reach the root's router only if it has
+    been made to propagate since, and are routed here only if not (never
+    twice, nor never)."""
+
+    def __init__(self, router: logging.Handler, logger: logging.Logger) -> None:
+        super().__init__()
+        self._router = router
+        self._logger = logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self._logger.propagate:
+            self._router.handle(record)
 
 
 def _handler_pair(plugin: Any) -> tuple[LogCaptureHandler, LogCaptureHandler]:

@@ -861,16 +861,39 @@ def test_loggers_made_non_propagating_or_propagating_mid_run_are_captured_as_pyt
             await asyncio.sleep(0.1)  # test_quiet is over: "worker" propagates
             logging.getLogger("worker").warning("worker record")
             print("CAPLOG SAW", [record.getMessage() for record in caplog.records])
+
+        logging.getLogger("pkg.sub")  # "pkg" is a name only, until asked for
+
+        @pytest.fixture
+        def quiet_pkg():
+            logging.getLogger("pkg").propagate = False
+            yield
+            logging.getLogger("pkg").propagate = True
+
+        async def test_pkg(quiet_pkg, caplog):
+            await asyncio.sleep(0.01)
+            logging.getLogger("pkg").warning("pkg record")
+            print("CAPLOG SAW", [record.getMessage() for record in caplog.records])
+
+        async def test_handled_twice(caplog):
+            await asyncio.sleep(0.01)
+            record = logging.makeLogRecord(
+                {"name": "x", "levelno": logging.WARNING, "levelname": "WARNING", "msg": "twice"}
+            )
+            logging.getLogger().handle(record)
+            logging.getLogger().handle(record)
+            print("CAPLOG SAW", [record.getMessage() for record in caplog.records], "record")
         """
     )
     seen = {}
     for mode in ("sequential", "cooperative"):
         result = run_alt_subprocess("-rA", *mode_args(mode))
-        result.assert_outcomes(passed=6)
+        result.assert_outcomes(passed=8)
         seen[mode] = sorted(line for line in result.stdout.lines if " record" in line)
     assert seen["cooperative"] == seen["sequential"]
     assert "CAPLOG SAW ['app record']" in seen["sequential"]
     assert "CAPLOG SAW ['worker record']" in seen["sequential"]
+    assert "CAPLOG SAW ['twice', 'twice'] record" in seen["sequential"]
     assert "CAPLOG SAW ['library record']" in seen["sequential"]
 
 
