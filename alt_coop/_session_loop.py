@@ -50,13 +50,6 @@ T = TypeVar("T")
 _claimed: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
 
-#: The signal handler asyncio's ``add_signal_handler`` installs (its private
-#: ``unix_events._sighandler_noop``, 3.11 to 3.13; None where there is none).
-_ASYNCIO_SIGNAL_HANDLER: object = getattr(
-    getattr(asyncio, "unix_events", None), "_sighandler_noop", None
-)
-
-
 def claim(loop: asyncio.AbstractEventLoop) -> bool:
     """Note that a session runs on the application's ``loop``; False if one already does.
 
@@ -498,16 +491,15 @@ class SessionLoop:
         this session's by a test (or a batch of them) that found it as
         ``seen``: asyncio's ``remove_signal_handler`` puts the default back,
         not what was there, and the rest of the session would have Ctrl-C
-        reported at a line of asyncio's rather than at the user's. Taken back
-        only once that test is over (while it runs, a handler it sets on
-        purpose stays), and only if it found alt_coop's handler, or asyncio's
-        of one of its fixtures (which that fixture's teardown removed): not
-        if it found Python's default already, set on purpose. A test run
-        alone looks before its fixtures are set up (and finds Python's if they
-        set it); a batch, as it starts."""
+        reported at a line of asyncio's rather than at the user's (a fixture
+        resetting its own handler to Python's as it ends does the same).
+        Taken back only once that test is over (while it runs, a handler it
+        sets on purpose stays), and not if it found Python's default already,
+        set on purpose. A test run alone looks before its fixtures are set up
+        (and finds Python's if they set it); a batch, as it starts."""
         if (
             self._handles_sigint
-            and (seen == self._on_sigint or seen is _ASYNCIO_SIGNAL_HANDLER is not None)
+            and seen is not signal.default_int_handler
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler
             and threading.current_thread() is threading.main_thread()
         ):

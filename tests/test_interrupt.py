@@ -390,28 +390,33 @@ def test_a_session_fixtures_own_sigint_handler_stays_for_the_tests_after(
     result.assert_outcomes(passed=4)
 
 
+@pytest.mark.parametrize("scope", ["function", "module"])
 def test_a_fixtures_own_sigint_handler_reset_to_pythons_as_it_ends_is_taken_back(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, scope: str
 ) -> None:
-    # A function fixture with a handler of its own, which it resets to
-    # Python's default as it ends: the tests after it have alt_coop's again.
+    # A fixture with a handler of its own, which it resets to Python's
+    # default as it ends: the tests after it have alt_coop's again.
     pytester.makepyfile(
-        """
+        test_a=f"""
         import signal
         import pytest
 
-        @pytest.fixture
+        @pytest.fixture(scope="{scope}")
         def own_handler():
             signal.signal(signal.SIGINT, lambda *args: None)
             yield
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
-        async def test_a(own_handler):
+        @pytest.mark.parametrize("i", range(2))
+        async def test_a(own_handler, i):
             pass
+        """,
+        test_b="""
+        import signal
 
         async def test_b():
             assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-        """
+        """,
     )
     result = pytester.runpytest_subprocess(*ISOLATE, "-p", "alt_coop.enable", timeout=60)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
