@@ -147,13 +147,17 @@ def _test_of_record(record: logging.LogRecord) -> LaneState | None:
 
 class _LogRouter(logging.Handler):
     """On the root logger (and non-propagating ones): each record to the
-    handlers of the test that made it."""
+    handlers of the test that made it, while its batch runs (a fixture that
+    put back a copy of the handlers it found may leave it on a logger)."""
 
     def __init__(self, levels: CaplogLevels) -> None:
         super().__init__()
         self.levels = levels
+        self.active = True
 
     def emit(self, record: logging.LogRecord) -> None:
+        if not self.active:
+            return
         state = _test_of_record(record)
         if state is None:
             return
@@ -453,13 +457,13 @@ _CAPTURES_NON_PROPAGATING = "attached_loggers" in getattr(catching_logs, "__slot
 
 class _RouterPlaces:
     """Keeps the router on the root logger and, where pytest captures them,
-    a relay to it on the loggers that do not propagate now and no others, as
-    pytest's handlers are at each phase's start. A fixture may configure
-    logging mid-batch: ``dictConfig`` removes the handlers of each logger it
-    configures, the root's included, and may make a logger non-propagating;
-    a test's fixture may make one propagate (and back)."""
+    a relay to it on each logger that did not propagate as some phase
+    started, as pytest's handlers are at each phase's start. A fixture may
+    configure logging mid-batch: ``dictConfig`` removes the handlers of each
+    logger it configures, the root's included, and may make a logger
+    non-propagating; a test's fixture may make one propagate, and back."""
 
-    def __init__(self, router: logging.Handler) -> None:
+    def __init__(self, router: _LogRouter) -> None:
         self._router = router
         self._relays: dict[logging.Logger, _Relay] = {}
 
@@ -471,18 +475,15 @@ class _RouterPlaces:
             return
         relays = self._relays
         for logger in list(root.manager.loggerDict.values()):
-            if not isinstance(logger, logging.Logger) or logger is root:
-                continue  # a PlaceHolder: a name only some logger's parent has
-            if not logger.propagate:
+            if isinstance(logger, logging.Logger) and not logger.propagate:
                 relay = relays.get(logger)
                 if relay is None:
-                    relay = relays[logger] = _Relay(self._router, logger)
+                    relay = relays[logger] = _Relay(self._router, logger, relays)
                 if relay not in logger.handlers:  # dictConfig may have removed it
                     logger.addHandler(relay)
-            elif logger in relays:
-                logger.removeHandler(relays.pop(logger))
 
     def remove(self) -> None:
+        self._router.active = False
         logging.getLogger().removeHandler(self._router)
         for logger, relay in self._relays.items():
             logger.removeHandler(relay)
@@ -490,18 +491,29 @@ class _RouterPlaces:
 
 class _Relay(logging.Handler):
     """The router's stand-in on a logger that did not propagate as a phase
-    started: the logger's records reach the root's router only if it has
-    been made to propagate since, and are routed here only if not (never
-    twice, nor never)."""
+    started. It stays for the batch, as the logger may stop propagating
+    again mid-phase, and routes a record only where no other would: where
+    the record stops (at its logger, or at an ancestor without a relay that
+    stopped propagating since), never where it goes on to the root's router
+    or to an ancestor's relay."""
 
-    def __init__(self, router: logging.Handler, logger: logging.Logger) -> None:
+    def __init__(
+        self, router: _LogRouter, logger: logging.Logger, relays: dict[logging.Logger, _Relay]
+    ) -> None:
         super().__init__()
         self._router = router
         self._logger = logger
+        self._relays = relays
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not self._logger.propagate:
-            self._router.handle(record)
+        logger = self._logger
+        root = logging.getLogger()
+        while logger.propagate:
+            parent = logger.parent
+            if parent is None or parent is root or parent in self._relays:
+                return  # the root's router takes it, or that relay decides
+            logger = parent
+        self._router.handle(record)  # it stops here, or at an ancestor no relay is on
 
 
 def _handler_pair(plugin: Any) -> tuple[LogCaptureHandler, LogCaptureHandler]:

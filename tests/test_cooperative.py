@@ -875,6 +875,27 @@ def test_loggers_made_non_propagating_or_propagating_mid_run_are_captured_as_pyt
             logging.getLogger("pkg").warning("pkg record")
             print("CAPLOG SAW", [record.getMessage() for record in caplog.records])
 
+        async def test_library_meanwhile(caplog):
+            await asyncio.sleep(0.1)  # test_library made it propagate, and back since
+            library.warning("library again record")
+            print("CAPLOG SAW", [record.getMessage() for record in caplog.records])
+
+        @pytest.fixture
+        def child_apart():
+            logging.getLogger("swap.child").propagate = False
+            yield
+            logging.getLogger("swap.child").propagate = True
+
+        async def test_child_and_parent_swap(child_apart, caplog):
+            await asyncio.sleep(0.01)
+            child, parent = logging.getLogger("swap.child"), logging.getLogger("swap")
+            child.propagate, parent.propagate = True, False  # a library's setup, say
+            try:
+                child.warning("swapped record")
+            finally:
+                child.propagate, parent.propagate = False, True
+            print("CAPLOG SAW", [record.getMessage() for record in caplog.records])
+
         async def test_handled_twice(caplog):
             await asyncio.sleep(0.01)
             record = logging.makeLogRecord(
@@ -888,13 +909,49 @@ def test_loggers_made_non_propagating_or_propagating_mid_run_are_captured_as_pyt
     seen = {}
     for mode in ("sequential", "cooperative"):
         result = run_alt_subprocess("-rA", *mode_args(mode))
-        result.assert_outcomes(passed=8)
+        result.assert_outcomes(passed=10)
         seen[mode] = sorted(line for line in result.stdout.lines if " record" in line)
     assert seen["cooperative"] == seen["sequential"]
     assert "CAPLOG SAW ['app record']" in seen["sequential"]
     assert "CAPLOG SAW ['worker record']" in seen["sequential"]
     assert "CAPLOG SAW ['twice', 'twice'] record" in seen["sequential"]
     assert "CAPLOG SAW ['library record']" in seen["sequential"]
+
+
+def test_handlers_a_fixture_put_back_after_a_batch_capture_nothing_twice(
+    pytester, run_alt_subprocess
+):
+    # A fixture that puts back the handlers it found, set up in a batch and
+    # torn down after it, puts back that batch's router: it must be inert.
+    pytester.makepyfile(
+        test_m1="""
+        import logging
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def logging_restored():
+            saved = logging.getLogger().handlers[:]
+            yield
+            logging.getLogger().handlers[:] = saved
+
+        @pytest.mark.asyncio_cooperative
+        async def test_in_a_batch(logging_restored):
+            pass
+
+        def test_after_the_batch(logging_restored):
+            pass
+        """,
+        test_m2="""
+        import logging
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_in_the_next_batch(caplog):
+            logging.getLogger("app").warning("once")
+            assert caplog.messages == ["once"]
+        """,
+    )
+    run_alt_subprocess().assert_outcomes(passed=3)
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
