@@ -191,17 +191,10 @@ class _InstanceMap(dict):  # type: ignore[type-arg]
         return mapped
 
     def release(self) -> None:
-        """Keep only what wider fixtures map to: their instances outlive the
-        test (a module fixture may ask its request for another later on)."""
-        state = self._state
-        if state is None:
-            return
-        own = {id(copy) for copy in state.copies.values()}
-        self._mapped = {
-            name: found
-            for name, found in self._mapped.items()
-            if not any(id(fixturedef) in own for fixturedef in found)
-        }
+        """Forget the test's own copies: a name asked for later (a module
+        fixture may ask its request for another) maps again, to the same
+        instances of wider fixtures, and to pytest's own for the rest."""
+        self._mapped = {}
         self._state = None
 
     def __getitem__(self, name: str) -> Any:
