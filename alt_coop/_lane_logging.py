@@ -380,6 +380,10 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
                     yield
             return
         places.refresh()
+        if plugin.log_level is not None and root.level > plugin.log_level:
+            # As pytest lowers it at each phase's start: a fixture's
+            # ``dictConfig`` may have raised it since the batch began.
+            root.setLevel(plugin.log_level)
         # Handlers come from a pool: logging keeps every handler ever made in
         # a list that it searches when one is collected.
         caplog_handler, report_handler = pool.pop() if pool else _handler_pair(plugin)

@@ -918,6 +918,45 @@ def test_loggers_made_non_propagating_or_propagating_mid_run_are_captured_as_pyt
     assert "CAPLOG SAW ['library record']" in seen["sequential"]
 
 
+def test_a_root_level_raised_mid_batch_is_lowered_to_log_level_at_each_phase(
+    pytester, run_alt_subprocess
+):
+    # With --log-level, pytest lowers the root's level to it as each phase
+    # starts (and puts the level it found back as the phase ends): a fixture's
+    # dictConfig that raises the root's level mid-run hides nothing from the
+    # phases after. In a subprocess: it configures logging for the process.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import logging.config
+        import pytest
+
+        @pytest.fixture
+        def configured():
+            logging.config.dictConfig(
+                {"version": 1, "disable_existing_loggers": False, "root": {"level": "ERROR"}}
+            )
+
+        async def test_configures(configured):
+            await asyncio.sleep(0.01)
+
+        async def test_logs_after(caplog):
+            await asyncio.sleep(0.2)  # test_configures is set up by now
+            logging.getLogger("app").info("info record")
+            print("CAPLOG SAW", caplog.messages, "after")
+            print("ROOT LEVEL", logging.getLogger().level, "after")
+        """
+    )
+    seen = {}
+    for mode in ("sequential", "cooperative"):
+        result = run_alt_subprocess("-rA", "--log-level=DEBUG", *mode_args(mode))
+        result.assert_outcomes(passed=2)
+        seen[mode] = sorted(line for line in result.stdout.lines if line.endswith(" after"))
+    assert "CAPLOG SAW ['info record'] after" in seen["sequential"]
+    assert seen["cooperative"] == seen["sequential"]
+
+
 def test_handlers_a_fixture_put_back_after_a_batch_capture_nothing_twice(
     pytester, run_alt_subprocess
 ):
