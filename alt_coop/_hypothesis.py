@@ -22,6 +22,11 @@ def is_async_test(func: object) -> bool:
     return inspect.iscoroutinefunction(func) or async_inner_test(func) is not None
 
 
+def is_hypothesis_test(func: object) -> bool:
+    """Whether ``func`` is a Hypothesis test (``@given``), async or not."""
+    return getattr(getattr(func, "hypothesis", None), "inner_test", None) is not None
+
+
 def async_inner_test(func: object) -> Callable[..., Any] | None:
     """The ``async def`` function a Hypothesis test calls per example, if any."""
     inner = getattr(getattr(func, "hypothesis", None), "inner_test", None)

@@ -197,7 +197,9 @@ class RunAlone:
                     "while alt_coop's runs); to run them cooperatively, make them plain "
                     "@pytest.fixture fixtures and switch pytest-asyncio off (-p no:asyncio)"
                 )
-        if _hypothesis.async_inner_test(item.obj):
+        if _hypothesis.is_hypothesis_test(item.obj):
+            # A plain def one too: its body would run in a worker thread,
+            # where Hypothesis's state for it (reporter, statistics) is unset.
             return (
                 "Hypothesis tests run alone (Hypothesis keeps the running test's state "
                 "per thread, and times each example)"

@@ -601,6 +601,42 @@ def test_hypothesis_tests_do_not_interleave(pytester, run_alt_subprocess):
     result.stdout.fnmatch_lines(["*AltCoopWarning: alt_coop: Hypothesis tests run alone*"])
 
 
+def test_a_plain_def_hypothesis_test_marked_cooperative_keeps_hypothesis_output(
+    pytester, run_alt_subprocess
+):
+    # A cooperative plain def test's body runs in a thread, where Hypothesis's
+    # per-thread state (its reporter, statistics, the pytest item) is unset:
+    # such a test runs alone, on the main thread, as sequentially.
+    pytest.importorskip("hypothesis")
+    pytester.makepyfile(
+        """
+        import pytest
+        from hypothesis import event, given, settings, strategies as st
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @settings(max_examples=3, derandomize=True, database=None)
+        @given(st.integers(0, 5))
+        def test_sync(x):
+            event("seen")
+            assert x < 1
+        """
+    )
+    result = run_alt_subprocess(
+        *WITH_HYPOTHESIS, "--hypothesis-show-statistics", "--hypothesis-verbosity=verbose"
+    )
+    result.assert_outcomes(failed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- Hypothesis -*",
+            "*AltCoopWarning: alt_coop: Hypothesis tests run alone*",
+            "*Hypothesis Statistics*",
+            "*test_sync:*",
+            "*seen*",
+        ]
+    )
+
+
 @pytest.mark.parametrize("mark", ["", "@pytest.mark.asyncio_cooperative"])
 def test_an_async_test_behind_a_plain_wrapper_runs(pytester, run_alt, mark):
     # A decorator written for plain functions returns the test's coroutine:
