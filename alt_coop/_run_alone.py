@@ -151,6 +151,9 @@ class RunAlone:
         self._patchers: dict[object, str | None] = {}
         # pytest-order's: marks named by it and a digit order tests as ``order`` does.
         self._order_prefix = config.getoption("order_marker_prefix", None) or None
+        # pytest-ordering's (the older plugin): ``run(order=...)``, which its
+        # ``first``, ``last``, ... marks become at collection.
+        self._ordered_by_run = config.pluginmanager.has_plugin("pytest_ordering")
 
     def reason(self, item: pytest.Function, marks: set[str], is_async: bool) -> str | None:
         """Why ``item`` (marked ``marks``) must run alone, or None if it may not."""
@@ -232,6 +235,11 @@ class RunAlone:
             return (
                 "tests ordered by pytest-order or pytest-dependency run sequentially "
                 "(their order may be a dependency on the tests before them)"
+            )
+        if self._ordered_by_run and "run" in marks:
+            return (
+                "tests ordered by pytest-ordering run sequentially (their order may be a "
+                "dependency on the tests before them)"
             )
         if _reruns(item):
             return "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially"

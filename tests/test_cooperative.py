@@ -1905,6 +1905,61 @@ def test_a_test_ordered_by_pytest_orders_marker_prefix_runs_sequentially(pyteste
     assert overlap(spans["a"], spans["b"])
 
 
+@pytest.mark.parametrize("mark", ["run(order=1)", "first"])
+def test_a_test_ordered_by_pytest_ordering_runs_sequentially(pytester, run_alt, mark):
+    # pytest-ordering (the older plugin) orders by run(order=...) marks, and
+    # turns its first, last, ... marks into those. A stand-in for it, by the
+    # name it registers under; the order itself is not at issue here.
+    events_conftest(
+        pytester,
+        """
+        import pytest
+
+        class Ordering:
+            @staticmethod
+            def pytest_collection_modifyitems(items):
+                for item in items:
+                    if item.get_closest_marker("first"):
+                        item.add_marker(pytest.mark.run(order=0))
+
+        def pytest_configure(config):
+            config.addinivalue_line("markers", "run")
+            config.addinivalue_line("markers", "first")
+            config.pluginmanager.register(Ordering(), "pytest_ordering")
+        """,
+    )
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_a():
+            async with span("a"):
+                await asyncio.sleep(0.1)
+
+        async def test_b():
+            async with span("b"):
+                await asyncio.sleep(0.1)
+
+        @pytest.mark.{mark}
+        async def test_alone():
+            async with span("alone"):
+                await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*AltCoopWarning: alt_coop: tests ordered by pytest-ordering run sequentially*"]
+    )
+    assert_ran_alone(pytester)
+    spans = read_spans(pytester)
+    assert overlap(spans["a"], spans["b"])
+
+
 AUTOMARK_PLUGIN = """
 def pytest_addoption(parser):
     parser.addini("automark_dependency", "", {kind}default=False)
