@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -112,6 +112,22 @@ def requested_by_the_test(item: pytest.Function) -> Sequence[str]:
     ``usefixtures``, and the autouse fixtures it gets."""
     info = getattr(item, "_fixtureinfo", None)
     return () if info is None else info.initialnames
+
+
+def fixture_closure(item: pytest.Function, names: Iterable[str]) -> set[str]:
+    """``names`` and the fixtures they use, as ``item`` would get them: for
+    fixtures asked for by name as the test sets up, not in its closure."""
+    manager = item.session._fixturemanager
+    closure: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name not in closure:
+            closure.add(name)
+            definitions = manager.getfixturedefs(name, item)
+            if definitions:
+                todo.extend(definitions[-1].argnames)
+    return closure
 
 
 def test_arguments(item: pytest.Function) -> dict[str, Any]:

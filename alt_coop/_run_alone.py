@@ -154,6 +154,7 @@ class RunAlone:
         # pytest-ordering's (the older plugin): ``run(order=...)``, which its
         # ``first``, ``last``, ... marks become at collection.
         self._ordered_by_run = config.pluginmanager.has_plugin("pytest_ordering")
+        self._lazy_fixtures = config.pluginmanager.has_plugin("pytest_lazyfixture")
 
     def reason(self, item: pytest.Function, marks: set[str], is_async: bool) -> str | None:
         """Why ``item`` (marked ``marks``) must run alone, or None if it may not."""
@@ -161,6 +162,15 @@ class RunAlone:
         if alone:
             names = ", ".join(_through(item, name) for name in sorted(alone))
             return f"tests using {names} run alone (process-wide state)"
+        if self._lazy_fixtures:
+            lazy = RUN_ALONE_FIXTURES.intersection(
+                _pytest_compat.fixture_closure(item, _lazy_fixture_names(item))
+            )
+            if lazy:
+                return (
+                    f"tests using {', '.join(sorted(lazy))} (through pytest-lazy-fixtures' "
+                    "lf) run alone (process-wide state)"
+                )
         plugin_fixture = _plugin_fixture(item)
         if plugin_fixture is not None:
             return plugin_fixture
@@ -363,6 +373,31 @@ def _plugin_fixture(item: pytest.Function) -> str | None:
             if name not in definition.argnames:
                 break  # an override of its own, which never uses what it overrides
     return None
+
+
+def _lazy_fixture_names(item: pytest.Function) -> set[str]:
+    """The fixtures pytest-lazy-fixtures' ``lf`` and ``lfc`` name in
+    ``item``'s params (also inside the lists, tuples, sets and dicts it looks
+    in): it asks for them through ``request.getfixturevalue`` as the test sets
+    up, too late to send the test to run alone."""
+    found: set[str] = set()
+    callspec = getattr(item, "callspec", None)
+    todo = [] if callspec is None else list(callspec.params.values())
+    while todo:
+        value = todo.pop()
+        if type(value).__module__.startswith("pytest_lazy_fixtures."):
+            if getattr(value, "_func", None) is None:  # lfc of a callable names no fixture
+                name = getattr(value, "fixture_name", None)
+                if isinstance(name, str):
+                    found.add(name)
+            todo.extend(getattr(value, "args", ()))
+            todo.append(getattr(value, "kwargs", None))
+        elif type(value) is dict:
+            todo.extend(value)
+            todo.extend(value.values())
+        elif type(value) in (list, tuple, set):
+            todo.extend(value)
+    return found
 
 
 def _faulthandler_timeout(config: pytest.Config) -> float:

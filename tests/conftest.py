@@ -28,6 +28,8 @@ ISOLATE = (
     *("-p", "no:pytest-responses", "-p", "no:assume", "-p", "no:memray"),
     # platformdirs, which jupyter_core needs, brings a plugin of its own.
     *("-p", "no:platformdirs"),
+    # pytest-lazy-fixtures' (its hooks see every fixture's params).
+    *("-p", "no:pytest_lazyfixture"),
     # pytest-trio's: each test that wants it loads it (it imports trio).
     *("-p", "no:trio"),
     # Importing Hypothesis's plugin takes most of a subprocess's start-up;

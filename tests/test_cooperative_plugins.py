@@ -1451,3 +1451,65 @@ def test_an_uncaught_exception_made_an_error_shows_no_alt_coop_frames(pytester, 
     result.stdout.fnmatch_lines(["*ValueError: in del*"])
     output = result.stdout.str()
     assert "_uncaught.py" not in output and "self._report" not in output, output
+
+
+def test_a_fixture_named_by_lazy_fixtures_lf_makes_its_test_run_alone(pytester, run_alt):
+    # pytest-lazy-fixtures asks for lf's fixtures through getfixturevalue as
+    # the test sets up: known from the test's params before it starts, they
+    # send it to run alone as if it asked for them itself (it had failed
+    # with advice to do just that, which an lf parameter cannot).
+    pytest.importorskip("pytest_lazy_fixtures")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+        from pytest_lazy_fixtures import lf
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        SPANS = {}
+
+        @pytest.fixture
+        def patched(monkeypatch):
+            monkeypatch.setenv("WHERE", "patched")
+            return "patched"
+
+        @pytest.fixture
+        def plain():
+            return "plain"
+
+        async def span(name):
+            SPANS[name] = [time.monotonic()]
+            await asyncio.sleep(0.2)
+            SPANS[name].append(time.monotonic())
+
+        @pytest.mark.parametrize("value", [lf("monkeypatch"), {"in": [lf("patched")]}])
+        async def test_alone(value, request):
+            await span(request.node.callspec.id)
+
+        @pytest.mark.parametrize("value", [lf("plain")])
+        async def test_beside(value):
+            assert value == "plain"
+            await span("beside")
+
+        async def test_other():
+            await span("other")
+
+        @pytest.mark.asyncio_sequential
+        def test_check():
+            for alone in ("monkeypatch", "value1"):
+                for other in ("beside", "other"):
+                    (a0, a1), (b0, b1) = SPANS[alone], SPANS[other]
+                    assert not (a0 < b1 and b0 < a1), (alone, other, SPANS)
+            (a0, a1), (b0, b1) = SPANS["beside"], SPANS["other"]
+            assert a0 < b1 and b0 < a1, SPANS  # these two ran at once
+        """
+    )
+    result = run_alt("-p", "pytest_lazyfixture")
+    result.assert_outcomes(passed=5, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: tests using monkeypatch (through pytest-lazy-fixtures' "
+            "lf) run alone (process-wide state)"
+        ]
+    )
