@@ -639,6 +639,7 @@ class Plugin:
             # The timeout is per example.
             run(stepped(inner(*args, **example_kwargs)), timeout, "call")
 
+        _hypothesis.leave_out_of_explanations()
         with _hypothesis.examples_run_by(func, run_example):
             func(**kwargs)
         return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -44,3 +45,20 @@ def examples_run_by(func: Any, run_example: Callable[..., None]) -> Iterator[Non
         yield
     finally:
         handle.inner_test = inner
+
+
+def leave_out_of_explanations() -> None:
+    """Hypothesis's explain phase names the lines that only failing examples
+    ran. alt_coop's that raise a failing example's error are such lines, of
+    no more use to the user than pytest's own, which Hypothesis leaves out
+    by a list of places (a plugin's among them): alt_coop's join that list.
+    It is Hypothesis's internal, a list of globs from its 6.106 (checked up
+    to 6.170); where it is not, the explanations only say more."""
+    scrutineer = sys.modules.get("hypothesis.internal.scrutineer")
+    places = getattr(scrutineer, "UNHELPFUL_LOCATIONS", None)
+    if isinstance(places, tuple) and _OWN_PLACES not in places:
+        scrutineer.UNHELPFUL_LOCATIONS = (*places, _OWN_PLACES)  # type: ignore[union-attr]
+
+
+#: alt_coop's modules, in the glob form of Hypothesis's list.
+_OWN_PLACES = "/alt_coop/*.py"

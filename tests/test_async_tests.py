@@ -574,6 +574,36 @@ def test_hypothesis_given_runs_each_example_of_an_async_test(pytester, run_alt, 
     result.stdout.fnmatch_lines(["*: test_fails_from_five(", "*x=5,"])
 
 
+def test_hypothesis_explains_a_failing_async_example_by_the_tests_lines_only(
+    pytester, run_alt_subprocess
+):
+    # Hypothesis's explain phase names the lines only failing examples ran,
+    # leaving pytest's own out: alt_coop's, which raise the example's error,
+    # are as little use to the user.
+    pytest.importorskip("hypothesis")
+    pytester.makepyfile(
+        """
+        from hypothesis import given, strategies as st
+
+        @given(st.integers())
+        async def test_branch(x):
+            y = 0
+            if x > 10:
+                y = 1
+            assert y == 0
+
+        @given(st.integers())
+        async def test_no_branch(x):
+            assert x < 10
+        """
+    )
+    result = run_alt_subprocess(*WITH_HYPOTHESIS, "--hypothesis-seed=1")
+    result.assert_outcomes(failed=2)
+    explained = [line for line in result.stdout.lines if ".py:" in line]
+    assert not [line for line in explained if "/alt_coop/" in line], explained
+    result.stdout.fnmatch_lines(["*Explanation:*", "*/test_hypothesis_explains_*.py:7"])
+
+
 def test_hypothesis_tests_do_not_interleave(pytester, run_alt_subprocess):
     # Hypothesis keeps the running test's state per thread: two of them
     # drawing across awaits at once would corrupt each other's.
