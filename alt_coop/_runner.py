@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -169,29 +169,38 @@ _current_timeout: contextvars.ContextVar[PhaseTimeout | None] = contextvars.Cont
 )
 
 
-@contextlib.contextmanager
-def clocks_paused() -> Iterator[None]:
-    """Stop the running phase's clock (and those of the phases it runs
-    inside, for ``request.getfixturevalue``) and the test's cap meanwhile.
+class WaiterClocks:
+    """The running phase's clock (and those of the phases it runs inside, for
+    ``request.getfixturevalue``) and the test's cap, stopped and started
+    together, each at most once in a row.
 
-    Waiting for an alt_coop.Lock is not the waiter's own time: each clock
-    goes on where it stopped.
+    Waiting for an alt_coop.Lock that another test holds is not the waiter's
+    own time: each clock goes on where it stopped.
     """
-    clocks: list[PhaseTimeout | TaskCap] = []
-    timeout = _current_timeout.get()
-    while timeout is not None:  # the phase's, and those of the phases it runs inside
-        clocks.append(timeout)
-        timeout = timeout.outer
-    cap = current_cap.get()
-    if cap is not None:
-        clocks.append(cap)
-    for clock in clocks:
-        clock.pause()
-    try:
-        yield
-    finally:
-        for clock in clocks:
-            clock.resume()
+
+    def __init__(self) -> None:
+        clocks: list[PhaseTimeout | TaskCap] = []
+        timeout = _current_timeout.get()
+        while timeout is not None:  # the phase's, and those of the phases it runs inside
+            clocks.append(timeout)
+            timeout = timeout.outer
+        cap = current_cap.get()
+        if cap is not None:
+            clocks.append(cap)
+        self._clocks = clocks
+        self._paused = False
+
+    def pause(self) -> None:
+        if not self._paused:
+            self._paused = True
+            for clock in self._clocks:
+                clock.pause()
+
+    def resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            for clock in self._clocks:
+                clock.resume()
 
 
 def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase: str) -> T:

@@ -109,6 +109,7 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
     def __init__(self) -> None:
         super().__init__()
         self._holder: _Holder | None = None
+        self._waiters_clocks: list[_runner.WaiterClocks] = []  # tests' and fixtures' own
 
     async def acquire(self) -> Literal[True]:
         __tracebackhide__ = True
@@ -140,20 +141,38 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
             _check_wait(self, state)
             if state is not None:
                 _waiting_for[state] = self
+            clocks = _runner.WaiterClocks()
+            self._waiters_clocks.append(clocks)
+            self._clocks_follow_holder(clocks)
             try:
-                with _runner.clocks_paused():
-                    await super().acquire()
+                await super().acquire()
             finally:
+                self._waiters_clocks.remove(clocks)
+                clocks.resume()
                 if state is not None:
                     _waiting_for.pop(state, None)
         else:
             await super().acquire()
         # A task the test started holds it for itself, not for the test.
         self._holder = _Holder(state, setting_up.get(), test_item.get()) if own_code else None
+        for clocks in self._waiters_clocks:
+            self._clocks_follow_holder(clocks)
         if own_code:
             _held.set(_held.get() | {self})
             _held_by_tests.add(self)
         return True
+
+    def _clocks_follow_holder(self, clocks: _runner.WaiterClocks) -> None:
+        """Stop a waiter's clocks while a test's or fixture's own code holds
+        the lock (or it is being handed to the next waiter), and let them run
+        while a task holds it. A test's or fixture's hold ends at its teardown
+        at the latest, and a wait that could not end is refused; a task's may
+        never end (it may even wait for the test waiting for it): as for any
+        asyncio lock, the waiter's timeouts then end the wait."""
+        if self.locked() and self._holder is None:
+            clocks.resume()
+        else:
+            clocks.pause()
 
     def _must_wait(self) -> bool:
         """Whether ``acquire`` waits: the lock is held, or it was just

@@ -615,6 +615,52 @@ def test_a_task_a_test_started_waits_for_its_lock_like_any_task(pytester, run_al
     run_alt().assert_outcomes(passed=1)
 
 
+@pytest.mark.parametrize(
+    ("cooperative", "clock"),
+    [(False, "timeout"), (True, "timeout"), (True, "task cap")],
+    ids=["sequential", "cooperative", "cooperative-cap"],
+)
+def test_waiting_for_a_lock_a_task_holds_counts_against_the_timeouts(
+    pytester, run_alt_subprocess, cooperative, clock
+):
+    # Only a wait for a test or fixture holding the lock is not the waiter's
+    # time (their holds end, or the wait is refused). A task's may never end:
+    # here it waits for the test that waits for it. The wait counts, as for
+    # any asyncio lock: the test's timeout, or its cap, fails it; no hang.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        db = alt_coop.Lock()
+
+        async def test_waits_for_its_own_task():
+            ready = asyncio.Event()
+
+            async def worker():
+                async with db():
+                    await ready.wait()
+
+            task = asyncio.create_task(worker())
+            await asyncio.sleep(0)
+            try:
+                async with db():
+                    ready.set()
+            finally:
+                task.cancel()
+        """
+    )
+    args, says = ["--default-async-timeout=0.5"], "timed out after 0.5s"
+    if clock == "task cap":
+        args = ["--default-async-timeout=30", "--asyncio-task-timeout=0.5"]
+        says = "exceeded asyncio_task_timeout: 0.5s"
+    result = run_alt_subprocess(*args, timeout=20)  # a hang, before
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*{says}*waiting at *.py:18 in test_waits_for_its_own_task"])
+
+
 def test_tests_waiting_on_each_others_locks_fail_rather_than_hang(pytester, run_alt):
     pytester.makepyfile(
         """
