@@ -286,7 +286,11 @@ class Plugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> object:
         config = session.config
-        if session.testsfailed and not config.option.continue_on_collection_errors:
+        if (
+            session.testsfailed
+            and not config.option.continue_on_collection_errors
+            and not hasattr(config, "workerinput")  # xdist's workers run the tests anyway
+        ):
             return None  # pytest's own loop reports the collection errors
         if config.option.collectonly or not session.items:
             return None  # nothing to run here (pytest-xdist's controller hands items out)

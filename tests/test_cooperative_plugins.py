@@ -201,6 +201,30 @@ def test_xdist_workers_run_cooperative_tests_sequentially_with_a_notice(pytester
         assert peak(worker_spans) == 1, worker_spans
 
 
+def test_xdist_workers_give_the_notice_beside_a_collection_error(pytester):
+    # pytest's own loop runs nothing after a collection error; xdist's
+    # workers run the tests all the same, sequentially: the notice says so.
+    pytest.importorskip("xdist")
+    pytester.makepyfile(
+        test_ok="""
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_ok():
+            await asyncio.sleep(0.01)
+        """,
+        test_broken="import a_module_that_is_not_there\n",
+    )
+    result = pytester.runpytest_subprocess(
+        *ISOLATE, "-p", "alt_coop.enable", "-p", "xdist", "-n", "2", timeout=120
+    )
+    result.assert_outcomes(passed=1, errors=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*AltCoopWarning: alt_coop: cooperative tests run sequentially inside pytest-xdist*"]
+    )
+
+
 def test_rerunfailures_reruns_a_flaky_cooperative_test(pytester):
     pytest.importorskip("pytest_rerunfailures")
     events_conftest(pytester)
