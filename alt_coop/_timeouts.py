@@ -267,7 +267,8 @@ capped_tasks: weakref.WeakKeyDictionary[asyncio.Task[Any], TaskCap] = weakref.We
 class TaskCap:
     """``asyncio_task_timeout``: the cap on one cooperative test's whole run.
 
-    Started when the test starts; paused while it waits for an alt_coop.Lock.
+    Started when the test starts; paused while it waits for an alt_coop.Lock
+    that another test holds.
     When it expires (and the debugger policy lets a clock of that test
     cancel) it cancels the test's task once, and the phase running
     then fails with a message naming the cap. If that phase goes on as if

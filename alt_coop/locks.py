@@ -13,7 +13,7 @@ import asyncio
 import contextvars
 import weakref
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import pytest
 
@@ -54,8 +54,9 @@ class Lock(_AsyncWithOnly):
 
     Taken in a fixture, it covers the fixtures set up after it and the test,
     until that fixture's teardown. ``async with db:`` works as well. Time spent
-    waiting for the lock does not count against the waiting fixture's or
-    test's timeout: its clock starts once the lock is taken.
+    waiting for another test to release the lock (its code, its fixtures' or
+    its tasks') does not count against the waiting fixture's or test's
+    timeouts; waiting for a task the waiting test started does.
     """
 
     def __init__(self) -> None:
@@ -109,7 +110,8 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
     def __init__(self) -> None:
         super().__init__()
         self._holder: _Holder | None = None
-        self._waiters_clocks: list[_runner.WaiterClocks] = []  # tests' and fixtures' own
+        self._held_for: object = None  # the test whose code or task holds it, if any
+        self._waiting_tests: list[_Waiter] = []  # tests' and fixtures' own code waiting
 
     async def acquire(self) -> Literal[True]:
         __tracebackhide__ = True
@@ -141,38 +143,44 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
             _check_wait(self, state)
             if state is not None:
                 _waiting_for[state] = self
-            clocks = _runner.WaiterClocks()
-            self._waiters_clocks.append(clocks)
-            self._clocks_follow_holder(clocks)
+            waiter = _Waiter(_runner.WaiterClocks(), test_item.get())
+            self._waiting_tests.append(waiter)
+            self._clocks_follow_holder(waiter)
             try:
                 await super().acquire()
             finally:
-                self._waiters_clocks.remove(clocks)
-                clocks.resume()
+                self._waiting_tests.remove(waiter)
+                waiter.clocks.resume()
                 if state is not None:
                     _waiting_for.pop(state, None)
         else:
             await super().acquire()
         # A task the test started holds it for itself, not for the test.
         self._holder = _Holder(state, setting_up.get(), test_item.get()) if own_code else None
-        for clocks in self._waiters_clocks:
-            self._clocks_follow_holder(clocks)
+        self._held_for = test_item.get()
+        for waiter in self._waiting_tests:
+            self._clocks_follow_holder(waiter)
         if own_code:
             _held.set(_held.get() | {self})
             _held_by_tests.add(self)
         return True
 
-    def _clocks_follow_holder(self, clocks: _runner.WaiterClocks) -> None:
-        """Stop a waiter's clocks while a test's or fixture's own code holds
-        the lock (or it is being handed to the next waiter), and let them run
-        while a task holds it. A test's or fixture's hold ends at its teardown
-        at the latest, and a wait that could not end is refused; a task's may
-        never end (it may even wait for the test waiting for it): as for any
-        asyncio lock, the waiter's timeouts then end the wait."""
-        if self.locked() and self._holder is None:
-            clocks.resume()
+    def _clocks_follow_holder(self, waiter: _Waiter) -> None:
+        """Let a waiting test's clocks run while a task that test started
+        holds the lock, and stop them otherwise (another test holds it, or is
+        about to). The wait for a task of its own is the test's own time, as
+        for any asyncio lock, and may never end (the task may wait for the
+        test): its timeouts then end it. Another test's hold ends at its
+        teardown at the latest, and a wait that could not end is refused."""
+        if (
+            self.locked()
+            and self._holder is None
+            and waiter.test is not None
+            and self._held_for is waiter.test
+        ):
+            waiter.clocks.resume()
         else:
-            clocks.pause()
+            waiter.clocks.pause()
 
     def _must_wait(self) -> bool:
         """Whether ``acquire`` waits: the lock is held, or it was just
@@ -189,11 +197,18 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
 
     def release(self) -> None:
         super().release()
-        self._holder = None
+        self._holder = self._held_for = None
         _held_by_tests.discard(self)
         held = _held.get()
         if self in held:
             _held.set(held - {self})
+
+
+class _Waiter(NamedTuple):
+    """A test's or fixture's own code waiting for a lock: its clocks, and its test."""
+
+    clocks: _runner.WaiterClocks
+    test: object
 
 
 class _Holder:

@@ -661,6 +661,41 @@ def test_waiting_for_a_lock_a_task_holds_counts_against_the_timeouts(
     result.stdout.fnmatch_lines([f"*{says}*waiting at *.py:18 in test_waits_for_its_own_task"])
 
 
+def test_waiting_for_a_lock_another_tests_task_holds_does_not_count(pytester, run_alt):
+    # A test's code that takes the lock inside asyncio.gather (or a
+    # TaskGroup) holds it in a task of that test's: for the tests waiting, it
+    # is that test's hold, which is not their time.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        db = alt_coop.Lock()
+
+        async def use_db(seconds):
+            async with db():
+                await asyncio.sleep(seconds)
+
+        async def test_gathers(async_timeout):
+            async_timeout.set_timeout_seconds(10)
+            await asyncio.gather(use_db(1.0), asyncio.sleep(0))
+
+        async def test_in_a_task_group(async_timeout):
+            async_timeout.set_timeout_seconds(10)
+            await asyncio.sleep(0.02)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(use_db(0.5))
+
+        async def test_waits():
+            await asyncio.sleep(0.05)
+            await use_db(0.01)
+        """
+    )
+    run_alt("--default-async-timeout=0.5").assert_outcomes(passed=3)
+
+
 def test_tests_waiting_on_each_others_locks_fail_rather_than_hang(pytester, run_alt):
     pytester.makepyfile(
         """
