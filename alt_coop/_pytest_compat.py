@@ -124,9 +124,11 @@ def fixture_closure(item: pytest.Function, names: Iterable[str]) -> set[str]:
         name = todo.pop()
         if name not in closure:
             closure.add(name)
-            definitions = manager.getfixturedefs(name, item)
-            if definitions:
-                todo.extend(definitions[-1].argnames)
+            # An override that asks for what it overrides uses that one too.
+            for definition in reversed(manager.getfixturedefs(name, item) or ()):
+                todo.extend(definition.argnames)
+                if name not in definition.argnames:
+                    break
     return closure
 
 

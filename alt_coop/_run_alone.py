@@ -154,7 +154,11 @@ class RunAlone:
         # pytest-ordering's (the older plugin): ``run(order=...)``, which its
         # ``first``, ``last``, ... marks become at collection.
         self._ordered_by_run = config.pluginmanager.has_plugin("pytest_ordering")
-        self._lazy_fixtures = config.pluginmanager.has_plugin("pytest_lazyfixture")
+        # By its module: loaded by ``-p`` or ``pytest_plugins``, it has that name.
+        self._lazy_fixtures = any(
+            str(getattr(plugin, "__name__", "")).startswith("pytest_lazy_fixtures.")
+            for plugin in config.pluginmanager.get_plugins()
+        )
 
     def reason(self, item: pytest.Function, marks: set[str], is_async: bool) -> str | None:
         """Why ``item`` (marked ``marks``) must run alone, or None if it may not."""

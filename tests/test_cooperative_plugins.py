@@ -1537,3 +1537,45 @@ def test_a_fixture_named_by_lazy_fixtures_lf_makes_its_test_run_alone(pytester, 
             "lf) run alone (process-wide state)"
         ]
     )
+
+
+@pytest.mark.parametrize("loaded_as", ["entry point", "module"])
+def test_lf_of_an_override_is_followed_to_what_it_overrides(pytester, run_alt, loaded_as):
+    # The fixture an lf names may override one that uses monkeypatch; and
+    # the plugin may be loaded by its module's name rather than its entry point.
+    pytest.importorskip("pytest_lazy_fixtures")
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def patched(monkeypatch):
+            monkeypatch.setenv("WHERE", "patched")
+            return "patched"
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from pytest_lazy_fixtures import lf
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        def patched(patched):
+            return patched + "!"
+
+        @pytest.mark.parametrize("value", [lf("patched")])
+        async def test_lazy(value):
+            assert value == "patched!"
+            await asyncio.sleep(0.01)
+
+        async def test_other():
+            await asyncio.sleep(0.01)
+        """
+    )
+    plugin = "pytest_lazyfixture" if loaded_as == "entry point" else "pytest_lazy_fixtures.plugin"
+    result = run_alt("-p", plugin)
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(["*tests using monkeypatch (through pytest-lazy-fixtures' lf)*"])
