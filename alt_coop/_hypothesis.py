@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import re
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 
@@ -60,5 +62,12 @@ def leave_out_of_explanations() -> None:
         scrutineer.UNHELPFUL_LOCATIONS = (*places, _OWN_PLACES)  # type: ignore[union-attr]
 
 
-#: alt_coop's modules, in the glob form of Hypothesis's list.
-_OWN_PLACES = "/alt_coop/*.py"
+def _own_places() -> str:
+    """alt_coop's modules, in the glob form of Hypothesis's list: by their
+    directory's whole path (a user's own directory may be named alt_coop),
+    unless that path has characters the list's globs do not take."""
+    directory = Path(__file__).parent.as_posix()
+    return f"{directory}/*.py" if re.fullmatch(r"[\w/.: -]+", directory) else "/alt_coop/*.py"
+
+
+_OWN_PLACES = _own_places()
