@@ -284,6 +284,7 @@ class TaskCap:
         self._since = 0.0
         self._deadline: _deadlines.Deadline | None = None
         self._abandon: _deadlines.Deadline | None = None
+        self._cancelled = False  # it expired and cancelled the test: never again
         self.phase: PhaseTimeout | None = None  # the clock of the phase running now
         self.where = ""  # where that phase waited when the cap expired
         self.waited_at: TracebackType | None = None  # that line, as a traceback
@@ -297,7 +298,7 @@ class TaskCap:
             self._left -= self._loop.time() - self._since
 
     def resume(self) -> None:
-        if self._deadline is None and not self.task.done():
+        if self._deadline is None and not self._cancelled and not self.task.done():
             loop = self._loop
             self._since = loop.time()
             self._deadline = _deadlines.of_loop(loop).call_at(
@@ -320,6 +321,7 @@ class TaskCap:
             if self.phase is not None:
                 self.where, self.waited_at = self.phase.waiting_at()
             capped_tasks[self.task] = self
+            self._cancelled = True
             cancel_own(self.task, f"alt_coop: asyncio_task_timeout of {self.seconds:g}s")
             loop = self._loop
             self._abandon = _deadlines.of_loop(loop).call_at(

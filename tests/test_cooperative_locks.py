@@ -696,6 +696,50 @@ def test_waiting_for_a_lock_another_tests_task_holds_does_not_count(pytester, ru
     run_alt("--default-async-timeout=0.5").assert_outcomes(passed=3)
 
 
+def test_a_task_cap_that_expired_cancels_once_across_a_lock_wait(pytester, run_alt):
+    # The cap expired, and the test swallowed its cancellation; then it
+    # waited for a lock another test's task held, its clocks paused and
+    # resumed. The cap must not start again and cancel it a second time.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        db = alt_coop.Lock()
+        background = []
+
+        async def hold():
+            async with db():
+                await asyncio.sleep(0.8)
+
+        async def test_holder():
+            background.append(asyncio.create_task(hold()))
+            await asyncio.sleep(0.01)
+
+        async def test_swallower():
+            await asyncio.sleep(0.05)
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                print("CANCELLED ONCE")
+            async with db():
+                await asyncio.sleep(0.5)
+            print("REACHED THE END")
+        """
+    )
+    result = run_alt("-s", "--asyncio-task-timeout=0.3", "--default-async-timeout=30")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*CANCELLED ONCE",
+            "REACHED THE END",
+            "*exceeded asyncio_task_timeout: 0.3s*waiting at *.py:20 in test_swallower",
+        ]
+    )
+
+
 def test_tests_waiting_on_each_others_locks_fail_rather_than_hang(pytester, run_alt):
     pytester.makepyfile(
         """
