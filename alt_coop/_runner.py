@@ -27,7 +27,7 @@ import pytest
 from . import _cancels, _delivered, _session_loop, _tracebacks
 from ._cancels import uncancel_own
 from ._lanes import Abandon, drive, in_context, in_lane, step
-from ._timeouts import IGNORED, PhaseTimeout, TaskCap, capped_tasks, current_cap
+from ._timeouts import IGNORED, PhaseTimeout, TaskCap, cap_of, capped_tasks, current_cap
 from .errors import AltCoopUsageError
 
 T = TypeVar("T")
@@ -184,7 +184,9 @@ class WaiterClocks:
         while timeout is not None:  # the phase's, and those of the phases it runs inside
             clocks.append(timeout)
             timeout = timeout.outer
-        cap = current_cap.get()
+        # By the task too: a wider fixture's teardown, run in the phase of
+        # the test it ends with, runs in the fixture's context.
+        cap = current_cap.get() or cap_of(asyncio.current_task())
         if cap is not None:
             clocks.append(cap)
         self._clocks = clocks

@@ -290,6 +290,7 @@ class TaskCap:
         self.waited_at: TracebackType | None = None  # that line, as a traceback
         self.resume()
         self._token = current_cap.set(self)
+        _caps[task] = self
 
     def pause(self) -> None:
         if self._deadline is not None:
@@ -310,6 +311,7 @@ class TaskCap:
         if self._abandon is not None:
             self._abandon.cancel()
         current_cap.reset(self._token)
+        _caps.pop(self.task, None)
 
     def _expire(self) -> None:
         self._deadline = None
@@ -338,3 +340,11 @@ class TaskCap:
 current_cap: contextvars.ContextVar[TaskCap | None] = contextvars.ContextVar(
     "alt_coop_task_cap", default=None
 )
+
+#: Each capped test's cap, by its task.
+_caps: weakref.WeakKeyDictionary[asyncio.Task[Any], TaskCap] = weakref.WeakKeyDictionary()
+
+
+def cap_of(task: asyncio.Task[Any] | None) -> TaskCap | None:
+    """The cap of the cooperative test whose task ``task`` is, if it has one."""
+    return None if task is None else _caps.get(task)

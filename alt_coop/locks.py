@@ -54,9 +54,9 @@ class Lock(_AsyncWithOnly):
 
     Taken in a fixture, it covers the fixtures set up after it and the test,
     until that fixture's teardown. ``async with db:`` works as well. Time spent
-    waiting for another test to release the lock (its code, its fixtures' or
-    its tasks') does not count against the waiting fixture's or test's
-    timeouts; waiting for a task the waiting test started does.
+    waiting for another running test to release the lock (its code, its
+    fixtures' or its tasks') does not count against the waiting fixture's or
+    test's timeouts; waiting for any other task's hold does.
     """
 
     def __init__(self) -> None:
@@ -157,26 +157,31 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
             await super().acquire()
         # A task the test started holds it for itself, not for the test.
         self._holder = _Holder(state, setting_up.get(), test_item.get()) if own_code else None
-        self._held_for = test_item.get()
-        for waiter in self._waiting_tests:
-            self._clocks_follow_holder(waiter)
         if own_code:
             _held.set(_held.get() | {self})
             _held_by_tests.add(self)
+        else:
+            self._held_for = _test_of_task()
+            _held_by_tasks.add(self)
+        self._follow_holder()
         return True
 
+    def _follow_holder(self) -> None:
+        for waiter in self._waiting_tests:
+            self._clocks_follow_holder(waiter)
+
     def _clocks_follow_holder(self, waiter: _Waiter) -> None:
-        """Let a waiting test's clocks run while a task that test started
-        holds the lock, and stop them otherwise (another test holds it, or is
-        about to). The wait for a task of its own is the test's own time, as
-        for any asyncio lock, and may never end (the task may wait for the
-        test): its timeouts then end it. Another test's hold ends at its
-        teardown at the latest, and a wait that could not end is refused."""
+        """Stop a waiting test's clocks while another test holds the lock (its
+        code, its fixtures' or a task it started, while it runs), or is about
+        to; let them run while a task of the waiter's own test, or of no
+        running test, holds it. Another test's hold is not the waiter's time,
+        and ends with that test (a wait that could not end is refused); a
+        task's other hold is as any asyncio lock's, and may never end (the
+        task may wait for the waiter): the waiter's timeouts then end it."""
         if (
             self.locked()
             and self._holder is None
-            and waiter.test is not None
-            and self._held_for is waiter.test
+            and (self._held_for is None or self._held_for is waiter.test)
         ):
             waiter.clocks.resume()
         else:
@@ -199,6 +204,7 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
         super().release()
         self._holder = self._held_for = None
         _held_by_tests.discard(self)
+        _held_by_tasks.discard(self)
         held = _held.get()
         if self in held:
             _held.set(held - {self})
@@ -236,6 +242,10 @@ def release_left_held(item: pytest.Item) -> None:
     another (pytester) runs its tests in that test's lane.
     """
     __tracebackhide__ = hidden_unless_alone
+    for lock in list(_held_by_tasks):
+        if lock._held_for is item:  # a task of its own that outlives it: no test's now
+            lock._held_for = None
+            lock._follow_holder()
     if not _held_by_tests:
         return  # the usual case, at every test's teardown
     left = [
@@ -334,6 +344,20 @@ def _within(nodeid: str, scope_id: str) -> bool:
 
 #: The locks a test's or fixture's own code holds now.
 _held_by_tests: weakref.WeakSet[_LoopLock] = weakref.WeakSet()
+
+#: The locks a task holds now (not a test's or fixture's own code).
+_held_by_tasks: weakref.WeakSet[_LoopLock] = weakref.WeakSet()
+
+
+def _test_of_task() -> object:
+    """The test whose code started the running task, as its context says; None
+    for a task a wider fixture started (it serves many tests, whichever set
+    the fixture up) and for one started outside any test."""
+    fixture = setting_up.get()
+    if fixture is not None and fixture[1] != "function":
+        return None
+    return test_item.get()
+
 
 #: The lock each cooperative test is waiting for, if any.
 _waiting_for: dict[LaneState, _LoopLock] = {}

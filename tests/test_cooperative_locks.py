@@ -740,6 +740,147 @@ def test_a_task_cap_that_expired_cancels_once_across_a_lock_wait(pytester, run_a
     )
 
 
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+@pytest.mark.parametrize("waiter", ["its teardown", "the tests"])
+def test_waiting_for_a_lock_a_wider_fixtures_task_holds_counts(
+    pytester, run_alt_subprocess, cooperative, waiter
+):
+    # A task a module fixture started belongs to no test (whichever test set
+    # the fixture up): a wait for it counts for everyone, as for any asyncio
+    # lock, and a timeout ends a wait that could never end. A hang, before.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        db = alt_coop.Lock()
+        TEARDOWN_WAITS = {waiter == "its teardown"}
+
+        @pytest.fixture(scope="module")
+        async def service():
+            stop = asyncio.Event()
+
+            async def worker():
+                async with db():
+                    await stop.wait()
+
+            task = asyncio.create_task(worker())
+            await asyncio.sleep(0)
+            yield
+            if TEARDOWN_WAITS:
+                async with db():
+                    pass
+            stop.set()
+            await task
+
+        async def test_one(service):
+            await asyncio.sleep(0.01)
+            if not TEARDOWN_WAITS:
+                async with db():
+                    pass
+
+        async def test_two(service):
+            await asyncio.sleep(0.01)
+            if not TEARDOWN_WAITS:
+                async with db():
+                    pass
+        """
+    )
+    result = run_alt_subprocess("--default-async-timeout=0.5", timeout=30)
+    if waiter == "its teardown":
+        result.assert_outcomes(passed=2, errors=1)
+        result.stdout.fnmatch_lines(["*fixture 'service' timed out after 0.5s*"])
+    else:
+        result.assert_outcomes(failed=2)
+
+
+def test_a_lock_a_task_keeps_past_its_tests_end_counts_for_its_waiters(
+    pytester, run_alt_subprocess
+):
+    # While its test runs, a task's hold is that test's, not the waiter's
+    # time; once the test is over, it is no test's: the wait counts, and the
+    # waiter's timeout ends a wait that would never end. A hang, before.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        db = alt_coop.Lock()
+        background = []
+
+        async def hold_forever():
+            async with db():
+                await asyncio.Event().wait()
+
+        async def test_leaves_a_task_holding_it():
+            background.append(asyncio.create_task(hold_forever()))
+            await asyncio.sleep(0.3)  # longer than the waiter's timeout
+
+        async def test_waits():
+            await asyncio.sleep(0.05)
+            async with db():
+                pass
+        """
+    )
+    result = run_alt_subprocess("--default-async-timeout=0.5", timeout=30)
+    result.assert_outcomes(passed=1, failed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*test_waits*timed out after 0.5s*"])
+
+
+def test_a_wider_fixtures_teardown_waiting_for_another_tests_lock_is_not_charged_to_a_cap(
+    pytester, run_alt
+):
+    # A module fixture's teardown runs in the phase of the last test of its
+    # module: waiting for another test's hold, that test's cap stops too.
+    pytester.makepyfile(
+        test_a="""
+        import asyncio
+        import pytest
+        from test_b import db
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        async def modfix():
+            yield
+            async with db():
+                pass
+
+        async def test_a1(modfix):
+            await asyncio.sleep(0.1)
+
+        async def test_a2(modfix):
+            await asyncio.sleep(0.1)
+        """,
+        test_b="""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        db = alt_coop.Lock()
+
+        async def test_b1():
+            await asyncio.sleep(0.05)
+            async with db():
+                await asyncio.sleep(0.9)
+
+        async def test_b2():
+            await asyncio.sleep(0.06)
+            async with db():
+                await asyncio.sleep(0.9)
+        """,
+    )
+    result = run_alt(
+        "--default-async-timeout=30", "--asyncio-task-timeout=1", "test_a.py", "test_b.py"
+    )
+    result.assert_outcomes(passed=4)
+
+
 def test_tests_waiting_on_each_others_locks_fail_rather_than_hang(pytester, run_alt):
     pytester.makepyfile(
         """
