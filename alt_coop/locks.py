@@ -110,7 +110,7 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
     def __init__(self) -> None:
         super().__init__()
         self._holder: _Holder | None = None
-        self._held_for: object = None  # the test whose code or task holds it, if any
+        self._held_for: object = None  # the running test whose task holds it (None: none)
         self._waiting_tests: list[_Waiter] = []  # tests' and fixtures' own code waiting
 
     async def acquire(self) -> Literal[True]:
