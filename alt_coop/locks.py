@@ -13,7 +13,7 @@ import asyncio
 import contextvars
 import weakref
 from types import TracebackType
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import pytest
 
@@ -54,9 +54,9 @@ class Lock(_AsyncWithOnly):
 
     Taken in a fixture, it covers the fixtures set up after it and the test,
     until that fixture's teardown. ``async with db:`` works as well. Time spent
-    waiting for another running test to release the lock (its code, its
-    fixtures' or its tasks') does not count against the waiting fixture's or
-    test's timeouts; waiting for any other task's hold does.
+    waiting for another test or fixture to release the lock does not count
+    against the waiting fixture's or test's timeouts; waiting for a task to
+    release it does, as for any asyncio lock.
     """
 
     def __init__(self) -> None:
@@ -110,8 +110,7 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
     def __init__(self) -> None:
         super().__init__()
         self._holder: _Holder | None = None
-        self._held_for: object = None  # the running test whose task holds it (None: none)
-        self._waiting_tests: list[_Waiter] = []  # tests' and fixtures' own code waiting
+        self._waiting_clocks: list[_runner.WaiterClocks] = []  # of tests' and fixtures' code
 
     async def acquire(self) -> Literal[True]:
         __tracebackhide__ = True
@@ -143,14 +142,14 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
             _check_wait(self, state)
             if state is not None:
                 _waiting_for[state] = self
-            waiter = _Waiter(_runner.WaiterClocks(), test_item.get())
-            self._waiting_tests.append(waiter)
-            self._clocks_follow_holder(waiter)
+            clocks = _runner.WaiterClocks()
+            self._waiting_clocks.append(clocks)
+            self._clocks_follow_holder(clocks)
             try:
                 await super().acquire()
             finally:
-                self._waiting_tests.remove(waiter)
-                waiter.clocks.resume()
+                self._waiting_clocks.remove(clocks)
+                clocks.resume()
                 if state is not None:
                     _waiting_for.pop(state, None)
         else:
@@ -160,32 +159,22 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
         if own_code:
             _held.set(_held.get() | {self})
             _held_by_tests.add(self)
-        else:
-            self._held_for = _test_of_task()
-            _held_by_tasks.add(self)
-        self._follow_holder()
+        for clocks in self._waiting_clocks:
+            self._clocks_follow_holder(clocks)
         return True
 
-    def _follow_holder(self) -> None:
-        for waiter in self._waiting_tests:
-            self._clocks_follow_holder(waiter)
-
-    def _clocks_follow_holder(self, waiter: _Waiter) -> None:
-        """Stop a waiting test's clocks while another test holds the lock (its
-        code, its fixtures' or a task it started, while it runs), or is about
-        to; let them run while a task of the waiter's own test, or of no
-        running test, holds it. Another test's hold is not the waiter's time,
-        and ends with that test (a wait that could not end is refused); a
-        task's other hold is as any asyncio lock's, and may never end (the
-        task may wait for the waiter): the waiter's timeouts then end it."""
-        if (
-            self.locked()
-            and self._holder is None
-            and (self._held_for is None or self._held_for is waiter.test)
-        ):
-            waiter.clocks.resume()
+    def _clocks_follow_holder(self, clocks: _runner.WaiterClocks) -> None:
+        """Stop a waiter's clocks while a test's or fixture's own code holds
+        the lock (or it is being handed to the next waiter), and let them run
+        while a task holds it. The holding code's own clock runs meanwhile
+        (or it waits in a chain that is refused), so its hold ends, with a
+        timeout at the latest; a task has no clock, and may wait for the
+        waiter itself (or for a test that waits for it): as for any asyncio
+        lock, the waiter's timeouts then end the wait."""
+        if self.locked() and self._holder is None:
+            clocks.resume()
         else:
-            waiter.clocks.pause()
+            clocks.pause()
 
     def _must_wait(self) -> bool:
         """Whether ``acquire`` waits: the lock is held, or it was just
@@ -202,19 +191,11 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
 
     def release(self) -> None:
         super().release()
-        self._holder = self._held_for = None
+        self._holder = None
         _held_by_tests.discard(self)
-        _held_by_tasks.discard(self)
         held = _held.get()
         if self in held:
             _held.set(held - {self})
-
-
-class _Waiter(NamedTuple):
-    """A test's or fixture's own code waiting for a lock: its clocks, and its test."""
-
-    clocks: _runner.WaiterClocks
-    test: object
 
 
 class _Holder:
@@ -242,10 +223,6 @@ def release_left_held(item: pytest.Item) -> None:
     another (pytester) runs its tests in that test's lane.
     """
     __tracebackhide__ = hidden_unless_alone
-    for lock in list(_held_by_tasks):
-        if lock._held_for is item:  # a task of its own that outlives it: no test's now
-            lock._held_for = None
-            lock._follow_holder()
     if not _held_by_tests:
         return  # the usual case, at every test's teardown
     left = [
@@ -344,20 +321,6 @@ def _within(nodeid: str, scope_id: str) -> bool:
 
 #: The locks a test's or fixture's own code holds now.
 _held_by_tests: weakref.WeakSet[_LoopLock] = weakref.WeakSet()
-
-#: The locks a task holds now (not a test's or fixture's own code).
-_held_by_tasks: weakref.WeakSet[_LoopLock] = weakref.WeakSet()
-
-
-def _test_of_task() -> object:
-    """The test whose code started the running task, as its context says; None
-    for a task a wider fixture started (it serves many tests, whichever set
-    the fixture up) and for one started outside any test."""
-    fixture = setting_up.get()
-    if fixture is not None and fixture[1] != "function":
-        return None
-    return test_item.get()
-
 
 #: The lock each cooperative test is waiting for, if any.
 _waiting_for: dict[LaneState, _LoopLock] = {}

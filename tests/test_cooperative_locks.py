@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from itertools import combinations
 
 import pytest
@@ -661,39 +662,99 @@ def test_waiting_for_a_lock_a_task_holds_counts_against_the_timeouts(
     result.stdout.fnmatch_lines([f"*{says}*waiting at *.py:18 in test_waits_for_its_own_task"])
 
 
-def test_waiting_for_a_lock_another_tests_task_holds_does_not_count(pytester, run_alt):
-    # A test's code that takes the lock inside asyncio.gather (or a
-    # TaskGroup) holds it in a task of that test's: for the tests waiting, it
-    # is that test's hold, which is not their time.
-    pytester.makepyfile(
+TASK_HOLDS = {
+    # Two tests each wait for the lock a task of the other holds.
+    "each other's tasks": (
         """
-        import asyncio
-        import alt_coop
-        import pytest
+        first, second = alt_coop.Lock(), alt_coop.Lock()
 
-        pytestmark = pytest.mark.asyncio_cooperative
+        async def hold(lock):
+            async with lock():
+                await asyncio.sleep(3600)
+
+        async def test_a():
+            task = asyncio.create_task(hold(first))
+            try:
+                await asyncio.sleep(0.1)
+                async with second():
+                    pass
+            finally:
+                task.cancel()
+
+        async def test_b():
+            task = asyncio.create_task(hold(second))
+            try:
+                await asyncio.sleep(0.1)
+                async with first():
+                    pass
+            finally:
+                task.cancel()
+        """,
+        {"failed": 2},
+    ),
+    # A task takes the lock once its test is over, and keeps it.
+    "taken after its test": (
+        """
         db = alt_coop.Lock()
+        background = []
 
-        async def use_db(seconds):
+        async def late_holder():
+            await asyncio.sleep(0.2)
             async with db():
-                await asyncio.sleep(seconds)
+                await asyncio.Event().wait()
 
-        async def test_gathers(async_timeout):
-            async_timeout.set_timeout_seconds(10)
-            await asyncio.gather(use_db(1.0), asyncio.sleep(0))
-
-        async def test_in_a_task_group(async_timeout):
-            async_timeout.set_timeout_seconds(10)
-            await asyncio.sleep(0.02)
-            async with asyncio.TaskGroup() as group:
-                group.create_task(use_db(0.5))
+        async def test_leaves_a_task():
+            background.append(asyncio.create_task(late_holder()))
 
         async def test_waits():
-            await asyncio.sleep(0.05)
-            await use_db(0.01)
+            await asyncio.sleep(0.4)
+            async with db():
+                pass
+        """,
+        {"passed": 1, "failed": 1, "warnings": 1},
+    ),
+    # A module fixture's teardown waits for a task of the test it ends with.
+    "a teardown": (
         """
+        db = alt_coop.Lock()
+        background = []
+
+        @pytest.fixture(scope="module")
+        async def modfix():
+            yield
+            async with db():
+                pass
+
+        async def hold_forever():
+            async with db():
+                await asyncio.Event().wait()
+
+        async def test_one(modfix):
+            pass
+
+        async def test_two(modfix):
+            await asyncio.sleep(0.1)
+            background.append(asyncio.create_task(hold_forever()))
+            await asyncio.sleep(0.1)
+        """,
+        {"passed": 2, "errors": 1, "warnings": 1},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", TASK_HOLDS)
+def test_no_wait_for_a_tasks_hold_outlasts_the_waiters_timeout(pytester, run_alt_subprocess, case):
+    # A task has no clock of its own to end its hold: a wait for one counts
+    # against the waiter's timeouts, whichever test started it, or none. Each
+    # of these hung before.
+    source, outcomes = TASK_HOLDS[case]
+    pytester.makepyfile(
+        "import asyncio\nimport alt_coop\nimport pytest\n\n"
+        "pytestmark = pytest.mark.asyncio_cooperative\n" + textwrap.dedent(source)
     )
-    run_alt("--default-async-timeout=0.5").assert_outcomes(passed=3)
+    result = run_alt_subprocess("--default-async-timeout=0.5", timeout=30)
+    result.assert_outcomes(**outcomes)
+    result.stdout.fnmatch_lines(["*timed out after 0.5s*"])
 
 
 def test_a_task_cap_that_expired_cancels_once_across_a_lock_wait(pytester, run_alt):
