@@ -114,18 +114,21 @@ def requested_by_the_test(item: pytest.Function) -> Sequence[str]:
     return () if info is None else info.initialnames
 
 
-def fixture_closure(item: pytest.Function, names: Iterable[str]) -> set[str]:
-    """``names`` and the fixtures they use, as ``item`` would get them: for
-    fixtures asked for by name as the test sets up, not in its closure."""
+def fixture_closure(
+    item: pytest.Function, names: Iterable[str]
+) -> dict[str, Sequence[pytest.FixtureDef[Any]]]:
+    """``names`` and the fixtures they use, with their definitions, as
+    ``item`` would get them: for fixtures asked for by name as the test sets
+    up, not in its closure."""
     manager = item.session._fixturemanager
-    closure: set[str] = set()
+    closure: dict[str, Sequence[pytest.FixtureDef[Any]]] = {}
     todo = list(names)
     while todo:
         name = todo.pop()
         if name not in closure:
-            closure.add(name)
+            definitions = closure[name] = manager.getfixturedefs(name, item) or ()
             # An override that asks for what it overrides uses that one too.
-            for definition in reversed(manager.getfixturedefs(name, item) or ()):
+            for definition in reversed(definitions):
                 todo.extend(definition.argnames)
                 if name not in definition.argnames:
                     break

@@ -17,6 +17,7 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -167,14 +168,16 @@ class RunAlone:
             names = ", ".join(_through(item, name) for name in sorted(alone))
             return f"tests using {names} run alone (process-wide state)"
         if self._lazy_fixtures:
-            lazy = RUN_ALONE_FIXTURES.intersection(
-                _pytest_compat.fixture_closure(item, _lazy_fixture_names(item))
-            )
-            if lazy:
+            lazy = _pytest_compat.fixture_closure(item, _lazy_fixture_names(item))
+            lazy_alone = RUN_ALONE_FIXTURES.intersection(lazy)
+            if lazy_alone:
                 return (
-                    f"tests using {', '.join(sorted(lazy))} (through pytest-lazy-fixtures' "
-                    "lf) run alone (process-wide state)"
+                    f"tests using {', '.join(sorted(lazy_alone))} (through "
+                    "pytest-lazy-fixtures' lf or lfc) run alone (process-wide state)"
                 )
+            plugin_fixture = _plugin_fixture(item, lazy)
+            if plugin_fixture is not None:
+                return plugin_fixture
         plugin_fixture = _plugin_fixture(item)
         if plugin_fixture is not None:
             return plugin_fixture
@@ -359,11 +362,16 @@ def _through(item: pytest.Function, name: str) -> str:
     return name
 
 
-def _plugin_fixture(item: pytest.Function) -> str | None:
+def _plugin_fixture(
+    item: pytest.Function, definitions: Mapping[str, Sequence[Any]] | None = None
+) -> str | None:
     """Why ``item`` runs alone, if it uses one of :data:`_PLUGIN_FIXTURES`, or
     a ``caplog`` that is not pytest's own. An override that asks for the
-    plugin's fixture it overrides counts as the plugin's."""
-    for name, defs in _pytest_compat.fixture_definitions(item).items():
+    plugin's fixture it overrides counts as the plugin's. ``definitions``:
+    the fixtures to look at, by name, if not those of ``item``'s closure."""
+    if definitions is None:
+        definitions = _pytest_compat.fixture_definitions(item)
+    for name, defs in definitions.items():
         modules = [str(getattr(definition.func, "__module__", "")) for definition in defs]
         if name == "caplog" and modules and modules[-1] != "_pytest.logging":
             return (

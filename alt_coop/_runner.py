@@ -174,8 +174,8 @@ class WaiterClocks:
     ``request.getfixturevalue``) and the test's cap, stopped and started
     together, each at most once in a row.
 
-    Waiting for an alt_coop.Lock that another test holds is not the waiter's
-    own time: each clock goes on where it stopped.
+    Waiting for an alt_coop.Lock that another test's or fixture's own code
+    holds is not the waiter's own time: each clock goes on where it stopped.
     """
 
     def __init__(self) -> None:
@@ -184,9 +184,10 @@ class WaiterClocks:
         while timeout is not None:  # the phase's, and those of the phases it runs inside
             clocks.append(timeout)
             timeout = timeout.outer
-        # By the task too: a wider fixture's teardown, run in the phase of
-        # the test it ends with, runs in the fixture's context.
-        cap = current_cap.get() or cap_of(asyncio.current_task())
+        # By the task, not the context: a wider fixture's teardown runs in
+        # the phase (and task) of the test it ends with, but in the context
+        # it was set up in, which holds the cap of the test that set it up.
+        cap = cap_of(asyncio.current_task())
         if cap is not None:
             clocks.append(cap)
         self._clocks = clocks

@@ -268,7 +268,7 @@ class TaskCap:
     """``asyncio_task_timeout``: the cap on one cooperative test's whole run.
 
     Started when the test starts; paused while it waits for an alt_coop.Lock
-    that another test holds.
+    that another test's or fixture's own code holds.
     When it expires (and the debugger policy lets a clock of that test
     cancel) it cancels the test's task once, and the phase running
     then fails with a message naming the cap. If that phase goes on as if

@@ -104,8 +104,9 @@ class Lock(_AsyncWithOnly):
 
 
 class _LoopLock(_AsyncWithOnly, asyncio.Lock):
-    """An asyncio.Lock whose wait does not eat into the waiter's timeout, and
-    that says so when waiting for it could never end."""
+    """An asyncio.Lock whose wait for another test's or fixture's hold does
+    not eat into the waiter's timeouts, and that says so when waiting for it
+    could never end."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -166,9 +167,10 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
     def _clocks_follow_holder(self, clocks: _runner.WaiterClocks) -> None:
         """Stop a waiter's clocks while a test's or fixture's own code holds
         the lock (or it is being handed to the next waiter), and let them run
-        while a task holds it. The holding code's own clock runs meanwhile
-        (or it waits in a chain that is refused), so its hold ends, with a
-        timeout at the latest; a task has no clock, and may wait for the
+        while a task holds it. A test's or function fixture's hold ends with
+        its test, at its timeout at the latest, and a wider fixture's at its
+        scope's teardown (waits that could never end are refused, see
+        :func:`_check_wait`); a task has no clock, and may wait for the
         waiter itself (or for a test that waits for it): as for any asyncio
         lock, the waiter's timeouts then end the wait."""
         if self.locked() and self._holder is None:

@@ -892,13 +892,17 @@ def test_a_lock_a_task_keeps_past_its_tests_end_counts_for_its_waiters(
     result.stdout.fnmatch_lines(["*test_waits*timed out after 0.5s*"])
 
 
+@pytest.mark.parametrize("asked", ["as an argument", "through getfixturevalue"])
 def test_a_wider_fixtures_teardown_waiting_for_another_tests_lock_is_not_charged_to_a_cap(
-    pytester, run_alt
+    pytester, run_alt, asked
 ):
     # A module fixture's teardown runs in the phase of the last test of its
-    # module: waiting for another test's hold, that test's cap stops too.
+    # module, in the context of the one that set it up (whose cap it holds,
+    # when asked for through getfixturevalue): waiting for another test's
+    # hold, the cap of the test it runs in stops too.
+    by_argument = asked == "as an argument"
     pytester.makepyfile(
-        test_a="""
+        test_a=f"""
         import asyncio
         import pytest
         from test_b import db
@@ -911,11 +915,14 @@ def test_a_wider_fixtures_teardown_waiting_for_another_tests_lock_is_not_charged
             async with db():
                 pass
 
-        async def test_a1(modfix):
+        async def test_a1(request{", modfix" if by_argument else ""}):
+            request.getfixturevalue("modfix")
             await asyncio.sleep(0.1)
 
-        async def test_a2(modfix):
-            await asyncio.sleep(0.1)
+        async def test_a2(request{", modfix" if by_argument else ""}):
+            await asyncio.sleep(0.05)
+            request.getfixturevalue("modfix")
+            await asyncio.sleep(0.3)
         """,
         test_b="""
         import asyncio

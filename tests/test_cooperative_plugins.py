@@ -1534,7 +1534,7 @@ def test_a_fixture_named_by_lazy_fixtures_lf_makes_its_test_run_alone(pytester, 
     result.stdout.fnmatch_lines(
         [
             "*AltCoopWarning: alt_coop: tests using monkeypatch (through pytest-lazy-fixtures' "
-            "lf) run alone (process-wide state)"
+            "lf or lfc) run alone (process-wide state)"
         ]
     )
 
@@ -1578,4 +1578,33 @@ def test_lf_of_an_override_is_followed_to_what_it_overrides(pytester, run_alt, l
     plugin = "pytest_lazyfixture" if loaded_as == "entry point" else "pytest_lazy_fixtures.plugin"
     result = run_alt("-p", plugin)
     result.assert_outcomes(passed=2, warnings=1)
-    result.stdout.fnmatch_lines(["*tests using monkeypatch (through pytest-lazy-fixtures' lf)*"])
+    result.stdout.fnmatch_lines(
+        ["*tests using monkeypatch (through pytest-lazy-fixtures' lf or lfc)*"]
+    )
+
+
+def test_lf_of_a_plugins_process_wide_fixture_makes_its_test_run_alone(pytester, run_alt):
+    # Faker's fixture is known by the plugin module defining it, not by a name
+    # of the run-alone list: through lf too.
+    pytest.importorskip("pytest_lazy_fixtures")
+    pytest.importorskip("faker")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from pytest_lazy_fixtures import lf
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("fake", [lf("faker")])
+        async def test_lazy(fake):
+            assert fake.name()
+            await asyncio.sleep(0.01)
+
+        async def test_other():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt("-p", "pytest_lazyfixture", "-p", "faker")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(["*tests using faker run alone (Faker re-seeds*"])
