@@ -27,13 +27,18 @@ def is_async_test(func: object) -> bool:
 
 def is_hypothesis_test(func: object) -> bool:
     """Whether ``func`` is a Hypothesis test (``@given``), async or not."""
-    return getattr(getattr(func, "hypothesis", None), "inner_test", None) is not None
+    return _inner_test(func) is not None
 
 
 def async_inner_test(func: object) -> Callable[..., Any] | None:
     """The ``async def`` function a Hypothesis test calls per example, if any."""
-    inner = getattr(getattr(func, "hypothesis", None), "inner_test", None)
+    inner = _inner_test(func)
     return inner if inspect.iscoroutinefunction(inner) else None
+
+
+def _inner_test(func: object) -> Any:
+    """The function a Hypothesis test calls per example, or None."""
+    return getattr(getattr(func, "hypothesis", None), "inner_test", None)
 
 
 @contextlib.contextmanager

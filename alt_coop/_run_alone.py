@@ -167,6 +167,7 @@ class RunAlone:
         if alone:
             names = ", ".join(_through(item, name) for name in sorted(alone))
             return f"tests using {names} run alone (process-wide state)"
+        definitions = _pytest_compat.fixture_definitions(item)
         if self._lazy_fixtures:
             lazy = _pytest_compat.fixture_closure(item, _lazy_fixture_names(item))
             lazy_alone = RUN_ALONE_FIXTURES.intersection(lazy)
@@ -175,10 +176,8 @@ class RunAlone:
                     f"tests using {', '.join(sorted(lazy_alone))} (through "
                     "pytest-lazy-fixtures' lf or lfc) run alone (process-wide state)"
                 )
-            plugin_fixture = _plugin_fixture(item, lazy)
-            if plugin_fixture is not None:
-                return plugin_fixture
-        plugin_fixture = _plugin_fixture(item)
+            definitions = {**lazy, **definitions}
+        plugin_fixture = _plugin_fixture(item, definitions)
         if plugin_fixture is not None:
             return plugin_fixture
         if getattr(item.obj, "patchings", None):
@@ -362,15 +361,11 @@ def _through(item: pytest.Function, name: str) -> str:
     return name
 
 
-def _plugin_fixture(
-    item: pytest.Function, definitions: Mapping[str, Sequence[Any]] | None = None
-) -> str | None:
-    """Why ``item`` runs alone, if it uses one of :data:`_PLUGIN_FIXTURES`, or
-    a ``caplog`` that is not pytest's own. An override that asks for the
-    plugin's fixture it overrides counts as the plugin's. ``definitions``:
-    the fixtures to look at, by name, if not those of ``item``'s closure."""
-    if definitions is None:
-        definitions = _pytest_compat.fixture_definitions(item)
+def _plugin_fixture(item: pytest.Function, definitions: Mapping[str, Sequence[Any]]) -> str | None:
+    """Why ``item`` runs alone, if among the fixtures it uses (``definitions``,
+    by name) is one of :data:`_PLUGIN_FIXTURES`, or a ``caplog`` that is not
+    pytest's own. An override that asks for the plugin's fixture it
+    overrides counts as the plugin's."""
     for name, defs in definitions.items():
         modules = [str(getattr(definition.func, "__module__", "")) for definition in defs]
         if name == "caplog" and modules and modules[-1] != "_pytest.logging":
