@@ -282,37 +282,75 @@ def _check_wait(lock: _LoopLock, waiter: LaneState | None) -> None:
 
     Either a wider fixture holds it until its teardown, which comes after
     every test in its scope, the waiter among them, or (for a cooperative
-    test) a chain of tests each waiting for a lock the next holds comes back
-    to ``waiter``.
+    test) the waits of the tests running now, each for a lock the next one
+    holds, come back to ``waiter``. A wider fixture's hold ends after every
+    test of its scope, so it leads on to each of them that waits.
     """
     __tracebackhide__ = True
     item = test_item.get() if waiter is None else waiter.item
     if item is None:
         return
-    seen: list[LaneState] = []
     holder = lock._holder
-    nodeid = item.nodeid
-    while holder is not None and holder.state not in seen:
-        fixture = holder.fixture
-        if fixture is not None and fixture[1] != "function" and _within(nodeid, fixture[2]):
-            raise RuntimeError(
-                f"this alt_coop.Lock is held by the {fixture[1]} fixture {fixture[0]!r}, "
-                f"which releases it at its teardown, after every test of its {fixture[1]}, "
-                f"{nodeid} included. Take it in one place only"
-            )
-        if waiter is None or holder.state is None:
-            # A test outside a batch waits for no test of one (none runs),
-            # and a batch's test for nothing of the test outside it.
-            return
-        if holder.state is waiter:
-            chain = " -> ".join(state.item.nodeid for state in [waiter, *seen, waiter])
-            raise RuntimeError(
-                f"waiting for this alt_coop.Lock would never end: these tests each wait "
-                f"for a lock the next one holds: {chain}. Take locks in one order everywhere"
-            )
-        seen.append(holder.state)
-        next_lock = _waiting_for.get(holder.state)
-        holder = None if next_lock is None else next_lock._holder
+    fixture = None if holder is None else _wider(holder)
+    if fixture is not None and _within(item.nodeid, fixture[2]):
+        raise RuntimeError(
+            f"this alt_coop.Lock is held by the {fixture[1]} fixture {fixture[0]!r}, "
+            f"which releases it at its teardown, after every test of its {fixture[1]}, "
+            f"{item.nodeid} included. Take it in one place only"
+        )
+    if waiter is None:
+        # A test outside a batch waits for no test of one: none runs.
+        return
+    chain = _chain_back_to(waiter, lock)
+    if chain is not None:
+        steps = " -> ".join([waiter.item.nodeid, *chain])
+        through = " (or a fixture holds until it ends)" if "fixture" in steps else ""
+        raise RuntimeError(
+            f"waiting for this alt_coop.Lock would never end: these tests each wait "
+            f"for a lock the next one holds{through}: {steps}. "
+            "Take locks in one order everywhere"
+        )
+
+
+def _chain_back_to(waiter: LaneState, lock: _LoopLock) -> list[str] | None:
+    """The steps by which ``lock``'s hold waits, through the waits of the
+    tests running now, for ``waiter`` to end, if it does.
+
+    Only a test's or fixture's own hold leads on (a task's runs down the
+    waiter's clocks): to its test, or for a wider fixture to each test of
+    its scope, ``waiter`` included, that waits.
+    """
+    paths: list[tuple[_LoopLock, list[str]]] = [(lock, [])]
+    seen: set[LaneState] = set()
+    while paths:
+        lock, steps = paths.pop()
+        holder = lock._holder
+        fixture = None if holder is None else _wider(holder)
+        if fixture is not None:  # whichever test set it up
+            name, scope, scope_id = fixture
+            leads_to = [
+                (state, f"the {scope} fixture {name!r}, held until {state.item.nodeid} ends")
+                for state in [waiter, *_waiting_for]
+                if _within(state.item.nodeid, scope_id)
+            ]
+        elif holder is not None and holder.state is not None:
+            leads_to = [(holder.state, holder.state.item.nodeid)]
+        else:
+            continue  # a task's, or the test's outside the batch (none runs)
+        for state, step in leads_to:
+            if state is waiter:
+                return [*steps, step]
+            next_lock = _waiting_for.get(state)
+            if next_lock is not None and state not in seen:
+                seen.add(state)
+                paths.append((next_lock, [*steps, step]))
+    return None
+
+
+def _wider(holder: _Holder) -> tuple[str, str, str] | None:
+    """The wider fixture through which ``holder`` holds its lock, if any."""
+    fixture = holder.fixture
+    return fixture if fixture is not None and fixture[1] != "function" else None
 
 
 def _within(nodeid: str, scope_id: str) -> bool:

@@ -984,6 +984,83 @@ def test_tests_waiting_on_each_others_locks_fail_rather_than_hang(pytester, run_
     assert result.duration < 5
 
 
+@pytest.mark.parametrize("first", ["the test in its scope", "the waiter"])
+@pytest.mark.parametrize("set_up_by", ["cooperative", "sequential"])
+def test_waiting_for_a_wider_fixtures_hold_while_a_test_in_its_scope_waits_for_the_waiter(
+    pytester, run_alt_subprocess, first, set_up_by
+):
+    # test_w waits for the module fixture's lock, released after test_t2;
+    # test_t2 waits for test_w's lock. Whichever waits second closes the
+    # circle (the fixture was set up by test_t1, long done, in the batch or
+    # before it): it hung, with every clock in it stopped, when test_t2
+    # waited first.
+    t2_waits, w_waits = (0.05, 0.2) if first == "the test in its scope" else (0.2, 0.05)
+    pytester.makeconftest(
+        """
+        import alt_coop
+
+        L, L2 = alt_coop.Lock(), alt_coop.Lock()
+        """
+    )
+    pytester.makepyfile(
+        test_a=f"""
+        import asyncio
+        import pytest
+        from conftest import L, L2
+
+        @pytest.fixture(scope="module")
+        async def holds_l():
+            async with L():
+                yield
+
+        {"@pytest.mark.asyncio_cooperative" if set_up_by == "cooperative" else ""}
+        async def test_t1(holds_l):
+            pass
+
+        @pytest.mark.asyncio_cooperative
+        async def test_t2(holds_l):
+            await asyncio.sleep({t2_waits})
+            async with L2():
+                pass
+        """,
+        test_b=f"""
+        import asyncio
+        import pytest
+        from conftest import L, L2
+
+        @pytest.mark.asyncio_cooperative
+        async def test_w():
+            async with L2():
+                await asyncio.sleep({w_waits})
+                async with L():
+                    pass
+        """,
+    )
+    result = run_alt_subprocess(
+        "-v", "--asyncio-task-timeout=30", "test_a.py", "test_b.py", timeout=20
+    )
+    second = "test_w" if first == "the test in its scope" else "test_t2"
+    assert verbose_lines(result.stdout.str()) == {
+        "test_t1": ["PASSED"],
+        "test_t2": ["FAILED" if second == "test_t2" else "PASSED"],
+        "test_w": ["FAILED" if second == "test_w" else "PASSED"],
+    }, result.stdout.str()
+    chain = (
+        "test_b.py::test_w -> the module fixture 'holds_l', held until test_a.py::test_t2 "
+        "ends -> test_b.py::test_w"
+        if second == "test_w"
+        else "test_a.py::test_t2 -> test_b.py::test_w -> the module fixture 'holds_l', "
+        "held until test_a.py::test_t2 ends"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "E * waiting for this alt_coop.Lock would never end: these tests each wait for a "
+            f"lock the next one holds (or a fixture holds until it ends): {chain}. "
+            "Take locks in one order everywhere"
+        ]
+    )
+
+
 def test_waiting_for_a_lock_a_task_of_the_test_holds_is_no_deadlock(pytester, run_alt):
     pytester.makepyfile(
         """
