@@ -49,7 +49,7 @@ from ._lanes import in_context, in_lane
 from ._marks import MARK
 from ._other_runners import LEFT_TO_ANYIO, LEFT_TO_PYTEST_ASYNCIO, NO_SECOND_LOOP, OtherRunners
 from ._runner import current_context, run
-from ._running_now import setting_up, test_item
+from ._running_now import FixtureSetUp, setting_up, test_item
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_HINT, BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopError, AltCoopUsageError
@@ -483,7 +483,9 @@ class Plugin:
         function = _pytest_compat.fixture_function(fixturedef, request)
         label = f"fixture {fixturedef.argname!r}"
         # A lock it takes is held through this fixture (see alt_coop.locks).
-        holder = (fixturedef.argname, fixturedef.scope, request.node.nodeid)
+        holder = FixtureSetUp(fixturedef.argname, fixturedef.scope, request.node.nodeid)
+        if hasattr(request, "param"):
+            holder = holder._replace(param=request.param, parametrized=True)
         if fixturedef.scope != "function":  # a test's teardown checks a function fixture's
             # Added first, it runs last: after the fixture's own teardown and
             # the finalizers it gives its scope's node (which may release it).

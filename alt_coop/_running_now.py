@@ -1,7 +1,9 @@
-"""What runs in this context: the test whose protocol, the fixture whose set-up.
+"""What runs in this context: the test whose protocol, the fixture whose
+set-up, the batch of cooperative tests.
 
-The engine sets them as a test's set-up and an async fixture's set-up start;
-the locks read them, to tell whose code takes a lock, and the finalizers'
+The engine sets the first two as a test's set-up and an async fixture's
+set-up start, the scheduler the batch; the locks read them, to tell whose
+code takes a lock and which waits could never end, and the finalizers'
 timeouts, to look up the test's defaults. Context variables, so each
 cooperative test's lane sees its own.
 
@@ -10,7 +12,10 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import pytest
 
@@ -19,8 +24,45 @@ test_item: contextvars.ContextVar[pytest.Item | None] = contextvars.ContextVar(
     "alt_coop_test_item", default=None
 )
 
-#: The fixture whose setup is running in this context: (name, scope, node id
-#: of its scope), set by the engine around an async fixture's setup.
-setting_up: contextvars.ContextVar[tuple[str, str, str] | None] = contextvars.ContextVar(
+
+class FixtureSetUp(NamedTuple):
+    """One set-up of a fixture, through which the locks it takes are held."""
+
+    name: str
+    scope: str
+    scope_id: str  # the node id of its scope
+    param: object = None
+    parametrized: bool = False  # one of several instances, torn down as its tests end
+
+
+#: The fixture whose setup is running in this context, set by the engine
+#: around an async fixture's setup.
+setting_up: contextvars.ContextVar[FixtureSetUp | None] = contextvars.ContextVar(
     "alt_coop_fixture_setting_up", default=None
 )
+
+
+class Batch(NamedTuple):
+    """The cooperative tests that run at once now, and the test after them,
+    which starts only once every one of them is done."""
+
+    items: Sequence[pytest.Item]
+    after: pytest.Item | None
+
+
+#: The batch whose tests run in this context (see :func:`batch_running`).
+running_batch: contextvars.ContextVar[Batch | None] = contextvars.ContextVar(
+    "alt_coop_running_batch", default=None
+)
+
+
+@contextlib.contextmanager
+def batch_running(batch: Batch) -> Iterator[None]:
+    """Within the block, ``batch`` runs in the calling context (the
+    scheduler's, which may be the session's own: it is put back after, so
+    that nothing of a finished session stays reachable from it)."""
+    token = running_batch.set(batch)
+    try:
+        yield
+    finally:
+        running_batch.reset(token)

@@ -56,6 +56,7 @@ from ._hypothesis import is_async_test
 from ._lanes import LEAVE, Leave, drive
 from ._marks import MARK, SEQUENTIAL_MARK
 from ._other_runners import OtherRunners
+from ._running_now import Batch, batch_running
 from ._session_loop import INTERRUPT_GRACE_SECONDS
 from ._setupstate import ConcurrentSetupState
 from .errors import AltCoopWarning
@@ -178,7 +179,9 @@ class Scheduler:
                 while end < len(items) and flags[end] == flags[start]:
                     end += 1
                 if flags[start] and not _loop_closed():
-                    self._run_batch(items[start:end])
+                    self._run_batch(
+                        Batch(items[start:end], items[end] if end < len(items) else None)
+                    )
                 else:
                     self._run_sequential(items, start, end)
                 if self._stopping():
@@ -211,7 +214,8 @@ class Scheduler:
             if self.session.shouldfail or self.session.shouldstop:
                 return
 
-    def _run_batch(self, items: Sequence[pytest.Item]) -> None:
+    def _run_batch(self, batch: Batch) -> None:
+        items = batch.items
         started = time.perf_counter()
         session_loop = _session_loop.current()
         sigint_handler = signal.getsignal(signal.SIGINT)
@@ -224,7 +228,7 @@ class Scheduler:
         ):
             try:
                 turn_globals.record(warnings_per_test)  # what the set-up installed is the batch's
-                _runner.run(self._batch(items, collection, turn_globals), None, alone=False)
+                _runner.run(self._batch(batch, collection, turn_globals), None, alone=False)
             except KeyboardInterrupt as interrupt:
                 session_loop = _session_loop.current()
                 if session_loop is not None and interrupt is session_loop.raised_into_loop:
@@ -263,10 +267,11 @@ class Scheduler:
 
     async def _batch(
         self,
-        items: Sequence[pytest.Item],
+        tests: Batch,
         collection: BatchCollection,
         turn_globals: _lane_globals.TurnGlobals,
     ) -> None:
+        items = tests.items
         loop = asyncio.get_running_loop()
         changed = asyncio.Event()
         tasks = self._tasks
@@ -275,6 +280,7 @@ class Scheduler:
         turn_due = 0.0
         admission = Admission(items, self.max_tasks, self.setupstate)
         with (
+            batch_running(tests),  # each test's context is a copy of this one
             _lane_logging.loop_errors_logged_for_their_test(loop),
             # In front: those are no errors to log.
             _delivered.outcomes_to_their_test(loop, self.config),

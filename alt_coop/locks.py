@@ -22,7 +22,7 @@ from ._cancels import is_made_here
 from ._lane_state import CURRENT, LaneState
 from ._lanes import in_lane
 from ._pytest_compat import hidden_unless_alone
-from ._running_now import setting_up, test_item
+from ._running_now import FixtureSetUp, running_batch, setting_up, test_item
 
 __all__ = ["Lock"]
 
@@ -125,9 +125,11 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
         if own_code and self in _held.get():
             holder = self._holder
             if self.locked() and holder is not None and holder.state is state:
-                fixture = holder.fixture
-                if fixture is not None and fixture[1] != "function":
-                    where = f"the {fixture[1]} fixture {fixture[0]!r}, set up before this test"
+                fixture = _wider(holder)
+                if fixture is not None:
+                    where = (
+                        f"the {fixture.scope} fixture {fixture.name!r}, set up before this test"
+                    )
                 else:
                     where = "this test or one of its fixtures"
                 raise RuntimeError(
@@ -156,7 +158,11 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
         else:
             await super().acquire()
         # A task the test started holds it for itself, not for the test.
-        self._holder = _Holder(state, setting_up.get(), test_item.get()) if own_code else None
+        self._holder = holder = (
+            _Holder(state, setting_up.get(), test_item.get()) if own_code else None
+        )
+        if holder is not None and self._waiting_clocks and _wider(holder) is not None:
+            self._check_handed_to_fixture()
         if own_code:
             _held.set(_held.get() | {self})
             _held_by_tests.add(self)
@@ -177,6 +183,21 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
             clocks.resume()
         else:
             clocks.pause()
+
+    def _check_handed_to_fixture(self) -> None:
+        """A wider fixture was just handed the lock, to hold until the tests
+        of its scope end: if one of them waits for a test waiting for the
+        lock, no wait would ever end, and none starts now to be refused.
+        Hand the lock on and fail the fixture."""
+        __tracebackhide__ = True
+        for state, lock in list(_waiting_for.items()):
+            chain = _chain_back_to(state, self) if lock is self else None
+            if chain is not None:
+                self.release()
+                raise RuntimeError(
+                    "holding this alt_coop.Lock here would never let it go: "
+                    + _circle(state, chain)
+                )
 
     def _must_wait(self) -> bool:
         """Whether ``acquire`` waits: the lock is held, or it was just
@@ -207,10 +228,10 @@ class _Holder:
     __slots__ = ("fixture", "item", "state")
 
     def __init__(
-        self, state: LaneState | None, fixture: tuple[str, str, str] | None, item: object
+        self, state: LaneState | None, fixture: FixtureSetUp | None, item: object
     ) -> None:
         self.state = state
-        self.fixture = fixture  # (name, scope, node id of its scope) if a fixture took it
+        self.fixture = fixture  # if a fixture took it
         self.item = item
 
 
@@ -230,9 +251,7 @@ def release_left_held(item: pytest.Item) -> None:
     left = [
         lock
         for lock in list(_held_by_tests)
-        if lock._holder is not None
-        and lock._holder.item is item
-        and (lock._holder.fixture is None or lock._holder.fixture[1] == "function")
+        if lock._holder is not None and lock._holder.item is item and _wider(lock._holder) is None
     ]
     if not left:
         return
@@ -246,7 +265,7 @@ def release_left_held(item: pytest.Item) -> None:
     )
 
 
-def release_left_held_by_fixture(fixture: tuple[str, str, str]) -> None:
+def release_left_held_by_fixture(fixture: FixtureSetUp) -> None:
     """Release the locks one set-up of a wider fixture took and still holds
     once its scope is torn down, and raise an error saying so.
 
@@ -267,7 +286,7 @@ def release_left_held_by_fixture(fixture: tuple[str, str, str]) -> None:
         return
     for lock in left:
         lock.release()
-    name, scope, _ = fixture
+    name, scope = fixture.name, fixture.scope
     pytest.fail(
         f"the {scope} fixture {name!r} ended still holding {len(left)} alt_coop.Lock(s) it "
         "took and never released (an acquire() without a release()); alt_coop released "
@@ -292,51 +311,79 @@ def _check_wait(lock: _LoopLock, waiter: LaneState | None) -> None:
         return
     holder = lock._holder
     fixture = None if holder is None else _wider(holder)
-    if fixture is not None and _within(item.nodeid, fixture[2]):
+    if fixture is not None and _waits_for(fixture, item):
+        uses = "of its param " if fixture.parametrized else ""
         raise RuntimeError(
-            f"this alt_coop.Lock is held by the {fixture[1]} fixture {fixture[0]!r}, "
-            f"which releases it at its teardown, after every test of its {fixture[1]}, "
-            f"{item.nodeid} included. Take it in one place only"
+            f"this alt_coop.Lock is held by the {fixture.scope} fixture {fixture.name!r}, "
+            f"which releases it at its teardown, after every test {uses}of its "
+            f"{fixture.scope}, {item.nodeid} included. Take it in one place only"
         )
     if waiter is None:
         # A test outside a batch waits for no test of one: none runs.
         return
     chain = _chain_back_to(waiter, lock)
     if chain is not None:
-        steps = " -> ".join([waiter.item.nodeid, *chain])
-        through = " (or a fixture holds until it ends)" if "fixture" in steps else ""
         raise RuntimeError(
-            f"waiting for this alt_coop.Lock would never end: these tests each wait "
-            f"for a lock the next one holds{through}: {steps}. "
-            "Take locks in one order everywhere"
+            "waiting for this alt_coop.Lock would never end: " + _circle(waiter, chain)
         )
 
 
-def _chain_back_to(waiter: LaneState, lock: _LoopLock) -> list[str] | None:
-    """The steps by which ``lock``'s hold waits, through the waits of the
-    tests running now, for ``waiter`` to end, if it does.
+def _circle(waiter: LaneState, chain: list[tuple[str, bool]]) -> str:
+    """What the error says of a circle of waits (see :func:`_chain_back_to`)."""
+    steps = " -> ".join([waiter.item.nodeid, *(step for step, _ in chain)])
+    by_fixture = any(through_fixture for _, through_fixture in chain)
+    through = " (or a fixture holds until it ends)" if by_fixture else ""
+    return (
+        f"these tests each wait for a lock the next one holds{through}: {steps}. "
+        "Take locks in one order everywhere"
+    )
+
+
+def _chain_back_to(waiter: LaneState, lock: _LoopLock) -> list[tuple[str, bool]] | None:
+    """The steps (each with whether it is a wider fixture's hold) by which
+    ``lock``'s hold waits, through the waits of the tests running now, for
+    ``waiter`` to end, if it does.
 
     Only a test's or fixture's own hold leads on (a task's runs down the
-    waiter's clocks): to its test, or for a wider fixture to each test of
-    its scope, ``waiter`` included, that waits.
+    waiter's clocks): to its test, or for a wider fixture to each test
+    waiting that its teardown comes after, ``waiter`` included.
     """
-    paths: list[tuple[_LoopLock, list[str]]] = [(lock, [])]
+    paths: list[tuple[_LoopLock, list[tuple[str, bool]]]] = [(lock, [])]
     seen: set[LaneState] = set()
     while paths:
         lock, steps = paths.pop()
         holder = lock._holder
-        fixture = None if holder is None else _wider(holder)
+        if holder is None:
+            continue  # a task's
+        fixture = _wider(holder)
         if fixture is not None:  # whichever test set it up
-            name, scope, scope_id = fixture
+            after = _held_past_batch(fixture, holder)
+            if after is not None:  # which waits for the batch, the waiter in it
+                return [
+                    *steps,
+                    (
+                        f"the {fixture.scope} fixture {fixture.name!r}, held until "
+                        f"{after.nodeid} ends, which runs after the cooperative tests "
+                        "running now",
+                        True,
+                    ),
+                ]
             leads_to = [
-                (state, f"the {scope} fixture {name!r}, held until {state.item.nodeid} ends")
+                (
+                    state,
+                    (
+                        f"the {fixture.scope} fixture {fixture.name!r}, held until "
+                        f"{state.item.nodeid} ends",
+                        True,
+                    ),
+                )
                 for state in [waiter, *_waiting_for]
-                if _within(state.item.nodeid, scope_id)
+                if _waits_for(fixture, state.item)
             ]
-        elif holder is not None and holder.state is not None:
-            leads_to = [(holder.state, holder.state.item.nodeid)]
+        elif holder.state is not None:
+            leads_to = [(holder.state, (holder.state.item.nodeid, False))]
         else:
-            continue  # a task's, or the test's outside the batch (none runs)
+            continue  # the test's outside the batch (none runs)
         for state, step in leads_to:
             if state is waiter:
                 return [*steps, step]
@@ -347,10 +394,40 @@ def _chain_back_to(waiter: LaneState, lock: _LoopLock) -> list[str] | None:
     return None
 
 
-def _wider(holder: _Holder) -> tuple[str, str, str] | None:
+def _wider(holder: _Holder) -> FixtureSetUp | None:
     """The wider fixture through which ``holder`` holds its lock, if any."""
     fixture = holder.fixture
-    return fixture if fixture is not None and fixture[1] != "function" else None
+    return fixture if fixture is not None and fixture.scope != "function" else None
+
+
+def _held_past_batch(fixture: FixtureSetUp, holder: _Holder) -> pytest.Item | None:
+    """The test after the running batch whose end ``fixture``'s hold waits
+    for, if its scope's run (the consecutive tests of its scope it was set
+    up for) goes on past the batch."""
+    batch = running_batch.get()
+    if batch is None or batch.after is None or fixture.parametrized:
+        return None
+    if not _within(batch.after.nodeid, fixture.scope_id):
+        return None
+    for item in reversed(batch.items):
+        if item is holder.item:
+            break
+        if not _within(item.nodeid, fixture.scope_id):
+            return None  # the run it was set up for ended before the batch's end
+    return batch.after
+
+
+def _waits_for(fixture: FixtureSetUp, item: pytest.Item) -> bool:
+    """Whether ``fixture``'s teardown, and so the release of its locks, comes
+    after ``item`` ends: it is of the fixture's scope, and, for one of a
+    parametrized fixture's instances, uses that one (the others are torn
+    down as the last test using them ends)."""
+    if not _within(item.nodeid, fixture.scope_id):
+        return False
+    if not fixture.parametrized:
+        return True
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return fixture.name in params and params[fixture.name] is fixture.param
 
 
 def _within(nodeid: str, scope_id: str) -> bool:
