@@ -84,7 +84,8 @@ class TurnGlobals:
             state.random_state = random.getstate()
         # pytest sets these in the lane's turn (a plain def test's included: only
         # its body runs in a thread), so unlike the rest they are swapped always.
-        if getattr(sys, "last_value", None) is self._last[1]:
+        # sys.__dict__ rather than getattr: no AttributeError made when unset.
+        if sys.__dict__.get("last_value") is self._last[1]:
             state.own_last_failure = None  # the usual case
         else:
             state.own_last_failure = _last_failure()
