@@ -53,7 +53,7 @@ from ._running_now import FixtureSetUp, setting_up, test_item
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_HINT, BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopError, AltCoopUsageError
-from .locks import release_left_held, release_left_held_by_fixture
+from .locks import held_past_setup, release_left_held, release_left_held_by_fixture
 
 _DEFAULT_FIXTURE_NAMES = frozenset(DEFAULT_FIXTURES.values())
 
@@ -483,9 +483,9 @@ class Plugin:
         function = _pytest_compat.fixture_function(fixturedef, request)
         label = f"fixture {fixturedef.argname!r}"
         # A lock it takes is held through this fixture (see alt_coop.locks).
-        holder = FixtureSetUp(fixturedef.argname, fixturedef.scope, request.node.nodeid)
-        if hasattr(request, "param"):
-            holder = holder._replace(param=request.param, parametrized=True)
+        holder = FixtureSetUp(
+            fixturedef.argname, fixturedef.scope, request.node.nodeid, hasattr(request, "param")
+        )
         if fixturedef.scope != "function":  # a test's teardown checks a function fixture's
             # Added first, it runs last: after the fixture's own teardown and
             # the finalizers it gives its scope's node (which may release it).
@@ -508,6 +508,7 @@ class Plugin:
             raise
         finally:
             setting_up.reset(token)
+        held_past_setup(holder)
         _pytest_compat.cache_fixture_result(fixturedef, request, result)
         # pytest_fixture_setup stops at the first non-None result; a fixture
         # whose value is None would fall through to pytest's own hook.

@@ -31,8 +31,7 @@ class FixtureSetUp(NamedTuple):
     name: str
     scope: str
     scope_id: str  # the node id of its scope
-    param: object = None
-    parametrized: bool = False  # one of several instances, torn down as its tests end
+    parametrized: bool = False  # one of its params' instances
 
 
 #: The fixture whose setup is running in this context, set by the engine

@@ -158,11 +158,7 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
         else:
             await super().acquire()
         # A task the test started holds it for itself, not for the test.
-        self._holder = holder = (
-            _Holder(state, setting_up.get(), test_item.get()) if own_code else None
-        )
-        if holder is not None and self._waiting_clocks and _wider(holder) is not None:
-            self._check_handed_to_fixture()
+        self._holder = _Holder(state, setting_up.get(), test_item.get()) if own_code else None
         if own_code:
             _held.set(_held.get() | {self})
             _held_by_tests.add(self)
@@ -183,21 +179,6 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
             clocks.resume()
         else:
             clocks.pause()
-
-    def _check_handed_to_fixture(self) -> None:
-        """A wider fixture was just handed the lock, to hold until the tests
-        of its scope end: if one of them waits for a test waiting for the
-        lock, no wait would ever end, and none starts now to be refused.
-        Hand the lock on and fail the fixture."""
-        __tracebackhide__ = True
-        for state, lock in list(_waiting_for.items()):
-            chain = _chain_back_to(state, self) if lock is self else None
-            if chain is not None:
-                self.release()
-                raise RuntimeError(
-                    "holding this alt_coop.Lock here would never let it go: "
-                    + _circle(state, chain)
-                )
 
     def _must_wait(self) -> bool:
         """Whether ``acquire`` waits: the lock is held, or it was just
@@ -225,7 +206,7 @@ class _Holder:
     """Which test holds a lock (its lane state, None for the sequential one,
     and its item), and through which wider fixture."""
 
-    __slots__ = ("fixture", "item", "state")
+    __slots__ = ("fixture", "item", "past_setup", "state")
 
     def __init__(
         self, state: LaneState | None, fixture: FixtureSetUp | None, item: object
@@ -233,6 +214,10 @@ class _Holder:
         self.state = state
         self.fixture = fixture  # if a fixture took it
         self.item = item
+        #: The fixture's setup returned with it held: from then on, a wider
+        #: fixture holds it until its teardown. Until then, its hold ends
+        #: as the setup goes on, as a test's does.
+        self.past_setup = False
 
 
 def release_left_held(item: pytest.Item) -> None:
@@ -263,6 +248,16 @@ def release_left_held(item: pytest.Item) -> None:
         "tests waiting. Take a lock with `async with lock():`",
         pytrace=False,
     )
+
+
+def held_past_setup(fixture: FixtureSetUp) -> None:
+    """``fixture``'s setup has returned: the locks it still holds, it holds
+    until its teardown."""
+    if not _held_by_tests:
+        return  # the usual case, at every async fixture's setup
+    for lock in list(_held_by_tests):
+        if lock._holder is not None and lock._holder.fixture is fixture:
+            lock._holder.past_setup = True
 
 
 def release_left_held_by_fixture(fixture: FixtureSetUp) -> None:
@@ -310,13 +305,12 @@ def _check_wait(lock: _LoopLock, waiter: LaneState | None) -> None:
     if item is None:
         return
     holder = lock._holder
-    fixture = None if holder is None else _wider(holder)
-    if fixture is not None and _waits_for(fixture, item):
-        uses = "of its param " if fixture.parametrized else ""
+    fixture = None if holder is None else _held_till_teardown(holder)
+    if fixture is not None and _within(item.nodeid, fixture.scope_id):
         raise RuntimeError(
             f"this alt_coop.Lock is held by the {fixture.scope} fixture {fixture.name!r}, "
-            f"which releases it at its teardown, after every test {uses}of its "
-            f"{fixture.scope}, {item.nodeid} included. Take it in one place only"
+            f"which releases it at its teardown, after every test of its {fixture.scope}, "
+            f"{item.nodeid} included. Take it in one place only"
         )
     if waiter is None:
         # A test outside a batch waits for no test of one: none runs.
@@ -345,7 +339,8 @@ def _chain_back_to(waiter: LaneState, lock: _LoopLock) -> list[tuple[str, bool]]
     ``waiter`` to end, if it does.
 
     Only a test's or fixture's own hold leads on (a task's runs down the
-    waiter's clocks): to its test, or for a wider fixture to each test
+    waiter's clocks): to its test (the one a fixture was set up for), and,
+    for a wider fixture whose setup returned holding it, to each test
     waiting that its teardown comes after, ``waiter`` included.
     """
     paths: list[tuple[_LoopLock, list[tuple[str, bool]]]] = [(lock, [])]
@@ -355,8 +350,13 @@ def _chain_back_to(waiter: LaneState, lock: _LoopLock) -> list[tuple[str, bool]]
         holder = lock._holder
         if holder is None:
             continue  # a task's
-        fixture = _wider(holder)
-        if fixture is not None:  # whichever test set it up
+        fixture = _held_till_teardown(holder)
+        leads_to = []
+        if holder.state is not None:  # the test it is held through, or that set it up
+            leads_to.append((holder.state, (holder.state.item.nodeid, False)))
+        if fixture is not None and not fixture.parametrized:
+            # Also after every test of its scope. (Of a parametrized one,
+            # only the instance of the last param is: not known here.)
             after = _held_past_batch(fixture, holder)
             if after is not None:  # which waits for the batch, the waiter in it
                 return [
@@ -368,7 +368,7 @@ def _chain_back_to(waiter: LaneState, lock: _LoopLock) -> list[tuple[str, bool]]
                         True,
                     ),
                 ]
-            leads_to = [
+            leads_to += [
                 (
                     state,
                     (
@@ -378,12 +378,8 @@ def _chain_back_to(waiter: LaneState, lock: _LoopLock) -> list[tuple[str, bool]]
                     ),
                 )
                 for state in [waiter, *_waiting_for]
-                if _waits_for(fixture, state.item)
+                if _within(state.item.nodeid, fixture.scope_id)
             ]
-        elif holder.state is not None:
-            leads_to = [(holder.state, (holder.state.item.nodeid, False))]
-        else:
-            continue  # the test's outside the batch (none runs)
         for state, step in leads_to:
             if state is waiter:
                 return [*steps, step]
@@ -400,12 +396,17 @@ def _wider(holder: _Holder) -> FixtureSetUp | None:
     return fixture if fixture is not None and fixture.scope != "function" else None
 
 
+def _held_till_teardown(holder: _Holder) -> FixtureSetUp | None:
+    """The wider fixture that holds the lock until its teardown, if any."""
+    return _wider(holder) if holder.past_setup else None
+
+
 def _held_past_batch(fixture: FixtureSetUp, holder: _Holder) -> pytest.Item | None:
     """The test after the running batch whose end ``fixture``'s hold waits
     for, if its scope's run (the consecutive tests of its scope it was set
     up for) goes on past the batch."""
     batch = running_batch.get()
-    if batch is None or batch.after is None or fixture.parametrized:
+    if batch is None or batch.after is None:
         return None
     if not _within(batch.after.nodeid, fixture.scope_id):
         return None
@@ -415,19 +416,6 @@ def _held_past_batch(fixture: FixtureSetUp, holder: _Holder) -> pytest.Item | No
         if not _within(item.nodeid, fixture.scope_id):
             return None  # the run it was set up for ended before the batch's end
     return batch.after
-
-
-def _waits_for(fixture: FixtureSetUp, item: pytest.Item) -> bool:
-    """Whether ``fixture``'s teardown, and so the release of its locks, comes
-    after ``item`` ends: it is of the fixture's scope, and, for one of a
-    parametrized fixture's instances, uses that one (the others are torn
-    down as the last test using them ends)."""
-    if not _within(item.nodeid, fixture.scope_id):
-        return False
-    if not fixture.parametrized:
-        return True
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    return fixture.name in params and params[fixture.name] is fixture.param
 
 
 def _within(nodeid: str, scope_id: str) -> bool:

@@ -1061,177 +1061,12 @@ def test_waiting_for_a_wider_fixtures_hold_while_a_test_in_its_scope_waits_for_t
     )
 
 
-def test_a_wider_fixture_handed_a_lock_that_closes_a_circle_fails_its_setup(
+def test_a_parametrized_class_fixtures_hold_is_followed_through_the_test_using_it(
     pytester, run_alt_subprocess
 ):
-    # test_w waits behind the module fixture for test_x's lock; as test_x
-    # lets it go, the fixture gets it, to hold until test_t2 ends, and test_t2
-    # waits for test_w: no wait starts there to be refused. It hung.
-    pytester.makeconftest(
-        """
-        import alt_coop
-
-        L, L2 = alt_coop.Lock(), alt_coop.Lock()
-        """
-    )
-    pytester.makepyfile(
-        test_a="""
-        import asyncio
-        import pytest
-        from conftest import L, L2
-
-        pytestmark = pytest.mark.asyncio_cooperative
-
-        async def test_x():
-            async with L():
-                await asyncio.sleep(0.3)
-
-        async def test_w():
-            async with L2():
-                await asyncio.sleep(0.1)
-                async with L():
-                    pass
-        """,
-        test_b="""
-        import asyncio
-        import pytest
-        from conftest import L, L2
-
-        pytestmark = pytest.mark.asyncio_cooperative
-
-        @pytest.fixture(scope="module")
-        async def holds_l():
-            await asyncio.sleep(0.05)
-            async with L():
-                yield
-
-        async def test_t1(holds_l):
-            pass
-
-        async def test_t2():
-            await asyncio.sleep(0.15)
-            async with L2():
-                pass
-        """,
-    )
-    result = run_alt_subprocess(
-        "-v", "--asyncio-task-timeout=30", "test_a.py", "test_b.py", timeout=20
-    )
-    assert verbose_lines(result.stdout.str()) == {
-        "test_x": ["PASSED"],
-        "test_w": ["PASSED"],
-        "test_t1": ["ERROR"],
-        "test_t2": ["PASSED"],
-    }, result.stdout.str()
-    result.stdout.fnmatch_lines(
-        [
-            "E * holding this alt_coop.Lock here would never let it go: these tests each "
-            "wait for a lock the next one holds (or a fixture holds until it ends): "
-            "test_a.py::test_w -> the module fixture 'holds_l', held until "
-            "test_b.py::test_t2 ends -> test_a.py::test_w. Take locks in one order everywhere"
-        ]
-    )
-
-
-def test_waiting_for_a_wider_fixture_held_past_the_running_tests_is_an_error(
-    pytester, run_alt_subprocess
-):
-    # The module fixture holds the lock until test_s ends, which runs
-    # sequentially after the batch, which waits for test_w: it hung.
-    pytester.makeconftest(
-        """
-        import alt_coop
-
-        L = alt_coop.Lock()
-        """
-    )
-    pytester.makepyfile(
-        test_a="""
-        import asyncio
-        import pytest
-        from conftest import L
-
-        @pytest.mark.asyncio_cooperative
-        async def test_w():
-            await asyncio.sleep(0.2)
-            async with L():
-                pass
-        """,
-        test_b="""
-        import pytest
-        from conftest import L
-
-        @pytest.fixture(scope="module")
-        async def holds_l():
-            async with L():
-                yield
-
-        @pytest.mark.asyncio_cooperative
-        async def test_t1(holds_l):
-            pass
-
-        async def test_s(holds_l):
-            pass
-        """,
-    )
-    result = run_alt_subprocess(
-        "-v", "--asyncio-task-timeout=30", "test_a.py", "test_b.py", timeout=20
-    )
-    assert verbose_lines(result.stdout.str()) == {
-        "test_w": ["FAILED"],
-        "test_t1": ["PASSED"],
-        "test_s": ["PASSED"],
-    }, result.stdout.str()
-    result.stdout.fnmatch_lines(
-        [
-            "E * waiting for this alt_coop.Lock would never end: these tests each wait for a "
-            "lock the next one holds (or a fixture holds until it ends): test_a.py::test_w "
-            "-> the module fixture 'holds_l', held until test_b.py::test_s ends, which "
-            "runs after the cooperative tests running now. Take locks in one order everywhere"
-        ]
-    )
-
-
-PARAMETRIZED_HOLDS = {
-    "class": """
-        class TestC:
-            @pytest.fixture(scope="class", params=[1, 2])
-            async def f(self, request):
-                async with L():
-                    yield request.param
-
-            async def test_t(self):
-                await asyncio.sleep(0.1)
-                async with L2():
-                    pass
-
-            async def test_u(self, f):
-                await asyncio.sleep(0.4)
-        """,
-    "module": """
-        @pytest.fixture(scope="module", params=[1, 2])
-        async def f(request):
-            async with L():
-                yield request.param
-
-        async def test_t():
-            await asyncio.sleep(0.1)
-            async with L2():
-                pass
-
-        async def test_u(f):
-            await asyncio.sleep(0.4)
-        """,
-}
-
-
-@pytest.mark.parametrize("scope", list(PARAMETRIZED_HOLDS))
-def test_a_parametrized_wider_fixtures_hold_ends_with_the_tests_of_its_param(
-    pytester, run_alt_subprocess, scope
-):
-    # f[1] is torn down once test_u[1] is done, so test_w's wait for it ends,
-    # though test_w is of f's module, or test_t of its class, and test_t
-    # waits for test_w: no circle. (Both were refused.)
+    # f[1] is torn down as test_u[2] needs f[2], not after every test of the
+    # class: test_w's wait for it ends, though test_t (of TestC, not using f)
+    # waits for test_w. It was refused.
     pytester.makeconftest(
         """
         import alt_coop
@@ -1252,11 +1087,148 @@ def test_a_parametrized_wider_fixtures_hold_ends_with_the_tests_of_its_param(
                 await asyncio.sleep(0.2)
                 async with L():
                     pass
+
+        class TestC:
+            @pytest.fixture(scope="class", params=[1, 2])
+            async def f(self, request):
+                async with L():
+                    yield request.param
+
+            async def test_t(self):
+                await asyncio.sleep(0.1)
+                async with L2():
+                    pass
+
+            async def test_u(self, f):
+                await asyncio.sleep(0.4)
         """
-        + PARAMETRIZED_HOLDS[scope]
     )
     result = run_alt_subprocess("-v", "--asyncio-task-timeout=30", timeout=60)
     result.assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize("after", ["a test waiting", "a sequential test"])
+def test_a_wider_fixture_holding_a_lock_only_during_its_setup_holds_nothing_up(
+    pytester, run_alt_subprocess, after
+):
+    # init_db lets the lock go before its yield: waiting for it ends, though
+    # a test of its module waits for the waiter, or runs after the batch.
+    sequential = after == "a sequential test"
+    pytester.makeconftest(
+        """
+        import alt_coop
+
+        L, L2 = alt_coop.Lock(), alt_coop.Lock()
+        """
+    )
+    pytester.makepyfile(
+        test_a=f"""
+        import asyncio
+        import pytest
+        from conftest import L, L2
+
+        @pytest.fixture(scope="module")
+        async def init_db():
+            async with L():
+                await asyncio.sleep(0.3)
+            yield
+
+        @pytest.mark.asyncio_cooperative
+        async def test_t1(init_db):
+            pass
+
+        {"" if sequential else "@pytest.mark.asyncio_cooperative"}
+        async def test_t2():
+            await asyncio.sleep({0 if sequential else 0.1})
+            async with L2():
+                pass
+        """,
+        test_b="""
+        import asyncio
+        import pytest
+        from conftest import L, L2
+
+        @pytest.mark.asyncio_cooperative
+        async def test_w():
+            async with L2():
+                await asyncio.sleep(0.2)
+                async with L():
+                    pass
+        """,
+    )
+    result = run_alt_subprocess(
+        "-v", "--asyncio-task-timeout=30", "test_b.py", "test_a.py", timeout=60
+    )
+    result.assert_outcomes(passed=3)
+
+
+CIRCLES_THROUGH_A_SET_UP_TEST = {
+    # A class fixture of a test outside any class lives on the test itself.
+    "class fixture outside a class": (
+        """
+        @pytest.fixture(scope="class")
+        async def f():
+            async with L1():
+                yield
+
+        async def test_x(f):
+            await asyncio.sleep(0.2)
+            async with L2():
+                pass
+
+        async def test_y():
+            async with L2():
+                await asyncio.sleep(0.5)
+                async with L1():
+                    pass
+        """,
+        "test_y",
+        "these tests each wait for a lock the next one holds: "
+        "test_circle.py::test_y -> test_circle.py::test_x -> test_circle.py::test_y.",
+    ),
+    # Its one param's instance is held until the module's end.
+    "parametrized module fixture": (
+        """
+        @pytest.fixture(scope="module", params=[1])
+        async def f(request):
+            async with L1():
+                yield request.param
+
+        async def test_a(f):
+            await asyncio.sleep(0.1)
+
+        async def test_b():
+            await asyncio.sleep(0.05)
+            async with L1():
+                pass
+        """,
+        "test_b",
+        "this alt_coop.Lock is held by the module fixture 'f', which releases it at "
+        "its teardown, after every test of its module, test_circle.py::test_b included.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CIRCLES_THROUGH_A_SET_UP_TEST))
+def test_a_wait_for_a_fixture_held_past_its_setup_that_could_never_end_is_an_error(
+    pytester, run_alt_subprocess, case
+):
+    source, failing, message = CIRCLES_THROUGH_A_SET_UP_TEST[case]
+    pytester.makepyfile(
+        test_circle="""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        L1, L2 = alt_coop.Lock(), alt_coop.Lock()
+        """
+        + source
+    )
+    result = run_alt_subprocess("-v", "--asyncio-task-timeout=30", timeout=20)
+    result.assert_outcomes(passed=1, failed=1)
+    assert f"test_circle.py::{failing} FAILED" in result.stdout.str(), result.stdout.str()
+    result.stdout.fnmatch_lines([f"E * {message}*"])
 
 
 def test_a_circle_of_tests_alone_is_named_as_tests_whatever_their_files_name(pytester, run_alt):
