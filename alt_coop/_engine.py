@@ -53,7 +53,7 @@ from ._running_now import FixtureSetUp, setting_up, test_item
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_HINT, BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopError, AltCoopUsageError
-from .locks import held_past_setup, release_left_held, release_left_held_by_fixture
+from .locks import release_left_held, release_left_held_by_fixture, setup_ended
 
 _DEFAULT_FIXTURE_NAMES = frozenset(DEFAULT_FIXTURES.values())
 
@@ -491,6 +491,7 @@ class Plugin:
             # the finalizers it gives its scope's node (which may release it).
             request.node.addfinalizer(functools.partial(release_left_held_by_fixture, holder))
         token = setting_up.set(holder)
+        failed = True
         # Every error is cached as the fixture's, as pytest does: one left
         # uncached (a bad default timeout) would break its next setup.
         try:
@@ -503,12 +504,13 @@ class Plugin:
                 result = self._setup_async_gen(fixturedef, function(**kwargs), timeout)
             else:
                 result = run(function(**kwargs), timeout, "setup")
+            failed = False
         except _pytest_compat.TEST_OUTCOME as exc:
             _pytest_compat.cache_fixture_error(fixturedef, request, exc)
             raise
         finally:
             setting_up.reset(token)
-        held_past_setup(holder)
+            setup_ended(holder, failed=failed)
         _pytest_compat.cache_fixture_result(fixturedef, request, result)
         # pytest_fixture_setup stops at the first non-None result; a fixture
         # whose value is None would fall through to pytest's own hook.

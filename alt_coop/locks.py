@@ -250,14 +250,20 @@ def release_left_held(item: pytest.Item) -> None:
     )
 
 
-def held_past_setup(fixture: FixtureSetUp) -> None:
-    """``fixture``'s setup has returned: the locks it still holds, it holds
-    until its teardown."""
+def setup_ended(fixture: FixtureSetUp, *, failed: bool) -> None:
+    """``fixture``'s setup is over. The locks it still holds, it holds until
+    its teardown; if the setup failed, its code has ended, and nothing would
+    let them go before its scope's end: they are released now, for those
+    waiting (the setup's error says what went wrong)."""
     if not _held_by_tests:
         return  # the usual case, at every async fixture's setup
     for lock in list(_held_by_tests):
-        if lock._holder is not None and lock._holder.fixture is fixture:
-            lock._holder.past_setup = True
+        holder = lock._holder
+        if holder is not None and holder.fixture is fixture:
+            if failed:
+                lock.release()
+            else:
+                holder.past_setup = True
 
 
 def release_left_held_by_fixture(fixture: FixtureSetUp) -> None:

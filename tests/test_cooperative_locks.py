@@ -1162,6 +1162,46 @@ def test_a_wider_fixture_holding_a_lock_only_during_its_setup_holds_nothing_up(
     result.assert_outcomes(passed=3)
 
 
+@pytest.mark.parametrize("waits", ["before", "after"])
+def test_a_lock_a_wider_fixtures_failed_setup_kept_is_released_for_those_waiting(
+    pytester, run_alt_subprocess, waits
+):
+    # The setup's code has ended: nothing else would let the lock go before
+    # the module's end, after test_b. It hung when test_b waited first.
+    fixture_sleeps, test_sleeps = (0.3, 0.05) if waits == "before" else (0.05, 0.2)
+    pytester.makepyfile(
+        test_a=f"""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        L = alt_coop.Lock()
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        async def f():
+            await L().acquire()
+            await asyncio.sleep({fixture_sleeps})
+            raise ValueError("setup broke")
+            yield
+
+        async def test_a(f):
+            pass
+
+        async def test_b():
+            await asyncio.sleep({test_sleeps})
+            async with L():
+                pass
+        """
+    )
+    result = run_alt_subprocess("-v", "--asyncio-task-timeout=30", timeout=20)
+    assert verbose_lines(result.stdout.str()) == {
+        "test_a": ["ERROR"],
+        "test_b": ["PASSED"],
+    }, result.stdout.str()
+    result.stdout.fnmatch_lines(["E * ValueError: setup broke"])
+
+
 CIRCLES_THROUGH_A_SET_UP_TEST = {
     # A class fixture of a test outside any class lives on the test itself.
     "class fixture outside a class": (
