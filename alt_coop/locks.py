@@ -214,9 +214,9 @@ class _Holder:
         self.state = state
         self.fixture = fixture  # if a fixture took it
         self.item = item
-        #: The fixture's setup returned with it held: from then on, a wider
-        #: fixture holds it until its teardown. Until then, its hold ends
-        #: as the setup goes on, as a test's does.
+        #: The fixture's setup is over with it still held: from then on, a
+        #: wider fixture holds it until its teardown. Until then, its hold
+        #: ends as the setup goes on, as a test's does (see setup_ended).
         self.past_setup = False
 
 
@@ -363,26 +363,13 @@ def _chain_back_to(waiter: LaneState, lock: _LoopLock) -> list[tuple[str, bool]]
         if fixture is not None and not fixture.parametrized:
             # Also after every test of its scope. (Of a parametrized one,
             # only the instance of the last param is: not known here.)
+            held_until = f"the {fixture.scope} fixture {fixture.name!r}, held until"
             after = _held_past_batch(fixture, holder)
             if after is not None:  # which waits for the batch, the waiter in it
-                return [
-                    *steps,
-                    (
-                        f"the {fixture.scope} fixture {fixture.name!r}, held until "
-                        f"{after.nodeid} ends, which runs after the cooperative tests "
-                        "running now",
-                        True,
-                    ),
-                ]
+                later = "which runs after the cooperative tests running now"
+                return [*steps, (f"{held_until} {after.nodeid} ends, {later}", True)]
             leads_to += [
-                (
-                    state,
-                    (
-                        f"the {fixture.scope} fixture {fixture.name!r}, held until "
-                        f"{state.item.nodeid} ends",
-                        True,
-                    ),
-                )
+                (state, (f"{held_until} {state.item.nodeid} ends", True))
                 for state in [waiter, *_waiting_for]
                 if _within(state.item.nodeid, fixture.scope_id)
             ]

@@ -949,29 +949,38 @@ def test_a_wider_fixtures_teardown_waiting_for_another_tests_lock_is_not_charged
     result.assert_outcomes(passed=4)
 
 
+#: Two tests, each taking one lock and then waiting for the other's.
+CROSSED_LOCKS = """
+import asyncio
+import alt_coop
+import pytest
+
+pytestmark = pytest.mark.asyncio_cooperative
+a, b = alt_coop.Lock(), alt_coop.Lock()
+
+async def test_ab():
+    async with a():
+        await asyncio.sleep(0.1)
+        async with b():
+            pass
+
+async def test_ba():
+    async with b():
+        await asyncio.sleep(0.1)
+        async with a():
+            pass
+"""
+
+#: Two locks the test modules of a suite share.
+TWO_LOCKS_CONFTEST = """
+import alt_coop
+
+L, L2 = alt_coop.Lock(), alt_coop.Lock()
+"""
+
+
 def test_tests_waiting_on_each_others_locks_fail_rather_than_hang(pytester, run_alt):
-    pytester.makepyfile(
-        """
-        import asyncio
-        import alt_coop
-        import pytest
-
-        pytestmark = pytest.mark.asyncio_cooperative
-        a, b = alt_coop.Lock(), alt_coop.Lock()
-
-        async def test_ab():
-            async with a():
-                await asyncio.sleep(0.1)
-                async with b():
-                    pass
-
-        async def test_ba():
-            async with b():
-                await asyncio.sleep(0.1)
-                async with a():
-                    pass
-        """
-    )
+    pytester.makepyfile(CROSSED_LOCKS)
     result = run_alt("-v", "--asyncio-task-timeout=10")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
@@ -995,13 +1004,7 @@ def test_waiting_for_a_wider_fixtures_hold_while_a_test_in_its_scope_waits_for_t
     # before it): it hung, with every clock in it stopped, when test_t2
     # waited first.
     t2_waits, w_waits = (0.05, 0.2) if first == "the test in its scope" else (0.2, 0.05)
-    pytester.makeconftest(
-        """
-        import alt_coop
-
-        L, L2 = alt_coop.Lock(), alt_coop.Lock()
-        """
-    )
+    pytester.makeconftest(TWO_LOCKS_CONFTEST)
     pytester.makepyfile(
         test_a=f"""
         import asyncio
@@ -1067,13 +1070,7 @@ def test_a_parametrized_class_fixtures_hold_is_followed_through_the_test_using_i
     # f[1] is torn down as test_u[2] needs f[2], not after every test of the
     # class: test_w's wait for it ends, though test_t (of TestC, not using f)
     # waits for test_w. It was refused.
-    pytester.makeconftest(
-        """
-        import alt_coop
-
-        L, L2 = alt_coop.Lock(), alt_coop.Lock()
-        """
-    )
+    pytester.makeconftest(TWO_LOCKS_CONFTEST)
     pytester.makepyfile(
         test_a="""
         import asyncio
@@ -1114,13 +1111,7 @@ def test_a_wider_fixture_holding_a_lock_only_during_its_setup_holds_nothing_up(
     # init_db lets the lock go before its yield: waiting for it ends, though
     # a test of its module waits for the waiter, or runs after the batch.
     sequential = after == "a sequential test"
-    pytester.makeconftest(
-        """
-        import alt_coop
-
-        L, L2 = alt_coop.Lock(), alt_coop.Lock()
-        """
-    )
+    pytester.makeconftest(TWO_LOCKS_CONFTEST)
     pytester.makepyfile(
         test_a=f"""
         import asyncio
@@ -1272,28 +1263,7 @@ def test_a_wait_for_a_fixture_held_past_its_setup_that_could_never_end_is_an_err
 
 
 def test_a_circle_of_tests_alone_is_named_as_tests_whatever_their_files_name(pytester, run_alt):
-    pytester.makepyfile(
-        test_fixture_locks="""
-        import asyncio
-        import alt_coop
-        import pytest
-
-        pytestmark = pytest.mark.asyncio_cooperative
-        a, b = alt_coop.Lock(), alt_coop.Lock()
-
-        async def test_ab():
-            async with a():
-                await asyncio.sleep(0.1)
-                async with b():
-                    pass
-
-        async def test_ba():
-            async with b():
-                await asyncio.sleep(0.1)
-                async with a():
-                    pass
-        """
-    )
+    pytester.makepyfile(test_fixture_locks=CROSSED_LOCKS)
     result = run_alt("-v", "--asyncio-task-timeout=10")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
