@@ -667,28 +667,31 @@ TASK_HOLDS = {
     "each other's tasks": (
         """
         first, second = alt_coop.Lock(), alt_coop.Lock()
+        holding = []
+
+        @pytest.fixture(scope="module", autouse=True)
+        async def let_go_after_both():
+            # Not as each test ends: the other's wait would then end in a
+            # race with its own timeout.
+            yield
+            for task in holding:
+                task.cancel()
 
         async def hold(lock):
             async with lock():
                 await asyncio.sleep(3600)
 
         async def test_a():
-            task = asyncio.create_task(hold(first))
-            try:
-                await asyncio.sleep(0.1)
-                async with second():
-                    pass
-            finally:
-                task.cancel()
+            holding.append(asyncio.create_task(hold(first)))
+            await asyncio.sleep(0.1)
+            async with second():
+                pass
 
         async def test_b():
-            task = asyncio.create_task(hold(second))
-            try:
-                await asyncio.sleep(0.1)
-                async with first():
-                    pass
-            finally:
-                task.cancel()
+            holding.append(asyncio.create_task(hold(second)))
+            await asyncio.sleep(0.1)
+            async with first():
+                pass
         """,
         {"failed": 2},
     ),
