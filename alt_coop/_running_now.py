@@ -1,5 +1,5 @@
-"""What runs in this context: the test whose protocol, the fixture whose
-set-up, the batch of cooperative tests.
+"""What runs in this context: the test whose protocol, its body, the
+fixture whose set-up, the batch of cooperative tests.
 
 The engine sets the first two as a test's set-up and an async fixture's
 set-up start, the scheduler the batch; the locks read them, to tell whose
@@ -22,6 +22,12 @@ import pytest
 #: The test whose protocol runs in this context (set as its setup starts).
 test_item: contextvars.ContextVar[pytest.Item | None] = contextvars.ContextVar(
     "alt_coop_test_item", default=None
+)
+
+
+#: Set in the copy of the context a test's body runs in (by the engine).
+in_test_body: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "alt_coop_in_test_body", default=False
 )
 
 

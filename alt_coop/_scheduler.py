@@ -60,6 +60,7 @@ from ._running_now import Batch, batch_running
 from ._session_loop import INTERRUPT_GRACE_SECONDS
 from ._setupstate import ConcurrentSetupState
 from .errors import AltCoopWarning
+from .locks import release_left_held
 
 #: How long the batch may go on starting tests before running ones get a turn.
 ADMISSION_SLICE_SECONDS = 0.001
@@ -564,14 +565,19 @@ class Scheduler:
         at the end of the session, and return its results, if it had any."""
         setupstate = self.setupstate
         assert setupstate is not None
-        if setupstate.holds_item():
-            # Only what the end of the session would do for it: the phase
-            # hooks of its interrupted phase have run their course already.
-            call = pytest.CallInfo.from_call(
-                lambda: setupstate.teardown_exact(None), "teardown", reraise=KeyboardInterrupt
-            )
-            if call.excinfo is not None:  # a teardown error is a result of its own
-                item.ihook.pytest_runtest_makereport(item=item, call=call)
+        try:
+            if setupstate.holds_item():
+                # Only what the end of the session would do for it: the phase
+                # hooks of its interrupted phase have run their course already.
+                call = pytest.CallInfo.from_call(
+                    lambda: setupstate.teardown_exact(None), "teardown", reraise=KeyboardInterrupt
+                )
+                if call.excinfo is not None:  # a teardown error is a result of its own
+                    item.ihook.pytest_runtest_makereport(item=item, call=call)
+        finally:
+            # Cut short between its acquire() and release(): the teardowns of
+            # the tests still running may wait for the lock.
+            release_left_held(item, cut_short=True)
         return self._cut_short_reports(state)
 
     @staticmethod

@@ -22,7 +22,7 @@ from ._cancels import is_made_here
 from ._lane_state import CURRENT, LaneState
 from ._lanes import in_lane
 from ._pytest_compat import hidden_unless_alone
-from ._running_now import FixtureSetUp, running_batch, setting_up, test_item
+from ._running_now import FixtureSetUp, in_test_body, running_batch, setting_up, test_item
 
 __all__ = ["Lock"]
 
@@ -206,7 +206,7 @@ class _Holder:
     """Which test holds a lock (its lane state, None for the sequential one,
     and its item), and through which wider fixture."""
 
-    __slots__ = ("fixture", "item", "past_setup", "state")
+    __slots__ = ("by_body", "fixture", "item", "past_setup", "state")
 
     def __init__(
         self, state: LaneState | None, fixture: FixtureSetUp | None, item: object
@@ -214,15 +214,18 @@ class _Holder:
         self.state = state
         self.fixture = fixture  # if a fixture took it
         self.item = item
+        #: The test's body took it (see _kept_by_ended_body).
+        self.by_body = fixture is None and in_test_body.get()
         #: The fixture's setup is over with it still held: from then on, a
         #: wider fixture holds it until its teardown. Until then, its hold
         #: ends as the setup goes on, as a test's does (see setup_ended).
         self.past_setup = False
 
 
-def release_left_held(item: pytest.Item) -> None:
+def release_left_held(item: pytest.Item, *, cut_short: bool = False) -> None:
     """Release the locks that ``item``'s code or function fixtures took and
-    still hold now that it is torn down, and raise an error saying so.
+    still hold now that it is torn down, and raise an error saying so,
+    unless an interrupt cut it short (then it had no time to let go).
 
     Nothing else would release them: those waiting for them would wait
     forever, with their clocks paused. (A wider fixture's lock is its own
@@ -231,21 +234,22 @@ def release_left_held(item: pytest.Item) -> None:
     another (pytester) runs its tests in that test's lane.
     """
     __tracebackhide__ = hidden_unless_alone
-    if not _held_by_tests:
+    if not _held_by_tests and not _let_go:
         return  # the usual case, at every test's teardown
     left = [
         lock
         for lock in list(_held_by_tests)
         if lock._holder is not None and lock._holder.item is item and _wider(lock._holder) is None
     ]
-    if not left:
-        return
     for lock in left:
         lock.release()
+    count = len(left) + _let_go.pop(item, 0)
+    if not count or cut_short:
+        return
     pytest.fail(
-        f"{item.nodeid} ended still holding {len(left)} alt_coop.Lock(s) it took and never "
+        f"{item.nodeid} ended still holding {count} alt_coop.Lock(s) it took and never "
         "released (an acquire() without a release()); alt_coop released them for the "
-        "tests waiting. Take a lock with `async with lock():`",
+        "tests and teardowns waiting. Take a lock with `async with lock():`",
         pytrace=False,
     )
 
@@ -307,10 +311,12 @@ def _check_wait(lock: _LoopLock, waiter: LaneState | None) -> None:
     test of its scope, so it leads on to each of them that waits.
     """
     __tracebackhide__ = True
+    holder = lock._holder
+    if holder is not None and _kept_by_ended_body(lock, holder, waiter):
+        return
     item = test_item.get() if waiter is None else waiter.item
     if item is None:
         return
-    holder = lock._holder
     fixture = None if holder is None else _held_till_teardown(holder)
     if fixture is not None and _within(item.nodeid, fixture.scope_id):
         raise RuntimeError(
@@ -326,6 +332,26 @@ def _check_wait(lock: _LoopLock, waiter: LaneState | None) -> None:
         raise RuntimeError(
             "waiting for this alt_coop.Lock would never end: " + _circle(waiter, chain)
         )
+
+
+def _kept_by_ended_body(lock: _LoopLock, holder: _Holder, waiter: LaneState | None) -> bool:
+    """Release ``lock`` and say so, if the waiter is a teardown of the test
+    whose body holds it, and so has ended.
+
+    The body kept it by mistake (an ``acquire()`` without a ``release()``),
+    or Ctrl-C cut it short; nothing of the test's would let go of it before
+    the test's end, after its teardowns, and the test's code runs one step
+    after another (a sequential test's, or a cooperative one's in its lane):
+    the teardown would wait forever. The test's end still reports it (see
+    :func:`release_left_held`). (The body's own waits and those of fixtures
+    it sets up see the lock in their context: see ``Lock.acquire``.)
+    """
+    if not holder.by_body or holder.state is not waiter or in_test_body.get():
+        return False
+    item: Any = holder.item
+    _let_go[item] = _let_go.get(item, 0) + 1
+    lock.release()
+    return True
 
 
 def _circle(waiter: LaneState, chain: list[tuple[str, bool]]) -> str:
@@ -419,6 +445,10 @@ def _within(nodeid: str, scope_id: str) -> bool:
 
 #: The locks a test's or fixture's own code holds now.
 _held_by_tests: weakref.WeakSet[_LoopLock] = weakref.WeakSet()
+
+#: How many locks each test's body kept after it ended, released for its
+#: own teardowns (see _kept_by_ended_body), to report at the test's end.
+_let_go: weakref.WeakKeyDictionary[pytest.Item, int] = weakref.WeakKeyDictionary()
 
 #: The lock each cooperative test is waiting for, if any.
 _waiting_for: dict[LaneState, _LoopLock] = {}

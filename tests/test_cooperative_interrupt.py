@@ -227,6 +227,62 @@ def test_ctrl_c_tears_interrupted_tests_down_at_once(pytester):
     assert not re.search(r"\b\d+ (passed|failed|errors?)\b", output), output
 
 
+# Indented as the module they go in, for pytester's dedent.
+KEEPS = """
+        @pytest.mark.asyncio_cooperative
+        async def test_keeps(shared):
+            await L().acquire()
+            log("started keeps")
+            await asyncio.sleep(30)
+            L().release()
+"""
+
+OTHER = """
+        @pytest.mark.asyncio_cooperative
+        async def test_other(shared):
+            log("started other")
+            await asyncio.sleep(30)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+@pytest.mark.parametrize("tests", [KEEPS + OTHER, OTHER + KEEPS], ids=["keeps_first", "keeps_last"])
+def test_ctrl_c_releases_the_locks_an_interrupted_test_kept(pytester, tests):
+    """A test cut short by Ctrl-C between a bare ``acquire()`` and its
+    ``release()`` leaves nothing for the teardowns after it to wait for,
+    whether the module's teardown comes in its own lane or another's."""
+    events_conftest(pytester)
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+        from conftest import log
+
+        L = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            yield
+            async with L():
+                log("teardown took the lock")
+        """
+        + tests
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        lambda: sum(line.startswith("started ") for line in read_events(pytester)) == 2,
+        "both tests started",
+        communicate_timeout=15,
+    )
+
+    assert "teardown took the lock" in read_events(pytester), output
+    assert "stopped waiting" not in output, output
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert not re.search(r"\b\d+ (passed|failed|errors?)\b", output), output
+
+
 def test_second_ctrl_c_ends_at_once_and_names_the_tests_left_running(pytester):
     test_file = pytester.makepyfile(
         """

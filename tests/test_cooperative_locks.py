@@ -355,11 +355,55 @@ def test_a_lock_a_test_never_released_is_released_at_its_end_with_an_error(
             "*ERROR at teardown of test_leaks*",
             "*::test_leaks ended still holding 1 alt_coop.Lock(s) it took and never released "
             "(an acquire() without a release()); alt_coop released them for the tests "
-            "waiting. Take a lock with `async with lock():`",
+            "and teardowns waiting. Take a lock with `async with lock():`",
             "*= short test summary info =*",
         ]
     )
     assert "alt_coop/" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+def test_a_lock_a_tests_body_kept_is_released_for_its_own_teardowns(
+    pytester, run_alt_subprocess, cooperative
+):
+    # Sequentially the fixtures' teardowns waited for ever, their clocks
+    # paused; cooperatively they failed, calling the test a circle of one.
+    pytester.makepyfile(
+        f"""
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        lock = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def module_waits():
+            yield
+            async with lock():
+                print("module teardown took it")
+
+        @pytest.fixture
+        async def function_waits():
+            yield
+            async with lock():
+                print("function teardown took it")
+
+        async def test_keeps(module_waits, function_waits):
+            await lock().acquire()
+        """
+    )
+    result = run_alt_subprocess("-v", "-s", timeout=60)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*function teardown took it*",
+            "*module teardown took it*",
+            "*ERROR at teardown of test_keeps*",
+            "*::test_keeps ended still holding 1 alt_coop.Lock(s) it took and never released*",
+            "*= short test summary info =*",
+        ]
+    )
+    assert "would never end" not in result.stdout.str()
 
 
 @pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
