@@ -18,9 +18,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from . import _cancels, _session_loop
+from . import _cancels, _runner, _session_loop
 from ._engine import Plugin
 from ._lanes import drive, in_lane
+from ._session_loop import INTERRUPT_GRACE_SECONDS
 from .errors import AltCoopUsageError
 
 
@@ -104,16 +105,29 @@ async def _awaited_session(
     _cancels.made_here(session)
     _cancels.watch_caller(session, caller)
     cancelled = False
-    while not session.done():
-        try:
-            await asyncio.wait([session])
-        except asyncio.CancelledError:
-            # The caller was cancelled: interrupt the session, which tears
-            # down and reports; cancelled again meanwhile, interrupt it again.
-            # Not if the session took it already, at a teardown's start.
-            cancelled = True
-            if _cancels.caller_cancelled(session):
-                _cancels.interrupt(session, "alt_coop.main was cancelled")
+    grace: asyncio.TimerHandle | None = None
+    try:
+        while not session.done():
+            try:
+                await asyncio.wait([session])
+            except asyncio.CancelledError:
+                # The caller was cancelled: interrupt the session, which tears
+                # down and reports; cancelled again meanwhile, interrupt it
+                # again. Not if the session took it already, at a teardown's
+                # start. A phase that swallows it is given up after the grace
+                # a plain run gives Ctrl-C, or at once when cancelled again.
+                cancelled = True
+                if _cancels.caller_cancelled(session):
+                    _cancels.interrupt(session, "alt_coop.main was cancelled")
+                    if grace is None:
+                        grace = loop.call_later(
+                            INTERRUPT_GRACE_SECONDS, _runner.give_up_after_interrupt, session
+                        )
+                    else:
+                        _runner.give_up_after_interrupt(session)
+    finally:
+        if grace is not None:
+            grace.cancel()
     if cancelled:
         # The caller gets its cancellation, with what went wrong on the way
         # (a teardown that failed after the interrupt, say) as its cause.

@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import contextvars
 import functools
-from collections.abc import Coroutine
+import weakref
+from collections.abc import Coroutine, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -64,6 +65,9 @@ def run(
         with (
             _delivered.outcomes_to_the_phase(session_task)
             if session_task is not None
+            else contextlib.nullcontext(),
+            _awaited_phase(session_task, timeout)
+            if session_task is not None and timeout is not None
             else contextlib.nullcontext(),
             in_context(context) if context is not None else contextlib.nullcontext(),
         ):
@@ -138,6 +142,36 @@ def run(
         finally:
             error = None
     return value  # type: ignore[return-value]  # None only when error is set
+
+
+#: The phase each ``alt_coop.main`` session runs now, by its task.
+_awaited_phases: weakref.WeakKeyDictionary[asyncio.Task[Any], PhaseTimeout] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@contextlib.contextmanager
+def _awaited_phase(task: asyncio.Task[Any], timeout: PhaseTimeout) -> Iterator[None]:
+    outer = _awaited_phases.get(task)
+    _awaited_phases[task] = timeout
+    try:
+        yield
+    finally:
+        if outer is None:
+            _awaited_phases.pop(task, None)
+        else:
+            _awaited_phases[task] = outer
+
+
+def give_up_after_interrupt(session_task: asyncio.Task[Any]) -> None:
+    """The caller of ``alt_coop.main`` was cancelled a grace period ago (or
+    again), and the phase its session runs goes on, having swallowed the
+    interrupt: stop stepping it, as a plain run stops at a second Ctrl-C or
+    its first one's grace end. The phase then raises the interrupt."""
+    phase = _awaited_phases.get(session_task)
+    if phase is not None and _cancels.interrupt_pending(session_task):
+        phase.where, phase.waited_at = phase.waiting_at()
+        phase.abandon()
 
 
 def _waiting_line(
@@ -222,6 +256,13 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         assert timeout is not None
         if task is not None:
             _delivered.take(task)  # alt_coop's own clock gave up: its failure says it
+            if _cancels.interrupt_pending(task):  # see give_up_after_interrupt
+                interrupt = _interruption(task, timeout.waited_at)
+                interrupt.add_note(
+                    "alt_coop: the fixture or test was still running after alt_coop.main "
+                    "was cancelled, and was abandoned"
+                )
+                raise interrupt from None
         capped = _capped(abandoned=not timeout.fired)
         raise (timeout.failure() if timeout.fired else capped or timeout.failure()) from None
     except BaseException as exc:
@@ -319,16 +360,22 @@ def _interrupt_if_from_outside(error: asyncio.CancelledError) -> None:
     task = asyncio.current_task()
     if task is None or not _cancels.is_interrupt(task):
         return  # a clock of alt_coop's, or the code's own doing
+    raise _interruption(task, _tracebacks.last_user_entry(error.__traceback__))
+
+
+def _interruption(task: asyncio.Task[Any], where: TracebackType | None) -> KeyboardInterrupt:
+    """Take ``task``'s interrupt back, and make it the KeyboardInterrupt
+    pytest stops at, naming the line ``where`` the code was cut short."""
     _cancels.take_interrupt(task)
     session_loop = _session_loop.current()
     if session_loop is not None and session_loop.interrupted_by_sigint:
         interrupt = KeyboardInterrupt()
     else:
         interrupt = KeyboardInterrupt("the task running pytest was cancelled")
-    interrupt = interrupt.with_traceback(_tracebacks.last_user_entry(error.__traceback__))
+    interrupt = interrupt.with_traceback(where)
     if session_loop is not None and session_loop.interruption is None:
         session_loop.interruption = interrupt
-    raise interrupt
+    return interrupt
 
 
 def _interrupt_if_swallowed(task: asyncio.Task[Any]) -> None:

@@ -246,7 +246,9 @@ OTHER = """
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
-@pytest.mark.parametrize("tests", [KEEPS + OTHER, OTHER + KEEPS], ids=["keeps_first", "keeps_last"])
+@pytest.mark.parametrize(
+    "tests", [KEEPS + OTHER, OTHER + KEEPS], ids=["keeps_first", "keeps_last"]
+)
 def test_ctrl_c_releases_the_locks_an_interrupted_test_kept(pytester, tests):
     """A test cut short by Ctrl-C between a bare ``acquire()`` and its
     ``release()`` leaves nothing for the teardowns after it to wait for,

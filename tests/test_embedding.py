@@ -17,6 +17,7 @@ a TCP server, a ticking task) through ``import __main__ as app``.
 
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 import time
@@ -1486,6 +1487,91 @@ def test_cancelling_the_task_awaiting_main_interrupts_the_session(
     assert "APP: still running after the cancellation" in output
     assert "APP LOOP CLOSED False" in output
     assert elapsed < 15, output
+
+
+SUITE_SWALLOWS_CANCELLATION = """
+import asyncio
+import pathlib
+
+async def test_stubborn(async_timeout):
+    async_timeout.set_timeout_seconds(600)
+    pathlib.Path("stubborn-test-started").write_text("started")
+    while True:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            print("SWALLOWED", flush=True)
+
+async def test_never_reached():
+    print("NEVER REACHED", flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "cancels"),
+    [("sequential", 1), ("sequential", 2), ("cooperative", 1)],
+    ids=["sequential", "sequential-cancelled-again", "cooperative"],
+)
+def test_a_test_swallowing_mains_cancellation_is_given_up_on(
+    pytester: pytest.Pytester, mode: str, cancels: int
+) -> None:
+    # The interrupt ends a stubborn test as Ctrl-C does: after a grace, or at
+    # once when cancelled again. It waited for the test's own timeout, and
+    # with timeouts off (--async-timeouts-under-debugger=never) for ever.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import os
+        import sys
+
+        import alt_coop
+
+
+        async def app_main():
+            args = [*ISOLATE, "suite", "-q", *sys.argv[2:]]
+            job = asyncio.create_task(alt_coop.main(args))
+            while not os.path.exists("stubborn-test-started"):
+                await asyncio.sleep(0.01)
+            for _ in range(int(sys.argv[1])):
+                await asyncio.sleep(0.1)  # the test is awaiting
+                job.cancel()
+            try:
+                await job
+            except asyncio.CancelledError:
+                print("APP: await job raised CancelledError", flush=True)
+            print("APP: still running after the cancellation", flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(pytester, "suite/test_stubborn.py", SUITE_SWALLOWS_CANCELLATION)
+    result = run_app(
+        pytester,
+        str(cancels),
+        "--async-timeouts-under-debugger=never",
+        *mode_args(mode),
+        timeout=60,
+    )
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    assert "APP: await job raised CancelledError" in output
+    assert "APP: still running after the cancellation" in output
+    if mode == "cooperative":  # the other test ran beside it
+        assert "1 passed" in output
+        assert "1 failed" not in output
+    else:
+        assert "NEVER REACHED" not in output
+        assert not re.search(r"\b\d+ (passed|failed|errors?)\b", output), output
+        result.stdout.fnmatch_lines(
+            [
+                "*alt_coop: the fixture or test was still running after alt_coop.main was "
+                "cancelled, and was abandoned*",
+                "*suite/test_stubborn.py:9: KeyboardInterrupt*",
+            ]
+        )
 
 
 def test_cancelling_main_again_during_its_teardown_still_hands_back_a_cancellation(
