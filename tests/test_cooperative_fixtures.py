@@ -3,6 +3,8 @@ once and torn down once, errors at setup."""
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 from conftest import mode_args
 from cooperative_support import (
@@ -394,6 +396,60 @@ def test_parametrized_module_fixture_each_param_once_and_never_overlapping(pytes
     assert sorted(second) == param_run(2), tokens
     spans = read_spans(pytester)
     assert overlap(spans["a1"], spans["b1"]) and overlap(spans["b2"], spans["c2"])
+
+
+@pytest.mark.parametrize("locked", [False, True], ids=["alone", "with_a_lock"])
+def test_each_modules_instance_of_a_conftest_fixture_and_a_lock_keeping_them_apart(
+    pytester, run_alt, locked
+):
+    """As the README says: a batch running two modules' tests has both
+    modules' instances of a module fixture alive at once (a sequential run
+    tears the first down before setting up the second); taking an
+    alt_coop.Lock around its yield makes each wait for the one before."""
+    body = """
+        log("setup", request.module.__name__)
+        yield
+        await asyncio.sleep(0.05)
+        log("teardown", request.module.__name__)
+    """
+    if locked:
+        body = "async with one_at_a_time():\n" + textwrap.indent(textwrap.dedent(body), "    ")
+    events_conftest(
+        pytester,
+        "import alt_coop\n"
+        "import pytest\n\n"
+        "one_at_a_time = alt_coop.Lock()\n\n"
+        '@pytest.fixture(scope="module")\n'
+        "async def server(request):\n"
+        + textwrap.indent(textwrap.dedent(body).strip(), "    ")
+        + "\n",
+    )
+    test_module = """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_one(server):
+            await asyncio.sleep(0.05)
+
+        async def test_two(server):
+            await asyncio.sleep(0.05)
+    """
+    pytester.makepyfile(test_a=test_module, test_b=test_module)
+    result = run_alt("-v")
+    result.assert_outcomes(passed=4)
+    events = read_events(pytester)
+    assert sorted(events) == [
+        "setup test_a",
+        "setup test_b",
+        "teardown test_a",
+        "teardown test_b",
+    ], events
+    if locked:  # as in a sequential run
+        assert events == ["setup test_a", "teardown test_a", "setup test_b", "teardown test_b"]
+    else:  # both started at once
+        assert events[:2] == ["setup test_a", "setup test_b"], events
 
 
 def test_class_scoped_fixture_of_tests_outside_a_class_is_per_test(pytester, run_alt):
