@@ -129,8 +129,17 @@ class Scheduler:
     def cooperative(self, item: pytest.Item) -> bool:
         if not isinstance(item, pytest.Function):
             return False
-        marks = {mark.name for mark in item.iter_markers()}  # one walk up the tree
-        marked = MARK in marks
+        marks: set[str] = set()
+        # The node nearest the test with either mark decides; with both (a
+        # cooperative test's param marked sequential, say), sequential.
+        closest, deciding = None, None
+        for node, mark in item.iter_markers_with_node():  # one walk, the test's own first
+            marks.add(mark.name)
+            if mark.name in (MARK, SEQUENTIAL_MARK) and deciding in (None, node):
+                deciding = node
+                if closest != SEQUENTIAL_MARK:
+                    closest = mark.name
+        marked = closest == MARK
         is_async = is_async_test(item.obj)
         if _is_unittest(item):
             # unittest runs its own protocol (IsolatedAsyncioTestCase its own loop).
@@ -139,7 +148,7 @@ class Scheduler:
             return False
         if not (marked or (self.all_async and is_async)):
             return False
-        if SEQUENTIAL_MARK in marks:
+        if closest == SEQUENTIAL_MARK:
             return False
         if self._others.runner_of(item) is not None:
             return False  # another plugin's test (a notice said so)

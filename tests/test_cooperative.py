@@ -213,6 +213,53 @@ def test_asyncio_sequential_opts_out(pytester, run_alt):
     assert SUMMARY.search(result.stdout.str()).group(1) == "4"
 
 
+def test_the_mark_nearest_a_test_decides_how_it_runs(pytester, run_alt):
+    # A class marked sequential silently ran its methods marked cooperative
+    # sequentially: sequential anywhere won.
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.asyncio_sequential
+        class TestMostlyAlone:
+            async def test_alone(self):
+                async with span("alone"):
+                    await asyncio.sleep(0.1)
+
+            @pytest.mark.asyncio_cooperative
+            async def test_one(self):
+                async with span("one"):
+                    await asyncio.sleep(0.1)
+
+            @pytest.mark.asyncio_cooperative
+            async def test_two(self):
+                async with span("two"):
+                    await asyncio.sleep(0.1)
+
+        @pytest.mark.parametrize(
+            "n", [1, 2, pytest.param(3, marks=pytest.mark.asyncio_sequential)]
+        )
+        async def test_param(n):
+            async with span(f"param{n}"):
+                await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=6)
+    spans = read_spans(pytester)
+    assert overlap(spans["one"], spans["two"]), spans
+    assert overlap(spans["param1"], spans["param2"]), spans
+    for alone in ("alone", "param3"):
+        for other in spans.keys() - {alone}:
+            assert not overlap(spans[alone], spans[other]), (alone, other, spans)
+    assert SUMMARY.search(result.stdout.str()).group(1) == "4"
+
+
 def test_sequential_tests_run_between_batches_in_collection_order(pytester, run_alt):
     """Observed order: items run in collection order; a stretch of consecutive
     cooperative tests is a batch, and every other test runs alone between
