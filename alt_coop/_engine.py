@@ -107,6 +107,13 @@ class Plugin:
     def pytest_load_initial_conftests(self, early_config: pytest.Config) -> None:
         pytest_plugin.register_unless_loaded(early_config.pluginmanager, early=False)
 
+    def pytest_plugin_registered(
+        self, plugin: object, manager: pytest.PytestPluginManager
+    ) -> None:
+        __tracebackhide__ = True
+        # Once the session has started, a conftest registers as it is collected.
+        _unawaited.refuse_async_hooks(plugin, manager, collecting=self._session_loop is not None)
+
     @classmethod
     def register_once(cls, config: pytest.Config) -> None:
         """Register an engine unless one is registered already."""

@@ -9,6 +9,10 @@ skip and xfail marks are evaluated, before pytest calls any of them), with
 what to write in its place. A package's ``__init__.py`` is checked at the
 package's own setup, where pytest imports it: no test module need import it.
 
+pytest's hooks are the same: a conftest's or plugin's ``async def``
+implementation of one is called and its coroutine dropped. That is a usage
+error as the plugin registers (see :func:`refuse_async_hooks`).
+
 Which names pytest calls, and in which order it takes the first found,
 mirror ``_pytest.python`` (``_get_first_non_fixture_func`` and the xunit
 fixtures of Module, Class and Package) and ``_pytest.unittest``, checked on
@@ -80,6 +84,38 @@ _PACKAGE_ADVICE = (
     'use an autouse async fixture instead, as in @pytest.fixture(scope="package", '
     "autouse=True) in the package's conftest.py, with its teardown after a yield"
 )
+
+
+def refuse_async_hooks(
+    plugin: object, manager: pytest.PytestPluginManager, *, collecting: bool
+) -> None:
+    """Raise if ``plugin`` (a conftest, a plugin module or object) implements
+    one of pytest's own hooks with an ``async def``: a usage error, or, for a
+    conftest found while ``collecting``, a collection error (which pytest
+    shows as its message alone).
+
+    Only pytest's hooks (their specs in ``_pytest.hookspec``, on pytest 8.3.5
+    to 9.2.0): another plugin's hook may be awaited by that plugin.
+    """
+    __tracebackhide__ = True
+    for caller in manager.get_hookcallers(plugin) or ():
+        spec = caller.spec
+        if spec is None or getattr(spec.namespace, "__name__", None) != "_pytest.hookspec":
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.plugin is plugin and (
+                inspect.iscoroutinefunction(impl.function)
+                or inspect.isasyncgenfunction(impl.function)
+            ):
+                where = getattr(plugin, "__file__", None) or manager.get_name(plugin)
+                message = (
+                    f"async def {caller.name} in {where}: pytest calls its hooks without "
+                    "awaiting them, so it would never run. Make it a plain def; run async "
+                    "code in a fixture (an autouse one, say)"
+                )
+                if collecting:
+                    raise pytest.Collector.CollectError(message)
+                raise pytest.UsageError(message)
 
 
 def written_wrong(problem: str) -> BaseException:

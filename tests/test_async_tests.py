@@ -936,6 +936,79 @@ def test_an_async_setup_module_is_found_at_its_packages_setup(pytester, run_alt,
     assert "never runs" not in output
 
 
+def test_an_async_hook_in_a_conftest_is_a_usage_error(pytester, run_alt):
+    # pytest called it and dropped its coroutine: the tests passed.
+    pytester.makeconftest(
+        """
+        async def pytest_runtest_setup(item):
+            raise RuntimeError("never runs")
+        """
+    )
+    pytester.makepyfile("async def test_one():\n    pass\n")
+    result = run_alt()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: async def pytest_runtest_setup in *conftest.py: pytest calls its hooks "
+            "without awaiting them, so it would never run. Make it a plain def; run async "
+            "code in a fixture (an autouse one, say)"
+        ]
+    )
+
+
+def test_an_async_hook_in_a_conftest_found_while_collecting_is_a_collection_error(
+    pytester, run_alt
+):
+    pytester.makepyfile(
+        **{
+            "sub/conftest.py": """
+            async def pytest_collection_modifyitems(items):
+                items.clear()
+            """,
+            "sub/test_sub.py": "async def test_one():\n    pass\n",
+            "test_top.py": "async def test_top():\n    pass\n",
+        }
+    )
+    result = run_alt()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR collecting sub*",
+            "async def pytest_collection_modifyitems in *conftest.py: pytest calls its hooks "
+            "without awaiting them, so it would never run.*",
+        ]
+    )
+    assert "alt_coop/" not in result.stdout.str()
+
+
+def test_a_plugins_own_async_hook_is_left_to_that_plugin(pytester, run_alt):
+    # A hook of another plugin's own spec may be awaited by that plugin.
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+
+        class Specs:
+            @pytest.hookspec
+            def pytest_my_async_hook(self):
+                pass
+
+        def pytest_addhooks(pluginmanager):
+            pluginmanager.add_hookspecs(Specs)
+
+        async def pytest_my_async_hook():
+            return "awaited"
+
+        @pytest.fixture
+        async def answers(request):
+            return [await c for c in request.config.hook.pytest_my_async_hook()]
+        """
+    )
+    pytester.makepyfile("async def test_one(answers):\n    assert answers == ['awaited']\n")
+    result = run_alt()
+    result.assert_outcomes(passed=1)
+
+
 def test_unawaited_async_setup_is_checked_after_skip_marks_and_in_nested_classes(
     pytester, run_alt
 ):
