@@ -57,6 +57,11 @@ def interrupt_pending(task: asyncio.Task[Any]) -> bool:
     return bool(_pending) and task in _pending
 
 
+def interrupts_pending(task: asyncio.Task[Any]) -> int:
+    """How many interrupts of ``task`` the code running on it has not taken."""
+    return _pending.get(task, 0)
+
+
 def cancel_own(task: asyncio.Task[Any], message: str) -> None:
     """Cancel ``task`` on behalf of one of alt_coop's clocks (which records
     that it fired; unlike :func:`interrupt`, nothing is recorded here)."""

@@ -114,17 +114,20 @@ async def _awaited_session(
                 # The caller was cancelled: interrupt the session, which tears
                 # down and reports; cancelled again meanwhile, interrupt it
                 # again. Not if the session took it already, at a teardown's
-                # start. A phase that swallows it is given up after the grace
-                # a plain run gives Ctrl-C, or at once when cancelled again.
+                # start. As a plain run at Ctrl-C, a phase that swallows its
+                # interrupt is given up on after a grace, or at once at the
+                # next one (a phase that took the first is given the grace).
                 cancelled = True
                 if _cancels.caller_cancelled(session):
                     _cancels.interrupt(session, "alt_coop.main was cancelled")
-                    if grace is None:
+                    if _cancels.interrupts_pending(session) > 1:
+                        _runner.give_up_after_interrupt(session)
+                    else:
+                        if grace is not None:
+                            grace.cancel()
                         grace = loop.call_later(
                             INTERRUPT_GRACE_SECONDS, _runner.give_up_after_interrupt, session
                         )
-                    else:
-                        _runner.give_up_after_interrupt(session)
     finally:
         if grace is not None:
             grace.cancel()

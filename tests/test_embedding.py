@@ -1574,6 +1574,75 @@ def test_a_test_swallowing_mains_cancellation_is_given_up_on(
         )
 
 
+def test_cancelling_main_again_during_a_teardown_cancels_it_but_lets_it_clean_up(
+    pytester: pytest.Pytester,
+) -> None:
+    # A teardown that took the second cancellation was given up on at once,
+    # as if it had swallowed the first: its finally never ran.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import os
+
+        import alt_coop
+
+
+        async def until(path):
+            while not os.path.exists(path):
+                await asyncio.sleep(0.01)
+
+
+        async def app_main():
+            job = asyncio.create_task(alt_coop.main([*ISOLATE, "suite", "-q", "-s"]))
+            await until("test-started")
+            job.cancel()
+            await until("teardown-started")
+            await asyncio.sleep(0.1)  # the teardown is awaiting
+            job.cancel()
+            try:
+                await job
+            except asyncio.CancelledError:
+                print("APP: await job raised CancelledError", flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_teardown.py",
+        """
+        import asyncio
+        import pathlib
+
+        import pytest
+
+        @pytest.fixture
+        async def resource():
+            yield
+            pathlib.Path("teardown-started").write_text("started")
+            try:
+                await asyncio.sleep(30)
+            finally:
+                print("TEARDOWN CLEANUP", flush=True)
+                await asyncio.sleep(0.05)
+                print("TEARDOWN CLEANUP DONE", flush=True)
+
+        async def test_one(resource):
+            pathlib.Path("test-started").write_text("started")
+            await asyncio.sleep(30)
+        """,
+    )
+    result = run_app(pytester, timeout=60)
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    assert "TEARDOWN CLEANUP DONE" in output
+    assert "was abandoned" not in output
+    assert "APP: await job raised CancelledError" in output
+
+
 def test_cancelling_main_again_during_its_teardown_still_hands_back_a_cancellation(
     pytester: pytest.Pytester,
 ) -> None:
