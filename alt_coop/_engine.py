@@ -61,8 +61,8 @@ ENGINE_NAME = "alt_coop-engine"
 _NONE = object()  # stands for a fixture value of None, see pytest_fixture_setup
 
 #: The test a test's setup found running in its context (one whose body runs
-#: a pytest session), given back at its teardown.
-_OUTER_TEST_ITEM = pytest.StashKey["pytest.Item | None"]()
+#: a pytest session), and whether in its body, given back at its teardown.
+_OUTER_TEST = pytest.StashKey["tuple[pytest.Item | None, bool]"]()
 #: The Ctrl-C handler a test run alone found as it started.
 _SIGINT_HANDLER = pytest.StashKey[object]()
 #: Set on a test item while its teardown phase runs.
@@ -335,8 +335,11 @@ class Plugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         _session_loop.current_again()
-        item.stash[_OUTER_TEST_ITEM] = test_item.get()
+        outer_body = in_test_body.get()
+        item.stash[_OUTER_TEST] = (test_item.get(), outer_body)
         test_item.set(item)  # whose locks its code takes (see release_left_held)
+        if outer_body:  # a session run by a test's body: not its own test's body
+            in_test_body.set(False)
         # Only a test with "request" among its fixtures (its own, or one of
         # its fixtures') can call request.addfinalizer or request.node's.
         if isinstance(item, pytest.Function) and "request" in item.fixturenames:
@@ -426,7 +429,10 @@ class Plugin:
             # pytest.main on a managed loop runs the protocol in the caller's
             # context: the last test must not stay referenced from there, and
             # a session run by a test hands that test back its own.
-            test_item.set(item.stash.get(_OUTER_TEST_ITEM, None))
+            outer, outer_body = item.stash.get(_OUTER_TEST, (None, False))
+            test_item.set(outer)
+            if outer_body:
+                in_test_body.set(True)
 
     @pytest.hookimpl(optionalhook=True, tryfirst=True)
     def pytest_timeout_set_timer(self, item: pytest.Item, settings: Any) -> bool | None:

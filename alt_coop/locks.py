@@ -139,7 +139,9 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
             # This context was copied from one that held it (a lane's, made
             # while a fixture held it): not this test's to hold.
             _held.set(_held.get() - {self})
-        if own_code and self._must_wait():
+        if own_code and _kept_by_ended_body(self, state):
+            pass  # handed over as it is, held: no waiter queued before wakes to it
+        elif own_code and self._must_wait():
             # Waiting would never end, and with the clocks paused no timeout
             # would end it either.
             _check_wait(self, state)
@@ -312,8 +314,6 @@ def _check_wait(lock: _LoopLock, waiter: LaneState | None) -> None:
     """
     __tracebackhide__ = True
     holder = lock._holder
-    if holder is not None and _kept_by_ended_body(lock, holder, waiter):
-        return
     item = test_item.get() if waiter is None else waiter.item
     if item is None:
         return
@@ -334,23 +334,26 @@ def _check_wait(lock: _LoopLock, waiter: LaneState | None) -> None:
         )
 
 
-def _kept_by_ended_body(lock: _LoopLock, holder: _Holder, waiter: LaneState | None) -> bool:
-    """Release ``lock`` and say so, if the waiter is a teardown of the test
-    whose body holds it, and so has ended.
+def _kept_by_ended_body(lock: _LoopLock, taker: LaneState | None) -> bool:
+    """Whether ``lock`` is to be handed over as it is, held, to its taker
+    (``taker``'s own code): a teardown of the test whose body holds it, and
+    so has ended.
 
     The body kept it by mistake (an ``acquire()`` without a ``release()``),
     or Ctrl-C cut it short; nothing of the test's would let go of it before
     the test's end, after its teardowns, and the test's code runs one step
     after another (a sequential test's, or a cooperative one's in its lane):
-    the teardown would wait forever. The test's end still reports it (see
-    :func:`release_left_held`). (The body's own waits and those of fixtures
-    it sets up see the lock in their context: see ``Lock.acquire``.)
+    the teardown would wait forever. Not released: another test waiting
+    would take it first, in the middle of this one's teardown. The test's
+    end still reports it (see :func:`release_left_held`). (The body's own
+    waits and those of fixtures it sets up see the lock in their context:
+    see ``Lock.acquire``.)
     """
-    if not holder.by_body or holder.state is not waiter or in_test_body.get():
+    holder = lock._holder
+    if holder is None or not holder.by_body or holder.state is not taker or in_test_body.get():
         return False
     item: Any = holder.item
     _let_go[item] = _let_go.get(item, 0) + 1
-    lock.release()
     return True
 
 
@@ -446,7 +449,7 @@ def _within(nodeid: str, scope_id: str) -> bool:
 #: The locks a test's or fixture's own code holds now.
 _held_by_tests: weakref.WeakSet[_LoopLock] = weakref.WeakSet()
 
-#: How many locks each test's body kept after it ended, released for its
+#: How many locks each test's body kept after it ended, handed over to its
 #: own teardowns (see _kept_by_ended_body), to report at the test's end.
 _let_go: weakref.WeakKeyDictionary[pytest.Item, int] = weakref.WeakKeyDictionary()
 

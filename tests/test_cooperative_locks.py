@@ -406,6 +406,93 @@ def test_a_lock_a_tests_body_kept_is_released_for_its_own_teardowns(
     assert "would never end" not in result.stdout.str()
 
 
+def test_a_lock_a_tests_body_kept_goes_to_its_teardown_before_another_test_waiting(
+    pytester, run_alt_subprocess
+):
+    # Released for the teardown, it went to the other test, waiting first,
+    # which then waited for a lock the keeping test's fixture still held, and
+    # failed, blamed for a circle.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        first = alt_coop.Lock()
+        second = alt_coop.Lock()
+
+        @pytest.fixture
+        async def holds_second():
+            async with second():
+                yield
+
+        @pytest.fixture
+        async def takes_first_at_teardown():
+            yield
+            async with first():
+                pass
+
+        async def test_keeps(holds_second, takes_first_at_teardown):
+            await first().acquire()
+            await asyncio.sleep(0.2)
+
+        async def test_waits_first():
+            await asyncio.sleep(0.05)
+            async with first():
+                async with second():
+                    pass
+        """
+    )
+    result = run_alt_subprocess("-v", timeout=60)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_keeps ended still holding 1 alt_coop.Lock(s) it took and never released*",
+            "*= short test summary info =*",
+        ]
+    )
+    assert "would never end" not in result.stdout.str()
+
+
+INNER_KEEPS = """
+import alt_coop
+import pytest
+
+lock = alt_coop.Lock()
+
+@pytest.fixture
+async def takes_it_at_teardown():
+    yield
+    async with lock():
+        print("TEARDOWN TOOK IT")
+
+async def test_keeps(takes_it_at_teardown):
+    await lock().acquire()
+"""
+
+
+def test_a_lock_kept_by_a_test_of_a_session_a_test_runs_goes_to_its_own_teardown(
+    pytester, run_alt_subprocess
+):
+    # The inner test's teardown counted as its outer test's body, and waited
+    # for ever.
+    pytester.makepyfile(
+        test_outer=f"""
+        INNER = {INNER_KEEPS!r}
+
+        def test_outer(pytester):
+            pytester.makepyfile(test_inner=INNER)
+            result = pytester.runpytest_inprocess("-p", "alt_coop.enable", "-s")
+            result.assert_outcomes(passed=1, errors=1)
+            assert "TEARDOWN TOOK IT" in result.stdout.str()
+            result.stdout.fnmatch_lines(["*::test_keeps ended still holding 1 alt_coop.Lock(s)*"])
+        """
+    )
+    result = run_alt_subprocess("-p", "pytester", timeout=60)
+    result.assert_outcomes(passed=1)
+
+
 @pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
 @pytest.mark.parametrize("scope", ["class", "module"])
 def test_a_lock_a_wider_fixture_never_released_is_released_at_its_teardown_with_an_error(
