@@ -130,15 +130,14 @@ class Scheduler:
         if not isinstance(item, pytest.Function):
             return False
         marks: set[str] = set()
-        # The node nearest the test with either mark decides; with both (a
-        # cooperative test's param marked sequential, say), sequential.
+        # The node nearest the test with either mark decides, by the last of
+        # them pytest lists on it: a param's comes after its function's, a
+        # class's own after its base classes', an outer decorator's last.
         closest, deciding = None, None
         for node, mark in item.iter_markers_with_node():  # one walk, the test's own first
             marks.add(mark.name)
             if mark.name in (MARK, SEQUENTIAL_MARK) and deciding in (None, node):
-                deciding = node
-                if closest != SEQUENTIAL_MARK:
-                    closest = mark.name
+                deciding, closest = node, mark.name
         marked = closest == MARK
         is_async = is_async_test(item.obj)
         if _is_unittest(item):

@@ -247,17 +247,30 @@ def test_the_mark_nearest_a_test_decides_how_it_runs(pytester, run_alt):
         async def test_param(n):
             async with span(f"param{n}"):
                 await asyncio.sleep(0.1)
+
+        @pytest.mark.asyncio_sequential
+        class Base:
+            async def test_inherited(self):
+                async with span(f"inherited_{type(self).__name__}"):
+                    await asyncio.sleep(0.1)
+
+        @pytest.mark.asyncio_cooperative
+        class TestSub(Base):
+            async def test_sub(self):
+                async with span("sub"):
+                    await asyncio.sleep(0.1)
         """
     )
     result = run_alt("-v")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=8)
     spans = read_spans(pytester)
     assert overlap(spans["one"], spans["two"]), spans
     assert overlap(spans["param1"], spans["param2"]), spans
+    assert overlap(spans["inherited_TestSub"], spans["sub"]), spans
     for alone in ("alone", "param3"):
         for other in spans.keys() - {alone}:
             assert not overlap(spans[alone], spans[other]), (alone, other, spans)
-    assert SUMMARY.search(result.stdout.str()).group(1) == "4"
+    assert SUMMARY.search(result.stdout.str()).group(1) == "6"
 
 
 def test_sequential_tests_run_between_batches_in_collection_order(pytester, run_alt):
