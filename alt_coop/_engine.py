@@ -49,7 +49,7 @@ from ._lanes import in_context, in_lane
 from ._marks import MARK
 from ._other_runners import LEFT_TO_ANYIO, LEFT_TO_PYTEST_ASYNCIO, NO_SECOND_LOOP, OtherRunners
 from ._runner import current_context, run
-from ._running_now import FixtureSetUp, in_test_body, setting_up, test_item
+from ._running_now import FixtureSetUp, body_of, setting_up, test_item
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_HINT, BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopError, AltCoopUsageError
@@ -61,8 +61,8 @@ ENGINE_NAME = "alt_coop-engine"
 _NONE = object()  # stands for a fixture value of None, see pytest_fixture_setup
 
 #: The test a test's setup found running in its context (one whose body runs
-#: a pytest session), and whether in its body, given back at its teardown.
-_OUTER_TEST = pytest.StashKey["tuple[pytest.Item | None, bool]"]()
+#: a pytest session), given back at its teardown.
+_OUTER_TEST_ITEM = pytest.StashKey["pytest.Item | None"]()
 #: The Ctrl-C handler a test run alone found as it started.
 _SIGINT_HANDLER = pytest.StashKey[object]()
 #: Set on a test item while its teardown phase runs.
@@ -335,11 +335,8 @@ class Plugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         _session_loop.current_again()
-        outer_body = in_test_body.get()
-        item.stash[_OUTER_TEST] = (test_item.get(), outer_body)
+        item.stash[_OUTER_TEST_ITEM] = test_item.get()
         test_item.set(item)  # whose locks its code takes (see release_left_held)
-        if outer_body:  # a session run by a test's body: not its own test's body
-            in_test_body.set(False)
         # Only a test with "request" among its fixtures (its own, or one of
         # its fixtures') can call request.addfinalizer or request.node's.
         if isinstance(item, pytest.Function) and "request" in item.fixturenames:
@@ -429,10 +426,7 @@ class Plugin:
             # pytest.main on a managed loop runs the protocol in the caller's
             # context: the last test must not stay referenced from there, and
             # a session run by a test hands that test back its own.
-            outer, outer_body = item.stash.get(_OUTER_TEST, (None, False))
-            test_item.set(outer)
-            if outer_body:
-                in_test_body.set(True)
+            test_item.set(item.stash.get(_OUTER_TEST_ITEM, None))
 
     @pytest.hookimpl(optionalhook=True, tryfirst=True)
     def pytest_timeout_set_timer(self, item: pytest.Item, settings: Any) -> bool | None:
@@ -542,7 +536,7 @@ class Plugin:
                 functools.partial(self._fixture_default, fixturedef),
                 self._policy,
             )
-        from_body = in_test_body.get()
+        from_body = body_of.get() is not None
         since = _pytest_compat.finalizer_count(fixturedef) if from_body else 0
         try:
             result = yield
@@ -692,7 +686,7 @@ class Plugin:
         __tracebackhide__ = True
         _session_loop.current_again()
         context = contextvars.copy_context()
-        context.run(in_test_body.set, True)
+        context.run(body_of.set, item)
         was_open = self._loop_open()
         with in_context(context):
             result = yield

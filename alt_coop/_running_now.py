@@ -25,9 +25,10 @@ test_item: contextvars.ContextVar[pytest.Item | None] = contextvars.ContextVar(
 )
 
 
-#: Set in the copy of the context a test's body runs in (by the engine).
-in_test_body: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "alt_coop_in_test_body", default=False
+#: The test whose body runs in this context (set by the engine in the copy
+#: of the context a test's body runs in; inherited by a session that body runs).
+body_of: contextvars.ContextVar[pytest.Item | None] = contextvars.ContextVar(
+    "alt_coop_body_of", default=None
 )
 
 

@@ -22,7 +22,7 @@ from ._cancels import is_made_here
 from ._lane_state import CURRENT, LaneState
 from ._lanes import in_lane
 from ._pytest_compat import hidden_unless_alone
-from ._running_now import FixtureSetUp, in_test_body, running_batch, setting_up, test_item
+from ._running_now import FixtureSetUp, body_of, running_batch, setting_up, test_item
 
 __all__ = ["Lock"]
 
@@ -217,7 +217,7 @@ class _Holder:
         self.fixture = fixture  # if a fixture took it
         self.item = item
         #: The test's body took it (see _kept_by_ended_body).
-        self.by_body = fixture is None and in_test_body.get()
+        self.by_body = fixture is None and item is not None and body_of.get() is item
         #: The fixture's setup is over with it still held: from then on, a
         #: wider fixture holds it until its teardown. Until then, its hold
         #: ends as the setup goes on, as a test's does (see setup_ended).
@@ -350,7 +350,12 @@ def _kept_by_ended_body(lock: _LoopLock, taker: LaneState | None) -> bool:
     see ``Lock.acquire``.)
     """
     holder = lock._holder
-    if holder is None or not holder.by_body or holder.state is not taker or in_test_body.get():
+    if (
+        holder is None
+        or not holder.by_body
+        or holder.state is not taker
+        or body_of.get() is holder.item
+    ):
         return False
     item: Any = holder.item
     _let_go[item] = _let_go.get(item, 0) + 1

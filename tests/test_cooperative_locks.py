@@ -493,6 +493,39 @@ def test_a_lock_kept_by_a_test_of_a_session_a_test_runs_goes_to_its_own_teardown
     result.assert_outcomes(passed=1)
 
 
+def test_a_lock_kept_by_a_body_after_the_session_it_ran_stopped_goes_to_its_teardown(
+    pytester, run_alt_subprocess
+):
+    # The inner session, stopped by pytest.exit, skipped the teardown hook that
+    # gave the outer test's body back its standing: the body's lock was then
+    # not taken for its own, and the outer teardown waited for ever.
+    pytester.makepyfile(
+        test_outer="""
+        import alt_coop
+        import pytest
+
+        lock = alt_coop.Lock()
+
+        @pytest.fixture
+        async def takes_it_at_teardown():
+            yield
+            async with lock():
+                print("TEARDOWN TOOK IT")
+
+        INNER = "import pytest\\n\\ndef test_inner():\\n    pytest.exit('stop')\\n"
+
+        async def test_outer(takes_it_at_teardown, pytester):
+            pytester.makepyfile(test_inner=INNER)
+            pytester.runpytest_inprocess("-p", "alt_coop.enable")
+            await lock().acquire()
+        """
+    )
+    result = run_alt_subprocess("-p", "pytester", "-s", timeout=60)
+    result.assert_outcomes(passed=1, errors=1)
+    assert "TEARDOWN TOOK IT" in result.stdout.str()
+    result.stdout.fnmatch_lines(["*::test_outer ended still holding 1 alt_coop.Lock(s)*"])
+
+
 @pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
 @pytest.mark.parametrize("scope", ["class", "module"])
 def test_a_lock_a_wider_fixture_never_released_is_released_at_its_teardown_with_an_error(
