@@ -49,7 +49,7 @@ from ._lanes import in_context, in_lane
 from ._marks import MARK
 from ._other_runners import LEFT_TO_ANYIO, LEFT_TO_PYTEST_ASYNCIO, NO_SECOND_LOOP, OtherRunners
 from ._runner import current_context, run
-from ._running_now import FixtureSetUp, body_of, setting_up, test_item
+from ._running_now import BODY_RUNNING, FixtureSetUp, body_of, setting_up, test_item
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_HINT, BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopError, AltCoopUsageError
@@ -688,8 +688,12 @@ class Plugin:
         context = contextvars.copy_context()
         context.run(body_of.set, item)
         was_open = self._loop_open()
-        with in_context(context):
-            result = yield
+        item.stash[BODY_RUNNING] = True
+        try:
+            with in_context(context):
+                result = yield
+        finally:
+            item.stash[BODY_RUNNING] = False
         self._still_open(was_open, "this test")
         return result
 

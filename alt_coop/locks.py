@@ -22,7 +22,14 @@ from ._cancels import is_made_here
 from ._lane_state import CURRENT, LaneState
 from ._lanes import in_lane
 from ._pytest_compat import hidden_unless_alone
-from ._running_now import FixtureSetUp, body_of, running_batch, setting_up, test_item
+from ._running_now import (
+    BODY_RUNNING,
+    FixtureSetUp,
+    body_of,
+    running_batch,
+    setting_up,
+    test_item,
+)
 
 __all__ = ["Lock"]
 
@@ -122,7 +129,8 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
         task = asyncio.current_task()
         own_code = in_lane() and task is not None and is_made_here(task)
         state = CURRENT.get()
-        if own_code and self in _held.get():
+        handed_over = own_code and _kept_by_ended_body(self, state)
+        if own_code and not handed_over and self in _held.get():
             holder = self._holder
             if self.locked() and holder is not None and holder.state is state:
                 fixture = _wider(holder)
@@ -139,8 +147,8 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
             # This context was copied from one that held it (a lane's, made
             # while a fixture held it): not this test's to hold.
             _held.set(_held.get() - {self})
-        if own_code and _kept_by_ended_body(self, state):
-            pass  # handed over as it is, held: no waiter queued before wakes to it
+        if handed_over:
+            pass  # as it is, held: no waiter queued before wakes to it
         elif own_code and self._must_wait():
             # Waiting would never end, and with the clocks paused no timeout
             # would end it either.
@@ -313,10 +321,10 @@ def _check_wait(lock: _LoopLock, waiter: LaneState | None) -> None:
     test of its scope, so it leads on to each of them that waits.
     """
     __tracebackhide__ = True
-    holder = lock._holder
     item = test_item.get() if waiter is None else waiter.item
     if item is None:
         return
+    holder = lock._holder
     fixture = None if holder is None else _held_till_teardown(holder)
     if fixture is not None and _within(item.nodeid, fixture.scope_id):
         raise RuntimeError(
@@ -345,19 +353,16 @@ def _kept_by_ended_body(lock: _LoopLock, taker: LaneState | None) -> bool:
     after another (a sequential test's, or a cooperative one's in its lane):
     the teardown would wait forever. Not released: another test waiting
     would take it first, in the middle of this one's teardown. The test's
-    end still reports it (see :func:`release_left_held`). (The body's own
-    waits and those of fixtures it sets up see the lock in their context:
-    see ``Lock.acquire``.)
+    end still reports it (see :func:`release_left_held`). Also when the
+    teardown runs in the body's context, which holds the lock: a fixture's
+    the body set up (``request.getfixturevalue``).
     """
     holder = lock._holder
-    if (
-        holder is None
-        or not holder.by_body
-        or holder.state is not taker
-        or body_of.get() is holder.item
-    ):
+    if holder is None or not holder.by_body or holder.state is not taker:
         return False
     item: Any = holder.item
+    if item.stash.get(BODY_RUNNING, False):
+        return False  # a session it runs, say: its tests' code is not its own
     _let_go[item] = _let_go.get(item, 0) + 1
     return True
 

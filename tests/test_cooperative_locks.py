@@ -406,6 +406,37 @@ def test_a_lock_a_tests_body_kept_is_released_for_its_own_teardowns(
     assert "would never end" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+def test_a_lock_a_tests_body_kept_goes_to_a_fixtures_teardown_the_body_set_up(
+    pytester, run_alt_subprocess, cooperative
+):
+    # The fixture's teardown runs in the body's context, which holds the
+    # lock: it was refused as re-entrant, or (taken after the lock) hung.
+    pytester.makepyfile(
+        f"""
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative if {cooperative} else []
+        lock = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def takes_it_at_teardown():
+            yield
+            async with lock():
+                print("TEARDOWN TOOK IT")
+
+        async def test_keeps(request):
+            request.getfixturevalue("takes_it_at_teardown")
+            await lock().acquire()
+        """
+    )
+    result = run_alt_subprocess("-s", timeout=60)
+    result.assert_outcomes(passed=1, errors=1)
+    assert "TEARDOWN TOOK IT" in result.stdout.str()
+    result.stdout.fnmatch_lines(["*::test_keeps ended still holding 1 alt_coop.Lock(s)*"])
+
+
 def test_a_lock_a_tests_body_kept_goes_to_its_teardown_before_another_test_waiting(
     pytester, run_alt_subprocess
 ):
