@@ -49,7 +49,7 @@ from ._lanes import in_context, in_lane
 from ._marks import MARK
 from ._other_runners import LEFT_TO_ANYIO, LEFT_TO_PYTEST_ASYNCIO, NO_SECOND_LOOP, OtherRunners
 from ._runner import current_context, run
-from ._running_now import BODY_RUNNING, FixtureSetUp, body_of, setting_up, test_item
+from ._running_now import BODY_RUNNING, FixtureSetUp, setting_up, test_item
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_HINT, BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopError, AltCoopUsageError
@@ -59,6 +59,11 @@ _DEFAULT_FIXTURE_NAMES = frozenset(DEFAULT_FIXTURES.values())
 
 ENGINE_NAME = "alt_coop-engine"
 _NONE = object()  # stands for a fixture value of None, see pytest_fixture_setup
+
+#: Set in the copy of the context a test's body runs in.
+_IN_TEST_BODY: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "alt_coop_in_test_body", default=False
+)
 
 #: The test a test's setup found running in its context (one whose body runs
 #: a pytest session), given back at its teardown.
@@ -536,8 +541,8 @@ class Plugin:
                 functools.partial(self._fixture_default, fixturedef),
                 self._policy,
             )
-        from_body = body_of.get() is not None
-        since = _pytest_compat.finalizer_count(fixturedef) if from_body else 0
+        in_test_body = _IN_TEST_BODY.get()
+        since = _pytest_compat.finalizer_count(fixturedef) if in_test_body else 0
         try:
             result = yield
         except asyncio.CancelledError:
@@ -547,7 +552,7 @@ class Plugin:
             if fixturedef.cached_result is None:
                 _pytest_compat.forget_setup(fixturedef)
             raise
-        if from_body:
+        if in_test_body:
             # Set up from a test's body (request.getfixturevalue), which runs
             # in a copy of the context: its teardown must run in that copy
             # too, or a context variable token it resets is foreign there.
@@ -686,7 +691,7 @@ class Plugin:
         __tracebackhide__ = True
         _session_loop.current_again()
         context = contextvars.copy_context()
-        context.run(body_of.set, item)
+        context.run(_IN_TEST_BODY.set, True)
         was_open = self._loop_open()
         item.stash[BODY_RUNNING] = True
         try:

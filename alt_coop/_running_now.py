@@ -1,8 +1,8 @@
-"""What runs in this context: the test whose protocol, its body, the
-fixture whose set-up, the batch of cooperative tests.
+"""What runs in this context: the test whose protocol, the fixture whose
+set-up, the batch of cooperative tests; and whether a test's body runs.
 
-The engine sets the first three as a test's set-up, its body and an async
-fixture's set-up start, the scheduler the batch; the locks read them, to tell whose
+The engine sets the first two as a test's set-up and an async fixture's
+set-up start, the scheduler the batch; the locks read them, to tell whose
 code takes a lock and which waits could never end, and the finalizers'
 timeouts, to look up the test's defaults. Context variables, so each
 cooperative test's lane sees its own.
@@ -25,14 +25,9 @@ test_item: contextvars.ContextVar[pytest.Item | None] = contextvars.ContextVar(
 )
 
 
-#: The test whose body runs in this context (set by the engine in the copy
-#: of the context a test's body runs in; inherited by a session that body runs).
-body_of: contextvars.ContextVar[pytest.Item | None] = contextvars.ContextVar(
-    "alt_coop_body_of", default=None
-)
-
-#: On a test item while its body runs (a fixture's context may be a copy of
-#: the body's, made while it ran: :data:`body_of` cannot say it has ended).
+#: On a test item while its body runs (set by the engine). On the item, not
+#: in a context: a session the body runs inherits the body's context, and a
+#: fixture the body sets up keeps a copy of it after the body has ended.
 BODY_RUNNING = pytest.StashKey[bool]()
 
 

@@ -25,7 +25,6 @@ from ._pytest_compat import hidden_unless_alone
 from ._running_now import (
     BODY_RUNNING,
     FixtureSetUp,
-    body_of,
     running_batch,
     setting_up,
     test_item,
@@ -225,7 +224,11 @@ class _Holder:
         self.fixture = fixture  # if a fixture took it
         self.item = item
         #: The test's body took it (see _kept_by_ended_body).
-        self.by_body = fixture is None and item is not None and body_of.get() is item
+        self.by_body = (
+            fixture is None
+            and isinstance(item, pytest.Item)
+            and item.stash.get(BODY_RUNNING, False)
+        )
         #: The fixture's setup is over with it still held: from then on, a
         #: wider fixture holds it until its teardown. Until then, its hold
         #: ends as the setup goes on, as a test's does (see setup_ended).
