@@ -29,31 +29,51 @@ import pytest
 from _pytest import runner as _runner_module
 from _pytest import setuponly as _setuponly_module
 
-from ._lane_state import CURRENT, LaneState
+from ._lane_state import CURRENT, CapturedOutput, LaneState
 
 
 class _Router(io.TextIOBase):
-    """``sys.stdout``/``sys.stderr`` while tests run at once: each test's own buffer."""
+    """``sys.stdout``/``sys.stderr`` while tests run at once: each test's own stream."""
 
-    def __init__(self, real: TextIO, which: str, *, tee: bool) -> None:
+    def __init__(self, real: TextIO, which: str, *, method: str) -> None:
         self._real = real
         self._which = which
-        self._tee = tee  # --capture=tee-sys: captured and shown as it is written
+        self._tee = method == "tee-sys"  # captured and shown as it is written
+        # Under fd capture a test's stream has a file descriptor, and replaces
+        # what does not encode; under sys capture, neither (see CapturedOutput).
+        self._fd = method == "fd"
+        self._errors = "replace" if self._fd else "strict"
         self.buffer = _BytesRouter(self)
 
-    def write(self, text: str) -> int:
+    def _captured(self) -> CapturedOutput | None:
+        """The running test's stream, if it captures."""
         state = CURRENT.get()
         if state is not None and state.capturing:
-            if self._tee:
-                self._real.write(text)
-            return state.captured(self._which).write(text)
-        return self._real.write(text)
+            return state.captured(self._which, self._errors)
+        return None
+
+    def _made(self) -> TextIO | None:
+        """The running test's stream if it has one yet (reading its face
+        should not make one: most tests never write)."""
+        state = CURRENT.get()
+        if state is not None and state.capturing:
+            return state.out if self._which == "out" else state.err
+        return self._real
+
+    def write(self, text: str) -> int:
+        captured = self._captured()
+        if captured is None:
+            return self._real.write(text)
+        written = captured.write(text)  # first: what does not encode is not shown either
+        if self._tee:
+            self._real.write(text)
+        return written
 
     def write_bytes(self, data: bytes) -> int:
-        state = CURRENT.get()
-        if state is not None and state.capturing:
+        captured = self._captured()
+        if captured is not None:
             # Captured only, even under tee-sys, as pytest's own capture does.
-            state.captured(self._which).write(data.decode(self.encoding, "replace"))
+            captured.write(data.decode(captured.encoding, "replace"))
             return len(data)
         real = getattr(self._real, "buffer", None)
         if real is None:
@@ -74,20 +94,28 @@ class _Router(io.TextIOBase):
         return True
 
     def fileno(self) -> int:
-        """The real stream's: what writes to it directly is not captured (see README)."""
+        """A capturing test's under sys capture has none, as in a sequential
+        run; otherwise the real stream's: what writes to it directly is not
+        captured (see README)."""
+        captured = self._captured() if not self._fd else None
+        if captured is not None:
+            return captured.fileno()  # io.UnsupportedOperation
         return int(self._real.fileno())
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self._real, "encoding", "utf-8")
+        stream = self._made()
+        return getattr(stream, "encoding", "UTF-8") if stream is not None else "UTF-8"
 
     @property
     def errors(self) -> str:  # type: ignore[override]
-        return getattr(self._real, "errors", "strict")
+        stream = self._made()
+        return getattr(stream, "errors", "strict") if stream is not None else self._errors
 
     def __getattr__(self, name: str) -> Any:
-        # The rest of a text stream's face (name, mode, line_buffering, ...).
-        return getattr(self._real, name)
+        # The rest of a text stream's face (reconfigure, line_buffering, ...):
+        # a capturing test's is its own.
+        return getattr(self._captured() or self._real, name)
 
 
 class _BytesRouter(io.BufferedIOBase):
@@ -167,8 +195,11 @@ def captured_per_test(capman: Any) -> Iterator[None]:
 
     capman_suspend = capman.suspend
     saved = sys.stdout, sys.stderr
-    tee = capman._method == "tee-sys"
-    sys.stdout, sys.stderr = _Router(saved[0], "out", tee=tee), _Router(saved[1], "err", tee=tee)
+    method = capman._method
+    sys.stdout, sys.stderr = (
+        _Router(saved[0], "out", method=method),
+        _Router(saved[1], "err", method=method),
+    )
     # Code that kept pytest's own capture streams from before the batch (a
     # logging.StreamHandler made at import, say) writes to them: routed too.
     capturing = capman._global_capturing
@@ -180,7 +211,7 @@ def captured_per_test(capman: Any) -> Iterator[None]:
     capman.item_capture, capman.suspend, capman.resume = item_capture, suspend, resume
     try:
         for stream, which in kept:
-            _route(stream, which, tee=tee)
+            _route(stream, which, method=method)
         yield
     finally:
         del capman.item_capture, capman.suspend, capman.resume
@@ -189,20 +220,22 @@ def captured_per_test(capman: Any) -> Iterator[None]:
             vars(stream).pop("write", None)
 
 
-def _route(stream: Any, which: str, *, tee: bool) -> None:
+def _route(stream: Any, which: str, *, method: str) -> None:
     """Send what is written to pytest's capture ``stream`` to the running
     test's ``which`` output while it captures (under tee-sys, shown as well,
     on the terminal stream pytest's tee writes to)."""
     original = stream.write
-    echo = getattr(stream, "_other", None) if tee else None
+    echo = getattr(stream, "_other", None) if method == "tee-sys" else None
+    errors = "replace" if method == "fd" else "strict"
 
     def write(text: str) -> int:
         state = CURRENT.get()
         if state is None or not state.capturing:
             return int(original(text))
+        written = state.captured(which, errors).write(text)
         if echo is not None:
             echo.write(text)
-        return state.captured(which).write(text)
+        return written
 
     stream.write = write
 

@@ -30,6 +30,32 @@ from typing import Any
 import pytest
 
 
+class CapturedOutput(io.TextIOWrapper):
+    """One phase's captured ``sys.stdout`` or ``sys.stderr`` of a test.
+
+    The same kind of stream pytest's capture gives a test in a sequential
+    run: UTF-8 text over bytes, so what does not encode fails as it would
+    there (under ``--capture=sys``; ``errors="replace"`` mirrors fd capture),
+    ``reconfigure()`` changes this test's stream and no other, and it has no
+    file descriptor.
+    """
+
+    def __init__(self, errors: str) -> None:
+        super().__init__(io.BytesIO(), "UTF-8", errors, newline="", write_through=True)
+
+    @property
+    def name(self) -> str:
+        return "<captured by alt_coop>"  # as fd capture's, which has one
+
+    @property
+    def mode(self) -> str:
+        return "w"
+
+    def getvalue(self) -> str:
+        data = self.buffer.getvalue()  # type: ignore[attr-defined]
+        return str(data.decode(self.encoding, "replace"))
+
+
 class LaneState:
     """What belongs to one cooperative test while it runs."""
 
@@ -67,8 +93,8 @@ class LaneState:
         self.debugged = False  # pytest's debugger was entered during the test
         # Captured output of the running phase, made on its first write
         # (most tests print nothing).
-        self.out: io.StringIO | None = None
-        self.err: io.StringIO | None = None
+        self.out: CapturedOutput | None = None
+        self.err: CapturedOutput | None = None
         self.log_handlers: tuple[logging.Handler, ...] = ()
         self.log_when: str | None = None  # the phase whose records it is capturing
         self.warnings: list[warnings.WarningMessage] = []  # recorded, not yet reported
@@ -99,14 +125,15 @@ class LaneState:
         # queued for pytest; None once the test is over.
         self.uncaught: list[tuple[Any, Any]] | None = []
 
-    def captured(self, which: str) -> io.StringIO:
-        """The running phase's buffer for ``"out"`` or ``"err"``."""
+    def captured(self, which: str, errors: str = "strict") -> CapturedOutput:
+        """The running phase's stream for ``"out"`` or ``"err"``, made with
+        ``errors`` (see :class:`CapturedOutput`) on first use."""
         if which == "out":
             if self.out is None:
-                self.out = io.StringIO()
+                self.out = CapturedOutput(errors)
             return self.out
         if self.err is None:
-            self.err = io.StringIO()
+            self.err = CapturedOutput(errors)
         return self.err
 
 

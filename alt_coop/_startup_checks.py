@@ -78,3 +78,15 @@ def usable_managed_loop(loop: asyncio.AbstractEventLoop) -> None:
             "alt_coop: managed_loop is running in another thread; run pytest in that "
             "loop's thread, for example `await alt_coop.main(...)` in a coroutine on it"
         )
+
+
+def no_xdist_on_a_managed_loop(config: pytest.Config) -> None:
+    """pytest-xdist's workers are other processes: a session meant to run on
+    the application's loop, with its live objects, would run its tests
+    elsewhere while the controller blocks that loop. Asked for (perhaps by a
+    project's addopts), it is refused."""
+    if getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput"):
+        raise pytest.UsageError(
+            "alt_coop: pytest-xdist (-n) runs tests in other processes, not on the "
+            "application's loop this session runs on; drop -n (or pass -n 0 or -p no:xdist)"
+        )

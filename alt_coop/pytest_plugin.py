@@ -31,6 +31,18 @@ ENGINE_OFF_MESSAGE = (
     "`pytest.main(args, plugins=[alt_coop.Plugin()])`."
 )
 
+#: Added in pytest-xdist's workers, which never see a plugin object passed to
+#: ``pytest.main`` in the controller: that advice alone would be no help.
+IN_XDIST_WORKER = (
+    " Under pytest-xdist, a Plugin passed to pytest.main stays in the controller: "
+    "switch the engine on for the workers with -p alt_coop.enable or pytest_plugins."
+)
+
+
+def _engine_off(config: pytest.Config, what: str, name: str) -> str:
+    extra = IN_XDIST_WORKER if hasattr(config, "workerinput") else ""
+    return ENGINE_OFF_MESSAGE.format(what=what, name=name) + extra
+
 
 #: The name pytest registers this module under, from its entry point.
 ENTRY_POINT_NAME = "alt_coop"
@@ -158,7 +170,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object:
     if (
         _is_async(pyfuncitem.obj) or _hypothesis.async_inner_test(pyfuncitem.obj)
     ) and not _other_async_plugin(pyfuncitem.config, OTHER_ASYNC_PLUGINS):
-        pytest.fail(ENGINE_OFF_MESSAGE.format(what="test", name=pyfuncitem.nodeid), pytrace=False)
+        pytest.fail(_engine_off(pyfuncitem.config, "test", pyfuncitem.nodeid), pytrace=False)
     return None
 
 
@@ -172,7 +184,7 @@ def pytest_fixture_setup(
         and not OtherRunners.of(request.config).runs_fixture(fixturedef, request)
     ):
         error = pytest.fail.Exception(
-            ENGINE_OFF_MESSAGE.format(what="fixture", name=repr(fixturedef.argname)),
+            _engine_off(request.config, "fixture", repr(fixturedef.argname)),
             pytrace=False,
         )
         # Cached as pytest caches a fixture's error, for the next test to get

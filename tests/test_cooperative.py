@@ -832,6 +832,57 @@ def test_output_to_a_capture_stream_kept_from_import_is_the_tests_own(pytester, 
             )
 
 
+@pytest.mark.parametrize("capture", ["fd", "sys", "tee-sys"])
+def test_sys_stdout_is_the_same_kind_of_stream_as_in_a_sequential_run(
+    pytester, run_alt_subprocess, capture
+):
+    # Under pytest's sys capture a test's sys.stdout has no file descriptor,
+    # takes only what encodes, and its reconfigure() is the test's business:
+    # none of that may reach the terminal in a cooperative run either.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import io
+        import sys
+
+        async def test_fileno():
+            await asyncio.sleep(0.001)
+            try:
+                sys.stdout.fileno()
+            except io.UnsupportedOperation:
+                print("NO FILENO")
+            else:
+                print("HAS FILENO")
+
+        async def test_surrogate():
+            await asyncio.sleep(0.001)
+            print("bad \\udcff byte")
+
+        async def test_reconfigure():
+            await asyncio.sleep(0.001)
+            sys.stdout.reconfigure(encoding="ascii", errors="strict")
+            print("RECONFIGURED", sys.stdout.encoding)
+
+        async def test_unicode_fail():
+            await asyncio.sleep(0.01)
+            assert "caf\u00e9" == "cafe"
+        """
+    )
+    seen = {}
+    for mode in ("sequential", "cooperative"):
+        result = run_alt_subprocess("-rA", f"--capture={capture}", *mode_args(mode))
+        out = result.stdout.str()
+        seen[mode] = (
+            result.parseoutcomes(),
+            "NO FILENO" in out,
+            "HAS FILENO" in out,
+            "UnicodeEncodeError" in out,
+            "RECONFIGURED ascii" in out,
+            "assert 'caf\u00e9' == 'cafe'" in out,
+        )
+    assert seen["cooperative"] == seen["sequential"], seen
+
+
 def test_records_of_non_propagating_loggers_are_captured_as_pytest_does(pytester, run_alt):
     # pytest 9 captures them too; pytest 8 does not: the same in both modes.
     pytester.makepyfile(

@@ -3183,3 +3183,101 @@ def test_main_from_a_test_or_a_task_it_started_is_refused(pytester, run_alt, mod
         *mode_args(mode),
         "test_main_from_a_test_or_a_task_it_started_is_refused.py",
     ).assert_outcomes(passed=5)
+
+
+# -- pytest-xdist -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["main", "sync"])
+def test_xdist_on_the_apps_loop_is_a_usage_error(pytester: pytest.Pytester, mode: str) -> None:
+    """xdist's workers are other processes, away from the application's
+    loop and objects: asked for (here through addopts, as a project may have
+    it), it is refused rather than run elsewhere while the loop is blocked."""
+    pytest.importorskip("xdist")
+    pytester.makeini("[pytest]\naddopts = -n 2\n")
+    write(
+        pytester,
+        "app.py",
+        f"""
+        import asyncio
+        import sys
+
+        import pytest
+
+        import alt_coop
+
+        ARGS = [*{list(ISOLATE)!r}, "-p", "xdist", "-p", "alt_coop.enable", "suite"]
+
+
+        async def app_main():
+            return await alt_coop.main(ARGS)
+
+
+        if sys.argv[1] == "main":
+            code = asyncio.run(app_main())
+        else:
+            loop = asyncio.new_event_loop()
+            code = pytest.main(ARGS, plugins=[alt_coop.Plugin(managed_loop=loop)])
+            loop.close()
+        print("EXIT CODE", int(code))
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_live.py",
+        """
+        import asyncio
+
+        async def test_plain():
+            await asyncio.sleep(0)
+        """,
+    )
+    result = run_app(pytester, mode, timeout=120)
+    output = output_of(result)
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: alt_coop: pytest-xdist (-n) runs tests in other processes, not on the "
+            "application's loop this session runs on; drop -n (or pass -n 0 or -p no:xdist)"
+        ]
+    )
+    assert "EXIT CODE 4" in output, output
+    assert "passed" not in output, output
+
+
+def test_an_engine_passed_to_pytest_main_under_xdist_says_workers_need_enabling(
+    pytester: pytest.Pytester,
+) -> None:
+    """A plugin object given to pytest.main stays in xdist's controller; the
+    workers' message says how to switch the engine on for them."""
+    pytest.importorskip("xdist")
+    write(
+        pytester,
+        "app.py",
+        f"""
+        import pytest
+
+        import alt_coop
+
+        code = pytest.main(
+            [*{list(ISOLATE)!r}, "-p", "xdist", "-n", "2", "suite"], plugins=[alt_coop.Plugin()]
+        )
+        print("EXIT CODE", int(code))
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_live.py",
+        """
+        async def test_plain():
+            pass
+        """,
+    )
+    result = run_app(pytester, timeout=120)
+    result.stdout.fnmatch_lines(
+        [
+            "*the alt_coop engine is not enabled*Under pytest-xdist, a Plugin passed to "
+            "pytest.main stays in the controller: switch the engine on for the workers with "
+            "-p alt_coop.enable or pytest_plugins*",
+            "EXIT CODE 1",
+        ]
+    )
