@@ -72,8 +72,10 @@ class _Router(io.TextIOBase):
     def write_bytes(self, data: bytes) -> int:
         captured = self._captured()
         if captured is not None:
-            # Captured only, even under tee-sys, as pytest's own capture does.
-            captured.write(data.decode(captured.encoding, "replace"))
+            # Captured only, even under tee-sys, as pytest's own capture does;
+            # as bytes, since a character may come in pieces.
+            captured.flush()
+            captured.buffer.write(data)
             return len(data)
         real = getattr(self._real, "buffer", None)
         if real is None:
@@ -151,7 +153,9 @@ def captured_per_test(capman: Any) -> Iterator[None]:
             with original(when, item):
                 yield
             return
-        state.out = state.err = None
+        for stream in (state.out, state.err):
+            if stream is not None:
+                stream.take()  # a phase reports only its own output
         state.capturing = True
         try:
             yield
@@ -159,8 +163,7 @@ def captured_per_test(capman: Any) -> Iterator[None]:
             state.capturing = False
             for key, stream in (("stdout", state.out), ("stderr", state.err)):
                 if stream is not None:
-                    item.add_report_section(when, key, stream.getvalue())
-            state.out = state.err = None
+                    item.add_report_section(when, key, stream.take())
 
     # pytest's debugger (breakpoint(), pytest.set_trace()) suspends capture to
     # talk to the terminal, and resumes it on continue. The debugged test's

@@ -31,13 +31,15 @@ import pytest
 
 
 class CapturedOutput(io.TextIOWrapper):
-    """One phase's captured ``sys.stdout`` or ``sys.stderr`` of a test.
+    """A test's captured ``sys.stdout`` or ``sys.stderr``.
 
     The same kind of stream pytest's capture gives a test in a sequential
     run: UTF-8 text over bytes, so what does not encode fails as it would
     there (under ``--capture=sys``; ``errors="replace"`` mirrors fd capture),
-    ``reconfigure()`` changes this test's stream and no other, and it has no
-    file descriptor.
+    and it has no file descriptor. It lasts through the test's phases, each
+    phase taking its own output (:meth:`take`), so that what a fixture
+    ``reconfigure()``-s holds in the body and teardown, and changes no other
+    test's stream.
     """
 
     def __init__(self, errors: str) -> None:
@@ -52,8 +54,16 @@ class CapturedOutput(io.TextIOWrapper):
         return "w"
 
     def getvalue(self) -> str:
+        self.flush()  # what the test's settings kept back (write_through off)
         data = self.buffer.getvalue()  # type: ignore[attr-defined]
         return str(data.decode(self.encoding, "replace"))
+
+    def take(self) -> str:
+        """What was written since the last take, emptying the stream."""
+        text = self.getvalue()
+        self.seek(0)
+        self.truncate()
+        return text
 
 
 class LaneState:
@@ -91,8 +101,8 @@ class LaneState:
         self.task: asyncio.Task[Any] | None = None  # the one running its protocol, meanwhile
         self.capturing = False
         self.debugged = False  # pytest's debugger was entered during the test
-        # Captured output of the running phase, made on its first write
-        # (most tests print nothing).
+        # Captured output, made on the test's first write (most tests print
+        # nothing), each phase's taken at its end.
         self.out: CapturedOutput | None = None
         self.err: CapturedOutput | None = None
         self.log_handlers: tuple[logging.Handler, ...] = ()
@@ -126,7 +136,7 @@ class LaneState:
         self.uncaught: list[tuple[Any, Any]] | None = []
 
     def captured(self, which: str, errors: str = "strict") -> CapturedOutput:
-        """The running phase's stream for ``"out"`` or ``"err"``, made with
+        """The test's stream for ``"out"`` or ``"err"``, made with
         ``errors`` (see :class:`CapturedOutput`) on first use."""
         if which == "out":
             if self.out is None:

@@ -84,9 +84,14 @@ def no_xdist_on_a_managed_loop(config: pytest.Config) -> None:
     """pytest-xdist's workers are other processes: a session meant to run on
     the application's loop, with its live objects, would run its tests
     elsewhere while the controller blocks that loop. Asked for (perhaps by a
-    project's addopts), it is refused."""
-    if getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput"):
+    project's addopts), it is refused; options that start no workers (a
+    ``--dist`` without ``-n`` or ``--tx``, or ``--collect-only``, under which
+    xdist stands aside) are not. ``-n 0`` is the advice that works also when
+    ``-n`` comes from addopts, where ``-p no:xdist`` would make it unknown."""
+    option = config.option
+    distributes = getattr(option, "dist", "no") != "no" and bool(getattr(option, "tx", None))
+    if distributes and not option.collectonly and not hasattr(config, "workerinput"):
         raise pytest.UsageError(
             "alt_coop: pytest-xdist (-n) runs tests in other processes, not on the "
-            "application's loop this session runs on; drop -n (or pass -n 0 or -p no:xdist)"
+            "application's loop this session runs on; drop -n, or pass -n 0"
         )

@@ -883,6 +883,65 @@ def test_sys_stdout_is_the_same_kind_of_stream_as_in_a_sequential_run(
     assert seen["cooperative"] == seen["sequential"], seen
 
 
+@pytest.mark.parametrize("capture", ["fd", "sys"])
+def test_a_tests_stream_keeps_its_settings_and_output_through_its_phases(
+    pytester, run_alt_subprocess, capture
+):
+    # In a sequential run a test's sys.stdout is one stream through its
+    # phases: what a fixture reconfigures holds in the body and teardown, and
+    # what sits in the stream's own buffer (write_through off) is captured.
+    # (What is checked is written so as not to appear in the tests' source,
+    # which failure reports show.)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import sys
+
+        import pytest
+
+        @pytest.fixture
+        def lenient_stdout():
+            sys.stdout.reconfigure(errors="backslashreplace")
+            yield
+            print("TEARDOWN", "\\udce9")
+
+        async def test_lenient(lenient_stdout):
+            await asyncio.sleep(0.01)
+            print("BODY", "\\udce9")
+            assert 0
+
+        async def test_buffered():
+            sys.stdout.reconfigure(write_through=False, line_buffering=False)
+            sys.stdout.write("ONE;")
+            await asyncio.sleep(0.01)
+            print("TWO", flush=True)
+            assert 0
+
+        async def test_bytes_in_chunks():
+            # Bytes written in pieces that split a character, as a copy does.
+            data = "CHUNKS caf\\u00e9 \\U0001f389\\n".encode()
+            for start in range(0, len(data), 4):
+                sys.stdout.buffer.write(data[start : start + 4])
+                await asyncio.sleep(0)
+            assert 0
+        """
+    )
+    seen = {}
+    for mode in ("sequential", "cooperative"):
+        result = run_alt_subprocess("-rA", f"--capture={capture}", *mode_args(mode))
+        out = result.stdout.str()
+        seen[mode] = (
+            result.parseoutcomes(),
+            "UnicodeEncodeError" in out,
+            "BODY \\udce9" in out,
+            "TEARDOWN \\udce9" in out,
+            "ONE;TWO" in out,
+            "CHUNKS caf\u00e9 \U0001f389" in out,
+        )
+    assert seen["sequential"][4:] == (True, True), seen  # what the test checks is there
+    assert seen["cooperative"] == seen["sequential"], seen
+
+
 def test_records_of_non_propagating_loggers_are_captured_as_pytest_does(pytester, run_alt):
     # pytest 9 captures them too; pytest 8 does not: the same in both modes.
     pytester.makepyfile(

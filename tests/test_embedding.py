@@ -3188,13 +3188,9 @@ def test_main_from_a_test_or_a_task_it_started_is_refused(pytester, run_alt, mod
 # -- pytest-xdist -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["main", "sync"])
-def test_xdist_on_the_apps_loop_is_a_usage_error(pytester: pytest.Pytester, mode: str) -> None:
-    """xdist's workers are other processes, away from the application's
-    loop and objects: asked for (here through addopts, as a project may have
-    it), it is refused rather than run elsewhere while the loop is blocked."""
-    pytest.importorskip("xdist")
-    pytester.makeini("[pytest]\naddopts = -n 2\n")
+def write_xdist_app(pytester: pytest.Pytester) -> None:
+    """``python app.py MODE [pytest args...]``: a session on the app's loop,
+    with pytest-xdist loaded, over a suite of two tests."""
     write(
         pytester,
         "app.py",
@@ -3206,7 +3202,7 @@ def test_xdist_on_the_apps_loop_is_a_usage_error(pytester: pytest.Pytester, mode
 
         import alt_coop
 
-        ARGS = [*{list(ISOLATE)!r}, "-p", "xdist", "-p", "alt_coop.enable", "suite"]
+        ARGS = [*{list(ISOLATE)!r}, "-p", "xdist", "-p", "alt_coop.enable", *sys.argv[2:], "suite"]
 
 
         async def app_main():
@@ -3230,18 +3226,55 @@ def test_xdist_on_the_apps_loop_is_a_usage_error(pytester: pytest.Pytester, mode
 
         async def test_plain():
             await asyncio.sleep(0)
+
+        async def test_other():
+            await asyncio.sleep(0)
         """,
     )
+
+
+@pytest.mark.parametrize("mode", ["main", "sync"])
+def test_xdist_on_the_apps_loop_is_a_usage_error(pytester: pytest.Pytester, mode: str) -> None:
+    """xdist's workers are other processes, away from the application's
+    loop and objects: asked for (here through addopts, as a project may have
+    it), it is refused rather than run elsewhere while the loop is blocked,
+    with advice that works whichever way it was asked for."""
+    pytest.importorskip("xdist")
+    pytester.makeini("[pytest]\naddopts = -n 2\n")
+    write_xdist_app(pytester)
     result = run_app(pytester, mode, timeout=120)
     output = output_of(result)
     result.stderr.fnmatch_lines(
         [
             "ERROR: alt_coop: pytest-xdist (-n) runs tests in other processes, not on the "
-            "application's loop this session runs on; drop -n (or pass -n 0 or -p no:xdist)"
+            "application's loop this session runs on; drop -n, or pass -n 0"
         ]
     )
     assert "EXIT CODE 4" in output, output
     assert "passed" not in output, output
+
+    result = run_app(pytester, mode, "-n", "0", timeout=120)
+    assert "2 passed" in output_of(result), output_of(result)
+    assert "EXIT CODE 0" in output_of(result), output_of(result)
+
+
+@pytest.mark.parametrize(
+    "args, outcome",
+    [
+        (("--dist", "loadgroup"), "2 passed"),  # no workers asked for
+        (("-n", "2", "--collect-only"), "2 tests collected"),  # xdist stands aside
+    ],
+)
+def test_xdist_options_that_start_no_workers_run_on_the_apps_loop(
+    pytester: pytest.Pytester, args: tuple[str, ...], outcome: str
+) -> None:
+    """Only a run that xdist would hand to workers is refused."""
+    pytest.importorskip("xdist")
+    write_xdist_app(pytester)
+    result = run_app(pytester, "main", *args, timeout=120)
+    output = output_of(result)
+    assert outcome in output, output
+    assert "EXIT CODE 0" in output, output
 
 
 def test_an_engine_passed_to_pytest_main_under_xdist_says_workers_need_enabling(
