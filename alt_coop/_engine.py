@@ -130,6 +130,8 @@ class Plugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_cmdline_main(self, config: pytest.Config) -> None:
         refuse_async_cleanups(config)  # before any plugin's pytest_configure
+        if self.managed_loop is not None:
+            _startup_checks.no_xdist_on_a_managed_loop(config)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: pytest.Config) -> None:

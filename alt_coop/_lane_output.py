@@ -133,7 +133,7 @@ class _BytesRouter(io.BufferedIOBase):
         return self._text.fileno()
 
     def write(self, data: Any) -> int:
-        return self._text.write_bytes(bytes(data))
+        return self._text.write_bytes(memoryview(data).tobytes())  # TypeError as for a file
 
     def flush(self) -> None:
         self._text.flush()

@@ -83,15 +83,21 @@ def usable_managed_loop(loop: asyncio.AbstractEventLoop) -> None:
 def no_xdist_on_a_managed_loop(config: pytest.Config) -> None:
     """pytest-xdist's workers are other processes: a session meant to run on
     the application's loop, with its live objects, would run its tests
-    elsewhere while the controller blocks that loop. Asked for (perhaps by a
-    project's addopts), it is refused; options that start no workers (a
-    ``--dist`` without ``-n`` or ``--tx``, or ``--collect-only``, under which
-    xdist stands aside) are not. ``-n 0`` is the advice that works also when
-    ``-n`` comes from addopts, where ``-p no:xdist`` would make it unknown."""
+    elsewhere while the controller blocks that loop (for ever, under ``-f``,
+    which waits for files to change). Asked for (perhaps by a project's
+    addopts), it is refused; options that start no workers (a ``--dist``
+    without ``-n`` or ``--tx``, or ``--collect-only``, under which xdist
+    stands aside) are not. ``-n 0`` is the advice that works also when ``-n``
+    comes from addopts, where ``-p no:xdist`` would make it unknown.
+
+    Called from ``pytest_cmdline_main`` too, since ``-f`` takes the run over
+    there, before any ``pytest_configure``."""
     option = config.option
     distributes = getattr(option, "dist", "no") != "no" and bool(getattr(option, "tx", None))
-    if distributes and not option.collectonly and not hasattr(config, "workerinput"):
+    elsewhere = (distributes and not option.collectonly) or getattr(option, "looponfail", False)
+    if elsewhere and not hasattr(config, "workerinput"):
         raise pytest.UsageError(
-            "alt_coop: pytest-xdist (-n) runs tests in other processes, not on the "
-            "application's loop this session runs on; drop -n, or pass -n 0"
+            "alt_coop: pytest-xdist runs tests in other processes (-n, --tx, -f), not on "
+            "the application's loop this session runs on; drop those options "
+            "(for an -n from addopts, pass -n 0)"
         )

@@ -924,6 +924,10 @@ def test_a_tests_stream_keeps_its_settings_and_output_through_its_phases(
                 sys.stdout.buffer.write(data[start : start + 4])
                 await asyncio.sleep(0)
             assert 0
+
+        async def test_not_bytes():
+            await asyncio.sleep(0.001)
+            sys.stdout.buffer.write(3)  # a TypeError, not three NUL bytes
         """
     )
     seen = {}

@@ -3246,8 +3246,9 @@ def test_xdist_on_the_apps_loop_is_a_usage_error(pytester: pytest.Pytester, mode
     output = output_of(result)
     result.stderr.fnmatch_lines(
         [
-            "ERROR: alt_coop: pytest-xdist (-n) runs tests in other processes, not on the "
-            "application's loop this session runs on; drop -n, or pass -n 0"
+            "ERROR: alt_coop: pytest-xdist runs tests in other processes (-n, --tx, -f), not on "
+            "the application's loop this session runs on; drop those options "
+            "(for an -n from addopts, pass -n 0)"
         ]
     )
     assert "EXIT CODE 4" in output, output
@@ -3256,6 +3257,21 @@ def test_xdist_on_the_apps_loop_is_a_usage_error(pytester: pytest.Pytester, mode
     result = run_app(pytester, mode, "-n", "0", timeout=120)
     assert "2 passed" in output_of(result), output_of(result)
     assert "EXIT CODE 0" in output_of(result), output_of(result)
+
+
+@pytest.mark.parametrize("mode", ["main", "sync"])
+def test_xdist_looponfail_on_the_apps_loop_is_a_usage_error(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    """``-f`` runs the tests in a child process and then waits for files to
+    change, blocking the application's loop for ever: refused as ``-n`` is."""
+    pytest.importorskip("xdist")
+    write_xdist_app(pytester)
+    result = run_app(pytester, mode, "-f", timeout=60)
+    output = output_of(result)
+    assert "ERROR: alt_coop: pytest-xdist runs tests in other processes" in output, output
+    assert "EXIT CODE 4" in output, output
+    assert "passed" not in output, output
 
 
 @pytest.mark.parametrize(
