@@ -273,23 +273,23 @@ class Plugin:
                 notice(config, _migration.unused_loop_choice_text(text), session.items[0], where)
         # Each other plugin running tests is named once, at its first; each
         # pytest-asyncio fixture alt_coop's async tests use, at the first of them.
-        first_of: dict[str, pytest.Item] = {}
+        tests_of: dict[str, list[pytest.Item]] = {}
         for item in session.items:
             runner = self._others.runner_of(item)
             if runner is not None:
-                first_of.setdefault(runner, item)
+                tests_of.setdefault(runner, []).append(item)
             elif (
                 self._others.pytest_asyncio
                 and isinstance(item, pytest.Function)
                 and is_async_test(item.obj)
             ):
                 for name in _migration.pytest_asyncio_fixtures(item):
-                    first_of.setdefault(_migration.on_another_loop_text(name), item)
+                    tests_of.setdefault(_migration.on_another_loop_text(name), []).append(item)
         on_a_running_loop = self._session_loop is not None and self._session_loop.loop.is_running()
-        for text, item in first_of.items():
+        for text, (first, *then) in tests_of.items():
             if on_a_running_loop and text in (LEFT_TO_PYTEST_ASYNCIO, LEFT_TO_ANYIO):
                 text += NO_SECOND_LOOP
-            notice(config, text, item)
+            notice(config, text, first, then=then)
 
     # -- cooperative tests ----------------------------------------------------
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -260,9 +260,15 @@ def notice(
     text: str,
     item: pytest.Item | None = None,
     where: tuple[str, int, str] | None = None,
+    *,
+    then: Iterable[pytest.Item] = (),
 ) -> None:
     """A one-line notice, shown in pytest's warnings summary, at the first
     test it concerns if any (or at ``where``: file, line and module).
+
+    ``then`` are the other tests it concerns, in order: where the first's
+    ``filterwarnings`` marks hide it, it is told at the first of them whose
+    marks do not, as one test's marks cover that test alone.
 
     Under pytest-xdist only the first worker gives it: every worker collects
     the same tests and would say the same, and the controller shows every
@@ -271,7 +277,12 @@ def notice(
     worker = getattr(config, "workerinput", None)
     if worker is not None and worker.get("workerid", "gw0") != "gw0":
         return
-    record_notice(config, AltCoopWarning(f"alt_coop: {text}"), item, where)
+    warning = AltCoopWarning(f"alt_coop: {text}")
+    if record_notice(config, warning, item, where) or where is not None:
+        return
+    for other in then:
+        if record_notice(config, warning, other):
+            return
 
 
 def record_notice(
@@ -279,15 +290,16 @@ def record_notice(
     warning: Warning,
     item: pytest.Item | None,
     where: tuple[str, int, str] | None = None,
-) -> None:
+) -> bool:
     """Hand one of alt_coop's own warnings, issued outside any test's code, to
     pytest as one of ``item``'s (at its line, from its module), as filtered
     by ``-W``, ``filterwarnings`` and the item's ``filterwarnings`` marks.
     An ``error`` filter shows it rather than raising it: it tells how the run
     was arranged, mid-run, and a blanket ``filterwarnings = error`` must not
-    stop the run over it. ``where`` (file, line, module) places it elsewhere."""
+    stop the run over it. ``where`` (file, line, module) places it elsewhere.
+    Whether the filters let it through."""
     if config.pluginmanager.is_blocked("warnings"):
-        return  # -p no:warnings: pytest records no warning at all
+        return True  # -p no:warnings: pytest records no warning at all
     filename, lineno, nodeid, module, hook = __file__, 0, "", "alt_coop", config.hook
     if item is not None:
         path, line, _ = item.location
@@ -317,6 +329,7 @@ def record_notice(
             records.append(warnings.WarningMessage(warning, category, filename, lineno))
     for message in records:
         _record_warning(hook, message, nodeid)
+    return bool(records)
 
 
 def _record_warning(hook: Any, message: warnings.WarningMessage, nodeid: str) -> None:

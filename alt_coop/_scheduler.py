@@ -105,8 +105,8 @@ class Scheduler:
         self.stats = Stats()
         self.instances = _fixture_instances.FixtureInstances()
         self.setupstate: ConcurrentSetupState | None = None
-        #: One-line notices, each with the first test it concerns.
-        self.notices: dict[str, pytest.Item | None] = {}
+        #: One-line notices, each with the tests it concerns, in order.
+        self.notices: dict[str, list[pytest.Item]] = {}
         self.holds: dict[pytest.Item, float] = {}  # tests that held the loop too long
         self._interrupted = False
         self._interruption: KeyboardInterrupt | None = None  # the first a test met
@@ -143,7 +143,9 @@ class Scheduler:
         if _is_unittest(item):
             # unittest runs its own protocol (IsolatedAsyncioTestCase its own loop).
             if marked or (self.all_async and is_async):
-                self.notices.setdefault("unittest.TestCase tests run sequentially", item)
+                self.notices.setdefault("unittest.TestCase tests run sequentially", []).append(
+                    item
+                )
             return False
         if not (marked or (self.all_async and is_async)):
             return False
@@ -153,7 +155,7 @@ class Scheduler:
             return False  # another plugin's test (a notice said so)
         reason = self._run_alone.reason(item, marks, is_async)
         if reason is not None:
-            self.notices.setdefault(reason, item)
+            self.notices.setdefault(reason, []).append(item)
             return False
         if "filterwarnings" in marks:
             self._filtered.add(item)
@@ -177,10 +179,11 @@ class Scheduler:
             flags = [
                 flag and item not in repeated for flag, item in zip(flags, items, strict=True)
             ]
-            first = next(item for item in items if item in repeated)
-            self.notices.setdefault("tests listed more than once run sequentially", first)
-        for text in sorted(self.notices):
-            _lane_warnings.notice(self.config, text, self.notices[text])
+            self.notices["tests listed more than once run sequentially"] = [
+                item for item in items if item in repeated
+            ]
+        for text, (first, *then) in sorted(self.notices.items()):
+            _lane_warnings.notice(self.config, text, first, then=then)
         start = 0
         with _fixture_instances.setup_once(self.instances):
             while start < len(items):

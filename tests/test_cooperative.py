@@ -868,19 +868,26 @@ def test_sys_stdout_is_the_same_kind_of_stream_as_in_a_sequential_run(
             assert "caf\u00e9" == "cafe"
         """
     )
+    phrases = [
+        "NO FILENO",
+        "HAS FILENO",
+        "UnicodeEncodeError",
+        "RECONFIGURED ascii",
+        "assert 'caf\u00e9' == 'cafe'",
+    ]
+    seen = seen_in_each_mode(run_alt_subprocess, ["-rA", f"--capture={capture}"], phrases)
+    assert seen["cooperative"] == seen["sequential"], seen
+
+
+def seen_in_each_mode(run, args, phrases):
+    """For a sequential and a cooperative run: the outcomes, and which of
+    ``phrases`` the output has."""
     seen = {}
     for mode in ("sequential", "cooperative"):
-        result = run_alt_subprocess("-rA", f"--capture={capture}", *mode_args(mode))
+        result = run(*args, *mode_args(mode))
         out = result.stdout.str()
-        seen[mode] = (
-            result.parseoutcomes(),
-            "NO FILENO" in out,
-            "HAS FILENO" in out,
-            "UnicodeEncodeError" in out,
-            "RECONFIGURED ascii" in out,
-            "assert 'caf\u00e9' == 'cafe'" in out,
-        )
-    assert seen["cooperative"] == seen["sequential"], seen
+        seen[mode] = (result.parseoutcomes(), *(phrase in out for phrase in phrases))
+    return seen
 
 
 @pytest.mark.parametrize("capture", ["fd", "sys"])
@@ -930,18 +937,14 @@ def test_a_tests_stream_keeps_its_settings_and_output_through_its_phases(
             sys.stdout.buffer.write(3)  # a TypeError, not three NUL bytes
         """
     )
-    seen = {}
-    for mode in ("sequential", "cooperative"):
-        result = run_alt_subprocess("-rA", f"--capture={capture}", *mode_args(mode))
-        out = result.stdout.str()
-        seen[mode] = (
-            result.parseoutcomes(),
-            "UnicodeEncodeError" in out,
-            "BODY \\udce9" in out,
-            "TEARDOWN \\udce9" in out,
-            "ONE;TWO" in out,
-            "CHUNKS caf\u00e9 \U0001f389" in out,
-        )
+    phrases = [
+        "UnicodeEncodeError",
+        "BODY \\udce9",
+        "TEARDOWN \\udce9",
+        "ONE;TWO",
+        "CHUNKS caf\u00e9 \U0001f389",
+    ]
+    seen = seen_in_each_mode(run_alt_subprocess, ["-rA", f"--capture={capture}"], phrases)
     assert seen["sequential"][4:] == (True, True), seen  # what the test checks is there
     assert seen["cooperative"] == seen["sequential"], seen
 
@@ -2485,6 +2488,41 @@ def test_recwarn_and_filterwarnings_marks_hold_for_their_own_test(pytester, run_
     if mode == "cooperative":
         spans = read_spans(pytester)
         assert peak(spans) == 4, spans
+
+
+def test_a_run_alone_notice_hidden_by_one_tests_filterwarnings_mark_is_told_at_the_next(
+    pytester, run_alt
+):
+    # The notice is one per case: the first test's blanket "ignore" mark
+    # covers that test only, not the others that run alone for the same reason.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.filterwarnings("ignore")
+        async def test_first(monkeypatch):
+            await asyncio.sleep(0)
+
+        async def test_second(monkeypatch):
+            await asyncio.sleep(0)
+
+        @pytest.mark.filterwarnings("ignore")
+        async def test_only_one_hiding_it(capsys):
+            await asyncio.sleep(0)
+
+        async def test_other():
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=4, warnings=1)
+    summary = result.stdout.str().split("warnings summary")[1]
+    assert "::test_second" in summary, summary
+    assert "tests using monkeypatch run alone" in summary, summary
+    assert "capsys" not in summary, summary
 
 
 def test_unittest_async_test_cases_run_sequentially_even_when_all_async_is_on(pytester, run_alt):

@@ -719,6 +719,35 @@ def test_tests_using_anyio_backend_are_anyios(pytester: pytest.Pytester, mode: s
         result.stdout.fnmatch_lines(["alt_coop: 1 cooperative test, at most 1 at once*"])
 
 
+def test_a_hand_off_notice_hidden_by_one_tests_filterwarnings_mark_is_told_at_the_next(
+    pytester: pytest.Pytester,
+) -> None:
+    pytest.importorskip("anyio")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+        @pytest.mark.filterwarnings("ignore")
+        @pytest.mark.anyio
+        async def test_hiding_it():
+            pass
+
+        @pytest.mark.anyio
+        async def test_next():
+            pass
+        """
+    )
+    result = pytester.runpytest(*_without("anyio"), "-p", "alt_coop.enable")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*::test_next", "*:12: AltCoopWarning: alt_coop: tests using anyio's anyio_backend*"]
+    )
+
+
 TRIO_SUITE = """
 import asyncio
 import pytest
