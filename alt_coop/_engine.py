@@ -310,12 +310,16 @@ class Plugin:
             return None
         reason = _run_alone.session_reason(config)
         if reason is not None:
-            first = marked or next(
-                (item for item in session.items if is_async_test(getattr(item, "obj", None))),
-                None,
+            concerned = (
+                item
+                for item in session.items
+                if item.get_closest_marker(MARK)
+                or (settings.cooperative and is_async_test(getattr(item, "obj", None)))
             )
+            first = next(concerned, None)
             if first is not None:  # else there is no cooperative test to speak of
-                notice(config, f"cooperative tests run sequentially {reason}", first)
+                text = f"cooperative tests run sequentially {reason}"
+                notice(config, text, first, then=concerned)
             return None
         self._scheduler = _scheduler.Scheduler(
             session,

@@ -380,6 +380,33 @@ def test_no_sequential_notice_without_a_cooperative_test(pytester, run_alt):
     assert "warnings summary" not in result.stdout.str()
 
 
+def test_a_session_notice_hidden_by_the_first_tests_filterwarnings_mark_is_told_at_the_next(
+    pytester, run_alt
+):
+    pytester.makeini("[pytest]\nasyncio_cooperative = true\nfaulthandler_timeout = 30\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.filterwarnings("ignore")
+        async def test_hiding_it():
+            await asyncio.sleep(0)
+
+        async def test_next():
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt("-p", "no:randomly")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_next",
+            "*cooperative tests run sequentially with faulthandler_timeout set*",
+        ]
+    )
+
+
 RERUNS_NOTICE = "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially"
 TIMEOUT_NOTICE = "pytest-timeout's timeouts wrap the whole test: those tests run sequentially"
 SESSION_TIMEOUT_NOTICE = (
