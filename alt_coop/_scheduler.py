@@ -47,6 +47,7 @@ from . import (
     _runner,
     _session_loop,
     _timeouts,
+    _tracebacks,
     _uncaught,
 )
 from ._admission import Admission, Needs
@@ -552,8 +553,14 @@ class Scheduler:
     def _interrupt(self, interruption: KeyboardInterrupt) -> None:
         """A test met an interrupt (Ctrl-C's, or its own ``KeyboardInterrupt``):
         the batch stops, as a sequential run would, and pytest is told of the
-        first one, which names the line the test was at."""
-        if self._interruption is None:
+        first one, which names the line the test was at; or of the first that
+        names a line of the suite's, if that one named pytest's (a test that
+        waited for a wider fixture another was setting up)."""
+        first = self._interruption
+        if first is None or (
+            not _tracebacks.raised_in_the_suite(first)
+            and _tracebacks.raised_in_the_suite(interruption)
+        ):
             self._interruption = interruption
         self._interrupt_all()  # a test's own: the others are cancelled too
 

@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import os
 from pathlib import Path
 from types import FrameType, TracebackType
 
+import pluggy
+import pytest
+
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
 _OWN_DIR = os.path.dirname(__file__) + os.sep
+#: Where pytest's code (``_pytest``, as ``pytest.Item``'s module is) and pluggy's are.
+_RUNNERS_DIRS = tuple(
+    os.path.dirname(path) + os.sep for path in (inspect.getfile(pytest.Item), pluggy.__file__)
+)
 
 #: Off under ``--full-trace``, which shows every frame.
 trim_asyncio_frames = True
@@ -26,6 +34,19 @@ trim_asyncio_frames = True
 def is_user_file(filename: str) -> bool:
     """Whether code in ``filename`` is the user's, not asyncio's or alt_coop's."""
     return not filename.startswith((_ASYNCIO_DIR, _OWN_DIR))
+
+
+def raised_in_the_suite(error: BaseException) -> bool:
+    """Whether ``error`` was raised in the suite's code: not in asyncio's,
+    alt_coop's, pytest's or pluggy's (where a test waits for a wider fixture
+    that another test sets up, say)."""
+    tb, innermost = error.__traceback__, None
+    while tb is not None:
+        innermost, tb = tb, tb.tb_next
+    if innermost is None:
+        return False
+    filename = innermost.tb_frame.f_code.co_filename
+    return is_user_file(filename) and not filename.startswith(_RUNNERS_DIRS)
 
 
 def _is_user_code(frame: FrameType) -> bool:

@@ -140,6 +140,44 @@ def test_ctrl_c_during_a_batch_cleans_up_and_reports_no_failures(pytester):
     assert not re.search(r"\b\d+ (failed|errors?)\b", output), output
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+@pytest.mark.parametrize("scope", ["module", "session"])
+def test_ctrl_c_names_the_line_of_a_shared_fixture_being_set_up(pytester, scope):
+    # The tests waiting for that fixture's setup have no line of their own to
+    # name; pytest's one line must not name pytest's code where they waited.
+    events_conftest(pytester)
+    test_file = pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture(scope="{scope}")
+        async def slow_shared():
+            log("setting up")
+            await asyncio.sleep(30)
+            yield
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(4))
+        async def test_waits(slow_shared, n):
+            pass
+        """
+    )
+    for _ in range(3):  # which waiting test meets the interrupt first varies
+        output, returncode, *_ = interrupt_when(
+            [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+            pytester.path,
+            lambda: "setting up" in read_events(pytester),
+            "the shared fixture's setup started",
+            communicate_timeout=15,
+        )
+        assert returncode == pytest.ExitCode.INTERRUPTED, output
+        sleep_line = test_file.read_text().splitlines().index("    await asyncio.sleep(30)") + 1
+        assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
+        (pytester.path / "events.txt").unlink(missing_ok=True)
+
+
 def test_ctrl_c_keeps_the_results_of_tests_already_in_teardown(pytester):
     events_conftest(pytester)
     test_file = pytester.makepyfile(
