@@ -299,7 +299,7 @@ def record_notice(
     stop the run over it. ``where`` (file, line, module) places it elsewhere.
     Whether the filters let it through."""
     if config.pluginmanager.is_blocked("warnings"):
-        return True  # -p no:warnings: pytest records no warning at all
+        return True  # -p no:warnings: no test would record it, so none is tried next
     filename, lineno, nodeid, module, hook = __file__, 0, "", "alt_coop", config.hook
     if item is not None:
         path, line, _ = item.location

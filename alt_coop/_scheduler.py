@@ -144,9 +144,8 @@ class Scheduler:
         if _is_unittest(item):
             # unittest runs its own protocol (IsolatedAsyncioTestCase its own loop).
             if marked or (self.all_async and is_async):
-                self.notices.setdefault("unittest.TestCase tests run sequentially", []).append(
-                    item
-                )
+                text = "unittest.TestCase tests run sequentially"
+                self.notices.setdefault(text, []).append(item)
             return False
         if not (marked or (self.all_async and is_async)):
             return False
