@@ -107,6 +107,64 @@ def test_module_fixture_set_up_once_and_torn_down_after_the_last_test(pytester, 
     assert events.index("teardown shared") > last_end
 
 
+def test_package_fixture_set_up_once_per_package_and_torn_down_after_its_last_test(
+    pytester, run_alt
+):
+    events_conftest(pytester, "ALL = asyncio.Barrier(8)\n")
+    for package in ("pkg_a", "pkg_b"):
+        pytester.mkpydir(package)
+        pytester.makepyfile(
+            **{
+                f"{package}/conftest": f"""
+                import asyncio
+                import pytest
+                from conftest import log
+
+                @pytest.fixture(scope="package")
+                async def shared():
+                    log("setup {package}")
+                    await asyncio.sleep(0.1)  # the package's other tests ask for it meanwhile
+                    yield "{package}"
+                    await asyncio.sleep(0.01)
+                    log("teardown {package}")
+                """,
+                **{
+                    f"{package}/test_{module}": f"""
+                    import asyncio
+                    import pytest
+                    from conftest import ALL, meet, span
+
+                    pytestmark = pytest.mark.asyncio_cooperative
+
+                    @pytest.mark.parametrize("n", range(2))
+                    async def test_uses(shared, n):
+                        assert shared == "{package}"
+                        async with span("{package}.{module}[" + str(n) + "]"):
+                            await meet(ALL)  # both packages' tests in flight together
+                            await asyncio.sleep(0.02 * (n + 1))
+                    """
+                    for module in ("one", "two")
+                },
+            }
+        )
+    result = run_alt("-v")
+    result.assert_outcomes(passed=8)
+    events = read_events(pytester)
+    spans = read_spans(pytester)
+    assert peak(spans) == 8
+    for package in ("pkg_a", "pkg_b"):
+        assert events.count(f"setup {package}") == 1
+        assert events.count(f"teardown {package}") == 1
+        ends = [
+            events.index(f"end {name} {when}")
+            for name, (_, when) in spans.items()
+            if name.startswith(package)
+        ]
+        assert len(ends) == 4
+        # Torn down once, after the last of its package's tests.
+        assert events.index(f"teardown {package}") > max(ends)
+
+
 def test_indirect_params_with_the_same_index_but_other_values_do_not_overlap(pytester, run_alt):
     # Two parametrize calls each put their value at index 0: the values differ,
     # so pytest sets the module fixture up anew for the second, and the first
