@@ -68,12 +68,7 @@ class FixtureInstances:
             if found is None:
                 found = state.copies[fixturedef] = _fresh_copy(fixturedef)
             return found
-        if scope is Scope.Package:
-            node = get_scope_package(item, fixturedef)
-        else:
-            # A class fixture of a test outside any class is per test, as in pytest.
-            node = get_scope_node(item, scope) or item
-        key = (fixturedef, node)
+        key = (fixturedef, _scope_node(item, scope, fixturedef))
         found = self.per_node.get(key)
         if found is None:
             found = self.per_node[key] = _fresh_copy(fixturedef)
@@ -140,10 +135,19 @@ def params_of(item: pytest.Item) -> tuple[list[tuple[str, Any]], set[str]]:
             if used and used[-1]._scope is not Scope.Function:
                 shared.append((name, object()))  # equal to no other test's
         elif scope < max((fd._scope for fd in fixturedefs.get(name, ())), default=scope):
-            shared.append((name, (value, get_scope_node(item, scope))))
+            shared.append((name, (value, _scope_node(item, scope, fixturedefs[name][-1]))))
         else:
             shared.append((name, value))
     return shared, own
+
+
+def _scope_node(item: pytest.Item, scope: Scope, fixturedef: Any) -> Any:
+    """The node whose teardown finishes ``fixturedef``'s instance at ``scope``
+    for ``item``, as pytest's ``SubRequest.node`` finds it: a class scope
+    outside any class is the test's own."""
+    if scope is Scope.Package:
+        return get_scope_package(item, fixturedef)
+    return get_scope_node(item, scope) or item
 
 
 def _fresh_copy(fixturedef: Any) -> Any:

@@ -354,6 +354,66 @@ def test_a_param_narrower_than_its_fixture_keeps_its_nodes_apart(pytester, run_a
     run_alt().assert_outcomes(passed=2)
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("how", ["marker", "pytest_generate_tests"])
+@pytest.mark.parametrize("scope", ["session", "module"])
+def test_a_class_param_of_a_wider_fixture_outside_a_class_is_per_test(
+    pytester, run_alt, scope, how, mode
+):
+    # Outside a class, pytest finishes a class-scoped param's instance with
+    # the test itself: each test has its own, and none may be torn down
+    # under another still using it.
+    generate = (
+        """
+        def pytest_generate_tests(metafunc):
+            if "res" in metafunc.fixturenames:
+                metafunc.parametrize("res", ["p"], indirect=True, scope="class")
+        """
+        if how == "pytest_generate_tests"
+        else ""
+    )
+    events_conftest(
+        pytester,
+        generate
+        + f"""
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="{scope}")
+        async def res(request):
+            state = {{"param": request.param, "open": True}}
+            log("setup", request.param)
+            await asyncio.sleep(0.01)
+            yield state
+            state["open"] = False
+            log("teardown", request.param)
+        """,
+    )
+    mark = (
+        '@pytest.mark.parametrize("res", ["p"], indirect=True, scope="class")'
+        if how == "marker"
+        else ""
+    )
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        {mark}
+        async def test_fast(res):
+            await asyncio.sleep(0.02)
+            assert res == {{"param": "p", "open": True}}
+
+        {mark}
+        async def test_slow(res):
+            await asyncio.sleep(0.1)
+            assert res == {{"param": "p", "open": True}}
+        """
+    )
+    run_alt(*mode_args(mode)).assert_outcomes(passed=2)
+    assert read_events(pytester) == ["setup p", "teardown p"] * 2
+
+
 @pytest.mark.parametrize("scope", ["module", "class"])
 def test_a_function_override_of_a_parametrized_wider_fixture_is_shared_as_in_pytest(
     pytester, run_alt, scope
