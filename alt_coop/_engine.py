@@ -15,8 +15,8 @@ import functools
 import inspect
 import signal
 import warnings
-from collections.abc import AsyncGenerator, Coroutine, Generator
-from typing import Any
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
+from typing import Any, cast
 
 import pytest
 
@@ -475,9 +475,10 @@ class Plugin:
                 # by a test that runs alone, a wider fixture must still work.
                 _pytest_compat.forget_setup(fixturedef)
                 raise pytest.fail.Exception(problem, pytrace=False)
-        func = fixturedef.func
-        is_gen = inspect.isasyncgenfunction(func)
-        if not (is_gen or inspect.iscoroutinefunction(func)):
+        # Through a plain wrapper too (a decorator using functools.wraps), whose
+        # call returns the async function's coroutine or async generator.
+        func = _unwrapped(fixturedef.func)
+        if not (inspect.isasyncgenfunction(func) or inspect.iscoroutinefunction(func)):
             return None
         if self._others.runs_fixture(fixturedef, request):
             return None  # another plugin's (see alt_coop._other_runners)
@@ -514,10 +515,14 @@ class Plugin:
             if "async_timeout" in kwargs:
                 kwargs["async_timeout"] = _own_timeout(request, where, timeout)
             AsyncFinalizers.timed_by(request, timeout)
-            if is_gen:
-                result = self._setup_async_gen(fixturedef, function(**kwargs), timeout)
-            else:
-                result = run(function(**kwargs), timeout, "setup")
+            called = function(**kwargs)
+            if inspect.isasyncgen(called):
+                agen = cast(AsyncGenerator[Any, None], called)
+                result = self._setup_async_gen(fixturedef, agen, timeout)
+            elif inspect.iscoroutine(called):
+                result = run(called, timeout, "setup")
+            else:  # a wrapper that did not return what it wraps: its value, as in pytest
+                result = called
             failed = False
         except _pytest_compat.TEST_OUTCOME as exc:
             _pytest_compat.cache_fixture_error(fixturedef, request, exc)
@@ -677,15 +682,12 @@ class Plugin:
         about a value, or fails on a coroutine, as for any test)."""
         __tracebackhide__ = True
         func = pyfuncitem.obj
-        if (
-            _lane_state.CURRENT.get() is None
-            or is_async_test(func)
-            or _wraps_async(func)
-            or inspect.isasyncgenfunction(func)
-        ):
+        if is_async_test(func) or _wraps_async(func) or inspect.isasyncgenfunction(func):
             return (yield)
         # pytest's own hook calls the body's stand-in, as it would the test.
-        pyfuncitem.obj = _thread_bodies.run_body(pyfuncitem)
+        in_thread = _lane_state.CURRENT.get() is not None
+        body = _thread_bodies.run_body(pyfuncitem) if in_thread else func
+        pyfuncitem.obj = functools.partial(_called_plain, pyfuncitem, body)
         try:
             return (yield)
         finally:
@@ -820,14 +822,19 @@ def _collector_label(node: pytest.Collector) -> str:
     return f"{_collector_scope(node)} {node.nodeid}"
 
 
-def _wraps_async(func: object) -> bool:
-    """Whether ``func`` is a plain function wrapping an async one (a decorator
-    written for plain functions, through ``functools.wraps``): calling it
-    returns the async function's coroutine."""
+def _unwrapped(func: Any) -> Any:
+    """What ``func`` wraps, if it is a plain function wrapping another (a
+    decorator written for plain functions, through ``functools.wraps``)."""
     try:
-        return inspect.iscoroutinefunction(inspect.unwrap(func))  # type: ignore[arg-type]
+        return inspect.unwrap(func)
     except ValueError:  # a __wrapped__ cycle
-        return False
+        return func
+
+
+def _wraps_async(func: object) -> bool:
+    """Whether ``func`` is a plain function wrapping an async one: calling it
+    returns the async function's coroutine."""
+    return inspect.iscoroutinefunction(_unwrapped(func))
 
 
 def _debugged(state: object) -> None:
@@ -837,22 +844,50 @@ def _debugged(state: object) -> None:
         state.debugged = True
 
 
+def _called_plain(item: pytest.Function, body: Callable[..., object], **kwargs: Any) -> object:
+    """A plain ``def`` test's body, called by pytest's own hook: what it
+    returned, once checked for an awaitable (pytest would say to install an
+    async plugin, or skip the test, and leave a coroutine never awaited)."""
+    __tracebackhide__ = True
+    result = body(**kwargs)
+    _fail_if_async(item, result, plain=True)
+    return result
+
+
+def _fail_if_async(item: pytest.Function, result: object, *, plain: bool) -> None:
+    """Fail ``item`` if it returned a coroutine, another awaitable or an
+    async iterable: something to await or iterate that nothing will."""
+    __tracebackhide__ = True
+    if not (hasattr(result, "__await__") or hasattr(result, "__aiter__")):
+        return
+    if inspect.iscoroutine(result):
+        result.close()  # the failure says it: no "never awaited" warning too
+    awaitable = hasattr(result, "__await__")
+    what = f"{type(result).__name__!r} object"
+    if plain:
+        message = (
+            f"{item.nodeid} is a plain function that returned {what}, which nothing "
+            + ("awaits" if awaitable else "iterates")
+            + "; alt_coop awaits only `async def` tests: make the test `async def`, "
+            "or have the decorator that wraps it use functools.wraps(func)"
+        )
+    elif awaitable:
+        message = (
+            f"{item.nodeid} returned {what} without awaiting it; did you mean "
+            "`return await ...`, or no return at all?"
+        )
+    else:
+        message = (
+            f"{item.nodeid} returned {what} without iterating it; did you mean to "
+            "iterate it with `async for`?"
+        )
+    pytest.fail(message, pytrace=False)
+
+
 def _check_returned(item: pytest.Function, result: object) -> None:
     """What pytest's own hook does with what a test returned, for an async test."""
     __tracebackhide__ = True
-    if hasattr(result, "__await__") or hasattr(result, "__aiter__"):
-        if inspect.iscoroutine(result):
-            result.close()  # the failure says it: no "never awaited" warning too
-        awaitable = hasattr(result, "__await__")
-        pytest.fail(
-            f"{item.nodeid} returned {type(result).__name__!r} object without "
-            + (
-                "awaiting it; did you mean `return await ...`, or no return at all?"
-                if awaitable
-                else "iterating it; did you mean to iterate it with `async for`?"
-            ),
-            pytrace=False,
-        )
+    _fail_if_async(item, result, plain=False)
     if result is not None:
         warning = pytest.PytestReturnNotNoneWarning(
             f"Test functions should return None, but {item.nodeid} returned "

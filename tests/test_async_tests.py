@@ -486,6 +486,67 @@ def test_what_an_async_test_returns_is_checked_as_pytest_checks_a_tests(pytester
     assert "never awaited" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("cooperative", [False, True])
+def test_a_plain_test_returning_a_coroutine_says_what_to_make_it(pytester, run_alt, cooperative):
+    # pytest would say to install an async plugin (pytest 8: skip the test),
+    # and the coroutine's "never awaited" warning would land on any test.
+    mark = "@pytest.mark.asyncio_cooperative" if cooperative else ""
+    test_file = pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        def retry(func):  # no functools.wraps: the test looks like a plain def
+            def wrapper():
+                return func()
+            return wrapper
+
+        async def fetch():
+            await asyncio.sleep(0)
+
+        async def numbers():
+            yield 1
+
+        {mark}
+        @retry
+        async def test_decorated():
+            assert False, "the body ran"
+
+        {mark}
+        def test_returns_a_coroutine():
+            return fetch()
+
+        {mark}
+        def test_returns_an_async_generator():
+            return numbers()
+
+        {mark}
+        def test_returns_a_value():
+            return 5
+        """
+    )
+    result = run_alt("-W", "error::RuntimeWarning")
+    result.assert_outcomes(passed=1, failed=3, warnings=1)
+    advice = (
+        "alt_coop awaits only `async def` tests: make the test `async def`, or have "
+        "the decorator that wraps it use functools.wraps(func)"
+    )
+    result.stdout.fnmatch_lines_random(
+        [
+            f"*{test_file.name}::test_decorated is a plain function that returned 'coroutine' "
+            f"object, which nothing awaits; {advice}",
+            f"*{test_file.name}::test_returns_a_coroutine is a plain function that returned "
+            f"'coroutine' object, which nothing awaits; {advice}",
+            f"*{test_file.name}::test_returns_an_async_generator is a plain function that "
+            f"returned 'async_generator' object, which nothing iterates; {advice}",
+            f"*PytestReturnNotNoneWarning: *{test_file.name}::test_returns_a_value returned*",
+        ]
+    )
+    output = result.stdout.str()
+    assert "never awaited" not in output
+    assert "install a suitable plugin" not in output
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_an_error_raised_inside_asyncio_ends_at_the_users_line(pytester, run_alt, mode):
     pytester.makepyfile(

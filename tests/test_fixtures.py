@@ -314,6 +314,63 @@ def test_indirect_parametrization_of_async_fixtures(pytester, run_alt):
     ]
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_async_fixture_behind_a_plain_wrapper_is_awaited(pytester, run_alt, mode):
+    # A decorator written for plain functions returns the fixture's coroutine
+    # or async generator: pytest would hand that over as the value, the
+    # fixture's code never run, and its tests pass.
+    log_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import functools
+        import pytest
+        from conftest import log
+
+        def traced(func):
+            @functools.wraps(func)
+            def wrapper(*args, **kwargs):
+                return func(*args, **kwargs)
+            return wrapper
+
+        @pytest.fixture(autouse=True)
+        @traced
+        async def database():
+            await asyncio.sleep(0)
+            log("setup database")
+            yield "db"
+            await asyncio.sleep(0)
+            log("teardown database")
+
+        @pytest.fixture
+        @traced
+        async def answer(database):
+            await asyncio.sleep(0)
+            return 42
+
+        class TestInClass:
+            @pytest.fixture
+            @traced
+            async def own(self, answer):
+                return answer + 1
+
+            async def test_method(self, own, database):
+                assert (own, database) == (43, "db")
+
+        async def test_values(answer, database):
+            assert (answer, database) == (42, "db")
+
+        def test_plain(database):
+            assert database == "db"
+        """
+    )
+    result = run_alt("-W", "error::RuntimeWarning", *mode_args(mode))
+    result.assert_outcomes(passed=3)
+    assert "never awaited" not in result.stdout.str()
+    events = [event.partition(" @")[0] for event in read_events(pytester)]
+    assert sorted(events) == ["setup database"] * 3 + ["teardown database"] * 3
+
+
 def test_async_fixtures_whose_value_is_none(pytester, run_alt):
     log_conftest(pytester)
     pytester.makepyfile(
