@@ -27,6 +27,7 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import reprlib
 import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -138,6 +139,9 @@ class AsyncFinalizers:
         __tracebackhide__ = True  # a refusal is shown at the caller's line
         owner = self._owner()
         assert owner is not None  # its caller holds it
+        if not callable(finalizer):
+            # pytest would fail the teardown, naming no line.
+            raise AltCoopUsageError(_not_a_function(finalizer, self._name))
         if _is_async(finalizer):
             if IN_WORKER_THREAD.get():
                 # The default timeout is a fixture's value: set up on the loop's thread only.
@@ -209,6 +213,18 @@ class AsyncFinalizers:
             "async function itself (request.addfinalizer(conn.aclose), or a "
             "functools.partial of it), not a function that calls it"
         )
+
+
+def _not_a_function(given: object, name: str) -> str:
+    start = f"addfinalizer() takes a function to call at teardown, and {name} gave it"
+    if inspect.iscoroutine(given):
+        given.close()  # the error says it: no "never awaited" warning too
+        return (
+            f"{start} a coroutine ({given.__qualname__}), which would never run: give it "
+            "the async function itself (request.addfinalizer(conn.aclose), or a "
+            "functools.partial of it)"
+        )
+    return f"{start} {reprlib.repr(given)}, which is not callable"
 
 
 def refuse_async_cleanups(config: pytest.Config) -> None:

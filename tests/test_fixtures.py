@@ -905,6 +905,52 @@ def test_a_finalizer_returning_a_coroutine_fails_its_teardown(pytester, run_alt,
     assert "never awaited" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_addfinalizer_given_a_coroutine_or_no_function_fails_where_it_was_called(
+    pytester, run_alt, mode
+):
+    # pytest would fail the teardown, "'coroutine' object is not callable",
+    # naming no line, and leave the coroutine never awaited.
+    test_file = pytester.makepyfile(
+        """
+        import pytest
+
+        class Connection:
+            async def aclose(self):
+                print("closed")
+
+        @pytest.fixture
+        async def conn(request):
+            conn = Connection()
+            request.addfinalizer(conn.aclose())
+            return conn
+
+        async def test_fixture(conn):
+            pass
+
+        async def test_its_own(request):
+            request.node.addfinalizer(5)
+        """
+    )
+    result = run_alt("-s", "-W", "error::RuntimeWarning", *mode_args(mode))
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*ERROR at setup of test_fixture *",
+            "E *AltCoopUsageError: addfinalizer() takes a function to call at teardown, and "
+            "fixture 'conn' gave it a coroutine (Connection.aclose), which would never run: "
+            "give it the async function itself (request.addfinalizer(conn.aclose), or a "
+            "functools.partial of it)",
+            f"{test_file.name}:10: AltCoopUsageError",
+            "E *AltCoopUsageError: addfinalizer() takes a function to call at teardown, and "
+            "test_its_own gave it 5, which is not callable",
+            f"{test_file.name}:17: AltCoopUsageError",
+        ]
+    )
+    assert "closed" not in result.stdout.str()
+    assert "never awaited" not in result.stdout.str()
+
+
 @pytest.mark.parametrize("user_default", [False, True])
 def test_an_async_finalizer_from_a_worker_thread_is_refused(pytester, run_alt, user_default):
     # A plain def cooperative test's body runs in a worker thread, where the
