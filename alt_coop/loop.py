@@ -97,6 +97,12 @@ class Loop:
         if self._session_loop is None:
             main.close()
             raise AltCoopUsageError("Loop.run_until_complete needs an entered Loop(new_loop=True)")
+        if asyncio.isfuture(coro) and coro.get_loop() is not self.controlled_loop:
+            main.close()
+            raise AltCoopUsageError(
+                "Loop.run_until_complete got a future of another loop than the one it runs: "
+                "give it a coroutine, or a task or future of Loop.controlled_loop"
+            )
         return self._session_loop.run(main)
 
     def __exit__(
@@ -136,9 +142,22 @@ def run_coro_as_main(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, 
             f"run_coro_as_main needs a coroutine, got {coro!r}: call the async function "
             "(run_coro_as_main(loop, main()), not main)"
         )
+    if not isinstance(loop, asyncio.AbstractEventLoop):
+        coro.close()
+        raise TypeError(
+            "run_coro_as_main takes the event loop to run first, not "
+            f"{type(loop).__name__!r}: run_coro_as_main(asyncio.new_event_loop(), main())"
+        )
     if loop.is_closed():
         coro.close()
         raise AltCoopUsageError("run_coro_as_main needs an open loop; this one is closed")
+    if loop.is_running():
+        name = getattr(coro, "__qualname__", "the coroutine")
+        coro.close()
+        raise AltCoopUsageError(
+            "run_coro_as_main runs the loop itself, and this one is already running: "
+            f"from a coroutine on it, await {name}() instead"
+        )
     session_loop = _session_loop.SessionLoop(loop, owned=True)
     session_loop.install_sigint_handler()
     try:

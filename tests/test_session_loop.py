@@ -839,6 +839,15 @@ def test_loop_in_sync_code_runs_cleans_up_and_restores(pytester, run_alt):
                 assert ctl.run_until_complete(both) == [1, 2]
                 with pytest.raises(TypeError, match="takes a coroutine or another awaitable"):
                     ctl.run_until_complete(42)
+                other = asyncio.new_event_loop()
+                try:
+                    with pytest.raises(
+                        alt_coop.errors.AltCoopUsageError,
+                        match="got a future of another loop than the one it runs",
+                    ):
+                        ctl.run_until_complete(other.create_future())
+                finally:
+                    other.close()
                 assert events == []
 
             assert loop.is_closed()
@@ -1276,6 +1285,47 @@ def test_run_coro_as_main_reports_an_error_and_exits_non_zero(pytester):
     assert len(stderr.strip().splitlines()) <= 12, stderr
     result.stdout.fnmatch_lines(["CLOSED AT EXIT True"])
     assert "NOT REACHED" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            'alt_coop.run_coro_as_main("not a loop", work())',
+            "TypeError: run_coro_as_main takes the event loop to run first, not 'str': "
+            "run_coro_as_main(asyncio.new_event_loop(), main())",
+        ),
+        (
+            "asyncio.run(alt_coop.run_coro_as_main(None, work()) if False else outer())",
+            "*AltCoopUsageError: run_coro_as_main runs the loop itself, and this one is "
+            "already running: from a coroutine on it, await work() instead",
+        ),
+    ],
+    ids=["not-a-loop", "running-loop"],
+)
+def test_run_coro_as_main_refuses_what_it_cannot_run(pytester, call, message):
+    result = run_script(
+        pytester,
+        f"""
+        import asyncio
+        import alt_coop
+
+        async def work():
+            print("WORK RAN")
+
+        async def outer():
+            alt_coop.run_coro_as_main(asyncio.get_running_loop(), work())
+
+        {call}
+        """,
+    )
+    assert result.ret not in (0, None)
+    result.stderr.fnmatch_lines([message])
+    output = result.stdout.str() + result.stderr.str()
+    assert "WORK RAN" not in output
+    assert "never awaited" not in output
+    assert "During handling" not in output
+    assert "never retrieved" not in output
 
 
 def test_run_coro_as_main_stopped_by_system_exit_leaves_no_unretrieved_error(pytester):
