@@ -40,9 +40,14 @@ async def main(
     args = _as_pytest_args(args)
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
-    if task is None or in_lane():
-        raise AltCoopUsageError("await alt_coop.main(...) from a task, not from inside a test")
-    plugins = [] if plugins is None else list(plugins)
+    if in_lane():
+        raise AltCoopUsageError(
+            "alt_coop.main cannot be awaited from inside a test, whose session runs on this "
+            "loop: run a session inside a test with pytester instead"
+        )
+    if task is None:
+        raise AltCoopUsageError("await alt_coop.main(...) from a task")
+    plugins = _as_pytest_plugins(plugins)
     engines = [plugin for plugin in plugins if isinstance(plugin, Plugin)]
     if any(engine.managed_loop not in (None, loop) for engine in engines):
         raise AltCoopUsageError(
@@ -86,6 +91,25 @@ def _as_pytest_args(args: Sequence[str] | os.PathLike[str] | None) -> list[str] 
             f"pytest.main does; got {args!r}"
         )
     return list(args)
+
+
+def _as_pytest_plugins(plugins: Sequence[object] | None) -> list[object]:
+    """``plugins`` as ``pytest.main`` takes them: a list of plugin objects."""
+    if plugins is None:
+        return []
+    if isinstance(plugins, str | bytes) or not isinstance(plugins, Sequence):
+        raise TypeError(
+            "alt_coop.main takes its plugins as a list, as pytest.main does: "
+            "plugins=[alt_coop.Plugin()]"
+        )
+    for plugin in plugins:
+        if isinstance(plugin, type) and issubclass(plugin, Plugin):
+            name = "alt_coop.Plugin" if plugin is Plugin else plugin.__qualname__
+            raise TypeError(
+                f"alt_coop.main was given the class {name} as a plugin: give it an "
+                f"instance, {name}()"
+            )
+    return list(plugins)
 
 
 async def _awaited_session(

@@ -3000,10 +3000,13 @@ def test_main_takes_its_arguments_as_pytest_main_does(pytester: pytest.Pytester)
         import alt_coop
 
         async def run():
-            try:
-                await alt_coop.main("suite")
-            except TypeError as error:
-                print("REFUSED", error)
+            for args, plugins in [
+                ("suite", None), (["suite"], alt_coop.Plugin()), (["suite"], [alt_coop.Plugin])
+            ]:
+                try:
+                    await alt_coop.main(args, plugins=plugins)
+                except TypeError as error:
+                    print("REFUSED", error)
             os.environ["PYTEST_ADDOPTS"] = " ".join([*ISOLATE, "-q"])
             code = await alt_coop.main(pathlib.Path("suite"))
             print("EXIT CODE", int(code))
@@ -3017,6 +3020,14 @@ def test_main_takes_its_arguments_as_pytest_main_does(pytester: pytest.Pytester)
     assert (
         "REFUSED alt_coop.main takes its arguments as a list of strings (or one path), "
         "as pytest.main does; got 'suite'" in output
+    )
+    assert (
+        "REFUSED alt_coop.main takes its plugins as a list, as pytest.main does: "
+        "plugins=[alt_coop.Plugin()]" in output
+    )
+    assert (
+        "REFUSED alt_coop.main was given the class alt_coop.Plugin as a plugin: give it "
+        "an instance, alt_coop.Plugin()" in output
     )
     assert "EXIT CODE 0" in output
     assert "1 passed" in output
@@ -3148,7 +3159,7 @@ def test_main_from_a_test_or_a_task_it_started_is_refused(pytester, run_alt, mod
         ARGS = ["-p", "no:cacheprovider", "-p", "no:asyncio", "inner.py"]
 
         async def test_awaits_main():
-            with pytest.raises(AltCoopUsageError, match="not from inside a test"):
+            with pytest.raises(AltCoopUsageError, match="from inside a test.*with pytester"):
                 await alt_coop.main(ARGS)
 
         async def test_main_in_a_task():
