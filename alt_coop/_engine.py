@@ -825,6 +825,8 @@ def _collector_label(node: pytest.Collector) -> str:
 def _unwrapped(func: Any) -> Any:
     """What ``func`` wraps, if it is a plain function wrapping another (a
     decorator written for plain functions, through ``functools.wraps``)."""
+    if not hasattr(func, "__wrapped__"):
+        return func  # the usual case, at every test and fixture
     try:
         return inspect.unwrap(func)
     except ValueError:  # a __wrapped__ cycle

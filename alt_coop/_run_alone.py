@@ -147,7 +147,7 @@ class RunAlone:
         self._timeout_for_all = bool(_pytest_timeout_default(config))
         self._session_timeout = _pytest_timeout_session(config)
         self._network_blocker = _blocks_network_for_all(config)
-        self._wrappers_by_parent: dict[Any, tuple[str, ...]] = {}
+        self._wrappers: tuple[str, ...] | None = None  # known once the conftests are
         self._pytest_asyncio = pytest_asyncio_on(config)
         self._patchers: dict[object, str | None] = {}
         # pytest-order's: marks named by it and a digit order tests as ``order`` does.
@@ -300,11 +300,14 @@ class RunAlone:
 
     def _protocol_wrappers(self, item: pytest.Function) -> tuple[str, ...]:
         """Plugins that hook the whole per-test protocol, other than those handled here."""
-        # Which conftests apply depends on the item's directory, shared by its siblings.
-        found = self._wrappers_by_parent.get(item.parent)
+        found = self._wrappers
         if found is None:
-            hook = item.ihook.pytest_runtest_protocol
-            found = self._wrappers_by_parent[item.parent] = tuple(
+            # pytest calls this hook through the session's hook, not the item's:
+            # every conftest's implementation applies to every test, wherever
+            # the conftest is. (Asked once the tests are collected, and so
+            # every conftest loaded.)
+            hook = item.config.hook.pytest_runtest_protocol
+            found = self._wrappers = tuple(
                 sorted(
                     _name_of(impl.plugin, impl.plugin_name)
                     for impl in hook.get_hookimpls()

@@ -628,6 +628,50 @@ def test_a_plugin_hooking_the_whole_protocol_keeps_its_effect(pytester):
     assert not SUMMARY.search(result.stdout.str()), result.stdout.str()
 
 
+def test_a_protocol_hook_of_a_subdirectorys_conftest_wraps_every_test(pytester):
+    """pytest calls pytest_runtest_protocol through the session's hook, which
+    every conftest's implementation answers, not only those above the test."""
+    pytester.mkpydir("sub")
+    pytester.makepyfile(
+        **{
+            "sub/conftest": """
+                import pytest
+
+                @pytest.hookimpl(wrapper=True)
+                def pytest_runtest_protocol(item, nextitem):
+                    print(f"WRAPPED {item.name}")
+                    return (yield)
+                """,
+            "sub/test_sub": """
+                import asyncio
+                import pytest
+
+                @pytest.mark.asyncio_cooperative
+                async def test_sub():
+                    await asyncio.sleep(0.01)
+                """,
+            "test_top": """
+                import asyncio
+                import pytest
+
+                pytestmark = pytest.mark.asyncio_cooperative
+
+                async def test_a():
+                    await asyncio.sleep(0.01)
+
+                async def test_b():
+                    await asyncio.sleep(0.01)
+                """,
+        }
+    )
+    result = pytester.runpytest_subprocess(*ISOLATE, "-p", "alt_coop.enable", "-s")
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines_random(
+        ["*WRAPPED test_a*", "*WRAPPED test_b*", "*WRAPPED test_sub*"]
+    )
+    assert not SUMMARY.search(result.stdout.str()), result.stdout.str()
+
+
 def test_doctests_and_plugin_items_run_beside_cooperative_tests(pytester):
     """Items that are not test functions run sequentially in a cooperative session."""
     pytester.makeconftest(
