@@ -24,12 +24,13 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import inspect
 import reprlib
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
@@ -55,13 +56,21 @@ def run_teardown(
     what another set up: its output, logs and warnings are the tearing-down
     test's, as in pytest."""
     __tracebackhide__ = True
+    with _as_tearing_down(setup_context):
+        run(teardown(), timeout, "teardown", context=setup_context)
+
+
+@contextlib.contextmanager
+def _as_tearing_down(setup_context: contextvars.Context) -> Iterator[None]:
+    """Within the block, the test that ``setup_context`` sees as running is
+    the one tearing down (see :func:`run_teardown`)."""
     tearing_down = _lane_state.CURRENT.get()
     token = None
     if setup_context.get(_lane_state.CURRENT) is not tearing_down:
         with in_context(setup_context):
             token = _lane_state.CURRENT.set(tearing_down)
     try:
-        run(teardown(), timeout, "teardown", context=setup_context)
+        yield
     finally:
         if token is not None:
             with in_context(setup_context):
@@ -167,7 +176,8 @@ class AsyncFinalizers:
             context = self._setup_context or current_context()
             finalizer = functools.partial(self._run, finalizer, default, context)
         else:
-            finalizer = functools.partial(self._run_sync, finalizer)
+            context = self._setup_context or current_context()
+            finalizer = functools.partial(self._run_sync, finalizer, context)
         self._add(owner, finalizer)
 
     def _run(
@@ -187,13 +197,17 @@ class AsyncFinalizers:
         timeout.hint = hint
         run_teardown(finalizer, timeout, context)
 
-    def _run_sync(self, finalizer: Callable[[], object]) -> None:
+    def _run_sync(self, finalizer: Callable[[], object], context: contextvars.Context) -> None:
         # pytest would drop the coroutine a plain function returns (a lambda
         # calling an async close): its teardown would silently never run.
         # Not run here either: its timeout, a fixture's value, can no longer
         # be looked up safely at teardown.
         __tracebackhide__ = True
-        result = finalizer()
+        # As an async one: where the fixture's setup ran, or where it was
+        # added (the tokens it resets are that context's), whichever test
+        # tears it down.
+        with _as_tearing_down(context), in_context(context):
+            result = finalizer()
         if inspect.iscoroutine(result):
             result.close()
             what = "a coroutine, which pytest never awaits"

@@ -307,3 +307,54 @@ def test_fixtures_a_test_body_asks_for_tear_down_in_its_context(pytester, run_al
     )
     result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_wider_fixtures_plain_finalizers_run_in_its_setups_context(pytester, run_alt, mode):
+    # Torn down by the test that finishes last, not by the one that set it
+    # up: its finalizers still reset the tokens its setup made. A test's own
+    # run where it added them, as async ones do.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextvars
+        import pytest
+
+        var = contextvars.ContextVar("var", default=None)
+
+        @pytest.fixture(scope="module")
+        async def by_request(request):
+            token = var.set("request")
+            request.addfinalizer(lambda: var.reset(token))
+            return "on"
+
+        @pytest.fixture(scope="module")
+        async def by_node(request):
+            token = var.set("node")
+            request.node.addfinalizer(lambda: var.reset(token))
+            yield "on"
+
+        @pytest.fixture(scope="module")
+        def sync_fixture(request):
+            token = var.set("sync")
+            request.addfinalizer(lambda: var.reset(token))
+            return "on"
+
+        async def test_sets_them_up(by_request, by_node, sync_fixture):
+            await asyncio.sleep(0)
+
+        async def test_tears_them_down(by_request, by_node, sync_fixture):
+            await asyncio.sleep(0.1)
+
+        async def test_resets_its_own(request):
+            token = var.set("body")
+            request.addfinalizer(lambda: var.reset(token))
+
+        @pytest.mark.asyncio_cooperative  # its body runs in a worker thread
+        def test_plain_resets_its_own(request):
+            token = var.set("plain body")
+            request.node.addfinalizer(lambda: var.reset(token))
+        """
+    )
+    result = run_alt("-rA", *mode_args(mode))
+    result.assert_outcomes(passed=4)
