@@ -677,16 +677,16 @@ class Plugin:
     def pytest_pyfunc_call_in_thread(
         self, pyfuncitem: pytest.Function
     ) -> Generator[None, object, object]:
-        """A plain ``def`` cooperative test runs in a worker thread, so the loop
-        keeps going; pytest's own hook then sees what it returned (and warns
-        about a value, or fails on a coroutine, as for any test)."""
+        """A plain ``def`` test: what it returns is checked (see
+        :func:`_called_plain`), and a cooperative one runs in a worker thread,
+        so the loop keeps going."""
         __tracebackhide__ = True
         func = pyfuncitem.obj
         if is_async_test(func) or _wraps_async(func) or inspect.isasyncgenfunction(func):
             return (yield)
         # pytest's own hook calls the body's stand-in, as it would the test.
-        in_thread = _lane_state.CURRENT.get() is not None
-        body = _thread_bodies.run_body(pyfuncitem) if in_thread else func
+        cooperative = _lane_state.CURRENT.get() is not None
+        body = _thread_bodies.in_thread(pyfuncitem) if cooperative else func
         pyfuncitem.obj = functools.partial(_called_plain, pyfuncitem, body)
         try:
             return (yield)

@@ -2,8 +2,8 @@
 
 A sync body would hold the loop, and with it every other test in flight, for
 as long as it runs; in a thread of its own it holds only its lane. Its
-fixtures still run on the loop, and pytest's own ``pytest_pyfunc_call`` then
-sees what the body returned, through a stand-in (:func:`run_body`).
+fixtures still run on the loop, and pytest's own ``pytest_pyfunc_call`` calls
+it through a stand-in (:func:`in_thread`), which waits for the thread.
 
 PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
@@ -30,15 +30,26 @@ IN_WORKER_THREAD: contextvars.ContextVar[bool] = contextvars.ContextVar(
 )
 
 
-def run_body(item: pytest.Function) -> Callable[..., object]:
-    """Run ``item``'s body in a worker thread, from its lane; a stand-in for
-    the body, which returns what it returned or raises what it raised."""
-    __tracebackhide__ = True
-    call = functools.partial(item.obj, **_pytest_compat.test_arguments(item))
-    with _refused_in_thread(_pytest_compat.item_request(item)):
-        body = _body_in_thread(contextvars.copy_context(), call, item.nodeid)
-        result, error = run(body, None)
-    return _replay(result, error)
+def in_thread(item: pytest.Function) -> Callable[..., object]:
+    """A stand-in for ``item``'s body that runs it in a worker thread, from
+    its lane, once called (by pytest's own hook, after the other plugins'
+    ones, as the body would be): it returns what the body returned or
+    raises what it raised (a StopIteration too, which no coroutine or
+    generator could pass on)."""
+    body = item.obj
+    request = _pytest_compat.item_request(item)
+
+    def stand_in(**kwargs: object) -> object:
+        __tracebackhide__ = True
+        call = functools.partial(body, **kwargs)
+        with _refused_in_thread(request):
+            ran = _body_in_thread(contextvars.copy_context(), call, item.nodeid)
+            result, error = run(ran, None)
+        if error is not None:
+            raise error
+        return result
+
+    return stand_in
 
 
 async def _body_in_thread(
@@ -79,20 +90,6 @@ async def _body_in_thread(
             # its body has returned. Cancelled again meanwhile, it stops waiting.
             await asyncio.wait([returned])
             raise
-
-
-def _replay(result: object, error: BaseException | None) -> Callable[..., object]:
-    """A stand-in for a test whose body ran in a thread: it returns what the
-    body returned, or raises what it raised (a StopIteration too, which no
-    coroutine or generator could pass on)."""
-
-    def replay(**kwargs: object) -> object:
-        __tracebackhide__ = True
-        if error is not None:
-            raise error
-        return result
-
-    return replay
 
 
 @contextlib.contextmanager

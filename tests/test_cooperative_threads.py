@@ -143,6 +143,41 @@ def test_what_a_plain_def_test_returns_is_checked_by_pytest(pytester, run_alt):
     assert outcomes["sequential"]["test_returns_a_coroutine"] == ["FAILED"]
 
 
+def test_other_pyfunc_call_hooks_run_before_a_thread_body_as_before_any_body(pytester, run_alt):
+    # A conftest's (non-wrapper) pytest_pyfunc_call comes before pytest's own,
+    # which calls the body: what it sets up, the body sees.
+    pytester.makeconftest(
+        """
+        import contextvars
+
+        CALLED = contextvars.ContextVar("CALLED", default=None)
+
+        def pytest_pyfunc_call(pyfuncitem):
+            print(f"HOOK {pyfuncitem.name}")
+            CALLED.set(pyfuncitem.name)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import time
+        import pytest
+        from conftest import CALLED
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("n", range(2))
+        def test_plain(n, request):
+            print(f"BODY {request.node.name}")
+            time.sleep(0.01)
+            assert CALLED.get() == request.node.name
+        """
+    )
+    result = run_alt("-s", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    output = result.stdout.str()
+    for name in ("test_plain[0]", "test_plain[1]"):
+        assert output.index(f"HOOK {name}") < output.index(f"BODY {name}")
+
+
 def test_failing_sync_cooperative_test_shows_its_own_line_and_diff(pytester, run_alt):
     """As in a sequential run, the failure of a sync test run in a worker thread
     points at the test's own line, not at a frame of the plugin running it."""
