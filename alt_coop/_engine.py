@@ -50,6 +50,7 @@ from ._marks import MARK
 from ._other_runners import LEFT_TO_ANYIO, LEFT_TO_PYTEST_ASYNCIO, NO_SECOND_LOOP, OtherRunners
 from ._runner import current_context, run
 from ._running_now import BODY_RUNNING, FixtureSetUp, setting_up, test_item
+from ._setupstate import TORE_DOWN_FOR_ANOTHER
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_HINT, BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopError, AltCoopUsageError
@@ -607,8 +608,14 @@ class Plugin:
         report = yield
         if call.excinfo is not None:
             error = call.excinfo.value
-            if hasattr(report, "wasxfail") and getattr(error, "alt_coop_written_wrong", False):
-                del report.wasxfail  # a test written wrong is not an expected failure
+            if hasattr(report, "wasxfail") and (
+                # A test written wrong is not an expected failure; nor is a
+                # wider fixture's teardown error, which a sequential run gives
+                # another test (see TORE_DOWN_FOR_ANOTHER).
+                getattr(error, "alt_coop_written_wrong", False)
+                or (call.when == "teardown" and item.stash.get(TORE_DOWN_FOR_ANOTHER, False))
+            ):
+                del report.wasxfail
                 report.outcome = "failed"
             notes = getattr(error, "__notes__", None)
             if notes and isinstance(error, pytest.fail.Exception) and not error.pytrace:

@@ -24,6 +24,11 @@ from ._pytest_compat import TEST_OUTCOME, hidden_unless_alone
 
 _Error = tuple[BaseException, types.TracebackType | None]
 
+#: Set on an item whose teardown finished a collector with an error before
+#: the last item of the collector's run, in collection order, was done:
+#: pytest would have reported that error at that other item's teardown.
+TORE_DOWN_FOR_ANOTHER = pytest.StashKey[bool]()
+
 
 class _Entry:
     __slots__ = ("error", "finalizers", "finishing", "node")
@@ -56,12 +61,15 @@ class ConcurrentSetupState:
         #: each taking the place of the one before in ``run_of`` as it ends.
         self._later_runs: dict[tuple[Any, Any], list[int]] = {}
         self.remaining: dict[tuple[Any, int], int] = {}
+        #: The last item of each run, in collection order.
+        self._last_of: dict[tuple[Any, int], pytest.Item] = {}
         last_seen: dict[Any, tuple[int, int]] = {}  # collector -> (last index, run)
         for index, item in enumerate(items):
             for node in item.listchain()[:-1]:
                 seen = last_seen.get(node)
                 run = seen[1] if seen is not None and seen[0] == index - 1 else index
                 last_seen[node] = (index, run)
+                self._last_of[node, run] = item
                 if (node, item) in self.run_of:
                     self._later_runs.setdefault((node, item), []).append(run)
                 else:
@@ -167,8 +175,11 @@ class ConcurrentSetupState:
                 if left <= 0:
                     try:
                         if node in self.collectors:
+                            before = len(errors)
                             _finish(self.collectors[node], node, errors)
                             del self.collectors[node]
+                            if len(errors) > before and self._last_of.get(run) is not item:
+                                item.stash[TORE_DOWN_FOR_ANOTHER] = True
                     finally:
                         # Only now may a test of the node's next run start: while
                         # an async teardown awaits, it would find the node set up.

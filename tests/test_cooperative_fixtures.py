@@ -754,3 +754,35 @@ def test_a_wider_fixture_asking_its_request_later_gets_the_shared_instance(
         """
     )
     run_alt(*mode_args(mode)).assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_wider_fixtures_teardown_error_is_not_hidden_by_an_xfail_finishing_last(
+    pytester, run_alt, mode
+):
+    # The last test to finish tears the module fixture down, and gets its
+    # error: an xfail mark of its own would report it as expected, where a
+    # sequential run gives it to the last test in collection order.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def resource():
+            yield
+            raise RuntimeError("module teardown failed")
+
+        @pytest.mark.xfail(reason="known bug")
+        async def test_slow_known_bug(resource):
+            await asyncio.sleep(0.2)
+            assert 0
+
+        async def test_fast(resource):
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt("-rA", *mode_args(mode))
+    result.assert_outcomes(passed=1, xfailed=1, errors=1)
+    result.stdout.fnmatch_lines(["E * RuntimeError: module teardown failed", "ERROR *::test_*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
