@@ -14,13 +14,17 @@ the test's own state in force, so its ``pytest.warns`` catches it too.
 Python shows most warnings once per place (the module's registry remembers
 where), and pytest starts each test with the registries reset. Here they are
 reset after every turn in which a warning was shown, so the next test to
-raise it records it too; a test's own repeats are recognised by the places it
-has been shown already.
+raise it records it too; a test's own repeats, by whatever recorder (pytest's,
+its ``pytest.warns`` or ``recwarn``), are recognised by the places it has been
+shown already since its own code last changed the filters (which resets the
+registries in a sequential run): alt_coop stands in for the warnings module's
+``_showwarnmsg`` and its registry reset while a batch runs.
 
 Checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0: ``catch_warnings_for_item``
 and ``config.apply_warning_filters``/``parse_warning_filter``.
 From the standard library: ``warnings._showwarnmsg_impl`` (what
-``catch_warnings(record=True)`` replaces), and ``warnings._filters_mutated``
+``catch_warnings(record=True)`` replaces), ``warnings._showwarnmsg`` (what
+both ``warn`` implementations call to show one), and ``warnings._filters_mutated``
 (3.11 to 3.13; ``_filters_mutated_lock_held`` under ``warnings._lock`` from
 3.14), which resets the registries.
 
@@ -165,18 +169,41 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
                 record(message)
             else:
                 batch.shown = True
-                if not _shown_here_before(
-                    state, message.message, message.category, message.filename, message.lineno
-                ):
-                    state.warnings.append(message)
+                state.warnings.append(message)
+
+        def show(message: warnings.WarningMessage) -> None:
+            # Every recorder's (pytest's, a test's pytest.warns or recwarn):
+            # a test's own repeats are not shown again (see _shown_here_before).
+            state = CURRENT.get()
+            if state is None or not _shown_here_before(
+                state, message.message, message.category, message.filename, message.lineno
+            ):
+                show_now(message)
+
+        def filters_changed() -> None:
+            assert _MUTATED is not None
+            _MUTATED[1]()  # as called: from 3.14, its callers hold the lock
+            state = CURRENT.get()
+            if state is not None and batch.turn is state:
+                # The test's own code (catch_warnings, simplefilter) let every
+                # place show its warning again, as it does in a sequential run.
+                state.shown_warnings = None
 
         _set_record_impl(route)
+        show_now = warnings._showwarnmsg  # type: ignore[attr-defined]
+        warnings._showwarnmsg = show  # type: ignore[attr-defined]
+        name = _MUTATED[0] if _MUTATED is not None else None
+        if name is not None:
+            setattr(warnings, name, filters_changed)
         batch = WarningsPerTest()
         try:
             yield batch
         finally:
             batch.ended = True
             _set_record_impl(record)
+            warnings._showwarnmsg = show_now  # type: ignore[attr-defined]
+            if name is not None and _MUTATED is not None:
+                setattr(warnings, name, _MUTATED[1])
         if batch.mixed is not None:
             _notice_mixed(config, *batch.mixed)
 
@@ -206,15 +233,6 @@ def marked_filters(item: pytest.Item, state: LaneState) -> Iterator[None]:
         yield  # -p no:warnings: pytest applies no marks either
         return
     with catch_warnings_for_item(item.config, item.ihook, when="runtest", item=item):
-        append = _record_impl()
-
-        def record(message: warnings.WarningMessage) -> None:
-            if not _shown_here_before(
-                state, message.message, message.category, message.filename, message.lineno
-            ):
-                append(message)
-
-        _set_record_impl(record)
         yield
 
 
@@ -355,14 +373,28 @@ def _install(state: tuple[list[Any], Any, Any]) -> None:
     _set_record_impl(state[2])
 
 
+def _filters_mutated() -> tuple[str, Callable[[], None]] | None:
+    """The warnings module's function that resets the registries, by name."""
+    for name in ("_filters_mutated", "_filters_mutated_lock_held"):  # to 3.13; 3.14
+        found: Callable[[], None] | None = getattr(warnings, name, None)
+        if found is not None:
+            return name, found
+    return None
+
+
+#: Python's own, as alt_coop replaces it while a batch runs.
+_MUTATED = _filters_mutated()
+
+
 def _reset_registries() -> None:
     """Let every place show its warning again (once)."""
-    mutated: Callable[[], None] | None = getattr(warnings, "_filters_mutated", None)
-    if mutated is not None:  # up to 3.13
+    if _MUTATED is None:
+        return
+    name, mutated = _MUTATED
+    if name == "_filters_mutated":
         mutated()
         return
-    held: Callable[[], None] | None = getattr(warnings, "_filters_mutated_lock_held", None)
     lock: Any = getattr(warnings, "_lock", None)
-    if held is not None and lock is not None:  # 3.14
+    if lock is not None:  # 3.14: called with the lock held
         with lock:
-            held()
+            mutated()

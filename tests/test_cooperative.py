@@ -2490,6 +2490,58 @@ def test_recwarn_and_filterwarnings_marks_hold_for_their_own_test(pytester, run_
         assert peak(spans) == 4, spans
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_warning_shown_once_per_place_is_shown_once_across_a_tests_awaits(
+    pytester, run_alt, mode
+):
+    # Python shows most warnings once per place; pytest resets the places
+    # when a test (or its code) changes the filters, and alt_coop between the
+    # turns of the tests that run at once: a test's own repeats stay hidden.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+
+        def warn_thrice(text):
+            for _ in range(3):
+                warnings.warn(text, UserWarning)
+                yield asyncio.sleep(0.01)
+
+        async def test_recwarn(recwarn):
+            for pause in warn_thrice("recorded"):
+                await pause
+            assert [str(w.message) for w in recwarn] == ["recorded"]
+
+        async def test_catch_warnings():
+            for action in ("default", "once", "module"):
+                with warnings.catch_warnings(record=True) as log:
+                    warnings.simplefilter(action)
+                    for pause in warn_thrice(action):
+                        await pause
+                assert [str(w.message) for w in log] == [action]
+
+        async def test_catch_warnings_again():
+            # Entering catch_warnings resets the places: shown once in each.
+            for _ in range(2):
+                with warnings.catch_warnings(record=True) as log:
+                    warnings.simplefilter("default")
+                    for pause in warn_thrice("again"):
+                        await pause
+                assert [str(w.message) for w in log] == ["again"]
+
+        async def test_pytests_record():
+            for pause in warn_thrice("to pytest"):
+                await pause
+
+        async def test_beside():
+            await asyncio.sleep(0.03)
+        """
+    )
+    result = run_alt("-rA", *mode_args(mode))
+    result.assert_outcomes(passed=5, warnings=1)
+    result.stdout.fnmatch_lines(["*::test_pytests_record", "*UserWarning: to pytest"])
+
+
 def test_a_run_alone_notice_hidden_by_one_tests_filterwarnings_mark_is_told_at_the_next(
     pytester, run_alt
 ):
