@@ -175,8 +175,12 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
             # Every recorder's (pytest's, a test's pytest.warns or recwarn):
             # a test's own repeats are not shown again (see _shown_here_before).
             state = CURRENT.get()
-            if state is None or not _shown_here_before(
-                state, message.message, message.category, message.filename, message.lineno
+            if (
+                state is None
+                or batch.redelivering  # shown once already, outside the test's turns
+                or not _shown_here_before(
+                    state, message.message, message.category, message.filename, message.lineno
+                )
             ):
                 show_now(message)
 

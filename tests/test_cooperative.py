@@ -2501,6 +2501,7 @@ def test_a_warning_shown_once_per_place_is_shown_once_across_a_tests_awaits(
         """
         import asyncio
         import warnings
+        import pytest
 
         def warn_thrice(text):
             for _ in range(3):
@@ -2533,12 +2534,20 @@ def test_a_warning_shown_once_per_place_is_shown_once_across_a_tests_awaits(
             for pause in warn_thrice("to pytest"):
                 await pause
 
+        async def test_catches_what_its_task_warns():
+            async def warn_later():
+                await asyncio.sleep(0.01)
+                warnings.warn("from its task", UserWarning)
+
+            with pytest.warns(UserWarning, match="from its task"):
+                await asyncio.create_task(warn_later())
+
         async def test_beside():
             await asyncio.sleep(0.03)
         """
     )
     result = run_alt("-rA", *mode_args(mode))
-    result.assert_outcomes(passed=5, warnings=1)
+    result.assert_outcomes(passed=6, warnings=1)
     result.stdout.fnmatch_lines(["*::test_pytests_record", "*UserWarning: to pytest"])
 
 
