@@ -536,18 +536,19 @@ class Scheduler:
         # One burst, with no switch to another lane inside: pytest's
         # reporters see this test from start to finish on its own.
         ihook = item.ihook
+        # Counted as reported first: a hook may stop the run at one of its reports.
+        self.stats.tests += 1
+        self.stats.busy_seconds += sum(report.duration for report in reports)
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         for shown, report in enumerate(reports):
             if state.terminal_lines:
                 _lane_output.show_terminal_lines(state, shown)
             ihook.pytest_runtest_logreport(report=report)
-            self.stats.busy_seconds += report.duration
         if state.terminal_lines:
             _lane_output.show_terminal_lines(state, len(reports))
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         # After logfinish, as pytest's warnings plugin hands them over.
         _lane_warnings.report_warnings(state)
-        self.stats.tests += 1
 
     def _interrupt(self, interruption: KeyboardInterrupt) -> None:
         """A test met an interrupt (Ctrl-C's, or its own ``KeyboardInterrupt``):

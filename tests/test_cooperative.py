@@ -3293,6 +3293,43 @@ def test_the_first_pytest_exit_ends_the_run_though_a_running_test_stops_it_again
     )
 
 
+def test_a_test_whose_report_a_hook_stops_the_run_at_is_no_test_cut_short(pytester, run_alt):
+    pytester.makeconftest(
+        """
+        import pytest
+
+        def pytest_runtest_logreport(report):
+            if report.when == "call" and report.failed:
+                pytest.exit(f"stop after {report.nodeid}")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_fails():
+            await asyncio.sleep(0.05)
+            assert 0
+
+        async def test_other():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt("-v")
+    result.stdout.fnmatch_lines(["*Exit: stop after *::test_fails*"])
+    result.assert_outcomes(passed=1, failed=1)
+    # Both reported: the summary line counts none cut short, and both times.
+    line = SUMMARY.search(result.stdout.str())
+    assert line is not None and line.group(0).startswith(
+        "alt_coop: 2 cooperative tests, at most 2 at once"
+    ), result.stdout.str()
+    seconds = re.search(r"([\d.]+)s of test time", line.group(0))
+    assert seconds is not None and float(seconds.group(1)) >= 0.14
+
+
 def test_caplog_records_are_per_test(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(
