@@ -21,10 +21,13 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
+import functools
 import sys
 import time
+import weakref
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Protocol, TypeVar
 
@@ -117,7 +120,10 @@ async def drive(
             return yielded  # type: ignore[no-any-return]
         thrown: BaseException | None = None
         try:
-            await _Reyield(yielded)
+            if isinstance(yielded, asyncio.Task):
+                await _awaiting_task(yielded)
+            else:
+                await _Reyield(yielded)
         except BaseException as exc:  # cancellation, or Abandon: the lane decides
             thrown = exc
         started = clock()
@@ -130,6 +136,48 @@ async def drive(
             yielded = lane.switch(None)
         else:
             yielded = lane.throw(type(thrown), thrown, thrown.__traceback__)
+
+
+async def _awaiting_task(awaited: asyncio.Task[Any]) -> None:
+    """Wait for ``awaited`` as a task awaiting it would: a cancellation is
+    passed on to it, and the wait goes on until it is done. Unless the lane
+    is let go of (see :func:`let_go`): a task that swallows its cancellation
+    would keep the driver, and the run, waiting forever, as asyncio's own
+    waiting would (it hands the cancellation on, and waits)."""
+    driver = asyncio.current_task()
+    while not awaited.done():
+        waiter = awaited.get_loop().create_future()
+        wake = functools.partial(_wake, waiter)
+        awaited.add_done_callback(wake)
+        try:
+            await waiter
+        except asyncio.CancelledError as cancelled:
+            if driver is not None and driver in _let_go:
+                _let_go.discard(driver)
+                raise
+            awaited.cancel(cancelled.args[0] if cancelled.args else None)
+        finally:
+            awaited.remove_done_callback(wake)
+
+
+def _wake(waiter: asyncio.Future[None], awaited: object) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def let_go(driver: asyncio.Task[Any]) -> None:
+    """``driver``'s next cancellation stops its wait for a task its lane
+    awaits, if it waits for one, even though that task is not done."""
+    _let_go.add(driver)
+
+
+def hold_on(driver: asyncio.Task[Any]) -> None:
+    """Undo :func:`let_go`, if ``driver`` has not been let go of yet."""
+    _let_go.discard(driver)
+
+
+#: Drivers to stop waiting for a task at their next cancellation (see let_go).
+_let_go: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 
 
 class Leave:

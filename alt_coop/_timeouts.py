@@ -29,6 +29,7 @@ import pytest
 from . import _deadlines
 from ._cancels import cancel_own, uncancel_own
 from ._debugger import DebuggerPolicy
+from ._lanes import hold_on, let_go
 from ._tracebacks import describe_waiting, waiting_line
 
 BUILTIN_DEFAULT_SECONDS = 5.0
@@ -225,6 +226,7 @@ class PhaseTimeout:
         if self._task is not None and not self._task.done() and not self.abandoning:
             self.abandoning = True
             self._cancels += 1
+            let_go(self._task)  # also when it waits for a task that ignores it too
             cancel_own(self._task, "alt_coop: abandon")
 
     def stop(self) -> None:
@@ -234,6 +236,8 @@ class PhaseTimeout:
         if self._abandon is not None:
             self._abandon.cancel()
         task = self._task
+        if task is not None and self.abandoning:
+            hold_on(task)  # its next phases wait for their tasks as asyncio does
         if task is not None and self._cancels:
             uncancel_own(task, self._cancels)
         self._cancels = 0

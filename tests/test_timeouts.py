@@ -409,6 +409,68 @@ def test_ignoring_cancellation_forever_is_abandoned_not_hung(pytester, run_alt_s
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_awaiting_a_task_that_ignores_cancellation_is_abandoned_not_hung(
+    pytester, run_alt_subprocess, mode
+):
+    # Cancelling a task that awaits another cancels that other one, and waits
+    # for it: a task that swallows its cancellation kept the test, and the
+    # run, waiting forever.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def stubborn():
+            while True:
+                try:
+                    await asyncio.sleep(10)
+                except asyncio.CancelledError:
+                    pass
+
+        @pytest.fixture
+        async def fixture_awaits_it():
+            await asyncio.create_task(stubborn())
+            yield
+
+        async def test_awaits_it(async_timeout):
+            async_timeout.set_timeout_seconds(0.1)
+            await asyncio.create_task(stubborn())
+
+        async def test_its_fixture_awaits_it(fixture_awaits_it):
+            pass
+
+        async def test_next_one_still_runs():
+            await asyncio.sleep(0.01)
+
+        async def test_a_task_that_gives_in_is_waited_for(async_timeout):
+            async_timeout.set_timeout_seconds(0.1)
+
+            async def cleans_up():
+                try:
+                    await asyncio.sleep(10)
+                finally:
+                    await asyncio.sleep(0.3)  # longer than the timeout: still waited for
+                    print("CLEANED UP")
+
+            await asyncio.create_task(cleans_up())
+        """
+    )
+    result = run_alt_subprocess(
+        "-rA", "-s", "--default-async-timeout=0.1", *mode_args(mode), timeout=60
+    )
+    result.assert_outcomes(failed=2, passed=1, errors=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_awaits_it timed out after 0.1s (async timeout)*abandoned*",
+            "*fixture 'fixture_awaits_it' timed out after 0.1s during setup*abandoned*",
+            "*test_a_task_that_gives_in_is_waited_for timed out after 0.1s (async timeout)*",
+            "*CLEANED UP*",
+            "PASSED *::test_next_one_still_runs",
+        ]
+    )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_ignoring_generator_exit_too_does_not_hang_the_run(pytester, run_alt_subprocess, mode):
     # A bare except swallows GeneratorExit as well: closed by the garbage
     # collector once no loop runs, such a coroutine would await and fail
