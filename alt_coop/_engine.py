@@ -526,7 +526,12 @@ class Plugin:
                 result = called
             failed = False
         except _pytest_compat.TEST_OUTCOME as exc:
-            _pytest_compat.cache_fixture_error(fixturedef, request, exc)
+            if fixturedef.scope != "function" and getattr(exc, "alt_coop_capped", False):
+                # Cut short by the cap of the test setting it up, not failed:
+                # the tests that wait for it set it up afresh, under their own.
+                _pytest_compat.forget_setup(fixturedef)
+            else:
+                _pytest_compat.cache_fixture_error(fixturedef, request, exc)
             raise
         finally:
             setting_up.reset(token)

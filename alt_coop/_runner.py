@@ -410,8 +410,11 @@ def _capped(
     uncancel_own(task)
     cap = capped_tasks.pop(task)
     where = f"; it was waiting at {cap.where}" if cap.where else ""
-    return pytest.fail.Exception(
+    failure = pytest.fail.Exception(
         f"the test exceeded asyncio_task_timeout: {cap.seconds:g}s for its whole run, "
         f"fixtures included{where}" + (IGNORED if abandoned else ""),
         pytrace=cause is not None,
-    ).with_traceback(cap.waited_at)
+    )
+    # The test's failure: a wider fixture it was setting up is not failed.
+    failure.alt_coop_capped = True  # type: ignore[attr-defined]
+    return failure.with_traceback(cap.waited_at)

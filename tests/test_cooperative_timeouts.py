@@ -299,3 +299,48 @@ def test_an_outcome_from_a_callback_then_the_cap_is_one_failure(pytester, run_al
     result.stdout.fnmatch_lines(["E   *Failed: delivered first"])
     assert "asyncio_task_timeout" not in result.stdout.str()
     assert "TEARDOWN RAN" in result.stdout.str()
+
+
+def test_a_wider_fixture_one_tests_cap_cut_short_is_set_up_again_by_the_next(pytester, run_alt):
+    # test_a's cap expires while it sets the module fixture up: that is
+    # test_a's failure, not the fixture's, which test_b then sets up under
+    # its own cap.
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        async def server():
+            log("server setup starts")
+            await asyncio.sleep(0.5)
+            log("server set up")
+            yield "up"
+            log("server torn down")
+
+        async def test_a(request):
+            await asyncio.sleep(0.7)
+            request.getfixturevalue("server")
+
+        async def test_b(server):
+            assert server == "up"
+        """
+    )
+    result = run_alt("-v", "--asyncio-task-timeout=1", "--max-asyncio-tasks=1")
+    assert verbose_lines(result.stdout.str()) == {
+        "test_a": ["FAILED"],
+        "test_b": ["PASSED"],
+    }, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["*the test exceeded asyncio_task_timeout: 1s for its whole run, fixtures included*"]
+    )
+    assert read_events(pytester) == [
+        "server setup starts",
+        "server setup starts",
+        "server set up",
+        "server torn down",
+    ]
