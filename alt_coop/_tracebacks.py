@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import inspect
 import os
 from pathlib import Path
@@ -70,8 +71,18 @@ def _awaiting_frames(coro: object) -> list[FrameType]:
             getattr(obj, "cr_await", None)
             or getattr(obj, "gi_yieldfrom", None)
             or getattr(obj, "ag_await", None)
+            or _stepped_async_generator(obj)
         )
     return frames
+
+
+def _stepped_async_generator(obj: object) -> object:
+    """The async generator that ``obj`` steps, if it is one of the awaitables
+    its ``asend``/``athrow`` return (what ``async for`` and ``async with``
+    on an ``asynccontextmanager`` await), which do not name it otherwise."""
+    if type(obj).__name__ not in ("async_generator_asend", "async_generator_athrow"):
+        return None
+    return next((found for found in gc.get_referents(obj) if inspect.isasyncgen(found)), None)
 
 
 def _user_frames(coro: object) -> list[FrameType]:

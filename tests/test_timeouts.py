@@ -1726,6 +1726,52 @@ def test_a_timeout_names_the_await_chain_it_was_waiting_in(pytester, run_alt):
     )
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_timeout_names_the_line_inside_an_async_generator_it_waits_in(pytester, run_alt, mode):
+    # `async with connect():` and `async for` wait inside an async generator:
+    # the line named is the generator's, not contextlib's or the caller's.
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import contextlib
+        import pytest
+
+        @contextlib.asynccontextmanager
+        async def connect():
+            await asyncio.sleep(5)
+            yield "conn"
+
+        @pytest.fixture
+        async def conn():
+            async with connect() as conn:
+                yield conn
+
+        async def test_uses_conn(conn):
+            pass
+
+        async def numbers():
+            await asyncio.sleep(5)
+            yield 1
+
+        async def test_async_for():
+            async for _ in numbers():
+                pass
+        """
+    )
+    result = run_alt("--default-async-timeout=0.2", *mode_args(mode))
+    result.assert_outcomes(failed=1, errors=1)
+    name = test_file.name
+    result.stdout.fnmatch_lines_random(
+        [
+            f"*fixture 'conn' timed out after 0.2s during setup (async timeout); it was waiting "
+            f"at {name}:7 in connect (await chain: *:12 in conn -> *contextlib.py:* in "
+            f"__aenter__ -> *:7 in connect)*",
+            f"*test_async_for timed out after 0.2s (async timeout); it was waiting at "
+            f"{name}:19 in numbers (await chain: *:23 in test_async_for -> *:19 in numbers)*",
+        ]
+    )
+
+
 def test_no_timer_of_alt_coops_is_left_on_the_loop_between_tests(pytester, run_alt):
     # A common conftest check (aiohttp's, Home Assistant's): no timer left
     # scheduled after a test. alt_coop's timeouts must not trip it.
