@@ -477,9 +477,12 @@ class Plugin:
                 _pytest_compat.forget_setup(fixturedef)
                 raise pytest.fail.Exception(problem, pytrace=False)
         # Through a plain wrapper too (a decorator using functools.wraps), whose
-        # call returns the async function's coroutine or async generator.
+        # call returns the async function's coroutine or async generator; not
+        # a generator wrapping one, which pytest runs as a generator fixture.
         func = _unwrapped(fixturedef.func)
-        if not (inspect.isasyncgenfunction(func) or inspect.iscoroutinefunction(func)):
+        if not (
+            inspect.isasyncgenfunction(func) or inspect.iscoroutinefunction(func)
+        ) or inspect.isgeneratorfunction(fixturedef.func):
             return None
         if self._others.runs_fixture(fixturedef, request):
             return None  # another plugin's (see alt_coop._other_runners)
@@ -699,7 +702,7 @@ class Plugin:
         # pytest's own hook calls the body's stand-in, as it would the test.
         cooperative = _lane_state.CURRENT.get() is not None
         body = _thread_bodies.in_thread(pyfuncitem) if cooperative else func
-        pyfuncitem.obj = functools.partial(_called_plain, pyfuncitem, body)
+        pyfuncitem.obj = _plain_stand_in(pyfuncitem, func, body)
         try:
             return (yield)
         finally:
@@ -858,14 +861,22 @@ def _debugged(state: object) -> None:
         state.debugged = True
 
 
-def _called_plain(item: pytest.Function, body: Callable[..., object], **kwargs: Any) -> object:
-    """A plain ``def`` test's body, called by pytest's own hook: what it
-    returned, once checked for an awaitable (pytest would say to install an
-    async plugin, or skip the test, and leave a coroutine never awaited)."""
-    __tracebackhide__ = True
-    result = body(**kwargs)
-    _fail_if_async(item, result, plain=True)
-    return result
+def _plain_stand_in(
+    item: pytest.Function, func: Callable[..., object], body: Callable[..., object]
+) -> Callable[..., object]:
+    """What pytest's own hook calls for a plain ``def`` test ``func``: its
+    ``body``, and what it returned, once checked for an awaitable (pytest
+    would say to install an async plugin, or skip the test, and leave a
+    coroutine never awaited). It looks like ``func`` (``request.function``
+    is it while the body runs)."""
+
+    def stand_in(**kwargs: object) -> object:
+        __tracebackhide__ = True
+        result = body(**kwargs)
+        _fail_if_async(item, result, plain=True)
+        return result
+
+    return functools.update_wrapper(stand_in, func)
 
 
 def _fail_if_async(item: pytest.Function, result: object, *, plain: bool) -> None:

@@ -188,8 +188,8 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
             assert _MUTATED is not None
             _MUTATED[1]()  # as called: from 3.14, its callers hold the lock
             state = CURRENT.get()
-            if state is not None and batch.turn is state:
-                # The test's own code (catch_warnings, simplefilter) let every
+            if state is not None:
+                # The test's code (catch_warnings, simplefilter) let every
                 # place show its warning again, as it does in a sequential run.
                 state.shown_warnings = None
 

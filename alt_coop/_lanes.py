@@ -145,6 +145,11 @@ async def _awaiting_task(awaited: asyncio.Task[Any]) -> None:
     would keep the driver, and the run, waiting forever, as asyncio's own
     waiting would (it hands the cancellation on, and waits)."""
     driver = asyncio.current_task()
+    # As a task taking the future its coroutine yields does: it may be
+    # awaited again (by another task, or later).
+    awaited._asyncio_future_blocking = False
+    if awaited is driver:
+        raise RuntimeError(f"Task cannot await on itself: {driver!r}")
     while not awaited.done():
         waiter = awaited.get_loop().create_future()
         wake = functools.partial(_wake, waiter)
@@ -152,8 +157,10 @@ async def _awaiting_task(awaited: asyncio.Task[Any]) -> None:
         try:
             await waiter
         except asyncio.CancelledError as cancelled:
-            if driver is not None and driver in _let_go:
-                _let_go.discard(driver)
+            if awaited.done() or (driver is not None and driver in _let_go):
+                # Done already: asyncio cancels the awaiting task itself then.
+                if driver is not None:
+                    _let_go.discard(driver)
                 raise
             awaited.cancel(cancelled.args[0] if cancelled.args else None)
         finally:

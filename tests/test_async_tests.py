@@ -1202,3 +1202,128 @@ def test_the_assertion_pass_hook_sees_only_the_tests_own_asserts(pytester, monke
     result.assert_outcomes(passed=1)
     lines = [line for line in result.outlines if "PASSED ASSERT" in line]
     assert lines == ["PASSED ASSERT test_one:12: 1 + 1 == resource"], lines
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_awaiting_a_task_behaves_as_in_asyncio(pytester, run_alt, mode):
+    # alt_coop waits for a task a test awaits in a way of its own (so that it
+    # can stop waiting for one that ignores its cancellation): as asyncio does.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        SHARED = []
+
+        async def test_a_task_awaited_by_two_awaiters():
+            task = asyncio.create_task(asyncio.sleep(0.05, result=5))
+
+            async def helper():
+                await asyncio.sleep(0)  # the test awaits the task by now
+                return await task
+
+            other = asyncio.create_task(helper())
+            assert await task == 5
+            assert await other == 5
+
+        async def test_a_cancel_as_the_awaited_task_ends_is_not_lost():
+            me = asyncio.current_task()
+
+            async def child():
+                await asyncio.sleep(0)
+                return 1
+
+            async def canceller():
+                await asyncio.sleep(0)
+                me.cancel()  # the child is done, its callbacks not yet run
+
+            task = asyncio.create_task(child())
+            asyncio.create_task(canceller())
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            me.uncancel()
+
+        async def test_a_task_cannot_await_itself():
+            with pytest.raises(RuntimeError, match="cannot await on itself"):
+                await asyncio.current_task()
+
+        async def test_a_cancelled_awaited_task_cancels_the_awaiter():
+            task = asyncio.create_task(asyncio.sleep(10))
+            asyncio.get_running_loop().call_later(0.01, task.cancel)
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        async def test_cancelling_the_awaiter_cancels_the_awaited_task_and_waits():
+            finished = []
+
+            async def cleans_up():
+                try:
+                    await asyncio.sleep(10)
+                finally:
+                    await asyncio.sleep(0.02)
+                    finished.append(True)
+
+            task = asyncio.create_task(cleans_up())
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.01):
+                    await task
+            assert finished == [True] and task.cancelled()
+            assert asyncio.current_task().cancelling() == 0
+        """
+    )
+    run_alt("-W", "error::RuntimeWarning", *mode_args(mode)).assert_outcomes(passed=5)
+
+
+@pytest.mark.parametrize("cooperative", [False, True])
+def test_a_plain_test_sees_its_own_function_and_arguments(pytester, run_alt, cooperative):
+    # alt_coop checks what a plain def test returns (and runs a cooperative
+    # one's body in a thread) through a stand-in for its function: the test,
+    # its arguments and the other plugins' hooks see the function itself.
+    mark = "@pytest.mark.asyncio_cooperative" if cooperative else ""
+    pytester.makeconftest(
+        """
+        import pytest
+
+        def pytest_pyfunc_call(pyfuncitem):
+            if getattr(pyfuncitem.obj, "custom", False):
+                print(f"CUSTOM {pyfuncitem.name}")
+        """
+    )
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.fixture
+        def body():
+            return b"payload"
+
+        @pytest.fixture
+        def item():
+            return "an item"
+
+        {mark}
+        def test_named_like_the_stand_ins_arguments(body, item):
+            assert (body, item) == (b"payload", "an item")
+
+        {mark}
+        @pytest.mark.parametrize("body", [1])
+        def test_parametrized(body):
+            assert body == 1
+
+        {mark}
+        def test_request_function(request):
+            assert request.function.__name__ == "test_request_function"
+
+        def custom(func):
+            func.custom = True
+            return func
+
+        {mark}
+        @custom
+        def test_custom(request):
+            pass
+        """
+    )
+    result = run_alt("-s", "-p", "no:randomly")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*CUSTOM test_custom*"])

@@ -2521,6 +2521,15 @@ def test_a_warning_shown_once_per_place_is_shown_once_across_a_tests_awaits(
                         await pause
                 assert [str(w.message) for w in log] == [action]
 
+        def warn_here():
+            warnings.warn("first turn", UserWarning)
+
+        async def test_catch_warnings_in_its_first_turn():
+            warn_here()
+            with warnings.catch_warnings(record=True) as log:
+                warn_here()  # the filters changed: shown again
+            assert [str(w.message) for w in log] == ["first turn"]
+
         async def test_catch_warnings_again():
             # Entering catch_warnings resets the places: shown once in each.
             for _ in range(2):
@@ -2547,7 +2556,7 @@ def test_a_warning_shown_once_per_place_is_shown_once_across_a_tests_awaits(
         """
     )
     result = run_alt("-rA", *mode_args(mode))
-    result.assert_outcomes(passed=6, warnings=1)
+    result.assert_outcomes(passed=7, warnings=2)
     result.stdout.fnmatch_lines(["*::test_pytests_record", "*UserWarning: to pytest"])
 
 

@@ -362,13 +362,34 @@ def test_an_async_fixture_behind_a_plain_wrapper_is_awaited(pytester, run_alt, m
 
         def test_plain(database):
             assert database == "db"
+
+        def drives_itself(func):
+            # A generator wrapping an async generator, which it steps itself
+            # on a loop of its own: a generator fixture, for pytest to run.
+            @functools.wraps(func)
+            def wrapper(*args, **kwargs):
+                loop = asyncio.new_event_loop()
+                try:
+                    yield loop.run_until_complete(func(*args, **kwargs).__anext__())
+                finally:
+                    loop.close()
+            return wrapper
+
+        @pytest.fixture
+        @drives_itself
+        async def stepped_elsewhere():
+            yield "stepped"
+
+        @pytest.mark.asyncio_sequential
+        def test_stepped_elsewhere(stepped_elsewhere):
+            assert stepped_elsewhere == "stepped"
         """
     )
     result = run_alt("-W", "error::RuntimeWarning", *mode_args(mode))
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     assert "never awaited" not in result.stdout.str()
     events = [event.partition(" @")[0] for event in read_events(pytester)]
-    assert sorted(events) == ["setup database"] * 3 + ["teardown database"] * 3
+    assert sorted(events) == ["setup database"] * 4 + ["teardown database"] * 4
 
 
 def test_async_fixtures_whose_value_is_none(pytester, run_alt):
