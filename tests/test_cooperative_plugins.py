@@ -590,51 +590,15 @@ def test_old_style_hookwrappers_around_each_phase_see_their_own_test(pytester, r
         result.stdout.fnmatch_lines(["alt_coop: 3 cooperative tests, at most 3 at once*"])
 
 
-def test_a_plugin_hooking_the_whole_protocol_keeps_its_effect(pytester):
-    """Never a silent loss: such a plugin still wraps each test, which then runs alone."""
-    pytester.makeconftest(
-        """
-        import pytest
-
-        @pytest.hookimpl(wrapper=True)
-        def pytest_runtest_protocol(item, nextitem):
-            print(f"WRAPPED {item.name}")
-            return (yield)
-        """
-    )
-    pytester.makepyfile(
-        """
-        import asyncio
-        import pytest
-
-        pytestmark = pytest.mark.asyncio_cooperative
-
-        async def test_a():
-            await asyncio.sleep(0.01)
-
-        async def test_b():
-            await asyncio.sleep(0.01)
-        """
-    )
-    result = pytester.runpytest_subprocess(*ISOLATE, "-p", "alt_coop.enable", "-s")
-    result.assert_outcomes(passed=2, warnings=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*WRAPPED test_a*",
-            "*WRAPPED test_b*",
-            "*AltCoopWarning: alt_coop: *conftest.py hooks pytest_runtest_protocol*sequentially",
-        ]
-    )
-    assert not SUMMARY.search(result.stdout.str()), result.stdout.str()
-
-
-def test_a_protocol_hook_of_a_subdirectorys_conftest_wraps_every_test(pytester):
-    """pytest calls pytest_runtest_protocol through the session's hook, which
-    every conftest's implementation answers, not only those above the test."""
+@pytest.mark.parametrize("conftest_dir", ["", "sub/"], ids=["root", "subdirectory"])
+def test_a_plugin_hooking_the_whole_protocol_keeps_its_effect(pytester, conftest_dir):
+    """Never a silent loss: such a plugin still wraps each test, which then
+    runs alone. pytest calls the hook through the session's hook, which every
+    conftest's implementation answers, not only those above the test."""
     pytester.mkpydir("sub")
     pytester.makepyfile(
         **{
-            "sub/conftest": """
+            f"{conftest_dir}conftest": """
                 import pytest
 
                 @pytest.hookimpl(wrapper=True)
@@ -667,7 +631,12 @@ def test_a_protocol_hook_of_a_subdirectorys_conftest_wraps_every_test(pytester):
     result = pytester.runpytest_subprocess(*ISOLATE, "-p", "alt_coop.enable", "-s")
     result.assert_outcomes(passed=3, warnings=1)
     result.stdout.fnmatch_lines_random(
-        ["*WRAPPED test_a*", "*WRAPPED test_b*", "*WRAPPED test_sub*"]
+        [
+            "*WRAPPED test_a*",
+            "*WRAPPED test_b*",
+            "*WRAPPED test_sub*",
+            "*AltCoopWarning: alt_coop: *conftest.py hooks pytest_runtest_protocol*sequentially",
+        ]
     )
     assert not SUMMARY.search(result.stdout.str()), result.stdout.str()
 
