@@ -113,12 +113,23 @@ class Plugin:
     def pytest_load_initial_conftests(self, early_config: pytest.Config) -> None:
         pytest_plugin.register_unless_loaded(early_config.pluginmanager, early=False)
 
-    def pytest_plugin_registered(
-        self, plugin: object, manager: pytest.PytestPluginManager
-    ) -> None:
+    # Static so that ``pytest.main(plugins=[alt_coop.Plugin])``, the class,
+    # whose hooks pluggy would call without an instance, meets this message
+    # before a TypeError about a missing argument: as the class registers,
+    # this is the first of its hooks that pytest calls.
+    @staticmethod
+    def pytest_plugin_registered(plugin: object, manager: pytest.PytestPluginManager) -> None:
         __tracebackhide__ = True
+        if isinstance(plugin, type) and issubclass(plugin, Plugin):
+            name = "alt_coop.Plugin" if plugin is Plugin else plugin.__qualname__
+            raise pytest.UsageError(
+                f"{name} was given as a plugin: pass an instance, plugins=[{name}()]"
+            )
         # Once the session has started, a conftest registers as it is collected.
-        _unawaited.refuse_async_hooks(plugin, manager, collecting=self._session_loop is not None)
+        collecting = any(
+            isinstance(p, Plugin) and p._session_loop is not None for p in manager.get_plugins()
+        )
+        _unawaited.refuse_async_hooks(plugin, manager, collecting=collecting)
 
     @classmethod
     def register_once(cls, config: pytest.Config) -> None:

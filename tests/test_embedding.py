@@ -3033,6 +3033,36 @@ def test_main_takes_its_arguments_as_pytest_main_does(pytester: pytest.Pytester)
     assert "1 passed" in output
 
 
+def test_pytest_main_given_the_plugin_class_says_to_pass_an_instance(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest registered the class itself, whose hooks then failed in pluggy
+    # with "missing 1 required positional argument: 'manager'".
+    write(pytester, "suite/test_it.py", "async def test_it():\n    pass\n")
+    write_app(
+        pytester,
+        """
+        import alt_coop
+        import pytest
+
+        class Mine(alt_coop.Plugin):
+            pass
+
+        for plugin in (alt_coop.Plugin, Mine):
+            print("EXIT CODE", int(pytest.main(["suite", *ISOLATE], plugins=[plugin])))
+        """,
+    )
+    result = run_app(pytester)
+    output = output_of(result)
+    assert "TypeError" not in output, output
+    assert output.count("EXIT CODE 4") == 2, output
+    assert (
+        "ERROR: alt_coop.Plugin was given as a plugin: pass an instance, "
+        "plugins=[alt_coop.Plugin()]" in output
+    )
+    assert "ERROR: Mine was given as a plugin: pass an instance, plugins=[Mine()]" in output
+
+
 def test_alt_coop_loop_in_a_session_on_the_apps_loop_says_it_cannot_be_used(
     pytester: pytest.Pytester,
 ) -> None:
