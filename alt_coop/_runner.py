@@ -409,10 +409,9 @@ def _capped(
         return None
     uncancel_own(task)
     cap = capped_tasks.pop(task)
-    where = f"; it was waiting at {cap.where}" if cap.where else ""
     failure = pytest.fail.Exception(
         f"the test exceeded asyncio_task_timeout: {cap.seconds:g}s for its whole run, "
-        f"fixtures included{where}" + (IGNORED if abandoned else ""),
+        f"fixtures included{cap.situation()}" + (IGNORED if abandoned else ""),
         pytrace=cause is not None,
     )
     # The test's failure: a wider fixture it was setting up is not failed.

@@ -22,6 +22,7 @@ import pytest
 
 from . import _lane_state, _pytest_compat
 from ._runner import run
+from ._timeouts import current_cap
 from .errors import AltCoopUsageError
 
 #: Set in the context a plain def cooperative test's body runs in, in a worker thread.
@@ -82,7 +83,11 @@ async def _body_in_thread(
     with _lane_state.bodies_in_threads.one_running(nodeid):
         context.run(IN_WORKER_THREAD.set, True)
         # Not a daemon: the process ends once the body returns, as pytest's would.
-        threading.Thread(target=in_thread, name=f"alt_coop: {nodeid}").start()
+        thread = threading.Thread(target=in_thread, name=f"alt_coop: {nodeid}")
+        thread.start()
+        cap = current_cap.get()
+        if cap is not None:  # its report names the line the thread is at
+            cap.body_thread = thread.ident
         try:
             return await asyncio.shield(returned)
         except asyncio.CancelledError:
@@ -90,6 +95,9 @@ async def _body_in_thread(
             # its body has returned. Cancelled again meanwhile, it stops waiting.
             await asyncio.wait([returned])
             raise
+        finally:
+            if cap is not None:
+                cap.body_thread = None
 
 
 @contextlib.contextmanager

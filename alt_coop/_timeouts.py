@@ -30,7 +30,7 @@ from . import _deadlines
 from ._cancels import cancel_own, uncancel_own
 from ._debugger import DebuggerPolicy
 from ._lanes import hold_on, let_go
-from ._tracebacks import describe_waiting, waiting_line
+from ._tracebacks import describe_waiting, waiting_line, where_thread_is
 
 BUILTIN_DEFAULT_SECONDS = 5.0
 
@@ -292,6 +292,9 @@ class TaskCap:
         self.phase: PhaseTimeout | None = None  # the clock of the phase running now
         self.where = ""  # where that phase waited when the cap expired
         self.waited_at: TracebackType | None = None  # that line, as a traceback
+        #: The worker thread running the test's body (a plain def test's), if any.
+        self.body_thread: int | None = None
+        self._body_was_at = ""  # where that thread was when the cap expired
         self.resume()
         self._token = current_cap.set(self)
         _caps[task] = self
@@ -324,7 +327,9 @@ class TaskCap:
         if not self._policy.may_cancel(self._test):
             return  # under a debugger, as the phase's own timeout would be
         if not self.task.done():
-            if self.phase is not None:
+            if self.body_thread is not None:
+                self._body_was_at, self.waited_at = where_thread_is(self.body_thread)
+            elif self.phase is not None:
                 self.where, self.waited_at = self.phase.waiting_at()
             capped_tasks[self.task] = self
             self._cancelled = True
@@ -333,6 +338,15 @@ class TaskCap:
             self._abandon = _deadlines.of_loop(loop).call_at(
                 loop, loop.time() + ABANDON_GRACE_SECONDS, self._give_up
             )
+
+    def situation(self) -> str:
+        """Where the test was when the cap expired, as a clause of its report."""
+        if self._body_was_at:
+            return (
+                f"; its body, in a worker thread, was at {self._body_was_at} "
+                "(a thread cannot be stopped: the test ended when it returned)"
+            )
+        return f"; it was waiting at {self.where}" if self.where else ""
 
     def _give_up(self) -> None:
         self._abandon = None

@@ -15,6 +15,7 @@ import functools
 import gc
 import inspect
 import os
+import sys
 from pathlib import Path
 from types import FrameType, TracebackType
 
@@ -219,6 +220,24 @@ def last_user_entry(tb: TracebackType | None) -> TracebackType | None:
     if last is None:
         return None
     return TracebackType(None, last.tb_frame, last.tb_lasti, last.tb_lineno)
+
+
+def where_thread_is(thread_id: int) -> tuple[str, TracebackType | None]:
+    """Where a running thread is: its innermost frame in the suite's code (or
+    else in installed code), described and as a traceback of one entry."""
+    frame = sys._current_frames().get(thread_id)
+    chosen = None
+    while frame is not None:
+        remote = remoteness(frame.f_code.co_filename)
+        if remote == 0 or (remote == 1 and chosen is None):
+            chosen = frame
+            if remote == 0:
+                break
+        frame = frame.f_back
+    if chosen is None:
+        return "", None
+    where = f"{_short(chosen)}:{chosen.f_lineno} in {chosen.f_code.co_name}"
+    return where, TracebackType(None, chosen, chosen.f_lasti, chosen.f_lineno)
 
 
 def callable_name(function: object) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cooperative_support import (
     events_conftest,
+    failure_sections,
     read_events,
     verbose_lines,
 )
@@ -82,6 +83,38 @@ def test_a_sync_test_body_ends_before_its_fixtures_are_torn_down(pytester, run_a
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the test exceeded asyncio_task_timeout: 0.2s*"])
     assert read_events(pytester) == ["body done", "teardown"]
+
+
+def test_the_cap_of_a_sync_test_names_the_line_its_thread_was_at(pytester, run_alt):
+    # The report said only that every traceback entry was hidden.
+    pytester.makepyfile(
+        helper="""
+        import time
+
+        def wait_in_a_library():
+            time.sleep(0.6)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import time
+        import pytest
+        from helper import wait_in_a_library
+
+        @pytest.mark.asyncio_cooperative
+        def test_sync_body():
+            wait_in_a_library()
+        """
+    )
+    result = run_alt("--asyncio-task-timeout=0.2")
+    result.assert_outcomes(failed=1)
+    section = failure_sections(result.stdout.str())["test_sync_body"]
+    assert (
+        "the test exceeded asyncio_task_timeout: 0.2s for its whole run, fixtures included; "
+        "its body, in a worker thread, was at helper.py:4 in wait_in_a_library "
+        "(a thread cannot be stopped: the test ended when it returned)" in section
+    ), section
+    assert "All traceback entries are hidden" not in section, section
 
 
 def test_task_timeout_swallowed_by_the_test_or_a_fixture_still_fails(pytester, run_alt):
