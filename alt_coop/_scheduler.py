@@ -495,6 +495,7 @@ class Scheduler:
         self._lanes_running += 1
         self.stats.started += 1
         self.stats.most_at_once = max(self.stats.most_at_once, self._lanes_running)
+        broken: Exception | None = None  # a hook raised inside its protocol
         try:
             with (
                 _lane_warnings.marked_filters(item, state)
@@ -519,6 +520,11 @@ class Scheduler:
                 reports = self._cut_short_reports(state)
             if not reports:
                 return
+        except Exception as error:
+            # Another plugin's hook (its makereport, say) raised: pytest
+            # would have logged the reports made before, as each was made,
+            # then stopped with an internal error (see _test_done).
+            broken, reports = error, state.reports
         finally:
             # Its reports, logged below, count its failures again.
             self.session.testsfailed -= state.failures_counted
@@ -546,6 +552,8 @@ class Scheduler:
             ihook.pytest_runtest_logreport(report=report)
         if state.terminal_lines:
             _lane_output.show_terminal_lines(state, len(reports))
+        if broken is not None:
+            raise broken
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         # After logfinish, as pytest's warnings plugin hands them over.
         _lane_warnings.report_warnings(state)

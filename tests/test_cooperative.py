@@ -2747,6 +2747,35 @@ def test_an_error_in_a_reporting_hook_is_an_internal_error(pytester, run_alt_sub
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_report_hook_raising_at_teardown_loses_no_earlier_report(
+    pytester, run_alt_subprocess, mode
+):
+    # Cooperatively, the test's setup and call reports were never logged: its
+    # result was missing from the output (pytest logs each as it is made).
+    pytester.makeconftest(
+        """
+        def pytest_runtest_makereport(item, call):
+            if call.when == "teardown" and item.name == "test_boom":
+                raise RuntimeError("makereport boom")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_boom():
+            await asyncio.sleep(0.01)
+            assert 1 == 2
+        """
+    )
+    result = run_alt_subprocess("-v", *mode_args(mode))
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["*::test_boom FAILED*", "INTERNALERROR>*RuntimeError: makereport boom"]
+    )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_keyboard_interrupt_raised_by_a_test_stops_the_run(pytester, run_alt_subprocess, mode):
     test_file = pytester.makepyfile(
         """
