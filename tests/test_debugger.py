@@ -747,7 +747,8 @@ def test_breakpoint_in_a_cooperative_thread_body_suspends_its_task_cap(
     result.stdout.fnmatch_lines(
         [
             "*_ test_capped _*",
-            "the test exceeded asyncio_task_timeout: 0.3s for its whole run, fixtures included",
+            "the test exceeded asyncio_task_timeout: 0.3s for its whole run, fixtures "
+            "included; its body, in a worker thread, was at test_breaks.py:12 in test_capped *",
         ]
     )
 
