@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 import pytest
@@ -60,14 +60,23 @@ running_batch: contextvars.ContextVar[Batch | None] = contextvars.ContextVar(
     "alt_coop_running_batch", default=None
 )
 
+#: Called as a test of the batch running in this context starts to wait for
+#: an alt_coop.Lock: the scheduler then looks for waits that could never end.
+lock_wait_started: contextvars.ContextVar[Callable[[], object] | None] = contextvars.ContextVar(
+    "alt_coop_lock_wait_started", default=None
+)
+
 
 @contextlib.contextmanager
-def batch_running(batch: Batch) -> Iterator[None]:
+def batch_running(batch: Batch, on_lock_wait: Callable[[], object]) -> Iterator[None]:
     """Within the block, ``batch`` runs in the calling context (the
     scheduler's, which may be the session's own: it is put back after, so
-    that nothing of a finished session stays reachable from it)."""
+    that nothing of a finished session stays reachable from it), and
+    ``on_lock_wait`` is what :data:`lock_wait_started` calls."""
     token = running_batch.set(batch)
+    wait_token = lock_wait_started.set(on_lock_wait)
     try:
         yield
     finally:
+        lock_wait_started.reset(wait_token)
         running_batch.reset(token)

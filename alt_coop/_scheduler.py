@@ -61,7 +61,7 @@ from ._running_now import Batch, batch_running
 from ._session_loop import INTERRUPT_GRACE_SECONDS
 from ._setupstate import ConcurrentSetupState
 from .errors import AltCoopWarning
-from .locks import release_left_held
+from .locks import never_ending_wait, release_left_held
 
 #: How long the batch may go on starting tests before running ones get a turn.
 ADMISSION_SLICE_SECONDS = 0.001
@@ -292,7 +292,7 @@ class Scheduler:
         turn_due = 0.0
         admission = Admission(items, self.max_tasks, self.setupstate)
         with (
-            batch_running(tests),  # each test's context is a copy of this one
+            batch_running(tests, changed.set),  # each test's context is a copy of this one
             _lane_logging.loop_errors_logged_for_their_test(loop),
             # In front: those are no errors to log.
             _delivered.outcomes_to_their_test(loop, self.config),
@@ -304,6 +304,7 @@ class Scheduler:
                     while not (self._stopping() or admission.may_start(needs, len(tasks))):
                         collection.ramped_up()
                         changed.clear()
+                        _fail_a_never_ending_wait(tasks, _CANNOT_START)
                         await changed.wait()
                     if self._stopping():
                         break
@@ -331,6 +332,7 @@ class Scheduler:
                 collection.ramped_up()
                 while tasks and not self._interrupted:
                     changed.clear()
+                    _fail_a_never_ending_wait(tasks, _STOPPING if self._stopping() else _NONE_LEFT)
                     await changed.wait()
                 if tasks:  # a test met an interrupt, which cancelled the others
                     await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
@@ -665,6 +667,23 @@ def _test_done(
         # for pytest to report as the internal error it is.
         scheduler.error = task.exception()
     changed.set()
+
+
+#: Why no further test starts, for a wait that would never end (see locks.never_ending_wait).
+_CANNOT_START = (
+    "that test cannot start while the tests running wait (for a resource, an exclusive "
+    "turn or a free slot)"
+)
+_STOPPING = "the run is stopping (-x, --maxfail or pytest.exit()): no further test starts"
+_NONE_LEFT = "no further test of the batch is left to start"
+
+
+def _fail_a_never_ending_wait(tasks: set[asyncio.Task[None]], why: str) -> None:
+    """Fail a test's wait for a lock that would never end, if the batch is stuck."""
+    stuck = never_ending_wait(tasks, why)
+    if stuck is not None:
+        task, error = stuck
+        _delivered.deliver(task, error, "alt_coop: a lock wait never ends", where_waiting=True)
 
 
 def _is_unittest(item: pytest.Function) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import weakref
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Literal
 
@@ -25,6 +26,7 @@ from ._pytest_compat import hidden_unless_alone
 from ._running_now import (
     BODY_RUNNING,
     FixtureSetUp,
+    lock_wait_started,
     running_batch,
     setting_up,
     test_item,
@@ -154,6 +156,9 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
             _check_wait(self, state)
             if state is not None:
                 _waiting_for[state] = self
+                started = lock_wait_started.get()
+                if started is not None:
+                    started()
             clocks = _runner.WaiterClocks()
             self._waiting_clocks.append(clocks)
             self._clocks_follow_holder(clocks)
@@ -345,6 +350,40 @@ def _check_wait(lock: _LoopLock, waiter: LaneState | None) -> None:
         )
 
 
+def never_ending_wait(
+    tasks: Iterable[asyncio.Task[Any]], why: str
+) -> tuple[asyncio.Task[Any], RuntimeError] | None:
+    """A test's wait to fail, and its error, if the batch is stuck: every test
+    running (on ``tasks``) waits for a lock that a test's or fixture's own
+    code holds, with its clocks paused, and no further test starts, for the
+    reason ``why`` gives. Nothing would ever end those waits: a test's hold
+    ends with that test, which waits too; a wider fixture's at its teardown,
+    after tests that never start. Failing the wait for a wider fixture's
+    hold (or else the last wait) lets the run go on."""
+    if not _waiting_for:
+        return None  # the usual case: checked each time a test of a batch ends
+    running = [task for task in tasks if not task.done()]
+    waits = {state.task: lock for state, lock in _waiting_for.items() if lock._holder is not None}
+    if not running or any(task not in waits for task in running):
+        return None
+    for task in running:
+        holder = waits[task]._holder
+        fixture = None if holder is None else _held_till_teardown(holder)
+        if fixture is not None:
+            held = (
+                f"the {fixture.scope} fixture {fixture.name!r} holds it until the last test "
+                f"of its {fixture.scope} ends, and {why}"
+            )
+            break
+    else:
+        task = running[-1]
+        held = f"each test running waits for a lock that another of them holds, and {why}"
+    return task, RuntimeError(
+        f"waiting for this alt_coop.Lock would never end: {held}. Take it in a "
+        "function-scoped fixture instead, whose hold ends with its test"
+    )
+
+
 def _kept_by_ended_body(lock: _LoopLock, taker: LaneState | None) -> bool:
     """Whether ``lock`` is to be handed over as it is, held, to its taker
     (``taker``'s own code): a teardown of the test whose body holds it, and
@@ -406,10 +445,9 @@ def _chain_back_to(waiter: LaneState, lock: _LoopLock) -> list[tuple[str, bool]]
             # Also after every test of its scope. (Of a parametrized one,
             # only the instance of the last param is: not known here.)
             held_until = f"the {fixture.scope} fixture {fixture.name!r}, held until"
-            after = _held_past_batch(fixture, holder)
-            if after is not None:  # which waits for the batch, the waiter in it
-                later = "which runs after the cooperative tests running now"
-                return [*steps, (f"{held_until} {after.nodeid} ends, {later}", True)]
+            if _held_past_batch(fixture, holder):  # which waits for the batch, the waiter in it
+                later = f"its {fixture.scope}'s tests after the cooperative tests running now end"
+                return [*steps, (f"{held_until} {later}", True)]
             leads_to += [
                 (state, (f"{held_until} {state.item.nodeid} ends", True))
                 for state in [waiter, *_waiting_for]
@@ -436,21 +474,21 @@ def _held_till_teardown(holder: _Holder) -> FixtureSetUp | None:
     return _wider(holder) if holder.past_setup else None
 
 
-def _held_past_batch(fixture: FixtureSetUp, holder: _Holder) -> pytest.Item | None:
-    """The test after the running batch whose end ``fixture``'s hold waits
-    for, if its scope's run (the consecutive tests of its scope it was set
-    up for) goes on past the batch."""
+def _held_past_batch(fixture: FixtureSetUp, holder: _Holder) -> bool:
+    """Whether ``fixture``'s hold waits for tests after the running batch:
+    its scope's run (the consecutive tests of its scope it was set up for)
+    goes on past the batch."""
     batch = running_batch.get()
     if batch is None or batch.after is None:
-        return None
+        return False
     if not _within(batch.after.nodeid, fixture.scope_id):
-        return None
+        return False
     for item in reversed(batch.items):
         if item is holder.item:
             break
         if not _within(item.nodeid, fixture.scope_id):
-            return None  # the run it was set up for ended before the batch's end
-    return batch.after
+            return False  # the run it was set up for ended before the batch's end
+    return True
 
 
 def _within(nodeid: str, scope_id: str) -> bool:

@@ -1460,6 +1460,140 @@ def test_a_wait_for_a_fixture_held_past_its_setup_that_could_never_end_is_an_err
     result.stdout.fnmatch_lines([f"E * {message}*"])
 
 
+#: A module fixture holds the lock until its module's last test, which
+#: cannot start while the test waiting for the lock runs: the waiter and it
+#: share a resource, it is exclusive, or the run stops (-x) before it.
+NEVER_STARTS = {
+    "resource": ('@pytest.mark.asyncio_resources("r")', '@pytest.mark.asyncio_resources("r")', ()),
+    "exclusive": ("", "@pytest.mark.asyncio_exclusive", ()),
+    "stopping": ("", "", ("-x", "--max-asyncio-tasks=2")),
+}
+
+
+@pytest.mark.parametrize("case", NEVER_STARTS)
+def test_a_wait_for_a_fixture_held_for_a_test_that_cannot_start_is_an_error(
+    pytester, run_alt_subprocess, case
+):
+    # Each hung forever, though timeouts were set: a wait for a lock a test's
+    # or fixture's code holds pauses the waiter's clocks.
+    waiter_mark, last_mark, args = NEVER_STARTS[case]
+    pytester.makepyfile(
+        locks="""
+        import alt_coop
+
+        L1 = alt_coop.Lock()
+        """,
+        test_m0=f"""
+        import asyncio
+        import pytest
+        from locks import L1
+
+        @pytest.mark.asyncio_cooperative
+        {waiter_mark}
+        async def test_waiter():
+            await asyncio.sleep(0.1)
+            async with L1():
+                pass
+        """,
+        test_m1=f"""
+        import asyncio
+        import pytest
+        from locks import L1
+
+        @pytest.fixture(scope="module")
+        async def held():
+            async with L1():
+                yield
+
+        @pytest.mark.asyncio_cooperative
+        async def test_first(held):
+            await asyncio.sleep(0.2)
+            assert {case!r} != "stopping"
+
+        @pytest.mark.asyncio_cooperative
+        {last_mark}
+        async def test_last(held):
+            pass
+        """,
+    )
+    result = run_alt_subprocess("-v", "--asyncio-task-timeout=30", *args, timeout=20)
+    output = result.stdout.str()
+    assert "test_m0.py::test_waiter FAILED" in output, output
+    if case == "stopping":
+        result.assert_outcomes(failed=2)
+        stop = "the run is stopping (-x, --maxfail or pytest.exit()): no further test starts"
+    else:
+        result.assert_outcomes(passed=2, failed=1)
+        stop = (
+            "that test cannot start while the tests running wait (for a resource, an "
+            "exclusive turn or a free slot)"
+        )
+    result.stdout.fnmatch_lines(
+        [
+            "E * waiting for this alt_coop.Lock would never end: the module fixture 'held' "
+            f"holds it until the last test of its module ends, and {stop}. *",
+            "test_m0.py:9: RuntimeError",
+        ]
+    )
+
+
+def test_a_wait_for_a_fixture_held_past_the_batch_names_no_unrelated_test(
+    pytester, run_alt_subprocess
+):
+    # The error said the fixture was held until test_seq ended: the first
+    # test after the batch, which does not use it.
+    pytester.makepyfile(
+        locks="""
+        import alt_coop
+
+        L1 = alt_coop.Lock()
+        """,
+        test_m0="""
+        import asyncio
+        import pytest
+        from locks import L1
+
+        @pytest.mark.asyncio_cooperative
+        async def test_waiter():
+            await asyncio.sleep(0.1)
+            async with L1():
+                pass
+        """,
+        test_m1="""
+        import asyncio
+        import pytest
+        from locks import L1
+
+        @pytest.fixture(scope="module")
+        async def held():
+            async with L1():
+                yield
+
+        @pytest.mark.asyncio_cooperative
+        async def test_first(held):
+            await asyncio.sleep(0.2)
+
+        def test_seq():
+            pass
+
+        @pytest.mark.asyncio_cooperative
+        async def test_last(held):
+            pass
+        """,
+    )
+    result = run_alt_subprocess("-v", "--asyncio-task-timeout=30", timeout=20)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E * waiting for this alt_coop.Lock would never end: these tests each wait for a "
+            "lock the next one holds (or a fixture holds until it ends): test_m0.py::test_waiter "
+            "-> the module fixture 'held', held until its module's tests after the cooperative "
+            "tests running now end. *"
+        ]
+    )
+    assert "test_seq ends" not in result.stdout.str()
+
+
 def test_a_circle_of_tests_alone_is_named_as_tests_whatever_their_files_name(pytester, run_alt):
     pytester.makepyfile(test_fixture_locks=CROSSED_LOCKS)
     result = run_alt("-v", "--asyncio-task-timeout=10")
