@@ -86,13 +86,13 @@ def uncancel_own(task: asyncio.Task[Any], times: int = 1) -> None:
 def take_interrupt(task: asyncio.Task[Any]) -> None:
     """An interrupt came back out (or was swallowed): take it back from the
     task, so that the teardowns that follow can await, and later
-    cancellations of the task are judged afresh."""
-    task.uncancel()
-    left = _pending.get(task, 0) - 1
-    if left > 0:
-        _pending[task] = left
-    else:
-        _pending.pop(task, None)
+    cancellations of the task are judged afresh. Every interrupt sent so
+    far with it: a second one (Ctrl-C again, ``alt_coop.main`` cancelled
+    again) only cut the first one's grace short, and one stop is enough;
+    left pending, it would stop the teardown after it, and pytest's report
+    with it."""
+    for _ in range(max(_pending.pop(task, 0), 1)):
+        task.uncancel()
 
 
 class _CallerWatch:

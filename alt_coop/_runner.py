@@ -367,15 +367,19 @@ def _interruption(task: asyncio.Task[Any], where: TracebackType | None) -> Keybo
     """Take ``task``'s interrupt back, and make it the KeyboardInterrupt
     pytest stops at, naming the line ``where`` the code was cut short."""
     _cancels.take_interrupt(task)
+    interrupt = new_interrupt().with_traceback(where)
     session_loop = _session_loop.current()
-    if session_loop is not None and session_loop.interrupted_by_sigint:
-        interrupt = KeyboardInterrupt()
-    else:
-        interrupt = KeyboardInterrupt("the task running pytest was cancelled")
-    interrupt = interrupt.with_traceback(where)
     if session_loop is not None and session_loop.interruption is None:
         session_loop.interruption = interrupt
     return interrupt
+
+
+def new_interrupt() -> KeyboardInterrupt:
+    """The KeyboardInterrupt that stops pytest, saying what stopped it."""
+    session_loop = _session_loop.current()
+    if session_loop is not None and session_loop.interrupted_by_sigint:
+        return KeyboardInterrupt()
+    return KeyboardInterrupt("the task running pytest was cancelled")
 
 
 def _interrupt_if_swallowed(task: asyncio.Task[Any]) -> None:

@@ -428,7 +428,7 @@ class Scheduler:
         if self._left:
             return LEAVE
         turn_globals.turn_starts(state)
-        return KeyboardInterrupt() if self._giving_up else None
+        return _runner.new_interrupt() if self._giving_up else None
 
     async def _give_up(self, tasks: set[asyncio.Task[None]]) -> None:
         """The tests still running after an interrupt's grace (a second Ctrl-C
@@ -506,8 +506,10 @@ class Scheduler:
             ):
                 reports = _lane_globals.runtestprotocol(item, log=False, nextitem=None)
         except (KeyboardInterrupt, pytest.exit.Exception) as stop:
-            if self._giving_up:
-                return  # see _give_up
+            if self._giving_up:  # see _give_up
+                if isinstance(stop, KeyboardInterrupt):
+                    self._note_interruption(stop)  # the line pytest names, if the first
+                return
             if isinstance(stop, KeyboardInterrupt):
                 self._interrupt(stop)
             elif self._exit is None and not self._interrupted:
@@ -562,17 +564,21 @@ class Scheduler:
 
     def _interrupt(self, interruption: KeyboardInterrupt) -> None:
         """A test met an interrupt (Ctrl-C's, or its own ``KeyboardInterrupt``):
-        the batch stops, as a sequential run would, and pytest is told of the
-        first one, which names the line the test was at; or of the first that
-        names a line of the suite's, if that one named pytest's (a test that
-        waited for a wider fixture another was setting up)."""
+        the batch stops, as a sequential run would."""
+        self._note_interruption(interruption)
+        self._interrupt_all()  # a test's own: the others are cancelled too
+
+    def _note_interruption(self, interruption: KeyboardInterrupt) -> None:
+        """pytest is told of the first interrupt a test met, which names the
+        line the test was at; or of the first that names a line of the
+        suite's, if that one named pytest's (a test that waited for a wider
+        fixture another was setting up)."""
         first = self._interruption
         if first is None or (
             not _tracebacks.raised_in_the_suite(first)
             and _tracebacks.raised_in_the_suite(interruption)
         ):
             self._interruption = interruption
-        self._interrupt_all()  # a test's own: the others are cancelled too
 
     def _interrupt_all(self, *, spare_cancelled: bool = False) -> None:
         """Stop the batch: cancel each running test once, the caller's own

@@ -1574,6 +1574,91 @@ def test_a_test_swallowing_mains_cancellation_is_given_up_on(
         )
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_cancelling_main_again_during_the_grace_keeps_the_report(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # The second cancellation, which ends the first one's grace, was counted
+    # as an interrupt still pending: the session fixture's teardown raised
+    # it, and pytest's summary (the failure, the counts) was never shown.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import os
+        import sys
+
+        import alt_coop
+
+
+        async def app_main():
+            job = asyncio.create_task(alt_coop.main([*ISOLATE, "suite", "-q", *sys.argv[1:]]))
+            while not os.path.exists("slow-test-started"):
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
+            job.cancel()
+            await asyncio.sleep(0.3)  # the slow test's finally is awaiting
+            job.cancel()
+            try:
+                await job
+            except asyncio.CancelledError:
+                print("APP: await job raised CancelledError", flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_slow_cleanup.py",
+        """
+        import asyncio
+        import pathlib
+
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def resource():
+            yield
+            await asyncio.sleep(0.01)
+            print("SESSION TEARDOWN", flush=True)
+
+        async def test_pass(resource):
+            await asyncio.sleep(0.05)
+
+        async def test_fail(resource):
+            await asyncio.sleep(0.05)
+            assert 0, "QUICK FAIL"
+
+        async def test_slow(resource):
+            pathlib.Path("slow-test-started").write_text("started")
+            try:
+                await asyncio.sleep(30)
+            finally:
+                await asyncio.shield(asyncio.sleep(10))
+        """,
+    )
+    if mode == "cooperative":  # the slow test waits for the other two to end
+        pytester.path.joinpath("suite", "conftest.py").write_text(
+            "import pytest\n\n"
+            "@pytest.fixture(autouse=True)\n"
+            "async def others_first(request):\n"
+            "    if request.node.name == 'test_slow':\n"
+            "        import asyncio\n"
+            "        await asyncio.sleep(0.2)\n"
+        )
+    result = run_app(pytester, "-s", *mode_args(mode), timeout=60)
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    assert "APP: await job raised CancelledError" in output
+    assert "SESSION TEARDOWN" in output
+    assert "QUICK FAIL" in output, output
+    assert re.search(r"\b1 failed, 1 passed\b", output), output
+    # pytest's one line about the interrupt names where the test was given up on.
+    result.stdout.fnmatch_lines(["*suite/test_slow_cleanup.py:24: KeyboardInterrupt*"])
+
+
 def test_cancelling_main_again_during_a_teardown_cancels_it_but_lets_it_clean_up(
     pytester: pytest.Pytester,
 ) -> None:
