@@ -13,6 +13,9 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import sys
 import threading
 import weakref
@@ -74,14 +77,68 @@ def _watch_for_debuggers(policy: DebuggerPolicy) -> None:
         _audit_hooked = True
 
 
+class AfterDebugging:
+    """A call to make on a loop once a debugger's tracing changes (its user
+    continued, say), unless cancelled first: see :func:`after_debugging`."""
+
+    __slots__ = ("_callback", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = loop
+        self._callback = callback
+
+    def cancel(self) -> None:
+        self._loop = None  # and it keeps nothing of the callback's alive
+        self._callback = _nothing
+
+    def _schedule(self) -> None:
+        loop = self._loop
+        if loop is not None:
+            # The loop is closed once its session ended: nothing waits then.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._callback, context=contextvars.Context())
+
+
+def _nothing() -> None:
+    pass
+
+
+#: The calls to make once a debugger's tracing changes.
+_after_debugging: list[AfterDebugging] = []
+
+
+def after_debugging(
+    loop: asyncio.AbstractEventLoop, callback: Callable[[], None]
+) -> AfterDebugging:
+    """Call ``callback`` on ``loop`` once a debugger starts or stops tracing.
+
+    A timeout of one cooperative test that came due while another test's
+    debugger traced (its user stepping over an ``await``, which runs the
+    loop) must not be lost: it is looked at again when the tracing changes.
+    No timer polls meanwhile; a debugger sets or clears its trace function
+    as its user continues, and the audit hook sees it (see :func:`_on_audit`).
+    """
+    waiter = AfterDebugging(loop, callback)
+    _after_debugging.append(waiter)
+    return waiter
+
+
 def _on_audit(event: str, args: tuple[object, ...]) -> None:
     """A debugger that pytest does not know of (``pdb.Pdb().set_trace()``,
     ipdb's, pudb's) starts tracing at its breakpoint, and stops when its user
     continues, before the loop runs again: a timeout that became due while
     the user sat at the prompt, and fires only then, would find no debugger.
     So the test that called ``sys.settrace`` from a debugger's code counts
-    as one that entered the debugger, as ``pytest_enter_pdb`` makes it."""
-    if event != "sys.settrace" or not _watching:
+    as one that entered the debugger, as ``pytest_enter_pdb`` makes it.
+    Also, the timeouts put off while a debugger traced are looked at again."""
+    if event != "sys.settrace":
+        return
+    if _after_debugging:
+        waiting = _after_debugging[:]
+        _after_debugging.clear()
+        for waiter in waiting:
+            waiter._schedule()
+    if not _watching:
         return
     caller = sys._getframe().f_back  # the code that called sys.settrace, if any
     if caller is not None and _is_debugger_module(str(caller.f_globals.get("__name__", ""))):
@@ -173,8 +230,16 @@ class DebuggerPolicy:
             return True
         if self.mode == "never":
             return False
-        entered = self._sequential_entered_pdb if test is None else test in self._entered_pdb
-        return not (self.pytest_debugging or entered or _debugger_attached())
+        return not (self.pytest_debugging or self._entered(test) or _debugger_attached())
+
+    def may_cancel_later(self, test: object) -> bool:
+        """Whether a timeout of ``test`` that may not cancel now may once the
+        debugger that traces now lets go: ``test`` entered no debugger (and
+        the mode and pytest's ``--pdb``/``--trace`` allow timeouts at all)."""
+        return self.mode == "auto" and not self.pytest_debugging and not self._entered(test)
+
+    def _entered(self, test: object) -> bool:
+        return self._sequential_entered_pdb if test is None else test in self._entered_pdb
 
 
 async def stepping_into(debugger: Any, coro: Coroutine[Any, Any, T]) -> T:

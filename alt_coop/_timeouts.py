@@ -28,7 +28,7 @@ import pytest
 
 from . import _deadlines
 from ._cancels import cancel_own, uncancel_own
-from ._debugger import DebuggerPolicy
+from ._debugger import AfterDebugging, DebuggerPolicy, after_debugging
 from ._lanes import hold_on, let_go
 from ._tracebacks import describe_waiting, waiting_line, where_thread_is
 
@@ -107,7 +107,8 @@ class PhaseTimeout:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
         self._coro: Coroutine[Any, Any, Any] | None = None
-        self._deadline: _deadlines.Deadline | None = None
+        #: Its deadline, or, put off while another test's debugger traced, its next look.
+        self._deadline: _deadlines.Deadline | AfterDebugging | None = None
         self._abandon: asyncio.TimerHandle | None = None
         self._started_at = 0.0
         self._cancels = 0
@@ -198,7 +199,11 @@ class PhaseTimeout:
     def _fire(self) -> None:
         self._deadline = None
         task, loop = self._task, self._loop
-        if task is None or loop is None or task.done() or not self.may_cancel():
+        if task is None or loop is None or task.done():
+            return
+        if not self.may_cancel():
+            if self._policy.may_cancel_later(self._test):  # another test's debugger traces
+                self._deadline = after_debugging(loop, self._fire)
             return
         self.where, self.waited_at = self.waiting_at()
         self.fired = True
@@ -286,7 +291,7 @@ class TaskCap:
         self._test = policy.current_test()
         self._loop = task.get_loop()
         self._since = 0.0
-        self._deadline: _deadlines.Deadline | None = None
+        self._deadline: _deadlines.Deadline | AfterDebugging | None = None  # as a phase's
         self._abandon: _deadlines.Deadline | None = None
         self._cancelled = False  # it expired and cancelled the test: never again
         self.phase: PhaseTimeout | None = None  # the clock of the phase running now
@@ -325,7 +330,11 @@ class TaskCap:
         # Asked of the test, not of the phase running: a plain def test's
         # body, in a worker thread, runs outside any phase.
         if not self._policy.may_cancel(self._test):
-            return  # under a debugger, as the phase's own timeout would be
+            # Under a debugger, as the phase's own timeout would be; put off
+            # if it is another test's.
+            if self._policy.may_cancel_later(self._test):
+                self._deadline = after_debugging(self._loop, self._expire)
+            return
         if not self.task.done():
             if self.body_thread is not None:
                 self._body_was_at, self.waited_at = where_thread_is(self.body_thread)

@@ -599,6 +599,67 @@ def test_a_debugger_pytest_does_not_know_suspends_timeouts_for_that_test(
     assert "test_breaks held the loop" not in result.stdout.str()
 
 
+def test_another_tests_timeouts_due_while_one_steps_in_the_debugger_fire_after(
+    pytester, run_alt_subprocess
+):
+    # Stepping over an await ("n") keeps pdb tracing while the loop runs the
+    # other tests: a timeout or cap of theirs that came due then was dropped
+    # for good, and a test that never ended hung the run.
+    pytester.makepyfile(
+        step_then_continue="""
+        import pdb
+        import time
+
+        class StepThenContinue(pdb.Pdb):
+            stops = 0
+
+            def interaction(self, frame, traceback):
+                StepThenContinue.stops += 1
+                if StepThenContinue.stops == 1:
+                    time.sleep(0.3)  # reading, then "n" over the await
+                    self.set_next(frame)
+                else:
+                    self.set_continue()
+        """
+    )
+    pytester.makepyfile(
+        test_steps="""
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_debugged():
+            await asyncio.sleep(0.05)
+            breakpoint()
+            await asyncio.sleep(0.3)
+            x = 1
+
+        async def test_timed(async_timeout):
+            async_timeout.set_timeout_seconds(0.2)
+            await asyncio.sleep(3)
+
+        async def test_capped():
+            await asyncio.sleep(3)
+        """
+    )
+    result = run_alt_subprocess(
+        "-rA",
+        "--asyncio-task-timeout=0.25",
+        "--pdbcls=step_then_continue:StepThenContinue",
+        timeout=60,
+    )
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED *::test_debugged",
+            "FAILED *::test_timed - *test_timed timed out after 0.2s*",
+            "FAILED *::test_capped - *",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*the test exceeded asyncio_task_timeout: 0.25s*"])
+
+
 def test_sys_settrace_called_from_no_python_code_is_no_debugger(pytester, run_alt_subprocess):
     # A thread started on sys.settrace itself has no Python caller to look at.
     pytester.makepyfile(
