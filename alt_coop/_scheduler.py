@@ -413,6 +413,12 @@ class Scheduler:
         if self._left:
             return  # the batch's per-test globals are gone
         turn_globals.turn_ended(state)  # the next turn may be another test's
+        if state.task is None:
+            # Its protocol is over, with no next turn to give its own
+            # sys.last_value (its failure, its frames) back to. A cancelled
+            # timer of its (an asyncio.wait_for's) keeps its context, and
+            # the state with it, until the timer's own time.
+            state.own_last_failure = None
         item = state.item
         if (
             seconds > self.block_threshold

@@ -248,6 +248,10 @@ class PhaseTimeout:
         self._cancels = 0
         self._abandon = None
         self._task = self._loop = self._coro = self._outer = self._test = None
+        # Its failure has it, if it fired. A cancelled timer of the phase's
+        # (an asyncio.wait_for's) keeps the phase's context, and so this
+        # timeout, until the timer's own time: not the test's frames too.
+        self.waited_at = None
 
     def message(self) -> str:
         seconds = f"{self.timeout_seconds:g}"
@@ -324,6 +328,7 @@ class TaskCap:
             self._abandon.cancel()
         current_cap.reset(self._token)
         _caps.pop(self.task, None)
+        self.waited_at = None  # as a phase's (see PhaseTimeout.stop)
 
     def _expire(self) -> None:
         self._deadline = None

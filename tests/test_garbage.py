@@ -62,20 +62,40 @@ def test_collector_is_left_as_found(pytester, run_alt, freeze_first):
         assert frozen_after <= frozen_before
 
 
+#: How the first test ends, and what is left of it: a cancelled timer of
+#: asyncio's whose context is the test's, its failure's traceback (its
+#: frames, and what they hold), the line its timeout cut in at. (Such a
+#: timer keeps the context it was made in, and the values of the context
+#: variables in it, until its own time, as in any asyncio program: only the
+#: first ending leaves none.)
+FIRST_TEST_ENDS = {
+    "passes": "await asyncio.sleep(0)",
+    "fails": "await asyncio.wait_for(asyncio.sleep(0.001), 3600)\n            assert not local",
+    "times out": "async_timeout.set_timeout_seconds(0.1)\n            await asyncio.sleep(3600)",
+}
+
+
+@pytest.mark.parametrize("how", FIRST_TEST_ENDS)
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
-def test_what_a_finished_test_set_is_collectable_while_later_tests_run(pytester, run_alt, mode):
-    # A timer armed during a test (its phase timeouts, its cap) must not keep
-    # its context, and with it what its fixtures set, alive after it.
+def test_what_a_finished_test_set_is_collectable_while_later_tests_run(
+    pytester, run_alt_subprocess, mode, how
+):
+    # A timer armed during a test (its phase timeouts, its cap, asyncio's
+    # wait_for) must not keep its context, and with it what its fixtures
+    # set, alive after it. A cooperative test that failed or timed out was
+    # kept until its batch's end, frames and fixture values included.
     pytester.makepyfile(
         """
         import asyncio
         import contextvars
         import gc
+        import sys
         import weakref
         import pytest
 
         VALUE = contextvars.ContextVar("value")
         GONE = []
+        LOCALS = []
 
         class Big:
             pass
@@ -89,8 +109,10 @@ def test_what_a_finished_test_set_is_collectable_while_later_tests_run(pytester,
             yield value
             VALUE.reset(token)
 
-        async def test_first(big):
-            await asyncio.sleep(0)
+        async def test_first(big, async_timeout):
+            local = Big()  # held by its frame alone
+            LOCALS.append(weakref.ref(local))
+            FIRST_TEST_ENDS
 
         @pytest.mark.parametrize("n", range(20))
         async def test_later(n):
@@ -98,13 +120,28 @@ def test_what_a_finished_test_set_is_collectable_while_later_tests_run(pytester,
 
         async def test_checks():
             await asyncio.sleep(0.3)
+            # Where pytest keeps the last failure, for a post-mortem debugger.
+            for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+                sys.__dict__.pop(name, None)
             gc.collect()
-            assert [ref for ref in GONE if ref() is not None] == []
-        """
+            assert [ref for ref in LOCALS if ref() is not None] == []
+            if CONTEXT_FREED:
+                assert [ref for ref in GONE if ref() is not None] == []
+        """.replace("FIRST_TEST_ENDS", FIRST_TEST_ENDS[how]).replace(
+            "CONTEXT_FREED", str(how == "passes")
+        )
     )
     args = ("--default-async-timeout=30", "--max-asyncio-tasks=4")
     coop = ("--asyncio-cooperative", "--asyncio-task-timeout=60") if mode == "cooperative" else ()
-    run_alt(*args, *coop).assert_outcomes(passed=22)
+    # In a process of its own, without pytest-rerunfailures: an in-process
+    # run's recorder of pytest's hook calls keeps the failure's traceback,
+    # and so does that plugin, on the test.
+    result = run_alt_subprocess(*args, *coop, "-p", "no:rerunfailures")
+    if how == "passes":
+        result.assert_outcomes(passed=22)
+    else:
+        result.assert_outcomes(passed=21, failed=1)
+        result.stdout.fnmatch_lines(["FAILED *::test_first*"])
 
 
 def test_a_tests_own_gc_collect_frees_what_it_let_go_of_in_a_big_batch(pytester, run_alt):
