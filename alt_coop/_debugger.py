@@ -96,7 +96,12 @@ class AfterDebugging:
         if loop is not None:
             # The loop is closed once its session ended: nothing waits then.
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._callback, context=contextvars.Context())
+                loop.call_soon_threadsafe(self._call, context=contextvars.Context())
+
+    def _call(self) -> None:
+        # Looked up now: cancelled meanwhile (its phase over, its clock
+        # paused or armed again), it does nothing.
+        self._callback()
 
 
 def _nothing() -> None:
@@ -133,11 +138,14 @@ def _on_audit(event: str, args: tuple[object, ...]) -> None:
     Also, the timeouts put off while a debugger traced are looked at again."""
     if event != "sys.settrace":
         return
-    if _after_debugging:
-        waiting = _after_debugging[:]
-        _after_debugging.clear()
-        for waiter in waiting:
-            waiter._schedule()
+    # One pop at a time: the loop's thread may add one meanwhile, while
+    # this runs in a test's worker thread.
+    while _after_debugging:
+        try:
+            waiter = _after_debugging.pop()
+        except IndexError:
+            break
+        waiter._schedule()
     if not _watching:
         return
     caller = sys._getframe().f_back  # the code that called sys.settrace, if any

@@ -233,11 +233,23 @@ class WaiterClocks:
             for clock in self._clocks:
                 clock.pause()
 
-    def resume(self) -> None:
+    def resume(self, *, stuck: bool | None = None) -> None:
+        """Run the clocks again; ``stuck=False``: the wait is over, and no
+        longer what a timeout that fires explains (see :meth:`run_stuck`)."""
+        if stuck is False:
+            for clock in self._clocks:
+                clock.stuck_because = ""
         if self._paused:
             self._paused = False
             for clock in self._clocks:
                 clock.resume()
+
+    def run_stuck(self, because: str) -> None:
+        """The wait could never end by the holder's doing: the clocks run,
+        and a timeout that fires meanwhile says ``because``."""
+        for clock in self._clocks:
+            clock.stuck_because = because
+        self.resume()
 
 
 def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase: str) -> T:

@@ -61,7 +61,7 @@ from ._running_now import Batch, batch_running
 from ._session_loop import INTERRUPT_GRACE_SECONDS
 from ._setupstate import ConcurrentSetupState
 from .errors import AltCoopWarning
-from .locks import never_ending_wait, release_left_held
+from .locks import release_left_held, time_stuck_waits
 
 #: How long the batch may go on starting tests before running ones get a turn.
 ADMISSION_SLICE_SECONDS = 0.001
@@ -304,7 +304,7 @@ class Scheduler:
                     while not (self._stopping() or admission.may_start(needs, len(tasks))):
                         collection.ramped_up()
                         changed.clear()
-                        _fail_a_never_ending_wait(tasks, _CANNOT_START)
+                        time_stuck_waits(tasks, _CANNOT_START)
                         await changed.wait()
                     if self._stopping():
                         break
@@ -332,7 +332,7 @@ class Scheduler:
                 collection.ramped_up()
                 while tasks and not self._interrupted:
                     changed.clear()
-                    _fail_a_never_ending_wait(tasks, _STOPPING if self._stopping() else _NONE_LEFT)
+                    time_stuck_waits(tasks, _STOPPING if self._stopping() else _NONE_LEFT)
                     await changed.wait()
                 if tasks:  # a test met an interrupt, which cancelled the others
                     await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
@@ -681,21 +681,14 @@ def _test_done(
     changed.set()
 
 
-#: Why no further test starts, for a wait that would never end (see locks.never_ending_wait).
+#: Why no further test starts, for a lock wait that could never end (see
+#: locks.time_stuck_waits).
 _CANNOT_START = (
     "that test cannot start while the tests running wait (for a resource, an exclusive "
     "turn or a free slot)"
 )
 _STOPPING = "the run is stopping (-x, --maxfail or pytest.exit()): no further test starts"
 _NONE_LEFT = "no further test of the batch is left to start"
-
-
-def _fail_a_never_ending_wait(tasks: set[asyncio.Task[None]], why: str) -> None:
-    """Fail a test's wait for a lock that would never end, if the batch is stuck."""
-    stuck = never_ending_wait(tasks, why)
-    if stuck is not None:
-        task, error = stuck
-        _delivered.deliver(task, error, "alt_coop: a lock wait never ends", where_waiting=True)
 
 
 def _is_unittest(item: pytest.Function) -> bool:

@@ -87,7 +87,7 @@ async def _body_in_thread(
         thread.start()
         cap = current_cap.get()
         if cap is not None:  # its report names the line the thread is at
-            cap.body_thread = thread.ident
+            cap.body_thread = thread
         try:
             return await asyncio.shield(returned)
         except asyncio.CancelledError:

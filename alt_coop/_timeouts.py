@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import math
+import threading
 import weakref
 from collections.abc import Coroutine
 from types import TracebackType
@@ -88,6 +89,7 @@ class PhaseTimeout:
         "hint",
         "label",
         "phase",
+        "stuck_because",
         "subject",
         "timeout_seconds",
         "waited_at",
@@ -99,6 +101,8 @@ class PhaseTimeout:
         self._test: object = None  # whose phase it times, for the debugger policy
         self.label = label
         self.hint = ""  # said after the report (see BUILTIN_DEFAULT_HINT)
+        #: Why the lock wait it fires in never ended (see WaiterClocks.run_stuck).
+        self.stuck_because = ""
         self.phase = "call"
         #: What to describe when it fires, if not the coroutine being run
         #: (an async generator fixture, rather than the step awaiting it).
@@ -148,6 +152,7 @@ class PhaseTimeout:
         self.fired = self.abandoning = False
         self.where = ""
         self.waited_at = None
+        self.stuck_because = ""
         self._coro = coro
         self._loop = loop = asyncio.get_running_loop()
         self._task = asyncio.current_task(loop)
@@ -206,6 +211,7 @@ class PhaseTimeout:
                 self._deadline = after_debugging(loop, self._fire)
             return
         self.where, self.waited_at = self.waiting_at()
+        self.where += self.stuck_because  # said now: the wait ends as it is cancelled
         self.fired = True
         self._cancels += 1
         cancel_own(task, self.message())
@@ -301,8 +307,9 @@ class TaskCap:
         self.phase: PhaseTimeout | None = None  # the clock of the phase running now
         self.where = ""  # where that phase waited when the cap expired
         self.waited_at: TracebackType | None = None  # that line, as a traceback
+        self.stuck_because = ""  # as a phase's (see PhaseTimeout.stuck_because)
         #: The worker thread running the test's body (a plain def test's), if any.
-        self.body_thread: int | None = None
+        self.body_thread: threading.Thread | None = None
         self._body_was_at = ""  # where that thread was when the cap expired
         self.resume()
         self._token = current_cap.set(self)
@@ -341,10 +348,12 @@ class TaskCap:
                 self._deadline = after_debugging(self._loop, self._expire)
             return
         if not self.task.done():
-            if self.body_thread is not None:
-                self._body_was_at, self.waited_at = where_thread_is(self.body_thread)
+            thread = self.body_thread
+            if thread is not None and thread.is_alive() and thread.ident is not None:
+                self._body_was_at, self.waited_at = where_thread_is(thread.ident)
             elif self.phase is not None:
                 self.where, self.waited_at = self.phase.waiting_at()
+                self.where += self.stuck_because  # as a phase's (see PhaseTimeout._fire)
             capped_tasks[self.task] = self
             self._cancelled = True
             cancel_own(self.task, f"alt_coop: asyncio_task_timeout of {self.seconds:g}s")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import weakref
-from collections.abc import Iterable
+from collections.abc import Collection
 from types import TracebackType
 from typing import Any, Literal
 
@@ -154,21 +154,23 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
             # Waiting would never end, and with the clocks paused no timeout
             # would end it either.
             _check_wait(self, state)
-            if state is not None:
-                _waiting_for[state] = self
-                started = lock_wait_started.get()
-                if started is not None:
-                    started()
             clocks = _runner.WaiterClocks()
             self._waiting_clocks.append(clocks)
             self._clocks_follow_holder(clocks)
+            if state is not None:
+                _waiting_for[state] = self
+                _clocks_of_waiter[state] = clocks
+                started = lock_wait_started.get()
+                if started is not None:
+                    started()  # see time_stuck_waits
             try:
                 await super().acquire()
             finally:
                 self._waiting_clocks.remove(clocks)
-                clocks.resume()
+                clocks.resume(stuck=False)
                 if state is not None:
                     _waiting_for.pop(state, None)
+                    _clocks_of_waiter.pop(state, None)
         else:
             await super().acquire()
         # A task the test started holds it for itself, not for the test.
@@ -350,38 +352,41 @@ def _check_wait(lock: _LoopLock, waiter: LaneState | None) -> None:
         )
 
 
-def never_ending_wait(
-    tasks: Iterable[asyncio.Task[Any]], why: str
-) -> tuple[asyncio.Task[Any], RuntimeError] | None:
-    """A test's wait to fail, and its error, if the batch is stuck: every test
-    running (on ``tasks``) waits for a lock that a test's or fixture's own
-    code holds, with its clocks paused, and no further test starts, for the
-    reason ``why`` gives. Nothing would ever end those waits: a test's hold
-    ends with that test, which waits too; a wider fixture's at its teardown,
-    after tests that never start. Failing the wait for a wider fixture's
-    hold (or else the last wait) lets the run go on."""
-    if not _waiting_for:
-        return None  # the usual case: checked each time a test of a batch ends
+def time_stuck_waits(tasks: Collection[asyncio.Task[Any]], why: str) -> None:
+    """If the batch is stuck, let its tests' waits for locks count against
+    their timeouts again, and say why in the timeout's report.
+
+    Stuck: every test running (on ``tasks``) waits, its clocks paused, for
+    a lock that a test's or fixture's own code holds, and no further test
+    starts, for the reason ``why`` gives. That code would never let go: a
+    test's hold ends with that test, which waits too; a wider fixture's at
+    its teardown, after tests that do not start. Not failed at once, though:
+    something else may still end a wait (an ``asyncio.timeout`` around it,
+    a callback that releases the lock), as for a wait for a task's hold.
+    """
+    if not _waiting_for or len(_waiting_for) < len(tasks):
+        return  # the usual case: checked each time a test of a batch ends
     running = [task for task in tasks if not task.done()]
-    waits = {state.task: lock for state, lock in _waiting_for.items() if lock._holder is not None}
-    if not running or any(task not in waits for task in running):
-        return None
+    waiting = {
+        state.task: state for state, lock in _waiting_for.items() if lock._holder is not None
+    }
+    if not running or any(task not in waiting for task in running):
+        return
     for task in running:
-        holder = waits[task]._holder
+        state = waiting[task]
+        holder = _waiting_for[state]._holder
         fixture = None if holder is None else _held_till_teardown(holder)
-        if fixture is not None:
+        if fixture is None:
+            held = "each test running waits for a lock another of them holds"
+        else:
             held = (
-                f"the {fixture.scope} fixture {fixture.name!r} holds it until the last test "
-                f"of its {fixture.scope} ends, and {why}"
+                f"the {fixture.scope} fixture {fixture.name!r} holds it until the last "
+                f"test of its {fixture.scope} ends"
             )
-            break
-    else:
-        task = running[-1]
-        held = f"each test running waits for a lock that another of them holds, and {why}"
-    return task, RuntimeError(
-        f"waiting for this alt_coop.Lock would never end: {held}. Take it in a "
-        "function-scoped fixture instead, whose hold ends with its test"
-    )
+        _clocks_of_waiter[state].run_stuck(
+            f"; this alt_coop.Lock could not be let go of while it waited: {held}, and "
+            f"{why}. Take it in a function-scoped fixture instead, whose hold ends with its test"
+        )
 
 
 def _kept_by_ended_body(lock: _LoopLock, taker: LaneState | None) -> bool:
@@ -504,8 +509,9 @@ _held_by_tests: weakref.WeakSet[_LoopLock] = weakref.WeakSet()
 #: own teardowns (see _kept_by_ended_body), to report at the test's end.
 _let_go: weakref.WeakKeyDictionary[pytest.Item, int] = weakref.WeakKeyDictionary()
 
-#: The lock each cooperative test is waiting for, if any.
+#: The lock each cooperative test is waiting for, if any, and its clocks.
 _waiting_for: dict[LaneState, _LoopLock] = {}
+_clocks_of_waiter: dict[LaneState, _runner.WaiterClocks] = {}
 
 #: The locks taken in this context: a fixture's reach the test, as its
 #: context variables do.

@@ -1469,54 +1469,68 @@ NEVER_STARTS = {
     "stopping": ("", "", ("-x", "--max-asyncio-tasks=2")),
 }
 
+STUCK_WAITER = """
+import asyncio
+import pytest
+from locks import L1
+
+@pytest.mark.asyncio_cooperative
+WAITER_MARK
+async def test_waiter():
+    await asyncio.sleep(0.1)
+    WAITS
+"""
+
+STUCK_HOLDER = """
+import asyncio
+import pytest
+from locks import L1
+
+@pytest.fixture(scope="module")
+async def held():
+    HOLDS
+
+@pytest.mark.asyncio_cooperative
+async def test_first(held):
+    await asyncio.sleep(0.2)
+    assert FIRST_PASSES
+
+@pytest.mark.asyncio_cooperative
+LAST_MARK
+async def test_last(held):
+    pass
+"""
+
+
+def write_stuck_wait(pytester, case, *, waits, holds, first_passes=True):
+    waiter_mark, last_mark, args = NEVER_STARTS[case]
+    pytester.makepyfile(
+        locks="import alt_coop\n\nL1 = alt_coop.Lock()\n",
+        test_m0=STUCK_WAITER.replace("WAITER_MARK", waiter_mark).replace("WAITS", waits),
+        test_m1=STUCK_HOLDER.replace("LAST_MARK", last_mark)
+        .replace("HOLDS", holds)
+        .replace("FIRST_PASSES", str(first_passes)),
+    )
+    return args
+
 
 @pytest.mark.parametrize("case", NEVER_STARTS)
-def test_a_wait_for_a_fixture_held_for_a_test_that_cannot_start_is_an_error(
+def test_a_wait_for_a_fixture_held_for_a_test_that_cannot_start_times_out(
     pytester, run_alt_subprocess, case
 ):
     # Each hung forever, though timeouts were set: a wait for a lock a test's
-    # or fixture's code holds pauses the waiter's clocks.
-    waiter_mark, last_mark, args = NEVER_STARTS[case]
-    pytester.makepyfile(
-        locks="""
-        import alt_coop
-
-        L1 = alt_coop.Lock()
-        """,
-        test_m0=f"""
-        import asyncio
-        import pytest
-        from locks import L1
-
-        @pytest.mark.asyncio_cooperative
-        {waiter_mark}
-        async def test_waiter():
-            await asyncio.sleep(0.1)
-            async with L1():
-                pass
-        """,
-        test_m1=f"""
-        import asyncio
-        import pytest
-        from locks import L1
-
-        @pytest.fixture(scope="module")
-        async def held():
-            async with L1():
-                yield
-
-        @pytest.mark.asyncio_cooperative
-        async def test_first(held):
-            await asyncio.sleep(0.2)
-            assert {case!r} != "stopping"
-
-        @pytest.mark.asyncio_cooperative
-        {last_mark}
-        async def test_last(held):
-            pass
-        """,
+    # or fixture's own code holds pauses the waiter's clocks. Once no
+    # further test can start, they run again, and the report says why.
+    args = write_stuck_wait(
+        pytester,
+        case,
+        waits="async with L1():\n        pass",
+        holds="async with L1():\n        yield",
+        first_passes=case != "stopping",
     )
-    result = run_alt_subprocess("-v", "--asyncio-task-timeout=30", *args, timeout=20)
+    result = run_alt_subprocess(
+        "-v", "--default-async-timeout=0.5", "--asyncio-task-timeout=30", *args, timeout=20
+    )
     output = result.stdout.str()
     assert "test_m0.py::test_waiter FAILED" in output, output
     if case == "stopping":
@@ -1530,11 +1544,40 @@ def test_a_wait_for_a_fixture_held_for_a_test_that_cannot_start_is_an_error(
         )
     result.stdout.fnmatch_lines(
         [
-            "E * waiting for this alt_coop.Lock would never end: the module fixture 'held' "
-            f"holds it until the last test of its module ends, and {stop}. *",
-            "test_m0.py:9: RuntimeError",
+            "*test_waiter timed out after 0.5s (async timeout); it was waiting at "
+            "test_m0.py:9 in test_waiter; this alt_coop.Lock could not be let go of while it "
+            "waited: the module fixture 'held' holds it until the last test of its module "
+            f"ends, and {stop}. Take it in a function-scoped fixture instead*"
         ]
     )
+
+
+@pytest.mark.parametrize(
+    "ended_by",
+    ["the waiter's own asyncio.timeout", "a callback that releases the lock"],
+)
+def test_a_stuck_wait_that_something_else_ends_is_no_failure(
+    pytester, run_alt_subprocess, ended_by
+):
+    # Failing such a wait at once, as a first fix for the hang did, failed
+    # these too.
+    if ended_by == "a callback that releases the lock":
+        waits = "async with L1():\n        pass"
+        holds = (
+            "lock = L1()\n    await lock.acquire()\n"
+            "    asyncio.get_running_loop().call_later(0.5, lock.release)\n    yield"
+        )
+    else:
+        waits = (
+            "with pytest.raises(TimeoutError):\n"
+            "        async with asyncio.timeout(0.3):\n"
+            "            async with L1():\n"
+            "                pass"
+        )
+        holds = "async with L1():\n        yield"
+    write_stuck_wait(pytester, "resource", waits=waits, holds=holds)
+    result = run_alt_subprocess("-v", "--asyncio-task-timeout=30", timeout=20)
+    result.assert_outcomes(passed=3)
 
 
 def test_a_wait_for_a_fixture_held_past_the_batch_names_no_unrelated_test(
