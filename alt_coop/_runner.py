@@ -41,6 +41,14 @@ def current_context() -> contextvars.Context:
     return copy if context is None else context
 
 
+_NOT_FROM_ELSEWHERE = (
+    "alt_coop can run a coroutine for pytest (an async fixture asked for with "
+    "request.getfixturevalue, say) only from the code of a test or fixture itself, "
+    "not from a thread, a loop callback or another task while the loop runs: call it "
+    "from the test or fixture, or ask for the fixture as an argument"
+)
+
+
 def run(
     coro: Coroutine[Any, Any, T],
     timeout: PhaseTimeout | None,
@@ -59,6 +67,13 @@ def run(
     """
     __tracebackhide__ = True
     if in_lane():
+        task = asyncio.current_task()
+        if task is not None and not _cancels.is_made_here(task):
+            # A task the code started, whose first step an eager task
+            # factory runs inside the lane: stepping the coroutine from
+            # there would switch away with that task as asyncio's current.
+            coro.close()
+            raise AltCoopUsageError(_NOT_FROM_ELSEWHERE)
         session_task = _cancels.awaited_session_task() if alone else None
         if session_task is None and context is None:  # a cooperative test's phase: hot
             return _run_phase(coro, timeout, phase)
@@ -99,12 +114,7 @@ def run(
         # pytest.main() from a running loop is refused at configure: this is
         # a session's own code, run from outside its lanes.
         coro.close()
-        raise AltCoopUsageError(
-            "alt_coop can run a coroutine for pytest (an async fixture asked for with "
-            "request.getfixturevalue, say) only from the code of a test or fixture itself, "
-            "not from a thread, a loop callback or another task while the loop runs: call it "
-            "from the test or fixture, or ask for the fixture as an argument"
-        )
+        raise AltCoopUsageError(_NOT_FROM_ELSEWHERE)
     cut_short: list[BaseException] = []
     try:
         value, error = session_loop.run(
