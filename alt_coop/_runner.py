@@ -243,10 +243,10 @@ class WaiterClocks:
             for clock in self._clocks:
                 clock.pause()
 
-    def resume(self, *, stuck: bool | None = None) -> None:
-        """Run the clocks again; ``stuck=False``: the wait is over, and no
+    def resume(self, *, wait_over: bool = False) -> None:
+        """Run the clocks again; ``wait_over``: the wait is over, and no
         longer what a timeout that fires explains (see :meth:`run_stuck`)."""
-        if stuck is False:
+        if wait_over:
             for clock in self._clocks:
                 clock.stuck_because = ""
         if self._paused:

@@ -223,21 +223,16 @@ def last_user_entry(tb: TracebackType | None) -> TracebackType | None:
 
 
 def where_thread_is(thread_id: int) -> tuple[str, TracebackType | None]:
-    """Where a running thread is: its innermost frame in the suite's code (or
-    else in installed code), described and as a traceback of one entry."""
+    """Where a running thread is in the suite's code (its innermost frame
+    there), described and as a traceback of one entry; nothing if it is not
+    in the suite's code (the threading module's, say, which says nothing)."""
     frame = sys._current_frames().get(thread_id)
-    chosen = None
-    while frame is not None:
-        remote = remoteness(frame.f_code.co_filename)
-        if remote == 0 or (remote == 1 and chosen is None):
-            chosen = frame
-            if remote == 0:
-                break
+    while frame is not None and remoteness(frame.f_code.co_filename):
         frame = frame.f_back
-    if chosen is None:
+    if frame is None:
         return "", None
-    where = f"{_short(chosen)}:{chosen.f_lineno} in {chosen.f_code.co_name}"
-    return where, TracebackType(None, chosen, chosen.f_lasti, chosen.f_lineno)
+    where = f"{_short(frame)}:{frame.f_lineno} in {frame.f_code.co_name}"
+    return where, TracebackType(None, frame, frame.f_lasti, frame.f_lineno)
 
 
 def callable_name(function: object) -> str:

@@ -167,7 +167,7 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
                 await super().acquire()
             finally:
                 self._waiting_clocks.remove(clocks)
-                clocks.resume(stuck=False)
+                clocks.resume(wait_over=True)
                 if state is not None:
                     _waiting_for.pop(state, None)
                     _clocks_of_waiter.pop(state, None)
