@@ -254,10 +254,6 @@ class PhaseTimeout:
         self._cancels = 0
         self._abandon = None
         self._task = self._loop = self._coro = self._outer = self._test = None
-        # Its failure has it, if it fired. A cancelled timer of the phase's
-        # (an asyncio.wait_for's) keeps the phase's context, and so this
-        # timeout, until the timer's own time: not the test's frames too.
-        self.waited_at = None
 
     def message(self) -> str:
         seconds = f"{self.timeout_seconds:g}"
@@ -276,7 +272,11 @@ class PhaseTimeout:
         the code waited at, where the timeout cut in.
         """
         failure = pytest.fail.Exception(self.message(), pytrace=cause is not None)
-        return failure.with_traceback(self.waited_at)
+        waited_at, self.waited_at = self.waited_at, None
+        # The failure has the line now. A cancelled timer of the phase's (an
+        # asyncio.wait_for's) keeps the phase's context, and so this timeout,
+        # until the timer's own time: not the test's frames too.
+        return failure.with_traceback(waited_at)
 
 
 #: Cooperative tests' tasks cut short by ``asyncio_task_timeout``, with the cap.

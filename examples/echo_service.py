@@ -41,8 +41,10 @@ async def main(argv: list[str]) -> int:
         SERVER.close()
         await SERVER.wait_closed()
         return 1
-    print(f"self-test passed; serving on {host}:{port}")
-    if "--selftest-only" not in argv:
+    if "--selftest-only" in argv:
+        print(f"self-test passed on {host}:{port}; not serving (--selftest-only)")
+    else:
+        print(f"self-test passed; serving on {host}:{port}")
         await SERVER.serve_forever()
     SERVER.close()
     await SERVER.wait_closed()

@@ -25,7 +25,10 @@ def test_service_self_tests_on_its_own_loop_then_starts() -> None:
     result = run_example("echo_service.py", "--selftest-only")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
-    assert "self-test passed; serving on 127.0.0.1:" in result.stdout
+    # It says it does not serve: it said "serving on", then exited.
+    assert "self-test passed on 127.0.0.1:" in result.stdout
+    assert "; not serving (--selftest-only)" in result.stdout
+    assert "serving on" not in result.stdout
 
 
 def test_service_refuses_to_start_when_a_self_test_fails() -> None:
