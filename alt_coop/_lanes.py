@@ -39,6 +39,9 @@ T = TypeVar("T")
 class Lane(greenlet.greenlet):
     """A greenlet that runs synchronous code on behalf of a driver task."""
 
+    #: The task driving it (see :func:`drive`).
+    driver: asyncio.Task[Any] | None = None
+
 
 class Abandon(BaseException):
     """Raised by :func:`step` when it stops stepping a coroutine that ignores
@@ -85,6 +88,18 @@ def in_lane() -> bool:
     return isinstance(greenlet.getcurrent(), Lane)
 
 
+def in_other_task() -> bool:
+    """Whether the calling code runs in a lane, but as the step of a task
+    other than the lane's driver: the first step of a task that the lane's
+    code started, which an eager task factory runs in place. Stepping a
+    coroutine from there would switch to the driver with that task still
+    asyncio's current one."""
+    lane = greenlet.getcurrent()
+    if not isinstance(lane, Lane) or lane.driver is None:
+        return False
+    return asyncio.current_task() is not lane.driver
+
+
 async def drive(
     run: Callable[..., T],
     *args: object,
@@ -109,6 +124,7 @@ async def drive(
         # this task from its next turn on.
         await _Reyield(None)
     lane = Lane(run, parent=greenlet.getcurrent())
+    lane.driver = asyncio.current_task()
     lane.gr_context = context if context is not None else contextvars.copy_context()
     clock: Callable[[], float] = time.perf_counter if held is not None else float  # float() is 0.0
     started = clock()

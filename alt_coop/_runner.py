@@ -27,7 +27,7 @@ import pytest
 
 from . import _cancels, _delivered, _session_loop, _tracebacks
 from ._cancels import uncancel_own
-from ._lanes import Abandon, drive, in_context, in_lane, step
+from ._lanes import Abandon, drive, in_context, in_lane, in_other_task, step
 from ._timeouts import IGNORED, PhaseTimeout, TaskCap, cap_of, capped_tasks, current_cap
 from .errors import AltCoopUsageError
 
@@ -67,11 +67,7 @@ def run(
     """
     __tracebackhide__ = True
     if in_lane():
-        task = asyncio.current_task()
-        if task is not None and not _cancels.is_made_here(task):
-            # A task the code started, whose first step an eager task
-            # factory runs inside the lane: stepping the coroutine from
-            # there would switch away with that task as asyncio's current.
+        if in_other_task():  # a task the code started, stepped eagerly in the lane
             coro.close()
             raise AltCoopUsageError(_NOT_FROM_ELSEWHERE)
         session_task = _cancels.awaited_session_task() if alone else None
