@@ -573,8 +573,14 @@ class Plugin:
                 functools.partial(self._fixture_default, fixturedef),
                 self._policy,
             )
-        in_test_body = _IN_TEST_BODY.get()
-        since = _pytest_compat.finalizer_count(fixturedef) if in_test_body else 0
+        # Set up from a test's body (request.getfixturevalue), which runs in a
+        # copy of the context, or shared but set up in a cooperative test's
+        # own context: its teardown must run in that context too, or a
+        # context variable token it resets is foreign there.
+        own_context = _IN_TEST_BODY.get() or (
+            fixturedef.scope != "function" and _lane_state.CURRENT.get() is not None
+        )
+        since = _pytest_compat.finalizer_count(fixturedef) if own_context else 0
         try:
             result = yield
         except asyncio.CancelledError:
@@ -584,10 +590,7 @@ class Plugin:
             if fixturedef.cached_result is None:
                 _pytest_compat.forget_setup(fixturedef)
             raise
-        if in_test_body:
-            # Set up from a test's body (request.getfixturevalue), which runs
-            # in a copy of the context: its teardown must run in that copy
-            # too, or a context variable token it resets is foreign there.
+        if own_context:
             _pytest_compat.run_finalizers_by(
                 fixturedef, since, functools.partial(in_setup_context, current_context())
             )

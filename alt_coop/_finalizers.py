@@ -80,22 +80,14 @@ def _as_tearing_down(setup_context: contextvars.Context) -> Iterator[None]:
 def in_setup_context(
     setup_context: contextvars.Context, finalizer: Callable[[], object]
 ) -> object:
-    """Run the teardown of a fixture set up from a test's body
-    (``request.getfixturevalue``) in the copy of the context that body ran
-    in, so the context variable tokens it resets are its own; its output,
-    logs and warnings are those of the test tearing it down, as for
-    :func:`run_teardown`."""
+    """Run the teardown of a fixture set up in a context of its own (from a
+    test's body, with ``request.getfixturevalue``, or a shared fixture set
+    up in a cooperative test's context) in that context, so the context
+    variable tokens it resets are its own; its output, logs and warnings
+    are those of the test tearing it down, as for :func:`run_teardown`."""
     __tracebackhide__ = True
-    return setup_context.run(_as_test, _lane_state.CURRENT.get(), finalizer)
-
-
-def _as_test(state: _lane_state.LaneState | None, finalizer: Callable[[], object]) -> object:
-    __tracebackhide__ = True
-    token = _lane_state.CURRENT.set(state)
-    try:
+    with _as_tearing_down(setup_context), in_context(setup_context):
         return finalizer()
-    finally:
-        _lane_state.CURRENT.reset(token)
 
 
 _Owner = pytest.FixtureRequest | pytest.Item | pytest.Collector

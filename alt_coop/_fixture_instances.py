@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import copy
 from collections.abc import Iterator
 from typing import Any
@@ -30,6 +31,7 @@ from _pytest.scope import Scope
 
 from . import _runner
 from ._lane_state import CURRENT, LaneState
+from ._shared_context import SharedContext
 
 
 class FixtureInstances:
@@ -45,6 +47,7 @@ class FixtureInstances:
     def __init__(self) -> None:
         self.per_node: dict[tuple[Any, Any], Any] = {}
         self.claims: dict[Any, Any] = {}  # FixtureDef -> future of the test setting it up
+        self.context = SharedContext()
 
     def instance(self, fixturedef: Any, item: pytest.Item, state: LaneState | None) -> Any:
         scope = fixturedef._scope
@@ -215,23 +218,37 @@ def setup_once(instances: FixtureInstances) -> Iterator[None]:
 
     def execute(self: Any, request: Any) -> Any:
         __tracebackhide__ = True
-        state = CURRENT.get()
         # The request's scope, not the fixture's: a parametrize scope wider
         # than the fixture's makes its instance shared, as in pytest.
-        if state is None or request._scope is Scope.Function:
+        if request._scope is Scope.Function:
             return original(self, request)
+        state = CURRENT.get()
+        if state is None:
+            return shared(self, request, state)
         claims = instances.claims
         while (owner := claims.get(self)) is not None and owner[0] is not state:
             _runner.run(_wait(owner[1]), None)
         if owner is not None:  # this test is already setting it up (a nested request)
-            return original(self, request)
+            return shared(self, request, state)
         done = asyncio.get_running_loop().create_future()  # a lane runs inside a task
         claims[self] = (state, done)
         try:
-            return original(self, request)
+            return shared(self, request, state)
         finally:
             del claims[self]
             done.set_result(None)
+
+    def shared(self: Any, request: Any, state: LaneState | None) -> Any:
+        """``original``, and the context variables of the instance it sets up
+        or reuses passed on (see :mod:`alt_coop._shared_context`)."""
+        __tracebackhide__ = True
+        before, cached = contextvars.copy_context(), self.cached_result
+        value = original(self, request)
+        if self.cached_result is cached:
+            instances.context.reused(self, state)
+        else:
+            instances.context.set_up(self, before, state)
+        return value
 
     FixtureDef.execute = execute  # type: ignore[method-assign]
     try:

@@ -88,6 +88,7 @@ class LaneState:
         "own_warnings",
         "random_state",
         "reports",
+        "shared_values",
         "shown_warnings",
         "task",
         "terminal_lines",
@@ -124,6 +125,9 @@ class LaneState:
         # Where it was shown warnings Python shows once per place.
         self.shown_warnings: set[tuple[int, tuple[Any, ...]]] | None = None
         self.copies: dict[Any, Any] = {}  # function-scoped FixtureDef -> this test's copy
+        # The shared fixture instances whose context variables it was given
+        # (see alt_coop._shared_context).
+        self.shared_values: set[Any] | None = None
         self.assertion: tuple[Any, Any] | None = None  # made on first use
         self.reports: list[pytest.TestReport] = []  # as pytest makes them
         #: Its failures counted in ``session.testsfailed`` ahead of their reports.

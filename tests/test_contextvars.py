@@ -358,3 +358,148 @@ def test_a_wider_fixtures_plain_finalizers_run_in_its_setups_context(pytester, r
     )
     result = run_alt("-rA", *mode_args(mode))
     result.assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_wider_fixtures_context_reaches_every_test_that_uses_it(pytester, run_alt, mode):
+    # Cooperative tests run at once, each in a context of its own: the values
+    # a class, module or session fixture (or setup_module, setup_class) set
+    # while the first of them set it up are seen by all of them, and by the
+    # tests run sequentially after them, as in a sequential run.
+    pytester.makeconftest(
+        """
+        import asyncio
+        import contextvars
+        import pytest
+
+        SESSION = contextvars.ContextVar("SESSION", default="unset")
+
+        @pytest.fixture(scope="session")
+        async def session_setter():
+            await asyncio.sleep(0.05)
+            SESSION.set("session")
+        """
+    )
+    pytester.makepyfile(
+        test_one="""
+        import asyncio
+        import contextvars
+        import pytest
+        from conftest import SESSION
+
+        XUNIT = contextvars.ContextVar("XUNIT", default="unset")
+        CLASS = contextvars.ContextVar("CLASS", default="unset")
+        SYNC = contextvars.ContextVar("SYNC", default="unset")
+        AGEN = contextvars.ContextVar("AGEN", default="unset")
+        RESET = contextvars.ContextVar("RESET", default="unset")
+
+        def setup_module(module):
+            XUNIT.set("setup_module")
+
+        @pytest.fixture(scope="module", autouse=True)
+        def sync_setter():
+            SYNC.set("sync")
+
+        @pytest.fixture(scope="module", autouse=True)
+        async def agen_setter(session_setter):
+            await asyncio.sleep(0.05)
+            AGEN.set("agen")
+            yield
+            assert AGEN.get() == "agen"
+
+        @pytest.fixture(scope="module", autouse=True)
+        def resetter():
+            token = RESET.set("reset")
+            yield
+            RESET.reset(token)
+
+        @pytest.fixture
+        def function_setter():
+            token = AGEN.set("function")
+            yield
+            AGEN.reset(token)  # else it stays for the next tests, in a sequential run
+
+        def values():
+            return SESSION.get(), XUNIT.get(), SYNC.get(), AGEN.get(), RESET.get()
+
+        EXPECTED = ("session", "setup_module", "sync", "agen", "reset")
+
+        async def test_a():
+            await asyncio.sleep(0.1)
+            assert values() == EXPECTED
+
+        async def test_b():
+            await asyncio.sleep(0.1)
+            assert values() == EXPECTED
+
+        async def test_function_fixture_after(function_setter, request):
+            assert AGEN.get() == "function"
+            request.getfixturevalue("agen_setter")
+            assert AGEN.get() == "function"
+
+        class TestClass:
+            @classmethod
+            def setup_class(cls):
+                CLASS.set("setup_class")
+
+            async def test_c(self):
+                await asyncio.sleep(0.1)
+                assert (CLASS.get(), *values()) == ("setup_class", *EXPECTED)
+
+            async def test_d(self):
+                await asyncio.sleep(0.1)
+                assert (CLASS.get(), *values()) == ("setup_class", *EXPECTED)
+
+        def test_sync_after():
+            assert values() == EXPECTED
+        """,
+        test_two="""
+        import asyncio
+        from conftest import SESSION
+
+        async def test_other_module(session_setter):
+            await asyncio.sleep(0.1)
+            assert SESSION.get() == "session"
+
+        def test_other_module_sync(session_setter):
+            assert SESSION.get() == "session"
+        """,
+    )
+    result = run_alt("-rA", *mode_args(mode))
+    result.assert_outcomes(passed=8)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_shared_plain_fixture_resets_its_token_whoever_tears_it_down(pytester, run_alt, mode):
+    # Set up by the first cooperative test, torn down after the last (here a
+    # sequential one): its code after the yield runs in the context its setup
+    # ran in, as an async generator fixture's does.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextvars
+        import pytest
+
+        VAR = contextvars.ContextVar("VAR", default="unset")
+
+        @pytest.fixture(scope="module")
+        def resetter():
+            token = VAR.set("set")
+            yield
+            assert VAR.get() == "set"
+            VAR.reset(token)
+
+        async def test_a(resetter):
+            await asyncio.sleep(0.1)
+            assert VAR.get() == "set"
+
+        async def test_b(resetter):
+            await asyncio.sleep(0.2)
+            assert VAR.get() == "set"
+
+        def test_c(resetter):
+            assert VAR.get() == "set"
+        """
+    )
+    result = run_alt("-rA", *mode_args(mode))
+    result.assert_outcomes(passed=3)

@@ -1,0 +1,87 @@
+"""Context variables a shared fixture sets, seen by every test that uses it.
+
+In a sequential run, every fixture is set up in one context, so what a
+class, module or session fixture (``setup_module`` and ``setup_class``
+among them) sets is there for every test after it. Cooperative tests run at
+once, each in a context of its own, and a shared fixture is set up by the
+first of them to ask, in that test's context. So the values it set there
+are kept with its instance, and set in each other test's context as the
+test asks for the instance, in the place of the fixture's setup among the
+test's fixtures: the fixtures after it may change them, as in a sequential
+run. Tests run sequentially after the batch get them the same way, once.
+
+A test's own fixtures setting a value first and then asking for the shared
+one again (``request.getfixturevalue``) keep theirs: each test is given
+the values once, when it first asks.
+
+PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from typing import Any
+
+from ._lane_state import LaneState
+
+#: alt_coop's own context variables (the running test, its locks, its
+#: timeout) belong to the test that set the fixture up.
+_OWN_PREFIX = "alt_coop_"
+
+
+class SharedContext:
+    """The values each shared fixture instance set up in a cooperative
+    test's context, and who has been given them."""
+
+    __slots__ = ("_given_outside", "_set_by")
+
+    def __init__(self) -> None:
+        self._set_by: dict[Any, tuple[tuple[contextvars.ContextVar[Any], Any], ...]] = {}
+        # The instances whose values code outside the lanes has (the tests
+        # run sequentially, all in one context).
+        self._given_outside: set[Any] = set()
+
+    def set_up(
+        self, fixturedef: Any, before: contextvars.Context, state: LaneState | None
+    ) -> None:
+        """``fixturedef`` was just set up, in the calling context, which was
+        ``before`` until then."""
+        self._given_outside.discard(fixturedef)
+        if state is None:
+            self._set_by.pop(fixturedef, None)  # set where every later test runs
+            return
+        after = contextvars.copy_context()
+        changed = tuple(
+            (var, value)
+            for var, value in after.items()
+            if before.get(var, _UNSET) is not value and not var.name.startswith(_OWN_PREFIX)
+        )
+        if changed:
+            if fixturedef not in self._set_by:
+                fixturedef.addfinalizer(functools.partial(self._set_by.pop, fixturedef, None))
+            self._set_by[fixturedef] = changed
+        _given(state).add(fixturedef)
+
+    def reused(self, fixturedef: Any, state: LaneState | None) -> None:
+        """A test (or, with no ``state``, code outside the lanes) got
+        ``fixturedef``'s instance, set up before: its values are set in the
+        calling context, the first time."""
+        changed = self._set_by.get(fixturedef)
+        if changed is None:
+            return
+        given = self._given_outside if state is None else _given(state)
+        if fixturedef in given:
+            return
+        given.add(fixturedef)
+        for var, value in changed:
+            var.set(value)
+
+
+_UNSET = object()
+
+
+def _given(state: LaneState) -> set[Any]:
+    if state.shared_values is None:
+        state.shared_values = set()
+    return state.shared_values
