@@ -38,7 +38,15 @@ async def main(
     cancellation propagates to the caller.
     """
     args = _as_pytest_args(args)
-    loop = asyncio.get_running_loop()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        raise AltCoopUsageError(
+            "alt_coop.main runs pytest on an asyncio event loop, and none is running here "
+            "(trio, or anyio's trio backend?): await it from a coroutine asyncio runs "
+            "(asyncio.run, anyio.run(..., backend='asyncio')), or run pytest.main with "
+            "alt_coop.Plugin() from synchronous code"
+        ) from None
     task = asyncio.current_task()
     if in_lane():
         raise AltCoopUsageError(
@@ -128,39 +136,72 @@ async def _awaited_session(
         raise
     _cancels.made_here(session)
     _cancels.watch_caller(session, caller)
-    cancelled = False
+    cancelled: asyncio.CancelledError | None = None
     grace: asyncio.TimerHandle | None = None
+    deferred: asyncio.Handle | None = None
+
+    def interrupt() -> None:
+        # As a plain run at Ctrl-C, a phase that swallows its interrupt is
+        # given up on after a grace, or at once at the next one (a phase
+        # that took the first is given the grace).
+        nonlocal grace
+        if session.done():
+            return
+        _cancels.interrupt(session, "alt_coop.main was cancelled")
+        if _cancels.interrupts_pending(session) > 1:
+            _runner.give_up_after_interrupt(session)
+        else:
+            if grace is not None:
+                grace.cancel()
+            grace = loop.call_later(
+                INTERRUPT_GRACE_SECONDS, _runner.give_up_after_interrupt, session
+            )
+
     try:
         while not session.done():
             try:
                 await asyncio.wait([session])
-            except asyncio.CancelledError:
+            except asyncio.CancelledError as error:
                 # The caller was cancelled: interrupt the session, which tears
                 # down and reports; cancelled again meanwhile, interrupt it
                 # again. Not if the session took it already, at a teardown's
-                # start. As a plain run at Ctrl-C, a phase that swallows its
-                # interrupt is given up on after a grace, or at once at the
-                # next one (a phase that took the first is given the grace).
-                cancelled = True
-                if _cancels.caller_cancelled(session):
-                    _cancels.interrupt(session, "alt_coop.main was cancelled")
-                    if _cancels.interrupts_pending(session) > 1:
-                        _runner.give_up_after_interrupt(session)
-                    else:
-                        if grace is not None:
-                            grace.cancel()
-                        grace = loop.call_later(
-                            INTERRUPT_GRACE_SECONDS, _runner.give_up_after_interrupt, session
-                        )
+                # start. The first one's message again is the same one: an
+                # anyio cancel scope delivers its cancellation at every await
+                # until the task leaves it.
+                again = _same_cancellation(cancelled, error)
+                if cancelled is None:
+                    cancelled = error
+                if not _cancels.caller_cancelled(session) or again:
+                    continue
+                if session.cancelling() > _cancels.interrupts_pending(session):
+                    # The session was cancelled too, by someone else: asyncio.run
+                    # cancels every task left when SystemExit comes out of the
+                    # loop, in no set order. That one lands first, failing the
+                    # running test, as when the session comes first.
+                    deferred = loop.call_soon(interrupt)
+                else:
+                    interrupt()
     finally:
         if grace is not None:
             grace.cancel()
-    if cancelled:
+        if deferred is not None:
+            deferred.cancel()
+    if cancelled is not None:
         # The caller gets its cancellation, with what went wrong on the way
-        # (a teardown that failed after the interrupt, say) as its cause.
+        # (a teardown that failed after the interrupt, say) as its cause, and
+        # its message: anyio knows its scopes' own by theirs.
         error = None if session.cancelled() else session.exception()
-        raise asyncio.CancelledError("alt_coop.main was cancelled") from error
+        raise asyncio.CancelledError(
+            *(cancelled.args or ("alt_coop.main was cancelled",))
+        ) from error
     return session.result()
+
+
+def _same_cancellation(
+    first: asyncio.CancelledError | None, error: asyncio.CancelledError
+) -> bool:
+    """Whether ``error`` delivers ``first`` again: both with one message."""
+    return first is not None and bool(first.args) and first.args == error.args
 
 
 async def _session(args: list[str] | None, plugins: list[object]) -> int | pytest.ExitCode:

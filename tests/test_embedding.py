@@ -1489,6 +1489,185 @@ def test_cancelling_the_task_awaiting_main_interrupts_the_session(
     assert elapsed < 15, output
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("scope", ["move_on_after", "fail_after", "task_group"])
+def test_an_anyio_cancel_scope_around_main_interrupts_the_session(
+    pytester: pytest.Pytester, scope: str, mode: str
+) -> None:
+    # anyio delivers a scope's cancellation again at every await until the
+    # task leaves the scope: that is one cancellation, not a second one that
+    # gives up on the teardown; and the scope must know it as its own.
+    write_app(
+        pytester,
+        """
+        import os
+        import sys
+
+        import anyio
+
+        import alt_coop
+
+        SCOPE = sys.argv[1]
+
+
+        async def session():
+            await alt_coop.main([*ISOLATE, "suite", "-s", "-q", *sys.argv[2:]])
+
+
+        async def cancel_when_started(cancel):
+            while not os.path.exists("slow-test-started"):
+                await anyio.sleep(0.01)
+            await anyio.sleep(0.1)  # the test is now awaiting
+            cancel()
+
+
+        async def app_main():
+            if SCOPE == "task_group":
+                async with anyio.create_task_group() as group:
+                    group.start_soon(cancel_when_started, group.cancel_scope.cancel)
+                    await session()
+                print("APP: task group done", flush=True)
+            elif SCOPE == "move_on_after":
+                with anyio.CancelScope() as scope:
+                    async with anyio.create_task_group() as group:
+                        group.start_soon(cancel_when_started, scope.cancel)
+                        await session()
+                print("APP: cancelled_caught", scope.cancelled_caught, flush=True)
+            else:
+                def time_out():
+                    scope.deadline = anyio.current_time()
+
+                try:
+                    with anyio.fail_after(60) as scope:
+                        async with anyio.create_task_group() as group:
+                            group.start_soon(cancel_when_started, time_out)
+                            await session()
+                except TimeoutError:
+                    print("APP: TimeoutError", flush=True)
+            await anyio.sleep(0.01)
+            print("APP: still running after the cancellation", flush=True)
+
+
+        anyio.run(app_main, backend="asyncio")
+        """,
+    )
+    write(pytester, "suite/test_slow.py", SUITE_SLOW)
+    result = run_app(pytester, scope, *mode_args(mode), timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    if mode == "sequential":
+        assert_interrupted_session_reported(output)
+    else:
+        assert output.index("TEST FINALLY") < output.index("MODULE TEARDOWN"), output
+        assert "SESSION TEARDOWN" in output, output
+        assert "2 passed" in output, output
+    assert "abandoned" not in output, output
+    expected = {
+        "task_group": "APP: task group done",
+        "move_on_after": "APP: cancelled_caught True",
+        "fail_after": "APP: TimeoutError",
+    }[scope]
+    assert expected in output, output
+    assert "APP: still running after the cancellation" in output, output
+
+
+@pytest.mark.parametrize("first", ["caller", "session"])
+def test_a_system_exit_out_of_the_loop_fails_the_running_test_whatever_is_cancelled_first(
+    pytester: pytest.Pytester, first: str
+) -> None:
+    # asyncio.run, when a SystemExit comes out of the loop, cancels every task
+    # left in no set order (asyncio.all_tasks() is a weak set): the caller of
+    # main and main's own task. The report must not depend on which is first.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import sys
+
+        import alt_coop
+
+        CALLER_FIRST = sys.argv[1] == "caller"
+
+
+        async def app_main():
+            return await alt_coop.main([*ISOLATE, "suite", "-q"])
+
+
+        loop = asyncio.new_event_loop()
+        caller = loop.create_task(app_main(), name="caller")
+        try:
+            loop.run_until_complete(caller)
+        except SystemExit as exit:
+            # As asyncio.run's shutdown does, in a fixed order.
+            tasks = sorted(asyncio.all_tasks(loop), key=lambda t: (t is caller) != CALLER_FIRST)
+            for task in tasks:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            print("APP: SystemExit", exit.code, flush=True)
+        loop.close()
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_exit.py",
+        """
+        import asyncio
+        import sys
+
+
+        def test_first():
+            pass
+
+
+        async def test_victim():
+            asyncio.get_running_loop().call_later(0.1, sys.exit, 3)
+            await asyncio.sleep(20)
+
+
+        async def test_never_reached():
+            pass
+        """,
+    )
+    result = run_app(pytester, first, timeout=30)
+    output = output_of(result)
+    result.stdout.fnmatch_lines(
+        [
+            "*SystemExit: 3*",
+            "*FAILED suite/test_exit.py::test_victim - *CancelledError*",
+            "*Interrupted: alt_coop.main was cancelled*",
+            "*1 failed, 1 passed*",
+        ]
+    )
+    assert "APP: SystemExit 3" in output, output
+
+
+def test_main_under_another_async_library_says_it_needs_asyncio(
+    pytester: pytest.Pytester,
+) -> None:
+    pytest.importorskip("trio")
+    write_app(
+        pytester,
+        """
+        import anyio
+
+        import alt_coop
+
+
+        async def app_main():
+            await alt_coop.main([*ISOLATE, "suite"])
+
+
+        anyio.run(app_main, backend="trio")
+        """,
+    )
+    write(pytester, "suite/test_one.py", "def test_one():\n    pass\n")
+    result = run_app(pytester, timeout=30)
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(
+        ["*AltCoopUsageError: alt_coop.main runs pytest on an asyncio event loop*trio*"]
+    )
+
+
 SUITE_SWALLOWS_CANCELLATION = """
 import asyncio
 import pathlib
