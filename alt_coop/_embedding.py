@@ -161,16 +161,16 @@ async def _awaited_session(
         while not session.done():
             try:
                 await asyncio.wait([session])
-            except asyncio.CancelledError as error:
+            except asyncio.CancelledError as delivered:
                 # The caller was cancelled: interrupt the session, which tears
                 # down and reports; cancelled again meanwhile, interrupt it
                 # again. Not if the session took it already, at a teardown's
                 # start. The first one's message again is the same one: an
                 # anyio cancel scope delivers its cancellation at every await
                 # until the task leaves it.
-                again = _same_cancellation(cancelled, error)
+                again = _same_cancellation(cancelled, delivered)
                 if cancelled is None:
-                    cancelled = error
+                    cancelled = delivered
                 if not _cancels.caller_cancelled(session) or again:
                     continue
                 if session.cancelling() > _cancels.interrupts_pending(session):
