@@ -51,6 +51,7 @@ from ._other_runners import LEFT_TO_ANYIO, LEFT_TO_PYTEST_ASYNCIO, NO_SECOND_LOO
 from ._runner import current_context, run
 from ._running_now import BODY_RUNNING, FixtureSetUp, setting_up, test_item
 from ._setupstate import TORE_DOWN_FOR_ANOTHER
+from ._shared_context import changed_values, reset_in
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_HINT, BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopError, AltCoopUsageError
@@ -61,9 +62,10 @@ _DEFAULT_FIXTURE_NAMES = frozenset(DEFAULT_FIXTURES.values())
 ENGINE_NAME = "alt_coop-engine"
 _NONE = object()  # stands for a fixture value of None, see pytest_fixture_setup
 
-#: Set in the copy of the context a test's body runs in.
-_IN_TEST_BODY: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "alt_coop_in_test_body", default=False
+#: Set in the copy of the context a test's body runs in: the context its
+#: fixtures ran in, which the copy was made from.
+_FIXTURES_CONTEXT: contextvars.ContextVar[contextvars.Context | None] = contextvars.ContextVar(
+    "alt_coop_fixtures_context", default=None
 )
 
 #: The test a test's setup found running in its context (one whose body runs
@@ -573,14 +575,18 @@ class Plugin:
                 functools.partial(self._fixture_default, fixturedef),
                 self._policy,
             )
-        # Set up from a test's body (request.getfixturevalue), which runs in a
-        # copy of the context, or shared but set up in a cooperative test's
-        # own context: its teardown must run in that context too, or a
-        # context variable token it resets is foreign there.
-        own_context = _IN_TEST_BODY.get() or (
-            fixturedef.scope != "function" and _lane_state.CURRENT.get() is not None
+        # Set up in a context of its own (from a test's body, with
+        # request.getfixturevalue, which runs in a copy of its fixtures'
+        # context; a wider fixture in a cooperative test's): its teardown
+        # must run in that context too, or a context variable token it resets
+        # is foreign there.
+        fixtures_context = _FIXTURES_CONTEXT.get()
+        wider = fixturedef.scope != "function"
+        own_context = fixtures_context is not None or (
+            wider and _lane_state.CURRENT.get() is not None
         )
         since = _pytest_compat.finalizer_count(fixturedef) if own_context else 0
+        before = contextvars.copy_context() if wider and fixtures_context is not None else None
         try:
             result = yield
         except asyncio.CancelledError:
@@ -594,6 +600,9 @@ class Plugin:
             _pytest_compat.run_finalizers_by(
                 fixturedef, since, functools.partial(in_setup_context, current_context())
             )
+        if before is not None:
+            assert fixtures_context is not None
+            _values_for_later_tests(fixturedef, before, fixtures_context)
         return None if result is _NONE else result
 
     def _setup_async_gen(
@@ -729,7 +738,7 @@ class Plugin:
         __tracebackhide__ = True
         _session_loop.current_again()
         context = contextvars.copy_context()
-        context.run(_IN_TEST_BODY.set, True)
+        context.run(_FIXTURES_CONTEXT.set, current_context())
         was_open = self._loop_open()
         item.stash[BODY_RUNNING] = True
         try:
@@ -873,6 +882,23 @@ def _debugged(state: object) -> None:
     its code holding the loop."""
     if isinstance(state, _lane_state.LaneState):
         state.debugged = True
+
+
+def _values_for_later_tests(
+    fixturedef: pytest.FixtureDef[Any],
+    before: contextvars.Context,
+    fixtures_context: contextvars.Context,
+) -> None:
+    """A wider fixture a test's body asked for first was set up in the
+    body's copy of the context: the values it set are set in the test's
+    fixtures' context too, where the tests after it look, until it is
+    finished (its own teardown resets them in the copy)."""
+    changed = changed_values(before, contextvars.copy_context())
+    if not changed:
+        return
+    with in_context(fixtures_context):
+        tokens = [var.set(value) for var, value in changed]
+    fixturedef.addfinalizer(functools.partial(reset_in, fixtures_context, tokens))
 
 
 def _plain_stand_in(

@@ -198,7 +198,7 @@ def _threads_follow_their_test() -> Iterator[None]:
         executor: concurrent.futures.ThreadPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any
     ) -> Any:
         state = CURRENT.get()
-        if state is None:
+        if state is None or _in_copy_of(fn, state):
             return submit(executor, fn, *args, **kwargs)
         fn = functools.partial(_as_test, state, fn)
         if in_a_copy:
@@ -213,6 +213,15 @@ def _threads_follow_their_test() -> Iterator[None]:
     finally:
         threading.Thread.start = start  # type: ignore[method-assign]
         concurrent.futures.ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
+
+
+def _in_copy_of(fn: object, state: LaneState) -> bool:
+    """Whether ``fn`` runs in a copy of ``state``'s test's context already,
+    as ``asyncio.to_thread`` hands work over: it is that test's, and no frame
+    of alt_coop's shows in the traceback of an error it raises."""
+    run = getattr(fn, "func", None)
+    context = getattr(run, "__self__", None)
+    return isinstance(context, contextvars.Context) and context.get(CURRENT) is state
 
 
 def _as_test(state: LaneState, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:

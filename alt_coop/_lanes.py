@@ -257,7 +257,21 @@ def step(coro: Coroutine[Any, Any, T], watch: Watch | None = None) -> T:
             if watch is not None and watch.abandoning:
                 _close_quietly(coro)
                 raise Abandon from None
-            value, error = None, exc
+            value, error = None, _without_lane_frames(exc)
+
+
+def _without_lane_frames(error: BaseException) -> BaseException:
+    """``error`` without the frames of this module it passed through on its
+    way from the driver's task into the lane (the driver, this module's
+    await, :func:`step`): the code it is thrown into sees the traceback it
+    would see from asyncio (``traceback.print_exc()``, a log record's)."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == _THIS_FILE:
+        tb = tb.tb_next
+    return error.with_traceback(tb)
+
+
+_THIS_FILE = __file__
 
 
 def _close_quietly(coro: Coroutine[Any, Any, Any]) -> None:

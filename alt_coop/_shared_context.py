@@ -24,6 +24,8 @@ import functools
 from typing import Any
 
 from ._lane_state import LaneState
+from ._lanes import in_context
+from ._runner import current_context
 
 #: alt_coop's own context variables (the running test, its locks, its
 #: timeout) belong to the test that set the fixture up.
@@ -38,29 +40,25 @@ class SharedContext:
 
     def __init__(self) -> None:
         self._set_by: dict[Any, tuple[tuple[contextvars.ContextVar[Any], Any], ...]] = {}
-        # The instances whose values code outside the lanes has (the tests
-        # run sequentially, all in one context).
-        self._given_outside: set[Any] = set()
+        # The instances whose values code outside the lanes was given (the
+        # tests run sequentially, all in one context), with that context and
+        # what puts its values back once the instance is finished: in a
+        # sequential run they would be its setup's, reset by its teardown.
+        self._given_outside: dict[
+            Any, tuple[contextvars.Context, list[contextvars.Token[Any]]]
+        ] = {}
 
     def set_up(
         self, fixturedef: Any, before: contextvars.Context, state: LaneState | None
     ) -> None:
         """``fixturedef`` was just set up, in the calling context, which was
         ``before`` until then."""
-        self._given_outside.discard(fixturedef)
         if state is None:
-            self._set_by.pop(fixturedef, None)  # set where every later test runs
-            return
-        after = contextvars.copy_context()
-        changed = tuple(
-            (var, value)
-            for var, value in after.items()
-            if before.get(var, _UNSET) is not value and not var.name.startswith(_OWN_PREFIX)
-        )
+            return  # set where every later test runs
+        changed = changed_values(before, contextvars.copy_context())
         if changed:
-            if fixturedef not in self._set_by:
-                fixturedef.addfinalizer(functools.partial(self._set_by.pop, fixturedef, None))
             self._set_by[fixturedef] = changed
+            fixturedef.addfinalizer(functools.partial(self._finished, fixturedef))
         _given(state).add(fixturedef)
 
     def reused(self, fixturedef: Any, state: LaneState | None) -> None:
@@ -70,12 +68,40 @@ class SharedContext:
         changed = self._set_by.get(fixturedef)
         if changed is None:
             return
-        given = self._given_outside if state is None else _given(state)
-        if fixturedef in given:
-            return
-        given.add(fixturedef)
-        for var, value in changed:
-            var.set(value)
+        if state is not None:
+            given = _given(state)
+            if fixturedef not in given:
+                given.add(fixturedef)
+                for var, value in changed:
+                    var.set(value)
+        elif fixturedef not in self._given_outside:
+            tokens = [var.set(value) for var, value in changed]
+            self._given_outside[fixturedef] = (current_context(), tokens)
+
+    def _finished(self, fixturedef: Any) -> None:
+        self._set_by.pop(fixturedef, None)
+        outside = self._given_outside.pop(fixturedef, None)
+        if outside is not None:
+            reset_in(*outside)
+
+
+def changed_values(
+    before: contextvars.Context, after: contextvars.Context
+) -> tuple[tuple[contextvars.ContextVar[Any], Any], ...]:
+    """The context variables set in ``after`` to other values than in
+    ``before`` (a copy of it, earlier), with their values; not alt_coop's."""
+    return tuple(
+        (var, value)
+        for var, value in after.items()
+        if before.get(var, _UNSET) is not value and not var.name.startswith(_OWN_PREFIX)
+    )
+
+
+def reset_in(context: contextvars.Context, tokens: list[contextvars.Token[Any]]) -> None:
+    """Put back, in ``context``, what setting the ``tokens`` there changed."""
+    with in_context(context):
+        for token in reversed(tokens):
+            token.var.reset(token)
 
 
 _UNSET = object()

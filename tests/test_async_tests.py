@@ -323,6 +323,48 @@ def test_awaiting_a_failed_task_shows_only_user_frames(pytester, run_alt, mode):
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_error_an_awaited_future_raises_carries_no_frame_of_alt_coops(pytester, run_alt, mode):
+    # The traceback the code itself sees (traceback.print_exc(), a log
+    # record's, --tb=native), not only pytest's report, which hides frames.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import traceback
+
+        def blocking():
+            raise ValueError("from a thread")
+
+        async def test_caught_and_printed():
+            try:
+                await asyncio.to_thread(blocking)
+            except ValueError:
+                traceback.print_exc()
+            raise AssertionError("after the print")
+
+        async def test_gathered():
+            future = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(future.set_exception, KeyError("set"))
+            await asyncio.gather(future)
+        """
+    )
+    result = run_alt("--tb=native", *mode_args(mode))
+    result.assert_outcomes(failed=2)
+    output = result.stdout.str()
+    printed = output[output.index("Captured stderr call") :]
+    printed = printed[: printed.index("ValueError: from a thread")]
+    assert "in test_caught_and_printed" in printed, output
+    assert "await asyncio.to_thread(blocking)" in printed, output
+    assert 'raise ValueError("from a thread")' in printed, output
+    assert "alt_coop/" not in printed, output
+    # The native report lists the callers too (pytest's, pluggy's, the lane
+    # stepping the test), but nothing between the test's await and the
+    # place the error was raised.
+    result.stdout.fnmatch_lines(["*KeyError: 'set'*"])
+    assert ", in drive" not in output, output
+    assert "_lanes.py" not in output.split("await asyncio.gather(future)")[-1], output
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 @pytest.mark.parametrize("tb", ["long", "auto"])
 def test_conftest_fixture_errors_show_only_user_frames(pytester, run_alt, mode, tb):
     # pytest cuts a fixture error's traceback to the test module only when

@@ -503,3 +503,59 @@ def test_a_shared_plain_fixture_resets_its_token_whoever_tears_it_down(pytester,
     )
     result = run_alt("-rA", *mode_args(mode))
     result.assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_wider_fixture_a_test_body_asks_for_first_sets_its_values_for_later_tests(
+    pytester, run_alt, mode
+):
+    # A test's body runs in a copy of its fixtures' context; a wider fixture
+    # it sets up there is set up in that context itself (and the body sees
+    # its values too), or the tests after it would never see them.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextvars
+        import pytest
+
+        SYNC = contextvars.ContextVar("SYNC", default="unset")
+        ASYNC = contextvars.ContextVar("ASYNC", default="unset")
+
+        @pytest.fixture(scope="module")
+        def sync_module():
+            token = SYNC.set("sync")
+            yield
+            SYNC.reset(token)
+
+        @pytest.fixture(scope="module")
+        async def async_module():
+            await asyncio.sleep(0)
+            token = ASYNC.set("async")
+            yield
+            ASYNC.reset(token)
+
+        def test_sync_body_asks(request):
+            request.getfixturevalue("sync_module")
+            assert SYNC.get() == "sync"
+
+        async def test_async_body_asks(request):
+            request.getfixturevalue("async_module")
+            assert ASYNC.get() == "async"
+
+        async def test_async_after(sync_module, async_module):
+            await asyncio.sleep(0.05)
+            assert (SYNC.get(), ASYNC.get()) == ("sync", "async")
+
+        def test_sync_after(sync_module, async_module):
+            assert (SYNC.get(), ASYNC.get()) == ("sync", "async")
+        """,
+        test_later="""
+        from test_a_wider_fixture_a_test_body_asks_for_first_sets_its_values_for_later_tests \\
+            import ASYNC, SYNC
+
+        def test_reset_after_the_module():
+            assert (SYNC.get(), ASYNC.get()) == ("unset", "unset")
+        """,
+    )
+    result = run_alt("-rA", "-p", "no:randomly", *mode_args(mode))
+    result.assert_outcomes(passed=5)
