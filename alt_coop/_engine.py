@@ -562,7 +562,9 @@ class Plugin:
         AsyncFinalizers.give_back(request)
 
     # pytest registers only methods named pytest_*: this one by its specname.
-    @pytest.hookimpl(wrapper=True, specname="pytest_fixture_setup")
+    # Innermost of the wrappers: the others get the fixture's value, None
+    # included, not the stand-in for None (see pytest_fixture_setup).
+    @pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_fixture_setup")
     def pytest_fixture_setup_wrapper(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, object, object]:

@@ -1768,3 +1768,62 @@ def test_a_fixture_yielding_twice_is_closed_at_its_teardown(pytester, run_alt, m
     result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*async generator fixture 'twice' yielded more than once*"])
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_hook_wrapping_fixture_setup_sees_an_async_fixtures_value(pytester, run_alt, mode):
+    # None included: alt_coop's own stand-in for it is never what another
+    # plugin's pytest_fixture_setup wrapper gets.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_fixture_setup(fixturedef, request):
+            outcome = yield
+            if fixturedef.argname in ("none", "gen_none", "value"):
+                print(f"\\nOLD-STYLE {fixturedef.argname}={outcome.get_result()!r}")
+
+        pytest_plugins = ["new_style"]
+        """
+    )
+    pytester.makepyfile(
+        new_style="""
+        import pytest
+
+        @pytest.hookimpl(wrapper=True)
+        def pytest_fixture_setup(fixturedef, request):
+            result = yield
+            if fixturedef.argname in ("none", "gen_none", "value"):
+                print(f"\\nNEW-STYLE {fixturedef.argname}={result!r}")
+            return result
+        """
+    )
+    pytester.makepyfile(
+        test_values="""
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def none():
+            await asyncio.sleep(0)
+
+        @pytest.fixture
+        async def gen_none():
+            yield None
+
+        @pytest.fixture
+        async def value():
+            return 42
+
+        async def test_values(none, gen_none, value):
+            assert (none, gen_none, value) == (None, None, 42)
+        """
+    )
+    result = run_alt("-s", *mode_args(mode))
+    result.assert_outcomes(passed=1)
+    for style in ("OLD-STYLE", "NEW-STYLE"):
+        result.stdout.fnmatch_lines(
+            [f"{style} none=None", f"{style} gen_none=None", f"{style} value=42"],
+            consecutive=False,
+        )
