@@ -51,7 +51,7 @@ from ._other_runners import LEFT_TO_ANYIO, LEFT_TO_PYTEST_ASYNCIO, NO_SECOND_LOO
 from ._runner import current_context, run
 from ._running_now import BODY_RUNNING, FixtureSetUp, setting_up, test_item
 from ._setupstate import TORE_DOWN_FOR_ANOTHER
-from ._shared_context import changed_values, reset_in
+from ._shared_context import FIXTURES_CONTEXT, changed_values, reset_in
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_HINT, BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopError, AltCoopUsageError
@@ -61,12 +61,6 @@ _DEFAULT_FIXTURE_NAMES = frozenset(DEFAULT_FIXTURES.values())
 
 ENGINE_NAME = "alt_coop-engine"
 _NONE = object()  # stands for a fixture value of None, see pytest_fixture_setup
-
-#: Set in the copy of the context a test's body runs in: the context its
-#: fixtures ran in, which the copy was made from.
-_FIXTURES_CONTEXT: contextvars.ContextVar[contextvars.Context | None] = contextvars.ContextVar(
-    "alt_coop_fixtures_context", default=None
-)
 
 #: The test a test's setup found running in its context (one whose body runs
 #: a pytest session), given back at its teardown.
@@ -582,7 +576,7 @@ class Plugin:
         # context; a wider fixture in a cooperative test's): its teardown
         # must run in that context too, or a context variable token it resets
         # is foreign there.
-        fixtures_context = _FIXTURES_CONTEXT.get()
+        fixtures_context = FIXTURES_CONTEXT.get()
         wider = fixturedef.scope != "function"
         own_context = fixtures_context is not None or (
             wider and _lane_state.CURRENT.get() is not None
@@ -740,7 +734,7 @@ class Plugin:
         __tracebackhide__ = True
         _session_loop.current_again()
         context = contextvars.copy_context()
-        context.run(_FIXTURES_CONTEXT.set, current_context())
+        context.run(FIXTURES_CONTEXT.set, current_context())
         was_open = self._loop_open()
         item.stash[BODY_RUNNING] = True
         try:

@@ -198,11 +198,12 @@ def _threads_follow_their_test() -> Iterator[None]:
         executor: concurrent.futures.ThreadPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any
     ) -> Any:
         state = CURRENT.get()
-        if state is None or _in_copy_of(fn, state):
+        if state is None:
             return submit(executor, fn, *args, **kwargs)
-        fn = functools.partial(_as_test, state, fn)
-        if in_a_copy:
-            fn = functools.partial(contextvars.copy_context().run, fn)
+        if not _in_copy_of(fn, state):
+            fn = functools.partial(_as_test, state, fn)
+            if in_a_copy:
+                fn = functools.partial(contextvars.copy_context().run, fn)
         # Outside the test: a worker this starts serves every test after it.
         return contextvars.Context().run(submit, executor, fn, *args, **kwargs)
 

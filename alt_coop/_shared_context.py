@@ -27,6 +27,12 @@ from ._lane_state import LaneState
 from ._lanes import in_context
 from ._runner import current_context
 
+#: Set in the copy of the context a test's body runs in: the context its
+#: fixtures ran in, which the copy was made from.
+FIXTURES_CONTEXT: contextvars.ContextVar[contextvars.Context | None] = contextvars.ContextVar(
+    "alt_coop_fixtures_context", default=None
+)
+
 #: alt_coop's own context variables (the running test, its locks, its
 #: timeout) belong to the test that set the fixture up.
 _OWN_PREFIX = "alt_coop_"
@@ -68,15 +74,27 @@ class SharedContext:
         changed = self._set_by.get(fixturedef)
         if changed is None:
             return
+        # Asked for from a test's body: given to its fixtures' context, which
+        # its later phases and (outside the lanes) the tests after it run in,
+        # and to the body's copy, made before.
+        outer = FIXTURES_CONTEXT.get()
         if state is not None:
             given = _given(state)
-            if fixturedef not in given:
-                given.add(fixturedef)
-                for var, value in changed:
-                    var.set(value)
+            if fixturedef in given:
+                return
+            given.add(fixturedef)
+            if outer is not None:
+                with in_context(outer):
+                    _set_all(changed)
         elif fixturedef not in self._given_outside:
-            tokens = [var.set(value) for var, value in changed]
-            self._given_outside[fixturedef] = (current_context(), tokens)
+            context = outer if outer is not None else current_context()
+            with in_context(context):
+                tokens = _set_all(changed)
+            self._given_outside[fixturedef] = (context, tokens)
+        else:
+            return
+        if outer is not None or state is not None:
+            _set_all(changed)
 
     def _finished(self, fixturedef: Any) -> None:
         self._set_by.pop(fixturedef, None)
@@ -95,6 +113,12 @@ def changed_values(
         for var, value in after.items()
         if before.get(var, _UNSET) is not value and not var.name.startswith(_OWN_PREFIX)
     )
+
+
+def _set_all(
+    values: tuple[tuple[contextvars.ContextVar[Any], Any], ...],
+) -> list[contextvars.Token[Any]]:
+    return [var.set(value) for var, value in values]
 
 
 def reset_in(context: contextvars.Context, tokens: list[contextvars.Token[Any]]) -> None:

@@ -559,3 +559,48 @@ def test_a_wider_fixture_a_test_body_asks_for_first_sets_its_values_for_later_te
     )
     result = run_alt("-rA", "-p", "no:randomly", *mode_args(mode))
     result.assert_outcomes(passed=5)
+
+
+def test_a_sequential_test_asking_from_its_body_for_a_shared_fixture_passes_its_values_on(
+    pytester, run_alt
+):
+    # Set up by cooperative tests; the first sequential test after them asks
+    # for it from its body's copy of the context: the tests after it still
+    # get its values.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextvars
+        import pytest
+
+        var = contextvars.ContextVar("var", default="unset")
+
+        @pytest.fixture(scope="module")
+        async def modfix():
+            token = var.set("mod")
+            yield
+            var.reset(token)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_coop(modfix):
+            await asyncio.sleep(0.01)
+            assert var.get() == "mod"
+
+        @pytest.mark.asyncio_cooperative
+        async def test_coop2(modfix):
+            await asyncio.sleep(0.01)
+            assert var.get() == "mod"
+
+        async def test_seq_body_asks(request):
+            request.getfixturevalue("modfix")
+            assert var.get() == "mod"
+
+        async def test_seq_after(modfix):
+            assert var.get() == "mod"
+
+        def test_seq_sync_after(modfix):
+            assert var.get() == "mod"
+        """
+    )
+    result = run_alt("-rA", "-p", "no:randomly")
+    result.assert_outcomes(passed=5)

@@ -175,3 +175,48 @@ def test_a_tests_own_gc_collect_frees_what_it_let_go_of_in_a_big_batch(pytester,
     result = run_alt("--max-asyncio-tasks=2000", "-p", "no:randomly")
     result.assert_outcomes(passed=1200)
     assert gc.isenabled()
+
+
+def test_what_a_test_set_is_collectable_after_it_handed_work_to_a_thread(
+    pytester, run_alt_subprocess
+):
+    # The default pool's worker that a test's asyncio.to_thread starts serves
+    # every test after it: it must not run as that test's, keeping what the
+    # test set (pytest-check 3 starts threads in their starter's context).
+    pytest.importorskip("pytest_check")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextvars
+        import gc
+        import weakref
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        VALUE = contextvars.ContextVar("value")
+        GONE = []
+
+        class Big:
+            pass
+
+        @pytest.fixture
+        def big():
+            value = Big()
+            GONE.append(weakref.ref(value))
+            VALUE.set(value)
+
+        async def test_first(big):
+            await asyncio.to_thread(lambda: None)
+
+        @pytest.mark.parametrize("n", range(5))
+        async def test_later(n):
+            await asyncio.sleep(0.05)
+
+        async def test_checks():
+            await asyncio.sleep(0.3)
+            gc.collect()
+            assert [ref for ref in GONE if ref() is not None] == []
+        """
+    )
+    result = run_alt_subprocess("-p", "pytest_check.plugin", "-p", "no:randomly")
+    result.assert_outcomes(passed=7)
