@@ -563,28 +563,33 @@ class Plugin:
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, object, object]:
         __tracebackhide__ = True
+        # A wider fixture that a test's body asks for first (with
+        # request.getfixturevalue; the body runs in a copy of its fixtures'
+        # context) is set up in a copy of its own: what it sets reaches the
+        # body and the fixtures' context (for the tests after it), and what
+        # the body sets later does not reach its teardown.
+        fixtures_context = FIXTURES_CONTEXT.get()
+        wider = fixturedef.scope != "function"
+        from_body = wider and fixtures_context is not None
+        setup_context = contextvars.copy_context() if from_body else current_context()
         if "request" in fixturedef.argnames:  # only then can it call request.addfinalizer
             AsyncFinalizers(
                 request,
                 f"fixture {fixturedef.argname!r}",
-                current_context(),
+                setup_context,
                 functools.partial(self._fixture_default, fixturedef),
                 self._policy,
             )
-        # Set up in a context of its own (from a test's body, with
-        # request.getfixturevalue, which runs in a copy of its fixtures'
-        # context; a wider fixture in a cooperative test's): its teardown
-        # must run in that context too, or a context variable token it resets
-        # is foreign there.
-        fixtures_context = FIXTURES_CONTEXT.get()
-        wider = fixturedef.scope != "function"
+        # Set up in a context of its own (from a test's body; a wider fixture
+        # in a cooperative test's): its teardown must run in that context
+        # too, or a context variable token it resets is foreign there.
         own_context = fixtures_context is not None or (
             wider and _lane_state.CURRENT.get() is not None
         )
         since = _pytest_compat.finalizer_count(fixturedef) if own_context else 0
-        before = contextvars.copy_context() if wider and fixtures_context is not None else None
         try:
-            result = yield
+            with in_context(setup_context) if from_body else contextlib.nullcontext():
+                result = yield
         except asyncio.CancelledError:
             # Cancelled from outside (the timeout of the test that asked for
             # it, through this fixture or one it asked for), not failed: left
@@ -594,11 +599,11 @@ class Plugin:
             raise
         if own_context:
             _pytest_compat.run_finalizers_by(
-                fixturedef, since, functools.partial(in_setup_context, current_context())
+                fixturedef, since, functools.partial(in_setup_context, setup_context)
             )
-        if before is not None:
+        if from_body:
             assert fixtures_context is not None
-            _values_for_later_tests(fixturedef, before, fixtures_context)
+            _pass_on_from_body(fixturedef, setup_context, fixtures_context)
         return None if result is _NONE else result
 
     def _setup_async_gen(
@@ -880,18 +885,20 @@ def _debugged(state: object) -> None:
         state.debugged = True
 
 
-def _values_for_later_tests(
+def _pass_on_from_body(
     fixturedef: pytest.FixtureDef[Any],
-    before: contextvars.Context,
+    setup_context: contextvars.Context,
     fixtures_context: contextvars.Context,
 ) -> None:
-    """A wider fixture a test's body asked for first was set up in the
-    body's copy of the context: the values it set are set in the test's
-    fixtures' context too, where the tests after it look, until it is
-    finished (its own teardown resets them in the copy)."""
-    changed = changed_values(before, contextvars.copy_context())
+    """What a wider fixture's setup from a test's body set in its own
+    context (alt_coop's own variables too: a lock it holds, say) is set in
+    the body's and in the test's fixtures' context, where the tests after
+    it look, until the fixture is finished."""
+    changed = changed_values(contextvars.copy_context(), setup_context, theirs_only=False)
     if not changed:
         return
+    for var, value in changed:
+        var.set(value)
     with in_context(fixtures_context):
         tokens = [var.set(value) for var, value in changed]
     fixturedef.addfinalizer(functools.partial(reset_in, fixtures_context, tokens))

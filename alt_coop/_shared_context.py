@@ -104,14 +104,16 @@ class SharedContext:
 
 
 def changed_values(
-    before: contextvars.Context, after: contextvars.Context
+    before: contextvars.Context, after: contextvars.Context, *, theirs_only: bool = True
 ) -> tuple[tuple[contextvars.ContextVar[Any], Any], ...]:
     """The context variables set in ``after`` to other values than in
-    ``before`` (a copy of it, earlier), with their values; not alt_coop's."""
+    ``before`` (a copy of it, earlier), with their values; not alt_coop's
+    if ``theirs_only``."""
     return tuple(
         (var, value)
         for var, value in after.items()
-        if before.get(var, _UNSET) is not value and not var.name.startswith(_OWN_PREFIX)
+        if before.get(var, _UNSET) is not value
+        and not (theirs_only and var.name.startswith(_OWN_PREFIX))
     )
 
 

@@ -604,3 +604,37 @@ def test_a_sequential_test_asking_from_its_body_for_a_shared_fixture_passes_its_
     )
     result = run_alt("-rA", "-p", "no:randomly")
     result.assert_outcomes(passed=5)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_what_a_body_sets_after_asking_for_a_wider_fixture_does_not_reach_its_teardown(
+    pytester, run_alt, mode, kind
+):
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import contextvars
+        import pytest
+
+        v = contextvars.ContextVar("v", default="unset")
+
+        @pytest.fixture(scope="module")
+        {"async " if kind == "async" else ""}def m():
+            token = v.set("m")
+            yield
+            assert v.get() == "m", f"teardown of m sees {{v.get()!r}}"
+            v.reset(token)
+
+        async def test_a(request):
+            request.getfixturevalue("m")
+            assert v.get() == "m"
+            v.set("the body's")
+
+        async def test_b(m):
+            await asyncio.sleep(0.01)
+            assert v.get() == "m"
+        """
+    )
+    result = run_alt("-rA", "-p", "no:randomly", *mode_args(mode))
+    result.assert_outcomes(passed=2)
