@@ -8,7 +8,9 @@ first of them to ask, in that test's context. So the values it set there
 are kept with its instance, and set in each other test's context as the
 test asks for the instance, in the place of the fixture's setup among the
 test's fixtures: the fixtures after it may change them, as in a sequential
-run. Tests run sequentially after the batch get them the same way, once.
+run. Tests run sequentially after the batch get them the same way, once,
+until the instance is finished. Asked for from a test's body (which runs
+in a copy of its fixtures' context), they are set in both.
 
 A test's own fixtures setting a value first and then asking for the shared
 one again (``request.getfixturevalue``) keep theirs: each test is given
