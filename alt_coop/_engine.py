@@ -51,7 +51,7 @@ from ._other_runners import LEFT_TO_ANYIO, LEFT_TO_PYTEST_ASYNCIO, NO_SECOND_LOO
 from ._runner import current_context, run
 from ._running_now import BODY_RUNNING, FixtureSetUp, setting_up, test_item
 from ._setupstate import TORE_DOWN_FOR_ANOTHER
-from ._shared_context import FIXTURES_CONTEXT, changed_values, reset_in
+from ._shared_context import FIXTURES_CONTEXT, changed_values, reset_in, set_in
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_HINT, BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopError, AltCoopUsageError
@@ -571,8 +571,23 @@ class Plugin:
         fixtures_context = FIXTURES_CONTEXT.get()
         wider = fixturedef.scope != "function"
         from_body = wider and fixtures_context is not None
-        setup_context = contextvars.copy_context() if from_body else current_context()
-        if "request" in fixturedef.argnames:  # only then can it call request.addfinalizer
+        # Set up in a context of its own (from a test's body; a wider fixture
+        # in a cooperative test's): its teardown must run in that context
+        # too, or a context variable token it resets is foreign there.
+        own_context = fixtures_context is not None or (
+            wider and _lane_state.CURRENT.get() is not None
+        )
+        asks_request = "request" in fixturedef.argnames  # only then can it addfinalizer
+        # Looked up only when needed: most set-ups (a test's own fixtures) need none.
+        setup_context = (
+            contextvars.copy_context()
+            if from_body
+            else current_context()
+            if own_context or asks_request
+            else None
+        )
+        if asks_request:
+            assert setup_context is not None
             AsyncFinalizers(
                 request,
                 f"fixture {fixturedef.argname!r}",
@@ -580,15 +595,13 @@ class Plugin:
                 functools.partial(self._fixture_default, fixturedef),
                 self._policy,
             )
-        # Set up in a context of its own (from a test's body; a wider fixture
-        # in a cooperative test's): its teardown must run in that context
-        # too, or a context variable token it resets is foreign there.
-        own_context = fixtures_context is not None or (
-            wider and _lane_state.CURRENT.get() is not None
-        )
         since = _pytest_compat.finalizer_count(fixturedef) if own_context else 0
         try:
-            with in_context(setup_context) if from_body else contextlib.nullcontext():
+            if from_body:
+                assert setup_context is not None
+                with in_context(setup_context):
+                    result = yield
+            else:
                 result = yield
         except asyncio.CancelledError:
             # Cancelled from outside (the timeout of the test that asked for
@@ -598,11 +611,12 @@ class Plugin:
                 _pytest_compat.forget_setup(fixturedef)
             raise
         if own_context:
+            assert setup_context is not None
             _pytest_compat.run_finalizers_by(
                 fixturedef, since, functools.partial(in_setup_context, setup_context)
             )
         if from_body:
-            assert fixtures_context is not None
+            assert setup_context is not None and fixtures_context is not None
             _pass_on_from_body(fixturedef, setup_context, fixtures_context)
         return None if result is _NONE else result
 
@@ -899,8 +913,7 @@ def _pass_on_from_body(
         return
     for var, value in changed:
         var.set(value)
-    with in_context(fixtures_context):
-        tokens = [var.set(value) for var, value in changed]
+    tokens = set_in(fixtures_context, changed)
     fixturedef.addfinalizer(functools.partial(reset_in, fixtures_context, tokens))
 
 

@@ -86,17 +86,15 @@ class SharedContext:
                 return
             given.add(fixturedef)
             if outer is not None:
-                with in_context(outer):
-                    _set_all(changed)
+                set_in(outer, changed)
         elif fixturedef not in self._given_outside:
             context = outer if outer is not None else current_context()
-            with in_context(context):
-                tokens = _set_all(changed)
-            self._given_outside[fixturedef] = (context, tokens)
+            self._given_outside[fixturedef] = (context, set_in(context, changed))
         else:
             return
         if outer is not None or state is not None:
-            _set_all(changed)
+            for var, value in changed:
+                var.set(value)
 
     def _finished(self, fixturedef: Any) -> None:
         self._set_by.pop(fixturedef, None)
@@ -119,10 +117,13 @@ def changed_values(
     )
 
 
-def _set_all(
+def set_in(
+    context: contextvars.Context,
     values: tuple[tuple[contextvars.ContextVar[Any], Any], ...],
 ) -> list[contextvars.Token[Any]]:
-    return [var.set(value) for var, value in values]
+    """Set ``values`` in ``context``; the tokens put them back (:func:`reset_in`)."""
+    with in_context(context):
+        return [var.set(value) for var, value in values]
 
 
 def reset_in(context: contextvars.Context, tokens: list[contextvars.Token[Any]]) -> None:
