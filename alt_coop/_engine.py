@@ -14,6 +14,7 @@ import contextvars
 import functools
 import inspect
 import signal
+import sys
 import warnings
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from typing import Any, cast
@@ -293,7 +294,7 @@ class Plugin:
             ):
                 for name in _migration.pytest_asyncio_fixtures(item):
                     tests_of.setdefault(_migration.on_another_loop_text(name), []).append(item)
-        on_a_running_loop = self._session_loop is not None and self._session_loop.loop.is_running()
+        on_a_running_loop = self._on_a_running_loop()
         for text, (first, *then) in tests_of.items():
             if on_a_running_loop and text in (LEFT_TO_PYTEST_ASYNCIO, LEFT_TO_ANYIO):
                 text += NO_SECOND_LOOP
@@ -757,12 +758,22 @@ class Plugin:
         was_open = self._loop_open()
         item.stash[BODY_RUNNING] = True
         try:
-            with in_context(context):
+            with (
+                in_context(context),
+                _thread_bodies.own_loop_in_thread(item)
+                if self._on_a_running_loop() and _starts_own_loop(item)
+                else contextlib.nullcontext(),
+            ):
                 result = yield
         finally:
             item.stash[BODY_RUNNING] = False
         self._still_open(was_open, "this test")
         return result
+
+    def _on_a_running_loop(self) -> bool:
+        """Whether the session runs on an application's running loop, whose
+        sync code runs while it runs (``await alt_coop.main``, or nested)."""
+        return self._session_loop is not None and self._session_loop.loop.is_running()
 
     def _loop_open(self) -> bool:
         session_loop = self._session_loop
@@ -884,6 +895,18 @@ def _unwrapped(func: Any) -> Any:
         return inspect.unwrap(func)
     except ValueError:  # a __wrapped__ cycle
         return func
+
+
+def _starts_own_loop(item: pytest.Item) -> bool:
+    """Whether ``item`` is an ``IsolatedAsyncioTestCase``'s test, which runs
+    on a loop it starts itself."""
+    unittest = sys.modules.get("unittest")  # no TestCase without it
+    cls = getattr(item, "cls", None)
+    return (
+        unittest is not None
+        and isinstance(cls, type)
+        and issubclass(cls, unittest.IsolatedAsyncioTestCase)
+    )
 
 
 def _wraps_async(func: object) -> bool:

@@ -850,6 +850,65 @@ def test_other_plugins_tests_on_the_apps_running_loop_are_said_to_fail(
     assert "EXIT CODE 1" in output
 
 
+SUITE_ISOLATED = """
+import asyncio
+import unittest
+
+import __main__ as app
+
+
+class TestIsolated(unittest.IsolatedAsyncioTestCase):
+    async def asyncSetUp(self):
+        self.loop = asyncio.get_running_loop()
+        app.SEEN.append("asyncSetUp")
+
+    async def asyncTearDown(self):
+        app.SEEN.append("asyncTearDown")
+
+    async def test_runs_on_a_loop_of_its_own(self):
+        await asyncio.sleep(0.01)
+        self.assertIsNot(self.loop, app.LOOP)
+        print("printed by the isolated test")
+
+    async def test_fails(self):
+        self.assertEqual(1, 2)
+
+
+async def test_ours():
+    assert asyncio.get_running_loop() is app.LOOP
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "loop_kind"), [mode for mode in WORKING_MODES if mode.values[0] != "sync"]
+)
+def test_isolated_asyncio_test_cases_run_on_the_apps_running_loop(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    """An IsolatedAsyncioTestCase starts a loop of its own for each test,
+    which cannot start in the thread that runs the application's loop: on a
+    running loop, alt_coop runs such a test in a worker thread."""
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(pytester, "suite/test_isolated.py", SUITE_ISOLATED)
+    result = run_app(pytester, mode, loop_kind, "suite", "-rA")
+    output = output_of(result)
+
+    result.stdout.fnmatch_lines(
+        [
+            "*- Captured stdout call -*",
+            "printed by the isolated test",
+            "PASSED suite/test_isolated.py::TestIsolated::test_runs_on_a_loop_of_its_own",
+            "PASSED suite/test_isolated.py::test_ours",
+            "FAILED suite/test_isolated.py::TestIsolated::test_fails - AssertionError: 1 != 2",
+            "*= 1 failed, 2 passed in *",
+        ]
+    )
+    assert "SEEN ['asyncSetUp', 'asyncTearDown', 'asyncSetUp', 'asyncTearDown']" in output
+    assert "never awaited" not in output
+    assert "APP TICKER STILL RUNNING True" in output
+
+
 # -- pytest.main from a coroutine ---------------------------------------------
 
 
