@@ -29,7 +29,7 @@ import pytest
 from _pytest.fixtures import FixtureDef, get_scope_node, get_scope_package
 from _pytest.scope import Scope
 
-from . import _runner
+from . import _lane_output, _runner
 from ._lane_state import CURRENT, LaneState
 from ._shared_context import SharedContext
 
@@ -246,6 +246,7 @@ def setup_once(instances: FixtureInstances) -> Iterator[None]:
         value = original(self, request)
         if self.cached_result is cached:
             instances.context.reused(self, state)
+            _lane_output.reused(self, state)
         else:
             instances.context.set_up(self, before, state)
         return value

@@ -4,7 +4,9 @@ While tests run at once, ``sys.stdout`` and ``sys.stderr`` are routers that
 write to the buffer of the test whose code is running (found through
 :data:`alt_coop._lane_state.CURRENT`), and pytest's per-test capture hands
 each phase's buffer to its report, as it would its own capture's. The lines
-``--setup-show`` writes for a test are kept and shown among its results.
+``--setup-show`` writes for a test are kept and shown among its results (a
+wider fixture's ``SETUP`` line among those of the first of its tests to be
+reported).
 
 Private pytest names used here, checked on pytest 8.3.5, 8.4.2, 9.0.3 and
 9.2.0: ``CaptureManager.item_capture``/``suspend``/``resume`` (called by
@@ -256,6 +258,8 @@ def setup_show_per_test(config: pytest.Config) -> Iterator[None]:
     originals = _setuponly_module._show_fixture_action, _runner_module.show_test_item
 
     def kept(original: Callable[..., None]) -> Callable[..., None]:
+        shows_fixtures = original is originals[0]
+
         def show(*args: Any, **kwargs: Any) -> None:
             state = CURRENT.get()
             if state is None:
@@ -270,12 +274,14 @@ def setup_show_per_test(config: pytest.Config) -> Iterator[None]:
                 # stays suspended during a batch (or fd-level capture would
                 # swallow the terminal's output), and puts pytest's streams
                 # back in place of the tests' routers.
-                if capman is not None and original is originals[0]:
+                if capman is not None and shows_fixtures:
                     capman.suspend_global_capture()
                 terminal._file, terminal._current_line, sys.stdout, sys.stderr = saved
-            if state.terminal_lines is None:
-                state.terminal_lines = []
-            state.terminal_lines.append((len(state.reports), buffer.getvalue()))
+            if shows_fixtures and _wider_set_up(*args, **kwargs):
+                line = _shared_set_ups[args[0]] = _SharedSetUp(buffer.getvalue())
+                _keep(state, line)
+            else:
+                _keep(state, buffer.getvalue())
 
         return show
 
@@ -285,6 +291,45 @@ def setup_show_per_test(config: pytest.Config) -> Iterator[None]:
         yield
     finally:
         _setuponly_module._show_fixture_action, _runner_module.show_test_item = originals
+        _shared_set_ups.clear()
+
+
+class _SharedSetUp:
+    """A wider fixture's ``SETUP`` line: it goes with the results of the
+    first test using that instance to be reported, whichever set it up (as
+    in a sequential run, before any of theirs)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def take(self) -> str:
+        text, self.text = self.text, ""
+        return text
+
+
+#: The ``SETUP`` lines of the wider fixture instances set up in a batch,
+#: while ``--setup-show`` is on.
+_shared_set_ups: dict[Any, _SharedSetUp] = {}
+
+
+def _wider_set_up(fixturedef: Any, config: pytest.Config, msg: str) -> bool:
+    return msg == "SETUP" and fixturedef.scope != "function"
+
+
+def _keep(state: LaneState, text: str | _SharedSetUp) -> None:
+    if state.terminal_lines is None:
+        state.terminal_lines = []
+    state.terminal_lines.append((len(state.reports), text))
+
+
+def reused(fixturedef: Any, state: LaneState | None) -> None:
+    """``state``'s test got ``fixturedef``'s instance, set up before: if its
+    ``SETUP`` line is not shown yet, it goes with this test's results too."""
+    line = _shared_set_ups.get(fixturedef) if _shared_set_ups else None
+    if line is not None and line.text and state is not None:
+        _keep(state, line)
 
 
 def show_terminal_lines(state: LaneState, reports_shown: int) -> None:
@@ -295,5 +340,6 @@ def show_terminal_lines(state: LaneState, reports_shown: int) -> None:
         return
     terminal = state.item.config.get_terminal_writer()
     while lines and lines[0][0] <= reports_shown:
-        terminal.write(lines.pop(0)[1])
+        text = lines.pop(0)[1]
+        terminal.write(text if isinstance(text, str) else text.take())
     terminal.flush()

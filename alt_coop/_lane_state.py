@@ -134,7 +134,8 @@ class LaneState:
         self.failures_counted = 0
         # What --setup-show wrote for it, each with the number of its reports
         # made by then: where it goes among them when they are shown.
-        self.terminal_lines: list[tuple[int, str]] | None = None
+        # (A wider fixture's SETUP line is an object: see alt_coop._lane_output.)
+        self.terminal_lines: list[tuple[int, Any]] | None = None
         # pytest's records of its unraisable and thread exceptions, not yet
         # queued for pytest; None once the test is over.
         self.uncaught: list[tuple[Any, Any]] | None = []

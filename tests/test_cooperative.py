@@ -550,6 +550,34 @@ def test_setup_show_lines_come_with_their_tests_results(pytester, run_alt, optio
         )
 
 
+@pytest.mark.parametrize("option", ["--setup-show", "--setup-only", "--setup-plan"])
+def test_a_wider_fixtures_setup_line_comes_before_every_test_using_it(pytester, run_alt, option):
+    # The test that sets the fixture up finishes last, and its results come last.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            await asyncio.sleep(0.02)
+            yield
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_uses(shared, n):
+            await asyncio.sleep(0.05 * (3 - n))
+        """
+    )
+    result = run_alt(option, "--asyncio-cooperative")
+    assert result.ret == 0, result.stdout.str()
+    lines = result.outlines
+    setup = [i for i, line in enumerate(lines) if "SETUP    M shared" in line]
+    teardown = [i for i, line in enumerate(lines) if "TEARDOWN M shared" in line]
+    tests = [i for i, line in enumerate(lines) if "::test_uses[" in line]
+    assert len(setup) == len(teardown) == 1 and len(tests) == 3, result.stdout.str()
+    assert setup[0] < min(tests) and max(tests) < teardown[0], result.stdout.str()
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_tee_sys_shows_output_live_and_captures_it(pytester, run_alt_subprocess, mode):
     pytester.makepyfile(
