@@ -462,13 +462,21 @@ class Scheduler:
             await asyncio.wait(running, timeout=GIVE_UP_SECONDS)
         finally:
             self._left = True
-            left = ", ".join(task.get_name() for task in running if not task.done())
+            # Tasks are named by their test.
+            items = {item.nodeid: item for item in self.session.items}
+            left = [task.get_name() for task in running if not task.done()]
             if left:
-                message += f"; these went on waiting, and were left where they waited: {left}"
-            # Shown as the first of those tests' (tasks are named by their test).
-            first = running[0].get_name()
-            item = next((item for item in self.session.items if item.nodeid == first), None)
-            _lane_warnings.record_notice(self.config, AltCoopWarning(message), item)
+                message += (
+                    f"; these went on waiting, and were left where they waited: {', '.join(left)}"
+                )
+            for item in filter(None, map(items.get, left)):
+                # Never resumed, they would never let go: the session's
+                # teardowns may wait for their locks.
+                release_left_held(item, cut_short=True)
+            # Shown as the first of those tests'.
+            _lane_warnings.record_notice(
+                self.config, AltCoopWarning(message), items.get(running[0].get_name())
+            )
 
     def _stopping(self) -> bool:
         session = self.session

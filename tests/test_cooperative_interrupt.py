@@ -323,6 +323,49 @@ def test_ctrl_c_releases_the_locks_an_interrupted_test_kept(pytester, tests):
     assert not re.search(r"\b\d+ (passed|failed|errors?)\b", output), output
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_a_test_left_where_it_waited_after_ctrl_c_lets_go_of_its_locks(pytester):
+    """A test that swallows every interrupt is left where it waits; the lock
+    its body holds is let go of, or the session's teardown would wait for
+    it forever."""
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pathlib
+        import alt_coop
+        import pytest
+
+        L = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            yield
+            async with L():
+                pathlib.Path("teardown-took-the-lock").touch()
+
+        @pytest.mark.asyncio_cooperative
+        async def test_stubborn(shared):
+            async with L():
+                pathlib.Path("started").touch()
+                while True:
+                    try:
+                        await asyncio.sleep(100)
+                    except BaseException:  # a retry loop with a bare except
+                        pass
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        lambda: (pytester.path / "started").exists(),
+        "the test started",
+        communicate_timeout=40,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert (pytester.path / "teardown-took-the-lock").exists(), output
+    assert "were left where they waited: " + f"{test_file.name}::test_stubborn" in output
+
+
 def test_second_ctrl_c_ends_at_once_and_names_the_tests_left_running(pytester):
     test_file = pytester.makepyfile(
         """
