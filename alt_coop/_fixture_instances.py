@@ -29,7 +29,7 @@ import pytest
 from _pytest.fixtures import FixtureDef, get_scope_node, get_scope_package
 from _pytest.scope import Scope
 
-from . import _lane_output, _runner
+from . import _lane_output, _runner, locks
 from ._lane_state import CURRENT, LaneState
 from ._shared_context import SharedContext
 
@@ -227,7 +227,9 @@ def setup_once(instances: FixtureInstances) -> Iterator[None]:
             return shared(self, request, state)
         claims = instances.claims
         while (owner := claims.get(self)) is not None and owner[0] is not state:
-            _runner.run(_wait(owner[1]), None)
+            fixture = f"the {self.scope} fixture {self.argname!r}"
+            with locks.SetUpWait(state, owner[0], fixture):
+                _runner.run(_wait(owner[1]), None)
         if owner is not None:  # this test is already setting it up (a nested request)
             return shared(self, request, state)
         done = asyncio.get_running_loop().create_future()  # a lane runs inside a task

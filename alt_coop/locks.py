@@ -414,28 +414,78 @@ def _kept_by_ended_body(lock: _LoopLock, taker: LaneState | None) -> bool:
     return True
 
 
-def _circle(waiter: LaneState, chain: list[tuple[str, bool]]) -> str:
+#: A step of a circle of waits: what it says, and its kind (_TEST, _HELD or _SET_UP).
+_Step = tuple[str, str]
+_TEST, _HELD, _SET_UP = "test", "held by a wider fixture", "a wider fixture's set-up"
+
+
+def _circle(waiter: LaneState, chain: list[_Step]) -> str:
     """What the error says of a circle of waits (see :func:`_chain_back_to`)."""
     steps = " -> ".join([waiter.item.nodeid, *(step for step, _ in chain)])
-    by_fixture = any(through_fixture for _, through_fixture in chain)
-    through = " (or a fixture holds until it ends)" if by_fixture else ""
+    kinds = {kind for _, kind in chain}
+    through = " (or a fixture holds until it ends)" if _HELD in kinds else ""
+    set_up = ", or for a wider fixture it sets up" if _SET_UP in kinds else ""
     return (
-        f"these tests each wait for a lock the next one holds{through}: {steps}. "
+        f"these tests each wait for a lock the next one holds{through}{set_up}: {steps}. "
         "Take locks in one order everywhere"
     )
 
 
-def _chain_back_to(waiter: LaneState, lock: _LoopLock) -> list[tuple[str, bool]] | None:
-    """The steps (each with whether it is a wider fixture's hold) by which
-    ``lock``'s hold waits, through the waits of the tests running now, for
-    ``waiter`` to end, if it does.
+class SetUpWait:
+    """While in it, ``waiter``'s test waits for ``fixture`` (which fixture,
+    in words), which ``setting_up``'s test is setting up: a step of the
+    circles :func:`_chain_back_to` finds. Entering it raises if the wait
+    would close one."""
+
+    __slots__ = ("fixture", "setting_up", "waiter")
+
+    def __init__(self, waiter: LaneState, setting_up: LaneState, fixture: str) -> None:
+        self.waiter, self.setting_up, self.fixture = waiter, setting_up, fixture
+
+    def __enter__(self) -> None:
+        __tracebackhide__ = True
+        waiter, setting_up, fixture = self.waiter, self.setting_up, self.fixture
+        step = (f"{setting_up.item.nodeid} (setting up {fixture})", _SET_UP)
+        state, chain = _through_set_ups(waiter, setting_up, [step], set())
+        lock = _waiting_for.get(state) if state is not waiter else None
+        rest = _chain_back_to(waiter, lock) if lock is not None else None
+        if state is waiter or rest is not None:
+            raise RuntimeError(
+                f"waiting for {fixture}, which {setting_up.item.nodeid} sets up, would never "
+                "end: " + _circle(waiter, [*chain, *(rest or ())])
+            )
+        _waiting_for_set_up[waiter] = (setting_up, fixture)
+
+    def __exit__(self, *exc_info: object) -> None:
+        del _waiting_for_set_up[self.waiter]
+
+
+def _through_set_ups(
+    waiter: LaneState, state: LaneState, steps: list[_Step], seen: set[LaneState]
+) -> tuple[LaneState, list[_Step]]:
+    """The test that ``state``'s waits for wider fixtures other tests set
+    up lead to (``state`` itself if it waits for none), with the steps."""
+    while state is not waiter and state not in seen:
+        found = _waiting_for_set_up.get(state)
+        if found is None:
+            break
+        seen.add(state)
+        state, fixture = found
+        steps = [*steps, (f"{state.item.nodeid} (setting up {fixture})", _SET_UP)]
+    return state, steps
+
+
+def _chain_back_to(waiter: LaneState, lock: _LoopLock) -> list[_Step] | None:
+    """The steps by which ``lock``'s hold waits, through the waits of the
+    tests running now, for ``waiter`` to end, if it does.
 
     Only a test's or fixture's own hold leads on (a task's runs down the
     waiter's clocks): to its test (the one a fixture was set up for), and,
     for a wider fixture whose setup returned holding it, to each test
-    waiting that its teardown comes after, ``waiter`` included.
+    waiting that its teardown comes after, ``waiter`` included. A test
+    waiting for a wider fixture that another sets up leads on to that one.
     """
-    paths: list[tuple[_LoopLock, list[tuple[str, bool]]]] = [(lock, [])]
+    paths: list[tuple[_LoopLock, list[_Step]]] = [(lock, [])]
     seen: set[LaneState] = set()
     while paths:
         lock, steps = paths.pop()
@@ -445,26 +495,27 @@ def _chain_back_to(waiter: LaneState, lock: _LoopLock) -> list[tuple[str, bool]]
         fixture = _held_till_teardown(holder)
         leads_to = []
         if holder.state is not None:  # the test it is held through, or that set it up
-            leads_to.append((holder.state, (holder.state.item.nodeid, False)))
+            leads_to.append((holder.state, (holder.state.item.nodeid, _TEST)))
         if fixture is not None and not fixture.parametrized:
             # Also after every test of its scope. (Of a parametrized one,
             # only the instance of the last param is: not known here.)
             held_until = f"the {fixture.scope} fixture {fixture.name!r}, held until"
             if _held_past_batch(fixture, holder):  # which waits for the batch, the waiter in it
                 later = f"its {fixture.scope}'s tests after the cooperative tests running now end"
-                return [*steps, (f"{held_until} {later}", True)]
+                return [*steps, (f"{held_until} {later}", _HELD)]
             leads_to += [
-                (state, (f"{held_until} {state.item.nodeid} ends", True))
+                (state, (f"{held_until} {state.item.nodeid} ends", _HELD))
                 for state in [waiter, *_waiting_for]
                 if _within(state.item.nodeid, fixture.scope_id)
             ]
         for state, step in leads_to:
+            state, chain = _through_set_ups(waiter, state, [*steps, step], seen)
             if state is waiter:
-                return [*steps, step]
+                return chain
             next_lock = _waiting_for.get(state)
             if next_lock is not None and state not in seen:
                 seen.add(state)
-                paths.append((next_lock, [*steps, step]))
+                paths.append((next_lock, chain))
     return None
 
 
@@ -511,6 +562,9 @@ _let_go: weakref.WeakKeyDictionary[pytest.Item, int] = weakref.WeakKeyDictionary
 
 #: The lock each cooperative test is waiting for, if any, and its clocks.
 _waiting_for: dict[LaneState, _LoopLock] = {}
+#: The test setting up the wider fixture each cooperative test is waiting
+#: for, if any, and which fixture (see SetUpWait).
+_waiting_for_set_up: dict[LaneState, tuple[LaneState, str]] = {}
 _clocks_of_waiter: dict[LaneState, _runner.WaiterClocks] = {}
 
 #: The locks taken in this context: a fixture's reach the test, as its

@@ -1460,6 +1460,79 @@ def test_a_wait_for_a_fixture_held_past_its_setup_that_could_never_end_is_an_err
     result.stdout.fnmatch_lines([f"E * {message}*"])
 
 
+#: test_a sets the module fixture up, which needs the lock test_b's fixture
+#: holds; test_b asks for the module fixture from its body. Whichever waits
+#: second closes the circle, and fails.
+CIRCLE_THROUGH_A_FIXTURE_SET_UP = """
+import asyncio
+import alt_coop
+import pytest
+
+pytestmark = pytest.mark.asyncio_cooperative
+db = alt_coop.Lock()
+
+@pytest.fixture
+async def exclusive_db():
+    async with db():
+        yield
+
+@pytest.fixture(scope="module")
+async def schema():
+    await asyncio.sleep(SCHEMA_WAITS)
+    async with db():
+        pass
+    return "ready"
+
+async def test_a(schema):
+    assert schema == "ready"
+
+async def test_b(exclusive_db, request):
+    await asyncio.sleep(BODY_WAITS)
+    assert request.getfixturevalue("schema") == "ready"
+"""
+
+
+@pytest.mark.parametrize(
+    ("schema_waits", "body_waits", "outcomes", "message"),
+    [
+        pytest.param(
+            0.2,
+            0,
+            {"errors": 1, "failed": 1},
+            "waiting for this alt_coop.Lock would never end: these tests each wait for a lock "
+            "the next one holds, or for a wider fixture it sets up: test_circle.py::test_a -> "
+            "test_circle.py::test_b -> test_circle.py::test_a (setting up the module fixture "
+            "'schema'). Take locks in one order everywhere",
+            id="the-set-up-waits-second",
+        ),
+        pytest.param(
+            0.05,
+            0.2,
+            {"passed": 1, "failed": 1},
+            "waiting for the module fixture 'schema', which test_circle.py::test_a sets up, "
+            "would never end: these tests each wait for a lock the next one holds, or for a "
+            "wider fixture it sets up: test_circle.py::test_b -> test_circle.py::test_a "
+            "(setting up the module fixture 'schema') -> test_circle.py::test_b. Take locks in "
+            "one order everywhere",
+            id="the-body-waits-second",
+        ),
+    ],
+)
+def test_a_circle_through_a_wider_fixtures_set_up_is_an_error(
+    pytester, run_alt_subprocess, schema_waits, body_waits, outcomes, message
+):
+    # A hang, before: a wait for a fixture another test sets up was no step
+    # of a circle.
+    pytester.makepyfile(
+        test_circle=CIRCLE_THROUGH_A_FIXTURE_SET_UP.replace(
+            "SCHEMA_WAITS", str(schema_waits)
+        ).replace("BODY_WAITS", str(body_waits))
+    )
+    result = run_alt_subprocess("-v", "--asyncio-task-timeout=30", timeout=20)
+    result.assert_outcomes(**outcomes)
+    result.stdout.fnmatch_lines([f"E * {message}"])
+
+
 #: A module fixture holds the lock until its module's last test, which
 #: cannot start while the test waiting for the lock runs: the waiter and it
 #: share a resource, it is exclusive, or the run stops (-x) before it.
