@@ -56,7 +56,12 @@ from ._shared_context import FIXTURES_CONTEXT, changed_values, reset_in, set_in
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_HINT, BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopError, AltCoopUsageError
-from .locks import release_left_held, release_left_held_by_fixture, setup_ended
+from .locks import (
+    release_left_held,
+    release_left_held_by_fixture,
+    setup_ended,
+    teardown_failed,
+)
 
 _DEFAULT_FIXTURE_NAMES = frozenset(DEFAULT_FIXTURES.values())
 
@@ -530,7 +535,7 @@ class Plugin:
             called = function(**kwargs)
             if inspect.isasyncgen(called):
                 agen = cast(AsyncGenerator[Any, None], called)
-                result = self._setup_async_gen(fixturedef, agen, timeout)
+                result = self._setup_async_gen(fixturedef, agen, timeout, holder)
             elif inspect.iscoroutine(called):
                 result = run(called, timeout, "setup")
             else:  # a wrapper that did not return what it wraps: its value, as in pytest
@@ -626,6 +631,7 @@ class Plugin:
         fixturedef: pytest.FixtureDef[Any],
         agen: AsyncGenerator[Any, None],
         timeout: PhaseTimeout,
+        holder: FixtureSetUp,
     ) -> object:
         __tracebackhide__ = True
         name = fixturedef.argname
@@ -639,9 +645,8 @@ class Plugin:
             # scope ends, as a finalizer added before a setup fails is.
             if yielded:
                 teardown = functools.partial(_no_second_value, agen, name)
-                fixturedef.addfinalizer(
-                    functools.partial(run_teardown, teardown, timeout, current_context())
-                )
+                run_it = functools.partial(run_teardown, teardown, timeout, current_context())
+                fixturedef.addfinalizer(functools.partial(_tear_down, run_it, holder))
         return value
 
     # -- tests --------------------------------------------------------------
@@ -895,6 +900,17 @@ def _unwrapped(func: Any) -> Any:
         return inspect.unwrap(func)
     except ValueError:  # a __wrapped__ cycle
         return func
+
+
+def _tear_down(run_it: Callable[[], None], holder: FixtureSetUp) -> None:
+    """Run an async generator fixture's teardown; if it fails, the locks it
+    still holds are the failure's doing (see alt_coop.locks)."""
+    __tracebackhide__ = True
+    try:
+        run_it()
+    except BaseException:
+        teardown_failed(holder)
+        raise
 
 
 def _starts_own_loop(item: pytest.Item) -> bool:

@@ -222,7 +222,7 @@ class _Holder:
     """Which test holds a lock (its lane state, None for the sequential one,
     and its item), and through which wider fixture."""
 
-    __slots__ = ("by_body", "fixture", "item", "past_setup", "state")
+    __slots__ = ("by_body", "cut_short", "fixture", "item", "past_setup", "state")
 
     def __init__(
         self, state: LaneState | None, fixture: FixtureSetUp | None, item: object
@@ -240,6 +240,8 @@ class _Holder:
         #: wider fixture holds it until its teardown. Until then, its hold
         #: ends as the setup goes on, as a test's does (see setup_ended).
         self.past_setup = False
+        #: Its code failed (its teardown was abandoned, say) still holding it.
+        self.cut_short = False
 
 
 def release_left_held(item: pytest.Item, *, cut_short: bool = False) -> None:
@@ -290,6 +292,16 @@ def setup_ended(fixture: FixtureSetUp, *, failed: bool) -> None:
                 holder.past_setup = True
 
 
+def teardown_failed(fixture: FixtureSetUp) -> None:
+    """``fixture``'s teardown failed: the locks it still holds are the
+    failure's doing (an abandoned teardown's code, still suspended inside
+    ``async with``), not a missing release (see release_left_held_by_fixture)."""
+    for lock in list(_held_by_tests):
+        holder = lock._holder
+        if holder is not None and holder.fixture is fixture:
+            holder.cut_short = True
+
+
 def release_left_held_by_fixture(fixture: FixtureSetUp) -> None:
     """Release the locks one set-up of a wider fixture took and still holds
     once its scope is torn down, and raise an error saying so.
@@ -309,11 +321,14 @@ def release_left_held_by_fixture(fixture: FixtureSetUp) -> None:
     ]
     if not left:
         return
+    forgotten = [lock for lock in left if not lock._holder or not lock._holder.cut_short]
     for lock in left:
         lock.release()
+    if not forgotten:
+        return
     name, scope = fixture.name, fixture.scope
     pytest.fail(
-        f"the {scope} fixture {name!r} ended still holding {len(left)} alt_coop.Lock(s) it "
+        f"the {scope} fixture {name!r} ended still holding {len(forgotten)} alt_coop.Lock(s) it "
         "took and never released (an acquire() without a release()); alt_coop released "
         "them for the tests waiting. Take a lock with `async with lock():`",
         pytrace=False,

@@ -632,6 +632,54 @@ def test_a_lock_a_wider_fixture_never_released_is_released_at_its_teardown_with_
 
 
 @pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
+def test_a_wider_fixtures_teardown_abandoned_holding_a_lock_reports_only_that(
+    pytester, run_alt_subprocess, cooperative
+):
+    # Its teardown took the lock with `async with`: it was also blamed for
+    # "an acquire() without a release()", as one that forgot to release it.
+    mark = "pytestmark = pytest.mark.asyncio_cooperative" if cooperative else ""
+    pytester.makepyfile(
+        test_a=f"""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        {mark}
+        lock = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def m(async_timeout):
+            async_timeout.set_timeout_seconds(0.3)
+            async with lock():
+                yield
+                try:
+                    await asyncio.sleep(10)
+                except asyncio.CancelledError:
+                    await asyncio.sleep(10)
+
+        async def test_a(m):
+            pass
+        """,
+        test_b=f"""
+        import pytest
+        from test_a import lock
+
+        {mark}
+
+        async def test_b():
+            async with lock():
+                pass
+        """,
+    )
+    result = run_alt_subprocess("-p", "no:randomly", timeout=60)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*fixture 'm' timed out after 0.3s during teardown*ignored the cancellation for*"]
+    )
+    assert "acquire() without a release()" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
 @pytest.mark.parametrize(
     "test_module",
     [
