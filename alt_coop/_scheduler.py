@@ -385,13 +385,24 @@ class Scheduler:
             lane.close()
             raise
 
-    def _last_of_run(self) -> bool:
+    def _last_of_run(self, failing: bool) -> bool:
         """Whether the calling lane, tearing down, is the last of a run that
         stops after it: it then tears down everything left, as pytest's last
-        item does, and no test admitted meanwhile starts after it."""
-        if self._lanes_running == 1 and self._stopping():
+        item does, and no test admitted meanwhile starts after it.
+
+        ``failing``: its teardown failed so far. That failure is counted once
+        the teardown is over, and may be the one that stops the run: then
+        what tests of other modules left set up (for tests that will not
+        run) is torn down here too, where its errors are this test's, not
+        at the session's end, where pytest cannot report them. (Should a
+        plugin make the failure no failure, the run goes on, and sets them
+        up again.)"""
+        if self._lanes_running != 1:
+            return self._torn_down_all
+        if self._stopping():
             self._torn_down_all = True
-        return self._torn_down_all
+            return True
+        return failing and 0 < self._maxfail <= self.session.testsfailed + 1
 
     def _warn_about_holds(self) -> None:
         """Name the tests that held the loop (known only once their lane is done)."""
