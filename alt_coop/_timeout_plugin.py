@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any
@@ -56,8 +57,9 @@ def set_timer(
         or (awaited is not None and awaited.done())
     ):
         return False
-    pytest_timeout = item.config.pluginmanager.get_plugin("timeout")  # its hook calls this
-    fire = getattr(pytest_timeout, "timeout_sigalrm", None)
+    # Its hook calls this, so it is imported; looked up by its module, as it
+    # is registered under the name it was loaded by ("timeout" or "pytest_timeout").
+    fire = getattr(sys.modules.get("pytest_timeout"), "timeout_sigalrm", None)
     if fire is None:  # another version: its own arming
         return False
 

@@ -279,9 +279,20 @@ def test_tests_run_on_the_app_loop_and_use_its_objects(
         assert "PREVIOUS LOOP CURRENT AGAIN True" in output
 
 
-@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+@pytest.mark.parametrize(
+    ("mode", "loop_kind", "name"),
+    [
+        *(pytest.param(*mode.values, "timeout", id=mode.id) for mode in WORKING_MODES),
+        # Loaded by its module's name, it is registered under that one.
+        pytest.param("main", "asyncio", "pytest_timeout", id="main-asyncio-module-name"),
+    ],
+)
 def test_pytest_timeout_fails_the_test_and_leaves_the_app_running(
-    pytester: pytest.Pytester, mode: str, loop_kind: str
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    loop_kind: str,
+    name: str,
 ) -> None:
     # Under alt_coop.main the application runs the loop: pytest-timeout's
     # failure, raised in its select while the test waited, left the app's
@@ -326,7 +337,9 @@ def test_pytest_timeout_fails_the_test_and_leaves_the_app_running(
             await asyncio.sleep(0)
         """,
     )
-    result = run_app(pytester, mode, loop_kind, "suite", "-v", "-p", "timeout", timeout=25)
+    if name != "timeout":  # loaded under that name only, not also by its entry point
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = run_app(pytester, mode, loop_kind, "suite", "-v", "-p", name, timeout=25)
     output = output_of(result)
     assert result.ret == 0, output
     result.stdout.fnmatch_lines(
