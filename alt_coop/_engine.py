@@ -403,6 +403,7 @@ class Plugin:
             _admission.mark_problem(item)
             or _unawaited.problem(item)
             or self._others.fixture_problem(item)
+            or self._own_loop_problem(item)
         )
         if problem is not None:
             raise _unawaited.written_wrong(problem)
@@ -763,17 +764,17 @@ class Plugin:
         was_open = self._loop_open()
         item.stash[BODY_RUNNING] = True
         try:
-            with (
-                in_context(context),
-                _thread_bodies.own_loop_in_thread(item)
-                if self._on_a_running_loop() and _starts_own_loop(item)
-                else contextlib.nullcontext(),
-            ):
+            with in_context(context):
                 result = yield
         finally:
             item.stash[BODY_RUNNING] = False
         self._still_open(was_open, "this test")
         return result
+
+    def _own_loop_problem(self, item: pytest.Item) -> str | None:
+        if self._on_a_running_loop() and _starts_own_loop(item):
+            return _OWN_LOOP_ON_A_RUNNING_ONE
+        return None
 
     def _on_a_running_loop(self) -> bool:
         """Whether the session runs on an application's running loop, whose
@@ -911,6 +912,15 @@ def _tear_down(run_it: Callable[[], None], holder: FixtureSetUp) -> None:
     except BaseException:
         teardown_failed(holder)
         raise
+
+
+#: Why an IsolatedAsyncioTestCase's test cannot run on a running loop.
+_OWN_LOOP_ON_A_RUNNING_ONE = (
+    "an IsolatedAsyncioTestCase runs each test on an event loop of its own, which cannot "
+    "start while the application's loop runs in this thread (await alt_coop.main, or "
+    "pytest.main from a coroutine): run these tests with pytest itself, or write them as "
+    "async def tests in a plain class, which run on the application's loop"
+)
 
 
 def _starts_own_loop(item: pytest.Item) -> bool:

@@ -53,34 +53,6 @@ def in_thread(item: pytest.Function) -> Callable[..., object]:
     return stand_in
 
 
-@contextlib.contextmanager
-def own_loop_in_thread(item: pytest.Item) -> Iterator[None]:
-    """Run ``item`` (an ``IsolatedAsyncioTestCase``'s test, on an
-    application's running loop) in a worker thread.
-
-    Such a test starts a loop of its own (``asyncio.Runner``), which cannot
-    start in the thread that runs the application's: there it would fail
-    with "Runner.run() cannot be called from a running event loop". pytest's
-    unittest support calls ``item.runtest``; a stand-in in its place runs
-    the real one in a thread, and the session's loop, with the application's
-    tasks, goes on meanwhile.
-    """
-    runtest = item.runtest
-
-    def stand_in() -> None:
-        __tracebackhide__ = True
-        ran = _body_in_thread(contextvars.copy_context(), runtest, item.nodeid)
-        _, error = run(ran, None)
-        if error is not None:
-            raise error
-
-    setattr(item, "runtest", stand_in)  # noqa: B010 (mypy refuses assigning a method)
-    try:
-        yield
-    finally:
-        delattr(item, "runtest")
-
-
 async def _body_in_thread(
     context: contextvars.Context, call: Callable[[], object], nodeid: str
 ) -> tuple[object, BaseException | None]:
