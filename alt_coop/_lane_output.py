@@ -326,10 +326,19 @@ def _keep(state: LaneState, text: str | _SharedSetUp) -> None:
 
 def reused(fixturedef: Any, state: LaneState | None) -> None:
     """``state``'s test got ``fixturedef``'s instance, set up before: if its
-    ``SETUP`` line is not shown yet, it goes with this test's results too."""
+    ``SETUP`` line is not shown yet, it goes with this test's results too,
+    first, since it was set up before anything of this test's (which may
+    have asked for it from its body, after its setup)."""
     line = _shared_set_ups.get(fixturedef) if _shared_set_ups else None
-    if line is not None and line.text and state is not None:
-        _keep(state, line)
+    if line is None or not line.text or state is None:
+        return
+    lines = state.terminal_lines
+    if lines is None:
+        lines = state.terminal_lines = []
+    first_own = next(
+        (i for i, (_, text) in enumerate(lines) if not isinstance(text, _SharedSetUp)), len(lines)
+    )
+    lines.insert(first_own, (0, line))
 
 
 def show_terminal_lines(state: LaneState, reports_shown: int) -> None:

@@ -566,12 +566,16 @@ def test_a_wider_fixtures_setup_line_comes_before_every_test_using_it(pytester, 
         @pytest.mark.parametrize("n", range(3))
         async def test_uses(shared, n):
             await asyncio.sleep(0.05 * (3 - n))
+
+        async def test_asks_from_its_body(request):  # and is reported first
+            await asyncio.sleep(0.01)
+            request.getfixturevalue("shared")
         """
     )
     result = run_alt(option, "--asyncio-cooperative")
     assert result.ret == 0, result.stdout.str()
     lines = result.outlines
-    setup = [i for i, line in enumerate(lines) if "SETUP    M shared" in line]
+    setup = [i for i, line in enumerate(lines) if line.strip() == "SETUP    M shared"]
     teardown = [i for i, line in enumerate(lines) if "TEARDOWN M shared" in line]
     tests = [i for i, line in enumerate(lines) if "::test_uses[" in line]
     assert len(setup) == len(teardown) == 1 and len(tests) == 3, result.stdout.str()
