@@ -520,7 +520,7 @@ def _chain_back_to(waiter: LaneState, lock: _LoopLock) -> list[_Step] | None:
                 return [*steps, (f"{held_until} {later}", _HELD)]
             leads_to += [
                 (state, (f"{held_until} {state.item.nodeid} ends", _HELD))
-                for state in [waiter, *_waiting_for]
+                for state in [waiter, *_waiting_for, *_waiting_for_set_up]
                 if _within(state.item.nodeid, fixture.scope_id)
             ]
         for state, step in leads_to:
@@ -577,10 +577,10 @@ _let_go: weakref.WeakKeyDictionary[pytest.Item, int] = weakref.WeakKeyDictionary
 
 #: The lock each cooperative test is waiting for, if any, and its clocks.
 _waiting_for: dict[LaneState, _LoopLock] = {}
+_clocks_of_waiter: dict[LaneState, _runner.WaiterClocks] = {}
 #: The test setting up the wider fixture each cooperative test is waiting
 #: for, if any, and which fixture (see SetUpWait).
 _waiting_for_set_up: dict[LaneState, tuple[LaneState, str]] = {}
-_clocks_of_waiter: dict[LaneState, _runner.WaiterClocks] = {}
 
 #: The locks taken in this context: a fixture's reach the test, as its
 #: context variables do.

@@ -1581,6 +1581,71 @@ def test_a_circle_through_a_wider_fixtures_set_up_is_an_error(
     result.stdout.fnmatch_lines([f"E * {message}"])
 
 
+def test_a_circle_through_a_set_up_and_a_fixtures_hold_is_an_error(pytester, run_alt_subprocess):
+    # test_a sets up the session fixture, which needs the lock the module
+    # fixture of test_y holds until test_c ends; test_c waits for the
+    # session fixture. (test_d set the module fixture up, and is done.)
+    pytester.makeconftest(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        L = alt_coop.Lock()
+
+        @pytest.fixture(scope="session")
+        async def f():
+            await asyncio.sleep(0.2)
+            async with L():
+                pass
+        """
+    )
+    pytester.makepyfile(
+        test_x="""
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_a(f):
+            pass
+        """,
+        test_y="""
+        import pytest
+        from conftest import L
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        async def m():
+            async with L():
+                yield
+
+        async def test_d(m):
+            pass
+
+        async def test_c(m, f):
+            pass
+        """,
+    )
+    result = run_alt_subprocess(
+        "-v",
+        "-p",
+        "no:randomly",
+        "--asyncio-task-timeout=30",
+        "test_x.py",
+        "test_y.py",
+        timeout=20,
+    )
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "E * waiting for this alt_coop.Lock would never end: *: test_x.py::test_a -> the "
+            "module fixture 'm', held until test_y.py::test_c ends -> test_x.py::test_a "
+            "(setting up the session fixture 'f'). Take locks in one order everywhere"
+        ]
+    )
+
+
 #: A module fixture holds the lock until its module's last test, which
 #: cannot start while the test waiting for the lock runs: the waiter and it
 #: share a resource, it is exclusive, or the run stops (-x) before it.
