@@ -394,15 +394,14 @@ class Scheduler:
         the teardown is over, and may be the one that stops the run: then
         what tests of other modules left set up (for tests that will not
         run) is torn down here too, where its errors are this test's, not
-        at the session's end, where pytest cannot report them. (Should a
-        plugin make the failure no failure, the run goes on, and sets them
-        up again.)"""
-        if self._lanes_running != 1:
-            return self._torn_down_all
-        if self._stopping():
+        at the session's end, where pytest cannot report them; no test
+        starts meanwhile. (Only a plugin's hook could make that failure
+        none; see _setupstate._failing for the marks that can.)"""
+        if self._lanes_running == 1 and (
+            self._stopping() or (failing and 0 < self._maxfail <= self.session.testsfailed + 1)
+        ):
             self._torn_down_all = True
-            return True
-        return failing and 0 < self._maxfail <= self.session.testsfailed + 1
+        return self._torn_down_all
 
     def _warn_about_holds(self) -> None:
         """Name the tests that held the loop (known only once their lane is done)."""

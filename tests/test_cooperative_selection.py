@@ -324,6 +324,42 @@ def test_a_teardown_error_that_stops_the_run_tears_down_what_other_modules_left(
     assert "test_b2" not in output, output
 
 
+def test_a_teardown_error_that_stops_the_run_starts_no_test_while_it_tears_down(
+    pytester, run_alt
+):
+    # test_a's teardown error stops the run: no test starts while the module
+    # fixture's teardown, which it then does too, awaits.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def mm():
+            yield
+            await asyncio.sleep(0.2)
+
+        @pytest.fixture
+        async def f():
+            yield
+            raise RuntimeError("f teardown failed")
+
+        @pytest.mark.asyncio_cooperative
+        async def test_a(mm, f):
+            pass
+
+        @pytest.mark.asyncio_cooperative
+        async def test_b(mm):
+            print("test_b ran")
+        """
+    )
+    result = run_alt("-x", "-s", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*RuntimeError: f teardown failed*"])
+    assert "test_b ran" not in result.stdout.str()
+    assert "KeyError" not in result.stdout.str()
+
+
 @pytest.mark.parametrize("stop", ["-x", "--maxfail=1"])
 def test_stop_after_first_failure_starts_no_new_test(pytester, run_alt, stop):
     events_conftest(pytester)
