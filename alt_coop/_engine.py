@@ -60,7 +60,7 @@ from .locks import (
     release_left_held,
     release_left_held_by_fixture,
     setup_ended,
-    teardown_failed,
+    teardown_abandoned,
 )
 
 _DEFAULT_FIXTURE_NAMES = frozenset(DEFAULT_FIXTURES.values())
@@ -647,7 +647,7 @@ class Plugin:
             if yielded:
                 teardown = functools.partial(_no_second_value, agen, name)
                 run_it = functools.partial(run_teardown, teardown, timeout, current_context())
-                fixturedef.addfinalizer(functools.partial(_tear_down, run_it, holder))
+                fixturedef.addfinalizer(functools.partial(_tear_down, run_it, agen, holder))
         return value
 
     # -- tests --------------------------------------------------------------
@@ -903,14 +903,18 @@ def _unwrapped(func: Any) -> Any:
         return func
 
 
-def _tear_down(run_it: Callable[[], None], holder: FixtureSetUp) -> None:
-    """Run an async generator fixture's teardown; if it fails, the locks it
-    still holds are the failure's doing (see alt_coop.locks)."""
+def _tear_down(
+    run_it: Callable[[], None], agen: AsyncGenerator[Any, None], holder: FixtureSetUp
+) -> None:
+    """Run an async generator fixture's teardown. Abandoned (still suspended
+    after ignoring its timeout's cancellation), its code holds the locks it
+    holds at that await: no missing release (see alt_coop.locks)."""
     __tracebackhide__ = True
     try:
         run_it()
     except BaseException:
-        teardown_failed(holder)
+        if agen.ag_frame is not None:  # type: ignore[attr-defined]
+            teardown_abandoned(holder)
         raise
 
 

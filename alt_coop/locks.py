@@ -240,7 +240,8 @@ class _Holder:
         #: wider fixture holds it until its teardown. Until then, its hold
         #: ends as the setup goes on, as a test's does (see setup_ended).
         self.past_setup = False
-        #: Its code failed (its teardown was abandoned, say) still holding it.
+        #: Its code was abandoned (a teardown that ignored its timeout's
+        #: cancellation) while holding it.
         self.cut_short = False
 
 
@@ -292,10 +293,10 @@ def setup_ended(fixture: FixtureSetUp, *, failed: bool) -> None:
                 holder.past_setup = True
 
 
-def teardown_failed(fixture: FixtureSetUp) -> None:
-    """``fixture``'s teardown failed: the locks it still holds are the
-    failure's doing (an abandoned teardown's code, still suspended inside
-    ``async with``), not a missing release (see release_left_held_by_fixture)."""
+def teardown_abandoned(fixture: FixtureSetUp) -> None:
+    """``fixture``'s teardown was abandoned: the locks it still holds, its
+    code holds where it is suspended (inside ``async with``, say), not for
+    want of a release (see release_left_held_by_fixture)."""
     for lock in list(_held_by_tests):
         holder = lock._holder
         if holder is not None and holder.fixture is fixture:

@@ -631,6 +631,51 @@ def test_a_lock_a_wider_fixture_never_released_is_released_at_its_teardown_with_
     assert "alt_coop/" not in result.stdout.str()
 
 
+def test_a_wider_fixture_that_never_released_its_lock_says_so_even_if_its_teardown_failed(
+    pytester, run_alt_subprocess
+):
+    pytester.makepyfile(
+        test_d="""
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        lock = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def m():
+            await lock().acquire()
+            yield
+            raise RuntimeError("m teardown failed")
+
+        async def test_a(m):
+            pass
+        """,
+        test_e="""
+        import asyncio
+        import pytest
+        from test_d import lock
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_b():
+            await asyncio.sleep(0.1)
+            async with lock():
+                pass
+        """,
+    )
+    result = run_alt_subprocess("-p", "no:randomly", timeout=60)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*the module fixture 'm' ended still holding 1 alt_coop.Lock(s) it took and never "
+            "released (an acquire() without a release())*",
+            "*RuntimeError: m teardown failed*",
+        ],
+        consecutive=False,
+    )
+
+
 @pytest.mark.parametrize("cooperative", [True, False], ids=["cooperative", "sequential"])
 def test_a_wider_fixtures_teardown_abandoned_holding_a_lock_reports_only_that(
     pytester, run_alt_subprocess, cooperative

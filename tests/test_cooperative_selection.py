@@ -324,9 +324,7 @@ def test_a_teardown_error_that_stops_the_run_tears_down_what_other_modules_left(
     assert "test_b2" not in output, output
 
 
-def test_a_teardown_error_that_stops_the_run_starts_no_test_while_it_tears_down(
-    pytester, run_alt
-):
+def test_a_teardown_error_that_stops_the_run_starts_no_test_while_it_tears_down(pytester, run_alt):
     # test_a's teardown error stops the run: no test starts while the module
     # fixture's teardown, which it then does too, awaits.
     pytester.makepyfile(
