@@ -482,7 +482,7 @@ class Scheduler:
             for item in filter(None, map(items.get, left)):
                 # Never resumed, they would never let go: the session's
                 # teardowns may wait for their locks.
-                release_left_held(item, cut_short=True)
+                release_left_held(item, cut_short=True, abandoned=True)
             # Shown as the first of those tests'.
             _lane_warnings.record_notice(
                 self.config, AltCoopWarning(message), items.get(running[0].get_name())

@@ -245,7 +245,9 @@ class _Holder:
         self.cut_short = False
 
 
-def release_left_held(item: pytest.Item, *, cut_short: bool = False) -> None:
+def release_left_held(
+    item: pytest.Item, *, cut_short: bool = False, abandoned: bool = False
+) -> None:
     """Release the locks that ``item``'s code or function fixtures took and
     still hold now that it is torn down, and raise an error saying so,
     unless an interrupt cut it short (then it had no time to let go).
@@ -254,7 +256,9 @@ def release_left_held(item: pytest.Item, *, cut_short: bool = False) -> None:
     forever, with their clocks paused. (A wider fixture's lock is its own
     business until that fixture's teardown; a task's, until the task lets
     it go.) Known by the item, not the lane: a session run by a test of
-    another (pytester) runs its tests in that test's lane.
+    another (pytester) runs its tests in that test's lane. ``abandoned``:
+    ``item`` is left where it waits, never to be resumed: the wider
+    fixtures whose setup it was running let go too.
     """
     __tracebackhide__ = hidden_unless_alone
     if not _held_by_tests and not _let_go:
@@ -262,7 +266,9 @@ def release_left_held(item: pytest.Item, *, cut_short: bool = False) -> None:
     left = [
         lock
         for lock in list(_held_by_tests)
-        if lock._holder is not None and lock._holder.item is item and _wider(lock._holder) is None
+        if (holder := lock._holder) is not None
+        and holder.item is item
+        and (_wider(holder) is None or (abandoned and not holder.past_setup))
     ]
     for lock in left:
         lock.release()

@@ -366,6 +366,71 @@ def test_a_test_left_where_it_waited_after_ctrl_c_lets_go_of_its_locks(pytester)
     assert "were left where they waited: " + f"{test_file.name}::test_stubborn" in output
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+@pytest.mark.parametrize("limit", [[], ["--max-asyncio-tasks=2"]], ids=["no-limit", "limit-2"])
+def test_a_fixture_set_up_left_where_it_waited_after_ctrl_c_lets_go_of_its_locks(pytester, limit):
+    """The same, for a wider fixture's setup that swallows every interrupt:
+    the session's teardown of the other module does not wait for its lock
+    (it hung), and no error blames the fixture for a missing release (the
+    session's end crashed on it)."""
+    pytester.makepyfile(
+        test_a_x="""
+        import asyncio
+        import pathlib
+        import alt_coop
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        L = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def xm():
+            async with L():
+                pathlib.Path("started").touch()
+                while True:
+                    try:
+                        await asyncio.sleep(100)
+                    except BaseException:  # a retry loop with a bare except
+                        pass
+            yield
+
+        async def test_stubborn(xm):
+            pass
+        """,
+        test_b_y="""
+        import asyncio
+        import pathlib
+        import pytest
+        from test_a_x import L
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        async def ym():
+            yield
+            async with L():
+                pathlib.Path("teardown-took-the-lock").touch()
+
+        async def test_y1(ym):
+            await asyncio.sleep(100)
+
+        async def test_y2(ym):
+            pass
+        """,
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", *limit],
+        pytester.path,
+        lambda: (pytester.path / "started").exists(),
+        "the fixture's setup started",
+        communicate_timeout=40,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "were left where they waited: test_a_x.py::test_stubborn" in output
+    assert "without a release" not in output, output
+    assert "pytest_sessionfinish" not in output, output
+
+
 def test_second_ctrl_c_ends_at_once_and_names_the_tests_left_running(pytester):
     test_file = pytester.makepyfile(
         """
