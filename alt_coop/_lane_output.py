@@ -277,11 +277,19 @@ def setup_show_per_test(config: pytest.Config) -> Iterator[None]:
                 if capman is not None and shows_fixtures:
                     capman.suspend_global_capture()
                 terminal._file, terminal._current_line, sys.stdout, sys.stderr = saved
-            if shows_fixtures and _wider_set_up(*args, **kwargs):
-                line = _shared_set_ups[args[0]] = _SharedSetUp(buffer.getvalue())
+            wider = shows_fixtures and _wider(*args, **kwargs)
+            if wider == "SETUP":
+                # Wider fixtures this test just tore down (the previous param's
+                # instance) go with it: they were torn down before it.
+                lines = state.terminal_lines or []
+                before = ""
+                while lines and isinstance(lines[-1][1], _WiderTearDown):
+                    before = lines.pop()[1] + before
+                line = _shared_set_ups[args[0]] = _SharedSetUp(before + buffer.getvalue())
                 _keep(state, line)
             else:
-                _keep(state, buffer.getvalue())
+                text = buffer.getvalue()
+                _keep(state, _WiderTearDown(text) if wider == "TEARDOWN" else text)
 
         return show
 
@@ -314,8 +322,16 @@ class _SharedSetUp:
 _shared_set_ups: dict[Any, _SharedSetUp] = {}
 
 
-def _wider_set_up(fixturedef: Any, config: pytest.Config, msg: str) -> bool:
-    return msg == "SETUP" and fixturedef.scope != "function"
+class _WiderTearDown(str):
+    """A wider fixture's ``TEARDOWN`` line."""
+
+    __slots__ = ()
+
+
+def _wider(fixturedef: Any, config: pytest.Config, msg: str) -> str | None:
+    """What ``--setup-show``'s line shows of a wider fixture (``SETUP`` or
+    ``TEARDOWN``), if it is one's."""
+    return msg if fixturedef.scope != "function" else None
 
 
 def _keep(state: LaneState, text: str | _SharedSetUp) -> None:

@@ -582,6 +582,42 @@ def test_a_wider_fixtures_setup_line_comes_before_every_test_using_it(pytester, 
     assert setup[0] < min(tests) and max(tests) < teardown[0], result.stdout.str()
 
 
+def test_a_wider_fixtures_teardown_for_its_next_param_comes_before_that_params_setup(
+    pytester, run_alt
+):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module", params=[1, 2])
+        async def m(request):
+            await asyncio.sleep(0.1)
+            return request.param
+
+        async def test_a(m):
+            await asyncio.sleep(0.2)  # it sets each param up, and is reported last
+
+        async def test_b(m):
+            pass
+        """
+    )
+    result = run_alt("--setup-show", "--asyncio-cooperative", "-p", "no:randomly")
+    assert result.ret == 0, result.stdout.str()
+    shown = [line.strip() for line in result.outlines if line.strip().startswith(("SETUP", "TE"))]
+    assert shown == [
+        "SETUP    M m[1]",
+        "TEARDOWN M m[1]",
+        "SETUP    M m[2]",
+        "TEARDOWN M m[2]",
+    ], result.stdout.str()
+    lines = result.outlines
+    for param in (1, 2):
+        setup = lines.index(f"    SETUP    M m[{param}]")
+        users = [i for i, line in enumerate(lines) if "::test_" in line and f"[{param}]" in line]
+        assert users and setup < min(users), result.stdout.str()
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_tee_sys_shows_output_live_and_captures_it(pytester, run_alt_subprocess, mode):
     pytester.makepyfile(
