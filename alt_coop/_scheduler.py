@@ -385,21 +385,11 @@ class Scheduler:
             lane.close()
             raise
 
-    def _last_of_run(self, failing: bool) -> bool:
+    def _last_of_run(self) -> bool:
         """Whether the calling lane, tearing down, is the last of a run that
         stops after it: it then tears down everything left, as pytest's last
-        item does, and no test admitted meanwhile starts after it.
-
-        ``failing``: its teardown failed so far. That failure is counted once
-        the teardown is over, and may be the one that stops the run: then
-        what tests of other modules left set up (for tests that will not
-        run) is torn down here too, where its errors are this test's, not
-        at the session's end, where pytest cannot report them; no test
-        starts meanwhile. (Only a plugin's hook could make that failure
-        none; see _setupstate._failing for the marks that can.)"""
-        if self._lanes_running == 1 and (
-            self._stopping() or (failing and 0 < self._maxfail <= self.session.testsfailed + 1)
-        ):
+        item does, and no test admitted meanwhile starts after it."""
+        if self._lanes_running == 1 and self._stopping():
             self._torn_down_all = True
         return self._torn_down_all
 

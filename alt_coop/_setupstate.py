@@ -84,9 +84,8 @@ class ConcurrentSetupState:
         self.live_run: dict[Any, int] = {}
         #: Whether the calling lane is the last one of a run that stops here
         #: (-x, --maxfail): it tears down everything left, as pytest's last
-        #: item does, so errors are reported at its teardown. Given whether
-        #: its teardown failed so far (a failure not yet counted).
-        self.last_of_run: Callable[[bool], bool] = _never
+        #: item does, so errors are reported at its teardown.
+        self.last_of_run: Callable[[], bool] = _never
         #: Called as an item is set up; pytest-rerunfailures gives each
         #: attempt a new request, which needs its fixture instances again.
         self.prepare: Callable[[pytest.Item], None] = _ignore
@@ -185,9 +184,7 @@ class ConcurrentSetupState:
                         # Only now may a test of the node's next run start: while
                         # an async teardown awaits, it would find the node set up.
                         self.live_run.pop(node, None)
-        if nextitem is None and (
-            _lane_state.CURRENT.get() is None or self.last_of_run(_failing(errors, item))
-        ):
+        if nextitem is None and (_lane_state.CURRENT.get() is None or self.last_of_run()):
             for other in list(self.items.values()):
                 _finish(other, other.node, errors)
             self.items.clear()
@@ -231,24 +228,7 @@ def _test_key() -> object:
     return _lane_state.CURRENT.get()
 
 
-def _failing(errors: list[BaseException], item: pytest.Item | None) -> bool:
-    """Whether ``errors`` make ``item``'s teardown report a failure: not a
-    skip, nor an expected failure. (Under an ``xfail`` mark it may be
-    either, and is taken for none: the run then stops after the teardown,
-    as pytest's does.)"""
-    if not errors:
-        return False
-    if (
-        item is not None
-        and item.get_closest_marker("xfail")
-        and not item.config.getoption("runxfail", True)  # True: -p no:skipping
-    ):
-        return False
-    outcomes = (pytest.skip.Exception, pytest.xfail.Exception)
-    return len(errors) > 1 or not isinstance(errors[0], outcomes)
-
-
-def _never(failing: bool) -> bool:
+def _never() -> bool:
     return False
 
 

@@ -257,8 +257,7 @@ def release_left_held(
     business until that fixture's teardown; a task's, until the task lets
     it go.) Known by the item, not the lane: a session run by a test of
     another (pytester) runs its tests in that test's lane. ``abandoned``:
-    ``item`` is left where it waits, never to be resumed: the wider
-    fixtures whose setup it was running let go too.
+    ``item`` is left where it waits, never to be resumed.
     """
     __tracebackhide__ = hidden_unless_alone
     if not _held_by_tests and not _let_go:
@@ -268,7 +267,14 @@ def release_left_held(
         for lock in list(_held_by_tests)
         if (holder := lock._holder) is not None
         and holder.item is item
-        and (_wider(holder) is None or (abandoned and not holder.past_setup))
+        and (
+            # Never resumed, an abandoned test's code lets go of nothing: what
+            # its body and the setups it was running hold. (A fixture set up
+            # is torn down by the session, and lets go of its own.)
+            (holder.fixture is None or not holder.past_setup)
+            if abandoned
+            else _wider(holder) is None
+        )
     ]
     for lock in left:
         lock.release()

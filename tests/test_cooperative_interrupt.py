@@ -431,6 +431,62 @@ def test_a_fixture_set_up_left_where_it_waited_after_ctrl_c_lets_go_of_its_locks
     assert "pytest_sessionfinish" not in output, output
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_a_test_left_after_a_second_ctrl_c_keeps_its_fixtures_locks_for_their_teardown(
+    pytester,
+):
+    # Released when the test was left, the lock its fixture holds was
+    # released again by the fixture's teardown: "Lock is not acquired".
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pathlib
+        import alt_coop
+        import pytest
+
+        L = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            yield
+            async with L():
+                pathlib.Path("shared-took-the-lock").touch()
+
+        @pytest.fixture
+        async def held():
+            async with L():
+                yield
+
+        @pytest.mark.asyncio_cooperative
+        async def test_stubborn(shared, held):
+            pathlib.Path("started").touch()
+            try:
+                await asyncio.sleep(30)
+            finally:
+                try:
+                    await asyncio.sleep(30)
+                finally:
+                    await asyncio.sleep(30)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_quick():
+            pass
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        lambda: (pytester.path / "started").exists(),
+        "the test started",
+        again_after=0.5,
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "Lock is not acquired" not in output, output
+    assert "were left where they waited: " + f"{test_file.name}::test_stubborn" in output
+    assert (pytester.path / "shared-took-the-lock").exists(), output
+
+
 def test_second_ctrl_c_ends_at_once_and_names_the_tests_left_running(pytester):
     test_file = pytester.makepyfile(
         """

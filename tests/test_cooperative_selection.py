@@ -270,60 +270,6 @@ def test_stopping_reports_a_shared_fixture_teardown_error_at_the_last_test(
     assert read_events(pytester).count("teardown mod") == 1
 
 
-@pytest.mark.parametrize("stop", ["-x", "--maxfail=1"])
-def test_a_teardown_error_that_stops_the_run_tears_down_what_other_modules_left(
-    pytester, run_alt_subprocess, stop
-):
-    # The last test's own teardown error reached the limit only once its
-    # teardown was over: the other module's fixture, set up for a test that
-    # never ran, was left to pytest's end of session, whose error crashed it.
-    pytester.makepyfile(
-        test_1="""
-        import asyncio
-        import pytest
-
-        @pytest.fixture
-        async def f():
-            yield
-            raise RuntimeError("f teardown failed")
-
-        @pytest.mark.asyncio_cooperative
-        async def test_x(f):
-            await asyncio.sleep(0.3)
-        """,
-        test_2="""
-        import pytest
-
-        @pytest.fixture(scope="module")
-        async def m():
-            yield
-            raise RuntimeError("m teardown failed")
-
-        @pytest.mark.asyncio_cooperative
-        async def test_b1(m):
-            pass
-
-        def test_b2(m):
-            pass
-        """,
-    )
-    result = run_alt_subprocess(stop, "-p", "no:randomly", "test_1.py", "test_2.py")
-    output = result.stdout.str() + result.stderr.str()
-    assert "pytest_sessionfinish" not in output, output  # the crash's traceback
-    assert result.ret == pytest.ExitCode.TESTS_FAILED, output
-    result.assert_outcomes(passed=2, errors=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*ERROR at teardown of test_x*",
-            "*RuntimeError: m teardown failed*",
-            "*RuntimeError: f teardown failed*",
-            "*stopping after 1 failures*",
-        ],
-        consecutive=False,
-    )
-    assert "test_b2" not in output, output
-
-
 def test_a_teardown_error_that_stops_the_run_starts_no_test_while_it_tears_down(pytester, run_alt):
     # test_a's teardown error stops the run: no test starts while the module
     # fixture's teardown, which it then does too, awaits.
