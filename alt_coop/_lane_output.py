@@ -303,9 +303,10 @@ def setup_show_per_test(config: pytest.Config) -> Iterator[None]:
 
 
 class _SharedSetUp:
-    """A wider fixture's ``SETUP`` line: it goes with the results of the
-    first test using that instance to be reported, whichever set it up (as
-    in a sequential run, before any of theirs)."""
+    """A wider fixture's ``SETUP`` line (after the ``TEARDOWN`` line of the
+    instance it replaced, a previous param's): it goes with the results of
+    the first test using that instance to be reported, whichever set it up
+    (as in a sequential run, before any of theirs)."""
 
     __slots__ = ("text",)
 
