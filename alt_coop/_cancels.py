@@ -137,6 +137,11 @@ def awaited_session_task() -> asyncio.Task[Any] | None:
     return task if task is not None and task in _callers else None
 
 
+def main_running() -> bool:
+    """Whether an ``alt_coop.main`` session runs."""
+    return bool(_callers)
+
+
 def in_awaited_session() -> bool:
     """Whether this code runs on ``alt_coop.main``'s session task."""
     return awaited_session_task() is not None

@@ -276,9 +276,10 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
             _delivered.take(task)  # alt_coop's own clock gave up: its failure says it
             if _cancels.interrupt_pending(task):  # see give_up_after_interrupt
                 interrupt = _interruption(task, timeout.waited_at)
+                by = "alt_coop.main was cancelled" if _cancels.main_running() else "Ctrl-C"
                 interrupt.add_note(
-                    "alt_coop: the fixture or test was still running after alt_coop.main "
-                    "was cancelled, and was abandoned"
+                    f"alt_coop: the fixture or test was still running after {by}, and was "
+                    "abandoned"
                 )
                 raise interrupt from None
         capped = _capped(abandoned=not timeout.fired)

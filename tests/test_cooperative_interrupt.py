@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import ISOLATE, interrupt_when
@@ -485,6 +486,52 @@ def test_a_test_left_after_a_second_ctrl_c_keeps_its_fixtures_locks_for_their_te
     assert "Lock is not acquired" not in output, output
     assert "were left where they waited: " + f"{test_file.name}::test_stubborn" in output
     assert (pytester.path / "shared-took-the-lock").exists(), output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_a_test_abandoned_after_ctrl_c_says_ctrl_c_abandoned_it(pytester, monkeypatch):
+    # It said "after alt_coop.main was cancelled", in a plain pytest run.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pathlib
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_stubborn():
+            pathlib.Path("started").touch()
+            while True:
+                try:
+                    await asyncio.sleep(100)
+                except BaseException:  # a retry loop with a bare except
+                    pass
+
+        @pytest.mark.asyncio_cooperative
+        async def test_quick():
+            pass
+
+        def teardown_function(function):
+            if function.__name__ == "test_quick":
+                pathlib.Path("quick-done").touch()
+        """
+    )
+    started = time.monotonic()
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        # Late enough that the test's own timeout (5 s, then 2 s of grace)
+        # gives up on it before the interrupt's grace (5 s) ends: its phase is
+        # abandoned with the interrupt pending.
+        lambda: (pytester.path / "quick-done").exists() and time.monotonic() > started + 4,
+        "the stubborn test started, the other one is done",
+        communicate_timeout=40,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "the fixture or test was still running after Ctrl-C, and was abandoned" in output, (
+        output
+    )
+    assert "alt_coop.main" not in output, output
 
 
 def test_second_ctrl_c_ends_at_once_and_names_the_tests_left_running(pytester):
