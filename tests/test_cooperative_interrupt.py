@@ -516,14 +516,18 @@ def test_a_test_abandoned_after_ctrl_c_says_ctrl_c_abandoned_it(pytester, monkey
                 pathlib.Path("quick-done").touch()
         """
     )
-    started = time.monotonic()
+    started = pytester.path / "started"
     output, returncode, _, _, _ = interrupt_when(
         [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
         pytester.path,
-        # Late enough that the test's own timeout (5 s, then 2 s of grace)
-        # gives up on it before the interrupt's grace (5 s) ends: its phase is
+        # 3.5 s into the test: its own timeout (5 s, then 2 s of grace) gives
+        # up on it before the interrupt's grace (5 s) ends, and its phase is
         # abandoned with the interrupt pending.
-        lambda: (pytester.path / "quick-done").exists() and time.monotonic() > started + 4,
+        lambda: (
+            (pytester.path / "quick-done").exists()
+            and started.exists()
+            and time.time() > started.stat().st_mtime + 3.5
+        ),
         "the stubborn test started, the other one is done",
         communicate_timeout=40,
     )
