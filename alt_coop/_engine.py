@@ -14,7 +14,6 @@ import contextvars
 import functools
 import inspect
 import signal
-import sys
 import warnings
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from typing import Any, cast
@@ -772,7 +771,7 @@ class Plugin:
         return result
 
     def _own_loop_problem(self, item: pytest.Item) -> str | None:
-        if self._on_a_running_loop() and _starts_own_loop(item):
+        if self._on_a_running_loop() and _unawaited.unittest_case(item, "IsolatedAsyncioTestCase"):
             return _OWN_LOOP_ON_A_RUNNING_ONE
         return None
 
@@ -925,18 +924,6 @@ _OWN_LOOP_ON_A_RUNNING_ONE = (
     "pytest.main from a coroutine): run these tests with pytest itself, or write them as "
     "async def tests in a plain class, which run on the application's loop"
 )
-
-
-def _starts_own_loop(item: pytest.Item) -> bool:
-    """Whether ``item`` is an ``IsolatedAsyncioTestCase``'s test, which runs
-    on a loop it starts itself."""
-    unittest = sys.modules.get("unittest")  # no TestCase without it
-    cls = getattr(item, "cls", None)
-    return (
-        unittest is not None
-        and isinstance(cls, type)
-        and issubclass(cls, unittest.IsolatedAsyncioTestCase)
-    )
 
 
 def _wraps_async(func: object) -> bool:

@@ -26,7 +26,6 @@ import contextlib
 import contextvars
 import functools
 import signal
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -48,6 +47,7 @@ from . import (
     _session_loop,
     _timeouts,
     _tracebacks,
+    _unawaited,
     _uncaught,
 )
 from ._admission import Admission, Needs
@@ -141,7 +141,7 @@ class Scheduler:
                 deciding, closest = node, mark.name
         marked = closest == MARK
         is_async = is_async_test(item.obj)
-        if _is_unittest(item):
+        if _unawaited.unittest_case(item):
             # unittest runs its own protocol (IsolatedAsyncioTestCase its own loop).
             if marked or (self.all_async and is_async):
                 text = "unittest.TestCase tests run sequentially"
@@ -697,15 +697,6 @@ _CANNOT_START = (
 )
 _STOPPING = "the run is stopping (-x, --maxfail or pytest.exit()): no further test starts"
 _NONE_LEFT = "no further test of the batch is left to start"
-
-
-def _is_unittest(item: pytest.Function) -> bool:
-    unittest = sys.modules.get("unittest")  # no TestCase without it
-    return (
-        unittest is not None
-        and isinstance(item.cls, type)
-        and issubclass(item.cls, unittest.TestCase)
-    )
 
 
 def _loop_closed() -> bool:

@@ -118,6 +118,16 @@ def refuse_async_hooks(
                 raise pytest.UsageError(message)
 
 
+def unittest_case(item: pytest.Item, base: str = "TestCase") -> bool:
+    """Whether ``item`` is a test of a class deriving from ``unittest``'s
+    ``base`` (``TestCase``, or ``IsolatedAsyncioTestCase``)."""
+    unittest = sys.modules.get("unittest")  # no TestCase without it (pytest does the same)
+    cls = getattr(item, "cls", None)
+    return (
+        unittest is not None and isinstance(cls, type) and issubclass(cls, getattr(unittest, base))
+    )
+
+
 def written_wrong(problem: str) -> BaseException:
     """The error failing a test that cannot run as written. It is marked so
     that an ``xfail`` mark does not take it for the expected failure."""
