@@ -46,7 +46,8 @@ class FixtureInstances:
 
     def __init__(self) -> None:
         self.per_node: dict[tuple[Any, Any], Any] = {}
-        self.claims: dict[Any, Any] = {}  # FixtureDef -> future of the test setting it up
+        # FixtureDef -> (the test setting it up, a future done when that ends)
+        self.claims: dict[Any, Any] = {}
         self.context = SharedContext()
 
     def instance(self, fixturedef: Any, item: pytest.Item, state: LaneState | None) -> Any:
@@ -228,7 +229,7 @@ def setup_once(instances: FixtureInstances) -> Iterator[None]:
         claims = instances.claims
         while (owner := claims.get(self)) is not None and owner[0] is not state:
             fixture = f"the {self.scope} fixture {self.argname!r}"
-            with locks.SetUpWait(state, owner[0], fixture):
+            with locks.SetUpWait(state, owner[0], fixture, owner[1]):
                 _runner.run(_wait(owner[1]), None)
         if owner is not None:  # this test is already setting it up (a nested request)
             return shared(self, request, state)

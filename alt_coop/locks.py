@@ -461,14 +461,17 @@ def _circle(waiter: LaneState, chain: list[_Step]) -> str:
 
 class SetUpWait:
     """While in it, ``waiter``'s test waits for ``fixture`` (which fixture,
-    in words), which ``setting_up``'s test is setting up: a step of the
-    circles :func:`_chain_back_to` finds. Entering it raises if the wait
-    would close one."""
+    in words), which ``setting_up``'s test is setting up until ``until`` is
+    done: a step of the circles :func:`_chain_back_to` finds. Entering it
+    raises if the wait would close one."""
 
-    __slots__ = ("fixture", "setting_up", "waiter")
+    __slots__ = ("fixture", "setting_up", "until", "waiter")
 
-    def __init__(self, waiter: LaneState, setting_up: LaneState, fixture: str) -> None:
+    def __init__(
+        self, waiter: LaneState, setting_up: LaneState, fixture: str, until: asyncio.Future[None]
+    ) -> None:
         self.waiter, self.setting_up, self.fixture = waiter, setting_up, fixture
+        self.until = until
 
     def __enter__(self) -> None:
         __tracebackhide__ = True
@@ -482,7 +485,7 @@ class SetUpWait:
                 f"waiting for {fixture}, which {setting_up.item.nodeid} sets up, would never "
                 "end: " + _circle(waiter, [*chain, *(rest or ())])
             )
-        _waiting_for_set_up[waiter] = (setting_up, fixture)
+        _waiting_for_set_up[waiter] = self
 
     def __exit__(self, *exc_info: object) -> None:
         del _waiting_for_set_up[self.waiter]
@@ -494,12 +497,14 @@ def _through_set_ups(
     """The test that ``state``'s waits for wider fixtures other tests set
     up lead to (``state`` itself if it waits for none), with the steps."""
     while state is not waiter and state not in seen:
-        found = _waiting_for_set_up.get(state)
-        if found is None:
+        wait = _waiting_for_set_up.get(state)
+        # Once the set-up has ended, its waiter waits only for its turn to
+        # run on, in the same step of the loop as the test that set it up.
+        if wait is None or wait.until.done():
             break
         seen.add(state)
-        state, fixture = found
-        steps = [*steps, (f"{state.item.nodeid} (setting up {fixture})", _SET_UP)]
+        state = wait.setting_up
+        steps = [*steps, (f"{state.item.nodeid} (setting up {wait.fixture})", _SET_UP)]
     return state, steps
 
 
@@ -591,9 +596,9 @@ _let_go: weakref.WeakKeyDictionary[pytest.Item, int] = weakref.WeakKeyDictionary
 #: The lock each cooperative test is waiting for, if any, and its clocks.
 _waiting_for: dict[LaneState, _LoopLock] = {}
 _clocks_of_waiter: dict[LaneState, _runner.WaiterClocks] = {}
-#: The test setting up the wider fixture each cooperative test is waiting
-#: for, if any, and which fixture (see SetUpWait).
-_waiting_for_set_up: dict[LaneState, tuple[LaneState, str]] = {}
+#: The wait of each cooperative test for a wider fixture another sets up,
+#: if any (see SetUpWait).
+_waiting_for_set_up: dict[LaneState, SetUpWait] = {}
 
 #: The locks taken in this context: a fixture's reach the test, as its
 #: context variables do.

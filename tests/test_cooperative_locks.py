@@ -1691,6 +1691,43 @@ def test_a_circle_through_a_set_up_and_a_fixtures_hold_is_an_error(pytester, run
     )
 
 
+def test_a_wait_for_a_set_up_that_just_ended_is_no_circle(pytester, run_alt):
+    # test_b waits for f0, which test_a sets up, after claiming f1; test_a
+    # then asks for f1. It used to be told of a circle: test_b's wait for f0
+    # still counted, though f0 was set up and test_b was only waiting for
+    # its turn to run on.
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def f0():
+            await asyncio.sleep(0.01)
+            yield "f0"
+
+        @pytest.fixture(scope="session")
+        async def f1(f0):
+            yield "f1"
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_a(f0, f1):
+            assert (f0, f1) == ("f0", "f1")
+
+        async def test_b(f1):
+            assert f1 == "f1"
+        """
+    )
+    result = run_alt("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+
+
 #: A module fixture holds the lock until its module's last test, which
 #: cannot start while the test waiting for the lock runs: the waiter and it
 #: share a resource, it is exclusive, or the run stops (-x) before it.
