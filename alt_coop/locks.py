@@ -498,8 +498,8 @@ def _through_set_ups(
     up lead to (``state`` itself if it waits for none), with the steps."""
     while state is not waiter and state not in seen:
         wait = _waiting_for_set_up.get(state)
-        # Once the set-up has ended, its waiter waits only for its turn to
-        # run on, in the same step of the loop as the test that set it up.
+        # A set-up that has ended holds its waiter up no longer, though the
+        # waiter, not yet resumed, is still in its SetUpWait.
         if wait is None or wait.until.done():
             break
         seen.add(state)
