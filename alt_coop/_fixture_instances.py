@@ -46,8 +46,9 @@ class FixtureInstances:
 
     def __init__(self) -> None:
         self.per_node: dict[tuple[Any, Any], Any] = {}
-        # FixtureDef -> (the test setting it up, a future done when that ends)
-        self.claims: dict[Any, Any] = {}
+        #: The shared fixtures being set up: the test setting each up, and
+        #: a future done when that ends.
+        self.claims: dict[FixtureDef[Any], tuple[LaneState, asyncio.Future[None]]] = {}
         self.context = SharedContext()
 
     def instance(self, fixturedef: Any, item: pytest.Item, state: LaneState | None) -> Any:
