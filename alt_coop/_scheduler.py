@@ -124,6 +124,8 @@ class Scheduler:
         # grace (see _give_up), then leaves those that still wait.
         self._giving_up = False
         self._left = False
+        # The first interrupt raised where each test given up on waited.
+        self._given_up: dict[_lane_state.LaneState, KeyboardInterrupt] = {}
 
     # -- which tests run cooperatively --------------------------------------
 
@@ -434,7 +436,11 @@ class Scheduler:
         if self._left:
             return LEAVE
         turn_globals.turn_starts(state)
-        return _runner.new_interrupt() if self._giving_up else None
+        if not self._giving_up:
+            return None
+        interrupt = _runner.new_interrupt()
+        self._given_up.setdefault(state, interrupt)
+        return interrupt
 
     async def _give_up(self, tasks: set[asyncio.Task[None]]) -> None:
         """The tests still running after an interrupt's grace (a second Ctrl-C
@@ -555,8 +561,13 @@ class Scheduler:
             # What its last phase could not report, pytest reports later.
             _uncaught.hand_over(state, test_over=True)
             self._log_levels.forget(state)
-        if self._giving_up:
-            return  # see _give_up
+        if self._giving_up:  # see _give_up
+            given_up = self._given_up.get(state)
+            if given_up is not None:
+                # Its protocol ended all the same (the interrupt became its
+                # timeout's failure, say): that interrupt names its line.
+                self._note_interruption(given_up)
+            return
         # One burst, with no switch to another lane inside: pytest's
         # reporters see this test from start to finish on its own.
         ihook = item.ihook

@@ -580,6 +580,52 @@ def test_second_ctrl_c_ends_at_once_and_names_the_tests_left_running(pytester):
     assert not re.search(r"^(ERROR|FAILED) ", output, re.M), output
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_ctrl_c_names_the_line_of_a_test_given_up_on_after_its_timeout(pytester, mode):
+    # The test's own timeout fired within Ctrl-C's grace (5 s; its
+    # cancellation swallowed too), and alt_coop gave up on it before the
+    # timeout abandoned it (2 s after firing): the interrupt raised where it
+    # waited ended as its timeout's failure, and pytest's one line named
+    # alt_coop's scheduler instead of the test's line.
+    test_file = pytester.makepyfile(
+        f"""
+        import asyncio
+        import pathlib
+        import pytest
+
+        @pytest.mark.asyncio_{mode}
+        async def test_stubborn():
+            pathlib.Path("started").touch()
+            for _ in range(10):
+                try:
+                    await asyncio.sleep(3)
+                except asyncio.CancelledError:
+                    pass
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *ISOLATE,
+            "-p",
+            "alt_coop.enable",
+            "--default-async-timeout=4",
+            str(test_file),
+        ],
+        pytester.path,
+        lambda: (pytester.path / "started").exists(),
+        "the test started",
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    sleep_line = test_file.read_text().splitlines().index("            await asyncio.sleep(3)") + 1
+    assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
+    assert "_scheduler.py" not in output, output
+    assert not re.search(r"\b\d+ (passed|failed|errors?)\b", output), output
+
+
 def test_tests_left_running_after_a_second_ctrl_c_report_nothing_and_touch_nothing(pytester):
     # They went on stepping their protocol during the session's teardown: they
     # were reported as errors (KeyError from the shared set-up state).
