@@ -45,6 +45,7 @@ from . import (
     _run_alone,
     _runner,
     _session_loop,
+    _thread_bodies,
     _timeouts,
     _tracebacks,
     _unawaited,
@@ -561,6 +562,10 @@ class Scheduler:
             # What its last phase could not report, pytest reports later.
             _uncaught.hand_over(state, test_over=True)
             self._log_levels.forget(state)
+        if _thread_bodies.outlived_interrupts:
+            outlived = _thread_bodies.outlived_interrupts.pop(state, None)
+            if outlived is not None:  # its body ran to its end past the interrupt
+                self._note_interruption(outlived)
         if self._giving_up:  # see _give_up
             given_up = self._given_up.get(state)
             if given_up is not None:

@@ -15,19 +15,28 @@ import contextlib
 import contextvars
 import functools
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from . import _lane_state, _pytest_compat
-from ._runner import run
+from . import _cancels, _lane_state, _pytest_compat
+from ._runner import new_interrupt, run
 from ._timeouts import current_cap
+from ._tracebacks import where_thread_is
 from .errors import AltCoopUsageError
 
 #: Set in the context a plain def cooperative test's body runs in, in a worker thread.
 IN_WORKER_THREAD: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "alt_coop_in_worker_thread", default=False
+)
+
+#: The interrupts that came while a test's body ran on to its end in its
+#: thread, each naming the line the body was at: the scheduler stops the run
+#: with it once the test is over (see _body_in_thread).
+outlived_interrupts: weakref.WeakKeyDictionary[_lane_state.LaneState, KeyboardInterrupt] = (
+    weakref.WeakKeyDictionary()
 )
 
 
@@ -91,10 +100,23 @@ async def _body_in_thread(
         try:
             return await asyncio.shield(returned)
         except asyncio.CancelledError:
+            task = asyncio.current_task()
+            interrupted = task is not None and _cancels.interrupt_pending(task)
+            where = where_thread_is(thread.ident)[1] if interrupted and thread.ident else None
             # A thread cannot be stopped: its fixtures are torn down only once
             # its body has returned. Cancelled again meanwhile, it stops waiting.
             await asyncio.wait([returned])
-            raise
+            if task is None or not interrupted:
+                raise
+            # Nothing cut the body short: its outcome is the test's, as in a
+            # sequential run, where the interrupt comes after the body (or
+            # stops it there). Its teardown runs as any test's, and then the
+            # run stops, naming the line the body was at when the interrupt came.
+            _cancels.take_interrupt(task)
+            state = _lane_state.CURRENT.get()
+            if state is not None:
+                outlived_interrupts[state] = new_interrupt().with_traceback(where)
+            return returned.result()
         finally:
             if cap is not None:
                 cap.body_thread = None

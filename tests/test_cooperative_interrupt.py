@@ -721,6 +721,51 @@ def test_a_thread_test_outliving_the_grace_after_ctrl_c_is_left_alone(pytester):
     assert output.count("teardown session_wide") == 1, output
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_a_thread_test_ending_within_the_grace_after_ctrl_c_keeps_its_outcome(pytester):
+    # Ctrl-C cannot stop a thread: the body ran to its end, and its outcome
+    # is the test's (it was reported as cut short); the async test beside it
+    # was cut short, and is not reported.
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pathlib
+        import time
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def resource():
+            yield
+            print("FIXTURE TEARDOWN")
+
+        async def test_async():
+            await asyncio.sleep(30)
+
+        def test_thread(resource):
+            pathlib.Path("started").touch()
+            time.sleep(1)
+            assert 1 == 2, "the body's own failure"
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-s", str(test_file)],
+        pytester.path,
+        lambda: (pytester.path / "started").exists(),
+        "the thread test started",
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "the body's own failure" in output
+    assert re.search(r"\b1 failed\b", output), output
+    assert not re.search(r"\b\d+ passed\b", output), output
+    assert output.count("FIXTURE TEARDOWN") == 1, output
+    # pytest's one line about the interrupt names where the test cut short was.
+    waited = test_file.read_text().splitlines().index("    await asyncio.sleep(30)") + 1
+    assert f"{test_file.name}:{waited}: KeyboardInterrupt" in output, output
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal dispositions")
 def test_cooperative_run_with_sigint_ignored_ends_cleanly(pytester):
     """Started with SIGINT ignored (``nohup``, a background job of a script, some CI

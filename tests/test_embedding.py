@@ -1495,6 +1495,72 @@ def assert_interrupted_session_reported(output: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_plain_def_test_ending_after_main_is_cancelled_keeps_its_outcome(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # The test's body cancels alt_coop.main, then fails. In a sequential run
+    # it holds the loop, the cancellation comes after it, and its failure is
+    # reported; a cooperative one's body runs in a thread, which nothing can
+    # cut short: it was reported as cut short all the same ("no tests ran").
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            global JOB, LOOP
+            LOOP = asyncio.get_running_loop()
+            JOB = asyncio.create_task(alt_coop.main([*ISOLATE, "suite", "-s"]))
+            try:
+                print("APP: job returned", await JOB, flush=True)
+            except asyncio.CancelledError:
+                print("APP: await job raised CancelledError", flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    mark = "@pytest.mark.asyncio_cooperative" if mode == "cooperative" else ""
+    suite = f"""
+        import time
+
+        import pytest
+
+        import __main__ as app
+
+
+        @pytest.fixture
+        async def resource():
+            yield
+            print("FIXTURE TEARDOWN")
+
+
+        {mark}
+        def test_thread(resource):
+            app.LOOP.call_soon_threadsafe(app.JOB.cancel)
+            time.sleep(0.5)
+            assert 1 == 2, "the body's own failure"
+        """
+    write(pytester, "suite/test_thread.py", suite)
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    assert "APP: await job raised CancelledError" in output
+    assert "the body's own failure" in output
+    result.stdout.fnmatch_lines(["*FAILED suite/test_thread.py::test_thread*"])
+    assert re.search(r"\b1 failed\b", output), output
+    assert output.count("FIXTURE TEARDOWN") == 1, output
+    if mode == "cooperative":
+        # pytest's one line about the interrupt names where the body was.
+        waited = textwrap.dedent(suite).lstrip().splitlines().index("    time.sleep(0.5)") + 1
+        result.stdout.fnmatch_lines([f"*suite/test_thread.py:{waited}: KeyboardInterrupt*"])
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 @pytest.mark.parametrize("loop_kind", LOOP_KINDS)
 def test_cancelling_the_task_awaiting_main_interrupts_the_session(
     pytester: pytest.Pytester, loop_kind: str, mode: str
