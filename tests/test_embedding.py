@@ -1525,6 +1525,7 @@ def test_a_plain_def_test_ending_after_main_is_cancelled_keeps_its_outcome(
     )
     mark = "@pytest.mark.asyncio_cooperative" if mode == "cooperative" else ""
     suite = f"""
+        import threading
         import time
 
         import pytest
@@ -1540,8 +1541,9 @@ def test_a_plain_def_test_ending_after_main_is_cancelled_keeps_its_outcome(
 
         {mark}
         def test_thread(resource):
-            app.LOOP.call_soon_threadsafe(app.JOB.cancel)
-            time.sleep(0.5)
+            # Cancelled once the body is well into its sleep.
+            threading.Timer(0.3, app.LOOP.call_soon_threadsafe, [app.JOB.cancel]).start()
+            time.sleep(1)
             assert 1 == 2, "the body's own failure"
         """
     write(pytester, "suite/test_thread.py", suite)
@@ -1556,7 +1558,7 @@ def test_a_plain_def_test_ending_after_main_is_cancelled_keeps_its_outcome(
     assert output.count("FIXTURE TEARDOWN") == 1, output
     if mode == "cooperative":
         # pytest's one line about the interrupt names where the body was.
-        waited = textwrap.dedent(suite).lstrip().splitlines().index("    time.sleep(0.5)") + 1
+        waited = textwrap.dedent(suite).lstrip().splitlines().index("    time.sleep(1)") + 1
         result.stdout.fnmatch_lines([f"*suite/test_thread.py:{waited}: KeyboardInterrupt*"])
 
 
