@@ -105,7 +105,12 @@ async def _body_in_thread(
             where = where_thread_is(thread.ident)[1] if interrupted and thread.ident else None
             # A thread cannot be stopped: its fixtures are torn down only once
             # its body has returned. Cancelled again meanwhile, it stops waiting.
-            await asyncio.wait([returned])
+            try:
+                await asyncio.wait([returned])
+            except KeyboardInterrupt as stopped:  # given up on after the grace
+                if where is None:
+                    raise
+                raise stopped.with_traceback(where) from None  # the body's line, not asyncio's
             if task is None or not interrupted:
                 raise
             # Nothing cut the body short: its outcome is the test's, as in a

@@ -719,6 +719,10 @@ def test_a_thread_test_outliving_the_grace_after_ctrl_c_is_left_alone(pytester):
     assert "AssertionError" not in output
     assert not re.search(r"^(ERROR|FAILED) ", output, re.M), output
     assert output.count("teardown session_wide") == 1, output
+    # pytest's one line about the interrupt names where the body was (it
+    # named asyncio's tasks.py).
+    slept = test_file.read_text().splitlines().index("    time.sleep(7)") + 1
+    assert f"{test_file.name}:{slept}: KeyboardInterrupt" in output, output
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
