@@ -480,6 +480,13 @@ class Scheduler:
                 # Never resumed, they would never let go: the session's
                 # teardowns may wait for their locks.
                 release_left_held(item, cut_short=True, abandoned=True)
+            for state, interrupt in self._given_up.items():
+                if state.task is not None and not state.task.done():
+                    # Left where it waits, having caught the interrupt raised
+                    # there: pytest names the line that interrupt met.
+                    where = _tracebacks.last_user_entry(interrupt.__traceback__)
+                    if where is not None:
+                        self._note_interruption(_runner.new_interrupt().with_traceback(where))
             # Shown as the first of those tests'.
             _lane_warnings.record_notice(
                 self.config, AltCoopWarning(message), items.get(running[0].get_name())

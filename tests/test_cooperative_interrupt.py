@@ -626,6 +626,49 @@ def test_ctrl_c_names_the_line_of_a_test_given_up_on_after_its_timeout(pytester,
     assert not re.search(r"\b\d+ (passed|failed|errors?)\b", output), output
 
 
+@pytest.mark.parametrize("where", ["test", "module fixture"])
+def test_ctrl_c_names_the_line_of_a_test_left_where_it_waited(pytester, where):
+    # It caught every interrupt, the one alt_coop raised where it waited
+    # after the grace included, and was left there: pytest's one line named
+    # alt_coop's scheduler.
+    test_file = pytester.makepyfile(
+        f"""
+        import asyncio
+        import pathlib
+        import pytest
+
+        async def stubborn():
+            pathlib.Path("started").touch()
+            while True:
+                try:
+                    await asyncio.sleep(30)
+                except BaseException:
+                    pass
+
+        @pytest.fixture(scope="module")
+        async def wider():
+            if {where == "module fixture"}:
+                await stubborn()
+            yield
+
+        @pytest.mark.asyncio_cooperative
+        async def test_it(wider):
+            await stubborn()
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        lambda: (pytester.path / "started").exists(),
+        "the stubborn code started",
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "were left where they waited: " in output, output
+    waited = test_file.read_text().splitlines().index("            await asyncio.sleep(30)") + 1
+    assert f"{test_file.name}:{waited}: KeyboardInterrupt" in output, output
+
+
 def test_tests_left_running_after_a_second_ctrl_c_report_nothing_and_touch_nothing(pytester):
     # They went on stepping their protocol during the session's teardown: they
     # were reported as errors (KeyError from the shared set-up state).
