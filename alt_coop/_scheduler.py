@@ -569,7 +569,7 @@ class Scheduler:
             # What its last phase could not report, pytest reports later.
             _uncaught.hand_over(state, test_over=True)
             self._log_levels.forget(state)
-        if _thread_bodies.outlived_interrupts:
+        if self._interrupted and _thread_bodies.outlived_interrupts:
             outlived = _thread_bodies.outlived_interrupts.pop(state, None)
             if outlived is not None:  # its body ran to its end past the interrupt
                 self._note_interruption(outlived)
