@@ -43,7 +43,7 @@ from ._thread_bodies import IN_WORKER_THREAD
 from ._timeout_defaults import DefaultUnavailable
 from ._timeouts import PhaseTimeout
 from ._tracebacks import callable_name
-from .errors import AltCoopUsageError
+from .errors import AltCoopUsageError, TeardownCancelled
 
 
 def run_teardown(
@@ -56,8 +56,28 @@ def run_teardown(
     what another set up: its output, logs and warnings are the tearing-down
     test's, as in pytest."""
     __tracebackhide__ = True
+    cancelled = None
     with _as_tearing_down(setup_context):
-        run(teardown(), timeout, "teardown", context=setup_context)
+        try:
+            run(teardown(), timeout, "teardown", context=setup_context)
+        except asyncio.CancelledError as error:
+            # Its code's own: alt_coop's interrupts and clocks come out of a
+            # phase as KeyboardInterrupt or as its failure.
+            cancelled = error
+    if cancelled is not None:  # raised outside the handler: it is no context of its own
+        raise _as_teardown_error(cancelled)
+
+
+def _as_teardown_error(cancelled: asyncio.CancelledError) -> TeardownCancelled:
+    error = TeardownCancelled(*cancelled.args).with_traceback(cancelled.__traceback__)
+    error.__cause__, error.__context__ = cancelled.__cause__, cancelled.__context__
+    error.__suppress_context__ = cancelled.__suppress_context__
+    error.add_note(
+        "alt_coop: the fixture's teardown was cancelled by its code's own doing (a task "
+        "group or timeout held across a fixture's yield, or a cancel() of its task); the "
+        "other teardowns went on"
+    )
+    return error
 
 
 @contextlib.contextmanager

@@ -5,6 +5,8 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 
 from __future__ import annotations
 
+import asyncio
+
 
 class AltCoopError(Exception):
     """Base class of alt_coop's errors."""
@@ -16,6 +18,17 @@ class AltCoopUsageError(AltCoopError):
 
 class NoAsyncTimeoutInSyncFunctions(AltCoopUsageError):
     """``async_timeout.set_timeout_seconds`` was called from a sync fixture or test."""
+
+
+class TeardownCancelled(asyncio.CancelledError, Exception):
+    """A fixture's async teardown ended with a cancellation of its code's own
+    doing (a task group or ``asyncio.timeout`` another fixture holds across
+    its ``yield``, a ``cancel()`` of its own task): the teardown's error.
+
+    A ``CancelledError`` that is also an ``Exception``, so that pytest goes
+    on with the other teardowns, as after any teardown error; a plain
+    ``CancelledError`` stopped them, leaving those fixtures up.
+    """
 
 
 class AltCoopWarning(UserWarning):

@@ -665,6 +665,87 @@ def test_failing_fixture_is_an_error_at_setup_and_earlier_fixtures_are_torn_down
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("canceller", ["task group", "own task"])
+def test_a_teardown_cancelled_by_its_code_leaves_no_fixture_up(pytester, run_alt, mode, canceller):
+    # A cancellation of the code's own (a task group a fixture holds across
+    # its yield, whose helper fails while another fixture tears down; or a
+    # teardown cancelling its own task) out of one teardown stopped the
+    # test's other teardowns: the fixtures were left up, torn down with
+    # another test (blamed for their errors), or at the session's end, where
+    # an error crashed pytest; a module fixture holding a lock hung the run.
+    events_conftest(
+        pytester,
+        """
+        import alt_coop
+        import pytest
+
+        PORT = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def server():
+            async with PORT():
+                yield
+            log("teardown server")
+        """,
+    )
+    pytester.makepyfile(
+        test_cancelled=f"""
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        async def worker():
+            async def helper():
+                await asyncio.sleep(0.15 if {canceller == "task group"} else 30)
+                raise ConnectionError("the helper lost its connection")
+
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    helper_task = tg.create_task(helper())
+                    yield
+                    if {canceller == "own task"}:
+                        helper_task.cancel()
+            finally:
+                log("teardown worker")
+
+        @pytest.fixture
+        async def client():
+            yield
+            if {canceller == "own task"}:
+                asyncio.get_running_loop().call_later(0.05, asyncio.current_task().cancel)
+            await asyncio.sleep(1)
+
+        @pytest.mark.parametrize("i", range(2))
+        async def test_it(server, worker, client, i):
+            await asyncio.sleep(0.1)
+
+        def test_after():
+            log("test_after")
+        """,
+        test_other="""
+        async def test_other_module(server):
+            pass
+        """,
+    )
+    result = run_alt("-v", "-p", "no:randomly", *mode_args(mode))
+    output = result.stdout.str()
+    assert "Exception Group Traceback" not in output.split("short test summary info")[-1]
+    result.assert_outcomes(passed=4, errors=2)
+    lines = verbose_lines(output)
+    assert lines["test_it[0]"] == lines["test_it[1]"] == ["PASSED", "ERROR"], output
+    assert lines["test_after"] == lines["test_other_module"] == ["PASSED"], output
+    if canceller == "task group":
+        assert output.count("ConnectionError: the helper lost its connection") >= 2, output
+    else:
+        result.stdout.fnmatch_lines(["E * alt_coop.errors.TeardownCancelled"] * 2)
+    events = read_events(pytester)
+    assert events.count("teardown worker") == 2, events
+    assert events.count("teardown server") == 2, events
+    assert events.index("teardown worker") < events.index("test_after"), events
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_finished_tests_state_is_not_kept_for_the_session(pytester, run_alt, mode):
     # pytest keeps the request of a fixture that uses a wider one (tmp_path's
     # of tmp_path_factory) until that one is finished, at the session's end:
