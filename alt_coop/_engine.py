@@ -45,7 +45,7 @@ from ._debugger import DebuggerPolicy, stepping_into
 from ._finalizers import AsyncFinalizers, in_setup_context, refuse_async_cleanups, run_teardown
 from ._hypothesis import is_async_test
 from ._lane_warnings import notice
-from ._lanes import in_context, in_lane
+from ._lanes import in_context, in_lane, keep_forever
 from ._marks import MARK
 from ._other_runners import LEFT_TO_ANYIO, LEFT_TO_PYTEST_ASYNCIO, NO_SECOND_LOOP, OtherRunners
 from ._runner import current_context, run
@@ -907,13 +907,17 @@ def _tear_down(
 ) -> None:
     """Run an async generator fixture's teardown. Abandoned (still suspended
     after ignoring its timeout's cancellation), its code holds the locks it
-    holds at that await: no missing release (see alt_coop.locks)."""
+    holds at that await: no missing release (see alt_coop.locks). And the
+    generator is kept: it can never be closed (asyncio counts it as running
+    still), and collected, asyncio's attempt to close it would fail, logged
+    as "Task exception was never retrieved" on whatever test ran then."""
     __tracebackhide__ = True
     try:
         run_it()
     except BaseException:
         if agen.ag_frame is not None:  # type: ignore[attr-defined]
             teardown_abandoned(holder)
+            keep_forever(agen)
         raise
 
 

@@ -285,10 +285,10 @@ def _close_quietly(coro: Coroutine[Any, Any, Any]) -> None:
         # collector once no loop runs (between batches, at exit), its await
         # would fail at once with "no running event loop", which it would
         # catch too, forever: the run would never end.
-        _keep_forever(coro)
+        keep_forever(coro)
 
 
-def _keep_forever(obj: object) -> None:
+def keep_forever(obj: object) -> None:
     """Make sure ``obj`` is never finalized, not even at interpreter exit
     (which empties module globals, so a list there would not do)."""
     if sys.implementation.name == "cpython":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+from conftest import mode_args
 from cooperative_support import (
     events_conftest,
     failure_sections,
@@ -377,3 +379,53 @@ def test_a_wider_fixture_one_tests_cap_cut_short_is_set_up_again_by_the_next(pyt
         "server set up",
         "server torn down",
     ]
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_abandoned_fixture_teardown_leaves_no_error_for_another_test(
+    pytester, run_alt_subprocess, monkeypatch, mode
+):
+    # The async generator, left suspended where it ignored its timeout, was
+    # closed by asyncio once collected: "aclose(): asynchronous generator is
+    # already running", logged as a task exception never retrieved, in the
+    # captured log of whichever test ran then.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def server():
+            yield
+
+        @pytest.fixture
+        async def db():
+            yield
+
+        @pytest.fixture
+        async def stubborn(async_timeout):
+            yield
+            async_timeout.set_timeout_seconds(0.1)
+            for _ in range(3):
+                try:
+                    await asyncio.sleep(1)
+                except asyncio.CancelledError:
+                    pass
+
+        @pytest.mark.parametrize("i", range(2))
+        async def test_it(server, db, stubborn, i):
+            pass
+
+        def test_after():
+            pass
+        """
+    )
+    # When the generator is collected depends on what else the run
+    # allocates: with no other plugin loaded, it is during test_after.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = run_alt_subprocess("-rA", *mode_args(mode))
+    result.assert_outcomes(passed=3, errors=2)
+    result.stdout.fnmatch_lines(["*fixture 'stubborn' timed out after 0.1s during teardown*"])
+    output = result.stdout.str() + result.stderr.str()
+    assert "already running" not in output, output
+    assert "never retrieved" not in output, output
