@@ -20,14 +20,14 @@ class NoAsyncTimeoutInSyncFunctions(AltCoopUsageError):
     """``async_timeout.set_timeout_seconds`` was called from a sync fixture or test."""
 
 
-class TeardownCancelled(asyncio.CancelledError, Exception):
+class TeardownCancelled(asyncio.CancelledError, AltCoopError):
     """A fixture's async teardown ended with a cancellation of its code's own
     doing (a task group or ``asyncio.timeout`` another fixture holds across
     its ``yield``, a ``cancel()`` of its own task): the teardown's error.
 
-    A ``CancelledError`` that is also an ``Exception``, so that pytest goes
-    on with the other teardowns, as after any teardown error; a plain
-    ``CancelledError`` stopped them, leaving those fixtures up.
+    A ``CancelledError`` that is also an ``Exception`` (an :class:`AltCoopError`),
+    so that pytest goes on with the other teardowns, as after any teardown
+    error; a plain ``CancelledError`` stopped them, leaving those fixtures up.
     """
 
 
