@@ -125,8 +125,9 @@ class Scheduler:
         # grace (see _give_up), then leaves those that still wait.
         self._giving_up = False
         self._left = False
-        # The first interrupt raised where each test given up on waited.
-        self._given_up: dict[_lane_state.LaneState, KeyboardInterrupt] = {}
+        # The first interrupt raised where each test given up on waited, and
+        # how many of its reports were made by then (see _lane).
+        self._given_up: dict[_lane_state.LaneState, tuple[KeyboardInterrupt, int]] = {}
 
     # -- which tests run cooperatively --------------------------------------
 
@@ -246,11 +247,16 @@ class Scheduler:
                 _runner.run(self._batch(batch, collection, turn_globals), None, alone=False)
             except KeyboardInterrupt as interrupt:
                 session_loop = _session_loop.current()
-                if session_loop is not None and interrupt is session_loop.raised_into_loop:
+                if (
+                    session_loop is not None
+                    and interrupt is session_loop.raised_into_loop
+                    and not session_loop.raised_by_ctrl_c(interrupt)
+                ):
                     # A task's or callback's own, raised out of the loop: the
                     # tests it cut short met only the batch stopping.
                     raise self._exit or interrupt  # noqa: B904
-                # The batch's own names no line of the user's; a test's does.
+                # The batch's own (or a second Ctrl-C's, raised where the loop
+                # waited) names no line of the user's; a test's does.
                 raise self._exit or self._interruption or interrupt  # noqa: B904
             except SystemExit as stop:
                 # Raised out of the loop by a task or callback, none of the
@@ -440,15 +446,16 @@ class Scheduler:
         if not self._giving_up:
             return None
         interrupt = _runner.new_interrupt()
-        self._given_up.setdefault(state, interrupt)
+        self._given_up.setdefault(state, (interrupt, len(state.reports)))
         return interrupt
 
     async def _give_up(self, tasks: set[asyncio.Task[None]]) -> None:
         """The tests still running after an interrupt's grace (a second Ctrl-C
         ends it) are stopped where they wait, by an interrupt raised there:
-        their ``finally`` blocks run, and their protocol unwinds, reporting
-        nothing and tearing nothing down (the session's teardown does, as
-        for any test cut short). Those that wait on even so are left where
+        their ``finally`` blocks run, and their protocol unwinds, tearing
+        nothing down (the session's teardown does, as for any test cut
+        short) and reporting only what they finished before (a call that
+        ended before the interrupt, say). Those that wait on even so are left where
         they wait, never resumed, and named: pytest goes on to tear the
         session down, and their per-test state ends with the batch."""
         self._giving_up = True
@@ -480,7 +487,7 @@ class Scheduler:
                 # Never resumed, they would never let go: the session's
                 # teardowns may wait for their locks.
                 release_left_held(item, cut_short=True, abandoned=True)
-            for state, interrupt in self._given_up.items():
+            for state, (interrupt, _) in self._given_up.items():
                 if state.task is not None and not state.task.done():
                     # Left where it waits, having caught the interrupt raised
                     # there: pytest names the line that interrupt met.
@@ -526,32 +533,21 @@ class Scheduler:
         self.stats.started += 1
         self.stats.most_at_once = max(self.stats.most_at_once, self._lanes_running)
         broken: Exception | None = None  # a hook raised inside its protocol
+        stopped: BaseException | None = None  # KeyboardInterrupt or pytest.exit()
         try:
-            with (
-                _lane_warnings.marked_filters(item, state)
-                if item in self._filtered
-                else contextlib.nullcontext()
-            ):
-                reports = _lane_globals.runtestprotocol(item, log=False, nextitem=None)
-        except (KeyboardInterrupt, pytest.exit.Exception) as stop:
-            if self._giving_up:  # see _give_up
-                if isinstance(stop, KeyboardInterrupt):
-                    self._note_interruption(stop)  # the line pytest names, if the first
-                return
-            if isinstance(stop, KeyboardInterrupt):
-                self._interrupt(stop)
-            elif self._exit is None and not self._interrupted:
-                # Raised once the running tests are done, as pytest would. The
-                # first stop ends the run: in a sequential run, no test runs
-                # after it to exit, or interrupt, with another.
-                self._exit = stop
             try:
-                reports = self._cut_short(item, state)
-            except KeyboardInterrupt as again:  # Ctrl-C again: it must not leave the task
-                self._interrupt(again)
-                reports = self._cut_short_reports(state)
-            if not reports:
-                return
+                with (
+                    _lane_warnings.marked_filters(item, state)
+                    if item in self._filtered
+                    else contextlib.nullcontext()
+                ):
+                    reports = _lane_globals.runtestprotocol(item, log=False, nextitem=None)
+            except (KeyboardInterrupt, pytest.exit.Exception) as stop:
+                stopped = stop
+            if stopped is not None:
+                # Out of the handler: a teardown error it makes is no error
+                # "during the handling of" an interrupt raised in alt_coop's frames.
+                reports = self._stopped(item, state, stopped)
         except Exception as error:
             # Another plugin's hook (its makereport, say) raised: pytest
             # would have logged the reports made before, as each was made,
@@ -574,11 +570,13 @@ class Scheduler:
             if outlived is not None:  # its body ran to its end past the interrupt
                 self._note_interruption(outlived)
         if self._giving_up:  # see _give_up
-            given_up = self._given_up.get(state)
+            given_up, made = self._given_up.get(state, (None, len(reports)))
             if given_up is not None:
-                # Its protocol ended all the same (the interrupt became its
-                # timeout's failure, say): that interrupt names its line.
+                # Its protocol may have ended all the same (the interrupt
+                # became its timeout's failure, say): that interrupt names its line.
                 self._note_interruption(given_up)
+            reports = _results(reports[:made])  # what it finished before counts
+        if not reports and broken is None:
             return
         # One burst, with no switch to another lane inside: pytest's
         # reporters see this test from start to finish on its own.
@@ -598,6 +596,31 @@ class Scheduler:
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         # After logfinish, as pytest's warnings plugin hands them over.
         _lane_warnings.report_warnings(state)
+
+    def _stopped(
+        self,
+        item: pytest.Item,
+        state: _lane_state.LaneState,
+        stop: BaseException,
+    ) -> list[pytest.TestReport]:
+        """An interrupt or ``pytest.exit()`` ended ``item``'s protocol: its
+        reports so far (see :meth:`_lane`)."""
+        if self._giving_up:  # see _give_up: nothing is torn down here
+            if isinstance(stop, KeyboardInterrupt):
+                self._note_interruption(stop)  # the line pytest names, if the first
+            return state.reports
+        if isinstance(stop, KeyboardInterrupt):
+            self._interrupt(stop)
+        elif self._exit is None and not self._interrupted:
+            # Raised once the running tests are done, as pytest would. The
+            # first stop ends the run: in a sequential run, no test runs
+            # after it to exit, or interrupt, with another.
+            self._exit = stop
+        try:
+            return self._cut_short(item, state)
+        except KeyboardInterrupt as again:  # Ctrl-C again: it must not leave the task
+            self._interrupt(again)
+            return _results(state.reports)
 
     def _interrupt(self, interruption: KeyboardInterrupt) -> None:
         """A test met an interrupt (Ctrl-C's, or its own ``KeyboardInterrupt``):
@@ -644,20 +667,18 @@ class Scheduler:
                     lambda: setupstate.teardown_exact(None), "teardown", reraise=KeyboardInterrupt
                 )
                 if call.excinfo is not None:  # a teardown error is a result of its own
-                    item.ihook.pytest_runtest_makereport(item=item, call=call)
+                    try:
+                        item.ihook.pytest_runtest_makereport(item=item, call=call)
+                    except Exception:
+                        # A plugin's hook that counts on the setup it was cut
+                        # short in having a report (pytest-rerunfailures'):
+                        # pytest's own report, or the error would be lost.
+                        state.reports.append(pytest.TestReport.from_item_and_call(item, call))
         finally:
             # Cut short between its acquire() and release(): the teardowns of
             # the tests still running may wait for the lock.
             release_left_held(item, cut_short=True)
-        return self._cut_short_reports(state)
-
-    @staticmethod
-    def _cut_short_reports(state: _lane_state.LaneState) -> list[pytest.TestReport]:
-        reports = state.reports
-        # A passed setup is no result: the test itself was cut short.
-        if all(report.passed and report.when == "setup" for report in reports):
-            return []
-        return reports
+        return _results(state.reports)
 
     def summary_line(self) -> str | None:
         stats = self.stats
@@ -670,6 +691,14 @@ class Scheduler:
             f"at most {stats.most_at_once} at once, "
             f"{stats.busy_seconds:.2f}s of test time in {stats.wall_seconds:.2f}s"
         )
+
+
+def _results(reports: list[pytest.TestReport]) -> list[pytest.TestReport]:
+    """The reports of a test cut short, if they say anything: a passed
+    setup is no result, the test itself having been cut short."""
+    if all(report.passed and report.when == "setup" for report in reports):
+        return []
+    return reports
 
 
 async def _grace_despite_cancels(batch: asyncio.Task[Any], tasks: set[asyncio.Task[None]]) -> None:

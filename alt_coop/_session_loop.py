@@ -167,6 +167,8 @@ class SessionLoop:
         self._interrupt_grace: asyncio.TimerHandle | None = None
         #: The last exception raised into the loop while the work waited (see _stop_work).
         self.raised_into_loop: BaseException | None = None
+        #: The last interrupt a second Ctrl-C raised where the main thread was.
+        self._ctrl_c_again: KeyboardInterrupt | None = None
         #: ``loop.stop()`` was called while the loop was idle (see _stop_unless_working).
         self._stopped_idle = False
         #: Nested: a ``loop.stop()`` meant for the application's run of the
@@ -451,6 +453,11 @@ class SessionLoop:
     def interrupted_by_sigint(self) -> bool:
         return self._interrupted
 
+    def raised_by_ctrl_c(self, error: BaseException) -> bool:
+        """Whether Ctrl-C raised ``error`` where the main thread was (in
+        asyncio's ``select``, say), rather than a task or callback."""
+        return error is self._ctrl_c_again
+
     def take_interruption(self) -> KeyboardInterrupt:
         """The interrupt for pytest: the first one raised in user code, if
         any, whose traceback ends at the line the user's code was waiting
@@ -511,7 +518,8 @@ class SessionLoop:
         self._sigints += 1
         task = self._task
         if task is None or task.done() or self._interrupted:
-            raise KeyboardInterrupt
+            self._ctrl_c_again = KeyboardInterrupt()
+            raise self._ctrl_c_again
         self._interrupted = True
         _cancels.interrupt(task, "interrupted (Ctrl-C)")
         if self._alone:

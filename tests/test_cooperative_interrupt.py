@@ -669,6 +669,52 @@ def test_ctrl_c_names_the_line_of_a_test_left_where_it_waited(pytester, where):
     assert f"{test_file.name}:{waited}: KeyboardInterrupt" in output, output
 
 
+def test_a_second_ctrl_c_keeps_the_results_of_tests_already_in_teardown(pytester):
+    # Both tests' calls were over; their teardowns' clean-up was slow, and a
+    # second Ctrl-C cut it short: both results were dropped ("2 cut short"),
+    # and pytest's one line named asyncio's selectors.py.
+    events_conftest(pytester)
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        async def slow_cleanup(request):
+            yield
+            log("teardown begins", request.node.name)
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                await asyncio.sleep(30)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_passes(slow_cleanup):
+            pass
+
+        @pytest.mark.asyncio_cooperative
+        async def test_fails(slow_cleanup):
+            assert 1 == 2
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-v", str(test_file)],
+        pytester.path,
+        lambda: sum(line.startswith("teardown begins") for line in read_events(pytester)) == 2,
+        "both tests in their teardown",
+        again_after=0.5,
+        communicate_timeout=20,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert verbose_lines(output) == {"test_passes": ["PASSED"], "test_fails": ["FAILED"]}, output
+    assert "assert 1 == 2" in output
+    assert re.search(r"\b1 failed, 1 passed\b", output), output
+    # pytest's one line names where the clean-up waited when it was cut short.
+    waited = test_file.read_text().splitlines().index("        await asyncio.sleep(30)") + 1
+    assert f"{test_file.name}:{waited + 2}: KeyboardInterrupt" in output, output
+
+
 def test_tests_left_running_after_a_second_ctrl_c_report_nothing_and_touch_nothing(pytester):
     # They went on stepping their protocol during the session's teardown: they
     # were reported as errors (KeyError from the shared set-up state).

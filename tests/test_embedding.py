@@ -17,6 +17,7 @@ a TCP server, a ticking task) through ``import __main__ as app``.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import textwrap
@@ -1492,6 +1493,76 @@ def assert_interrupted_session_reported(output: str) -> None:
     assert "NEVER REACHED" not in output
     assert "KeyboardInterrupt" in output
     assert "1 passed" in output
+
+
+def test_a_teardown_error_after_main_is_cancelled_shows_no_frame_of_alt_coops(
+    pytester: pytest.Pytester,
+) -> None:
+    # test_second was waiting for the module fixture test_first was setting
+    # up when main was cancelled; tearing down after it, a fixture failed.
+    # Its report showed, as what that error happened "during the handling
+    # of", the interrupt raised in alt_coop's own frames: their source.
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            global JOB
+            JOB = asyncio.create_task(alt_coop.main([*ISOLATE, "suite"]))
+            try:
+                await JOB
+            except asyncio.CancelledError:
+                print("APP: await job raised CancelledError", flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_shared.py",
+        """
+        import asyncio
+
+        import pytest
+
+        import __main__ as app
+
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            yield
+            raise RuntimeError("the teardown of shared failed")
+
+
+        @pytest.fixture(scope="module")
+        async def slow():
+            asyncio.get_running_loop().call_later(0.2, app.JOB.cancel)
+            await asyncio.sleep(30)
+            yield
+
+
+        @pytest.mark.asyncio_cooperative
+        async def test_first(shared, slow):
+            pass
+
+
+        @pytest.mark.asyncio_cooperative
+        async def test_second(shared, slow):
+            pass
+        """,
+    )
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert "APP: await job raised CancelledError" in output
+    result.stdout.fnmatch_lines(["E * RuntimeError: the teardown of shared failed"])
+    assert "alt_coop" + os.sep not in output, output
+    assert "During handling" not in output, output
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
