@@ -1495,6 +1495,67 @@ def assert_interrupted_session_reported(output: str) -> None:
     assert "1 passed" in output
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_abandoned_fixture_teardown_leaves_the_application_no_error(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # The fixture's async generator, abandoned where it ignored its timeout,
+    # cannot be closed: asyncio tried all the same, once it was collected
+    # ("Task exception was never retrieved") or, kept, as asyncio.run ended
+    # ("an error occurred during closing of asynchronous generator").
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            print("APP: main returned", await alt_coop.main([*ISOLATE, "suite"]), flush=True)
+
+
+        asyncio.run(app_main())
+        print("APP: asyncio.run returned", flush=True)
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_stubborn.py",
+        f"""
+        import asyncio
+
+        import pytest
+
+
+        @pytest.fixture
+        async def stubborn(async_timeout):
+            yield
+            async_timeout.set_timeout_seconds(0.1)
+            for _ in range(3):
+                try:
+                    await asyncio.sleep(1)
+                except asyncio.CancelledError:
+                    pass
+
+
+        @pytest.mark.asyncio_{mode}
+        async def test_it(stubborn):
+            pass
+
+
+        def test_after():
+            pass
+        """,
+    )
+    result = run_app(pytester, timeout=60)
+    output = output_of(result)
+    assert "APP: main returned 1" in output, output
+    assert "APP: asyncio.run returned" in output, output
+    result.stdout.fnmatch_lines(["*fixture 'stubborn' timed out after 0.1s during teardown*"])
+    assert "already running" not in output, output
+
+
 def test_a_teardown_error_after_main_is_cancelled_shows_no_frame_of_alt_coops(
     pytester: pytest.Pytester,
 ) -> None:
