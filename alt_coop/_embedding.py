@@ -22,7 +22,7 @@ from . import _cancels, _runner, _session_loop
 from ._engine import Plugin
 from ._lanes import drive, in_lane
 from ._session_loop import INTERRUPT_GRACE_SECONDS
-from .errors import AltCoopUsageError
+from .errors import AltCoopError, AltCoopUsageError, TeardownCancelled
 
 
 async def main(
@@ -211,3 +211,9 @@ async def _session(args: list[str] | None, plugins: list[object]) -> int | pytes
         # Interrupted again while pytest tore down after an interrupt: pytest
         # lets that one out (and a task must not, or it stops the loop).
         return pytest.ExitCode.INTERRUPTED
+    except TeardownCancelled as error:
+        # Out of the session's end, where pytest reports no teardown: as a
+        # CancelledError, it would end this task cancelled, and be lost.
+        raise AltCoopError(
+            "a fixture's teardown at the end of the session was cancelled by its code's own doing"
+        ) from error

@@ -915,7 +915,8 @@ def _tear_down(
     except BaseException:
         if agen.ag_frame is not None:  # type: ignore[attr-defined]
             teardown_abandoned(holder)
-            _never_closed(agen)
+            if agen.ag_running:  # type: ignore[attr-defined]  # stopped inside an await
+                _never_closed(agen)
         raise
 
 

@@ -277,6 +277,11 @@ class Scheduler:
                     "that test asyncio_sequential"
                 ) from None
             finally:
+                if self._interrupted:
+                    # Its per-test state ends here: a lane still suspended
+                    # (a third Ctrl-C cut the give-up short) is never resumed,
+                    # by a session teardown's turns of the loop, say.
+                    self._giving_up = self._left = True
                 self.stats.wall_seconds += time.perf_counter() - started
                 self._warn_about_holds()
                 if session_loop is not None:
@@ -494,6 +499,7 @@ class Scheduler:
                     where = _tracebacks.last_user_entry(interrupt.__traceback__)
                     if where is not None:
                         self._note_interruption(_runner.new_interrupt().with_traceback(where))
+            self._given_up.clear()  # their tracebacks hold the tests' frames
             # Shown as the first of those tests'.
             _lane_warnings.record_notice(
                 self.config, AltCoopWarning(message), items.get(running[0].get_name())
@@ -548,6 +554,7 @@ class Scheduler:
                 # Out of the handler: a teardown error it makes is no error
                 # "during the handling of" an interrupt raised in alt_coop's frames.
                 reports = self._stopped(item, state, stopped)
+                del stopped  # its traceback holds this frame
         except Exception as error:
             # Another plugin's hook (its makereport, say) raised: pytest
             # would have logged the reports made before, as each was made,
@@ -576,6 +583,8 @@ class Scheduler:
                 # became its timeout's failure, say): that interrupt names its line.
                 self._note_interruption(given_up)
             reports = _results(reports[:made])  # what it finished before counts
+            if broken is not None:
+                return  # as for Ctrl-C's: the interrupt, not the hook's error, ends the run
         if not reports and broken is None:
             return
         # One burst, with no switch to another lane inside: pytest's
@@ -670,9 +679,11 @@ class Scheduler:
                     try:
                         item.ihook.pytest_runtest_makereport(item=item, call=call)
                     except Exception:
-                        # A plugin's hook that counts on the setup it was cut
-                        # short in having a report (pytest-rerunfailures'):
-                        # pytest's own report, or the error would be lost.
+                        if state.reports:
+                            raise  # a plugin's own error: an internal error, as in pytest
+                        # Its setup, cut short, has no report, which a plugin's
+                        # hook may count on (pytest-rerunfailures'): pytest's
+                        # own report, or the error would be lost.
                         state.reports.append(pytest.TestReport.from_item_and_call(item, call))
         finally:
             # Cut short between its acquire() and release(): the teardowns of
