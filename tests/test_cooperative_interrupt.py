@@ -715,6 +715,51 @@ def test_a_second_ctrl_c_keeps_the_results_of_tests_already_in_teardown(pytester
     assert f"{test_file.name}:{waited + 2}: KeyboardInterrupt" in output, output
 
 
+def test_a_plugins_report_hook_failing_on_a_test_cut_short_is_an_internal_error(
+    pytester, run_alt_subprocess
+):
+    # The hook's error was swallowed, the teardown reported as if nothing
+    # happened: only a hook failing for a test whose setup has no report
+    # (pytest-rerunfailures') gets pytest's own report instead.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_makereport(item, call):
+            outcome = yield
+            report = outcome.get_result()
+            if report.when == "teardown":
+                item.call_report.outcome  # the call, cut short, has none
+            setattr(item, report.when + "_report", report)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def broken_teardown():
+            yield
+            raise ValueError("teardown error")
+
+        @pytest.mark.asyncio_cooperative
+        async def test_a(broken_teardown):
+            await asyncio.sleep(0.05)
+            raise KeyboardInterrupt
+
+        @pytest.mark.asyncio_cooperative
+        async def test_b(broken_teardown):
+            await asyncio.sleep(1)
+        """
+    )
+    result = run_alt_subprocess(timeout=60)
+    result.stdout.fnmatch_lines(
+        ["INTERNALERROR> AttributeError: 'Function' object has no attribute 'call_report'"]
+    )
+
+
 def test_tests_left_running_after_a_second_ctrl_c_report_nothing_and_touch_nothing(pytester):
     # They went on stepping their protocol during the session's teardown: they
     # were reported as errors (KeyError from the shared set-up state).

@@ -1556,6 +1556,69 @@ def test_an_abandoned_fixture_teardown_leaves_the_application_no_error(
     assert "already running" not in output, output
 
 
+def test_a_teardown_cancelled_at_the_end_of_mains_session_reaches_the_caller(
+    pytester: pytest.Pytester,
+) -> None:
+    # After main was cancelled, the session fixture was torn down at the
+    # session's end, outside any test's report, and its teardown cancelled
+    # its own task: that TeardownCancelled, a CancelledError, ended pytest's
+    # task as cancelled, and the caller's CancelledError had no cause.
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            global JOB
+            JOB = asyncio.create_task(alt_coop.main([*ISOLATE, "suite"]))
+            try:
+                await JOB
+            except asyncio.CancelledError as error:
+                print("APP: cause", repr(error.__cause__), flush=True)
+                print("APP: its cause", repr(error.__cause__.__cause__), flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_wide.py",
+        """
+        import asyncio
+
+        import pytest
+
+        import __main__ as app
+
+
+        @pytest.fixture(scope="session")
+        async def wide():
+            yield
+            asyncio.get_running_loop().call_later(0.05, asyncio.current_task().cancel)
+            await asyncio.sleep(30)
+
+
+        async def test_one(wide):
+            asyncio.get_running_loop().call_later(0.1, app.JOB.cancel)
+            await asyncio.sleep(30)
+        """,
+    )
+    result = run_app(pytester, timeout=60)
+    output = output_of(result)
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(
+        [
+            "APP: cause AltCoopError(\"a fixture's teardown at the end of the session was "
+            "cancelled by its code's own doing\")",
+            "APP: its cause TeardownCancelled(*",
+        ]
+    )
+
+
 def test_a_teardown_error_after_main_is_cancelled_shows_no_frame_of_alt_coops(
     pytester: pytest.Pytester,
 ) -> None:
