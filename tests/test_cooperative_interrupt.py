@@ -904,6 +904,51 @@ def test_a_thread_test_ending_within_the_grace_after_ctrl_c_keeps_its_outcome(py
     assert f"{test_file.name}:{waited}: KeyboardInterrupt" in output, output
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_a_thread_test_whose_cap_fires_within_the_grace_keeps_its_fixtures_to_its_end(pytester):
+    # The cap's cancellation, after Ctrl-C's, stopped the wait for the body:
+    # its fixture was torn down while it still ran, and its result was lost.
+    test_file = pytester.makepyfile(
+        """
+        import pathlib
+        import time
+        import pytest
+
+        @pytest.fixture
+        def resource():
+            yield
+            print("FIXTURE TEARDOWN", flush=True)
+
+        @pytest.mark.asyncio_cooperative
+        def test_thread(resource):
+            pathlib.Path("started").touch()
+            time.sleep(2)
+            print("BODY ENDS", flush=True)
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *ISOLATE,
+            "-p",
+            "alt_coop.enable",
+            "-s",
+            "--asyncio-task-timeout=1",
+            str(test_file),
+        ],
+        pytester.path,
+        lambda: (pytester.path / "started").exists(),
+        "the thread test started",
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert output.index("BODY ENDS") < output.index("FIXTURE TEARDOWN"), output
+    assert "the test exceeded asyncio_task_timeout: 1s" in output, output
+    assert re.search(r"\b1 failed\b", output), output
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal dispositions")
 def test_cooperative_run_with_sigint_ignored_ends_cleanly(pytester):
     """Started with SIGINT ignored (``nohup``, a background job of a script, some CI
