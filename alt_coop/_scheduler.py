@@ -256,8 +256,14 @@ class Scheduler:
                     # tests it cut short met only the batch stopping.
                     raise self._exit or interrupt  # noqa: B904
                 # The batch's own (or a second Ctrl-C's, raised where the loop
-                # waited) names no line of the user's; a test's does.
-                raise self._exit or self._interruption or interrupt  # noqa: B904
+                # waited) names no line of the user's; a test's does, or the
+                # line of sync code Ctrl-C came during.
+                raise (  # noqa: B904
+                    self._exit
+                    or self._interruption
+                    or (session_loop and session_loop.interrupt_in_sync_code())
+                    or interrupt
+                )
             except SystemExit as stop:
                 # Raised out of the loop by a task or callback, none of the
                 # tests' own code: which test's it is, nothing tells.

@@ -30,7 +30,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from types import FrameType, TracebackType
 from typing import Any, NoReturn, TypeVar
 
-from . import _cancels, _leftover_tasks
+from . import _cancels, _leftover_tasks, _tracebacks
 from ._lanes import LEAVE, Leave, in_lane
 from ._leftover_tasks import CANCEL_GRACE_SECONDS
 from ._leftover_timers import TimersFollowed
@@ -169,6 +169,8 @@ class SessionLoop:
         self.raised_into_loop: BaseException | None = None
         #: The last interrupt a second Ctrl-C raised where the main thread was.
         self._ctrl_c_again: KeyboardInterrupt | None = None
+        #: The suite's line a cooperative test's sync code was at when Ctrl-C came.
+        self._ctrl_c_in_sync_code: TracebackType | None = None
         #: ``loop.stop()`` was called while the loop was idle (see _stop_unless_working).
         self._stopped_idle = False
         #: Nested: a ``loop.stop()`` meant for the application's run of the
@@ -320,7 +322,7 @@ class SessionLoop:
         _cancels.made_here(task)
         self._task, self._interrupted, self.interruption = task, False, None
         self._alone, self._waiting_at = alone, waiting_at
-        self.raised_into_loop = None
+        self.raised_into_loop, self._ctrl_c_in_sync_code = None, None
         stopped = False
         lost: list[BaseException] = []
         catching: contextlib.AbstractContextManager[None] = (
@@ -453,6 +455,12 @@ class SessionLoop:
     def interrupted_by_sigint(self) -> bool:
         return self._interrupted
 
+    def interrupt_in_sync_code(self) -> KeyboardInterrupt | None:
+        """Ctrl-C's interrupt, naming the line of a cooperative test's sync
+        code it came during (a sync fixture's, which ran on), if it did."""
+        where, self._ctrl_c_in_sync_code = self._ctrl_c_in_sync_code, None
+        return KeyboardInterrupt().with_traceback(where) if where is not None else None
+
     def raised_by_ctrl_c(self, error: BaseException) -> bool:
         """Whether Ctrl-C raised ``error`` where the main thread was (in
         asyncio's ``select``, say), rather than a task or callback."""
@@ -521,6 +529,8 @@ class SessionLoop:
             self._ctrl_c_again = KeyboardInterrupt()
             raise self._ctrl_c_again
         self._interrupted = True
+        if in_lane():  # a cooperative test's sync code holds the loop: it runs on
+            self._ctrl_c_in_sync_code = _tracebacks.where_frame_is(frame)[1]
         _cancels.interrupt(task, "interrupted (Ctrl-C)")
         if self._alone:
             # One test's phase: bounded as a batch's tests are. (Scheduled from

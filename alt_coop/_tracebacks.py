@@ -226,7 +226,11 @@ def where_thread_is(thread_id: int) -> tuple[str, TracebackType | None]:
     """Where a running thread is in the suite's code (its innermost frame
     there), described and as a traceback of one entry; nothing if it is not
     in the suite's code (the threading module's, say, which says nothing)."""
-    frame = sys._current_frames().get(thread_id)
+    return where_frame_is(sys._current_frames().get(thread_id))
+
+
+def where_frame_is(frame: FrameType | None) -> tuple[str, TracebackType | None]:
+    """Where the code running ``frame`` is in the suite's code: see :func:`where_thread_is`."""
     while frame is not None and remoteness(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:

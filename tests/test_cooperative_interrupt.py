@@ -949,6 +949,40 @@ def test_a_thread_test_whose_cap_fires_within_the_grace_keeps_its_fixtures_to_it
     assert re.search(r"\b1 failed\b", output), output
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_ctrl_c_during_a_sync_fixtures_teardown_in_a_batch_names_its_line(pytester):
+    # The sync code runs on (it holds the loop), and the test ends as it
+    # would have: pytest's one line named alt_coop's scheduler.
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pathlib
+        import time
+        import pytest
+
+        @pytest.fixture
+        def sync_teardown():
+            yield
+            pathlib.Path("tearing-down").touch()
+            time.sleep(1.5)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_it(sync_teardown):
+            await asyncio.sleep(0)
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        lambda: (pytester.path / "tearing-down").exists(),
+        "the sync teardown started",
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    slept = test_file.read_text().splitlines().index("    time.sleep(1.5)") + 1
+    assert f"{test_file.name}:{slept}: KeyboardInterrupt" in output, output
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal dispositions")
 def test_cooperative_run_with_sigint_ignored_ends_cleanly(pytester):
     """Started with SIGINT ignored (``nohup``, a background job of a script, some CI
