@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from . import _deadlines
-from ._cancels import cancel_own, uncancel_own
+from ._cancels import cancel_own, interrupt_pending, uncancel_own
 from ._debugger import AfterDebugging, DebuggerPolicy, after_debugging
 from ._lanes import hold_on, let_go
 from ._tracebacks import describe_waiting, waiting_line, where_thread_is
@@ -349,7 +349,14 @@ class TaskCap:
             return
         if not self.task.done():
             thread = self.body_thread
-            if thread is not None and thread.is_alive() and thread.ident is not None:
+            body_runs = thread is not None and thread.is_alive() and thread.ident is not None
+            if interrupt_pending(self.task) and not body_runs:
+                # Ctrl-C (or main's caller) cancelled it already, and its
+                # cleanup has the interrupt's grace: cancelled again, that
+                # cleanup would be cut short where it waits.
+                return
+            if body_runs:
+                assert thread is not None and thread.ident is not None
                 self._body_was_at, self.waited_at = where_thread_is(thread.ident)
             elif self.phase is not None:
                 self.where, self.waited_at = self.phase.waiting_at()

@@ -983,6 +983,57 @@ def test_ctrl_c_during_a_sync_fixtures_teardown_in_a_batch_names_its_line(pytest
     assert f"{test_file.name}:{slept}: KeyboardInterrupt" in output, output
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_a_cap_expiring_during_the_cleanup_after_ctrl_c_does_not_cancel_again(pytester):
+    # The cap cancelled the test a second time: its cleanup, well within the
+    # grace, was cut short where it waited, and the test dropped at the cap.
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pathlib
+        import pytest
+
+        @pytest.fixture
+        async def resource():
+            yield
+            print("FIXTURE TEARDOWN", flush=True)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_cleans_up(resource):
+            pathlib.Path("started").touch()
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                await asyncio.sleep(2)
+                print("CLEANUP DONE", flush=True)
+                raise
+        """
+    )
+    waited = 14  # the line of ``await asyncio.sleep(30)``
+    output, returncode, _, _, _ = interrupt_when(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *ISOLATE,
+            "-p",
+            "alt_coop.enable",
+            "-s",
+            "--asyncio-task-timeout=1",
+            str(test_file),
+        ],
+        pytester.path,
+        lambda: (pytester.path / "started").exists(),
+        "the test started",
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert output.index("CLEANUP DONE") < output.index("FIXTURE TEARDOWN"), output
+    assert "asyncio_task_timeout" not in output, output
+    assert "stopped waiting" not in output, output
+    assert f"{test_file.name}:{waited}: KeyboardInterrupt" in output, output
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal dispositions")
 def test_cooperative_run_with_sigint_ignored_ends_cleanly(pytester):
     """Started with SIGINT ignored (``nohup``, a background job of a script, some CI
