@@ -358,6 +358,20 @@ class Plugin:
             terminalreporter.write_line(f"{type(self._end_error).__name__}: {self._end_error}")
             self._end_error = None
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        """A sequential test caught Ctrl-C's cancellation and raised an error
+        of its own (see SessionLoop.interrupt_after_the_test): reported like
+        any error, then the run stops, as it would at Ctrl-C."""
+        __tracebackhide__ = True
+        result = yield
+        session_loop = self._session_loop
+        if session_loop is not None:
+            interrupt = session_loop.take_interrupt_after_the_test()
+            if interrupt is not None:
+                raise interrupt
+        return result
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         _session_loop.current_again()

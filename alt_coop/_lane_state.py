@@ -192,6 +192,15 @@ class _BodiesInThreads:
 bodies_in_threads = _BodiesInThreads()
 
 
+#: The interrupts a cooperative test's code outlived, each naming the line
+#: it met the code at: its body ran on in its thread to its end, or its code
+#: caught the interrupt's cancellation and raised an error of its own, which
+#: is its outcome. The scheduler stops the run with it once the test is over.
+outlived_interrupts: weakref.WeakKeyDictionary[LaneState, KeyboardInterrupt] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 #: The test that started each thread started during a batch.
 started_by: weakref.WeakKeyDictionary[threading.Thread, LaneState] = weakref.WeakKeyDictionary()
 

@@ -25,9 +25,10 @@ from typing import Any, TypeVar
 import greenlet
 import pytest
 
-from . import _cancels, _delivered, _session_loop, _tracebacks
+from . import _cancels, _delivered, _lane_state, _session_loop, _tracebacks
 from ._cancels import uncancel_own
 from ._lanes import Abandon, drive, in_context, in_lane, in_other_task, step
+from ._pytest_compat import TEST_OUTCOME
 from ._timeouts import IGNORED, PhaseTimeout, TaskCap, cap_of, capped_tasks, current_cap
 from .errors import AltCoopUsageError
 
@@ -292,6 +293,13 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
         delivered = _delivered.take(task, exc) if task is not None else None
         if isinstance(exc, asyncio.CancelledError):
             _interrupt_if_from_outside(exc)
+        elif (
+            task is not None
+            and _cancels.interrupt_pending(task)
+            and isinstance(exc, TEST_OUTCOME)
+            and not isinstance(exc, pytest.exit.Exception)  # the first stop wins: Ctrl-C's
+        ):
+            _interrupt_turned_into(exc, task)
         if delivered is not None:  # pytest-timeout's failure, or an outcome from a callback
             _capped()  # the cap fired too: the first to come says it
             raise delivered from None
@@ -380,6 +388,28 @@ def _interrupt_if_from_outside(error: asyncio.CancelledError) -> None:
     if task is None or not _cancels.is_interrupt(task):
         return  # a clock of alt_coop's, or the code's own doing
     raise _interruption(task, _tracebacks.last_user_entry(error.__traceback__))
+
+
+def _interrupt_turned_into(error: BaseException, task: asyncio.Task[Any]) -> None:
+    """The code caught alt_coop's interrupt and raised ``error`` instead (a
+    cleanup that failed): that error is the phase's outcome, reported as
+    pytest reports any, and the rest of the test's teardown runs. The
+    session stops once the test is over (a batch stops all the same), and
+    pytest's line names where the interrupt met the code."""
+    met: BaseException | None = error
+    seen: set[int] = set()
+    while met is not None and not isinstance(met, asyncio.CancelledError) and id(met) not in seen:
+        seen.add(id(met))
+        met = met.__context__
+    where = _tracebacks.last_user_entry((met or error).__traceback__)
+    interrupt = _interruption(task, where)
+    state = _lane_state.CURRENT.get()
+    if state is not None:
+        _lane_state.outlived_interrupts.setdefault(state, interrupt)
+        return
+    session_loop = _session_loop.current()
+    if session_loop is not None:  # a sequential test's, or alt_coop.main's
+        session_loop.interrupt_after_the_test(interrupt)
 
 
 def _interruption(task: asyncio.Task[Any], where: TracebackType | None) -> KeyboardInterrupt:

@@ -45,7 +45,6 @@ from . import (
     _run_alone,
     _runner,
     _session_loop,
-    _thread_bodies,
     _timeouts,
     _tracebacks,
     _unawaited,
@@ -578,9 +577,9 @@ class Scheduler:
             # What its last phase could not report, pytest reports later.
             _uncaught.hand_over(state, test_over=True)
             self._log_levels.forget(state)
-        if self._interrupted and _thread_bodies.outlived_interrupts:
-            outlived = _thread_bodies.outlived_interrupts.pop(state, None)
-            if outlived is not None:  # its body ran to its end past the interrupt
+        if self._interrupted and _lane_state.outlived_interrupts:
+            outlived = _lane_state.outlived_interrupts.pop(state, None)
+            if outlived is not None:  # its code ran to its end past the interrupt
                 self._note_interruption(outlived)
         if self._giving_up:  # see _give_up
             given_up, made = self._given_up.get(state, (None, len(reports)))

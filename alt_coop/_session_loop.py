@@ -178,6 +178,9 @@ class SessionLoop:
         self._stop_held_back = False
         #: The first interrupt raised in user code by this run's cancellation.
         self.interruption: KeyboardInterrupt | None = None
+        #: An interrupt the work turned into an error of its own (see
+        #: interrupt_after_the_test), raised once the test is over.
+        self._after_the_test: KeyboardInterrupt | None = None
         self._handles_sigint = False
         self._previous_sigint: Any = signal.default_int_handler
         self._marked: contextvars.Token[bool] | None = None
@@ -465,6 +468,19 @@ class SessionLoop:
         """Whether Ctrl-C raised ``error`` where the main thread was (in
         asyncio's ``select``, say), rather than a task or callback."""
         return error is self._ctrl_c_again
+
+    def interrupt_after_the_test(self, interrupt: KeyboardInterrupt) -> None:
+        """The work (a sequential test's phase) caught the interrupt's
+        cancellation and raised an error of its own (a cleanup that failed):
+        that error is the phase's outcome, reported as pytest reports it, and
+        the session stops with ``interrupt`` once the test is over."""
+        self._interrupted = False
+        self._after_the_test = self._after_the_test or interrupt
+
+    def take_interrupt_after_the_test(self) -> KeyboardInterrupt | None:
+        """The interrupt kept by :meth:`interrupt_after_the_test`, if any."""
+        interrupt, self._after_the_test = self._after_the_test, None
+        return interrupt
 
     def take_interruption(self) -> KeyboardInterrupt:
         """The interrupt for pytest: the first one raised in user code, if

@@ -15,7 +15,6 @@ import contextlib
 import contextvars
 import functools
 import threading
-import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,13 +29,6 @@ from .errors import AltCoopUsageError
 #: Set in the context a plain def cooperative test's body runs in, in a worker thread.
 IN_WORKER_THREAD: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "alt_coop_in_worker_thread", default=False
-)
-
-#: The interrupts that came while a test's body ran on to its end in its
-#: thread, each naming the line the body was at: the scheduler stops the run
-#: with it once the test is over (see _body_in_thread).
-outlived_interrupts: weakref.WeakKeyDictionary[_lane_state.LaneState, KeyboardInterrupt] = (
-    weakref.WeakKeyDictionary()
 )
 
 
@@ -126,7 +118,7 @@ async def _body_in_thread(
             _cancels.take_interrupt(task)
             state = _lane_state.CURRENT.get()
             if state is not None:
-                outlived_interrupts[state] = new_interrupt().with_traceback(where)
+                _lane_state.outlived_interrupts[state] = new_interrupt().with_traceback(where)
             return returned.result()
         finally:
             if cap is not None:

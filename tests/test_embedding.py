@@ -1758,6 +1758,80 @@ def test_a_plain_def_test_ending_after_main_is_cancelled_keeps_its_outcome(
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_test_turning_mains_cancellation_into_an_error_fails_with_it(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # Sequential: pytest's line named its capture plugin's source, with no
+    # word of the cancellation; cooperative: alt_coop's scheduler.
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            global JOB
+            JOB = asyncio.create_task(alt_coop.main([*ISOLATE, "suite", "-s"]))
+            try:
+                print("APP: job returned", await JOB, flush=True)
+            except asyncio.CancelledError:
+                print("APP: await job raised CancelledError", flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    mark = "@pytest.mark.asyncio_cooperative" if mode == "cooperative" else ""
+    suite = f"""
+        import asyncio
+
+        import pytest
+
+        import __main__ as app
+
+
+        @pytest.fixture
+        async def resource():
+            yield
+            await asyncio.sleep(0.01)
+            print("FIXTURE TEARDOWN")
+
+
+        {mark}
+        async def test_cleanup_fails(resource):
+            asyncio.get_running_loop().call_later(0.2, app.JOB.cancel)
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                raise RuntimeError("cleanup failed")
+
+
+        """
+    if mode == "sequential":  # (a cooperative one would run beside it)
+        suite += """
+        async def test_after():
+            print("NEXT TEST RAN")
+        """
+    write(pytester, "suite/test_cleanup.py", suite)
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    assert "APP: await job raised CancelledError" in output
+    result.stdout.fnmatch_lines(["*FAILED suite/test_cleanup.py::test_cleanup_fails*"])
+    assert "RuntimeError: cleanup failed" in output, output
+    assert "FIXTURE TEARDOWN" in output and "ERROR" not in output, output
+    assert "NEXT TEST RAN" not in output and re.search(r"\b1 failed in\b", output), output
+    lines = [line.strip() for line in (pytester.path / "suite/test_cleanup.py").open()]
+    waited = lines.index("await asyncio.sleep(30)") + 1
+    result.stdout.fnmatch_lines(
+        [f"*suite/test_cleanup.py:{waited}: KeyboardInterrupt: the task running pytest*"]
+    )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 @pytest.mark.parametrize("loop_kind", LOOP_KINDS)
 def test_cancelling_the_task_awaiting_main_interrupts_the_session(
     pytester: pytest.Pytester, loop_kind: str, mode: str

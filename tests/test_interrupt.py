@@ -120,6 +120,59 @@ def test_ctrl_c_after_a_test_took_back_its_own_cancellations(
     assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
 
 
+TURNS_THE_INTERRUPT_INTO_AN_ERROR = """
+import asyncio
+import pytest
+
+@pytest.fixture
+async def resource():
+    yield
+    await asyncio.sleep(0.01)
+    print("FIXTURE TEARDOWN", flush=True)
+
+async def test_cleanup_fails(resource):
+    with open({marker!r}, "w") as f:
+        f.write("started")
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        raise RuntimeError("cleanup failed")
+
+async def test_after():
+    print("NEXT TEST RAN", flush=True)
+"""
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_test_turning_ctrl_c_into_an_error_fails_with_it_and_stops_the_run(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # Sequential: the failure was lost ("no tests ran"), and pytest's line
+    # named pluggy's source; cooperative: it named alt_coop's scheduler.
+    marker = pytester.path / "test-started.txt"
+    source = TURNS_THE_INTERRUPT_INTO_AN_ERROR.format(marker=str(marker))
+    test_file = pytester.makepyfile(source)
+    output, returncode, _, _, _ = interrupt_when(
+        [
+            *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-s"),
+            *("-rA", str(test_file), *mode_args(mode)),
+        ],
+        pytester.path,
+        marker.exists,
+        "the test reached its long sleep",
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "FAILED test_a_test_turning_ctrl_c_into_an_error" in output, output
+    assert "RuntimeError: cleanup failed" in output, output
+    assert "FIXTURE TEARDOWN" in output and "ERROR" not in output, output
+    if mode == "sequential":
+        assert "NEXT TEST RAN" not in output and "1 failed in" in output, output
+    else:  # the other test ran beside it, and was over
+        assert "1 failed, 1 passed in" in output, output
+    sleep_line = source.lstrip().splitlines().index("        await asyncio.sleep(30)") + 1
+    assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
+
+
 SWALLOWS_FOREVER = """
 import asyncio
 import pytest
