@@ -670,8 +670,7 @@ class Plugin:
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        # A cooperative test's reports are logged once it is done; should an
-        # interrupt cut its protocol short, these are the results it had.
+        # What a cooperative test reports is kept by alt_coop._lane_reports.
         report = yield
         if call.excinfo is not None:
             error = call.excinfo.value
@@ -690,15 +689,6 @@ class Plugin:
                 # message alone: the notes Hypothesis adds (its falsifying
                 # example) would be lost.
                 report.sections.append(("Notes", "\n".join(map(str, notes))))
-        state = _lane_state.CURRENT.get()
-        if state is not None and state.item is item:
-            state.reports.append(report)
-            if report.failed and not hasattr(report, "wasxfail"):
-                # Counted now, as pytest counts a sequential test's failure
-                # before its teardown (which may keep a database for a failed
-                # run, say); taken back just before its reports are logged.
-                item.session.testsfailed += 1
-                state.failures_counted += 1
         return report
 
     @pytest.hookimpl(tryfirst=True)

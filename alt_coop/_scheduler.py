@@ -39,6 +39,7 @@ from . import (
     _lane_globals,
     _lane_logging,
     _lane_output,
+    _lane_reports,
     _lane_state,
     _lane_warnings,
     _plugin_state,
@@ -188,7 +189,7 @@ class Scheduler:
         for text, (first, *then) in sorted(self.notices.items()):
             _lane_warnings.notice(self.config, text, first, then=then)
         start = 0
-        with _fixture_instances.setup_once(self.instances):
+        with _fixture_instances.setup_once(self.instances), _lane_reports.kept(self.config):
             while start < len(items):
                 end = start
                 while end < len(items) and flags[end] == flags[start]:

@@ -1051,6 +1051,63 @@ def test_maxfail_counts_each_failure_once(pytester, run_alt, maxfail):
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("replaces", [False, True], ids=["in_place", "new_report"])
+def test_a_report_a_later_plugin_changes_counts_as_that_plugin_leaves_it(
+    pytester, run_alt, mode, replaces
+):
+    # A conftest found while collecting wraps makereport outside alt_coop's
+    # wrapper and reports a known failure as a skip: -x stopped the
+    # cooperative run at the failure it no longer was, and tests were lost.
+    pytester.makepyfile(
+        conftest=f"""
+        import copy
+        import pytest
+
+        @pytest.hookimpl(wrapper=True, tryfirst=True)
+        def pytest_runtest_makereport(item, call):
+            report = yield
+            if report.failed and item.get_closest_marker("known_failure"):
+                if {replaces}:
+                    report = copy.copy(report)
+                report.outcome = "skipped"
+                report.longrepr = (str(item.path), 0, "known failure")
+            return report
+        """
+    )
+    sub = pytester.mkpydir("sub")
+    sub.joinpath("conftest.py").write_text(
+        (pytester.path / "conftest.py").read_text(), encoding="utf-8"
+    )
+    (pytester.path / "conftest.py").unlink()  # found while collecting: registered late
+    sub.joinpath("test_known.py").write_text(
+        """
+import asyncio
+import pytest
+
+@pytest.mark.known_failure
+async def test_known():
+    await asyncio.sleep(0.05)
+    assert False
+
+async def test_quick():
+    await asyncio.sleep(0.01)
+
+def test_sync():
+    pass
+
+async def test_later():
+    await asyncio.sleep(0.01)
+""",
+        encoding="utf-8",
+    )
+    result = run_alt(
+        "-x", "-p", "no:randomly", "-m", "known_failure or not known_failure", *mode_args(mode)
+    )
+    result.assert_outcomes(passed=3, skipped=1)
+    assert result.ret == pytest.ExitCode.OK
+
+
 def test_what_pytest_refuses_during_teardown_is_refused_in_a_cooperative_run(pytester, run_alt):
     # pytest takes a node off its stack before running its finalizers: a
     # fixture asked for anew, or a finalizer added to it, then is an error.
