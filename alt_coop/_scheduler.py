@@ -511,7 +511,10 @@ class Scheduler:
                 self.config, AltCoopWarning(message), items.get(running[0].get_name())
             )
 
-    def _stopping(self) -> bool:
+    def _stopping(self, own_failures: int = 0) -> bool:
+        """Whether the run stops; for a test stopping it, whether it stopped
+        already, less that test's ``own_failures`` (in a sequential run, a
+        stop in its teardown comes before -x stops the run after it)."""
         session = self.session
         return bool(
             session.shouldfail
@@ -522,8 +525,8 @@ class Scheduler:
             # pytest stops at the failure that reaches --maxfail once its
             # reports are logged, which for a cooperative test is after its
             # teardown; its failures are counted as they happen (see
-            # pytest_runtest_makereport), so none starts meanwhile.
-            or 0 < self._maxfail <= session.testsfailed
+            # alt_coop._lane_reports), so none starts meanwhile.
+            or 0 < self._maxfail <= session.testsfailed - own_failures
         )
 
     # -- one test, in its own lane -----------------------------------------
@@ -624,13 +627,15 @@ class Scheduler:
             if isinstance(stop, KeyboardInterrupt):
                 self._note_interruption(stop)  # the line pytest names, if the first
             return state.reports
+        # The first stop ends the run: in a sequential run, no test runs
+        # after it (-x's, pytest.exit()'s, an interrupt's) to stop it again.
+        # Ctrl-C's comes on top of any, as it would.
+        first = not self._stopping(state.failures_counted)
         if isinstance(stop, KeyboardInterrupt):
-            self._interrupt(stop)
-        elif self._exit is None and not self._interrupted:
-            # Raised once the running tests are done, as pytest would. The
-            # first stop ends the run: in a sequential run, no test runs
-            # after it to exit, or interrupt, with another.
-            self._exit = stop
+            if first or self._interrupted:
+                self._interrupt(stop)
+        elif first:
+            self._exit = stop  # raised once the running tests are done, as pytest would
         try:
             return self._cut_short(item, state)
         except KeyboardInterrupt as again:  # Ctrl-C again: it must not leave the task

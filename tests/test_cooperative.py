@@ -3399,6 +3399,39 @@ def test_the_first_pytest_exit_ends_the_run_though_a_running_test_stops_it_again
     )
 
 
+@pytest.mark.parametrize(
+    "second", ['pytest.exit("second exit", returncode=0)', "raise KeyboardInterrupt"]
+)
+def test_a_stop_after_x_stopped_the_run_does_not_replace_it(pytester, second):
+    # -x stopped the run first: a running test's later pytest.exit() made
+    # it exit 0 (or 2 for its own KeyboardInterrupt), hiding the failure.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_fails():
+            await asyncio.sleep(0.01)
+            assert False
+
+        async def test_stops_later():
+            await asyncio.sleep(0.3)
+            {second}
+        """
+    )
+    # (Before the fix, a KeyboardInterrupt would have stopped this session too.)
+    result = pytester.runpytest(
+        *ISOLATE, "-p", "alt_coop.enable", "-x", "-p", "no:randomly", no_reraise_ctrlc=True
+    )
+    output = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, output
+    result.stdout.fnmatch_lines(["*stopping after 1 failures*"])
+    assert "second exit" not in output and "KeyboardInterrupt" not in output, output
+    result.assert_outcomes(failed=1)
+
+
 def test_a_test_whose_report_a_hook_stops_the_run_at_is_no_test_cut_short(pytester, run_alt):
     pytester.makeconftest(
         """
