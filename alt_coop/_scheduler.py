@@ -121,6 +121,7 @@ class Scheduler:
         self._others = others  # the plugins that run some async tests themselves
         self._lanes_running = 0  # lanes past their start, not yet done with their protocol
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
+        self._last_logged: pytest.Item | None = None  # the last test whose reports were logged
         # The batch gives up on the tests still running after an interrupt's
         # grace (see _give_up), then leaves those that still wait.
         self._giving_up = False
@@ -201,6 +202,7 @@ class Scheduler:
                 else:
                     self._run_sequential(items, start, end)
                 if self._stopping():
+                    self._tear_down_left()
                     break
                 start = end
         if self._exit is not None:
@@ -209,6 +211,27 @@ class Scheduler:
             raise session.Failed(session.shouldfail)
         if session.shouldstop:
             raise session.Interrupted(session.shouldstop)
+
+    def _tear_down_left(self) -> None:
+        """The run stops with fixtures still up: a stop that came only as the
+        last test's reports were logged (a plugin's logreport hook set
+        ``shouldstop``), after its teardown. In a sequential run, that test's
+        teardown would have torn everything down, its error reported there;
+        left to pytest's session teardown, an error crashes pytest."""
+        setupstate, item = self.setupstate, self._last_logged
+        if setupstate is None or item is None or not setupstate.collectors:
+            return
+
+        def tear_down() -> None:
+            __tracebackhide__ = True
+            setupstate.teardown_exact(None)
+
+        call = pytest.CallInfo.from_call(
+            tear_down, "teardown", reraise=(pytest.exit.Exception, KeyboardInterrupt)
+        )
+        if call.excinfo is not None:
+            report = item.ihook.pytest_runtest_makereport(item=item, call=call)
+            item.ihook.pytest_runtest_logreport(report=report)
 
     def _install_instances(self, item: pytest.Item) -> None:
         state = _lane_state.CURRENT.get() or _lane_state.LaneState(item)
@@ -602,6 +625,7 @@ class Scheduler:
         # Counted as reported first: a hook may stop the run at one of its reports.
         self.stats.tests += 1
         self.stats.busy_seconds += sum(report.duration for report in reports)
+        self._last_logged = item
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         for shown, report in enumerate(reports):
             if state.terminal_lines:

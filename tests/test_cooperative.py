@@ -3432,6 +3432,58 @@ def test_a_stop_after_x_stopped_the_run_does_not_replace_it(pytester, second):
     result.assert_outcomes(failed=1)
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_stop_a_report_hook_makes_leaves_no_fixture_to_the_session_end(pytester, run_alt, mode):
+    # The stop came as the last test's reports were logged, after its
+    # teardown: the module fixture was left to pytest's session teardown,
+    # where its error crashed pytest with a raw traceback and no summary.
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+
+        def pytest_runtest_logreport(report):
+            if report.when == "call" and report.skipped:
+                pytest.the_session.shouldstop = "a skip was seen"
+
+        def pytest_sessionstart(session):
+            pytest.the_session = session
+
+        @pytest.fixture(scope="module")
+        async def server():
+            yield
+            await asyncio.sleep(0)
+            raise RuntimeError("server did not shut down cleanly")
+        """
+    )
+    mark = "@pytest.mark.asyncio_cooperative" if mode == "cooperative" else ""
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        {mark}
+        async def test_skips(server):
+            await asyncio.sleep(0.01)
+            pytest.skip("backend not configured")
+
+        def test_sync(server):
+            pass
+        """
+    )
+    result = run_alt("-p", "no:randomly")
+    output = result.stdout.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED, output
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_skips*",
+            "*RuntimeError: server did not shut down cleanly",
+            "*Interrupted: a skip was seen*",
+        ]
+    )
+    result.assert_outcomes(skipped=1, errors=1)
+
+
 def test_a_test_whose_report_a_hook_stops_the_run_at_is_no_test_cut_short(pytester, run_alt):
     pytester.makeconftest(
         """
