@@ -29,7 +29,7 @@ from . import _cancels, _delivered, _lane_state, _session_loop, _tracebacks
 from ._cancels import uncancel_own
 from ._lanes import Abandon, drive, in_context, in_lane, in_other_task, step
 from ._pytest_compat import TEST_OUTCOME
-from ._timeouts import IGNORED, PhaseTimeout, TaskCap, cap_of, capped_tasks, current_cap
+from ._timeouts import IGNORED, PhaseTimeout, TaskCap, cap_of, capped_tasks
 from .errors import AltCoopUsageError
 
 T = TypeVar("T")
@@ -264,10 +264,12 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     if timeout is not None:
         timeout.start(coro, phase, _current_timeout.get())
     token = _current_timeout.set(timeout)
-    cap = current_cap.get()
+    task = asyncio.current_task()
+    # By the task, not the context (see WaiterClocks): a wider fixture's
+    # teardown runs in the context of the test that set it up.
+    cap = cap_of(task)
     if cap is not None:  # the cap gives up on the innermost phase running
         outer_phase, cap.phase = cap.phase, timeout
-    task = asyncio.current_task()
     cancels_before = task.cancelling() if task is not None else 0
     try:
         result = step(coro, timeout)

@@ -22,7 +22,7 @@ import pytest
 
 from . import _cancels, _lane_state, _pytest_compat
 from ._runner import new_interrupt, run
-from ._timeouts import current_cap
+from ._timeouts import cap_of
 from ._tracebacks import where_thread_is
 from .errors import AltCoopUsageError
 
@@ -86,7 +86,7 @@ async def _body_in_thread(
         # Not a daemon: the process ends once the body returns, as pytest's would.
         thread = threading.Thread(target=in_thread, name=f"alt_coop: {nodeid}")
         thread.start()
-        cap = current_cap.get()
+        cap = cap_of(asyncio.current_task())
         if cap is not None:  # its report names the line the thread is at
             cap.body_thread = thread
         try:

@@ -210,6 +210,10 @@ class PhaseTimeout:
             if self._policy.may_cancel_later(self._test):  # another test's debugger traces
                 self._deadline = after_debugging(loop, self._fire)
             return
+        if task in capped_tasks:
+            # The test's cap cancelled it first, and gives up on it after the
+            # same grace: cancelled again, its report would name this clock.
+            return
         self.where, self.waited_at = self.waiting_at()
         self.where += self.stuck_because  # said now: the wait ends as it is cancelled
         self.fired = True
@@ -312,7 +316,6 @@ class TaskCap:
         self.body_thread: threading.Thread | None = None
         self._body_was_at = ""  # where that thread was when the cap expired
         self.resume()
-        self._token = current_cap.set(self)
         _caps[task] = self
 
     def pause(self) -> None:
@@ -333,7 +336,6 @@ class TaskCap:
         self.pause()
         if self._abandon is not None:
             self._abandon.cancel()
-        current_cap.reset(self._token)
         _caps.pop(self.task, None)
         self.waited_at = None  # as a phase's (see PhaseTimeout.stop)
 
@@ -384,15 +386,10 @@ class TaskCap:
             self.phase.abandon()
 
 
-#: The cap of the cooperative test running in this context, if it has one.
-current_cap: contextvars.ContextVar[TaskCap | None] = contextvars.ContextVar(
-    "alt_coop_task_cap", default=None
-)
-
 #: Each capped test's cap, by its task.
 _caps: weakref.WeakKeyDictionary[asyncio.Task[Any], TaskCap] = weakref.WeakKeyDictionary()
 
 
 def cap_of(task: asyncio.Task[Any] | None) -> TaskCap | None:
     """The cap of the cooperative test whose task ``task`` is, if it has one."""
-    return None if task is None else _caps.get(task)
+    return None if task is None or not _caps else _caps.get(task)

@@ -196,6 +196,98 @@ def test_a_test_that_keeps_ignoring_the_task_timeout_is_abandoned(pytester, run_
     )
 
 
+@pytest.mark.parametrize("ignores", [False, True], ids=["waits", "ignores"])
+def test_the_cap_of_a_test_ending_a_fixture_another_set_up_names_that_teardown(
+    pytester, run_alt_subprocess, ignores
+):
+    # The teardown runs in the context of the test that set the fixture up:
+    # the cap, found there, was that test's (long over). The report named no
+    # line, and a teardown ignoring the cancellation ran to its own timeout.
+    body = (
+        """
+            while True:
+                try:
+                    await asyncio.sleep(0.1)
+                except asyncio.CancelledError:
+                    pass
+        """
+        if ignores
+        else "await asyncio.sleep(3)"
+    )
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            yield
+            {body}
+
+        async def test_sets_up(shared):
+            pass
+
+        async def test_ends(shared):
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt_subprocess(
+        "-p",
+        "no:randomly",
+        "--asyncio-task-timeout=0.5",
+        "--default-async-timeout=30",
+        timeout=20,
+    )
+    waited = 12 if ignores else 9
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_ends*",
+            "*the test exceeded asyncio_task_timeout: 0.5s for its whole run, fixtures included"
+            f"; it was waiting at test_*.py:{waited} in shared"
+            + ("; it ignored the cancellation for 2s and was abandoned*" if ignores else "*"),
+        ]
+    )
+    result.assert_outcomes(passed=2, errors=1)
+
+
+def test_a_cap_that_expired_first_is_what_a_test_ignoring_it_fails_with(
+    pytester, run_alt_subprocess
+):
+    # Its own timeout fired within the cap's grace and cancelled it again:
+    # the report named that timeout and the line of the second wait.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_stubborn(async_timeout):
+            async_timeout.set_timeout_seconds(1.5)
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                while True:
+                    try:
+                        await asyncio.sleep(0.5)
+                    except asyncio.CancelledError:
+                        print("CANCELLED AGAIN")
+        """
+    )
+    result = run_alt_subprocess("-s", "--asyncio-task-timeout=0.5", timeout=20)
+    result.stdout.fnmatch_lines(
+        [
+            "*the test exceeded asyncio_task_timeout: 0.5s for its whole run, fixtures included"
+            "; it was waiting at test_*.py:9 in test_stubborn"
+            "; it ignored the cancellation for 2s and was abandoned*"
+        ]
+    )
+    assert "CANCELLED AGAIN" not in result.stdout.str()
+    result.assert_outcomes(failed=1)
+
+
 def test_task_timeout_from_ini(pytester, run_alt):
     events_conftest(pytester)
     pytester.makeini("[pytest]\nasyncio_task_timeout = 0.2\n")
