@@ -360,20 +360,26 @@ class Plugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
-        """A sequential test caught Ctrl-C's cancellation and raised an error
-        of its own (see SessionLoop.interrupt_after_the_test): reported like
-        any error, then the run stops, as it would at Ctrl-C."""
         __tracebackhide__ = True
         result = yield
+        self._stop_after_the_test()
+        return result
+
+    def _stop_after_the_test(self) -> None:
+        """A sequential test caught Ctrl-C's cancellation and raised an error
+        of its own (see SessionLoop.interrupt_after_the_test): reported like
+        any error, then the run stops, as it would at Ctrl-C; before a rerun
+        of the test, too (pytest-rerunfailures reruns within the protocol)."""
+        __tracebackhide__ = True
         session_loop = self._session_loop
         if session_loop is not None:
             interrupt = session_loop.take_interrupt_after_the_test()
             if interrupt is not None:
                 raise interrupt
-        return result
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._stop_after_the_test()
         _session_loop.current_again()
         item.stash[_OUTER_TEST_ITEM] = test_item.get()
         test_item.set(item)  # whose locks its code takes (see release_left_held)

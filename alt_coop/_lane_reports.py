@@ -7,10 +7,11 @@ as they happen all the same, as pytest counts a sequential test's before its
 teardown (which may keep a database for a failed run, say, and ``-x`` starts
 no test after), and taken back just before its reports are logged.
 
-The wrapper that keeps them is registered as the batch starts, after every
-conftest: it is the outermost, and sees each report as the other plugins'
-wrappers leave it (a conftest's that reports a known failure as a skip, or
-returns a report of its own).
+The wrapper that keeps them is registered as the session's tests start,
+after every conftest: it is the outermost (unless a plugin registers one
+during the run), and sees each report as the other plugins' wrappers leave
+it (a conftest's that reports a known failure as a skip, or returns a report
+of its own).
 
 PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """

@@ -213,11 +213,12 @@ class Scheduler:
             raise session.Interrupted(session.shouldstop)
 
     def _tear_down_left(self) -> None:
-        """The run stops with fixtures still up: a stop that came only as the
+        """The run stops with fixtures still up: the stop came only as the
         last test's reports were logged (a plugin's logreport hook set
-        ``shouldstop``), after its teardown. In a sequential run, that test's
-        teardown would have torn everything down, its error reported there;
-        left to pytest's session teardown, an error crashes pytest."""
+        ``shouldstop``), after its teardown. Had the test seen it, as a
+        sequential test sees a stop at its call's report, its teardown would
+        have torn everything down; left to pytest's session teardown, an
+        error there crashes pytest. It is reported at that test's teardown."""
         setupstate, item = self.setupstate, self._last_logged
         if setupstate is None or item is None or not setupstate.collectors:
             return
@@ -249,6 +250,7 @@ class Scheduler:
             assert self.setupstate is not None
             self.setupstate.begin(item)
             nextitem = items[index + 1] if index + 1 < len(items) else None
+            self._last_logged = item
             item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             if self.session.shouldfail or self.session.shouldstop:
                 return
@@ -539,8 +541,10 @@ class Scheduler:
         already, less that test's ``own_failures`` (in a sequential run, a
         stop in its teardown comes before -x stops the run after it)."""
         session = self.session
+        failed = session.testsfailed - own_failures
         return bool(
-            session.shouldfail
+            # pytest's --maxfail stop that its own failures made is not another's.
+            (session.shouldfail and not (own_failures and failed < self._maxfail))
             or session.shouldstop
             or self._interrupted
             or self._exit is not None
@@ -549,7 +553,7 @@ class Scheduler:
             # reports are logged, which for a cooperative test is after its
             # teardown; its failures are counted as they happen (see
             # alt_coop._lane_reports), so none starts meanwhile.
-            or 0 < self._maxfail <= session.testsfailed - own_failures
+            or 0 < self._maxfail <= failed
         )
 
     # -- one test, in its own lane -----------------------------------------
@@ -606,7 +610,7 @@ class Scheduler:
             self._log_levels.forget(state)
         if self._interrupted and _lane_state.outlived_interrupts:
             outlived = _lane_state.outlived_interrupts.pop(state, None)
-            if outlived is not None:  # its code ran to its end past the interrupt
+            if outlived is not None:  # its code went on past the interrupt, to an outcome
                 self._note_interruption(outlived)
         if self._giving_up:  # see _give_up
             given_up, made = self._given_up.get(state, (None, len(reports)))

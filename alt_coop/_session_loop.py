@@ -474,6 +474,8 @@ class SessionLoop:
         cancellation and raised an error of its own (a cleanup that failed):
         that error is the phase's outcome, reported as pytest reports it, and
         the session stops with ``interrupt`` once the test is over."""
+        # Taken back, as the phase took back its cancellation: the rest of
+        # the test's teardown runs as usual, and Ctrl-C again is a first one.
         self._interrupted = False
         self._after_the_test = self._after_the_test or interrupt
 

@@ -210,9 +210,11 @@ class PhaseTimeout:
             if self._policy.may_cancel_later(self._test):  # another test's debugger traces
                 self._deadline = after_debugging(loop, self._fire)
             return
-        if task in capped_tasks:
-            # The test's cap cancelled it first, and gives up on it after the
-            # same grace: cancelled again, its report would name this clock.
+        cap = capped_tasks.get(task) if capped_tasks else None
+        if cap is not None and cap.due <= self._started_at + self.timeout_seconds:
+            # The test's cap came due first and cancelled it, and gives up on
+            # it after the same grace: cancelled again, the report would name
+            # this clock. (Both put off by a debugger, the first due says it.)
             return
         self.where, self.waited_at = self.waiting_at()
         self.where += self.stuck_because  # said now: the wait ends as it is cancelled
@@ -308,6 +310,7 @@ class TaskCap:
         self._deadline: _deadlines.Deadline | AfterDebugging | None = None  # as a phase's
         self._abandon: _deadlines.Deadline | None = None
         self._cancelled = False  # it expired and cancelled the test: never again
+        self.due = math.inf  # when it came due, once it cancelled the test (loop time)
         self.phase: PhaseTimeout | None = None  # the clock of the phase running now
         self.where = ""  # where that phase waited when the cap expired
         self.waited_at: TracebackType | None = None  # that line, as a traceback
@@ -356,6 +359,7 @@ class TaskCap:
                 # Ctrl-C (or main's caller) cancelled it already, and its
                 # cleanup has the interrupt's grace: cancelled again, that
                 # cleanup would be cut short where it waits.
+                self._cancelled = True
                 return
             if body_runs:
                 assert thread is not None and thread.ident is not None
@@ -364,6 +368,7 @@ class TaskCap:
                 self.where, self.waited_at = self.phase.waiting_at()
                 self.where += self.stuck_because  # as a phase's (see PhaseTimeout._fire)
             capped_tasks[self.task] = self
+            self.due = self._since + self._left
             self._cancelled = True
             cancel_own(self.task, f"alt_coop: asyncio_task_timeout of {self.seconds:g}s")
             loop = self._loop

@@ -3484,6 +3484,83 @@ def test_a_stop_a_report_hook_makes_leaves_no_fixture_to_the_session_end(pyteste
     result.assert_outcomes(skipped=1, errors=1)
 
 
+def test_a_pytest_exit_in_the_teardown_of_a_test_reaching_maxfail_ends_the_run(pytester):
+    # Another test's reports, logged first, reached --maxfail with this
+    # test's failure (counted as it happened): its later pytest.exit() was
+    # taken for a second stop, and lost. In a sequential run it ends the run.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def exits_at_teardown():
+            yield
+            await asyncio.sleep(0.5)
+            pytest.exit("teardown exit", returncode=7)
+
+        async def test_a(exits_at_teardown):
+            await asyncio.sleep(0.05)
+            assert False, "A fails"
+
+        async def test_b():
+            await asyncio.sleep(0.1)
+            assert False, "B fails"
+        """
+    )
+    result = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable", "--maxfail=2")
+    assert result.ret == 7, result.stdout.str()
+    result.stdout.fnmatch_lines(["*Exit: teardown exit*"])
+
+
+def test_a_stop_after_a_sequential_tests_teardown_reports_the_fixture_error_there(
+    pytester, run_alt
+):
+    # The fixtures left up were torn down as the run stopped, and their
+    # error was reported at the last cooperative test, of another module.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        def pytest_runtest_logreport(report):
+            if report.when == "teardown" and report.nodeid.endswith("test_seq_stops"):
+                pytest.the_session.shouldstop = "stopped by a logreport hook"
+
+        def pytest_sessionstart(session):
+            pytest.the_session = session
+        """
+    )
+    pytester.makepyfile(
+        test_a="""
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_coop_passes():
+            pass
+        """,
+        test_b="""
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def mod():
+            yield
+            raise RuntimeError("module teardown failed")
+
+        def test_seq_stops(mod):
+            pass
+
+        def test_seq_next(mod):
+            pass
+        """,
+    )
+    result = run_alt("-p", "no:randomly", "-rA", "test_a.py", "test_b.py")
+    result.stdout.fnmatch_lines(["ERROR test_b.py::test_seq_stops - RuntimeError: module*"])
+    assert "ERROR test_a.py" not in result.stdout.str()
+    result.assert_outcomes(passed=2, errors=1)
+
+
 def test_a_test_whose_report_a_hook_stops_the_run_at_is_no_test_cut_short(pytester, run_alt):
     pytester.makeconftest(
         """

@@ -173,6 +173,31 @@ def test_a_test_turning_ctrl_c_into_an_error_fails_with_it_and_stops_the_run(
     assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
 
 
+def test_a_test_turning_ctrl_c_into_an_error_is_not_run_again_by_rerunfailures(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest-rerunfailures reruns a failed test inside its own protocol
+    # hook: the rerun ran in full, as if no Ctrl-C had come.
+    marker = pytester.path / "test-started.txt"
+    source = TURNS_THE_INTERRUPT_INTO_AN_ERROR.format(marker=str(marker)).replace(
+        'f.write("started")', 'f.write("started")\n    print("ATTEMPT", flush=True)'
+    )
+    test_file = pytester.makepyfile(source)
+    output, returncode, _, interrupted, ended = interrupt_when(
+        [
+            *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-s"),
+            *("-p", "rerunfailures", "--reruns", "2", str(test_file)),
+        ],
+        pytester.path,
+        marker.exists,
+        "the test reached its long sleep",
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert output.count("ATTEMPT") == 1, output
+    assert "NEXT TEST RAN" not in output, output
+    assert ended - interrupted < 5, output
+
+
 SWALLOWS_FOREVER = """
 import asyncio
 import pytest
