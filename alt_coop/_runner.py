@@ -398,12 +398,17 @@ def _interrupt_turned_into(error: BaseException, task: asyncio.Task[Any]) -> Non
     pytest reports any, and the rest of the test's teardown runs. The
     session stops once the test is over (a batch stops all the same), and
     pytest's line names where the interrupt met the code."""
-    met: BaseException | None = error
+    # The interrupt's cancellation began the chain of errors handled: the
+    # last in it (a cleanup bounded by asyncio.timeout adds one of its own).
+    met: BaseException = error
     seen: set[int] = set()
-    while met is not None and not isinstance(met, asyncio.CancelledError) and id(met) not in seen:
-        seen.add(id(met))
-        met = met.__context__
-    where = _tracebacks.last_user_entry((met or error).__traceback__)
+    context = error.__context__
+    while context is not None and id(context) not in seen:
+        seen.add(id(context))
+        if isinstance(context, asyncio.CancelledError):
+            met = context
+        context = context.__context__
+    where = _tracebacks.last_user_entry(met.__traceback__)
     interrupt = _interruption(task, where)
     state = _lane_state.CURRENT.get()
     if state is not None:

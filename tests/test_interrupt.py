@@ -143,14 +143,22 @@ async def test_after():
 """
 
 
+BOUNDED_CLEANUP = """async with asyncio.timeout(0.05):
+            await asyncio.sleep(1)"""
+
+
+@pytest.mark.parametrize("cleanup", ["raises", "times_out"])
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_test_turning_ctrl_c_into_an_error_fails_with_it_and_stops_the_run(
-    pytester: pytest.Pytester, mode: str
+    pytester: pytest.Pytester, mode: str, cleanup: str
 ) -> None:
     # Sequential: the failure was lost ("no tests ran"), and pytest's line
     # named pluggy's source; cooperative: it named alt_coop's scheduler.
+    # A cleanup bounded by asyncio.timeout: the line named its own wait.
     marker = pytester.path / "test-started.txt"
     source = TURNS_THE_INTERRUPT_INTO_AN_ERROR.format(marker=str(marker))
+    if cleanup == "times_out":
+        source = source.replace('raise RuntimeError("cleanup failed")', BOUNDED_CLEANUP)
     test_file = pytester.makepyfile(source)
     output, returncode, _, _, _ = interrupt_when(
         [
@@ -163,7 +171,8 @@ def test_a_test_turning_ctrl_c_into_an_error_fails_with_it_and_stops_the_run(
     )
     assert returncode == pytest.ExitCode.INTERRUPTED, output
     assert "FAILED test_a_test_turning_ctrl_c_into_an_error" in output, output
-    assert "RuntimeError: cleanup failed" in output, output
+    error = "RuntimeError: cleanup failed" if cleanup == "raises" else "TimeoutError"
+    assert error in output, output
     assert "FIXTURE TEARDOWN" in output and "ERROR" not in output, output
     if mode == "sequential":
         assert "NEXT TEST RAN" not in output and "1 failed in" in output, output
