@@ -19,9 +19,9 @@ Checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0 (``catching_logs.__slots__``
 tells whether pytest also captures non-propagating loggers): ``LoggingPlugin.
 _runtest_for`` (a generator in 8.3, a context manager since 8.4)/
 ``formatter``/``log_level``/``log_cli_handler``, ``LogCaptureHandler`` and the
-caplog stash keys, ``LogCaptureFixture.set_level``/``at_level``/``handler``/
-``_initial_handler_level`` (replaced during a batch), and
-``_LiveLoggingStreamHandler``'s ``_when``/``set_when``/``emit``/``stream``
+caplog stash keys, ``LogCaptureFixture.set_level``/``at_level``/
+``_finalize``/``handler``/``_initial_handler_level`` (replaced during a
+batch), and ``_LiveLoggingStreamHandler``'s ``_when``/``set_when``/``emit``/``stream``
 (the terminal reporter, whose ``_tw._current_line`` it reads). From the
 standard library, it reads ``logging._handlerList`` and ``logging._lock``,
 and asyncio's ``Handle._context`` (3.11 to 3.13) and, in debug mode,
@@ -314,7 +314,7 @@ def _as_level(level: int | str) -> int:
 def _caplog_levels_per_test(levels: CaplogLevels) -> Iterator[None]:
     """``caplog.set_level``/``at_level``, with the levels they set kept per test."""
     fixture = pytest.LogCaptureFixture
-    set_level, at_level = fixture.set_level, fixture.at_level
+    set_level, at_level, finalize = fixture.set_level, fixture.at_level, fixture._finalize
 
     def caplog_set_level(self: Any, level: int | str, logger: str | None = None) -> None:
         state = CURRENT.get()
@@ -348,6 +348,14 @@ def _caplog_levels_per_test(levels: CaplogLevels) -> Iterator[None]:
             levels.set(state, logger_obj, before)
             levels.set_disable(state, disable_before)
 
+    def caplog_finalize(self: Any) -> None:
+        # As pytest's: the levels end with caplog, before the fixtures
+        # requested ahead of it are torn down.
+        finalize(self)
+        state = CURRENT.get()
+        if state is not None:
+            levels.forget(state)
+
     def _set(state: LaneState, logger: logging.Logger, level: int) -> None:
         levels.set(state, logger, level)
         # caplog lifts logging.disable as far as this level needs, as pytest's does.
@@ -356,10 +364,12 @@ def _caplog_levels_per_test(levels: CaplogLevels) -> Iterator[None]:
 
     fixture.set_level = caplog_set_level  # type: ignore[method-assign]
     fixture.at_level = caplog_at_level  # type: ignore[method-assign]
+    fixture._finalize = caplog_finalize  # type: ignore[method-assign]
     try:
         yield
     finally:
         fixture.set_level, fixture.at_level = set_level, at_level  # type: ignore[method-assign]
+        fixture._finalize = finalize  # type: ignore[method-assign]
         levels.restore()
 
 

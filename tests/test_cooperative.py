@@ -3763,6 +3763,47 @@ def test_caplog_levels_are_each_tests_own(pytester, run_alt, mode):
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_caplog_levels_end_at_caplogs_own_teardown(pytester, run_alt, mode):
+    """pytest puts back the levels caplog set when caplog is torn down: the
+    fixtures torn down after it log at the levels they had before (here:
+    requested before caplog, a function one, a module one and a sync one)."""
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import pytest
+
+        log = logging.getLogger("app")
+
+        @pytest.fixture(scope="module")
+        async def server():
+            yield
+            log.debug("debug from the module fixture's teardown")
+
+        @pytest.fixture
+        async def client():
+            yield
+            log.debug("debug from the function fixture's teardown")
+
+        @pytest.fixture
+        def observer():
+            yield
+            print("app level at teardown:", logging.getLogger("app").level)
+
+        async def test_sets_debug(server, client, observer, caplog):
+            caplog.set_level(logging.DEBUG, logger="app")
+            await asyncio.sleep(0.01)
+            log.debug("debug from the test")
+        """
+    )
+    result = run_alt("-rA", *mode_args(mode))
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*debug from the test*", "*app level at teardown: 0*"])
+    result.stdout.no_fnmatch_line("*debug from the * fixture's teardown*")
+    result.stdout.no_fnmatch_line("*Captured log teardown*")
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_threads_and_pool_work_a_test_starts_are_captured_as_its_own(pytester, run_alt, mode):
     pytester.makepyfile(
         """
