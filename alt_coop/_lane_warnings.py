@@ -248,7 +248,10 @@ def _shown_here_before(
 
     Python marks the place in the registry of the module that raised it
     before it shows the warning, unless it shows it every time. That module
-    is the innermost frame at the place.
+    is the innermost frame at the place. The "once" and "module" actions also
+    mark the message itself there, shown once from any line: as
+    ``(text, category)`` (CPython's C implementation, 3.11 to 3.13) or
+    ``(text, category, 0)`` ("module" in its Python one).
     """
     frame = sys._getframe(1)
     while frame is not None and (frame.f_lineno != lineno or frame.f_code.co_filename != filename):
@@ -257,14 +260,15 @@ def _shown_here_before(
     if not registry:
         return False
     text = str(message)
-    places = [key for key in ((text, category, lineno), (text, category, 0)) if registry.get(key)]
+    keys = ((text, category, lineno), (text, category, 0), (text, category))
+    places = [(id(registry), key) for key in keys if registry.get(key)]
     if not places:
         return False  # shown every time
     shown = state.shown_warnings
     if shown is None:
         shown = state.shown_warnings = set()
-    seen = any((id(registry), key) in shown for key in places)
-    shown.update((id(registry), key) for key in places)
+    seen = any(place in shown for place in places)
+    shown.update(places)
     return seen
 
 

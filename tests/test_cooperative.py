@@ -1651,6 +1651,44 @@ def test_a_warning_repeated_across_awaits_is_recorded_once_per_test(pytester, ru
     result.assert_outcomes(passed=3, warnings=4)
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_once_and_module_actions_hide_a_message_from_another_line_across_awaits(
+    pytester, run_alt, mode
+):
+    # "once" and "module" show a message once, whatever line it comes from
+    # again: a test's repeat from another line, after an await, stays hidden.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        @pytest.mark.parametrize("action", ["once", "module"])
+        async def test_shown(action):
+            with warnings.catch_warnings():
+                warnings.simplefilter(action, UserWarning)
+                warnings.warn(f"said by {action}", UserWarning)
+                await asyncio.sleep(0.02)
+                warnings.warn(f"said by {action}", UserWarning)
+
+        @pytest.mark.parametrize("action", ["once", "module"])
+        async def test_recorded(action):
+            with warnings.catch_warnings(record=True) as log:
+                warnings.simplefilter(action)
+                warnings.warn("recorded", UserWarning)
+                await asyncio.sleep(0.02)
+                warnings.warn("recorded", UserWarning)
+            assert [str(w.message) for w in log] == ["recorded"]
+
+        async def test_beside():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt("-W", "once::UserWarning", *mode_args(mode))
+    result.assert_outcomes(passed=5, warnings=2)
+    result.stdout.fnmatch_lines(["*UserWarning: said by once", "*UserWarning: said by module"])
+
+
 def test_an_unraisable_exception_is_reported_for_the_test_that_raised_it(pytester, run_alt):
     pytester.makepyfile(
         """
