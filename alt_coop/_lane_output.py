@@ -31,7 +31,7 @@ import pytest
 from _pytest import runner as _runner_module
 from _pytest import setuponly as _setuponly_module
 
-from ._lane_state import CURRENT, CapturedOutput, LaneState
+from ._lane_state import CURRENT, CapturedOutput, LaneState, encoding_for
 
 
 class _Router(io.TextIOBase):
@@ -109,7 +109,7 @@ class _Router(io.TextIOBase):
     @property
     def encoding(self) -> str:  # type: ignore[override]
         stream = self._made()
-        return getattr(stream, "encoding", "UTF-8") if stream is not None else "UTF-8"
+        return stream.encoding if stream is not None else encoding_for(self._errors)
 
     @property
     def errors(self) -> str:  # type: ignore[override]

@@ -30,6 +30,13 @@ from typing import Any
 import pytest
 
 
+def encoding_for(errors: str) -> str:
+    """A captured stream's encoding, spelt as pytest's capture spells it (code
+    may compare it): "utf-8" under fd capture (whose ``errors`` is "replace"),
+    "UTF-8" under sys capture."""
+    return "utf-8" if errors == "replace" else "UTF-8"
+
+
 class CapturedOutput(io.TextIOWrapper):
     """A test's captured ``sys.stdout`` or ``sys.stderr``.
 
@@ -43,7 +50,8 @@ class CapturedOutput(io.TextIOWrapper):
     """
 
     def __init__(self, errors: str) -> None:
-        super().__init__(io.BytesIO(), "UTF-8", errors, newline="", write_through=True)
+        encoding = encoding_for(errors)
+        super().__init__(io.BytesIO(), encoding, errors, newline="", write_through=True)
 
     @property
     def name(self) -> str:

@@ -913,6 +913,10 @@ def test_sys_stdout_is_the_same_kind_of_stream_as_in_a_sequential_run(
         import io
         import sys
 
+        async def test_encoding():  # first: pytest's sys capture keeps a reconfigure()
+            await asyncio.sleep(0.001)
+            print("ENCODINGS", sys.stdout.encoding, sys.stderr.encoding)
+
         async def test_fileno():
             await asyncio.sleep(0.001)
             try:
@@ -942,6 +946,8 @@ def test_sys_stdout_is_the_same_kind_of_stream_as_in_a_sequential_run(
         "UnicodeEncodeError",
         "RECONFIGURED ascii",
         "assert 'caf\u00e9' == 'cafe'",
+        "ENCODINGS utf-8 utf-8",
+        "ENCODINGS UTF-8 UTF-8",
     ]
     seen = seen_in_each_mode(run_alt_subprocess, ["-rA", f"--capture={capture}"], phrases)
     assert seen["cooperative"] == seen["sequential"], seen
