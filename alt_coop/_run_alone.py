@@ -234,7 +234,10 @@ class RunAlone:
                     "(warning filters are process-wide)"
                 )
         if "timeout" in marks or self._timeout_for_all:
-            return "pytest-timeout's timeouts wrap the whole test: those tests run sequentially"
+            return (
+                "pytest-timeout's timer (a signal or a thread) times one test at a time: "
+                "those tests run sequentially"
+            )
         if self._session_timeout:
             return (
                 "pytest-timeout checks its session timeout between tests: "

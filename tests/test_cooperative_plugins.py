@@ -408,7 +408,10 @@ def test_a_session_notice_hidden_by_the_first_tests_filterwarnings_mark_is_told_
 
 
 RERUNS_NOTICE = "pytest-rerunfailures re-runs wrap the whole test: those tests run sequentially"
-TIMEOUT_NOTICE = "pytest-timeout's timeouts wrap the whole test: those tests run sequentially"
+TIMEOUT_NOTICE = (
+    "pytest-timeout's timer (a signal or a thread) times one test at a time: "
+    "those tests run sequentially"
+)
 SESSION_TIMEOUT_NOTICE = (
     "pytest-timeout checks its session timeout between tests: cooperative tests run sequentially"
 )
