@@ -33,6 +33,7 @@ from . import (
     _options,
     _pytest_compat,
     _run_alone,
+    _runner,
     _scheduler,
     _session_loop,
     _startup_checks,
@@ -365,6 +366,24 @@ class Plugin:
         self._stop_after_the_test()
         return result
 
+    @pytest.hookimpl(tryfirst=True, specname="pytest_runtest_protocol")
+    def pytest_runtest_protocol_unless_stopped(self, item: pytest.Item) -> bool | None:
+        # A test the scheduler runs sequentially is its to stop (see Scheduler).
+        if self._scheduler is None and _runner.stop_if_main_cancelled(item.session):
+            return True  # not run: pytest's loop stops on shouldstop
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # Before pytest's reporter takes the line it names from it.
+        _tracebacks.drop_asyncio_sigint_handler(excinfo.value)
+        if _cancels.in_awaited_session():
+            # A second Ctrl-C under asyncio.run, raised in sync code: the
+            # first one cancelled the caller of alt_coop.main, which nothing
+            # delivered since. It is the same interrupt: delivered at the
+            # first await of the teardowns that follow, it would cut them short.
+            _cancels.caller_cancelled_meanwhile()
+
     def _stop_after_the_test(self) -> None:
         """A sequential test caught Ctrl-C's cancellation and raised an error
         of its own (see SessionLoop.interrupt_after_the_test): reported like
@@ -444,7 +463,7 @@ class Plugin:
                 # ran: delivered at the teardown's first await, it would cut
                 # the teardown short. The run stops after it instead, as after
                 # Ctrl-C in sync code, and tears the rest down.
-                item.session.shouldstop = "alt_coop.main was cancelled"
+                item.session.shouldstop = _runner.MAIN_CANCELLED
         item.stash[_TEARING_DOWN] = True
         was_open = self._loop_open()
         try:

@@ -170,6 +170,25 @@ def _awaited_phase(task: asyncio.Task[Any], timeout: PhaseTimeout) -> Iterator[N
             _awaited_phases[task] = outer
 
 
+def stop_if_main_cancelled(session: pytest.Session) -> bool:
+    """Whether the caller of ``alt_coop.main`` was cancelled while sync code
+    ran (pytest collecting, a sync test) with nothing awaited since to
+    deliver it; if so, the run stops before the next test starts, as no test
+    starts after Ctrl-C in a plain run's sync code. The loop first runs what
+    the sync code held back (see :func:`_cancels.held_back_callbacks_run`)."""
+    if not _cancels.in_awaited_session():
+        return False
+    held_back = run(_cancels.held_back_callbacks_run(), None)
+    if not (held_back or _cancels.caller_cancelled_meanwhile()):
+        return False
+    session.shouldstop = MAIN_CANCELLED
+    return True
+
+
+#: Why the run stops when the caller of ``alt_coop.main`` is cancelled.
+MAIN_CANCELLED = "alt_coop.main was cancelled"
+
+
 def give_up_after_interrupt(session_task: asyncio.Task[Any]) -> None:
     """The caller of ``alt_coop.main`` was cancelled a grace period ago (or
     again), and the phase its session runs goes on, having swallowed the

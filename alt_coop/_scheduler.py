@@ -195,6 +195,8 @@ class Scheduler:
                 end = start
                 while end < len(items) and flags[end] == flags[start]:
                     end += 1
+                if _runner.stop_if_main_cancelled(session):
+                    break  # before a batch starts (a sequential test: below)
                 if flags[start] and not _loop_closed():
                     self._run_batch(
                         Batch(items[start:end], items[end] if end < len(items) else None)
@@ -246,6 +248,8 @@ class Scheduler:
     def _run_sequential(self, items: Sequence[pytest.Item], start: int, end: int) -> None:
         for index in range(start, end):
             item = items[index]
+            if index > start and _runner.stop_if_main_cancelled(self.session):
+                return
             self.instances.install(item, _lane_state.LaneState(item))
             assert self.setupstate is not None
             self.setupstate.begin(item)

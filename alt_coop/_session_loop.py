@@ -123,6 +123,12 @@ _STOPPED = (
     "kept the loop running so the tests and fixtures in progress could finish. "
     "Stop only a loop you created (alt_coop.Loop or asyncio.new_event_loop())"
 )
+_STOPPED_MANAGED = (
+    "a fixture or test called loop.stop() on the application's loop (managed_loop) "
+    "while the session ran on it; alt_coop kept the loop running so the tests and "
+    "fixtures in progress could finish. Stop only a loop the test created (alt_coop.Loop "
+    "or asyncio.new_event_loop()); the application stops its own once pytest.main returns"
+)
 _STOPPED_NESTED = (
     "loop.stop() was called on the application's loop while a pytest session ran "
     "nested on it; alt_coop kept the loop running so the tests and fixtures in "
@@ -186,9 +192,16 @@ class SessionLoop:
         self._marked: contextvars.Token[bool] | None = None
         if not owned:
             self._follow_session_tasks()
-        #: Nested: the application's own ``loop.stop`` attribute, if it set one.
+        #: Nested or managed: the application's own ``loop.stop`` attribute, if it set one.
         self._apps_stop: Callable[[], None] | None = getattr(loop, "__dict__", {}).get("stop")
-        if owned or nested:
+        #: The loop runs for the session only (alt_coop's, or an application's
+        #: idle loop: managed_loop), or nested; not the application's running
+        #: loop under alt_coop.main, whose loop.stop() stops the application.
+        self._stop_patched = owned or nested or not loop.is_running()
+        self._stopped_message = (
+            _STOPPED if owned else _STOPPED_NESTED if nested else _STOPPED_MANAGED
+        )
+        if self._stop_patched:
             # A loop class whose instances take no attributes (one written in C) is
             # still covered, after the fact, by run().
             with contextlib.suppress(AttributeError):
@@ -212,8 +225,8 @@ class SessionLoop:
         }
 
     def _give_back_stop(self) -> None:
-        """Nested: the application's ``loop.stop`` as it was, and the stop
-        held back from its run of the loop, passed on."""
+        """On an application's loop: its ``loop.stop`` as it was, and (nested)
+        the stop held back from its run of the loop, passed on."""
         if getattr(self.loop, "__dict__", {}).get("stop") == self._stop_unless_working:
             if self._apps_stop is None:
                 del self.loop.stop
@@ -250,7 +263,7 @@ class SessionLoop:
             # Silent for asyncio's own call only: a run_until_complete's callback
             # left over from a run cut short by such a stop.
             if sys._getframe(1).f_code is not _RUN_UNTIL_COMPLETE_CB:
-                warnings.warn(AltCoopWarning(_STOPPED), stacklevel=2)
+                warnings.warn(AltCoopWarning(self._stopped_message), stacklevel=2)
             return
         if not self.loop.is_running():
             self._stopped_idle = True
@@ -370,9 +383,7 @@ class SessionLoop:
             stopped_idle, self._stopped_idle = self._stopped_idle, False
         if stopped and not stopped_idle:
             self._stop_held_back |= self.nested
-            warnings.warn(
-                AltCoopWarning(_STOPPED_NESTED if self.nested else _STOPPED), stacklevel=2
-            )
+            warnings.warn(AltCoopWarning(self._stopped_message), stacklevel=2)
         if self._interrupted:
             raise self.take_interruption()
         return task.result()
@@ -633,7 +644,7 @@ class SessionLoop:
                 where = where or timers_where
             message = "; ".join(part for part in messages if part)
         finally:
-            if self.nested:  # the loop runs no more for the session
+            if self._stop_patched and not self.owned:  # the loop runs no more for the session
                 self._give_back_stop()
         if self.owned:
             try:

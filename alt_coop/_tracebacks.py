@@ -154,6 +154,20 @@ def drop_asyncio_tails(error: BaseException) -> None:
         )
 
 
+def drop_asyncio_sigint_handler(error: BaseException) -> None:
+    """Under ``asyncio.run``, a second Ctrl-C raises KeyboardInterrupt in
+    asyncio's signal handler, the innermost frame: cut it, so the line
+    pytest names is the one interrupted, as with Python's own handler."""
+    handler = getattr(asyncio.Runner, "_on_sigint", None)
+    code = getattr(handler, "__code__", None)
+    tb = error.__traceback__
+    while code is not None and tb is not None and tb.tb_next is not None:
+        if tb.tb_next.tb_next is None and tb.tb_next.tb_frame.f_code is code:
+            tb.tb_next = None
+            return
+        tb = tb.tb_next
+
+
 def raised_instead_of_cancellation(error: BaseException) -> None:
     """Ready ``error``, raised by code handling its cancellation (a timeout's),
     to be shown as the cause of the timeout's failure: asyncio's frames cut

@@ -1040,6 +1040,68 @@ def test_nested_pytest_main_leaves_the_calling_task_alone(pytester: pytest.Pytes
     )
 
 
+@pytest.mark.parametrize("cooperative", [False, True])
+def test_a_tests_stop_of_a_managed_loop_is_a_warning_at_its_line(
+    pytester: pytest.Pytester, cooperative: bool
+) -> None:
+    # pytest.main from sync code on the application's idle loop: the
+    # warning named alt_coop's line, called the loop alt_coop's, and the
+    # application's own loop.stop was not its own during the session.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import sys
+
+        import pytest
+
+        import alt_coop
+
+
+        def own_stop():
+            type(loop).stop(loop)
+
+
+        loop = asyncio.new_event_loop()
+        loop.stop = own_stop
+        code = pytest.main(
+            [*ISOLATE, "suite", "-q", *sys.argv[1:]], plugins=[alt_coop.Plugin(managed_loop=loop)]
+        )
+        print("APP: exit code", int(code), flush=True)
+        print("APP: loop.stop is its own:", vars(loop).get("stop") is own_stop, flush=True)
+        loop.close()
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_stops.py",
+        """
+        import asyncio
+
+        async def test_stops():
+            await asyncio.sleep(0.01)
+            asyncio.get_running_loop().stop()
+            await asyncio.sleep(0.01)
+
+        async def test_beside():
+            await asyncio.sleep(0.05)
+        """,
+    )
+    result = run_app(pytester, *(["--asyncio-cooperative"] if cooperative else []), timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert "_runner.py" not in output, output
+    result.stdout.fnmatch_lines(
+        [
+            "*test_stops.py:5: AltCoopWarning: a fixture or test called loop.stop() on the "
+            "application's loop (managed_loop)*",
+            "*2 passed, 1 warning*",
+            "APP: exit code 0",
+            "APP: loop.stop is its own: True",
+        ]
+    )
+
+
 @pytest.mark.parametrize(
     "who",
     [
@@ -2439,6 +2501,149 @@ def test_main_cancelled_while_a_sync_test_runs_stops_after_its_full_teardown(
             "APP: main raised CancelledError",
         ]
     )
+
+
+@pytest.mark.parametrize("first", ["sync", "async", "cooperative"])
+@pytest.mark.parametrize("how", ["cancel", "asyncio.timeout"])
+def test_main_cancelled_before_the_first_test_runs_no_test(
+    pytester: pytest.Pytester, how: str, first: str
+) -> None:
+    # Cancelled while pytest collects (sync code: Ctrl-C under asyncio.run, an
+    # asyncio.timeout whose deadline passes): no await has delivered it when
+    # the first test starts. It must not start, as no test starts after
+    # Ctrl-C during a plain run's collection.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import sys
+
+        import alt_coop
+
+
+        async def app_main():
+            args = [*ISOLATE, "suite", "-q", "-s", *sys.argv[2:]]
+            try:
+                if sys.argv[1] == "cancel":
+                    await alt_coop.main(args)
+                else:
+                    async with asyncio.timeout(0.2):
+                        await alt_coop.main(args)
+            except (asyncio.CancelledError, TimeoutError) as error:
+                print(f"APP: main raised {type(error).__name__}", flush=True)
+
+
+        async def outer():
+            await asyncio.create_task(app_main(), name="app")
+
+
+        asyncio.run(outer())
+        """,
+    )
+    write(
+        pytester,
+        "suite/conftest.py",
+        """
+        import asyncio
+        import sys
+        import time
+
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def resource():
+            yield
+            print("SESSION TEARDOWN", flush=True)
+
+        def pytest_collection_finish(session):
+            if sys.argv[1] == "cancel":
+                # What asyncio.run's Ctrl-C handler does, from sync code.
+                (app,) = [t for t in asyncio.all_tasks() if t.get_name() == "app"]
+                app.cancel()
+            else:
+                time.sleep(0.4)
+        """,
+    )
+    test = "def test_sync(resource):" if first == "sync" else "async def test_async(resource):"
+    write(pytester, "suite/test_first.py", f"{test}\n    print('NEVER RUNS')\n")
+    args = ["--asyncio-cooperative"] if first == "cooperative" else []
+    result = run_app(pytester, how, *args, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert "NEVER RUNS" not in output
+    assert "SESSION TEARDOWN" not in output
+    expected = "CancelledError" if how == "cancel" else "TimeoutError"
+    result.stdout.fnmatch_lines(
+        [
+            "*Interrupted: alt_coop.main was cancelled*",
+            "*no tests ran*",
+            f"APP: main raised {expected}",
+        ]
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_ctrl_c_twice_during_a_sync_test_under_main_tears_down_in_full(
+    pytester: pytest.Pytester,
+) -> None:
+    # The first Ctrl-C cancels asyncio.run's task, which sync code cannot
+    # take; the second raises KeyboardInterrupt in the test. The first one's
+    # cancellation, still pending, cut the session fixture's teardown short
+    # at its first await: no summary, and pytest's line named asyncio's
+    # Ctrl-C handler, not the test.
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            try:
+                await alt_coop.main([*ISOLATE, "suite", "-q", "-s"])
+            except asyncio.CancelledError:
+                print("APP: main raised CancelledError", flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_sync_sleeps.py",
+        """
+        import asyncio
+        import time
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def resource():
+            yield
+            print("TEARDOWN STARTED", flush=True)
+            await asyncio.sleep(0.05)
+            print("TEARDOWN ENDED", flush=True)
+
+        def test_sync(resource):
+            open("sync-test-started", "w").close()
+            time.sleep(10)
+        """,
+    )
+    marker = pytester.path / "sync-test-started"
+    output, _, _, interrupted, ended = interrupt_when(
+        [sys.executable, "app.py"],
+        pytester.path,
+        marker.exists,
+        "the sync test started",
+        again_after=0.3,
+    )
+    assert ended - interrupted < 5, output
+    assert "TEARDOWN ENDED" in output, output
+    lines = output.splitlines()
+    assert any(re.search(r"test_sync_sleeps\.py:\d+: KeyboardInterrupt", line) for line in lines)
+    assert "runners.py" not in output, output
+    assert any(re.search(r"no tests ran in", line) for line in lines), output
+    assert "APP: main raised CancelledError" in output, output
 
 
 @pytest.mark.parametrize("how", ["signal handler", "asyncio.timeout"])
