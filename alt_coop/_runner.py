@@ -170,6 +170,10 @@ def _awaited_phase(task: asyncio.Task[Any], timeout: PhaseTimeout) -> Iterator[N
             _awaited_phases[task] = outer
 
 
+#: Why the run stops when the caller of ``alt_coop.main`` is cancelled.
+MAIN_CANCELLED = "alt_coop.main was cancelled"
+
+
 def stop_if_main_cancelled(session: pytest.Session) -> bool:
     """Whether the caller of ``alt_coop.main`` was cancelled while sync code
     ran (pytest collecting, a sync test) with nothing awaited since to
@@ -183,10 +187,6 @@ def stop_if_main_cancelled(session: pytest.Session) -> bool:
         return False
     session.shouldstop = MAIN_CANCELLED
     return True
-
-
-#: Why the run stops when the caller of ``alt_coop.main`` is cancelled.
-MAIN_CANCELLED = "alt_coop.main was cancelled"
 
 
 def give_up_after_interrupt(session_task: asyncio.Task[Any]) -> None:

@@ -156,8 +156,9 @@ def drop_asyncio_tails(error: BaseException) -> None:
 
 def drop_asyncio_sigint_handler(error: BaseException) -> None:
     """Under ``asyncio.run``, a second Ctrl-C raises KeyboardInterrupt in
-    asyncio's signal handler, the innermost frame: cut it, so the line
-    pytest names is the one interrupted, as with Python's own handler."""
+    asyncio's signal handler (``asyncio.Runner._on_sigint``, 3.11 to 3.13),
+    the innermost frame: cut it, so the line pytest names is the one
+    interrupted, as with Python's own handler."""
     handler = getattr(asyncio.Runner, "_on_sigint", None)
     code = getattr(handler, "__code__", None)
     tb = error.__traceback__
