@@ -820,10 +820,11 @@ class Plugin:
         not only in the async code after it."""
         __tracebackhide__ = True
         if was_open and not self._loop_open():
+            assert self._session_loop is not None
             raise AltCoopUsageError(
-                f"{who} closed alt_coop's session loop, which must stay open for the whole "
-                "session: the async fixtures and tests after it fail. Close only loops you "
-                "created (alt_coop.Loop, asyncio.new_event_loop())"
+                f"{who} closed {self._session_loop.name}, which must stay open for the whole "
+                "session: the async fixtures and tests after it fail. Close only loops a "
+                "test or fixture created (alt_coop.Loop, asyncio.new_event_loop())"
             )
 
     # The defaults of async finalizers, looked up as each is added: seconds,

@@ -94,8 +94,8 @@ def run(
     if session_loop.loop.is_closed():
         coro.close()
         raise AltCoopUsageError(
-            "alt_coop's session loop was closed by a fixture or test; it must stay open "
-            "for the whole session. Close only loops you created (alt_coop.Loop, "
+            f"{session_loop.name} was closed by a fixture or test; it must stay open for "
+            "the whole session. Close only loops a test or fixture created (alt_coop.Loop, "
             "asyncio.new_event_loop()); an `event_loop` fixture kept from pytest-asyncio "
             "that closes asyncio.get_event_loop() does this: remove it"
         )

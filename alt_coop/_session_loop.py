@@ -207,6 +207,12 @@ class SessionLoop:
             with contextlib.suppress(AttributeError):
                 loop.stop = self._stop_unless_working  # type: ignore[method-assign]
 
+    @property
+    def name(self) -> str:
+        """What messages call the loop: a test can close only an idle one,
+        alt_coop's or an application's given as ``managed_loop``."""
+        return "alt_coop's session loop" if self.owned else "the application's loop (managed_loop)"
+
     def _ours(self, tasks: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
         """Those of ``tasks`` the session made (on an application's loop, its
         own tasks are left alone). Those a task factory of the session's code

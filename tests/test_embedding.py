@@ -1102,6 +1102,54 @@ def test_a_tests_stop_of_a_managed_loop_is_a_warning_at_its_line(
     )
 
 
+def test_a_test_closing_a_managed_loop_fails_naming_the_applications_loop(
+    pytester: pytest.Pytester,
+) -> None:
+    # The errors called the application's loop alt_coop's.
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import pytest
+
+        import alt_coop
+
+        loop = asyncio.new_event_loop()
+        code = pytest.main([*ISOLATE, "suite", "-q"], plugins=[alt_coop.Plugin(managed_loop=loop)])
+        print("APP: exit code", int(code), flush=True)
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_closes.py",
+        """
+        import asyncio
+
+        import __main__ as app
+
+        def test_closes_it():
+            app.loop.close()
+
+        async def test_after():
+            await asyncio.sleep(0)
+        """,
+    )
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert "alt_coop's session loop" not in output, output
+    result.stdout.fnmatch_lines(
+        [
+            "E   *AltCoopUsageError: this test closed the application's loop (managed_loop), "
+            "which must stay open for the whole session*",
+            "E   *AltCoopUsageError: the application's loop (managed_loop) was closed by a "
+            "fixture or test*",
+            "*2 failed*",
+            "APP: exit code 1",
+        ]
+    )
+
+
 @pytest.mark.parametrize(
     "who",
     [

@@ -1155,7 +1155,7 @@ def test_a_closed_session_loop_fails_later_async_tests_saying_so(pytester, run_a
             "*ERROR at teardown of test_one*",
             "E   *AltCoopUsageError: a fixture's teardown closed alt_coop's session loop, which "
             "must stay open for the whole session: the async fixtures and tests after it fail. "
-            "Close only loops you created (alt_coop.Loop, asyncio.new_event_loop())",
+            "Close only loops a test or fixture created (alt_coop.Loop, asyncio.new_event_loop())",
             "*session loop was closed by a fixture or test*",
         ]
     )
