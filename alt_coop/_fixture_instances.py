@@ -7,7 +7,8 @@ own, or of its class, module or package, set up exactly once however many
 tests ask for it at the same moment (:func:`setup_once`).
 
 Private pytest names used here, checked on pytest 8.3.5, 8.4.2, 9.0.3 and
-9.2.0: ``FixtureDef.execute``/``_scope``/``cached_result``/``_finalizers``,
+9.2.0: ``FixtureDef.execute``/``finish``/``cache_key``/``_scope``/``cached_result``/
+``_finalizers``,
 ``CallSpec2._arg2scope``, ``Function._fixtureinfo.name2fixturedefs``,
 ``Scope`` (ordered), ``SubRequest._scope``,
 ``request._arg2fixturedefs``/``_fixturemanager``, ``get_scope_node`` and
@@ -46,6 +47,11 @@ class FixtureInstances:
 
     def __init__(self) -> None:
         self.per_node: dict[tuple[Any, Any], Any] = {}
+        #: The FixtureDef each shared instance is a copy of (see instance).
+        self.origin: dict[Any, Any] = {}
+        #: The shared instances of each FixtureDef set up now: pytest's one
+        #: object would hold one value, for one param, at a time.
+        self.live: dict[Any, set[Any]] = {}
         #: The shared fixtures being set up: the test setting each up, and
         #: a future done when that ends.
         self.claims: dict[FixtureDef[Any], tuple[LaneState, asyncio.Future[None]]] = {}
@@ -77,7 +83,32 @@ class FixtureInstances:
         found = self.per_node.get(key)
         if found is None:
             found = self.per_node[key] = _fresh_copy(fixturedef)
+            self.origin[found] = fixturedef
         return found
+
+    def other_params_finished(self, instance: Any, request: Any) -> None:
+        """Finish the instances of ``instance``'s FixtureDef set up now for
+        another param (or for none) than ``request``'s, as pytest finishes
+        its one instance when the param changes: an instance for a param
+        scope wider than the fixture's is another object than the fixture's
+        own per node, and the tests using each do not run at once (see
+        :mod:`alt_coop._admission`)."""
+        live = self.live.get(self.origin.get(instance, instance))
+        if not live or (len(live) == 1 and instance in live):
+            return
+        key = instance.cache_key(request)
+        for other in [other for other in live if other is not instance]:
+            cached = other.cached_result
+            if cached is not None and not _same_key(cached[1], key):
+                other.finish(request)
+
+    def set_up(self, instance: Any) -> None:
+        self.live.setdefault(self.origin.get(instance, instance), set()).add(instance)
+
+    def finished(self, instance: Any) -> None:
+        live = self.live.get(self.origin.get(instance, instance))
+        if live is not None:
+            live.discard(instance)
 
     def forget_errors(self, item: pytest.Item, state: LaneState) -> None:
         """Let the instances of ``item``'s fixtures that failed be set up again."""
@@ -213,10 +244,25 @@ class _InstanceMap(dict):  # type: ignore[type-arg]
         return found
 
 
+def _same_key(one: object, other: object) -> bool:
+    """Whether pytest's cache would keep an instance of key ``one`` for ``other``."""
+    try:
+        return bool(one == other)
+    except (ValueError, RuntimeError):  # as pytest: arrays, say
+        return one is other
+
+
 @contextlib.contextmanager
 def setup_once(instances: FixtureInstances) -> Iterator[None]:
-    """While it is active, a shared fixture is set up by one test at a time."""
-    original = FixtureDef.execute
+    """While it is active, a shared fixture is set up by one test at a time,
+    and finished by one at a time: a test whose finish reaches an instance
+    another test is finishing (the finish of a dependency it switches to
+    another param, while a module's end tears down a dependent) waits for
+    it, so instances still end in reverse order of set-up."""
+    original, original_finish = FixtureDef.execute, FixtureDef.finish
+    #: The shared instances being finished: the test finishing each, and a
+    #: future done when that ends.
+    finishing: dict[Any, tuple[LaneState, asyncio.Future[None]]] = {}
 
     def execute(self: Any, request: Any) -> Any:
         __tracebackhide__ = True
@@ -246,20 +292,43 @@ def setup_once(instances: FixtureInstances) -> Iterator[None]:
         """``original``, and the context variables of the instance it sets up
         or reuses passed on (see :mod:`alt_coop._shared_context`)."""
         __tracebackhide__ = True
+        instances.other_params_finished(self, request)
         before, cached = contextvars.copy_context(), self.cached_result
         value = original(self, request)
         if self.cached_result is cached:
             instances.context.reused(self, state)
             _lane_output.reused(self, state)
         else:
+            instances.set_up(self)
             instances.context.set_up(self, before, state)
         return value
 
+    def finish(self: Any, request: Any) -> None:
+        __tracebackhide__ = True
+        state = CURRENT.get()
+        if self.cached_result is None or state is None or self._scope is Scope.Function:
+            return original_finish(self, request)
+        running = finishing.get(self)
+        if running is not None:
+            if running[0] is not state:
+                _runner.run(_wait(running[1]), None)
+            return original_finish(self, request)
+        done = asyncio.get_running_loop().create_future()
+        finishing[self] = (state, done)
+        try:
+            return original_finish(self, request)
+        finally:
+            del finishing[self]
+            instances.finished(self)
+            done.set_result(None)
+
     FixtureDef.execute = execute  # type: ignore[method-assign]
+    FixtureDef.finish = finish  # type: ignore[method-assign]
     try:
         yield
     finally:
         FixtureDef.execute = original  # type: ignore[method-assign]
+        FixtureDef.finish = original_finish  # type: ignore[method-assign]
 
 
 async def _wait(future: asyncio.Future[None]) -> None:

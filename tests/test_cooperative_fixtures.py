@@ -867,3 +867,136 @@ def test_a_wider_fixtures_teardown_error_is_not_hidden_by_an_xfail_finishing_las
     result.assert_outcomes(passed=1, xfailed=1, errors=1)
     result.stdout.fnmatch_lines(["E * RuntimeError: module teardown failed", "ERROR *::test_*"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_param_switch_waits_for_a_dependents_teardown_in_progress(pytester, run_alt, mode):
+    # A test switching a session fixture to its next param finishes the old
+    # instance, and with it the instances that depend on it: one of them
+    # (top) was already being torn down by its module's end. Its dependency
+    # (m), the old param and the new one's set-up came while it still ran.
+    events_conftest(
+        pytester,
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def s(request):
+            param = getattr(request, "param", None)
+            log("setup", f"s[{param}]")
+            yield
+            log("teardown", f"s[{param}]")
+
+        @pytest.fixture(scope="module")
+        async def m(request, s):
+            log("setup", "m", request.node.name)
+            yield
+            log("teardown", "m", request.node.name)
+
+        @pytest.fixture(scope="module")
+        async def top(request, m):
+            log("setup", "top", request.node.name)
+            yield
+            log("teardown-starts", "top", request.node.name)
+            await asyncio.sleep(0.05)
+            log("teardown", "top", request.node.name)
+        """,
+    )
+    pytester.makepyfile(
+        test_a="""
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def lingering():
+            yield
+            await asyncio.sleep(0.03)
+
+        async def test_0(top):
+            pass
+
+        async def test_1(s):
+            pass
+
+        async def test_2(lingering):  # the last to end: its lane ends the module
+            pass
+        """,
+        test_b="""
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def slow():
+            await asyncio.sleep(0.06)
+
+        @pytest.mark.parametrize("s", ["x"], indirect=True)
+        async def test_b(slow, top, s):
+            pass
+        """,
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=4)
+    assert read_events(pytester) == [
+        "setup s[None]",
+        "setup m test_a.py",
+        "setup top test_a.py",
+        "teardown-starts top test_a.py",
+        "teardown top test_a.py",
+        "teardown m test_a.py",
+        "teardown s[None]",
+        "setup s[x]",
+        "setup m test_b.py",
+        "setup top test_b.py",
+        "teardown-starts top test_b.py",
+        "teardown top test_b.py",
+        "teardown m test_b.py",
+        "teardown s[x]",
+    ]
+
+
+@pytest.mark.parametrize("scope", ["package", "session"])
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_param_of_a_wider_scope_and_none_are_one_instance_at_a_time(
+    pytester, run_alt, mode, scope
+):
+    # A parametrize scope wider than the fixture's: pytest's one instance
+    # serves the param, then none again, set up anew each time. The param's
+    # instance was another than the module's, so both lived at once, and the
+    # test after it reused the module's first one.
+    events_conftest(pytester)
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture(scope="module")
+        async def res(request):
+            param = getattr(request, "param", None)
+            log("setup", param)
+            yield param
+            await asyncio.sleep(0.01)
+            log("teardown", param)
+
+        async def test_0(res):
+            await asyncio.sleep(0.05)
+            assert res is None
+
+        @pytest.mark.parametrize("res", ["a"], indirect=True, scope="{scope}")
+        async def test_1(res):
+            assert res == "a"
+
+        async def test_2(res):
+            assert res is None
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=3)
+    assert read_events(pytester) == [
+        "setup None",
+        "teardown None",
+        "setup a",
+        "teardown a",
+        "setup None",
+        "teardown None",
+    ]
