@@ -2719,7 +2719,11 @@ def test_main_cancelled_by_a_loop_callback_during_a_sync_test_tears_it_down_in_f
                     loop.add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
                     await alt_coop.main([*ISOLATE, "suite", "-q", "-s"])
                 else:
-                    async with asyncio.timeout(0.2):
+                    # Its deadline is set by the sync test (see below): one
+                    # set here could pass while pytest collects, on a busy
+                    # machine, and no test would start.
+                    global DEADLINE
+                    async with asyncio.timeout(None) as DEADLINE:
                         await alt_coop.main([*ISOLATE, "suite", "-q", "-s"])
             except (asyncio.CancelledError, TimeoutError) as error:
                 print(f"APP: main raised {type(error).__name__}", flush=True)
@@ -2739,6 +2743,8 @@ def test_main_cancelled_by_a_loop_callback_during_a_sync_test_tears_it_down_in_f
         import time
         import pytest
 
+        import __main__ as app
+
         @pytest.fixture
         async def resource():
             yield
@@ -2749,6 +2755,9 @@ def test_main_cancelled_by_a_loop_callback_during_a_sync_test_tears_it_down_in_f
         def test_sync(resource):
             if sys.argv[1] == "signal handler":
                 os.kill(os.getpid(), signal.SIGTERM)
+            else:
+                loop = asyncio.get_running_loop()
+                app.DEADLINE.reschedule(loop.time() + 0.1)
             time.sleep(0.4)
 
         def test_never_runs():
