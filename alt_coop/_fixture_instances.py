@@ -7,8 +7,7 @@ own, or of its class, module or package, set up exactly once however many
 tests ask for it at the same moment (:func:`setup_once`).
 
 Private pytest names used here, checked on pytest 8.3.5, 8.4.2, 9.0.3 and
-9.2.0: ``FixtureDef.execute``/``finish``/``cache_key``/``_scope``/``cached_result``/
-``_finalizers``,
+9.2.0: ``FixtureDef.execute``/``finish``/``_scope``/``cached_result``/``_finalizers``,
 ``CallSpec2._arg2scope``, ``Function._fixtureinfo.name2fixturedefs``,
 ``Scope`` (ordered), ``SubRequest._scope``,
 ``request._arg2fixturedefs``/``_fixturemanager``, ``get_scope_node`` and
@@ -47,17 +46,17 @@ class FixtureInstances:
 
     def __init__(self) -> None:
         self.per_node: dict[tuple[Any, Any], Any] = {}
-        #: The FixtureDef each shared instance is a copy of (see instance).
-        self.origin: dict[Any, Any] = {}
-        #: The shared instances of each FixtureDef set up now: pytest's one
-        #: object would hold one value, for one param, at a time.
-        self.live: dict[Any, set[Any]] = {}
+        #: Fixtures whose tests all run sequentially, on pytest's own
+        #: FixtureDef (see :func:`params_of_other_scopes`).
+        self.pytests_own: set[str] = set()
         #: The shared fixtures being set up: the test setting each up, and
         #: a future done when that ends.
         self.claims: dict[FixtureDef[Any], tuple[LaneState, asyncio.Future[None]]] = {}
         self.context = SharedContext()
 
     def instance(self, fixturedef: Any, item: pytest.Item, state: LaneState | None) -> Any:
+        if self.pytests_own and fixturedef.argname in self.pytests_own:
+            return fixturedef
         scope = fixturedef._scope
         callspec = getattr(item, "callspec", None)
         if callspec is not None:
@@ -83,32 +82,7 @@ class FixtureInstances:
         found = self.per_node.get(key)
         if found is None:
             found = self.per_node[key] = _fresh_copy(fixturedef)
-            self.origin[found] = fixturedef
         return found
-
-    def other_params_finished(self, instance: Any, request: Any) -> None:
-        """Finish the instances of ``instance``'s FixtureDef set up now for
-        another param (or for none) than ``request``'s, as pytest finishes
-        its one instance when the param changes: an instance for a param
-        scope wider than the fixture's is another object than the fixture's
-        own per node, and the tests using each do not run at once (see
-        :mod:`alt_coop._admission`)."""
-        live = self.live.get(self.origin.get(instance, instance))
-        if not live or (len(live) == 1 and instance in live):
-            return
-        key = instance.cache_key(request)
-        for other in [other for other in live if other is not instance]:
-            cached = other.cached_result
-            if cached is not None and not _same_key(cached[1], key):
-                other.finish(request)
-
-    def set_up(self, instance: Any) -> None:
-        self.live.setdefault(self.origin.get(instance, instance), set()).add(instance)
-
-    def finished(self, instance: Any) -> None:
-        live = self.live.get(self.origin.get(instance, instance))
-        if live is not None:
-            live.discard(instance)
 
     def forget_errors(self, item: pytest.Item, state: LaneState) -> None:
         """Let the instances of ``item``'s fixtures that failed be set up again."""
@@ -175,6 +149,29 @@ def params_of(item: pytest.Item) -> tuple[list[tuple[str, Any]], set[str]]:
         else:
             shared.append((name, value))
     return shared, own
+
+
+def params_of_other_scopes(items: list[pytest.Item]) -> set[str]:
+    """The fixtures some test gives a param of a scope other than their own
+    (other than function scope, whose instance is that test's alone).
+
+    pytest leaves the finish of its one instance on the node of the param's
+    scope: that node's end finishes whichever instance the fixture holds
+    then, another test's too, and the instances for the param and for none
+    are one object. Tests using such a fixture run sequentially, on pytest's
+    own FixtureDef (:attr:`FixtureInstances.pytests_own`)."""
+    names: set[str] = set()
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None:
+            continue
+        fixturedefs = item._fixtureinfo.name2fixturedefs  # type: ignore[attr-defined]
+        for name in callspec.params:
+            scope = callspec._arg2scope.get(name)
+            used = fixturedefs.get(name)
+            if scope not in (None, Scope.Function) and used and scope is not used[-1]._scope:
+                names.add(name)
+    return names
 
 
 def _scope_node(item: pytest.Item, scope: Scope, fixturedef: Any) -> Any:
@@ -244,14 +241,6 @@ class _InstanceMap(dict):  # type: ignore[type-arg]
         return found
 
 
-def _same_key(one: object, other: object) -> bool:
-    """Whether pytest's cache would keep an instance of key ``one`` for ``other``."""
-    try:
-        return bool(one == other)
-    except (ValueError, RuntimeError):  # as pytest: arrays, say
-        return one is other
-
-
 @contextlib.contextmanager
 def setup_once(instances: FixtureInstances) -> Iterator[None]:
     """While it is active, a shared fixture is set up by one test at a time,
@@ -292,14 +281,12 @@ def setup_once(instances: FixtureInstances) -> Iterator[None]:
         """``original``, and the context variables of the instance it sets up
         or reuses passed on (see :mod:`alt_coop._shared_context`)."""
         __tracebackhide__ = True
-        instances.other_params_finished(self, request)
         before, cached = contextvars.copy_context(), self.cached_result
         value = original(self, request)
         if self.cached_result is cached:
             instances.context.reused(self, state)
             _lane_output.reused(self, state)
         else:
-            instances.set_up(self)
             instances.context.set_up(self, before, state)
         return value
 
@@ -319,7 +306,6 @@ def setup_once(instances: FixtureInstances) -> Iterator[None]:
             return original_finish(self, request)
         finally:
             del finishing[self]
-            instances.finished(self)
             done.set_result(None)
 
     FixtureDef.execute = execute  # type: ignore[method-assign]

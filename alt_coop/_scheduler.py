@@ -61,7 +61,7 @@ from ._other_runners import OtherRunners
 from ._running_now import Batch, batch_running
 from ._session_loop import INTERRUPT_GRACE_SECONDS
 from ._setupstate import ConcurrentSetupState
-from .errors import AltCoopWarning
+from .errors import AltCoopError, AltCoopWarning
 from .locks import release_left_held, time_stuck_waits
 
 #: How long the batch may go on starting tests before running ones get a turn.
@@ -118,6 +118,7 @@ class Scheduler:
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
         self._log_levels = _lane_logging.CaplogLevels()  # the running batch's
         self._run_alone = _run_alone.RunAlone(self.config)
+        self.instances.pytests_own = _fixture_instances.params_of_other_scopes(session.items)
         self._others = others  # the plugins that run some async tests themselves
         self._lanes_running = 0  # lanes past their start, not yet done with their protocol
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
@@ -159,6 +160,15 @@ class Scheduler:
         if self._others.runner_of(item) is not None:
             return False  # another plugin's test (a notice said so)
         reason = self._run_alone.reason(item, marks, is_async)
+        if reason is None and self.instances.pytests_own:
+            names = self.instances.pytests_own.intersection(item.fixturenames)
+            if names:
+                reason = (
+                    f"tests using {', '.join(sorted(names))} run sequentially: a test gives "
+                    "it a param of another scope than its own (parametrize(..., "
+                    "indirect=True, scope=...)), and pytest ends its one instance, "
+                    "whichever test uses it then, as that scope ends"
+                )
         if reason is not None:
             self.notices.setdefault(reason, []).append(item)
             return False
@@ -351,6 +361,14 @@ class Scheduler:
                     needs = admission.needs_of(item)
                     # A run that stops starts no further test: it breaks out below.
                     while not (self._stopping() or admission.may_start(needs, len(tasks))):
+                        if not tasks:  # nothing running could ever let it start
+                            self.error = AltCoopError(
+                                f"alt_coop could not start {item.nodeid}: with no test "
+                                "running, its fixtures' instances or collectors are still "
+                                "held for others. This is a bug of alt_coop's: please report "
+                                "it; mark the tests involved asyncio_sequential meanwhile"
+                            )
+                            break
                         collection.ramped_up()
                         changed.clear()
                         time_stuck_waits(tasks, _CANNOT_START)

@@ -1000,3 +1000,151 @@ def test_a_param_of_a_wider_scope_and_none_are_one_instance_at_a_time(
         "setup None",
         "teardown None",
     ]
+
+
+#: Suites whose tests give a fixture a param of another scope than its own.
+#: pytest leaves the finish of its one instance on the node of the param's
+#: scope, which finishes whatever instance the fixture holds as it ends:
+#: another test's (a session fixture torn down under a test using it, then
+#: a batch that never ended), or the instance for no param.
+SUITES_PARAM_OF_ANOTHER_SCOPE = {
+    "narrower, then none beside a dependent": {
+        "conftest": """
+            import asyncio
+            import pytest
+            from events import log
+
+            @pytest.fixture(scope="session")
+            async def sess(request):
+                log("setup sess", getattr(request, "param", None))
+                yield
+                log("teardown sess", getattr(request, "param", None))
+
+            @pytest.fixture(scope="session", params=["a", "b"])
+            async def two(request):
+                log("setup two", request.param)
+                await asyncio.sleep(0.02)
+                yield request.param
+                log("teardown two", request.param)
+            """,
+        "test_a": """
+            import pytest
+
+            class TestA:
+                @pytest.mark.parametrize("sess", ["x"], indirect=True, scope="class")
+                async def test_0(self, sess):
+                    pass
+
+                async def test_1(self, sess, two):
+                    pass
+            """,
+        "test_b": """
+            import asyncio
+            import pytest
+            from events import log
+
+            @pytest.fixture(scope="session")
+            async def dep(sess):
+                log("setup dep")
+                yield
+                await asyncio.sleep(0.05)
+                log("teardown dep")
+
+            async def test_1(dep, two):
+                log("test_b", two)
+            """,
+    },
+    "wider, of a function fixture": {
+        "conftest": """
+            import pytest
+            from events import log
+
+            @pytest.fixture
+            def fn(request):
+                log("setup fn", getattr(request, "param", None))
+                yield
+                log("teardown fn", getattr(request, "param", None))
+            """,
+        "test_a": """
+            import asyncio
+            import pytest
+
+            @pytest.mark.parametrize("fn", ["x"], indirect=True, scope="module")
+            async def test_0(fn):
+                await asyncio.sleep(0.01)
+
+            async def test_1(fn):
+                await asyncio.sleep(0.01)
+
+            async def test_2(fn):
+                await asyncio.sleep(0.01)
+            """,
+    },
+    "wider and the fixture's own, one value": {
+        "conftest": """
+            import asyncio
+            import pytest
+            from events import log
+
+            @pytest.fixture(scope="module", autouse=True)
+            async def mod(request):
+                param = getattr(request, "param", None)
+                log("setup mod", param)
+                await asyncio.sleep(0.01)
+                yield param
+                log("teardown mod", param)
+            """,
+        "test_a": """
+            import asyncio
+            import pytest
+
+            @pytest.fixture(scope="session", params=["s0", "s1"])
+            async def sp(request):
+                return request.param
+
+            async def test_0(sp):
+                await asyncio.sleep(0.02)
+
+            class TestC:
+                @pytest.mark.parametrize("mod", ["a", "b"], indirect=True)
+                async def test_2(self, sp, mod):
+                    pass
+
+                @pytest.mark.parametrize("mod", ["a", "b"], indirect=True, scope="session")
+                async def test_3(self, mod, sp):
+                    await asyncio.sleep(0.03)
+            """,
+    },
+}
+
+
+@pytest.mark.parametrize("suite", sorted(SUITES_PARAM_OF_ANOTHER_SCOPE))
+def test_fixtures_given_a_param_of_another_scope_run_as_in_a_sequential_run(
+    pytester, run_alt_subprocess, suite
+):
+    files = SUITES_PARAM_OF_ANOTHER_SCOPE[suite]
+    events = pytester.path / "events.txt"
+    pytester.makepyfile(
+        events=f"""
+        def log(*parts):
+            with open({str(events)!r}, "a") as f:
+                f.write(" ".join(map(str, parts)) + "\\n")
+        """
+    )
+    pytester.makeconftest(files["conftest"])
+    pytester.makepyfile(**{name: files[name] for name in files if name != "conftest"})
+    seen = {}
+    for mode in ("sequential", "cooperative"):
+        events.unlink(missing_ok=True)
+        result = run_alt_subprocess("-p", "no:randomly", *mode_args(mode), timeout=60)
+        seen[mode] = (result.ret, result.parseoutcomes(), events.read_text().splitlines())
+    assert seen["cooperative"][0] == seen["sequential"][0], seen
+    assert seen["cooperative"][2] == seen["sequential"][2], seen
+    outcomes = {key: value for key, value in seen["cooperative"][1].items() if key != "warnings"}
+    assert outcomes == seen["sequential"][1], seen
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: tests using * run sequentially: a test gives it a "
+            "param of another scope than its own*"
+        ]
+    )
