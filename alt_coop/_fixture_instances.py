@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import contextvars
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -46,17 +46,17 @@ class FixtureInstances:
 
     def __init__(self) -> None:
         self.per_node: dict[tuple[Any, Any], Any] = {}
-        #: Fixtures whose tests all run sequentially, on pytest's own
-        #: FixtureDef (see :func:`params_of_other_scopes`).
-        self.pytests_own: set[str] = set()
+        #: Fixtures whose tests run sequentially, on pytest's own FixtureDef
+        #: (see :func:`params_of_other_scopes`).
+        self.pytests_own: set[Any] = set()
         #: The shared fixtures being set up: the test setting each up, and
         #: a future done when that ends.
         self.claims: dict[FixtureDef[Any], tuple[LaneState, asyncio.Future[None]]] = {}
         self.context = SharedContext()
 
     def instance(self, fixturedef: Any, item: pytest.Item, state: LaneState | None) -> Any:
-        if self.pytests_own and fixturedef.argname in self.pytests_own:
-            return fixturedef
+        if self.pytests_own and fixturedef in self.pytests_own and CURRENT.get() is None:
+            return fixturedef  # a sequential test's (one reaching it otherwise: see README)
         scope = fixturedef._scope
         callspec = getattr(item, "callspec", None)
         if callspec is not None:
@@ -151,7 +151,7 @@ def params_of(item: pytest.Item) -> tuple[list[tuple[str, Any]], set[str]]:
     return shared, own
 
 
-def params_of_other_scopes(items: list[pytest.Item]) -> set[str]:
+def params_of_other_scopes(items: list[pytest.Item]) -> set[Any]:
     """The fixtures some test gives a param of a scope other than their own
     (other than function scope, whose instance is that test's alone).
 
@@ -160,7 +160,7 @@ def params_of_other_scopes(items: list[pytest.Item]) -> set[str]:
     then, another test's too, and the instances for the param and for none
     are one object. Tests using such a fixture run sequentially, on pytest's
     own FixtureDef (:attr:`FixtureInstances.pytests_own`)."""
-    names: set[str] = set()
+    fixturedefs_given: set[Any] = set()
     for item in items:
         callspec = getattr(item, "callspec", None)
         if callspec is None:
@@ -170,8 +170,25 @@ def params_of_other_scopes(items: list[pytest.Item]) -> set[str]:
             scope = callspec._arg2scope.get(name)
             used = fixturedefs.get(name)
             if scope not in (None, Scope.Function) and used and scope is not used[-1]._scope:
-                names.add(name)
-    return names
+                fixturedefs_given.add(used[-1])
+    return fixturedefs_given
+
+
+def uses_any(item: pytest.Item, fixturedefs: set[Any]) -> list[str]:
+    """The names of ``fixturedefs`` that ``item`` asks for (through others too)."""
+    closure = item._fixtureinfo.name2fixturedefs  # type: ignore[attr-defined]
+    return sorted(name for name, used in closure.items() if _used(used) & fixturedefs)
+
+
+def _used(chain: Sequence[Any]) -> set[Any]:
+    """Of a name's overrides, the ones a test gets: the last, and each one
+    below that the one above asks for by its own name."""
+    index = len(chain) - 1
+    used = {chain[index]}
+    while index > 0 and chain[index].argname in chain[index].argnames:
+        index -= 1
+        used.add(chain[index])
+    return used
 
 
 def _scope_node(item: pytest.Item, scope: Scope, fixturedef: Any) -> Any:

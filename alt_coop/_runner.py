@@ -182,11 +182,22 @@ def stop_if_main_cancelled(session: pytest.Session) -> bool:
     the sync code held back (see :func:`_cancels.held_back_callbacks_run`)."""
     if not _cancels.in_awaited_session():
         return False
-    held_back = run(_cancels.held_back_callbacks_run(), None)
+    try:
+        held_back = run(_cancels.held_back_callbacks_run(), None)
+    except TEST_OUTCOME as error:
+        # A callback's (pytest-timeout's, say): not this check's to report.
+        # The loop raises it again, into the next phase, as without it.
+        held_back = False
+        asyncio.get_running_loop().call_soon(_raise, error)
     if not (held_back or _cancels.caller_cancelled_meanwhile()):
         return False
     session.shouldstop = MAIN_CANCELLED
     return True
+
+
+def _raise(error: BaseException) -> None:
+    __tracebackhide__ = True
+    raise error
 
 
 def give_up_after_interrupt(session_task: asyncio.Task[Any]) -> None:

@@ -161,13 +161,14 @@ class Scheduler:
             return False  # another plugin's test (a notice said so)
         reason = self._run_alone.reason(item, marks, is_async)
         if reason is None and self.instances.pytests_own:
-            names = self.instances.pytests_own.intersection(item.fixturenames)
+            names = _fixture_instances.uses_any(item, self.instances.pytests_own)
             if names:
                 reason = (
-                    f"tests using {', '.join(sorted(names))} run sequentially: a test gives "
-                    "it a param of another scope than its own (parametrize(..., "
-                    "indirect=True, scope=...)), and pytest ends its one instance, "
-                    "whichever test uses it then, as that scope ends"
+                    f"tests using {', '.join(names)} run sequentially: a test gives it a "
+                    "param of another scope than its own (an indirect parametrize's scope= "
+                    "or, without one, the narrowest of the fixtures it parametrizes), and "
+                    "pytest ends its one instance, whichever test uses it then, as that "
+                    "scope ends"
                 )
         if reason is not None:
             self.notices.setdefault(reason, []).append(item)

@@ -1148,3 +1148,53 @@ def test_fixtures_given_a_param_of_another_scope_run_as_in_a_sequential_run(
             "param of another scope than its own*"
         ]
     )
+
+
+def test_a_fixture_of_the_same_name_given_no_param_of_another_scope_stays_cooperative(
+    pytester, run_alt
+):
+    # The fixture given a param of another scope is test_one.py's conftest
+    # one; another module's fixture of that name is another fixture: its
+    # tests run at once, each with its own instance, even one it asks for
+    # through request.getfixturevalue.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def a(request):
+            return getattr(request, "param", None)
+        """
+    )
+    pytester.makepyfile(
+        test_one="""
+        import pytest
+
+        @pytest.mark.parametrize("a", [1], indirect=True, scope="module")
+        async def test_param(a):
+            assert a == 1
+        """,
+        test_two="""
+        import asyncio
+        import itertools
+        import pytest
+
+        counter = itertools.count()
+
+        @pytest.fixture
+        async def a():
+            yield next(counter)
+
+        async def test_named(a):
+            await asyncio.sleep(0.05)
+
+        async def test_dynamic(request):
+            await asyncio.sleep(0.01)
+            value = request.getfixturevalue("a")
+            await asyncio.sleep(0.05)
+            assert request.getfixturevalue("a") == value
+        """,
+    )
+    result = run_alt("--asyncio-cooperative", "-p", "no:randomly")
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(["alt_coop: 2 cooperative tests, at most 2 at once*"])

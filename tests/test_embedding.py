@@ -2630,6 +2630,59 @@ def test_main_cancelled_before_the_first_test_runs_no_test(
     )
 
 
+def test_an_outcome_a_callback_raises_between_tests_under_main_reaches_the_next_test(
+    pytester: pytest.Pytester,
+) -> None:
+    # alt_coop lets the loop run what sync code held back before each test
+    # (a cancellation of main's caller may be among it): a pytest.fail that
+    # such a callback raised came out of pytest's protocol, an internal error.
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            print("APP: exit code", await alt_coop.main([*ISOLATE, "suite", "-q", "-s"]))
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_callback.py",
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def schedules():
+            yield
+            asyncio.get_running_loop().call_soon(lambda: pytest.fail("raised in a callback"))
+
+        def test_1(schedules):
+            pass
+
+        def test_2():
+            print("TEST 2 RUNS")
+        """,
+    )
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert "INTERNALERROR" not in output, output
+    result.stdout.fnmatch_lines(
+        [
+            "*TEST 2 RUNS*",
+            "*ERROR at teardown of test_2*",
+            "*raised in a callback*",
+            "APP: exit code 1",
+        ]
+    )
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
 def test_ctrl_c_twice_during_a_sync_test_under_main_tears_down_in_full(
     pytester: pytest.Pytester,
