@@ -102,13 +102,20 @@ def unused_loop_choice_text(what: str) -> str:
     )
 
 
+def plugin_name(config: pytest.Config, entry_point: str, module: str) -> str | None:
+    """The name a plugin is registered under, None if it is not: its entry
+    point's when autoloaded, else its module's (``-p anyio.pytest_plugin``,
+    or ``pytest_plugins`` in a conftest), the one ``-p no:`` must be given."""
+    manager = config.pluginmanager
+    if manager.has_plugin(entry_point):
+        return entry_point
+    loaded = sys.modules.get(module)
+    return manager.get_name(loaded) if loaded is not None else None
+
+
 def pytest_asyncio_on(config: pytest.Config) -> bool:
-    """Whether pytest-asyncio is loaded, by its entry point or by module
-    (``-p pytest_asyncio.plugin``)."""
-    if config.pluginmanager.has_plugin("asyncio"):
-        return True
-    module = sys.modules.get("pytest_asyncio.plugin")
-    return module is not None and config.pluginmanager.is_registered(module)
+    """Whether pytest-asyncio is loaded, by its entry point or by module."""
+    return plugin_name(config, "asyncio", "pytest_asyncio.plugin") is not None
 
 
 def pytest_asyncio_fixtures(item: pytest.Function) -> list[str]:

@@ -28,7 +28,10 @@ import dataclasses
 import pytest
 
 from ._hypothesis import is_async_test
-from ._migration import plain_async_fixtures, pytest_asyncio_on, run_elsewhere_text
+from ._migration import plain_async_fixtures, plugin_name, pytest_asyncio_on, run_elsewhere_text
+
+_ANYIO = ("anyio", "anyio.pytest_plugin")
+_TRIO = ("trio", "pytest_trio.plugin")
 
 LEFT_TO_PYTEST_ASYNCIO = (
     "tests marked asyncio are run by pytest-asyncio (on, in strict mode), on its own loop, "
@@ -62,9 +65,10 @@ class OtherRunners:
 
     @classmethod
     def of(cls, config: pytest.Config) -> OtherRunners:
-        manager = config.pluginmanager
         return cls(
-            pytest_asyncio_on(config), manager.has_plugin("anyio"), manager.has_plugin("trio")
+            pytest_asyncio_on(config),
+            plugin_name(config, *_ANYIO) is not None,
+            plugin_name(config, *_TRIO) is not None,
         )
 
     def runner_of(self, item: pytest.Item) -> str | None:
@@ -114,15 +118,17 @@ class OtherRunners:
 def runs_every_async_test(config: pytest.Config) -> tuple[str, str] | None:
     """The other plugin, and its ``-p no:`` name, that is set to run every
     async test, if one is."""
-    manager = config.pluginmanager
-    if pytest_asyncio_on(config):
+    name = plugin_name(config, "asyncio", "pytest_asyncio.plugin")
+    if name is not None:
         mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
         if mode == "auto":
-            return "pytest-asyncio in auto mode", "asyncio"
-    if manager.has_plugin("anyio") and _ini_or_option(config, "anyio_mode") == "auto":
-        return "anyio's plugin in auto mode", "anyio"
-    if manager.has_plugin("trio") and _ini_or_option(config, "trio_mode") is True:
-        return "pytest-trio in trio mode", "trio"
+            return "pytest-asyncio in auto mode", name
+    name = plugin_name(config, *_ANYIO)
+    if name is not None and _ini_or_option(config, "anyio_mode") == "auto":
+        return "anyio's plugin in auto mode", name
+    name = plugin_name(config, *_TRIO)
+    if name is not None and _ini_or_option(config, "trio_mode") is True:
+        return "pytest-trio in trio mode", name
     return None
 
 

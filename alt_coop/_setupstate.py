@@ -192,9 +192,11 @@ class ConcurrentSetupState:
                 if node not in self.held:
                     _finish(self.collectors.pop(node), node, errors)
             self.live_run.clear()
-        if errors and _lane_state.CURRENT.get() is not None:
-            # A cooperative test's teardown: alt_coop's teardown hook, above,
-            # is the one frame pytest shows of a group, as in a sequential run.
+        if errors and item is not None:
+            # A test's teardown, cooperative or alone: alt_coop's teardown
+            # hook, above, is the one frame pytest shows of a group, as in a
+            # sequential run. (At the end of a batch, a hidden caller leaves
+            # this frame the one to show.)
             __tracebackhide__ = True
         if len(errors) == 1:
             raise errors[0]

@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/venv.sh
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e .
+python=$(cd "$VENV" && pwd)/bin/python  # VENV may be relative or absolute
 cd examples
-exec "../$VENV/bin/python" -m pytest -p no:cacheprovider "$@"
+exec "$python" -m pytest -p no:cacheprovider "$@"

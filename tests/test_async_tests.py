@@ -449,12 +449,21 @@ def test_pytests_own_fixture_errors_read_as_without_alt_coop(pytester, run_alt, 
     assert "All traceback entries are hidden" not in result.stdout.str(), result.stdout.str()
 
 
-@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
-def test_two_teardown_errors_of_one_test_are_reported_as_a_group(pytester, run_alt, mode):
-    # Raised by alt_coop's setup state in a cooperative session; pytest 8.4
-    # fails internally on a group whose every traceback frame is hidden.
+@pytest.mark.parametrize(
+    ("mode", "mark"),
+    [
+        ("sequential", ""),
+        ("cooperative", ""),
+        ("cooperative", "@pytest.mark.asyncio_sequential"),
+    ],
+    ids=["sequential", "cooperative", "alone-in-a-cooperative-run"],
+)
+def test_two_teardown_errors_of_one_test_are_reported_as_a_group(pytester, run_alt, mode, mark):
+    # Raised by alt_coop's setup state in a cooperative session, also for a
+    # test running alone there; pytest 8.4 fails internally on a group whose
+    # every traceback frame is hidden.
     pytester.makepyfile(
-        """
+        f"""
         import pytest
 
         @pytest.fixture
@@ -467,15 +476,19 @@ def test_two_teardown_errors_of_one_test_are_reported_as_a_group(pytester, run_a
             yield
             raise ValueError("second teardown failed")
 
+        {mark}
         async def test_two_teardown_errors(first, second):
             pass
 
         def test_after():
             pass
+
+        async def test_another():
+            pass
         """
     )
     result = run_alt(*mode_args(mode))
-    result.assert_outcomes(passed=2, errors=1)
+    result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines_random(
         ["*RuntimeError: first teardown failed", "*ValueError: second teardown failed"]
     )

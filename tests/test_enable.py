@@ -202,6 +202,59 @@ def test_another_plugin_taking_every_async_test_is_a_usage_error(
     )
 
 
+@pytest.mark.parametrize("how", ["-p", "pytest_plugins"])
+@pytest.mark.parametrize(
+    ("module", "plugin", "setting", "who"),
+    [
+        ("pytest_asyncio", "pytest_asyncio.plugin", "asyncio_mode=auto", "pytest-asyncio"),
+        ("anyio", "anyio.pytest_plugin", "anyio_mode=auto", "anyio's plugin"),
+        ("pytest_trio", "pytest_trio.plugin", "trio_mode=true", "pytest-trio in trio mode"),
+    ],
+    ids=["pytest-asyncio", "anyio", "pytest-trio"],
+)
+def test_another_plugin_loaded_by_module_taking_every_async_test_is_a_usage_error(
+    pytester: pytest.Pytester, module: str, plugin: str, setting: str, who: str, how: str
+) -> None:
+    # As when autoloaded: -p no:anyio does not reach a plugin loaded as
+    # anyio.pytest_plugin, so the way to switch it off is its module's name.
+    pytest.importorskip(module)
+    pytester.makepyfile(COUNTING_SUITE)
+    if how == "-p":
+        load = ["-p", plugin]
+    else:
+        pytester.makeconftest(f"pytest_plugins = [{plugin!r}]")
+        load = []
+    result = pytester.runpytest(*ISOLATE, *load, "-p", "alt_coop.enable", "-o", setting)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: alt_coop and {who}* both run async tests; "
+            f"switch the other off with -p no:{plugin} *"
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "plugin", "suite", "notice"),
+    [
+        ("anyio", "anyio.pytest_plugin", "ANYIO_SUITE", "tests using anyio's anyio_backend*"),
+        ("pytest_trio", "pytest_trio.plugin", "TRIO_SUITE", "tests marked trio are run by*"),
+    ],
+    ids=["anyio", "pytest-trio"],
+)
+def test_tests_of_another_plugin_loaded_by_module_are_left_to_it(
+    pytester: pytest.Pytester, module: str, plugin: str, suite: str, notice: str
+) -> None:
+    # Loaded by module (with autoload off, say), it runs its tests as when
+    # autoloaded: set up on alt_coop's loop, their fixtures would fail.
+    pytest.importorskip(module)
+    pytester.makepyfile(globals()[suite])
+    pytester.makeconftest(f"pytest_plugins = [{plugin!r}]")
+    result = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable")
+    result.assert_outcomes(passed=3 if module == "anyio" else 2, warnings=1)
+    result.stdout.fnmatch_lines([f"*AltCoopWarning: alt_coop: {notice}"])
+
+
 def test_pytest_asyncio_in_strict_mode_leaves_unmarked_tests_to_alt_coop(
     pytester: pytest.Pytester,
 ) -> None:

@@ -68,3 +68,14 @@ def test_the_environment_made_earlier_is_used_when_no_python_is_asked_for(
     result = run_script(checkout, script)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "RAN: -m pytest -p no:cacheprovider" in result.stdout
+
+
+@pytest.mark.parametrize("script", ["examples.sh", "test.sh"])
+def test_an_environment_given_by_its_absolute_path_is_used(
+    checkout: Path, tmp_path_factory: pytest.TempPathFactory, script: str
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "env"
+    shutil.copytree(checkout / ".venv", elsewhere)
+    result = run_script(checkout, script, VENV=str(elsewhere))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "RAN: -m pytest -p no:cacheprovider" in result.stdout
