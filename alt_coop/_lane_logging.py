@@ -21,8 +21,9 @@ _runtest_for`` (a generator in 8.3, a context manager since 8.4)/
 ``formatter``/``log_level``/``log_cli_handler``, ``LogCaptureHandler`` and the
 caplog stash keys, ``LogCaptureFixture.set_level``/``at_level``/
 ``_finalize``/``handler``/``_initial_handler_level`` (replaced during a
-batch), and ``_LiveLoggingStreamHandler``'s ``_when``/``set_when``/``emit``/``stream``
-(the terminal reporter, whose ``_tw._current_line`` it reads). From the
+batch), and ``_LiveLoggingStreamHandler``'s ``_when``/``set_when``/``reset``/
+``emit``/``stream`` (the terminal reporter, whose ``_tw._current_line`` it
+reads). From the
 standard library, it reads ``logging._handlerList`` and ``logging._lock``,
 and asyncio's ``Handle._context`` (3.11 to 3.13) and, in debug mode,
 ``BaseEventLoop._current_handle``.
@@ -33,9 +34,12 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import copy
 import inspect
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
@@ -51,7 +55,7 @@ from _pytest.logging import (
 
 from ._lane_state import CURRENT, LaneState, test_of_loop_error
 from ._lane_warnings import notice
-from ._session_loop import exception_handler_in_front, running_loop
+from ._session_loop import current, exception_handler_in_front, running_loop
 
 
 @contextlib.contextmanager
@@ -427,40 +431,94 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
     live = plugin.log_cli_handler
     labels = isinstance(live, _LiveLoggingStreamHandler)
     if labels:
-        live.emit = _labelled_live_emit(live)
+        # As pytest does at each test's start: the batch's first record
+        # begins with a newline, whatever was live-logged before the batch.
+        live.reset()
+        labelled = _LabelledLiveRecords(live)
+        live.emit = labelled.emit
     try:
         yield
     finally:
         if labels:
+            labelled.close()
             del live.emit
         del plugin._runtest_for
         places.remove()
         root.setLevel(saved_level)
 
 
-def _labelled_live_emit(live: _LiveLoggingStreamHandler) -> Callable[[logging.LogRecord], None]:
+class _LabelledLiveRecords:
     """Live logging (``--log-cli-level``) for tests that run at once.
 
     pytest heads each phase's live records with the phase, set by its hooks
     for the one test running; here records come from several tests in turn,
     so each record from a test's phase gets that phase and the test's node id.
-    """
-    emit = live.emit
 
-    def labelled(record: logging.LogRecord) -> None:
+    A thread's record (a plain ``def`` test's, or ``asyncio.to_thread``'s) is
+    written on the loop's thread: written from its own, it would land between
+    pytest's writes of a result there, or under a header another test's hook
+    set meanwhile. It is queued, and the loop is woken to write it, in order
+    and before whatever the thread does next (such as ending its test).
+    """
+
+    def __init__(self, live: _LiveLoggingStreamHandler) -> None:
+        self._live = live
+        self._emit = live.emit
+        self._thread = threading.get_ident()
+        session_loop = current()
+        self._loop = session_loop.loop if session_loop is not None else None
+        self._from_threads: collections.deque[tuple[logging.LogRecord, str | None]] = (
+            collections.deque()
+        )
+        self._closed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
         state = _test_of_record(record)
+        label = None
         if state is not None and state.log_when is not None:
             label = f"{state.log_when} ({state.item.nodeid})"
-            if live._when != label:
-                live.set_when(label)
-                # Its header goes on a line of its own, not after a result
-                # pytest wrote for the tests before the batch.
-                writer = getattr(live.stream, "_tw", None)
-                if getattr(writer, "_current_line", ""):
-                    live.stream.write("\n")
-        emit(record)
+        # Called with the handler's lock held (``Handler.handle``), so that
+        # no record is queued after ``close`` wrote the last ones.
+        if not self._closed and threading.get_ident() != self._thread and self._loop is not None:
+            self._from_threads.append((_as_made(record), label))
+            with contextlib.suppress(RuntimeError):  # a closed loop: written at the batch's end
+                self._loop.call_soon_threadsafe(self._write_from_threads)
+            return
+        self._write(record, label)
 
-    return labelled
+    def close(self) -> None:
+        """The batch is over: write what threads sent, then write as pytest does."""
+        with self._live.lock or contextlib.nullcontext():
+            self._closed = True
+            self._write_from_threads()
+
+    def _write_from_threads(self) -> None:
+        with self._live.lock or contextlib.nullcontext():
+            while self._from_threads:
+                self._write(*self._from_threads.popleft())
+
+    def _write(self, record: logging.LogRecord, label: str | None) -> None:
+        live = self._live
+        if label is not None and live._when != label:
+            live.set_when(label)
+            # Its header goes on a line of its own, not after a result pytest
+            # wrote: begun with a newline, as a test's first record is.
+            writer = getattr(live.stream, "_tw", None)
+            if getattr(writer, "_current_line", ""):
+                live.reset()
+        self._emit(record)
+
+
+def _as_made(record: logging.LogRecord) -> logging.LogRecord:
+    """``record`` with its message as it reads now: written later, its
+    arguments may have changed meanwhile (as ``QueueHandler.prepare`` does)."""
+    try:
+        message = record.getMessage()
+    except Exception:  # logging's own error report comes with the write
+        return record
+    record = copy.copy(record)
+    record.msg, record.args = message, None
+    return record
 
 
 #: Whether pytest captures the loggers whose records never reach the root

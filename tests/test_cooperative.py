@@ -6,6 +6,7 @@ See cooperative_support.py for how the sessions under test record what happens.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import textwrap
 import xml.etree.ElementTree as ET
@@ -771,6 +772,86 @@ def test_live_log_headers_start_a_line_of_their_own(pytester, run_alt):
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["-* live log call (*::test_async) -*"])
     assert not [line for line in result.outlines if "PASSED" in line and "live log" in line]
+
+
+@pytest.mark.parametrize("how", ["plain def test", "asyncio.to_thread"])
+def test_live_records_from_threads_go_under_their_tests_header_between_results(
+    pytester, run_alt_subprocess, how
+):
+    # A thread's record was written from that thread, between the checks and
+    # writes of pytest's live handler and terminal on the loop's thread: under
+    # another test's header or none, and into the middle of a result's line.
+    thread_test = (
+        """
+        @pytest.mark.parametrize("i", range(3))
+        def test_thread_logs(i):
+            work(i)
+        """
+        if how == "plain def test"
+        else """
+        @pytest.mark.parametrize("i", range(3))
+        async def test_thread_logs(i):
+            await asyncio.to_thread(work, i)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import time
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        log = logging.getLogger("suite")
+
+        def work(i):
+            for k in range(200):
+                log.warning(f"record of test_thread_logs[{i}] {k}")
+                time.sleep(0.001)
+
+        @pytest.mark.parametrize("i", range(60))
+        async def test_quick(i):
+            await asyncio.sleep(0.005 * i)
+        """
+        + thread_test
+    )
+    result = run_alt_subprocess("-v", "--log-cli-level=WARNING")
+    result.assert_outcomes(passed=63)
+    header = re.compile(r"^-+ live log (\w+)(?: \(test_\w+\.py::(test_\w+\[\d+\])\))? -+$")
+    heading = None
+    seen = 0
+    for line in result.outlines:
+        assert not ("PASSED" in line and ("live log" in line or "record of" in line)), line
+        if match := header.match(line):
+            heading = match.groups()
+        elif match := re.search(r"record of (test_thread_logs\[\d\]) \d+$", line):
+            assert heading == ("call", match.group(1)), (line, result.stdout.str())
+            seen += 1
+    assert seen == 600, result.stdout.str()
+
+
+def test_a_batchs_first_live_record_follows_a_blank_line_after_earlier_records(pytester, run_alt):
+    pytester.makeconftest(
+        """
+        import logging
+
+        def pytest_sessionstart(session):
+            logging.getLogger("hook").warning("at session start")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import logging
+
+        async def test_async():
+            logging.getLogger("t").warning("from async")
+        """
+    )
+    result = run_alt("-v", "--asyncio-cooperative", "--log-cli-level=WARNING")
+    result.assert_outcomes(passed=1)
+    at = next(i for i, line in enumerate(result.outlines) if "collected 1 item" in line)
+    assert result.outlines[at + 1] == "", result.stdout.str()
+    assert fnmatch.fnmatch(result.outlines[at + 2], "-* live log call (*::test_async) -*")
 
 
 @pytest.mark.parametrize("option", ["--setup-show", "--setup-plan", "--setup-only"])
