@@ -80,21 +80,52 @@ def _as_teardown_error(cancelled: asyncio.CancelledError) -> TeardownCancelled:
     return error
 
 
+class _TearingDownIn:
+    """The tests tearing down, at once, instances set up in one context
+    (those a sequential test set up, switched by two cooperative tests to
+    other params), and what that context saw as running before the first."""
+
+    __slots__ = ("before", "context", "tests")
+
+    def __init__(self, context: contextvars.Context) -> None:
+        self.context = context
+        self.before = context.get(_lane_state.CURRENT)
+        self.tests: list[_lane_state.LaneState | None] = []
+
+    def show(self, test: _lane_state.LaneState | None) -> None:
+        with in_context(self.context):
+            _lane_state.CURRENT.set(test)
+
+
+#: By ``id`` of the context (contexts are not hashable), while any is tearing down.
+_tearing_down_in: dict[int, _TearingDownIn] = {}
+
+
 @contextlib.contextmanager
 def _as_tearing_down(setup_context: contextvars.Context) -> Iterator[None]:
     """Within the block, the test that ``setup_context`` sees as running is
-    the one tearing down (see :func:`run_teardown`)."""
+    the one tearing down (see :func:`run_teardown`). Two tests may tear down
+    there at once, and end in any order: the context sees the latest still
+    tearing down, then what it saw before them (resetting a token instead
+    would put back whichever test was there when the ending one began)."""
     tearing_down = _lane_state.CURRENT.get()
-    token = None
-    if setup_context.get(_lane_state.CURRENT) is not tearing_down:
-        with in_context(setup_context):
-            token = _lane_state.CURRENT.set(tearing_down)
+    entry = _tearing_down_in.get(id(setup_context))
+    if entry is None:
+        if setup_context.get(_lane_state.CURRENT) is tearing_down:
+            yield
+            return
+        entry = _tearing_down_in[id(setup_context)] = _TearingDownIn(setup_context)
+    entry.tests.append(tearing_down)
+    entry.show(tearing_down)
     try:
         yield
     finally:
-        if token is not None:
-            with in_context(setup_context):
-                _lane_state.CURRENT.reset(token)
+        entry.tests.remove(tearing_down)
+        if entry.tests:
+            entry.show(entry.tests[-1])
+        else:
+            del _tearing_down_in[id(setup_context)]
+            entry.show(entry.before)
 
 
 def in_setup_context(

@@ -1198,3 +1198,60 @@ def test_a_fixture_of_the_same_name_given_no_param_of_another_scope_stays_cooper
     result = run_alt("--asyncio-cooperative", "-p", "no:randomly")
     result.assert_outcomes(passed=3, warnings=1)
     result.stdout.fnmatch_lines(["alt_coop: 2 cooperative tests, at most 2 at once*"])
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_two_tests_tearing_down_at_once_what_one_context_set_up_leave_it_as_it_was(
+    pytester, run_alt, mode
+):
+    # Instances a sequential test set up share its context; two cooperative
+    # tests switching them to other params tear them down at once there,
+    # each marking it as its own while it does. The one that began first
+    # ended first: putting back what it found there left the other test
+    # marked as running in the sequential tests' context, and a later one
+    # setting up a wider async fixture failed ("no running event loop").
+    pytester.makepyfile(
+        test_switch="""
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def first(request):
+            yield request.param
+            await asyncio.sleep(0.2)
+
+        @pytest.fixture(scope="session")
+        async def second(request):
+            yield request.param
+            await asyncio.sleep(0.3)
+
+        @pytest.mark.asyncio_sequential
+        @pytest.mark.parametrize("first", ["a"], indirect=True)
+        @pytest.mark.parametrize("second", ["a"], indirect=True)
+        async def test_sets_both_up(first, second):
+            pass
+
+        @pytest.mark.parametrize("first", ["b"], indirect=True)
+        async def test_switches_first(first):
+            assert first == "b"
+
+        @pytest.mark.parametrize("second", ["b"], indirect=True)
+        async def test_switches_second(second):
+            assert second == "b"
+        """,
+        test_then="""
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def later():
+            yield "later"
+
+        @pytest.mark.asyncio_sequential
+        async def test_after(later):
+            assert later == "later"
+        """,
+    )
+    result = run_alt(*mode_args(mode), "-p", "no:randomly")
+    result.assert_outcomes(passed=4)
+    if mode == "cooperative":
+        result.stdout.fnmatch_lines(["alt_coop: 2 cooperative tests, at most 2 at once*"])
