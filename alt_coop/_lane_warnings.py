@@ -183,6 +183,13 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
                 )
             ):
                 show_now(message)
+            if state is not None and recording:
+                # Python marked the place before showing (unless it shows
+                # every time there): left marked, even until the turn's end,
+                # it would hide that warning from the tests running
+                # meanwhile, in threads or on the loop. Each test's own
+                # repeats are told apart above instead.
+                _reset_registries()
 
         def filters_changed() -> None:
             assert _MUTATED is not None

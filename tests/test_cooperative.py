@@ -1739,6 +1739,43 @@ def test_a_warning_repeated_across_awaits_is_recorded_once_per_test(pytester, ru
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_tests_repeat_of_a_warning_hides_it_from_no_other_test(pytester, run_alt, mode):
+    # Its repeat, not recorded again, still marked the place in the module's
+    # registry: left marked, Python no longer showed the others that warning.
+    thread_mark = "@pytest.mark.asyncio_cooperative" if mode == "cooperative" else ""
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import time
+        import warnings
+        import pytest
+
+        def helper():
+            warnings.warn("said again", UserWarning)
+
+        async def test_repeats():
+            helper()
+            await asyncio.sleep(0.02)
+            helper()
+            await asyncio.sleep(0.1)
+
+        async def test_says_it_after_the_repeat():
+            await asyncio.sleep(0.05)
+            helper()
+
+        {thread_mark}
+        def test_in_a_thread_after_the_repeat():
+            time.sleep(0.06)
+            helper()
+        """
+    )
+    result = run_alt(*mode_args(mode), "-p", "no:randomly")
+    result.assert_outcomes(passed=3, warnings=3)
+    if mode == "cooperative":
+        result.stdout.fnmatch_lines(["alt_coop: 3 cooperative tests, at most 3 at once*"])
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_once_and_module_actions_hide_a_message_from_another_line_across_awaits(
     pytester, run_alt, mode
 ):
