@@ -23,10 +23,9 @@ caplog stash keys, ``LogCaptureFixture.set_level``/``at_level``/
 ``_finalize``/``handler``/``_initial_handler_level`` (replaced during a
 batch), and ``_LiveLoggingStreamHandler``'s ``_when``/``set_when``/``reset``/
 ``emit``/``stream`` (the terminal reporter, whose ``_tw._current_line`` it
-reads). From the
-standard library, it reads ``logging._handlerList`` and ``logging._lock``,
-and asyncio's ``Handle._context`` (3.11 to 3.13) and, in debug mode,
-``BaseEventLoop._current_handle``.
+reads). From the standard library, it reads ``logging._handlerList`` and
+``logging._lock``, and asyncio's ``Handle._context`` (3.11 to 3.13) and, in
+debug mode, ``BaseEventLoop._current_handle``.
 
 PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
