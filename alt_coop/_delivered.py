@@ -118,18 +118,41 @@ def outcomes_to_their_test(
     return _outcomes_to(loop, task_of)
 
 
-def _no_tests(config: pytest.Config, error: BaseException, item: pytest.Item | None) -> None:
+def outcomes_after_the_tests(
+    loop: asyncio.AbstractEventLoop, config: pytest.Config
+) -> contextlib.AbstractContextManager[None]:
+    """For the session's end, as its loop runs what the tests left behind
+    before closing: a pytest outcome raised in a callback or task then has
+    no test left to take it (in a run of one test at a time, the next test
+    would have); a warning names it, and the closing goes on."""
+
+    def task_of(context: dict[str, Any]) -> None:
+        state = test_of_loop_error(context)
+        item = state.item if state is not None else None
+        _no_tests(config, context["exception"], item, at_the_end=True)
+
+    return _outcomes_to(loop, task_of)
+
+
+def _no_tests(
+    config: pytest.Config,
+    error: BaseException,
+    item: pytest.Item | None,
+    *,
+    at_the_end: bool = False,
+) -> None:
     """``error`` was raised in a callback or task of ``item`` after it ended,
-    or of no test alt_coop can tell."""
-    whose = (
-        f"of {item.nodeid} after that test had ended"
-        if item is not None
-        else "alt_coop could not tie to a test"
-    )
+    or of no test alt_coop can tell (``at_the_end``: after every test)."""
+    if item is not None:
+        whose = f"of {item.nodeid} after that test had ended"
+    elif at_the_end:
+        whose = "after the last test had ended"
+    else:
+        whose = "alt_coop could not tie to a test"
     warning = AltCoopWarning(
         f"alt_coop: {type(error).__name__}: {error} was raised in a callback or task {whose}, "
         "so it is no test's outcome: have the test await what it starts"
-        + (", or cancel it before the test ends" if item is not None else "")
+        + (", or cancel it before the test ends" if item is not None or at_the_end else "")
     )
     raised_at = _tracebacks.from_suite_code(error.__traceback__)  # its line, shown
     where = None

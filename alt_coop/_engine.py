@@ -25,6 +25,7 @@ from . import (
     _admission,
     _cancels,
     _coverage_support,
+    _delivered,
     _fixture_instances,
     _hypothesis,
     _lane_state,
@@ -232,7 +233,7 @@ class Plugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # trylast: pytest's own sessionfinish has torn the fixtures down by now.
         try:
-            self._end_session()
+            self._end_session(session.config)
         except (Warning, AltCoopError) as error:
             # The tasks-left-behind warning, made an error (-W error), or what
             # such a task raised as it ended: raised here, it would stop
@@ -246,7 +247,7 @@ class Plugin:
         # When pytest's own sessionfinish ends in an exception (a second
         # interrupt during the last teardowns), the hooks after it never run.
         try:
-            self._end_session()
+            self._end_session(config)
         finally:
             self._policy.stop_watching()
             self._scheduler = None  # which holds the session, until the next one
@@ -261,14 +262,15 @@ class Plugin:
             if self.managed_loop is not None:
                 _nesting.settle(self.managed_loop)
 
-    def _end_session(self) -> None:
+    def _end_session(self, config: pytest.Config) -> None:
         session_loop, self._session_loop = self._session_loop, None
         if session_loop is None:
             return
         try:
-            session_loop.close(
-                what="session", wait=lambda coro: run(coro, None), report_exits=True
-            )
+            with _delivered.outcomes_after_the_tests(session_loop.loop, config):
+                session_loop.close(
+                    what="session", wait=lambda coro: run(coro, None), report_exits=True
+                )
         finally:
             session_loop.uninstall_sigint_handler()
             _session_loop.pop(session_loop)

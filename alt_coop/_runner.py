@@ -74,9 +74,10 @@ def run(
         session_task = _cancels.awaited_session_task() if alone else None
         if session_task is None and context is None:  # a cooperative test's phase: hot
             return _run_phase(coro, timeout, phase)
+        closing = (current := _session_loop.current()) is not None and current.closing
         with (
             _delivered.outcomes_to_the_phase(session_task)
-            if session_task is not None
+            if session_task is not None and not closing
             else contextlib.nullcontext(),
             _awaited_phase(session_task, timeout)
             if session_task is not None and timeout is not None

@@ -169,6 +169,9 @@ class SessionLoop:
         self._interrupted = False
         self._sigints = 0  # Ctrl-Cs seen, whatever ran then
         self._alone = False  # the run's (see run)
+        #: Running what the tests left behind, to close: a pytest outcome a
+        #: callback raises then is no phase's (see :meth:`close`).
+        self.closing = False
         self._waiting_at: Callable[[], TracebackType | None] | None = None
         self._interrupt_grace: asyncio.TimerHandle | None = None
         #: The last exception raised into the loop while the work waited (see _stop_work).
@@ -348,7 +351,9 @@ class SessionLoop:
         stopped = False
         lost: list[BaseException] = []
         catching: contextlib.AbstractContextManager[None] = (
-            _catching_lost_exceptions(self.loop, lost) if alone else contextlib.nullcontext()
+            _catching_lost_exceptions(self.loop, lost)
+            if alone and not self.closing
+            else contextlib.nullcontext()
         )
         try:
             with catching:
@@ -604,6 +609,7 @@ class SessionLoop:
         loop = self.loop
         if loop.is_closed():
             return
+        self.closing = True  # the caller's exception handler takes outcomes from callbacks
         raised: list[BaseException] = []
         sigints = self._sigints
 

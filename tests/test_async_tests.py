@@ -217,6 +217,44 @@ def test_an_outcome_raised_where_no_test_is_found_is_named(pytester, run_alt):
     )
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_outcome_a_callback_raises_after_the_last_test_is_named(pytester, run_alt, mode):
+    # Run as the session's loop closes, with no test left to take it: it
+    # stopped the closing and came out of pytest as a raw traceback.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        def check():
+            pytest.fail("too late")
+
+        @pytest.fixture(scope="session")
+        async def loop():
+            return asyncio.get_running_loop()
+
+        @pytest.fixture
+        def arms(loop):
+            yield
+            loop.call_soon(check)
+
+        async def test_last(arms):
+            pass
+        """
+    )
+    result = run_alt(*mode_args(mode), "-rA")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_an_outcome_a_callback_raises_after_the_last_test_is_named.py:5: "
+            "AltCoopWarning: alt_coop: Failed: too late was raised in a callback or task "
+            "* so it is no test's outcome: have the test await what it starts*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.OK
+
+
 def test_an_outcome_a_callback_raises_after_its_test_ended_is_named(pytester, run_alt):
     # In a batch, it is no test's outcome (a sequential run gives it to the
     # test running then); it must not go unseen.
