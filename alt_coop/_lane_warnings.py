@@ -65,6 +65,9 @@ class WarningsPerTest:
         #: The first test that ended a turn with the warnings state changed
         #: while plain def tests' bodies ran in threads, and those tests.
         self.mixed: tuple[LaneState, list[str]] | None = None
+        #: The test that ended a turn with the state changed, left in force
+        #: because bodies ran in threads then: its own, once they are done.
+        self._left_in_force: LaneState | None = None
 
     def turn_ended(self, state: LaneState) -> None:
         """``state``'s test stopped running for now: restore the batch's state."""
@@ -86,10 +89,16 @@ class WarningsPerTest:
             others = [nodeid for nodeid in in_threads if nodeid != state.item.nodeid]
             if not unchanged and others and self.mixed is None:
                 self.mixed = (state, others)
+            if not unchanged and self._left_in_force is None:
+                self._left_in_force = state
         elif unchanged:
             state.own_warnings = None  # the usual case: nothing changed, or undone
+            self._left_in_force = None
         else:
-            self._put_aside(state)
+            # Left in force while bodies ran in threads, it is the state of
+            # the test that set it, not of whichever test's turn ends first.
+            owner, self._left_in_force = self._left_in_force or state, None
+            self._put_aside(owner)
             self.shown = True  # other filters were in force: the registries are stale
         if self.shown:
             self.shown = False

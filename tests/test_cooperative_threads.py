@@ -383,6 +383,35 @@ def test_a_warnings_state_changed_beside_a_thread_body_is_named_in_a_notice(pyte
     assert result.stdout.str().count("the warnings state changed") == 1
 
 
+def test_a_warnings_state_set_beside_a_thread_body_stays_its_tests_after_the_body_ends(
+    pytester, run_alt
+):
+    # Left in force while the body ran, it was put aside as the state of the
+    # next test whose turn ended (here the thread test's own), and its own
+    # test's pytest.warns missed the warning it then raised.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import warnings
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        def test_in_thread():
+            time.sleep(0.05)
+
+        async def test_warns():
+            with pytest.warns(RuntimeWarning, match="mine"):
+                await asyncio.sleep(0.2)
+                warnings.warn("mine", RuntimeWarning)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(["*AltCoopWarning: alt_coop: the warnings state changed*"])
+
+
 def test_warnings_beside_a_thread_body_give_no_notice_when_no_test_changes_the_state(
     pytester, run_alt
 ):
