@@ -54,6 +54,7 @@ class WarningsPerTest:
         self.shown = False  # a warning was shown since the registries were reset
         self.ended = False  # the batch ended (a test may outlive it, interrupted)
         self.redelivering = False
+        self.redelivery_registry: dict[Any, Any] = {}
         self._filters: list[Any] = warnings.filters  # type: ignore[assignment]  # a list in fact
         self._content = list(self._filters)
         self._first = self._content[0] if self._content else None
@@ -120,6 +121,9 @@ class WarningsPerTest:
         decide it (an error raises it there), its recorder records it.
         """
         self.redelivering = True
+        # Marked by the test's own filters only: whether they show the
+        # warning once per place (see show) is told from it.
+        self.redelivery_registry = {}
         _install(own)
         try:
             warnings.warn_explicit(
@@ -127,6 +131,7 @@ class WarningsPerTest:
                 message.category,
                 message.filename,
                 message.lineno,
+                registry=self.redelivery_registry,
                 source=message.source,
             )
         finally:
@@ -184,12 +189,22 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
             # Every recorder's (pytest's, a test's pytest.warns or recwarn):
             # a test's own repeats are not shown again (see _shown_here_before).
             state = CURRENT.get()
-            if (
-                state is None
-                or batch.redelivering  # shown once already, outside the test's turns
-                or not _shown_here_before(
-                    state, message.message, message.category, message.filename, message.lineno
+            if state is None:
+                show_now(message)
+            elif batch.redelivering:  # the test's own filters decided (see redeliver)
+                places = _marked_places(
+                    batch.redelivery_registry,
+                    message.message,
+                    message.category,
+                    message.lineno,
+                    ("redelivered", message.filename),
                 )
+                if not _seen_before(state, places):
+                    show_now(message)
+            elif state.own_warnings is not None and batch.turn is not state:
+                show_now(message)  # to be redelivered: the test's own filters decide
+            elif not _shown_here_before(
+                state, message.message, message.category, message.filename, message.lineno
             ):
                 show_now(message)
             if state is not None and recording:
@@ -275,9 +290,22 @@ def _shown_here_before(
     registry = frame.f_globals.get("__warningregistry__") if frame is not None else None
     if not registry:
         return False
+    return _seen_before(state, _marked_places(registry, message, category, lineno, id(registry)))
+
+
+def _marked_places(
+    registry: dict[Any, Any], message: Any, category: Any, lineno: int, whose: object
+) -> list[Any]:
+    """The marks Python put in ``registry`` for a warning, as places told
+    apart by ``whose``: none when its action shows it every time."""
     text = str(message)
     keys = ((text, category, lineno), (text, category, 0), (text, category))
-    places = [(id(registry), key) for key in keys if registry.get(key)]
+    return [(whose, key) for key in keys if registry.get(key)]
+
+
+def _seen_before(state: LaneState, places: list[Any]) -> bool:
+    """Whether ``state``'s test was shown a warning at one of ``places``
+    already (they are then its own from now on)."""
     if not places:
         return False  # shown every time
     shown = state.shown_warnings

@@ -1715,6 +1715,43 @@ def test_warning_recorders_catch_the_warnings_of_tasks_their_test_started(pytest
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_tests_own_filters_decide_whether_its_tasks_repeats_are_recorded(
+    pytester, run_alt, mode
+):
+    # Outside the test's turns, the batch's filters (shown once per place)
+    # marked the first task's warning as shown: the second one, at the same
+    # place, was dropped, though the test's own filter shows every one.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        async def later(delay):
+            await asyncio.sleep(delay)
+            warnings.warn("from a task", UserWarning)
+
+        async def test_expects_both():
+            with pytest.warns(UserWarning) as recorded:
+                await asyncio.gather(later(0), later(0.005))
+            assert len(recorded) == 2
+
+        async def test_shows_both():
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", UserWarning)
+                await asyncio.gather(later(0), later(0.005))
+
+        async def test_shows_one():
+            with warnings.catch_warnings():
+                warnings.simplefilter("default", UserWarning)
+                await asyncio.gather(later(0), later(0.005))
+        """
+    )
+    result = run_alt(*mode_args(mode), "-p", "no:randomly")
+    result.assert_outcomes(passed=3, warnings=3)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_warning_repeated_across_awaits_is_recorded_once_per_test(pytester, run_alt, mode):
     pytester.makepyfile(
         """
