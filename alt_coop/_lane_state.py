@@ -74,6 +74,12 @@ class CapturedOutput(io.TextIOWrapper):
         return text
 
 
+#: A test's own warnings state, put aside between its turns: the filters,
+#: ``showwarning`` and recorder in force, and its content of the batch's
+#: filters list when it changed that list in place before replacing it.
+OwnWarnings = tuple[list[Any], Any, Any, list[Any] | None]
+
+
 class LaneState:
     """What belongs to one cooperative test while it runs."""
 
@@ -126,7 +132,7 @@ class LaneState:
         self.coverage_context: str | None = None  # the coverage.py context it switched to
         # The warnings state the test set up and has not undone (its
         # pytest.warns, say), kept aside between its turns.
-        self.own_warnings: tuple[list[Any], Any, Any] | None = None
+        self.own_warnings: OwnWarnings | None = None
         # Its ``random`` module state between its turns, when pytest-randomly
         # seeds it per test (see TurnGlobals).
         self.random_state: object = None

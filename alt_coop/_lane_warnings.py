@@ -43,7 +43,7 @@ import pytest
 from _pytest.config import apply_warning_filters, parse_warning_filter
 from _pytest.warnings import catch_warnings_for_item
 
-from ._lane_state import CURRENT, LaneState, bodies_in_threads
+from ._lane_state import CURRENT, LaneState, OwnWarnings, bodies_in_threads
 from .errors import AltCoopWarning
 
 
@@ -110,10 +110,12 @@ class WarningsPerTest:
         self.turn = state
         own = state.own_warnings
         if own is not None and not self.ended:
+            if own[3] is not None:
+                self._filters[:] = own[3]
             _install(own)
             _reset_registries()
 
-    def redeliver(self, own: tuple[list[Any], Any, Any], message: warnings.WarningMessage) -> None:
+    def redeliver(self, own: OwnWarnings, message: warnings.WarningMessage) -> None:
         """Warn again, with a test's own warnings state in force.
 
         For a warning from a task (or callback) that a test started, which
@@ -140,10 +142,19 @@ class WarningsPerTest:
 
     def _put_aside(self, state: LaneState) -> None:
         own: list[Any] = warnings.filters  # type: ignore[assignment]  # a list in fact
+        base = None
         if own is self._filters:  # changed in place, as warnings.simplefilter does
             own = list(own)
             self._filters[:] = self._content
-        state.own_warnings = (own, warnings.showwarning, _record_impl())
+        elif len(self._filters) != len(self._content) or any(
+            mine is not batchs for mine, batchs in zip(self._filters, self._content, strict=True)
+        ):
+            # Changed in place, then replaced by a copy (catch_warnings,
+            # pytest.warns), which puts this list back as it ends: the test's
+            # content of it is put back at its turns, as the test expects.
+            base = list(self._filters)
+            self._filters[:] = self._content
+        state.own_warnings = (own, warnings.showwarning, _record_impl(), base)
         _install(self._base)
 
 
@@ -419,7 +430,7 @@ def _set_record_impl(impl: Any) -> None:
         warnings._showwarnmsg_impl = impl  # type: ignore[attr-defined]
 
 
-def _install(state: tuple[list[Any], Any, Any]) -> None:
+def _install(state: tuple[list[Any], Any, Any] | OwnWarnings) -> None:
     """Put a warnings state (filters, showwarning, recorder) in force."""
     warnings.filters, warnings.showwarning = state[0], state[1]
     _set_record_impl(state[2])

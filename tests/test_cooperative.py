@@ -1752,6 +1752,49 @@ def test_a_tests_own_filters_decide_whether_its_tasks_repeats_are_recorded(
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_filter_set_in_place_then_a_copy_taken_across_an_await_stays_its_tests(
+    pytester, run_alt, mode
+):
+    # simplefilter changes the filters list in place; catch_warnings (or
+    # pytest.warns) then puts a copy in force and that list back as it ends.
+    # Put aside at the await, the copy was the test's own, but the list kept
+    # the change: the other tests ran under it, and the test lost it.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        async def test_ignores_then_copies():
+            warnings.simplefilter("ignore", UserWarning)
+            with warnings.catch_warnings():
+                await asyncio.sleep(0.02)
+
+        async def test_ignores_then_expects():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            with pytest.warns(RuntimeWarning):
+                await asyncio.sleep(0.02)
+                warnings.warn("expected", RuntimeWarning)
+            warnings.warn("ignored", DeprecationWarning)
+
+        async def test_always_then_copies():
+            warnings.simplefilter("always", SyntaxWarning)
+            with warnings.catch_warnings():
+                await asyncio.sleep(0.02)
+            for _ in range(3):
+                warnings.warn("each time", SyntaxWarning)
+
+        async def test_meanwhile():
+            await asyncio.sleep(0.01)
+            warnings.warn("not ignored", UserWarning)
+            warnings.warn("not ignored either", DeprecationWarning)
+        """
+    )
+    result = run_alt(*mode_args(mode), "-p", "no:randomly")
+    result.assert_outcomes(passed=4, warnings=5)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_warning_repeated_across_awaits_is_recorded_once_per_test(pytester, run_alt, mode):
     pytester.makepyfile(
         """
