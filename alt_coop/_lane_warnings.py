@@ -264,6 +264,8 @@ def _notice_mixed(config: pytest.Config, state: LaneState, in_threads: list[str]
         "recorded by, or raised as an error in, the wrong test. Mark one of them "
         "asyncio_sequential",
         state.item,
+        # It concerns those tests too: told at the first whose marks let it through.
+        then=[item for item in state.item.session.items if item.nodeid in in_threads],
     )
 
 

@@ -412,6 +412,38 @@ def test_a_warnings_state_set_beside_a_thread_body_stays_its_tests_after_the_bod
     result.stdout.fnmatch_lines(["*AltCoopWarning: alt_coop: the warnings state changed*"])
 
 
+def test_the_notice_of_a_warnings_state_changed_beside_a_thread_body_is_not_hidden_by_one_mark(
+    pytester, run_alt
+):
+    # One test's filterwarnings marks cover that test alone: the notice is
+    # told at the thread test's instead.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import warnings
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        def test_in_thread():
+            time.sleep(0.1)
+
+        @pytest.mark.filterwarnings("ignore::UserWarning")
+        async def test_warns():
+            with pytest.warns(RuntimeWarning):
+                await asyncio.sleep(0.01)
+                warnings.warn("mine", RuntimeWarning)
+                await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*::test_in_thread", "*AltCoopWarning: alt_coop: the warnings state changed*"]
+    )
+
+
 def test_warnings_beside_a_thread_body_give_no_notice_when_no_test_changes_the_state(
     pytester, run_alt
 ):
