@@ -411,6 +411,8 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
         try:
             yield
         finally:
+            if labelled is not None:
+                labelled.write_from_threads()  # before the phase's report
             state.log_handlers, state.log_when = (), None
             item.add_report_section(when, "log", report_handler.stream.getvalue().strip())
             pool.append((caplog_handler, report_handler))
@@ -429,6 +431,7 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
     )
     live = plugin.log_cli_handler
     labels = isinstance(live, _LiveLoggingStreamHandler)
+    labelled = None
     if labels:
         # As pytest does at each test's start: the batch's first record
         # begins with a newline, whatever was live-logged before the batch.
@@ -438,7 +441,7 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
     try:
         yield
     finally:
-        if labels:
+        if labelled is not None:
             labelled.close()
             del live.emit
         del plugin._runtest_for
@@ -456,8 +459,9 @@ class _LabelledLiveRecords:
     A thread's record (a plain ``def`` test's, or ``asyncio.to_thread``'s) is
     written on the loop's thread: written from its own, it would land between
     pytest's writes of a result there, or under a header another test's hook
-    set meanwhile. It is queued, and the loop is woken to write it, in order
-    and before whatever the thread does next (such as ending its test).
+    set meanwhile. It is queued, and the loop is woken to write it; what
+    is queued is written first whenever the loop's thread writes a record,
+    and at the end of each phase, before its report.
     """
 
     def __init__(self, live: _LiveLoggingStreamHandler) -> None:
@@ -479,19 +483,24 @@ class _LabelledLiveRecords:
         # Called with the handler's lock held (``Handler.handle``), so that
         # no record is queued after ``close`` wrote the last ones.
         if not self._closed and threading.get_ident() != self._thread and self._loop is not None:
+            # The loop is woken once for what is queued until it writes it.
+            wake = not self._from_threads
             self._from_threads.append((_as_made(record), label))
-            with contextlib.suppress(RuntimeError):  # a closed loop: written at the batch's end
-                self._loop.call_soon_threadsafe(self._write_from_threads)
+            if wake:
+                with contextlib.suppress(RuntimeError):  # a closed loop: written at the end
+                    self._loop.call_soon_threadsafe(self.write_from_threads)
             return
+        self.write_from_threads()  # what threads logged before it, first
         self._write(record, label)
 
     def close(self) -> None:
         """The batch is over: write what threads sent, then write as pytest does."""
         with self._live.lock or contextlib.nullcontext():
             self._closed = True
-            self._write_from_threads()
+            self.write_from_threads()
 
-    def _write_from_threads(self) -> None:
+    def write_from_threads(self) -> None:
+        """Write what threads logged, on the loop's thread."""
         with self._live.lock or contextlib.nullcontext():
             while self._from_threads:
                 self._write(*self._from_threads.popleft())

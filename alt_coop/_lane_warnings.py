@@ -44,6 +44,7 @@ from _pytest.config import apply_warning_filters, parse_warning_filter
 from _pytest.warnings import catch_warnings_for_item
 
 from ._lane_state import CURRENT, LaneState, OwnWarnings, bodies_in_threads
+from ._lanes import in_lane, in_other_task
 from .errors import AltCoopWarning
 
 
@@ -90,7 +91,9 @@ class WarningsPerTest:
             others = [nodeid for nodeid in in_threads if nodeid != state.item.nodeid]
             if not unchanged and others and self.mixed is None:
                 self.mixed = (state, others)
-            if not unchanged and self._left_in_force is None:
+            if unchanged:
+                self._left_in_force = None  # undone
+            elif self._left_in_force is None:
                 self._left_in_force = state
         elif unchanged:
             state.own_warnings = None  # the usual case: nothing changed, or undone
@@ -198,33 +201,42 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
 
         def show(message: warnings.WarningMessage) -> None:
             # Every recorder's (pytest's, a test's pytest.warns or recwarn):
-            # a test's own repeats are not shown again (see _shown_here_before).
+            # a test's own repeats are not shown again (see _registry_at).
             state = CURRENT.get()
             if state is None:
                 show_now(message)
-            elif batch.redelivering:  # the test's own filters decided (see redeliver)
-                places = _marked_places(
-                    batch.redelivery_registry,
-                    message.message,
-                    message.category,
-                    message.lineno,
-                    ("redelivered", message.filename),
-                )
-                if not _seen_before(state, places):
+                return
+            registry = _registry_at(message.filename, message.lineno)
+            whose = id(registry) if registry is not None else message.filename
+            if batch.redelivering:
+                # The test's own filters decided, and marked only the
+                # registry redeliver gave them (see redeliver).
+                marks = _marks(batch.redelivery_registry, message)
+                if not _seen_before(state, [(whose, key) for key in marks]):
                     show_now(message)
-            elif state.own_warnings is not None and batch.turn is not state:
-                show_now(message)  # to be redelivered: the test's own filters decide
-            elif not _shown_here_before(
-                state, message.message, message.category, message.filename, message.lineno
-            ):
+                return
+            if registry is None:
+                # warn_explicit given a registry of its own, or a stacklevel
+                # past the stack: Python's marks there tell the repeats.
                 show_now(message)
-            if state is not None and recording:
-                # Python marked the place before showing (unless it shows
-                # every time there): left marked, even until the turn's end,
-                # it would hide that warning from the tests running
-                # meanwhile, in threads or on the loop. Each test's own
-                # repeats are told apart above instead.
-                _reset_registries()
+                return
+            marks = _marks(registry, message)
+            if state.own_warnings is not None and batch.turn is not state:
+                show_now(message)  # to be redelivered: the test's own filters decide
+            elif not _seen_before(state, [(whose, key) for key in marks]):
+                show_now(message)
+            if recording and marks:
+                # Python marked the place before showing it: the mark hides
+                # the warning from every test until the turn's end (which
+                # keeps a test's repeats within a turn cheap). Outside the
+                # test's own turn (its thread's body, its tasks), no turn end
+                # comes for it: the mark goes now, or the tests running
+                # meanwhile would miss that warning.
+                if in_lane() and not in_other_task():
+                    batch.shown = True
+                else:
+                    for key in marks:
+                        registry.pop(key, None)
 
         def filters_changed() -> None:
             assert _MUTATED is not None
@@ -284,36 +296,29 @@ def marked_filters(item: pytest.Item, state: LaneState) -> Iterator[None]:
         yield
 
 
-def _shown_here_before(
-    state: LaneState, message: Any, category: Any, filename: str, lineno: int
-) -> bool:
-    """Whether ``state``'s test was shown this warning from this place already,
-    in an earlier turn, where Python shows it only once per place.
-
-    Python marks the place in the registry of the module that raised it
-    before it shows the warning, unless it shows it every time. That module
-    is the innermost frame at the place. The "once" and "module" actions also
-    mark the message itself there, shown once from any line: as
-    ``(text, category)`` (CPython's C implementation, 3.11 to 3.13) or
-    ``(text, category, 0)`` ("module" in its Python one).
+def _registry_at(filename: str, lineno: int) -> dict[Any, Any] | None:
+    """The registry Python marks a warning from ``filename`` at ``lineno``
+    in, where it shows it only once per place: that of the module of the
+    innermost frame at the place (the caller's stack holds it), if found.
     """
     frame = sys._getframe(1)
     while frame is not None and (frame.f_lineno != lineno or frame.f_code.co_filename != filename):
         frame = frame.f_back  # type: ignore[assignment]
-    registry = frame.f_globals.get("__warningregistry__") if frame is not None else None
-    if not registry:
-        return False
-    return _seen_before(state, _marked_places(registry, message, category, lineno, id(registry)))
+    if frame is None:
+        return None
+    registry: dict[Any, Any] | None = frame.f_globals.get("__warningregistry__")
+    return registry
 
 
-def _marked_places(
-    registry: dict[Any, Any], message: Any, category: Any, lineno: int, whose: object
-) -> list[Any]:
-    """The marks Python put in ``registry`` for a warning, as places told
-    apart by ``whose``: none when its action shows it every time."""
-    text = str(message)
-    keys = ((text, category, lineno), (text, category, 0), (text, category))
-    return [(whose, key) for key in keys if registry.get(key)]
+def _marks(registry: dict[Any, Any], message: warnings.WarningMessage) -> list[Any]:
+    """The marks Python put in ``registry`` for ``message``: none when its
+    action shows it every time. The "once" and "module" actions also mark
+    the message itself, shown once from any line: as ``(text, category)``
+    (CPython's C implementation, 3.11 to 3.13) or ``(text, category, 0)``
+    ("module" in its Python one)."""
+    text, category = str(message.message), message.category
+    keys = ((text, category, message.lineno), (text, category, 0), (text, category))
+    return [key for key in keys if registry.get(key)]
 
 
 def _seen_before(state: LaneState, places: list[Any]) -> bool:

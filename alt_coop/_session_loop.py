@@ -170,7 +170,9 @@ class SessionLoop:
         self._sigints = 0  # Ctrl-Cs seen, whatever ran then
         self._alone = False  # the run's (see run)
         #: Running what the tests left behind, to close: a pytest outcome a
-        #: callback raises then is no phase's (see :meth:`close`).
+        #: callback raises then is no phase's, but goes to the exception
+        #: handler set before (a session's names it in a warning; see
+        #: alt_coop._delivered.outcomes_after_the_tests).
         self.closing = False
         self._waiting_at: Callable[[], TracebackType | None] | None = None
         self._interrupt_grace: asyncio.TimerHandle | None = None
@@ -609,7 +611,7 @@ class SessionLoop:
         loop = self.loop
         if loop.is_closed():
             return
-        self.closing = True  # the caller's exception handler takes outcomes from callbacks
+        self.closing = True
         raised: list[BaseException] = []
         sigints = self._sigints
 

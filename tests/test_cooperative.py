@@ -830,6 +830,54 @@ def test_live_records_from_threads_go_under_their_tests_header_between_results(
     assert seen == 600, result.stdout.str()
 
 
+def test_live_records_of_a_thread_a_test_joins_come_in_order_before_its_result(pytester, run_alt):
+    # Queued for the loop's thread, a thread's records were written when
+    # the loop next woke: after the test's own later records, and after its
+    # PASSED line.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import threading
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        log = logging.getLogger("suite")
+
+        def in_a_thread(text):
+            thread = threading.Thread(target=log.warning, args=(text,))
+            thread.start()
+            thread.join()
+
+        @pytest.fixture
+        def joins_at_teardown():
+            yield
+            in_a_thread("record 4, teardown, in a thread")
+
+        async def test_joins(joins_at_teardown):
+            log.warning("record 1")
+            in_a_thread("record 2, in a thread")
+            log.warning("record 3")
+
+        async def test_other():
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt("-v", "--log-cli-level=WARNING", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*live log call (*::test_joins)*",
+            "*record 1",
+            "*record 2, in a thread",
+            "*record 3",
+            "*live log teardown (*::test_joins)*",
+            "*record 4, teardown, in a thread",
+            "*::test_joins PASSED*",
+        ]
+    )
+
+
 def test_a_batchs_first_live_record_follows_a_blank_line_after_earlier_records(pytester, run_alt):
     pytester.makeconftest(
         """
@@ -1792,6 +1840,67 @@ def test_a_filter_set_in_place_then_a_copy_taken_across_an_await_stays_its_tests
     )
     result = run_alt(*mode_args(mode), "-p", "no:randomly")
     result.assert_outcomes(passed=4, warnings=5)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_repeats_of_warnings_python_marks_elsewhere_are_recorded_once(pytester, run_alt, mode):
+    # A registry of warn_explicit's own, or a stacklevel past the stack: no
+    # module's registry holds the mark, so only Python's marks tell repeats.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+
+        registry = {}
+
+        def explicit():
+            warnings.warn_explicit("explicit", UserWarning, "elsewhere.py", 7, registry=registry)
+
+        def too_deep():
+            warnings.warn("too deep", UserWarning, stacklevel=500)
+
+        async def test_repeats():
+            for _ in range(5):
+                explicit()
+                too_deep()
+
+        async def test_other():
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt(*mode_args(mode), "-p", "no:randomly")
+    result.assert_outcomes(passed=2, warnings=2)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_warning_from_a_test_then_from_its_task_at_one_place_is_recorded_once(
+    pytester, run_alt, mode
+):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+
+        def helper():
+            warnings.warn("same place", UserWarning)
+
+        async def later():
+            await asyncio.sleep(0.01)
+            helper()
+
+        async def test_turn_then_task():
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("default")
+                helper()
+                await asyncio.create_task(later())
+            assert len(w) == 1, [str(m.message) for m in w]
+
+        async def test_other():
+            await asyncio.sleep(0.02)
+        """
+    )
+    result = run_alt(*mode_args(mode), "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])

@@ -444,6 +444,40 @@ def test_the_notice_of_a_warnings_state_changed_beside_a_thread_body_is_not_hidd
     )
 
 
+def test_a_warnings_state_undone_beside_a_thread_body_leaves_the_next_one_its_tests(
+    pytester, run_alt
+):
+    # test_a set a state and undid it while the body ran; test_c's state,
+    # left in force after, was put aside as test_a's once the body ended.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import warnings
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        def test_in_thread():
+            time.sleep(0.3)
+
+        async def test_a():
+            with pytest.warns(RuntimeWarning, match="a"):
+                await asyncio.sleep(0.05)
+                warnings.warn("a", RuntimeWarning)
+            await asyncio.sleep(0.01)
+
+        async def test_c():
+            await asyncio.sleep(0.1)
+            with pytest.warns(UserWarning, match="c"):
+                await asyncio.sleep(0.4)
+                warnings.warn("c", UserWarning)
+        """
+    )
+    result = run_alt("-p", "no:randomly")
+    result.assert_outcomes(passed=3, warnings=1)
+
+
 def test_warnings_beside_a_thread_body_give_no_notice_when_no_test_changes_the_state(
     pytester, run_alt
 ):
