@@ -201,7 +201,7 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
 
         def show(message: warnings.WarningMessage) -> None:
             # Every recorder's (pytest's, a test's pytest.warns or recwarn):
-            # a test's own repeats are not shown again (see _registry_at).
+            # a test's own repeats are not shown again (see _seen_before).
             state = CURRENT.get()
             if state is None:
                 show_now(message)
