@@ -50,7 +50,7 @@ from ._hypothesis import is_async_test
 from ._lane_warnings import notice
 from ._lanes import in_context, in_lane, keep_forever
 from ._marks import MARK
-from ._other_runners import LEFT_TO_ANYIO, LEFT_TO_PYTEST_ASYNCIO, NO_SECOND_LOOP, OtherRunners
+from ._other_runners import OtherRunners
 from ._runner import current_context, run
 from ._running_now import BODY_RUNNING, FixtureSetUp, setting_up, test_item
 from ._setupstate import TORE_DOWN_FOR_ANOTHER
@@ -291,21 +291,21 @@ class Plugin:
         # Each other plugin running tests is named once, at its first; each
         # pytest-asyncio fixture alt_coop's async tests use, at the first of them.
         tests_of: dict[str, list[pytest.Item]] = {}
+        on_a_running_loop = self._on_a_running_loop()
         for item in session.items:
             runner = self._others.runner_of(item)
             if runner is not None:
-                tests_of.setdefault(runner, []).append(item)
+                text = self._others.left_to_text(runner, on_a_running_loop)
+                tests_of.setdefault(text, []).append(item)
             elif (
                 self._others.pytest_asyncio
                 and isinstance(item, pytest.Function)
                 and is_async_test(item.obj)
             ):
                 for name in _migration.pytest_asyncio_fixtures(item):
-                    tests_of.setdefault(_migration.on_another_loop_text(name), []).append(item)
-        on_a_running_loop = self._on_a_running_loop()
+                    text = _migration.on_another_loop_text(name, self._others.pytest_asyncio)
+                    tests_of.setdefault(text, []).append(item)
         for text, (first, *then) in tests_of.items():
-            if on_a_running_loop and text in (LEFT_TO_PYTEST_ASYNCIO, LEFT_TO_ANYIO):
-                text += NO_SECOND_LOOP
             notice(config, text, first, then=then)
 
     # -- cooperative tests ----------------------------------------------------

@@ -171,13 +171,15 @@ def run_elsewhere_text(names: list[str], test: str) -> str:
     )
 
 
-def on_another_loop_text(name: str) -> str:
+def on_another_loop_text(name: str, plugin: str) -> str:
+    """Why the async tests alt_coop runs cannot use pytest-asyncio's fixture
+    ``name`` (``plugin``: the name pytest-asyncio is registered under)."""
     return (
         f"pytest-asyncio's fixture {name!r} is set up on a loop of pytest-asyncio's, not on "
         "the session loop the async tests using it run on (those not marked asyncio): what "
         "it holds that belongs to its loop (a server, a connection, a task) does not work "
         "in them. Mark those tests asyncio to leave them to pytest-asyncio, or make it a "
-        "plain @pytest.fixture and switch pytest-asyncio off (-p no:asyncio)"
+        f"plain @pytest.fixture and switch pytest-asyncio off (-p no:{plugin})"
     )
 
 

@@ -28,62 +28,76 @@ import dataclasses
 import pytest
 
 from ._hypothesis import is_async_test
-from ._migration import plain_async_fixtures, plugin_name, pytest_asyncio_on, run_elsewhere_text
+from ._migration import plain_async_fixtures, plugin_name, run_elsewhere_text
 
+_PYTEST_ASYNCIO = ("asyncio", "pytest_asyncio.plugin")
 _ANYIO = ("anyio", "anyio.pytest_plugin")
 _TRIO = ("trio", "pytest_trio.plugin")
 
-LEFT_TO_PYTEST_ASYNCIO = (
-    "tests marked asyncio are run by pytest-asyncio (on, in strict mode), on its own loop, "
-    "without alt_coop's timeouts or cooperative runs; to run them with alt_coop, switch "
-    "pytest-asyncio off (-p no:asyncio, in addopts)"
-)
-LEFT_TO_ANYIO = (
-    "tests using anyio's anyio_backend fixture (those marked anyio) are run by anyio's plugin, "
-    "on the backend it names (asyncio on a loop of its own, or trio), without alt_coop's "
-    "timeouts or cooperative runs; to run them with alt_coop, drop the anyio mark and switch "
-    "anyio's plugin off (-p no:anyio, in addopts)"
-)
-#: Added to the two above on an application's running loop.
+PYTEST_ASYNCIO, ANYIO, TRIO = "pytest-asyncio", "anyio", "trio"
+
+#: Added to the notices of the first two on an application's running loop.
 NO_SECOND_LOOP = (
     "; on an application's running loop (await alt_coop.main, or pytest.main from a "
     "coroutine) a second asyncio loop cannot start, and the tests that need one fail"
-)
-LEFT_TO_TRIO = (
-    "tests marked trio are run by pytest-trio, with their async fixtures, on trio, without "
-    "alt_coop's timeouts or cooperative runs"
 )
 
 
 @dataclasses.dataclass(frozen=True)
 class OtherRunners:
-    """Which of those plugins are on in a session (none, by default)."""
+    """Which of those plugins are on in a session (none, by default), each
+    by the name it is registered under: its entry point's when autoloaded,
+    its module's when loaded by module, the one ``-p no:`` must be given."""
 
-    pytest_asyncio: bool = False
-    anyio: bool = False
-    trio: bool = False
+    pytest_asyncio: str | None = None
+    anyio: str | None = None
+    trio: str | None = None
 
     @classmethod
     def of(cls, config: pytest.Config) -> OtherRunners:
         return cls(
-            pytest_asyncio_on(config),
-            plugin_name(config, *_ANYIO) is not None,
-            plugin_name(config, *_TRIO) is not None,
+            plugin_name(config, *_PYTEST_ASYNCIO),
+            plugin_name(config, *_ANYIO),
+            plugin_name(config, *_TRIO),
         )
 
     def runner_of(self, item: pytest.Item) -> str | None:
-        """The notice naming the other plugin that runs ``item``, if one does."""
+        """Which other plugin (:data:`PYTEST_ASYNCIO`, :data:`ANYIO` or
+        :data:`TRIO`) runs ``item``, if one does."""
         if not (self.pytest_asyncio or self.anyio or self.trio):
             return None  # the usual case: checked first
         if not is_async_test(getattr(item, "obj", None)):
             return None
         if self.pytest_asyncio and item.get_closest_marker("asyncio") is not None:
-            return LEFT_TO_PYTEST_ASYNCIO
+            return PYTEST_ASYNCIO
         if self.anyio and "anyio_backend" in getattr(item, "fixturenames", ()):
-            return LEFT_TO_ANYIO
+            return ANYIO
         if self.trio and item.get_closest_marker("trio") is not None:
-            return LEFT_TO_TRIO
+            return TRIO
         return None
+
+    def left_to_text(self, runner: str, on_a_running_loop: bool) -> str:
+        """The notice that the tests ``runner`` runs are left to it."""
+        if runner == TRIO:
+            return (
+                "tests marked trio are run by pytest-trio, with their async fixtures, on "
+                "trio, without alt_coop's timeouts or cooperative runs"
+            )
+        if runner == PYTEST_ASYNCIO:
+            text = (
+                "tests marked asyncio are run by pytest-asyncio (on, in strict mode), on its "
+                "own loop, without alt_coop's timeouts or cooperative runs; to run them with "
+                f"alt_coop, switch pytest-asyncio off (-p no:{self.pytest_asyncio}, in addopts)"
+            )
+        else:
+            text = (
+                "tests using anyio's anyio_backend fixture (those marked anyio) are run by "
+                "anyio's plugin, on the backend it names (asyncio on a loop of its own, or "
+                "trio), without alt_coop's timeouts or cooperative runs; to run them with "
+                "alt_coop, drop the anyio mark and switch anyio's plugin off "
+                f"(-p no:{self.anyio}, in addopts)"
+            )
+        return text + NO_SECOND_LOOP if on_a_running_loop else text
 
     def fixture_problem(self, item: pytest.Item) -> str | None:
         """What is wrong with a test pytest-asyncio runs that uses async
@@ -92,7 +106,7 @@ class OtherRunners:
         if (
             not self.pytest_asyncio
             or not isinstance(item, pytest.Function)  # no fixtures of its own to check
-            or self.runner_of(item) is not LEFT_TO_PYTEST_ASYNCIO
+            or self.runner_of(item) != PYTEST_ASYNCIO
         ):
             return None
         names = plain_async_fixtures(item)
@@ -101,7 +115,7 @@ class OtherRunners:
     def runs_test(self, item: pytest.Function) -> bool:
         """Whether another plugin's ``pytest_pyfunc_call`` runs ``item``'s
         body (pytest-asyncio and pytest-trio make it a plain function first)."""
-        return self.anyio and "anyio_backend" in item.fixturenames
+        return bool(self.anyio) and "anyio_backend" in item.fixturenames
 
     def runs_fixture(
         self, fixturedef: pytest.FixtureDef[object], request: pytest.FixtureRequest
@@ -109,7 +123,7 @@ class OtherRunners:
         """Whether another plugin sets up this async fixture for ``request``:
         pytest-trio, for a trio test or a fixture it made (``trio_fixture``),
         which it refuses for other tests."""
-        return self.trio and (
+        return bool(self.trio) and (
             request.node.get_closest_marker("trio") is not None
             or getattr(fixturedef.func, "_force_trio_fixture", False)
         )
@@ -118,7 +132,7 @@ class OtherRunners:
 def runs_every_async_test(config: pytest.Config) -> tuple[str, str] | None:
     """The other plugin, and its ``-p no:`` name, that is set to run every
     async test, if one is."""
-    name = plugin_name(config, "asyncio", "pytest_asyncio.plugin")
+    name = plugin_name(config, *_PYTEST_ASYNCIO)
     if name is not None:
         mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
         if mode == "auto":

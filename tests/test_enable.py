@@ -237,22 +237,49 @@ def test_another_plugin_loaded_by_module_taking_every_async_test_is_a_usage_erro
 @pytest.mark.parametrize(
     ("module", "plugin", "suite", "notice"),
     [
-        ("anyio", "anyio.pytest_plugin", "ANYIO_SUITE", "tests using anyio's anyio_backend*"),
+        (
+            "anyio",
+            "anyio.pytest_plugin",
+            "ANYIO_SUITE",
+            "tests using anyio's anyio_backend*(-p no:anyio.pytest_plugin, in addopts)",
+        ),
         ("pytest_trio", "pytest_trio.plugin", "TRIO_SUITE", "tests marked trio are run by*"),
+        (
+            "pytest_asyncio",
+            "pytest_asyncio.plugin",
+            "PYTEST_ASYNCIO_SUITE",
+            "tests marked asyncio are run by*(-p no:pytest_asyncio.plugin, in addopts)",
+        ),
     ],
-    ids=["anyio", "pytest-trio"],
+    ids=["anyio", "pytest-trio", "pytest-asyncio"],
 )
 def test_tests_of_another_plugin_loaded_by_module_are_left_to_it(
     pytester: pytest.Pytester, module: str, plugin: str, suite: str, notice: str
 ) -> None:
     # Loaded by module (with autoload off, say), it runs its tests as when
-    # autoloaded: set up on alt_coop's loop, their fixtures would fail.
+    # autoloaded: set up on alt_coop's loop, their fixtures would fail. The
+    # notice names the module, which is what -p no: must be given then.
     pytest.importorskip(module)
     pytester.makepyfile(globals()[suite])
     pytester.makeconftest(f"pytest_plugins = [{plugin!r}]")
+    if module == "pytest_asyncio":
+        pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     result = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable")
     result.assert_outcomes(passed=3 if module == "anyio" else 2, warnings=1)
     result.stdout.fnmatch_lines([f"*AltCoopWarning: alt_coop: {notice}"])
+
+
+PYTEST_ASYNCIO_SUITE = """
+import asyncio
+import pytest
+
+async def test_alt_coops():
+    await asyncio.sleep(0)
+
+@pytest.mark.asyncio
+async def test_pytest_asyncios():
+    await asyncio.sleep(0)
+"""
 
 
 def test_pytest_asyncio_in_strict_mode_leaves_unmarked_tests_to_alt_coop(
@@ -424,8 +451,9 @@ def test_cooperative_tests_using_pytest_asyncios_fixtures_run_alone(
     )
 
 
+@pytest.mark.parametrize("loaded", ["autoloaded", "by module"])
 def test_async_tests_using_pytest_asyncios_fixtures_are_told_it_is_on_its_loop(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, loaded: str
 ) -> None:
     # pytest-asyncio on, in strict mode: an async test it is not asked to run
     # is alt_coop's, on the session loop, while pytest-asyncio sets the
@@ -454,7 +482,12 @@ def test_async_tests_using_pytest_asyncios_fixtures_are_told_it_is_on_its_loop(
             assert loop_of_fixture is asyncio.get_running_loop()
         """
     )
-    result = pytester.runpytest(*_without("asyncio"), "-p", "alt_coop.enable")
+    if loaded == "by module":
+        pytester.makeconftest("pytest_plugins = ['pytest_asyncio.plugin']")
+        args, name = [*ISOLATE], "pytest_asyncio.plugin"
+    else:
+        args, name = _without("asyncio"), "asyncio"
+    result = pytester.runpytest(*args, "-p", "alt_coop.enable")
     result.assert_outcomes(passed=3, warnings=2)  # and: tests marked asyncio are its own
     result.stdout.fnmatch_lines(
         [
@@ -464,7 +497,7 @@ def test_async_tests_using_pytest_asyncios_fixtures_are_told_it_is_on_its_loop(
             "on (those not marked asyncio): what it holds that belongs to its loop (a server, "
             "a connection, a task) does not work in them. Mark those tests asyncio to leave "
             "them to pytest-asyncio, or make it a plain @pytest.fixture and switch "
-            "pytest-asyncio off (-p no:asyncio)",
+            f"pytest-asyncio off (-p no:{name})",
         ]
     )
     assert result.stdout.str().count("fixture 'loop_of_fixture' is set up on") == 1
