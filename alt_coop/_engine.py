@@ -102,7 +102,8 @@ class Plugin:
         self._policy = DebuggerPolicy("auto", pytest_debugging=False)
         self._defaults = DefaultTimeouts(BUILTIN_DEFAULT_SECONDS)
         self._scheduler: _scheduler.Scheduler | None = None
-        self._end_error: Warning | AltCoopError | None = None  # see pytest_sessionfinish
+        #: See pytest_sessionfinish.
+        self._end_error: Warning | AltCoopError | KeyboardInterrupt | None = None
         #: The task an awaited session (alt_coop.main) runs on; see pytest_timeout_set_timer.
         self._awaited_task: asyncio.Task[Any] | None = None
         self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_configure
@@ -242,6 +243,18 @@ class Plugin:
             self._end_error = error
             if session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        except KeyboardInterrupt as interrupt:
+            # Ctrl-C (or alt_coop.main cancelled) while the session's end
+            # waited for the tasks the tests left running: the wait stopped,
+            # as asked. Raised here, it would stop pytest before it reports
+            # the results; the first interrupt of the run is said after them.
+            if session.exitstatus != pytest.ExitCode.INTERRUPTED:
+                self._end_error = interrupt
+                interrupt.args = (
+                    "interrupted at the end of the session, while the tasks the tests left "
+                    "running were ending",
+                )
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # When pytest's own sessionfinish ends in an exception (a second

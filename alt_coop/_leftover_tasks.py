@@ -1,6 +1,6 @@
 """Tasks still running when a session, or a loop a fixture installed, ends.
 
-Each is cancelled once and given a bounded grace to clean up; one that
+Each is cancelled once (if it has not been already) and given a bounded grace to clean up; one that
 swallows its cancellation is abandoned, never awaited without a bound. A
 warning names them all, and points at the code that made them: the suite's
 if any is, rather than alt_coop's or asyncio's.
@@ -110,6 +110,7 @@ def cancel(
     *,
     what: str,
     warn: bool = True,
+    interrupts: list[KeyboardInterrupt],
 ) -> str:
     """Cancel ``tasks`` once, give them a bounded time to clean up.
 
@@ -117,15 +118,25 @@ def cancel(
     :func:`waiting_through_exits`). Returns the warning to give, naming the
     tasks ("" for none). A task that swallows its cancellation is not
     awaited past the grace period: it is named as abandoned, warning or not.
+    An interrupt (Ctrl-C) ends the wait at once: it goes in ``interrupts``,
+    for the caller to raise once it has given the warning, and the tasks not
+    done are named as abandoned.
     """
     pending = [task for task in tasks if not task.done()]
     if not pending:
         return ""
     for task in pending:
-        _cancels.cancel(task, f"alt_coop: still running at the end of the {what}")
+        # Once: one with a cancellation it has not taken back (it went on
+        # after a timeout's or Ctrl-C's, say) has had it.
+        if not task.cancelling():
+            _cancels.cancel(task, f"alt_coop: still running at the end of the {what}")
     loop = pending[0].get_loop()
     deadline = loop.time() + CANCEL_GRACE_SECONDS
-    stubborn = wait(lambda: _still_pending(pending, deadline))
+    try:
+        stubborn = wait(lambda: _still_pending(pending, deadline))
+    except KeyboardInterrupt as interrupt:
+        interrupts.append(interrupt)
+        stubborn = {task for task in pending if not task.done()}
     for task in pending:
         # One that ended raising SystemExit or KeyboardInterrupt out of the
         # loop is the session's to report (see waiting_through_exits):
@@ -137,6 +148,15 @@ def cancel(
             getattr(task, "_exception", None), LOOP_ENDING
         ):
             task.exception()
+    for task in stubborn:
+        # Kept, as a lane left where it waits is: collected, a pending task
+        # closes its coroutine, which runs its code, wherever collection
+        # happens. At the process's exit it is collected all the same, and
+        # asyncio's "Task was destroyed but it is pending!" would only say
+        # again what the warning says (asyncio's own attribute, which it
+        # clears for the futures it makes itself, on Python 3.11 to 3.14).
+        task._log_destroy_pending = False
+        _abandoned.append(task)
     if not (warn or stubborn):
         return ""
     names = ", ".join(sorted(_describe(task) for task in pending))
@@ -148,6 +168,10 @@ def cancel(
         stuck = ", ".join(sorted(_describe(task) for task in stubborn))
         message += f"; these ignored the cancellation and were abandoned: {stuck}"
     return message
+
+
+#: The tasks left where they wait (see :func:`cancel`).
+_abandoned: list[asyncio.Task[Any]] = []
 
 
 async def _still_pending(

@@ -55,7 +55,7 @@ from ._admission import Admission, Needs
 from ._debugger import DebuggerPolicy
 from ._garbage import BatchCollection
 from ._hypothesis import is_async_test
-from ._lanes import LEAVE, Leave, drive
+from ._lanes import LEAVE, Leave, drive, let_go
 from ._marks import MARK, SEQUENTIAL_MARK
 from ._other_runners import OtherRunners
 from ._running_now import Batch, batch_running
@@ -531,6 +531,10 @@ class Scheduler:
         )
         try:
             for task in running:
+                # Not passed on to a task its test awaits, which had the
+                # interrupt's cancellation and goes on: a second one would
+                # cut its clean-up short.
+                let_go(task)
                 _cancels.cancel(task, "alt_coop: given up on after the interrupt")
             await asyncio.wait(running, timeout=GIVE_UP_SECONDS)
         finally:

@@ -31,7 +31,7 @@ from types import FrameType, TracebackType
 from typing import Any, NoReturn, TypeVar
 
 from . import _cancels, _leftover_tasks, _tracebacks
-from ._lanes import LEAVE, Leave, in_lane
+from ._lanes import LEAVE, Leave, in_lane, let_go
 from ._leftover_tasks import CANCEL_GRACE_SECONDS
 from ._leftover_timers import TimersFollowed
 from ._pytest_compat import hidden_unless_alone
@@ -613,6 +613,9 @@ class SessionLoop:
             return
         self.closing = True
         raised: list[BaseException] = []
+        # A Ctrl-C while the tasks left behind end stops that wait; raised
+        # once the loop is put back (and closed, if owned) and they are named.
+        interrupts: list[KeyboardInterrupt] = []
         sigints = self._sigints
 
         def no_ctrl_c(exc: BaseException) -> bool:
@@ -625,8 +628,14 @@ class SessionLoop:
             return exc is self.raised_into_loop and no_ctrl_c(exc)
 
         through = _leftover_tasks.waiting_through_exits(wait or self.run, raised_by_a_task, raised)
-        given_up = set(self._given_up)
-        for task in given_up:  # each failed saying so: left where it waits, unnamed here
+        # alt_coop's own tasks still running a test (given up on, each said
+        # so): woken to be left where they wait, not named here. Not passed on
+        # to a task the test awaits, which had its cancellation.
+        given_up = set(self._given_up) | {
+            task for task in self._ours(asyncio.all_tasks(loop)) if _cancels.is_made_here(task)
+        }
+        for task in given_up:
+            let_go(task)
             task.cancel()
         # What the session changed on an application's loop is put back even
         # when Ctrl-C cuts the cleanup short; not before the tasks left behind
@@ -641,10 +650,18 @@ class SessionLoop:
                     tasks = self._ours(asyncio.all_tasks(loop)) - ended
                     # No round after an exit or a Ctrl-C (in a Loop block,
                     # which has no Ctrl-C handler, that is an exit too).
-                    if not tasks or (round_ and (raised or self._sigints != sigints)):
+                    if (
+                        not tasks
+                        or interrupts
+                        or (round_ and (raised or self._sigints != sigints))
+                    ):
                         break
                     where = where or _leftover_tasks.where_written(tasks)
-                    messages.append(_leftover_tasks.cancel(tasks, through, what=what, warn=warn))
+                    messages.append(
+                        _leftover_tasks.cancel(
+                            tasks, through, what=what, warn=warn, interrupts=interrupts
+                        )
+                    )
                     ended |= tasks
             finally:
                 if not self.owned:
@@ -662,7 +679,7 @@ class SessionLoop:
                 self._give_back_stop()
         if self.owned:
             try:
-                if running_loop() is None:
+                if running_loop() is None and not interrupts:  # else as the interrupt asks
                     # Each bounded: an async generator's cleanup, or a thread,
                     # may go on forever.
                     for shutdown, whose, consequence in (
@@ -704,6 +721,8 @@ class SessionLoop:
                 if not (raised and report_exits):
                     raise
                 also = f"; and {type(error).__name__}: {error}"
+        if interrupts:
+            raise interrupts[0]
         if raised and report_exits:
             raise AltCoopError(_leftover_tasks.exits_text(raised, what) + also) from raised[0]
         if raised:

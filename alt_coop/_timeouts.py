@@ -210,6 +210,11 @@ class PhaseTimeout:
             if self._policy.may_cancel_later(self._test):  # another test's debugger traces
                 self._deadline = after_debugging(loop, self._fire)
             return
+        if interrupt_pending(task):
+            # Interrupted (Ctrl-C), and still within the interrupt's grace,
+            # which gives up on it if it ignores that cancellation: a second
+            # one would cut its clean-up short.
+            return
         cap = capped_tasks.get(task) if capped_tasks else None
         if cap is not None and cap.due <= self._started_at + self.timeout_seconds:
             # The test's cap came due first and cancelled it, and gives up on

@@ -2357,6 +2357,79 @@ def test_cancelling_main_again_during_the_grace_keeps_the_report(
     result.stdout.fnmatch_lines(["*suite/test_slow_cleanup.py:24: KeyboardInterrupt*"])
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_cancelling_main_again_while_left_tasks_end_keeps_the_report(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # The second cancellation came while the session's end waited for a task
+    # a test had left running: it stopped that wait, as it should, but left
+    # pytest's sessionfinish as a KeyboardInterrupt, and the summary (the
+    # failure, the warning naming the task, the counts) was never shown.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import os
+        import sys
+
+        import alt_coop
+
+
+        async def app_main():
+            job = asyncio.create_task(alt_coop.main([*ISOLATE, "suite", "-q", *sys.argv[1:]]))
+            while not os.path.exists("slow-test-started"):
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
+            job.cancel()
+            await asyncio.sleep(0.05)  # the left task is being waited for
+            job.cancel()
+            try:
+                await job
+            except asyncio.CancelledError:
+                print("APP: await job raised CancelledError", flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_left_task.py",
+        """
+        import asyncio
+        import pathlib
+
+        async def stubborn():
+            try:
+                await asyncio.sleep(100)
+            except asyncio.CancelledError:
+                await asyncio.sleep(100)
+
+        async def test_fail():
+            assert 0, "QUICK FAIL"
+
+        async def test_slow():
+            asyncio.create_task(stubborn())
+            await asyncio.sleep(0)
+            pathlib.Path("slow-test-started").write_text("started")
+            await asyncio.sleep(30)
+        """,
+    )
+    result = run_app(pytester, *mode_args(mode), timeout=60)
+    output = output_of(result)
+
+    assert result.ret == 0, output
+    assert "APP: await job raised CancelledError" in output
+    assert "QUICK FAIL" in output, output
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the "
+            "session: *stubborn*",
+            "*1 failed*",
+        ]
+    )
+
+
 def test_cancelling_main_again_during_a_teardown_cancels_it_but_lets_it_clean_up(
     pytester: pytest.Pytester,
 ) -> None:

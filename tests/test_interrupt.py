@@ -325,6 +325,102 @@ def test_ctrl_c_while_a_loop_blocks_leftovers_clean_up_starts_no_further_round(
     assert "THIRD ignores its cancellation" not in output, output
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_task_ignoring_ctrl_cs_cancellation_is_cancelled_once(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # A test awaiting a task that ignores its cancellation: in a batch, the
+    # task was cancelled again when the batch gave the test up, and again at
+    # the session's end (a second cancellation cuts a clean-up short), and
+    # the warning at the end named alt_coop's own task running the test.
+    marker = pytester.path / "test-started.txt"
+    log = pytester.path / "child.log"
+    test_file = pytester.makepyfile(
+        f"""
+        import asyncio
+
+        async def child():
+            for _ in range(5):
+                try:
+                    await asyncio.sleep(100)
+                except asyncio.CancelledError as cancelled:
+                    with open({str(log)!r}, "a") as f:
+                        f.write(f"CANCELLED {{cancelled.args}}\\n")
+
+        async def test_waits_for_its_child():
+            with open({str(marker)!r}, "w") as f:
+                f.write("started")
+            await asyncio.create_task(child(), name="the-child")
+        """
+    )
+    output, returncode, _, interrupted, ended = interrupt_when(
+        [
+            *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable"),
+            *(str(test_file), *mode_args(mode)),
+        ],
+        pytester.path,
+        marker.exists,
+        "the test started",
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert log.read_text().count("CANCELLED") == 1, log.read_text() + output
+    assert ended - interrupted < 15, output  # the grace, then the child's at the end
+    assert "(drive)" not in output, output
+    assert "the-child (child)" in output, output
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_ctrl_c_while_the_session_waits_for_left_tasks_keeps_the_report(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # The interrupt stopped the wait, but came out of pytest's sessionfinish
+    # as a raw traceback, with no summary and no exit status of pytest's.
+    marker = pytester.path / "left-task-cancelled.txt"
+    test_file = pytester.makepyfile(
+        f"""
+        import asyncio
+
+
+        async def stubborn():
+            try:
+                await asyncio.sleep(100)
+            except asyncio.CancelledError:
+                with open({str(marker)!r}, "w") as f:
+                    f.write("cancelled")
+                await asyncio.sleep(100)
+
+
+        async def test_fail():
+            assert 0, "QUICK FAIL"
+
+
+        async def test_leaves_a_task():
+            asyncio.create_task(stubborn())
+            await asyncio.sleep(0)
+        """
+    )
+    output, returncode, _, interrupted, ended = interrupt_when(
+        [
+            *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable"),
+            *(str(test_file), *mode_args(mode)),
+        ],
+        pytester.path,
+        marker.exists,
+        "the session's end cancelled the task left running",
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "Traceback" not in output, output
+    assert "QUICK FAIL" in output, output
+    assert "1 failed, 1 passed" in output, output
+    assert (
+        "KeyboardInterrupt: interrupted at the end of the session, while the tasks the tests "
+        "left running were ending"
+    ) in output, output
+    assert "these ignored the cancellation and were abandoned: Task-" in output, output
+    assert ended - interrupted < 1.5, output  # not the rest of the 2 s grace
+
+
 @pytest.mark.parametrize("where", ["test", "module fixture"])
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_ctrl_c_after_a_test_removed_its_own_sigint_handler(

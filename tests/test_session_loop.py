@@ -365,6 +365,36 @@ def test_tasks_the_clean_up_of_leftover_tasks_starts_are_cancelled_too(
     assert "Task was destroyed" not in result.stdout.str() + result.stderr.str()
 
 
+def test_a_leftover_task_ignoring_its_cancellation_is_named_once(pytester, run_alt_subprocess):
+    # Named as abandoned by alt_coop's warning, then again by asyncio's
+    # "Task was destroyed but it is pending!" as the process exited.
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def stubborn():
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                await asyncio.sleep(3600)
+
+        async def test_leaves_a_task():
+            asyncio.create_task(stubborn(), name="stubborn-one")
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt_subprocess()
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the"
+            " session: stubborn-one (stubborn); these ignored the cancellation and were"
+            " abandoned: stubborn-one (stubborn)",
+        ]
+    )
+    assert "Task was destroyed" not in result.stdout.str() + result.stderr.str()
+
+
 def test_an_async_generator_whose_cleanup_never_ends_does_not_hang_the_end(
     pytester, run_alt_subprocess
 ):
