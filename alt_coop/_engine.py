@@ -59,10 +59,10 @@ from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
 from ._timeouts import BUILTIN_DEFAULT_HINT, BUILTIN_DEFAULT_SECONDS, PhaseTimeout
 from .errors import AltCoopError, AltCoopUsageError
 from .locks import (
-    release_left_held,
-    release_left_held_by_fixture,
-    setup_ended,
-    teardown_abandoned,
+    _release_left_held,
+    _release_left_held_by_fixture,
+    _setup_ended,
+    _teardown_abandoned,
 )
 
 _DEFAULT_FIXTURE_NAMES = frozenset(DEFAULT_FIXTURES.values())
@@ -90,6 +90,9 @@ class Plugin:
     application's own tasks on it are left alone. Call ``pytest.main`` with
     it while the loop is not running, or from a coroutine running on it (which
     runs the loop nested, see README), or use ``await alt_coop.main(...)``.
+
+    Its methods are pytest's hooks (see pytest's hook reference), for pytest
+    to call.
     """
 
     def __init__(self, *, managed_loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -113,10 +116,10 @@ class Plugin:
 
     # The options and fixtures the engine needs, should pytest not load them.
     def pytest_addhooks(self, pluginmanager: pytest.PytestPluginManager) -> None:
-        pytest_plugin.register_unless_loaded(pluginmanager, early=True)
+        pytest_plugin._register_unless_loaded(pluginmanager, early=True)
 
     def pytest_load_initial_conftests(self, early_config: pytest.Config) -> None:
-        pytest_plugin.register_unless_loaded(early_config.pluginmanager, early=False)
+        pytest_plugin._register_unless_loaded(early_config.pluginmanager, early=False)
 
     # Static so that ``pytest.main(plugins=[alt_coop.Plugin])``, the class,
     # whose hooks pluggy would call without an instance, meets this message
@@ -155,7 +158,7 @@ class Plugin:
         # Put back at unconfigure: an interrupted test skips the teardown that
         # would, and the caller's context would keep it (and its session).
         self._test_item_before = (test_item.get(),)
-        pytest_plugin.check_not_blocked(config)
+        pytest_plugin._check_not_blocked(config)
         engines = [p for p in config.pluginmanager.get_plugins() if isinstance(p, Plugin)]
         if len(engines) > 1:
             raise pytest.UsageError(
@@ -416,7 +419,7 @@ class Plugin:
         self._stop_after_the_test()
         _session_loop.current_again()
         item.stash[_OUTER_TEST_ITEM] = test_item.get()
-        test_item.set(item)  # whose locks its code takes (see release_left_held)
+        test_item.set(item)  # whose locks its code takes (see _release_left_held)
         # Only a test with "request" among its fixtures (its own, or one of
         # its fixtures') can call request.addfinalizer or request.node's.
         if isinstance(item, pytest.Function) and "request" in item.fixturenames:
@@ -485,12 +488,12 @@ class Plugin:
             result = yield
         except BaseException as error:
             with contextlib.suppress(pytest.fail.Exception):  # the teardown's own error goes on
-                release_left_held(item)
+                _release_left_held(item)
             if held_back is not None:
                 raise held_back from error
             raise
         else:
-            release_left_held(item)
+            _release_left_held(item)
             if held_back is not None:
                 raise held_back
             self._still_open(was_open, "a fixture's teardown")
@@ -576,7 +579,7 @@ class Plugin:
         if fixturedef.scope != "function":  # a test's teardown checks a function fixture's
             # Added first, it runs last: after the fixture's own teardown and
             # the finalizers it gives its scope's node (which may release it).
-            request.node.addfinalizer(functools.partial(release_left_held_by_fixture, holder))
+            request.node.addfinalizer(functools.partial(_release_left_held_by_fixture, holder))
         token = setting_up.set(holder)
         failed = True
         # Every error is cached as the fixture's, as pytest does: one left
@@ -606,7 +609,7 @@ class Plugin:
             raise
         finally:
             setting_up.reset(token)
-            setup_ended(holder, failed=failed)
+            _setup_ended(holder, failed=failed)
         _pytest_compat.cache_fixture_result(fixturedef, request, result)
         # pytest_fixture_setup stops at the first non-None result; a fixture
         # whose value is None would fall through to pytest's own hook.
@@ -959,7 +962,7 @@ def _tear_down(
         run_it()
     except BaseException:
         if agen.ag_frame is not None:  # type: ignore[attr-defined]
-            teardown_abandoned(holder)
+            _teardown_abandoned(holder)
             if agen.ag_running:  # type: ignore[attr-defined]  # stopped inside an await
                 _never_closed(agen)
         raise

@@ -282,7 +282,7 @@ def setup_once(instances: FixtureInstances) -> Iterator[None]:
         claims = instances.claims
         while (owner := claims.get(self)) is not None and owner[0] is not state:
             fixture = f"the {self.scope} fixture {self.argname!r}"
-            with locks.SetUpWait(state, owner[0], fixture, owner[1]):
+            with locks._SetUpWait(state, owner[0], fixture, owner[1]):
                 _runner.run(_wait(owner[1]), None)
         if owner is not None:  # this test is already setting it up (a nested request)
             return shared(self, request, state)

@@ -132,10 +132,12 @@ def cancel(
             _cancels.cancel(task, f"alt_coop: still running at the end of the {what}")
     loop = pending[0].get_loop()
     deadline = loop.time() + CANCEL_GRACE_SECONDS
+    interrupted = False
     try:
         stubborn = wait(lambda: _still_pending(pending, deadline))
     except KeyboardInterrupt as interrupt:
         interrupts.append(interrupt)
+        interrupted = True
         stubborn = {task for task in pending if not task.done()}
     for task in pending:
         # One that ended raising SystemExit or KeyboardInterrupt out of the
@@ -166,7 +168,13 @@ def cancel(
     )
     if stubborn:
         stuck = ", ".join(sorted(_describe(task) for task in stubborn))
-        message += f"; these ignored the cancellation and were abandoned: {stuck}"
+        if interrupted:
+            message += (
+                "; the wait for these was cut short by an interrupt, and they were left where "
+                f"they waited: {stuck}"
+            )
+        else:
+            message += f"; these ignored the cancellation and were abandoned: {stuck}"
     return message
 
 

@@ -62,7 +62,7 @@ from ._running_now import Batch, batch_running
 from ._session_loop import INTERRUPT_GRACE_SECONDS
 from ._setupstate import ConcurrentSetupState
 from .errors import AltCoopError, AltCoopWarning
-from .locks import release_left_held, time_stuck_waits
+from .locks import _release_left_held, _time_stuck_waits
 
 #: How long the batch may go on starting tests before running ones get a turn.
 ADMISSION_SLICE_SECONDS = 0.001
@@ -372,7 +372,7 @@ class Scheduler:
                             break
                         collection.ramped_up()
                         changed.clear()
-                        time_stuck_waits(tasks, _CANNOT_START)
+                        _time_stuck_waits(tasks, _CANNOT_START)
                         await changed.wait()
                     if self._stopping():
                         break
@@ -400,7 +400,7 @@ class Scheduler:
                 collection.ramped_up()
                 while tasks and not self._interrupted:
                     changed.clear()
-                    time_stuck_waits(tasks, _STOPPING if self._stopping() else _NONE_LEFT)
+                    _time_stuck_waits(tasks, _STOPPING if self._stopping() else _NONE_LEFT)
                     await changed.wait()
                 if tasks:  # a test met an interrupt, which cancelled the others
                     await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
@@ -549,7 +549,7 @@ class Scheduler:
             for item in filter(None, map(items.get, left)):
                 # Never resumed, they would never let go: the session's
                 # teardowns may wait for their locks.
-                release_left_held(item, cut_short=True, abandoned=True)
+                _release_left_held(item, cut_short=True, abandoned=True)
             for state, (interrupt, _) in self._given_up.items():
                 if state.task is not None and not state.task.done():
                     # Left where it waits, having caught the interrupt raised
@@ -754,7 +754,7 @@ class Scheduler:
         finally:
             # Cut short between its acquire() and release(): the teardowns of
             # the tests still running may wait for the lock.
-            release_left_held(item, cut_short=True)
+            _release_left_held(item, cut_short=True)
         return _results(state.reports)
 
     def summary_line(self) -> str | None:
@@ -819,7 +819,7 @@ def _test_done(
 
 
 #: Why no further test starts, for a lock wait that could never end (see
-#: locks.time_stuck_waits).
+#: locks._time_stuck_waits).
 _CANNOT_START = (
     "that test cannot start while the tests running wait (for a resource, an exclusive "
     "turn or a free slot)"

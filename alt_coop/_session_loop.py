@@ -636,7 +636,7 @@ class SessionLoop:
         }
         for task in given_up:
             let_go(task)
-            task.cancel()
+            _cancels.cancel(task, f"alt_coop: left where it waits at the end of the {what}")
         # What the session changed on an application's loop is put back even
         # when Ctrl-C cuts the cleanup short; not before the tasks left behind
         # are cancelled, though: what their clean-up starts is the session's.

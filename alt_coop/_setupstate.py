@@ -8,6 +8,11 @@ consecutive items that need it, the same ones pytest keeps it alive for)
 has finished its teardown. The per-test part of the stack (the item and its
 finalizers) belongs to the lane running that test.
 
+It stands in for pytest's private ``SetupState`` (``session._setupstate``;
+what pytest's runner, nodes and fixtures call on it: ``setup``,
+``addfinalizer``, ``teardown_exact``, ``stack``, ``is_node_active``),
+checked on pytest 8.3.5, 8.4.2, 9.0.3 and 9.2.0.
+
 PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 

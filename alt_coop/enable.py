@@ -18,11 +18,11 @@ from ._finalizers import refuse_async_cleanups
 
 # The options and fixtures the engine needs, should pytest not load them.
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    pytest_plugin.register_unless_loaded(pluginmanager, early=True)
+    pytest_plugin._register_unless_loaded(pluginmanager, early=True)
 
 
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
-    pytest_plugin.register_unless_loaded(early_config.pluginmanager, early=False)
+    pytest_plugin._register_unless_loaded(early_config.pluginmanager, early=False)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -162,7 +162,7 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
                 _clocks_of_waiter[state] = clocks
                 started = lock_wait_started.get()
                 if started is not None:
-                    started()  # see time_stuck_waits
+                    started()  # see _time_stuck_waits
             try:
                 await super().acquire()
             finally:
@@ -238,14 +238,14 @@ class _Holder:
         )
         #: The fixture's setup is over with it still held: from then on, a
         #: wider fixture holds it until its teardown. Until then, its hold
-        #: ends as the setup goes on, as a test's does (see setup_ended).
+        #: ends as the setup goes on, as a test's does (see _setup_ended).
         self.past_setup = False
         #: Its code was abandoned (a teardown that ignored its timeout's
         #: cancellation) while holding it.
         self.cut_short = False
 
 
-def release_left_held(
+def _release_left_held(
     item: pytest.Item, *, cut_short: bool = False, abandoned: bool = False
 ) -> None:
     """Release the locks that ``item``'s code or function fixtures took and
@@ -289,7 +289,7 @@ def release_left_held(
     )
 
 
-def setup_ended(fixture: FixtureSetUp, *, failed: bool) -> None:
+def _setup_ended(fixture: FixtureSetUp, *, failed: bool) -> None:
     """``fixture``'s setup is over. The locks it still holds, it holds until
     its teardown; if the setup failed, its code has ended, and nothing would
     let them go before its scope's end: they are released now, for those
@@ -305,17 +305,17 @@ def setup_ended(fixture: FixtureSetUp, *, failed: bool) -> None:
                 holder.past_setup = True
 
 
-def teardown_abandoned(fixture: FixtureSetUp) -> None:
+def _teardown_abandoned(fixture: FixtureSetUp) -> None:
     """``fixture``'s teardown was abandoned: the locks it still holds, its
     code holds where it is suspended (inside ``async with``, say), not for
-    want of a release (see release_left_held_by_fixture)."""
+    want of a release (see _release_left_held_by_fixture)."""
     for lock in list(_held_by_tests):
         holder = lock._holder
         if holder is not None and holder.fixture is fixture:
             holder.cut_short = True
 
 
-def release_left_held_by_fixture(fixture: FixtureSetUp) -> None:
+def _release_left_held_by_fixture(fixture: FixtureSetUp) -> None:
     """Release the locks one set-up of a wider fixture took and still holds
     once its scope is torn down, and raise an error saying so.
 
@@ -380,7 +380,7 @@ def _check_wait(lock: _LoopLock, waiter: LaneState | None) -> None:
         )
 
 
-def time_stuck_waits(tasks: Collection[asyncio.Task[Any]], why: str) -> None:
+def _time_stuck_waits(tasks: Collection[asyncio.Task[Any]], why: str) -> None:
     """If the batch is stuck, let its tests' waits for locks count against
     their timeouts again, and say why in the timeout's report.
 
@@ -428,7 +428,7 @@ def _kept_by_ended_body(lock: _LoopLock, taker: LaneState | None) -> bool:
     after another (a sequential test's, or a cooperative one's in its lane):
     the teardown would wait forever. Not released: another test waiting
     would take it first, in the middle of this one's teardown. The test's
-    end still reports it (see :func:`release_left_held`). Also when the
+    end still reports it (see :func:`_release_left_held`). Also when the
     teardown runs in the body's context, which holds the lock: a fixture's
     the body set up (``request.getfixturevalue``).
     """
@@ -459,7 +459,7 @@ def _circle(waiter: LaneState, chain: list[_Step]) -> str:
     )
 
 
-class SetUpWait:
+class _SetUpWait:
     """While in it, ``waiter``'s test waits for ``fixture`` (which fixture,
     in words), which ``setting_up``'s test is setting up until ``until`` is
     done: a step of the circles :func:`_chain_back_to` finds. Entering it
@@ -499,7 +499,7 @@ def _through_set_ups(
     while state is not waiter and state not in seen:
         wait = _waiting_for_set_up.get(state)
         # A set-up that has ended holds its waiter up no longer, though the
-        # waiter, not yet resumed, is still in its SetUpWait.
+        # waiter, not yet resumed, is still in its _SetUpWait.
         if wait is None or wait.until.done():
             break
         seen.add(state)
@@ -597,8 +597,8 @@ _let_go: weakref.WeakKeyDictionary[pytest.Item, int] = weakref.WeakKeyDictionary
 _waiting_for: dict[LaneState, _LoopLock] = {}
 _clocks_of_waiter: dict[LaneState, _runner.WaiterClocks] = {}
 #: The wait of each cooperative test for a wider fixture another sets up,
-#: if any (see SetUpWait).
-_waiting_for_set_up: dict[LaneState, SetUpWait] = {}
+#: if any (see _SetUpWait).
+_waiting_for_set_up: dict[LaneState, _SetUpWait] = {}
 
 #: The locks taken in this context: a fixture's reach the test, as its
 #: context variables do.

@@ -24,7 +24,7 @@ from ._other_runners import OtherRunners
 from ._timeout_defaults import SyncTimeoutPlaceholder
 from .protocols import AsyncTimeout
 
-ENGINE_OFF_MESSAGE = (
+_ENGINE_OFF_MESSAGE = (
     "async def {what} {name} was not run: the alt_coop engine is not enabled. "
     "Switch it on with `-p alt_coop.enable` on the command line, "
     '`pytest_plugins = ["alt_coop.enable"]` in your top-level conftest.py, or '
@@ -33,22 +33,22 @@ ENGINE_OFF_MESSAGE = (
 
 #: Added in pytest-xdist's workers, which never see a plugin object passed to
 #: ``pytest.main`` in the controller: that advice alone would be no help.
-IN_XDIST_WORKER = (
+_IN_XDIST_WORKER = (
     " Under pytest-xdist, a Plugin passed to pytest.main stays in the controller: "
     "switch the engine on for the workers with -p alt_coop.enable or pytest_plugins."
 )
 
 
 def _engine_off(config: pytest.Config, what: str, name: str) -> str:
-    extra = IN_XDIST_WORKER if hasattr(config, "workerinput") else ""
-    return ENGINE_OFF_MESSAGE.format(what=what, name=name) + extra
+    extra = _IN_XDIST_WORKER if hasattr(config, "workerinput") else ""
+    return _ENGINE_OFF_MESSAGE.format(what=what, name=name) + extra
 
 
 #: The name pytest registers this module under, from its entry point.
-ENTRY_POINT_NAME = "alt_coop"
+_ENTRY_POINT_NAME = "alt_coop"
 
 
-def register_unless_loaded(pluginmanager: pytest.PytestPluginManager, *, early: bool) -> None:
+def _register_unless_loaded(pluginmanager: pytest.PytestPluginManager, *, early: bool) -> None:
     """Register this module as its entry point does, if pytest does not.
 
     With plugin autoloading off, or alt_coop importable but not installed,
@@ -60,21 +60,21 @@ def register_unless_loaded(pluginmanager: pytest.PytestPluginManager, *, early: 
     module = sys.modules[__name__]
     if (
         pluginmanager.is_registered(module)
-        or pluginmanager.is_blocked(ENTRY_POINT_NAME)
+        or pluginmanager.is_blocked(_ENTRY_POINT_NAME)
         or (early and _entry_point_will_load(pluginmanager))
     ):
         return
     # ``pytest_plugins = ["alt_coop"]`` with autoloading off registers the
     # package itself under the entry point's name (before pytest 9.2).
-    taken = pluginmanager.has_plugin(ENTRY_POINT_NAME)
-    pluginmanager.register(module, __name__ if taken else ENTRY_POINT_NAME)
+    taken = pluginmanager.has_plugin(_ENTRY_POINT_NAME)
+    pluginmanager.register(module, __name__ if taken else _ENTRY_POINT_NAME)
 
 
-def check_not_blocked(config: pytest.Config) -> None:
+def _check_not_blocked(config: pytest.Config) -> None:
     """The engine needs this module's options and fixtures: ``-p no:alt_coop``
     beside it is a contradiction, told as a usage error."""
     pluginmanager = config.pluginmanager
-    if pluginmanager.is_blocked(ENTRY_POINT_NAME) and not pluginmanager.is_registered(
+    if pluginmanager.is_blocked(_ENTRY_POINT_NAME) and not pluginmanager.is_registered(
         sys.modules[__name__]
     ):
         raise pytest.UsageError(
@@ -86,7 +86,7 @@ def check_not_blocked(config: pytest.Config) -> None:
 
 
 def _entry_point_will_load(
-    pluginmanager: pytest.PytestPluginManager, name: str = ENTRY_POINT_NAME, value: str = __name__
+    pluginmanager: pytest.PytestPluginManager, name: str = _ENTRY_POINT_NAME, value: str = __name__
 ) -> bool:
     early_options = _early_options(pluginmanager)
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") or getattr(
@@ -107,7 +107,7 @@ def _early_options(pluginmanager: pytest.PytestPluginManager) -> object:
 
 #: The plugins whose options alt_coop's share names with (so that their users'
 #: settings carry over), by the name pytest registers each under.
-PEER_OPTIONS = {
+_PEER_OPTIONS = {
     "asyncio-cooperative": frozenset({"max_asyncio_tasks", "asyncio_task_timeout"}),
     "alt_pytest_asyncio": frozenset({"default_async_timeout"}),
 }
@@ -129,19 +129,19 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     # leaves it its own: every run would fail otherwise, alt_coop on or off.
     # (Switched on beside it, alt_coop stops the run with a usage error.)
     taken = frozenset().union(
-        *(names for peer, names in PEER_OPTIONS.items() if _peer_loads(pluginmanager, peer))
+        *(names for peer, names in _PEER_OPTIONS.items() if _peer_loads(pluginmanager, peer))
     )
     _options.add_options(parser, taken)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not _other_async_plugin(config, PEER_OPTIONS):  # whose option values these may be
+    if not _other_async_plugin(config, _PEER_OPTIONS):  # whose option values these may be
         _options.settings(config)  # a bad value is a usage error before anything runs
-    for marker in MARKERS:
+    for marker in _MARKERS:
         config.addinivalue_line("markers", marker)
 
 
-MARKERS = (
+_MARKERS = (
     "asyncio_cooperative: run this test concurrently with the other cooperative tests "
     "on the session loop (alt_coop)",
     "asyncio_sequential: run this test on its own even under --asyncio-cooperative (alt_coop)",
@@ -159,7 +159,7 @@ MARKERS = (
 
 #: Plugins that run async tests, by the name pytest registers each under. When
 #: one is loaded, the async tests it leaves alone are its to tell about.
-OTHER_ASYNC_PLUGINS = ("asyncio", *PEER_OPTIONS)
+_OTHER_ASYNC_PLUGINS = ("asyncio", *_PEER_OPTIONS)
 
 
 def _other_async_plugin(config: pytest.Config, names: Iterable[str]) -> bool:
@@ -169,7 +169,7 @@ def _other_async_plugin(config: pytest.Config, names: Iterable[str]) -> bool:
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object:
     if (
         _is_async(pyfuncitem.obj) or _hypothesis.async_inner_test(pyfuncitem.obj)
-    ) and not _other_async_plugin(pyfuncitem.config, OTHER_ASYNC_PLUGINS):
+    ) and not _other_async_plugin(pyfuncitem.config, _OTHER_ASYNC_PLUGINS):
         pytest.fail(_engine_off(pyfuncitem.config, "test", pyfuncitem.nodeid), pytrace=False)
     return None
 
@@ -179,7 +179,7 @@ def pytest_fixture_setup(
 ) -> object:
     if (
         _is_async(fixturedef.func)
-        and not _other_async_plugin(request.config, OTHER_ASYNC_PLUGINS)
+        and not _other_async_plugin(request.config, _OTHER_ASYNC_PLUGINS)
         # pytest-trio's, for its tests (anyio's plugin hands over plain functions).
         and not OtherRunners.of(request.config).runs_fixture(fixturedef, request)
     ):
