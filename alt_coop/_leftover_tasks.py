@@ -1,9 +1,9 @@
 """Tasks still running when a session, or a loop a fixture installed, ends.
 
-Each is cancelled once (if it has not been already) and given a bounded grace to clean up; one that
-swallows its cancellation is abandoned, never awaited without a bound. A
-warning names them all, and points at the code that made them: the suite's
-if any is, rather than alt_coop's or asyncio's.
+Each is cancelled once (if it has not been already) and given a bounded
+grace to clean up; one that swallows its cancellation is abandoned, never
+awaited without a bound. A warning names them all, and points at the code
+that made them: the suite's if any is, rather than alt_coop's or asyncio's.
 
 PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
