@@ -136,8 +136,12 @@ async def drive(
             return yielded  # type: ignore[no-any-return]
         thrown: BaseException | None = None
         try:
-            if isinstance(yielded, asyncio.Task):
-                await _awaiting_task(yielded)
+            # A task, or a future of a kind of its own (a gather's, which
+            # cancels its children and waits for them), is waited for so
+            # that letting the lane go stops the wait without cancelling it
+            # again (see let_go); a plain future is the driver's to wait on.
+            if isinstance(yielded, asyncio.Future) and type(yielded) is not asyncio.Future:
+                await _awaiting(yielded)
             else:
                 await _Reyield(yielded)
         except BaseException as exc:  # cancellation, or Abandon: the lane decides
@@ -154,12 +158,13 @@ async def drive(
             yielded = lane.throw(type(thrown), thrown, thrown.__traceback__)
 
 
-async def _awaiting_task(awaited: asyncio.Task[Any]) -> None:
-    """Wait for ``awaited`` as a task awaiting it would: a cancellation is
-    passed on to it, and the wait goes on until it is done. Unless the lane
-    is let go of (see :func:`let_go`): a task that swallows its cancellation
-    would keep the driver, and the run, waiting forever, as asyncio's own
-    waiting would (it hands the cancellation on, and waits)."""
+async def _awaiting(awaited: asyncio.Future[Any]) -> None:
+    """Wait for ``awaited`` (a task, or a gather's future) as a task awaiting
+    it would: a cancellation is passed on to it, and the wait goes on until
+    it is done. Unless the lane is let go of (see :func:`let_go`): a task
+    that swallows its cancellation would keep the driver, and the run,
+    waiting forever, as asyncio's own waiting would (it hands the
+    cancellation on, and waits)."""
     driver = asyncio.current_task()
     # As a task taking the future its coroutine yields does: it may be
     # awaited again (by another task, or later).

@@ -125,10 +125,11 @@ def cancel(
     pending = [task for task in tasks if not task.done()]
     if not pending:
         return ""
+    # Once: one with a cancellation it has not taken back (it went on after a
+    # timeout's or Ctrl-C's, say) has had it.
+    cancelled_before = [task for task in pending if task.cancelling()]
     for task in pending:
-        # Once: one with a cancellation it has not taken back (it went on
-        # after a timeout's or Ctrl-C's, say) has had it.
-        if not task.cancelling():
+        if task not in cancelled_before:
             _cancels.cancel(task, f"alt_coop: still running at the end of the {what}")
     loop = pending[0].get_loop()
     deadline = loop.time() + CANCEL_GRACE_SECONDS
@@ -161,21 +162,34 @@ def cancel(
         _abandoned.append(task)
     if not (warn or stubborn):
         return ""
-    names = ", ".join(sorted(_describe(task) for task in pending))
-    message = (
-        f"alt_coop cancelled {len(pending)} task(s) still pending at the end of the {what}: "
-        + names
-    )
-    if stubborn:
-        stuck = ", ".join(sorted(_describe(task) for task in stubborn))
-        if interrupted:
-            message += (
-                "; the wait for these was cut short by an interrupt, and they were left where "
-                f"they waited: {stuck}"
-            )
-        else:
-            message += f"; these ignored the cancellation and were abandoned: {stuck}"
-    return message
+    cancelled = [task for task in pending if task not in cancelled_before]
+    parts = []
+    if cancelled:
+        parts.append(
+            f"alt_coop cancelled {len(cancelled)} task(s) still pending at the end of the "
+            f"{what}: {_names(cancelled)}"
+        )
+    if cancelled_before:
+        parts.append(
+            f"{'' if parts else 'alt_coop: '}{len(cancelled_before)} task(s) still pending at "
+            f"the end of the {what} had been cancelled before, and were not cancelled again: "
+            + _names(cancelled_before)
+        )
+    if stubborn and interrupted:
+        parts.append(
+            "the wait for these was cut short by an interrupt, and they were left where they "
+            f"waited: {_names(stubborn)}"
+        )
+    elif stubborn:
+        parts.append(
+            f"these did not end within {CANCEL_GRACE_SECONDS:g}s and were abandoned: "
+            + _names(stubborn)
+        )
+    return "; ".join(parts)
+
+
+def _names(tasks: Iterable[asyncio.Task[Any]]) -> str:
+    return ", ".join(sorted(map(_describe, tasks)))
 
 
 #: The tasks left where they wait (see :func:`cancel`).

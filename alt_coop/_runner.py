@@ -29,7 +29,7 @@ from . import _cancels, _delivered, _lane_state, _session_loop, _tracebacks
 from ._cancels import uncancel_own
 from ._lanes import Abandon, drive, in_context, in_lane, in_other_task, step
 from ._pytest_compat import TEST_OUTCOME
-from ._timeouts import IGNORED, PhaseTimeout, TaskCap, cap_of, capped_tasks
+from ._timeouts import NOT_ENDED, PhaseTimeout, TaskCap, cap_of, capped_tasks
 from .errors import AltCoopUsageError
 
 T = TypeVar("T")
@@ -502,7 +502,7 @@ def _capped(
     cap = capped_tasks.pop(task)
     failure = pytest.fail.Exception(
         f"the test exceeded asyncio_task_timeout: {cap.seconds:g}s for its whole run, "
-        f"fixtures included{cap.situation()}" + (IGNORED if abandoned else ""),
+        f"fixtures included{cap.situation()}" + (NOT_ENDED if abandoned else ""),
         pytrace=cause is not None,
     )
     # The test's failure: a wider fixture it was setting up is not failed.

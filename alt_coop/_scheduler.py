@@ -502,10 +502,10 @@ class Scheduler:
         if self._left:
             return LEAVE
         turn_globals.turn_starts(state)
-        if not self._giving_up:
-            return None
+        if not self._giving_up or state in self._given_up:
+            return None  # once: its clean-up then runs, until the batch leaves it
         interrupt = _runner.new_interrupt()
-        self._given_up.setdefault(state, (interrupt, len(state.reports)))
+        self._given_up[state] = (interrupt, len(state.reports))
         return interrupt
 
     async def _give_up(self, tasks: set[asyncio.Task[None]]) -> None:

@@ -48,7 +48,9 @@ BUILTIN_DEFAULT_HINT = (
 ABANDON_GRACE_SECONDS = 2.0
 
 #: How a report says that happened.
-IGNORED = f"; it ignored the cancellation for {ABANDON_GRACE_SECONDS:g}s and was abandoned"
+NOT_ENDED = (
+    f"; it did not end within {ABANDON_GRACE_SECONDS:g}s of being cancelled, and was abandoned"
+)
 
 
 def check_seconds(value: object, source: str) -> float:
@@ -240,7 +242,7 @@ class PhaseTimeout:
         """The coroutine ignored the cancellation: stop waiting for it."""
         self._abandon = None
         if self._task is not None and not self._task.done():
-            self.where += IGNORED
+            self.where += NOT_ENDED
             self.abandon()
 
     def abandon(self) -> None:

@@ -543,6 +543,54 @@ def test_a_test_ignoring_ctrl_c_is_given_up_on_by_the_interrupts_grace(pytester,
     assert "alt_coop.main" not in output, output
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_code_still_running_after_the_grace_is_interrupted_once(pytester):
+    # A teardown still waiting when the interrupt's grace ended took the
+    # interrupt raised there, and again at each await of its clean-up after.
+    log = pytester.path / "events.log"
+    test_file = pytester.makepyfile(
+        f"""
+        import asyncio
+
+        import pytest
+
+        def log(line):
+            with open({str(log)!r}, "a") as f:
+                f.write(line + "\\n")
+
+        @pytest.fixture
+        async def slow_to_tear_down():
+            yield
+            try:
+                await asyncio.sleep(10)
+            except BaseException as exc:
+                log(f"teardown got {{type(exc).__name__}}")
+                await asyncio.sleep(0.3)
+                log("clean-up done")
+                raise
+
+        @pytest.mark.asyncio_cooperative
+        async def test_interrupted(slow_to_tear_down):
+            log("test started")
+            await asyncio.sleep(30)
+        """
+    )
+    output, returncode, _, interrupted, ended = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        lambda: log.exists(),
+        "the test started",
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert log.read_text().splitlines() == [
+        "test started",
+        "teardown got KeyboardInterrupt",
+        "clean-up done",
+    ], log.read_text() + output
+    assert ended - interrupted < 10, output
+
+
 def test_second_ctrl_c_ends_at_once_and_names_the_tests_left_running(pytester):
     test_file = pytester.makepyfile(
         """

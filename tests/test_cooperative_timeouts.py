@@ -191,7 +191,7 @@ def test_a_test_that_keeps_ignoring_the_task_timeout_is_abandoned(pytester, run_
         [
             "*the test exceeded asyncio_task_timeout: 0.2s for its whole run, fixtures included"
             "; it was waiting at test_*.py:9 in test_stubborn"
-            "; it ignored the cancellation for 2s and was abandoned*"
+            "; it did not end within 2s of being cancelled, and was abandoned*"
         ]
     )
 
@@ -246,7 +246,11 @@ def test_the_cap_of_a_test_ending_a_fixture_another_set_up_names_that_teardown(
             "*ERROR at teardown of test_ends*",
             "*the test exceeded asyncio_task_timeout: 0.5s for its whole run, fixtures included"
             f"; it was waiting at test_*.py:{waited} in shared"
-            + ("; it ignored the cancellation for 2s and was abandoned*" if ignores else "*"),
+            + (
+                "; it did not end within 2s of being cancelled, and was abandoned*"
+                if ignores
+                else "*"
+            ),
         ]
     )
     result.assert_outcomes(passed=2, errors=1)
@@ -281,7 +285,7 @@ def test_a_cap_that_expired_first_is_what_a_test_ignoring_it_fails_with(
         [
             "*the test exceeded asyncio_task_timeout: 0.5s for its whole run, fixtures included"
             "; it was waiting at test_*.py:9 in test_stubborn"
-            "; it ignored the cancellation for 2s and was abandoned*"
+            "; it did not end within 2s of being cancelled, and was abandoned*"
         ]
     )
     assert "CANCELLED AGAIN" not in result.stdout.str()

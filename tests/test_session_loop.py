@@ -388,7 +388,7 @@ def test_a_leftover_task_ignoring_its_cancellation_is_named_once(pytester, run_a
     result.stdout.fnmatch_lines(
         [
             "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the"
-            " session: stubborn-one (stubborn); these ignored the cancellation and were"
+            " session: stubborn-one (stubborn); these did not end within 2s and were"
             " abandoned: stubborn-one (stubborn)",
         ]
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -470,6 +471,55 @@ def test_awaiting_a_task_that_ignores_cancellation_is_abandoned_not_hung(
             "PASSED *::test_next_one_still_runs",
         ]
     )
+
+
+@pytest.mark.parametrize("how", ["gather", "task"])
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_awaiting_a_gather_that_ignores_cancellation_is_abandoned_not_hung(
+    pytester, run_alt_subprocess, mode, how
+):
+    # A gather's future, cancelled, cancels its children and waits for them:
+    # giving the test up cancelled them a second time, and the run waited
+    # until they chose to end.
+    log = pytester.path / "child.log"
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import time
+
+        async def stubborn():
+            end = time.monotonic() + 30
+            while time.monotonic() < end:
+                try:
+                    await asyncio.sleep(end - time.monotonic())
+                except asyncio.CancelledError as cancelled:
+                    with open({str(log)!r}, "a") as f:
+                        f.write(f"CANCELLED {{cancelled.args}}\\n")
+
+        async def test_awaits_it():
+            if {how!r} == "gather":
+                await asyncio.gather(stubborn())
+            else:
+                await asyncio.create_task(stubborn())
+
+        async def test_next_one_still_runs():
+            await asyncio.sleep(0.01)
+        """
+    )
+    started = time.monotonic()
+    result = run_alt_subprocess("-rA", "--default-async-timeout=0.5", *mode_args(mode), timeout=60)
+    assert time.monotonic() - started < 20, result.stdout.str()
+    result.assert_outcomes(failed=1, passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_awaits_it timed out after 0.5s (async timeout)*",
+            # Named as what it is: not cancelled again, and it did not end.
+            "*AltCoopWarning: alt_coop: 1 task(s) still pending at the end of the session had "
+            "been cancelled before, and were not cancelled again: Task-* (stubborn); these did "
+            "not end within 2s and were abandoned: Task-* (stubborn)",
+        ]
+    )
+    assert log.read_text().count("CANCELLED") == 1, log.read_text()
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
