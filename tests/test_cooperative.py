@@ -3344,24 +3344,24 @@ def test_a_fixture_cancelling_every_other_task_is_no_internal_error_nor_hang(
     if mode == "sequential":
         result.assert_outcomes(passed=3)
         return
-    # The batch stops, saying why. Without the gather, test_slower fails,
-    # cancelled by another test; with it, each test's teardown awaits the
-    # others and the batch: they are cut short (not failures) and named.
+    # The batch stops, saying why. test_slower fails, cancelled by another
+    # test. With the gather, each test's teardown awaits the others and the
+    # batch: the batch gives them up after its grace, and their results are
+    # reported all the same (they were lost while giving up cancelled the
+    # gathered tasks again).
     assert result.ret != pytest.ExitCode.OK
     result.stdout.fnmatch_lines_random(
         [
             *(["*stopped waiting for 2 cooperative test(s)*"] if gather else []),
-            *([] if gather else ["*test_quick PASSED*", "*test_slower FAILED*"]),
+            "*test_quick PASSED*",
+            "*test_slower FAILED*",
             "*Interrupted: a cooperative test cancelled the task alt_coop runs the batch on "
             "(cancelling every task but its own?); the tests it cancelled failed, the others "
             "running were cut short. Cancel only your own tasks, or mark that test "
             "asyncio_sequential*",
         ]
     )
-    if gather:
-        result.assert_outcomes()
-    else:
-        result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=1, failed=1, warnings=1 if gather else 0)
     assert "test_sync_after" not in result.stdout.str()
 
 
