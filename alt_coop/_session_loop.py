@@ -631,8 +631,11 @@ class SessionLoop:
         # alt_coop's own tasks still running a test (given up on, each said
         # so): woken to be left where they wait, not named here. Not passed on
         # to a task the test awaits, which had its cancellation.
+        current = asyncio.current_task(loop)
         given_up = set(self._given_up) | {
-            task for task in self._ours(asyncio.all_tasks(loop)) if _cancels.is_made_here(task)
+            task
+            for task in self._ours(asyncio.all_tasks(loop))
+            if _cancels.is_made_here(task) and task is not current
         }
         for task in given_up:
             let_go(task)
