@@ -126,7 +126,8 @@ def params_of(item: pytest.Item) -> tuple[list[tuple[str, Any]], set[str]]:
     node of the param's scope too when that is narrower than the fixture's:
     the fixture's one instance is then set up anew for each such node, whose
     teardown finishes it. A param of function scope (``scope="function"``, or
-    only some argnames indirect) of a wider fixture is keyed by the test: its
+    only some argnames indirect, or one of a function fixture overriding a
+    wider one it asks for) of a wider fixture is keyed by the test: its
     instance is that test's alone, but still the fixture's one instance.
     Second, the names given a param of function scope (whose tests never wait
     as tests using the fixture without a param do).
@@ -141,8 +142,10 @@ def params_of(item: pytest.Item) -> tuple[list[tuple[str, Any]], set[str]]:
         scope = callspec._arg2scope.get(name)
         if scope is None or scope is Scope.Function:
             own.add(name)
+            # The param reaches each of the name's overrides the test gets (a
+            # function fixture asking for the module one it overrides).
             used = fixturedefs.get(name)
-            if used and used[-1]._scope is not Scope.Function:
+            if used and any(fd._scope is not Scope.Function for fd in _used(used)):
                 shared.append((name, object()))  # equal to no other test's
         elif scope < max((fd._scope for fd in fixturedefs.get(name, ())), default=scope):
             shared.append((name, (value, _scope_node(item, scope, fixturedefs[name][-1]))))

@@ -321,6 +321,63 @@ def test_a_wider_fixture_with_a_param_per_test_has_one_instance_at_a_time(
     ]
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("given", ["params", "indirect"])
+def test_a_param_per_test_reaching_a_wider_fixture_through_its_override_has_one_instance_at_a_time(
+    pytester, run_alt, given, mode
+):
+    # A function fixture overriding a module one of its name and asking for
+    # it: a param it has, or an indirect one given it, reaches the module
+    # fixture too, which pytest then sets up for that test alone. The tests
+    # ran at once, each finishing the instance the other was using.
+    events_conftest(
+        pytester,
+        """
+        import pytest
+
+        LIVE = set()
+
+        @pytest.fixture(scope="module")
+        async def base(request):
+            param = getattr(request, "param", "-")
+            assert not LIVE, f"setting up {param} with {LIVE} still alive"
+            LIVE.add(param)
+            log("setup", param)
+            yield param
+            LIVE.discard(param)
+            log("teardown", param)
+        """,
+    )
+    params, mark = (
+        ("params=[1, 2]", "")
+        if given == "params"
+        else ("", '@pytest.mark.parametrize("base", [1, 2], indirect=True)')
+    )
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+        from conftest import LIVE
+
+        @pytest.fixture({params})
+        async def base(base):
+            yield base
+
+        @pytest.fixture
+        async def user(base):
+            await asyncio.sleep(0.01)
+            return base
+
+        {mark}
+        async def test_b(user):
+            await asyncio.sleep(0.05)
+            assert LIVE == {{user}}
+        """
+    )
+    run_alt(*mode_args(mode)).assert_outcomes(passed=2)
+    assert read_events(pytester) == ["setup 1", "teardown 1", "setup 2", "teardown 2"]
+
+
 def test_a_param_narrower_than_its_fixture_keeps_its_nodes_apart(pytester, run_alt):
     # A class-scoped param of a module fixture: pytest sets the fixture's one
     # instance up anew for each class and finishes it with the class, so the
