@@ -24,8 +24,25 @@ from typing import Any
 
 #: Tasks alt_coop made to run pytest or a cooperative test on.
 _made_here: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+#: The user's tasks a cancellation of alt_coop's tasks was passed on to.
+_passed_on: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 #: Interrupts of those tasks not yet taken back (each counts once).
 _pending: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = weakref.WeakKeyDictionary()
+
+
+def passed_on(awaited: asyncio.Future[Any]) -> None:
+    """A cancellation of alt_coop's task running a test was passed on to
+    ``awaited``, a task the test awaits or a gather's future (whose tasks
+    it cancelled: asyncio's ``_GatheringFuture._children``, on Python 3.11
+    to 3.14)."""
+    for task in (awaited, *getattr(awaited, "_children", ())):
+        if isinstance(task, asyncio.Task):
+            _passed_on.add(task)
+
+
+def was_passed_on(task: asyncio.Task[Any]) -> bool:
+    """Whether a cancellation was passed on to ``task`` (see :func:`passed_on`)."""
+    return task in _passed_on
 
 
 def made_here(task: asyncio.Task[Any]) -> None:

@@ -255,7 +255,8 @@ class Plugin:
                 self._end_error = interrupt
                 interrupt.args = (
                     "interrupted at the end of the session, while the tasks the tests left "
-                    "running were ending",
+                    "running were ending"
+                    + "".join(f"; and {note}" for note in getattr(interrupt, "__notes__", ())),
                 )
             session.exitstatus = pytest.ExitCode.INTERRUPTED
 

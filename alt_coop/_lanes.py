@@ -33,6 +33,8 @@ from typing import Any, Protocol, TypeVar
 
 import greenlet
 
+from . import _cancels
+
 T = TypeVar("T")
 
 
@@ -171,6 +173,7 @@ async def _awaiting(awaited: asyncio.Future[Any]) -> None:
     awaited._asyncio_future_blocking = False
     if awaited is driver:
         raise RuntimeError(f"Task cannot await on itself: {driver!r}")
+    held_back: asyncio.CancelledError | None = None
     while not awaited.done():
         waiter = awaited.get_loop().create_future()
         wake = functools.partial(_wake, waiter)
@@ -183,9 +186,17 @@ async def _awaiting(awaited: asyncio.Future[Any]) -> None:
                 if driver is not None:
                     _let_go.discard(driver)
                 raise
-            awaited.cancel(cancelled.args[0] if cancelled.args else None)
+            if awaited.cancel(cancelled.args[0] if cancelled.args else None):
+                _cancels.passed_on(awaited)
+            else:
+                # A gather whose tasks are all done, its own end still to
+                # come: the cancellation is the awaiting code's once the wait
+                # ends, as a task holds it back (asyncio's ``_must_cancel``).
+                held_back = cancelled
         finally:
             awaited.remove_done_callback(wake)
+    if held_back is not None:
+        raise held_back
 
 
 def _wake(waiter: asyncio.Future[None], awaited: object) -> None:

@@ -125,9 +125,12 @@ def cancel(
     pending = [task for task in tasks if not task.done()]
     if not pending:
         return ""
-    # Once: one with a cancellation it has not taken back (it went on after a
-    # timeout's or Ctrl-C's, say) has had it.
-    cancelled_before = [task for task in pending if task.cancelling()]
+    # Once: one that its test's cancellation (a timeout's, Ctrl-C's) reached,
+    # through the test awaiting it, and went on, has had it; not one that the
+    # code cancelled itself, for which alt_coop's is the first.
+    cancelled_before = [
+        task for task in pending if task.cancelling() and _cancels.was_passed_on(task)
+    ]
     for task in pending:
         if task not in cancelled_before:
             _cancels.cancel(task, f"alt_coop: still running at the end of the {what}")

@@ -647,7 +647,10 @@ class SessionLoop:
         where = None
         try:
             try:
-                through(lambda: _leftover_tasks.generators_closed(self._ours))
+                try:
+                    through(lambda: _leftover_tasks.generators_closed(self._ours))
+                except KeyboardInterrupt as interrupt:  # as in the wait for tasks, below
+                    interrupts.append(interrupt)
                 ended = set(given_up)
                 for round_ in range(_CLEAN_UP_ROUNDS):
                     tasks = self._ours(asyncio.all_tasks(loop)) - ended
@@ -721,10 +724,12 @@ class SessionLoop:
                 else:
                     warnings.warn_explicit(AltCoopWarning(message), AltCoopWarning, *where)
             except Warning as error:  # -W error: the exits' report, if any, says both
-                if not (raised and report_exits):
+                if not ((raised and report_exits) or interrupts):
                     raise
                 also = f"; and {type(error).__name__}: {error}"
         if interrupts:
+            if also:  # the interrupt is the run's outcome; the warning is said with it
+                interrupts[0].add_note(also.removeprefix("; and "))
             raise interrupts[0]
         if raised and report_exits:
             raise AltCoopError(_leftover_tasks.exits_text(raised, what) + also) from raised[0]

@@ -370,9 +370,10 @@ def test_a_task_ignoring_ctrl_cs_cancellation_is_cancelled_once(
     assert "the-child (child)" in output, output
 
 
+@pytest.mark.parametrize("warnings", ["default", "error"])
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_ctrl_c_while_the_session_waits_for_left_tasks_keeps_the_report(
-    pytester: pytest.Pytester, mode: str
+    pytester: pytest.Pytester, mode: str, warnings: str
 ) -> None:
     # The interrupt stopped the wait, but came out of pytest's sessionfinish
     # as a raw traceback, with no summary and no exit status of pytest's.
@@ -403,7 +404,7 @@ def test_ctrl_c_while_the_session_waits_for_left_tasks_keeps_the_report(
     output, returncode, _, interrupted, ended = interrupt_when(
         [
             *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable"),
-            *(str(test_file), *mode_args(mode)),
+            *(str(test_file), "-W", warnings, *mode_args(mode)),
         ],
         pytester.path,
         marker.exists,
@@ -416,6 +417,8 @@ def test_ctrl_c_while_the_session_waits_for_left_tasks_keeps_the_report(
     assert (
         "KeyboardInterrupt: interrupted at the end of the session, while the tasks the tests "
         "left running were ending"
+        # -W error: the warning naming the task is said there too.
+        + ("; and AltCoopWarning: alt_coop cancelled 1 task(s)" if warnings == "error" else "")
     ) in output, output
     assert (
         "the wait for these was cut short by an interrupt, and they were left where they "

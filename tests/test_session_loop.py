@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import ISOLATE
+from conftest import ISOLATE, mode_args
 
 # -- one loop for the whole session ------------------------------------------
 
@@ -393,6 +393,51 @@ def test_a_leftover_task_ignoring_its_cancellation_is_named_once(pytester, run_a
         ]
     )
     assert "Task was destroyed" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_leftover_task_the_test_cancelled_itself_is_cancelled_at_the_end(
+    pytester, run_alt_subprocess, mode
+):
+    # A task that went on after the test's own cancellation (a retry loop)
+    # was taken for one that had had alt_coop's: left, not cancelled, it
+    # was abandoned after the grace and its finally ran as the process ended.
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def worker(started):
+            try:
+                for attempt in range(2):
+                    try:
+                        started.set()
+                        await asyncio.sleep(3600)
+                    except asyncio.CancelledError:
+                        if attempt:
+                            raise
+            finally:
+                await asyncio.sleep(0)
+                print("WORKER CLEANED UP", flush=True)
+
+        async def test_leaves_its_worker():
+            started = asyncio.Event()
+            worker_task = asyncio.create_task(worker(started), name="the-worker")
+            await started.wait()
+            worker_task.cancel()  # it retries once
+            await asyncio.sleep(0.05)
+            assert not worker_task.done()
+        """
+    )
+    result = run_alt_subprocess("-s", *mode_args(mode))
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*WORKER CLEANED UP",
+            "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the"
+            " session: the-worker (worker)",
+        ]
+    )
+    assert "abandoned" not in result.stdout.str()
 
 
 def test_an_async_generator_whose_cleanup_never_ends_does_not_hang_the_end(

@@ -473,6 +473,44 @@ def test_awaiting_a_task_that_ignores_cancellation_is_abandoned_not_hung(
     )
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_cancellation_as_a_gather_ends_is_not_lost(pytester, run_alt, mode):
+    # Cancelled when its tasks were done but the gather not yet: asyncio
+    # holds the cancellation back for the awaiting task, which then raises
+    # it; alt_coop's wait gave the gather's result instead.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def test_cancelled_as_the_gather_ends():
+            me = asyncio.current_task()
+            ready = asyncio.Event()
+
+            async def canceller():
+                await ready.wait()
+                me.cancel()
+
+            async def child():
+                await ready.wait()
+                return 1
+
+            asyncio.create_task(canceller())
+            gathered = asyncio.ensure_future(child())
+            await asyncio.sleep(0)
+            both = asyncio.gather(gathered)
+            asyncio.get_running_loop().call_soon(ready.set)
+            try:
+                await both
+            except asyncio.CancelledError:
+                me.uncancel()
+                return
+            pytest.fail("the cancellation was lost")
+        """
+    )
+    run_alt(*mode_args(mode)).assert_outcomes(passed=1)
+
+
 @pytest.mark.parametrize("how", ["gather", "task"])
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_awaiting_a_gather_that_ignores_cancellation_is_abandoned_not_hung(
