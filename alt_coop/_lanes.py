@@ -185,6 +185,10 @@ async def _awaiting(awaited: asyncio.Future[Any]) -> None:
                 # Done already: asyncio cancels the awaiting task itself then.
                 if driver is not None:
                     _let_go.discard(driver)
+                if not awaited.done() and not isinstance(awaited, asyncio.Task):
+                    # Let go of: a gather's outcome, its tasks' (each retrieved
+                    # by it), is no one's, and not to be logged as lost.
+                    awaited.add_done_callback(_retrieve)
                 raise
             if awaited.cancel(cancelled.args[0] if cancelled.args else None):
                 _cancels.passed_on(awaited)
@@ -197,6 +201,11 @@ async def _awaiting(awaited: asyncio.Future[Any]) -> None:
             awaited.remove_done_callback(wake)
     if held_back is not None:
         raise held_back
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _wake(waiter: asyncio.Future[None], awaited: object) -> None:

@@ -126,11 +126,10 @@ def cancel(
     if not pending:
         return ""
     # Once: one that its test's cancellation (a timeout's, Ctrl-C's) reached,
-    # through the test awaiting it, and went on, has had it; not one that the
-    # code cancelled itself, for which alt_coop's is the first.
-    cancelled_before = [
-        task for task in pending if task.cancelling() and _cancels.was_passed_on(task)
-    ]
+    # through the test awaiting it, and went on (``uncancel()`` or not), has
+    # had it; not one that the code cancelled itself, for which alt_coop's
+    # is the first.
+    cancelled_before = [task for task in pending if _cancels.was_passed_on(task)]
     for task in pending:
         if task not in cancelled_before:
             _cancels.cancel(task, f"alt_coop: still running at the end of the {what}")

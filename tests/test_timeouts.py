@@ -511,7 +511,7 @@ def test_a_cancellation_as_a_gather_ends_is_not_lost(pytester, run_alt, mode):
     run_alt(*mode_args(mode)).assert_outcomes(passed=1)
 
 
-@pytest.mark.parametrize("how", ["gather", "task"])
+@pytest.mark.parametrize("how", ["gather", "task", "task that uncancels"])
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_awaiting_a_gather_that_ignores_cancellation_is_abandoned_not_hung(
     pytester, run_alt_subprocess, mode, how
@@ -533,6 +533,8 @@ def test_awaiting_a_gather_that_ignores_cancellation_is_abandoned_not_hung(
                 except asyncio.CancelledError as cancelled:
                     with open({str(log)!r}, "a") as f:
                         f.write(f"CANCELLED {{cancelled.args}}\\n")
+                    if {how!r} == "task that uncancels":  # taken as handled
+                        asyncio.current_task().uncancel()
 
         async def test_awaits_it():
             if {how!r} == "gather":
@@ -558,6 +560,42 @@ def test_awaiting_a_gather_that_ignores_cancellation_is_abandoned_not_hung(
         ]
     )
     assert log.read_text().count("CANCELLED") == 1, log.read_text()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_gather_given_up_on_is_not_logged_as_lost_when_it_ends(
+    pytester, run_alt_subprocess, mode, monkeypatch
+):
+    # Its test given up on, the gather ended (cancelled) with no one to take
+    # its outcome: asyncio logged "_GatheringFuture exception was never
+    # retrieved" after pytest's report (as the process exits: other plugins
+    # loaded may keep the gather until the logging is gone).
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+
+        async def slow_to_end():  # ends as the session's end waits for it
+            end = time.monotonic() + 4
+            while time.monotonic() < end:
+                try:
+                    await asyncio.sleep(end - time.monotonic())
+                except asyncio.CancelledError:
+                    pass
+
+        async def test_awaits_it():
+            await asyncio.gather(slow_to_end())
+
+        async def test_after(async_timeout):
+            async_timeout.set_timeout_seconds(10)
+            await asyncio.sleep(3)
+        """
+    )
+    result = run_alt_subprocess("--default-async-timeout=1", *mode_args(mode), timeout=60)
+    result.assert_outcomes(failed=1, passed=1)
+    output = result.stdout.str() + result.stderr.str()
+    assert "never retrieved" not in output, output
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
