@@ -129,10 +129,12 @@ def cancel(
     # through the test awaiting it, and went on (``uncancel()`` or not), has
     # had it; not one that the code cancelled itself, for which alt_coop's
     # is the first.
-    cancelled_before = [task for task in pending if _cancels.was_passed_on(task)]
+    cancelled: list[asyncio.Task[Any]] = []
+    cancelled_before: list[asyncio.Task[Any]] = []
     for task in pending:
-        if task not in cancelled_before:
-            _cancels.cancel(task, f"alt_coop: still running at the end of the {what}")
+        (cancelled_before if _cancels.was_passed_on(task) else cancelled).append(task)
+    for task in cancelled:
+        _cancels.cancel(task, f"alt_coop: still running at the end of the {what}")
     loop = pending[0].get_loop()
     deadline = loop.time() + CANCEL_GRACE_SECONDS
     interrupted = False
@@ -164,7 +166,6 @@ def cancel(
         _abandoned.append(task)
     if not (warn or stubborn):
         return ""
-    cancelled = [task for task in pending if task not in cancelled_before]
     parts = []
     if cancelled:
         parts.append(
