@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import _pytest as _pytest_package
+import pluggy
 import pytest
 from _pytest.fixtures import getfixturemarker as _getfixturemarker
 from _pytest.fixtures import resolve_fixture_function as _resolve_fixture_function
@@ -188,16 +192,38 @@ def run_finalizers_by(
 def hidden_unless_alone(excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:
     """A ``__tracebackhide__`` for alt_coop's frames that pytest may have to
     show: hidden, as pytest's own frames are, except for what pytest needs
-    one frame of. For an exception group (pytest 8.4 fails with an internal
-    error on a group whose every frame is hidden), and for a
-    ``pytest.fail(..., pytrace=False)``, shown as its message alone but with
-    an "all traceback entries are hidden" line when no frame is left."""
+    one frame of. For an exception group with no frame of its own to show
+    (pytest 8.4 fails with an internal error on a group whose every frame is
+    hidden; from a conftest's fixture, the fixture's frame is shown alone),
+    and for a ``pytest.fail(..., pytrace=False)``, shown as its message alone
+    but with an "all traceback entries are hidden" line when no frame is left."""
     if excinfo is None:
         return True
     error = excinfo.value
     if isinstance(error, BaseExceptionGroup):
-        return False
+        return _shows_a_frame_of_its_own(excinfo)
     return not (isinstance(error, pytest.fail.Exception) and not error.pytrace)
+
+
+#: Where the frames pytest leaves out of a test's traceback, and alt_coop's, are.
+_NOT_OWN_FRAMES = tuple(
+    str(Path(module.__file__).parent) + os.sep
+    for module in (_pytest_package, pluggy, sys.modules[__package__])
+    if module.__file__ is not None
+)
+
+
+def _shows_a_frame_of_its_own(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
+    """Whether ``excinfo``'s traceback has a frame pytest shows that is
+    neither its own, pluggy's nor alt_coop's (none of which is asked, so
+    this is never asked again from here)."""
+    for entry in excinfo.traceback:
+        path = str(entry.path)
+        if path.startswith(_NOT_OWN_FRAMES) or path.startswith("<"):
+            continue
+        if not entry.ishidden(excinfo):
+            return True
+    return False
 
 
 def traced_test(func: object) -> tuple[Any, Any] | None:

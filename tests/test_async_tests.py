@@ -540,6 +540,73 @@ def test_two_teardown_errors_of_one_test_are_reported_as_a_group(pytester, run_a
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_exception_group_from_a_conftest_fixture_starts_at_the_fixture(pytester, run_alt, mode):
+    # pytest cuts a test's traceback at its module; a conftest fixture's is
+    # cut at pytest's frames, and alt_coop's then come first unless hidden.
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+
+        async def backend():
+            raise OSError("backend died")
+
+        @pytest.fixture
+        async def service():
+            async with asyncio.TaskGroup() as group:
+                group.create_task(backend())
+            yield
+
+        @pytest.fixture
+        def sync_group():
+            raise ExceptionGroup("sync setup", [ValueError("sync setup failed")])
+
+        @pytest.fixture
+        def sync_teardown_group():
+            yield
+            raise ExceptionGroup("sync teardown", [KeyError("sync teardown failed")])
+
+        @pytest.fixture
+        async def async_teardown_group():
+            yield
+            raise ExceptionGroup("async teardown", [TypeError("async teardown failed")])
+        """
+    )
+    pytester.makepyfile(
+        """
+        async def test_service(service):
+            pass
+
+        def test_sync(sync_group):
+            pass
+
+        def test_sync_teardown(sync_teardown_group):
+            pass
+
+        async def test_async_teardown(async_teardown_group):
+            pass
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=2, errors=4)
+    output = result.stdout.str()
+    result.stdout.fnmatch_lines_random(
+        [
+            "*conftest.py*, line 9, in service",
+            "*OSError: backend died",
+            "*conftest.py*, line 15, in sync_group",
+            "*conftest.py*, line 20, in sync_teardown_group",
+            "*conftest.py*, line 25, in async_teardown_group",
+        ]
+    )
+    assert "All traceback entries are hidden" not in output, output
+    assert "INTERNALERROR" not in output + result.stderr.str()
+    if pytest.version_tuple >= (8, 4):  # before, pytest shows every frame of a group
+        assert "alt_coop/" not in output, output
+        assert "_pytest/" not in output and "pluggy/" not in output, output
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_what_an_async_test_returns_is_checked_as_pytest_checks_a_tests(pytester, run_alt, mode):
     test_file = pytester.makepyfile(
         """
