@@ -37,7 +37,7 @@ from _pytest import runner as _runner_module
 from _pytest.assertion import pytest_runtest_protocol as _assertion_protocol
 from _pytest.assertion import util as _assertion_util
 
-from . import _coverage_support
+from . import _coverage_support, _loaded_plugins
 from ._lane_output import captured_per_test, setup_show_per_test
 from ._lane_state import CURRENT, LaneState, bodies_in_threads, started_by
 
@@ -161,7 +161,8 @@ def per_test_globals(config: pytest.Config) -> Iterator[TurnGlobals]:
         stack.enter_context(_assertions_per_test(config))
         stack.enter_context(_threads_follow_their_test())
         turns = TurnGlobals()
-        turns.random_per_test = config.pluginmanager.has_plugin("randomly") and bool(
+        randomly = _loaded_plugins.get(config, "randomly", "pytest_randomly")
+        turns.random_per_test = randomly is not None and bool(
             config.getoption("randomly_reset_seed", False)
         )
         stack.enter_context(_current_test_var_per_test(turns))

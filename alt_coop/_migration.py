@@ -16,7 +16,6 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 from __future__ import annotations
 
 import inspect
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -24,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from . import _pytest_compat
+from . import _loaded_plugins, _pytest_compat
 
 MARKER = (
     "asyncio: pytest-asyncio's mark, accepted and ignored: alt_coop runs every async test "
@@ -102,20 +101,9 @@ def unused_loop_choice_text(what: str) -> str:
     )
 
 
-def plugin_name(config: pytest.Config, entry_point: str, module: str) -> str | None:
-    """The name a plugin is registered under, None if it is not: its entry
-    point's when autoloaded, else its module's (``-p anyio.pytest_plugin``,
-    or ``pytest_plugins`` in a conftest), the one ``-p no:`` must be given."""
-    manager = config.pluginmanager
-    if manager.has_plugin(entry_point):
-        return entry_point
-    loaded = sys.modules.get(module)
-    return manager.get_name(loaded) if loaded is not None else None
-
-
 def pytest_asyncio_on(config: pytest.Config) -> bool:
     """Whether pytest-asyncio is loaded, by its entry point or by module."""
-    return plugin_name(config, "asyncio", "pytest_asyncio.plugin") is not None
+    return _loaded_plugins.name(config, "asyncio", "pytest_asyncio.plugin") is not None
 
 
 def pytest_asyncio_fixtures(item: pytest.Function) -> list[str]:

@@ -28,7 +28,8 @@ import dataclasses
 import pytest
 
 from ._hypothesis import is_async_test
-from ._migration import plain_async_fixtures, plugin_name, run_elsewhere_text
+from ._loaded_plugins import name as plugin_name
+from ._migration import plain_async_fixtures, run_elsewhere_text
 
 _PYTEST_ASYNCIO = ("asyncio", "pytest_asyncio.plugin")
 _ANYIO = ("anyio", "anyio.pytest_plugin")

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from . import _hypothesis, _lane_state, _plugin_state, _pytest_compat
+from . import _hypothesis, _lane_state, _loaded_plugins, _plugin_state, _pytest_compat
 from ._marks import EXCLUSIVE_MARK
 from ._migration import pytest_asyncio_fixtures, pytest_asyncio_on
 
@@ -144,6 +144,8 @@ class RunAlone:
     """Decides, per cooperative test, whether it must run alone and why."""
 
     def __init__(self, config: pytest.Config) -> None:
+        # Without pytest-timeout, its mark times nothing.
+        self._timed_by_mark = _loaded_plugins.get(config, "timeout", "pytest_timeout") is not None
         self._timeout_for_all = bool(_pytest_timeout_default(config))
         self._session_timeout = _pytest_timeout_session(config)
         self._network_blocker = _blocks_network_for_all(config)
@@ -233,7 +235,7 @@ class RunAlone:
                     "plain def tests marked filterwarnings run alone "
                     "(warning filters are process-wide)"
                 )
-        if "timeout" in marks or self._timeout_for_all:
+        if ("timeout" in marks and self._timed_by_mark) or self._timeout_for_all:
             return (
                 "pytest-timeout's timer (a signal or a thread) times one test at a time: "
                 "those tests run sequentially"
@@ -421,7 +423,7 @@ def _faulthandler_timeout(config: pytest.Config) -> float:
 
 
 def _automarks_dependencies(config: pytest.Config) -> bool:
-    if not config.pluginmanager.has_plugin("dependency"):
+    if _loaded_plugins.get(config, "dependency", "pytest_dependency") is None:
         return False
     try:
         value = config.getini("automark_dependency")
@@ -477,7 +479,7 @@ def _patching_decorator(function: object) -> str | None:
 def _pytest_timeout_default(config: pytest.Config) -> float | None:
     """pytest-timeout's timeout for tests without a mark, from its option, ini
     key or environment variable, as it reads them itself."""
-    plugin = config.pluginmanager.get_plugin("timeout")
+    plugin = _loaded_plugins.get(config, "timeout", "pytest_timeout")
     settings = getattr(plugin, "get_env_settings", None)
     if settings is None:
         return config.getoption("timeout", None)  # type: ignore[no-any-return]
@@ -486,7 +488,7 @@ def _pytest_timeout_default(config: pytest.Config) -> float | None:
 
 def _pytest_timeout_session(config: pytest.Config) -> bool:
     """Whether pytest-timeout has a session timeout to check between tests."""
-    plugin = config.pluginmanager.get_plugin("timeout")
+    plugin = _loaded_plugins.get(config, "timeout", "pytest_timeout")
     key = getattr(plugin, "SESSION_TIMEOUT_KEY", None)
     if key is None:
         return bool(config.getoption("session_timeout", None))
@@ -510,7 +512,7 @@ def _blocks_network_for_all(config: pytest.Config) -> str | None:
 def _reruns(item: pytest.Item) -> bool:
     """Whether pytest-rerunfailures may re-run ``item``: as it decides itself
     (a ``--reruns`` option, ``reruns`` ini key, ``--force-reruns``)."""
-    plugin = item.config.pluginmanager.get_plugin("rerunfailures")
+    plugin = _loaded_plugins.get(item.config, "rerunfailures", "pytest_rerunfailures")
     count = getattr(plugin, "get_reruns_count", None)
     if count is None:
         return bool(item.config.getoption("reruns", 0))

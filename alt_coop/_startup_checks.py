@@ -14,7 +14,7 @@ from types import ModuleType
 
 import pytest
 
-from . import _other_runners, _session_loop
+from . import _loaded_plugins, _other_runners, _session_loop
 from ._lanes import in_lane
 
 
@@ -26,8 +26,11 @@ def no_other_runner(config: pytest.Config) -> None:
     alt-pytest-asyncio (which runs every async test), anyio's plugin in auto
     mode and pytest-trio in trio mode (see :mod:`alt_coop._other_runners`)."""
     other = None
-    if config.pluginmanager.has_plugin("asyncio-cooperative"):
-        other = ("pytest-asyncio-cooperative", "asyncio-cooperative")
+    cooperative = _loaded_plugins.name(
+        config, "asyncio-cooperative", "pytest_asyncio_cooperative.plugin"
+    )
+    if cooperative is not None:
+        other = ("pytest-asyncio-cooperative", cooperative)
     elif config.pluginmanager.has_plugin("alt_pytest_asyncio"):
         other = ("alt-pytest-asyncio", "alt_pytest_asyncio")
     else:

@@ -2561,7 +2561,7 @@ def pytest_addoption(parser):
     parser.addini("automark_dependency", "", {kind}default=False)
 
 def pytest_configure(config):
-    config.pluginmanager.register(object(), "dependency")
+    config.pluginmanager.register(object(), "{registered_as}")
 """
 
 
@@ -2574,14 +2574,18 @@ def pytest_configure(config):
         ("str", "false", False),
     ],
 )
+@pytest.mark.parametrize("registered_as", ["dependency", "pytest_dependency"])
 def test_pytest_dependencys_automark_makes_cooperative_tests_run_sequentially(
-    pytester, run_alt, kind, value, on
+    pytester, run_alt, kind, value, on, registered_as
 ):
     # With it, any test may call depends(request, [...]) at run time on a test
     # before it, which has to have finished: a stand-in for the plugin (a
     # string before its 0.6, which it reads itself).
     events_conftest(
-        pytester, AUTOMARK_PLUGIN.format(kind='type="bool", ' if kind == "bool" else "")
+        pytester,
+        AUTOMARK_PLUGIN.format(
+            kind='type="bool", ' if kind == "bool" else "", registered_as=registered_as
+        ),
     )
     pytester.makeini(f"[pytest]\nautomark_dependency = {value}\n")
     pytester.makepyfile(
@@ -2693,12 +2697,15 @@ def test_a_patching_decorator_on_a_test_or_its_fixture_makes_the_test_run_alone(
     assert_ran_alone(pytester)
 
 
+@pytest.mark.parametrize("registered_as", ["randomly", "pytest_randomly"])
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
-def test_a_test_seeded_per_test_draws_its_own_random_numbers(pytester, run_alt, mode):
+def test_a_test_seeded_per_test_draws_its_own_random_numbers(
+    pytester, run_alt, mode, registered_as
+):
     # pytest-randomly, in miniature: it seeds the random module with a seed
     # of the test's at each phase, so that the test's draws repeat.
     pytester.makeconftest(
-        """
+        f"""
         import random
         import zlib
 
@@ -2711,7 +2718,7 @@ def test_a_test_seeded_per_test_draws_its_own_random_numbers(pytester, run_alt, 
                              dest="randomly_reset_seed", default=True)
 
         def pytest_configure(config):
-            config.pluginmanager.register(Randomly(), "randomly")
+            config.pluginmanager.register(Randomly(), {registered_as!r})
         """
     )
     pytester.makepyfile(

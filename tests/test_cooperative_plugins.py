@@ -14,6 +14,7 @@ from cooperative_support import (
     PYTEST_VERSION,
     SUMMARY,
     events_conftest,
+    overlap,
     peak,
     read_events,
     read_spans,
@@ -263,6 +264,77 @@ def test_rerunfailures_reruns_a_flaky_cooperative_test(pytester):
     result.stdout.fnmatch_lines(["*::test_flaky RERUN*", "*::test_flaky PASSED*"])
     # With re-runs on, these tests run one at a time.
     assert peak(read_spans(pytester)) == 1
+
+
+@pytest.mark.parametrize("plugin", ["pytest_timeout", "pytest_rerunfailures"])
+def test_a_plugin_loaded_by_its_module_keeps_its_effect_on_cooperative_tests(
+    pytester, monkeypatch, plugin
+):
+    # Loaded by -p or pytest_plugins, a plugin is registered under its
+    # module's name, not its entry point's; its ini settings count as well.
+    # (-p no:timeout would block pytest_timeout too.)
+    pytest.importorskip(plugin)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makeconftest(f"pytest_plugins = [{plugin!r}]")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        ATTEMPTS = []
+
+        async def test_slow_or_flaky():
+            ATTEMPTS.append(1)
+            await asyncio.sleep(1.5 if len(ATTEMPTS) == 1 else 0.01)
+            assert len(ATTEMPTS) > 1, "fails the first time"
+
+        async def test_fast():
+            await asyncio.sleep(0.01)
+        """
+    )
+    if plugin == "pytest_timeout":
+        setting, outcomes = "timeout=0.5", {"failed": 1, "passed": 1}
+    else:
+        setting, outcomes = "reruns=1", {"passed": 2, "rerun": 1}
+    result = pytester.runpytest_subprocess(
+        *ISOLATE,
+        *("-p", "alt_coop.enable", "-o", setting),
+        timeout=120,
+    )
+    assert result.parseoutcomes() == {**outcomes, "warnings": 1}, result.stdout.str()
+    result.stdout.fnmatch_lines(["*AltCoopWarning: alt_coop: pytest-*"])
+    if plugin == "pytest_timeout":
+        result.stdout.fnmatch_lines(["*Timeout (>0.5s) from pytest-timeout*"])
+
+
+def test_a_timeout_mark_without_pytest_timeout_leaves_its_test_cooperative(pytester, run_alt):
+    # The mark times nothing then: no reason to run the test alone, nor a
+    # notice naming a plugin that is off.
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.timeout(5)
+        async def test_marked():
+            async with span("marked"):
+                await asyncio.sleep(0.1)
+
+        async def test_other():
+            async with span("other"):
+                await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt("-p", "no:timeout")
+    result.assert_outcomes(passed=2)
+    assert "AltCoopWarning" not in result.stdout.str()
+    spans = read_spans(pytester)
+    assert overlap(spans["marked"], spans["other"])
 
 
 @pytest.mark.parametrize("scope", ["module", "session"])

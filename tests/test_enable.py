@@ -879,18 +879,25 @@ def test_tests_marked_trio_are_pytest_trios(pytester: pytest.Pytester, mode: str
         result.stdout.fnmatch_lines(["alt_coop: 1 cooperative test, at most 1 at once*"])
 
 
-def test_pytest_asyncio_cooperative_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    # Its mark is alt_coop's. A stand-in registered under its plugin name.
+@pytest.mark.parametrize("name", ["asyncio-cooperative", "pytest_asyncio_cooperative.plugin"])
+def test_pytest_asyncio_cooperative_is_a_usage_error(pytester: pytest.Pytester, name: str) -> None:
+    # Its mark is alt_coop's. A stand-in registered under its entry point's
+    # name, or its module's (loaded by -p or pytest_plugins).
     pytester.makeconftest(
-        """
+        f"""
         def pytest_addoption(parser, pluginmanager):
-            pluginmanager.register(object(), "asyncio-cooperative")
+            pluginmanager.register(object(), {name!r})
         """
     )
     pytester.makepyfile(COUNTING_SUITE)
     result = pytester.runpytest(*_without("asyncio-cooperative"), "-p", "alt_coop.enable")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*alt_coop and pytest-asyncio-cooperative both run async tests*"])
+    result.stderr.fnmatch_lines(
+        [
+            "*alt_coop and pytest-asyncio-cooperative both run async tests; "
+            f"switch the other off with -p no:{name} *"
+        ]
+    )
 
 
 def install_peers(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
