@@ -29,9 +29,10 @@ import pytest
 from _pytest.fixtures import FixtureDef, get_scope_node, get_scope_package
 from _pytest.scope import Scope
 
-from . import _lane_output, _runner, locks
+from . import _lane_output, _runner, _thread_bodies, locks
 from ._lane_state import CURRENT, LaneState
 from ._shared_context import SharedContext
+from ._thread_bodies import IN_WORKER_THREAD
 
 
 class FixtureInstances:
@@ -261,6 +262,18 @@ class _InstanceMap(dict):  # type: ignore[type-arg]
         return found
 
 
+def _cached_for(fixturedef: Any, request: Any) -> bool:
+    """Whether ``fixturedef.execute(request)`` would hand over what it has,
+    as pytest decides (by ``==``, or ``is`` where that fails: 8.3 to 9.2)."""
+    if fixturedef.cached_result is None:
+        return False
+    wanted, cached = fixturedef.cache_key(request), fixturedef.cached_result[1]
+    try:
+        return bool(wanted == cached)
+    except (ValueError, RuntimeError):
+        return wanted is cached
+
+
 @contextlib.contextmanager
 def setup_once(instances: FixtureInstances) -> Iterator[None]:
     """While it is active, a shared fixture is set up by one test at a time,
@@ -275,6 +288,8 @@ def setup_once(instances: FixtureInstances) -> Iterator[None]:
 
     def execute(self: Any, request: Any) -> Any:
         __tracebackhide__ = True
+        if IN_WORKER_THREAD.get() and not _cached_for(self, request):
+            raise _thread_bodies.set_up_refused(self.argname)
         # The request's scope, not the fixture's: a parametrize scope wider
         # than the fixture's makes its instance shared, as in pytest.
         if request._scope is Scope.Function:

@@ -16,6 +16,7 @@ import contextvars
 import functools
 import threading
 from collections.abc import Callable, Iterator
+from types import TracebackType
 from typing import Any
 
 import pytest
@@ -93,12 +94,12 @@ async def _body_in_thread(
             return await asyncio.shield(returned)
         except asyncio.CancelledError:
             task = asyncio.current_task()
-            interrupted = task is not None and _cancels.interrupt_pending(task)
-            where = where_thread_is(thread.ident)[1] if interrupted and thread.ident else None
+            interrupted, where = _interrupt_of(task, thread)
             # A thread cannot be stopped: its fixtures are torn down only once
-            # its body has returned. Cancelled again meanwhile, it stops
-            # waiting; interrupted, only the grace's end stops it (its test's
-            # cap firing meanwhile fails the test once the body returns).
+            # its body has returned. Cancelled again meanwhile (not by an
+            # interrupt), it stops waiting; interrupted, before or after its
+            # cap fired, only the grace's end stops it (its test's cap firing
+            # fails the test once the body returns).
             while not returned.done():
                 try:
                     await asyncio.wait([returned])
@@ -108,8 +109,16 @@ async def _body_in_thread(
                     raise stopped.with_traceback(where) from None  # the body's line
                 except asyncio.CancelledError:
                     if not interrupted:
-                        raise
+                        interrupted, where = _interrupt_of(task, thread)
+                        if not interrupted:
+                            raise
             if task is None or not interrupted:
+                error = returned.result()[1]
+                if error is not None:
+                    # Raised as the cancellation ends the test, as an async
+                    # body's error would be: shown with the cap's report (its
+                    # own cause, if any, kept).
+                    raise error  # noqa: B904
                 raise
             # Nothing cut the body short: its outcome is the test's, as in a
             # sequential run, where the interrupt comes after the body (or
@@ -123,6 +132,27 @@ async def _body_in_thread(
         finally:
             if cap is not None:
                 cap.body_thread = None
+
+
+def _interrupt_of(
+    task: asyncio.Task[Any] | None, thread: threading.Thread
+) -> tuple[bool, TracebackType | None]:
+    """Whether an interrupt of ``task`` is pending, and the line its body's
+    thread is at then (for pytest's line about the interrupt)."""
+    if task is None or not _cancels.interrupt_pending(task):
+        return False, None
+    return True, where_thread_is(thread.ident)[1] if thread.ident else None
+
+
+def set_up_refused(argname: str) -> AltCoopUsageError:
+    """The error for a fixture that a thread body's code asks to set up
+    (through a fixture's own ``request.getfixturevalue``, kept by the body):
+    pytest's state of the test lives on the loop's thread."""
+    return AltCoopUsageError(
+        f"the fixture {argname!r} cannot be set up from a plain def cooperative test, "
+        "whose body runs in a worker thread (through request.getfixturevalue): "
+        "ask for the fixture as an argument, or make the test async"
+    )
 
 
 @contextlib.contextmanager

@@ -1003,6 +1003,55 @@ def test_a_thread_test_whose_cap_fires_within_the_grace_keeps_its_fixtures_to_it
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_a_thread_test_interrupted_after_its_cap_fired_keeps_its_fixtures_to_its_end(pytester):
+    # Ctrl-C's cancellation, after the cap's, stopped the wait for the body:
+    # its fixture was torn down while it still ran, and its call was lost.
+    test_file = pytester.makepyfile(
+        """
+        import pathlib
+        import time
+        import pytest
+
+        @pytest.fixture
+        async def resource():
+            yield
+            print("FIXTURE TEARDOWN", flush=True)
+
+        @pytest.mark.asyncio_cooperative
+        def test_thread(resource):
+            pathlib.Path("started").touch()
+            time.sleep(2.5)
+            print("BODY ENDS", flush=True)
+        """
+    )
+    seen: list[float] = []
+
+    def capped() -> bool:  # the cap (0.3 s) fired a while ago
+        if not (pytester.path / "started").exists():
+            return False
+        seen.append(time.monotonic())
+        return seen[-1] - seen[0] > 1.0
+
+    output, returncode, _, _, _ = interrupt_when(
+        [
+            *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-s"),
+            *("--asyncio-task-timeout=0.3", str(test_file)),
+        ],
+        pytester.path,
+        capped,
+        "the thread test started, and its cap fired",
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert output.index("BODY ENDS") < output.index("FIXTURE TEARDOWN"), output
+    assert "the test exceeded asyncio_task_timeout: 0.3s" in output, output
+    assert re.search(r"\b1 failed\b", output), output
+    assert not re.search(r"\b\d+ errors?\b", output), output
+    slept = test_file.read_text().splitlines().index("    time.sleep(2.5)") + 1
+    assert f"{test_file.name}:{slept}: KeyboardInterrupt" in output, output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
 def test_ctrl_c_during_a_sync_fixtures_teardown_in_a_batch_names_its_line(pytester):
     # The sync code runs on (it holds the loop), and the test ends as it
     # would have: pytest's one line named alt_coop's scheduler.

@@ -58,6 +58,57 @@ def test_a_sync_cooperative_test_cannot_set_up_fixtures_from_its_thread(pytester
         )
 
 
+def test_a_fixtures_request_cannot_set_up_fixtures_from_a_thread_body(pytester, run_alt):
+    # Through a fixture's request, kept by the body: "no running event
+    # loop" from alt_coop's internals, or a fixture set up in the worker
+    # thread. What is set up already is still handed over.
+    pytester.makepyfile(
+        """
+        import threading
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        def shared():
+            return 42
+
+        @pytest.fixture
+        def narrow():
+            return threading.current_thread().name
+
+        @pytest.fixture
+        def lookup(request):
+            return request.getfixturevalue
+
+        def test_wider(lookup):
+            lookup("shared")
+
+        def test_function_scope(lookup):
+            lookup("narrow")
+
+        def test_set_up_already(lookup, shared, narrow):
+            assert lookup("shared") == 42
+            assert lookup("narrow") == "MainThread"
+        """
+    )
+    result = run_alt("-v")
+    assert verbose_lines(result.stdout.str()) == {
+        "test_wider": ["FAILED"],
+        "test_function_scope": ["FAILED"],
+        "test_set_up_already": ["PASSED"],
+    }, result.stdout.str()
+    for name in ("shared", "narrow"):
+        result.stdout.fnmatch_lines(
+            [
+                f"E * the fixture {name!r} cannot be set up from a plain def cooperative "
+                "test, whose body runs in a worker thread (through request.getfixturevalue): "
+                "ask for the fixture as an argument, or make the test async"
+            ]
+        )
+    assert "no running event loop" not in result.stdout.str()
+
+
 def test_sync_cooperative_test_runs_in_a_worker_thread_without_blocking(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(

@@ -119,6 +119,35 @@ def test_the_cap_of_a_sync_test_names_the_line_its_thread_was_at(pytester, run_a
     assert "All traceback entries are hidden" not in section, section
 
 
+def test_the_error_a_sync_body_raises_after_its_cap_fired_is_shown_with_the_cap(pytester, run_alt):
+    # As an async test's error raised while its cancellation ends it: the
+    # body's own failure was dropped, only the cap's shown.
+    pytester.makepyfile(
+        """
+        import time
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        def test_sync_body():
+            time.sleep(0.6)
+            assert [1, 2] == [1, 3], "the body's own failure"
+
+        @pytest.mark.asyncio_cooperative
+        def test_sync_body_returns():
+            time.sleep(0.6)
+        """
+    )
+    result = run_alt("--asyncio-task-timeout=0.2")
+    result.assert_outcomes(failed=2)
+    sections = failure_sections(result.stdout.str())
+    failed = sections["test_sync_body"]
+    assert "the body's own failure" in failed, failed
+    assert "At index 1 diff: 2 != 3" in failed, failed
+    assert "the test exceeded asyncio_task_timeout: 0.2s" in failed, failed
+    returned = sections["test_sync_body_returns"]
+    assert "the test exceeded asyncio_task_timeout: 0.2s" in returned, returned
+
+
 def test_task_timeout_swallowed_by_the_test_or_a_fixture_still_fails(pytester, run_alt):
     pytester.makepyfile(
         """
