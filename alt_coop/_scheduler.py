@@ -297,13 +297,13 @@ class Scheduler:
                     raise self._exit or interrupt  # noqa: B904
                 # The batch's own (or a second Ctrl-C's, raised where the loop
                 # waited) names no line of the user's; a test's does, or the
-                # line of sync code Ctrl-C came during.
-                raise (  # noqa: B904
-                    self._exit
-                    or self._interruption
-                    or (session_loop and session_loop.interrupt_in_sync_code())
-                    or interrupt
-                )
+                # line of sync code Ctrl-C came during (which a test that
+                # met the interrupt where it waited for the loop does not).
+                in_sync_code = session_loop and session_loop.interrupt_in_sync_code()
+                met = self._interruption
+                if in_sync_code and met is not None and not _tracebacks.raised_in_the_suite(met):
+                    met = in_sync_code
+                raise self._exit or met or in_sync_code or interrupt  # noqa: B904
             except SystemExit as stop:
                 # Raised out of the loop by a task or callback, none of the
                 # tests' own code: which test's it is, nothing tells.

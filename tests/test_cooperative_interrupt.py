@@ -1086,6 +1086,52 @@ def test_ctrl_c_during_a_sync_fixtures_teardown_in_a_batch_names_its_line(pytest
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_ctrl_c_during_a_sync_fixture_beside_a_finished_thread_body_names_its_line(pytester):
+    # The thread body beside it had returned (its outcome not yet taken, the
+    # loop being held): the interrupt it met named no line, and pytest's one
+    # line named alt_coop's scheduler.
+    test_file = pytester.makepyfile(
+        """
+        import pathlib
+        import time
+        import pytest
+
+        @pytest.fixture
+        def slow_sync():
+            pathlib.Path("setting-up").touch()
+            time.sleep(2)
+            yield
+
+        @pytest.mark.asyncio_cooperative
+        def test_slow(slow_sync):
+            pass
+
+        @pytest.mark.asyncio_cooperative
+        def test_quick():
+            time.sleep(0.05)
+        """
+    )
+    seen: list[float] = []
+
+    def setting_up() -> bool:  # and the quick body returned a while ago
+        if not (pytester.path / "setting-up").exists():
+            return False
+        seen.append(time.monotonic())
+        return seen[-1] - seen[0] > 0.5
+
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        setting_up,
+        "the sync fixture started",
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    slept = test_file.read_text().splitlines().index("    time.sleep(2)") + 1
+    assert f"{test_file.name}:{slept}: KeyboardInterrupt" in output, output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
 def test_a_cap_expiring_during_the_cleanup_after_ctrl_c_does_not_cancel_again(pytester):
     # The cap cancelled the test a second time: its cleanup, well within the
     # grace, was cut short where it waited, and the test dropped at the cap.
