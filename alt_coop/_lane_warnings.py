@@ -125,6 +125,7 @@ class WarningsPerTest:
         runs outside the test's turns but in its context: the test's filters
         decide it (an error raises it there), its recorder records it.
         """
+        __tracebackhide__ = True  # the error it may raise is shown at the task's line
         self.redelivering = True
         # Marked by the test's own filters only: whether they show the
         # warning once per place (see show) is told from it.
@@ -181,6 +182,7 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
         record = _record_impl()
 
         def route(message: warnings.WarningMessage) -> None:
+            __tracebackhide__ = True  # a test's filter may make it an error
             state = CURRENT.get()
             if state is None or state.warnings_reported:
                 # No test's, or from a task that outlived its test: the batch's.
@@ -200,6 +202,7 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
                 state.warnings.append(message)
 
         def show(message: warnings.WarningMessage) -> None:
+            __tracebackhide__ = True  # a test's filter may make it an error
             # Every recorder's (pytest's, a test's pytest.warns or recwarn):
             # a test's own repeats are not shown again (see _seen_before).
             state = CURRENT.get()
@@ -222,7 +225,13 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
                 return
             marks = _marks(registry, message)
             if state.own_warnings is not None and batch.turn is not state:
-                show_now(message)  # to be redelivered: the test's own filters decide
+                # To be redelivered: the test's own filters decide. Straight to
+                # the recorder when that is all Python's own would do, so that
+                # an error they make ends at the task's line, not in warnings.py.
+                if _record_impl() is route and warnings.showwarning is _SHOWWARNING:
+                    route(message)
+                else:
+                    show_now(message)
             elif not _seen_before(state, [(whose, key) for key in marks]):
                 show_now(message)
             if recording and marks:
@@ -426,6 +435,10 @@ def _record_warning(hook: Any, message: warnings.WarningMessage, nodeid: str) ->
     hook.pytest_warning_recorded.call_historic(
         kwargs=dict(warning_message=message, nodeid=nodeid, when="runtest", location=None)
     )
+
+
+#: Python's own ``showwarning``, which hands a warning to the recorder alone.
+_SHOWWARNING = getattr(warnings, "_showwarning_orig", None)
 
 
 def _record_impl() -> Any:

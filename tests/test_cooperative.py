@@ -1873,6 +1873,37 @@ def test_repeats_of_warnings_python_marks_elsewhere_are_recorded_once(pytester, 
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_tasks_warning_made_an_error_by_its_tests_filter_is_raised_at_its_line(
+    pytester, run_alt, mode
+):
+    # Redelivered with the test's filters in force: it ended in Python's
+    # warnings module, past alt_coop's frames (where --tb=line placed it).
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        @pytest.mark.filterwarnings("error::UserWarning")
+        async def test_task_warns():
+            async def task():
+                warnings.warn("from my task", UserWarning)
+            await asyncio.create_task(task())
+        """
+    )
+    result = run_alt("--tb=line", *mode_args(mode))
+    result.assert_outcomes(failed=1)
+    warned = (
+        test_file.read_text()
+        .splitlines()
+        .index('        warnings.warn("from my task", UserWarning)')
+    )
+    result.stdout.fnmatch_lines([f"*{test_file.name}:{warned + 1}: UserWarning: from my task"])
+    assert "warnings.py" not in result.stdout.str(), result.stdout.str()
+    assert "alt_coop/" not in run_alt(*mode_args(mode)).stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_warning_from_a_test_then_from_its_task_at_one_place_is_recorded_once(
     pytester, run_alt, mode
 ):
