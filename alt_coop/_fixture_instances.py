@@ -32,7 +32,6 @@ from _pytest.scope import Scope
 from . import _lane_output, _runner, _thread_bodies, locks
 from ._lane_state import CURRENT, LaneState
 from ._shared_context import SharedContext
-from ._thread_bodies import IN_WORKER_THREAD
 
 
 class FixtureInstances:
@@ -288,7 +287,7 @@ def setup_once(instances: FixtureInstances) -> Iterator[None]:
 
     def execute(self: Any, request: Any) -> Any:
         __tracebackhide__ = True
-        if IN_WORKER_THREAD.get() and not _cached_for(self, request):
+        if _thread_bodies.IN_WORKER_THREAD.get() and not _cached_for(self, request):
             raise _thread_bodies.set_up_refused(self.argname)
         # The request's scope, not the fixture's: a parametrize scope wider
         # than the fixture's makes its instance shared, as in pytest.
