@@ -254,11 +254,13 @@ def _assertions_per_test(config: pytest.Config) -> Iterator[None]:
     saved = _assertion_util._reprcompare, _assertion_util._assertion_pass, _assertion_util._config
 
     def reprcompare(op: str, left: object, right: object) -> str | None:
+        __tracebackhide__ = True  # a conftest's pytest_assertrepr_compare may fail
         state = CURRENT.get()
         compare = _assertion_hooks(state)[0] if state is not None else None
         return compare(op, left, right) if compare is not None else None
 
     def assertion_pass(lineno: int, orig: str, expl: str) -> None:
+        __tracebackhide__ = True
         state = CURRENT.get()
         passed = _assertion_hooks(state)[1] if state is not None else None
         if passed is not None:

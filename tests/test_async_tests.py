@@ -607,6 +607,30 @@ def test_an_exception_group_from_a_conftest_fixture_starts_at_the_fixture(pytest
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_failing_assertrepr_compare_hook_shows_no_alt_coop_frame(pytester, run_alt, mode):
+    # A cooperative test's comparisons reach the hook through alt_coop.
+    pytester.makeconftest(
+        """
+        def pytest_assertrepr_compare(config, op, left, right):
+            raise RuntimeError("hook broke")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_compare():
+            await asyncio.sleep(0)
+            assert 4 == 5
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["conftest.py:2: RuntimeError"])
+    assert "alt_coop/" not in result.stdout.str(), result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_what_an_async_test_returns_is_checked_as_pytest_checks_a_tests(pytester, run_alt, mode):
     test_file = pytester.makepyfile(
         """
