@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import pytest
 
-from . import _runner, _session_loop
+from . import _cancels, _runner, _session_loop
 from ._cancels import is_made_here
 from ._lane_state import CURRENT, LaneState
 from ._lanes import in_lane
@@ -165,12 +165,21 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
                     started()  # see _time_stuck_waits
             try:
                 await super().acquire()
+            except asyncio.CancelledError:
+                refusal = _refused.pop(state, None) if state is not None else None
+                if refusal is None or state is None or state.task is None:
+                    raise
+                _cancels.uncancel_own(state.task)
+                if state.task.cancelling():  # cancelled meanwhile too: that goes on
+                    raise
+                raise refusal from None
             finally:
                 self._waiting_clocks.remove(clocks)
                 clocks.resume(wait_over=True)
                 if state is not None:
                     _waiting_for.pop(state, None)
                     _clocks_of_waiter.pop(state, None)
+                    _refused.pop(state, None)
         else:
             await super().acquire()
         # A task the test started holds it for itself, not for the test.
@@ -303,6 +312,23 @@ def _setup_ended(fixture: FixtureSetUp, *, failed: bool) -> None:
                 lock.release()
             else:
                 holder.past_setup = True
+                _refuse_waits_never_ending(lock)
+
+
+def _refuse_waits_never_ending(lock: _LoopLock) -> None:
+    """A wider fixture's setup returned holding ``lock``, until its teardown:
+    the waits for it that began while the setup ran (its hold might have
+    ended with it) may now never end. Each such waiter is refused as it
+    would be had it come now (see :func:`_check_wait`), woken by a
+    cancellation that its ``acquire`` takes back."""
+    for state, waited in list(_waiting_for.items()):
+        if waited is not lock or state.task is None or state in _refused:
+            continue
+        try:
+            _check_wait(lock, state)
+        except RuntimeError as refusal:
+            _refused[state] = refusal
+            _cancels.cancel_own(state.task, "alt_coop: a wait for a lock that would never end")
 
 
 def _teardown_abandoned(fixture: FixtureSetUp) -> None:
@@ -596,6 +622,8 @@ _let_go: weakref.WeakKeyDictionary[pytest.Item, int] = weakref.WeakKeyDictionary
 #: The lock each cooperative test is waiting for, if any, and its clocks.
 _waiting_for: dict[LaneState, _LoopLock] = {}
 _clocks_of_waiter: dict[LaneState, _runner.WaiterClocks] = {}
+#: The waiters whose wait was found never to end after it began, and why.
+_refused: dict[LaneState, RuntimeError] = {}
 #: The wait of each cooperative test for a wider fixture another sets up,
 #: if any (see _SetUpWait).
 _waiting_for_set_up: dict[LaneState, _SetUpWait] = {}

@@ -266,6 +266,55 @@ def test_waiting_for_a_lock_a_module_fixture_a_cooperative_test_set_up_holds_is_
     )
 
 
+@pytest.mark.parametrize("waiters", [1, 2])
+def test_a_wait_begun_while_a_wider_fixture_set_up_holding_the_lock_is_an_error(
+    pytester, run_alt_subprocess, waiters
+):
+    # The wait began while the fixture's setup still ran (its hold might have
+    # ended with it); nothing looked at it again once the setup returned
+    # holding the lock: with a second test waiting for the first one's
+    # fixture, no clock ran and the run hung.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        LOCK = alt_coop.Lock()
+
+        @pytest.fixture(scope="module")
+        async def holds():
+            async with LOCK():
+                await asyncio.sleep(0.2)
+                yield
+
+        @pytest.fixture(scope="module")
+        async def waits():
+            async with LOCK():
+                yield
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_sets_it_up(holds):
+            pass
+
+        @pytest.mark.parametrize("n", range({waiters}))
+        async def test_waits(waits, n):
+            pass
+        """
+    )
+    result = run_alt_subprocess("-v", "--default-async-timeout=30", timeout=60)
+    result.assert_outcomes(passed=1, errors=waiters)
+    result.stdout.fnmatch_lines(
+        [
+            "*this alt_coop.Lock is held by the module fixture 'holds', which releases it at "
+            "its teardown, after every test of its module, *test_waits[[]0[]] included. "
+            "Take it in one place only"
+        ]
+    )
+    assert "could not be let go of" not in result.stdout.str()
+
+
 def test_lock_in_fixture_covers_later_fixtures_and_the_test(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(LOCKED_SUITE.format(locked=4))
