@@ -287,8 +287,12 @@ def setup_once(instances: FixtureInstances) -> Iterator[None]:
 
     def execute(self: Any, request: Any) -> Any:
         __tracebackhide__ = True
-        if _thread_bodies.IN_WORKER_THREAD.get() and not _cached_for(self, request):
-            raise _thread_bodies.set_up_refused(self.argname)
+        if _thread_bodies.IN_WORKER_THREAD.get():
+            # Only what is set up already, handed over as pytest does: the
+            # claims below wait on the loop, which is another thread's.
+            if not _cached_for(self, request):
+                raise _thread_bodies.set_up_refused(self.argname)
+            return original(self, request)
         # The request's scope, not the fixture's: a parametrize scope wider
         # than the fixture's makes its instance shared, as in pytest.
         if request._scope is Scope.Function:

@@ -224,28 +224,31 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
                 show_now(message)
                 return
             marks = _marks(registry, message)
-            if state.own_warnings is not None and batch.turn is not state:
-                # To be redelivered: the test's own filters decide. Straight to
-                # the recorder when that is all Python's own would do, so that
-                # an error they make ends at the task's line, not in warnings.py.
-                if _record_impl() is route and warnings.showwarning is _SHOWWARNING:
-                    route(message)
-                else:
+            try:
+                if state.own_warnings is not None and batch.turn is not state:
+                    # To be redelivered: the test's own filters decide. Straight
+                    # to the recorder when that is all Python's own would do, so
+                    # that an error they make ends at the task's line, not in
+                    # warnings.py.
+                    if _record_impl() is route and warnings.showwarning is _SHOWWARNING:
+                        route(message)
+                    else:
+                        show_now(message)
+                elif not _seen_before(state, [(whose, key) for key in marks]):
                     show_now(message)
-            elif not _seen_before(state, [(whose, key) for key in marks]):
-                show_now(message)
-            if recording and marks:
-                # Python marked the place before showing it: the mark hides
-                # the warning from every test until the turn's end (which
-                # keeps a test's repeats within a turn cheap). Outside the
-                # test's own turn (its thread's body, its tasks), no turn end
-                # comes for it: the mark goes now, or the tests running
-                # meanwhile would miss that warning.
-                if in_lane() and not in_other_task():
-                    batch.shown = True
-                else:
-                    for key in marks:
-                        registry.pop(key, None)
+            finally:  # also when the test's filter made it an error
+                if recording and marks:
+                    # Python marked the place before showing it: the mark hides
+                    # the warning from every test until the turn's end (which
+                    # keeps a test's repeats within a turn cheap). Outside the
+                    # test's own turn (its thread's body, its tasks), no turn end
+                    # comes for it: the mark goes now, or the tests running
+                    # meanwhile would miss that warning.
+                    if in_lane() and not in_other_task():
+                        batch.shown = True
+                    else:
+                        for key in marks:
+                            registry.pop(key, None)
 
         def filters_changed() -> None:
             assert _MUTATED is not None

@@ -23,7 +23,7 @@ import pytest
 
 from . import _cancels, _lane_state, _pytest_compat
 from ._runner import new_interrupt, run
-from ._timeouts import cap_of
+from ._timeouts import cap_of, capped_tasks
 from ._tracebacks import where_thread_is
 from .errors import AltCoopUsageError
 
@@ -112,8 +112,8 @@ async def _body_in_thread(
                         interrupted, where = _interrupt_of(task, thread)
                         if not interrupted:
                             raise
+            error = returned.result()[1]
             if task is None or not interrupted:
-                error = returned.result()[1]
                 if error is not None:
                     # Raised as the cancellation ends the test, as an async
                     # body's error would be: shown with the cap's report (its
@@ -128,6 +128,8 @@ async def _body_in_thread(
             state = _lane_state.CURRENT.get()
             if state is not None:
                 _lane_state.outlived_interrupts[state] = new_interrupt().with_traceback(where)
+            if error is not None and task in capped_tasks:
+                raise error  # noqa: B904  # as above: the cap's report shows it
             return returned.result()
         finally:
             if cap is not None:

@@ -1873,6 +1873,40 @@ def test_repeats_of_warnings_python_marks_elsewhere_are_recorded_once(pytester, 
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_tasks_warning_one_test_makes_an_error_is_still_recorded_by_another(
+    pytester, run_alt, mode
+):
+    # The error skipped taking back the mark Python put at the warning's
+    # place: the run's "default" filter then hid it from the other test.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        def warn_now():
+            warnings.warn("from a task", UserWarning)
+
+        async def in_task():
+            await asyncio.sleep(0)
+            warn_now()
+
+        @pytest.mark.filterwarnings("error")
+        async def test_makes_it_an_error():
+            with pytest.raises(UserWarning):
+                await asyncio.create_task(in_task())
+
+        async def test_records_it():
+            with warnings.catch_warnings(record=True) as log:
+                warnings.simplefilter("always")
+                await asyncio.create_task(in_task())
+            assert len(log) == 1
+        """
+    )
+    run_alt(*mode_args(mode)).assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_tasks_warning_made_an_error_by_its_tests_filter_is_raised_at_its_line(
     pytester, run_alt, mode
 ):

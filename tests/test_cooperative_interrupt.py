@@ -1022,6 +1022,7 @@ def test_a_thread_test_interrupted_after_its_cap_fired_keeps_its_fixtures_to_its
             pathlib.Path("started").touch()
             time.sleep(2.5)
             print("BODY ENDS", flush=True)
+            raise ValueError("the body's own late error")
         """
     )
     seen: list[float] = []
@@ -1045,6 +1046,7 @@ def test_a_thread_test_interrupted_after_its_cap_fired_keeps_its_fixtures_to_its
     assert returncode == pytest.ExitCode.INTERRUPTED, output
     assert output.index("BODY ENDS") < output.index("FIXTURE TEARDOWN"), output
     assert "the test exceeded asyncio_task_timeout: 0.3s" in output, output
+    assert "ValueError: the body's own late error" in output, output
     assert re.search(r"\b1 failed\b", output), output
     assert not re.search(r"\b\d+ errors?\b", output), output
     slept = test_file.read_text().splitlines().index("    time.sleep(2.5)") + 1

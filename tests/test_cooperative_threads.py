@@ -61,13 +61,20 @@ def test_a_sync_cooperative_test_cannot_set_up_fixtures_from_its_thread(pytester
 def test_a_fixtures_request_cannot_set_up_fixtures_from_a_thread_body(pytester, run_alt):
     # Through a fixture's request, kept by the body: "no running event
     # loop" from alt_coop's internals, or a fixture set up in the worker
-    # thread. What is set up already is still handed over.
+    # thread. What is set up already is still handed over, a wider fixture
+    # that another test set up too.
     pytester.makepyfile(
         """
+        import asyncio
         import threading
+        import time
         import pytest
 
         pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        def unset():
+            return 41
 
         @pytest.fixture(scope="module")
         def shared():
@@ -82,14 +89,20 @@ def test_a_fixtures_request_cannot_set_up_fixtures_from_a_thread_body(pytester, 
             return request.getfixturevalue
 
         def test_wider(lookup):
-            lookup("shared")
+            lookup("unset")
 
         def test_function_scope(lookup):
             lookup("narrow")
 
-        def test_set_up_already(lookup, shared, narrow):
-            assert lookup("shared") == 42
+        def test_set_up_already(lookup, narrow):
             assert lookup("narrow") == "MainThread"
+
+        def test_set_up_by_another(lookup):
+            time.sleep(0.3)
+            assert lookup("shared") == 42
+
+        async def test_sets_it_up(shared):
+            await asyncio.sleep(0)
         """
     )
     result = run_alt("-v")
@@ -97,8 +110,10 @@ def test_a_fixtures_request_cannot_set_up_fixtures_from_a_thread_body(pytester, 
         "test_wider": ["FAILED"],
         "test_function_scope": ["FAILED"],
         "test_set_up_already": ["PASSED"],
+        "test_set_up_by_another": ["PASSED"],
+        "test_sets_it_up": ["PASSED"],
     }, result.stdout.str()
-    for name in ("shared", "narrow"):
+    for name in ("unset", "narrow"):
         result.stdout.fnmatch_lines(
             [
                 f"E * the fixture {name!r} cannot be set up from a plain def cooperative "
