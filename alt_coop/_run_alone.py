@@ -145,7 +145,7 @@ class RunAlone:
 
     def __init__(self, config: pytest.Config) -> None:
         # Without pytest-timeout, its mark times nothing.
-        self._timed_by_mark = _loaded_plugins.get(config, "timeout", "pytest_timeout") is not None
+        self._timed_by_mark = _pytest_timeout(config) is not None
         self._timeout_for_all = bool(_pytest_timeout_default(config))
         self._session_timeout = _pytest_timeout_session(config)
         self._network_blocker = _blocks_network_for_all(config)
@@ -476,10 +476,15 @@ def _patching_decorator(function: object) -> str | None:
     return None
 
 
+def _pytest_timeout(config: pytest.Config) -> object | None:
+    """pytest-timeout's plugin, if it is loaded (by its entry point or module)."""
+    return _loaded_plugins.get(config, "timeout", "pytest_timeout")
+
+
 def _pytest_timeout_default(config: pytest.Config) -> float | None:
     """pytest-timeout's timeout for tests without a mark, from its option, ini
     key or environment variable, as it reads them itself."""
-    plugin = _loaded_plugins.get(config, "timeout", "pytest_timeout")
+    plugin = _pytest_timeout(config)
     settings = getattr(plugin, "get_env_settings", None)
     if settings is None:
         return config.getoption("timeout", None)  # type: ignore[no-any-return]
@@ -488,7 +493,7 @@ def _pytest_timeout_default(config: pytest.Config) -> float | None:
 
 def _pytest_timeout_session(config: pytest.Config) -> bool:
     """Whether pytest-timeout has a session timeout to check between tests."""
-    plugin = _loaded_plugins.get(config, "timeout", "pytest_timeout")
+    plugin = _pytest_timeout(config)
     key = getattr(plugin, "SESSION_TIMEOUT_KEY", None)
     if key is None:
         return bool(config.getoption("session_timeout", None))
