@@ -201,6 +201,17 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
                 batch.shown = True
                 state.warnings.append(message)
 
+        def show_now(message: warnings.WarningMessage) -> None:
+            """Python's own showing: straight to the recorder when that is
+            all it would do, so that an error a test's filter makes of a
+            warning redelivered there ends at the warning's line, not in
+            warnings.py."""
+            __tracebackhide__ = True
+            if _record_impl() is route and warnings.showwarning is _SHOWWARNING:
+                route(message)
+            else:
+                python_show(message)
+
         def show(message: warnings.WarningMessage) -> None:
             __tracebackhide__ = True  # a test's filter may make it an error
             # Every recorder's (pytest's, a test's pytest.warns or recwarn):
@@ -226,14 +237,7 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
             marks = _marks(registry, message)
             try:
                 if state.own_warnings is not None and batch.turn is not state:
-                    # To be redelivered: the test's own filters decide. Straight
-                    # to the recorder when that is all Python's own would do, so
-                    # that an error they make ends at the task's line, not in
-                    # warnings.py.
-                    if _record_impl() is route and warnings.showwarning is _SHOWWARNING:
-                        route(message)
-                    else:
-                        show_now(message)
+                    show_now(message)  # to be redelivered: the test's own filters decide
                 elif not _seen_before(state, [(whose, key) for key in marks]):
                     show_now(message)
             finally:  # also when the test's filter made it an error
@@ -260,7 +264,7 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
                 state.shown_warnings = None
 
         _set_record_impl(route)
-        show_now = warnings._showwarnmsg  # type: ignore[attr-defined]
+        python_show = warnings._showwarnmsg  # type: ignore[attr-defined]
         warnings._showwarnmsg = show  # type: ignore[attr-defined]
         name = _MUTATED[0] if _MUTATED is not None else None
         if name is not None:
@@ -271,7 +275,7 @@ def warnings_per_test(config: pytest.Config) -> Iterator[WarningsPerTest]:
         finally:
             batch.ended = True
             _set_record_impl(record)
-            warnings._showwarnmsg = show_now  # type: ignore[attr-defined]
+            warnings._showwarnmsg = python_show  # type: ignore[attr-defined]
             if name is not None and _MUTATED is not None:
                 setattr(warnings, name, _MUTATED[1])
         if batch.mixed is not None:

@@ -172,7 +172,7 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
                 _cancels.uncancel_own(state.task)
                 if state.task.cancelling():  # cancelled meanwhile too: that goes on
                     raise
-                raise refusal from None
+                raise refusal.with_traceback(None) from None  # from here, as _check_wait's
             finally:
                 self._waiting_clocks.remove(clocks)
                 clocks.resume(wait_over=True)
@@ -312,7 +312,8 @@ def _setup_ended(fixture: FixtureSetUp, *, failed: bool) -> None:
                 lock.release()
             else:
                 holder.past_setup = True
-                _refuse_waits_never_ending(lock)
+                if not fixture.parametrized:  # its instance may end at a param's switch
+                    _refuse_waits_never_ending(lock)
 
 
 def _refuse_waits_never_ending(lock: _LoopLock) -> None:

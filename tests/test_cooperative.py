@@ -1906,9 +1906,17 @@ def test_a_tasks_warning_one_test_makes_an_error_is_still_recorded_by_another(
     run_alt(*mode_args(mode)).assert_outcomes(passed=2)
 
 
+@pytest.mark.parametrize(
+    "warn",
+    [
+        'warnings.warn("from my task", UserWarning)',
+        'warnings.warn_explicit("from my task", UserWarning, __file__, 1, registry={})',
+    ],
+    ids=["warn", "warn_explicit"],
+)
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_tasks_warning_made_an_error_by_its_tests_filter_is_raised_at_its_line(
-    pytester, run_alt, mode
+    pytester, run_alt, mode, warn
 ):
     # Redelivered with the test's filters in force: it ended in Python's
     # warnings module, past alt_coop's frames (where --tb=line placed it).
@@ -1921,17 +1929,13 @@ def test_a_tasks_warning_made_an_error_by_its_tests_filter_is_raised_at_its_line
         @pytest.mark.filterwarnings("error::UserWarning")
         async def test_task_warns():
             async def task():
-                warnings.warn("from my task", UserWarning)
+                WARN
             await asyncio.create_task(task())
-        """
+        """.replace("WARN", warn)
     )
     result = run_alt("--tb=line", *mode_args(mode))
     result.assert_outcomes(failed=1)
-    warned = (
-        test_file.read_text()
-        .splitlines()
-        .index('        warnings.warn("from my task", UserWarning)')
-    )
+    warned = test_file.read_text().splitlines().index(f"        {warn}")
     result.stdout.fnmatch_lines([f"*{test_file.name}:{warned + 1}: UserWarning: from my task"])
     assert "warnings.py" not in result.stdout.str(), result.stdout.str()
     assert "alt_coop/" not in run_alt(*mode_args(mode)).stdout.str()

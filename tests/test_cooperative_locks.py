@@ -315,6 +315,39 @@ def test_a_wait_begun_while_a_wider_fixture_set_up_holding_the_lock_is_an_error(
     assert "could not be let go of" not in result.stdout.str()
 
 
+def test_a_wait_for_a_parametrized_wider_fixtures_lock_ends_at_its_param_switch(
+    pytester, run_alt_subprocess
+):
+    # Its instance ends as the next param's is set up, releasing the lock:
+    # the wait, begun while the first param's setup held it, was refused.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        LOCK = alt_coop.Lock()
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module", params=[1, 2])
+        async def holds(request):
+            async with LOCK():
+                await asyncio.sleep(0.2)
+                yield request.param
+
+        async def test_waits():
+            await asyncio.sleep(0.05)
+            async with LOCK():
+                pass
+
+        async def test_holds(holds):
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt_subprocess("-p", "no:randomly", timeout=60)
+    result.assert_outcomes(passed=3)
+
+
 def test_lock_in_fixture_covers_later_fixtures_and_the_test(pytester, run_alt):
     events_conftest(pytester)
     pytester.makepyfile(LOCKED_SUITE.format(locked=4))
