@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from conftest import ISOLATE, interrupt_when
@@ -18,6 +20,22 @@ from cooperative_support import (
     read_spans,
     verbose_lines,
 )
+
+
+def _seen_for(path: Path, seconds: float) -> Callable[[], bool]:
+    """A readiness check for :func:`interrupt_when`: ``path`` has existed
+    for ``seconds`` (counted from when the check first saw it)."""
+    first_seen: list[float] = []
+
+    def ready() -> bool:
+        if not path.exists():
+            return False
+        if not first_seen:
+            first_seen.append(time.monotonic())
+        return time.monotonic() - first_seen[0] > seconds
+
+    return ready
+
 
 # -- the end-of-run line ---------------------------------------------------------------
 
@@ -1025,14 +1043,7 @@ def test_a_thread_test_interrupted_after_its_cap_fired_keeps_its_fixtures_to_its
             raise ValueError("the body's own late error")
         """
     )
-    seen: list[float] = []
-
-    def capped() -> bool:  # the cap (0.3 s) fired a while ago
-        if not (pytester.path / "started").exists():
-            return False
-        seen.append(time.monotonic())
-        return seen[-1] - seen[0] > 1.0
-
+    capped = _seen_for(pytester.path / "started", 1.0)  # the cap (0.3 s) fired a while ago
     output, returncode, _, _, _ = interrupt_when(
         [
             *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-s"),
@@ -1113,14 +1124,7 @@ def test_ctrl_c_during_a_sync_fixture_beside_a_finished_thread_body_names_its_li
             time.sleep(0.05)
         """
     )
-    seen: list[float] = []
-
-    def setting_up() -> bool:  # and the quick body returned a while ago
-        if not (pytester.path / "setting-up").exists():
-            return False
-        seen.append(time.monotonic())
-        return seen[-1] - seen[0] > 0.5
-
+    setting_up = _seen_for(pytester.path / "setting-up", 0.5)  # the quick body returned
     output, returncode, _, _, _ = interrupt_when(
         [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
         pytester.path,
