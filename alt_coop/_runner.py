@@ -333,14 +333,18 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
             and not isinstance(exc, pytest.exit.Exception)  # the first stop wins: Ctrl-C's
         ):
             _interrupt_turned_into(exc, task)
-        if delivered is not None:  # pytest-timeout's failure, or an outcome from a callback
+        if isinstance(exc, (pytest.exit.Exception, KeyboardInterrupt)):
+            # The code stops the run, even as a clock cut it short: as in a
+            # plain run, no clock's failure stands in for that.
+            _capped()
+        elif delivered is not None:  # pytest-timeout's failure, or an outcome from a callback
             _capped()  # the cap fired too: the first to come says it
             raise delivered from None
-        if timeout is not None and timeout.fired:
+        elif timeout is not None and timeout.fired:
             _capped()  # the cap fired too: the timeout's failure says it
             cause = _raised_instead(exc)
             raise timeout.failure(cause) from cause
-        if capped_tasks and task is not None and task in capped_tasks:
+        elif capped_tasks and task is not None and task in capped_tasks:
             # The cap cancelled it (what it raised instead is the cause).
             cause = _raised_instead(exc)
             capped = _capped(cause)
@@ -454,8 +458,13 @@ def _interruption(task: asyncio.Task[Any], where: TracebackType | None) -> Keybo
     """Take ``task``'s interrupt back, and make it the KeyboardInterrupt
     pytest stops at, naming the line ``where`` the code was cut short."""
     _cancels.take_interrupt(task)
-    interrupt = new_interrupt().with_traceback(where)
     session_loop = _session_loop.current()
+    if where is None and session_loop is not None and _lane_state.CURRENT.get() is None:
+        # Ctrl-C came during sync code that never awaited again (a batch's
+        # scheduler sees to its tests' own).
+        in_sync_code = session_loop.interrupt_in_sync_code()
+        where = in_sync_code.__traceback__ if in_sync_code is not None else None
+    interrupt = new_interrupt().with_traceback(where)
     if session_loop is not None and session_loop.interruption is None:
         session_loop.interruption = interrupt
     return interrupt
@@ -474,8 +483,7 @@ def _interrupt_if_swallowed(task: asyncio.Task[Any]) -> None:
     session stops all the same."""
     __tracebackhide__ = True
     if _cancels.interrupt_pending(task):
-        _cancels.take_interrupt(task)
-        raise KeyboardInterrupt
+        raise _interruption(task, None)
 
 
 def _raised_instead(error: BaseException) -> BaseException | None:

@@ -180,7 +180,7 @@ class SessionLoop:
         self.raised_into_loop: BaseException | None = None
         #: The last interrupt a second Ctrl-C raised where the main thread was.
         self._ctrl_c_again: KeyboardInterrupt | None = None
-        #: The suite's line a cooperative test's sync code was at when Ctrl-C came.
+        #: The suite's line a test's sync code was at when Ctrl-C came.
         self._ctrl_c_in_sync_code: TracebackType | None = None
         #: ``loop.stop()`` was called while the loop was idle (see _stop_unless_working).
         self._stopped_idle = False
@@ -571,7 +571,9 @@ class SessionLoop:
             self._ctrl_c_again = KeyboardInterrupt()
             raise self._ctrl_c_again
         self._interrupted = True
-        if in_lane():  # a cooperative test's sync code holds the loop: it runs on
+        if in_lane() or (self._alone and asyncio.current_task(self.loop) is task):
+            # A test's sync code holds the loop: it runs on, and pytest's
+            # line names where it was unless the cancellation meets the code.
             self._ctrl_c_in_sync_code = _tracebacks.where_frame_is(frame)[1]
         _cancels.interrupt(task, "interrupted (Ctrl-C)")
         if self._alone:

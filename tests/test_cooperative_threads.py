@@ -575,3 +575,32 @@ def test_warnings_beside_a_thread_body_give_no_notice_when_no_test_changes_the_s
     result = run_alt()
     result.assert_outcomes(passed=3, warnings=2)
     assert "the warnings state changed" not in result.stdout.str()
+
+
+def test_a_thread_bodys_exit_after_its_cap_fired_stops_the_run(pytester, run_alt):
+    # The body runs on past its cap; what it raises then is its own, and a
+    # stop of the run stops it, as it would have without the cap.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        def test_gives_up():
+            time.sleep(0.6)
+            pytest.exit("giving up", returncode=3)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_beside():
+            await asyncio.sleep(0.1)
+
+        async def test_after():
+            pass
+        """
+    )
+    result = run_alt("--asyncio-task-timeout=0.2")
+    assert result.ret == 3, result.stdout.str()
+    assert "asyncio_task_timeout" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*giving up*"])
+    result.assert_outcomes(passed=1)

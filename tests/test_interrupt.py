@@ -120,6 +120,41 @@ def test_ctrl_c_after_a_test_took_back_its_own_cancellations(
     assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_ctrl_c_while_an_async_tests_sync_code_holds_the_loop_names_that_line(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # The cancellation cannot reach code that never awaits again: the
+    # interrupt comes once the test is over, naming the line it came during.
+    marker = pytester.path / "test-started.txt"
+    test_file = pytester.makepyfile(
+        f"""
+        import time
+
+        async def test_blocks_the_loop():
+            with open({str(marker)!r}, "w") as f:
+                f.write("started")
+            time.sleep(2)
+
+        async def test_after():
+            print("NEXT TEST RAN")
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [
+            *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-s"),
+            *(str(test_file), *mode_args(mode)),
+        ],
+        pytester.path,
+        marker.exists,
+        "the test blocked the loop",
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "NEXT TEST RAN" not in output, output
+    sleep_line = test_file.read_text().splitlines().index("    time.sleep(2)") + 1
+    assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
+
+
 TURNS_THE_INTERRUPT_INTO_AN_ERROR = """
 import asyncio
 import pytest

@@ -379,6 +379,39 @@ def test_raising_something_else_on_cancellation_is_still_a_timeout(pytester, run
     result.stdout.fnmatch_lines(["*test_converts timed out after 0.1s (async timeout)*"])
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize(
+    "stop", ["pytest.exit('giving up', returncode=3)", "raise KeyboardInterrupt"]
+)
+def test_a_stop_raised_as_a_timeout_cuts_in_stops_the_run(
+    pytester, run_alt_subprocess, mode, stop
+):
+    # Stopping the run is the code's choice, as in a plain run: no clock's
+    # failure stands in for it.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        async def test_gives_up(async_timeout):
+            async_timeout.set_timeout_seconds(0.1)
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                {stop}
+
+        def test_after():
+            pass
+        """
+    )
+    result = run_alt_subprocess(*mode_args(mode))
+    expected = 3 if "exit" in stop else pytest.ExitCode.INTERRUPTED
+    assert result.ret == expected, result.stdout.str()
+    assert "timed out" not in result.stdout.str()
+    assert "passed" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*giving up*" if "exit" in stop else "*KeyboardInterrupt*"])
+
+
 def test_ignoring_cancellation_forever_is_abandoned_not_hung(pytester, run_alt_subprocess):
     pytester.makepyfile(
         """
