@@ -20,7 +20,13 @@ def name(config: pytest.Config, entry_point: str, module: str) -> str | None:
     """The name a plugin is registered under, None if it is not: its entry
     point's when autoloaded, else its module's (``-p anyio.pytest_plugin``,
     or ``pytest_plugins`` in a conftest), the one ``-p no:`` must be given."""
-    manager = config.pluginmanager
+    return registered_name(config.pluginmanager, entry_point, module)
+
+
+def registered_name(
+    manager: pytest.PytestPluginManager, entry_point: str, module: str
+) -> str | None:
+    """:func:`name`, before the config is made (in ``pytest_addoption``)."""
     if manager.has_plugin(entry_point):
         return entry_point
     loaded = sys.modules.get(module)

@@ -31,8 +31,10 @@ def no_other_runner(config: pytest.Config) -> None:
     )
     if cooperative is not None:
         other = ("pytest-asyncio-cooperative", cooperative)
-    elif config.pluginmanager.has_plugin("alt_pytest_asyncio"):
-        other = ("alt-pytest-asyncio", "alt_pytest_asyncio")
+    elif (
+        alt := _loaded_plugins.name(config, "alt_pytest_asyncio", "alt_pytest_asyncio.plugin")
+    ) is not None:
+        other = ("alt-pytest-asyncio", alt)
     else:
         other = _other_runners.runs_every_async_test(config)
     if other is not None:

@@ -15,11 +15,11 @@ import importlib.metadata
 import inspect
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 import pytest
 
-from . import _hypothesis, _options, _pytest_compat
+from . import _hypothesis, _loaded_plugins, _options, _pytest_compat
 from ._other_runners import OtherRunners
 from ._timeout_defaults import SyncTimeoutPlaceholder
 from .protocols import AsyncTimeout
@@ -105,23 +105,33 @@ def _early_options(pluginmanager: pytest.PytestPluginManager) -> object:
     return getattr(pluginmanager.get_plugin("pytestconfig"), "known_args_namespace", None)
 
 
-#: The plugins whose options alt_coop's share names with (so that their users'
-#: settings carry over), by the name pytest registers each under.
+#: Plugins that run async tests: the name pytest registers each under when it
+#: autoloads it (its entry point's), and its module (what ``-p`` or a
+#: conftest's ``pytest_plugins`` names, and pytest registers it under then).
+_PEERS = {
+    "asyncio-cooperative": "pytest_asyncio_cooperative.plugin",
+    "alt_pytest_asyncio": "alt_pytest_asyncio.plugin",
+}
+_OTHER_ASYNC_PLUGINS = {"asyncio": "pytest_asyncio.plugin", **_PEERS}
+
+#: The options of the peers that alt_coop's share names with (so that their
+#: users' settings carry over).
 _PEER_OPTIONS = {
     "asyncio-cooperative": frozenset({"max_asyncio_tasks", "asyncio_task_timeout"}),
     "alt_pytest_asyncio": frozenset({"default_async_timeout"}),
 }
 
 
-def _peer_loads(pluginmanager: pytest.PytestPluginManager, name: str) -> bool:
-    if pluginmanager.has_plugin(name):
+def _peer_loads(pluginmanager: pytest.PytestPluginManager, entry_point: str) -> bool:
+    module = _PEERS[entry_point]
+    if _loaded_plugins.registered_name(pluginmanager, entry_point, module) is not None:
         return True
-    if pluginmanager.is_blocked(name):
+    early_plugins = getattr(_early_options(pluginmanager), "plugins", None) or ()
+    if module in early_plugins:  # -p with the module, a -p after alt_coop's
+        return True
+    if pluginmanager.is_blocked(entry_point):
         return False
-    early_options = _early_options(pluginmanager)
-    return name in (getattr(early_options, "plugins", None) or ()) or _entry_point_will_load(
-        pluginmanager, name, ""
-    )
+    return entry_point in early_plugins or _entry_point_will_load(pluginmanager, entry_point, "")
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -135,7 +145,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not _other_async_plugin(config, _PEER_OPTIONS):  # whose option values these may be
+    if not _other_async_plugin(config, _PEERS):  # whose option values these may be
         _options.settings(config)  # a bad value is a usage error before anything runs
     for marker in _MARKERS:
         config.addinivalue_line("markers", marker)
@@ -157,13 +167,13 @@ _MARKERS = (
 # otherwise be skipped or failed by pytest with no word about alt_coop.
 
 
-#: Plugins that run async tests, by the name pytest registers each under. When
-#: one is loaded, the async tests it leaves alone are its to tell about.
-_OTHER_ASYNC_PLUGINS = ("asyncio", *_PEER_OPTIONS)
-
-
-def _other_async_plugin(config: pytest.Config, names: Iterable[str]) -> bool:
-    return any(config.pluginmanager.has_plugin(name) for name in names)
+def _other_async_plugin(config: pytest.Config, plugins: Mapping[str, str]) -> bool:
+    """Whether one of ``plugins`` (see _OTHER_ASYNC_PLUGINS) is loaded: the
+    async tests it leaves alone are its to tell about."""
+    return any(
+        _loaded_plugins.name(config, entry_point, module) is not None
+        for entry_point, module in plugins.items()
+    )
 
 
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object:

@@ -963,6 +963,43 @@ def test_installed_beside_peers_sharing_its_option_names(
     alone.stderr.fnmatch_lines(["*--max-asyncio-tasks*must be a positive whole number*"])
 
 
+@pytest.mark.parametrize("alt_coop_first", [True, False])
+def test_peers_loaded_by_their_modules_keep_their_options(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, alt_coop_first: bool
+) -> None:
+    # ``-p pytest_asyncio_cooperative.plugin``, autoload off: pytest stopped
+    # at startup on the clashing option names, alt_coop on or off.
+    install_peers(pytester, monkeypatch)
+    for package, plugin in {
+        "pytest_asyncio_cooperative": "fake_cooperative",
+        "alt_pytest_asyncio": "fake_alt_pytest_asyncio",
+    }.items():
+        pytester.mkpydir(package)
+        (pytester.path / package / "plugin.py").write_text(
+            (pytester.path / f"{plugin}.py").read_text()
+        )
+    pytester.makepyfile("def test_sync():\n    pass\n")
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    peers = ("-p", "pytest_asyncio_cooperative.plugin", "-p", "alt_pytest_asyncio.plugin")
+
+    def run(alt_coop: str, *args: str) -> pytest.RunResult:
+        plugins = ("-p", alt_coop, *peers) if alt_coop_first else (*peers, "-p", alt_coop)
+        return pytester.runpytest_subprocess("-p", "no:cacheprovider", *plugins, *args)
+
+    off = run("alt_coop.pytest_plugin", "--max-asyncio-tasks=7", "--default-async-timeout=3")
+    off.assert_outcomes(passed=1)
+    off.stdout.fnmatch_lines(["peer max tasks 7"])
+
+    on = run("alt_coop.enable")
+    assert on.ret == pytest.ExitCode.USAGE_ERROR
+    on.stderr.fnmatch_lines(
+        [
+            "*alt_coop and pytest-asyncio-cooperative both run async tests; switch the other "
+            "off with -p no:pytest_asyncio_cooperative.plugin*"
+        ]
+    )
+
+
 @pytest.mark.parametrize("listed_in", ["-p", "pytest_plugins"])
 def test_alt_pytest_asyncios_engine_from_its_enable_module_is_refused(
     pytester: pytest.Pytester, listed_in: str
