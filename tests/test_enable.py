@@ -1036,7 +1036,10 @@ def test_alt_pytest_asyncios_engine_from_its_enable_module_is_refused(
     result.stdout.no_fnmatch_line("*alt-pytest-asyncio ran the test*")
 
 
-def test_engine_off_leaves_pytest_asyncios_projects_to_pytest(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("loaded_by", ["entry point", "module"])
+def test_engine_off_leaves_pytest_asyncios_projects_to_pytest(
+    pytester: pytest.Pytester, loaded_by: str
+) -> None:
     # An async test pytest-asyncio (strict mode) was not asked to run: what
     # pytest says about it stands, not advice to switch alt_coop on.
     pytest.importorskip("pytest_asyncio")
@@ -1055,7 +1058,10 @@ def test_engine_off_leaves_pytest_asyncios_projects_to_pytest(pytester: pytest.P
     pytester.makeini(
         "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
     )
-    result = pytester.runpytest(*_without("asyncio"), "-rA")
+    if loaded_by == "module":
+        result = pytester.runpytest(*ISOLATE, "-p", "pytest_asyncio.plugin", "-rA")
+    else:
+        result = pytester.runpytest(*_without("asyncio"), "-rA")
     assert "alt_coop engine" not in result.stdout.str()
     result.stdout.fnmatch_lines(["*async def functions are not natively supported*"])
     result.stdout.fnmatch_lines(["PASSED *::test_marked"])
