@@ -22,12 +22,27 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import greenlet
+
+
+def threads_unmeasured() -> bool:
+    """Whether the running coverage.py measures no thread but the one that
+    started it: its ``concurrency`` setting leaves ``thread`` out (an empty
+    one measures them), and its core is a trace function's, set per thread
+    (``sysmon`` measures every thread)."""
+    coverage = sys.modules.get("coverage")
+    cov = coverage.Coverage.current() if coverage is not None else None
+    if cov is None:
+        return False
+    concurrency = cov.get_option("run:concurrency") or []
+    core = cov.get_option("run:core") or os.environ.get("COVERAGE_CORE")
+    return bool(concurrency) and "thread" not in concurrency and core != "sysmon"
 
 
 def follow_greenlets() -> None:
@@ -65,7 +80,11 @@ class CoverageContexts:
 
 @contextlib.contextmanager
 def contexts_per_test(current_test: Callable[[], Any]) -> Iterator[CoverageContexts | None]:
-    """While a batch runs, coverage.py's context follows the test whose turn it is."""
+    """While a batch runs, coverage.py's context follows the test whose turn
+    it is, and its tracer keeps a stack per greenlet: the tracer may be a new
+    one since the session started (pytest-cov's ``no_cover`` stops and starts
+    coverage, and only a ``thread`` concurrency makes new tracers follow)."""
+    follow_greenlets()
     coverage = sys.modules.get("coverage")
     cov = coverage.Coverage.current() if coverage is not None else None
     if cov is None:

@@ -34,6 +34,7 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -376,10 +377,13 @@ def notice(
 
     Under pytest-xdist only the first worker gives it: every worker collects
     the same tests and would say the same, and the controller shows every
-    worker's warnings. (Cooperative tests run sequentially in workers, so the
-    notices about how a test ran are not given there.)"""
+    worker's warnings. (With ids of the user's own, ``--tx popen//id=w1``,
+    which worker is the first no worker knows: each gives it, and pytest's
+    summary shows it once, at each worker's location.) (Cooperative tests
+    run sequentially in workers, so the notices about how a test ran are not
+    given there.)"""
     worker = getattr(config, "workerinput", None)
-    if worker is not None and worker.get("workerid", "gw0") != "gw0":
+    if worker is not None and _not_the_first_worker(str(worker.get("workerid", "gw0"))):
         return
     warning = AltCoopWarning(f"alt_coop: {text}")
     if record_notice(config, warning, item, where) or where is not None:
@@ -488,3 +492,9 @@ def _reset_registries() -> None:
     if lock is not None:  # 3.14: called with the lock held
         with lock:
             mutated()
+
+
+def _not_the_first_worker(worker_id: str) -> bool:
+    """Whether a pytest-xdist worker of id ``worker_id`` is known not to be
+    the first: xdist's own ids are ``gw0``, ``gw1``, ..."""
+    return worker_id != "gw0" and re.fullmatch(r"gw\d+", worker_id) is not None

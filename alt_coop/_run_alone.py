@@ -23,7 +23,14 @@ from typing import Any
 
 import pytest
 
-from . import _hypothesis, _lane_state, _loaded_plugins, _plugin_state, _pytest_compat
+from . import (
+    _coverage_support,
+    _hypothesis,
+    _lane_state,
+    _loaded_plugins,
+    _plugin_state,
+    _pytest_compat,
+)
 from ._marks import EXCLUSIVE_MARK
 from ._migration import pytest_asyncio_fixtures, pytest_asyncio_on
 
@@ -149,6 +156,7 @@ class RunAlone:
         self._timeout_for_all = bool(_pytest_timeout_default(config))
         self._session_timeout = _pytest_timeout_session(config)
         self._network_blocker = _blocks_network_for_all(config)
+        self._threads_unmeasured = _coverage_support.threads_unmeasured()
         self._wrappers: tuple[str, ...] | None = None  # known once the conftests are
         self._pytest_asyncio = pytest_asyncio_on(config)
         self._patchers: dict[object, str | None] = {}
@@ -226,6 +234,11 @@ class RunAlone:
                 "per thread, and times each example)"
             )
         if not is_async:
+            if self._threads_unmeasured:
+                return (
+                    "plain def tests run alone: coverage.py measures no thread of theirs "
+                    "(its concurrency setting leaves thread out)"
+                )
             # The body runs in a thread, while the loop runs other tests: the
             # warnings state it needs would be in force for theirs too.
             if "recwarn" in item.fixturenames:

@@ -459,7 +459,7 @@ def _interruption(task: asyncio.Task[Any], where: TracebackType | None) -> Keybo
     pytest stops at, naming the line ``where`` the code was cut short."""
     _cancels.take_interrupt(task)
     session_loop = _session_loop.current()
-    if where is None and session_loop is not None and _lane_state.CURRENT.get() is None:
+    if where is None and session_loop is not None and session_loop.runs_work_alone():
         # Ctrl-C came during sync code that never awaited again (a batch's
         # scheduler sees to its tests' own).
         in_sync_code = session_loop.interrupt_in_sync_code()

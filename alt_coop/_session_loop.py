@@ -405,6 +405,10 @@ class SessionLoop:
         """Whether :meth:`run` is running work now."""
         return self._task is not None
 
+    def runs_work_alone(self) -> bool:
+        """Whether :meth:`run` is running one test's phase now (not a batch)."""
+        return self._task is not None and self._alone
+
     def runs_code(self) -> bool:
         """Whether the loop is running code of its own now, rather than
         pytest's sync code: a test's sync code runs while a loop the session

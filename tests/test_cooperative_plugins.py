@@ -202,6 +202,30 @@ def test_xdist_workers_run_cooperative_tests_sequentially_with_a_notice(pytester
         assert peak(worker_spans) == 1, worker_spans
 
 
+def test_xdist_workers_with_ids_of_the_users_own_still_give_the_notice(pytester):
+    # No worker was "gw0", and none gave it.
+    pytest.importorskip("xdist")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("n", range(4))
+        async def test_it(n):
+            await asyncio.sleep(0.01)
+        """
+    )
+    workers = ("--tx", "popen//id=w1", "--tx", "popen//id=w2", "--dist", "load")
+    result = pytester.runpytest_subprocess(
+        *ISOLATE, "-p", "alt_coop.enable", "-p", "xdist", *workers, timeout=120
+    )
+    result.assert_outcomes(passed=4, warnings=2)
+    notice = "AltCoopWarning: alt_coop: cooperative tests run sequentially inside pytest-xdist"
+    assert result.stdout.str().count(notice) == 1, result.stdout.str()
+
+
 def test_xdist_workers_give_the_notice_beside_a_collection_error(pytester):
     # pytest's own loop runs nothing after a collection error; xdist's
     # workers run the tests all the same, sequentially: the notice says so.

@@ -7,6 +7,7 @@ import os
 import sys
 
 import pytest
+from conftest import ISOLATE
 
 pytest.importorskip("pytest_cov")
 pytest.importorskip("pytest_asyncio")
@@ -296,3 +297,90 @@ def test_test_contexts_name_the_test_that_ran_each_line(pytester, monkeypatch, c
     a_line, b_line = lines.index('    return "a"') + 1, lines.index('    return "b"') + 1
     assert contexts["sequential"][a_line] == ["test_contexts.py::test_a|run"]
     assert contexts["sequential"][b_line] == ["test_contexts.py::test_b|run"]
+
+
+THREADS_MODULE = """
+import asyncio
+
+
+def add(a, b):
+    result = a + b
+    return result
+
+
+async def interleaved(n):
+    await asyncio.sleep(0.01)
+    first = n + 1
+    await asyncio.sleep(0.01)
+    second = first + 1
+    return second
+"""
+
+THREADS_TESTS = """
+import os
+
+import pytest
+
+import threadsmod
+
+pytestmark = [pytest.mark.asyncio_cooperative] if os.environ.get("COOPERATIVE") else []
+
+
+@pytest.mark.no_cover
+def test_0_not_measured():
+    pass
+
+
+def test_plain_def():
+    assert threadsmod.add(1, 2) == 3
+
+
+@pytest.mark.parametrize("n", range(6))
+async def test_async(n):
+    assert await threadsmod.interleaved(n) == n + 2
+"""
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_lines_match_with_a_concurrency_setting_that_leaves_threads_out(
+    pytester, monkeypatch, core
+):
+    # ``concurrency = multiprocessing`` leaves threads unmeasured, where a
+    # plain def cooperative test's body would run; and pytest-cov's no_cover
+    # restarts coverage with a tracer that no longer follows greenlets.
+    coverage = pytest.importorskip("coverage")
+    if core is None:
+        monkeypatch.delenv("COVERAGE_CORE", raising=False)
+    else:
+        monkeypatch.setenv("COVERAGE_CORE", core)
+    pytester.makepyfile(threadsmod=THREADS_MODULE, test_threads=THREADS_TESTS)
+    pytester.path.joinpath(".coveragerc").write_text("[run]\nconcurrency = multiprocessing\n")
+    lines = {}
+    for mode in ("sequential", "cooperative"):
+        monkeypatch.setenv("COOPERATIVE", "1" if mode == "cooperative" else "")
+        result = pytester.runpytest_subprocess(
+            *ISOLATE,
+            "-p",
+            "alt_coop.enable",
+            "--cov=threadsmod",
+            "--cov=test_threads",
+            "--cov-branch",
+            "--cov-report=",
+            timeout=120,
+        )
+        result.assert_outcomes(passed=8)
+        data = coverage.CoverageData(basename=str(pytester.path / ".coverage"))
+        data.read()
+        lines[mode] = {
+            name: (
+                sorted(data.lines(str(pytester.path / name)) or []),
+                sorted(data.arcs(str(pytester.path / name)) or []),
+            )
+            for name in ("threadsmod.py", "test_threads.py")
+        }
+    assert lines["cooperative"] == lines["sequential"]
+    module_lines = THREADS_MODULE.splitlines()
+    assert module_lines.index("    result = a + b") + 1 in lines["sequential"]["threadsmod.py"][0]
+    assert (
+        module_lines.index("    second = first + 1") + 1 in lines["sequential"]["threadsmod.py"][0]
+    )
