@@ -268,14 +268,13 @@ def setup_show_per_test(config: pytest.Config) -> Iterator[None]:
             saved = terminal._file, terminal._current_line, sys.stdout, sys.stderr
             terminal._file = buffer = io.StringIO()
             try:
-                original(*args, **kwargs)
+                with (
+                    _global_capture_left_alone(capman)
+                    if capman is not None and shows_fixtures
+                    else contextlib.nullcontext()
+                ):
+                    original(*args, **kwargs)
             finally:
-                # It also suspends and resumes pytest's global capture, which
-                # stays suspended during a batch (or fd-level capture would
-                # swallow the terminal's output), and puts pytest's streams
-                # back in place of the tests' routers.
-                if capman is not None and shows_fixtures:
-                    capman.suspend_global_capture()
                 terminal._file, terminal._current_line, sys.stdout, sys.stderr = saved
             wider = shows_fixtures and _wider(*args, **kwargs)
             if wider == "SETUP":
@@ -300,6 +299,31 @@ def setup_show_per_test(config: pytest.Config) -> Iterator[None]:
     finally:
         _setuponly_module._show_fixture_action, _runner_module.show_test_item = originals
         _shared_set_ups.clear()
+
+
+@contextlib.contextmanager
+def _global_capture_left_alone(capman: Any) -> Iterator[None]:
+    """pytest's line about a fixture suspends and resumes its global capture
+    around its writes to the terminal, here a buffer: that capture stays
+    suspended during a batch (or fd-level capture would swallow the
+    terminal's output), and meanwhile its own streams would stand in place
+    of the tests' routers, for the threads of the tests running too."""
+    names = ("suspend_global_capture", "resume_global_capture")
+    own = {name: vars(capman)[name] for name in names if name in vars(capman)}
+    for name in names:
+        setattr(capman, name, _nothing)
+    try:
+        yield
+    finally:
+        for name in names:
+            if name in own:
+                setattr(capman, name, own[name])
+            else:
+                delattr(capman, name)
+
+
+def _nothing(*args: object, **kwargs: object) -> None:
+    pass
 
 
 class _SharedSetUp:

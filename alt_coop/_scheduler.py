@@ -67,6 +67,14 @@ from .locks import _release_left_held, _time_stuck_waits
 #: How long the batch may go on starting tests before running ones get a turn.
 ADMISSION_SLICE_SECONDS = 0.001
 
+#: A test's turn holding the loop longer than this may have held back a
+#: cancellation of ``alt_coop.main``'s caller (see Scheduler._held).
+HELD_BACK_SECONDS = 0.01
+
+#: The loop's turns a held-back cancellation takes to reach a test: see
+#: alt_coop._cancels.held_back_callbacks_run.
+_SETTLING_TURNS = 3
+
 #: How long tests given up on have to unwind (see Scheduler._give_up).
 GIVE_UP_SECONDS = 1.0
 
@@ -121,6 +129,7 @@ class Scheduler:
         self.instances.pytests_own = _fixture_instances.params_of_other_scopes(session.items)
         self._others = others  # the plugins that run some async tests themselves
         self._lanes_running = 0  # lanes past their start, not yet done with their protocol
+        self._holds_settling = 0  # long turns whose held-back callbacks may not have run
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
         self._last_logged: pytest.Item | None = None  # the last test whose reports were logged
         # The batch gives up on the tests still running after an interrupt's
@@ -488,12 +497,25 @@ class Scheduler:
             # the state with it, until the timer's own time.
             state.own_last_failure = None
         item = state.item
+        if seconds > HELD_BACK_SECONDS and _cancels.main_running():
+            # What the loop held back meanwhile (an application's timeout
+            # coming due, its Ctrl-C handler) may cancel alt_coop.main's
+            # caller; the tests whose tasks the batch started already must
+            # not start before the loop runs it (see _lane).
+            self._holds_settling += 1
+            asyncio.get_running_loop().call_soon(self._hold_settling, _SETTLING_TURNS)
         if (
             seconds > self.block_threshold
             and seconds > self.holds.get(item, 0.0)
             and not state.debugged  # the time at the prompt is not its code's
         ):
             self.holds[item] = seconds
+
+    def _hold_settling(self, turns: int) -> None:
+        if turns:
+            asyncio.get_running_loop().call_soon(self._hold_settling, turns - 1)
+        else:
+            self._holds_settling -= 1
 
     def _resumed(
         self, turn_globals: _lane_globals.TurnGlobals, state: _lane_state.LaneState
@@ -587,6 +609,8 @@ class Scheduler:
 
     def _lane(self, state: _lane_state.LaneState) -> None:
         item = state.item
+        if self._holds_settling and _runner.run(_cancels.held_back_callbacks_run(), None):
+            return  # alt_coop.main's caller was cancelled while another test held the loop
         if self._stopping() or self._torn_down_all:
             return  # stopped (-x, --maxfail) between its admission and its first turn
         _lane_state.CURRENT.set(state)

@@ -619,6 +619,41 @@ def test_a_wider_fixtures_teardown_for_its_next_param_comes_before_that_params_s
         assert users and setup < min(users), result.stdout.str()
 
 
+def test_setup_show_keeps_the_output_of_threads_running_meanwhile_captured(pytester, run_alt):
+    # pytest's line about a fixture suspends and resumes its global capture:
+    # meanwhile a thread's print went to the terminal, or was lost.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        @pytest.fixture
+        def shown():
+            yield
+
+        @pytest.mark.asyncio_cooperative
+        def test_thread():
+            for n in range(1000):
+                print(f"thread out {n}")
+                time.sleep(0.0002)
+            assert 0, "failed, to show its output"
+
+        @pytest.mark.asyncio_cooperative
+        @pytest.mark.parametrize("i", range(300))
+        async def test_async(i, shown):
+            await asyncio.sleep(0.001 * (i % 100))
+        """
+    )
+    result = run_alt("--setup-show", "-p", "no:randomly")
+    result.assert_outcomes(passed=300, failed=1)
+    before, _, failures = result.stdout.str().partition("= FAILURES =")
+    assert "thread out" not in before
+    captured = failures.partition("Captured stdout call")[2]
+    printed = re.findall(r"^thread out (\d+)$", captured, re.MULTILINE)
+    assert printed == [str(n) for n in range(1000)]
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_tee_sys_shows_output_live_and_captures_it(pytester, run_alt_subprocess, mode):
     pytester.makepyfile(

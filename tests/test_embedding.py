@@ -2634,6 +2634,69 @@ def test_main_cancelled_while_a_sync_test_runs_stops_after_its_full_teardown(
     )
 
 
+@pytest.mark.parametrize("how", ["cancel", "asyncio.timeout"])
+def test_main_cancelled_while_a_cooperative_test_holds_the_loop_starts_no_other(
+    pytester: pytest.Pytester, how: str
+) -> None:
+    # The batch had started the other tests' tasks: they ran their fixtures
+    # and bodies before the loop, held, could deliver the cancellation.
+    write_app(
+        pytester,
+        f"""
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            try:
+                async with asyncio.timeout({0.3 if how == "asyncio.timeout" else None}):
+                    await alt_coop.main([*ISOLATE, "suite", "-q", "-s"])
+            except (asyncio.CancelledError, TimeoutError) as stopped:
+                print(f"APP: main raised {{type(stopped).__name__}}", flush=True)
+
+
+        async def outer():
+            await asyncio.create_task(app_main(), name="app")
+
+
+        asyncio.run(outer())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_batch.py",
+        f"""
+        import asyncio
+        import time
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        def blocking(request):
+            print(f"SETUP {{request.node.name}}", flush=True)
+            if request.node.name == "test_it[0]":
+                if {how == "cancel"}:  # what asyncio.run's Ctrl-C handler does
+                    (app,) = [t for t in asyncio.all_tasks() if t.get_name() == "app"]
+                    app.cancel()
+                time.sleep(1)
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_it(blocking, n):
+            print(f"BODY {{n}}", flush=True)
+            await asyncio.sleep(0.5)
+        """,
+    )
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert "SETUP test_it[0]" in output
+    assert "SETUP test_it[1]" not in output and "BODY 1" not in output, output
+    assert "SETUP test_it[2]" not in output and "BODY 2" not in output, output
+    result.stdout.fnmatch_lines(["APP: main raised *"])
+
+
 @pytest.mark.parametrize("first", ["sync", "async", "cooperative"])
 @pytest.mark.parametrize("how", ["cancel", "asyncio.timeout"])
 def test_main_cancelled_before_the_first_test_runs_no_test(
