@@ -228,6 +228,8 @@ class Plugin:
         elif session_loop.nested:
             # Called from a coroutine on the loop: its owner's handler cannot
             # act until pytest returns, so this session's takes its place.
+            # (One the owner added with loop.add_signal_handler still runs:
+            # the loop reads the signal from its wake-up fd. See README.)
             session_loop.install_sigint_handler(replace=True)
         _session_loop.push(session_loop)
         self._session_loop = session_loop
