@@ -396,6 +396,14 @@ def _check_wait(lock: _LoopLock, waiter: LaneState | None) -> None:
             f"this alt_coop.Lock is held by the {fixture.scope} fixture {fixture.name!r}, "
             f"which releases it at its teardown, after every test of its {fixture.scope}, "
             f"{item.nodeid} included. Take it in one place only"
+            + (
+                # A sequential run, one test at a time in order, may have
+                # let the test take it before the fixture was set up.
+                ", or mark the test asyncio_sequential: running beside the tests using "
+                f"{fixture.name!r}, it found the lock taken by its setup"
+                if waiter is not None
+                else ""
+            )
         )
     if waiter is None:
         # A test outside a batch waits for no test of one: none runs.

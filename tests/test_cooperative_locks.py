@@ -262,8 +262,56 @@ def test_waiting_for_a_lock_a_module_fixture_a_cooperative_test_set_up_holds_is_
         "test_waits": ["FAILED"],
     }, result.stdout.str()
     result.stdout.fnmatch_lines(
-        ["*held by the module fixture 'holds'*test_waits included. Take it in one place only"]
+        ["*held by the module fixture 'holds'*test_waits included. Take it in one place only*"]
     )
+
+
+@pytest.mark.parametrize("marked", [False, True])
+def test_a_test_finding_the_lock_taken_by_a_wider_fixture_set_up_beside_it_is_told_what_to_do(
+    pytester, run_alt_subprocess, marked
+):
+    # The README's port_8080 pattern, with a test taking the lock itself: a
+    # sequential run lets it take the lock first; beside the other tests,
+    # the module fixture's setup takes it while the test awaits.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        port_8080 = alt_coop.Lock()
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        async def server():
+            async with port_8080():
+                yield "server"
+
+        @pytest.fixture
+        async def config():
+            await asyncio.sleep(0.05)
+
+        {"@pytest.mark.asyncio_sequential" if marked else ""}
+        async def test_binds_the_port(config):
+            async with port_8080():
+                pass
+
+        async def test_uses_server(server):
+            pass
+        """
+    )
+    result = run_alt_subprocess(timeout=60)
+    if marked:
+        result.assert_outcomes(passed=2)
+    else:
+        result.assert_outcomes(passed=1, failed=1)
+        result.stdout.fnmatch_lines(
+            [
+                "*held by the module fixture 'server'*test_binds_the_port included. Take it in "
+                "one place only, or mark the test asyncio_sequential: running beside the tests "
+                "using 'server', it found the lock taken by its setup"
+            ]
+        )
 
 
 @pytest.mark.parametrize("waiters", [1, 2])
@@ -309,7 +357,7 @@ def test_a_wait_begun_while_a_wider_fixture_set_up_holding_the_lock_is_an_error(
         [
             "*this alt_coop.Lock is held by the module fixture 'holds', which releases it at "
             "its teardown, after every test of its module, *test_waits[[]0[]] included. "
-            "Take it in one place only"
+            "Take it in one place only*"
         ]
     )
     assert "could not be let go of" not in result.stdout.str()
