@@ -164,6 +164,11 @@ def in_awaited_session() -> bool:
     return awaited_session_task() is not None
 
 
+#: The loop's turns a held-back cancellation takes to reach the code: see
+#: held_back_callbacks_run.
+HELD_BACK_TURNS = 3
+
+
 async def held_back_callbacks_run() -> bool:
     """Let the loop run what sync code held back (a signal handler the
     application added, an ``asyncio.timeout`` whose deadline passed), which
@@ -174,7 +179,7 @@ async def held_back_callbacks_run() -> bool:
     caller's cancellation reached this task meanwhile (taken back here)."""
     task = asyncio.current_task()
     try:
-        for _ in range(3):
+        for _ in range(HELD_BACK_TURNS):
             await asyncio.sleep(0)
     except asyncio.CancelledError:
         if task is None or not interrupt_pending(task):

@@ -22,7 +22,6 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -32,25 +31,26 @@ import greenlet
 
 
 def threads_unmeasured() -> bool:
-    """Whether the running coverage.py measures no thread but the one that
-    started it: its ``concurrency`` setting leaves ``thread`` out (an empty
-    one measures them), and its core is a trace function's, set per thread
-    (``sysmon`` measures every thread)."""
-    coverage = sys.modules.get("coverage")
-    cov = coverage.Coverage.current() if coverage is not None else None
-    if cov is None:
-        return False
-    concurrency = cov.get_option("run:concurrency") or []
-    core = cov.get_option("run:core") or os.environ.get("COVERAGE_CORE")
-    return bool(concurrency) and "thread" not in concurrency and core != "sysmon"
+    """Whether coverage.py measures this thread with a trace function (its
+    ``ctrace`` and ``pytrace`` cores, set per thread) but will not measure
+    the threads started from now on: its ``concurrency`` setting leaves
+    ``thread`` out, so it sets no trace function for new threads. (Its
+    ``sysmon`` core measures every thread, with no trace function.)"""
+    return _of_coverage(sys.gettrace()) and not _of_coverage(threading.gettrace())
+
+
+def _of_coverage(tracer: object) -> bool:
+    """Whether ``tracer`` (a trace function, or None) is coverage.py's."""
+    owner: object = getattr(tracer, "__self__", tracer)
+    return owner is not None and type(owner).__module__.split(".")[0] == "coverage"
 
 
 def follow_greenlets() -> None:
     """Make the coverage tracer of this thread (if any) keep a stack per greenlet."""
     for tracer in (sys.gettrace(), threading.gettrace()):
-        owner: object = getattr(tracer, "__self__", tracer)
-        if owner is None or type(owner).__module__.split(".")[0] != "coverage":
+        if not _of_coverage(tracer):
             continue
+        owner: object = getattr(tracer, "__self__", tracer)
         if getattr(owner, "concur_id_func", 0) is None:
             setattr(owner, "concur_id_func", greenlet.getcurrent)  # noqa: B010
 

@@ -377,11 +377,11 @@ def notice(
 
     Under pytest-xdist only the first worker gives it: every worker collects
     the same tests and would say the same, and the controller shows every
-    worker's warnings. (With ids of the user's own, ``--tx popen//id=w1``,
-    which worker is the first no worker knows: each gives it, and pytest's
-    summary shows it once, at each worker's location.) (Cooperative tests
-    run sequentially in workers, so the notices about how a test ran are not
-    given there.)"""
+    worker's warnings. With worker ids of the user's own (``--tx
+    popen//id=w1``) no worker knows it is the first: each gives it, and
+    pytest's summary shows it once, at each worker's location. Cooperative
+    tests run sequentially in workers, so the notices about how a test ran
+    are not given there."""
     worker = getattr(config, "workerinput", None)
     if worker is not None and _not_the_first_worker(str(worker.get("workerid", "gw0"))):
         return

@@ -135,6 +135,12 @@ def run(
         # from its signal handler, in the loop's select): its traceback is the
         # loop's. The code was cut short where it waited: the report names that.
         if (
+            cut_short
+            and _stops_the_run(cut_short[0])
+            and not isinstance(raised, KeyboardInterrupt)
+        ):
+            raise cut_short[0] from None  # the code's stop, as in _run_phase
+        if (
             not (alone and cut_short and _tracebacks.trim_asyncio_frames)
             or raised is cut_short[0]
             or isinstance(raised, KeyboardInterrupt)  # names the user's line already
@@ -333,7 +339,7 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
             and not isinstance(exc, pytest.exit.Exception)  # the first stop wins: Ctrl-C's
         ):
             _interrupt_turned_into(exc, task)
-        if isinstance(exc, (pytest.exit.Exception, KeyboardInterrupt)):
+        if _stops_the_run(exc):
             # The code stops the run, even as a clock cut it short: as in a
             # plain run, no clock's failure stands in for that.
             _capped()
@@ -379,6 +385,10 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     elif task is not None and _taken_back_but_pending(task, cancels_before):
         _drop_pending_cancellation()
     return result
+
+
+def _stops_the_run(error: BaseException) -> bool:
+    return isinstance(error, (pytest.exit.Exception, KeyboardInterrupt))
 
 
 def _taken_back_but_pending(task: asyncio.Task[Any], cancels_before: int) -> bool:
@@ -458,13 +468,12 @@ def _interruption(task: asyncio.Task[Any], where: TracebackType | None) -> Keybo
     """Take ``task``'s interrupt back, and make it the KeyboardInterrupt
     pytest stops at, naming the line ``where`` the code was cut short."""
     _cancels.take_interrupt(task)
-    session_loop = _session_loop.current()
-    if where is None and session_loop is not None and session_loop.runs_work_alone():
+    if where is None:
         # Ctrl-C came during sync code that never awaited again (a batch's
         # scheduler sees to its tests' own).
-        in_sync_code = session_loop.interrupt_in_sync_code()
-        where = in_sync_code.__traceback__ if in_sync_code is not None else None
+        where = _session_loop.line_of_sync_code_interrupted()
     interrupt = new_interrupt().with_traceback(where)
+    session_loop = _session_loop.current()
     if session_loop is not None and session_loop.interruption is None:
         session_loop.interruption = interrupt
     return interrupt
@@ -472,8 +481,7 @@ def _interruption(task: asyncio.Task[Any], where: TracebackType | None) -> Keybo
 
 def new_interrupt() -> KeyboardInterrupt:
     """The KeyboardInterrupt that stops pytest, saying what stopped it."""
-    session_loop = _session_loop.current()
-    if session_loop is not None and session_loop.interrupted_by_sigint:
+    if _session_loop.interrupted_by_sigint():
         return KeyboardInterrupt()
     return KeyboardInterrupt("the task running pytest was cancelled")
 

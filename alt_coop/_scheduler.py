@@ -71,10 +71,6 @@ ADMISSION_SLICE_SECONDS = 0.001
 #: cancellation of ``alt_coop.main``'s caller (see Scheduler._held).
 HELD_BACK_SECONDS = 0.01
 
-#: The loop's turns a held-back cancellation takes to reach a test: see
-#: alt_coop._cancels.held_back_callbacks_run.
-_SETTLING_TURNS = 3
-
 #: How long tests given up on have to unwind (see Scheduler._give_up).
 GIVE_UP_SECONDS = 1.0
 
@@ -503,7 +499,7 @@ class Scheduler:
             # caller; the tests whose tasks the batch started already must
             # not start before the loop runs it (see _lane).
             self._holds_settling += 1
-            asyncio.get_running_loop().call_soon(self._hold_settling, _SETTLING_TURNS)
+            asyncio.get_running_loop().call_soon(self._hold_settling, _cancels.HELD_BACK_TURNS - 1)
         if (
             seconds > self.block_threshold
             and seconds > self.holds.get(item, 0.0)

@@ -909,3 +909,21 @@ def at_work_on(loop: asyncio.AbstractEventLoop) -> bool:
 def current() -> SessionLoop | None:
     """The loop that async fixtures and tests run on right now, if any."""
     return _stack[-1] if _stack else None
+
+
+def interrupted_by_sigint() -> bool:
+    """Whether Ctrl-C interrupted a session running now: the one whose
+    handler saw it may be one a session runs nested in."""
+    return any(session_loop.interrupted_by_sigint for session_loop in _stack)
+
+
+def line_of_sync_code_interrupted() -> TracebackType | None:
+    """The line a test's sync code was at when Ctrl-C came, holding the
+    loop while a session (or one it runs nested in) ran that test's phase
+    alone; taken once."""
+    for session_loop in reversed(_stack):
+        if session_loop.runs_work_alone():
+            interrupt = session_loop.interrupt_in_sync_code()
+            if interrupt is not None:
+                return interrupt.__traceback__
+    return None

@@ -16,6 +16,7 @@ import inspect
 import os
 import sys
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import pytest
 
@@ -105,25 +106,32 @@ def _early_options(pluginmanager: pytest.PytestPluginManager) -> object:
     return getattr(pluginmanager.get_plugin("pytestconfig"), "known_args_namespace", None)
 
 
-#: Plugins that run async tests: the name pytest registers each under when it
-#: autoloads it (its entry point's), and its module (what ``-p`` or a
-#: conftest's ``pytest_plugins`` names, and pytest registers it under then).
-_PEERS = {
-    "asyncio-cooperative": "pytest_asyncio_cooperative.plugin",
-    "alt_pytest_asyncio": "alt_pytest_asyncio.plugin",
-}
-_OTHER_ASYNC_PLUGINS = {"asyncio": "pytest_asyncio.plugin", **_PEERS}
+class _Peer(NamedTuple):
+    """A plugin whose options alt_coop's share names with (so that its users'
+    settings carry over), by the name pytest registers it under when it
+    autoloads it (its entry point's)."""
 
-#: The options of the peers that alt_coop's share names with (so that their
-#: users' settings carry over).
-_PEER_OPTIONS = {
-    "asyncio-cooperative": frozenset({"max_asyncio_tasks", "asyncio_task_timeout"}),
-    "alt_pytest_asyncio": frozenset({"default_async_timeout"}),
+    module: str  # what ``-p`` or ``pytest_plugins`` names, registered under then
+    options: frozenset[str]
+
+
+_PEERS = {
+    "asyncio-cooperative": _Peer(
+        "pytest_asyncio_cooperative.plugin",
+        frozenset({"max_asyncio_tasks", "asyncio_task_timeout"}),
+    ),
+    "alt_pytest_asyncio": _Peer("alt_pytest_asyncio.plugin", frozenset({"default_async_timeout"})),
+}
+
+#: Plugins that run async tests: entry point name, module (as for _PEERS).
+_OTHER_ASYNC_PLUGINS = {
+    "asyncio": "pytest_asyncio.plugin",
+    **{entry_point: peer.module for entry_point, peer in _PEERS.items()},
 }
 
 
 def _peer_loads(pluginmanager: pytest.PytestPluginManager, entry_point: str) -> bool:
-    module = _PEERS[entry_point]
+    module = _PEERS[entry_point].module
     if _loaded_plugins.registered_name(pluginmanager, entry_point, module) is not None:
         return True
     early_plugins = getattr(_early_options(pluginmanager), "plugins", None) or ()
@@ -139,13 +147,14 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     # leaves it its own: every run would fail otherwise, alt_coop on or off.
     # (Switched on beside it, alt_coop stops the run with a usage error.)
     taken = frozenset().union(
-        *(names for peer, names in _PEER_OPTIONS.items() if _peer_loads(pluginmanager, peer))
+        *(peer.options for name, peer in _PEERS.items() if _peer_loads(pluginmanager, name))
     )
     _options.add_options(parser, taken)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not _other_async_plugin(config, _PEERS):  # whose option values these may be
+    peers = {entry_point: peer.module for entry_point, peer in _PEERS.items()}
+    if not _other_async_plugin(config, peers):  # whose option values these may be
         _options.settings(config)  # a bad value is a usage error before anything runs
     for marker in _MARKERS:
         config.addinivalue_line("markers", marker)

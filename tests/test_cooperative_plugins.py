@@ -826,6 +826,36 @@ def test_a_pytest_timeout_stops_the_async_test_it_fails(pytester, run_alt_subpro
     assert events[ticks_done:] == ["finally", "teardown", "after starts", "after ends"], events
 
 
+@pytest.mark.parametrize(
+    "stop", ["pytest.exit('giving up', returncode=3)", "raise KeyboardInterrupt"]
+)
+def test_a_stop_raised_as_pytest_timeout_cuts_in_stops_the_run(pytester, run_alt_subprocess, stop):
+    # Its failure, raised into the loop while the test waited, stood in for
+    # the stop the test raised as it was cancelled.
+    pytest.importorskip("pytest_timeout")
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        @pytest.mark.timeout(0.5)
+        async def test_gives_up():
+            try:
+                await asyncio.sleep(10)
+            except BaseException:
+                {stop}
+
+        def test_after():
+            pass
+        """
+    )
+    result = run_alt_subprocess(timeout=60)
+    expected = 3 if "exit" in stop else pytest.ExitCode.INTERRUPTED
+    assert result.ret == expected, result.stdout.str()
+    assert "Timeout" not in result.stdout.str()
+    assert "passed" not in result.stdout.str()
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_pytest_timeout_failure_names_the_line_the_test_waited_at(
     pytester, run_alt_subprocess, mode

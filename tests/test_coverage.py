@@ -341,13 +341,15 @@ async def test_async(n):
 """
 
 
-@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("core", [None, "ctrace", "pytrace", "sysmon"])
 def test_lines_match_with_a_concurrency_setting_that_leaves_threads_out(
     pytester, monkeypatch, core
 ):
     # ``concurrency = multiprocessing`` leaves threads unmeasured, where a
     # plain def cooperative test's body would run; and pytest-cov's no_cover
     # restarts coverage with a tracer that no longer follows greenlets.
+    # sysmon, asked for, measures every thread where coverage.py can use it
+    # (3.12+), and falls back to ctrace with branches before 3.14.
     coverage = pytest.importorskip("coverage")
     if core is None:
         monkeypatch.delenv("COVERAGE_CORE", raising=False)

@@ -155,6 +155,47 @@ def test_ctrl_c_while_an_async_tests_sync_code_holds_the_loop_names_that_line(
     assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
 
 
+def test_ctrl_c_while_a_nested_sessions_test_holds_the_loop_names_that_line(
+    pytester: pytest.Pytester,
+) -> None:
+    # The outer session's handler saw Ctrl-C: the inner session said the
+    # task running pytest was cancelled, naming no line.
+    marker = pytester.path / "test-started.txt"
+    pytester.makepyfile(
+        test_outer=f"""
+        import pytest
+        import alt_coop
+
+        async def test_outer():
+            pytest.main([*{ISOLATE!r}, "-s", "inner"], plugins=[alt_coop.Plugin()])
+        """
+    )
+    inner = pytester.mkdir("inner")
+    (inner / "test_inner.py").write_text(
+        textwrap.dedent(
+            f"""
+            import time
+
+            async def test_blocks_the_loop():
+                with open({str(marker)!r}, "w") as f:
+                    f.write("started")
+                time.sleep(2)
+            """
+        )
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-s", "test_outer.py"],
+        pytester.path,
+        marker.exists,
+        "the inner test blocked the loop",
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "the task running pytest was cancelled" not in output, output
+    lines = (inner / "test_inner.py").read_text().splitlines()
+    sleep_line = lines.index("    time.sleep(2)") + 1
+    assert f"test_inner.py:{sleep_line}: KeyboardInterrupt" in output, output
+
+
 TURNS_THE_INTERRUPT_INTO_AN_ERROR = """
 import asyncio
 import pytest
