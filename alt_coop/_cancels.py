@@ -169,7 +169,7 @@ def in_awaited_session() -> bool:
 HELD_BACK_TURNS = 3
 
 
-async def held_back_callbacks_run() -> bool:
+async def held_back_callbacks_run(turns: int = HELD_BACK_TURNS) -> bool:
     """Let the loop run what sync code held back (a signal handler the
     application added, an ``asyncio.timeout`` whose deadline passed), which
     may cancel the caller of ``alt_coop.main``. Three turns, each running
@@ -179,7 +179,7 @@ async def held_back_callbacks_run() -> bool:
     caller's cancellation reached this task meanwhile (taken back here)."""
     task = asyncio.current_task()
     try:
-        for _ in range(HELD_BACK_TURNS):
+        for _ in range(turns):
             await asyncio.sleep(0)
     except asyncio.CancelledError:
         if task is None or not interrupt_pending(task):
