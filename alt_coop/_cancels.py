@@ -172,11 +172,13 @@ HELD_BACK_TURNS = 3
 async def held_back_callbacks_run(turns: int = HELD_BACK_TURNS) -> bool:
     """Let the loop run what sync code held back (a signal handler the
     application added, an ``asyncio.timeout`` whose deadline passed), which
-    may cancel the caller of ``alt_coop.main``. Three turns, each running
-    what the one before queued behind this task: the signal's wake-up is
-    read in the first, its handler (or a due timer's callback) runs in the
-    second, and this task sees what it did in the third. True if the
-    caller's cancellation reached this task meanwhile (taken back here)."""
+    may cancel the caller of ``alt_coop.main``. Three turns by default, each
+    running what the one before queued behind this task: the signal's
+    wake-up is read in the first, its handler (or a due timer's callback)
+    runs in the second, and the session's task sees what it did in the
+    third (a cooperative test's task, further from the caller, needs more:
+    see alt_coop._scheduler). True if the caller's cancellation reached
+    this task meanwhile (taken back here)."""
     task = asyncio.current_task()
     try:
         for _ in range(turns):
