@@ -2569,34 +2569,36 @@ def test_cancelling_main_again_during_its_teardown_still_hands_back_a_cancellati
     assert "APP: a second session returned 0" in output
 
 
+#: An application whose task named "app" awaits ``alt_coop.main`` on the
+#: suite in ``suite/``, which cancels that task (from sync code, or a callback).
+APP_ITS_TESTS_CANCEL = """
+import asyncio
+
+import alt_coop
+
+
+async def app_main():
+    try:
+        await alt_coop.main([*ISOLATE, "suite", "-q", "-s"])
+    except asyncio.CancelledError:
+        print("APP: main raised CancelledError", flush=True)
+
+
+async def outer():
+    await asyncio.create_task(app_main(), name="app")
+
+
+asyncio.run(outer())
+"""
+
+
 def test_main_cancelled_while_a_sync_test_runs_stops_after_its_full_teardown(
     pytester: pytest.Pytester,
 ) -> None:
     # Sync code holds the loop: nothing delivers the cancellation until some
     # code awaits, the next async teardown. It must not cut that teardown
     # short; the run stops after it, as a normal run stops on Ctrl-C.
-    write_app(
-        pytester,
-        """
-        import asyncio
-
-        import alt_coop
-
-
-        async def app_main():
-            try:
-                await alt_coop.main([*ISOLATE, "suite", "-q", "-s"])
-            except asyncio.CancelledError:
-                print("APP: main raised CancelledError", flush=True)
-
-
-        async def outer():
-            await asyncio.create_task(app_main(), name="app")
-
-
-        asyncio.run(outer())
-        """,
-    )
+    write_app(pytester, APP_ITS_TESTS_CANCEL)
     write(
         pytester,
         "suite/test_sync_cancels.py",
@@ -2641,28 +2643,7 @@ def test_main_cancelled_while_a_cooperative_test_holds_the_loop_starts_no_other(
 ) -> None:
     # The batch had started the other tests' tasks: they ran their fixtures
     # and bodies before the loop, held, could deliver the cancellation.
-    write_app(
-        pytester,
-        """
-        import asyncio
-
-        import alt_coop
-
-
-        async def app_main():
-            try:
-                await alt_coop.main([*ISOLATE, "suite", "-q", "-s"])
-            except asyncio.CancelledError:
-                print("APP: main raised CancelledError", flush=True)
-
-
-        async def outer():
-            await asyncio.create_task(app_main(), name="app")
-
-
-        asyncio.run(outer())
-        """,
-    )
+    write_app(pytester, APP_ITS_TESTS_CANCEL)
     write(
         pytester,
         "suite/test_batch.py",
