@@ -118,7 +118,7 @@ class _CallerWatch:
 
     def __init__(self, caller: asyncio.Task[Any]) -> None:
         self.caller = caller
-        self.told = caller.cancelling()
+        self.told = self.at_start = caller.cancelling()
 
     def news(self) -> int:
         """How many cancellations of the caller came since last asked."""
@@ -159,6 +159,21 @@ def main_running() -> bool:
     return bool(_callers)
 
 
+def main_caller_cancelled() -> bool:
+    """Whether the caller of an ``alt_coop.main`` session on the running
+    loop was cancelled since it awaited it: the session stops, whether or
+    not the cancellation reached its task yet (some turns of the loop, as
+    many as the tasks in between take). Nothing is taken here."""
+    if not _callers:
+        return False
+    loop = asyncio.get_running_loop()
+    return any(
+        watch.caller.cancelling() > watch.at_start
+        for watch in list(_callers.values())
+        if watch.caller.get_loop() is loop
+    )
+
+
 def in_awaited_session() -> bool:
     """Whether this code runs on ``alt_coop.main``'s session task."""
     return awaited_session_task() is not None
@@ -169,19 +184,19 @@ def in_awaited_session() -> bool:
 HELD_BACK_TURNS = 3
 
 
-async def held_back_callbacks_run(turns: int = HELD_BACK_TURNS) -> bool:
+async def held_back_callbacks_run() -> bool:
     """Let the loop run what sync code held back (a signal handler the
     application added, an ``asyncio.timeout`` whose deadline passed), which
-    may cancel the caller of ``alt_coop.main``. Three turns by default, each
-    running what the one before queued behind this task: the signal's
-    wake-up is read in the first, its handler (or a due timer's callback)
-    runs in the second, and the session's task sees what it did in the
-    third (a cooperative test's task, further from the caller, needs more:
-    see alt_coop._scheduler). True if the caller's cancellation reached
-    this task meanwhile (taken back here)."""
+    may cancel the caller of ``alt_coop.main``. Three turns, each running
+    what the one before queued behind this task: the signal's wake-up is
+    read in the first, its handler (or a due timer's callback) runs in the
+    second, and the session's task sees what it did in the third (a
+    cooperative test's task, further from the caller, may not yet: see
+    :func:`main_caller_cancelled`). True if the caller's cancellation
+    reached this task meanwhile (taken back here)."""
     task = asyncio.current_task()
     try:
-        for _ in range(turns):
+        for _ in range(HELD_BACK_TURNS):
             await asyncio.sleep(0)
     except asyncio.CancelledError:
         if task is None or not interrupt_pending(task):

@@ -71,12 +71,6 @@ ADMISSION_SLICE_SECONDS = 0.001
 #: cancellation of ``alt_coop.main``'s caller (see Scheduler._held).
 HELD_BACK_SECONDS = 0.01
 
-#: The loop's turns such a cancellation may take to reach a test starting
-#: meanwhile: the callback that makes it, the caller's task, the session's,
-#: the batch's, then the test's, one turn each (a test in flight delays it by
-#: one; see alt_coop._cancels.held_back_callbacks_run), and one to spare.
-_SETTLING_TURNS = 6
-
 #: How long tests given up on have to unwind (see Scheduler._give_up).
 GIVE_UP_SECONDS = 1.0
 
@@ -505,7 +499,7 @@ class Scheduler:
             # caller; the tests whose tasks the batch started already must
             # not start before the loop runs it (see _lane).
             self._holds_settling += 1
-            asyncio.get_running_loop().call_soon(self._hold_settling, _SETTLING_TURNS - 1)
+            asyncio.get_running_loop().call_soon(self._hold_settling, _cancels.HELD_BACK_TURNS - 1)
         if (
             seconds > self.block_threshold
             and seconds > self.holds.get(item, 0.0)
@@ -611,10 +605,12 @@ class Scheduler:
 
     def _lane(self, state: _lane_state.LaneState) -> None:
         item = state.item
-        if self._holds_settling and _runner.run(
-            _cancels.held_back_callbacks_run(_SETTLING_TURNS), None
-        ):
-            return  # alt_coop.main's caller was cancelled while another test held the loop
+        if (
+            self._holds_settling and _runner.run(_cancels.held_back_callbacks_run(), None)
+        ) or _cancels.main_caller_cancelled():
+            # alt_coop.main's caller was cancelled (while another test held
+            # the loop, say), as no test starts after Ctrl-C in a plain run.
+            return
         if self._stopping() or self._torn_down_all:
             return  # stopped (-x, --maxfail) between its admission and its first turn
         _lane_state.CURRENT.set(state)

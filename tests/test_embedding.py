@@ -2637,12 +2637,14 @@ def test_main_cancelled_while_a_sync_test_runs_stops_after_its_full_teardown(
 
 
 @pytest.mark.parametrize("holder", [0, 1])
-@pytest.mark.parametrize("how", ["cancel", "timer"])
+@pytest.mark.parametrize("how", ["cancel", "timer", "cancel, not held"])
 def test_main_cancelled_while_a_cooperative_test_holds_the_loop_starts_no_other(
     pytester: pytest.Pytester, how: str, holder: int
 ) -> None:
     # The batch had started the other tests' tasks: they ran their fixtures
-    # and bodies before the loop, held, could deliver the cancellation.
+    # and bodies before the loop, held, could deliver the cancellation; or,
+    # not held, before the cancellation, made, reached them (some turns of
+    # the loop, as many as the tasks in between take).
     write_app(pytester, APP_ITS_TESTS_CANCEL)
     write(
         pytester,
@@ -2659,11 +2661,12 @@ def test_main_cancelled_while_a_cooperative_test_holds_the_loop_starts_no_other(
             print(f"SETUP {{request.node.name}}", flush=True)
             if request.node.name == "test_it[{holder}]":
                 (app,) = [t for t in asyncio.all_tasks() if t.get_name() == "app"]
-                if {how == "cancel"}:  # what asyncio.run's Ctrl-C handler does
+                if {how.startswith("cancel")}:  # what asyncio.run's Ctrl-C handler does
                     app.cancel()
                 else:  # an application's timeout, coming due meanwhile
                     asyncio.get_running_loop().call_later(0.1, app.cancel)
-                time.sleep(1)
+                if {how != "cancel, not held"}:
+                    time.sleep(1)
 
         @pytest.mark.parametrize("n", range(4))
         async def test_it(blocking, n):
