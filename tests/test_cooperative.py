@@ -1500,12 +1500,21 @@ def test_a_tests_warnings_reach_plugins_after_its_logfinish(pytester, run_alt, m
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
-def test_a_warnings_allocation_traceback_is_shown(pytester, run_alt_subprocess, monkeypatch, mode):
+def test_a_warnings_allocation_traceback_is_shown(pytester, run_alt_subprocess, mode):
     # A warning given the object it is about (``source=``, as an unclosed
     # resource's ResourceWarning is) shows where that object was allocated
     # when tracemalloc runs; so also a warning a task of the test gives, and
     # one recorded by the test's own pytest.warns.
-    monkeypatch.setenv("PYTHONTRACEMALLOC", "5")
+    # Started by the conftest rather than PYTHONTRACEMALLOC, which traces
+    # pytest's start-up too and makes the run ten times slower.
+    pytester.makeconftest(
+        """
+        import tracemalloc
+
+        def pytest_configure():
+            tracemalloc.start(5)
+        """
+    )
     pytester.makepyfile(
         """
         import asyncio
