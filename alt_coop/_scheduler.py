@@ -719,7 +719,9 @@ class Scheduler:
             return self._cut_short(item, state)
         except KeyboardInterrupt as again:  # Ctrl-C again: it must not leave the task
             self._interrupt(again)
-            return _results(state.reports)
+        except pytest.exit.Exception:
+            pass  # a teardown's, as pytest never reports one: the first stop wins
+        return _results(state.reports)
 
     def _interrupt(self, interruption: KeyboardInterrupt) -> None:
         """A test met an interrupt (Ctrl-C's, or its own ``KeyboardInterrupt``):
@@ -763,7 +765,9 @@ class Scheduler:
                 # Only what the end of the session would do for it: the phase
                 # hooks of its interrupted phase have run their course already.
                 call = pytest.CallInfo.from_call(
-                    lambda: setupstate.teardown_exact(None), "teardown", reraise=KeyboardInterrupt
+                    lambda: setupstate.teardown_exact(None),
+                    "teardown",
+                    reraise=(KeyboardInterrupt, pytest.exit.Exception),
                 )
                 if call.excinfo is not None:  # a teardown error is a result of its own
                     try:

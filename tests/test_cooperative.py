@@ -3870,6 +3870,42 @@ def test_the_first_pytest_exit_ends_the_run_though_a_running_test_stops_it_again
     )
 
 
+@pytest.mark.parametrize("fixture", ["async def", "def"])
+def test_a_pytest_exit_in_the_teardown_of_a_test_cut_short_is_no_error(
+    pytester, run_alt_subprocess, fixture
+):
+    # Torn down after another test's KeyboardInterrupt stopped the batch,
+    # its fixture's pytest.exit() became an error of its teardown; pytest
+    # never reports an Exit as a test's outcome, and the first stop wins.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        {fixture} exits_at_teardown():
+            yield
+            print("TEARDOWN RAN", flush=True)
+            pytest.exit("teardown exit", returncode=7)
+
+        async def test_interrupts():
+            await asyncio.sleep(0.01)
+            raise KeyboardInterrupt
+
+        async def test_cut_short(exits_at_teardown):
+            await asyncio.sleep(0.5)
+        """
+    )
+    result = run_alt_subprocess("-s", "-p", "no:warnings")
+    output = result.stdout.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED, output
+    assert "TEARDOWN RAN" in output
+    assert "ERROR at teardown" not in output and "teardown exit" not in output, output
+    result.stdout.fnmatch_lines(["*.py:14: KeyboardInterrupt", "*= no tests ran in *"])
+
+
 @pytest.mark.parametrize(
     "second", ['pytest.exit("second exit", returncode=0)', "raise KeyboardInterrupt"]
 )
