@@ -136,6 +136,11 @@ def watch_caller(session: asyncio.Task[Any], caller: asyncio.Task[Any]) -> None:
     _callers[session] = _CallerWatch(caller)
 
 
+def unwatch_caller(session: asyncio.Task[Any]) -> None:
+    """``session`` is over (its task may live on, in a traceback, say)."""
+    _callers.pop(session, None)
+
+
 def caller_cancelled(session: asyncio.Task[Any]) -> bool:
     """Whether ``session``'s caller was cancelled since last asked: each
     cancellation counts once, here or at :func:`caller_cancelled_meanwhile`."""
@@ -159,19 +164,13 @@ def main_running() -> bool:
     return bool(_callers)
 
 
-def main_caller_cancelled() -> bool:
-    """Whether the caller of an ``alt_coop.main`` session on the running
-    loop was cancelled since it awaited it: the session stops, whether or
-    not the cancellation reached its task yet (some turns of the loop, as
-    many as the tasks in between take). Nothing is taken here."""
-    if not _callers:
-        return False
-    loop = asyncio.get_running_loop()
-    return any(
-        watch.caller.cancelling() > watch.at_start
-        for watch in list(_callers.values())
-        if watch.caller.get_loop() is loop
-    )
+def caller_cancelled_since_start(session: asyncio.Task[Any] | None) -> bool:
+    """Whether the caller of ``alt_coop.main`` whose session task is
+    ``session`` was cancelled since it awaited it: the session stops,
+    whether or not the cancellation reached its task yet (some turns of the
+    loop, as many as the tasks in between take). Nothing is taken here."""
+    watch = _callers.get(session) if session is not None and _callers else None
+    return watch is not None and watch.caller.cancelling() > watch.at_start
 
 
 def in_awaited_session() -> bool:

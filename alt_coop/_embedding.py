@@ -182,6 +182,7 @@ async def _awaited_session(
                 else:
                     interrupt()
     finally:
+        _cancels.unwatch_caller(session)
         if grace is not None:
             grace.cancel()
         if deferred is not None:

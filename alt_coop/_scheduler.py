@@ -126,6 +126,7 @@ class Scheduler:
         self._others = others  # the plugins that run some async tests themselves
         self._lanes_running = 0  # lanes past their start, not yet done with their protocol
         self._holds_settling = 0  # long turns whose held-back callbacks may not have run
+        self._session_task: asyncio.Task[Any] | None = None  # the one running the batch
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
         self._last_logged: pytest.Item | None = None  # the last test whose reports were logged
         # The batch gives up on the tests still running after an interrupt's
@@ -350,6 +351,7 @@ class Scheduler:
     ) -> None:
         items = tests.items
         loop = asyncio.get_running_loop()
+        self._session_task = asyncio.current_task()  # alt_coop.main's, say
         changed = asyncio.Event()
         tasks = self._tasks
         assert self.setupstate is not None
@@ -607,7 +609,7 @@ class Scheduler:
         item = state.item
         if (
             self._holds_settling and _runner.run(_cancels.held_back_callbacks_run(), None)
-        ) or _cancels.main_caller_cancelled():
+        ) or _cancels.caller_cancelled_since_start(self._session_task):
             # alt_coop.main's caller was cancelled (while another test held
             # the loop, say), as no test starts after Ctrl-C in a plain run.
             return

@@ -2683,6 +2683,57 @@ def test_main_cancelled_while_a_cooperative_test_holds_the_loop_starts_no_other(
     result.stdout.fnmatch_lines(["APP: main raised CancelledError"])
 
 
+def test_main_awaited_again_after_a_cancellation_the_caller_swallowed_runs_its_tests(
+    pytester: pytest.Pytester,
+) -> None:
+    # The caller's task stays cancelling (no uncancel()): the second session
+    # is not stopped by the first one's cancellation.
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            task = asyncio.current_task()
+            asyncio.get_running_loop().call_later(0.2, task.cancel)
+            try:
+                await alt_coop.main([*ISOLATE, "suite", "-q", "-s"])
+            except asyncio.CancelledError:
+                print("APP: first main cancelled", flush=True)
+            code = await alt_coop.main([*ISOLATE, "suite", "-q", "-s"])
+            print(f"APP: second main returned {code!r}", flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_batch.py",
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_it(n):
+            await asyncio.sleep(0.5)
+        """,
+    )
+    result = run_app(pytester, timeout=30)
+    result.stdout.fnmatch_lines(
+        [
+            "APP: first main cancelled",
+            "*3 passed*",
+            "APP: second main returned <ExitCode.OK: 0>",
+        ]
+    )
+
+
 @pytest.mark.parametrize("first", ["sync", "async", "cooperative"])
 @pytest.mark.parametrize("how", ["cancel", "asyncio.timeout"])
 def test_main_cancelled_before_the_first_test_runs_no_test(
