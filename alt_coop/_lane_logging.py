@@ -57,24 +57,40 @@ from ._lane_warnings import notice
 from ._session_loop import current, exception_handler_in_front, running_loop
 
 
-@contextlib.contextmanager
-def logs_per_test(config: pytest.Config) -> Iterator[CaplogLevels]:
-    """Route log records to the test that made them, for a cooperative batch.
+class BatchLogs:
+    """What a batch's tests log through: the levels they set through caplog,
+    and the router that takes each record to its test."""
 
-    Yields the levels tests set through caplog: a test's no longer count
-    once it is over (``forget``).
-    """
-    levels = CaplogLevels()
+    def __init__(self) -> None:
+        self.levels = CaplogLevels()
+        self.places: _RouterPlaces | None = None  # while the batch runs
+
+    def forget(self, state: LaneState) -> None:
+        """``state``'s test is over: its levels no longer count."""
+        self.levels.forget(state)
+
+    def turn_ended(self) -> None:
+        """A test's turn on the loop ended: a ``dictConfig`` it ran took every
+        handler off the root logger, the router the other tests' records go
+        through among them."""
+        if self.places is not None:
+            self.places.keep_on_root()
+
+
+@contextlib.contextmanager
+def logs_per_test(config: pytest.Config) -> Iterator[BatchLogs]:
+    """Route log records to the test that made them, for a cooperative batch."""
+    logs = BatchLogs()
     plugin = config.pluginmanager.getplugin("logging-plugin")
     if plugin is None:  # -p no:logging
-        yield levels
+        yield logs
         return
     with (
-        _handlers_per_test(plugin, levels),
-        _caplog_levels_per_test(levels),
+        _handlers_per_test(plugin, logs),
+        _caplog_levels_per_test(logs.levels),
         _log_path_told(plugin, config),
     ):
-        yield levels
+        yield logs
 
 
 _LOG_PATH_TOLD = pytest.StashKey[bool]()
@@ -159,6 +175,13 @@ class _LogRouter(logging.Handler):
         self.active = True
 
     def emit(self, record: logging.LogRecord) -> None:
+        self.route(record, logging.root)
+
+    def route(self, record: logging.LogRecord, logger: logging.Logger) -> None:
+        """Hand ``record``, come to ``logger``, to its test's handlers, but
+        those on ``logger`` already, attached by hand (``caplog.handler``, to
+        capture a logger that does not propagate): pytest, attaching its
+        handler there too, adds it once."""
         if not self.active:
             return
         state = _test_of_record(record)
@@ -167,7 +190,7 @@ class _LogRouter(logging.Handler):
         if self.levels.changed and not self.levels.lets_through(state, record):
             return
         for handler in state.log_handlers:
-            if record.levelno >= handler.level:
+            if record.levelno >= handler.level and handler not in logger.handlers:
                 handler.handle(record)
 
 
@@ -377,7 +400,7 @@ def _caplog_levels_per_test(levels: CaplogLevels) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
+def _handlers_per_test(plugin: Any, logs: BatchLogs) -> Iterator[None]:
     original = plugin._runtest_for
     # pytest 8.3 drives it with ``yield from``; 8.4 and later with ``with``.
     plain_generator = inspect.isgeneratorfunction(original)
@@ -397,14 +420,22 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
             # As pytest lowers it at each phase's start: a fixture's
             # ``dictConfig`` may have raised it since the batch began.
             root.setLevel(plugin.log_level)
-        # Handlers come from a pool: logging keeps every handler ever made in
-        # a list that it searches when one is collected.
-        caplog_handler, report_handler = pool.pop() if pool else _handler_pair(plugin)
-        for handler in (caplog_handler, report_handler):
+        # A test keeps its pair for its phases, as pytest keeps one for every
+        # phase: the level caplog.set_level gives it in the setup holds for the
+        # call. Pairs come from a pool: logging keeps every handler ever made
+        # in a list that it searches when one is collected.
+        pair = kept.get(state)
+        if pair is None:
+            pair = kept[state] = pool.pop() if pool else _handler_pair(plugin)
+            for handler in pair:
+                handler.owner = state
+                handler.setLevel(level)  # as a new one's: an earlier test's caplog set it
+        caplog_handler, report_handler = pair
+        for handler in pair:
             handler.reset()
-            # As a new one's: caplog.set_level in an earlier phase set its level.
-            handler.setLevel(level)
-        state.log_handlers = (caplog_handler, report_handler)
+            if plugin.log_level is not None:
+                handler.setLevel(plugin.log_level)  # as pytest's catching_logs does
+        state.log_handlers = pair
         state.log_when = when
         item.stash[caplog_records_key][when] = caplog_handler.records
         item.stash[caplog_handler_key] = caplog_handler
@@ -415,13 +446,20 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
                 labelled.write_from_threads()  # before the phase's report
             state.log_handlers, state.log_when = (), None
             item.add_report_section(when, "log", report_handler.stream.getvalue().strip())
-            pool.append((caplog_handler, report_handler))
+            if when == "teardown":
+                pair = kept.pop(state)
+                for handler in pair:
+                    handler.owner = None
+                pool.append(pair)
 
-    pool: list[tuple[LogCaptureHandler, LogCaptureHandler]] = []
+    pool: list[tuple[_TestsHandler, _TestsHandler]] = []
+    # Those of the tests whose teardown has not ended (one cut short keeps
+    # its pair until the batch ends).
+    kept: dict[LaneState, tuple[_TestsHandler, _TestsHandler]] = {}
     level = plugin.log_level if plugin.log_level is not None else logging.NOTSET
-    router = _LogRouter(levels)
+    router = _LogRouter(logs.levels)
     root = logging.getLogger()
-    places = _RouterPlaces(router)
+    places = logs.places = _RouterPlaces(router)
     places.refresh()
     saved_level = root.level
     if plugin.log_level is not None:
@@ -445,8 +483,12 @@ def _handlers_per_test(plugin: Any, levels: CaplogLevels) -> Iterator[None]:
             labelled.close()
             del live.emit
         del plugin._runtest_for
+        logs.places = None
         places.remove()
-        root.setLevel(saved_level)
+        if plugin.log_level is not None:
+            # Only what was lowered for it: pytest leaves the root logger's
+            # level alone otherwise, as set by a wider fixture, say.
+            root.setLevel(saved_level)
 
 
 class _LabelledLiveRecords:
@@ -562,6 +604,11 @@ class _RouterPlaces:
                 if relay not in logger.handlers:  # dictConfig may have removed it
                     logger.addHandler(relay)
 
+    def keep_on_root(self) -> None:
+        """Put the router back if some code took it off the root logger."""
+        if self._router not in logging.root.handlers:
+            self.refresh()
+
     def remove(self) -> None:
         self._router.active = False
         logging.getLogger().removeHandler(self._router)
@@ -593,18 +640,40 @@ class _Relay(logging.Handler):
             if parent is None or parent is root or parent in self._relays:
                 return  # the root's router takes it, or that relay decides
             logger = parent
-        self._router.handle(record)  # it stops here, or at an ancestor no relay is on
+        self._router.route(record, self._logger)  # it stops here, or at an ancestor no relay is on
 
 
-def _handler_pair(plugin: Any) -> tuple[LogCaptureHandler, LogCaptureHandler]:
+class _TestsHandler(LogCaptureHandler):
+    """A test's handler in a batch (its ``caplog.handler``, its report's).
+
+    The router hands it its test's records. Attached to a logger by hand
+    too (``caplog.handler`` on one that does not propagate, the usual way to
+    capture it), it gets every record of that logger, the other running
+    tests' among them: it takes only its test's (and those of no test).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.owner: LaneState | None = None  # while its test runs
+
+    def handle(self, record: logging.LogRecord) -> Any:
+        owner = self.owner
+        if owner is not None:
+            made_by = _test_of_record(record)
+            if made_by is not None and made_by is not owner:
+                return False
+        return super().handle(record)
+
+
+def _handler_pair(plugin: Any) -> tuple[_TestsHandler, _TestsHandler]:
     pair = _unlisted_handler(), _unlisted_handler()
     for handler in pair:
         handler.setFormatter(plugin.formatter)
     return pair
 
 
-def _unlisted_handler() -> LogCaptureHandler:
-    """A new LogCaptureHandler, left off the list ``logging.shutdown`` flushes.
+def _unlisted_handler() -> _TestsHandler:
+    """A new handler, left off the list ``logging.shutdown`` flushes.
 
     logging keeps a weak reference to every handler ever made in one list,
     and searches it linearly each time a handler is collected: with thousands
@@ -615,9 +684,9 @@ def _unlisted_handler() -> LogCaptureHandler:
     refs: list[Any] | None = getattr(logging, "_handlerList", None)
     lock: Any = getattr(logging, "_lock", None)
     if refs is None or lock is None:
-        return LogCaptureHandler()
+        return _TestsHandler()
     with lock:  # so no other thread's handler comes between
-        handler = LogCaptureHandler()
+        handler = _TestsHandler()
         if refs and refs[-1]() is handler:
             refs.pop()
     return handler

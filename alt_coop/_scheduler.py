@@ -120,7 +120,7 @@ class Scheduler:
         self.error: BaseException | None = None  # raised outside any test's phases
         self._tasks: set[asyncio.Task[None]] = set()  # the running batch's
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
-        self._log_levels = _lane_logging.CaplogLevels()  # the running batch's
+        self._logs = _lane_logging.BatchLogs()  # the running batch's
         self._run_alone = _run_alone.RunAlone(self.config)
         self.instances.pytests_own = _fixture_instances.params_of_other_scopes(session.items)
         self._others = others  # the plugins that run some async tests themselves
@@ -283,7 +283,7 @@ class Scheduler:
         sigint_handler = signal.getsignal(signal.SIGINT)
         with (
             _lane_globals.per_test_globals(self.config) as turn_globals,
-            _lane_logging.logs_per_test(self.config) as self._log_levels,
+            _lane_logging.logs_per_test(self.config) as self._logs,
             _lane_warnings.warnings_per_test(self.config) as warnings_per_test,
             _uncaught.uncaught_per_test(self.config),
             BatchCollection(min(len(items), self.max_tasks)) as collection,
@@ -488,6 +488,7 @@ class Scheduler:
         if self._left:
             return  # the batch's per-test globals are gone
         turn_globals.turn_ended(state)  # the next turn may be another test's
+        self._logs.turn_ended()
         if state.task is None:
             # Its protocol is over, with no next turn to give its own
             # sys.last_value (its failure, its frames) back to. A cancelled
@@ -660,7 +661,7 @@ class Scheduler:
                 cap.stop()
             # What its last phase could not report, pytest reports later.
             _uncaught.hand_over(state, test_over=True)
-            self._log_levels.forget(state)
+            self._logs.forget(state)
         if self._interrupted and _lane_state.outlived_interrupts:
             outlived = _lane_state.outlived_interrupts.pop(state, None)
             if outlived is not None:  # its code went on past the interrupt, to an outcome

@@ -1434,6 +1434,147 @@ def test_caplog_levels_set_in_a_phase_end_with_it_under_log_level(pytester, run_
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_caplog_set_level_in_a_fixture_holds_through_the_tests_phases(pytester, run_alt, mode):
+    # pytest keeps one caplog handler for a test's phases: the level a
+    # fixture sets holds for the call and the teardown, until caplog ends.
+    pytester.makepyfile(
+        """
+        import logging
+
+        import pytest
+
+        @pytest.fixture(scope="module", autouse=True)
+        def app_logs_info():  # the application's own configuration
+            logging.getLogger("app").setLevel(logging.INFO)
+            yield
+            logging.getLogger("app").setLevel(logging.NOTSET)
+
+        @pytest.fixture
+        def quiet(caplog):
+            caplog.set_level(logging.WARNING, logger="db")
+            yield
+            logging.getLogger("app").info("teardown info")
+            assert caplog.handler.level == logging.WARNING
+            assert caplog.get_records("teardown") == []
+
+        @pytest.mark.parametrize("n", range(2))
+        async def test_app(quiet, caplog, n):
+            logging.getLogger("app").info("call info")
+            assert caplog.handler.level == logging.WARNING
+            assert caplog.messages == []
+        """
+    )
+    run_alt(*mode_args(mode)).assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_root_level_set_by_a_wider_fixture_outlives_the_batch(
+    pytester, run_alt_subprocess, mode
+):
+    # Without --log-level, pytest leaves the root logger's level alone: an
+    # application's logging set-up in a session fixture holds for the run.
+    pytester.makepyfile(
+        """
+        import logging
+        import logging.config
+
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def configure_logging():
+            logging.config.dictConfig(
+                {"version": 1, "disable_existing_loggers": False, "root": {"level": "INFO"}}
+            )
+
+        @pytest.mark.parametrize("n", range(2))
+        async def test_first(configure_logging, caplog, n):
+            logging.getLogger("app").info("first")
+            assert caplog.messages == ["first"]
+
+        @pytest.mark.asyncio_sequential
+        async def test_after_the_batch(configure_logging, caplog):
+            logging.getLogger("app").info("after")
+            assert caplog.messages == ["after"]
+        """
+    )
+    # In a process of its own: the outer run's logging set-up is not the suite's.
+    run_alt_subprocess(*mode_args(mode)).assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_caplog_handler_added_to_a_non_propagating_logger_gets_its_tests_records_once(
+    pytester, run_alt, mode
+):
+    # The usual way to capture a logger that keeps its records to itself.
+    # Cooperatively, each test's handler got every running test's records,
+    # and (pytest 9) its own twice: through alt_coop's relay too.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+
+        import pytest
+
+        library = logging.getLogger("library")
+
+        @pytest.fixture(scope="module", autouse=True)
+        def library_does_not_propagate():
+            library.propagate = False
+            yield
+            library.propagate = True
+
+        @pytest.fixture(autouse=True)
+        def capture_library(caplog):
+            library.addHandler(caplog.handler)
+            yield
+            library.removeHandler(caplog.handler)
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_logs(caplog, n):
+            await asyncio.sleep(0.01 * n)
+            library.warning("from test %d", n)
+            await asyncio.sleep(0.05)
+            assert caplog.messages == [f"from test {n}"]
+        """
+    )
+    run_alt(*mode_args(mode)).assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_logging_configured_by_a_test_mid_batch_leaves_the_others_capturing(
+    pytester, run_alt_subprocess, mode
+):
+    # dictConfig takes every handler off the root logger, alt_coop's router
+    # among them: the other tests' records went uncaptured until their next
+    # phase.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import logging.config
+
+        import pytest
+
+        def create_app():  # an application factory that configures logging
+            logging.config.dictConfig(
+                {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+            )
+
+        async def test_uses_the_app():
+            await asyncio.sleep(0.01)
+            create_app()
+            await asyncio.sleep(0.1)
+
+        async def test_other(caplog):
+            await asyncio.sleep(0.05)
+            logging.getLogger("service").warning("other work")
+            assert caplog.messages == ["other work"]
+        """
+    )
+    run_alt_subprocess(*mode_args(mode)).assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_warning_shown_by_one_test_is_recorded_for_every_test(pytester, run_alt, mode):
     pytester.makepyfile(
         """
