@@ -62,6 +62,10 @@ async def main(
             "alt_coop.main runs pytest on the running loop, but the Plugin passed to it "
             "manages another loop; pass Plugin() or Plugin(managed_loop=<this loop>)"
         )
+    # A cancellation on its way (asyncio.run's Ctrl-C handler cancels the
+    # task at once, in the application's sync code) comes out of this first
+    # await, as out of any other, before a session starts.
+    await asyncio.sleep(0)
     if not _session_loop.claim(loop):
         raise AltCoopUsageError(
             "a pytest session is already running on this loop; "

@@ -2683,6 +2683,53 @@ def test_main_cancelled_while_a_cooperative_test_holds_the_loop_starts_no_other(
     result.stdout.fnmatch_lines(["APP: main raised CancelledError"])
 
 
+def test_main_awaited_with_a_cancellation_on_its_way_runs_no_test(
+    pytester: pytest.Pytester,
+) -> None:
+    # Ctrl-C under asyncio.run during the application's sync start-up (its
+    # handler cancels the task at once), or the task cancelling itself: the
+    # cancellation comes out of the first await, alt_coop.main's, as out of
+    # any other. The session ran every test, then raised it.
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            asyncio.current_task().cancel()
+            try:
+                await alt_coop.main([*ISOLATE, "suite", "-q", "-s"])
+            except asyncio.CancelledError:
+                print("APP: main raised CancelledError", flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_it.py",
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_cooperative():
+            print("STARTED", flush=True)
+
+        async def test_sequential():
+            print("STARTED", flush=True)
+        """,
+    )
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert "STARTED" not in output, output
+    result.stdout.fnmatch_lines(["APP: main raised CancelledError"])
+
+
 def test_main_awaited_again_after_a_cancellation_the_caller_swallowed_runs_its_tests(
     pytester: pytest.Pytester,
 ) -> None:
