@@ -261,6 +261,12 @@ class Plugin:
                     + "".join(f"; and {note}" for note in getattr(interrupt, "__notes__", ())),
                 )
             session.exitstatus = pytest.ExitCode.INTERRUPTED
+        scheduler = self._scheduler
+        if scheduler is not None and scheduler.teardown_exit is not None:
+            # Raised where pytest's own sessionfinish raises one, tearing
+            # down a test it interrupted: pytest ends with its code and says it.
+            teardown_exit, scheduler.teardown_exit = scheduler.teardown_exit, None
+            raise teardown_exit
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # When pytest's own sessionfinish ends in an exception (a second

@@ -127,6 +127,8 @@ class Scheduler:
         self._lanes_running = 0  # lanes past their start, not yet done with their protocol
         self._holds_settling = 0  # long turns whose held-back callbacks may not have run
         self._session_task: asyncio.Task[Any] | None = None  # the one running the batch
+        #: A ``pytest.exit()`` from the teardown of a test a stop cut short.
+        self.teardown_exit: BaseException | None = None
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
         self._last_logged: pytest.Item | None = None  # the last test whose reports were logged
         # The batch gives up on the tests still running after an interrupt's
@@ -722,8 +724,12 @@ class Scheduler:
             return self._cut_short(item, state)
         except KeyboardInterrupt as again:  # Ctrl-C again: it must not leave the task
             self._interrupt(again)
-        except pytest.exit.Exception:
-            pass  # a teardown's, as pytest never reports one: the first stop wins
+        except pytest.exit.Exception as teardown_exit:
+            # pytest tears a test it interrupted down at the session's end,
+            # which an exit there ends with its code and message: so does
+            # this one, torn down here at once (see Engine.pytest_sessionfinish).
+            if self.teardown_exit is None:
+                self.teardown_exit = teardown_exit
         return _results(state.reports)
 
     def _interrupt(self, interruption: KeyboardInterrupt) -> None:

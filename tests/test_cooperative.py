@@ -4012,12 +4012,13 @@ def test_the_first_pytest_exit_ends_the_run_though_a_running_test_stops_it_again
 
 
 @pytest.mark.parametrize("fixture", ["async def", "def"])
-def test_a_pytest_exit_in_the_teardown_of_a_test_cut_short_is_no_error(
+def test_a_pytest_exit_in_the_teardown_of_a_test_cut_short_ends_the_run_with_its_code(
     pytester, run_alt_subprocess, fixture
 ):
-    # Torn down after another test's KeyboardInterrupt stopped the batch,
-    # its fixture's pytest.exit() became an error of its teardown; pytest
-    # never reports an Exit as a test's outcome, and the first stop wins.
+    # Torn down at once after another test's KeyboardInterrupt stopped the
+    # batch, where pytest tears a test it interrupted down at the session's
+    # end, which ends with that exit's code and message. It was an error of
+    # the test's teardown; pytest never reports an Exit as a test's outcome.
     pytester.makepyfile(
         f"""
         import asyncio
@@ -4041,10 +4042,40 @@ def test_a_pytest_exit_in_the_teardown_of_a_test_cut_short_is_no_error(
     )
     result = run_alt_subprocess("-s", "-p", "no:warnings")
     output = result.stdout.str()
-    assert result.ret == pytest.ExitCode.INTERRUPTED, output
+    assert result.ret == 7, output
     assert "TEARDOWN RAN" in output
-    assert "ERROR at teardown" not in output and "teardown exit" not in output, output
-    result.stdout.fnmatch_lines(["*.py:14: KeyboardInterrupt", "*= no tests ran in *"])
+    assert "ERROR at teardown" not in output, output
+    result.stdout.fnmatch_lines(["*.py:14: KeyboardInterrupt"])
+    result.stderr.fnmatch_lines(["Exit: teardown exit"])
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("stop", ["raise KeyboardInterrupt", "pytest.exit('first', returncode=3)"])
+def test_a_pytest_exit_in_the_teardown_of_a_stopped_test_ends_the_run_as_pytest_does(
+    pytester, run_alt_subprocess, mode, stop
+):
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def exits_at_teardown():
+            yield
+            pytest.exit("teardown exit", returncode=7)
+
+        async def test_stops(exits_at_teardown):
+            await asyncio.sleep(0.01)
+            {stop}
+
+        async def test_other():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt_subprocess("-p", "no:warnings", *mode_args(mode))
+    assert result.ret == 7, result.stdout.str()
+    assert "ERROR at teardown" not in result.stdout.str()
+    result.stderr.fnmatch_lines(["Exit: teardown exit"])
 
 
 @pytest.mark.parametrize(
