@@ -70,9 +70,9 @@ class BatchLogs:
         self.levels.forget(state)
 
     def turn_ended(self) -> None:
-        """A test's turn on the loop ended: a ``dictConfig`` it ran took every
-        handler off the root logger, the router the other tests' records go
-        through among them."""
+        """A test's turn on the loop ended: its code may have cleared the
+        root logger's handlers by hand (``logging.root.handlers.clear()``),
+        the router the other tests' records go through among them."""
         if self.places is not None:
             self.places.keep_on_root()
 
@@ -191,7 +191,8 @@ class _LogRouter(logging.Handler):
             return
         for handler in state.log_handlers:
             if record.levelno >= handler.level and handler not in logger.handlers:
-                handler.handle(record)
+                # Its test's already: not through _TestsHandler.handle's checks.
+                LogCaptureHandler.handle(handler, record)
 
 
 class CaplogLevels:
@@ -425,16 +426,17 @@ def _handlers_per_test(plugin: Any, logs: BatchLogs) -> Iterator[None]:
         # call. Pairs come from a pool: logging keeps every handler ever made
         # in a list that it searches when one is collected.
         pair = kept.get(state)
+        fresh = pair is None
         if pair is None:
-            pair = kept[state] = pool.pop() if pool else _handler_pair(plugin)
-            for handler in pair:
-                handler.owner = state
-                handler.setLevel(level)  # as a new one's: an earlier test's caplog set it
+            pair = kept[state] = pool.pop() if pool else _handler_pair(plugin, logs.levels)
         caplog_handler, report_handler = pair
         for handler in pair:
+            handler.owner = state
             handler.reset()
-            if plugin.log_level is not None:
-                handler.setLevel(plugin.log_level)  # as pytest's catching_logs does
+            if fresh or plugin.log_level is not None:
+                # A pooled one's level is an earlier test's caplog's; under
+                # --log-level, pytest's catching_logs sets it at each phase.
+                handler.setLevel(level)
         state.log_handlers = pair
         state.log_when = when
         item.stash[caplog_records_key][when] = caplog_handler.records
@@ -588,6 +590,19 @@ class _RouterPlaces:
     def __init__(self, router: _LogRouter) -> None:
         self._router = router
         self._relays: dict[logging.Logger, _Relay] = {}
+        # dictConfig and basicConfig(force=True) take every handler off the
+        # loggers they configure, run from whichever test's task or thread:
+        # the router and its relays go back at once, so the tests running
+        # beside it go on capturing.
+        remove_handler = self._remove_handler = logging.Logger.removeHandler
+        relays = self._relays
+
+        def keep_ours(logger: logging.Logger, handler: logging.Handler) -> None:
+            remove_handler(logger, handler)
+            if (handler is router and logger is logging.root) or relays.get(logger) is handler:
+                logger.addHandler(handler)
+
+        logging.Logger.removeHandler = keep_ours  # type: ignore[method-assign, assignment]
 
     def refresh(self) -> None:
         root = logging.getLogger()
@@ -610,6 +625,7 @@ class _RouterPlaces:
             self.refresh()
 
     def remove(self) -> None:
+        logging.Logger.removeHandler = self._remove_handler  # type: ignore[method-assign]
         self._router.active = False
         logging.getLogger().removeHandler(self._router)
         for logger, relay in self._relays.items():
@@ -649,30 +665,33 @@ class _TestsHandler(LogCaptureHandler):
     The router hands it its test's records. Attached to a logger by hand
     too (``caplog.handler`` on one that does not propagate, the usual way to
     capture it), it gets every record of that logger, the other running
-    tests' among them: it takes only its test's (and those of no test).
+    tests' and those of no test among them: it takes only those the router
+    would give it, its test's, as far as its caplog levels let them through.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, levels: CaplogLevels) -> None:
         super().__init__()
         self.owner: LaneState | None = None  # while its test runs
+        self._levels = levels
 
     def handle(self, record: logging.LogRecord) -> Any:
         owner = self.owner
-        if owner is not None:
-            made_by = _test_of_record(record)
-            if made_by is not None and made_by is not owner:
-                return False
+        if owner is not None and (
+            _test_of_record(record) is not owner
+            or (self._levels.changed and not self._levels.lets_through(owner, record))
+        ):
+            return False
         return super().handle(record)
 
 
-def _handler_pair(plugin: Any) -> tuple[_TestsHandler, _TestsHandler]:
-    pair = _unlisted_handler(), _unlisted_handler()
+def _handler_pair(plugin: Any, levels: CaplogLevels) -> tuple[_TestsHandler, _TestsHandler]:
+    pair = _unlisted_handler(levels), _unlisted_handler(levels)
     for handler in pair:
         handler.setFormatter(plugin.formatter)
     return pair
 
 
-def _unlisted_handler() -> _TestsHandler:
+def _unlisted_handler(levels: CaplogLevels) -> _TestsHandler:
     """A new handler, left off the list ``logging.shutdown`` flushes.
 
     logging keeps a weak reference to every handler ever made in one list,
@@ -684,9 +703,9 @@ def _unlisted_handler() -> _TestsHandler:
     refs: list[Any] | None = getattr(logging, "_handlerList", None)
     lock: Any = getattr(logging, "_lock", None)
     if refs is None or lock is None:
-        return _TestsHandler()
+        return _TestsHandler(levels)
     with lock:  # so no other thread's handler comes between
-        handler = _TestsHandler()
+        handler = _TestsHandler(levels)
         if refs and refs[-1]() is handler:
             refs.pop()
     return handler

@@ -1575,6 +1575,153 @@ def test_logging_configured_by_a_test_mid_batch_leaves_the_others_capturing(
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_caplog_handler_attached_by_hand_captures_what_its_tests_levels_let_through(
+    pytester, run_alt, mode
+):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+
+        import pytest
+
+        library = logging.getLogger("library")
+
+        @pytest.fixture(scope="module", autouse=True)
+        def library_does_not_propagate():
+            library.propagate = False
+            yield
+            library.propagate = True
+
+        @pytest.fixture
+        def capture_library(caplog):
+            library.addHandler(caplog.handler)
+            yield
+            library.removeHandler(caplog.handler)
+
+        async def test_quiet_library(capture_library, caplog):
+            caplog.set_level(logging.WARNING, logger="library")  # its handler's level too,
+            caplog.set_level(logging.INFO, logger="app")  # until this one
+            await asyncio.sleep(0.05)
+            library.info("library chatter")
+            logging.getLogger("app").info("app info")
+            assert caplog.messages == ["app info"]
+
+        async def test_verbose_library(capture_library, caplog):
+            caplog.set_level(logging.DEBUG, logger="library")
+            await asyncio.sleep(0.1)
+            library.debug("library debug")
+            assert caplog.messages == ["library debug"]
+        """
+    )
+    run_alt(*mode_args(mode)).assert_outcomes(passed=2)
+
+
+def test_a_caplog_handler_attached_by_hand_gets_no_record_of_no_test(pytester, run_alt):
+    # As records of no test reaching the root logger are no test's.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextvars
+        import logging
+
+        import pytest
+
+        library = logging.getLogger("library")
+
+        @pytest.fixture(autouse=True)
+        def capture_library(caplog):
+            library.propagate = False
+            library.addHandler(caplog.handler)
+            yield
+            library.removeHandler(caplog.handler)
+            library.propagate = True
+
+        @pytest.mark.parametrize("n", range(2))
+        async def test_it(caplog, n):
+            await asyncio.sleep(0.01 * n)
+            if n == 0:
+                asyncio.get_running_loop().call_soon(
+                    library.warning, "of no test", context=contextvars.Context()
+                )
+            await asyncio.sleep(0.05)
+            assert caplog.messages == []
+        """
+    )
+    run_alt("--asyncio-cooperative").assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("where", ["a task", "a thread", "a plain def test"])
+def test_logging_configured_mid_batch_off_a_tests_turn_leaves_the_others_capturing(
+    pytester, run_alt_subprocess, mode, where
+):
+    # From a task or thread of the test, or the worker thread of a plain
+    # def test, as from its own turn (dictConfig takes every handler off the
+    # loggers it configures: the root's, and a library logger's).
+    bodies = {
+        "a task": """
+        async def test_configures():
+            await asyncio.sleep(0.01)
+            task = asyncio.create_task(configure_later())
+            await asyncio.sleep(0.2)
+            await task
+
+        async def configure_later():
+            await asyncio.sleep(0.01)
+            configure()
+        """,
+        "a thread": """
+        async def test_configures():
+            await asyncio.to_thread(configure)
+            await asyncio.sleep(0.2)
+        """,
+        "a plain def test": """
+        def test_configures():
+            configure()
+            time.sleep(0.2)
+        """,
+    }
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import logging
+        import logging.config
+        import threading
+        import time
+
+        import pytest
+
+        pytestmark = [{"pytest.mark.asyncio_cooperative" if mode == "cooperative" else ""}]
+        library = logging.getLogger("library")
+        library.propagate = False
+        configured = threading.Event()
+
+        def configure():
+            time.sleep(0.02)
+            logging.config.dictConfig(
+                {{
+                    "version": 1,
+                    "disable_existing_loggers": False,
+                    "root": {{"level": "WARNING"}},
+                    "loggers": {{"library": {{"level": "INFO", "propagate": False}}}},
+                }}
+            )
+            configured.set()
+        {textwrap.indent(textwrap.dedent(bodies[where]), " " * 8)}
+        async def test_logs(caplog):
+            while not configured.is_set():
+                await asyncio.sleep(0.005)
+            logging.getLogger("service").warning("service work")
+            library.warning("library work")  # pytest 8 captures from the root only
+            pytest_9 = int(pytest.__version__.split(".")[0]) >= 9
+            assert caplog.messages == ["service work", "library work"][: 2 if pytest_9 else 1]
+        """
+    )
+    run_alt_subprocess().assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_warning_shown_by_one_test_is_recorded_for_every_test(pytester, run_alt, mode):
     pytester.makepyfile(
         """
