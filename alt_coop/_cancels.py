@@ -191,7 +191,7 @@ async def held_back_callbacks_run() -> bool:
     read in the first, its handler (or a due timer's callback) runs in the
     second, and the session's task sees what it did in the third (a
     cooperative test's task, further from the caller, may not yet: see
-    :func:`main_caller_cancelled`). True if the caller's cancellation
+    :func:`caller_cancelled_since_start`). True if the caller's cancellation
     reached this task meanwhile (taken back here)."""
     task = asyncio.current_task()
     try:

@@ -502,7 +502,10 @@ class Scheduler:
             # What the loop held back meanwhile (an application's timeout
             # coming due, its Ctrl-C handler) may cancel alt_coop.main's
             # caller; the tests whose tasks the batch started already must
-            # not start before the loop runs it (see _lane).
+            # not start before the loop runs it (see _lane). It has run
+            # HELD_BACK_TURNS turns after this one, when the settling ends:
+            # a test starting before waits as many turns itself, and one
+            # starting after finds the caller cancelled.
             self._holds_settling += 1
             asyncio.get_running_loop().call_soon(self._hold_settling, _cancels.HELD_BACK_TURNS - 1)
         if (
