@@ -69,12 +69,17 @@ class BatchLogs:
         """``state``'s test is over: its levels no longer count."""
         self.levels.forget(state)
 
-    def turn_ended(self) -> None:
-        """A test's turn on the loop ended: its code may have cleared the
-        root logger's handlers by hand (``logging.root.handlers.clear()``),
-        the router the other tests' records go through among them."""
+    def turn_ends_or_starts(self) -> None:
+        """A test's turn on the loop ends, or starts. Code may have taken the
+        router (or a relay) off its logger meanwhile: ``dictConfig`` and
+        ``basicConfig(force=True)`` take every handler off the loggers they
+        configure, run in a test's turn, a task or a thread. The tests
+        running beside it go on capturing from their next turn on. (Put
+        back only then, not as it is taken off: what the test configured
+        must be as it asked, ``basicConfig`` adding its handler only to a
+        root logger left with none.)"""
         if self.places is not None:
-            self.places.keep_on_root()
+            self.places.keep()
 
 
 @contextlib.contextmanager
@@ -590,19 +595,6 @@ class _RouterPlaces:
     def __init__(self, router: _LogRouter) -> None:
         self._router = router
         self._relays: dict[logging.Logger, _Relay] = {}
-        # dictConfig and basicConfig(force=True) take every handler off the
-        # loggers they configure, run from whichever test's task or thread:
-        # the router and its relays go back at once, so the tests running
-        # beside it go on capturing.
-        remove_handler = self._remove_handler = logging.Logger.removeHandler
-        relays = self._relays
-
-        def keep_ours(logger: logging.Logger, handler: logging.Handler) -> None:
-            remove_handler(logger, handler)
-            if (handler is router and logger is logging.root) or relays.get(logger) is handler:
-                logger.addHandler(handler)
-
-        logging.Logger.removeHandler = keep_ours  # type: ignore[method-assign, assignment]
 
     def refresh(self) -> None:
         root = logging.getLogger()
@@ -619,13 +611,14 @@ class _RouterPlaces:
                 if relay not in logger.handlers:  # dictConfig may have removed it
                     logger.addHandler(relay)
 
-    def keep_on_root(self) -> None:
-        """Put the router back if some code took it off the root logger."""
-        if self._router not in logging.root.handlers:
+    def keep(self) -> None:
+        """Put the router and the relays back where code took them off."""
+        if self._router not in logging.root.handlers or any(
+            relay not in logger.handlers for logger, relay in self._relays.items()
+        ):
             self.refresh()
 
     def remove(self) -> None:
-        logging.Logger.removeHandler = self._remove_handler  # type: ignore[method-assign]
         self._router.active = False
         logging.getLogger().removeHandler(self._router)
         for logger, relay in self._relays.items():

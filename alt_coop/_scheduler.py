@@ -490,7 +490,7 @@ class Scheduler:
         if self._left:
             return  # the batch's per-test globals are gone
         turn_globals.turn_ended(state)  # the next turn may be another test's
-        self._logs.turn_ended()
+        self._logs.turn_ends_or_starts()
         if state.task is None:
             # Its protocol is over, with no next turn to give its own
             # sys.last_value (its failure, its frames) back to. A cancelled
@@ -528,6 +528,7 @@ class Scheduler:
         if self._left:
             return LEAVE
         turn_globals.turn_starts(state)
+        self._logs.turn_ends_or_starts()
         if not self._giving_up or state in self._given_up:
             return None  # once: its clean-up then runs, until the batch leaves it
         interrupt = _runner.new_interrupt()

@@ -1722,6 +1722,50 @@ def test_logging_configured_mid_batch_off_a_tests_turn_leaves_the_others_capturi
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_logging_a_test_configures_is_as_it_asked(pytester, run_alt_subprocess, mode):
+    # basicConfig(force=True) adds its handler only to a root logger left
+    # with none, and a test's own dictConfig takes pytest's capture off too.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import logging.config
+
+        import pytest
+
+        @pytest.fixture
+        def root_as_it_was():
+            root = logging.getLogger()
+            handlers, level = root.handlers[:], root.level
+            yield
+            root.handlers[:] = handlers
+            root.setLevel(level)
+
+        async def test_basic_config(root_as_it_was, tmp_path):
+            await asyncio.sleep(0.01)
+            logging.basicConfig(force=True, filename=tmp_path / "app.log", level=logging.DEBUG)
+            logging.getLogger("app").debug("to the file")
+            assert logging.getLogger().level == logging.DEBUG
+            assert "to the file" in (tmp_path / "app.log").read_text()
+            for handler in logging.getLogger().handlers:
+                handler.close()
+
+        async def test_dict_config(root_as_it_was, caplog):
+            await asyncio.sleep(0.01)
+            logging.config.dictConfig(
+                {"version": 1, "disable_existing_loggers": False, "root": {"handlers": []}}
+            )
+            logging.getLogger("app").warning("after configuring")
+            assert caplog.messages == []
+
+        async def test_beside():
+            await asyncio.sleep(0.05)
+        """
+    )
+    run_alt_subprocess(*mode_args(mode)).assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_warning_shown_by_one_test_is_recorded_for_every_test(pytester, run_alt, mode):
     pytester.makepyfile(
         """
