@@ -731,7 +731,7 @@ class Scheduler:
         except pytest.exit.Exception as teardown_exit:
             # pytest tears a test it interrupted down at the session's end,
             # which an exit there ends with its code and message: so does
-            # this one, torn down here at once (see Engine.pytest_sessionfinish).
+            # this one, torn down here at once (see Plugin.pytest_sessionfinish).
             if self.teardown_exit is None:
                 self.teardown_exit = teardown_exit
         return _results(state.reports)
