@@ -1501,6 +1501,30 @@ def test_a_root_level_set_by_a_wider_fixture_outlives_the_batch(
     run_alt_subprocess(*mode_args(mode)).assert_outcomes(passed=3)
 
 
+#: A library's logger that does not propagate, captured the usual way: each
+#: test attaches its caplog.handler to it.
+LIBRARY_CAPTURED_BY_HAND = """
+import asyncio
+import logging
+
+import pytest
+
+library = logging.getLogger("library")
+
+@pytest.fixture(scope="module", autouse=True)
+def library_does_not_propagate():
+    library.propagate = False
+    yield
+    library.propagate = True
+
+@pytest.fixture(autouse=True)
+def capture_library(caplog):
+    library.addHandler(caplog.handler)
+    yield
+    library.removeHandler(caplog.handler)
+"""
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_caplog_handler_added_to_a_non_propagating_logger_gets_its_tests_records_once(
     pytester, run_alt, mode
@@ -1509,26 +1533,9 @@ def test_caplog_handler_added_to_a_non_propagating_logger_gets_its_tests_records
     # Cooperatively, each test's handler got every running test's records,
     # and (pytest 9) its own twice: through alt_coop's relay too.
     pytester.makepyfile(
-        """
-        import asyncio
-        import logging
-
-        import pytest
-
-        library = logging.getLogger("library")
-
-        @pytest.fixture(scope="module", autouse=True)
-        def library_does_not_propagate():
-            library.propagate = False
-            yield
-            library.propagate = True
-
-        @pytest.fixture(autouse=True)
-        def capture_library(caplog):
-            library.addHandler(caplog.handler)
-            yield
-            library.removeHandler(caplog.handler)
-
+        LIBRARY_CAPTURED_BY_HAND
+        + textwrap.dedent(
+            """
         @pytest.mark.parametrize("n", range(3))
         async def test_logs(caplog, n):
             await asyncio.sleep(0.01 * n)
@@ -1536,6 +1543,7 @@ def test_caplog_handler_added_to_a_non_propagating_logger_gets_its_tests_records
             await asyncio.sleep(0.05)
             assert caplog.messages == [f"from test {n}"]
         """
+        )
     )
     run_alt(*mode_args(mode)).assert_outcomes(passed=3)
 
@@ -1579,27 +1587,10 @@ def test_a_caplog_handler_attached_by_hand_captures_what_its_tests_levels_let_th
     pytester, run_alt, mode
 ):
     pytester.makepyfile(
-        """
-        import asyncio
-        import logging
-
-        import pytest
-
-        library = logging.getLogger("library")
-
-        @pytest.fixture(scope="module", autouse=True)
-        def library_does_not_propagate():
-            library.propagate = False
-            yield
-            library.propagate = True
-
-        @pytest.fixture
-        def capture_library(caplog):
-            library.addHandler(caplog.handler)
-            yield
-            library.removeHandler(caplog.handler)
-
-        async def test_quiet_library(capture_library, caplog):
+        LIBRARY_CAPTURED_BY_HAND
+        + textwrap.dedent(
+            """
+        async def test_quiet_library(caplog):
             caplog.set_level(logging.WARNING, logger="library")  # its handler's level too,
             caplog.set_level(logging.INFO, logger="app")  # until this one
             await asyncio.sleep(0.05)
@@ -1607,12 +1598,13 @@ def test_a_caplog_handler_attached_by_hand_captures_what_its_tests_levels_let_th
             logging.getLogger("app").info("app info")
             assert caplog.messages == ["app info"]
 
-        async def test_verbose_library(capture_library, caplog):
+        async def test_verbose_library(caplog):
             caplog.set_level(logging.DEBUG, logger="library")
             await asyncio.sleep(0.1)
             library.debug("library debug")
             assert caplog.messages == ["library debug"]
         """
+        )
     )
     run_alt(*mode_args(mode)).assert_outcomes(passed=2)
 
