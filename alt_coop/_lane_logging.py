@@ -614,7 +614,9 @@ class _RouterPlaces:
     def keep(self) -> None:
         """Put the router and the relays back where code took them off."""
         if self._router not in logging.root.handlers or any(
-            relay not in logger.handlers for logger, relay in self._relays.items()
+            # One whose logger propagates since is not put back (see refresh).
+            relay not in logger.handlers and not logger.propagate
+            for logger, relay in self._relays.items()
         ):
             self.refresh()
 
