@@ -1683,6 +1683,7 @@ def test_logging_configured_mid_batch_off_a_tests_turn_leaves_the_others_capturi
         import time
 
         import pytest
+        from _pytest.logging import catching_logs
 
         pytestmark = [{"pytest.mark.asyncio_cooperative" if mode == "cooperative" else ""}]
         library = logging.getLogger("library")
@@ -1705,9 +1706,11 @@ def test_logging_configured_mid_batch_off_a_tests_turn_leaves_the_others_capturi
             while not configured.is_set():
                 await asyncio.sleep(0.005)
             logging.getLogger("service").warning("service work")
-            library.warning("library work")  # pytest 8 captures from the root only
-            pytest_9 = int(pytest.__version__.split(".")[0]) >= 9
-            assert caplog.messages == ["service work", "library work"][: 2 if pytest_9 else 1]
+            library.warning("library work")
+            # Captured where pytest's handler goes on such loggers too (9.2;
+            # 9.0 and 8 capture from the root only).
+            apart = "attached_loggers" in getattr(catching_logs, "__slots__", ())
+            assert caplog.messages == ["service work", "library work"][: 2 if apart else 1]
         """
     )
     run_alt_subprocess().assert_outcomes(passed=2)
