@@ -123,11 +123,11 @@ _PEERS = {
     "alt_pytest_asyncio": _Peer("alt_pytest_asyncio.plugin", frozenset({"default_async_timeout"})),
 }
 
+#: The peers' modules, by entry point name.
+_PEER_MODULES = {entry_point: peer.module for entry_point, peer in _PEERS.items()}
+
 #: Plugins that run async tests: entry point name, module (as for _PEERS).
-_OTHER_ASYNC_PLUGINS = {
-    "asyncio": "pytest_asyncio.plugin",
-    **{entry_point: peer.module for entry_point, peer in _PEERS.items()},
-}
+_OTHER_ASYNC_PLUGINS = {"asyncio": "pytest_asyncio.plugin", **_PEER_MODULES}
 
 
 def _peer_loads(pluginmanager: pytest.PytestPluginManager, entry_point: str) -> bool:
@@ -153,8 +153,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    peers = {entry_point: peer.module for entry_point, peer in _PEERS.items()}
-    if not _other_async_plugin(config, peers):  # whose option values these may be
+    if not _other_async_plugin(config, _PEER_MODULES):  # whose option values these may be
         _options.settings(config)  # a bad value is a usage error before anything runs
     for marker in _MARKERS:
         config.addinivalue_line("markers", marker)
