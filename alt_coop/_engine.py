@@ -475,6 +475,13 @@ class Plugin:
             raise _unawaited.written_wrong(problem)
         _unawaited.guard_packages(item)
 
+    @pytest.hookimpl(trylast=True, specname="pytest_runtest_setup")
+    def pytest_runtest_setup_unawaited_test(self, item: pytest.Item) -> None:
+        # After its fixtures: a unittest case's setUpClass may skip it.
+        problem = _unawaited.unawaited_test(item)
+        if problem is not None:
+            raise _unawaited.written_wrong(problem)
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
         __tracebackhide__ = _pytest_compat.hidden_unless_alone

@@ -130,6 +130,9 @@ class Scheduler:
         #: A ``pytest.exit()`` from the teardown of a test a stop cut short.
         self.teardown_exit: BaseException | None = None
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
+        #: The tasks of tests whose teardown failed, its report not yet made
+        #: (see _failures_pending).
+        self._failing_teardowns: set[asyncio.Task[None]] = set()
         self._last_logged: pytest.Item | None = None  # the last test whose reports were logged
         # The batch gives up on the tests still running after an interrupt's
         # grace (see _give_up), then leaves those that still wait.
@@ -337,6 +340,7 @@ class Scheduler:
                     # by a session teardown's turns of the loop, say.
                     self._giving_up = self._left = True
                 self.stats.wall_seconds += time.perf_counter() - started
+                self._failing_teardowns.clear()  # a lane given up on never ends
                 self._warn_about_holds()
                 if session_loop is not None:
                     session_loop.take_back_sigint(sigint_handler)
@@ -358,6 +362,7 @@ class Scheduler:
         tasks = self._tasks
         assert self.setupstate is not None
         self.setupstate.last_of_run = self._last_of_run
+        self.setupstate.finalizer_failed = self._teardown_failing
         turn_due = 0.0
         admission = Admission(items, self.max_tasks, self.setupstate)
         with (
@@ -370,7 +375,9 @@ class Scheduler:
                 for item in items:
                     needs = admission.needs_of(item)
                     # A run that stops starts no further test: it breaks out below.
-                    while not (self._stopping() or admission.may_start(needs, len(tasks))):
+                    while not self._stopping() and (
+                        self._failures_pending() or not admission.may_start(needs, len(tasks))
+                    ):
                         if not tasks:  # nothing running could ever let it start
                             self.error = AltCoopError(
                                 f"alt_coop could not start {item.nodeid}: with no test "
@@ -461,6 +468,21 @@ class Scheduler:
         except BaseException:
             lane.close()
             raise
+
+    def _teardown_failing(self) -> None:
+        """A finalizer of the calling lane's teardown raised (see _failures_pending)."""
+        state = _lane_state.CURRENT.get()
+        if self._maxfail and state is not None and state.task is not None:
+            self._failing_teardowns.add(state.task)
+
+    def _failures_pending(self) -> bool:
+        """Whether a failure may reach ``--maxfail`` that is not counted yet:
+        a teardown that failed, whose report pytest makes once every finalizer
+        has run (its fixture closing a server, say). No test starts until
+        then, as none would in a sequential run; nor is one dropped, should
+        the report be no failure after all (an ``xfail`` mark's, a skip)."""
+        pending = len(self._failing_teardowns)
+        return pending > 0 and self._maxfail <= self.session.testsfailed + pending
 
     def _last_of_run(self) -> bool:
         """Whether the calling lane, tearing down, is the last of a run that
@@ -620,6 +642,8 @@ class Scheduler:
             # alt_coop.main's caller was cancelled (while another test held
             # the loop, say), as no test starts after Ctrl-C in a plain run.
             return
+        if self._failures_pending():  # admitted as another test's teardown failed
+            _runner.run(_done(self._failing_teardowns), None)
         if self._stopping() or self._torn_down_all:
             return  # stopped (-x, --maxfail) between its admission and its first turn
         _lane_state.CURRENT.set(state)
@@ -659,6 +683,8 @@ class Scheduler:
         finally:
             # Its reports, logged below, count its failures again.
             self.session.testsfailed -= state.failures_counted
+            if task is not None:
+                self._failing_teardowns.discard(task)
             state.failures_counted = 0
             self._lanes_running -= 1
             state.task = None
@@ -867,6 +893,17 @@ _CANNOT_START = (
 )
 _STOPPING = "the run is stopping (-x, --maxfail or pytest.exit()): no further test starts"
 _NONE_LEFT = "no further test of the batch is left to start"
+
+
+async def _done(tasks: set[asyncio.Task[None]]) -> None:
+    """Wait for ``tasks`` to be done, unless a Ctrl-C meanwhile stops this one."""
+    task = asyncio.current_task()
+    try:
+        await asyncio.wait(set(tasks))
+    except asyncio.CancelledError:
+        if task is None or not _cancels.interrupt_pending(task):
+            raise
+        _cancels.take_interrupt(task)
 
 
 def _loop_closed() -> bool:

@@ -97,6 +97,9 @@ class ConcurrentSetupState:
         #: Collectors a plugin took off the stack to keep them up across a
         #: re-run of the sequential item (pytest-rerunfailures does).
         self.held: set[Any] = set()
+        #: Called as a finalizer raises during the calling lane's teardown,
+        #: whose report pytest makes only once every finalizer has run.
+        self.finalizer_failed: Callable[[], None] = _nothing
 
     # -- what pytest reads -------------------------------------------------
 
@@ -166,7 +169,7 @@ class ConcurrentSetupState:
         if entry is not None:
             # Dropped only once finished: after an interrupt, the rest of
             # its finalizers still run (see ``holds_item``).
-            _finish(entry, entry.node, errors)
+            _finish(entry, entry.node, errors, self.finalizer_failed)
             del self.items[key]
         item = self.running.pop(key, None) or (entry.node if entry is not None else None)
         if item is not None:
@@ -181,7 +184,7 @@ class ConcurrentSetupState:
                     try:
                         if node in self.collectors:
                             before = len(errors)
-                            _finish(self.collectors[node], node, errors)
+                            _finish(self.collectors[node], node, errors, self.finalizer_failed)
                             del self.collectors[node]
                             if len(errors) > before and self._last_of.get(run) is not item:
                                 item.stash[TORE_DOWN_FOR_ANOTHER] = True
@@ -191,11 +194,11 @@ class ConcurrentSetupState:
                         self.live_run.pop(node, None)
         if nextitem is None and (_lane_state.CURRENT.get() is None or self.last_of_run()):
             for other in list(self.items.values()):
-                _finish(other, other.node, errors)
+                _finish(other, other.node, errors, self.finalizer_failed)
             self.items.clear()
             for node in reversed(list(self.collectors)):
                 if node not in self.held:
-                    _finish(self.collectors.pop(node), node, errors)
+                    _finish(self.collectors.pop(node), node, errors, self.finalizer_failed)
             self.live_run.clear()
         if errors and item is not None:
             # A test's teardown, cooperative or alone: alt_coop's teardown
@@ -243,6 +246,10 @@ def _ignore(item: pytest.Item) -> None:
     pass
 
 
+def _nothing() -> None:
+    pass
+
+
 class _StackView(dict):  # type: ignore[type-arg]
     """``SetupState.stack`` as a plugin sees it: a copy, except that taking a
     collector off it holds the collector up across a re-run, and putting it
@@ -263,7 +270,9 @@ class _StackView(dict):  # type: ignore[type-arg]
         self._state.held.difference_update(back)
 
 
-def _finish(entry: _Entry, node: Any, errors: list[BaseException]) -> None:
+def _finish(
+    entry: _Entry, node: Any, errors: list[BaseException], failed: Callable[[], None]
+) -> None:
     __tracebackhide__ = True
     found: list[BaseException] = []
     entry.finishing = True
@@ -273,6 +282,7 @@ def _finish(entry: _Entry, node: Any, errors: list[BaseException]) -> None:
             finalizer()
         except TEST_OUTCOME as exc:
             found.append(exc)
+            failed()
     if len(found) == 1:
         errors.extend(found)
     elif found:

@@ -170,23 +170,48 @@ def problem(item: pytest.Item) -> str | None:
     cls = item.cls
     if cls is None:
         return for_functions or for_all
-    found, tests_unawaited = _class_problems(cls)
+    if _skipped_by_unittest(cls, item.originalname):  # unittest calls none of its functions
+        return for_all
+    found, _ = _class_problems(cls)
     if found is None:  # an outer class's setup_class applies here too (its setup_method not)
         outer = (_xunit_problem(node.obj, _OUTER_CLASS_FUNCTIONS) for node in _outer_classes(item))
         found = next(filter(None, outer), None)
-    if (
-        found is None
-        and tests_unawaited
-        and inspect.iscoroutinefunction(getattr(cls, item.originalname, None))
-    ):
-        found = (
-            f"{cls.__qualname__}.{item.originalname} is async def, but a "
-            "unittest.TestCase calls its tests without awaiting them, so it would "
-            f"never run: derive {cls.__qualname__} from "
-            "unittest.IsolatedAsyncioTestCase, or make it a plain test class "
-            "(no TestCase base) to run it on alt_coop's loop"
-        )
     return found or for_all
+
+
+def unawaited_test(item: pytest.Item) -> str | None:
+    """Why ``item``, an ``async def`` test of a ``unittest.TestCase``, would
+    never run; else None. Asked once its fixtures are set up: its case's
+    ``setUpClass`` may skip it, and unittest would call it no more than a
+    test a decorator skips (see :func:`problem`)."""
+    cls = getattr(item, "cls", None)
+    if cls is None or not isinstance(item, pytest.Function) or not _class_problems(cls)[1]:
+        return None
+    if _skipped_by_unittest(cls, item.originalname) or not inspect.iscoroutinefunction(
+        getattr(cls, item.originalname, None)
+    ):
+        return None
+    return (
+        f"{cls.__qualname__}.{item.originalname} is async def, but a "
+        "unittest.TestCase calls its tests without awaiting them, so it would "
+        f"never run: derive {cls.__qualname__} from "
+        "unittest.IsolatedAsyncioTestCase, or make it a plain test class "
+        "(no TestCase base) to run it on alt_coop's loop"
+    )
+
+
+def _skipped_by_unittest(cls: type, name: str) -> bool:
+    """Whether a ``unittest.skip`` decorator skips test ``name`` of ``cls``
+    (on the case or the test), which unittest then skips calling nothing of it."""
+    unittest = sys.modules.get("unittest")
+    return (
+        unittest is not None
+        and issubclass(cls, unittest.TestCase)
+        and bool(
+            getattr(cls, "__unittest_skip__", False)
+            or getattr(getattr(cls, name, None), "__unittest_skip__", False)
+        )
+    )
 
 
 def _module_problems(module: ModuleType) -> tuple[str | None, str | None]:

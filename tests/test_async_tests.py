@@ -1093,6 +1093,74 @@ def test_async_functions_pytest_or_unittest_would_not_await_fail_their_tests(
     )
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_unittest_case_or_test_skipped_is_skipped_whatever_async_it_holds(
+    pytester, run_alt, mode
+):
+    # unittest calls none of a skipped case's or test's functions (nor does a
+    # case's setUpClass skipping it call its tests): nothing is left unawaited.
+    pytester.makepyfile(
+        """
+        import unittest
+
+        @unittest.skip("class skipped")
+        class SkippedAsyncTest(unittest.TestCase):
+            async def test_async(self):
+                pass
+
+        @unittest.skip("class skipped")
+        class SkippedAsyncSetUp(unittest.TestCase):
+            async def setUp(self):
+                pass
+
+            def test_sync(self):
+                pass
+
+        @unittest.skip("class skipped")
+        class SkippedAsyncSetUpClass(unittest.TestCase):
+            @classmethod
+            async def setUpClass(cls):
+                pass
+
+            def test_sync(self):
+                pass
+
+        class AsyncSetUpTestSkipped(unittest.TestCase):
+            async def setUp(self):
+                pass
+
+            @unittest.skip("test skipped")
+            def test_sync(self):
+                pass
+
+        class SkippedBySetUpClass(unittest.TestCase):
+            @classmethod
+            def setUpClass(cls):
+                raise unittest.SkipTest("setUpClass skipped")
+
+            async def test_async(self):
+                pass
+
+        @unittest.skipIf(False, "not taken")
+        class NotSkipped(unittest.TestCase):
+            async def test_async(self):
+                pass
+        """
+    )
+    result = run_alt(*mode_args(mode), "-rsE")
+    result.assert_outcomes(skipped=5, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ERROR at setup of NotSkipped.test_async*", "NotSkipped.test_async is async def, *"]
+    )
+    result.stdout.fnmatch_lines_random(
+        [
+            *["SKIPPED * class skipped"] * 3,
+            "SKIPPED * test skipped",
+            "SKIPPED * setUpClass skipped",
+        ]
+    )
+
+
 @pytest.mark.parametrize("import_mode", ["prepend", "importlib"])
 def test_an_async_setup_module_in_a_packages_init_fails_its_tests(pytester, run_alt, import_mode):
     # pytest calls it at the package's setup without awaiting it.

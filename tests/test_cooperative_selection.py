@@ -4,6 +4,7 @@ stopping early (-x, --maxfail)."""
 from __future__ import annotations
 
 import pytest
+from conftest import mode_args
 from cooperative_support import (
     SUMMARY,
     events_conftest,
@@ -395,12 +396,15 @@ def test_a_test_admitted_but_not_yet_started_when_the_run_stops_does_not_start(
 
 @pytest.mark.parametrize("stop", ["-x", "--maxfail=1"])
 @pytest.mark.parametrize("freed", ["slot", "resource"])
+@pytest.mark.parametrize("fails_in", ["call", "teardown"])
 def test_no_test_starts_after_the_limit_while_the_failed_test_tears_down(
-    pytester, run_alt, stop, freed
+    pytester, run_alt, stop, freed, fails_in
 ):
-    # test_a has failed, but its fixture is still tearing down when test_b
-    # finishes and frees the slot (or the resource) the others wait for:
-    # pytest stops the run at test_a's failure, so they never start.
+    # test_a has failed (in its call, or in a fixture's teardown, whose
+    # report pytest makes only once every finalizer has run), but a fixture
+    # is still tearing down when test_b finishes and frees the slot (or the
+    # resource) the others wait for: pytest stops the run at test_a's
+    # failure, so they never start.
     events_conftest(pytester)
     pytester.makepyfile(
         f"""
@@ -419,10 +423,16 @@ def test_no_test_starts_after_the_limit_while_the_failed_test_tears_down(
             yield
             await asyncio.sleep(0.3)
 
-        async def test_a(slow_teardown):
+        @pytest.fixture
+        async def failing_teardown(slow_teardown):
+            yield
+            if {fails_in == "teardown"}:
+                raise AssertionError("the first failure")
+
+        async def test_a(failing_teardown):
             log("started test_a")
             await asyncio.sleep(0.01)  # test_b starts
-            assert False, "the first failure"
+            assert {fails_in != "call"}, "the first failure"
 
         @waits
         async def test_b():
@@ -441,6 +451,52 @@ def test_no_test_starts_after_the_limit_while_the_failed_test_tears_down(
     result = run_alt("-p", "no:randomly", "--max-asyncio-tasks=2", stop)
     started = [line.removeprefix("started ") for line in read_events(pytester)]
     assert started == ["test_a", "test_b"], started
-    result.assert_outcomes(failed=1, passed=1)
+    if fails_in == "call":
+        result.assert_outcomes(failed=1, passed=1)
+    else:
+        result.assert_outcomes(errors=1, passed=2)
     result.stdout.fnmatch_lines(["*AssertionError: the first failure*", "*stopping after 1 fail*"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_teardown_error_that_xfail_excuses_stops_nothing(pytester, run_alt, mode):
+    # test_a's failed teardown holds the other tests back until its report,
+    # made once its slower fixture is torn down, says whether -x stops the
+    # run: an xfail mark makes it no failure, so they all start then.
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import log
+
+        @pytest.fixture
+        async def slow_teardown():
+            yield
+            await asyncio.sleep(0.2)
+            log("torn down test_a")
+
+        @pytest.fixture
+        async def failing_teardown(slow_teardown):
+            yield
+            raise RuntimeError("excused by the mark")
+
+        @pytest.mark.xfail
+        async def test_a(failing_teardown):
+            log("started test_a")
+            await asyncio.sleep(0.05)  # test_more[0] starts
+
+        @pytest.mark.parametrize("n", range(4))
+        async def test_more(n):
+            log(f"started test_more[{n}]")
+            await asyncio.sleep(0.1)  # ends after test_a's teardown failed
+        """
+    )
+    result = run_alt("-x", "-p", "no:randomly", "--max-asyncio-tasks=2", *mode_args(mode))
+    result.assert_outcomes(passed=4, xfailed=1, xpassed=1)
+    # Two start at once in a cooperative run; the others wait for the report.
+    first = ["started test_a", "started test_more[0]"][: 1 + (mode == "cooperative")]
+    rest = [f"started test_more[{n}]" for n in range(len(first) - 1, 4)]
+    assert read_events(pytester) == [*first, "torn down test_a", *rest]
+    assert result.ret == pytest.ExitCode.OK
