@@ -380,6 +380,8 @@ class Plugin:
         line = scheduler.summary_line() if scheduler is not None else None
         quiet = terminalreporter.config.option.no_summary or terminalreporter.verbosity < -1
         if line and not quiet:  # --no-summary, -qq
+            # A section of its own: it would read as the last one's output.
+            terminalreporter.write_sep("-", "alt_coop")
             terminalreporter.write_line(line)
         if self._end_error is not None:
             terminalreporter.write_sep("=", "error at the end of the session", red=True)

@@ -60,7 +60,7 @@ from ._marks import MARK, SEQUENTIAL_MARK
 from ._other_runners import OtherRunners
 from ._running_now import Batch, batch_running
 from ._session_loop import INTERRUPT_GRACE_SECONDS
-from ._setupstate import ConcurrentSetupState
+from ._setupstate import ConcurrentSetupState, raised_by_wider_teardown
 from .errors import AltCoopError, AltCoopWarning
 from .locks import _release_left_held, _time_stuck_waits
 
@@ -745,11 +745,16 @@ class Scheduler:
         # after it (-x's, pytest.exit()'s, an interrupt's) to stop it again.
         # Ctrl-C's comes on top of any, as it would.
         first = not self._stopping(state.failures_counted)
+        # Raised tearing down a wider fixture, it is what pytest would raise
+        # tearing down at the end of a run that another test stopped.
+        wider = raised_by_wider_teardown(stop)
         if isinstance(stop, KeyboardInterrupt):
-            if first or self._interrupted:
+            if first or self._interrupted or wider:
                 self._interrupt(stop)
-        elif first:
+        elif first or (wider and self._exit is None and not self._interrupted):
             self._exit = stop  # raised once the running tests are done, as pytest would
+        elif wider and self.teardown_exit is None:
+            self.teardown_exit = stop  # at the session's end, see teardown_exit
         try:
             return self._cut_short(item, state)
         except KeyboardInterrupt as again:  # Ctrl-C again: it must not leave the task

@@ -29,6 +29,11 @@ from ._pytest_compat import TEST_OUTCOME, hidden_unless_alone
 
 _Error = tuple[BaseException, types.TracebackType | None]
 
+#: Set on a ``pytest.exit()`` or KeyboardInterrupt raised tearing down
+#: what is not the caller's own item: pytest would raise it tearing down at
+#: the end of a run some other test stopped (see raised_by_wider_teardown).
+_WIDER = "alt_coop_raised_by_wider_teardown"
+
 #: Set on an item whose teardown finished a collector with an error before
 #: the last item of the collector's run, in collection order, was done:
 #: pytest would have reported that error at that other item's teardown.
@@ -171,6 +176,35 @@ class ConcurrentSetupState:
             # its finalizers still run (see ``holds_item``).
             _finish(entry, entry.node, errors, self.finalizer_failed)
             del self.items[key]
+        own_errors = len(errors)
+        try:
+            item = self._tear_down_wider(key, entry, nextitem, errors)
+        except KeyboardInterrupt as stop:
+            setattr(stop, _WIDER, True)
+            raise
+        if errors and item is not None:
+            # A test's teardown, cooperative or alone: alt_coop's teardown
+            # hook, above, is the one frame pytest shows of a group, as in a
+            # sequential run. (At the end of a batch, a hidden caller leaves
+            # this frame the one to show.)
+            __tracebackhide__ = True
+        if len(errors) == 1:
+            if not own_errors:
+                setattr(errors[0], _WIDER, True)
+            raise errors[0]
+        if errors:
+            raise BaseExceptionGroup("errors during test teardown", errors[::-1])
+
+    def _tear_down_wider(
+        self,
+        key: object,
+        entry: _Entry | None,
+        nextitem: pytest.Item | None,
+        errors: list[BaseException],
+    ) -> pytest.Item | None:
+        """The collectors of the caller's item (``entry``'s) that no one
+        else needs, and with ``nextitem=None`` everything left; the item."""
+        __tracebackhide__ = True
         item = self.running.pop(key, None) or (entry.node if entry is not None else None)
         if item is not None:
             for node in reversed(item.listchain()[:-1]):
@@ -200,16 +234,7 @@ class ConcurrentSetupState:
                 if node not in self.held:
                     _finish(self.collectors.pop(node), node, errors, self.finalizer_failed)
             self.live_run.clear()
-        if errors and item is not None:
-            # A test's teardown, cooperative or alone: alt_coop's teardown
-            # hook, above, is the one frame pytest shows of a group, as in a
-            # sequential run. (At the end of a batch, a hidden caller leaves
-            # this frame the one to show.)
-            __tracebackhide__ = True
-        if len(errors) == 1:
-            raise errors[0]
-        if errors:
-            raise BaseExceptionGroup("errors during test teardown", errors[::-1])
+        return item
 
     def _end_of_run(self, node: Any, item: pytest.Item) -> int:
         """The run of ``node`` that ``item``'s listing now ending was in."""
@@ -229,6 +254,12 @@ class ConcurrentSetupState:
 
     def _active(self) -> Iterable[Any]:
         return (node for node, entry in self.collectors.items() if not entry.finishing)
+
+
+def raised_by_wider_teardown(stop: BaseException) -> bool:
+    """Whether ``stop`` came from tearing down a collector (a wider fixture),
+    or another test's fixtures, rather than the caller's own."""
+    return bool(getattr(stop, _WIDER, False))
 
 
 def _test_key() -> object:

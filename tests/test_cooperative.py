@@ -4380,6 +4380,75 @@ def test_a_pytest_exit_in_the_teardown_of_a_test_reaching_maxfail_ends_the_run(p
     result.stdout.fnmatch_lines(["*Exit: teardown exit*"])
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize(
+    "stop, ret, shown",
+    [
+        ('pytest.exit("module teardown exit", returncode=9)', 9, "*Exit: module teardown exit*"),
+        ("raise KeyboardInterrupt", 2, "*test_*.py:7: KeyboardInterrupt"),
+    ],
+    ids=["exit", "keyboard interrupt"],
+)
+def test_a_stop_tearing_down_a_module_fixture_after_x_stopped_the_run_ends_it(
+    pytester, run_alt_subprocess, mode, stop, ret, shown
+):
+    # -x stops the run at test_a: pytest tears the module down then, where
+    # the fixture's stop ends the run. test_b, already running beside it in
+    # a cooperative run, tore the module down instead: its stop was taken
+    # for a second one, and lost (exit code 1).
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def server():
+            yield
+            {stop}
+
+        async def test_a(server):
+            await asyncio.sleep(0.01)
+            assert False
+
+        async def test_b(server):
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt_subprocess("-x", "-p", "no:randomly", *mode_args(mode))
+    assert result.ret == ret, result.stdout.str()
+    result.stdout.fnmatch_lines(["*stopping after 1 failures*", shown], consecutive=False)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_exit_tearing_down_a_module_fixture_after_a_tests_exit_ends_the_run(
+    pytester, run_alt_subprocess, mode
+):
+    # pytest tears the module down at the session's end, after test_a's
+    # exit: the fixture's exit ends the run with its code and message.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def server():
+            yield
+            pytest.exit("module teardown exit", returncode=9)
+
+        async def test_a(server):
+            await asyncio.sleep(0.01)
+            pytest.exit("test exit", returncode=11)
+
+        async def test_b(server):
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt_subprocess("-p", "no:randomly", *mode_args(mode))
+    assert result.ret == 9, result.stdout.str()
+    result.stdout.fnmatch_lines(["*Exit: test exit*"])
+    result.stderr.fnmatch_lines(["Exit: module teardown exit"])
+
+
 def test_a_stop_after_a_sequential_tests_teardown_reports_the_fixture_error_there(
     pytester, run_alt
 ):

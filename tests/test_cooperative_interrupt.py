@@ -74,6 +74,32 @@ def test_summary_line_counts_cooperative_tests_and_peak(pytester, run_alt):
     assert busy >= 0.15 and wall >= 0.05
 
 
+def test_the_summary_line_is_a_section_of_its_own(pytester, run_alt):
+    # Written right after the last test's captured output, it read as part of it.
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_fails():
+            print("output of test_fails")
+            await asyncio.sleep(0)
+            assert False
+        """
+    )
+    result = run_alt("--asyncio-cooperative")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- Captured stdout call -*",
+            "output of test_fails",
+            "*- alt_coop -*",
+            "alt_coop: 1 cooperative test, at most 1 at once, *",
+            "*= short test summary info =*",
+        ],
+        consecutive=True,
+    )
+
+
 def test_no_summary_line_without_cooperative_tests(pytester, run_alt):
     pytester.makepyfile(
         """
