@@ -1138,7 +1138,8 @@ def test_ctrl_c_during_a_sync_fixture_beside_a_finished_thread_body_names_its_li
         @pytest.fixture
         def slow_sync():
             pathlib.Path("setting-up").touch()
-            time.sleep(2)
+            # Runs on after Ctrl-C: long enough for a loaded machine's driver.
+            time.sleep(3.5)
             yield
 
         @pytest.mark.asyncio_cooperative
@@ -1159,7 +1160,7 @@ def test_ctrl_c_during_a_sync_fixture_beside_a_finished_thread_body_names_its_li
         communicate_timeout=30,
     )
     assert returncode == pytest.ExitCode.INTERRUPTED, output
-    slept = test_file.read_text().splitlines().index("    time.sleep(2)") + 1
+    slept = test_file.read_text().splitlines().index("    time.sleep(3.5)") + 1
     assert f"{test_file.name}:{slept}: KeyboardInterrupt" in output, output
 
 
