@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import ISOLATE, WITH_HYPOTHESIS, mode_args
+
+import alt_coop
 
 
 def test_functions_methods_and_params_run(pytester, run_alt):
@@ -1443,8 +1447,12 @@ def test_the_assertion_pass_hook_sees_only_the_tests_own_asserts(pytester, monke
     )
     # What pytest does for a plugin installed from a wheel (an editable
     # install lists no modules for it to mark), with no rewritten module
-    # cached from a run without the hook.
-    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(pytester.path / "pycache"))
+    # cached from a run without the hook: a copy of alt_coop, first on the path.
+    shutil.copytree(
+        Path(alt_coop.__file__).parent,
+        pytester.path / "alt_coop",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     pytester.makepyfile(
         rewrite_alt_coop="import pytest\npytest.register_assert_rewrite('alt_coop')\n"
     )
