@@ -189,7 +189,7 @@ class ConcurrentSetupState:
             # this frame the one to show.)
             __tracebackhide__ = True
         if len(errors) == 1:
-            if not own_errors:
+            if not own_errors and isinstance(errors[0], pytest.exit.Exception):
                 setattr(errors[0], _WIDER, True)
             raise errors[0]
         if errors:
