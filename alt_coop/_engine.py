@@ -77,6 +77,8 @@ _OUTER_TEST_ITEM = pytest.StashKey["pytest.Item | None"]()
 _SIGINT_HANDLER = pytest.StashKey[object]()
 #: Set on a test item while its teardown phase runs.
 _TEARING_DOWN = pytest.StashKey[bool]()
+#: A pytest-xdist worker's error at its session end: (its class's name, its message).
+_END_ERROR = "alt_coop_end_error"
 
 
 class Plugin:
@@ -107,6 +109,8 @@ class Plugin:
         self._scheduler: _scheduler.Scheduler | None = None
         #: See pytest_sessionfinish.
         self._end_error: Warning | AltCoopError | KeyboardInterrupt | None = None
+        #: Those of pytest-xdist's workers (see pytest_testnodedown), as shown.
+        self._workers_end_errors: list[str] = []
         #: The task an awaited session (alt_coop.main) runs on; see pytest_timeout_set_timer.
         self._awaited_task: asyncio.Task[Any] | None = None
         self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_configure
@@ -261,12 +265,28 @@ class Plugin:
                     + "".join(f"; and {note}" for note in getattr(interrupt, "__notes__", ())),
                 )
             session.exitstatus = pytest.ExitCode.INTERRUPTED
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if self._end_error is not None and workeroutput is not None:
+            # A pytest-xdist worker, whose session end no one sees: its
+            # controller says it, and fails the run (see pytest_testnodedown).
+            workeroutput[_END_ERROR] = (type(self._end_error).__name__, str(self._end_error))
+        if self._workers_end_errors and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         scheduler = self._scheduler
         if scheduler is not None and scheduler.teardown_exit is not None:
             # Raised where pytest's own sessionfinish raises one, tearing
             # down a test it interrupted: pytest ends with its code and says it.
             teardown_exit, scheduler.teardown_exit = scheduler.teardown_exit, None
             raise teardown_exit
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """A pytest-xdist worker is done: the controller takes its session
+        end's error, if any, as its own (see pytest_sessionfinish)."""
+        ended = getattr(node, "workeroutput", {}).get(_END_ERROR)
+        if ended is not None:
+            name, message = ended
+            self._workers_end_errors.append(f"[{node.gateway.id}] {name}: {message}")
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # When pytest's own sessionfinish ends in an exception (a second
@@ -383,10 +403,18 @@ class Plugin:
             # A section of its own: it would read as the last one's output.
             terminalreporter.write_sep("-", "alt_coop")
             terminalreporter.write_line(line)
-        if self._end_error is not None:
+        ends = (
+            []
+            if self._end_error is None
+            else [f"{type(self._end_error).__name__}: {self._end_error}"]
+        )
+        ends += self._workers_end_errors
+        if ends:
             terminalreporter.write_sep("=", "error at the end of the session", red=True)
-            terminalreporter.write_line(f"{type(self._end_error).__name__}: {self._end_error}")
-            self._end_error = None
+            for end in ends:
+                terminalreporter.write_line(end)
+        self._end_error = None
+        self._workers_end_errors = []
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:

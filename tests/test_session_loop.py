@@ -1555,6 +1555,49 @@ def test_a_leftover_that_exits_is_reported_under_w_error_too(pytester, run_alt_s
     )
 
 
+@pytest.mark.parametrize("ending", ["warning", "exit", "interrupt"])
+def test_an_error_at_a_workers_session_end_fails_the_run_under_xdist(
+    pytester, run_alt_subprocess, ending
+):
+    # A worker's session end is not shown, and xdist's controller takes its
+    # outcome from the reports: the run passed, with no word of the error.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+
+        async def leftover():
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                if {ending == "exit"}:
+                    raise SystemExit(5)
+                if {ending == "interrupt"}:
+                    raise KeyboardInterrupt
+
+        async def test_leaves_a_task():
+            asyncio.create_task(leftover(), name="leftover")
+            await asyncio.sleep(0)
+
+        async def test_other():
+            await asyncio.sleep(0)
+        """
+    )
+    args = ["-W", "error::alt_coop.errors.AltCoopWarning"] if ending == "warning" else []
+    result = run_alt_subprocess("-p", "xdist", "-n", "2", *args)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    raised = {"exit": "SystemExit(5)", "interrupt": "KeyboardInterrupt()"}.get(ending)
+    result.stdout.fnmatch_lines(
+        [
+            "*= error at the end of the session =*",
+            f"[[]gw?[]] AltCoopError: code left running * raised {raised} as alt_coop ended it *"
+            if raised
+            else "[[]gw?[]] AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the "
+            "end of the session: leftover (leftover)",
+            "*2 passed*",
+        ]
+    )
+
+
 def test_run_coro_as_main_given_no_coroutine_says_to_call_the_function(pytester):
     # It reported "Error in the main coroutine: AttributeError: 'function'
     # object has no attribute 'close'", as if the coroutine had raised it.
