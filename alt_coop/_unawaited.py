@@ -29,7 +29,7 @@ import sys
 import weakref
 from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -71,12 +71,12 @@ _RUNNERS = (
 )  # fmt: skip
 
 # Found once per module and class: every test of a large module asks. A
-# module's: (for its test functions, for all its tests); a class's: (for all
-# its tests, whether unittest calls its tests without awaiting them).
+# module's: (for its test functions, for all its tests); a class's: see
+# _ClassProblems.
 _of_modules: weakref.WeakKeyDictionary[Any, tuple[str | None, str | None]] = (
     weakref.WeakKeyDictionary()
 )
-_of_classes: weakref.WeakKeyDictionary[type, tuple[str | None, bool]] = weakref.WeakKeyDictionary()
+_of_classes: weakref.WeakKeyDictionary[type, _ClassProblems] = weakref.WeakKeyDictionary()
 # The parents of the tests whose packages are guarded (see guard_packages).
 _guarded_parents: weakref.WeakSet[Any] = weakref.WeakSet()
 # Autouse fixtures in __init__.py are not used (pytest #4085).
@@ -170,9 +170,9 @@ def problem(item: pytest.Item) -> str | None:
     cls = item.cls
     if cls is None:
         return for_functions or for_all
-    if _skipped_by_unittest(cls, item.originalname):  # unittest calls none of its functions
-        return for_all
-    found, _ = _class_problems(cls)
+    if getattr(cls, "__unittest_skip__", False) and _is_unittest_case(cls):
+        return for_all  # unittest calls none of its functions, nor pytest its setUpClass
+    found = _class_problems(cls).at_setup
     if found is None:  # an outer class's setup_class applies here too (its setup_method not)
         outer = (_xunit_problem(node.obj, _OUTER_CLASS_FUNCTIONS) for node in _outer_classes(item))
         found = next(filter(None, outer), None)
@@ -180,16 +180,20 @@ def problem(item: pytest.Item) -> str | None:
 
 
 def unawaited_test(item: pytest.Item) -> str | None:
-    """Why ``item``, an ``async def`` test of a ``unittest.TestCase``, would
-    never run; else None. Asked once its fixtures are set up: its case's
-    ``setUpClass`` may skip it, and unittest would call it no more than a
-    test a decorator skips (see :func:`problem`)."""
+    """Why ``item``, a test of a ``unittest.TestCase``, would never run as
+    unittest runs it (its ``setUp``, or the test itself, is ``async def``);
+    else None. Asked once its fixtures are set up: its case's ``setUpClass``
+    may skip it first; and unittest calls none of a test a decorator skips."""
     cls = getattr(item, "cls", None)
-    if cls is None or not isinstance(item, pytest.Function) or not _class_problems(cls)[1]:
+    if cls is None or not isinstance(item, pytest.Function) or not _is_unittest_case(cls):
         return None
-    if _skipped_by_unittest(cls, item.originalname) or not inspect.iscoroutinefunction(
-        getattr(cls, item.originalname, None)
-    ):
+    test = getattr(cls, item.originalname, None)
+    if getattr(cls, "__unittest_skip__", False) or getattr(test, "__unittest_skip__", False):
+        return None
+    problems = _class_problems(cls)
+    if problems.per_test is not None or not problems.tests_unawaited:
+        return problems.per_test
+    if not inspect.iscoroutinefunction(test):
         return None
     return (
         f"{cls.__qualname__}.{item.originalname} is async def, but a "
@@ -200,18 +204,9 @@ def unawaited_test(item: pytest.Item) -> str | None:
     )
 
 
-def _skipped_by_unittest(cls: type, name: str) -> bool:
-    """Whether a ``unittest.skip`` decorator skips test ``name`` of ``cls``
-    (on the case or the test), which unittest then skips calling nothing of it."""
-    unittest = sys.modules.get("unittest")
-    return (
-        unittest is not None
-        and issubclass(cls, unittest.TestCase)
-        and bool(
-            getattr(cls, "__unittest_skip__", False)
-            or getattr(getattr(cls, name, None), "__unittest_skip__", False)
-        )
-    )
+def _is_unittest_case(cls: type) -> bool:
+    unittest = sys.modules.get("unittest")  # no TestCase without it (pytest does the same)
+    return unittest is not None and issubclass(cls, unittest.TestCase)
 
 
 def _module_problems(module: ModuleType) -> tuple[str | None, str | None]:
@@ -225,7 +220,17 @@ def _module_problems(module: ModuleType) -> tuple[str | None, str | None]:
         return found
 
 
-def _class_problems(cls: type) -> tuple[str | None, bool]:
+class _ClassProblems(NamedTuple):
+    #: A function pytest calls as it sets the class's tests up (xunit-style,
+    #: or a unittest case's setUpClass).
+    at_setup: str | None
+    #: A function unittest calls as it runs each test (setUp, tearDown).
+    per_test: str | None
+    #: Whether unittest calls the tests themselves without awaiting them.
+    tests_unawaited: bool
+
+
+def _class_problems(cls: type) -> _ClassProblems:
     try:
         return _of_classes[cls]
     except KeyError:
@@ -241,11 +246,12 @@ def _outer_classes(item: pytest.Item) -> Iterator[pytest.Class]:
         node = node.parent
 
 
-def _class_problem(cls: type) -> tuple[str | None, bool]:
-    unittest = sys.modules.get("unittest")  # no TestCase without it (pytest does the same)
-    if unittest is None or not issubclass(cls, unittest.TestCase):
-        return _xunit_problem(cls, _CLASS_FUNCTIONS), False
+def _class_problem(cls: type) -> _ClassProblems:
+    unittest = sys.modules.get("unittest")
+    if unittest is None or not _is_unittest_case(cls):
+        return _ClassProblems(_xunit_problem(cls, _CLASS_FUNCTIONS), None, False)
     runner = _runs_as(cls, unittest)
+    per_test = None
     for name, async_name in _UNITTEST_METHODS.items() if runner is not None else ():
         if inspect.iscoroutinefunction(getattr(cls, name, None)):
             where = (
@@ -254,11 +260,11 @@ def _class_problem(cls: type) -> tuple[str | None, bool]:
                 else f"derive {cls.__qualname__} from unittest.IsolatedAsyncioTestCase "
                 f"and name it {async_name}"
             )
-            found = (
+            per_test = (
                 f"{cls.__qualname__}.{name} is async def, but unittest calls it without "
                 f"awaiting it, so it would never run: {where}"
             )
-            return found, False
+            break
     advice = None
     if issubclass(cls, unittest.IsolatedAsyncioTestCase):
         # A fixture would run on alt_coop's loop, the tests on the case's own.
@@ -266,7 +272,11 @@ def _class_problem(cls: type) -> tuple[str | None, bool]:
             "make it a plain def, and do the async part in asyncSetUp or asyncTearDown "
             "(an IsolatedAsyncioTestCase runs its tests on a loop of its own)"
         )
-    return _xunit_problem(cls, _UNITTEST_CLASS_FUNCTIONS, advice), runner is unittest.TestCase
+    return _ClassProblems(
+        _xunit_problem(cls, _UNITTEST_CLASS_FUNCTIONS, advice),
+        per_test,
+        runner is unittest.TestCase,
+    )
 
 
 def _runs_as(cls: type, unittest: ModuleType) -> type | None:

@@ -1145,23 +1145,46 @@ def test_a_unittest_case_or_test_skipped_is_skipped_whatever_async_it_holds(
             async def test_async(self):
                 pass
 
+        class AsyncSetUpSkippedBySetUpClass(unittest.TestCase):
+            @classmethod
+            def setUpClass(cls):
+                raise unittest.SkipTest("setUpClass skipped")
+
+            async def setUp(self):
+                pass
+
+            def test_sync(self):
+                pass
+
         @unittest.skipIf(False, "not taken")
         class NotSkipped(unittest.TestCase):
             async def test_async(self):
                 pass
+
+        class AsyncSetUpClassTestSkipped(unittest.TestCase):
+            # unittest calls setUpClass all the same, a test skipped or not.
+            @classmethod
+            async def setUpClass(cls):
+                pass
+
+            @unittest.skip("test skipped")
+            def test_sync(self):
+                pass
         """
     )
-    result = run_alt(*mode_args(mode), "-rsE")
-    result.assert_outcomes(skipped=5, errors=1)
-    result.stdout.fnmatch_lines(
-        ["*ERROR at setup of NotSkipped.test_async*", "NotSkipped.test_async is async def, *"]
-    )
+    result = run_alt(*mode_args(mode), "-rsE", "-p", "no:warnings")
+    result.assert_outcomes(skipped=6, errors=2)
     result.stdout.fnmatch_lines_random(
         [
-            *["SKIPPED * class skipped"] * 3,
-            "SKIPPED * test skipped",
-            "SKIPPED * setUpClass skipped",
+            "*ERROR at setup of NotSkipped.test_async*",
+            "NotSkipped.test_async is async def, *",
+            "*ERROR at setup of AsyncSetUpClassTestSkipped.test_sync*",
+            "*AsyncSetUpClassTestSkipped.setUpClass is async def, *",
         ]
+    )
+    result.stdout.fnmatch_lines_random(
+        [*["SKIPPED * class skipped"] * 3, "SKIPPED * test skipped"]
+        + ["SKIPPED * setUpClass skipped"] * 2
     )
 
 
