@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import weakref
 from collections.abc import Callable, Iterator
+from types import TracebackType
 from typing import Any
 
 import pytest
@@ -36,13 +37,17 @@ from .errors import AltCoopWarning
 
 
 class _Kept:
-    __slots__ = ("cancelled", "error", "where_waiting")
+    __slots__ = ("cancelled", "error", "waited_at", "where_waiting")
 
-    def __init__(self, error: BaseException, where_waiting: bool) -> None:
+    def __init__(
+        self, error: BaseException, where_waiting: bool, waited_at: TracebackType | None
+    ) -> None:
         self.error = error
         #: Shown at the user's line the phase waited at (pytest-timeout's:
         #: where the signal struck says nothing), not where it was raised.
         self.where_waiting = where_waiting
+        #: That line, as the error came (else the line the phase ended at).
+        self.waited_at = waited_at
         self.cancelled = False  # the task was cancelled for it (taken back with it)
 
 
@@ -50,13 +55,18 @@ _kept: weakref.WeakKeyDictionary[asyncio.Task[Any], _Kept] = weakref.WeakKeyDict
 
 
 def deliver(
-    task: asyncio.Task[Any], error: BaseException, reason: str, *, where_waiting: bool = False
+    task: asyncio.Task[Any],
+    error: BaseException,
+    reason: str,
+    *,
+    where_waiting: bool = False,
+    waited_at: TracebackType | None = None,
 ) -> bool:
     """Keep ``error`` for the phase running on ``task`` and cancel the task
     once. False if the task is done or has one kept already."""
     if task.done() or task in _kept:
         return False
-    _kept[task] = _Kept(error, where_waiting)
+    _kept[task] = _Kept(error, where_waiting, waited_at)
     loop = task.get_loop()
     if task is asyncio.current_task(loop):
         # Raised by the task's own code (dropping a task it started): a
@@ -93,9 +103,9 @@ def take(task: asyncio.Task[Any], came_out: BaseException | None = None) -> Base
     raised_at = None if kept.where_waiting else _tracebacks.from_suite_code(error.__traceback__)
     if raised_at is not None:
         return error.with_traceback(raised_at)
-    if came_out is None:
-        return error
-    where = _tracebacks.last_user_entry(came_out.__traceback__)
+    where = kept.waited_at
+    if where is None and came_out is not None:
+        where = _tracebacks.last_user_entry(came_out.__traceback__)
     return error if where is None and not kept.where_waiting else error.with_traceback(where)
 
 

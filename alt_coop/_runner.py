@@ -133,7 +133,9 @@ def run(
     except BaseException as raised:
         # Raised into the loop while the code waited (pytest-timeout's failure,
         # from its signal handler, in the loop's select): its traceback is the
-        # loop's. The code was cut short where it waited: the report names that.
+        # loop's. The code was cut short where it waited: the report names that
+        # line, and what the code raised instead of the cancellation, if it did,
+        # as for alt_coop's own timeouts.
         if (
             cut_short
             and _stops_the_run(cut_short[0])
@@ -141,15 +143,18 @@ def run(
         ):
             raise cut_short[0] from None  # the code's stop, as in _run_phase
         if (
-            not (alone and cut_short and _tracebacks.trim_asyncio_frames)
-            or raised is cut_short[0]
+            not (alone and _tracebacks.trim_asyncio_frames)
+            or (cut_short and raised is cut_short[0])
             or isinstance(raised, KeyboardInterrupt)  # names the user's line already
         ):
             raise
-        where = _tracebacks.last_user_entry(cut_short[0].__traceback__)
+        where = session_loop.raised_while_waiting_at
+        if where is None and cut_short:
+            where = _tracebacks.last_user_entry(cut_short[0].__traceback__)
         if where is None or _tracebacks.from_suite_code(raised.__traceback__) is not None:
             raise  # raised in the suite's code (a callback of its own): that line says more
-        raise raised.with_traceback(where) from raised.__cause__
+        instead = _raised_instead(cut_short[0]) if cut_short else None
+        raise raised.with_traceback(where) from instead or raised.__cause__
     if error is not None:
         try:
             raise error
@@ -175,6 +180,13 @@ def _awaited_phase(task: asyncio.Task[Any], timeout: PhaseTimeout) -> Iterator[N
             _awaited_phases.pop(task, None)
         else:
             _awaited_phases[task] = outer
+
+
+def awaited_phase_waiting_at(session_task: asyncio.Task[Any]) -> TracebackType | None:
+    """The user's line the phase an ``alt_coop.main`` session runs on
+    ``session_task`` waits at now, if known."""
+    phase = _awaited_phases.get(session_task)
+    return phase.waiting_at()[1] if phase is not None else None
 
 
 #: Why the run stops when the caller of ``alt_coop.main`` is cancelled.
@@ -345,7 +357,7 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
             _capped()
         elif delivered is not None:  # pytest-timeout's failure, or an outcome from a callback
             _capped()  # the cap fired too: the first to come says it
-            raise delivered from None
+            raise delivered from _raised_instead(exc)
         elif timeout is not None and timeout.fired:
             _capped()  # the cap fired too: the timeout's failure says it
             cause = _raised_instead(exc)

@@ -178,6 +178,8 @@ class SessionLoop:
         self._interrupt_grace: asyncio.TimerHandle | None = None
         #: The last exception raised into the loop while the work waited (see _stop_work).
         self.raised_into_loop: BaseException | None = None
+        #: The user's line the work waited at as that exception came, if known.
+        self.raised_while_waiting_at: TracebackType | None = None
         #: The last interrupt a second Ctrl-C raised where the main thread was.
         self._ctrl_c_again: KeyboardInterrupt | None = None
         #: The suite's line a test's sync code was at when Ctrl-C came.
@@ -350,6 +352,7 @@ class SessionLoop:
         self._task, self._interrupted, self.interruption = task, False, None
         self._alone, self._waiting_at = alone, waiting_at
         self.raised_into_loop, self._ctrl_c_in_sync_code = None, None
+        self.raised_while_waiting_at = None
         stopped = False
         lost: list[BaseException] = []
         catching: contextlib.AbstractContextManager[None] = (
@@ -426,6 +429,8 @@ class SessionLoop:
         it. One that ignores the cancellation is given up on."""
         __tracebackhide__ = True
         self.raised_into_loop = error
+        if self._waiting_at is not None and not task.done():
+            self.raised_while_waiting_at = self._waiting_at()
         if (
             self._alone
             and self._interrupted

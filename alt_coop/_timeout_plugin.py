@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from . import _delivered
+from . import _delivered, _runner
 from ._lanes import in_lane
 from ._session_loop import SessionLoop
 
@@ -79,7 +79,11 @@ def set_timer(
             fire(item, settings)  # dumps the stacks, then raises
         except BaseException as failure:  # delivered to the test, below
             if _delivered.deliver(
-                awaited, failure, "alt_coop: pytest-timeout's timeout", where_waiting=True
+                awaited,
+                failure,
+                "alt_coop: pytest-timeout's timeout",
+                where_waiting=True,
+                waited_at=_runner.awaited_phase_waiting_at(awaited),
             ):
                 # The loop may be in select, which the signal does not end.
                 loop.call_soon_threadsafe(_wake)

@@ -120,7 +120,7 @@ def failure_sections(output: str) -> dict[str, str]:
     lines: list[str] = []
     for line in output.splitlines():
         match = re.match(r"^_{3,} (.+?) _{3,}$", line)
-        if match or re.match(r"^={3,} .* ={3,}$", line) or line.startswith("alt_coop: "):
+        if match or re.match(r"^={3,} .* ={3,}$", line) or is_summary(line):
             if heading is not None:
                 sections[heading] = "\n".join(lines)
             heading, lines = (match.group(1) if match else None), []
@@ -143,6 +143,11 @@ def captured(section: str, what: str) -> list[str]:
         if inside and line:
             out.append(line)
     return out
+
+
+def is_summary(line: str) -> bool:
+    """Whether ``line`` is alt_coop's end-of-run line, or its section's header."""
+    return line.startswith("alt_coop: ") or re.fullmatch(r"-+ alt_coop -+", line) is not None
 
 
 SUMMARY = re.compile(

@@ -21,6 +21,7 @@ from cooperative_support import (
     captured,
     events_conftest,
     failure_sections,
+    is_summary,
     overlap,
     peak,
     read_events,
@@ -536,7 +537,7 @@ def test_setup_show_lines_come_with_their_tests_results(pytester, run_alt, optio
         end = next(
             i
             for i, line in enumerate(lines)
-            if i > start and (line.startswith("=") or line.startswith("alt_coop:"))
+            if i > start and (line.startswith("=") or is_summary(line))
         )
         return lines[start:end]
 

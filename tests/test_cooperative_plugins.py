@@ -14,6 +14,7 @@ from cooperative_support import (
     PYTEST_VERSION,
     SUMMARY,
     events_conftest,
+    is_summary,
     overlap,
     peak,
     read_events,
@@ -888,6 +889,61 @@ def test_a_pytest_timeout_failure_names_the_line_the_test_waited_at(
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("ending", ["raises instead", "swallows", "swallows and waits on"])
+def test_a_pytest_timeout_the_test_does_not_end_with_names_where_it_waited(
+    pytester, run_alt_subprocess, mode, ending
+):
+    # A test raising another error as it was cut short was reported with
+    # pytest-timeout's failure at that error's line, the error itself lost;
+    # one that swallowed the cancellation, at a line of asyncio's events.py.
+    # As for alt_coop's own timeouts: the error (if any), then the timeout
+    # at the line the test waited at.
+    pytest.importorskip("pytest_timeout")
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        async def close():
+            raise ConnectionError("close failed: server gone")
+
+        @pytest.mark.timeout(0.5)
+        async def test_waits():
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                if {ending == "raises instead"}:
+                    await close()
+                if {ending == "swallows and waits on"}:
+                    await asyncio.sleep(3)
+        """
+    )
+    result = run_alt_subprocess(*mode_args(mode), timeout=60)
+    result.assert_outcomes(failed=1)
+    file = "test_a_pytest_timeout_the_test_does_not_end_with_names_where_it_waited.py"
+    cause = [
+        "E       ConnectionError: close failed: server gone",
+        f"{file}:5: ConnectionError",
+        "*direct cause of the following exception*",
+    ]
+    result.stdout.fnmatch_lines(
+        [
+            *(cause if ending == "raises instead" else []),
+            ">           await asyncio.sleep(30)",
+            "E           Failed: Timeout (>0.5s) from pytest-timeout.",
+            *(
+                ["E           alt_coop: * was abandoned"]
+                if ending == "swallows and waits on"
+                else []
+            ),
+            f"{file}:10: Failed",
+        ]
+    )
+    output = result.stdout.str()
+    assert "events.py" not in output and "alt_coop/" not in output, output
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_pytest_timeout_landing_in_a_task_the_test_started_fails_the_test(
     pytester, run_alt_subprocess, mode
 ):
@@ -1616,7 +1672,7 @@ def test_an_error_raised_by_pytests_own_phase_hooks_reads_as_in_a_sequential_run
         return [
             re.sub(r" at 0x[0-9a-f]+", "", line)  # pytest 8 shows its own frames' locals
             for line in lines[start:end]
-            if not line.startswith("alt_coop:")
+            if not is_summary(line)
         ]
 
     sequential = xfailures()

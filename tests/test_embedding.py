@@ -363,6 +363,61 @@ def test_pytest_timeout_fails_the_test_and_leaves_the_app_running(
 
 
 @pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_a_pytest_timeout_the_test_does_not_end_with_names_where_it_waited(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    # Under alt_coop.main, the error a test raised as it was cut short was
+    # lost, pytest-timeout's failure shown at its line; a test that swallowed
+    # the cancellation had all its traceback entries hidden.
+    pytest.importorskip("pytest_timeout")
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_cut_short.py",
+        """
+        import asyncio
+        import pytest
+
+        async def close():
+            raise ConnectionError("close failed: server gone")
+
+        @pytest.mark.timeout(0.5)
+        async def test_raises_instead():
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                await close()
+
+        @pytest.mark.timeout(0.5)
+        async def test_swallows():
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                pass
+        """,
+    )
+    result = run_app(pytester, mode, loop_kind, "suite", "-p", "timeout", timeout=25)
+    output = output_of(result)
+    assert "EXIT CODE 1" in output, output
+    result.stdout.fnmatch_lines(
+        [
+            "E       ConnectionError: close failed: server gone",
+            "suite/test_cut_short.py:5: ConnectionError",
+            "*direct cause of the following exception*",
+            ">           await asyncio.sleep(30)",
+            "E           Failed: Timeout (>0.5s) from pytest-timeout.",
+            "suite/test_cut_short.py:10: Failed",
+            "*_ test_swallows _*",
+            ">           await asyncio.sleep(30)",
+            "E           Failed: Timeout (>0.5s) from pytest-timeout.",
+            "suite/test_cut_short.py:17: Failed",
+        ]
+    )
+    assert "entries are hidden" not in output, output
+
+
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
 def test_failures_and_timeouts_read_as_usual(
     pytester: pytest.Pytester, mode: str, loop_kind: str
 ) -> None:
