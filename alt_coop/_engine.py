@@ -296,6 +296,8 @@ class Plugin:
         finally:
             self._policy.stop_watching()
             self._scheduler = None  # which holds the session, until the next one
+            # Unreported (with -p no:terminal, say): no error of the next session's.
+            self._end_error, self._workers_end_errors = None, []
             self._awaited_task = None  # a Plugin may serve another session after
             if self._test_item_before is not None:
                 test_item.set(self._test_item_before[0])
@@ -413,8 +415,6 @@ class Plugin:
             terminalreporter.write_sep("=", "error at the end of the session", red=True)
             for end in ends:
                 terminalreporter.write_line(end)
-        self._end_error = None
-        self._workers_end_errors = []
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:

@@ -1598,6 +1598,55 @@ def test_an_error_at_a_workers_session_end_fails_the_run_under_xdist(
     )
 
 
+@pytest.mark.parametrize("xdist", [False, True], ids=["alone", "xdist"])
+def test_an_error_at_a_sessions_end_unreported_is_not_the_next_sessions(
+    pytester, monkeypatch, xdist
+):
+    # Reported by the terminal summary (none with -p no:terminal), it was
+    # kept for the next session run with the same Plugin: shown there, and
+    # under pytest-xdist failing it.
+    pytester.makepyfile(
+        test_leaves="""
+        import asyncio
+
+        async def exits():
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                raise SystemExit(3)
+
+        async def test_leaves_a_task():
+            asyncio.create_task(exits(), name="exits")
+            await asyncio.sleep(0)
+        """,
+        test_passes="""
+        async def test_passes():
+            pass
+        """,
+    )
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # only the plugins named
+    # Its workers load alt_coop by name: they get none of the plugin objects.
+    workers = ["-p", "alt_coop.enable", "-p", "xdist", "-n", "1"] if xdist else []
+    script = pytester.makepyfile(
+        main_script=f"""
+        import pytest
+        import alt_coop
+
+        plugin = alt_coop.Plugin()
+        common = ["-p", "no:cacheprovider"]
+        first = pytest.main([*common, *{workers!r}, "-p", "no:terminal", "test_leaves.py"],
+                            plugins=[plugin])
+        print("FIRST", int(first), flush=True)
+        second = pytest.main([*common, "test_passes.py"], plugins=[plugin])
+        print("SECOND", int(second), flush=True)
+        """
+    )
+    result = pytester.run(sys.executable, str(script), timeout=60)
+    output = result.stdout.str()
+    assert "FIRST 1" in output and "SECOND 0" in output, output
+    assert "error at the end of the session" not in output, output
+
+
 def test_run_coro_as_main_given_no_coroutine_says_to_call_the_function(pytester):
     # It reported "Error in the main coroutine: AttributeError: 'function'
     # object has no attribute 'close'", as if the coroutine had raised it.
