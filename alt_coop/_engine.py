@@ -109,8 +109,8 @@ class Plugin:
         self._scheduler: _scheduler.Scheduler | None = None
         #: See pytest_sessionfinish.
         self._end_error: Warning | AltCoopError | KeyboardInterrupt | None = None
-        #: Those of pytest-xdist's workers (see pytest_testnodedown), as shown.
-        self._workers_end_errors: list[str] = []
+        #: Those of pytest-xdist's workers (see pytest_testnodedown): worker, class, message.
+        self._workers_end_errors: list[tuple[str, str, str]] = []
         #: The task an awaited session (alt_coop.main) runs on; see pytest_timeout_set_timer.
         self._awaited_task: asyncio.Task[Any] | None = None
         self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_configure
@@ -271,7 +271,12 @@ class Plugin:
             # controller says it, and fails the run (see pytest_testnodedown).
             workeroutput[_END_ERROR] = (type(self._end_error).__name__, str(self._end_error))
         if self._workers_end_errors and session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            interrupted = any(
+                name == "KeyboardInterrupt" for _, name, _ in self._workers_end_errors
+            )
+            session.exitstatus = (
+                pytest.ExitCode.INTERRUPTED if interrupted else pytest.ExitCode.TESTS_FAILED
+            )
         scheduler = self._scheduler
         if scheduler is not None and scheduler.teardown_exit is not None:
             # Raised where pytest's own sessionfinish raises one, tearing
@@ -286,7 +291,7 @@ class Plugin:
         ended = getattr(node, "workeroutput", {}).get(_END_ERROR)
         if ended is not None:
             name, message = ended
-            self._workers_end_errors.append(f"[{node.gateway.id}] {name}: {message}")
+            self._workers_end_errors.append((node.gateway.id, name, message))
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # When pytest's own sessionfinish ends in an exception (a second
@@ -410,7 +415,9 @@ class Plugin:
             if self._end_error is None
             else [f"{type(self._end_error).__name__}: {self._end_error}"]
         )
-        ends += self._workers_end_errors
+        ends += [
+            f"[{worker}] {name}: {message}" for worker, name, message in self._workers_end_errors
+        ]
         if ends:
             terminalreporter.write_sep("=", "error at the end of the session", red=True)
             for end in ends:

@@ -148,7 +148,7 @@ def run(
             or isinstance(raised, KeyboardInterrupt)  # names the user's line already
         ):
             raise
-        where = session_loop.raised_while_waiting_at
+        where, session_loop.raised_while_waiting_at = session_loop.raised_while_waiting_at, None
         if where is None and cut_short:
             where = _tracebacks.last_user_entry(cut_short[0].__traceback__)
         if where is None or _tracebacks.from_suite_code(raised.__traceback__) is not None:

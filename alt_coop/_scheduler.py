@@ -131,7 +131,7 @@ class Scheduler:
         self.teardown_exit: BaseException | None = None
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
         #: The tasks of tests whose teardown failed, its report not yet made
-        #: (see _failures_pending).
+        #: (see _maxfail_may_be_reached).
         self._failing_teardowns: set[asyncio.Task[None]] = set()
         self._last_logged: pytest.Item | None = None  # the last test whose reports were logged
         # The batch gives up on the tests still running after an interrupt's
@@ -376,7 +376,8 @@ class Scheduler:
                     needs = admission.needs_of(item)
                     # A run that stops starts no further test: it breaks out below.
                     while not self._stopping() and (
-                        self._failures_pending() or not admission.may_start(needs, len(tasks))
+                        self._maxfail_may_be_reached()
+                        or not admission.may_start(needs, len(tasks))
                     ):
                         if not tasks:  # nothing running could ever let it start
                             self.error = AltCoopError(
@@ -388,7 +389,12 @@ class Scheduler:
                             break
                         collection.ramped_up()
                         changed.clear()
-                        _time_stuck_waits(tasks, _CANNOT_START)
+                        _time_stuck_waits(
+                            tasks,
+                            _HELD_FOR_A_REPORT
+                            if self._maxfail_may_be_reached()
+                            else _CANNOT_START,
+                        )
                         await changed.wait()
                     if self._stopping():
                         break
@@ -470,18 +476,20 @@ class Scheduler:
             raise
 
     def _teardown_failing(self) -> None:
-        """A finalizer of the calling lane's teardown raised (see _failures_pending)."""
+        """A finalizer of the calling lane's teardown raised (see _maxfail_may_be_reached)."""
         state = _lane_state.CURRENT.get()
         if self._maxfail and state is not None and state.task is not None:
             self._failing_teardowns.add(state.task)
 
-    def _failures_pending(self) -> bool:
+    def _maxfail_may_be_reached(self) -> bool:
         """Whether a failure may reach ``--maxfail`` that is not counted yet:
         a teardown that failed, whose report pytest makes once every finalizer
         has run (its fixture closing a server, say). No test starts until
         then, as none would in a sequential run; nor is one dropped, should
         the report be no failure after all (an ``xfail`` mark's, a skip)."""
-        pending = len(self._failing_teardowns)
+        # Running ones only: a task done has no report to come (nor would
+        # waiting for it wait).
+        pending = sum(not task.done() for task in self._failing_teardowns)
         return pending > 0 and self._maxfail <= self.session.testsfailed + pending
 
     def _last_of_run(self) -> bool:
@@ -642,8 +650,10 @@ class Scheduler:
             # alt_coop.main's caller was cancelled (while another test held
             # the loop, say), as no test starts after Ctrl-C in a plain run.
             return
-        if self._failures_pending():  # admitted as another test's teardown failed
-            _runner.run(_done(self._failing_teardowns), None)
+        # Admitted as another test's teardown failed; and another may fail
+        # while it waits, that one's report to come after the first's.
+        while self._maxfail_may_be_reached() and not self._stopping():
+            _runner.run(_failed_teardowns_reported(self._failing_teardowns), None)
         if self._stopping() or self._torn_down_all:
             return  # stopped (-x, --maxfail) between its admission and its first turn
         _lane_state.CURRENT.set(state)
@@ -896,12 +906,17 @@ _CANNOT_START = (
     "that test cannot start while the tests running wait (for a resource, an exclusive "
     "turn or a free slot)"
 )
+_HELD_FOR_A_REPORT = (
+    "that test cannot start before the report of a test whose teardown failed says "
+    "whether -x or --maxfail stops the run"
+)
 _STOPPING = "the run is stopping (-x, --maxfail or pytest.exit()): no further test starts"
 _NONE_LEFT = "no further test of the batch is left to start"
 
 
-async def _done(tasks: set[asyncio.Task[None]]) -> None:
-    """Wait for ``tasks`` to be done, unless a Ctrl-C meanwhile stops this one."""
+async def _failed_teardowns_reported(tasks: set[asyncio.Task[None]]) -> None:
+    """Wait for the tests whose teardown failed (``tasks``) to be done, their
+    reports made, unless a Ctrl-C meanwhile stops this one."""
     task = asyncio.current_task()
     try:
         await asyncio.wait(set(tasks))

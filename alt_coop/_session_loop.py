@@ -445,7 +445,7 @@ class SessionLoop:
                 "alt_coop: the fixture or test was still running after Ctrl-C cancelled it, "
                 "and was abandoned"
             )
-            where = self._waiting_at() if self._waiting_at is not None else None
+            where = self.raised_while_waiting_at
             if where is not None:  # pytest's one line names it, as for an interrupt it let out
                 error = error.with_traceback(where)
         elif not task.done():

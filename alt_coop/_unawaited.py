@@ -121,11 +121,8 @@ def refuse_async_hooks(
 def unittest_case(item: pytest.Item, base: str = "TestCase") -> bool:
     """Whether ``item`` is a test of a class deriving from ``unittest``'s
     ``base`` (``TestCase``, or ``IsolatedAsyncioTestCase``)."""
-    unittest = sys.modules.get("unittest")  # no TestCase without it (pytest does the same)
     cls = getattr(item, "cls", None)
-    return (
-        unittest is not None and isinstance(cls, type) and issubclass(cls, getattr(unittest, base))
-    )
+    return isinstance(cls, type) and _is_unittest_case(cls, base)
 
 
 def written_wrong(problem: str) -> BaseException:
@@ -204,9 +201,9 @@ def unawaited_test(item: pytest.Item) -> str | None:
     )
 
 
-def _is_unittest_case(cls: type) -> bool:
+def _is_unittest_case(cls: type, base: str = "TestCase") -> bool:
     unittest = sys.modules.get("unittest")  # no TestCase without it (pytest does the same)
-    return unittest is not None and issubclass(cls, unittest.TestCase)
+    return unittest is not None and issubclass(cls, getattr(unittest, base))
 
 
 def _module_problems(module: ModuleType) -> tuple[str | None, str | None]:

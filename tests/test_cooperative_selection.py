@@ -459,6 +459,63 @@ def test_no_test_starts_after_the_limit_while_the_failed_test_tears_down(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
+def test_a_test_held_for_an_excused_teardown_error_waits_for_one_failing_meanwhile(
+    pytester, run_alt
+):
+    # test_b, admitted as test_a's teardown failed, waited for test_a's
+    # report only: excused by its xfail mark, test_b started, while test_c's
+    # teardown, failed meanwhile, had its report (which stops the run) to come.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        A_MAY_END = asyncio.Event()
+
+        @pytest.fixture
+        async def slow():
+            yield
+            await asyncio.sleep(0.2)
+
+        @pytest.fixture
+        def failing(slow):
+            yield
+            raise AssertionError("test_a's teardown failure, excused")
+
+        @pytest.fixture
+        async def slower():
+            yield
+            await asyncio.sleep(0.5)
+
+        @pytest.fixture
+        def failing_c(slower):
+            yield
+            raise AssertionError("test_c's teardown failure")
+
+        @pytest.mark.xfail
+        async def test_a(failing):
+            await A_MAY_END.wait()
+
+        async def test_c(failing_c):
+            await asyncio.sleep(0.1)
+
+        async def test_x():  # its end frees the slot test_b takes, as test_a ends
+            loop = asyncio.get_running_loop()
+            loop.call_soon(loop.call_soon, A_MAY_END.set)
+
+        async def test_b():
+            print("TEST_B RAN")
+        """
+    )
+    result = run_alt("-x", "-s", "-p", "no:randomly", "--max-asyncio-tasks=3")
+    result.stdout.fnmatch_lines(
+        ["*AssertionError: test_c's teardown failure", "*stopping after 1*"]
+    )
+    assert "TEST_B RAN" not in result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_teardown_error_that_xfail_excuses_stops_nothing(pytester, run_alt, mode):
     # test_a's failed teardown holds the other tests back until its report,
