@@ -1524,23 +1524,24 @@ def test_a_leftover_that_exits_as_it_is_ended_fails_the_run_after_the_results(
     assert "never retrieved" not in result.stdout.str() + result.stderr.str()
 
 
+LEAVES_A_TASK_THAT_EXITS = """
+import asyncio
+
+async def exits():
+    try:
+        await asyncio.sleep(3600)
+    finally:
+        raise SystemExit(3)
+
+async def test_leaves_a_task():
+    asyncio.create_task(exits(), name="exits")
+    await asyncio.sleep(0)
+"""
+
+
 def test_a_leftover_that_exits_is_reported_under_w_error_too(pytester, run_alt_subprocess):
     # The warning, an error under -W error, took the report's place.
-    pytester.makepyfile(
-        """
-        import asyncio
-
-        async def exits():
-            try:
-                await asyncio.sleep(3600)
-            finally:
-                raise SystemExit(3)
-
-        async def test_leaves_a_task():
-            asyncio.create_task(exits(), name="exits")
-            await asyncio.sleep(0)
-        """
-    )
+    pytester.makepyfile(LEAVES_A_TASK_THAT_EXITS)
     result = run_alt_subprocess("-W", "error::alt_coop.errors.AltCoopWarning")
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     result.stdout.fnmatch_lines(
@@ -1606,19 +1607,7 @@ def test_an_error_at_a_sessions_end_unreported_is_not_the_next_sessions(
     # kept for the next session run with the same Plugin: shown there, and
     # under pytest-xdist failing it.
     pytester.makepyfile(
-        test_leaves="""
-        import asyncio
-
-        async def exits():
-            try:
-                await asyncio.sleep(3600)
-            finally:
-                raise SystemExit(3)
-
-        async def test_leaves_a_task():
-            asyncio.create_task(exits(), name="exits")
-            await asyncio.sleep(0)
-        """,
+        test_leaves=LEAVES_A_TASK_THAT_EXITS,
         test_passes="""
         async def test_passes():
             pass
