@@ -17,7 +17,7 @@ import signal
 import warnings
 import weakref
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import pytest
 
@@ -593,13 +593,14 @@ class Plugin:
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> object:
         _session_loop.current_again()  # after a sync fixture's asyncio.run(), say
+        __tracebackhide__ = True
+        if _migration.pytest_asyncio_fixture(fixturedef.func) and _session_loop.running_loop():
+            # Its synchronizer would fail in asyncio's code, saying nothing of why.
+            _refuse(fixturedef, _migration.pytest_asyncio_fixture_problem(fixturedef.argname))
         if fixturedef.argname in _run_alone.RUN_ALONE_FIXTURES:  # rare: checked first
             problem = _run_alone.dynamic_request_problem(fixturedef.argname, request)
             if problem is not None:
-                # Not cached as the fixture's error: asked for as an argument,
-                # by a test that runs alone, a wider fixture must still work.
-                _pytest_compat.forget_setup(fixturedef)
-                raise pytest.fail.Exception(problem, pytrace=False)
+                _refuse(fixturedef, problem)
         # Through a plain wrapper too (a decorator using functools.wraps), whose
         # call returns the async function's coroutine or async generator; not
         # a generator wrapping one, which pytest runs as a generator fixture.
@@ -610,9 +611,11 @@ class Plugin:
             return None
         if self._others.runs_fixture(fixturedef, request):
             return None  # another plugin's (see alt_coop._other_runners)
+        problem = self._others.runtime_fixture_problem(fixturedef, test_item.get())
+        if problem is not None:
+            _refuse(fixturedef, problem)
         if getattr(request.config.option, "setupplan", False):
             return None  # --setup-plan: pytest's own hook stands in, running nothing
-        __tracebackhide__ = True
         if fixturedef.argname in _DEFAULT_FIXTURE_NAMES:
             # Its value is the timeout of async fixtures: it cannot be one.
             error = pytest.fail.Exception(
@@ -991,6 +994,15 @@ def _collector_label(node: pytest.Collector) -> str:
     if isinstance(node, pytest.Session):
         return "the session"
     return f"{_collector_scope(node)} {node.nodeid}"
+
+
+def _refuse(fixturedef: pytest.FixtureDef[Any], problem: str) -> NoReturn:
+    """Fail this request of the fixture, its error not cached as the
+    fixture's: asked for otherwise (as an argument, by a test that runs
+    alone, by the tests alt_coop runs), it must still work."""
+    __tracebackhide__ = True
+    _pytest_compat.forget_setup(fixturedef)
+    raise pytest.fail.Exception(problem, pytrace=False)
 
 
 def _unwrapped(func: Any) -> Any:

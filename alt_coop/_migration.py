@@ -106,30 +106,43 @@ def pytest_asyncio_on(config: pytest.Config) -> bool:
     return _loaded_plugins.name(config, "asyncio", "pytest_asyncio.plugin") is not None
 
 
+def pytest_asyncio_fixture(function: object) -> bool:
+    """Whether ``function`` is a fixture's made with ``@pytest_asyncio.fixture``,
+    which marks it (``_force_asyncio_fixture``, since its 0.17)."""
+    return bool(getattr(getattr(function, "__func__", function), "_force_asyncio_fixture", False))
+
+
 def pytest_asyncio_fixtures(item: pytest.Function) -> list[str]:
-    """The fixtures of ``item`` made with ``@pytest_asyncio.fixture``, which
-    marks their functions (``_force_asyncio_fixture``, since its 0.17)."""
+    """The fixtures of ``item`` made with ``@pytest_asyncio.fixture``."""
     return sorted(
         name
         for name, functions in _pytest_compat.fixture_functions(item).items()
-        if any(
-            getattr(getattr(f, "__func__", f), "_force_asyncio_fixture", False) for f in functions
-        )
+        if any(pytest_asyncio_fixture(f) for f in functions)
     )
 
 
-def plain_async_fixtures(item: pytest.Function) -> list[str]:
-    """The async fixtures of ``item`` that alt_coop sets up (on its own loop):
-    those neither pytest-asyncio's nor pytest-trio's."""
+def pytest_asyncio_fixture_problem(name: str) -> str:
+    """Why pytest-asyncio's fixture ``name`` cannot be set up now, while
+    alt_coop's loop runs."""
+    return (
+        f"pytest-asyncio's fixture {name!r} was asked for through request.getfixturevalue "
+        "while alt_coop's loop runs (in an async test's body, or a cooperative test's "
+        "set-up): pytest-asyncio sets its fixtures up on a loop of its own, which cannot "
+        "run then. Ask for it as an argument of the test (or of one of its fixtures)"
+    )
 
-    def plain_async(function: object) -> bool:
-        function = getattr(function, "__func__", function)
-        return (
-            inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
-        ) and not (
-            getattr(function, "_force_asyncio_fixture", False)
-            or getattr(function, "_force_trio_fixture", False)
-        )
+
+def plain_async(function: object) -> bool:
+    """Whether ``function`` is a fixture's that alt_coop sets up (on its own
+    loop): async, and neither pytest-asyncio's nor pytest-trio's."""
+    function = getattr(function, "__func__", function)
+    return (
+        inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
+    ) and not (pytest_asyncio_fixture(function) or getattr(function, "_force_trio_fixture", False))
+
+
+def plain_async_fixtures(item: pytest.Function) -> list[str]:
+    """The async fixtures of ``item`` that alt_coop sets up (see :func:`plain_async`)."""
 
     def used(definitions: Sequence[pytest.FixtureDef[Any]]) -> Iterator[pytest.FixtureDef[Any]]:
         # The one the test gets, and each it overrides and asks for by name.

@@ -29,7 +29,7 @@ import pytest
 
 from ._hypothesis import is_async_test
 from ._loaded_plugins import name as plugin_name
-from ._migration import plain_async_fixtures, run_elsewhere_text
+from ._migration import plain_async, plain_async_fixtures, run_elsewhere_text
 
 _PYTEST_ASYNCIO = ("asyncio", "pytest_asyncio.plugin")
 _ANYIO = ("anyio", "anyio.pytest_plugin")
@@ -112,6 +112,21 @@ class OtherRunners:
             return None
         names = plain_async_fixtures(item)
         return run_elsewhere_text(names, item.name) if names else None
+
+    def runtime_fixture_problem(
+        self, fixturedef: pytest.FixtureDef[object], item: pytest.Item | None
+    ) -> str | None:
+        """What is wrong with setting up the async fixture ``fixturedef`` for
+        ``item`` at run time (``request.getfixturevalue``), where
+        :meth:`fixture_problem`, at its setup, saw only its arguments."""
+        if (
+            not self.pytest_asyncio
+            or not isinstance(item, pytest.Function)
+            or self.runner_of(item) != PYTEST_ASYNCIO
+            or not plain_async(fixturedef.func)
+        ):
+            return None
+        return run_elsewhere_text([fixturedef.argname], item.name)
 
     def runs_test(self, item: pytest.Function) -> bool:
         """Whether another plugin's ``pytest_pyfunc_call`` runs ``item``'s

@@ -400,6 +400,107 @@ def test_a_plain_async_fixture_of_a_test_pytest_asyncio_runs_is_an_error(
     )
 
 
+def test_a_plain_async_fixture_asked_for_at_run_time_by_a_pytest_asyncio_test_fails_it(
+    pytester: pytest.Pytester,
+) -> None:
+    # Reached through request.getfixturevalue (a parametrized fixture's),
+    # the fixture was set up on alt_coop's loop, which does not run while
+    # pytest-asyncio runs the test: the server never answered, and the run hung.
+    pytest.importorskip("pytest_asyncio")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def echo(reader, writer):
+            writer.write(await reader.readline())
+            writer.close()
+
+        @pytest.fixture
+        async def echo_server():
+            server = await asyncio.start_server(echo, "127.0.0.1", 0)
+            yield server.sockets[0].getsockname()[:2]
+            server.close()
+
+        @pytest.fixture(params=["echo_server"])
+        def server(request):
+            return request.getfixturevalue(request.param)
+
+        @pytest.mark.asyncio
+        async def test_echo(server):
+            reader, writer = await asyncio.open_connection(*server)
+            writer.write(b"hello\\n")
+            assert await reader.readline() == b"hello\\n"
+
+        async def test_echo_on_alt_coops_loop(server):
+            reader, writer = await asyncio.open_connection(*server)
+            writer.write(b"hello\\n")
+            assert await reader.readline() == b"hello\\n"
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        *_without("asyncio"), "-p", "alt_coop.enable", "-v", timeout=30
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_echo[[]echo_server[]] ERROR*",
+            "fixture 'echo_server' is a plain async fixture, which alt_coop sets up on its"
+            " own loop, but test_echo[[]echo_server[]] is run by pytest-asyncio on another loop.*",
+        ]
+    )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_pytest_asyncio_fixture_asked_for_while_alt_coops_loop_runs_says_what_to_do(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # pytest-asyncio sets its fixtures up by running a loop of its own,
+    # which cannot start while alt_coop's runs (a test's body, a cooperative
+    # test's fixtures): asyncio's "Runner.run() cannot be called from a
+    # running event loop", from pytest-asyncio's code, said nothing of why.
+    pytest.importorskip("pytest_asyncio")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        """
+        import pytest
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture
+        async def db_pool():
+            yield "pool"
+
+        @pytest.fixture(params=["db_pool"])
+        def db(request):
+            return request.getfixturevalue(request.param)
+
+        async def test_by_a_fixture(db):
+            assert db == "pool"
+
+        async def test_by_its_body(request):
+            assert request.getfixturevalue("db_pool") == "pool"
+
+        async def test_by_argument(db_pool):
+            assert db_pool == "pool"
+        """
+    )
+    mode_option = ["--asyncio-cooperative"] if mode == "cooperative" else []
+    result = pytester.runpytest(
+        *_without("asyncio"), "-p", "alt_coop.enable", "-p", "no:warnings", *mode_option
+    )
+    output = result.stdout.str()
+    assert "Runner.run() cannot be called" not in output, output
+    message = (
+        "pytest-asyncio's fixture 'db_pool' was asked for through request.getfixturevalue "
+        "while alt_coop's loop runs*. Ask for it as an argument of the test*"
+    )
+    result.stdout.fnmatch_lines([f"*{message}"])
+    # A sequential sync fixture's request runs before the loop does.
+    by_a_fixture = 1 if mode == "cooperative" else 0
+    result.assert_outcomes(passed=2 - by_a_fixture, failed=1, errors=by_a_fixture)
+
+
 def test_cooperative_tests_using_pytest_asyncios_fixtures_run_alone(
     pytester: pytest.Pytester,
 ) -> None:
