@@ -594,9 +594,10 @@ class Plugin:
     ) -> object:
         _session_loop.current_again()  # after a sync fixture's asyncio.run(), say
         __tracebackhide__ = True
-        if _migration.pytest_asyncio_fixture(fixturedef.func) and _session_loop.running_loop():
-            # Its synchronizer would fail in asyncio's code, saying nothing of why.
-            _refuse(fixturedef, _migration.pytest_asyncio_fixture_problem(fixturedef.argname))
+        if self._others.pytest_asyncio and _migration.pytest_asyncio_fixture(fixturedef.func):
+            problem = self._others.pytest_asyncio_fixture_problem(fixturedef)
+            if problem is not None:
+                _refuse(fixturedef, problem)
         if fixturedef.argname in _run_alone.RUN_ALONE_FIXTURES:  # rare: checked first
             problem = _run_alone.dynamic_request_problem(fixturedef.argname, request)
             if problem is not None:

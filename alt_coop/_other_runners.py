@@ -24,12 +24,19 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 
 import pytest
 
+from . import _session_loop
 from ._hypothesis import is_async_test
 from ._loaded_plugins import name as plugin_name
-from ._migration import plain_async, plain_async_fixtures, run_elsewhere_text
+from ._migration import (
+    plain_async,
+    plain_async_fixtures,
+    pytest_asyncio_fixture_problem,
+    run_elsewhere_text,
+)
 
 _PYTEST_ASYNCIO = ("asyncio", "pytest_asyncio.plugin")
 _ANYIO = ("anyio", "anyio.pytest_plugin")
@@ -112,6 +119,21 @@ class OtherRunners:
             return None
         names = plain_async_fixtures(item)
         return run_elsewhere_text(names, item.name) if names else None
+
+    def pytest_asyncio_fixture_problem(self, fixturedef: pytest.FixtureDef[object]) -> str | None:
+        """What is wrong with setting up pytest-asyncio's async fixture
+        ``fixturedef`` now: asked for at run time while alt_coop's loop runs
+        (a test's body, a cooperative test's set-up), pytest-asyncio could not
+        run its loop, and would fail in asyncio's code, saying nothing of why."""
+        session_loop = _session_loop.current()
+        function = inspect.unwrap(fixturedef.func)  # pytest-asyncio's wrapper, while it sets up
+        if (
+            session_loop is None
+            or _session_loop.running_loop() is not session_loop.loop
+            or not (inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function))
+        ):
+            return None
+        return pytest_asyncio_fixture_problem(fixturedef.argname)
 
     def runtime_fixture_problem(
         self, fixturedef: pytest.FixtureDef[object], item: pytest.Item | None

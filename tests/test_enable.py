@@ -483,9 +483,19 @@ def test_a_pytest_asyncio_fixture_asked_for_while_alt_coops_loop_runs_says_what_
 
         async def test_by_argument(db_pool):
             assert db_pool == "pool"
+
+        @pytest_asyncio.fixture
+        def sync_one():  # it needs no loop of pytest-asyncio's
+            return "sync"
+
+        async def test_a_sync_one_by_its_body(request):
+            assert request.getfixturevalue("sync_one") == "sync"
         """
     )
     mode_option = ["--asyncio-cooperative"] if mode == "cooperative" else []
+    # With pytest-asyncio off, alt_coop sets its fixtures up like any other.
+    off = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable", "-p", "no:warnings", *mode_option)
+    off.assert_outcomes(passed=4)
     result = pytester.runpytest(
         *_without("asyncio"), "-p", "alt_coop.enable", "-p", "no:warnings", *mode_option
     )
@@ -498,7 +508,7 @@ def test_a_pytest_asyncio_fixture_asked_for_while_alt_coops_loop_runs_says_what_
     result.stdout.fnmatch_lines([f"*{message}"])
     # A sequential sync fixture's request runs before the loop does.
     by_a_fixture = 1 if mode == "cooperative" else 0
-    result.assert_outcomes(passed=2 - by_a_fixture, failed=1, errors=by_a_fixture)
+    result.assert_outcomes(passed=3 - by_a_fixture, failed=1, errors=by_a_fixture)
 
 
 def test_cooperative_tests_using_pytest_asyncios_fixtures_run_alone(
