@@ -13,7 +13,8 @@ run protocol), :mod:`alt_coop._lane_logging`,
 :mod:`alt_coop._lane_warnings` and :mod:`alt_coop._uncaught` (pytest's
 per-item logging, warnings and uncaught-exception catchers), and
 :mod:`alt_coop._setupstate`, which stands in for ``session._setupstate``
-(and puts itself in its place). :mod:`alt_coop._finalizers` and
+(and puts itself in its place), and :mod:`alt_coop._thread_bodies` (the
+session's temporary directory factory). :mod:`alt_coop._finalizers` and
 :mod:`alt_coop._unawaited` rely on how pytest calls finalizers and xunit
 functions, as each says.
 

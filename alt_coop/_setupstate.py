@@ -90,6 +90,10 @@ class ConcurrentSetupState:
         #: The item whose protocol each lane runs, set up or not (a skip mark
         #: stops it before setup): its teardown counts down its collectors' runs.
         self.running: dict[Any, pytest.Item] = {}
+        #: The collectors whose runs each lane counted down for its item in
+        #: its protocol so far: a plugin running the item's protocol again
+        #: within it (a re-run) counts each down once.
+        self._counted: dict[Any, set[tuple[Any, pytest.Item]]] = {}
         #: The run each collector is admitted for, until it is torn down.
         self.live_run: dict[Any, int] = {}
         #: Whether the calling lane is the last one of a run that stops here
@@ -125,11 +129,15 @@ class ConcurrentSetupState:
 
     def begin(self, item: pytest.Item) -> None:
         """The calling lane starts ``item``'s protocol (alt_coop's scheduler calls this)."""
-        self.running[_test_key()] = item
+        key = _test_key()
+        self.running[key] = item
+        self._counted.pop(key, None)
 
     def end(self) -> None:
         """The calling lane is done with its item, torn down or cut short."""
-        self.running.pop(_test_key(), None)
+        key = _test_key()
+        self.running.pop(key, None)
+        self._counted.pop(key, None)
 
     # -- what pytest calls -------------------------------------------------
 
@@ -207,10 +215,14 @@ class ConcurrentSetupState:
         __tracebackhide__ = True
         item = self.running.pop(key, None) or (entry.node if entry is not None else None)
         if item is not None:
+            counted = self._counted.setdefault(key, set())
             for node in reversed(item.listchain()[:-1]):
                 if node in self.held:  # kept up for a re-run: counted down after it
                     self.running[key] = item
                     continue
+                if (node, item) in counted:  # by an earlier run of the protocol
+                    continue
+                counted.add((node, item))
                 run = (node, self._end_of_run(node, item))
                 left = self.remaining.get(run, 1) - 1
                 self.remaining[run] = left

@@ -41,6 +41,7 @@ def in_thread(item: pytest.Function) -> Callable[..., object]:
     generator could pass on)."""
     body = item.obj
     request = _pytest_compat.item_request(item)
+    _lock_temporary_directories(item.config)
 
     def stand_in(**kwargs: object) -> object:
         __tracebackhide__ = True
@@ -134,6 +135,37 @@ async def _body_in_thread(
         finally:
             if cap is not None:
                 cap.body_thread = None
+
+
+def _lock_temporary_directories(config: pytest.Config) -> None:
+    """Make the session's temporary directory factory one thread at a time.
+
+    pytest's factory (``config._tmp_path_factory``, what ``tmp_path_factory``
+    gives and ``tmpdir_factory`` wraps; checked on pytest 8.3 to 9.2) makes
+    the base directory on first use, clearing it, and numbers the directories
+    it makes, unlocked: bodies calling it at once failed, or removed each
+    other's directories. The loop's callers (``tmp_path``) take the lock too,
+    but hold it only for a ``mkdir``.
+    """
+    factory = getattr(config, "_tmp_path_factory", None)  # absent with -p no:tmpdir
+    if factory is None or _LOCKED_FACTORY in vars(factory):
+        return
+    lock = threading.RLock()  # mktemp calls getbasetemp
+
+    def locked(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return call
+
+    for name in ("mktemp", "getbasetemp"):
+        setattr(factory, name, locked(getattr(factory, name)))
+    setattr(factory, _LOCKED_FACTORY, True)
+
+
+_LOCKED_FACTORY = "_alt_coop_locked"
 
 
 def _interrupt_of(

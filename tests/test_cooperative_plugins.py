@@ -362,12 +362,14 @@ def test_a_timeout_mark_without_pytest_timeout_leaves_its_test_cooperative(pytes
     assert overlap(spans["marked"], spans["other"])
 
 
+@pytest.mark.parametrize("fails_in", ["call", "teardown"])
 @pytest.mark.parametrize("scope", ["module", "session"])
-def test_a_rerun_keeps_the_wider_fixtures_of_its_test_up(pytester, scope):
+def test_a_rerun_keeps_the_wider_fixtures_of_its_test_up(pytester, scope, fails_in):
     # The flaky test runs sequentially, re-run by pytest-rerunfailures, which
     # keeps the wider fixtures up across its attempts: set up once, torn down
     # once after the last test that uses them, as in a run without alt_coop's
-    # batches.
+    # batches. A teardown's failure is known only once the attempt's
+    # teardown is over: the wider fixtures stay up all the same.
     pytest.importorskip("pytest_rerunfailures")
     pytester.makeconftest(
         f"""
@@ -386,21 +388,29 @@ def test_a_rerun_keeps_the_wider_fixtures_of_its_test_up(pytester, scope):
         """
     )
     pytester.makepyfile(
-        """
+        f"""
         import asyncio
         import pytest
         from conftest import EVENTS
 
         ATTEMPTS = []
+        FAILS_IN = {fails_in!r}
+
+        @pytest.fixture
+        def breaks_once():
+            yield
+            if FAILS_IN == "teardown" and len(ATTEMPTS) == 1:
+                raise RuntimeError("the first teardown fails")
 
         async def test_before(resource):
             await asyncio.sleep(0.01)
 
         @pytest.mark.flaky(reruns=2)
-        async def test_flaky(resource):
+        async def test_flaky(resource, breaks_once):
             ATTEMPTS.append(1)
             assert EVENTS == ["setup"]
-            assert len(ATTEMPTS) > 1, "fails the first time"
+            if FAILS_IN == "call":
+                assert len(ATTEMPTS) > 1, "fails the first time"
 
         async def test_after(resource):
             await asyncio.sleep(0.01)
@@ -410,7 +420,9 @@ def test_a_rerun_keeps_the_wider_fixtures_of_its_test_up(pytester, scope):
     result = pytester.runpytest_subprocess(
         *ISOLATE, "-p", "alt_coop.enable", "--asyncio-cooperative", "-v", "-s", timeout=120
     )
-    assert result.parseoutcomes() == {"passed": 3, "rerun": 1, "warnings": 1}
+    # The first attempt's passed call counts too when its teardown fails.
+    passed = 3 if fails_in == "call" else 4
+    assert result.parseoutcomes() == {"passed": passed, "rerun": 1, "warnings": 1}
     result.stdout.fnmatch_lines(["EVENTS AT THE END ['setup', 'teardown']"])
 
 
@@ -739,6 +751,53 @@ def test_a_plugin_hooking_the_whole_protocol_keeps_its_effect(pytester, conftest
         ]
     )
     assert not SUMMARY.search(result.stdout.str()), result.stdout.str()
+
+
+def test_a_protocol_hook_running_a_test_twice_keeps_its_wider_fixtures_up(pytester, run_alt):
+    # As a home-made re-run does: pytest's runtestprotocol twice, each with
+    # the next item, which keeps the module's fixtures up in pytest's setup
+    # state. They are torn down once, after the module's last test.
+    pytester.makeconftest(
+        """
+        import pytest
+        from _pytest.runner import runtestprotocol
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtest_protocol(item, nextitem):
+            if item.name != "test_twice":
+                return None
+            item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+            for _ in range(2):
+                reports = runtestprotocol(item, nextitem=nextitem, log=False)
+            for report in reports:
+                item.ihook.pytest_runtest_logreport(report=report)
+            item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+            return True
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        EVENTS = []
+
+        @pytest.fixture(scope="module", autouse=True)
+        def resource():
+            EVENTS.append("setup")
+            yield
+            EVENTS.append("teardown")
+
+        def test_twice():
+            pass
+
+        async def test_after():
+            await asyncio.sleep(0)
+            assert EVENTS == ["setup"]
+        """
+    )
+    result = run_alt("--asyncio-cooperative", "-p", "no:randomly")
+    result.assert_outcomes(passed=2, warnings=1)
 
 
 def test_doctests_and_plugin_items_run_beside_cooperative_tests(pytester):

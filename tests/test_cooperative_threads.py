@@ -293,6 +293,37 @@ def test_sync_cooperative_tests_each_get_a_thread_of_their_own(pytester, run_alt
     assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("41", "41")
 
 
+def test_thread_bodies_make_temporary_directories_at_once(pytester, run_alt):
+    """pytest's temporary directory factory is the session's, and makes the
+    base directory and numbers each directory unlocked: thread bodies
+    calling it at once each get a directory of their own, as in turn."""
+    pytester.makepyfile(
+        """
+        import pathlib
+        import threading
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+        ALL = threading.Barrier(20, timeout=10)
+
+        @pytest.mark.parametrize("n", range(20))
+        def test_makes_directories(n, tmp_path_factory, tmpdir_factory):
+            ALL.wait()
+            made = [tmp_path_factory.mktemp("data") for _ in range(3)]
+            made.append(pathlib.Path(tmpdir_factory.mktemp("legacy")))
+            for path in made:
+                (path / "n.txt").write_text(str(n))
+            ALL.wait()
+            assert [(path / "n.txt").read_text() for path in made] == [str(n)] * 4
+        """
+    )
+    basetemp = pytester.path / "made"
+    result = run_alt("-W", "error::pytest.PytestWarning", f"--basetemp={basetemp}")
+    result.assert_outcomes(passed=20)
+    made = sorted(path.name for path in basetemp.iterdir() if not path.is_symlink())
+    assert made == sorted([*(f"data{n}" for n in range(60)), *(f"legacy{n}" for n in range(20))])
+
+
 def test_the_pool_work_of_tests_in_flight_is_not_queued(pytester, run_alt):
     """The session loop's default executor has a worker for each test that
     may be in flight, beyond asyncio's 32 at most: all 40 meet."""
