@@ -223,6 +223,7 @@ class Scheduler:
                     self._run_batch(
                         Batch(items[start:end], items[end] if end < len(items) else None)
                     )
+                    self.instances.context.give_outside()
                 else:
                     self._run_sequential(items, start, end)
                 if self._stopping():

@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
+import warnings
 from typing import Any
 
 from ._lane_state import LaneState
 from ._lanes import in_context
 from ._runner import current_context
+from .errors import AltCoopWarning
 
 #: Set in the copy of the context a test's body runs in: the context its
 #: fixtures ran in, which the copy was made from.
@@ -44,10 +47,14 @@ class SharedContext:
     """The values each shared fixture instance set up in a cooperative
     test's context, and who has been given them."""
 
-    __slots__ = ("_given_outside", "_set_by")
+    __slots__ = ("_given_outside", "_removed_by", "_set_by")
 
     def __init__(self) -> None:
         self._set_by: dict[Any, tuple[tuple[contextvars.ContextVar[Any], Any], ...]] = {}
+        #: The variables an instance's setup removed (``reset`` to no value):
+        #: Python removes one only with the token of a ``set`` made in the
+        #: same context, so the other tests keep theirs; they are told.
+        self._removed_by: dict[Any, tuple[contextvars.ContextVar[Any], ...]] = {}
         # The instances whose values code outside the lanes was given (the
         # tests run sequentially, all in one context), with that context and
         # what puts its values back once the instance is finished: in a
@@ -63,8 +70,14 @@ class SharedContext:
         ``before`` until then."""
         if state is None:
             return  # set where every later test runs
-        changed = changed_values(before, contextvars.copy_context())
-        if changed:
+        after = contextvars.copy_context()
+        changed = changed_values(before, after)
+        removed = tuple(
+            var for var in before if var not in after and not var.name.startswith(_OWN_PREFIX)
+        )
+        if removed:
+            self._removed_by[fixturedef] = removed
+        if changed or removed:
             self._set_by[fixturedef] = changed
             fixturedef.addfinalizer(functools.partial(self._finished, fixturedef))
         _given(state).add(fixturedef)
@@ -85,22 +98,62 @@ class SharedContext:
             if fixturedef in given:
                 return
             given.add(fixturedef)
+            if _warned_of_kept(fixturedef, self._removed_by.get(fixturedef, ())):
+                del self._removed_by[fixturedef]  # once is enough
             if outer is not None:
                 set_in(outer, changed)
-        elif fixturedef not in self._given_outside:
-            context = outer if outer is not None else current_context()
-            self._given_outside[fixturedef] = (context, set_in(context, changed))
-        else:
+        elif not self._give_outside(fixturedef, outer):
             return
         if outer is not None or state is not None:
             for var, value in changed:
                 var.set(value)
 
+    def give_outside(self) -> None:
+        """A batch is over: the tests run sequentially after it see the
+        values of the instances it set up that are still up, whether they
+        ask for them or not, as in a sequential run."""
+        for fixturedef in list(self._set_by):
+            self._give_outside(fixturedef, None)
+
+    def _give_outside(self, fixturedef: Any, outer: contextvars.Context | None) -> bool:
+        """Set ``fixturedef``'s values where code outside the lanes runs
+        (in ``outer``, a test body's fixtures' context, if given), unless
+        they were given there before."""
+        if fixturedef in self._given_outside:
+            return False
+        context = outer if outer is not None else current_context()
+        self._given_outside[fixturedef] = (context, set_in(context, self._set_by[fixturedef]))
+        return True
+
     def _finished(self, fixturedef: Any) -> None:
         self._set_by.pop(fixturedef, None)
+        self._removed_by.pop(fixturedef, None)
         outside = self._given_outside.pop(fixturedef, None)
         if outside is not None:
             reset_in(*outside)
+
+
+def _warned_of_kept(fixturedef: Any, removed: tuple[contextvars.ContextVar[Any], ...]) -> bool:
+    """Whether a test given ``fixturedef``'s instance was told it keeps a
+    variable the instance's setup removed in the test that set it up."""
+    kept = [var.name for var in removed if var.get(_UNSET) is not _UNSET]
+    if kept:
+        names = ", ".join(repr(name) for name in kept)
+        code = getattr(inspect.unwrap(fixturedef.func), "__code__", None)
+        warnings.warn_explicit(
+            AltCoopWarning(
+                f"alt_coop: the {fixturedef.scope} fixture {fixturedef.argname!r} removed the "
+                f"context variable{'s' if len(kept) > 1 else ''} {names} as it was set up, in "
+                "the test that set it up: the other tests that use it keep their value (Python "
+                "cannot remove a variable from another context). Set it to a value (None, say) "
+                "instead, or mark the tests that use the fixture asyncio_sequential"
+            ),
+            AltCoopWarning,
+            # At the fixture: its code is what to change.
+            code.co_filename if code is not None else "<unknown>",
+            code.co_firstlineno if code is not None else 0,
+        )
+    return bool(kept)
 
 
 def changed_values(

@@ -638,3 +638,103 @@ def test_what_a_body_sets_after_asking_for_a_wider_fixture_does_not_reach_its_te
     )
     result = run_alt("-rA", "-p", "no:randomly", *mode_args(mode))
     result.assert_outcomes(passed=2)
+
+
+def test_the_tests_run_sequentially_after_a_batch_see_its_shared_fixtures_values(
+    pytester, run_alt
+):
+    # As in a sequential run, where every test runs in the one context the
+    # shared fixtures were set up in: a test after the batch sees what a
+    # fixture still up set, whether it asks for the fixture or not, until
+    # the fixture is torn down.
+    pytester.makeconftest(
+        """
+        import asyncio
+        import contextvars
+        import pytest
+
+        SESSION = contextvars.ContextVar("SESSION", default="unset")
+        MODULE = contextvars.ContextVar("MODULE", default="unset")
+
+        @pytest.fixture(scope="session")
+        async def session_setter():
+            await asyncio.sleep(0.01)
+            SESSION.set("session")
+
+        @pytest.fixture(scope="module")
+        async def module_setter():
+            token = MODULE.set("module")
+            yield
+            MODULE.reset(token)
+        """
+    )
+    pytester.makepyfile(
+        test_one="""
+        import asyncio
+        import pytest
+        from conftest import MODULE, SESSION
+
+        @pytest.mark.asyncio_cooperative
+        async def test_cooperative(session_setter, module_setter):
+            await asyncio.sleep(0.01)
+            assert (SESSION.get(), MODULE.get()) == ("session", "module")
+
+        def test_sequential_after():
+            assert (SESSION.get(), MODULE.get()) == ("session", "module")
+
+        async def test_sequential_async_after():
+            assert (SESSION.get(), MODULE.get()) == ("session", "module")
+        """,
+        test_two="""
+        from conftest import MODULE, SESSION
+
+        def test_next_module():
+            assert (SESSION.get(), MODULE.get()) == ("session", "unset")
+        """,
+    )
+    result = run_alt("-rA", "-p", "no:randomly")
+    result.assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_shared_fixture_removing_a_variable_says_the_other_tests_keep_it(
+    pytester, run_alt, mode
+):
+    # Python removes a context variable only through the token of a set()
+    # made where it had no value: another test's context keeps it. Said,
+    # rather than left to fail (or pass) on a stale value.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import contextvars
+        import pytest
+
+        REQUEST_ID = contextvars.ContextVar("REQUEST_ID")
+
+        @pytest.fixture(scope="session")
+        def session_request_id():
+            token = REQUEST_ID.set("session-wide")
+            yield token
+
+        @pytest.fixture(scope="module")
+        def no_request_id(session_request_id):
+            REQUEST_ID.reset(session_request_id)
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_has_no_request_id(n, session_request_id, no_request_id):
+            await asyncio.sleep(0.01)
+            assert REQUEST_ID.get("<unset>") in ("<unset>", "session-wide")
+        """
+    )
+    result = run_alt("-p", "no:randomly", *mode_args(mode))
+    result.assert_outcomes(passed=3, warnings=1 if mode == "cooperative" else 0)
+    if mode == "cooperative":
+        result.stdout.fnmatch_lines(
+            [
+                "*AltCoopWarning: alt_coop: the module fixture 'no_request_id' removed the "
+                "context variable 'REQUEST_ID' as it was set up, in the test that set it up: "
+                "the other tests that use it keep their value (Python cannot remove a "
+                "variable from another context). Set it to a value (None, say) instead, or "
+                "mark the tests that use the fixture asyncio_sequential"
+            ]
+        )
