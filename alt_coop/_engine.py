@@ -489,13 +489,18 @@ class Plugin:
         # fixture's own handler, reset to Python's as it ends, is no purpose).
         __tracebackhide__ = _pytest_compat.hidden_unless_alone
         found = signal.getsignal(signal.SIGINT)
+        cancels_before = _runner.sync_cancels_before()
+        failed = True
         try:
-            return (yield)
+            result = yield
+            failed = False
+            return result
         finally:
             if _lane_state.CURRENT.get() is None:
                 if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
                     found = signal.default_int_handler
                 item.stash[_SIGINT_HANDLER] = found
+            _runner.fail_if_sync_code_cancelled(cancels_before, "a sync fixture", failed=failed)
 
     # After pytest's skip and xfail marks (tryfirst), before its fixtures:
     # a skipped test is skipped whatever else is wrong with it (an xfail
@@ -537,15 +542,18 @@ class Plugin:
                 item.session.shouldstop = _runner.MAIN_CANCELLED
         item.stash[_TEARING_DOWN] = True
         was_open = self._loop_open()
+        cancels_before = _runner.sync_cancels_before()
         try:
             result = yield
         except BaseException as error:
+            _runner.fail_if_sync_code_cancelled(cancels_before, "a sync fixture", failed=True)
             with contextlib.suppress(pytest.fail.Exception):  # the teardown's own error goes on
                 _release_left_held(item)
             if held_back is not None:
                 raise held_back from error
             raise
         else:
+            _runner.fail_if_sync_code_cancelled(cancels_before, "a sync fixture", failed=False)
             _release_left_held(item)
             if held_back is not None:
                 raise held_back
@@ -867,11 +875,15 @@ class Plugin:
         context.run(FIXTURES_CONTEXT.set, current_context())
         was_open = self._loop_open()
         item.stash[BODY_RUNNING] = True
+        cancels_before = _runner.sync_cancels_before()
+        failed = True
         try:
             with in_context(context):
                 result = yield
+            failed = False
         finally:
             item.stash[BODY_RUNNING] = False
+            _runner.fail_if_sync_code_cancelled(cancels_before, "the test", failed=failed)
         self._still_open(was_open, "this test")
         return result
 

@@ -28,7 +28,7 @@ import pytest
 from . import _cancels, _delivered, _lane_state, _session_loop, _tracebacks
 from ._cancels import uncancel_own
 from ._lanes import Abandon, drive, in_context, in_lane, in_other_task, step
-from ._pytest_compat import TEST_OUTCOME
+from ._pytest_compat import TEST_OUTCOME, hidden_unless_alone
 from ._timeouts import NOT_ENDED, PhaseTimeout, TaskCap, cap_of, capped_tasks
 from .errors import AltCoopUsageError
 
@@ -416,6 +416,39 @@ def _drop_pending_cancellation() -> None:
     """Let the pending cancellation arrive, and drop it, as 3.13 does."""
     with contextlib.suppress(asyncio.CancelledError):
         step(asyncio.sleep(0))
+
+
+def sync_cancels_before() -> int | None:
+    """How many cancellations ``alt_coop.main``'s session task has before a
+    phase whose sync code runs on it; ``None`` elsewhere (see
+    :func:`fail_if_sync_code_cancelled`)."""
+    task = _cancels.awaited_session_task()
+    return None if task is None else task.cancelling()
+
+
+def fail_if_sync_code_cancelled(cancels_before: int | None, label: str, *, failed: bool) -> None:
+    """Under ``alt_coop.main``, sync code (a sync fixture or test) runs on
+    the session's task, which ``asyncio.current_task()`` there returns. If
+    it cancelled that task, nothing it awaited delivered the cancellation:
+    it is taken back, failing the phase unless it ``failed`` already, as for
+    async code returning before its own cancellation reached it; left, it
+    would reach alt_coop's next await (the next test's start, or the
+    teardown's, cutting it short)."""
+    __tracebackhide__ = hidden_unless_alone  # one frame: pytest shows the message alone
+    task = _cancels.awaited_session_task()
+    if (
+        cancels_before is None
+        or task is None
+        or task.cancelling() <= cancels_before
+        or _cancels.interrupt_pending(task)
+        or _cancels.caller_cancelled_since_start(task)
+    ):
+        return
+    if failed:
+        with contextlib.suppress(pytest.fail.Exception):
+            _deliver_own_cancellation(task, label)
+    else:
+        _deliver_own_cancellation(task, label)
 
 
 def _deliver_own_cancellation(task: asyncio.Task[Any], label: str) -> None:

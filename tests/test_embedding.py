@@ -3218,6 +3218,96 @@ def test_a_test_timing_out_does_not_cancel_main(pytester: pytest.Pytester, suite
     assert "the task running pytest was cancelled" not in output
 
 
+@pytest.mark.parametrize("phase", ["setup", "call", "teardown"])
+def test_sync_code_cancelling_its_task_under_main_fails_its_own_test(
+    pytester: pytest.Pytester, phase: str
+) -> None:
+    # Under alt_coop.main, sync code runs on the task that runs pytest, so
+    # asyncio.current_task() there is that task. Cancelled by a sync fixture
+    # or test, it was delivered at alt_coop's next await: the next test's
+    # start (an internal error, every later test lost) or the teardown's
+    # (cut short: the next test failed, "previous item was not torn down").
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import alt_coop
+
+
+        async def app_main():
+            code = await alt_coop.main([*ISOLATE, "suite", "-q", "-s", "-p", "no:randomly"])
+            print("APP: job returned", code, flush=True)
+            print("APP: cancelling", asyncio.current_task().cancelling(), flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_cancels.py",
+        f"""
+        import asyncio
+
+        import pytest
+
+        PHASE = {phase!r}
+
+
+        # Its async code runs before the sync code cancels and after it is
+        # over (the cancellation would reach the next code awaiting in the
+        # phase, as asyncio delivers it).
+        @pytest.fixture
+        async def torn_down({"cancels" if phase == "teardown" else ""}):
+            await asyncio.sleep(0)
+            yield
+            await asyncio.sleep(0)
+            print("TORN DOWN", flush=True)
+
+
+        @pytest.fixture
+        def cancels({"" if phase == "teardown" else "torn_down"}):
+            if PHASE == "setup":
+                asyncio.current_task().cancel()
+            yield
+            if PHASE == "teardown":
+                asyncio.current_task().cancel()
+
+
+        def test_cancels(cancels, torn_down):
+            if PHASE == "call":
+                asyncio.current_task().cancel()
+
+
+        def test_next():
+            pass
+
+
+        async def test_next_async():
+            await asyncio.sleep(0)
+        """,
+    )
+    result = run_app(pytester, timeout=60)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert "INTERNALERROR" not in output and "not torn down" not in output, output
+    outcome = {"setup": "2 passed, 1 error", "call": "1 failed, 2 passed"}.get(
+        phase, "3 passed, 1 error"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*TORN DOWN",
+            f"{'a sync fixture' if phase != 'call' else 'the test'} cancelled its own task "
+            "and returned before the cancellation reached it*",
+            f"{outcome} in *",
+            "APP: job returned 1",
+            "APP: cancelling 0",
+        ]
+    )
+    assert "alt_coop/" not in output and "traceback entries are hidden" not in output, output
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
 @pytest.mark.parametrize("loop_kind", LOOP_KINDS)
 def test_ctrl_c_while_main_runs_a_test(pytester: pytest.Pytester, loop_kind: str) -> None:
