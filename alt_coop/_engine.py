@@ -834,10 +834,12 @@ class Plugin:
             return True
 
         @functools.wraps(inner)  # Hypothesis names a failing example by it
-        def run_example(*args: Any, **example_kwargs: Any) -> None:
+        def run_example(*args: Any, **example_kwargs: Any) -> object:
             __tracebackhide__ = True
             # The timeout is per example.
-            run(stepped(inner(*args, **example_kwargs)), timeout, "call")
+            returned = run(stepped(inner(*args, **example_kwargs)), timeout, "call")
+            _fail_if_async(pyfuncitem, returned, plain=False)
+            return returned  # Hypothesis checks it is None, as for a sync test
 
         _hypothesis.leave_out_of_explanations()
         with _hypothesis.examples_run_by(func, run_example):

@@ -42,7 +42,7 @@ def _inner_test(func: object) -> Any:
 
 
 @contextlib.contextmanager
-def examples_run_by(func: Any, run_example: Callable[..., None]) -> Iterator[None]:
+def examples_run_by(func: Any, run_example: Callable[..., object]) -> Iterator[None]:
     """While in effect, the Hypothesis test ``func`` calls ``run_example``
     with each example's arguments instead of its ``async def`` function."""
     handle = func.hypothesis

@@ -823,6 +823,43 @@ def test_hypothesis_given_runs_each_example_of_an_async_test(pytester, run_alt, 
     result.stdout.fnmatch_lines(["*: test_fails_from_five(", "*x=5,"])
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_what_an_async_hypothesis_example_returns_is_checked(pytester, run_alt, mode):
+    # As for a plain async test, and as Hypothesis checks a sync one's.
+    pytest.importorskip("hypothesis")
+    pytester.makepyfile(
+        """
+        from hypothesis import given, settings, strategies as st
+
+        async def check(x):
+            assert x < 0
+
+        @settings(max_examples=5, database=None)
+        @given(st.integers())
+        async def test_forgot_await(x):
+            return check(x)
+
+        @settings(max_examples=5, database=None)
+        @given(st.integers())
+        async def test_returns_a_value(x):
+            return x
+
+        @settings(max_examples=5, database=None)
+        @given(st.integers())
+        async def test_returns_none(x):
+            return None
+        """
+    )
+    result = run_alt("-W", "error::RuntimeWarning", *WITH_HYPOTHESIS, *mode_args(mode))
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_forgot_await returned 'coroutine' object without awaiting it*",
+            "*FailedHealthCheck*should return None*",
+        ]
+    )
+
+
 def test_hypothesis_explains_a_failing_async_example_by_the_tests_lines_only(
     pytester, run_alt_subprocess
 ):
