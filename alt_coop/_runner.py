@@ -419,29 +419,32 @@ def _drop_pending_cancellation() -> None:
 
 
 def sync_cancels_before() -> int | None:
-    """How many cancellations ``alt_coop.main``'s session task has before a
-    phase whose sync code runs on it; ``None`` elsewhere (see
+    """How many cancellations the task a phase's sync code runs on has
+    before it: a cooperative test's, or ``alt_coop.main``'s session task;
+    ``None`` where sync code runs on no task of alt_coop's (see
     :func:`fail_if_sync_code_cancelled`)."""
-    task = _cancels.awaited_session_task()
+    task = _own_task()
     return None if task is None else task.cancelling()
 
 
 def fail_if_sync_code_cancelled(cancels_before: int | None, label: str, *, failed: bool) -> None:
-    """Under ``alt_coop.main``, sync code (a sync fixture or test) runs on
-    the session's task, which ``asyncio.current_task()`` there returns. If
-    it cancelled that task, nothing it awaited delivered the cancellation:
-    it is taken back, failing the phase unless it ``failed`` already, as for
+    """A cooperative test's sync code (a sync fixture), and under
+    ``alt_coop.main`` any test's (the test too), runs on a task of
+    alt_coop's, which ``asyncio.current_task()`` there returns. If it
+    cancelled that task, nothing it awaited delivered the cancellation: it
+    is taken back, failing the phase unless it ``failed`` already, as for
     async code returning before its own cancellation reached it; left, it
     would reach alt_coop's next await (the next test's start, or the
-    teardown's, cutting it short)."""
+    teardown's, cutting it short), or be lost with the test's task."""
     __tracebackhide__ = hidden_unless_alone  # one frame: pytest shows the message alone
-    task = _cancels.awaited_session_task()
+    task = _own_task()
     if (
         cancels_before is None
         or task is None
         or task.cancelling() <= cancels_before
         or _cancels.interrupt_pending(task)
-        or _cancels.caller_cancelled_since_start(task)
+        or task in capped_tasks
+        or _cancels.caller_cancelled_since_start(_cancels.awaited_session_task())
     ):
         return
     if failed:
@@ -449,6 +452,15 @@ def fail_if_sync_code_cancelled(cancels_before: int | None, label: str, *, faile
             _deliver_own_cancellation(task, label)
     else:
         _deliver_own_cancellation(task, label)
+
+
+def _own_task() -> asyncio.Task[Any] | None:
+    """The task of alt_coop's the calling code runs on, if any."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # sync code of a plain run: no loop runs
+        return None
+    return task if task is not None and _cancels.is_made_here(task) else None
 
 
 def _deliver_own_cancellation(task: asyncio.Task[Any], label: str) -> None:

@@ -46,6 +46,7 @@ from . import (
     _run_alone,
     _runner,
     _session_loop,
+    _thread_bodies,
     _timeouts,
     _tracebacks,
     _unawaited,
@@ -284,6 +285,7 @@ class Scheduler:
 
     def _run_batch(self, batch: Batch) -> None:
         items = batch.items
+        _thread_bodies.lock_temporary_directories(self.config)
         started = time.perf_counter()
         session_loop = _session_loop.current()
         sigint_handler = signal.getsignal(signal.SIGINT)

@@ -90,10 +90,11 @@ class ConcurrentSetupState:
         #: The item whose protocol each lane runs, set up or not (a skip mark
         #: stops it before setup): its teardown counts down its collectors' runs.
         self.running: dict[Any, pytest.Item] = {}
-        #: The collectors whose runs each lane counted down for its item in
-        #: its protocol so far: a plugin running the item's protocol again
-        #: within it (a re-run) counts each down once.
-        self._counted: dict[Any, set[tuple[Any, pytest.Item]]] = {}
+        #: The run of each collector that each lane counted down for its
+        #: item in its protocol so far: a plugin running the item's protocol
+        #: again within it (a re-run) counts each down once, and tears down
+        #: again what it set up again after the first run tore it down.
+        self._counted: dict[Any, dict[tuple[Any, pytest.Item], tuple[Any, int]]] = {}
         #: The run each collector is admitted for, until it is torn down.
         self.live_run: dict[Any, int] = {}
         #: Whether the calling lane is the last one of a run that stops here
@@ -215,17 +216,18 @@ class ConcurrentSetupState:
         __tracebackhide__ = True
         item = self.running.pop(key, None) or (entry.node if entry is not None else None)
         if item is not None:
-            counted = self._counted.setdefault(key, set())
+            counted = self._counted.setdefault(key, {})
             for node in reversed(item.listchain()[:-1]):
                 if node in self.held:  # kept up for a re-run: counted down after it
                     self.running[key] = item
                     continue
-                if (node, item) in counted:  # by an earlier run of the protocol
-                    continue
-                counted.add((node, item))
-                run = (node, self._end_of_run(node, item))
-                left = self.remaining.get(run, 1) - 1
-                self.remaining[run] = left
+                run = counted.get((node, item))
+                if run is None:
+                    run = counted[node, item] = (node, self._end_of_run(node, item))
+                    left = self.remaining.get(run, 1) - 1
+                    self.remaining[run] = left
+                else:  # counted by an earlier run of the protocol: done if it was then
+                    left = self.remaining.get(run, 0)
                 if left <= 0:
                     try:
                         if node in self.collectors:

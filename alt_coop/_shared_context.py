@@ -72,15 +72,22 @@ class SharedContext:
             return  # set where every later test runs
         after = contextvars.copy_context()
         changed = changed_values(before, after)
+        # What it had before its own code ran: ``before`` and what the
+        # fixtures it asks for, set up (or given) after ``before``, set.
+        given = _given(state)
+        had = dict.fromkeys(before)
+        for dependency in given:
+            if dependency.argname in fixturedef.argnames:
+                had.update((var, None) for var, _ in self._set_by.get(dependency, ()))
         removed = tuple(
-            var for var in before if var not in after and not var.name.startswith(_OWN_PREFIX)
+            var for var in had if var not in after and not var.name.startswith(_OWN_PREFIX)
         )
         if removed:
             self._removed_by[fixturedef] = removed
         if changed or removed:
             self._set_by[fixturedef] = changed
             fixturedef.addfinalizer(functools.partial(self._finished, fixturedef))
-        _given(state).add(fixturedef)
+        given.add(fixturedef)
 
     def reused(self, fixturedef: Any, state: LaneState | None) -> None:
         """A test (or, with no ``state``, code outside the lanes) got

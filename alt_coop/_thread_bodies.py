@@ -41,7 +41,6 @@ def in_thread(item: pytest.Function) -> Callable[..., object]:
     generator could pass on)."""
     body = item.obj
     request = _pytest_compat.item_request(item)
-    _lock_temporary_directories(item.config)
 
     def stand_in(**kwargs: object) -> object:
         __tracebackhide__ = True
@@ -137,13 +136,15 @@ async def _body_in_thread(
                 cap.body_thread = None
 
 
-def _lock_temporary_directories(config: pytest.Config) -> None:
-    """Make the session's temporary directory factory one thread at a time.
+def lock_temporary_directories(config: pytest.Config) -> None:
+    """Make the session's temporary directory factory one thread at a time,
+    for a batch, whose tests' threads (plain ``def`` bodies, the work they
+    hand to threads) may call it at once.
 
     pytest's factory (``config._tmp_path_factory``, what ``tmp_path_factory``
     gives and ``tmpdir_factory`` wraps; checked on pytest 8.3 to 9.2) makes
     the base directory on first use, clearing it, and numbers the directories
-    it makes, unlocked: bodies calling it at once failed, or removed each
+    it makes, unlocked: threads calling it at once failed, or removed each
     other's directories. The loop's callers (``tmp_path``) take the lock too,
     but hold it only for a ``mkdir``.
     """

@@ -696,9 +696,10 @@ def test_the_tests_run_sequentially_after_a_batch_see_its_shared_fixtures_values
     result.assert_outcomes(passed=4)
 
 
+@pytest.mark.parametrize("asked_by", ["test", "fixture"])
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_shared_fixture_removing_a_variable_says_the_other_tests_keep_it(
-    pytester, run_alt, mode
+    pytester, run_alt, mode, asked_by
 ):
     # Python removes a context variable only through the token of a set()
     # made where it had no value: another test's context keeps it. Said,
@@ -711,20 +712,22 @@ def test_a_shared_fixture_removing_a_variable_says_the_other_tests_keep_it(
 
         REQUEST_ID = contextvars.ContextVar("REQUEST_ID")
 
-        @pytest.fixture(scope="session")
-        def session_request_id():
-            token = REQUEST_ID.set("session-wide")
+        @pytest.fixture(scope="module")
+        def request_id():
+            token = REQUEST_ID.set("module-wide")
             yield token
 
         @pytest.fixture(scope="module")
-        def no_request_id(session_request_id):
-            REQUEST_ID.reset(session_request_id)
+        def no_request_id(request_id):
+            REQUEST_ID.reset(request_id)
 
         @pytest.mark.parametrize("n", range(3))
-        async def test_has_no_request_id(n, session_request_id, no_request_id):
+        async def test_has_no_request_id(n, %sno_request_id):
             await asyncio.sleep(0.01)
-            assert REQUEST_ID.get("<unset>") in ("<unset>", "session-wide")
+            assert REQUEST_ID.get("<unset>") in ("<unset>", "module-wide")
         """
+        # Asked for by the test first, or only by the fixture that removes it.
+        % ("request_id, " if asked_by == "test" else "")
     )
     result = run_alt("-p", "no:randomly", *mode_args(mode))
     result.assert_outcomes(passed=3, warnings=1 if mode == "cooperative" else 0)

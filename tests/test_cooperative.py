@@ -3753,6 +3753,43 @@ def test_a_test_cancelling_a_task_of_a_test_fails_that_test(pytester, run_alt, m
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.mark.parametrize("phase", ["setup", "teardown"])
+def test_a_sync_fixture_cancelling_its_cooperative_tests_task_fails_it(pytester, run_alt, phase):
+    # The test's task, which its sync fixtures run on. With nothing awaited
+    # after it, the cancellation would be lost with the task: a silent pass.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        def cancels():
+            if {phase!r} == "setup":
+                asyncio.current_task().cancel()
+            yield
+            if {phase!r} == "teardown":
+                asyncio.current_task().cancel()
+
+        async def test_cancelled(cancels):
+            pass
+
+        async def test_other():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt("-p", "no:randomly")
+    result.assert_outcomes(passed=1 if phase == "setup" else 2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*ERROR at {phase} of test_cancelled*",
+            "a sync fixture cancelled its own task and returned before the cancellation "
+            "reached it*",
+        ]
+    )
+
+
 @pytest.mark.parametrize("gather", [False, True], ids=["cancel", "cancel-and-gather"])
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_fixture_cancelling_every_other_task_is_no_internal_error_nor_hang(

@@ -753,14 +753,20 @@ def test_a_plugin_hooking_the_whole_protocol_keeps_its_effect(pytester, conftest
     assert not SUMMARY.search(result.stdout.str()), result.stdout.str()
 
 
-def test_a_protocol_hook_running_a_test_twice_keeps_its_wider_fixtures_up(pytester, run_alt):
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_a_protocol_hook_running_a_test_twice_keeps_its_wider_fixtures_up(
+    pytester, run_alt, where
+):
     # As a home-made re-run does: pytest's runtestprotocol twice, each with
     # the next item, which keeps the module's fixtures up in pytest's setup
-    # state. They are torn down once, after the module's last test.
+    # state while the next item needs them; the last test of the module
+    # tears them down each time, and the second run sets them up again.
     pytester.makeconftest(
         """
         import pytest
         from _pytest.runner import runtestprotocol
+
+        EVENTS = []
 
         @pytest.hookimpl(tryfirst=True)
         def pytest_runtest_protocol(item, nextitem):
@@ -773,31 +779,38 @@ def test_a_protocol_hook_running_a_test_twice_keeps_its_wider_fixtures_up(pytest
                 item.ihook.pytest_runtest_logreport(report=report)
             item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
             return True
-        """
-    )
-    pytester.makepyfile(
-        """
-        import asyncio
-        import pytest
 
-        EVENTS = []
-
-        @pytest.fixture(scope="module", autouse=True)
-        def resource():
-            EVENTS.append("setup")
+        @pytest.fixture(scope="module")
+        def resource(request):
+            EVENTS.append(f"setup {request.module.__name__}")
             yield
-            EVENTS.append("teardown")
-
-        def test_twice():
-            pass
-
-        async def test_after():
-            await asyncio.sleep(0)
-            assert EVENTS == ["setup"]
+            EVENTS.append(f"teardown {request.module.__name__}")
         """
     )
-    result = run_alt("--asyncio-cooperative", "-p", "no:randomly")
-    result.assert_outcomes(passed=2, warnings=1)
+    twice = """
+        def test_twice(resource):
+            pass
+        """
+    other = """
+        async def test_other(resource):
+            await asyncio.sleep(0)
+        """
+    pytester.makepyfile(
+        test_one="""
+        import asyncio
+        """
+        + (twice + other if where == "first" else other + twice),
+        test_two="""
+        from conftest import EVENTS
+
+        def test_next_module():
+            print("EVENTS", EVENTS)
+        """,
+    )
+    result = run_alt("--asyncio-cooperative", "-p", "no:randomly", "-s")
+    result.assert_outcomes(passed=3, warnings=1)
+    run = ["setup test_one", "teardown test_one"]
+    assert f"EVENTS {run * (1 if where == 'first' else 2)}" in result.stdout.str()
 
 
 def test_doctests_and_plugin_items_run_beside_cooperative_tests(pytester):

@@ -293,12 +293,14 @@ def test_sync_cooperative_tests_each_get_a_thread_of_their_own(pytester, run_alt
     assert SUMMARY.search(result.stdout.str()).group(1, 2) == ("41", "41")
 
 
-def test_thread_bodies_make_temporary_directories_at_once(pytester, run_alt):
+def test_threads_make_temporary_directories_at_once(pytester, run_alt):
     """pytest's temporary directory factory is the session's, and makes the
-    base directory and numbers each directory unlocked: thread bodies
-    calling it at once each get a directory of their own, as in turn."""
+    base directory and numbers each directory unlocked: thread bodies, and
+    the threads async tests hand work to, calling it at once each get a
+    directory of their own, as in turn."""
     pytester.makepyfile(
         """
+        import asyncio
         import pathlib
         import threading
         import pytest
@@ -306,8 +308,7 @@ def test_thread_bodies_make_temporary_directories_at_once(pytester, run_alt):
         pytestmark = pytest.mark.asyncio_cooperative
         ALL = threading.Barrier(20, timeout=10)
 
-        @pytest.mark.parametrize("n", range(20))
-        def test_makes_directories(n, tmp_path_factory, tmpdir_factory):
+        def make(n, tmp_path_factory, tmpdir_factory):
             ALL.wait()
             made = [tmp_path_factory.mktemp("data") for _ in range(3)]
             made.append(pathlib.Path(tmpdir_factory.mktemp("legacy")))
@@ -315,6 +316,14 @@ def test_thread_bodies_make_temporary_directories_at_once(pytester, run_alt):
                 (path / "n.txt").write_text(str(n))
             ALL.wait()
             assert [(path / "n.txt").read_text() for path in made] == [str(n)] * 4
+
+        @pytest.mark.parametrize("n", range(10))
+        def test_makes_directories(n, tmp_path_factory, tmpdir_factory):
+            make(n, tmp_path_factory, tmpdir_factory)
+
+        @pytest.mark.parametrize("n", range(10, 20))
+        async def test_makes_directories_in_a_thread(n, tmp_path_factory, tmpdir_factory):
+            await asyncio.to_thread(make, n, tmp_path_factory, tmpdir_factory)
         """
     )
     basetemp = pytester.path / "made"
