@@ -438,10 +438,13 @@ def fail_if_sync_code_cancelled(cancels_before: int | None, label: str, *, faile
     teardown's, cutting it short), or be lost with the test's task."""
     __tracebackhide__ = hidden_unless_alone  # one frame: pytest shows the message alone
     task = _own_task()
+    if cancels_before is None or task is None:
+        return
+    if _taken_back_but_pending(task, cancels_before):
+        _drop_pending_cancellation()  # as for async code (see _run_phase)
+        return
     if (
-        cancels_before is None
-        or task is None
-        or task.cancelling() <= cancels_before
+        task.cancelling() <= cancels_before
         or _cancels.interrupt_pending(task)
         or task in capped_tasks
         or _cancels.caller_cancelled_since_start(_cancels.awaited_session_task())
