@@ -8,9 +8,12 @@ first of them to ask, in that test's context. So the values it set there
 are kept with its instance, and set in each other test's context as the
 test asks for the instance, in the place of the fixture's setup among the
 test's fixtures: the fixtures after it may change them, as in a sequential
-run. Tests run sequentially after the batch get them the same way, once,
-until the instance is finished. Asked for from a test's body (which runs
-in a copy of its fixtures' context), they are set in both.
+run. The tests run sequentially after the batch, all in one context, get
+them there as the batch ends (or, for an instance set up after, as they ask
+for it), until the instance is finished. Asked for from a test's body
+(which runs in a copy of its fixtures' context), they are set in both.
+What a setup removed (a ``reset`` to no value) cannot be removed from
+another context: the tests given the instance are told.
 
 A test's own fixtures setting a value first and then asking for the shared
 one again (``request.getfixturevalue``) keep theirs: each test is given
