@@ -162,6 +162,7 @@ class SessionLoop:
         self._session_tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
         self._app_task_factory: Any = None
         self._task_factory: Any = None  # ours, while the session follows its tasks
+        self._factory_set: Any = None  # the one the loop's users set last, ours wraps it
         self._timers: TimersFollowed | None = None  # while it follows its timers
         self._before_session: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._task: asyncio.Task[Any] | None = None
@@ -222,8 +223,9 @@ class SessionLoop:
 
     def _ours(self, tasks: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
         """Those of ``tasks`` the session made (on an application's loop, its
-        own tasks are left alone). Those a task factory of the session's code
-        made in place of alt_coop's are known by their context (3.12+)."""
+        own tasks are left alone). Those a task factory made in place of
+        alt_coop's, on a loop whose ``set_task_factory`` could not be
+        followed, are known by their context (3.12+)."""
         if self.owned:
             return tasks
         return {
@@ -297,25 +299,58 @@ class SessionLoop:
         # Not the session's, whatever their context says: the one that runs
         # pytest nested shares the context the session marks.
         self._before_session = weakref.WeakSet(asyncio.all_tasks(loop))
-        app_factory = self._app_task_factory = loop.get_task_factory()
+        self._app_task_factory = loop.get_task_factory()
 
         def made_by_the_session() -> bool:
             return in_lane() or _IN_SESSION.get() or asyncio.current_task(loop) in tasks
 
-        def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
-            if app_factory is not None:
-                task = app_factory(loop, coro, **kwargs)
-            else:
-                task = asyncio.Task(coro, loop=loop, **kwargs)
-            if made_by_the_session():
-                tasks.add(task)
-            return task
+        def following(inner: Any) -> Any:
+            def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+                if inner is not None:
+                    task = inner(loop, coro, **kwargs)
+                else:
+                    task = asyncio.Task(coro, loop=loop, **kwargs)
+                if made_by_the_session():
+                    tasks.add(task)
+                return task
 
-        loop.set_task_factory(factory)
-        self._task_factory = factory
+            return factory
+
+        self._task_factory = following(self._app_task_factory)
+        loop.set_task_factory(self._task_factory)
+        # A factory set while the session runs (by a fixture, or by the
+        # application) is followed the same way: its tasks are known as the
+        # session's on Python 3.11 too, whose tasks do not tell their
+        # context. Everyone sees the factory they set.
+        self._factory_set = self._app_task_factory
+        set_factory = loop.set_task_factory
+
+        def set_task_factory(factory: Any) -> None:
+            if factory is not None and not callable(factory):
+                raise TypeError("task factory must be a callable or None")
+            self._factory_set = factory
+            self._task_factory = following(factory)
+            set_factory(self._task_factory)
+
+        with contextlib.suppress(AttributeError):  # a loop whose instances take none
+            loop.set_task_factory = set_task_factory  # type: ignore[method-assign]
+            loop.get_task_factory = lambda: self._factory_set  # type: ignore[method-assign]
         self._timers = TimersFollowed(
             loop, made_by_the_session, lambda context: context.get(_IN_SESSION, False)
         )
+
+    def _stop_following_factories(self) -> None:
+        """Leave the application's loop the task factory last set on it:
+        the application's, or one set during the session and left (with no
+        loop methods of alt_coop's patched on)."""
+        loop = self.loop
+        patched = getattr(loop, "__dict__", {})
+        if "set_task_factory" in patched:
+            del loop.set_task_factory
+            loop.__dict__.pop("get_task_factory", None)
+            loop.set_task_factory(self._factory_set)
+        elif loop.get_task_factory() is self._task_factory:  # else set by a way around ours
+            loop.set_task_factory(self._app_task_factory)
 
     def count_as_the_suites(self, filenames: set[str]) -> None:
         """The session's test modules and conftests, once collected: the
@@ -682,8 +717,7 @@ class SessionLoop:
                     ended |= tasks
             finally:
                 if not self.owned:
-                    if loop.get_task_factory() is self._task_factory:  # else the app's since
-                        loop.set_task_factory(self._app_task_factory)
+                    self._stop_following_factories()
                     self._unmark()
                 followed, self._timers = self._timers, None
                 timers, timers_where = followed.end(what) if followed is not None else ("", None)

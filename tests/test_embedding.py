@@ -3909,21 +3909,21 @@ def test_a_task_factory_the_application_sets_during_a_session_stays(
     result.stdout.fnmatch_lines(["EXIT CODE 0", "FACTORY KEPT True"])
 
 
-@pytest.mark.skipif(
-    sys.version_info < (3, 12), reason="a task's context is known from Python 3.12 on"
-)
+@pytest.mark.parametrize("restores", [True, False], ids=["restores", "sets-none"])
 @pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
 def test_tasks_left_by_a_test_through_a_factory_a_fixture_set_are_cancelled(
-    pytester: pytest.Pytester, mode: str, loop_kind: str
+    pytester: pytest.Pytester, mode: str, loop_kind: str, restores: bool
 ) -> None:
     # alt_coop follows the session's tasks through the task factory it sets:
-    # those made while a fixture's factory replaced it were left running.
+    # those made while a fixture's factory replaced it were left running
+    # (on Python 3.11, whose tasks do not tell their context), and a factory
+    # "restored" to None stopped the following for the rest of the session.
     uses_uvloop(loop_kind)
     write_app(pytester)
     write(
         pytester,
         "suite/test_factory.py",
-        """
+        f"""
         import asyncio
 
         import pytest
@@ -3935,9 +3935,17 @@ def test_tasks_left_by_a_test_through_a_factory_a_fixture_set_are_cancelled(
         async def own_task_factory():
             loop = asyncio.get_running_loop()
             before = loop.get_task_factory()
-            loop.set_task_factory(lambda loop, coro, **kw: asyncio.Task(coro, loop=loop, **kw))
+            mine = lambda loop, coro, **kw: asyncio.Task(coro, loop=loop, **kw)
+            loop.set_task_factory(mine)
+            assert loop.get_task_factory() is mine
             yield
-            loop.set_task_factory(before)
+            loop.set_task_factory(before if RESTORES else None)
+
+
+        @pytest.fixture(scope="module", autouse=True)
+        async def sets_none_first():
+            if not RESTORES:
+                asyncio.get_running_loop().set_task_factory(None)
 
 
         async def forgotten():
@@ -3945,6 +3953,9 @@ def test_tasks_left_by_a_test_through_a_factory_a_fixture_set_are_cancelled(
                 await asyncio.sleep(3600)
             finally:
                 app.SEEN.append("leftover finally ran")
+
+
+        RESTORES = {restores!r}
 
 
         async def test_leaves_a_task_running():
