@@ -160,9 +160,10 @@ class SessionLoop:
         #: runs the loop while it already runs (patched for nesting).
         self.nested = nested
         self._session_tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
-        self._app_task_factory: Any = None
-        self._task_factory: Any = None  # ours, while the session follows its tasks
         self._factory_set: Any = None  # the one the loop's users set last, ours wraps it
+        self._installed: Any = None  # what the loop holds since ours was set
+        self._loops_factory_methods: dict[str, Any] = {}  # its own, put back at the end
+        self._factory_methods_patched = False
         self._timers: TimersFollowed | None = None  # while it follows its timers
         self._before_session: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._task: asyncio.Task[Any] | None = None
@@ -299,7 +300,7 @@ class SessionLoop:
         # Not the session's, whatever their context says: the one that runs
         # pytest nested shares the context the session marks.
         self._before_session = weakref.WeakSet(asyncio.all_tasks(loop))
-        self._app_task_factory = loop.get_task_factory()
+        app_factory = loop.get_task_factory()
 
         def made_by_the_session() -> bool:
             return in_lane() or _IN_SESSION.get() or asyncio.current_task(loop) in tasks
@@ -316,41 +317,48 @@ class SessionLoop:
 
             return factory
 
-        self._task_factory = following(self._app_task_factory)
-        loop.set_task_factory(self._task_factory)
         # A factory set while the session runs (by a fixture, or by the
         # application) is followed the same way: its tasks are known as the
         # session's on Python 3.11 too, whose tasks do not tell their
-        # context. Everyone sees the factory they set.
-        self._factory_set = self._app_task_factory
+        # context. Everyone sees the factory they set. The loop's methods
+        # patched on are put back as they were (an application's own, or
+        # those of an outer session that runs a test that runs this one).
+        self._factory_set = app_factory
         set_factory = loop.set_task_factory
+        own = getattr(loop, "__dict__", {})
+        self._loops_factory_methods = {name: own.get(name) for name in _FACTORY_METHODS}
 
         def set_task_factory(factory: Any) -> None:
             if factory is not None and not callable(factory):
                 raise TypeError("task factory must be a callable or None")
             self._factory_set = factory
-            self._task_factory = following(factory)
-            set_factory(self._task_factory)
+            set_factory(following(factory))
+            # What the loop holds now (an outer session's factory follows ours).
+            self._installed = type(loop).get_task_factory(loop)
 
+        set_task_factory(app_factory)
         with contextlib.suppress(AttributeError):  # a loop whose instances take none
             loop.set_task_factory = set_task_factory  # type: ignore[method-assign]
             loop.get_task_factory = lambda: self._factory_set  # type: ignore[method-assign]
+            self._factory_methods_patched = True
         self._timers = TimersFollowed(
             loop, made_by_the_session, lambda context: context.get(_IN_SESSION, False)
         )
 
     def _stop_following_factories(self) -> None:
-        """Leave the application's loop the task factory last set on it:
-        the application's, or one set during the session and left (with no
-        loop methods of alt_coop's patched on)."""
+        """Leave the application's loop the task factory last set on it (the
+        application's, or one set during the session and left), and its own
+        methods; one set around them (the class's method) is kept."""
         loop = self.loop
-        patched = getattr(loop, "__dict__", {})
-        if "set_task_factory" in patched:
-            del loop.set_task_factory
-            loop.__dict__.pop("get_task_factory", None)
+        if self._factory_methods_patched:
+            self._factory_methods_patched = False
+            for name, method in self._loops_factory_methods.items():
+                if method is None:
+                    loop.__dict__.pop(name, None)
+                else:
+                    setattr(loop, name, method)
+        if type(loop).get_task_factory(loop) is self._installed:  # else set around ours
             loop.set_task_factory(self._factory_set)
-        elif loop.get_task_factory() is self._task_factory:  # else set by a way around ours
-            loop.set_task_factory(self._app_task_factory)
 
     def count_as_the_suites(self, filenames: set[str]) -> None:
         """The session's test modules and conftests, once collected: the
@@ -913,6 +921,11 @@ def unmake_current(loop: asyncio.AbstractEventLoop | None) -> None:
         if loops[index] is loop:
             del loops[index]
             return
+
+
+#: The loop methods the session patches on an application's loop while it
+#: follows the task factories set.
+_FACTORY_METHODS = ("set_task_factory", "get_task_factory")
 
 
 def current_again() -> None:

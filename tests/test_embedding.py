@@ -3976,6 +3976,150 @@ def test_tasks_left_by_a_test_through_a_factory_a_fixture_set_are_cancelled(
     assert "APP TICKER STILL RUNNING True" in output
 
 
+@pytest.mark.parametrize("mode", ["sync", "main"])
+def test_a_session_a_test_runs_on_the_same_loop_leaves_the_outer_one_following_its_tasks(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # The inner session put the loop's task factory methods back as they
+    # were before the outer one patched them: the outer one's task factory
+    # was gone, and (Python 3.11) a task a later test left ran on.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import sys
+
+        import pytest
+
+        import alt_coop
+
+        LOOP = asyncio.new_event_loop()
+        ARGS = [*ISOLATE, "-p", "pytester", "-q", "suite"]
+        SEEN = []
+
+
+        async def main_mode():
+            return await alt_coop.main(ARGS)
+
+
+        if sys.argv[1] == "sync":
+            code = pytest.main(ARGS, plugins=[alt_coop.Plugin(managed_loop=LOOP)])
+        else:
+            code = LOOP.run_until_complete(main_mode())
+        print("EXIT CODE", int(code))
+        print("SEEN", SEEN)
+        print("STILL RUNNING", sorted(t.get_name() for t in asyncio.all_tasks(LOOP)))
+        print("PATCHED", sorted(vars(LOOP).keys() & {"set_task_factory", "get_task_factory"}))
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_outer.py",
+        f"""
+        import asyncio
+
+        import alt_coop
+
+        import __main__ as app
+
+
+        def test_a_runs_a_session_on_the_apps_loop(pytester):
+            pytester.makepyfile("async def test_inner():\\n    pass\\n")
+            result = pytester.runpytest_inprocess(
+                *{ISOLATE!r}, plugins=[alt_coop.Plugin(managed_loop=app.LOOP)]
+            )
+            result.assert_outcomes(passed=1)
+
+
+        async def forgotten():
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                app.SEEN.append("leftover finally ran")
+
+
+        async def test_b_leaves_a_task_running():
+            asyncio.create_task(forgotten(), name="forgotten-by-test-b")
+            await asyncio.sleep(0)
+        """,
+    )
+    result = run_app(pytester, mode)
+    output = output_of(result)
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the "
+            "session: forgotten-by-test-b*",
+            "EXIT CODE 0",
+            "SEEN ['leftover finally ran']",
+            "STILL RUNNING []",
+            "PATCHED []",
+        ]
+    )
+
+
+def test_the_loops_own_task_factory_methods_and_a_factory_set_around_them_stay(
+    pytester: pytest.Pytester,
+) -> None:
+    # An application's own set_task_factory on the loop was deleted with
+    # alt_coop's at the session's end; a factory a test set through the
+    # class's method was replaced by the last one set through the loop's.
+    write_app(
+        pytester,
+        """
+        import asyncio
+
+        import pytest
+
+        import alt_coop
+
+        SET_LOG = []
+        LOOP = asyncio.new_event_loop()
+        ORIGINAL = LOOP.set_task_factory
+
+
+        def set_task_factory(factory):
+            SET_LOG.append(getattr(factory, "__name__", factory))
+            ORIGINAL(factory)
+
+
+        LOOP.set_task_factory = set_task_factory
+        code = pytest.main([*ISOLATE, "-q", "suite"], plugins=[alt_coop.Plugin(managed_loop=LOOP)])
+        print("EXIT CODE", int(code))
+        print("OWN METHOD KEPT", LOOP.set_task_factory is set_task_factory)
+        print("FACTORY", getattr(LOOP.get_task_factory(), "__name__", None))
+        print("SET LOG", SET_LOG)
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_around.py",
+        """
+        import asyncio
+
+
+        def tracing(loop, coro, **kwargs):
+            return asyncio.Task(coro, loop=loop, **kwargs)
+
+
+        async def test_sets_a_factory_through_the_class():
+            loop = asyncio.get_running_loop()
+            asyncio.BaseEventLoop.set_task_factory(loop, tracing)
+        """,
+    )
+    result = run_app(pytester)
+    output = output_of(result)
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(
+        [
+            "EXIT CODE 0",
+            "OWN METHOD KEPT True",
+            "FACTORY tracing",
+            "SET LOG ['factory']",
+        ]
+    )
+
+
 @pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
 def test_a_fixture_a_sequential_test_set_up_is_torn_down_by_a_cooperative_one(
     pytester: pytest.Pytester, mode: str, loop_kind: str
