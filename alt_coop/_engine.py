@@ -183,6 +183,7 @@ class Plugin:
         self._scheduler = None  # a Plugin passed to several sessions reports each its own
         if self.managed_loop is not None:
             _startup_checks.no_xdist_on_a_managed_loop(config)
+            _startup_checks.not_beside_cooperative_tests()
             if not _session_loop.in_session():  # one run by a test of another is nested
                 if not _session_loop.claim(self.managed_loop):
                     raise pytest.UsageError(

@@ -16,6 +16,7 @@ import pytest
 
 from . import _loaded_plugins, _other_runners, _session_loop
 from ._lanes import in_lane
+from ._running_now import running_batch
 
 
 def no_other_runner(config: pytest.Config) -> None:
@@ -105,4 +106,19 @@ def no_xdist_on_a_managed_loop(config: pytest.Config) -> None:
             "alt_coop: pytest-xdist runs tests in other processes (-n, --tx, -f), not on "
             "the application's loop this session runs on; drop those options "
             "(for an -n from addopts, pass -n 0)"
+        )
+
+
+def not_beside_cooperative_tests() -> None:
+    """A session run from a cooperative test, on the loop its batch runs on,
+    would take the tasks and timers the other tests of the batch start
+    meanwhile for its own (it cannot tell them from its tests'), and cancel
+    them as it ends."""
+    batch = running_batch.get()
+    if batch is not None and len(batch.items) > 1:
+        raise pytest.UsageError(
+            "alt_coop: a pytest session run from a cooperative test, beside the other tests "
+            "of its batch, would take the tasks and timers they start meanwhile for its own "
+            "(and cancel them as it ends): mark that test asyncio_sequential (a test that "
+            "uses pytester runs alone already)"
         )

@@ -4058,6 +4058,56 @@ def test_a_session_a_test_runs_on_the_same_loop_leaves_the_outer_one_following_i
     )
 
 
+@pytest.mark.parametrize("alone", [False, True], ids=["beside-others", "alone"])
+def test_a_session_a_cooperative_test_runs_beside_others_is_refused(
+    pytester: pytest.Pytester, alone: bool
+) -> None:
+    # Nested on the batch's loop, it took the tasks and timers the other
+    # tests started meanwhile for its own, and cancelled them as it ended.
+    write(pytester, "inner/test_inner.py", "async def test_inner():\n    pass\n")
+    write(
+        pytester,
+        "suite/test_outer.py",
+        f"""
+        import asyncio
+
+        import pytest
+
+        import alt_coop
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+
+        {"@pytest.mark.asyncio_sequential" if alone else ""}
+        async def test_runs_a_session():
+            code = pytest.main(
+                [*{ISOLATE!r}, "-q", "inner"],
+                plugins=[alt_coop.Plugin(managed_loop=asyncio.get_running_loop())],
+            )
+            assert code == 0
+
+
+        async def test_starts_a_task_meanwhile():
+            task = asyncio.create_task(asyncio.sleep(0.3, "done"), name="other-tests-task")
+            assert await task == "done"
+        """,
+    )
+    result = pytester.runpytest_subprocess(
+        *ISOLATE, "-p", "alt_coop.enable", "-p", "no:randomly", "suite", timeout=60
+    )
+    if alone:
+        result.assert_outcomes(passed=2)
+        return
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*alt_coop: a pytest session run from a cooperative test, beside the other tests "
+            "of its batch, would take the tasks and timers they start meanwhile for its own*",
+        ]
+    )
+    assert "other-tests-task" not in output_of(result)
+
+
 def test_the_loops_own_task_factory_methods_and_a_factory_set_around_them_stay(
     pytester: pytest.Pytester,
 ) -> None:
