@@ -3686,6 +3686,9 @@ def test_a_session_run_by_a_test_on_the_same_loop_is_nested_not_refused(
 ) -> None:
     # pytester.runpytest_inprocess(plugins=[Plugin(managed_loop=<the app's loop>)])
     # from a sync test: a session inside the running one, not one beside it.
+    # Ending, the inner session puts back the outer one's task factory
+    # methods: it put back the loop's own, and (Python 3.11) a task a later
+    # test left ran on.
     write_app(
         pytester,
         """
@@ -3698,6 +3701,7 @@ def test_a_session_run_by_a_test_on_the_same_loop_is_nested_not_refused(
 
         LOOP = asyncio.new_event_loop()
         ARGS = [*ISOLATE, "-p", "pytester", "suite", "-q", "-s"]
+        SEEN = []
 
 
         async def main_mode():
@@ -3709,12 +3713,17 @@ def test_a_session_run_by_a_test_on_the_same_loop_is_nested_not_refused(
         else:
             code = LOOP.run_until_complete(main_mode())
         print("EXIT CODE", int(code))
+        print("SEEN", SEEN)
+        print("STILL RUNNING", sorted(t.get_name() for t in asyncio.all_tasks(LOOP)))
+        print("PATCHED", sorted(vars(LOOP).keys() & {"set_task_factory", "get_task_factory"}))
         """,
     )
     write(
         pytester,
         "suite/test_outer.py",
         """
+        import asyncio
+
         import alt_coop
 
         import __main__ as app
@@ -3726,12 +3735,34 @@ def test_a_session_run_by_a_test_on_the_same_loop_is_nested_not_refused(
                 *app.ISOLATE, plugins=[alt_coop.Plugin(managed_loop=app.LOOP)]
             )
             result.assert_outcomes(passed=1)
+
+
+        async def forgotten():
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                app.SEEN.append("leftover finally ran")
+
+
+        async def test_then_leaves_a_task_running():
+            asyncio.create_task(forgotten(), name="forgotten-by-a-later-test")
+            await asyncio.sleep(0)
         """,
     )
     result = run_app(pytester, mode, timeout=60)
     output = output_of(result)
     assert result.ret == 0, output
     result.stdout.fnmatch_lines(["*1 passed*", "EXIT CODE 0"])
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the "
+            "session: forgotten-by-a-later-test*",
+            "EXIT CODE 0",
+            "SEEN ['leftover finally ran']",
+            "STILL RUNNING []",
+            "PATCHED []",
+        ]
+    )
 
 
 @pytest.mark.parametrize("cooperative", [False, True], ids=["sequential", "cooperative"])
@@ -3974,88 +4005,6 @@ def test_tasks_left_by_a_test_through_a_factory_a_fixture_set_are_cancelled(
     )
     assert "SEEN ['leftover finally ran']" in output
     assert "APP TICKER STILL RUNNING True" in output
-
-
-@pytest.mark.parametrize("mode", ["sync", "main"])
-def test_a_session_a_test_runs_on_the_same_loop_leaves_the_outer_one_following_its_tasks(
-    pytester: pytest.Pytester, mode: str
-) -> None:
-    # The inner session put the loop's task factory methods back as they
-    # were before the outer one patched them: the outer one's task factory
-    # was gone, and (Python 3.11) a task a later test left ran on.
-    write_app(
-        pytester,
-        """
-        import asyncio
-        import sys
-
-        import pytest
-
-        import alt_coop
-
-        LOOP = asyncio.new_event_loop()
-        ARGS = [*ISOLATE, "-p", "pytester", "-q", "suite"]
-        SEEN = []
-
-
-        async def main_mode():
-            return await alt_coop.main(ARGS)
-
-
-        if sys.argv[1] == "sync":
-            code = pytest.main(ARGS, plugins=[alt_coop.Plugin(managed_loop=LOOP)])
-        else:
-            code = LOOP.run_until_complete(main_mode())
-        print("EXIT CODE", int(code))
-        print("SEEN", SEEN)
-        print("STILL RUNNING", sorted(t.get_name() for t in asyncio.all_tasks(LOOP)))
-        print("PATCHED", sorted(vars(LOOP).keys() & {"set_task_factory", "get_task_factory"}))
-        """,
-    )
-    write(
-        pytester,
-        "suite/test_outer.py",
-        f"""
-        import asyncio
-
-        import alt_coop
-
-        import __main__ as app
-
-
-        def test_a_runs_a_session_on_the_apps_loop(pytester):
-            pytester.makepyfile("async def test_inner():\\n    pass\\n")
-            result = pytester.runpytest_inprocess(
-                *{ISOLATE!r}, plugins=[alt_coop.Plugin(managed_loop=app.LOOP)]
-            )
-            result.assert_outcomes(passed=1)
-
-
-        async def forgotten():
-            try:
-                await asyncio.sleep(3600)
-            finally:
-                app.SEEN.append("leftover finally ran")
-
-
-        async def test_b_leaves_a_task_running():
-            asyncio.create_task(forgotten(), name="forgotten-by-test-b")
-            await asyncio.sleep(0)
-        """,
-    )
-    result = run_app(pytester, mode)
-    output = output_of(result)
-    assert result.ret == 0, output
-    result.stdout.fnmatch_lines(
-        [
-            "*AltCoopWarning: alt_coop cancelled 1 task(s) still pending at the end of the "
-            "session: forgotten-by-test-b*",
-            "EXIT CODE 0",
-            "SEEN ['leftover finally ran']",
-            "STILL RUNNING []",
-            "PATCHED []",
-        ]
-    )
 
 
 @pytest.mark.parametrize("alone", [False, True], ids=["beside-others", "alone"])
