@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
+from types import TracebackType
 from typing import Any
 
 #: Tasks alt_coop made to run pytest or a cooperative test on.
@@ -28,6 +29,10 @@ _made_here: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 _passed_on: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 #: Interrupts of those tasks not yet taken back (each counts once).
 _pending: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = weakref.WeakKeyDictionary()
+#: Cooperative tests' tasks whose own sync code Ctrl-C came during, and its line.
+_came_during: weakref.WeakKeyDictionary[asyncio.Task[Any], TracebackType | None] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def passed_on(awaited: asyncio.Future[Any]) -> None:
@@ -59,6 +64,21 @@ def interrupt(task: asyncio.Task[Any], message: str) -> None:
     """Cancel ``task`` to interrupt the session (Ctrl-C, or its batch stopping)."""
     _pending[task] = _pending.get(task, 0) + 1
     cancel(task, message)
+
+
+def interrupt_in_sync_code(task: asyncio.Task[Any], where: TracebackType | None) -> None:
+    """Interrupt ``task``, a cooperative test's, whose sync code held the
+    loop at the line ``where`` as Ctrl-C came: its phase ends in the
+    interrupt as that code returns or awaits, as a sequential test's does,
+    rather than the test's teardown meeting it (see :func:`came_during`)."""
+    _came_during[task] = where
+    interrupt(task, "interrupted (Ctrl-C)")
+
+
+def came_during(task: asyncio.Task[Any]) -> tuple[bool, TracebackType | None]:
+    """Whether Ctrl-C came during ``task``'s own sync code (its interrupt
+    made then, not to be made again as its batch stops), and that code's line."""
+    return (task in _came_during, _came_during.get(task)) if _came_during else (False, None)
 
 
 def is_interrupt(task: asyncio.Task[Any]) -> bool:

@@ -725,7 +725,7 @@ class Plugin:
                 functools.partial(self._fixture_default, fixturedef),
                 self._policy,
             )
-        since = _pytest_compat.finalizer_count(fixturedef) if own_context else 0
+        since = _pytest_compat.finalizer_count(fixturedef)
         try:
             if from_body:
                 assert setup_context is not None
@@ -739,6 +739,12 @@ class Plugin:
             # as if never set up, for the next test to set up afresh.
             if fixturedef.cached_result is None:
                 _pytest_compat.forget_setup(fixturedef)
+            raise
+        except KeyboardInterrupt as interrupt:
+            # Ctrl-C came as the setup ended (code holding the loop ran on):
+            # what it set up and registered a teardown for is torn down.
+            if _pytest_compat.finalizer_count(fixturedef) > since:
+                _pytest_compat.keep_for_teardown(fixturedef, request, interrupt)
             raise
         if own_context:
             assert setup_context is not None

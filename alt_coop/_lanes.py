@@ -90,6 +90,12 @@ def in_lane() -> bool:
     return isinstance(greenlet.getcurrent(), Lane)
 
 
+def lane_driver() -> asyncio.Task[Any] | None:
+    """The task driving the lane the calling code runs in, if any."""
+    lane = greenlet.getcurrent()
+    return lane.driver if isinstance(lane, Lane) else None
+
+
 def in_other_task() -> bool:
     """Whether the calling code runs in a lane, but as the step of a task
     other than the lane's driver: the first step of a task that the lane's

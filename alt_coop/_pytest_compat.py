@@ -99,6 +99,19 @@ def forget_setup(fixturedef: pytest.FixtureDef[Any]) -> None:
             finalizers.pop()()
 
 
+def keep_for_teardown(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, interrupt: BaseException
+) -> None:
+    """Record a fixture whose setup was interrupted (Ctrl-C's
+    KeyboardInterrupt, which pytest's setup does not catch) after it
+    registered teardowns as failed with that interrupt, as pytest records a
+    setup's error: pytest 9 finishes only a fixture with a cached result or
+    error, dropping the teardowns of any other (8.x runs them)."""
+    if fixturedef.cached_result is None:
+        key = fixturedef.cache_key(request)  # type: ignore[arg-type]  # a SubRequest here
+        fixturedef.cached_result = (None, key, (interrupt, interrupt.__traceback__))
+
+
 def fixture_functions(item: pytest.Function) -> dict[str, list[Any]]:
     """The functions of the fixtures ``item`` uses, by name (an overridden
     one's too: ``request.getfixturevalue`` of its name from the override)."""

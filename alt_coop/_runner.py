@@ -528,6 +528,14 @@ def _interruption(task: asyncio.Task[Any], where: TracebackType | None) -> Keybo
     """Take ``task``'s interrupt back, and make it the KeyboardInterrupt
     pytest stops at, naming the line ``where`` the code was cut short."""
     _cancels.take_interrupt(task)
+    came_during, sync_line = _cancels.came_during(task)
+    if came_during and (
+        where is None or where.tb_frame is not getattr(sync_line, "tb_frame", None)
+    ):
+        # Ctrl-C came during a cooperative test's sync code (a sync fixture's,
+        # say), which met it later in other code: the line it came during, as
+        # in a sequential run. Met in the same code, as it awaited: that line.
+        where = sync_line
     if where is None:
         # Ctrl-C came during sync code that never awaited again (a batch's
         # scheduler sees to its tests' own).

@@ -806,7 +806,11 @@ class Scheduler:
         self._interrupted = True
         current = asyncio.current_task()
         for task in self._tasks:
-            if task is not current and not (spare_cancelled and task.cancelling()):
+            if (
+                task is not current
+                and not (spare_cancelled and task.cancelling())
+                and not _cancels.came_during(task)[0]  # interrupted once already
+            ):
                 _cancels.interrupt(task, "interrupted")
 
     def _cut_short(

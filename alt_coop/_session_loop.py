@@ -31,7 +31,7 @@ from types import FrameType, TracebackType
 from typing import Any, NoReturn, TypeVar
 
 from . import _cancels, _leftover_tasks, _tracebacks
-from ._lanes import LEAVE, Leave, in_lane, let_go
+from ._lanes import LEAVE, Leave, in_lane, lane_driver, let_go
 from ._leftover_tasks import CANCEL_GRACE_SECONDS
 from ._leftover_timers import TimersFollowed
 from ._pytest_compat import hidden_unless_alone
@@ -627,6 +627,12 @@ class SessionLoop:
             # A test's sync code holds the loop: it runs on, and pytest's
             # line names where it was unless the cancellation meets the code.
             self._ctrl_c_in_sync_code = _tracebacks.where_frame_is(frame)[1]
+            driver = lane_driver()
+            if driver is not None and driver is not task and _cancels.is_made_here(driver):
+                # A cooperative test's: interrupted now, so that it meets the
+                # interrupt as the code returns or awaits, before its batch
+                # stops (whose cancellation would cut its teardown short).
+                _cancels.interrupt_in_sync_code(driver, self._ctrl_c_in_sync_code)
         _cancels.interrupt(task, "interrupted (Ctrl-C)")
         if self._alone:
             # One test's phase: bounded as a batch's tests are. (Scheduled from

@@ -155,6 +155,76 @@ def test_ctrl_c_while_an_async_tests_sync_code_holds_the_loop_names_that_line(
     assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
 
 
+#: Where sync code holds the loop when Ctrl-C comes (the other places pass).
+HOLDING_THE_LOOP = ["async fixture setup", "test body", "sync fixture setup", "sync teardown"]
+
+
+@pytest.mark.parametrize("where", HOLDING_THE_LOOP)
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_ctrl_c_while_sync_code_holds_the_loop_tears_every_fixture_down_in_full(
+    pytester: pytest.Pytester, mode: str, where: str
+) -> None:
+    # The code runs on (it cannot be cut short where it is) and returns;
+    # what was set up is torn down in full, however the teardowns await, and
+    # pytest's line names where the code was when Ctrl-C came.
+    marker = pytester.path / "started.txt"
+    log = pytester.path / "log.txt"
+    hold = f"open({str(marker)!r}, 'w').close(); time.sleep(2)"
+    code = {place: hold if place == where else "pass" for place in HOLDING_THE_LOOP}
+    test_file = pytester.makepyfile(
+        f"""
+        import asyncio
+        import time
+        import pytest
+
+        def note(what):
+            with open({str(log)!r}, "a") as f:
+                f.write(what + "\\n")
+
+        @pytest.fixture
+        async def connection():
+            note("connection set up")
+            {code["async fixture setup"]}
+            yield
+            note("connection closing")
+            await asyncio.sleep(0.05)
+            note("connection closed")
+
+        @pytest.fixture
+        def settings(connection):
+            {code["sync fixture setup"]}
+            yield
+            {code["sync teardown"]}
+
+        async def test_it(settings):
+            await asyncio.sleep(0 if {where!r} in ("test body", "sync teardown") else 30)
+            {code["test body"]}
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [
+            *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-rA"),
+            *(str(test_file), *mode_args(mode)),
+        ],
+        pytester.path,
+        marker.exists,
+        "the sync code held the loop",
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    notes = log.read_text().splitlines()
+    if where == "sync teardown":
+        # As documented: a sequential run stops that code at once (and pytest
+        # tears down no further fixture of the test); a cooperative one's
+        # next await meets the interrupt.
+        assert notes[0] == "connection set up", output
+    else:
+        assert notes == ["connection set up", "connection closing", "connection closed"], output
+    line = next(n for n, text in enumerate(test_file.read_text().splitlines(), 1) if hold in text)
+    assert f"{test_file.name}:{line}: KeyboardInterrupt" in output, output
+    if where != "sync teardown":  # the test had passed then
+        assert "PASSED" not in output and "passed" not in output.splitlines()[-1], output
+
+
 def test_ctrl_c_while_a_nested_sessions_test_holds_the_loop_names_that_line(
     pytester: pytest.Pytester,
 ) -> None:
