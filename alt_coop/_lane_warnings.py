@@ -313,6 +313,20 @@ def marked_filters(item: pytest.Item, state: LaneState) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def teardown_warnings_of(item: pytest.Item | None) -> Iterator[None]:
+    """Within the block (a wider fixture's teardown that another test runs
+    for ``item``, the last of its scope in collection order, if not None),
+    warnings are filtered by ``item``'s marks and recorded for it, as pytest
+    does in a sequential run, where ``item``'s teardown runs it: whether a
+    warning is an error must not hang on which test finishes last."""
+    if item is None or not item.config.pluginmanager.has_plugin("warnings"):
+        yield
+        return
+    with catch_warnings_for_item(item.config, item.ihook, when="runtest", item=item):
+        yield
+
+
 def _registry_at(filename: str, lineno: int) -> dict[Any, Any] | None:
     """The registry Python marks a warning from ``filename`` at ``lineno``
     in, where it shows it only once per place: that of the module of the

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from . import _lane_state
+from ._lane_warnings import teardown_warnings_of
 from ._pytest_compat import TEST_OUTCOME, hidden_unless_alone
 
 _Error = tuple[BaseException, types.TracebackType | None]
@@ -232,9 +233,12 @@ class ConcurrentSetupState:
                     try:
                         if node in self.collectors:
                             before = len(errors)
-                            _finish(self.collectors[node], node, errors, self.finalizer_failed)
+                            last = self._last_of.get(run)
+                            for_another = last is not None and last is not item
+                            with teardown_warnings_of(last if for_another else None):
+                                _finish(self.collectors[node], node, errors, self.finalizer_failed)
                             del self.collectors[node]
-                            if len(errors) > before and self._last_of.get(run) is not item:
+                            if len(errors) > before and last is not item:
                                 item.stash[TORE_DOWN_FOR_ANOTHER] = True
                     finally:
                         # Only now may a test of the node's next run start: while

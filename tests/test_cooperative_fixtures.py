@@ -927,6 +927,42 @@ def test_a_wider_fixtures_teardown_error_is_not_hidden_by_an_xfail_finishing_las
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("marked", ["first", "last"])
+def test_a_wider_fixtures_teardown_warnings_meet_the_marks_of_the_last_test(
+    pytester, run_alt, mode, marked
+):
+    # A sequential run tears the module fixture down with the last test in
+    # collection order, under its filterwarnings marks: they decide whether
+    # the teardown's warning is an error, whichever test finishes last.
+    first, last = ("error", "ignore") if marked == "first" else ("ignore", "error")
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import warnings
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def client():
+            yield
+            await asyncio.sleep(0)
+            warnings.warn("closed with requests pending", UserWarning)
+
+        @pytest.mark.filterwarnings("{first}:closed with requests")
+        async def test_slow(client):
+            await asyncio.sleep(0.2)
+
+        @pytest.mark.filterwarnings("{last}:closed with requests")
+        async def test_fast(client):
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt("-W", "error::UserWarning", *mode_args(mode))
+    result.assert_outcomes(passed=2, errors=1 if marked == "last" else 0)
+    if marked == "last":
+        result.stdout.fnmatch_lines(["E * UserWarning: closed with requests pending"])
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_param_switch_waits_for_a_dependents_teardown_in_progress(pytester, run_alt, mode):
     # A test switching a session fixture to its next param finishes the old
     # instance, and with it the instances that depend on it: one of them
