@@ -182,15 +182,16 @@ class _LogRouter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         self.route(record, logging.root)
 
-    def route(self, record: logging.LogRecord, logger: logging.Logger) -> None:
+    def route(self, record: logging.LogRecord, logger: logging.Logger, since: int = 0) -> None:
         """Hand ``record``, come to ``logger``, to its test's handlers, but
         those on ``logger`` already, attached by hand (``caplog.handler``, to
         capture a logger that does not propagate): pytest, attaching its
-        handler there too, adds it once."""
+        handler there too, adds it once. Only if the test's phase started
+        at ``since`` or later (see :class:`_RouterPlaces`)."""
         if not self.active:
             return
         state = _test_of_record(record)
-        if state is None:
+        if state is None or state.log_phase < since:
             return
         if self.levels.changed and not self.levels.lets_through(state, record):
             return
@@ -421,7 +422,7 @@ def _handlers_per_test(plugin: Any, logs: BatchLogs) -> Iterator[None]:
                 with original(item, when):
                     yield
             return
-        places.refresh()
+        places.phase_started(state)
         if plugin.log_level is not None and root.level > plugin.log_level:
             # As pytest lowers it at each phase's start: a fixture's
             # ``dictConfig`` may have raised it since the batch began.
@@ -595,8 +596,20 @@ class _RouterPlaces:
     def __init__(self, router: _LogRouter) -> None:
         self._router = router
         self._relays: dict[logging.Logger, _Relay] = {}
+        #: How many of the batch's tests' phases have started. A relay put on
+        #: a logger mid-phase serves the phases starting after it only: in a
+        #: sequential run, the phase that made the logger non-propagating
+        #: does not capture it.
+        self.phases = 0
 
-    def refresh(self) -> None:
+    def phase_started(self, state: LaneState) -> None:
+        self.phases += 1
+        state.log_phase = self.phases
+        self.refresh(self.phases)
+
+    def refresh(self, phase: int | None = None) -> None:
+        """Put the router and relays in place; ``phase``: as that phase
+        starts (a relay put on now serves it), or None, mid-phase."""
         root = logging.getLogger()
         if self._router not in root.handlers:
             root.addHandler(self._router)
@@ -607,7 +620,8 @@ class _RouterPlaces:
             if isinstance(logger, logging.Logger) and not logger.propagate:
                 relay = relays.get(logger)
                 if relay is None:
-                    relay = relays[logger] = _Relay(self._router, logger, relays)
+                    since = self.phases + 1 if phase is None else phase
+                    relay = relays[logger] = _Relay(self._router, logger, relays, since)
                 if relay not in logger.handlers:  # dictConfig may have removed it
                     logger.addHandler(relay)
 
@@ -636,12 +650,17 @@ class _Relay(logging.Handler):
     or to an ancestor's relay."""
 
     def __init__(
-        self, router: _LogRouter, logger: logging.Logger, relays: dict[logging.Logger, _Relay]
+        self,
+        router: _LogRouter,
+        logger: logging.Logger,
+        relays: dict[logging.Logger, _Relay],
+        since: int,
     ) -> None:
         super().__init__()
         self._router = router
         self._logger = logger
         self._relays = relays
+        self._since = since  # the first phase it serves (see _RouterPlaces)
 
     def emit(self, record: logging.LogRecord) -> None:
         logger = self._logger
@@ -651,7 +670,8 @@ class _Relay(logging.Handler):
             if parent is None or parent is root or parent in self._relays:
                 return  # the root's router takes it, or that relay decides
             logger = parent
-        self._router.route(record, self._logger)  # it stops here, or at an ancestor no relay is on
+        # It stops here, or at an ancestor no relay is on.
+        self._router.route(record, self._logger, self._since)
 
 
 class _TestsHandler(LogCaptureHandler):

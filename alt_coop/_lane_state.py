@@ -95,6 +95,7 @@ class LaneState:
         "failures_counted",
         "item",
         "log_handlers",
+        "log_phase",
         "log_when",
         "out",
         "own_globals",
@@ -122,6 +123,7 @@ class LaneState:
         self.err: CapturedOutput | None = None
         self.log_handlers: tuple[logging.Handler, ...] = ()
         self.log_when: str | None = None  # the phase whose records it is capturing
+        self.log_phase = 0  # when that phase started, in phases of the batch's tests
         self.warnings: list[warnings.WarningMessage] = []  # recorded, not yet reported
         self.warnings_reported = False  # its test is over: later ones are no test's
         # The sys.stdout/sys.stderr and uncaught-exception hooks the test set

@@ -1212,6 +1212,43 @@ def test_records_of_non_propagating_loggers_are_captured_as_pytest_does(pytester
     assert seen["cooperative"] == seen["sequential"]
 
 
+def test_a_logger_made_non_propagating_mid_phase_is_captured_from_the_next_phase_on(
+    pytester, run_alt
+):
+    # pytest 9 attaches its handler to the loggers that do not propagate as
+    # each phase starts: not in the phase that made one so, though other
+    # tests' phases start meanwhile (pytest 8 captures neither).
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import pytest
+
+        @pytest.fixture
+        def audit():
+            yield logging.getLogger("audit")
+            logging.getLogger("audit").warning("audit teardown")
+            logging.getLogger("audit").propagate = True  # in-process: for the next run
+
+        async def test_request(audit, caplog):
+            audit.propagate = False
+            await asyncio.sleep(0.1)  # the other test's phases start meanwhile
+            audit.warning("user 42 read /secret")
+            print("CAPLOG SAW", [record.getMessage() for record in caplog.records])
+
+        async def test_other():
+            await asyncio.sleep(0.01)
+        """
+    )
+    seen = {}
+    for mode in ("sequential", "cooperative"):
+        result = run_alt("-rA", "-p", "no:randomly", *mode_args(mode))
+        result.assert_outcomes(passed=2)
+        seen[mode] = [line for line in result.stdout.lines if "CAPLOG" in line or "audit" in line]
+    assert seen["cooperative"] == seen["sequential"]
+    assert "CAPLOG SAW []" in seen["sequential"], seen
+
+
 def test_loggers_made_non_propagating_or_propagating_mid_run_are_captured_as_pytest_does(
     pytester, run_alt_subprocess
 ):
