@@ -179,9 +179,9 @@ def _threads_follow_their_test() -> Iterator[None]:
     A thread is marked in the context it runs in, not moved to one of
     alt_coop's: another wrapper of ``Thread.start`` (pytest-check 3's) may
     have put the test's state of its own there. A pool's worker serves many
-    tests, so each piece of work is marked as its submitter's while it runs,
-    in the worker's own context, as asyncio runs it (in a copy of the test's
-    if such a wrapper is on).
+    tests, so each piece of work runs marked as its submitter's in a context
+    of its own (see :func:`_a_context_of_its_own`; in a copy of the test's if
+    such a wrapper is on).
     """
     start, submit = threading.Thread.start, concurrent.futures.ThreadPoolExecutor.submit
     # A plugin that starts threads in their starter's context (pytest-check
@@ -202,9 +202,10 @@ def _threads_follow_their_test() -> Iterator[None]:
         if state is None:
             return submit(executor, fn, *args, **kwargs)
         if not _in_copy_of(fn, state):
-            fn = functools.partial(_as_test, state, fn)
-            if in_a_copy:
-                fn = functools.partial(contextvars.copy_context().run, fn)
+            # The test's context, where a plugin's threads start in their
+            # starter's (its state is there, see above), CURRENT in it.
+            context = contextvars.copy_context() if in_a_copy else _a_context_of_its_own(state)
+            fn = functools.partial(context.run, fn)
         # Outside the test: a worker this starts serves every test after it.
         return contextvars.Context().run(submit, executor, fn, *args, **kwargs)
 
@@ -226,16 +227,17 @@ def _in_copy_of(fn: object, state: LaneState) -> bool:
     return isinstance(context, contextvars.Context) and context.get(CURRENT) is state
 
 
-def _as_test(state: LaneState, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    """``fn`` run as ``state``'s test in the worker thread's own context: as
-    asyncio runs pool work, not in a copy of the test's (a sqlite connection
-    or a decimal context the test keeps there is not the worker's)."""
-    __tracebackhide__ = True
-    token = CURRENT.set(state)
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        CURRENT.reset(token)
+def _a_context_of_its_own(state: LaneState) -> contextvars.Context:
+    """A context for work handed to a pool, to run as ``state``'s test: not
+    the test's (a sqlite connection or a decimal context the test keeps
+    there is not the worker's), nor shared with later work, as asyncio's
+    pool work finds the worker thread's empty one. The work is run through
+    its ``run``, a C function: work naming its caller's line (``stacklevel=2``
+    of a warning or log record) names the pool's, no frame of alt_coop's
+    between."""
+    context = contextvars.Context()
+    context.run(CURRENT.set, state)
+    return context
 
 
 def _after(first: Callable[[], object], then: Callable[[], object]) -> Callable[[], object]:

@@ -4912,6 +4912,44 @@ def test_pool_work_runs_in_its_worker_threads_own_context(pytester, run_alt_subp
     assert result.stdout.str().count("pool work's output") == 3  # each in its test's section
 
 
+def test_pool_work_names_the_pools_frame_as_its_caller(pytester, run_alt_subprocess):
+    # A warning or record of work handed to the pool, naming its caller's
+    # line (stacklevel=2), names the pool's, as in a sequential run: no frame
+    # of alt_coop's comes between.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+        import warnings
+
+        def legacy_fetch(key):
+            warnings.warn("legacy_fetch is deprecated", DeprecationWarning, stacklevel=2)
+            logging.getLogger("lib").warning("fetching %s", key, stacklevel=2)
+            return key
+
+        async def test_pool():
+            loop = asyncio.get_running_loop()
+            assert await loop.run_in_executor(None, legacy_fetch, "k") == "k"
+            assert 0
+        """
+    )
+    seen = []
+    for mode, check in (
+        ("sequential", ()),
+        ("cooperative", ()),
+        ("cooperative", ("-p", "pytest_check")),
+    ):
+        # In a process of its own, and with pytest-check there too, which
+        # makes threads start in their starter's context.
+        result = run_alt_subprocess(
+            "--log-format=%(filename)s:%(funcName)s %(message)s", *mode_args(mode), *check
+        )
+        result.assert_outcomes(failed=1)
+        seen.append([line for line in result.stdout.lines if "fetch" in line])
+    assert seen[1] == seen[0] and seen[2] == seen[0], seen
+    assert any("thread.py:run fetching k" in line for line in seen[0]), seen
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_caplog_level_on_a_parent_holds_below_another_tests_child_level(pytester, run_alt, mode):
     pytester.makepyfile(
