@@ -486,6 +486,9 @@ def _circle(waiter: LaneState, chain: list[_Step]) -> str:
     """What the error says of a circle of waits (see :func:`_chain_back_to`)."""
     steps = " -> ".join([waiter.item.nodeid, *(step for step, _ in chain)])
     kinds = {kind for _, kind in chain}
+    if kinds == {_SET_UP}:  # no lock: each fixture's setup asks for the next
+        what = "these fixtures ask for each other as they are set up, a recursive dependency"
+        return f"{what}: {steps}"
     through = " (or a fixture holds until it ends)" if _HELD in kinds else ""
     set_up = ", or for a wider fixture it sets up" if _SET_UP in kinds else ""
     return (

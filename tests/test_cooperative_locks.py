@@ -1824,6 +1824,47 @@ def test_a_circle_through_a_set_up_and_a_fixtures_hold_is_an_error(pytester, run
     )
 
 
+def test_wider_fixtures_asking_for_each_other_as_they_set_up_are_named_a_recursion(
+    pytester, run_alt
+):
+    # No lock in the circle: each fixture's setup asks for the other, which
+    # another test sets up (one test setting both up meets pytest's own
+    # "recursive dependency" error).
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def s1(request):
+            await asyncio.sleep(0.05)
+            return request.getfixturevalue("s2")
+
+        @pytest.fixture(scope="session")
+        async def s2(request):
+            await asyncio.sleep(0.05)
+            return request.getfixturevalue("s1")
+
+        async def test_a(s1):
+            pass
+
+        async def test_b(s2):
+            pass
+        """
+    )
+    result = run_alt("--asyncio-cooperative", "-p", "no:randomly")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "E * RuntimeError: waiting for the session fixture 's1', which * sets up, would never "
+            "end: these fixtures ask for each other as they are set up, a recursive dependency: "
+            "*test_b -> *test_a (setting up the session fixture 's1') -> *test_b (setting up "
+            "the session fixture 's2')"
+        ]
+    )
+    assert "lock" not in result.stdout.str().lower()
+
+
 def test_a_wait_for_a_set_up_that_just_ended_is_no_circle(pytester, run_alt):
     # test_b waits for f0, which test_a sets up, after claiming f1; test_a
     # then asks for f1. It used to be told of a circle: test_b's wait for f0
