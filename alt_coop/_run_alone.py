@@ -79,7 +79,45 @@ RUN_ALONE_FIXTURES = frozenset(
     }
 )
 
-_EMPTIES_REDIS = "pytest-redis empties the shared server at each test's teardown"
+#: pytest-mock's class and module mockers, by the node of their scope: their
+#: patches hold after the test using them until that scope ends, for the
+#: scope's later tests. (A function outside a class has its class-scoped
+#: fixtures to itself; pytest-mock's package mocker, a plugin's, belongs to
+#: no package: it lives for the session, as the session mocker does.)
+_WIDER_MOCKERS: dict[str, type[pytest.Collector]] = {
+    "class_mocker": pytest.Class,
+    "module_mocker": pytest.Module,
+}
+
+
+def after_wider_patches(items: Sequence[pytest.Item]) -> dict[pytest.Item, str]:
+    """The tests that come after one using a wider mocker of pytest-mock's
+    (``module_mocker``, say) in its scope, with why they run alone. That one
+    runs alone, but its patches hold until its scope ends: the scope's later
+    tests, run beside tests of other scopes, would have those see them. (A
+    session mocker's are seen by every later test, in a sequential run too.)"""
+    patched: dict[pytest.Collector, str] = {}
+    alone: dict[pytest.Item, str] = {}
+    for item in items:
+        if patched:
+            for node in item.listchain()[:-1]:
+                name = patched.get(node)  # type: ignore[call-overload]  # a collector here
+                if name is not None:
+                    alone[item] = (
+                        f"tests after one using {name} in its scope run alone (its patches "
+                        "hold until that scope ends)"
+                    )
+                    break
+        names = getattr(item, "fixturenames", ())
+        for name, kind in _WIDER_MOCKERS.items():
+            if name in names:
+                scope = item.getparent(kind)
+                if scope is not None:
+                    patched.setdefault(scope, name)
+    return alone
+
+
+_EMPTIES_REDIS = _EMPTIES_REDIS = "pytest-redis empties the shared server at each test's teardown"
 
 #: Plugins' fixtures that change state shared by every running test, known by
 #: the module that defines them (their names are common words, or the

@@ -121,6 +121,7 @@ class Scheduler:
         self.error: BaseException | None = None  # raised outside any test's phases
         self._tasks: set[asyncio.Task[None]] = set()  # the running batch's
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
+        self._after_patches: dict[pytest.Item, str] = {}  # see after_wider_patches
         self._logs = _lane_logging.BatchLogs()  # the running batch's
         self._run_alone = _run_alone.RunAlone(self.config)
         self.instances.pytests_own = _fixture_instances.params_of_other_scopes(session.items)
@@ -172,6 +173,8 @@ class Scheduler:
         if self._others.runner_of(item) is not None:
             return False  # another plugin's test (a notice said so)
         reason = self._run_alone.reason(item, marks, is_async)
+        if reason is None and self._after_patches:
+            reason = self._after_patches.get(item)
         if reason is None and self.instances.pytests_own:
             names = _fixture_instances.uses_any(item, self.instances.pytests_own)
             if names:
@@ -196,6 +199,7 @@ class Scheduler:
         items = session.items
         self.setupstate = ConcurrentSetupState.installed(session)
         self.setupstate.prepare = self._install_instances
+        self._after_patches = _run_alone.after_wider_patches(items)
         flags = [self.cooperative(item) for item in items]
         # An item listed twice (by a plugin) would run twice at once, sharing
         # its per-test state: each of its runs is sequential.

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import sys
+import textwrap
 
 import pytest
 from conftest import ISOLATE, mode_args
@@ -1707,10 +1708,66 @@ def test_every_process_wide_fixture_makes_its_test_run_alone(pytester, run_alt, 
         """
     )
     result = run_alt()
-    result.assert_outcomes(passed=4, warnings=1)
+    # After a module mocker's test, the others of its module run alone too.
+    wider = stand_in == "module"
+    result.assert_outcomes(passed=4, warnings=2 if wider else 1)
     assert f"tests using {fixture} run alone (process-wide state)" in result.stdout.str(), (
         result.stdout.str()
     )
+
+
+@pytest.mark.parametrize("fixture", ["class_mocker", "module_mocker"])
+def test_a_wider_mockers_patch_is_seen_by_no_test_outside_its_scope(pytester, run_alt, fixture):
+    # Its test runs alone, but the patch holds until its scope ends: the
+    # scope's later tests, which do not use it, ran beside other modules'
+    # tests, which then saw it.
+    scope = RUN_ALONE_STAND_INS[fixture]
+    pytester.makeconftest(
+        f"""
+        import pytest
+        import shared_state
+
+        @pytest.fixture(scope={scope!r})
+        def {fixture}():  # pytest-mock's, in miniature
+            yield shared_state
+            shared_state.MODE = "real"
+        """
+    )
+    pytester.makepyfile(shared_state='MODE = "real"')
+    pkg = pytester.mkpydir("pkg")
+    (pkg / "test_a.py").write_text(
+        textwrap.dedent(
+            f"""
+            import asyncio
+            import pytest
+
+            @pytest.fixture(scope={scope!r})
+            def patched({fixture}):
+                {fixture}.MODE = "patched"
+
+            class TestA:
+                async def test_patched(self, patched):
+                    import shared_state
+                    assert shared_state.MODE == "patched"
+
+                async def test_later(self):
+                    await asyncio.sleep(0.3)
+            """
+        )
+    )
+    pytester.makepyfile(
+        test_b="""
+        import asyncio
+        import shared_state
+
+        async def test_outside():
+            await asyncio.sleep(0.1)
+            assert shared_state.MODE == "real"
+        """
+    )
+    result = run_alt("--asyncio-cooperative", "-p", "no:randomly", "pkg", "test_b.py")
+    result.assert_outcomes(passed=3, warnings=2)
+    assert f"tests after one using {fixture} in its scope run alone" in result.stdout.str()
 
 
 @pytest.mark.skipif(
