@@ -24,13 +24,14 @@ import concurrent.futures
 import contextlib
 import contextvars
 import functools
+import itertools
 import operator
 import os
 import random
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pytest
 from _pytest import runner as _runner_module
@@ -40,6 +41,8 @@ from _pytest.assertion import util as _assertion_util
 from . import _coverage_support, _loaded_plugins
 from ._lane_output import captured_per_test, setup_show_per_test
 from ._lane_state import CURRENT, LaneState, bodies_in_threads, started_by
+
+T = TypeVar("T")
 
 
 class _Turns(Protocol):
@@ -201,13 +204,17 @@ def _threads_follow_their_test() -> Iterator[None]:
         state = CURRENT.get()
         if state is None:
             return submit(executor, fn, *args, **kwargs)
-        if not _in_copy_of(fn, state):
-            # The test's context, where a plugin's threads start in their
+        work: Callable[[], Any]
+        if _in_copy_of(fn, state):
+            work = functools.partial(fn, *args, **kwargs)
+        elif in_a_copy:
+            # In the test's context, as a plugin's threads start in their
             # starter's (its state is there, see above), CURRENT in it.
-            context = contextvars.copy_context() if in_a_copy else _a_context_of_its_own(state)
-            fn = functools.partial(context.run, fn)
+            work = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        else:
+            work = _as_test_in_the_workers_context(state, functools.partial(fn, *args, **kwargs))
         # Outside the test: a worker this starts serves every test after it.
-        return contextvars.Context().run(submit, executor, fn, *args, **kwargs)
+        return contextvars.Context().run(submit, executor, work)
 
     threading.Thread.start = start_as_test  # type: ignore[method-assign, assignment]
     concurrent.futures.ThreadPoolExecutor.submit = submit_as_test  # type: ignore[method-assign, assignment]
@@ -227,17 +234,25 @@ def _in_copy_of(fn: object, state: LaneState) -> bool:
     return isinstance(context, contextvars.Context) and context.get(CURRENT) is state
 
 
-def _a_context_of_its_own(state: LaneState) -> contextvars.Context:
-    """A context for work handed to a pool, to run as ``state``'s test: not
-    the test's (a sqlite connection or a decimal context the test keeps
-    there is not the worker's), nor shared with later work, as asyncio's
-    pool work finds the worker thread's empty one. The work is run through
-    its ``run``, a C function: work naming its caller's line (``stacklevel=2``
-    of a warning or log record) names the pool's, no frame of alt_coop's
-    between."""
-    context = contextvars.Context()
-    context.run(CURRENT.set, state)
-    return context
+def _as_test_in_the_workers_context(state: LaneState, work: Callable[[], T]) -> Callable[[], T]:
+    """``work``, handed to a pool, run as ``state``'s test: in a copy of the
+    worker thread's context, made as it starts, with ``CURRENT`` set there.
+
+    Not in the test's context (a sqlite connection or a decimal context the
+    test keeps there is not the worker's), nor in the worker's own, which
+    would keep the test's mark for the next work: a copy of it has what the
+    pool's ``initializer`` set, as asyncio's pool work finds. Composed of C
+    functions alone (each ``next`` pulls one value through a ``map``; the
+    first of ``as_test``'s two, the token, is skipped): work that names its
+    caller's line (``stacklevel=2`` of a warning or log record) names the
+    pool's, no frame of alt_coop's between, and an error it raises shows
+    none either.
+    """
+    steps: tuple[Callable[[], object], ...] = (functools.partial(CURRENT.set, state), work)
+    call: Callable[[Callable[[], object]], object] = operator.call
+    as_test = functools.partial(next, itertools.islice(map(call, steps), 1, None))
+    copies = iter(contextvars.copy_context, None)  # a copy each time it is asked, never None
+    return functools.partial(next, map(operator.methodcaller("run", as_test), copies))
 
 
 def _after(first: Callable[[], object], then: Callable[[], object]) -> Callable[[], object]:

@@ -4875,6 +4875,7 @@ def test_pool_work_runs_in_its_worker_threads_own_context(pytester, run_alt_subp
     pytester.makepyfile(
         """
         import asyncio
+        import concurrent.futures
         import contextvars
         import decimal
 
@@ -4900,6 +4901,21 @@ def test_pool_work_runs_in_its_worker_threads_own_context(pytester, run_alt_subp
             assert decimal.getcontext().prec == 28
             assert 0, "show my output"
 
+        def set_up_worker():
+            decimal.getcontext().prec = 6
+            CONNECTION.set("set up for the worker")
+
+        POOL = concurrent.futures.ThreadPoolExecutor(1, initializer=set_up_worker)
+
+        def as_set_up():
+            return decimal.getcontext().prec, CONNECTION.get()
+
+        @pytest.mark.parametrize("n", range(2))
+        async def test_what_the_pools_initializer_set(n):
+            await asyncio.sleep(0.05)
+            found = await asyncio.get_running_loop().run_in_executor(POOL, as_set_up)
+            assert found == (6, "set up for the worker")
+
         def test_after():
             assert decimal.getcontext().prec == 28
         """
@@ -4907,7 +4923,7 @@ def test_pool_work_runs_in_its_worker_threads_own_context(pytester, run_alt_subp
     # In a process of its own: pytest-check, loaded in this one, makes
     # threads start in their starter's context.
     result = run_alt_subprocess(*mode_args(mode))
-    result.assert_outcomes(passed=1, failed=3)
+    result.assert_outcomes(passed=3, failed=3)
     assert result.stdout.str().count("E       AssertionError: show my output") == 3
     assert result.stdout.str().count("pool work's output") == 3  # each in its test's section
 
