@@ -75,6 +75,11 @@ def interrupt_in_sync_code(task: asyncio.Task[Any], where: TracebackType | None)
     interrupt(task, "interrupted (Ctrl-C)")
 
 
+def any_came_during() -> bool:
+    """Whether Ctrl-C came during any cooperative test's own sync code."""
+    return bool(_came_during)
+
+
 def came_during(task: asyncio.Task[Any]) -> tuple[bool, TracebackType | None]:
     """Whether Ctrl-C came during ``task``'s own sync code (its interrupt
     made then, not to be made again as its batch stops), and that code's line."""

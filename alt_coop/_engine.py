@@ -751,6 +751,8 @@ class Plugin:
             _pytest_compat.run_finalizers_by(
                 fixturedef, since, functools.partial(in_setup_context, setup_context)
             )
+        # Set up (pytest cached its value): torn down as its scope ends.
+        _runner.meet_interrupt_of_sync_code()
         if from_body:
             assert setup_context is not None and fixtures_context is not None
             _pass_on_from_body(fixturedef, setup_context, fixtures_context)

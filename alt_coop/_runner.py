@@ -541,6 +541,8 @@ def _interruption(task: asyncio.Task[Any], where: TracebackType | None) -> Keybo
         # scheduler sees to its tests' own).
         where = _session_loop.line_of_sync_code_interrupted()
     interrupt = new_interrupt().with_traceback(where)
+    if came_during:  # where the run was as Ctrl-C came: the line pytest names
+        setattr(interrupt, CAME_DURING_SYNC_CODE, True)
     session_loop = _session_loop.current()
     if session_loop is not None and session_loop.interruption is None:
         session_loop.interruption = interrupt
@@ -552,6 +554,23 @@ def new_interrupt() -> KeyboardInterrupt:
     if _session_loop.interrupted_by_sigint():
         return KeyboardInterrupt()
     return KeyboardInterrupt("the task running pytest was cancelled")
+
+
+def meet_interrupt_of_sync_code() -> None:
+    """Raise the interrupt of the running cooperative test if Ctrl-C came
+    during its sync code (a sync fixture's setup, just returned): it stops
+    there, as a sequential run stops that code, rather than going on to set
+    up the next fixtures and run the test until something awaits."""
+    __tracebackhide__ = True
+    if not _cancels.any_came_during():  # the usual case: checked at every fixture's setup
+        return
+    task = asyncio.current_task()
+    if task is not None and _cancels.interrupt_pending(task) and _cancels.came_during(task)[0]:
+        raise _interruption(task, None)
+
+
+#: Set on the interrupt of a cooperative test whose own sync code Ctrl-C came during.
+CAME_DURING_SYNC_CODE = "alt_coop_came_during_sync_code"
 
 
 def _interrupt_if_swallowed(task: asyncio.Task[Any]) -> None:

@@ -319,8 +319,8 @@ class Scheduler:
                 # met the interrupt where it waited for the loop does not).
                 in_sync_code = session_loop and session_loop.interrupt_in_sync_code()
                 met = self._interruption
-                if in_sync_code and met is not None and not _tracebacks.raised_in_the_suite(met):
-                    met = in_sync_code
+                if in_sync_code and not getattr(met, _runner.CAME_DURING_SYNC_CODE, False):
+                    met = in_sync_code  # where the run was, whichever test met it first
                 raise self._exit or met or in_sync_code or interrupt  # noqa: B904
             except SystemExit as stop:
                 # Raised out of the loop by a task or callback, none of the
@@ -796,9 +796,14 @@ class Scheduler:
         suite's, if that one named pytest's (a test that waited for a wider
         fixture another was setting up)."""
         first = self._interruption
-        if first is None or (
-            not _tracebacks.raised_in_the_suite(first)
-            and _tracebacks.raised_in_the_suite(interruption)
+        if (
+            first is None
+            or (
+                not _tracebacks.raised_in_the_suite(first)
+                and _tracebacks.raised_in_the_suite(interruption)
+            )
+            # That of the test whose sync code Ctrl-C came during: where the run was.
+            or getattr(interruption, _runner.CAME_DURING_SYNC_CODE, False)
         ):
             self._interruption = interruption
 

@@ -1248,3 +1248,65 @@ def test_cooperative_run_with_sigint_ignored_ends_cleanly(pytester):
     assert proc.returncode == pytest.ExitCode.OK, proc.stdout
     spans = read_spans(pytester)
     assert overlap(spans["t0"], spans["t1"])
+
+
+@pytest.mark.parametrize("holder", ["sync fixture of a thread test", "test catching it"])
+def test_ctrl_c_during_a_tests_sync_code_beside_others_names_that_line(
+    pytester: pytest.Pytester, holder: str
+) -> None:
+    # The test whose code held the loop meets the interrupt where that code
+    # returns (a sync fixture: its thread body never starts) or awaits, and
+    # pytest's line names where the code was, not where another test waited.
+    marker = pytester.path / "started.txt"
+    log = pytester.path / "log.txt"
+    hold = f"open({str(marker)!r}, 'w').close(); time.sleep(1.5)"
+    test_file = pytester.makepyfile(
+        f"""
+        import asyncio
+        import time
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        def note(what):
+            with open({str(log)!r}, "a") as f:
+                f.write(what + "\\n")
+
+        @pytest.fixture
+        def settings():
+            {hold if holder.startswith("sync") else "pass"}
+            yield
+            note("settings torn down")
+
+        def test_thread(settings):
+            note("thread body")
+
+        async def test_catching():
+            await asyncio.sleep(0.05)
+            {"pass" if holder.startswith("sync") else hold}
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                pass
+            await asyncio.sleep(0.1)  # the other test meets the interrupt meanwhile
+
+        async def test_waiting():
+            await asyncio.sleep(30)
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [
+            *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-rA"),
+            str(test_file),
+        ],
+        pytester.path,
+        marker.exists,
+        "the code held the loop",
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    line = next(n for n, text in enumerate(test_file.read_text().splitlines(), 1) if hold in text)
+    assert f"{test_file.name}:{line}: KeyboardInterrupt" in output, output
+    notes = log.read_text().splitlines()
+    if holder.startswith("sync"):
+        assert notes == ["settings torn down"], output
+        assert "PASSED" not in output, output

@@ -196,7 +196,12 @@ def test_ctrl_c_while_sync_code_holds_the_loop_tears_every_fixture_down_in_full(
             yield
             {code["sync teardown"]}
 
-        async def test_it(settings):
+        @pytest.fixture
+        def later(settings):
+            note("later set up")
+
+        async def test_it(later):
+            note("body")
             await asyncio.sleep(0 if {where!r} in ("test body", "sync teardown") else 30)
             {code["test body"]}
         """
@@ -218,7 +223,10 @@ def test_ctrl_c_while_sync_code_holds_the_loop_tears_every_fixture_down_in_full(
         # next await meets the interrupt.
         assert notes[0] == "connection set up", output
     else:
-        assert notes == ["connection set up", "connection closing", "connection closed"], output
+        ran = ["later set up", "body"] if where == "test body" else []  # nothing after the code
+        assert notes == ["connection set up", *ran, "connection closing", "connection closed"], (
+            output
+        )
     line = next(n for n, text in enumerate(test_file.read_text().splitlines(), 1) if hold in text)
     assert f"{test_file.name}:{line}: KeyboardInterrupt" in output, output
     if where != "sync teardown":  # the test had passed then
