@@ -117,7 +117,7 @@ def after_wider_patches(items: Sequence[pytest.Item]) -> dict[pytest.Item, str]:
     return alone
 
 
-_EMPTIES_REDIS = _EMPTIES_REDIS = "pytest-redis empties the shared server at each test's teardown"
+_EMPTIES_REDIS = "pytest-redis empties the shared server at each test's teardown"
 
 #: Plugins' fixtures that change state shared by every running test, known by
 #: the module that defines them (their names are common words, or the

@@ -651,11 +651,15 @@ class Scheduler:
 
     def _lane(self, state: _lane_state.LaneState) -> None:
         item = state.item
+        batch = self._session_task
         if (
-            self._holds_settling and _runner.run(_cancels.held_back_callbacks_run(), None)
-        ) or _cancels.caller_cancelled_since_start(self._session_task):
-            # alt_coop.main's caller was cancelled (while another test held
-            # the loop, say), as no test starts after Ctrl-C in a plain run.
+            (self._holds_settling and _runner.run(_cancels.held_back_callbacks_run(), None))
+            or _cancels.caller_cancelled_since_start(batch)
+            or (batch is not None and _cancels.interrupt_pending(batch))
+        ):
+            # alt_coop.main's caller was cancelled, or Ctrl-C came (while
+            # another test held the loop, say; its batch is yet to see it), as
+            # no test starts after Ctrl-C in a plain run.
             return
         # Admitted as another test's teardown failed; and another may fail
         # while it waits, that one's report to come after the first's.

@@ -1310,3 +1310,54 @@ def test_ctrl_c_during_a_tests_sync_code_beside_others_names_that_line(
     if holder.startswith("sync"):
         assert notes == ["settings torn down"], output
         assert "PASSED" not in output, output
+
+
+def test_tests_whose_turn_had_not_come_when_ctrl_c_came_never_start(
+    pytester: pytest.Pytester,
+) -> None:
+    # Their tasks were started with the batch, their first turn queued behind
+    # the test whose sync code held the loop as Ctrl-C came.
+    marker = pytester.path / "started.txt"
+    log = pytester.path / "log.txt"
+    test_file = pytester.makepyfile(
+        f"""
+        import asyncio
+        import time
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        def note(what):
+            with open({str(log)!r}, "a") as f:
+                f.write(what + "\\n")
+
+        @pytest.fixture
+        def holder():
+            open({str(marker)!r}, "w").close()
+            time.sleep(1.5)
+
+        async def test_zero():
+            await asyncio.sleep(0.5)
+
+        async def test_first(holder):
+            note("first")
+
+        async def test_second():
+            note("second")
+
+        def test_third():
+            note("third")
+        """
+    )
+    output, returncode, _, _, _ = interrupt_when(
+        [
+            *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-rA"),
+            str(test_file),
+        ],
+        pytester.path,
+        marker.exists,
+        "the fixture held the loop",
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert not log.exists(), (log.read_text(), output)
+    assert "PASSED" not in output, output
