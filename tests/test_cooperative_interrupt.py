@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -1250,18 +1251,13 @@ def test_cooperative_run_with_sigint_ignored_ends_cleanly(pytester):
     assert overlap(spans["t0"], spans["t1"])
 
 
-@pytest.mark.parametrize("holder", ["sync fixture of a thread test", "test catching it"])
-def test_ctrl_c_during_a_tests_sync_code_beside_others_names_that_line(
-    pytester: pytest.Pytester, holder: str
-) -> None:
-    # The test whose code held the loop meets the interrupt where that code
-    # returns (a sync fixture: its thread body never starts) or awaits, and
-    # pytest's line names where the code was, not where another test waited.
+def _interrupted_while_held(pytester: pytest.Pytester, suite: str) -> tuple[Path, str, list[str]]:
+    """Run ``suite`` (its tests cooperative, ``note(what)`` and ``hold()`` at
+    hand) and send Ctrl-C once ``hold()``, which holds the loop, has begun:
+    the suite's file, pytest's output and what the tests noted."""
     marker = pytester.path / "started.txt"
     log = pytester.path / "log.txt"
-    hold = f"open({str(marker)!r}, 'w').close(); time.sleep(1.5)"
-    test_file = pytester.makepyfile(
-        f"""
+    header = f"""
         import asyncio
         import time
         import pytest
@@ -1272,28 +1268,10 @@ def test_ctrl_c_during_a_tests_sync_code_beside_others_names_that_line(
             with open({str(log)!r}, "a") as f:
                 f.write(what + "\\n")
 
-        @pytest.fixture
-        def settings():
-            {hold if holder.startswith("sync") else "pass"}
-            yield
-            note("settings torn down")
-
-        def test_thread(settings):
-            note("thread body")
-
-        async def test_catching():
-            await asyncio.sleep(0.05)
-            {"pass" if holder.startswith("sync") else hold}
-            try:
-                await asyncio.sleep(30)
-            except asyncio.CancelledError:
-                pass
-            await asyncio.sleep(0.1)  # the other test meets the interrupt meanwhile
-
-        async def test_waiting():
-            await asyncio.sleep(30)
+        def hold():
+            open({str(marker)!r}, "w").close(); time.sleep(1.5)  # held here
         """
-    )
+    test_file = pytester.makepyfile(textwrap.dedent(header) + textwrap.dedent(suite))
     output, returncode, _, _, _ = interrupt_when(
         [
             *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-rA"),
@@ -1304,10 +1282,47 @@ def test_ctrl_c_during_a_tests_sync_code_beside_others_names_that_line(
         "the code held the loop",
     )
     assert returncode == pytest.ExitCode.INTERRUPTED, output
-    line = next(n for n, text in enumerate(test_file.read_text().splitlines(), 1) if hold in text)
+    return test_file, output, log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.mark.parametrize("holder", ["sync fixture of a thread test", "test catching it"])
+def test_ctrl_c_during_a_tests_sync_code_beside_others_names_that_line(
+    pytester: pytest.Pytester, holder: str
+) -> None:
+    # The test whose code held the loop meets the interrupt where that code
+    # returns (a sync fixture: its thread body never starts) or awaits, and
+    # pytest's line names where the code was, not where another test waited.
+    in_fixture = holder.startswith("sync")
+    test_file, output, notes = _interrupted_while_held(
+        pytester,
+        f"""
+        @pytest.fixture
+        def settings():
+            {"hold()" if in_fixture else "pass"}
+            yield
+            note("settings torn down")
+
+        def test_thread(settings):
+            note("thread body")
+
+        async def test_catching():
+            await asyncio.sleep(0.05)
+            {"pass" if in_fixture else "hold()"}
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                pass
+            await asyncio.sleep(0.1)  # the other test meets the interrupt meanwhile
+
+        async def test_waiting():
+            await asyncio.sleep(30)
+        """,
+    )
+    line = next(
+        n for n, text in enumerate(test_file.read_text().splitlines(), 1) if "held here" in text
+    )
     assert f"{test_file.name}:{line}: KeyboardInterrupt" in output, output
-    notes = log.read_text().splitlines()
-    if holder.startswith("sync"):
+    if in_fixture:
         assert notes == ["settings torn down"], output
         assert "PASSED" not in output, output
 
@@ -1317,24 +1332,12 @@ def test_tests_whose_turn_had_not_come_when_ctrl_c_came_never_start(
 ) -> None:
     # Their tasks were started with the batch, their first turn queued behind
     # the test whose sync code held the loop as Ctrl-C came.
-    marker = pytester.path / "started.txt"
-    log = pytester.path / "log.txt"
-    test_file = pytester.makepyfile(
-        f"""
-        import asyncio
-        import time
-        import pytest
-
-        pytestmark = pytest.mark.asyncio_cooperative
-
-        def note(what):
-            with open({str(log)!r}, "a") as f:
-                f.write(what + "\\n")
-
+    _, output, notes = _interrupted_while_held(
+        pytester,
+        """
         @pytest.fixture
         def holder():
-            open({str(marker)!r}, "w").close()
-            time.sleep(1.5)
+            hold()
 
         async def test_zero():
             await asyncio.sleep(0.5)
@@ -1347,17 +1350,7 @@ def test_tests_whose_turn_had_not_come_when_ctrl_c_came_never_start(
 
         def test_third():
             note("third")
-        """
+        """,
     )
-    output, returncode, _, _, _ = interrupt_when(
-        [
-            *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "-rA"),
-            str(test_file),
-        ],
-        pytester.path,
-        marker.exists,
-        "the fixture held the loop",
-    )
-    assert returncode == pytest.ExitCode.INTERRUPTED, output
-    assert not log.exists(), (log.read_text(), output)
+    assert notes == [], output
     assert "PASSED" not in output, output
