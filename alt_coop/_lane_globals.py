@@ -182,9 +182,9 @@ def _threads_follow_their_test() -> Iterator[None]:
     A thread is marked in the context it runs in, not moved to one of
     alt_coop's: another wrapper of ``Thread.start`` (pytest-check 3's) may
     have put the test's state of its own there. A pool's worker serves many
-    tests, so each piece of work runs marked as its submitter's in a context
-    of its own (see :func:`_a_context_of_its_own`; in a copy of the test's if
-    such a wrapper is on).
+    tests, so each piece of work runs marked as its submitter's in a copy
+    of the worker's context (see :func:`_as_test_in_the_workers_context`; in
+    a copy of the test's if such a wrapper is on).
     """
     start, submit = threading.Thread.start, concurrent.futures.ThreadPoolExecutor.submit
     # A plugin that starts threads in their starter's context (pytest-check
