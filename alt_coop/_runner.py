@@ -524,6 +524,10 @@ def _interrupt_turned_into(error: BaseException, task: asyncio.Task[Any]) -> Non
         session_loop.interrupt_after_the_test(interrupt)
 
 
+#: Set on the interrupt of a cooperative test whose own sync code Ctrl-C came during.
+CAME_DURING_SYNC_CODE = "alt_coop_came_during_sync_code"
+
+
 def _interruption(task: asyncio.Task[Any], where: TracebackType | None) -> KeyboardInterrupt:
     """Take ``task``'s interrupt back, and make it the KeyboardInterrupt
     pytest stops at, naming the line ``where`` the code was cut short."""
@@ -567,10 +571,6 @@ def meet_interrupt_of_sync_code() -> None:
     task = asyncio.current_task()
     if task is not None and _cancels.interrupt_pending(task) and _cancels.came_during(task)[0]:
         raise _interruption(task, None)
-
-
-#: Set on the interrupt of a cooperative test whose own sync code Ctrl-C came during.
-CAME_DURING_SYNC_CODE = "alt_coop_came_during_sync_code"
 
 
 def _interrupt_if_swallowed(task: asyncio.Task[Any]) -> None:
