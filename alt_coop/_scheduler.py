@@ -372,6 +372,7 @@ class Scheduler:
         self.setupstate.finalizer_failed = self._teardown_failing
         turn_due = 0.0
         admission = Admission(items, self.max_tasks, self.setupstate)
+        in_grace = False  # waiting for the tests still running after an interrupt
         with (
             batch_running(tests, changed.set),  # each test's context is a copy of this one
             _lane_logging.loop_errors_logged_for_their_test(loop),
@@ -432,16 +433,18 @@ class Scheduler:
                     _time_stuck_waits(tasks, _STOPPING if self._stopping() else _NONE_LEFT)
                     await changed.wait()
                 if tasks:  # a test met an interrupt, which cancelled the others
+                    in_grace = True
                     await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
             except asyncio.CancelledError:
                 # Ctrl-C, or the task running pytest was cancelled: cancel every
                 # running test once, give them a bounded time to clean up
-                # (once: Ctrl-C again during that time ends it).
-                again = self._interrupted
+                # (once: Ctrl-C again during that time ends it). A test may
+                # have met this Ctrl-C already (its sync code held the loop as
+                # it came), and the batch stopped for it: the grace is yet to come.
                 batch = asyncio.current_task()
-                if batch is None or again or _cancels.interrupt_pending(batch):
+                if batch is None or self._interrupted or _cancels.interrupt_pending(batch):
                     self._interrupt_all()
-                    if tasks and not again:
+                    if tasks and not in_grace:
                         await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
                     raise
                 # Not alt_coop's interrupt: a test cancelled every task but its
