@@ -29,6 +29,8 @@ _made_here: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 _passed_on: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 #: Interrupts of those tasks not yet taken back (each counts once).
 _pending: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = weakref.WeakKeyDictionary()
+#: The cancellation each interrupt of those tasks was last thrown into their code with.
+_thrown: weakref.WeakKeyDictionary[asyncio.Task[Any], BaseException] = weakref.WeakKeyDictionary()
 #: Cooperative tests' tasks whose own sync code Ctrl-C came during, and its line.
 _came_during: weakref.WeakKeyDictionary[asyncio.Task[Any], TracebackType | None] = (
     weakref.WeakKeyDictionary()
@@ -75,6 +77,16 @@ def interrupt_in_sync_code(task: asyncio.Task[Any], where: TracebackType | None)
     interrupt(task, "interrupted (Ctrl-C)")
 
 
+def test_over(task: asyncio.Task[Any]) -> None:
+    """``task``, a cooperative test's, is done: what was kept of its
+    interrupt, whose frames may hold the task itself, is let go, and no
+    later fixture setup (in a later session in this process, say) meets it."""
+    if _came_during:
+        _came_during.pop(task, None)
+    if _thrown:
+        _thrown.pop(task, None)
+
+
 def any_came_during() -> bool:
     """Whether Ctrl-C came during any cooperative test's own sync code."""
     return bool(_came_during)
@@ -97,6 +109,19 @@ def is_interrupt(task: asyncio.Task[Any]) -> bool:
 def interrupt_pending(task: asyncio.Task[Any]) -> bool:
     """Whether ``task`` has an interrupt the code running on it swallowed."""
     return bool(_pending) and task in _pending
+
+
+def thrown_in(task: asyncio.Task[Any] | None, error: BaseException) -> None:
+    """``error`` is thrown into the code ``task`` runs, where it waits: if
+    it is an interrupt's cancellation, its traceback will name where the
+    interrupt met that code, though the code swallow it (see :func:`take_interrupt`)."""
+    if (
+        _pending
+        and task is not None
+        and task in _pending
+        and isinstance(error, asyncio.CancelledError)
+    ):
+        _thrown[task] = error
 
 
 def interrupts_pending(task: asyncio.Task[Any]) -> int:
@@ -125,16 +150,18 @@ def uncancel_own(task: asyncio.Task[Any], times: int = 1) -> None:
         task.uncancel()
 
 
-def take_interrupt(task: asyncio.Task[Any]) -> None:
+def take_interrupt(task: asyncio.Task[Any]) -> BaseException | None:
     """An interrupt came back out (or was swallowed): take it back from the
     task, so that the teardowns that follow can await, and later
     cancellations of the task are judged afresh. Every interrupt sent so
     far with it: a second one (Ctrl-C again, ``alt_coop.main`` cancelled
     again) only cut the first one's grace short, and one stop is enough;
     left pending, it would stop the teardown after it, and pytest's report
-    with it."""
+    with it. Returns the cancellation the interrupt was last thrown into
+    the code with, if it was (see :func:`thrown_in`)."""
     for _ in range(max(_pending.pop(task, 0), 1)):
         task.uncancel()
+    return _thrown.pop(task, None) if _thrown else None
 
 
 class _CallerWatch:

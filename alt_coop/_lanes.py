@@ -163,6 +163,7 @@ async def drive(
         if thrown is None:
             yielded = lane.switch(None)
         else:
+            _cancels.thrown_in(lane.driver, thrown)
             yielded = lane.throw(type(thrown), thrown, thrown.__traceback__)
 
 

@@ -531,7 +531,7 @@ CAME_DURING_SYNC_CODE = "alt_coop_came_during_sync_code"
 def _interruption(task: asyncio.Task[Any], where: TracebackType | None) -> KeyboardInterrupt:
     """Take ``task``'s interrupt back, and make it the KeyboardInterrupt
     pytest stops at, naming the line ``where`` the code was cut short."""
-    _cancels.take_interrupt(task)
+    thrown = _cancels.take_interrupt(task)
     came_during, sync_line = _cancels.came_during(task)
     if came_during and (
         where is None or where.tb_frame is not getattr(sync_line, "tb_frame", None)
@@ -542,8 +542,11 @@ def _interruption(task: asyncio.Task[Any], where: TracebackType | None) -> Keybo
         where = sync_line
     if where is None:
         # Ctrl-C came during sync code that never awaited again (a batch's
-        # scheduler sees to its tests' own).
-        where = _session_loop.line_of_sync_code_interrupted()
+        # scheduler sees to its tests' own); or the code swallowed the
+        # interrupt: where it met the code.
+        where = _session_loop.line_of_sync_code_interrupted() or (
+            _tracebacks.last_user_entry(thrown.__traceback__) if thrown is not None else None
+        )
     interrupt = new_interrupt().with_traceback(where)
     if came_during:  # where the run was as Ctrl-C came: the line pytest names
         setattr(interrupt, CAME_DURING_SYNC_CODE, True)
@@ -568,7 +571,10 @@ def meet_interrupt_of_sync_code() -> None:
     __tracebackhide__ = True
     if not _cancels.any_came_during():  # the usual case: checked at every fixture's setup
         return
-    task = asyncio.current_task()
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # a sequential sync fixture's, outside the loop
+        return
     if task is not None and _cancels.interrupt_pending(task) and _cancels.came_during(task)[0]:
         raise _interruption(task, None)
 

@@ -913,6 +913,7 @@ def _test_done(
     """A test's task is done (a partial of it is its done callback: smaller
     than a closure, for thousands in flight)."""
     tasks.discard(task)
+    _cancels.test_over(task)
     admission.release(needs)
     collection.test_finished()
     if not task.cancelled() and task.exception() is not None and scheduler.error is None:

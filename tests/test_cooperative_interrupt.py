@@ -1354,3 +1354,46 @@ def test_tests_whose_turn_had_not_come_when_ctrl_c_came_never_start(
     )
     assert notes == [], output
     assert "PASSED" not in output, output
+
+
+def test_a_second_session_in_the_process_after_ctrl_c_came_during_held_code_runs_clean(
+    pytester: pytest.Pytester,
+) -> None:
+    # An application (or a notebook) running pytest again in the same
+    # process: nothing of the first session's interrupt is left to meet the
+    # second's fixtures.
+    marker = pytester.path / "holding.txt"
+    pytester.makepyfile(
+        test_suite=f"""
+        import asyncio, os, time
+        import pytest
+
+        @pytest.fixture
+        def settings():
+            return 1
+
+        @pytest.mark.asyncio_cooperative
+        async def test_holds_the_loop():
+            if not os.path.exists("second.txt"):
+                open({str(marker)!r}, "w").close()
+                time.sleep(1.5)
+            await asyncio.sleep(0.05)
+
+        def test_sync(settings):
+            pass
+        """,
+        app=f"""
+        import pytest
+
+        args = [*{ISOLATE!r}, "-p", "alt_coop.enable", "-q", "test_suite.py"]
+        print("first:", int(pytest.main(args)), flush=True)
+        open("second.txt", "w").close()
+        print("second:", int(pytest.main(args)), flush=True)
+        """,
+    )
+    output, _, _, _, _ = interrupt_when(
+        [sys.executable, "app.py"], pytester.path, marker.exists, "the code held the loop"
+    )
+    assert "first: 2" in output, output
+    assert "second: 0" in output, output
+    assert "2 passed" in output, output

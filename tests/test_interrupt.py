@@ -415,6 +415,42 @@ def test_ctrl_c_gives_a_test_that_ignores_it_a_bounded_grace(
     assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
 
 
+SWALLOWS_AND_RETURNS = """
+import asyncio
+
+async def test_swallows():
+    with open({marker!r}, "w") as f:
+        f.write("started")
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        pass
+"""
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_ctrl_c_swallowed_by_a_test_that_returns_names_where_it_met_the_test(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # pytest's one line named pluggy's source: the interrupt raised after
+    # the test returned had no line of the test's.
+    marker = pytester.path / "test-started.txt"
+    test_file = pytester.makepyfile(SWALLOWS_AND_RETURNS.format(marker=str(marker)))
+    output, returncode, _, _, _ = interrupt_when(
+        [
+            *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable"),
+            *(str(test_file), *mode_args(mode)),
+        ],
+        pytester.path,
+        marker.exists,
+        "the test started",
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "no tests ran" in output, output
+    sleep_line = test_file.read_text().splitlines().index("        await asyncio.sleep(30)") + 1
+    assert f"{test_file.name}:{sleep_line}: KeyboardInterrupt" in output, output
+
+
 def test_ctrl_c_while_a_loop_blocks_leftovers_clean_up_starts_no_further_round(
     pytester: pytest.Pytester,
 ) -> None:
