@@ -71,6 +71,8 @@ ADMISSION_SLICE_SECONDS = 0.001
 #: A test's turn holding the loop longer than this may have held back a
 #: cancellation of ``alt_coop.main``'s caller (see Scheduler._held).
 HELD_BACK_SECONDS = 0.01
+#: The most of those a test about to start waits for, one after another.
+MOST_HOLDS_WAITED_FOR = 3
 
 #: How long tests given up on have to unwind (see Scheduler._give_up).
 GIVE_UP_SECONDS = 1.0
@@ -128,6 +130,7 @@ class Scheduler:
         self._others = others  # the plugins that run some async tests themselves
         self._lanes_running = 0  # lanes past their start, not yet done with their protocol
         self._holds_settling = 0  # long turns whose held-back callbacks may not have run
+        self._holds_ended = 0  # long turns so far (see _held_back_cancelled)
         self._session_task: asyncio.Task[Any] | None = None  # the one running the batch
         #: A ``pytest.exit()`` from the teardown of a test a stop cut short.
         self.teardown_exit: BaseException | None = None
@@ -547,6 +550,7 @@ class Scheduler:
             # a test starting before waits as many turns itself, and one
             # starting after finds the caller cancelled.
             self._holds_settling += 1
+            self._holds_ended += 1
             asyncio.get_running_loop().call_soon(self._hold_settling, _cancels.HELD_BACK_TURNS - 1)
         if (
             seconds > self.block_threshold
@@ -554,6 +558,22 @@ class Scheduler:
             and not state.debugged  # the time at the prompt is not its code's
         ):
             self.holds[item] = seconds
+
+    def _held_back_cancelled(self) -> bool:
+        """Let the loop run what the long turns before this test's start
+        held back (see _held): True if that cancelled this test's task.
+        Another test's long turn that ended meanwhile (as this one waited
+        for a short one's, the first turns of others) held back callbacks
+        of its own: this test waits for those too, a few times at most, so
+        that tests holding the loop turn after turn cannot keep it from
+        starting."""
+        for _ in range(MOST_HOLDS_WAITED_FOR):
+            ended = self._holds_ended
+            if _runner.run(_cancels.held_back_callbacks_run(), None):
+                return True
+            if self._holds_ended == ended:
+                break
+        return False
 
     def _hold_settling(self, turns: int) -> None:
         if turns:
@@ -656,7 +676,7 @@ class Scheduler:
         item = state.item
         batch = self._session_task
         if (
-            (self._holds_settling and _runner.run(_cancels.held_back_callbacks_run(), None))
+            (self._holds_settling and self._held_back_cancelled())
             or _cancels.caller_cancelled_since_start(batch)
             or (batch is not None and _cancels.interrupt_pending(batch))
         ):

@@ -2692,14 +2692,19 @@ def test_main_cancelled_while_a_sync_test_runs_stops_after_its_full_teardown(
 
 
 @pytest.mark.parametrize("holder", [0, 1])
-@pytest.mark.parametrize("how", ["cancel", "timer", "cancel, not held"])
+@pytest.mark.parametrize(
+    "how", ["cancel", "timer", "cancel, not held", "timer, after a short hold"]
+)
 def test_main_cancelled_while_a_cooperative_test_holds_the_loop_starts_no_other(
     pytester: pytest.Pytester, how: str, holder: int
 ) -> None:
     # The batch had started the other tests' tasks: they ran their fixtures
     # and bodies before the loop, held, could deliver the cancellation; or,
     # not held, before the cancellation, made, reached them (some turns of
-    # the loop, as many as the tasks in between take).
+    # the loop, as many as the tasks in between take). After a short hold
+    # (a first turn slow on a loaded machine), the tests waiting for what
+    # it held back to run went on though the holder's long hold came
+    # meanwhile, its timer yet to run.
     write_app(pytester, APP_ITS_TESTS_CANCEL)
     write(
         pytester,
@@ -2714,6 +2719,8 @@ def test_main_cancelled_while_a_cooperative_test_holds_the_loop_starts_no_other(
         @pytest.fixture
         def blocking(request):
             print(f"SETUP {{request.node.name}}", flush=True)
+            if {how.endswith("short hold")} and request.node.name == "test_it[{holder - 1}]":
+                time.sleep(0.05)
             if request.node.name == "test_it[{holder}]":
                 (app,) = [t for t in asyncio.all_tasks() if t.get_name() == "app"]
                 if {how.startswith("cancel")}:  # what asyncio.run's Ctrl-C handler does
