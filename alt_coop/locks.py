@@ -119,7 +119,11 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
     def __init__(self) -> None:
         super().__init__()
         self._holder: _Holder | None = None
-        self._waiting_clocks: list[_runner.WaiterClocks] = []  # of tests' and fixtures' code
+        self._waiting_clocks: dict[_runner.WaiterClocks, None] = {}  # of tests' and fixtures' code
+        #: Whether every waiter's clocks run (a task holds it) or not (see
+        #: _clocks_follow_holder); None: some may differ. Kept so that the
+        #: hand-overs of a lock many tests wait for do not each go through them all.
+        self._clocks_run: bool | None = False
 
     async def acquire(self) -> Literal[True]:
         __tracebackhide__ = True
@@ -155,8 +159,9 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
             # would end it either.
             _check_wait(self, state)
             clocks = _runner.WaiterClocks()
-            self._waiting_clocks.append(clocks)
-            self._clocks_follow_holder(clocks)
+            self._waiting_clocks[clocks] = None
+            if self._clocks_follow_holder(clocks) is not self._clocks_run:
+                self._clocks_run = None
             if state is not None:
                 _waiting_for[state] = self
                 _clocks_of_waiter[state] = clocks
@@ -174,7 +179,7 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
                     raise
                 raise refusal.with_traceback(None) from None  # from here, as _check_wait's
             finally:
-                self._waiting_clocks.remove(clocks)
+                del self._waiting_clocks[clocks]
                 clocks.resume(wait_over=True)
                 if state is not None:
                     _waiting_for.pop(state, None)
@@ -187,11 +192,18 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
         if own_code:
             _held.set(_held.get() | {self})
             _held_by_tests.add(self)
-        for clocks in self._waiting_clocks:
-            self._clocks_follow_holder(clocks)
+        if self._clocks_run is not (not own_code):
+            for clocks in self._waiting_clocks:
+                self._clocks_follow_holder(clocks)
+            self._clocks_run = not own_code
         return True
 
-    def _clocks_follow_holder(self, clocks: _runner.WaiterClocks) -> None:
+    def clocks_ran_apart(self) -> None:
+        """Some waiters' clocks run though the holder's kind says not (see
+        :func:`_time_stuck_waits`): the next hand-over sets each one again."""
+        self._clocks_run = None
+
+    def _clocks_follow_holder(self, clocks: _runner.WaiterClocks) -> bool:
         """Stop a waiter's clocks while a test's or fixture's own code holds
         the lock (or it is being handed to the next waiter), and let them run
         while a task holds it. A test's or function fixture's hold ends with
@@ -199,11 +211,12 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
         scope's teardown (waits that could never end are refused, see
         :func:`_check_wait`); a task has no clock, and may wait for the
         waiter itself (or for a test that waits for it): as for any asyncio
-        lock, the waiter's timeouts then end the wait."""
+        lock, the waiter's timeouts then end the wait. Returns whether they run."""
         if self.locked() and self._holder is None:
             clocks.resume()
-        else:
-            clocks.pause()
+            return True
+        clocks.pause()
+        return False
 
     def _must_wait(self) -> bool:
         """Whether ``acquire`` waits: the lock is held, or it was just
@@ -446,6 +459,7 @@ def _time_stuck_waits(tasks: Collection[asyncio.Task[Any]], why: str) -> None:
                 f"the {fixture.scope} fixture {fixture.name!r} holds it until the last "
                 f"test of its {fixture.scope} ends"
             )
+        _waiting_for[state].clocks_ran_apart()
         _clocks_of_waiter[state].run_stuck(
             f"; this alt_coop.Lock could not be let go of while it waited: {held}, and "
             f"{why}. Take it in a function-scoped fixture instead, whose hold ends with its test"
