@@ -113,15 +113,16 @@ def interrupt_pending(task: asyncio.Task[Any]) -> bool:
 
 def thrown_in(task: asyncio.Task[Any] | None, error: BaseException) -> None:
     """``error`` is thrown into the code ``task`` runs, where it waits: if
-    it is an interrupt's cancellation, its traceback will name where the
-    interrupt met that code, though the code swallow it (see :func:`take_interrupt`)."""
+    it is the first cancellation since an interrupt, its traceback will name
+    where the interrupt met that code, though the code swallow it and meet
+    cancellations of its own later (see :func:`take_interrupt`)."""
     if (
         _pending
         and task is not None
         and task in _pending
         and isinstance(error, asyncio.CancelledError)
     ):
-        _thrown[task] = error
+        _thrown.setdefault(task, error)
 
 
 def interrupts_pending(task: asyncio.Task[Any]) -> int:

@@ -427,15 +427,26 @@ async def test_swallows():
         pass
 """
 
+THEN_TIMES_OUT = """
+    try:
+        async with asyncio.timeout(0.05):
+            await asyncio.sleep(1)
+    except TimeoutError:
+        pass
+"""
 
+
+@pytest.mark.parametrize("then", ["returns", "times out by itself"])
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_ctrl_c_swallowed_by_a_test_that_returns_names_where_it_met_the_test(
-    pytester: pytest.Pytester, mode: str
+    pytester: pytest.Pytester, mode: str, then: str
 ) -> None:
     # pytest's one line named pluggy's source: the interrupt raised after
-    # the test returned had no line of the test's.
+    # the test returned had no line of the test's. Nor does the line of a
+    # cancellation of the test's own, later, stand in for it.
     marker = pytester.path / "test-started.txt"
-    test_file = pytester.makepyfile(SWALLOWS_AND_RETURNS.format(marker=str(marker)))
+    source = SWALLOWS_AND_RETURNS.format(marker=str(marker))
+    test_file = pytester.makepyfile(source + (THEN_TIMES_OUT if then != "returns" else ""))
     output, returncode, _, _, _ = interrupt_when(
         [
             *(sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable"),
