@@ -29,7 +29,7 @@ _made_here: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 _passed_on: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 #: Interrupts of those tasks not yet taken back (each counts once).
 _pending: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = weakref.WeakKeyDictionary()
-#: The cancellation each interrupt of those tasks was last thrown into their code with.
+#: The cancellation each interrupt of those tasks first met their code with.
 _thrown: weakref.WeakKeyDictionary[asyncio.Task[Any], BaseException] = weakref.WeakKeyDictionary()
 #: Cooperative tests' tasks whose own sync code Ctrl-C came during, and its line.
 _came_during: weakref.WeakKeyDictionary[asyncio.Task[Any], TracebackType | None] = (
@@ -158,8 +158,8 @@ def take_interrupt(task: asyncio.Task[Any]) -> BaseException | None:
     far with it: a second one (Ctrl-C again, ``alt_coop.main`` cancelled
     again) only cut the first one's grace short, and one stop is enough;
     left pending, it would stop the teardown after it, and pytest's report
-    with it. Returns the cancellation the interrupt was last thrown into
-    the code with, if it was (see :func:`thrown_in`)."""
+    with it. Returns the cancellation the interrupt first met the code
+    with, if it did (see :func:`thrown_in`)."""
     for _ in range(max(_pending.pop(task, 0), 1)):
         task.uncancel()
     return _thrown.pop(task, None) if _thrown else None
