@@ -192,10 +192,11 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
         if own_code:
             _held.set(_held.get() | {self})
             _held_by_tests.add(self)
-        if self._clocks_run is not (not own_code):
+        task_holds = not own_code  # the waiters' clocks run
+        if self._clocks_run is not task_holds:
             for clocks in self._waiting_clocks:
                 self._clocks_follow_holder(clocks)
-            self._clocks_run = not own_code
+            self._clocks_run = task_holds
         return True
 
     def clocks_ran_apart(self) -> None:
