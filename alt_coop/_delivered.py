@@ -85,6 +85,11 @@ def _cancel(task: asyncio.Task[Any], reason: str) -> None:
         _cancels.cancel_own(task, reason)
 
 
+def kept(task: asyncio.Task[Any]) -> bool:
+    """Whether an exception is kept for the phase running on ``task``."""
+    return bool(_kept) and task in _kept
+
+
 def take(task: asyncio.Task[Any], came_out: BaseException | None = None) -> BaseException | None:
     """The exception kept for ``task``, if any (once), its cancellation taken
     back; ``came_out`` is what came out of the phase instead, if anything."""

@@ -43,6 +43,8 @@ class Lane(greenlet.greenlet):
 
     #: The task driving it (see :func:`drive`).
     driver: asyncio.Task[Any] | None = None
+    #: Whether a fixture phase or test runs in it now (see alt_coop._runner).
+    in_phase = False
 
 
 class Abandon(BaseException):
@@ -290,6 +292,16 @@ def step(coro: Coroutine[Any, Any, T], watch: Watch | None = None) -> T:
                 _close_quietly(coro)
                 raise Abandon from None
             value, error = None, _without_lane_frames(exc)
+
+
+def let_the_loop_turn() -> None:
+    """From inside a lane: let the loop run what is ready now (the callbacks
+    the lane's code scheduled among them) before the lane goes on, as
+    ``await asyncio.sleep(0)`` does for a task's code. What the driver is
+    cancelled with meanwhile is raised here."""
+    driver = greenlet.getcurrent().parent
+    assert driver is not None, "a lane always has a driver"
+    driver.switch(None)
 
 
 def _without_lane_frames(error: BaseException) -> BaseException:

@@ -20,14 +20,23 @@ import functools
 import weakref
 from collections.abc import Coroutine, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import greenlet
 import pytest
 
 from . import _cancels, _delivered, _lane_state, _session_loop, _tracebacks
 from ._cancels import uncancel_own
-from ._lanes import Abandon, drive, in_context, in_lane, in_other_task, step
+from ._lanes import (
+    Abandon,
+    Lane,
+    drive,
+    in_context,
+    in_lane,
+    in_other_task,
+    let_the_loop_turn,
+    step,
+)
 from ._pytest_compat import TEST_OUTCOME, hidden_unless_alone
 from ._timeouts import NOT_ENDED, PhaseTimeout, TaskCap, cap_of, capped_tasks
 from .errors import AltCoopUsageError
@@ -73,7 +82,7 @@ def run(
             raise AltCoopUsageError(_NOT_FROM_ELSEWHERE)
         session_task = _cancels.awaited_session_task() if alone else None
         if session_task is None and context is None:  # a cooperative test's phase: hot
-            return _run_phase(coro, timeout, phase)
+            return _run_phase(coro, timeout, phase, lane_goes_on=True)
         closing = (current := _session_loop.current()) is not None and current.closing
         with (
             _delivered.outcomes_to_the_phase(session_task)
@@ -84,7 +93,7 @@ def run(
             else contextlib.nullcontext(),
             in_context(context) if context is not None else contextlib.nullcontext(),
         ):
-            return _run_phase(coro, timeout, phase)
+            return _run_phase(coro, timeout, phase, lane_goes_on=True)
     session_loop = _session_loop.current()
     if session_loop is None:
         coro.close()
@@ -308,8 +317,20 @@ class WaiterClocks:
         self.resume()
 
 
-def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase: str) -> T:
+def _run_phase(
+    coro: Coroutine[Any, Any, T],
+    timeout: PhaseTimeout | None,
+    phase: str,
+    *,
+    lane_goes_on: bool = False,
+) -> T:
+    """Step ``coro`` in the calling lane; ``lane_goes_on``: the lane is not
+    one made for this phase alone (it runs a cooperative test's protocol,
+    or an ``alt_coop.main`` session), and the loop turns once more at the
+    phase's end (see :func:`_last_turn`)."""
     __tracebackhide__ = True
+    lane = cast(Lane, greenlet.getcurrent())
+    outermost, lane.in_phase = not lane.in_phase, True
     if timeout is not None:
         timeout.start(coro, phase, _current_timeout.get())
     token = _current_timeout.set(timeout)
@@ -320,8 +341,21 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     if cap is not None:  # the cap gives up on the innermost phase running
         outer_phase, cap.phase = cap.phase, timeout
     cancels_before = task.cancelling() if task is not None else 0
+    last_turn = (
+        (task, timeout)
+        if lane_goes_on and outermost and task is not None and timeout is not None
+        else None
+    )
     try:
-        result = step(coro, timeout)
+        try:
+            result = step(coro, timeout)
+        except TEST_OUTCOME as error:
+            # Not after a stop (Ctrl-C's, pytest.exit()): the run ends.
+            if last_turn is not None and not isinstance(error, pytest.exit.Exception):
+                _last_turn(*last_turn)
+            raise
+        if last_turn is not None:
+            _last_turn(*last_turn)
     except Abandon:
         assert timeout is not None
         if task is not None:
@@ -374,6 +408,7 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
             _tracebacks.drop_asyncio_tails(exc)
         raise
     finally:
+        lane.in_phase = not outermost
         _current_timeout.reset(token)
         if cap is not None:
             cap.phase = outer_phase
@@ -397,6 +432,36 @@ def _run_phase(coro: Coroutine[Any, Any, T], timeout: PhaseTimeout | None, phase
     elif task is not None and _taken_back_but_pending(task, cancels_before):
         _drop_pending_cancellation()
     return result
+
+
+def _last_turn(task: asyncio.Task[Any], timeout: PhaseTimeout) -> None:
+    """Let the loop run what the phase's last step queued (a callback, the
+    first step of a task it started, a waiter it woke) before the phase
+    ends, as ``run_until_complete`` does once the task it waits for is done:
+    what that work prints, logs, warns or raises is the phase's, as in a
+    sequential run. The phase's clock stands still meanwhile, as it does
+    for that turn.
+
+    A cancellation meanwhile that is alt_coop's (an interrupt, the test's
+    cap, an outcome a callback raised, the phase's timeout come due before
+    the coroutine returned) is the phase's, as at any of its waits; any
+    other is left pending, as if it had come a moment later (the code's
+    own from its last step is judged after the phase, as without the turn).
+    """
+    __tracebackhide__ = True
+    timeout.pause()
+    try:
+        let_the_loop_turn()
+    except asyncio.CancelledError as cancelled:
+        if (
+            timeout.fired
+            or _cancels.is_interrupt(task)
+            or _delivered.kept(task)
+            or (capped_tasks and task in capped_tasks)
+        ):
+            raise
+        task.cancel(cancelled.args[0] if cancelled.args else None)
+        task.uncancel()
 
 
 def _stops_the_run(error: BaseException) -> bool:

@@ -411,6 +411,8 @@ class SessionLoop:
                             self._forget_stop()
                         self.loop.run_until_complete(task)
                         if lost:  # in the turn the work ended
+                            if self.nested:  # see _forget_stop: its stop is pending still
+                                self._forget_stop()
                             self._stop_work(task, lost[0])
                         break
                     except RuntimeError:

@@ -161,3 +161,93 @@ def assert_ran_alone(pytester: pytest.Pytester) -> None:
     """The spans of the "a / alone / b" suites: ``alone`` overlapped neither."""
     spans = read_spans(pytester)
     assert not overlap(spans["alone"], spans["a"]) and not overlap(spans["alone"], spans["b"])
+
+
+#: A suite whose phases schedule work in their last step (after their last
+#: ``await``): a sequential run's ``run_until_complete`` runs it before the
+#: phase ends. ``test_slow`` keeps a cooperative batch going meanwhile.
+LAST_STEP_SUITE = """
+import asyncio
+import logging
+import warnings
+
+import pytest
+
+log = logging.getLogger("suite")
+STARTED = []
+
+
+def later(*args):
+    asyncio.get_running_loop().call_soon(*args)
+
+
+async def printed(what):
+    print(what)
+
+
+def fail(where):
+    pytest.fail(f"failed by a callback of the {where}")
+
+
+@pytest.fixture
+async def announced():
+    later(print, "queued by the setup")
+    yield
+    await asyncio.sleep(0.01)
+    later(print, "queued by the teardown")
+
+
+@pytest.fixture
+async def failing_setup():
+    await asyncio.sleep(0.01)
+    later(fail, "setup")
+    yield
+
+
+async def test_queues(announced):
+    await asyncio.sleep(0.01)
+    later(print, "queued by the call")
+    later(log.warning, "logged by a callback of the call")
+    STARTED.append(asyncio.get_running_loop().create_task(printed("a task the call started")))
+    assert 0
+
+
+async def test_setup_fails(failing_setup):
+    pass
+
+
+async def test_call_fails():
+    await asyncio.sleep(0.01)
+    later(fail, "call")
+
+
+async def test_warns():
+    later(warnings.warn, "warned by a callback of the call")
+
+
+async def test_slow():
+    await asyncio.sleep(0.3)
+"""
+
+
+def assert_last_steps_work_was_its_phases(result: pytest.RunResult) -> None:
+    """What each phase of LAST_STEP_SUITE queued came with that phase."""
+    output = result.stdout.str()
+    result.assert_outcomes(passed=2, failed=2, errors=1, warnings=1)
+    sections = failure_sections(output)
+    queues = sections["test_queues"]
+    assert captured(queues, "stdout setup") == ["queued by the setup"], queues
+    assert captured(queues, "stdout call") == [
+        "queued by the call",
+        "a task the call started",
+    ], queues
+    assert "logged by a callback of the call" in "\n".join(captured(queues, "log call")), queues
+    assert captured(queues, "stdout teardown") == ["queued by the teardown"], queues
+    assert (
+        "E       Failed: failed by a callback of the setup"
+        in sections["ERROR at setup of test_setup_fails"]
+    )
+    assert "E       Failed: failed by a callback of the call" in sections["test_call_fails"]
+    result.stdout.fnmatch_lines(
+        ["*::test_warns", "*UserWarning: warned by a callback of the call"]
+    )

@@ -15,8 +15,10 @@ from itertools import combinations
 import pytest
 from conftest import ISOLATE, mode_args
 from cooperative_support import (
+    LAST_STEP_SUITE,
     PYTEST_VERSION,
     SUMMARY,
+    assert_last_steps_work_was_its_phases,
     assert_ran_alone,
     captured,
     events_conftest,
@@ -502,6 +504,16 @@ def test_captured_output_and_logs_belong_to_their_own_test(pytester, run_alt):
         assert f"first record of {name}" in records[0]
         assert f"second record of {name}" in records[1]
         assert captured(section, "stdout teardown") == [f"teardown of {name}"], section
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_what_a_phases_last_step_queues_runs_in_that_phase(pytester, run_alt, mode):
+    """Callbacks a phase schedules after its last ``await``, and the first
+    step of a task it starts there, run before the phase ends: what they
+    print, log, warn or fail is that phase's, as in a sequential run."""
+    pytester.makepyfile(LAST_STEP_SUITE)
+    result = run_alt("-rA", "-p", "no:randomly", *mode_args(mode))
+    assert_last_steps_work_was_its_phases(result)
 
 
 @pytest.mark.parametrize("option", ["--setup-show", "--setup-only", "--setup-plan"])

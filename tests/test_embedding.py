@@ -32,6 +32,7 @@ from conftest import (
     interrupt_when,
     mode_args,
 )
+from cooperative_support import LAST_STEP_SUITE, assert_last_steps_work_was_its_phases
 
 import alt_coop
 
@@ -843,6 +844,25 @@ def test_a_test_patching_the_loops_class_sees_its_patch(
 
     assert result.ret == 0, output
     result.stdout.fnmatch_lines(["*1 passed in*"])
+
+
+@pytest.mark.parametrize("run_mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("mode", ["sync", "nested", "main"])
+def test_what_a_phases_last_step_queues_runs_in_that_phase(
+    pytester: pytest.Pytester, mode: str, run_mode: str
+) -> None:
+    """As in a plain run (see test_cooperative.py): alt_coop.main's session
+    runs sequential tests in its own task, which goes on after each phase;
+    a nested session's phase ending in the turn a callback raised an outcome
+    left the loop stopped, and the application's own run of it failed."""
+    write_app(pytester)
+    write(pytester, "suite/test_last_step.py", LAST_STEP_SUITE)
+    result = run_app(
+        pytester, mode, "asyncio", "suite", "-rA", "-p", "no:randomly", *mode_args(run_mode)
+    )
+    assert_last_steps_work_was_its_phases(result)
+    # The application's loop runs on: no stop left over from a callback's outcome.
+    assert "APP TICKER STILL RUNNING True" in result.stdout.str(), output_of(result)
 
 
 OTHER_RUNNERS_SUITES = {
