@@ -266,6 +266,7 @@ class PhaseTimeout:
             uncancel_own(task, self._cancels)
         self._cancels = 0
         self._abandon = None
+        self._paused = False  # paused for the phase's last turn (see alt_coop._runner)
         self._task = self._loop = self._coro = self._outer = self._test = None
 
     def message(self) -> str:
