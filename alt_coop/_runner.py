@@ -352,10 +352,10 @@ def _run_phase(
         except TEST_OUTCOME as error:
             # Not after a stop (Ctrl-C's, pytest.exit()): the run ends.
             if last_turn is not None and not isinstance(error, pytest.exit.Exception):
-                _last_turn(*last_turn)
+                _last_turn(*last_turn, failing=not isinstance(error, pytest.skip.Exception))
             raise
         if last_turn is not None:
-            _last_turn(*last_turn)
+            _last_turn(*last_turn, failing=False)
     except Abandon:
         assert timeout is not None
         if task is not None:
@@ -434,7 +434,7 @@ def _run_phase(
     return result
 
 
-def _last_turn(task: asyncio.Task[Any], timeout: PhaseTimeout) -> None:
+def _last_turn(task: asyncio.Task[Any], timeout: PhaseTimeout, *, failing: bool) -> None:
     """Let the loop run what the phase's last step queued (a callback, the
     first step of a task it started, a waiter it woke) before the phase
     ends, as ``run_until_complete`` does once the task it waits for is done:
@@ -444,12 +444,22 @@ def _last_turn(task: asyncio.Task[Any], timeout: PhaseTimeout) -> None:
 
     A cancellation meanwhile that is alt_coop's (an interrupt, the test's
     cap, an outcome a callback raised, the phase's timeout come due before
-    the coroutine returned) is the phase's, as at any of its waits; any
-    other is left pending, as if it had come a moment later (the code's
-    own from its last step is judged after the phase, as without the turn).
+    the coroutine returned) is the phase's, as at any of its waits. One the
+    code made in its last step is left pending, to be judged after the
+    phase as without the turn; one that a callback or task makes during
+    the turn is taken back, as asyncio would refuse it for a phase's task
+    that is done.
+
+    ``failing``: the phase raised, and its report may be a failure that
+    stops the run (``-x``): no test starts meanwhile (see the scheduler's
+    ``_maxfail_may_be_reached``).
     """
     __tracebackhide__ = True
     timeout.pause()
+    state = _lane_state.CURRENT.get() if failing else None
+    if state is not None:
+        state.failing_turn = True
+    cancels_before = task.cancelling()
     try:
         let_the_loop_turn()
     except asyncio.CancelledError as cancelled:
@@ -460,8 +470,14 @@ def _last_turn(task: asyncio.Task[Any], timeout: PhaseTimeout) -> None:
             or (capped_tasks and task in capped_tasks)
         ):
             raise
-        task.cancel(cancelled.args[0] if cancelled.args else None)
-        task.uncancel()
+        if task.cancelling() > cancels_before:
+            task.uncancel()
+        else:
+            task.cancel(cancelled.args[0] if cancelled.args else None)
+            task.uncancel()
+    finally:
+        if state is not None:
+            state.failing_turn = False
 
 
 def _stops_the_run(error: BaseException) -> bool:

@@ -137,7 +137,7 @@ class Scheduler:
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
         #: The tasks of tests whose teardown failed, its report not yet made
         #: (see _maxfail_may_be_reached).
-        self._failing_teardowns: set[asyncio.Task[None]] = set()
+        self._failures_to_come: set[asyncio.Task[None]] = set()
         self._last_logged: pytest.Item | None = None  # the last test whose reports were logged
         # The batch gives up on the tests still running after an interrupt's
         # grace (see _give_up), then leaves those that still wait.
@@ -350,7 +350,7 @@ class Scheduler:
                     # by a session teardown's turns of the loop, say.
                     self._giving_up = self._left = True
                 self.stats.wall_seconds += time.perf_counter() - started
-                self._failing_teardowns.clear()  # a lane given up on never ends
+                self._failures_to_come.clear()  # a lane given up on never ends
                 self._warn_about_holds()
                 if session_loop is not None:
                     session_loop.take_back_sigint(sigint_handler)
@@ -491,18 +491,24 @@ class Scheduler:
     def _teardown_failing(self) -> None:
         """A finalizer of the calling lane's teardown raised (see _maxfail_may_be_reached)."""
         state = _lane_state.CURRENT.get()
-        if self._maxfail and state is not None and state.task is not None:
-            self._failing_teardowns.add(state.task)
+        if state is not None:
+            self._failure_to_come(state)
+
+    def _failure_to_come(self, state: _lane_state.LaneState) -> None:
+        if self._maxfail and state.task is not None:
+            self._failures_to_come.add(state.task)
 
     def _maxfail_may_be_reached(self) -> bool:
         """Whether a failure may reach ``--maxfail`` that is not counted yet:
         a teardown that failed, whose report pytest makes once every finalizer
-        has run (its fixture closing a server, say). No test starts until
-        then, as none would in a sequential run; nor is one dropped, should
-        the report be no failure after all (an ``xfail`` mark's, a skip)."""
+        has run (its fixture closing a server, say), or a phase that raised,
+        whose report comes after the loop's last turn for it (see
+        alt_coop._runner._last_turn). No test starts until then, as none would
+        in a sequential run; nor is one dropped, should the report be no
+        failure after all (an ``xfail`` mark's, a skip)."""
         # Running ones only: a task done has no report to come (nor would
         # waiting for it wait).
-        pending = sum(not task.done() for task in self._failing_teardowns)
+        pending = sum(not task.done() for task in self._failures_to_come)
         return pending > 0 and self._maxfail <= self.session.testsfailed + pending
 
     def _last_of_run(self) -> bool:
@@ -534,6 +540,8 @@ class Scheduler:
             return  # the batch's per-test globals are gone
         turn_globals.turn_ended(state)  # the next turn may be another test's
         self._logs.turn_ends_or_starts()
+        if state.failing_turn:
+            self._failure_to_come(state)
         if state.task is None:
             # Its protocol is over, with no next turn to give its own
             # sys.last_value (its failure, its frames) back to. A cancelled
@@ -687,7 +695,7 @@ class Scheduler:
         # Admitted as another test's teardown failed; and another may fail
         # while it waits, that one's report to come after the first's.
         while self._maxfail_may_be_reached() and not self._stopping():
-            _runner.run(_failed_teardowns_reported(self._failing_teardowns), None)
+            _runner.run(_failures_to_come_reported(self._failures_to_come), None)
         if self._stopping() or self._torn_down_all:
             return  # stopped (-x, --maxfail) between its admission and its first turn
         _lane_state.CURRENT.set(state)
@@ -728,7 +736,7 @@ class Scheduler:
             # Its reports, logged below, count its failures again.
             self.session.testsfailed -= state.failures_counted
             if task is not None:
-                self._failing_teardowns.discard(task)
+                self._failures_to_come.discard(task)
             state.failures_counted = 0
             self._lanes_running -= 1
             state.task = None
@@ -958,9 +966,10 @@ _STOPPING = "the run is stopping (-x, --maxfail or pytest.exit()): no further te
 _NONE_LEFT = "no further test of the batch is left to start"
 
 
-async def _failed_teardowns_reported(tasks: set[asyncio.Task[None]]) -> None:
-    """Wait for the tests whose teardown failed (``tasks``) to be done, their
-    reports made, unless a Ctrl-C meanwhile stops this one."""
+async def _failures_to_come_reported(tasks: set[asyncio.Task[None]]) -> None:
+    """Wait for the tests whose failure may be to come (``tasks``: see
+    Scheduler._maxfail_may_be_reached) to be done, their reports made,
+    unless a Ctrl-C meanwhile stops this one."""
     task = asyncio.current_task()
     try:
         await asyncio.wait(set(tasks))

@@ -516,6 +516,39 @@ def test_what_a_phases_last_step_queues_runs_in_that_phase(pytester, run_alt, mo
     assert_last_steps_work_was_its_phases(result)
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_cancellation_of_a_test_by_what_its_last_step_queued_is_no_ones(pytester, run_alt, mode):
+    """The loop's last turn for a phase runs a callback that cancels the
+    test's task: in a sequential run that task is done, and asyncio refuses
+    the cancellation. One the code made itself before returning fails the
+    test, in either mode."""
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_cancelled_by_a_callback():
+            await asyncio.sleep(0.01)
+            asyncio.get_running_loop().call_soon(asyncio.current_task().cancel)
+
+        async def test_cancels_itself():
+            await asyncio.sleep(0.01)
+            asyncio.current_task().cancel()
+
+        async def test_slow():
+            await asyncio.sleep(0.2)
+        """
+    )
+    result = run_alt("-rA", *mode_args(mode))
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_cancels_itself cancelled its own task and returned before the "
+            "cancellation reached it*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["PASSED *::test_cancelled_by_a_callback"])
+
+
 @pytest.mark.parametrize("option", ["--setup-show", "--setup-only", "--setup-plan"])
 def test_setup_show_lines_come_with_their_tests_results(pytester, run_alt, option):
     pytester.makepyfile(

@@ -273,7 +273,8 @@ def test_stopping_reports_a_shared_fixture_teardown_error_at_the_last_test(
 
 def test_a_teardown_error_that_stops_the_run_starts_no_test_while_it_tears_down(pytester, run_alt):
     # test_a's teardown error stops the run: no test starts while the module
-    # fixture's teardown, which it then does too, awaits.
+    # fixture's teardown, which it then does too, awaits; test_b, given the
+    # slot test_holder frees meanwhile, among them.
     pytester.makepyfile(
         """
         import asyncio
@@ -294,12 +295,16 @@ def test_a_teardown_error_that_stops_the_run_starts_no_test_while_it_tears_down(
             pass
 
         @pytest.mark.asyncio_cooperative
+        async def test_holder():
+            await asyncio.sleep(0.1)
+
+        @pytest.mark.asyncio_cooperative
         async def test_b(mm):
             print("test_b ran")
         """
     )
-    result = run_alt("-x", "-s", "-p", "no:randomly")
-    result.assert_outcomes(passed=1, errors=1)
+    result = run_alt("-x", "-s", "-p", "no:randomly", "--max-asyncio-tasks=2")
+    result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*RuntimeError: f teardown failed*"])
     assert "test_b ran" not in result.stdout.str()
     assert "KeyError" not in result.stdout.str()
@@ -449,7 +454,9 @@ def test_no_test_starts_after_the_limit_while_the_failed_test_tears_down(
         """
     )
     result = run_alt("-p", "no:randomly", "--max-asyncio-tasks=2", stop)
-    started = [line.removeprefix("started ") for line in read_events(pytester)]
+    # In either order: each of test_a's fixture setups ends with a turn of
+    # the loop, where test_b may start.
+    started = sorted(line.removeprefix("started ") for line in read_events(pytester))
     assert started == ["test_a", "test_b"], started
     if fails_in == "call":
         result.assert_outcomes(failed=1, passed=1)
@@ -552,8 +559,11 @@ def test_a_teardown_error_that_xfail_excuses_stops_nothing(pytester, run_alt, mo
     )
     result = run_alt("-x", "-p", "no:randomly", "--max-asyncio-tasks=2", *mode_args(mode))
     result.assert_outcomes(passed=4, xfailed=1, xpassed=1)
-    # Two start at once in a cooperative run; the others wait for the report.
+    # Two start at once in a cooperative run (in either order: test_a's
+    # fixture setups end with a turn of the loop); the others wait for the report.
     first = ["started test_a", "started test_more[0]"][: 1 + (mode == "cooperative")]
     rest = [f"started test_more[{n}]" for n in range(len(first) - 1, 4)]
-    assert read_events(pytester) == [*first, "torn down test_a", *rest]
+    events = read_events(pytester)
+    assert sorted(events[: len(first)]) == first, events
+    assert events[len(first) :] == ["torn down test_a", *rest], events
     assert result.ret == pytest.ExitCode.OK

@@ -703,6 +703,8 @@ def test_a_sigint_handler_a_test_sets_on_purpose_stays_while_it_runs(
     # Code that handles KeyboardInterrupt itself, tested with Python's own
     # handler in place (set by a fixture, or by the test, with other tests
     # starting meanwhile): its signal is its own, not the session's Ctrl-C.
+    # The two that set it take turns (a resource of their own): each puts
+    # back the handler it found, which the other may have set.
     test_file = pytester.makepyfile(
         """
         import asyncio
@@ -710,6 +712,8 @@ def test_a_sigint_handler_a_test_sets_on_purpose_stays_while_it_runs(
         import signal
         import time
         import pytest
+
+        sets_the_handler = pytest.mark.asyncio_resources("sigint")
 
         def cli_main():
             try:
@@ -724,10 +728,12 @@ def test_a_sigint_handler_a_test_sets_on_purpose_stays_while_it_runs(
             yield
             signal.signal(signal.SIGINT, old)
 
+        @sets_the_handler
         async def test_fixture_sets_it(python_handler):
             await asyncio.sleep(0)
             assert cli_main() == "stopped"
 
+        @sets_the_handler
         async def test_sets_it_itself():
             old = signal.signal(signal.SIGINT, signal.default_int_handler)
             try:
