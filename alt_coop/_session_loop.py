@@ -30,7 +30,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from types import FrameType, TracebackType
 from typing import Any, NoReturn, TypeVar
 
-from . import _cancels, _leftover_tasks, _tracebacks
+from . import _cancels, _lane_state, _leftover_tasks, _tracebacks
 from ._lanes import LEAVE, Leave, in_lane, lane_driver, let_go
 from ._leftover_tasks import CANCEL_GRACE_SECONDS
 from ._leftover_timers import TimersFollowed
@@ -634,6 +634,15 @@ class SessionLoop:
                 # A cooperative test's: interrupted now, so that it meets the
                 # interrupt as the code returns or awaits, before its batch
                 # stops (whose cancellation would cut its teardown short).
+                _cancels.interrupt_in_sync_code(driver, self._ctrl_c_in_sync_code)
+        elif not self._alone and (tested := _lane_state.CURRENT.get()) is not None:
+            # A callback or task of a cooperative test's holds the loop (one
+            # its phase's last step queued, run in that phase's last turn,
+            # say): as for the test's own sync code, so that the phase meets
+            # the interrupt, as in a sequential run, rather than ending first.
+            driver = tested.task
+            if driver is not None and not driver.done() and _cancels.is_made_here(driver):
+                self._ctrl_c_in_sync_code = _tracebacks.where_frame_is(frame)[1]
                 _cancels.interrupt_in_sync_code(driver, self._ctrl_c_in_sync_code)
         _cancels.interrupt(task, "interrupted (Ctrl-C)")
         if self._alone:

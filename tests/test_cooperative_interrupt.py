@@ -1327,6 +1327,36 @@ def test_ctrl_c_during_a_tests_sync_code_beside_others_names_that_line(
         assert "PASSED" not in output, output
 
 
+def test_ctrl_c_during_a_callback_a_tests_last_step_queued_interrupts_that_test(
+    pytester: pytest.Pytester,
+) -> None:
+    # The callback runs in the call's last turn of the loop, so the call is
+    # interrupted where it holds the loop, as in a sequential run: not
+    # PASSED, with the interrupt going to a test that only waited.
+    test_file, output, notes = _interrupted_while_held(
+        pytester,
+        """
+        @pytest.fixture
+        async def resource():
+            yield
+            note("torn down")
+
+        async def test_queues_a_hold(resource):
+            await asyncio.sleep(0.05)
+            asyncio.get_running_loop().call_soon(hold)
+
+        async def test_waiting():
+            await asyncio.sleep(30)
+        """,
+    )
+    line = next(
+        n for n, text in enumerate(test_file.read_text().splitlines(), 1) if "held here" in text
+    )
+    assert f"{test_file.name}:{line}: KeyboardInterrupt" in output, output
+    assert "PASSED" not in output, output
+    assert notes == ["torn down"], output
+
+
 def test_tests_whose_turn_had_not_come_when_ctrl_c_came_never_start(
     pytester: pytest.Pytester,
 ) -> None:
