@@ -95,6 +95,7 @@ class LaneState:
         "failing_turn",
         "failures_counted",
         "item",
+        "last_turn",
         "log_handlers",
         "log_phase",
         "log_when",
@@ -149,9 +150,9 @@ class LaneState:
         self.reports: list[pytest.TestReport] = []  # as pytest makes them
         #: Its failures counted in ``session.testsfailed`` ahead of their reports.
         self.failures_counted = 0
-        #: A phase of its raised, and the loop turns once before its report
-        #: (see alt_coop._runner._last_turn).
-        self.failing_turn = False
+        #: The loop turns once more at the end of a phase of its (see
+        #: alt_coop._runner._last_turn); that phase raised.
+        self.last_turn = self.failing_turn = False
         # What --setup-show wrote for it, each with the number of its reports
         # made by then: where it goes among them when they are shown.
         # (A wider fixture's SETUP line is an object: see alt_coop._lane_output.)

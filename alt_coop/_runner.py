@@ -456,9 +456,9 @@ def _last_turn(task: asyncio.Task[Any], timeout: PhaseTimeout, *, failing: bool)
     """
     __tracebackhide__ = True
     timeout.pause()
-    state = _lane_state.CURRENT.get() if failing else None
+    state = _lane_state.CURRENT.get()  # None under alt_coop.main: nothing runs beside
     if state is not None:
-        state.failing_turn = True
+        state.last_turn, state.failing_turn = True, failing
     cancels_before = task.cancelling()
     try:
         let_the_loop_turn()
@@ -477,7 +477,7 @@ def _last_turn(task: asyncio.Task[Any], timeout: PhaseTimeout, *, failing: bool)
             task.uncancel()
     finally:
         if state is not None:
-            state.failing_turn = False
+            state.last_turn = state.failing_turn = False
 
 
 def _stops_the_run(error: BaseException) -> bool:

@@ -635,11 +635,16 @@ class SessionLoop:
                 # interrupt as the code returns or awaits, before its batch
                 # stops (whose cancellation would cut its teardown short).
                 _cancels.interrupt_in_sync_code(driver, self._ctrl_c_in_sync_code)
-        elif not self._alone and (tested := _lane_state.CURRENT.get()) is not None:
-            # A callback or task of a cooperative test's holds the loop (one
-            # its phase's last step queued, run in that phase's last turn,
-            # say): as for the test's own sync code, so that the phase meets
-            # the interrupt, as in a sequential run, rather than ending first.
+        elif (
+            not self._alone
+            and (tested := _lane_state.CURRENT.get()) is not None
+            and tested.last_turn
+        ):
+            # A callback or task of a cooperative test's holds the loop in
+            # the last turn of one of its phases (what the phase's last step
+            # scheduled): as for the test's own sync code, so that the phase
+            # meets the interrupt, as in a sequential run, rather than ending
+            # first. (Held while the test waits, its wait meets the interrupt.)
             driver = tested.task
             if driver is not None and not driver.done() and _cancels.is_made_here(driver):
                 self._ctrl_c_in_sync_code = _tracebacks.where_frame_is(frame)[1]

@@ -1327,15 +1327,19 @@ def test_ctrl_c_during_a_tests_sync_code_beside_others_names_that_line(
         assert "PASSED" not in output, output
 
 
-def test_ctrl_c_during_a_callback_a_tests_last_step_queued_interrupts_that_test(
-    pytester: pytest.Pytester,
+@pytest.mark.parametrize("when", ["in the last turn", "as the test waits"])
+def test_ctrl_c_during_a_callback_of_a_test_interrupts_that_test_as_in_a_sequential_run(
+    pytester: pytest.Pytester, when: str
 ) -> None:
-    # The callback runs in the call's last turn of the loop, so the call is
-    # interrupted where it holds the loop, as in a sequential run: not
-    # PASSED, with the interrupt going to a test that only waited.
+    # A callback the call's last step queued runs in the call's last turn of
+    # the loop, so the call is interrupted where it holds the loop, as in a
+    # sequential run: not PASSED, with the interrupt going to a test that
+    # only waited. One holding the loop as the test waits: the test meets the
+    # interrupt where it waits, and pytest's line names that line.
+    last_turn = when == "in the last turn"
     test_file, output, notes = _interrupted_while_held(
         pytester,
-        """
+        f"""
         @pytest.fixture
         async def resource():
             yield
@@ -1344,13 +1348,16 @@ def test_ctrl_c_during_a_callback_a_tests_last_step_queued_interrupts_that_test(
         async def test_queues_a_hold(resource):
             await asyncio.sleep(0.05)
             asyncio.get_running_loop().call_soon(hold)
+            if {not last_turn}:
+                await asyncio.sleep(5)  # waits here
 
         async def test_waiting():
             await asyncio.sleep(30)
         """,
     )
+    marker = "held here" if last_turn else "waits here"
     line = next(
-        n for n, text in enumerate(test_file.read_text().splitlines(), 1) if "held here" in text
+        n for n, text in enumerate(test_file.read_text().splitlines(), 1) if marker in text
     )
     assert f"{test_file.name}:{line}: KeyboardInterrupt" in output, output
     assert "PASSED" not in output, output
