@@ -150,8 +150,8 @@ class LaneState:
         self.reports: list[pytest.TestReport] = []  # as pytest makes them
         #: Its failures counted in ``session.testsfailed`` ahead of their reports.
         self.failures_counted = 0
-        #: The loop turns once more at the end of a phase of its (see
-        #: alt_coop._runner._last_turn); that phase raised.
+        #: Whether the loop is turning once more at the end of a phase of
+        #: its (see alt_coop._runner._last_turn), and whether that phase raised.
         self.last_turn = self.failing_turn = False
         # What --setup-show wrote for it, each with the number of its reports
         # made by then: where it goes among them when they are shown.

@@ -456,7 +456,7 @@ def _last_turn(task: asyncio.Task[Any], timeout: PhaseTimeout, *, failing: bool)
     """
     __tracebackhide__ = True
     timeout.pause()
-    state = _lane_state.CURRENT.get()  # None under alt_coop.main: nothing runs beside
+    state = _lane_state.CURRENT.get()  # a sequential test's under alt_coop.main: None
     if state is not None:
         state.last_turn, state.failing_turn = True, failing
     cancels_before = task.cancelling()

@@ -135,8 +135,8 @@ class Scheduler:
         #: A ``pytest.exit()`` from the teardown of a test a stop cut short.
         self.teardown_exit: BaseException | None = None
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
-        #: The tasks of tests whose teardown failed, its report not yet made
-        #: (see _maxfail_may_be_reached).
+        #: The tasks of tests whose failure may be to come: a teardown
+        #: failed, or a phase raised (see _maxfail_may_be_reached).
         self._failures_to_come: set[asyncio.Task[None]] = set()
         self._last_logged: pytest.Item | None = None  # the last test whose reports were logged
         # The batch gives up on the tests still running after an interrupt's

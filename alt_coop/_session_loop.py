@@ -625,16 +625,12 @@ class SessionLoop:
             self._ctrl_c_again = KeyboardInterrupt()
             raise self._ctrl_c_again
         self._interrupted = True
+        driver = None
         if in_lane() or (self._alone and asyncio.current_task(self.loop) is task):
             # A test's sync code holds the loop: it runs on, and pytest's
             # line names where it was unless the cancellation meets the code.
             self._ctrl_c_in_sync_code = _tracebacks.where_frame_is(frame)[1]
             driver = lane_driver()
-            if driver is not None and driver is not task and _cancels.is_made_here(driver):
-                # A cooperative test's: interrupted now, so that it meets the
-                # interrupt as the code returns or awaits, before its batch
-                # stops (whose cancellation would cut its teardown short).
-                _cancels.interrupt_in_sync_code(driver, self._ctrl_c_in_sync_code)
         elif (
             not self._alone
             and (tested := _lane_state.CURRENT.get()) is not None
@@ -642,13 +638,16 @@ class SessionLoop:
         ):
             # A callback or task of a cooperative test's holds the loop in
             # the last turn of one of its phases (what the phase's last step
-            # scheduled): as for the test's own sync code, so that the phase
-            # meets the interrupt, as in a sequential run, rather than ending
-            # first. (Held while the test waits, its wait meets the interrupt.)
+            # scheduled): as for the test's own sync code, the phase meets
+            # the interrupt, as in a sequential run, rather than ending first.
+            # (Held while the test waits, the wait meets the interrupt.)
+            self._ctrl_c_in_sync_code = _tracebacks.where_frame_is(frame)[1]
             driver = tested.task
-            if driver is not None and not driver.done() and _cancels.is_made_here(driver):
-                self._ctrl_c_in_sync_code = _tracebacks.where_frame_is(frame)[1]
-                _cancels.interrupt_in_sync_code(driver, self._ctrl_c_in_sync_code)
+        if driver is not None and driver is not task and _cancels.is_made_here(driver):
+            # A cooperative test's: interrupted now, so that it meets the
+            # interrupt as the code returns or awaits, before its batch
+            # stops (whose cancellation would cut its teardown short).
+            _cancels.interrupt_in_sync_code(driver, self._ctrl_c_in_sync_code)
         _cancels.interrupt(task, "interrupted (Ctrl-C)")
         if self._alone:
             # One test's phase: bounded as a batch's tests are. (Scheduled from
