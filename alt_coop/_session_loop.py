@@ -188,6 +188,8 @@ class SessionLoop:
         self._ctrl_c_in_sync_code: TracebackType | None = None
         #: ``loop.stop()`` was called while the loop was idle (see _stop_unless_working).
         self._stopped_idle = False
+        #: What a signal handler raises into the work still, from where (see raise_in_the_work).
+        self._owed: tuple[BaseException, TracebackType | None] | None = None
         #: Nested: a ``loop.stop()`` meant for the application's run of the
         #: loop, passed on when the session ends (see close).
         self._stop_held_back = False
@@ -396,7 +398,7 @@ class SessionLoop:
         self._alone, self._waiting_at = alone, waiting_at
         self.raised_into_loop, self._ctrl_c_in_sync_code = None, None
         self.raised_while_waiting_at = None
-        stopped = False
+        stopped, self._owed = False, None
         lost: list[BaseException] = []
         catching: contextlib.AbstractContextManager[None] = (
             _catching_lost_exceptions(self.loop, lost)
@@ -410,8 +412,12 @@ class SessionLoop:
                         if stopped:
                             self._forget_stop()
                         self.loop.run_until_complete(task)
+                        if self._owed is not None:
+                            self._forget_stop()  # one turn: see raise_in_the_work
                         if lost:  # in the turn the work ended
-                            if self.nested:  # see _forget_stop: its stop is pending still
+                            if self.nested or not isinstance(self.loop, asyncio.BaseEventLoop):
+                                # Its stop is pending still: see _forget_stop;
+                                # uvloop's stop() is a callback, maybe not run yet.
                                 self._forget_stop()
                             self._stop_work(task, lost[0])
                         break
@@ -448,6 +454,26 @@ class SessionLoop:
         if self._interrupted:
             raise self.take_interruption()
         return task.result()
+
+    def raise_in_the_work(self, error: BaseException, where: TracebackType | None) -> None:
+        """From a signal handler: raise ``error`` in a loop callback, for the
+        work running now (see :meth:`run`). If the signal came in the work's
+        last turn (in a task its last step started), the loop turns once more
+        before the work ends, and ``error`` is raised from ``where``, the
+        suite's line the signal came in: the work's still, not the next
+        test's. While the work waits, the line it waits at says more."""
+        self._owed = (error, where)
+        self.loop.call_soon_threadsafe(self._raise_owed)  # also ends the loop's wait
+
+    def _raise_owed(self) -> None:
+        __tracebackhide__ = True
+        owed, self._owed = self._owed, None
+        if owed is None:  # for a run that ended before
+            return
+        error, where = owed
+        if where is not None and self._task is not None and self._task.done():
+            error = error.with_traceback(where)
+        raise error
 
     def runs_work(self) -> bool:
         """Whether :meth:`run` is running work now."""
@@ -527,8 +553,9 @@ class SessionLoop:
         does (its run_forever clears it); nest-asyncio2's, which an embedded
         session leaves on the loop's class, does not, and every later run
         would stop after each turn and start again: the loop would spin the
-        CPU while the tests wait. A stop run_forever honours is cleared, after
-        one turn of the loop."""
+        CPU while the tests wait. uvloop's stop() queues a callback, which
+        may be left for the next run. A stop run_forever honours is cleared
+        (with uvloop's queued one), after one turn of the loop."""
         type(self.loop).stop(self.loop)
         self.loop.run_forever()
 

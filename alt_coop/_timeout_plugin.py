@@ -10,10 +10,11 @@ So alt_coop arms the timer itself (pytest-timeout's ``pytest_timeout_set_timer``
 hook) and, when it fires while the loop runs something other than the
 test's own code, hands the failure on:
 
-- on a loop alt_coop runs, it is raised in a loop callback, where alt_coop
-  takes pytest's outcomes for the phase running (see
-  :meth:`alt_coop._session_loop.SessionLoop.run`), which is cancelled, given
-  the grace period, and fails with it;
+- on a loop alt_coop runs, in a plain callback's own code, it is raised
+  there, as a ``pytest.fail()`` there is its test's outcome; elsewhere it is
+  raised in a loop callback, where alt_coop takes pytest's outcomes for the
+  phase running (see :meth:`alt_coop._session_loop.SessionLoop.run`), which
+  is cancelled, given the grace period, and fails with it;
 - under ``await alt_coop.main``, it is kept for the session's task, which is
   cancelled once, and the phase waiting there fails with it (see
   :mod:`alt_coop._delivered`).
@@ -27,6 +28,7 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import threading
@@ -35,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from . import _delivered, _runner
+from . import _delivered, _runner, _tracebacks
 from ._lanes import in_lane
 from ._session_loop import SessionLoop
 
@@ -65,25 +67,32 @@ def set_timer(
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
         __tracebackhide__ = True
-        if in_lane() or not session_loop.runs_code():
-            fire(item, settings)  # in the test's own code: as pytest-timeout does
-            return
-        if awaited is None:
-            # In the loop, or in a task the test started: raised there, it
-            # would end that task. Raised in a callback instead, where
-            # alt_coop's loop hands pytest's outcomes to the phase running
-            # (see SessionLoop.run). call_soon_threadsafe ends the loop's wait.
-            loop.call_soon_threadsafe(fire, item, settings)
+        if (
+            in_lane()
+            or not session_loop.runs_code()
+            or (awaited is None and _in_a_callbacks_own_code(frame))
+        ):
+            # In the test's own code, or in a callback, where a pytest.fail()
+            # is its test's outcome (also one the test's last step queued,
+            # which a failure raised later would miss): as pytest-timeout does.
+            fire(item, settings)
             return
         try:
             fire(item, settings)  # dumps the stacks, then raises
-        except BaseException as failure:  # delivered to the test, below
-            if _delivered.deliver(
+        except BaseException as failure:
+            if awaited is None:
+                # In the loop, or in a task the test started: raised there, it
+                # would end that task. Raised in a callback instead, where
+                # alt_coop's loop hands pytest's outcomes to the phase running.
+                session_loop.raise_in_the_work(failure, _tracebacks.suite_line_running(frame))
+            elif _delivered.deliver(
                 awaited,
                 failure,
                 "alt_coop: pytest-timeout's timeout",
                 where_waiting=True,
-                waited_at=_runner.awaited_phase_waiting_at(awaited),
+                # Or, the phase's code done (its last turn), the line struck.
+                waited_at=_runner.awaited_phase_waiting_at(awaited)
+                or _tracebacks.suite_line_running(frame),
             ):
                 # The loop may be in select, which the signal does not end.
                 loop.call_soon_threadsafe(_wake)
@@ -96,6 +105,29 @@ def set_timer(
     signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, settings.timeout)
     return True
+
+
+_ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
+_ALT_COOP_DIR = os.path.dirname(__file__)
+_HANDLE_RUN = asyncio.Handle._run.__code__  # asyncio's (uvloop's handles are compiled)
+
+
+def _in_a_callbacks_own_code(frame: FrameType | None) -> bool:
+    """Whether ``frame`` is in the code of a plain callback (``call_soon``'s,
+    a future's done callback), run by asyncio's ``Handle._run``, outside any
+    task: raised there, an exception ends only that callback. Not in
+    asyncio's or alt_coop's own callbacks, whose state it would break. On
+    uvloop, whose handles have no Python frame, never."""
+    callee = None
+    while frame is not None:
+        if frame.f_code is _HANDLE_RUN:
+            return (
+                callee is not None
+                and asyncio.current_task() is None
+                and os.path.dirname(callee.f_code.co_filename) not in (_ASYNCIO_DIR, _ALT_COOP_DIR)
+            )
+        callee, frame = frame, frame.f_back
+    return False
 
 
 def _wake() -> None:

@@ -244,6 +244,20 @@ def where_thread_is(thread_id: int) -> tuple[str, TracebackType | None]:
     return where_frame_is(sys._current_frames().get(thread_id))
 
 
+def suite_line_running(frame: FrameType | None) -> TracebackType | None:
+    """A traceback of one entry: the suite's line that ``frame`` runs, or
+    that called the installed code it runs; None if asyncio's or alt_coop's
+    code comes first (the loop's own, say, waiting in select)."""
+    while frame is not None:
+        remote = remoteness(frame.f_code.co_filename)
+        if not remote:
+            return TracebackType(None, frame, frame.f_lasti, frame.f_lineno)
+        if remote == 2:
+            return None
+        frame = frame.f_back
+    return None
+
+
 def where_frame_is(frame: FrameType | None) -> tuple[str, TracebackType | None]:
     """Where the code running ``frame`` is in the suite's code: see :func:`where_thread_is`."""
     while frame is not None and remoteness(frame.f_code.co_filename):

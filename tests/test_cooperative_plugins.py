@@ -1058,6 +1058,74 @@ def test_a_pytest_timeout_landing_in_a_task_the_test_started_fails_the_test(
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("phase", ["call", "teardown"])
+@pytest.mark.parametrize("queued", ["callback", "task"])
+def test_a_pytest_timeout_in_what_a_phases_last_step_queued_fails_that_phase(
+    pytester, run_alt_subprocess, mode, phase, queued
+):
+    # The loop runs what a phase's last step queued before the phase ends,
+    # as run_until_complete does. pytest-timeout's failure, raised there by
+    # a callback of alt_coop's, ran once the phase had ended: it failed the
+    # next test (a callback; a task, in a cooperative run: the phase passed).
+    pytest.importorskip("pytest_timeout")
+    queue = (
+        "asyncio.get_running_loop().call_soon(blocks)"
+        if queued == "callback"
+        else "asyncio.get_running_loop().create_task(blocking())"
+    )
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import time
+        import pytest
+
+        def blocks():
+            print("BLOCKS")
+            time.sleep(1.5)
+            print("UNBLOCKED")
+
+        async def blocking():
+            blocks()
+
+        @pytest.fixture
+        async def queues():
+            yield
+            await asyncio.sleep(0)
+            if {phase == "teardown"}:
+                {queue}
+
+        @pytest.mark.timeout(0.5)
+        async def test_queues(queues):
+            await asyncio.sleep(0)
+            if {phase == "call"}:
+                {queue}
+
+        async def test_after():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt_subprocess("-p", "no:randomly", *mode_args(mode), timeout=60)
+    if phase == "call":
+        result.assert_outcomes(passed=1, failed=1)
+        result.stdout.fnmatch_lines(["*_ test_queues _*"])
+    else:
+        result.assert_outcomes(passed=2, errors=1)
+        result.stdout.fnmatch_lines(["*_ ERROR at teardown of test_queues _*"])
+    result.stdout.fnmatch_lines(
+        [
+            ">       time.sleep(1.5)",
+            "E       Failed: Timeout (>0.5s) from pytest-timeout.",
+            "*.py:7: Failed",
+            "*- Captured stdout *",
+            "BLOCKS",
+        ]
+    )
+    # Raised in the callback, as in a test's code, it stops it (a task's
+    # step runs on: raised there, it would end the task, not the test).
+    assert ("UNBLOCKED" in result.stdout.str()) == (queued == "task")
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_pytest_timeout_on_a_test_that_swallows_cancellation_does_not_hang(
     pytester, run_alt_subprocess, mode
 ):

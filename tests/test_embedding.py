@@ -364,6 +364,54 @@ def test_pytest_timeout_fails_the_test_and_leaves_the_app_running(
 
 
 @pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_a_pytest_timeout_in_a_task_a_tests_last_step_started_fails_that_test(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    # The failure, raised into the loop in the turn the test ended, failed
+    # the next test; on uvloop, whose stop() is a callback, the stop it made
+    # was left for the next test's run, which it cut short with a warning
+    # that a test had called loop.stop().
+    pytest.importorskip("pytest_timeout")
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_last_step.py",
+        """
+        import asyncio
+        import time
+        import pytest
+
+        async def blocks():
+            time.sleep(1.5)
+
+        @pytest.mark.timeout(0.5)
+        async def test_starts_a_blocking_task():
+            await asyncio.sleep(0)
+            asyncio.get_running_loop().create_task(blocks())
+
+        async def test_after():
+            await asyncio.sleep(0.01)
+        """,
+    )
+    result = run_app(pytester, mode, loop_kind, "suite", "-v", "-p", "timeout", timeout=25)
+    output = output_of(result)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_starts_a_blocking_task FAILED*",
+            "*test_after PASSED*",
+            ">       time.sleep(1.5)",
+            "E       Failed: Timeout (>0.5s) from pytest-timeout.",
+            "suite/test_last_step.py:6: Failed",
+            "*1 failed, 1 passed*",
+        ]
+    )
+    assert "loop.stop()" not in output, output
+    assert "EXIT CODE 1" in output
+    assert "APP TICKER STILL RUNNING True" in output
+
+
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
 def test_a_pytest_timeout_the_test_does_not_end_with_names_where_it_waited(
     pytester: pytest.Pytester, mode: str, loop_kind: str
 ) -> None:
