@@ -10,8 +10,9 @@ So alt_coop arms the timer itself (pytest-timeout's ``pytest_timeout_set_timer``
 hook) and, when it fires while the loop runs something other than the
 test's own code, hands the failure on:
 
-- on a loop alt_coop runs, in a plain callback's own code, it is raised
-  there, as a ``pytest.fail()`` there is its test's outcome; elsewhere it is
+- on a loop alt_coop runs, in the code of a plain callback of the
+  session's, it is raised there, as a ``pytest.fail()`` there is its test's
+  outcome; elsewhere (the application's callback too) it is
   raised in a loop callback, where alt_coop takes pytest's outcomes for the
   phase running (see :meth:`alt_coop._session_loop.SessionLoop.run`), which
   is cancelled, given the grace period, and fails with it;
@@ -39,7 +40,7 @@ import pytest
 
 from . import _delivered, _runner, _tracebacks
 from ._lanes import in_lane
-from ._session_loop import SessionLoop
+from ._session_loop import SessionLoop, in_session
 
 
 def set_timer(
@@ -70,11 +71,16 @@ def set_timer(
         if (
             in_lane()
             or not session_loop.runs_code()
-            or (awaited is None and _in_a_callbacks_own_code(frame))
+            or (
+                awaited is None
+                and _in_a_callbacks_own_code(frame)
+                and (session_loop.owned or in_session())
+            )
         ):
-            # In the test's own code, or in a callback, where a pytest.fail()
-            # is its test's outcome (also one the test's last step queued,
-            # which a failure raised later would miss): as pytest-timeout does.
+            # In the test's own code, or in a callback of the session's (not
+            # the application's), where a pytest.fail() is its test's outcome
+            # (also in one the test's last step queued, which a failure raised
+            # later would miss): as pytest-timeout does.
             fire(item, settings)
             return
         try:

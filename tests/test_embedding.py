@@ -364,7 +364,7 @@ def test_pytest_timeout_fails_the_test_and_leaves_the_app_running(
 
 
 @pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
-def test_a_pytest_timeout_in_a_task_a_tests_last_step_started_fails_that_test(
+def test_a_pytest_timeout_in_what_a_tests_last_step_started_fails_that_test(
     pytester: pytest.Pytester, mode: str, loop_kind: str
 ) -> None:
     # The failure, raised into the loop in the turn the test ended, failed
@@ -382,13 +382,21 @@ def test_a_pytest_timeout_in_a_task_a_tests_last_step_started_fails_that_test(
         import time
         import pytest
 
-        async def blocks():
+        def blocks():
             time.sleep(1.5)
+
+        async def blocking():
+            blocks()
 
         @pytest.mark.timeout(0.5)
         async def test_starts_a_blocking_task():
             await asyncio.sleep(0)
-            asyncio.get_running_loop().create_task(blocks())
+            asyncio.get_running_loop().create_task(blocking())
+
+        @pytest.mark.timeout(0.5)
+        async def test_queues_a_blocking_callback():
+            await asyncio.sleep(0)
+            asyncio.get_running_loop().call_soon(blocks)
 
         async def test_after():
             await asyncio.sleep(0.01)
@@ -399,15 +407,66 @@ def test_a_pytest_timeout_in_a_task_a_tests_last_step_started_fails_that_test(
     result.stdout.fnmatch_lines(
         [
             "*test_starts_a_blocking_task FAILED*",
+            "*test_queues_a_blocking_callback FAILED*",
             "*test_after PASSED*",
+            "*_ test_starts_a_blocking_task _*",
             ">       time.sleep(1.5)",
             "E       Failed: Timeout (>0.5s) from pytest-timeout.",
             "suite/test_last_step.py:6: Failed",
-            "*1 failed, 1 passed*",
+            "*_ test_queues_a_blocking_callback _*",
+            ">       time.sleep(1.5)",
+            "E       Failed: Timeout (>0.5s) from pytest-timeout.",
+            "suite/test_last_step.py:6: Failed",
+            "*2 failed, 1 passed*",
         ]
     )
     assert "loop.stop()" not in output, output
     assert "EXIT CODE 1" in output
+    assert "APP TICKER STILL RUNNING True" in output
+
+
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_a_pytest_timeout_landing_in_an_application_callback_leaves_it_to_finish(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    # Raised in place in a callback the test scheduled, pytest-timeout's
+    # failure stops it, as it would stop the test's own code; raised in one
+    # of the application's (one run in a context not the session's), it
+    # would cut the application's work short: it goes to the test, which
+    # fails at the line it waited at.
+    pytest.importorskip("pytest_timeout")
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_app_callback.py",
+        """
+        import asyncio
+        import contextvars
+        import time
+        import pytest
+
+        def applications():
+            time.sleep(1.5)
+            print("APPLICATION CALLBACK DONE")
+
+        @pytest.mark.timeout(0.5)
+        async def test_waits():
+            asyncio.get_running_loop().call_soon(applications, context=contextvars.Context())
+            await asyncio.sleep(10)
+        """,
+    )
+    result = run_app(pytester, mode, loop_kind, "suite", "-s", "-p", "timeout", timeout=25)
+    output = output_of(result)
+    result.stdout.fnmatch_lines(
+        [
+            "*APPLICATION CALLBACK DONE*",
+            ">       await asyncio.sleep(10)",
+            "E       Failed: Timeout (>0.5s) from pytest-timeout.",
+            "suite/test_app_callback.py:13: Failed",
+            "*1 failed*",
+        ]
+    )
     assert "APP TICKER STILL RUNNING True" in output
 
 
