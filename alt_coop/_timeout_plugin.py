@@ -115,7 +115,8 @@ def set_timer(
 
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
 _ALT_COOP_DIR = os.path.dirname(__file__)
-_HANDLE_RUN = asyncio.Handle._run.__code__  # asyncio's (uvloop's handles are compiled)
+#: asyncio's (uvloop's handles are compiled; if asyncio's were one day: None, never met).
+_HANDLE_RUN = getattr(getattr(asyncio.Handle, "_run", None), "__code__", None)
 
 
 def _in_a_callbacks_own_code(frame: FrameType | None) -> bool:
