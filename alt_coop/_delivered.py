@@ -90,6 +90,12 @@ def kept(task: asyncio.Task[Any]) -> bool:
     return bool(_kept) and task in _kept
 
 
+def kept_error(task: asyncio.Task[Any]) -> BaseException | None:
+    """The exception kept for the phase running on ``task``, if any (kept still)."""
+    kept = _kept.get(task) if _kept else None
+    return None if kept is None else kept.error
+
+
 def take(task: asyncio.Task[Any], came_out: BaseException | None = None) -> BaseException | None:
     """The exception kept for ``task``, if any (once), its cancellation taken
     back; ``came_out`` is what came out of the phase instead, if anything."""
@@ -197,8 +203,13 @@ def _outcomes_to(
         if lost_to_asyncio(error):
             assert isinstance(error, BaseException)
             task = task_of(context)
-            if task is not None and deliver(
-                task, error, "alt_coop: a pytest outcome raised in a callback or task of the test"
+            if task is not None and (
+                deliver(
+                    task,
+                    error,
+                    "alt_coop: a pytest outcome raised in a callback or task of the test",
+                )
+                or kept_error(task) is error  # on its way already (pytest-timeout's, raised again)
             ):
                 return
         pass_on(context)

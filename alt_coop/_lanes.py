@@ -197,7 +197,7 @@ async def _awaiting(awaited: asyncio.Future[Any]) -> None:
                 if not awaited.done() and not isinstance(awaited, asyncio.Task):
                     # Let go of: a gather's outcome, its tasks' (each retrieved
                     # by it), is no one's, and not to be logged as lost.
-                    awaited.add_done_callback(_retrieve)
+                    awaited.add_done_callback(retrieve_exception)
                 raise
             if awaited.cancel(cancelled.args[0] if cancelled.args else None):
                 _cancels.passed_on(awaited)
@@ -212,7 +212,9 @@ async def _awaiting(awaited: asyncio.Future[Any]) -> None:
         raise held_back
 
 
-def _retrieve(future: asyncio.Future[Any]) -> None:
+def retrieve_exception(future: asyncio.Future[Any]) -> None:
+    """A done callback: ``future``'s exception is retrieved (asyncio logs
+    none as never retrieved), for one reported otherwise."""
     if not future.cancelled():
         future.exception()
 

@@ -193,9 +193,9 @@ def _awaited_phase(task: asyncio.Task[Any], timeout: PhaseTimeout) -> Iterator[N
 
 def awaited_phase_waiting_at(session_task: asyncio.Task[Any]) -> TracebackType | None:
     """The user's line the phase an ``alt_coop.main`` session runs on
-    ``session_task`` waits at now, if known."""
+    ``session_task`` waits at now, if known (none in its last turn)."""
     phase = _awaited_phases.get(session_task)
-    return phase.waiting_at()[1] if phase is not None else None
+    return phase.waiting_at()[1] if phase is not None and not phase.in_last_turn else None
 
 
 #: Why the run stops when the caller of ``alt_coop.main`` is cancelled.
@@ -456,6 +456,7 @@ def _last_turn(task: asyncio.Task[Any], timeout: PhaseTimeout, *, failing: bool)
     """
     __tracebackhide__ = True
     timeout.pause()
+    timeout.in_last_turn = True
     state = _lane_state.CURRENT.get()  # a sequential test's under alt_coop.main: None
     if state is not None:
         state.last_turn, state.failing_turn = True, failing
@@ -476,6 +477,7 @@ def _last_turn(task: asyncio.Task[Any], timeout: PhaseTimeout, *, failing: bool)
             task.cancel(cancelled.args[0] if cancelled.args else None)
             task.uncancel()
     finally:
+        timeout.in_last_turn = False
         if state is not None:
             state.last_turn = state.failing_turn = False
 

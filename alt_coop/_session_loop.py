@@ -465,14 +465,23 @@ class SessionLoop:
         self._owed = (error, where)
         self.loop.call_soon_threadsafe(self._raise_owed)  # also ends the loop's wait
 
+    def owed(self) -> BaseException | None:
+        """What :meth:`raise_in_the_work` raises still, if the loop has not yet."""
+        return None if self._owed is None else self._owed[0]
+
     def _raise_owed(self) -> None:
         __tracebackhide__ = True
         owed, self._owed = self._owed, None
         if owed is None:  # for a run that ended before
             return
         error, where = owed
-        if where is not None and self._task is not None and self._task.done():
-            error = error.with_traceback(where)
+        if self._task is not None and self._task.done():
+            if where is not None:
+                error = error.with_traceback(where)
+        elif self._waiting_at is not None:
+            # Its line now: the work may end in this turn, before the loop
+            # stops (on uvloop, whose stop() is a callback), see _stop_work.
+            self.raised_while_waiting_at = self._waiting_at()
         raise error
 
     def runs_work(self) -> bool:

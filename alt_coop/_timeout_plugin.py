@@ -39,7 +39,8 @@ from typing import Any
 import pytest
 
 from . import _delivered, _runner, _tracebacks
-from ._lanes import in_lane
+from ._lanes import in_lane, retrieve_exception
+from ._leftover_tasks import CANCEL_GRACE_SECONDS
 from ._session_loop import SessionLoop, in_session
 
 
@@ -66,8 +67,24 @@ def set_timer(
     if fire is None:  # another version: its own arming
         return False
 
+    pending = False  # a failure handed on, and the timer set again (see below)
+
     def on_alarm(signum: int, frame: FrameType | None) -> None:
+        nonlocal pending
         __tracebackhide__ = True
+        if pending:
+            # The failure was handed on a grace period ago, and the loop has
+            # not taken it: code that never gives the loop back (a spinning
+            # task, a blocking callback) holds it. Raised there, as
+            # pytest-timeout does; the loop, given back, takes it as well.
+            pending = False
+            failure = session_loop.owed() if awaited is None else _delivered.kept_error(awaited)
+            if failure is None:
+                return
+            task = asyncio.current_task()
+            if task is not None:  # ended by it, which the test's report shows
+                task.add_done_callback(retrieve_exception)
+            raise failure
         if (
             in_lane()
             or not session_loop.runs_code()
@@ -102,6 +119,10 @@ def set_timer(
             ):
                 # The loop may be in select, which the signal does not end.
                 loop.call_soon_threadsafe(_wake)
+            else:
+                return
+            pending = True
+            signal.setitimer(signal.ITIMER_REAL, CANCEL_GRACE_SECONDS)
 
     def cancel() -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)

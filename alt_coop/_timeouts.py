@@ -89,6 +89,7 @@ class PhaseTimeout:
         "abandoning",
         "fired",
         "hint",
+        "in_last_turn",
         "label",
         "phase",
         "stuck_because",
@@ -106,6 +107,9 @@ class PhaseTimeout:
         #: Why the lock wait it fires in never ended (see WaiterClocks.run_stuck).
         self.stuck_because = ""
         self.phase = "call"
+        #: The phase's code has returned; the loop turns once more for what
+        #: it queued (see alt_coop._runner._last_turn): it waits nowhere.
+        self.in_last_turn = False
         #: What to describe when it fires, if not the coroutine being run
         #: (an async generator fixture, rather than the step awaiting it).
         self.subject: object = None

@@ -1126,6 +1126,57 @@ def test_a_pytest_timeout_in_what_a_phases_last_step_queued_fails_that_phase(
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("runaway", ["awaited task", "task", "callback"])
+def test_a_pytest_timeout_stops_code_that_never_gives_the_loop_back(
+    pytester, run_alt_subprocess, mode, runaway
+):
+    # Landing in a task's step, pytest-timeout's failure is handed to the
+    # test through the loop, which a task or callback that never returns
+    # holds for ever: the run hung, silently. A grace period later, the
+    # failure is raised where the code runs, as pytest-timeout does.
+    pytest.importorskip("pytest_timeout")
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        def spin():
+            while True:
+                pass
+
+        async def spinning():
+            spin()
+
+        @pytest.mark.timeout(0.5)
+        async def test_runaway(async_timeout):
+            async_timeout.set_timeout_seconds(30)
+            loop = asyncio.get_running_loop()
+            if {runaway == "awaited task"}:
+                await loop.create_task(spinning())
+            elif {runaway == "task"}:
+                task = loop.create_task(spinning())
+                await asyncio.sleep(30)
+            else:
+                loop.call_soon(spin)
+                await asyncio.sleep(30)
+
+        async def test_next():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt_subprocess("-p", "no:randomly", *mode_args(mode), timeout=60)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_runaway _*",
+            "E       Failed: Timeout (>0.5s) from pytest-timeout.",
+            "*1 failed, 1 passed*",
+        ]
+    )
+    assert "async timeout" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_pytest_timeout_on_a_test_that_swallows_cancellation_does_not_hang(
     pytester, run_alt_subprocess, mode
 ):

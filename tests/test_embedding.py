@@ -426,6 +426,127 @@ def test_a_pytest_timeout_in_what_a_tests_last_step_started_fails_that_test(
 
 
 @pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_a_pytest_timeout_stops_code_that_never_gives_the_loop_back(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    # The failure, handed to the test through the loop (under alt_coop.main,
+    # on uvloop, or landing in a task), never came while a task or callback
+    # held the loop for ever: the run hung, silently. A grace period later
+    # it is raised where that code runs.
+    pytest.importorskip("pytest_timeout")
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_runaway.py",
+        """
+        import asyncio
+        import pytest
+
+        def spin():
+            while True:
+                pass
+
+        async def spinning():
+            spin()
+
+        @pytest.mark.timeout(0.5)
+        async def test_runaway_task(async_timeout):
+            async_timeout.set_timeout_seconds(30)
+            await asyncio.get_running_loop().create_task(spinning())
+
+        @pytest.mark.timeout(0.5)
+        async def test_runaway_callback(async_timeout):
+            async_timeout.set_timeout_seconds(30)
+            asyncio.get_running_loop().call_soon(spin)
+            await asyncio.sleep(30)
+
+        async def test_after():
+            await asyncio.sleep(0.01)
+        """,
+    )
+    result = run_app(pytester, mode, loop_kind, "suite", "-v", "-p", "timeout", timeout=40)
+    output = output_of(result)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_runaway_task FAILED*",
+            "*test_runaway_callback FAILED*",
+            "*test_after PASSED*",
+            "*2 failed, 1 passed*",
+        ]
+    )
+    failures = output.split("short test summary info")[0]
+    assert failures.count("Failed: Timeout (>0.5s) from pytest-timeout.") == 2, output
+    assert "async timeout" not in output, output
+    assert "never retrieved" not in output, output
+    assert "EXIT CODE 1" in output
+    assert "APP TICKER STILL RUNNING True" in output
+
+
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_a_pytest_timeout_names_the_suites_lines_whenever_the_work_ends(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    # Landing in a task that blocks the loop while the test waits, the
+    # failure is the test's at the line it waits at; on uvloop (whose stop()
+    # is a callback), the test's wait could end in the turn the failure was
+    # raised in, and the report named uvloop's line. Landing in what a
+    # fixture setup's last step queued, under alt_coop.main, the report
+    # named the fixture's yield, where it waited at no time.
+    pytest.importorskip("pytest_timeout")
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_lines.py",
+        """
+        import asyncio
+        import time
+        import pytest
+
+        def blocks():
+            time.sleep(1)
+
+        async def blocking():
+            blocks()
+
+        @pytest.mark.timeout(0.5)
+        async def test_waits_while_a_task_blocks():
+            asyncio.get_running_loop().create_task(blocking())
+            await asyncio.sleep(0.1)
+
+        @pytest.fixture
+        async def queues():
+            await asyncio.sleep(0)
+            asyncio.get_running_loop().create_task(blocking())
+            yield
+
+        @pytest.mark.timeout(0.5)
+        async def test_set_up_by_a_fixture_that_queues(queues):
+            pass
+        """,
+    )
+    result = run_app(pytester, mode, loop_kind, "suite", "-p", "timeout", timeout=40)
+    output = output_of(result)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at setup of test_set_up_by_a_fixture_that_queues _*",
+            ">       time.sleep(1)",
+            "E       Failed: Timeout (>0.5s) from pytest-timeout.",
+            "suite/test_lines.py:6: Failed",
+            "*_ test_waits_while_a_task_blocks _*",
+            ">       await asyncio.sleep(0.1)",
+            "E       Failed: Timeout (>0.5s) from pytest-timeout.",
+            "suite/test_lines.py:14: Failed",
+            "*1 failed, 1 error*",
+        ]
+    )
+    assert ".pyx" not in output, output
+    assert "EXIT CODE 1" in output
+    assert "APP TICKER STILL RUNNING True" in output
+
+
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
 def test_a_pytest_timeout_landing_in_an_application_callback_leaves_it_to_finish(
     pytester: pytest.Pytester, mode: str, loop_kind: str
 ) -> None:
