@@ -398,7 +398,7 @@ class SessionLoop:
         self._alone, self._waiting_at = alone, waiting_at
         self.raised_into_loop, self._ctrl_c_in_sync_code = None, None
         self.raised_while_waiting_at = None
-        stopped, self._owed = False, None
+        stopped = False
         lost: list[BaseException] = []
         catching: contextlib.AbstractContextManager[None] = (
             _catching_lost_exceptions(self.loop, lost)
@@ -443,7 +443,9 @@ class SessionLoop:
                             raise self.take_interruption() from None
                         self._stop_work(task, error)
         finally:
-            self._task, self._waiting_at = None, None
+            # What a signal handler raised for the work, not yet raised, is
+            # not the next work's (see raise_in_the_work).
+            self._task, self._waiting_at, self._owed = None, None, None
             if self._interrupt_grace is not None:
                 self._interrupt_grace.cancel()
                 self._interrupt_grace = None

@@ -79,7 +79,7 @@ def set_timer(
             # pytest-timeout does; the loop, given back, takes it as well.
             pending = False
             failure = session_loop.owed() if awaited is None else _delivered.kept_error(awaited)
-            if failure is None:
+            if failure is None or not session_loop.runs_code():  # taken, or lost with its work
                 return
             task = asyncio.current_task()
             if task is not None:  # ended by it, which the test's report shows
