@@ -67,19 +67,32 @@ def set_timer(
     if fire is None:  # another version: its own arming
         return False
 
-    pending = False  # a failure handed on, and the timer set again (see below)
+    grace = False  # the timer set again, for a failure handed on (see below)
+    loop_away = False  # under alt_coop.main: the loop has not come back since
+
+    def loop_back() -> None:
+        nonlocal loop_away
+        loop_away = False
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
-        nonlocal pending
+        nonlocal grace, loop_away
         __tracebackhide__ = True
-        if pending:
+        if grace:
             # The failure was handed on a grace period ago, and the loop has
-            # not taken it: code that never gives the loop back (a spinning
-            # task, a blocking callback) holds it. Raised there, as
-            # pytest-timeout does; the loop, given back, takes it as well.
-            pending = False
+            # not come back to take it: code that never gives the loop back
+            # (a spinning task, a blocking callback) holds it. Raised there,
+            # as pytest-timeout does; the loop, given back, takes it as well.
+            # Not in the application's code, which only the application's
+            # own timeouts stop: looked at again a grace period later.
+            grace = False
             failure = session_loop.owed() if awaited is None else _delivered.kept_error(awaited)
-            if failure is None or not session_loop.runs_code():  # taken, or lost with its work
+            if failure is None or (awaited is not None and not loop_away):  # taken
+                return
+            if not session_loop.runs_code():  # lost with its work
+                return
+            if not (session_loop.owned or in_session()):
+                grace = True
+                signal.setitimer(signal.ITIMER_REAL, CANCEL_GRACE_SECONDS)
                 return
             task = asyncio.current_task()
             if task is not None:  # ended by it, which the test's report shows
@@ -117,11 +130,12 @@ def set_timer(
                 waited_at=_runner.awaited_phase_waiting_at(awaited)
                 or _tracebacks.suite_line_running(frame),
             ):
-                # The loop may be in select, which the signal does not end.
-                loop.call_soon_threadsafe(_wake)
+                # Also ends the loop's wait in select, which the signal does not.
+                loop_away = True
+                loop.call_soon_threadsafe(loop_back)
             else:
                 return
-            pending = True
+            grace = True
             signal.setitimer(signal.ITIMER_REAL, CANCEL_GRACE_SECONDS)
 
     def cancel() -> None:
@@ -156,7 +170,3 @@ def _in_a_callbacks_own_code(frame: FrameType | None) -> bool:
             )
         callee, frame = frame, frame.f_back
     return False
-
-
-def _wake() -> None:
-    """Nothing: called to end the loop's wait."""

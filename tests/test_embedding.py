@@ -484,6 +484,70 @@ def test_a_pytest_timeout_stops_code_that_never_gives_the_loop_back(
 
 
 @pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
+def test_a_pytest_timeout_taken_late_is_not_raised_again(
+    pytester: pytest.Pytester, mode: str, loop_kind: str
+) -> None:
+    # The failure is raised again where the code runs if the loop has not
+    # come back for it two seconds later. Under alt_coop.main, a test whose
+    # cleanup took longer than that had it raised again in the application's
+    # loop (the application crashed); and a busy application task (one not
+    # of the session's context) was ended by it, on every loop.
+    pytest.importorskip("pytest_timeout")
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(
+        pytester,
+        "suite/test_late.py",
+        """
+        import asyncio
+        import contextvars
+        import time
+        import pytest
+
+        @pytest.mark.timeout(0.5)
+        async def test_slow_cleanup():
+            try:
+                await asyncio.sleep(10)
+            finally:
+                await asyncio.sleep(2.5)
+
+        async def busy():
+            await asyncio.sleep(0.3)
+            time.sleep(3)
+            print("BUSY TASK FINISHED")
+
+        @pytest.mark.timeout(0.5)
+        async def test_while_an_application_task_is_busy():
+            loop = asyncio.get_running_loop()
+            task = loop.create_task(busy(), context=contextvars.Context())
+            try:
+                await asyncio.sleep(10)
+            finally:
+                await asyncio.wait([task])
+                print("BUSY TASK ENDED WITH", repr(task.exception()))
+
+        async def test_after():
+            await asyncio.sleep(0.01)
+        """,
+    )
+    result = run_app(pytester, mode, loop_kind, "suite", "-s", "-p", "timeout", timeout=60)
+    output = output_of(result)
+    result.stdout.fnmatch_lines(
+        [
+            "BUSY TASK FINISHED",
+            "BUSY TASK ENDED WITH None",
+            "FAILED suite/test_late.py::test_slow_cleanup - Failed: Timeout*",
+            "FAILED suite/test_late.py::test_while_an_application_task_is_busy - Failed: *",
+            "*2 failed, 1 passed*",
+        ]
+    )
+    failures = output.split("short test summary info")[0]
+    assert failures.count("Failed: Timeout (>0.5s) from pytest-timeout.") == 2, output
+    assert "EXIT CODE 1" in output
+    assert "APP TICKER STILL RUNNING True" in output
+
+
+@pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
 def test_a_pytest_timeout_names_the_suites_lines_whenever_the_work_ends(
     pytester: pytest.Pytester, mode: str, loop_kind: str
 ) -> None:
