@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import weakref
 from collections.abc import Callable, Iterator
 from types import TracebackType
@@ -90,10 +91,22 @@ def kept(task: asyncio.Task[Any]) -> bool:
     return bool(_kept) and task in _kept
 
 
-def kept_error(task: asyncio.Task[Any]) -> BaseException | None:
-    """The exception kept for the phase running on ``task``, if any (kept still)."""
-    kept = _kept.get(task) if _kept else None
-    return None if kept is None else kept.error
+_ECHO = "_alt_coop_echo"
+
+
+def echo(error: BaseException) -> BaseException:
+    """A copy of ``error``, handed to a phase, to raise where code runs that
+    keeps it from the phase (see :mod:`alt_coop._timeout_plugin`): without
+    its traceback, which the report shows; a pytest outcome the loop's
+    exception handler meets is passed over, the phase having the original."""
+    copied = copy.copy(error)
+    setattr(copied, _ECHO, True)
+    return copied
+
+
+def is_echo(error: BaseException) -> bool:
+    """Whether ``error`` is a copy :func:`echo` made."""
+    return getattr(error, _ECHO, False) is True
 
 
 def take(task: asyncio.Task[Any], came_out: BaseException | None = None) -> BaseException | None:
@@ -209,7 +222,7 @@ def _outcomes_to(
                     error,
                     "alt_coop: a pytest outcome raised in a callback or task of the test",
                 )
-                or kept_error(task) is error  # on its way already (pytest-timeout's, raised again)
+                or is_echo(error)  # the phase has the original
             ):
                 return
         pass_on(context)

@@ -672,8 +672,9 @@ def _interrupt_if_swallowed(task: asyncio.Task[Any]) -> None:
 
 def _raised_instead(error: BaseException) -> BaseException | None:
     """What the code raised instead of the cancellation alt_coop's clock
-    made, readied to be shown as the cause of the clock's failure."""
-    if isinstance(error, asyncio.CancelledError):
+    made, readied to be shown as the cause of the clock's failure (not the
+    failure's own copy, raised where code held the loop)."""
+    if isinstance(error, asyncio.CancelledError) or _delivered.is_echo(error):
         return None
     if _tracebacks.trim_asyncio_frames:
         _tracebacks.raised_instead_of_cancellation(error)

@@ -467,10 +467,6 @@ class SessionLoop:
         self._owed = (error, where)
         self.loop.call_soon_threadsafe(self._raise_owed)  # also ends the loop's wait
 
-    def owed(self) -> BaseException | None:
-        """What :meth:`raise_in_the_work` raises still, if the loop has not yet."""
-        return None if self._owed is None else self._owed[0]
-
     def _raise_owed(self) -> None:
         __tracebackhide__ = True
         owed, self._owed = self._owed, None

@@ -67,37 +67,46 @@ def set_timer(
     if fire is None:  # another version: its own arming
         return False
 
-    grace = False  # the timer set again, for a failure handed on (see below)
-    loop_away = False  # under alt_coop.main: the loop has not come back since
+    handed: BaseException | None = None  # the failure, handed on through the loop
+    loop_away = False  # the loop has not run what the last look queued
+    held_looks = 0  # looks in a row that found the loop held
 
     def loop_back() -> None:
+        nonlocal loop_away, held_looks
+        loop_away, held_looks = False, 0
+
+    def look_again() -> None:
         nonlocal loop_away
-        loop_away = False
+        loop_away = True
+        loop.call_soon_threadsafe(loop_back)  # also ends the loop's wait in select
+        signal.setitimer(signal.ITIMER_REAL, CANCEL_GRACE_SECONDS)
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
-        nonlocal grace, loop_away
+        nonlocal handed, held_looks
         __tracebackhide__ = True
-        if grace:
-            # The failure was handed on a grace period ago, and the loop has
-            # not come back to take it: code that never gives the loop back
-            # (a spinning task, a blocking callback) holds it. Raised there,
-            # as pytest-timeout does; the loop, given back, takes it as well.
-            # Not in the application's code, which only the application's
-            # own timeouts stop: looked at again a grace period later.
-            grace = False
-            failure = session_loop.owed() if awaited is None else _delivered.kept_error(awaited)
-            if failure is None or (awaited is not None and not loop_away):  # taken
-                return
-            if not session_loop.runs_code():  # lost with its work
-                return
-            if not (session_loop.owned or in_session()):
-                grace = True
-                signal.setitimer(signal.ITIMER_REAL, CANCEL_GRACE_SECONDS)
-                return
-            task = asyncio.current_task()
-            if task is not None:  # ended by it, which the test's report shows
-                task.add_done_callback(retrieve_exception)
-            raise failure
+        if handed is not None:
+            # The failure was handed on through the loop: until the test is
+            # over (pytest-timeout then disarms the timer), the loop is looked
+            # at every grace period. Held all that time by code that never
+            # gives it back (a spinning task, a blocking callback), which
+            # keeps the failure from the test, or the test from ending, the
+            # failure is raised there, as pytest-timeout does (the loop, given
+            # back, hands the test its own). In the application's code, which
+            # may only be busy, only after a few looks.
+            if loop_away and session_loop.runs_code():
+                held_looks += 1
+                if (
+                    session_loop.owned
+                    or in_session()
+                    or held_looks >= _LOOKS_BEFORE_THE_APPLICATIONS_CODE
+                ):
+                    task = asyncio.current_task()
+                    if task is not None:  # ended by it, the test's report shows it
+                        task.add_done_callback(retrieve_exception)
+                    look_again()
+                    raise _delivered.echo(handed)
+            look_again()
+            return
         if (
             in_lane()
             or not session_loop.runs_code()
@@ -121,7 +130,7 @@ def set_timer(
                 # would end that task. Raised in a callback instead, where
                 # alt_coop's loop hands pytest's outcomes to the phase running.
                 session_loop.raise_in_the_work(failure, _tracebacks.suite_line_running(frame))
-            elif _delivered.deliver(
+            elif not _delivered.deliver(
                 awaited,
                 failure,
                 "alt_coop: pytest-timeout's timeout",
@@ -130,13 +139,9 @@ def set_timer(
                 waited_at=_runner.awaited_phase_waiting_at(awaited)
                 or _tracebacks.suite_line_running(frame),
             ):
-                # Also ends the loop's wait in select, which the signal does not.
-                loop_away = True
-                loop.call_soon_threadsafe(loop_back)
-            else:
                 return
-            grace = True
-            signal.setitimer(signal.ITIMER_REAL, CANCEL_GRACE_SECONDS)
+            handed = failure
+            look_again()
 
     def cancel() -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -148,6 +153,9 @@ def set_timer(
     return True
 
 
+#: Grace periods in a row the application's code may hold the loop, a
+#: test's timeout handed on through it, before the failure is raised there.
+_LOOKS_BEFORE_THE_APPLICATIONS_CODE = 5
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
 _ALT_COOP_DIR = os.path.dirname(__file__)
 #: asyncio's (uvloop's handles are compiled; if asyncio's were one day: None, never met).

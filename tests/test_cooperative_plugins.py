@@ -1126,18 +1126,20 @@ def test_a_pytest_timeout_in_what_a_phases_last_step_queued_fails_that_phase(
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
-@pytest.mark.parametrize("runaway", ["awaited task", "task", "callback"])
+@pytest.mark.parametrize("runaway", ["awaited task", "task", "callback", "task after a turn"])
 def test_a_pytest_timeout_stops_code_that_never_gives_the_loop_back(
     pytester, run_alt_subprocess, mode, runaway
 ):
     # Landing in a task's step, pytest-timeout's failure is handed to the
     # test through the loop, which a task or callback that never returns
     # holds for ever: the run hung, silently. A grace period later, the
-    # failure is raised where the code runs, as pytest-timeout does.
+    # failure is raised where the code runs, as pytest-timeout does; also
+    # when the loop took the failure but is held before the test can end.
     pytest.importorskip("pytest_timeout")
     pytester.makepyfile(
         f"""
         import asyncio
+        import time
         import pytest
 
         def spin():
@@ -1147,6 +1149,11 @@ def test_a_pytest_timeout_stops_code_that_never_gives_the_loop_back(
         async def spinning():
             spin()
 
+        async def spinning_after_a_turn():
+            time.sleep(1)  # the signal comes here
+            await asyncio.sleep(0)  # the loop takes the failure
+            spin()  # and is held for ever before the test can end
+
         @pytest.mark.timeout(0.5)
         async def test_runaway(async_timeout):
             async_timeout.set_timeout_seconds(30)
@@ -1155,6 +1162,9 @@ def test_a_pytest_timeout_stops_code_that_never_gives_the_loop_back(
                 await loop.create_task(spinning())
             elif {runaway == "task"}:
                 task = loop.create_task(spinning())
+                await asyncio.sleep(30)
+            elif {runaway == "task after a turn"}:
+                task = loop.create_task(spinning_after_a_turn())
                 await asyncio.sleep(30)
             else:
                 loop.call_soon(spin)
@@ -1169,7 +1179,7 @@ def test_a_pytest_timeout_stops_code_that_never_gives_the_loop_back(
     result.stdout.fnmatch_lines(
         [
             "*_ test_runaway _*",
-            "E       Failed: Timeout (>0.5s) from pytest-timeout.",
+            "E *Failed: Timeout (>0.5s) from pytest-timeout.",
             "*1 failed, 1 passed*",
         ]
     )

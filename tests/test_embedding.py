@@ -441,6 +441,7 @@ def test_a_pytest_timeout_stops_code_that_never_gives_the_loop_back(
         "suite/test_runaway.py",
         """
         import asyncio
+        import contextvars
         import pytest
 
         def spin():
@@ -461,22 +462,32 @@ def test_a_pytest_timeout_stops_code_that_never_gives_the_loop_back(
             asyncio.get_running_loop().call_soon(spin)
             await asyncio.sleep(30)
 
+        @pytest.mark.timeout(0.5)
+        async def test_runaway_in_a_context_of_no_test(async_timeout):
+            # As a task sent to the loop from a thread the test started: no
+            # one can tell it from the application's (stopped later).
+            async_timeout.set_timeout_seconds(30)
+            loop = asyncio.get_running_loop()
+            loop.create_task(spinning(), context=contextvars.Context())
+            await asyncio.sleep(30)
+
         async def test_after():
             await asyncio.sleep(0.01)
         """,
     )
-    result = run_app(pytester, mode, loop_kind, "suite", "-v", "-p", "timeout", timeout=40)
+    result = run_app(pytester, mode, loop_kind, "suite", "-v", "-p", "timeout", timeout=60)
     output = output_of(result)
     result.stdout.fnmatch_lines(
         [
             "*test_runaway_task FAILED*",
             "*test_runaway_callback FAILED*",
+            "*test_runaway_in_a_context_of_no_test FAILED*",
             "*test_after PASSED*",
-            "*2 failed, 1 passed*",
+            "*3 failed, 1 passed*",
         ]
     )
     failures = output.split("short test summary info")[0]
-    assert failures.count("Failed: Timeout (>0.5s) from pytest-timeout.") == 2, output
+    assert failures.count("Failed: Timeout (>0.5s) from pytest-timeout.") == 3, output
     assert "async timeout" not in output, output
     assert "never retrieved" not in output, output
     assert "EXIT CODE 1" in output
