@@ -77,6 +77,8 @@ def set_timer(
 
     def look_again() -> None:
         nonlocal loop_away
+        if loop.is_closed():  # the session is over (the test's end never disarmed it)
+            return
         loop_away = True
         loop.call_soon_threadsafe(loop_back)  # also ends the loop's wait in select
         signal.setitimer(signal.ITIMER_REAL, CANCEL_GRACE_SECONDS)
