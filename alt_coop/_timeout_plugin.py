@@ -20,6 +20,11 @@ test's own code, hands the failure on:
   cancelled once, and the phase waiting there fails with it (see
   :mod:`alt_coop._delivered`).
 
+Handed on through the loop, the failure waits for the loop to come back:
+until the test is over, the timer looks every grace period, and code that
+has held the loop all that time (a task or callback that never gives it
+back) has a copy raised where it runs, as pytest-timeout would have.
+
 pytest-timeout's own handler, ``timeout_sigalrm``, makes the failure and
 dumps the stacks either way (checked on pytest-timeout 2.4).
 
