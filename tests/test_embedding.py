@@ -281,6 +281,25 @@ def test_tests_run_on_the_app_loop_and_use_its_objects(
         assert "PREVIOUS LOOP CURRENT AGAIN True" in output
 
 
+def run_timed_suite(
+    pytester: pytest.Pytester,
+    mode: str,
+    loop_kind: str,
+    name: str,
+    source: str,
+    *args: str,
+    timeout: float,
+) -> tuple[pytest.RunResult, str]:
+    """Run ``source``, as ``suite/<name>``, through the application with
+    pytest-timeout loaded; skipped without it (or without uvloop, if wanted)."""
+    pytest.importorskip("pytest_timeout")
+    uses_uvloop(loop_kind)
+    write_app(pytester)
+    write(pytester, f"suite/{name}", source)
+    result = run_app(pytester, mode, loop_kind, "suite", "-p", "timeout", *args, timeout=timeout)
+    return result, output_of(result)
+
+
 @pytest.mark.parametrize(
     ("mode", "loop_kind", "name"),
     [
@@ -371,12 +390,11 @@ def test_a_pytest_timeout_in_what_a_tests_last_step_started_fails_that_test(
     # the next test; on uvloop, whose stop() is a callback, the stop it made
     # was left for the next test's run, which it cut short with a warning
     # that a test had called loop.stop().
-    pytest.importorskip("pytest_timeout")
-    uses_uvloop(loop_kind)
-    write_app(pytester)
-    write(
+    result, output = run_timed_suite(
         pytester,
-        "suite/test_last_step.py",
+        mode,
+        loop_kind,
+        "test_last_step.py",
         """
         import asyncio
         import time
@@ -401,9 +419,9 @@ def test_a_pytest_timeout_in_what_a_tests_last_step_started_fails_that_test(
         async def test_after():
             await asyncio.sleep(0.01)
         """,
+        "-v",
+        timeout=25,
     )
-    result = run_app(pytester, mode, loop_kind, "suite", "-v", "-p", "timeout", timeout=25)
-    output = output_of(result)
     result.stdout.fnmatch_lines(
         [
             "*test_starts_a_blocking_task FAILED*",
@@ -433,12 +451,11 @@ def test_a_pytest_timeout_stops_code_that_never_gives_the_loop_back(
     # on uvloop, or landing in a task), never came while a task or callback
     # held the loop for ever: the run hung, silently. A grace period later
     # it is raised where that code runs.
-    pytest.importorskip("pytest_timeout")
-    uses_uvloop(loop_kind)
-    write_app(pytester)
-    write(
+    result, output = run_timed_suite(
         pytester,
-        "suite/test_runaway.py",
+        mode,
+        loop_kind,
+        "test_runaway.py",
         """
         import asyncio
         import contextvars
@@ -474,9 +491,9 @@ def test_a_pytest_timeout_stops_code_that_never_gives_the_loop_back(
         async def test_after():
             await asyncio.sleep(0.01)
         """,
+        "-v",
+        timeout=60,
     )
-    result = run_app(pytester, mode, loop_kind, "suite", "-v", "-p", "timeout", timeout=60)
-    output = output_of(result)
     result.stdout.fnmatch_lines(
         [
             "*test_runaway_task FAILED*",
@@ -503,12 +520,11 @@ def test_a_pytest_timeout_taken_late_is_not_raised_again(
     # cleanup took longer than that had it raised again in the application's
     # loop (the application crashed); and a busy application task (one not
     # of the session's context) was ended by it, on every loop.
-    pytest.importorskip("pytest_timeout")
-    uses_uvloop(loop_kind)
-    write_app(pytester)
-    write(
+    result, output = run_timed_suite(
         pytester,
-        "suite/test_late.py",
+        mode,
+        loop_kind,
+        "test_late.py",
         """
         import asyncio
         import contextvars
@@ -540,9 +556,9 @@ def test_a_pytest_timeout_taken_late_is_not_raised_again(
         async def test_after():
             await asyncio.sleep(0.01)
         """,
+        "-s",
+        timeout=60,
     )
-    result = run_app(pytester, mode, loop_kind, "suite", "-s", "-p", "timeout", timeout=60)
-    output = output_of(result)
     result.stdout.fnmatch_lines(
         [
             "BUSY TASK FINISHED",
@@ -568,12 +584,11 @@ def test_a_pytest_timeout_names_the_suites_lines_whenever_the_work_ends(
     # raised in, and the report named uvloop's line. Landing in what a
     # fixture setup's last step queued, under alt_coop.main, the report
     # named the fixture's yield, where it waited at no time.
-    pytest.importorskip("pytest_timeout")
-    uses_uvloop(loop_kind)
-    write_app(pytester)
-    write(
+    result, output = run_timed_suite(
         pytester,
-        "suite/test_lines.py",
+        mode,
+        loop_kind,
+        "test_lines.py",
         """
         import asyncio
         import time
@@ -600,9 +615,8 @@ def test_a_pytest_timeout_names_the_suites_lines_whenever_the_work_ends(
         async def test_set_up_by_a_fixture_that_queues(queues):
             pass
         """,
+        timeout=40,
     )
-    result = run_app(pytester, mode, loop_kind, "suite", "-p", "timeout", timeout=40)
-    output = output_of(result)
     result.stdout.fnmatch_lines(
         [
             "*_ ERROR at setup of test_set_up_by_a_fixture_that_queues _*",
@@ -630,12 +644,11 @@ def test_a_pytest_timeout_landing_in_an_application_callback_leaves_it_to_finish
     # of the application's (one run in a context not the session's), it
     # would cut the application's work short: it goes to the test, which
     # fails at the line it waited at.
-    pytest.importorskip("pytest_timeout")
-    uses_uvloop(loop_kind)
-    write_app(pytester)
-    write(
+    result, output = run_timed_suite(
         pytester,
-        "suite/test_app_callback.py",
+        mode,
+        loop_kind,
+        "test_app_callback.py",
         """
         import asyncio
         import contextvars
@@ -651,9 +664,9 @@ def test_a_pytest_timeout_landing_in_an_application_callback_leaves_it_to_finish
             asyncio.get_running_loop().call_soon(applications, context=contextvars.Context())
             await asyncio.sleep(10)
         """,
+        "-s",
+        timeout=25,
     )
-    result = run_app(pytester, mode, loop_kind, "suite", "-s", "-p", "timeout", timeout=25)
-    output = output_of(result)
     result.stdout.fnmatch_lines(
         [
             "*APPLICATION CALLBACK DONE*",
@@ -673,12 +686,11 @@ def test_a_pytest_timeout_the_test_does_not_end_with_names_where_it_waited(
     # Under alt_coop.main, the error a test raised as it was cut short was
     # lost, pytest-timeout's failure shown at its line; a test that swallowed
     # the cancellation had all its traceback entries hidden.
-    pytest.importorskip("pytest_timeout")
-    uses_uvloop(loop_kind)
-    write_app(pytester)
-    write(
+    result, output = run_timed_suite(
         pytester,
-        "suite/test_cut_short.py",
+        mode,
+        loop_kind,
+        "test_cut_short.py",
         """
         import asyncio
         import pytest
@@ -700,9 +712,8 @@ def test_a_pytest_timeout_the_test_does_not_end_with_names_where_it_waited(
             except asyncio.CancelledError:
                 pass
         """,
+        timeout=25,
     )
-    result = run_app(pytester, mode, loop_kind, "suite", "-p", "timeout", timeout=25)
-    output = output_of(result)
     assert "EXIT CODE 1" in output, output
     result.stdout.fnmatch_lines(
         [
