@@ -482,6 +482,12 @@ class SessionLoop:
             self.raised_while_waiting_at = self._waiting_at()
         raise error
 
+    def in_the_sessions_code(self) -> bool:
+        """Whether the code running now is the session's: on a loop alt_coop
+        made, all of it; on an application's, code run in a context the
+        session marked (see _follow_session_tasks), not the application's."""
+        return self.owned or in_session()
+
     def runs_work(self) -> bool:
         """Whether :meth:`run` is running work now."""
         return self._task is not None

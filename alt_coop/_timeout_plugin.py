@@ -46,7 +46,7 @@ import pytest
 from . import _delivered, _runner, _tracebacks
 from ._lanes import in_lane, retrieve_exception
 from ._leftover_tasks import CANCEL_GRACE_SECONDS
-from ._session_loop import SessionLoop, in_session
+from ._session_loop import SessionLoop
 
 
 def set_timer(
@@ -103,8 +103,7 @@ def set_timer(
             if loop_away and session_loop.runs_code():
                 held_looks += 1
                 if (
-                    session_loop.owned
-                    or in_session()
+                    session_loop.in_the_sessions_code()
                     or held_looks >= _LOOKS_BEFORE_THE_APPLICATIONS_CODE
                 ):
                     task = asyncio.current_task()
@@ -120,7 +119,7 @@ def set_timer(
             or (
                 awaited is None
                 and _in_a_callbacks_own_code(frame)
-                and (session_loop.owned or in_session())
+                and session_loop.in_the_sessions_code()
             )
         ):
             # In the test's own code, or in a callback of the session's (not
