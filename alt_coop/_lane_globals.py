@@ -20,12 +20,7 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
-import contextvars
-import functools
-import itertools
-import operator
 import os
 import random
 import sys
@@ -40,7 +35,8 @@ from _pytest.assertion import util as _assertion_util
 
 from . import _coverage_support, _loaded_plugins
 from ._lane_output import captured_per_test, setup_show_per_test
-from ._lane_state import CURRENT, LaneState, bodies_in_threads, started_by
+from ._lane_state import CURRENT, LaneState, bodies_in_threads
+from ._lane_threads import threads_follow_their_test
 
 T = TypeVar("T")
 
@@ -162,7 +158,7 @@ def per_test_globals(config: pytest.Config) -> Iterator[TurnGlobals]:
         if getattr(config.option, "setupshow", False):  # -p no:setuponly: no option
             stack.enter_context(setup_show_per_test(config))
         stack.enter_context(_assertions_per_test(config))
-        stack.enter_context(_threads_follow_their_test())
+        stack.enter_context(threads_follow_their_test())
         turns = TurnGlobals()
         randomly = _loaded_plugins.get(config, "randomly", "pytest_randomly")
         turns.random_per_test = randomly is not None and bool(
@@ -171,99 +167,6 @@ def per_test_globals(config: pytest.Config) -> Iterator[TurnGlobals]:
         stack.enter_context(_current_test_var_per_test(turns))
         turns.coverage = stack.enter_context(_coverage_support.contexts_per_test(CURRENT.get))
         yield turns
-
-
-@contextlib.contextmanager
-def _threads_follow_their_test() -> Iterator[None]:
-    """Threads a test starts, and work it hands to a thread pool
-    (``loop.run_in_executor``), run as that test's: their output, log records
-    and uncaught exceptions are its own, as in a sequential run.
-
-    A thread is marked in the context it runs in, not moved to one of
-    alt_coop's: another wrapper of ``Thread.start`` (pytest-check 3's) may
-    have put the test's state of its own there. A pool's worker serves many
-    tests, so each piece of work runs marked as its submitter's in a copy
-    of the worker's context (see :func:`_as_test_in_the_workers_context`; in
-    a copy of the test's if such a wrapper is on).
-    """
-    start, submit = threading.Thread.start, concurrent.futures.ThreadPoolExecutor.submit
-    # A plugin that starts threads in their starter's context (pytest-check
-    # 3, which keeps its per-test state there) has pool work see its test's.
-    in_a_copy = getattr(start, "__module__", "threading") != "threading"
-
-    def start_as_test(thread: threading.Thread) -> None:
-        state = CURRENT.get()
-        if state is not None:
-            started_by[thread] = state
-            thread.run = _after(functools.partial(CURRENT.set, state), thread.run)  # type: ignore[method-assign, assignment]
-        start(thread)
-
-    def submit_as_test(
-        executor: concurrent.futures.ThreadPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any
-    ) -> Any:
-        state = CURRENT.get()
-        if state is None:
-            return submit(executor, fn, *args, **kwargs)
-        work: Callable[[], Any]
-        if _in_copy_of(fn, state):
-            work = functools.partial(fn, *args, **kwargs)
-        elif in_a_copy:
-            # In the test's context, as a plugin's threads start in their
-            # starter's (its state is there, see above), CURRENT in it.
-            work = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
-        else:
-            work = _as_test_in_the_workers_context(state, functools.partial(fn, *args, **kwargs))
-        # Outside the test: a worker this starts serves every test after it.
-        return contextvars.Context().run(submit, executor, work)
-
-    threading.Thread.start = start_as_test  # type: ignore[method-assign, assignment]
-    concurrent.futures.ThreadPoolExecutor.submit = submit_as_test  # type: ignore[method-assign, assignment]
-    try:
-        yield
-    finally:
-        threading.Thread.start = start  # type: ignore[method-assign]
-        concurrent.futures.ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
-
-
-def _in_copy_of(fn: object, state: LaneState) -> bool:
-    """Whether ``fn`` runs in a copy of ``state``'s test's context already,
-    as ``asyncio.to_thread`` hands work over: it is that test's, and no frame
-    of alt_coop's shows in the traceback of an error it raises."""
-    run = getattr(fn, "func", None)
-    context = getattr(run, "__self__", None)
-    return isinstance(context, contextvars.Context) and context.get(CURRENT) is state
-
-
-def _as_test_in_the_workers_context(state: LaneState, work: Callable[[], T]) -> Callable[[], T]:
-    """``work``, handed to a pool, run as ``state``'s test: in a copy of the
-    worker thread's context, made as it starts, with ``CURRENT`` set there.
-
-    Not in the test's context (a sqlite connection or a decimal context the
-    test keeps there is not the worker's), nor in the worker's own, which
-    would keep the test's mark for the next work: a copy of it has what the
-    pool's ``initializer`` set, as asyncio's pool work finds. Composed of C
-    functions alone (each ``next`` pulls one value through a ``map``; the
-    first of ``as_test``'s two, the token, is skipped): work that names its
-    caller's line (``stacklevel=2`` of a warning or log record) names the
-    pool's, no frame of alt_coop's between, and an error it raises shows
-    none either.
-    """
-    steps: tuple[Callable[[], object], ...] = (functools.partial(CURRENT.set, state), work)
-    call: Callable[[Callable[[], object]], object] = operator.call
-    as_test = functools.partial(next, itertools.islice(map(call, steps), 1, None))
-    copies = iter(contextvars.copy_context, None)  # a copy each time it is asked, never None
-    return functools.partial(next, map(operator.methodcaller("run", as_test), copies))
-
-
-def _after(first: Callable[[], object], then: Callable[[], object]) -> Callable[[], object]:
-    """``then`` called after ``first``, in the same context, dropping what
-    ``then`` returns.
-
-    Through C functions alone: a thread's uncaught exception is printed with
-    its traceback, which then shows no frame of alt_coop's. (``all`` goes on
-    past ``first``, whose result is a token, always true.)
-    """
-    return functools.partial(all, map(operator.call, (first, then)))
 
 
 @contextlib.contextmanager

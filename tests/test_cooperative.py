@@ -4911,6 +4911,80 @@ def test_threads_and_pool_work_a_test_starts_are_captured_as_its_own(pytester, r
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_pools_initializer_and_done_callbacks_are_captured_as_their_tests(
+    pytester, run_alt_subprocess, mode
+):
+    # They run in the pool's worker, outside the work handed to it: a
+    # worker's initializer as the test whose work started the worker, a
+    # future's done callbacks as the test that added them, as in a
+    # sequential run, where they are the running test's.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import concurrent.futures
+        import logging
+        import threading
+
+        def set_up_worker():
+            print("initializer's output")
+            logging.getLogger("app").warning("initializer's record")
+
+        def done(future):
+            print(f"done callback's output: {future.result()}")
+            logging.getLogger("app").warning("done callback's record")
+
+        def failing_done(future):
+            raise RuntimeError("the callback failed")
+
+        async def test_pool_with_callbacks(caplog):
+            await asyncio.sleep(0.05)
+            release = threading.Event()
+            with concurrent.futures.ThreadPoolExecutor(1, initializer=set_up_worker) as pool:
+                future = pool.submit(release.wait)
+                future.add_done_callback(done)
+                future.add_done_callback(failing_done)
+                release.set()
+                await asyncio.wrap_future(future)
+            assert [message.split(" for ")[0] for message in caplog.messages] == [
+                "initializer's record",
+                "done callback's record",
+                "exception calling callback",
+            ]
+            assert 0, "show my output"
+
+        async def test_meanwhile(caplog):
+            await asyncio.sleep(0.3)
+            assert caplog.messages == []
+        """
+    )
+    result = run_alt_subprocess("-rA", *mode_args(mode))
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E * show my output",
+            "*- Captured stdout call -*",
+            "initializer's output",
+            "done callback's output: True",
+            "*- Captured log call -*",
+            "WARNING  app:*initializer's record",
+            "WARNING  app:*done callback's record",
+            "ERROR    concurrent.futures:_base.py:* exception calling callback for <Future *",
+            "Traceback (most recent call last):",
+            '  File "*concurrent*futures*_base.py", line *, in _invoke_callbacks',
+            "    callback(self)",
+            '  File "*test_a_pools_initializer*.py", line 15, in failing_done',
+            "    raise RuntimeError(*the callback failed*)",
+            "RuntimeError: the callback failed",
+            "*= short test summary info =*",
+            "PASSED *::test_meanwhile",
+        ]
+    )
+    output = result.stdout.str()
+    assert output.count("initializer's output") == 1 and output.count("callback's output") == 1
+    assert "alt_coop/" not in output
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_pool_work_runs_in_its_worker_threads_own_context(pytester, run_alt_subprocess, mode):
     # As asyncio runs it (loop.run_in_executor does not copy the context): a
     # batch ran it in a copy of the test's, so a sqlite connection a fixture
