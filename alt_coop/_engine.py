@@ -331,6 +331,12 @@ class Plugin:
                 _session_loop.unmake_current(session_loop.loop)
                 asyncio.set_event_loop(None)
 
+    # Before pytest's own, which calls the module's (or class's) hook as it
+    # makes the tests of a function.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pycollect_makeitem(self, collector: pytest.Module | pytest.Class) -> None:
+        _unawaited.refuse_async_generate_tests(collector)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         config = session.config
         if self._session_loop is not None and not self._session_loop.owned:
@@ -512,6 +518,7 @@ class Plugin:
             _admission.mark_problem(item)
             or _unawaited.problem(item)
             or self._others.fixture_problem(item)
+            or self._others.switched_off_problem(item)
             or self._own_loop_problem(item)
         )
         if problem is not None:
@@ -751,6 +758,10 @@ class Plugin:
             _pytest_compat.run_finalizers_by(
                 fixturedef, since, functools.partial(in_setup_context, setup_context)
             )
+        if inspect.iscoroutine(result) or inspect.isasyncgen(result):
+            problem = _unawaited.fixture_hiding_async(fixturedef, result)
+            if problem is not None:
+                _refuse(fixturedef, problem)
         # Set up (pytest cached its value): torn down as its scope ends.
         _runner.meet_interrupt_of_sync_code()
         if from_body:

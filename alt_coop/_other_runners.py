@@ -120,6 +120,36 @@ class OtherRunners:
         names = plain_async_fixtures(item)
         return run_elsewhere_text(names, item.name) if names else None
 
+    def switched_off_problem(self, item: pytest.Item) -> str | None:
+        """What is wrong with an async test that asks for trio while the
+        plugin that would run it there is off: on asyncio, trio's code fails
+        deep in asyncio ("Task got bad yield"), and a test anyio would run
+        on each of its backends passes on asyncio as each."""
+        if not isinstance(item, pytest.Function):
+            return None
+        callspec = getattr(item, "callspec", None)
+        backend = None if self.anyio or callspec is None else callspec.params.get("anyio_backend")
+        if isinstance(backend, tuple) and backend:
+            backend = backend[0]  # (name, options)
+        if backend is not None and backend != "asyncio" and is_async_test(item.obj):
+            return (
+                f"{item.nodeid} asks anyio for its {backend!r} backend (anyio_backend), but "
+                "anyio's pytest plugin is off: alt_coop runs async tests on asyncio. Switch "
+                "anyio's plugin on (drop -p no:anyio) to run it on "
+                f"{backend}, or take {backend!r} out of anyio_backend's values"
+            )
+        if (
+            not self.trio
+            and item.get_closest_marker("trio") is not None
+            and is_async_test(item.obj)
+        ):
+            return (
+                f"{item.nodeid} is marked trio, but pytest-trio is off: alt_coop runs async "
+                "tests on asyncio, where trio's code fails. Switch pytest-trio on (install "
+                "it; drop -p no:trio) to run it on trio, or drop the mark to run it on asyncio"
+            )
+        return None
+
     def pytest_asyncio_fixture_problem(self, fixturedef: pytest.FixtureDef[object]) -> str | None:
         """What is wrong with setting up pytest-asyncio's async fixture
         ``fixturedef`` now: asked for at run time while alt_coop's loop runs

@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
+import types
 import weakref
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -107,15 +108,70 @@ def refuse_async_hooks(
                 inspect.iscoroutinefunction(impl.function)
                 or inspect.isasyncgenfunction(impl.function)
             ):
-                where = getattr(plugin, "__file__", None) or manager.get_name(plugin)
-                message = (
-                    f"async def {caller.name} in {where}: pytest calls its hooks without "
-                    "awaiting them, so it would never run. Make it a plain def; run async "
-                    "code in a fixture (an autouse one, say)"
-                )
+                where = getattr(plugin, "__file__", None) or _plugin_object_name(plugin)
+                message = _async_hook_text(caller.name, where)
                 if collecting:
                     raise pytest.Collector.CollectError(message)
                 raise pytest.UsageError(message)
+
+
+def fixture_hiding_async(fixturedef: pytest.FixtureDef[Any], value: object) -> str | None:
+    """What is wrong with a plain ``def`` fixture that returned ``value``, a
+    coroutine or async generator, if that is the one of an async function
+    it wraps without ``functools.wraps`` (as a decorator written for plain
+    functions does): nothing awaits it, and the tests using it would pass
+    without its setup. (A fixture handing its tests another function's
+    coroutine, to await themselves, is left alone.) A coroutine is closed:
+    the failure says it, with no "never awaited" warning too."""
+    code = getattr(value, "cr_code", None) or getattr(value, "ag_code", None)
+    for cell in getattr(fixturedef.func, "__closure__", None) or ():
+        try:
+            wrapped = cell.cell_contents
+        except ValueError:  # a cell not filled yet
+            continue
+        if code is not None and getattr(wrapped, "__code__", None) is code:
+            awaited = inspect.iscoroutine(value)
+            if inspect.iscoroutine(value):
+                value.close()
+            return (
+                f"fixture {fixturedef.argname!r} is a plain function that returned the "
+                f"{type(value).__name__!r} object of the async function {wrapped.__name__}, "
+                f"which nothing {'awaits' if awaited else 'iterates'}; the decorator hides "
+                "the async function from pytest and alt_coop: have it use functools.wraps(func)"
+            )
+    return None
+
+
+def _async_hook_text(name: str, where: str | None) -> str:
+    return (
+        f"async def {name} in {where}: pytest calls its hooks without awaiting them, so it "
+        "would never run. Make it a plain def; run async code in a fixture (an autouse one, say)"
+    )
+
+
+def refuse_async_generate_tests(collector: pytest.Module | pytest.Class) -> None:
+    """A collection error for an ``async def pytest_generate_tests`` in a
+    test module or class, which pytest calls too, besides the plugins'
+    (refused as they register: :func:`refuse_async_hooks`)."""
+    __tracebackhide__ = True
+    hook = getattr(collector.obj, "pytest_generate_tests", None)
+    if not (inspect.iscoroutinefunction(hook) or inspect.isasyncgenfunction(hook)):
+        return
+    where = str(collector.path)
+    if isinstance(collector, pytest.Class):
+        where += f"::{collector.name}"
+    raise pytest.Collector.CollectError(_async_hook_text("pytest_generate_tests", where))
+
+
+def _plugin_object_name(plugin: object) -> str:
+    """A plugin registered as an object, by its class (its name in the
+    plugin manager is its ``id``)."""
+    if isinstance(plugin, types.ModuleType):  # one without a file
+        return plugin.__name__
+    kind = plugin if isinstance(plugin, type) else type(plugin)
+    return f"a {kind.__module__}.{kind.__qualname__} " + (
+        "class" if isinstance(plugin, type) else "object"
+    )
 
 
 def unittest_case(item: pytest.Item, base: str = "TestCase") -> bool:

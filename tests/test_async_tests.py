@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -736,6 +737,71 @@ def test_a_plain_test_returning_a_coroutine_says_what_to_make_it(pytester, run_a
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_async_fixture_behind_a_decorator_without_wraps_says_what_to_do(
+    pytester, run_alt, mode
+):
+    # It looks like a plain def returning its coroutine (or async
+    # generator), which nothing awaited: the tests using it passed. A plain
+    # def fixture that returns another function's coroutine is left alone.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        SET_UP = []
+
+        def logged(func):
+            def wrapper(*args, **kwargs):
+                return func(*args, **kwargs)
+            return wrapper
+
+        @pytest.fixture(name="database")
+        @logged
+        async def database_fixture():
+            SET_UP.append("database")
+
+        @pytest.fixture(name="stream")
+        @logged
+        async def stream_fixture():
+            yield "stream"
+
+        async def fetch():
+            return "fetched"
+
+        @pytest.fixture
+        def pending_fetch():
+            return fetch()
+
+        async def test_database(database):
+            pass
+
+        async def test_stream(stream):
+            pass
+
+        async def test_awaits_what_a_fixture_handed_it(pending_fetch):
+            assert await pending_fetch == "fetched"
+        """
+    )
+    result = run_alt("-W", "error::RuntimeWarning", *mode_args(mode))
+    result.assert_outcomes(passed=1, errors=2)
+    advice = (
+        "the decorator hides the async function from pytest and alt_coop: have it use "
+        "functools.wraps(func)"
+    )
+    result.stdout.fnmatch_lines_random(
+        [
+            "*_ ERROR at setup of test_database _*",
+            "fixture 'database' is a plain function that returned the 'coroutine' object of "
+            f"the async function database_fixture, which nothing awaits; {advice}",
+            "*_ ERROR at setup of test_stream _*",
+            "fixture 'stream' is a plain function that returned the 'async_generator' object "
+            f"of the async function stream_fixture, which nothing iterates; {advice}",
+        ]
+    )
+    assert "never awaited" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_an_error_raised_inside_asyncio_ends_at_the_users_line(pytester, run_alt, mode):
     pytester.makepyfile(
         """
@@ -1353,6 +1419,38 @@ def test_an_async_hook_in_a_conftest_found_while_collecting_is_a_collection_erro
             "*ERROR collecting sub*",
             "async def pytest_collection_modifyitems in *conftest.py: pytest calls its hooks "
             "without awaiting them, so it would never run.*",
+        ]
+    )
+    assert "alt_coop/" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("where", ["module", "class"])
+def test_an_async_generate_tests_hook_in_a_test_module_is_a_collection_error(
+    pytester, run_alt, where
+):
+    # pytest calls it from the module (or class) too, and dropped its
+    # coroutine: the test ran once, unparametrized, and passed.
+    hook = """
+    async def pytest_generate_tests(metafunc):
+        metafunc.parametrize("db", ["postgres", "mysql"], indirect=True)
+    """
+    test = "async def test_query(db):\n    pass\n"
+    if where == "class":
+        source = "class TestDB:\n" + textwrap.indent(textwrap.dedent(hook) + test, "    ")
+    else:
+        source = textwrap.dedent(hook) + test
+    pytester.makepyfile(
+        "import pytest\n\n@pytest.fixture\ndef db(request):\n"
+        "    return getattr(request, 'param', 'sqlite')\n\n" + source
+    )
+    result = run_alt()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR collecting test_an_async_generate_tests_hook*",
+            "async def pytest_generate_tests in *test_an_async_generate_tests_hook*.py"
+            + ("::TestDB" if where == "class" else "")
+            + ": pytest calls its hooks without awaiting them, so it would never run.*",
         ]
     )
     assert "alt_coop/" not in result.stdout.str()

@@ -5229,3 +5229,33 @@ def test_an_engine_passed_to_pytest_main_under_xdist_says_workers_need_enabling(
             "EXIT CODE 1",
         ]
     )
+
+
+def test_an_async_hook_of_a_plugin_object_is_named_by_its_class(pytester):
+    write(
+        pytester,
+        "app.py",
+        f"""
+        import asyncio
+
+        import alt_coop
+
+        class Live:
+            async def pytest_sessionstart(self, session):
+                pass
+
+        async def main():
+            return await alt_coop.main([*{ISOLATE!r}, "-p", "no:cacheprovider"], plugins=[Live()])
+
+        print("EXIT CODE", int(asyncio.run(main())))
+        """,
+    )
+    write(pytester, "test_one.py", "async def test_one():\n    pass\n")
+    result = run_app(pytester)
+    result.stdout.fnmatch_lines(["EXIT CODE 4"])
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: async def pytest_sessionstart in a __main__.Live object: pytest calls "
+            "its hooks without awaiting them, so it would never run.*"
+        ]
+    )

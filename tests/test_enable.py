@@ -993,6 +993,56 @@ def test_tests_marked_trio_are_pytest_trios(pytester: pytest.Pytester, mode: str
         result.stdout.fnmatch_lines(["alt_coop: 1 cooperative test, at most 1 at once*"])
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_tests_for_trio_fail_saying_their_plugin_is_off(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # Run on asyncio, a trio test failed deep in asyncio ("Task got bad
+    # yield"), and an anyio test asking for trio passed without it.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        TRIO = ("trio", {"restrict_keyboard_interrupt_to_checkpoints": True})
+
+        @pytest.fixture(params=["asyncio", TRIO])
+        def anyio_backend(request):
+            return request.param
+
+        @pytest.mark.anyio
+        async def test_on_either(anyio_backend):
+            pass
+
+        @pytest.mark.trio
+        async def test_trios():
+            pass
+
+        @pytest.mark.trio
+        def test_plain():
+            pass
+        """
+    )
+    result = pytester.runpytest(*ISOLATE, "-p", "alt_coop.enable", "-rA", *mode_args(mode))
+    result.assert_outcomes(passed=2, errors=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED *::test_on_either[[]asyncio[]]",
+            "PASSED *::test_plain",
+            "ERROR *::test_on_either[[]anyio_backend1[]]*",
+            "ERROR *::test_trios*",
+            "*::test_on_either[[]anyio_backend1[]] asks anyio for its 'trio' backend "
+            "(anyio_backend), but anyio's pytest plugin is off: alt_coop runs async tests on "
+            "asyncio. Switch anyio's plugin on (drop -p no:anyio) to run it on trio, or take "
+            "'trio' out of anyio_backend's values",
+            "*::test_trios is marked trio, but pytest-trio is off: "
+            "alt_coop runs async tests on asyncio, where trio's code fails. Switch pytest-trio "
+            "on (install it; drop -p no:trio) to run it on trio, or drop the mark to run it "
+            "on asyncio",
+        ]
+    )
+    assert "bad yield" not in result.stdout.str()
+
+
 @pytest.mark.parametrize("name", ["asyncio-cooperative", "pytest_asyncio_cooperative.plugin"])
 def test_pytest_asyncio_cooperative_is_a_usage_error(pytester: pytest.Pytester, name: str) -> None:
     # Its mark is alt_coop's. A stand-in registered under its entry point's
