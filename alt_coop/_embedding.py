@@ -92,15 +92,16 @@ async def main(
 
 
 def _as_pytest_args(args: Sequence[str] | os.PathLike[str] | None) -> list[str] | None:
-    """``args`` as ``pytest.main`` takes them: a list of strings, or one path."""
+    """``args`` as ``pytest.main`` takes them: a list of strings, or a path object."""
     if args is None:
         return None
     if isinstance(args, os.PathLike):
         return [os.fspath(args)]
     if isinstance(args, str | bytes) or not isinstance(args, Sequence):
+        hint = f": alt_coop.main([{args!r}])" if isinstance(args, str) else ""
         raise TypeError(
-            "alt_coop.main takes its arguments as a list of strings (or one path), as "
-            f"pytest.main does; got {args!r}"
+            "alt_coop.main takes its arguments as a list of strings (or a path object), as "
+            f"pytest.main does; got {args!r}{hint}"
         )
     return list(args)
 

@@ -137,6 +137,13 @@ def run_coro_as_main(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, 
     cancelled (their ``finally`` blocks run), and the loop is closed.
     """
     __tracebackhide__ = True
+    if asyncio.iscoroutine(loop) and isinstance(coro, asyncio.AbstractEventLoop):
+        loop.close()  # the error says it: no "never awaited" warning too
+        name = getattr(loop, "__name__", "main")
+        raise TypeError(
+            "run_coro_as_main takes the event loop first, then the coroutine: "
+            f"run_coro_as_main(loop, {name}())"
+        )
     if not asyncio.iscoroutine(coro):
         raise TypeError(
             f"run_coro_as_main needs a coroutine, got {coro!r}: call the async function "

@@ -4876,8 +4876,8 @@ def test_main_takes_its_arguments_as_pytest_main_does(pytester: pytest.Pytester)
     output = output_of(result)
     assert result.ret == 0, output
     assert (
-        "REFUSED alt_coop.main takes its arguments as a list of strings (or one path), "
-        "as pytest.main does; got 'suite'" in output
+        "REFUSED alt_coop.main takes its arguments as a list of strings (or a path "
+        "object), as pytest.main does; got 'suite': alt_coop.main(['suite'])" in output
     )
     assert (
         "REFUSED alt_coop.main takes its plugins as a list, as pytest.main does: "

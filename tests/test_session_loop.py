@@ -1375,8 +1375,13 @@ def test_run_coro_as_main_reports_an_error_and_exits_non_zero(pytester):
             "*AltCoopUsageError: run_coro_as_main runs the loop itself, and this one is "
             "already running: from a coroutine on it, await work() instead",
         ),
+        (
+            "alt_coop.run_coro_as_main(work(), asyncio.new_event_loop())",
+            "TypeError: run_coro_as_main takes the event loop first, then the coroutine: "
+            "run_coro_as_main(loop, work())",
+        ),
     ],
-    ids=["not-a-loop", "running-loop"],
+    ids=["not-a-loop", "running-loop", "swapped"],
 )
 def test_run_coro_as_main_refuses_what_it_cannot_run(pytester, call, message):
     result = run_script(
@@ -1398,6 +1403,7 @@ def test_run_coro_as_main_refuses_what_it_cannot_run(pytester, call, message):
     result.stderr.fnmatch_lines([message])
     output = result.stdout.str() + result.stderr.str()
     assert "WORK RAN" not in output
+    assert "never awaited" not in output
     assert "never awaited" not in output
     assert "During handling" not in output
     assert "never retrieved" not in output
