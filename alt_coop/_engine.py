@@ -170,6 +170,7 @@ class Plugin:
                 "alt_coop.Plugin() to pytest.main (listing alt_coop.enable as well is fine)"
             )
         _startup_checks.no_other_runner(config)
+        _startup_checks.one_asyncio()
         self._others = OtherRunners.of(config)
         if not self._others.pytest_asyncio:
             # Suites moving from pytest-asyncio keep its mark for a while; it

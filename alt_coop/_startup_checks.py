@@ -46,6 +46,40 @@ def no_other_runner(config: pytest.Config) -> None:
     no_alt_pytest_asyncio_engine(config)
 
 
+def one_asyncio() -> None:
+    """asyncio's C tasks and futures (its ``_asyncio`` module) raise the
+    ``CancelledError`` of the asyncio they were made with: asyncio imported
+    afresh, after its modules were dropped from ``sys.modules`` (as
+    pytester's in-process runs drop what each imported; Python 3.11 keeps
+    ``_asyncio`` made once, whatever is dropped), has a class of its own,
+    which ``except asyncio.CancelledError`` does not catch. Every timeout,
+    cap and Ctrl-C would then misreport, and a plain ``def`` cooperative
+    test's body would be left running."""
+    future: asyncio.Future[None] = asyncio.Future(loop=_NoLoop())  # type: ignore[arg-type]
+    future.cancel()
+    try:
+        future.result()
+    except asyncio.CancelledError:
+        return
+    except BaseException:  # the first import's class
+        pass
+    raise pytest.UsageError(
+        "alt_coop: asyncio was imported afresh in this process after its modules were "
+        "dropped from sys.modules (as pytester's in-process runs, runpytest() and "
+        "inline_run(), drop what each run imported), and its tasks raise the first "
+        "import's CancelledError, which the fresh asyncio does not catch. Import asyncio "
+        "in the outer process (`import asyncio` in its conftest.py), or run pytest in a "
+        "subprocess (runpytest_subprocess())"
+    )
+
+
+class _NoLoop:
+    """What a future needs of its loop as it is made (not scheduled)."""
+
+    def get_debug(self) -> bool:
+        return False
+
+
 def no_alt_pytest_asyncio_engine(config: pytest.Config) -> None:
     """alt-pytest-asyncio's engine, registered by ``alt_pytest_asyncio.enable``
     (listed in ``-p``, addopts or ``pytest_plugins``, as its README says)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# Kept loaded across pytester's in-process runs, which drop the modules each
+# imported: asyncio imported afresh in the next would not catch the
+# CancelledError of the C tasks made with the first (alt_coop refuses it).
+import asyncio  # noqa: F401
 import os
 import signal
 import subprocess

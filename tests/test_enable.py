@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from conftest import ISOLATE, mode_args
 
@@ -1253,3 +1255,48 @@ def test_async_fixture_is_not_run_silently_when_engine_is_off(pytester: pytest.P
     assert result.ret != 0
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*the alt_coop engine is not enabled*"])
+
+
+def test_asyncio_imported_afresh_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    # As pytester's in-process runs may leave it, dropping what each
+    # imported: asyncio's C tasks (kept) raise the first import's
+    # CancelledError, which the fresh asyncio does not catch (a cap's
+    # cancellation went unseen, and the test's thread was left running).
+    pytester.makepyfile(
+        test_capped="""
+        import time
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        def test_gives_up():
+            time.sleep(0.6)
+            pytest.exit("giving up", returncode=3)
+        """
+    )
+    script = pytester.makepyfile(
+        drive=f"""
+        import sys
+
+        import asyncio
+
+        for name in [name for name in sys.modules if name.partition(".")[0] == "asyncio"]:
+            del sys.modules[name]
+
+        import pytest
+
+        args = [*{ISOLATE!r}, "-p", "alt_coop.enable", "--asyncio-task-timeout=0.2"]
+        print("EXIT CODE", int(pytest.main([*args, "test_capped.py"])))
+        """
+    )
+    result = pytester.run(sys.executable, str(script), timeout=60)
+    result.stdout.fnmatch_lines(["EXIT CODE 4"])
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: alt_coop: asyncio was imported afresh in this process after its modules "
+            "were dropped from sys.modules (*), and its tasks raise the first import's "
+            "CancelledError, which the fresh asyncio does not catch. Import asyncio in the "
+            "outer process (`import asyncio` in its conftest.py), or run pytest in a "
+            "subprocess (runpytest_subprocess())"
+        ]
+    )
+    assert "giving up" not in result.stdout.str()
