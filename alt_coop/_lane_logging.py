@@ -458,6 +458,9 @@ def _handlers_per_test(plugin: Any, logs: BatchLogs) -> Iterator[None]:
                 pair = kept.pop(state)
                 for handler in pair:
                     handler.owner = None
+                    # Pooled empty: a record holds its arguments and its
+                    # traceback's frames (pytest has the records' list).
+                    handler.reset()
                 pool.append(pair)
 
     pool: list[tuple[_TestsHandler, _TestsHandler]] = []

@@ -5086,6 +5086,52 @@ def test_pool_work_names_the_pools_frame_as_its_caller(pytester, run_alt_subproc
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_what_a_tests_log_records_hold_is_freed_once_it_is_over(
+    pytester, run_alt_subprocess, mode
+):
+    # A record holds its arguments and, logged with exc_info, its
+    # traceback's frames: a connection a teardown logged was kept alive,
+    # in a cooperative run, until a later test's phase took its handlers.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import gc
+        import logging
+        import weakref
+
+        import pytest
+
+        CONNECTIONS = []
+
+        class Connection:
+            pass
+
+        @pytest.fixture
+        async def connection():
+            made = Connection()
+            CONNECTIONS.append(weakref.ref(made))
+            yield made
+            logging.getLogger("app").warning("closed %r", made)
+            try:
+                raise OSError("reset by peer")
+            except OSError:
+                logging.getLogger("app").exception("while closing")
+
+        @pytest.mark.parametrize("n", range(5))
+        async def test_uses_a_connection(n, connection):
+            await asyncio.sleep(0.01)
+
+        async def test_zz_after():
+            await asyncio.sleep(0.3)
+            gc.collect()
+            assert [ref() for ref in CONNECTIONS] == [None] * 5
+        """
+    )
+    result = run_alt_subprocess("-p", "no:randomly", *mode_args(mode))
+    result.assert_outcomes(passed=6)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_caplog_level_on_a_parent_holds_below_another_tests_child_level(pytester, run_alt, mode):
     pytester.makepyfile(
         """
