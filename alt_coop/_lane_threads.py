@@ -27,6 +27,7 @@ import operator
 import sys
 import threading
 import types
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -83,9 +84,14 @@ def threads_follow_their_test() -> Iterator[None]:
 
     def add_done_callback_as_test(future: concurrent.futures.Future[Any], fn: Any) -> None:
         state = CURRENT.get()
-        # asyncio's own (``wrap_future``'s, on every ``run_in_executor``)
-        # only hands the outcome to the loop.
-        if state is not None and getattr(fn, "__module__", None) != "asyncio.futures":
+        # Not asyncio's own (``wrap_future``'s, on every ``run_in_executor``),
+        # which only hands the outcome to the loop; nor one a done future
+        # calls at once, here, as the test.
+        if (
+            state is not None
+            and getattr(fn, "__module__", None) != "asyncio.futures"
+            and not future.done()
+        ):
             fn = _callback_as_test(state, fn)
         add_done_callback(future, fn)
 
@@ -100,9 +106,10 @@ def threads_follow_their_test() -> Iterator[None]:
         concurrent.futures.Future.add_done_callback = add_done_callback  # type: ignore[method-assign]
 
 
-#: Held while a submit to a pool with an ``initializer`` runs, which is
-#: swapped meanwhile (see :func:`_submit_starting_workers_as`).
-_initializer_swap = threading.Lock()
+#: Each pool's, held while a submit to it runs if it has an ``initializer``,
+#: which is swapped meanwhile (see :func:`_submit_starting_workers_as`).
+_initializer_swaps: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_new_swap_lock = threading.Lock()
 
 
 def _submit_starting_workers_as(
@@ -116,16 +123,17 @@ def _submit_starting_workers_as(
     worker ends then). Composed of C functions: its traceback shows no frame
     of alt_coop's.
     """
-    initializer = getattr(executor, "_initializer", None)
-    if initializer is None:
+    if getattr(executor, "_initializer", None) is None:
         return submit(executor, *args, **kwargs)
-    initargs = executor._initargs
-    steps = (
-        functools.partial(CURRENT.set, state),
-        functools.partial(initializer, *initargs),
-        functools.partial(CURRENT.set, None),
-    )
-    with _initializer_swap:
+    with _new_swap_lock:
+        swap = _initializer_swaps.setdefault(executor, threading.Lock())
+    with swap:  # read inside: another thread's submit swaps them meanwhile
+        initializer, initargs = executor._initializer, executor._initargs
+        steps = (
+            functools.partial(CURRENT.set, state),
+            functools.partial(initializer, *initargs),
+            functools.partial(CURRENT.set, None),
+        )
         executor._initializer = functools.partial(collections.deque, map(operator.call, steps), 0)
         executor._initargs = ()
         try:

@@ -118,12 +118,16 @@ def refuse_async_hooks(
 def fixture_hiding_async(fixturedef: pytest.FixtureDef[Any], value: object) -> str | None:
     """What is wrong with a plain ``def`` fixture that returned ``value``, a
     coroutine or async generator, if that is the one of an async function
-    it wraps without ``functools.wraps`` (as a decorator written for plain
-    functions does): nothing awaits it, and the tests using it would pass
-    without its setup. (A fixture handing its tests another function's
-    coroutine, to await themselves, is left alone.) A coroutine is closed:
-    the failure says it, with no "never awaited" warning too."""
+    it wraps without ``functools.wraps``, passing its arguments on (as a
+    decorator written for plain functions does): nothing awaits it, and the
+    tests using it would pass without its setup. (A fixture handing its
+    tests another function's coroutine, to await themselves, is left alone,
+    one a factory made for the function it was given too.) A coroutine is
+    closed: the failure says it, with no "never awaited" warning too."""
     code = getattr(value, "cr_code", None) or getattr(value, "ag_code", None)
+    wrapper = getattr(fixturedef.func, "__code__", None)
+    if wrapper is None or not wrapper.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+        return None  # no decorator's wrapper, which passes its arguments on
     for cell in getattr(fixturedef.func, "__closure__", None) or ():
         try:
             wrapped = cell.cell_contents

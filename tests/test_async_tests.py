@@ -742,7 +742,9 @@ def test_an_async_fixture_behind_a_decorator_without_wraps_says_what_to_do(
 ):
     # It looks like a plain def returning its coroutine (or async
     # generator), which nothing awaited: the tests using it passed. A plain
-    # def fixture that returns another function's coroutine is left alone.
+    # def fixture that returns another function's coroutine is left alone,
+    # one a factory made for the function it is given too (no decorator
+    # passing its arguments on).
     pytester.makepyfile(
         """
         import asyncio
@@ -772,6 +774,14 @@ def test_an_async_fixture_behind_a_decorator_without_wraps_says_what_to_do(
         def pending_fetch():
             return fetch()
 
+        def fixture_awaiting(function):
+            @pytest.fixture
+            def made():
+                return function()  # for the test to await
+            return made
+
+        fetched_later = fixture_awaiting(fetch)
+
         async def test_database(database):
             pass
 
@@ -780,10 +790,13 @@ def test_an_async_fixture_behind_a_decorator_without_wraps_says_what_to_do(
 
         async def test_awaits_what_a_fixture_handed_it(pending_fetch):
             assert await pending_fetch == "fetched"
+
+        async def test_awaits_what_a_made_fixture_handed_it(fetched_later):
+            assert await fetched_later == "fetched"
         """
     )
     result = run_alt("-W", "error::RuntimeWarning", *mode_args(mode))
-    result.assert_outcomes(passed=1, errors=2)
+    result.assert_outcomes(passed=2, errors=2)
     advice = (
         "the decorator hides the async function from pytest and alt_coop: have it use "
         "functools.wraps(func)"

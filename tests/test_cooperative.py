@@ -4985,6 +4985,50 @@ def test_a_pools_initializer_and_done_callbacks_are_captured_as_their_tests(
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_pools_initializer_runs_for_each_worker_when_threads_submit_at_once(
+    pytester, run_alt, mode
+):
+    # Each submit swaps it for one run as its test: swaps that met left
+    # workers without it, and the pool with a swapped one for good.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import concurrent.futures
+        import threading
+        import time
+
+        LOCAL = threading.local()
+
+        def connect(name):
+            LOCAL.connection = name
+
+        POOL = concurrent.futures.ThreadPoolExecutor(32, initializer=connect, initargs=("db",))
+
+        def query():
+            time.sleep(0.002)
+            return LOCAL.connection
+
+        def client(found):
+            found.extend(future.result() for future in [POOL.submit(query) for _ in range(100)])
+
+        async def test_threads_share_a_pool():
+            found = []
+            threads = [threading.Thread(target=client, args=(found,)) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                await asyncio.to_thread(thread.join)
+            assert found == ["db"] * 800
+
+        def test_after():
+            assert (POOL._initializer, POOL._initargs) == (connect, ("db",))
+        """
+    )
+    result = run_alt("-p", "no:randomly", *mode_args(mode))
+    result.assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_pool_work_runs_in_its_worker_threads_own_context(pytester, run_alt_subprocess, mode):
     # As asyncio runs it (loop.run_in_executor does not copy the context): a
     # batch ran it in a copy of the test's, so a sqlite connection a fixture
