@@ -800,6 +800,14 @@ class Plugin:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         # What a cooperative test reports is kept by alt_coop._lane_reports.
+        if (
+            call.excinfo is not None
+            and _tracebacks.trim_asyncio_frames
+            and is_async_test(getattr(item, "obj", None))
+        ):
+            # Caught inside the test (by a subtest, which reports it here),
+            # it never left a phase, which would have cut asyncio's frames.
+            _tracebacks.drop_asyncio_tails(call.excinfo.value)
         report = yield
         if call.excinfo is not None:
             error = call.excinfo.value
@@ -1178,9 +1186,15 @@ def _check_returned(item: pytest.Function, result: object) -> None:
     __tracebackhide__ = True
     _fail_if_async(item, result, plain=False)
     if result is not None:
+        # In the words of the pytest running (8.4 changed them).
         warning = pytest.PytestReturnNotNoneWarning(
-            f"Test functions should return None, but {item.nodeid} returned "
-            f"{type(result)!r}.\nDid you mean to use `assert` instead of `return`?"
+            f"Expected None, but {item.nodeid} returned {result!r}, which will be an error "
+            "in a future version of pytest.  Did you mean to use `assert` instead of `return`?"
+            if pytest.version_tuple < (8, 4)
+            else f"Test functions should return None, but {item.nodeid} returned "
+            f"{type(result)!r}.\nDid you mean to use `assert` instead of `return`?\nSee "
+            "https://docs.pytest.org/en/stable/how-to/assert.html#return-not-none for more "
+            "information."
         )
         code = getattr(inspect.unwrap(item.function), "__code__", None)
         if code is None:

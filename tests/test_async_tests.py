@@ -668,11 +668,35 @@ def test_what_an_async_test_returns_is_checked_as_pytest_checks_a_tests(pytester
             "awaiting it; did you mean `return await ...`, or no return at all?",
             f"{test_file.name}::test_returns_an_async_generator returned 'async_generator' "
             "object without iterating it; did you mean to iterate it with `async for`?",
-            f"*{test_file.name}:6: PytestReturnNotNoneWarning: Test functions should return "
-            f"None, but {test_file.name}::test_returns_a_value returned <class 'int'>.",
+            f"*{test_file.name}:6: PytestReturnNotNoneWarning: *"
+            f"{test_file.name}::test_returns_a_value returned *",
         ]
     )
     assert "never awaited" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_value_an_async_test_returns_is_warned_of_in_pytests_words(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        def test_sync():
+            return 5
+
+        async def test_async():
+            return 5
+        """
+    )
+    result = run_alt("-p", "no:randomly", *mode_args(mode))
+    result.assert_outcomes(passed=2, warnings=2)
+    # Each message's lines, indented by two, without the line it names (by four).
+    warned = [
+        line.split("PytestReturnNotNoneWarning: ")[-1]
+        for line in result.stdout.lines
+        if line.startswith("  ") and not line.startswith("    ")
+    ]
+    assert len(warned) in (2, 6), warned  # pytest 8.3's message has one line, later ones 3
+    half = len(warned) // 2
+    assert warned[half:] == [line.replace("test_sync", "test_async") for line in warned[:half]]
 
 
 @pytest.mark.parametrize("cooperative", [False, True])
@@ -842,6 +866,34 @@ def test_an_error_raised_inside_asyncio_ends_at_the_users_line(pytester, run_alt
     # --full-trace shows every frame, asyncio's too.
     full = run_alt("--full-trace", *mode_args(mode)).stdout.str()
     assert "asyncio/tasks.py" in full, full
+
+
+@pytest.mark.skipif(not hasattr(pytest, "Subtests"), reason="pytest's subtests came in 9.0")
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_error_raised_inside_asyncio_in_a_subtest_ends_at_the_users_line(
+    pytester, run_alt, mode
+):
+    # The subtest catches it, and reports it, inside the test.
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_subtests(subtests):
+            with subtests.test("times out"):
+                await asyncio.wait_for(asyncio.sleep(1), 0.01)
+            with subtests.test("passes"):
+                await asyncio.sleep(0)
+        """
+    )
+    result = run_alt("--tb=long", *mode_args(mode))
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_subtests [[]times out[]] _*",
+            ">           await asyncio.wait_for(asyncio.sleep(1), 0.01)",
+            "E           TimeoutError",
+        ]
+    )
+    assert "asyncio/" not in result.stdout.str(), result.stdout.str()
 
 
 def test_assertion_diff_in_async_test(pytester, run_alt):
