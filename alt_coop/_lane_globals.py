@@ -159,6 +159,7 @@ def per_test_globals(config: pytest.Config) -> Iterator[TurnGlobals]:
             stack.enter_context(setup_show_per_test(config))
         stack.enter_context(_assertions_per_test(config))
         stack.enter_context(threads_follow_their_test())
+        stack.enter_context(_forked_children_are_no_tests())
         turns = TurnGlobals()
         randomly = _loaded_plugins.get(config, "randomly", "pytest_randomly")
         turns.random_per_test = randomly is not None and bool(
@@ -167,6 +168,33 @@ def per_test_globals(config: pytest.Config) -> Iterator[TurnGlobals]:
         stack.enter_context(_current_test_var_per_test(turns))
         turns.coverage = stack.enter_context(_coverage_support.contexts_per_test(CURRENT.get))
         yield turns
+
+
+@contextlib.contextmanager
+def _forked_children_are_no_tests() -> Iterator[None]:
+    """A child a test forks (``os.fork``, multiprocessing's fork start
+    method) copies the batch's routers, whose buffers die with it: what it
+    printed or logged was lost. In the child nothing is a test's: its output
+    goes where output written to the file descriptors goes (the terminal),
+    as pytest's capture cannot be the test's across processes."""
+    global _fork_hook_registered, _in_a_batch
+    if not _fork_hook_registered:  # it cannot be taken back: once per process
+        os.register_at_fork(after_in_child=_no_test_in_the_child)
+        _fork_hook_registered = True
+    _in_a_batch = True
+    try:
+        yield
+    finally:
+        _in_a_batch = False
+
+
+_fork_hook_registered = False
+_in_a_batch = False
+
+
+def _no_test_in_the_child() -> None:
+    if _in_a_batch:
+        CURRENT.set(None)
 
 
 @contextlib.contextmanager

@@ -4017,6 +4017,59 @@ def test_system_exit_raised_into_the_loop_during_a_batch_interrupts_it(
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_error_a_signal_handler_raises_while_the_loop_waits_is_no_internal_error(
+    pytester, run_alt_subprocess, mode
+):
+    # A home-made alarm timeout: in a batch, the error came out of the
+    # loop's wait, an INTERNALERROR, and every result was lost.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import signal
+        import pytest
+
+        @pytest.fixture
+        async def resource():
+            yield
+
+        def on_alarm(signum, frame):
+            raise TimeoutError("alarm fired")
+
+        async def test_quick():
+            pass
+
+        async def test_alarm(resource):
+            signal.signal(signal.SIGALRM, on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, 0.1)
+            try:
+                await asyncio.sleep(1)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+        async def test_other(resource):
+            await asyncio.sleep(0.3)
+        """
+    )
+    result = run_alt_subprocess("-v", "-p", "no:randomly", *mode_args(mode), timeout=60)
+    output = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in output, output
+    if mode == "sequential":  # the test running fails, and the run goes on
+        result.assert_outcomes(passed=2, failed=1)
+        result.stdout.fnmatch_lines(["E       TimeoutError: alarm fired"])
+        return
+    assert result.ret == pytest.ExitCode.INTERRUPTED, output
+    result.stdout.fnmatch_lines(
+        [
+            "*test_quick PASSED*",
+            "*Interrupted: TimeoutError('alarm fired') was raised into the event loop by a "
+            "signal handler during a cooperative batch; the tests running were cut short. Mark "
+            "the test that installs it asyncio_sequential*",
+        ]
+    )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_keyboard_interrupt_raised_into_the_loop_by_a_task_names_its_line(
     pytester, run_alt_subprocess, mode
 ):
@@ -5028,6 +5081,34 @@ def test_a_pools_initializer_runs_for_each_worker_when_threads_submit_at_once(
     )
     result = run_alt("-p", "no:randomly", *mode_args(mode))
     result.assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_what_a_forked_child_prints_is_not_lost(pytester, run_alt_subprocess, mode):
+    # The child copied the tests' routers, whose buffers died with it. In a
+    # sequential run it is captured with the test (pytest's file is shared);
+    # in a cooperative one it goes where output at the descriptors goes.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import os
+
+        async def test_forks():
+            await asyncio.sleep(0.01)
+            pid = os.fork()
+            if pid == 0:
+                print("printed in the", "forked child", flush=True)
+                os._exit(0)
+            os.waitpid(pid, 0)
+            assert 0, "show my output"
+
+        async def test_meanwhile():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt_subprocess(*mode_args(mode))
+    result.assert_outcomes(passed=1, failed=1)
+    assert result.stdout.str().count("printed in the forked child") == 1, result.stdout.str()
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
