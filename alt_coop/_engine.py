@@ -802,11 +802,13 @@ class Plugin:
         # What a cooperative test reports is kept by alt_coop._lane_reports.
         if (
             call.excinfo is not None
+            and call.when == "call"
             and _tracebacks.trim_asyncio_frames
             and is_async_test(getattr(item, "obj", None))
         ):
             # Caught inside the test (by a subtest, which reports it here),
-            # it never left a phase, which would have cut asyncio's frames.
+            # it never left the test's phase, which would have cut
+            # asyncio's frames. (A sync fixture's error keeps them.)
             _tracebacks.drop_asyncio_tails(call.excinfo.value)
         report = yield
         if call.excinfo is not None:

@@ -332,17 +332,6 @@ class Scheduler:
                     f"{stop!r} was raised into the event loop by a task or callback during "
                     "a cooperative batch; the tests running were cut short"
                 ) from stop
-            except Exception as error:
-                if session_loop is None or error is not session_loop.raised_into_loop:
-                    raise
-                # Raised out of the loop's wait by a signal handler (one a
-                # test installed with signal.signal): which test's it is,
-                # nothing tells, and the batch's work was stopped with it.
-                raise self.session.Interrupted(
-                    f"{error!r} was raised into the event loop by a signal handler during a "
-                    "cooperative batch; the tests running were cut short. Mark the test that "
-                    "installs it asyncio_sequential"
-                ) from error
             except asyncio.CancelledError:
                 # Not an interrupt of alt_coop's: a test cancelled the task
                 # the batch runs on, cancelling every task but its own, say.
@@ -354,6 +343,23 @@ class Scheduler:
                     "the others running were cut short. Cancel only your own tasks, or mark "
                     "that test asyncio_sequential"
                 ) from None
+            except BaseException as error:
+                if (
+                    session_loop is None
+                    or error is not session_loop.raised_into_loop
+                    or isinstance(error, pytest.exit.Exception)  # stops the run as it says
+                ):
+                    raise
+                # Raised out of the loop's wait by a signal handler (one a
+                # test installed with signal.signal; a pytest.fail() too):
+                # which test's it is, nothing tells, and the batch's work was
+                # stopped with it.
+                raised = f"{type(error).__name__}({str(error)!r})"  # pytest's outcomes too
+                raise self.session.Interrupted(
+                    f"{raised} was raised into the event loop by a signal handler during a "
+                    "cooperative batch; the tests running were cut short. Mark the test that "
+                    "installs it asyncio_sequential"
+                ) from error
             finally:
                 if self._interrupted:
                     # Its per-test state ends here: a lane still suspended

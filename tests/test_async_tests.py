@@ -896,6 +896,31 @@ def test_an_error_raised_inside_asyncio_in_a_subtest_ends_at_the_users_line(
     assert "asyncio/" not in result.stdout.str(), result.stdout.str()
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_sync_fixtures_error_keeps_its_frames_in_an_async_test(pytester, run_alt, mode):
+    # As in a sync test: only what alt_coop ran on the loop is cut short.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def queue():
+            yield
+            asyncio.Queue().get_nowait()
+
+        def test_sync(queue):
+            pass
+
+        async def test_async(queue):
+            pass
+        """
+    )
+    result = run_alt("--tb=short", "-p", "no:randomly", *mode_args(mode))
+    result.assert_outcomes(passed=2, errors=2)
+    assert result.stdout.str().count("asyncio/queues.py") == 2, result.stdout.str()
+
+
 def test_assertion_diff_in_async_test(pytester, run_alt):
     pytester.makepyfile(
         """

@@ -4017,13 +4017,22 @@ def test_system_exit_raised_into_the_loop_during_a_batch_interrupts_it(
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
-def test_an_error_a_signal_handler_raises_while_the_loop_waits_is_no_internal_error(
-    pytester, run_alt_subprocess, mode
+@pytest.mark.parametrize(
+    ("raises", "shown"),
+    [
+        ('raise TimeoutError("alarm fired")', "TimeoutError('alarm fired')"),
+        ('pytest.fail("alarm fired")', "Failed('alarm fired')"),
+        ('pytest.exit("alarm fired", returncode=5)', None),
+    ],
+    ids=["error", "pytest.fail", "pytest.exit"],
+)
+def test_what_a_signal_handler_raises_while_the_loop_waits_is_no_internal_error(
+    pytester, run_alt_subprocess, mode, raises, shown
 ):
-    # A home-made alarm timeout: in a batch, the error came out of the
+    # A home-made alarm timeout: in a batch, what it raised came out of the
     # loop's wait, an INTERNALERROR, and every result was lost.
     pytester.makepyfile(
-        """
+        f"""
         import asyncio
         import signal
         import pytest
@@ -4033,7 +4042,7 @@ def test_an_error_a_signal_handler_raises_while_the_loop_waits_is_no_internal_er
             yield
 
         def on_alarm(signum, frame):
-            raise TimeoutError("alarm fired")
+            {raises}
 
         async def test_quick():
             pass
@@ -4054,19 +4063,22 @@ def test_an_error_a_signal_handler_raises_while_the_loop_waits_is_no_internal_er
     result = run_alt_subprocess("-v", "-p", "no:randomly", *mode_args(mode), timeout=60)
     output = result.stdout.str() + result.stderr.str()
     assert "INTERNALERROR" not in output, output
-    if mode == "sequential":  # the test running fails, and the run goes on
+    if shown is None:  # it stops the run, as pytest.exit() says
+        assert result.ret == 5, output
+        result.stdout.fnmatch_lines(["*Exit: alarm fired*"])
+    elif mode == "sequential":  # the test running fails, and the run goes on
         result.assert_outcomes(passed=2, failed=1)
-        result.stdout.fnmatch_lines(["E       TimeoutError: alarm fired"])
-        return
-    assert result.ret == pytest.ExitCode.INTERRUPTED, output
-    result.stdout.fnmatch_lines(
-        [
-            "*test_quick PASSED*",
-            "*Interrupted: TimeoutError('alarm fired') was raised into the event loop by a "
-            "signal handler during a cooperative batch; the tests running were cut short. Mark "
-            "the test that installs it asyncio_sequential*",
-        ]
-    )
+        result.stdout.fnmatch_lines(["E * alarm fired"])
+    else:
+        assert result.ret == pytest.ExitCode.INTERRUPTED, output
+        result.stdout.fnmatch_lines(
+            [
+                "*test_quick PASSED*",
+                f"*Interrupted: {shown} was raised into the event loop by a signal handler "
+                "during a cooperative batch; the tests running were cut short. Mark the test "
+                "that installs it asyncio_sequential*",
+            ]
+        )
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
