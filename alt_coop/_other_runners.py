@@ -123,7 +123,7 @@ class OtherRunners:
     def switched_off_problem(self, item: pytest.Item) -> str | None:
         """What is wrong with an async test that asks for trio while the
         plugin that would run it there is off: on asyncio, trio's code fails
-        deep in asyncio ("Task got bad yield"), and a test anyio would run
+        in asyncio ("Task got bad yield") or in trio, and a test anyio would run
         on each of its backends passes on asyncio as each."""
         if not isinstance(item, pytest.Function):
             return None
