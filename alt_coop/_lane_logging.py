@@ -438,7 +438,8 @@ def _handlers_per_test(plugin: Any, logs: BatchLogs) -> Iterator[None]:
         caplog_handler, report_handler = pair
         for handler in pair:
             handler.owner = state
-            handler.reset()
+            if not fresh:  # the test's earlier phase's (a pooled pair was emptied)
+                handler.reset()
             if fresh or plugin.log_level is not None:
                 # A pooled one's level is an earlier test's caplog's; under
                 # --log-level, pytest's catching_logs sets it at each phase.
