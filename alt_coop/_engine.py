@@ -53,6 +53,7 @@ from ._marks import MARK
 from ._other_runners import OtherRunners
 from ._runner import current_context, run
 from ._running_now import BODY_RUNNING, FixtureSetUp, setting_up, test_item
+from ._session_loop import loop_seen
 from ._setupstate import TORE_DOWN_FOR_ANOTHER
 from ._shared_context import FIXTURES_CONTEXT, changed_values, reset_in, set_in
 from ._timeout_defaults import DEFAULT_FIXTURES, DefaultTimeouts
@@ -619,13 +620,7 @@ class Plugin:
             problem = _run_alone.dynamic_request_problem(fixturedef.argname, request)
             if problem is not None:
                 _refuse(fixturedef, problem)
-        # Through a plain wrapper too (a decorator using functools.wraps), whose
-        # call returns the async function's coroutine or async generator; not
-        # a generator wrapping one, which pytest runs as a generator fixture.
-        func = _unwrapped(fixturedef.func)
-        if not (
-            inspect.isasyncgenfunction(func) or inspect.iscoroutinefunction(func)
-        ) or inspect.isgeneratorfunction(fixturedef.func):
+        if not _async_fixture(fixturedef):
             return None
         if self._others.runs_fixture(fixturedef, request):
             return None  # another plugin's (see alt_coop._other_runners)
@@ -733,11 +728,21 @@ class Plugin:
                 functools.partial(self._fixture_default, fixturedef),
                 self._policy,
             )
+        # A cooperative test's sync fixture sees the loop stopped, as in a
+        # sequential run (see alt_coop._session_loop.loop_seen).
+        seen = (
+            loop_seen(stopped=not _async_fixture(fixturedef))
+            if _session_loop.stopped_for_sync_code()
+            else None
+        )
         since = _pytest_compat.finalizer_count(fixturedef)
         try:
             if from_body:
                 assert setup_context is not None
                 with in_context(setup_context):
+                    result = yield
+            elif seen is not None:
+                with seen:
                     result = yield
             else:
                 result = yield
@@ -754,6 +759,10 @@ class Plugin:
             if _pytest_compat.finalizer_count(fixturedef) > since:
                 _pytest_compat.keep_for_teardown(fixturedef, request, interrupt)
             raise
+        if seen is not None:
+            _pytest_compat.run_finalizers_by(
+                fixturedef, since, functools.partial(_with_loop_seen, seen)
+            )
         if own_context:
             assert setup_context is not None
             _pytest_compat.run_finalizers_by(
@@ -1051,6 +1060,17 @@ def _refuse(fixturedef: pytest.FixtureDef[Any], problem: str) -> NoReturn:
     raise pytest.fail.Exception(problem, pytrace=False)
 
 
+def _async_fixture(fixturedef: pytest.FixtureDef[Any]) -> bool:
+    """Whether ``fixturedef``'s function is async: through a plain wrapper
+    too (a decorator using functools.wraps), whose call returns the async
+    function's coroutine or async generator; not a generator wrapping one,
+    which pytest runs as a generator fixture."""
+    func = _unwrapped(fixturedef.func)
+    return (
+        inspect.isasyncgenfunction(func) or inspect.iscoroutinefunction(func)
+    ) and not inspect.isgeneratorfunction(fixturedef.func)
+
+
 def _unwrapped(func: Any) -> Any:
     """What ``func`` wraps, if it is a plain function wrapping another (a
     decorator written for plain functions, through ``functools.wraps``)."""
@@ -1060,6 +1080,13 @@ def _unwrapped(func: Any) -> Any:
         return inspect.unwrap(func)
     except ValueError:  # a __wrapped__ cycle
         return func
+
+
+def _with_loop_seen(seen: loop_seen, finalizer: Callable[[], object]) -> object:
+    """Run a fixture's teardown seeing the loop as its setup did."""
+    __tracebackhide__ = True
+    with seen:
+        return finalizer()
 
 
 def _tear_down(

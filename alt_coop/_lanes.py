@@ -29,7 +29,7 @@ import sys
 import time
 import weakref
 from collections.abc import Callable, Coroutine, Generator
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import greenlet
 
@@ -45,6 +45,11 @@ class Lane(greenlet.greenlet):
     driver: asyncio.Task[Any] | None = None
     #: Whether a fixture phase or test runs in it now (see alt_coop._runner).
     in_phase = False
+    #: How many coroutines it steps now, one inside another (see :func:`step`).
+    stepping = 0
+    #: Whether its synchronous code sees no loop running
+    #: (see :class:`alt_coop._session_loop.loop_seen`).
+    stops_the_loop = False
 
 
 class Abandon(BaseException):
@@ -116,6 +121,7 @@ async def drive(
     context: contextvars.Context | None = None,
     held: Callable[[float], None] | None = None,
     resumed: Callable[[], BaseException | Leave | None] | None = None,
+    stops_the_loop: bool = False,
 ) -> T:
     """Run ``run(*args)`` in a new lane, awaiting whatever it blocks on.
 
@@ -125,7 +131,9 @@ async def drive(
     lane held the loop, as the stretch ends; ``resumed``, if given, is called
     before each stretch but the first, and may return an exception to raise
     in the lane instead of what it waited for, or :data:`LEAVE`: the lane is
-    then never resumed, and ``drive`` returns None.
+    then never resumed, and ``drive`` returns None. ``stops_the_loop``: the
+    lane's synchronous code sees no loop running (see
+    :class:`alt_coop._session_loop.loop_seen`).
     """
     __tracebackhide__ = True  # what is thrown in here is the lane's
     if in_lane():
@@ -135,6 +143,7 @@ async def drive(
         await _Reyield(None)
     lane = Lane(run, parent=greenlet.getcurrent())
     lane.driver = asyncio.current_task()
+    lane.stops_the_loop = stops_the_loop
     lane.gr_context = context if context is not None else contextvars.copy_context()
     clock: Callable[[], float] = time.perf_counter if held is not None else float  # float() is 0.0
     started = clock()
@@ -269,31 +278,41 @@ def step(coro: Coroutine[Any, Any, T], watch: Watch | None = None) -> T:
     coroutine: :class:`Abandon` is raised instead.
     """
     __tracebackhide__ = True
-    driver = greenlet.getcurrent().parent
+    lane = cast(Lane, greenlet.getcurrent())
+    driver = lane.parent
     assert driver is not None, "step() runs in a lane, which always has a driver"
     blocked = watch is None
     value: object = None
     error: BaseException | None = None
-    while True:
-        try:
-            yielded = coro.send(value) if error is None else coro.throw(error)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        finally:
-            error = None
-        if not blocked:
-            blocked = True
-            watch.on_block()  # type: ignore[union-attr]
-        try:
-            value = driver.switch(yielded)
-        except greenlet.GreenletExit:
-            _close_quietly(coro)
-            raise
-        except BaseException as exc:
-            if watch is not None and watch.abandoning:
+    # From synchronous code that sees the loop stopped: the coroutine, and
+    # the driver the lane switches to, see it running.
+    stopped = _running_for(lane)
+    lane.stepping += 1
+    try:
+        while True:
+            try:
+                yielded = coro.send(value) if error is None else coro.throw(error)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            finally:
+                error = None
+            if not blocked:
+                blocked = True
+                watch.on_block()  # type: ignore[union-attr]
+            try:
+                value = driver.switch(yielded)
+            except greenlet.GreenletExit:
                 _close_quietly(coro)
-                raise Abandon from None
-            value, error = None, _without_lane_frames(exc)
+                raise
+            except BaseException as exc:
+                if watch is not None and watch.abandoning:
+                    _close_quietly(coro)
+                    raise Abandon from None
+                value, error = None, _without_lane_frames(exc)
+    finally:
+        lane.stepping -= 1
+        if stopped:
+            asyncio._set_running_loop(None)
 
 
 def let_the_loop_turn() -> None:
@@ -301,9 +320,26 @@ def let_the_loop_turn() -> None:
     the lane's code scheduled among them) before the lane goes on, as
     ``await asyncio.sleep(0)`` does for a task's code. What the driver is
     cancelled with meanwhile is raised here."""
-    driver = greenlet.getcurrent().parent
-    assert driver is not None, "a lane always has a driver"
-    driver.switch(None)
+    lane = greenlet.getcurrent()
+    assert lane.parent is not None, "a lane always has a driver"
+    stopped = _running_for(lane)
+    try:
+        lane.parent.switch(None)
+    finally:
+        if stopped:
+            asyncio._set_running_loop(None)
+
+
+def _running_for(lane: greenlet.greenlet) -> bool:
+    """Make the loop of ``lane``'s driver the running one again, if its code
+    sees it stopped (see :class:`alt_coop._session_loop.loop_seen`): code
+    is about to run on it.
+    Whether it did (the caller stops it again after)."""
+    if asyncio._get_running_loop() is not None:
+        return False
+    assert isinstance(lane, Lane) and lane.driver is not None, "stopped only in a lane"
+    asyncio._set_running_loop(lane.driver.get_loop())
+    return True
 
 
 def _without_lane_frames(error: BaseException) -> BaseException:

@@ -122,6 +122,9 @@ class Scheduler:
         self._exit: BaseException | None = None  # pytest.exit() in a cooperative test
         self.error: BaseException | None = None  # raised outside any test's phases
         self._tasks: set[asyncio.Task[None]] = set()  # the running batch's
+        # Whether a test's sync code sees the loop stopped, as in a
+        # sequential run of the session (see alt_coop._session_loop.loop_stopped).
+        self._stops_for_sync_code = False
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
         self._after_patches: dict[pytest.Item, str] = {}  # see after_wider_patches
         self._logs = _lane_logging.BatchLogs()  # the running batch's
@@ -295,6 +298,7 @@ class Scheduler:
         _thread_bodies.lock_temporary_directories(self.config)
         started = time.perf_counter()
         session_loop = _session_loop.current()
+        self._stops_for_sync_code = session_loop is not None and session_loop.stops_for_sync_code
         sigint_handler = signal.getsignal(signal.SIGINT)
         with (
             _lane_globals.per_test_globals(self.config) as turn_globals,
@@ -493,6 +497,7 @@ class Scheduler:
             context=contextvars.copy_context(),
             held=functools.partial(self._held, turn_globals, state),
             resumed=functools.partial(self._resumed, turn_globals, state),
+            stops_the_loop=self._stops_for_sync_code,
         )
         # The task's own context names its test too: what asyncio reports
         # about one of its steps (a slow one, in debug mode) is the test's.

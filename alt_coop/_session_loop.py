@@ -28,10 +28,12 @@ import warnings
 import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from types import FrameType, TracebackType
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
+
+import greenlet
 
 from . import _cancels, _lane_state, _leftover_tasks, _tracebacks
-from ._lanes import LEAVE, Leave, in_lane, lane_driver, let_go
+from ._lanes import LEAVE, Lane, Leave, in_lane, lane_driver, let_go
 from ._leftover_tasks import CANCEL_GRACE_SECONDS
 from ._leftover_timers import TimersFollowed
 from ._pytest_compat import hidden_unless_alone
@@ -159,6 +161,9 @@ class SessionLoop:
         #: Run by a session that a coroutine on the loop started: alt_coop
         #: runs the loop while it already runs (patched for nesting).
         self.nested = nested
+        #: Whether synchronous code sees the loop stopped: alt_coop runs it
+        #: for async code only, unless the session started on it running.
+        self.stops_for_sync_code = not loop.is_running()
         self._session_tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
         self._factory_set: Any = None  # the one the loop's users set last, ours wraps it
         self._installed: Any = None  # what the loop holds since ours was set
@@ -989,6 +994,47 @@ def unmake_current(loop: asyncio.AbstractEventLoop | None) -> None:
 _FACTORY_METHODS = ("set_task_factory", "get_task_factory")
 
 
+def stopped_for_sync_code() -> bool:
+    """Whether the calling code is a lane's synchronous code, outside the
+    coroutines it steps, that sees the loop stopped (see :class:`loop_seen`)."""
+    lane = greenlet.getcurrent()
+    return isinstance(lane, Lane) and lane.stops_the_loop and not lane.stepping
+
+
+class loop_seen:
+    """Within the block, code in a lane that stops the loop for its
+    synchronous code (a cooperative test's) sees the loop stopped
+    (``stopped=True``: a sync fixture's code), or running (alt_coop's own,
+    setting up an async fixture such code asks for); the coroutines it steps
+    always see it running (see :func:`alt_coop._lanes.step`). As synchronous
+    code sees the loop in a sequential run, which drives the loop from above
+    and stops it between phases: ``asyncio.run()`` and a loop of its own
+    (Django's ``async_to_sync``) then work there, holding the loop meanwhile,
+    as they do sequentially; and code asking whether it runs in async code
+    (``asyncio.get_running_loop()``, sniffio) gets a sequential run's answer.
+    Entered outside such a lane, it changes nothing.
+    """
+
+    __slots__ = ("_before", "_changed", "_stopped")
+
+    def __init__(self, *, stopped: bool) -> None:
+        self._stopped = stopped
+
+    def __enter__(self) -> None:
+        self._before = before = asyncio._get_running_loop()
+        self._changed = stopped_for_sync_code() and (before is None) != self._stopped
+        if self._changed:
+            lane = cast(Lane, greenlet.getcurrent())
+            assert lane.driver is not None, "a lane that stops the loop has a driver"
+            asyncio._set_running_loop(None if self._stopped else lane.driver.get_loop())
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._changed:
+            if self._stopped:
+                current_again()  # an asyncio.run() in the block left none current
+            asyncio._set_running_loop(self._before)
+
+
 def current_again() -> None:
     """Make the loop alt_coop made current the current one again, while it
     is stopped: ``asyncio.run()`` in sync code leaves no loop current when it
@@ -998,8 +1044,14 @@ def current_again() -> None:
     loops = _made_current.loops
     if loops:
         loop = loops[-1]
-        if loop is not None and not loop.is_running() and not loop.is_closed():
+        if loop is not None and not loop.is_closed() and _sees_it_stopped(loop):
             asyncio.set_event_loop(loop)
+
+
+def _sees_it_stopped(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the calling code sees ``loop`` stopped: it is, or the code is a
+    cooperative test's synchronous code (see :class:`loop_seen`)."""
+    return not loop.is_running() or stopped_for_sync_code()
 
 
 def push(session_loop: SessionLoop) -> None:

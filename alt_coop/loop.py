@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from . import _lane_state, _session_loop, _tracebacks
+from ._lanes import in_lane
 from .errors import AltCoopUsageError
 
 T = TypeVar("T")
@@ -62,16 +63,19 @@ class Loop:
                     "that loop runs throughout, so alt_coop.Loop cannot be used there: run "
                     "the tests that need it in a plain pytest run"
                 )
-            elif _lane_state.CURRENT.get() is None:  # an async fixture or test's own code
-                where = "Enter it in a sync fixture, which the async tests that need it ask for"
             else:
-                where = (
-                    "The sync fixtures of cooperative tests run while one runs: mark the "
-                    "tests that use it asyncio_sequential"
-                )
+                where = "Enter it in a sync fixture, which the async tests that need it ask for"
             raise AltCoopUsageError(
                 "alt_coop.Loop must be entered from synchronous code (a sync fixture), "
                 f"not while an event loop is running. {where}"
+            )
+        if _lane_state.CURRENT.get() is not None and in_lane():
+            # Its sync fixtures see no loop running, as in a sequential run,
+            # but the test runs beside others on alt_coop's loop.
+            raise AltCoopUsageError(
+                "alt_coop.Loop cannot be entered in a cooperative test's fixtures: the test "
+                "runs beside other tests on alt_coop's loop, not on a loop of its own. Mark "
+                "the tests that use it asyncio_sequential"
             )
         self._entered = True
         if self.new_loop:

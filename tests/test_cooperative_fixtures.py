@@ -1348,3 +1348,60 @@ def test_two_tests_tearing_down_at_once_what_one_context_set_up_leave_it_as_it_w
     result.assert_outcomes(passed=4)
     if mode == "cooperative":
         result.stdout.fnmatch_lines(["alt_coop: 2 cooperative tests, at most 2 at once*"])
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_sync_fixtures_see_no_running_loop_as_in_a_sequential_run(pytester, run_alt, mode):
+    # A cooperative test's sync fixtures run while the loop runs, beside
+    # other tests; they see it stopped, as sync code does in a sequential
+    # run: asyncio.run() and a loop of their own work there (Django's
+    # async_to_sync, say), and code asking whether it runs in async code
+    # (sniffio, get_running_loop) is told it does not.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def value(x):
+            await asyncio.sleep(0.01)
+            return x
+
+        @pytest.fixture
+        async def async_fixture():
+            await asyncio.sleep(0)
+            return asyncio.get_running_loop()
+
+        @pytest.fixture
+        def runs_its_own(request):
+            got = asyncio.run(value("setup"))
+            with pytest.raises(RuntimeError, match="no running event loop"):
+                asyncio.get_running_loop()
+            session_loop = request.getfixturevalue("async_fixture")
+            assert asyncio.get_event_loop() is session_loop  # current again after asyncio.run
+            yield got
+            loop = asyncio.new_event_loop()
+            try:
+                assert loop.run_until_complete(value("teardown")) == "teardown"
+            finally:
+                loop.close()
+            print("TORN DOWN")
+
+        class TestIt:
+            def setup_method(self):
+                self.seen = asyncio.run(value("xunit"))
+
+            async def test_uses_it(self, runs_its_own, async_fixture):
+                assert runs_its_own == "setup"
+                assert self.seen == "xunit"
+                assert asyncio.get_running_loop() is async_fixture
+                await asyncio.sleep(0.2)
+
+        async def test_beside():
+            await asyncio.sleep(0.2)
+        """
+    )
+    result = run_alt("-s", *mode_args(mode))
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*TORN DOWN*"])
+    if mode == "cooperative":
+        result.stdout.fnmatch_lines(["alt_coop: 2 cooperative tests, at most 2 at once*"])

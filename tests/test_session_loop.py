@@ -1101,7 +1101,11 @@ def test_entering_loop_in_a_cooperative_tests_fixture_says_what_to_do(pytester, 
     result = run_alt("--asyncio-cooperative")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
-        ["*not while an event loop is running. The sync fixtures of cooperative tests*"]
+        [
+            "E   *AltCoopUsageError: alt_coop.Loop cannot be entered in a cooperative test's "
+            "fixtures: the test runs beside other tests on alt_coop's loop, not on a loop of "
+            "its own. Mark the tests that use it asyncio_sequential"
+        ]
     )
 
 
