@@ -31,6 +31,7 @@ from _pytest.scope import Scope
 
 from . import _lane_output, _runner, _thread_bodies, locks
 from ._lane_state import CURRENT, LaneState
+from ._lanes import loop_of_the_lane
 from ._shared_context import SharedContext
 
 
@@ -307,7 +308,7 @@ def setup_once(instances: FixtureInstances) -> Iterator[None]:
                 _runner.run(_wait(owner[1]), None)
         if owner is not None:  # this test is already setting it up (a nested request)
             return shared(self, request, state)
-        done = asyncio.get_running_loop().create_future()  # a lane runs inside a task
+        done = loop_of_the_lane().create_future()
         claims[self] = (state, done)
         try:
             return shared(self, request, state)
@@ -338,7 +339,7 @@ def setup_once(instances: FixtureInstances) -> Iterator[None]:
             if running[0] is not state:
                 _runner.run(_wait(running[1]), None)
             return original_finish(self, request)
-        done = asyncio.get_running_loop().create_future()
+        done = loop_of_the_lane().create_future()
         finishing[self] = (state, done)
         try:
             return original_finish(self, request)

@@ -103,6 +103,14 @@ def lane_driver() -> asyncio.Task[Any] | None:
     return lane.driver if isinstance(lane, Lane) else None
 
 
+def loop_of_the_lane() -> asyncio.AbstractEventLoop:
+    """The loop the calling code's lane runs on; from outside a lane, the
+    running loop. (A cooperative test's sync code sees no loop running: see
+    :class:`alt_coop._session_loop.loop_seen`.)"""
+    driver = lane_driver()
+    return driver.get_loop() if driver is not None else asyncio.get_running_loop()
+
+
 def in_other_task() -> bool:
     """Whether the calling code runs in a lane, but as the step of a task
     other than the lane's driver: the first step of a task that the lane's
@@ -112,7 +120,7 @@ def in_other_task() -> bool:
     lane = greenlet.getcurrent()
     if not isinstance(lane, Lane) or lane.driver is None:
         return False
-    return asyncio.current_task() is not lane.driver
+    return asyncio.current_task(lane.driver.get_loop()) is not lane.driver
 
 
 async def drive(

@@ -77,6 +77,12 @@ def run(
     """
     __tracebackhide__ = True
     if in_lane():
+        if asyncio._get_running_loop() is None and _session_loop.stopped_for_sync_code():
+            # From a cooperative test's sync code, which sees the loop
+            # stopped (an async finalizer it added, an async fixture it asked
+            # for): alt_coop's code and the coroutine see it running.
+            with _session_loop.loop_seen(stopped=False):
+                return run(coro, timeout, phase, context=context, alone=alone)
         if in_other_task():  # a task the code started, stepped eagerly in the lane
             coro.close()
             raise AltCoopUsageError(_NOT_FROM_ELSEWHERE)

@@ -1015,7 +1015,8 @@ class loop_seen:
     Entered outside such a lane, it changes nothing.
     """
 
-    __slots__ = ("_before", "_changed", "_stopped")
+    __slots__ = ("_before", "_changed", "_made", "_stopped")
+    _made: Callable[..., Any] | None  # the loop's create_task, while the block runs
 
     def __init__(self, *, stopped: bool) -> None:
         self._stopped = stopped
@@ -1023,16 +1024,39 @@ class loop_seen:
     def __enter__(self) -> None:
         self._before = before = asyncio._get_running_loop()
         self._changed = stopped_for_sync_code() and (before is None) != self._stopped
-        if self._changed:
-            lane = cast(Lane, greenlet.getcurrent())
-            assert lane.driver is not None, "a lane that stops the loop has a driver"
-            asyncio._set_running_loop(None if self._stopped else lane.driver.get_loop())
+        self._made = None
+        if not self._changed:
+            return
+        if not self._stopped:
+            driver = cast(Lane, greenlet.getcurrent()).driver
+            assert driver is not None, "a lane that stops the loop has a driver"
+            asyncio._set_running_loop(driver.get_loop())
+            return
+        asyncio._set_running_loop(None)
+        assert before is not None
+        own = getattr(before, "__dict__", None)  # None: uvloop's, which takes no attributes
+        if own is not None and "create_task" not in own and before.get_task_factory():
+            # An eager task factory steps a task's coroutine where the task is
+            # made, since the loop runs: that code must see it running.
+            self._made = functools.partial(_made_seeing_the_loop_run, before.create_task)
+            own["create_task"] = self._made
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._changed:
-            if self._stopped:
-                current_again()  # an asyncio.run() in the block left none current
-            asyncio._set_running_loop(self._before)
+        if not self._changed:
+            return
+        if self._stopped:
+            current_again()  # an asyncio.run() in the block left none current
+        before = self._before
+        asyncio._set_running_loop(before)
+        if self._made is not None and before is not None:
+            own = before.__dict__
+            if own.get("create_task") is self._made:  # not one the block set
+                del own["create_task"]
+
+
+def _made_seeing_the_loop_run(create_task: Any, coro: Any, **kwargs: Any) -> Any:
+    with loop_seen(stopped=False):
+        return create_task(coro, **kwargs)
 
 
 def current_again() -> None:

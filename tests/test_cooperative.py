@@ -3849,17 +3849,23 @@ def test_a_sync_fixture_cancelling_its_cooperative_tests_task_fails_it(pytester,
         pytestmark = pytest.mark.asyncio_cooperative
 
         @pytest.fixture
-        def cancels():
+        async def own_task():
+            return asyncio.current_task()
+
+        # Sync fixtures see no loop running, as in a sequential run: they
+        # get the test's task from an async fixture.
+        @pytest.fixture
+        def cancels(own_task):
             if {phase!r} == "setup":
-                asyncio.current_task().cancel()
+                own_task.cancel()
             yield
             if {phase!r} == "teardown":
-                asyncio.current_task().cancel()
+                own_task.cancel()
 
         @pytest.fixture
-        def takes_back():
-            asyncio.current_task().cancel()
-            asyncio.current_task().uncancel()
+        def takes_back(own_task):
+            own_task.cancel()
+            own_task.uncancel()
 
         async def test_cancelled(cancels):
             pass

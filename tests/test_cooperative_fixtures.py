@@ -1405,3 +1405,47 @@ def test_sync_fixtures_see_no_running_loop_as_in_a_sequential_run(pytester, run_
     result.stdout.fnmatch_lines(["*TORN DOWN*"])
     if mode == "cooperative":
         result.stdout.fnmatch_lines(["alt_coop: 2 cooperative tests, at most 2 at once*"])
+
+
+@pytest.mark.skipif(
+    not hasattr(__import__("asyncio"), "eager_task_factory"), reason="Python 3.12+"
+)
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_task_a_sync_fixture_starts_under_an_eager_task_factory(pytester, run_alt, mode):
+    # An eager factory steps the task's coroutine where it is made: while
+    # the sync fixture sees the loop stopped, that code sees it running.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(autouse=True, scope="module")
+        async def eager():
+            loop = asyncio.get_running_loop()
+            loop.set_task_factory(asyncio.eager_task_factory)
+            yield
+            loop.set_task_factory(None)
+
+        async def worker(seen):
+            seen.append(asyncio.get_running_loop())
+            await asyncio.sleep(0.01)
+            return "done"
+
+        @pytest.fixture
+        def started(eager):
+            seen = []
+            task = asyncio.get_event_loop().create_task(worker(seen))
+            yield task, seen
+            assert asyncio.get_event_loop().get_task_factory() is asyncio.eager_task_factory
+
+        async def test_it(started):
+            task, seen = started
+            assert await task == "done"
+            assert seen == [asyncio.get_running_loop()]
+
+        async def test_beside():
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=2)
