@@ -56,6 +56,7 @@ def threads_follow_their_test() -> Iterator[None]:
     in_a_copy = getattr(start, "__module__", "threading") != "threading"
 
     def start_as_test(thread: threading.Thread) -> None:
+        __tracebackhide__ = True  # what they raise is raised at the caller's line
         state = CURRENT.get()
         if state is not None:
             started_by[thread] = state
@@ -65,6 +66,7 @@ def threads_follow_their_test() -> Iterator[None]:
     def submit_as_test(
         executor: concurrent.futures.ThreadPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any
     ) -> Any:
+        __tracebackhide__ = True  # what they raise is raised at the caller's line
         state = CURRENT.get()
         if state is None:
             return _submit_starting_workers_as(None, submit, executor, fn, *args, **kwargs)
@@ -83,6 +85,7 @@ def threads_follow_their_test() -> Iterator[None]:
         )
 
     def add_done_callback_as_test(future: concurrent.futures.Future[Any], fn: Any) -> None:
+        __tracebackhide__ = True  # what they raise is raised at the caller's line
         state = CURRENT.get()
         # Not asyncio's own (``wrap_future``'s, on every ``run_in_executor``),
         # which only hands the outcome to the loop; nor one a done future
@@ -123,6 +126,7 @@ def _submit_starting_workers_as(
     worker ends then). Composed of C functions: its traceback shows no frame
     of alt_coop's.
     """
+    __tracebackhide__ = True
     if getattr(executor, "_initializer", None) is None:
         return submit(executor, *args, **kwargs)
     with _new_swap_lock:
@@ -162,7 +166,13 @@ def _callback_as_test(
         context.run(CURRENT.set, state)
         try:
             context.run(fn, future)
-        except Exception as error:
+        except BaseException as error:
+            if not isinstance(error, Exception):
+                # Not caught by concurrent.futures: it ends the pool's worker
+                # (the thread completing the future), which logs it, as the
+                # test's in a sequential run.
+                CURRENT.set(state)
+                raise
             caller = sys._getframe(1)
             traceback = error.__traceback__
             if traceback is not None:  # this frame's entry made the caller's

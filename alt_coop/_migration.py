@@ -101,9 +101,9 @@ def unused_loop_choice_text(what: str) -> str:
     )
 
 
-def pytest_asyncio_on(config: pytest.Config) -> bool:
-    """Whether pytest-asyncio is loaded, by its entry point or by module."""
-    return _loaded_plugins.name(config, "asyncio", "pytest_asyncio.plugin") is not None
+def pytest_asyncio_name(config: pytest.Config) -> str | None:
+    """The name pytest-asyncio is registered under (``-p no:`` takes it), if loaded."""
+    return _loaded_plugins.name(config, "asyncio", "pytest_asyncio.plugin")
 
 
 def pytest_asyncio_fixture(function: object) -> bool:

@@ -32,7 +32,7 @@ from . import (
     _pytest_compat,
 )
 from ._marks import EXCLUSIVE_MARK
-from ._migration import pytest_asyncio_fixtures, pytest_asyncio_on
+from ._migration import pytest_asyncio_fixtures, pytest_asyncio_name
 
 #: Fixtures that change process-wide state, so their tests run alone.
 RUN_ALONE_FIXTURES = frozenset(
@@ -196,7 +196,7 @@ class RunAlone:
         self._network_blocker = _blocks_network_for_all(config)
         self._threads_unmeasured = _coverage_support.threads_unmeasured()
         self._wrappers: tuple[str, ...] | None = None  # known once the conftests are
-        self._pytest_asyncio = pytest_asyncio_on(config)
+        self._pytest_asyncio = pytest_asyncio_name(config)
         self._patchers: dict[object, str | None] = {}
         # pytest-order's: marks named by it and a digit order tests as ``order`` does.
         self._order_prefix = config.getoption("order_marker_prefix", None) or None
@@ -262,7 +262,8 @@ class RunAlone:
                     f"tests using pytest-asyncio's fixtures ({', '.join(theirs)}) run alone "
                     "(pytest-asyncio sets them up on a loop of its own, which cannot start "
                     "while alt_coop's runs); to run them cooperatively, make them plain "
-                    "@pytest.fixture fixtures and switch pytest-asyncio off (-p no:asyncio)"
+                    f"@pytest.fixture fixtures and switch pytest-asyncio off "
+                    f"(-p no:{self._pytest_asyncio})"
                 )
         if _hypothesis.is_hypothesis_test(item.obj):
             # A plain def one too: its body would run in a worker thread,

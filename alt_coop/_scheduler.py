@@ -330,11 +330,13 @@ class Scheduler:
                     met = in_sync_code  # where the run was, whichever test met it first
                 raise self._exit or met or in_sync_code or interrupt  # noqa: B904
             except SystemExit as stop:
-                # Raised out of the loop by a task or callback, none of the
-                # tests' own code: which test's it is, nothing tells.
+                # Raised out of the loop by a task, a callback or a signal
+                # handler, none of the tests' own code: which test's it is,
+                # nothing tells.
                 raise self.session.Interrupted(
-                    f"{stop!r} was raised into the event loop by a task or callback during "
-                    "a cooperative batch; the tests running were cut short"
+                    f"{stop!r} was raised into the event loop by a task, a callback or a "
+                    "signal handler during a cooperative batch; the tests running were cut "
+                    "short. Mark the test that raises it asyncio_sequential"
                 ) from stop
             except asyncio.CancelledError:
                 # Not an interrupt of alt_coop's: a test cancelled the task

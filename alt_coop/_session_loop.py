@@ -139,6 +139,10 @@ _STOPPED_NESTED = (
 )
 
 
+#: What ``run_until_complete`` raises when the loop stopped before the
+#: future was done (asyncio's words, and uvloop's).
+_STOPPED_EARLY = "Event loop stopped before Future completed."
+
 #: What calls ``loop.stop()`` when a ``run_until_complete`` future is done.
 _RUN_UNTIL_COMPLETE_CB = getattr(
     getattr(asyncio.base_events, "_run_until_complete_cb", None), "__code__", None
@@ -426,7 +430,7 @@ class SessionLoop:
                                 self._forget_stop()
                             self._stop_work(task, lost[0])
                         break
-                    except RuntimeError:
+                    except RuntimeError as error:
                         if lost:
                             if self.nested:  # see _forget_stop: the grace wait needs the loop
                                 self._forget_stop()
@@ -434,6 +438,8 @@ class SessionLoop:
                         # The work's own error, or a loop already running.
                         if task.done() or (self.loop.is_running() and not self.nested):
                             raise
+                        if str(error) != _STOPPED_EARLY:  # raised into the loop (a signal handler)
+                            self._stop_work(task, error)
                         # Someone called loop.stop(): the work must still finish,
                         # or its fixtures are never torn down.
                         stopped = True
@@ -1028,6 +1034,7 @@ class loop_seen:
         if not self._changed:
             return
         if not self._stopped:
+            current_again()  # as alt_coop's code after an asyncio.run() finds it
             driver = cast(Lane, greenlet.getcurrent()).driver
             assert driver is not None, "a lane that stops the loop has a driver"
             asyncio._set_running_loop(driver.get_loop())
@@ -1075,7 +1082,9 @@ def current_again() -> None:
 def _sees_it_stopped(loop: asyncio.AbstractEventLoop) -> bool:
     """Whether the calling code sees ``loop`` stopped: it is, or the code is a
     cooperative test's synchronous code (see :class:`loop_seen`)."""
-    return not loop.is_running() or stopped_for_sync_code()
+    return not loop.is_running() or (
+        asyncio._get_running_loop() is None and stopped_for_sync_code()
+    )
 
 
 def push(session_loop: SessionLoop) -> None:

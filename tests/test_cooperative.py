@@ -3983,14 +3983,17 @@ def test_tests_cancelled_by_every_teardown_in_turn_are_all_reported(pytester, ru
     result.stdout.fnmatch_lines(["*Interrupted: a cooperative test cancelled the task*"])
 
 
+@pytest.mark.parametrize("raised_by", ["task", "signal handler"])
 def test_system_exit_raised_into_the_loop_during_a_batch_interrupts_it(
-    pytester, run_alt_subprocess
+    pytester, run_alt_subprocess, raised_by
 ):
     # Raised out of the loop by a task, it names no test; in a sequential
-    # run the test whose phase was running fails with it.
+    # run the test whose phase was running fails with it. (A SIGTERM
+    # handler's was said to be a task's or callback's.)
     pytester.makepyfile(
         """
         import asyncio
+        import signal
         import sys
         import pytest
 
@@ -4006,17 +4009,27 @@ def test_system_exit_raised_into_the_loop_during_a_batch_interrupts_it(
             asyncio.create_task(worker())
             await asyncio.sleep(0.5)
 
+        async def test_exits_in_a_signal_handler():
+            signal.signal(signal.SIGALRM, lambda *args: sys.exit(5))
+            signal.setitimer(signal.ITIMER_REAL, 0.1)
+            try:
+                await asyncio.sleep(0.5)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
         async def test_other():
             await asyncio.sleep(0.5)
         """
     )
-    result = run_alt_subprocess("-v", timeout=60)
+    result = run_alt_subprocess("-v", "-k", f"passes or {raised_by[:6]} or other", timeout=60)
     assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
     result.stdout.fnmatch_lines(
         [
             "*test_passes PASSED*",
-            "*Interrupted: SystemExit(5) was raised into the event loop by a task or callback "
-            "during a cooperative batch; the tests running were cut short*",
+            "*Interrupted: SystemExit(5) was raised into the event loop by a task, a "
+            "callback or a signal handler during a cooperative batch; the tests running were "
+            "cut short. Mark the test that raises it asyncio_sequential*",
         ]
     )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
@@ -4027,10 +4040,12 @@ def test_system_exit_raised_into_the_loop_during_a_batch_interrupts_it(
     ("raises", "shown"),
     [
         ('raise TimeoutError("alarm fired")', "TimeoutError('alarm fired')"),
+        # Taken for the error of a loop stopped early: the test passed.
+        ('raise RuntimeError("alarm fired")', "RuntimeError('alarm fired')"),
         ('pytest.fail("alarm fired")', "Failed('alarm fired')"),
         ('pytest.exit("alarm fired", returncode=5)', None),
     ],
-    ids=["error", "pytest.fail", "pytest.exit"],
+    ids=["error", "RuntimeError", "pytest.fail", "pytest.exit"],
 )
 def test_what_a_signal_handler_raises_while_the_loop_waits_is_no_internal_error(
     pytester, run_alt_subprocess, mode, raises, shown
@@ -5099,6 +5114,75 @@ def test_a_pools_initializer_runs_for_each_worker_when_threads_submit_at_once(
     )
     result = run_alt("-p", "no:randomly", *mode_args(mode))
     result.assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_done_callback_raising_a_base_exception_is_logged_in_its_test(
+    pytester, run_alt_subprocess, mode
+):
+    # concurrent.futures does not catch it: it ends the pool's worker, which
+    # logs it. In a batch that record was no test's, and lost.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import concurrent.futures
+        import threading
+
+        def stops(future):
+            raise KeyboardInterrupt("from the callback")
+
+        async def test_callback_stops_the_worker(caplog):
+            await asyncio.sleep(0.05)
+            release = threading.Event()
+            pool = concurrent.futures.ThreadPoolExecutor(1)
+            future = pool.submit(release.wait)
+            future.add_done_callback(stops)
+            release.set()
+            await asyncio.to_thread(pool.shutdown)  # its worker has logged and ended
+            assert caplog.messages == ["Exception in worker"]
+
+        async def test_meanwhile(caplog):
+            await asyncio.sleep(0.3)
+            assert caplog.messages == []
+        """
+    )
+    result = run_alt_subprocess(*mode_args(mode))
+    result.assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_errors_of_thread_and_pool_calls_show_no_frame_of_alt_coops(pytester, run_alt, mode):
+    # In a batch, alt_coop's stand-ins for Thread.start, submit and
+    # add_done_callback showed among the frames of what those raise.
+    pytester.makepyfile(
+        """
+        import concurrent.futures as cf
+        import threading
+
+        async def test_submit_after_shutdown():
+            pool = cf.ThreadPoolExecutor(1, initializer=print)
+            pool.shutdown()
+            pool.submit(print, "x")
+
+        async def test_start_twice():
+            thread = threading.Thread(target=print)
+            thread.start()
+            thread.start()
+
+        async def test_callback_of_a_bad_future():
+            cf.Future.add_done_callback(None, print)
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "E * cannot schedule new futures after shutdown",
+            "E * threads can only be started once",
+            "E * AttributeError: *",
+        ]
+    )
+    assert "_lane_threads" not in result.stdout.str()
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])

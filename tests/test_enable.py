@@ -516,11 +516,14 @@ def test_a_pytest_asyncio_fixture_asked_for_while_alt_coops_loop_runs_says_what_
     result.assert_outcomes(passed=3 - by_a_fixture, failed=1, errors=by_a_fixture)
 
 
+@pytest.mark.parametrize("loaded", ["autoloaded", "by module"])
 def test_cooperative_tests_using_pytest_asyncios_fixtures_run_alone(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, loaded: str
 ) -> None:
     # pytest-asyncio sets its fixtures up with a loop of its own, which
     # cannot start while alt_coop's runs a batch: such tests run alone.
+    # (Loaded by module, the notice said to switch it off by its entry
+    # point's name, which does not.)
     pytest.importorskip("pytest_asyncio")
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(
@@ -553,7 +556,12 @@ def test_cooperative_tests_using_pytest_asyncios_fixtures_run_alone(
             await asyncio.sleep(0.01)
         """
     )
-    result = pytester.runpytest(*_without("asyncio"), "-p", "alt_coop.enable")
+    if loaded == "by module":
+        pytester.makeconftest("pytest_plugins = ['pytest_asyncio.plugin']")
+        args, name = [*ISOLATE], "pytest_asyncio.plugin"
+    else:
+        args, name = _without("asyncio"), "asyncio"
+    result = pytester.runpytest(*args, "-p", "alt_coop.enable")
     # The other warning: the fixture is on pytest-asyncio's loop (the next test).
     result.assert_outcomes(passed=4, warnings=2)
     result.stdout.fnmatch_lines(
@@ -561,7 +569,7 @@ def test_cooperative_tests_using_pytest_asyncios_fixtures_run_alone(
             "*AltCoopWarning: alt_coop: tests using pytest-asyncio's fixtures (theirs) run "
             "alone (pytest-asyncio sets them up on a loop of its own, which cannot start while "
             "alt_coop's runs); to run them cooperatively, make them plain @pytest.fixture "
-            "fixtures and switch pytest-asyncio off (-p no:asyncio)",
+            f"fixtures and switch pytest-asyncio off (-p no:{name})",
             "alt_coop: 1 cooperative test, at most 1 at once*",
         ]
     )
