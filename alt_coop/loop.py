@@ -141,7 +141,7 @@ def run_coro_as_main(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, 
     cancelled (their ``finally`` blocks run), and the loop is closed.
     """
     __tracebackhide__ = True
-    if asyncio.iscoroutine(loop) and isinstance(coro, asyncio.AbstractEventLoop):
+    if asyncio.iscoroutine(loop):  # a loop, or something else, second
         loop.close()  # the error says it: no "never awaited" warning too
         name = getattr(loop, "__name__", "main")
         raise TypeError(

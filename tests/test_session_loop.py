@@ -1384,8 +1384,13 @@ def test_run_coro_as_main_reports_an_error_and_exits_non_zero(pytester):
             "TypeError: run_coro_as_main takes the event loop first, then the coroutine: "
             "run_coro_as_main(loop, work())",
         ),
+        (  # it said to call the async function
+            "alt_coop.run_coro_as_main(work(), None)",
+            "TypeError: run_coro_as_main takes the event loop first, then the coroutine: "
+            "run_coro_as_main(loop, work())",
+        ),
     ],
-    ids=["not-a-loop", "running-loop", "swapped"],
+    ids=["not-a-loop", "running-loop", "swapped", "swapped-without-a-loop"],
 )
 def test_run_coro_as_main_refuses_what_it_cannot_run(pytester, call, message):
     result = run_script(
@@ -1407,7 +1412,6 @@ def test_run_coro_as_main_refuses_what_it_cannot_run(pytester, call, message):
     result.stderr.fnmatch_lines([message])
     output = result.stdout.str() + result.stderr.str()
     assert "WORK RAN" not in output
-    assert "never awaited" not in output
     assert "never awaited" not in output
     assert "During handling" not in output
     assert "never retrieved" not in output
