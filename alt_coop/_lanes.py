@@ -339,10 +339,10 @@ def let_the_loop_turn() -> None:
 
 
 def _running_for(lane: greenlet.greenlet) -> bool:
-    """Make the loop of ``lane``'s driver the running one again, if its code
-    sees it stopped (see :class:`alt_coop._session_loop.loop_seen`): code
-    is about to run on it.
-    Whether it did (the caller stops it again after)."""
+    """Make the loop of ``lane``'s driver the running one again if the
+    lane's code sees it stopped (see :class:`alt_coop._session_loop.loop_seen`),
+    as code is about to run on it; whether it did (the caller stops it again
+    after)."""
     if asyncio._get_running_loop() is not None:
         return False
     assert isinstance(lane, Lane) and lane.driver is not None, "stopped only in a lane"

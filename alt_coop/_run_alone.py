@@ -262,7 +262,7 @@ class RunAlone:
                     f"tests using pytest-asyncio's fixtures ({', '.join(theirs)}) run alone "
                     "(pytest-asyncio sets them up on a loop of its own, which cannot start "
                     "while alt_coop's runs); to run them cooperatively, make them plain "
-                    f"@pytest.fixture fixtures and switch pytest-asyncio off "
+                    "@pytest.fixture fixtures and switch pytest-asyncio off "
                     f"(-p no:{self._pytest_asyncio})"
                 )
         if _hypothesis.is_hypothesis_test(item.obj):

@@ -123,7 +123,7 @@ class Scheduler:
         self.error: BaseException | None = None  # raised outside any test's phases
         self._tasks: set[asyncio.Task[None]] = set()  # the running batch's
         # Whether a test's sync code sees the loop stopped, as in a
-        # sequential run of the session (see alt_coop._session_loop.loop_stopped).
+        # sequential run of the session (see alt_coop._session_loop.loop_seen).
         self._stops_for_sync_code = False
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
         self._after_patches: dict[pytest.Item, str] = {}  # see after_wider_patches
