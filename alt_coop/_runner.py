@@ -35,6 +35,7 @@ from ._lanes import (
     in_lane,
     in_other_task,
     let_the_loop_turn,
+    loop_of_the_lane,
     step,
 )
 from ._pytest_compat import TEST_OUTCOME, hidden_unless_alone
@@ -59,6 +60,13 @@ _NOT_FROM_ELSEWHERE = (
 )
 
 
+_WHILE_ANOTHER_LOOP_RUNS = (
+    "alt_coop cannot run this coroutine (an async fixture asked for with "
+    "request.getfixturevalue, say) while another event loop runs in this thread: "
+    "ask for the fixture before starting that loop, or as an argument"
+)
+
+
 def run(
     coro: Coroutine[Any, Any, T],
     timeout: PhaseTimeout | None,
@@ -77,12 +85,17 @@ def run(
     """
     __tracebackhide__ = True
     if in_lane():
-        if asyncio._get_running_loop() is None and _session_loop.stopped_for_sync_code():
+        running = asyncio._get_running_loop()
+        if running is None and _session_loop.stopped_for_sync_code():
             # From a cooperative test's sync code, which sees the loop
             # stopped (an async finalizer it added, an async fixture it asked
             # for): alt_coop's code and the coroutine see it running.
             with _session_loop.loop_seen(stopped=False):
                 return run(coro, timeout, phase, context=context, alone=alone)
+        if running is not None and running is not loop_of_the_lane():
+            # That code's own loop (its asyncio.run()), which it runs meanwhile.
+            coro.close()
+            raise AltCoopUsageError(_WHILE_ANOTHER_LOOP_RUNS)
         if in_other_task():  # a task the code started, stepped eagerly in the lane
             coro.close()
             raise AltCoopUsageError(_NOT_FROM_ELSEWHERE)
@@ -118,11 +131,7 @@ def run(
     running = _session_loop.running_loop()
     if running is not None and running is not session_loop.loop:
         coro.close()
-        raise AltCoopUsageError(
-            "alt_coop cannot run this coroutine (an async fixture asked for with "
-            "request.getfixturevalue, say) while another event loop runs in this thread: "
-            "ask for the fixture before starting that loop, or as an argument"
-        )
+        raise AltCoopUsageError(_WHILE_ANOTHER_LOOP_RUNS)
     if session_loop.loop.is_running() and not session_loop.nested:
         # pytest.main() from a running loop is refused at configure: this is
         # a session's own code, run from outside its lanes.

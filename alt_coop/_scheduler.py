@@ -306,6 +306,9 @@ class Scheduler:
             _lane_warnings.warnings_per_test(self.config) as warnings_per_test,
             _uncaught.uncaught_per_test(self.config),
             BatchCollection(min(len(items), self.max_tasks)) as collection,
+            _session_loop.tasks_made_seeing_it_run(session_loop.loop)
+            if session_loop is not None and self._stops_for_sync_code
+            else contextlib.nullcontext(),
         ):
             try:
                 turn_globals.record(warnings_per_test)  # what the set-up installed is the batch's

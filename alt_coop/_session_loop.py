@@ -1021,49 +1021,62 @@ class loop_seen:
     Entered outside such a lane, it changes nothing.
     """
 
-    __slots__ = ("_before", "_changed", "_made", "_stopped")
-    _made: Callable[..., Any] | None  # the loop's create_task, while the block runs
+    __slots__ = ("_before", "_changed", "_stopped")
 
     def __init__(self, *, stopped: bool) -> None:
         self._stopped = stopped
 
     def __enter__(self) -> None:
         self._before = before = asyncio._get_running_loop()
-        self._changed = stopped_for_sync_code() and (before is None) != self._stopped
-        self._made = None
-        if not self._changed:
+        self._changed = False
+        if not stopped_for_sync_code():
             return
-        if not self._stopped:
+        driver = cast(Lane, greenlet.getcurrent()).driver
+        assert driver is not None, "a lane that stops the loop has a driver"
+        loop = driver.get_loop()
+        if self._stopped:
+            # Not a loop of the code's own, which it runs meanwhile (its
+            # asyncio.run(), whose code asks for a sync fixture).
+            self._changed = before is loop
+            if self._changed:
+                asyncio._set_running_loop(None)
+        elif before is None:
+            self._changed = True
             current_again()  # as alt_coop's code after an asyncio.run() finds it
-            driver = cast(Lane, greenlet.getcurrent()).driver
-            assert driver is not None, "a lane that stops the loop has a driver"
-            asyncio._set_running_loop(driver.get_loop())
-            return
-        asyncio._set_running_loop(None)
-        assert before is not None
-        own = getattr(before, "__dict__", None)  # None: uvloop's, which takes no attributes
-        if own is not None and "create_task" not in own and before.get_task_factory():
-            # An eager task factory steps a task's coroutine where the task is
-            # made, since the loop runs: that code must see it running.
-            self._made = functools.partial(_made_seeing_the_loop_run, before.create_task)
-            own["create_task"] = self._made
+            asyncio._set_running_loop(loop)
 
     def __exit__(self, *exc_info: object) -> None:
-        if not self._changed:
-            return
-        if self._stopped:
-            current_again()  # an asyncio.run() in the block left none current
-        before = self._before
-        asyncio._set_running_loop(before)
-        if self._made is not None and before is not None:
-            own = before.__dict__
-            if own.get("create_task") is self._made:  # not one the block set
-                del own["create_task"]
+        if self._changed:
+            if self._stopped:
+                current_again()  # an asyncio.run() in the block left none current
+            asyncio._set_running_loop(self._before)
 
 
-def _made_seeing_the_loop_run(create_task: Any, coro: Any, **kwargs: Any) -> Any:
-    with loop_seen(stopped=False):
-        return create_task(coro, **kwargs)
+@contextlib.contextmanager
+def tasks_made_seeing_it_run(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """Within the block, a task made on ``loop`` by code that sees it stopped
+    (see :class:`loop_seen`) is made seeing it running: under an eager task
+    factory, its coroutine's first step runs there and then, as the loop
+    runs. ``loop.create_task`` is one of alt_coop's meanwhile (not on a loop
+    whose instances take no attributes, uvloop's)."""
+    own = getattr(loop, "__dict__", None)
+    if own is None or "create_task" in own:  # uvloop's; or one of the application's
+        yield
+        return
+    create_task = loop.create_task
+
+    def create_task_seeing_it_run(coro: Any, **kwargs: Any) -> Any:
+        if asyncio._get_running_loop() is not None:  # the usual case
+            return create_task(coro, **kwargs)
+        with loop_seen(stopped=False):
+            return create_task(coro, **kwargs)
+
+    own["create_task"] = create_task_seeing_it_run
+    try:
+        yield
+    finally:
+        if own.get("create_task") is create_task_seeing_it_run:
+            del own["create_task"]
 
 
 def current_again() -> None:

@@ -27,6 +27,7 @@ import pytest
 from . import _lane_state
 from ._lane_warnings import teardown_warnings_of
 from ._pytest_compat import TEST_OUTCOME, hidden_unless_alone
+from ._session_loop import loop_seen
 
 _Error = tuple[BaseException, types.TracebackType | None]
 
@@ -328,7 +329,10 @@ def _finish(
     while entry.finalizers:
         finalizer = entry.finalizers.pop()
         try:
-            finalizer()
+            # A cooperative test's teardown sees the loop stopped, as in a
+            # sequential run; async code it runs sees it running.
+            with loop_seen(stopped=True):
+                finalizer()
         except TEST_OUTCOME as exc:
             found.append(exc)
             failed()

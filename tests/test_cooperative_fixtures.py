@@ -1432,20 +1432,153 @@ def test_a_task_a_sync_fixture_starts_under_an_eager_task_factory(pytester, run_
             return "done"
 
         @pytest.fixture
-        def started(eager):
+        async def short_wait():
+            await asyncio.sleep(0.05)
+
+        @pytest.fixture
+        async def long_wait():
+            await asyncio.sleep(0.1)
+
+        def start(request, wait):
             seen = []
+            request.getfixturevalue(wait)  # another test's fixture runs meanwhile
             task = asyncio.get_event_loop().create_task(worker(seen))
-            yield task, seen
+            return task, seen
+
+        @pytest.fixture
+        def started(request, eager):
+            yield start(request, "short_wait")
             assert asyncio.get_event_loop().get_task_factory() is asyncio.eager_task_factory
+
+        @pytest.fixture
+        def started_later(request, eager):
+            return start(request, "long_wait")
 
         async def test_it(started):
             task, seen = started
             assert await task == "done"
             assert seen == [asyncio.get_running_loop()]
 
+        async def test_too(started_later):
+            task, seen = started_later
+            assert await task == "done"
+
+        @pytest.fixture
+        def sets_it_itself():
+            loop = asyncio.get_event_loop()
+            factory = loop.get_task_factory()
+            loop.set_task_factory(asyncio.eager_task_factory)
+            seen = []
+            yield loop.create_task(worker(seen)), seen
+            loop.set_task_factory(factory)
+
+        async def test_set_in_the_fixture(sets_it_itself):
+            task, seen = sets_it_itself
+            assert await task == "done"
+
         async def test_beside():
             await asyncio.sleep(0.05)
         """
     )
     result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_teardowns_see_the_loop_stopped_as_their_setups_do(pytester, run_alt, mode):
+    # Finalizers added to a test's node, from its body, or by a teardown
+    # ran in a cooperative run with the loop running: asyncio.run() failed.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        def finalizer(tag):
+            def run_it():
+                asyncio.run(asyncio.sleep(0))
+                with pytest.raises(RuntimeError, match="no running event loop"):
+                    asyncio.get_running_loop()
+                print("FINALIZED", tag)
+            return run_it
+
+        @pytest.fixture
+        def on_the_node(request):
+            request.node.addfinalizer(finalizer("node"))
+
+        @pytest.fixture(scope="module")
+        def on_the_module(request):
+            request.node.addfinalizer(finalizer("module"))
+
+        @pytest.fixture
+        def added_late(request):
+            yield
+            request.addfinalizer(finalizer("late"))
+
+        async def test_it(on_the_node, on_the_module, added_late, request):
+            request.addfinalizer(finalizer("from the body"))
+            await asyncio.sleep(0.1)
+
+        async def test_beside():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt("-s", "-p", "no:randomly", *mode_args(mode))
     result.assert_outcomes(passed=2)
+    output = result.stdout.str()
+    for tag in ("node", "module", "late", "from the body"):
+        assert f"FINALIZED {tag}" in output, output
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_fixtures_asked_for_inside_a_sync_fixtures_own_loop(pytester, run_alt, mode):
+    # Asked for by code on that loop (its asyncio.run()): a sync fixture sees
+    # that loop running; an async one is refused, saying why. In a
+    # cooperative run, the sync one saw no loop, and the async one ended the
+    # session in an INTERNALERROR.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def sync_leaf():
+            return asyncio.get_running_loop()
+
+        @pytest.fixture
+        async def async_leaf():
+            return "async"
+
+        def on_its_own_loop(request, name):
+            async def inner():
+                return asyncio.get_running_loop(), request.getfixturevalue(name)
+            return asyncio.run(inner())
+
+        @pytest.fixture
+        def gets_sync(request):
+            return on_its_own_loop(request, "sync_leaf")
+
+        @pytest.fixture
+        def gets_async(request):
+            return on_its_own_loop(request, "async_leaf")
+
+        async def test_sync(gets_sync):
+            its_loop, seen = gets_sync
+            assert seen is its_loop
+
+        async def test_async(gets_async):
+            pass
+
+        async def test_beside():
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E   *AltCoopUsageError: alt_coop cannot run this coroutine (an async fixture asked "
+            "for with request.getfixturevalue, say) while another event loop runs in this "
+            "thread*",
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str()
