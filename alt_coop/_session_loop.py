@@ -1042,13 +1042,10 @@ class loop_seen:
                 asyncio._set_running_loop(None)
         elif before is None:
             self._changed = True
-            current_again()  # as alt_coop's code after an asyncio.run() finds it
             asyncio._set_running_loop(loop)
 
     def __exit__(self, *exc_info: object) -> None:
         if self._changed:
-            if self._stopped:
-                current_again()  # an asyncio.run() in the block left none current
             asyncio._set_running_loop(self._before)
 
 
@@ -1063,13 +1060,12 @@ def tasks_made_seeing_it_run(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     if own is None or "create_task" in own:  # uvloop's; or one of the application's
         yield
         return
-    create_task = loop.create_task
-
     def create_task_seeing_it_run(coro: Any, **kwargs: Any) -> Any:
+        # The class's, looked up at each call: one patched meanwhile is called.
         if asyncio._get_running_loop() is not None:  # the usual case
-            return create_task(coro, **kwargs)
+            return type(loop).create_task(loop, coro, **kwargs)
         with loop_seen(stopped=False):
-            return create_task(coro, **kwargs)
+            return type(loop).create_task(loop, coro, **kwargs)
 
     own["create_task"] = create_task_seeing_it_run
     try:
@@ -1095,9 +1091,7 @@ def current_again() -> None:
 def _sees_it_stopped(loop: asyncio.AbstractEventLoop) -> bool:
     """Whether the calling code sees ``loop`` stopped: it is, or the code is a
     cooperative test's synchronous code (see :class:`loop_seen`)."""
-    return not loop.is_running() or (
-        asyncio._get_running_loop() is None and stopped_for_sync_code()
-    )
+    return not loop.is_running() or stopped_for_sync_code()
 
 
 def push(session_loop: SessionLoop) -> None:

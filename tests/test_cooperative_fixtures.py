@@ -1582,3 +1582,53 @@ def test_fixtures_asked_for_inside_a_sync_fixtures_own_loop(pytester, run_alt, m
         ]
     )
     assert "INTERNALERROR" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_the_current_loop_between_teardowns_is_as_in_a_sequential_run(pytester, run_alt, mode):
+    # An asyncio.run() in one teardown leaves no loop current for the next,
+    # as in a sequential run; and a patch of the loop class's create_task
+    # made during the run is called for alt_coop's loop too.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        MADE = []
+
+        @pytest.fixture(scope="session", autouse=True)
+        def instrumented():
+            original = asyncio.BaseEventLoop.create_task
+
+            def create_task(self, coro, **kwargs):
+                MADE.append(coro.__name__)
+                return original(self, coro, **kwargs)
+
+            asyncio.BaseEventLoop.create_task = create_task
+            yield
+            asyncio.BaseEventLoop.create_task = original
+
+        @pytest.fixture
+        def first():
+            yield
+            asyncio.get_event_loop()  # torn down after second's asyncio.run()
+
+        @pytest.fixture
+        def second(first):
+            yield
+            asyncio.run(asyncio.sleep(0))
+
+        async def work():
+            return 1
+
+        async def test_it(second):
+            assert await asyncio.ensure_future(work()) == 1
+            assert "work" in MADE
+
+        async def test_beside():
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["E * RuntimeError: There is no current event loop*"])
