@@ -1060,6 +1060,7 @@ def tasks_made_seeing_it_run(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     if own is None or "create_task" in own:  # uvloop's; or one of the application's
         yield
         return
+
     def create_task_seeing_it_run(coro: Any, **kwargs: Any) -> Any:
         # The class's, looked up at each call: one patched meanwhile is called.
         if asyncio._get_running_loop() is not None:  # the usual case
