@@ -516,6 +516,19 @@ def test_a_pytest_asyncio_fixture_asked_for_while_alt_coops_loop_runs_says_what_
     result.assert_outcomes(passed=3 - by_a_fixture, failed=1, errors=by_a_fixture)
 
 
+def _run_with_pytest_asyncio(
+    pytester: pytest.Pytester, loaded: str
+) -> tuple[pytest.RunResult, str]:
+    """The run's result with pytest-asyncio ``loaded`` by its entry point or
+    by module, and the name ``-p no:`` switches it off by."""
+    if loaded == "by module":
+        pytester.makeconftest("pytest_plugins = ['pytest_asyncio.plugin']")
+        args, name = [*ISOLATE], "pytest_asyncio.plugin"
+    else:
+        args, name = _without("asyncio"), "asyncio"
+    return pytester.runpytest(*args, "-p", "alt_coop.enable"), name
+
+
 @pytest.mark.parametrize("loaded", ["autoloaded", "by module"])
 def test_cooperative_tests_using_pytest_asyncios_fixtures_run_alone(
     pytester: pytest.Pytester, loaded: str
@@ -556,12 +569,7 @@ def test_cooperative_tests_using_pytest_asyncios_fixtures_run_alone(
             await asyncio.sleep(0.01)
         """
     )
-    if loaded == "by module":
-        pytester.makeconftest("pytest_plugins = ['pytest_asyncio.plugin']")
-        args, name = [*ISOLATE], "pytest_asyncio.plugin"
-    else:
-        args, name = _without("asyncio"), "asyncio"
-    result = pytester.runpytest(*args, "-p", "alt_coop.enable")
+    result, name = _run_with_pytest_asyncio(pytester, loaded)
     # The other warning: the fixture is on pytest-asyncio's loop (the next test).
     result.assert_outcomes(passed=4, warnings=2)
     result.stdout.fnmatch_lines(
@@ -606,12 +614,7 @@ def test_async_tests_using_pytest_asyncios_fixtures_are_told_it_is_on_its_loop(
             assert loop_of_fixture is asyncio.get_running_loop()
         """
     )
-    if loaded == "by module":
-        pytester.makeconftest("pytest_plugins = ['pytest_asyncio.plugin']")
-        args, name = [*ISOLATE], "pytest_asyncio.plugin"
-    else:
-        args, name = _without("asyncio"), "asyncio"
-    result = pytester.runpytest(*args, "-p", "alt_coop.enable")
+    result, name = _run_with_pytest_asyncio(pytester, loaded)
     result.assert_outcomes(passed=3, warnings=2)  # and: tests marked asyncio are its own
     result.stdout.fnmatch_lines(
         [
