@@ -989,7 +989,7 @@ def test_a_task_started_eagerly_holds_a_lock_for_itself(pytester, run_alt, coope
 
         @pytest.fixture
         def eager():
-            loop = asyncio.get_running_loop() if {cooperative} else asyncio.get_event_loop()
+            loop = asyncio.get_event_loop()  # sync code sees it stopped, in both modes
             old = loop.get_task_factory()
             loop.set_task_factory(asyncio.eager_task_factory)
             yield
