@@ -13,13 +13,16 @@ warnings and uncaught exceptions have modules of their own:
 Private pytest names used here, checked on pytest 8.3.5, 8.4.2, 9.0.3 and
 9.2.0: the assertion plugin's ``pytest_runtest_protocol`` and
 ``util._reprcompare``/``_assertion_pass``/``_config``,
-``runner._update_current_test_var`` and ``runner.runtestprotocol``.
+``runner._update_current_test_var`` and ``runner.runtestprotocol``. And
+one of asyncio's, read only: where its default policy keeps each thread's
+current loop (see :func:`_current_loops`).
 
 PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import random
@@ -50,7 +53,9 @@ class TurnGlobals:
     """Process-wide state a test may change across its awaits, kept per test.
 
     ``sys.stdout``/``sys.stderr`` (``contextlib.redirect_stdout`` around an
-    await, say), the hooks for uncaught exceptions (pytest 8.3 swaps them
+    await, say), the current event loop (which ``asyncio.run()`` in a sync
+    fixture leaves unset as it ends, for the sync code of the tests beside
+    it too, after their awaits), the hooks for uncaught exceptions (pytest 8.3 swaps them
     around each phase), ``PYTEST_CURRENT_TEST``, and the failure pytest keeps
     in ``sys.last_value`` and its kin for post-mortem debugging (which a
     teardown may read to tell whether its test failed): what a test set is put
@@ -75,6 +80,8 @@ class TurnGlobals:
         self._out, self._err = sys.stdout, sys.stderr
         self._unraisable, self._thread_hook = sys.unraisablehook, threading.excepthook
         self._last = _last_failure()
+        self._loops = _current_loops()
+        self._loop = None if self._loops is None else self._loops._loop
 
     def turn_ended(self, state: LaneState) -> None:
         if self._warnings is not None:
@@ -89,6 +96,13 @@ class TurnGlobals:
         else:
             state.own_last_failure = _last_failure()
             _set_last_failure(self._last)
+        loops = self._loops
+        if loops is not None:
+            if loops._loop is self._loop:
+                state.own_current_loop = None  # the usual case
+            else:
+                state.own_current_loop = (loops._loop,)
+                asyncio.set_event_loop(self._loop)
         if (
             sys.stdout is self._out
             and sys.stderr is self._err
@@ -116,6 +130,8 @@ class TurnGlobals:
             sys.stdout, sys.stderr, sys.unraisablehook, threading.excepthook = own
         if state.own_last_failure is not None:
             _set_last_failure(state.own_last_failure)
+        if state.own_current_loop is not None:
+            asyncio.set_event_loop(state.own_current_loop[0])
         if state.current_test_var != self._test_var:
             self.show_test_var(state.current_test_var)
         if self.coverage is not None:
@@ -134,6 +150,17 @@ class TurnGlobals:
 #: Where pytest keeps a test's failure for post-mortem debugging (as Python
 #: does for an uncaught exception), cleared as a test's call starts.
 _LAST_FAILURE = ("last_type", "last_value", "last_traceback", "last_exc")
+
+
+def _current_loops() -> Any:
+    """Where asyncio keeps each thread's current event loop (the default
+    policy's thread-local, whose ``_loop`` is this thread's), or None under a
+    policy of another kind. Read there: asyncio's one reader,
+    ``get_event_loop()``, answers the running loop first, and may warn or make
+    a loop where none is set. Checked on Python 3.11, 3.12 and 3.13."""
+    policy = getattr(asyncio.events, "_event_loop_policy", None)
+    loops = getattr(policy, "_local", None)
+    return loops if hasattr(loops, "_loop") else None
 
 
 def _last_failure() -> tuple[Any, ...]:

@@ -100,6 +100,7 @@ class LaneState:
         "log_phase",
         "log_when",
         "out",
+        "own_current_loop",
         "own_globals",
         "own_last_failure",
         "own_warnings",
@@ -132,6 +133,9 @@ class LaneState:
         # and has not undone (see TurnGlobals), kept aside between its turns.
         self.own_globals: tuple[Any, Any, Any, Any] | None = None
         self.own_last_failure: tuple[Any, ...] | None = None  # likewise its sys.last_value, ...
+        # Likewise the current event loop its sync code left (asyncio.run()
+        # leaves none), when not the batch's.
+        self.own_current_loop: tuple[asyncio.AbstractEventLoop | None] | None = None
         self.current_test_var: str | None = None  # its PYTEST_CURRENT_TEST
         self.coverage_context: str | None = None  # the coverage.py context it switched to
         # The warnings state the test set up and has not undone (its

@@ -1054,26 +1054,39 @@ def tasks_made_seeing_it_run(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     """Within the block, a task made on ``loop`` by code that sees it stopped
     (see :class:`loop_seen`) is made seeing it running: under an eager task
     factory, its coroutine's first step runs there and then, as the loop
-    runs. ``loop.create_task`` is one of alt_coop's meanwhile (not on a loop
-    whose instances take no attributes, uvloop's)."""
+    runs. ``loop.create_task`` is one of alt_coop's meanwhile, calling the
+    one set on the loop itself before, if any (not on a loop whose instances
+    take no attributes, uvloop's)."""
     own = getattr(loop, "__dict__", None)
-    if own is None or "create_task" in own:  # uvloop's; or one of the application's
+    if own is None:
         yield
         return
+    before = own.get("create_task")  # a task-tracking wrapper of the application's, say
 
     def create_task_seeing_it_run(coro: Any, **kwargs: Any) -> Any:
-        # The class's, looked up at each call: one patched meanwhile is called.
+        # Else the class's, looked up at each call: one patched meanwhile is called.
         if asyncio._get_running_loop() is not None:  # the usual case
-            return type(loop).create_task(loop, coro, **kwargs)
+            return _create_task(loop, before, coro, kwargs)
         with loop_seen(stopped=False):
-            return type(loop).create_task(loop, coro, **kwargs)
+            return _create_task(loop, before, coro, kwargs)
 
     own["create_task"] = create_task_seeing_it_run
     try:
         yield
     finally:
         if own.get("create_task") is create_task_seeing_it_run:
-            del own["create_task"]
+            if before is None:
+                del own["create_task"]
+            else:
+                own["create_task"] = before
+
+
+def _create_task(
+    loop: asyncio.AbstractEventLoop, own: Any, coro: Any, kwargs: dict[str, Any]
+) -> Any:
+    if own is not None:
+        return own(coro, **kwargs)
+    return type(loop).create_task(loop, coro, **kwargs)
 
 
 def current_again() -> None:

@@ -1484,6 +1484,61 @@ def test_a_task_a_sync_fixture_starts_under_an_eager_task_factory(pytester, run_
     result.assert_outcomes(passed=4)
 
 
+@pytest.mark.skipif(
+    not hasattr(__import__("asyncio"), "eager_task_factory"), reason="Python 3.12+"
+)
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_an_eager_task_a_sync_fixture_makes_through_its_loops_own_create_task(
+    pytester, run_alt, mode
+):
+    # The loop's create_task replaced on the loop itself (a task-tracking
+    # wrapper, set before the batch): the task it makes from a cooperative
+    # test's sync fixture still takes its first step seeing the loop run.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        MADE = []
+
+        @pytest.fixture(scope="session")
+        def tracked_loop():
+            loop = asyncio.get_event_loop()
+            original = loop.create_task
+
+            def create_task(coro, **kwargs):
+                task = original(coro, **kwargs)
+                MADE.append(task)
+                return task
+
+            loop.create_task = create_task
+            loop.set_task_factory(asyncio.eager_task_factory)
+            yield loop
+            loop.set_task_factory(None)
+            del loop.create_task
+
+        @pytest.mark.asyncio_sequential
+        async def test_first(tracked_loop):
+            pass
+
+        async def job():
+            await asyncio.sleep(0.01)
+            return asyncio.get_running_loop()
+
+        @pytest.fixture
+        def task(tracked_loop):
+            return tracked_loop.create_task(job())
+
+        @pytest.mark.parametrize("i", range(3))
+        async def test_it(i, task):
+            assert await task is asyncio.get_running_loop()
+            assert task in MADE
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=4)
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_teardowns_see_the_loop_stopped_as_their_setups_do(pytester, run_alt, mode):
     # Finalizers added to a test's node, from its body, or by a teardown
@@ -1632,3 +1687,60 @@ def test_the_current_loop_between_teardowns_is_as_in_a_sequential_run(pytester, 
     result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["E * RuntimeError: There is no current event loop*"])
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_another_tests_asyncio_run_leaves_the_loop_current_for_this_ones_sync_code(
+    pytester, run_alt, mode
+):
+    # asyncio.run() in one test's sync teardown leaves no loop current as it
+    # ends; the tests beside it, whose sync code goes on after an await, still
+    # find the session's loop current, as in a sequential run.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def slow():
+            await asyncio.sleep(0.2)
+
+        @pytest.fixture
+        def after_getfixturevalue(request):
+            request.getfixturevalue("slow")
+            return asyncio.get_event_loop()
+
+        @pytest.fixture
+        def sync_outer():
+            yield
+            asyncio.get_event_loop()
+
+        @pytest.fixture
+        async def async_inner(sync_outer):
+            yield
+            await asyncio.sleep(0.2)
+
+        @pytest.fixture
+        def runs_a_loop_in_teardown():
+            yield
+            asyncio.run(asyncio.sleep(0))
+
+        async def test_getfixturevalue(after_getfixturevalue):
+            assert after_getfixturevalue is asyncio.get_running_loop()
+
+        async def test_teardown_after_an_await(async_inner):
+            pass
+
+        class TestMethod:
+            def teardown_method(self, method):
+                asyncio.get_event_loop()
+
+            async def test_it(self, request, async_inner):
+                request.addfinalizer(lambda: asyncio.get_event_loop())
+
+        async def test_runs_a_loop(runs_a_loop_in_teardown):
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=4)
