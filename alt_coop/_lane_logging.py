@@ -180,6 +180,7 @@ class _LogRouter(logging.Handler):
         self.active = True
 
     def emit(self, record: logging.LogRecord) -> None:
+        __tracebackhide__ = True  # a record's formatting error is the caller's
         self.route(record, logging.root)
 
     def route(self, record: logging.LogRecord, logger: logging.Logger, since: int = 0) -> None:
@@ -188,6 +189,7 @@ class _LogRouter(logging.Handler):
         capture a logger that does not propagate): pytest, attaching its
         handler there too, adds it once. Only if the test's phase started
         at ``since`` or later (see :class:`_RouterPlaces`)."""
+        __tracebackhide__ = True
         if not self.active:
             return
         state = _test_of_record(record)
@@ -667,6 +669,7 @@ class _Relay(logging.Handler):
         self._since = since  # the first phase it serves (see _RouterPlaces)
 
     def emit(self, record: logging.LogRecord) -> None:
+        __tracebackhide__ = True
         logger = self._logger
         root = logging.getLogger()
         while logger.propagate:
@@ -694,6 +697,7 @@ class _TestsHandler(LogCaptureHandler):
         self._levels = levels
 
     def handle(self, record: logging.LogRecord) -> Any:
+        __tracebackhide__ = True
         owner = self.owner
         if owner is not None and (
             _test_of_record(record) is not owner

@@ -384,10 +384,8 @@ def reused(fixturedef: Any, state: LaneState | None) -> None:
 
 def show_terminal_lines(state: LaneState, reports_shown: int) -> None:
     """Write the ``--setup-show`` lines of ``state``'s test that come before
-    its report number ``reports_shown``."""
+    its report number ``reports_shown`` (it has some)."""
     lines = state.terminal_lines
-    if not lines:
-        return
     terminal = state.item.config.get_terminal_writer()
     while lines and lines[0][0] <= reports_shown:
         text = lines.pop(0)[1]

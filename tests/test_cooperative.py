@@ -5637,3 +5637,38 @@ def test_a_log_path_set_while_cooperative_tests_run_is_told(pytester, run_alt, m
             "file of their own sequentially (asyncio_sequential)",
         ]
     )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_logging_error_shows_no_alt_coop_frames(pytester, run_alt_subprocess, mode):
+    # pytest's log handler raises a record's formatting error in the test:
+    # alt_coop's router, which hands the record to it in a batch, is hidden.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import logging
+
+        async def test_bad_format(caplog):
+            await asyncio.sleep(0.01)
+            logging.getLogger("app").warning("value %d", "not-a-number")
+
+        async def test_bad_format_apart(caplog):
+            logger = logging.getLogger("apart")
+            logger.propagate = False
+            logger.addHandler(caplog.handler)
+            try:
+                await asyncio.sleep(0.01)
+                logger.warning("value %d", "not-a-number")
+            finally:
+                logger.removeHandler(caplog.handler)
+                logger.propagate = True
+
+        async def test_beside():
+            await asyncio.sleep(0.05)
+        """
+    )
+    result = run_alt_subprocess(*mode_args(mode))
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["E * TypeError: %d format: a real number is required*"])
+    failures = result.stdout.str().split("= FAILURES =")[1]
+    assert "alt_coop/" not in failures and "alt_coop." not in failures, failures
