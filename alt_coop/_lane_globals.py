@@ -15,7 +15,7 @@ Private pytest names used here, checked on pytest 8.3.5, 8.4.2, 9.0.3 and
 ``util._reprcompare``/``_assertion_pass``/``_config``,
 ``runner._update_current_test_var`` and ``runner.runtestprotocol``. And
 one of asyncio's, read only: where its default policy keeps each thread's
-current loop (see :func:`_current_loops`).
+current loop (see :func:`alt_coop._session_loop.current_loops`).
 
 PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
@@ -36,7 +36,7 @@ from _pytest import runner as _runner_module
 from _pytest.assertion import pytest_runtest_protocol as _assertion_protocol
 from _pytest.assertion import util as _assertion_util
 
-from . import _coverage_support, _loaded_plugins
+from . import _coverage_support, _loaded_plugins, _session_loop
 from ._lane_output import captured_per_test, setup_show_per_test
 from ._lane_state import CURRENT, LaneState, bodies_in_threads
 from ._lane_threads import threads_follow_their_test
@@ -53,10 +53,11 @@ class TurnGlobals:
     """Process-wide state a test may change across its awaits, kept per test.
 
     ``sys.stdout``/``sys.stderr`` (``contextlib.redirect_stdout`` around an
-    await, say), the current event loop (which ``asyncio.run()`` in a sync
-    fixture leaves unset as it ends, for the sync code of the tests beside
-    it too, after their awaits), the hooks for uncaught exceptions (pytest 8.3 swaps them
-    around each phase), ``PYTEST_CURRENT_TEST``, and the failure pytest keeps
+    await, say), the current event loop where alt_coop made its own current
+    (``asyncio.run()`` in a sync fixture leaves none as it ends: not for the
+    sync code of the tests beside it, after their awaits), the hooks for
+    uncaught exceptions (pytest 8.3 swaps them around each phase),
+    ``PYTEST_CURRENT_TEST``, and the failure pytest keeps
     in ``sys.last_value`` and its kin for post-mortem debugging (which a
     teardown may read to tell whether its test failed): what a test set is put
     aside when its turn on the loop ends and put back when its next turn
@@ -80,8 +81,12 @@ class TurnGlobals:
         self._out, self._err = sys.stdout, sys.stderr
         self._unraisable, self._thread_hook = sys.unraisablehook, threading.excepthook
         self._last = _last_failure()
-        self._loops = _current_loops()
-        self._loop = None if self._loops is None else self._loops._loop
+        # The loop alt_coop made current, which it makes so again at each of
+        # a test's hooks and fixtures (an application's is its own to make).
+        session_loop = _session_loop.current()
+        self._made = _session_loop.made_current()
+        ours = session_loop is not None and self._made is session_loop.loop
+        self._loops = _session_loop.current_loops() if ours else None
 
     def turn_ended(self, state: LaneState) -> None:
         if self._warnings is not None:
@@ -98,11 +103,8 @@ class TurnGlobals:
             _set_last_failure(self._last)
         loops = self._loops
         if loops is not None:
-            if loops._loop is self._loop:
-                state.own_current_loop = None  # the usual case
-            else:
-                state.own_current_loop = (loops._loop,)
-                asyncio.set_event_loop(self._loop)
+            now = loops._loop
+            state.own_current_loop = None if now is self._made else (now,)
         if (
             sys.stdout is self._out
             and sys.stderr is self._err
@@ -130,8 +132,12 @@ class TurnGlobals:
             sys.stdout, sys.stderr, sys.unraisablehook, threading.excepthook = own
         if state.own_last_failure is not None:
             _set_last_failure(state.own_last_failure)
-        if state.own_current_loop is not None:
-            asyncio.set_event_loop(state.own_current_loop[0])
+        loops = self._loops
+        if loops is not None:
+            own_loop = state.own_current_loop
+            wanted = self._made if own_loop is None else own_loop[0]
+            if loops._loop is not wanted:
+                asyncio.set_event_loop(wanted)
         if state.current_test_var != self._test_var:
             self.show_test_var(state.current_test_var)
         if self.coverage is not None:
@@ -150,17 +156,6 @@ class TurnGlobals:
 #: Where pytest keeps a test's failure for post-mortem debugging (as Python
 #: does for an uncaught exception), cleared as a test's call starts.
 _LAST_FAILURE = ("last_type", "last_value", "last_traceback", "last_exc")
-
-
-def _current_loops() -> Any:
-    """Where asyncio keeps each thread's current event loop (the default
-    policy's thread-local, whose ``_loop`` is this thread's), or None under a
-    policy of another kind. Read there: asyncio's one reader,
-    ``get_event_loop()``, answers the running loop first, and may warn or make
-    a loop where none is set. Checked on Python 3.11, 3.12 and 3.13."""
-    policy = getattr(asyncio.events, "_event_loop_policy", None)
-    loops = getattr(policy, "_local", None)
-    return loops if hasattr(loops, "_loop") else None
 
 
 def _last_failure() -> tuple[Any, ...]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from . import _cancels, _lane_state, _pytest_compat
+from . import _cancels, _lane_state, _pytest_compat, _session_loop
 from ._runner import new_interrupt, run
 from ._timeouts import cap_of, capped_tasks
 from ._tracebacks import where_thread_is
@@ -71,9 +71,14 @@ async def _body_in_thread(
     # The outcome is the future's result, never its exception: asyncio
     # refuses a StopIteration as one.
     returned: asyncio.Future[tuple[object, BaseException | None]] = loop.create_future()
+    # The body finds the loop current that a sequential run's would.
+    loops = _session_loop.current_loops()
+    current = None if loops is None else loops._loop
 
     def in_thread() -> None:
         outcome: tuple[object, BaseException | None]
+        if current is not None:
+            asyncio.set_event_loop(current)
         try:
             outcome = (context.run(call), None)
         except BaseException as exc:  # the test's outcome, raised where pytest calls it

@@ -1484,61 +1484,6 @@ def test_a_task_a_sync_fixture_starts_under_an_eager_task_factory(pytester, run_
     result.assert_outcomes(passed=4)
 
 
-@pytest.mark.skipif(
-    not hasattr(__import__("asyncio"), "eager_task_factory"), reason="Python 3.12+"
-)
-@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
-def test_an_eager_task_a_sync_fixture_makes_through_its_loops_own_create_task(
-    pytester, run_alt, mode
-):
-    # The loop's create_task replaced on the loop itself (a task-tracking
-    # wrapper, set before the batch): the task it makes from a cooperative
-    # test's sync fixture still takes its first step seeing the loop run.
-    pytester.makepyfile(
-        """
-        import asyncio
-        import pytest
-
-        MADE = []
-
-        @pytest.fixture(scope="session")
-        def tracked_loop():
-            loop = asyncio.get_event_loop()
-            original = loop.create_task
-
-            def create_task(coro, **kwargs):
-                task = original(coro, **kwargs)
-                MADE.append(task)
-                return task
-
-            loop.create_task = create_task
-            loop.set_task_factory(asyncio.eager_task_factory)
-            yield loop
-            loop.set_task_factory(None)
-            del loop.create_task
-
-        @pytest.mark.asyncio_sequential
-        async def test_first(tracked_loop):
-            pass
-
-        async def job():
-            await asyncio.sleep(0.01)
-            return asyncio.get_running_loop()
-
-        @pytest.fixture
-        def task(tracked_loop):
-            return tracked_loop.create_task(job())
-
-        @pytest.mark.parametrize("i", range(3))
-        async def test_it(i, task):
-            assert await task is asyncio.get_running_loop()
-            assert task in MADE
-        """
-    )
-    result = run_alt(*mode_args(mode))
-    result.assert_outcomes(passed=4)
-
-
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_teardowns_see_the_loop_stopped_as_their_setups_do(pytester, run_alt, mode):
     # Finalizers added to a test's node, from its body, or by a teardown
@@ -1744,3 +1689,103 @@ def test_another_tests_asyncio_run_leaves_the_loop_current_for_this_ones_sync_co
     )
     result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_after_a_batch_the_sessions_loop_is_current_as_in_a_sequential_run(
+    pytester, run_alt_subprocess, mode
+):
+    # A sequential test's fixture left no loop current (the legacy
+    # event_loop pattern); the batch after it, as the tests of a sequential
+    # run, made the session's loop current again, for the session's end too.
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+
+        def pytest_sessionfinish(session):
+            try:
+                asyncio.get_event_loop()
+                print("\\nsessionfinish: a loop is current")
+            except RuntimeError as error:
+                print("\\nsessionfinish:", error)
+
+        @pytest.fixture
+        def event_loop():
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            yield loop
+            loop.close()
+            asyncio.set_event_loop(None)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_sequential
+        def test_legacy(event_loop):
+            pass
+
+        @pytest.mark.parametrize("i", range(2))
+        async def test_batch(i):
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt_subprocess("-s", *mode_args(mode))
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["sessionfinish: a loop is current"])
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_spy_on_the_loops_create_task_is_left_in_place_during_a_batch(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        import asyncio
+        from unittest import mock
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def spied_loop():
+            loop = asyncio.get_event_loop()
+            loop.create_task = mock.Mock(wraps=loop.create_task)
+            yield loop
+            del loop.create_task
+
+        @pytest.mark.asyncio_sequential
+        async def test_first(spied_loop):
+            pass
+
+        @pytest.mark.parametrize("i", range(2))
+        async def test_it(i, spied_loop):
+            await asyncio.sleep(0.01)
+            assert isinstance(spied_loop.create_task, mock.Mock)
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_plain_def_tests_body_finds_the_loop_current(pytester, run_alt, mode):
+    # Run in a worker thread in a cooperative run, the body finds the loop
+    # that is current where the test runs, as a sequential run's does.
+    mark = "asyncio_cooperative" if mode == "cooperative" else "asyncio_sequential"
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def running_loop():
+            return asyncio.get_running_loop()
+
+        @pytest.mark.{mark}
+        @pytest.mark.parametrize("i", range(2))
+        def test_body(i, running_loop):
+            assert asyncio.get_event_loop() is running_loop
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=2)

@@ -5259,3 +5259,78 @@ def test_an_async_hook_of_a_plugin_object_is_named_by_its_class(pytester):
             "its hooks without awaiting them, so it would never run.*"
         ]
     )
+
+
+@pytest.mark.parametrize("cooperative", [False, True], ids=["sequential", "cooperative"])
+def test_a_loop_a_test_makes_current_on_an_applications_loop_is_everyones(pytester, cooperative):
+    # The application made no loop current: the first sync fixture asking for
+    # one gets a new one from asyncio, and the tests beside it that one too,
+    # as in a sequential run; so does one a session fixture sets.
+    write(
+        pytester,
+        "app.py",
+        f"""
+        import asyncio
+        import sys
+
+        import pytest
+
+        import alt_coop
+
+        loop = asyncio.new_event_loop()
+        sys.exit(
+            pytest.main(
+                [*{ISOLATE!r}, "-W", "ignore::DeprecationWarning", *sys.argv[1:]],
+                plugins=[alt_coop.Plugin(managed_loop=loop)],
+            )
+        )
+        """,
+    )
+    write(
+        pytester,
+        "test_made.py",
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def the_loop():
+            return asyncio.get_event_loop()
+
+        @pytest.mark.parametrize("i", range(2))
+        async def test_it(i, the_loop):
+            await asyncio.sleep(0.01)
+        """,
+    )
+    write(
+        pytester,
+        "test_set.py",
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def app_loop():
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            yield loop
+            asyncio.set_event_loop(None)
+            loop.close()
+
+        @pytest.fixture
+        async def slow():
+            await asyncio.sleep(0.02)
+
+        @pytest.fixture
+        def helper(app_loop, slow):
+            return asyncio.get_event_loop()
+
+        @pytest.mark.parametrize("i", range(3))
+        async def test_it(i, helper, app_loop):
+            assert helper is app_loop
+        """,
+    )
+    mode = ["--asyncio-cooperative"] if cooperative else []
+    result = run_app(pytester, *mode, "test_made.py", "test_set.py")
+    assert result.ret == 0, output_of(result)
+    result.stdout.fnmatch_lines(["*5 passed*"])
