@@ -126,6 +126,8 @@ class Scheduler:
         # sequential run of the session (see alt_coop._session_loop.loop_seen).
         self._stops_for_sync_code = False
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
+        self._session_loop: _session_loop.SessionLoop | None = None  # the session's own
+        self._told_of_loop_block = False  # see _in_loop_block
         self._after_patches: dict[pytest.Item, str] = {}  # see after_wider_patches
         self._logs = _lane_logging.BatchLogs()  # the running batch's
         self._run_alone = _run_alone.RunAlone(self.config)
@@ -203,6 +205,7 @@ class Scheduler:
     def run(self) -> None:
         session = self.session
         items = session.items
+        self._session_loop = _session_loop.current()
         self.setupstate = ConcurrentSetupState.installed(session)
         self.setupstate.prepare = self._install_instances
         self._after_patches = _run_alone.after_wider_patches(items)
@@ -230,7 +233,11 @@ class Scheduler:
                     end += 1
                 if _runner.stop_if_main_cancelled(session):
                     break  # before a batch starts (a sequential test: below)
-                if flags[start] and not _loop_closed():
+                if flags[start] and self._in_loop_block(items[start]):
+                    # One at a time, and looked at again after each.
+                    end = start + 1
+                    self._run_sequential(items, start, end)
+                elif flags[start] and not _loop_closed():
                     self._run_batch(
                         Batch(items[start:end], items[end] if end < len(items) else None)
                     )
@@ -247,6 +254,23 @@ class Scheduler:
             raise session.Failed(session.shouldfail)
         if session.shouldstop:
             raise session.Interrupted(session.shouldstop)
+
+    def _in_loop_block(self, item: pytest.Item) -> bool:
+        """Whether an ``alt_coop.Loop`` block a wider fixture entered runs
+        (for a sequential test): its loop must stop to close as the fixture
+        ends, in the teardown of its scope's last test, which cannot be while
+        a batch runs on it. Its cooperative tests run one by one, on it."""
+        if _session_loop.current() is self._session_loop:
+            return False
+        if not self._told_of_loop_block:
+            self._told_of_loop_block = True
+            _lane_warnings.notice(
+                self.config,
+                "cooperative tests run one by one while an alt_coop.Loop block runs (its "
+                "loop closes as the block ends)",
+                item,
+            )
+        return True
 
     def _tear_down_left(self) -> None:
         """The run stops with fixtures still up: the stop came only as the

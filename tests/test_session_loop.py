@@ -1109,6 +1109,61 @@ def test_entering_loop_in_a_cooperative_tests_fixture_says_what_to_do(pytester, 
     )
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_cooperative_tests_inside_a_wider_loop_block_run_one_by_one_on_its_loop(
+    pytester, run_alt, mode
+):
+    # A module fixture of a sequential test's enters the block: the module's
+    # cooperative tests run on its loop, one by one, as its loop must stop to
+    # close as the fixture ends; the tests after the block run as usual.
+    pytester.makepyfile(
+        test_l="""
+        import asyncio
+        import pytest
+        import alt_coop
+
+        LOOPS = []
+
+        @pytest.fixture(scope="module", autouse=True)
+        def fresh_loop():
+            with alt_coop.Loop() as loop:
+                LOOPS.append(loop.controlled_loop)
+                yield loop
+
+        @pytest.mark.asyncio_sequential
+        async def test_first(fresh_loop):
+            assert asyncio.get_running_loop() is fresh_loop.controlled_loop
+
+        async def test_it(fresh_loop):
+            assert asyncio.get_running_loop() is fresh_loop.controlled_loop
+
+        async def test_too(fresh_loop):
+            assert asyncio.get_running_loop() is fresh_loop.controlled_loop
+        """,
+        test_z="""
+        import asyncio
+        import test_l
+
+        async def test_other_module():
+            assert asyncio.get_running_loop() is not test_l.LOOPS[0]
+            await asyncio.sleep(0.05)
+
+        async def test_beside():
+            await asyncio.sleep(0.05)
+        """,
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=5)
+    if mode == "cooperative":
+        result.stdout.fnmatch_lines(
+            [
+                "*test_l.py:*: AltCoopWarning: alt_coop: cooperative tests run one by one "
+                "while an alt_coop.Loop block runs (its loop closes as the block ends)",
+                "alt_coop: 2 cooperative tests, at most 2 at once*",
+            ]
+        )
+
+
 def test_entering_loop_from_async_code_is_a_clear_error(pytester, run_alt):
     pytester.makepyfile(
         """
