@@ -381,7 +381,7 @@ def notice(
     where: tuple[str, int, str] | None = None,
     *,
     then: Iterable[pytest.Item] = (),
-) -> None:
+) -> bool:
     """A one-line notice, shown in pytest's warnings summary, at the first
     test it concerns if any (or at ``where``: file, line and module).
 
@@ -395,16 +395,15 @@ def notice(
     popen//id=w1``) no worker knows it is the first: each gives it, and
     pytest's summary shows it once, at each worker's location. Cooperative
     tests run sequentially in workers, so the notices about how a test ran
-    are not given there."""
+    are not given there. Whether it was told (not hidden by the filters of
+    every test it concerns)."""
     worker = getattr(config, "workerinput", None)
     if worker is not None and _not_the_first_worker(str(worker.get("workerid", "gw0"))):
-        return
+        return True  # by the first worker
     warning = AltCoopWarning(f"alt_coop: {text}")
     if record_notice(config, warning, item, where) or where is not None:
-        return
-    for other in then:
-        if record_notice(config, warning, other):
-            return
+        return True
+    return any(record_notice(config, warning, other) for other in then)
 
 
 def record_notice(

@@ -263,8 +263,8 @@ class Scheduler:
         if _session_loop.current() is self._session_loop:
             return False
         if not self._told_of_loop_block:
-            self._told_of_loop_block = True
-            _lane_warnings.notice(
+            # Else told at the next test it concerns, whose marks may let it through.
+            self._told_of_loop_block = _lane_warnings.notice(
                 self.config,
                 "cooperative tests run one by one while an alt_coop.Loop block runs (its "
                 "loop closes as the block ends)",

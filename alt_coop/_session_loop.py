@@ -1083,6 +1083,13 @@ def made_current() -> asyncio.AbstractEventLoop | None:
     return loops[-1] if loops else None
 
 
+def makes_current() -> bool:
+    """Whether alt_coop decides which loop is this thread's current one (its
+    session's, or an ``alt_coop.Loop``'s, or none in a ``Loop(new_loop=False)``):
+    not in a session on an application's loop, nor outside any session."""
+    return bool(_made_current.loops)
+
+
 def current_loops() -> Any:
     """Where asyncio keeps each thread's current event loop (the default
     policy's thread-local, whose ``_loop`` is the calling thread's), or None

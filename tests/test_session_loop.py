@@ -1164,6 +1164,87 @@ def test_cooperative_tests_inside_a_wider_loop_block_run_one_by_one_on_its_loop(
         )
 
 
+def test_the_loop_block_notice_hidden_by_one_tests_filter_is_told_at_the_next(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import alt_coop
+
+        @pytest.fixture(scope="module", autouse=True)
+        def fresh():
+            with alt_coop.Loop() as loop:
+                yield loop
+
+        @pytest.mark.asyncio_sequential
+        async def test_first():
+            pass
+
+        @pytest.mark.filterwarnings("ignore")
+        async def test_quiet():
+            await asyncio.sleep(0)
+
+        async def test_loud():
+            await asyncio.sleep(0)
+
+        async def test_loud_too():
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt("--asyncio-cooperative")
+    result.assert_outcomes(passed=4, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_loud",
+            "*AltCoopWarning: alt_coop: cooperative tests run one by one while an "
+            "alt_coop.Loop block runs*",
+        ]
+    )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_in_a_block_with_no_loop_each_test_keeps_the_loop_it_makes_current(
+    pytester, run_alt, mode
+):
+    # Loop(new_loop=False) makes none current: the loop a test's sync fixture
+    # makes current is not the one the tests beside it find after an await.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import alt_coop
+
+        @pytest.fixture(scope="module", autouse=True)
+        def no_loop():
+            with alt_coop.Loop(new_loop=False):
+                yield
+
+        @pytest.fixture
+        async def pause():
+            await asyncio.sleep(0.05)
+
+        @pytest.fixture
+        def mine(request):
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            request.getfixturevalue("pause")  # the other tests run meanwhile
+            yield loop, asyncio.get_event_loop()
+            loop.close()
+
+        @pytest.mark.asyncio_sequential
+        def test_first():
+            pass
+
+        @pytest.mark.parametrize("i", range(2))
+        async def test_it(i, mine):
+            loop, seen = mine
+            assert seen is loop
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=3)
+
+
 def test_entering_loop_from_async_code_is_a_clear_error(pytester, run_alt):
     pytester.makepyfile(
         """
