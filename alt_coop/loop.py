@@ -35,9 +35,8 @@ class Loop:
     On exit it cancels the tasks still running on the loop (their ``finally``
     blocks run), shuts down its async generators, closes it, and makes
     alt_coop's loop current again: the session's or an enclosing ``Loop``'s,
-    none outside a session. (Another loop current before is not put back:
-    alt_coop does not read the current loop, which takes the event-loop
-    policy API or ``asyncio.get_event_loop``.) Enter it from synchronous
+    none outside a session. (Another loop current before is not put back.)
+    Enter it from synchronous
     code only: a loop cannot be swapped under a coroutine that is running on
     another.
 
