@@ -259,15 +259,22 @@ class Scheduler:
         """Whether an ``alt_coop.Loop`` block a wider fixture entered runs
         (for a sequential test): its loop must stop to close as the fixture
         ends, in the teardown of its scope's last test, which cannot be while
-        a batch runs on it. Its cooperative tests run one by one, on it."""
-        if _session_loop.current() is self._session_loop:
+        a batch runs on it; and the tests after its scope must not start
+        before it ends (in a ``Loop(new_loop=False)``, they would find no
+        loop current). Its cooperative tests run one by one, on its loop."""
+        own = self._session_loop
+        if _session_loop.current() is own and not (
+            _session_loop.makes_current()
+            and own is not None
+            and _session_loop.made_current() is not own.loop
+        ):
             return False
         if not self._told_of_loop_block:
             # Else told at the next test it concerns, whose marks may let it through.
             self._told_of_loop_block = _lane_warnings.notice(
                 self.config,
-                "cooperative tests run one by one while an alt_coop.Loop block runs (its "
-                "loop closes as the block ends)",
+                "cooperative tests run one by one while an alt_coop.Loop block runs (the "
+                "tests after its scope must not start before it ends)",
                 item,
             )
         return True

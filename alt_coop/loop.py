@@ -123,8 +123,11 @@ class Loop:
         finally:
             if session_loop is not None:
                 _session_loop.pop(session_loop)
-            previous = _session_loop.current()
-            asyncio.set_event_loop(previous.loop if previous is not None else None)
+            if _session_loop.makes_current():  # an enclosing block's (none), or the session's
+                asyncio.set_event_loop(_session_loop.made_current())
+            else:
+                previous = _session_loop.current()
+                asyncio.set_event_loop(previous.loop if previous is not None else None)
 
 
 async def _awaiting(awaitable: Awaitable[T]) -> T:

@@ -1158,7 +1158,8 @@ def test_cooperative_tests_inside_a_wider_loop_block_run_one_by_one_on_its_loop(
         result.stdout.fnmatch_lines(
             [
                 "*test_l.py:*: AltCoopWarning: alt_coop: cooperative tests run one by one "
-                "while an alt_coop.Loop block runs (its loop closes as the block ends)",
+                "while an alt_coop.Loop block runs (the tests after its scope must not start "
+                "before it ends)",
                 "alt_coop: 2 cooperative tests, at most 2 at once*",
             ]
         )
@@ -1243,6 +1244,66 @@ def test_in_a_block_with_no_loop_each_test_keeps_the_loop_it_makes_current(
     )
     result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_tests_after_a_block_with_no_loop_find_the_sessions_loop(pytester, run_alt, mode):
+    # The block's cooperative tests run one by one, so that none of the tests
+    # after its scope starts before it ends (they would find no loop).
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        @pytest.fixture(scope="class")
+        def no_loop():
+            with alt_coop.Loop(new_loop=False):
+                yield
+
+        @pytest.mark.usefixtures("no_loop")
+        class TestNoLoop:
+            def test_sync(self):
+                with pytest.raises(RuntimeError):
+                    asyncio.get_event_loop()
+
+            async def test_async(self):
+                await asyncio.sleep(0.05)
+
+        @pytest.fixture
+        def loop_now():
+            return asyncio.get_event_loop()
+
+        async def test_after_the_class(loop_now):
+            await asyncio.sleep(0)
+
+        @pytest.mark.asyncio_cooperative
+        def test_plain_after_the_class():
+            asyncio.get_event_loop()
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=4)
+
+
+def test_leaving_a_loop_block_inside_one_with_no_loop_leaves_none_current(pytester, run_alt):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import alt_coop
+        import pytest
+
+        def test_nested():
+            with alt_coop.Loop(new_loop=False):
+                with alt_coop.Loop():
+                    pass
+                with pytest.raises(RuntimeError, match="no current event loop"):
+                    asyncio.get_event_loop()
+            assert asyncio.get_event_loop() is not None
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(passed=1)
 
 
 def test_entering_loop_from_async_code_is_a_clear_error(pytester, run_alt):
