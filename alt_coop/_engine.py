@@ -230,6 +230,7 @@ class Plugin:
             )
             if loop.is_running() and in_lane():  # await alt_coop.main: the app runs the loop
                 self._awaited_task = asyncio.current_task()
+            _session_loop.leave_current_to_the_application(loop)
         if not loop.is_running():
             session_loop.install_sigint_handler()  # a running loop's owner handles Ctrl-C
         elif session_loop.nested:
@@ -329,8 +330,8 @@ class Plugin:
         finally:
             session_loop.uninstall_sigint_handler()
             _session_loop.pop(session_loop)
+            _session_loop.unmake_current(session_loop.loop)
             if session_loop.owned:
-                _session_loop.unmake_current(session_loop.loop)
                 asyncio.set_event_loop(None)
 
     # Before pytest's own, which calls the module's (or class's) hook as it

@@ -126,7 +126,7 @@ class Scheduler:
         # sequential run of the session (see alt_coop._session_loop.loop_seen).
         self._stops_for_sync_code = False
         self._filtered: set[pytest.Item] = set()  # tests marked filterwarnings
-        self._session_loop: _session_loop.SessionLoop | None = None  # the session's own
+        self._blocks_outside = 0  # see _in_loop_block
         self._told_of_loop_block = False  # see _in_loop_block
         self._after_patches: dict[pytest.Item, str] = {}  # see after_wider_patches
         self._logs = _lane_logging.BatchLogs()  # the running batch's
@@ -205,7 +205,8 @@ class Scheduler:
     def run(self) -> None:
         session = self.session
         items = session.items
-        self._session_loop = _session_loop.current()
+        # The session's own entry, and those of any it runs inside.
+        self._blocks_outside = _session_loop.loops_made_current()
         self.setupstate = ConcurrentSetupState.installed(session)
         self.setupstate.prepare = self._install_instances
         self._after_patches = _run_alone.after_wider_patches(items)
@@ -262,12 +263,7 @@ class Scheduler:
         a batch runs on it; and the tests after its scope must not start
         before it ends (in a ``Loop(new_loop=False)``, they would find no
         loop current). Its cooperative tests run one by one, on its loop."""
-        own = self._session_loop
-        if _session_loop.current() is own and not (
-            _session_loop.makes_current()
-            and own is not None
-            and _session_loop.made_current() is not own.loop
-        ):
+        if _session_loop.loops_made_current() == self._blocks_outside:
             return False
         if not self._told_of_loop_block:
             # Else told at the next test it concerns, whose marks may let it through.

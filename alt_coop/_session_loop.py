@@ -968,12 +968,15 @@ _stack: list[SessionLoop] = []
 
 
 class _MadeCurrent(threading.local):
-    """The loops alt_coop made this thread's current one, innermost last:
-    a session's own loop, an :class:`alt_coop.Loop`'s (None for
-    ``Loop(new_loop=False)``, whose code must find none)."""
+    """Who decides which loop is this thread's current one, innermost last:
+    alt_coop, for a session's own loop or an :class:`alt_coop.Loop`'s (None
+    for ``Loop(new_loop=False)``, whose code must find none), or the
+    application, for a session on its loop (which hides the loop an outer
+    session made current: a test of that session runs this one)."""
 
     def __init__(self) -> None:
-        self.loops: list[asyncio.AbstractEventLoop | None] = []
+        #: (the loop, whether alt_coop made it current)
+        self.loops: list[tuple[asyncio.AbstractEventLoop | None, bool]] = []
 
 
 _made_current = _MadeCurrent()
@@ -981,8 +984,14 @@ _made_current = _MadeCurrent()
 
 def make_current(loop: asyncio.AbstractEventLoop | None) -> None:
     """Make ``loop`` the thread's current one until :func:`unmake_current`."""
-    _made_current.loops.append(loop)
+    _made_current.loops.append((loop, True))
     asyncio.set_event_loop(loop)
+
+
+def leave_current_to_the_application(loop: asyncio.AbstractEventLoop) -> None:
+    """A session on the application's ``loop`` leaves it to the application
+    which loop is current, until :func:`unmake_current`."""
+    _made_current.loops.append((loop, False))
 
 
 def unmake_current(loop: asyncio.AbstractEventLoop | None) -> None:
@@ -990,9 +999,28 @@ def unmake_current(loop: asyncio.AbstractEventLoop | None) -> None:
     loop is current now."""
     loops = _made_current.loops
     for index in range(len(loops) - 1, -1, -1):
-        if loops[index] is loop:
+        if loops[index][0] is loop:
             del loops[index]
             return
+
+
+def made_current() -> asyncio.AbstractEventLoop | None:
+    """The loop alt_coop made this thread's current one last, if it decides."""
+    loops = _made_current.loops
+    return loops[-1][0] if loops and loops[-1][1] else None
+
+
+def makes_current() -> bool:
+    """Whether alt_coop decides which loop is this thread's current one (its
+    session's, an ``alt_coop.Loop``'s, or none in a ``Loop(new_loop=False)``):
+    not in a session on an application's loop, nor outside any session."""
+    loops = _made_current.loops
+    return bool(loops) and loops[-1][1]
+
+
+def loops_made_current() -> int:
+    """How many sessions and :class:`alt_coop.Loop` blocks this thread is in."""
+    return len(_made_current.loops)
 
 
 #: The loop methods the session patches on an application's loop while it
@@ -1075,19 +1103,6 @@ def tasks_made_seeing_it_run(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     finally:
         if own.get("create_task") is create_task_seeing_it_run:
             del own["create_task"]
-
-
-def made_current() -> asyncio.AbstractEventLoop | None:
-    """The loop alt_coop made this thread's current one last, if any."""
-    loops = _made_current.loops
-    return loops[-1] if loops else None
-
-
-def makes_current() -> bool:
-    """Whether alt_coop decides which loop is this thread's current one (its
-    session's, or an ``alt_coop.Loop``'s, or none in a ``Loop(new_loop=False)``):
-    not in a session on an application's loop, nor outside any session."""
-    return bool(_made_current.loops)
 
 
 def current_loops() -> Any:

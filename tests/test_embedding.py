@@ -5334,3 +5334,56 @@ def test_a_loop_a_test_makes_current_on_an_applications_loop_is_everyones(pytest
     result = run_app(pytester, *mode, "test_made.py", "test_set.py")
     assert result.ret == 0, output_of(result)
     result.stdout.fnmatch_lines(["*5 passed*"])
+
+
+def test_a_session_on_an_applications_loop_inside_an_alt_coop_test_is_its_own(
+    pytester, run_alt_subprocess
+):
+    # An outer alt_coop session made its own loop current: an inner session
+    # on an application's loop, run by one of its tests, still batches its
+    # cooperative tests, and leaves the current loop to the application.
+    write(
+        pytester,
+        "test_outer.py",
+        """
+        import asyncio
+        import alt_coop
+
+        pytest_plugins = ["pytester"]
+
+        INNER = '''
+        import asyncio
+        import os
+
+        async def test_a():
+            await asyncio.sleep(0.05)
+
+        async def test_b():
+            await asyncio.sleep(0.05)
+
+        def test_sync():
+            assert id(asyncio.get_event_loop()) == int(os.environ["APP_LOOP"])
+        '''
+
+        def test_managed_loop_from_sync_code(pytester, monkeypatch):
+            pytester.makepyfile(INNER)
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            monkeypatch.setenv("APP_LOOP", str(id(loop)))
+            monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+            try:
+                result = pytester.runpytest_inprocess(
+                    "-p",
+                    "no:cacheprovider",
+                    "--asyncio-cooperative",
+                    plugins=[alt_coop.Plugin(managed_loop=loop)],
+                )
+            finally:
+                loop.close()
+            result.assert_outcomes(passed=3)
+            result.stdout.no_fnmatch_line("*one by one*")
+            result.stdout.fnmatch_lines(["alt_coop: 2 cooperative tests, at most 2 at once*"])
+        """,
+    )
+    result = run_alt_subprocess("-p", "pytester", "test_outer.py")
+    result.assert_outcomes(passed=1)
