@@ -81,15 +81,11 @@ class TurnGlobals:
         self._out, self._err = sys.stdout, sys.stderr
         self._unraisable, self._thread_hook = sys.unraisablehook, threading.excepthook
         self._last = _last_failure()
-        # The loop alt_coop made current (none, in a Loop(new_loop=False)
-        # block), which it makes so again at each of a test's hooks and
-        # fixtures; an application's is the application's to make current.
-        session_loop = _session_loop.current()
-        self._made = made = _session_loop.made_current()
-        ours = _session_loop.makes_current() and (
-            made is None or (session_loop is not None and made is session_loop.loop)
-        )
-        self._loops = _session_loop.current_loops() if ours else None
+        # The loop alt_coop made current, which it makes so again at each of
+        # a test's hooks and fixtures; an application's is the application's
+        # to make current.
+        self._made = _session_loop.made_current()
+        self._loops = _session_loop.current_loops() if _session_loop.makes_current() else None
 
     def turn_ended(self, state: LaneState) -> None:
         if self._warnings is not None:
