@@ -331,8 +331,8 @@ class Plugin:
             session_loop.uninstall_sigint_handler()
             _session_loop.pop(session_loop)
             _session_loop.unmake_current(session_loop.loop)
-            if session_loop.owned:
-                asyncio.set_event_loop(None)
+            if session_loop.owned:  # as after asyncio.run(), or a session's loop around
+                asyncio.set_event_loop(_session_loop.made_current())
 
     # Before pytest's own, which calls the module's (or class's) hook as it
     # makes the tests of a function.

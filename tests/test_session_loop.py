@@ -2002,3 +2002,26 @@ def test_run_coro_as_main_exits_130_on_ctrl_c(pytester, swallowed):
     assert "Interrupted (Ctrl-C)" in stderr
     assert "Error in the main coroutine" not in stderr
     assert "CancelledError" not in stderr
+
+
+def test_a_session_run_by_a_test_leaves_the_outer_sessions_loop_current(
+    pytester, run_alt_subprocess
+):
+    # As an alt_coop.Loop block does: the inner session's loop is no longer
+    # current as it ends, and the outer one's is again, not none.
+    pytester.makepyfile(
+        test_outer="""
+        import asyncio
+        import alt_coop
+        import pytest
+
+        def test_inner_session(tmp_path):
+            before = asyncio.get_event_loop()
+            (tmp_path / "test_inner.py").write_text("def test_inner():\\n    pass\\n")
+            args = [str(tmp_path), "-q", "-p", "no:cacheprovider"]
+            assert pytest.main(args, plugins=[alt_coop.Plugin()]) == 0
+            assert asyncio.get_event_loop() is before
+        """
+    )
+    result = run_alt_subprocess("test_outer.py")
+    result.assert_outcomes(passed=1)
