@@ -297,9 +297,19 @@ class Plugin:
             name, message = ended
             self._workers_end_errors.append((node.gateway.id, name, message))
 
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
-        # When pytest's own sessionfinish ends in an exception (a second
-        # interrupt during the last teardowns), the hooks after it never run.
+    # A wrapper: it runs after every plugin's pytest_unconfigure even when
+    # one of them raises, which stops pluggy's calls to the ones after it.
+    @pytest.hookimpl(wrapper=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> Generator[None, None, None]:
+        try:
+            yield
+        finally:
+            self._forget_the_session(config)
+
+    def _forget_the_session(self, config: pytest.Config) -> None:
+        # When a pytest_sessionfinish raised (pytest's own, at a second
+        # interrupt during the last teardowns, or a conftest's), the hooks
+        # after it never ran: the session ends here instead.
         try:
             self._end_session(config)
         finally:

@@ -5387,3 +5387,50 @@ def test_a_session_on_an_applications_loop_inside_an_alt_coop_test_is_its_own(
     )
     result = run_alt_subprocess("-p", "pytester", "test_outer.py")
     result.assert_outcomes(passed=1)
+
+
+def test_a_session_whose_end_hooks_both_raise_still_ends(pytester: pytest.Pytester) -> None:
+    # A conftest's pytest_sessionfinish and pytest_unconfigure both raising
+    # stopped pluggy before alt_coop's: the session's Ctrl-C handler stayed
+    # installed (Ctrl-C in the application went to a finished session).
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import signal
+
+        import pytest
+
+        import alt_coop
+
+        loop = asyncio.new_event_loop()
+        for plugin in [alt_coop.Plugin(managed_loop=loop), alt_coop.Plugin()]:
+            try:
+                pytest.main([*ISOLATE, "broken", "-q"], plugins=[plugin])
+            except RuntimeError as exc:
+                print("RAISED", exc)
+            handler = signal.getsignal(signal.SIGINT)
+            print("HANDLER RESTORED", handler is signal.default_int_handler)
+        code = pytest.main([*ISOLATE, "fine", "-q"], plugins=[alt_coop.Plugin(managed_loop=loop)])
+        print("EXIT", int(code))
+        """,
+    )
+    write(
+        pytester,
+        "broken/conftest.py",
+        """
+        def pytest_sessionfinish():
+            raise RuntimeError("sessionfinish broke")
+
+
+        def pytest_unconfigure():
+            raise RuntimeError("unconfigure broke")
+        """,
+    )
+    write(pytester, "broken/test_broken.py", "async def test_it():\n    pass\n")
+    write(pytester, "fine/test_fine.py", "async def test_it():\n    pass\n")
+    result = run_app(pytester, timeout=60)
+    output = output_of(result)
+    assert output.count("RAISED unconfigure broke") == 2, output
+    assert output.count("HANDLER RESTORED True") == 2, output
+    assert "EXIT 0" in output, output

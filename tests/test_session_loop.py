@@ -2025,3 +2025,43 @@ def test_a_session_run_by_a_test_leaves_the_outer_sessions_loop_current(
     )
     result = run_alt_subprocess("test_outer.py")
     result.assert_outcomes(passed=1)
+
+
+def test_a_session_run_by_a_test_whose_end_hooks_raise_leaves_no_trace(
+    pytester, run_alt_subprocess
+):
+    # The inner session's conftest stops pluggy before alt_coop's session
+    # end, at pytest_sessionfinish and again at pytest_unconfigure: its loop
+    # stayed current and the outer batch ran one by one, as in a Loop block.
+    pytester.makepyfile(
+        test_outer="""
+        import asyncio
+        import signal
+        import alt_coop
+        import pytest
+
+        CONFTEST = (
+            "def pytest_sessionfinish():\\n    raise RuntimeError('sessionfinish broke')\\n"
+            "def pytest_unconfigure():\\n    raise RuntimeError('unconfigure broke')\\n"
+        )
+
+        def test_inner_session(tmp_path):
+            before = asyncio.get_event_loop(), signal.getsignal(signal.SIGINT)
+            (tmp_path / "conftest.py").write_text(CONFTEST)
+            (tmp_path / "test_inner.py").write_text("async def test_inner():\\n    pass\\n")
+            args = [str(tmp_path), "-q", "-p", "no:cacheprovider"]
+            with pytest.raises(RuntimeError, match="unconfigure broke"):
+                pytest.main(args, plugins=[alt_coop.Plugin()])
+            assert (asyncio.get_event_loop(), signal.getsignal(signal.SIGINT)) == before
+
+        async def test_one():
+            await asyncio.sleep(0.1)
+
+        async def test_two():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt_subprocess("test_outer.py", "--asyncio-cooperative")
+    result.assert_outcomes(passed=3)
+    assert "one by one" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["alt_coop: 2 cooperative tests, at most 2 at once, *"])
