@@ -200,7 +200,22 @@ class _LogRouter(logging.Handler):
         for handler in state.log_handlers:
             if record.levelno >= handler.level and handler not in logger.handlers:
                 # Its test's already: not through _TestsHandler.handle's checks.
-                LogCaptureHandler.handle(handler, record)
+                _handle(handler, record)
+
+
+def _handle(handler: logging.Handler, record: logging.LogRecord) -> None:
+    """``logging.Handler.handle``, in a frame a failure's traceback hides:
+    the router's own ``handle`` is already the one a sequential run shows."""
+    __tracebackhide__ = True
+    filtered = handler.filter(record)
+    if isinstance(filtered, logging.LogRecord):  # Python 3.12+: a filter may replace it
+        record = filtered
+    if filtered:
+        handler.acquire()
+        try:
+            handler.emit(record)
+        finally:
+            handler.release()
 
 
 class CaplogLevels:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import sys
 import textwrap
 import xml.etree.ElementTree as ET
 from itertools import combinations
@@ -5639,6 +5640,33 @@ def test_a_log_path_set_while_cooperative_tests_run_is_told(pytester, run_alt, m
     )
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="a filter returns a record from 3.12")
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_filter_on_caplogs_handler_may_replace_the_record(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        import asyncio
+        import copy
+        import logging
+
+        def replace(record):
+            record = copy.copy(record)
+            record.msg = "replaced"
+            return record
+
+        async def test_filtered(caplog):
+            caplog.handler.addFilter(replace)
+            await asyncio.sleep(0.01)
+            logging.getLogger("app").warning("original")
+            assert caplog.messages == ["replaced"]
+
+        async def test_beside():
+            await asyncio.sleep(0.02)
+        """
+    )
+    run_alt(*mode_args(mode)).assert_outcomes(passed=2)
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_logging_error_shows_no_alt_coop_frames(pytester, run_alt_subprocess, mode):
     # pytest's log handler raises a record's formatting error in the test:
@@ -5672,3 +5700,7 @@ def test_a_logging_error_shows_no_alt_coop_frames(pytester, run_alt_subprocess, 
     result.stdout.fnmatch_lines(["E * TypeError: %d format: a real number is required*"])
     failures = result.stdout.str().split("= FAILURES =")[1]
     assert "alt_coop/" not in failures and "alt_coop." not in failures, failures
+    # Nor a second logging.Handler.handle frame: the router's and the test's.
+    for failure in failures.split(" test_bad_format")[1:]:
+        frames = re.findall(r"^\S*logging/__init__.py:\d+: in \w+$", failure, re.MULTILINE)
+        assert len(frames) == len(set(frames)), failure
