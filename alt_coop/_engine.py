@@ -425,8 +425,10 @@ class Plugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         scheduler = self._scheduler
         line = scheduler.summary_line() if scheduler is not None else None
-        quiet = terminalreporter.config.option.no_summary or terminalreporter.verbosity < -1
-        if line and not quiet:  # --no-summary, -qq
+        option = terminalreporter.config.option
+        quiet = option.no_summary or terminalreporter.verbosity < -1  # --no-summary, -qq
+        # --setup-only, --setup-plan: "no tests ran", pytest says.
+        if line and not quiet and not getattr(option, "setuponly", False):
             # A section of its own: it would read as the last one's output.
             terminalreporter.write_sep("-", "alt_coop")
             terminalreporter.write_line(line)

@@ -131,6 +131,33 @@ def test_the_summary_line_follows_how_much_pytest_is_told_to_say(pytester, run_a
     assert (shown is not None) == (option == "-pno:setuponly"), result.stdout.str()
 
 
+@pytest.mark.parametrize("option", ["--setup-only", "--setup-plan"])
+def test_no_summary_line_when_no_test_ran(pytester, run_alt, option):
+    # pytest says "no tests ran": the fixtures were set up, or only listed.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture
+        async def resource():
+            await asyncio.sleep(0)
+
+        async def test_one(resource):
+            await asyncio.sleep(0)
+
+        async def test_two(resource):
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt(option)
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*SETUP    F resource*", "*no tests ran in *"])
+    assert SUMMARY.search(result.stdout.str()) is None, result.stdout.str()
+
+
 UNMARKED_ASYNC = """
 import asyncio
 import pytest
