@@ -299,12 +299,19 @@ class Plugin:
 
     # A wrapper: it runs after every plugin's pytest_unconfigure even when
     # one of them raises, which stops pluggy's calls to the ones after it.
-    @pytest.hookimpl(wrapper=True)
-    def pytest_unconfigure(self, config: pytest.Config) -> Generator[None, None, None]:
+    # Old-style, so that such an error is not thrown in here: its traceback
+    # has no frame of alt_coop's, and alt_coop's own error does not hide it.
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> Generator[None, Any, None]:
+        outcome = yield
         try:
-            yield
-        finally:
             self._forget_the_session(config)
+        except BaseException as error:
+            raised = outcome.exception
+            if raised is None:
+                outcome.force_exception(error)
+            else:
+                raised.add_note(f"and then in alt_coop: {type(error).__name__}: {error}")
 
     def _forget_the_session(self, config: pytest.Config) -> None:
         # When a pytest_sessionfinish raised (pytest's own, at a second

@@ -5434,3 +5434,50 @@ def test_a_session_whose_end_hooks_both_raise_still_ends(pytester: pytest.Pytest
     assert output.count("RAISED unconfigure broke") == 2, output
     assert output.count("HANDLER RESTORED True") == 2, output
     assert "EXIT 0" in output, output
+
+
+def test_a_conftests_unconfigure_error_stays_the_one_raised(pytester: pytest.Pytester) -> None:
+    # alt_coop ends the session after a conftest's pytest_unconfigure that
+    # raised; its own error there (a task left behind, under -W error) comes
+    # as a note on the conftest's, which it hid.
+    write_app(
+        pytester,
+        """
+        import pytest
+
+        import alt_coop
+
+        try:
+            pytest.main([*ISOLATE, "-q", "-W", "error"], plugins=[alt_coop.Plugin()])
+        except RuntimeError as exc:
+            print("RAISED", exc, getattr(exc, "__notes__", []))
+        """,
+    )
+    write(
+        pytester,
+        "conftest.py",
+        """
+        def pytest_sessionfinish():
+            raise RuntimeError("sessionfinish broke")
+
+
+        def pytest_unconfigure():
+            raise RuntimeError("unconfigure broke")
+        """,
+    )
+    write(
+        pytester,
+        "test_leaves_a_task.py",
+        """
+        import asyncio
+
+
+        async def test_it():
+            asyncio.get_running_loop().create_task(asyncio.sleep(100), name="left-behind")
+        """,
+    )
+    output = output_of(run_app(pytester, timeout=60))
+    assert "RAISED unconfigure broke" in output, output
+    # A note on pytest 9, where -W error holds at unconfigure; a warning on 8.
+    assert "AltCoopWarning: alt_coop cancelled 1 task(s) still pending" in output, output
+    assert "left-behind" in output, output
