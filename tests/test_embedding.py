@@ -5393,6 +5393,8 @@ def test_a_session_whose_end_hooks_both_raise_still_ends(pytester: pytest.Pytest
     # A conftest's pytest_sessionfinish and pytest_unconfigure both raising
     # stopped pluggy before alt_coop's: the session's Ctrl-C handler stayed
     # installed (Ctrl-C in the application went to a finished session).
+    # A conftest's pytest_unconfigure alone raising kept the session's claim
+    # on the application's loop: the next session on it was refused.
     write_app(
         pytester,
         """
@@ -5404,9 +5406,13 @@ def test_a_session_whose_end_hooks_both_raise_still_ends(pytester: pytest.Pytest
         import alt_coop
 
         loop = asyncio.new_event_loop()
-        for plugin in [alt_coop.Plugin(managed_loop=loop), alt_coop.Plugin()]:
+        for suite, plugin in [
+            ("unconfigure_broken", alt_coop.Plugin(managed_loop=loop)),
+            ("broken", alt_coop.Plugin(managed_loop=loop)),
+            ("broken", alt_coop.Plugin()),
+        ]:
             try:
-                pytest.main([*ISOLATE, "broken", "-q"], plugins=[plugin])
+                pytest.main([*ISOLATE, suite, "-q"], plugins=[plugin])
             except RuntimeError as exc:
                 print("RAISED", exc)
             handler = signal.getsignal(signal.SIGINT)
@@ -5428,11 +5434,17 @@ def test_a_session_whose_end_hooks_both_raise_still_ends(pytester: pytest.Pytest
         """,
     )
     write(pytester, "broken/test_broken.py", "async def test_it():\n    pass\n")
+    write(
+        pytester,
+        "unconfigure_broken/conftest.py",
+        "def pytest_unconfigure():\n    raise RuntimeError('unconfigure broke')\n",
+    )
+    write(pytester, "unconfigure_broken/test_it.py", "async def test_it():\n    pass\n")
     write(pytester, "fine/test_fine.py", "async def test_it():\n    pass\n")
     result = run_app(pytester, timeout=60)
     output = output_of(result)
-    assert output.count("RAISED unconfigure broke") == 2, output
-    assert output.count("HANDLER RESTORED True") == 2, output
+    assert output.count("RAISED unconfigure broke") == 3, output
+    assert output.count("HANDLER RESTORED True") == 3, output
     assert "EXIT 0" in output, output
 
 
