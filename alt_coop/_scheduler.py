@@ -815,8 +815,28 @@ class Scheduler:
                 return  # as for Ctrl-C's: the interrupt, not the hook's error, ends the run
         if not reports and broken is None:
             return
-        # One burst, with no switch to another lane inside: pytest's
-        # reporters see this test from start to finish on its own.
+        try:
+            self._report(item, state, reports, broken)
+        except KeyboardInterrupt as interrupt:
+            # A reporting hook's (a conftest's, say): the run stops, as a
+            # sequential one would. Out of the task, it would leave the loop,
+            # an application's under alt_coop.main.
+            self._interrupt(interrupt)
+        except SystemExit as exit_:
+            # Likewise; raised once the running tests are done, for pytest
+            # to report as the internal error it makes of it.
+            if self.error is None:
+                self.error = exit_
+
+    def _report(
+        self,
+        item: pytest.Item,
+        state: _lane_state.LaneState,
+        reports: list[pytest.TestReport],
+        broken: Exception | None,
+    ) -> None:
+        """Log ``item``'s reports, in one burst, with no switch to another
+        lane inside: pytest's reporters see it from start to finish on its own."""
         ihook = item.ihook
         # Counted as reported first: a hook may stop the run at one of its reports.
         self.stats.tests += 1

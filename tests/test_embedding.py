@@ -17,6 +17,7 @@ a TCP server, a ticking task) through ``import __main__ as app``.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import sys
@@ -5493,3 +5494,72 @@ def test_a_conftests_unconfigure_error_stays_the_one_raised(pytester: pytest.Pyt
     # A note on pytest 9, where -W error holds at unconfigure; a warning on 8.
     assert "AltCoopWarning: alt_coop cancelled 1 task(s) still pending" in output, output
     assert "left-behind" in output, output
+
+
+@pytest.mark.parametrize("raised", ["KeyboardInterrupt", "SystemExit"])
+@pytest.mark.parametrize("how", ["own", "main"])
+def test_a_reporting_hook_raising_an_interrupt_ends_a_batch_as_a_sequential_run(
+    pytester: pytest.Pytester, how: str, raised: str
+) -> None:
+    # A conftest's pytest_runtest_logreport raising: a KeyboardInterrupt left
+    # the test's task, and the loop (the application's, under main, which
+    # it killed, stdout still alt_coop's), or a SystemExit was said to be a
+    # task's; and a batch's own task was named as left behind.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import sys
+
+        import pytest
+
+        import alt_coop
+
+        stdout = sys.stdout
+        args = [*ISOLATE, "-q", *sys.argv[2:]]
+        if sys.argv[1] == "main":
+            code = asyncio.run(alt_coop.main(args))
+        else:
+            code = pytest.main(args, plugins=[alt_coop.Plugin()])
+        print("EXIT", int(code), "STDOUT RESTORED", sys.stdout is stdout)
+        """,
+    )
+    write(
+        pytester,
+        "conftest.py",
+        f"""
+        def pytest_runtest_logreport(report):
+            if report.when == "call":
+                raise {raised}(3)
+        """,
+    )
+    write(
+        pytester,
+        "test_batch.py",
+        """
+        import asyncio
+
+
+        async def test_one():
+            await asyncio.sleep(0.1)
+
+
+        async def test_two():
+            await asyncio.sleep(0.1)
+        """,
+    )
+    sequential = output_of(run_app(pytester, how))
+    cooperative = output_of(run_app(pytester, how, "--asyncio-cooperative"))
+    if raised == "KeyboardInterrupt":
+        expected = ["EXIT 2 STDOUT RESTORED True", "*! KeyboardInterrupt: 3 !*"]
+    else:
+        expected = [
+            "EXIT 3 STDOUT RESTORED True",
+            "INTERNALERROR> SystemExit: 3",
+            "mainloop: caught unexpected SystemExit!",
+        ]
+    for output in [sequential, cooperative]:
+        for line in expected:
+            assert fnmatch.filter(output.splitlines(), line), output
+        assert not re.search("^Traceback", output, re.MULTILINE), output  # none left pytest
+        assert "alt_coop cancelled" not in output, output
