@@ -815,18 +815,26 @@ class Scheduler:
                 return  # as for Ctrl-C's: the interrupt, not the hook's error, ends the run
         if not reports and broken is None:
             return
+        # A reporting hook (a conftest's, say) may stop the run, as it would
+        # a sequential one; unless another test stopped it first, before
+        # this one's reports: a sequential run would not have run this test.
+        first = not self._stopping()
         try:
             self._report(item, state, reports, broken)
         except KeyboardInterrupt as interrupt:
-            # A reporting hook's (a conftest's, say): the run stops, as a
-            # sequential one would. Out of the task, it would leave the loop,
-            # an application's under alt_coop.main.
-            self._interrupt(interrupt)
+            # Out of the task, it would leave the loop, an application's
+            # under alt_coop.main.
+            if first or self._interrupted:
+                self._interrupt(interrupt)
         except SystemExit as exit_:
             # Likewise; raised once the running tests are done, for pytest
             # to report as the internal error it makes of it.
-            if self.error is None:
+            if first:
                 self.error = exit_
+        except Exception as error:
+            # A hook's error is the run's (see _test_done), whatever stopped it.
+            if first or not isinstance(error, pytest.exit.Exception):
+                raise
 
     def _report(
         self,
@@ -842,18 +850,21 @@ class Scheduler:
         self.stats.tests += 1
         self.stats.busy_seconds += sum(report.duration for report in reports)
         self._last_logged = item
-        ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-        for shown, report in enumerate(reports):
+        try:
+            ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+            for shown, report in enumerate(reports):
+                if state.terminal_lines:
+                    _lane_output.show_terminal_lines(state, shown)
+                ihook.pytest_runtest_logreport(report=report)
             if state.terminal_lines:
-                _lane_output.show_terminal_lines(state, shown)
-            ihook.pytest_runtest_logreport(report=report)
-        if state.terminal_lines:
-            _lane_output.show_terminal_lines(state, len(reports))
-        if broken is not None:
-            raise broken
-        ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
-        # After logfinish, as pytest's warnings plugin hands them over.
-        _lane_warnings.report_warnings(state)
+                _lane_output.show_terminal_lines(state, len(reports))
+            if broken is not None:
+                raise broken
+            ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        finally:
+            # After logfinish, as pytest's warnings plugin hands them over,
+            # even when a hook raised.
+            _lane_warnings.report_warnings(state)
 
     def _stopped(
         self,

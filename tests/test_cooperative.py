@@ -5731,3 +5731,83 @@ def test_a_logging_error_shows_no_alt_coop_frames(pytester, run_alt_subprocess, 
     for failure in failures.split(" test_bad_format")[1:]:
         frames = re.findall(r"^\S*logging/__init__.py:\d+: in \w+$", failure, re.MULTILINE)
         assert len(frames) == len(set(frames)), failure
+
+
+@pytest.mark.parametrize("second", ["exit", "SystemExit", "KeyboardInterrupt"])
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_reporting_hooks_stop_after_the_first_does_not_replace_it(
+    pytester, run_alt_subprocess, mode, second
+):
+    # test_b's reports come after test_a's hook stopped the run: in a
+    # sequential run test_b never runs, so its hook's stop is never met.
+    # (A hook's error, a plugin's bug, is the run's internal error all the
+    # same: see test_a_plugins_report_hook_failing_on_a_test_cut_short_...)
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        def pytest_runtest_logreport(report):
+            if report.when != "call":
+                return
+            if report.nodeid.endswith("test_a"):
+                raise KeyboardInterrupt("first, from test_a")
+            if "{second}" == "exit":
+                pytest.exit("second, from test_b", returncode=7)
+            raise {second if second != "exit" else "SystemExit"}("second, from test_b")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def slow_teardown():
+            yield
+            await asyncio.sleep(0.3)
+
+        async def test_a():
+            await asyncio.sleep(0.1)
+
+        async def test_b(slow_teardown):
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt_subprocess(*mode_args(mode))
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    result.stdout.fnmatch_lines(["*! KeyboardInterrupt: first, from test_a !*"])
+    assert "second, from test_b" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize("hook", ["pytest_runtest_logfinish", "pytest_runtest_logreport"])
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_tests_warnings_are_reported_when_its_reporting_hook_raises(
+    pytester, run_alt_subprocess, mode, hook
+):
+    if hook == "pytest_runtest_logfinish":
+        argument, condition = "nodeid", "True"
+    else:
+        argument, condition = "report", "report.when == 'teardown'"
+    pytester.makeconftest(
+        f"""
+        def {hook}({argument}):
+            if {condition}:
+                raise KeyboardInterrupt("stop")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+
+        async def test_warns():
+            await asyncio.sleep(0.01)
+            warnings.warn(UserWarning("a warning of the test's"))
+
+        async def test_beside():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt_subprocess(*mode_args(mode), "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    result.stdout.fnmatch_lines(["*UserWarning: a warning of the test's*"])
