@@ -816,25 +816,17 @@ class Scheduler:
         if not reports and broken is None:
             return
         # A reporting hook (a conftest's, say) may stop the run, as it would
-        # a sequential one; unless another test stopped it first, before
-        # this one's reports: a sequential run would not have run this test.
-        first = not self._stopping()
+        # a sequential one (see _log). Out of the task, such a stop would
+        # leave the loop, an application's under alt_coop.main.
         try:
             self._report(item, state, reports, broken)
         except KeyboardInterrupt as interrupt:
-            # Out of the task, it would leave the loop, an application's
-            # under alt_coop.main.
-            if first or self._interrupted:
-                self._interrupt(interrupt)
+            self._interrupt(interrupt)
         except SystemExit as exit_:
-            # Likewise; raised once the running tests are done, for pytest
-            # to report as the internal error it makes of it.
-            if first:
+            # Raised once the running tests are done, for pytest to report
+            # as the internal error it makes of it.
+            if self._stop_stands():
                 self.error = exit_
-        except Exception as error:
-            # A hook's error is the run's (see _test_done), whatever stopped it.
-            if first or not isinstance(error, pytest.exit.Exception):
-                raise
 
     def _report(
         self,
@@ -851,20 +843,35 @@ class Scheduler:
         self.stats.busy_seconds += sum(report.duration for report in reports)
         self._last_logged = item
         try:
-            ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+            self._log(ihook.pytest_runtest_logstart, nodeid=item.nodeid, location=item.location)
             for shown, report in enumerate(reports):
                 if state.terminal_lines:
                     _lane_output.show_terminal_lines(state, shown)
-                ihook.pytest_runtest_logreport(report=report)
+                self._log(ihook.pytest_runtest_logreport, report=report)
             if state.terminal_lines:
                 _lane_output.show_terminal_lines(state, len(reports))
             if broken is not None:
                 raise broken
-            ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+            self._log(ihook.pytest_runtest_logfinish, nodeid=item.nodeid, location=item.location)
         finally:
             # After logfinish, as pytest's warnings plugin hands them over,
             # even when a hook raised.
             _lane_warnings.report_warnings(state)
+
+    def _log(self, hook: Any, **kwargs: object) -> None:
+        """Call a reporting hook. A stop it raises (``KeyboardInterrupt``,
+        ``SystemExit``, ``pytest.exit()``) ends the run, unless an interrupt,
+        an exit or an error ended it first: the first stop stands, and the
+        test's reports go on, as they would have come before it."""
+        try:
+            hook(**kwargs)
+        except (KeyboardInterrupt, SystemExit, pytest.exit.Exception):
+            if self._stop_stands():
+                raise
+
+    def _stop_stands(self) -> bool:
+        """Whether a stop that a reporting hook raises now ends the run (see _log)."""
+        return not (self._interrupted or self._exit is not None or self.error is not None)
 
     def _stopped(
         self,

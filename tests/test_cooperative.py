@@ -5811,3 +5811,41 @@ def test_a_tests_warnings_are_reported_when_its_reporting_hook_raises(
     result = run_alt_subprocess(*mode_args(mode), "-p", "no:randomly")
     assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
     result.stdout.fnmatch_lines(["*UserWarning: a warning of the test's*"])
+
+
+@pytest.mark.parametrize("raised", ["KeyboardInterrupt", "SystemExit", "exit"])
+def test_a_test_whose_hook_stops_after_the_first_stop_is_still_reported(
+    pytester, run_alt_subprocess, raised
+):
+    # test_b ran on as test_a's pytest.exit() let it finish: its hook's stop
+    # is not the run's first, and the rest of its reports are logged still.
+    stop = f'raise {raised}("second")'
+    if raised == "exit":
+        stop = 'pytest.exit("second", returncode=7)'
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        def pytest_runtest_logstart(nodeid):
+            if nodeid.endswith("test_b"):
+                {stop}
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def test_a():
+            await asyncio.sleep(0.1)
+            pytest.exit("first", returncode=5)
+
+        async def test_b():
+            await asyncio.sleep(0.3)
+        """
+    )
+    result = run_alt_subprocess("--asyncio-cooperative")
+    assert result.ret == 5, result.stdout.str()
+    result.stdout.fnmatch_lines(["*1 passed in *"])
+    result.stdout.fnmatch_lines(["*! _pytest.outcomes.Exit: first !*"])
+    assert "second" not in result.stdout.str() + result.stderr.str()
