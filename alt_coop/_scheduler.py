@@ -813,18 +813,21 @@ class Scheduler:
             reports = _results(reports[:made])  # what it finished before counts
             if broken is not None:
                 return  # as for Ctrl-C's: the interrupt, not the hook's error, ends the run
-        if not reports and broken is None:
-            return
         # A reporting hook (a conftest's, say) may stop the run, as it would
-        # a sequential one (see _log). Out of the task, such a stop would
-        # leave the loop, an application's under alt_coop.main.
+        # a sequential one (see _log); a warning's hook too. Out of the task,
+        # such a stop would leave the loop, an application's under alt_coop.main.
         try:
-            self._report(item, state, reports, broken)
+            if reports or broken is not None:
+                self._report(item, state, reports, broken)
+            else:  # cut short with no result: its warnings still, as pytest's plugin does
+                _lane_warnings.report_warnings(state)
         except KeyboardInterrupt as interrupt:
-            self._interrupt(interrupt)
-        except SystemExit as exit_:
-            # Raised once the running tests are done, for pytest to report
-            # as the internal error it makes of it.
+            if self._stop_stands():
+                self._interrupt(interrupt)
+        except (SystemExit, pytest.exit.Exception) as exit_:
+            # Raised once the running tests are done: a SystemExit as the
+            # internal error pytest makes of it. Told at once, for a test
+            # whose reports come in the same turn (not by _test_done, later).
             if self._stop_stands():
                 self.error = exit_
 

@@ -5849,3 +5849,75 @@ def test_a_test_whose_hook_stops_after_the_first_stop_is_still_reported(
     result.stdout.fnmatch_lines(["*1 passed in *"])
     result.stdout.fnmatch_lines(["*! _pytest.outcomes.Exit: first !*"])
     assert "second" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize("raised", ["KeyboardInterrupt", "exit"])
+def test_a_warning_hooks_stop_after_the_first_stop_is_ignored_too(
+    pytester, run_alt_subprocess, raised
+):
+    # As a reporting hook's: it cancelled test_c, whose failure was lost, or
+    # its pytest.exit() replaced test_a's.
+    stop = 'pytest.exit("second", returncode=7)' if raised == "exit" else "raise KeyboardInterrupt"
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        def pytest_warning_recorded(nodeid):
+            if nodeid.endswith("test_b"):
+                {stop}
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        async def test_a():
+            await asyncio.sleep(0.1)
+            pytest.exit("first", returncode=5)
+
+        async def test_b():
+            await asyncio.sleep(0.2)
+            warnings.warn(UserWarning("b warns"))
+
+        async def test_c():
+            await asyncio.sleep(0.3)
+            assert 0, "c fails"
+        """
+    )
+    result = run_alt_subprocess("--asyncio-cooperative", "-p", "no:randomly")
+    assert result.ret == 5, result.stdout.str()
+    result.stdout.fnmatch_lines(["*1 failed, 1 passed*"])
+    result.stdout.fnmatch_lines(["*! _pytest.outcomes.Exit: first !*"])
+
+
+def test_a_hooks_exit_stands_against_a_stop_in_the_same_turn(pytester, run_alt_subprocess):
+    # test_a's hook's pytest.exit() reached the run only in a later turn,
+    # by its task's done callback: test_b's, in the same turn, replaced it.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        def pytest_runtest_logreport(report):
+            if report.when == "call" and report.nodeid.endswith("test_a"):
+                pytest.exit("first", returncode=7)
+            if report.when == "call" and report.nodeid.endswith("test_b"):
+                raise SystemExit("second")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_a():
+            await asyncio.sleep(0.1)
+
+        async def test_b():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt_subprocess("--asyncio-cooperative", "-p", "no:randomly")
+    assert result.ret == 7, result.stdout.str()
+    result.stdout.fnmatch_lines(["*! _pytest.outcomes.Exit: first !*"])
+    assert "second" not in result.stdout.str() + result.stderr.str()

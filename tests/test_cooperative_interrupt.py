@@ -1436,3 +1436,32 @@ def test_a_second_session_in_the_process_after_ctrl_c_came_during_held_code_runs
     assert "first: 2" in output, output
     assert "second: 0" in output, output
     assert "2 passed" in output, output
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_test_cut_short_before_its_first_result_keeps_its_warnings(pytester, mode):
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pathlib
+        import warnings
+
+        async def test_warns_then_waits():
+            warnings.warn(UserWarning("warned before the interrupt"))
+            pathlib.Path("waiting").write_text("")
+            await asyncio.sleep(30)
+
+        async def test_beside():
+            await asyncio.sleep(30)
+        """
+    )
+    mode_option = ["--asyncio-cooperative"] if mode == "cooperative" else []
+    output, returncode, *_ = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", *mode_option],
+        pytester.path,
+        lambda: (pytester.path / "waiting").exists(),
+        "the test waiting",
+        communicate_timeout=15,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert f"{test_file.name}:6: UserWarning: warned before the interrupt" in output, output
