@@ -824,12 +824,14 @@ class Scheduler:
         except KeyboardInterrupt as interrupt:
             if self._stop_stands():
                 self._interrupt(interrupt)
-        except (SystemExit, pytest.exit.Exception) as exit_:
-            # Raised once the running tests are done: a SystemExit as the
-            # internal error pytest makes of it. Told at once, for a test
-            # whose reports come in the same turn (not by _test_done, later).
+        # Both raised once the running tests are done, and told at once, for
+        # a test whose reports come in the same turn (not by _test_done, later).
+        except pytest.exit.Exception as exit_:
             if self._stop_stands():
-                self.error = exit_
+                self._exit = exit_  # as a test's own: a later Ctrl-C does not replace it
+        except SystemExit as exit_:
+            if self._stop_stands():
+                self.error = exit_  # the internal error pytest makes of it
 
     def _report(
         self,

@@ -1465,3 +1465,48 @@ def test_a_test_cut_short_before_its_first_result_keeps_its_warnings(pytester, m
     )
     assert returncode == pytest.ExitCode.INTERRUPTED, output
     assert f"{test_file.name}:6: UserWarning: warned before the interrupt" in output, output
+
+
+def test_ctrl_c_after_a_reporting_hooks_exit_does_not_replace_it(pytester):
+    # As after a test's own pytest.exit(): the tests still running are
+    # interrupted, and the run ends with the exit's code.
+    pytester.makeconftest(
+        """
+        import pathlib
+        import pytest
+
+        def pytest_runtest_logreport(report):
+            if report.when == "call" and report.nodeid.endswith("test_a"):
+                pathlib.Path("exited").write_text("")
+                pytest.exit("the hook's exit", returncode=7)
+        """
+    )
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_a():
+            await asyncio.sleep(0.1)
+
+        async def test_b():
+            await asyncio.sleep(30)
+        """
+    )
+    output, returncode, *_ = interrupt_when(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *ISOLATE,
+            "-p",
+            "alt_coop.enable",
+            "--asyncio-cooperative",
+            str(test_file),
+        ],
+        pytester.path,
+        lambda: (pytester.path / "exited").exists(),
+        "the hook's exit",
+        communicate_timeout=15,
+    )
+    assert returncode == 7, output
+    assert "! _pytest.outcomes.Exit: the hook's exit !" in output, output
