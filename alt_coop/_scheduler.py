@@ -816,6 +816,8 @@ class Scheduler:
         # A reporting hook (a conftest's, say) may stop the run, as it would
         # a sequential one (see _log); a warning's hook too. Out of the task,
         # such a stop would leave the loop, an application's under alt_coop.main.
+        # An exit is noted here, not by _test_done a turn later, where a stop
+        # of a test reported in the same turn would come first.
         try:
             if reports or broken is not None:
                 self._report(item, state, reports, broken)
@@ -824,14 +826,12 @@ class Scheduler:
         except KeyboardInterrupt as interrupt:
             if self._stop_stands():
                 self._interrupt(interrupt)
-        # Both raised once the running tests are done, and told at once, for
-        # a test whose reports come in the same turn (not by _test_done, later).
         except pytest.exit.Exception as exit_:
             if self._stop_stands():
                 self._exit = exit_  # as a test's own: a later Ctrl-C does not replace it
         except SystemExit as exit_:
             if self._stop_stands():
-                self.error = exit_  # the internal error pytest makes of it
+                self.error = exit_  # raised after the batch: pytest's internal error
 
     def _report(
         self,
