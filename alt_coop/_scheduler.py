@@ -121,6 +121,7 @@ class Scheduler:
         self._interruption: KeyboardInterrupt | None = None  # the first a test met
         self._exit: BaseException | None = None  # pytest.exit() in a cooperative test
         self.error: BaseException | None = None  # raised outside any test's phases
+        self._error_came_first = False  # before an interrupt: it stands (see _interrupt_all)
         self._tasks: set[asyncio.Task[None]] = set()  # the running batch's
         # Whether a test's sync code sees the loop stopped, as in a
         # sequential run of the session (see alt_coop._session_loop.loop_seen).
@@ -342,7 +343,9 @@ class Scheduler:
                 _runner.run(self._batch(batch, collection, turn_globals), None, alone=False)
             except KeyboardInterrupt as interrupt:
                 session_loop = _session_loop.current()
-                if (
+                if self._error_came_first and self._exit is None:
+                    pass  # raised below, with no interrupt as its context
+                elif (
                     session_loop is not None
                     and interrupt is session_loop.raised_into_loop
                     and not session_loop.raised_by_ctrl_c(interrupt)
@@ -350,15 +353,16 @@ class Scheduler:
                     # A task's or callback's own, raised out of the loop: the
                     # tests it cut short met only the batch stopping.
                     raise self._exit or interrupt  # noqa: B904
-                # The batch's own (or a second Ctrl-C's, raised where the loop
-                # waited) names no line of the user's; a test's does, or the
-                # line of sync code Ctrl-C came during (which a test that
-                # met the interrupt where it waited for the loop does not).
-                in_sync_code = session_loop and session_loop.interrupt_in_sync_code()
-                met = self._interruption
-                if in_sync_code and not getattr(met, _runner.CAME_DURING_SYNC_CODE, False):
-                    met = in_sync_code  # where the run was, whichever test met it first
-                raise self._exit or met or in_sync_code or interrupt  # noqa: B904
+                else:
+                    # The batch's own (or a second Ctrl-C's, raised where the loop
+                    # waited) names no line of the user's; a test's does, or the
+                    # line of sync code Ctrl-C came during (which a test that
+                    # met the interrupt where it waited for the loop does not).
+                    in_sync_code = session_loop and session_loop.interrupt_in_sync_code()
+                    met = self._interruption
+                    if in_sync_code and not getattr(met, _runner.CAME_DURING_SYNC_CODE, False):
+                        met = in_sync_code  # where the run was, whichever test met it first
+                    raise self._exit or met or in_sync_code or interrupt  # noqa: B904
             except SystemExit as stop:
                 # Raised out of the loop by a task, a callback or a signal
                 # handler, none of the tests' own code: which test's it is,
@@ -945,6 +949,8 @@ class Scheduler:
         if self._interrupted:
             return
         self._interrupted = True
+        # A sequential run would have ended at that error, before this interrupt.
+        self._error_came_first = self.error is not None
         current = asyncio.current_task()
         for task in self._tasks:
             if (

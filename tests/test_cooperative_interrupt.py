@@ -1510,3 +1510,49 @@ def test_ctrl_c_after_a_reporting_hooks_exit_does_not_replace_it(pytester):
     )
     assert returncode == 7, output
     assert "! _pytest.outcomes.Exit: the hook's exit !" in output, output
+
+
+@pytest.mark.parametrize("raised", ["SystemExit(4)", "RuntimeError('the hook failed')"])
+def test_ctrl_c_after_a_reporting_hooks_error_does_not_replace_it(pytester, raised):
+    # A sequential run ends at the hook's error, an internal error; Ctrl-C,
+    # cutting short the tests still running, made it an interrupt (exit 2).
+    pytester.makeconftest(
+        f"""
+        import pathlib
+
+        def pytest_runtest_logreport(report):
+            if report.when == "call" and report.nodeid.endswith("test_a"):
+                pathlib.Path("raised").write_text("")
+                raise {raised}
+        """
+    )
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_a():
+            await asyncio.sleep(0.1)
+
+        async def test_b():
+            await asyncio.sleep(30)
+        """
+    )
+    output, returncode, *_ = interrupt_when(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *ISOLATE,
+            "-p",
+            "alt_coop.enable",
+            "--asyncio-cooperative",
+            str(test_file),
+        ],
+        pytester.path,
+        lambda: (pytester.path / "raised").exists(),
+        "the hook's error",
+        communicate_timeout=15,
+    )
+    assert returncode == pytest.ExitCode.INTERNAL_ERROR, output
+    assert f"INTERNALERROR> {raised.split('(')[0]}" in output, output
+    assert "KeyboardInterrupt" not in output, output
