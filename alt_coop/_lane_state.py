@@ -105,6 +105,7 @@ class LaneState:
         "own_last_failure",
         "own_warnings",
         "random_state",
+        "reporting_seconds",
         "reports",
         "shared_values",
         "shown_warnings",
@@ -152,6 +153,7 @@ class LaneState:
         self.shared_values: set[Any] | None = None
         self.assertion: tuple[Any, Any] | None = None  # made on first use
         self.reports: list[pytest.TestReport] = []  # as pytest makes them
+        self.reporting_seconds = 0.0  # the reporting hooks' time, in its last turn
         #: Its failures counted in ``session.testsfailed`` ahead of their reports.
         self.failures_counted = 0
         #: Whether the loop is turning once more at the end of a phase of

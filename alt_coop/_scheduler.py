@@ -618,6 +618,7 @@ class Scheduler:
             self._holds_settling += 1
             self._holds_ended += 1
             asyncio.get_running_loop().call_soon(self._hold_settling, _cancels.HELD_BACK_TURNS - 1)
+        seconds -= state.reporting_seconds  # the hooks' (a slow plugin's), not its code's
         if (
             seconds > self.block_threshold
             and seconds > self.holds.get(item, 0.0)
@@ -851,6 +852,7 @@ class Scheduler:
         self.stats.tests += 1
         self.stats.busy_seconds += sum(report.duration for report in reports)
         self._last_logged = item
+        started = time.perf_counter()
         try:
             self._log(ihook.pytest_runtest_logstart, nodeid=item.nodeid, location=item.location)
             for shown, report in enumerate(reports):
@@ -866,6 +868,7 @@ class Scheduler:
             # After logfinish, as pytest's warnings plugin hands them over,
             # even when a hook raised.
             _lane_warnings.report_warnings(state)
+            state.reporting_seconds = time.perf_counter() - started
 
     def _log(self, hook: Any, **kwargs: object) -> None:
         """Call a reporting hook. A stop it raises (``KeyboardInterrupt``,

@@ -1669,6 +1669,37 @@ def test_a_test_holding_the_loop_past_the_threshold_is_named(pytester, run_alt):
     assert "test_awaits held the loop" not in result.stdout.str()
 
 
+def test_a_slow_reporting_hook_is_not_blamed_on_the_test(pytester, run_alt):
+    # Its time was counted in the test's last stretch: the warning told the
+    # test's author to await, for a plugin's hook they cannot change there.
+    pytester.makeconftest(
+        """
+        import time
+
+        def pytest_runtest_logreport(report):
+            if report.when == "call":
+                time.sleep(0.3)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_awaits():
+            await asyncio.sleep(0)
+
+        async def test_awaits_longer():
+            await asyncio.sleep(0.5)
+        """
+    )
+    result = run_alt("--asyncio-block-threshold=0.2")
+    result.assert_outcomes(passed=2)
+    assert "held the loop" not in result.stdout.str()
+
+
 def test_a_test_under_the_threshold_is_not_named(pytester, run_alt):
     pytester.makepyfile(
         """
