@@ -27,6 +27,7 @@ import contextvars
 import functools
 import signal
 import time
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -874,12 +875,16 @@ class Scheduler:
         """Call a reporting hook. A stop it raises (``KeyboardInterrupt``,
         ``SystemExit``, ``pytest.exit()``) ends the run, unless an interrupt,
         an exit or an error ended it first: the first stop stands, and the
-        test's reports go on, as they would have come before it."""
-        try:
-            hook(**kwargs)
-        except (KeyboardInterrupt, SystemExit, pytest.exit.Exception):
-            if self._stop_stands():
-                raise
+        test's reports go on, as they would have come before it, to every
+        plugin (those the stop cut off the call too)."""
+        while hook is not None:
+            try:
+                hook(**kwargs)
+                return
+            except (KeyboardInterrupt, SystemExit, pytest.exit.Exception) as stop:
+                if self._stop_stands():
+                    raise
+                hook = _rest_of_call(self.config.pluginmanager, hook, stop)
 
     def _stop_stands(self) -> bool:
         """Whether a stop that a reporting hook raises now ends the run (see _log)."""
@@ -1007,6 +1012,40 @@ class Scheduler:
             f"at most {stats.most_at_once} at once, "
             f"{stats.busy_seconds:.2f}s of test time in {stats.wall_seconds:.2f}s"
         )
+
+
+def _rest_of_call(
+    pluginmanager: pytest.PytestPluginManager, hook: Any, stop: BaseException
+) -> Any:
+    """A caller of the implementations of ``hook`` that ``stop``, raised by
+    one of them, kept from being called; None if none was, or if which one
+    raised is not known (a decorated function's frame is not its own; one
+    function may be two plugins'). Wrappers are left out: they were entered
+    before any, and saw the stop."""
+    plain = [impl for impl in hook.get_hookimpls() if not (impl.wrapper or impl.hookwrapper)]
+    index_of: dict[object, int] = {}
+    shared = set()
+    for index, impl in enumerate(plain):
+        code = getattr(impl.function, "__code__", None)
+        if code in index_of:
+            shared.add(code)
+        index_of[code] = index
+    # pluggy calls them last to first; the one it called is the outermost
+    # frame of theirs (it may call another hook).
+    for frame, _ in traceback.walk_tb(stop.__traceback__):
+        if frame.f_code in index_of:
+            if frame.f_code in shared:
+                return None
+            rest = plain[: index_of[frame.f_code]]
+            break
+    else:
+        return None
+    if not rest:
+        return None
+    every = getattr(pluginmanager.hook, hook.name).get_hookimpls()
+    return pluginmanager.subset_hook_caller(
+        hook.name, [impl.plugin for impl in every if impl not in rest]
+    )
 
 
 def _results(reports: list[pytest.TestReport]) -> list[pytest.TestReport]:

@@ -5779,6 +5779,49 @@ def test_a_reporting_hooks_stop_after_the_first_does_not_replace_it(
     assert "second, from test_b" not in result.stdout.str() + result.stderr.str()
 
 
+def test_a_reporting_hooks_ignored_stop_leaves_the_report_to_the_other_plugins(
+    pytester, run_alt_subprocess
+):
+    # A subdirectory's conftest, registered after the terminal reporter and
+    # junitxml, is called before them: its pytest.exit() on a failure cut
+    # their calls off. test_b's failure, after test_a's stopped the run, was
+    # neither counted nor shown, and junitxml wrote an empty testcase.
+    sub = pytester.mkpydir("sub")
+    (sub / "conftest.py").write_text(
+        textwrap.dedent(
+            """
+            import pytest
+
+            def pytest_runtest_logreport(report):
+                if report.failed:
+                    pytest.exit("a test failed", returncode=7)
+            """
+        )
+    )
+    (sub / "test_it.py").write_text(
+        textwrap.dedent(
+            """
+            import asyncio
+
+            async def test_a():
+                await asyncio.sleep(0.05)
+                assert False, "test_a's failure"
+
+            async def test_b():
+                await asyncio.sleep(0.1)
+                assert False, "test_b's failure"
+            """
+        )
+    )
+    result = run_alt_subprocess("--asyncio-cooperative", "--junitxml=junit.xml")
+    assert result.ret == 7, result.stdout.str()
+    result.stdout.fnmatch_lines(["*! _pytest.outcomes.Exit: a test failed !*"])
+    result.stdout.fnmatch_lines(["*= 1 failed in *"])  # test_a's, cut off as in pytest
+    junit = (pytester.path / "junit.xml").read_text()
+    assert "test_b&apos;s failure" in junit or "test_b's failure" in junit, junit
+    assert 'failures="1"' in junit, junit
+
+
 @pytest.mark.parametrize("hook", ["pytest_runtest_logfinish", "pytest_runtest_logreport"])
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_tests_warnings_are_reported_when_its_reporting_hook_raises(
