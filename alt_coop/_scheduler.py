@@ -123,7 +123,8 @@ class Scheduler:
         self._exit: BaseException | None = None  # pytest.exit() in a cooperative test
         self.error: BaseException | None = None  # raised outside any test's phases
         self._error_came_first = False  # before an interrupt: it stands (see _interrupt_all)
-        self._tasks: set[asyncio.Task[None]] = set()  # the running batch's
+        # The running batch's, each with its test (a test may rename its task).
+        self._tasks: dict[asyncio.Task[None], pytest.Item] = {}
         # Whether a test's sync code sees the loop stopped, as in a
         # sequential run of the session (see alt_coop._session_loop.loop_seen).
         self._stops_for_sync_code = False
@@ -344,7 +345,7 @@ class Scheduler:
                 _runner.run(self._batch(batch, collection, turn_globals), None, alone=False)
             except KeyboardInterrupt as interrupt:
                 session_loop = _session_loop.current()
-                if self._error_came_first and self._exit is None:
+                if self._error_came_first:
                     pass  # raised below, with no interrupt as its context
                 elif (
                     session_loop is not None
@@ -475,7 +476,7 @@ class Scheduler:
                         self.error = error  # raised once the running tests are done
                         break
                     _cancels.made_here(task)
-                    tasks.add(task)
+                    tasks[task] = item
                     task.add_done_callback(
                         functools.partial(
                             _test_done, self, admission, needs, tasks, changed, collection
@@ -663,7 +664,7 @@ class Scheduler:
         self._given_up[state] = (interrupt, len(state.reports))
         return interrupt
 
-    async def _give_up(self, tasks: set[asyncio.Task[None]]) -> None:
+    async def _give_up(self, tasks: dict[asyncio.Task[None], pytest.Item]) -> None:
         """The tests still running after an interrupt's grace (a second Ctrl-C
         ends it) are stopped where they wait, by an interrupt raised there:
         their ``finally`` blocks run, and their protocol unwinds, tearing
@@ -675,11 +676,16 @@ class Scheduler:
         self._giving_up = True
         # Not those done already (their reports are in), whose done callbacks
         # have yet to take them out of ``tasks``.
-        running = sorted((task for task in tasks if not task.done()), key=asyncio.Task.get_name)
+        # Each with its test: those that end meanwhile leave ``tasks``.
+        running = {
+            task: item
+            for task, item in sorted(tasks.items(), key=lambda pair: pair[1].nodeid)
+            if not task.done()
+        }
         if not running:
             self._left = True
             return
-        names = ", ".join(task.get_name() for task in running)
+        names = ", ".join(item.nodeid for item in running.values())
         message = (
             f"alt_coop stopped waiting for {len(running)} cooperative test(s) after the "
             f"interrupt, and interrupted them where they waited: {names}"
@@ -694,14 +700,13 @@ class Scheduler:
             await asyncio.wait(running, timeout=GIVE_UP_SECONDS)
         finally:
             self._left = True
-            # Tasks are named by their test.
-            items = {item.nodeid: item for item in self.session.items}
-            left = [task.get_name() for task in running if not task.done()]
+            left = [item for task, item in running.items() if not task.done()]
             if left:
                 message += (
-                    f"; these went on waiting, and were left where they waited: {', '.join(left)}"
+                    "; these went on waiting, and were left where they waited: "
+                    + ", ".join(item.nodeid for item in left)
                 )
-            for item in filter(None, map(items.get, left)):
+            for item in left:
                 # Never resumed, they would never let go: the session's
                 # teardowns may wait for their locks.
                 _release_left_held(item, cut_short=True, abandoned=True)
@@ -714,9 +719,8 @@ class Scheduler:
                         self._note_interruption(_runner.new_interrupt().with_traceback(where))
             self._given_up.clear()  # their tracebacks hold the tests' frames
             # Shown as the first of those tests'.
-            _lane_warnings.record_notice(
-                self.config, AltCoopWarning(message), items.get(running[0].get_name())
-            )
+            first = next(iter(running.values()))
+            _lane_warnings.record_notice(self.config, AltCoopWarning(message), first)
 
     def _stopping(self, own_failures: int = 0) -> bool:
         """Whether the run stops; for a test stopping it, whether it stopped
@@ -912,10 +916,14 @@ class Scheduler:
         if isinstance(stop, KeyboardInterrupt):
             if first or self._interrupted or wider:
                 self._interrupt(stop)
-        elif first or (wider and self._exit is None and not self._interrupted):
+        elif first or (
+            wider and self._exit is None and not self._interrupted and self.error is None
+        ):
             self._exit = stop  # raised once the running tests are done, as pytest would
         elif wider and self.teardown_exit is None:
-            self.teardown_exit = stop  # at the session's end, see teardown_exit
+            # At the session's end (see teardown_exit), after an interrupt's
+            # or an internal error's stop, as pytest's teardown there would.
+            self.teardown_exit = stop
         try:
             return self._cut_short(item, state)
         except KeyboardInterrupt as again:  # Ctrl-C again: it must not leave the task
@@ -1056,7 +1064,9 @@ def _results(reports: list[pytest.TestReport]) -> list[pytest.TestReport]:
     return reports
 
 
-async def _grace_despite_cancels(batch: asyncio.Task[Any], tasks: set[asyncio.Task[None]]) -> None:
+async def _grace_despite_cancels(
+    batch: asyncio.Task[Any], tasks: dict[asyncio.Task[None], pytest.Item]
+) -> None:
     """Give the running tests their grace, though they cancel ``batch`` (the
     caller's task) again as they end, each one's teardown cancelling every
     other task, say. Only an interrupt cuts it short."""
@@ -1078,14 +1088,14 @@ def _test_done(
     scheduler: Scheduler,
     admission: Admission,
     needs: Needs,
-    tasks: set[asyncio.Task[None]],
+    tasks: dict[asyncio.Task[None], pytest.Item],
     changed: asyncio.Event,
     collection: BatchCollection,
     task: asyncio.Task[None],
 ) -> None:
     """A test's task is done (a partial of it is its done callback: smaller
     than a closure, for thousands in flight)."""
-    tasks.discard(task)
+    del tasks[task]
     _cancels.test_over(task)
     admission.release(needs)
     collection.test_finished()

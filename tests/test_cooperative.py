@@ -5779,6 +5779,42 @@ def test_a_reporting_hooks_stop_after_the_first_does_not_replace_it(
     assert "second, from test_b" not in result.stdout.str() + result.stderr.str()
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_wider_fixtures_exit_after_a_hooks_internal_error_still_ends_the_run(
+    pytester, run_alt_subprocess, mode
+):
+    # pytest tears the module down at the session's end, after the internal
+    # error, and ends with the exit's code; a cooperative run lost the exit.
+    pytester.makeconftest(
+        """
+        def pytest_runtest_logreport(report):
+            if report.when == "call" and report.nodeid.endswith("test_a"):
+                raise RuntimeError("the hook failed")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def module_wide():
+            yield
+            pytest.exit("the module's exit", returncode=9)
+
+        async def test_a(module_wide):
+            await asyncio.sleep(0.05)
+
+        async def test_b(module_wide):
+            await asyncio.sleep(0.2)
+        """
+    )
+    result = run_alt_subprocess(*mode_args(mode))
+    assert result.ret == 9, result.stdout.str()
+    result.stdout.fnmatch_lines(["INTERNALERROR> RuntimeError: the hook failed"])
+    result.stderr.fnmatch_lines(["Exit: the module's exit"])
+
+
 def test_a_reporting_hooks_ignored_stop_leaves_the_report_to_the_other_plugins(
     pytester, run_alt_subprocess
 ):

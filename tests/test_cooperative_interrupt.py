@@ -371,10 +371,12 @@ def test_ctrl_c_releases_the_locks_an_interrupted_test_kept(pytester, tests):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
-def test_a_test_left_where_it_waited_after_ctrl_c_lets_go_of_its_locks(pytester):
+@pytest.mark.parametrize("renamed", [False, True])
+def test_a_test_left_where_it_waited_after_ctrl_c_lets_go_of_its_locks(pytester, renamed):
     """A test that swallows every interrupt is left where it waits; the lock
     its body holds is let go of, or the session's teardown would wait for
-    it forever."""
+    it forever. Also when the test renamed its task, by which alt_coop
+    found its test (it hung)."""
     test_file = pytester.makepyfile(
         """
         import asyncio
@@ -392,6 +394,7 @@ def test_a_test_left_where_it_waited_after_ctrl_c_lets_go_of_its_locks(pytester)
 
         @pytest.mark.asyncio_cooperative
         async def test_stubborn(shared):
+            RENAME
             async with L():
                 pathlib.Path("started").touch()
                 while True:
@@ -399,7 +402,7 @@ def test_a_test_left_where_it_waited_after_ctrl_c_lets_go_of_its_locks(pytester)
                         await asyncio.sleep(100)
                     except BaseException:  # a retry loop with a bare except
                         pass
-        """
+        """.replace("RENAME", "asyncio.current_task().set_name('worker')" if renamed else "pass")
     )
     output, returncode, _, _, _ = interrupt_when(
         [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
@@ -411,6 +414,8 @@ def test_a_test_left_where_it_waited_after_ctrl_c_lets_go_of_its_locks(pytester)
     assert returncode == pytest.ExitCode.INTERRUPTED, output
     assert (pytester.path / "teardown-took-the-lock").exists(), output
     assert "were left where they waited: " + f"{test_file.name}::test_stubborn" in output
+    # Shown as the test's warning, at its line.
+    assert f"{test_file.name}:14: AltCoopWarning: alt_coop stopped waiting" in output, output
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
@@ -1531,3 +1536,54 @@ def test_ctrl_c_after_a_reporting_hooks_stop_does_not_replace_it(pytester, stop,
     assert returncode == code, output
     assert fnmatch.filter(output.splitlines(), f"*{line}*"), output
     assert "KeyboardInterrupt" not in output, output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_ctrl_c_after_an_exit_and_a_hooks_error_leaves_the_internal_error(pytester):
+    # Without Ctrl-C the hook's error, pytest's internal error, ends the run
+    # as it comes after the exit ("whenever they come"); Ctrl-C made the
+    # exit the run's end instead.
+    pytester.makeconftest(
+        """
+        import pathlib
+
+        def pytest_runtest_logreport(report):
+            if report.when == "call" and report.nodeid.endswith("test_b"):
+                pathlib.Path("raised").write_text("")
+                raise RuntimeError("the hook failed")
+        """
+    )
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def test_a():
+            await asyncio.sleep(0.05)
+            pytest.exit("the test's exit", returncode=5)
+
+        async def test_b():
+            await asyncio.sleep(0.2)
+
+        async def test_c():
+            await asyncio.sleep(4)
+        """
+    )
+    output, returncode, *_ = interrupt_when(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *ISOLATE,
+            "-p",
+            "alt_coop.enable",
+            "--asyncio-cooperative",
+            str(test_file),
+        ],
+        pytester.path,
+        lambda: (pytester.path / "raised").exists(),
+        "the hook's error",
+        communicate_timeout=15,
+    )
+    assert returncode == pytest.ExitCode.INTERNAL_ERROR, output
+    assert "INTERNALERROR> RuntimeError: the hook failed" in output, output
