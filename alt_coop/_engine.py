@@ -29,6 +29,7 @@ from . import (
     _fixture_instances,
     _hypothesis,
     _lane_state,
+    _loaded_plugins,
     _migration,
     _nesting,
     _options,
@@ -140,14 +141,15 @@ class Plugin:
             )
         # Once the session has started, a conftest registers as it is collected.
         collecting = any(
-            isinstance(p, Plugin) and p._session_loop is not None for p in manager.get_plugins()
+            isinstance(p, Plugin) and p._session_loop is not None
+            for p in _loaded_plugins.every(manager)
         )
         _unawaited.refuse_async_hooks(plugin, manager, collecting=collecting)
 
     @classmethod
     def register_once(cls, config: pytest.Config) -> None:
         """Register an engine unless one is registered already."""
-        if not any(isinstance(p, cls) for p in config.pluginmanager.get_plugins()):
+        if not any(isinstance(p, cls) for p in _loaded_plugins.every(config.pluginmanager)):
             config.pluginmanager.register(cls(), ENGINE_NAME)
 
     # -- session ------------------------------------------------------------
@@ -164,7 +166,7 @@ class Plugin:
         # would, and the caller's context would keep it (and its session).
         self._test_item_before = (test_item.get(),)
         pytest_plugin._check_not_blocked(config)
-        engines = [p for p in config.pluginmanager.get_plugins() if isinstance(p, Plugin)]
+        engines = [p for p in _loaded_plugins.every(config.pluginmanager) if isinstance(p, Plugin)]
         if len(engines) > 1:
             raise pytest.UsageError(
                 "alt_coop.Plugin is registered more than once; pass a single "
@@ -1297,7 +1299,7 @@ def _suite_files(session: pytest.Session) -> set[str]:
     modules = {getattr(item, "module", None) for item in session.items}
     modules.update(
         plugin
-        for plugin in session.config.pluginmanager.get_plugins()
+        for plugin in _loaded_plugins.every(session.config.pluginmanager)
         if (getattr(plugin, "__name__", None) or "").rpartition(".")[2] == "conftest"
     )
     files = {str(item.path) for item in session.items}

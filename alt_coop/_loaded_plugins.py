@@ -40,3 +40,10 @@ def get(config: pytest.Config, entry_point: str, module: str) -> object | None:
     """The plugin registered under its entry point's or its module's name, if any."""
     registered = name(config, entry_point, module)
     return None if registered is None else config.pluginmanager.get_plugin(registered)
+
+
+def every(manager: pytest.PytestPluginManager) -> list[object]:
+    """Every registered plugin. Not pluggy's ``get_plugins()``, a set: a
+    plugin need not be hashable (an instance of a dataclass, say), as
+    pluggy itself only compares them."""
+    return [plugin for _, plugin in manager.list_name_plugin() if plugin is not None]

@@ -42,7 +42,7 @@ def unused_loop_fixtures(
     module), if known."""
     modules = [
         module
-        for module in session.config.pluginmanager.get_plugins()
+        for module in _loaded_plugins.every(session.config.pluginmanager)
         if isinstance(module, ModuleType)
         and module.__file__ is not None
         and module.__name__.partition(".")[0] != "pytest_asyncio"

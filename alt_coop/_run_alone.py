@@ -206,7 +206,7 @@ class RunAlone:
         # By its module: loaded by ``-p`` or ``pytest_plugins``, it has that name.
         self._lazy_fixtures = any(
             str(getattr(plugin, "__name__", "")).startswith("pytest_lazy_fixtures.")
-            for plugin in config.pluginmanager.get_plugins()
+            for plugin in _loaded_plugins.every(config.pluginmanager)
         )
 
     def reason(self, item: pytest.Function, marks: set[str], is_async: bool) -> str | None:
@@ -392,7 +392,7 @@ def session_reason(config: pytest.Config) -> str | None:
         )
     if _memray_for_all(config):
         return "under pytest-memray's --memray (one allocation tracker for the process)"
-    for plugin in config.pluginmanager.get_plugins():
+    for plugin in _loaded_plugins.every(config.pluginmanager):
         reason = _SEQUENTIAL_PLUGINS.get(str(getattr(plugin, "__name__", "")))
         if reason is not None:
             return reason

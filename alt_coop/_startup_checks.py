@@ -86,7 +86,7 @@ def no_alt_pytest_asyncio_engine(config: pytest.Config) -> None:
     rather than by its entry point, which ``-p no:alt_pytest_asyncio`` blocks.
     That module registers it in its own ``pytest_configure``, which may come
     after alt_coop's: the engine checks again when the session starts."""
-    for plugin in config.pluginmanager.get_plugins():
+    for plugin in _loaded_plugins.every(config.pluginmanager):
         module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
         if module.partition(".")[0] == "alt_pytest_asyncio":
             raise pytest.UsageError(

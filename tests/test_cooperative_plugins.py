@@ -2179,3 +2179,34 @@ def test_lf_of_a_plugins_process_wide_fixture_makes_its_test_run_alone(pytester,
     result = run_alt("-p", "pytest_lazyfixture", "-p", "faker")
     result.assert_outcomes(passed=2, warnings=1)
     result.stdout.fnmatch_lines(["*tests using faker run alone (Faker re-seeds*"])
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_plugin_that_cannot_be_hashed_is_no_internal_error(pytester, run_alt, mode):
+    # pluggy registers it (pytest compares plugins, it does not hash them);
+    # alt_coop's look at the registered plugins made a set of them.
+    pytester.makeconftest(
+        """
+        import dataclasses
+
+        @dataclasses.dataclass
+        class Counter:  # equality, and so no hash
+            reports: int = 0
+
+            def pytest_runtest_logreport(self, report):
+                self.reports += 1
+
+        def pytest_configure(config):
+            config.pluginmanager.register(Counter(), "counter")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_it():
+            await asyncio.sleep(0)
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(passed=1)
