@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import inspect
 import signal
 import time
 import traceback
@@ -834,6 +835,8 @@ class Scheduler:
             else:  # cut short with no result: its warnings still, as pytest's plugin does
                 _lane_warnings.report_warnings(state)
         except KeyboardInterrupt as interrupt:
+            if _ctrl_c_again(interrupt):
+                raise  # out of the loop, where the batch's wait meets it (see _log)
             if self._stop_stands():
                 self._interrupt(interrupt)
         except pytest.exit.Exception as exit_:
@@ -880,15 +883,19 @@ class Scheduler:
         ``SystemExit``, ``pytest.exit()``) ends the run, unless an interrupt,
         an exit or an error ended it first: the first stop stands, and the
         test's reports go on, as they would have come before it, to every
-        plugin (those the stop cut off the call too)."""
-        while hook is not None:
-            try:
-                hook(**kwargs)
-                return
-            except (KeyboardInterrupt, SystemExit, pytest.exit.Exception) as stop:
-                if self._stop_stands():
-                    raise
-                hook = _rest_of_call(self.config.pluginmanager, hook, stop)
+        plugin (those the stop cut off the call too). Ctrl-C again ends the
+        run's wait for its tests at once, as where the loop waits."""
+        try:
+            hook(**kwargs)
+        except _STOPS as stop:
+            if self._stop_stands() or _ctrl_c_again(stop):
+                raise
+            for impl in _not_called(hook, stop):
+                try:
+                    impl.function(*(kwargs[name] for name in impl.argnames))
+                except _STOPS as again:
+                    if _ctrl_c_again(again):
+                        raise
 
     def _stop_stands(self) -> bool:
         """Whether a stop that a reporting hook raises now ends the run (see _log)."""
@@ -1022,38 +1029,38 @@ class Scheduler:
         )
 
 
-def _rest_of_call(
-    pluginmanager: pytest.PytestPluginManager, hook: Any, stop: BaseException
-) -> Any:
-    """A caller of the implementations of ``hook`` that ``stop``, raised by
-    one of them, kept from being called; None if none was, or if which one
-    raised is not known (a decorated function's frame is not its own; one
-    function may be two plugins'). Wrappers are left out: they were entered
-    before any, and saw the stop."""
+#: What stops a run when a hook raises it.
+_STOPS = (KeyboardInterrupt, SystemExit, pytest.exit.Exception)
+
+
+def _ctrl_c_again(stop: BaseException) -> bool:
+    session_loop = _session_loop.current()
+    return session_loop is not None and session_loop.raised_by_ctrl_c(stop)
+
+
+def _not_called(hook: Any, stop: BaseException) -> list[Any]:
+    """The implementations of ``hook`` that ``stop``, raised by one of them,
+    kept pluggy from calling, in the order it would have: none if which one
+    raised is not known (a wrapper's stop, which no other saw or all did).
+    Wrappers are left out: they were entered before any, and saw the stop."""
     plain = [impl for impl in hook.get_hookimpls() if not (impl.wrapper or impl.hookwrapper)]
-    index_of: dict[object, int] = {}
-    shared = set()
+    at: dict[object, list[int]] = {}  # a function's code: where it is among them
     for index, impl in enumerate(plain):
-        code = getattr(impl.function, "__code__", None)
-        if code in index_of:
-            shared.add(code)
-        index_of[code] = index
+        # A decorator's function may be many: the function it wraps is one.
+        at.setdefault(getattr(inspect.unwrap(impl.function), "__code__", None), []).append(index)
     # pluggy calls them last to first; the one it called is the outermost
     # frame of theirs (it may call another hook).
     for frame, _ in traceback.walk_tb(stop.__traceback__):
-        if frame.f_code in index_of:
-            if frame.f_code in shared:
-                return None
-            rest = plain[: index_of[frame.f_code]]
-            break
-    else:
-        return None
-    if not rest:
-        return None
-    every = getattr(pluginmanager.hook, hook.name).get_hookimpls()
-    return pluginmanager.subset_hook_caller(
-        hook.name, [impl.plugin for impl in every if impl not in rest]
-    )
+        indexes = at.get(frame.f_code)
+        if indexes is None:
+            continue
+        if len(indexes) > 1:  # one method, several instances: the one it ran on
+            owner = frame.f_locals.get("self")
+            indexes = [index for index in indexes if plain[index].plugin is owner]
+            if len(indexes) != 1:
+                return []
+        return plain[: indexes[0]][::-1]
+    return []
 
 
 def _results(reports: list[pytest.TestReport]) -> list[pytest.TestReport]:

@@ -5815,26 +5815,109 @@ def test_a_wider_fixtures_exit_after_a_hooks_internal_error_still_ends_the_run(
     result.stderr.fnmatch_lines(["Exit: the module's exit"])
 
 
-def test_a_reporting_hooks_ignored_stop_leaves_the_report_to_the_other_plugins(
-    pytester, run_alt_subprocess
-):
+#: Where a hook that stops the run on a failure is, for the test below:
+#: the conftests (or modules) to write, and the calls it is to record.
+STOPPERS = {
     # A subdirectory's conftest, registered after the terminal reporter and
-    # junitxml, is called before them: its pytest.exit() on a failure cut
-    # their calls off. test_b's failure, after test_a's stopped the run, was
-    # neither counted nor shown, and junitxml wrote an empty testcase.
-    sub = pytester.mkpydir("sub")
-    (sub / "conftest.py").write_text(
-        textwrap.dedent(
-            """
-            import pytest
+    # junitxml, is called before them.
+    "function": (
+        {
+            "sub/conftest.py": """
+                import pytest
 
-            def pytest_runtest_logreport(report):
-                if report.failed:
-                    pytest.exit("a test failed", returncode=7)
-            """
-        )
-    )
-    (sub / "test_it.py").write_text(
+                def pytest_runtest_logreport(report):
+                    if report.failed:
+                        with open("calls", "a") as calls:
+                            calls.write(f"stopper {report.nodeid}\\n")
+                        pytest.exit("a test failed", returncode=7)
+                """
+        },
+        ["stopper sub/test_it.py::test_a", "stopper sub/test_it.py::test_b"],
+    ),
+    # One function, two plugins: the instances of a class.
+    "instances": (
+        {
+            "conftest.py": """
+                import pytest
+
+                class Stopper:
+                    def __init__(self, name):
+                        self.name = name
+
+                    def pytest_runtest_logreport(self, report):
+                        if report.failed:
+                            with open("calls", "a") as calls:
+                                calls.write(f"{self.name} {report.nodeid}\\n")
+                            pytest.exit("a test failed", returncode=7)
+
+                @pytest.hookimpl(trylast=True)  # after the terminal reporter's
+                def pytest_configure(config):
+                    config.pluginmanager.register(Stopper("one"), "stopper-one")
+                    config.pluginmanager.register(Stopper("two"), "stopper-two")
+                """
+        },
+        [
+            "one sub/test_it.py::test_b",
+            "two sub/test_it.py::test_a",  # called first: the run stops at it
+            "two sub/test_it.py::test_b",
+        ],
+    ),
+    # Two functions, one decorator: the decorator's function is both.
+    "decorated": (
+        {
+            "recorded.py": """
+                import functools
+
+                def recorded(name):
+                    def decorate(hook):
+                        @functools.wraps(hook)
+                        def recording(report):
+                            if report.failed:
+                                with open("calls", "a") as calls:
+                                    calls.write(f"{name} {report.nodeid}\\n")
+                            return hook(report)
+                        return recording
+                    return decorate
+                """,
+            "conftest.py": """
+                from recorded import recorded
+
+                @recorded("root")
+                def pytest_runtest_logreport(report):
+                    pass
+                """,
+            "sub/conftest.py": """
+                import pytest
+                from recorded import recorded
+
+                @recorded("stopper")
+                def pytest_runtest_logreport(report):
+                    if report.failed:
+                        pytest.exit("a test failed", returncode=7)
+                """,
+        },
+        [
+            "root sub/test_it.py::test_b",
+            "stopper sub/test_it.py::test_a",
+            "stopper sub/test_it.py::test_b",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("stopper", sorted(STOPPERS))
+def test_a_reporting_hooks_ignored_stop_leaves_the_report_to_the_other_plugins(
+    pytester, run_alt_subprocess, stopper
+):
+    # The hook's pytest.exit() on a failure cut the calls of the other
+    # plugins after it off: test_b's failure, after test_a's stopped the
+    # run, was neither counted nor shown, and junitxml wrote an empty
+    # testcase. Each plugin gets each report once.
+    files, calls = STOPPERS[stopper]
+    pytester.mkpydir("sub")
+    for name, text in files.items():
+        (pytester.path / name).write_text(textwrap.dedent(text))
+    (pytester.path / "sub" / "test_it.py").write_text(
         textwrap.dedent(
             """
             import asyncio
@@ -5852,10 +5935,13 @@ def test_a_reporting_hooks_ignored_stop_leaves_the_report_to_the_other_plugins(
     result = run_alt_subprocess("--asyncio-cooperative", "--junitxml=junit.xml")
     assert result.ret == 7, result.stdout.str()
     result.stdout.fnmatch_lines(["*! _pytest.outcomes.Exit: a test failed !*"])
-    result.stdout.fnmatch_lines(["*= 1 failed in *"])  # test_a's, cut off as in pytest
+    result.stdout.fnmatch_lines(
+        ["*= 1 failed in *"]
+    )  # test_b's; test_a's is cut off, as in pytest
     junit = (pytester.path / "junit.xml").read_text()
     assert "test_b&apos;s failure" in junit or "test_b's failure" in junit, junit
     assert 'failures="1"' in junit, junit
+    assert sorted((pytester.path / "calls").read_text().splitlines()) == calls
 
 
 @pytest.mark.parametrize("hook", ["pytest_runtest_logfinish", "pytest_runtest_logreport"])

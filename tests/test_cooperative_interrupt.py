@@ -1587,3 +1587,63 @@ def test_ctrl_c_after_an_exit_and_a_hooks_error_leaves_the_internal_error(pytest
     )
     assert returncode == pytest.ExitCode.INTERNAL_ERROR, output
     assert "INTERNALERROR> RuntimeError: the hook failed" in output, output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_ctrl_c_again_during_a_slow_reporting_hook_is_no_stop_of_the_hooks(pytester):
+    # The second Ctrl-C, raised in the hook as it held the loop, was taken for
+    # the hook's own stop, ignored as the run had stopped: the reports of the
+    # test it came during went on, through the slow hook again. It stops the
+    # batch, as where the loop waits (the tests whose turn had come already
+    # still report).
+    pytester.makeconftest(
+        """
+        import time
+
+        def pytest_runtest_logreport(report):
+            if report.when != "setup":
+                with open("entered", "a") as entered:
+                    entered.write(f"{report.nodeid} {report.when}\\n")
+                time.sleep(4)
+        """
+    )
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pathlib
+
+        async def test_a():
+            pathlib.Path("started").touch()
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                raise ValueError("cleanup failed")
+
+        async def test_b():
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                raise ValueError("cleanup failed")
+        """
+    )
+    output, returncode, *_ = interrupt_when(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *ISOLATE,
+            "-p",
+            "alt_coop.enable",
+            "--asyncio-cooperative",
+            str(test_file),
+        ],
+        pytester.path,
+        lambda: (pytester.path / "started").exists(),
+        "the tests started",
+        again_after=1,
+        communicate_timeout=40,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    entered = (pytester.path / "entered").read_text().splitlines()
+    assert f"{test_file.name}::test_a call" in entered, (entered, output)
+    assert f"{test_file.name}::test_a teardown" not in entered, (entered, output)
