@@ -1041,7 +1041,8 @@ def _ctrl_c_again(stop: BaseException) -> bool:
 def _not_called(hook: Any, stop: BaseException) -> list[Any]:
     """The implementations of ``hook`` that ``stop``, raised by one of them,
     kept pluggy from calling, in the order it would have: none if which one
-    raised is not known (a wrapper's stop, which no other saw or all did).
+    raised is not known (a wrapper's stop, which no other saw or all did);
+    those surely not called, if it is one of several of one function.
     Wrappers are left out: they were entered before any, and saw the stop."""
     plain = [impl for impl in hook.get_hookimpls() if not (impl.wrapper or impl.hookwrapper)]
     at: dict[object, list[int]] = {}  # a function's code: where it is among them
@@ -1054,11 +1055,11 @@ def _not_called(hook: Any, stop: BaseException) -> list[Any]:
         indexes = at.get(frame.f_code)
         if indexes is None:
             continue
-        if len(indexes) > 1:  # one method, several instances: the one it ran on
+        if len(indexes) > 1:  # one function, several plugins: the one it ran for
             owner = frame.f_locals.get("self")
-            indexes = [index for index in indexes if plain[index].plugin is owner]
-            if len(indexes) != 1:
-                return []
+            ran_for = [index for index in indexes if plain[index].plugin is owner]
+            # Else those before the first were not called, whichever it was.
+            indexes = ran_for if len(ran_for) == 1 else indexes[:1]
         return plain[: indexes[0]][::-1]
     return []
 

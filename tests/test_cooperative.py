@@ -5862,6 +5862,30 @@ STOPPERS = {
             "two sub/test_it.py::test_b",
         ],
     ),
+    # One function, two plugins, and no ``self`` to tell which one ran: the
+    # plugins called after both still get the report.
+    "classmethods": (
+        {
+            "conftest.py": """
+                import pytest
+
+                class Stopper:
+                    @classmethod
+                    def pytest_runtest_logreport(cls, report):
+                        if report.failed:
+                            with open("calls", "a") as calls:
+                                calls.write(f"stopper {report.nodeid}\\n")
+                            pytest.exit("a test failed", returncode=7)
+
+                @pytest.hookimpl(trylast=True)  # after the terminal reporter's
+                def pytest_configure(config):
+                    config.pluginmanager.register(Stopper(), "stopper-one")
+                    config.pluginmanager.register(Stopper(), "stopper-two")
+                """
+        },
+        # The one registered first is not known not to have raised.
+        ["stopper sub/test_it.py::test_a", "stopper sub/test_it.py::test_b"],
+    ),
     # Two functions, one decorator: the decorator's function is both.
     "decorated": (
         {
