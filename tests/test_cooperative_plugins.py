@@ -2208,5 +2208,7 @@ def test_a_plugin_that_cannot_be_hashed_is_no_internal_error(pytester, run_alt, 
             await asyncio.sleep(0)
         """
     )
+    if pytester.runpytest(*ISOLATE).ret == pytest.ExitCode.INTERNAL_ERROR:
+        pytest.skip("this pytest takes no such plugin itself (pytest 8.3 hashes it)")
     result = run_alt(*mode_args(mode))
     result.assert_outcomes(passed=1)
