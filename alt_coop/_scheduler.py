@@ -676,8 +676,8 @@ class Scheduler:
         session down, and their per-test state ends with the batch."""
         self._giving_up = True
         # Not those done already (their reports are in), whose done callbacks
-        # have yet to take them out of ``tasks``.
-        # Each with its test: those that end meanwhile leave ``tasks``.
+        # have yet to take them out of ``tasks``; each with its test, as those
+        # that end meanwhile leave ``tasks``.
         running = {
             task: item
             for task, item in sorted(tasks.items(), key=lambda pair: pair[1].nodeid)
@@ -883,8 +883,8 @@ class Scheduler:
         ``SystemExit``, ``pytest.exit()``) ends the run, unless an interrupt,
         an exit or an error ended it first: the first stop stands, and the
         test's reports go on, as they would have come before it, to every
-        plugin (those the stop cut off the call too). Ctrl-C again ends the
-        run's wait for its tests at once, as where the loop waits."""
+        plugin (those the stop cut off the call too). Ctrl-C again is no
+        hook's stop: it stops the batch, as where the loop waits."""
         try:
             hook(**kwargs)
         except _STOPS as stop:
@@ -1034,6 +1034,8 @@ _STOPS = (KeyboardInterrupt, SystemExit, pytest.exit.Exception)
 
 
 def _ctrl_c_again(stop: BaseException) -> bool:
+    """Whether ``stop`` is a Ctrl-C that came after the batch was interrupted,
+    raised where the main thread was (see SessionLoop._on_sigint)."""
     session_loop = _session_loop.current()
     return session_loop is not None and session_loop.raised_by_ctrl_c(stop)
 
@@ -1103,7 +1105,7 @@ def _test_done(
 ) -> None:
     """A test's task is done (a partial of it is its done callback: smaller
     than a closure, for thousands in flight)."""
-    del tasks[task]
+    tasks.pop(task, None)
     _cancels.test_over(task)
     admission.release(needs)
     collection.test_finished()
