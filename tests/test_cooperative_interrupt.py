@@ -11,9 +11,10 @@ import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import ISOLATE, interrupt_when
+from conftest import ISOLATE, Interrupted, interrupt_when
 from cooperative_support import (
     SUMMARY,
     events_conftest,
@@ -40,6 +41,21 @@ def _seen_for(path: Path, seconds: float) -> Callable[[], bool]:
 
 
 # -- the end-of-run line ---------------------------------------------------------------
+
+
+def _interrupted_cooperatively(
+    pytester: pytest.Pytester, test_file: Path, ready: str, **kwargs: Any
+) -> Interrupted:
+    """Run ``test_file`` with every async test cooperative, and Ctrl-C it
+    once the file ``ready`` exists (see conftest.interrupt_when)."""
+    command = [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable"]
+    return interrupt_when(
+        [*command, "--asyncio-cooperative", str(test_file)],
+        pytester.path,
+        lambda: (pytester.path / ready).exists(),
+        f"{ready} written",
+        **kwargs,
+    )
 
 
 def test_summary_line_counts_cooperative_tests_and_peak(pytester, run_alt):
@@ -1517,21 +1533,8 @@ def test_ctrl_c_after_a_reporting_hooks_stop_does_not_replace_it(pytester, stop,
             await asyncio.sleep(30)
         """
     )
-    output, returncode, *_ = interrupt_when(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            *ISOLATE,
-            "-p",
-            "alt_coop.enable",
-            "--asyncio-cooperative",
-            str(test_file),
-        ],
-        pytester.path,
-        lambda: (pytester.path / "raised").exists(),
-        "the hook's stop",
-        communicate_timeout=15,
+    output, returncode, *_ = _interrupted_cooperatively(
+        pytester, test_file, "raised", communicate_timeout=15
     )
     assert returncode == code, output
     assert fnmatch.filter(output.splitlines(), f"*{line}*"), output
@@ -1569,21 +1572,8 @@ def test_ctrl_c_after_an_exit_and_a_hooks_error_leaves_the_internal_error(pytest
             await asyncio.sleep(4)
         """
     )
-    output, returncode, *_ = interrupt_when(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            *ISOLATE,
-            "-p",
-            "alt_coop.enable",
-            "--asyncio-cooperative",
-            str(test_file),
-        ],
-        pytester.path,
-        lambda: (pytester.path / "raised").exists(),
-        "the hook's error",
-        communicate_timeout=15,
+    output, returncode, *_ = _interrupted_cooperatively(
+        pytester, test_file, "raised", communicate_timeout=15
     )
     assert returncode == pytest.ExitCode.INTERNAL_ERROR, output
     assert "INTERNALERROR> RuntimeError: the hook failed" in output, output
@@ -1626,22 +1616,8 @@ def test_ctrl_c_again_during_a_slow_reporting_hook_is_no_stop_of_the_hooks(pytes
                 raise ValueError("cleanup failed")
         """
     )
-    output, returncode, *_ = interrupt_when(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            *ISOLATE,
-            "-p",
-            "alt_coop.enable",
-            "--asyncio-cooperative",
-            str(test_file),
-        ],
-        pytester.path,
-        lambda: (pytester.path / "started").exists(),
-        "the tests started",
-        again_after=1,
-        communicate_timeout=40,
+    output, returncode, *_ = _interrupted_cooperatively(
+        pytester, test_file, "started", again_after=1, communicate_timeout=40
     )
     assert returncode == pytest.ExitCode.INTERRUPTED, output
     entered = (pytester.path / "entered").read_text().splitlines()
