@@ -365,11 +365,12 @@ def _seen_before(state: LaneState, places: list[Any]) -> bool:
     return seen
 
 
-def report_warnings(state: LaneState) -> None:
-    """Hand ``state``'s recorded warnings to pytest, as recorded for its test."""
+def report_warnings(state: LaneState, log: Callable[..., None]) -> None:
+    """Hand ``state``'s recorded warnings to pytest, as recorded for its
+    test, each through ``log`` (see alt_coop._scheduler.Scheduler._log)."""
     item = state.item
     for message in state.warnings:
-        _record_warning(item.ihook, message, item.nodeid)
+        log(item.ihook.pytest_warning_recorded, historic=True, **_recorded(message, item.nodeid))
     state.warnings.clear()
     state.warnings_reported = True
 
@@ -456,9 +457,12 @@ def record_notice(
 def _record_warning(hook: Any, message: warnings.WarningMessage, nodeid: str) -> None:
     """Hand one warning to pytest (its summary, junitxml, other plugins), as
     pytest's warnings plugin does for the test ``nodeid``."""
-    hook.pytest_warning_recorded.call_historic(
-        kwargs=dict(warning_message=message, nodeid=nodeid, when="runtest", location=None)
-    )
+    hook.pytest_warning_recorded.call_historic(kwargs=_recorded(message, nodeid))
+
+
+def _recorded(message: warnings.WarningMessage, nodeid: str) -> dict[str, Any]:
+    """The arguments of ``pytest_warning_recorded`` for a test's warning."""
+    return dict(warning_message=message, nodeid=nodeid, when="runtest", location=None)
 
 
 #: Python's own ``showwarning``, which hands a warning to the recorder alone.

@@ -833,7 +833,7 @@ class Scheduler:
             if reports or broken is not None:
                 self._report(item, state, reports, broken)
             else:  # cut short with no result: its warnings still, as pytest's plugin does
-                _lane_warnings.report_warnings(state)
+                _lane_warnings.report_warnings(state, self._log)
         except KeyboardInterrupt as interrupt:
             if _ctrl_c_again(interrupt):
                 raise  # out of the loop, where the batch's wait meets it (see _log)
@@ -875,18 +875,22 @@ class Scheduler:
         finally:
             # After logfinish, as pytest's warnings plugin hands them over,
             # even when a hook raised.
-            _lane_warnings.report_warnings(state)
+            _lane_warnings.report_warnings(state, self._log)
             state.reporting_seconds = time.perf_counter() - started
 
-    def _log(self, hook: Any, **kwargs: object) -> None:
+    def _log(self, hook: Any, *, historic: bool = False, **kwargs: object) -> None:
         """Call a reporting hook. A stop it raises (``KeyboardInterrupt``,
         ``SystemExit``, ``pytest.exit()``) ends the run, unless an interrupt,
         an exit or an error ended it first: the first stop stands, and the
         test's reports go on, as they would have come before it, to every
         plugin (those the stop cut off the call too). Ctrl-C again is no
-        hook's stop: it stops the batch, as where the loop waits."""
+        hook's stop: it stops the batch, as where the loop waits. A
+        ``historic`` hook (``pytest_warning_recorded``) is called as such."""
         try:
-            hook(**kwargs)
+            if historic:
+                hook.call_historic(kwargs=kwargs)
+            else:
+                hook(**kwargs)
         except _STOPS as stop:
             if self._stop_stands() or _ctrl_c_again(stop):
                 raise

@@ -6045,7 +6045,7 @@ def test_a_warning_hooks_stop_after_the_first_stop_is_ignored_too(
     pytester, run_alt_subprocess, raised
 ):
     # As a reporting hook's: it cancelled test_c, whose failure was lost, or
-    # its pytest.exit() replaced test_a's.
+    # its pytest.exit() replaced test_a's. And test_b's other warning was lost.
     stop = 'pytest.exit("second", returncode=7)' if raised == "exit" else "raise KeyboardInterrupt"
     pytester.makeconftest(
         f"""
@@ -6069,6 +6069,7 @@ def test_a_warning_hooks_stop_after_the_first_stop_is_ignored_too(
         async def test_b():
             await asyncio.sleep(0.2)
             warnings.warn(UserWarning("b warns"))
+            warnings.warn(UserWarning("b warns again"))
 
         async def test_c():
             await asyncio.sleep(0.3)
@@ -6079,6 +6080,7 @@ def test_a_warning_hooks_stop_after_the_first_stop_is_ignored_too(
     assert result.ret == 5, result.stdout.str()
     result.stdout.fnmatch_lines(["*1 failed, 1 passed*"])
     result.stdout.fnmatch_lines(["*! _pytest.outcomes.Exit: first !*"])
+    result.stdout.fnmatch_lines(["*UserWarning: b warns", "*UserWarning: b warns again"])
 
 
 def test_a_hooks_exit_stands_against_a_stop_in_the_same_turn(pytester, run_alt_subprocess):
