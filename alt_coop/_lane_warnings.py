@@ -412,13 +412,15 @@ def record_notice(
     warning: Warning,
     item: pytest.Item | None,
     where: tuple[str, int, str] | None = None,
+    log: Callable[..., None] | None = None,
 ) -> bool:
     """Hand one of alt_coop's own warnings, issued outside any test's code, to
     pytest as one of ``item``'s (at its line, from its module), as filtered
     by ``-W``, ``filterwarnings`` and the item's ``filterwarnings`` marks.
     An ``error`` filter shows it rather than raising it: it tells how the run
     was arranged, mid-run, and a blanket ``filterwarnings = error`` must not
-    stop the run over it. ``where`` (file, line, module) places it elsewhere.
+    stop the run over it. ``where`` (file, line, module) places it elsewhere;
+    ``log`` calls the hook (see :func:`report_warnings`), if given.
     Whether the filters let it through."""
     if config.pluginmanager.is_blocked("warnings"):
         return True  # -p no:warnings: no test would record it, so none is tried next
@@ -450,18 +452,21 @@ def record_notice(
         except category:
             records.append(warnings.WarningMessage(warning, category, filename, lineno))
     for message in records:
-        _record_warning(hook, message, nodeid)
+        (log or _call_historic)(
+            hook.pytest_warning_recorded, historic=True, **_recorded(message, nodeid)
+        )
     return bool(records)
 
 
-def _record_warning(hook: Any, message: warnings.WarningMessage, nodeid: str) -> None:
-    """Hand one warning to pytest (its summary, junitxml, other plugins), as
-    pytest's warnings plugin does for the test ``nodeid``."""
-    hook.pytest_warning_recorded.call_historic(kwargs=_recorded(message, nodeid))
+def _call_historic(hook: Any, *, historic: bool, **kwargs: object) -> None:
+    """Call the historic ``hook`` as pytest's warnings plugin does."""
+    hook.call_historic(kwargs=kwargs)
 
 
 def _recorded(message: warnings.WarningMessage, nodeid: str) -> dict[str, Any]:
-    """The arguments of ``pytest_warning_recorded`` for a test's warning."""
+    """The arguments of ``pytest_warning_recorded`` for one of a test's
+    warnings, as pytest's warnings plugin hands it over (to its summary,
+    junitxml, other plugins)."""
     return dict(warning_message=message, nodeid=nodeid, when="runtest", location=None)
 
 

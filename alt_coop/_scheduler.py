@@ -587,7 +587,7 @@ class Scheduler:
                 f"alt_coop: {item.nodeid} held the loop for {seconds:.2f}s at a stretch, delaying "
                 "every other cooperative test; await, or run blocking work in a thread"
             )
-            _lane_warnings.record_notice(self.config, warning, item)
+            _lane_warnings.record_notice(self.config, warning, item, log=self._log)
         self.holds.clear()
 
     def _held(
@@ -721,7 +721,9 @@ class Scheduler:
             self._given_up.clear()  # their tracebacks hold the tests' frames
             # Shown as the first of those tests'.
             first = next(iter(running.values()))
-            _lane_warnings.record_notice(self.config, AltCoopWarning(message), first)
+            _lane_warnings.record_notice(
+                self.config, AltCoopWarning(message), first, log=self._log
+            )
 
     def _stopping(self, own_failures: int = 0) -> bool:
         """Whether the run stops; for a test stopping it, whether it stopped

@@ -6083,6 +6083,42 @@ def test_a_warning_hooks_stop_after_the_first_stop_is_ignored_too(
     result.stdout.fnmatch_lines(["*UserWarning: b warns", "*UserWarning: b warns again"])
 
 
+@pytest.mark.parametrize("raised", ["exit", "KeyboardInterrupt"])
+def test_a_warning_hooks_stop_on_alt_coops_notice_after_the_first_stop_is_ignored(
+    pytester, run_alt_subprocess, raised
+):
+    # alt_coop's notices (a test that held the loop) reached the hook
+    # directly, at the batch's end: its stop replaced test_a's exit.
+    stop = 'pytest.exit("second", returncode=7)' if raised == "exit" else "raise KeyboardInterrupt"
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        def pytest_warning_recorded(warning_message):
+            if "held the loop" in str(warning_message.message):
+                {stop}
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        async def test_a():
+            await asyncio.sleep(0.05)
+            time.sleep(0.3)
+            pytest.exit("first", returncode=5)
+
+        async def test_b():
+            await asyncio.sleep(0.1)
+        """
+    )
+    result = run_alt_subprocess("--asyncio-cooperative", "--asyncio-block-threshold=0.2")
+    assert result.ret == 5, result.stdout.str()
+    result.stdout.fnmatch_lines(["*! _pytest.outcomes.Exit: first !*"])
+
+
 def test_a_hooks_exit_stands_against_a_stop_in_the_same_turn(pytester, run_alt_subprocess):
     # test_a's hook's pytest.exit() reached the run only in a later turn,
     # by its task's done callback: test_b's, in the same turn, replaced it.
