@@ -284,10 +284,10 @@ class Plugin:
                 pytest.ExitCode.INTERRUPTED if interrupted else pytest.ExitCode.TESTS_FAILED
             )
         scheduler = self._scheduler
-        if scheduler is not None and scheduler.teardown_exit is not None:
+        if scheduler is not None and scheduler.stops.teardown_exit is not None:
             # Raised where pytest's own sessionfinish raises one, tearing
             # down a test it interrupted: pytest ends with its code and says it.
-            teardown_exit, scheduler.teardown_exit = scheduler.teardown_exit, None
+            teardown_exit, scheduler.stops.teardown_exit = scheduler.stops.teardown_exit, None
             raise teardown_exit
 
     @pytest.hookimpl(optionalhook=True)

@@ -367,7 +367,7 @@ def _seen_before(state: LaneState, places: list[Any]) -> bool:
 
 def report_warnings(state: LaneState, log: Callable[..., None]) -> None:
     """Hand ``state``'s recorded warnings to pytest, as recorded for its
-    test, each through ``log`` (see alt_coop._scheduler.Scheduler._log)."""
+    test, each through ``log`` (see alt_coop._reporting_hooks.call)."""
     item = state.item
     for message in state.warnings:
         log(item.ihook.pytest_warning_recorded, historic=True, **_recorded(message, item.nodeid))

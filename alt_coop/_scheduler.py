@@ -25,10 +25,8 @@ import asyncio
 import contextlib
 import contextvars
 import functools
-import inspect
 import signal
 import time
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,6 +43,7 @@ from . import (
     _lane_state,
     _lane_warnings,
     _plugin_state,
+    _reporting_hooks,
     _run_alone,
     _runner,
     _session_loop,
@@ -64,6 +63,7 @@ from ._other_runners import OtherRunners
 from ._running_now import Batch, batch_running
 from ._session_loop import INTERRUPT_GRACE_SECONDS
 from ._setupstate import ConcurrentSetupState, raised_by_wider_teardown
+from ._stops import Stops
 from .errors import AltCoopError, AltCoopWarning
 from .locks import _release_left_held, _time_stuck_waits
 
@@ -119,11 +119,9 @@ class Scheduler:
         #: One-line notices, each with the tests it concerns, in order.
         self.notices: dict[str, list[pytest.Item]] = {}
         self.holds: dict[pytest.Item, float] = {}  # tests that held the loop too long
-        self._interrupted = False
-        self._interruption: KeyboardInterrupt | None = None  # the first a test met
-        self._exit: BaseException | None = None  # pytest.exit() in a cooperative test
-        self.error: BaseException | None = None  # raised outside any test's phases
-        self._error_came_first = False  # before an interrupt: it stands (see _interrupt_all)
+        self.stops = Stops()
+        # A reporting hook of a test's, called as the first stop rules.
+        self._log = functools.partial(_reporting_hooks.call, self.stops)
         # The running batch's, each with its test (a test may rename its task).
         self._tasks: dict[asyncio.Task[None], pytest.Item] = {}
         # Whether a test's sync code sees the loop stopped, as in a
@@ -141,8 +139,6 @@ class Scheduler:
         self._holds_settling = 0  # long turns whose held-back callbacks may not have run
         self._holds_ended = 0  # long turns so far (see _held_back_cancelled)
         self._session_task: asyncio.Task[Any] | None = None  # the one running the batch
-        #: A ``pytest.exit()`` from the teardown of a test a stop cut short.
-        self.teardown_exit: BaseException | None = None
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
         #: The tasks of tests whose failure may be to come: a teardown
         #: failed, or a phase raised (see _maxfail_may_be_reached).
@@ -253,8 +249,8 @@ class Scheduler:
                     self._tear_down_left()
                     break
                 start = end
-        if self._exit is not None:
-            raise self._exit
+        if self.stops.exit is not None:
+            raise self.stops.exit
         if session.shouldfail:
             raise session.Failed(session.shouldfail)
         if session.shouldstop:
@@ -346,7 +342,8 @@ class Scheduler:
                 _runner.run(self._batch(batch, collection, turn_globals), None, alone=False)
             except KeyboardInterrupt as interrupt:
                 session_loop = _session_loop.current()
-                if self._error_came_first:
+                stops = self.stops
+                if stops.error_came_first:
                     pass  # raised below, with no interrupt as its context
                 elif (
                     session_loop is not None
@@ -355,17 +352,17 @@ class Scheduler:
                 ):
                     # A task's or callback's own, raised out of the loop: the
                     # tests it cut short met only the batch stopping.
-                    raise self._exit or interrupt  # noqa: B904
+                    raise stops.exit or interrupt  # noqa: B904
                 else:
                     # The batch's own (or a second Ctrl-C's, raised where the loop
                     # waited) names no line of the user's; a test's does, or the
                     # line of sync code Ctrl-C came during (which a test that
                     # met the interrupt where it waited for the loop does not).
                     in_sync_code = session_loop and session_loop.interrupt_in_sync_code()
-                    met = self._interruption
+                    met = stops.interruption
                     if in_sync_code and not getattr(met, _runner.CAME_DURING_SYNC_CODE, False):
                         met = in_sync_code  # where the run was, whichever test met it first
-                    raise self._exit or met or in_sync_code or interrupt  # noqa: B904
+                    raise stops.exit or met or in_sync_code or interrupt  # noqa: B904
             except SystemExit as stop:
                 # Raised out of the loop by a task, a callback or a signal
                 # handler, none of the tests' own code: which test's it is,
@@ -404,7 +401,7 @@ class Scheduler:
                     "installs it asyncio_sequential"
                 ) from error
             finally:
-                if self._interrupted:
+                if self.stops.interrupted:
                     # Its per-test state ends here: a lane still suspended
                     # (a third Ctrl-C cut the give-up short) is never resumed,
                     # by a session teardown's turns of the loop, say.
@@ -414,10 +411,9 @@ class Scheduler:
                 self._warn_about_holds()
                 if session_loop is not None:
                     session_loop.take_back_sigint(sigint_handler)
-        if self.error is not None:
-            raise self.error
-        if self._interrupted:
-            raise self._exit or self._interruption or KeyboardInterrupt()
+        ended = self.stops.after_batch()
+        if ended is not None:
+            raise ended
 
     async def _batch(
         self,
@@ -451,7 +447,7 @@ class Scheduler:
                         or not admission.may_start(needs, len(tasks))
                     ):
                         if not tasks:  # nothing running could ever let it start
-                            self.error = AltCoopError(
+                            self.stops.error = AltCoopError(
                                 f"alt_coop could not start {item.nodeid}: with no test "
                                 "running, its fixtures' instances or collectors are still "
                                 "held for others. This is a bug of alt_coop's: please report "
@@ -474,7 +470,7 @@ class Scheduler:
                         task = self._start(loop, item, turn_globals)
                     except Exception as error:  # an application's task factory failed, say
                         admission.release(needs)
-                        self.error = error  # raised once the running tests are done
+                        self.stops.error = error  # raised once the running tests are done
                         break
                     _cancels.made_here(task)
                     tasks[task] = item
@@ -491,7 +487,7 @@ class Scheduler:
                         await asyncio.sleep(0)
                         turn_due = time.perf_counter() + ADMISSION_SLICE_SECONDS
                 collection.ramped_up()
-                while tasks and not self._interrupted:
+                while tasks and not self.stops.interrupted:
                     changed.clear()
                     _time_stuck_waits(tasks, _STOPPING if self._stopping() else _NONE_LEFT)
                     await changed.wait()
@@ -505,7 +501,7 @@ class Scheduler:
                 # have met this Ctrl-C already (its sync code held the loop as
                 # it came), and the batch stopped for it: the grace is yet to come.
                 batch = asyncio.current_task()
-                if batch is None or self._interrupted or _cancels.interrupt_pending(batch):
+                if batch is None or self.stops.interrupted or _cancels.interrupt_pending(batch):
                     self._interrupt_all()
                     if tasks and not in_grace:
                         await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
@@ -717,7 +713,7 @@ class Scheduler:
                     # there: pytest names the line that interrupt met.
                     where = _tracebacks.last_user_entry(interrupt.__traceback__)
                     if where is not None:
-                        self._note_interruption(_runner.new_interrupt().with_traceback(where))
+                        self.stops.note_interruption(_runner.new_interrupt().with_traceback(where))
             self._given_up.clear()  # their tracebacks hold the tests' frames
             # Shown as the first of those tests'.
             first = next(iter(running.values()))
@@ -735,9 +731,7 @@ class Scheduler:
             # pytest's --maxfail stop that its own failures made is not another's.
             (session.shouldfail and not (own_failures and failed < self._maxfail))
             or session.shouldstop
-            or self._interrupted
-            or self._exit is not None
-            or self.error is not None
+            or self.stops.any()
             # pytest stops at the failure that reaches --maxfail once its
             # reports are logged, which for a cooperative test is after its
             # teardown; its failures are counted as they happen (see
@@ -813,22 +807,23 @@ class Scheduler:
             # What its last phase could not report, pytest reports later.
             _uncaught.hand_over(state, test_over=True)
             self._logs.forget(state)
-        if self._interrupted and _lane_state.outlived_interrupts:
+        if self.stops.interrupted and _lane_state.outlived_interrupts:
             outlived = _lane_state.outlived_interrupts.pop(state, None)
             if outlived is not None:  # its code went on past the interrupt, to an outcome
-                self._note_interruption(outlived)
+                self.stops.note_interruption(outlived)
         if self._giving_up:  # see _give_up
             given_up, made = self._given_up.get(state, (None, len(reports)))
             if given_up is not None:
                 # Its protocol may have ended all the same (the interrupt
                 # became its timeout's failure, say): that interrupt names its line.
-                self._note_interruption(given_up)
+                self.stops.note_interruption(given_up)
             reports = _results(reports[:made])  # what it finished before counts
             if broken is not None:
                 return  # as for Ctrl-C's: the interrupt, not the hook's error, ends the run
         # A reporting hook (a conftest's, say) may stop the run, as it would
-        # a sequential one (see _log); a warning's hook too. Out of the task,
-        # such a stop would leave the loop, an application's under alt_coop.main.
+        # a sequential one (see alt_coop._reporting_hooks); a warning's hook
+        # too. Out of the task, such a stop would leave the loop, an
+        # application's under alt_coop.main.
         # An exit is noted here, not by _test_done a turn later, where a stop
         # of a test reported in the same turn would come first.
         try:
@@ -837,16 +832,16 @@ class Scheduler:
             else:  # cut short with no result: its warnings still, as pytest's plugin does
                 _lane_warnings.report_warnings(state, self._log)
         except KeyboardInterrupt as interrupt:
-            if _ctrl_c_again(interrupt):
-                raise  # out of the loop, where the batch's wait meets it (see _log)
-            if self._stop_stands():
+            if _reporting_hooks.ctrl_c_again(interrupt):
+                raise  # out of the loop, where the batch's wait meets it
+            if not self.stops.any():
                 self._interrupt(interrupt)
         except pytest.exit.Exception as exit_:
-            if self._stop_stands():
-                self._exit = exit_  # as a test's own: a later Ctrl-C does not replace it
+            if not self.stops.any():
+                self.stops.exit = exit_  # as a test's own: a later Ctrl-C does not replace it
         except SystemExit as exit_:
-            if self._stop_stands():
-                self.error = exit_  # raised after the batch: pytest's internal error
+            if not self.stops.any():
+                self.stops.error = exit_  # raised after the batch: pytest's internal error
 
     def _report(
         self,
@@ -880,33 +875,6 @@ class Scheduler:
             _lane_warnings.report_warnings(state, self._log)
             state.reporting_seconds = time.perf_counter() - started
 
-    def _log(self, hook: Any, *, historic: bool = False, **kwargs: object) -> None:
-        """Call a reporting hook. A stop it raises (``KeyboardInterrupt``,
-        ``SystemExit``, ``pytest.exit()``) ends the run, unless an interrupt,
-        an exit or an error ended it first: the first stop stands, and the
-        test's reports go on, as they would have come before it, to every
-        plugin (those the stop cut off the call too). Ctrl-C again is no
-        hook's stop: it stops the batch, as where the loop waits. A
-        ``historic`` hook (``pytest_warning_recorded``) is called as such."""
-        try:
-            if historic:
-                hook.call_historic(kwargs=kwargs)
-            else:
-                hook(**kwargs)
-        except _STOPS as stop:
-            if self._stop_stands() or _ctrl_c_again(stop):
-                raise
-            for impl in _not_called(hook, stop):
-                try:
-                    impl.function(*(kwargs[name] for name in impl.argnames))
-                except _STOPS as again:
-                    if _ctrl_c_again(again):
-                        raise
-
-    def _stop_stands(self) -> bool:
-        """Whether a stop that a reporting hook raises now ends the run (see _log)."""
-        return not (self._interrupted or self._exit is not None or self.error is not None)
-
     def _stopped(
         self,
         item: pytest.Item,
@@ -917,7 +885,7 @@ class Scheduler:
         reports so far (see :meth:`_lane`)."""
         if self._giving_up:  # see _give_up: nothing is torn down here
             if isinstance(stop, KeyboardInterrupt):
-                self._note_interruption(stop)  # the line pytest names, if the first
+                self.stops.note_interruption(stop)  # the line pytest names, if the first
             return state.reports
         # The first stop ends the run: in a sequential run, no test runs
         # after it (-x's, pytest.exit()'s, an interrupt's) to stop it again.
@@ -926,17 +894,10 @@ class Scheduler:
         # Raised tearing down a wider fixture, it is what pytest would raise
         # tearing down at the end of a run that another test stopped.
         wider = raised_by_wider_teardown(stop)
-        if isinstance(stop, KeyboardInterrupt):
-            if first or self._interrupted or wider:
-                self._interrupt(stop)
-        elif first or (
-            wider and self._exit is None and not self._interrupted and self.error is None
-        ):
-            self._exit = stop  # raised once the running tests are done, as pytest would
-        elif wider and self.teardown_exit is None:
-            # At the session's end (see teardown_exit), after an interrupt's
-            # or an internal error's stop, as pytest's teardown there would.
-            self.teardown_exit = stop
+        if not isinstance(stop, KeyboardInterrupt):
+            self.stops.test_exited(stop, first=first, wider=wider)
+        elif first or self.stops.interrupted or wider:
+            self._interrupt(stop)
         try:
             return self._cut_short(item, state)
         except KeyboardInterrupt as again:  # Ctrl-C again: it must not leave the task
@@ -945,41 +906,21 @@ class Scheduler:
             # pytest tears a test it interrupted down at the session's end,
             # which an exit there ends with its code and message: so does
             # this one, torn down here at once (see Plugin.pytest_sessionfinish).
-            if self.teardown_exit is None:
-                self.teardown_exit = teardown_exit
+            if self.stops.teardown_exit is None:
+                self.stops.teardown_exit = teardown_exit
         return _results(state.reports)
 
     def _interrupt(self, interruption: KeyboardInterrupt) -> None:
         """A test met an interrupt (Ctrl-C's, or its own ``KeyboardInterrupt``):
         the batch stops, as a sequential run would."""
-        self._note_interruption(interruption)
+        self.stops.note_interruption(interruption)
         self._interrupt_all()  # a test's own: the others are cancelled too
-
-    def _note_interruption(self, interruption: KeyboardInterrupt) -> None:
-        """pytest is told of the first interrupt a test met, which names the
-        line the test was at; or of the first that names a line of the
-        suite's, if that one named pytest's (a test that waited for a wider
-        fixture another was setting up)."""
-        first = self._interruption
-        if (
-            first is None
-            or (
-                not _tracebacks.raised_in_the_suite(first)
-                and _tracebacks.raised_in_the_suite(interruption)
-            )
-            # That of the test whose sync code Ctrl-C came during: where the run was.
-            or getattr(interruption, _runner.CAME_DURING_SYNC_CODE, False)
-        ):
-            self._interruption = interruption
 
     def _interrupt_all(self, *, spare_cancelled: bool = False) -> None:
         """Stop the batch: cancel each running test once, the caller's own
         aside, and those with a cancellation pending if ``spare_cancelled``."""
-        if self._interrupted:
+        if not self.stops.interrupt():
             return
-        self._interrupted = True
-        # A sequential run would have ended at that error, before this interrupt.
-        self._error_came_first = self.error is not None
         current = asyncio.current_task()
         for task in self._tasks:
             if (
@@ -1035,43 +976,6 @@ class Scheduler:
         )
 
 
-#: What stops a run when a hook raises it.
-_STOPS = (KeyboardInterrupt, SystemExit, pytest.exit.Exception)
-
-
-def _ctrl_c_again(stop: BaseException) -> bool:
-    """Whether ``stop`` is a Ctrl-C that came after the batch was interrupted,
-    raised where the main thread was (see SessionLoop._on_sigint)."""
-    session_loop = _session_loop.current()
-    return session_loop is not None and session_loop.raised_by_ctrl_c(stop)
-
-
-def _not_called(hook: Any, stop: BaseException) -> list[Any]:
-    """The implementations of ``hook`` that ``stop``, raised by one of them,
-    kept pluggy from calling, in the order it would have: none if which one
-    raised is not known (a wrapper's stop, which no other saw or all did);
-    those surely not called, if it is one of several of one function.
-    Wrappers are left out: they were entered before any, and saw the stop."""
-    plain = [impl for impl in hook.get_hookimpls() if not (impl.wrapper or impl.hookwrapper)]
-    at: dict[object, list[int]] = {}  # a function's code: where it is among them
-    for index, impl in enumerate(plain):
-        # A decorator's function may be many: the function it wraps is one.
-        at.setdefault(getattr(inspect.unwrap(impl.function), "__code__", None), []).append(index)
-    # pluggy calls them last to first; the one it called is the outermost
-    # frame of theirs (it may call another hook).
-    for frame, _ in traceback.walk_tb(stop.__traceback__):
-        indexes = at.get(frame.f_code)
-        if indexes is None:
-            continue
-        if len(indexes) > 1:  # one function, several plugins: the one it ran for
-            owner = frame.f_locals.get("self")
-            ran_for = [index for index in indexes if plain[index].plugin is owner]
-            # Else those before the first were not called, whichever it was.
-            indexes = ran_for if len(ran_for) == 1 else indexes[:1]
-        return plain[: indexes[0]][::-1]
-    return []
-
-
 def _results(reports: list[pytest.TestReport]) -> list[pytest.TestReport]:
     """The reports of a test cut short, if they say anything: a passed
     setup is no result, the test itself having been cut short."""
@@ -1115,11 +1019,12 @@ def _test_done(
     _cancels.test_over(task)
     admission.release(needs)
     collection.test_finished()
-    if not task.cancelled() and task.exception() is not None and scheduler.error is None:
+    stops = scheduler.stops
+    if not task.cancelled() and task.exception() is not None and stops.error is None:
         # Raised outside any test's phases (a plugin's reporting hook, say):
         # start no further test, and raise it once the running ones are done,
         # for pytest to report as the internal error it is.
-        scheduler.error = task.exception()
+        stops.error = task.exception()
     changed.set()
 
 
