@@ -153,7 +153,8 @@ def add_options(parser: pytest.Parser, taken: frozenset[str]) -> None:
     )
     parser.addini(
         "async_timeouts_under_debugger",
-        "auto, always or never: whether timeouts cancel while a debugger is attached.",
+        "auto, always or never: whether timeouts cancel while a debugger is attached "
+        "(default auto).",
         default=None,
     )
     # The cooperative scheduler's.
@@ -165,7 +166,10 @@ def add_options(parser: pytest.Parser, taken: frozenset[str]) -> None:
         help="Run every async test cooperatively (concurrently on the session loop).",
     )
     parser.addini(
-        "asyncio_cooperative", "Run every async test cooperatively.", type="bool", default=False
+        "asyncio_cooperative",
+        "Run every async test cooperatively (default false).",
+        type="bool",
+        default=False,
     )
     _add_number_option(
         parser,
@@ -174,7 +178,7 @@ def add_options(parser: pytest.Parser, taken: frozenset[str]) -> None:
         "max_asyncio_tasks",
         int,
         f"Most cooperative tests in flight at once (default {DEFAULT_MAX_TASKS}).",
-        "Most cooperative tests in flight at once.",
+        f"Most cooperative tests in flight at once (default {DEFAULT_MAX_TASKS}).",
     )
     _add_number_option(
         parser,
@@ -184,7 +188,7 @@ def add_options(parser: pytest.Parser, taken: frozenset[str]) -> None:
         float,
         "Seconds a cooperative test may take for its whole run, fixtures included "
         "(default: no cap beyond the per-phase timeouts).",
-        "Seconds a cooperative test may take in all.",
+        "Seconds a cooperative test may take in all (default: no cap).",
     )
     _add_number_option(
         parser,
@@ -194,7 +198,8 @@ def add_options(parser: pytest.Parser, taken: frozenset[str]) -> None:
         float,
         "Warn about a cooperative test that holds the loop longer than this "
         f"(default {DEFAULT_BLOCK_THRESHOLD_SECONDS:g} seconds).",
-        "Seconds a cooperative test may hold the loop before a warning names it.",
+        "Seconds a cooperative test may hold the loop before a warning names it "
+        f"(default {DEFAULT_BLOCK_THRESHOLD_SECONDS:g}).",
     )
 
 

@@ -376,27 +376,32 @@ class RunAlone:
 
 def session_reason(config: pytest.Config) -> str | None:
     """Why every cooperative test of the session runs sequentially, if a
-    set-up of the whole session means they cannot run at once."""
+    set-up of the whole session means they cannot run at once: every such
+    reason, so that one notice says all a user must change."""
+    reasons = []
     if hasattr(config, "workerinput"):
-        return "inside pytest-xdist workers (each worker still runs its share)"
+        reasons.append("inside pytest-xdist workers (each worker still runs its share)")
     if config.getoption("usepdb", False) or config.getoption("trace", False):
-        return "under --pdb/--trace (one debugger prompt at a time)"
+        reasons.append("under --pdb/--trace (one debugger prompt at a time)")
     if config.getoption("stepwise", False) or config.getoption("stepwise_skip", False):
-        return "under --sw (it stops at the first failure in collection order)"
+        reasons.append("under --sw (it stops at the first failure in collection order)")
     if _faulthandler_timeout(config) > 0:
-        return "with faulthandler_timeout set (its timer wraps the whole test)"
+        reasons.append("with faulthandler_timeout set (its timer wraps the whole test)")
     if _automarks_dependencies(config):
-        return (
+        reasons.append(
             "with pytest-dependency's automark_dependency set (any test may call depends() "
             "on the tests before it)"
         )
     if _memray_for_all(config):
-        return "under pytest-memray's --memray (one allocation tracker for the process)"
+        reasons.append("under pytest-memray's --memray (one allocation tracker for the process)")
     for plugin in _loaded_plugins.every(config.pluginmanager):
         reason = _SEQUENTIAL_PLUGINS.get(str(getattr(plugin, "__name__", "")))
         if reason is not None:
-            return reason
-    return _plugin_state.sequential_reason()
+            reasons.append(reason)
+    reason = _plugin_state.sequential_reason()
+    if reason is not None:
+        reasons.append(reason)
+    return "; and ".join(reasons) or None
 
 
 def _memray_for_all(config: pytest.Config) -> bool:

@@ -15,7 +15,7 @@ elif [ -n "$PYTHON_ASKED" ]; then
     if [ "$asked" != "$have" ]; then
         echo "$VENV has Python $have, but PYTHON=$PYTHON is Python $asked:" \
             "remove $VENV, or give this interpreter an environment of its own" \
-            "(VENV=.venv-$asked)" >&2
+            "(VENV=$VENV-$asked)" >&2
         exit 2
     fi
 fi

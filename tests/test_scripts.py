@@ -18,20 +18,24 @@ SCRIPTS = Path(__file__).parent.parent / "scripts"
 OLD_PYTHON = """#!/bin/sh
 case "$*" in
     *version_info*) echo 3.10 ;;
-    *) echo "RAN: $*" ;;
+    *) echo "RAN in VENV: $*" ;;
 esac
 """
+#: The environment each script makes: the examples' has alt_coop alone, as a
+#: project using it would, not the test extras (whose plugins would load).
+VENV_OF = {"examples.sh": ".venv-examples", "test.sh": ".venv"}
 
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    """A checkout whose .venv was made with another Python than this one."""
+    """A checkout whose environments were made with another Python than this one."""
     shutil.copytree(SCRIPTS, tmp_path / "scripts")
     (tmp_path / "examples").mkdir()
-    python = tmp_path / ".venv" / "bin" / "python"
-    python.parent.mkdir(parents=True)
-    python.write_text(OLD_PYTHON)
-    python.chmod(0o755)
+    for venv in VENV_OF.values():
+        python = tmp_path / venv / "bin" / "python"
+        python.parent.mkdir(parents=True)
+        python.write_text(OLD_PYTHON.replace("VENV", venv))
+        python.chmod(0o755)
     return tmp_path
 
 
@@ -52,13 +56,14 @@ def test_an_environment_of_another_python_than_the_one_asked_for_is_not_used(
 ) -> None:
     result = run_script(checkout, script, PYTHON=sys.executable)
     mine = "{}.{}".format(*sys.version_info[:2])
+    venv = VENV_OF[script]
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip() == (
-        f".venv has Python 3.10, but PYTHON={sys.executable} is Python {mine}: remove .venv, "
-        f"or give this interpreter an environment of its own (VENV=.venv-{mine})"
+        f"{venv} has Python 3.10, but PYTHON={sys.executable} is Python {mine}: remove {venv}, "
+        f"or give this interpreter an environment of its own (VENV={venv}-{mine})"
     )
     assert "RAN" not in result.stdout  # nothing installed into it, nothing run
-    assert (checkout / ".venv" / "bin" / "python").read_text() == OLD_PYTHON
+    assert (checkout / venv / "bin" / "python").read_text() == OLD_PYTHON.replace("VENV", venv)
 
 
 @pytest.mark.parametrize("script", ["examples.sh", "test.sh"])
@@ -67,7 +72,7 @@ def test_the_environment_made_earlier_is_used_when_no_python_is_asked_for(
 ) -> None:
     result = run_script(checkout, script)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "RAN: -m pytest -p no:cacheprovider" in result.stdout
+    assert f"RAN in {VENV_OF[script]}: -m pytest -p no:cacheprovider" in result.stdout
 
 
 @pytest.mark.parametrize("script", ["examples.sh", "test.sh"])
@@ -75,7 +80,7 @@ def test_an_environment_given_by_its_absolute_path_is_used(
     checkout: Path, tmp_path_factory: pytest.TempPathFactory, script: str
 ) -> None:
     elsewhere = tmp_path_factory.mktemp("elsewhere") / "env"
-    shutil.copytree(checkout / ".venv", elsewhere)
+    shutil.copytree(checkout / VENV_OF[script], elsewhere)
     result = run_script(checkout, script, VENV=str(elsewhere))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "RAN: -m pytest -p no:cacheprovider" in result.stdout
+    assert f"RAN in {VENV_OF[script]}: -m pytest -p no:cacheprovider" in result.stdout

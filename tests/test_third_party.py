@@ -1140,6 +1140,33 @@ def test_pytest_assume_makes_cooperative_tests_run_sequentially(
     )
 
 
+def test_every_reason_the_whole_run_is_sequential_is_told_at_once(
+    pytester: pytest.Pytester,
+) -> None:
+    # Only the first was told: switching that plugin off as it said brought
+    # the next notice, one run at a time.
+    pytest.importorskip("pytest_assume")
+    pytest.importorskip("pytest_responses")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_waits():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run(pytester, "-p", "pytest_responses", "-p", "pytest_assume.plugin")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: cooperative tests run sequentially with "
+            "pytest-responses (it mocks requests*; and with pytest-assume (one list of failed*",
+        ]
+    )
+
+
 def test_a_run_alone_fixture_a_test_gets_through_another_is_named_with_it(
     pytester: pytest.Pytester,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ def test_timed_out_test_fails_naming_timeout_and_waiting_line(pytester, run_alt)
     path = pytester.makepyfile(
         """
         import asyncio
+import re
         import pytest
 
         @pytest.fixture
@@ -1017,6 +1019,23 @@ def test_help_is_shown_despite_a_bad_ini_value(pytester, run_alt):
     result = run_alt("--help")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["*--max-asyncio-tasks=N*"])
+
+
+def test_help_gives_each_ini_options_default(pytester, run_alt):
+    # Their command-line options said; the ini lines gave none but the timeout's.
+    result = run_alt("--help")
+    assert result.ret == pytest.ExitCode.OK
+    text = " ".join(result.stdout.str().split())  # however the terminal wraps it
+    for name, default in [
+        ("default_async_timeout", "(default 5)."),
+        ("async_timeouts_under_debugger", "(default auto)."),
+        ("asyncio_cooperative", "(default false)."),
+        ("max_asyncio_tasks", "(default 250)."),
+        ("asyncio_task_timeout", "(default: no cap)."),
+        ("asyncio_block_threshold", "(default 0.5)."),
+    ]:
+        # The ini line: its name, its type, what it is.
+        assert re.search(rf" {name} \([a-z |]+\): [^()]*{re.escape(default)}", text), name
 
 
 def test_the_builtin_default_says_where_to_change_it(pytester, run_alt):
