@@ -65,6 +65,8 @@ def is_made_here(task: asyncio.Task[Any]) -> bool:
 def interrupt(task: asyncio.Task[Any], message: str) -> None:
     """Cancel ``task`` to interrupt the session (Ctrl-C, or its batch stopping)."""
     _pending[task] = _pending.get(task, 0) + 1
+    if _callers:
+        _answered[task] = _callers_cancelled(task.get_loop())
     cancel(task, message)
 
 
@@ -98,17 +100,70 @@ def came_during(task: asyncio.Task[Any]) -> tuple[bool, TracebackType | None]:
     return (task in _came_during, _came_during.get(task)) if _came_during else (False, None)
 
 
-def is_interrupt(task: asyncio.Task[Any]) -> bool:
+def is_interrupt(task: asyncio.Task[Any], error: BaseException | None = None) -> bool:
     """Whether a cancellation coming out of the code running on ``task``
-    interrupts the session rather than failing that code."""
+    (``error``, if known) interrupts the session rather than failing that code."""
     # A task of someone else's running a phase is beyond what alt_coop
     # supports; an interrupt is the outcome that loses least.
-    return task in _pending or task not in _made_here
+    return (
+        task in _pending
+        or task not in _made_here
+        or (error is not None and adopt_shutdown(task, error))
+    )
 
 
 def interrupt_pending(task: asyncio.Task[Any]) -> bool:
     """Whether ``task`` has an interrupt the code running on it swallowed."""
     return bool(_pending) and task in _pending
+
+
+#: For each of alt_coop's tasks, how many cancellations of the callers of
+#: ``alt_coop.main`` on its loop it was interrupted for (see adopt_shutdown).
+_answered: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = weakref.WeakKeyDictionary()
+#: Session tasks that took a shutdown's cancellation as their interrupt, not
+#: yet told to their ``alt_coop.main`` (see take_adopted).
+_adopted: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+
+
+def _callers_cancelled(loop: asyncio.AbstractEventLoop) -> int:
+    """How many times the callers of ``alt_coop.main`` on ``loop`` were
+    cancelled since they awaited it."""
+    return sum(
+        max(watch.caller.cancelling() - watch.at_start, 0)
+        for watch in _callers.values()
+        if watch.caller.get_loop() is loop
+    )
+
+
+def adopt_shutdown(task: asyncio.Task[Any], error: BaseException) -> bool:
+    """Whether ``error``, a cancellation coming out of the code running on
+    ``task`` (one of alt_coop's), came with a cancellation of the caller of
+    ``alt_coop.main`` that nothing has interrupted ``task`` for yet: a
+    runner's shutdown (``asyncio.run``'s, after a ``SystemExit`` or once its
+    main task ended at Ctrl-C) cancels every task left at once, in no set
+    order, with no message (alt_coop's clocks give theirs one). None of it
+    is the tests' doing: it is taken as alt_coop's interrupt, recorded here."""
+    if not _callers or task not in _made_here or not isinstance(error, asyncio.CancelledError):
+        return False
+    if error.args:  # a clock's, or the code's own with a message of its own
+        return False
+    cancelled = _callers_cancelled(task.get_loop())
+    if cancelled <= _answered.get(task, 0):
+        return False
+    _answered[task] = cancelled
+    _pending[task] = _pending.get(task, 0) + 1
+    if task in _callers:
+        _adopted.add(task)
+    return True
+
+
+def take_adopted(session: asyncio.Task[Any]) -> bool:
+    """Whether ``session``, ``alt_coop.main``'s task, took a shutdown's
+    cancellation as its interrupt since last asked (see adopt_shutdown)."""
+    if session in _adopted:
+        _adopted.discard(session)
+        return True
+    return False
 
 
 def thrown_in(task: asyncio.Task[Any] | None, error: BaseException) -> None:
@@ -250,8 +305,8 @@ async def held_back_callbacks_run() -> bool:
     try:
         for _ in range(HELD_BACK_TURNS):
             await asyncio.sleep(0)
-    except asyncio.CancelledError:
-        if task is None or not interrupt_pending(task):
+    except asyncio.CancelledError as error:
+        if task is None or not (interrupt_pending(task) or adopt_shutdown(task, error)):
             raise
         take_interrupt(task)
         return True

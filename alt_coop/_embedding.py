@@ -152,7 +152,10 @@ async def _awaited_session(
         nonlocal grace
         if session.done():
             return
-        _cancels.interrupt(session, "alt_coop.main was cancelled")
+        # Unless the session took the runner's shutdown's cancellation as it
+        # (see alt_coop._cancels.adopt_shutdown): it needs no other.
+        if not _cancels.take_adopted(session):
+            _cancels.interrupt(session, "alt_coop.main was cancelled")
         if _cancels.interrupts_pending(session) > 1:
             _runner.give_up_after_interrupt(session)
         else:
@@ -179,10 +182,11 @@ async def _awaited_session(
                 if not _cancels.caller_cancelled(session) or again:
                     continue
                 if session.cancelling() > _cancels.interrupts_pending(session):
-                    # The session was cancelled too, by someone else: asyncio.run
-                    # cancels every task left when SystemExit comes out of the
-                    # loop, in no set order. That one lands first, failing the
-                    # running test, as when the session comes first.
+                    # The session was cancelled too, by someone else: a
+                    # runner's shutdown (asyncio.run's, after a SystemExit or
+                    # at Ctrl-C once its main task ended) cancels every task
+                    # left, in no set order. The session takes that one as
+                    # the interrupt; a clock's (a timeout's) it is not.
                     deferred = loop.call_soon(interrupt)
                 else:
                     interrupt()

@@ -481,7 +481,7 @@ def _last_turn(task: asyncio.Task[Any], timeout: PhaseTimeout, *, failing: bool)
     except asyncio.CancelledError as cancelled:
         if (
             timeout.fired
-            or _cancels.is_interrupt(task)
+            or _cancels.is_interrupt(task, cancelled)
             or _delivered.kept(task)
             or (capped_tasks and task in capped_tasks)
         ):
@@ -590,7 +590,7 @@ def _interrupt_if_from_outside(error: asyncio.CancelledError) -> None:
     """
     __tracebackhide__ = True
     task = asyncio.current_task()
-    if task is None or not _cancels.is_interrupt(task):
+    if task is None or not _cancels.is_interrupt(task, error):
         return  # a clock of alt_coop's, or the code's own doing
     raise _interruption(task, _tracebacks.last_user_entry(error.__traceback__))
 

@@ -494,14 +494,19 @@ class Scheduler:
                 if tasks:  # a test met an interrupt, which cancelled the others
                     in_grace = True
                     await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
-            except asyncio.CancelledError:
+            except asyncio.CancelledError as error:
                 # Ctrl-C, or the task running pytest was cancelled: cancel every
                 # running test once, give them a bounded time to clean up
                 # (once: Ctrl-C again during that time ends it). A test may
                 # have met this Ctrl-C already (its sync code held the loop as
                 # it came), and the batch stopped for it: the grace is yet to come.
                 batch = asyncio.current_task()
-                if batch is None or self.stops.interrupted or _cancels.interrupt_pending(batch):
+                if (
+                    batch is None
+                    or self.stops.interrupted
+                    or _cancels.interrupt_pending(batch)
+                    or _cancels.adopt_shutdown(batch, error)
+                ):
                     self._interrupt_all()
                     if tasks and not in_grace:
                         await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
@@ -927,6 +932,8 @@ class Scheduler:
                 task is not current
                 and not (spare_cancelled and task.cancelling())
                 and not _cancels.came_during(task)[0]  # interrupted once already
+                # A runner's shutdown cancelled it already (see _cancels.adopt_shutdown).
+                and not _cancels.interrupt_pending(task)
             ):
                 _cancels.interrupt(task, "interrupted")
 

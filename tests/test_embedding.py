@@ -2491,12 +2491,15 @@ def test_an_anyio_cancel_scope_around_main_interrupts_the_session(
 
 
 @pytest.mark.parametrize("first", ["caller", "session"])
-def test_a_system_exit_out_of_the_loop_fails_the_running_test_whatever_is_cancelled_first(
+def test_a_system_exit_out_of_the_loop_interrupts_the_running_test_whatever_is_cancelled_first(
     pytester: pytest.Pytester, first: str
 ) -> None:
     # asyncio.run, when a SystemExit comes out of the loop, cancels every task
     # left in no set order (asyncio.all_tasks() is a weak set): the caller of
     # main and main's own task. The report must not depend on which is first.
+    # It interrupts the session, as any shutdown of the runner does (see
+    # test_a_runners_shutdown_cancelling_every_task_interrupts_the_session):
+    # the running test failed with the cancellation, which was not its own.
     write_app(
         pytester,
         """
@@ -2551,13 +2554,13 @@ def test_a_system_exit_out_of_the_loop_fails_the_running_test_whatever_is_cancel
     output = output_of(result)
     result.stdout.fnmatch_lines(
         [
-            "*SystemExit: 3*",
-            "*FAILED suite/test_exit.py::test_victim - *CancelledError*",
-            "*Interrupted: alt_coop.main was cancelled*",
-            "*1 failed, 1 passed*",
+            "*test_exit.py:11: KeyboardInterrupt: the task running pytest was cancelled",
+            "*1 passed in*",
+            "APP: SystemExit 3",
         ]
     )
-    assert "APP: SystemExit 3" in output, output
+    assert "failed" not in output, output
+    assert "CancelledError" not in output, output
 
 
 def test_main_under_another_async_library_says_it_needs_asyncio(
@@ -5563,3 +5566,111 @@ def test_a_reporting_hook_raising_an_interrupt_ends_a_batch_as_a_sequential_run(
             assert fnmatch.filter(output.splitlines(), line), output
         assert not re.search("^Traceback", output, re.MULTILINE), output  # none left pytest
         assert "alt_coop cancelled" not in output, output
+
+
+#: The application returns while ``alt_coop.main`` runs in a task of its own:
+#: ``asyncio.run`` then cancels every task left at once (as it does at Ctrl-C
+#: once its main task is cancelled), main's caller, its session's task and the
+#: cooperative tests' tasks alike, in no set order.
+APP_RETURNS_WHILE_MAIN_RUNS = """
+import asyncio
+import sys
+
+import pytest
+
+import alt_coop
+
+STARTED = asyncio.Event()
+
+
+class Live:
+    @pytest.fixture
+    def started(self):
+        return STARTED
+
+
+async def app_main():
+    asyncio.create_task(alt_coop.main([*ISOLATE, "suite", *sys.argv[1:]], plugins=[Live()]))
+    await STARTED.wait()
+    print("APP: returns", flush=True)
+
+
+asyncio.run(app_main())
+print("APP: done", flush=True)
+"""
+
+SUITE_CUT_SHORT_BY_SHUTDOWN = """
+import asyncio
+import time
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+async def module_resource():
+    yield
+    await asyncio.sleep(0)
+    print("MODULE TEARDOWN", flush=True)
+
+
+async def test_first(module_resource):
+    await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("i", range(2))
+async def test_waits(module_resource, started, i):
+    started.set()
+    try:
+        await asyncio.sleep(30)
+    finally:
+        await asyncio.sleep(0)
+        print(f"TEST FINALLY {i}", flush=True)
+
+
+def test_sync(module_resource, started):
+    started.set()
+    time.sleep(0.5)  # the application returns meanwhile
+
+
+async def test_never_reached():
+    print("NEVER REACHED", flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "selected"),
+    [
+        ("sequential", "not sync"),
+        ("cooperative", "not sync"),
+        ("sequential", "not waits"),
+    ],
+)
+def test_a_runners_shutdown_cancelling_every_task_interrupts_the_session(
+    pytester: pytest.Pytester, mode: str, selected: str
+) -> None:
+    # The tests running failed with the CancelledError (a cooperative batch
+    # said a test had cancelled its task), or, during a sync test, pytest
+    # ended in an INTERNALERROR: none of it was the tests' doing.
+    write_app(pytester, APP_RETURNS_WHILE_MAIN_RUNS)
+    write(pytester, "suite/test_shutdown.py", SUITE_CUT_SHORT_BY_SHUTDOWN)
+    result = run_app(pytester, "-q", "-k", selected, *mode_args(mode), timeout=30)
+    output = output_of(result)
+    assert "INTERNALERROR" not in output, output
+    assert "CancelledError" not in output, output
+    assert "failed" not in output, output
+    assert "cancelled the task alt_coop runs the batch on" not in output, output
+    assert "MODULE TEARDOWN" in output, output
+    if selected == "not sync":
+        # Where the first test waited, as for any cancellation of main's caller.
+        interrupted = (
+            "*test_shutdown.py:22: KeyboardInterrupt: the task running pytest was cancelled"
+        )
+    else:  # after the sync test, before the next starts
+        interrupted = "*Interrupted: alt_coop.main was cancelled*"
+    if mode == "sequential":
+        assert "NEVER REACHED" not in output, output
+        result.stdout.fnmatch_lines(
+            [interrupted, "*2 passed*" if selected == "not waits" else "*1 passed*", "APP: done"]
+        )
+    else:  # the last test was done before the shutdown
+        result.stdout.fnmatch_lines(["*cut short*", interrupted, "*2 passed*", "APP: done"])

@@ -23,7 +23,6 @@ def test_timed_out_test_fails_naming_timeout_and_waiting_line(pytester, run_alt)
     path = pytester.makepyfile(
         """
         import asyncio
-import re
         import pytest
 
         @pytest.fixture
