@@ -157,6 +157,25 @@ def adopt_shutdown(task: asyncio.Task[Any], error: BaseException) -> bool:
     return True
 
 
+def adopt_pending_shutdown(task: asyncio.Task[Any]) -> bool:
+    """Like :func:`adopt_shutdown`, before the cancellation comes out of the
+    code: ``task`` has cancellations beyond alt_coop's interrupts, pending
+    or being delivered, which the caller's shutdown made (the caller knows
+    none of them is a clock's). Recorded as its interrupt, so that none is
+    sent on top of it, cutting short the clean-up it began."""
+    extra = task.cancelling() - _pending.get(task, 0)
+    if not _callers or task not in _made_here or extra <= 0:
+        return False
+    cancelled = _callers_cancelled(task.get_loop())
+    if cancelled <= _answered.get(task, 0):
+        return False
+    _answered[task] = cancelled
+    _pending[task] = _pending.get(task, 0) + extra
+    if task in _callers:
+        _adopted.add(task)
+    return True
+
+
 def take_adopted(session: asyncio.Task[Any]) -> bool:
     """Whether ``session``, ``alt_coop.main``'s task, took a shutdown's
     cancellation as its interrupt since last asked (see adopt_shutdown)."""

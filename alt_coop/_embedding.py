@@ -181,14 +181,18 @@ async def _awaited_session(
                     cancelled = delivered
                 if not _cancels.caller_cancelled(session) or again:
                     continue
-                if session.cancelling() > _cancels.interrupts_pending(session):
-                    # The session was cancelled too, by someone else: a
-                    # runner's shutdown (asyncio.run's, after a SystemExit or
-                    # at Ctrl-C once its main task ended) cancels every task
-                    # left, in no set order. The session takes that one as
-                    # the interrupt; a clock's (a timeout's) it is not.
+                if session.cancelling() > _cancels.interrupts_pending(session) and (
+                    _runner.clock_cancelled(session)
+                ):
+                    # A timeout's cancellation is the running phase's, which
+                    # it fails first: the interrupt comes after it.
                     deferred = loop.call_soon(interrupt)
                 else:
+                    # The session may have been cancelled with the caller: a
+                    # runner's shutdown (asyncio.run's, after a SystemExit or
+                    # at Ctrl-C once its main task ended) cancels every task
+                    # left, in no set order. That cancellation is the interrupt.
+                    _cancels.adopt_pending_shutdown(session)
                     interrupt()
     finally:
         _cancels.unwatch_caller(session)

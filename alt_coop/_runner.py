@@ -206,6 +206,17 @@ def _awaited_phase(task: asyncio.Task[Any], timeout: PhaseTimeout) -> Iterator[N
             _awaited_phases[task] = outer
 
 
+def clock_cancelled(session_task: asyncio.Task[Any]) -> bool:
+    """Whether one of alt_coop's clocks (the running phase's timeout, the
+    test's cap) or a kept outcome cancelled the phase ``session_task`` runs."""
+    phase = _awaited_phases.get(session_task)
+    return (
+        (phase is not None and phase.fired)
+        or session_task in capped_tasks
+        or _delivered.kept(session_task)
+    )
+
+
 def awaited_phase_waiting_at(session_task: asyncio.Task[Any]) -> TracebackType | None:
     """The user's line the phase an ``alt_coop.main`` session runs on
     ``session_task`` waits at now, if known (none in its last turn)."""

@@ -5590,17 +5590,28 @@ class Live:
 
 
 async def app_main():
-    asyncio.create_task(alt_coop.main([*ISOLATE, "suite", *sys.argv[1:]], plugins=[Live()]))
+    args = [*ISOLATE, "suite", *sys.argv[2:]]
+    asyncio.create_task(alt_coop.main(args, plugins=[Live()]), name="caller")
     await STARTED.wait()
     print("APP: returns", flush=True)
 
 
-asyncio.run(app_main())
+loop = asyncio.new_event_loop()
+loop.run_until_complete(app_main())
+# As asyncio.run's shutdown does, in a fixed order: main's caller first or last.
+CALLER_FIRST = sys.argv[1] == "caller"
+tasks = sorted(asyncio.all_tasks(loop), key=lambda t: (t.get_name() == "caller") != CALLER_FIRST)
+for task in tasks:
+    task.cancel()
+loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+loop.run_until_complete(loop.shutdown_asyncgens())
+loop.close()
 print("APP: done", flush=True)
 """
 
 SUITE_CUT_SHORT_BY_SHUTDOWN = """
 import asyncio
+import pathlib
 import time
 
 import pytest
@@ -5623,8 +5634,9 @@ async def test_waits(module_resource, started, i):
     try:
         await asyncio.sleep(30)
     finally:
+        await asyncio.sleep(0)  # cancelled once: its clean-up runs in full
         await asyncio.sleep(0)
-        print(f"TEST FINALLY {i}", flush=True)
+        pathlib.Path(f"finally-{i}").touch()
 
 
 def test_sync(module_resource, started):
@@ -5637,6 +5649,7 @@ async def test_never_reached():
 """
 
 
+@pytest.mark.parametrize("first", ["caller", "session"])
 @pytest.mark.parametrize(
     ("mode", "selected"),
     [
@@ -5646,14 +5659,14 @@ async def test_never_reached():
     ],
 )
 def test_a_runners_shutdown_cancelling_every_task_interrupts_the_session(
-    pytester: pytest.Pytester, mode: str, selected: str
+    pytester: pytest.Pytester, mode: str, selected: str, first: str
 ) -> None:
     # The tests running failed with the CancelledError (a cooperative batch
     # said a test had cancelled its task), or, during a sync test, pytest
     # ended in an INTERNALERROR: none of it was the tests' doing.
     write_app(pytester, APP_RETURNS_WHILE_MAIN_RUNS)
     write(pytester, "suite/test_shutdown.py", SUITE_CUT_SHORT_BY_SHUTDOWN)
-    result = run_app(pytester, "-q", "-k", selected, *mode_args(mode), timeout=30)
+    result = run_app(pytester, first, "-q", "-k", selected, *mode_args(mode), timeout=30)
     output = output_of(result)
     assert "INTERNALERROR" not in output, output
     assert "CancelledError" not in output, output
@@ -5663,10 +5676,12 @@ def test_a_runners_shutdown_cancelling_every_task_interrupts_the_session(
     if selected == "not sync":
         # Where the first test waited, as for any cancellation of main's caller.
         interrupted = (
-            "*test_shutdown.py:22: KeyboardInterrupt: the task running pytest was cancelled"
+            "*test_shutdown.py:23: KeyboardInterrupt: the task running pytest was cancelled"
         )
     else:  # after the sync test, before the next starts
         interrupted = "*Interrupted: alt_coop.main was cancelled*"
+    if selected == "not sync":
+        assert (pytester.path / "finally-0").exists(), output
     if mode == "sequential":
         assert "NEVER REACHED" not in output, output
         result.stdout.fnmatch_lines(
