@@ -66,7 +66,7 @@ def interrupt(task: asyncio.Task[Any], message: str) -> None:
     """Cancel ``task`` to interrupt the session (Ctrl-C, or its batch stopping)."""
     _pending[task] = _pending.get(task, 0) + 1
     if _callers:
-        _answered[task] = _callers_cancelled(task.get_loop())
+        _interrupted_once.add(task)
     cancel(task, message)
 
 
@@ -117,43 +117,48 @@ def interrupt_pending(task: asyncio.Task[Any]) -> bool:
     return bool(_pending) and task in _pending
 
 
-#: For each of alt_coop's tasks, how many cancellations of the callers of
-#: ``alt_coop.main`` on its loop it was interrupted for (see adopt_shutdown).
-_answered: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = weakref.WeakKeyDictionary()
+#: alt_coop's tasks interrupted once already under ``alt_coop.main``: a
+#: cancellation they meet later is no shutdown's (see adopt_shutdown).
+_interrupted_once: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+#: Those whose interrupt was a runner's shutdown's (see shut_down).
+_shut_down: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 #: Session tasks that took a shutdown's cancellation as their interrupt, not
 #: yet told to their ``alt_coop.main`` (see take_adopted).
 _adopted: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 
 
-def _callers_cancelled(loop: asyncio.AbstractEventLoop) -> int:
-    """How many times the callers of ``alt_coop.main`` on ``loop`` were
-    cancelled since they awaited it."""
-    return sum(
-        max(watch.caller.cancelling() - watch.at_start, 0)
+def _may_adopt(task: asyncio.Task[Any]) -> bool:
+    """Whether a cancellation of ``task`` may be a runner's shutdown's: it is
+    one of alt_coop's, never interrupted yet, and a caller of
+    ``alt_coop.main`` on its loop was cancelled since it awaited it."""
+    if not _callers or task not in _made_here or task in _interrupted_once:
+        return False
+    loop = task.get_loop()
+    return any(
+        watch.caller.get_loop() is loop and watch.caller.cancelling() > watch.at_start
         for watch in _callers.values()
-        if watch.caller.get_loop() is loop
     )
+
+
+def _adopt(task: asyncio.Task[Any], cancels: int) -> None:
+    _pending[task] = _pending.get(task, 0) + cancels
+    _interrupted_once.add(task)
+    _shut_down.add(task)
+    if task in _callers:
+        _adopted.add(task)
 
 
 def adopt_shutdown(task: asyncio.Task[Any], error: BaseException) -> bool:
     """Whether ``error``, a cancellation coming out of the code running on
-    ``task`` (one of alt_coop's), came with a cancellation of the caller of
-    ``alt_coop.main`` that nothing has interrupted ``task`` for yet: a
-    runner's shutdown (``asyncio.run``'s, after a ``SystemExit`` or once its
-    main task ended at Ctrl-C) cancels every task left at once, in no set
-    order, with no message (alt_coop's clocks give theirs one). None of it
-    is the tests' doing: it is taken as alt_coop's interrupt, recorded here."""
-    if not _callers or task not in _made_here or not isinstance(error, asyncio.CancelledError):
+    ``task`` (one of alt_coop's, not interrupted yet), came with one of the
+    caller of ``alt_coop.main``: a runner's shutdown (``asyncio.run``'s,
+    after a ``SystemExit`` or once its main task ended at Ctrl-C) cancels
+    every task left at once, in no set order, with no message (alt_coop's
+    clocks give theirs one). None of it is the tests' doing: it is taken as
+    alt_coop's interrupt, recorded here."""
+    if not isinstance(error, asyncio.CancelledError) or error.args or not _may_adopt(task):
         return False
-    if error.args:  # a clock's, or the code's own with a message of its own
-        return False
-    cancelled = _callers_cancelled(task.get_loop())
-    if cancelled <= _answered.get(task, 0):
-        return False
-    _answered[task] = cancelled
-    _pending[task] = _pending.get(task, 0) + 1
-    if task in _callers:
-        _adopted.add(task)
+    _adopt(task, 1)
     return True
 
 
@@ -164,16 +169,16 @@ def adopt_pending_shutdown(task: asyncio.Task[Any]) -> bool:
     none of them is a clock's). Recorded as its interrupt, so that none is
     sent on top of it, cutting short the clean-up it began."""
     extra = task.cancelling() - _pending.get(task, 0)
-    if not _callers or task not in _made_here or extra <= 0:
+    if extra <= 0 or not _may_adopt(task):
         return False
-    cancelled = _callers_cancelled(task.get_loop())
-    if cancelled <= _answered.get(task, 0):
-        return False
-    _answered[task] = cancelled
-    _pending[task] = _pending.get(task, 0) + extra
-    if task in _callers:
-        _adopted.add(task)
+    _adopt(task, extra)
     return True
+
+
+def shut_down(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task``'s interrupt was a runner's shutdown's, which
+    cancelled every task: none needs another."""
+    return bool(_shut_down) and task in _shut_down
 
 
 def take_adopted(session: asyncio.Task[Any]) -> bool:

@@ -501,14 +501,13 @@ class Scheduler:
                 # have met this Ctrl-C already (its sync code held the loop as
                 # it came), and the batch stopped for it: the grace is yet to come.
                 batch = asyncio.current_task()
-                shutdown = batch is not None and _cancels.adopt_shutdown(batch, error)
                 if (
                     batch is None
                     or self.stops.interrupted
                     or _cancels.interrupt_pending(batch)
-                    or shutdown
+                    or _cancels.adopt_shutdown(batch, error)
                 ):
-                    self._interrupt_all(shutdown=shutdown)
+                    self._interrupt_all()
                     if tasks and not in_grace:
                         await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
                     raise
@@ -922,21 +921,23 @@ class Scheduler:
         self.stops.note_interruption(interruption)
         self._interrupt_all()  # a test's own: the others are cancelled too
 
-    def _interrupt_all(self, *, spare_cancelled: bool = False, shutdown: bool = False) -> None:
+    def _interrupt_all(self, *, spare_cancelled: bool = False) -> None:
         """Stop the batch: cancel each running test once, the caller's own
         aside, and those with a cancellation pending if ``spare_cancelled``.
-        In a runner's ``shutdown``, which cancelled every task, that
-        cancellation is each test's interrupt."""
+        A runner's shutdown cancelled every task already: that cancellation
+        is each test's interrupt, and none is sent on top of it."""
         if not self.stops.interrupt():
             return
         current = asyncio.current_task()
+        if any(
+            task is not None and _cancels.shut_down(task) for task in (self._session_task, current)
+        ):
+            return
         for task in self._tasks:
             if (
                 task is not current
                 and not (spare_cancelled and task.cancelling())
                 and not _cancels.came_during(task)[0]  # interrupted once already
-                and not _cancels.interrupt_pending(task)  # a shutdown's, taken as one
-                and not (shutdown and _cancels.adopt_pending_shutdown(task))
             ):
                 _cancels.interrupt(task, "interrupted")
 

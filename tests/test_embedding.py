@@ -5634,8 +5634,7 @@ async def test_waits(module_resource, started, i):
     try:
         await asyncio.sleep(30)
     finally:
-        await asyncio.sleep(0)  # cancelled once: its clean-up runs in full
-        await asyncio.sleep(0)
+        await asyncio.sleep(0.05)  # cancelled once: its clean-up runs in full
         pathlib.Path(f"finally-{i}").touch()
 
 
@@ -5689,3 +5688,94 @@ def test_a_runners_shutdown_cancelling_every_task_interrupts_the_session(
         )
     else:  # the last test was done before the shutdown
         result.stdout.fnmatch_lines(["*cut short*", interrupted, "*2 passed*", "APP: done"])
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_fixtures_own_cancellation_after_a_cancellation_delivered_again_is_its_own(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # The caller cancelled with one message twice (an anyio cancel scope
+    # delivers its cancellation again at every await) counted as a second
+    # cancellation of the caller: the fixture's own cancellation in its
+    # teardown was then taken as a runner's shutdown, an interrupt. The outer
+    # fixtures were never torn down, or the teardown's error was lost.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import sys
+
+        import pytest
+
+        import alt_coop
+
+        STARTED = asyncio.Event()
+
+
+        class Live:
+            @pytest.fixture
+            def started(self):
+                return STARTED
+
+
+        async def app_main():
+            args = [*ISOLATE, "suite", "-q", *sys.argv[1:]]
+            job = asyncio.create_task(alt_coop.main(args, plugins=[Live()]))
+            await STARTED.wait()
+            job.cancel("stop")
+            await asyncio.sleep(0.02)
+            job.cancel("stop")
+            try:
+                await job
+            except asyncio.CancelledError as error:
+                print("APP: job cancelled", error, flush=True)
+
+
+        asyncio.run(app_main())
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_own.py",
+        """
+        import asyncio
+
+        import pytest
+
+
+        @pytest.fixture(scope="module")
+        async def module_resource():
+            yield
+            await asyncio.sleep(0.01)
+            print("MODULE TEARDOWN", flush=True)
+
+
+        @pytest.fixture
+        async def outer(module_resource):
+            yield
+            await asyncio.sleep(0.01)
+            print("OUTER TEARDOWN", flush=True)
+
+
+        @pytest.fixture
+        async def own_cancel(outer):
+            yield
+            await asyncio.sleep(0.05)  # the caller's cancellation comes again meanwhile
+            task = asyncio.create_task(asyncio.sleep(10))
+            await asyncio.sleep(0)
+            task.cancel()
+            await task  # its own doing
+
+
+        async def test_waits(own_cancel, started):
+            started.set()
+            await asyncio.sleep(30)
+        """,
+    )
+    result = run_app(pytester, *mode_args(mode), timeout=30)
+    output = output_of(result)
+    assert "OUTER TEARDOWN" in output, output
+    assert "MODULE TEARDOWN" in output, output
+    assert "APP: job cancelled stop" in output, output
+    if mode == "cooperative":
+        result.stdout.fnmatch_lines(["ERROR suite/test_own.py::test_waits - *TeardownCancelled*"])
