@@ -10,7 +10,9 @@ running code's own doing, and fails that code like any error. The first two
 are made here, and recorded where they are made (an interrupt by its task,
 here; a clock's by the clock, which knows it fired: see
 :mod:`alt_coop._timeouts`), not guessed from counts that ``asyncio.timeout``
-and ``TaskGroup`` change behind our back.
+and ``TaskGroup`` change behind our back. One more is taken as an interrupt:
+a runner's shutdown, which cancels every task at once, the caller of
+``alt_coop.main`` among them (see :func:`adopt_shutdown`).
 
 PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """

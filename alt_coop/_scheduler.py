@@ -1060,8 +1060,10 @@ async def _failures_to_come_reported(tasks: set[asyncio.Task[None]]) -> None:
     task = asyncio.current_task()
     try:
         await asyncio.wait(set(tasks))
-    except asyncio.CancelledError:
-        if task is None or not _cancels.interrupt_pending(task):
+    except asyncio.CancelledError as error:
+        if task is None or not (
+            _cancels.interrupt_pending(task) or _cancels.adopt_shutdown(task, error)
+        ):
             raise
         _cancels.take_interrupt(task)
 

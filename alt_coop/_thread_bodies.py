@@ -97,9 +97,9 @@ async def _body_in_thread(
             cap.body_thread = thread
         try:
             return await asyncio.shield(returned)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as cancelled:
             task = asyncio.current_task()
-            interrupted, where = _interrupt_of(task, thread)
+            interrupted, where = _interrupt_of(task, thread, cancelled)
             # A thread cannot be stopped: its fixtures are torn down only once
             # its body has returned. Cancelled again meanwhile (not by an
             # interrupt), it stops waiting; interrupted, before or after its
@@ -112,9 +112,9 @@ async def _body_in_thread(
                     if where is None:
                         raise
                     raise stopped.with_traceback(where) from None  # the body's line
-                except asyncio.CancelledError:
+                except asyncio.CancelledError as again:
                     if not interrupted:
-                        interrupted, where = _interrupt_of(task, thread)
+                        interrupted, where = _interrupt_of(task, thread, again)
                         if not interrupted:
                             raise
             error = returned.result()[1]
@@ -175,11 +175,14 @@ _LOCKED_FACTORY = "_alt_coop_locked"
 
 
 def _interrupt_of(
-    task: asyncio.Task[Any] | None, thread: threading.Thread
+    task: asyncio.Task[Any] | None, thread: threading.Thread, cancelled: asyncio.CancelledError
 ) -> tuple[bool, TracebackType | None]:
-    """Whether an interrupt of ``task`` is pending, and the line its body's
-    thread is at then (for pytest's line about the interrupt)."""
-    if task is None or not _cancels.interrupt_pending(task):
+    """Whether ``cancelled``, met by ``task``, is an interrupt (pending, or a
+    runner's shutdown's), and the line its body's thread is at then (for
+    pytest's line about the interrupt)."""
+    if task is None or not (
+        _cancels.interrupt_pending(task) or _cancels.adopt_shutdown(task, cancelled)
+    ):
         return False, None
     return True, where_thread_is(thread.ident)[1] if thread.ident else None
 

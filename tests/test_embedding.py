@@ -5621,7 +5621,7 @@ import pytest
 async def module_resource():
     yield
     await asyncio.sleep(0)
-    print("MODULE TEARDOWN", flush=True)
+    pathlib.Path("module-torn-down").touch()
 
 
 async def test_first(module_resource):
@@ -5643,6 +5643,12 @@ def test_sync(module_resource, started):
     time.sleep(0.5)  # the application returns meanwhile
 
 
+@pytest.mark.parametrize("i", range(2))
+@pytest.mark.asyncio_cooperative
+def test_thread(module_resource, i):
+    time.sleep(0.3)  # its body, in a worker thread, outlasts the shutdown
+
+
 async def test_never_reached():
     print("NEVER REACHED", flush=True)
 """
@@ -5650,15 +5656,17 @@ async def test_never_reached():
 
 @pytest.mark.parametrize("first", ["caller", "session"])
 @pytest.mark.parametrize(
-    ("mode", "selected"),
+    ("mode", "selected", "passed"),
     [
-        ("sequential", "not sync"),
-        ("cooperative", "not sync"),
-        ("sequential", "not waits"),
+        ("sequential", "not test_sync and not test_thread", 1),
+        ("cooperative", "not test_sync and not test_thread", 2),  # the last test too
+        ("sequential", "not test_waits and not test_thread", 2),
+        # The plain def tests' bodies, in threads, end after the shutdown.
+        ("cooperative", "not test_sync", 4),
     ],
 )
 def test_a_runners_shutdown_cancelling_every_task_interrupts_the_session(
-    pytester: pytest.Pytester, mode: str, selected: str, first: str
+    pytester: pytest.Pytester, mode: str, selected: str, passed: int, first: str
 ) -> None:
     # The tests running failed with the CancelledError (a cooperative batch
     # said a test had cancelled its task), or, during a sync test, pytest
@@ -5671,23 +5679,21 @@ def test_a_runners_shutdown_cancelling_every_task_interrupts_the_session(
     assert "CancelledError" not in output, output
     assert "failed" not in output, output
     assert "cancelled the task alt_coop runs the batch on" not in output, output
-    assert "MODULE TEARDOWN" in output, output
-    if selected == "not sync":
+    assert (pytester.path / "module-torn-down").exists(), output
+    if selected.startswith("not test_sync"):
         # Where the first test waited, as for any cancellation of main's caller.
-        interrupted = (
-            "*test_shutdown.py:23: KeyboardInterrupt: the task running pytest was cancelled"
-        )
+        interrupted = "*KeyboardInterrupt: the task running pytest was cancelled"
+        if "not test_thread" in selected:  # else it may name a body's line, in its thread
+            interrupted = "*test_shutdown.py:23: " + interrupted[1:]
+        assert (pytester.path / "finally-0").exists(), output
     else:  # after the sync test, before the next starts
         interrupted = "*Interrupted: alt_coop.main was cancelled*"
-    if selected == "not sync":
-        assert (pytester.path / "finally-0").exists(), output
+    expected = [interrupted, f"{passed} passed, * deselected in*", "APP: done"]
     if mode == "sequential":
         assert "NEVER REACHED" not in output, output
-        result.stdout.fnmatch_lines(
-            [interrupted, "*2 passed*" if selected == "not waits" else "*1 passed*", "APP: done"]
-        )
-    else:  # the last test was done before the shutdown
-        result.stdout.fnmatch_lines(["*cut short*", interrupted, "*2 passed*", "APP: done"])
+    else:
+        expected.insert(0, "*cut short*")
+    result.stdout.fnmatch_lines(expected)
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
