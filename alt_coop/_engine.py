@@ -116,6 +116,7 @@ class Plugin:
         #: The task an awaited session (alt_coop.main) runs on; see pytest_timeout_set_timer.
         self._awaited_task: asyncio.Task[Any] | None = None
         self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_configure
+        self._in_thread = False  # counted among this thread's sessions (see pytest_configure)
         self._trimmed_before = True  # the trimming of asyncio frames before this session
         self._test_item_before: tuple[pytest.Item | None] | None = None  # see pytest_configure
         self._others = OtherRunners()  # the plugins running some async tests themselves
@@ -165,6 +166,8 @@ class Plugin:
         # Put back at unconfigure: an interrupted test skips the teardown that
         # would, and the caller's context would keep it (and its session).
         self._test_item_before = (test_item.get(),)
+        _startup_checks.only_this_thread()
+        self._in_thread = True
         pytest_plugin._check_not_blocked(config)
         engines = [p for p in _loaded_plugins.every(config.pluginmanager) if isinstance(p, Plugin)]
         if len(engines) > 1:
@@ -322,6 +325,9 @@ class Plugin:
         try:
             self._end_session(config)
         finally:
+            if self._in_thread:  # first: a step below may raise
+                _startup_checks.session_over()
+                self._in_thread = False
             self._policy.stop_watching()
             self._scheduler = None  # which holds the session, until the next one
             # Unreported (with -p no:terminal, say): no error of the next session's.

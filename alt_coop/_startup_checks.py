@@ -10,6 +10,7 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 from __future__ import annotations
 
 import asyncio
+import threading
 from types import ModuleType
 
 import pytest
@@ -156,3 +157,38 @@ def not_beside_cooperative_tests() -> None:
             "(and cancel them as it ends): mark that test asyncio_sequential (a test that "
             "uses pytester runs alone already)"
         )
+
+
+#: The threads running an alt_coop session, each with how many (nested).
+_sessions_in: dict[int, int] = {}
+_sessions_lock = threading.Lock()
+
+
+def only_this_thread() -> None:
+    """A session of this thread starts. Two at once in two threads (a web
+    service's request handlers, say) share alt_coop's state of the process,
+    as they share pytest's capture, logging and warnings: their tests would
+    fail in confusing ways. The second is refused; sessions nested in one
+    thread (pytester's in-process runs, from a test) are that thread's.
+    Each call is undone by :func:`session_over`."""
+    me = threading.get_ident()
+    with _sessions_lock:
+        if any(thread != me for thread in _sessions_in):
+            # (Where the other captures output, pytest's line saying so
+            # lands in its capture: pytest's capture is the process's.)
+            raise pytest.UsageError(
+                "alt_coop: a pytest session is already running in another thread; run "
+                "sessions one after the other, or in separate processes"
+            )
+        _sessions_in[me] = _sessions_in.get(me, 0) + 1
+
+
+def session_over() -> None:
+    """A session of this thread that :func:`only_this_thread` let start is over."""
+    me = threading.get_ident()
+    with _sessions_lock:
+        left = _sessions_in.get(me, 0) - 1
+        if left > 0:
+            _sessions_in[me] = left
+        else:
+            _sessions_in.pop(me, None)

@@ -5785,3 +5785,77 @@ def test_a_fixtures_own_cancellation_after_a_cancellation_delivered_again_is_its
     assert "APP: job cancelled stop" in output, output
     if mode == "cooperative":
         result.stdout.fnmatch_lines(["ERROR suite/test_own.py::test_waits - *TeardownCancelled*"])
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_session_in_another_thread_while_one_runs_is_refused(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # Two sessions at once in two threads (a web service's request handlers,
+    # say) share alt_coop's state of the process: the tests of both failed
+    # with alt_coop's errors, or one ended in an INTERNALERROR.
+    write_app(
+        pytester,
+        """
+        import sys
+        import threading
+
+        import pytest
+
+        import alt_coop
+
+        INSIDE, LET_GO = threading.Event(), threading.Event()
+        CODES = {}
+
+
+        class Signals:
+            @pytest.fixture
+            def signals(self):
+                return INSIDE, LET_GO
+
+
+        def run(name, plugins):
+            CODES[name] = pytest.main(
+                # -s: the second one's line is not in the first one's capture.
+                [*ISOLATE, "suite", "-q", "-s", *sys.argv[1:]],
+                plugins=[alt_coop.Plugin(), *plugins],
+            )
+
+
+        first = threading.Thread(target=run, args=("first", [Signals()]))
+        first.start()
+        INSIDE.wait(10)
+        run("second", [])
+        LET_GO.set()
+        first.join()
+        print("APP: exit codes", CODES["first"], CODES["second"], flush=True)
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_held.py",
+        """
+        import asyncio
+
+
+        async def test_holds(signals):
+            inside, let_go = signals
+            inside.set()
+            while not let_go.is_set():
+                await asyncio.sleep(0.01)
+
+
+        async def test_other():
+            await asyncio.sleep(0)
+        """,
+    )
+    result = run_app(pytester, *mode_args(mode), timeout=30)
+    output = output_of(result)
+    assert "APP: exit codes 0 4" in output, output
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: alt_coop: a pytest session is already running in another thread; run "
+            "sessions one after the other, or in separate processes"
+        ]
+    )
+    result.stdout.fnmatch_lines(["*2 passed*"])
