@@ -166,8 +166,6 @@ class Plugin:
         # Put back at unconfigure: an interrupted test skips the teardown that
         # would, and the caller's context would keep it (and its session).
         self._test_item_before = (test_item.get(),)
-        _startup_checks.only_this_thread()
-        self._in_thread = True
         pytest_plugin._check_not_blocked(config)
         engines = [p for p in _loaded_plugins.every(config.pluginmanager) if isinstance(p, Plugin)]
         if len(engines) > 1:
@@ -217,6 +215,12 @@ class Plugin:
             current_test=_lane_state.CURRENT.get,
             when_entered=_debugged,
         )
+        # Last: a check above that refuses the session must not leave it
+        # counted, as its pytest_unconfigure may never be called (pluggy
+        # calls a plugin's historic pytest_configure as it registers it, and
+        # stops registering its hooks if that raises).
+        _startup_checks.only_this_thread(nested=self._test_item_before[0] is not None)
+        self._in_thread = True
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:

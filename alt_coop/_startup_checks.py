@@ -164,16 +164,17 @@ _sessions_in: dict[int, int] = {}
 _sessions_lock = threading.Lock()
 
 
-def only_this_thread() -> None:
+def only_this_thread(*, nested: bool) -> None:
     """A session of this thread starts. Two at once in two threads (a web
     service's request handlers, say) share alt_coop's state of the process,
     as they share pytest's capture, logging and warnings: their tests would
-    fail in confusing ways. The second is refused; sessions nested in one
-    thread (pytester's in-process runs, from a test) are that thread's.
+    fail in confusing ways. The second is refused, unless it is ``nested``,
+    run by a test of the running one (pytester's in-process runs; in a
+    plain ``def`` cooperative test's thread, or one that has its context).
     Each call is undone by :func:`session_over`."""
     me = threading.get_ident()
     with _sessions_lock:
-        if any(thread != me for thread in _sessions_in):
+        if not nested and any(thread != me for thread in _sessions_in):
             # (Where the other captures output, pytest's line saying so
             # lands in its capture: pytest's capture is the process's.)
             raise pytest.UsageError(

@@ -5859,3 +5859,63 @@ def test_a_session_in_another_thread_while_one_runs_is_refused(
         ]
     )
     result.stdout.fnmatch_lines(["*2 passed*"])
+
+
+def test_a_session_refused_at_its_start_leaves_other_threads_free(
+    pytester: pytest.Pytester,
+) -> None:
+    # alt_coop switched on by alt_coop.enable, refusing to run from a
+    # coroutine: pluggy had not registered its pytest_unconfigure yet, and
+    # the thread stayed counted as running a session: every later session in
+    # another thread was refused.
+    write_app(
+        pytester,
+        """
+        import asyncio
+        import threading
+
+        import pytest
+
+        ARGS = [*ISOLATE, "-p", "alt_coop.enable", "suite", "-q"]
+
+
+        async def from_a_coroutine():
+            return pytest.main(ARGS)
+
+
+        print("APP: first", asyncio.run(from_a_coroutine()), flush=True)
+        codes = []
+        thread = threading.Thread(target=lambda: codes.append(pytest.main(ARGS)))
+        thread.start()
+        thread.join()
+        print("APP: second", codes[0], flush=True)
+        """,
+    )
+    write(pytester, "suite/test_a.py", "async def test_a():\n    pass\n")
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert "APP: first 4" in output, output
+    assert "APP: second 0" in output, output
+
+
+def test_a_session_a_plain_def_cooperative_test_runs_is_nested_not_refused(
+    pytester: pytest.Pytester, run_alt
+) -> None:
+    # Its body runs in a worker thread: the session it starts there was
+    # taken for one of another thread, beside the running one.
+    pytester.makeconftest("import asyncio\n")
+    inner = pytester.path / "inner"
+    inner.mkdir()
+    (inner / "test_inner.py").write_text("async def test_inner():\n    pass\n")
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        def test_runs_a_session():
+            args = [*{ISOLATE!r}, "-p", "alt_coop.enable", "-q", {str(inner)!r}]
+            assert pytest.main(args) == 0
+        """
+    )
+    result = run_alt("-p", "no:randomly", "--ignore", str(inner))
+    result.assert_outcomes(passed=1)
