@@ -119,6 +119,12 @@ def interrupt_pending(task: asyncio.Task[Any]) -> bool:
     return bool(_pending) and task in _pending
 
 
+def met_an_interrupt(task: asyncio.Task[Any], error: BaseException) -> bool:
+    """Whether ``error``, a cancellation that alt_coop's code waiting on
+    ``task`` met, is an interrupt: one pending, or a runner's shutdown's."""
+    return interrupt_pending(task) or adopt_shutdown(task, error)
+
+
 #: alt_coop's tasks interrupted once already under ``alt_coop.main``: a
 #: cancellation they meet later is no shutdown's (see adopt_shutdown).
 _interrupted_once: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
@@ -332,7 +338,7 @@ async def held_back_callbacks_run() -> bool:
         for _ in range(HELD_BACK_TURNS):
             await asyncio.sleep(0)
     except asyncio.CancelledError as error:
-        if task is None or not (interrupt_pending(task) or adopt_shutdown(task, error)):
+        if task is None or not met_an_interrupt(task, error):
             raise
         take_interrupt(task)
         return True

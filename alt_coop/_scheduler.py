@@ -504,8 +504,7 @@ class Scheduler:
                 if (
                     batch is None
                     or self.stops.interrupted
-                    or _cancels.interrupt_pending(batch)
-                    or _cancels.adopt_shutdown(batch, error)
+                    or _cancels.met_an_interrupt(batch, error)
                 ):
                     self._interrupt_all()
                     if tasks and not in_grace:
@@ -1061,9 +1060,7 @@ async def _failures_to_come_reported(tasks: set[asyncio.Task[None]]) -> None:
     try:
         await asyncio.wait(set(tasks))
     except asyncio.CancelledError as error:
-        if task is None or not (
-            _cancels.interrupt_pending(task) or _cancels.adopt_shutdown(task, error)
-        ):
+        if task is None or not _cancels.met_an_interrupt(task, error):
             raise
         _cancels.take_interrupt(task)
 

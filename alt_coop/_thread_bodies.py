@@ -180,9 +180,7 @@ def _interrupt_of(
     """Whether ``cancelled``, met by ``task``, is an interrupt (pending, or a
     runner's shutdown's), and the line its body's thread is at then (for
     pytest's line about the interrupt)."""
-    if task is None or not (
-        _cancels.interrupt_pending(task) or _cancels.adopt_shutdown(task, cancelled)
-    ):
+    if task is None or not _cancels.met_an_interrupt(task, cancelled):
         return False, None
     return True, where_thread_is(thread.ident)[1] if thread.ident else None
 
