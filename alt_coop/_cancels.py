@@ -130,9 +130,6 @@ def met_an_interrupt(task: asyncio.Task[Any], error: BaseException) -> bool:
 _interrupted_once: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 #: Those whose interrupt was a runner's shutdown's (see shut_down).
 _shut_down: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
-#: Session tasks that took a shutdown's cancellation as their interrupt, not
-#: yet told to their ``alt_coop.main`` (see take_adopted).
-_adopted: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 
 
 def _may_adopt(task: asyncio.Task[Any]) -> bool:
@@ -152,8 +149,6 @@ def _adopt(task: asyncio.Task[Any], cancels: int) -> None:
     _pending[task] = _pending.get(task, 0) + cancels
     _interrupted_once.add(task)
     _shut_down.add(task)
-    if task in _callers:
-        _adopted.add(task)
 
 
 def adopt_shutdown(task: asyncio.Task[Any], error: BaseException) -> bool:
@@ -187,15 +182,6 @@ def shut_down(task: asyncio.Task[Any]) -> bool:
     """Whether ``task``'s interrupt was a runner's shutdown's, which
     cancelled every task: none needs another."""
     return bool(_shut_down) and task in _shut_down
-
-
-def take_adopted(session: asyncio.Task[Any]) -> bool:
-    """Whether ``session``, ``alt_coop.main``'s task, took a shutdown's
-    cancellation as its interrupt since last asked (see adopt_shutdown)."""
-    if session in _adopted:
-        _adopted.discard(session)
-        return True
-    return False
 
 
 def thrown_in(task: asyncio.Task[Any] | None, error: BaseException) -> None:

@@ -143,18 +143,21 @@ async def _awaited_session(
     _cancels.watch_caller(session, caller)
     cancelled: asyncio.CancelledError | None = None
     grace: asyncio.TimerHandle | None = None
+    shutdown_taken = False  # see interrupt
     deferred: asyncio.Handle | None = None
 
     def interrupt() -> None:
         # As a plain run at Ctrl-C, a phase that swallows its interrupt is
         # given up on after a grace, or at once at the next one (a phase
         # that took the first is given the grace).
-        nonlocal grace
+        nonlocal grace, shutdown_taken
         if session.done():
             return
-        # Unless the session took the runner's shutdown's cancellation as it
-        # (see alt_coop._cancels.adopt_shutdown): it needs no other.
-        if not _cancels.take_adopted(session):
+        if _cancels.shut_down(session) and not shutdown_taken:
+            # The session took the runner's shutdown's cancellation as its
+            # interrupt (see alt_coop._cancels.adopt_shutdown): no other.
+            shutdown_taken = True
+        else:
             _cancels.interrupt(session, "alt_coop.main was cancelled")
         if _cancels.interrupts_pending(session) > 1:
             _runner.give_up_after_interrupt(session)
