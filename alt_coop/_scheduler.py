@@ -910,8 +910,7 @@ class Scheduler:
             # pytest tears a test it interrupted down at the session's end,
             # which an exit there ends with its code and message: so does
             # this one, torn down here at once (see Plugin.pytest_sessionfinish).
-            if self.stops.teardown_exit is None:
-                self.stops.teardown_exit = teardown_exit
+            self.stops.teardown_exited(teardown_exit)
         return _results(state.reports)
 
     def _interrupt(self, interruption: KeyboardInterrupt) -> None:

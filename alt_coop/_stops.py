@@ -85,9 +85,16 @@ class Stops:
         pytest would have torn down at the end of a run another test stopped."""
         if first or (wider and not self.any()):
             self.exit = stop
-        elif wider and self.teardown_exit is None:
+        elif wider:
             # After an interrupt's or an internal error's stop, as pytest's
             # teardown at the session's end would.
+            self.teardown_exited(stop)
+
+    def teardown_exited(self, stop: BaseException) -> None:
+        """A ``pytest.exit()`` from the teardown of a test a stop cut short,
+        which pytest would have torn down at the session's end: the first
+        is raised there."""
+        if self.teardown_exit is None:
             self.teardown_exit = stop
 
     def after_batch(self) -> BaseException | None:
