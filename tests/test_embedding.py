@@ -5580,19 +5580,36 @@ import pytest
 
 import alt_coop
 
-STARTED = asyncio.Event()
+
+# Counts the tests that have started, from any thread: the application
+# returns once as many as it was told have, whatever the machine's speed.
+class Starts:
+    def __init__(self, loop, needed):
+        self.loop, self.left, self.all = loop, needed, asyncio.Event()
+
+    def set(self):
+        self.loop.call_soon_threadsafe(self._one)
+
+    def _one(self):
+        self.left -= 1
+        if not self.left:
+            self.all.set()
 
 
 class Live:
+    def __init__(self, starts):
+        self.starts = starts
+
     @pytest.fixture
     def started(self):
-        return STARTED
+        return self.starts
 
 
 async def app_main():
-    args = [*ISOLATE, "suite", *sys.argv[2:]]
-    asyncio.create_task(alt_coop.main(args, plugins=[Live()]), name="caller")
-    await STARTED.wait()
+    starts = Starts(asyncio.get_running_loop(), int(sys.argv[2]))
+    args = [*ISOLATE, "suite", *sys.argv[3:]]
+    asyncio.create_task(alt_coop.main(args, plugins=[Live(starts)]), name="caller")
+    await starts.all.wait()
     print("APP: returns", flush=True)
 
 
@@ -5645,35 +5662,39 @@ def test_sync(module_resource, started):
 
 @pytest.mark.parametrize("i", range(2))
 @pytest.mark.asyncio_cooperative
-def test_thread(module_resource, i):
+def test_thread(module_resource, started, i):
+    started.set()
     time.sleep(0.3)  # its body, in a worker thread, outlasts the shutdown
 
 
-async def test_never_reached():
-    print("NEVER REACHED", flush=True)
+async def test_last(started):
+    started.set()
+    print("LAST RAN", flush=True)
 """
 
 
 @pytest.mark.parametrize("first", ["caller", "session"])
 @pytest.mark.parametrize(
-    ("mode", "selected", "passed"),
+    ("mode", "selected", "starts", "passed"),
     [
-        ("sequential", "not test_sync and not test_thread", 1),
-        ("cooperative", "not test_sync and not test_thread", 2),  # the last test too
-        ("sequential", "not test_waits and not test_thread", 2),
+        ("sequential", "not test_sync and not test_thread", 1, 1),
+        ("cooperative", "not test_sync and not test_thread", 3, 2),  # the last test too
+        ("sequential", "not test_waits and not test_thread", 1, 2),
         # The plain def tests' bodies, in threads, end after the shutdown.
-        ("cooperative", "not test_sync", 4),
+        ("cooperative", "not test_sync", 5, 4),
     ],
 )
 def test_a_runners_shutdown_cancelling_every_task_interrupts_the_session(
-    pytester: pytest.Pytester, mode: str, selected: str, passed: int, first: str
+    pytester: pytest.Pytester, mode: str, selected: str, starts: int, passed: int, first: str
 ) -> None:
     # The tests running failed with the CancelledError (a cooperative batch
     # said a test had cancelled its task), or, during a sync test, pytest
-    # ended in an INTERNALERROR: none of it was the tests' doing.
+    # ended in an INTERNALERROR: none of it was the tests' doing. The
+    # application returns once ``starts`` tests have started.
     write_app(pytester, APP_RETURNS_WHILE_MAIN_RUNS)
     write(pytester, "suite/test_shutdown.py", SUITE_CUT_SHORT_BY_SHUTDOWN)
-    result = run_app(pytester, first, "-q", "-k", selected, *mode_args(mode), timeout=30)
+    args = ["-q", "-k", selected, *mode_args(mode)]
+    result = run_app(pytester, first, str(starts), *args, timeout=30)
     output = output_of(result)
     assert "INTERNALERROR" not in output, output
     assert "CancelledError" not in output, output
@@ -5690,7 +5711,7 @@ def test_a_runners_shutdown_cancelling_every_task_interrupts_the_session(
         interrupted = "*Interrupted: alt_coop.main was cancelled*"
     expected = [interrupted, f"{passed} passed, * deselected in*", "APP: done"]
     if mode == "sequential":
-        assert "NEVER REACHED" not in output, output
+        assert "LAST RAN" not in output, output
     else:
         expected.insert(0, "*cut short*")
     result.stdout.fnmatch_lines(expected)
