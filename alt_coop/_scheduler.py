@@ -138,6 +138,7 @@ class Scheduler:
         self._lanes_running = 0  # lanes past their start, not yet done with their protocol
         self._holds_settling = 0  # long turns whose held-back callbacks may not have run
         self._holds_ended = 0  # long turns so far (see _held_back_cancelled)
+        self._waiting_held_back = 0  # tests about to start, waiting in _held_back_cancelled
         self._session_task: asyncio.Task[Any] | None = None  # the one running the batch
         self._torn_down_all = False  # by the last lane of a run that stops (see _last_of_run)
         #: The tasks of tests whose failure may be to come: a teardown
@@ -637,13 +638,17 @@ class Scheduler:
         of its own: this test waits for those too, a few times at most, so
         that tests holding the loop turn after turn cannot keep it from
         starting."""
-        for _ in range(MOST_HOLDS_WAITED_FOR):
-            ended = self._holds_ended
-            if _runner.run(_cancels.held_back_callbacks_run(), None):
-                return True
-            if self._holds_ended == ended:
-                break
-        return False
+        self._waiting_held_back += 1
+        try:
+            for _ in range(MOST_HOLDS_WAITED_FOR):
+                ended = self._holds_ended
+                if _runner.run(_cancels.held_back_callbacks_run(), None):
+                    return True
+                if self._holds_ended == ended:
+                    break
+            return False
+        finally:
+            self._waiting_held_back -= 1
 
     def _hold_settling(self, turns: int) -> None:
         if turns:
@@ -749,7 +754,11 @@ class Scheduler:
         item = state.item
         batch = self._session_task
         if (
-            (self._holds_settling and self._held_back_cancelled())
+            # A test started after the settling ended waits behind those
+            # started during it (as on a loaded machine, where the batch lets
+            # the loop turn between starts), or it would start before them,
+            # before what one of them holds back was run.
+            ((self._holds_settling or self._waiting_held_back) and self._held_back_cancelled())
             or _cancels.caller_cancelled_since_start(batch)
             or (batch is not None and _cancels.interrupt_pending(batch))
         ):

@@ -2966,6 +2966,8 @@ def test_cancelling_main_again_during_its_teardown_still_hands_back_a_cancellati
 #: suite in ``suite/``, which cancels that task (from sync code, or a callback).
 APP_ITS_TESTS_CANCEL = """
 import asyncio
+import sys
+import time
 
 import alt_coop
 
@@ -2977,7 +2979,16 @@ async def app_main():
         print("APP: main raised CancelledError", flush=True)
 
 
+def slow_task_factory(loop, coro, **kwargs):
+    time.sleep(0.002)
+    return asyncio.Task(coro, loop=loop, **kwargs)
+
+
 async def outer():
+    if sys.argv[1:] == ["slow starts"]:
+        # As on a loaded machine, the batch lets the loop turn between
+        # the tests it starts (it does every millisecond or so of starting).
+        asyncio.get_running_loop().set_task_factory(slow_task_factory)
     await asyncio.create_task(app_main(), name="app")
 
 
@@ -3029,12 +3040,13 @@ def test_main_cancelled_while_a_sync_test_runs_stops_after_its_full_teardown(
     )
 
 
+@pytest.mark.parametrize("starts", ["fast starts", "slow starts"])
 @pytest.mark.parametrize("holder", [0, 1])
 @pytest.mark.parametrize(
     "how", ["cancel", "timer", "cancel, not held", "timer, after a short hold"]
 )
 def test_main_cancelled_while_a_cooperative_test_holds_the_loop_starts_no_other(
-    pytester: pytest.Pytester, how: str, holder: int
+    pytester: pytest.Pytester, how: str, holder: int, starts: str
 ) -> None:
     # The batch had started the other tests' tasks: they ran their fixtures
     # and bodies before the loop, held, could deliver the cancellation; or,
@@ -3074,7 +3086,7 @@ def test_main_cancelled_while_a_cooperative_test_holds_the_loop_starts_no_other(
             await asyncio.sleep(0.5)
         """,
     )
-    result = run_app(pytester, timeout=30)
+    result = run_app(pytester, starts, timeout=30)
     output = output_of(result)
     assert result.ret == 0, output
     assert f"SETUP test_it[{holder}]" in output
