@@ -1142,9 +1142,9 @@ def test_a_pytest_timeout_stops_code_that_never_gives_the_loop_back(
         import time
         import pytest
 
-        def spin():
+        def spin():  # holds the loop for ever (sleeping: a busy loop only burns CPU)
             while True:
-                pass
+                time.sleep(0.01)
 
         async def spinning():
             spin()

@@ -460,11 +460,12 @@ def test_a_pytest_timeout_stops_code_that_never_gives_the_loop_back(
         """
         import asyncio
         import contextvars
+        import time
         import pytest
 
-        def spin():
+        def spin():  # holds the loop for ever (sleeping: a busy loop only burns CPU)
             while True:
-                pass
+                time.sleep(0.01)
 
         async def spinning():
             spin()
