@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import sys
 import weakref
 from collections.abc import Coroutine, Iterator
 from types import TracebackType
@@ -669,7 +670,25 @@ def new_interrupt() -> KeyboardInterrupt:
     """The KeyboardInterrupt that stops pytest, saying what stopped it."""
     if _session_loop.interrupted_by_sigint():
         return KeyboardInterrupt()
-    return KeyboardInterrupt("the task running pytest was cancelled")
+    message = "the task running pytest was cancelled"
+    ending = _loop_ending_exception()
+    if ending is not None:
+        message += f" during the handling of {ending!r}"
+    return KeyboardInterrupt(message)
+
+
+def _loop_ending_exception() -> BaseException | None:
+    """The ``SystemExit`` or ``KeyboardInterrupt`` being handled down the
+    stack, if any: one out of the loop, after which its runner
+    (``asyncio.run``) cancelled every task, the one running pytest among
+    them. Named, as the user's own code may have raised it (``sys.exit()``
+    in a callback, say)."""
+    error = sys.exception()
+    while error is not None:
+        if isinstance(error, SystemExit | KeyboardInterrupt):
+            return error
+        error = error.__context__
+    return None
 
 
 def meet_interrupt_of_sync_code() -> None:

@@ -2491,9 +2491,11 @@ def test_an_anyio_cancel_scope_around_main_interrupts_the_session(
     assert "APP: still running after the cancellation" in output, output
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("raised", ["SystemExit", "KeyboardInterrupt"])
 @pytest.mark.parametrize("first", ["caller", "session"])
-def test_a_system_exit_out_of_the_loop_interrupts_the_running_test_whatever_is_cancelled_first(
-    pytester: pytest.Pytester, first: str
+def test_an_exit_out_of_the_loop_interrupts_the_running_test_whatever_is_cancelled_first(
+    pytester: pytest.Pytester, first: str, raised: str, mode: str
 ) -> None:
     # asyncio.run, when a SystemExit comes out of the loop, cancels every task
     # left in no set order (asyncio.all_tasks() is a weak set): the caller of
@@ -2501,6 +2503,9 @@ def test_a_system_exit_out_of_the_loop_interrupts_the_running_test_whatever_is_c
     # It interrupts the session, as any shutdown of the runner does (see
     # test_a_runners_shutdown_cancelling_every_task_interrupts_the_session):
     # the running test failed with the cancellation, which was not its own.
+    # The interrupt names what came out of the loop (it said only that the
+    # task running pytest was cancelled). A KeyboardInterrupt raised by a
+    # callback (not Ctrl-C's) comes out of the loop likewise.
     write_app(
         pytester,
         """
@@ -2513,29 +2518,32 @@ def test_a_system_exit_out_of_the_loop_interrupts_the_running_test_whatever_is_c
 
 
         async def app_main():
-            return await alt_coop.main([*ISOLATE, "suite", "-q"])
+            return await alt_coop.main([*ISOLATE, "suite", "-q", *sys.argv[2:]])
 
 
         loop = asyncio.new_event_loop()
         caller = loop.create_task(app_main(), name="caller")
         try:
             loop.run_until_complete(caller)
-        except SystemExit as exit:
+        except (SystemExit, KeyboardInterrupt) as exit:
             # As asyncio.run's shutdown does, in a fixed order.
             tasks = sorted(asyncio.all_tasks(loop), key=lambda t: (t is caller) != CALLER_FIRST)
             for task in tasks:
                 task.cancel()
             loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            print("APP: SystemExit", exit.code, flush=True)
+            print("APP:", repr(exit), flush=True)
         loop.close()
         """,
     )
     write(
         pytester,
         "suite/test_exit.py",
-        """
+        f"""
         import asyncio
-        import sys
+
+
+        def stop():
+            raise {raised}(3)
 
 
         def test_first():
@@ -2543,7 +2551,7 @@ def test_a_system_exit_out_of_the_loop_interrupts_the_running_test_whatever_is_c
 
 
         async def test_victim():
-            asyncio.get_running_loop().call_later(0.1, sys.exit, 3)
+            asyncio.get_running_loop().call_later(0.1, stop)
             await asyncio.sleep(20)
 
 
@@ -2551,13 +2559,15 @@ def test_a_system_exit_out_of_the_loop_interrupts_the_running_test_whatever_is_c
             pass
         """,
     )
-    result = run_app(pytester, first, timeout=30)
+    result = run_app(pytester, first, *mode_args(mode), timeout=30)
     output = output_of(result)
     result.stdout.fnmatch_lines(
         [
-            "*test_exit.py:11: KeyboardInterrupt: the task running pytest was cancelled",
-            "*1 passed in*",
-            "APP: SystemExit 3",
+            "*test_exit.py:14: KeyboardInterrupt: the task running pytest was cancelled"
+            f" during the handling of {raised}(3)",
+            # Cooperatively, the last test ran beside the one cut short.
+            f"*{1 if mode == 'sequential' else 2} passed in*",
+            f"APP: {raised}(3)",
         ]
     )
     assert "failed" not in output, output
