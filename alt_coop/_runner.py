@@ -683,10 +683,11 @@ def _loop_ending_exception() -> BaseException | None:
     (``asyncio.run``) cancelled every task, the one running pytest among
     them. Named, as the user's own code may have raised it (``sys.exit()``
     in a callback, say)."""
-    error = sys.exception()
-    while error is not None:
+    error, seen = sys.exception(), set()
+    while error is not None and id(error) not in seen:  # a chain set by hand may loop
         if isinstance(error, SystemExit | KeyboardInterrupt):
             return error
+        seen.add(id(error))
         error = error.__context__
     return None
 
