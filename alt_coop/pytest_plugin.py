@@ -230,9 +230,11 @@ def session_default_async_timeout(pytestconfig: pytest.Config) -> float:
 
 @pytest.fixture(scope="session")
 def async_timeout() -> AsyncTimeout:
-    """This async fixture's or test's own timeout: call ``set_timeout_seconds(n)``.
+    """Each async fixture's and test's own timeout: call ``set_timeout_seconds(n)``.
 
-    Synchronous fixtures and tests get an object whose
-    ``set_timeout_seconds`` raises, since alt_coop does not time them out.
+    Its own whatever the scope listed (session, so that session-scoped sync
+    fixtures may ask for it too). Synchronous fixtures and tests get an
+    object whose ``set_timeout_seconds`` raises, since alt_coop does not time
+    them out.
     """
     return SyncTimeoutPlaceholder()

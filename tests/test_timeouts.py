@@ -1982,6 +1982,20 @@ def test_no_timer_of_alt_coops_is_left_on_the_loop_between_tests(pytester, run_a
     run_alt().assert_outcomes(passed=2)
 
 
+def test_the_fixtures_listing_says_async_timeout_is_each_tests_own(pytester, run_alt):
+    # Session-scoped, so that session-scoped sync fixtures may ask for it,
+    # it is listed as such: its line said only "this fixture's or test's
+    # own", read as the session's.
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = run_alt("--fixtures")
+    result.stdout.fnmatch_lines(
+        [
+            "async_timeout [[]session scope[]] -- *pytest_plugin.py:*",
+            "    Each async fixture's and test's own timeout: call ``set_timeout_seconds(n)``.",
+        ]
+    )
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_fixture_of_your_own_named_async_timeout_is_an_error_not_ignored(
     pytester, run_alt, mode
