@@ -285,6 +285,11 @@ def awaited_session_task() -> asyncio.Task[Any] | None:
     return task if task is not None and task in _callers else None
 
 
+def runs_main(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` is an ``alt_coop.main`` session's task."""
+    return task in _callers
+
+
 def main_running() -> bool:
     """Whether an ``alt_coop.main`` session runs."""
     return bool(_callers)

@@ -661,6 +661,9 @@ class Plugin:
             _refuse(fixturedef, problem)
         if getattr(request.config.option, "setupplan", False):
             return None  # --setup-plan: pytest's own hook stands in, running nothing
+        problem = _runner.refused_here()
+        if problem is not None:
+            _refuse(fixturedef, problem, AltCoopUsageError)
         if fixturedef.argname in _DEFAULT_FIXTURE_NAMES:
             # Its value is the timeout of async fixtures: it cannot be one.
             error = pytest.fail.Exception(
@@ -1083,12 +1086,17 @@ def _collector_label(node: pytest.Collector) -> str:
     return f"{_collector_scope(node)} {node.nodeid}"
 
 
-def _refuse(fixturedef: pytest.FixtureDef[Any], problem: str) -> NoReturn:
+def _refuse(
+    fixturedef: pytest.FixtureDef[Any], problem: str, error: type[Exception] | None = None
+) -> NoReturn:
     """Fail this request of the fixture, its error not cached as the
     fixture's: asked for otherwise (as an argument, by a test that runs
-    alone, by the tests alt_coop runs), it must still work."""
+    alone, by the tests alt_coop runs, from the test's own code), it must
+    still work. A failure saying ``problem``, or an ``error`` saying it."""
     __tracebackhide__ = True
     _pytest_compat.forget_setup(fixturedef)
+    if error is not None:
+        raise error(problem)
     raise pytest.fail.Exception(problem, pytrace=False)
 
 

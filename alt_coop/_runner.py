@@ -68,6 +68,31 @@ _WHILE_ANOTHER_LOOP_RUNS = (
 )
 
 
+def refused_here() -> str | None:
+    """Why a coroutine for pytest cannot run from where the caller is, if
+    it cannot: the caller's fault, not the coroutine's (an async fixture
+    refused here is set up where it is asked for rightly)."""
+    if in_lane():
+        running = asyncio._get_running_loop()
+        if running is not None and running is not loop_of_the_lane():
+            # That code's own loop (its asyncio.run()), which it runs meanwhile.
+            return _WHILE_ANOTHER_LOOP_RUNS
+        if in_other_task():  # a task the code started, stepped eagerly in the lane
+            return _NOT_FROM_ELSEWHERE
+        return None
+    session_loop = _session_loop.current()
+    if session_loop is None or session_loop.loop.is_closed():
+        return None  # run says so: no place would do
+    running = _session_loop.running_loop()
+    if running is not None and running is not session_loop.loop:
+        return _WHILE_ANOTHER_LOOP_RUNS
+    if session_loop.loop.is_running() and not session_loop.nested:
+        # pytest.main() from a running loop is refused at configure: this is
+        # a session's own code, run from outside its lanes.
+        return _NOT_FROM_ELSEWHERE
+    return None
+
+
 def run(
     coro: Coroutine[Any, Any, T],
     timeout: PhaseTimeout | None,
@@ -93,13 +118,10 @@ def run(
             # for): alt_coop's code and the coroutine see it running.
             with _session_loop.loop_seen(stopped=False):
                 return run(coro, timeout, phase, context=context, alone=alone)
-        if running is not None and running is not loop_of_the_lane():
-            # That code's own loop (its asyncio.run()), which it runs meanwhile.
+        problem = refused_here()
+        if problem is not None:
             coro.close()
-            raise AltCoopUsageError(_WHILE_ANOTHER_LOOP_RUNS)
-        if in_other_task():  # a task the code started, stepped eagerly in the lane
-            coro.close()
-            raise AltCoopUsageError(_NOT_FROM_ELSEWHERE)
+            raise AltCoopUsageError(problem)
         session_task = _cancels.awaited_session_task() if alone else None
         if session_task is None and context is None:  # a cooperative test's phase: hot
             return _run_phase(coro, timeout, phase, lane_goes_on=True)
@@ -129,15 +151,10 @@ def run(
             "asyncio.new_event_loop()); an `event_loop` fixture kept from pytest-asyncio "
             "that closes asyncio.get_event_loop() does this: remove it"
         )
-    running = _session_loop.running_loop()
-    if running is not None and running is not session_loop.loop:
+    problem = refused_here()
+    if problem is not None:
         coro.close()
-        raise AltCoopUsageError(_WHILE_ANOTHER_LOOP_RUNS)
-    if session_loop.loop.is_running() and not session_loop.nested:
-        # pytest.main() from a running loop is refused at configure: this is
-        # a session's own code, run from outside its lanes.
-        coro.close()
-        raise AltCoopUsageError(_NOT_FROM_ELSEWHERE)
+        raise AltCoopUsageError(problem)
     cut_short: list[BaseException] = []
     try:
         value, error = session_loop.run(

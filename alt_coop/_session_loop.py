@@ -694,10 +694,18 @@ class SessionLoop:
             # (Held while the test waits, the wait meets the interrupt.)
             self._ctrl_c_in_sync_code = _tracebacks.where_frame_is(frame)[1]
             driver = tested.task
-        if driver is not None and driver is not task and _cancels.is_made_here(driver):
+        if (
+            driver is not None
+            and driver is not task
+            and _cancels.is_made_here(driver)
+            and not _cancels.runs_main(driver)
+        ):
             # A cooperative test's: interrupted now, so that it meets the
             # interrupt as the code returns or awaits, before its batch
             # stops (whose cancellation would cut its teardown short).
+            # Not alt_coop.main's session, under run_coro_as_main: the main
+            # task's cancellation interrupts it, and a second interrupt
+            # would give its test up at once.
             _cancels.interrupt_in_sync_code(driver, self._ctrl_c_in_sync_code)
         _cancels.interrupt(task, "interrupted (Ctrl-C)")
         if self._alone:

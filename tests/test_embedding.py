@@ -3721,6 +3721,75 @@ def test_ctrl_c_while_main_runs_a_test(pytester: pytest.Pytester, loop_kind: str
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("runner", ["asyncio.run", "run_coro_as_main"])
+def test_ctrl_c_while_a_test_under_main_holds_the_loop_lets_its_cleanup_run(
+    pytester: pytest.Pytester, runner: str, mode: str
+) -> None:
+    # Under run_coro_as_main, whose Ctrl-C handler is the program's, the
+    # test was interrupted twice (by the handler and by main's cancellation)
+    # and abandoned at once: its finally's await never came back.
+    write_app(
+        pytester,
+        f"""
+        import asyncio
+        import sys
+
+        import alt_coop
+
+
+        async def app_main():
+            return int(await alt_coop.main([*ISOLATE, "suite", "-s", "-q", *{mode_args(mode)!r}]))
+
+
+        if "{runner}" == "asyncio.run":
+            sys.exit(asyncio.run(app_main()))
+        sys.exit(alt_coop.run_coro_as_main(asyncio.new_event_loop(), app_main()))
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_holds.py",
+        """
+        import asyncio
+        import time
+
+        import pytest
+
+        @pytest.fixture
+        async def connection():
+            yield
+            await asyncio.sleep(0.05)
+            print("FIXTURE TORN DOWN", flush=True)
+
+        async def test_holds_the_loop(connection):
+            open("test-started", "w").close()
+            try:
+                time.sleep(1)  # Ctrl-C comes meanwhile
+                print("HOLD OVER", flush=True)
+                await asyncio.sleep(10)
+            finally:
+                await asyncio.sleep(0.05)
+                print("TEST FINALLY DONE", flush=True)
+        """,
+    )
+    marker = pytester.path / "test-started"
+    output, returncode, _, interrupted, ended = interrupt_when(
+        [sys.executable, "app.py"], pytester.path, marker.exists, "the test started"
+    )
+
+    assert ended - interrupted < 5, output
+    assert "abandoned" not in output, output
+    lines = output.splitlines()
+    assert lines.index("HOLD OVER") < lines.index("TEST FINALLY DONE"), output
+    assert lines.index("TEST FINALLY DONE") < lines.index("FIXTURE TORN DOWN"), output
+    assert any(re.search(r"test_holds\.py:\d+: KeyboardInterrupt", line) for line in lines)
+    stats = [line for line in lines if re.fullmatch(r"[\w ,]+ in \d+\.\d+s", line)]
+    assert len(stats) == 1 and not re.search("passed|failed", stats[0]), output
+    assert returncode != 0, output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
 @pytest.mark.parametrize("runner", ["asyncio.run", "run_until_complete"])
 def test_ctrl_c_while_a_nested_session_runs_a_test(pytester: pytest.Pytester, runner: str) -> None:
     write_app(

@@ -807,6 +807,46 @@ def test_an_async_fixture_asked_for_outside_the_tests_own_code_says_where_to_ask
     assert "alt_coop.main" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("scope", ["function", "session"])
+def test_an_async_fixture_refused_where_it_was_asked_for_is_set_up_where_it_may_be(
+    pytester, run_alt_subprocess, mode, scope
+):
+    # The refusal was cached as the fixture's error, as a failed setup is:
+    # the tests asking for it rightly, after, failed with advice to do so.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+        from alt_coop.errors import AltCoopUsageError
+
+        @pytest.fixture(scope={scope!r})
+        async def value():
+            print("SETTING UP")
+            yield 1
+
+        def test_from_another_loop(request):
+            async def ask():
+                return request.getfixturevalue("value")
+            with pytest.raises(AltCoopUsageError, match="while another event loop runs"):
+                asyncio.run(ask())
+
+        async def test_from_a_task(request):
+            async def ask():
+                return request.getfixturevalue("value")
+            with pytest.raises(AltCoopUsageError, match="only from the code of a test"):
+                await asyncio.create_task(ask())
+            assert request.getfixturevalue("value") == 1
+
+        async def test_as_an_argument(value):
+            assert value == 1
+        """
+    )
+    result = run_alt_subprocess("-s", "-p", "no:randomly", *mode_args(mode), timeout=60)
+    result.assert_outcomes(passed=3)
+    assert result.stdout.str().count("SETTING UP") == (2 if scope == "function" else 1)
+
+
 @pytest.mark.parametrize("tryfirst", [False, True])
 def test_an_async_config_cleanup_from_a_configure_hook_is_a_usage_error(
     pytester, run_alt, tryfirst
