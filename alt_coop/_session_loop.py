@@ -953,7 +953,7 @@ def exception_handler_in_front(
     function that passes one on to the handler set before (or asyncio's
     default): ``loop.get_exception_handler()`` returns alt_coop's meanwhile.
     The one before is put back at the end, unless the code set its own."""
-    previous = loop.get_exception_handler()
+    previous = _live_handler(loop.get_exception_handler())
 
     def pass_on(context: dict[str, Any]) -> None:
         if previous is None:
@@ -968,8 +968,28 @@ def exception_handler_in_front(
     try:
         yield
     finally:
-        if loop.get_exception_handler() is in_front:  # else the code set its own since
+        now = loop.get_exception_handler()
+        if now is in_front:
             loop.set_exception_handler(previous)
+        else:  # the code set its own since, and may put this one back later
+            _ended_in_front[in_front] = previous
+            if now in _ended_in_front:
+                loop.set_exception_handler(_live_handler(now))
+
+
+#: alt_coop's handlers (see exception_handler_in_front) whose blocks ended
+#: while the code's own was set, each with the one it passed reports on to.
+#: Code that saved one (a fixture putting back what it found as its setup's
+#: phase ran) puts back a handler whose block is over.
+_ended_in_front: weakref.WeakKeyDictionary[Callable[..., Any], Any] = weakref.WeakKeyDictionary()
+
+
+def _live_handler(handler: Any) -> Any:
+    """``handler``, or, if it is alt_coop's of a block that ended, the one
+    it passed reports on to."""
+    while handler in _ended_in_front:
+        handler = _ended_in_front[handler]
+    return handler
 
 
 _stack: list[SessionLoop] = []

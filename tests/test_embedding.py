@@ -4377,6 +4377,87 @@ def test_a_task_factory_the_application_sets_during_a_session_stays(
     result.stdout.fnmatch_lines(["EXIT CODE 0", "FACTORY KEPT True"])
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("how", ["main", "managed_loop"])
+def test_an_exception_handler_a_fixture_puts_back_leaves_the_applications_in_place(
+    pytester: pytest.Pytester, how: str, mode: str
+) -> None:
+    # The fixture saved alt_coop's handler of its setup's phase, and put it
+    # back as it was torn down: alt_coop's outlived the session, and errors
+    # of the tests after went through that phase's handler.
+    write_app(
+        pytester,
+        f"""
+        import asyncio
+
+        import pytest
+
+        import alt_coop
+
+        ARGS = [*ISOLATE, "suite", "-q", *{mode_args(mode)!r}]
+
+
+        def app_handler(loop, context):
+            print("APP HANDLER:", context["message"], flush=True)
+
+
+        async def app_main():
+            loop = asyncio.get_running_loop()
+            loop.set_exception_handler(app_handler)
+            print("APP: main returned", int(await alt_coop.main(ARGS)), flush=True)
+            report(loop)
+
+
+        def report(loop):
+            print("APP: the handler is the app's:", loop.get_exception_handler() is app_handler)
+
+
+        if "{how}" == "main":
+            asyncio.run(app_main())
+        else:
+            loop = asyncio.new_event_loop()
+            loop.set_exception_handler(app_handler)
+            code = pytest.main(ARGS, plugins=[alt_coop.Plugin(managed_loop=loop)])
+            print("APP: pytest.main returned", int(code), flush=True)
+            report(loop)
+            loop.close()
+        """,
+    )
+    write(
+        pytester,
+        "suite/test_errors.py",
+        """
+        import asyncio
+
+        import pytest
+
+        @pytest.fixture
+        async def loop_errors():
+            loop = asyncio.get_running_loop()
+            errors = []
+            saved = loop.get_exception_handler()
+            loop.set_exception_handler(lambda loop, context: errors.append(context["message"]))
+            yield errors
+            loop.set_exception_handler(saved)
+
+        async def test_collects(loop_errors):
+            asyncio.get_running_loop().call_soon(lambda: 1 / 0)
+            await asyncio.sleep(0.01)
+            assert len(loop_errors) == 1
+
+        async def test_after():
+            await asyncio.sleep(0.01)
+        """,
+    )
+    result = run_app(pytester, timeout=30)
+    output = output_of(result)
+    assert result.ret == 0, output
+    result.stdout.fnmatch_lines(
+        ["*2 passed*", "APP: * returned 0", "APP: the handler is the app's: True"]
+    )
+    assert "APP HANDLER" not in output, output
+
+
 @pytest.mark.parametrize("restores", [True, False], ids=["restores", "sets-none"])
 @pytest.mark.parametrize(("mode", "loop_kind"), WORKING_MODES)
 def test_tasks_left_by_a_test_through_a_factory_a_fixture_set_are_cancelled(
