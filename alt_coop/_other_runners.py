@@ -174,8 +174,14 @@ class OtherRunners:
         if (
             not self.pytest_asyncio
             or not isinstance(item, pytest.Function)
-            or self.runner_of(item) != PYTEST_ASYNCIO
             or not plain_async(fixturedef.func)
+        ):
+            return None
+        # Asked for from the test's body: pytest-asyncio runs the test
+        # through a sync stand-in for its function, which wraps it.
+        if self.runner_of(item) != PYTEST_ASYNCIO and not (
+            item.get_closest_marker("asyncio") is not None
+            and is_async_test(getattr(item.obj, "__wrapped__", None))
         ):
             return None
         return run_elsewhere_text([fixturedef.argname], item.name)

@@ -439,17 +439,25 @@ def test_a_plain_async_fixture_asked_for_at_run_time_by_a_pytest_asyncio_test_fa
             reader, writer = await asyncio.open_connection(*server)
             writer.write(b"hello\\n")
             assert await reader.readline() == b"hello\\n"
+
+        # From its body, run by pytest-asyncio: said only that another loop ran.
+        @pytest.mark.asyncio
+        async def test_asks_in_its_body(request):
+            request.getfixturevalue("echo_server")
         """
     )
     result = pytester.runpytest_subprocess(
-        *_without("asyncio"), "-p", "alt_coop.enable", "-v", timeout=30
+        *_without("asyncio"), "-p", "alt_coop.enable", "-v", "-p", "no:randomly", timeout=30
     )
-    result.assert_outcomes(passed=1, errors=1)
+    result.assert_outcomes(passed=1, errors=1, failed=1)
     result.stdout.fnmatch_lines(
         [
             "*::test_echo[[]echo_server[]] ERROR*",
+            "*::test_asks_in_its_body FAILED*",
             "fixture 'echo_server' is a plain async fixture, which alt_coop sets up on its"
             " own loop, but test_echo[[]echo_server[]] is run by pytest-asyncio on another loop.*",
+            "fixture 'echo_server' is a plain async fixture, which alt_coop sets up on its"
+            " own loop, but test_asks_in_its_body is run by pytest-asyncio on another loop.*",
         ]
     )
 
