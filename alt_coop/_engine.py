@@ -167,6 +167,7 @@ class Plugin:
         # would, and the caller's context would keep it (and its session).
         self._test_item_before = (test_item.get(),)
         pytest_plugin._check_not_blocked(config)
+        config.stash[pytest_plugin.ENGINE_ON] = True
         engines = [p for p in _loaded_plugins.every(config.pluginmanager) if isinstance(p, Plugin)]
         if len(engines) > 1:
             raise pytest.UsageError(
@@ -638,7 +639,9 @@ class Plugin:
 
     # -- fixtures -----------------------------------------------------------
 
-    @pytest.hookimpl(tryfirst=True)
+    # Not tryfirst: it stands in for pytest's own, after the tryfirst hooks
+    # that prepare the request (pytest-lazy-fixtures' puts an lf parameter's
+    # value in request.param).
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> object:

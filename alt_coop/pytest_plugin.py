@@ -169,10 +169,10 @@ _MARKERS = (
 )
 
 
-# The two hooks below are reached only when no plugin ran the async function
-# (the engine's own hooks run first, and other async plugins either run first
-# or hand pytest a synchronous wrapper), so an async function seen here would
-# otherwise be skipped or failed by pytest with no word about alt_coop.
+# The two hooks below act only when no plugin runs the async function (the
+# engine is off, and other async plugins either run first or hand pytest a
+# synchronous wrapper), so an async function seen there would otherwise be
+# skipped or failed by pytest with no word about alt_coop.
 
 
 def _other_async_plugin(config: pytest.Config, plugins: Mapping[str, str]) -> bool:
@@ -192,11 +192,17 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> object:
     return None
 
 
+#: Set by the engine as it is configured. Its pytest_fixture_setup stands in
+#: for pytest's own, and so may come after the one below (see Plugin's).
+ENGINE_ON = pytest.StashKey[bool]()
+
+
 def pytest_fixture_setup(
     fixturedef: pytest.FixtureDef[object], request: pytest.FixtureRequest
 ) -> object:
     if (
         _is_async(fixturedef.func)
+        and not request.config.stash.get(ENGINE_ON, False)
         and not _other_async_plugin(request.config, _OTHER_ASYNC_PLUGINS)
         # pytest-trio's, for its tests (anyio's plugin hands over plain functions).
         and not OtherRunners.of(request.config).runs_fixture(fixturedef, request)

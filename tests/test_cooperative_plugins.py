@@ -2048,6 +2048,43 @@ def test_an_uncaught_exception_made_an_error_shows_no_alt_coop_frames(pytester, 
     assert "_uncaught.py" not in output and "self._report" not in output, output
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_lazy_fixtures_lf_in_an_async_fixtures_params_gives_the_fixtures_value(
+    pytester, run_alt, mode
+):
+    # pytest-lazy-fixtures puts the value in request.param in a tryfirst
+    # pytest_fixture_setup, which alt_coop's, answering first, cut off: the
+    # async fixture got the lf object itself.
+    pytest.importorskip("pytest_lazy_fixtures")
+    pytester.makepyfile(
+        """
+        import pytest
+        from pytest_lazy_fixtures import lf
+
+        @pytest.fixture
+        def one():
+            return 1
+
+        @pytest.fixture(params=[lf("one")])
+        async def through_params(request):
+            return request.param
+
+        @pytest.fixture
+        async def through_indirect(request):
+            yield request.param
+
+        async def test_params(through_params):
+            assert through_params == 1
+
+        @pytest.mark.parametrize("through_indirect", [lf("one")], indirect=True)
+        async def test_indirect(through_indirect):
+            assert through_indirect == 1
+        """
+    )
+    result = run_alt("-p", "pytest_lazyfixture", *mode_args(mode))
+    result.assert_outcomes(passed=2)
+
+
 def test_a_fixture_named_by_lazy_fixtures_lf_makes_its_test_run_alone(pytester, run_alt):
     # pytest-lazy-fixtures asks for lf's fixtures through getfixturevalue as
     # the test sets up: known from the test's params before it starts, they
