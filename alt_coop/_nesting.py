@@ -34,7 +34,7 @@ def enable(loop: asyncio.AbstractEventLoop) -> None:
         return
     if not isinstance(loop, asyncio.BaseEventLoop):
         raise AltCoopUsageError(
-            "pytest.main() was called from a coroutine running on a "
+            "pytest.main() was called from a coroutine or callback running on a "
             f"{type(loop).__module__}.{type(loop).__qualname__}, "
             f"which cannot be run nested; {USE_MAIN}"
         )
@@ -42,7 +42,7 @@ def enable(loop: asyncio.AbstractEventLoop) -> None:
         nest_asyncio2 = importlib.import_module("nest_asyncio2")
     except ImportError:
         raise AltCoopUsageError(
-            "pytest.main() was called from a coroutine running its managed_loop; running "
+            "pytest.main() was called from code running on its managed_loop; running "
             f"it nested needs the nest-asyncio2 package (pip install nest-asyncio2), or {USE_MAIN}"
         ) from None
     # The loop's own ``_run_once`` is below us, part way through a batch: it
