@@ -85,7 +85,7 @@ class WarningsPerTest:
             and len(filters) == len(self._content)
             and (not filters or filters[0] is self._first)
         )
-        if bodies_in_threads.nodeids:
+        if bodies_in_threads.nodeids and not _teardown_recording(filters):
             # A test body in a thread may have set it: leave it be, and say
             # so once, as it then holds for every test's warnings.
             in_threads = bodies_in_threads.nodeids
@@ -324,7 +324,32 @@ def teardown_warnings_of(item: pytest.Item | None) -> Iterator[None]:
         yield
         return
     with catch_warnings_for_item(item.config, item.ihook, when="runtest", item=item):
-        yield
+        # alt_coop's, not a thread body's: put aside at the end of each turn
+        # as a test's own, bodies running in threads or not.
+        filters = warnings.filters
+        recording = (filters, len(filters), warnings.showwarning, _record_impl())
+        _teardowns_recording.append(recording)
+        try:
+            yield
+        finally:
+            _teardowns_recording.remove(recording)
+
+
+#: The warnings states (filters, their number, showwarning, recorder) that
+#: teardown_warnings_of put in force, while their blocks run.
+_teardowns_recording: list[tuple[Any, int, Any, Any]] = []
+
+
+def _teardown_recording(filters: Any) -> bool:
+    """Whether the warnings state in force (``filters``, the list in force)
+    is one teardown_warnings_of put in force, not changed since."""
+    return any(
+        filters is own_filters
+        and len(filters) == length
+        and warnings.showwarning is show
+        and _record_impl() is impl
+        for own_filters, length, show, impl in _teardowns_recording
+    )
 
 
 def _registry_at(filename: str, lineno: int) -> dict[Any, Any] | None:

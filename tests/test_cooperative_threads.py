@@ -617,6 +617,50 @@ def test_warnings_beside_a_thread_body_give_no_notice_when_no_test_changes_the_s
     assert "the warnings state changed" not in result.stdout.str()
 
 
+def test_a_wider_fixtures_awaiting_teardown_beside_a_thread_body_leaves_its_warnings_its_own(
+    pytester, run_alt
+):
+    # The teardown records warnings for the last test of its module, as
+    # pytest does; awaiting, it left that recording in force beside the
+    # thread body, whose warning went to that test, with a notice blaming it.
+    pytester.makepyfile(
+        test_a="""
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.fixture(scope="module")
+        async def resource():
+            yield
+            await asyncio.sleep(0.1)
+
+        async def test_slow(resource):
+            await asyncio.sleep(0.2)
+
+        @pytest.mark.filterwarnings("error::UserWarning")
+        async def test_fast(resource):
+            pass
+        """,
+        test_b="""
+        import time
+        import warnings
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        def test_plain():
+            time.sleep(0.25)
+            warnings.warn(UserWarning("from test_plain"))
+            time.sleep(0.25)
+        """,
+    )
+    result = run_alt("-p", "no:randomly", "-rA")
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(["test_b.py::test_plain", "*UserWarning: from test_plain"])
+    assert "the warnings state changed" not in result.stdout.str()
+
+
 def test_a_thread_bodys_exit_after_its_cap_fired_stops_the_run(pytester, run_alt):
     # The body runs on past its cap; what it raises then is its own, and a
     # stop of the run stops it, as it would have without the cap.
