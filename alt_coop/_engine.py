@@ -641,7 +641,9 @@ class Plugin:
 
     # Not tryfirst: it stands in for pytest's own, after the tryfirst hooks
     # that prepare the request (pytest-lazy-fixtures' puts an lf parameter's
-    # value in request.param).
+    # value in request.param) or answer first (pytest's --setup-plan's). The
+    # plain hooks of plugins registered after the engine come first too
+    # (pytest-trio's, which answers only for its own tests' fixtures).
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> object:
@@ -662,8 +664,6 @@ class Plugin:
         problem = self._others.runtime_fixture_problem(fixturedef, test_item.get())
         if problem is not None:
             _refuse(fixturedef, problem)
-        if getattr(request.config.option, "setupplan", False):
-            return None  # --setup-plan: pytest's own hook stands in, running nothing
         problem = _runner.refused_here()
         if problem is not None:
             _refuse(fixturedef, problem, AltCoopUsageError)

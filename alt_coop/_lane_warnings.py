@@ -85,7 +85,11 @@ class WarningsPerTest:
             and len(filters) == len(self._content)
             and (not filters or filters[0] is self._first)
         )
-        if bodies_in_threads.nodeids and not _teardown_recording(filters):
+        # alt_coop's own recording of a teardown's warnings is put aside as a
+        # test's own state is, bodies in threads or not (unless it records
+        # on top of a state left in force, which it would take with it).
+        ours = self._left_in_force is None and _teardown_recording(filters)
+        if bodies_in_threads.nodeids and not ours:
             # A test body in a thread may have set it: leave it be, and say
             # so once, as it then holds for every test's warnings.
             in_threads = bodies_in_threads.nodeids
@@ -324,8 +328,7 @@ def teardown_warnings_of(item: pytest.Item | None) -> Iterator[None]:
         yield
         return
     with catch_warnings_for_item(item.config, item.ihook, when="runtest", item=item):
-        # alt_coop's, not a thread body's: put aside at the end of each turn
-        # as a test's own, bodies running in threads or not.
+        # Put aside at the end of each turn (see WarningsPerTest.turn_ended).
         filters = warnings.filters
         recording = (filters, len(filters), warnings.showwarning, _record_impl())
         _teardowns_recording.append(recording)

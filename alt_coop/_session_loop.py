@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 import time
+import types
 import warnings
 import weakref
 from collections.abc import Callable, Coroutine, Iterator
@@ -962,32 +963,35 @@ def exception_handler_in_front(
             previous(loop, context)
 
     def in_front(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        handler(context, pass_on)
+        if in_front in _ended_in_front:  # put back after its block, see below
+            pass_on(context)
+        else:
+            handler(context, pass_on)
 
     loop.set_exception_handler(in_front)
     try:
         yield
     finally:
+        # Code may have saved it, to put it back later (a fixture restoring
+        # what it found as its setup's phase ran): once its block is over,
+        # it stands for the one it passes reports on to.
+        _ended_in_front[in_front] = previous
         now = loop.get_exception_handler()
-        if now is in_front:
-            loop.set_exception_handler(previous)
-        else:  # the code set its own since, and may put this one back later
-            _ended_in_front[in_front] = previous
-            if now in _ended_in_front:
-                loop.set_exception_handler(_live_handler(now))
+        live = _live_handler(now)
+        if live is not now:  # this block's own, or an earlier one's put back
+            loop.set_exception_handler(live)
 
 
-#: alt_coop's handlers (see exception_handler_in_front) whose blocks ended
-#: while the code's own was set, each with the one it passed reports on to.
-#: Code that saved one (a fixture putting back what it found as its setup's
-#: phase ran) puts back a handler whose block is over.
+#: alt_coop's handlers (see exception_handler_in_front) whose blocks ended,
+#: each with the one it passes reports on to.
 _ended_in_front: weakref.WeakKeyDictionary[Callable[..., Any], Any] = weakref.WeakKeyDictionary()
 
 
 def _live_handler(handler: Any) -> Any:
     """``handler``, or, if it is alt_coop's of a block that ended, the one
-    it passed reports on to."""
-    while handler in _ended_in_front:
+    it passes reports on to. (Only functions are looked up: an application's
+    handler may be an object that cannot be hashed.)"""
+    while isinstance(handler, types.FunctionType) and handler in _ended_in_front:
         handler = _ended_in_front[handler]
     return handler
 

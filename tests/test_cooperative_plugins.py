@@ -22,6 +22,8 @@ from cooperative_support import (
     read_spans,
 )
 
+import alt_coop
+
 COVERED_LOGIC = """
 import asyncio
 
@@ -2048,9 +2050,10 @@ def test_an_uncaught_exception_made_an_error_shows_no_alt_coop_frames(pytester, 
     assert "_uncaught.py" not in output and "self._report" not in output, output
 
 
+@pytest.mark.parametrize("engine", ["alt_coop.enable", "Plugin()"])
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_lazy_fixtures_lf_in_an_async_fixtures_params_gives_the_fixtures_value(
-    pytester, run_alt, mode
+    pytester, run_alt, mode, engine
 ):
     # pytest-lazy-fixtures puts the value in request.param in a tryfirst
     # pytest_fixture_setup, which alt_coop's, answering first, cut off: the
@@ -2081,7 +2084,11 @@ def test_lazy_fixtures_lf_in_an_async_fixtures_params_gives_the_fixtures_value(
             assert through_indirect == 1
         """
     )
-    result = run_alt("-p", "pytest_lazyfixture", *mode_args(mode))
+    args = ("-p", "pytest_lazyfixture", *mode_args(mode))
+    if engine == "Plugin()":  # registered before the plugins pytest loads
+        result = pytester.runpytest(*ISOLATE, *args, plugins=[alt_coop.Plugin()])
+    else:
+        result = run_alt(*args)
     result.assert_outcomes(passed=2)
 
 

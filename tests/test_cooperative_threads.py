@@ -624,35 +624,44 @@ def test_a_wider_fixtures_awaiting_teardown_beside_a_thread_body_leaves_its_warn
     # pytest does; awaiting, it left that recording in force beside the
     # thread body, whose warning went to that test, with a notice blaming it.
     pytester.makepyfile(
+        shared="""
+        import threading
+
+        TEARING_DOWN = threading.Event()
+        WARNED = threading.Event()
+        """,
         test_a="""
         import asyncio
         import pytest
+        from shared import TEARING_DOWN, WARNED
 
         pytestmark = pytest.mark.asyncio_cooperative
 
         @pytest.fixture(scope="module")
         async def resource():
             yield
-            await asyncio.sleep(0.1)
+            # Once this turn is over: the body warns while the teardown waits.
+            asyncio.get_running_loop().call_soon(TEARING_DOWN.set)
+            await asyncio.to_thread(WARNED.wait, 10)
 
         async def test_slow(resource):
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.1)
 
         @pytest.mark.filterwarnings("error::UserWarning")
         async def test_fast(resource):
             pass
         """,
         test_b="""
-        import time
         import warnings
         import pytest
+        from shared import TEARING_DOWN, WARNED
 
         pytestmark = pytest.mark.asyncio_cooperative
 
         def test_plain():
-            time.sleep(0.25)
+            assert TEARING_DOWN.wait(10)
             warnings.warn(UserWarning("from test_plain"))
-            time.sleep(0.25)
+            WARNED.set()
         """,
     )
     result = run_alt("-p", "no:randomly", "-rA")

@@ -4382,12 +4382,14 @@ def test_a_task_factory_the_application_sets_during_a_session_stays(
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 @pytest.mark.parametrize("how", ["main", "managed_loop"])
+@pytest.mark.parametrize("sets_its_own", [True, False], ids=["sets-its-own", "only-saves"])
 def test_an_exception_handler_a_fixture_puts_back_leaves_the_applications_in_place(
-    pytester: pytest.Pytester, how: str, mode: str
+    pytester: pytest.Pytester, how: str, mode: str, sets_its_own: bool
 ) -> None:
     # The fixture saved alt_coop's handler of its setup's phase, and put it
     # back as it was torn down: alt_coop's outlived the session, and errors
-    # of the tests after went through that phase's handler.
+    # of the tests after went through that phase's handler. The
+    # application's handler is an object that cannot be hashed.
     write_app(
         pytester,
         f"""
@@ -4400,8 +4402,14 @@ def test_an_exception_handler_a_fixture_puts_back_leaves_the_applications_in_pla
         ARGS = [*ISOLATE, "suite", "-q", *{mode_args(mode)!r}]
 
 
-        def app_handler(loop, context):
-            print("APP HANDLER:", context["message"], flush=True)
+        class AppHandler:
+            __hash__ = None  # as a dataclass's with eq
+
+            def __call__(self, loop, context):
+                print("APP HANDLER:", context["message"], flush=True)
+
+
+        app_handler = AppHandler()
 
 
         async def app_main():
@@ -4429,7 +4437,7 @@ def test_an_exception_handler_a_fixture_puts_back_leaves_the_applications_in_pla
     write(
         pytester,
         "suite/test_errors.py",
-        """
+        f"""
         import asyncio
 
         import pytest
@@ -4439,14 +4447,15 @@ def test_an_exception_handler_a_fixture_puts_back_leaves_the_applications_in_pla
             loop = asyncio.get_running_loop()
             errors = []
             saved = loop.get_exception_handler()
-            loop.set_exception_handler(lambda loop, context: errors.append(context["message"]))
+            if {sets_its_own}:
+                loop.set_exception_handler(lambda loop, context: errors.append(context["message"]))
             yield errors
             loop.set_exception_handler(saved)
 
         async def test_collects(loop_errors):
             asyncio.get_running_loop().call_soon(lambda: 1 / 0)
             await asyncio.sleep(0.01)
-            assert len(loop_errors) == 1
+            assert len(loop_errors) == {int(sets_its_own)}
 
         async def test_after():
             await asyncio.sleep(0.01)
