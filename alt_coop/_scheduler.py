@@ -149,6 +149,11 @@ class Scheduler:
         # grace (see _give_up), then leaves those that still wait.
         self._giving_up = False
         self._left = False
+        #: Ctrl-C again, raised in a test's code that held the loop (see
+        #: _stopped): it ends the interrupt's grace, as one raised where the
+        #: loop waits does; and what the grace waits on meanwhile.
+        self._ctrl_c_again = False
+        self._grace_cut: asyncio.Future[None] | None = None
         # The first interrupt raised where each test given up on waited, and
         # how many of its reports were made by then (see _lane).
         self._given_up: dict[_lane_state.LaneState, tuple[KeyboardInterrupt, int]] = {}
@@ -494,7 +499,7 @@ class Scheduler:
                     await changed.wait()
                 if tasks:  # a test met an interrupt, which cancelled the others
                     in_grace = True
-                    await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
+                    await self._grace(tasks)
             except asyncio.CancelledError as error:
                 # Ctrl-C, or the task running pytest was cancelled: cancel every
                 # running test once, give them a bounded time to clean up
@@ -509,7 +514,7 @@ class Scheduler:
                 ):
                     self._interrupt_all()
                     if tasks and not in_grace:
-                        await asyncio.wait(tasks, timeout=INTERRUPT_GRACE_SECONDS)
+                        await self._grace(tasks)
                     raise
                 # Not alt_coop's interrupt: a test cancelled every task but its
                 # own, this one among them. The tests it cancelled fail as any
@@ -522,6 +527,24 @@ class Scheduler:
             finally:
                 if tasks:
                     await self._give_up(tasks)
+
+    async def _grace(self, tasks: dict[asyncio.Task[None], pytest.Item]) -> None:
+        """Wait for the interrupted ``tasks`` to end, for the interrupt's
+        grace at most, or until Ctrl-C again (see :meth:`_stopped`)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + INTERRUPT_GRACE_SECONDS
+        self._grace_cut = cut = loop.create_future()
+        pending: set[asyncio.Future[Any]] = {task for task in tasks if not task.done()}
+        try:
+            while pending and not self._ctrl_c_again and loop.time() < deadline:
+                _, pending = await asyncio.wait(
+                    {*pending, cut},
+                    timeout=deadline - loop.time(),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                pending.discard(cut)
+        finally:
+            self._grace_cut = None
 
     def _start(
         self,
@@ -896,6 +919,11 @@ class Scheduler:
     ) -> list[pytest.TestReport]:
         """An interrupt or ``pytest.exit()`` ended ``item``'s protocol: its
         reports so far (see :meth:`_lane`)."""
+        session_loop = _session_loop.current()
+        if session_loop is not None and session_loop.raised_by_ctrl_c(stop):
+            self._ctrl_c_again = True  # in the test's code, which held the loop
+            if self._grace_cut is not None and not self._grace_cut.done():
+                self._grace_cut.set_result(None)
         if self._giving_up:  # see _give_up: nothing is torn down here
             if isinstance(stop, KeyboardInterrupt):
                 self.stops.note_interruption(stop)  # the line pytest names, if the first

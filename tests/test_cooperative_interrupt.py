@@ -556,6 +556,50 @@ def test_a_test_left_after_a_second_ctrl_c_keeps_its_fixtures_locks_for_their_te
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
+def test_a_second_ctrl_c_during_code_holding_the_loop_ends_the_grace_too(pytester):
+    # The second Ctrl-C came while a test's sync code held the loop: it ended
+    # that code, and the batch then gave a test that ignores its cancellation
+    # the first one's whole grace (5 s): a third Ctrl-C was needed.
+    test_file = pytester.makepyfile(
+        """
+        import asyncio
+        import pathlib
+        import time
+        import pytest
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        async def test_holds():
+            await asyncio.sleep(0.1)
+            pathlib.Path("holding").touch()
+            time.sleep(3)
+            await asyncio.sleep(30)
+
+        async def test_stubborn():
+            while True:
+                try:
+                    await asyncio.sleep(30)
+                except asyncio.CancelledError:
+                    pass
+        """
+    )
+    output, returncode, _, interrupted, ended = interrupt_when(
+        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
+        pytester.path,
+        lambda: (pytester.path / "holding").exists(),
+        "the test holds the loop",
+        again_after=0.5,
+        communicate_timeout=30,
+    )
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert (
+        "alt_coop stopped waiting for 1 cooperative test(s) after the interrupt, and "
+        f"interrupted them where they waited: {test_file.name}::test_stubborn"
+    ) in output
+    assert ended - interrupted < 3, output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
 def test_a_test_ignoring_ctrl_c_is_given_up_on_by_the_interrupts_grace(pytester, monkeypatch):
     # Its own timeout (5 s) came due within the interrupt's grace: it
     # cancelled the test a second time, and gave it up saying "after
