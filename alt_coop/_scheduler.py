@@ -530,21 +530,31 @@ class Scheduler:
 
     async def _grace(self, tasks: dict[asyncio.Task[None], pytest.Item]) -> None:
         """Wait for the interrupted ``tasks`` to end, for the interrupt's
-        grace at most, or until Ctrl-C again (see :meth:`_stopped`)."""
+        grace at most, or until Ctrl-C again (see :meth:`_stopped`). One
+        callback per test, not a wait per test ending: thousands may run."""
+        pending = [task for task in tasks if not task.done()]
+        if not pending or self._ctrl_c_again:
+            return
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + INTERRUPT_GRACE_SECONDS
-        self._grace_cut = cut = loop.create_future()
-        pending: set[asyncio.Future[Any]] = {task for task in tasks if not task.done()}
+        self._grace_cut = over = loop.create_future()
+        left = len(pending)
+
+        def one_done(task: asyncio.Task[None]) -> None:
+            nonlocal left
+            left -= 1
+            if not left:
+                _session_loop.resolve(over)
+
+        timer = loop.call_later(INTERRUPT_GRACE_SECONDS, _session_loop.resolve, over)
+        for task in pending:
+            task.add_done_callback(one_done)
         try:
-            while pending and not self._ctrl_c_again and loop.time() < deadline:
-                _, pending = await asyncio.wait(
-                    {*pending, cut},
-                    timeout=deadline - loop.time(),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                pending.discard(cut)
+            await over
         finally:
+            timer.cancel()
             self._grace_cut = None
+            for task in pending:
+                task.remove_done_callback(one_done)
 
     def _start(
         self,
@@ -922,8 +932,8 @@ class Scheduler:
         session_loop = _session_loop.current()
         if session_loop is not None and session_loop.raised_by_ctrl_c(stop):
             self._ctrl_c_again = True  # in the test's code, which held the loop
-            if self._grace_cut is not None and not self._grace_cut.done():
-                self._grace_cut.set_result(None)
+            if self._grace_cut is not None:
+                _session_loop.resolve(self._grace_cut)
         if self._giving_up:  # see _give_up: nothing is torn down here
             if isinstance(stop, KeyboardInterrupt):
                 self.stops.note_interruption(stop)  # the line pytest names, if the first

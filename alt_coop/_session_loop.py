@@ -892,13 +892,14 @@ async def _shutdown_default_executor(loop: asyncio.AbstractEventLoop) -> None:
     def join() -> None:
         executor.shutdown(wait=True)
         with contextlib.suppress(RuntimeError):  # the loop closed first: given up on
-            loop.call_soon_threadsafe(_resolve, joined)
+            loop.call_soon_threadsafe(resolve, joined)
 
     threading.Thread(target=join, name="alt_coop executor shutdown", daemon=True).start()
     await joined
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
+def resolve(future: asyncio.Future[None]) -> None:
+    """Mark ``future`` done, unless it is already."""
     if not future.done():
         future.set_result(None)
 
