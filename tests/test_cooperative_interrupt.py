@@ -583,13 +583,8 @@ def test_a_second_ctrl_c_during_code_holding_the_loop_ends_the_grace_too(pyteste
                     pass
         """
     )
-    output, returncode, _, interrupted, ended = interrupt_when(
-        [sys.executable, "-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", str(test_file)],
-        pytester.path,
-        lambda: (pytester.path / "holding").exists(),
-        "the test holds the loop",
-        again_after=0.5,
-        communicate_timeout=30,
+    output, returncode, _, interrupted, ended = _interrupted_cooperatively(
+        pytester, test_file, "holding", again_after=0.5, communicate_timeout=30
     )
     assert returncode == pytest.ExitCode.INTERRUPTED, output
     assert (
