@@ -742,12 +742,11 @@ class Plugin:
         fixtures_context = FIXTURES_CONTEXT.get()
         wider = fixturedef.scope != "function"
         from_body = wider and fixtures_context is not None
-        # Set up in a context of its own (from a test's body; a wider fixture
-        # in a cooperative test's): its teardown must run in that context
-        # too, or a context variable token it resets is foreign there.
-        own_context = fixtures_context is not None or (
-            wider and _lane_state.CURRENT.get() is not None
-        )
+        # Set up in a context of its own (from a test's body), or shared (a
+        # wider fixture, which a cooperative test may tear down in its own):
+        # its teardown must run in its setup's context too, or a context
+        # variable token it resets is foreign there.
+        own_context = fixtures_context is not None or wider
         asks_request = "request" in fixturedef.argnames  # only then can it addfinalizer
         # Looked up only when needed: most set-ups (a test's own fixtures) need none.
         setup_context = (

@@ -505,6 +505,51 @@ def test_a_shared_plain_fixture_resets_its_token_whoever_tears_it_down(pytester,
     result.assert_outcomes(passed=3)
 
 
+@pytest.mark.parametrize("scope", ["module", "session"])
+def test_a_shared_plain_fixture_set_up_sequentially_resets_its_token_in_a_batch(
+    pytester, run_alt, scope
+):
+    # Set up by a sequential test, torn down after the last test of its scope,
+    # a cooperative one: its code after the yield still runs in the context
+    # its setup ran in, not the cooperative test's (where the token is
+    # foreign, and the decimal context it leaves would be the next module's).
+    later = """
+        from test_one import VAR
+        import decimal
+
+        def test_later():
+            assert (VAR.get(), decimal.getcontext().prec) == ("unset", 28)
+        """
+    pytester.makepyfile(
+        test_one=f"""
+        import contextvars
+        import decimal
+        import pytest
+
+        VAR = contextvars.ContextVar("VAR", default="unset")
+
+        @pytest.fixture(scope="{scope}")
+        def resetter():
+            token = VAR.set("set")
+            with decimal.localcontext() as context:
+                context.prec = 5
+                yield
+            VAR.reset(token)
+
+        def test_sequential_first(resetter):
+            assert VAR.get() == "set"
+
+        @pytest.mark.asyncio_cooperative
+        async def test_cooperative_last(resetter):
+            assert VAR.get() == "set"
+        """,
+        # A session fixture is torn down after the last test of the run.
+        **({"test_two": later} if scope == "module" else {}),
+    )
+    result = run_alt("-rA", "-p", "no:randomly")
+    result.assert_outcomes(passed=3 if scope == "module" else 2)
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_wider_fixture_a_test_body_asks_for_first_sets_its_values_for_later_tests(
     pytester, run_alt, mode
