@@ -185,7 +185,9 @@ class Plugin:
         refuse_async_cleanups(config)
         # Put back at unconfigure: a session a test runs (pytester) has its own.
         self._trimmed_before = _tracebacks.trim_asyncio_frames
-        _tracebacks.trim_asyncio_frames = not config.getoption("fulltrace", False)
+        _tracebacks.trim_asyncio_frames = not (
+            config.getoption("fulltrace", False) or config.getoption("tbstyle", "") == "native"
+        )
         self._scheduler = None  # a Plugin passed to several sessions reports each its own
         if self.managed_loop is not None:
             _startup_checks.no_xdist_on_a_managed_loop(config)

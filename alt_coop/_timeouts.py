@@ -119,7 +119,7 @@ class PhaseTimeout:
         self._coro: Coroutine[Any, Any, Any] | None = None
         #: Its deadline, or, put off while another test's debugger traced, its next look.
         self._deadline: _deadlines.Deadline | AfterDebugging | None = None
-        self._abandon: asyncio.TimerHandle | None = None
+        self._abandon: asyncio.TimerHandle | AfterDebugging | None = None
         self._started_at = 0.0
         self._cancels = 0
         self._paused = False
@@ -232,22 +232,37 @@ class PhaseTimeout:
         self.fired = True
         self._cancels += 1
         cancel_own(task, self.message())
-        # A context of its own, as the deadline's (see _deadlines).
-        self._abandon = loop.call_later(
-            ABANDON_GRACE_SECONDS, self._give_up, context=contextvars.Context()
-        )
+        self._arm_give_up()
 
     def waiting_at(self) -> tuple[str, TracebackType | None]:
         """Where the phase's coroutine is waiting now, described and as a traceback."""
         coro = self.subject or self._coro
         return describe_waiting(coro), waiting_line(coro)
 
+    def _arm_give_up(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        # A context of its own, as the deadline's (see _deadlines).
+        self._abandon = loop.call_later(
+            ABANDON_GRACE_SECONDS, self._give_up, context=contextvars.Context()
+        )
+
     def _give_up(self) -> None:
-        """The coroutine ignored the cancellation: stop waiting for it."""
+        """The coroutine ignored the cancellation: stop waiting for it.
+
+        The grace is a timeout too: not while its test's debugger stops it
+        (its user's time at a breakpoint in the clean-up is no time the
+        clean-up took); given afresh once another test's lets go."""
         self._abandon = None
-        if self._task is not None and not self._task.done():
-            self.where += NOT_ENDED
-            self.abandon()
+        task, loop = self._task, self._loop
+        if task is None or loop is None or task.done():
+            return
+        if not self.may_cancel():
+            if self._policy.may_cancel_later(self._test):  # another test's debugger traces
+                self._abandon = after_debugging(loop, self._arm_give_up)
+            return
+        self.where += NOT_ENDED
+        self.abandon()
 
     def abandon(self) -> None:
         """Stop stepping the coroutine, which ignores cancellation, at once."""
@@ -320,7 +335,7 @@ class TaskCap:
         self._loop = task.get_loop()
         self._since = 0.0
         self._deadline: _deadlines.Deadline | AfterDebugging | None = None  # as a phase's
-        self._abandon: _deadlines.Deadline | None = None
+        self._abandon: _deadlines.Deadline | AfterDebugging | None = None
         self._cancelled = False  # it expired and cancelled the test: never again
         self.due = math.inf  # when it came due, once it cancelled the test (loop time)
         self.phase: PhaseTimeout | None = None  # the clock of the phase running now
@@ -383,10 +398,7 @@ class TaskCap:
             self.due = self._since + self._left
             self._cancelled = True
             cancel_own(self.task, f"alt_coop: asyncio_task_timeout of {self.seconds:g}s")
-            loop = self._loop
-            self._abandon = _deadlines.of_loop(loop).call_at(
-                loop, loop.time() + ABANDON_GRACE_SECONDS, self._give_up
-            )
+            self._arm_give_up()
 
     def situation(self) -> str:
         """Where the test was when the cap expired, as a clause of its report."""
@@ -397,8 +409,18 @@ class TaskCap:
             )
         return f"; it was waiting at {self.where}" if self.where else ""
 
+    def _arm_give_up(self) -> None:
+        loop = self._loop
+        self._abandon = _deadlines.of_loop(loop).call_at(
+            loop, loop.time() + ABANDON_GRACE_SECONDS, self._give_up
+        )
+
     def _give_up(self) -> None:
         self._abandon = None
+        if not self._policy.may_cancel(self._test):  # as a phase's (see PhaseTimeout._give_up)
+            if self._policy.may_cancel_later(self._test):
+                self._abandon = after_debugging(self._loop, self._arm_give_up)
+            return
         if self.phase is not None and self.task in capped_tasks:
             self.phase.abandon()
 

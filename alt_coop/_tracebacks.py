@@ -29,7 +29,7 @@ _RUNNERS_DIRS = tuple(
     os.path.dirname(path) + os.sep for path in (inspect.getfile(pytest.Item), pluggy.__file__)
 )
 
-#: Off under ``--full-trace``, which shows every frame.
+#: Off under ``--full-trace`` and ``--tb=native``, which show every frame.
 trim_asyncio_frames = True
 
 
@@ -100,20 +100,31 @@ def waiting_line(coro: object) -> TracebackType | None:
     frames = _user_frames(coro)
     if not frames:
         return None
-    frame = frames[-1]
+    frame = _innermost_of_the_suite(frames)
     return TracebackType(None, frame, frame.f_lasti, frame.f_lineno)
 
 
 def describe_waiting(coro: object) -> str:
-    """Where ``coro`` is waiting: the innermost frame of user code, and the chain."""
+    """Where ``coro`` is waiting: the innermost frame of the suite's code (of
+    installed code if none), and the chain of user code's."""
     frames = _user_frames(coro)
     if not frames:
         return "an unknown place"
     where = [f"{_short(frame)}:{frame.f_lineno} in {frame.f_code.co_name}" for frame in frames]
-    text = where[-1]
+    text = where[frames.index(_innermost_of_the_suite(frames))]
     if len(where) > 1:
         text += " (await chain: " + " -> ".join(where) + ")"
     return text
+
+
+def _innermost_of_the_suite(frames: list[FrameType]) -> FrameType:
+    """The innermost of ``frames`` in the suite's own code, not in installed
+    code it awaits (a library's sleep, say): the line a user looks for, as
+    Ctrl-C's report names; the innermost of all if none is the suite's."""
+    return next(
+        (frame for frame in reversed(frames) if not remoteness(frame.f_code.co_filename)),
+        frames[-1],
+    )
 
 
 def _short(frame: FrameType) -> str:
@@ -139,19 +150,25 @@ def drop_asyncio_tails(error: BaseException) -> None:
     ``await future`` in ``asyncio.sleep`` a cancellation ends at, say), so the
     report ends at the user's line, as for an error raised there; and the
     whole traceback of an exception it chains that asyncio raised and caught
-    itself (the CancelledError behind ``wait_for``'s TimeoutError)."""
+    itself (the CancelledError behind ``wait_for``'s TimeoutError). The same
+    for each error of a group (a TaskGroup's children's, nested groups')."""
     seen: set[int] = set()
-    chained: BaseException | None = error
-    while chained is not None and id(chained) not in seen:
-        seen.add(id(chained))
-        last_user = _innermost_user_entry(chained.__traceback__)
-        if last_user is not None:
-            last_user.tb_next = None  # what follows is asyncio's, or alt_coop's own (hidden)
-        elif chained is not error:
-            chained.__traceback__ = None
-        chained = chained.__cause__ or (
-            None if chained.__suppress_context__ else chained.__context__
-        )
+    errors = [error]
+    while errors:
+        first = errors.pop()
+        chained: BaseException | None = first
+        while chained is not None and id(chained) not in seen:
+            seen.add(id(chained))
+            last_user = _innermost_user_entry(chained.__traceback__)
+            if last_user is not None:
+                last_user.tb_next = None  # what follows is asyncio's, or alt_coop's own (hidden)
+            elif chained is not first:
+                chained.__traceback__ = None
+            if isinstance(chained, BaseExceptionGroup):
+                errors.extend(chained.exceptions)
+            chained = chained.__cause__ or (
+                None if chained.__suppress_context__ else chained.__context__
+            )
 
 
 def drop_asyncio_sigint_handler(error: BaseException) -> None:

@@ -611,6 +611,75 @@ def test_an_exception_group_from_a_conftest_fixture_starts_at_the_fixture(pytest
         assert "_pytest/" not in output and "pluggy/" not in output, output
 
 
+@pytest.mark.skipif(
+    pytest.version_tuple < (8, 4), reason="before 8.4, pytest shows every frame of a group"
+)
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_the_errors_of_a_group_end_at_the_suites_lines(pytester, run_alt, mode):
+    # Each error of a TaskGroup's group (and of a group nested in it, and
+    # what each chains) ends at the suite's line, as a lone error does.
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def times_out():
+            await asyncio.wait_for(asyncio.sleep(1), 0.01)
+
+        async def empty_queue():
+            await asyncio.sleep(0)
+            asyncio.Queue().get_nowait()
+
+        async def nested():
+            async with asyncio.TaskGroup() as group:
+                group.create_task(empty_queue())
+
+        async def test_group():
+            async with asyncio.TaskGroup() as group:
+                group.create_task(times_out())
+
+        async def test_nested_group():
+            async with asyncio.TaskGroup() as group:
+                group.create_task(nested())
+        """
+    )
+    result = run_alt(*mode_args(mode))
+    result.assert_outcomes(failed=2)
+    output = result.stdout.str()
+    result.stdout.fnmatch_lines_random(
+        [
+            "*, line 4, in times_out",
+            "*, line 8, in empty_queue",
+            "*TimeoutError*",
+            "*QueueEmpty*",
+        ]
+    )
+    assert "asyncio/" not in output, output
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_native_tracebacks_keep_asyncios_frames_as_a_sync_tests_do(pytester, run_alt, mode):
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_async_wait_for():
+            await asyncio.wait_for(asyncio.sleep(1), 0.01)
+        """
+    )
+    result = run_alt("--tb=native", *mode_args(mode))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*asyncio*tasks.py*, in wait_for",
+            "*CancelledError",
+            "*direct cause*",
+            "*, line 4, in test_async_wait_for",
+            "*asyncio*tasks.py*, in wait_for",
+            "*TimeoutError*",
+        ]
+    )
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_failing_assertrepr_compare_hook_shows_no_alt_coop_frame(pytester, run_alt, mode):
     # A cooperative test's comparisons reach the hook through alt_coop.

@@ -2594,3 +2594,51 @@ def test_a_lock_taken_with_a_plain_with_says_to_use_async_with(pytester, run_alt
         * 2
     )
     result.stdout.no_fnmatch_line("*alt_coop/*.py:*")
+
+
+def test_a_lock_taken_on_a_threads_own_loop_during_a_batch_is_an_error(pytester, run_alt):
+    # asyncio.run in a plain def cooperative test's thread (or in a thread an
+    # async test starts) runs a loop of its own: a lock there would exclude
+    # no other test, silently. In a sequential run nothing runs beside it.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import threading
+        import alt_coop
+        import pytest
+
+        db = alt_coop.Lock()
+
+        async def use():
+            async with db():
+                await asyncio.sleep(0.01)
+
+        @pytest.mark.asyncio_cooperative
+        async def test_on_the_session_loop():
+            await use()
+
+        @pytest.mark.asyncio_cooperative
+        def test_thread_body():
+            asyncio.run(use())
+
+        @pytest.mark.asyncio_cooperative
+        async def test_thread_of_an_async_test():
+            await asyncio.to_thread(asyncio.run, use())
+
+        def test_sequential_thread_body():
+            asyncio.run(use())
+        """
+    )
+    result = run_alt("-rA")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED *::test_on_the_session_loop",
+            "PASSED *::test_sequential_thread_body",
+            "FAILED *::test_thread_body*",
+            "FAILED *::test_thread_of_an_async_test*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["E *RuntimeError: this alt_coop.Lock is taken on a loop other than the session's*"] * 2
+    )

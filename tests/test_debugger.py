@@ -599,6 +599,52 @@ def test_a_debugger_pytest_does_not_know_suspends_timeouts_for_that_test(
     assert "test_breaks held the loop" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("limit", ["timeout", "cap"])
+def test_time_at_a_breakpoint_in_the_cleanup_after_a_timeout_does_not_abandon_it(
+    pytester, run_alt_subprocess, limit
+):
+    # The test is cancelled by its timeout (or cooperative cap), then stops at
+    # a breakpoint in its clean-up: the time its user sits at the prompt is
+    # no part of the grace a cancelled test has to end, and its clean-up runs.
+    pytester.makepyfile(
+        test_breaks="""
+        import asyncio
+        import pdb
+        import time
+        import pytest
+
+        class AtThePrompt(pdb.Pdb):
+            def interaction(self, frame, traceback):
+                time.sleep(2.5)  # longer than the grace
+                self.set_continue()
+
+        @pytest.fixture
+        def default_async_timeout():
+            return 0.2 if LIMIT == "timeout" else 30
+
+        @pytest.mark.asyncio_cooperative
+        async def test_breaks():
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                AtThePrompt().set_trace()
+                await asyncio.sleep(0.1)
+                print("cleanup finished")
+                raise
+        """.replace("LIMIT", repr(limit))
+    )
+    cap = ("--asyncio-task-timeout=0.2",) if limit == "cap" else ()
+    result = run_alt_subprocess("-rA", *cap, timeout=60)
+    result.assert_outcomes(failed=1)
+    expected = (
+        "*test_breaks timed out after 0.2s (async timeout)*"
+        if limit == "timeout"
+        else "*the test exceeded asyncio_task_timeout: 0.2s*"
+    )
+    result.stdout.fnmatch_lines([expected, "cleanup finished"])
+    assert "abandoned" not in result.stdout.str()
+
+
 def test_another_tests_timeouts_due_while_one_steps_in_the_debugger_fire_after(
     pytester, run_alt_subprocess
 ):

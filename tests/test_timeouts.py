@@ -1905,6 +1905,32 @@ def test_a_timeout_names_the_await_chain_it_was_waiting_in(pytester, run_alt):
     )
 
 
+def test_a_timeout_names_the_suites_line_not_the_installed_code_it_awaits(pytester, run_alt):
+    # A library's sleep (anyio's, say) is where the wait is, but the line a
+    # user looks for is the suite's own that awaits it; the chain shows both.
+    library = pytester.mkdir("site-packages").joinpath("slowlib.py")
+    library.write_text("import asyncio\n\nasync def nap():\n    await asyncio.sleep(5)\n")
+    pytester.makeini("[pytest]\npythonpath = site-packages\n")
+    pytester.makepyfile(
+        """
+        import slowlib
+
+        async def test_naps(async_timeout):
+            async_timeout.set_timeout_seconds(0.2)
+            await slowlib.nap()
+        """
+    )
+    result = run_alt()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_naps timed out after 0.2s (async timeout); it was waiting at "
+            "test_a_timeout_names_the_suites_line_not_the_installed_code_it_awaits.py:5 "
+            "in test_naps (await chain: *:5 in test_naps -> *slowlib.py:4 in nap)*"
+        ]
+    )
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_timeout_names_the_line_inside_an_async_generator_it_waits_in(pytester, run_alt, mode):
     # `async with connect():` and `async for` wait inside an async generator:
