@@ -83,12 +83,18 @@ def _getini(config: pytest.Config, name: str) -> Any:
     except (TypeError, ValueError, pytest.UsageError) as exc:
         hint = ""
         if isinstance(exc, TypeError) and pytest.version_tuple < (9, 2):
-            hint = (
-                " (write true or false, unquoted)"
-                if name in _BOOL_INI
-                else " (pytest before 9.2 reads it as a string: quote the value)"
-            )
+            if name in _BOOL_INI:
+                hint = " (write true or false, unquoted)"
+            elif _a_number_refused(str(exc)):
+                # Only a number: quoted, a list or a bool is refused all the same.
+                hint = " (pytest before 9.2 reads it as a string: quote the value)"
         raise pytest.UsageError(f"ini option {name}: {exc}{hint}") from None
+
+
+def _a_number_refused(message: str) -> bool:
+    """Whether pytest 9.0's or 9.1's refusal of a native TOML value (the
+    only releases that give the hint; their wording is fixed) was of a number."""
+    return any(f"got {kind}: " in message for kind in ("int", "float"))
 
 
 def _addini_number(parser: pytest.Parser, name: str, help: str, kind: type) -> None:

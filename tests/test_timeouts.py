@@ -988,6 +988,25 @@ def test_native_toml_number_before_pytest_9_2_says_to_quote_it(pytester, run_alt
 
 
 @pytest.mark.skipif(
+    not (9, 0) <= pytest.version_tuple < (9, 2), reason="pytest 9.0 and 9.1 read them as strings"
+)
+@pytest.mark.parametrize(
+    "setting",
+    ["async_timeouts_under_debugger = true", "default_async_timeout = [5]"],
+)
+def test_native_toml_value_no_quoting_would_mend_is_not_told_to_be_quoted(
+    pytester, run_alt, setting
+):
+    # Quoted, a bool or a list is refused all the same: the hint is for numbers.
+    pytester.makepyprojecttoml(f"[tool.pytest]\n{setting}\n")
+    pytester.makepyfile(SLOW_TEST)
+    result = run_alt()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*ini option {setting.split()[0]}: *expects a string*"])
+    assert "quote the value" not in result.stderr.str(), result.stderr.str()
+
+
+@pytest.mark.skipif(
     not (9, 0) <= pytest.version_tuple < (9, 2), reason="pytest 9.0 and 9.1 want a TOML bool"
 )
 @pytest.mark.parametrize("value", ['"true"', "1"])
