@@ -117,7 +117,8 @@ class Plugin:
         self._awaited_task: asyncio.Task[Any] | None = None
         self._claimed: asyncio.AbstractEventLoop | None = None  # see pytest_configure
         self._in_thread = False  # counted among this thread's sessions (see pytest_configure)
-        self._trimmed_before = True  # the trimming of asyncio frames before this session
+        #: The trimming of asyncio frames, and the full-trace setting, before this session.
+        self._trimmed_before = (True, False)
         self._test_item_before: tuple[pytest.Item | None] | None = None  # see pytest_configure
         self._others = OtherRunners()  # the plugins running some async tests themselves
 
@@ -184,9 +185,10 @@ class Plugin:
         _startup_checks.no_other_running_loop(self.managed_loop)
         refuse_async_cleanups(config)
         # Put back at unconfigure: a session a test runs (pytester) has its own.
-        self._trimmed_before = _tracebacks.trim_asyncio_frames
+        self._trimmed_before = _tracebacks.trim_asyncio_frames, _tracebacks.full_trace
+        _tracebacks.full_trace = config.getoption("fulltrace", False)
         _tracebacks.trim_asyncio_frames = not (
-            config.getoption("fulltrace", False) or config.getoption("tbstyle", "") == "native"
+            _tracebacks.full_trace or config.getoption("tbstyle", "") == "native"
         )
         self._scheduler = None  # a Plugin passed to several sessions reports each its own
         if self.managed_loop is not None:
@@ -343,7 +345,7 @@ class Plugin:
             if self._test_item_before is not None:
                 test_item.set(self._test_item_before[0])
                 self._test_item_before = None
-            _tracebacks.trim_asyncio_frames = self._trimmed_before
+            _tracebacks.trim_asyncio_frames, _tracebacks.full_trace = self._trimmed_before
             if self._claimed is not None:
                 _session_loop.release(self._claimed)
                 self._claimed = None

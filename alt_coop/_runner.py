@@ -185,7 +185,8 @@ def run(
         ):
             raise cut_short[0] from None  # the code's stop, as in _run_phase
         if (
-            not (alone and _tracebacks.trim_asyncio_frames)
+            not alone
+            or _tracebacks.full_trace
             or (cut_short and raised is cut_short[0])
             or isinstance(raised, KeyboardInterrupt)  # names the user's line already
         ):

@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 import functools
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
@@ -31,6 +32,17 @@ from .errors import AltCoopUsageError
 IN_WORKER_THREAD: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "alt_coop_in_worker_thread", default=False
 )
+
+#: The worker threads running plain def cooperative tests' bodies.
+_body_threads: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
+def in_a_body_thread() -> bool:
+    """Whether the caller runs in a plain def cooperative test's worker
+    thread, where the session's loop never runs: a loop running there is the
+    thread's own (not code the body sends to the session's loop, which
+    copies its context)."""
+    return threading.current_thread() in _body_threads
 
 
 def in_thread(item: pytest.Function) -> Callable[..., object]:
@@ -91,6 +103,7 @@ async def _body_in_thread(
         context.run(IN_WORKER_THREAD.set, True)
         # Not a daemon: the process ends once the body returns, as pytest's would.
         thread = threading.Thread(target=in_thread, name=f"alt_coop: {nodeid}")
+        _body_threads.add(thread)
         thread.start()
         cap = cap_of(asyncio.current_task())
         if cap is not None:  # its report names the line the thread is at

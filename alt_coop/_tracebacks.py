@@ -31,6 +31,10 @@ _RUNNERS_DIRS = tuple(
 
 #: Off under ``--full-trace`` and ``--tb=native``, which show every frame.
 trim_asyncio_frames = True
+#: Under ``--full-trace``, an error raised into the loop while a test waited
+#: (pytest-timeout's) keeps the loop's traceback; otherwise it names the line
+#: the test waited at, under ``--tb=native`` too (the loop's says nothing of it).
+full_trace = False
 
 
 def is_user_file(filename: str) -> bool:

@@ -31,6 +31,7 @@ from ._running_now import (
     setting_up,
     test_item,
 )
+from ._thread_bodies import in_a_body_thread
 
 __all__ = ["Lock"]
 
@@ -49,10 +50,11 @@ class _AsyncWithOnly:
 
 
 _NOT_THE_SESSIONS_LOOP = (
-    "this alt_coop.Lock is taken on a loop other than the session's (asyncio.run in "
-    "a cooperative test's thread, say), where it would keep no other test out: take "
-    "it in an async fixture the test asks for (`async with db(): yield`), or run the "
-    "code that takes it on the session's loop, with asyncio.run_coroutine_threadsafe"
+    "this alt_coop.Lock is taken on a loop of a plain def cooperative test's own thread "
+    "(asyncio.run in its body, say), not the session's, where it would keep no other test "
+    "out: take it in an async fixture the test asks for (`async with db(): yield`), or "
+    "send the code that takes it to the session's loop, the one current in the body "
+    "(asyncio.run_coroutine_threadsafe)"
 )
 
 
@@ -90,21 +92,17 @@ class Lock(_AsyncWithOnly):
         """
         __tracebackhide__ = True
         loop = _session_loop.running_loop()
-        session_loop = _session_loop.current()
         if loop is None:
+            session_loop = _session_loop.current()
             if session_loop is None:
                 raise RuntimeError(
                     "alt_coop.Lock() needs alt_coop's session loop or a running event loop: "
                     "call it in a fixture or test of a session alt_coop runs"
                 )
             loop = session_loop.loop
-        elif (
-            session_loop is not None
-            and loop is not session_loop.loop
-            and running_batch.get() is not None
-        ):
-            # A loop of a thread's own (asyncio.run in a plain def test's
-            # thread): its lock would exclude no test running beside it.
+        elif in_a_body_thread():
+            # A loop of the thread's own (asyncio.run in the body): its lock
+            # would keep out no test running beside it.
             raise RuntimeError(_NOT_THE_SESSIONS_LOOP)
         lock = self._locks.get(loop)
         if lock is None:

@@ -2596,49 +2596,58 @@ def test_a_lock_taken_with_a_plain_with_says_to_use_async_with(pytester, run_alt
     result.stdout.no_fnmatch_line("*alt_coop/*.py:*")
 
 
-def test_a_lock_taken_on_a_threads_own_loop_during_a_batch_is_an_error(pytester, run_alt):
-    # asyncio.run in a plain def cooperative test's thread (or in a thread an
-    # async test starts) runs a loop of its own: a lock there would exclude
-    # no other test, silently. In a sequential run nothing runs beside it.
+def test_a_lock_taken_on_a_loop_of_a_plain_def_tests_thread_is_an_error(pytester, run_alt):
+    # asyncio.run (or an alt_coop.Loop) in a plain def cooperative test's
+    # thread runs a loop of its own: a lock there would keep no other test
+    # out, silently. Sent to the session's loop it is the session's lock; a
+    # sync fixture's asyncio.run is on the loop's thread, which it holds.
     pytester.makepyfile(
         """
         import asyncio
-        import threading
         import alt_coop
         import pytest
 
+        pytestmark = pytest.mark.asyncio_cooperative
         db = alt_coop.Lock()
 
         async def use():
             async with db():
                 await asyncio.sleep(0.01)
 
-        @pytest.mark.asyncio_cooperative
-        async def test_on_the_session_loop():
-            await use()
-
-        @pytest.mark.asyncio_cooperative
-        def test_thread_body():
+        @pytest.fixture
+        def set_up_with_the_lock():
             asyncio.run(use())
 
-        @pytest.mark.asyncio_cooperative
-        async def test_thread_of_an_async_test():
-            await asyncio.to_thread(asyncio.run, use())
+        async def test_on_the_session_loop(set_up_with_the_lock):
+            await use()
 
-        def test_sequential_thread_body():
+        def test_asyncio_run_in_the_body():
+            asyncio.run(use())
+
+        def test_a_loop_of_its_own_in_the_body():
+            with alt_coop.Loop() as loop:
+                loop.run_until_complete(use())
+
+        def test_sent_to_the_session_loop():
+            loop = asyncio.get_event_loop()
+            asyncio.run_coroutine_threadsafe(use(), loop).result(timeout=10)
+
+        @pytest.mark.asyncio_sequential
+        def test_sequential():
             asyncio.run(use())
         """
     )
     result = run_alt("-rA")
-    result.assert_outcomes(passed=2, failed=2)
+    result.assert_outcomes(passed=3, failed=2)
     result.stdout.fnmatch_lines_random(
         [
             "PASSED *::test_on_the_session_loop",
-            "PASSED *::test_sequential_thread_body",
-            "FAILED *::test_thread_body*",
-            "FAILED *::test_thread_of_an_async_test*",
+            "PASSED *::test_sent_to_the_session_loop",
+            "PASSED *::test_sequential",
+            "FAILED *::test_asyncio_run_in_the_body*",
+            "FAILED *::test_a_loop_of_its_own_in_the_body*",
         ]
     )
     result.stdout.fnmatch_lines(
-        ["E *RuntimeError: this alt_coop.Lock is taken on a loop other than the session's*"] * 2
+        ["E *RuntimeError: this alt_coop.Lock is taken on a loop of a plain def cooperative*"] * 2
     )

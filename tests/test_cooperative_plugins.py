@@ -963,6 +963,34 @@ def test_a_pytest_timeout_failure_names_the_line_the_test_waited_at(
     assert "alt_coop/" not in output, output
 
 
+def test_a_pytest_timeout_failure_in_a_native_traceback_names_the_line_the_test_waited_at(
+    pytester, run_alt_subprocess
+):
+    # --tb=native keeps asyncio's frames, but the failure's own traceback
+    # is still the test's line, not the loop's, which says nothing of it.
+    pytest.importorskip("pytest_timeout")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.timeout(0.5)
+        async def test_waits():
+            await asyncio.sleep(30)
+        """
+    )
+    result = run_alt_subprocess("--tb=native", timeout=60)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            '*File "*", line 6, in test_waits',
+            "*await asyncio.sleep(30)",
+            "*Failed: Timeout (>0.5s) from pytest-timeout.",
+        ]
+    )
+    assert "selectors.py" not in result.stdout.str(), result.stdout.str()
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 @pytest.mark.parametrize("ending", ["raises instead", "swallows", "swallows and waits on"])
 def test_a_pytest_timeout_the_test_does_not_end_with_names_where_it_waited(
