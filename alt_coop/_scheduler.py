@@ -27,7 +27,7 @@ import contextvars
 import functools
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -342,6 +342,9 @@ class Scheduler:
             _session_loop.tasks_made_seeing_it_run(session_loop.loop)
             if session_loop is not None and self._stops_for_sync_code
             else contextlib.nullcontext(),
+            # Around the whole run, its last turns too, after the batch's
+            # work ended (a task of the last test failing then).
+            self._loop_errors_to_their_test(session_loop),
         ):
             try:
                 turn_globals.record(warnings_per_test)  # what the set-up installed is the batch's
@@ -421,6 +424,20 @@ class Scheduler:
         if ended is not None:
             raise ended
 
+    @contextlib.contextmanager
+    def _loop_errors_to_their_test(
+        self, session_loop: _session_loop.SessionLoop | None
+    ) -> Iterator[None]:
+        if session_loop is None:
+            yield
+            return
+        with (
+            _lane_logging.loop_errors_logged_for_their_test(session_loop.loop),
+            # In front: those are no errors to log.
+            _delivered.outcomes_to_their_test(session_loop.loop, self.config),
+        ):
+            yield
+
     async def _batch(
         self,
         tests: Batch,
@@ -438,12 +455,7 @@ class Scheduler:
         turn_due = 0.0
         admission = Admission(items, self.max_tasks, self.setupstate)
         in_grace = False  # waiting for the tests still running after an interrupt
-        with (
-            batch_running(tests, changed.set),  # each test's context is a copy of this one
-            _lane_logging.loop_errors_logged_for_their_test(loop),
-            # In front: those are no errors to log.
-            _delivered.outcomes_to_their_test(loop, self.config),
-        ):
+        with batch_running(tests, changed.set):  # each test's context is a copy of this one
             try:
                 for item in items:
                     needs = admission.needs_of(item)

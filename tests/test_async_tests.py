@@ -260,6 +260,44 @@ def test_an_outcome_a_callback_raises_after_the_last_test_is_named(pytester, run
     assert result.ret == pytest.ExitCode.OK
 
 
+@pytest.mark.parametrize("then", ["session end", "sequential test"])
+def test_an_outcome_a_task_raises_as_its_batch_ends_is_named(pytester, run_alt, then):
+    # Raised in the loop's last turns after the batch's work ended (the task
+    # steps three times as the batch's last test ends): asyncio logged it,
+    # and nothing else said a word.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        async def test_last():
+            async def fails_soon():
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                pytest.fail("after the last")
+
+            asyncio.create_task(fails_soon())
+        """
+        + (
+            """
+        async def test_next_sequential():
+            await asyncio.sleep(0.05)
+        """
+            if then == "sequential test"
+            else ""
+        )
+    )
+    result = run_alt("-rA", "-p", "no:randomly")
+    result.assert_outcomes(passed=2 if then == "sequential test" else 1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AltCoopWarning: alt_coop: Failed: after the last was raised in a callback or task "
+            "* so it is no test's outcome*"
+        ]
+    )
+
+
 def test_an_outcome_a_callback_raises_after_its_test_ended_is_named(pytester, run_alt):
     # In a batch, it is no test's outcome (a sequential run gives it to the
     # test running then); it must not go unseen.
