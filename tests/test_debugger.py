@@ -547,6 +547,20 @@ class ContinuingPdb:
         self.do_continue("")
 """
 
+#: A debugger pytest does not know of (``pdb.Pdb().set_trace()``, as ipdb's and
+#: pudb's): someone at its prompt for ``AtThePrompt.seconds``, who then continues.
+AT_THE_PROMPT = """
+import pdb
+import time
+
+class AtThePrompt(pdb.Pdb):
+    seconds = 0.5
+
+    def interaction(self, frame, traceback):
+        time.sleep(self.seconds)
+        self.set_continue()
+"""
+
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_debugger_pytest_does_not_know_suspends_timeouts_for_that_test(
@@ -556,19 +570,13 @@ def test_a_debugger_pytest_does_not_know_suspends_timeouts_for_that_test(
     # debugger hooks. While its user sits at the prompt the loop is blocked;
     # by the time the overdue timeout fires, the user has typed "c" and the
     # debugger has stopped tracing. The test is not cancelled all the same.
+    pytester.makepyfile(at_the_prompt=AT_THE_PROMPT)
     pytester.makepyfile(
         test_breaks="""
         import asyncio
-        import pdb
         import time
         import pytest
-
-        class AtThePrompt(pdb.Pdb):
-            \"""Someone at the prompt for a while, who then continues.\"""
-
-            def interaction(self, frame, traceback):
-                time.sleep(0.5)
-                self.set_continue()
+        from at_the_prompt import AtThePrompt
 
         @pytest.fixture
         def default_async_timeout():
@@ -606,17 +614,14 @@ def test_time_at_a_breakpoint_in_the_cleanup_after_a_timeout_does_not_abandon_it
     # The test is cancelled by its timeout (or cooperative cap), then stops at
     # a breakpoint in its clean-up: the time its user sits at the prompt is
     # no part of the grace a cancelled test has to end, and its clean-up runs.
+    pytester.makepyfile(at_the_prompt=AT_THE_PROMPT)
     pytester.makepyfile(
         test_breaks="""
         import asyncio
-        import pdb
-        import time
         import pytest
+        from at_the_prompt import AtThePrompt
 
-        class AtThePrompt(pdb.Pdb):
-            def interaction(self, frame, traceback):
-                time.sleep(2.5)  # longer than the grace
-                self.set_continue()
+        AtThePrompt.seconds = 2.5  # longer than the grace
 
         @pytest.fixture
         def default_async_timeout():
