@@ -120,6 +120,7 @@ class Plugin:
         #: The trimming of asyncio frames, and the full-trace setting, before this session.
         self._trimmed_before = (True, False)
         self._test_item_before: tuple[pytest.Item | None] | None = None  # see pytest_configure
+        self._in_worker_thread_before = False  # see pytest_configure
         self._others = OtherRunners()  # the plugins running some async tests themselves
 
     # The options and fixtures the engine needs, should pytest not load them.
@@ -167,6 +168,10 @@ class Plugin:
         # Put back at unconfigure: an interrupted test skips the teardown that
         # would, and the caller's context would keep it (and its session).
         self._test_item_before = (test_item.get(),)
+        # A session a plain def cooperative test's body runs, in its worker
+        # thread, is no body's: its tests set fixtures up as any session's.
+        self._in_worker_thread_before = _thread_bodies.IN_WORKER_THREAD.get()
+        _thread_bodies.IN_WORKER_THREAD.set(False)
         pytest_plugin._check_not_blocked(config)
         config.stash[pytest_plugin.ENGINE_ON] = True
         engines = [p for p in _loaded_plugins.every(config.pluginmanager) if isinstance(p, Plugin)]
@@ -345,6 +350,9 @@ class Plugin:
             if self._test_item_before is not None:
                 test_item.set(self._test_item_before[0])
                 self._test_item_before = None
+            if self._in_worker_thread_before:
+                _thread_bodies.IN_WORKER_THREAD.set(True)
+                self._in_worker_thread_before = False
             _tracebacks.trim_asyncio_frames, _tracebacks.full_trace = self._trimmed_before
             if self._claimed is not None:
                 _session_loop.release(self._claimed)

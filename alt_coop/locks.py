@@ -58,6 +58,12 @@ _NOT_THE_SESSIONS_LOOP = (
 )
 
 
+_ANOTHER_LOOPS = (
+    "this lock is an alt_coop.Lock's for another event loop (got with `db()` where that "
+    "loop ran or was the session's): call `db()` where you take it, `async with db():`"
+)
+
+
 class Lock(_AsyncWithOnly):
     """A lock cooperative tests share, made once at module level.
 
@@ -92,21 +98,21 @@ class Lock(_AsyncWithOnly):
         """
         __tracebackhide__ = True
         loop = _session_loop.running_loop()
+        session_loop = _session_loop.current()
         if loop is None:
-            session_loop = _session_loop.current()
             if session_loop is None:
                 raise RuntimeError(
                     "alt_coop.Lock() needs alt_coop's session loop or a running event loop: "
                     "call it in a fixture or test of a session alt_coop runs"
                 )
             loop = session_loop.loop
-        elif in_a_body_thread():
-            # A loop of the thread's own (asyncio.run in the body): its lock
-            # would keep out no test running beside it.
+        elif in_a_body_thread() and session_loop is not None and loop is not session_loop.loop:
+            # A loop of the thread's own (asyncio.run in the body), not a
+            # session's it runs: its lock would keep out no test beside it.
             raise RuntimeError(_NOT_THE_SESSIONS_LOOP)
         lock = self._locks.get(loop)
         if lock is None:
-            lock = self._locks[loop] = _LoopLock()
+            lock = self._locks[loop] = _LoopLock(loop)
         return lock
 
     async def __aenter__(self) -> None:
@@ -130,8 +136,10 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
     not eat into the waiter's timeouts, and that says so when waiting for it
     could never end."""
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
+        #: The loop it serves (weakly: the locks are kept by their loops).
+        self._made_for = weakref.ref(loop)
         self._holder: _Holder | None = None
         self._waiting_clocks: dict[_runner.WaiterClocks, None] = {}  # of tests' and fixtures' code
         #: Whether every waiter's clocks run (a task holds it) or not (see
@@ -141,6 +149,10 @@ class _LoopLock(_AsyncWithOnly, asyncio.Lock):
 
     async def acquire(self) -> Literal[True]:
         __tracebackhide__ = True
+        if asyncio.get_running_loop() is not self._made_for():
+            # Taken on another loop, in another thread, asyncio's lock is
+            # not thread-safe: its release would never wake a waiter here.
+            raise RuntimeError(_ANOTHER_LOOPS)
         # Only a fixture's or test's own code (run in a lane, on the task
         # alt_coop runs it on) pauses clocks and can wait on itself; a task it
         # started is like any other task, even while an eager task factory

@@ -2597,9 +2597,10 @@ def test_a_lock_taken_with_a_plain_with_says_to_use_async_with(pytester, run_alt
 
 
 def test_a_lock_taken_on_a_loop_of_a_plain_def_tests_thread_is_an_error(pytester, run_alt):
-    # asyncio.run (or an alt_coop.Loop) in a plain def cooperative test's
-    # thread runs a loop of its own: a lock there would keep no other test
-    # out, silently. Sent to the session's loop it is the session's lock; a
+    # asyncio.run in a plain def cooperative test's thread runs a loop of its
+    # own: a lock there would keep no other test out, silently; the session
+    # loop's lock taken there would hang the run (asyncio's lock is not
+    # thread-safe). Sent to the session's loop it is the session's lock; a
     # sync fixture's asyncio.run is on the loop's thread, which it holds.
     pytester.makepyfile(
         """
@@ -2610,8 +2611,8 @@ def test_a_lock_taken_on_a_loop_of_a_plain_def_tests_thread_is_an_error(pytester
         pytestmark = pytest.mark.asyncio_cooperative
         db = alt_coop.Lock()
 
-        async def use():
-            async with db():
+        async def use(lock=None):
+            async with lock or db():
                 await asyncio.sleep(0.01)
 
         @pytest.fixture
@@ -2619,14 +2620,15 @@ def test_a_lock_taken_on_a_loop_of_a_plain_def_tests_thread_is_an_error(pytester
             asyncio.run(use())
 
         async def test_on_the_session_loop(set_up_with_the_lock):
-            await use()
+            async with db():
+                await asyncio.sleep(0.2)
 
         def test_asyncio_run_in_the_body():
             asyncio.run(use())
 
-        def test_a_loop_of_its_own_in_the_body():
-            with alt_coop.Loop() as loop:
-                loop.run_until_complete(use())
+        def test_the_session_loops_lock_on_the_bodys_loop():
+            lock = db()  # no loop runs here: the session loop's
+            asyncio.run(use(lock))
 
         def test_sent_to_the_session_loop():
             loop = asyncio.get_event_loop()
@@ -2645,9 +2647,48 @@ def test_a_lock_taken_on_a_loop_of_a_plain_def_tests_thread_is_an_error(pytester
             "PASSED *::test_sent_to_the_session_loop",
             "PASSED *::test_sequential",
             "FAILED *::test_asyncio_run_in_the_body*",
-            "FAILED *::test_a_loop_of_its_own_in_the_body*",
+            "FAILED *::test_the_session_loops_lock_on_the_bodys_loop*",
         ]
     )
-    result.stdout.fnmatch_lines(
-        ["E *RuntimeError: this alt_coop.Lock is taken on a loop of a plain def cooperative*"] * 2
+    result.stdout.fnmatch_lines_random(
+        [
+            "E *RuntimeError: this alt_coop.Lock is taken on a loop of a plain def cooperative*",
+            "E *RuntimeError: this lock is an alt_coop.Lock's for another event loop*",
+        ]
     )
+
+
+def test_a_session_a_plain_def_test_runs_is_a_session_of_its_own(pytester, run_alt):
+    # It runs its tests on its own loop, in the body's thread: their locks are
+    # its loop's, and their fixtures are set up as any session's (a param
+    # too: it was refused as if the body asked for it).
+    pytester.makepyfile(
+        test_outer=f"""
+        import pytest
+
+        @pytest.mark.asyncio_cooperative
+        def test_runs_a_session():
+            args = [*{ISOLATE!r}, "-p", "alt_coop.enable", "-q", "inner/test_inner.py"]
+            assert pytest.main(args) == 0
+        """
+    )
+    pytester.mkdir("inner")
+    pytester.path.joinpath("inner", "test_inner.py").write_text(
+        textwrap.dedent(
+            """
+            import asyncio
+            import alt_coop
+            import pytest
+
+            pytestmark = pytest.mark.asyncio_cooperative
+            db = alt_coop.Lock()
+
+            @pytest.mark.parametrize("n", range(2))
+            async def test_takes_it(n):
+                async with db():
+                    await asyncio.sleep(0.01)
+            """
+        )
+    )
+    result = run_alt("-rA", "test_outer.py")
+    result.assert_outcomes(passed=1)
