@@ -197,6 +197,7 @@ def raised_instead_of_cancellation(error: BaseException) -> None:
     while handling hidden, since the failure says it; the code's own errors
     on the way are kept. The same for each error of a group (a TaskGroup's
     children cancelled with the code)."""
+    drop_asyncio_tails(error)  # each error of a group's too
     seen: set[int] = set()
     pending = [error]
     while pending:
@@ -204,7 +205,6 @@ def raised_instead_of_cancellation(error: BaseException) -> None:
         if id(raised) in seen:
             continue
         seen.add(id(raised))
-        drop_asyncio_tails(raised)
         link: BaseException | None = raised
         while link is not None and not isinstance(link.__context__, asyncio.CancelledError):
             link = link.__context__ if id(link.__context__) not in seen else None
