@@ -39,6 +39,12 @@ ISOLATE = (
     # Importing Hypothesis's plugin takes most of a subprocess's start-up;
     # the tests of Hypothesis tests load it (``-p hypothesispytest``).
     *("-p", "no:hypothesispytest"),
+    # The plugins of pytest-xdist, pytest-timeout, pytest-rerunfailures and
+    # pytest-cov cost a fifth of a test session's set-up (a third of an
+    # in-process one's) where nothing uses them: the tests of alt_coop beside
+    # one load it (``-p timeout``, say).
+    *("-p", "no:xdist", "-p", "no:xdist.looponfail", "-p", "no:timeout"),
+    *("-p", "no:rerunfailures", "-p", "no:pytest_cov"),
 )
 #: Undoes the ``no:hypothesispytest`` of ISOLATE, for a suite of Hypothesis tests.
 WITH_HYPOTHESIS = ("-p", "hypothesispytest")

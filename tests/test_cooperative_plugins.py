@@ -127,6 +127,7 @@ def test_coverage_is_the_same_in_cooperative_and_sequential_runs(pytester, monke
             *ISOLATE,
             "-p",
             "alt_coop.enable",
+            *("-p", "pytest_cov"),
             "--cov=covpkg",
             "--cov=checks",
             "--cov-branch",
@@ -280,7 +281,15 @@ def test_rerunfailures_reruns_a_flaky_cooperative_test(pytester):
         """
     )
     result = pytester.runpytest_subprocess(
-        *ISOLATE, "-p", "alt_coop.enable", "--reruns", "1", "-v", timeout=120
+        *ISOLATE,
+        "-p",
+        "alt_coop.enable",
+        "-p",
+        "rerunfailures",
+        "--reruns",
+        "1",
+        "-v",
+        timeout=120,
     )
     # The notice that they ran sequentially is the one warning.
     assert result.parseoutcomes() == {"passed": 3, "rerun": 1, "warnings": 1}
@@ -294,13 +303,44 @@ def test_rerunfailures_reruns_a_flaky_cooperative_test(pytester):
     assert peak(read_spans(pytester)) == 1
 
 
+def test_plugins_loaded_but_not_asked_for_anything_leave_the_tests_concurrent(pytester, run_alt):
+    # The rest of the suite keeps these plugins out (ISOLATE); loaded (as they
+    # are wherever they are installed) with no option of theirs given, they
+    # change nothing: no notice, the tests overlap.
+    for module in ("xdist", "pytest_timeout", "pytest_rerunfailures", "pytest_cov"):
+        pytest.importorskip(module)
+    events_conftest(pytester)
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import span
+
+        pytestmark = pytest.mark.asyncio_cooperative
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_waits(n):
+            async with span(f"waits-{n}"):
+                await asyncio.sleep(0.2)
+        """
+    )
+    plugins = ("xdist", "xdist.looponfail", "timeout", "rerunfailures", "pytest_cov")
+    result = run_alt(*(arg for plugin in plugins for arg in ("-p", plugin)))
+    assert result.parseoutcomes() == {"passed": 3}, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["plugins: xdist-*, timeout-*, rerunfailures-*, cov-*, alt_coop-*"]
+    )
+    assert peak(read_spans(pytester)) == 3
+
+
 @pytest.mark.parametrize("plugin", ["pytest_timeout", "pytest_rerunfailures"])
 def test_a_plugin_loaded_by_its_module_keeps_its_effect_on_cooperative_tests(
     pytester, monkeypatch, plugin
 ):
     # Loaded by -p or pytest_plugins, a plugin is registered under its
     # module's name, not its entry point's; its ini settings count as well.
-    # (-p no:timeout would block pytest_timeout too.)
+    # (ISOLATE's -p no:timeout would block pytest_timeout too: no plugin
+    # loads by itself here.)
     pytest.importorskip(plugin)
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makeconftest(f"pytest_plugins = [{plugin!r}]")
@@ -326,9 +366,7 @@ def test_a_plugin_loaded_by_its_module_keeps_its_effect_on_cooperative_tests(
     else:
         setting, outcomes = "reruns=1", {"passed": 2, "rerun": 1}
     result = pytester.runpytest_subprocess(
-        *ISOLATE,
-        *("-p", "alt_coop.enable", "-o", setting),
-        timeout=120,
+        *("-p", "no:cacheprovider", "-p", "alt_coop.enable", "-o", setting), timeout=120
     )
     assert result.parseoutcomes() == {**outcomes, "warnings": 1}, result.stdout.str()
     result.stdout.fnmatch_lines(["*AltCoopWarning: alt_coop: pytest-*"])
@@ -421,7 +459,9 @@ def test_a_rerun_keeps_the_wider_fixtures_of_its_test_up(pytester, scope, fails_
         """
     )
     result = pytester.runpytest_subprocess(
-        *ISOLATE, "-p", "alt_coop.enable", "--asyncio-cooperative", "-v", "-s", timeout=120
+        *ISOLATE,
+        *("-p", "alt_coop.enable", "-p", "rerunfailures", "--asyncio-cooperative", "-v", "-s"),
+        timeout=120,
     )
     # The first attempt's passed call counts too when its teardown fails.
     passed = 3 if fails_in == "call" else 4
@@ -456,7 +496,9 @@ def test_a_rerun_retries_a_wider_fixture_that_failed(pytester):
             await asyncio.sleep(0)
         """
     )
-    result = pytester.runpytest_subprocess(*ISOLATE, "-p", "alt_coop.enable", timeout=120)
+    result = pytester.runpytest_subprocess(
+        *ISOLATE, "-p", "alt_coop.enable", "-p", "rerunfailures", timeout=120
+    )
     assert result.parseoutcomes() == {"passed": 2, "rerun": 1}
 
 
@@ -564,10 +606,13 @@ def test_notice_when_cooperative_tests_run_sequentially(
 ):
     """The user is told (an AltCoopWarning) why marked tests did not run
     concurrently, however the plugin concerned was configured."""
+    plugins = []
     if "reruns" in " ".join([*args, ini]):
         pytest.importorskip("pytest_rerunfailures")
+        plugins += ["-p", "rerunfailures"]
     if "-timeout" in " ".join(args) or ini.startswith(("timeout", "env", "session_timeout")):
         pytest.importorskip("pytest_timeout")
+        plugins += ["-p", "timeout"]
     if ini.startswith("env "):
         monkeypatch.setenv(*ini.removeprefix("env ").split("="))
     elif ini:
@@ -586,7 +631,9 @@ def test_notice_when_cooperative_tests_run_sequentially(
             await asyncio.sleep(0.01)
         """
     )
-    result = pytester.runpytest_subprocess(*ISOLATE, "-p", "alt_coop.enable", *args, timeout=120)
+    result = pytester.runpytest_subprocess(
+        *ISOLATE, "-p", "alt_coop.enable", *plugins, *args, timeout=120
+    )
     result.assert_outcomes(passed=2)
     everything = result.stdout.str() + result.stderr.str()
     assert f"AltCoopWarning: alt_coop: {notice}" in everything, everything
@@ -894,7 +941,7 @@ def test_a_pytest_timeout_stops_the_async_test_it_fails(pytester, run_alt_subpro
             log("after ends")
         """
     )
-    result = run_alt_subprocess(*mode_args(mode), timeout=60)
+    result = run_alt_subprocess("-p", "timeout", *mode_args(mode), timeout=60)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*Timeout (>0.5s) from pytest-timeout*"])
     events = read_events(pytester)
@@ -915,7 +962,8 @@ def test_a_stop_raised_as_pytest_timeout_cuts_in_stops_the_run(pytester, run_alt
         import pytest
 
         @pytest.mark.timeout(0.5)
-        async def test_gives_up():
+        async def test_gives_up(async_timeout):
+            async_timeout.set_timeout_seconds(30)  # pytest-timeout's cuts in first
             try:
                 await asyncio.sleep(10)
             except BaseException:
@@ -925,7 +973,7 @@ def test_a_stop_raised_as_pytest_timeout_cuts_in_stops_the_run(pytester, run_alt
             pass
         """
     )
-    result = run_alt_subprocess(timeout=60)
+    result = run_alt_subprocess("-p", "timeout", timeout=60)
     expected = 3 if "exit" in stop else pytest.ExitCode.INTERRUPTED
     assert result.ret == expected, result.stdout.str()
     assert "Timeout" not in result.stdout.str()
@@ -949,7 +997,7 @@ def test_a_pytest_timeout_failure_names_the_line_the_test_waited_at(
             await asyncio.sleep(30)
         """
     )
-    result = run_alt_subprocess(*mode_args(mode), timeout=60)
+    result = run_alt_subprocess("-p", "timeout", *mode_args(mode), timeout=60)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -979,7 +1027,7 @@ def test_a_pytest_timeout_failure_in_a_native_traceback_names_the_line_the_test_
             await asyncio.sleep(30)
         """
     )
-    result = run_alt_subprocess("--tb=native", timeout=60)
+    result = run_alt_subprocess("-p", "timeout", "--tb=native", timeout=60)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -1021,7 +1069,7 @@ def test_a_pytest_timeout_the_test_does_not_end_with_names_where_it_waited(
                     await asyncio.sleep(3)
         """
     )
-    result = run_alt_subprocess(*mode_args(mode), timeout=60)
+    result = run_alt_subprocess("-p", "timeout", *mode_args(mode), timeout=60)
     result.assert_outcomes(failed=1)
     file = "test_a_pytest_timeout_the_test_does_not_end_with_names_where_it_waited.py"
     cause = [
@@ -1079,7 +1127,7 @@ def test_a_pytest_timeout_landing_in_a_task_the_test_started_fails_the_test(
                 print("SPINNER", "cancelled" if task.cancelled() else repr(task.exception()))
         """
     )
-    result = run_alt_subprocess("-s", *mode_args(mode), timeout=60)
+    result = run_alt_subprocess("-p", "timeout", "-s", *mode_args(mode), timeout=60)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         ["*SPINNER cancelled*", "E  *Failed: Timeout (>0.5s) from pytest-timeout."]
@@ -1134,7 +1182,7 @@ def test_a_pytest_timeout_in_what_a_phases_last_step_queued_fails_that_phase(
             await asyncio.sleep(0.01)
         """
     )
-    result = run_alt_subprocess("-p", "no:randomly", *mode_args(mode), timeout=60)
+    result = run_alt_subprocess("-p", "timeout", "-p", "no:randomly", *mode_args(mode), timeout=60)
     if phase == "call":
         result.assert_outcomes(passed=1, failed=1)
         result.stdout.fnmatch_lines(["*_ test_queues _*"])
@@ -1204,7 +1252,7 @@ def test_a_pytest_timeout_stops_code_that_never_gives_the_loop_back(
             await asyncio.sleep(0.01)
         """
     )
-    result = run_alt_subprocess("-p", "no:randomly", *mode_args(mode), timeout=60)
+    result = run_alt_subprocess("-p", "timeout", "-p", "no:randomly", *mode_args(mode), timeout=60)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -1247,7 +1295,7 @@ def test_a_pytest_timeout_on_a_test_that_swallows_cancellation_does_not_hang(
             await asyncio.sleep(4)
         """
     )
-    result = run_alt_subprocess(*mode_args(mode), "-rA", timeout=60)
+    result = run_alt_subprocess("-p", "timeout", *mode_args(mode), "-rA", timeout=60)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [

@@ -362,8 +362,7 @@ def test_lines_match_with_a_concurrency_setting_that_leaves_threads_out(
         monkeypatch.setenv("COOPERATIVE", "1" if mode == "cooperative" else "")
         result = pytester.runpytest_subprocess(
             *ISOLATE,
-            "-p",
-            "alt_coop.enable",
+            *("-p", "alt_coop.enable", "-p", "pytest_cov"),
             "--cov=threadsmod",
             "--cov=test_threads",
             "--cov-branch",

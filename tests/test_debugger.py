@@ -337,7 +337,7 @@ def test_coverage_does_not_count_as_a_debugger(pytester, run_alt_subprocess):
             await asyncio.sleep(0.3)
         """
     )
-    result = run_alt_subprocess("--cov", "--cov-report=term", timeout=60)
+    result = run_alt_subprocess("-p", "pytest_cov", "--cov", "--cov-report=term", timeout=60)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [

@@ -563,7 +563,7 @@ def test_a_pytest_timeout_taken_late_is_not_raised_again(
     )
     result.stdout.fnmatch_lines(
         [
-            "BUSY TASK FINISHED",
+            "*BUSY TASK FINISHED",  # after the first test's F
             "BUSY TASK ENDED WITH None",
             "FAILED suite/test_late.py::test_slow_cleanup - Failed: Timeout*",
             "FAILED suite/test_late.py::test_while_an_application_task_is_busy - Failed: *",
@@ -5290,7 +5290,12 @@ def write_xdist_app(pytester: pytest.Pytester) -> None:
 
         import alt_coop
 
-        ARGS = [*{list(ISOLATE)!r}, "-p", "xdist", "-p", "alt_coop.enable", *sys.argv[2:], "suite"]
+        ARGS = [
+            *{list(ISOLATE)!r},
+            *("-p", "xdist", "-p", "xdist.looponfail", "-p", "alt_coop.enable"),
+            *sys.argv[2:],
+            "suite",
+        ]
 
 
         async def app_main():
