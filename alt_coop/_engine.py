@@ -709,7 +709,7 @@ class Plugin:
             if "async_timeout" in kwargs:
                 kwargs["async_timeout"] = _own_timeout(request, where, timeout)
             AsyncFinalizers.timed_by(request, timeout)
-            called = function(**kwargs)
+            called = _call_plain_wrapper(function, kwargs)
             if inspect.isasyncgen(called):
                 agen = cast(AsyncGenerator[Any, None], called)
                 result = self._setup_async_gen(fixturedef, agen, timeout, holder)
@@ -916,7 +916,8 @@ class Plugin:
             return coro if debugger is None else stepping_into(debugger, coro)
 
         if inner is None:
-            called = func(**kwargs)  # a plain wrapper of an async test returns its coroutine
+            # A plain wrapper of an async test returns its coroutine, as a rule.
+            called = _call_plain_wrapper(func, kwargs)
             if inspect.iscoroutine(called):
                 called = run(stepped(called), timeout, "call")
             _check_returned(pyfuncitem, called)
@@ -1115,14 +1116,30 @@ def _refuse(
 
 
 def _async_fixture(fixturedef: pytest.FixtureDef[Any]) -> bool:
-    """Whether ``fixturedef``'s function is async: through a plain wrapper
-    too (a decorator using functools.wraps), whose call returns the async
+    """Whether ``fixturedef``'s function is async: itself (an async wrapper
+    of a plain function too, as pytest sees it), or through a plain wrapper
+    (a decorator using functools.wraps), whose call may return the async
     function's coroutine or async generator; not a generator wrapping one,
     which pytest runs as a generator fixture."""
+    if _async_function(fixturedef.func):
+        return True
     func = _unwrapped(fixturedef.func)
-    return (
-        inspect.isasyncgenfunction(func) or inspect.iscoroutinefunction(func)
-    ) and not inspect.isgeneratorfunction(fixturedef.func)
+    return _async_function(func) and not inspect.isgeneratorfunction(fixturedef.func)
+
+
+def _async_function(func: object) -> bool:
+    return inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
+
+
+def _call_plain_wrapper(func: Callable[..., Any], kwargs: dict[str, Any]) -> object:
+    """Call an async test or fixture, or the plain wrapper of one, which runs
+    as plain code: seeing the loop stopped, as a plain test or fixture does
+    (one that runs the coroutine itself, with ``asyncio.run``, works)."""
+    __tracebackhide__ = True
+    if _async_function(func):
+        return func(**kwargs)
+    with loop_seen(stopped=True):
+        return func(**kwargs)
 
 
 def _unwrapped(func: Any) -> Any:

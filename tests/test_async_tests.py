@@ -1256,6 +1256,40 @@ def test_an_async_test_behind_a_plain_wrapper_runs(pytester, run_alt, mark):
     assert "never awaited" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("mark", ["", "@pytest.mark.asyncio_cooperative"])
+def test_a_plain_wrapper_running_an_async_test_itself_is_a_plain_test(pytester, run_alt, mark):
+    # A decorator that runs the test's coroutine itself (asyncio.run) makes a
+    # plain test, for pytest as for its author: it sees no loop running.
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import functools
+        import pytest
+
+        def run_sync(func):
+            @functools.wraps(func)
+            def wrapper(*args, **kwargs):
+                return asyncio.run(func(*args, **kwargs))
+            return wrapper
+
+        {mark}
+        @run_sync
+        async def test_fails():
+            await asyncio.sleep(0.01)
+            assert False, "the body ran"
+
+        {mark}
+        @run_sync
+        async def test_passes():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt("-rA", "-W", "error::RuntimeWarning")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["E * the body ran*"])
+    assert "running event loop" not in result.stdout.str()
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_async_functions_pytest_or_unittest_would_not_await_fail_their_tests(
     pytester, run_alt, mode

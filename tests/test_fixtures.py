@@ -393,6 +393,85 @@ def test_an_async_fixture_behind_a_plain_wrapper_is_awaited(pytester, run_alt, m
     assert sorted(events) == ["setup database"] * 4 + ["teardown database"] * 4
 
 
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_plain_wrapper_running_an_async_fixture_itself_is_a_plain_fixture(
+    pytester, run_alt, mode
+):
+    # A decorator that runs the coroutine to completion itself (asyncio.run)
+    # makes a plain fixture, for pytest as for its author: its code sees no
+    # loop running, as any plain fixture's does.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import functools
+        import pytest
+
+        def run_sync(func):
+            @functools.wraps(func)
+            def wrapper(*args, **kwargs):
+                return asyncio.run(func(*args, **kwargs))
+            return wrapper
+
+        @pytest.fixture
+        @run_sync
+        async def value():
+            await asyncio.sleep(0)
+            return 5
+
+        async def test_async(value):
+            assert value == 5
+
+        def test_plain(value):
+            assert value == 5
+        """
+    )
+    result = run_alt("-W", "error::RuntimeWarning", *mode_args(mode))
+    result.assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_plain_fixture_behind_an_async_wrapper_is_awaited(pytester, run_alt, mode):
+    # An ``async def`` decorator (functools.wraps) around a plain fixture
+    # makes an async fixture, as pytest sees it: its coroutine is awaited,
+    # not handed to the test (pytest 8.3) nor refused as unhandled (8.4).
+    pytester.makepyfile(
+        """
+        import asyncio
+        import functools
+        import pytest
+
+        def with_connection(func):
+            @functools.wraps(func)
+            async def wrapper(*args, **kwargs):
+                await asyncio.sleep(0)
+                return func(*args, **kwargs)
+            return wrapper
+
+        @pytest.fixture
+        @with_connection
+        def db():
+            return "connected"
+
+        @pytest.fixture
+        @with_connection
+        def broken():
+            raise RuntimeError("the setup ran")
+
+        async def test_value(db):
+            assert db == "connected"
+
+        def test_plain(db):
+            assert db == "connected"
+
+        async def test_broken(broken):
+            pass
+        """
+    )
+    result = run_alt("-W", "error::RuntimeWarning", *mode_args(mode))
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["E   *RuntimeError: the setup ran"])
+
+
 def test_async_fixtures_whose_value_is_none(pytester, run_alt):
     log_conftest(pytester)
     pytester.makepyfile(
