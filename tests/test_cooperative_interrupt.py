@@ -591,7 +591,9 @@ def test_a_second_ctrl_c_during_code_holding_the_loop_ends_the_grace_too(pyteste
         "alt_coop stopped waiting for 1 cooperative test(s) after the interrupt, and "
         f"interrupted them where they waited: {test_file.name}::test_stubborn"
     ) in output
-    assert ended - interrupted < 3, output
+    # The whole grace would end it 5.5 s after the first Ctrl-C at the
+    # soonest; a loaded machine takes over a second to end a process.
+    assert ended - interrupted < 4.5, output
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX-only here")
