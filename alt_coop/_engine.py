@@ -709,7 +709,7 @@ class Plugin:
             if "async_timeout" in kwargs:
                 kwargs["async_timeout"] = _own_timeout(request, where, timeout)
             AsyncFinalizers.timed_by(request, timeout)
-            called = _call_plain_wrapper(function, kwargs)
+            called = _call_as_written(function, kwargs)
             if inspect.isasyncgen(called):
                 agen = cast(AsyncGenerator[Any, None], called)
                 result = self._setup_async_gen(fixturedef, agen, timeout, holder)
@@ -917,7 +917,7 @@ class Plugin:
 
         if inner is None:
             # A plain wrapper of an async test returns its coroutine, as a rule.
-            called = _call_plain_wrapper(func, kwargs)
+            called = _call_as_written(func, kwargs)
             if inspect.iscoroutine(called):
                 called = run(stepped(called), timeout, "call")
             _check_returned(pyfuncitem, called)
@@ -1121,20 +1121,24 @@ def _async_fixture(fixturedef: pytest.FixtureDef[Any]) -> bool:
     (a decorator using functools.wraps), whose call may return the async
     function's coroutine or async generator; not a generator wrapping one,
     which pytest runs as a generator fixture."""
-    if _async_function(fixturedef.func):
-        return True
     func = _unwrapped(fixturedef.func)
+    if _async_function(fixturedef.func):
+        # Not one wrapping a generator fixture: awaited, it would hand its
+        # tests the generator, its teardown never run (pytest refuses it).
+        return not inspect.isgeneratorfunction(func)
     return _async_function(func) and not inspect.isgeneratorfunction(fixturedef.func)
 
 
 def _async_function(func: object) -> bool:
+    """Whether calling ``func`` gives a coroutine or an async generator."""
     return inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
 
 
-def _call_plain_wrapper(func: Callable[..., Any], kwargs: dict[str, Any]) -> object:
-    """Call an async test or fixture, or the plain wrapper of one, which runs
-    as plain code: seeing the loop stopped, as a plain test or fixture does
-    (one that runs the coroutine itself, with ``asyncio.run``, works)."""
+def _call_as_written(func: Callable[..., Any], kwargs: dict[str, Any]) -> object:
+    """Call an async test or fixture, or the plain wrapper of one: a plain
+    wrapper's code sees the loop stopped, as in a sequential run, which
+    calls it between the loop's runs (one running the coroutine itself with
+    ``asyncio.run`` works there, and so in a cooperative run)."""
     __tracebackhide__ = True
     if _async_function(func):
         return func(**kwargs)

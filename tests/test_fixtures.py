@@ -472,6 +472,35 @@ def test_a_plain_fixture_behind_an_async_wrapper_is_awaited(pytester, run_alt, m
     result.stdout.fnmatch_lines(["E   *RuntimeError: the setup ran"])
 
 
+def test_an_async_wrapper_around_a_generator_fixture_is_left_to_pytest(pytester, run_alt):
+    # Awaited, it would hand its tests the generator, its teardown never run:
+    # pytest refuses it as an async fixture no plugin handled (pytest 9).
+    pytester.makepyfile(
+        """
+        import asyncio
+        import functools
+        import pytest
+
+        def with_connection(func):
+            @functools.wraps(func)
+            async def wrapper(*args, **kwargs):
+                await asyncio.sleep(0)
+                return func(*args, **kwargs)
+            return wrapper
+
+        @pytest.fixture
+        @with_connection
+        def gen():
+            yield "value"
+
+        async def test_gen(gen):
+            print("GOT", type(gen).__name__)
+        """
+    )
+    result = run_alt("-s", "-W", "ignore::RuntimeWarning")
+    assert "GOT generator" not in result.stdout.str()
+
+
 def test_async_fixtures_whose_value_is_none(pytester, run_alt):
     log_conftest(pytester)
     pytester.makepyfile(
