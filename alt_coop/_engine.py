@@ -894,7 +894,7 @@ class Plugin:
             return None  # another plugin's (see alt_coop._other_runners)
         func, debugger = pyfuncitem.obj, None
         traced = _pytest_compat.traced_test(func)  # --trace wrapped it to step into it
-        if traced is not None and is_async_test(traced[0]):
+        if traced is not None and (is_async_test(traced[0]) or _wraps_async(traced[0])):
             func, debugger = traced
         inner = _hypothesis.async_inner_test(func)  # @given on an async def test
         if inner is None and not (inspect.iscoroutinefunction(func) or _wraps_async(func)):

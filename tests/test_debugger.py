@@ -425,6 +425,39 @@ def test_trace_stops_at_the_first_line_of_an_async_test(pytester, cooperative):
     assert "never awaited" not in result.stdout.str() + result.stderr.str()
 
 
+def test_trace_steps_into_an_async_test_behind_a_plain_wrapper(pytester):
+    # --trace's stand-in called the wrapper, whose coroutine it dropped: the
+    # test passed, its body never run.
+    pytester.makepyfile(
+        """
+        import asyncio
+        import functools
+
+        def logged(func):
+            @functools.wraps(func)
+            def wrapper(*args, **kwargs):
+                return func(*args, **kwargs)
+            return wrapper
+
+        @logged
+        async def test_steps():
+            total = 41
+            await asyncio.sleep(0.01)
+            assert total == 42, "the body ran"
+        """
+    )
+    result = pytester.run(
+        sys.executable,
+        *("-m", "pytest", *ISOLATE, "-p", "alt_coop.enable", "--trace"),
+        stdin=b"n\np total\nc\n",
+        timeout=60,
+    )
+    result.stdout.fnmatch_lines(["*-> total = 41", "*(Pdb) 41"])
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: the body ran*"])
+    assert "never awaited" not in result.stdout.str() + result.stderr.str()
+
+
 @pytest.mark.parametrize("body", ["async", "thread"])
 def test_breakpoint_in_a_cooperative_test_talks_to_the_terminal(pytester, body):
     # The debugger's output went into the test's captured output: at a
