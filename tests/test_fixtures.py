@@ -429,23 +429,30 @@ def test_a_plain_wrapper_running_an_async_fixture_itself_is_a_plain_fixture(
     result.assert_outcomes(passed=2)
 
 
+#: An ``async def`` decorator (functools.wraps) for plain fixtures.
+ASYNC_WRAPPER = """
+import asyncio
+import functools
+
+def with_connection(func):
+    @functools.wraps(func)
+    async def wrapper(*args, **kwargs):
+        await asyncio.sleep(0)
+        return func(*args, **kwargs)
+    return wrapper
+"""
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_plain_fixture_behind_an_async_wrapper_is_awaited(pytester, run_alt, mode):
     # An ``async def`` decorator (functools.wraps) around a plain fixture
     # makes an async fixture, as pytest sees it: its coroutine is awaited,
     # not handed to the test (pytest 8.3) nor refused as unhandled (8.4).
     pytester.makepyfile(
-        """
-        import asyncio
-        import functools
+        wrappers=ASYNC_WRAPPER,
+        test_wrapped="""
         import pytest
-
-        def with_connection(func):
-            @functools.wraps(func)
-            async def wrapper(*args, **kwargs):
-                await asyncio.sleep(0)
-                return func(*args, **kwargs)
-            return wrapper
+        from wrappers import with_connection
 
         @pytest.fixture
         @with_connection
@@ -465,7 +472,7 @@ def test_a_plain_fixture_behind_an_async_wrapper_is_awaited(pytester, run_alt, m
 
         async def test_broken(broken):
             pass
-        """
+        """,
     )
     result = run_alt("-W", "error::RuntimeWarning", *mode_args(mode))
     result.assert_outcomes(passed=2, errors=1)
@@ -476,17 +483,10 @@ def test_an_async_wrapper_around_a_generator_fixture_is_left_to_pytest(pytester,
     # Awaited, it would hand its tests the generator, its teardown never run:
     # pytest refuses it as an async fixture no plugin handled (pytest 9).
     pytester.makepyfile(
-        """
-        import asyncio
-        import functools
+        wrappers=ASYNC_WRAPPER,
+        test_wrapped="""
         import pytest
-
-        def with_connection(func):
-            @functools.wraps(func)
-            async def wrapper(*args, **kwargs):
-                await asyncio.sleep(0)
-                return func(*args, **kwargs)
-            return wrapper
+        from wrappers import with_connection
 
         @pytest.fixture
         @with_connection
@@ -495,7 +495,7 @@ def test_an_async_wrapper_around_a_generator_fixture_is_left_to_pytest(pytester,
 
         async def test_gen(gen):
             print("GOT", type(gen).__name__)
-        """
+        """,
     )
     result = run_alt("-s", "-W", "ignore::RuntimeWarning")
     assert "GOT generator" not in result.stdout.str()
