@@ -47,7 +47,7 @@ from . import (
 )
 from ._debugger import DebuggerPolicy, stepping_into
 from ._finalizers import AsyncFinalizers, in_setup_context, refuse_async_cleanups, run_teardown
-from ._hypothesis import is_async_test
+from ._hypothesis import awaited_test, is_async_test, unwrapped, wraps_async
 from ._lane_warnings import notice
 from ._lanes import in_context, in_lane, keep_forever
 from ._marks import MARK
@@ -435,7 +435,7 @@ class Plugin:
                 item
                 for item in session.items
                 if item.get_closest_marker(MARK)
-                or (settings.cooperative and is_async_test(getattr(item, "obj", None)))
+                or (settings.cooperative and awaited_test(getattr(item, "obj", None)))
             )
             first = next(concerned, None)
             if first is not None:  # else there is no cooperative test to speak of
@@ -862,7 +862,7 @@ class Plugin:
             call.excinfo is not None
             and call.when == "call"
             and _tracebacks.trim_asyncio_frames
-            and is_async_test(getattr(item, "obj", None))
+            and awaited_test(getattr(item, "obj", None))
         ):
             # Caught inside the test (by a subtest, which reports it here),
             # it never left the test's phase, which would have cut
@@ -894,10 +894,10 @@ class Plugin:
             return None  # another plugin's (see alt_coop._other_runners)
         func, debugger = pyfuncitem.obj, None
         traced = _pytest_compat.traced_test(func)  # --trace wrapped it to step into it
-        if traced is not None and (is_async_test(traced[0]) or _wraps_async(traced[0])):
+        if traced is not None and awaited_test(traced[0]):
             func, debugger = traced
         inner = _hypothesis.async_inner_test(func)  # @given on an async def test
-        if inner is None and not (inspect.iscoroutinefunction(func) or _wraps_async(func)):
+        if inner is None and not (inspect.iscoroutinefunction(func) or wraps_async(func)):
             if inspect.isasyncgenfunction(func):
                 pytest.fail(
                     f"{pyfuncitem.nodeid} is an async generator; a test must be a plain "
@@ -946,7 +946,7 @@ class Plugin:
         so the loop keeps going."""
         __tracebackhide__ = True
         func = pyfuncitem.obj
-        if is_async_test(func) or _wraps_async(func) or inspect.isasyncgenfunction(func):
+        if awaited_test(func) or inspect.isasyncgenfunction(func):
             return (yield)
         # pytest's own hook calls the body's stand-in, as it would the test.
         cooperative = _lane_state.CURRENT.get() is not None
@@ -1121,7 +1121,7 @@ def _async_fixture(fixturedef: pytest.FixtureDef[Any]) -> bool:
     (a decorator using functools.wraps), whose call may return the async
     function's coroutine or async generator; not a generator wrapping one,
     which pytest runs as a generator fixture."""
-    func = _unwrapped(fixturedef.func)
+    func = unwrapped(fixturedef.func)
     if _async_function(fixturedef.func):
         # Not one wrapping a generator fixture: awaited, it would hand its
         # tests the generator, its teardown never run (pytest refuses it).
@@ -1144,17 +1144,6 @@ def _call_as_written(func: Callable[..., Any], kwargs: dict[str, Any]) -> object
         return func(**kwargs)
     with loop_seen(stopped=True):
         return func(**kwargs)
-
-
-def _unwrapped(func: Any) -> Any:
-    """What ``func`` wraps, if it is a plain function wrapping another (a
-    decorator written for plain functions, through ``functools.wraps``)."""
-    if not hasattr(func, "__wrapped__"):
-        return func  # the usual case, at every test and fixture
-    try:
-        return inspect.unwrap(func)
-    except ValueError:  # a __wrapped__ cycle
-        return func
 
 
 def _with_loop_seen(seen: loop_seen, finalizer: Callable[[], object]) -> object:
@@ -1204,12 +1193,6 @@ _OWN_LOOP_ON_A_RUNNING_ONE = (
     "pytest.main from a coroutine): run these tests with pytest itself, or write them as "
     "async def tests in a plain class, which run on the application's loop"
 )
-
-
-def _wraps_async(func: object) -> bool:
-    """Whether ``func`` is a plain function wrapping an async one: calling it
-    returns the async function's coroutine."""
-    return inspect.iscoroutinefunction(_unwrapped(func))
 
 
 def _debugged(state: object) -> None:

@@ -3,7 +3,8 @@
 ``@given`` makes a synchronous test that calls the function it decorates once
 per example; Hypothesis keeps that function as ``test.hypothesis.inner_test``
 and lets a plugin replace it with a synchronous one. alt_coop's steps each
-example's coroutine on the loop, as it runs any async test body.
+example's coroutine on the loop, as it runs any async test body. Here too:
+what counts as an async test (``is_async_test``, ``wraps_async``).
 
 PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
@@ -23,6 +24,31 @@ def is_async_test(func: object) -> bool:
     """Whether ``func`` is an async test: an ``async def`` function, or
     Hypothesis's test of one."""
     return inspect.iscoroutinefunction(func) or async_inner_test(func) is not None
+
+
+def awaited_test(func: object) -> bool:
+    """Whether alt_coop awaits ``func`` as a test: an async test, or a plain
+    wrapper of one."""
+    return is_async_test(func) or wraps_async(func)
+
+
+def wraps_async(func: object) -> bool:
+    """Whether ``func`` is a plain function wrapping an async one (a decorator
+    written for plain functions, through ``functools.wraps``): alt_coop
+    awaits what it returns, so it is an async test too, cooperative and
+    subject to the rules of async tests."""
+    return inspect.iscoroutinefunction(unwrapped(func))
+
+
+def unwrapped(func: Any) -> Any:
+    """What ``func`` wraps, if it is a function wrapping another (through
+    ``functools.wraps``)."""
+    if not hasattr(func, "__wrapped__"):
+        return func  # the usual case, at every test and fixture
+    try:
+        return inspect.unwrap(func)
+    except ValueError:  # a __wrapped__ cycle
+        return func
 
 
 def is_hypothesis_test(func: object) -> bool:

@@ -56,7 +56,7 @@ from . import (
 from ._admission import Admission, Needs
 from ._debugger import DebuggerPolicy
 from ._garbage import BatchCollection
-from ._hypothesis import is_async_test
+from ._hypothesis import awaited_test
 from ._lanes import LEAVE, Leave, drive, let_go
 from ._marks import MARK, SEQUENTIAL_MARK
 from ._other_runners import OtherRunners
@@ -173,7 +173,7 @@ class Scheduler:
             if mark.name in (MARK, SEQUENTIAL_MARK) and deciding in (None, node):
                 deciding, closest = node, mark.name
         marked = closest == MARK
-        is_async = is_async_test(item.obj)
+        is_async = awaited_test(item.obj)
         if _unawaited.unittest_case(item):
             # unittest runs its own protocol (IsolatedAsyncioTestCase its own loop).
             if marked or (self.all_async and is_async):

@@ -1256,6 +1256,44 @@ def test_an_async_test_behind_a_plain_wrapper_runs(pytester, run_alt, mark):
     assert "never awaited" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("how", ["--asyncio-cooperative", "mark"])
+def test_async_tests_behind_a_plain_wrapper_are_cooperative_as_async_tests(pytester, run_alt, how):
+    # Awaited as async tests, they were counted as plain ones: left out of
+    # --asyncio-cooperative, and run alone by a plain test's rules (recwarn).
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import functools
+        import pytest
+
+        {"pytestmark = pytest.mark.asyncio_cooperative" if how == "mark" else ""}
+
+        def logged(func):
+            @functools.wraps(func)
+            def wrapper(*args, **kwargs):
+                return func(*args, **kwargs)
+            return wrapper
+
+        @logged
+        async def test_one(recwarn):
+            await asyncio.sleep(0.2)
+
+        @logged
+        async def test_two():
+            await asyncio.sleep(0.2)
+
+        class TestInClass:
+            @logged
+            async def test_method(self):
+                await asyncio.sleep(0.2)
+        """
+    )
+    result = run_alt(*([how] if how != "mark" else []))
+    result.assert_outcomes(passed=3)
+    assert "run alone" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["alt_coop: 3 cooperative tests, at most 3 at once*"])
+
+
 @pytest.mark.parametrize("mark", ["", "@pytest.mark.asyncio_cooperative"])
 def test_a_plain_wrapper_running_an_async_test_itself_is_a_plain_test(pytester, run_alt, mark):
     # A decorator that runs the test's coroutine itself (asyncio.run) makes a
