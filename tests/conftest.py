@@ -50,6 +50,36 @@ ISOLATE = (
 WITH_HYPOTHESIS = ("-p", "hypothesispytest")
 
 
+#: Decorators kept visible with ``functools.wraps``, for a suite to import
+#: (``pytester.makepyfile(wrappers=WRAPPERS, ...)``): ``logged`` and
+#: ``run_sync`` are plain functions, the one returning what the function it
+#: wraps returns, the other running its coroutine itself; ``with_connection``
+#: is an ``async def`` one.
+WRAPPERS = """
+import asyncio
+import functools
+
+def logged(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+    return wrapper
+
+def run_sync(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(func(*args, **kwargs))
+    return wrapper
+
+def with_connection(func):
+    @functools.wraps(func)
+    async def wrapper(*args, **kwargs):
+        await asyncio.sleep(0)
+        return func(*args, **kwargs)
+    return wrapper
+"""
+
+
 #: A test whose own timeout fires while it waits in ``getfixturevalue`` for a
 #: slower fixture (which has a timeout of its own).
 SUITE_NESTED_TIMEOUT = """

@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import ISOLATE, WITH_HYPOTHESIS, mode_args
+from conftest import ISOLATE, WITH_HYPOTHESIS, WRAPPERS, mode_args
 
 import alt_coop
 
@@ -1221,16 +1221,11 @@ def test_an_async_test_behind_a_plain_wrapper_runs(pytester, run_alt, mark):
     # A decorator written for plain functions returns the test's coroutine:
     # pytest 8 skipped such a test ("no async plugin"), pytest 9 failed it.
     pytester.makepyfile(
-        f"""
+        wrappers=WRAPPERS,
+        test_wrapped=f"""
         import asyncio
-        import functools
         import pytest
-
-        def logged(func):
-            @functools.wraps(func)
-            def wrapper(*args, **kwargs):
-                return func(*args, **kwargs)
-            return wrapper
+        from wrappers import logged
 
         @pytest.fixture
         async def base():
@@ -1247,7 +1242,7 @@ def test_an_async_test_behind_a_plain_wrapper_runs(pytester, run_alt, mark):
         async def test_passes(base):
             await asyncio.sleep(0.01)
             assert base == 40
-        """
+        """,
     )
     result = run_alt("-rA")
     result.assert_outcomes(passed=1, failed=1)
@@ -1261,18 +1256,13 @@ def test_async_tests_behind_a_plain_wrapper_are_cooperative_as_async_tests(pytes
     # Awaited as async tests, they were counted as plain ones: left out of
     # --asyncio-cooperative, and run alone by a plain test's rules (recwarn).
     pytester.makepyfile(
-        f"""
+        wrappers=WRAPPERS,
+        test_wrapped=f"""
         import asyncio
-        import functools
         import pytest
+        from wrappers import logged
 
         {"pytestmark = pytest.mark.asyncio_cooperative" if how == "mark" else ""}
-
-        def logged(func):
-            @functools.wraps(func)
-            def wrapper(*args, **kwargs):
-                return func(*args, **kwargs)
-            return wrapper
 
         @logged
         async def test_one(recwarn):
@@ -1286,7 +1276,7 @@ def test_async_tests_behind_a_plain_wrapper_are_cooperative_as_async_tests(pytes
             @logged
             async def test_method(self):
                 await asyncio.sleep(0.2)
-        """
+        """,
     )
     result = run_alt(*([how] if how != "mark" else []))
     result.assert_outcomes(passed=3)
@@ -1299,16 +1289,11 @@ def test_a_plain_wrapper_running_an_async_test_itself_is_a_plain_test(pytester, 
     # A decorator that runs the test's coroutine itself (asyncio.run) makes a
     # plain test, for pytest as for its author: it sees no loop running.
     pytester.makepyfile(
-        f"""
+        wrappers=WRAPPERS,
+        test_wrapped=f"""
         import asyncio
-        import functools
         import pytest
-
-        def run_sync(func):
-            @functools.wraps(func)
-            def wrapper(*args, **kwargs):
-                return asyncio.run(func(*args, **kwargs))
-            return wrapper
+        from wrappers import run_sync
 
         {mark}
         @run_sync
@@ -1320,7 +1305,7 @@ def test_a_plain_wrapper_running_an_async_test_itself_is_a_plain_test(pytester, 
         @run_sync
         async def test_passes():
             await asyncio.sleep(0.01)
-        """
+        """,
     )
     result = run_alt("-rA", "-W", "error::RuntimeWarning")
     result.assert_outcomes(passed=1, failed=1)

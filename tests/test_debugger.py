@@ -8,7 +8,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import ISOLATE, mode_args
+from conftest import ISOLATE, WRAPPERS, mode_args
 
 #: A stand-in for PyCharm's / VS Code's debugger: a trace function from a module
 #: named ``pydevd``.
@@ -429,22 +429,17 @@ def test_trace_steps_into_an_async_test_behind_a_plain_wrapper(pytester):
     # --trace's stand-in called the wrapper, whose coroutine it dropped: the
     # test passed, its body never run.
     pytester.makepyfile(
-        """
+        wrappers=WRAPPERS,
+        test_wrapped="""
         import asyncio
-        import functools
-
-        def logged(func):
-            @functools.wraps(func)
-            def wrapper(*args, **kwargs):
-                return func(*args, **kwargs)
-            return wrapper
+        from wrappers import logged
 
         @logged
         async def test_steps():
             total = 41
             await asyncio.sleep(0.01)
             assert total == 42, "the body ran"
-        """
+        """,
     )
     result = pytester.run(
         sys.executable,

@@ -11,7 +11,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import line_of, mode_args
+from conftest import WRAPPERS, line_of, mode_args
 
 LOG_HELPER = """
 import asyncio
@@ -401,16 +401,11 @@ def test_a_plain_wrapper_running_an_async_fixture_itself_is_a_plain_fixture(
     # makes a plain fixture, for pytest as for its author: its code sees no
     # loop running, as any plain fixture's does.
     pytester.makepyfile(
-        """
+        wrappers=WRAPPERS,
+        test_wrapped="""
         import asyncio
-        import functools
         import pytest
-
-        def run_sync(func):
-            @functools.wraps(func)
-            def wrapper(*args, **kwargs):
-                return asyncio.run(func(*args, **kwargs))
-            return wrapper
+        from wrappers import run_sync
 
         @pytest.fixture
         @run_sync
@@ -423,24 +418,10 @@ def test_a_plain_wrapper_running_an_async_fixture_itself_is_a_plain_fixture(
 
         def test_plain(value):
             assert value == 5
-        """
+        """,
     )
     result = run_alt("-W", "error::RuntimeWarning", *mode_args(mode))
     result.assert_outcomes(passed=2)
-
-
-#: An ``async def`` decorator (functools.wraps) for plain fixtures.
-ASYNC_WRAPPER = """
-import asyncio
-import functools
-
-def with_connection(func):
-    @functools.wraps(func)
-    async def wrapper(*args, **kwargs):
-        await asyncio.sleep(0)
-        return func(*args, **kwargs)
-    return wrapper
-"""
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
@@ -449,7 +430,7 @@ def test_a_plain_fixture_behind_an_async_wrapper_is_awaited(pytester, run_alt, m
     # makes an async fixture, as pytest sees it: its coroutine is awaited,
     # not handed to the test (pytest 8.3) nor refused as unhandled (8.4).
     pytester.makepyfile(
-        wrappers=ASYNC_WRAPPER,
+        wrappers=WRAPPERS,
         test_wrapped="""
         import pytest
         from wrappers import with_connection
@@ -483,7 +464,7 @@ def test_an_async_wrapper_around_a_generator_fixture_is_left_to_pytest(pytester,
     # Awaited, it would hand its tests the generator, its teardown never run:
     # pytest refuses it as an async fixture no plugin handled (pytest 9).
     pytester.makepyfile(
-        wrappers=ASYNC_WRAPPER,
+        wrappers=WRAPPERS,
         test_wrapped="""
         import pytest
         from wrappers import with_connection
