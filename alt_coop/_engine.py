@@ -47,7 +47,7 @@ from . import (
 )
 from ._debugger import DebuggerPolicy, stepping_into
 from ._finalizers import AsyncFinalizers, in_setup_context, refuse_async_cleanups, run_teardown
-from ._hypothesis import awaited_test, is_async_test, unwrapped, wraps_async
+from ._hypothesis import awaited_test, is_async_test, unwrapped
 from ._lane_warnings import notice
 from ._lanes import in_context, in_lane, keep_forever
 from ._marks import MARK
@@ -897,7 +897,7 @@ class Plugin:
         if traced is not None and awaited_test(traced[0]):
             func, debugger = traced
         inner = _hypothesis.async_inner_test(func)  # @given on an async def test
-        if inner is None and not (inspect.iscoroutinefunction(func) or wraps_async(func)):
+        if inner is None and not awaited_test(func):
             if inspect.isasyncgenfunction(func):
                 pytest.fail(
                     f"{pyfuncitem.nodeid} is an async generator; a test must be a plain "

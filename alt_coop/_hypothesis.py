@@ -4,7 +4,7 @@
 per example; Hypothesis keeps that function as ``test.hypothesis.inner_test``
 and lets a plugin replace it with a synchronous one. alt_coop's steps each
 example's coroutine on the loop, as it runs any async test body. Here too:
-what counts as an async test (``is_async_test``, ``wraps_async``).
+what alt_coop awaits as a test (``awaited_test``).
 
 PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
