@@ -327,6 +327,15 @@ class RunAlone:
                 f"{', '.join(wrappers)} hooks pytest_runtest_protocol, which cooperative tests "
                 "cannot go through: those tests run sequentially"
             )
+        kind = type(item)
+        if kind.runtest is not pytest.Function.runtest:
+            # It may run the test itself (asyncio.run, a loop of its own),
+            # which cannot start while the session loop runs, or block it.
+            return (
+                f"tests of {kind.__module__}.{kind.__qualname__}, a pytest.Function with a "
+                "runtest of its own, run alone (what it runs cannot run beside other tests "
+                "on the session loop)"
+            )
         return None
 
     def _ordered_by_prefix(self, marks: set[str]) -> bool:

@@ -908,6 +908,58 @@ def test_doctests_and_plugin_items_run_beside_cooperative_tests(pytester):
     )
 
 
+@pytest.mark.parametrize("flag", [[], ["--asyncio-cooperative"]], ids=["marked", "option"])
+def test_a_test_item_with_a_runtest_of_its_own_runs_alone(pytester, run_alt, flag):
+    """A plugin's pytest.Function whose runtest runs the test itself (here on
+    a loop of its own, as in a sequential run) runs alone: alt_coop cannot
+    tell what that runtest does while the session loop runs."""
+    pytester.makeconftest(
+        """
+        import asyncio
+        import inspect
+        import pytest
+
+        class RunsItself(pytest.Function):
+            def runtest(self):
+                kwargs = {name: self.funcargs[name] for name in self._fixtureinfo.argnames}
+                asyncio.run(self.obj(**kwargs))
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_pycollect_makeitem(collector, name, obj):
+            if name.startswith("check_") and inspect.iscoroutinefunction(obj):
+                return [RunsItself.from_parent(collector, name=name)]
+        """
+    )
+    pytester.makepyfile(
+        test_items=f"""
+        import asyncio
+        import pytest
+
+        {"" if flag else "pytestmark = pytest.mark.asyncio_cooperative"}
+
+        async def check_itself():
+            await asyncio.sleep(0.01)
+            print("CHECKED ITSELF")
+
+        async def test_a():
+            await asyncio.sleep(0.01)
+
+        async def test_b():
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt(*flag, "-s", "-W", "error::RuntimeWarning")
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*CHECKED ITSELF*",
+            "*AltCoopWarning: alt_coop: tests of conftest.RunsItself, a pytest.Function "
+            "with a runtest of its own, run alone *",
+            "*alt_coop: 2 cooperative tests, at most 2 at once*",
+        ]
+    )
+
+
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_pytest_timeout_stops_the_async_test_it_fails(pytester, run_alt_subprocess, mode):
     # pytest-timeout raises from a signal handler, wherever Python is: in the
