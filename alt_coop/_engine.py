@@ -874,9 +874,14 @@ class Plugin:
             if hasattr(report, "wasxfail") and (
                 # A test written wrong is not an expected failure; nor is a
                 # wider fixture's teardown error, which a sequential run gives
-                # another test (see TORE_DOWN_FOR_ANOTHER).
+                # another test (see TORE_DOWN_FOR_ANOTHER), unless it is
+                # pytest.xfail() itself.
                 getattr(error, "alt_coop_written_wrong", False)
-                or (call.when == "teardown" and item.stash.get(TORE_DOWN_FOR_ANOTHER, False))
+                or (
+                    call.when == "teardown"
+                    and item.stash.get(TORE_DOWN_FOR_ANOTHER, False)
+                    and not isinstance(error, pytest.xfail.Exception)
+                )
             ):
                 del report.wasxfail
                 report.outcome = "failed"

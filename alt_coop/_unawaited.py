@@ -3,7 +3,8 @@
 pytest calls xunit-style setup and teardown functions (``setup_module``,
 ``setup_method``...), and unittest calls a ``TestCase``'s ``setUp``, tests
 and ``tearDown``, without awaiting what they return: written ``async def``,
-they never run, and their tests pass with only a "never awaited" warning.
+they never run, and their tests pass with only a "never awaited" warning
+(without even that, written as async generators, with a ``yield``).
 Each test such a function applies to fails at its setup instead (once its
 skip and xfail marks are evaluated, before pytest calls any of them), with
 what to write in its place. A package's ``__init__.py`` is checked at the
@@ -248,9 +249,15 @@ def unawaited_test(item: pytest.Item) -> str | None:
     if getattr(cls, "__unittest_skip__", False) or getattr(test, "__unittest_skip__", False):
         return None
     problems = _class_problems(cls)
-    if problems.per_test is not None or not problems.tests_unawaited:
+    if problems.per_test is not None or not problems.unittest_runs:
         return problems.per_test
-    if not inspect.iscoroutinefunction(test):
+    if inspect.isasyncgenfunction(test):
+        # Neither TestCase nor IsolatedAsyncioTestCase iterates it.
+        return (
+            f"{cls.__qualname__}.{item.originalname} is {_ASYNC_GENERATOR}, which unittest "
+            "never iterates, so its body would never run: remove the yield"
+        )
+    if not (problems.tests_unawaited and inspect.iscoroutinefunction(test)):
         return None
     return (
         f"{cls.__qualname__}.{item.originalname} is async def, but a "
@@ -285,6 +292,8 @@ class _ClassProblems(NamedTuple):
     per_test: str | None
     #: Whether unittest calls the tests themselves without awaiting them.
     tests_unawaited: bool
+    #: Whether unittest runs the tests as it does by default (see _runs_as).
+    unittest_runs: bool
 
 
 def _class_problems(cls: type) -> _ClassProblems:
@@ -306,11 +315,12 @@ def _outer_classes(item: pytest.Item) -> Iterator[pytest.Class]:
 def _class_problem(cls: type) -> _ClassProblems:
     unittest = sys.modules.get("unittest")
     if unittest is None or not _is_unittest_case(cls):
-        return _ClassProblems(_xunit_problem(cls, _CLASS_FUNCTIONS), None, False)
+        return _ClassProblems(_xunit_problem(cls, _CLASS_FUNCTIONS), None, False, False)
     runner = _runs_as(cls, unittest)
     per_test = None
     for name, async_name in _UNITTEST_METHODS.items() if runner is not None else ():
-        if inspect.iscoroutinefunction(getattr(cls, name, None)):
+        kind = _async_kind(getattr(cls, name, None))
+        if kind is not None:
             where = (
                 f"name it {async_name}"
                 if runner is unittest.IsolatedAsyncioTestCase
@@ -318,7 +328,7 @@ def _class_problem(cls: type) -> _ClassProblems:
                 f"and name it {async_name}"
             )
             per_test = (
-                f"{cls.__qualname__}.{name} is async def, but unittest calls it without "
+                f"{cls.__qualname__}.{name} is {kind}, but unittest calls it without "
                 f"awaiting it, so it would never run: {where}"
             )
             break
@@ -333,6 +343,7 @@ def _class_problem(cls: type) -> _ClassProblems:
         _xunit_problem(cls, _UNITTEST_CLASS_FUNCTIONS, advice),
         per_test,
         runner is unittest.TestCase,
+        runner is not None,
     )
 
 
@@ -349,7 +360,8 @@ def _runs_as(cls: type, unittest: ModuleType) -> type | None:
 
 def _xunit_problem(owner: Any, groups: _Groups, advice: str | None = None) -> str | None:
     for name, function, scope in _first_found(owner, groups):
-        if inspect.iscoroutinefunction(function):
+        kind = _async_kind(function)
+        if kind is not None:
             if advice is None:
                 advice = (
                     "use an autouse async fixture instead, as in "
@@ -357,9 +369,22 @@ def _xunit_problem(owner: Any, groups: _Groups, advice: str | None = None) -> st
                     "a yield"
                 )
             return (
-                f"{_owner_name(owner)}.{name} is async def, but pytest calls xunit-style "
+                f"{_owner_name(owner)}.{name} is {kind}, but pytest calls xunit-style "
                 f"{name} without awaiting it, so it would never run: {advice}"
             )
+    return None
+
+
+_ASYNC_GENERATOR = "an async generator (async def with a yield)"
+
+
+def _async_kind(function: object) -> str | None:
+    """What kind of async function ``function`` is, for a message, if calling
+    it runs none of its code (a coroutine or an async generator is made)."""
+    if inspect.iscoroutinefunction(function):
+        return "async def"
+    if inspect.isasyncgenfunction(function):
+        return _ASYNC_GENERATOR
     return None
 
 

@@ -1455,6 +1455,87 @@ def test_async_functions_pytest_or_unittest_would_not_await_fail_their_tests(
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_async_generator_functions_pytest_or_unittest_would_not_run_fail_their_tests(
+    pytester, run_alt, mode
+):
+    # An async generator function returns an object nobody iterates: without
+    # alt_coop's check these tests pass, the functions never run, not even a
+    # "never awaited" warning said so.
+    pytester.makepyfile(
+        test_module="""
+        async def setup_module():
+            raise RuntimeError("never runs")
+            yield
+
+        async def test_in_module():
+            pass
+        """,
+        test_classes="""
+        class TestSetupClass:
+            @classmethod
+            async def setup_class(cls):
+                raise RuntimeError("never runs")
+                yield
+
+            async def test_method(self):
+                pass
+
+        class TestSetupMethod:
+            async def setup_method(self, method):
+                raise RuntimeError("never runs")
+                yield
+
+            async def test_method(self):
+                pass
+        """,
+        test_unittest="""
+        import unittest
+
+        class Plain(unittest.TestCase):
+            async def test_yields(self):
+                raise RuntimeError("never runs")
+                yield
+
+        class Isolated(unittest.IsolatedAsyncioTestCase):
+            async def test_yields(self):
+                raise RuntimeError("never runs")
+                yield
+
+        class PlainSetUp(unittest.TestCase):
+            async def setUp(self):
+                raise RuntimeError("never runs")
+                yield
+
+            def test_sync(self):
+                pass
+        """,
+    )
+    result = run_alt(*mode_args(mode), "-rA", "-p", "no:warnings")
+    result.assert_outcomes(errors=6)
+    kind = "an async generator (async def with a yield)"
+    xunit = (
+        "{} is {}, but pytest calls xunit-style {} without awaiting it, so it would never "
+        'run: use an autouse async fixture instead, as in @pytest.fixture(scope="{}", '
+        "autouse=True) with its teardown after a yield"
+    )
+    result.stdout.fnmatch_lines_random(
+        [
+            xunit.format("test_module.setup_module", kind, "setup_module", "module"),
+            xunit.format("TestSetupClass.setup_class", kind, "setup_class", "class"),
+            xunit.format("TestSetupMethod.setup_method", kind, "setup_method", "function"),
+            f"Plain.test_yields is {kind}, which unittest never iterates, so its body would "
+            "never run: remove the yield",
+            f"Isolated.test_yields is {kind}, which unittest never iterates, so its body "
+            "would never run: remove the yield",
+            f"PlainSetUp.setUp is {kind}, but unittest calls it without awaiting it, so it "
+            "would never run: derive PlainSetUp from unittest.IsolatedAsyncioTestCase and "
+            "name it asyncSetUp",
+        ]
+    )
+    assert "never runs" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 def test_a_unittest_case_or_test_skipped_is_skipped_whatever_async_it_holds(
     pytester, run_alt, mode
 ):

@@ -927,6 +927,50 @@ def test_a_wider_fixtures_teardown_error_is_not_hidden_by_an_xfail_finishing_las
 
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("where", ["teardown_class", "module fixture"])
+def test_pytest_xfail_in_a_wider_teardown_is_an_xfail_whichever_test_finishes_last(
+    pytester, run_alt, mode, where
+):
+    # pytest.xfail() there is an outcome, not an error: XFAIL at the
+    # teardown of the test that tears the scope down, the last to finish.
+    in_class, in_module = (
+        """
+            @classmethod
+            def teardown_class(cls):
+                pytest.xfail("known leak at teardown")
+        """,
+        """
+        @pytest.fixture(scope="module", autouse=True)
+        async def resource():
+            yield
+            pytest.xfail("known leak at teardown")
+        """,
+    )
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        {in_module if where == "module fixture" else ""}
+
+        class TestTornDown:
+            {in_class if where == "teardown_class" else ""}
+
+            async def test_slow(self):
+                await asyncio.sleep(0.2)
+
+            async def test_fast(self):
+                await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt("-rA", *mode_args(mode))
+    result.assert_outcomes(passed=2, xfailed=1)
+    # pytest 8.3: "XFAIL <test> - reason: ..."; from 8.4: "XFAIL at teardown of <test> - ...".
+    result.stdout.fnmatch_lines(["XFAIL *::TestTornDown::test_* - *known leak at teardown"])
+    assert result.ret == pytest.ExitCode.OK
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 @pytest.mark.parametrize("marked", ["first", "last"])
 def test_a_wider_fixtures_teardown_warnings_meet_the_marks_of_the_last_test(
     pytester, run_alt, mode, marked
