@@ -158,14 +158,28 @@ def outcomes_after_the_tests(
     """For the session's end, as its loop runs what the tests left behind
     before closing: a pytest outcome raised in a callback or task then has
     no test left to take it (in a run of one test at a time, the next test
-    would have); a warning names it, and the closing goes on."""
+    would have); a warning names it, and the closing goes on. So does one
+    for any other error asyncio reports then (a task left behind that
+    raises as it is cancelled, an async generator's failing cleanup): asyncio
+    logs it, and pytest shows no log of the session's end."""
 
     def task_of(context: dict[str, Any]) -> None:
         state = test_of_loop_error(context)
         item = state.item if state is not None else None
         _no_tests(config, context["exception"], item, at_the_end=True)
 
-    return _outcomes_to(loop, task_of)
+    def reported(context: dict[str, Any]) -> None:
+        error = context["exception"]
+        message = context.get("message") or "asyncio reported an error"
+        warning = AltCoopWarning(
+            f"alt_coop: {message}, as the session's loop closed after the last test: "
+            f"{type(error).__name__}: {error}"
+        )
+        state = test_of_loop_error(context)
+        item = state.item if state is not None else None
+        _lane_warnings.record_notice(config, warning, item, _raised_at(error))
+
+    return _outcomes_to(loop, task_of, reported)
 
 
 def _no_tests(
@@ -188,13 +202,17 @@ def _no_tests(
         "so it is no test's outcome: have the test await what it starts"
         + (", or cancel it before the test ends" if item is not None or at_the_end else "")
     )
-    raised_at = _tracebacks.from_suite_code(error.__traceback__)  # its line, shown
-    where = None
-    if raised_at is not None:
-        frame = raised_at.tb_frame
-        module = frame.f_globals.get("__name__", "")
-        where = (frame.f_code.co_filename, raised_at.tb_lineno, module)
-    _lane_warnings.record_notice(config, warning, item, where)
+    _lane_warnings.record_notice(config, warning, item, _raised_at(error))
+
+
+def _raised_at(error: BaseException) -> tuple[str, int, str] | None:
+    """The line of the suite's code that raised ``error``, for a warning to
+    show (file, line and module), if any."""
+    raised_at = _tracebacks.from_suite_code(error.__traceback__)
+    if raised_at is None:
+        return None
+    frame = raised_at.tb_frame
+    return frame.f_code.co_filename, raised_at.tb_lineno, frame.f_globals.get("__name__", "")
 
 
 def outcomes_to_the_phase(task: asyncio.Task[Any]) -> contextlib.AbstractContextManager[None]:
@@ -210,10 +228,17 @@ def outcomes_to_the_phase(task: asyncio.Task[Any]) -> contextlib.AbstractContext
 def _outcomes_to(
     loop: asyncio.AbstractEventLoop,
     task_of: Callable[[dict[str, Any]], asyncio.Task[Any] | None],
+    others: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[None]:
+    """Within the block, a pytest outcome asyncio reports goes to the phase
+    running on the task ``task_of`` finds (or is taken care of by it); any
+    other error it reports, to ``others`` as well, if given."""
+
     def handler(context: dict[str, Any], pass_on: Callable[[dict[str, Any]], None]) -> None:
         error = context.get("exception")
-        if lost_to_asyncio(error):
+        if others is not None and isinstance(error, Exception):
+            others(context)  # and passed on, to the log or the application's handler
+        elif lost_to_asyncio(error):
             assert isinstance(error, BaseException)
             task = task_of(context)
             if task is not None and (

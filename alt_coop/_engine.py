@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import gc
 import inspect
 import signal
 import warnings
@@ -369,6 +370,10 @@ class Plugin:
                 session_loop.close(
                     what="session", wait=lambda coro: run(coro, None), report_exits=True
                 )
+                # A task that failed, kept in a reference cycle, reports its
+                # error as the collector frees it: here, where a warning names
+                # it, not as the process exits (asyncio's log, unseen, alone).
+                gc.collect()
         finally:
             session_loop.uninstall_sigint_handler()
             _session_loop.pop(session_loop)

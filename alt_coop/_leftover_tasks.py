@@ -4,6 +4,7 @@ Each is cancelled once (if it has not been already) and given a bounded
 grace to clean up; one that swallows its cancellation is abandoned, never
 awaited without a bound. A warning names them all, and points at the code
 that made them: the suite's if any is, rather than alt_coop's or asyncio's.
+The same goes for async generators left open whose cleanup does not end.
 
 PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable, Coroutine, Iterable
+from types import AsyncGeneratorType, CodeType
 from typing import Any
 
 from . import _cancels
@@ -90,12 +92,39 @@ def where_written(tasks: Iterable[asyncio.Task[Any]]) -> tuple[str, int] | None:
     """Where the code of a leftover task is written (file, line): the suite's
     if any is, else a library's, else asyncio's own (``Queue.get`` made a
     task says little). The warning points there, not at alt_coop."""
-    places = [
-        (code.co_filename, code.co_firstlineno)
+    return _nearest(
+        getattr(task.get_coro(), "cr_code", None)
         for task in sorted((task for task in tasks if not task.done()), key=_describe)
-        if (code := getattr(task.get_coro(), "cr_code", None)) is not None
-    ]
+    )
+
+
+def _nearest(codes: Iterable[CodeType | None]) -> tuple[str, int] | None:
+    places = [(code.co_filename, code.co_firstlineno) for code in codes if code is not None]
     return min(places, key=lambda place: remoteness(place[0]), default=None)
+
+
+def open_generators(loop: asyncio.AbstractEventLoop) -> list[AsyncGeneratorType[Any, Any]]:
+    """The async generators left open that ``loop`` is to close as it ends,
+    where it keeps them (asyncio's own set, on CPython's loops from 3.11 to
+    3.14; a loop that keeps them elsewhere gives none): to name those whose
+    cleanup does not end."""
+    return list(getattr(loop, "_asyncgens", ()))
+
+
+def not_closed(
+    generators: Iterable[AsyncGeneratorType[Any, Any]],
+) -> tuple[str, tuple[str, int] | None]:
+    """For a warning: ``": "`` and the names of ``generators`` still not
+    closed ("" for none), and where the code of one is written (see
+    :func:`where_written`)."""
+    left = sorted(
+        (generator for generator in generators if generator.ag_frame is not None),
+        key=lambda generator: generator.__qualname__,
+    )
+    if not left:
+        return "", None
+    names = ", ".join(generator.__qualname__ for generator in left)
+    return f": {names}", _nearest(generator.ag_code for generator in left)
 
 
 def _describe(task: asyncio.Task[Any]) -> str:

@@ -821,15 +821,21 @@ class SessionLoop:
             try:
                 if running_loop() is None and not interrupts:  # else as the interrupt asks
                     # Each bounded: an async generator's cleanup, or a thread,
-                    # may go on forever.
-                    for shutdown, whose, consequence in (
-                        (loop.shutdown_asyncgens, "async generators left open", ""),
+                    # may go on forever; the generators are named.
+                    for shutdown, whose, consequence, named in (
+                        (
+                            loop.shutdown_asyncgens,
+                            "async generators left open",
+                            "",
+                            _leftover_tasks.open_generators(loop),
+                        ),
                         (
                             functools.partial(_shutdown_default_executor, loop),
                             "the default executor's threads",
                             " A thread still running a job keeps the process from exiting "
                             "until the job returns: give the blocking calls in jobs a "
                             "timeout, so that they end with the test that waited for them.",
+                            [],
                         ),
                     ):
                         # Not wait_for: it waits on for a cancelled cleanup to end.
@@ -839,10 +845,12 @@ class SessionLoop:
                         )(functools.partial(asyncio.wait, [task], timeout=CANCEL_GRACE_SECONDS))
                         if not task.done():
                             task.cancel()  # once; it is not waited for again
+                            names, written = _leftover_tasks.not_closed(named)
+                            where = where or written
                             message += (
                                 f"{' ' if message else ''}alt_coop stopped waiting for the "
                                 f"cleanup of {whose} at the end of the {what}, after "
-                                f"{CANCEL_GRACE_SECONDS:g}s.{consequence}"
+                                f"{CANCEL_GRACE_SECONDS:g}s{names}.{consequence}"
                             )
                 # else a session run by a test of another (pytester, say): its
                 # work ran on the outer session's running loop, not on this one.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 
 import pytest
 from conftest import ISOLATE, mode_args
@@ -259,6 +260,83 @@ def test_tasks_pending_at_session_end_are_cancelled_and_named(pytester, run_alt)
     )
 
 
+_RAISING_AT_THE_END = {
+    # Raised as alt_coop cancels the task at the session's end.
+    "task": (
+        """
+        async def worker():
+            try:
+                await asyncio.sleep(100)
+            except asyncio.CancelledError:
+                raise ValueError("cleanup failed")
+
+        async def test_leaves_it():
+            asyncio.create_task(worker())
+            await asyncio.sleep(0)
+        """,
+        "*.py:*: AltCoopWarning: alt_coop: Task exception was never retrieved, as the "
+        "session's loop closed after the last test: ValueError: cleanup failed",
+    ),
+    # Raised as the loop closes the generators left open.
+    "generator": (
+        """
+        KEEP = []
+
+        async def numbers():
+            try:
+                yield 1
+            finally:
+                raise RuntimeError("cleanup failed")
+
+        async def test_leaves_it():
+            KEEP.append(numbers())
+            await KEEP[0].__anext__()
+        """,
+        "*.py:*: AltCoopWarning: alt_coop: an error occurred during closing of asynchronous "
+        "generator <async_generator object numbers at *>, as the session's loop closed after "
+        "the last test: RuntimeError: cleanup failed",
+    ),
+    # Freed only by the garbage collector (switched off here, so never
+    # before the end), as a task in a reference cycle is.
+    "task in a cycle": (
+        """
+        import gc
+        gc.disable()
+
+        class Holder:
+            pass
+
+        async def test_leaves_it():
+            async def child():
+                pytest.fail("cleanup failed")
+
+            holder = Holder()
+            holder.me = holder
+            holder.task = asyncio.create_task(child())
+            await asyncio.sleep(0.01)
+        """,
+        # From 3.12, a task tells its test (through its context).
+        "*.py:*: AltCoopWarning: alt_coop: Failed: cleanup failed was raised in a callback or "
+        "task *after * had ended, so it is no test's outcome*",
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+@pytest.mark.parametrize("case", list(_RAISING_AT_THE_END))
+def test_an_error_raised_as_the_session_ends_is_named(
+    pytester, run_alt_subprocess, case, mode
+):
+    # asyncio logs it, and pytest shows no log of the session's end: the
+    # run passed without a word of it.
+    code, line = _RAISING_AT_THE_END[case]
+    pytester.makepyfile("import asyncio\nimport pytest\n" + textwrap.dedent(code))
+    result = run_alt_subprocess(*mode_args(mode), "-p", "no:randomly")
+    result.assert_outcomes(passed=1, warnings=2 if case == "task" else 1)
+    result.stdout.fnmatch_lines([line])
+    assert result.ret == pytest.ExitCode.OK
+
+
 @pytest.mark.parametrize("mark", ["", "@pytest.mark.asyncio_cooperative"])
 def test_an_async_generator_dropped_by_the_last_test_closes_before_the_session_ends(
     pytester, run_alt, mark
@@ -449,6 +527,9 @@ def test_an_async_generator_whose_cleanup_never_ends_does_not_hang_the_end(
 
         KEEP = []
 
+        async def letters():
+            yield "a"
+
         async def numbers():
             try:
                 yield 1
@@ -456,18 +537,20 @@ def test_an_async_generator_whose_cleanup_never_ends_does_not_hang_the_end(
             finally:
                 await asyncio.Event().wait()  # never set
 
-        async def test_leaves_a_generator_open():
-            numbers_left_open = numbers()
-            KEEP.append(numbers_left_open)
-            assert await numbers_left_open.__anext__() == 1
+        async def test_leaves_generators_open():
+            KEEP.extend([letters(), numbers()])
+            assert await KEEP[0].__anext__() == "a"
+            assert await KEEP[1].__anext__() == 1
         """
     )
     result = run_alt_subprocess(timeout=60)
     result.assert_outcomes(passed=1, warnings=1)
+    # Named where its code is written; the one whose cleanup ended, not.
     result.stdout.fnmatch_lines(
         [
-            "*AltCoopWarning: alt_coop stopped waiting for the cleanup of async generators left "
-            "open at the end of the session, after 2s.*"
+            "*.py:8: AltCoopWarning: alt_coop stopped waiting for the cleanup of async "
+            "generators left open at the end of the session, after 2s: numbers.",
+            "    async def numbers():",
         ]
     )
 
