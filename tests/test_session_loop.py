@@ -324,9 +324,7 @@ _RAISING_AT_THE_END = {
 
 @pytest.mark.parametrize("mode", ["sequential", "cooperative"])
 @pytest.mark.parametrize("case", list(_RAISING_AT_THE_END))
-def test_an_error_raised_as_the_session_ends_is_named(
-    pytester, run_alt_subprocess, case, mode
-):
+def test_an_error_raised_as_the_session_ends_is_named(pytester, run_alt_subprocess, case, mode):
     # asyncio logs it, and pytest shows no log of the session's end: the
     # run passed without a word of it.
     code, line = _RAISING_AT_THE_END[case]
