@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from . import _cancels, _lane_warnings, _tracebacks
+from . import _cancels, _lane_warnings, _leftover_tasks, _tracebacks
 from ._lane_state import CURRENT, test_of_loop_error
 from ._session_loop import exception_handler_in_front, lost_to_asyncio
 from .errors import AltCoopWarning
@@ -153,15 +153,16 @@ def outcomes_to_their_test(
 
 
 def outcomes_after_the_tests(
-    loop: asyncio.AbstractEventLoop, config: pytest.Config
+    loop: asyncio.AbstractEventLoop, config: pytest.Config, *, owned: bool
 ) -> contextlib.AbstractContextManager[None]:
     """For the session's end, as its loop runs what the tests left behind
     before closing: a pytest outcome raised in a callback or task then has
     no test left to take it (in a run of one test at a time, the next test
-    would have); a warning names it, and the closing goes on. So does one
-    for any other error asyncio reports then (a task left behind that
-    raises as it is cancelled, an async generator's failing cleanup): asyncio
-    logs it, and pytest shows no log of the session's end."""
+    would have); a warning names it, and the closing goes on. On a loop the
+    session ``owned``, so does any other error asyncio reports then (a task
+    left behind that raises as it is cancelled, an async generator's failing
+    cleanup): asyncio logs it, and pytest shows no log of the session's end.
+    (An application's loop, and its tasks, have the application's handler.)"""
 
     def task_of(context: dict[str, Any]) -> None:
         state = test_of_loop_error(context)
@@ -170,16 +171,29 @@ def outcomes_after_the_tests(
 
     def reported(context: dict[str, Any]) -> None:
         error = context["exception"]
-        message = context.get("message") or "asyncio reported an error"
+        generator = context.get("asyncgen")
+        if getattr(generator, "ag_running", False):
+            # Closed while a task given up on runs it ("aclose(): asynchronous
+            # generator is already running"): a warning names that task.
+            return
+        task = context.get("future")
+        what = context.get("message") or "asyncio reported an error"
+        if isinstance(task, asyncio.Task):
+            what += f" ({_leftover_tasks.describe(task)})"
         warning = AltCoopWarning(
-            f"alt_coop: {message}, as the session's loop closed after the last test: "
+            f"alt_coop: {what}, as the session's loop closed after the last test: "
             f"{type(error).__name__}: {error}"
         )
         state = test_of_loop_error(context)
         item = state.item if state is not None else None
-        _lane_warnings.record_notice(config, warning, item, _raised_at(error))
+        where = _raised_at(error)
+        if where is None:  # raised by no code of the suite's: where the task's code is
+            written = _leftover_tasks.code_of(generator if generator is not None else task)
+            if written is not None:
+                where = written.co_filename, written.co_firstlineno, ""
+        _lane_warnings.record_notice(config, warning, item, where)
 
-    return _outcomes_to(loop, task_of, reported)
+    return _outcomes_to(loop, task_of, reported if owned else None)
 
 
 def _no_tests(

@@ -366,14 +366,20 @@ class Plugin:
         if session_loop is None:
             return
         try:
-            with _delivered.outcomes_after_the_tests(session_loop.loop, config):
-                session_loop.close(
-                    what="session", wait=lambda coro: run(coro, None), report_exits=True
-                )
-                # A task that failed, kept in a reference cycle, reports its
-                # error as the collector frees it: here, where a warning names
-                # it, not as the process exits (asyncio's log, unseen, alone).
-                gc.collect()
+            owned = session_loop.owned
+            with _delivered.outcomes_after_the_tests(session_loop.loop, config, owned=owned):
+                try:
+                    session_loop.close(
+                        what="session", wait=lambda coro: run(coro, None), report_exits=True
+                    )
+                finally:
+                    if owned:
+                        # A task that failed, kept in a reference cycle,
+                        # reports its error as the collector frees it: here,
+                        # where a warning names it, not as the process exits
+                        # (asyncio's log, unseen, alone). (An application's
+                        # loop is the application's, and so is its garbage.)
+                        gc.collect()
         finally:
             session_loop.uninstall_sigint_handler()
             _session_loop.pop(session_loop)

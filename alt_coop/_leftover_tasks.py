@@ -12,6 +12,7 @@ PYTEST_DONT_REWRITE (see alt_coop/__init__.py).
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 from collections.abc import Callable, Coroutine, Iterable
 from types import AsyncGeneratorType, CodeType
@@ -93,14 +94,20 @@ def where_written(tasks: Iterable[asyncio.Task[Any]]) -> tuple[str, int] | None:
     if any is, else a library's, else asyncio's own (``Queue.get`` made a
     task says little). The warning points there, not at alt_coop."""
     return _nearest(
-        getattr(task.get_coro(), "cr_code", None)
-        for task in sorted((task for task in tasks if not task.done()), key=_describe)
+        code_of(task) for task in sorted((task for task in tasks if not task.done()), key=describe)
     )
 
 
 def _nearest(codes: Iterable[CodeType | None]) -> tuple[str, int] | None:
     places = [(code.co_filename, code.co_firstlineno) for code in codes if code is not None]
     return min(places, key=lambda place: remoteness(place[0]), default=None)
+
+
+def code_of(task_or_generator: object) -> CodeType | None:
+    """The code a task runs (its coroutine's), or an async generator's."""
+    if isinstance(task_or_generator, asyncio.Task):
+        return getattr(task_or_generator.get_coro(), "cr_code", None)
+    return getattr(task_or_generator, "ag_code", None)
 
 
 def open_generators(loop: asyncio.AbstractEventLoop) -> list[AsyncGeneratorType[Any, Any]]:
@@ -117,17 +124,18 @@ def not_closed(
     """For a warning: ``": "`` and the names of ``generators`` still not
     closed ("" for none), and where the code of one is written (see
     :func:`where_written`)."""
-    left = sorted(
-        (generator for generator in generators if generator.ag_frame is not None),
-        key=lambda generator: generator.__qualname__,
-    )
+    left = [generator for generator in generators if generator.ag_frame is not None]
     if not left:
         return "", None
-    names = ", ".join(generator.__qualname__ for generator in left)
+    counts = collections.Counter(generator.__qualname__ for generator in left)
+    names = ", ".join(
+        name if count == 1 else f"{name} ({count} of them)"
+        for name, count in sorted(counts.items())
+    )
     return f": {names}", _nearest(generator.ag_code for generator in left)
 
 
-def _describe(task: asyncio.Task[Any]) -> str:
+def describe(task: asyncio.Task[Any]) -> str:
     coro = task.get_coro()
     name = getattr(coro, "__qualname__", None) or repr(coro)
     return f"{task.get_name()} ({name})"
@@ -221,7 +229,7 @@ def cancel(
 
 
 def _names(tasks: Iterable[asyncio.Task[Any]]) -> str:
-    return ", ".join(sorted(map(_describe, tasks)))
+    return ", ".join(sorted(map(describe, tasks)))
 
 
 #: The tasks left where they wait (see :func:`cancel`).

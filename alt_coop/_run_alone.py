@@ -327,15 +327,17 @@ class RunAlone:
                 f"{', '.join(wrappers)} hooks pytest_runtest_protocol, which cooperative tests "
                 "cannot go through: those tests run sequentially"
             )
-        kind = type(item)
-        if kind.runtest is not pytest.Function.runtest:
+        if getattr(item.runtest, "__func__", None) is not pytest.Function.runtest:
             # It may run the test itself (asyncio.run, a loop of its own),
             # which cannot start while the session loop runs, or block it.
-            return (
+            kind = type(item)
+            whose = (
                 f"tests of {kind.__module__}.{kind.__qualname__}, a pytest.Function with a "
-                "runtest of its own, run alone (what it runs cannot run beside other tests "
-                "on the session loop)"
+                "runtest of its own,"
+                if kind.runtest is not pytest.Function.runtest
+                else "tests whose runtest a plugin or conftest replaced"
             )
+            return f"{whose} run alone (what it runs cannot run beside other tests on the loop)"
         return None
 
     def _ordered_by_prefix(self, marks: set[str]) -> bool:

@@ -326,7 +326,7 @@ def _class_problem(cls: type) -> _ClassProblems:
                 if runner is unittest.IsolatedAsyncioTestCase
                 else f"derive {cls.__qualname__} from unittest.IsolatedAsyncioTestCase "
                 f"and name it {async_name}"
-            )
+            ) + (", without the yield" if kind == _ASYNC_GENERATOR else "")
             per_test = (
                 f"{cls.__qualname__}.{name} is {kind}, but unittest calls it without "
                 f"awaiting it, so it would never run: {where}"

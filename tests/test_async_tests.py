@@ -1529,7 +1529,7 @@ def test_async_generator_functions_pytest_or_unittest_would_not_run_fail_their_t
             "would never run: remove the yield",
             f"PlainSetUp.setUp is {kind}, but unittest calls it without awaiting it, so it "
             "would never run: derive PlainSetUp from unittest.IsolatedAsyncioTestCase and "
-            "name it asyncSetUp",
+            "name it asyncSetUp, without the yield",
         ]
     )
     assert "never runs" not in result.stdout.str()

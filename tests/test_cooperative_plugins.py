@@ -909,27 +909,44 @@ def test_doctests_and_plugin_items_run_beside_cooperative_tests(pytester):
 
 
 @pytest.mark.parametrize("flag", [[], ["--asyncio-cooperative"]], ids=["marked", "option"])
-def test_a_test_item_with_a_runtest_of_its_own_runs_alone(pytester, run_alt, flag):
+@pytest.mark.parametrize("how", ["subclass", "replaced"])
+def test_a_test_item_with_a_runtest_of_its_own_runs_alone(pytester, run_alt, flag, how):
     """A plugin's pytest.Function whose runtest runs the test itself (here on
     a loop of its own, as in a sequential run) runs alone: alt_coop cannot
     tell what that runtest does while the session loop runs."""
     pytester.makeconftest(
         """
         import asyncio
+        import functools
         import inspect
         import pytest
 
+        def run_itself(item):
+            kwargs = {name: item.funcargs[name] for name in item._fixtureinfo.argnames}
+            asyncio.run(item.obj(**kwargs))
+
         class RunsItself(pytest.Function):
             def runtest(self):
-                kwargs = {name: self.funcargs[name] for name in self._fixtureinfo.argnames}
-                asyncio.run(self.obj(**kwargs))
-
+                run_itself(self)
+        """
+        + (
+            """
         @pytest.hookimpl(tryfirst=True)
         def pytest_pycollect_makeitem(collector, name, obj):
             if name.startswith("check_") and inspect.iscoroutinefunction(obj):
                 return [RunsItself.from_parent(collector, name=name)]
         """
+            if how == "subclass"
+            else """
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                if item.name.startswith("check_"):
+                    item.runtest = functools.partial(run_itself, item)
+        """
+        )
     )
+    if how == "replaced":
+        pytester.makeini("[pytest]\npython_functions = test_* check_*")
     pytester.makepyfile(
         test_items=f"""
         import asyncio
@@ -954,7 +971,10 @@ def test_a_test_item_with_a_runtest_of_its_own_runs_alone(pytester, run_alt, fla
         [
             "*CHECKED ITSELF*",
             "*AltCoopWarning: alt_coop: tests of conftest.RunsItself, a pytest.Function "
-            "with a runtest of its own, run alone *",
+            "with a runtest of its own, run alone *"
+            if how == "subclass"
+            else "*AltCoopWarning: alt_coop: tests whose runtest a plugin or conftest replaced "
+            "run alone *",
             "*alt_coop: 2 cooperative tests, at most 2 at once*",
         ]
     )

@@ -274,8 +274,9 @@ _RAISING_AT_THE_END = {
             asyncio.create_task(worker())
             await asyncio.sleep(0)
         """,
-        "*.py:*: AltCoopWarning: alt_coop: Task exception was never retrieved, as the "
-        "session's loop closed after the last test: ValueError: cleanup failed",
+        "*.py:*: AltCoopWarning: alt_coop: Task exception was never retrieved (Task-* "
+        "(worker)), as the session's loop closed after the last test: ValueError: cleanup "
+        "failed",
     ),
     # Raised as the loop closes the generators left open.
     "generator": (
@@ -295,6 +296,25 @@ _RAISING_AT_THE_END = {
         "*.py:*: AltCoopWarning: alt_coop: an error occurred during closing of asynchronous "
         "generator <async_generator object numbers at *>, as the session's loop closed after "
         "the last test: RuntimeError: cleanup failed",
+    ),
+    # Raised by no line of the suite's: shown where the generator is written.
+    "generator ignoring GeneratorExit": (
+        """
+        KEEP = []
+
+        async def stubborn():
+            try:
+                yield 1
+            finally:
+                yield 2
+
+        async def test_leaves_it():
+            KEEP.append(stubborn())
+            await KEEP[0].__anext__()
+        """,
+        "*.py:6: AltCoopWarning: alt_coop: an error occurred during closing of asynchronous "
+        "generator <async_generator object stubborn at *>, as the session's loop closed after "
+        "the last test: RuntimeError: async generator ignored GeneratorExit",
     ),
     # Freed only by the garbage collector (switched off here, so never
     # before the end), as a task in a reference cycle is.
@@ -536,9 +556,9 @@ def test_an_async_generator_whose_cleanup_never_ends_does_not_hang_the_end(
                 await asyncio.Event().wait()  # never set
 
         async def test_leaves_generators_open():
-            KEEP.extend([letters(), numbers()])
-            assert await KEEP[0].__anext__() == "a"
-            assert await KEEP[1].__anext__() == 1
+            KEEP.extend([letters(), numbers(), numbers()])
+            for generator in KEEP:
+                await generator.__anext__()
         """
     )
     result = run_alt_subprocess(timeout=60)
@@ -547,10 +567,42 @@ def test_an_async_generator_whose_cleanup_never_ends_does_not_hang_the_end(
     result.stdout.fnmatch_lines(
         [
             "*.py:8: AltCoopWarning: alt_coop stopped waiting for the cleanup of async "
-            "generators left open at the end of the session, after 2s: numbers.",
+            "generators left open at the end of the session, after 2s: numbers (2 of them).",
             "    async def numbers():",
         ]
     )
+
+
+@pytest.mark.parametrize("mode", ["sequential", "cooperative"])
+def test_a_task_abandoned_inside_an_async_for_is_named_once(pytester, run_alt_subprocess, mode):
+    # Its generator, still running in it, cannot close: asyncio's error
+    # saying so follows from the abandonment, which the warning names.
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        KEEP = []
+
+        async def ticker():
+            while True:
+                try:
+                    await asyncio.sleep(100)
+                except asyncio.CancelledError:
+                    pass
+                yield 1
+
+        async def consumer():
+            async for _ in ticker():
+                pass
+
+        async def test_leaves_it():
+            KEEP.append(asyncio.create_task(consumer()))
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run_alt_subprocess(*mode_args(mode), timeout=60)
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*did not end within 2s and were abandoned: Task-* (consumer)*"])
 
 
 def test_a_session_run_in_process_by_an_async_test_ends_cleanly(pytester, run_alt_subprocess):
